@@ -1,0 +1,92 @@
+// The single-core kernel interface every ISA fills (like a BLIS context or a
+// KleidiAI micro-kernel struct). Pipelines call only through it, so they
+// never branch on the ISA.
+//
+// Both GEMMs share one panel layout, so one micro-kernel shape serves both:
+//   A panel (Q, or P):  [k][mr]  column-major strip of mr rows, k = D or keys
+//   B panel (K, or V):  [k][nr]  (resp. [k][nv]) row strip
+// `k` is padded to a multiple of k_pack (2 when bf16 pairs are interleaved
+// for vdpbf16ps-style dot products: then a panel is [k/2][mr][2]). Padding
+// is zero-filled by the packers, so micro-kernels always run whole tiles and
+// never see a tail.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace attnrt::kernels {
+
+enum class DType : int { f32 = 0, f16 = 1, bf16 = 2 };
+enum class Exp2Precision : int { accurate = 0, fast = 1 };
+
+// Largest head_dim (D or Dv) any kernel set must handle.
+inline constexpr int kMaxHeadDim = 512;
+
+inline constexpr std::size_t dtype_size(DType t) { return t == DType::f32 ? 4 : 2; }
+
+// CPU features a kernel set needs; the runtime detects them, kernels do not.
+enum CpuFeature : std::uint32_t {
+  kFeatureNone = 0,
+  kFeatureAvx2Fma = 1u << 0,     // AVX2 + FMA3 + OS-enabled YMM state
+  kFeatureAvx512 = 1u << 1,      // AVX-512 F/BW/DQ/VL + OS-enabled ZMM state
+  kFeatureAvx512Bf16 = 1u << 2,  // AVX512_BF16 (vdpbf16ps)
+  kFeatureAvx512Fp16 = 1u << 3,  // AVX512_FP16
+  kFeatureSve = 1u << 8,         // SVE, any vector length
+  kFeatureSve512 = 1u << 9,      // SVE with 512-bit vectors (A64FX)
+};
+
+struct KernelSet {
+  const char* name;           // e.g. "generic", "avx512", "sve512": what ATTNRT_ISA selects
+  DType dtype;                // input dtype of Q, K, V this set packs
+  std::uint32_t requires_cpu; // CpuFeature bits
+  int mr;                     // rows of a micro-tile (Q rows = P rows)
+  int nr;                     // S columns (keys) of a qk micro-tile
+  int nv;                     // O columns of a pv micro-tile
+  int k_pack;                 // packed k dimension is padded to a multiple of this
+  std::size_t packed_elem;    // bytes of one packed element (4 fp32, 2 bf16/fp16)
+
+  // ---- packing (zero-fill all padding) -------------------------------------
+  // Q rows [rows x d] (row stride ld) -> ceil(rows/mr) A panels of [dp][mr].
+  void (*pack_q)(const void* src, std::int64_t ld, int rows, int d, void* dst);
+  // K rows [keys x d] -> ceil(keys/nr) B panels of [dp][nr].
+  void (*pack_k)(const void* src, std::int64_t ld, int keys, int d, void* dst);
+  // V rows [keys x dv] -> ceil(dv/nv) B panels of [kp][nv], kp = keys padded to k_pack.
+  void (*pack_v)(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+
+  // ---- micro-kernels on whole tiles ----------------------------------------
+  // S[mr x nr] = alpha * A·B over dp (padded D); S row stride lds.
+  void (*qk)(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds);
+  // O[mr x nv] = A·B (init) or O += A·B (acc) over kp packed keys.
+  void (*pv_init)(int kp, const void* a, const void* b, float* o, std::int64_t ldo);
+  void (*pv_acc)(int kp, const void* a, const void* b, float* o, std::int64_t ldo);
+
+  // ---- softmax pieces on an mr-row strip ----------------------------------
+  // mx[r] = max(mx[r], S[r][0..cols)) for r < mr.
+  void (*row_max)(const float* s, std::int64_t lds, int cols, float* mx);
+  // P[r][c] = exp2(S[r][c] - m[r]) for c < cols, 0 for cols <= c < kp (kp =
+  // cols padded to k_pack); sum[r] += row sums; P is written as one A panel
+  // [kp][mr] in the compute type. m[r] is finite (the pipeline substitutes 0
+  // for rows whose max is -inf). exp2(-inf) is exactly 0; NaN stays NaN.
+  void (*exp2_rows)(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
+                    void* p_panel, Exp2Precision precision);
+  // O[r][c] *= alpha[r] for r < mr, c < cols.
+  void (*rescale)(float* o, std::int64_t ldo, int cols, const float* alpha);
+  // out[r][c] = O[r][c] * inv_sum[r] for r < rows, c < cols, converted to
+  // out_type (the dtype of the user's O) with row stride ld_out.
+  void (*normalize)(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
+                    void* out, std::int64_t ld_out, DType out_type);
+};
+
+// Padded sizes shared by packers, pipelines and workspace planning.
+inline constexpr int round_up(int x, int m) { return (x + m - 1) / m * m; }
+inline std::size_t a_panels_bytes(const KernelSet& ks, int rows, int k) {
+  return static_cast<std::size_t>(round_up(rows, ks.mr)) * round_up(k, ks.k_pack) * ks.packed_elem;
+}
+inline std::size_t k_panels_bytes(const KernelSet& ks, int keys, int d) {
+  return static_cast<std::size_t>(round_up(keys, ks.nr)) * round_up(d, ks.k_pack) * ks.packed_elem;
+}
+inline std::size_t v_panels_bytes(const KernelSet& ks, int keys, int dv) {
+  return static_cast<std::size_t>(round_up(dv, ks.nv)) * round_up(keys, ks.k_pack) * ks.packed_elem;
+}
+
+}  // namespace attnrt::kernels

@@ -1,0 +1,30 @@
+#include "kernels/registry.hpp"
+
+#include <array>
+
+#include "kernels/generic/kernel_set.hpp"
+
+namespace attnrt::kernels {
+namespace {
+
+template <DType T>
+std::span<const KernelSet* const> list() {
+  static const std::array sets = {
+      // <isa>::kernel_set(T),   one line per ISA, best first
+      generic::kernel_set(T),
+  };
+  return sets;
+}
+
+}  // namespace
+
+std::span<const KernelSet* const> kernel_sets(DType t) {
+  switch (t) {
+    case DType::f32: return list<DType::f32>();
+    case DType::f16: return list<DType::f16>();
+    case DType::bf16: return list<DType::bf16>();
+  }
+  return {};
+}
+
+}  // namespace attnrt::kernels

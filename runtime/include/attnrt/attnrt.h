@@ -1,0 +1,132 @@
+/* attnrt: multi-core CPU attention, C ABI.
+ *
+ *   O = softmax(Q·Kᵀ·scale (+ softcap) + bias + mask) · V
+ *
+ * for a batch of heads. Tensors are strided views; nothing is copied unless a
+ * kernel packs a panel. All calls are thread-safe. */
+#ifndef ATTNRT_H
+#define ATTNRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define ATTNRT_API __declspec(dllexport)
+#else
+#define ATTNRT_API __attribute__((visibility("default")))
+#endif
+
+typedef enum attnrt_status {
+  ATTNRT_OK = 0,
+  ATTNRT_INVALID_ARGUMENT = 1, /* a tensor or parameter broke a rule */
+  ATTNRT_UNSUPPORTED = 2,      /* valid, but no kernel/ISA here can run it */
+  ATTNRT_CONFIG_ERROR = 3,     /* a bad ATTNRT_* variable or config value */
+  ATTNRT_INTERNAL_ERROR = 4    /* out of memory or a bug: please report */
+} attnrt_status;
+
+typedef enum attnrt_dtype { ATTNRT_F32 = 0, ATTNRT_F16 = 1, ATTNRT_BF16 = 2 } attnrt_dtype;
+
+/* A 4-D view [batch, heads, seq, head_dim] with element strides for the first
+ * three dimensions; head_dim is contiguous. BHSD and BSHD layouts and views
+ * into a larger KV cache are just different strides. A stride of 0 is allowed
+ * on inputs (broadcast) but never on outputs. */
+typedef struct attnrt_tensor {
+  void* data;
+  attnrt_dtype dtype;
+  int64_t shape[4];  /* batch, heads, seq, head_dim */
+  int64_t stride[3]; /* elements between consecutive batch, head, seq */
+} attnrt_tensor;
+
+typedef enum attnrt_causal_align {
+  ATTNRT_ALIGN_BOTTOM_RIGHT = 0, /* query i of M sees keys j <= i + (N_b - M) */
+  ATTNRT_ALIGN_TOP_LEFT = 1      /* query i sees keys j <= i */
+} attnrt_causal_align;
+
+typedef enum attnrt_precision {
+  ATTNRT_EXP2_ACCURATE = 0, /* within a few ulp of exp2f */
+  ATTNRT_EXP2_FAST = 1      /* about 1e-3 relative error, cheaper */
+} attnrt_precision;
+
+typedef enum attnrt_strategy {
+  ATTNRT_STRATEGY_AUTO = 0,
+  ATTNRT_STRATEGY_ONLINE = 1,
+  ATTNRT_STRATEGY_TWO_PASS = 2,
+  ATTNRT_STRATEGY_THREE_PASS = 3
+} attnrt_strategy;
+
+/* Call attnrt_params_init() first: it sets every field to its default. */
+typedef struct attnrt_params {
+  float scale;                 /* 0 = 1/sqrt(head_dim); must be finite */
+  int causal;                  /* 0 or 1 */
+  attnrt_causal_align align;   /* alignment of causal mask and window */
+  int64_t window_left;         /* keys before the diagonal a query sees; -1 unbounded */
+  int64_t window_right;        /* keys after the diagonal; -1 unbounded (causal caps it at 0) */
+  const int64_t* kv_lens;      /* [batch] keys used per batch, each in [0, N]; NULL = N */
+  const attnrt_tensor* bias;   /* NULL or fp32 [1|B, 1|Hq, M, N] added to the scores; -inf masks */
+  float softcap;               /* 0 = off; else s = softcap * tanh(s / softcap) before bias */
+  attnrt_precision precision;  /* exp2 precision */
+  attnrt_strategy strategy;    /* AUTO lets the plan table choose */
+  const attnrt_tensor* lse;    /* NULL or fp32 [B, Hq, M, 1]: natural-log sum of exp, -inf for empty rows */
+} attnrt_params;
+
+ATTNRT_API void attnrt_params_init(attnrt_params* params);
+
+typedef enum attnrt_executor {
+  ATTNRT_EXECUTOR_DEFAULT = 0, /* ATTNRT_EXECUTOR or the build's default */
+  ATTNRT_EXECUTOR_OPENMP = 1,
+  ATTNRT_EXECUTOR_TBB = 2
+} attnrt_executor;
+
+/* Runtime configuration. attnrt_config_init() fills it from the environment
+ * (ATTNRT_* variables), so a zeroed field means "as the environment says". */
+typedef struct attnrt_config {
+  int num_threads;          /* 0 = all allowed cores */
+  attnrt_executor executor;
+  const char* isa;          /* NULL = best the CPU runs; else e.g. "generic", "avx512" */
+  attnrt_strategy strategy; /* default strategy for calls that say AUTO */
+  const char* domains;      /* NULL = all; e.g. "0-3" or "1,3" */
+  const char* bind;         /* NULL = default; "core", "domain" or "none" */
+  const char* topology;     /* NULL = this machine; hwloc XML path or synthetic string */
+  int verbose;              /* 1 = one line per call on stderr */
+} attnrt_config;
+
+/* Fills config from the environment. Returns ATTNRT_CONFIG_ERROR (message via
+ * attnrt_last_error) when a variable has a bad value. */
+ATTNRT_API attnrt_status attnrt_config_init(attnrt_config* config);
+
+typedef struct attnrt_runtime attnrt_runtime;
+
+ATTNRT_API attnrt_status attnrt_runtime_create(const attnrt_config* config, attnrt_runtime** out);
+ATTNRT_API void attnrt_runtime_destroy(attnrt_runtime* runtime);
+
+/* Computes O for every (batch, query head). K and V heads may be fewer than
+ * Q heads (grouped-query attention): query head h reads KV head
+ * h / (Hq / Hkv). */
+ATTNRT_API attnrt_status attnrt_runtime_forward(attnrt_runtime* runtime, const attnrt_tensor* q,
+                                                const attnrt_tensor* k, const attnrt_tensor* v,
+                                                const attnrt_tensor* o, const attnrt_params* params);
+
+/* Same, on the process-wide default runtime (created on first use from the
+ * environment). params may be NULL for all defaults. */
+ATTNRT_API attnrt_status attnrt_attention_forward(const attnrt_tensor* q, const attnrt_tensor* k,
+                                                  const attnrt_tensor* v, const attnrt_tensor* o,
+                                                  const attnrt_params* params);
+
+/* Message of the last failed call on this thread ("" if none). Names the
+ * argument and the rule it broke, e.g. "k.heads (6) must divide q.heads (16)". */
+ATTNRT_API const char* attnrt_last_error(void);
+
+/* Name of the kernel set the runtime chose ("generic", "avx512", ...). */
+ATTNRT_API const char* attnrt_runtime_isa(const attnrt_runtime* runtime);
+ATTNRT_API int attnrt_runtime_num_threads(const attnrt_runtime* runtime);
+
+ATTNRT_API const char* attnrt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ATTNRT_H */

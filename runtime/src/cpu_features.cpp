@@ -1,0 +1,85 @@
+#include "runtime/src/cpu_features.hpp"
+
+#include "kernels/kernel_set.hpp"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#ifndef HWCAP_SVE
+#define HWCAP_SVE (1 << 22)
+#endif
+#ifndef PR_SVE_GET_VL
+#define PR_SVE_GET_VL 51
+#endif
+#endif
+
+namespace attnrt::rt {
+namespace {
+
+using namespace attnrt::kernels;
+
+CpuFeatures detect() {
+  CpuFeatures f;
+#if defined(__x86_64__) || defined(_M_X64)
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
+  if (!osxsave || !avx) return f;
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  const bool ymm_os = (xcr0_lo & 0x6u) == 0x6u;
+  const bool zmm_os = ymm_os && (xcr0_lo & 0xe0u) == 0xe0u;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
+  const bool avx2 = b & (1u << 5);
+  const bool avx512 = (b & (1u << 16)) && (b & (1u << 17)) && (b & (1u << 30)) && (b & (1u << 31));
+  const bool fp16 = d & (1u << 23);
+  unsigned a1 = 0, b1, c1, d1;
+  __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
+  const bool bf16 = a1 & (1u << 5);
+  if (ymm_os && avx2 && fma) f.bits |= kFeatureAvx2Fma;
+  if (zmm_os && avx512) {
+    f.bits |= kFeatureAvx512;
+    if (bf16) f.bits |= kFeatureAvx512Bf16;
+    if (fp16) f.bits |= kFeatureAvx512Fp16;
+  }
+#elif defined(__aarch64__) && defined(__linux__)
+  if (getauxval(AT_HWCAP) & HWCAP_SVE) {
+    f.bits |= kFeatureSve;
+    const int vl = prctl(PR_SVE_GET_VL);
+    if (vl > 0) f.sve_bits = (vl & 0xffff) * 8;
+    if (f.sve_bits == 512) f.bits |= kFeatureSve512;
+  }
+#endif
+  return f;
+}
+
+}  // namespace
+
+std::string CpuFeatures::describe() const {
+  std::string s;
+  auto add = [&](std::uint32_t bit, const char* name) {
+    if (!(bits & bit)) return;
+    if (!s.empty()) s += ',';
+    s += name;
+  };
+  add(kFeatureAvx2Fma, "avx2+fma");
+  add(kFeatureAvx512, "avx512");
+  add(kFeatureAvx512Bf16, "avx512_bf16");
+  add(kFeatureAvx512Fp16, "avx512_fp16");
+  add(kFeatureSve, "sve");
+  if (sve_bits) {
+    s += '(';
+    s += std::to_string(sve_bits);
+    s += "-bit)";
+  }
+  return s.empty() ? "baseline" : s;
+}
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures f = detect();
+  return f;
+}
+
+}  // namespace attnrt::rt

@@ -1,0 +1,173 @@
+#include "runtime/src/validate.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/kernel_set.hpp"
+#include "runtime/src/error.hpp"
+
+namespace attnrt::rt {
+namespace {
+
+constexpr attnrt_status kBad = ATTNRT_INVALID_ARGUMENT;
+constexpr const char* kDim[4] = {"batch", "heads", "seq", "head_dim"};
+constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int32_t>::max();
+
+const char* dtype_name(attnrt_dtype t) {
+  switch (t) {
+    case ATTNRT_F32: return "fp32";
+    case ATTNRT_F16: return "fp16";
+    case ATTNRT_BF16: return "bf16";
+  }
+  return "invalid";
+}
+
+std::size_t elem_size(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : 2; }
+
+// Byte extent [lo, hi) a view touches, with overflow checks.
+struct Extent {
+  std::uintptr_t lo, hi;
+};
+
+Extent extent_of(const char* name, const attnrt_tensor& t) {
+  // Offset of the last element: sum (shape-1)*stride + head_dim - 1, in
+  // elements; every product checked against int64 overflow.
+  std::int64_t last = t.shape[3] - 1;
+  for (int i = 0; i < 3; ++i) {
+    std::int64_t prod;
+    if (__builtin_mul_overflow(t.shape[i] - 1, t.stride[i], &prod) ||
+        __builtin_add_overflow(last, prod, &last))
+      fail(kBad, name, ": size arithmetic overflows int64 (shape and strides too large)");
+  }
+  std::int64_t bytes;
+  if (__builtin_add_overflow(last, std::int64_t{1}, &bytes) ||
+      __builtin_mul_overflow(bytes, static_cast<std::int64_t>(elem_size(t.dtype)), &bytes))
+    fail(kBad, name, ": size arithmetic overflows int64 (shape and strides too large)");
+  const auto base = reinterpret_cast<std::uintptr_t>(t.data);
+  std::uintptr_t end;
+  if (__builtin_add_overflow(base, static_cast<std::uintptr_t>(bytes), &end))
+    fail(kBad, name, ": the view runs past the end of the address space");
+  return {base, end};
+}
+
+void check_tensor(const char* name, const attnrt_tensor* t, bool output) {
+  if (!t) fail(kBad, name, " must not be NULL");
+  if (!t->data) fail(kBad, name, ".data must not be NULL");
+  if (t->dtype != ATTNRT_F32 && t->dtype != ATTNRT_F16 && t->dtype != ATTNRT_BF16)
+    fail(kBad, name, ".dtype (", static_cast<int>(t->dtype), ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16");
+  for (int i = 0; i < 4; ++i)
+    if (t->shape[i] <= 0) fail(kBad, name, ".", kDim[i], " (", t->shape[i], ") must be positive");
+  for (int i = 0; i < 3; ++i)
+    if (t->stride[i] < 0)
+      fail(kBad, name, ".stride[", kDim[i], "] (", t->stride[i], ") must not be negative");
+  if (t->shape[2] > kMaxSeq) fail(kBad, name, ".seq (", t->shape[2], ") must be at most ", kMaxSeq);
+  if (reinterpret_cast<std::uintptr_t>(t->data) % elem_size(t->dtype) != 0)
+    fail(kBad, name, ".data must be aligned to its element size (", elem_size(t->dtype), " bytes)");
+  extent_of(name, *t);
+  if (!output) return;
+  // An output's elements must be distinct: sorted by stride, each dimension
+  // must step past everything the smaller ones span.
+  std::array<int, 3> order = {0, 1, 2};
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return t->stride[a] < t->stride[b]; });
+  std::int64_t span = t->shape[3];  // elements one head_dim row covers
+  for (int i : order) {
+    if (t->shape[i] == 1) continue;
+    if (t->stride[i] < span)
+      fail(kBad, name, ".stride[", kDim[i], "] (", t->stride[i],
+           ") makes elements of the output overlap: it must be at least ", span);
+    span = t->stride[i] * t->shape[i];
+  }
+}
+
+void check_disjoint(const char* out_name, const attnrt_tensor& out, const char* in_name,
+                    const attnrt_tensor& in) {
+  const Extent a = extent_of(out_name, out), b = extent_of(in_name, in);
+  if (a.lo < b.hi && b.lo < a.hi) fail(kBad, out_name, " overlaps ", in_name, " in memory");
+}
+
+void require_eq(const char* a, std::int64_t va, const char* b, std::int64_t vb) {
+  if (va != vb) fail(kBad, a, " (", va, ") must equal ", b, " (", vb, ")");
+}
+
+}  // namespace
+
+void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
+              const attnrt_tensor* o, const attnrt_params& p) {
+  check_tensor("q", q, false);
+  check_tensor("k", k, false);
+  check_tensor("v", v, false);
+  check_tensor("o", o, true);
+
+  for (auto [name, t] : {std::pair{"k", k}, {"v", v}, {"o", o}})
+    if (t->dtype != q->dtype)
+      fail(kBad, name, ".dtype (", dtype_name(t->dtype), ") must equal q.dtype (", dtype_name(q->dtype), ")");
+
+  require_eq("k.batch", k->shape[0], "q.batch", q->shape[0]);
+  require_eq("v.batch", v->shape[0], "q.batch", q->shape[0]);
+  require_eq("o.batch", o->shape[0], "q.batch", q->shape[0]);
+  if (q->shape[1] % k->shape[1] != 0)
+    fail(kBad, "k.heads (", k->shape[1], ") must divide q.heads (", q->shape[1], ")");
+  require_eq("v.heads", v->shape[1], "k.heads", k->shape[1]);
+  require_eq("o.heads", o->shape[1], "q.heads", q->shape[1]);
+  require_eq("v.seq", v->shape[2], "k.seq", k->shape[2]);
+  require_eq("o.seq", o->shape[2], "q.seq", q->shape[2]);
+  require_eq("k.head_dim", k->shape[3], "q.head_dim", q->shape[3]);
+  require_eq("o.head_dim", o->shape[3], "v.head_dim", v->shape[3]);
+  for (auto [name, t] : {std::pair{"q", q}, {"v", v}})
+    if (t->shape[3] > kernels::kMaxHeadDim)
+      fail(kBad, name, ".head_dim (", t->shape[3], ") must be at most ", kernels::kMaxHeadDim);
+
+  check_disjoint("o", *o, "q", *q);
+  check_disjoint("o", *o, "k", *k);
+  check_disjoint("o", *o, "v", *v);
+
+  if (!std::isfinite(p.scale)) fail(kBad, "params.scale (", p.scale, ") must be finite");
+  if (!std::isfinite(p.softcap) || p.softcap < 0)
+    fail(kBad, "params.softcap (", p.softcap, ") must be finite and >= 0 (0 = off)");
+  if (p.causal != 0 && p.causal != 1) fail(kBad, "params.causal (", p.causal, ") must be 0 or 1");
+  if (p.align != ATTNRT_ALIGN_BOTTOM_RIGHT && p.align != ATTNRT_ALIGN_TOP_LEFT)
+    fail(kBad, "params.align (", static_cast<int>(p.align), ") must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT");
+  if (p.window_left < -1) fail(kBad, "params.window_left (", p.window_left, ") must be >= 0, or -1 for unbounded");
+  if (p.window_right < -1) fail(kBad, "params.window_right (", p.window_right, ") must be >= 0, or -1 for unbounded");
+  if (p.precision != ATTNRT_EXP2_ACCURATE && p.precision != ATTNRT_EXP2_FAST)
+    fail(kBad, "params.precision (", static_cast<int>(p.precision), ") must be ATTNRT_EXP2_ACCURATE or ATTNRT_EXP2_FAST");
+  if (p.strategy < ATTNRT_STRATEGY_AUTO || p.strategy > ATTNRT_STRATEGY_THREE_PASS)
+    fail(kBad, "params.strategy (", static_cast<int>(p.strategy), ") must be one of ATTNRT_STRATEGY_*");
+
+  if (p.kv_lens)
+    for (std::int64_t b = 0; b < q->shape[0]; ++b)
+      if (p.kv_lens[b] < 0 || p.kv_lens[b] > k->shape[2])
+        fail(kBad, "params.kv_lens[", b, "] (", p.kv_lens[b], ") must be in [0, k.seq (", k->shape[2], ")]");
+
+  if (p.bias) {
+    const attnrt_tensor& b = *p.bias;
+    check_tensor("params.bias", &b, false);
+    if (b.dtype != ATTNRT_F32) fail(kBad, "params.bias.dtype (", dtype_name(b.dtype), ") must be fp32");
+    if (b.shape[0] != 1 && b.shape[0] != q->shape[0])
+      fail(kBad, "params.bias.batch (", b.shape[0], ") must be 1 or q.batch (", q->shape[0], ")");
+    if (b.shape[1] != 1 && b.shape[1] != q->shape[1])
+      fail(kBad, "params.bias.heads (", b.shape[1], ") must be 1 or q.heads (", q->shape[1], ")");
+    require_eq("params.bias.seq", b.shape[2], "q.seq", q->shape[2]);
+    require_eq("params.bias.head_dim (its key dimension)", b.shape[3], "k.seq", k->shape[2]);
+    check_disjoint("o", *o, "params.bias", b);
+  }
+  if (p.lse) {
+    const attnrt_tensor& l = *p.lse;
+    check_tensor("params.lse", &l, true);
+    if (l.dtype != ATTNRT_F32) fail(kBad, "params.lse.dtype (", dtype_name(l.dtype), ") must be fp32");
+    require_eq("params.lse.batch", l.shape[0], "q.batch", q->shape[0]);
+    require_eq("params.lse.heads", l.shape[1], "q.heads", q->shape[1]);
+    require_eq("params.lse.seq", l.shape[2], "q.seq", q->shape[2]);
+    require_eq("params.lse.head_dim", l.shape[3], "1", 1);
+    check_disjoint("params.lse", l, "q", *q);
+    check_disjoint("params.lse", l, "k", *k);
+    check_disjoint("params.lse", l, "v", *v);
+    check_disjoint("params.lse", l, "o", *o);
+    if (p.bias) check_disjoint("params.lse", l, "params.bias", *p.bias);
+  }
+}
+
+}  // namespace attnrt::rt
