@@ -1,0 +1,28 @@
+// How close attnrt must come to the double-precision reference, in one place.
+// Stated for inputs drawn from [-1, 1] (so |V| <= 1 and every output is a
+// weighted mean of V rows): absolute error on O and on LSE.
+#pragma once
+
+#include <attnrt/attnrt.h>
+
+namespace attnrt::test {
+
+struct Tolerance {
+  double o;    // max |O - O_ref|
+  double lse;  // max |LSE - LSE_ref|
+};
+
+inline Tolerance tolerance(attnrt_dtype t, attnrt_precision prec) {
+  // Output rounding: fp16 2^-11, bf16 2^-8 relative; P in bf16 adds ~2^-8.
+  // fast exp2 (FEXPA alone, 2^(1/128)-1 = 5.4e-3 relative) perturbs each
+  // weight, so O by up to ~2x that.
+  const bool fast = prec == ATTNRT_EXP2_FAST;
+  switch (t) {
+    case ATTNRT_F32: return fast ? Tolerance{1.2e-2, 6e-3} : Tolerance{2e-5, 2e-5};
+    case ATTNRT_F16: return fast ? Tolerance{1.4e-2, 6e-3} : Tolerance{2e-3, 1e-4};
+    case ATTNRT_BF16: return fast ? Tolerance{2.4e-2, 8e-3} : Tolerance{1.6e-2, 2e-3};
+  }
+  return {0, 0};
+}
+
+}  // namespace attnrt::test
