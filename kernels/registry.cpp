@@ -11,7 +11,10 @@ template <DType T>
 std::span<const KernelSet* const> list() {
   static const std::array sets = {
       // <isa>::kernel_set(T),   one line per ISA, best first
-      generic::kernel_set(T),
+#if defined(ATTNRT_HAVE_GENERIC_X86_V3)
+      generic::x86_v3::kernel_set(T),
+#endif
+      generic::baseline::kernel_set(T),
   };
   return sets;
 }
