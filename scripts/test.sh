@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds and runs every test: the native suite, the same suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and the stages below.
+# Usage: bash scripts/test.sh   (build trees go to build-test-*/)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+passed=0 failed=0 status=0
+
+# run_ctest <name> <build dir> [ctest args...]: adds its counts to the totals.
+run_ctest() {
+  local name=$1 dir=$2; shift 2
+  echo "=== $name: ctest $*"
+  local log="$dir/ctest.log"
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@") 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line p f
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+  if [ -z "$line" ]; then echo "=== $name: no ctest summary"; status=1; return; fi
+  f=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+  p=$(( $(echo "$line" | sed -E 's/.*out of ([0-9]+).*/\1/') - f ))
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$rc" -eq 0 ] || status=1
+}
+
+# configure_build <dir> [cmake args...]
+configure_build() {
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja "$@" >"$dir.configure.log" 2>&1 &&
+    cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1 ||
+    { echo "=== build $dir failed:"; tail -40 "$dir.build.log" "$dir.configure.log" 2>/dev/null; status=1; return 1; }
+}
+
+if configure_build build-test-release -DCMAKE_BUILD_TYPE=Release; then
+  run_ctest native build-test-release
+fi
+if configure_build build-test-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNRT_SANITIZE=address,undefined \
+     -DATTNRT_BUILD_BENCH=OFF; then
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest asan+ubsan build-test-asan
+fi
+
+echo "$passed passed, $failed failed"
+exit $status
