@@ -114,25 +114,37 @@ void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
   for (int r = 0; r < MR; ++r) {
     float m = mx[r];
     const float* row = s + r * lds;
+#pragma omp simd reduction(max : m)
     for (int c = 0; c < cols; ++c) m = row[c] > m ? row[c] : m;
     mx[r] = m;
   }
 }
 
+// Exponentials are computed along rows (contiguous, vectorized) into a small
+// block, then written transposed into the [kp][MR] panel the P·V tile reads.
 template <bool Accurate>
 void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
                     float* p) {
-  for (int r = 0; r < MR; ++r) {
-    const float* row = s + r * lds;
-    const float mr = m[r];
-    float acc = 0.0f;
-    for (int c = 0; c < cols; ++c) {
-      const float e = exp2_poly<Accurate>(row[c] - mr);
-      p[c * MR + r] = e;
-      acc += e;
+  constexpr int kBlock = 64;
+  float e[MR][kBlock];
+  float acc[MR] = {};
+  for (int c0 = 0; c0 < cols; c0 += kBlock) {
+    const int w = std::min(kBlock, cols - c0);
+    for (int r = 0; r < MR; ++r) {
+      const float* row = s + r * lds + c0;
+      const float mr = m[r];
+      float a = 0.0f;
+#pragma omp simd reduction(+ : a)
+      for (int c = 0; c < w; ++c) {
+        e[r][c] = exp2_poly<Accurate>(row[c] - mr);
+        a += e[r][c];
+      }
+      acc[r] += a;
     }
-    sum[r] += acc;
+    for (int c = 0; c < w; ++c)
+      for (int r = 0; r < MR; ++r) p[(c0 + c) * MR + r] = e[r][c];
   }
+  for (int r = 0; r < MR; ++r) sum[r] += acc[r];
 }
 
 void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,

@@ -12,7 +12,7 @@ using kernels::round_up;
 kernels::Blocking blocking_for(const kernels::KernelSet& ks, int d, int dv) {
   // Rows: enough strips to amortize packing K/V blocks. Keys: a K and a V
   // block together stay within ~256 KiB, a share of a core's L2.
-  const int mb = round_up(64, ks.mr);
+  const int mb = round_up(128, ks.mr);
   const int step = std::max(ks.nr, ks.k_pack);
   const std::size_t per_key = (static_cast<std::size_t>(d) + dv) * ks.packed_elem;
   int nb = static_cast<int>((256 * 1024) / per_key) / step * step;

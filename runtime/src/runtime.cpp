@@ -124,7 +124,7 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
     return p;
   };
 
-  const scheduler::RowPartition part({B, Hq, Hkv, M, N}, executor_->workers(), ks.mr, 4 * plan.blocking.mb);
+  const scheduler::RowPartition part({B, Hq, Hkv, M, N}, executor_->workers(), ks.mr, 2 * plan.blocking.mb);
   executor_->run(part.size(), [&](std::int64_t i, int /*worker*/) {
     const scheduler::WorkItem w = part.item(i);
     const kernels::HeadProblem p = head_problem(w.batch, w.head);
