@@ -1,6 +1,7 @@
 // The micro-kernels of every kernel set this CPU runs, through the KernelSet
-// pointers: qk and pv_acc in GFLOP/s, exp2_rows in ns per element. Inputs are
-// packed by the set's own packers, so every layout is the real one.
+// pointers: qk and pv_acc in GFLOP/s (counter GFLOP, shown per second),
+// exp2_rows in time per element. Inputs are packed by the set's own packers,
+// so every layout is the real one.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -41,7 +42,7 @@ void qk(benchmark::State& state, const KernelSet* ks) {
     benchmark::ClobberMemory();
   }
   const double flops = 2.0 * ks->mr * ks->nr * d;
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // O[mr x nv] += P·V over range(0) keys (P panels come from pack_q: same layout).
@@ -60,7 +61,7 @@ void pv_acc(benchmark::State& state, const KernelSet* ks) {
     benchmark::ClobberMemory();
   }
   const double flops = 2.0 * ks->mr * ks->nv * keys;
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // P = exp2(S - m) on an mr x range(0) strip, with row sums.
@@ -75,8 +76,9 @@ void exp2_rows(benchmark::State& state, const KernelSet* ks, kernels::Exp2Precis
     benchmark::ClobberMemory();
   }
   const double elements = static_cast<double>(ks->mr) * cols;
-  state.counters["ns/elem"] = benchmark::Counter(
-      elements * 1e-9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  // Inverted rate: seconds per element, printed with an SI prefix ("4.2ns").
+  state.counters["time/elem"] = benchmark::Counter(
+      elements, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 [[maybe_unused]] const bool registered = [] {

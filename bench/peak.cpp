@@ -1,11 +1,8 @@
 #include "bench/peak.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 
 #include "bench/peak_sve.hpp"
 #include "bench/workload.hpp"
