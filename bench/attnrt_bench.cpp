@@ -55,15 +55,15 @@ ShapeResult run_shape(Runtime& rt, const RunInfo& run, const Options& opt, const
     if (base) t_base.push_back(seconds_of([&] { base->run(); }));
   }
 
-  attnrt_params mask = mask_params(shape);
-  mask.precision = static_cast<attnrt_precision>(opt.precision);
-  const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), mask.precision);
+  attnrt_params ref = mask_params(shape);  // what the reference needs to know of the call
+  ref.precision = static_cast<attnrt_precision>(opt.precision);
+  const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), ref.precision);
   ShapeResult r{shape, summarize(t_attnrt), {}, std::nullopt, std::nullopt};
-  r.check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), w.o().c(), mask, tol.o);
+  r.check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), w.o().c(), ref, tol.o);
   if (base) {
     // fp32 arithmetic on the (exactly widened) inputs: held to the fp32 bound.
     r.baseline = summarize(t_base);
-    r.baseline_check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), base->output(), mask,
+    r.baseline_check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), base->output(), ref,
                                           test::tolerance(ATTNRT_F32, ATTNRT_EXP2_ACCURATE).o);
   }
   return r;
