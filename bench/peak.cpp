@@ -1,8 +1,8 @@
 #include "bench/peak.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
+#include <ctime>
 
 #include "bench/peak_sve.hpp"
 #include "bench/workload.hpp"
@@ -21,12 +21,6 @@
 
 namespace attnrt::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // A throughput loop: `iters` iterations, each `flops_per_iter` FLOPs spread
 // over independent chains; returns a value that depends on every chain, so
@@ -146,33 +140,45 @@ Loop best_fp32_loop() {
 
 volatile float g_sink;  // results land here so no loop is optimized away
 
-// Seconds for every thread of the team to run loop.run(iters) at once.
-double time_team(const Loop& loop, int threads, std::int64_t iters) {
-  const Clock::time_point t0 = Clock::now();
-#pragma omp parallel num_threads(threads)
+// CPU time of the calling thread. Unlike wall time it stops while a busy
+// machine runs someone else on the core, so a peak measured with it is the
+// core's, not the share a neighbour left us (wall time would understate the
+// peak and so overstate every % of it).
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+struct TeamTime {
+  double slowest;  // CPU seconds of the slowest thread
+  int team;        // threads that ran
+};
+
+// Every thread of the team runs loop.run(iters) at once.
+TeamTime time_team(const Loop& loop, int threads, std::int64_t iters) {
+  double slowest = 0;
+  int team = 0;
+#pragma omp parallel num_threads(threads) reduction(max : slowest) reduction(+ : team)
   {
+    const double t0 = thread_cpu_seconds();
     const float r = loop.run(iters);
+    slowest = thread_cpu_seconds() - t0;
+    team = 1;
     if (r == 42.0f) g_sink = r;  // practically never true, but the compiler cannot know
   }
-  return seconds_since(t0);
+  return {slowest, team};
 }
 
 ComputePeak measure(const Loop& loop, int threads) {
-  // Double the trial until the best of three lasts 50 ms. The count never
-  // shrinks: a trial stretched by preemption could otherwise cut the next
-  // ones down until starting the team costs more than the loop.
   std::int64_t iters = 1 << 14;
-  for (;;) {
-    double t = time_team(loop, threads, iters);
-    for (int again = 0; again < 2; ++again) t = std::min(t, time_team(loop, threads, iters));
-    if (t >= 0.05) break;
-    iters *= 2;
+  while (time_team(loop, threads, iters).slowest < 0.05) iters *= 2;
+  double best = 0;  // GFLOP/s of the best trial
+  for (int trial = 0; trial < 5; ++trial) {
+    const TeamTime t = time_team(loop, threads, iters);
+    best = std::max(best, loop.flops_per_iter * static_cast<double>(iters) * t.team / t.slowest * 1e-9);
   }
-  // The peak is what the cores do when nothing else runs on them: the best trial.
-  double best = 1e30;
-  for (int trial = 0; trial < 7; ++trial) best = std::min(best, time_team(loop, threads, iters));
-  const double flops = loop.flops_per_iter * static_cast<double>(iters) * threads;
-  return {flops / best * 1e-9, loop.kind, loop.isa};
+  return {best, loop.kind, loop.isa};
 }
 
 }  // namespace
@@ -202,12 +208,12 @@ double measure_read_gbps(std::size_t buffer_bytes) {
   double best = 1e30;
   for (int pass = 0; pass < 4; ++pass) {
     V acc[kAcc] = {};
-    const Clock::time_point t0 = Clock::now();
+    const double t0 = thread_cpu_seconds();
     for (std::size_t i = 0; i < n; i += kAcc) {
 #pragma GCC unroll 8
       for (int a = 0; a < kAcc; ++a) acc[a] += data[i + a];
     }
-    const double t = seconds_since(t0);
+    const double t = thread_cpu_seconds() - t0;
     for (int a = 1; a < kAcc; ++a) acc[0] += acc[a];
     if (acc[0][0] == 42.0f) g_sink = acc[0][1];
     if (pass > 0) best = std::min(best, t);  // the first pass also warms the TLB

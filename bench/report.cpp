@@ -64,7 +64,7 @@ void print_header(const RunInfo& run) {
   std::printf("attnrt %s: isa %s, %d threads, strategy %s, exp2 %s; median of %d reps after 1 warm-up\n",
               attnrt_version(), run.isa.c_str(), run.threads, run.strategy.c_str(), run.precision.c_str(),
               run.reps);
-  std::printf("peak (best measured at start and end of this run, %d threads): %s", run.threads, describe(run.peaks.fp32).c_str());
+  std::printf("peak (per thread CPU second, best of start and end of this run, %d threads): %s", run.threads, describe(run.peaks.fp32).c_str());
   if (run.peaks.bf16) std::printf(", %s", describe(*run.peaks.bf16).c_str());
   std::printf("; read bandwidth %.1f GB/s (1 core)\n", run.peaks.read_gbps);
   std::printf("baseline: %s\n", run.baseline.c_str());
