@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <ctime>
+#include <thread>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include "bench/peak_sve.hpp"
 #include "bench/workload.hpp"
@@ -150,6 +155,16 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
+// Logical CPUs this process may run on: more threads than that share them,
+// which thread CPU time alone would not show.
+int usable_cpus() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 struct TeamTime {
   double slowest;  // CPU seconds of the slowest thread
   int team;        // threads that ran
@@ -176,7 +191,8 @@ ComputePeak measure(const Loop& loop, int threads) {
   double best = 0;  // GFLOP/s of the best trial
   for (int trial = 0; trial < 5; ++trial) {
     const TeamTime t = time_team(loop, threads, iters);
-    best = std::max(best, loop.flops_per_iter * static_cast<double>(iters) * t.team / t.slowest * 1e-9);
+    const int running = std::min(t.team, usable_cpus());
+    best = std::max(best, loop.flops_per_iter * static_cast<double>(iters) * running / t.slowest * 1e-9);
   }
   return {best, loop.kind, loop.isa};
 }
