@@ -1,0 +1,148 @@
+#include "bench/options.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+
+namespace attnrt::bench {
+namespace {
+
+std::int64_t positive(std::string_view opt, std::string_view text, std::int64_t max) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v <= 0 || v > max)
+    throw UsageError(std::string(opt) + " expects an integer in [1, " + std::to_string(max) + "], got '" +
+                     std::string(text) + "'");
+  return v;
+}
+
+template <class T, std::size_t K>
+T choice(std::string_view opt, std::string_view text, const std::pair<std::string_view, T> (&table)[K]) {
+  std::string known;
+  for (const auto& [name, value] : table) {
+    if (name == text) return value;
+    known += known.empty() ? "" : "|";
+    known += name;
+  }
+  throw UsageError(std::string(opt) + " expects " + known + ", got '" + std::string(text) + "'");
+}
+
+constexpr std::pair<std::string_view, DType> kDtypes[] = {
+    {"fp32", DType::f32}, {"fp16", DType::f16}, {"bf16", DType::bf16}};
+constexpr std::pair<std::string_view, Strategy> kStrategies[] = {
+    {"auto", Strategy::automatic},
+    {"online", Strategy::online},
+    {"two_pass", Strategy::two_pass},
+    {"three_pass", Strategy::three_pass}};
+constexpr std::pair<std::string_view, Precision> kPrecisions[] = {
+    {"accurate", Precision::accurate}, {"fast", Precision::fast}};
+
+constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
+
+}  // namespace
+
+Options parse_options(int argc, const char* const* argv) {
+  Options o;
+  Shape s;  // the single-shape defaults: B1 H8 M=N=2048 D128 fp32
+  bool shape_given = false, kv_heads_given = false, dv_given = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i], value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    const auto flag = [&] {
+      if (has_value) throw UsageError(std::string(arg) + " takes no value");
+    };
+    const auto next = [&]() -> std::string_view {
+      if (has_value) return value;
+      if (i + 1 >= argc) throw UsageError(std::string(arg) + " needs a value");
+      return argv[++i];
+    };
+    const auto shape_int = [&](std::int64_t& field) {
+      field = positive(arg, next(), kMaxInt);
+      shape_given = true;
+    };
+
+    if (arg == "--batch") shape_int(s.batch);
+    else if (arg == "--heads") shape_int(s.heads);
+    else if (arg == "--kv-heads") { shape_int(s.kv_heads); kv_heads_given = true; }
+    else if (arg == "--q-len") shape_int(s.q_len);
+    else if (arg == "--kv-len") shape_int(s.kv_len);
+    else if (arg == "--head-dim") shape_int(s.head_dim);
+    else if (arg == "--head-dim-v") { shape_int(s.head_dim_v); dv_given = true; }
+    else if (arg == "--dtype") { s.dtype = choice(arg, next(), kDtypes); shape_given = true; }
+    else if (arg == "--causal") { flag(); s.causal = true; shape_given = true; }
+    else if (arg == "--threads") o.threads = static_cast<int>(positive(arg, next(), 4096));
+    else if (arg == "--strategy") o.strategy = choice(arg, next(), kStrategies);
+    else if (arg == "--precision") o.precision = choice(arg, next(), kPrecisions);
+    else if (arg == "--isa") {
+      o.isa = next();
+      if (o.isa.empty()) throw UsageError("--isa needs a kernel set name");
+    }
+    else if (arg == "--reps") o.reps = static_cast<int>(positive(arg, next(), 1000000));
+    else if (arg == "--set") {
+      o.set = next();
+      if (shape_set(o.set).empty()) {
+        std::string known;
+        for (std::string_view n : shape_set_names()) {
+          known += known.empty() ? "" : "|";
+          known += n;
+        }
+        throw UsageError("--set expects " + known + ", got '" + o.set + "'");
+      }
+    }
+    else if (arg == "--json") { flag(); o.json = true; }
+    else if (arg == "--help" || arg == "-h") { flag(); o.help = true; }
+    else throw UsageError("unknown option '" + std::string(arg) + "' (see --help)");
+  }
+  if (!shape_given) return o;
+  if (!kv_heads_given) s.kv_heads = s.heads;
+  if (!dv_given) s.head_dim_v = s.head_dim;
+  if (s.heads % s.kv_heads != 0)
+    throw UsageError("--kv-heads (" + std::to_string(s.kv_heads) + ") must divide --heads (" +
+                     std::to_string(s.heads) + ")");
+  o.shape = s;
+  return o;
+}
+
+const char* usage() {
+  return R"(usage: attnrt-bench [options]
+
+Times attnrt against a BLAS baseline in the same run, checks sampled rows
+against the double-precision reference, and reports GFLOP/s and the share of
+this machine's FMA peak, both measured by this run.
+
+Shape (any of these runs this one shape instead of a shape set; unset ones
+default to B1 H8 M=N=2048 D128 fp32):
+  --batch B  --heads H  --kv-heads Hkv  --q-len M  --kv-len N
+  --head-dim D  --head-dim-v Dv  --dtype fp32|fp16|bf16  --causal
+  --set NAME        shape set when no shape option is given:
+                    default|prefill|decode|skinny|causal (default: default)
+Run:
+  --threads T       worker threads (default: as the runtime decides)
+  --isa NAME        kernel set (default: the best this CPU runs)
+  --strategy auto|online|two_pass|three_pass
+  --precision accurate|fast
+  --reps R          timed repetitions after one warm-up; the median is reported (default 5)
+  --json            one JSON object per shape and line on stdout, nothing else
+Exit status: 0 all checks passed, 1 a check failed or a run broke, 2 bad options.
+)";
+}
+
+const char* strategy_name(Strategy s) {
+  for (const auto& [name, value] : kStrategies)
+    if (value == s) return name.data();
+  return "?";
+}
+
+const char* precision_name(Precision p) {
+  for (const auto& [name, value] : kPrecisions)
+    if (value == p) return name.data();
+  return "?";
+}
+
+}  // namespace attnrt::bench

@@ -1,0 +1,251 @@
+#include "bench/peak.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <ctime>
+#include <thread>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#include "bench/peak_sve.hpp"
+#include "bench/workload.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#if defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_SVE
+#define HWCAP_SVE (1 << 22)
+#endif
+#endif
+#endif
+
+namespace attnrt::bench {
+namespace {
+
+// A throughput loop: `iters` iterations, each `flops_per_iter` FLOPs spread
+// over independent chains; returns a value that depends on every chain, so
+// none of the work can be dropped.
+struct Loop {
+  float (*run)(std::int64_t iters);
+  double flops_per_iter;
+  const char* kind;
+  const char* isa;
+};
+
+// Every chain is acc = acc * a + b with a just below 1: it converges to a
+// normal number, never to overflow or denormals.
+constexpr float kA = 0.999999f, kB = 1e-6f;
+
+template <int N>
+float sum_lanes(const float (&lanes)[N]) {
+  float s = 0;
+  for (float x : lanes) s += x;
+  return s;
+}
+
+#if defined(__x86_64__)
+// 24 chains of zmm: 2 FMA pipes x latency 4 needs 8, more hides stalls; 24
+// leaves registers for the two constants.
+constexpr int kChains512 = 24;
+__attribute__((target("avx512f"))) float fma_avx512(std::int64_t iters) {
+  __m512 acc[kChains512];
+  const __m512 a = _mm512_set1_ps(kA), b = _mm512_set1_ps(kB);
+  for (int c = 0; c < kChains512; ++c) acc[c] = _mm512_set1_ps(static_cast<float>(c));
+  for (std::int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 24
+    for (int c = 0; c < kChains512; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
+  }
+  for (int c = 1; c < kChains512; ++c) acc[0] = _mm512_add_ps(acc[0], acc[c]);
+  float lanes[16];  // not _mm512_reduce_add_ps: GCC 12 warns inside it (-Wuninitialized)
+  _mm512_storeu_ps(lanes, acc[0]);
+  return sum_lanes(lanes);
+}
+
+// The bf16 dot product: each lane adds two bf16 products per instruction.
+// Small inputs (2^-10) keep the sums far from overflow.
+__attribute__((target("avx512f,avx512bf16"))) float dot_bf16_avx512(std::int64_t iters) {
+  __m512 acc[kChains512];
+  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3a80);  // 2^-10
+  for (int c = 0; c < kChains512; ++c) acc[c] = _mm512_set1_ps(static_cast<float>(c));
+  for (std::int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 24
+    for (int c = 0; c < kChains512; ++c) acc[c] = _mm512_dpbf16_ps(acc[c], a, a);
+  }
+  for (int c = 1; c < kChains512; ++c) acc[0] = _mm512_add_ps(acc[0], acc[c]);
+  float lanes[16];  // not _mm512_reduce_add_ps: GCC 12 warns inside it (-Wuninitialized)
+  _mm512_storeu_ps(lanes, acc[0]);
+  return sum_lanes(lanes);
+}
+
+// 12 chains of ymm out of 16 registers (Zen and Intel need at least 8).
+constexpr int kChains256 = 12;
+__attribute__((target("avx2,fma"))) float fma_avx2(std::int64_t iters) {
+  __m256 acc[kChains256];
+  const __m256 a = _mm256_set1_ps(kA), b = _mm256_set1_ps(kB);
+  for (int c = 0; c < kChains256; ++c) acc[c] = _mm256_set1_ps(static_cast<float>(c));
+  for (std::int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kChains256; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
+  }
+  for (int c = 1; c < kChains256; ++c) acc[0] = _mm256_add_ps(acc[0], acc[c]);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, acc[0]);
+  return sum_lanes(lanes);
+}
+#endif
+
+#if defined(__aarch64__)
+// 24 chains of 128-bit FMLA (A64FX: 2 pipes x latency 9 needs 18).
+constexpr int kChainsNeon = 24;
+float fma_neon(std::int64_t iters) {
+  float32x4_t acc[kChainsNeon];
+  const float32x4_t a = vdupq_n_f32(kA), b = vdupq_n_f32(kB);
+  for (int c = 0; c < kChainsNeon; ++c) acc[c] = vdupq_n_f32(static_cast<float>(c));
+  for (std::int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 24
+    for (int c = 0; c < kChainsNeon; ++c) acc[c] = vfmaq_f32(b, acc[c], a);
+  }
+  for (int c = 1; c < kChainsNeon; ++c) acc[0] = vaddq_f32(acc[0], acc[c]);
+  return vaddvq_f32(acc[0]);
+}
+#endif
+
+// Any other CPU: scalar chains; the compiler may or may not fuse them.
+constexpr int kChainsScalar = 8;
+float mul_add_scalar(std::int64_t iters) {
+  float acc[kChainsScalar];
+  for (int c = 0; c < kChainsScalar; ++c) acc[c] = static_cast<float>(c);
+  for (std::int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 8
+    for (int c = 0; c < kChainsScalar; ++c) acc[c] = acc[c] * kA + kB;
+  }
+  return sum_lanes(acc);
+}
+
+Loop best_fp32_loop() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return {fma_avx512, 2.0 * 16 * kChains512, "fp32_fma", "avx512"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return {fma_avx2, 2.0 * 8 * kChains256, "fp32_fma", "avx2"};
+#elif defined(__aarch64__)
+#if defined(__linux__) && defined(ATTNRT_BENCH_HAVE_SVE_PEAK)
+  if (getauxval(AT_HWCAP) & HWCAP_SVE)
+    return {fma_sve, 2.0 * sve_fp32_lanes() * kChainsSve, "fp32_fma", "sve"};
+#endif
+  return {fma_neon, 2.0 * 4 * kChainsNeon, "fp32_fma", "neon"};
+#endif
+  return {mul_add_scalar, 2.0 * kChainsScalar, "fp32_fma", "scalar"};
+}
+
+volatile float g_sink;  // results land here so no loop is optimized away
+
+// CPU time of the calling thread. Unlike wall time it stops while a busy
+// machine runs someone else on the core, so a peak measured with it is the
+// core's, not the share a neighbour left us (wall time would understate the
+// peak and so overstate every % of it).
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Logical CPUs this process may run on: more threads than that share them,
+// which thread CPU time alone would not show.
+int usable_cpus() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+struct TeamTime {
+  double slowest;  // CPU seconds of the slowest thread
+  int team;        // threads that ran
+};
+
+// Every thread of the team runs loop.run(iters) at once.
+TeamTime time_team(const Loop& loop, int threads, std::int64_t iters) {
+  double slowest = 0;
+  int team = 0;
+#pragma omp parallel num_threads(threads) reduction(max : slowest) reduction(+ : team)
+  {
+    const double t0 = thread_cpu_seconds();
+    const float r = loop.run(iters);
+    slowest = thread_cpu_seconds() - t0;
+    team = 1;
+    if (r == 42.0f) g_sink = r;  // practically never true, but the compiler cannot know
+  }
+  return {slowest, team};
+}
+
+ComputePeak measure(const Loop& loop, int threads) {
+  std::int64_t iters = 1 << 14;
+  while (time_team(loop, threads, iters).slowest < 0.05) iters *= 2;
+  double best = 0;  // GFLOP/s of the best trial
+  for (int trial = 0; trial < 5; ++trial) {
+    const TeamTime t = time_team(loop, threads, iters);
+    const int running = std::min(t.team, usable_cpus());
+    best = std::max(best, loop.flops_per_iter * static_cast<double>(iters) * running / t.slowest * 1e-9);
+  }
+  return {best, loop.kind, loop.isa};
+}
+
+}  // namespace
+
+ComputePeak measure_fp32_fma_peak(int threads) { return measure(best_fp32_loop(), threads); }
+
+std::optional<ComputePeak> measure_bf16_dot_peak(int threads) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512bf16"))
+    return measure({dot_bf16_avx512, 4.0 * 16 * kChains512, "bf16_dot", "avx512_bf16"}, threads);
+#endif
+  (void)threads;
+  return std::nullopt;
+}
+
+double measure_read_gbps(std::size_t buffer_bytes) {
+  using V = float __attribute__((vector_size(16)));
+  constexpr int kAcc = 8;  // independent adds: the loads, not the adds, must limit
+  const std::size_t n = buffer_bytes / (sizeof(V) * kAcc) * kAcc;
+  Buffer buf(n * sizeof(V));
+  V* data = static_cast<V*>(buf.data());
+  // Write every page (a never-written page would read from the shared zero page).
+  float* f = static_cast<float*>(buf.data());
+  std::fill(f, f + n * 4, 1.0f);
+
+  double best = 1e30;
+  for (int pass = 0; pass < 4; ++pass) {
+    V acc[kAcc] = {};
+    const double t0 = thread_cpu_seconds();
+    for (std::size_t i = 0; i < n; i += kAcc) {
+#pragma GCC unroll 8
+      for (int a = 0; a < kAcc; ++a) acc[a] += data[i + a];
+    }
+    const double t = thread_cpu_seconds() - t0;
+    for (int a = 1; a < kAcc; ++a) acc[0] += acc[a];
+    if (acc[0][0] == 42.0f) g_sink = acc[0][1];
+    if (pass > 0) best = std::min(best, t);  // the first pass also warms the TLB
+  }
+  return static_cast<double>(n * sizeof(V)) / best * 1e-9;
+}
+
+Peaks measure_peaks(int threads, bool bf16) {
+  return {measure_fp32_fma_peak(threads), bf16 ? measure_bf16_dot_peak(threads) : std::nullopt,
+          measure_read_gbps()};
+}
+
+void keep_best(Peaks& best, const Peaks& again) {
+  best.fp32.gflops = std::max(best.fp32.gflops, again.fp32.gflops);
+  if (best.bf16 && again.bf16) best.bf16->gflops = std::max(best.bf16->gflops, again.bf16->gflops);
+  best.read_gbps = std::max(best.read_gbps, again.read_gbps);
+}
+
+}  // namespace attnrt::bench

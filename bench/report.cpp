@@ -1,0 +1,127 @@
+#include "bench/report.hpp"
+
+#include <attnrt/attnrt.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+namespace attnrt::bench {
+namespace {
+
+// The peak a shape's % is taken against: the arithmetic its dtype uses.
+struct PeakUsed {
+  const ComputePeak& peak;
+  const char* note;  // "" unless the dtype's own peak could not be measured
+};
+
+PeakUsed peak_for(const RunInfo& run, DType t) {
+  if (t != DType::bf16) return {run.peaks.fp32, ""};
+  if (run.peaks.bf16) return {*run.peaks.bf16, ""};
+  return {run.peaks.fp32, "this CPU has no bf16 dot product (avx512_bf16): % of the fp32 FMA peak"};
+}
+
+class Json {
+ public:
+  Json& num(const char* key, double v) {
+    char buf[32] = "null";
+    if (std::isfinite(v)) std::snprintf(buf, sizeof buf, "%.6g", v);
+    return raw(key, buf);
+  }
+  Json& integer(const char* key, long long v) { return raw(key, std::to_string(v)); }
+  Json& boolean(const char* key, bool v) { return raw(key, v ? "true" : "false"); }
+  Json& null(const char* key) { return raw(key, "null"); }
+  Json& str(const char* key, const std::string& v) {
+    std::string q = "\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') q += '\\';
+      if (static_cast<unsigned char>(c) >= 0x20) q += c;
+    }
+    return raw(key, q + '"');
+  }
+  std::string done() const { return s_ + "}"; }
+
+ private:
+  Json& raw(const char* key, const std::string& v) {
+    s_ += s_.size() > 1 ? ", \"" : "\"";
+    s_ += key;
+    s_ += "\": ";
+    s_ += v;
+    return *this;
+  }
+  std::string s_ = "{";
+};
+
+std::string describe(const ComputePeak& p) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.1f GFLOP/s (%s, %s)", p.gflops, p.kind.c_str(), p.isa.c_str());
+  return buf;
+}
+
+}  // namespace
+
+void print_header(const RunInfo& run) {
+  std::printf("attnrt %s: isa %s, %d threads, strategy %s, exp2 %s; median of %d reps after 1 warm-up\n",
+              attnrt_version(), run.isa.c_str(), run.threads, run.strategy.c_str(), run.precision.c_str(),
+              run.reps);
+  std::printf("peak (per thread CPU second, best of start and end of this run, %d threads): %s", run.threads, describe(run.peaks.fp32).c_str());
+  if (run.peaks.bf16) std::printf(", %s", describe(*run.peaks.bf16).c_str());
+  std::printf("; read bandwidth %.1f GB/s (1 core)\n", run.peaks.read_gbps);
+  std::printf("baseline: %s\n", run.baseline.c_str());
+  std::printf("%-40s %10s %8s %6s %7s | %10s %8s | %8s %11s  %s\n", "shape", "attnrt ms", "GFLOP/s", "%peak",
+              "GB/s", "base ms", "GFLOP/s", "speedup", "max_abs_err", "check");
+}
+
+void print_row(const RunInfo& run, const ShapeResult& r) {
+  const double f = flops(r.shape), secs = r.attnrt.median;
+  const PeakUsed pk = peak_for(run, r.shape.dtype);
+  const double gflops = f / secs * 1e-9;
+  std::printf("%-40s %10.2f %8.2f %6.1f %7.2f | ", r.shape.label().c_str(), secs * 1e3, gflops,
+              100.0 * gflops / pk.peak.gflops, bytes_moved(r.shape) / secs * 1e-9);
+  if (r.baseline)
+    std::printf("%10.2f %8.2f | %7.2fx ", r.baseline->median * 1e3, f / r.baseline->median * 1e-9,
+                r.baseline->median / secs);
+  else
+    std::printf("%10s %8s | %8s ", "-", "-", "-");
+  std::printf("%11.3g  ", r.check.max_abs_err);
+  if (r.check.pass())
+    std::printf("ok");
+  else
+    std::printf("FAIL (tolerance %.3g)", r.check.tolerance);
+  if (r.baseline_check && !r.baseline_check->pass())
+    std::printf(", baseline FAIL (max_abs_err %.3g)", r.baseline_check->max_abs_err);
+  if (*pk.note) std::printf("  [%s]", pk.note);
+  std::printf("\n");
+}
+
+void print_json(const RunInfo& run, const ShapeResult& r) {
+  const Shape& s = r.shape;
+  const double f = flops(s), bytes = bytes_moved(s), secs = r.attnrt.median;
+  const PeakUsed pk = peak_for(run, s.dtype);
+  Json j;
+  j.integer("batch", s.batch).integer("heads", s.heads).integer("kv_heads", s.kv_heads);
+  j.integer("q_len", s.q_len).integer("kv_len", s.kv_len);
+  j.integer("head_dim", s.head_dim).integer("head_dim_v", s.head_dim_v);
+  j.str("dtype", dtype_name(s.dtype)).boolean("causal", s.causal);
+  j.str("isa", run.isa).integer("threads", run.threads).str("strategy", run.strategy);
+  j.str("precision", run.precision).integer("reps", run.reps);
+  j.num("seconds", secs).num("seconds_min", r.attnrt.min).num("flops", f);
+  j.num("gflops", f / secs * 1e-9);
+  j.num("peak_gflops", pk.peak.gflops).str("peak_kind", pk.peak.kind).str("peak_isa", pk.peak.isa);
+  if (*pk.note) j.str("peak_note", pk.note);
+  j.num("pct_peak", 100.0 * f / secs * 1e-9 / pk.peak.gflops);
+  j.num("bytes", bytes).num("gbps", bytes / secs * 1e-9).num("peak_gbps", run.peaks.read_gbps);
+  j.str("baseline", run.baseline);
+  if (r.baseline) {
+    j.num("baseline_seconds", r.baseline->median).num("baseline_gflops", f / r.baseline->median * 1e-9);
+    j.num("speedup_vs_baseline", r.baseline->median / secs);
+    j.num("baseline_max_abs_err", r.baseline_check->max_abs_err);
+  } else {
+    j.null("baseline_seconds").null("baseline_gflops");
+  }
+  j.num("max_abs_err", r.check.max_abs_err).num("tolerance", r.check.tolerance);
+  j.integer("checked_rows", r.check.rows).boolean("pass", r.pass());
+  std::printf("%s\n", j.done().c_str());
+}
+
+}  // namespace attnrt::bench

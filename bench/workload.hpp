@@ -1,0 +1,57 @@
+// The tensors of one benchmark shape: dense BHSD Q, K, V filled with
+// deterministic values in [-1, 1) (the range tests/tolerances.hpp assumes)
+// and an output O that starts as NaN, so a row attnrt never writes cannot
+// pass the check.
+#pragma once
+
+#include <attnrt/attnrt.hpp>
+
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+
+#include "bench/shapes.hpp"
+
+namespace attnrt::bench {
+
+// 64-byte aligned heap memory.
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(std::size_t bytes);
+  void* data() const { return p_.get(); }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<void, Free> p_;
+  std::size_t bytes_ = 0;
+};
+
+class Workload {
+ public:
+  explicit Workload(const Shape& s);
+
+  const Shape& shape() const { return shape_; }
+  const Tensor& q() const { return q_; }
+  const Tensor& k() const { return k_; }
+  const Tensor& v() const { return v_; }
+  const Tensor& o() const { return o_; }
+
+ private:
+  Shape shape_;
+  Buffer qb_, kb_, vb_, ob_;
+  Tensor q_, k_, v_, o_;
+};
+
+// Element count of a dense [batch, heads, seq, dim] view.
+inline std::size_t elements(const Tensor& t) {
+  return static_cast<std::size_t>(t.shape[0] * t.shape[1] * t.shape[2] * t.shape[3]);
+}
+
+// A dense fp32 copy of t (exact for fp16 and bf16).
+Buffer to_fp32(const Tensor& t);
+
+}  // namespace attnrt::bench
