@@ -374,13 +374,18 @@ struct AlignedFree {
 // Runs strategy s on key parts [cuts[i], cuts[i+1]) of every (batch, head)
 // into separate O/LSE buffers, merges them through their LSE in double, and
 // checks the merge against the reference.
-void check_split_kv(const kernels::KernelSet& ks, Strategy s, const Case& c, const std::vector<int>& cuts) {
-  SCOPED_TRACE(std::string(ks.name) + " " + kernels::strategy_name(s) + " " + c.name);
+// The workspace is exactly workspace_bytes() (rounded to 64), so a sanitizer
+// build catches any pipeline writing past its share.
+void check_split_kv(const kernels::KernelSet& ks, Strategy s, const Case& c, const std::vector<int>& cuts,
+                    bool small_blocks) {
+  SCOPED_TRACE(std::string(ks.name) + " " + kernels::strategy_name(s) + " " + c.name +
+               (small_blocks ? " small blocks" : ""));
   InputsPtr inputs = make_inputs(c, 9);
   const Inputs& in = *inputs;
   const RefResult ref = reference_forward(in.q.t, in.k.t, in.v.t, in.params);
   const rt::PlanShape shape{ks.dtype, static_cast<int>(c.D), static_cast<int>(c.Dv), c.M, c.N, c.Hq / c.Hkv};
-  const rt::Plan plan = rt::choose_plan(ks, shape, static_cast<attnrt_strategy>(s), {});
+  rt::Plan plan = rt::choose_plan(ks, shape, static_cast<attnrt_strategy>(s), {});
+  if (small_blocks) plan.blocking = small_plan(ks, s, plan.group_heads).blocking;
   const std::size_t ws_bytes = kernels::workspace_bytes(s, ks, static_cast<int>(c.D), static_cast<int>(c.Dv), plan.blocking);
   std::unique_ptr<void, AlignedFree> ws(std::aligned_alloc(64, (ws_bytes + 63) / 64 * 64));
   const int q_heads = plan.group_heads ? static_cast<int>(c.Hq / c.Hkv) : 1;
@@ -453,8 +458,8 @@ TEST(Pipelines, SplitKvTiles) {
       if (!ks || (ks->requires_cpu & cpu.bits) != ks->requires_cpu) continue;
       for (Strategy s : kStrategies) {
         // Unaligned cuts; a part past some rows' windows; an empty part at the end.
-        check_split_kv(*ks, s, c, {0, 5, 100, 101, static_cast<int>(c.N)});
-        check_split_kv(*ks, s, c, {0, static_cast<int>(c.N) / 2, static_cast<int>(c.N), static_cast<int>(c.N)});
+        check_split_kv(*ks, s, c, {0, 5, 100, 101, static_cast<int>(c.N)}, false);
+        check_split_kv(*ks, s, c, {0, static_cast<int>(c.N) / 2, static_cast<int>(c.N), static_cast<int>(c.N)}, true);
       }
     }
 }

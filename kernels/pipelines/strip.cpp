@@ -92,8 +92,7 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
 Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
                   const std::byte* k_panels, std::int64_t key0, KeyRange keys, float* sc,
                   std::int64_t lds) {
-  const int c0 = static_cast<int>(keys.lo - key0) / ks.nr * ks.nr;
-  const int c1 = static_cast<int>(keys.hi - key0);
+  const auto [c0, c1] = cols_of(ks, keys, key0);
   const int dp = round_up(p.d, ks.k_pack);
   const std::size_t k_panel = k_panels_bytes(ks, ks.nr, p.d);
   const float alpha = qk_alpha(p);

@@ -79,6 +79,13 @@ struct Cols {
   int count() const { return c1 - c0; }
 };
 
+// The S columns (relative to key0) that hold keys: from the nr tile holding
+// the first key to the last key; empty for no keys.
+inline Cols cols_of(const KernelSet& ks, KeyRange keys, std::int64_t key0) {
+  if (keys.empty()) return {0, 0};
+  return {static_cast<int>(keys.lo - key0) / ks.nr * ks.nr, static_cast<int>(keys.hi - key0)};
+}
+
 // Q·Kᵀ for the strip's keys `keys` (inside [key0, key0 + packed keys)) into
 // S (column c = key key0 + c) from K panels starting at key0: whole nr tiles
 // from the one holding keys.lo, then softcap, bias and masks on the tiles

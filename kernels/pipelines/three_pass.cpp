@@ -49,14 +49,6 @@ ThreePassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, vo
   return w;
 }
 
-// S columns of strip s for the chunk at key0 (its visible keys, from the nr
-// tile holding the first).
-Cols chunk_cols(const KernelSet& ks, const Strip& s, std::int64_t key0, int ck) {
-  const KeyRange keys = s.keys.clip(key0, key0 + ck);
-  if (keys.empty()) return {0, 0};
-  return {static_cast<int>(keys.lo - key0) / ks.nr * ks.nr, static_cast<int>(keys.hi - key0)};
-}
-
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                ThreePassBuffers& w, int r0, int r1) {
   begin_row_block(ks, p, r0, r1, &w.rb);
@@ -86,7 +78,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
     // 2. All of P: one rescale per chunk where the max moved, then exp2.
     for (int st = 0; st < strips; ++st) {
       const Strip s = strip_of(ks, p, t, w.rb, st);
-      const Cols c = chunk_cols(ks, s, k0, ck);
+      const Cols c = cols_of(ks, s.keys.clip(k0, k0 + ck), k0);
       if (c.count() <= 0) continue;
       const float* m_safe = p.gemm_only ? nullptr : fold_max(ks, s, w.rb, w.chunk_max + st * ks.mr);
       write_p(ks, p, s, w.rb, s_of(st) + c.c0, w.lds, c.count(), m_safe,
@@ -99,7 +91,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       pack_v_rows(ks, p, k0 + kb0, kb, w.v_panels);
       for (int st = 0; st < strips; ++st) {
         const Strip s = strip_of(ks, p, t, w.rb, st);
-        const Cols c = chunk_cols(ks, s, k0, ck);
+        const Cols c = cols_of(ks, s.keys.clip(k0, k0 + ck), k0);
         const int c0 = std::max(c.c0, kb0), c1 = std::min(c.c1, kb0 + kb);
         if (c0 >= c1) continue;
         strip_pv(ks, s, w.rb, round_up(c1 - c0, ks.k_pack), p_of(st) + p_offset(ks, c0),
