@@ -445,6 +445,88 @@ void check_split_kv(const kernels::KernelSet& ks, Strategy s, const Case& c, con
       }
 }
 
+// A slow fp32 kernel set with k_pack = 2 (panels [k/2][rows][2], as the
+// bf16 dot-product sets use) and odd tiles (mr 5, nr 3, nv 4: a key step of 6): checks that
+// the pipelines keep every key offset on a k_pack pair and a qk tile.
+namespace paired {
+constexpr int MR = 5, NR = 3, NV = 4, KP = 2;
+std::size_t at(int k, int j, int w) { return (static_cast<std::size_t>(k / KP) * w + j) * KP + k % KP; }
+// rows x k of src (row stride ld) -> panels of w rows, [k/2][w][2].
+void pack_rows(const void* src, std::int64_t ld, int rows, int k, int w, void* dst) {
+  const float* s = static_cast<const float*>(src);
+  float* d = static_cast<float*>(dst);
+  const int kp = kernels::round_up(k, KP);
+  for (int r0 = 0; r0 < rows; r0 += w, d += static_cast<std::size_t>(kp) * w)
+    for (int x = 0; x < kp; ++x)
+      for (int j = 0; j < w; ++j) d[at(x, j, w)] = r0 + j < rows && x < k ? s[(r0 + j) * ld + x] : 0.0f;
+}
+void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst) { pack_rows(src, ld, rows, d, MR, dst); }
+void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst) { pack_rows(src, ld, keys, d, NR, dst); }
+void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
+  const float* s = static_cast<const float*>(src);
+  float* d = static_cast<float*>(dst);
+  const int kp = kernels::round_up(keys, KP);
+  for (int c0 = 0; c0 < dv; c0 += NV, d += static_cast<std::size_t>(kp) * NV)
+    for (int x = 0; x < kp; ++x)
+      for (int j = 0; j < NV; ++j) d[at(x, j, NV)] = x < keys && c0 + j < dv ? s[x * ld + c0 + j] : 0.0f;
+}
+template <int W>
+void gemm(int k, const void* a_, const void* b_, float alpha, float* c, std::int64_t ldc, bool acc) {
+  const float* a = static_cast<const float*>(a_);
+  const float* b = static_cast<const float*>(b_);
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < W; ++j) {
+      float sum = 0;
+      for (int x = 0; x < k; ++x) sum += a[at(x, i, MR)] * b[at(x, j, W)];
+      c[i * ldc + j] = acc ? c[i * ldc + j] + sum : alpha * sum;
+    }
+}
+void qk(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) { gemm<NR>(dp, a, b, alpha, s, lds, false); }
+void pv_init(int kp, const void* a, const void* b, float* o, std::int64_t ldo) { gemm<NV>(kp, a, b, 1.0f, o, ldo, false); }
+void pv_acc(int kp, const void* a, const void* b, float* o, std::int64_t ldo) { gemm<NV>(kp, a, b, 1.0f, o, ldo, true); }
+void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < cols; ++c) mx[r] = std::max(mx[r], s[r * lds + c]);
+}
+void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum, void* p_panel,
+               kernels::Exp2Precision) {
+  float* p = static_cast<float*>(p_panel);
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < kernels::round_up(cols, KP); ++c) {
+      const float e = c < cols ? std::exp2(s[r * lds + c] - m[r]) : 0.0f;
+      p[at(c, r, MR)] = e;
+      sum[r] += e;
+    }
+}
+void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < cols; ++c) o[r * ldo + c] *= alpha[r];
+}
+void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv, void* out,
+               std::int64_t ld_out, kernels::DType) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) static_cast<float*>(out)[r * ld_out + c] = o[r * ldo + c] * inv[r];
+}
+constexpr kernels::KernelSet kSet{"test_paired", kernels::DType::f32, kernels::kFeatureNone, MR, NR, NV, KP,
+                                  sizeof(float), pack_q, pack_k, pack_v, qk, pv_init, pv_acc, row_max,
+                                  exp2_rows, rescale, normalize};
+}  // namespace paired
+
+TEST(Pipelines, KeyPairsAndOddTiles) {
+  const std::vector<Case> cases = {
+      {.name = "odd tiles causal", .Hq = 2, .Hkv = 1, .M = 33, .N = 257, .D = 33, .Dv = 7, .causal = true},
+      {.name = "odd tiles grouped window", .Hq = 4, .Hkv = 1, .M = 3, .N = 100, .D = 9, .Dv = 10,
+       .wl = 11, .wr = 2, .bias = BiasKind::per_head},
+      // Strips start their keys at offsets inside a block.
+      {.name = "odd tiles sliding window", .M = 33, .N = 257, .D = 16, .Dv = 8, .causal = true, .wl = 11},
+  };
+  for (const Case& c : cases)
+    for (Strategy s : kStrategies) {
+      check_split_kv(paired::kSet, s, c, {0, static_cast<int>(c.N)}, false);
+      check_split_kv(paired::kSet, s, c, {0, 7, 50, static_cast<int>(c.N)}, true);
+    }
+}
+
 TEST(Pipelines, SplitKvTiles) {
   const std::vector<Case> cases = {
       {.name = "prefill causal", .Hq = 2, .Hkv = 1, .M = 33, .N = 257, .D = 32, .Dv = 48, .causal = true},

@@ -79,11 +79,13 @@ struct Cols {
   int count() const { return c1 - c0; }
 };
 
-// The S columns (relative to key0) that hold keys: from the nr tile holding
-// the first key to the last key; empty for no keys.
+// The S columns (relative to key0) that hold keys: from the key step (nr
+// tile and k_pack group) holding the first key to the last key; empty for
+// no keys.
 inline Cols cols_of(const KernelSet& ks, KeyRange keys, std::int64_t key0) {
   if (keys.empty()) return {0, 0};
-  return {static_cast<int>(keys.lo - key0) / ks.nr * ks.nr, static_cast<int>(keys.hi - key0)};
+  const int step = key_step(ks);
+  return {static_cast<int>(keys.lo - key0) / step * step, static_cast<int>(keys.hi - key0)};
 }
 
 // Q·Kᵀ for the strip's keys `keys` (inside [key0, key0 + packed keys)) into

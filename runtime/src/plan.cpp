@@ -37,10 +37,11 @@ kernels::Blocking default_blocking(const kernels::KernelSet& ks, Strategy st, co
                                    bool grouped) {
   const int step = kernels::key_step(ks);
   kernels::Blocking b{};
-  // Rows: enough strips to amortize packing K/V blocks; a grouped item's
-  // rows in one block, so its K and V are packed once.
-  b.mb = round_up(64, ks.mr);
-  if (grouped) b.mb = round_up(static_cast<int>(std::min<std::int64_t>(s.group * s.m, kGroupMaxBlock)), ks.mr);
+  // Rows: enough strips to amortize packing K/V blocks, but no more than a
+  // problem has (a grouped item's rows in one block, so its K and V are
+  // packed once).
+  const std::int64_t rows = grouped ? s.group * s.m : s.m;
+  b.mb = round_up(static_cast<int>(std::min<std::int64_t>(rows, grouped ? kGroupMaxBlock : 64)), ks.mr);
   if (st == Strategy::two_pass) {
     // A ring slot: enough keys that each P·V call does real work, small
     // enough that pipe_ahead P panels sit in L1 next to the V slices.
