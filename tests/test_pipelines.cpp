@@ -643,6 +643,27 @@ TEST(Plans, TuningFileOverridesTable) {
   EXPECT_EQ(c.strategy, Strategy::online);
 }
 
+TEST(Plans, TuningLinesReadBack) {
+  const rt::PlanRule rules[] = {
+      {"avx2", static_cast<int>(kernels::DType::bf16), 128, {1, 16}, {1024, -1}, Strategy::two_pass, 16, 128, 524288, 3},
+      {"", -1, 0, {0, -1}, {7, 7}, Strategy::three_pass, 0, 0, 0, 0},
+  };
+  std::string text;
+  for (const rt::PlanRule& r : rules) text += rt::tuning_line(r) + "\n";
+  const rt::PlanTable back = rt::load_tuning_file("test", write_file("attnrt_tuning_lines.txt", text));
+  ASSERT_EQ(back.size(), 2u) << text;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(rt::tuning_line(back[i]), rt::tuning_line(rules[i]));
+    EXPECT_EQ(back[i].isa, rules[i].isa);
+    EXPECT_EQ(back[i].dtype, rules[i].dtype);
+    EXPECT_EQ(back[i].m.lo, rules[i].m.lo);
+    EXPECT_EQ(back[i].n.hi, rules[i].n.hi);
+    EXPECT_EQ(back[i].strategy, rules[i].strategy);
+    EXPECT_EQ(back[i].stage_bytes, rules[i].stage_bytes);
+    EXPECT_EQ(back[i].pipe_ahead, rules[i].pipe_ahead);
+  }
+}
+
 TEST(Plans, BadTuningFileNamesVariableFileAndLine) {
   const std::string path = write_file("attnrt_tuning_bad.txt",
                                       "* f32 128 * * -> online 0 0 0 0\n"

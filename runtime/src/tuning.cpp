@@ -112,6 +112,21 @@ PlanTable load_tuning_file(const char* what, const std::string& path) {
   return table;
 }
 
+std::string tuning_line(const PlanRule& r) {
+  auto range = [](SizeRange x) {
+    if (x.lo <= 0 && x.hi < 0) return std::string("*");
+    if (x.hi < 0) return std::to_string(x.lo) + "-*";
+    return x.lo == x.hi ? std::to_string(x.lo) : std::to_string(x.lo) + "-" + std::to_string(x.hi);
+  };
+  static constexpr const char* kDtype[] = {"f32", "f16", "bf16"};
+  std::ostringstream os;
+  os << (r.isa.empty() ? "*" : r.isa) << ' ' << (r.dtype < 0 ? "*" : kDtype[r.dtype]) << ' '
+     << (r.d == 0 ? std::string("*") : std::to_string(r.d)) << ' ' << range(r.m) << ' ' << range(r.n)
+     << " -> " << kernels::strategy_name(r.strategy) << ' ' << r.mb << ' ' << r.nb << ' ' << r.stage_bytes
+     << ' ' << r.pipe_ahead;
+  return os.str();
+}
+
 PlanTable load_tuning_from_env() {
   const char* path = std::getenv("ATTNRT_TUNING_FILE");
   if (!path || !*path) return {};

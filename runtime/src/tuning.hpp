@@ -33,4 +33,8 @@ PlanTable load_tuning_file(const char* what, const std::string& path);
 // The rules of the file ATTNRT_TUNING_FILE names; none if it is unset.
 PlanTable load_tuning_from_env();
 
+// One rule as a line of the format above (no newline), for writers of
+// tuning files such as `attnrt-bench --tune`; load_tuning_file reads it back.
+std::string tuning_line(const PlanRule& rule);
+
 }  // namespace attnrt::rt
