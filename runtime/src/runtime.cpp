@@ -1,7 +1,7 @@
 #include "runtime/src/runtime.hpp"
 
 #include <chrono>
-#include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
