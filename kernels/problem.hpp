@@ -1,10 +1,19 @@
-// What one core is told about one (batch, query head): pointers, strides and
-// the softmax parameters, already resolved by the runtime. Kernels and
-// pipelines see nothing else: no threads, no allocation, no NUMA.
+// What one core is told about one (batch, KV head) group of query heads:
+// pointers, strides and the softmax parameters, already resolved by the
+// runtime. Kernels and pipelines see nothing else: no threads, no
+// allocation, no NUMA.
+//
+// Rows are packed: the q_heads query heads that share one KV head (GQA) may
+// be stacked into one row dimension of q_heads * m rows, so skinny and
+// decode shapes fill a register tile and read K and V once per KV head.
+// Packed row r is row i = r % m of the group's head h = r / m. One head is
+// the case q_heads == 1 (packed row = query row); nothing else changes.
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "kernels/kernel_set.hpp"
 
@@ -12,24 +21,34 @@ namespace attnrt::kernels {
 
 struct HeadProblem {
   DType dtype;                // of Q, K, V and O
-  int m;                      // query rows
+  int m;                      // query rows per head
+  int q_heads;                // query heads packed into the rows (>= 1)
   int n;                      // keys visible to this batch (its key length)
   int d, dv;                  // head dims of Q/K and of V/O
-  const void* q; std::int64_t ldq;  // row strides, in elements
+  // Row strides (ld*) and head strides (hs*: from one query head of the
+  // group to the next), in elements.
+  const void* q; std::int64_t ldq, hsq;
   const void* k; std::int64_t ldk;
   const void* v; std::int64_t ldv;
-  void* o; std::int64_t ldo;
-  float* lse;                 // null or [m] with stride ldlse, natural log; -inf for empty rows
-  std::int64_t ldlse;
-  const float* bias;          // null or [m x n_total] fp32, row stride ldbias
-  std::int64_t ldbias;
+  void* o; std::int64_t ldo, hso;
+  float* lse;                 // null or [m] per head, natural log; -inf for empty rows
+  std::int64_t ldlse, hslse;
+  const float* bias;          // null or [m x n_total] fp32 per head (hsbias may be 0: shared)
+  std::int64_t ldbias, hsbias;
   float scale;                // multiplies Q·Kᵀ
   float softcap;              // 0 = off
-  // Query i sees keys j with lo(i) <= j < hi(i), the intersection of
+  // Query row i sees keys j with lo(i) <= j < hi(i), the intersection of
   // [0, n) and the band [i + diag - left, i + diag + right]; left/right < 0
   // mean unbounded on that side. Causal is right = 0.
   std::int64_t diag, left, right;
   Exp2Precision precision;
+  // Benchmarks only (the GEMM-only ceiling): P = scale·Q·Kᵀ on the visible
+  // keys (masked keys weigh 0), O = P·V unnormalized; no max, exp2 or
+  // normalization, and LSE is not written. The runtime clears softcap and
+  // bias for it.
+  bool gemm_only;
+
+  int rows() const { return m * q_heads; }
 
   std::int64_t key_lo(std::int64_t i) const {
     return left < 0 ? 0 : std::clamp<std::int64_t>(i + diag - left, 0, n);
@@ -37,11 +56,29 @@ struct HeadProblem {
   std::int64_t key_hi(std::int64_t i) const {
     return right < 0 ? n : std::clamp<std::int64_t>(i + diag + right + 1, 0, n);
   }
+
+  // Element offsets of packed row r.
+  std::int64_t q_offset(int r) const { return (r / m) * hsq + (r % m) * ldq; }
+  std::int64_t o_offset(int r) const { return (r / m) * hso + (r % m) * ldo; }
+  std::int64_t lse_offset(int r) const { return (r / m) * hslse + (r % m) * ldlse; }
+  std::int64_t bias_offset(int r) const { return (r / m) * hsbias + (r % m) * ldbias; }
 };
 
-// A work item's slice of one head: query rows [row_begin, row_end) against
-// keys [key_begin, key_end). A key range narrower than [0, n) is a split-KV
-// part whose O and LSE are merged later through their log-sum-exp.
+// The row stride that walks packed rows [r0, r1) of a tensor with row
+// stride ld and head stride hs, or nothing when no single stride does (the
+// rows cross a head boundary of a layout that is not dense over heads).
+inline std::optional<std::int64_t> packed_row_stride(const HeadProblem& p, int r0, int r1,
+                                                     std::int64_t ld, std::int64_t hs) {
+  if (r0 / p.m == (r1 - 1) / p.m) return ld;  // one head
+  if (p.m == 1) return hs;                     // one row per head
+  if (hs == p.m * ld) return ld;               // heads dense one after another
+  return std::nullopt;
+}
+
+// A work item's slice of one problem: packed rows [row_begin, row_end)
+// against keys [key_begin, key_end). A key range narrower than [0, n) is a
+// split-KV part: its O is normalized over its own keys and its LSE is theirs,
+// so parts are merged later through their log-sum-exp.
 struct Tile {
   int row_begin, row_end;
   int key_begin, key_end;

@@ -1,7 +1,11 @@
 // Strategy dispatch: the one place that knows which pipelines exist.
 #include "kernels/pipelines/pipeline.hpp"
 
+#include <numeric>
+
 #include "kernels/pipelines/online.hpp"
+#include "kernels/pipelines/three_pass.hpp"
+#include "kernels/pipelines/two_pass.hpp"
 
 namespace attnrt::kernels {
 
@@ -14,20 +18,36 @@ const char* strategy_name(Strategy s) {
   return "?";
 }
 
-bool has_pipeline(Strategy s) { return s == Strategy::online; }
+bool has_pipeline(Strategy s) {
+  return s == Strategy::online || s == Strategy::two_pass || s == Strategy::three_pass;
+}
+
+int key_step(const KernelSet& ks) { return std::lcm(ks.nr, ks.k_pack); }
+
+int chunk_keys(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b) {
+  switch (s) {
+    case Strategy::online: return 0;
+    case Strategy::two_pass: return two_pass_chunk_keys(ks, d, dv, b);
+    case Strategy::three_pass: return three_pass_chunk_keys(ks, d, dv, b);
+  }
+  return 0;
+}
 
 std::size_t workspace_bytes(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b) {
   switch (s) {
     case Strategy::online: return online_workspace_bytes(ks, d, dv, b);
-    default: return 0;
+    case Strategy::two_pass: return two_pass_workspace_bytes(ks, d, dv, b);
+    case Strategy::three_pass: return three_pass_workspace_bytes(ks, d, dv, b);
   }
+  return 0;
 }
 
 void run_pipeline(Strategy s, const KernelSet& ks, const HeadProblem& p, const Tile& t,
                   const Blocking& b, Workspace ws) {
   switch (s) {
     case Strategy::online: online_forward(ks, p, t, b, ws); return;
-    default: return;  // the runtime only plans strategies has_pipeline() accepts
+    case Strategy::two_pass: two_pass_forward(ks, p, t, b, ws); return;
+    case Strategy::three_pass: three_pass_forward(ks, p, t, b, ws); return;
   }
 }
 

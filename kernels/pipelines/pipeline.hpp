@@ -1,5 +1,5 @@
 // The single-core algorithms, written once over a KernelSet. Each runs one
-// work item (a Tile of one head) with the scratch it is handed.
+// work item (a Tile of one HeadProblem) with the scratch it is handed.
 #pragma once
 
 #include <cstddef>
@@ -13,13 +13,34 @@ enum class Strategy : int { online = 1, two_pass = 2, three_pass = 3 };
 
 const char* strategy_name(Strategy s);
 
-// Block sizes a plan picks for a pipeline. mb: query rows processed together
-// (a multiple of the set's mr); nb: keys per block (a multiple of nr and
-// k_pack).
+// Block sizes a plan picks for a pipeline.
 struct Blocking {
+  // Query rows processed together: Q is packed once per row block and every
+  // packed K/V block is reused by all its mr-row strips. A multiple of mr.
   int mb;
+  // Keys per block, a multiple of key_step(ks). online: the K/V block whose
+  // S and P tiles stay in L1. two_pass: keys of one ring slot (the P panel
+  // exp2 writes and P·V reads). three_pass: the K/V packing block inside a
+  // staged chunk.
   int nb;
+  // The L2 budget of one row block's staged chunk of keys; keys per chunk
+  // are the most whose staged data fit (at least nb), and the softmax is
+  // exact within a chunk, with one online rescale between chunks.
+  // two_pass: the packed K and V of the chunk and one strip's S row block.
+  // three_pass: S (fp32) and P (packed) of the whole row block.
+  // online: unused.
+  std::size_t stage_bytes;
+  // two_pass: ring slots; exp2 runs pipe_ahead - 1 slots ahead of P·V.
+  // Others: unused. >= 1.
+  int pipe_ahead;
 };
+
+// The granule of key counts and key offsets: nr (a qk tile never straddles
+// two blocks) and k_pack (a P or V slice never splits a packed pair).
+int key_step(const KernelSet& ks);
+
+// Keys per staged chunk for `s` (0 for online), from b.stage_bytes.
+int chunk_keys(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b);
 
 // Bytes of scratch one core needs to run `s` on heads of dims d/dv.
 std::size_t workspace_bytes(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b);
@@ -27,7 +48,8 @@ std::size_t workspace_bytes(Strategy s, const KernelSet& ks, int d, int dv, cons
 // Whether this build has pipeline `s`.
 bool has_pipeline(Strategy s);
 
-// Runs `s` on one tile. ws.bytes >= workspace_bytes(s, ks, p.d, p.dv, b).
+// Runs `s` on one tile. ws.bytes >= workspace_bytes(s, ks, p.d, p.dv, b);
+// b.mb and b.nb are multiples of ks.mr and key_step(ks).
 void run_pipeline(Strategy s, const KernelSet& ks, const HeadProblem& p, const Tile& t,
                   const Blocking& b, Workspace ws);
 

@@ -1,6 +1,7 @@
 #include "runtime/src/plan.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "runtime/src/error.hpp"
 
@@ -8,28 +9,98 @@ namespace attnrt::rt {
 namespace {
 
 using kernels::round_up;
+using kernels::Strategy;
 
-kernels::Blocking blocking_for(const kernels::KernelSet& ks, int d, int dv) {
-  // Rows: enough strips to amortize packing K/V blocks. Keys: a K and a V
-  // block together stay within ~256 KiB, a share of a core's L2.
-  const int mb = round_up(128, ks.mr);
-  const int step = std::max(ks.nr, ks.k_pack);
-  const std::size_t per_key = (static_cast<std::size_t>(d) + dv) * ks.packed_elem;
-  int nb = static_cast<int>((256 * 1024) / per_key) / step * step;
-  nb = std::clamp(nb, step, 512 / step * step);
-  return {mb, nb};
+// Heads are grouped for skinny and decode shapes: up to this many query rows
+// per head, and no more than this many packed rows in a work item's block.
+constexpr std::int64_t kGroupMaxRows = 16;
+constexpr int kGroupMaxBlock = 256;
+
+// Built-in rules, first match wins; zero sizes take the defaults below.
+// They encode the design's intent until `attnrt-bench --tune` has measured
+// each target (the lead adds measured rules here or in a tuning file):
+// decode and skinny shapes (few rows per head, many keys) take two_pass,
+// whose per-strip S row block makes the softmax exact without rescales;
+// everything else takes online.
+const PlanRule kBuiltin[] = {
+    {"", -1, 0, {1, kGroupMaxRows}, {1024, -1}, Strategy::two_pass, 0, 0, 0, 0},
+    {"", -1, 0, {1, -1}, {0, -1}, Strategy::online, 0, 0, 0, 0},
+};
+
+bool matches(const PlanRule& r, const kernels::KernelSet& ks, const PlanShape& s) {
+  return (r.isa.empty() || r.isa == ks.name) && (r.dtype < 0 || r.dtype == static_cast<int>(s.dtype)) &&
+         (r.d == 0 || r.d == s.d) && r.m.contains(s.m) && r.n.contains(s.n);
 }
+
+// Defaults from the kernel set's tiles and the dims.
+kernels::Blocking default_blocking(const kernels::KernelSet& ks, Strategy st, const PlanShape& s,
+                                   bool grouped) {
+  const int step = kernels::key_step(ks);
+  kernels::Blocking b{};
+  // Rows: enough strips to amortize packing K/V blocks, but no more than a
+  // problem has (a grouped item's rows in one block, so its K and V are
+  // packed once).
+  const std::int64_t rows = grouped ? s.group * s.m : s.m;
+  b.mb = round_up(static_cast<int>(std::min<std::int64_t>(rows, grouped ? kGroupMaxBlock : 128)), ks.mr);
+  if (st == Strategy::two_pass) {
+    // A ring slot: enough keys that each P·V call does real work, small
+    // enough that pipe_ahead P panels sit in L1 next to the V slices.
+    b.nb = round_up(128, step);
+  } else {
+    // A K and a V block together within ~256 KiB, a share of a core's L2.
+    const std::size_t per_key = (static_cast<std::size_t>(s.d) + s.dv) * ks.packed_elem;
+    b.nb = static_cast<int>((256 * 1024) / per_key) / step * step;
+    b.nb = std::clamp(b.nb, step, 512 / step * step);
+  }
+  // The core's share of L2 for a staged chunk (the scheduler will size it
+  // from the domain's L2 and core count).
+  b.stage_bytes = 512 * 1024;
+  b.pipe_ahead = 2;
+  return b;
+}
+
+const char* available() { return "online, two_pass, three_pass"; }
 
 }  // namespace
 
-Plan choose_plan(const kernels::KernelSet& ks, int d, int dv, std::int64_t /*m*/,
-                 std::int64_t /*n*/, attnrt_strategy requested) {
-  kernels::Strategy s = kernels::Strategy::online;
-  if (requested != ATTNRT_STRATEGY_AUTO) s = static_cast<kernels::Strategy>(requested);
-  if (!kernels::has_pipeline(s))
-    fail(ATTNRT_UNSUPPORTED, "strategy ", kernels::strategy_name(s),
-         " is not available in this build (available: online)");
-  return {s, blocking_for(ks, d, dv)};
+Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strategy requested,
+                 const PlanTable& tuning) {
+  auto match = [&](const PlanRule& r) { return matches(r, ks, s); };
+  auto tuned = std::find_if(tuning.begin(), tuning.end(), match);
+  // The built-in table ends with a rule that matches everything.
+  const PlanRule& chosen = tuned != tuning.end() ? *tuned : *std::find_if(std::begin(kBuiltin), std::end(kBuiltin), match);
+
+  Plan plan{};
+  plan.strategy = requested != ATTNRT_STRATEGY_AUTO ? static_cast<Strategy>(requested) : chosen.strategy;
+  if (!kernels::has_pipeline(plan.strategy))
+    fail(ATTNRT_UNSUPPORTED, "strategy ", kernels::strategy_name(plan.strategy),
+         " is not available in this build (available: ", available(), ")");
+  plan.group_heads = s.group > 1 && s.m <= kGroupMaxRows;
+  const kernels::Blocking def = default_blocking(ks, plan.strategy, s, plan.group_heads);
+  const int step = kernels::key_step(ks);
+  kernels::Blocking& b = plan.blocking;
+  b.mb = chosen.mb > 0 ? round_up(chosen.mb, ks.mr) : def.mb;
+  b.nb = chosen.nb > 0 ? round_up(chosen.nb, step) : def.nb;
+  b.stage_bytes = chosen.stage_bytes > 0 ? chosen.stage_bytes : def.stage_bytes;
+  b.pipe_ahead = chosen.pipe_ahead > 0 ? chosen.pipe_ahead : def.pipe_ahead;
+  return plan;
+}
+
+void check_plan(const kernels::KernelSet& ks, const Plan& plan) {
+  constexpr attnrt_status kBad = ATTNRT_INVALID_ARGUMENT;
+  const kernels::Blocking& b = plan.blocking;
+  const int step = kernels::key_step(ks);
+  if (!kernels::has_pipeline(plan.strategy))
+    fail(ATTNRT_UNSUPPORTED, "plan.strategy (", static_cast<int>(plan.strategy),
+         ") is not available in this build (available: ", available(), ")");
+  if (b.mb <= 0 || b.mb % ks.mr != 0)
+    fail(kBad, "plan.blocking.mb (", b.mb, ") must be a positive multiple of the ", ks.name,
+         " set's mr (", ks.mr, ")");
+  if (b.nb <= 0 || b.nb % step != 0)
+    fail(kBad, "plan.blocking.nb (", b.nb, ") must be a positive multiple of ", step, " (nr and k_pack of the ",
+         ks.name, " set)");
+  if (b.pipe_ahead < 1 || b.pipe_ahead > 64)
+    fail(kBad, "plan.blocking.pipe_ahead (", b.pipe_ahead, ") must be in [1, 64]");
 }
 
 }  // namespace attnrt::rt

@@ -1,10 +1,15 @@
-// The plan table: strategy and block sizes per (kernel set, shape). The
-// requested strategy (call, then config) overrides the table's choice.
+// The plan table: strategy, block sizes and head grouping per (kernel set,
+// dtype, D, M, N). Rules from ATTNRT_TUNING_FILE (tuning.hpp) come before
+// the built-in ones; the first rule that matches wins, and the requested
+// strategy (the call's, then the config's) overrides the rule's.
 #pragma once
 
 #include <attnrt/attnrt.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "kernels/pipelines/pipeline.hpp"
 
@@ -13,10 +18,51 @@ namespace attnrt::rt {
 struct Plan {
   kernels::Strategy strategy;
   kernels::Blocking blocking;
+  // One work item per (batch, KV head): the query heads sharing the KV head
+  // are packed into its rows, so K and V are read once for all of them.
+  bool group_heads;
+  // The GEMM-only ceiling (HeadProblem::gemm_only); only plan_override.hpp
+  // sets it, never the table.
+  bool gemm_only;
 };
 
-// Throws Failure (ATTNRT_UNSUPPORTED) if the requested strategy is not built.
-Plan choose_plan(const kernels::KernelSet& ks, int d, int dv, std::int64_t m, std::int64_t n,
-                 attnrt_strategy requested);
+// What the table is keyed on, for one call.
+struct PlanShape {
+  kernels::DType dtype;
+  int d, dv;
+  std::int64_t m, n;   // query rows per head, keys
+  std::int64_t group;  // query heads per KV head
+};
+
+// An inclusive range of sizes; hi < 0 is unbounded.
+struct SizeRange {
+  std::int64_t lo, hi;
+  bool contains(std::int64_t x) const { return x >= lo && (hi < 0 || x <= hi); }
+};
+
+// One line of the table. Zero block sizes take the defaults the planner
+// derives from the kernel set (see plan.cpp).
+struct PlanRule {
+  std::string isa;          // kernel set name; empty = any
+  int dtype;                // kernels::DType; -1 = any
+  int d;                    // head dim of Q and K; 0 = any
+  SizeRange m, n;
+  kernels::Strategy strategy;
+  int mb, nb;
+  std::size_t stage_bytes;
+  int pipe_ahead;
+};
+
+using PlanTable = std::vector<PlanRule>;
+
+// The plan for a call: the first rule of `tuning`, then of the built-in
+// table, that matches; `requested` (unless AUTO) replaces its strategy.
+// Throws Failure (ATTNRT_UNSUPPORTED) if that strategy is not built.
+Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strategy requested,
+                 const PlanTable& tuning);
+
+// Checks a plan given in full (plan_override.hpp); throws Failure
+// (ATTNRT_INVALID_ARGUMENT) naming the field that breaks a rule.
+void check_plan(const kernels::KernelSet& ks, const Plan& plan);
 
 }  // namespace attnrt::rt

@@ -1,7 +1,7 @@
 #include "runtime/src/runtime.hpp"
 
 #include <chrono>
-#include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -12,7 +12,9 @@
 #include "runtime/src/config.hpp"
 #include "runtime/src/cpu_features.hpp"
 #include "runtime/src/error.hpp"
+#include "runtime/src/head_problem.hpp"
 #include "runtime/src/plan.hpp"
+#include "runtime/src/tuning.hpp"
 #include "runtime/src/validate.hpp"
 #include "scheduler/partition.hpp"
 
@@ -61,6 +63,7 @@ Runtime::Runtime(const attnrt_config& config) {
   check_config(config);
   for (int t = 0; t < 3; ++t) sets_[t] = select_set(static_cast<DType>(t), config.isa);
   default_strategy_ = config.strategy;
+  tuning_ = load_tuning_from_env();
   verbose_ = config.verbose != 0;
   if (config.executor == ATTNRT_EXECUTOR_TBB)
     fail(ATTNRT_UNSUPPORTED, "ATTNRT_EXECUTOR (tbb): the oneTBB executor is not in this build yet; use openmp");
@@ -73,61 +76,53 @@ Runtime::Runtime(const attnrt_config& config) {
 void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                       const attnrt_tensor& o, const attnrt_params& params) {
   validate(&q, &k, &v, &o, params);
+  run(q, k, v, o, params, choose(q, k, v, params));
+}
+
+void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
+                      const attnrt_tensor& o, const attnrt_params& params, const Plan& plan) {
+  validate(&q, &k, &v, &o, params);
+  check_plan(kernel_set(q.dtype), plan);
+  run(q, k, v, o, params, plan);
+}
+
+Plan Runtime::plan_for(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
+                       const attnrt_tensor& o, const attnrt_params& params) const {
+  validate(&q, &k, &v, &o, params);
+  return choose(q, k, v, params);
+}
+
+Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
+                     const attnrt_params& params) const {
+  const PlanShape shape{static_cast<DType>(q.dtype), static_cast<int>(q.shape[3]),
+                        static_cast<int>(v.shape[3]), q.shape[2], k.shape[2],
+                        q.shape[1] / k.shape[1]};
+  const attnrt_strategy requested = params.strategy != ATTNRT_STRATEGY_AUTO ? params.strategy : default_strategy_;
+  return choose_plan(kernel_set(q.dtype), shape, requested, tuning_);
+}
+
+void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
+                  const attnrt_tensor& o, const attnrt_params& params, const Plan& plan) {
   const auto t0 = verbose_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
 
-  const kernels::KernelSet& ks = *kernel_set(q.dtype);
+  const kernels::KernelSet& ks = kernel_set(q.dtype);
   const std::int64_t B = q.shape[0], Hq = q.shape[1], Hkv = k.shape[1];
   const int M = static_cast<int>(q.shape[2]), N = static_cast<int>(k.shape[2]);
   const int D = static_cast<int>(q.shape[3]), Dv = static_cast<int>(v.shape[3]);
-  const attnrt_strategy requested = params.strategy != ATTNRT_STRATEGY_AUTO ? params.strategy : default_strategy_;
-  const Plan plan = choose_plan(ks, D, Dv, M, N, requested);
   const std::size_t ws_bytes = kernels::workspace_bytes(plan.strategy, ks, D, Dv, plan.blocking);
-  const std::size_t esz = kernels::dtype_size(ks.dtype);
-  const float scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(D));
-  const std::int64_t group = Hq / Hkv;
 
-  // Everything about head (b, h) except pointers is the same for all h.
-  auto head_problem = [&](std::int64_t b, std::int64_t h) {
-    kernels::HeadProblem p{};
-    p.dtype = ks.dtype;
-    p.m = M;
-    p.n = params.kv_lens ? static_cast<int>(params.kv_lens[b]) : N;
-    p.d = D;
-    p.dv = Dv;
-    const std::int64_t hk = h / group;
-    p.q = static_cast<const char*>(q.data) + (b * q.stride[0] + h * q.stride[1]) * esz;
-    p.k = static_cast<const char*>(k.data) + (b * k.stride[0] + hk * k.stride[1]) * esz;
-    p.v = static_cast<const char*>(v.data) + (b * v.stride[0] + hk * v.stride[1]) * esz;
-    p.o = static_cast<char*>(o.data) + (b * o.stride[0] + h * o.stride[1]) * esz;
-    p.ldq = q.stride[2];
-    p.ldk = k.stride[2];
-    p.ldv = v.stride[2];
-    p.ldo = o.stride[2];
-    if (params.lse) {
-      const attnrt_tensor& l = *params.lse;
-      p.lse = static_cast<float*>(l.data) + b * l.stride[0] + h * l.stride[1];
-      p.ldlse = l.stride[2];
-    }
-    if (params.bias) {
-      const attnrt_tensor& bi = *params.bias;
-      p.bias = static_cast<const float*>(bi.data) + (bi.shape[0] == 1 ? 0 : b) * bi.stride[0] +
-               (bi.shape[1] == 1 ? 0 : h) * bi.stride[1];
-      p.ldbias = bi.stride[2];
-    }
-    p.scale = scale;
-    p.softcap = params.softcap;
-    p.diag = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? std::int64_t{p.n} - M : 0;
-    p.left = params.window_left;
-    p.right = params.causal ? (params.window_right < 0 ? 0 : std::min<std::int64_t>(params.window_right, 0))
-                            : params.window_right;
-    p.precision = static_cast<kernels::Exp2Precision>(params.precision);
-    return p;
-  };
-
-  const scheduler::RowPartition part({B, Hq, Hkv, M, N}, executor_->workers(), ks.mr, 2 * plan.blocking.mb);
+  // Grouped: one item per (batch, KV head), its rows all query heads of the
+  // group; else one problem per (batch, query head), split by row blocks.
+  const int q_heads = plan.group_heads ? static_cast<int>(Hq / Hkv) : 1;
+  const std::int64_t problems = Hq / q_heads;
+  const int rows = M * q_heads;
+  const int row_quantum = plan.group_heads ? kernels::round_up(rows, ks.mr) : ks.mr;
+  const scheduler::RowPartition part({B, problems, Hkv, rows, N}, executor_->workers(), row_quantum,
+                                     4 * plan.blocking.mb);
   executor_->run(part.size(), [&](std::int64_t i, int /*worker*/) {
     const scheduler::WorkItem w = part.item(i);
-    const kernels::HeadProblem p = head_problem(w.batch, w.head);
+    kernels::HeadProblem p = head_problem(q, k, v, o, params, w.batch, std::int64_t{w.head} * q_heads, q_heads);
+    if (plan.gemm_only) make_gemm_only(p);
     const kernels::Tile tile{w.row_begin, w.row_end, w.key_begin, w.key_end};
     kernels::run_pipeline(plan.strategy, ks, p, tile, plan.blocking,
                           {scheduler::thread_scratch(ws_bytes), ws_bytes});
@@ -136,13 +131,15 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
   if (verbose_) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double entries = 0;
-    for (std::int64_t b = 0; b < B; ++b) entries += visible_entries(head_problem(b, 0)) * Hq;
+    for (std::int64_t b = 0; b < B; ++b) entries += visible_entries(head_problem(q, k, v, o, params, b, 0, 1)) * Hq;
     const double flops = 2.0 * entries * (D + Dv);
     std::fprintf(stderr,
-                 "attnrt: B=%lld Hq=%lld Hkv=%lld M=%d N=%d D=%d Dv=%d dtype=%d isa=%s strategy=%s "
-                 "threads=%d time=%.3f ms gflops=%.2f\n",
+                 "attnrt: B=%lld Hq=%lld Hkv=%lld M=%d N=%d D=%d Dv=%d dtype=%d isa=%s strategy=%s%s "
+                 "mb=%d nb=%d stage=%zu pipe_ahead=%d%s threads=%d time=%.3f ms gflops=%.2f\n",
                  static_cast<long long>(B), static_cast<long long>(Hq), static_cast<long long>(Hkv), M, N, D, Dv,
                  static_cast<int>(q.dtype), ks.name, kernels::strategy_name(plan.strategy),
+                 plan.gemm_only ? "(gemm_only)" : "", plan.blocking.mb, plan.blocking.nb,
+                 plan.blocking.stage_bytes, plan.blocking.pipe_ahead, plan.group_heads ? " grouped" : "",
                  executor_->workers(), secs * 1e3, flops / secs * 1e-9);
   }
 }

@@ -1,0 +1,206 @@
+#include "kernels/pipelines/strip.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels/convert.hpp"
+#include "kernels/pipelines/scores.hpp"
+
+namespace attnrt::kernels {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+std::size_t elem_bytes(const KernelSet& ks) { return dtype_size(ks.dtype); }
+
+// Calls f(r, count, stride) over runs of packed rows [r0, r0 + rows) that a
+// single stride walks (ld, hs: the tensor's row and head strides): one run
+// unless the rows cross a head boundary of a layout not dense over heads.
+template <class F>
+void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::int64_t hs, F f) {
+  if (const auto stride = packed_row_stride(p, r0, r0 + rows, ld, hs)) {
+    f(0, rows, *stride);
+    return;
+  }
+  for (int r = 0; r < rows;) {
+    const int head_end = ((r0 + r) / p.m + 1) * p.m;
+    const int count = std::min(rows - r, head_end - (r0 + r));
+    f(r, count, ld);
+    r += count;
+  }
+}
+
+}  // namespace
+
+KeyRange visible_keys(const HeadProblem& p, const Tile& t, int r0, int r1) {
+  const RowSpan span = row_span(p, r0, r1);
+  return KeyRange{p.key_lo(span.first), p.key_hi(span.last)}.clip(t.key_begin, t.key_end);
+}
+
+void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocking& b,
+                     RowBlock* rb) {
+  const int mb = round_up(b.mb, ks.mr);
+  rb->ldo = round_up(dv, ks.nv);
+  rb->nb = b.nb;
+  rb->q_panels = c.take(a_panels_bytes(ks, mb, d));
+  rb->q_gather = c.take(static_cast<std::size_t>(mb) * d * elem_bytes(ks));
+  rb->o = c.take<float>(sizeof(float) * mb * rb->ldo);
+  rb->m = c.take<float>(sizeof(float) * mb);
+  rb->l = c.take<float>(sizeof(float) * mb);
+  rb->started = c.take<bool>(mb / ks.mr);
+  rb->tmp = c.take<float>(sizeof(float) * 4 * ks.mr);
+  rb->p_rows = c.take(static_cast<std::size_t>(ks.mr) * b.nb * elem_bytes(ks));
+}
+
+void begin_row_block(const KernelSet& ks, const HeadProblem& p, int r0, int r1, RowBlock* rb) {
+  rb->r0 = r0;
+  rb->r1 = r1;
+  const int rows = r1 - r0;
+  const std::size_t esz = elem_bytes(ks);
+  const char* q = static_cast<const char*>(p.q);
+  if (const auto ld = packed_row_stride(p, r0, r1, p.ldq, p.hsq)) {
+    ks.pack_q(q + p.q_offset(r0) * esz, *ld, rows, p.d, rb->q_panels);
+  } else {
+    // Rows of several heads in a layout not dense over heads: gather them
+    // into one dense block first (rows x d, a few KiB).
+    const std::size_t row_bytes = static_cast<std::size_t>(p.d) * esz;
+    for (int r = 0; r < rows; ++r)
+      std::memcpy(rb->q_gather + r * row_bytes, q + p.q_offset(r0 + r) * esz, row_bytes);
+    ks.pack_q(rb->q_gather, p.d, rows, p.d, rb->q_panels);
+  }
+  const int padded = round_up(rows, ks.mr);
+  std::fill(rb->m, rb->m + padded, kNegInf);
+  std::fill(rb->l, rb->l + padded, 0.0f);
+  std::fill(rb->started, rb->started + padded / ks.mr, false);
+}
+
+Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
+               int st) {
+  Strip s;
+  s.r0 = rb.r0 + st * ks.mr;
+  s.rows = std::min(rb.r1 - s.r0, ks.mr);
+  s.q = rb.q_panels + st * a_panels_bytes(ks, ks.mr, p.d);
+  s.o = rb.o + static_cast<std::int64_t>(st) * ks.mr * rb.ldo;
+  s.m = rb.m + st * ks.mr;
+  s.l = rb.l + st * ks.mr;
+  s.started = rb.started + st;
+  s.keys = visible_keys(p, t, s.r0, s.r0 + s.rows);
+  return s;
+}
+
+Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
+                  const std::byte* k_panels, std::int64_t key0, KeyRange keys, float* sc,
+                  std::int64_t lds) {
+  const auto [c0, c1] = cols_of(ks, keys, key0);
+  const int dp = round_up(p.d, ks.k_pack);
+  const std::size_t k_panel = k_panels_bytes(ks, ks.nr, p.d);
+  const float alpha = qk_alpha(p);
+  for (int c = c0; c < c1; c += ks.nr)
+    ks.qk(dp, s.q, k_panels + (c / ks.nr) * k_panel, alpha, sc + c, lds);
+  const bool finish_always = p.softcap > 0.0f || p.bias != nullptr;
+  if (finish_always || !block_unmasked(p, row_span(p, s.r0, s.r0 + s.rows), key0 + c0, key0 + c1))
+    finish_scores(p, sc + c0, lds, s.r0, s.rows, key0 + c0, c1 - c0, t.key_begin, t.key_end);
+  return {c0, c1};
+}
+
+const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
+                      const float* m_new) {
+  const int mr = ks.mr;
+  float* m_safe = rb.tmp + mr;
+  float* alpha = rb.tmp + 2 * mr;
+  bool moved = false;
+  for (int r = 0; r < mr; ++r) {
+    m_safe[r] = m_new[r] == kNegInf ? 0.0f : m_new[r];
+    alpha[r] = std::exp2(s.m[r] - m_safe[r]);
+    moved |= m_new[r] != s.m[r];
+    s.l[r] *= alpha[r];
+    s.m[r] = m_new[r];
+  }
+  if (*s.started && moved) ks.rescale(s.o, rb.ldo, static_cast<int>(rb.ldo), alpha);
+  return m_safe;
+}
+
+const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& s,
+                        const RowBlock& rb, const float* sc, std::int64_t lds, int cols) {
+  if (p.gemm_only) return nullptr;
+  float* m_new = rb.tmp + 3 * ks.mr;
+  std::copy(s.m, s.m + ks.mr, m_new);
+  ks.row_max(sc, lds, cols, m_new);
+  return fold_max(ks, s, rb, m_new);
+}
+
+void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
+             const float* sc, std::int64_t lds, int cols, const float* m_safe,
+             std::byte* p_panel) {
+  if (!p.gemm_only) {
+    ks.exp2_rows(sc, lds, cols, m_safe, s.l, p_panel, p.precision);
+    return;
+  }
+  // The GEMM-only ceiling: P = S, through the Q packer (a P panel has the Q
+  // panel layout), nb columns at a time in the input dtype.
+  const std::size_t esz = elem_bytes(ks);
+  float row[kMaxHeadDim];
+  for (int c = 0; c < cols; c += rb.nb) {
+    const int w = std::min(rb.nb, cols - c);
+    for (int r = 0; r < ks.mr; ++r) {
+      for (int j = 0; j < w; j += kMaxHeadDim) {
+        const int n = std::min(kMaxHeadDim, w - j);
+        const float* src = sc + r * lds + c + j;
+        for (int x = 0; x < n; ++x) row[x] = src[x] == kNegInf ? 0.0f : src[x];
+        store_row(row, n, rb.p_rows + (static_cast<std::size_t>(r) * w + j) * esz, ks.dtype);
+      }
+    }
+    ks.pack_q(rb.p_rows, w, ks.mr, w, p_panel + p_offset(ks, c));
+  }
+}
+
+void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
+              const std::byte* p_panel, const std::byte* v_panels, int v_keys, int v_key) {
+  const std::size_t v_panel = v_panels_bytes(ks, v_keys, ks.nv);
+  const std::byte* v = v_panels + v_offset(ks, v_key);
+  for (int vc = 0; vc < rb.ldo; vc += ks.nv, v += v_panel) {
+    if (*s.started)
+      ks.pv_acc(kp, p_panel, v, s.o + vc, rb.ldo);
+    else
+      ks.pv_init(kp, p_panel, v, s.o + vc, rb.ldo);
+  }
+  *s.started = true;
+}
+
+void pack_k_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
+                 std::byte* k_panels) {
+  const std::size_t esz = elem_bytes(ks);
+  ks.pack_k(static_cast<const char*>(p.k) + key0 * p.ldk * esz, p.ldk, keys, p.d, k_panels);
+}
+
+void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
+                 std::byte* v_panels) {
+  const std::size_t esz = elem_bytes(ks);
+  ks.pack_v(static_cast<const char*>(p.v) + key0 * p.ldv * esz, p.ldv, keys, p.dv, v_panels);
+}
+
+void end_row_block(const KernelSet& ks, const HeadProblem& p, RowBlock* rb) {
+  const int mr = ks.mr;
+  const std::size_t esz = elem_bytes(ks);
+  float* inv = rb->tmp;
+  for (int st = 0, r0 = rb->r0; r0 < rb->r1; ++st, r0 += mr) {
+    const int rows = std::min(rb->r1 - r0, mr);
+    float* o = rb->o + static_cast<std::int64_t>(st) * mr * rb->ldo;
+    const float* m = rb->m + st * mr;
+    const float* l = rb->l + st * mr;
+    if (!rb->started[st]) std::fill(o, o + mr * rb->ldo, 0.0f);
+    for (int r = 0; r < rows; ++r) inv[r] = p.gemm_only ? 1.0f : l[r] == 0.0f ? 0.0f : 1.0f / l[r];
+    for_each_run(p, r0, rows, p.ldo, p.hso, [&](int r, int count, std::int64_t stride) {
+      ks.normalize(o + r * rb->ldo, rb->ldo, count, p.dv, inv + r,
+                   static_cast<char*>(p.o) + p.o_offset(r0 + r) * esz, stride, p.dtype);
+    });
+    if (p.lse && !p.gemm_only)
+      for (int r = 0; r < rows; ++r) {
+        const float ms = m[r] == kNegInf ? 0.0f : m[r];
+        p.lse[p.lse_offset(r0 + r)] = l[r] == 0.0f ? kNegInf : (ms + std::log2(l[r])) * kLn2;
+      }
+  }
+}
+
+}  // namespace attnrt::kernels

@@ -1,0 +1,135 @@
+// What every pipeline does around its loop order, written once: the row
+// block (packed Q, fp32 accumulators, running max and sum per row), the keys
+// a strip of mr rows can see, Q·Kᵀ tiles with their finishing, the max and
+// rescale bookkeeping, writing P, P·V over V panels, and the normalize + LSE
+// epilogue. A pipeline is then only the order in which it calls these.
+//
+// Key coordinates: S columns, K panels and V panels are all relative to a
+// `key0` (the first key of a packed block or chunk); offsets handed between
+// them are multiples of key_step(ks), so a qk tile never straddles two K
+// panels and a P or V slice never splits a k_pack pair.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/pipelines/pipeline.hpp"
+#include "kernels/pipelines/workspace_layout.hpp"
+
+namespace attnrt::kernels {
+
+struct KeyRange {
+  std::int64_t lo, hi;
+  bool empty() const { return lo >= hi; }
+  KeyRange clip(std::int64_t a, std::int64_t b) const { return {std::max(lo, a), std::min(hi, b)}; }
+};
+
+// Keys some row of packed rows [r0, r1) sees, within the tile's key range.
+KeyRange visible_keys(const HeadProblem& p, const Tile& t, int r0, int r1);
+
+// One row block's state, carved once per work item and reused by each of
+// its row blocks.
+struct RowBlock {
+  std::byte* q_panels;  // A panels of the block's Q
+  std::byte* q_gather;  // mb x d of the input dtype: Q rows with no single stride
+  float* o;             // mb x ldo fp32 accumulators
+  float* m;             // running max per row (log2 units)
+  float* l;             // running sum per row
+  bool* started;        // per strip: its accumulator holds a P·V result
+  float* tmp;           // 4 x mr: inverse sums, safe max, rescale factors, new max
+  std::byte* p_rows;    // mr x nb of the input dtype: gemm_only's P before packing
+  std::int64_t ldo;     // dv rounded up to nv
+  int nb;
+  int r0, r1;           // packed rows of the block in use
+};
+
+void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocking& b,
+                     RowBlock* rb);
+
+// Starts row block [r0, r1) (at most mb rows): packs its Q, empties its
+// accumulators and statistics.
+void begin_row_block(const KernelSet& ks, const HeadProblem& p, int r0, int r1, RowBlock* rb);
+
+// Normalizes the block's accumulators into the user's O and writes LSE
+// (natural log). Rows that saw no key get O = 0 and LSE = -inf.
+void end_row_block(const KernelSet& ks, const HeadProblem& p, RowBlock* rb);
+
+// One mr-row strip of the block in use.
+struct Strip {
+  int r0, rows;          // packed rows [r0, r0 + rows), rows <= mr
+  const std::byte* q;    // its Q panel
+  float* o;              // mr x ldo accumulator
+  float* m;              // mr running max
+  float* l;              // mr running sum
+  bool* started;
+  KeyRange keys;         // keys some of its rows sees, within the tile
+};
+
+inline int strip_count(const KernelSet& ks, const RowBlock& rb) {
+  return (rb.r1 - rb.r0 + ks.mr - 1) / ks.mr;
+}
+Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
+               int st);
+
+// S columns [c0, c1) of a strip hold finished scores (log2 units, -inf
+// where masked) for keys key0 + c0 .. key0 + c1.
+struct Cols {
+  int c0, c1;
+  int count() const { return c1 - c0; }
+};
+
+// The S columns (relative to key0) that hold keys: from the key step (nr
+// tile and k_pack group) holding the first key to the last key; empty for
+// no keys.
+inline Cols cols_of(const KernelSet& ks, KeyRange keys, std::int64_t key0) {
+  if (keys.empty()) return {0, 0};
+  const int step = key_step(ks);
+  return {static_cast<int>(keys.lo - key0) / step * step, static_cast<int>(keys.hi - key0)};
+}
+
+// Q·Kᵀ for the strip's keys `keys` (inside [key0, key0 + packed keys)) into
+// S (column c = key key0 + c) from K panels starting at key0: whole nr tiles
+// from the one holding keys.lo, then softcap, bias and masks on the tiles
+// that need them.
+Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
+                  const std::byte* k_panels, std::int64_t key0, KeyRange keys, float* sc,
+                  std::int64_t lds);
+
+// Row max bookkeeping. fold_max() folds a new max m_new (>= the running
+// one, mr rows) into the strip's statistics, rescaling the running sum and,
+// where the max moved, the started accumulator; it returns the finite max
+// exp2 must subtract (0 for rows still at -inf), valid until the next call.
+// update_max() does the same for the new scores S[0..mr)[0..cols) at sc,
+// and returns null for gemm_only (no softmax).
+const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
+                      const float* m_new);
+const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& s,
+                        const RowBlock& rb, const float* sc, std::int64_t lds, int cols);
+
+// P panel (columns [0, cols) of S at sc, padded to k_pack) for the strip:
+// exp2(S - m_safe) with row sums added to s.l, or for gemm_only S itself
+// with masked keys 0.
+void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
+             const float* sc, std::int64_t lds, int cols, const float* m_safe, std::byte* p_panel);
+
+// The strip's O (+)= P·V for kp packed keys: P panel at p_panel, V slices
+// at key offset v_key of V panels holding v_keys packed keys each.
+void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
+              const std::byte* p_panel, const std::byte* v_panels, int v_keys, int v_key);
+
+// Byte offset of key column c inside an A panel (P) or a V panel.
+inline std::size_t p_offset(const KernelSet& ks, int c) {
+  return static_cast<std::size_t>(c) * ks.mr * ks.packed_elem;
+}
+inline std::size_t v_offset(const KernelSet& ks, int c) {
+  return static_cast<std::size_t>(c) * ks.nv * ks.packed_elem;
+}
+
+// Packs K (resp. V) rows [key0, key0 + keys) into K (V) panels.
+void pack_k_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
+                 std::byte* k_panels);
+void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
+                 std::byte* v_panels);
+
+}  // namespace attnrt::kernels

@@ -1,0 +1,64 @@
+#include "runtime/src/head_problem.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace attnrt::rt {
+
+kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k,
+                                  const attnrt_tensor& v, const attnrt_tensor& o,
+                                  const attnrt_params& params, std::int64_t b, std::int64_t h0,
+                                  int q_heads) {
+  const std::size_t esz = q.dtype == ATTNRT_F32 ? 4 : 2;
+  const std::int64_t M = q.shape[2], D = q.shape[3];
+  const std::int64_t hk = h0 / (q.shape[1] / k.shape[1]);
+  kernels::HeadProblem p{};
+  p.dtype = static_cast<kernels::DType>(q.dtype);
+  p.m = static_cast<int>(M);
+  p.q_heads = q_heads;
+  p.n = static_cast<int>(params.kv_lens ? params.kv_lens[b] : k.shape[2]);
+  p.d = static_cast<int>(D);
+  p.dv = static_cast<int>(v.shape[3]);
+  p.q = static_cast<const char*>(q.data) + (b * q.stride[0] + h0 * q.stride[1]) * esz;
+  p.ldq = q.stride[2];
+  p.hsq = q.stride[1];
+  p.k = static_cast<const char*>(k.data) + (b * k.stride[0] + hk * k.stride[1]) * esz;
+  p.ldk = k.stride[2];
+  p.v = static_cast<const char*>(v.data) + (b * v.stride[0] + hk * v.stride[1]) * esz;
+  p.ldv = v.stride[2];
+  p.o = static_cast<char*>(o.data) + (b * o.stride[0] + h0 * o.stride[1]) * esz;
+  p.ldo = o.stride[2];
+  p.hso = o.stride[1];
+  if (params.lse) {
+    const attnrt_tensor& l = *params.lse;
+    p.lse = static_cast<float*>(l.data) + b * l.stride[0] + h0 * l.stride[1];
+    p.ldlse = l.stride[2];
+    p.hslse = l.stride[1];
+  }
+  if (params.bias) {
+    // A bias broadcast over batch or heads has shape 1 there: stride 0.
+    const attnrt_tensor& bi = *params.bias;
+    const std::int64_t sb = bi.shape[0] == 1 ? 0 : bi.stride[0];
+    const std::int64_t sh = bi.shape[1] == 1 ? 0 : bi.stride[1];
+    p.bias = static_cast<const float*>(bi.data) + b * sb + h0 * sh;
+    p.ldbias = bi.stride[2];
+    p.hsbias = sh;
+  }
+  p.scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(D));
+  p.softcap = params.softcap;
+  p.diag = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? std::int64_t{p.n} - M : 0;
+  p.left = params.window_left;
+  p.right = params.causal ? (params.window_right < 0 ? 0 : std::min<std::int64_t>(params.window_right, 0))
+                          : params.window_right;
+  p.precision = static_cast<kernels::Exp2Precision>(params.precision);
+  p.gemm_only = false;
+  return p;
+}
+
+void make_gemm_only(kernels::HeadProblem& p) {
+  p.gemm_only = true;
+  p.softcap = 0.0f;
+  p.bias = nullptr;
+}
+
+}  // namespace attnrt::rt

@@ -1,0 +1,24 @@
+// Turning a validated call into the HeadProblems the pipelines run: one per
+// (batch, query head), or per (batch, KV head) with the query heads that
+// share it packed into the rows.
+#pragma once
+
+#include <attnrt/attnrt.h>
+
+#include <cstdint>
+
+#include "kernels/problem.hpp"
+
+namespace attnrt::rt {
+
+// The problem of batch b, query heads [h0, h0 + q_heads) (which must share
+// one KV head), with the call's masks, bias, softcap, LSE and precision.
+kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k,
+                                  const attnrt_tensor& v, const attnrt_tensor& o,
+                                  const attnrt_params& params, std::int64_t b, std::int64_t h0,
+                                  int q_heads);
+
+// The GEMM-only ceiling of p (HeadProblem::gemm_only): no softcap, no bias.
+void make_gemm_only(kernels::HeadProblem& p);
+
+}  // namespace attnrt::rt

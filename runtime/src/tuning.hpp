@@ -1,0 +1,40 @@
+// Plan rules from a tuning file (ATTNRT_TUNING_FILE), written by
+// `attnrt-bench --tune` or by hand; they come before the built-in table.
+//
+// Format: one rule per line; '#' starts a comment; blank lines are skipped.
+//
+//   # isa     dtype  D    M       N          strategy    mb  nb   stage  pipe_ahead
+//   avx512    f32    128  1-16    1024-*  -> two_pass    16  128  512K   2
+//   *         bf16   *    *       *       -> online      64  256  0      0
+//
+//   isa         a kernel set name (as ATTNRT_ISA takes it) or * for any
+//   dtype       f32, f16, bf16 or *
+//   D           head dim of Q and K, or * for any
+//   M, N        query rows per head, keys: a number, LO-HI, LO-* or *
+//   ->          separates what is matched from what is chosen
+//   strategy    online, two_pass or three_pass
+//   mb, nb      rows and keys per block (rounded up to the kernel set's tiles)
+//   stage       bytes of a row block's staged chunk; optional K or M suffix
+//   pipe_ahead  two_pass ring slots
+// A zero size takes the planner's default. The first matching rule wins.
+// Any malformed line is an error naming the variable, the file and the line.
+#pragma once
+
+#include <string>
+
+#include "runtime/src/plan.hpp"
+
+namespace attnrt::rt {
+
+// Parses the tuning file at `path`; `what` names its source in errors
+// (e.g. "ATTNRT_TUNING_FILE"). Throws Failure (ATTNRT_CONFIG_ERROR).
+PlanTable load_tuning_file(const char* what, const std::string& path);
+
+// The rules of the file ATTNRT_TUNING_FILE names; none if it is unset.
+PlanTable load_tuning_from_env();
+
+// One rule as a line of the format above (no newline), for writers of
+// tuning files such as `attnrt-bench --tune`; load_tuning_file reads it back.
+std::string tuning_line(const PlanRule& rule);
+
+}  // namespace attnrt::rt
