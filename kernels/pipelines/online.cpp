@@ -61,6 +61,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   const std::size_t k_panel = k_panels_bytes(ks, ks.nr, p.d);
   const float alpha_qk = qk_alpha(p);
   const bool finish_always = p.softcap > 0.0f || p.bias != nullptr;
+  const PvPath pv = pv_path(ks, p.precision);
 
   ks.pack_q(static_cast<const char*>(p.q) + i0 * p.ldq * esz, p.ldq, rows, p.d, w.q_panels);
   std::fill(w.m, w.m + strips * mr, kNegInf);
@@ -76,8 +77,8 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
     const int kb = static_cast<int>(std::min<std::int64_t>(b.nb, kb_hi - k0));
     const int kbp = round_up(kb, ks.k_pack);
     ks.pack_k(static_cast<const char*>(p.k) + k0 * p.ldk * esz, p.ldk, kb, p.d, w.k_panels);
-    ks.pack_v(static_cast<const char*>(p.v) + k0 * p.ldv * esz, p.ldv, kb, p.dv, w.v_panels);
-    const std::size_t v_panel = static_cast<std::size_t>(ks.nv) * kbp * ks.packed_elem;
+    pv.pack_v(static_cast<const char*>(p.v) + k0 * p.ldv * esz, p.ldv, kb, p.dv, w.v_panels);
+    const std::size_t v_panel = static_cast<std::size_t>(ks.nv) * kbp * pv.v_elem;
 
     for (int st = 0; st < strips; ++st) {
       const int r0 = i0 + st * mr, r1 = std::min(i1, r0 + mr), real = r1 - r0;
@@ -114,13 +115,13 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       if (started[st] && moved) ks.rescale(o, w.ldo, w.ldo, alpha);
       ks.exp2_rows(s, w.lds, cols, m_safe, l, w.p, p.precision);
       const int kp = round_up(cols, ks.k_pack);
-      const std::size_t v_off = static_cast<std::size_t>(c0) * ks.nv * ks.packed_elem;
+      const std::size_t v_off = static_cast<std::size_t>(c0) * ks.nv * pv.v_elem;
       for (int vc = 0; vc < w.ldo; vc += ks.nv) {
         const std::byte* vp = w.v_panels + (vc / ks.nv) * v_panel + v_off;
         if (started[st])
-          ks.pv_acc(kp, w.p, vp, o + vc, w.ldo);
+          pv.pv_acc(kp, w.p, vp, o + vc, w.ldo);
         else
-          ks.pv_init(kp, w.p, vp, o + vc, w.ldo);
+          pv.pv_init(kp, w.p, vp, o + vc, w.ldo);
       }
       started[st] = true;
     }
