@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The emulated AArch64/SVE step of CI: cross-build with
+# cmake/toolchains/aarch64-a64fx.cmake, run the emulation-sized tests under
+# qemu-aarch64 at 512 bits (-cpu a64fx) and the vector-length-agnostic ones
+# at 128 and 256 bits, then check the llvm-mca A64FX estimates against their
+# records (bench/mca/a64fx_estimates.txt).
+#
+# Usage: scripts/ci-sve.sh [--install-deps]
+#   --install-deps   apt-get install what this needs (root, Debian 12):
+#                    g++-aarch64-linux-gnu qemu-user llvm-19
+# Environment:
+#   ATTNRT_SVE_BUILD     build directory (default build-sve)
+#   ATTNRT_JOBS          parallel build jobs (default 2)
+#   ATTNRT_EMU_LABEL     ctest label regex run at 512 bits (default "emu": every
+#                        test registered as sized for emulation)
+#   ATTNRT_EMU_VLA_LABEL ctest label regex run at 128 and 256 bits (default "sve")
+#   ATTNRT_EMU_REGEX     if set, ctest -R regex used instead of both labels
+#   ATTNRT_EMU_TIMEOUT   seconds per test (default 600); qemu runs under it too
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--install-deps" ]; then
+  apt-get update -qq
+  apt-get install -y --no-install-recommends g++-aarch64-linux-gnu qemu-user llvm-19 >/dev/null
+fi
+for tool in aarch64-linux-gnu-g++ qemu-aarch64 cmake ninja python3; do
+  command -v "$tool" >/dev/null || { echo "ci-sve: $tool missing (scripts/ci-sve.sh --install-deps)"; exit 2; }
+done
+
+build=${ATTNRT_SVE_BUILD:-build-sve}
+jobs=${ATTNRT_JOBS:-2}
+per_test=${ATTNRT_EMU_TIMEOUT:-600}
+export ATTNRT_QEMU_TIMEOUT=$per_test
+
+echo "== ci-sve: cross build ($build)"
+nice -n 10 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-a64fx.cmake \
+  -DATTNRT_BUILD_BENCH=OFF -DATTNRT_BUILD_EXAMPLES=OFF >/dev/null
+nice -n 10 cmake --build "$build" -j "$jobs"
+
+select_tests() {  # label regex -> ctest selection arguments
+  if [ -n "${ATTNRT_EMU_REGEX:-}" ]; then echo "-R $ATTNRT_EMU_REGEX"; else echo "-L $1"; fi
+}
+
+status=0
+run() {  # qemu cpu, label regex
+  echo "== ci-sve: ctest under qemu-aarch64 -cpu $1"
+  # shellcheck disable=SC2046
+  ATTNRT_QEMU_CPU=$1 timeout $((per_test * 4)) nice -n 10 ctest --test-dir "$build" \
+    --output-on-failure --timeout "$per_test" $(select_tests "$2") || status=1
+}
+run a64fx "${ATTNRT_EMU_LABEL:-emu}"
+run max,sve128=on "${ATTNRT_EMU_VLA_LABEL:-sve}"
+run max,sve256=on "${ATTNRT_EMU_VLA_LABEL:-sve}"
+
+echo "== ci-sve: llvm-mca A64FX estimates against bench/mca/a64fx_estimates.txt"
+python3 bench/mca/estimate.py --check bench/mca/a64fx_estimates.txt || status=1
+exit $status
