@@ -355,6 +355,7 @@ struct Case {
   bool causal;
   std::int64_t window_left;
   bool kv_lens;  // batch 0 sees 0 keys, batch 1 some
+  int pad = 0;   // extra elements between rows (strided views)
 };
 
 std::vector<std::uint16_t> to_half(const std::vector<float>& x, DType t) {
@@ -366,16 +367,19 @@ std::vector<std::uint16_t> to_half(const std::vector<float>& x, DType t) {
 
 void check_forward(const std::string& isa, DType t, attnrt_precision prec, const Case& c) {
   std::mt19937 rng(c.m * 131 + c.n);
-  auto make = [&](int h, int s, int d) { return random_rows(static_cast<std::size_t>(c.b) * h * s * d, rng); };
+  auto make = [&](int h, int s, int d) {
+    return random_rows(static_cast<std::size_t>(c.b) * h * s * (d + c.pad), rng);
+  };
   std::vector<float> qf = make(c.hq, c.m, c.d), kf = make(c.hkv, c.n, c.d), vf = make(c.hkv, c.n, c.dv);
   std::vector<std::uint16_t> qh = to_half(qf, t), kh = to_half(kf, t), vh = to_half(vf, t);
   const bool f32 = t == DType::f32;
-  std::vector<float> of(static_cast<std::size_t>(c.b) * c.hq * c.m * c.dv);
+  std::vector<float> of(static_cast<std::size_t>(c.b) * c.hq * c.m * (c.dv + c.pad));
   std::vector<std::uint16_t> oh(of.size());
   std::vector<float> lse(static_cast<std::size_t>(c.b) * c.hq * c.m);
   const attnrt_dtype dt = static_cast<attnrt_dtype>(t);
   auto view = [&](void* data, int h, int s, int d) {
-    return attnrt_tensor{data, dt, {c.b, h, s, d}, {std::int64_t{h} * s * d, std::int64_t{s} * d, d}};
+    const std::int64_t ld = d + c.pad;
+    return attnrt_tensor{data, dt, {c.b, h, s, d}, {h * s * ld, s * ld, ld}};
   };
   const attnrt_tensor q = view(f32 ? (void*)qf.data() : qh.data(), c.hq, c.m, c.d);
   const attnrt_tensor k = view(f32 ? (void*)kf.data() : kh.data(), c.hkv, c.n, c.d);
@@ -396,10 +400,14 @@ void check_forward(const std::string& isa, DType t, attnrt_precision prec, const
   attnrt_runtime_destroy(rt);
   const test::RefResult ref = test::reference_forward(q, k, v, params);
   const test::Tolerance tol = test::tolerance(dt, prec);
-  for (std::size_t i = 0; i < of.size(); ++i) {
-    const double got = f32 ? of[i] : value(t, oh.data(), i);
-    ASSERT_NEAR(got, ref.o[i], tol.o) << "o[" << i << "]";
-  }
+  std::size_t i = 0;  // ref.o is dense; o has c.pad extra elements per row
+  for (std::size_t row = 0; row < lse.size(); ++row)
+    for (int col = 0; col < c.dv; ++col, ++i) {
+      const std::size_t at = row * (c.dv + c.pad) + col;
+      const double got = f32 ? of[at] : value(t, oh.data(), at);
+      ASSERT_FALSE(std::isnan(got)) << "o[" << row << "][" << col << "]";
+      ASSERT_NEAR(got, ref.o[i], tol.o) << "o[" << row << "][" << col << "]";
+    }
   for (std::size_t i = 0; i < lse.size(); ++i) {
     if (std::isinf(ref.lse[i])) {
       ASSERT_EQ(lse[i], -kInf) << "lse[" << i << "]";
@@ -416,6 +424,8 @@ TEST(SveForward, MatchesReference) {
       {2, 2, 2, 7, 40, 33, 17, true, -1, true},     // causal, odd dims, an empty batch
       {1, 1, 1, 20, 70, 16, 96, true, 9, false},    // sliding window
       {1, 1, 1, 1, 257, 7, 7, false, -1, false},    // decode-like
+      {1, 1, 1, 20, 9, 8, 8, true, -1, false},      // causal, M > N: fully masked rows
+      {1, 2, 1, 13, 33, 24, 40, false, -1, false, 3},  // strided rows
   };
   for (const std::string& isa : runnable_sets())
     for (DType t : {DType::f32, DType::f16, DType::bf16})
