@@ -6,7 +6,7 @@
 // step of the running sum): chosen only with Exp2Precision::fast. Runs with
 // FZ16 set (fp_mode_enter of the fp16 sets): fp16 subnormals flush to zero.
 // Same register plan as the fp32 12x2 kernel: 24 accumulators, 2 B vectors
-// and a ring of 4 ld1rh broadcasts loaded two rows ahead.
+// and a ring of 4 ld1rh broadcasts loaded two rows ahead; same A re-touch.
 #pragma once
 
 #include <cstdint>
@@ -64,18 +64,19 @@ inline void store_acc_f16(svfloat16_t acc, float* o) {
     b += 2 * svcnth();                                                         \
   } while (0)
 
-template <Store mode>
-inline void pv_fp16_12x2_noepi(int kp, const void* a_, const void* b_, float* o, std::int64_t ldo) {
-  const auto* __restrict a = static_cast<const float16_t*>(a_);
-  const auto* __restrict b = static_cast<const float16_t*>(b_);
+template <Store mode, bool retouch>
+inline void pv_fp16_12x2_noepi_body(int kp, const float16_t* __restrict a,
+                                    const float16_t* __restrict b, float* o, std::int64_t ldo) {
   const svbool_t pg = svptrue_b16();
   const svfloat16_t zero = svdup_f16(0.0f);
   ATTNRT_ACC2H(0); ATTNRT_ACC2H(1); ATTNRT_ACC2H(2); ATTNRT_ACC2H(3);
   ATTNRT_ACC2H(4); ATTNRT_ACC2H(5); ATTNRT_ACC2H(6); ATTNRT_ACC2H(7);
   ATTNRT_ACC2H(8); ATTNRT_ACC2H(9); ATTNRT_ACC2H(10); ATTNRT_ACC2H(11);
+  Retouch<float16_t> touch{a + (kp / 2) * 12, a, a + kp * 12};
   svfloat16_t x0 = svdup_f16(a[0]), x1 = svdup_f16(a[1]), x2, x3;
   for (int p = 0; p < kp - 1; ++p) {
     ATTNRT_MCA_BEGIN();
+    if constexpr (retouch) touch.step(12);
     ATTNRT_STEP_12x2H(true);
     ATTNRT_MCA_END();
   }
@@ -88,5 +89,15 @@ inline void pv_fp16_12x2_noepi(int kp, const void* a_, const void* b_, float* o,
 #undef ATTNRT_ST2H
 #undef ATTNRT_FMA2H
 #undef ATTNRT_ACC2H
+
+template <Store mode>
+inline void pv_fp16_12x2_noepi(int kp, const void* a, const void* b, float* o, std::int64_t ldo) {
+  const auto* pa = static_cast<const float16_t*>(a);
+  const auto* pb = static_cast<const float16_t*>(b);
+  if (retouch_for(kp, 4, 2))  // V rows are 4 fp32 vectors wide, in fp16
+    pv_fp16_12x2_noepi_body<mode, true>(kp, pa, pb, o, ldo);
+  else
+    pv_fp16_12x2_noepi_body<mode, false>(kp, pa, pb, o, ldo);
+}
 
 }  // namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR

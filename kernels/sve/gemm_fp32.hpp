@@ -29,10 +29,11 @@ inline void store_acc(svfloat32_t acc, float* c, float alpha) {
 // Keeps the A panel in L1 while a B tile larger than L1 streams through:
 // each step also touches the A line half a panel ahead (wrapping), so every
 // A line is used twice per pass and LRU evicts B lines first.
+template <class T>
 struct Retouch {
-  const float* at;
-  const float* begin;
-  const float* end;
+  const T* at;
+  const T* begin;
+  const T* end;
   void step(int mr) {
     __builtin_prefetch(at, 0, 3);
     at = at + mr == end ? begin : at + mr;
@@ -82,7 +83,7 @@ inline void gemm_fp32_8x3_body(int k, const float* __restrict a, const float* __
   const svfloat32_t zero = svdup_f32(0.0f);
   ATTNRT_ACC3(0); ATTNRT_ACC3(1); ATTNRT_ACC3(2); ATTNRT_ACC3(3);
   ATTNRT_ACC3(4); ATTNRT_ACC3(5); ATTNRT_ACC3(6); ATTNRT_ACC3(7);
-  Retouch touch{a + (k / 2) * 8, a, a + k * 8};
+  Retouch<float> touch{a + (k / 2) * 8, a, a + k * 8};
   svfloat32_t x0 = svdup_f32(a[0]), x1 = svdup_f32(a[1]), x2, x3;
   for (int p = 0; p < k - 1; ++p) {
     ATTNRT_MCA_BEGIN();
@@ -148,7 +149,7 @@ inline void gemm_fp32_12x2_body(int k, const float* __restrict a, const float* _
   ATTNRT_ACC2(0); ATTNRT_ACC2(1); ATTNRT_ACC2(2); ATTNRT_ACC2(3);
   ATTNRT_ACC2(4); ATTNRT_ACC2(5); ATTNRT_ACC2(6); ATTNRT_ACC2(7);
   ATTNRT_ACC2(8); ATTNRT_ACC2(9); ATTNRT_ACC2(10); ATTNRT_ACC2(11);
-  Retouch touch{a + (k / 2) * 12, a, a + k * 12};
+  Retouch<float> touch{a + (k / 2) * 12, a, a + k * 12};
   svfloat32_t x0 = svdup_f32(a[0]), x1 = svdup_f32(a[1]), x2, x3;
   for (int p = 0; p < k - 1; ++p) {
     ATTNRT_MCA_BEGIN();
@@ -168,8 +169,8 @@ inline void gemm_fp32_12x2_body(int k, const float* __restrict a, const float* _
 
 // Entry points with the KernelSet signatures. The re-touch variant runs when
 // the B tile (k steps of `pitch` vectors) would push A out of L1.
-inline bool retouch_for(int k, int pitch) {
-  return kRetouchA && std::int64_t{k} * pitch * lanes32() * 4 > kRetouchAboveBytes;
+inline bool retouch_for(int k, int pitch, int elem_bytes = 4) {
+  return kRetouchA && std::int64_t{k} * pitch * lanes32() * elem_bytes > kRetouchAboveBytes;
 }
 
 inline void qk_fp32_8x3(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) {

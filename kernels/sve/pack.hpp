@@ -77,11 +77,13 @@ void pack_b_values(const void* src, std::int64_t ld, int keys, int dv, void* dst
         const svbool_t pg = svwhilelt_b32(c0 + v * vl, dv);
         if constexpr (sizeof(Out) == 4) {
           svst1(svptrue_b32(), reinterpret_cast<float*>(d) + p * w + v * vl, load_f32(pg, row + v * vl));
-        } else {
-          static_assert(sizeof(T) == 2, "fp16 V panels are packed from fp16");
+        } else {  // fp16 -> fp16: a copy, two fp32 vectors' worth of columns per vector
+          static_assert(sizeof(T) == 2 && vecs % 2 == 0, "fp16 V panels: from fp16, whole fp16 vectors");
+          if (v % 2) continue;
+          const svbool_t ph = svwhilelt_b16(c0 + v * vl, dv);
           const auto* in = reinterpret_cast<const std::uint16_t*>(row + v * vl);
           auto* out = reinterpret_cast<std::uint16_t*>(d + p * w + v * vl);
-          svst1h_u32(svptrue_b32(), out, svld1uh_u32(pg, in));
+          svst1(svptrue_b16(), out, svld1(ph, in));
         }
       }
     }
