@@ -3,7 +3,7 @@
 // -DATTNRT_MCA_CALL=...; the kernel is inlined into mca_entry, so the
 // assembly holds exactly one marked region.
 #include "kernels/sve/gemm_fp16.hpp"
-#include "kernels/sve/gemm_fp32.hpp"
+#include "kernels/sve/gemm.hpp"
 #include "kernels/sve/pack.hpp"
 #include "kernels/sve/softmax.hpp"
 

@@ -15,7 +15,7 @@
 #include "kernels/kernel_set.hpp"
 #include "kernels/sve/fp_mode.hpp"
 #include "kernels/sve/gemm_fp16.hpp"
-#include "kernels/sve/gemm_fp32.hpp"
+#include "kernels/sve/gemm.hpp"
 #include "kernels/sve/pack.hpp"
 #include "kernels/sve/softmax.hpp"
 
