@@ -9,11 +9,11 @@ using namespace a64fx;
 constexpr std::uint32_t kA64fx = kFeatureSve | kFeatureSve512;
 constexpr int kLanes = 16;
 
-constexpr KernelSet kF32 = fp32_8x3_set<float>("sve512", DType::f32, kA64fx, kLanes);
-constexpr KernelSet kBf16 = fp32_8x3_set<Bf16>("sve512", DType::bf16, kA64fx, kLanes);
+constexpr KernelSet kF32 = fp32_set<float, 8>("sve512", DType::f32, kA64fx, kLanes);
+constexpr KernelSet kBf16 = fp32_set<Bf16, 8>("sve512", DType::bf16, kA64fx, kLanes);
 constexpr KernelSet kF16 = fp16_12x2_set("sve512", kA64fx, kLanes);
-constexpr KernelSet kF32_12x2 = fp32_12x2_set<float>("sve512_12x2", DType::f32, kA64fx, kLanes);
-constexpr KernelSet kBf16_12x2 = fp32_12x2_set<Bf16>("sve512_12x2", DType::bf16, kA64fx, kLanes);
+constexpr KernelSet kF32_12x2 = fp32_set<float, 12>("sve512_12x2", DType::f32, kA64fx, kLanes);
+constexpr KernelSet kBf16_12x2 = fp32_set<Bf16, 12>("sve512_12x2", DType::bf16, kA64fx, kLanes);
 constexpr KernelSet kF16_12x2 = fp16_12x2_set("sve512_12x2", kA64fx, kLanes);
 
 }  // namespace

@@ -23,9 +23,9 @@ struct VlaSets {
 const VlaSets& vla_sets() {
   static const VlaSets sets = [] {
     const int lanes = lanes32();
-    return VlaSets{fp32_8x3_set<float>("sve", DType::f32, kFeatureSve, lanes),
+    return VlaSets{fp32_set<float, 8>("sve", DType::f32, kFeatureSve, lanes),
                    fp16_12x2_set("sve", kFeatureSve, lanes),
-                   fp32_8x3_set<Bf16>("sve", DType::bf16, kFeatureSve, lanes)};
+                   fp32_set<Bf16, 8>("sve", DType::bf16, kFeatureSve, lanes)};
   }();
   return sets;
 }

@@ -1,9 +1,9 @@
 // The SVE kernel sets, built from the templates of this folder for one
 // flavor (see flavor.hpp). Included once by kernel_set_a64fx.cpp and once by
 // kernel_set_vla.cpp.
-//   fp32_8x3  (fp32, bf16 inputs): mr 8, nr = nv = 3 vectors. The default.
-//   fp32_12x2 (fp32, bf16 inputs): mr 12, nr = nv = 2 vectors.
-//   fp16_12x2 (fp16 inputs), "mixed": Q, K, V are widened to fp32 while
+//   fp32_set<T, 8>  (fp32, bf16 inputs): 8x3, mr 8, nr = nv = 3 vectors. The default.
+//   fp32_set<T, 12> (fp32, bf16 inputs): 12x2, mr 12, nr = nv = 2 vectors.
+//   fp16_12x2_set (fp16 inputs), "mixed": Q, K, V are widened to fp32 while
 //     packing and P is written in fp32, so Q·Kᵀ and P·V run the fp32 12x2
 //     kernels and accumulate in fp32 (A64FX has no widening fp16 FMA, and
 //     converting inside the k loop would cost 2 FCVT per 24 FMLA). With the
@@ -21,50 +21,29 @@
 
 namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
 
-template <class T>
-constexpr KernelSet fp32_8x3_set(const char* name, DType t, std::uint32_t requires_cpu, int lanes) {
+// fp32 compute for fp32 or bf16 inputs: MR = 8 (8x3) or 12 (12x2).
+template <class T, int MR>
+constexpr KernelSet fp32_set(const char* name, DType t, std::uint32_t requires_cpu, int lanes) {
+  static_assert(MR == 8 || MR == 12);
+  constexpr int vecs = MR == 8 ? 3 : 2;
   return KernelSet{
       .name = name,
       .dtype = t,
       .requires_cpu = requires_cpu,
-      .mr = 8,
-      .nr = 3 * lanes,
-      .nv = 3 * lanes,
+      .mr = MR,
+      .nr = vecs * lanes,
+      .nv = vecs * lanes,
       .k_pack = 1,
       .packed_elem = sizeof(float),
-      .pack_q = pack_a<T, 8>,
-      .pack_k = pack_b_keys<T, 3>,
-      .pack_v = pack_b_values<T, float, 3>,
-      .qk = qk_fp32_8x3,
-      .pv_init = pv_fp32_8x3<Store::assign>,
-      .pv_acc = pv_fp32_8x3<Store::accumulate>,
-      .row_max = row_max<8>,
-      .exp2_rows = exp2_rows<8, ColType::f32>,
-      .rescale = rescale<8>,
-      .normalize = normalize,
-  };
-}
-
-template <class T>
-constexpr KernelSet fp32_12x2_set(const char* name, DType t, std::uint32_t requires_cpu, int lanes) {
-  return KernelSet{
-      .name = name,
-      .dtype = t,
-      .requires_cpu = requires_cpu,
-      .mr = 12,
-      .nr = 2 * lanes,
-      .nv = 2 * lanes,
-      .k_pack = 1,
-      .packed_elem = sizeof(float),
-      .pack_q = pack_a<T, 12>,
-      .pack_k = pack_b_keys<T, 2>,
-      .pack_v = pack_b_values<T, float, 2>,
-      .qk = qk_fp32_12x2,
-      .pv_init = pv_fp32_12x2<Store::assign, 2>,
-      .pv_acc = pv_fp32_12x2<Store::accumulate, 2>,
-      .row_max = row_max<12>,
-      .exp2_rows = exp2_rows<12, ColType::f32>,
-      .rescale = rescale<12>,
+      .pack_q = pack_a<T, MR>,
+      .pack_k = pack_b_keys<T, vecs>,
+      .pack_v = pack_b_values<T, float, vecs>,
+      .qk = MR == 8 ? qk_fp32_8x3 : qk_fp32_12x2,
+      .pv_init = MR == 8 ? pv_fp32_8x3<Store::assign> : pv_fp32_12x2<Store::assign, 2>,
+      .pv_acc = MR == 8 ? pv_fp32_8x3<Store::accumulate> : pv_fp32_12x2<Store::accumulate, 2>,
+      .row_max = row_max<MR>,
+      .exp2_rows = exp2_rows<MR, ColType::f32>,
+      .rescale = rescale<MR>,
       .normalize = normalize,
   };
 }
