@@ -174,6 +174,36 @@ TEST(SveExp2, NanStaysNan) {
     }
 }
 
+// ---- row max and rescale ----------------------------------------------------
+
+TEST(SveSoftmax, RowMaxAndRescaleAtEveryTail) {
+  REQUIRE_SVE();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-50.0f, 50.0f);
+  for (const std::string& name : runnable_sets())
+    for (int cols : {1, 7, 33, 100}) {
+      const KernelSet& ks = *find_set(name.c_str(), DType::f32);
+      const std::int64_t ld = cols + 2;
+      std::vector<float> s(ks.mr * ld);
+      for (float& x : s) x = u(rng);
+      std::vector<float> mx(ks.mr), want(ks.mr);
+      for (int r = 0; r < ks.mr; ++r) {
+        s[r * ld + (r * 5) % cols] = 60.0f + r;  // the max, somewhere in the row
+        s[r * ld + cols] = 1e9f;                 // past the end: must be ignored
+        mx[r] = r == 1 ? 100.0f : -kInf;          // a larger running max stays
+        want[r] = r == 1 ? 100.0f : 60.0f + r;
+      }
+      ks.row_max(s.data(), ld, cols, mx.data());
+      for (int r = 0; r < ks.mr; ++r) EXPECT_EQ(mx[r], want[r]) << name << " cols " << cols << " r " << r;
+      std::vector<float> o = s, alpha(ks.mr);
+      for (int r = 0; r < ks.mr; ++r) alpha[r] = 0.25f * (r + 1);
+      ks.rescale(o.data(), ld, cols, alpha.data());
+      for (int r = 0; r < ks.mr; ++r)
+        for (std::int64_t c = 0; c < ld; ++c)
+          EXPECT_EQ(o[r * ld + c], c < cols ? s[r * ld + c] * alpha[r] : s[r * ld + c]);
+    }
+}
+
 // ---- micro-kernels -----------------------------------------------------------
 
 std::vector<float> random_rows(std::size_t n, std::mt19937& rng) {
@@ -426,6 +456,7 @@ TEST(SveForward, MatchesReference) {
       {1, 1, 1, 1, 257, 7, 7, false, -1, false},    // decode-like
       {1, 1, 1, 20, 9, 8, 8, true, -1, false},      // causal, M > N: fully masked rows
       {1, 2, 1, 13, 33, 24, 40, false, -1, false, 3},  // strided rows
+      {1, 1, 1, 12, 300, 256, 256, false, -1, false},  // several key blocks: rescale
   };
   for (const std::string& isa : runnable_sets())
     for (DType t : {DType::f32, DType::f16, DType::bf16})

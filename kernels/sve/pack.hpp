@@ -58,33 +58,43 @@ void pack_b_keys(const void* src, std::int64_t ld, int keys, int k, void* dst) {
     for (int v = 0; v < vecs; ++v) {
       const svbool_t pg = svwhilelt_b32(v * vl, h);
       const T* base = s + (j0 + v * vl) * ld;
-      for (int p = 0; p < k; ++p) svst1(svptrue_b32(), d + p * w + v * vl, gather_f32(pg, base + p, idx));
+      for (int p = 0; p < k; ++p) {
+        ATTNRT_MCA_BEGIN();
+        svst1(svptrue_b32(), d + p * w + v * vl, gather_f32(pg, base + p, idx));
+        ATTNRT_MCA_END();
+      }
     }
   }
 }
 
 // V rows [keys x dv] -> panels [keys][W], column = value dim, W = `vecs`
-// fp32 vectors, stored as fp32 (Out = float) or fp16 (Out = Fp16, from fp16).
+// fp32 vectors, stored as fp32 (Out = float) or fp16 (Out = Fp16, from fp16:
+// a copy, one fp16 vector per two fp32 vectors of columns).
 template <class T, class Out, int vecs>
 void pack_b_values(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
   const T* s = static_cast<const T*>(src);
   const int vl = lanes32(), w = vecs * vl;
   for (int c0 = 0; c0 < dv; c0 += w) {
     Out* d = static_cast<Out*>(dst) + static_cast<std::int64_t>(c0) * keys;
-    for (int p = 0; p < keys; ++p) {
-      const T* row = s + p * ld + c0;
-      for (int v = 0; v < vecs; ++v) {
-        const svbool_t pg = svwhilelt_b32(c0 + v * vl, dv);
-        if constexpr (sizeof(Out) == 4) {
-          svst1(svptrue_b32(), reinterpret_cast<float*>(d) + p * w + v * vl, load_f32(pg, row + v * vl));
-        } else {  // fp16 -> fp16: a copy, two fp32 vectors' worth of columns per vector
-          static_assert(sizeof(T) == 2 && vecs % 2 == 0, "fp16 V panels: from fp16, whole fp16 vectors");
-          if (v % 2) continue;
-          const svbool_t ph = svwhilelt_b16(c0 + v * vl, dv);
-          const auto* in = reinterpret_cast<const std::uint16_t*>(row + v * vl);
-          auto* out = reinterpret_cast<std::uint16_t*>(d + p * w + v * vl);
-          svst1(svptrue_b16(), out, svld1(ph, in));
-        }
+    if constexpr (sizeof(Out) == 4) {
+      for (int p = 0; p < keys; ++p) {
+        ATTNRT_MCA_BEGIN();
+        const T* row = s + p * ld + c0;
+        float* out = reinterpret_cast<float*>(d) + p * w;
+        for (int v = 0; v < vecs; ++v)
+          svst1(svptrue_b32(), out + v * vl, load_f32(svwhilelt_b32(c0 + v * vl, dv), row + v * vl));
+        ATTNRT_MCA_END();
+      }
+    } else {
+      static_assert(sizeof(T) == 2 && vecs % 2 == 0, "fp16 V panels: from fp16, whole fp16 vectors");
+      const int hl = 2 * vl;  // fp16 lanes
+      for (int p = 0; p < keys; ++p) {
+        ATTNRT_MCA_BEGIN();
+        const auto* row = reinterpret_cast<const std::uint16_t*>(s + p * ld + c0);
+        auto* out = reinterpret_cast<std::uint16_t*>(d + p * w);
+        for (int v = 0; v < vecs / 2; ++v)
+          svst1(svptrue_b16(), out + v * hl, svld1(svwhilelt_b16(c0 + v * hl, dv), row + v * hl));
+        ATTNRT_MCA_END();
       }
     }
   }

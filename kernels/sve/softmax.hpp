@@ -18,14 +18,22 @@ namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
 template <int MR>
 void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
   const int vl = lanes32();
+  const svfloat32_t ninf = svdup_f32(-std::numeric_limits<float>::infinity());
   for (int r = 0; r < MR; ++r) {
     const float* row = s + r * lds;
-    svfloat32_t m = svdup_f32(-std::numeric_limits<float>::infinity());
-    for (int c = 0; c < cols; c += vl) {
-      const svbool_t pg = svwhilelt_b32(c, cols);
-      m = svmaxnm_m(pg, m, svld1(pg, row + c));
+    svfloat32_t m0 = ninf, m1 = ninf;  // two chains: FMAXNM latency 4 would bound one
+    int c = 0;
+    for (; c + 2 * vl <= cols; c += 2 * vl) {
+      ATTNRT_MCA_BEGIN();
+      m0 = svmaxnm_x(svptrue_b32(), m0, svld1(svptrue_b32(), row + c));
+      m1 = svmaxnm_x(svptrue_b32(), m1, svld1(svptrue_b32(), row + c + vl));
+      ATTNRT_MCA_END();
     }
-    const float v = svmaxnmv(svptrue_b32(), m);
+    for (; c < cols; c += vl) {
+      const svbool_t pg = svwhilelt_b32(c, cols);
+      m0 = svmaxnm_m(pg, m0, svld1(pg, row + c));
+    }
+    const float v = svmaxnmv(svptrue_b32(), svmaxnm_x(svptrue_b32(), m0, m1));
     mx[r] = v > mx[r] ? v : mx[r];
   }
 }
@@ -86,8 +94,10 @@ void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {
   for (int r = 0; r < MR; ++r) {
     float* row = o + r * ldo;
     for (int c = 0; c < cols; c += vl) {
+      ATTNRT_MCA_BEGIN();
       const svbool_t pg = svwhilelt_b32(c, cols);
       svst1(pg, row + c, svmul_x(pg, svld1(pg, row + c), alpha[r]));
+      ATTNRT_MCA_END();
     }
   }
 }
