@@ -9,7 +9,8 @@
 
 namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
 
-// Lanes of pg from p[0..): 0 elsewhere.
+// Lanes of pg from p[0..): 0 elsewhere (zeroing loads; bf16 shifts every
+// lane, and 0 << 16 stays 0).
 template <class T>
 inline svfloat32_t load_f32(svbool_t pg, const T* p);
 template <>
@@ -25,7 +26,7 @@ inline svfloat32_t load_f32<Fp16>(svbool_t pg, const Fp16* p) {
 template <>
 inline svfloat32_t load_f32<Bf16>(svbool_t pg, const Bf16* p) {
   const svuint32_t h = svld1uh_u32(pg, reinterpret_cast<const std::uint16_t*>(p));
-  return svreinterpret_f32(svlsl_x(pg, h, 16u));
+  return svreinterpret_f32(svlsl_x(svptrue_b32(), h, 16u));
 }
 
 // Lanes of pg from p[idx[i]] (idx in elements).
@@ -43,7 +44,7 @@ inline svfloat32_t gather_f32<Fp16>(svbool_t pg, const Fp16* p, svint32_t idx) {
 template <>
 inline svfloat32_t gather_f32<Bf16>(svbool_t pg, const Bf16* p, svint32_t idx) {
   const svuint32_t h = svld1uh_gather_s32index_u32(pg, reinterpret_cast<const std::uint16_t*>(p), idx);
-  return svreinterpret_f32(svlsl_x(pg, h, 16u));
+  return svreinterpret_f32(svlsl_x(svptrue_b32(), h, 16u));
 }
 
 }  // namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR
