@@ -11,11 +11,11 @@
 # Environment:
 #   ATTNRT_SVE_BUILD     build directory (default build-sve)
 #   ATTNRT_JOBS          parallel build jobs (default 2)
-#   ATTNRT_EMU_LABEL     ctest label regex run at 512 bits (default "emu": every
-#                        test registered as sized for emulation)
-#   ATTNRT_EMU_VLA_LABEL ctest label regex run at 128 and 256 bits (default "sve")
-#   ATTNRT_EMU_REGEX     if set, ctest -R regex used instead of both labels
-#   ATTNRT_EMU_TIMEOUT   seconds per test (default 600); qemu runs under it too
+#   ATTNRT_EMU_A64FX_TESTS  ctest selection at 512 bits (default "-L emu": the
+#                           tests labelled as sized for emulation; "" = all)
+#   ATTNRT_EMU_VLA_TESTS    ctest selection at 128 and 256 bits (default "-L sve")
+#                           e.g. "-R 'sve|sweep'" or "-L 'sve|emu'"
+#   ATTNRT_EMU_TIMEOUT      seconds per test (default 600); qemu runs under it too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,20 +38,17 @@ nice -n 10 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DATTNRT_BUILD_BENCH=OFF -DATTNRT_BUILD_EXAMPLES=OFF >/dev/null
 nice -n 10 cmake --build "$build" -j "$jobs"
 
-select_tests() {  # label regex -> ctest selection arguments
-  if [ -n "${ATTNRT_EMU_REGEX:-}" ]; then echo "-R $ATTNRT_EMU_REGEX"; else echo "-L $1"; fi
-}
-
 status=0
-run() {  # qemu cpu, label regex
-  echo "== ci-sve: ctest under qemu-aarch64 -cpu $1"
-  # shellcheck disable=SC2046
+run() {  # qemu cpu, ctest selection arguments (one string, split like a shell would)
+  local -a select
+  eval "select=($2)"
+  echo "== ci-sve: ctest ${select[*]} under qemu-aarch64 -cpu $1"
   ATTNRT_QEMU_CPU=$1 timeout $((per_test * 4)) nice -n 10 ctest --test-dir "$build" \
-    --output-on-failure --timeout "$per_test" $(select_tests "$2") || status=1
+    --output-on-failure --timeout "$per_test" "${select[@]}" || status=1
 }
-run a64fx "${ATTNRT_EMU_LABEL:-emu}"
-run max,sve128=on "${ATTNRT_EMU_VLA_LABEL:-sve}"
-run max,sve256=on "${ATTNRT_EMU_VLA_LABEL:-sve}"
+run a64fx "${ATTNRT_EMU_A64FX_TESTS--L emu}"
+run max,sve128=on "${ATTNRT_EMU_VLA_TESTS--L sve}"
+run max,sve256=on "${ATTNRT_EMU_VLA_TESTS--L sve}"
 
 echo "== ci-sve: llvm-mca A64FX estimates against bench/mca/a64fx_estimates.txt"
 python3 bench/mca/estimate.py --check bench/mca/a64fx_estimates.txt || status=1
