@@ -65,8 +65,9 @@ struct KernelSet {
   void (*row_max)(const float* s, std::int64_t lds, int cols, float* mx);
   // P[r][c] = exp2(S[r][c] - m[r]) for c < cols, 0 for cols <= c < kp (kp =
   // cols padded to k_pack); sum[r] += row sums; P is written as one A panel
-  // [kp][mr] in the compute type. m[r] is finite (the pipeline substitutes 0
-  // for rows whose max is -inf). exp2(-inf) is exactly 0; NaN stays NaN.
+  // [kp][mr] in the compute type (of pv_path(precision), below). m[r] is
+  // finite (the pipeline substitutes 0 for rows whose max is -inf).
+  // exp2(-inf) is exactly 0; NaN stays NaN.
   void (*exp2_rows)(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
                     void* p_panel, Exp2Precision precision);
   // O[r][c] *= alpha[r] for r < mr, c < cols.
@@ -79,15 +80,16 @@ struct KernelSet {
   // ---- optional: a cheaper P·V path for Exp2Precision::fast ---------------
   // Null pv_acc_fast means "same as pack_v / pv_init / pv_acc" (every set that
   // leaves these fields out). A set fills all four to let the fast precision
-  // also cheapen P·V, e.g. SVE fp16 accumulating in fp16 (`_noepi`). Its V
-  // panels keep the [kp][nv] layout with elements of v_elem_fast bytes
-  // (<= packed_elem, so v_panels_bytes covers them), and exp2_rows writes P
-  // in the type these kernels read when given the fast precision. Pipelines
-  // pick the path with pv_path() below.
+  // also cheapen P·V, e.g. SVE fp16 accumulating in fp16 (`_noepi`). On that
+  // path P (written by exp2_rows given the fast precision) and the V panels
+  // have elements of elem_fast bytes (<= packed_elem, so the P buffer and
+  // v_panels_bytes cover them), in the same [kp][mr] and [kp][nv] layouts.
+  // Pipelines must take pack_v, pv_init, pv_acc and the V panel element size
+  // from pv_path(ks, precision) below, never from the fields above directly.
   void (*pack_v_fast)(const void* src, std::int64_t ld, int keys, int dv, void* dst) = nullptr;
   void (*pv_init_fast)(int kp, const void* a, const void* b, float* o, std::int64_t ldo) = nullptr;
   void (*pv_acc_fast)(int kp, const void* a, const void* b, float* o, std::int64_t ldo) = nullptr;
-  std::size_t v_elem_fast = 0;
+  std::size_t elem_fast = 0;
 
   // ---- optional: floating-point mode the kernels need on their thread ------
   // Null = none. Whoever runs this set's kernels on a thread enters the mode
@@ -99,16 +101,16 @@ struct KernelSet {
 };
 
 // The P·V path a pipeline uses for precision `prec`: its V packer, kernels and
-// the byte size of one packed V element (for offsets into the V panels).
+// the byte size of one element of P and of the V panels (for offsets).
 struct PvPath {
   void (*pack_v)(const void* src, std::int64_t ld, int keys, int dv, void* dst);
   void (*pv_init)(int kp, const void* a, const void* b, float* o, std::int64_t ldo);
   void (*pv_acc)(int kp, const void* a, const void* b, float* o, std::int64_t ldo);
-  std::size_t v_elem;
+  std::size_t elem;
 };
 inline PvPath pv_path(const KernelSet& ks, Exp2Precision prec) {
   if (prec == Exp2Precision::fast && ks.pv_acc_fast)
-    return {ks.pack_v_fast, ks.pv_init_fast, ks.pv_acc_fast, ks.v_elem_fast};
+    return {ks.pack_v_fast, ks.pv_init_fast, ks.pv_acc_fast, ks.elem_fast};
   return {ks.pack_v, ks.pv_init, ks.pv_acc, ks.packed_elem};
 }
 

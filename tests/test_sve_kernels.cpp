@@ -278,7 +278,7 @@ void check_pv(const KernelSet& ks, Exp2Precision prec, int kp) {
   std::vector<float> m(mr, 0.0f), sum(mr, 0.0f);
   std::vector<char> p(kernels::a_panels_bytes(ks, mr, kp + 64));
   ks.exp2_rows(s.data(), lds, kp, m.data(), sum.data(), p.data(), prec);
-  const bool p16 = path.v_elem == 2;
+  const bool p16 = path.elem == 2;
   auto pval = [&](int c, int r) {
     return p16 ? kernels::fp16_to_float(reinterpret_cast<const std::uint16_t*>(p.data())[c * mr + r])
                : reinterpret_cast<const float*>(p.data())[c * mr + r];
@@ -330,7 +330,7 @@ TEST(SveKernels, OnlyFp16SetsHaveTheNoepiPath) {
     EXPECT_EQ(find_set(name.c_str(), DType::f32)->pv_acc_fast, nullptr);
     const KernelSet* f16 = find_set(name.c_str(), DType::f16);
     EXPECT_NE(f16->pv_acc_fast, nullptr);
-    EXPECT_EQ(f16->v_elem_fast, 2u);
+    EXPECT_EQ(f16->elem_fast, 2u);
     EXPECT_EQ(kernels::pv_path(*f16, Exp2Precision::accurate).pv_acc, f16->pv_acc);
   }
 }

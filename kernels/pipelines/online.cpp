@@ -78,7 +78,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
     const int kbp = round_up(kb, ks.k_pack);
     ks.pack_k(static_cast<const char*>(p.k) + k0 * p.ldk * esz, p.ldk, kb, p.d, w.k_panels);
     pv.pack_v(static_cast<const char*>(p.v) + k0 * p.ldv * esz, p.ldv, kb, p.dv, w.v_panels);
-    const std::size_t v_panel = static_cast<std::size_t>(ks.nv) * kbp * pv.v_elem;
+    const std::size_t v_panel = static_cast<std::size_t>(ks.nv) * kbp * pv.elem;
 
     for (int st = 0; st < strips; ++st) {
       const int r0 = i0 + st * mr, r1 = std::min(i1, r0 + mr), real = r1 - r0;
@@ -115,7 +115,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       if (started[st] && moved) ks.rescale(o, w.ldo, w.ldo, alpha);
       ks.exp2_rows(s, w.lds, cols, m_safe, l, w.p, p.precision);
       const int kp = round_up(cols, ks.k_pack);
-      const std::size_t v_off = static_cast<std::size_t>(c0) * ks.nv * pv.v_elem;
+      const std::size_t v_off = static_cast<std::size_t>(c0) * ks.nv * pv.elem;
       for (int vc = 0; vc < w.ldo; vc += ks.nv) {
         const std::byte* vp = w.v_panels + (vc / ks.nv) * v_panel + v_off;
         if (started[st])

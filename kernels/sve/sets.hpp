@@ -71,7 +71,7 @@ constexpr KernelSet fp16_12x2_set(const char* name, std::uint32_t requires_cpu, 
       .pack_v_fast = pack_b_values<Fp16, Fp16, 4>,
       .pv_init_fast = pv_fp16_12x2_noepi<Store::assign>,
       .pv_acc_fast = pv_fp16_12x2_noepi<Store::accumulate>,
-      .v_elem_fast = 2,
+      .elem_fast = 2,
       .fp_mode_enter = sve::fz16_enter,
       .fp_mode_leave = sve::fz16_leave,
   };
