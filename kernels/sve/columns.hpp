@@ -7,7 +7,8 @@
 //   MR = 8:  letter t (t < 4) holds rows t and t+4 on even/odd lanes; ST4W of
 //            the four letters writes [r0..r7] per column.
 //   MR = 12: letter t (t < 3) holds rows t, t+3, t+6, t+9 on lanes = 0..3 mod
-//            4; ST3W of the three letters writes [r0..r11] per column.
+//            4; ST3W of the three letters writes [r0..r11] per column (or,
+//            narrowed to fp16 and paired with UZP1, ST3H: the fp16 P panel).
 // `sums(t, u, v)` receives the letters of pattern t (two vectors), so callers
 // can add rows up on the letters (add_row_sums* undo the lane pattern) rather
 // than row by row.
