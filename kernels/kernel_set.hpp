@@ -65,8 +65,9 @@ struct KernelSet {
   void (*row_max)(const float* s, std::int64_t lds, int cols, float* mx);
   // P[r][c] = exp2(S[r][c] - m[r]) for c < cols, 0 for cols <= c < kp (kp =
   // cols padded to k_pack); sum[r] += row sums; P is written as one A panel
-  // [kp][mr] in the compute type. m[r] is finite (the pipeline substitutes 0
-  // for rows whose max is -inf). exp2(-inf) is exactly 0; NaN stays NaN.
+  // [kp][mr] in the compute type (of pv_path(precision), below). m[r] is
+  // finite (the pipeline substitutes 0 for rows whose max is -inf).
+  // exp2(-inf) is exactly 0; NaN stays NaN.
   void (*exp2_rows)(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
                     void* p_panel, Exp2Precision precision);
   // O[r][c] *= alpha[r] for r < mr, c < cols.
@@ -75,6 +76,59 @@ struct KernelSet {
   // out_type (the dtype of the user's O) with row stride ld_out.
   void (*normalize)(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
                     void* out, std::int64_t ld_out, DType out_type);
+
+  // ---- optional: a cheaper P·V path for Exp2Precision::fast ---------------
+  // Null pv_acc_fast means "same as pack_v / pv_init / pv_acc" (every set that
+  // leaves these fields out). A set fills all four to let the fast precision
+  // also cheapen P·V, e.g. SVE fp16 accumulating in fp16 (`_noepi`). On that
+  // path P (written by exp2_rows given the fast precision) and the V panels
+  // have elements of elem_fast bytes (<= packed_elem, so the P buffer and
+  // v_panels_bytes cover them), in the same [kp][mr] and [kp][nv] layouts.
+  // Pipelines must take pack_v, pv_init, pv_acc and the V panel element size
+  // from pv_path(ks, precision) below, never from the fields above directly.
+  void (*pack_v_fast)(const void* src, std::int64_t ld, int keys, int dv, void* dst) = nullptr;
+  void (*pv_init_fast)(int kp, const void* a, const void* b, float* o, std::int64_t ldo) = nullptr;
+  void (*pv_acc_fast)(int kp, const void* a, const void* b, float* o, std::int64_t ldo) = nullptr;
+  std::size_t elem_fast = 0;  // <= packed_elem: workspaces are sized with packed_elem
+
+  // ---- optional: floating-point mode the kernels need on their thread ------
+  // Null = none. Whoever runs this set's kernels on a thread enters the mode
+  // first and leaves it after, restoring exactly what was there (FpModeScope),
+  // so the thread's own state is unchanged once the work returns. E.g. the
+  // SVE fp16 sets set FZ16 (FPCR bit 19).
+  std::uint64_t (*fp_mode_enter)() = nullptr;
+  void (*fp_mode_leave)(std::uint64_t saved) = nullptr;
+};
+
+// The P·V path a pipeline uses for precision `prec`: its V packer, kernels and
+// the byte size of one element of P and of the V panels (for offsets).
+struct PvPath {
+  void (*pack_v)(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+  void (*pv_init)(int kp, const void* a, const void* b, float* o, std::int64_t ldo);
+  void (*pv_acc)(int kp, const void* a, const void* b, float* o, std::int64_t ldo);
+  std::size_t elem;
+};
+inline PvPath pv_path(const KernelSet& ks, Exp2Precision prec) {
+  if (prec == Exp2Precision::fast && ks.pv_acc_fast)
+    return {ks.pack_v_fast, ks.pv_init_fast, ks.pv_acc_fast, ks.elem_fast};
+  return {ks.pack_v, ks.pv_init, ks.pv_acc, ks.packed_elem};
+}
+
+// Holds a set's floating-point mode for a scope on the current thread.
+class FpModeScope {
+ public:
+  explicit FpModeScope(const KernelSet& ks)
+      : leave_(ks.fp_mode_enter ? ks.fp_mode_leave : nullptr),
+        saved_(ks.fp_mode_enter ? ks.fp_mode_enter() : 0) {}
+  ~FpModeScope() {
+    if (leave_) leave_(saved_);
+  }
+  FpModeScope(const FpModeScope&) = delete;
+  FpModeScope& operator=(const FpModeScope&) = delete;
+
+ private:
+  void (*leave_)(std::uint64_t);
+  std::uint64_t saved_;
 };
 
 // Padded sizes shared by packers, pipelines and workspace planning.

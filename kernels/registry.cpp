@@ -3,6 +3,9 @@
 #include <array>
 
 #include "kernels/generic/kernel_set.hpp"
+#if defined(ATTNRT_HAVE_SVE)
+#include "kernels/sve/kernel_set.hpp"
+#endif
 
 namespace attnrt::kernels {
 namespace {
@@ -11,6 +14,9 @@ template <DType T>
 std::span<const KernelSet* const> list() {
   static const std::array sets = {
       // <isa>::kernel_set(T),   one line per ISA, best first
+#if defined(ATTNRT_HAVE_SVE)
+      sve::a64fx_kernel_set(T), sve::a64fx_12x2_kernel_set(T), sve::vla_kernel_set(T),
+#endif
 #if defined(ATTNRT_HAVE_GENERIC_X86_V3)
       generic::x86_v3::kernel_set(T),
 #endif

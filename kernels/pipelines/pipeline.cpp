@@ -44,6 +44,7 @@ std::size_t workspace_bytes(Strategy s, const KernelSet& ks, int d, int dv, cons
 
 void run_pipeline(Strategy s, const KernelSet& ks, const HeadProblem& p, const Tile& t,
                   const Blocking& b, Workspace ws) {
+  const FpModeScope mode(ks);  // e.g. FZ16 for SVE fp16 kernels; restored on return
   switch (s) {
     case Strategy::online: online_forward(ks, p, t, b, ws); return;
     case Strategy::two_pass: two_pass_forward(ks, p, t, b, ws); return;

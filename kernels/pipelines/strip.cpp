@@ -56,6 +56,7 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
 void begin_row_block(const KernelSet& ks, const HeadProblem& p, int r0, int r1, RowBlock* rb) {
   rb->r0 = r0;
   rb->r1 = r1;
+  rb->pv = pv_path_of(ks, p);
   const int rows = r1 - r0;
   const std::size_t esz = elem_bytes(ks);
   const char* q = static_cast<const char*>(p.q);
@@ -151,19 +152,19 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
         store_row(row, n, rb.p_rows + (static_cast<std::size_t>(r) * w + j) * esz, ks.dtype);
       }
     }
-    ks.pack_q(rb.p_rows, w, ks.mr, w, p_panel + p_offset(ks, c));
+    ks.pack_q(rb.p_rows, w, ks.mr, w, p_panel + p_offset(ks, rb, c));
   }
 }
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
               const std::byte* p_panel, const std::byte* v_panels, int v_keys, int v_key) {
-  const std::size_t v_panel = v_panels_bytes(ks, v_keys, ks.nv);
-  const std::byte* v = v_panels + v_offset(ks, v_key);
+  const std::size_t v_panel = v_offset(ks, rb, round_up(v_keys, ks.k_pack));
+  const std::byte* v = v_panels + v_offset(ks, rb, v_key);
   for (int vc = 0; vc < rb.ldo; vc += ks.nv, v += v_panel) {
     if (*s.started)
-      ks.pv_acc(kp, p_panel, v, s.o + vc, rb.ldo);
+      rb.pv.pv_acc(kp, p_panel, v, s.o + vc, rb.ldo);
     else
-      ks.pv_init(kp, p_panel, v, s.o + vc, rb.ldo);
+      rb.pv.pv_init(kp, p_panel, v, s.o + vc, rb.ldo);
   }
   *s.started = true;
 }
@@ -177,7 +178,8 @@ void pack_k_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, i
 void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
                  std::byte* v_panels) {
   const std::size_t esz = elem_bytes(ks);
-  ks.pack_v(static_cast<const char*>(p.v) + key0 * p.ldv * esz, p.ldv, keys, p.dv, v_panels);
+  pv_path_of(ks, p).pack_v(static_cast<const char*>(p.v) + key0 * p.ldv * esz, p.ldv, keys, p.dv,
+                           v_panels);
 }
 
 void end_row_block(const KernelSet& ks, const HeadProblem& p, RowBlock* rb) {

@@ -40,6 +40,7 @@ struct RowBlock {
   float* tmp;           // 4 x mr: inverse sums, safe max, rescale factors, new max
   std::byte* p_rows;    // mr x nb of the input dtype: gemm_only's P before packing
   std::int64_t ldo;     // dv rounded up to nv
+  PvPath pv;            // the P·V path of the problem's precision
   int nb;
   int r0, r1;           // packed rows of the block in use
 };
@@ -118,12 +119,19 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
               const std::byte* p_panel, const std::byte* v_panels, int v_keys, int v_key);
 
-// Byte offset of key column c inside an A panel (P) or a V panel.
-inline std::size_t p_offset(const KernelSet& ks, int c) {
-  return static_cast<std::size_t>(c) * ks.mr * ks.packed_elem;
+// The P·V path a problem takes: the fast one only for fast precision, and
+// never for gemm_only, whose P is packed like Q.
+inline PvPath pv_path_of(const KernelSet& ks, const HeadProblem& p) {
+  return pv_path(ks, p.gemm_only ? Exp2Precision::accurate : p.precision);
 }
-inline std::size_t v_offset(const KernelSet& ks, int c) {
-  return static_cast<std::size_t>(c) * ks.nv * ks.packed_elem;
+
+// Byte offset of key column c inside a P panel or a V panel of the block's
+// P·V path.
+inline std::size_t p_offset(const KernelSet& ks, const RowBlock& rb, int c) {
+  return static_cast<std::size_t>(c) * ks.mr * rb.pv.elem;
+}
+inline std::size_t v_offset(const KernelSet& ks, const RowBlock& rb, int c) {
+  return static_cast<std::size_t>(c) * ks.nv * rb.pv.elem;
 }
 
 // Packs K (resp. V) rows [key0, key0 + keys) into K (V) panels.

@@ -82,7 +82,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       if (c.count() <= 0) continue;
       const float* m_safe = p.gemm_only ? nullptr : fold_max(ks, s, w.rb, w.chunk_max + st * ks.mr);
       write_p(ks, p, s, w.rb, s_of(st) + c.c0, w.lds, c.count(), m_safe,
-              p_of(st) + p_offset(ks, c.c0));
+              p_of(st) + p_offset(ks, w.rb, c.c0));
     }
 
     // 3. P·V, V block by V block.
@@ -94,7 +94,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
         const Cols c = cols_of(ks, s.keys.clip(k0, k0 + ck), k0);
         const int c0 = std::max(c.c0, kb0), c1 = std::min(c.c1, kb0 + kb);
         if (c0 >= c1) continue;
-        strip_pv(ks, s, w.rb, round_up(c1 - c0, ks.k_pack), p_of(st) + p_offset(ks, c0),
+        strip_pv(ks, s, w.rb, round_up(c1 - c0, ks.k_pack), p_of(st) + p_offset(ks, w.rb, c0),
                  w.v_panels, kb, c0 - kb0);
       }
     }

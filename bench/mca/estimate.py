@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""llvm-mca A64FX estimates of the SVE kernels' inner loops (estimated, not measured).
+
+Each kernel of kernels/sve (the A64FX build) is compiled alone with
+-DATTNRT_MCA_MARKERS (bench/mca/region.cpp); the marked inner loop is run
+through `llvm-mca -mcpu=a64fx` (FMLA latency 9, two FP pipes, loads assumed
+to hit L1). One line per kernel:
+
+    <kernel> <cycles per iteration> <% of FMA-issue bound>
+
+The FMA-issue bound of a loop is (its FMLA/FMAD count) / 2 cycles: A64FX
+issues one FMA per FP pipe per cycle. exp2 lines give cycles per element
+instead, and no bound.
+
+  estimate.py                  print the table
+  estimate.py --check FILE     also fail (exit 1) if a kernel is slower than its record
+  estimate.py --write FILE     record the table
+  estimate.py --model          add whole single-core forward passes from these loops
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VL = 16  # fp32 lanes of A64FX
+
+GEMM_ARGS = "k, static_cast<const float*>(a), static_cast<const float*>(b)"
+# name: (call, kind, elements per iteration)
+KERNELS = {
+    "qk_fp32_8x3": (f"gemm_fp32_8x3_body<Store::scaled, false>({GEMM_ARGS}, 0.5f, c, ld)", "gemm", 0),
+    "pv_fp32_8x3": (f"gemm_fp32_8x3_body<Store::accumulate, false>({GEMM_ARGS}, 1.0f, c, ld)", "gemm", 0),
+    "pv_fp32_8x3_retouch": (f"gemm_fp32_8x3_body<Store::accumulate, true>({GEMM_ARGS}, 1.0f, c, ld)", "gemm", 0),
+    "qk_fp32_12x2": (f"gemm_12x2_body<float, Store::scaled, false, 2>({GEMM_ARGS}, 0.5f, c, ld)", "gemm", 0),
+    "pv_fp32_12x2": (f"gemm_12x2_body<float, Store::accumulate, false, 2>({GEMM_ARGS}, 1.0f, c, ld)", "gemm", 0),
+    "pv_fp32_12x2_retouch": (f"gemm_12x2_body<float, Store::accumulate, true, 2>({GEMM_ARGS}, 1.0f, c, ld)", "gemm", 0),
+    "pv_fp16_12x2_mixed": (f"gemm_12x2_body<float, Store::accumulate, false, 4>({GEMM_ARGS}, 1.0f, c, ld)", "gemm", 0),
+    "pv_fp16_12x2_noepi": ("gemm_12x2_body<float16_t, Store::accumulate, false, 2>(k, static_cast<const float16_t*>(a), static_cast<const float16_t*>(b), 1.0f, c, ld)", "gemm", 0),
+    "pv_fp16_12x2_noepi_retouch": ("gemm_12x2_body<float16_t, Store::accumulate, true, 2>(k, static_cast<const float16_t*>(a), static_cast<const float16_t*>(b), 1.0f, c, ld)", "gemm", 0),
+    "exp2_fast_fp32_8": ("exp2_rows_impl<8, ColType::f32, false>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 8 * VL),
+    "exp2_accurate_fp32_8": ("exp2_rows_impl<8, ColType::f32, true>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 8 * VL),
+    "exp2_fast_fp32_12": ("exp2_rows_impl<12, ColType::f32, false>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 12 * VL),
+    "exp2_accurate_fp32_12": ("exp2_rows_impl<12, ColType::f32, true>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 12 * VL),
+    "exp2_fast_fp16_12": ("exp2_rows_impl<12, ColType::f16, false>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 12 * VL),
+    # The other loops of the pipeline, for --model (cycles per element).
+    "row_max_12": ("row_max<12>(c, ld, k, sum)", "elem", 2 * VL),
+    "rescale_12": ("rescale<12>(c, ld, k, m)", "elem", VL),
+    "pack_k_fp16_to_fp32": ("pack_b_keys<Fp16, 2>(a, ld, k, 256, c)", "elem", VL),
+    "pack_v_fp16_to_fp32": ("pack_b_values<Fp16, float, 4>(a, ld, k, 256, c)", "elem", 4 * VL),
+    "pack_v_fp16_to_fp16": ("pack_b_values<Fp16, Fp16, 4>(a, ld, k, 256, c)", "elem", 4 * VL),
+}
+FMA = re.compile(r"^\s*(fmla|fmad|fmls|fmsb|fnmla|fnmad)\s")
+
+
+def tool(*names):
+    for n in names:
+        if shutil.which(n):
+            return n
+    sys.exit(f"estimate.py: none of {names} found (apt-get install g++-aarch64-linux-gnu llvm-19)")
+
+
+def region(cxx, name, call, tmp):
+    src = os.path.join(ROOT, "bench", "mca", "region.cpp")
+    asm = os.path.join(tmp, name + ".s")
+    cmd = [cxx, "-std=c++20", "-O3", "-DNDEBUG", "-mcpu=a64fx", "-msve-vector-bits=512",
+           "-DATTNRT_MCA_MARKERS", f"-DATTNRT_MCA_CALL={call}", "-I", ROOT, "-S", src, "-o", asm]
+    subprocess.run(cmd, check=True)
+    lines, inside, count = [], False, 0
+    for line in open(asm):
+        if "LLVM-MCA-BEGIN" in line:
+            inside, count = True, count + 1
+            lines.append("# LLVM-MCA-BEGIN\n")
+        elif "LLVM-MCA-END" in line:
+            inside = False
+            lines.append("# LLVM-MCA-END\n")
+        elif inside and not line.lstrip().startswith(("#", "//", ".")):
+            lines.append(line)
+    if count < 1:
+        sys.exit(f"estimate.py: {name}: no marked loop")
+    # Loops over rows may be unrolled into copies of the same marked loop: keep the first.
+    return lines[: lines.index("# LLVM-MCA-END\n") + 1]
+
+
+def mca(mca_bin, lines, tmp, name):
+    path = os.path.join(tmp, name + ".loop.s")
+    open(path, "w").writelines(lines)
+    out = subprocess.run([mca_bin, "-mtriple=aarch64", "-mcpu=a64fx", "-iterations=1000", path],
+                         check=True, capture_output=True, text=True).stdout
+    cycles = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
+    iters = int(re.search(r"Iterations:\s+(\d+)", out).group(1))
+    return cycles / iters
+
+
+def estimates():
+    cxx = tool("aarch64-linux-gnu-g++")
+    mca_bin = tool("llvm-mca-19", "llvm-mca-18", "llvm-mca-17", "llvm-mca-16", "llvm-mca-15", "llvm-mca-14", "llvm-mca")
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (call, kind, elems) in KERNELS.items():
+            lines = region(cxx, name, call, tmp)
+            per_iter = mca(mca_bin, lines, tmp, name)
+            if kind == "gemm":
+                fmas = sum(1 for l in lines if FMA.match(l))
+                rows[name] = (per_iter, 100.0 * (fmas / 2) / per_iter)
+            else:
+                rows[name] = (per_iter / elems, None)
+    return rows
+
+
+def fmt(name, value, pct):
+    return f"{name} {value:.3f} {'-' if pct is None else f'{pct:.1f}'}"
+
+
+def read_records(path):
+    rec = {}
+    for line in open(path):
+        f = line.split()
+        if f and not f[0].startswith("#"):
+            rec[f[0]] = float(f[1])
+    return rec
+
+
+def model(rows, ghz=2.0):
+    """Single-core forward passes of the online pipeline, M=12 (one strip),
+    from the loop estimates: every inner loop the pipeline runs, times its
+    trip count; call overheads and cache misses not included (every load an
+    L1 hit), so an upper bound on speed. Blocks of nb=128 keys (the plan's
+    choice for d=256 fp16), rescale assumed in every block."""
+    M, L, D, NB = 12, 32768, 256, 128
+    c = {n: v for n, (v, _) in rows.items()}
+    blocks = L // NB
+    common = {
+        "row_max": M * L * c["row_max_12"],
+        "rescale": blocks * M * D * c["rescale_12"],
+    }
+    fast = dict(common, exp2=M * L * c["exp2_fast_fp16_12"], pack_v=L * D * c["pack_v_fp16_to_fp16"],
+                pv=L * (D // (4 * VL)) * c["pv_fp16_12x2_noepi"])
+    accurate = dict(common, exp2=M * L * c["exp2_accurate_fp32_12"], pack_v=L * D * c["pack_v_fp16_to_fp32"],
+                    pv=L * (D // (2 * VL)) * c["pv_fp16_12x2_mixed"])
+    s_part = {"pack_k": L * D * c["pack_k_fp16_to_fp32"], "qk": (L // (2 * VL)) * D * c["qk_fp32_12x2"]}
+    peak16, peak32 = 128 * ghz, 64 * ghz  # GFLOP/s of one core: fp16, fp32 FMA
+    pv_flops = 2.0 * M * L * D
+
+    def line(title, parts, flops, peak, peak_name, note=""):
+        cycles = sum(parts.values())
+        gf = flops / (cycles / ghz)
+        split = ", ".join(f"{k} {100 * v / cycles:.0f}%" for k, v in parts.items())
+        print(f"model {title}: {gf:.0f} GFLOP/s estimated, {100 * gf / peak:.1f}% of {peak_name} "
+              f"peak {peak:.0f}{note}\n      cycles: {split}")
+
+    print(f"# single core, 2.0 GHz, fp16 M={M} L={L} d={D}; estimated with llvm-mca -mcpu=a64fx")
+    line("S given, fast (noepi P·V)", fast, pv_flops, peak16, "fp16", "; seed measured 181 GFLOP/s, 70.7%")
+    line("S given, accurate (mixed P·V)", accurate, pv_flops, peak32, "fp32")
+    line("forward, fast (S computed)", dict(fast, **s_part), 2 * pv_flops, peak16, "fp16")
+    line("forward, accurate (S computed)", dict(accurate, **s_part), 2 * pv_flops, peak32, "fp32")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", metavar="FILE")
+    ap.add_argument("--write", metavar="FILE")
+    ap.add_argument("--model", action="store_true")
+    args = ap.parse_args()
+    rows = estimates()
+    lines = [fmt(n, v, p) for n, (v, p) in rows.items()]
+    print("\n".join(lines))
+    if args.model:
+        model(rows)
+    if args.write:
+        with open(args.write, "w") as f:
+            f.write("# llvm-mca -mcpu=a64fx estimates (bench/mca/estimate.py): kernel, cycles per\n"
+                    "# iteration (exp2: per element), % of FMA-issue bound. Estimated, not measured.\n")
+            f.write("\n".join(lines) + "\n")
+    if args.check:
+        rec, worse = read_records(args.check), []
+        for n, (v, _) in rows.items():
+            if n not in rec:
+                worse.append(f"{n}: no record")
+            elif v > rec[n] * 1.005:
+                worse.append(f"{n}: {v:.3f} > record {rec[n]:.3f}")
+        for w in worse:
+            print("worse than record:", w)
+        return 1 if worse else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+#!/bin/sh
+# Runs an AArch64 program under qemu-aarch64 with the CPU named by
+# ATTNRT_QEMU_CPU (default a64fx: 512-bit SVE) and a time limit
+# (ATTNRT_QEMU_TIMEOUT seconds, default 600): qemu hangs are silent.
+exec timeout --kill-after=10 "${ATTNRT_QEMU_TIMEOUT:-600}" \
+  qemu-aarch64 -cpu "${ATTNRT_QEMU_CPU:-a64fx}" -L /usr/aarch64-linux-gnu "$@"

@@ -1,0 +1,50 @@
+// Loading rows of the user's dtype as fp32 vectors (fp16 and bf16 widen
+// exactly), contiguous or gathered.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/convert.hpp"
+#include "kernels/sve/flavor.hpp"
+
+namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
+
+// Lanes of pg from p[0..): 0 elsewhere (zeroing loads; bf16 shifts every
+// lane, and 0 << 16 stays 0).
+template <class T>
+inline svfloat32_t load_f32(svbool_t pg, const T* p);
+template <>
+inline svfloat32_t load_f32<float>(svbool_t pg, const float* p) {
+  return svld1(pg, p);
+}
+template <>
+inline svfloat32_t load_f32<Fp16>(svbool_t pg, const Fp16* p) {
+  // ld1h into 32-bit lanes puts each half in the low half, which FCVT reads.
+  const svuint32_t h = svld1uh_u32(pg, reinterpret_cast<const std::uint16_t*>(p));
+  return svcvt_f32_z(pg, svreinterpret_f16(h));
+}
+template <>
+inline svfloat32_t load_f32<Bf16>(svbool_t pg, const Bf16* p) {
+  const svuint32_t h = svld1uh_u32(pg, reinterpret_cast<const std::uint16_t*>(p));
+  return svreinterpret_f32(svlsl_x(svptrue_b32(), h, 16u));
+}
+
+// Lanes of pg from p[idx[i]] (idx in elements).
+template <class T>
+inline svfloat32_t gather_f32(svbool_t pg, const T* p, svint32_t idx);
+template <>
+inline svfloat32_t gather_f32<float>(svbool_t pg, const float* p, svint32_t idx) {
+  return svld1_gather_index(pg, p, idx);
+}
+template <>
+inline svfloat32_t gather_f32<Fp16>(svbool_t pg, const Fp16* p, svint32_t idx) {
+  const svuint32_t h = svld1uh_gather_s32index_u32(pg, reinterpret_cast<const std::uint16_t*>(p), idx);
+  return svcvt_f32_z(pg, svreinterpret_f16(h));
+}
+template <>
+inline svfloat32_t gather_f32<Bf16>(svbool_t pg, const Bf16* p, svint32_t idx) {
+  const svuint32_t h = svld1uh_gather_s32index_u32(pg, reinterpret_cast<const std::uint16_t*>(p), idx);
+  return svreinterpret_f32(svlsl_x(svptrue_b32(), h, 16u));
+}
+
+}  // namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR

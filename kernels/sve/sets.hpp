@@ -1,0 +1,80 @@
+// The SVE kernel sets, built from the templates of this folder for one
+// flavor (see flavor.hpp). Included once by kernel_set_a64fx.cpp and once by
+// kernel_set_vla.cpp.
+//   fp32_set<T, 8>  (fp32, bf16 inputs): 8x3, mr 8, nr = nv = 3 vectors. The default.
+//   fp32_set<T, 12> (fp32, bf16 inputs): 12x2, mr 12, nr = nv = 2 vectors.
+//   fp16_12x2_set (fp16 inputs), "mixed": Q, K, V are widened to fp32 while
+//     packing and P is written in fp32, so Q·Kᵀ and P·V run the fp32 12x2
+//     kernels and accumulate in fp32 (A64FX has no widening fp16 FMA, and
+//     converting inside the k loop would cost 2 FCVT per 24 FMLA). With the
+//     fast precision P·V runs pv_fp16_12x2_noepi instead (fp16 P and V,
+//     fp16 accumulation, twice the FMA rate) under FZ16. nv = 4 vectors so
+//     both P·V paths share one V panel width.
+#pragma once
+
+#include "kernels/kernel_set.hpp"
+#include "kernels/sve/fp_mode.hpp"
+#include "kernels/sve/gemm_fp16.hpp"
+#include "kernels/sve/gemm.hpp"
+#include "kernels/sve/pack.hpp"
+#include "kernels/sve/softmax.hpp"
+
+namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
+
+// fp32 compute for fp32 or bf16 inputs: MR = 8 (8x3) or 12 (12x2).
+template <class T, int MR>
+constexpr KernelSet fp32_set(const char* name, DType t, std::uint32_t requires_cpu, int lanes) {
+  static_assert(MR == 8 || MR == 12);
+  constexpr int vecs = MR == 8 ? 3 : 2;
+  return KernelSet{
+      .name = name,
+      .dtype = t,
+      .requires_cpu = requires_cpu,
+      .mr = MR,
+      .nr = vecs * lanes,
+      .nv = vecs * lanes,
+      .k_pack = 1,
+      .packed_elem = sizeof(float),
+      .pack_q = pack_a<T, MR>,
+      .pack_k = pack_b_keys<T, vecs>,
+      .pack_v = pack_b_values<T, float, vecs>,
+      .qk = MR == 8 ? qk_fp32_8x3 : qk_fp32_12x2,
+      .pv_init = MR == 8 ? pv_fp32_8x3<Store::assign> : pv_fp32_12x2<Store::assign, 2>,
+      .pv_acc = MR == 8 ? pv_fp32_8x3<Store::accumulate> : pv_fp32_12x2<Store::accumulate, 2>,
+      .row_max = row_max<MR>,
+      .exp2_rows = exp2_rows<MR, ColType::f32>,
+      .rescale = rescale<MR>,
+      .normalize = normalize,
+  };
+}
+
+constexpr KernelSet fp16_12x2_set(const char* name, std::uint32_t requires_cpu, int lanes) {
+  return KernelSet{
+      .name = name,
+      .dtype = DType::f16,
+      .requires_cpu = requires_cpu,
+      .mr = 12,
+      .nr = 2 * lanes,
+      .nv = 4 * lanes,
+      .k_pack = 1,
+      .packed_elem = sizeof(float),
+      .pack_q = pack_a<Fp16, 12>,
+      .pack_k = pack_b_keys<Fp16, 2>,
+      .pack_v = pack_b_values<Fp16, float, 4>,
+      .qk = qk_fp32_12x2,
+      .pv_init = pv_fp32_12x2<Store::assign, 4>,
+      .pv_acc = pv_fp32_12x2<Store::accumulate, 4>,
+      .row_max = row_max<12>,
+      .exp2_rows = exp2_rows<12, ColType::f16>,
+      .rescale = rescale<12>,
+      .normalize = normalize,
+      .pack_v_fast = pack_b_values<Fp16, Fp16, 4>,
+      .pv_init_fast = pv_fp16_12x2_noepi<Store::assign>,
+      .pv_acc_fast = pv_fp16_12x2_noepi<Store::accumulate>,
+      .elem_fast = 2,
+      .fp_mode_enter = sve::fz16_enter,
+      .fp_mode_leave = sve::fz16_leave,
+  };
+}
+
+}  // namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR

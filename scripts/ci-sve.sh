@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The emulated AArch64/SVE step of CI: cross-build with
+# cmake/toolchains/aarch64-a64fx.cmake, run the emulation-sized tests under
+# qemu-aarch64 at 512 bits (-cpu a64fx) and the vector-length-agnostic ones
+# at 128 and 256 bits, then check the llvm-mca A64FX estimates against their
+# records (bench/mca/a64fx_estimates.txt).
+#
+# Usage: scripts/ci-sve.sh [--install-deps]
+#   --install-deps   apt-get install what this needs (root, Debian 12):
+#                    g++-aarch64-linux-gnu qemu-user llvm-19
+# Environment:
+#   ATTNRT_SVE_BUILD     build directory (default build-sve)
+#   ATTNRT_JOBS          parallel build jobs (default 2)
+#   ATTNRT_EMU_A64FX_TESTS  ctest selection at 512 bits (default "-L emu": the
+#                           tests labelled as sized for emulation; "" = all)
+#   ATTNRT_EMU_VLA_TESTS    ctest selection at 128 and 256 bits (default "-L sve")
+#                           e.g. "-R 'sve|sweep'" or "-L 'sve|emu'"
+#   ATTNRT_EMU_TIMEOUT      seconds per test (default 600); qemu runs under it too
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--install-deps" ]; then
+  apt-get update -qq
+  apt-get install -y --no-install-recommends g++-aarch64-linux-gnu qemu-user llvm-19 >/dev/null
+fi
+for tool in aarch64-linux-gnu-g++ qemu-aarch64 cmake ninja python3; do
+  command -v "$tool" >/dev/null || { echo "ci-sve: $tool missing (scripts/ci-sve.sh --install-deps)"; exit 2; }
+done
+
+build=${ATTNRT_SVE_BUILD:-build-sve}
+jobs=${ATTNRT_JOBS:-2}
+per_test=${ATTNRT_EMU_TIMEOUT:-600}
+export ATTNRT_QEMU_TIMEOUT=$per_test
+
+echo "== ci-sve: cross build ($build)"
+nice -n 10 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-a64fx.cmake \
+  -DATTNRT_BUILD_BENCH=OFF -DATTNRT_BUILD_EXAMPLES=OFF >/dev/null
+nice -n 10 cmake --build "$build" -j "$jobs"
+
+status=0
+run() {  # qemu cpu, ctest selection arguments (one string, split like a shell would)
+  local -a select
+  eval "select=($2)"
+  echo "== ci-sve: ctest ${select[*]} under qemu-aarch64 -cpu $1"
+  ATTNRT_QEMU_CPU=$1 timeout $((per_test * 4)) nice -n 10 ctest --test-dir "$build" \
+    --output-on-failure --timeout "$per_test" "${select[@]}" || status=1
+}
+run a64fx "${ATTNRT_EMU_A64FX_TESTS--L emu}"
+run max,sve128=on "${ATTNRT_EMU_VLA_TESTS--L sve}"
+run max,sve256=on "${ATTNRT_EMU_VLA_TESTS--L sve}"
+
+echo "== ci-sve: llvm-mca A64FX estimates against bench/mca/a64fx_estimates.txt"
+python3 bench/mca/estimate.py --check bench/mca/a64fx_estimates.txt || status=1
+exit $status
