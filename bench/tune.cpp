@@ -74,7 +74,7 @@ TunedShape tune_shape(Engine& engine, const Options& opt, const Shape& shape) {
     if (c.pass()) timed.push_back({c.plan, c.time->median});
   run_round(engine, w, params, tol, opt.reps, second_round(ks, key, timed), t.candidates);
 
-  std::stable_sort(t.candidates.begin(), t.candidates.end(), [](const Candidate& a, const Candidate& b) {
+  std::sort(t.candidates.begin(), t.candidates.end(), [](const Candidate& a, const Candidate& b) {
     if (a.pass() != b.pass()) return a.pass();
     return a.pass() && a.time->median < b.time->median;
   });
