@@ -1,23 +1,35 @@
-// attnrt-bench: times attnrt::Runtime (public API only) on a shape or a
-// shape set, checks sampled rows against the double-precision reference,
-// and puts every figure beside this machine's peaks and a BLAS baseline,
-// all measured in the same run. Run with --help for the options.
+// attnrt-bench: times attnrt (a runtime made and called through the public
+// C ABI) on a shape or a shape set, checks sampled rows against the
+// double-precision reference, and puts every figure beside this machine's
+// peaks, a BLAS baseline and attnrt's own GEMM-only ceiling, all measured in
+// the same run. It shows the plan each call ran (kernel set, strategy, block
+// sizes, head grouping) through the runtime's internal plan override
+// (runtime/src/plan_override.hpp), which also runs the ceiling and, with
+// --tune, the candidate plans whose best it writes as tuning-file rules.
+// Run with --help for the options.
 #include <attnrt/attnrt.hpp>
 
 #include <cstdio>
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "bench/baseline.hpp"
+#include "bench/ceiling.hpp"
 #include "bench/check.hpp"
+#include "bench/engine.hpp"
 #include "bench/options.hpp"
 #include "bench/peak.hpp"
 #include "bench/report.hpp"
 #include "bench/shapes.hpp"
 #include "bench/timing.hpp"
+#include "bench/tune.hpp"
+#include "bench/tune_report.hpp"
+#include "bench/tune_rules.hpp"
 #include "bench/workload.hpp"
+#include "runtime/src/plan.hpp"
 #include "tests/tolerances.hpp"
 
 namespace attnrt::bench {
@@ -36,46 +48,105 @@ int exit_code_for(const Error& e) {
   }
 }
 
-ShapeResult run_shape(Runtime& rt, const RunInfo& run, const Options& opt, const Shape& shape) {
+ShapeResult run_shape(Engine& engine, const RunInfo& run, const Options& opt, const Shape& shape) {
   Workload w(shape);
-  Params params;
-  params.causal = shape.causal;
-  params.precision = opt.precision;
-  params.strategy = opt.strategy;
-  const auto attnrt_call = [&] { rt.forward(w.q(), w.k(), w.v(), w.o(), params); };
+  const attnrt_params params = call_params(opt, shape);
+  const auto attnrt_call = [&] { engine.forward(w.q(), w.k(), w.v(), w.o(), params); };
+  const rt::Plan plan = engine.planned(w.q(), w.k(), w.v(), w.o(), params);
+  Ceiling ceiling(engine, w, params, plan);
   const std::unique_ptr<Baseline> base = make_baseline(w, run.threads);
 
   // One warm-up each, then the reps alternate, so a neighbour's burst on a
-  // shared machine hits both sides alike.
+  // shared machine hits all three alike.
   attnrt_call();
+  ceiling.run();
   if (base) base->run();
-  std::vector<double> t_attnrt, t_base;
+  std::vector<double> t_attnrt, t_ceiling, t_base;
   for (int r = 0; r < opt.reps; ++r) {
     t_attnrt.push_back(seconds_of(attnrt_call));
+    t_ceiling.push_back(seconds_of([&] { ceiling.run(); }));
     if (base) t_base.push_back(seconds_of([&] { base->run(); }));
   }
 
-  attnrt_params ref = mask_params(shape);  // what the reference needs to know of the call
-  ref.precision = static_cast<attnrt_precision>(opt.precision);
-  const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), ref.precision);
-  ShapeResult r{shape, summarize(t_attnrt), {}, std::nullopt, std::nullopt};
-  r.check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), w.o().c(), ref, tol.o);
+  const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), params.precision);
+  ShapeResult r{.shape = shape,
+                .isa = engine.kernel_set_name(shape.dtype),
+                .plan = plan,
+                .attnrt = summarize(t_attnrt),
+                .check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), w.o().c(), params, tol.o),
+                .ceiling = summarize(t_ceiling),
+                .ceiling_ran = ceiling.finite_output(),
+                .baseline = std::nullopt,
+                .baseline_check = std::nullopt};
   if (base) {
     // fp32 arithmetic on the (exactly widened) inputs: held to the fp32 bound.
     r.baseline = summarize(t_base);
-    r.baseline_check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), base->output(), ref,
+    r.baseline_check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), base->output(), params,
                                           test::tolerance(ATTNRT_F32, ATTNRT_EXP2_ACCURATE).o);
   }
   return r;
 }
 
+std::string kernel_sets(const Engine& engine) {
+  std::string s;
+  for (DType t : {DType::f32, DType::f16, DType::bf16}) {
+    s += s.empty() ? "" : ", ";
+    s += dtype_name(t);
+    s += ' ';
+    s += engine.kernel_set_name(t);
+  }
+  return s;
+}
+
+// --tune: every shape's candidate plans, the tables, then the rules (after
+// the tables on stdout, or in --tune-out) and their round trip.
+int run_tune(Engine& engine, const Options& opt, const std::vector<Shape>& shapes, bool any_bf16) {
+  Peaks peaks = measure_peaks(engine.threads(), any_bf16);
+  std::vector<TunedShape> tuned;
+  for (const Shape& s : shapes) {
+    std::fprintf(stderr, "tuning %s\n", s.label().c_str());
+    try {
+      tuned.push_back(tune_shape(engine, opt, s));
+    } catch (const Error& e) {
+      std::fprintf(stderr, "attnrt-bench: %s: attnrt rejected the call: %s\n", s.label().c_str(), e.what());
+      return exit_code_for(e);
+    }
+  }
+  keep_best(peaks, measure_peaks(engine.threads(), any_bf16));
+
+  print_tune_header(stdout, engine.threads(), opt, peaks);
+  bool ok = true;
+  for (const TunedShape& t : tuned) {
+    print_tune_table(stdout, t, peaks);
+    ok &= t.all_pass();
+  }
+  const Rules rules = tuned_rules(engine, tuned, opt.tune_range);
+  std::printf("#\n# %d rule(s) for %zu shape(s)%s", rules.written, tuned.size(),
+              opt.tune_range ? ", M and N within a factor of two" : ", exact M and N");
+  if (rules.shadowed) std::printf(", %d shadowed by an earlier rule (no causal, Dv or heads field)", rules.shadowed);
+  std::printf("\n");
+  if (opt.tune_out.empty()) {
+    std::fputs(rules.text.c_str(), stdout);
+    return ok ? 0 : kExitCheckFailed;
+  }
+
+  std::FILE* f = std::fopen(opt.tune_out.c_str(), "w");
+  const bool written = f && std::fputs(rules.text.c_str(), f) >= 0;
+  if (!f || std::fclose(f) != 0 || !written) {
+    std::fprintf(stderr, "attnrt-bench: --tune-out %s: cannot write the file\n", opt.tune_out.c_str());
+    return kExitCheckFailed;
+  }
+  const int picked = picked_from_file(engine, tuned, opt.tune_out);
+  std::printf("# wrote %s; read back as ATTNRT_TUNING_FILE, it makes the planner pick the tuned plan for %d of %d "
+              "shape(s)\n",
+              opt.tune_out.c_str(), picked, rules.written);
+  return ok && picked == rules.written ? 0 : kExitCheckFailed;
+}
+
 int run(const Options& opt) {
-  Config cfg;
-  cfg.num_threads = opt.threads;
-  cfg.isa = opt.isa;
-  std::optional<Runtime> rt;
+  std::optional<Engine> engine;
   try {
-    rt.emplace(cfg);
+    engine.emplace(opt.threads, opt.isa);
   } catch (const Error& e) {
     std::fprintf(stderr, "attnrt-bench: --isa/--threads or ATTNRT_* rejected: %s\n", e.what());
     return kExitUsage;
@@ -85,20 +156,21 @@ int run(const Options& opt) {
                                               : std::vector<Shape>(shape_set(opt.set).begin(), shape_set(opt.set).end());
   bool any_bf16 = false;
   for (const Shape& s : shapes) any_bf16 |= s.dtype == DType::bf16;
+  if (opt.tune) return run_tune(*engine, opt, shapes, any_bf16);
 
-  RunInfo info{.isa = rt->isa(),
-               .threads = rt->num_threads(),
+  RunInfo info{.kernel_sets = kernel_sets(*engine),
+               .threads = engine->threads(),
                .strategy = strategy_name(opt.strategy),
                .precision = precision_name(opt.precision),
                .reps = opt.reps,
-               .peaks = measure_peaks(rt->num_threads(), any_bf16),
+               .peaks = measure_peaks(engine->threads(), any_bf16),
                .baseline = baseline_description()};
 
   std::vector<ShapeResult> results;
   for (const Shape& s : shapes) {
     if (!opt.json) std::fprintf(stderr, "running %s\n", s.label().c_str());
     try {
-      results.push_back(run_shape(*rt, info, opt, s));
+      results.push_back(run_shape(*engine, info, opt, s));
     } catch (const Error& e) {
       std::fprintf(stderr, "attnrt-bench: %s: attnrt rejected the call: %s\n", s.label().c_str(), e.what());
       return exit_code_for(e);

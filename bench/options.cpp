@@ -96,9 +96,17 @@ Options parse_options(int argc, const char* const* argv) {
       }
     }
     else if (arg == "--json") { flag(); o.json = true; }
+    else if (arg == "--tune") { flag(); o.tune = true; }
+    else if (arg == "--tune-out") {
+      o.tune_out = next();
+      if (o.tune_out.empty()) throw UsageError("--tune-out needs a file name");
+    }
+    else if (arg == "--tune-range") { flag(); o.tune_range = true; }
     else if (arg == "--help" || arg == "-h") { flag(); o.help = true; }
     else throw UsageError("unknown option '" + std::string(arg) + "' (see --help)");
   }
+  if (!o.tune && (!o.tune_out.empty() || o.tune_range)) throw UsageError("--tune-out and --tune-range need --tune");
+  if (o.tune && o.json) throw UsageError("--tune writes a table and tuning rules, not --json");
   if (!shape_given) return o;
   if (!kv_heads_given) s.kv_heads = s.heads;
   if (!dv_given) s.head_dim_v = s.head_dim;
@@ -112,9 +120,12 @@ Options parse_options(int argc, const char* const* argv) {
 const char* usage() {
   return R"(usage: attnrt-bench [options]
 
-Times attnrt against a BLAS baseline in the same run, checks sampled rows
-against the double-precision reference, and reports GFLOP/s and the share of
-this machine's FMA peak, both measured by this run.
+Times attnrt against a BLAS baseline and against its own GEMM-only ceiling
+(the same plan with the softmax replaced by identity) in the same run,
+checks sampled rows against the double-precision reference, and reports
+GFLOP/s, the share of this machine's FMA peak (both measured by this run),
+the softmax overhead (1 - attnrt/ceiling GFLOP/s) and the plan each call
+ran: kernel set, strategy, mb, nb, stage bytes, pipe_ahead, grouped heads.
 
 Shape (any of these runs this one shape instead of a shape set; unset ones
 default to B1 H8 M=N=2048 D128 fp32):
@@ -129,8 +140,40 @@ Run:
   --precision accurate|fast
   --reps R          timed repetitions after one warm-up; the median is reported (default 5)
   --json            one JSON object per shape and line on stdout, nothing else
-Exit status: 0 all checks passed, 1 a check failed or a run broke, 2 bad options.
+Tune:
+  --tune            for the shape or each shape of the set, time candidate
+                    plans: each strategy of this build (or only --strategy's)
+                    at the planner's default blocking, then mb, nb, and
+                    stage bytes (three_pass) or pipe_ahead (two_pass) halved
+                    and doubled, rounded to the kernel set's tiles, heads
+                    ungrouped too where the planner groups them, then the
+                    best of each together. Every plan is checked against the
+                    reference first; one that fails is listed, never chosen.
+                    Prints a table per shape, sorted by speed, every line
+                    starting with '#', then the best plan per shape as
+                    ATTNRT_TUNING_FILE rules: the output is a tuning file as
+                    it stands. A rule matches the shape's kernel set, dtype,
+                    D and exact M and N (the format has no causal, Dv or
+                    heads field: a later shape that differs only there is
+                    written commented out). About 1.5 minutes for the
+                    default shape with --reps 3 on a busy 2-core machine.
+  --tune-out FILE   write the rules to FILE instead, read it back as the
+                    runtime would, and check that it makes the planner pick
+                    each tuned plan. Then ATTNRT_TUNING_FILE=FILE attnrt-bench
+                    (same shape) shows the tuned plan in its plan column.
+  --tune-range      rules match M in [max(1, M/2), 2M] and N in
+                    [max(1, N/2), 2N] instead of exact M and N
+Exit status: 0 all checks passed, 1 a check failed or a run broke (with
+--tune also: a tuning file that does not make the planner pick the tuned
+plans), 2 bad options.
 )";
+}
+
+attnrt_params call_params(const Options& opt, const Shape& shape) {
+  attnrt_params p = mask_params(shape);
+  p.precision = static_cast<attnrt_precision>(opt.precision);
+  p.strategy = static_cast<attnrt_strategy>(opt.strategy);
+  return p;
 }
 
 const char* strategy_name(Strategy s) {

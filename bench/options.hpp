@@ -20,6 +20,9 @@ struct Options {
   Precision precision = Precision::accurate;
   int reps = 5;
   bool json = false;
+  bool tune = false;      // time candidate plans and write the best as tuning-file rules
+  std::string tune_out;   // "": the rules go to stdout after the '#' table
+  bool tune_range = false;  // rules match M and N within a factor of two, not exactly
   bool help = false;
 };
 
@@ -31,6 +34,10 @@ struct UsageError : std::runtime_error {
 Options parse_options(int argc, const char* const* argv);  // throws UsageError
 
 const char* usage();
+
+// The call's parameters for `shape` under these options: its mask, the
+// exp2 precision and the requested strategy (the reference ignores the last).
+attnrt_params call_params(const Options& opt, const Shape& shape);
 
 const char* strategy_name(Strategy s);
 const char* precision_name(Precision p);

@@ -248,4 +248,10 @@ void keep_best(Peaks& best, const Peaks& again) {
   best.read_gbps = std::max(best.read_gbps, again.read_gbps);
 }
 
+PeakUsed peak_for(const Peaks& peaks, DType t) {
+  if (t != DType::bf16) return {peaks.fp32, ""};
+  if (peaks.bf16) return {*peaks.bf16, ""};
+  return {peaks.fp32, "this CPU has no bf16 dot product (avx512_bf16): % of the fp32 FMA peak"};
+}
+
 }  // namespace attnrt::bench

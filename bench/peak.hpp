@@ -5,6 +5,8 @@
 // lower and a % of it higher.
 #pragma once
 
+#include <attnrt/attnrt.hpp>
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -39,5 +41,12 @@ struct Peaks {
 };
 Peaks measure_peaks(int threads, bool bf16);
 void keep_best(Peaks& best, const Peaks& again);
+
+// The peak a shape's % is taken against: the arithmetic its dtype uses.
+struct PeakUsed {
+  const ComputePeak& peak;
+  const char* note;  // "" unless the dtype's own peak could not be measured
+};
+PeakUsed peak_for(const Peaks& peaks, DType t);
 
 }  // namespace attnrt::bench

@@ -6,20 +6,10 @@
 #include <cstdio>
 #include <string>
 
+#include "bench/plan_text.hpp"
+
 namespace attnrt::bench {
 namespace {
-
-// The peak a shape's % is taken against: the arithmetic its dtype uses.
-struct PeakUsed {
-  const ComputePeak& peak;
-  const char* note;  // "" unless the dtype's own peak could not be measured
-};
-
-PeakUsed peak_for(const RunInfo& run, DType t) {
-  if (t != DType::bf16) return {run.peaks.fp32, ""};
-  if (run.peaks.bf16) return {*run.peaks.bf16, ""};
-  return {run.peaks.fp32, "this CPU has no bf16 dot product (avx512_bf16): % of the fp32 FMA peak"};
-}
 
 class Json {
  public:
@@ -31,6 +21,7 @@ class Json {
   Json& integer(const char* key, long long v) { return raw(key, std::to_string(v)); }
   Json& boolean(const char* key, bool v) { return raw(key, v ? "true" : "false"); }
   Json& null(const char* key) { return raw(key, "null"); }
+  Json& object(const char* key, const Json& inner) { return raw(key, inner.done()); }
   Json& str(const char* key, const std::string& v) {
     std::string q = "\"";
     for (char c : v) {
@@ -58,38 +49,58 @@ std::string describe(const ComputePeak& p) {
   return buf;
 }
 
+// The plan's fields; those its strategy does not read are null.
+Json plan_json(const rt::Plan& p) {
+  Json j;
+  j.str("strategy", kernels::strategy_name(p.strategy)).integer("mb", p.blocking.mb).integer("nb", p.blocking.nb);
+  if (uses_stage_bytes(p.strategy))
+    j.integer("stage_bytes", static_cast<long long>(p.blocking.stage_bytes));
+  else
+    j.null("stage_bytes");
+  if (uses_pipe_ahead(p.strategy))
+    j.integer("pipe_ahead", p.blocking.pipe_ahead);
+  else
+    j.null("pipe_ahead");
+  j.boolean("group_heads", p.group_heads);
+  return j;
+}
+
 }  // namespace
 
 void print_header(const RunInfo& run) {
-  std::printf("attnrt %s: isa %s, %d threads, strategy %s, exp2 %s; median of %d reps after 1 warm-up\n",
-              attnrt_version(), run.isa.c_str(), run.threads, run.strategy.c_str(), run.precision.c_str(),
+  std::printf("attnrt %s: kernel sets %s; %d threads, strategy %s (requested), exp2 %s; "
+              "median of %d reps after 1 warm-up\n",
+              attnrt_version(), run.kernel_sets.c_str(), run.threads, run.strategy.c_str(), run.precision.c_str(),
               run.reps);
   std::printf("peak (per thread CPU second, best of start and end of this run, %d threads): %s", run.threads, describe(run.peaks.fp32).c_str());
   if (run.peaks.bf16) std::printf(", %s", describe(*run.peaks.bf16).c_str());
   std::printf("; read bandwidth %.1f GB/s (1 core)\n", run.peaks.read_gbps);
+  std::printf("ceiling: the same plan with the softmax replaced by identity (GEMMs only); "
+              "softmax = 1 - attnrt/ceiling GFLOP/s\n");
   std::printf("baseline: %s\n", run.baseline.c_str());
-  std::printf("%-40s %10s %8s %6s %7s | %10s %8s | %8s %11s  %s\n", "shape", "attnrt ms", "GFLOP/s", "%peak",
-              "GB/s", "base ms", "GFLOP/s", "speedup", "max_abs_err", "check");
+  std::printf("%-40s %10s %8s %6s %7s | %8s %7s | %10s %8s | %8s %11s  %-5s %s\n", "shape", "attnrt ms", "GFLOP/s",
+              "%peak", "GB/s", "ceiling", "softmax", "base ms", "GFLOP/s", "speedup", "max_abs_err", "check",
+              "isa plan");
 }
 
 void print_row(const RunInfo& run, const ShapeResult& r) {
   const double f = flops(r.shape), secs = r.attnrt.median;
-  const PeakUsed pk = peak_for(run, r.shape.dtype);
+  const PeakUsed pk = peak_for(run.peaks, r.shape.dtype);
   const double gflops = f / secs * 1e-9;
   std::printf("%-40s %10.2f %8.2f %6.1f %7.2f | ", r.shape.label().c_str(), secs * 1e3, gflops,
               100.0 * gflops / pk.peak.gflops, bytes_moved(r.shape) / secs * 1e-9);
+  std::printf("%8.2f %6.1f%% | ", f / r.ceiling.median * 1e-9, 100.0 * (1.0 - r.ceiling.median / secs));
   if (r.baseline)
     std::printf("%10.2f %8.2f | %7.2fx ", r.baseline->median * 1e3, f / r.baseline->median * 1e-9,
                 r.baseline->median / secs);
   else
     std::printf("%10s %8s | %8s ", "-", "-", "-");
-  std::printf("%11.3g  ", r.check.max_abs_err);
-  if (r.check.pass())
-    std::printf("ok");
-  else
-    std::printf("FAIL (tolerance %.3g)", r.check.tolerance);
+  std::printf("%11.3g  %-5s %s %s", r.check.max_abs_err, r.pass() ? "ok" : "FAIL", r.isa.c_str(),
+              plan_text(r.plan).c_str());
+  if (!r.check.pass()) std::printf("  [attnrt over tolerance %.3g]", r.check.tolerance);
+  if (!r.ceiling_ran) std::printf("  [ceiling output not finite]");
   if (r.baseline_check && !r.baseline_check->pass())
-    std::printf(", baseline FAIL (max_abs_err %.3g)", r.baseline_check->max_abs_err);
+    std::printf("  [baseline FAIL: max_abs_err %.3g]", r.baseline_check->max_abs_err);
   if (*pk.note) std::printf("  [%s]", pk.note);
   std::printf("\n");
 }
@@ -97,13 +108,15 @@ void print_row(const RunInfo& run, const ShapeResult& r) {
 void print_json(const RunInfo& run, const ShapeResult& r) {
   const Shape& s = r.shape;
   const double f = flops(s), bytes = bytes_moved(s), secs = r.attnrt.median;
-  const PeakUsed pk = peak_for(run, s.dtype);
+  const PeakUsed pk = peak_for(run.peaks, s.dtype);
   Json j;
   j.integer("batch", s.batch).integer("heads", s.heads).integer("kv_heads", s.kv_heads);
   j.integer("q_len", s.q_len).integer("kv_len", s.kv_len);
   j.integer("head_dim", s.head_dim).integer("head_dim_v", s.head_dim_v);
   j.str("dtype", dtype_name(s.dtype)).boolean("causal", s.causal);
-  j.str("isa", run.isa).integer("threads", run.threads).str("strategy", run.strategy);
+  // isa and strategy: what ran (the dtype's kernel set, the resolved strategy).
+  j.str("isa", r.isa).integer("threads", run.threads).str("strategy", kernels::strategy_name(r.plan.strategy));
+  j.str("requested_strategy", run.strategy).object("plan", plan_json(r.plan));
   j.str("precision", run.precision).integer("reps", run.reps);
   j.num("seconds", secs).num("seconds_min", r.attnrt.min).num("flops", f);
   j.num("gflops", f / secs * 1e-9);
@@ -111,6 +124,8 @@ void print_json(const RunInfo& run, const ShapeResult& r) {
   if (*pk.note) j.str("peak_note", pk.note);
   j.num("pct_peak", 100.0 * f / secs * 1e-9 / pk.peak.gflops);
   j.num("bytes", bytes).num("gbps", bytes / secs * 1e-9).num("peak_gbps", run.peaks.read_gbps);
+  j.num("ceiling_seconds", r.ceiling.median).num("ceiling_gflops", f / r.ceiling.median * 1e-9);
+  j.num("softmax_overhead", 1.0 - r.ceiling.median / secs).boolean("ceiling_finite", r.ceiling_ran);
   j.str("baseline", run.baseline);
   if (r.baseline) {
     j.num("baseline_seconds", r.baseline->median).num("baseline_gflops", f / r.baseline->median * 1e-9);

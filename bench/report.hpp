@@ -1,6 +1,10 @@
 // attnrt-bench's output: a table for people, or one JSON object per shape
 // and line for scripts (x86-targets.sh reads gflops, pct_peak, peak_gflops,
-// baseline_gflops, seconds, max_abs_err, gbps, peak_gbps).
+// baseline_gflops, seconds, max_abs_err, gbps, peak_gbps). Fields are only
+// ever added. "isa" and "strategy" say what ran: the kernel set of the
+// shape's dtype and the resolved strategy ("requested_strategy" keeps the
+// option); "plan" holds the plan's fields (null where its strategy reads
+// none); "ceiling_*" and "softmax_overhead" come from ceiling.hpp.
 #pragma once
 
 #include <optional>
@@ -11,27 +15,32 @@
 #include "bench/peak.hpp"
 #include "bench/shapes.hpp"
 #include "bench/timing.hpp"
+#include "runtime/src/plan.hpp"
 
 namespace attnrt::bench {
 
 // What holds for every shape of the run.
 struct RunInfo {
-  std::string isa;       // from the Runtime
-  int threads;           // from the Runtime
-  std::string strategy;  // as requested
+  std::string kernel_sets;  // per dtype, from the Runtime: "fp32 avx512, fp16 avx512, bf16 avx512_bf16"
+  int threads;              // from the Runtime
+  std::string strategy;     // as requested
   std::string precision;
   int reps;
   Peaks peaks;
-  std::string baseline;  // baseline_description()
+  std::string baseline;     // baseline_description()
 };
 
 struct ShapeResult {
   Shape shape;
+  std::string isa;  // the kernel set of the shape's dtype
+  rt::Plan plan;    // the plan the call ran
   Timing attnrt;
   CheckResult check;
+  Timing ceiling;   // the GEMM-only ceiling (ceiling.hpp) of the same plan
+  bool ceiling_ran; // its output was finite
   std::optional<Timing> baseline;
   std::optional<CheckResult> baseline_check;
-  bool pass() const { return check.pass() && (!baseline_check || baseline_check->pass()); }
+  bool pass() const { return check.pass() && ceiling_ran && (!baseline_check || baseline_check->pass()); }
 };
 
 void print_header(const RunInfo& run);

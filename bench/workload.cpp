@@ -38,18 +38,6 @@ void fill(const Tensor& t, std::uint64_t seed) {
     d[i] = half ? kernels::float_to_fp16(value(seed, i)) : kernels::float_to_bf16(value(seed, i));
 }
 
-void fill_nan(const Tensor& t) {
-  const std::size_t n = elements(t);
-  if (t.dtype == DType::f32) {
-    float* d = static_cast<float*>(t.data);
-    for (std::size_t i = 0; i < n; ++i) d[i] = std::numeric_limits<float>::quiet_NaN();
-    return;
-  }
-  const std::uint16_t nan = t.dtype == DType::f16 ? 0x7e00 : 0x7fc0;
-  std::uint16_t* d = static_cast<std::uint16_t*>(t.data);
-  for (std::size_t i = 0; i < n; ++i) d[i] = nan;
-}
-
 Tensor dense(const Buffer& b, DType t, std::int64_t batch, std::int64_t heads, std::int64_t seq,
              std::int64_t dim) {
   return Tensor::bhsd(b.data(), t, batch, heads, seq, dim);
@@ -80,6 +68,20 @@ Workload::Workload(const Shape& s) : shape_(s) {
   fill(k_, 2);
   fill(v_, 3);
   fill_nan(o_);
+}
+
+void Workload::clear_output() const { fill_nan(o_); }
+
+void fill_nan(const Tensor& t) {
+  const std::size_t n = elements(t);
+  if (t.dtype == DType::f32) {
+    float* d = static_cast<float*>(t.data);
+    for (std::size_t i = 0; i < n; ++i) d[i] = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  const std::uint16_t nan = t.dtype == DType::f16 ? 0x7e00 : 0x7fc0;
+  std::uint16_t* d = static_cast<std::uint16_t*>(t.data);
+  for (std::size_t i = 0; i < n; ++i) d[i] = nan;
 }
 
 Buffer to_fp32(const Tensor& t) {

@@ -39,6 +39,8 @@ class Workload {
   const Tensor& k() const { return k_; }
   const Tensor& v() const { return v_; }
   const Tensor& o() const { return o_; }
+  // O back to NaN, so a run that skips a row cannot pass on an earlier run's output.
+  void clear_output() const;
 
  private:
   Shape shape_;
@@ -53,5 +55,8 @@ inline std::size_t elements(const Tensor& t) {
 
 // A dense fp32 copy of t (exact for fp16 and bf16).
 Buffer to_fp32(const Tensor& t);
+
+// Every element of dense t set to NaN.
+void fill_nan(const Tensor& t);
 
 }  // namespace attnrt::bench

@@ -124,6 +124,10 @@ attnrt_status attnrt_attention_forward(const attnrt_tensor* q, const attnrt_tens
 
 const char* attnrt_last_error(void) { return g_last_error.c_str(); }
 const char* attnrt_runtime_isa(const attnrt_runtime* r) { return r ? as_runtime(r)->isa() : ""; }
+const char* attnrt_runtime_kernel_set(const attnrt_runtime* r, attnrt_dtype t) {
+  const bool known = t == ATTNRT_F32 || t == ATTNRT_F16 || t == ATTNRT_BF16;
+  return r && known ? as_runtime(r)->kernel_set(t).name : "";
+}
 int attnrt_runtime_num_threads(const attnrt_runtime* r) { return r ? as_runtime(r)->num_threads() : 0; }
 const char* attnrt_version(void) { return ATTNRT_VERSION_STRING; }
 

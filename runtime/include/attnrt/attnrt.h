@@ -120,8 +120,15 @@ ATTNRT_API attnrt_status attnrt_attention_forward(const attnrt_tensor* q, const 
  * argument and the rule it broke, e.g. "k.heads (6) must divide q.heads (16)". */
 ATTNRT_API const char* attnrt_last_error(void);
 
-/* Name of the kernel set the runtime chose ("generic", "avx512", ...). */
+/* Name of the kernel set the runtime chose for fp32 inputs ("generic",
+ * "avx512", ...); the same as attnrt_runtime_kernel_set(runtime, ATTNRT_F32).
+ * "" if runtime is NULL. */
 ATTNRT_API const char* attnrt_runtime_isa(const attnrt_runtime* runtime);
+/* Name of the kernel set the runtime runs for inputs of `dtype` (the sets of
+ * fp16 and bf16 may differ from fp32's, e.g. where only some have a native
+ * dot product). "" if runtime is NULL or dtype is not an attnrt_dtype. The
+ * string lives as long as the process. */
+ATTNRT_API const char* attnrt_runtime_kernel_set(const attnrt_runtime* runtime, attnrt_dtype dtype);
 ATTNRT_API int attnrt_runtime_num_threads(const attnrt_runtime* runtime);
 
 ATTNRT_API const char* attnrt_version(void);

@@ -133,7 +133,11 @@ class Runtime {
     check(attnrt_runtime_forward(rt_.get(), &cq, &ck, &cv, &co, &cp.p));
   }
 
+  // The kernel set for fp32 inputs; kernel_set(t) names the one for dtype t.
   std::string isa() const { return attnrt_runtime_isa(rt_.get()); }
+  std::string kernel_set(DType t) const {
+    return attnrt_runtime_kernel_set(rt_.get(), static_cast<attnrt_dtype>(t));
+  }
   int num_threads() const { return attnrt_runtime_num_threads(rt_.get()); }
 
  private:
