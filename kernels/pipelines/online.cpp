@@ -66,8 +66,13 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   std::fill(w.m, w.m + strips * mr, kNegInf);
   std::fill(w.l, w.l + strips * mr, 0.0f);
 
-  // Keys any row of the block can see.
-  const std::int64_t kb_lo = std::max<std::int64_t>(p.key_lo(i0), t.key_begin);
+  // Keys any row of the block can see. Key blocks start on a fixed grid
+  // (multiples of nb from the tile's first key), not at the block's first
+  // visible key: a row then meets the same key blocks, and sums in the same
+  // order, however the rows were split into blocks, so results do not depend
+  // on the thread count.
+  const std::int64_t first = std::max<std::int64_t>(p.key_lo(i0), t.key_begin);
+  const std::int64_t kb_lo = t.key_begin + (first - t.key_begin) / b.nb * b.nb;
   const std::int64_t kb_hi = std::min<std::int64_t>(p.key_hi(i1 - 1), t.key_end);
   bool* started = w.started;
   std::fill(started, started + strips, false);
