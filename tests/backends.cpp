@@ -9,6 +9,11 @@ namespace attnrt::test {
 
 std::string Backend::name() const { return isa + "_" + kernels::strategy_name(strategy); }
 
+std::string BackendCase::name() const {
+  static const char* const names[] = {"f32", "f16", "bf16"};
+  return backend.name() + "_" + names[dtype];
+}
+
 kernels::DType to_kernel_dtype(attnrt_dtype t) { return static_cast<kernels::DType>(t); }
 
 std::vector<const kernels::KernelSet*> sets_for(attnrt_dtype t) {
@@ -26,12 +31,10 @@ std::vector<Backend> backends_for(attnrt_dtype t) {
   return out;
 }
 
-std::vector<Backend> all_backends() {
-  std::vector<Backend> out;
+std::vector<BackendCase> backend_cases() {
+  std::vector<BackendCase> out;
   for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16})
-    for (const Backend& b : backends_for(t))
-      if (std::none_of(out.begin(), out.end(), [&](const Backend& o) { return o.name() == b.name(); }))
-        out.push_back(b);
+    for (const Backend& b : backends_for(t)) out.push_back({b, t});
   return out;
 }
 

@@ -22,14 +22,21 @@ struct Backend {
   std::string name() const;  // "generic_online"
 };
 
+// A backend for one input dtype: what per-set tests are parameterized over.
+struct BackendCase {
+  Backend backend;
+  attnrt_dtype dtype;
+  std::string name() const;  // "generic_online_f16"
+};
+
 kernels::DType to_kernel_dtype(attnrt_dtype t);
 
 // Kernel sets the registry has for dtype t, in registry order.
 std::vector<const kernels::KernelSet*> sets_for(attnrt_dtype t);
 // Every (set for dtype t) x (built strategy).
 std::vector<Backend> backends_for(attnrt_dtype t);
-// Every backend any dtype has, without duplicates.
-std::vector<Backend> all_backends();
+// Every backend of every dtype.
+std::vector<BackendCase> backend_cases();
 
 bool cpu_runs(const kernels::KernelSet& ks);
 // Whether this CPU runs the set named isa for dtype t.

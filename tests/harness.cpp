@@ -61,12 +61,12 @@ std::string Spec::name() const {
 
 void PrintTo(const Spec& s, std::ostream* os) { *os << s.name(); }
 
-Problem::Problem(const Spec& spec)
+Problem::Problem(const Spec& spec, std::uint32_t seed)
     : spec_(spec),
       q_(spec.dtype, {spec.B, spec.Hq, spec.M, spec.D}, spec.layout, kNanFill),
       k_(spec.dtype, {spec.B, spec.Hkv, spec.N, spec.D}, spec.layout, kNanFill),
       v_(spec.dtype, {spec.B, spec.Hkv, spec.N, spec.Dv}, spec.layout, kNanFill) {
-  std::mt19937 rng(seed_of(spec.name()));
+  std::mt19937 rng(seed ? seed : seed_of(spec.name()));
   q_.fill_uniform(rng);
   k_.fill_uniform(rng);
   v_.fill_uniform(rng);
@@ -149,6 +149,18 @@ attnrt_status run_c(attnrt_runtime* rt, Problem& p, HostTensor& o, HostTensor* l
                     kernels::Strategy strategy) {
   const attnrt_params params = p.params(lse ? &lse->c() : nullptr, strategy);
   return attnrt_runtime_forward(rt, &p.q().c(), &p.k().c(), &p.v().c(), &o.c(), &params);
+}
+
+Outputs run_backend(const Backend& backend, Problem& p, int threads) {
+  Outputs out{p.make_o(), p.make_lse()};
+  CRuntime rt(backend.isa, threads);
+  if (rt.status() != ATTNRT_OK) {
+    ADD_FAILURE() << "runtime for " << backend.isa << ": " << rt.error();
+    return out;
+  }
+  if (run_c(rt.get(), p, out.o, out.lse_ptr(), backend.strategy) != ATTNRT_OK)
+    ADD_FAILURE() << "forward on " << backend.name() << ": " << attnrt_last_error();
+  return out;
 }
 
 ::testing::AssertionResult matches_reference(const HostTensor& o, const HostTensor* lse,

@@ -47,14 +47,17 @@ struct Spec {
 void PrintTo(const Spec& s, std::ostream* os);  // its name, in gtest messages
 
 // Inputs of a spec, drawn from U(-1, 1) (bias too, with -inf entries).
+// The random stream is seeded from the spec's name unless a seed is given:
+// specs that differ only in parameters (scale, softcap) then share inputs.
 class Problem {
  public:
-  explicit Problem(const Spec& spec);
+  explicit Problem(const Spec& spec, std::uint32_t seed = 0);
 
   const Spec& spec() const { return spec_; }
   HostTensor& q() { return q_; }
   HostTensor& k() { return k_; }
   HostTensor& v() { return v_; }
+  HostTensor* bias() { return bias_ ? &*bias_ : nullptr; }
 
   // Fresh outputs, surrounded by canaries.
   HostTensor make_o() const;
@@ -96,6 +99,15 @@ class CRuntime {
 // Runs a problem through attnrt_runtime_forward into o (and lse if given).
 attnrt_status run_c(attnrt_runtime* rt, Problem& p, HostTensor& o, HostTensor* lse,
                     kernels::Strategy strategy);
+
+// Runs a problem on a backend through the C ABI with `threads` threads;
+// reports a test failure (and returns outputs as they are) if the call fails.
+struct Outputs {
+  HostTensor o;
+  std::optional<HostTensor> lse;
+  HostTensor* lse_ptr() { return lse ? &*lse : nullptr; }
+};
+Outputs run_backend(const Backend& backend, Problem& p, int threads = 2);
 
 // O (and LSE) against the reference: within tol where the reference is
 // finite; exactly 0 and -inf on rows that see no key; NaN exactly on the

@@ -45,11 +45,13 @@ HostTensor::HostTensor(attnrt_dtype dtype, Shape shape, Layout layout, unsigned 
       body_elems_ = B * S * H * D;
       break;
     case Layout::cache: {
-      // Capacity S + 5 rows of D + 3 elements; the view starts at row 2.
-      const std::int64_t cap = S + 5, dcap = D + 3;
-      stride = {cap * H * dcap, dcap, H * dcap};
-      view_offset_ = 2 * H * dcap;
-      body_elems_ = B * cap * H * dcap;
+      // A [B, S + 5, H + 2, D + 3] cache; the view starts at row 2, head 1,
+      // so there are gaps after every row's D elements, between heads, and
+      // between sequence positions.
+      const std::int64_t cap = S + 5, hcap = H + 2, dcap = D + 3;
+      stride = {cap * hcap * dcap, dcap, hcap * dcap};
+      view_offset_ = 2 * hcap * dcap + dcap;
+      body_elems_ = B * cap * hcap * dcap;
       break;
     }
   }

@@ -20,8 +20,9 @@ namespace attnrt::test {
 enum class Layout {
   bhsd,   // dense [batch, heads, seq, dim]
   bshd,   // dense [batch, seq, heads, dim] memory
-  cache,  // a window into a [batch, capacity, heads, dim + pad] cache: padded
-          // strides and a data pointer that is not 64-byte aligned
+  cache,  // a window of rows and heads in a larger [batch, capacity, heads,
+          // dim + pad] cache: gaps between elements of every dimension and a
+          // data pointer that is not 64-byte aligned
 };
 const char* layout_name(Layout l);
 const char* dtype_name(attnrt_dtype t);
