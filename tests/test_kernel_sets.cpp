@@ -207,40 +207,50 @@ TEST_P(KernelSetTest, RowMax) {
   const KernelSet& k = ks();
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> u(-50.0f, 50.0f);
-  for (const int cols : {1, 3, k.nr - 1, k.nr, k.nr + 1, 2 * k.nr + 5, 100}) {
-    if (cols < 1) continue;
-    SCOPED_TRACE("cols " + std::to_string(cols));
-    const std::int64_t lds = cols + 7;
-    std::vector<float> s(k.mr * lds);
-    std::vector<float> mx(k.mr, -kInff);
-    for (int r = 0; r < k.mr; ++r) {
-      float* row = s.data() + r * lds;
-      for (int c = 0; c < cols; ++c) row[c] = u(rng);
-      for (int c = cols; c < lds; ++c) row[c] = c % 2 ? kInff : kNaNf;  // must not be read
-      switch (r % 6) {
-        case 1: std::fill(row, row + cols, -kInff); break;                     // all masked
-        case 2: for (int c = 0; c < cols; c += 2) row[c] = -kInff; break;      // partly masked
-        case 3: mx[r] = 1000.0f; break;                                        // max already higher
-        case 4: row[0] = kNaNf; break;                                          // NaN first
-        case 5: row[cols - 1] = kNaNf; break;                                   // NaN last
+  // Six kinds of rows; `phase` rotates them so every kind meets every row
+  // of the strip, however small mr is.
+  for (int phase = 0; phase < 6; ++phase) {
+    for (const int cols : {1, 3, k.nr - 1, k.nr, k.nr + 1, 2 * k.nr + 5, 100}) {
+      if (cols < 1) continue;
+      SCOPED_TRACE("cols " + std::to_string(cols) + " phase " + std::to_string(phase));
+      const std::int64_t lds = cols + 7;
+      std::vector<float> s(k.mr * lds);
+      std::vector<float> mx(k.mr, -kInff);
+      for (int r = 0; r < k.mr; ++r) {
+        float* row = s.data() + r * lds;
+        for (int c = 0; c < cols; ++c) row[c] = u(rng);
+        for (int c = cols; c < lds; ++c) row[c] = c % 2 ? kInff : kNaNf;  // must not be read
+        switch ((r + phase) % 6) {
+          case 1: std::fill(row, row + cols, -kInff); break;                     // all masked
+          case 2: for (int c = 0; c < cols; c += 2) row[c] = -kInff; break;      // partly masked
+          case 3: mx[r] = 1000.0f; break;                                        // max already higher
+          case 4:  // the largest score, then a NaN after it
+            row[0] = 60.0f;
+            row[cols / 2] = kNaNf;
+            break;
+          case 5:  // a NaN, then the largest score last
+            row[0] = kNaNf;
+            if (cols > 1) row[cols - 1] = 60.0f;
+            break;
+        }
       }
-    }
-    std::vector<float> in = mx;
-    k.row_max(s.data(), lds, cols, mx.data());
-    for (int r = 0; r < k.mr; ++r) {
-      const float* row = s.data() + r * lds;
-      float finite_max = in[r];
-      bool nan = false;
-      for (int c = 0; c < cols; ++c) {
-        nan |= std::isnan(row[c]);
-        if (row[c] > finite_max) finite_max = row[c];
-      }
-      if (nan) {
-        // A NaN may win or be ignored, but it must never hide a larger
-        // finite score (that would overflow exp2 later).
-        EXPECT_TRUE(std::isnan(mx[r]) || mx[r] == finite_max) << "row " << r << ": " << mx[r] << " vs " << finite_max;
-      } else {
-        EXPECT_EQ(mx[r], finite_max) << "row " << r;
+      std::vector<float> in = mx;
+      k.row_max(s.data(), lds, cols, mx.data());
+      for (int r = 0; r < k.mr; ++r) {
+        const float* row = s.data() + r * lds;
+        float finite_max = in[r];
+        bool nan = false;
+        for (int c = 0; c < cols; ++c) {
+          nan |= std::isnan(row[c]);
+          if (row[c] > finite_max) finite_max = row[c];
+        }
+        if (nan) {
+          // A NaN may win or be ignored, but it must never hide a larger
+          // finite score (that would overflow exp2 later).
+          EXPECT_TRUE(std::isnan(mx[r]) || mx[r] == finite_max) << "row " << r << ": " << mx[r] << " vs " << finite_max;
+        } else {
+          EXPECT_EQ(mx[r], finite_max) << "row " << r;
+        }
       }
     }
   }
