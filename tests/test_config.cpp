@@ -253,14 +253,16 @@ TEST_F(Config, VerbosePrintsOneLinePerCall) {
 // ---- values given in code ---------------------------------------------------
 
 TEST_F(Config, BadValuesInCodeNameTheField) {
+  // Enum fields get out-of-range values through their bytes, as a C caller
+  // may store them.
   struct Case {
     void (*apply)(attnrt_config&);
     const char* named;
   };
   const Case cases[] = {
       {[](attnrt_config& c) { c.num_threads = -1; }, "config.num_threads (-1)"},
-      {[](attnrt_config& c) { c.executor = static_cast<attnrt_executor>(7); }, "config.executor (7)"},
-      {[](attnrt_config& c) { c.strategy = static_cast<attnrt_strategy>(9); }, "config.strategy (9)"},
+      {[](attnrt_config& c) { const int bad = 7; std::memcpy(&c.executor, &bad, sizeof bad); }, "config.executor (7)"},
+      {[](attnrt_config& c) { const int bad = 9; std::memcpy(&c.strategy, &bad, sizeof bad); }, "config.strategy (9)"},
       {[](attnrt_config& c) { c.domains = "x"; }, "config.domains (x)"},
       {[](attnrt_config& c) { c.bind = "socket"; }, "config.bind (socket)"},
   };

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/src/raw_enum.hpp"
+
 namespace attnrt::test {
 namespace {
 
@@ -26,8 +28,18 @@ attnrt_tensor dense(void* data, attnrt_dtype t, std::int64_t b, std::int64_t h, 
   return {data, t, {b, h, s, d}, {h * s * d, s * d, d}};
 }
 
+using rt::raw_enum;
+
+// Stores any int in a C enum field, as a C caller may (in C++ an enum
+// object outside its enumerators' range may only be made through its bytes).
+template <class E>
+void set_raw(E& e, int v) {
+  static_assert(sizeof(E) == sizeof(int));
+  std::memcpy(&e, &v, sizeof v);
+}
+
 attnrt::Tensor to_cpp(const attnrt_tensor& t) {
-  return {t.data, static_cast<attnrt::DType>(t.dtype), {t.shape[0], t.shape[1], t.shape[2], t.shape[3]},
+  return {t.data, static_cast<attnrt::DType>(raw_enum(t.dtype)), {t.shape[0], t.shape[1], t.shape[2], t.shape[3]},
           {t.stride[0], t.stride[1], t.stride[2]}};
 }
 
@@ -80,14 +92,14 @@ class Validation : public ::testing::Test {
     attnrt::Params p;
     p.scale = params.scale;
     p.causal = params.causal != 0;
-    p.align = static_cast<attnrt::Align>(params.align);
+    p.align = static_cast<attnrt::Align>(raw_enum(params.align));
     p.window_left = params.window_left;
     p.window_right = params.window_right;
     p.kv_lens = params.kv_lens;
     p.bias = params.bias ? &cb : nullptr;
     p.softcap = params.softcap;
-    p.precision = static_cast<attnrt::Precision>(params.precision);
-    p.strategy = static_cast<attnrt::Strategy>(params.strategy);
+    p.precision = static_cast<attnrt::Precision>(raw_enum(params.precision));
+    p.strategy = static_cast<attnrt::Strategy>(raw_enum(params.strategy));
     p.lse = params.lse ? &cl : nullptr;
     try {
       cpp_rt.forward(to_cpp(q), to_cpp(k), to_cpp(v), to_cpp(o), p);
@@ -218,7 +230,7 @@ TEST_F(Validation, BadDtypeEnum) {
   for (const std::string& name : kAllTensors) {
     SCOPED_TRACE(name);
     reset();
-    tensor(name)->dtype = static_cast<attnrt_dtype>(7);
+    set_raw(tensor(name)->dtype, 7);
     expect_rejected({name + ".dtype (7) must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16"});
   }
 }
@@ -442,7 +454,7 @@ TEST_F(Validation, CausalNotZeroOrOne) {
 }
 
 TEST_F(Validation, BadAlignEnum) {
-  params.align = static_cast<attnrt_causal_align>(2);
+  set_raw(params.align, 2);
   expect_rejected({"params.align (2) must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT"});
 }
 
@@ -455,13 +467,13 @@ TEST_F(Validation, WindowBelowMinusOne) {
 }
 
 TEST_F(Validation, BadPrecisionEnum) {
-  params.precision = static_cast<attnrt_precision>(2);
+  set_raw(params.precision, 2);
   expect_rejected({"params.precision (2) must be ATTNRT_EXP2_ACCURATE or ATTNRT_EXP2_FAST"});
 }
 
 TEST_F(Validation, BadStrategyEnum) {
   for (const int bad : {-1, 4}) {
-    params.strategy = static_cast<attnrt_strategy>(bad);
+    set_raw(params.strategy, bad);
     expect_rejected({"params.strategy (" + std::to_string(bad) + ") must be one of ATTNRT_STRATEGY_*"});
   }
 }
