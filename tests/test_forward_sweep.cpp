@@ -46,7 +46,7 @@ std::vector<Spec> sweep_specs() {
   const std::vector<Shape> dims = {
       {1, 1000, 32}, {1000, 7, 32},  {257, 33, 32},  {7, 257, 64},   {1000, 257, 64},
       {33, 257, 80}, {257, 1, 80},   {1, 33, 96},    {33, 1000, 96}, {257, 7, 128},
-      {7, 1000, 128}, {33, 7, 256},  {1, 257, 256},  {257, 33, 256}};
+      {7, 1000, 128}, {33, 7, 256},  {1, 257, 256},  {257, 33, 256}, {7, 33, 512}};  // 512: the largest allowed
   for (const Shape& sh : dims)
     for (attnrt_dtype t : kDtypes)
       add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 2, .M = sh.M, .N = sh.N, .D = sh.D, .Dv = sh.D});
