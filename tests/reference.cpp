@@ -23,6 +23,63 @@ double bf16_to_double(std::uint16_t h) {
   return f;
 }
 
+// Rows [0, rows) of head (b, h) of t, widened to double, dense [rows][dim].
+std::vector<double> widen(const attnrt_tensor& t, std::int64_t b, std::int64_t h, std::int64_t rows) {
+  const std::int64_t dim = t.shape[3];
+  std::vector<double> out(rows * dim);
+  for (std::int64_t s = 0; s < rows; ++s)
+    for (std::int64_t d = 0; d < dim; ++d) out[s * dim + d] = load(t, b, h, s, d);
+  return out;
+}
+
+// The one definition of a reference output row. q_row: [D]; key(j) and
+// value(j) give pointers to key/value row j as double; bias(j) the additive
+// bias of key j (0 without bias).
+template <class Key, class Value, class Bias>
+RefRow attend(const attnrt_params& p, std::int64_t D, std::int64_t Dv, std::int64_t lo, std::int64_t hi,
+              const double* q_row, Key key, Value value, Bias bias) {
+  const double scale = p.scale != 0.0f ? p.scale : 1.0 / std::sqrt(static_cast<double>(D));
+  RefRow r{std::vector<double>(Dv, 0.0), -INFINITY};
+  std::vector<double> s;
+  s.reserve(std::max<std::int64_t>(0, hi - lo));
+  double mx = -INFINITY;
+  bool nan = false;
+  for (std::int64_t j = lo; j < hi; ++j) {
+    const double* k = key(j);
+    double dot = 0;
+    for (std::int64_t d = 0; d < D; ++d) dot += q_row[d] * k[d];
+    double x = dot * scale;
+    if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
+    x += bias(j);
+    nan |= std::isnan(x);
+    s.push_back(x);
+    if (x > mx) mx = x;
+  }
+  if (nan) {
+    std::fill(r.o.begin(), r.o.end(), std::numeric_limits<double>::quiet_NaN());
+    r.lse = std::numeric_limits<double>::quiet_NaN();
+    return r;
+  }
+  if (mx == -INFINITY) return r;  // nothing visible (or every score -inf): zeros, -inf
+  double sum = 0;
+  for (std::int64_t j = lo; j < hi; ++j) {
+    const double w = std::exp(s[j - lo] - mx);
+    sum += w;
+    if (w == 0) continue;  // a masked (-inf) key contributes nothing, even a NaN in V
+    const double* v = value(j);
+    for (std::int64_t c = 0; c < Dv; ++c) r.o[c] += w * v[c];
+  }
+  for (double& x : r.o) x /= sum;
+  r.lse = mx + std::log(sum);
+  return r;
+}
+
+double bias_at(const attnrt_params& p, std::int64_t b, std::int64_t h, std::int64_t i, std::int64_t j) {
+  if (!p.bias) return 0.0;
+  const attnrt_tensor& bi = *p.bias;
+  return load(bi, bi.shape[0] == 1 ? 0 : b, bi.shape[1] == 1 ? 0 : h, i, j);
+}
+
 }  // namespace
 
 double load(const attnrt_tensor& t, std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d) {
@@ -49,56 +106,47 @@ RefRow reference_row(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
   const std::int64_t M = q.shape[2], D = q.shape[3], Dv = v.shape[3];
   const std::int64_t n = p.kv_lens ? p.kv_lens[b] : k.shape[2];
   const std::int64_t hk = h / (q.shape[1] / k.shape[1]);
-  const double scale = p.scale != 0.0f ? p.scale : 1.0 / std::sqrt(static_cast<double>(D));
   std::int64_t lo, hi;
   visible_keys(p, M, n, i, &lo, &hi);
-
-  RefRow r{std::vector<double>(Dv, 0.0), -INFINITY};
-  std::vector<double> s;
-  double mx = -INFINITY;
-  bool nan = false;
-  for (std::int64_t j = lo; j < hi; ++j) {
-    double dot = 0;
-    for (std::int64_t d = 0; d < D; ++d) dot += load(q, b, h, i, d) * load(k, b, hk, j, d);
-    double x = dot * scale;
-    if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
-    if (p.bias) {
-      const attnrt_tensor& bi = *p.bias;
-      x += load(bi, bi.shape[0] == 1 ? 0 : b, bi.shape[1] == 1 ? 0 : h, i, j);
-    }
-    nan |= std::isnan(x);
-    s.push_back(x);
-    if (x > mx) mx = x;
-  }
-  if (nan) {
-    std::fill(r.o.begin(), r.o.end(), std::numeric_limits<double>::quiet_NaN());
-    r.lse = std::numeric_limits<double>::quiet_NaN();
-    return r;
-  }
-  if (mx == -INFINITY) return r;  // nothing visible (or every score -inf): zeros, -inf
-  double sum = 0;
-  for (std::int64_t j = lo; j < hi; ++j) {
-    const double w = std::exp(s[j - lo] - mx);
-    sum += w;
-    if (w == 0) continue;  // a masked (-inf) key contributes nothing, even a NaN in V
-    for (std::int64_t c = 0; c < Dv; ++c) r.o[c] += w * load(v, b, hk, j, c);
-  }
-  for (double& x : r.o) x /= sum;
-  r.lse = mx + std::log(sum);
-  return r;
+  std::vector<double> q_row(D), k_row(D), v_row(Dv);
+  for (std::int64_t d = 0; d < D; ++d) q_row[d] = load(q, b, h, i, d);
+  auto key = [&](std::int64_t j) {
+    for (std::int64_t d = 0; d < D; ++d) k_row[d] = load(k, b, hk, j, d);
+    return k_row.data();
+  };
+  auto value = [&](std::int64_t j) {
+    for (std::int64_t c = 0; c < Dv; ++c) v_row[c] = load(v, b, hk, j, c);
+    return v_row.data();
+  };
+  auto bias = [&](std::int64_t j) { return bias_at(p, b, h, i, j); };
+  return attend(p, D, Dv, lo, hi, q_row.data(), key, value, bias);
 }
 
 RefResult reference_forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                             const attnrt_params& p) {
-  const std::int64_t B = q.shape[0], H = q.shape[1], M = q.shape[2], Dv = v.shape[3];
+  const std::int64_t B = q.shape[0], H = q.shape[1], M = q.shape[2], D = q.shape[3];
+  const std::int64_t Hkv = k.shape[1], N = k.shape[2], Dv = v.shape[3];
   RefResult res{std::vector<double>(B * H * M * Dv), std::vector<double>(B * H * M)};
+  // Same rows as reference_row, with each head's inputs widened once.
   for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t h = 0; h < H; ++h)
-      for (std::int64_t i = 0; i < M; ++i) {
-        const RefRow row = reference_row(q, k, v, p, b, h, i);
-        std::copy(row.o.begin(), row.o.end(), res.o.begin() + ((b * H + h) * M + i) * Dv);
-        res.lse[(b * H + h) * M + i] = row.lse;
+    for (std::int64_t hk = 0; hk < Hkv; ++hk) {
+      const std::int64_t n = p.kv_lens ? p.kv_lens[b] : N;
+      const std::vector<double> kd = widen(k, b, hk, n), vd = widen(v, b, hk, n);
+      auto key = [&](std::int64_t j) { return kd.data() + j * D; };
+      auto value = [&](std::int64_t j) { return vd.data() + j * Dv; };
+      const std::int64_t group = H / Hkv;
+      for (std::int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+        const std::vector<double> qd = widen(q, b, h, M);
+        for (std::int64_t i = 0; i < M; ++i) {
+          std::int64_t lo, hi;
+          visible_keys(p, M, n, i, &lo, &hi);
+          auto bias = [&](std::int64_t j) { return bias_at(p, b, h, i, j); };
+          const RefRow row = attend(p, D, Dv, lo, hi, qd.data() + i * D, key, value, bias);
+          std::copy(row.o.begin(), row.o.end(), res.o.begin() + ((b * H + h) * M + i) * Dv);
+          res.lse[(b * H + h) * M + i] = row.lse;
+        }
       }
+    }
   return res;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "runtime/src/error.hpp"
+#include "runtime/src/raw_enum.hpp"
 
 namespace attnrt::rt {
 namespace {
@@ -49,10 +50,11 @@ unsigned long long parse_domains(const char* what, const std::string& text) {
 
 void check_config(const attnrt_config& c) {
   if (c.num_threads < 0) fail(kCfg, "config.num_threads (", c.num_threads, ") must be >= 0 (0 = all cores)");
-  if (c.executor < ATTNRT_EXECUTOR_DEFAULT || c.executor > ATTNRT_EXECUTOR_TBB)
-    fail(kCfg, "config.executor (", static_cast<int>(c.executor), ") must be one of ATTNRT_EXECUTOR_*");
-  if (c.strategy < ATTNRT_STRATEGY_AUTO || c.strategy > ATTNRT_STRATEGY_THREE_PASS)
-    fail(kCfg, "config.strategy (", static_cast<int>(c.strategy), ") must be one of ATTNRT_STRATEGY_*");
+  const int executor = raw_enum(c.executor), strategy = raw_enum(c.strategy);
+  if (executor < ATTNRT_EXECUTOR_DEFAULT || executor > ATTNRT_EXECUTOR_TBB)
+    fail(kCfg, "config.executor (", executor, ") must be one of ATTNRT_EXECUTOR_*");
+  if (strategy < ATTNRT_STRATEGY_AUTO || strategy > ATTNRT_STRATEGY_THREE_PASS)
+    fail(kCfg, "config.strategy (", strategy, ") must be one of ATTNRT_STRATEGY_*");
   if (c.domains) parse_domains("config.domains", c.domains);
   if (c.bind && std::strcmp(c.bind, "core") && std::strcmp(c.bind, "domain") && std::strcmp(c.bind, "none"))
     fail(kCfg, "config.bind (", c.bind, ") must be core, domain or none");

@@ -8,6 +8,7 @@
 
 #include "kernels/kernel_set.hpp"
 #include "runtime/src/error.hpp"
+#include "runtime/src/raw_enum.hpp"
 
 namespace attnrt::rt {
 namespace {
@@ -56,8 +57,9 @@ Extent extent_of(const char* name, const attnrt_tensor& t) {
 void check_tensor(const char* name, const attnrt_tensor* t, bool output) {
   if (!t) fail(kBad, name, " must not be NULL");
   if (!t->data) fail(kBad, name, ".data must not be NULL");
-  if (t->dtype != ATTNRT_F32 && t->dtype != ATTNRT_F16 && t->dtype != ATTNRT_BF16)
-    fail(kBad, name, ".dtype (", static_cast<int>(t->dtype), ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16");
+  const int dtype = raw_enum(t->dtype);
+  if (dtype != ATTNRT_F32 && dtype != ATTNRT_F16 && dtype != ATTNRT_BF16)
+    fail(kBad, name, ".dtype (", dtype, ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16");
   for (int i = 0; i < 4; ++i)
     if (t->shape[i] <= 0) fail(kBad, name, ".", kDim[i], " (", t->shape[i], ") must be positive");
   for (int i = 0; i < 3; ++i)
@@ -128,14 +130,15 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
   if (!std::isfinite(p.softcap) || p.softcap < 0)
     fail(kBad, "params.softcap (", p.softcap, ") must be finite and >= 0 (0 = off)");
   if (p.causal != 0 && p.causal != 1) fail(kBad, "params.causal (", p.causal, ") must be 0 or 1");
-  if (p.align != ATTNRT_ALIGN_BOTTOM_RIGHT && p.align != ATTNRT_ALIGN_TOP_LEFT)
-    fail(kBad, "params.align (", static_cast<int>(p.align), ") must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT");
+  const int align = raw_enum(p.align), precision = raw_enum(p.precision), strategy = raw_enum(p.strategy);
+  if (align != ATTNRT_ALIGN_BOTTOM_RIGHT && align != ATTNRT_ALIGN_TOP_LEFT)
+    fail(kBad, "params.align (", align, ") must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT");
   if (p.window_left < -1) fail(kBad, "params.window_left (", p.window_left, ") must be >= 0, or -1 for unbounded");
   if (p.window_right < -1) fail(kBad, "params.window_right (", p.window_right, ") must be >= 0, or -1 for unbounded");
-  if (p.precision != ATTNRT_EXP2_ACCURATE && p.precision != ATTNRT_EXP2_FAST)
-    fail(kBad, "params.precision (", static_cast<int>(p.precision), ") must be ATTNRT_EXP2_ACCURATE or ATTNRT_EXP2_FAST");
-  if (p.strategy < ATTNRT_STRATEGY_AUTO || p.strategy > ATTNRT_STRATEGY_THREE_PASS)
-    fail(kBad, "params.strategy (", static_cast<int>(p.strategy), ") must be one of ATTNRT_STRATEGY_*");
+  if (precision != ATTNRT_EXP2_ACCURATE && precision != ATTNRT_EXP2_FAST)
+    fail(kBad, "params.precision (", precision, ") must be ATTNRT_EXP2_ACCURATE or ATTNRT_EXP2_FAST");
+  if (strategy < ATTNRT_STRATEGY_AUTO || strategy > ATTNRT_STRATEGY_THREE_PASS)
+    fail(kBad, "params.strategy (", strategy, ") must be one of ATTNRT_STRATEGY_*");
 
   if (p.kv_lens)
     for (std::int64_t b = 0; b < q->shape[0]; ++b)

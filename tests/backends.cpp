@@ -1,0 +1,56 @@
+#include "tests/backends.hpp"
+
+#include <algorithm>
+
+#include "kernels/registry.hpp"
+#include "runtime/src/cpu_features.hpp"
+
+namespace attnrt::test {
+
+std::string Backend::name() const { return isa + "_" + kernels::strategy_name(strategy); }
+
+std::string BackendCase::name() const {
+  static const char* const names[] = {"f32", "f16", "bf16"};
+  return backend.name() + "_" + names[dtype];
+}
+
+kernels::DType to_kernel_dtype(attnrt_dtype t) { return static_cast<kernels::DType>(t); }
+
+std::vector<const kernels::KernelSet*> sets_for(attnrt_dtype t) {
+  std::vector<const kernels::KernelSet*> out;
+  for (const kernels::KernelSet* ks : kernels::kernel_sets(to_kernel_dtype(t)))
+    if (ks) out.push_back(ks);
+  return out;
+}
+
+std::vector<Backend> backends_for(attnrt_dtype t) {
+  std::vector<Backend> out;
+  for (const kernels::KernelSet* ks : sets_for(t))
+    for (kernels::Strategy s : kAllStrategies)
+      if (kernels::has_pipeline(s)) out.push_back({ks->name, s});
+  return out;
+}
+
+std::vector<BackendCase> backend_cases() {
+  std::vector<BackendCase> out;
+  for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16})
+    for (const Backend& b : backends_for(t)) out.push_back({b, t});
+  return out;
+}
+
+bool cpu_runs(const kernels::KernelSet& ks) {
+  return (ks.requires_cpu & rt::cpu_features().bits) == ks.requires_cpu;
+}
+
+bool cpu_runs(const std::string& isa, attnrt_dtype t) {
+  for (const kernels::KernelSet* ks : sets_for(t))
+    if (isa == ks->name) return cpu_runs(*ks);
+  return false;
+}
+
+bool has_set(const std::string& isa, attnrt_dtype t) {
+  const auto sets = sets_for(t);
+  return std::any_of(sets.begin(), sets.end(), [&](const kernels::KernelSet* ks) { return isa == ks->name; });
+}
+
+}  // namespace attnrt::test

@@ -1,0 +1,47 @@
+// What a test can run on: every kernel set the registry has for a dtype,
+// paired with every strategy this build has. Sets this CPU cannot run are
+// listed too, so a test can name them and GTEST_SKIP.
+#pragma once
+
+#include <attnrt/attnrt.h>
+
+#include <string>
+#include <vector>
+
+#include "kernels/kernel_set.hpp"
+#include "kernels/pipelines/pipeline.hpp"
+
+namespace attnrt::test {
+
+inline constexpr kernels::Strategy kAllStrategies[] = {
+    kernels::Strategy::online, kernels::Strategy::two_pass, kernels::Strategy::three_pass};
+
+struct Backend {
+  std::string isa;  // a KernelSet name: what attnrt::Config::isa selects
+  kernels::Strategy strategy;
+  std::string name() const;  // "generic_online"
+};
+
+// A backend for one input dtype: what per-set tests are parameterized over.
+struct BackendCase {
+  Backend backend;
+  attnrt_dtype dtype;
+  std::string name() const;  // "generic_online_f16"
+};
+
+kernels::DType to_kernel_dtype(attnrt_dtype t);
+
+// Kernel sets the registry has for dtype t, in registry order.
+std::vector<const kernels::KernelSet*> sets_for(attnrt_dtype t);
+// Every (set for dtype t) x (built strategy).
+std::vector<Backend> backends_for(attnrt_dtype t);
+// Every backend of every dtype.
+std::vector<BackendCase> backend_cases();
+
+bool cpu_runs(const kernels::KernelSet& ks);
+// Whether this CPU runs the set named isa for dtype t.
+bool cpu_runs(const std::string& isa, attnrt_dtype t);
+// Whether the registry has a set named isa for dtype t.
+bool has_set(const std::string& isa, attnrt_dtype t);
+
+}  // namespace attnrt::test

@@ -1,0 +1,120 @@
+// One attention problem for the tests: a named spec (shapes, layout, dtype,
+// masks, bias, softcap, precision), its random inputs, fresh canary-guarded
+// outputs, the call through the C ABI or the C++ layer, and the comparison
+// with the double-precision reference.
+#pragma once
+
+#include <attnrt/attnrt.h>
+#include <attnrt/attnrt.hpp>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/backends.hpp"
+#include "tests/reference.hpp"
+#include "tests/tensors.hpp"
+#include "tests/tolerances.hpp"
+
+namespace attnrt::test {
+
+// Bias shape [1|B, 1|Hq, M, N].
+enum class BiasKind { none, full, batch1, heads1, both1 };
+
+struct Spec {
+  attnrt_dtype dtype = ATTNRT_F32;
+  std::int64_t B = 1, Hq = 1, Hkv = 1, M = 1, N = 1, D = 32, Dv = 32;
+  Layout layout = Layout::bhsd;
+  bool causal = false;
+  attnrt_causal_align align = ATTNRT_ALIGN_BOTTOM_RIGHT;
+  std::int64_t window_left = -1, window_right = -1;
+  std::vector<std::int64_t> kv_lens;  // empty: every batch uses N keys
+  BiasKind bias = BiasKind::none;
+  bool bias_masked_row = false;  // bias row 1 (or 0 if M == 1) all -inf: a fully masked row
+  float softcap = 0.0f;
+  float scale = 0.0f;
+  bool lse = true;
+  attnrt_precision precision = ATTNRT_EXP2_ACCURATE;
+
+  // A gtest-safe name that says everything above, e.g.
+  // "f16_B2_H8x2_M33_N257_D64_bshd_causalBR_wl16_lse".
+  std::string name() const;
+};
+
+void PrintTo(const Spec& s, std::ostream* os);  // its name, in gtest messages
+
+// Inputs of a spec, drawn from U(-1, 1) (bias too, with -inf entries).
+// The random stream is seeded from the spec's name unless a seed is given:
+// specs that differ only in parameters (scale, softcap) then share inputs.
+class Problem {
+ public:
+  explicit Problem(const Spec& spec, std::uint32_t seed = 0);
+
+  const Spec& spec() const { return spec_; }
+  HostTensor& q() { return q_; }
+  HostTensor& k() { return k_; }
+  HostTensor& v() { return v_; }
+  HostTensor* bias() { return bias_ ? &*bias_ : nullptr; }
+
+  // Fresh outputs, surrounded by canaries.
+  HostTensor make_o() const;
+  std::optional<HostTensor> make_lse() const;  // empty when the spec has no LSE
+
+  // Parameters of the spec with the given LSE view (may be null); valid
+  // while this Problem and the view live.
+  attnrt_params params(const attnrt_tensor* lse, kernels::Strategy strategy) const;
+  attnrt::Params cpp_params(const attnrt::Tensor* lse, kernels::Strategy strategy) const;
+
+  RefResult reference() const;
+
+ private:
+  Spec spec_;
+  HostTensor q_, k_, v_;
+  std::optional<HostTensor> bias_;
+  attnrt_tensor bias_c_{};
+  attnrt::Tensor bias_cpp_{};
+};
+
+// A C ABI runtime for one kernel set ("" = the best this CPU runs) and
+// thread count (0 = all cores).
+class CRuntime {
+ public:
+  CRuntime(const std::string& isa, int num_threads);
+  ~CRuntime();
+  CRuntime(const CRuntime&) = delete;
+  CRuntime& operator=(const CRuntime&) = delete;
+  attnrt_runtime* get() const { return rt_; }
+  attnrt_status status() const { return status_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  attnrt_runtime* rt_ = nullptr;
+  attnrt_status status_;
+  std::string error_;
+};
+
+// Runs a problem through attnrt_runtime_forward into o (and lse if given).
+attnrt_status run_c(attnrt_runtime* rt, Problem& p, HostTensor& o, HostTensor* lse,
+                    kernels::Strategy strategy);
+
+// Runs a problem on a backend through the C ABI with `threads` threads;
+// reports a test failure (and returns outputs as they are) if the call fails.
+struct Outputs {
+  HostTensor o;
+  std::optional<HostTensor> lse;
+  HostTensor* lse_ptr() { return lse ? &*lse : nullptr; }
+};
+Outputs run_backend(const Backend& backend, Problem& p, int threads = 2);
+
+// O (and LSE) against the reference: within tol where the reference is
+// finite; exactly 0 and -inf on rows that see no key; NaN exactly on the
+// rows where the reference is NaN; nothing written outside the views.
+::testing::AssertionResult matches_reference(const HostTensor& o, const HostTensor* lse,
+                                             const RefResult& ref, Tolerance tol);
+
+// Whether two outputs hold the same bits in every element of their views.
+::testing::AssertionResult bit_identical(const HostTensor& a, const HostTensor& b);
+
+}  // namespace attnrt::test

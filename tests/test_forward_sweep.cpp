@@ -1,0 +1,299 @@
+// The public call against the double-precision reference, on every kernel
+// set the registry has (sets this CPU cannot run are skipped) and every
+// strategy this build has. Each case runs through the C ABI on two threads
+// and through the C++ layer on one thread; both must match bit for bit.
+//
+// The sweep is chosen, not a cartesian product: every head dim meets a few
+// sequence shapes, every mask meets a few shapes, dtypes and layouts rotate,
+// and large head dims stay with small M x N so the suite stays fast.
+#include <attnrt/attnrt.h>
+#include <attnrt/attnrt.hpp>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/harness.hpp"
+
+namespace attnrt::test {
+namespace {
+
+constexpr attnrt_dtype kDtypes[] = {ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16};
+constexpr Layout kLayouts[] = {Layout::bhsd, Layout::bshd, Layout::cache};
+constexpr auto BR = ATTNRT_ALIGN_BOTTOM_RIGHT;
+constexpr auto TL = ATTNRT_ALIGN_TOP_LEFT;
+
+struct Shape {
+  std::int64_t M, N, D;
+};
+
+// Rotates through dtypes and layouts so each group covers all of them.
+struct Rotation {
+  int i = 0;
+  attnrt_dtype dtype() const { return kDtypes[i % 3]; }
+  Layout layout() const { return kLayouts[(i / 3 + i) % 3]; }
+  void next() { ++i; }
+};
+
+std::vector<Spec> sweep_specs() {
+  std::vector<Spec> out;
+  auto add = [&](Spec s) { out.push_back(std::move(s)); };
+
+  // Head dims x sequence shapes, every dtype. M != N throughout: a bottom-
+  // right and top-left mistake would otherwise cancel.
+  const std::vector<Shape> dims = {
+      {1, 1000, 32}, {1000, 7, 32},  {257, 33, 32},  {7, 257, 64},   {1000, 257, 64},
+      {33, 257, 80}, {257, 1, 80},   {1, 33, 96},    {33, 1000, 96}, {257, 7, 128},
+      {7, 1000, 128}, {33, 7, 256},  {1, 257, 256},  {257, 33, 256}, {7, 33, 512}};  // 512: the largest allowed
+  for (const Shape& sh : dims)
+    for (attnrt_dtype t : kDtypes)
+      add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 2, .M = sh.M, .N = sh.N, .D = sh.D, .Dv = sh.D});
+
+  // Dv != D.
+  Rotation rot;
+  const std::vector<std::array<std::int64_t, 4>> dv_cases = {  // D, Dv, M, N
+      {64, 128, 33, 257}, {128, 64, 257, 33}, {32, 80, 7, 1000}, {96, 32, 1000, 7},
+      {256, 64, 7, 33},   {80, 96, 33, 1},    {64, 256, 1, 257}, {128, 32, 33, 257}};
+  for (const auto& [D, Dv, M, N] : dv_cases) {
+    add({.dtype = rot.dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = M, .N = N, .D = D, .Dv = Dv,
+         .layout = rot.layout()});
+    rot.next();
+  }
+
+  // Grouped-query attention: ratios 1, 4, 8 and MQA, in every layout.
+  const std::vector<std::array<std::int64_t, 2>> heads = {{4, 4}, {8, 2}, {16, 2}, {8, 1}, {6, 1}};
+  for (const auto& [hq, hkv] : heads)
+    for (Layout l : kLayouts) {
+      add({.dtype = rot.dtype(), .B = 2, .Hq = hq, .Hkv = hkv, .M = 33, .N = 257, .D = 64, .Dv = 64,
+           .layout = l});
+      rot.next();
+    }
+
+  // Layouts on tails: odd head dims, odd lengths.
+  for (Layout l : kLayouts)
+    for (attnrt_dtype t : kDtypes)
+      add({.dtype = t, .B = 3, .Hq = 2, .Hkv = 1, .M = 7, .N = 33, .D = 80, .Dv = 80, .layout = l});
+
+  // Masks, each on a few shapes (M < N, M > N, decode) in rotating dtypes.
+  struct Mask {
+    bool causal;
+    attnrt_causal_align align;
+    std::int64_t wl, wr;
+  };
+  const std::vector<Mask> masks = {
+      {true, BR, -1, -1},  {true, TL, -1, -1},  {false, BR, 16, -1}, {false, TL, 16, -1},
+      {false, BR, -1, 5},  {false, TL, 8, 3},   {false, BR, 8, 3},   {true, BR, 32, -1},
+      {true, TL, 32, -1},  {true, BR, -1, 4},   {false, BR, 0, 0},   {true, TL, 2, -1}};
+  const std::vector<Shape> mask_shapes = {{33, 257, 64}, {257, 33, 32}, {1, 1000, 64}, {40, 33, 96}};
+  for (const Mask& m : masks)
+    for (const Shape& sh : mask_shapes) {
+      // One (batch, head) pair per KV head, so the row partition differs
+      // between one and two threads and the bit-identity check means something.
+      add({.dtype = rot.dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = sh.M, .N = sh.N, .D = sh.D, .Dv = sh.D,
+           .layout = rot.layout(), .causal = m.causal, .align = m.align, .window_left = m.wl,
+           .window_right = m.wr});
+      rot.next();
+    }
+
+  // Windows wider than a key block, on rows split differently by one and by
+  // two threads: the key blocks a row sees must not depend on its row block.
+  for (attnrt_dtype t : kDtypes) {
+    add({.dtype = t, .B = 1, .Hq = 1, .Hkv = 1, .M = 257, .N = 1000, .D = 256, .Dv = 256,
+         .window_left = 200});
+    add({.dtype = t, .B = 1, .Hq = 1, .Hkv = 1, .M = 257, .N = 1000, .D = 256, .Dv = 128, .causal = true,
+         .align = TL, .window_left = 300});
+  }
+
+  // Per-batch key lengths, including 0 (a batch with no keys) and N.
+  for (attnrt_dtype t : kDtypes) {
+    add({.dtype = t, .B = 4, .Hq = 2, .Hkv = 1, .M = 33, .N = 257, .D = 64, .Dv = 64,
+         .kv_lens = {0, 257, 128, 1}});
+    add({.dtype = t, .B = 4, .Hq = 2, .Hkv = 2, .M = 33, .N = 257, .D = 32, .Dv = 32, .layout = Layout::cache,
+         .causal = true, .kv_lens = {257, 0, 33, 7}});
+    add({.dtype = t, .B = 4, .Hq = 4, .Hkv = 1, .M = 1, .N = 1000, .D = 128, .Dv = 128,
+         .layout = Layout::bshd, .kv_lens = {1000, 999, 0, 500}});
+    add({.dtype = t, .B = 3, .Hq = 2, .Hkv = 1, .M = 40, .N = 33, .D = 64, .Dv = 64, .causal = true,
+         .align = TL, .window_left = 4, .kv_lens = {33, 20, 0}});
+  }
+
+  // Bias: full, broadcast over batch, over heads, over both; -inf entries;
+  // one row masked entirely.
+  const BiasKind kinds[] = {BiasKind::full, BiasKind::batch1, BiasKind::heads1, BiasKind::both1};
+  for (BiasKind k : kinds) {
+    add({.dtype = rot.dtype(), .B = 2, .Hq = 4, .Hkv = 2, .M = 33, .N = 257, .D = 64, .Dv = 64,
+         .layout = rot.layout(), .bias = k});
+    rot.next();
+    add({.dtype = rot.dtype(), .B = 2, .Hq = 4, .Hkv = 2, .M = 7, .N = 33, .D = 32, .Dv = 32,
+         .layout = rot.layout(), .causal = true, .bias = k, .bias_masked_row = true});
+    rot.next();
+  }
+
+  // Softcap and explicit scales, alone and with masks and bias.
+  for (attnrt_dtype t : kDtypes) {
+    add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 2, .M = 33, .N = 257, .D = 64, .Dv = 64, .softcap = 0.5f});
+    add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 1, .M = 257, .N = 33, .D = 80, .Dv = 80, .causal = true,
+         .bias = BiasKind::full, .softcap = 2.0f});
+    add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 2, .M = 33, .N = 257, .D = 32, .Dv = 32, .scale = 2.0f});
+    add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 2, .M = 7, .N = 1000, .D = 128, .Dv = 128, .softcap = 30.0f,
+         .scale = 0.03f});
+  }
+
+  // Everything at once.
+  for (attnrt_dtype t : kDtypes)
+    for (Layout l : kLayouts) {
+      add({.dtype = t, .B = 3, .Hq = 8, .Hkv = 2, .M = 40, .N = 257, .D = 64, .Dv = 32, .layout = l,
+           .causal = true, .align = TL, .window_left = 48, .kv_lens = {257, 100, 0},
+           .bias = BiasKind::heads1, .bias_masked_row = true, .softcap = 1.5f});
+    }
+
+  // Without LSE output (the null path).
+  for (attnrt_dtype t : kDtypes) {
+    add({.dtype = t, .B = 2, .Hq = 2, .Hkv = 1, .M = 33, .N = 257, .D = 64, .Dv = 64, .causal = true,
+         .lse = false});
+  }
+
+  // Fast exp2: a cross-section of the above.
+  const std::size_t before_fast = out.size();
+  for (std::size_t i = 0; i < before_fast; i += 7) {
+    Spec s = out[i];
+    s.precision = ATTNRT_EXP2_FAST;
+    add(s);
+  }
+  return out;
+}
+
+struct SweepCase {
+  Backend backend;
+  Spec spec;
+};
+void PrintTo(const SweepCase& c, std::ostream* os) { *os << c.backend.name() << "_" << c.spec.name(); }
+
+std::vector<SweepCase> sweep_cases() {
+  std::vector<SweepCase> out;
+  for (const Spec& s : sweep_specs())
+    for (const Backend& b : backends_for(s.dtype)) out.push_back({b, s});
+  return out;
+}
+
+class ForwardSweep : public ::testing::TestWithParam<SweepCase> {};
+
+TEST_P(ForwardSweep, MatchesReference) {
+  const Backend& backend = GetParam().backend;
+  const Spec& spec = GetParam().spec;
+  if (!cpu_runs(backend.isa, spec.dtype)) GTEST_SKIP() << backend.isa << " needs CPU features this machine lacks";
+  Problem p(spec);
+  const RefResult ref = p.reference();
+
+  // The C ABI on two threads.
+  CRuntime rt2(backend.isa, 2);
+  ASSERT_EQ(rt2.status(), ATTNRT_OK) << rt2.error();
+  ASSERT_EQ(attnrt_runtime_isa(rt2.get()), backend.isa);
+  HostTensor o2 = p.make_o();
+  std::optional<HostTensor> lse2 = p.make_lse();
+  ASSERT_EQ(run_c(rt2.get(), p, o2, lse2 ? &*lse2 : nullptr, backend.strategy), ATTNRT_OK) << attnrt_last_error();
+  EXPECT_TRUE(matches_reference(o2, lse2 ? &*lse2 : nullptr, ref, tolerance(spec.dtype, spec.precision)));
+
+  // The C++ layer on one thread: the same bits (results never depend on the
+  // thread count or on which API was used).
+  attnrt::Runtime rt1(attnrt::Config{.num_threads = 1, .isa = backend.isa});
+  ASSERT_EQ(rt1.num_threads(), 1);
+  HostTensor o1 = p.make_o();
+  std::optional<HostTensor> lse1 = p.make_lse();
+  const attnrt::Tensor lse1_view = lse1 ? lse1->cpp() : attnrt::Tensor{};
+  rt1.forward(p.q().cpp(), p.k().cpp(), p.v().cpp(), o1.cpp(),
+              p.cpp_params(lse1 ? &lse1_view : nullptr, backend.strategy));
+  EXPECT_TRUE(bit_identical(o2, o1)) << "O: 2-thread C call vs 1-thread C++ call";
+  if (lse2) {
+    EXPECT_TRUE(bit_identical(*lse2, *lse1)) << "LSE: 2-thread C call vs 1-thread C++ call";
+  }
+  EXPECT_TRUE(o1.outside_intact());
+}
+
+std::string case_name(const ::testing::TestParamInfo<SweepCase>& info) {
+  return info.param.backend.name() + "_" + info.param.spec.name();
+}
+
+INSTANTIATE_TEST_SUITE_P(Sweep, ForwardSweep, ::testing::ValuesIn(sweep_cases()), case_name);
+
+// The process-wide default runtime (attnrt::attention_forward) with the plan
+// table's own strategy choice.
+class DefaultRuntime : public ::testing::TestWithParam<Spec> {};
+
+TEST_P(DefaultRuntime, MatchesReference) {
+  const Spec& spec = GetParam();
+  Problem p(spec);
+  HostTensor o = p.make_o();
+  std::optional<HostTensor> lse = p.make_lse();
+  const attnrt::Tensor lse_view = lse ? lse->cpp() : attnrt::Tensor{};
+  attnrt::Params params = p.cpp_params(lse ? &lse_view : nullptr, kernels::Strategy::online);
+  params.strategy = attnrt::Strategy::automatic;
+  attnrt::attention_forward(p.q().cpp(), p.k().cpp(), p.v().cpp(), o.cpp(), params);
+  EXPECT_TRUE(matches_reference(o, lse ? &*lse : nullptr, p.reference(), tolerance(spec.dtype, spec.precision)));
+}
+
+std::vector<Spec> default_runtime_specs() {
+  std::vector<Spec> out;
+  for (attnrt_dtype t : kDtypes) {
+    out.push_back({.dtype = t, .B = 2, .Hq = 4, .Hkv = 1, .M = 33, .N = 257, .D = 64, .Dv = 64,
+                   .layout = Layout::bshd, .causal = true});
+    out.push_back({.dtype = t, .B = 2, .Hq = 2, .Hkv = 2, .M = 1, .N = 1000, .D = 128, .Dv = 128,
+                   .layout = Layout::cache, .kv_lens = {1000, 3}});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Default, DefaultRuntime, ::testing::ValuesIn(default_runtime_specs()),
+                         [](const ::testing::TestParamInfo<Spec>& info) { return info.param.name(); });
+
+// A strategy this build lacks is refused with ATTNRT_UNSUPPORTED and a
+// message naming it, whether asked for per call or in the configuration.
+TEST(Strategies, UnbuiltStrategyIsUnsupported) {
+  int unbuilt = 0;
+  for (kernels::Strategy s : kAllStrategies) {
+    if (kernels::has_pipeline(s)) continue;
+    ++unbuilt;
+    const std::string name = kernels::strategy_name(s);
+    SCOPED_TRACE(name);
+    Problem p({.dtype = ATTNRT_F32, .M = 7, .N = 33});
+    HostTensor o = p.make_o();
+    std::optional<HostTensor> lse = p.make_lse();
+
+    CRuntime rt("", 1);
+    ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
+    EXPECT_EQ(run_c(rt.get(), p, o, &*lse, s), ATTNRT_UNSUPPORTED);
+    EXPECT_NE(std::string(attnrt_last_error()).find(name), std::string::npos) << attnrt_last_error();
+
+    attnrt::Runtime by_config(attnrt::Config{.num_threads = 1, .strategy = static_cast<attnrt::Strategy>(s)});
+    attnrt::Params params = p.cpp_params(nullptr, s);
+    params.strategy = attnrt::Strategy::automatic;  // the configuration's choice applies
+    try {
+      by_config.forward(p.q().cpp(), p.k().cpp(), p.v().cpp(), o.cpp(), params);
+      ADD_FAILURE() << "no error for a strategy this build lacks";
+    } catch (const attnrt::Error& e) {
+      EXPECT_EQ(e.status(), ATTNRT_UNSUPPORTED);
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+  if (unbuilt == 0) GTEST_SKIP() << "this build has every strategy";
+}
+
+// Every name the sweep uses for a kernel set is one the registry knows for
+// that dtype, and every dtype has at least the portable set, last.
+TEST(Registry, EveryDtypeEndsWithTheGenericSet) {
+  for (attnrt_dtype t : kDtypes) {
+    const auto sets = sets_for(t);
+    ASSERT_FALSE(sets.empty());
+    EXPECT_STREQ(sets.back()->name, "generic");
+    EXPECT_EQ(sets.back()->requires_cpu, 0u);
+    std::set<std::string> names;
+    for (const kernels::KernelSet* ks : sets) {
+      EXPECT_EQ(ks->dtype, to_kernel_dtype(t)) << ks->name;
+      EXPECT_TRUE(names.insert(ks->name).second) << "duplicate set name " << ks->name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace attnrt::test

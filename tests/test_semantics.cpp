@@ -1,0 +1,249 @@
+// What the call promises beyond matching the reference on random data: how
+// NaN spreads, that -inf bias masks, that huge scores neither overflow nor
+// underflow, the default scale, that O is never written outside its view,
+// broadcast inputs, concurrent calls, and that the caller's thread state is
+// left alone. Every test runs on every backend (kernel set x strategy) and
+// dtype; sets this CPU cannot run are skipped.
+#include <attnrt/attnrt.h>
+#include <attnrt/attnrt.hpp>
+#include <gtest/gtest.h>
+
+#include <cfenv>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#include "tests/harness.hpp"
+
+namespace attnrt::test {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+class Semantics : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override {
+    if (!cpu_runs(backend().isa, dtype()))
+      GTEST_SKIP() << backend().isa << " needs CPU features this machine lacks";
+  }
+  const Backend& backend() const { return GetParam().backend; }
+  attnrt_dtype dtype() const { return GetParam().dtype; }
+  Tolerance tol() const { return tolerance(dtype(), ATTNRT_EXP2_ACCURATE); }
+};
+
+// Rows of the reference that are NaN.
+int nan_rows(const RefResult& r) {
+  int n = 0;
+  for (double x : r.lse) n += std::isnan(x);
+  return n;
+}
+
+TEST_P(Semantics, NanInQueryRowPoisonsExactlyThatRow) {
+  Problem p({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = 33, .N = 70, .D = 64, .Dv = 64});
+  p.q().set(0, 1, 5, 3, kNaN);
+  const RefResult ref = p.reference();
+  ASSERT_EQ(nan_rows(ref), 1);
+  Outputs out = run_backend(backend(), p);
+  EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), ref, tol()));
+}
+
+TEST_P(Semantics, NanInKeyRowPoisonsEveryRowThatSeesIt) {
+  // Seen by every row of both query heads sharing KV head 0.
+  Problem all({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = 33, .N = 70, .D = 64, .Dv = 64});
+  all.k().set(0, 0, 10, 7, kNaN);
+  const RefResult ref_all = all.reference();
+  ASSERT_EQ(nan_rows(ref_all), 2 * 33);
+  Outputs out_all = run_backend(backend(), all);
+  EXPECT_TRUE(matches_reference(out_all.o, out_all.lse_ptr(), ref_all, tol()));
+
+  // Top-left causal: key 10 is seen by rows 10.. only; rows 0..9 stay finite.
+  Problem some({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = 33, .N = 70, .D = 64, .Dv = 64,
+                .causal = true, .align = ATTNRT_ALIGN_TOP_LEFT});
+  some.k().set(0, 0, 10, 7, kNaN);
+  const RefResult ref_some = some.reference();
+  ASSERT_EQ(nan_rows(ref_some), 2 * (33 - 10));
+  Outputs out_some = run_backend(backend(), some);
+  EXPECT_TRUE(matches_reference(out_some.o, out_some.lse_ptr(), ref_some, tol()));
+}
+
+TEST_P(Semantics, NegativeInfinityBiasMasks) {
+  Problem p({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 2, .M = 9, .N = 40, .D = 32, .Dv = 32,
+             .bias = BiasKind::batch1});
+  HostTensor& bias = *p.bias();
+  for (std::int64_t h = 0; h < 2; ++h)
+    for (std::int64_t j = 0; j < 40; ++j) {
+      if (j != 11) bias.set(0, h, 3, j, -kInf);  // row 3 sees key 11 only
+      bias.set(0, h, 4, j, -kInf);                // row 4 sees nothing
+    }
+  const RefResult ref = p.reference();
+  Outputs out = run_backend(backend(), p);
+  EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), ref, tol()));
+  // Row 3 is V row 11 exactly as stored (one weight of 1), whatever the
+  // reference says.
+  for (std::int64_t h = 0; h < 2; ++h)
+    for (std::int64_t c = 0; c < 32; ++c)
+      EXPECT_NEAR(out.o.get(0, h, 3, c), p.v().get(0, h, 11, c), tol().o) << "h " << h << " c " << c;
+}
+
+TEST_P(Semantics, HugeScoresNeitherOverflowNorUnderflow) {
+  // Q and K hold -1, 0, 1, so scores are exact integers times the scale:
+  // +-64 per unit puts the row maxima near +-1000, far past exp's range in
+  // fp32 (and near ties differ by e^-64, so only exact ties share weight).
+  for (const float scale : {64.0f, -64.0f}) {
+    SCOPED_TRACE(scale);
+    Problem p({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = 33, .N = 257, .D = 64, .Dv = 64,
+               .scale = scale});
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int> unit(-1, 1);
+    for (HostTensor* t : {&p.q(), &p.k()})
+      for (std::int64_t h = 0; h < t->shape()[1]; ++h)
+        for (std::int64_t s = 0; s < t->shape()[2]; ++s)
+          for (std::int64_t d = 0; d < 64; ++d) t->set(0, h, s, d, unit(rng));
+    const RefResult ref = p.reference();
+    double max_lse = 0;
+    for (double x : ref.lse) max_lse = std::max(max_lse, std::fabs(x));
+    ASSERT_GT(max_lse, 500.0);
+    // LSE is formed in fp32 from a score of that size: a few roundings of
+    // 2^-24 relative each (scale*log2e, the max, the final sum) give an
+    // absolute error proportional to |LSE|, ~1e-4 at 1000. O is unaffected:
+    // its weights are exact ties or below e^-64.
+    Tolerance t = tol();
+    t.lse += 4 * std::ldexp(max_lse, -24);
+    Outputs out = run_backend(backend(), p);
+    EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), ref, t));
+  }
+}
+
+TEST_P(Semantics, DefaultScaleIsOneOverSqrtHeadDim) {
+  const std::uint32_t seed = 1234;
+  Spec spec{.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 2, .M = 33, .N = 100, .D = 80, .Dv = 80};
+  Problem implicit(spec, seed);
+  spec.scale = 1.0f / std::sqrt(80.0f);
+  Problem explicit_scale(spec, seed);
+  spec.scale = 1.0f;
+  Problem unit_scale(spec, seed);
+
+  Outputs a = run_backend(backend(), implicit);
+  Outputs b = run_backend(backend(), explicit_scale);
+  Outputs c = run_backend(backend(), unit_scale);
+  EXPECT_TRUE(matches_reference(a.o, a.lse_ptr(), explicit_scale.reference(), tol()));
+  EXPECT_TRUE(bit_identical(a.o, b.o));
+  // And the scale matters: the unit-scale result is far from it.
+  double diff = 0;
+  for (std::int64_t h = 0; h < 2; ++h)
+    for (std::int64_t i = 0; i < 33; ++i)
+      for (std::int64_t d = 0; d < 80; ++d) diff = std::max(diff, std::fabs(a.o.get(0, h, i, d) - c.o.get(0, h, i, d)));
+  EXPECT_GT(diff, 10 * tol().o);
+}
+
+TEST_P(Semantics, OutputIsNeverWrittenOutsideItsView) {
+  // Head dims from 1 up, none a multiple of a vector; a batch with no keys
+  // (O written as zeros) next to one with all of them; LSE strided too.
+  struct Dims {
+    std::int64_t D, Dv, M;
+  };
+  for (const Dims& dims : {Dims{1, 1, 7}, Dims{7, 33, 33}, Dims{40, 24, 1}, Dims{80, 80, 13}})
+    for (const Layout l : {Layout::cache, Layout::bshd, Layout::bhsd}) {
+      const Spec spec{.dtype = dtype(), .B = 2, .Hq = 3, .Hkv = 1, .M = dims.M, .N = 45, .D = dims.D,
+                      .Dv = dims.Dv, .layout = l, .causal = true, .kv_lens = {0, 45}};
+      SCOPED_TRACE(spec.name());
+      Problem p(spec);
+      Outputs out = run_backend(backend(), p);
+      EXPECT_TRUE(out.o.outside_intact());
+      EXPECT_TRUE(out.lse->outside_intact());
+      EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), p.reference(), tol()));
+    }
+}
+
+TEST_P(Semantics, ZeroStrideInputsBroadcast) {
+  // One K/V head shared by three batches (batch stride 0), and one query row
+  // repeated down the sequence (seq stride 0).
+  Problem p({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = 1, .N = 50, .D = 32, .Dv = 32});
+  attnrt_tensor q = p.q().c(), k = p.k().c(), v = p.v().c();
+  q.shape[0] = k.shape[0] = v.shape[0] = 3;
+  q.stride[0] = k.stride[0] = v.stride[0] = 0;
+  q.shape[2] = 5;
+  q.stride[2] = 0;
+  HostTensor o(dtype(), {3, 2, 5, 32}, Layout::bhsd, kCanaryFill);
+  attnrt_params params;
+  attnrt_params_init(&params);
+  params.strategy = static_cast<attnrt_strategy>(static_cast<int>(backend().strategy));
+  CRuntime rt(backend().isa, 2);
+  ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
+  ASSERT_EQ(attnrt_runtime_forward(rt.get(), &q, &k, &v, &o.c(), &params), ATTNRT_OK) << attnrt_last_error();
+  EXPECT_TRUE(matches_reference(o, nullptr, reference_forward(q, k, v, params), tol()));
+  // Every batch and row saw the same inputs: the same bits.
+  for (std::int64_t b = 0; b < 3; ++b)
+    for (std::int64_t i = 0; i < 5; ++i)
+      for (std::int64_t d = 0; d < 32; ++d) ASSERT_EQ(o.bits(b, 1, i, d), o.bits(0, 1, 0, d));
+}
+
+TEST_P(Semantics, ConcurrentCallsOnOneRuntime) {
+  std::vector<Problem> problems;
+  for (std::int64_t m : {33, 7, 100, 1})
+    problems.emplace_back(Spec{.dtype = dtype(), .B = 2, .Hq = 4, .Hkv = 2, .M = m, .N = 120, .D = 64,
+                               .Dv = 64, .causal = true});
+  // Each problem alone first, then all at once from four threads, twice.
+  std::vector<Outputs> alone;
+  for (Problem& p : problems) alone.push_back(run_backend(backend(), p));
+  CRuntime rt(backend().isa, 2);
+  ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
+  std::vector<Outputs> together;
+  for (Problem& p : problems) together.push_back({p.make_o(), p.make_lse()});
+  std::vector<attnrt_status> status(problems.size(), ATTNRT_OK);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < problems.size(); ++i)
+    threads.emplace_back([&, i] {
+      for (int rep = 0; rep < 2 && status[i] == ATTNRT_OK; ++rep)
+        status[i] = run_c(rt.get(), problems[i], together[i].o, together[i].lse_ptr(), backend().strategy);
+    });
+  for (std::thread& t : threads) t.join();
+  for (std::size_t i = 0; i < problems.size(); ++i) {
+    EXPECT_EQ(status[i], ATTNRT_OK);
+    EXPECT_TRUE(bit_identical(alone[i].o, together[i].o)) << "problem " << i;
+    EXPECT_TRUE(bit_identical(*alone[i].lse, *together[i].lse)) << "problem " << i;
+  }
+}
+
+TEST_P(Semantics, CallerThreadStateIsLeftAlone) {
+  Problem p({.dtype = dtype(), .B = 2, .Hq = 4, .Hkv = 2, .M = 100, .N = 120, .D = 64, .Dv = 64});
+#if defined(__linux__)
+  cpu_set_t before_set, after_set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof before_set, &before_set), 0);
+#endif
+  ASSERT_EQ(std::fesetround(FE_UPWARD), 0);
+#if defined(__x86_64__)
+  const unsigned mxcsr = _mm_getcsr();
+#endif
+  Outputs out = run_backend(backend(), p);
+  const int round = std::fegetround();
+#if defined(__x86_64__)
+  const unsigned mxcsr_after = _mm_getcsr();
+#endif
+  std::fesetround(FE_TONEAREST);
+  EXPECT_EQ(round, FE_UPWARD);
+#if defined(__x86_64__)
+  // Ignore the sticky exception flags (bits 0-5): computing sets them.
+  EXPECT_EQ(mxcsr & ~0x3fu, mxcsr_after & ~0x3fu);
+#endif
+#if defined(__linux__)
+  ASSERT_EQ(sched_getaffinity(0, sizeof after_set, &after_set), 0);
+  EXPECT_TRUE(CPU_EQUAL(&before_set, &after_set)) << "the call changed the caller's CPU affinity";
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Semantics, ::testing::ValuesIn(backend_cases()),
+                         [](const ::testing::TestParamInfo<BackendCase>& info) { return info.param.name(); });
+
+}  // namespace
+}  // namespace attnrt::test
