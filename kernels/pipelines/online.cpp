@@ -40,7 +40,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   begin_row_block(ks, p, r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb);
-  for (std::int64_t k0 = block.lo; k0 < block.hi; k0 += b.nb) {
+  for (std::int64_t k0 = first_block(t, block, b.nb); k0 < block.hi; k0 += b.nb) {
     const int kb = static_cast<int>(std::min<std::int64_t>(b.nb, block.hi - k0));
     pack_k_rows(ks, p, k0, kb, w.k_panels);
     pack_v_rows(ks, p, k0, kb, w.v_panels);

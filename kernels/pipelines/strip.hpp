@@ -28,6 +28,14 @@ struct KeyRange {
 // Keys some row of packed rows [r0, r1) sees, within the tile's key range.
 KeyRange visible_keys(const HeadProblem& p, const Tile& t, int r0, int r1);
 
+// Where the key blocks (or chunks) of `size` keys that cover `keys` start.
+// Blocks sit on a grid fixed by the tile, never at the first key a row block
+// happens to see: a row's sums then run in the same order however the rows
+// are split among workers, so results do not depend on the thread count.
+inline std::int64_t first_block(const Tile& t, KeyRange keys, int size) {
+  return t.key_begin + (keys.lo - t.key_begin) / size * size;
+}
+
 // One row block's state, carved once per work item and reused by each of
 // its row blocks.
 struct RowBlock {

@@ -57,7 +57,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   auto s_of = [&](int st) { return w.s + static_cast<std::int64_t>(st) * ks.mr * w.lds; };
   auto p_of = [&](int st) { return w.p + st * w.p_strip; };
 
-  for (std::int64_t k0 = block.lo; k0 < block.hi; k0 += w.chunk) {
+  for (std::int64_t k0 = first_block(t, block, w.chunk); k0 < block.hi; k0 += w.chunk) {
     const int ck = static_cast<int>(std::min<std::int64_t>(w.chunk, block.hi - k0));
 
     // 1. S into the stage, K block by K block; row max tracked.

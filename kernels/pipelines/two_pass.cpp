@@ -78,7 +78,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   begin_row_block(ks, p, r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb);
-  for (std::int64_t k0 = block.lo; k0 < block.hi; k0 += w.chunk) {
+  for (std::int64_t k0 = first_block(t, block, w.chunk); k0 < block.hi; k0 += w.chunk) {
     const int ck = static_cast<int>(std::min<std::int64_t>(w.chunk, block.hi - k0));
     pack_k_rows(ks, p, k0, ck, w.k_panels);
     pack_v_rows(ks, p, k0, ck, w.v_panels);
