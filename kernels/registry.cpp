@@ -3,6 +3,9 @@
 #include <array>
 
 #include "kernels/generic/kernel_set.hpp"
+#ifdef ATTNRT_HAVE_AVX2
+#include "kernels/avx2/kernel_set.hpp"
+#endif
 
 namespace attnrt::kernels {
 namespace {
@@ -11,6 +14,9 @@ template <DType T>
 std::span<const KernelSet* const> list() {
   static const std::array sets = {
       // <isa>::kernel_set(T),   one line per ISA, best first
+#ifdef ATTNRT_HAVE_AVX2
+      avx2::kernel_set(T),
+#endif
       generic::kernel_set(T),
   };
   return sets;
