@@ -1,8 +1,10 @@
 // exp2 on 8 fp32 lanes with AVX2 + FMA: the one every avx2 kernel uses.
 //
-//   accurate: degree-5 polynomial, within 4 ulp of exp2f on [-150, 0]
-//             (tests/test_x86_kernels.cpp measures it)
+//   accurate: degree-5 polynomial, within 2 ulp of exp2 on [-151, 128]
+//             (exhaustively checked once; tests/test_x86_kernels.cpp keeps
+//             checking <= 4 ulp on a dense sample)
 //   fast:     degree-2 polynomial, relative error below 2e-3
+// (kernels/exp2_coefficients.hpp has the polynomials.)
 //
 // x = n + f with n = round(x) and f in [-0.5, 0.5]. 2^f comes from a
 // minimax polynomial for the relative error whose constant term is fixed,
@@ -21,26 +23,20 @@
 
 #include <immintrin.h>
 
-#include "kernels/kernel_set.hpp"
+#include <iterator>
+
+#include "kernels/exp2_coefficients.hpp"
 
 namespace attnrt::kernels::avx2 {
 
-// 2 * 2^f for f in [-0.5, 0.5] (coefficients of 2^f, doubled exactly).
+// 2 * 2^f for f in [-0.5, 0.5] (the coefficients of 2^f, doubled exactly).
 template <Exp2Precision P>
 static inline __m256 exp2_reduced_times2(__m256 f) {
-  auto c = [](float v) { return _mm256_set1_ps(2.0f * v); };
-  if constexpr (P == Exp2Precision::accurate) {
-    __m256 p = c(1.326472758e-3f);
-    p = _mm256_fmadd_ps(p, f, c(9.671512640e-3f));
-    p = _mm256_fmadd_ps(p, f, c(5.550733742e-2f));
-    p = _mm256_fmadd_ps(p, f, c(2.402224209e-1f));
-    p = _mm256_fmadd_ps(p, f, c(6.931469776e-1f));
-    return _mm256_fmadd_ps(p, f, c(1.0f));
-  } else {
-    __m256 p = c(2.398640290e-1f);
-    p = _mm256_fmadd_ps(p, f, c(7.029417940e-1f));
-    return _mm256_fmadd_ps(p, f, c(1.0f));
-  }
+  constexpr auto& c = exp2_coefficients<P>();
+  constexpr int n = static_cast<int>(std::size(c));
+  __m256 p = _mm256_set1_ps(2.0f * c[n - 1]);
+  for (int i = n - 2; i >= 0; --i) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.0f * c[i]));
+  return p;
 }
 
 template <Exp2Precision P>
