@@ -1,7 +1,13 @@
 // The x86-64 kernel sets (avx2, avx512, avx512_bf16), piece by piece against
-// double-precision math and the generic set, then end to end through
-// attnrt::Runtime against tests/reference.hpp. A set this CPU cannot run is
-// skipped, never failed; one this build lacks is skipped too.
+// double-precision math and the generic set, then through the online
+// pipeline and end to end through attnrt::Runtime against
+// tests/reference.hpp. A set this CPU cannot run is skipped, never failed;
+// one this build lacks is skipped too.
+//
+// Built a second time as test_avx512_emulated (ATTNRT_AVX512_SIMDE): there
+// the avx512 sets are this folder's sources compiled on a portable emulation
+// of the intrinsics (tests/avx512_emulation.hpp), renamed to namespace
+// avx512_simde, so their logic runs on any x86-64 CPU.
 #include <attnrt/attnrt.hpp>
 #include <gtest/gtest.h>
 
@@ -17,6 +23,8 @@
 #include <vector>
 
 #include "kernels/convert.hpp"
+#include "kernels/pipelines/pipeline.hpp"
+#include "kernels/problem.hpp"
 #include "kernels/registry.hpp"
 #include "runtime/src/cpu_features.hpp"
 #include "tests/reference.hpp"
@@ -25,7 +33,7 @@
 #ifdef ATTNRT_HAVE_AVX2
 #include "kernels/avx2/kernel_set.hpp"
 #endif
-#ifdef ATTNRT_HAVE_AVX512
+#if defined(ATTNRT_HAVE_AVX512) || defined(ATTNRT_AVX512_SIMDE)
 #include "kernels/avx512/kernel_set.hpp"
 #endif
 
@@ -42,6 +50,20 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 const char* dtype_name(DType t) { return t == DType::f32 ? "f32" : t == DType::f16 ? "f16" : "bf16"; }
 
+#ifdef ATTNRT_AVX512_SIMDE
+constexpr bool kEmulated = true;
+bool cpu_runs(std::uint32_t) { return true; }
+
+// The emulated avx512 sets (and the generic one, for comparisons).
+const KernelSet* find_set(const std::string& name, DType t) {
+  if (name == "avx512") return kernels::avx512::kernel_set(t);
+  if (name == "avx512_bf16") return kernels::avx512::bf16_kernel_set(t);
+  for (const KernelSet* ks : kernels::kernel_sets(t))
+    if (ks && name == "generic" && name == ks->name) return ks;
+  return nullptr;
+}
+#else
+constexpr bool kEmulated = false;
 bool cpu_runs(std::uint32_t features) { return (features & rt::cpu_features().bits) == features; }
 
 // The registered set called `name` for inputs of dtype t, or null.
@@ -50,6 +72,7 @@ const KernelSet* find_set(const std::string& name, DType t) {
     if (ks && name == ks->name) return ks;
   return nullptr;
 }
+#endif
 
 // 64-byte aligned scratch, as the pipelines' workspace is.
 class Buffer {
@@ -427,6 +450,76 @@ TEST_P(X86Set, NormalizeEveryOutputDtype) {
   }
 }
 
+// One head through the online pipeline with the set under test, against the
+// double-precision reference: what the runtime does per work item, minus
+// the runtime (so it also runs on the emulated sets).
+TEST_P(X86Set, OnlinePipelineMatchesReference) {
+  const KernelSet& ks = *ks_;
+  struct Case {
+    int m, n, d, dv;
+    bool causal;
+  };
+  const Case cases[] = {{33, 257, 64, 64, false}, {70, 70, 80, 80, true}, {1, 300, 128, 128, false},
+                        {129, 517, 33, 7, true}, {7, 1, 16, 16, false}};
+  std::mt19937 rng(18);
+  for (const Case& c : cases) {
+    for (Exp2Precision prec : {Exp2Precision::accurate, Exp2Precision::fast}) {
+      SCOPED_TRACE("M=" + std::to_string(c.m) + " N=" + std::to_string(c.n) + " D=" + std::to_string(c.d) +
+                   " Dv=" + std::to_string(c.dv) + (c.causal ? " causal" : "") +
+                   (prec == Exp2Precision::fast ? " fast" : " accurate"));
+      const Matrix q(c.m, c.d, c.d + 1, ks.dtype, rng, -2.0f, 2.0f);
+      const Matrix k(c.n, c.d, c.d, ks.dtype, rng, -2.0f, 2.0f);
+      const Matrix v(c.n, c.dv, c.dv + 3, ks.dtype, rng);
+      const std::int64_t ldo = c.dv + 2;
+      const std::size_t esz = kernels::dtype_size(ks.dtype);
+      std::vector<unsigned char> o(static_cast<std::size_t>(c.m) * ldo * esz, 0xff);
+      std::vector<float> lse(c.m, kNaN);
+
+      kernels::HeadProblem p{};
+      p.dtype = ks.dtype;
+      p.m = c.m, p.n = c.n, p.d = c.d, p.dv = c.dv;
+      p.q = q.data(), p.ldq = q.ld, p.k = k.data(), p.ldk = k.ld, p.v = v.data(), p.ldv = v.ld;
+      p.o = o.data(), p.ldo = ldo, p.lse = lse.data(), p.ldlse = 1;
+      p.scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+      p.diag = c.n - c.m, p.left = -1, p.right = c.causal ? 0 : -1;
+      p.precision = prec;
+      const kernels::Blocking b{round_up(64, ks.mr), round_up(96, std::max(ks.nr, ks.k_pack))};
+      const std::size_t ws_bytes = kernels::workspace_bytes(kernels::Strategy::online, ks, c.d, c.dv, b);
+      Buffer ws(ws_bytes);
+      kernels::run_pipeline(kernels::Strategy::online, ks, p, {0, c.m, 0, c.n}, b, {ws.get(), ws_bytes});
+
+      const auto dt = static_cast<attnrt_dtype>(ks.dtype);
+      const attnrt_tensor tq{const_cast<void*>(q.data()), dt, {1, 1, c.m, c.d}, {0, 0, q.ld}};
+      const attnrt_tensor tk{const_cast<void*>(k.data()), dt, {1, 1, c.n, c.d}, {0, 0, k.ld}};
+      const attnrt_tensor tv{const_cast<void*>(v.data()), dt, {1, 1, c.n, c.dv}, {0, 0, v.ld}};
+      attnrt_params params;
+      attnrt_params_init(&params);
+      params.causal = c.causal;
+      params.precision = static_cast<attnrt_precision>(prec);
+      const RefResult ref = reference_forward(tq, tk, tv, params);
+      const Tolerance tol = tolerance(dt, static_cast<attnrt_precision>(prec));
+      double worst_o = 0, worst_l = 0;
+      for (int i = 0; i < c.m; ++i) {
+        for (int j = 0; j < c.dv; ++j) {
+          const unsigned char* e = o.data() + (static_cast<std::size_t>(i) * ldo + j) * esz;
+          float got;
+          if (ks.dtype == DType::f32) std::memcpy(&got, e, 4);
+          else {
+            const std::uint16_t h = static_cast<std::uint16_t>(e[0] | e[1] << 8);
+            got = ks.dtype == DType::f16 ? kernels::fp16_to_float(h) : kernels::bf16_to_float(h);
+          }
+          ASSERT_FALSE(std::isnan(got)) << "O[" << i << "][" << j << "]";
+          worst_o = std::max(worst_o, std::fabs(got - ref.o[static_cast<std::size_t>(i) * c.dv + j]));
+        }
+        ASSERT_FALSE(std::isnan(lse[i]));
+        worst_l = std::max(worst_l, std::fabs(lse[i] - ref.lse[i]));
+      }
+      EXPECT_LE(worst_o, tol.o);
+      EXPECT_LE(worst_l, tol.lse);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Sets, X86Set,
                          ::testing::Values(SetCase{"avx2", DType::f32}, SetCase{"avx2", DType::f16},
                                            SetCase{"avx2", DType::bf16}, SetCase{"avx512", DType::f32},
@@ -520,6 +613,9 @@ TEST_P(X86Exp2, SpecialValues) {
 
 INSTANTIATE_TEST_SUITE_P(Isas, X86Exp2,
                          ::testing::Values(
+#if defined(ATTNRT_AVX512_SIMDE)
+                             Exp2Case{"avx512", kernels::kFeatureNone, kernels::avx512::exp2_array}
+#else
 #ifdef ATTNRT_HAVE_AVX2
                              Exp2Case{"avx2", kernels::kFeatureAvx2Fma, kernels::avx2::exp2_array},
 #else
@@ -529,6 +625,7 @@ INSTANTIATE_TEST_SUITE_P(Isas, X86Exp2,
                              Exp2Case{"avx512", kernels::kFeatureAvx512, kernels::avx512::exp2_array}
 #else
                              Exp2Case{"avx512", kernels::kFeatureAvx512, nullptr}
+#endif
 #endif
                              ),
                          exp2_name);
@@ -551,6 +648,7 @@ std::vector<std::uint16_t> to_half(const std::vector<float>& x, DType t) {
 
 TEST_P(X86EndToEnd, MatchesReference) {
   const SetCase sc = GetParam();
+  if (kEmulated) GTEST_SKIP() << "the runtime runs the native sets, not the emulated ones";
   const KernelSet* ks = find_set(sc.name, sc.t);
   if (!ks) GTEST_SKIP() << sc.name << " is not in this build";
   if (!cpu_runs(ks->requires_cpu)) GTEST_SKIP() << sc.name << " does not run on this CPU";

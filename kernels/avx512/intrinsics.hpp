@@ -6,7 +6,11 @@
 // them.
 #pragma once
 
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(ATTNRT_AVX512_SIMDE)
+// Test builds only: the same code on a portable emulation of the
+// intrinsics, so the avx512 sets can be checked on a CPU without AVX-512.
+#include "tests/avx512_emulation.hpp"
+#elif defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
