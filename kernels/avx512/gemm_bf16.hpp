@@ -5,7 +5,8 @@
 // P·V init and P·V accumulate through the epilogue parameter.
 //
 // Per pair step: two B loads and 28 vdpbf16ps whose A pair (32 bits) is
-// broadcast from memory; 28 accumulators, as in the fp32 kernel.
+// broadcast from memory inside the instruction (broadcast_fma.hpp); 28
+// accumulators, as in the fp32 kernel.
 #pragma once
 
 #include "kernels/avx512/intrinsics.hpp"
@@ -13,6 +14,7 @@
 #include <bit>
 #include <cstdint>
 
+#include "kernels/avx512/broadcast_fma.hpp"
 #include "kernels/avx512/epilogue.hpp"
 #include "kernels/avx512/ops.hpp"
 
@@ -29,15 +31,15 @@ static inline void gemm_bf16_14x2(int kp, const std::uint32_t* __restrict a,
   __m512 acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   const int pairs = kp / 2;
-#pragma GCC unroll 2
+// Not unrolled: 28 independent multiply-adds per step already hide latency,
+// and unrolling made GCC 12 spill accumulators.
   for (int p = 0; p < pairs; ++p) {
     const __m512bh b0 = as_bf16x32(_mm512_loadu_si512(b + p * kNr));
     const __m512bh b1 = as_bf16x32(_mm512_loadu_si512(b + p * kNr + 16));
 #pragma GCC unroll 14
     for (int i = 0; i < kMr; ++i) {
-      const __m512bh ai = as_bf16x32(_mm512_set1_epi32(static_cast<int>(a[p * kMr + i])));
-      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
-      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+      acc[i][0] = dpbf16_bcast(acc[i][0], b0, a + p * kMr + i);
+      acc[i][1] = dpbf16_bcast(acc[i][1], b1, a + p * kMr + i);
     }
   }
   store_tile<E>(acc, alpha, c, ldc);
