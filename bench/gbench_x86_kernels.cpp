@@ -50,8 +50,8 @@ struct Aligned {
 };
 
 void set_flops(benchmark::State& state, double flops_per_iter) {
-  state.counters["GFLOPs"] =
-      benchmark::Counter(flops_per_iter * static_cast<double>(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["GFLOPs"] = benchmark::Counter(
+      flops_per_iter * static_cast<double>(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
 }
 
 // 12 independent chains of vfmadd231ps ymm: enough to cover latency 4 x 2
@@ -112,7 +112,8 @@ void Qk(benchmark::State& state, const char* set) {
     return;
   }
   const int k = static_cast<int>(state.range(0));
-  Aligned a(attnrt::kernels::a_panels_bytes(*ks, ks->mr, k)), b(attnrt::kernels::k_panels_bytes(*ks, ks->nr, k));
+  Aligned a(attnrt::kernels::a_panels_bytes(*ks, ks->mr, k)),
+      b(attnrt::kernels::k_panels_bytes(*ks, ks->nr, k));
   std::vector<float> s(static_cast<std::size_t>(ks->mr) * (ks->nr + 16));
   for (auto _ : state) {
     ks->qk(k, a.p, b.p, 0.5f, s.data(), ks->nr + 16);
@@ -128,7 +129,8 @@ void PvAcc(benchmark::State& state, const char* set) {
     return;
   }
   const int kp = static_cast<int>(state.range(0));
-  Aligned a(attnrt::kernels::a_panels_bytes(*ks, ks->mr, kp)), b(attnrt::kernels::v_panels_bytes(*ks, kp, ks->nv));
+  Aligned a(attnrt::kernels::a_panels_bytes(*ks, ks->mr, kp)),
+      b(attnrt::kernels::v_panels_bytes(*ks, kp, ks->nv));
   std::vector<float> o(static_cast<std::size_t>(ks->mr) * ks->nv);
   for (auto _ : state) {
     ks->pv_acc(kp, a.p, b.p, o.data(), ks->nv);
@@ -137,8 +139,9 @@ void PvAcc(benchmark::State& state, const char* set) {
   set_flops(state, 2.0 * ks->mr * ks->nv * kp);
 }
 
-void Exp2Array(benchmark::State& state, void (*fn)(const float*, float*, std::int64_t, Exp2Precision),
-               std::uint32_t needs, Exp2Precision prec) {
+void Exp2Array(benchmark::State& state,
+               void (*fn)(const float*, float*, std::int64_t, Exp2Precision), std::uint32_t needs,
+               Exp2Precision prec) {
   if ((attnrt::rt::cpu_features().bits & needs) != needs) {
     state.SkipWithError("ISA not runnable here");
     return;
@@ -153,7 +156,8 @@ void Exp2Array(benchmark::State& state, void (*fn)(const float*, float*, std::in
     benchmark::ClobberMemory();
   }
   state.counters["ns_per_elem"] =
-      benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+      benchmark::Counter(static_cast<double>(n) * state.iterations(),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void Exp2Rows(benchmark::State& state, const char* set, DType t, Exp2Precision prec) {
@@ -173,8 +177,9 @@ void Exp2Rows(benchmark::State& state, const char* set, DType t, Exp2Precision p
     ks->exp2_rows(s.data(), lds, cols, m.data(), sum.data(), p.p, prec);
     benchmark::ClobberMemory();
   }
-  state.counters["ns_per_elem"] = benchmark::Counter(static_cast<double>(ks->mr) * cols * state.iterations(),
-                                                     benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_elem"] =
+      benchmark::Counter(static_cast<double>(ks->mr) * cols * state.iterations(),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // B1 H8 M=N=2048 D128 (by default) through the public API on one thread.
@@ -193,22 +198,27 @@ void Forward(benchmark::State& state, const char* isa, attnrt::DType t) {
   if (std::strcmp(isa, "avx512_bf16") != 0) cfg.isa = isa;
   attnrt::Runtime rt(cfg);
   const std::size_t esz = t == attnrt::DType::f32 ? 4 : 2;
-  std::vector<unsigned char> q(esz * H * M * D), k(esz * H * N * D), v(esz * H * N * D), o(esz * H * M * D);
+  std::vector<unsigned char> q(esz * H * M * D), k(esz * H * N * D), v(esz * H * N * D),
+      o(esz * H * M * D);
   std::mt19937 rng(3);
   for (auto* buf : {&q, &k, &v})
     for (std::size_t i = 0; i < buf->size(); i += esz) {
       const float x = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
-      if (esz == 4) std::memcpy(buf->data() + i, &x, 4);
+      if (esz == 4)
+        std::memcpy(buf->data() + i, &x, 4);
       else {  // bf16 / fp16 bits of a small value: truncation is fine for timing
         std::uint32_t u;
         std::memcpy(&u, &x, 4);
-        const std::uint16_t h = t == attnrt::DType::bf16 ? static_cast<std::uint16_t>(u >> 16) : 0x3c00;
+        const std::uint16_t h =
+            t == attnrt::DType::bf16 ? static_cast<std::uint16_t>(u >> 16) : 0x3c00;
         std::memcpy(buf->data() + i, &h, 2);
       }
     }
   using attnrt::Tensor;
-  const Tensor tq = Tensor::bhsd(q.data(), t, 1, H, M, D), tk = Tensor::bhsd(k.data(), t, 1, H, N, D);
-  const Tensor tv = Tensor::bhsd(v.data(), t, 1, H, N, D), to = Tensor::bhsd(o.data(), t, 1, H, M, D);
+  const Tensor tq = Tensor::bhsd(q.data(), t, 1, H, M, D),
+               tk = Tensor::bhsd(k.data(), t, 1, H, N, D);
+  const Tensor tv = Tensor::bhsd(v.data(), t, 1, H, N, D),
+               to = Tensor::bhsd(o.data(), t, 1, H, M, D);
   attnrt::Params params;
   params.causal = causal;
   for (auto _ : state) rt.forward(tq, tk, tv, to, params);
@@ -219,34 +229,51 @@ void Forward(benchmark::State& state, const char* isa, attnrt::DType t) {
 void register_all() {
   benchmark::RegisterBenchmark("PeakFmaYmm", PeakFmaYmm);
   for (const char* set : {"avx2", "avx512"}) {
-    benchmark::RegisterBenchmark((std::string("Qk/") + set).c_str(), Qk, set)->Arg(64)->Arg(128)->Arg(256);
-    benchmark::RegisterBenchmark((std::string("PvAcc/") + set).c_str(), PvAcc, set)->Arg(128)->Arg(256)->Arg(512);
+    benchmark::RegisterBenchmark((std::string("Qk/") + set).c_str(), Qk, set)
+        ->Arg(64)
+        ->Arg(128)
+        ->Arg(256);
+    benchmark::RegisterBenchmark((std::string("PvAcc/") + set).c_str(), PvAcc, set)
+        ->Arg(128)
+        ->Arg(256)
+        ->Arg(512);
   }
 #ifdef ATTNRT_HAVE_AVX2
-  benchmark::RegisterBenchmark("Exp2Array/avx2/accurate", Exp2Array, attnrt::kernels::avx2::exp2_array,
-                               attnrt::kernels::kFeatureAvx2Fma, Exp2Precision::accurate);
+  benchmark::RegisterBenchmark("Exp2Array/avx2/accurate", Exp2Array,
+                               attnrt::kernels::avx2::exp2_array, attnrt::kernels::kFeatureAvx2Fma,
+                               Exp2Precision::accurate);
   benchmark::RegisterBenchmark("Exp2Array/avx2/fast", Exp2Array, attnrt::kernels::avx2::exp2_array,
                                attnrt::kernels::kFeatureAvx2Fma, Exp2Precision::fast);
 #endif
 #ifdef ATTNRT_HAVE_AVX512
-  benchmark::RegisterBenchmark("Exp2Array/avx512/accurate", Exp2Array, attnrt::kernels::avx512::exp2_array,
-                               attnrt::kernels::kFeatureAvx512, Exp2Precision::accurate);
-  benchmark::RegisterBenchmark("Exp2Array/avx512/fast", Exp2Array, attnrt::kernels::avx512::exp2_array,
-                               attnrt::kernels::kFeatureAvx512, Exp2Precision::fast);
+  benchmark::RegisterBenchmark("Exp2Array/avx512/accurate", Exp2Array,
+                               attnrt::kernels::avx512::exp2_array, attnrt::kernels::kFeatureAvx512,
+                               Exp2Precision::accurate);
+  benchmark::RegisterBenchmark("Exp2Array/avx512/fast", Exp2Array,
+                               attnrt::kernels::avx512::exp2_array, attnrt::kernels::kFeatureAvx512,
+                               Exp2Precision::fast);
 #endif
   for (const char* set : {"generic", "avx2", "avx512"}) {
-    benchmark::RegisterBenchmark((std::string("Exp2Rows/") + set + "/accurate").c_str(), Exp2Rows, set, DType::f32,
-                                 Exp2Precision::accurate)->Arg(256);
-    benchmark::RegisterBenchmark((std::string("Exp2Rows/") + set + "/fast").c_str(), Exp2Rows, set, DType::f32,
-                                 Exp2Precision::fast)->Arg(256);
+    benchmark::RegisterBenchmark((std::string("Exp2Rows/") + set + "/accurate").c_str(), Exp2Rows,
+                                 set, DType::f32, Exp2Precision::accurate)
+        ->Arg(256);
+    benchmark::RegisterBenchmark((std::string("Exp2Rows/") + set + "/fast").c_str(), Exp2Rows, set,
+                                 DType::f32, Exp2Precision::fast)
+        ->Arg(256);
   }
-  benchmark::RegisterBenchmark("Exp2Rows/avx512_bf16/accurate", Exp2Rows, "avx512_bf16", DType::bf16,
-                               Exp2Precision::accurate)->Arg(256);
+  benchmark::RegisterBenchmark("Exp2Rows/avx512_bf16/accurate", Exp2Rows, "avx512_bf16",
+                               DType::bf16, Exp2Precision::accurate)
+      ->Arg(256);
   for (const char* isa : {"generic", "avx2", "avx512"})
-    benchmark::RegisterBenchmark((std::string("Forward/f32/") + isa).c_str(), Forward, isa, attnrt::DType::f32)
-        ->Args({2048, 0})->Args({2048, 1})->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("Forward/bf16/avx512_bf16", Forward, "avx512_bf16", attnrt::DType::bf16)
-      ->Args({2048, 0})->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((std::string("Forward/f32/") + isa).c_str(), Forward, isa,
+                                 attnrt::DType::f32)
+        ->Args({2048, 0})
+        ->Args({2048, 1})
+        ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("Forward/bf16/avx512_bf16", Forward, "avx512_bf16",
+                               attnrt::DType::bf16)
+      ->Args({2048, 0})
+      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -12,8 +12,8 @@ namespace attnrt::kernels {
 // accurate: degree 5, 9.2e-8 relative error (about 1 ulp) before rounding;
 // evaluated with FMA in fp32 the result is within 2 ulp of exp2 on all of
 // [-151, 128] (checked exhaustively for the avx2 exp2).
-inline constexpr float kExp2Accurate[] = {1.0f, 6.931469776e-01f, 2.402224209e-01f,
-                                          5.550733742e-02f, 9.671512640e-03f, 1.326472758e-03f};
+inline constexpr float kExp2Accurate[] = {
+    1.0f, 6.931469776e-01f, 2.402224209e-01f, 5.550733742e-02f, 9.671512640e-03f, 1.326472758e-03f};
 // fast: degree 2, 1.96e-3 relative error.
 inline constexpr float kExp2Fast[] = {1.0f, 7.029417940e-01f, 2.398640290e-01f};
 

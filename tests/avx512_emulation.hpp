@@ -24,15 +24,33 @@ typedef simde__mmask32 __mmask32;
 
 namespace attnrt_avx512_emulation {
 
-struct F16 { float v[16]; };
-struct W32 { std::uint16_t v[32]; };
-struct D16 { std::uint32_t v[16]; };
+struct F16 {
+  float v[16];
+};
+struct W32 {
+  std::uint16_t v[32];
+};
+struct D16 {
+  std::uint32_t v[16];
+};
 
-inline F16 lanes(simde__m512 a) { F16 r; simde_mm512_storeu_ps(r.v, a); return r; }
+inline F16 lanes(simde__m512 a) {
+  F16 r;
+  simde_mm512_storeu_ps(r.v, a);
+  return r;
+}
 inline simde__m512 vec(const F16& r) { return simde_mm512_loadu_ps(r.v); }
-inline D16 dwords(simde__m512i a) { D16 r; simde_mm512_storeu_si512(r.v, a); return r; }
+inline D16 dwords(simde__m512i a) {
+  D16 r;
+  simde_mm512_storeu_si512(r.v, a);
+  return r;
+}
 inline simde__m512i vec(const D16& r) { return simde_mm512_loadu_si512(r.v); }
-inline W32 words(simde__m512i a) { W32 r; simde_mm512_storeu_si512(r.v, a); return r; }
+inline W32 words(simde__m512i a) {
+  W32 r;
+  simde_mm512_storeu_si512(r.v, a);
+  return r;
+}
 inline simde__m512i vec(const W32& r) { return simde_mm512_loadu_si512(r.v); }
 
 inline simde__m512 mask_loadu_ps(simde__m512 src, __mmask16 k, const void* p) {
@@ -41,7 +59,9 @@ inline simde__m512 mask_loadu_ps(simde__m512 src, __mmask16 k, const void* p) {
     if (k >> i & 1) std::memcpy(&r.v[i], static_cast<const char*>(p) + 4 * i, 4);
   return vec(r);
 }
-inline simde__m512 maskz_loadu_ps(__mmask16 k, const void* p) { return mask_loadu_ps(simde_mm512_setzero_ps(), k, p); }
+inline simde__m512 maskz_loadu_ps(__mmask16 k, const void* p) {
+  return mask_loadu_ps(simde_mm512_setzero_ps(), k, p);
+}
 inline void mask_storeu_ps(void* p, __mmask16 k, simde__m512 a) {
   const F16 r = lanes(a);
   for (int i = 0; i < 16; ++i)
@@ -117,8 +137,11 @@ inline simde__m512 scalef_ps(simde__m512 a, simde__m512 b) {
   F16 r;
   for (int i = 0; i < 16; ++i) {
     const float x = fa.v[i], y = fb.v[i];
-    if (std::isnan(x) || std::isnan(y)) r.v[i] = x + y;
-    else r.v[i] = std::ldexp(x, static_cast<int>(std::fmax(-400.0f, std::fmin(400.0f, std::floor(y)))));
+    if (std::isnan(x) || std::isnan(y))
+      r.v[i] = x + y;
+    else
+      r.v[i] =
+          std::ldexp(x, static_cast<int>(std::fmax(-400.0f, std::fmin(400.0f, std::floor(y)))));
   }
   return vec(r);
 }

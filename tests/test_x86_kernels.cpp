@@ -48,7 +48,9 @@ using kernels::round_up;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-const char* dtype_name(DType t) { return t == DType::f32 ? "f32" : t == DType::f16 ? "f16" : "bf16"; }
+const char* dtype_name(DType t) {
+  return t == DType::f32 ? "f32" : t == DType::f16 ? "f16" : "bf16";
+}
 
 #ifdef ATTNRT_AVX512_SIMDE
 constexpr bool kEmulated = true;
@@ -85,7 +87,9 @@ class Buffer {
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   template <class T = void>
-  T* get() const { return reinterpret_cast<T*>(p_); }
+  T* get() const {
+    return reinterpret_cast<T*>(p_);
+  }
   std::size_t bytes() const { return bytes_; }
 
  private:
@@ -103,11 +107,14 @@ struct Matrix {
   std::vector<float> single;        // f32 storage
   std::vector<double> value;        // rows x cols, what the storage holds
 
-  Matrix(int r, int c, std::int64_t ld_, DType t_, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f)
+  Matrix(int r, int c, std::int64_t ld_, DType t_, std::mt19937& rng, float lo = -1.0f,
+         float hi = 1.0f)
       : rows(r), cols(c), ld(ld_), t(t_), value(static_cast<std::size_t>(r) * c) {
     std::uniform_real_distribution<float> u(lo, hi);
-    if (t == DType::f32) single.assign(static_cast<std::size_t>(r) * ld, kNaN);  // NaN between rows
-    else half.assign(static_cast<std::size_t>(r) * ld, 0x7e00);
+    if (t == DType::f32)
+      single.assign(static_cast<std::size_t>(r) * ld, kNaN);  // NaN between rows
+    else
+      half.assign(static_cast<std::size_t>(r) * ld, 0x7e00);
     for (int i = 0; i < r; ++i)
       for (int j = 0; j < c; ++j) {
         const float x = u(rng);
@@ -126,7 +133,9 @@ struct Matrix {
         value[static_cast<std::size_t>(i) * c + j] = v;
       }
   }
-  const void* data() const { return t == DType::f32 ? static_cast<const void*>(single.data()) : half.data(); }
+  const void* data() const {
+    return t == DType::f32 ? static_cast<const void*>(single.data()) : half.data();
+  }
   double at(int i, int j) const { return value[static_cast<std::size_t>(i) * cols + j]; }
 };
 
@@ -136,8 +145,10 @@ double packed_value(const KernelSet& ks, const void* base, std::size_t index) {
   return kernels::bf16_to_float(static_cast<const std::uint16_t*>(base)[index]);
 }
 void set_packed(const KernelSet& ks, void* base, std::size_t index, double v) {
-  if (ks.packed_elem == 4) static_cast<float*>(base)[index] = static_cast<float>(v);
-  else static_cast<std::uint16_t*>(base)[index] = kernels::float_to_bf16(static_cast<float>(v));
+  if (ks.packed_elem == 4)
+    static_cast<float*>(base)[index] = static_cast<float>(v);
+  else
+    static_cast<std::uint16_t*>(base)[index] = kernels::float_to_bf16(static_cast<float>(v));
 }
 
 // Index of element (row i, depth p) of A panels of kp depth (kernel_set.hpp
@@ -162,7 +173,8 @@ class X86Set : public ::testing::TestWithParam<SetCase> {
  protected:
   void SetUp() override {
     ks_ = find_set(GetParam().name, GetParam().t);
-    if (!ks_) GTEST_SKIP() << GetParam().name << " is not in this build for " << dtype_name(GetParam().t);
+    if (!ks_)
+      GTEST_SKIP() << GetParam().name << " is not in this build for " << dtype_name(GetParam().t);
     if (!cpu_runs(ks_->requires_cpu))
       GTEST_SKIP() << GetParam().name << " needs CPU features this machine lacks ("
                    << rt::cpu_features().describe() << ")";
@@ -187,8 +199,8 @@ std::vector<float> scores(const KernelSet& ks, const Matrix& q, const Matrix& k,
   const std::size_t b_panel = kernels::k_panels_bytes(ks, ks.nr, d);
   for (int i = 0; i < rp; i += ks.mr)
     for (int j = 0; j < cp; j += ks.nr)
-      ks.qk(dp, qp.get<char>() + (i / ks.mr) * a_strip, kp.get<char>() + (j / ks.nr) * b_panel, alpha,
-            s.data() + i * lds + j, lds);
+      ks.qk(dp, qp.get<char>() + (i / ks.mr) * a_strip, kp.get<char>() + (j / ks.nr) * b_panel,
+            alpha, s.data() + i * lds + j, lds);
   // Padding rows and keys see zero-filled panels: their scores are exactly 0.
   for (int i = 0; i < rp; ++i)
     for (int j = 0; j < cp; ++j)
@@ -209,18 +221,21 @@ TEST_P(X86Set, PackingIsExactAndZeroPadded) {
       SCOPED_TRACE("d=" + std::to_string(d) + " rows=" + std::to_string(rows));
       const Matrix m(rows, d, d + 5, ks.dtype, rng);
       const int dp = round_up(d, ks.k_pack);
-      Buffer a(kernels::a_panels_bytes(ks, rows, d), 0xff), b(kernels::k_panels_bytes(ks, rows, d), 0xff);
+      Buffer a(kernels::a_panels_bytes(ks, rows, d), 0xff),
+          b(kernels::k_panels_bytes(ks, rows, d), 0xff);
       ks.pack_q(m.data(), m.ld, rows, d, a.get());
       ks.pack_k(m.data(), m.ld, rows, d, b.get());
       for (int i = 0; i < round_up(rows, ks.mr); ++i)
         for (int p = 0; p < dp; ++p) {
           const double want = i < rows && p < d ? m.at(i, p) : 0.0;
-          ASSERT_EQ(packed_value(ks, a.get(), panel_index(ks.mr, ks.k_pack, i, p, dp)), want) << i << "," << p;
+          ASSERT_EQ(packed_value(ks, a.get(), panel_index(ks.mr, ks.k_pack, i, p, dp)), want)
+              << i << "," << p;
         }
       for (int j = 0; j < round_up(rows, ks.nr); ++j)
         for (int p = 0; p < dp; ++p) {
           const double want = j < rows && p < d ? m.at(j, p) : 0.0;
-          ASSERT_EQ(packed_value(ks, b.get(), panel_index(ks.nr, ks.k_pack, j, p, dp)), want) << j << "," << p;
+          ASSERT_EQ(packed_value(ks, b.get(), panel_index(ks.nr, ks.k_pack, j, p, dp)), want)
+              << j << "," << p;
         }
       // The same matrix as V: keys = rows, dv = d.
       const int kp = round_up(rows, ks.k_pack);
@@ -229,7 +244,8 @@ TEST_P(X86Set, PackingIsExactAndZeroPadded) {
       for (int c = 0; c < round_up(d, ks.nv); ++c)
         for (int p = 0; p < kp; ++p) {
           const double want = p < rows && c < d ? m.at(p, c) : 0.0;
-          ASSERT_EQ(packed_value(ks, v.get(), panel_index(ks.nv, ks.k_pack, c, p, kp)), want) << p << "," << c;
+          ASSERT_EQ(packed_value(ks, v.get(), panel_index(ks.nv, ks.k_pack, c, p, kp)), want)
+              << p << "," << c;
         }
     }
   }
@@ -239,7 +255,8 @@ TEST_P(X86Set, QkTilesMatchDoubleAndGeneric) {
   std::mt19937 rng(12);
   for (int d : {1, 7, 33, 64, 80, 128, 257}) {
     for (auto [rows, keys] : {std::pair{1, 1}, {7, 33}, {ks_->mr + 1, ks_->nr + 1}, {19, 70}}) {
-      SCOPED_TRACE("d=" + std::to_string(d) + " rows=" + std::to_string(rows) + " keys=" + std::to_string(keys));
+      SCOPED_TRACE("d=" + std::to_string(d) + " rows=" + std::to_string(rows) +
+                   " keys=" + std::to_string(keys));
       const Matrix q(rows, d, d + 3, ks_->dtype, rng), k(keys, d, d + 1, ks_->dtype, rng);
       const float alpha = 0.37f;
       const std::vector<float> s = scores(*ks_, q, k, alpha);
@@ -273,7 +290,8 @@ TEST_P(X86Set, PvTilesInitAndAccumulate) {
       Buffer vp(kernels::v_panels_bytes(ks, keys, dv));
       ks.pack_v(v.data(), v.ld, keys, dv, vp.get());
       // Two P panels (compute type, as exp2_rows writes them), padding zero.
-      Buffer p1(kernels::a_panels_bytes(ks, ks.mr, keys)), p2(kernels::a_panels_bytes(ks, ks.mr, keys));
+      Buffer p1(kernels::a_panels_bytes(ks, ks.mr, keys)),
+          p2(kernels::a_panels_bytes(ks, ks.mr, keys));
       std::vector<double> pv1(static_cast<std::size_t>(ks.mr) * keys), pv2(pv1.size());
       for (int r = 0; r < ks.mr; ++r)
         for (int c = 0; c < keys; ++c) {
@@ -286,8 +304,10 @@ TEST_P(X86Set, PvTilesInitAndAccumulate) {
       const int ldo = round_up(dv, ks.nv) + 5;
       std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo, kNaN);  // init must not read O
       const std::size_t v_panel = static_cast<std::size_t>(ks.nv) * kp * ks.packed_elem;
-      for (int c0 = 0; c0 < dv; c0 += ks.nv) ks.pv_init(kp, p1.get(), vp.get<char>() + (c0 / ks.nv) * v_panel, o.data() + c0, ldo);
-      for (int c0 = 0; c0 < dv; c0 += ks.nv) ks.pv_acc(kp, p2.get(), vp.get<char>() + (c0 / ks.nv) * v_panel, o.data() + c0, ldo);
+      for (int c0 = 0; c0 < dv; c0 += ks.nv)
+        ks.pv_init(kp, p1.get(), vp.get<char>() + (c0 / ks.nv) * v_panel, o.data() + c0, ldo);
+      for (int c0 = 0; c0 < dv; c0 += ks.nv)
+        ks.pv_acc(kp, p2.get(), vp.get<char>() + (c0 / ks.nv) * v_panel, o.data() + c0, ldo);
       for (int r = 0; r < ks.mr; ++r)
         for (int c = 0; c < round_up(dv, ks.nv); ++c) {
           double want = 0, mag = 0;
@@ -295,7 +315,8 @@ TEST_P(X86Set, PvTilesInitAndAccumulate) {
             want += (pv1[r * keys + p] + pv2[r * keys + p]) * v.at(p, c);
             mag += (pv1[r * keys + p] + pv2[r * keys + p]) * std::fabs(v.at(p, c));
           }
-          ASSERT_NEAR(o[r * ldo + c], want, 2.0 * keys * std::ldexp(mag, -24) + 1e-30) << r << "," << c;
+          ASSERT_NEAR(o[r * ldo + c], want, 2.0 * keys * std::ldexp(mag, -24) + 1e-30)
+              << r << "," << c;
         }
       for (int r = 0; r < ks.mr; ++r)  // columns past the tiles untouched
         for (int c = round_up(dv, ks.nv); c < ldo; ++c) ASSERT_TRUE(std::isnan(o[r * ldo + c]));
@@ -309,7 +330,8 @@ TEST_P(X86Set, RowMaxIgnoresNaNAndHandlesTails) {
   std::uniform_real_distribution<float> u(-50.0f, 50.0f);
   for (int cols : {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100, 257}) {
     const std::int64_t lds = cols + 9;
-    std::vector<float> s(static_cast<std::size_t>(ks.mr) * lds, 1e30f);  // past cols: must not count
+    std::vector<float> s(static_cast<std::size_t>(ks.mr) * lds,
+                         1e30f);  // past cols: must not count
     for (int r = 0; r < ks.mr; ++r)
       for (int c = 0; c < cols; ++c) s[r * lds + c] = u(rng);
     s[0 * lds + cols - 1] = kNaN;  // NaN never becomes the max
@@ -317,7 +339,7 @@ TEST_P(X86Set, RowMaxIgnoresNaNAndHandlesTails) {
     if (ks.mr > 2) std::fill(s.begin() + 2 * lds, s.begin() + 2 * lds + cols, -kInf);
     std::vector<float> mx(ks.mr, -kInf), want(ks.mr, -kInf);
     mx[ks.mr - 1] = want[ks.mr - 1] = 55.0f;  // the running max takes part
-    for (int r = 0; r < ks.mr; ++r)  // the generic set's rule, row by row (its mr differs)
+    for (int r = 0; r < ks.mr; ++r)           // the generic set's rule, row by row (its mr differs)
       for (int c = 0; c < cols; ++c) want[r] = s[r * lds + c] > want[r] ? s[r * lds + c] : want[r];
     ks.row_max(s.data(), lds, cols, mx.data());
     for (int r = 0; r < ks.mr; ++r) EXPECT_EQ(mx[r], want[r]) << "cols=" << cols << " row " << r;
@@ -368,7 +390,8 @@ void check_exp2_rows(const KernelSet& ks, Exp2Precision prec) {
         }
         const double want = std::exp2(static_cast<double>(x));
         if (ks.packed_elem == 2) {  // bf16 P: the rounding of P to bf16 dominates
-          ASSERT_NEAR(got, want, std::ldexp(want, -8) * (accurate ? 1.01 : 1.5) + 1e-38) << r << "," << c;
+          ASSERT_NEAR(got, want, std::ldexp(want, -8) * (accurate ? 1.01 : 1.5) + 1e-38)
+              << r << "," << c;
         } else if (accurate) {
           const float wantf = static_cast<float>(want);
           const auto gu = std::bit_cast<std::uint32_t>(static_cast<float>(got));
@@ -386,7 +409,8 @@ void check_exp2_rows(const KernelSet& ks, Exp2Precision prec) {
     }
     // Nothing written past the panel.
     const std::size_t end = kernels::a_panels_bytes(ks, ks.mr, cols);
-    for (std::size_t b = end; b < end + 256; ++b) ASSERT_EQ(p.get<unsigned char>()[b], 0xcc) << "byte " << b;
+    for (std::size_t b = end; b < end + 256; ++b)
+      ASSERT_EQ(p.get<unsigned char>()[b], 0xcc) << "byte " << b;
   }
 }
 
@@ -417,16 +441,20 @@ TEST_P(X86Set, NormalizeEveryOutputDtype) {
   for (DType out_t : {DType::f32, DType::f16, DType::bf16}) {
     for (int cols : {1, 7, 8, 9, 16, 33, 80, 130}) {
       for (int rows : {1, ks.mr}) {
-        SCOPED_TRACE(std::string(dtype_name(out_t)) + " cols=" + std::to_string(cols) + " rows=" + std::to_string(rows));
+        SCOPED_TRACE(std::string(dtype_name(out_t)) + " cols=" + std::to_string(cols) +
+                     " rows=" + std::to_string(rows));
         const std::int64_t ldo = round_up(cols, 16) + 4, ld_out = cols + 3;
         std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo), inv(ks.mr);
         for (auto& x : o) x = u(rng);
         for (int r = 0; r < ks.mr; ++r) inv[r] = 1.0f / (1.0f + r);
         // Values that test rounding: ties, fp16 overflow and subnormals, NaN, inf.
-        const float special[] = {1.0009765625f, 1.00048828125f, 65520.0f, 1e5f, 3e-6f, 1e-8f, kNaN, -kInf, 1.00390625f, -0.0f};
-        for (int i = 0; i < static_cast<int>(std::size(special)) && i < cols; ++i) o[i] = special[i];
+        const float special[] = {1.0009765625f, 1.00048828125f, 65520.0f, 1e5f,        3e-6f,
+                                 1e-8f,         kNaN,           -kInf,    1.00390625f, -0.0f};
+        for (int i = 0; i < static_cast<int>(std::size(special)) && i < cols; ++i)
+          o[i] = special[i];
         const std::size_t esz = kernels::dtype_size(out_t);
-        std::vector<unsigned char> got(static_cast<std::size_t>(ks.mr) * ld_out * esz, 0xab), want = got;
+        std::vector<unsigned char> got(static_cast<std::size_t>(ks.mr) * ld_out * esz, 0xab),
+            want = got;
         ks.normalize(o.data(), ldo, rows, cols, inv.data(), got.data(), ld_out, out_t);
         for (int r = 0; r < rows; ++r) {
           std::vector<float> row(cols);
@@ -442,8 +470,8 @@ TEST_P(X86Set, NormalizeEveryOutputDtype) {
           if (std::isnan(decode(&want[b])))
             ASSERT_TRUE(std::isnan(decode(&got[b]))) << "element " << b / esz;
           else
-            ASSERT_EQ(std::memcmp(&got[b], &want[b], esz), 0) << "element " << b / esz << ": " << decode(&got[b])
-                                                              << " vs " << decode(&want[b]);
+            ASSERT_EQ(std::memcmp(&got[b], &want[b], esz), 0)
+                << "element " << b / esz << ": " << decode(&got[b]) << " vs " << decode(&want[b]);
         }
       }
     }
@@ -459,13 +487,17 @@ TEST_P(X86Set, OnlinePipelineMatchesReference) {
     int m, n, d, dv;
     bool causal;
   };
-  const Case cases[] = {{33, 257, 64, 64, false}, {70, 70, 80, 80, true}, {1, 300, 128, 128, false},
-                        {129, 517, 33, 7, true}, {7, 1, 16, 16, false}};
+  const Case cases[] = {{33, 257, 64, 64, false},
+                        {70, 70, 80, 80, true},
+                        {1, 300, 128, 128, false},
+                        {129, 517, 33, 7, true},
+                        {7, 1, 16, 16, false}};
   std::mt19937 rng(18);
   for (const Case& c : cases) {
     for (Exp2Precision prec : {Exp2Precision::accurate, Exp2Precision::fast}) {
-      SCOPED_TRACE("M=" + std::to_string(c.m) + " N=" + std::to_string(c.n) + " D=" + std::to_string(c.d) +
-                   " Dv=" + std::to_string(c.dv) + (c.causal ? " causal" : "") +
+      SCOPED_TRACE("M=" + std::to_string(c.m) + " N=" + std::to_string(c.n) +
+                   " D=" + std::to_string(c.d) + " Dv=" + std::to_string(c.dv) +
+                   (c.causal ? " causal" : "") +
                    (prec == Exp2Precision::fast ? " fast" : " accurate"));
       const Matrix q(c.m, c.d, c.d + 1, ks.dtype, rng, -2.0f, 2.0f);
       const Matrix k(c.n, c.d, c.d, ks.dtype, rng, -2.0f, 2.0f);
@@ -484,9 +516,11 @@ TEST_P(X86Set, OnlinePipelineMatchesReference) {
       p.diag = c.n - c.m, p.left = -1, p.right = c.causal ? 0 : -1;
       p.precision = prec;
       const kernels::Blocking b{round_up(64, ks.mr), round_up(96, std::max(ks.nr, ks.k_pack))};
-      const std::size_t ws_bytes = kernels::workspace_bytes(kernels::Strategy::online, ks, c.d, c.dv, b);
+      const std::size_t ws_bytes =
+          kernels::workspace_bytes(kernels::Strategy::online, ks, c.d, c.dv, b);
       Buffer ws(ws_bytes);
-      kernels::run_pipeline(kernels::Strategy::online, ks, p, {0, c.m, 0, c.n}, b, {ws.get(), ws_bytes});
+      kernels::run_pipeline(kernels::Strategy::online, ks, p, {0, c.m, 0, c.n}, b,
+                            {ws.get(), ws_bytes});
 
       const auto dt = static_cast<attnrt_dtype>(ks.dtype);
       const attnrt_tensor tq{const_cast<void*>(q.data()), dt, {1, 1, c.m, c.d}, {0, 0, q.ld}};
@@ -503,13 +537,15 @@ TEST_P(X86Set, OnlinePipelineMatchesReference) {
         for (int j = 0; j < c.dv; ++j) {
           const unsigned char* e = o.data() + (static_cast<std::size_t>(i) * ldo + j) * esz;
           float got;
-          if (ks.dtype == DType::f32) std::memcpy(&got, e, 4);
+          if (ks.dtype == DType::f32)
+            std::memcpy(&got, e, 4);
           else {
             const std::uint16_t h = static_cast<std::uint16_t>(e[0] | e[1] << 8);
             got = ks.dtype == DType::f16 ? kernels::fp16_to_float(h) : kernels::bf16_to_float(h);
           }
           ASSERT_FALSE(std::isnan(got)) << "O[" << i << "][" << j << "]";
-          worst_o = std::max(worst_o, std::fabs(got - ref.o[static_cast<std::size_t>(i) * c.dv + j]));
+          worst_o =
+              std::max(worst_o, std::fabs(got - ref.o[static_cast<std::size_t>(i) * c.dv + j]));
         }
         ASSERT_FALSE(std::isnan(lse[i]));
         worst_l = std::max(worst_l, std::fabs(lse[i] - ref.lse[i]));
@@ -522,8 +558,10 @@ TEST_P(X86Set, OnlinePipelineMatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Sets, X86Set,
                          ::testing::Values(SetCase{"avx2", DType::f32}, SetCase{"avx2", DType::f16},
-                                           SetCase{"avx2", DType::bf16}, SetCase{"avx512", DType::f32},
-                                           SetCase{"avx512", DType::f16}, SetCase{"avx512", DType::bf16},
+                                           SetCase{"avx2", DType::bf16},
+                                           SetCase{"avx512", DType::f32},
+                                           SetCase{"avx512", DType::f16},
+                                           SetCase{"avx512", DType::bf16},
                                            SetCase{"avx512_bf16", DType::bf16}),
                          case_name);
 
@@ -553,7 +591,8 @@ std::int64_t ulp_distance(float a, float b) {
 TEST_P(X86Exp2, AccurateWithin4UlpOnMinus150To0) {
   // Every 97th float of [-150, 0] (~11.6M), subnormal results included.
   std::vector<float> x;
-  const std::uint32_t lo = std::bit_cast<std::uint32_t>(-0.0f), hi = std::bit_cast<std::uint32_t>(-150.0f);
+  const std::uint32_t lo = std::bit_cast<std::uint32_t>(-0.0f),
+                      hi = std::bit_cast<std::uint32_t>(-150.0f);
   for (std::uint32_t b = lo; b <= hi; b += 97) x.push_back(std::bit_cast<float>(b));
   x.push_back(-150.0f);
   std::vector<float> y(x.size());
@@ -561,7 +600,8 @@ TEST_P(X86Exp2, AccurateWithin4UlpOnMinus150To0) {
   std::int64_t worst = 0;
   float at = 0;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    const std::int64_t d = ulp_distance(y[i], static_cast<float>(std::exp2(static_cast<double>(x[i]))));
+    const std::int64_t d =
+        ulp_distance(y[i], static_cast<float>(std::exp2(static_cast<double>(x[i]))));
     if (d > worst) worst = d, at = x[i];
   }
   EXPECT_LE(worst, 4) << "at x = " << at;
@@ -585,8 +625,9 @@ TEST_P(X86Exp2, FastWithin2e3Relative) {
 TEST_P(X86Exp2, SpecialValues) {
   for (Exp2Precision prec : {Exp2Precision::accurate, Exp2Precision::fast}) {
     // Odd count: the tail path runs too.
-    const std::vector<float> x = {-kInf, kNaN, -kNaN, -1e30f, -151.0f, -150.5f, -150.0f, 0.0f, -0.0f,
-                                  -149.0f, -126.0f, -125.5f, 127.9f, 128.0f, 1e30f, kInf, -3.0f};
+    const std::vector<float> x = {-kInf,   kNaN,   -kNaN, -1e30f,  -151.0f, -150.5f,
+                                  -150.0f, 0.0f,   -0.0f, -149.0f, -126.0f, -125.5f,
+                                  127.9f,  128.0f, 1e30f, kInf,    -3.0f};
     std::vector<float> y(x.size());
     GetParam().fn(x.data(), y.data(), static_cast<std::int64_t>(x.size()), prec);
     EXPECT_EQ(y[0], 0.0f);
@@ -602,7 +643,8 @@ TEST_P(X86Exp2, SpecialValues) {
       EXPECT_EQ(y[9], std::ldexp(1.0f, -149));
       EXPECT_EQ(y[10], std::ldexp(1.0f, -126));
       EXPECT_LE(ulp_distance(y[11], static_cast<float>(std::exp2(-125.5))), 4);
-      EXPECT_LE(ulp_distance(y[12], static_cast<float>(std::exp2(static_cast<double>(127.9f)))), 4);  // no overflow near 128
+      EXPECT_LE(ulp_distance(y[12], static_cast<float>(std::exp2(static_cast<double>(127.9f)))),
+                4);  // no overflow near 128
       EXPECT_EQ(y[16], 0.125f);
     }
     EXPECT_EQ(y[13], kInf);
@@ -622,7 +664,8 @@ INSTANTIATE_TEST_SUITE_P(Isas, X86Exp2,
                              Exp2Case{"avx2", kernels::kFeatureAvx2Fma, nullptr},
 #endif
 #ifdef ATTNRT_HAVE_AVX512
-                             Exp2Case{"avx512", kernels::kFeatureAvx512, kernels::avx512::exp2_array}
+                             Exp2Case{"avx512", kernels::kFeatureAvx512,
+                                      kernels::avx512::exp2_array}
 #else
                              Exp2Case{"avx512", kernels::kFeatureAvx512, nullptr}
 #endif
@@ -670,9 +713,9 @@ TEST_P(X86EndToEnd, MatchesReference) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (const Shape& s : shapes) {
     for (Precision prec : {Precision::accurate, Precision::fast}) {
-      SCOPED_TRACE("M=" + std::to_string(s.m) + " N=" + std::to_string(s.n) + " D=" + std::to_string(s.d) +
-                   " Dv=" + std::to_string(s.dv) + (s.causal ? " causal" : "") +
-                   (prec == Precision::fast ? " fast" : " accurate"));
+      SCOPED_TRACE("M=" + std::to_string(s.m) + " N=" + std::to_string(s.n) +
+                   " D=" + std::to_string(s.d) + " Dv=" + std::to_string(s.dv) +
+                   (s.causal ? " causal" : "") + (prec == Precision::fast ? " fast" : " accurate"));
       auto fill = [&](std::size_t n) {
         std::vector<float> v(n);
         for (auto& x : v) x = u(rng) * 2.0f;  // scores of a few units: a real softmax
@@ -704,10 +747,11 @@ TEST_P(X86EndToEnd, MatchesReference) {
       rt.forward(q, k, v, o, params);
       const detail::CParams cp(params);
       const RefResult ref = reference_forward(q.c(), k.c(), v.c(), cp.p);
-      const Tolerance tol = tolerance(static_cast<attnrt_dtype>(sc.t), static_cast<attnrt_precision>(prec));
+      const Tolerance tol =
+          tolerance(static_cast<attnrt_dtype>(sc.t), static_cast<attnrt_precision>(prec));
       double worst_o = 0, worst_l = 0;
       for (std::size_t i = 0; i < of.size(); ++i) {
-        const double got = sc.t == DType::f32 ? of[i]
+        const double got = sc.t == DType::f32   ? of[i]
                            : sc.t == DType::f16 ? kernels::fp16_to_float(oh[i])
                                                 : kernels::bf16_to_float(oh[i]);
         ASSERT_FALSE(std::isnan(got)) << "O[" << i << "]";
@@ -725,8 +769,10 @@ TEST_P(X86EndToEnd, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Sets, X86EndToEnd,
                          ::testing::Values(SetCase{"avx2", DType::f32}, SetCase{"avx2", DType::f16},
-                                           SetCase{"avx2", DType::bf16}, SetCase{"avx512", DType::f32},
-                                           SetCase{"avx512", DType::f16}, SetCase{"avx512", DType::bf16},
+                                           SetCase{"avx2", DType::bf16},
+                                           SetCase{"avx512", DType::f32},
+                                           SetCase{"avx512", DType::f16},
+                                           SetCase{"avx512", DType::bf16},
                                            SetCase{"avx512_bf16", DType::bf16}),
                          case_name);
 

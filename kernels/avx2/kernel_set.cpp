@@ -54,9 +54,12 @@ constexpr KernelSet kBf16 = make_set<Bf16>(DType::bf16);
 
 const KernelSet* kernel_set(DType t) {
   switch (t) {
-    case DType::f32: return &kF32;
-    case DType::f16: return &kF16;
-    case DType::bf16: return &kBf16;
+    case DType::f32:
+      return &kF32;
+    case DType::f16:
+      return &kF16;
+    case DType::bf16:
+      return &kBf16;
   }
   return nullptr;
 }

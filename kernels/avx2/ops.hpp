@@ -17,9 +17,12 @@ inline constexpr int kNr = 16;
 inline constexpr int kNv = 16;
 
 // Packers (pack.cpp), instantiated for float, Fp16 and Bf16 inputs.
-template <class T> void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst);
-template <class T> void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
-template <class T> void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+template <class T>
+void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst);
+template <class T>
+void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
+template <class T>
+void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
 void row_max(const float* s, std::int64_t lds, int cols, float* mx);

@@ -20,8 +20,7 @@ namespace {
 // zero), loaded as row vectors.
 template <class T, int R>
 void load_rows(const T* row0, std::int64_t ld, int h, int p, int w, __m256 r[R]) {
-  for (int i = 0; i < R; ++i)
-    r[i] = i < h ? load_upto8(row0 + i * ld + p, w) : _mm256_setzero_ps();
+  for (int i = 0; i < R; ++i) r[i] = i < h ? load_upto8(row0 + i * ld + p, w) : _mm256_setzero_ps();
 }
 
 }  // namespace
@@ -38,7 +37,8 @@ void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst) {
       load_rows<T, kMr>(s + r0 * ld, ld, h, p, w, r);
       transpose6x8(r, c);
       if (p + w < d)
-        for (int j = 0; j < 8; ++j) _mm256_storeu_ps(out + (p + j) * kMr, c[j]);  // see store_columns6
+        for (int j = 0; j < 8; ++j)
+          _mm256_storeu_ps(out + (p + j) * kMr, c[j]);  // see store_columns6
       else
         store_columns6(out + p * kMr, c, w);
     }
@@ -74,14 +74,15 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
     for (int c0 = 0; c0 < dv; c0 += kNv) {
       float* o = out + (c0 / kNv) * panel + p * kNv;
       _mm256_storeu_ps(o, load_upto8(row + c0, dv - c0));
-      _mm256_storeu_ps(o + 8, c0 + 8 < dv ? load_upto8(row + c0 + 8, dv - c0 - 8) : _mm256_setzero_ps());
+      _mm256_storeu_ps(o + 8,
+                       c0 + 8 < dv ? load_upto8(row + c0 + 8, dv - c0 - 8) : _mm256_setzero_ps());
     }
   }
 }
 
-#define ATTNRT_AVX2_PACKERS(T)                                                 \
-  template void pack_q<T>(const void*, std::int64_t, int, int, void*);         \
-  template void pack_k<T>(const void*, std::int64_t, int, int, void*);         \
+#define ATTNRT_AVX2_PACKERS(T)                                         \
+  template void pack_q<T>(const void*, std::int64_t, int, int, void*); \
+  template void pack_k<T>(const void*, std::int64_t, int, int, void*); \
   template void pack_v<T>(const void*, std::int64_t, int, int, void*);
 ATTNRT_AVX2_PACKERS(float)
 ATTNRT_AVX2_PACKERS(Fp16)

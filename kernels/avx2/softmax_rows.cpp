@@ -33,7 +33,8 @@ inline void exp2_block(const float* s, std::int64_t lds, int c, int w, const __m
                        float* p, bool last, __m256& sum) {
   __m256 e[kMr], col[8];
   if (w == 8) {
-    for (int r = 0; r < kMr; ++r) e[r] = exp2<P>(_mm256_sub_ps(_mm256_loadu_ps(s + r * lds + c), m[r]));
+    for (int r = 0; r < kMr; ++r)
+      e[r] = exp2<P>(_mm256_sub_ps(_mm256_loadu_ps(s + r * lds + c), m[r]));
   } else {
     const __m256i mask = first_lanes(w);
     for (int r = 0; r < kMr; ++r) {
@@ -88,8 +89,8 @@ void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
         m1 = _mm256_max_ps(_mm256_loadu_ps(row + cols - 8), m1);
       } else {
         const __m256i mask = first_lanes(cols - c);
-        const __m256 x = _mm256_blendv_ps(_mm256_set1_ps(kNegInf), _mm256_maskload_ps(row + c, mask),
-                                          _mm256_castsi256_ps(mask));
+        const __m256 x = _mm256_blendv_ps(
+            _mm256_set1_ps(kNegInf), _mm256_maskload_ps(row + c, mask), _mm256_castsi256_ps(mask));
         m1 = _mm256_max_ps(x, m1);
       }
     }
@@ -111,7 +112,8 @@ void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {
     float* row = o + r * ldo;
     const __m256 a = _mm256_set1_ps(alpha[r]);
     int c = 0;
-    for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(row + c, _mm256_mul_ps(_mm256_loadu_ps(row + c), a));
+    for (; c + 8 <= cols; c += 8)
+      _mm256_storeu_ps(row + c, _mm256_mul_ps(_mm256_loadu_ps(row + c), a));
     for (; c < cols; ++c) row[c] *= alpha[r];
   }
 }

@@ -31,8 +31,9 @@ static inline void gemm_bf16_14x2(int kp, const std::uint32_t* __restrict a,
   __m512 acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   const int pairs = kp / 2;
-// Not unrolled: 28 independent multiply-adds per step already hide latency,
-// and unrolling made GCC 12 spill accumulators.
+  // Not unrolled: 28 independent multiply-adds per step already hide the
+  // latency, and unrolling made GCC 12 spill accumulators.
+#pragma GCC unroll 1
   for (int p = 0; p < pairs; ++p) {
     const __m512bh b0 = as_bf16x32(_mm512_loadu_si512(b + p * kNr));
     const __m512bh b1 = as_bf16x32(_mm512_loadu_si512(b + p * kNr + 16));

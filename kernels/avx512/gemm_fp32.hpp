@@ -5,9 +5,10 @@
 // Per k step: two B loads and 28 FMAs whose A operand is broadcast from
 // memory inside the FMA (vfmadd231ps zmm, zmm, m32{1to16}, see
 // broadcast_fma.hpp): no broadcast registers, 30 loads per 28 FMAs, within
-// the two (Intel) or three (Zen 4) loads per cycle. Panels are laid out so B rows are
-// 64-byte aligned in the pipelines' workspace; unaligned-load instructions
-// are used so a caller's unaligned panel is slow rather than a crash.
+// the two (Intel) or three (Zen 4) loads per cycle. Panels are laid out so
+// B rows are 64-byte aligned in the pipelines' workspace; unaligned-load
+// instructions are used so a caller's unaligned panel is slow rather than
+// a crash.
 #pragma once
 
 #include "kernels/avx512/intrinsics.hpp"
@@ -25,8 +26,9 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const float*
                                   float alpha, float* __restrict c, std::int64_t ldc) {
   __m512 acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-// Not unrolled: 28 independent multiply-adds per step already hide latency,
-// and unrolling made GCC 12 spill accumulators.
+  // Not unrolled: 28 independent multiply-adds per step already hide the
+  // latency, and unrolling made GCC 12 spill accumulators.
+#pragma GCC unroll 1
   for (int p = 0; p < k; ++p) {
     const __m512 b0 = _mm512_loadu_ps(b + p * kNr);
     const __m512 b1 = _mm512_loadu_ps(b + p * kNr + 16);

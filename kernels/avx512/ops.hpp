@@ -20,9 +20,12 @@ inline constexpr int kNr = 32;
 inline constexpr int kNv = 32;
 
 // fp32 panels (pack.cpp), for float, Fp16 and Bf16 inputs.
-template <class T> void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst);
-template <class T> void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
-template <class T> void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+template <class T>
+void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst);
+template <class T>
+void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
+template <class T>
+void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);

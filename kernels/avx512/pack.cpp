@@ -75,9 +75,9 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
   }
 }
 
-#define ATTNRT_AVX512_PACKERS(T)                                               \
-  template void pack_q<T>(const void*, std::int64_t, int, int, void*);         \
-  template void pack_k<T>(const void*, std::int64_t, int, int, void*);         \
+#define ATTNRT_AVX512_PACKERS(T)                                       \
+  template void pack_q<T>(const void*, std::int64_t, int, int, void*); \
+  template void pack_k<T>(const void*, std::int64_t, int, int, void*); \
   template void pack_v<T>(const void*, std::int64_t, int, int, void*);
 ATTNRT_AVX512_PACKERS(float)
 ATTNRT_AVX512_PACKERS(Fp16)

@@ -27,7 +27,8 @@ __m512 load_pairs(const std::uint16_t* p, int w) {
 // words, column j holding pair p/2 + j of every row.
 void load_transposed_pairs(const std::uint16_t* row0, std::int64_t ld, int h, int p, int w,
                            __m512 c[16]) {
-  for (int i = 0; i < 16; ++i) c[i] = i < h ? load_pairs(row0 + i * ld + p, w) : _mm512_setzero_ps();
+  for (int i = 0; i < 16; ++i)
+    c[i] = i < h ? load_pairs(row0 + i * ld + p, w) : _mm512_setzero_ps();
   transpose16x16(c);
 }
 
@@ -44,7 +45,8 @@ void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst) 
       const int w = std::min(32, d - p);
       __m512 c[16];
       load_transposed_pairs(s + r0 * ld, ld, h, p, w, c);
-      for (int j = 0; j < (w + 1) / 2; ++j) _mm512_mask_storeu_ps(out + (p / 2 + j) * kMr, lanes, c[j]);
+      for (int j = 0; j < (w + 1) / 2; ++j)
+        _mm512_mask_storeu_ps(out + (p / 2 + j) * kMr, lanes, c[j]);
     }
   }
 }
@@ -60,7 +62,8 @@ void pack_k_pairs(const void* src, std::int64_t ld, int keys, int d, void* dst) 
         const int w = std::min(32, d - p);
         __m512 c[16];
         load_transposed_pairs(s + (k0 + 16 * half) * ld, ld, h, p, w, c);
-        for (int j = 0; j < (w + 1) / 2; ++j) _mm512_storeu_ps(out + (p / 2 + j) * kNr + 16 * half, c[j]);
+        for (int j = 0; j < (w + 1) / 2; ++j)
+          _mm512_storeu_ps(out + (p / 2 + j) * kNr + 16 * half, c[j]);
       }
     }
   }
@@ -81,7 +84,8 @@ void pack_v_pairs(const void* src, std::int64_t ld, int keys, int dv, void* dst)
     for (int c0 = 0; c0 < dv; c0 += kNv) {
       const __mmask32 cols = first32(dv - c0);
       const __m512i a = _mm512_maskz_loadu_epi16(cols, even + c0);
-      const __m512i b = p + 1 < keys ? _mm512_maskz_loadu_epi16(cols, odd + c0) : _mm512_setzero_si512();
+      const __m512i b =
+          p + 1 < keys ? _mm512_maskz_loadu_epi16(cols, odd + c0) : _mm512_setzero_si512();
       const __m512i lo = _mm512_unpacklo_epi16(a, b), hi = _mm512_unpackhi_epi16(a, b);
       std::uint32_t* o = out + (c0 / kNv) * panel + (p / 2) * kNv;
       _mm512_storeu_si512(o, _mm512_permutex2var_epi64(lo, first, hi));

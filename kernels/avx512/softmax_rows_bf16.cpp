@@ -30,9 +30,10 @@ void exp2_rows_pairs_impl(const float* s, std::int64_t lds, int cols, const floa
     __m512 e[16];
     for (int r = 0; r < kMr; ++r) {
       const float* row = s + r * lds + c;
-      const __m512 lo = _mm512_maskz_mov_ps(v0, exp2<P>(_mm512_sub_ps(_mm512_maskz_loadu_ps(v0, row), m[r])));
-      const __m512 hi =
-          _mm512_maskz_mov_ps(v1, exp2<P>(_mm512_sub_ps(_mm512_maskz_loadu_ps(v1, row + 16), m[r])));
+      const __m512 lo =
+          _mm512_maskz_mov_ps(v0, exp2<P>(_mm512_sub_ps(_mm512_maskz_loadu_ps(v0, row), m[r])));
+      const __m512 hi = _mm512_maskz_mov_ps(
+          v1, exp2<P>(_mm512_sub_ps(_mm512_maskz_loadu_ps(v1, row + 16), m[r])));
       // Word j of the result is columns (2j, 2j+1): one pair, as the panel wants.
       e[r] = std::bit_cast<__m512>(_mm512_cvtne2ps_pbh(hi, lo));
     }
