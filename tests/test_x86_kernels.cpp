@@ -491,7 +491,8 @@ TEST_P(X86Set, OnlinePipelineMatchesReference) {
                         {70, 70, 80, 80, true},
                         {1, 300, 128, 128, false},
                         {129, 517, 33, 7, true},
-                        {7, 1, 16, 16, false}};
+                        {7, 1, 16, 16, false},
+                        {40, 17, 32, 24, true}};  // M > N, causal bottom-right: 23 rows see no key
   std::mt19937 rng(18);
   for (const Case& c : cases) {
     for (Exp2Precision prec : {Exp2Precision::accurate, Exp2Precision::fast}) {
@@ -548,7 +549,10 @@ TEST_P(X86Set, OnlinePipelineMatchesReference) {
               std::max(worst_o, std::fabs(got - ref.o[static_cast<std::size_t>(i) * c.dv + j]));
         }
         ASSERT_FALSE(std::isnan(lse[i]));
-        worst_l = std::max(worst_l, std::fabs(lse[i] - ref.lse[i]));
+        if (std::isinf(ref.lse[i]))  // a row that sees no key: LSE -inf (O 0, compared above)
+          ASSERT_EQ(lse[i], -kInf) << "lse[" << i << "]";
+        else
+          worst_l = std::max(worst_l, std::fabs(lse[i] - ref.lse[i]));
       }
       EXPECT_LE(worst_o, tol.o);
       EXPECT_LE(worst_l, tol.lse);
@@ -708,6 +712,7 @@ TEST_P(X86EndToEnd, MatchesReference) {
       {1, 3, 1, 1, 300, 128, 128, false},  // decode-like, MQA
       {1, 1, 1, 129, 517, 33, 7, true},    // odd D, Dv; causal bottom-right with N > M
       {1, 2, 1, 7, 1, 16, 16, false},      // one key
+      {1, 2, 2, 40, 17, 32, 24, true},     // M > N, causal bottom-right: rows that see no key
   };
   std::mt19937 rng(17);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -759,7 +764,10 @@ TEST_P(X86EndToEnd, MatchesReference) {
       }
       for (std::size_t i = 0; i < lse.size(); ++i) {
         ASSERT_FALSE(std::isnan(lse[i])) << "lse[" << i << "]";
-        worst_l = std::max(worst_l, std::fabs(lse[i] - ref.lse[i]));
+        if (std::isinf(ref.lse[i]))  // a row that sees no key: LSE -inf (O 0, compared above)
+          ASSERT_EQ(lse[i], -kInf) << "lse[" << i << "]";
+        else
+          worst_l = std::max(worst_l, std::fabs(lse[i] - ref.lse[i]));
       }
       EXPECT_LE(worst_o, tol.o);
       EXPECT_LE(worst_l, tol.lse);
