@@ -6,6 +6,12 @@
 #if defined(ATTNRT_HAVE_SVE)
 #include "kernels/sve/kernel_set.hpp"
 #endif
+#ifdef ATTNRT_HAVE_AVX2
+#include "kernels/avx2/kernel_set.hpp"
+#endif
+#ifdef ATTNRT_HAVE_AVX512
+#include "kernels/avx512/kernel_set.hpp"
+#endif
 
 namespace attnrt::kernels {
 namespace {
@@ -14,6 +20,13 @@ template <DType T>
 std::span<const KernelSet* const> list() {
   static const std::array sets = {
       // <isa>::kernel_set(T),   one line per ISA, best first
+#ifdef ATTNRT_HAVE_AVX512
+      avx512::bf16_kernel_set(T),  // null unless T is bf16
+      avx512::kernel_set(T),
+#endif
+#ifdef ATTNRT_HAVE_AVX2
+      avx2::kernel_set(T),
+#endif
 #if defined(ATTNRT_HAVE_SVE)
       sve::a64fx_kernel_set(T), sve::a64fx_12x2_kernel_set(T), sve::vla_kernel_set(T),
 #endif

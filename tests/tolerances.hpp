@@ -31,11 +31,12 @@ inline Tolerance tolerance(attnrt_dtype t, attnrt_precision prec) {
 // x = S - m in [-150, 0] (below -150 and at -inf the result is exactly 0):
 // accurate within kExp2AccurateUlp units in the last place of fp32
 // (subnormal results included); fast within a relative error that depends on
-// the set: 1e-3 in general (the generic degree-3 polynomial measures 7.9e-4),
-// 5.5e-3 for the SVE sets built on FEXPA alone (2^(1/128) - 1 = 5.4e-3).
+// the set: 2e-3 in general (the generic degree-3 polynomial measures 7.9e-4,
+// the AVX2/AVX-512 degree-2 one 1.96e-3), 5.5e-3 for the SVE sets built on
+// FEXPA alone (2^(1/128) - 1 = 5.4e-3).
 inline constexpr int kExp2AccurateUlp = 4;
 inline double exp2_fast_rel_error(std::string_view set_name) {
-  return set_name.starts_with("sve") ? 5.5e-3 : 1e-3;
+  return set_name.starts_with("sve") ? 5.5e-3 : 2e-3;
 }
 
 }  // namespace attnrt::test

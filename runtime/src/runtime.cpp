@@ -1,5 +1,6 @@
 #include "runtime/src/runtime.hpp"
 
+#include <array>
 #include <chrono>
 #include <algorithm>
 #include <cstdio>
@@ -23,26 +24,46 @@ namespace {
 
 using kernels::DType;
 
-// The best set for dtype t that this CPU runs, or the one named by `isa`
-// (an error if the CPU lacks it or it does not exist).
-const kernels::KernelSet* select_set(DType t, const char* isa) {
+// The best set for dtype t this CPU runs, or, when `isa` names a set, that
+// set. A named set must exist for at least one dtype (avx512_bf16 exists for
+// bf16 only); dtypes it does not cover choose as usual. Naming a set the CPU
+// cannot run is an error, never a silent fallback.
+const kernels::KernelSet* best_set(DType t) {
   const CpuFeatures& cpu = cpu_features();
-  std::string known;
-  for (const kernels::KernelSet* ks : kernels::kernel_sets(t)) {
-    if (!ks) continue;
-    const bool runs = (ks->requires_cpu & cpu.bits) == ks->requires_cpu;
-    if (!isa) {
-      if (runs) return ks;
-      continue;
-    }
-    if (!known.empty()) known += ", ";
-    known += ks->name;
-    if (std::strcmp(ks->name, isa) != 0) continue;
-    if (!runs) fail(ATTNRT_UNSUPPORTED, "ATTNRT_ISA (", isa, ") needs CPU features this machine lacks (it has: ", cpu.describe(), ")");
-    return ks;
-  }
-  if (isa) fail(ATTNRT_CONFIG_ERROR, "ATTNRT_ISA (", isa, ") must name a kernel set of this build: ", known);
+  for (const kernels::KernelSet* ks : kernels::kernel_sets(t))
+    if (ks && (ks->requires_cpu & cpu.bits) == ks->requires_cpu) return ks;
   fail(ATTNRT_INTERNAL_ERROR, "no kernel set runs on this CPU");
+}
+
+const kernels::KernelSet* named_set(DType t, const char* isa) {
+  for (const kernels::KernelSet* ks : kernels::kernel_sets(t))
+    if (ks && std::strcmp(ks->name, isa) == 0) return ks;
+  return nullptr;
+}
+
+std::array<const kernels::KernelSet*, 3> select_sets(const char* isa) {
+  std::array<const kernels::KernelSet*, 3> sets{};
+  bool found = false;
+  std::string known;
+  for (int t = 0; t < 3; ++t) {
+    const DType dt = static_cast<DType>(t);
+    const kernels::KernelSet* ks = isa ? named_set(dt, isa) : nullptr;
+    if (ks) {
+      found = true;
+      const CpuFeatures& cpu = cpu_features();
+      if ((ks->requires_cpu & cpu.bits) != ks->requires_cpu)
+        fail(ATTNRT_UNSUPPORTED, "ATTNRT_ISA (", isa, ") needs CPU features this machine lacks (it has: ",
+             cpu.describe(), ")");
+    }
+    sets[t] = ks ? ks : best_set(dt);
+    for (const kernels::KernelSet* k : kernels::kernel_sets(dt))
+      if (k && known.find(k->name) == std::string::npos) {
+        if (!known.empty()) known += ", ";
+        known += k->name;
+      }
+  }
+  if (isa && !found) fail(ATTNRT_CONFIG_ERROR, "ATTNRT_ISA (", isa, ") must name a kernel set of this build: ", known);
+  return sets;
 }
 
 int default_threads() {
@@ -61,7 +82,7 @@ double visible_entries(const kernels::HeadProblem& p) {
 
 Runtime::Runtime(const attnrt_config& config) {
   check_config(config);
-  for (int t = 0; t < 3; ++t) sets_[t] = select_set(static_cast<DType>(t), config.isa);
+  sets_ = select_sets(config.isa);
   default_strategy_ = config.strategy;
   tuning_ = load_tuning_from_env();
   verbose_ = config.verbose != 0;

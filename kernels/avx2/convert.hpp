@@ -1,0 +1,63 @@
+// fp32 / fp16 / bf16 <-> fp32 vectors of 8 lanes (AVX2, F16C). The scalar
+// versions in kernels/convert.hpp handle tails and are the reference these
+// match: round to nearest even, NaN stays NaN.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/convert.hpp"
+
+namespace attnrt::kernels::avx2 {
+
+// 8 consecutive elements widened to fp32.
+static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+static inline __m256 load8(const Fp16* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+static inline __m256 load8(const Bf16* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+// The first n (< 8) elements widened, zeros after; reads only those n.
+template <class T>
+static inline __m256 load_partial(const T* p, int n) {
+  T buf[8] = {};
+  for (int i = 0; i < n; ++i) buf[i] = p[i];
+  return load8(buf);
+}
+
+// Element [i] of a row of n elements as 8 lanes, zero-padded past n.
+template <class T>
+static inline __m256 load_upto8(const T* p, int n) {
+  return n >= 8 ? load8(p) : load_partial(p, n);
+}
+
+// fp32 -> bf16 bits, round to nearest even, NaN kept (quieted), in the low
+// 16 bits of each 32-bit lane.
+static inline __m256i to_bf16_lanes(__m256 v) {
+  const __m256i u = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  const __m256i rounded =
+      _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+  const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_blendv_epi8(rounded, quiet, nan);
+}
+
+// 8 fp32 lanes stored as the user's dtype.
+static inline void store8(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+static inline void store8(Fp16* p, __m256 v) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+static inline void store8(Bf16* p, __m256 v) {
+  const __m256i w = to_bf16_lanes(v);
+  // packus works within 128-bit halves: [a0..a3 b0..b3 | a4..a7 b4..b7].
+  const __m256i packed = _mm256_packus_epi32(w, w);
+  const __m256i ordered = _mm256_permute4x64_epi64(packed, 0x08);  // qwords 0, 2
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(ordered));
+}
+
+}  // namespace attnrt::kernels::avx2

@@ -1,0 +1,18 @@
+// The avx2 kernel sets (AVX2 + FMA + F16C): fp32 compute for fp32, fp16 and
+// bf16 inputs. This header has no intrinsics; any file may include it.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel_set.hpp"
+
+namespace attnrt::kernels::avx2 {
+
+// The set for inputs of dtype t.
+const KernelSet* kernel_set(DType t);
+
+// y[i] = exp2(x[i]) with the sets' vector exp2, for tests and benchmarks.
+// Needs kFeatureAvx2Fma.
+void exp2_array(const float* x, float* y, std::int64_t n, Exp2Precision precision);
+
+}  // namespace attnrt::kernels::avx2

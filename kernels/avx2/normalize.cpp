@@ -1,0 +1,43 @@
+// Final normalization of an O strip into the user's output dtype.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/avx2/convert.hpp"
+#include "kernels/avx2/ops.hpp"
+
+namespace attnrt::kernels::avx2 {
+namespace {
+
+template <class T>
+void normalize_to(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
+                  T* out, std::int64_t ld_out, DType out_type) {
+  for (int r = 0; r < rows; ++r) {
+    const float* src = o + r * ldo;
+    T* dst = out + r * ld_out;
+    const __m256 inv = _mm256_set1_ps(inv_sum[r]);
+    int c = 0;
+    for (; c + 8 <= cols; c += 8) store8(dst + c, _mm256_mul_ps(_mm256_loadu_ps(src + c), inv));
+    if (c < cols) {  // the tail through the scalar conversions
+      float tail[8];
+      for (int i = 0; c + i < cols; ++i) tail[i] = src[c + i] * inv_sum[r];
+      store_row(tail, cols - c, dst + c, out_type);
+    }
+  }
+}
+
+}  // namespace
+
+void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
+               void* out, std::int64_t ld_out, DType out_type) {
+  switch (out_type) {
+    case DType::f32:
+      return normalize_to(o, ldo, rows, cols, inv_sum, static_cast<float*>(out), ld_out, out_type);
+    case DType::f16:
+      return normalize_to(o, ldo, rows, cols, inv_sum, static_cast<Fp16*>(out), ld_out, out_type);
+    case DType::bf16:
+      return normalize_to(o, ldo, rows, cols, inv_sum, static_cast<Bf16*>(out), ld_out, out_type);
+  }
+}
+
+}  // namespace attnrt::kernels::avx2

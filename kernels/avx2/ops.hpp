@@ -1,0 +1,35 @@
+// The pieces of the avx2 kernel sets, defined in this folder's .cpp files
+// and put together in kernel_set.cpp. Every file here is compiled with
+// -mavx2 -mfma -mf16c and nothing else is; helpers in this folder's headers
+// have internal linkage (static) so that no copy compiled with these flags
+// can be picked by the linker for code that runs on any CPU.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel_set.hpp"
+
+namespace attnrt::kernels::avx2 {
+
+// Micro-tile: 6 rows x 2 vectors of 8 fp32 (12 accumulators of the 16 ymm).
+inline constexpr int kMr = 6;
+inline constexpr int kNr = 16;
+inline constexpr int kNv = 16;
+
+// Packers (pack.cpp), instantiated for float, Fp16 and Bf16 inputs.
+template <class T>
+void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst);
+template <class T>
+void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
+template <class T>
+void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+
+// Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
+void row_max(const float* s, std::int64_t lds, int cols, float* mx);
+void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
+               void* p_panel, Exp2Precision precision);
+void rescale(float* o, std::int64_t ldo, int cols, const float* alpha);
+void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
+               void* out, std::int64_t ld_out, DType out_type);
+
+}  // namespace attnrt::kernels::avx2

@@ -1,0 +1,92 @@
+// Packing Q, K and V into the fp32 panels the avx2 micro-kernels read,
+// widening fp16 (F16C) and bf16 (a 16-bit shift) on the way.
+//   Q: rows x d -> panels [d][6]    (transposed 6x8 blocks)
+//   K: keys x d -> panels [d][16]   (two transposed 8x8 blocks per 8 d)
+//   V: keys x dv -> panels [keys][16] (row copies)
+// Padding rows and columns are zero.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/avx2/convert.hpp"
+#include "kernels/avx2/ops.hpp"
+#include "kernels/avx2/transpose.hpp"
+
+namespace attnrt::kernels::avx2 {
+namespace {
+
+// 8 rows x up to 8 elements starting at column p of `row0` (rows >= h are
+// zero), loaded as row vectors.
+template <class T, int R>
+void load_rows(const T* row0, std::int64_t ld, int h, int p, int w, __m256 r[R]) {
+  for (int i = 0; i < R; ++i) r[i] = i < h ? load_upto8(row0 + i * ld + p, w) : _mm256_setzero_ps();
+}
+
+}  // namespace
+
+template <class T>
+void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst) {
+  const T* s = static_cast<const T*>(src);
+  float* out = static_cast<float*>(dst);
+  for (int r0 = 0; r0 < rows; r0 += kMr, out += static_cast<std::int64_t>(kMr) * d) {
+    const int h = std::min(kMr, rows - r0);
+    for (int p = 0; p < d; p += 8) {
+      const int w = std::min(8, d - p);
+      __m256 r[kMr], c[8];
+      load_rows<T, kMr>(s + r0 * ld, ld, h, p, w, r);
+      transpose6x8(r, c);
+      if (p + w < d)
+        for (int j = 0; j < 8; ++j)
+          _mm256_storeu_ps(out + (p + j) * kMr, c[j]);  // see store_columns6
+      else
+        store_columns6(out + p * kMr, c, w);
+    }
+  }
+}
+
+template <class T>
+void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst) {
+  const T* s = static_cast<const T*>(src);
+  float* out = static_cast<float*>(dst);
+  for (int k0 = 0; k0 < keys; k0 += kNr, out += static_cast<std::int64_t>(kNr) * d) {
+    for (int half = 0; half < kNr / 8; ++half) {
+      const int h = std::clamp(keys - k0 - 8 * half, 0, 8);
+      for (int p = 0; p < d; p += 8) {
+        const int w = std::min(8, d - p);
+        __m256 r[8];
+        load_rows<T, 8>(s + (k0 + 8 * half) * ld, ld, h, p, w, r);
+        transpose8x8(r);
+        for (int j = 0; j < w; ++j) _mm256_storeu_ps(out + (p + j) * kNr + 8 * half, r[j]);
+      }
+    }
+  }
+}
+
+template <class T>
+void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
+  // Key-major, so the user's V is read front to back once.
+  const T* s = static_cast<const T*>(src);
+  float* out = static_cast<float*>(dst);
+  const std::int64_t panel = static_cast<std::int64_t>(kNv) * keys;
+  for (int p = 0; p < keys; ++p) {
+    const T* row = s + p * ld;
+    for (int c0 = 0; c0 < dv; c0 += kNv) {
+      float* o = out + (c0 / kNv) * panel + p * kNv;
+      _mm256_storeu_ps(o, load_upto8(row + c0, dv - c0));
+      _mm256_storeu_ps(o + 8,
+                       c0 + 8 < dv ? load_upto8(row + c0 + 8, dv - c0 - 8) : _mm256_setzero_ps());
+    }
+  }
+}
+
+#define ATTNRT_AVX2_PACKERS(T)                                         \
+  template void pack_q<T>(const void*, std::int64_t, int, int, void*); \
+  template void pack_k<T>(const void*, std::int64_t, int, int, void*); \
+  template void pack_v<T>(const void*, std::int64_t, int, int, void*);
+ATTNRT_AVX2_PACKERS(float)
+ATTNRT_AVX2_PACKERS(Fp16)
+ATTNRT_AVX2_PACKERS(Bf16)
+#undef ATTNRT_AVX2_PACKERS
+
+}  // namespace attnrt::kernels::avx2

@@ -1,0 +1,53 @@
+// fp32 / fp16 / bf16 <-> fp32 vectors of 16 lanes (AVX-512 F/BW/VL). Tails
+// use masked loads and stores: masked-off lanes are neither read nor written
+// (no fault past the end of a row). Round to nearest even, NaN stays NaN, as
+// the scalar kernels/convert.hpp.
+#pragma once
+
+#include "kernels/avx512/intrinsics.hpp"
+
+#include <cstdint>
+
+#include "kernels/convert.hpp"
+
+namespace attnrt::kernels::avx512 {
+
+// Mask of lanes [0, n), n clamped to [0, 16] (or [0, 32]).
+static inline __mmask16 first16(int n) {
+  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+static inline __mmask32 first32(int n) {
+  return n >= 32 ? __mmask32(0xffffffffu) : n <= 0 ? __mmask32(0) : __mmask32((1u << n) - 1);
+}
+
+// The first n (<= 16) elements widened to fp32, zeros after.
+static inline __m512 load16(const float* p, int n) { return _mm512_maskz_loadu_ps(first16(n), p); }
+static inline __m512 load16(const Fp16* p, int n) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(first16(n), p));
+}
+static inline __m512 load16(const Bf16* p, int n) {
+  const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(first16(n), p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+// fp32 -> bf16 bits in the low half of each 32-bit lane: round to nearest
+// even, NaN quieted (integer arithmetic: no AVX512_BF16 needed).
+static inline __m512i to_bf16_lanes(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i rounded =
+      _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+  return _mm512_mask_mov_epi32(rounded, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), quiet);
+}
+
+// The first n (<= 16) lanes stored as the user's dtype.
+static inline void store16(float* p, __m512 v, int n) { _mm512_mask_storeu_ps(p, first16(n), v); }
+static inline void store16(Fp16* p, __m512 v, int n) {
+  _mm256_mask_storeu_epi16(p, first16(n), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+static inline void store16(Bf16* p, __m512 v, int n) {
+  _mm256_mask_storeu_epi16(p, first16(n), _mm512_cvtepi32_epi16(to_bf16_lanes(v)));
+}
+
+}  // namespace attnrt::kernels::avx512

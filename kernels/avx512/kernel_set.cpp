@@ -1,0 +1,67 @@
+// The avx512 fp32-compute sets: 14x2-vector fp32 micro-kernels for Q·Kᵀ and
+// P·V, and the packers and softmax pieces of this folder.
+#include "kernels/avx512/kernel_set.hpp"
+
+#include "kernels/avx512/gemm_fp32.hpp"
+#include "kernels/avx512/ops.hpp"
+#include "kernels/convert.hpp"
+
+namespace attnrt::kernels::avx512 {
+namespace {
+
+void qk_fp32_14x2(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) {
+  gemm_fp32_14x2<Epilogue::scale_store>(dp, static_cast<const float*>(a),
+                                        static_cast<const float*>(b), alpha, s, lds);
+}
+void pv_fp32_14x2_init(int kp, const void* a, const void* b, float* o, std::int64_t ldo) {
+  gemm_fp32_14x2<Epilogue::store>(kp, static_cast<const float*>(a), static_cast<const float*>(b),
+                                  1.0f, o, ldo);
+}
+void pv_fp32_14x2_acc(int kp, const void* a, const void* b, float* o, std::int64_t ldo) {
+  gemm_fp32_14x2<Epilogue::accumulate>(kp, static_cast<const float*>(a),
+                                       static_cast<const float*>(b), 1.0f, o, ldo);
+}
+
+template <class T>
+constexpr KernelSet make_set(DType t) {
+  return KernelSet{
+      .name = "avx512",
+      .dtype = t,
+      .requires_cpu = kFeatureAvx512,
+      .mr = kMr,
+      .nr = kNr,
+      .nv = kNv,
+      .k_pack = 1,
+      .packed_elem = sizeof(float),
+      .pack_q = pack_q<T>,
+      .pack_k = pack_k<T>,
+      .pack_v = pack_v<T>,
+      .qk = qk_fp32_14x2,
+      .pv_init = pv_fp32_14x2_init,
+      .pv_acc = pv_fp32_14x2_acc,
+      .row_max = row_max,
+      .exp2_rows = exp2_rows,
+      .rescale = rescale,
+      .normalize = normalize,
+  };
+}
+
+constexpr KernelSet kF32 = make_set<float>(DType::f32);
+constexpr KernelSet kF16 = make_set<Fp16>(DType::f16);
+constexpr KernelSet kBf16 = make_set<Bf16>(DType::bf16);
+
+}  // namespace
+
+const KernelSet* kernel_set(DType t) {
+  switch (t) {
+    case DType::f32:
+      return &kF32;
+    case DType::f16:
+      return &kF16;
+    case DType::bf16:
+      return &kBf16;
+  }
+  return nullptr;
+}
+
+}  // namespace attnrt::kernels::avx512

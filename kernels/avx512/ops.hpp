@@ -1,0 +1,47 @@
+// The pieces of the avx512 kernel sets, defined in this folder's .cpp files
+// and put together in kernel_set.cpp (fp32 compute) and kernel_set_bf16.cpp
+// (bf16 pairs for vdpbf16ps). Files of the fp32 sets are compiled with
+// AVX-512 F/BW/DQ/VL (+ FMA, F16C); files of the bf16 set add AVX512_BF16.
+// Helpers in this folder's headers have internal linkage (static), so no
+// copy compiled with one file's flags can be picked by the linker for
+// another's.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel_set.hpp"
+
+namespace attnrt::kernels::avx512 {
+
+// Micro-tile: 14 rows x 2 vectors of 16 fp32: 28 accumulators of the 32
+// zmm, two for the B row; A is broadcast straight from memory.
+inline constexpr int kMr = 14;
+inline constexpr int kNr = 32;
+inline constexpr int kNv = 32;
+
+// fp32 panels (pack.cpp), for float, Fp16 and Bf16 inputs.
+template <class T>
+void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst);
+template <class T>
+void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
+template <class T>
+void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+
+// bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
+void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);
+void pack_k_pairs(const void* src, std::int64_t ld, int keys, int d, void* dst);
+void pack_v_pairs(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+
+// Softmax pieces on a 14-row strip (softmax_rows.cpp, softmax_rows_bf16.cpp,
+// normalize.cpp). exp2_rows writes an fp32 P panel, exp2_rows_pairs a bf16
+// pair panel.
+void row_max(const float* s, std::int64_t lds, int cols, float* mx);
+void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
+               void* p_panel, Exp2Precision precision);
+void exp2_rows_pairs(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
+                     void* p_panel, Exp2Precision precision);
+void rescale(float* o, std::int64_t ldo, int cols, const float* alpha);
+void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
+               void* out, std::int64_t ld_out, DType out_type);
+
+}  // namespace attnrt::kernels::avx512

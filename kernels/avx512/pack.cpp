@@ -1,0 +1,87 @@
+// Packing Q, K and V into the fp32 panels the avx512 fp32 micro-kernels
+// read, widening fp16 (vcvtph2ps) and bf16 (a 16-bit shift) on the way.
+//   Q: rows x d -> panels [d][14]      (transposed 16x16 blocks, 14 rows used)
+//   K: keys x d -> panels [d][32]      (two transposed 16x16 blocks per 16 d)
+//   V: keys x dv -> panels [keys][32]  (row copies)
+// Padding rows and columns are zero.
+#include "kernels/avx512/intrinsics.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/avx512/convert.hpp"
+#include "kernels/avx512/ops.hpp"
+#include "kernels/avx512/transpose.hpp"
+
+namespace attnrt::kernels::avx512 {
+namespace {
+
+// Rows [0, 16) of a block: h real rows from row0, each w (<= 16) elements
+// from column p; the rest zero. Then transposed: r[j] is column p + j.
+template <class T>
+void load_transposed(const T* row0, std::int64_t ld, int h, int p, int w, __m512 r[16]) {
+  for (int i = 0; i < 16; ++i) r[i] = i < h ? load16(row0 + i * ld + p, w) : _mm512_setzero_ps();
+  transpose16x16(r);
+}
+
+}  // namespace
+
+template <class T>
+void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst) {
+  const T* s = static_cast<const T*>(src);
+  float* out = static_cast<float*>(dst);
+  const __mmask16 lanes = first16(kMr);
+  for (int r0 = 0; r0 < rows; r0 += kMr, out += static_cast<std::int64_t>(kMr) * d) {
+    const int h = std::min(kMr, rows - r0);
+    for (int p = 0; p < d; p += 16) {
+      const int w = std::min(16, d - p);
+      __m512 c[16];
+      load_transposed(s + r0 * ld, ld, h, p, w, c);
+      for (int j = 0; j < w; ++j) _mm512_mask_storeu_ps(out + (p + j) * kMr, lanes, c[j]);
+    }
+  }
+}
+
+template <class T>
+void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst) {
+  const T* s = static_cast<const T*>(src);
+  float* out = static_cast<float*>(dst);
+  for (int k0 = 0; k0 < keys; k0 += kNr, out += static_cast<std::int64_t>(kNr) * d) {
+    for (int half = 0; half < kNr / 16; ++half) {
+      const int h = std::clamp(keys - k0 - 16 * half, 0, 16);
+      for (int p = 0; p < d; p += 16) {
+        const int w = std::min(16, d - p);
+        __m512 c[16];
+        load_transposed(s + (k0 + 16 * half) * ld, ld, h, p, w, c);
+        for (int j = 0; j < w; ++j) _mm512_storeu_ps(out + (p + j) * kNr + 16 * half, c[j]);
+      }
+    }
+  }
+}
+
+template <class T>
+void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
+  // Key-major, so the user's V is read front to back once.
+  const T* s = static_cast<const T*>(src);
+  float* out = static_cast<float*>(dst);
+  const std::int64_t panel = static_cast<std::int64_t>(kNv) * keys;
+  for (int p = 0; p < keys; ++p) {
+    const T* row = s + p * ld;
+    for (int c0 = 0; c0 < dv; c0 += kNv) {
+      float* o = out + (c0 / kNv) * panel + p * kNv;
+      _mm512_storeu_ps(o, load16(row + c0, dv - c0));
+      _mm512_storeu_ps(o + 16, load16(row + c0 + 16, dv - c0 - 16));
+    }
+  }
+}
+
+#define ATTNRT_AVX512_PACKERS(T)                                       \
+  template void pack_q<T>(const void*, std::int64_t, int, int, void*); \
+  template void pack_k<T>(const void*, std::int64_t, int, int, void*); \
+  template void pack_v<T>(const void*, std::int64_t, int, int, void*);
+ATTNRT_AVX512_PACKERS(float)
+ATTNRT_AVX512_PACKERS(Fp16)
+ATTNRT_AVX512_PACKERS(Bf16)
+#undef ATTNRT_AVX512_PACKERS
+
+}  // namespace attnrt::kernels::avx512

@@ -1,0 +1,173 @@
+// AVX-512 intrinsics in portable C++ for test builds of the avx512 kernel
+// sets (ATTNRT_AVX512_SIMDE): SIMDe (Debian's libsimde-dev) emulates most of
+// them; the few this SIMDe lacks are written here from their documented
+// semantics, lane by lane. Masked loads and stores touch only the lanes
+// their mask selects, as the hardware does. Only the kernels' own logic is
+// under test this way: instruction timing and the hardware's exact NaN
+// payloads are not.
+#pragma once
+
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/convert.hpp"
+
+typedef simde__mmask16 __mmask16;
+typedef simde__mmask32 __mmask32;
+#ifndef _MM_FROUND_NO_EXC
+#define _MM_FROUND_NO_EXC SIMDE_MM_FROUND_NO_EXC
+#endif
+
+namespace attnrt_avx512_emulation {
+
+struct F16 {
+  float v[16];
+};
+struct W32 {
+  std::uint16_t v[32];
+};
+struct D16 {
+  std::uint32_t v[16];
+};
+
+inline F16 lanes(simde__m512 a) {
+  F16 r;
+  simde_mm512_storeu_ps(r.v, a);
+  return r;
+}
+inline simde__m512 vec(const F16& r) { return simde_mm512_loadu_ps(r.v); }
+inline D16 dwords(simde__m512i a) {
+  D16 r;
+  simde_mm512_storeu_si512(r.v, a);
+  return r;
+}
+inline simde__m512i vec(const D16& r) { return simde_mm512_loadu_si512(r.v); }
+inline W32 words(simde__m512i a) {
+  W32 r;
+  simde_mm512_storeu_si512(r.v, a);
+  return r;
+}
+inline simde__m512i vec(const W32& r) { return simde_mm512_loadu_si512(r.v); }
+
+inline simde__m512 mask_loadu_ps(simde__m512 src, __mmask16 k, const void* p) {
+  F16 r = lanes(src);
+  for (int i = 0; i < 16; ++i)
+    if (k >> i & 1) std::memcpy(&r.v[i], static_cast<const char*>(p) + 4 * i, 4);
+  return vec(r);
+}
+inline simde__m512 maskz_loadu_ps(__mmask16 k, const void* p) {
+  return mask_loadu_ps(simde_mm512_setzero_ps(), k, p);
+}
+inline void mask_storeu_ps(void* p, __mmask16 k, simde__m512 a) {
+  const F16 r = lanes(a);
+  for (int i = 0; i < 16; ++i)
+    if (k >> i & 1) std::memcpy(static_cast<char*>(p) + 4 * i, &r.v[i], 4);
+}
+inline simde__m512i maskz_loadu_epi16(__mmask32 k, const void* p) {
+  W32 r{};
+  for (int i = 0; i < 32; ++i)
+    if (k >> i & 1) std::memcpy(&r.v[i], static_cast<const char*>(p) + 2 * i, 2);
+  return vec(r);
+}
+inline simde__m256i maskz_loadu_epi16_256(__mmask16 k, const void* p) {
+  std::uint16_t r[16] = {};
+  for (int i = 0; i < 16; ++i)
+    if (k >> i & 1) std::memcpy(&r[i], static_cast<const char*>(p) + 2 * i, 2);
+  return simde_mm256_loadu_si256(r);
+}
+inline void mask_storeu_epi16_256(void* p, __mmask16 k, simde__m256i a) {
+  std::uint16_t r[16];
+  simde_mm256_storeu_si256(r, a);
+  for (int i = 0; i < 16; ++i)
+    if (k >> i & 1) std::memcpy(static_cast<char*>(p) + 2 * i, &r[i], 2);
+}
+inline simde__m512i cvtepu16_epi32(simde__m256i a) {
+  std::uint16_t w[16];
+  simde_mm256_storeu_si256(w, a);
+  D16 r;
+  for (int i = 0; i < 16; ++i) r.v[i] = w[i];
+  return vec(r);
+}
+inline simde__m256i cvtepi32_epi16(simde__m512i a) {  // truncates
+  const D16 d = dwords(a);
+  std::uint16_t w[16];
+  for (int i = 0; i < 16; ++i) w[i] = static_cast<std::uint16_t>(d.v[i]);
+  return simde_mm256_loadu_si256(w);
+}
+inline simde__m512 cvtph_ps(simde__m256i a) {
+  std::uint16_t w[16];
+  simde_mm256_storeu_si256(w, a);
+  F16 r;
+  for (int i = 0; i < 16; ++i) r.v[i] = attnrt::kernels::fp16_to_float(w[i]);
+  return vec(r);
+}
+inline simde__m256i cvtps_ph(simde__m512 a, int /*rounding: nearest even*/) {
+  const F16 f = lanes(a);
+  std::uint16_t w[16];
+  for (int i = 0; i < 16; ++i) w[i] = attnrt::kernels::float_to_fp16(f.v[i]);
+  return simde_mm256_loadu_si256(w);
+}
+// vcvtne2ps2bf16: words 0-15 from b, 16-31 from a; nearest even, NaN quiet,
+// denormal inputs and outputs flushed to zero.
+inline simde__m512bh cvtne2ps_pbh(simde__m512 a, simde__m512 b) {
+  const F16 fa = lanes(a), fb = lanes(b);
+  W32 r;
+  for (int i = 0; i < 32; ++i) {
+    float x = i < 16 ? fb.v[i] : fa.v[i - 16];
+    std::uint32_t u;
+    std::memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) == 0) u &= 0x80000000u;
+    std::memcpy(&x, &u, 4);
+    std::uint16_t h = attnrt::kernels::float_to_bf16(x);
+    if ((h & 0x7f80u) == 0) h &= 0x8000u;
+    r.v[i] = h;
+  }
+  simde__m512bh out;
+  std::memcpy(&out, r.v, 64);
+  return out;
+}
+// vscalefps: a * 2^floor(b) with one rounding (SIMDe's a * exp2(floor(b))
+// overflows when 2^floor(b) alone does, e.g. 0.9 * 2^128).
+inline simde__m512 scalef_ps(simde__m512 a, simde__m512 b) {
+  const F16 fa = lanes(a), fb = lanes(b);
+  F16 r;
+  for (int i = 0; i < 16; ++i) {
+    const float x = fa.v[i], y = fb.v[i];
+    if (std::isnan(x) || std::isnan(y))
+      r.v[i] = x + y;
+    else
+      r.v[i] =
+          std::ldexp(x, static_cast<int>(std::fmax(-400.0f, std::fmin(400.0f, std::floor(y)))));
+  }
+  return vec(r);
+}
+inline float reduce_max_ps(simde__m512 a) {
+  const F16 f = lanes(a);
+  float m = f.v[0];
+  for (int i = 1; i < 16; ++i) m = f.v[i] > m ? f.v[i] : m;
+  return m;
+}
+
+}  // namespace attnrt_avx512_emulation
+
+#define _mm512_mask_loadu_ps attnrt_avx512_emulation::mask_loadu_ps
+#define _mm512_maskz_loadu_ps attnrt_avx512_emulation::maskz_loadu_ps
+#define _mm512_mask_storeu_ps attnrt_avx512_emulation::mask_storeu_ps
+#define _mm512_maskz_loadu_epi16 attnrt_avx512_emulation::maskz_loadu_epi16
+#define _mm256_maskz_loadu_epi16 attnrt_avx512_emulation::maskz_loadu_epi16_256
+#define _mm256_mask_storeu_epi16 attnrt_avx512_emulation::mask_storeu_epi16_256
+#define _mm512_cvtepu16_epi32 attnrt_avx512_emulation::cvtepu16_epi32
+#define _mm512_cvtepi32_epi16 attnrt_avx512_emulation::cvtepi32_epi16
+#define _mm512_cvtph_ps attnrt_avx512_emulation::cvtph_ps
+#define _mm512_cvtps_ph attnrt_avx512_emulation::cvtps_ph
+#define _mm512_cvtne2ps_pbh attnrt_avx512_emulation::cvtne2ps_pbh
+#define _mm512_reduce_max_ps attnrt_avx512_emulation::reduce_max_ps
+#undef _mm512_scalef_ps
+#define _mm512_scalef_ps attnrt_avx512_emulation::scalef_ps
+#ifndef _mm512_shuffle_f32x4
+#define _mm512_shuffle_f32x4(a, b, imm8) simde_mm512_shuffle_f32x4(a, b, imm8)
+#endif
