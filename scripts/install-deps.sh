@@ -11,5 +11,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libhwloc-dev hwloc-nox libnuma-dev libtbb-dev \
   googletest libgtest-dev libbenchmark-dev libopenblas-dev \
   g++-aarch64-linux-gnu qemu-user llvm-19 \
-  gnuplot-nox >/dev/null
+  libsimde-dev gnuplot-nox >/dev/null
 echo "attnrt: dependencies installed"
