@@ -11,10 +11,9 @@
 # Environment:
 #   ATTNRT_SVE_BUILD     build directory (default build-sve)
 #   ATTNRT_JOBS          parallel build jobs (default 2)
-#   ATTNRT_EMU_A64FX_TESTS  ctest selection at 512 bits (default "-L emu": the
-#                           tests labelled as sized for emulation; "" = all)
-#   ATTNRT_EMU_VLA_TESTS    ctest selection at 128 and 256 bits (default "-L sve")
-#                           e.g. "-R 'sve|sweep'" or "-L 'sve|emu'"
+#   ATTNRT_EMU_A64FX_TESTS  ctest arguments at 512 bits (default: the suites
+#                           sve, sweep and kernel_sets; "" = every test)
+#   ATTNRT_EMU_VLA_TESTS    ctest arguments at 128 and 256 bits (same default)
 #   ATTNRT_EMU_TIMEOUT      seconds per test (default 600); qemu runs under it too
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +30,9 @@ build=${ATTNRT_SVE_BUILD:-build-sve}
 jobs=${ATTNRT_JOBS:-2}
 per_test=${ATTNRT_EMU_TIMEOUT:-600}
 export ATTNRT_QEMU_TIMEOUT=$per_test
+# Tests size themselves for the emulator (e.g. the forward sweep keeps its
+# small cases and runs them on the SVE sets only).
+export ATTNRT_TEST_EMULATED=1
 
 echo "== ci-sve: cross build ($build)"
 nice -n 10 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -46,9 +48,10 @@ run() {  # qemu cpu, ctest selection arguments (one string, split like a shell w
   ATTNRT_QEMU_CPU=$1 timeout $((per_test * 4)) nice -n 10 ctest --test-dir "$build" \
     --output-on-failure --timeout "$per_test" "${select[@]}" || status=1
 }
-run a64fx "${ATTNRT_EMU_A64FX_TESTS--L emu}"
-run max,sve128=on "${ATTNRT_EMU_VLA_TESTS--L sve}"
-run max,sve256=on "${ATTNRT_EMU_VLA_TESTS--L sve}"
+emulated_suites="-j$jobs -L '^(sve|sweep|kernel_sets)\$'"
+run a64fx "${ATTNRT_EMU_A64FX_TESTS-$emulated_suites}"
+run max,sve128=on "${ATTNRT_EMU_VLA_TESTS-$emulated_suites}"
+run max,sve256=on "${ATTNRT_EMU_VLA_TESTS-$emulated_suites}"
 
 echo "== ci-sve: llvm-mca A64FX estimates against bench/mca/a64fx_estimates.txt"
 python3 bench/mca/estimate.py --check bench/mca/a64fx_estimates.txt || status=1
