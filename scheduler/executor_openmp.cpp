@@ -1,6 +1,11 @@
+// OpenMP: each caller's parallel region makes its own team, so calls are
+// admitted one at a time; otherwise N callers would run N teams and N times
+// the configured workers. The calling thread is worker 0 of every team and
+// is never pinned (the runtime does not change the caller's affinity);
+// workers 1.. are pinned on first use.
 #include <omp.h>
 
-#include <algorithm>
+#include <mutex>
 
 #include "scheduler/executor.hpp"
 
@@ -9,27 +14,33 @@ namespace {
 
 class OpenMpExecutor final : public Executor {
  public:
-  explicit OpenMpExecutor(int workers) : workers_(workers) {}
+  explicit OpenMpExecutor(const Placement& p) : Executor(p) {}
   const char* name() const override { return "openmp"; }
-  int workers() const override { return workers_; }
-  void run(std::int64_t items, FunctionRef<void(std::int64_t, int)> body) override {
-    const int team = static_cast<int>(std::min<std::int64_t>(workers_, items));
-    if (team <= 1) {
-      for (std::int64_t i = 0; i < items; ++i) body(i, 0);
+
+  void run(int parts, FunctionRef<void(int, int)> body) override {
+    const std::lock_guard<std::mutex> admitted(admission_);
+    if (parts <= 1) {
+      if (parts == 1) body(0, 0);
       return;
     }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(team)
-    for (std::int64_t i = 0; i < items; ++i) body(i, omp_get_thread_num());
+#pragma omp parallel num_threads(parts)
+    {
+      // A team may be smaller than asked (OMP_THREAD_LIMIT, nesting): its
+      // threads then take the parts round robin.
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      if (t > 0) placement_.pin_current_thread(t);
+      for (int p = t; p < parts; p += team) body(p, t);
+    }
   }
 
  private:
-  int workers_;
+  std::mutex admission_;
 };
 
 }  // namespace
 
-std::unique_ptr<Executor> make_openmp_executor(int workers) {
-  return std::make_unique<OpenMpExecutor>(workers);
+std::unique_ptr<Executor> make_openmp_executor(const Placement& p) {
+  return std::make_unique<OpenMpExecutor>(p);
 }
 
 }  // namespace attnrt::scheduler

@@ -2,7 +2,7 @@
 #include <memory>
 #include <new>
 
-#include "scheduler/executor.hpp"
+#include "scheduler/thread_scratch.hpp"
 
 namespace attnrt::scheduler {
 namespace {

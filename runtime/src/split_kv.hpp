@@ -1,0 +1,30 @@
+// Merging split-KV partials. When the scheduler splits a line's keys over
+// several workers, each piece holds that line's O normalized over its own
+// keys and the matching log-sum-exp. The full result weighs piece i by
+// exp(lse_i - max lse). Pieces are always combined in key order, so the
+// result does not depend on which worker finished first.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel_set.hpp"
+#include "scheduler/function_ref.hpp"
+
+namespace attnrt::rt {
+
+// One piece of `rows` rows: O (dtype, row stride ldo) and LSE (stride 1).
+struct PartialRows {
+  const void* o;
+  std::int64_t ldo;
+  const float* lse;
+};
+
+// Writes rows [0, rows) of the merged O (dtype, row stride ld_out) and, if
+// lse_out is not null, their LSE (stride ld_lse). `pieces` calls its argument
+// once per piece, in merge order. A row no piece saw a key for gets O = 0
+// and LSE = -inf; NaN in a piece stays NaN.
+void merge_partials(int rows, int dv, kernels::DType dtype,
+                    scheduler::FunctionRef<void(scheduler::FunctionRef<void(const PartialRows&)>)> pieces,
+                    void* out, std::int64_t ld_out, float* lse_out, std::int64_t ld_lse);
+
+}  // namespace attnrt::rt
