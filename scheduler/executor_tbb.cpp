@@ -1,14 +1,20 @@
-// oneTBB: one task_arena per used domain, as many slots as the domain has
-// workers and none kept for callers, so only the arena's own threads run
-// parts and at most workers() run at once whoever calls. An observer pins
-// each thread entering an arena to the core of its slot. A caller enqueues
-// its parts into their domains' arenas and sleeps until the last one is done.
+// oneTBB: one task_arena per used domain with as many slots as the domain
+// has workers and none kept for callers, so only the arena's own threads run
+// parts and at most workers() run at once whoever calls. A caller enqueues
+// its parts into their domains' arenas and sleeps until the last is done.
+//
+// A thread running a part claims a free worker number of its domain for the
+// length of the part (preferring the one it had last, so it stays on one
+// core), pins itself to that worker's core and uses its workspace. TBB's
+// slot numbers cannot serve: an arena may have more slots than threads.
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
-#include <oneapi/tbb/task_scheduler_observer.h>
 
 #include <atomic>
+#include <bit>
+#include <cstdint>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "scheduler/executor.hpp"
@@ -38,34 +44,52 @@ class PoolSize {
   std::unique_ptr<tbb::global_control> control_;
 };
 
-class Pinner final : public tbb::task_scheduler_observer {
+// A domain's arena and which of its workers are busy.
+class DomainArena {
  public:
-  Pinner(tbb::task_arena& arena, const Placement& p, int first, int count)
-      : tbb::task_scheduler_observer(arena), placement_(p), first_(first), count_(count) {
-    observe(true);
+  DomainArena(int first, int count)
+      : first_(first), count_(count), arena_(count, 0), busy_((count + 63) / 64) {
+    arena_.initialize();
+    for (auto& w : busy_) w.store(0, std::memory_order_relaxed);
   }
-  ~Pinner() override { observe(false); }
-  void on_scheduler_entry(bool) override {
-    const int slot = tbb::this_task_arena::current_thread_index();
-    if (slot >= 0 && slot < count_) placement_.pin_current_thread(first_ + slot);
+  tbb::task_arena& arena() { return arena_; }
+
+  // A worker of this domain nobody is running as, `preferred` if it is free.
+  // The arena never runs more threads than the domain has workers, so one is
+  // always free; the loop only guards against a scheduler that would.
+  int claim(int preferred) {
+    if (preferred >= first_ && preferred < first_ + count_) {
+      const int bit = preferred - first_;
+      const std::uint64_t m = std::uint64_t{1} << (bit % 64);
+      if (!(busy_[bit / 64].fetch_or(m, std::memory_order_acq_rel) & m)) return preferred;
+    }
+    for (;;) {
+      for (std::size_t w = 0; w < busy_.size(); ++w) {
+        const int in_word = std::min(64, count_ - static_cast<int>(w) * 64);
+        const std::uint64_t valid = in_word == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << in_word) - 1;
+        std::uint64_t v = busy_[w].load(std::memory_order_relaxed);
+        while (~v & valid) {
+          const int b = std::countr_zero(~v & valid);
+          if (busy_[w].compare_exchange_weak(v, v | (std::uint64_t{1} << b), std::memory_order_acq_rel))
+            return first_ + static_cast<int>(w) * 64 + b;
+        }
+      }
+      std::this_thread::yield();
+    }
+  }
+  void release(int worker) {
+    const int bit = worker - first_;
+    busy_[bit / 64].fetch_and(~(std::uint64_t{1} << (bit % 64)), std::memory_order_release);
   }
 
  private:
-  const Placement& placement_;
   int first_, count_;
+  tbb::task_arena arena_;
+  std::vector<std::atomic<std::uint64_t>> busy_;
 };
 
-struct DomainArena {
-  DomainArena(const Placement& p, int domain)
-      : first(p.first_worker(domain)), arena(p.workers_in(domain), 0), pinner(init(arena), p, first, p.workers_in(domain)) {}
-  static tbb::task_arena& init(tbb::task_arena& a) {
-    a.initialize();
-    return a;
-  }
-  int first;
-  tbb::task_arena arena;
-  Pinner pinner;
-};
+// The worker this thread ran as last, to claim it again.
+thread_local int t_last_worker = -1;
 
 // One call in flight from this thread. It lives as long as the thread: the
 // worker that finishes last may still be inside notify() when the caller,
@@ -81,7 +105,7 @@ class TbbExecutor final : public Executor {
   explicit TbbExecutor(const Placement& p) : Executor(p), arenas_(p.machine().domains().size()) {
     PoolSize::add(p.workers());
     for (int d = 0; d < static_cast<int>(arenas_.size()); ++d)
-      if (p.workers_in(d) > 0) arenas_[d] = std::make_unique<DomainArena>(p, d);
+      if (p.workers_in(d) > 0) arenas_[d] = std::make_unique<DomainArena>(p.first_worker(d), p.workers_in(d));
   }
   ~TbbExecutor() override {
     arenas_.clear();
@@ -97,10 +121,13 @@ class TbbExecutor final : public Executor {
     tsan_release(call);
     for (int p = 0; p < parts; ++p) {
       DomainArena* d = arenas_[placement_.domain_of(p)].get();
-      d->arena.enqueue([call, d, p] {
+      d->arena().enqueue([this, call, d, p] {
         tsan_acquire(call);
-        const int worker = d->first + tbb::this_task_arena::current_thread_index();
+        const int worker = d->claim(t_last_worker);
+        t_last_worker = worker;
+        placement_.pin_current_thread(worker);
         (*call->body)(p, worker);
+        d->release(worker);
         if (call->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) call->remaining.notify_one();
       });
     }

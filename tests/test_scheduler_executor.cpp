@@ -1,1 +1,134 @@
+// Executors: every part runs once, on a worker of its domain; worker numbers
+// are never shared by two running bodies, even with many callers; no more
+// bodies run at once than there are workers; threads are pinned where the
+// placement says (checked through each thread's affinity mask on this
+// machine) and the caller's own affinity is left alone.
 #include <gtest/gtest.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "scheduler/executor.hpp"
+
+namespace attnrt::scheduler {
+namespace {
+
+std::vector<ExecutorKind> kinds() {
+  std::vector<ExecutorKind> k{ExecutorKind::openmp};
+  if (has_executor(ExecutorKind::tbb)) k.push_back(ExecutorKind::tbb);
+  return k;
+}
+
+Placement a64fx(int workers = 0) {
+  return Placement(Machine::load(std::string(ATTNRT_TEST_DATA) + "/a64fx.xml"), 0, workers, Bind::core);
+}
+
+std::vector<int> affinity() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof set, &set);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+TEST(Executor, RunsEveryPartOnceOnAWorkerOfItsDomain) {
+  const Placement p = a64fx();
+  for (ExecutorKind k : kinds()) {
+    SCOPED_TRACE(executor_name(k));
+    const auto ex = make_executor(k, p);
+    EXPECT_EQ(ex->workers(), 48);
+    for (int parts : {1, 2, 13, 48}) {
+      std::vector<std::atomic<int>> ran(parts);
+      std::vector<int> worker_of(parts, -1);
+      ex->run(parts, [&](int part, int worker) {
+        ran[part].fetch_add(1);
+        worker_of[part] = worker;
+      });
+      for (int i = 0; i < parts; ++i) {
+        EXPECT_EQ(ran[i].load(), 1);
+        ASSERT_GE(worker_of[i], 0);
+        ASSERT_LT(worker_of[i], 48);
+        if (k == ExecutorKind::tbb) {
+          EXPECT_EQ(p.domain_of(worker_of[i]), p.domain_of(i));
+        }
+      }
+    }
+  }
+}
+
+TEST(Executor, ManyCallersNeverShareAWorkerOrExceedTheWorkers) {
+  for (int workers : {2, 7}) {
+    const Placement p = a64fx(workers);
+    for (ExecutorKind k : kinds()) {
+      SCOPED_TRACE(std::string(executor_name(k)) + " workers " + std::to_string(workers));
+      const auto ex = make_executor(k, p);
+      std::vector<std::atomic<int>> busy(workers);
+      std::atomic<int> active{0}, most{0}, clashes{0}, wrong_domain{0};
+      std::atomic<long> bodies{0};
+      std::vector<std::thread> callers;
+      for (int c = 0; c < 8; ++c)
+        callers.emplace_back([&, c] {
+          for (int call = 0; call < 100; ++call) {
+            const int parts = 1 + (c + call) % workers;
+            ex->run(parts, [&](int part, int worker) {
+              if (busy[worker].exchange(1) != 0) clashes.fetch_add(1);
+              const int now = active.fetch_add(1) + 1;
+              for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);) {
+              }
+              if (k == ExecutorKind::tbb && p.domain_of(worker) != p.domain_of(part)) wrong_domain.fetch_add(1);
+              volatile double x = 0;
+              for (int i = 0; i < 2000; ++i) x = x + i;
+              active.fetch_sub(1);
+              busy[worker].store(0);
+              bodies.fetch_add(1);
+            });
+          }
+        });
+      for (auto& t : callers) t.join();
+      EXPECT_EQ(clashes.load(), 0);
+      EXPECT_EQ(wrong_domain.load(), 0);
+      EXPECT_LE(most.load(), workers);
+      long expected = 0;
+      for (int c = 0; c < 8; ++c)
+        for (int call = 0; call < 100; ++call) expected += 1 + (c + call) % workers;
+      EXPECT_EQ(bodies.load(), expected);
+    }
+  }
+}
+
+TEST(Executor, PinsWorkersOnThisMachine) {
+  for (Bind bind : {Bind::core, Bind::domain}) {
+    const Placement p(Machine::this_system(), 0, 0, bind);
+    ASSERT_TRUE(p.pins());
+    for (ExecutorKind k : kinds()) {
+      SCOPED_TRACE(std::string(executor_name(k)) + " bind " + bind_name(bind));
+      const auto ex = make_executor(k, p);
+      const std::vector<int> caller_before = affinity();
+      std::vector<std::vector<int>> seen(p.workers());
+      std::vector<int> checked(p.workers(), 0);
+      for (int round = 0; round < 20; ++round)
+        ex->run(p.workers(), [&](int, int worker) {
+          // OpenMP's worker 0 is the calling thread, which attnrt leaves alone.
+          if (k == ExecutorKind::openmp && worker == 0) return;
+          seen[worker] = affinity();
+          checked[worker] = 1;
+        });
+      for (int w = 0; w < p.workers(); ++w)
+        if (checked[w]) {
+          EXPECT_EQ(seen[w], p.cpus(w)) << "worker " << w;
+        }
+      EXPECT_EQ(affinity(), caller_before) << "the caller's affinity changed";
+      EXPECT_GE(std::count(checked.begin(), checked.end(), 1), p.workers() - 1);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace attnrt::scheduler
