@@ -14,7 +14,11 @@ namespace {
 
 class OpenMpExecutor final : public Executor {
  public:
-  explicit OpenMpExecutor(const Placement& p) : Executor(p) {}
+  explicit OpenMpExecutor(const Placement& p) : Executor(p) {
+    // The creating thread's team: made and pinned now rather than in its
+    // first call. (Each calling thread has its own team in libgomp.)
+    run(workers(), [](int, int) {});
+  }
   const char* name() const override { return "openmp"; }
 
   void run(int parts, FunctionRef<void(int, int)> body) override {

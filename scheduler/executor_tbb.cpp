@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -106,12 +107,26 @@ class TbbExecutor final : public Executor {
     PoolSize::add(p.workers());
     for (int d = 0; d < static_cast<int>(arenas_.size()); ++d)
       if (p.workers_in(d) > 0) arenas_[d] = std::make_unique<DomainArena>(p.first_worker(d), p.workers_in(d));
+    start_workers();
   }
   ~TbbExecutor() override {
     arenas_.clear();
     PoolSize::add(-workers());
   }
   const char* name() const override { return "tbb"; }
+
+  // Has every worker thread made and pinned now rather than in the first
+  // calls: one part per worker, and the parts wait for each other, so TBB
+  // must bring all threads at once. Bounded, should TBB hold some back.
+  void start_workers() {
+    std::atomic<int> arrived{0};
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    run(workers(), [&](int, int) {
+      arrived.fetch_add(1, std::memory_order_relaxed);
+      while (arrived.load(std::memory_order_relaxed) < workers() && std::chrono::steady_clock::now() < until)
+        std::this_thread::yield();
+    });
+  }
 
   void run(int parts, FunctionRef<void(int, int)> body) override {
     if (parts <= 0) return;

@@ -3,10 +3,13 @@
 // forward() allocates nothing, on any thread, for prefill, decode and split-KV
 // calls, with either executor and with several callers. This binary counts
 // every malloc-family call of the process by interposing them.
+#include <dlfcn.h>
+#include <execinfo.h>
 #include <errno.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -25,34 +28,42 @@ void __libc_free(void*);
 namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<long> g_allocations{0};
-void counted() {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+std::atomic<void*> g_first_caller{nullptr};
+void* g_trace[32];
+int g_trace_len = 0;
+void counted(void* caller) {
+  if (!g_counting.load(std::memory_order_relaxed)) return;
+  if (g_allocations.fetch_add(1, std::memory_order_relaxed) == 0) {
+    g_first_caller = caller;
+    g_trace_len = backtrace(g_trace, 32);
+  }
 }
+#define COUNTED() counted(__builtin_return_address(0))
 }  // namespace
 
 extern "C" {
 void* malloc(std::size_t n) {
-  counted();
+  COUNTED();
   return __libc_malloc(n);
 }
 void* calloc(std::size_t a, std::size_t b) {
-  counted();
+  COUNTED();
   return __libc_calloc(a, b);
 }
 void* realloc(void* p, std::size_t n) {
-  counted();
+  COUNTED();
   return __libc_realloc(p, n);
 }
 void* memalign(std::size_t a, std::size_t n) {
-  counted();
+  COUNTED();
   return __libc_memalign(a, n);
 }
 void* aligned_alloc(std::size_t a, std::size_t n) {
-  counted();
+  COUNTED();
   return __libc_memalign(a, n);
 }
 int posix_memalign(void** out, std::size_t a, std::size_t n) {
-  counted();
+  COUNTED();
   *out = __libc_memalign(a, n);
   return *out ? 0 : ENOMEM;
 }
@@ -94,9 +105,10 @@ long allocations_in_steady_state(rt::Runtime& rt, int callers) {
       }
   };
   // The measured callers warm up first (a thread's scratch grows on its
-  // first calls) and are made before counting starts and joined after it
-  // ends, so thread creation and exit are not counted.
-  std::atomic<int> warm{0}, go{0}, done{0};
+  // first calls), are made before counting starts and exit after it ends:
+  // creating and ending threads allocates (an exiting OpenMP master ends
+  // its team, whose threads unwind through libgcc_s, loaded on first use).
+  std::atomic<int> warm{0}, go{0}, done{0}, leave{0};
   std::vector<std::thread> ts;
   for (int c = 0; c < callers; ++c)
     ts.emplace_back([&, c] {
@@ -105,6 +117,7 @@ long allocations_in_steady_state(rt::Runtime& rt, int callers) {
       while (go.load() == 0) std::this_thread::yield();
       work(c, 10);
       done.fetch_add(1);
+      while (leave.load() == 0) std::this_thread::yield();
     });
   while (warm.load() != callers) std::this_thread::yield();
   g_allocations = 0;
@@ -112,7 +125,15 @@ long allocations_in_steady_state(rt::Runtime& rt, int callers) {
   go = 1;
   while (done.load() != callers) std::this_thread::yield();
   g_counting = false;
+  leave = 1;
   for (auto& t : ts) t.join();
+  if (g_allocations.load()) {
+    Dl_info info{};
+    dladdr(g_first_caller.load(), &info);
+    std::fprintf(stderr, "first allocation from %p +%#lx (%s, %s)\n", g_first_caller.load(), static_cast<unsigned long>(static_cast<char*>(g_first_caller.load()) - static_cast<char*>(info.dli_fbase)),
+                 info.dli_sname ? info.dli_sname : "?", info.dli_fname ? info.dli_fname : "?");
+    backtrace_symbols_fd(g_trace, g_trace_len, 2);
+  }
   return g_allocations.load();
 }
 
