@@ -1,0 +1,68 @@
+// Strong scaling: one fixed shape on 1, 2, ..., all workers. Prints CSV
+// (threads,seconds,gflops,speedup,efficiency), writes it to a file and, with
+// gnuplot installed, plots the speedup. Settings other than the thread count
+// come from the environment (ATTNRT_EXECUTOR, ATTNRT_DOMAINS, ATTNRT_BIND...).
+//
+//   strong_scaling [shape options] [--max-threads T] [--rounds R] [--out PREFIX]
+//
+// The thread counts are measured in rounds, each round timing every count
+// once, and the median per count is kept: on a shared machine, load that
+// comes and goes hits all counts alike.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "examples/scheduler_example.hpp"
+
+int main(int argc, char** argv) {
+  example::Shape shape;  // B1 H8 M=N=2048 D128
+  int max_threads = 0, rounds = 5;
+  std::string out = "strong_scaling";
+  const char* extra = " [--max-threads T] [--rounds R] [--out PREFIX]";
+  for (int i = 1; i < argc; ++i) {
+    if (example::shape_option(i, argc, argv, shape)) continue;
+    const std::string a = argv[i];
+    if (i + 1 >= argc) example::usage(argv[0], extra);
+    if (a == "--max-threads") max_threads = std::atoi(argv[++i]);
+    else if (a == "--rounds") rounds = std::atoi(argv[++i]);
+    else if (a == "--out") out = argv[++i];
+    else example::usage(argv[0], extra);
+  }
+  try {
+    if (max_threads <= 0) max_threads = example::default_workers();
+    example::Tensors t(shape);
+    std::vector<std::unique_ptr<attnrt::Runtime>> runtimes;
+    for (int n = 1; n <= max_threads; ++n) {
+      attnrt::Config c;
+      c.num_threads = n;
+      runtimes.push_back(std::make_unique<attnrt::Runtime>(c));
+      runtimes.back()->forward(t.tq, t.tk, t.tv, t.to);  // warm up
+    }
+    std::vector<std::vector<double>> secs(max_threads);
+    for (int r = 0; r < rounds; ++r)
+      for (int n = 1; n <= max_threads; ++n)
+        secs[n - 1].push_back(
+            example::seconds_per_call([&] { runtimes[n - 1]->forward(t.tq, t.tk, t.tv, t.to); }, 0.3));
+
+    std::fprintf(stderr, "strong scaling: %s, isa %s, %d rounds\n", shape.text().c_str(),
+                 runtimes[0]->isa().c_str(), rounds);
+    const std::string csv = out + ".csv";
+    FILE* f = std::fopen(csv.c_str(), "w");
+    const double t1 = example::median(secs[0]);
+    for (FILE* o : {stdout, f}) {
+      if (!o) continue;
+      std::fprintf(o, "threads,seconds,gflops,speedup,efficiency\n");
+      for (int n = 1; n <= max_threads; ++n) {
+        const double s = example::median(secs[n - 1]);
+        std::fprintf(o, "%d,%.6f,%.2f,%.3f,%.3f\n", n, s, shape.flops() / s * 1e-9, t1 / s, t1 / s / n);
+      }
+    }
+    if (f) std::fclose(f);
+    example::plot(csv, out + ".png", "strong scaling: " + shape.text(), "speedup", {{4, "speedup"}}, true);
+  } catch (const attnrt::Error& e) {
+    std::fprintf(stderr, "attnrt: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,77 @@
+// Weak scaling: the work per worker stays fixed (the batch grows with the
+// worker count), so ideal time is constant. Prints CSV
+// (threads,batch,seconds,gflops,efficiency), writes it to a file and, with
+// gnuplot installed, plots the efficiency. Other settings come from the
+// environment.
+//
+//   weak_scaling [shape options: the shape of ONE worker's share]
+//                [--max-threads T] [--rounds R] [--out PREFIX]
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "examples/scheduler_example.hpp"
+
+int main(int argc, char** argv) {
+  example::Shape per_worker;
+  per_worker.heads = 4;
+  per_worker.q_len = per_worker.kv_len = 1024;
+  int max_threads = 0, rounds = 5;
+  std::string out = "weak_scaling";
+  const char* extra = " [--max-threads T] [--rounds R] [--out PREFIX]";
+  for (int i = 1; i < argc; ++i) {
+    if (example::shape_option(i, argc, argv, per_worker)) continue;
+    const std::string a = argv[i];
+    if (i + 1 >= argc) example::usage(argv[0], extra);
+    if (a == "--max-threads") max_threads = std::atoi(argv[++i]);
+    else if (a == "--rounds") rounds = std::atoi(argv[++i]);
+    else if (a == "--out") out = argv[++i];
+    else example::usage(argv[0], extra);
+  }
+  try {
+    if (max_threads <= 0) max_threads = example::default_workers();
+    std::vector<std::unique_ptr<attnrt::Runtime>> runtimes;
+    std::vector<example::Shape> shapes;
+    std::vector<std::unique_ptr<example::Tensors>> tensors;
+    for (int n = 1; n <= max_threads; ++n) {
+      attnrt::Config c;
+      c.num_threads = n;
+      runtimes.push_back(std::make_unique<attnrt::Runtime>(c));
+      shapes.push_back(per_worker);
+      shapes.back().batch = per_worker.batch * n;
+      tensors.push_back(std::make_unique<example::Tensors>(shapes.back()));
+      const example::Tensors& t = *tensors.back();
+      runtimes.back()->forward(t.tq, t.tk, t.tv, t.to);
+    }
+    std::vector<std::vector<double>> secs(max_threads);
+    for (int r = 0; r < rounds; ++r)
+      for (int n = 1; n <= max_threads; ++n) {
+        const example::Tensors& t = *tensors[n - 1];
+        secs[n - 1].push_back(
+            example::seconds_per_call([&] { runtimes[n - 1]->forward(t.tq, t.tk, t.tv, t.to); }, 0.3));
+      }
+
+    std::fprintf(stderr, "weak scaling: per worker %s, isa %s, %d rounds\n", per_worker.text().c_str(),
+                 runtimes[0]->isa().c_str(), rounds);
+    const std::string csv = out + ".csv";
+    FILE* f = std::fopen(csv.c_str(), "w");
+    const double t1 = example::median(secs[0]);
+    for (FILE* o : {stdout, f}) {
+      if (!o) continue;
+      std::fprintf(o, "threads,batch,seconds,gflops,efficiency\n");
+      for (int n = 1; n <= max_threads; ++n) {
+        const double s = example::median(secs[n - 1]);
+        std::fprintf(o, "%d,%lld,%.6f,%.2f,%.3f\n", n, static_cast<long long>(shapes[n - 1].batch), s,
+                     shapes[n - 1].flops() / s * 1e-9, t1 / s);
+      }
+    }
+    if (f) std::fclose(f);
+    example::plot(csv, out + ".png", "weak scaling: per worker " + per_worker.text(), "efficiency",
+                  {{5, "efficiency"}}, false);
+  } catch (const attnrt::Error& e) {
+    std::fprintf(stderr, "attnrt: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
