@@ -126,7 +126,7 @@ inline void plot(const std::string& csv, const std::string& png, const std::stri
   std::fprintf(f,
                "set terminal pngcairo size 800,500\nset output '%s'\nset datafile separator ','\n"
                "set key top left\nset grid\nset title '%s'\nset xlabel 'threads'\nset ylabel '%s'\n"
-               "set xtics 1\nplot ",
+               "set xtics 1\nset yrange [0:*]\nplot ",
                png.c_str(), title.c_str(), ylabel);
   bool first = true;
   for (auto [col, name] : series) {

@@ -119,6 +119,14 @@ Runtime::Runtime(const attnrt_config& config) {
                  arena_->describe().c_str());
 }
 
+Plan Runtime::plan_for(const kernels::KernelSet& ks, int d, int dv, std::int64_t m, std::int64_t n,
+                       attnrt_strategy requested) const {
+  // The one place plans are made, for calls and for sizing the arena alike.
+  // placement_->l2_share_bytes() is the L2 a core can count on (8 MiB / 12 on
+  // an A64FX CMG): the budget for three_pass's staging slice.
+  return choose_plan(ks, d, dv, m, n, requested);
+}
+
 std::size_t Runtime::largest_workspace() const {
   // Every plan this runtime can make, over head dims and extreme lengths:
   // forward() refuses a plan that needs more (see docs/scheduler.md).
@@ -134,7 +142,7 @@ std::size_t Runtime::largest_workspace() const {
         for (int dv : kDims)
           for (std::int64_t m : kLens)
             for (std::int64_t n : kLens) {
-              const Plan p = choose_plan(*ks, d, dv, m, n, s);
+              const Plan p = plan_for(*ks, d, dv, m, n, s);
               most = std::max(most, kernels::workspace_bytes(p.strategy, *ks, d, dv, p.blocking));
             }
     }
@@ -145,8 +153,8 @@ Runtime::Split Runtime::split(const attnrt_tensor& q, const attnrt_tensor& k, co
                               const attnrt_params& params) const {
   const kernels::KernelSet& ks = *kernel_set(q.dtype);
   const attnrt_strategy requested = params.strategy != ATTNRT_STRATEGY_AUTO ? params.strategy : default_strategy_;
-  Split s{choose_plan(ks, static_cast<int>(q.shape[3]), static_cast<int>(v.shape[3]), q.shape[2], k.shape[2],
-                      requested),
+  Split s{plan_for(ks, static_cast<int>(q.shape[3]), static_cast<int>(v.shape[3]), q.shape[2], k.shape[2],
+                   requested),
           {}, {}};
   s.shape.batch = q.shape[0];
   s.shape.heads = q.shape[1];

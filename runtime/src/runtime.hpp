@@ -47,6 +47,8 @@ class Runtime final : public attnrt_runtime {
 
  private:
   const kernels::KernelSet* kernel_set(attnrt_dtype t) const { return sets_[t]; }
+  Plan plan_for(const kernels::KernelSet& ks, int d, int dv, std::int64_t m, std::int64_t n,
+                attnrt_strategy requested) const;
   std::size_t largest_workspace() const;
 
   std::array<const kernels::KernelSet*, 3> sets_{};  // by attnrt_dtype
