@@ -63,8 +63,9 @@ int main(int argc, char** argv) {
       if (pl.workers_in(d) == 0) continue;
       double cost = 0;
       for (int p = pl.first_worker(d); p < pl.first_worker(d) + pl.workers_in(d); ++p) cost += part.cost(p);
+      const double share = part.total_cost() > 0 ? 100 * cost / part.total_cost() : 0;
       std::printf("domain %d: workers %d-%d, %.1f%% of the work\n", d, pl.first_worker(d),
-                  pl.first_worker(d) + pl.workers_in(d) - 1, part.total_cost() > 0 ? 100 * cost / part.total_cost() : 0);
+                  pl.first_worker(d) + pl.workers_in(d) - 1, share);
     }
     int lines = 0, pieces = 0;
     part.for_each_split_line([&](int, int n) { ++lines, pieces += n; });

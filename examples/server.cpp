@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
       cs[c].prefill = std::make_unique<example::Tensors>(prefill, 2 * c + 1);
       cs[c].decode = std::make_unique<example::Tensors>(decode, 2 * c + 2);
       std::mt19937 rng(c);
-      for (int r = 0; r < requests; ++r) cs[c].is_decode.push_back(std::uniform_real_distribution<>(0, 1)(rng) < decode_share);
+      std::uniform_real_distribution<> coin(0, 1);
+      for (int r = 0; r < requests; ++r) cs[c].is_decode.push_back(coin(rng) < decode_share);
       total += cs[c].is_decode.size();
       decodes += std::count(cs[c].is_decode.begin(), cs[c].is_decode.end(), true);
       serve(cs[c], 0);  // warm up this thread's path and the runtime

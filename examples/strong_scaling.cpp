@@ -55,7 +55,9 @@ int main(int argc, char** argv) {
                  runtimes[0]->isa().c_str(), rounds, best ? "fastest round" : "median round");
     // The median round, or with --best the fastest: on a shared machine the
     // fastest round is the one least disturbed by other load.
-    auto pick = [&](const std::vector<double>& v) { return best ? *std::min_element(v.begin(), v.end()) : example::median(v); };
+    auto pick = [&](const std::vector<double>& v) {
+      return best ? *std::min_element(v.begin(), v.end()) : example::median(v);
+    };
     const std::string csv = out + ".csv";
     FILE* f = std::fopen(csv.c_str(), "w");
     const double t1 = pick(secs[0]);

@@ -129,8 +129,10 @@ long allocations_in_steady_state(rt::Runtime& rt, int callers) {
   for (auto& t : ts) t.join();
   if (g_allocations.load()) {
     Dl_info info{};
-    dladdr(g_first_caller.load(), &info);
-    std::fprintf(stderr, "first allocation from %p +%#lx (%s, %s)\n", g_first_caller.load(), static_cast<unsigned long>(static_cast<char*>(g_first_caller.load()) - static_cast<char*>(info.dli_fbase)),
+    dladdr(g_first_caller.load(), &info);  // where it came from, to tell a regression from the test's own setup
+    void* at = g_first_caller.load();
+    const auto offset = static_cast<unsigned long>(static_cast<char*>(at) - static_cast<char*>(info.dli_fbase));
+    std::fprintf(stderr, "first allocation from %p +%#lx (%s, %s)\n", at, offset,
                  info.dli_sname ? info.dli_sname : "?", info.dli_fname ? info.dli_fname : "?");
     backtrace_symbols_fd(g_trace, g_trace_len, 2);
   }

@@ -1,6 +1,5 @@
 #include "runtime/src/runtime.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -17,7 +16,6 @@
 #include "runtime/src/split_kv.hpp"
 #include "runtime/src/validate.hpp"
 #include "scheduler/partition.hpp"
-#include "scheduler/thread_scratch.hpp"
 
 namespace attnrt::rt {
 namespace {
@@ -71,9 +69,6 @@ scheduler::Bind bind_of(const char* bind) {
   if (bind && !std::strcmp(bind, "domain")) return scheduler::Bind::domain;
   return scheduler::Bind::core;
 }
-
-constexpr std::size_t kLine = 64;
-constexpr std::size_t line_up(std::size_t x) { return (x + kLine - 1) / kLine * kLine; }
 
 }  // namespace
 
@@ -226,22 +221,9 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
     return p;
   };
 
-  // This call's state, private to the calling thread: the partition, a
-  // pending-piece count per split line (a cache line each) and the split-KV
-  // pieces' partial O and LSE.
-  const int workers = placement_->workers();
-  const int piece_rows = std::min(plan.blocking.mb, M);
-  const std::size_t state_bytes = line_up(scheduler::Partition::state_bytes(workers));
-  const std::size_t pending_bytes = line_up((workers + 1) * kLine);
-  const std::size_t piece_o_bytes = line_up(static_cast<std::size_t>(piece_rows) * Dv * esz);
-  const std::size_t piece_bytes = piece_o_bytes + line_up(piece_rows * sizeof(float));
-  char* scratch = static_cast<char*>(
-      scheduler::thread_scratch(state_bytes + pending_bytes + 2 * workers * piece_bytes));
-  const scheduler::Partition part(split_plan.shape, split_plan.options, *placement_, scratch);
-  auto pending = [&](int line) { return std::atomic_ref<int>(*reinterpret_cast<int*>(scratch + state_bytes + line * kLine)); };
-  auto piece_o = [&](int slot) { return scratch + state_bytes + pending_bytes + slot * piece_bytes; };
-  auto piece_lse = [&](int slot) { return reinterpret_cast<float*>(piece_o(slot) + piece_o_bytes); };
-  part.for_each_split_line([&](int line, int pieces) { pending(line).store(pieces, std::memory_order_relaxed); });
+  const CallScratch scratch(placement_->workers(), std::min(plan.blocking.mb, M), Dv, ks.dtype);
+  const scheduler::Partition part(split_plan.shape, split_plan.options, *placement_, scratch.partition_state());
+  part.for_each_split_line([&](int line, int n) { scratch.pending(line).store(n, std::memory_order_relaxed); });
 
   // Merges a split line once its last piece is in, whichever worker that is.
   auto merge_line = [&](const scheduler::WorkItem& w) {
@@ -249,7 +231,9 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
     merge_partials(
         w.row_end - w.row_begin, Dv, ks.dtype,
         [&](scheduler::FunctionRef<void(const PartialRows&)> emit) {
-          part.for_each_piece(w.line, [&](int slot, int, int) { emit({piece_o(slot), Dv, piece_lse(slot)}); });
+          part.for_each_piece(w.line, [&](int slot, int, int) {
+            emit({scratch.piece_o(slot), Dv, scratch.piece_lse(slot)});
+          });
         },
         static_cast<char*>(p.o) + w.row_begin * p.ldo * esz, p.ldo, p.lse ? p.lse + w.row_begin * p.ldlse : nullptr,
         p.ldlse);
@@ -261,12 +245,13 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
       kernels::HeadProblem p = head_problem(w.batch, w.head);
       kernels::Tile tile{w.row_begin, w.row_end, w.key_begin, w.key_end};
       if (w.piece >= 0) {
-        p = rows_into_piece(p, w.row_begin, w.row_end - w.row_begin, piece_o(w.piece), piece_lse(w.piece));
+        p = rows_into_piece(p, w.row_begin, w.row_end - w.row_begin, scratch.piece_o(w.piece),
+                            scratch.piece_lse(w.piece));
         tile.row_begin = 0;
         tile.row_end = w.row_end - w.row_begin;
       }
       kernels::run_pipeline(plan.strategy, ks, p, tile, plan.blocking, {ws.data, ws.bytes});
-      if (w.piece >= 0 && pending(w.line).fetch_sub(1, std::memory_order_acq_rel) == 1) merge_line(w);
+      if (w.piece >= 0 && scratch.pending(w.line).fetch_sub(1, std::memory_order_acq_rel) == 1) merge_line(w);
     });
   });
 

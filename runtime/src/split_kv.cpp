@@ -4,6 +4,8 @@
 #include <limits>
 
 #include "kernels/convert.hpp"
+#include "scheduler/partition.hpp"
+#include "scheduler/thread_scratch.hpp"
 
 namespace attnrt::rt {
 namespace {
@@ -17,7 +19,19 @@ float load(const void* row, int c, kernels::DType t) {
   return 0;
 }
 
+constexpr std::size_t line_up(std::size_t x, std::size_t line) { return (x + line - 1) / line * line; }
+
 }  // namespace
+
+CallScratch::CallScratch(int workers, int piece_rows, int dv, kernels::DType dtype) {
+  const std::size_t slots = 2 * static_cast<std::size_t>(workers);  // Partition::slots()
+  state_bytes_ = line_up(scheduler::Partition::state_bytes(workers), kLine);
+  const std::size_t pending_bytes = (workers + 1) * kLine;
+  o_bytes_ = line_up(static_cast<std::size_t>(piece_rows) * dv * kernels::dtype_size(dtype), kLine);
+  piece_bytes_ = o_bytes_ + line_up(piece_rows * sizeof(float), kLine);
+  base_ = static_cast<char*>(scheduler::thread_scratch(state_bytes_ + pending_bytes + slots * piece_bytes_));
+  pieces_ = base_ + state_bytes_ + pending_bytes;
+}
 
 void merge_partials(int rows, int dv, kernels::DType dtype,
                     scheduler::FunctionRef<void(scheduler::FunctionRef<void(const PartialRows&)>)> pieces,
