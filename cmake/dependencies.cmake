@@ -5,8 +5,20 @@ find_package(Threads REQUIRED)
 
 # hwloc, libnuma and oneTBB serve the NUMA scheduler; a cross build for a
 # target without them still builds the kernels and runtime.
-if(PkgConfig_FOUND)
+# pkg-config answers for the build machine, so a cross build looks for the
+# target's library itself.
+if(PkgConfig_FOUND AND NOT CMAKE_CROSSCOMPILING)
   pkg_check_modules(HWLOC IMPORTED_TARGET hwloc)
+else()
+  find_library(HWLOC_LIBRARY hwloc)
+  find_path(HWLOC_INCLUDE_DIR hwloc.h)
+  if(HWLOC_LIBRARY AND HWLOC_INCLUDE_DIR)
+    set(HWLOC_FOUND ON)
+    set(HWLOC_LINK_LIBRARIES ${HWLOC_LIBRARY})
+    set(HWLOC_INCLUDE_DIRS ${HWLOC_INCLUDE_DIR})
+  else()
+    set(HWLOC_FOUND OFF)
+  endif()
 endif()
 find_library(NUMA_LIBRARY numa)
 find_path(NUMA_INCLUDE_DIR numa.h)

@@ -120,6 +120,8 @@ Machine::Machine(std::vector<Domain> domains, bool this_system, std::string sour
   if (domains_.empty()) throw TopologyError("the topology has no cores");
 }
 
+bool Machine::can_load() { return ATTNRT_HAVE_HWLOC; }
+
 int Machine::cores() const {
   int n = 0;
   for (const Domain& d : domains_) n += static_cast<int>(d.cores.size());

@@ -40,6 +40,8 @@ class Machine {
   // An hwloc XML file (a path that exists) or a synthetic description such as
   // "package:1 group:4 [numa] l2:1(size=8MiB) core:12 l1d:1(size=64KiB) pu:1".
   static Machine load(const std::string& description);
+  // Whether load() works: this build has hwloc.
+  static bool can_load();
   // this_system() when description is empty, else load().
   static Machine from(const std::string& description) {
     return description.empty() ? this_system() : load(description);

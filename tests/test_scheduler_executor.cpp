@@ -45,6 +45,7 @@ std::vector<int> affinity() {
 }
 
 TEST(Executor, RunsEveryPartOnceOnAWorkerOfItsDomain) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement p = a64fx();
   for (ExecutorKind k : kinds()) {
     SCOPED_TRACE(executor_name(k));
@@ -70,6 +71,7 @@ TEST(Executor, RunsEveryPartOnceOnAWorkerOfItsDomain) {
 }
 
 TEST(Executor, ManyCallersNeverShareAWorkerOrExceedTheWorkers) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   for (int workers : {2, 7}) {
     const Placement p = a64fx(workers);
     for (ExecutorKind k : kinds()) {
@@ -140,6 +142,7 @@ TEST(Executor, PinsWorkersOnThisMachine) {
 // it: proof that the suppressions for oneTBB's internals (tests/tsan.supp)
 // do not hide a race in the work attnrt runs on TBB threads.
 TEST(Executor, DISABLED_RaceCanary) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   if (!has_executor(ExecutorKind::tbb)) GTEST_SKIP();
   const Placement p = a64fx(2);  // two workers in two domains: two arenas
   const auto ex = make_executor(ExecutorKind::tbb, p);

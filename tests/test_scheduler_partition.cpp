@@ -188,6 +188,7 @@ void expect_exact_cover(const ProblemShape& s, const PartitionOptions& o, const 
 const char* kTopologies[] = {"a64fx.xml", "x86-2socket.xml", "uneven-12-12-12-8.xml", "laptop.xml"};
 
 TEST(Partition, CoversEveryRowExactlyOnceOnEveryTopology) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   std::vector<ProblemShape> shapes = {
       shape(1, 1, 1, 1, 1),        shape(1, 1, 1, 1, 4096),      shape(2, 8, 2, 1, 4096),
       shape(1, 2, 2, 7, 33),       shape(3, 4, 4, 257, 257),     shape(1, 8, 1, 512, 512),
@@ -236,6 +237,7 @@ TEST(Partition, CoversEveryRowExactlyOnceOnEveryTopology) {
 }
 
 TEST(Partition, RandomShapesCoverExactly) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   std::mt19937 rng(3);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const Placement pls[] = {placement("a64fx.xml"), placement("uneven-12-12-12-8.xml"), placement("laptop.xml", 3)};
@@ -257,6 +259,7 @@ TEST(Partition, RandomShapesCoverExactly) {
 }
 
 TEST(Partition, IsDeterministic) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement pl = placement("a64fx.xml");
   const ProblemShape s = causal(shape(3, 12, 4, 777, 3001));
   const Split a(s, {}, pl), b(s, {}, pl);
@@ -283,6 +286,7 @@ std::map<std::int64_t, std::vector<int>> domains_of_groups(const ProblemShape& s
 }
 
 TEST(Partition, KeepsEachKvHeadInOneDomainWhenGroupsDivideEvenly) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement pl = placement("a64fx.xml");
   for (std::int64_t groups : {4, 8, 48, 64}) {
     const ProblemShape s = shape(1, 4 * groups, groups, 2048, 2048);  // GQA, 4 query heads per KV head
@@ -293,6 +297,7 @@ TEST(Partition, KeepsEachKvHeadInOneDomainWhenGroupsDivideEvenly) {
 }
 
 TEST(Partition, SplitsRowsAcrossDomainsWhenGroupsAreFewerThanDomains) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement pl = placement("a64fx.xml");
   const ProblemShape s = shape(1, 1, 1, 4096, 4096);
   const Split sp(s, {}, pl);
@@ -301,6 +306,7 @@ TEST(Partition, SplitsRowsAcrossDomainsWhenGroupsAreFewerThanDomains) {
 }
 
 TEST(Partition, SplitsDecodeKeysAcrossCores) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement pl = placement("a64fx.xml");
   const ProblemShape s = shape(1, 1, 1, 1, 4096);
   const Split sp(s, {}, pl);
@@ -313,6 +319,7 @@ TEST(Partition, SplitsDecodeKeysAcrossCores) {
 }
 
 TEST(Partition, UsesFewerWorkersForLittleWork) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement pl = placement("a64fx.xml");
   PartitionOptions o;
   o.min_part_cost = 1000;
@@ -324,6 +331,7 @@ TEST(Partition, UsesFewerWorkersForLittleWork) {
 }
 
 TEST(Partition, BalancesCausalByWorkNotRows) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement pl = placement("laptop.xml", 2);
   const Split sp(causal(shape(1, 1, 1, 4096, 4096)), {}, pl);
   // Equal work means the first part takes more rows than the second.
@@ -335,6 +343,7 @@ TEST(Partition, BalancesCausalByWorkNotRows) {
 
 // The targets: balance <= 1.05 on the A64FX topology. Prints the table.
 TEST(Partition, MeetsBalanceTargetsOnA64fx) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement pl = placement("a64fx.xml");
   std::printf("%-8s %-22s %8s %8s %8s\n", "B*Hkv", "shape", "parts", "splits", "balance");
   double worst = 0;

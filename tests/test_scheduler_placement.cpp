@@ -18,6 +18,7 @@ std::vector<int> per_domain(const Placement& p) {
 }
 
 TEST(Placement, OneWorkerPerAllowedCoreByDefault) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement p(load("a64fx.xml"), 0, 0, Bind::core);
   EXPECT_EQ(p.workers(), 48);
   EXPECT_EQ(per_domain(p), (std::vector<int>{12, 12, 12, 12}));
@@ -29,6 +30,7 @@ TEST(Placement, OneWorkerPerAllowedCoreByDefault) {
 }
 
 TEST(Placement, SpreadsFewerWorkersOverDomains) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   EXPECT_EQ(per_domain(Placement(load("a64fx.xml"), 0, 24, Bind::core)), (std::vector<int>{6, 6, 6, 6}));
   EXPECT_EQ(per_domain(Placement(load("a64fx.xml"), 0, 1, Bind::core)), (std::vector<int>{1, 0, 0, 0}));
   EXPECT_EQ(per_domain(Placement(load("a64fx.xml"), 0, 2, Bind::core)), (std::vector<int>{1, 1, 0, 0}));
@@ -37,6 +39,7 @@ TEST(Placement, SpreadsFewerWorkersOverDomains) {
 }
 
 TEST(Placement, DomainListsSelectDomains) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement p(load("a64fx.xml"), 0b1010, 0, Bind::core);  // "1,3"
   EXPECT_EQ(per_domain(p), (std::vector<int>{0, 12, 0, 12}));
   EXPECT_EQ(p.cpus(0), std::vector<int>{12});
@@ -52,6 +55,7 @@ TEST(Placement, DomainListsSelectDomains) {
 }
 
 TEST(Placement, MoreWorkersThanCoresShareCores) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement p(load("laptop.xml"), 0, 10, Bind::core);
   EXPECT_EQ(p.workers(), 10);
   EXPECT_EQ(p.cpus(8), p.cpus(0));
@@ -59,6 +63,7 @@ TEST(Placement, MoreWorkersThanCoresShareCores) {
 }
 
 TEST(Placement, DomainBindingGivesTheDomainsCpus) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement p(load("a64fx.xml"), 0b0100, 3, Bind::domain);
   EXPECT_EQ(p.cpus(1).size(), 12u);
   EXPECT_EQ(p.cpus(1).front(), 24);
@@ -66,6 +71,7 @@ TEST(Placement, DomainBindingGivesTheDomainsCpus) {
 }
 
 TEST(Placement, L2ShareIsTheSmallestOverUsedDomains) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement all(load("uneven-12-12-12-8.xml"), 0, 0, Bind::core);
   EXPECT_EQ(all.l2_share_bytes(), (8u << 20) / 12);
   EXPECT_EQ(all.line_bytes(), 256);
@@ -74,6 +80,7 @@ TEST(Placement, L2ShareIsTheSmallestOverUsedDomains) {
 }
 
 TEST(Placement, DescribesWhereWorkersRun) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement p(load("a64fx.xml"), 0b0011, 4, Bind::core);
   const std::string d = p.describe();
   EXPECT_NE(d.find("domain 0: w0->cpu 0, w1->cpu 1"), std::string::npos) << d;
