@@ -35,16 +35,20 @@ int main(int argc, char** argv) {
     params.causal = s.causal;
     const attnrt::rt::Runtime::Split split = rt.split(q, k, k, params);
     const attnrt::scheduler::Placement& pl = rt.placement();
-    std::vector<std::byte> state(attnrt::scheduler::Partition::state_bytes(pl.workers()));
+    std::vector<std::byte> state(
+        attnrt::scheduler::Partition::state_bytes(pl.workers(), split.options.parts_per_worker));
     const attnrt::scheduler::Partition part(split.shape, split.options, pl, state.data());
 
     std::printf("plan: %s, isa %s, strategy %s, lines of %d rows, key splits on multiples of %d\n",
                 s.text().c_str(), rt.isa(), attnrt::kernels::strategy_name(split.plan.strategy),
                 split.options.rows_per_line, split.options.key_quantum);
     std::printf("%s\n%s\n", pl.machine().describe().c_str(), pl.describe().c_str());
-    const double mean = part.total_cost() / pl.workers();
-    std::printf("%-5s %-6s %-8s %-11s %-6s %s\n", "part", "domain", "cpus", "entries", "/mean", "items");
-    for (int p = 0; p < pl.workers(); ++p) {
+    const int per_worker = part.parts_per_worker();
+    const double mean = part.total_cost() / (pl.workers() * per_worker);
+    std::printf("parts: %d per worker; any worker of a part's domain may run it\n", per_worker);
+    std::printf("%-5s %-6s %-6s %-8s %-11s %-6s %s\n", "part", "worker", "domain", "cpus", "entries", "/mean", "items");
+    for (int p = 0; p < pl.workers() * per_worker; ++p) {
+      const int w = p / per_worker;
       std::string items;
       part.for_each_item(p, [&](const attnrt::scheduler::WorkItem& w) {
         char buf[160];
@@ -55,21 +59,23 @@ int main(int argc, char** argv) {
           std::snprintf(buf + n, sizeof buf - n, " keys %d-%d (split line %d)", w.key_begin, w.key_end, w.line);
         items += buf;
       });
-      std::printf("%-5d %-6d %-8s %-11.4g %-6.3f %s\n", p, pl.domain_of(p),
-                  attnrt::scheduler::format_ranges(pl.cpus(p)).c_str(), part.cost(p),
+      std::printf("%-5d %-6d %-6d %-8s %-11.4g %-6.3f %s\n", p, w, pl.domain_of(w),
+                  attnrt::scheduler::format_ranges(pl.cpus(w)).c_str(), part.cost(p),
                   mean > 0 ? part.cost(p) / mean : 1.0, items.empty() ? "-" : items.c_str());
     }
     for (int d = 0; d < static_cast<int>(pl.machine().domains().size()); ++d) {
       if (pl.workers_in(d) == 0) continue;
       double cost = 0;
-      for (int p = pl.first_worker(d); p < pl.first_worker(d) + pl.workers_in(d); ++p) cost += part.cost(p);
+      for (int p = pl.first_worker(d) * per_worker; p < (pl.first_worker(d) + pl.workers_in(d)) * per_worker; ++p)
+        cost += part.cost(p);
       const double share = part.total_cost() > 0 ? 100 * cost / part.total_cost() : 0;
       std::printf("domain %d: workers %d-%d, %.1f%% of the work\n", d, pl.first_worker(d),
                   pl.first_worker(d) + pl.workers_in(d) - 1, share);
     }
     int lines = 0, pieces = 0;
     part.for_each_split_line([&](int, int n) { ++lines, pieces += n; });
-    std::printf("parts used %d of %d, split-KV lines %d (%d pieces)\n", part.parts(), pl.workers(), lines, pieces);
+    std::printf("parts used %d of %d, split-KV lines %d (%d pieces)\n", part.parts(), pl.workers() * per_worker,
+                lines, pieces);
     std::printf("balance %.4f\n", part.balance());
   } catch (const attnrt::rt::Failure& e) {
     std::fprintf(stderr, "attnrt-plan: %s\n", e.what());

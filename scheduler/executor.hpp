@@ -22,12 +22,14 @@ class Executor {
   const Placement& placement() const { return placement_; }
 
   // Calls body(part, worker) once for every part in [0, parts), parts <=
-  // workers(), and returns when all are done. Part p runs on a worker of the
-  // domain of worker p. `worker` names the worker running it: no two bodies
-  // running at the same time, across all callers, get the same one, so it
-  // can index per-worker memory. Safe to call from many threads at once; at
-  // most workers() bodies run at any moment.
-  virtual void run(int parts, FunctionRef<void(int part, int worker)> body) = 0;
+  // workers() * parts_per_worker, and returns when all are done. Part p
+  // belongs to the domain of worker p / parts_per_worker and runs on a worker
+  // of that domain, whichever is free (oneTBB) or in team order (OpenMP).
+  // `worker` names the worker running it: no two bodies running at the same
+  // time, across all callers, get the same one, so it can index per-worker
+  // memory. Safe to call from many threads at once; at most workers() bodies
+  // run at any moment.
+  virtual void run(int parts, int parts_per_worker, FunctionRef<void(int part, int worker)> body) = 0;
 
  protected:
   explicit Executor(const Placement& placement) : placement_(placement) {}

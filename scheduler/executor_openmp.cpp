@@ -17,23 +17,25 @@ class OpenMpExecutor final : public Executor {
   explicit OpenMpExecutor(const Placement& p) : Executor(p) {
     // The creating thread's team: made and pinned now rather than in its
     // first call. (Each calling thread has its own team in libgomp.)
-    run(workers(), [](int, int) {});
+    run(workers(), 1, [](int, int) {});
   }
   const char* name() const override { return "openmp"; }
 
-  void run(int parts, FunctionRef<void(int, int)> body) override {
+  void run(int parts, int parts_per_worker, FunctionRef<void(int, int)> body) override {
     const std::lock_guard<std::mutex> admitted(admission_);
-    if (parts <= 1) {
-      if (parts == 1) body(0, 0);
+    const int team = (parts + parts_per_worker - 1) / parts_per_worker;
+    if (team <= 1) {
+      for (int p = 0; p < parts; ++p) body(p, 0);
       return;
     }
-#pragma omp parallel num_threads(parts)
+#pragma omp parallel num_threads(team)
     {
-      // A team may be smaller than asked (OMP_THREAD_LIMIT, nesting): its
-      // threads then take the parts round robin.
-      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      // Threads take parts as they finish theirs (a team may also be smaller
+      // than asked, with OMP_THREAD_LIMIT or nesting).
+      const int t = omp_get_thread_num();
       if (t > 0) placement_.pin_current_thread(t);
-      for (int p = t; p < parts; p += team) body(p, t);
+#pragma omp for schedule(dynamic, 1)
+      for (int p = 0; p < parts; ++p) body(p, t);
     }
   }
 

@@ -121,21 +121,21 @@ class TbbExecutor final : public Executor {
   void start_workers() {
     std::atomic<int> arrived{0};
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    run(workers(), [&](int, int) {
+    run(workers(), 1, [&](int, int) {
       arrived.fetch_add(1, std::memory_order_relaxed);
       while (arrived.load(std::memory_order_relaxed) < workers() && std::chrono::steady_clock::now() < until)
         std::this_thread::yield();
     });
   }
 
-  void run(int parts, FunctionRef<void(int, int)> body) override {
+  void run(int parts, int parts_per_worker, FunctionRef<void(int, int)> body) override {
     if (parts <= 0) return;
     Call* call = &t_call;
     call->body = &body;
     call->remaining.store(parts, std::memory_order_relaxed);
     tsan_release(call);
     for (int p = 0; p < parts; ++p) {
-      DomainArena* d = arenas_[placement_.domain_of(p)].get();
+      DomainArena* d = arenas_[placement_.domain_of(p / parts_per_worker)].get();
       d->arena().enqueue([this, call, d, p] {
         tsan_acquire(call);
         const int worker = d->claim(t_last_worker);

@@ -10,11 +10,11 @@ namespace {
 
 // How far a cut may move from its exact place, as a share of the mean work
 // per part, to land on a better boundary. A domain boundary that moves by x
-// changes the mean of its domain's parts by x / (parts of the domain), hence
-// the scaling in Planner::domain_tolerance. Together they keep the balance
-// within a few percent.
-constexpr double kLineSnap = 0.0075;    // to a line start: no split-KV
-constexpr double kDomainSnap = 0.01;    // to a (batch, KV head) group start: no KV head shared by two domains
+// changes the mean of its domain's parts by x / (parts of the domain), so
+// Planner::settle_domain scales its tolerance by the smaller domain's parts.
+// Together they keep the balance within a few percent.
+constexpr double kLineSnap = 0.0075;  // to a line start: no split-KV
+constexpr double kDomainSnap = 0.01;  // to a (batch, KV head) group start: no KV head read by two domains
 
 // The sequence's layout and its cost, everything in closed form.
 class Geometry {
@@ -188,8 +188,8 @@ class Planner {
 
 }  // namespace
 
-std::size_t Partition::state_bytes(int workers) {
-  const std::size_t n = static_cast<std::size_t>(workers) + 1;
+std::size_t Partition::state_bytes(int workers, int parts_per_worker) {
+  const std::size_t n = static_cast<std::size_t>(workers) * std::max(1, parts_per_worker) + 1;
   return n * sizeof(Cut) + 2 * n * sizeof(int);
 }
 
@@ -201,7 +201,7 @@ Partition::Partition(const ProblemShape& shape, const PartitionOptions& options,
       units_per_group_(options.stack_group ? 1 : group_),
       lines_((shape.rows + rows_per_line_ - 1) / rows_per_line_),
       workers_(placement.workers()) {
-  const std::size_t n = static_cast<std::size_t>(workers_) + 1;
+  const std::size_t n = static_cast<std::size_t>(workers_) * std::max(1, options.parts_per_worker) + 1;
   cuts_ = static_cast<Cut*>(state);
   first_cut_ = reinterpret_cast<int*>(cuts_ + n);
   pieces_ = first_cut_ + n;
@@ -211,16 +211,21 @@ Partition::Partition(const ProblemShape& shape, const PartitionOptions& options,
   const Geometry g(shape_, options);
   double total = 0;
   for (std::int64_t b = 0; b < shape.batch; ++b) total += g.unit_cost(b) * static_cast<double>(g.units_per_batch());
+  // Every used worker gets the same number of parts; fewer parts per worker,
+  // then fewer workers, when the work is small.
   const double want = std::floor(total / std::max(1.0, options.min_part_cost));
-  parts_ = static_cast<int>(std::clamp(want, 1.0, static_cast<double>(workers_)));
+  const double most_per_worker = std::max(1, options.parts_per_worker);
+  per_worker_ = static_cast<int>(std::clamp(std::floor(want / workers_), 1.0, most_per_worker));
+  const int used = per_worker_ > 1 ? workers_ : static_cast<int>(std::clamp(want, 1.0, 1.0 * workers_));
+  parts_ = used * per_worker_;
   const double mean = total / parts_;
 
   // Workers [0, parts_) by domain: the used domains' ranges of parts, in order.
   const int domains = static_cast<int>(placement.machine().domains().size());
   auto range_from = [&](int d, int* first, int* end) {  // the next used domain from d on
     for (; d < domains; ++d) {
-      *first = placement.first_worker(d);
-      *end = std::min(parts_, *first + placement.workers_in(d));
+      *first = placement.first_worker(d) * per_worker_;
+      *end = std::min(parts_, *first + placement.workers_in(d) * per_worker_);
       if (*end > *first) return d;
     }
     return domains;
@@ -267,7 +272,8 @@ double Partition::balance() const {
   const double total = total_cost();
   if (total <= 0) return 1.0;
   double most = 0;
-  for (int p = 0; p < parts_; ++p) most = std::max(most, cost(p));
+  for (int p = 0; p < parts_; p += per_worker_)
+    most = std::max(most, cuts_[p + per_worker_].before - cuts_[p].before);
   return most / (total / workers_);
 }
 

@@ -16,7 +16,13 @@
 // are split: each side is a split-KV piece whose partial O and LSE are merged
 // later, in key order.
 //
-// No allocation: the caller provides state_bytes(workers) of storage.
+// Each worker's share may be cut into a few parts (parts_per_worker) that any
+// worker of its domain may run: a worker slowed by other load then leaves
+// parts to the others, and since the parts do not depend on who runs them,
+// neither do the results.
+//
+// No allocation: the caller provides state_bytes(workers, parts_per_worker)
+// bytes of storage.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +39,7 @@ struct PartitionOptions {
   int key_quantum = 1;        // split keys on multiples of this where it costs little balance
   bool stack_group = false;   // a unit is a whole (batch, KV head) group (grouped decode)
   double min_part_cost = 64;  // use fewer workers rather than give one less work than this
+  int parts_per_worker = 2;   // parts each worker's share is cut into, when there is enough work
 };
 
 // A point of the work sequence: the start of line `line` of unit `unit`
@@ -44,18 +51,21 @@ struct Cut {
 
 class Partition {
  public:
-  static std::size_t state_bytes(int workers);
+  static std::size_t state_bytes(int workers, int parts_per_worker);
 
   Partition(const ProblemShape& shape, const PartitionOptions& options, const Placement& placement,
             void* state);
 
-  // Parts with work: those of workers [0, parts()). Part p belongs to the
-  // domain of worker p.
+  // The parts: parts_per_worker() consecutive ones per worker, for workers
+  // [0, parts() / parts_per_worker()). Part p belongs to the domain of
+  // worker p / parts_per_worker().
   int parts() const { return parts_; }
+  int parts_per_worker() const { return per_worker_; }
   int workers() const { return workers_; }
   double total_cost() const { return cuts_[parts_].before; }
   double cost(int part) const { return part < parts_ ? cuts_[part + 1].before - cuts_[part].before : 0; }
-  // The most work on one worker over the mean over all workers (1 is perfect).
+  // The most work on one worker (its parts together) over the mean over all
+  // workers (1 is perfect).
   double balance() const;
   const Cut& cut(int i) const { return cuts_[i]; }
 
@@ -66,7 +76,7 @@ class Partition {
   // it starts inside one) and 2p + 1 (its last line, when it ends inside
   // one). A split line has an id; for_each_piece lists its pieces' slots in
   // key order, which is the order they must be merged in.
-  int slots() const { return 2 * workers_; }
+  int slots() const { return 2 * parts_; }
   int rows_per_piece() const { return piece_rows_; }  // rows x heads of a piece, at most
   void for_each_split_line(FunctionRef<void(int line, int pieces)> f) const;
   void for_each_piece(int line, FunctionRef<void(int slot, int key_begin, int key_end)> f) const;
@@ -82,7 +92,7 @@ class Partition {
   std::int64_t group_;           // query heads per KV head
   std::int64_t units_per_group_; // 1 when stacked, else group_
   std::int64_t lines_;           // per unit
-  int workers_, parts_, piece_rows_;
+  int workers_, per_worker_, parts_, piece_rows_;
   Cut* cuts_;       // [parts_ + 1]
   int* first_cut_;  // per cut inside a line: the first cut of that line (its line id)
   int* pieces_;     // per line id: how many pieces

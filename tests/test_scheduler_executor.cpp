@@ -51,10 +51,10 @@ TEST(Executor, RunsEveryPartOnceOnAWorkerOfItsDomain) {
     SCOPED_TRACE(executor_name(k));
     const auto ex = make_executor(k, p);
     EXPECT_EQ(ex->workers(), 48);
-    for (int parts : {1, 2, 13, 48}) {
+    for (auto [parts, per_worker] : {std::pair{1, 1}, {2, 1}, {13, 1}, {48, 1}, {96, 2}, {31, 3}}) {
       std::vector<std::atomic<int>> ran(parts);
       std::vector<int> worker_of(parts, -1);
-      ex->run(parts, [&](int part, int worker) {
+      ex->run(parts, per_worker, [&](int part, int worker) {
         ran[part].fetch_add(1);
         worker_of[part] = worker;
       });
@@ -63,7 +63,7 @@ TEST(Executor, RunsEveryPartOnceOnAWorkerOfItsDomain) {
         ASSERT_GE(worker_of[i], 0);
         ASSERT_LT(worker_of[i], 48);
         if (k == ExecutorKind::tbb) {
-          EXPECT_EQ(p.domain_of(worker_of[i]), p.domain_of(i));
+          EXPECT_EQ(p.domain_of(worker_of[i]), p.domain_of(i / per_worker));
         }
       }
     }
@@ -84,13 +84,13 @@ TEST(Executor, ManyCallersNeverShareAWorkerOrExceedTheWorkers) {
       for (int c = 0; c < 8; ++c)
         callers.emplace_back([&, c] {
           for (int call = 0; call < 100; ++call) {
-            const int parts = 1 + (c + call) % workers;
-            ex->run(parts, [&](int part, int worker) {
+            const int parts = 1 + (c + call) % (2 * workers);
+            ex->run(parts, 2, [&](int part, int worker) {
               if (busy[worker].exchange(1) != 0) clashes.fetch_add(1);
               const int now = active.fetch_add(1) + 1;
               for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);) {
               }
-              if (k == ExecutorKind::tbb && p.domain_of(worker) != p.domain_of(part)) wrong_domain.fetch_add(1);
+              if (k == ExecutorKind::tbb && p.domain_of(worker) != p.domain_of(part / 2)) wrong_domain.fetch_add(1);
               volatile double x = 0;
               for (int i = 0; i < 2000; ++i) x = x + i;
               active.fetch_sub(1);
@@ -105,7 +105,7 @@ TEST(Executor, ManyCallersNeverShareAWorkerOrExceedTheWorkers) {
       EXPECT_LE(most.load(), workers);
       long expected = 0;
       for (int c = 0; c < 8; ++c)
-        for (int call = 0; call < 100; ++call) expected += 1 + (c + call) % workers;
+        for (int call = 0; call < 100; ++call) expected += 1 + (c + call) % (2 * workers);
       EXPECT_EQ(bodies.load(), expected);
     }
   }
@@ -122,7 +122,7 @@ TEST(Executor, PinsWorkersOnThisMachine) {
       std::vector<std::vector<int>> seen(p.workers());
       std::vector<int> checked(p.workers(), 0);
       for (int round = 0; round < 20; ++round)
-        ex->run(p.workers(), [&](int, int worker) {
+        ex->run(p.workers(), 1, [&](int, int worker) {
           // OpenMP's worker 0 is the calling thread, which attnrt leaves alone.
           if (k == ExecutorKind::openmp && worker == 0) return;
           seen[worker] = affinity();
@@ -148,7 +148,7 @@ TEST(Executor, DISABLED_RaceCanary) {
   const auto ex = make_executor(ExecutorKind::tbb, p);
   int shared = 0;
   std::atomic<int> arrived{0};
-  ex->run(2, [&](int, int) {
+  ex->run(2, 1, [&](int, int) {
     // Meet the other part first (relaxed: no happens-before), so the two
     // writes come from two threads.
     arrived.fetch_add(1, std::memory_order_relaxed);

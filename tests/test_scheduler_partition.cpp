@@ -30,7 +30,7 @@ struct Split {
   std::vector<std::byte> state;
   Partition part;
   Split(const ProblemShape& s, const PartitionOptions& o, const Placement& p)
-      : state(Partition::state_bytes(p.workers())), part(s, o, p, state.data()) {}
+      : state(Partition::state_bytes(p.workers(), o.parts_per_worker)), part(s, o, p, state.data()) {}
 };
 
 ProblemShape shape(std::int64_t b, std::int64_t h, std::int64_t hkv, std::int64_t m, std::int64_t n) {
@@ -109,7 +109,8 @@ void expect_exact_cover(const ProblemShape& s, const PartitionOptions& o, const 
   const Split sp(s, o, pl);
   const Partition& part = sp.part;
   ASSERT_GE(part.parts(), 1);
-  ASSERT_LE(part.parts(), pl.workers());
+  ASSERT_LE(part.parts(), pl.workers() * std::max(1, o.parts_per_worker));
+  ASSERT_EQ(part.parts() % part.parts_per_worker(), 0);
   const std::int64_t rows = s.batch * s.heads * s.rows;
   std::vector<int> complete(rows, 0);
   struct Piece {
@@ -118,7 +119,7 @@ void expect_exact_cover(const ProblemShape& s, const PartitionOptions& o, const 
   std::vector<std::vector<Piece>> pieces(rows);
   std::vector<int> slot_used(part.slots(), 0);
   double summed = 0;
-  for (int p = 0; p < pl.workers(); ++p) {
+  for (int p = 0; p < part.parts() + 3; ++p) {  // parts past the last have no items
     double part_cost = 0;
     part.for_each_item(p, [&](const WorkItem& w) {
       ASSERT_GE(w.heads, 1);
@@ -223,6 +224,7 @@ TEST(Partition, CoversEveryRowExactlyOnceOnEveryTopology) {
         for (int line : {1, 16, 64})
           for (bool stack : {false, true}) {
             PartitionOptions o;
+            o.parts_per_worker = 1 + (line + stack) % 3;
             o.rows_per_line = line;
             o.key_quantum = 16;
             o.stack_group = stack;
@@ -252,6 +254,7 @@ TEST(Partition, RandomShapesCoverExactly) {
     o.key_quantum = pick(1, 32);
     o.stack_group = pick(0, 1);
     o.min_part_cost = pick(1, 200);
+    o.parts_per_worker = pick(1, 4);
     SCOPED_TRACE("trial " + std::to_string(trial));
     expect_exact_cover(s, o, pls[trial % 3]);
     if (HasFatalFailure()) return;
@@ -280,7 +283,8 @@ std::map<std::int64_t, std::vector<int>> domains_of_groups(const ProblemShape& s
     part.for_each_item(p, [&](const WorkItem& w) {
       const std::int64_t g = w.batch * s.kv_heads + w.head / (s.heads / s.kv_heads);
       auto& ds = out[g];
-      if (std::find(ds.begin(), ds.end(), pl.domain_of(p)) == ds.end()) ds.push_back(pl.domain_of(p));
+      const int d = pl.domain_of(p / part.parts_per_worker());
+      if (std::find(ds.begin(), ds.end(), d) == ds.end()) ds.push_back(d);
     });
   return out;
 }
@@ -301,7 +305,7 @@ TEST(Partition, SplitsRowsAcrossDomainsWhenGroupsAreFewerThanDomains) {
   const Placement pl = placement("a64fx.xml");
   const ProblemShape s = shape(1, 1, 1, 4096, 4096);
   const Split sp(s, {}, pl);
-  EXPECT_EQ(sp.part.parts(), 48);
+  EXPECT_EQ(sp.part.parts(), 48 * sp.part.parts_per_worker());
   EXPECT_EQ(domains_of_groups(s, sp.part, pl)[0].size(), 4u);
 }
 
@@ -334,9 +338,10 @@ TEST(Partition, BalancesCausalByWorkNotRows) {
   if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement pl = placement("laptop.xml", 2);
   const Split sp(causal(shape(1, 1, 1, 4096, 4096)), {}, pl);
-  // Equal work means the first part takes more rows than the second.
+  // Equal work means the first worker takes more rows than the second.
   int rows0 = 0;
-  sp.part.for_each_item(0, [&](const WorkItem& w) { rows0 += w.piece < 0 ? w.row_end - w.row_begin : 0; });
+  for (int p = 0; p < sp.part.parts_per_worker(); ++p)
+    sp.part.for_each_item(p, [&](const WorkItem& w) { rows0 += w.piece < 0 ? w.row_end - w.row_begin : 0; });
   EXPECT_GT(rows0, 2600);  // sqrt(1/2) of 4096 = 2896
   EXPECT_LE(sp.part.balance(), 1.01);
 }

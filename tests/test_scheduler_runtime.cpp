@@ -160,7 +160,7 @@ std::vector<Case> cases() {
 
 int split_lines(const rt::Runtime& rt, const Problem& p) {
   const rt::Runtime::Split s = rt.split(p.q, p.k, p.v, p.params);
-  std::vector<std::byte> state(scheduler::Partition::state_bytes(rt.placement().workers()));
+  std::vector<std::byte> state(scheduler::Partition::state_bytes(rt.placement().workers(), s.options.parts_per_worker));
   const scheduler::Partition part(s.shape, s.options, rt.placement(), state.data());
   int lines = 0;
   part.for_each_split_line([&](int, int) { ++lines; });

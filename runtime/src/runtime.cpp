@@ -221,7 +221,8 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
     return p;
   };
 
-  const CallScratch scratch(placement_->workers(), std::min(plan.blocking.mb, M), Dv, ks.dtype);
+  const CallScratch scratch(placement_->workers(), split_plan.options.parts_per_worker,
+                            std::min(plan.blocking.mb, M), Dv, ks.dtype);
   const scheduler::Partition part(split_plan.shape, split_plan.options, *placement_, scratch.partition_state());
   part.for_each_split_line([&](int line, int n) { scratch.pending(line).store(n, std::memory_order_relaxed); });
 
@@ -239,7 +240,7 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
         p.ldlse);
   };
 
-  executor_->run(part.parts(), [&](int part_index, int worker) {
+  executor_->run(part.parts(), part.parts_per_worker(), [&](int part_index, int worker) {
     const scheduler::Slice ws = arena_->workspace(worker);
     part.for_each_item(part_index, [&](const scheduler::WorkItem& w) {
       kernels::HeadProblem p = head_problem(w.batch, w.head);

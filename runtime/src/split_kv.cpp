@@ -23,10 +23,11 @@ constexpr std::size_t line_up(std::size_t x, std::size_t line) { return (x + lin
 
 }  // namespace
 
-CallScratch::CallScratch(int workers, int piece_rows, int dv, kernels::DType dtype) {
-  const std::size_t slots = 2 * static_cast<std::size_t>(workers);  // Partition::slots()
-  state_bytes_ = line_up(scheduler::Partition::state_bytes(workers), kLine);
-  const std::size_t pending_bytes = (workers + 1) * kLine;
+CallScratch::CallScratch(int workers, int parts_per_worker, int piece_rows, int dv, kernels::DType dtype) {
+  const std::size_t parts = static_cast<std::size_t>(workers) * parts_per_worker;
+  const std::size_t slots = 2 * parts;  // Partition::slots() at most
+  state_bytes_ = line_up(scheduler::Partition::state_bytes(workers, parts_per_worker), kLine);
+  const std::size_t pending_bytes = (parts + 1) * kLine;
   o_bytes_ = line_up(static_cast<std::size_t>(piece_rows) * dv * kernels::dtype_size(dtype), kLine);
   piece_bytes_ = o_bytes_ + line_up(piece_rows * sizeof(float), kLine);
   base_ = static_cast<char*>(scheduler::thread_scratch(state_bytes_ + pending_bytes + slots * piece_bytes_));

@@ -21,7 +21,7 @@ namespace attnrt::rt {
 // and each piece slot's partial O (the call's dtype, row stride dv) and LSE.
 class CallScratch {
  public:
-  CallScratch(int workers, int piece_rows, int dv, kernels::DType dtype);
+  CallScratch(int workers, int parts_per_worker, int piece_rows, int dv, kernels::DType dtype);
   void* partition_state() const { return base_; }
   std::atomic_ref<int> pending(int line) const {
     return std::atomic_ref<int>(*reinterpret_cast<int*>(base_ + state_bytes_ + line * kLine));
