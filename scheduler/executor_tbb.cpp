@@ -30,7 +30,9 @@ namespace {
 class PoolSize {
  public:
   static void add(int workers) {
-    static PoolSize pool;
+    // Never destroyed: the process-wide runtime, made after this on first
+    // use, is destroyed after it at exit and still calls add().
+    static PoolSize& pool = *new PoolSize;
     const std::lock_guard<std::mutex> lock(pool.mutex_);
     pool.workers_ += workers;
     pool.control_.reset();

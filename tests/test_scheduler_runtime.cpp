@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 #include <random>
 #include <string>
 #include <vector>
@@ -278,6 +279,23 @@ TEST(SchedulerRuntime, VerboseShowsTopologyPinningAndEachCall) {
   EXPECT_NE(err.find("arena:"), std::string::npos) << err;
   EXPECT_NE(err.find("M=1 N=1000"), std::string::npos) << err;
   EXPECT_NE(err.find("gflops="), std::string::npos) << err;
+}
+
+// Run in a child process by DefaultRuntimeEndsCleanlyAtExit: a program that
+// only uses the process-wide runtime, so that it is made first and destroyed
+// last.
+TEST(SchedulerRuntimeChild, DISABLED_UsesOnlyTheDefaultRuntime) {
+  Problem p(cases()[0]);
+  ASSERT_EQ(attnrt_attention_forward(&p.q, &p.k, &p.v, &p.o, &p.params), ATTNRT_OK) << attnrt_last_error();
+}
+
+TEST(SchedulerRuntime, DefaultRuntimeEndsCleanlyAtExit) {
+  for (const char* ex : executors()) {
+    const std::string cmd = std::string("ATTNRT_EXECUTOR=") + ex +
+                            " /proc/" + std::to_string(getpid()) + "/exe --gtest_also_run_disabled_tests"
+                            " --gtest_filter=SchedulerRuntimeChild.* >/dev/null 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << ex << ": the child failed or crashed at exit";
+  }
 }
 
 }  // namespace
