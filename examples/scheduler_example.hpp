@@ -13,6 +13,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace example {
@@ -110,6 +111,24 @@ inline double median(std::vector<double> v) {
 
 // The number of workers a Runtime configured from the environment gets.
 inline int default_workers() { return attnrt::Runtime().num_threads(); }
+
+// Seconds for `threads` threads to share a fixed, perfectly parallel FMA
+// loop: how much parallel speedup the machine offers at this moment. Timed
+// in the same rounds as attnrt, it tells a busy machine from poor scaling.
+inline double parallel_fma_seconds(int threads, long iterations = 400'000'000) {
+  std::vector<std::thread> ts;
+  const double t0 = now();
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([n = iterations / threads] {
+      float a[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+      for (long i = 0; i < n; i += 8)
+        for (float& x : a) x = x * 0.999999f + 0.5f;
+      volatile float sink = a[0] + a[7];
+      (void)sink;
+    });
+  for (auto& t : ts) t.join();
+  return now() - t0;
+}
 
 inline bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 

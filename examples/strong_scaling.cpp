@@ -7,7 +7,9 @@
 //
 // The thread counts are measured in rounds, each round timing every count
 // once, and the median per count is kept: on a shared machine, load that
-// comes and goes hits all counts alike.
+// comes and goes hits all counts alike. Each round also times a perfectly
+// parallel FMA loop on as many threads: its speedup is what the machine
+// offered at the time, printed beside attnrt's.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -45,11 +47,13 @@ int main(int argc, char** argv) {
       runtimes.push_back(std::make_unique<attnrt::Runtime>(c));
       runtimes.back()->forward(t.tq, t.tk, t.tv, t.to);  // warm up
     }
-    std::vector<std::vector<double>> secs(max_threads);
+    std::vector<std::vector<double>> secs(max_threads), machine(max_threads);
     for (int r = 0; r < rounds; ++r)
-      for (int n = 1; n <= max_threads; ++n)
+      for (int n = 1; n <= max_threads; ++n) {
         secs[n - 1].push_back(
             example::seconds_per_call([&] { runtimes[n - 1]->forward(t.tq, t.tk, t.tv, t.to); }, 0.3));
+        machine[n - 1].push_back(example::parallel_fma_seconds(n));
+      }
 
     std::fprintf(stderr, "strong scaling: %s, isa %s, %d rounds, %s\n", shape.text().c_str(),
                  runtimes[0]->isa().c_str(), rounds, best ? "fastest round" : "median round");
@@ -70,6 +74,9 @@ int main(int argc, char** argv) {
       }
     }
     if (f) std::fclose(f);
+    for (int n = 2; n <= max_threads; ++n)
+      std::fprintf(stderr, "%d threads: attnrt %.3fx, a perfectly parallel loop %.3fx in the same rounds\n", n,
+                   t1 / pick(secs[n - 1]), pick(machine[0]) / pick(machine[n - 1]));
     example::plot(csv, out + ".png", "strong scaling: " + shape.text(), "speedup", {{4, "speedup"}}, true);
   } catch (const attnrt::Error& e) {
     std::fprintf(stderr, "attnrt: %s\n", e.what());

@@ -50,12 +50,13 @@ int main(int argc, char** argv) {
       const example::Tensors& t = *tensors.back();
       runtimes.back()->forward(t.tq, t.tk, t.tv, t.to);
     }
-    std::vector<std::vector<double>> secs(max_threads);
+    std::vector<std::vector<double>> secs(max_threads), machine(max_threads);
     for (int r = 0; r < rounds; ++r)
       for (int n = 1; n <= max_threads; ++n) {
         const example::Tensors& t = *tensors[n - 1];
         secs[n - 1].push_back(
             example::seconds_per_call([&] { runtimes[n - 1]->forward(t.tq, t.tk, t.tv, t.to); }, 0.3));
+        machine[n - 1].push_back(example::parallel_fma_seconds(n, 200'000'000L * n));
       }
 
     std::fprintf(stderr, "weak scaling: per worker %s, isa %s, %d rounds, %s\n", per_worker.text().c_str(),
@@ -78,6 +79,9 @@ int main(int argc, char** argv) {
       }
     }
     if (f) std::fclose(f);
+    for (int n = 2; n <= max_threads; ++n)
+      std::fprintf(stderr, "%d threads: attnrt efficiency %.3f, a perfectly parallel loop %.3f in the same rounds\n",
+                   n, t1 / pick(secs[n - 1]), pick(machine[0]) / pick(machine[n - 1]));
     example::plot(csv, out + ".png", "weak scaling: per worker " + per_worker.text(), "efficiency",
                   {{5, "efficiency"}}, false);
   } catch (const attnrt::Error& e) {
