@@ -2,7 +2,8 @@
 // worker count), so ideal time is constant. Prints CSV
 // (threads,batch,seconds,gflops,efficiency), writes it to a file and, with
 // gnuplot installed, plots the efficiency. Other settings come from the
-// environment.
+// environment. Each round also times a perfectly parallel FMA loop with fixed
+// work per thread: its efficiency is what the machine offered at the time.
 //
 //   weak_scaling [shape options: the shape of ONE worker's share]
 //                [--max-threads T] [--rounds R] [--best] [--out PREFIX]
