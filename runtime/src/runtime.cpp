@@ -221,8 +221,8 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
     return p;
   };
 
-  const CallScratch scratch(placement_->workers(), split_plan.options.parts_per_worker,
-                            std::min(plan.blocking.mb, M), Dv, ks.dtype);
+  const int piece_rows = std::min(plan.blocking.mb, M) * (split_plan.options.stack_group ? static_cast<int>(group) : 1);
+  const CallScratch scratch(placement_->workers(), split_plan.options.parts_per_worker, piece_rows, Dv, ks.dtype);
   const scheduler::Partition part(split_plan.shape, split_plan.options, *placement_, scratch.partition_state());
   part.for_each_split_line([&](int line, int n) { scratch.pending(line).store(n, std::memory_order_relaxed); });
 
