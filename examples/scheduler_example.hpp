@@ -63,6 +63,43 @@ inline bool shape_option(int& i, int argc, char** argv, Shape& s) {
   return true;
 }
 
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// What both scaling examples take besides the shape.
+struct ScalingOptions {
+  static constexpr const char* kUsage = " [--max-threads T] [--rounds R] [--best] [--out PREFIX]";
+  int max_threads = 0;  // 0: as many as a runtime made from the environment has
+  int rounds = 5;
+  bool best = false;  // keep the fastest round instead of the median
+  std::string out;    // file prefix for the CSV and the plot
+
+  // Parses argv: shape options and the above; exits with usage on anything else.
+  void parse(int argc, char** argv, Shape& shape) {
+    for (int i = 1; i < argc; ++i) {
+      if (shape_option(i, argc, argv, shape)) continue;
+      const std::string a = argv[i];
+      if (a == "--best") {
+        best = true;
+        continue;
+      }
+      if (i + 1 >= argc) usage(argv[0], kUsage);
+      if (a == "--max-threads") max_threads = std::atoi(argv[++i]);
+      else if (a == "--rounds") rounds = std::atoi(argv[++i]);
+      else if (a == "--out") out = argv[++i];
+      else usage(argv[0], kUsage);
+    }
+    if (rounds < 1) usage(argv[0], kUsage);
+  }
+  // The round kept: on a shared machine the fastest round is the one least
+  // disturbed by other load.
+  double pick(const std::vector<double>& v) const {
+    return best ? *std::min_element(v.begin(), v.end()) : median(v);
+  }
+};
+
 // Dense BHSD fp32 tensors with values in [-1, 1].
 struct Tensors {
   std::vector<float> q, k, v, o;
@@ -102,11 +139,6 @@ double seconds_per_call(F&& f, double min_seconds) {
     t = now();
   } while (t - t0 < min_seconds);
   return (t - t0) / calls;
-}
-
-inline double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 // The number of workers a Runtime configured from the environment gets.

@@ -20,25 +20,11 @@
 
 int main(int argc, char** argv) {
   example::Shape shape;  // B1 H8 M=N=2048 D128
-  int max_threads = 0, rounds = 5;
-  bool best = false;
-  std::string out = "strong_scaling";
-  const char* extra = " [--max-threads T] [--rounds R] [--best] [--out PREFIX]";
-  for (int i = 1; i < argc; ++i) {
-    if (example::shape_option(i, argc, argv, shape)) continue;
-    const std::string a = argv[i];
-    if (a == "--best") {
-      best = true;
-      continue;
-    }
-    if (i + 1 >= argc) example::usage(argv[0], extra);
-    if (a == "--max-threads") max_threads = std::atoi(argv[++i]);
-    else if (a == "--rounds") rounds = std::atoi(argv[++i]);
-    else if (a == "--out") out = argv[++i];
-    else example::usage(argv[0], extra);
-  }
+  example::ScalingOptions opt;
+  opt.out = "strong_scaling";
+  opt.parse(argc, argv, shape);
   try {
-    if (max_threads <= 0) max_threads = example::default_workers();
+    const int max_threads = opt.max_threads > 0 ? opt.max_threads : example::default_workers();
     example::Tensors t(shape);
     std::vector<std::unique_ptr<attnrt::Runtime>> runtimes;
     for (int n = 1; n <= max_threads; ++n) {
@@ -48,7 +34,7 @@ int main(int argc, char** argv) {
       runtimes.back()->forward(t.tq, t.tk, t.tv, t.to);  // warm up
     }
     std::vector<std::vector<double>> secs(max_threads), machine(max_threads);
-    for (int r = 0; r < rounds; ++r)
+    for (int r = 0; r < opt.rounds; ++r)
       for (int n = 1; n <= max_threads; ++n) {
         secs[n - 1].push_back(
             example::seconds_per_call([&] { runtimes[n - 1]->forward(t.tq, t.tk, t.tv, t.to); }, 0.3));
@@ -56,28 +42,23 @@ int main(int argc, char** argv) {
       }
 
     std::fprintf(stderr, "strong scaling: %s, isa %s, %d rounds, %s\n", shape.text().c_str(),
-                 runtimes[0]->isa().c_str(), rounds, best ? "fastest round" : "median round");
-    // The median round, or with --best the fastest: on a shared machine the
-    // fastest round is the one least disturbed by other load.
-    auto pick = [&](const std::vector<double>& v) {
-      return best ? *std::min_element(v.begin(), v.end()) : example::median(v);
-    };
-    const std::string csv = out + ".csv";
+                 runtimes[0]->isa().c_str(), opt.rounds, opt.best ? "fastest round" : "median round");
+    const std::string csv = opt.out + ".csv";
     FILE* f = std::fopen(csv.c_str(), "w");
-    const double t1 = pick(secs[0]);
+    const double t1 = opt.pick(secs[0]);
     for (FILE* o : {stdout, f}) {
       if (!o) continue;
       std::fprintf(o, "threads,seconds,gflops,speedup,efficiency\n");
       for (int n = 1; n <= max_threads; ++n) {
-        const double s = pick(secs[n - 1]);
+        const double s = opt.pick(secs[n - 1]);
         std::fprintf(o, "%d,%.6f,%.2f,%.3f,%.3f\n", n, s, shape.flops() / s * 1e-9, t1 / s, t1 / s / n);
       }
     }
     if (f) std::fclose(f);
     for (int n = 2; n <= max_threads; ++n)
       std::fprintf(stderr, "%d threads: attnrt %.3fx, a perfectly parallel loop %.3fx in the same rounds\n", n,
-                   t1 / pick(secs[n - 1]), pick(machine[0]) / pick(machine[n - 1]));
-    example::plot(csv, out + ".png", "strong scaling: " + shape.text(), "speedup", {{4, "speedup"}}, true);
+                   t1 / opt.pick(secs[n - 1]), opt.pick(machine[0]) / opt.pick(machine[n - 1]));
+    example::plot(csv, opt.out + ".png", "strong scaling: " + shape.text(), "speedup", {{4, "speedup"}}, true);
   } catch (const attnrt::Error& e) {
     std::fprintf(stderr, "attnrt: %s\n", e.what());
     return 1;

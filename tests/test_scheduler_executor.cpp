@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -152,8 +153,9 @@ TEST(Executor, DISABLED_RaceCanary) {
     // Meet the other part first (relaxed: no happens-before), so the two
     // writes come from two threads.
     arrived.fetch_add(1, std::memory_order_relaxed);
-    for (int spin = 0; spin < 20'000'000 && arrived.load(std::memory_order_relaxed) < 2; ++spin) {
-    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (arrived.load(std::memory_order_relaxed) < 2 && std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
     shared = shared + 1;  // unsynchronized on purpose
   });
   EXPECT_EQ(arrived.load(), 2);
