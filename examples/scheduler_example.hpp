@@ -141,6 +141,18 @@ double seconds_per_call(F&& f, double min_seconds) {
   return (t - t0) / calls;
 }
 
+// Seconds per call of `run` on a runtime of `threads` workers (other
+// settings from the environment), made for this measurement alone so that
+// no other runtime's threads are around to compete for the cores.
+template <class Run>
+double seconds_on(int threads, Run&& run, double min_seconds = 0.3) {
+  attnrt::Config c;
+  c.num_threads = threads;
+  attnrt::Runtime rt(c);
+  run(rt);  // warm up
+  return seconds_per_call([&] { run(rt); }, min_seconds);
+}
+
 // The number of workers a Runtime configured from the environment gets.
 inline int default_workers() { return attnrt::Runtime().num_threads(); }
 

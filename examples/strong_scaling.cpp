@@ -12,7 +12,6 @@
 // offered at the time, printed beside attnrt's.
 #include <algorithm>
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,23 +25,15 @@ int main(int argc, char** argv) {
   try {
     const int max_threads = opt.max_threads > 0 ? opt.max_threads : example::default_workers();
     example::Tensors t(shape);
-    std::vector<std::unique_ptr<attnrt::Runtime>> runtimes;
-    for (int n = 1; n <= max_threads; ++n) {
-      attnrt::Config c;
-      c.num_threads = n;
-      runtimes.push_back(std::make_unique<attnrt::Runtime>(c));
-      runtimes.back()->forward(t.tq, t.tk, t.tv, t.to);  // warm up
-    }
     std::vector<std::vector<double>> secs(max_threads), machine(max_threads);
     for (int r = 0; r < opt.rounds; ++r)
       for (int n = 1; n <= max_threads; ++n) {
-        secs[n - 1].push_back(
-            example::seconds_per_call([&] { runtimes[n - 1]->forward(t.tq, t.tk, t.tv, t.to); }, 0.3));
+        secs[n - 1].push_back(example::seconds_on(n, [&](attnrt::Runtime& rt) { rt.forward(t.tq, t.tk, t.tv, t.to); }));
         machine[n - 1].push_back(example::parallel_fma_seconds(n));
       }
 
     std::fprintf(stderr, "strong scaling: %s, isa %s, %d rounds, %s\n", shape.text().c_str(),
-                 runtimes[0]->isa().c_str(), opt.rounds, opt.best ? "fastest round" : "median round");
+                 attnrt::Runtime().isa().c_str(), opt.rounds, opt.best ? "fastest round" : "median round");
     const std::string csv = opt.out + ".csv";
     FILE* f = std::fopen(csv.c_str(), "w");
     const double t1 = opt.pick(secs[0]);

@@ -24,30 +24,23 @@ int main(int argc, char** argv) {
   opt.parse(argc, argv, per_worker);
   try {
     const int max_threads = opt.max_threads > 0 ? opt.max_threads : example::default_workers();
-    std::vector<std::unique_ptr<attnrt::Runtime>> runtimes;
     std::vector<example::Shape> shapes;
     std::vector<std::unique_ptr<example::Tensors>> tensors;
     for (int n = 1; n <= max_threads; ++n) {
-      attnrt::Config c;
-      c.num_threads = n;
-      runtimes.push_back(std::make_unique<attnrt::Runtime>(c));
       shapes.push_back(per_worker);
       shapes.back().batch = per_worker.batch * n;
       tensors.push_back(std::make_unique<example::Tensors>(shapes.back()));
-      const example::Tensors& t = *tensors.back();
-      runtimes.back()->forward(t.tq, t.tk, t.tv, t.to);
     }
     std::vector<std::vector<double>> secs(max_threads), machine(max_threads);
     for (int r = 0; r < opt.rounds; ++r)
       for (int n = 1; n <= max_threads; ++n) {
         const example::Tensors& t = *tensors[n - 1];
-        secs[n - 1].push_back(
-            example::seconds_per_call([&] { runtimes[n - 1]->forward(t.tq, t.tk, t.tv, t.to); }, 0.3));
+        secs[n - 1].push_back(example::seconds_on(n, [&](attnrt::Runtime& rt) { rt.forward(t.tq, t.tk, t.tv, t.to); }));
         machine[n - 1].push_back(example::parallel_fma_seconds(n, 200'000'000L * n));
       }
 
     std::fprintf(stderr, "weak scaling: per worker %s, isa %s, %d rounds, %s\n", per_worker.text().c_str(),
-                 runtimes[0]->isa().c_str(), opt.rounds, opt.best ? "fastest round" : "median round");
+                 attnrt::Runtime().isa().c_str(), opt.rounds, opt.best ? "fastest round" : "median round");
     const std::string csv = opt.out + ".csv";
     FILE* f = std::fopen(csv.c_str(), "w");
     const double t1 = opt.pick(secs[0]);
