@@ -5,8 +5,20 @@ find_package(Threads REQUIRED)
 
 # hwloc, libnuma and oneTBB serve the NUMA scheduler; a cross build for a
 # target without them still builds the kernels and runtime.
-if(PkgConfig_FOUND)
+# pkg-config answers for the build machine, so a cross build looks for the
+# target's library itself.
+if(PkgConfig_FOUND AND NOT CMAKE_CROSSCOMPILING)
   pkg_check_modules(HWLOC IMPORTED_TARGET hwloc)
+else()
+  find_library(HWLOC_LIBRARY hwloc)
+  find_path(HWLOC_INCLUDE_DIR hwloc.h)
+  if(HWLOC_LIBRARY AND HWLOC_INCLUDE_DIR)
+    set(HWLOC_FOUND ON)
+    set(HWLOC_LINK_LIBRARIES ${HWLOC_LIBRARY})
+    set(HWLOC_INCLUDE_DIRS ${HWLOC_INCLUDE_DIR})
+  else()
+    set(HWLOC_FOUND OFF)
+  endif()
 endif()
 find_library(NUMA_LIBRARY numa)
 find_path(NUMA_INCLUDE_DIR numa.h)
@@ -20,6 +32,38 @@ else()
 endif()
 set(ATTNRT_HAVE_TBB ${TBB_FOUND})
 message(STATUS "attnrt: hwloc=${ATTNRT_HAVE_HWLOC} numa=${ATTNRT_HAVE_NUMA} tbb=${ATTNRT_HAVE_TBB}")
+
+# What the scheduler compiles with and what every library linking it needs.
+# Absolute library paths (not pkg-config's imported target) keep the
+# installed export usable without pkg-config.
+set(ATTNRT_SCHEDULER_DEFINITIONS)
+set(ATTNRT_SCHEDULER_INCLUDES)
+set(ATTNRT_SCHEDULER_LIBS)
+foreach(dep IN ITEMS HWLOC NUMA TBB)
+  if(ATTNRT_HAVE_${dep})
+    list(APPEND ATTNRT_SCHEDULER_DEFINITIONS ATTNRT_HAVE_${dep}=1)
+  else()
+    list(APPEND ATTNRT_SCHEDULER_DEFINITIONS ATTNRT_HAVE_${dep}=0)
+  endif()
+endforeach()
+if(ATTNRT_HAVE_HWLOC)
+  list(APPEND ATTNRT_SCHEDULER_INCLUDES ${HWLOC_INCLUDE_DIRS})
+  list(APPEND ATTNRT_SCHEDULER_LIBS ${HWLOC_LINK_LIBRARIES})
+endif()
+if(ATTNRT_HAVE_NUMA)
+  list(APPEND ATTNRT_SCHEDULER_INCLUDES ${NUMA_INCLUDE_DIR})
+  list(APPEND ATTNRT_SCHEDULER_LIBS ${NUMA_LIBRARY})
+endif()
+if(ATTNRT_HAVE_TBB)
+  list(APPEND ATTNRT_SCHEDULER_LIBS TBB::tbb)
+endif()
+set(ATTNRT_PC_SCHEDULER_LIBS)  # for attnrt.pc
+foreach(dep lib IN ZIP_LISTS "HWLOC;NUMA;TBB" "hwloc;numa;tbb")
+  if(ATTNRT_HAVE_${dep})
+    string(APPEND ATTNRT_PC_SCHEDULER_LIBS " -l${lib}")
+  endif()
+endforeach()
+string(STRIP "${ATTNRT_PC_SCHEDULER_LIBS}" ATTNRT_PC_SCHEDULER_LIBS)
 
 if(ATTNRT_BUILD_TESTS)
   # Debian ships GoogleTest as sources too; building them keeps cross builds

@@ -1,6 +1,11 @@
+// OpenMP: each caller's parallel region makes its own team, so calls are
+// admitted one at a time; otherwise N callers would run N teams and N times
+// the configured workers. The calling thread is worker 0 of every team and
+// is never pinned (the runtime does not change the caller's affinity);
+// workers 1.. are pinned on first use.
 #include <omp.h>
 
-#include <algorithm>
+#include <mutex>
 
 #include "scheduler/executor.hpp"
 
@@ -9,27 +14,39 @@ namespace {
 
 class OpenMpExecutor final : public Executor {
  public:
-  explicit OpenMpExecutor(int workers) : workers_(workers) {}
+  explicit OpenMpExecutor(const Placement& p) : Executor(p) {
+    // The creating thread's team: made and pinned now rather than in its
+    // first call. (Each calling thread has its own team in libgomp.)
+    run(workers(), 1, [](int, int) {});
+  }
   const char* name() const override { return "openmp"; }
-  int workers() const override { return workers_; }
-  void run(std::int64_t items, FunctionRef<void(std::int64_t, int)> body) override {
-    const int team = static_cast<int>(std::min<std::int64_t>(workers_, items));
+
+  void run(int parts, int parts_per_worker, FunctionRef<void(int, int)> body) override {
+    const std::lock_guard<std::mutex> admitted(admission_);
+    const int team = (parts + parts_per_worker - 1) / parts_per_worker;
     if (team <= 1) {
-      for (std::int64_t i = 0; i < items; ++i) body(i, 0);
+      for (int p = 0; p < parts; ++p) body(p, 0);
       return;
     }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(team)
-    for (std::int64_t i = 0; i < items; ++i) body(i, omp_get_thread_num());
+#pragma omp parallel num_threads(team)
+    {
+      // Threads take parts as they finish theirs (a team may also be smaller
+      // than asked, with OMP_THREAD_LIMIT or nesting).
+      const int t = omp_get_thread_num();
+      if (t > 0) placement_.pin_current_thread(t);
+#pragma omp for schedule(dynamic, 1)
+      for (int p = 0; p < parts; ++p) body(p, t);
+    }
   }
 
  private:
-  int workers_;
+  std::mutex admission_;
 };
 
 }  // namespace
 
-std::unique_ptr<Executor> make_openmp_executor(int workers) {
-  return std::make_unique<OpenMpExecutor>(workers);
+std::unique_ptr<Executor> make_openmp_executor(const Placement& p) {
+  return std::make_unique<OpenMpExecutor>(p);
 }
 
 }  // namespace attnrt::scheduler

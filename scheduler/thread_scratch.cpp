@@ -2,7 +2,7 @@
 #include <memory>
 #include <new>
 
-#include "scheduler/executor.hpp"
+#include "scheduler/thread_scratch.hpp"
 
 namespace attnrt::scheduler {
 namespace {
@@ -18,8 +18,9 @@ struct Scratch {
 
 }  // namespace
 
-void* thread_scratch(std::size_t bytes) {
-  thread_local Scratch s;
+void* thread_scratch(std::size_t bytes, ScratchUse use) {
+  thread_local Scratch scratch[2];
+  Scratch& s = scratch[static_cast<int>(use)];
   if (bytes > s.bytes) {
     const std::size_t rounded = (bytes + 4095) / 4096 * 4096;
     void* p = std::aligned_alloc(4096, rounded);

@@ -48,16 +48,22 @@ unsigned long long parse_domains(const char* what, const std::string& text) {
   return mask;
 }
 
+const char* setting_name(const char* value, const char* env_var, const char* field) {
+  const char* from_env = env(env_var);
+  return value && from_env && std::strcmp(value, from_env) == 0 ? env_var : field;
+}
+
 void check_config(const attnrt_config& c) {
-  if (c.num_threads < 0) fail(kCfg, "config.num_threads (", c.num_threads, ") must be >= 0 (0 = all cores)");
+  if (c.num_threads < 0 || c.num_threads > 4096)
+    fail(kCfg, "config.num_threads (", c.num_threads, ") must be in [0, 4096] (0 = all allowed cores)");
   const int executor = raw_enum(c.executor), strategy = raw_enum(c.strategy);
   if (executor < ATTNRT_EXECUTOR_DEFAULT || executor > ATTNRT_EXECUTOR_TBB)
     fail(kCfg, "config.executor (", executor, ") must be one of ATTNRT_EXECUTOR_*");
   if (strategy < ATTNRT_STRATEGY_AUTO || strategy > ATTNRT_STRATEGY_THREE_PASS)
     fail(kCfg, "config.strategy (", strategy, ") must be one of ATTNRT_STRATEGY_*");
-  if (c.domains) parse_domains("config.domains", c.domains);
+  if (c.domains) parse_domains(setting_name(c.domains, "ATTNRT_DOMAINS", "config.domains"), c.domains);
   if (c.bind && std::strcmp(c.bind, "core") && std::strcmp(c.bind, "domain") && std::strcmp(c.bind, "none"))
-    fail(kCfg, "config.bind (", c.bind, ") must be core, domain or none");
+    fail(kCfg, setting_name(c.bind, "ATTNRT_BIND", "config.bind"), " (", c.bind, ") must be core, domain or none");
 }
 
 void config_from_env(attnrt_config& c) {

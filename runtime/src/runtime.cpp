@@ -1,12 +1,13 @@
 #include "runtime/src/runtime.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
-#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
-#include <thread>
 
 #include "kernels/pipelines/pipeline.hpp"
 #include "kernels/registry.hpp"
@@ -15,9 +16,11 @@
 #include "runtime/src/error.hpp"
 #include "runtime/src/head_problem.hpp"
 #include "runtime/src/plan.hpp"
+#include "runtime/src/split_kv.hpp"
 #include "runtime/src/tuning.hpp"
 #include "runtime/src/validate.hpp"
 #include "scheduler/partition.hpp"
+#include "scheduler/thread_scratch.hpp"
 
 namespace attnrt::rt {
 namespace {
@@ -66,16 +69,27 @@ std::array<const kernels::KernelSet*, 3> select_sets(const char* isa) {
   return sets;
 }
 
-int default_threads() {
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw ? static_cast<int>(hw) : 1;
+// The same head (or stacked group of heads) from row r0 on, writing `rows`
+// rows of O and LSE per head to a split-KV piece's own buffers (row stride
+// dv, heads one after another) instead of the user's.
+kernels::HeadProblem rows_into_piece(kernels::HeadProblem p, int r0, int rows, void* o, float* lse) {
+  p.q = static_cast<const char*>(p.q) + r0 * p.ldq * kernels::dtype_size(p.dtype);
+  if (p.bias) p.bias += r0 * p.ldbias;
+  p.diag += r0;
+  p.m = rows;
+  p.o = o;
+  p.ldo = p.dv;
+  p.hso = std::int64_t{rows} * p.dv;
+  p.lse = lse;
+  p.ldlse = 1;
+  p.hslse = rows;
+  return p;
 }
 
-// Score entries each query row sees, summed: the FLOP count's M·N.
-double visible_entries(const kernels::HeadProblem& p) {
-  double sum = 0;
-  for (std::int64_t i = 0; i < p.m; ++i) sum += std::max<std::int64_t>(0, p.key_hi(i) - p.key_lo(i));
-  return sum;
+scheduler::Bind bind_of(const char* bind) {
+  if (bind && !std::strcmp(bind, "none")) return scheduler::Bind::none;
+  if (bind && !std::strcmp(bind, "domain")) return scheduler::Bind::domain;
+  return scheduler::Bind::core;
 }
 
 }  // namespace
@@ -86,25 +100,78 @@ Runtime::Runtime(const attnrt_config& config) {
   default_strategy_ = config.strategy;
   tuning_ = load_tuning_from_env();
   verbose_ = config.verbose != 0;
-  if (config.executor == ATTNRT_EXECUTOR_TBB)
-    fail(ATTNRT_UNSUPPORTED, "ATTNRT_EXECUTOR (tbb): the oneTBB executor is not in this build yet; use openmp");
-  executor_ = scheduler::make_openmp_executor(config.num_threads > 0 ? config.num_threads : default_threads());
+
+  using scheduler::ExecutorKind;
+  ExecutorKind kind = scheduler::has_executor(ExecutorKind::tbb) ? ExecutorKind::tbb : ExecutorKind::openmp;
+  if (config.executor == ATTNRT_EXECUTOR_OPENMP) kind = ExecutorKind::openmp;
+  if (config.executor == ATTNRT_EXECUTOR_TBB) {
+    if (!scheduler::has_executor(ExecutorKind::tbb))
+      fail(ATTNRT_UNSUPPORTED, setting_name("tbb", "ATTNRT_EXECUTOR", "config.executor"),
+           " (tbb): this build has no oneTBB; use openmp");
+    kind = ExecutorKind::tbb;
+  }
+
+  std::optional<scheduler::Machine> machine;
+  try {
+    machine.emplace(scheduler::Machine::from(config.topology ? config.topology : ""));
+  } catch (const scheduler::TopologyError& e) {
+    if (config.topology)
+      fail(ATTNRT_CONFIG_ERROR, setting_name(config.topology, "ATTNRT_TOPOLOGY", "config.topology"), " (",
+           config.topology, "): ", e.what());
+    fail(ATTNRT_INTERNAL_ERROR, "reading this machine's topology: ", e.what());
+  }
+  const char* domains_name = setting_name(config.domains, "ATTNRT_DOMAINS", "config.domains");
+  const std::uint64_t domains = config.domains ? parse_domains(domains_name, config.domains) : 0;
+  try {
+    placement_ = std::make_unique<scheduler::Placement>(std::move(*machine), domains, config.num_threads,
+                                                        bind_of(config.bind));
+  } catch (const scheduler::PlacementError& e) {
+    fail(ATTNRT_CONFIG_ERROR, domains_name, " (", config.domains ? config.domains : "", "): ", e.what());
+  }
+  executor_ = scheduler::make_executor(kind, *placement_);
+  arena_ = std::make_unique<scheduler::Arena>(*placement_, largest_workspace());
   if (verbose_)
-    std::fprintf(stderr, "attnrt: cpu %s, isa %s, executor %s, %d threads\n",
-                 cpu_features().describe().c_str(), isa(), executor_->name(), num_threads());
+    std::fprintf(stderr, "attnrt: cpu %s, isa %s, executor %s\nattnrt: %s\nattnrt: %s\nattnrt: %s\n",
+                 cpu_features().describe().c_str(), isa(), executor_->name(),
+                 placement_->machine().describe().c_str(), placement_->describe().c_str(),
+                 arena_->describe().c_str());
+}
+
+std::size_t Runtime::largest_workspace() const {
+  // Every plan the table (built-in and tuning file) can make, over head dims
+  // and extreme lengths: forward() refuses a table plan that needs more.
+  constexpr int kDims[] = {32, 64, 128, 256, kernels::kMaxHeadDim};
+  constexpr std::int64_t kLens[] = {1, 16, 4096, std::int64_t{1} << 30};
+  constexpr std::int64_t kGroups[] = {1, 8, 64};
+  constexpr attnrt_strategy kStrategies[] = {ATTNRT_STRATEGY_AUTO, ATTNRT_STRATEGY_ONLINE,
+                                             ATTNRT_STRATEGY_TWO_PASS, ATTNRT_STRATEGY_THREE_PASS};
+  std::size_t most = 0;
+  for (const kernels::KernelSet* ks : sets_)
+    for (attnrt_strategy s : kStrategies) {
+      if (s != ATTNRT_STRATEGY_AUTO && !kernels::has_pipeline(static_cast<kernels::Strategy>(s))) continue;
+      for (int d : kDims)
+        for (int dv : kDims)
+          for (std::int64_t m : kLens)
+            for (std::int64_t n : kLens)
+              for (std::int64_t g : kGroups) {
+                const Plan p = choose_plan(*ks, {ks->dtype, d, dv, m, n, g}, s, tuning_);
+                most = std::max(most, kernels::workspace_bytes(p.strategy, *ks, d, dv, p.blocking));
+              }
+    }
+  return most;
 }
 
 void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                       const attnrt_tensor& o, const attnrt_params& params) {
   validate(&q, &k, &v, &o, params);
-  run(q, k, v, o, params, choose(q, k, v, params));
+  run(q, k, v, o, params, choose(q, k, v, params), false);
 }
 
 void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                       const attnrt_tensor& o, const attnrt_params& params, const Plan& plan) {
   validate(&q, &k, &v, &o, params);
   check_plan(kernel_set(q.dtype), plan);
-  run(q, k, v, o, params, plan);
+  run(q, k, v, o, params, plan, true);
 }
 
 Plan Runtime::plan_for(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
@@ -115,6 +182,9 @@ Plan Runtime::plan_for(const attnrt_tensor& q, const attnrt_tensor& k, const att
 
 Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                      const attnrt_params& params) const {
+  // The one place a call's plan is made. placement_->l2_share_bytes() (the
+  // L2 a core can count on: 8 MiB / 12 on an A64FX CMG) is the budget the
+  // table should size three_pass's stage from; it does not use it yet.
   const PlanShape shape{static_cast<DType>(q.dtype), static_cast<int>(q.shape[3]),
                         static_cast<int>(v.shape[3]), q.shape[2], k.shape[2],
                         q.shape[1] / k.shape[1]};
@@ -122,46 +192,113 @@ Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
   return choose_plan(kernel_set(q.dtype), shape, requested, tuning_);
 }
 
+Runtime::Split Runtime::split(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
+                              const attnrt_params& params) const {
+  return split_with(q, k, params, choose(q, k, v, params));
+}
+
+Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& k,
+                                   const attnrt_params& params, const Plan& plan) const {
+  const kernels::KernelSet& ks = kernel_set(q.dtype);
+  Split s{plan, {}, {}};
+  s.shape.batch = q.shape[0];
+  s.shape.heads = q.shape[1];
+  s.shape.kv_heads = k.shape[1];
+  s.shape.rows = q.shape[2];
+  s.shape.keys = k.shape[2];
+  s.shape.kv_lens = params.kv_lens;
+  s.shape.left = params.window_left;
+  s.shape.right = params.causal ? (params.window_right < 0 ? 0 : std::min<std::int64_t>(params.window_right, 0))
+                                : params.window_right;
+  s.shape.bottom_right = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT;
+  // Grouped plans stack a (batch, KV head) group's query heads into one unit
+  // whose line is all of their rows; otherwise a line is a row block.
+  s.options.stack_group = plan.group_heads;
+  s.options.rows_per_line = plan.group_heads ? static_cast<int>(q.shape[2]) : plan.blocking.mb;
+  s.options.key_quantum = kernels::key_step(ks);  // key splits on whole Q.K^T tiles and k_pack pairs
+  // The GEMM-only ceiling has no softmax, so no log-sum-exp to merge pieces by.
+  s.options.split_keys = !plan.gemm_only;
+  return s;
+}
+
 void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
-                  const attnrt_tensor& o, const attnrt_params& params, const Plan& plan) {
+                  const attnrt_tensor& o, const attnrt_params& params, const Plan& plan,
+                  bool explicit_plan) {
   const auto t0 = verbose_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
 
   const kernels::KernelSet& ks = kernel_set(q.dtype);
   const std::int64_t B = q.shape[0], Hq = q.shape[1], Hkv = k.shape[1];
   const int M = static_cast<int>(q.shape[2]), N = static_cast<int>(k.shape[2]);
   const int D = static_cast<int>(q.shape[3]), Dv = static_cast<int>(v.shape[3]);
+  const Split sp = split_with(q, k, params, plan);
   const std::size_t ws_bytes = kernels::workspace_bytes(plan.strategy, ks, D, Dv, plan.blocking);
+  // Table plans always fit the arena (it was sized for them); an explicit
+  // plan (plan_override.hpp: benchmarks, tuning) may not, and then runs on
+  // per-thread scratch, allocated once per thread and size.
+  const bool fits = ws_bytes <= arena_->workspace_bytes();
+  if (!fits && !explicit_plan)
+    fail(ATTNRT_INTERNAL_ERROR, "the plan needs ", ws_bytes, " bytes of workspace per worker but the arena, sized "
+         "when the runtime was made for the largest plan, has ", arena_->workspace_bytes());
+  const std::size_t esz = kernels::dtype_size(ks.dtype);
+  const int group = sp.options.stack_group ? static_cast<int>(Hq / Hkv) : 1;
 
-  // Grouped: one item per (batch, KV head), its rows all query heads of the
-  // group; else one problem per (batch, query head), split by row blocks.
-  const int q_heads = plan.group_heads ? static_cast<int>(Hq / Hkv) : 1;
-  const std::int64_t problems = Hq / q_heads;
-  const int rows = M * q_heads;
-  const int row_quantum = plan.group_heads ? kernels::round_up(rows, ks.mr) : ks.mr;
-  const scheduler::RowPartition part({B, problems, Hkv, rows, N}, executor_->workers(), row_quantum,
-                                     4 * plan.blocking.mb);
-  executor_->run(part.size(), [&](std::int64_t i, int /*worker*/) {
-    const scheduler::WorkItem w = part.item(i);
-    kernels::HeadProblem p = head_problem(q, k, v, o, params, w.batch, std::int64_t{w.head} * q_heads, q_heads);
-    if (plan.gemm_only) make_gemm_only(p);
-    const kernels::Tile tile{w.row_begin, w.row_end, w.key_begin, w.key_end};
-    kernels::run_pipeline(plan.strategy, ks, p, tile, plan.blocking,
-                          {scheduler::thread_scratch(ws_bytes), ws_bytes});
+  const int piece_rows = sp.options.stack_group ? M * group : std::min(plan.blocking.mb, M);
+  const CallScratch scratch(placement_->workers(), sp.options.parts_per_worker, piece_rows, Dv, ks.dtype);
+  const scheduler::Partition part(sp.shape, sp.options, *placement_, scratch.partition_state());
+  part.for_each_split_line([&](int line, int n) { scratch.pending(line).store(n, std::memory_order_relaxed); });
+
+  // Merges a split line once its last piece is in, whichever worker that is:
+  // head by head for a stacked group (a piece holds the group's rows head
+  // after head).
+  auto merge_line = [&](const scheduler::WorkItem& w) {
+    const int rows = w.row_end - w.row_begin;
+    for (int g = 0; g < w.heads; ++g) {
+      const kernels::HeadProblem p = head_problem(q, k, v, o, params, w.batch, w.head + g, 1);
+      merge_partials(
+          rows, Dv, ks.dtype,
+          [&](scheduler::FunctionRef<void(const PartialRows&)> emit) {
+            part.for_each_piece(w.line, [&](int slot, int, int) {
+              emit({static_cast<const char*>(scratch.piece_o(slot)) + std::size_t(g) * rows * Dv * esz, Dv,
+                    scratch.piece_lse(slot) + g * rows});
+            });
+          },
+          static_cast<char*>(p.o) + w.row_begin * p.ldo * esz, p.ldo,
+          p.lse ? p.lse + w.row_begin * p.ldlse : nullptr, p.ldlse);
+    }
+  };
+
+  executor_->run(part.parts(), part.parts_per_worker(), [&](int part_index, int worker) {
+    const scheduler::Slice arena_ws = arena_->workspace(worker);
+    const kernels::Workspace ws = fits ? kernels::Workspace{arena_ws.data, arena_ws.bytes}
+                                       : kernels::Workspace{scheduler::thread_scratch(ws_bytes, scheduler::ScratchUse::workspace), ws_bytes};
+    part.for_each_item(part_index, [&](const scheduler::WorkItem& w) {
+      kernels::HeadProblem p = head_problem(q, k, v, o, params, w.batch, w.head, w.heads);
+      if (plan.gemm_only) make_gemm_only(p);
+      // A stacked item is whole rows of every head of its group: packed rows.
+      kernels::Tile tile{w.row_begin * w.heads, w.row_end * w.heads, w.key_begin, w.key_end};
+      if (w.piece >= 0) {
+        p = rows_into_piece(p, w.row_begin, w.row_end - w.row_begin, scratch.piece_o(w.piece),
+                            scratch.piece_lse(w.piece));
+        tile.row_begin = 0;
+        tile.row_end = (w.row_end - w.row_begin) * w.heads;
+      }
+      kernels::run_pipeline(plan.strategy, ks, p, tile, plan.blocking, ws);
+      if (w.piece >= 0 && scratch.pending(w.line).fetch_sub(1, std::memory_order_acq_rel) == 1) merge_line(w);
+    });
   });
 
   if (verbose_) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    double entries = 0;
-    for (std::int64_t b = 0; b < B; ++b) entries += visible_entries(head_problem(q, k, v, o, params, b, 0, 1)) * Hq;
-    const double flops = 2.0 * entries * (D + Dv);
+    const double flops = 2.0 * part.total_cost() * (D + Dv);
     std::fprintf(stderr,
                  "attnrt: B=%lld Hq=%lld Hkv=%lld M=%d N=%d D=%d Dv=%d dtype=%d isa=%s strategy=%s%s "
-                 "mb=%d nb=%d stage=%zu pipe_ahead=%d%s threads=%d time=%.3f ms gflops=%.2f\n",
+                 "mb=%d nb=%d stage=%zu pipe_ahead=%d%s threads=%d parts=%d balance=%.3f time=%.3f ms "
+                 "gflops=%.2f\n",
                  static_cast<long long>(B), static_cast<long long>(Hq), static_cast<long long>(Hkv), M, N, D, Dv,
                  static_cast<int>(q.dtype), ks.name, kernels::strategy_name(plan.strategy),
                  plan.gemm_only ? "(gemm_only)" : "", plan.blocking.mb, plan.blocking.nb,
                  plan.blocking.stage_bytes, plan.blocking.pipe_ahead, plan.group_heads ? " grouped" : "",
-                 executor_->workers(), secs * 1e3, flops / secs * 1e-9);
+                 executor_->workers(), part.parts(), part.balance(), secs * 1e3, flops / secs * 1e-9);
   }
 }
 

@@ -1,6 +1,6 @@
-// A Runtime owns what calls share: the chosen kernel sets, the executor,
-// the tuning rules and the configuration. Safe to call from many threads at
-// once.
+// A Runtime owns what calls share: the chosen kernel sets, the tuning
+// rules, the machine's placement of workers, the executor and the
+// per-domain arena. Safe to call from many threads at once.
 #pragma once
 
 #include <attnrt/attnrt.h>
@@ -11,7 +11,10 @@
 
 #include "kernels/kernel_set.hpp"
 #include "runtime/src/plan.hpp"
+#include "scheduler/arena.hpp"
 #include "scheduler/executor.hpp"
+#include "scheduler/partition.hpp"
+#include "scheduler/placement.hpp"
 
 struct attnrt_runtime {
   virtual ~attnrt_runtime() = default;
@@ -36,18 +39,38 @@ class Runtime final : public attnrt_runtime {
   const kernels::KernelSet& kernel_set(attnrt_dtype t) const { return *sets_[t]; }
   const char* isa() const { return sets_[0]->name; }
   int num_threads() const { return executor_->workers(); }
+  const scheduler::Placement& placement() const { return *placement_; }
+  const scheduler::Executor& executor() const { return *executor_; }
+  const scheduler::Arena& arena() const { return *arena_; }
+
+  // How forward() splits a call with these tensors (only dtype and shape are
+  // read; data may be null): attnrt-plan prints it.
+  struct Split {
+    Plan plan;
+    scheduler::ProblemShape shape;
+    scheduler::PartitionOptions options;
+  };
+  Split split(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
+              const attnrt_params& params) const;
 
  private:
   Plan choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
               const attnrt_params& params) const;
+  Split split_with(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_params& params,
+                   const Plan& plan) const;
+  // explicit_plan: given by the caller (plan_override.hpp), so it may need
+  // more workspace than the arena was sized for.
   void run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
-           const attnrt_tensor& o, const attnrt_params& params, const Plan& plan);
+           const attnrt_tensor& o, const attnrt_params& params, const Plan& plan, bool explicit_plan);
+  std::size_t largest_workspace() const;
 
   std::array<const kernels::KernelSet*, 3> sets_{};  // by attnrt_dtype
   attnrt_strategy default_strategy_;
   PlanTable tuning_;
   bool verbose_;
-  std::unique_ptr<scheduler::Executor> executor_;
+  std::unique_ptr<scheduler::Placement> placement_;
+  std::unique_ptr<scheduler::Executor> executor_;  // runs on placement_
+  std::unique_ptr<scheduler::Arena> arena_;        // one workspace per worker of placement_
 };
 
 }  // namespace attnrt::rt

@@ -1,0 +1,85 @@
+// attnrt-plan: how attnrt would split one call over the workers, without
+// running it. With ATTNRT_TOPOLOGY naming another machine (for instance
+// tests/data/a64fx.xml) a 48-core A64FX run can be planned on any box.
+// Honours ATTNRT_NUM_THREADS, ATTNRT_DOMAINS and ATTNRT_BIND too.
+//
+//   ATTNRT_TOPOLOGY=tests/data/a64fx.xml attnrt-plan --batch 1 --heads 16 --q-len 4096 --kv-len 4096 --causal
+//
+// Prints the machine, each part (its domain, CPUs, work and items) and, last,
+// the line `balance <max/mean>`: the most work on one worker over the mean.
+#include <attnrt/attnrt.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "examples/scheduler_example.hpp"
+#include "runtime/src/config.hpp"
+#include "runtime/src/error.hpp"
+#include "runtime/src/runtime.hpp"
+
+int main(int argc, char** argv) {
+  example::Shape s;
+  for (int i = 1; i < argc; ++i)
+    if (!example::shape_option(i, argc, argv, s)) example::usage(argv[0], "");
+  if (s.heads % s.kv()) example::usage(argv[0], " (--kv-heads must divide --heads)");
+  try {
+    attnrt_config c;
+    attnrt::rt::config_from_env(c);
+    c.verbose = 0;
+    const attnrt::rt::Runtime rt(c);
+    const attnrt_tensor q{nullptr, ATTNRT_F32, {s.batch, s.heads, s.q_len, s.head_dim}, {}};
+    const attnrt_tensor k{nullptr, ATTNRT_F32, {s.batch, s.kv(), s.kv_len, s.head_dim}, {}};
+    attnrt_params params;
+    attnrt_params_init(&params);
+    params.causal = s.causal;
+    const attnrt::rt::Runtime::Split split = rt.split(q, k, k, params);
+    const attnrt::scheduler::Placement& pl = rt.placement();
+    std::vector<std::byte> state(
+        attnrt::scheduler::Partition::state_bytes(pl.workers(), split.options.parts_per_worker));
+    const attnrt::scheduler::Partition part(split.shape, split.options, pl, state.data());
+
+    std::printf("plan: %s, isa %s, strategy %s, lines of %d rows, key splits on multiples of %d\n",
+                s.text().c_str(), rt.isa(), attnrt::kernels::strategy_name(split.plan.strategy),
+                split.options.rows_per_line, split.options.key_quantum);
+    std::printf("%s\n%s\n", pl.machine().describe().c_str(), pl.describe().c_str());
+    const int per_worker = part.parts_per_worker();
+    const double mean = part.total_cost() / (pl.workers() * per_worker);
+    std::printf("parts: %d per worker; any worker of a part's domain may run it\n", per_worker);
+    std::printf("%-5s %-6s %-6s %-8s %-11s %-6s %s\n", "part", "worker", "domain", "cpus", "entries", "/mean", "items");
+    for (int p = 0; p < pl.workers() * per_worker; ++p) {
+      const int w = p / per_worker;
+      std::string items;
+      part.for_each_item(p, [&](const attnrt::scheduler::WorkItem& w) {
+        char buf[160];
+        int n = std::snprintf(buf, sizeof buf, "%sb%d h%d", items.empty() ? "" : " | ", w.batch, w.head);
+        if (w.heads > 1) n += std::snprintf(buf + n, sizeof buf - n, "-%d", w.head + w.heads - 1);
+        n += std::snprintf(buf + n, sizeof buf - n, " rows %d-%d", w.row_begin, w.row_end);
+        if (w.piece >= 0)
+          std::snprintf(buf + n, sizeof buf - n, " keys %d-%d (split line %d)", w.key_begin, w.key_end, w.line);
+        items += buf;
+      });
+      std::printf("%-5d %-6d %-6d %-8s %-11.4g %-6.3f %s\n", p, w, pl.domain_of(w),
+                  attnrt::scheduler::format_ranges(pl.cpus(w)).c_str(), part.cost(p),
+                  mean > 0 ? part.cost(p) / mean : 1.0, items.empty() ? "-" : items.c_str());
+    }
+    for (int d = 0; d < static_cast<int>(pl.machine().domains().size()); ++d) {
+      if (pl.workers_in(d) == 0) continue;
+      double cost = 0;
+      for (int p = pl.first_worker(d) * per_worker; p < (pl.first_worker(d) + pl.workers_in(d)) * per_worker; ++p)
+        cost += part.cost(p);
+      const double share = part.total_cost() > 0 ? 100 * cost / part.total_cost() : 0;
+      std::printf("domain %d: workers %d-%d, %.1f%% of the work\n", d, pl.first_worker(d),
+                  pl.first_worker(d) + pl.workers_in(d) - 1, share);
+    }
+    int lines = 0, pieces = 0;
+    part.for_each_split_line([&](int, int n) { ++lines, pieces += n; });
+    std::printf("parts used %d of %d, split-KV lines %d (%d pieces)\n", part.parts(), pl.workers() * per_worker,
+                lines, pieces);
+    std::printf("balance %.4f\n", part.balance());
+  } catch (const attnrt::rt::Failure& e) {
+    std::fprintf(stderr, "attnrt-plan: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

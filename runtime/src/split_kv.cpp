@@ -1,0 +1,71 @@
+#include "runtime/src/split_kv.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "kernels/convert.hpp"
+#include "scheduler/partition.hpp"
+#include "scheduler/thread_scratch.hpp"
+
+namespace attnrt::rt {
+namespace {
+
+float load(const void* row, int c, kernels::DType t) {
+  switch (t) {
+    case kernels::DType::f32: return static_cast<const float*>(row)[c];
+    case kernels::DType::f16: return kernels::fp16_to_float(static_cast<const std::uint16_t*>(row)[c]);
+    case kernels::DType::bf16: return kernels::bf16_to_float(static_cast<const std::uint16_t*>(row)[c]);
+  }
+  return 0;
+}
+
+constexpr std::size_t line_up(std::size_t x, std::size_t line) { return (x + line - 1) / line * line; }
+
+}  // namespace
+
+CallScratch::CallScratch(int workers, int parts_per_worker, int piece_rows, int dv, kernels::DType dtype) {
+  const std::size_t parts = static_cast<std::size_t>(workers) * parts_per_worker;
+  const std::size_t slots = 2 * parts;  // Partition::slots() at most
+  state_bytes_ = line_up(scheduler::Partition::state_bytes(workers, parts_per_worker), kLine);
+  const std::size_t pending_bytes = (parts + 1) * kLine;
+  o_bytes_ = line_up(static_cast<std::size_t>(piece_rows) * dv * kernels::dtype_size(dtype), kLine);
+  piece_bytes_ = o_bytes_ + line_up(piece_rows * sizeof(float), kLine);
+  base_ = static_cast<char*>(scheduler::thread_scratch(state_bytes_ + pending_bytes + slots * piece_bytes_));
+  pieces_ = base_ + state_bytes_ + pending_bytes;
+}
+
+void merge_partials(int rows, int dv, kernels::DType dtype,
+                    scheduler::FunctionRef<void(scheduler::FunctionRef<void(const PartialRows&)>)> pieces,
+                    void* out, std::int64_t ld_out, float* lse_out, std::int64_t ld_lse) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const std::size_t esz = kernels::dtype_size(dtype);
+  double acc[kernels::kMaxHeadDim];
+  float row_out[kernels::kMaxHeadDim];
+  for (int r = 0; r < rows; ++r) {
+    float mx = kNegInf;
+    bool nan = false;
+    pieces([&](const PartialRows& p) {
+      mx = p.lse[r] > mx ? p.lse[r] : mx;
+      nan |= std::isnan(p.lse[r]);
+    });
+    double sum = 0;
+    for (int c = 0; c < dv; ++c) acc[c] = 0;
+    if (mx != kNegInf && !nan) {
+      pieces([&](const PartialRows& p) {
+        if (p.lse[r] == kNegInf) return;  // saw no key: holds zeros
+        const double w = std::exp(static_cast<double>(p.lse[r]) - mx);
+        const void* o = static_cast<const char*>(p.o) + r * p.ldo * esz;
+        for (int c = 0; c < dv; ++c) acc[c] += w * load(o, c, dtype);
+        sum += w;
+      });
+    }
+    const float lse = nan ? std::numeric_limits<float>::quiet_NaN()
+                          : mx == kNegInf ? kNegInf : static_cast<float>(mx + std::log(sum));
+    const double inv = nan ? std::numeric_limits<double>::quiet_NaN() : sum > 0 ? 1.0 / sum : 0.0;
+    for (int c = 0; c < dv; ++c) row_out[c] = static_cast<float>(acc[c] * inv);
+    kernels::store_row(row_out, dv, static_cast<char*>(out) + r * ld_out * esz, dtype);
+    if (lse_out) lse_out[r * ld_lse] = lse;
+  }
+}
+
+}  // namespace attnrt::rt
