@@ -28,6 +28,17 @@ run_stage() {
   [ "$rc" -eq 0 ] || { echo "=== $name: FAILED (exit $rc)"; status=1; }
 }
 
+# run_check <name> <log> <command...>: a stage that is one check, passed by its exit code.
+run_check() {
+  local name=$1 log=$2; shift 2
+  echo "=== $name: $*"
+  if "$@" >"$log" 2>&1; then
+    passed=$((passed + 1)); echo "=== $name: ok"
+  else
+    failed=$((failed + 1)); status=1; echo "=== $name: FAILED"; tail -40 "$log"
+  fi
+}
+
 # run_ctest <name> <build dir> [ctest args...]
 run_ctest() {
   local name=$1 dir=$2; shift 2
@@ -62,6 +73,9 @@ if configure_build build-test-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNRT_SA
      -DATTNRT_BUILD_BENCH=OFF; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest asan+ubsan build-test-asan
 fi
+
+# ThreadSanitizer: concurrent callers and the executors (oneTBB), race-free.
+run_check tsan build-test-tsan.log bash scripts/ci-tsan.sh "$PWD/build-test-tsan"
 
 # AArch64: the SVE kernel sets cross-built and tested under qemu at 512, 128
 # and 256 bits, and the llvm-mca A64FX estimates checked against their records.
