@@ -67,7 +67,9 @@ struct KernelSet {
   // cols padded to k_pack); sum[r] += row sums; P is written as one A panel
   // [kp][mr] in the compute type (of pv_path(precision), below). m[r] is
   // finite (the pipeline substitutes 0 for rows whose max is -inf).
-  // exp2(-inf) is exactly 0; NaN stays NaN.
+  // exp2(-inf) is exactly 0; NaN stays NaN. Results below 2^-126 (fp32
+  // subnormals) may be flushed to 0: such a weight is below 2^-126 of the
+  // row's largest and changes no fp32 sum.
   void (*exp2_rows)(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
                     void* p_panel, Exp2Precision precision);
   // O[r][c] *= alpha[r] for r < mr, c < cols.
