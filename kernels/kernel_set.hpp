@@ -11,6 +11,7 @@
 // never see a tail.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -132,6 +133,11 @@ class FpModeScope {
   void (*leave_)(std::uint64_t);
   std::uint64_t saved_;
 };
+
+// An ISA folder's sets for fp32, fp16 and bf16 inputs, in DType order (null
+// where it has none): its kernel_set(t) is `return set_for(sets, t);`.
+using SetsByDtype = std::array<const KernelSet*, 3>;
+inline const KernelSet* set_for(const SetsByDtype& sets, DType t) { return sets[static_cast<int>(t)]; }
 
 // Padded sizes shared by packers, pipelines and workspace planning.
 inline constexpr int round_up(int x, int m) { return (x + m - 1) / m * m; }

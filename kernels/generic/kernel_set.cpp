@@ -201,13 +201,6 @@ constexpr KernelSet kBf16 = make_set<Bf16>(DType::bf16);
 
 }  // namespace
 
-const KernelSet* kernel_set(DType t) {
-  switch (t) {
-    case DType::f32: return &kF32;
-    case DType::f16: return &kF16;
-    case DType::bf16: return &kBf16;
-  }
-  return nullptr;
-}
+const KernelSet* kernel_set(DType t) { return set_for({&kF32, &kF16, &kBf16}, t); }
 
 }  // namespace attnrt::kernels::generic::ATTNRT_GENERIC_VARIANT
