@@ -609,6 +609,33 @@ TEST(Plans, RequestedStrategyOverridesTable) {
   EXPECT_NO_THROW(rt::check_plan(ks, p));
 }
 
+// Row blocks are as tall as ~1 MiB of packed Q and accumulators allows (K
+// and V are packed again per block), but never so tall that workers lack
+// blocks to share, and never taller than the rows there are.
+TEST(Plans, RowBlocksAreTallButLeaveWorkForEveryWorker) {
+  const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
+  auto mb = [&](std::int64_t m, int d, std::int64_t heads, int workers) {
+    const rt::PlanShape s{kernels::DType::f32, d, d, m, m, 1, heads, workers};
+    const rt::Plan p = rt::choose_plan(ks, s, ATTNRT_STRATEGY_ONLINE, {});
+    EXPECT_EQ(p.blocking.mb % ks.mr, 0);
+    EXPECT_NO_THROW(rt::check_plan(ks, p));
+    return p.blocking.mb;
+  };
+  const int cap128 = mb(1 << 20, 128, 1, 1);
+  EXPECT_LE(static_cast<std::size_t>(cap128) * 2 * 128 * sizeof(float), std::size_t{1} << 20);
+  EXPECT_GE(cap128, 512);
+  EXPECT_GT(mb(1 << 20, 64, 1, 1), cap128);       // smaller heads, taller blocks
+  EXPECT_EQ(mb(512, 128, 16, 2), kernels::round_up(512, ks.mr));  // one block per head: K and V packed once
+  EXPECT_EQ(mb(7, 128, 1, 1), kernels::round_up(7, ks.mr));
+  // 8 heads on 48 workers: halved down to 128 rows, no further.
+  const int many = mb(2048, 128, 8, 48);
+  EXPECT_LT(many, cap128);
+  EXPECT_GE(many, 128);
+  EXPECT_LE(many, 128 + ks.mr);
+  // Enough heads for every worker keeps the tall block.
+  EXPECT_EQ(mb(2048, 128, 1024, 48), cap128);
+}
+
 std::string write_file(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + name;
   std::ofstream(path) << text;

@@ -32,6 +32,24 @@ bool matches(const PlanRule& r, const kernels::KernelSet& ks, const PlanShape& s
          (r.d == 0 || r.d == s.d) && r.m.contains(s.m) && r.n.contains(s.n);
 }
 
+// Rows of an ungrouped row block. Every row block packs the K and V it sees
+// again, so the block is as tall as its packed Q and fp32 accumulators allow
+// in ~1 MiB (a share of L2/L3 they stream from, once per key block): 1024
+// rows at D = Dv = 128. On this measure B1 H8 M=N=2048 D128 fp32 went from
+// 64% (mb = 132) to 79-84% of the FMA peak with mb = 528-1056 (avx2, one
+// thread, attnrt-bench). Then it is halved while the call has fewer than four
+// row blocks per worker, down to 128 rows, so the partition has lines to
+// share out instead of cutting keys.
+int row_block_cap(const kernels::KernelSet& ks, const PlanShape& s) {
+  constexpr std::size_t kBudget = 1 << 20;
+  const std::size_t per_row = (static_cast<std::size_t>(s.d) + s.dv) * sizeof(float);
+  std::int64_t mb = std::max<std::int64_t>(static_cast<std::int64_t>(kBudget / per_row) / ks.mr * ks.mr, ks.mr);
+  const std::int64_t floor_rows = std::min<std::int64_t>(mb, 128);
+  const auto blocks = [&](std::int64_t rows) { return s.heads * ((s.m + rows - 1) / rows); };
+  while (mb > floor_rows && blocks(mb) < 4 * std::int64_t{s.workers}) mb = std::max(mb / 2, floor_rows);
+  return static_cast<int>(mb);
+}
+
 // Defaults from the kernel set's tiles and the dims.
 kernels::Blocking default_blocking(const kernels::KernelSet& ks, Strategy st, const PlanShape& s,
                                    bool grouped) {
@@ -41,7 +59,7 @@ kernels::Blocking default_blocking(const kernels::KernelSet& ks, Strategy st, co
   // problem has (a grouped item's rows in one block, so its K and V are
   // packed once).
   const std::int64_t rows = grouped ? s.group * s.m : s.m;
-  b.mb = round_up(static_cast<int>(std::min<std::int64_t>(rows, grouped ? kGroupMaxBlock : 128)), ks.mr);
+  b.mb = round_up(static_cast<int>(std::min<std::int64_t>(rows, grouped ? kGroupMaxBlock : row_block_cap(ks, s))), ks.mr);
   if (st == Strategy::two_pass) {
     // A ring slot: enough keys that each P·V call does real work, small
     // enough that pipe_ahead P panels sit in L1 next to the V slices.

@@ -32,6 +32,11 @@ struct PlanShape {
   int d, dv;
   std::int64_t m, n;   // query rows per head, keys
   std::int64_t group;  // query heads per KV head
+  // How much parallel work there is: query heads over the batch (B x Hq) and
+  // the workers that will share them. Row blocks are kept small enough that
+  // every worker has a few.
+  std::int64_t heads = 1;
+  int workers = 1;
 };
 
 // An inclusive range of sizes; hi < 0 is unbounded.

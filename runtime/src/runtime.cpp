@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kernels/pipelines/pipeline.hpp"
 #include "kernels/registry.hpp"
@@ -141,7 +142,12 @@ std::size_t Runtime::largest_workspace() const {
   // Every plan the table (built-in and tuning file) can make, over head dims
   // and extreme lengths: forward() refuses a table plan that needs more.
   constexpr int kDims[] = {32, 64, 128, 256, kernels::kMaxHeadDim};
-  constexpr std::int64_t kLens[] = {1, 16, 4096, std::int64_t{1} << 30};
+  // Lengths: extremes and the bounds of every tuning rule, whose block sizes
+  // may hold only at the exact lengths it names.
+  std::vector<std::int64_t> lens = {1, 16, 4096, std::int64_t{1} << 30};
+  for (const PlanRule& r : tuning_)
+    for (std::int64_t x : {r.m.lo, r.m.hi, r.n.lo, r.n.hi})
+      if (x > 0) lens.push_back(x);
   constexpr std::int64_t kGroups[] = {1, 8, 64};
   constexpr attnrt_strategy kStrategies[] = {ATTNRT_STRATEGY_AUTO, ATTNRT_STRATEGY_ONLINE,
                                              ATTNRT_STRATEGY_TWO_PASS, ATTNRT_STRATEGY_THREE_PASS};
@@ -151,8 +157,8 @@ std::size_t Runtime::largest_workspace() const {
       if (s != ATTNRT_STRATEGY_AUTO && !kernels::has_pipeline(static_cast<kernels::Strategy>(s))) continue;
       for (int d : kDims)
         for (int dv : kDims)
-          for (std::int64_t m : kLens)
-            for (std::int64_t n : kLens)
+          for (std::int64_t m : lens)
+            for (std::int64_t n : lens)
               for (std::int64_t g : kGroups) {
                 const Plan p = choose_plan(*ks, {ks->dtype, d, dv, m, n, g}, s, tuning_);
                 most = std::max(most, kernels::workspace_bytes(p.strategy, *ks, d, dv, p.blocking));
@@ -187,7 +193,7 @@ Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
   // table should size three_pass's stage from; it does not use it yet.
   const PlanShape shape{static_cast<DType>(q.dtype), static_cast<int>(q.shape[3]),
                         static_cast<int>(v.shape[3]), q.shape[2], k.shape[2],
-                        q.shape[1] / k.shape[1]};
+                        q.shape[1] / k.shape[1], q.shape[0] * q.shape[1], placement_->workers()};
   const attnrt_strategy requested = params.strategy != ATTNRT_STRATEGY_AUTO ? params.strategy : default_strategy_;
   return choose_plan(kernel_set(q.dtype), shape, requested, tuning_);
 }
