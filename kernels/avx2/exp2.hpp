@@ -57,4 +57,23 @@ static inline __m256 exp2(__m256 x) {
   return _mm256_blendv_ps(normal, tiny, _mm256_cmp_ps(n, _mm256_set1_ps(-125.5f), _CMP_LT_OQ));
 }
 
+// exp2 of a softmax exponent x = S - max (x <= 0 in use; right up to x =
+// 127): the same polynomial with no overflow or subnormal path, ~40% fewer
+// instructions than exp2() above. Results below 2^-126 are flushed to 0 as
+// the KernelSet contract allows (exp2_rows); -inf gives 0 and NaN stays NaN.
+// Clamping at -127 makes n >= -127, so 2^n is built from a biased exponent
+// >= 0, and exponent 0 is the value 0: everything below 2^-126.5 is exactly 0.
+template <Exp2Precision P>
+static inline __m256 exp2_softmax(__m256 x) {
+  constexpr auto& c = exp2_coefficients<P>();
+  constexpr int deg = static_cast<int>(std::size(c)) - 1;
+  const __m256 xc = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);  // NaN passes (second operand)
+  const __m256 shifter = _mm256_set1_ps(12582912.0f + 127.0f);   // low bits: n + 127
+  const __m256 t = _mm256_add_ps(xc, shifter);
+  const __m256 f = _mm256_sub_ps(xc, _mm256_sub_ps(t, shifter));
+  __m256 p = _mm256_set1_ps(c[deg]);
+  for (int i = deg - 1; i >= 0; --i) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(c[i]));
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)));
+}
+
 }  // namespace attnrt::kernels::avx2

@@ -34,12 +34,12 @@ inline void exp2_block(const float* s, std::int64_t lds, int c, int w, const __m
   __m256 e[kMr], col[8];
   if (w == 8) {
     for (int r = 0; r < kMr; ++r)
-      e[r] = exp2<P>(_mm256_sub_ps(_mm256_loadu_ps(s + r * lds + c), m[r]));
+      e[r] = exp2_softmax<P>(_mm256_sub_ps(_mm256_loadu_ps(s + r * lds + c), m[r]));
   } else {
     const __m256i mask = first_lanes(w);
     for (int r = 0; r < kMr; ++r) {
       const __m256 x = _mm256_maskload_ps(s + r * lds + c, mask);
-      e[r] = _mm256_and_ps(exp2<P>(_mm256_sub_ps(x, m[r])), _mm256_castsi256_ps(mask));
+      e[r] = _mm256_and_ps(exp2_softmax<P>(_mm256_sub_ps(x, m[r])), _mm256_castsi256_ps(mask));
     }
   }
   transpose6x8(e, col);
