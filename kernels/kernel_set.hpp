@@ -9,6 +9,14 @@
 // for vdpbf16ps-style dot products: then a panel is [k/2][mr][2]). Padding
 // is zero-filled by the packers, so micro-kernels always run whole tiles and
 // never see a tail.
+//
+// In general an A panel is a sequence of blocks of a_block k-columns, each
+// block row-major [mr][a_block] (the last one [mr][k % a_block] when
+// shorter): a_block = k_pack is the layout above. A set whose vectors run
+// along k rather than along rows (avx2: a_block 8) then writes P and packs Q
+// with plain row stores, no transpose. a_panel_index() below says where an
+// element lives; pipelines only ever cut A panels at multiples of key_step,
+// which a_block divides.
 #pragma once
 
 #include <array>
@@ -101,6 +109,9 @@ struct KernelSet {
   // SVE fp16 sets set FZ16 (FPCR bit 19).
   std::uint64_t (*fp_mode_enter)() = nullptr;
   void (*fp_mode_leave)(std::uint64_t saved) = nullptr;
+
+  // ---- optional: A panel blocking (see the top of this file) --------------
+  int a_block = 0;  // k-columns per A panel block; 0 = k_pack
 };
 
 // The P·V path a pipeline uses for precision `prec`: its V packer, kernels and
@@ -143,6 +154,14 @@ inline const KernelSet* set_for(const SetsByDtype& sets, DType t) { return sets[
 inline constexpr int round_up(int x, int m) { return (x + m - 1) / m * m; }
 inline std::size_t a_panels_bytes(const KernelSet& ks, int rows, int k) {
   return static_cast<std::size_t>(round_up(rows, ks.mr)) * round_up(k, ks.k_pack) * ks.packed_elem;
+}
+// k-columns per block of an A panel, and the index (in elements) of row r,
+// column c of one A panel of k columns (k a multiple of k_pack).
+inline int a_block_of(const KernelSet& ks) { return ks.a_block > 0 ? ks.a_block : ks.k_pack; }
+inline std::size_t a_panel_index(const KernelSet& ks, int r, int c, int k) {
+  const int blk = a_block_of(ks), b0 = c / blk * blk;
+  const int w = k - b0 < blk ? k - b0 : blk;
+  return static_cast<std::size_t>(b0) * ks.mr + static_cast<std::size_t>(r) * w + (c - b0);
 }
 inline std::size_t k_panels_bytes(const KernelSet& ks, int keys, int d) {
   return static_cast<std::size_t>(round_up(keys, ks.nr)) * round_up(d, ks.k_pack) * ks.packed_elem;

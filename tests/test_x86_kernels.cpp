@@ -151,9 +151,9 @@ void set_packed(const KernelSet& ks, void* base, std::size_t index, double v) {
     static_cast<std::uint16_t*>(base)[index] = kernels::float_to_bf16(static_cast<float>(v));
 }
 
-// Index of element (row i, depth p) of A panels of kp depth (kernel_set.hpp
-// layouts: [kp][mr], or [kp/2][mr][2] with k_pack 2). B panels the same with
-// their width w (nr or nv) and the column j in place of the row.
+// Index of element (column j, depth p) of B panels of width w (nr or nv) and
+// kp depth (kernel_set.hpp layouts: [kp][w], or [kp/2][w][2] with k_pack 2).
+// A panels: kernels::a_panel_index.
 std::size_t panel_index(int w, int k_pack, int i, int p, int kp) {
   const std::size_t base = static_cast<std::size_t>(i / w) * w * kp;
   if (k_pack == 1) return base + static_cast<std::size_t>(p) * w + i % w;
@@ -228,7 +228,8 @@ TEST_P(X86Set, PackingIsExactAndZeroPadded) {
       for (int i = 0; i < round_up(rows, ks.mr); ++i)
         for (int p = 0; p < dp; ++p) {
           const double want = i < rows && p < d ? m.at(i, p) : 0.0;
-          ASSERT_EQ(packed_value(ks, a.get(), panel_index(ks.mr, ks.k_pack, i, p, dp)), want)
+          const std::size_t strip = static_cast<std::size_t>(i / ks.mr) * ks.mr * dp;
+          ASSERT_EQ(packed_value(ks, a.get(), strip + kernels::a_panel_index(ks, i % ks.mr, p, dp)), want)
               << i << "," << p;
         }
       for (int j = 0; j < round_up(rows, ks.nr); ++j)
@@ -295,7 +296,7 @@ TEST_P(X86Set, PvTilesInitAndAccumulate) {
       std::vector<double> pv1(static_cast<std::size_t>(ks.mr) * keys), pv2(pv1.size());
       for (int r = 0; r < ks.mr; ++r)
         for (int c = 0; c < keys; ++c) {
-          const std::size_t at = panel_index(ks.mr, ks.k_pack, r, c, kp);
+          const std::size_t at = kernels::a_panel_index(ks, r, c, kp);
           set_packed(ks, p1.get(), at, u(rng));
           set_packed(ks, p2.get(), at, u(rng));
           pv1[r * keys + c] = packed_value(ks, p1.get(), at);
@@ -377,7 +378,7 @@ void check_exp2_rows(const KernelSet& ks, Exp2Precision prec) {
     for (int r = 0; r < ks.mr; ++r) {
       double row_sum = 0;
       for (int c = 0; c < kp; ++c) {
-        const double got = packed_value(ks, p.get(), panel_index(ks.mr, ks.k_pack, r, c, kp));
+        const double got = packed_value(ks, p.get(), kernels::a_panel_index(ks, r, c, kp));
         row_sum += got;
         if (c >= cols) {
           ASSERT_EQ(got, 0.0) << "padding column " << c;

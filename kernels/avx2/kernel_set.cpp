@@ -43,6 +43,7 @@ constexpr KernelSet make_set(DType t) {
       .exp2_rows = exp2_rows,
       .rescale = rescale,
       .normalize = normalize,
+      .a_block = kABlock,
   };
 }
 

@@ -5,6 +5,8 @@
 // can be picked by the linker for code that runs on any CPU.
 #pragma once
 
+#include <immintrin.h>
+
 #include <cstdint>
 
 #include "kernels/kernel_set.hpp"
@@ -15,6 +17,22 @@ namespace attnrt::kernels::avx2 {
 inline constexpr int kMr = 6;
 inline constexpr int kNr = 16;
 inline constexpr int kNv = 16;
+// A panels (Q, P) are in blocks of 8 k-columns (kernel_set.hpp, a_block):
+// one ymm row per block, so Q and P rows are stored without a transpose.
+inline constexpr int kABlock = 8;
+
+// Lane mask with lanes [0, n) set, n in [0, 8].
+static inline __m256i first_lanes(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// The first n (<= 8) lanes of v stored at p; nothing past them is written.
+static inline void store_upto8(float* p, __m256 v, int n) {
+  if (n >= 8)
+    _mm256_storeu_ps(p, v);
+  else
+    _mm256_maskstore_ps(p, first_lanes(n), v);
+}
 
 // Packers (pack.cpp), instantiated for float, Fp16 and Bf16 inputs.
 template <class T>

@@ -1,6 +1,6 @@
 // Packing Q, K and V into the fp32 panels the avx2 micro-kernels read,
 // widening fp16 (F16C) and bf16 (a 16-bit shift) on the way.
-//   Q: rows x d -> panels [d][6]    (transposed 6x8 blocks)
+//   Q: rows x d -> panels of [6][8] blocks (row copies; ops.hpp, kABlock)
 //   K: keys x d -> panels [d][16]   (two transposed 8x8 blocks per 8 d)
 //   V: keys x dv -> panels [keys][16] (row copies)
 // Padding rows and columns are zero.
@@ -31,16 +31,10 @@ void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst) {
   float* out = static_cast<float*>(dst);
   for (int r0 = 0; r0 < rows; r0 += kMr, out += static_cast<std::int64_t>(kMr) * d) {
     const int h = std::min(kMr, rows - r0);
-    for (int p = 0; p < d; p += 8) {
-      const int w = std::min(8, d - p);
-      __m256 r[kMr], c[8];
-      load_rows<T, kMr>(s + r0 * ld, ld, h, p, w, r);
-      transpose6x8(r, c);
-      if (p + w < d)
-        for (int j = 0; j < 8; ++j)
-          _mm256_storeu_ps(out + (p + j) * kMr, c[j]);  // see store_columns6
-      else
-        store_columns6(out + p * kMr, c, w);
+    for (int p = 0; p < d; p += kABlock) {
+      const int w = std::min(kABlock, d - p);
+      for (int i = 0; i < kMr; ++i)
+        store_upto8(out + p * kMr + i * w, i < h ? load_upto8(s + (r0 + i) * ld + p, w) : _mm256_setzero_ps(), w);
     }
   }
 }

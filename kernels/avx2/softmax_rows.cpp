@@ -7,14 +7,15 @@
 
 #include "kernels/avx2/exp2.hpp"
 #include "kernels/avx2/ops.hpp"
-#include "kernels/avx2/transpose.hpp"
 
 namespace attnrt::kernels::avx2 {
 namespace {
 
-// Lane mask with lanes [0, n) set, n in [0, 8].
-__m256i first_lanes(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+float hsum(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
 }
 
 float hmax(__m256 v) {
@@ -24,46 +25,34 @@ float hmax(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-// exp2 of 8 columns [c, c + w) of the six rows minus their maxima, w <= 8;
-// lanes past w are 0. Writes the columns into the P panel at p (column j at
-// p + 6j; `last` says whether they end the panel) and adds them to the
-// per-row sums held in lanes 0..5 of `sum`.
+// exp2 of 8 columns [c, c + w) of the six rows minus their maxima, w <= 8,
+// written as the P panel's block at column c (row r at p + r * w: a block
+// of the A layout, ops.hpp) and added to the per-row sums; lanes past w are
+// neither written nor summed.
 template <Exp2Precision P>
-inline void exp2_block(const float* s, std::int64_t lds, int c, int w, const __m256 m[kMr],
-                       float* p, bool last, __m256& sum) {
-  __m256 e[kMr], col[8];
-  if (w == 8) {
-    for (int r = 0; r < kMr; ++r)
-      e[r] = exp2_softmax<P>(_mm256_sub_ps(_mm256_loadu_ps(s + r * lds + c), m[r]));
-  } else {
-    const __m256i mask = first_lanes(w);
-    for (int r = 0; r < kMr; ++r) {
-      const __m256 x = _mm256_maskload_ps(s + r * lds + c, mask);
-      e[r] = _mm256_and_ps(exp2_softmax<P>(_mm256_sub_ps(x, m[r])), _mm256_castsi256_ps(mask));
-    }
+inline void exp2_block(const float* s, std::int64_t lds, int c, int w, const float* m, float* p,
+                       __m256 sum[kMr]) {
+  const __m256i mask = first_lanes(w);
+#pragma GCC unroll 6
+  for (int r = 0; r < kMr; ++r) {
+    const float* row = s + r * lds + c;
+    const __m256 x = w == 8 ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, mask);
+    __m256 e = exp2_softmax<P>(_mm256_sub_ps(x, _mm256_broadcast_ss(m + r)));
+    if (w < 8) e = _mm256_and_ps(e, _mm256_castsi256_ps(mask));
+    store_upto8(p + r * w, e, w);
+    sum[r] = _mm256_add_ps(sum[r], e);
   }
-  transpose6x8(e, col);
-  if (last)
-    store_columns6(p, col, w);
-  else
-    for (int j = 0; j < 8; ++j) _mm256_storeu_ps(p + kMr * j, col[j]);  // see store_columns6
-  const __m256 s01 = _mm256_add_ps(col[0], col[1]), s23 = _mm256_add_ps(col[2], col[3]);
-  const __m256 s45 = _mm256_add_ps(col[4], col[5]), s67 = _mm256_add_ps(col[6], col[7]);
-  sum = _mm256_add_ps(sum, _mm256_add_ps(_mm256_add_ps(s01, s23), _mm256_add_ps(s45, s67)));
 }
 
 template <Exp2Precision P>
 void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* mx, float* sum,
                     float* p) {
-  __m256 m[kMr];
-  for (int r = 0; r < kMr; ++r) m[r] = _mm256_set1_ps(mx[r]);
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[kMr];
+  for (int r = 0; r < kMr; ++r) acc[r] = _mm256_setzero_ps();
   int c = 0;
-  for (; c + 8 < cols; c += 8) exp2_block<P>(s, lds, c, 8, m, p + c * kMr, false, acc);
-  if (c < cols) exp2_block<P>(s, lds, c, cols - c, m, p + c * kMr, true, acc);
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, acc);
-  for (int r = 0; r < kMr; ++r) sum[r] += lanes[r];
+  for (; c + 8 <= cols; c += 8) exp2_block<P>(s, lds, c, 8, mx, p + c * kMr, acc);
+  if (c < cols) exp2_block<P>(s, lds, c, cols - c, mx, p + c * kMr, acc);
+  for (int r = 0; r < kMr; ++r) sum[r] += hsum(acc[r]);
 }
 
 }  // namespace

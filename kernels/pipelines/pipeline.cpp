@@ -22,7 +22,7 @@ bool has_pipeline(Strategy s) {
   return s == Strategy::online || s == Strategy::two_pass || s == Strategy::three_pass;
 }
 
-int key_step(const KernelSet& ks) { return std::lcm(ks.nr, ks.k_pack); }
+int key_step(const KernelSet& ks) { return std::lcm(std::lcm(ks.nr, ks.k_pack), a_block_of(ks)); }
 
 int chunk_keys(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b) {
   switch (s) {
