@@ -31,11 +31,12 @@ void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst) {
   float* out = static_cast<float*>(dst);
   for (int r0 = 0; r0 < rows; r0 += kMr, out += static_cast<std::int64_t>(kMr) * d) {
     const int h = std::min(kMr, rows - r0);
-    for (int p = 0; p < d; p += kABlock) {
-      const int w = std::min(kABlock, d - p);
-      for (int i = 0; i < kMr; ++i)
+    // Row by row: each row is read front to back, one stream at a time.
+    for (int i = 0; i < kMr; ++i)
+      for (int p = 0; p < d; p += kABlock) {
+        const int w = std::min(kABlock, d - p);
         store_upto8(out + p * kMr + i * w, i < h ? load_upto8(s + (r0 + i) * ld + p, w) : _mm256_setzero_ps(), w);
-    }
+      }
   }
 }
 
@@ -46,8 +47,15 @@ void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst) {
   for (int k0 = 0; k0 < keys; k0 += kNr, out += static_cast<std::int64_t>(kNr) * d) {
     for (int half = 0; half < kNr / 8; ++half) {
       const int h = std::clamp(keys - k0 - 8 * half, 0, 8);
+      // The eight rows of the next tile's half, one cache line ahead of
+      // their use: eight streams at once are more than the hardware
+      // prefetcher follows well.
+      const int h_next = std::clamp(keys - k0 - kNr - 8 * half, 0, 8);
+      const T* next = s + (k0 + kNr + 8 * half) * ld;
       for (int p = 0; p < d; p += 8) {
         const int w = std::min(8, d - p);
+        if (p % (64 / sizeof(T)) == 0)
+          for (int i = 0; i < h_next; ++i) _mm_prefetch(reinterpret_cast<const char*>(next + i * ld + p), _MM_HINT_T0);
         __m256 r[8];
         load_rows<T, 8>(s + (k0 + 8 * half) * ld, ld, h, p, w, r);
         transpose8x8(r);
