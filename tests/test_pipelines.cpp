@@ -634,6 +634,9 @@ TEST(Plans, RowBlocksAreTallButLeaveWorkForEveryWorker) {
   EXPECT_LE(many, 128 + ks.mr);
   // Enough heads for every worker keeps the tall block.
   EXPECT_EQ(mb(2048, 128, 1024, 48), cap128);
+  // three_pass stages S and P of its whole block: short blocks only.
+  const rt::PlanShape big{kernels::DType::f32, 64, 64, 1 << 20, 1 << 20, 1, 1, 1};
+  EXPECT_LE(rt::choose_plan(ks, big, ATTNRT_STRATEGY_THREE_PASS, {}).blocking.mb, 128 + ks.mr);
 }
 
 std::string write_file(const std::string& name, const std::string& text) {

@@ -59,7 +59,10 @@ kernels::Blocking default_blocking(const kernels::KernelSet& ks, Strategy st, co
   // problem has (a grouped item's rows in one block, so its K and V are
   // packed once).
   const std::int64_t rows = grouped ? s.group * s.m : s.m;
-  b.mb = round_up(static_cast<int>(std::min<std::int64_t>(rows, grouped ? kGroupMaxBlock : row_block_cap(ks, s))), ks.mr);
+  // three_pass stages S and P for all rows of its block in L2, so its blocks
+  // stay short.
+  const int cap = grouped ? kGroupMaxBlock : st == Strategy::three_pass ? 128 : row_block_cap(ks, s);
+  b.mb = round_up(static_cast<int>(std::min<std::int64_t>(rows, cap)), ks.mr);
   if (st == Strategy::two_pass) {
     // A ring slot: enough keys that each P·V call does real work, small
     // enough that pipe_ahead P panels sit in L1 next to the V slices.
