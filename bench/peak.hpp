@@ -8,8 +8,11 @@
 #include <attnrt/attnrt.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+
+#include "bench/workload.hpp"
 
 namespace attnrt::bench {
 
@@ -41,6 +44,65 @@ struct Peaks {
 };
 Peaks measure_peaks(int threads, bool bf16);
 void keep_best(Peaks& best, const Peaks& again);
+
+// A throughput loop (peak.cpp has one per ISA): `iters` iterations of
+// `flops_per_iter` FLOPs over independent chains, returning a value that
+// depends on every chain.
+struct ThroughputLoop {
+  float (*run)(std::int64_t iters);
+  double flops_per_iter;
+  const char* kind;  // as ComputePeak::kind
+  const char* isa;   // as ComputePeak::isa
+};
+
+// One throughput loop, calibrated once: a trial runs it on each of
+// `threads` OpenMP threads at once for 30-60 ms of thread CPU time.
+class ComputeProbe {
+ public:
+  ComputeProbe(const ThroughputLoop& loop, int threads);
+  double sample_gflops() const;          // one trial, all threads together
+  ComputePeak best_of(int trials) const;
+
+ private:
+  ThroughputLoop loop_;
+  int threads_;
+  std::int64_t iters_;
+};
+
+// Read bandwidth of the calling thread: a buffer allocated, written and read
+// once up front; a sample streams the next `sample_bytes` of it (samples take
+// turns over the buffer, so none finds the last one's tail in the cache).
+class ReadProbe {
+ public:
+  ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes);
+  double sample_gbps();
+  double best_of(int samples);
+
+ private:
+  Buffer buf_;
+  std::size_t window_;  // floats a sample reads (whole 8-vector blocks)
+  std::size_t next_ = 0;
+};
+
+// The peaks sampled as often as wanted, set up once per run: attnrt-bench
+// samples them after every repetition of a shape, so each rep's % is taken
+// against the clock and memory of that moment, not of the run's start or end
+// (on a VM the clock moves by a third over seconds).
+class PeakProbe {
+ public:
+  // Calibrates the fp32 FMA loop, the bf16 dot loop when `bf16` and the CPU
+  // has it, and sets up a 512 MiB read buffer read 256 MiB per sample.
+  PeakProbe(int threads, bool bf16);
+  // One trial (~30-60 ms) of the loop peak_for() picks for dtype t.
+  double sample_compute_gflops(DType t) const;
+  double sample_read_gbps();  // one core, ~15-30 ms
+  Peaks best_of(int trials);  // the run-level figures, as measure_peaks
+
+ private:
+  ComputeProbe fp32_;
+  std::optional<ComputeProbe> bf16_;
+  ReadProbe read_;
+};
 
 // The peak a shape's % is taken against: the arithmetic its dtype uses.
 struct PeakUsed {
