@@ -133,9 +133,6 @@ ThroughputLoop best_fp32_loop() {
   return {mul_add_scalar, 2.0 * kChainsScalar, "fp32_fma", "scalar"};
 }
 
-// Trials of a one-off measurement; the best counts.
-constexpr int kTrials = 5;
-
 volatile float g_sink;  // results land here so no loop is optimized away
 
 // CPU time of the calling thread. Unlike wall time it stops while a busy
@@ -264,16 +261,18 @@ Peaks PeakProbe::best_of(int trials) {
           read_.best_of(trials)};
 }
 
-ComputePeak measure_fp32_fma_peak(int threads) { return ComputeProbe(best_fp32_loop(), threads).best_of(kTrials); }
+ComputePeak measure_fp32_fma_peak(int threads) {
+  return ComputeProbe(best_fp32_loop(), threads).best_of(kPeakTrials);
+}
 
 std::optional<ComputePeak> measure_bf16_dot_peak(int threads) {
-  if (const auto loop = bf16_dot_loop()) return ComputeProbe(*loop, threads).best_of(kTrials);
+  if (const auto loop = bf16_dot_loop()) return ComputeProbe(*loop, threads).best_of(kPeakTrials);
   return std::nullopt;
 }
 
-double measure_read_gbps(std::size_t buffer_bytes) { return ReadProbe(buffer_bytes, buffer_bytes).best_of(3); }
+double measure_read_gbps(std::size_t buffer_bytes) { return ReadProbe(buffer_bytes, buffer_bytes).best_of(kPeakTrials); }
 
-Peaks measure_peaks(int threads, bool bf16) { return PeakProbe(threads, bf16).best_of(kTrials); }
+Peaks measure_peaks(int threads, bool bf16) { return PeakProbe(threads, bf16).best_of(kPeakTrials); }
 
 void keep_best(Peaks& best, const Peaks& again) {
   best.fp32.gflops = std::max(best.fp32.gflops, again.fp32.gflops);

@@ -35,6 +35,10 @@ std::optional<ComputePeak> measure_bf16_dot_peak(int threads);
 // larger than the last-level cache, best of a few passes.
 double measure_read_gbps(std::size_t buffer_bytes = std::size_t{512} << 20);
 
+// Trials of a one-off measurement (the functions above, measure_peaks,
+// PeakProbe::best_of at a run's start and end); the best counts.
+inline constexpr int kPeakTrials = 5;
+
 // All of the above for one run. Clock and memory traffic still move with
 // load, so a run measures at its start and its end and keeps the best.
 struct Peaks {
