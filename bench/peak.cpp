@@ -261,17 +261,6 @@ Peaks PeakProbe::best_of(int trials) {
           read_.best_of(trials)};
 }
 
-ComputePeak measure_fp32_fma_peak(int threads) {
-  return ComputeProbe(best_fp32_loop(), threads).best_of(kPeakTrials);
-}
-
-std::optional<ComputePeak> measure_bf16_dot_peak(int threads) {
-  if (const auto loop = bf16_dot_loop()) return ComputeProbe(*loop, threads).best_of(kPeakTrials);
-  return std::nullopt;
-}
-
-double measure_read_gbps(std::size_t buffer_bytes) { return ReadProbe(buffer_bytes, buffer_bytes).best_of(kPeakTrials); }
-
 Peaks measure_peaks(int threads, bool bf16) { return PeakProbe(threads, bf16).best_of(kPeakTrials); }
 
 void keep_best(Peaks& best, const Peaks& again) {

@@ -22,28 +22,15 @@ struct ComputePeak {
   std::string isa;   // the instructions the loop ran: "avx512", "avx2", "neon", "scalar", ...
 };
 
-// FP32 FMA throughput: each of `threads` OpenMP threads runs a loop of
-// independent FMA chains (enough to hide the latency) with the widest
-// vectors this CPU has, all at once. Best of a few trials.
-ComputePeak measure_fp32_fma_peak(int threads);
-
-// The same with the bf16 dot product (vdpbf16ps); nullopt where the CPU
-// lacks it (x86 without AVX512_BF16, other architectures).
-std::optional<ComputePeak> measure_bf16_dot_peak(int threads);
-
-// Read bandwidth of one core in GB/s: a streaming sum over a buffer far
-// larger than the last-level cache, best of a few passes.
-double measure_read_gbps(std::size_t buffer_bytes = std::size_t{512} << 20);
-
-// Trials of a one-off measurement (the functions above, measure_peaks,
-// PeakProbe::best_of at a run's start and end); the best counts.
+// Trials of a one-off measurement (measure_peaks, PeakProbe::best_of at a
+// run's start and end); the best counts.
 inline constexpr int kPeakTrials = 5;
 
-// All of the above for one run. Clock and memory traffic still move with
-// load, so a run measures at its start and its end and keeps the best.
+// A run's peaks. Clock and memory traffic still move with load, so a run
+// measures at its start and its end and keeps the best.
 struct Peaks {
-  ComputePeak fp32;
-  std::optional<ComputePeak> bf16;  // measured only when asked for
+  ComputePeak fp32;                 // FP32 FMA
+  std::optional<ComputePeak> bf16;  // bf16 dot product (vdpbf16ps): only when asked for and the CPU has it
   double read_gbps;                 // one core
 };
 Peaks measure_peaks(int threads, bool bf16);
@@ -60,7 +47,9 @@ struct ThroughputLoop {
 };
 
 // One throughput loop, calibrated once: a trial runs it on each of
-// `threads` OpenMP threads at once for 30-60 ms of thread CPU time.
+// `threads` OpenMP threads at once for 30-60 ms of thread CPU time. The
+// loops are chains of FMAs (or bf16 dot products), independent enough to
+// hide the latency, on the widest vectors this CPU has.
 class ComputeProbe {
  public:
   ComputeProbe(const ThroughputLoop& loop, int threads);
@@ -73,9 +62,10 @@ class ComputeProbe {
   std::int64_t iters_;
 };
 
-// Read bandwidth of the calling thread: a buffer allocated, written and read
-// once up front; a sample streams the next `sample_bytes` of it (samples take
-// turns over the buffer, so none finds the last one's tail in the cache).
+// Read bandwidth of the calling thread: a buffer far larger than the
+// last-level cache, allocated, written and read once up front; a sample
+// streams (sums) the next `sample_bytes` of it (samples take turns over the
+// buffer, so none finds the last one's tail in the cache).
 class ReadProbe {
  public:
   ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes);
