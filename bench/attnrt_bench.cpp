@@ -48,7 +48,7 @@ int exit_code_for(const Error& e) {
   }
 }
 
-ShapeResult run_shape(Engine& engine, const RunInfo& run, const Options& opt, const Shape& shape) {
+ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, const Options& opt, const Shape& shape) {
   Workload w(shape);
   const attnrt_params params = call_params(opt, shape);
   const auto attnrt_call = [&] { engine.forward(w.q(), w.k(), w.v(), w.o(), params); };
@@ -57,15 +57,19 @@ ShapeResult run_shape(Engine& engine, const RunInfo& run, const Options& opt, co
   const std::unique_ptr<Baseline> base = make_baseline(w, run.threads);
 
   // One warm-up each, then the reps alternate, so a neighbour's burst on a
-  // shared machine hits all three alike.
+  // shared machine hits all three alike. The peaks are sampled after every
+  // rep: the clock drifts over seconds, so each rep is compared with the
+  // peak of its own moment.
   attnrt_call();
   ceiling.run();
   if (base) base->run();
-  std::vector<double> t_attnrt, t_ceiling, t_base;
+  std::vector<double> t_attnrt, t_ceiling, t_base, peak_gflops, read_gbps;
   for (int r = 0; r < opt.reps; ++r) {
     t_attnrt.push_back(seconds_of(attnrt_call));
     t_ceiling.push_back(seconds_of([&] { ceiling.run(); }));
     if (base) t_base.push_back(seconds_of([&] { base->run(); }));
+    peak_gflops.push_back(probe.sample_compute_gflops(shape.dtype));
+    read_gbps.push_back(probe.sample_read_gbps());
   }
 
   const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), params.precision);
@@ -74,6 +78,11 @@ ShapeResult run_shape(Engine& engine, const RunInfo& run, const Options& opt, co
                 .plan = plan,
                 .attnrt = summarize(t_attnrt),
                 .check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), w.o().c(), params, tol.o),
+                .attnrt_reps = t_attnrt,
+                .ceiling_reps = t_ceiling,
+                .baseline_reps = t_base,
+                .peak_gflops_reps = peak_gflops,
+                .read_gbps_reps = read_gbps,
                 .ceiling = summarize(t_ceiling),
                 .ceiling_ran = ceiling.finite_output(),
                 .baseline = std::nullopt,
@@ -158,25 +167,27 @@ int run(const Options& opt) {
   for (const Shape& s : shapes) any_bf16 |= s.dtype == DType::bf16;
   if (opt.tune) return run_tune(*engine, opt, shapes, any_bf16);
 
+  // Calibrated once; measures the run-level peaks and is sampled after every rep.
+  PeakProbe probe(engine->threads(), any_bf16);
   RunInfo info{.kernel_sets = kernel_sets(*engine),
                .threads = engine->threads(),
                .strategy = strategy_name(opt.strategy),
                .precision = precision_name(opt.precision),
                .reps = opt.reps,
-               .peaks = measure_peaks(engine->threads(), any_bf16),
+               .peaks = probe.best_of(kPeakTrials),
                .baseline = baseline_description()};
 
   std::vector<ShapeResult> results;
   for (const Shape& s : shapes) {
     if (!opt.json) std::fprintf(stderr, "running %s\n", s.label().c_str());
     try {
-      results.push_back(run_shape(*engine, info, opt, s));
+      results.push_back(run_shape(*engine, probe, info, opt, s));
     } catch (const Error& e) {
       std::fprintf(stderr, "attnrt-bench: %s: attnrt rejected the call: %s\n", s.label().c_str(), e.what());
       return exit_code_for(e);
     }
   }
-  keep_best(info.peaks, measure_peaks(info.threads, any_bf16));
+  keep_best(info.peaks, probe.best_of(kPeakTrials));
 
   if (!opt.json) print_header(info);
   bool all_pass = true;

@@ -123,9 +123,12 @@ const char* usage() {
 Times attnrt against a BLAS baseline and against its own GEMM-only ceiling
 (the same plan with the softmax replaced by identity) in the same run,
 checks sampled rows against the double-precision reference, and reports
-GFLOP/s, the share of this machine's FMA peak (both measured by this run),
-the softmax overhead (1 - attnrt/ceiling GFLOP/s) and the plan each call
-ran: kernel set, strategy, mb, nb, stage bytes, pipe_ahead, grouped heads.
+GFLOP/s, the share of this machine's FMA peak and of one core's read
+bandwidth, the softmax overhead (1 - attnrt/ceiling GFLOP/s) and the plan
+each call ran: kernel set, strategy, mb, nb, stage bytes, pipe_ahead,
+grouped heads. The peaks are sampled right after every rep (the clock drifts
+over seconds): %peak is the median over reps of the rep's GFLOP/s over the
+peak sampled after it, %bw likewise with GB/s.
 
 Shape (any of these runs this one shape instead of a shape set; unset ones
 default to B1 H8 M=N=2048 D128 fp32):

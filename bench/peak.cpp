@@ -27,16 +27,6 @@
 namespace attnrt::bench {
 namespace {
 
-// A throughput loop: `iters` iterations, each `flops_per_iter` FLOPs spread
-// over independent chains; returns a value that depends on every chain, so
-// none of the work can be dropped.
-struct Loop {
-  float (*run)(std::int64_t iters);
-  double flops_per_iter;
-  const char* kind;
-  const char* isa;
-};
-
 // Every chain is acc = acc * a + b with a just below 1: it converges to a
 // normal number, never to overflow or denormals.
 constexpr float kA = 0.999999f, kB = 1e-6f;
@@ -127,7 +117,7 @@ float mul_add_scalar(std::int64_t iters) {
   return sum_lanes(acc);
 }
 
-Loop best_fp32_loop() {
+ThroughputLoop best_fp32_loop() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return {fma_avx512, 2.0 * 16 * kChains512, "fp32_fma", "avx512"};
@@ -171,7 +161,7 @@ struct TeamTime {
 };
 
 // Every thread of the team runs loop.run(iters) at once.
-TeamTime time_team(const Loop& loop, int threads, std::int64_t iters) {
+TeamTime time_team(const ThroughputLoop& loop, int threads, std::int64_t iters) {
   double slowest = 0;
   int team = 0;
 #pragma omp parallel num_threads(threads) reduction(max : slowest) reduction(+ : team)
@@ -185,62 +175,93 @@ TeamTime time_team(const Loop& loop, int threads, std::int64_t iters) {
   return {slowest, team};
 }
 
-ComputePeak measure(const Loop& loop, int threads) {
-  std::int64_t iters = 1 << 14;
-  while (time_team(loop, threads, iters).slowest < 0.05) iters *= 2;
-  double best = 0;  // GFLOP/s of the best trial
-  for (int trial = 0; trial < 5; ++trial) {
-    const TeamTime t = time_team(loop, threads, iters);
-    const int running = std::min(t.team, usable_cpus());
-    best = std::max(best, loop.flops_per_iter * static_cast<double>(iters) * running / t.slowest * 1e-9);
+std::optional<ThroughputLoop> bf16_dot_loop() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512bf16"))
+    return ThroughputLoop{dot_bf16_avx512, 4.0 * 16 * kChains512, "bf16_dot", "avx512_bf16"};
+#endif
+  return std::nullopt;
+}
+
+// The streaming sum: 16-byte vectors into independent accumulators, so the
+// loads, not the adds, limit it.
+using V = float __attribute__((vector_size(16)));
+constexpr int kAcc = 8;
+constexpr std::size_t kBlockFloats = 4 * kAcc;  // one iteration's floats
+
+void read_sum(const float* data, std::size_t floats) {
+  const V* v = reinterpret_cast<const V*>(data);
+  V acc[kAcc] = {};
+  for (std::size_t i = 0; i < floats / 4; i += kAcc) {
+#pragma GCC unroll 8
+    for (int a = 0; a < kAcc; ++a) acc[a] += v[i + a];
   }
-  return {best, loop.kind, loop.isa};
+  for (int a = 1; a < kAcc; ++a) acc[0] += acc[a];
+  if (acc[0][0] == 42.0f) g_sink = acc[0][1];
 }
 
 }  // namespace
 
-ComputePeak measure_fp32_fma_peak(int threads) { return measure(best_fp32_loop(), threads); }
-
-std::optional<ComputePeak> measure_bf16_dot_peak(int threads) {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512bf16"))
-    return measure({dot_bf16_avx512, 4.0 * 16 * kChains512, "bf16_dot", "avx512_bf16"}, threads);
-#endif
-  (void)threads;
-  return std::nullopt;
+ComputeProbe::ComputeProbe(const ThroughputLoop& loop, int threads) : loop_(loop), threads_(threads), iters_(1 << 14) {
+  while (time_team(loop_, threads_, iters_).slowest < 0.03) iters_ *= 2;
 }
 
-double measure_read_gbps(std::size_t buffer_bytes) {
-  using V = float __attribute__((vector_size(16)));
-  constexpr int kAcc = 8;  // independent adds: the loads, not the adds, must limit
-  const std::size_t n = buffer_bytes / (sizeof(V) * kAcc) * kAcc;
-  Buffer buf(n * sizeof(V));
-  V* data = static_cast<V*>(buf.data());
-  // Write every page (a never-written page would read from the shared zero page).
-  float* f = static_cast<float*>(buf.data());
-  std::fill(f, f + n * 4, 1.0f);
-
-  double best = 1e30;
-  for (int pass = 0; pass < 4; ++pass) {
-    V acc[kAcc] = {};
-    const double t0 = thread_cpu_seconds();
-    for (std::size_t i = 0; i < n; i += kAcc) {
-#pragma GCC unroll 8
-      for (int a = 0; a < kAcc; ++a) acc[a] += data[i + a];
-    }
-    const double t = thread_cpu_seconds() - t0;
-    for (int a = 1; a < kAcc; ++a) acc[0] += acc[a];
-    if (acc[0][0] == 42.0f) g_sink = acc[0][1];
-    if (pass > 0) best = std::min(best, t);  // the first pass also warms the TLB
-  }
-  return static_cast<double>(n * sizeof(V)) / best * 1e-9;
+double ComputeProbe::sample_gflops() const {
+  const TeamTime t = time_team(loop_, threads_, iters_);
+  const int running = std::min(t.team, usable_cpus());
+  return loop_.flops_per_iter * static_cast<double>(iters_) * running / t.slowest * 1e-9;
 }
 
-Peaks measure_peaks(int threads, bool bf16) {
-  return {measure_fp32_fma_peak(threads), bf16 ? measure_bf16_dot_peak(threads) : std::nullopt,
-          measure_read_gbps()};
+ComputePeak ComputeProbe::best_of(int trials) const {
+  double best = 0;
+  for (int trial = 0; trial < trials; ++trial) best = std::max(best, sample_gflops());
+  return {best, loop_.kind, loop_.isa};
 }
+
+ReadProbe::ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes)
+    : buf_(buffer_bytes / (sizeof(float) * kBlockFloats) * kBlockFloats * sizeof(float)),
+      window_(std::min(sample_bytes, buf_.bytes()) / (sizeof(float) * kBlockFloats) * kBlockFloats) {
+  // Write every page (a never-written page would read from the shared zero
+  // page), then read it all once to settle the page tables and TLB.
+  float* f = static_cast<float*>(buf_.data());
+  std::fill(f, f + buf_.bytes() / sizeof(float), 1.0f);
+  read_sum(f, buf_.bytes() / sizeof(float));
+}
+
+double ReadProbe::sample_gbps() {
+  const std::size_t floats = buf_.bytes() / sizeof(float);
+  if (next_ + window_ > floats) next_ = 0;
+  const double t0 = thread_cpu_seconds();
+  read_sum(static_cast<const float*>(buf_.data()) + next_, window_);
+  const double t = thread_cpu_seconds() - t0;
+  next_ += window_;
+  return static_cast<double>(window_ * sizeof(float)) / t * 1e-9;
+}
+
+double ReadProbe::best_of(int samples) {
+  double best = 0;
+  for (int s = 0; s < samples; ++s) best = std::max(best, sample_gbps());
+  return best;
+}
+
+PeakProbe::PeakProbe(int threads, bool bf16)
+    : fp32_(best_fp32_loop(), threads), read_(std::size_t{512} << 20, std::size_t{256} << 20) {
+  if (const auto loop = bf16 ? bf16_dot_loop() : std::nullopt) bf16_.emplace(*loop, threads);
+}
+
+double PeakProbe::sample_compute_gflops(DType t) const {
+  return t == DType::bf16 && bf16_ ? bf16_->sample_gflops() : fp32_.sample_gflops();
+}
+
+double PeakProbe::sample_read_gbps() { return read_.sample_gbps(); }
+
+Peaks PeakProbe::best_of(int trials) {
+  return {fp32_.best_of(trials), bf16_ ? std::optional(bf16_->best_of(trials)) : std::nullopt,
+          read_.best_of(trials)};
+}
+
+Peaks measure_peaks(int threads, bool bf16) { return PeakProbe(threads, bf16).best_of(kPeakTrials); }
 
 void keep_best(Peaks& best, const Peaks& again) {
   best.fp32.gflops = std::max(best.fp32.gflops, again.fp32.gflops);

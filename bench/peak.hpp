@@ -8,8 +8,11 @@
 #include <attnrt/attnrt.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+
+#include "bench/workload.hpp"
 
 namespace attnrt::bench {
 
@@ -19,28 +22,81 @@ struct ComputePeak {
   std::string isa;   // the instructions the loop ran: "avx512", "avx2", "neon", "scalar", ...
 };
 
-// FP32 FMA throughput: each of `threads` OpenMP threads runs a loop of
-// independent FMA chains (enough to hide the latency) with the widest
-// vectors this CPU has, all at once. Best of a few trials.
-ComputePeak measure_fp32_fma_peak(int threads);
+// Trials of a one-off measurement (measure_peaks, PeakProbe::best_of at a
+// run's start and end); the best counts.
+inline constexpr int kPeakTrials = 5;
 
-// The same with the bf16 dot product (vdpbf16ps); nullopt where the CPU
-// lacks it (x86 without AVX512_BF16, other architectures).
-std::optional<ComputePeak> measure_bf16_dot_peak(int threads);
-
-// Read bandwidth of one core in GB/s: a streaming sum over a buffer far
-// larger than the last-level cache, best of a few passes.
-double measure_read_gbps(std::size_t buffer_bytes = std::size_t{512} << 20);
-
-// All of the above for one run. Clock and memory traffic still move with
-// load, so a run measures at its start and its end and keeps the best.
+// A run's peaks. Clock and memory traffic still move with load, so a run
+// measures at its start and its end and keeps the best.
 struct Peaks {
-  ComputePeak fp32;
-  std::optional<ComputePeak> bf16;  // measured only when asked for
+  ComputePeak fp32;                 // FP32 FMA
+  std::optional<ComputePeak> bf16;  // bf16 dot product (vdpbf16ps): only when asked for and the CPU has it
   double read_gbps;                 // one core
 };
 Peaks measure_peaks(int threads, bool bf16);
 void keep_best(Peaks& best, const Peaks& again);
+
+// A throughput loop (peak.cpp has one per ISA): `iters` iterations of
+// `flops_per_iter` FLOPs over independent chains, returning a value that
+// depends on every chain.
+struct ThroughputLoop {
+  float (*run)(std::int64_t iters);
+  double flops_per_iter;
+  const char* kind;  // as ComputePeak::kind
+  const char* isa;   // as ComputePeak::isa
+};
+
+// One throughput loop, calibrated once: a trial runs it on each of
+// `threads` OpenMP threads at once for 30-60 ms of thread CPU time. The
+// loops are chains of FMAs (or bf16 dot products), independent enough to
+// hide the latency, on the widest vectors this CPU has.
+class ComputeProbe {
+ public:
+  ComputeProbe(const ThroughputLoop& loop, int threads);
+  double sample_gflops() const;          // one trial, all threads together
+  ComputePeak best_of(int trials) const;
+
+ private:
+  ThroughputLoop loop_;
+  int threads_;
+  std::int64_t iters_;
+};
+
+// Read bandwidth of the calling thread: a buffer far larger than the
+// last-level cache, allocated, written and read once up front; a sample
+// streams (sums) the next `sample_bytes` of it (samples take turns over the
+// buffer, so none finds the last one's tail in the cache).
+class ReadProbe {
+ public:
+  ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes);
+  double sample_gbps();
+  double best_of(int samples);
+
+ private:
+  Buffer buf_;
+  std::size_t window_;  // floats a sample reads (whole 8-vector blocks)
+  std::size_t next_ = 0;
+};
+
+// The peaks sampled as often as wanted, set up once per run: attnrt-bench
+// samples them after every repetition of a shape, so each rep's % is taken
+// against the clock and memory of that moment, not of the run's start or end
+// (on a VM the clock moves by a third over seconds).
+class PeakProbe {
+ public:
+  // Calibrates the fp32 FMA loop, the bf16 dot loop when `bf16` and the CPU
+  // has it, and sets up a 512 MiB read buffer read 256 MiB per sample.
+  PeakProbe(int threads, bool bf16);
+  // One trial (~30-60 ms) of the loop peak_for() picks for dtype t.
+  double sample_compute_gflops(DType t) const;
+  double sample_read_gbps();  // one core, ~15-30 ms
+  Peaks best_of(int trials);  // the run-level figures, as measure_peaks
+
+ private:
+  ComputeProbe fp32_;
+  std::optional<ComputeProbe> bf16_;
+  ReadProbe read_;
+};
 
 // The peak a shape's % is taken against: the arithmetic its dtype uses.
 struct PeakUsed {

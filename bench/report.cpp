@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "bench/plan_text.hpp"
 
@@ -65,6 +66,28 @@ Json plan_json(const rt::Plan& p) {
   return j;
 }
 
+// Median over reps of (work / seconds of rep r) / (peak sampled right after
+// rep r), in %: work in GFLOP or GB, peaks in GFLOP/s or GB/s.
+double pct_of_samples(double work, const std::vector<double>& seconds, const std::vector<double>& peaks) {
+  std::vector<double> pct;
+  for (std::size_t r = 0; r < seconds.size() && r < peaks.size(); ++r)
+    pct.push_back(100.0 * work / seconds[r] / peaks[r]);
+  return pct.empty() ? NAN : summarize(pct).median;
+}
+
+// The shape's figures against the peaks sampled after its reps.
+struct Sampled {
+  double peak_gflops, peak_gbps;  // medians of the samples
+  double pct_peak, pct_bw;        // medians of the per-rep ratios
+};
+
+Sampled sampled(const ShapeResult& r) {
+  const double gflop = flops(r.shape) * 1e-9, gb = bytes_moved(r.shape) * 1e-9;
+  return {summarize(r.peak_gflops_reps).median, summarize(r.read_gbps_reps).median,
+          pct_of_samples(gflop, r.attnrt_reps, r.peak_gflops_reps),
+          pct_of_samples(gb, r.attnrt_reps, r.read_gbps_reps)};
+}
+
 }  // namespace
 
 void print_header(const RunInfo& run) {
@@ -72,23 +95,27 @@ void print_header(const RunInfo& run) {
               "median of %d reps after 1 warm-up\n",
               attnrt_version(), run.kernel_sets.c_str(), run.threads, run.strategy.c_str(), run.precision.c_str(),
               run.reps);
-  std::printf("peak (per thread CPU second, best of start and end of this run, %d threads): %s", run.threads, describe(run.peaks.fp32).c_str());
+  std::printf("%%peak, %%bw: peak sampled after every rep, median of per-rep ratios (peak: GFLOP/s of the "
+              "dtype's arithmetic on %d threads, and read GB/s of 1 core, per thread CPU second; the shape's "
+              "median sample)\n",
+              run.threads);
+  std::printf("run-level peak (best of start and end of this run): %s", describe(run.peaks.fp32).c_str());
   if (run.peaks.bf16) std::printf(", %s", describe(*run.peaks.bf16).c_str());
   std::printf("; read bandwidth %.1f GB/s (1 core)\n", run.peaks.read_gbps);
   std::printf("ceiling: the same plan with the softmax replaced by identity (GEMMs only); "
               "softmax = 1 - attnrt/ceiling GFLOP/s\n");
   std::printf("baseline: %s\n", run.baseline.c_str());
-  std::printf("%-40s %10s %8s %6s %7s | %8s %7s | %10s %8s | %8s %11s  %-5s %s\n", "shape", "attnrt ms", "GFLOP/s",
-              "%peak", "GB/s", "ceiling", "softmax", "base ms", "GFLOP/s", "speedup", "max_abs_err", "check",
-              "isa plan");
+  std::printf("%-40s %10s %8s %6s %6s %7s %5s | %8s %7s | %10s %8s | %8s %11s  %-5s %s\n", "shape", "attnrt ms",
+              "GFLOP/s", "%peak", "peak", "GB/s", "%bw", "ceiling", "softmax", "base ms", "GFLOP/s", "speedup",
+              "max_abs_err", "check", "isa plan");
 }
 
 void print_row(const RunInfo& run, const ShapeResult& r) {
   const double f = flops(r.shape), secs = r.attnrt.median;
   const PeakUsed pk = peak_for(run.peaks, r.shape.dtype);
-  const double gflops = f / secs * 1e-9;
-  std::printf("%-40s %10.2f %8.2f %6.1f %7.2f | ", r.shape.label().c_str(), secs * 1e3, gflops,
-              100.0 * gflops / pk.peak.gflops, bytes_moved(r.shape) / secs * 1e-9);
+  const Sampled at = sampled(r);
+  std::printf("%-40s %10.2f %8.2f %6.1f %6.1f %7.2f %5.1f | ", r.shape.label().c_str(), secs * 1e3, f / secs * 1e-9,
+              at.pct_peak, at.peak_gflops, bytes_moved(r.shape) / secs * 1e-9, at.pct_bw);
   std::printf("%8.2f %6.1f%% | ", f / r.ceiling.median * 1e-9, 100.0 * (1.0 - r.ceiling.median / secs));
   if (r.baseline)
     std::printf("%10.2f %8.2f | %7.2fx ", r.baseline->median * 1e3, f / r.baseline->median * 1e-9,
@@ -109,6 +136,7 @@ void print_json(const RunInfo& run, const ShapeResult& r) {
   const Shape& s = r.shape;
   const double f = flops(s), bytes = bytes_moved(s), secs = r.attnrt.median;
   const PeakUsed pk = peak_for(run.peaks, s.dtype);
+  const Sampled at = sampled(r);
   Json j;
   j.integer("batch", s.batch).integer("heads", s.heads).integer("kv_heads", s.kv_heads);
   j.integer("q_len", s.q_len).integer("kv_len", s.kv_len);
@@ -120,19 +148,23 @@ void print_json(const RunInfo& run, const ShapeResult& r) {
   j.str("precision", run.precision).integer("reps", run.reps);
   j.num("seconds", secs).num("seconds_min", r.attnrt.min).num("flops", f);
   j.num("gflops", f / secs * 1e-9);
-  j.num("peak_gflops", pk.peak.gflops).str("peak_kind", pk.peak.kind).str("peak_isa", pk.peak.isa);
+  j.num("peak_gflops", at.peak_gflops).str("peak_kind", pk.peak.kind).str("peak_isa", pk.peak.isa);
   if (*pk.note) j.str("peak_note", pk.note);
-  j.num("pct_peak", 100.0 * f / secs * 1e-9 / pk.peak.gflops);
-  j.num("bytes", bytes).num("gbps", bytes / secs * 1e-9).num("peak_gbps", run.peaks.read_gbps);
+  j.num("pct_peak", at.pct_peak);
+  j.num("run_peak_gflops", pk.peak.gflops).num("run_pct_peak", 100.0 * f / secs * 1e-9 / pk.peak.gflops);
+  j.num("bytes", bytes).num("gbps", bytes / secs * 1e-9).num("peak_gbps", at.peak_gbps).num("pct_bw", at.pct_bw);
+  j.num("run_peak_gbps", run.peaks.read_gbps);
   j.num("ceiling_seconds", r.ceiling.median).num("ceiling_gflops", f / r.ceiling.median * 1e-9);
+  j.num("ceiling_pct_peak", pct_of_samples(f * 1e-9, r.ceiling_reps, r.peak_gflops_reps));
   j.num("softmax_overhead", 1.0 - r.ceiling.median / secs).boolean("ceiling_finite", r.ceiling_ran);
   j.str("baseline", run.baseline);
   if (r.baseline) {
     j.num("baseline_seconds", r.baseline->median).num("baseline_gflops", f / r.baseline->median * 1e-9);
+    j.num("baseline_pct_peak", pct_of_samples(f * 1e-9, r.baseline_reps, r.peak_gflops_reps));
     j.num("speedup_vs_baseline", r.baseline->median / secs);
     j.num("baseline_max_abs_err", r.baseline_check->max_abs_err);
   } else {
-    j.null("baseline_seconds").null("baseline_gflops");
+    j.null("baseline_seconds").null("baseline_gflops").null("baseline_pct_peak");
   }
   j.num("max_abs_err", r.check.max_abs_err).num("tolerance", r.check.tolerance);
   j.integer("checked_rows", r.check.rows).boolean("pass", r.pass());

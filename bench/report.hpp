@@ -5,10 +5,17 @@
 // shape's dtype and the resolved strategy ("requested_strategy" keeps the
 // option); "plan" holds the plan's fields (null where its strategy reads
 // none); "ceiling_*" and "softmax_overhead" come from ceiling.hpp.
+// The peaks are sampled after every rep (PeakProbe): "peak_gflops" and
+// "peak_gbps" are the medians of the shape's samples, "pct_peak" and "pct_bw"
+// the medians over reps of the rep's rate over the peak sampled right after
+// it ("ceiling_pct_peak" and "baseline_pct_peak" likewise). "run_peak_gflops"
+// and "run_peak_gbps" are the run-level peaks (best of the run's start and
+// end), "run_pct_peak" the median GFLOP/s over run_peak_gflops.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bench/check.hpp"
 #include "bench/options.hpp"
@@ -26,7 +33,7 @@ struct RunInfo {
   std::string strategy;     // as requested
   std::string precision;
   int reps;
-  Peaks peaks;
+  Peaks peaks;              // run-level: best of the run's start and end
   std::string baseline;     // baseline_description()
 };
 
@@ -36,6 +43,11 @@ struct ShapeResult {
   rt::Plan plan;    // the plan the call ran
   Timing attnrt;
   CheckResult check;
+  // Per rep, in order: the seconds of attnrt, the ceiling and the baseline,
+  // then the peak of the dtype's arithmetic and the read bandwidth sampled
+  // right after them (PeakProbe).
+  std::vector<double> attnrt_reps, ceiling_reps, baseline_reps;
+  std::vector<double> peak_gflops_reps, read_gbps_reps;
   Timing ceiling;   // the GEMM-only ceiling (ceiling.hpp) of the same plan
   bool ceiling_ran; // its output was finite
   std::optional<Timing> baseline;
