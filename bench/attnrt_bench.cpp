@@ -9,6 +9,7 @@
 // Run with --help for the options.
 #include <attnrt/attnrt.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "bench/baseline.hpp"
 #include "bench/ceiling.hpp"
 #include "bench/check.hpp"
+#include "bench/cycles.hpp"
 #include "bench/engine.hpp"
 #include "bench/options.hpp"
 #include "bench/peak.hpp"
@@ -63,13 +65,21 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
   attnrt_call();
   ceiling.run();
   if (base) base->run();
-  std::vector<double> t_attnrt, t_ceiling, t_base, peak_gflops, read_gbps;
+  std::vector<double> t_attnrt, t_ceiling, t_base, peak_gflops, read_gbps, pct_cycles;
+  const ProcessCycles cycles;  // after the warm-ups: every worker thread exists
   for (int r = 0; r < opt.reps; ++r) {
+    const std::uint64_t c0 = cycles.read();
     t_attnrt.push_back(seconds_of(attnrt_call));
+    const std::uint64_t call_cycles = cycles.read() - c0;
     t_ceiling.push_back(seconds_of([&] { ceiling.run(); }));
     if (base) t_base.push_back(seconds_of([&] { base->run(); }));
+    const std::uint64_t c1 = cycles.read();
     peak_gflops.push_back(probe.sample_compute_gflops(shape.dtype));
+    const std::uint64_t peak_cycles = cycles.read() - c1;
     read_gbps.push_back(probe.sample_read_gbps());
+    if (cycles.available() && call_cycles > 0 && peak_cycles > 0)
+      pct_cycles.push_back(100.0 * (flops(shape) / static_cast<double>(call_cycles)) /
+                           (probe.compute_flops_per_sample(shape.dtype) / static_cast<double>(peak_cycles)));
   }
 
   const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), params.precision);
@@ -83,6 +93,7 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
                 .baseline_reps = t_base,
                 .peak_gflops_reps = peak_gflops,
                 .read_gbps_reps = read_gbps,
+                .pct_peak_cycles_reps = pct_cycles,
                 .ceiling = summarize(t_ceiling),
                 .ceiling_ran = ceiling.finite_output(),
                 .baseline = std::nullopt,

@@ -213,6 +213,10 @@ double ComputeProbe::sample_gflops() const {
   return loop_.flops_per_iter * static_cast<double>(iters_) * running / t.slowest * 1e-9;
 }
 
+double ComputeProbe::flops_per_sample() const {
+  return loop_.flops_per_iter * static_cast<double>(iters_) * threads_;
+}
+
 ComputePeak ComputeProbe::best_of(int trials) const {
   double best = 0;
   for (int trial = 0; trial < trials; ++trial) best = std::max(best, sample_gflops());
@@ -252,6 +256,10 @@ PeakProbe::PeakProbe(int threads, bool bf16)
 
 double PeakProbe::sample_compute_gflops(DType t) const {
   return t == DType::bf16 && bf16_ ? bf16_->sample_gflops() : fp32_.sample_gflops();
+}
+
+double PeakProbe::compute_flops_per_sample(DType t) const {
+  return t == DType::bf16 && bf16_ ? bf16_->flops_per_sample() : fp32_.flops_per_sample();
 }
 
 double PeakProbe::sample_read_gbps() { return read_.sample_gbps(); }

@@ -54,6 +54,7 @@ class ComputeProbe {
  public:
   ComputeProbe(const ThroughputLoop& loop, int threads);
   double sample_gflops() const;          // one trial, all threads together
+  double flops_per_sample() const;       // FLOPs one trial does
   ComputePeak best_of(int trials) const;
 
  private:
@@ -89,6 +90,7 @@ class PeakProbe {
   PeakProbe(int threads, bool bf16);
   // One trial (~30-60 ms) of the loop peak_for() picks for dtype t.
   double sample_compute_gflops(DType t) const;
+  double compute_flops_per_sample(DType t) const;
   double sample_read_gbps();  // one core, ~15-30 ms
   Peaks best_of(int trials);  // the run-level figures, as measure_peaks
 

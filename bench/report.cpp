@@ -79,13 +79,15 @@ double pct_of_samples(double work, const std::vector<double>& seconds, const std
 struct Sampled {
   double peak_gflops, peak_gbps;  // medians of the samples
   double pct_peak, pct_bw;        // medians of the per-rep ratios
+  double pct_peak_cycles;         // the same by cycles; NaN without perf events
 };
 
 Sampled sampled(const ShapeResult& r) {
   const double gflop = flops(r.shape) * 1e-9, gb = bytes_moved(r.shape) * 1e-9;
   return {summarize(r.peak_gflops_reps).median, summarize(r.read_gbps_reps).median,
           pct_of_samples(gflop, r.attnrt_reps, r.peak_gflops_reps),
-          pct_of_samples(gb, r.attnrt_reps, r.read_gbps_reps)};
+          pct_of_samples(gb, r.attnrt_reps, r.read_gbps_reps),
+          r.pct_peak_cycles_reps.empty() ? NAN : summarize(r.pct_peak_cycles_reps).median};
 }
 
 }  // namespace
@@ -97,7 +99,7 @@ void print_header(const RunInfo& run) {
               run.reps);
   std::printf("%%peak, %%bw: peak sampled after every rep, median of per-rep ratios (peak: GFLOP/s of the "
               "dtype's arithmetic on %d threads, and read GB/s of 1 core, per thread CPU second; the shape's "
-              "median sample)\n",
+              "median sample); %%cyc: the same by user-mode cycles of the call and of the loop (perf events)\n",
               run.threads);
   std::printf("run-level peak (best of start and end of this run): %s", describe(run.peaks.fp32).c_str());
   if (run.peaks.bf16) std::printf(", %s", describe(*run.peaks.bf16).c_str());
@@ -105,17 +107,18 @@ void print_header(const RunInfo& run) {
   std::printf("ceiling: the same plan with the softmax replaced by identity (GEMMs only); "
               "softmax = 1 - attnrt/ceiling GFLOP/s\n");
   std::printf("baseline: %s\n", run.baseline.c_str());
-  std::printf("%-40s %10s %8s %6s %6s %7s %5s | %8s %7s | %10s %8s | %8s %11s  %-5s %s\n", "shape", "attnrt ms",
-              "GFLOP/s", "%peak", "peak", "GB/s", "%bw", "ceiling", "softmax", "base ms", "GFLOP/s", "speedup",
-              "max_abs_err", "check", "isa plan");
+  std::printf("%-40s %10s %8s %6s %6s %5s %7s %5s | %8s %7s | %10s %8s | %8s %11s  %-5s %s\n", "shape",
+              "attnrt ms", "GFLOP/s", "%peak", "peak", "%cyc", "GB/s", "%bw", "ceiling", "softmax", "base ms",
+              "GFLOP/s", "speedup", "max_abs_err", "check", "isa plan");
 }
 
 void print_row(const RunInfo& run, const ShapeResult& r) {
   const double f = flops(r.shape), secs = r.attnrt.median;
   const PeakUsed pk = peak_for(run.peaks, r.shape.dtype);
   const Sampled at = sampled(r);
-  std::printf("%-40s %10.2f %8.2f %6.1f %6.1f %7.2f %5.1f | ", r.shape.label().c_str(), secs * 1e3, f / secs * 1e-9,
-              at.pct_peak, at.peak_gflops, bytes_moved(r.shape) / secs * 1e-9, at.pct_bw);
+  std::printf("%-40s %10.2f %8.2f %6.1f %6.1f %5.1f %7.2f %5.1f | ", r.shape.label().c_str(), secs * 1e3,
+              f / secs * 1e-9, at.pct_peak, at.peak_gflops, at.pct_peak_cycles, bytes_moved(r.shape) / secs * 1e-9,
+              at.pct_bw);
   std::printf("%8.2f %6.1f%% | ", f / r.ceiling.median * 1e-9, 100.0 * (1.0 - r.ceiling.median / secs));
   if (r.baseline)
     std::printf("%10.2f %8.2f | %7.2fx ", r.baseline->median * 1e3, f / r.baseline->median * 1e-9,
@@ -150,7 +153,7 @@ void print_json(const RunInfo& run, const ShapeResult& r) {
   j.num("gflops", f / secs * 1e-9);
   j.num("peak_gflops", at.peak_gflops).str("peak_kind", pk.peak.kind).str("peak_isa", pk.peak.isa);
   if (*pk.note) j.str("peak_note", pk.note);
-  j.num("pct_peak", at.pct_peak);
+  j.num("pct_peak", at.pct_peak).num("pct_peak_cycles", at.pct_peak_cycles);
   j.num("run_peak_gflops", pk.peak.gflops).num("run_pct_peak", 100.0 * f / secs * 1e-9 / pk.peak.gflops);
   j.num("bytes", bytes).num("gbps", bytes / secs * 1e-9).num("peak_gbps", at.peak_gbps).num("pct_bw", at.pct_bw);
   j.num("run_peak_gbps", run.peaks.read_gbps);

@@ -48,6 +48,9 @@ struct ShapeResult {
   // right after them (PeakProbe).
   std::vector<double> attnrt_reps, ceiling_reps, baseline_reps;
   std::vector<double> peak_gflops_reps, read_gbps_reps;
+  // Per rep, where perf events are allowed (cycles.hpp): the call's FLOPs
+  // per cycle over the FMA loop's FLOPs per cycle, in %; empty otherwise.
+  std::vector<double> pct_peak_cycles_reps;
   Timing ceiling;   // the GEMM-only ceiling (ceiling.hpp) of the same plan
   bool ceiling_ran; // its output was finite
   std::optional<Timing> baseline;
