@@ -622,7 +622,9 @@ TEST(Plans, RowBlocksAreTallButLeaveWorkForEveryWorker) {
     return p.blocking.mb;
   };
   const int cap128 = mb(1 << 20, 128, 1, 1);
-  EXPECT_LE(static_cast<std::size_t>(cap128) * 2 * 128 * sizeof(float), std::size_t{1} << 20);
+  EXPECT_LE(static_cast<std::size_t>(cap128 - ks.mr) * 2 * 128 * sizeof(float), std::size_t{1} << 20);
+  // Rows split evenly: two blocks of 1024 (rounded to mr), not 1020 + 1020 + 8.
+  EXPECT_EQ(mb(2048, 128, 1, 1), kernels::round_up(1024, ks.mr));
   EXPECT_GE(cap128, 512);
   EXPECT_GT(mb(1 << 20, 64, 1, 1), cap128);       // smaller heads, taller blocks
   EXPECT_EQ(mb(512, 128, 16, 2), kernels::round_up(512, ks.mr));  // one block per head: K and V packed once

@@ -37,17 +37,18 @@ bool matches(const PlanRule& r, const kernels::KernelSet& ks, const PlanShape& s
 // in ~1 MiB (a share of L2/L3 they stream from, once per key block): 1024
 // rows at D = Dv = 128. On this measure B1 H8 M=N=2048 D128 fp32 went from
 // 64% (mb = 132) to 79-84% of the FMA peak with mb = 528-1056 (avx2, one
-// thread, attnrt-bench). Then it is halved while the call has fewer than four
-// row blocks per worker, down to 128 rows, so the partition has lines to
-// share out instead of cutting keys.
-int row_block_cap(const kernels::KernelSet& ks, const PlanShape& s) {
+// thread, attnrt-bench). Then, with more than one worker, it is halved
+// while the call has fewer than four row blocks per worker, down to 128
+// rows, so the partition has lines to share out instead of cutting keys.
+std::int64_t row_block_cap(const kernels::KernelSet& ks, const PlanShape& s) {
   constexpr std::size_t kBudget = 1 << 20;
   const std::size_t per_row = (static_cast<std::size_t>(s.d) + s.dv) * sizeof(float);
-  std::int64_t mb = std::max<std::int64_t>(static_cast<std::int64_t>(kBudget / per_row) / ks.mr * ks.mr, ks.mr);
-  const std::int64_t floor_rows = std::min<std::int64_t>(mb, 128);
+  std::int64_t cap = std::max<std::int64_t>(static_cast<std::int64_t>(kBudget / per_row), ks.mr);
+  const std::int64_t floor_rows = std::min<std::int64_t>(cap, 128);
   const auto blocks = [&](std::int64_t rows) { return s.heads * ((s.m + rows - 1) / rows); };
-  while (mb > floor_rows && blocks(mb) < 4 * std::int64_t{s.workers}) mb = std::max(mb / 2, floor_rows);
-  return static_cast<int>(mb);
+  while (s.workers > 1 && cap > floor_rows && blocks(cap) < 4 * std::int64_t{s.workers})
+    cap = std::max(cap / 2, floor_rows);
+  return cap;
 }
 
 // Defaults from the kernel set's tiles and the dims.
@@ -61,8 +62,11 @@ kernels::Blocking default_blocking(const kernels::KernelSet& ks, Strategy st, co
   const std::int64_t rows = grouped ? s.group * s.m : s.m;
   // three_pass stages S and P for all rows of its block in L2, so its blocks
   // stay short.
-  const int cap = grouped ? kGroupMaxBlock : st == Strategy::three_pass ? 128 : row_block_cap(ks, s);
-  b.mb = round_up(static_cast<int>(std::min<std::int64_t>(rows, cap)), ks.mr);
+  const std::int64_t cap = grouped ? kGroupMaxBlock : st == Strategy::three_pass ? 128 : row_block_cap(ks, s);
+  // As few blocks as the cap allows, all of about the same height: no short
+  // last block that packs K and V again for a handful of rows.
+  const std::int64_t n_blocks = (rows + cap - 1) / cap;
+  b.mb = round_up(static_cast<int>((rows + n_blocks - 1) / n_blocks), ks.mr);
   if (st == Strategy::two_pass) {
     // A ring slot: enough keys that each P·V call does real work, small
     // enough that pipe_ahead P panels sit in L1 next to the V slices.
