@@ -24,6 +24,11 @@ void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
 template <class T>
 void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 
+// Q·Kᵀ with Q and K rows read in place, rows <= kMr (qk_direct.cpp): the
+// fp32 set's KernelSet::qk_direct.
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+                    std::int64_t ldk, float alpha, float* s, std::int64_t lds);
+
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
 void row_max(const float* s, std::int64_t lds, int cols, float* mx);
 void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,

@@ -6,16 +6,12 @@
 #include <limits>
 
 #include "kernels/avx2/exp2.hpp"
+#include "kernels/avx2/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/avx2/transpose.hpp"
 
 namespace attnrt::kernels::avx2 {
 namespace {
-
-// Lane mask with lanes [0, n) set, n in [0, 8].
-__m256i first_lanes(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 float hmax(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

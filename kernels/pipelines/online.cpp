@@ -1,7 +1,8 @@
 // online: FlashAttention-2 style. For each block of keys, an mr-row strip of
 // S is computed into L1, its running max updated, the output accumulator
 // rescaled where the max moved, and P·V accumulated. K and V blocks are
-// packed once per block and reused by every row strip of the row block.
+// packed once per block and reused by every row strip of the row block, or
+// in direct mode read in place (the block then stays in L2 for the strips).
 #include "kernels/pipelines/online.hpp"
 
 #include <algorithm>
@@ -37,22 +38,21 @@ OnlineBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void*
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                OnlineBuffers& w, int r0, int r1) {
-  begin_row_block(ks, p, r0, r1, &w.rb);
+  begin_row_block(ks, p, direct_kv(ks, p, b), r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb);
   for (std::int64_t k0 = first_block(t, block, b.nb); k0 < block.hi; k0 += b.nb) {
     const int kb = static_cast<int>(std::min<std::int64_t>(b.nb, block.hi - k0));
-    pack_k_rows(ks, p, k0, kb, w.k_panels);
-    pack_v_rows(ks, p, k0, kb, w.v_panels);
+    const KvSource kv = stage_kv(ks, p, w.rb, k0, kb, w.k_panels, w.v_panels);
     for (int st = 0; st < strips; ++st) {
       const Strip s = strip_of(ks, p, t, w.rb, st);
       const KeyRange keys = s.keys.clip(k0, k0 + kb);
       if (keys.empty()) continue;
-      const Cols c = strip_scores(ks, p, t, s, w.k_panels, k0, keys, w.s, w.lds);
+      const Cols c = strip_scores(ks, p, t, s, w.rb, kv, keys, w.s, w.lds);
       const float* sc = w.s + c.c0;
       const float* m_safe = update_max(ks, p, s, w.rb, sc, w.lds, c.count());
       write_p(ks, p, s, w.rb, sc, w.lds, c.count(), m_safe, w.p);
-      strip_pv(ks, s, w.rb, round_up(c.count(), ks.k_pack), w.p, w.v_panels, kb, c.c0);
+      strip_pv(ks, s, w.rb, round_up(c.count(), ks.k_pack), w.p, kv, c.c0);
     }
   }
   end_row_block(ks, p, &w.rb);

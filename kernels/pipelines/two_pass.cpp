@@ -7,7 +7,8 @@
 // The softmax is exact (no rescale) when the visible keys fit one chunk;
 // longer key ranges run chunk by chunk with one online rescale between
 // chunks. The chunk's K and V are packed once per row block and reused by
-// every strip.
+// every strip, or in direct mode read in place (the chunk, sized as if
+// packed, then stays in L2 for the strips).
 #include "kernels/pipelines/two_pass.hpp"
 
 #include <algorithm>
@@ -57,7 +58,7 @@ TwoPassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void
 // Pass 2 of one strip over S columns c (relative to the chunk at key0).
 void exp2_pv_ring(const KernelSet& ks, const HeadProblem& p, const Blocking& b,
                   const TwoPassBuffers& w, const Strip& s, Cols c, const float* m_safe,
-                  int chunk_keys) {
+                  const KvSource& kv) {
   const int tiles = (c.count() + b.nb - 1) / b.nb;
   const int ahead = b.pipe_ahead - 1;
   auto col = [&](int j) { return c.c0 + j * b.nb; };
@@ -69,26 +70,25 @@ void exp2_pv_ring(const KernelSet& ks, const HeadProblem& p, const Blocking& b,
   for (int j = 0; j < std::min(ahead, tiles); ++j) produce(j);
   for (int j = 0; j < tiles; ++j) {
     if (j + ahead < tiles) produce(j + ahead);
-    strip_pv(ks, s, w.rb, round_up(width(j), ks.k_pack), slot(j), w.v_panels, chunk_keys, col(j));
+    strip_pv(ks, s, w.rb, round_up(width(j), ks.k_pack), slot(j), kv, col(j));
   }
 }
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                TwoPassBuffers& w, int r0, int r1) {
-  begin_row_block(ks, p, r0, r1, &w.rb);
+  begin_row_block(ks, p, direct_kv(ks, p, b), r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb);
   for (std::int64_t k0 = first_block(t, block, w.chunk); k0 < block.hi; k0 += w.chunk) {
     const int ck = static_cast<int>(std::min<std::int64_t>(w.chunk, block.hi - k0));
-    pack_k_rows(ks, p, k0, ck, w.k_panels);
-    pack_v_rows(ks, p, k0, ck, w.v_panels);
+    const KvSource kv = stage_kv(ks, p, w.rb, k0, ck, w.k_panels, w.v_panels);
     for (int st = 0; st < strips; ++st) {
       const Strip s = strip_of(ks, p, t, w.rb, st);
       const KeyRange keys = s.keys.clip(k0, k0 + ck);
       if (keys.empty()) continue;
-      const Cols c = strip_scores(ks, p, t, s, w.k_panels, k0, keys, w.s, w.lds);
+      const Cols c = strip_scores(ks, p, t, s, w.rb, kv, keys, w.s, w.lds);
       const float* m_safe = update_max(ks, p, s, w.rb, w.s + c.c0, w.lds, c.count());
-      exp2_pv_ring(ks, p, b, w, s, c, m_safe, ck);
+      exp2_pv_ring(ks, p, b, w, s, c, m_safe, kv);
     }
   }
   end_row_block(ks, p, &w.rb);
