@@ -109,7 +109,8 @@ struct KernelSet {
   // pipelines pack); a set fills all three or none (has_direct_kv below).
   //
   // S[rows x keys] = alpha * Q·Kᵀ: Q rows [rows x d] (row stride ldq) and K
-  // rows [keys x d] (row stride ldk) read in place, 1 <= rows <= mr, any
+  // rows [keys x d] (row stride ldk) read in place, any rows >= 1 (a whole
+  // row block: each K row should be read from memory once for all rows),
   // keys >= 0 and d >= 1 (no padding anywhere: tails are the kernel's job).
   // Writes exactly S[0..rows)[0..keys), row stride lds.
   void (*qk_direct)(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
@@ -123,6 +124,12 @@ struct KernelSet {
                          float* o, std::int64_t ldo) = nullptr;
   void (*pv_direct_acc)(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
                         float* o, std::int64_t ldo) = nullptr;
+  // Optional, for one query row (decode): O[0][0..dv) = P·V, or += P·V if
+  // `accumulate`, with P's row 0 from an A panel as above and all dv
+  // columns of V's rows read in place, row after row. Null = pv_direct_*
+  // serve one row too (computing mr rows of which one is used).
+  void (*pv_direct_row)(int kp, const void* a, const float* v, std::int64_t ldv, int dv, float* o,
+                        bool accumulate) = nullptr;
 };
 
 inline bool has_direct_kv(const KernelSet& ks) {

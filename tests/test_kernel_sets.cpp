@@ -229,17 +229,19 @@ TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
   std::mt19937 rng(11);
   for (const int d : {8, 33, 64, 128, 256}) {
-    HostTensor q = matrix(ATTNRT_F32, k.mr, d), kk = matrix(ATTNRT_F32, 67, d);
+    // Up to a row block of a few strips: the pipelines hand it whole.
+    const int most = 2 * k.mr + 4;
+    HostTensor q = matrix(ATTNRT_F32, most, d), kk = matrix(ATTNRT_F32, 67, d);
     q.fill_uniform(rng);
     kk.fill_uniform(rng);
-    for (int rows = 1; rows <= k.mr; ++rows)
+    for (int rows = 1; rows <= most; ++rows)
       for (int keys = 1; keys <= 67; ++keys) {
         SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
         const float alpha = keys % 2 ? 1.0f : -0.37f;
         const std::int64_t lds = keys + 5;
-        std::vector<float> s(static_cast<std::size_t>(k.mr) * lds, kSentinel);
+        std::vector<float> s(static_cast<std::size_t>(most) * lds, kSentinel);
         k.qk_direct(rows, keys, d, rows_of(q), ld(q), rows_of(kk), ld(kk), alpha, s.data(), lds);
-        for (int i = 0; i < k.mr; ++i)
+        for (int i = 0; i < most; ++i)
           for (int j = 0; j < lds; ++j) {
             const float got = s[i * lds + j];
             if (i >= rows || j >= keys) {
@@ -259,7 +261,7 @@ TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
 
 // The direct P·V (V rows in place, `cols` of an nv slice) against double,
 // and bit for bit against the packed path on the same P panel: both run the
-// same arithmetic in the same order.
+// same arithmetic in the same order. Then the one-row kernel, if any.
 TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
@@ -311,6 +313,20 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
         }
         for (int c = round_up(dv, k.nv); c < ldo; ++c) ASSERT_EQ(o[r * ldo + c], kSentinel) << "pv_direct wrote past its slices";
       }
+
+      // One row (decode), where the set has a kernel for it: row 0 of P.
+      if (!k.pv_direct_row) continue;
+      std::vector<float> row(dv + 4, kSentinel);
+      k.pv_direct_row(keys, a1.data(), rows_of(v1), ld(v1), dv, row.data(), false);
+      const std::vector<float> row_init = row;
+      k.pv_direct_row(keys, a2.data(), rows_of(v2), ld(v2), dv, row.data(), true);
+      for (int c = 0; c < dv; ++c) {
+        const PvWant want = pv_want(p1, v1, p2, v2, keys, 0, c);
+        const double tol = want.mag * (keys + 3) * kU + 1e-30;
+        ASSERT_NEAR(row_init[c], want.init, tol) << "pv_direct_row init O[0][" << c << "]";
+        ASSERT_NEAR(row[c], want.acc, tol) << "pv_direct_row accumulate O[0][" << c << "]";
+      }
+      for (int c = dv; c < dv + 4; ++c) ASSERT_EQ(row[c], kSentinel) << "pv_direct_row wrote O[0][" << c << "]";
     }
 }
 
@@ -320,6 +336,9 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
   const KernelSet& k = ks();
   const int filled = (k.qk_direct != nullptr) + (k.pv_direct_init != nullptr) + (k.pv_direct_acc != nullptr);
   EXPECT_TRUE(filled == 0 || filled == 3) << filled << " of the three direct kernels";
+  if (k.pv_direct_row) {
+    EXPECT_EQ(filled, 3) << "a one-row direct P·V without the direct path";
+  }
   if (filled == 3) {
     EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
   }

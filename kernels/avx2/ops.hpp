@@ -24,10 +24,15 @@ void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
 template <class T>
 void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 
-// Q·Kᵀ with Q and K rows read in place, rows <= kMr (qk_direct.cpp): the
-// fp32 set's KernelSet::qk_direct.
+// Q·Kᵀ with Q and K rows read in place, any number of rows (qk_direct.cpp):
+// the fp32 set's KernelSet::qk_direct.
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds);
+
+// O[0][0..dv) (+)= P·V for one query row, V rows read whole and in place
+// (pv_row_direct.cpp): the fp32 set's KernelSet::pv_direct_row.
+void pv_fp32_row_direct(int kp, const void* a, const float* v, std::int64_t ldv, int dv, float* o,
+                        bool accumulate);
 
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
 void row_max(const float* s, std::int64_t lds, int cols, float* mx);

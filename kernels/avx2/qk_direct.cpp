@@ -6,8 +6,8 @@
 // accumulators into K scalars.
 //
 // Loop order: keys outermost, in groups of K; each group's K rows come from
-// memory once, for the first row tile, and from L1 for the others (Q, at
-// most mr rows, stays in L1 throughout). One row (decode) takes groups of 8
+// memory once, for the first row tile, and from L1 for the others (Q, a
+// row block of a few strips, stays in L1 throughout). One row (decode) takes groups of 8
 // keys, so that eight accumulator chains cover the FMA latency.
 #include <immintrin.h>
 
@@ -75,11 +75,15 @@ inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, cons
 // Key groups ahead whose rows are prefetched: K rows are ldk apart, and a
 // group reads K of them side by side, a pattern the hardware prefetchers
 // follow late; few rows leave the loads waiting on memory.
-constexpr int kPrefetchGroups = 2;
+#ifndef XQK_GROUPS
+#define XQK_GROUPS 2
+#define XQK_HINT _MM_HINT_T0
+#endif
+constexpr int kPrefetchGroups = XQK_GROUPS;
 
 inline void prefetch_rows(const float* k, std::int64_t ldk, int count, int d) {
   for (int j = 0; j < count; ++j)
-    for (int x = 0; x < d; x += 16) _mm_prefetch(reinterpret_cast<const char*>(k + j * ldk + x), _MM_HINT_T0);
+    for (int x = 0; x < d; x += 16) _mm_prefetch(reinterpret_cast<const char*>(k + j * ldk + x), XQK_HINT);
 }
 
 template <int K>

@@ -17,8 +17,11 @@ struct OnlineBuffers {
   RowBlock rb;
   std::byte* k_panels;  // one block of nb keys
   std::byte* v_panels;
-  float* s;             // one strip's S tile, mr x lds
-  std::byte* p;         // its P panel [nb][mr]
+  float* s;             // one strip's S tile, mr x lds (direct: every strip's)
+  std::byte* p;         // its P panel [nb][mr] (direct: every strip's)
+  std::size_t p_panel;  // bytes of one P panel
+  Strip* strips;        // direct: the block's strips and their S columns
+  Cols* cols;
   std::int64_t lds;
 };
 
@@ -30,10 +33,33 @@ OnlineBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void*
   o.lds = b.nb + 16;  // a little skew so strip rows do not share L1 sets
   o.k_panels = c.take(k_panels_bytes(ks, b.nb, d));
   o.v_panels = c.take(v_panels_bytes(ks, b.nb, dv));
-  o.s = c.take<float>(sizeof(float) * ks.mr * o.lds);
-  o.p = c.take(a_panels_bytes(ks, ks.mr, b.nb));
+  // Direct mode runs every strip of a row block in step: S and P for each.
+  const int strips = b.direct_kv ? round_up(b.mb, ks.mr) / ks.mr : 1;
+  o.s = c.take<float>(sizeof(float) * strips * ks.mr * o.lds);
+  o.p_panel = a_panels_bytes(ks, ks.mr, b.nb);
+  o.p = c.take(o.p_panel * strips);
+  o.strips = c.take<Strip>(sizeof(Strip) * strips);
+  o.cols = c.take<Cols>(sizeof(Cols) * strips);
   if (bytes) *bytes = c.used();
   return o;
+}
+
+// One key block of every strip in step, K and V read in place (see
+// block_scores): raw scores of all rows, then each strip's softmax step and
+// P, then P·V across the strips.
+void direct_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, OnlineBuffers& w,
+                  KeyRange block, const KvSource& kv, int strips) {
+  block_scores(ks, p, w.rb, kv, block, w.s, w.lds);
+  for (int st = 0; st < strips; ++st) {
+    const Strip& s = w.strips[st] = strip_of(ks, p, t, w.rb, st);
+    float* sc = w.s + static_cast<std::int64_t>(st) * ks.mr * w.lds;
+    const KeyRange keys = s.keys.clip(block.lo, block.hi);
+    Cols& c = w.cols[st] = keys.empty() ? Cols{0, 0} : finish_strip_scores(ks, p, t, s, kv.key0, keys, sc, w.lds);
+    if (c.count() <= 0) continue;
+    const float* m_safe = update_max(ks, p, s, w.rb, sc + c.c0, w.lds, c.count());
+    write_p(ks, p, s, w.rb, sc + c.c0, w.lds, c.count(), m_safe, w.p + st * w.p_panel);
+  }
+  strips_pv(ks, w.rb, w.strips, w.cols, strips, w.p, w.p_panel, kv);
 }
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
@@ -44,6 +70,10 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   for (std::int64_t k0 = first_block(t, block, b.nb); k0 < block.hi; k0 += b.nb) {
     const int kb = static_cast<int>(std::min<std::int64_t>(b.nb, block.hi - k0));
     const KvSource kv = stage_kv(ks, p, w.rb, k0, kb, w.k_panels, w.v_panels);
+    if (w.rb.direct) {
+      direct_block(ks, p, t, w, block.clip(k0, k0 + kb), kv, strips);
+      continue;
+    }
     for (int st = 0; st < strips; ++st) {
       const Strip s = strip_of(ks, p, t, w.rb, st);
       const KeyRange keys = s.keys.clip(k0, k0 + kb);

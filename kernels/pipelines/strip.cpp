@@ -34,6 +34,18 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
   }
 }
 
+// S rows [0, rows) (Q rows at q, row stride ldq), columns c, with K in
+// place; rows up to the next multiple of mr (a strip's padding, which
+// row_max and exp2_rows read as well) get 0.
+void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, std::int64_t ldq,
+                   int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
+  if (c.count() <= 0) return;
+  ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_rows + c.c0 * kv.ldk, kv.ldk, qk_alpha(p),
+               sc + c.c0, lds);
+  for (int r = rows; r < round_up(rows, ks.mr); ++r)
+    std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
+}
+
 }  // namespace
 
 KeyRange visible_keys(const HeadProblem& p, const Tile& t, int r0, int r1) {
@@ -129,20 +141,44 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
   const auto [c0, c1] = cols_of(ks, keys, key0);
   const float alpha = qk_alpha(p);
   if (kv.k_rows) {
-    ks.qk_direct(s.rows, c1 - c0, p.d, s.q_rows, rb.ldq_rows, kv.k_rows + c0 * kv.ldk, kv.ldk,
-                 alpha, sc + c0, lds);
-    // The strip's padding rows, which row_max and exp2_rows read as well.
-    for (int r = s.rows; r < ks.mr; ++r) std::fill(sc + r * lds + c0, sc + r * lds + c1, 0.0f);
+    direct_scores(ks, p, s.q_rows, rb.ldq_rows, s.rows, kv, {c0, c1}, sc, lds);
   } else {
     const int dp = round_up(p.d, ks.k_pack);
     const std::size_t k_panel = k_panels_bytes(ks, ks.nr, p.d);
     for (int c = c0; c < c1; c += ks.nr)
       ks.qk(dp, s.q, kv.k_panels + (c / ks.nr) * k_panel, alpha, sc + c, lds);
   }
+  return finish_strip_scores(ks, p, t, s, key0, keys, sc, lds);
+}
+
+Cols finish_strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
+                         std::int64_t key0, KeyRange keys, float* sc, std::int64_t lds) {
+  const auto [c0, c1] = cols_of(ks, keys, key0);
   const bool finish_always = p.softcap > 0.0f || p.bias != nullptr;
-  if (finish_always || !block_unmasked(p, row_span(p, s.r0, s.r0 + s.rows), key0 + c0, key0 + c1))
+  if (c0 < c1 &&
+      (finish_always || !block_unmasked(p, row_span(p, s.r0, s.r0 + s.rows), key0 + c0, key0 + c1)))
     finish_scores(p, sc + c0, lds, s.r0, s.rows, key0 + c0, c1 - c0, t.key_begin, t.key_end);
   return {c0, c1};
+}
+
+Cols block_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
+                  const KvSource& kv, KeyRange keys, float* sc, std::int64_t lds) {
+  const Cols c = cols_of(ks, keys, kv.key0);
+  direct_scores(ks, p, rb.q_rows, rb.ldq_rows, rb.r1 - rb.r0, kv, c, sc, lds);
+  return c;
+}
+
+void strips_pv(const KernelSet& ks, const RowBlock& rb, const Strip* s, const Cols* c, int n,
+               const std::byte* p_panels, std::size_t p_stride, const KvSource& kv) {
+  int lo = std::numeric_limits<int>::max(), hi = 0;
+  for (int st = 0; st < n; ++st)
+    if (c[st].count() > 0) lo = std::min(lo, c[st].c0), hi = std::max(hi, c[st].c1);
+  for (int k = lo; k < hi; k += kDirectPvKeys)
+    for (int st = 0; st < n; ++st) {
+      const int a = std::max(k, c[st].c0), b = std::min(k + kDirectPvKeys, c[st].c1);
+      if (a < b)
+        strip_pv(ks, s[st], rb, b - a, p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0), kv, a);
+    }
 }
 
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
@@ -198,7 +234,9 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
               const std::byte* p_panel, const KvSource& kv, int v_key) {
-  if (kv.v_rows) {
+  if (kv.v_rows && s.rows == 1 && ks.pv_direct_row) {
+    ks.pv_direct_row(kp, p_panel, kv.v_rows + v_key * kv.ldv, kv.ldv, rb.dv, s.o, *s.started);
+  } else if (kv.v_rows) {
     // V rows in place: a few keys at a time across all of O's columns, so
     // that V is read row after row (one stream the prefetchers follow)
     // rather than one nv-column slice of every row per call.

@@ -160,6 +160,24 @@ const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
 const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& s,
                         const RowBlock& rb, const float* sc, std::int64_t lds, int cols);
 
+// The finishing half of strip_scores (softcap, bias, masks), for S the
+// caller computed: block_scores below.
+Cols finish_strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
+                         std::int64_t key0, KeyRange keys, float* sc, std::int64_t lds);
+
+// Direct mode, all strips of the block in step, so that each K and V row is
+// read from memory once for all of them and their work overlaps the reads
+// (strip by strip, the first strip would wait on memory and the others on
+// nothing). block_scores: raw Q·Kᵀ of every row of the block for the key
+// columns of `keys` (the union of its strips' keys), strip st's rows from
+// sc + st * mr * lds; each strip then finishes its own (finish_strip_scores).
+// strips_pv: P·V of n strips (strip st: S columns c[st], P panel at
+// p_panels + st * p_stride), a few keys at a time across the strips.
+Cols block_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
+                  const KvSource& kv, KeyRange keys, float* sc, std::int64_t lds);
+void strips_pv(const KernelSet& ks, const RowBlock& rb, const Strip* s, const Cols* c, int n,
+               const std::byte* p_panels, std::size_t p_stride, const KvSource& kv);
+
 // P panel (columns [0, cols) of S at sc, padded to k_pack) for the strip:
 // exp2(S - m_safe) with row sums added to s.l, or for gemm_only S itself
 // with masked keys 0.
