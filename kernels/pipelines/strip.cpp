@@ -66,6 +66,9 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->l = c.take<float>(sizeof(float) * mb);
   rb->started = c.take<bool>(mb / ks.mr);
   rb->tmp = c.take<float>(sizeof(float) * 4 * ks.mr);
+  rb->m_safe = c.take<float>(sizeof(float) * mb);
+  rb->strips = c.take<Strip>(sizeof(Strip) * (mb / ks.mr));
+  rb->cols = c.take<Cols>(sizeof(Cols) * (mb / ks.mr));
   rb->p_rows = c.take(static_cast<std::size_t>(ks.mr) * b.nb * elem_bytes(ks));
 }
 
@@ -161,15 +164,43 @@ Cols finish_strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& 
   return {c0, c1};
 }
 
-Cols block_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
-                  const KvSource& kv, KeyRange keys, float* sc, std::int64_t lds) {
-  const Cols c = cols_of(ks, keys, kv.key0);
-  direct_scores(ks, p, rb.q_rows, rb.ldq_rows, rb.r1 - rb.r0, kv, c, sc, lds);
-  return c;
+bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
+                  const KvSource& kv, std::int64_t k0, std::int64_t k1, int st0, int n, float* sc,
+                  std::int64_t lds) {
+  bool any = false;
+  for (int i = 0; i < n; ++i) {
+    rb.strips[i] = strip_of(ks, p, t, rb, st0 + i);
+    any |= !rb.strips[i].keys.clip(k0, k1).empty();
+  }
+  if (!any) return false;
+  if (kv.k_rows && n > 1) {  // the group's rows at once, for the keys some of them sees
+    const Strip& first = rb.strips[0];
+    const Strip& last = rb.strips[n - 1];
+    const KeyRange keys = visible_keys(p, t, first.r0, last.r0 + last.rows).clip(k0, k1);
+    direct_scores(ks, p, first.q_rows, rb.ldq_rows, last.r0 + last.rows - first.r0, kv,
+                  cols_of(ks, keys, kv.key0), sc, lds);
+  }
+  for (int i = 0; i < n; ++i) {
+    const KeyRange keys = rb.strips[i].keys.clip(k0, k1);
+    float* s = sc + static_cast<std::int64_t>(i) * ks.mr * lds;
+    if (keys.empty())
+      rb.cols[i] = {0, 0};
+    else if (kv.k_rows && n > 1)
+      rb.cols[i] = finish_strip_scores(ks, p, t, rb.strips[i], kv.key0, keys, s, lds);
+    else
+      rb.cols[i] = strip_scores(ks, p, t, rb.strips[i], rb, kv, keys, s, lds);
+  }
+  return true;
 }
 
-void strips_pv(const KernelSet& ks, const RowBlock& rb, const Strip* s, const Cols* c, int n,
+void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
                const std::byte* p_panels, std::size_t p_stride, const KvSource& kv) {
+  if (n == 1) {
+    if (c[0].count() > 0)
+      strip_pv(ks, rb.strips[0], rb, round_up(c[0].count(), ks.k_pack), p_panels, kv, c[0].c0);
+    return;
+  }
+  const Strip* s = rb.strips;
   int lo = std::numeric_limits<int>::max(), hi = 0;
   for (int st = 0; st < n; ++st)
     if (c[st].count() > 0) lo = std::min(lo, c[st].c0), hi = std::max(hi, c[st].c1);
@@ -184,7 +215,7 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Strip* s, const Co
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
                       const float* m_new) {
   const int mr = ks.mr;
-  float* m_safe = rb.tmp + mr;
+  float* m_safe = rb.m_safe + (s.r0 - rb.r0);
   float* alpha = rb.tmp + 2 * mr;
   bool moved = false;
   for (int r = 0; r < mr; ++r) {

@@ -41,6 +41,9 @@ inline std::int64_t first_block(const Tile& t, KeyRange keys, int size) {
   return t.key_begin + (keys.lo - t.key_begin) / size * size;
 }
 
+struct Strip;
+struct Cols;
+
 // One row block's state, carved once per work item and reused by each of
 // its row blocks.
 struct RowBlock {
@@ -50,7 +53,10 @@ struct RowBlock {
   float* m;             // running max per row (log2 units)
   float* l;             // running sum per row
   bool* started;        // per strip: its accumulator holds a P·V result
-  float* tmp;           // 4 x mr: inverse sums, safe max, rescale factors, new max
+  float* tmp;           // 4 x mr: inverse sums, -, rescale factors, new max
+  float* m_safe;        // per row: the finite max exp2 subtracts (fold_max)
+  Strip* strips;        // per strip: the strips of a group in step (group_scores)
+  Cols* cols;           //   and their S columns
   std::byte* p_rows;    // mr x nb of the input dtype: gemm_only's P before packing
   std::int64_t ldo;     // dv rounded up to nv
   PvPath pv;            // the P·V path of the problem's precision
@@ -152,30 +158,43 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
 // Row max bookkeeping. fold_max() folds a new max m_new (>= the running
 // one, mr rows) into the strip's statistics, rescaling the running sum and,
 // where the max moved, the started accumulator; it returns the finite max
-// exp2 must subtract (0 for rows still at -inf), valid until the next call.
-// update_max() does the same for the new scores S[0..mr)[0..cols) at sc,
-// and returns null for gemm_only (no softmax).
+// exp2 must subtract (0 for rows still at -inf): safe_max(), valid until
+// the strip's next call. update_max() does the same for the new scores
+// S[0..mr)[0..cols) at sc, and returns null for gemm_only (no softmax).
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
                       const float* m_new);
 const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& s,
                         const RowBlock& rb, const float* sc, std::int64_t lds, int cols);
+inline const float* safe_max(const HeadProblem& p, const RowBlock& rb, const Strip& s) {
+  return p.gemm_only ? nullptr : rb.m_safe + (s.r0 - rb.r0);
+}
 
 // The finishing half of strip_scores (softcap, bias, masks), for S the
 // caller computed: block_scores below.
 Cols finish_strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
                          std::int64_t key0, KeyRange keys, float* sc, std::int64_t lds);
 
-// Direct mode, all strips of the block in step, so that each K and V row is
-// read from memory once for all of them and their work overlaps the reads
-// (strip by strip, the first strip would wait on memory and the others on
-// nothing). block_scores: raw Q·Kᵀ of every row of the block for the key
-// columns of `keys` (the union of its strips' keys), strip st's rows from
-// sc + st * mr * lds; each strip then finishes its own (finish_strip_scores).
-// strips_pv: P·V of n strips (strip st: S columns c[st], P panel at
-// p_panels + st * p_stride), a few keys at a time across the strips.
-Cols block_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
-                  const KvSource& kv, KeyRange keys, float* sc, std::int64_t lds);
-void strips_pv(const KernelSet& ks, const RowBlock& rb, const Strip* s, const Cols* c, int n,
+// Strips in step. In direct mode all strips of a row block move together,
+// so that each K and V row is read from memory once for all of them and
+// their work overlaps the reads (strip by strip, the first strip would wait
+// on memory and the others on nothing); packed, one strip at a time.
+inline int strips_in_step(const KernelSet& ks, const RowBlock& rb) {
+  return rb.direct ? strip_count(ks, rb) : 1;
+}
+
+// Finished scores (as strip_scores) of strips [st0, st0 + n) for their keys
+// within [k0, k1) of kv: strip i's S at sc + i * mr * lds; rb.strips[i] and
+// rb.cols[i] say which strip and S columns (empty when it sees none of these
+// keys). Direct: one qk_direct call for all their rows. Returns whether some
+// strip has keys.
+bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
+                  const KvSource& kv, std::int64_t k0, std::int64_t k1, int st0, int n, float* sc,
+                  std::int64_t lds);
+
+// P·V of the group's n strips (rb.strips, with S columns c[i] and the P panel
+// of columns c[i] at p_panels + i * p_stride), a few keys at a time across
+// the strips when n > 1.
+void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
                const std::byte* p_panels, std::size_t p_stride, const KvSource& kv);
 
 // P panel (columns [0, cols) of S at sc, padded to k_pack) for the strip:
