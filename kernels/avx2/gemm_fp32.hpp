@@ -30,11 +30,10 @@ enum class Epilogue { scale_store, store, accumulate };
 
 // How far ahead (in k steps) B rows read in place are prefetched: V rows
 // are a row stride apart, a stride the hardware prefetchers pick up late.
-#ifndef XPF_ROWS
-#define XPF_ROWS 32
-#define XPF_HINT _MM_HINT_T0
-#endif
-inline constexpr int kPrefetchRows = XPF_ROWS;
+// The pipelines hand the direct P·V 16 keys per call, across all column
+// slices (strips_pv), so this is the next call's rows: 16 KiB ahead at
+// Dv = 256, well inside L1 with the strip's S, P and O.
+inline constexpr int kPrefetchRows = 16;
 
 template <Epilogue E, bool MaskedB = false, bool InPlaceB = false>
 static inline void gemm_fp32_6x2(int k, const float* __restrict a, const float* __restrict b,
@@ -50,7 +49,7 @@ static inline void gemm_fp32_6x2(int k, const float* __restrict a, const float* 
 #pragma GCC unroll 4
   for (int p = 0; p < k; ++p) {
     __m256 b0, b1;
-    if constexpr (InPlaceB) _mm_prefetch(reinterpret_cast<const char*>(b + (p + kPrefetchRows) * ldb), XPF_HINT);
+    if constexpr (InPlaceB) _mm_prefetch(reinterpret_cast<const char*>(b + (p + kPrefetchRows) * ldb), _MM_HINT_T0);
     if constexpr (MaskedB) {
       b0 = _mm256_maskload_ps(b + p * ldb, mask0);
       b1 = _mm256_maskload_ps(b + p * ldb + 8, mask1);

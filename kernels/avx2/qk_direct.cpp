@@ -75,15 +75,11 @@ inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, cons
 // Key groups ahead whose rows are prefetched: K rows are ldk apart, and a
 // group reads K of them side by side, a pattern the hardware prefetchers
 // follow late; few rows leave the loads waiting on memory.
-#ifndef XQK_GROUPS
-#define XQK_GROUPS 2
-#define XQK_HINT _MM_HINT_T0
-#endif
-constexpr int kPrefetchGroups = XQK_GROUPS;
+constexpr int kPrefetchGroups = 2;
 
 inline void prefetch_rows(const float* k, std::int64_t ldk, int count, int d) {
   for (int j = 0; j < count; ++j)
-    for (int x = 0; x < d; x += 16) _mm_prefetch(reinterpret_cast<const char*>(k + j * ldk + x), XQK_HINT);
+    for (int x = 0; x < d; x += 16) _mm_prefetch(reinterpret_cast<const char*>(k + j * ldk + x), _MM_HINT_T0);
 }
 
 template <int K>
