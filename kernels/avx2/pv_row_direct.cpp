@@ -16,6 +16,12 @@
 namespace attnrt::kernels::avx2 {
 namespace {
 
+// V rows prefetched ahead of the group in use: the loop is bound by memory,
+// and the hardware prefetchers alone keep too few lines in flight (measured
+// on the Zen VM, B4 H32 M1 N4096 D128: about 12% fewer cycles per call than
+// none; 16 rows ahead was no better).
+constexpr int kRowsAhead = 8;
+
 // O[0..dv) (+)= Σ_j p[j]·V[j][0..dv) for the G keys of one group.
 template <int G>
 inline void add_keys(const __m256 (&p)[G], const float* v, std::int64_t ldv, int dv, float* o,
@@ -42,6 +48,9 @@ void pv_fp32_row_direct(int kp, const void* a, const float* v, std::int64_t ldv,
   bool first = !accumulate;
   int k = 0;
   for (; k + 4 <= kp; k += 4, first = false) {
+    for (int j = 0; j < 4; ++j)  // (prefetches never fault, past the last key too)
+      for (int c = 0; c < dv; c += 16)
+        _mm_prefetch(reinterpret_cast<const char*>(v + (k + kRowsAhead + j) * ldv + c), _MM_HINT_T0);
     const __m256 p[4] = {_mm256_broadcast_ss(pa + k * kMr), _mm256_broadcast_ss(pa + (k + 1) * kMr),
                          _mm256_broadcast_ss(pa + (k + 2) * kMr), _mm256_broadcast_ss(pa + (k + 3) * kMr)};
     add_keys<4>(p, v + k * ldv, ldv, dv, o, first);
