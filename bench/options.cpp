@@ -125,10 +125,11 @@ Times attnrt against a BLAS baseline and against its own GEMM-only ceiling
 checks sampled rows against the double-precision reference, and reports
 GFLOP/s, the share of this machine's FMA peak and of one core's read
 bandwidth, the softmax overhead (1 - attnrt/ceiling GFLOP/s) and the plan
-each call ran: kernel set, strategy, mb, nb, stage bytes, pipe_ahead,
-grouped heads. The peaks are sampled right after every rep (the clock drifts
-over seconds): %peak is the median over reps of the rep's GFLOP/s over the
-peak sampled after it, %bw likewise with GB/s.
+each call ran: kernel set, strategy, mb, nb, stage bytes, pipe_ahead, direct
+K/V (read in place, not packed), grouped heads. The peaks are sampled right
+after every rep (the clock drifts over seconds): %peak is the median over
+reps of the rep's GFLOP/s over the peak sampled after it, %bw likewise with
+GB/s; %cyc is %peak by user-mode cycles (perf events) where allowed.
 
 Shape (any of these runs this one shape instead of a shape set; unset ones
 default to B1 H8 M=N=2048 D128 fp32):
@@ -149,8 +150,10 @@ Tune:
                     at the planner's default blocking, then mb, nb, and
                     stage bytes (three_pass) or pipe_ahead (two_pass) halved
                     and doubled, rounded to the kernel set's tiles, heads
-                    ungrouped too where the planner groups them, then the
-                    best of each together. Every plan is checked against the
+                    ungrouped too where the planner groups them, K/V direct
+                    (read in place) or packed, the other of the planner's
+                    choice, where the kernel set has the direct path (fp32,
+                    online and two_pass), then the best of each together. Every plan is checked against the
                     reference first; one that fails is listed, never chosen.
                     Prints a table per shape, sorted by speed, every line
                     starting with '#', then the best plan per shape as

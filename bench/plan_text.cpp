@@ -26,6 +26,7 @@ std::string plan_text(const rt::Plan& p) {
     s += " ahead=";
     s += std::to_string(p.blocking.pipe_ahead);
   }
+  if (p.blocking.direct_kv) s += " direct";
   if (p.group_heads) s += " grouped";
   if (p.gemm_only) s += " gemm_only";
   return s;

@@ -63,6 +63,7 @@ Json plan_json(const rt::Plan& p) {
   else
     j.null("pipe_ahead");
   j.boolean("group_heads", p.group_heads);
+  j.boolean("direct_kv", p.blocking.direct_kv);
   return j;
 }
 

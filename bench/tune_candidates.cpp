@@ -82,7 +82,8 @@ bool same_plan(const rt::Plan& a, const rt::Plan& b) {
   const kernels::Blocking &x = a.blocking, &y = b.blocking;
   return a.strategy == b.strategy && x.mb == y.mb && x.nb == y.nb &&
          (!uses_stage_bytes(a.strategy) || x.stage_bytes == y.stage_bytes) &&
-         (!uses_pipe_ahead(a.strategy) || x.pipe_ahead == y.pipe_ahead) && a.group_heads == b.group_heads &&
+         (!uses_pipe_ahead(a.strategy) || x.pipe_ahead == y.pipe_ahead) && x.direct_kv == y.direct_kv &&
+         a.group_heads == b.group_heads &&
          a.gemm_only == b.gemm_only;
 }
 
@@ -99,6 +100,11 @@ std::vector<rt::Plan> first_round(const kernels::KernelSet& ks, const rt::PlanSh
         f.set(p, static_cast<std::size_t>(static_cast<double>(f.get(base)) * factor), ks, s);
         add(plans, p);
       }
+    if (kernels::has_direct_kv(ks) && s.dtype == kernels::DType::f32 && st != Strategy::three_pass) {
+      rt::Plan p = base;  // K and V read in place, or packed: the other of the planner's choice
+      p.blocking.direct_kv = !base.blocking.direct_kv;
+      add(plans, p);
+    }
     if (base.group_heads) {
       rt::Plan p = base;
       p.group_heads = false;

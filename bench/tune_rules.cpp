@@ -28,6 +28,7 @@ rt::PlanRule rule_for(const TunedShape& t, bool range) {
   r.nb = p.blocking.nb;
   r.stage_bytes = uses_stage_bytes(p.strategy) ? p.blocking.stage_bytes : 0;
   r.pipe_ahead = uses_pipe_ahead(p.strategy) ? p.blocking.pipe_ahead : 0;
+  r.direct = p.blocking.direct_kv ? 1 : 0;
   return r;
 }
 

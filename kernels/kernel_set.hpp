@@ -110,9 +110,43 @@ struct KernelSet {
   std::uint64_t (*fp_mode_enter)() = nullptr;
   void (*fp_mode_leave)(std::uint64_t saved) = nullptr;
 
+  // ---- optional: the direct K/V path (fp32 sets with k_pack == 1) ---------
+  // For few query rows (skinny and decode shapes), packing K and V costs as
+  // much as the math and doubles the memory traffic; these kernels read the
+  // user's fp32 K and V rows where they are. Null = not available (the
+  // pipelines pack); a set fills all three or none (has_direct_kv below).
+  //
+  // S[rows x keys] = alpha * Q·Kᵀ: Q rows [rows x d] (row stride ldq) and K
+  // rows [keys x d] (row stride ldk) read in place, any rows >= 1 (a whole
+  // row block: each K row should be read from memory once for all rows),
+  // keys >= 0 and d >= 1 (no padding anywhere: tails are the kernel's job).
+  // Writes exactly S[0..rows)[0..keys), row stride lds.
+  void (*qk_direct)(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+                    std::int64_t ldk, float alpha, float* s, std::int64_t lds) = nullptr;
+  // O[mr x nv] = P·V (init) or O += P·V (acc) over kp keys: P an A panel
+  // of fp32 (as exp2_rows writes it for the accurate precision, or
+  // pack_q for gemm_only), V rows read in place: row j of the B operand is
+  // v + j * ldv, `cols` (1..nv) columns of it. O columns [cols, nv) get 0
+  // (init) or += 0 (acc), so O's padding to nv stays 0.
+  void (*pv_direct_init)(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
+                         float* o, std::int64_t ldo) = nullptr;
+  void (*pv_direct_acc)(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
+                        float* o, std::int64_t ldo) = nullptr;
+  // Optional, for one query row (decode): O[0][0..dv) = P·V, or += P·V if
+  // `accumulate`, with P's row 0 from an A panel as above and all dv
+  // columns of V's rows read in place, row after row. Null = pv_direct_*
+  // serve one row too (computing mr rows of which one is used).
+  void (*pv_direct_row)(int kp, const void* a, const float* v, std::int64_t ldv, int dv, float* o,
+                        bool accumulate) = nullptr;
+
   // ---- optional: A panel blocking (see the top of this file) --------------
   int a_block = 0;  // k-columns per A panel block; 0 = k_pack
 };
+
+inline bool has_direct_kv(const KernelSet& ks) {
+  return ks.qk_direct && ks.pv_direct_init && ks.pv_direct_acc && ks.dtype == DType::f32 &&
+         ks.k_pack == 1;
+}
 
 // The P·V path a pipeline uses for precision `prec`: its V packer, kernels and
 // the byte size of one element of P and of the V panels (for offsets).

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/src/plan_override.hpp"
 #include "tests/harness.hpp"
 
 namespace attnrt::test {
@@ -158,6 +159,30 @@ std::vector<Spec> sweep_specs() {
          .lse = false});
   }
 
+  // Few query rows per head, fp32: where a kernel set has the direct K/V
+  // path (K and V read in place), the planner takes it for online and
+  // two_pass on such shapes, and the test below runs the other choice too.
+  // Odd D and Dv (tails of the direct kernels), grouped GQA whose strips
+  // cross heads (BSHD: Q rows with no single stride), masks, key lengths
+  // with an empty batch and a fully masked bias row, a long decode that two
+  // threads split over keys.
+  const std::vector<Spec> few_rows = {
+      {.B = 2, .Hq = 8, .Hkv = 2, .M = 1, .N = 1000, .D = 128, .Dv = 128, .layout = Layout::bshd},
+      {.B = 1, .Hq = 1, .Hkv = 1, .M = 1, .N = 4000, .D = 64, .Dv = 64},
+      {.B = 1, .Hq = 8, .Hkv = 2, .M = 4, .N = 257, .D = 33, .Dv = 17, .layout = Layout::bshd},
+      {.B = 1, .Hq = 8, .Hkv = 2, .M = 4, .N = 257, .D = 64, .Dv = 80, .causal = true},
+      {.B = 1, .Hq = 2, .Hkv = 2, .M = 7, .N = 257, .D = 80, .Dv = 80, .layout = Layout::cache,
+       .causal = true, .align = TL, .window_left = 40},
+      {.B = 3, .Hq = 2, .Hkv = 1, .M = 7, .N = 257, .D = 256, .Dv = 33, .layout = Layout::bshd,
+       .kv_lens = {257, 0, 100}},
+      {.B = 1, .Hq = 4, .Hkv = 1, .M = 12, .N = 1000, .D = 96, .Dv = 96, .window_left = 100, .window_right = 20},
+      {.B = 2, .Hq = 2, .Hkv = 1, .M = 12, .N = 257, .D = 64, .Dv = 64, .bias = BiasKind::full,
+       .bias_masked_row = true, .softcap = 5.0f},
+      {.B = 1, .Hq = 2, .Hkv = 2, .M = 16, .N = 33, .D = 8, .Dv = 8, .layout = Layout::bshd, .causal = true},
+      {.B = 2, .Hq = 2, .Hkv = 2, .M = 16, .N = 1000, .D = 128, .Dv = 64, .kv_lens = {1000, 17}, .lse = false},
+  };
+  for (const Spec& s : few_rows) add(s);
+
   // Fast exp2: a cross-section of the above.
   const std::size_t before_fast = out.size();
   for (std::size_t i = 0; i < before_fast; i += 7) {
@@ -238,6 +263,20 @@ TEST_P(ForwardSweep, MatchesReference) {
   run_cpp(1, o1, lse1);
   EXPECT_TRUE(matches_reference(o1, lse1 ? &*lse1 : nullptr, ref, tolerance(spec.dtype, spec.precision)));
   EXPECT_TRUE(o1.outside_intact());
+
+  // Where the set has the direct K/V path for this pipeline, the other
+  // choice than the planner's: both paths meet every such case.
+  const kernels::KernelSet& ks = rt::kernel_set_of(rt2.get(), spec.dtype);
+  if (kernels::has_direct_kv(ks) && backend.strategy != kernels::Strategy::three_pass) {
+    HostTensor o = p.make_o();
+    std::optional<HostTensor> lse = p.make_lse();
+    const attnrt_params params = p.params(lse ? &lse->c() : nullptr, backend.strategy);
+    rt::Plan plan = rt::planned(rt2.get(), p.q().c(), p.k().c(), p.v().c(), o.c(), params);
+    plan.blocking.direct_kv = !plan.blocking.direct_kv;
+    SCOPED_TRACE(plan.blocking.direct_kv ? "K/V direct" : "K/V packed");
+    rt::forward_with_plan(rt2.get(), p.q().c(), p.k().c(), p.v().c(), o.c(), params, plan);
+    EXPECT_TRUE(matches_reference(o, lse ? &*lse : nullptr, ref, tolerance(spec.dtype, spec.precision)));
+  }
 }
 
 std::string case_name(const ::testing::TestParamInfo<SweepCase>& info) {

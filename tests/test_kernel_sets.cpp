@@ -70,6 +70,25 @@ double ulp_f32(double x) {
   return std::ldexp(1.0, std::ilogb(a) - 23);
 }
 
+// O[r][c] in double after O = P1·V1 (init) and after O += P2·V2 (acc), and
+// the sum of the products' magnitudes that bounds their rounding.
+struct PvWant {
+  double init, acc, mag;
+};
+PvWant pv_want(const HostTensor& p1, const HostTensor& v1, const HostTensor& p2, const HostTensor& v2,
+               int keys, int r, int c) {
+  PvWant w{0, 0, 0};
+  double second = 0;
+  for (int j = 0; j < keys; ++j) {
+    const double x1 = p1.get(0, 0, r, j) * v1.get(0, 0, j, c), x2 = p2.get(0, 0, r, j) * v2.get(0, 0, j, c);
+    w.init += x1;
+    second += x2;
+    w.mag += std::fabs(x1) + std::fabs(x2);
+  }
+  w.acc = w.init + second;
+  return w;
+}
+
 class KernelSetTest : public ::testing::TestWithParam<const KernelSet*> {
  protected:
   void SetUp() override {
@@ -189,19 +208,140 @@ TEST_P(KernelSetTest, PackVAndPvInitAccMatchDouble) {
             ASSERT_EQ(o[r * ldo + c], 0.0f) << "padding O[" << r << "][" << c << "]";
             continue;
           }
-          double want1 = 0, want2 = 0, mag = 0;
-          for (int j = 0; j < keys; ++j) {
-            want1 += p1.get(0, 0, r, j) * v1.get(0, 0, j, c);
-            want2 += p2.get(0, 0, r, j) * v2.get(0, 0, j, c);
-            mag += std::fabs(p1.get(0, 0, r, j) * v1.get(0, 0, j, c)) + std::fabs(p2.get(0, 0, r, j) * v2.get(0, 0, j, c));
-          }
-          const double tol = mag * ((kp + 3) * kU + 2 * pack_rel()) + 1e-30;
-          ASSERT_NEAR(after_init[r * ldo + c], want1, tol) << "pv_init O[" << r << "][" << c << "]";
-          ASSERT_NEAR(o[r * ldo + c], want1 + want2, tol) << "pv_acc O[" << r << "][" << c << "]";
+          const PvWant want = pv_want(p1, v1, p2, v2, keys, r, c);
+          const double tol = want.mag * ((kp + 3) * kU + 2 * pack_rel()) + 1e-30;
+          ASSERT_NEAR(after_init[r * ldo + c], want.init, tol) << "pv_init O[" << r << "][" << c << "]";
+          ASSERT_NEAR(o[r * ldo + c], want.acc, tol) << "pv_acc O[" << r << "][" << c << "]";
         }
         for (int c = round_up(dv, k.nv); c < ldo; ++c) ASSERT_EQ(o[r * ldo + c], kSentinel) << "pv wrote past its panels";
       }
     }
+}
+
+// ---- the direct K/V path (K and V read in place) -----------------------------
+
+// A [rows x cols] fp32 matrix read in place with an odd row stride (cols + 3,
+// NaN in the gaps: a kernel reading past a row's end shows up as NaN).
+const float* rows_of(const HostTensor& m) { return static_cast<const float*>(m.c().data); }
+
+TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  std::mt19937 rng(11);
+  for (const int d : {8, 33, 64, 128, 256}) {
+    // Up to a row block of a few strips: the pipelines hand it whole.
+    const int most = 2 * k.mr + 4;
+    HostTensor q = matrix(ATTNRT_F32, most, d), kk = matrix(ATTNRT_F32, 67, d);
+    q.fill_uniform(rng);
+    kk.fill_uniform(rng);
+    for (int rows = 1; rows <= most; ++rows)
+      for (int keys = 1; keys <= 67; ++keys) {
+        SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
+        const float alpha = keys % 2 ? 1.0f : -0.37f;
+        const std::int64_t lds = keys + 5;
+        std::vector<float> s(static_cast<std::size_t>(most) * lds, kSentinel);
+        k.qk_direct(rows, keys, d, rows_of(q), ld(q), rows_of(kk), ld(kk), alpha, s.data(), lds);
+        for (int i = 0; i < most; ++i)
+          for (int j = 0; j < lds; ++j) {
+            const float got = s[i * lds + j];
+            if (i >= rows || j >= keys) {
+              ASSERT_EQ(got, kSentinel) << "qk_direct wrote S[" << i << "][" << j << "]";
+              continue;
+            }
+            double dot = 0, mag = 0;
+            for (int x = 0; x < d; ++x) {
+              dot += q.get(0, 0, i, x) * kk.get(0, 0, j, x);
+              mag += std::fabs(q.get(0, 0, i, x) * kk.get(0, 0, j, x));
+            }
+            ASSERT_NEAR(got, alpha * dot, std::fabs(alpha) * mag * (d + 2) * kU + 1e-30) << "S[" << i << "][" << j << "]";
+          }
+      }
+  }
+}
+
+// The direct P·V (V rows in place, `cols` of an nv slice) against double,
+// and bit for bit against the packed path on the same P panel: both run the
+// same arithmetic in the same order. Then the one-row kernel, if any.
+TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  std::mt19937 rng(12);
+  for (const int keys : {1, 2, 7, 16, 33, 67})
+    for (const int dv : {1, 7, k.nv, k.nv + 1, 2 * k.nv + 3, 80}) {
+      SCOPED_TRACE("keys " + std::to_string(keys) + " dv " + std::to_string(dv));
+      HostTensor p1 = matrix(ATTNRT_F32, k.mr, keys), p2 = matrix(ATTNRT_F32, k.mr, keys);
+      HostTensor v1 = matrix(ATTNRT_F32, keys, dv), v2 = matrix(ATTNRT_F32, keys, dv);
+      p1.fill_uniform(rng, 0.0, 1.0);
+      p2.fill_uniform(rng, 0.0, 1.0);
+      v1.fill_uniform(rng);
+      v2.fill_uniform(rng);
+      Buffer a1(kernels::a_panels_bytes(k, k.mr, keys), 0xff), a2(kernels::a_panels_bytes(k, k.mr, keys), 0xff);
+      k.pack_q(src(p1), ld(p1), k.mr, keys, a1.data());
+      k.pack_q(src(p2), ld(p2), k.mr, keys, a2.data());
+      const std::int64_t ldo = round_up(dv, k.nv) + 4;
+
+      // Direct: O = P1·V1, then O += P2·V2.
+      std::vector<float> o(k.mr * ldo, kSentinel);
+      for (int c = 0; c < dv; c += k.nv)
+        k.pv_direct_init(keys, a1.data(), rows_of(v1) + c, ld(v1), std::min(k.nv, dv - c), o.data() + c, ldo);
+      const std::vector<float> after_init = o;
+      for (int c = 0; c < dv; c += k.nv)
+        k.pv_direct_acc(keys, a2.data(), rows_of(v2) + c, ld(v2), std::min(k.nv, dv - c), o.data() + c, ldo);
+
+      // Packed, the same P panels.
+      Buffer b1(kernels::v_panels_bytes(k, keys, dv), 0xff), b2(kernels::v_panels_bytes(k, keys, dv), 0xff);
+      k.pack_v(src(v1), ld(v1), keys, dv, b1.data());
+      k.pack_v(src(v2), ld(v2), keys, dv, b2.data());
+      const std::size_t v_panel = kernels::v_panels_bytes(k, keys, k.nv);
+      std::vector<float> packed(k.mr * ldo, kSentinel);
+      for (int c = 0; c < dv; c += k.nv) k.pv_init(keys, a1.data(), b1.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);
+      for (int c = 0; c < dv; c += k.nv) k.pv_acc(keys, a2.data(), b2.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);
+
+      for (int r = 0; r < k.mr; ++r) {
+        for (int c = 0; c < round_up(dv, k.nv); ++c) {
+          const float got = o[r * ldo + c];
+          ASSERT_EQ(got, packed[r * ldo + c]) << "direct vs packed O[" << r << "][" << c << "]";
+          if (c >= dv) {
+            ASSERT_EQ(after_init[r * ldo + c], 0.0f) << "padding O[" << r << "][" << c << "] after init";
+            ASSERT_EQ(got, 0.0f) << "padding O[" << r << "][" << c << "]";
+            continue;
+          }
+          const PvWant want = pv_want(p1, v1, p2, v2, keys, r, c);
+          const double tol = want.mag * (keys + 3) * kU + 1e-30;
+          ASSERT_NEAR(after_init[r * ldo + c], want.init, tol) << "pv_direct_init O[" << r << "][" << c << "]";
+          ASSERT_NEAR(got, want.acc, tol) << "pv_direct_acc O[" << r << "][" << c << "]";
+        }
+        for (int c = round_up(dv, k.nv); c < ldo; ++c) ASSERT_EQ(o[r * ldo + c], kSentinel) << "pv_direct wrote past its slices";
+      }
+
+      // One row (decode), where the set has a kernel for it: row 0 of P.
+      if (!k.pv_direct_row) continue;
+      std::vector<float> row(dv + 4, kSentinel);
+      k.pv_direct_row(keys, a1.data(), rows_of(v1), ld(v1), dv, row.data(), false);
+      const std::vector<float> row_init = row;
+      k.pv_direct_row(keys, a2.data(), rows_of(v2), ld(v2), dv, row.data(), true);
+      for (int c = 0; c < dv; ++c) {
+        const PvWant want = pv_want(p1, v1, p2, v2, keys, 0, c);
+        const double tol = want.mag * (keys + 3) * kU + 1e-30;
+        ASSERT_NEAR(row_init[c], want.init, tol) << "pv_direct_row init O[0][" << c << "]";
+        ASSERT_NEAR(row[c], want.acc, tol) << "pv_direct_row accumulate O[0][" << c << "]";
+      }
+      for (int c = dv; c < dv + 4; ++c) ASSERT_EQ(row[c], kSentinel) << "pv_direct_row wrote O[0][" << c << "]";
+    }
+}
+
+// Sets declare the direct path whole or not at all, and only where it can
+// run: fp32 inputs, k_pack 1.
+TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
+  const KernelSet& k = ks();
+  const int filled = (k.qk_direct != nullptr) + (k.pv_direct_init != nullptr) + (k.pv_direct_acc != nullptr);
+  EXPECT_TRUE(filled == 0 || filled == 3) << filled << " of the three direct kernels";
+  if (k.pv_direct_row) {
+    EXPECT_EQ(filled, 3) << "a one-row direct P·V without the direct path";
+  }
+  if (filled == 3) {
+    EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
+  }
 }
 
 // ---- row max -------------------------------------------------------------------

@@ -554,12 +554,15 @@ TEST(Pipelines, GemmOnlyIsUnnormalizedQKV) {
   attnrt_runtime* runtime = shared_runtime();
   const kernels::KernelSet& ks = rt::kernel_set_of(runtime, c.dtype);
   for (Strategy s : kStrategies)
-    for (bool grouped : {false, true}) {
-      SCOPED_TRACE(std::string(kernels::strategy_name(s)) + (grouped ? " grouped" : ""));
+    for (int variant = 0; variant < 3; ++variant) {
+      // Grouped or not; then K/V direct (P written through pack_q, read by the direct P·V).
+      const bool grouped = variant == 1, direct = variant == 2;
+      SCOPED_TRACE(std::string(kernels::strategy_name(s)) + (grouped ? " grouped" : "") + (direct ? " direct" : ""));
       InputsPtr inputs = make_inputs(c, 11);
       Inputs& in = *inputs;
       rt::Plan plan = small_plan(ks, s, grouped);
       plan.gemm_only = true;
+      plan.blocking.direct_kv = direct;
       rt::forward_with_plan(runtime, in.q.t, in.k.t, in.v.t, in.o.t, in.params, plan);
       const double scale = 1.0 / std::sqrt(static_cast<double>(c.D));
       int failures = 0;
@@ -679,12 +682,15 @@ TEST(Plans, TuningLinesReadBack) {
   const rt::PlanRule rules[] = {
       {"avx2", static_cast<int>(kernels::DType::bf16), 128, {1, 16}, {1024, -1}, Strategy::two_pass, 16, 128, 524288, 3},
       {"", -1, 0, {0, -1}, {7, 7}, Strategy::three_pass, 0, 0, 0, 0},
+      {"avx2", 0, 256, {12, 12}, {32768, 32768}, Strategy::online, 12, 128, 0, 0, 1},
+      {"", 0, 0, {1, 1}, {0, -1}, Strategy::two_pass, 0, 0, 0, 0, 0},
   };
   std::string text;
   for (const rt::PlanRule& r : rules) text += rt::tuning_line(r) + "\n";
   const rt::PlanTable back = rt::load_tuning_file("test", write_file("attnrt_tuning_lines.txt", text));
-  ASSERT_EQ(back.size(), 2u) << text;
-  for (int i = 0; i < 2; ++i) {
+  ASSERT_EQ(back.size(), 4u) << text;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(back[i].direct, rules[i].direct) << rt::tuning_line(rules[i]);
     EXPECT_EQ(rt::tuning_line(back[i]), rt::tuning_line(rules[i]));
     EXPECT_EQ(back[i].isa, rules[i].isa);
     EXPECT_EQ(back[i].dtype, rules[i].dtype);
@@ -694,6 +700,67 @@ TEST(Plans, TuningLinesReadBack) {
     EXPECT_EQ(back[i].stage_bytes, rules[i].stage_bytes);
     EXPECT_EQ(back[i].pipe_ahead, rules[i].pipe_ahead);
   }
+}
+
+// The direct K/V path: on by default for few rows per block where the set
+// has it (fp32, online and two_pass), never for three_pass or other dtypes;
+// a tuning file's optional last column turns it on or off.
+TEST(Plans, DirectKvWhereTheSetHasItAndTheFileSays) {
+  const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
+  const bool has = kernels::has_direct_kv(ks);
+  const rt::PlanShape skinny{kernels::DType::f32, 256, 256, 12, 32768, 1};
+  const rt::PlanShape decode_gqa{kernels::DType::f32, 128, 128, 1, 4096, 4};
+  const rt::PlanShape prefill{kernels::DType::f32, 128, 128, 2048, 2048, 1};
+  EXPECT_EQ(rt::choose_plan(ks, skinny, ATTNRT_STRATEGY_AUTO, {}).blocking.direct_kv, has);
+  EXPECT_EQ(rt::choose_plan(ks, skinny, ATTNRT_STRATEGY_ONLINE, {}).blocking.direct_kv, has);
+  EXPECT_EQ(rt::choose_plan(ks, decode_gqa, ATTNRT_STRATEGY_AUTO, {}).blocking.direct_kv, has);
+  EXPECT_FALSE(rt::choose_plan(ks, skinny, ATTNRT_STRATEGY_THREE_PASS, {}).blocking.direct_kv);
+  EXPECT_FALSE(rt::choose_plan(ks, prefill, ATTNRT_STRATEGY_AUTO, {}).blocking.direct_kv);
+  const kernels::KernelSet& ks16 = rt::kernel_set_of(shared_runtime(), ATTNRT_F16);
+  const rt::PlanShape skinny16{kernels::DType::f16, 256, 256, 12, 32768, 1};
+  EXPECT_FALSE(rt::choose_plan(ks16, skinny16, ATTNRT_STRATEGY_AUTO, {}).blocking.direct_kv);
+
+  const std::string path = write_file("attnrt_tuning_direct.txt",
+                                      "* f32 256 12 * -> two_pass 0 0 0 0 packed\n"
+                                      "* f32 128 * * -> online 0 0 0 0 direct   # also for large M\n"
+                                      "* f32 64 * * -> online 0 0 0 0 *\n"
+                                      "* f16 * * * -> online 0 0 0 0 direct\n");
+  const rt::PlanTable table = rt::load_tuning_file("ATTNRT_TUNING_FILE", path);
+  ASSERT_EQ(table.size(), 4u);
+  EXPECT_FALSE(rt::choose_plan(ks, skinny, ATTNRT_STRATEGY_AUTO, table).blocking.direct_kv);
+  EXPECT_EQ(rt::choose_plan(ks, prefill, ATTNRT_STRATEGY_AUTO, table).blocking.direct_kv, has);
+  EXPECT_EQ(rt::choose_plan(ks, {kernels::DType::f32, 64, 64, 7, 1000, 1}, ATTNRT_STRATEGY_AUTO, table).blocking.direct_kv, has);
+  EXPECT_FALSE(rt::choose_plan(ks, {kernels::DType::f32, 64, 64, 700, 1000, 1}, ATTNRT_STRATEGY_AUTO, table).blocking.direct_kv);
+  EXPECT_FALSE(rt::choose_plan(ks16, skinny16, ATTNRT_STRATEGY_AUTO, table).blocking.direct_kv);  // fp16: packed anyway
+  EXPECT_THROW(rt::load_tuning_file("ATTNRT_TUNING_FILE",
+                                    write_file("attnrt_tuning_direct_bad.txt", "* f32 * * * -> online 0 0 0 0 inplace\n")),
+               rt::Failure);
+}
+
+// The direct K/V path where the planner would not take it: more rows than
+// a few strips, GQA with bias, and small blocks with several chunks.
+TEST(Pipelines, DirectKvMatchesReferenceOnEveryShape) {
+  const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
+  if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path";
+  const std::vector<Case> cases = {
+      {.name = "M33 N1000 D80 causal", .Hq = 2, .Hkv = 1, .M = 33, .N = 1000, .D = 80, .Dv = 72, .causal = true},
+      {.name = "M1 N700 GQA8 bias", .Hq = 8, .Hkv = 1, .M = 1, .N = 700, .D = 64, .Dv = 64, .bias = BiasKind::per_head},
+  };
+  for (const Case& c : cases)
+    for (Strategy s : {Strategy::online, Strategy::two_pass}) {
+      SCOPED_TRACE(c.name + " " + kernels::strategy_name(s));
+      InputsPtr inputs = make_inputs(c, 4);
+      const RefResult ref = reference_forward(inputs->q.t, inputs->k.t, inputs->v.t, inputs->params);
+      for (bool small : {false, true}) {
+        InputsPtr in = make_inputs(c, 4);
+        in->params.strategy = static_cast<attnrt_strategy>(s);
+        rt::Plan plan = small ? small_plan(ks, s, false)
+                              : rt::planned(shared_runtime(), in->q.t, in->k.t, in->v.t, in->o.t, in->params);
+        plan.blocking.direct_kv = true;
+        rt::forward_with_plan(shared_runtime(), in->q.t, in->k.t, in->v.t, in->o.t, in->params, plan);
+        expect_matches(*in, ref, small ? "direct, small blocks" : "direct");
+      }
+    }
 }
 
 TEST(Plans, BadTuningFileNamesVariableFileAndLine) {

@@ -1,9 +1,13 @@
 // The fp32 GEMM micro-kernel of the avx2 sets: C[6 x 16] from an A panel
 // of k columns in blocks of 8 ([6][8] row-major each, the last [6][k % 8];
-// kernel_set.hpp, a_block) and a B panel [k][16], 12 ymm accumulators. One
-// body serves Q·Kᵀ (scaled store into S), P·V init (store) and P·V
-// accumulate, chosen by the template parameter, so the three cannot drift
-// apart.
+// kernel_set.hpp, a_block) and B rows [k][16] (row stride ldb), 12 ymm
+// accumulators. One body serves Q·Kᵀ (scaled store into S), P·V init
+// (store) and P·V accumulate, chosen by the template parameter, so the three
+// cannot drift apart; and both B sources: packed panels (ldb = kNr, a
+// constant once inlined, so the packed kernels compile as before) and the
+// user's V rows read in place (the direct path: ldb = V's row stride, and
+// MaskedB for the last Dv % 16 columns, whose B lanes past b_cols load as 0
+// so that C's padding columns come out 0).
 //
 // Per k step: two B loads, six A broadcasts straight from memory
 // (vbroadcastss m32), twelve FMAs. With FMA latency 4 and two FMA pipes,
@@ -13,28 +17,49 @@
 // within a block) and spare exp2_rows and pack_q a 6x8 transpose each.
 // Panels are laid out so B rows are 64-byte aligned (the pipeline's
 // workspace is); unaligned-load instructions are used anyway so that a
-// caller's unaligned panel is slow rather than a crash.
+// caller's unaligned panel (or V row) is slow rather than a crash.
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstdint>
 
+#include "kernels/avx2/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 
 namespace attnrt::kernels::avx2 {
 
 enum class Epilogue { scale_store, store, accumulate };
 
-template <Epilogue E>
+// How far ahead (in k steps) B rows read in place are prefetched: V rows
+// are a row stride apart, a stride the hardware prefetchers pick up late.
+// The pipelines hand the direct P·V 16 keys per call, across all column
+// slices (strips_pv), so this is the next call's rows: 16 KiB ahead at
+// Dv = 256, well inside L1 with the strip's S, P and O.
+inline constexpr int kPrefetchRows = 16;
+
+template <Epilogue E, bool MaskedB = false, bool InPlaceB = false>
 static inline void gemm_fp32_6x2(int k, const float* __restrict a, const float* __restrict b,
-                                 float alpha, float* __restrict c, std::int64_t ldc) {
+                                 std::int64_t ldb, int b_cols, float alpha, float* __restrict c,
+                                 std::int64_t ldc) {
+  __m256i mask0 = _mm256_setzero_si256(), mask1 = mask0;
+  if constexpr (MaskedB) {
+    mask0 = first_lanes(b_cols);
+    mask1 = first_lanes(b_cols - 8);
+  }
   __m256 acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  // Column j of a block of width w: row i at a[i * w + j].
-  const auto step = [&](const float* blk, int w, int j, const float* brow) {
-    const __m256 b0 = _mm256_loadu_ps(brow);
-    const __m256 b1 = _mm256_loadu_ps(brow + 8);
+  // Column j of a block of width w: row i at a[i * w + j]; B row p at b + p * ldb.
+  const auto step = [&](const float* blk, int w, int j, int p) {
+    __m256 b0, b1;
+    if constexpr (InPlaceB) _mm_prefetch(reinterpret_cast<const char*>(b + (p + kPrefetchRows) * ldb), _MM_HINT_T0);
+    if constexpr (MaskedB) {
+      b0 = _mm256_maskload_ps(b + p * ldb, mask0);
+      b1 = _mm256_maskload_ps(b + p * ldb + 8, mask1);
+    } else {
+      b0 = _mm256_loadu_ps(b + p * ldb);
+      b1 = _mm256_loadu_ps(b + p * ldb + 8);
+    }
 #pragma GCC unroll 6
     for (int i = 0; i < kMr; ++i) {
       const __m256 ai = _mm256_broadcast_ss(blk + i * w + j);
@@ -45,9 +70,9 @@ static inline void gemm_fp32_6x2(int k, const float* __restrict a, const float* 
   int p = 0;
   for (; p + kABlock <= k; p += kABlock) {
 #pragma GCC unroll 8
-    for (int j = 0; j < kABlock; ++j) step(a + p * kMr, kABlock, j, b + (p + j) * kNr);
+    for (int j = 0; j < kABlock; ++j) step(a + p * kMr, kABlock, j, p + j);
   }
-  for (int j = 0, w = k - p; j < w; ++j) step(a + p * kMr, w, j, b + (p + j) * kNr);
+  for (int j = 0, w = k - p; j < w; ++j) step(a + p * kMr, w, j, p + j);
   const __m256 scale = _mm256_set1_ps(alpha);
 #pragma GCC unroll 6
   for (int i = 0; i < kMr; ++i) {

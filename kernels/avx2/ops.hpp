@@ -5,8 +5,6 @@
 // can be picked by the linker for code that runs on any CPU.
 #pragma once
 
-#include <immintrin.h>
-
 #include <cstdint>
 
 #include "kernels/kernel_set.hpp"
@@ -21,19 +19,6 @@ inline constexpr int kNv = 16;
 // one ymm row per block, so Q and P rows are stored without a transpose.
 inline constexpr int kABlock = 8;
 
-// Lane mask with lanes [0, n) set, n in [0, 8].
-static inline __m256i first_lanes(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// The first n (<= 8) lanes of v stored at p; nothing past them is written.
-static inline void store_upto8(float* p, __m256 v, int n) {
-  if (n >= 8)
-    _mm256_storeu_ps(p, v);
-  else
-    _mm256_maskstore_ps(p, first_lanes(n), v);
-}
-
 // Packers (pack.cpp), instantiated for float, Fp16 and Bf16 inputs.
 template <class T>
 void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst);
@@ -41,6 +26,16 @@ template <class T>
 void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
 template <class T>
 void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+
+// Q·Kᵀ with Q and K rows read in place, any number of rows (qk_direct.cpp):
+// the fp32 set's KernelSet::qk_direct.
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+                    std::int64_t ldk, float alpha, float* s, std::int64_t lds);
+
+// O[0][0..dv) (+)= P·V for one query row, V rows read whole and in place
+// (pv_row_direct.cpp): the fp32 set's KernelSet::pv_direct_row.
+void pv_fp32_row_direct(int kp, const void* a, const float* v, std::int64_t ldv, int dv, float* o,
+                        bool accumulate);
 
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
 void row_max(const float* s, std::int64_t lds, int cols, float* mx);

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernels/avx2/convert.hpp"
+#include "kernels/avx2/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/avx2/transpose.hpp"
 

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "kernels/avx2/exp2.hpp"
+#include "kernels/avx2/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 
 namespace attnrt::kernels::avx2 {

@@ -1,7 +1,8 @@
 // online: FlashAttention-2 style. For each block of keys, an mr-row strip of
 // S is computed into L1, its running max updated, the output accumulator
 // rescaled where the max moved, and P·V accumulated. K and V blocks are
-// packed once per block and reused by every row strip of the row block.
+// packed once per block and reused by every row strip of the row block, or
+// in direct mode read in place (the block then stays in L2 for the strips).
 #include "kernels/pipelines/online.hpp"
 
 #include <algorithm>
@@ -16,8 +17,9 @@ struct OnlineBuffers {
   RowBlock rb;
   std::byte* k_panels;  // one block of nb keys
   std::byte* v_panels;
-  float* s;             // one strip's S tile, mr x lds
-  std::byte* p;         // its P panel [nb][mr]
+  float* s;             // S tiles of the strips in step, mr x lds each
+  std::byte* p;         // their P panels [nb][mr]
+  std::size_t p_panel;  // bytes of one P panel
   std::int64_t lds;
 };
 
@@ -29,30 +31,34 @@ OnlineBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void*
   o.lds = b.nb + 16;  // a little skew so strip rows do not share L1 sets
   o.k_panels = c.take(k_panels_bytes(ks, b.nb, d));
   o.v_panels = c.take(v_panels_bytes(ks, b.nb, dv));
-  o.s = c.take<float>(sizeof(float) * ks.mr * o.lds);
-  o.p = c.take(a_panels_bytes(ks, ks.mr, b.nb));
+  // Direct mode moves every strip of a row block in step (strips_in_step).
+  const int strips = b.direct_kv ? round_up(b.mb, ks.mr) / ks.mr : 1;
+  o.s = c.take<float>(sizeof(float) * strips * ks.mr * o.lds);
+  o.p_panel = a_panels_bytes(ks, ks.mr, b.nb);
+  o.p = c.take(o.p_panel * strips);
   if (bytes) *bytes = c.used();
   return o;
 }
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                OnlineBuffers& w, int r0, int r1) {
-  begin_row_block(ks, p, r0, r1, &w.rb);
+  begin_row_block(ks, p, direct_kv(ks, p, b), r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
-  const int strips = strip_count(ks, w.rb);
+  const int strips = strip_count(ks, w.rb), step = strips_in_step(ks, w.rb);
   for (std::int64_t k0 = first_block(t, block, b.nb); k0 < block.hi; k0 += b.nb) {
     const int kb = static_cast<int>(std::min<std::int64_t>(b.nb, block.hi - k0));
-    pack_k_rows(ks, p, k0, kb, w.k_panels);
-    pack_v_rows(ks, p, k0, kb, w.v_panels);
-    for (int st = 0; st < strips; ++st) {
-      const Strip s = strip_of(ks, p, t, w.rb, st);
-      const KeyRange keys = s.keys.clip(k0, k0 + kb);
-      if (keys.empty()) continue;
-      const Cols c = strip_scores(ks, p, t, s, w.k_panels, k0, keys, w.s, w.lds);
-      const float* sc = w.s + c.c0;
-      const float* m_safe = update_max(ks, p, s, w.rb, sc, w.lds, c.count());
-      write_p(ks, p, s, w.rb, sc, w.lds, c.count(), m_safe, w.p);
-      strip_pv(ks, s, w.rb, round_up(c.count(), ks.k_pack), w.p, w.v_panels, kb, c.c0);
+    const KvSource kv = stage_kv(ks, p, w.rb, k0, kb, w.k_panels, w.v_panels);
+    for (int st0 = 0; st0 < strips; st0 += step) {
+      const int n = std::min(step, strips - st0);
+      if (!group_scores(ks, p, t, w.rb, kv, k0, k0 + kb, st0, n, w.s, w.lds)) continue;
+      for (int i = 0; i < n; ++i) {
+        const Cols c = w.rb.cols[i];
+        if (c.count() <= 0) continue;
+        const float* sc = w.s + static_cast<std::int64_t>(i) * ks.mr * w.lds + c.c0;
+        const float* m_safe = update_max(ks, p, w.rb.strips[i], w.rb, sc, w.lds, c.count());
+        write_p(ks, p, w.rb.strips[i], w.rb, sc, w.lds, c.count(), m_safe, w.p + i * w.p_panel);
+      }
+      strips_pv(ks, w.rb, w.rb.cols, n, w.p, w.p_panel, kv);
     }
   }
   end_row_block(ks, p, &w.rb);

@@ -33,6 +33,12 @@ struct Blocking {
   // two_pass: ring slots; exp2 runs pipe_ahead - 1 slots ahead of P·V.
   // Others: unused. >= 1.
   int pipe_ahead;
+  // online and two_pass: read K and V in place with the set's direct
+  // kernels (KernelSet::qk_direct) instead of packing each block, where the
+  // set has them, the inputs are fp32 and P takes the accurate path (else
+  // the flag is ignored). For few query rows per block, where packing costs
+  // as much as the math. three_pass: unused (it always packs).
+  bool direct_kv = false;
 };
 
 // The granule of key counts and key offsets: nr (a qk tile never straddles

@@ -12,6 +12,9 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// Keys per direct P·V call (V rows read in place): see strip_pv.
+constexpr int kDirectPvKeys = 16;
+
 std::size_t elem_bytes(const KernelSet& ks) { return dtype_size(ks.dtype); }
 
 // Calls f(r, count, stride) over runs of packed rows [r0, r0 + rows) that a
@@ -31,6 +34,18 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
   }
 }
 
+// S rows [0, rows) (Q rows at q, row stride ldq), columns c, with K in
+// place; rows up to the next multiple of mr (a strip's padding, which
+// row_max and exp2_rows read as well) get 0.
+void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, std::int64_t ldq,
+                   int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
+  if (c.count() <= 0) return;
+  ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_rows + c.c0 * kv.ldk, kv.ldk, qk_alpha(p),
+               sc + c.c0, lds);
+  for (int r = rows; r < round_up(rows, ks.mr); ++r)
+    std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
+}
+
 }  // namespace
 
 KeyRange visible_keys(const HeadProblem& p, const Tile& t, int r0, int r1) {
@@ -43,6 +58,7 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   const int mb = round_up(b.mb, ks.mr);
   rb->ldo = round_up(dv, ks.nv);
   rb->nb = b.nb;
+  rb->dv = dv;
   rb->q_panels = c.take(a_panels_bytes(ks, mb, d));
   rb->q_gather = c.take(static_cast<std::size_t>(mb) * d * elem_bytes(ks));
   rb->o = c.take<float>(sizeof(float) * mb * rb->ldo);
@@ -50,25 +66,44 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->l = c.take<float>(sizeof(float) * mb);
   rb->started = c.take<bool>(mb / ks.mr);
   rb->tmp = c.take<float>(sizeof(float) * 4 * ks.mr);
+  rb->m_safe = c.take<float>(sizeof(float) * mb);
+  rb->strips = c.take<Strip>(sizeof(Strip) * (mb / ks.mr));
+  rb->cols = c.take<Cols>(sizeof(Cols) * (mb / ks.mr));
   rb->p_rows = c.take(static_cast<std::size_t>(ks.mr) * b.nb * elem_bytes(ks));
 }
 
-void begin_row_block(const KernelSet& ks, const HeadProblem& p, int r0, int r1, RowBlock* rb) {
+bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b) {
+  return b.direct_kv && has_direct_kv(ks) && p.dtype == DType::f32 &&
+         pv_path_of(ks, p).pv_acc == ks.pv_acc;
+}
+
+void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int r0, int r1,
+                     RowBlock* rb) {
   rb->r0 = r0;
   rb->r1 = r1;
   rb->pv = pv_path_of(ks, p);
+  rb->direct = direct;
   const int rows = r1 - r0;
   const std::size_t esz = elem_bytes(ks);
-  const char* q = static_cast<const char*>(p.q);
+  const char* q = static_cast<const char*>(p.q) + p.q_offset(r0) * esz;
+  std::int64_t ldq = 0;
   if (const auto ld = packed_row_stride(p, r0, r1, p.ldq, p.hsq)) {
-    ks.pack_q(q + p.q_offset(r0) * esz, *ld, rows, p.d, rb->q_panels);
+    ldq = *ld;
   } else {
     // Rows of several heads in a layout not dense over heads: gather them
     // into one dense block first (rows x d, a few KiB).
     const std::size_t row_bytes = static_cast<std::size_t>(p.d) * esz;
     for (int r = 0; r < rows; ++r)
-      std::memcpy(rb->q_gather + r * row_bytes, q + p.q_offset(r0 + r) * esz, row_bytes);
-    ks.pack_q(rb->q_gather, p.d, rows, p.d, rb->q_panels);
+      std::memcpy(rb->q_gather + r * row_bytes,
+                  static_cast<const char*>(p.q) + p.q_offset(r0 + r) * esz, row_bytes);
+    q = reinterpret_cast<const char*>(rb->q_gather);
+    ldq = p.d;
+  }
+  if (direct) {
+    rb->q_rows = reinterpret_cast<const float*>(q);
+    rb->ldq_rows = ldq;
+  } else {
+    ks.pack_q(q, ldq, rows, p.d, rb->q_panels);
   }
   const int padded = round_up(rows, ks.mr);
   std::fill(rb->m, rb->m + padded, kNegInf);
@@ -82,6 +117,7 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
   s.r0 = rb.r0 + st * ks.mr;
   s.rows = std::min(rb.r1 - s.r0, ks.mr);
   s.q = rb.q_panels + st * a_panels_bytes(ks, ks.mr, p.d);
+  s.q_rows = rb.direct ? rb.q_rows + static_cast<std::int64_t>(st) * ks.mr * rb.ldq_rows : nullptr;
   s.o = rb.o + static_cast<std::int64_t>(st) * ks.mr * rb.ldo;
   s.m = rb.m + st * ks.mr;
   s.l = rb.l + st * ks.mr;
@@ -90,25 +126,96 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
   return s;
 }
 
+KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
+                  std::int64_t key0, int keys, std::byte* k_panels, std::byte* v_panels) {
+  if (!rb.direct) {
+    pack_k_rows(ks, p, key0, keys, k_panels);
+    pack_v_rows(ks, p, key0, keys, v_panels);
+    return packed_kv(key0, k_panels, v_panels, keys);
+  }
+  return {key0, nullptr, nullptr, 0, static_cast<const float*>(p.k) + key0 * p.ldk, p.ldk,
+          static_cast<const float*>(p.v) + key0 * p.ldv, p.ldv};
+}
+
 Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
-                  const std::byte* k_panels, std::int64_t key0, KeyRange keys, float* sc,
+                  const RowBlock& rb, const KvSource& kv, KeyRange keys, float* sc,
                   std::int64_t lds) {
+  const std::int64_t key0 = kv.key0;
   const auto [c0, c1] = cols_of(ks, keys, key0);
-  const int dp = round_up(p.d, ks.k_pack);
-  const std::size_t k_panel = k_panels_bytes(ks, ks.nr, p.d);
   const float alpha = qk_alpha(p);
-  for (int c = c0; c < c1; c += ks.nr)
-    ks.qk(dp, s.q, k_panels + (c / ks.nr) * k_panel, alpha, sc + c, lds);
+  if (kv.k_rows) {
+    direct_scores(ks, p, s.q_rows, rb.ldq_rows, s.rows, kv, {c0, c1}, sc, lds);
+  } else {
+    const int dp = round_up(p.d, ks.k_pack);
+    const std::size_t k_panel = k_panels_bytes(ks, ks.nr, p.d);
+    for (int c = c0; c < c1; c += ks.nr)
+      ks.qk(dp, s.q, kv.k_panels + (c / ks.nr) * k_panel, alpha, sc + c, lds);
+  }
+  return finish_strip_scores(ks, p, t, s, key0, keys, sc, lds);
+}
+
+Cols finish_strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
+                         std::int64_t key0, KeyRange keys, float* sc, std::int64_t lds) {
+  const auto [c0, c1] = cols_of(ks, keys, key0);
   const bool finish_always = p.softcap > 0.0f || p.bias != nullptr;
-  if (finish_always || !block_unmasked(p, row_span(p, s.r0, s.r0 + s.rows), key0 + c0, key0 + c1))
+  if (c0 < c1 &&
+      (finish_always || !block_unmasked(p, row_span(p, s.r0, s.r0 + s.rows), key0 + c0, key0 + c1)))
     finish_scores(p, sc + c0, lds, s.r0, s.rows, key0 + c0, c1 - c0, t.key_begin, t.key_end);
   return {c0, c1};
+}
+
+bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
+                  const KvSource& kv, std::int64_t k0, std::int64_t k1, int st0, int n, float* sc,
+                  std::int64_t lds) {
+  bool any = false;
+  for (int i = 0; i < n; ++i) {
+    rb.strips[i] = strip_of(ks, p, t, rb, st0 + i);
+    any |= !rb.strips[i].keys.clip(k0, k1).empty();
+  }
+  if (!any) return false;
+  if (kv.k_rows && n > 1) {  // the group's rows at once, for the keys some of them sees
+    const Strip& first = rb.strips[0];
+    const Strip& last = rb.strips[n - 1];
+    const KeyRange keys = visible_keys(p, t, first.r0, last.r0 + last.rows).clip(k0, k1);
+    direct_scores(ks, p, first.q_rows, rb.ldq_rows, last.r0 + last.rows - first.r0, kv,
+                  cols_of(ks, keys, kv.key0), sc, lds);
+  }
+  for (int i = 0; i < n; ++i) {
+    const KeyRange keys = rb.strips[i].keys.clip(k0, k1);
+    float* s = sc + static_cast<std::int64_t>(i) * ks.mr * lds;
+    if (keys.empty())
+      rb.cols[i] = {0, 0};
+    else if (kv.k_rows && n > 1)
+      rb.cols[i] = finish_strip_scores(ks, p, t, rb.strips[i], kv.key0, keys, s, lds);
+    else
+      rb.cols[i] = strip_scores(ks, p, t, rb.strips[i], rb, kv, keys, s, lds);
+  }
+  return true;
+}
+
+void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
+               const std::byte* p_panels, std::size_t p_stride, const KvSource& kv) {
+  if (n == 1) {
+    if (c[0].count() > 0)
+      strip_pv(ks, rb.strips[0], rb, round_up(c[0].count(), ks.k_pack), p_panels, kv, c[0].c0);
+    return;
+  }
+  const Strip* s = rb.strips;
+  int lo = std::numeric_limits<int>::max(), hi = 0;
+  for (int st = 0; st < n; ++st)
+    if (c[st].count() > 0) lo = std::min(lo, c[st].c0), hi = std::max(hi, c[st].c1);
+  for (int k = lo; k < hi; k += kDirectPvKeys)
+    for (int st = 0; st < n; ++st) {
+      const int a = std::max(k, c[st].c0), b = std::min(k + kDirectPvKeys, c[st].c1);
+      if (a < b)
+        strip_pv(ks, s[st], rb, b - a, p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0), kv, a);
+    }
 }
 
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
                       const float* m_new) {
   const int mr = ks.mr;
-  float* m_safe = rb.tmp + mr;
+  float* m_safe = rb.m_safe + (s.r0 - rb.r0);
   float* alpha = rb.tmp + 2 * mr;
   bool moved = false;
   for (int r = 0; r < mr; ++r) {
@@ -157,14 +264,26 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
 }
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
-              const std::byte* p_panel, const std::byte* v_panels, int v_keys, int v_key) {
-  const std::size_t v_panel = v_offset(ks, rb, round_up(v_keys, ks.k_pack));
-  const std::byte* v = v_panels + v_offset(ks, rb, v_key);
-  for (int vc = 0; vc < rb.ldo; vc += ks.nv, v += v_panel) {
-    if (*s.started)
-      rb.pv.pv_acc(kp, p_panel, v, s.o + vc, rb.ldo);
-    else
-      rb.pv.pv_init(kp, p_panel, v, s.o + vc, rb.ldo);
+              const std::byte* p_panel, const KvSource& kv, int v_key) {
+  if (kv.v_rows && s.rows == 1 && ks.pv_direct_row) {
+    ks.pv_direct_row(kp, p_panel, kv.v_rows + v_key * kv.ldv, kv.ldv, rb.dv, s.o, *s.started);
+  } else if (kv.v_rows) {
+    // V rows in place: a few keys at a time across all of O's columns, so
+    // that V is read row after row (one stream the prefetchers follow)
+    // rather than one nv-column slice of every row per call.
+    const float* v = kv.v_rows + v_key * kv.ldv;
+    for (int k0 = 0; k0 < kp; k0 += kDirectPvKeys) {
+      const int keys = std::min(kDirectPvKeys, kp - k0);
+      const auto pv = *s.started || k0 > 0 ? ks.pv_direct_acc : ks.pv_direct_init;
+      const std::byte* pk = p_panel + p_offset(ks, rb, k0);
+      for (int vc = 0; vc < rb.ldo; vc += ks.nv)
+        pv(keys, pk, v + k0 * kv.ldv + vc, kv.ldv, std::min(ks.nv, rb.dv - vc), s.o + vc, rb.ldo);
+    }
+  } else {
+    const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));
+    const std::byte* v = kv.v_panels + v_offset(ks, rb, v_key);
+    const auto pv = *s.started ? rb.pv.pv_acc : rb.pv.pv_init;
+    for (int vc = 0; vc < rb.ldo; vc += ks.nv, v += v_panel) pv(kp, p_panel, v, s.o + vc, rb.ldo);
   }
   *s.started = true;
 }

@@ -4,6 +4,11 @@
 // rescale bookkeeping, writing P, P·V over V panels, and the normalize + LSE
 // epilogue. A pipeline is then only the order in which it calls these.
 //
+// K and V reach Q·Kᵀ and P·V through a KvSource: packed panels, or in the
+// direct mode (Blocking::direct_kv) the user's fp32 rows in place, read by
+// the set's direct kernels; a row block in direct mode packs neither Q nor
+// K nor V, and the pipelines' loop orders do not change.
+//
 // Key coordinates: S columns, K panels and V panels are all relative to a
 // `key0` (the first key of a packed block or chunk); offsets handed between
 // them are multiples of key_step(ks), so a qk tile never straddles two K
@@ -36,6 +41,9 @@ inline std::int64_t first_block(const Tile& t, KeyRange keys, int size) {
   return t.key_begin + (keys.lo - t.key_begin) / size * size;
 }
 
+struct Strip;
+struct Cols;
+
 // One row block's state, carved once per work item and reused by each of
 // its row blocks.
 struct RowBlock {
@@ -45,20 +53,36 @@ struct RowBlock {
   float* m;             // running max per row (log2 units)
   float* l;             // running sum per row
   bool* started;        // per strip: its accumulator holds a P·V result
-  float* tmp;           // 4 x mr: inverse sums, safe max, rescale factors, new max
+  float* tmp;           // 4 x mr: inverse sums, -, rescale factors, new max
+  float* m_safe;        // per row: the finite max exp2 subtracts (fold_max)
+  Strip* strips;        // per strip: the strips of a group in step (group_scores)
+  Cols* cols;           //   and their S columns
   std::byte* p_rows;    // mr x nb of the input dtype: gemm_only's P before packing
   std::int64_t ldo;     // dv rounded up to nv
   PvPath pv;            // the P·V path of the problem's precision
   int nb;
+  int dv;
   int r0, r1;           // packed rows of the block in use
+  // Direct mode: Q, K and V are read in place; the block's Q rows start at
+  // q_rows with row stride ldq_rows (the user's, or gathered into q_gather).
+  bool direct;
+  const float* q_rows;
+  std::int64_t ldq_rows;
 };
 
 void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocking& b,
                      RowBlock* rb);
 
-// Starts row block [r0, r1) (at most mb rows): packs its Q, empties its
-// accumulators and statistics.
-void begin_row_block(const KernelSet& ks, const HeadProblem& p, int r0, int r1, RowBlock* rb);
+// Whether a pipeline that supports it reads K and V in place for `p` under
+// blocking b: b asks for it, the set has the direct kernels, the inputs are
+// fp32 and P takes the accurate (fp32) P·V path.
+bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b);
+
+// Starts row block [r0, r1) (at most mb rows) in direct mode (direct_kv())
+// or not: packs its Q (direct: finds its rows), empties its accumulators
+// and statistics.
+void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int r0, int r1,
+                     RowBlock* rb);
 
 // Normalizes the block's accumulators into the user's O and writes LSE
 // (natural log). Rows that saw no key get O = 0 and LSE = -inf.
@@ -67,7 +91,8 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, RowBlock* rb);
 // One mr-row strip of the block in use.
 struct Strip {
   int r0, rows;          // packed rows [r0, r0 + rows), rows <= mr
-  const std::byte* q;    // its Q panel
+  const std::byte* q;    // its Q panel (not direct)
+  const float* q_rows;   // direct: its first Q row; row stride RowBlock::ldq_rows
   float* o;              // mr x ldo accumulator
   float* m;              // mr running max
   float* l;              // mr running sum
@@ -80,6 +105,31 @@ inline int strip_count(const KernelSet& ks, const RowBlock& rb) {
 }
 Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
                int st);
+
+// Where the K and V of keys from key0 come from: packed panels (key c at
+// panel column c; V panels hold v_keys packed keys each), or in direct mode
+// the user's rows in place (key key0 + c at k_rows + c * ldk, and likewise V).
+struct KvSource {
+  std::int64_t key0;
+  const std::byte* k_panels;  // packed
+  const std::byte* v_panels;
+  int v_keys;
+  const float* k_rows;        // direct (null when packed)
+  std::int64_t ldk;
+  const float* v_rows;
+  std::int64_t ldv;
+};
+
+inline KvSource packed_kv(std::int64_t key0, const std::byte* k_panels, const std::byte* v_panels,
+                          int v_keys) {
+  return {key0, k_panels, v_panels, v_keys, nullptr, 0, nullptr, 0};
+}
+
+// The K/V source of keys [key0, key0 + keys) for the row block: its rows in
+// place in direct mode, else K and V packed into the given panels (which
+// hold `keys` keys).
+KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
+                  std::int64_t key0, int keys, std::byte* k_panels, std::byte* v_panels);
 
 // S columns [c0, c1) of a strip hold finished scores (log2 units, -inf
 // where masked) for keys key0 + c0 .. key0 + c1.
@@ -97,24 +147,55 @@ inline Cols cols_of(const KernelSet& ks, KeyRange keys, std::int64_t key0) {
   return {static_cast<int>(keys.lo - key0) / step * step, static_cast<int>(keys.hi - key0)};
 }
 
-// Q·Kᵀ for the strip's keys `keys` (inside [key0, key0 + packed keys)) into
-// S (column c = key key0 + c) from K panels starting at key0: whole nr tiles
-// from the one holding keys.lo, then softcap, bias and masks on the tiles
-// that need them.
+// Q·Kᵀ for the strip's keys `keys` (inside the keys kv holds) into S
+// (column c = key kv.key0 + c): from the nr tile holding keys.lo to keys.hi
+// (packed: whole nr tiles), then softcap, bias and masks on the tiles that
+// need them. Rows past s.rows hold finite values (0 in direct mode).
 Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
-                  const std::byte* k_panels, std::int64_t key0, KeyRange keys, float* sc,
+                  const RowBlock& rb, const KvSource& kv, KeyRange keys, float* sc,
                   std::int64_t lds);
 
 // Row max bookkeeping. fold_max() folds a new max m_new (>= the running
 // one, mr rows) into the strip's statistics, rescaling the running sum and,
 // where the max moved, the started accumulator; it returns the finite max
-// exp2 must subtract (0 for rows still at -inf), valid until the next call.
-// update_max() does the same for the new scores S[0..mr)[0..cols) at sc,
-// and returns null for gemm_only (no softmax).
+// exp2 must subtract (0 for rows still at -inf): safe_max(), valid until
+// the strip's next call. update_max() does the same for the new scores
+// S[0..mr)[0..cols) at sc, and returns null for gemm_only (no softmax).
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
                       const float* m_new);
 const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& s,
                         const RowBlock& rb, const float* sc, std::int64_t lds, int cols);
+inline const float* safe_max(const HeadProblem& p, const RowBlock& rb, const Strip& s) {
+  return p.gemm_only ? nullptr : rb.m_safe + (s.r0 - rb.r0);
+}
+
+// The finishing half of strip_scores (softcap, bias, masks), for S the
+// caller computed: block_scores below.
+Cols finish_strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
+                         std::int64_t key0, KeyRange keys, float* sc, std::int64_t lds);
+
+// Strips in step. In direct mode all strips of a row block move together,
+// so that each K and V row is read from memory once for all of them and
+// their work overlaps the reads (strip by strip, the first strip would wait
+// on memory and the others on nothing); packed, one strip at a time.
+inline int strips_in_step(const KernelSet& ks, const RowBlock& rb) {
+  return rb.direct ? strip_count(ks, rb) : 1;
+}
+
+// Finished scores (as strip_scores) of strips [st0, st0 + n) for their keys
+// within [k0, k1) of kv: strip i's S at sc + i * mr * lds; rb.strips[i] and
+// rb.cols[i] say which strip and S columns (empty when it sees none of these
+// keys). Direct: one qk_direct call for all their rows. Returns whether some
+// strip has keys.
+bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
+                  const KvSource& kv, std::int64_t k0, std::int64_t k1, int st0, int n, float* sc,
+                  std::int64_t lds);
+
+// P·V of the group's n strips (rb.strips, with S columns c[i] and the P panel
+// of columns c[i] at p_panels + i * p_stride), a few keys at a time across
+// the strips when n > 1.
+void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
+               const std::byte* p_panels, std::size_t p_stride, const KvSource& kv);
 
 // P panel (columns [0, cols) of S at sc, padded to k_pack) for the strip:
 // exp2(S - m_safe) with row sums added to s.l, or for gemm_only S itself
@@ -122,10 +203,10 @@ const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& 
 void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
              const float* sc, std::int64_t lds, int cols, const float* m_safe, std::byte* p_panel);
 
-// The strip's O (+)= P·V for kp packed keys: P panel at p_panel, V slices
-// at key offset v_key of V panels holding v_keys packed keys each.
+// The strip's O (+)= P·V for kp packed keys: P panel at p_panel, V of the
+// keys from column v_key of kv.
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
-              const std::byte* p_panel, const std::byte* v_panels, int v_keys, int v_key);
+              const std::byte* p_panel, const KvSource& kv, int v_key);
 
 // The P·V path a problem takes: the fast one only for fast precision, and
 // never for gemm_only, whose P is packed like Q.

@@ -51,7 +51,7 @@ ThreePassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, vo
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                ThreePassBuffers& w, int r0, int r1) {
-  begin_row_block(ks, p, r0, r1, &w.rb);
+  begin_row_block(ks, p, /*direct=*/false, r0, r1, &w.rb);  // always packs
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb);
   auto s_of = [&](int st) { return w.s + static_cast<std::int64_t>(st) * ks.mr * w.lds; };
@@ -70,7 +70,8 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
         const KeyRange keys = s.keys.clip(k0 + kb0, k0 + kb0 + kb);
         if (keys.empty()) continue;
         float* sc = s_of(st) + kb0;
-        const Cols c = strip_scores(ks, p, t, s, w.k_panels, k0 + kb0, keys, sc, w.lds);
+        const Cols c = strip_scores(ks, p, t, s, w.rb, packed_kv(k0 + kb0, w.k_panels, nullptr, 0),
+                                    keys, sc, w.lds);
         if (!p.gemm_only) ks.row_max(sc + c.c0, w.lds, c.count(), w.chunk_max + st * ks.mr);
       }
     }
@@ -95,7 +96,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
         const int c0 = std::max(c.c0, kb0), c1 = std::min(c.c1, kb0 + kb);
         if (c0 >= c1) continue;
         strip_pv(ks, s, w.rb, round_up(c1 - c0, ks.k_pack), p_of(st) + p_offset(ks, w.rb, c0),
-                 w.v_panels, kb, c0 - kb0);
+                 packed_kv(k0 + kb0, nullptr, w.v_panels, kb), c0 - kb0);
       }
     }
   }

@@ -7,7 +7,8 @@
 // The softmax is exact (no rescale) when the visible keys fit one chunk;
 // longer key ranges run chunk by chunk with one online rescale between
 // chunks. The chunk's K and V are packed once per row block and reused by
-// every strip.
+// every strip, or in direct mode read in place (the chunk, sized as if
+// packed, then stays in L2 for the strips).
 #include "kernels/pipelines/two_pass.hpp"
 
 #include <algorithm>
@@ -31,9 +32,11 @@ struct TwoPassBuffers {
   RowBlock rb;
   std::byte* k_panels;  // the chunk's K and V
   std::byte* v_panels;
-  float* s;             // one strip's S row block, mr x lds
-  std::byte* ring;      // pipe_ahead P panels of nb keys
+  float* s;             // S row blocks of the strips in step, mr x lds each
+  std::byte* ring;      // pipe_ahead slots, each the strips' P panels of nb keys
   std::size_t slot;     // bytes from one slot to the next
+  std::size_t p_panel;  // bytes of one strip's P panel in a slot
+  Cols* tile;           // the strips' S columns of one ring slot
   std::int64_t lds;
   int chunk;
 };
@@ -47,48 +50,66 @@ TwoPassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void
   w.lds = w.chunk + kSkew;
   w.k_panels = c.take(k_panels_bytes(ks, w.chunk, d));
   w.v_panels = c.take(v_panels_bytes(ks, w.chunk, dv));
-  w.s = c.take<float>(sizeof(float) * ks.mr * w.lds);
-  w.slot = slot_stride(a_panels_bytes(ks, ks.mr, b.nb));
+  // Direct mode moves every strip of a row block in step (strips_in_step).
+  const int strips = b.direct_kv ? round_up(b.mb, ks.mr) / ks.mr : 1;
+  w.s = c.take<float>(sizeof(float) * strips * ks.mr * w.lds);
+  w.p_panel = a_panels_bytes(ks, ks.mr, b.nb);
+  w.slot = slot_stride(w.p_panel * strips);
   w.ring = c.take(w.slot * b.pipe_ahead);
+  w.tile = c.take<Cols>(sizeof(Cols) * strips);
   if (bytes) *bytes = c.used();
   return w;
 }
 
-// Pass 2 of one strip over S columns c (relative to the chunk at key0).
+// Pass 2 of the group's n strips (rb.strips, S columns rb.cols relative to
+// the chunk), nb columns of each per ring slot.
 void exp2_pv_ring(const KernelSet& ks, const HeadProblem& p, const Blocking& b,
-                  const TwoPassBuffers& w, const Strip& s, Cols c, const float* m_safe,
-                  int chunk_keys) {
-  const int tiles = (c.count() + b.nb - 1) / b.nb;
+                  const TwoPassBuffers& w, int n, const KvSource& kv) {
+  const RowBlock& rb = w.rb;
+  int tiles = 0;
+  for (int i = 0; i < n; ++i) tiles = std::max(tiles, (rb.cols[i].count() + b.nb - 1) / b.nb);
   const int ahead = b.pipe_ahead - 1;
-  auto col = [&](int j) { return c.c0 + j * b.nb; };
-  auto width = [&](int j) { return std::min(b.nb, c.c1 - col(j)); };
+  auto tile = [&](int i, int j) {
+    const Cols c = rb.cols[i];
+    const int lo = c.c0 + j * b.nb;
+    return lo < c.c1 ? Cols{lo, std::min(c.c1, lo + b.nb)} : Cols{0, 0};
+  };
   auto slot = [&](int j) { return w.ring + (j % b.pipe_ahead) * w.slot; };
   auto produce = [&](int j) {
-    write_p(ks, p, s, w.rb, w.s + col(j), w.lds, width(j), m_safe, slot(j));
+    for (int i = 0; i < n; ++i) {
+      const Cols c = tile(i, j);
+      if (c.count() <= 0) continue;
+      const Strip& s = rb.strips[i];
+      write_p(ks, p, s, rb, w.s + static_cast<std::int64_t>(i) * ks.mr * w.lds + c.c0, w.lds,
+              c.count(), safe_max(p, rb, s), slot(j) + i * w.p_panel);
+    }
   };
   for (int j = 0; j < std::min(ahead, tiles); ++j) produce(j);
   for (int j = 0; j < tiles; ++j) {
     if (j + ahead < tiles) produce(j + ahead);
-    strip_pv(ks, s, w.rb, round_up(width(j), ks.k_pack), slot(j), w.v_panels, chunk_keys, col(j));
+    for (int i = 0; i < n; ++i) w.tile[i] = tile(i, j);
+    strips_pv(ks, rb, w.tile, n, slot(j), w.p_panel, kv);
   }
 }
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                TwoPassBuffers& w, int r0, int r1) {
-  begin_row_block(ks, p, r0, r1, &w.rb);
+  begin_row_block(ks, p, direct_kv(ks, p, b), r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
-  const int strips = strip_count(ks, w.rb);
+  const int strips = strip_count(ks, w.rb), step = strips_in_step(ks, w.rb);
   for (std::int64_t k0 = first_block(t, block, w.chunk); k0 < block.hi; k0 += w.chunk) {
     const int ck = static_cast<int>(std::min<std::int64_t>(w.chunk, block.hi - k0));
-    pack_k_rows(ks, p, k0, ck, w.k_panels);
-    pack_v_rows(ks, p, k0, ck, w.v_panels);
-    for (int st = 0; st < strips; ++st) {
-      const Strip s = strip_of(ks, p, t, w.rb, st);
-      const KeyRange keys = s.keys.clip(k0, k0 + ck);
-      if (keys.empty()) continue;
-      const Cols c = strip_scores(ks, p, t, s, w.k_panels, k0, keys, w.s, w.lds);
-      const float* m_safe = update_max(ks, p, s, w.rb, w.s + c.c0, w.lds, c.count());
-      exp2_pv_ring(ks, p, b, w, s, c, m_safe, ck);
+    const KvSource kv = stage_kv(ks, p, w.rb, k0, ck, w.k_panels, w.v_panels);
+    for (int st0 = 0; st0 < strips; st0 += step) {
+      const int n = std::min(step, strips - st0);
+      if (!group_scores(ks, p, t, w.rb, kv, k0, k0 + ck, st0, n, w.s, w.lds)) continue;
+      for (int i = 0; i < n; ++i) {
+        const Cols c = w.rb.cols[i];
+        if (c.count() > 0)
+          update_max(ks, p, w.rb.strips[i], w.rb,
+                     w.s + static_cast<std::int64_t>(i) * ks.mr * w.lds + c.c0, w.lds, c.count());
+      }
+      exp2_pv_ring(ks, p, b, w, n, kv);
     }
   }
   end_row_block(ks, p, &w.rb);

@@ -56,6 +56,9 @@ struct PlanRule {
   int mb, nb;
   std::size_t stage_bytes;
   int pipe_ahead;
+  // Blocking::direct_kv: 1 on, 0 off, -1 the planner's default (where the
+  // kernel set has the direct kernels; see plan.cpp).
+  int direct = -1;
 };
 
 using PlanTable = std::vector<PlanRule>;

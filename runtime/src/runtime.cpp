@@ -298,12 +298,13 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
     const double flops = 2.0 * part.total_cost() * (D + Dv);
     std::fprintf(stderr,
                  "attnrt: B=%lld Hq=%lld Hkv=%lld M=%d N=%d D=%d Dv=%d dtype=%d isa=%s strategy=%s%s "
-                 "mb=%d nb=%d stage=%zu pipe_ahead=%d%s threads=%d parts=%d balance=%.3f time=%.3f ms "
+                 "mb=%d nb=%d stage=%zu pipe_ahead=%d%s%s threads=%d parts=%d balance=%.3f time=%.3f ms "
                  "gflops=%.2f\n",
                  static_cast<long long>(B), static_cast<long long>(Hq), static_cast<long long>(Hkv), M, N, D, Dv,
                  static_cast<int>(q.dtype), ks.name, kernels::strategy_name(plan.strategy),
                  plan.gemm_only ? "(gemm_only)" : "", plan.blocking.mb, plan.blocking.nb,
-                 plan.blocking.stage_bytes, plan.blocking.pipe_ahead, plan.group_heads ? " grouped" : "",
+                 plan.blocking.stage_bytes, plan.blocking.pipe_ahead, plan.blocking.direct_kv ? " direct" : "",
+                 plan.group_heads ? " grouped" : "",
                  executor_->workers(), part.parts(), part.balance(), secs * 1e3, flops / secs * 1e-9);
   }
 }

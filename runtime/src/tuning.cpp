@@ -61,10 +61,10 @@ bool parse_size(const std::string& s, int& out) {
   return true;
 }
 
-// One rule from its 11 fields; returns what is wrong, or "" if nothing.
+// One rule from its 11 or 12 fields; returns what is wrong, or "" if nothing.
 std::string parse_rule(const std::vector<std::string>& f, PlanRule& r) {
-  if (f.size() != 11 || f[5] != "->")
-    return "expected 'isa dtype D M N -> strategy mb nb stage pipe_ahead' (11 fields), found " +
+  if ((f.size() != 11 && f.size() != 12) || f[5] != "->")
+    return "expected 'isa dtype D M N -> strategy mb nb stage pipe_ahead [kv]' (11 or 12 fields), found " +
            std::to_string(f.size()) + " fields";
   r.isa = f[0] == "*" ? "" : f[0];
   if (f[1] == "*") r.dtype = -1;
@@ -87,6 +87,12 @@ std::string parse_rule(const std::vector<std::string>& f, PlanRule& r) {
   if (!parse_bytes(f[9], r.stage_bytes)) return "stage (" + f[9] + ") must be bytes, e.g. 524288 or 512K (0 = default)";
   if (!parse_size(f[10], r.pipe_ahead) || r.pipe_ahead > 64)
     return "pipe_ahead (" + f[10] + ") must be in [0, 64] (0 = default)";
+  r.direct = -1;
+  if (f.size() == 12) {
+    if (f[11] == "direct") r.direct = 1;
+    else if (f[11] == "packed") r.direct = 0;
+    else if (f[11] != "*") return "kv (" + f[11] + ") must be direct, packed or *";
+  }
   return "";
 }
 
@@ -124,6 +130,7 @@ std::string tuning_line(const PlanRule& r) {
      << (r.d == 0 ? std::string("*") : std::to_string(r.d)) << ' ' << range(r.m) << ' ' << range(r.n)
      << " -> " << kernels::strategy_name(r.strategy) << ' ' << r.mb << ' ' << r.nb << ' ' << r.stage_bytes
      << ' ' << r.pipe_ahead;
+  if (r.direct >= 0) os << ' ' << (r.direct == 1 ? "direct" : "packed");
   return os.str();
 }
 

@@ -3,8 +3,9 @@
 //
 // Format: one rule per line; '#' starts a comment; blank lines are skipped.
 //
-//   # isa     dtype  D    M       N          strategy    mb  nb   stage  pipe_ahead
+//   # isa     dtype  D    M       N          strategy    mb  nb   stage  pipe_ahead  [kv]
 //   avx512    f32    128  1-16    1024-*  -> two_pass    16  128  512K   2
+//   avx2      f32    *    1-16    1024-*  -> two_pass    6   128  512K   2           direct
 //   *         bf16   *    *       *       -> online      64  256  0      0
 //
 //   isa         a kernel set name (as ATTNRT_ISA takes it) or * for any
@@ -16,6 +17,9 @@
 //   mb, nb      rows and keys per block (rounded up to the kernel set's tiles)
 //   stage       bytes of a row block's staged chunk; optional K or M suffix
 //   pipe_ahead  two_pass ring slots
+//   kv          optional: direct (K and V read in place, where the kernel set
+//               has the direct kernels and the inputs are fp32), packed, or
+//               * (absent: the planner's default; Blocking::direct_kv)
 // A zero size takes the planner's default. The first matching rule wins.
 // Any malformed line is an error naming the variable, the file and the line.
 #pragma once

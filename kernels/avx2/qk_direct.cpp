@@ -1,0 +1,106 @@
+// Q·Kᵀ with Q and K rows read in place (the direct K/V path): dot products
+// along D instead of the packed kernel's outer products, so K needs no
+// transpose. A tile of R rows x K keys keeps R x K ymm accumulators over D
+// in 8-float steps (3 x 4: 12 accumulators + 3 Q vectors + 1 K vector = all
+// 16 ymm registers), then one transposing hadd tree turns each row's K
+// accumulators into K scalars.
+//
+// Loop order: keys outermost, in groups of K; each group's K rows come from
+// memory once, for the first row tile, and from L1 for the others (Q, a
+// row block of a few strips, stays in L1 throughout). One row (decode) takes groups of 8
+// keys, so that eight accumulator chains cover the FMA latency.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/avx2/lanes.hpp"
+#include "kernels/avx2/ops.hpp"
+
+namespace attnrt::kernels::avx2 {
+namespace {
+
+// Lanes j of the result: the sum of the 8 lanes of v[j], j < 4.
+inline __m128 sum_lanes_4(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
+  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+// S[R x K] = alpha * Q[R x d]·K[K x d]ᵀ.
+template <int R, int K>
+inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std::int64_t ldk,
+                    float alpha, float* s, std::int64_t lds) {
+  __m256 acc[R][K];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < K; ++j) acc[i][j] = _mm256_setzero_ps();
+  auto step = [&](int x, auto load) {
+    __m256 qv[R];
+    for (int i = 0; i < R; ++i) qv[i] = load(q + i * ldq + x);
+    for (int j = 0; j < K; ++j) {
+      const __m256 kv = load(k + j * ldk + x);
+      for (int i = 0; i < R; ++i) acc[i][j] = _mm256_fmadd_ps(qv[i], kv, acc[i][j]);
+    }
+  };
+  int x = 0;
+  for (; x + 8 <= d; x += 8) step(x, [](const float* p) { return _mm256_loadu_ps(p); });
+  if (x < d) {
+    const __m256i mask = first_lanes(d - x);
+    step(x, [mask](const float* p) { return _mm256_maskload_ps(p, mask); });
+  }
+  const __m128 scale = _mm_set1_ps(alpha);
+  for (int i = 0; i < R; ++i)
+    for (int j0 = 0; j0 < K; j0 += 4) {
+      auto at = [&](int j) { return j0 + j < K ? acc[i][j0 + j] : _mm256_setzero_ps(); };
+      const __m128 v = _mm_mul_ps(sum_lanes_4(at(0), at(1), at(2), at(3)), scale);
+      float* out = s + i * lds + j0;
+      if (K - j0 >= 4) {
+        _mm_storeu_ps(out, v);
+      } else {
+        alignas(16) float t[4];
+        _mm_store_ps(t, v);
+        for (int j = 0; j < K - j0; ++j) out[j] = t[j];
+      }
+    }
+}
+
+// All `rows` rows against one group of K keys: row tiles of 3, then the rest.
+template <int K>
+inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, const float* k,
+                         std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+  int i = 0;
+  for (; i + 3 <= rows; i += 3) qk_tile<3, K>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds);
+  if (rows - i == 2) qk_tile<2, K>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds);
+  if (rows - i == 1) qk_tile<1, K>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds);
+}
+
+// Key groups ahead whose rows are prefetched: K rows are ldk apart, and a
+// group reads K of them side by side, a pattern the hardware prefetchers
+// follow late; few rows leave the loads waiting on memory.
+constexpr int kPrefetchGroups = 2;
+
+inline void prefetch_rows(const float* k, std::int64_t ldk, int count, int d) {
+  for (int j = 0; j < count; ++j)
+    for (int x = 0; x < d; x += 16) _mm_prefetch(reinterpret_cast<const char*>(k + j * ldk + x), _MM_HINT_T0);
+}
+
+template <int K>
+inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+                    std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+  int j = 0;
+  for (; j + K <= keys; j += K) {
+    if (j + (kPrefetchGroups + 1) * K <= keys) prefetch_rows(k + (j + kPrefetchGroups * K) * ldk, ldk, K, d);
+    qk_key_group<K>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds);
+  }
+  for (; j < keys; ++j) qk_key_group<1>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds);
+}
+
+}  // namespace
+
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+                    std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+  if (rows == 1)
+    qk_keys<8>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+  else
+    qk_keys<4>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+}
+
+}  // namespace attnrt::kernels::avx2
