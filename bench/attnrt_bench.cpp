@@ -58,28 +58,32 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
   Ceiling ceiling(engine, w, params, plan);
   const std::unique_ptr<Baseline> base = make_baseline(w, run.threads);
 
-  // One warm-up each, then the reps alternate, so a neighbour's burst on a
-  // shared machine hits all three alike. The peaks are sampled after every
-  // rep: the clock drifts over seconds, so each rep is compared with the
-  // peak of its own moment.
-  attnrt_call();
-  ceiling.run();
-  if (base) base->run();
+  // The reps alternate, so a neighbour's burst on a shared machine hits all
+  // three alike. Each timed call follows an untimed one of its own, so every
+  // contender finds its data as warm as back-to-back calls leave it (the
+  // bandwidth sample streams 256 MiB and would otherwise leave the next call
+  // cold). The peaks are sampled right after attnrt's call: the clock drifts
+  // over seconds, so each rep is compared with the peak of its own moment.
+  const auto warm_then_time = [](auto&& call) {
+    call();
+    return seconds_of(call);
+  };
+  attnrt_call();  // creates the runtime's worker threads before they are counted
   std::vector<double> t_attnrt, t_ceiling, t_base, peak_gflops, read_gbps, pct_cycles;
-  const ProcessCycles cycles;  // after the warm-ups: every worker thread exists
+  const ProcessCycles cycles;
   for (int r = 0; r < opt.reps; ++r) {
+    attnrt_call();
     const std::uint64_t c0 = cycles.read();
     t_attnrt.push_back(seconds_of(attnrt_call));
-    const std::uint64_t call_cycles = cycles.read() - c0;
-    t_ceiling.push_back(seconds_of([&] { ceiling.run(); }));
-    if (base) t_base.push_back(seconds_of([&] { base->run(); }));
     const std::uint64_t c1 = cycles.read();
     peak_gflops.push_back(probe.sample_compute_gflops(shape.dtype));
-    const std::uint64_t peak_cycles = cycles.read() - c1;
+    const std::uint64_t c2 = cycles.read();
     read_gbps.push_back(probe.sample_read_gbps());
-    if (cycles.available() && call_cycles > 0 && peak_cycles > 0)
-      pct_cycles.push_back(100.0 * (flops(shape) / static_cast<double>(call_cycles)) /
-                           (probe.compute_flops_per_sample(shape.dtype) / static_cast<double>(peak_cycles)));
+    t_ceiling.push_back(warm_then_time([&] { ceiling.run(); }));
+    if (base) t_base.push_back(warm_then_time([&] { base->run(); }));
+    if (cycles.available() && c1 > c0 && c2 > c1)
+      pct_cycles.push_back(100.0 * (flops(shape) / static_cast<double>(c1 - c0)) /
+                           (probe.compute_flops_per_sample(shape.dtype) / static_cast<double>(c2 - c1)));
   }
 
   const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), params.precision);

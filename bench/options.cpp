@@ -142,7 +142,9 @@ Run:
   --isa NAME        kernel set (default: the best this CPU runs)
   --strategy auto|online|two_pass|three_pass
   --precision accurate|fast
-  --reps R          timed repetitions after one warm-up; the median is reported (default 5)
+  --reps R          timed repetitions, each right after an untimed call of its
+                    own (warm caches, as back-to-back calls); the median is
+                    reported (default 5)
   --json            one JSON object per shape and line on stdout, nothing else
 Tune:
   --tune            for the shape or each shape of the set, time candidate

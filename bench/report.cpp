@@ -95,7 +95,7 @@ Sampled sampled(const ShapeResult& r) {
 
 void print_header(const RunInfo& run) {
   std::printf("attnrt %s: kernel sets %s; %d threads, strategy %s (requested), exp2 %s; "
-              "median of %d reps after 1 warm-up\n",
+              "median of %d reps, each right after an untimed call\n",
               attnrt_version(), run.kernel_sets.c_str(), run.threads, run.strategy.c_str(), run.precision.c_str(),
               run.reps);
   std::printf("%%peak, %%bw: peak sampled after every rep, median of per-rep ratios (peak: GFLOP/s of the "
