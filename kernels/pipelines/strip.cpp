@@ -182,7 +182,7 @@ bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
   }
   for (int i = 0; i < n; ++i) {
     const KeyRange keys = rb.strips[i].keys.clip(k0, k1);
-    float* s = sc + static_cast<std::int64_t>(i) * ks.mr * lds;
+    float* s = strip_s(ks, sc, lds, i);
     if (keys.empty())
       rb.cols[i] = {0, 0};
     else if (kv.k_rows && n > 1)

@@ -178,6 +178,11 @@ Cols finish_strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& 
 // so that each K and V row is read from memory once for all of them and
 // their work overlaps the reads (strip by strip, the first strip would wait
 // on memory and the others on nothing); packed, one strip at a time.
+// Strip i's S tile (mr rows of stride lds) in a buffer holding several.
+inline float* strip_s(const KernelSet& ks, float* s, std::int64_t lds, int i) {
+  return s + static_cast<std::int64_t>(i) * ks.mr * lds;
+}
+
 inline int strips_in_step(const KernelSet& ks, const RowBlock& rb) {
   return rb.direct ? strip_count(ks, rb) : 1;
 }

@@ -54,7 +54,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   begin_row_block(ks, p, /*direct=*/false, r0, r1, &w.rb);  // always packs
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb);
-  auto s_of = [&](int st) { return w.s + static_cast<std::int64_t>(st) * ks.mr * w.lds; };
+  auto s_of = [&](int st) { return strip_s(ks, w.s, w.lds, st); };
   auto p_of = [&](int st) { return w.p + st * w.p_strip; };
 
   for (std::int64_t k0 = first_block(t, block, w.chunk); k0 < block.hi; k0 += w.chunk) {

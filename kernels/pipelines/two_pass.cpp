@@ -80,7 +80,7 @@ void exp2_pv_ring(const KernelSet& ks, const HeadProblem& p, const Blocking& b,
       const Cols c = tile(i, j);
       if (c.count() <= 0) continue;
       const Strip& s = rb.strips[i];
-      write_p(ks, p, s, rb, w.s + static_cast<std::int64_t>(i) * ks.mr * w.lds + c.c0, w.lds,
+      write_p(ks, p, s, rb, strip_s(ks, w.s, w.lds, i) + c.c0, w.lds,
               c.count(), safe_max(p, rb, s), slot(j) + i * w.p_panel);
     }
   };
@@ -106,8 +106,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       for (int i = 0; i < n; ++i) {
         const Cols c = w.rb.cols[i];
         if (c.count() > 0)
-          update_max(ks, p, w.rb.strips[i], w.rb,
-                     w.s + static_cast<std::int64_t>(i) * ks.mr * w.lds + c.c0, w.lds, c.count());
+          update_max(ks, p, w.rb.strips[i], w.rb, strip_s(ks, w.s, w.lds, i) + c.c0, w.lds, c.count());
       }
       exp2_pv_ring(ks, p, b, w, n, kv);
     }
