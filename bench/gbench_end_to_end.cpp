@@ -1,6 +1,8 @@
-// End-to-end attnrt::Runtime::forward on the named shape sets, GFLOP/s and
-// GB/s as counters (GFLOP and GB, shown per second). The runtime is
-// configured from the environment (ATTNRT_NUM_THREADS, ATTNRT_ISA, ...).
+// End-to-end attnrt::Runtime::forward on the named shape sets: GFLOP/s and %
+// of the peak of the runtime's thread count measured in the same run
+// (gbench_meter.hpp), and GB/s of Q, K, V and O, per second of wall time.
+// The runtime is configured from the environment (ATTNRT_NUM_THREADS,
+// ATTNRT_ISA, ...). attnrt-bench gives the same calls with their baselines.
 #include <benchmark/benchmark.h>
 
 #include <attnrt/attnrt.hpp>
@@ -8,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "bench/gbench_meter.hpp"
+#include "bench/peak.hpp"
 #include "bench/shapes.hpp"
 #include "bench/workload.hpp"
 
@@ -24,10 +28,12 @@ void end_to_end(benchmark::State& state, const Shape& shape) {
   const Workload w(shape);
   Params params;
   params.causal = shape.causal;
-  rt.forward(w.q(), w.k(), w.v(), w.o(), params);  // warm-up: first-touch scratch
+  rt.forward(w.q(), w.k(), w.v(), w.o(), params);  // warm-up: first-touch scratch, worker threads
+  const PeakMeter meter(Clock::wall, rt.num_threads(),
+                        shape.dtype == DType::bf16 && bf16_dot_loop() ? Arithmetic::bf16_dot : Arithmetic::fp32_fma);
   for (auto _ : state) rt.forward(w.q(), w.k(), w.v(), w.o(), params);
+  meter.report_flops(state, flops(shape));
   using benchmark::Counter;
-  state.counters["GFLOP"] = Counter(flops(shape) * 1e-9, Counter::kIsIterationInvariantRate);
   state.counters["GB"] = Counter(bytes_moved(shape) * 1e-9, Counter::kIsIterationInvariantRate);
   state.SetLabel(rt.isa() + ", " + std::to_string(rt.num_threads()) + " threads");
 }

@@ -1,22 +1,49 @@
 // The micro-kernels of every kernel set this CPU runs, through the KernelSet
-// pointers: qk and pv_acc in GFLOP/s (counter GFLOP, shown per second),
-// exp2_rows in time per element. Inputs are packed by the set's own packers,
-// so every layout is the real one.
+// pointers, on data that stays in L1: qk and pv_acc in GFLOP/s and % of the
+// peak measured in the same run (gbench_meter.hpp), exp2_rows and the x86
+// sets' vector exp2 in cycles per element. `peak/...` times the peak loop
+// itself through the same meter (it should read ~100%). Inputs are packed by
+// the set's own packers, so every layout is the real one.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <random>
 #include <string>
+#include <vector>
 
+#include "bench/gbench_meter.hpp"
+#include "bench/peak.hpp"
 #include "bench/shapes.hpp"
 #include "bench/workload.hpp"
 #include "kernels/kernel_set.hpp"
 #include "kernels/registry.hpp"
 #include "runtime/src/cpu_features.hpp"
+#ifdef ATTNRT_HAVE_AVX2
+#include "kernels/avx2/kernel_set.hpp"
+#endif
+#ifdef ATTNRT_HAVE_AVX512
+#include "kernels/avx512/kernel_set.hpp"
+#endif
 
 namespace attnrt::bench {
 namespace {
 
 using kernels::KernelSet;
+
+// The arithmetic a set's GEMMs use: pairs packed for a dot product (k_pack
+// 2: vdpbf16ps) or FMAs.
+Arithmetic arithmetic_of(const KernelSet& ks) {
+  return ks.k_pack == 2 ? Arithmetic::bf16_dot : Arithmetic::fp32_fma;
+}
+
+void peak_loop(benchmark::State& state, ThroughputLoop loop, Arithmetic arithmetic) {
+  constexpr std::int64_t kIters = 1 << 14;
+  volatile float sink = 0;
+  const PeakMeter meter(Clock::thread_cpu, 1, arithmetic);
+  for (auto _ : state) sink = loop.run(kIters);
+  meter.report_flops(state, loop.flops_per_iter * kIters);
+  static_cast<void>(sink);
+}
 
 // A one-head workload whose Q has `rows` rows and whose K and V have `keys`.
 Workload panel_source(const KernelSet& ks, int rows, int keys, int d) {
@@ -37,12 +64,12 @@ void qk(benchmark::State& state, const KernelSet* ks) {
   Buffer s(sizeof(float) * ks->mr * ks->nr);
   ks->pack_q(src.q().data, d, ks->mr, d, a.data());
   ks->pack_k(src.k().data, d, ks->nr, d, b.data());
+  const PeakMeter meter(Clock::thread_cpu, 1, arithmetic_of(*ks));
   for (auto _ : state) {
     ks->qk(dp, a.data(), b.data(), 0.125f, static_cast<float*>(s.data()), ks->nr);
     benchmark::ClobberMemory();
   }
-  const double flops = 2.0 * ks->mr * ks->nr * d;
-  state.counters["GFLOP"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  meter.report_flops(state, 2.0 * ks->mr * ks->nr * d);
 }
 
 // O[mr x nv] += P·V over range(0) keys (P panels come from pack_q: same layout).
@@ -56,12 +83,12 @@ void pv_acc(benchmark::State& state, const KernelSet* ks) {
   std::fill_n(static_cast<float*>(o.data()), ks->mr * ks->nv, 0.0f);
   ks->pack_q(p_src.q().data, keys, ks->mr, keys, a.data());
   ks->pack_v(src.v().data, ks->nv, keys, ks->nv, b.data());
+  const PeakMeter meter(Clock::thread_cpu, 1, arithmetic_of(*ks));
   for (auto _ : state) {
     ks->pv_acc(kp, a.data(), b.data(), static_cast<float*>(o.data()), ks->nv);
     benchmark::ClobberMemory();
   }
-  const double flops = 2.0 * ks->mr * ks->nv * keys;
-  state.counters["GFLOP"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  meter.report_flops(state, 2.0 * ks->mr * ks->nv * keys);
 }
 
 // P = exp2(S - m) on an mr x range(0) strip, with row sums.
@@ -71,18 +98,50 @@ void exp2_rows(benchmark::State& state, const KernelSet* ks, kernels::Exp2Precis
   float* sv = static_cast<float*>(s.data());
   for (int i = 0; i < ks->mr * cols; ++i) sv[i] = -0.01f * static_cast<float>(i % 1000);  // in [-10, 0]
   float m[64] = {}, sum[64] = {};  // mr <= 64 for every set
+  const PeakMeter meter;
   for (auto _ : state) {
     ks->exp2_rows(sv, cols, cols, m, sum, p.data(), precision);
     benchmark::ClobberMemory();
   }
-  const double elements = static_cast<double>(ks->mr) * cols;
-  // Inverted rate: seconds per element, printed with an SI prefix ("4.2ns").
-  state.counters["time/elem"] = benchmark::Counter(
-      elements, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  meter.report_elements(state, static_cast<double>(ks->mr) * cols);
+}
+
+// The vector exp2 alone (an x86 set's exp2_array) on 4096 values in
+// [-30, 0], 32 KiB in and out.
+using Exp2Array = void (*)(const float*, float*, std::int64_t, kernels::Exp2Precision);
+void exp2_array(benchmark::State& state, Exp2Array fn, kernels::Exp2Precision precision) {
+  const std::int64_t n = 4096;
+  std::vector<float> x(n), y(n);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-30.0f, 0.0f);
+  for (float& v : x) v = u(rng);
+  const PeakMeter meter;
+  for (auto _ : state) {
+    fn(x.data(), y.data(), n, precision);
+    benchmark::ClobberMemory();
+  }
+  meter.report_elements(state, static_cast<double>(n));
+}
+
+void register_exp2_array(const char* isa, Exp2Array fn, std::uint32_t needs) {
+  if ((rt::cpu_features().bits & needs) != needs) return;
+  for (const auto& [name, precision] : {std::pair{"accurate", kernels::Exp2Precision::accurate},
+                                       std::pair{"fast", kernels::Exp2Precision::fast}})
+    benchmark::RegisterBenchmark((std::string("exp2_array/") + isa + "/" + name).c_str(), exp2_array, fn,
+                                 precision);
 }
 
 [[maybe_unused]] const bool registered = [] {
   const std::uint32_t cpu = rt::cpu_features().bits;
+  benchmark::RegisterBenchmark("peak/fp32_fma", peak_loop, best_fp32_loop(), Arithmetic::fp32_fma);
+  if (const auto bf16 = bf16_dot_loop())
+    benchmark::RegisterBenchmark("peak/bf16_dot", peak_loop, *bf16, Arithmetic::bf16_dot);
+#ifdef ATTNRT_HAVE_AVX2
+  register_exp2_array("avx2", kernels::avx2::exp2_array, kernels::kFeatureAvx2Fma);
+#endif
+#ifdef ATTNRT_HAVE_AVX512
+  register_exp2_array("avx512", kernels::avx512::exp2_array, kernels::kFeatureAvx512);
+#endif
   for (DType t : {DType::f32, DType::f16, DType::bf16}) {
     for (const KernelSet* ks : kernels::kernel_sets(static_cast<kernels::DType>(t))) {
       if (!ks || (ks->requires_cpu & cpu) != ks->requires_cpu || ks->mr > 64) continue;

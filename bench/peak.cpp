@@ -117,6 +117,8 @@ float mul_add_scalar(std::int64_t iters) {
   return sum_lanes(acc);
 }
 
+}  // namespace
+
 ThroughputLoop best_fp32_loop() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -133,8 +135,6 @@ ThroughputLoop best_fp32_loop() {
   return {mul_add_scalar, 2.0 * kChainsScalar, "fp32_fma", "scalar"};
 }
 
-volatile float g_sink;  // results land here so no loop is optimized away
-
 // CPU time of the calling thread. Unlike wall time it stops while a busy
 // machine runs someone else on the core, so a peak measured with it is the
 // core's, not the share a neighbour left us (wall time would understate the
@@ -144,6 +144,10 @@ double thread_cpu_seconds() {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
+
+namespace {
+
+volatile float g_sink;  // results land here so no loop is optimized away
 
 // Logical CPUs this process may run on: more threads than that share them,
 // which thread CPU time alone would not show.
@@ -175,6 +179,8 @@ TeamTime time_team(const ThroughputLoop& loop, int threads, std::int64_t iters) 
   return {slowest, team};
 }
 
+}  // namespace
+
 std::optional<ThroughputLoop> bf16_dot_loop() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -183,6 +189,8 @@ std::optional<ThroughputLoop> bf16_dot_loop() {
 #endif
   return std::nullopt;
 }
+
+namespace {
 
 // The streaming sum: 16-byte vectors into independent accumulators, so the
 // loads, not the adds, limit it.

@@ -46,6 +46,14 @@ struct ThroughputLoop {
   const char* isa;   // as ComputePeak::isa
 };
 
+// CPU seconds of the calling thread (what the peaks' rates are per).
+double thread_cpu_seconds();
+
+// The FP32 FMA loop on the widest vectors this CPU has, and the bf16 dot
+// product loop (vdpbf16ps) where the CPU has one.
+ThroughputLoop best_fp32_loop();
+std::optional<ThroughputLoop> bf16_dot_loop();
+
 // One throughput loop, calibrated once: a trial runs it on each of
 // `threads` OpenMP threads at once for 30-60 ms of thread CPU time. The
 // loops are chains of FMAs (or bf16 dot products), independent enough to
