@@ -3,6 +3,7 @@
 // (gbench_meter.hpp), and GB/s of Q, K, V and O, per second of wall time.
 // The runtime is configured from the environment (ATTNRT_NUM_THREADS,
 // ATTNRT_ISA, ...). attnrt-bench gives the same calls with their baselines.
+// pipeline/...: the same calls with the strategy forced, one per pipeline.
 #include <benchmark/benchmark.h>
 
 #include <attnrt/attnrt.hpp>
@@ -23,11 +24,12 @@ Runtime& runtime() {
   return rt;
 }
 
-void end_to_end(benchmark::State& state, const Shape& shape) {
+void end_to_end(benchmark::State& state, const Shape& shape, Strategy strategy) {
   Runtime& rt = runtime();
   const Workload w(shape);
   Params params;
   params.causal = shape.causal;
+  params.strategy = strategy;
   rt.forward(w.q(), w.k(), w.v(), w.o(), params);  // warm-up: first-touch scratch, worker threads
   const PeakMeter meter(Clock::wall, rt.num_threads(),
                         shape.dtype == DType::bf16 && bf16_dot_loop() ? Arithmetic::bf16_dot : Arithmetic::fp32_fma);
@@ -38,19 +40,29 @@ void end_to_end(benchmark::State& state, const Shape& shape) {
   state.SetLabel(rt.isa() + ", " + std::to_string(rt.num_threads()) + " threads");
 }
 
-// "e2e/decode/B4_H32:8_M1_N4096_D128_fp32": no spaces or slashes inside a shape.
-std::string name_of(std::string_view set, const Shape& s) {
+// "B4_H32:8_M1_N4096_D128_fp32": no spaces or slashes inside a shape.
+std::string label_of(const Shape& s) {
   std::string label = s.label();
   for (char& c : label) c = c == ' ' ? '_' : c == '/' ? ':' : c;
-  return "e2e/" + std::string(set) + "/" + label;
+  return label;
+}
+
+void add(const std::string& name, const Shape& shape, Strategy strategy) {
+  benchmark::RegisterBenchmark(name.c_str(), end_to_end, shape, strategy)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
 }
 
 [[maybe_unused]] const bool registered = [] {
+  // "e2e/decode/B4_H32:8_M1_N4096_D128_fp32": the plan table's choice.
   for (std::string_view set : {"prefill", "decode", "skinny", "causal"})
-    for (const Shape& s : shape_set(set))
-      benchmark::RegisterBenchmark(name_of(set, s).c_str(), end_to_end, s)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+    for (const Shape& s : shape_set(set)) add("e2e/" + std::string(set) + "/" + label_of(s), s, Strategy::automatic);
+  // "pipeline/two_pass/B1_H16_M512_N512_D128_fp32": each pipeline on the first
+  // prefill and decode shapes, whatever the table would pick.
+  for (std::string_view set : {"prefill", "decode"})
+    for (const auto& [name, strategy] : {std::pair{"online", Strategy::online}, std::pair{"two_pass", Strategy::two_pass},
+                                         std::pair{"three_pass", Strategy::three_pass}})
+      add("pipeline/" + std::string(name) + "/" + label_of(shape_set(set).front()), shape_set(set).front(), strategy);
   return true;
 }();
 
