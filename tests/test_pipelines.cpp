@@ -249,6 +249,15 @@ TEST(Pipelines, HeadDimsAndSizes) {
   for (const Case& c : cases) run_case(c);
 }
 
+// Head dims between the ones the arena was sized for, with tall row blocks:
+// D=62/Dv=1 at M=4159 once asked for 2.97 MB of workspace per worker from an
+// arena of 2.57 MB (Dv padded to nv, rows rounded up to mr) and the call
+// failed with an internal error. Every strategy runs it now.
+TEST(Pipelines, OddHeadDimsWithTallRowBlocks) {
+  run_case({.name = "D62/1 M4159 N3", .M = 4159, .N = 3, .D = 62, .Dv = 1});
+  run_case({.name = "D7/200 M1500 N40 causal", .M = 1500, .N = 40, .D = 7, .Dv = 200, .causal = true});
+}
+
 TEST(Pipelines, CausalAndWindows) {
   const std::vector<Case> cases = {
       {.name = "causal BR M257 N1000", .Hq = 2, .Hkv = 1, .M = 257, .N = 1000, .D = 64, .Dv = 64, .causal = true},
@@ -642,6 +651,38 @@ TEST(Plans, RowBlocksAreTallButLeaveWorkForEveryWorker) {
   // three_pass stages S and P of its whole block: short blocks only.
   const rt::PlanShape big{kernels::DType::f32, 64, 64, 1 << 20, 1 << 20, 1, 1, 1};
   EXPECT_LE(rt::choose_plan(ks, big, ATTNRT_STRATEGY_THREE_PASS, {}).blocking.mb, 128 + ks.mr);
+}
+
+// Whatever the head dims and lengths, the plan a call gets fits the
+// workspace the runtime's arena has (planned() makes it as forward() does).
+TEST(Plans, EveryPlanFitsTheArena) {
+  attnrt_runtime* runtime = shared_runtime();
+  // planned() reads shapes, strides and addresses, never data: four far
+  // apart addresses keep the tensors from overlapping.
+  const auto at = [](std::uintptr_t tib) { return reinterpret_cast<void*>(tib << 40); };
+  for (attnrt_dtype dt : {ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16})
+    for (std::int64_t d : {1, 7, 33, 62, 96, 100, 161, 200, 255, 300, 511, 512})
+      for (std::int64_t dv : {std::int64_t{1}, std::int64_t{17}, d, std::int64_t{512}})
+        for (std::int64_t m : {1, 16, 17, 255, 1365, 2049, 4159, 10007})
+          for (std::int64_t n : {1, 300, 5000})
+            for (std::int64_t g : {1, 4})
+              for (attnrt_strategy s : {ATTNRT_STRATEGY_AUTO, ATTNRT_STRATEGY_ONLINE, ATTNRT_STRATEGY_TWO_PASS,
+                                        ATTNRT_STRATEGY_THREE_PASS}) {
+                const attnrt_tensor q{at(1), dt, {1, g, m, d}, {g * m * d, m * d, d}};
+                const attnrt_tensor k{at(2), dt, {1, 1, n, d}, {n * d, n * d, d}};
+                const attnrt_tensor v{at(3), dt, {1, 1, n, dv}, {n * dv, n * dv, dv}};
+                const attnrt_tensor o{at(4), dt, {1, g, m, dv}, {g * m * dv, m * dv, dv}};
+                attnrt_params params;
+                attnrt_params_init(&params);
+                params.strategy = s;
+                const rt::Plan plan = rt::planned(runtime, q, k, v, o, params);
+                const kernels::KernelSet& ks = rt::kernel_set_of(runtime, dt);
+                EXPECT_LE(kernels::workspace_bytes(plan.strategy, ks, static_cast<int>(d), static_cast<int>(dv),
+                                                   plan.blocking),
+                          rt::workspace_per_worker(runtime))
+                    << "dtype " << dt << " D=" << d << " Dv=" << dv << " M=" << m << " N=" << n << " group " << g
+                    << " strategy " << s;
+              }
 }
 
 std::string write_file(const std::string& name, const std::string& text) {

@@ -58,7 +58,9 @@ bool matches(const PlanRule& r, const kernels::KernelSet& ks, const PlanShape& s
 // rows, so the partition has lines to share out instead of cutting keys.
 std::int64_t row_block_cap(const kernels::KernelSet& ks, const PlanShape& s) {
   constexpr std::size_t kBudget = 1 << 20;
-  const std::size_t per_row = (static_cast<std::size_t>(s.d) + s.dv) * sizeof(float);
+  // As the workspace holds them: Q packed to k_pack, accumulators to nv columns.
+  const std::size_t per_row = static_cast<std::size_t>(round_up(s.d, ks.k_pack)) * ks.packed_elem +
+                              static_cast<std::size_t>(round_up(s.dv, ks.nv)) * sizeof(float);
   std::int64_t cap = std::max<std::int64_t>(static_cast<std::int64_t>(kBudget / per_row), ks.mr);
   const std::int64_t floor_rows = std::min<std::int64_t>(cap, 128);
   const auto blocks = [&](std::int64_t rows) { return s.heads * ((s.m + rows - 1) / rows); };
@@ -127,6 +129,23 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
   b.direct_kv = direct_possible(ks, s, plan) &&
                 (chosen.direct >= 0 ? chosen.direct == 1 : direct_by_default(s, plan));
   return plan;
+}
+
+bool fit_workspace(const kernels::KernelSet& ks, int d, int dv, std::size_t budget, Plan& plan) {
+  kernels::Blocking& b = plan.blocking;
+  const int step = kernels::key_step(ks);
+  const auto fits = [&] { return kernels::workspace_bytes(plan.strategy, ks, d, dv, b) <= budget; };
+  while (!fits()) {
+    if (b.mb > ks.mr)
+      b.mb = round_up(b.mb / 2, ks.mr);
+    else if (plan.strategy != Strategy::online && b.stage_bytes > 64 * 1024)
+      b.stage_bytes /= 2;
+    else if (b.nb > step)
+      b.nb = round_up(b.nb / 2, step);
+    else
+      return false;
+  }
+  return true;
 }
 
 void check_plan(const kernels::KernelSet& ks, const Plan& plan) {

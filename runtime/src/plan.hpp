@@ -69,6 +69,16 @@ using PlanTable = std::vector<PlanRule>;
 Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strategy requested,
                  const PlanTable& tuning);
 
+// Shrinks a plan until one worker's workspace for heads of dims d/dv is at
+// most `budget` bytes: row blocks halve first, then a staged chunk, then the
+// key block, each down to its smallest useful size. The arena is sized when
+// the runtime is made, for the plans of the head dims and lengths
+// largest_workspace() lists; between those a plan can need a little more
+// (rows rounded up to mr, Dv padded to nv), and this keeps such a call
+// running on a slightly smaller plan instead of failing. False if even the
+// smallest plan does not fit (then the arena is wrong).
+bool fit_workspace(const kernels::KernelSet& ks, int d, int dv, std::size_t budget, Plan& plan);
+
 // Checks a plan given in full (plan_override.hpp); throws Failure
 // (ATTNRT_INVALID_ARGUMENT) naming the field that breaks a rule.
 void check_plan(const kernels::KernelSet& ks, const Plan& plan);

@@ -23,6 +23,10 @@ const kernels::KernelSet& kernel_set_of(const attnrt_runtime* runtime, attnrt_dt
   return as_runtime(runtime).kernel_set(t);
 }
 
+std::size_t workspace_per_worker(const attnrt_runtime* runtime) {
+  return as_runtime(runtime).arena().workspace_bytes();
+}
+
 Plan planned(const attnrt_runtime* runtime, const attnrt_tensor& q, const attnrt_tensor& k,
              const attnrt_tensor& v, const attnrt_tensor& o, const attnrt_params& params) {
   return as_runtime(runtime).plan_for(q, k, v, o, params);

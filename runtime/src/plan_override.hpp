@@ -6,6 +6,8 @@
 
 #include <attnrt/attnrt.h>
 
+#include <cstddef>
+
 #include "kernels/kernel_set.hpp"
 #include "runtime/src/plan.hpp"
 
@@ -13,6 +15,10 @@ namespace attnrt::rt {
 
 // The kernel set `runtime` runs for inputs of dtype t.
 const kernels::KernelSet& kernel_set_of(const attnrt_runtime* runtime, attnrt_dtype t);
+
+// Bytes of workspace each worker of `runtime` has: a call whose plan needs
+// more runs only as an explicit plan (on per-thread scratch).
+std::size_t workspace_per_worker(const attnrt_runtime* runtime);
 
 // The plan `runtime` chooses for this call (checked as forward would).
 Plan planned(const attnrt_runtime* runtime, const attnrt_tensor& q, const attnrt_tensor& k,

@@ -195,7 +195,12 @@ Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
                         static_cast<int>(v.shape[3]), q.shape[2], k.shape[2],
                         q.shape[1] / k.shape[1], q.shape[0] * q.shape[1], placement_->workers()};
   const attnrt_strategy requested = params.strategy != ATTNRT_STRATEGY_AUTO ? params.strategy : default_strategy_;
-  return choose_plan(kernel_set(q.dtype), shape, requested, tuning_);
+  const kernels::KernelSet& ks = kernel_set(q.dtype);
+  Plan plan = choose_plan(ks, shape, requested, tuning_);
+  if (!fit_workspace(ks, shape.d, shape.dv, arena_->workspace_bytes(), plan))
+    fail(ATTNRT_INTERNAL_ERROR, "no plan for D=", shape.d, " Dv=", shape.dv, " fits the ", arena_->workspace_bytes(),
+         " bytes of workspace per worker the arena was sized for");
+  return plan;
 }
 
 Runtime::Split Runtime::split(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
