@@ -11,15 +11,15 @@ namespace {
 
 void qk_fp32_14x2(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) {
   gemm_fp32_14x2<Epilogue::scale_store>(dp, static_cast<const float*>(a),
-                                        static_cast<const float*>(b), alpha, s, lds);
+                                        static_cast<const float*>(b), kNr, kNr, alpha, s, lds);
 }
 void pv_fp32_14x2_init(int kp, const void* a, const void* b, float* o, std::int64_t ldo) {
   gemm_fp32_14x2<Epilogue::store>(kp, static_cast<const float*>(a), static_cast<const float*>(b),
-                                  1.0f, o, ldo);
+                                  kNv, kNv, 1.0f, o, ldo);
 }
 void pv_fp32_14x2_acc(int kp, const void* a, const void* b, float* o, std::int64_t ldo) {
   gemm_fp32_14x2<Epilogue::accumulate>(kp, static_cast<const float*>(a),
-                                       static_cast<const float*>(b), 1.0f, o, ldo);
+                                       static_cast<const float*>(b), kNv, kNv, 1.0f, o, ldo);
 }
 
 template <class T>
@@ -43,6 +43,7 @@ constexpr KernelSet make_set(DType t) {
       .exp2_rows = exp2_rows,
       .rescale = rescale,
       .normalize = normalize,
+      .a_block = kABlock,
   };
 }
 

@@ -18,8 +18,13 @@ namespace attnrt::kernels::avx512 {
 inline constexpr int kMr = 14;
 inline constexpr int kNr = 32;
 inline constexpr int kNv = 32;
+// fp32 A panels (Q, P) are in blocks of 16 k-columns (kernel_set.hpp,
+// a_block): one zmm row per block, so exp2_rows and pack_q store Q and P
+// rows without a transpose. (The bf16 pair panels keep a_block = k_pack.)
+inline constexpr int kABlock = 16;
 
-// fp32 panels (pack.cpp), for float, Fp16 and Bf16 inputs.
+// fp32 panels (pack.cpp), for float, Fp16 and Bf16 inputs: Q in [14][16]
+// blocks (kABlock), K and V in rows of 32.
 template <class T>
 void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst);
 template <class T>
