@@ -32,6 +32,16 @@ void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
 template <class T>
 void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 
+// Q·Kᵀ with Q and K rows read in place, any number of rows (qk_direct.cpp):
+// the fp32 set's KernelSet::qk_direct.
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+                    std::int64_t ldk, float alpha, float* s, std::int64_t lds);
+
+// O[0][0..dv) (+)= P·V for one query row, V rows read whole and in place
+// (pv_row_direct.cpp): the fp32 set's KernelSet::pv_direct_row.
+void pv_fp32_row_direct(int kp, const void* a, const float* v, std::int64_t ldv, int dv, float* o,
+                        bool accumulate);
+
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);
 void pack_k_pairs(const void* src, std::int64_t ld, int keys, int d, void* dst);
