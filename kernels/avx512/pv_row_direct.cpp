@@ -29,12 +29,15 @@ constexpr int kRowsAhead = 8;
 template <int G>
 inline void add_keys(const __m512 (&p)[G], const float* v, std::int64_t ldv, int dv, float* o,
                      bool first) {
-  for (int c = 0; c < dv; c += 16) {
-    const __mmask16 lanes = first16(dv - c);  // all but the last 16 columns: all lanes
+  const auto columns = [&](int c, __mmask16 lanes) {  // O[c, c + 16), lanes past dv untouched
     __m512 x = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(lanes, o + c);
+#pragma GCC unroll 8
     for (int j = 0; j < G; ++j) x = _mm512_fmadd_ps(p[j], _mm512_maskz_loadu_ps(lanes, v + j * ldv + c), x);
     _mm512_mask_storeu_ps(o + c, lanes, x);
-  }
+  };
+  int c = 0;
+  for (; c + 16 <= dv; c += 16) columns(c, 0xffff);
+  if (c < dv) columns(c, first16(dv - c));
 }
 
 // Row 0's entry for key k in an A panel (ops.hpp, kABlock): the first row
