@@ -338,7 +338,7 @@ TEST_P(X86Set, QkDirectMatchesDouble) {
   constexpr int kMostRows = 16;
   std::mt19937 rng(21);
   for (int d : {1, 7, 33, 128, 256})
-    for (int keys : {1, 7, 33, 257}) {
+    for (int keys : {0, 1, 7, 33, 257}) {
       const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, DType::f32, rng);
       const std::int64_t lds = keys + 5;
       for (int rows = 1; rows <= kMostRows; ++rows) {
@@ -376,7 +376,7 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
   std::mt19937 rng(22);
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  for (int keys : {1, 7, 16, 33, 257})
+  for (int keys : {0, 1, 7, 16, 33, 257})  // 0: init still means O = 0
     for (int dv : {1, 33, 256}) {
       SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
       const Matrix v1(keys, dv, dv + 3, DType::f32, rng), v2(keys, dv, dv + 1, DType::f32, rng);
