@@ -81,5 +81,9 @@ run_check tsan build-test-tsan.log bash scripts/ci-tsan.sh "$PWD/build-test-tsan
 # and 256 bits, and the llvm-mca A64FX estimates checked against their records.
 run_stage sve build-test-sve.log env ATTNRT_SVE_BUILD=build-test-sve bash scripts/ci-sve.sh
 
+# The avx512 kernels' llvm-mca estimates (Intel models; the CI CPU may lack
+# AVX-512, so they are estimated, never measured) against their records.
+run_check avx512-mca build-test-avx512-mca.log python3 bench/mca/avx512_estimate.py --check bench/mca/avx512_estimates.txt
+
 echo "$passed passed, $failed failed"
 exit $status

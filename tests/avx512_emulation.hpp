@@ -145,6 +145,12 @@ inline simde__m512 scalef_ps(simde__m512 a, simde__m512 b) {
   }
   return vec(r);
 }
+inline float reduce_add_ps(simde__m512 a) {
+  const F16 f = lanes(a);
+  float s = 0;
+  for (int i = 0; i < 16; ++i) s += f.v[i];
+  return s;
+}
 inline float reduce_max_ps(simde__m512 a) {
   const F16 f = lanes(a);
   float m = f.v[0];
@@ -166,6 +172,7 @@ inline float reduce_max_ps(simde__m512 a) {
 #define _mm512_cvtps_ph attnrt_avx512_emulation::cvtps_ph
 #define _mm512_cvtne2ps_pbh attnrt_avx512_emulation::cvtne2ps_pbh
 #define _mm512_reduce_max_ps attnrt_avx512_emulation::reduce_max_ps
+#define _mm512_reduce_add_ps attnrt_avx512_emulation::reduce_add_ps
 #undef _mm512_scalef_ps
 #define _mm512_scalef_ps attnrt_avx512_emulation::scalef_ps
 #ifndef _mm512_shuffle_f32x4

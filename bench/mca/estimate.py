@@ -84,10 +84,10 @@ def region(cxx, name, call, tmp):
     return lines[: lines.index("# LLVM-MCA-END\n") + 1]
 
 
-def mca(mca_bin, lines, tmp, name):
+def mca(mca_bin, lines, tmp, name, target=("-mtriple=aarch64", "-mcpu=a64fx")):
     path = os.path.join(tmp, name + ".loop.s")
     open(path, "w").writelines(lines)
-    out = subprocess.run([mca_bin, "-mtriple=aarch64", "-mcpu=a64fx", "-iterations=1000", path],
+    out = subprocess.run([mca_bin, *target, "-iterations=1000", path],
                          check=True, capture_output=True, text=True).stdout
     cycles = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
     iters = int(re.search(r"Iterations:\s+(\d+)", out).group(1))
@@ -175,16 +175,22 @@ def main():
                     "# iteration (exp2: per element), % of FMA-issue bound. Estimated, not measured.\n")
             f.write("\n".join(lines) + "\n")
     if args.check:
-        rec, worse = read_records(args.check), []
-        for n, (v, _) in rows.items():
-            if n not in rec:
-                worse.append(f"{n}: no record")
-            elif v > rec[n] * 1.005:
-                worse.append(f"{n}: {v:.3f} > record {rec[n]:.3f}")
-        for w in worse:
-            print("worse than record:", w)
-        return 1 if worse else 0
+        return check(rows, args.check)
     return 0
+
+
+def check(rows, path):
+    """1 (and a line each) if a kernel of rows ({name: (value, pct)}) is
+    slower than its record in path, or has none; else 0."""
+    rec, worse = read_records(path), []
+    for n, (v, _) in rows.items():
+        if n not in rec:
+            worse.append(f"{n}: no record")
+        elif v > rec[n] * 1.005:
+            worse.append(f"{n}: {v:.3f} > record {rec[n]:.3f}")
+    for w in worse:
+        print("worse than record:", w)
+    return 1 if worse else 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,15 @@ static inline __m512 fmadd_bcast(__m512 acc, __m512 b, const float* a) {
 #endif
 }
 
+// v, pinned to a register: GCC folds a load that several FMAs use into each
+// of them (a memory operand each time), turning one load into several.
+static inline __m512 in_register(__m512 v) {
+#if defined(__GNUC__) && !defined(ATTNRT_AVX512_SIMDE)
+  __asm__("" : "+v"(v));
+#endif
+  return v;
+}
+
 // acc[j] += b.pair[j] . (the bf16 pair at a), j < 16.
 static inline __m512 dpbf16_bcast(__m512 acc, __m512bh b, const std::uint32_t* a) {
 #if defined(__GNUC__) && !defined(ATTNRT_AVX512_SIMDE)

@@ -1,14 +1,23 @@
 // The fp32 GEMM micro-kernel of the avx512 sets: C[14 x 32] from an A panel
-// [k][14] and a B panel [k][32], 28 zmm accumulators. One body serves Q·Kᵀ,
-// P·V init and P·V accumulate through the epilogue parameter.
+// of k columns in blocks of 16 ([14][16] row-major each, the last
+// [14][k % 16]; kernel_set.hpp, a_block) and B rows [k][32] (row stride
+// ldb), 28 zmm accumulators. One body serves Q·Kᵀ, P·V init and P·V
+// accumulate through the epilogue parameter, and both B sources: packed
+// panels (ldb = kNr, a constant once inlined) and the user's V rows read in
+// place (the direct path: ldb = V's row stride, and MaskedB for the last
+// Dv % 32 columns, whose B lanes past b_cols load as 0 so that C's padding
+// columns come out 0).
 //
 // Per k step: two B loads and 28 FMAs whose A operand is broadcast from
 // memory inside the FMA (vfmadd231ps zmm, zmm, m32{1to16}, see
 // broadcast_fma.hpp): no broadcast registers, 30 loads per 28 FMAs, within
-// the two (Intel) or three (Zen 4) loads per cycle. Panels are laid out so
-// B rows are 64-byte aligned in the pipelines' workspace; unaligned-load
-// instructions are used so a caller's unaligned panel is slow rather than
-// a crash.
+// the two (Intel) or three (Zen 4) loads per cycle. Within a block the 14
+// broadcast offsets are the constants i * 64 bytes from one pointer that
+// steps 4 bytes, so the A blocks cost the loop nothing (the old [k][14]
+// panel stepped it 56 bytes) and spare exp2_rows and pack_q a 16x16
+// transpose each. Panels are laid out so B rows are 64-byte aligned in the
+// pipelines' workspace; unaligned-load instructions are used so a caller's
+// unaligned panel (or V row) is slow rather than a crash.
 #pragma once
 
 #include "kernels/avx512/intrinsics.hpp"
@@ -16,28 +25,60 @@
 #include <cstdint>
 
 #include "kernels/avx512/broadcast_fma.hpp"
+#include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/epilogue.hpp"
 #include "kernels/avx512/ops.hpp"
 
 namespace attnrt::kernels::avx512 {
 
-template <Epilogue E>
+// How far ahead (in k steps) B rows read in place are prefetched: V rows are
+// a row stride apart, a stride the hardware prefetchers pick up late. The
+// pipelines hand the direct P·V 16 keys per call (strip_pv), so this is the
+// next call's rows, as on avx2.
+inline constexpr int kPrefetchRows = 16;
+
+template <Epilogue E, bool MaskedB = false, bool InPlaceB = false>
 static inline void gemm_fp32_14x2(int k, const float* __restrict a, const float* __restrict b,
-                                  float alpha, float* __restrict c, std::int64_t ldc) {
+                                  std::int64_t ldb, int b_cols, float alpha, float* __restrict c,
+                                  std::int64_t ldc) {
+  [[maybe_unused]] __mmask16 mask0 = 0, mask1 = 0;
+  if constexpr (MaskedB) {
+    mask0 = first16(b_cols);
+    mask1 = first16(b_cols - 16);
+  }
   __m512 acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  // Not unrolled: 28 independent multiply-adds per step already hide the
-  // latency, and unrolling made GCC 12 spill accumulators.
-#pragma GCC unroll 1
-  for (int p = 0; p < k; ++p) {
-    const __m512 b0 = _mm512_loadu_ps(b + p * kNr);
-    const __m512 b1 = _mm512_loadu_ps(b + p * kNr + 16);
+  // Column `col` of a block of width w: row i at col[i * w]; B row p at b + p * ldb.
+  const auto step = [&](const float* col, int w, int p) {
+    const float* row = b + p * ldb;
+    if constexpr (InPlaceB) {  // both 64-byte lines of the row kPrefetchRows ahead
+      _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * ldb), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * ldb + 16), _MM_HINT_T0);
+    }
+    __m512 b0, b1;
+    if constexpr (MaskedB) {
+      b0 = _mm512_maskz_loadu_ps(mask0, row);
+      b1 = _mm512_maskz_loadu_ps(mask1, row + 16);
+    } else {
+      b0 = _mm512_loadu_ps(row);
+      b1 = _mm512_loadu_ps(row + 16);
+    }
 #pragma GCC unroll 14
     for (int i = 0; i < kMr; ++i) {
-      acc[i][0] = fmadd_bcast(acc[i][0], b0, a + p * kMr + i);
-      acc[i][1] = fmadd_bcast(acc[i][1], b1, a + p * kMr + i);
+      acc[i][0] = fmadd_bcast(acc[i][0], b0, col + i * w);
+      acc[i][1] = fmadd_bcast(acc[i][1], b1, col + i * w);
     }
+  };
+  // Not unrolled: 28 independent multiply-adds per step already hide the
+  // latency, and unrolling made GCC 12 spill accumulators.
+  int p = 0;
+#pragma GCC unroll 1
+  for (; p + kABlock <= k; p += kABlock) {
+#pragma GCC unroll 1
+    for (int j = 0; j < kABlock; ++j) step(a + p * kMr + j, kABlock, p + j);
   }
+#pragma GCC unroll 1
+  for (int j = 0, w = k - p; j < w; ++j) step(a + p * kMr + j, w, p + j);
   store_tile<E>(acc, alpha, c, ldc);
 }
 

@@ -1,6 +1,9 @@
 // The avx512 fp32-compute sets: 14x2-vector fp32 micro-kernels for Q·Kᵀ and
-// P·V, and the packers and softmax pieces of this folder.
+// P·V, and the packers and softmax pieces of this folder; the fp32 set also
+// has the direct K/V path (qk_direct.cpp, and P·V with V in place).
 #include "kernels/avx512/kernel_set.hpp"
+
+#include <type_traits>
 
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
@@ -11,15 +14,27 @@ namespace {
 
 void qk_fp32_14x2(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) {
   gemm_fp32_14x2<Epilogue::scale_store>(dp, static_cast<const float*>(a),
-                                        static_cast<const float*>(b), alpha, s, lds);
+                                        static_cast<const float*>(b), kNr, kNr, alpha, s, lds);
 }
 void pv_fp32_14x2_init(int kp, const void* a, const void* b, float* o, std::int64_t ldo) {
   gemm_fp32_14x2<Epilogue::store>(kp, static_cast<const float*>(a), static_cast<const float*>(b),
-                                  1.0f, o, ldo);
+                                  kNv, kNv, 1.0f, o, ldo);
 }
 void pv_fp32_14x2_acc(int kp, const void* a, const void* b, float* o, std::int64_t ldo) {
   gemm_fp32_14x2<Epilogue::accumulate>(kp, static_cast<const float*>(a),
-                                       static_cast<const float*>(b), 1.0f, o, ldo);
+                                       static_cast<const float*>(b), kNv, kNv, 1.0f, o, ldo);
+}
+
+// P·V with V read in place (the direct path): `cols` <= kNv columns of V
+// rows at v (row stride ldv); the full-width case keeps unmasked loads.
+template <Epilogue E>
+void pv_fp32_14x2_direct(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
+                         float* o, std::int64_t ldo) {
+  const float* pa = static_cast<const float*>(a);
+  if (cols == kNv)
+    gemm_fp32_14x2<E, false, true>(kp, pa, v, ldv, kNv, 1.0f, o, ldo);
+  else
+    gemm_fp32_14x2<E, true, true>(kp, pa, v, ldv, cols, 1.0f, o, ldo);
 }
 
 template <class T>
@@ -43,6 +58,12 @@ constexpr KernelSet make_set(DType t) {
       .exp2_rows = exp2_rows,
       .rescale = rescale,
       .normalize = normalize,
+      // The direct path reads fp32 K and V in place, so only the fp32 set has it.
+      .qk_direct = std::is_same_v<T, float> ? qk_fp32_direct : nullptr,
+      .pv_direct_init = std::is_same_v<T, float> ? pv_fp32_14x2_direct<Epilogue::store> : nullptr,
+      .pv_direct_acc = std::is_same_v<T, float> ? pv_fp32_14x2_direct<Epilogue::accumulate> : nullptr,
+      .pv_direct_row = std::is_same_v<T, float> ? pv_fp32_row_direct : nullptr,
+      .a_block = kABlock,
   };
 }
 

@@ -18,14 +18,29 @@ namespace attnrt::kernels::avx512 {
 inline constexpr int kMr = 14;
 inline constexpr int kNr = 32;
 inline constexpr int kNv = 32;
+// fp32 A panels (Q, P) are in blocks of 16 k-columns (kernel_set.hpp,
+// a_block): one zmm row per block, so exp2_rows and pack_q store Q and P
+// rows without a transpose. (The bf16 pair panels keep a_block = k_pack.)
+inline constexpr int kABlock = 16;
 
-// fp32 panels (pack.cpp), for float, Fp16 and Bf16 inputs.
+// fp32 panels (pack.cpp), for float, Fp16 and Bf16 inputs: Q in [14][16]
+// blocks (kABlock), K and V in rows of 32.
 template <class T>
 void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst);
 template <class T>
 void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
 template <class T>
 void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+
+// Q·Kᵀ with Q and K rows read in place, any number of rows (qk_direct.cpp):
+// the fp32 set's KernelSet::qk_direct.
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+                    std::int64_t ldk, float alpha, float* s, std::int64_t lds);
+
+// O[0][0..dv) (+)= P·V for one query row, V rows read whole and in place
+// (pv_row_direct.cpp): the fp32 set's KernelSet::pv_direct_row.
+void pv_fp32_row_direct(int kp, const void* a, const float* v, std::int64_t ldv, int dv, float* o,
+                        bool accumulate);
 
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);

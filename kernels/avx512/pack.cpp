@@ -1,6 +1,6 @@
 // Packing Q, K and V into the fp32 panels the avx512 fp32 micro-kernels
 // read, widening fp16 (vcvtph2ps) and bf16 (a 16-bit shift) on the way.
-//   Q: rows x d -> panels [d][14]      (transposed 16x16 blocks, 14 rows used)
+//   Q: rows x d -> panels of [14][16] blocks (row copies; ops.hpp, kABlock)
 //   K: keys x d -> panels [d][32]      (two transposed 16x16 blocks per 16 d)
 //   V: keys x dv -> panels [keys][32]  (row copies)
 // Padding rows and columns are zero.
@@ -30,15 +30,14 @@ template <class T>
 void pack_q(const void* src, std::int64_t ld, int rows, int d, void* dst) {
   const T* s = static_cast<const T*>(src);
   float* out = static_cast<float*>(dst);
-  const __mmask16 lanes = first16(kMr);
   for (int r0 = 0; r0 < rows; r0 += kMr, out += static_cast<std::int64_t>(kMr) * d) {
     const int h = std::min(kMr, rows - r0);
-    for (int p = 0; p < d; p += 16) {
-      const int w = std::min(16, d - p);
-      __m512 c[16];
-      load_transposed(s + r0 * ld, ld, h, p, w, c);
-      for (int j = 0; j < w; ++j) _mm512_mask_storeu_ps(out + (p + j) * kMr, lanes, c[j]);
-    }
+    // Row by row: each row is read front to back, one stream at a time.
+    for (int i = 0; i < kMr; ++i)
+      for (int p = 0; p < d; p += kABlock) {
+        const int w = std::min(kABlock, d - p);
+        store16(out + p * kMr + i * w, i < h ? load16(s + (r0 + i) * ld + p, w) : _mm512_setzero_ps(), w);
+      }
   }
 }
 

@@ -1,43 +1,44 @@
 // The softmax pieces of the avx512 sets on a 14-row strip of S: row max,
-// the fused exp2 pass that writes an fp32 P panel, and the rescale of O.
+// the fused exp2 pass that writes an fp32 P panel (row stores into the A
+// panel's [14][16] blocks), and the rescale of O.
 // (exp2_rows_pairs, for the bf16 set, is in softmax_rows_bf16.cpp.)
 #include "kernels/avx512/intrinsics.hpp"
 
-#include <algorithm>
 #include <cstdint>
 #include <limits>
 
 #include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/exp2.hpp"
 #include "kernels/avx512/ops.hpp"
-#include "kernels/avx512/transpose.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
 
+// Row by row: S is read front to back, and row r of P goes to row r of each
+// [14][16] block of the panel (ops.hpp, kABlock), 16 columns a store. One
+// accumulator per row, kept in a register (GCC 12 kept an array of 14 of
+// them, indexed across blocks, in memory).
 template <Exp2Precision P>
 void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* mx, float* sum,
                     float* p) {
-  __m512 m[kMr];
-  for (int r = 0; r < kMr; ++r) m[r] = _mm512_set1_ps(mx[r]);
-  const __mmask16 rows = first16(kMr);
-  __m512 acc = _mm512_setzero_ps();  // lane r: sum of row r
-  for (int c = 0; c < cols; c += 16) {
-    const int w = std::min(16, cols - c);
-    const __mmask16 valid = first16(w);
-    __m512 e[16];
-    for (int r = 0; r < kMr; ++r) {
-      const __m512 x = _mm512_sub_ps(_mm512_maskz_loadu_ps(valid, s + r * lds + c), m[r]);
-      e[r] = _mm512_maskz_mov_ps(valid, exp2<P>(x));  // columns past cols are 0
+  const int full = cols / kABlock * kABlock, tail = cols - full;
+  for (int r = 0; r < kMr; ++r) {
+    const float* row = s + r * lds;
+    const __m512 m = _mm512_set1_ps(mx[r]);
+    __m512 acc = _mm512_setzero_ps();
+    for (int c = 0; c < full; c += kABlock) {
+      const __m512 e = exp2<P>(_mm512_sub_ps(_mm512_loadu_ps(row + c), m));
+      _mm512_storeu_ps(p + c * kMr + r * kABlock, e);
+      acc = _mm512_add_ps(acc, e);
     }
-    for (int r = kMr; r < 16; ++r) e[r] = _mm512_setzero_ps();
-    transpose16x16(e);  // e[j]: column c + j, lane r = row r
-    for (int j = 0; j < w; ++j) _mm512_mask_storeu_ps(p + (c + j) * kMr, rows, e[j]);
-    for (int j = 0; j < 16; j += 2) acc = _mm512_add_ps(acc, _mm512_add_ps(e[j], e[j + 1]));
+    if (tail > 0) {  // the last block, [14][tail]: lanes past it neither read nor written, summed as 0
+      const __mmask16 valid = first16(tail);
+      const __m512 e = _mm512_maskz_mov_ps(valid, exp2<P>(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, row + full), m)));
+      _mm512_mask_storeu_ps(p + full * kMr + r * tail, valid, e);
+      acc = _mm512_add_ps(acc, e);
+    }
+    sum[r] += _mm512_reduce_add_ps(acc);
   }
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, acc);
-  for (int r = 0; r < kMr; ++r) sum[r] += lanes[r];
 }
 
 }  // namespace

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""llvm-mca estimates of the avx512 fp32 kernels' inner loops (estimated, not
+measured: this project's CI machine may lack AVX-512).
+
+Each kernel is compiled alone (bench/mca/avx512_region.cpp, GCC, the avx512
+sets' flags); the inner loop with the most FMAs inside mca_entry (a loop of
+one basic block: a label, then instructions up to the jump back to it) goes
+through llvm-mca for two Intel models. One line per
+kernel and model:
+
+    <kernel>@<model> <cycles per iteration (exp2: per element)> <% of FMA bound>
+
+The FMA bound is (FMAs in the loop) / 2 cycles: two 512-bit FMA pipes. Note
+that llvm-mca 19's sapphirerapids model issues 512-bit FMAs on port 0 only,
+so its FMA-bound loops come out at most 50% there; skylake-avx512 uses both
+pipes. Every load is assumed to hit L1.
+
+  avx512_estimate.py                print the table
+  avx512_estimate.py --write FILE   record it
+  avx512_estimate.py --check FILE   also fail (exit 1) if a kernel is slower than its record
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from estimate import ROOT, check, fmt, mca, tool  # noqa: E402
+
+FLAGS = ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma", "-mf16c"]  # kernels/CMakeLists.txt
+MODELS = ["skylake-avx512", "sapphirerapids"]
+# name: (call, elements per iteration: 0 = report cycles per iteration)
+KERNELS = {
+    "qk_fp32_14x2": ("gemm_fp32_14x2<Epilogue::scale_store>(k, a, b, kNr, kNr, 0.5f, c, ld)", 0),
+    "pv_fp32_14x2_direct": ("gemm_fp32_14x2<Epilogue::accumulate, false, true>(k, a, b, ld, kNv, 1.0f, c, ld)", 0),
+    "qk_fp32_direct_3x8": ("qk_fp32_direct(3, 8, k, a, ld, b, ld, 0.5f, c, ld)", 0),
+    "pv_fp32_row_direct": ("pv_fp32_row_direct(k, a, b, ld, static_cast<int>(ld), c, true)", 0),
+    "exp2_rows_accurate": ("exp2_rows_impl<Exp2Precision::accurate>(b, ld, k, m, sum, c)", 16),
+    "exp2_rows_fast": ("exp2_rows_impl<Exp2Precision::fast>(b, ld, k, m, sum, c)", 16),
+}
+FMA = re.compile(r"^\s*vfn?m(add|sub)\d+ps\s")
+
+
+def loops(cxx, name, call, tmp):
+    """The one-block loops inside mca_entry, each a list of instruction lines."""
+    src = os.path.join(ROOT, "bench", "mca", "avx512_region.cpp")
+    asm = os.path.join(tmp, name + ".s")
+    subprocess.run([cxx, "-std=c++20", "-O3", "-DNDEBUG", *FLAGS, "-ffp-contract=fast", "-fno-trapping-math",
+                    f"-DATTNRT_MCA_CALL={call}", "-I", ROOT, "-S", src, "-o", asm], check=True)
+    found, label, body, in_entry = [], None, [], False
+    for line in open(asm):
+        text = line.strip()
+        if line.startswith("mca_entry:"):
+            in_entry = True
+        elif not in_entry or not text or text.startswith(("#", "//", ".p2align", ".cfi")):
+            continue
+        elif text.startswith(".size") and "mca_entry" in text:
+            break
+        elif re.match(r"^\.L\w+:$", text):
+            label, body = text[:-1], []
+        elif label:
+            body.append(line)
+            if text.startswith("j"):  # the block ends: a loop if it jumps back to its label
+                if text.split()[-1] == label:
+                    found.append(body)
+                label = None
+    if not found:
+        sys.exit(f"avx512_estimate.py: {name}: no loop in mca_entry")
+    return found
+
+
+def estimates():
+    """{kernel@model: (cycles per iteration or element, % of FMA bound)}"""
+    cxx = tool("g++")
+    mca_bin = tool("llvm-mca-19", "llvm-mca-18", "llvm-mca-17", "llvm-mca-16", "llvm-mca-15", "llvm-mca")
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (call, elems) in KERNELS.items():
+            # Tails (rows, keys, columns) are loops too: the main one has the most FMAs.
+            body = max(loops(cxx, name, call, tmp), key=lambda b: sum(1 for l in b if FMA.match(l)))
+            fmas = sum(1 for l in body if FMA.match(l))
+            for model in MODELS:
+                per_iter = mca(mca_bin, body, tmp, f"{name}.{model}", (f"-mcpu={model}",))
+                rows[f"{name}@{model}"] = (per_iter / elems if elems else per_iter, 100.0 * (fmas / 2) / per_iter)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", metavar="FILE")
+    ap.add_argument("--write", metavar="FILE")
+    args = ap.parse_args()
+    rows = estimates()
+    lines = [fmt(n, v, p) for n, (v, p) in rows.items()]
+    print("\n".join(lines))
+    if args.write:
+        with open(args.write, "w") as f:
+            f.write("# llvm-mca estimates of the avx512 kernels (bench/mca/avx512_estimate.py): kernel@model,\n"
+                    "# cycles per iteration (exp2: per element), % of FMA bound. Estimated, not measured.\n")
+            f.write("\n".join(lines) + "\n")
+    return check(rows, args.check) if args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

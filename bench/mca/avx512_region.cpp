@@ -1,0 +1,19 @@
+// One kernel of kernels/avx512 (the fp32 sets), compiled alone:
+// avx512_estimate.py passes the call as -DATTNRT_MCA_CALL=...; mca_entry is
+// flattened, so the kernel is inlined into it and the script reads only
+// mca_entry's loops. No markers in the kernels: an asm statement inside the
+// GEMM loop made GCC 12 keep its 28 accumulators in memory. The sources
+// whose kernels live in an unnamed namespace are included whole.
+#include "kernels/avx512/gemm_fp32.hpp"
+#include "kernels/avx512/pv_row_direct.cpp"
+#include "kernels/avx512/qk_direct.cpp"
+#include "kernels/avx512/softmax_rows.cpp"
+
+using namespace attnrt::kernels;
+using namespace attnrt::kernels::avx512;
+
+extern "C" __attribute__((flatten)) void mca_entry(int k, const float* a, const float* b, float* c,
+                                                   std::int64_t ld, const float* m, float* sum) {
+  (void)k, (void)a, (void)b, (void)c, (void)ld, (void)m, (void)sum;
+  ATTNRT_MCA_CALL;
+}
