@@ -1,5 +1,5 @@
 // The x86-64 kernel sets (avx2, avx512, avx512_bf16), piece by piece against
-// double-precision math and the generic set, then through the online
+// double-precision math and the generic set, then through every
 // pipeline and end to end through attnrt::Runtime against
 // tests/reference.hpp. A set this CPU cannot run is skipped, never failed;
 // one this build lacks is skipped too.
@@ -683,19 +683,24 @@ void check_head(const KernelSet& ks, kernels::Strategy strategy, const kernels::
   EXPECT_LE(worst_l, tol.lse);
 }
 
-TEST_P(X86Set, OnlinePipelineMatchesReference) {
+// Every pipeline, packed K and V: blocks of 64 rows and 96 keys, and a stage
+// of 16 KiB, so two_pass and three_pass stage several chunks (the rescale
+// between chunks runs) and three_pass's staged S and P take several blocks.
+TEST_P(X86Set, EveryPipelineMatchesReference) {
   const KernelSet& ks = *ks_;
   const HeadCase cases[] = {{33, 257, 64, 64, false},
                             {70, 70, 80, 80, true},
                             {1, 300, 128, 128, false},
                             {129, 517, 33, 7, true},
                             {7, 1, 16, 16, false},
+                            {50, 300, 64, 48, false, 40},  // sliding window, no causal bound
                             {40, 17, 32, 24, true}};  // M > N, causal bottom-right: 23 rows see no key
   std::mt19937 rng(18);
-  const kernels::Blocking b{round_up(64, ks.mr), round_up(96, kernels::key_step(ks)), 0, 2};
-  for (const HeadCase& c : cases)
-    for (Exp2Precision prec : {Exp2Precision::accurate, Exp2Precision::fast})
-      check_head(ks, kernels::Strategy::online, b, c, prec, rng);
+  const kernels::Blocking b{round_up(64, ks.mr), round_up(96, kernels::key_step(ks)), 16 * 1024, 2};
+  for (kernels::Strategy s : {kernels::Strategy::online, kernels::Strategy::two_pass, kernels::Strategy::three_pass})
+    for (const HeadCase& c : cases)
+      for (Exp2Precision prec : {Exp2Precision::accurate, Exp2Precision::fast})
+        check_head(ks, s, b, c, prec, rng);
 }
 
 // The direct K/V path through online and two_pass, as the plans use it: few
