@@ -27,48 +27,77 @@ inline __m128 sum_lanes_4(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
 }
 
 // S[R x K] = alpha * Q[R x d]·K[K x d]ᵀ; meanwhile `pf_rows` K rows from
-// pf (row stride pf_ld) are prefetched, one cache line of each per 16 floats of
-// d, so that the prefetches spread evenly over the FMAs.
+// pf (row stride pf_ld) are prefetched, one cache line of each per 16
+// floats of d, so that the prefetches spread evenly over the FMAs. The last
+// d % 8 columns are added after the accumulators are reduced, so that the
+// main loop's accumulators never leave registers (a masked step among them
+// needs one register more than a 3 x 4 tile has).
 template <int R, int K>
 inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std::int64_t ldk,
                     float alpha, float* s, std::int64_t lds, const float* pf, std::int64_t pf_ld,
                     int pf_rows) {
+  constexpr int kQuads = (K + 3) / 4;  // keys in fours: one __m128 of sums each
   __m256 acc[R][K];
+#pragma GCC unroll 4
   for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < K; ++j) acc[i][j] = _mm256_setzero_ps();
-  auto step = [&](int x, auto load) {
+  const auto step = [&](int x) {
     __m256 qv[R];
-    for (int i = 0; i < R; ++i) qv[i] = load(q + i * ldq + x);
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) qv[i] = _mm256_loadu_ps(q + i * ldq + x);
+#pragma GCC unroll 8
     for (int j = 0; j < K; ++j) {
-      const __m256 kv = load(k + j * ldk + x);
+      const __m256 kv = _mm256_loadu_ps(k + j * ldk + x);
+#pragma GCC unroll 4
       for (int i = 0; i < R; ++i) acc[i][j] = _mm256_fmadd_ps(qv[i], kv, acc[i][j]);
     }
   };
-  const auto full = [](const float* p) { return _mm256_loadu_ps(p); };
   int x = 0;
   for (; x + 16 <= d; x += 16) {
     for (int j = 0; j < pf_rows; ++j)
       _mm_prefetch(reinterpret_cast<const char*>(pf + j * pf_ld + x), _MM_HINT_T0);
-    step(x, full);
-    step(x + 8, full);
+    step(x);
+    step(x + 8);
   }
-  for (; x + 8 <= d; x += 8) step(x, full);
+  if (x + 8 <= d) {
+    step(x);
+    x += 8;
+  }
+  const auto quad = [](const __m256* v, int n) {  // sums of v[0..n), n <= 4
+    const __m256 z = _mm256_setzero_ps();
+    return sum_lanes_4(v[0], n > 1 ? v[1] : z, n > 2 ? v[2] : z, n > 3 ? v[3] : z);
+  };
+  __m128 sum[R][kQuads];
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 2
+    for (int g = 0; g < kQuads; ++g) sum[i][g] = quad(acc[i] + 4 * g, K - 4 * g);
   if (x < d) {
     const __m256i mask = first_lanes(d - x);
-    step(x, [mask](const float* p) { return _mm256_maskload_ps(p, mask); });
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) {
+      const __m256 qv = _mm256_maskload_ps(q + i * ldq + x, mask);
+      __m256 t[K];
+#pragma GCC unroll 8
+      for (int j = 0; j < K; ++j) t[j] = _mm256_mul_ps(qv, _mm256_maskload_ps(k + j * ldk + x, mask));
+#pragma GCC unroll 2
+      for (int g = 0; g < kQuads; ++g) sum[i][g] = _mm_add_ps(sum[i][g], quad(t + 4 * g, K - 4 * g));
+    }
   }
   const __m128 scale = _mm_set1_ps(alpha);
+#pragma GCC unroll 4
   for (int i = 0; i < R; ++i)
-    for (int j0 = 0; j0 < K; j0 += 4) {
-      auto at = [&](int j) { return j0 + j < K ? acc[i][j0 + j] : _mm256_setzero_ps(); };
-      const __m128 v = _mm_mul_ps(sum_lanes_4(at(0), at(1), at(2), at(3)), scale);
-      float* out = s + i * lds + j0;
-      if (K - j0 >= 4) {
+#pragma GCC unroll 2
+    for (int g = 0; g < kQuads; ++g) {
+      const __m128 v = _mm_mul_ps(sum[i][g], scale);
+      float* out = s + i * lds + 4 * g;
+      if (K - 4 * g >= 4) {
         _mm_storeu_ps(out, v);
       } else {
         alignas(16) float t[4];
         _mm_store_ps(t, v);
-        for (int j = 0; j < K - j0; ++j) out[j] = t[j];
+        for (int j = 0; j < K - 4 * g; ++j) out[j] = t[j];
       }
     }
 }
