@@ -26,13 +26,13 @@ inline __m128 sum_lanes_4(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
   return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
-// S[R x K] = alpha * Q[R x d]·K[K x d]ᵀ; meanwhile `pf_rows` K rows from
-// pf (row stride pf_ld) are prefetched, one cache line of each per 16
-// floats of d, so that the prefetches spread evenly over the FMAs. The last
+// S[R x K] = alpha * Q[R x d]·K[K x d]ᵀ; if Paced, meanwhile `pf_rows` K
+// rows from pf (row stride pf_ld) are prefetched, one cache line of each
+// per 16 floats of d, so that the prefetches spread evenly over the FMAs. The last
 // d % 8 columns are added after the accumulators are reduced, so that the
 // main loop's accumulators never leave registers (a masked step among them
 // needs one register more than a 3 x 4 tile has).
-template <int R, int K>
+template <int R, int K, bool Paced>
 inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std::int64_t ldk,
                     float alpha, float* s, std::int64_t lds, const float* pf, std::int64_t pf_ld,
                     int pf_rows) {
@@ -54,16 +54,15 @@ inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std
     }
   };
   int x = 0;
-  for (; x + 16 <= d; x += 16) {
-    for (int j = 0; j < pf_rows; ++j)
-      _mm_prefetch(reinterpret_cast<const char*>(pf + j * pf_ld + x), _MM_HINT_T0);
-    step(x);
-    step(x + 8);
+  if constexpr (Paced) {
+    for (; x + 16 <= d; x += 16) {
+      for (int j = 0; j < pf_rows; ++j)
+        _mm_prefetch(reinterpret_cast<const char*>(pf + j * pf_ld + x), _MM_HINT_T0);
+      step(x);
+      step(x + 8);
+    }
   }
-  if (x + 8 <= d) {
-    step(x);
-    x += 8;
-  }
+  for (; x + 8 <= d; x += 8) step(x);
   const auto quad = [](const __m256* v, int n) {  // sums of v[0..n), n <= 4
     const __m256 z = _mm256_setzero_ps();
     return sum_lanes_4(v[0], n > 1 ? v[1] : z, n > 2 ? v[2] : z, n > 3 ? v[3] : z);
@@ -108,7 +107,7 @@ inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std
 // group reads K of them side by side, a pattern the hardware prefetchers
 // follow late, and prefetches paced through the FMAs keep lines in flight
 // without stalling the loads as a burst of them does.
-template <int K>
+template <int K, bool Paced>
 inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, const float* k,
                          std::int64_t ldk, float alpha, float* s, std::int64_t lds,
                          const float* pf, int pf_keys) {
@@ -121,15 +120,15 @@ inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, cons
   const float* p = nullptr;
   for (; i + 3 <= rows; i += 3, ++t) {
     const int n = share(t, &p);
-    qk_tile<3, K>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
+    qk_tile<3, K, Paced>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
   }
   if (rows - i == 2) {
     const int n = share(t, &p);
-    qk_tile<2, K>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
+    qk_tile<2, K, Paced>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
   }
   if (rows - i == 1) {
     const int n = share(t, &p);
-    qk_tile<1, K>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
+    qk_tile<1, K, Paced>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
   }
 }
 
@@ -145,19 +144,18 @@ inline void prefetch_rows(const float* k, std::int64_t ldk, int count, int d) {
     for (int x = 0; x < d; x += 16) _mm_prefetch(reinterpret_cast<const char*>(k + j * ldk + x), _MM_HINT_T0);
 }
 
-template <int K>
+template <int K, bool Paced>
 inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
-  const bool paced = rows > 1;
   int j = 0;
   for (; j + K <= keys; j += K) {
     const int ahead = j + kPrefetchGroups * K;
     const int pf_keys = std::min(K, std::max(0, keys - ahead));
-    if (!paced) prefetch_rows(k + ahead * ldk, ldk, pf_keys, d);
-    qk_key_group<K>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds, k + ahead * ldk,
-                    paced ? pf_keys : 0);
+    if (!Paced) prefetch_rows(k + ahead * ldk, ldk, pf_keys, d);
+    qk_key_group<K, Paced>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds, k + ahead * ldk,
+                           pf_keys);
   }
-  for (; j < keys; ++j) qk_key_group<1>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds, k, 0);
+  for (; j < keys; ++j) qk_key_group<1, false>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds, k, 0);
 }
 
 }  // namespace
@@ -165,9 +163,9 @@ inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq,
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   if (rows == 1)
-    qk_keys<8>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    qk_keys<8, false>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
   else
-    qk_keys<4>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    qk_keys<4, true>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
 
 }  // namespace attnrt::kernels::avx2
