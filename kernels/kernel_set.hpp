@@ -123,11 +123,13 @@ struct KernelSet {
   // Writes exactly S[0..rows)[0..keys), row stride lds.
   void (*qk_direct)(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) = nullptr;
-  // O[mr x nv] = P·V (init) or O += P·V (acc) over kp keys: P an A panel
+  // O[mr x cols] = P·V (init) or O += P·V (acc) over kp keys: P an A panel
   // of fp32 (as exp2_rows writes it for the accurate precision, or
   // pack_q for gemm_only), V rows read in place: row j of the B operand is
-  // v + j * ldv, `cols` (1..nv) columns of it. O columns [cols, nv) get 0
-  // (init) or += 0 (acc), so O's padding to nv stays 0.
+  // v + j * ldv, `cols` (>= 1, e.g. all of Dv) columns of it. O columns
+  // [cols, round_up(cols, nv)) get 0 (init) or += 0 (acc), so O's padding
+  // to nv stays 0. One call covers all columns so that a few keys per call
+  // (V rows kept in L1 for the next strip) cost no per-slice call.
   void (*pv_direct_init)(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
                          float* o, std::int64_t ldo) = nullptr;
   void (*pv_direct_acc)(int kp, const void* a, const float* v, std::int64_t ldv, int cols,

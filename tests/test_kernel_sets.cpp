@@ -267,7 +267,7 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
   std::mt19937 rng(12);
   for (const int keys : {1, 2, 7, 16, 33, 67})
-    for (const int dv : {1, 7, k.nv, k.nv + 1, 2 * k.nv + 3, 80}) {
+    for (const int dv : {1, 7, k.nv, k.nv + 1, 2 * k.nv + 3, 80, 256}) {
       SCOPED_TRACE("keys " + std::to_string(keys) + " dv " + std::to_string(dv));
       HostTensor p1 = matrix(ATTNRT_F32, k.mr, keys), p2 = matrix(ATTNRT_F32, k.mr, keys);
       HostTensor v1 = matrix(ATTNRT_F32, keys, dv), v2 = matrix(ATTNRT_F32, keys, dv);
@@ -287,6 +287,13 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
       const std::vector<float> after_init = o;
       for (int c = 0; c < dv; c += k.nv)
         k.pv_direct_acc(keys, a2.data(), rows_of(v2) + c, ld(v2), std::min(k.nv, dv - c), o.data() + c, ldo);
+
+      // All dv columns in one call (what the pipelines do): the same slices.
+      std::vector<float> whole(k.mr * ldo, kSentinel);
+      k.pv_direct_init(keys, a1.data(), rows_of(v1), ld(v1), dv, whole.data(), ldo);
+      for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], after_init[i]) << "one-call init, O element " << i;
+      k.pv_direct_acc(keys, a2.data(), rows_of(v2), ld(v2), dv, whole.data(), ldo);
+      for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], o[i]) << "one-call accumulate, O element " << i;
 
       // Packed, the same P panels.
       Buffer b1(kernels::v_panels_bytes(k, keys, dv), 0xff), b2(kernels::v_panels_bytes(k, keys, dv), 0xff);

@@ -25,16 +25,18 @@ void pv_fp32_6x2_acc(int kp, const void* a, const void* b, float* o, std::int64_
                                       static_cast<const float*>(b), kNv, kNv, 1.0f, o, ldo);
 }
 
-// P·V with V read in place (the direct path): `cols` <= kNv columns of V
-// rows at v (row stride ldv); the full-width case keeps unmasked loads.
+// P·V with V read in place (the direct path): all `cols` columns of V rows
+// at v (row stride ldv), one kNv-column slice after another, in one call:
+// the slice loop inlines the micro-kernel, so a call of a few keys costs no
+// call, prologue or pointer set-up per slice. Full slices keep unmasked
+// loads; the last cols % kNv columns take the masked ones.
 template <Epilogue E>
 void pv_fp32_6x2_direct(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
                         float* o, std::int64_t ldo) {
   const float* pa = static_cast<const float*>(a);
-  if (cols == kNv)
-    gemm_fp32_6x2<E, false, true>(kp, pa, v, ldv, kNv, 1.0f, o, ldo);
-  else
-    gemm_fp32_6x2<E, true, true>(kp, pa, v, ldv, cols, 1.0f, o, ldo);
+  int c = 0;
+  for (; c + kNv <= cols; c += kNv) gemm_fp32_6x2<E, false, true>(kp, pa, v + c, ldv, kNv, 1.0f, o + c, ldo);
+  if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo);
 }
 
 template <class T>

@@ -11,6 +11,7 @@
 // keys, so that eight accumulator chains cover the FMA latency.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/avx2/lanes.hpp"
@@ -25,72 +26,136 @@ inline __m128 sum_lanes_4(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
   return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
-// S[R x K] = alpha * Q[R x d]·K[K x d]ᵀ.
-template <int R, int K>
+// S[R x K] = alpha * Q[R x d]·K[K x d]ᵀ; if Paced, meanwhile `pf_rows` K
+// rows from pf (row stride pf_ld) are prefetched, one cache line of each
+// per 16 floats of d, so that the prefetches spread evenly over the FMAs. The last
+// d % 8 columns are added after the accumulators are reduced, so that the
+// main loop's accumulators never leave registers (a masked step among them
+// needs one register more than a 3 x 4 tile has).
+template <int R, int K, bool Paced>
 inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std::int64_t ldk,
-                    float alpha, float* s, std::int64_t lds) {
+                    float alpha, float* s, std::int64_t lds, const float* pf, std::int64_t pf_ld,
+                    int pf_rows) {
+  constexpr int kQuads = (K + 3) / 4;  // keys in fours: one __m128 of sums each
   __m256 acc[R][K];
+#pragma GCC unroll 4
   for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
     for (int j = 0; j < K; ++j) acc[i][j] = _mm256_setzero_ps();
-  auto step = [&](int x, auto load) {
+  const auto step = [&](int x) {
     __m256 qv[R];
-    for (int i = 0; i < R; ++i) qv[i] = load(q + i * ldq + x);
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) qv[i] = _mm256_loadu_ps(q + i * ldq + x);
+#pragma GCC unroll 8
     for (int j = 0; j < K; ++j) {
-      const __m256 kv = load(k + j * ldk + x);
+      const __m256 kv = _mm256_loadu_ps(k + j * ldk + x);
+#pragma GCC unroll 4
       for (int i = 0; i < R; ++i) acc[i][j] = _mm256_fmadd_ps(qv[i], kv, acc[i][j]);
     }
   };
   int x = 0;
-  for (; x + 8 <= d; x += 8) step(x, [](const float* p) { return _mm256_loadu_ps(p); });
+  if constexpr (Paced) {
+    for (; x + 16 <= d; x += 16) {
+      for (int j = 0; j < pf_rows; ++j)
+        _mm_prefetch(reinterpret_cast<const char*>(pf + j * pf_ld + x), _MM_HINT_T0);
+      step(x);
+      step(x + 8);
+    }
+  }
+  for (; x + 8 <= d; x += 8) step(x);
+  const auto quad = [](const __m256* v, int n) {  // sums of v[0..n), n <= 4
+    const __m256 z = _mm256_setzero_ps();
+    return sum_lanes_4(v[0], n > 1 ? v[1] : z, n > 2 ? v[2] : z, n > 3 ? v[3] : z);
+  };
+  __m128 sum[R][kQuads];
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 2
+    for (int g = 0; g < kQuads; ++g) sum[i][g] = quad(acc[i] + 4 * g, K - 4 * g);
   if (x < d) {
     const __m256i mask = first_lanes(d - x);
-    step(x, [mask](const float* p) { return _mm256_maskload_ps(p, mask); });
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) {
+      const __m256 qv = _mm256_maskload_ps(q + i * ldq + x, mask);
+      __m256 t[K];
+#pragma GCC unroll 8
+      for (int j = 0; j < K; ++j) t[j] = _mm256_mul_ps(qv, _mm256_maskload_ps(k + j * ldk + x, mask));
+#pragma GCC unroll 2
+      for (int g = 0; g < kQuads; ++g) sum[i][g] = _mm_add_ps(sum[i][g], quad(t + 4 * g, K - 4 * g));
+    }
   }
   const __m128 scale = _mm_set1_ps(alpha);
+#pragma GCC unroll 4
   for (int i = 0; i < R; ++i)
-    for (int j0 = 0; j0 < K; j0 += 4) {
-      auto at = [&](int j) { return j0 + j < K ? acc[i][j0 + j] : _mm256_setzero_ps(); };
-      const __m128 v = _mm_mul_ps(sum_lanes_4(at(0), at(1), at(2), at(3)), scale);
-      float* out = s + i * lds + j0;
-      if (K - j0 >= 4) {
+#pragma GCC unroll 2
+    for (int g = 0; g < kQuads; ++g) {
+      const __m128 v = _mm_mul_ps(sum[i][g], scale);
+      float* out = s + i * lds + 4 * g;
+      if (K - 4 * g >= 4) {
         _mm_storeu_ps(out, v);
       } else {
         alignas(16) float t[4];
         _mm_store_ps(t, v);
-        for (int j = 0; j < K - j0; ++j) out[j] = t[j];
+        for (int j = 0; j < K - 4 * g; ++j) out[j] = t[j];
       }
     }
 }
 
-// All `rows` rows against one group of K keys: row tiles of 3, then the rest.
-template <int K>
+// All `rows` rows against one group of K keys: row tiles of 3, then the
+// rest. The K rows at pf (`pf_keys` of them, a later group) are prefetched
+// meanwhile, shared out among the row tiles: K rows are ldk apart and a
+// group reads K of them side by side, a pattern the hardware prefetchers
+// follow late, and prefetches paced through the FMAs keep lines in flight
+// without stalling the loads as a burst of them does.
+template <int K, bool Paced>
 inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, const float* k,
-                         std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
-  int i = 0;
-  for (; i + 3 <= rows; i += 3) qk_tile<3, K>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds);
-  if (rows - i == 2) qk_tile<2, K>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds);
-  if (rows - i == 1) qk_tile<1, K>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds);
+                         std::int64_t ldk, float alpha, float* s, std::int64_t lds,
+                         const float* pf, int pf_keys) {
+  const int tiles = (rows + 2) / 3;
+  auto share = [&](int t, const float** p) {  // rows t, t + tiles, ... of the K ahead
+    *p = pf + t * ldk;
+    return t < pf_keys ? (pf_keys - t + tiles - 1) / tiles : 0;
+  };
+  int i = 0, t = 0;
+  const float* p = nullptr;
+  for (; i + 3 <= rows; i += 3, ++t) {
+    const int n = share(t, &p);
+    qk_tile<3, K, Paced>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
+  }
+  if (rows - i == 2) {
+    const int n = share(t, &p);
+    qk_tile<2, K, Paced>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
+  }
+  if (rows - i == 1) {
+    const int n = share(t, &p);
+    qk_tile<1, K, Paced>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
+  }
 }
 
-// Key groups ahead whose rows are prefetched: K rows are ldk apart, and a
-// group reads K of them side by side, a pattern the hardware prefetchers
-// follow late; few rows leave the loads waiting on memory.
+// Key groups ahead whose rows are prefetched (measured on the Zen VM, M12
+// N32768 D256: 2 as good as any of 1..8).
 constexpr int kPrefetchGroups = 2;
 
+// One row (decode) is bound by memory, not by FMAs: there the group ahead
+// is prefetched at once (measured: paced through its few FMAs, B4 H32 M1
+// N4096 D128 lost a tenth of its bandwidth).
 inline void prefetch_rows(const float* k, std::int64_t ldk, int count, int d) {
   for (int j = 0; j < count; ++j)
     for (int x = 0; x < d; x += 16) _mm_prefetch(reinterpret_cast<const char*>(k + j * ldk + x), _MM_HINT_T0);
 }
 
-template <int K>
+template <int K, bool Paced>
 inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   int j = 0;
   for (; j + K <= keys; j += K) {
-    if (j + (kPrefetchGroups + 1) * K <= keys) prefetch_rows(k + (j + kPrefetchGroups * K) * ldk, ldk, K, d);
-    qk_key_group<K>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds);
+    const int ahead = j + kPrefetchGroups * K;
+    const int pf_keys = std::min(K, std::max(0, keys - ahead));
+    if (!Paced) prefetch_rows(k + ahead * ldk, ldk, pf_keys, d);
+    qk_key_group<K, Paced>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds, k + ahead * ldk,
+                           pf_keys);
   }
-  for (; j < keys; ++j) qk_key_group<1>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds);
+  for (; j < keys; ++j) qk_key_group<1, false>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds, k, 0);
 }
 
 }  // namespace
@@ -98,9 +163,9 @@ inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq,
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   if (rows == 1)
-    qk_keys<8>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    qk_keys<8, false>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
   else
-    qk_keys<4>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    qk_keys<4, true>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
 
 }  // namespace attnrt::kernels::avx2

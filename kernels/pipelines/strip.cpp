@@ -278,9 +278,7 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
     for (int k0 = 0; k0 < kp; k0 += kDirectPvKeys) {
       const int keys = std::min(kDirectPvKeys, kp - k0);
       const auto pv = *s.started || k0 > 0 ? ks.pv_direct_acc : ks.pv_direct_init;
-      const std::byte* pk = p_panel + p_offset(ks, rb, k0);
-      for (int vc = 0; vc < rb.ldo; vc += ks.nv)
-        pv(keys, pk, v + k0 * kv.ldv + vc, kv.ldv, std::min(ks.nv, rb.dv - vc), s.o + vc, rb.ldo);
+      pv(keys, p_panel + p_offset(ks, rb, k0), v + k0 * kv.ldv, kv.ldv, rb.dv, s.o, rb.ldo);
     }
   } else {
     const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));
