@@ -25,16 +25,17 @@ void pv_fp32_14x2_acc(int kp, const void* a, const void* b, float* o, std::int64
                                        static_cast<const float*>(b), kNv, kNv, 1.0f, o, ldo);
 }
 
-// P·V with V read in place (the direct path): `cols` <= kNv columns of V
-// rows at v (row stride ldv); the full-width case keeps unmasked loads.
+// P·V with V read in place (the direct path): all `cols` columns of V rows
+// at v (row stride ldv), one kNv-column slice after another in one call
+// (kernel_set.hpp): full slices keep unmasked loads, the last cols % kNv
+// columns take the masked ones.
 template <Epilogue E>
 void pv_fp32_14x2_direct(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
                          float* o, std::int64_t ldo) {
   const float* pa = static_cast<const float*>(a);
-  if (cols == kNv)
-    gemm_fp32_14x2<E, false, true>(kp, pa, v, ldv, kNv, 1.0f, o, ldo);
-  else
-    gemm_fp32_14x2<E, true, true>(kp, pa, v, ldv, cols, 1.0f, o, ldo);
+  int c = 0;
+  for (; c + kNv <= cols; c += kNv) gemm_fp32_14x2<E, false, true>(kp, pa, v + c, ldv, kNv, 1.0f, o + c, ldo);
+  if (c < cols) gemm_fp32_14x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo);
 }
 
 template <class T>
