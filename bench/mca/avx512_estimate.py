@@ -13,7 +13,11 @@ kernel and model:
 The FMA bound is (FMAs in the loop) / 2 cycles: two 512-bit FMA pipes. Note
 that llvm-mca 19's sapphirerapids model issues 512-bit FMAs on port 0 only,
 so its FMA-bound loops come out at most 50% there; skylake-avx512 uses both
-pipes. Every load is assumed to hit L1.
+pipes. Every load is assumed to hit L1. The models can be wrong where it
+matters: they gave the GEMM with the A broadcast folded into each FMA the
+same cycles as with a register broadcast, while an Ice Lake-SP ran the
+folded form at half the speed (kernels/avx512/broadcast_fma.hpp). Measure
+with attnrt-gbench where the CPU has AVX-512.
 
   avx512_estimate.py                print the table
   avx512_estimate.py --write FILE   record it

@@ -1,28 +1,21 @@
-// acc += b * (the 32-bit element at a, broadcast): the multiply-adds of the
-// avx512 micro-kernels, with the broadcast folded into the instruction's
-// memory operand (m32{1to16}). Compilers keep a broadcast used by two FMAs
-// in a register (vbroadcastss zmm, m32 + two register FMAs); on Zen 4 that
-// broadcast also takes an FP pipe slot (llvm-mca's znver4 model: 42 instead
-// of 28 cycles per 28 FMAs), while the folded form is a plain load there and
-// costs the same as the register form on Intel cores. Hence inline assembly.
-// The emulated test build uses the intrinsics instead.
+// The A operand of the avx512 micro-kernels' multiply-adds: one element (or
+// bf16 pair) of the A panel, broadcast to all lanes in a register
+// (vbroadcastss / vpbroadcastd zmm, m32, a load-port operation on Intel
+// cores) and used by the row's two multiply-adds.
+//
+// The broadcast folded into each FMA's memory operand (vfmadd231ps zmm, zmm,
+// m32{1to16}) halves the GEMM's throughput on Ice Lake-SP: the 14x32 fp32
+// kernel ran at 50% of the FMA peak in L1 that way and at 89-91% with the
+// register broadcast (measured on this project's Xeon, model 106; llvm-mca
+// had modelled both forms alike on Intel). GCC folds a _mm512_set1_ps of a
+// load into the FMAs that use it, so the broadcast is pinned to a register.
 #pragma once
 
 #include "kernels/avx512/intrinsics.hpp"
 
-#include <bit>
 #include <cstdint>
 
 namespace attnrt::kernels::avx512 {
-
-static inline __m512 fmadd_bcast(__m512 acc, __m512 b, const float* a) {
-#if defined(__GNUC__) && !defined(ATTNRT_AVX512_SIMDE)
-  __asm__("vfmadd231ps %[a]%{1to16%}, %[b], %[acc]" : [acc] "+v"(acc) : [b] "v"(b), [a] "m"(*a));
-  return acc;
-#else
-  return _mm512_fmadd_ps(_mm512_set1_ps(*a), b, acc);
-#endif
-}
 
 // v, pinned to a register: GCC folds a load that several FMAs use into each
 // of them (a memory operand each time), turning one load into several.
@@ -33,14 +26,19 @@ static inline __m512 in_register(__m512 v) {
   return v;
 }
 
-// acc[j] += b.pair[j] . (the bf16 pair at a), j < 16.
-static inline __m512 dpbf16_bcast(__m512 acc, __m512bh b, const std::uint32_t* a) {
+static inline __m512i in_register(__m512i v) {
 #if defined(__GNUC__) && !defined(ATTNRT_AVX512_SIMDE)
-  __asm__("vdpbf16ps %[a]%{1to16%}, %[b], %[acc]" : [acc] "+v"(acc) : [b] "v"(b), [a] "m"(*a));
-  return acc;
-#else
-  return _mm512_dpbf16_ps(acc, std::bit_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(*a))), b);
+  __asm__("" : "+v"(v));
 #endif
+  return v;
+}
+
+// The float at a in all 16 lanes.
+static inline __m512 broadcast(const float* a) { return in_register(_mm512_set1_ps(*a)); }
+
+// The 32 bits at a (a bf16 pair) in all 16 lanes.
+static inline __m512i broadcast(const std::uint32_t* a) {
+  return in_register(_mm512_set1_epi32(static_cast<int>(*a)));
 }
 
 }  // namespace attnrt::kernels::avx512

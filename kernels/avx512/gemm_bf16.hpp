@@ -4,9 +4,9 @@
 // 16 fp32 accumulators, so one k step covers two k. One body serves Q·Kᵀ,
 // P·V init and P·V accumulate through the epilogue parameter.
 //
-// Per pair step: two B loads and 28 vdpbf16ps whose A pair (32 bits) is
-// broadcast from memory inside the instruction (broadcast_fma.hpp); 28
-// accumulators, as in the fp32 kernel.
+// Per pair step: two B loads, 14 A pairs (32 bits) broadcast into a register
+// (broadcast_fma.hpp) and 28 vdpbf16ps; 28 accumulators, as in the fp32
+// kernel.
 #pragma once
 
 #include "kernels/avx512/intrinsics.hpp"
@@ -39,8 +39,9 @@ static inline void gemm_bf16_14x2(int kp, const std::uint32_t* __restrict a,
     const __m512bh b1 = as_bf16x32(_mm512_loadu_si512(b + p * kNr + 16));
 #pragma GCC unroll 14
     for (int i = 0; i < kMr; ++i) {
-      acc[i][0] = dpbf16_bcast(acc[i][0], b0, a + p * kMr + i);
-      acc[i][1] = dpbf16_bcast(acc[i][1], b1, a + p * kMr + i);
+      const __m512bh x = as_bf16x32(broadcast(a + p * kMr + i));
+      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], x, b0);
+      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], x, b1);
     }
   }
   store_tile<E>(acc, alpha, c, ldc);

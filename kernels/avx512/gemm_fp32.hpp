@@ -8,11 +8,10 @@
 // Dv % 32 columns, whose B lanes past b_cols load as 0 so that C's padding
 // columns come out 0).
 //
-// Per k step: two B loads and 28 FMAs whose A operand is broadcast from
-// memory inside the FMA (vfmadd231ps zmm, zmm, m32{1to16}, see
-// broadcast_fma.hpp): no broadcast registers, 30 loads per 28 FMAs, within
-// the two (Intel) or three (Zen 4) loads per cycle. Within a block the 14
-// broadcast offsets are the constants i * 64 bytes from one pointer that
+// Per k step: two B loads, 14 A broadcasts into a register (one per row,
+// see broadcast_fma.hpp) and 28 FMAs: 16 loads per 14 FMA cycles, within
+// two loads per cycle; 28 accumulators + 2 B + 1 broadcast registers of 32.
+// Within a block the 14 broadcast offsets are the constants i * 64 bytes from one pointer that
 // steps 4 bytes, so the A blocks cost the loop nothing (the old [k][14]
 // panel stepped it 56 bytes) and spare exp2_rows and pack_q a 16x16
 // transpose each. Panels are laid out so B rows are 64-byte aligned in the
@@ -65,8 +64,9 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const float*
     }
 #pragma GCC unroll 14
     for (int i = 0; i < kMr; ++i) {
-      acc[i][0] = fmadd_bcast(acc[i][0], b0, col + i * w);
-      acc[i][1] = fmadd_bcast(acc[i][1], b1, col + i * w);
+      const __m512 x = broadcast(col + i * w);
+      acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
     }
   };
   // Not unrolled: 28 independent multiply-adds per step already hide the
