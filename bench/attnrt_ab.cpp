@@ -1,0 +1,139 @@
+// attnrt-ab: two builds of libattnrt compared call for call in one process.
+//
+// On a shared host the speed of the same code drifts by 10-30% over minutes
+// (a neighbour on the sibling hyperthread, the clock), so two builds timed in
+// separate runs differ by more than most changes do. Here both libraries are
+// loaded side by side (dlopen, RTLD_LOCAL: each keeps its own runtime) and
+// called alternately on the same tensors, in pairs whose order alternates
+// too; each pair sees the same moment of the machine, and the median of the
+// per-pair ratios is what one build gains over the other. Used for every
+// kernel change measured on the Ice Lake-SP VM (README, Performance).
+//
+//   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--q-len M] [--kv-len N]
+//             [--head-dim D] [--causal] [--pairs P]
+//
+// fp32, BHSD, default scale; threads as ATTNRT_NUM_THREADS says. Prints the
+// median speed of B over A (> 1: B is faster) with its quartiles, and each
+// build's best and median GFLOP/s. Exit 1 when a library fails to load or a
+// call fails, 2 on bad options.
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "attnrt/attnrt.h"
+
+namespace {
+
+using Forward = attnrt_status (*)(const attnrt_tensor*, const attnrt_tensor*, const attnrt_tensor*,
+                                  const attnrt_tensor*, const attnrt_params*);
+using ParamsInit = void (*)(attnrt_params*);
+
+struct Library {
+  Forward forward = nullptr;
+  ParamsInit params_init = nullptr;
+};
+
+bool load(const char* path, Library* lib) {
+  void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    std::fprintf(stderr, "attnrt-ab: cannot load %s: %s\n", path, dlerror());
+    return false;
+  }
+  lib->forward = reinterpret_cast<Forward>(dlsym(h, "attnrt_attention_forward"));
+  lib->params_init = reinterpret_cast<ParamsInit>(dlsym(h, "attnrt_params_init"));
+  if (!lib->forward || !lib->params_init) {
+    std::fprintf(stderr, "attnrt-ab: %s does not export the attnrt C API\n", path);
+    return false;
+  }
+  return true;
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--q-len M] [--kv-len N]\n"
+               "                 [--head-dim D] [--causal] [--pairs P]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) return usage();
+  std::int64_t b = 1, h = 8, m = 2048, n = 2048, d = 128;
+  int causal = 0, pairs = 16;
+  for (int i = 3; i < argc; ++i) {
+    const std::string opt = argv[i];
+    if (opt == "--causal") {
+      causal = 1;
+      continue;
+    }
+    if (i + 1 >= argc) return usage();
+    const long long value = std::atoll(argv[++i]);
+    if (value < 1) return usage();
+    if (opt == "--batch") b = value;
+    else if (opt == "--heads") h = value;
+    else if (opt == "--q-len") m = value;
+    else if (opt == "--kv-len") n = value;
+    else if (opt == "--head-dim") d = value;
+    else if (opt == "--pairs") pairs = static_cast<int>(value);
+    else return usage();
+  }
+  Library lib[2];
+  if (!load(argv[1], &lib[0]) || !load(argv[2], &lib[1])) return 1;
+
+  std::vector<float> q(b * h * m * d), k(b * h * n * d), v(b * h * n * d), o(b * h * m * d);
+  for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<float>((i * 7) % 13) * 0.05f;
+  for (std::size_t i = 0; i < k.size(); ++i) {
+    k[i] = static_cast<float>((i * 5) % 11) * 0.05f;
+    v[i] = static_cast<float>((i * 3) % 17) * 0.05f;
+  }
+  const auto tensor = [&](std::vector<float>& x, std::int64_t s) {
+    return attnrt_tensor{x.data(), ATTNRT_F32, {b, h, s, d}, {h * s * d, s * d, d}};
+  };
+  const attnrt_tensor tq = tensor(q, m), tk = tensor(k, n), tv = tensor(v, n), to = tensor(o, m);
+  attnrt_params params;
+  lib[0].params_init(&params);
+  params.causal = causal;
+
+  const auto seconds = [&](int which) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (lib[which].forward(&tq, &tk, &tv, &to, &params) != ATTNRT_OK) {
+      std::fprintf(stderr, "attnrt-ab: the call through %s failed\n", argv[1 + which]);
+      std::exit(1);
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  seconds(0);  // warm both: arenas, thread pools, caches
+  seconds(1);
+  std::vector<double> ratio, ta, tb;
+  for (int i = 0; i < pairs; ++i) {
+    const bool a_first = i % 2 == 1;
+    const double first = seconds(a_first ? 0 : 1), second = seconds(a_first ? 1 : 0);
+    const double a = a_first ? first : second, bt = a_first ? second : first;
+    ratio.push_back(a / bt);
+    ta.push_back(a);
+    tb.push_back(bt);
+  }
+  const double flops = 4.0 * static_cast<double>(b * h * m * n * d) * (causal ? 0.5 : 1.0);
+  const auto gflops = [&](double s) { return flops / s * 1e-9; };
+  std::printf("B%lld H%lld M%lld N%lld D%lld%s, %d pairs\n", static_cast<long long>(b),
+              static_cast<long long>(h), static_cast<long long>(m), static_cast<long long>(n),
+              static_cast<long long>(d), causal ? " causal" : "", pairs);
+  std::printf("speed B/A: median %.3f (quartiles %.3f-%.3f)\n", quantile(ratio, 0.5),
+              quantile(ratio, 0.25), quantile(ratio, 0.75));
+  std::printf("A: best %.1f GFLOP/s, median %.1f\n", gflops(quantile(ta, 0.0)), gflops(quantile(ta, 0.5)));
+  std::printf("B: best %.1f GFLOP/s, median %.1f\n", gflops(quantile(tb, 0.0)), gflops(quantile(tb, 0.5)));
+  return 0;
+}
