@@ -145,6 +145,13 @@ inline simde__m512 scalef_ps(simde__m512 a, simde__m512 b) {
   }
   return vec(r);
 }
+// vreduceps with round to nearest even (the only mode the kernels use):
+// a - round(a), 0 for +-inf, NaN for NaN.
+inline simde__m512 reduce_ps(simde__m512 a, int /*imm: nearest even*/) {
+  F16 r = lanes(a);
+  for (float& x : r.v) x = std::isinf(x) ? 0.0f : x - std::nearbyint(x);
+  return vec(r);
+}
 inline float reduce_add_ps(simde__m512 a) {
   const F16 f = lanes(a);
   float s = 0;
@@ -173,6 +180,8 @@ inline float reduce_max_ps(simde__m512 a) {
 #define _mm512_cvtne2ps_pbh attnrt_avx512_emulation::cvtne2ps_pbh
 #define _mm512_reduce_max_ps attnrt_avx512_emulation::reduce_max_ps
 #define _mm512_reduce_add_ps attnrt_avx512_emulation::reduce_add_ps
+#undef _mm512_reduce_ps
+#define _mm512_reduce_ps attnrt_avx512_emulation::reduce_ps
 #undef _mm512_scalef_ps
 #define _mm512_scalef_ps attnrt_avx512_emulation::scalef_ps
 #ifndef _mm512_shuffle_f32x4
