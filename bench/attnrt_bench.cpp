@@ -55,6 +55,7 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
   const attnrt_params params = call_params(opt, shape);
   const auto attnrt_call = [&] { engine.forward(w.q(), w.k(), w.v(), w.o(), params); };
   const rt::Plan plan = engine.planned(w.q(), w.k(), w.v(), w.o(), params);
+  const Arithmetic arithmetic = arithmetic_of(engine.kernel_set(shape.dtype));
   Ceiling ceiling(engine, w, params, plan);
   const std::unique_ptr<Baseline> base = make_baseline(w, run.threads);
 
@@ -76,14 +77,14 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
     const std::uint64_t c0 = cycles.read();
     t_attnrt.push_back(seconds_of(attnrt_call));
     const std::uint64_t c1 = cycles.read();
-    peak_gflops.push_back(probe.sample_compute_gflops(shape.dtype));
+    peak_gflops.push_back(probe.sample_compute_gflops(arithmetic));
     const std::uint64_t c2 = cycles.read();
     read_gbps.push_back(probe.sample_read_gbps());
     t_ceiling.push_back(warm_then_time([&] { ceiling.run(); }));
     if (base) t_base.push_back(warm_then_time([&] { base->run(); }));
     if (cycles.available() && c1 > c0 && c2 > c1)
       pct_cycles.push_back(100.0 * (flops(shape) / static_cast<double>(c1 - c0)) /
-                           (probe.compute_flops_per_sample(shape.dtype) / static_cast<double>(c2 - c1)));
+                           (probe.compute_flops_per_sample(arithmetic) / static_cast<double>(c2 - c1)));
   }
 
   const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), params.precision);
@@ -178,8 +179,8 @@ int run(const Options& opt) {
 
   const std::vector<Shape> shapes = opt.shape ? std::vector<Shape>{*opt.shape}
                                               : std::vector<Shape>(shape_set(opt.set).begin(), shape_set(opt.set).end());
-  bool any_bf16 = false;
-  for (const Shape& s : shapes) any_bf16 |= s.dtype == DType::bf16;
+  bool any_bf16 = false;  // some shape runs a set of the bf16 dot product
+  for (const Shape& s : shapes) any_bf16 |= arithmetic_of(engine->kernel_set(s.dtype)) == Arithmetic::bf16_dot;
   if (opt.tune) return run_tune(*engine, opt, shapes, any_bf16);
 
   // Calibrated once; measures the run-level peaks and is sampled after every rep.

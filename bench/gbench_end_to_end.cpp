@@ -31,8 +31,7 @@ void end_to_end(benchmark::State& state, const Shape& shape, Strategy strategy) 
   params.causal = shape.causal;
   params.strategy = strategy;
   rt.forward(w.q(), w.k(), w.v(), w.o(), params);  // warm-up: first-touch scratch, worker threads
-  const PeakMeter meter(Clock::wall, rt.num_threads(),
-                        shape.dtype == DType::bf16 && bf16_dot_loop() ? Arithmetic::bf16_dot : Arithmetic::fp32_fma);
+  const PeakMeter meter(Clock::wall, rt.num_threads(), arithmetic_of(shape.dtype, rt.kernel_set(shape.dtype)));
   for (auto _ : state) rt.forward(w.q(), w.k(), w.v(), w.o(), params);
   meter.report_flops(state, flops(shape));
   using benchmark::Counter;

@@ -30,12 +30,6 @@ namespace {
 
 using kernels::KernelSet;
 
-// The arithmetic a set's GEMMs use: pairs packed for a dot product (k_pack
-// 2: vdpbf16ps) or FMAs.
-Arithmetic arithmetic_of(const KernelSet& ks) {
-  return ks.k_pack == 2 ? Arithmetic::bf16_dot : Arithmetic::fp32_fma;
-}
-
 void peak_loop(benchmark::State& state, ThroughputLoop loop, Arithmetic arithmetic) {
   constexpr std::int64_t kIters = 1 << 14;
   volatile float sink = 0;

@@ -17,10 +17,9 @@
 #include <cstdint>
 
 #include "bench/cycles.hpp"
+#include "bench/peak.hpp"
 
 namespace attnrt::bench {
-
-enum class Arithmetic { fp32_fma, bf16_dot };
 
 // What a benchmark's rate is per: the CPU time of the calling thread (a
 // kernel run on it), or wall time (a runtime call whose work runs on its

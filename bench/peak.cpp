@@ -11,9 +11,13 @@
 
 #include "bench/peak_sve.hpp"
 #include "bench/workload.hpp"
+#include "kernels/registry.hpp"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#ifdef ATTNRT_HAVE_AVX512
+#include "kernels/avx512/throughput.hpp"
+#endif
 #elif defined(__aarch64__)
 #include <arm_neon.h>
 #if defined(__linux__)
@@ -39,39 +43,6 @@ float sum_lanes(const float (&lanes)[N]) {
 }
 
 #if defined(__x86_64__)
-// 24 chains of zmm: 2 FMA pipes x latency 4 needs 8, more hides stalls; 24
-// leaves registers for the two constants.
-constexpr int kChains512 = 24;
-__attribute__((target("avx512f"))) float fma_avx512(std::int64_t iters) {
-  __m512 acc[kChains512];
-  const __m512 a = _mm512_set1_ps(kA), b = _mm512_set1_ps(kB);
-  for (int c = 0; c < kChains512; ++c) acc[c] = _mm512_set1_ps(static_cast<float>(c));
-  for (std::int64_t i = 0; i < iters; ++i) {
-#pragma GCC unroll 24
-    for (int c = 0; c < kChains512; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
-  }
-  for (int c = 1; c < kChains512; ++c) acc[0] = _mm512_add_ps(acc[0], acc[c]);
-  float lanes[16];  // not _mm512_reduce_add_ps: GCC 12 warns inside it (-Wuninitialized)
-  _mm512_storeu_ps(lanes, acc[0]);
-  return sum_lanes(lanes);
-}
-
-// The bf16 dot product: each lane adds two bf16 products per instruction.
-// Small inputs (2^-10) keep the sums far from overflow.
-__attribute__((target("avx512f,avx512bf16"))) float dot_bf16_avx512(std::int64_t iters) {
-  __m512 acc[kChains512];
-  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3a80);  // 2^-10
-  for (int c = 0; c < kChains512; ++c) acc[c] = _mm512_set1_ps(static_cast<float>(c));
-  for (std::int64_t i = 0; i < iters; ++i) {
-#pragma GCC unroll 24
-    for (int c = 0; c < kChains512; ++c) acc[c] = _mm512_dpbf16_ps(acc[c], a, a);
-  }
-  for (int c = 1; c < kChains512; ++c) acc[0] = _mm512_add_ps(acc[0], acc[c]);
-  float lanes[16];  // not _mm512_reduce_add_ps: GCC 12 warns inside it (-Wuninitialized)
-  _mm512_storeu_ps(lanes, acc[0]);
-  return sum_lanes(lanes);
-}
-
 // 12 chains of ymm out of 16 registers (Zen and Intel need at least 8).
 constexpr int kChains256 = 12;
 __attribute__((target("avx2,fma"))) float fma_avx2(std::int64_t iters) {
@@ -122,7 +93,10 @@ float mul_add_scalar(std::int64_t iters) {
 ThroughputLoop best_fp32_loop() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return {fma_avx512, 2.0 * 16 * kChains512, "fp32_fma", "avx512"};
+#ifdef ATTNRT_HAVE_AVX512
+  if (__builtin_cpu_supports("avx512f"))
+    return {kernels::avx512::fma_chains, kernels::avx512::kFmaChainsFlops, "fp32_fma", "avx512"};
+#endif
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     return {fma_avx2, 2.0 * 8 * kChains256, "fp32_fma", "avx2"};
 #elif defined(__aarch64__)
@@ -182,10 +156,11 @@ TeamTime time_team(const ThroughputLoop& loop, int threads, std::int64_t iters) 
 }  // namespace
 
 std::optional<ThroughputLoop> bf16_dot_loop() {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(ATTNRT_HAVE_AVX512)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512bf16"))
-    return ThroughputLoop{dot_bf16_avx512, 4.0 * 16 * kChains512, "bf16_dot", "avx512_bf16"};
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16"))
+    return ThroughputLoop{kernels::avx512::bf16_dot_chains, kernels::avx512::kBf16DotChainsFlops, "bf16_dot",
+                          "avx512_bf16"};
 #endif
   return std::nullopt;
 }
@@ -262,12 +237,12 @@ PeakProbe::PeakProbe(int threads, bool bf16)
   if (const auto loop = bf16 ? bf16_dot_loop() : std::nullopt) bf16_.emplace(*loop, threads);
 }
 
-double PeakProbe::sample_compute_gflops(DType t) const {
-  return t == DType::bf16 && bf16_ ? bf16_->sample_gflops() : fp32_.sample_gflops();
+double PeakProbe::sample_compute_gflops(Arithmetic a) const {
+  return a == Arithmetic::bf16_dot && bf16_ ? bf16_->sample_gflops() : fp32_.sample_gflops();
 }
 
-double PeakProbe::compute_flops_per_sample(DType t) const {
-  return t == DType::bf16 && bf16_ ? bf16_->flops_per_sample() : fp32_.flops_per_sample();
+double PeakProbe::compute_flops_per_sample(Arithmetic a) const {
+  return a == Arithmetic::bf16_dot && bf16_ ? bf16_->flops_per_sample() : fp32_.flops_per_sample();
 }
 
 double PeakProbe::sample_read_gbps() { return read_.sample_gbps(); }
@@ -285,8 +260,18 @@ void keep_best(Peaks& best, const Peaks& again) {
   best.read_gbps = std::max(best.read_gbps, again.read_gbps);
 }
 
-PeakUsed peak_for(const Peaks& peaks, DType t) {
-  if (t != DType::bf16) return {peaks.fp32, ""};
+Arithmetic arithmetic_of(const kernels::KernelSet& ks) {
+  return ks.k_pack == 2 ? Arithmetic::bf16_dot : Arithmetic::fp32_fma;
+}
+
+Arithmetic arithmetic_of(DType t, const std::string& set_name) {
+  for (const kernels::KernelSet* ks : kernels::kernel_sets(static_cast<kernels::DType>(t)))
+    if (ks && set_name == ks->name) return arithmetic_of(*ks);
+  return Arithmetic::fp32_fma;
+}
+
+PeakUsed peak_for(const Peaks& peaks, Arithmetic a) {
+  if (a != Arithmetic::bf16_dot) return {peaks.fp32, ""};
   if (peaks.bf16) return {*peaks.bf16, ""};
   return {peaks.fp32, "this CPU has no bf16 dot product (avx512_bf16): % of the fp32 FMA peak"};
 }

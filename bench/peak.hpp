@@ -13,8 +13,18 @@
 #include <string>
 
 #include "bench/workload.hpp"
+#include "kernels/kernel_set.hpp"
 
 namespace attnrt::bench {
+
+// The arithmetic a kernel set's GEMMs run: FP32 FMAs, or the bf16 dot
+// product (vdpbf16ps) for sets that pack bf16 pairs for it (k_pack 2). A %
+// of peak is taken against the peak of the arithmetic that ran, which for
+// bf16 inputs depends on the set the runtime chose.
+enum class Arithmetic { fp32_fma, bf16_dot };
+Arithmetic arithmetic_of(const kernels::KernelSet& ks);
+// The same for the set named `set_name` (as the runtime reports it) for dtype t.
+Arithmetic arithmetic_of(DType t, const std::string& set_name);
 
 struct ComputePeak {
   double gflops;     // all `threads` together
@@ -96,9 +106,9 @@ class PeakProbe {
   // Calibrates the fp32 FMA loop, the bf16 dot loop when `bf16` and the CPU
   // has it, and sets up a 512 MiB read buffer read 256 MiB per sample.
   PeakProbe(int threads, bool bf16);
-  // One trial (~30-60 ms) of the loop peak_for() picks for dtype t.
-  double sample_compute_gflops(DType t) const;
-  double compute_flops_per_sample(DType t) const;
+  // One trial (~30-60 ms) of the loop of arithmetic a (as peak_for()).
+  double sample_compute_gflops(Arithmetic a) const;
+  double compute_flops_per_sample(Arithmetic a) const;
   double sample_read_gbps();  // one core, ~15-30 ms
   Peaks best_of(int trials);  // the run-level figures, as measure_peaks
 
@@ -108,11 +118,11 @@ class PeakProbe {
   ReadProbe read_;
 };
 
-// The peak a shape's % is taken against: the arithmetic its dtype uses.
+// The peak a shape's % is taken against: that of the arithmetic its kernel set ran.
 struct PeakUsed {
   const ComputePeak& peak;
-  const char* note;  // "" unless the dtype's own peak could not be measured
+  const char* note;  // "" unless that arithmetic's peak could not be measured
 };
-PeakUsed peak_for(const Peaks& peaks, DType t);
+PeakUsed peak_for(const Peaks& peaks, Arithmetic a);
 
 }  // namespace attnrt::bench

@@ -115,7 +115,7 @@ void print_header(const RunInfo& run) {
 
 void print_row(const RunInfo& run, const ShapeResult& r) {
   const double f = flops(r.shape), secs = r.attnrt.median;
-  const PeakUsed pk = peak_for(run.peaks, r.shape.dtype);
+  const PeakUsed pk = peak_for(run.peaks, arithmetic_of(r.shape.dtype, r.isa));
   const Sampled at = sampled(r);
   std::printf("%-40s %10.2f %8.2f %6.1f %6.1f %5.1f %7.2f %5.1f | ", r.shape.label().c_str(), secs * 1e3,
               f / secs * 1e-9, at.pct_peak, at.peak_gflops, at.pct_peak_cycles, bytes_moved(r.shape) / secs * 1e-9,
@@ -139,7 +139,7 @@ void print_row(const RunInfo& run, const ShapeResult& r) {
 void print_json(const RunInfo& run, const ShapeResult& r) {
   const Shape& s = r.shape;
   const double f = flops(s), bytes = bytes_moved(s), secs = r.attnrt.median;
-  const PeakUsed pk = peak_for(run.peaks, s.dtype);
+  const PeakUsed pk = peak_for(run.peaks, arithmetic_of(s.dtype, r.isa));
   const Sampled at = sampled(r);
   Json j;
   j.integer("batch", s.batch).integer("heads", s.heads).integer("kv_heads", s.kv_heads);

@@ -23,7 +23,7 @@ void print_tune_header(std::FILE* out, int threads, const Options& opt, const Pe
 
 void print_tune_table(std::FILE* out, const TunedShape& t, const Peaks& peaks) {
   const double f = flops(t.shape);
-  const PeakUsed pk = peak_for(peaks, t.shape.dtype);
+  const PeakUsed pk = peak_for(peaks, arithmetic_of(t.shape.dtype, t.isa));
   std::fprintf(out, "#\n# %s: isa %s, %zu plans\n", t.shape.label().c_str(), t.isa.c_str(), t.candidates.size());
   std::fprintf(out, "# %5s  %-50s %10s %8s %6s %11s  %s\n", "rank", "plan", "ms", "GFLOP/s", "%peak", "max_abs_err",
                "check");

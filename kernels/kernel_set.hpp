@@ -143,6 +143,14 @@ struct KernelSet {
 
   // ---- optional: A panel blocking (see the top of this file) --------------
   int a_block = 0;  // k-columns per A panel block; 0 = k_pack
+
+  // ---- optional: a set that is not the best on every CPU that runs it -----
+  // Sets of a dtype are listed best first (registry.cpp), and the runtime
+  // takes the first this CPU runs. A set whose arithmetic may be slower here
+  // than the next set's measures the two once: outpaced() returns why the
+  // next set is faster on this CPU (for ATTNRT_VERBOSE), or null when it is
+  // not. Null pointer = never outpaced. ATTNRT_ISA naming the set skips it.
+  const char* (*outpaced)() = nullptr;
 };
 
 inline bool has_direct_kv(const KernelSet& ks) {

@@ -9,8 +9,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kernels/registry.hpp"
+#include "runtime/src/cpu_features.hpp"
 #include "runtime/src/plan_override.hpp"
 
 namespace attnrt::test {
@@ -50,6 +52,47 @@ TEST(RuntimeQueries, KernelSetPerDtypeIsTheSetThatRuns) {
     EXPECT_EQ(name, rt::kernel_set_of(rt.get(), t).name);
     EXPECT_TRUE(registered(name, t)) << name << " is not a registered set of this dtype";
   }
+}
+
+bool runs_here(const kernels::KernelSet* ks) {
+  return ks && (ks->requires_cpu & rt::cpu_features().bits) == ks->requires_cpu;
+}
+
+// The registry lists a dtype's sets best first; the runtime takes the first
+// this CPU runs unless that set measures itself outpaced by a later one (the
+// avx512_bf16 set where vdpbf16ps issues slowly), the last that runs never.
+TEST(RuntimeQueries, DefaultSetIsTheFirstThatRunsUnlessOutpaced) {
+  RuntimePtr rt = make_runtime(nullptr);
+  ASSERT_TRUE(rt);
+  for (attnrt_dtype t : kDtypes) {
+    SCOPED_TRACE("dtype " + std::to_string(t));
+    std::vector<const kernels::KernelSet*> running;
+    for (const kernels::KernelSet* ks : kernels::kernel_sets(static_cast<kernels::DType>(t)))
+      if (runs_here(ks)) running.push_back(ks);
+    ASSERT_FALSE(running.empty());
+    const kernels::KernelSet* expected = running.back();
+    for (std::size_t i = 0; i + 1 < running.size(); ++i)
+      if (!running[i]->outpaced || !running[i]->outpaced()) {
+        expected = running[i];
+        break;
+      }
+    EXPECT_STREQ(attnrt_runtime_kernel_set(rt.get(), t), expected->name);
+  }
+}
+
+// ATTNRT_ISA naming a set that covers one dtype (avx512_bf16) takes it for
+// that dtype, outpaced or not, and leaves the others their default.
+TEST(RuntimeQueries, NamedSetOverridesTheMeasuredChoice) {
+  const kernels::KernelSet* dot = nullptr;
+  for (const kernels::KernelSet* ks : kernels::kernel_sets(kernels::DType::bf16))
+    if (ks && ks->outpaced) dot = ks;
+  if (!dot) GTEST_SKIP() << "no set of this build measures itself against another";
+  if (!runs_here(dot)) GTEST_SKIP() << dot->name << " does not run on this CPU";
+  RuntimePtr named = make_runtime(dot->name), plain = make_runtime(nullptr);
+  ASSERT_TRUE(named && plain);
+  EXPECT_STREQ(attnrt_runtime_kernel_set(named.get(), ATTNRT_BF16), dot->name);
+  for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_F16})
+    EXPECT_STREQ(attnrt_runtime_kernel_set(named.get(), t), attnrt_runtime_kernel_set(plain.get(), t)) << t;
 }
 
 TEST(RuntimeQueries, IsaIsTheFp32Set) {

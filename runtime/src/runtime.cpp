@@ -28,14 +28,27 @@ namespace {
 
 using kernels::DType;
 
-// The best set for dtype t this CPU runs, or, when `isa` names a set, that
-// set. A named set must exist for at least one dtype (avx512_bf16 exists for
-// bf16 only); dtypes it does not cover choose as usual. Naming a set the CPU
+// The best set for dtype t this CPU runs: the first in the registry's order,
+// unless it measures itself outpaced by a later one (KernelSet::outpaced),
+// whose reason then goes to *note. Or, when `isa` names a set, that set. A
+// named set must exist for at least one dtype (avx512_bf16 exists for bf16
+// only); dtypes it does not cover choose as usual. Naming a set the CPU
 // cannot run is an error, never a silent fallback.
-const kernels::KernelSet* best_set(DType t) {
-  const CpuFeatures& cpu = cpu_features();
-  for (const kernels::KernelSet* ks : kernels::kernel_sets(t))
-    if (ks && (ks->requires_cpu & cpu.bits) == ks->requires_cpu) return ks;
+bool runs_here(const kernels::KernelSet* ks) {
+  return ks && (ks->requires_cpu & cpu_features().bits) == ks->requires_cpu;
+}
+
+const kernels::KernelSet* best_set(DType t, std::string* note) {
+  const auto sets = kernels::kernel_sets(t);
+  for (auto it = sets.begin(); it != sets.end(); ++it) {
+    if (!runs_here(*it)) continue;
+    const bool later_runs = std::any_of(it + 1, sets.end(), runs_here);
+    if (const char* why = later_runs && (*it)->outpaced ? (*it)->outpaced() : nullptr) {
+      *note += std::string(note->empty() ? "" : "; ") + why;
+      continue;
+    }
+    return *it;
+  }
   fail(ATTNRT_INTERNAL_ERROR, "no kernel set runs on this CPU");
 }
 
@@ -45,7 +58,7 @@ const kernels::KernelSet* named_set(DType t, const char* isa) {
   return nullptr;
 }
 
-std::array<const kernels::KernelSet*, 3> select_sets(const char* isa) {
+std::array<const kernels::KernelSet*, 3> select_sets(const char* isa, std::string* note) {
   std::array<const kernels::KernelSet*, 3> sets{};
   bool found = false;
   std::string known;
@@ -54,12 +67,11 @@ std::array<const kernels::KernelSet*, 3> select_sets(const char* isa) {
     const kernels::KernelSet* ks = isa ? named_set(dt, isa) : nullptr;
     if (ks) {
       found = true;
-      const CpuFeatures& cpu = cpu_features();
-      if ((ks->requires_cpu & cpu.bits) != ks->requires_cpu)
+      if (!runs_here(ks))
         fail(ATTNRT_UNSUPPORTED, "ATTNRT_ISA (", isa, ") needs CPU features this machine lacks (it has: ",
-             cpu.describe(), ")");
+             cpu_features().describe(), ")");
     }
-    sets[t] = ks ? ks : best_set(dt);
+    sets[t] = ks ? ks : best_set(dt, note);
     for (const kernels::KernelSet* k : kernels::kernel_sets(dt))
       if (k && known.find(k->name) == std::string::npos) {
         if (!known.empty()) known += ", ";
@@ -97,7 +109,7 @@ scheduler::Bind bind_of(const char* bind) {
 
 Runtime::Runtime(const attnrt_config& config) {
   check_config(config);
-  sets_ = select_sets(config.isa);
+  sets_ = select_sets(config.isa, &set_note_);
   default_strategy_ = config.strategy;
   tuning_ = load_tuning_from_env();
   verbose_ = config.verbose != 0;
@@ -136,6 +148,7 @@ Runtime::Runtime(const attnrt_config& config) {
                  cpu_features().describe().c_str(), isa(), executor_->name(),
                  placement_->machine().describe().c_str(), placement_->describe().c_str(),
                  arena_->describe().c_str());
+  if (verbose_ && !set_note_.empty()) std::fprintf(stderr, "attnrt: %s\n", set_note_.c_str());
 }
 
 std::size_t Runtime::largest_workspace() const {

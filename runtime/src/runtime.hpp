@@ -65,6 +65,7 @@ class Runtime final : public attnrt_runtime {
   std::size_t largest_workspace() const;
 
   std::array<const kernels::KernelSet*, 3> sets_{};  // by attnrt_dtype
+  std::string set_note_;  // why a set was passed over for a later one (ATTNRT_VERBOSE)
   attnrt_strategy default_strategy_;
   PlanTable tuning_;
   bool verbose_;
