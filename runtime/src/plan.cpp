@@ -22,8 +22,21 @@ constexpr int kGroupMaxBlock = 256;
 // decode and skinny shapes (few rows per head, many keys) take two_pass,
 // whose per-strip S row block makes the softmax exact without rescales;
 // everything else takes online.
+//
+// Measured rules: the avx512 set (any input dtype: it computes in fp32) runs
+// online fastest with K and V blocks of ~512 KiB rather than the default's
+// 256 KiB: fewer per-block row max, rescale and kernel-call overheads, and
+// longer P·V runs, while L2 (1.25-2 MiB per core) still holds the blocks.
+// attnrt-bench --tune, one thread, Sapphire Rapids-class Xeon, five reps per
+// plan: nb = 512 first at D = 128 in every run (B1 H8 M=N=2048 fp32 three
+// times, +1.5-4% over nb = 256; bf16 inputs, M=N=1024, M=256 N=4096 and
+// S1 M=N=512 +1-3%; causal +2-3%), nb = 256 at D = 256 (+2%) and nb = 640
+// at D = 96 (+4%).
 const PlanRule kBuiltin[] = {
     {"", -1, 0, {1, kGroupMaxRows}, {1024, -1}, Strategy::two_pass, 0, 0, 0, 0},
+    {"avx512", -1, 96, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 640, 0, 0},
+    {"avx512", -1, 128, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 512, 0, 0},
+    {"avx512", -1, 256, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 256, 0, 0},
     {"", -1, 0, {1, -1}, {0, -1}, Strategy::online, 0, 0, 0, 0},
 };
 
@@ -122,12 +135,15 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
   const kernels::Blocking def = default_blocking(ks, plan.strategy, s, plan.group_heads);
   const int step = kernels::key_step(ks);
   kernels::Blocking& b = plan.blocking;
-  b.mb = chosen.mb > 0 ? round_up(chosen.mb, ks.mr) : def.mb;
-  b.nb = chosen.nb > 0 ? round_up(chosen.nb, step) : def.nb;
-  b.stage_bytes = chosen.stage_bytes > 0 ? chosen.stage_bytes : def.stage_bytes;
-  b.pipe_ahead = chosen.pipe_ahead > 0 ? chosen.pipe_ahead : def.pipe_ahead;
+  // A rule's block sizes were chosen for its strategy: a requested other
+  // strategy takes its own defaults.
+  const PlanRule& sizes = plan.strategy == chosen.strategy ? chosen : PlanRule{};
+  b.mb = sizes.mb > 0 ? round_up(sizes.mb, ks.mr) : def.mb;
+  b.nb = sizes.nb > 0 ? round_up(sizes.nb, step) : def.nb;
+  b.stage_bytes = sizes.stage_bytes > 0 ? sizes.stage_bytes : def.stage_bytes;
+  b.pipe_ahead = sizes.pipe_ahead > 0 ? sizes.pipe_ahead : def.pipe_ahead;
   b.direct_kv = direct_possible(ks, s, plan) &&
-                (chosen.direct >= 0 ? chosen.direct == 1 : direct_by_default(s, plan));
+                (sizes.direct >= 0 ? sizes.direct == 1 : direct_by_default(s, plan));
   return plan;
 }
 
