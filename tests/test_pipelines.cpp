@@ -719,6 +719,31 @@ TEST(Plans, TuningFileOverridesTable) {
   EXPECT_EQ(c.strategy, Strategy::online);
 }
 
+// A rule's block sizes were tuned for its strategy: a caller who asks for
+// another strategy gets the sizes of the first rule of that strategy (here
+// the built-in table's, as with no tuning file), never sizes meant for a
+// different loop (a three_pass block of 96 keys is not a ring slot).
+TEST(Plans, RuleSizesApplyToTheirOwnStrategyOnly) {
+  const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
+  const rt::PlanTable table = rt::load_tuning_file(
+      "ATTNRT_TUNING_FILE", write_file("attnrt_tuning_sizes.txt", "* f32 128 * * -> three_pass 40 96 64K 3\n"));
+  const rt::PlanShape shape{kernels::DType::f32, 128, 128, 300, 3000, 1};
+  const rt::Plan own = rt::choose_plan(ks, shape, ATTNRT_STRATEGY_AUTO, table);
+  EXPECT_EQ(own.strategy, Strategy::three_pass);
+  EXPECT_EQ(own.blocking.nb, kernels::round_up(96, kernels::key_step(ks)));
+  EXPECT_EQ(own.blocking.stage_bytes, 64u * 1024);
+  for (attnrt_strategy s : {ATTNRT_STRATEGY_ONLINE, ATTNRT_STRATEGY_TWO_PASS}) {
+    const rt::Plan other = rt::choose_plan(ks, shape, s, table);
+    const rt::Plan untuned = rt::choose_plan(ks, shape, s, {});
+    SCOPED_TRACE(kernels::strategy_name(other.strategy));
+    EXPECT_EQ(other.strategy, static_cast<Strategy>(s));
+    EXPECT_EQ(other.blocking.mb, untuned.blocking.mb);
+    EXPECT_EQ(other.blocking.nb, untuned.blocking.nb);
+    EXPECT_EQ(other.blocking.stage_bytes, untuned.blocking.stage_bytes);
+    EXPECT_EQ(other.blocking.pipe_ahead, untuned.blocking.pipe_ahead);
+  }
+}
+
 TEST(Plans, TuningLinesReadBack) {
   const rt::PlanRule rules[] = {
       {"avx2", static_cast<int>(kernels::DType::bf16), 128, {1, 16}, {1024, -1}, Strategy::two_pass, 16, 128, 524288, 3},

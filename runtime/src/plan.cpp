@@ -135,15 +135,23 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
   const kernels::Blocking def = default_blocking(ks, plan.strategy, s, plan.group_heads);
   const int step = kernels::key_step(ks);
   kernels::Blocking& b = plan.blocking;
-  // A rule's block sizes were chosen for its strategy: a requested other
-  // strategy takes its own defaults.
-  const PlanRule& sizes = plan.strategy == chosen.strategy ? chosen : PlanRule{};
-  b.mb = sizes.mb > 0 ? round_up(sizes.mb, ks.mr) : def.mb;
-  b.nb = sizes.nb > 0 ? round_up(sizes.nb, step) : def.nb;
-  b.stage_bytes = sizes.stage_bytes > 0 ? sizes.stage_bytes : def.stage_bytes;
-  b.pipe_ahead = sizes.pipe_ahead > 0 ? sizes.pipe_ahead : def.pipe_ahead;
+  // A rule's block sizes were chosen for its strategy: a requested strategy
+  // takes them from the first matching rule of that strategy (tuning file,
+  // then built-in), else its defaults.
+  const auto own = [&](const PlanRule& r) { return match(r) && r.strategy == plan.strategy; };
+  const PlanRule* sizes = &chosen;
+  if (chosen.strategy != plan.strategy) {
+    static const PlanRule kDefaults{};
+    const auto t = std::find_if(tuning.begin(), tuning.end(), own);
+    const auto b = std::find_if(std::begin(kBuiltin), std::end(kBuiltin), own);
+    sizes = t != tuning.end() ? &*t : b != std::end(kBuiltin) ? b : &kDefaults;
+  }
+  b.mb = sizes->mb > 0 ? round_up(sizes->mb, ks.mr) : def.mb;
+  b.nb = sizes->nb > 0 ? round_up(sizes->nb, step) : def.nb;
+  b.stage_bytes = sizes->stage_bytes > 0 ? sizes->stage_bytes : def.stage_bytes;
+  b.pipe_ahead = sizes->pipe_ahead > 0 ? sizes->pipe_ahead : def.pipe_ahead;
   b.direct_kv = direct_possible(ks, s, plan) &&
-                (sizes.direct >= 0 ? sizes.direct == 1 : direct_by_default(s, plan));
+                (sizes->direct >= 0 ? sizes->direct == 1 : direct_by_default(s, plan));
   return plan;
 }
 
