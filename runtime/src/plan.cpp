@@ -30,10 +30,11 @@ constexpr int kGroupMaxBlock = 256;
 // attnrt-bench --tune, one thread, Sapphire Rapids-class Xeon, five reps per
 // plan: nb = 512 first at D = 128 in every run (B1 H8 M=N=2048 fp32 three
 // times, +1.5-4% over nb = 256; bf16 inputs, M=N=1024, M=256 N=4096 and
-// S1 M=N=512 +1-3%; causal +2-3%), nb = 256 at D = 256 (+2%) and nb = 640
-// at D = 96 (+4%).
+// S1 M=N=512 +1-3%; causal +2-3%), nb = 1024 at D = 64 (S3 and H8 M=N=2048,
+// four runs, +1-4%), nb = 256 at D = 256 (+2%) and nb = 640 at D = 96 (+4%).
 const PlanRule kBuiltin[] = {
     {"", -1, 0, {1, kGroupMaxRows}, {1024, -1}, Strategy::two_pass, 0, 0, 0, 0},
+    {"avx512", -1, 64, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 1024, 0, 0},
     {"avx512", -1, 96, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 640, 0, 0},
     {"avx512", -1, 128, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 512, 0, 0},
     {"avx512", -1, 256, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 256, 0, 0},
