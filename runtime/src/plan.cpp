@@ -143,9 +143,11 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
   const PlanRule* sizes = &chosen;
   if (chosen.strategy != plan.strategy) {
     static const PlanRule kDefaults{};
-    const auto t = std::find_if(tuning.begin(), tuning.end(), own);
-    const auto b = std::find_if(std::begin(kBuiltin), std::end(kBuiltin), own);
-    sizes = t != tuning.end() ? &*t : b != std::end(kBuiltin) ? b : &kDefaults;
+    const auto tuned_own = std::find_if(tuning.begin(), tuning.end(), own);
+    const auto builtin_own = std::find_if(std::begin(kBuiltin), std::end(kBuiltin), own);
+    sizes = tuned_own != tuning.end()            ? &*tuned_own
+            : builtin_own != std::end(kBuiltin) ? builtin_own
+                                                : &kDefaults;
   }
   b.mb = sizes->mb > 0 ? round_up(sizes->mb, ks.mr) : def.mb;
   b.nb = sizes->nb > 0 ? round_up(sizes->nb, step) : def.nb;

@@ -28,16 +28,16 @@ namespace {
 
 using kernels::DType;
 
-// The best set for dtype t this CPU runs: the first in the registry's order,
-// unless it measures itself outpaced by a later one (KernelSet::outpaced),
-// whose reason then goes to *note. Or, when `isa` names a set, that set. A
-// named set must exist for at least one dtype (avx512_bf16 exists for bf16
-// only); dtypes it does not cover choose as usual. Naming a set the CPU
-// cannot run is an error, never a silent fallback.
 bool runs_here(const kernels::KernelSet* ks) {
   return ks && (ks->requires_cpu & cpu_features().bits) == ks->requires_cpu;
 }
 
+// The best set for dtype t this CPU runs: the first in the registry's order,
+// unless it measures itself outpaced by a later one (KernelSet::outpaced),
+// whose reason then goes to *note. Or, when `isa` names a set, that set
+// (select_sets). A named set must exist for at least one dtype (avx512_bf16
+// exists for bf16 only); dtypes it does not cover choose as usual. Naming a
+// set the CPU cannot run is an error, never a silent fallback.
 const kernels::KernelSet* best_set(DType t, std::string* note) {
   const auto sets = kernels::kernel_sets(t);
   for (auto it = sets.begin(); it != sets.end(); ++it) {
