@@ -57,6 +57,27 @@ struct Bf16 { std::uint16_t bits; };
 template <> inline float load_as_float<Fp16>(const Fp16* p) { return fp16_to_float(p->bits); }
 template <> inline float load_as_float<Bf16>(const Bf16* p) { return bf16_to_float(p->bits); }
 
+// Loads a row of the user's dtype as fp32 values.
+inline void load_row(const void* src, int n, float* dst, DType t) {
+  switch (t) {
+    case DType::f32: {
+      const float* s = static_cast<const float*>(src);
+      for (int i = 0; i < n; ++i) dst[i] = s[i];
+      break;
+    }
+    case DType::f16: {
+      const std::uint16_t* s = static_cast<const std::uint16_t*>(src);
+      for (int i = 0; i < n; ++i) dst[i] = fp16_to_float(s[i]);
+      break;
+    }
+    case DType::bf16: {
+      const std::uint16_t* s = static_cast<const std::uint16_t*>(src);
+      for (int i = 0; i < n; ++i) dst[i] = bf16_to_float(s[i]);
+      break;
+    }
+  }
+}
+
 // Stores fp32 values to a row of the user's dtype.
 inline void store_row(const float* src, int n, void* dst, DType t) {
   switch (t) {

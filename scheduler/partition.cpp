@@ -213,16 +213,21 @@ Partition::Partition(const ProblemShape& shape, const PartitionOptions& options,
   double total = 0;
   for (std::int64_t b = 0; b < shape.batch; ++b) total += g.unit_cost(b) * static_cast<double>(g.units_per_batch());
   // Every used worker gets the same number of parts; fewer parts per worker,
-  // then fewer workers, when the work is small.
+  // then fewer workers, when the work is small. More than one part per
+  // worker only pays where a domain has another worker to take a part: alone
+  // in its domain, a worker would run them all itself, and a part boundary
+  // inside a line would only cost a split-KV merge.
   const double want = std::floor(total / std::max(1.0, options.min_part_cost));
-  const double most_per_worker = std::max(1, options.parts_per_worker);
+  const int domains = static_cast<int>(placement.machine().domains().size());
+  int most_in_domain = 0;
+  for (int d = 0; d < domains; ++d) most_in_domain = std::max(most_in_domain, placement.workers_in(d));
+  const double most_per_worker = most_in_domain > 1 ? std::max(1, options.parts_per_worker) : 1;
   per_worker_ = static_cast<int>(std::clamp(std::floor(want / workers_), 1.0, most_per_worker));
   const int used = per_worker_ > 1 ? workers_ : static_cast<int>(std::clamp(want, 1.0, 1.0 * workers_));
   parts_ = used * per_worker_;
   const double mean = total / parts_;
 
   // Workers [0, parts_) by domain: the used domains' ranges of parts, in order.
-  const int domains = static_cast<int>(placement.machine().domains().size());
   auto range_from = [&](int d, int* first, int* end) {  // the next used domain from d on
     for (; d < domains; ++d) {
       *first = placement.first_worker(d) * per_worker_;

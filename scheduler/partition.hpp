@@ -41,6 +41,7 @@ struct PartitionOptions {
   bool split_keys = true;     // false: parts end on line boundaries only (no split-KV pieces)
   double min_part_cost = 64;  // use fewer workers rather than give one less work than this
   int parts_per_worker = 2;   // parts each worker's share is cut into, when there is enough work
+                              // and its domain has another worker to take one
 };
 
 // A point of the work sequence: the start of line `line` of unit `unit`

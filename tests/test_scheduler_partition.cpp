@@ -322,6 +322,25 @@ TEST(Partition, SplitsDecodeKeysAcrossCores) {
   EXPECT_LE(sp.part.balance(), 1.05);
 }
 
+// Alone in its domain a worker runs all its parts itself, so it gets one:
+// an odd number of lines would otherwise put a part boundary inside a line
+// and pay a split-KV merge for nothing.
+TEST(Partition, GivesOnePartToAWorkerAloneInItsDomain) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
+  PartitionOptions o;
+  o.rows_per_line = 12;
+  for (int lines : {1, 3, 5}) {
+    const Split one(shape(1, lines, lines, 12, 4096), o, placement("laptop.xml", 1));
+    EXPECT_EQ(one.part.parts(), 1) << lines << " lines";
+    int splits = 0;
+    one.part.for_each_split_line([&](int, int) { ++splits; });
+    EXPECT_EQ(splits, 0) << lines << " lines";
+  }
+  // Two workers of one domain still get parts_per_worker each.
+  const Split two(shape(1, 3, 3, 12, 4096), o, placement("laptop.xml", 2));
+  EXPECT_EQ(two.part.parts_per_worker(), o.parts_per_worker);
+}
+
 TEST(Partition, UsesFewerWorkersForLittleWork) {
   if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement pl = placement("a64fx.xml");

@@ -10,15 +10,6 @@
 namespace attnrt::rt {
 namespace {
 
-float load(const void* row, int c, kernels::DType t) {
-  switch (t) {
-    case kernels::DType::f32: return static_cast<const float*>(row)[c];
-    case kernels::DType::f16: return kernels::fp16_to_float(static_cast<const std::uint16_t*>(row)[c]);
-    case kernels::DType::bf16: return kernels::bf16_to_float(static_cast<const std::uint16_t*>(row)[c]);
-  }
-  return 0;
-}
-
 constexpr std::size_t line_up(std::size_t x, std::size_t line) { return (x + line - 1) / line * line; }
 
 }  // namespace
@@ -40,7 +31,7 @@ void merge_partials(int rows, int dv, kernels::DType dtype,
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   const std::size_t esz = kernels::dtype_size(dtype);
   double acc[kernels::kMaxHeadDim];
-  float row_out[kernels::kMaxHeadDim];
+  float row[kernels::kMaxHeadDim];  // a piece's row, then the merged row
   for (int r = 0; r < rows; ++r) {
     float mx = kNegInf;
     bool nan = false;
@@ -54,16 +45,18 @@ void merge_partials(int rows, int dv, kernels::DType dtype,
       pieces([&](const PartialRows& p) {
         if (p.lse[r] == kNegInf) return;  // saw no key: holds zeros
         const double w = std::exp(static_cast<double>(p.lse[r]) - mx);
-        const void* o = static_cast<const char*>(p.o) + r * p.ldo * esz;
-        for (int c = 0; c < dv; ++c) acc[c] += w * load(o, c, dtype);
+        // The piece's row as fp32 first: the dtype is decided once per row,
+        // and the weighted sum below is a plain loop the compiler vectorizes.
+        kernels::load_row(static_cast<const char*>(p.o) + r * p.ldo * esz, dv, row, dtype);
+        for (int c = 0; c < dv; ++c) acc[c] += w * row[c];
         sum += w;
       });
     }
     const float lse = nan ? std::numeric_limits<float>::quiet_NaN()
                           : mx == kNegInf ? kNegInf : static_cast<float>(mx + std::log(sum));
     const double inv = nan ? std::numeric_limits<double>::quiet_NaN() : sum > 0 ? 1.0 / sum : 0.0;
-    for (int c = 0; c < dv; ++c) row_out[c] = static_cast<float>(acc[c] * inv);
-    kernels::store_row(row_out, dv, static_cast<char*>(out) + r * ld_out * esz, dtype);
+    for (int c = 0; c < dv; ++c) row[c] = static_cast<float>(acc[c] * inv);
+    kernels::store_row(row, dv, static_cast<char*>(out) + r * ld_out * esz, dtype);
     if (lse_out) lse_out[r * ld_lse] = lse;
   }
 }
