@@ -42,10 +42,12 @@ inline bool block_unmasked(const HeadProblem& p, RowSpan rows, std::int64_t k0, 
 // Finishes an S strip of `rows` packed rows (first r0) over keys
 // [k0, k0 + cols), stored at s with row stride lds: applies softcap and bias
 // (converting to log2 units) and writes -inf outside each row's key interval
-// and outside [t_k0, t_k1) (the tile's key range).
+// and outside [t_k0, t_k1) (the tile's key range); 0 for gemm_only, whose
+// identity softmax takes S as P, so that a masked key weighs nothing there
+// too.
 inline void finish_scores(const HeadProblem& p, float* s, std::int64_t lds, int r0, int rows,
                           std::int64_t k0, int cols, std::int64_t t_k0, std::int64_t t_k1) {
-  constexpr float ninf = -std::numeric_limits<float>::infinity();
+  const float masked = p.gemm_only ? 0.0f : -std::numeric_limits<float>::infinity();
   const bool cap = p.softcap > 0.0f;
   const float inv_cap = cap ? 1.0f / p.softcap : 0.0f;
   const float cap_log2 = p.softcap * kLog2e;
@@ -62,8 +64,8 @@ inline void finish_scores(const HeadProblem& p, float* s, std::int64_t lds, int 
     const std::int64_t lo = std::max(p.key_lo(i), t_k0), hi = std::min(p.key_hi(i), t_k1);
     const int c_lo = static_cast<int>(std::clamp<std::int64_t>(lo - k0, 0, cols));
     const int c_hi = static_cast<int>(std::clamp<std::int64_t>(hi - k0, c_lo, cols));
-    for (int c = 0; c < c_lo; ++c) row[c] = ninf;
-    for (int c = c_hi; c < cols; ++c) row[c] = ninf;
+    for (int c = 0; c < c_lo; ++c) row[c] = masked;
+    for (int c = c_hi; c < cols; ++c) row[c] = masked;
   }
 }
 

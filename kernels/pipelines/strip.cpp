@@ -245,20 +245,19 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
     ks.exp2_rows(sc, lds, cols, m_safe, s.l, p_panel, p.precision);
     return;
   }
-  // The GEMM-only ceiling: P = S, through the Q packer (a P panel has the Q
-  // panel layout), nb columns at a time in the input dtype.
+  // The GEMM-only ceiling: P = S (masked keys already 0), through the Q
+  // packer (a P panel has the Q panel layout). An fp32 set packs S as it
+  // is, in one pass like exp2_rows's; the others take their input dtype, so
+  // S goes through it nb columns at a time.
+  if (ks.dtype == DType::f32) {
+    ks.pack_q(sc, lds, ks.mr, cols, p_panel);
+    return;
+  }
   const std::size_t esz = elem_bytes(ks);
-  float row[kMaxHeadDim];
   for (int c = 0; c < cols; c += rb.nb) {
     const int w = std::min(rb.nb, cols - c);
-    for (int r = 0; r < ks.mr; ++r) {
-      for (int j = 0; j < w; j += kMaxHeadDim) {
-        const int n = std::min(kMaxHeadDim, w - j);
-        const float* src = sc + r * lds + c + j;
-        for (int x = 0; x < n; ++x) row[x] = src[x] == kNegInf ? 0.0f : src[x];
-        store_row(row, n, rb.p_rows + (static_cast<std::size_t>(r) * w + j) * esz, ks.dtype);
-      }
-    }
+    for (int r = 0; r < ks.mr; ++r)
+      store_row(sc + r * lds + c, w, rb.p_rows + static_cast<std::size_t>(r) * w * esz, ks.dtype);
     ks.pack_q(rb.p_rows, w, ks.mr, w, p_panel + p_offset(ks, rb, c));
   }
 }
