@@ -1,4 +1,5 @@
-// Lane masks for the avx2 kernels' tails (maskload / maskstore).
+// Lane helpers of the avx2 kernels: masks for tails (maskload / maskstore)
+// and the sum of a vector's lanes.
 #pragma once
 
 #include <immintrin.h>
@@ -16,6 +17,14 @@ static inline void store_upto8(float* p, __m256 v, int n) {
     _mm256_storeu_ps(p, v);
   else
     _mm256_maskstore_ps(p, first_lanes(n), v);
+}
+
+// The sum of v's eight lanes.
+static inline float sum_lanes(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
 }
 
 }  // namespace attnrt::kernels::avx2

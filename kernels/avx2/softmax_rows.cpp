@@ -12,13 +12,6 @@
 namespace attnrt::kernels::avx2 {
 namespace {
 
-float hsum(__m256 v) {
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  x = _mm_add_ss(x, _mm_movehdup_ps(x));
-  return _mm_cvtss_f32(x);
-}
-
 float hmax(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -53,7 +46,7 @@ void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* mx,
   int c = 0;
   for (; c + 8 <= cols; c += 8) exp2_block<P>(s, lds, c, 8, mx, p + c * kMr, acc);
   if (c < cols) exp2_block<P>(s, lds, c, cols - c, mx, p + c * kMr, acc);
-  for (int r = 0; r < kMr; ++r) sum[r] += hsum(acc[r]);
+  for (int r = 0; r < kMr; ++r) sum[r] += sum_lanes(acc[r]);
 }
 
 }  // namespace
