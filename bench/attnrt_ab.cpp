@@ -9,8 +9,8 @@
 // per-pair ratios is what one build gains over the other. Used for every
 // kernel change measured on the Ice Lake-SP VM (README, Performance).
 //
-//   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--q-len M] [--kv-len N]
-//             [--head-dim D] [--causal] [--pairs P]
+//   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]
+//             [--kv-len N] [--head-dim D] [--causal] [--pairs P]
 //
 // fp32, BHSD, default scale; threads as ATTNRT_NUM_THREADS says. Prints the
 // median speed of B over A (> 1: B is faster) with its quartiles, and each
@@ -62,8 +62,8 @@ double quantile(std::vector<double> v, double q) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--q-len M] [--kv-len N]\n"
-               "                 [--head-dim D] [--causal] [--pairs P]\n");
+               "usage: attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]\n"
+               "                 [--kv-len N] [--head-dim D] [--causal] [--pairs P]\n");
   return 2;
 }
 
@@ -71,7 +71,7 @@ int usage() {
 
 int main(int argc, char** argv) {
   if (argc < 3) return usage();
-  std::int64_t b = 1, h = 8, m = 2048, n = 2048, d = 128;
+  std::int64_t b = 1, h = 8, hkv = 0, m = 2048, n = 2048, d = 128;  // hkv 0: as many as h
   int causal = 0, pairs = 16;
   for (int i = 3; i < argc; ++i) {
     const std::string opt = argv[i];
@@ -84,25 +84,28 @@ int main(int argc, char** argv) {
     if (value < 1) return usage();
     if (opt == "--batch") b = value;
     else if (opt == "--heads") h = value;
+    else if (opt == "--kv-heads") hkv = value;
     else if (opt == "--q-len") m = value;
     else if (opt == "--kv-len") n = value;
     else if (opt == "--head-dim") d = value;
     else if (opt == "--pairs") pairs = static_cast<int>(value);
     else return usage();
   }
+  if (hkv == 0) hkv = h;
+  if (h % hkv != 0) return usage();
   Library lib[2];
   if (!load(argv[1], &lib[0]) || !load(argv[2], &lib[1])) return 1;
 
-  std::vector<float> q(b * h * m * d), k(b * h * n * d), v(b * h * n * d), o(b * h * m * d);
+  std::vector<float> q(b * h * m * d), k(b * hkv * n * d), v(b * hkv * n * d), o(b * h * m * d);
   for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<float>((i * 7) % 13) * 0.05f;
   for (std::size_t i = 0; i < k.size(); ++i) {
     k[i] = static_cast<float>((i * 5) % 11) * 0.05f;
     v[i] = static_cast<float>((i * 3) % 17) * 0.05f;
   }
-  const auto tensor = [&](std::vector<float>& x, std::int64_t s) {
-    return attnrt_tensor{x.data(), ATTNRT_F32, {b, h, s, d}, {h * s * d, s * d, d}};
+  const auto tensor = [&](std::vector<float>& x, std::int64_t heads, std::int64_t s) {
+    return attnrt_tensor{x.data(), ATTNRT_F32, {b, heads, s, d}, {heads * s * d, s * d, d}};
   };
-  const attnrt_tensor tq = tensor(q, m), tk = tensor(k, n), tv = tensor(v, n), to = tensor(o, m);
+  const attnrt_tensor tq = tensor(q, h, m), tk = tensor(k, hkv, n), tv = tensor(v, hkv, n), to = tensor(o, h, m);
   attnrt_params params;
   lib[0].params_init(&params);
   params.causal = causal;
@@ -128,8 +131,8 @@ int main(int argc, char** argv) {
   }
   const double flops = 4.0 * static_cast<double>(b * h * m * n * d) * (causal ? 0.5 : 1.0);
   const auto gflops = [&](double s) { return flops / s * 1e-9; };
-  std::printf("B%lld H%lld M%lld N%lld D%lld%s, %d pairs\n", static_cast<long long>(b),
-              static_cast<long long>(h), static_cast<long long>(m), static_cast<long long>(n),
+  std::printf("B%lld H%lld/%lld M%lld N%lld D%lld%s, %d pairs\n", static_cast<long long>(b),
+              static_cast<long long>(h), static_cast<long long>(hkv), static_cast<long long>(m), static_cast<long long>(n),
               static_cast<long long>(d), causal ? " causal" : "", pairs);
   std::printf("speed B/A: median %.3f (quartiles %.3f-%.3f)\n", quantile(ratio, 0.5),
               quantile(ratio, 0.25), quantile(ratio, 0.75));
