@@ -134,12 +134,15 @@ struct KernelSet {
                          float* o, std::int64_t ldo) = nullptr;
   void (*pv_direct_acc)(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
                         float* o, std::int64_t ldo) = nullptr;
-  // Optional, for one query row (decode): O[0][0..dv) = P·V, or += P·V if
-  // `accumulate`, with P's row 0 from an A panel as above and all dv
-  // columns of V's rows read in place, row after row. Null = pv_direct_*
-  // serve one row too (computing mr rows of which one is used).
-  void (*pv_direct_row)(int kp, const void* a, const float* v, std::int64_t ldv, int dv, float* o,
-                        bool accumulate) = nullptr;
+  // Optional, for a few query rows (decode: one row, or a GQA group's query
+  // heads stacked): O[r][0..dv) = P·V, or += P·V if `accumulate`, for rows
+  // r < rows (1 <= rows <= pv_direct_rows_max; O rows ldo apart), with P's
+  // rows from an A panel as above and all dv columns of V's rows read in
+  // place, row after row. Nothing else of O is written. Null, or more rows,
+  // = pv_direct_* serve (computing mr rows of which `rows` are used).
+  void (*pv_direct_rows)(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
+                         float* o, std::int64_t ldo, bool accumulate) = nullptr;
+  int pv_direct_rows_max = 0;
 
   // ---- optional: A panel blocking (see the top of this file) --------------
   int a_block = 0;  // k-columns per A panel block; 0 = k_pack

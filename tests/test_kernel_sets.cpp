@@ -321,19 +321,25 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
         for (int c = round_up(dv, k.nv); c < ldo; ++c) ASSERT_EQ(o[r * ldo + c], kSentinel) << "pv_direct wrote past its slices";
       }
 
-      // One row (decode), where the set has a kernel for it: row 0 of P.
-      if (!k.pv_direct_row) continue;
-      std::vector<float> row(dv + 4, kSentinel);
-      k.pv_direct_row(keys, a1.data(), rows_of(v1), ld(v1), dv, row.data(), false);
-      const std::vector<float> row_init = row;
-      k.pv_direct_row(keys, a2.data(), rows_of(v2), ld(v2), dv, row.data(), true);
-      for (int c = 0; c < dv; ++c) {
-        const PvWant want = pv_want(p1, v1, p2, v2, keys, 0, c);
-        const double tol = want.mag * (keys + 3) * kU + 1e-30;
-        ASSERT_NEAR(row_init[c], want.init, tol) << "pv_direct_row init O[0][" << c << "]";
-        ASSERT_NEAR(row[c], want.acc, tol) << "pv_direct_row accumulate O[0][" << c << "]";
+      // A few rows (decode), where the set has a kernel for them: P's first rows.
+      if (!k.pv_direct_rows) continue;
+      for (int rows = 1; rows <= k.pv_direct_rows_max; ++rows) {
+        const std::int64_t ldr = dv + 4;
+        std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kSentinel);
+        k.pv_direct_rows(rows, keys, a1.data(), rows_of(v1), ld(v1), dv, out.data(), ldr, false);
+        const std::vector<float> out_init = out;
+        k.pv_direct_rows(rows, keys, a2.data(), rows_of(v2), ld(v2), dv, out.data(), ldr, true);
+        for (int r = 0; r < rows; ++r) {
+          for (int c = 0; c < dv; ++c) {
+            const PvWant want = pv_want(p1, v1, p2, v2, keys, r, c);
+            const double tol = want.mag * (keys + 3) * kU + 1e-30;
+            ASSERT_NEAR(out_init[r * ldr + c], want.init, tol) << "pv_direct_rows(" << rows << ") init O[" << r << "][" << c << "]";
+            ASSERT_NEAR(out[r * ldr + c], want.acc, tol) << "pv_direct_rows(" << rows << ") accumulate O[" << r << "][" << c << "]";
+          }
+          for (int c = dv; c < ldr; ++c)
+            ASSERT_EQ(out[r * ldr + c], kSentinel) << "pv_direct_rows(" << rows << ") wrote O[" << r << "][" << c << "]";
+        }
       }
-      for (int c = dv; c < dv + 4; ++c) ASSERT_EQ(row[c], kSentinel) << "pv_direct_row wrote O[0][" << c << "]";
     }
 }
 
@@ -343,8 +349,10 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
   const KernelSet& k = ks();
   const int filled = (k.qk_direct != nullptr) + (k.pv_direct_init != nullptr) + (k.pv_direct_acc != nullptr);
   EXPECT_TRUE(filled == 0 || filled == 3) << filled << " of the three direct kernels";
-  if (k.pv_direct_row) {
-    EXPECT_EQ(filled, 3) << "a one-row direct P·V without the direct path";
+  if (k.pv_direct_rows) {
+    EXPECT_EQ(filled, 3) << "a few-row direct P·V without the direct path";
+    EXPECT_GE(k.pv_direct_rows_max, 1) << "a few-row direct P·V for no rows";
+    EXPECT_LE(k.pv_direct_rows_max, k.mr) << "a few-row direct P·V for more rows than a strip";
   }
   if (filled == 3) {
     EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";

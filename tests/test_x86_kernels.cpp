@@ -369,8 +369,8 @@ TEST_P(X86Set, QkDirectMatchesDouble) {
 // one `dv % nv` wide), V rows read in place with an odd stride: O against
 // double, O's padding columns up to the slice exactly 0, nothing past it
 // written, and bit for bit the packed path's result on the same P panels
-// (the same arithmetic in the same order). Then pv_direct_row, if any, on
-// row 0 of the same panels.
+// (the same arithmetic in the same order). Then pv_direct_rows, if any, on
+// the first 1..pv_direct_rows_max rows of the same panels.
 TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
   const KernelSet& ks = *ks_;
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
@@ -435,18 +435,24 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
           ASSERT_TRUE(std::isnan(o[r * ldo + c])) << "pv_direct wrote O[" << r << "][" << c << "]";
       }
 
-      if (!ks.pv_direct_row) continue;
-      std::vector<float> row(dv + 4, kNaN);
-      ks.pv_direct_row(keys, p1.get(), v1.single.data(), v1.ld, dv, row.data(), false);
-      const std::vector<float> row_init = row;
-      ks.pv_direct_row(keys, p2.get(), v2.single.data(), v2.ld, dv, row.data(), true);
-      for (int c = 0; c < dv; ++c) {
-        const auto [w_init, tol_init] = want(0, c, false);
-        const auto [w_acc, tol_acc] = want(0, c, true);
-        ASSERT_NEAR(row_init[c], w_init, tol_init) << "pv_direct_row init O[0][" << c << "]";
-        ASSERT_NEAR(row[c], w_acc, tol_acc) << "pv_direct_row accumulate O[0][" << c << "]";
+      if (!ks.pv_direct_rows) continue;
+      for (int rows = 1; rows <= ks.pv_direct_rows_max; ++rows) {
+        const std::int64_t ldr = dv + 4;
+        std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kNaN);
+        ks.pv_direct_rows(rows, keys, p1.get(), v1.single.data(), v1.ld, dv, out.data(), ldr, false);
+        const std::vector<float> out_init = out;
+        ks.pv_direct_rows(rows, keys, p2.get(), v2.single.data(), v2.ld, dv, out.data(), ldr, true);
+        for (int r = 0; r < rows; ++r) {
+          for (int c = 0; c < dv; ++c) {
+            const auto [w_init, tol_init] = want(r, c, false);
+            const auto [w_acc, tol_acc] = want(r, c, true);
+            ASSERT_NEAR(out_init[r * ldr + c], w_init, tol_init) << "pv_direct_rows(" << rows << ") init O[" << r << "][" << c << "]";
+            ASSERT_NEAR(out[r * ldr + c], w_acc, tol_acc) << "pv_direct_rows(" << rows << ") accumulate O[" << r << "][" << c << "]";
+          }
+          for (int c = dv; c < ldr; ++c)
+            ASSERT_TRUE(std::isnan(out[r * ldr + c])) << "pv_direct_rows(" << rows << ") wrote O[" << r << "][" << c << "]";
+        }
       }
-      for (int c = dv; c < dv + 4; ++c) ASSERT_TRUE(std::isnan(row[c])) << "pv_direct_row wrote O[0][" << c << "]";
     }
 }
 
@@ -718,7 +724,7 @@ TEST_P(X86Set, DirectKvPipelinesMatchReference) {
   ks.pack_k = ks.pack_v = count_pack;
   ks.qk = count_qk;
   ks.pv_init = ks.pv_acc = count_pv;
-  const HeadCase cases[] = {{1, 257, 128, 128, false},     // decode: pv_direct_row
+  const HeadCase cases[] = {{1, 257, 128, 128, false},     // decode: pv_direct_rows
                             {1, 33, 7, 33, true},          // decode, odd dims
                             {16, 257, 33, 256, true},      // one block of 16 rows, causal bottom-right
                             {7, 300, 256, 1, false},       // D 256, Dv 1

@@ -64,7 +64,8 @@ constexpr KernelSet make_set(DType t) {
       .qk_direct = std::is_same_v<T, float> ? qk_fp32_direct : nullptr,
       .pv_direct_init = std::is_same_v<T, float> ? pv_fp32_6x2_direct<Epilogue::store> : nullptr,
       .pv_direct_acc = std::is_same_v<T, float> ? pv_fp32_6x2_direct<Epilogue::accumulate> : nullptr,
-      .pv_direct_row = std::is_same_v<T, float> ? pv_fp32_row_direct : nullptr,
+      .pv_direct_rows = std::is_same_v<T, float> ? pv_fp32_rows_direct : nullptr,
+      .pv_direct_rows_max = std::is_same_v<T, float> ? kDirectRowsMax : 0,
       .a_block = kABlock,
   };
 }

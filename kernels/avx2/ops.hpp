@@ -32,10 +32,12 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds);
 
-// O[0][0..dv) (+)= P·V for one query row, V rows read whole and in place
-// (pv_row_direct.cpp): the fp32 set's KernelSet::pv_direct_row.
-void pv_fp32_row_direct(int kp, const void* a, const float* v, std::int64_t ldv, int dv, float* o,
-                        bool accumulate);
+// O[r][0..dv) (+)= P·V for rows r < rows <= kDirectRowsMax, V rows read
+// whole and in place (pv_row_direct.cpp): the fp32 set's
+// KernelSet::pv_direct_rows.
+inline constexpr int kDirectRowsMax = 4;
+void pv_fp32_rows_direct(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
+                         float* o, std::int64_t ldo, bool accumulate);
 
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
 void row_max(const float* s, std::int64_t lds, int cols, float* mx);

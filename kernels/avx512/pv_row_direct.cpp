@@ -67,4 +67,9 @@ void pv_fp32_row_direct(int kp, const void* a, const float* v, std::int64_t ldv,
     for (int c = 0; c < dv; ++c) o[c] = 0.0f;
 }
 
+void pv_fp32_one_row_direct(int /*rows*/, int kp, const void* a, const float* v, std::int64_t ldv,
+                            int dv, float* o, std::int64_t /*ldo*/, bool accumulate) {
+  pv_fp32_row_direct(kp, a, v, ldv, dv, o, accumulate);
+}
+
 }  // namespace attnrt::kernels::avx512

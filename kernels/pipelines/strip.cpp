@@ -264,11 +264,12 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
               const std::byte* p_panel, const KvSource& kv, int v_key) {
-  if (kv.v_rows && s.rows == 1 && ks.pv_direct_row) {
-    // It writes row 0's dv columns only; the rest of the strip's accumulator
-    // is zeroed once, so a rescale never reads memory nothing wrote.
-    if (!*s.started) std::fill(s.o + rb.dv, s.o + ks.mr * rb.ldo, 0.0f);
-    ks.pv_direct_row(kp, p_panel, kv.v_rows + v_key * kv.ldv, kv.ldv, rb.dv, s.o, *s.started);
+  if (kv.v_rows && ks.pv_direct_rows && s.rows <= ks.pv_direct_rows_max) {
+    // It writes the strip's rows' dv columns only; the whole accumulator is
+    // zeroed once first, so a rescale never reads memory nothing wrote.
+    if (!*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);
+    ks.pv_direct_rows(s.rows, kp, p_panel, kv.v_rows + v_key * kv.ldv, kv.ldv, rb.dv, s.o, rb.ldo,
+                      *s.started);
   } else if (kv.v_rows) {
     // V rows in place: a few keys at a time across all of O's columns, so
     // that V is read row after row (one stream the prefetchers follow)
