@@ -21,12 +21,6 @@
 namespace attnrt::kernels::avx2 {
 namespace {
 
-// V rows prefetched ahead of the group in use: the loop is bound by memory,
-// and the hardware prefetchers alone keep too few lines in flight (measured
-// on the Zen VM, B4 H32 M1 N4096 D128: about 12% fewer cycles per call than
-// none; 16 rows ahead was no better).
-constexpr int kRowsAhead = 8;
-
 // O[r][0..dv) (+)= Σ_j p[r][j]·V[j][0..dv) for the G keys of one group and
 // rows r < R (O rows ldo apart).
 template <int R, int G>
@@ -69,7 +63,7 @@ void rows_direct(int kp, const float* pa, const float* v, std::int64_t ldv, int 
   for (; k + 4 <= kp; k += 4, first = false) {
     for (int j = 0; j < 4; ++j)  // (prefetches never fault, past the last key too)
       for (int c = 0; c < dv; c += 16)
-        _mm_prefetch(reinterpret_cast<const char*>(v + (k + kRowsAhead + j) * ldv + c), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(v + (k + kDirectRowsAhead + j) * ldv + c), _MM_HINT_T0);
     __m256 p[R][4];
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < 4; ++j) p[r][j] = _mm256_broadcast_ss(pa + entry(r, k + j, kp));

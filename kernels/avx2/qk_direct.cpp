@@ -139,7 +139,7 @@ constexpr int kPrefetchGroups = 2;
 // A few rows (decode: one query row, or the few query heads of a GQA group
 // stacked) are bound by memory, not by FMAs: K is read key after key, each
 // row whole from its start (one stream, in address order when K's rows are
-// contiguous), with the row kRowsAhead keys on prefetched as each key
+// contiguous), with the row kDirectRowsAhead keys on prefetched as each key
 // starts, so the prefetches are paced by the reads themselves. Measured on
 // the Zen VM (K from DRAM, D128, against a plain read of the same bytes in
 // the same run): one row in 8-key groups read side by side, the group two
@@ -147,7 +147,6 @@ constexpr int kPrefetchGroups = 2;
 // key at 85-100%; four rows in the 3x4 and 1x4 tiles 6.8-8.1 GB/s, key after
 // key 10.1-11.0 (in L1/L2 the tiles are faster, 59 vs 51 GFLOP/s, so more
 // rows keep them).
-constexpr int kRowsAhead = 8;
 
 // S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
 // FMAs per row (four for one row, two for more) over d in 8-float steps.
@@ -158,7 +157,7 @@ inline void qk_few_rows(int keys, int d, const float* q, std::int64_t ldq, const
   for (int j = 0; j < keys; ++j) {  // (prefetches never fault, past the last key too)
     const float* kr = k + j * ldk;
     for (int x = 0; x < d; x += 16)
-      _mm_prefetch(reinterpret_cast<const char*>(kr + kRowsAhead * ldk + x), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(kr + kDirectRowsAhead * ldk + x), _MM_HINT_T0);
     __m256 acc[R][C];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i)
