@@ -557,11 +557,19 @@ TEST(Pipelines, SplitKvTiles) {
 
 // ---- the GEMM-only ceiling ----------------------------------------------------
 
-TEST(Pipelines, GemmOnlyIsUnnormalizedQKV) {
-  Case c{.name = "gemm_only", .Hq = 4, .Hkv = 2, .M = 33, .N = 257, .D = 32, .Dv = 48, .causal = true,
-         .bias = BiasKind::per_head, .softcap = 5.0f};
+// Every dtype: an fp32 set writes P = S with its Q packer, a set that widens
+// fp16/bf16 into fp32 panels copies S into the A layout, a set with 16-bit
+// panels rounds S to its input dtype first (strip.cpp, write_p).
+class GemmOnly : public ::testing::TestWithParam<attnrt_dtype> {};
+
+TEST_P(GemmOnly, IsUnnormalizedQKV) {
+  Case c{.name = "gemm_only", .dtype = GetParam(), .Hq = 4, .Hkv = 2, .M = 33, .N = 257, .D = 32, .Dv = 48,
+         .causal = true, .bias = BiasKind::per_head, .softcap = 5.0f};
+  // O is rounded to the dtype, and a 16-bit P panel rounds P as well.
+  const double tolerance = c.dtype == ATTNRT_BF16 ? 2e-2 : c.dtype == ATTNRT_F16 ? 3e-3 : 1e-5;
   attnrt_runtime* runtime = shared_runtime();
   const kernels::KernelSet& ks = rt::kernel_set_of(runtime, c.dtype);
+  SCOPED_TRACE(ks.name);
   for (Strategy s : kStrategies)
     for (int variant = 0; variant < 3; ++variant) {
       // Grouped or not; then K/V direct (P written through pack_q, read by the direct P·V).
@@ -589,7 +597,7 @@ TEST(Pipelines, GemmOnlyIsUnnormalizedQKV) {
           }
           for (std::int64_t col = 0; col < c.Dv; ++col) {
             const double got = load(in.o.t, 0, h, i, col);
-            if (!(std::abs(got - want[col]) <= 1e-5 * bound)) {
+            if (!(std::abs(got - want[col]) <= tolerance * bound)) {
               ADD_FAILURE() << "O[" << h << "," << i << "," << col << "] = " << got << ", want " << want[col];
               ++failures;
               break;
@@ -600,6 +608,10 @@ TEST(Pipelines, GemmOnlyIsUnnormalizedQKV) {
         }
     }
 }
+INSTANTIATE_TEST_SUITE_P(Dtypes, GemmOnly, ::testing::Values(ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16),
+                         [](const auto& info) {
+                           return std::string(info.param == ATTNRT_F32 ? "f32" : info.param == ATTNRT_F16 ? "f16" : "bf16");
+                         });
 
 // ---- plans and tuning -----------------------------------------------------------
 

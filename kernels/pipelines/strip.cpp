@@ -46,6 +46,27 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, st
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
 }
 
+// The mr rows of S (columns [0, cols), fp32) as an fp32 A panel of cols
+// columns (kernel_set.hpp: blocks of Blk columns, each [mr][w]). Blk is a
+// constant so that whole blocks copy as a few vector moves even in this
+// file's baseline ISA. For fp32 panels k_pack is 1: no padding to fill.
+template <int Blk>
+void copy_into_a_panel(int mr, const float* sc, std::int64_t lds, int cols, float* p) {
+  int b0 = 0;
+  for (; b0 + Blk <= cols; b0 += Blk, p += Blk * mr)
+    for (int r = 0; r < mr; ++r) std::copy_n(sc + r * lds + b0, Blk, p + r * Blk);
+  if (const int w = cols - b0; w > 0)
+    for (int r = 0; r < mr; ++r) std::copy_n(sc + r * lds + b0, w, p + r * w);
+}
+
+void copy_into_a_panel(const KernelSet& ks, const float* sc, std::int64_t lds, int cols, float* p) {
+  switch (a_block_of(ks)) {
+    case 8: return copy_into_a_panel<8>(ks.mr, sc, lds, cols, p);    // avx2
+    case 16: return copy_into_a_panel<16>(ks.mr, sc, lds, cols, p);  // avx512
+    default: return copy_into_a_panel<1>(ks.mr, sc, lds, cols, p);   // [k][mr]
+  }
+}
+
 }  // namespace
 
 KeyRange visible_keys(const HeadProblem& p, const Tile& t, int r0, int r1) {
@@ -245,12 +266,17 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
     ks.exp2_rows(sc, lds, cols, m_safe, s.l, p_panel, p.precision);
     return;
   }
-  // The GEMM-only ceiling: P = S (masked keys already 0), through the Q
-  // packer (a P panel has the Q panel layout). An fp32 set packs S as it
-  // is, in one pass like exp2_rows's; the others take their input dtype, so
-  // S goes through it nb columns at a time.
+  // The GEMM-only ceiling: P = S (masked keys already 0), in one pass like
+  // exp2_rows's. An fp32 set packs S with its Q packer (a P panel has the Q
+  // panel layout); a set that widens fp16/bf16 to fp32 panels gets S copied
+  // into the same layout; a set with 16-bit P (bf16 pairs) rounds S to its
+  // input dtype nb columns at a time and packs that.
   if (ks.dtype == DType::f32) {
     ks.pack_q(sc, lds, ks.mr, cols, p_panel);
+    return;
+  }
+  if (rb.pv.elem == sizeof(float)) {
+    copy_into_a_panel(ks, sc, lds, cols, reinterpret_cast<float*>(p_panel));
     return;
   }
   const std::size_t esz = elem_bytes(ks);
