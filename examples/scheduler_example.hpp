@@ -174,6 +174,19 @@ inline double parallel_fma_seconds(int threads, long iterations = 400'000'000) {
   return now() - t0;
 }
 
+// A table of one row per thread count 1..threads, written to stdout and to
+// `csv` (when it opens): the header line, then row(out, n) for each n.
+template <class Row>
+void write_table(const std::string& csv, const char* header, int threads, Row row) {
+  FILE* f = std::fopen(csv.c_str(), "w");
+  for (FILE* o : {stdout, f}) {
+    if (!o) continue;
+    std::fprintf(o, "%s\n", header);
+    for (int n = 1; n <= threads; ++n) row(o, n);
+  }
+  if (f) std::fclose(f);
+}
+
 inline bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
 // Plots columns of `csv` (x column, then y columns) into `png` with gnuplot.

@@ -35,17 +35,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "strong scaling: %s, isa %s, %d rounds, %s\n", shape.text().c_str(),
                  attnrt::Runtime().isa().c_str(), opt.rounds, opt.best ? "fastest round" : "median round");
     const std::string csv = opt.out + ".csv";
-    FILE* f = std::fopen(csv.c_str(), "w");
     const double t1 = opt.pick(secs[0]);
-    for (FILE* o : {stdout, f}) {
-      if (!o) continue;
-      std::fprintf(o, "threads,seconds,gflops,speedup,efficiency\n");
-      for (int n = 1; n <= max_threads; ++n) {
-        const double s = opt.pick(secs[n - 1]);
-        std::fprintf(o, "%d,%.6f,%.2f,%.3f,%.3f\n", n, s, shape.flops() / s * 1e-9, t1 / s, t1 / s / n);
-      }
-    }
-    if (f) std::fclose(f);
+    example::write_table(csv, "threads,seconds,gflops,speedup,efficiency", max_threads, [&](FILE* o, int n) {
+      const double s = opt.pick(secs[n - 1]);
+      std::fprintf(o, "%d,%.6f,%.2f,%.3f,%.3f\n", n, s, shape.flops() / s * 1e-9, t1 / s, t1 / s / n);
+    });
     for (int n = 2; n <= max_threads; ++n)
       std::fprintf(stderr, "%d threads: attnrt %.3fx, a perfectly parallel loop %.3fx in the same rounds\n", n,
                    t1 / opt.pick(secs[n - 1]), opt.pick(machine[0]) / opt.pick(machine[n - 1]));

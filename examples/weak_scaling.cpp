@@ -42,18 +42,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "weak scaling: per worker %s, isa %s, %d rounds, %s\n", per_worker.text().c_str(),
                  attnrt::Runtime().isa().c_str(), opt.rounds, opt.best ? "fastest round" : "median round");
     const std::string csv = opt.out + ".csv";
-    FILE* f = std::fopen(csv.c_str(), "w");
     const double t1 = opt.pick(secs[0]);
-    for (FILE* o : {stdout, f}) {
-      if (!o) continue;
-      std::fprintf(o, "threads,batch,seconds,gflops,efficiency\n");
-      for (int n = 1; n <= max_threads; ++n) {
-        const double s = opt.pick(secs[n - 1]);
-        std::fprintf(o, "%d,%lld,%.6f,%.2f,%.3f\n", n, static_cast<long long>(shapes[n - 1].batch), s,
-                     shapes[n - 1].flops() / s * 1e-9, t1 / s);
-      }
-    }
-    if (f) std::fclose(f);
+    example::write_table(csv, "threads,batch,seconds,gflops,efficiency", max_threads, [&](FILE* o, int n) {
+      const double s = opt.pick(secs[n - 1]);
+      std::fprintf(o, "%d,%lld,%.6f,%.2f,%.3f\n", n, static_cast<long long>(shapes[n - 1].batch), s,
+                   shapes[n - 1].flops() / s * 1e-9, t1 / s);
+    });
     for (int n = 2; n <= max_threads; ++n)
       std::fprintf(stderr, "%d threads: attnrt efficiency %.3f, a perfectly parallel loop %.3f in the same rounds\n",
                    n, t1 / opt.pick(secs[n - 1]), opt.pick(machine[0]) / opt.pick(machine[n - 1]));

@@ -168,6 +168,10 @@ void PrintTo(const SetCase& c, std::ostream* os) { *os << c.name << "/" << dtype
 std::string case_name(const ::testing::TestParamInfo<SetCase>& info) {
   return std::string(info.param.name) + "_" + dtype_name(info.param.t);
 }
+// Every x86 set and input dtype, for the kernel and the end-to-end suites.
+constexpr SetCase kSetCases[] = {{"avx2", DType::f32},   {"avx2", DType::f16},   {"avx2", DType::bf16},
+                                 {"avx512", DType::f32}, {"avx512", DType::f16}, {"avx512", DType::bf16},
+                                 {"avx512_bf16", DType::bf16}};
 
 class X86Set : public ::testing::TestWithParam<SetCase> {
  protected:
@@ -745,14 +749,7 @@ TEST_P(X86Set, DirectKvPipelinesMatchReference) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Sets, X86Set,
-                         ::testing::Values(SetCase{"avx2", DType::f32}, SetCase{"avx2", DType::f16},
-                                           SetCase{"avx2", DType::bf16},
-                                           SetCase{"avx512", DType::f32},
-                                           SetCase{"avx512", DType::f16},
-                                           SetCase{"avx512", DType::bf16},
-                                           SetCase{"avx512_bf16", DType::bf16}),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(Sets, X86Set, ::testing::ValuesIn(kSetCases), case_name);
 
 // ---- the vector exp2 of each ISA on its own --------------------------------
 
@@ -959,14 +956,7 @@ TEST_P(X86EndToEnd, MatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Sets, X86EndToEnd,
-                         ::testing::Values(SetCase{"avx2", DType::f32}, SetCase{"avx2", DType::f16},
-                                           SetCase{"avx2", DType::bf16},
-                                           SetCase{"avx512", DType::f32},
-                                           SetCase{"avx512", DType::f16},
-                                           SetCase{"avx512", DType::bf16},
-                                           SetCase{"avx512_bf16", DType::bf16}),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(Sets, X86EndToEnd, ::testing::ValuesIn(kSetCases), case_name);
 
 }  // namespace
 }  // namespace attnrt::test
