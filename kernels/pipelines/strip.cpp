@@ -47,23 +47,26 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, st
 }
 
 // The mr rows of S (columns [0, cols), fp32) as an fp32 A panel of cols
-// columns (kernel_set.hpp: blocks of Blk columns, each [mr][w]). Blk is a
-// constant so that whole blocks copy as a few vector moves even in this
-// file's baseline ISA. For fp32 panels k_pack is 1: no padding to fill.
+// columns (kernel_set.hpp: blocks of blk columns, each [mr][w]). The usual
+// block widths are constants (Blk) so that whole blocks copy as a few
+// vector moves even in this file's baseline ISA; Blk = 0 takes blk as
+// given. For fp32 panels k_pack is 1: no padding to fill.
 template <int Blk>
-void copy_into_a_panel(int mr, const float* sc, std::int64_t lds, int cols, float* p) {
+void copy_into_a_panel(int blk, int mr, const float* sc, std::int64_t lds, int cols, float* p) {
+  if constexpr (Blk > 0) blk = Blk;
   int b0 = 0;
-  for (; b0 + Blk <= cols; b0 += Blk, p += Blk * mr)
-    for (int r = 0; r < mr; ++r) std::copy_n(sc + r * lds + b0, Blk, p + r * Blk);
+  for (; b0 + blk <= cols; b0 += blk, p += blk * mr)
+    for (int r = 0; r < mr; ++r) std::copy_n(sc + r * lds + b0, blk, p + r * blk);
   if (const int w = cols - b0; w > 0)
     for (int r = 0; r < mr; ++r) std::copy_n(sc + r * lds + b0, w, p + r * w);
 }
 
 void copy_into_a_panel(const KernelSet& ks, const float* sc, std::int64_t lds, int cols, float* p) {
-  switch (a_block_of(ks)) {
-    case 8: return copy_into_a_panel<8>(ks.mr, sc, lds, cols, p);    // avx2
-    case 16: return copy_into_a_panel<16>(ks.mr, sc, lds, cols, p);  // avx512
-    default: return copy_into_a_panel<1>(ks.mr, sc, lds, cols, p);   // [k][mr]
+  switch (const int blk = a_block_of(ks)) {
+    case 1: return copy_into_a_panel<1>(blk, ks.mr, sc, lds, cols, p);    // [k][mr]
+    case 8: return copy_into_a_panel<8>(blk, ks.mr, sc, lds, cols, p);    // avx2
+    case 16: return copy_into_a_panel<16>(blk, ks.mr, sc, lds, cols, p);  // avx512
+    default: return copy_into_a_panel<0>(blk, ks.mr, sc, lds, cols, p);
   }
 }
 
