@@ -65,7 +65,7 @@ constexpr KernelSet make_set(DType t) {
       .pv_direct_acc = std::is_same_v<T, float> ? pv_fp32_14x2_direct<Epilogue::accumulate> : nullptr,
       // One row only (its kernel was measured at the read loop's speed on
       // Sapphire Rapids; a few stacked rows take the 14x2 direct tile).
-      .pv_direct_rows = std::is_same_v<T, float> ? pv_fp32_one_row_direct : nullptr,
+      .pv_direct_rows = std::is_same_v<T, float> ? pv_fp32_row_direct : nullptr,
       .pv_direct_rows_max = std::is_same_v<T, float> ? 1 : 0,
       .a_block = kABlock,
   };

@@ -46,8 +46,8 @@ inline int row0(int k) { return k / kABlock * kABlock * kMr + k % kABlock; }
 
 }  // namespace
 
-void pv_fp32_row_direct(int kp, const void* a, const float* v, std::int64_t ldv, int dv, float* o,
-                        bool accumulate) {
+void pv_fp32_row_direct(int /*rows*/, int kp, const void* a, const float* v, std::int64_t ldv,
+                        int dv, float* o, std::int64_t /*ldo*/, bool accumulate) {
   const float* pa = static_cast<const float*>(a);  // row 0 of the A panel
   bool first = !accumulate;
   int k = 0;
@@ -65,11 +65,6 @@ void pv_fp32_row_direct(int kp, const void* a, const float* v, std::int64_t ldv,
   }
   if (first)  // no keys: init still means O = 0
     for (int c = 0; c < dv; ++c) o[c] = 0.0f;
-}
-
-void pv_fp32_one_row_direct(int /*rows*/, int kp, const void* a, const float* v, std::int64_t ldv,
-                            int dv, float* o, std::int64_t /*ldo*/, bool accumulate) {
-  pv_fp32_row_direct(kp, a, v, ldv, dv, o, accumulate);
 }
 
 }  // namespace attnrt::kernels::avx512
