@@ -1,10 +1,14 @@
 // The avx2 kernel sets: 6x2-vector fp32 micro-kernels for Q·Kᵀ and P·V, and
 // the packers and softmax pieces of this folder; the fp32 set also has the
-// direct K/V path (qk_direct.cpp, and P·V with V in place).
+// direct K/V path (qk_direct.cpp, and P·V with V in place: the 6x2 tile, or
+// few_rows.hpp's loop for a few rows).
 #include "kernels/avx2/kernel_set.hpp"
+
+#include <immintrin.h>
 
 #include <type_traits>
 
+#include "kernels/avx2/few_rows.hpp"
 #include "kernels/avx2/gemm_fp32.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/convert.hpp"
@@ -64,8 +68,8 @@ constexpr KernelSet make_set(DType t) {
       .qk_direct = std::is_same_v<T, float> ? qk_fp32_direct : nullptr,
       .pv_direct_init = std::is_same_v<T, float> ? pv_fp32_6x2_direct<Epilogue::store> : nullptr,
       .pv_direct_acc = std::is_same_v<T, float> ? pv_fp32_6x2_direct<Epilogue::accumulate> : nullptr,
-      .pv_direct_rows = std::is_same_v<T, float> ? pv_fp32_rows_direct : nullptr,
-      .pv_direct_rows_max = std::is_same_v<T, float> ? kDirectRowsMax : 0,
+      .pv_direct_rows = std::is_same_v<T, float> ? pv_few_rows<kZen3Stream, kMr, kABlock> : nullptr,
+      .pv_direct_rows_max = std::is_same_v<T, float> ? kFewRowsMax : 0,
       .a_block = kABlock,
   };
 }

@@ -32,20 +32,6 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds);
 
-// O[r][0..dv) (+)= P·V for rows r < rows <= kDirectRowsMax, V rows read
-// whole and in place (pv_row_direct.cpp): the fp32 set's
-// KernelSet::pv_direct_rows.
-inline constexpr int kDirectRowsMax = 4;
-
-// K or V rows prefetched ahead by the few-row direct loops, which read
-// their rows one after another and are bound by memory (qk_direct.cpp,
-// pv_row_direct.cpp): the hardware prefetchers alone keep too few lines in
-// flight (measured on the Zen VM, B4 H32 M1 N4096 D128: about 12% fewer
-// cycles per call than none; 16 rows ahead no better).
-inline constexpr int kDirectRowsAhead = 8;
-void pv_fp32_rows_direct(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
-                         float* o, std::int64_t ldo, bool accumulate);
-
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
 void row_max(const float* s, std::int64_t lds, int cols, float* mx);
 void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,

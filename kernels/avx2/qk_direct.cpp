@@ -8,12 +8,13 @@
 // Loop order: keys outermost, in groups of K; each group's K rows come from
 // memory once, for the first row tile, and from L1 for the others (Q, a
 // row block of a few strips, stays in L1 throughout). A few rows (decode)
-// are bound by memory and read K key after key instead (qk_few_rows, below).
+// are bound by memory and read K key after key instead (few_rows.hpp).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/avx2/few_rows.hpp"
 #include "kernels/avx2/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 
@@ -136,63 +137,6 @@ inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, cons
 // N32768 D256: 2 as good as any of 1..8).
 constexpr int kPrefetchGroups = 2;
 
-// A few rows (decode: one query row, or the few query heads of a GQA group
-// stacked) are bound by memory, not by FMAs: K is read key after key, each
-// row whole from its start (one stream, in address order when K's rows are
-// contiguous), with the row kDirectRowsAhead keys on prefetched as each key
-// starts, so the prefetches are paced by the reads themselves. Measured on
-// the Zen VM (K from DRAM, D128, against a plain read of the same bytes in
-// the same run): one row in 8-key groups read side by side, the group two
-// ahead prefetched at once, streamed K at 62-73% of the read loop, key after
-// key at 85-100%; four rows in the 3x4 and 1x4 tiles 6.8-8.1 GB/s, key after
-// key 10.1-11.0 (in L1/L2 the tiles are faster, 59 vs 51 GFLOP/s, so more
-// rows keep them).
-
-// S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
-// FMAs per row (four for one row, two for more) over d in 8-float steps.
-template <int R>
-inline void qk_few_rows(int keys, int d, const float* q, std::int64_t ldq, const float* k,
-                        std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
-  constexpr int C = R == 1 ? 4 : 2;
-  for (int j = 0; j < keys; ++j) {  // (prefetches never fault, past the last key too)
-    const float* kr = k + j * ldk;
-    for (int x = 0; x < d; x += 16)
-      _mm_prefetch(reinterpret_cast<const char*>(kr + kDirectRowsAhead * ldk + x), _MM_HINT_T0);
-    __m256 acc[R][C];
-#pragma GCC unroll 4
-    for (int i = 0; i < R; ++i)
-#pragma GCC unroll 4
-      for (int c = 0; c < C; ++c) acc[i][c] = _mm256_setzero_ps();
-    int x = 0;
-    for (; x + 8 * C <= d; x += 8 * C)
-#pragma GCC unroll 4
-      for (int c = 0; c < C; ++c) {
-        const __m256 kv = _mm256_loadu_ps(kr + x + 8 * c);
-#pragma GCC unroll 4
-        for (int i = 0; i < R; ++i) acc[i][c] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * ldq + x + 8 * c), kv, acc[i][c]);
-      }
-    for (; x + 8 <= d; x += 8) {
-      const __m256 kv = _mm256_loadu_ps(kr + x);
-#pragma GCC unroll 4
-      for (int i = 0; i < R; ++i) acc[i][0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * ldq + x), kv, acc[i][0]);
-    }
-    if (x < d) {
-      const __m256i mask = first_lanes(d - x);
-      const __m256 kv = _mm256_maskload_ps(kr + x, mask);
-#pragma GCC unroll 4
-      for (int i = 0; i < R; ++i)
-        acc[i][C - 1] = _mm256_fmadd_ps(_mm256_maskload_ps(q + i * ldq + x, mask), kv, acc[i][C - 1]);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < R; ++i) {
-      __m256 t = acc[i][0];
-#pragma GCC unroll 4
-      for (int c = 1; c < C; ++c) t = _mm256_add_ps(t, acc[i][c]);
-      s[i * lds + j] = alpha * sum_lanes(t);
-    }
-  }
-}
-
 template <int K>
 inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
@@ -210,13 +154,10 @@ inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq,
 
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
-  switch (rows) {
-    case 1: return qk_few_rows<1>(keys, d, q, ldq, k, ldk, alpha, s, lds);
-    case 2: return qk_few_rows<2>(keys, d, q, ldq, k, ldk, alpha, s, lds);
-    case 3: return qk_few_rows<3>(keys, d, q, ldq, k, ldk, alpha, s, lds);
-    case 4: return qk_few_rows<4>(keys, d, q, ldq, k, ldk, alpha, s, lds);
-    default: return qk_keys<4>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
-  }
+  if (rows <= kFewRowsMax)
+    qk_few_rows<kZen3Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+  else
+    qk_keys<4>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
 
 }  // namespace attnrt::kernels::avx2

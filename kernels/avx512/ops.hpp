@@ -37,12 +37,6 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds);
 
-// O[0][0..dv) (+)= P·V for one query row, V rows read whole and in place
-// (pv_row_direct.cpp): the fp32 set's KernelSet::pv_direct_rows with
-// pv_direct_rows_max 1 (so rows is 1 and ldo unused).
-void pv_fp32_row_direct(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
-                        float* o, std::int64_t ldo, bool accumulate);
-
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);
 void pack_k_pairs(const void* src, std::int64_t ld, int keys, int d, void* dst);

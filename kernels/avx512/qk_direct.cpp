@@ -12,12 +12,15 @@
 // block of a few strips, stays in L1 throughout). The last group of a key
 // count that is not a multiple of 8 reads its last key again in place of
 // the missing ones and stores only the real scores, so every group runs the
-// same 8-chain code (no latency-bound key-at-a-time tail).
+// same 8-chain code (no latency-bound key-at-a-time tail). A few rows
+// (decode) are bound by memory and read K key after key on 256-bit vectors
+// instead (kernels/avx2/few_rows.hpp).
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/avx2/few_rows.hpp"
 #include "kernels/avx512/broadcast_fma.hpp"
 #include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/ops.hpp"
@@ -52,11 +55,11 @@ inline __m512 sum_lanes_8(const __m512 (&v)[kKeys]) {
 }
 
 // S[R x n] = alpha * Q[R x d]·K[n x d]ᵀ for the group of keys at k[0..8)
-// (rows of the user's K; n <= 8 of them are real, the rest repeat one). If
-// Paced, meanwhile `pf_rows` K rows from pf (row stride pf_ld) are
-// prefetched, one cache line of each per 16-float step of d, so that the
-// prefetches spread evenly over the FMAs.
-template <int R, bool Paced>
+// (rows of the user's K; n <= 8 of them are real, the rest repeat one).
+// Meanwhile `pf_rows` K rows from pf (row stride pf_ld) are prefetched, one
+// cache line of each per 16-float step of d, so that the prefetches spread
+// evenly over the FMAs.
+template <int R>
 inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* const (&k)[kKeys], int n,
                     float alpha, float* s, std::int64_t lds, const float* pf, std::int64_t pf_ld,
                     int pf_rows) {
@@ -79,9 +82,8 @@ inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* const 
   };
   int x = 0;
   for (; x + 16 <= d; x += 16) {
-    if constexpr (Paced)
-      for (int j = 0; j < pf_rows; ++j)
-        _mm_prefetch(reinterpret_cast<const char*>(pf + j * pf_ld + x), _MM_HINT_T0);
+    for (int j = 0; j < pf_rows; ++j)
+      _mm_prefetch(reinterpret_cast<const char*>(pf + j * pf_ld + x), _MM_HINT_T0);
     step(x, 0xffff);
   }
   if (x < d) step(x, first16(d - x));  // lanes past d read nothing and add 0
@@ -95,20 +97,12 @@ inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* const 
 // follow late (the avx2 set's distance).
 constexpr int kPrefetchGroups = 2;
 
-// One row (decode) is bound by memory, not by FMAs: there the group ahead is
-// prefetched at once, as on avx2.
-inline void prefetch_rows(const float* k, std::int64_t ldk, int count, int d) {
-  for (int j = 0; j < count; ++j)
-    for (int x = 0; x < d; x += 16) _mm_prefetch(reinterpret_cast<const char*>(k + j * ldk + x), _MM_HINT_T0);
-}
-
 // All `rows` rows against one group of keys: row tiles of 3, then the rest.
 // The K rows at pf (`pf_keys` of them, a later group) are shared out among
 // the row tiles and prefetched paced through their FMAs: a burst of 128
 // prefetches (8 rows of D = 256) waits on the line fill buffers and stalls
 // the loads behind it (M12 N32768 D256 on Ice Lake-SP: the burst held Q·Kᵀ
 // at twice P·V's time for the same bytes).
-template <bool Paced>
 inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq,
                          const float* const (&group)[kKeys], int n, float alpha, float* s,
                          std::int64_t lds, const float* pf, std::int64_t ldk, int pf_keys) {
@@ -116,24 +110,22 @@ inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq,
   const auto share = [&](int t) { return t < pf_keys ? (pf_keys - t + tiles - 1) / tiles : 0; };
   int i = 0, t = 0;
   for (; i + 3 <= rows; i += 3, ++t)
-    qk_tile<3, Paced>(d, q + i * ldq, ldq, group, n, alpha, s + i * lds, lds, pf + t * ldk, tiles * ldk, share(t));
+    qk_tile<3>(d, q + i * ldq, ldq, group, n, alpha, s + i * lds, lds, pf + t * ldk, tiles * ldk, share(t));
   if (rows - i == 2)
-    qk_tile<2, Paced>(d, q + i * ldq, ldq, group, n, alpha, s + i * lds, lds, pf + t * ldk, tiles * ldk, share(t));
+    qk_tile<2>(d, q + i * ldq, ldq, group, n, alpha, s + i * lds, lds, pf + t * ldk, tiles * ldk, share(t));
   if (rows - i == 1)
-    qk_tile<1, Paced>(d, q + i * ldq, ldq, group, n, alpha, s + i * lds, lds, pf + t * ldk, tiles * ldk, share(t));
+    qk_tile<1>(d, q + i * ldq, ldq, group, n, alpha, s + i * lds, lds, pf + t * ldk, tiles * ldk, share(t));
 }
 
-template <bool Paced>
 void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
              std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   for (int j0 = 0; j0 < keys; j0 += kKeys) {
     const int n = std::min(kKeys, keys - j0);
     const int ahead = j0 + kPrefetchGroups * kKeys;
     const int pf_keys = std::clamp(keys - ahead, 0, kKeys);
-    if (!Paced) prefetch_rows(k + ahead * ldk, ldk, pf_keys, d);
     const float* group[kKeys];
     for (int j = 0; j < kKeys; ++j) group[j] = k + (j0 + std::min(j, n - 1)) * ldk;
-    qk_key_group<Paced>(rows, d, q, ldq, group, n, alpha, s + j0, lds, k + ahead * ldk, ldk, pf_keys);
+    qk_key_group(rows, d, q, ldq, group, n, alpha, s + j0, lds, k + ahead * ldk, ldk, pf_keys);
   }
 }
 
@@ -141,10 +133,10 @@ void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq, const 
 
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
-  if (rows == 1)
-    qk_keys<false>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+  if (rows <= avx2::kFewRowsMax)
+    avx2::qk_few_rows<avx2::kZen4Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
   else
-    qk_keys<true>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    qk_keys(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
 
 }  // namespace attnrt::kernels::avx512

@@ -1,0 +1,197 @@
+// Q·Kᵀ and P·V for a few query rows (decode: one query row, or the query
+// heads of a GQA group stacked) with K and V rows read in place, on 256-bit
+// vectors. Both x86 sets build their few-row direct kernels from these
+// loops: the avx2 files include this header, and so do the avx512 ones.
+//
+// A few rows are bound by memory, not by FMAs: K and V are read key after
+// key, each row whole from its start (one stream, in address order when the
+// rows are contiguous), which the hardware prefetchers follow where they
+// follow several rows read side by side late. On Zen 3 (K from DRAM, D128,
+// against a plain read of the same bytes in the same run): one row in 8-key
+// groups read side by side streamed K at 62-73% of the read loop, key after
+// key at 85-100%; four rows in the 3x4 and 1x4 register tiles 6.8-8.1 GB/s,
+// key after key 10.1-11.0 (in L1/L2 the tiles are faster, 59 vs 51
+// GFLOP/s, so more rows keep them). How a core streams best otherwise was
+// measured per core, and each set passes what was measured on the cores it
+// runs on (FewRowsStream):
+// - rows_ahead: K or V rows prefetched ahead, the row that many keys on as
+//   each key starts. Zen 3 (the avx2 set): 8, about 12% fewer cycles per
+//   decode call (B4 H32 M1 N4096 D128) than none. Zen 4 (the avx512 set):
+//   none; 8 ahead streamed one row's K at 0.88 of a plain read, none at
+//   0.94-0.97, and four rows' K at 0.76 against 0.89 (K from DRAM, probe,
+//   medians of 15 alternating runs).
+// - keys_per_pass: P·V updates O (in L1) once per pass of this many keys,
+//   each pass reading its keys' V rows side by side, one 8-column slice of
+//   each after another. Zen 3: 4, O's loads and stores being the cost. Zen 4:
+//   1, V rows strictly one after another: passes of 4 keys streamed V at
+//   0.60-0.64 of a plain read, passes of 1 at 0.96.
+// 256-bit vectors on the avx512 set too: on Zen 4 a plain read of DRAM
+// streams at 0.83-0.90 of the 128-bit loop's speed with 512-bit loads and
+// 0.92-0.99 with 256-bit ones, and the few-row loops follow (one row's Q·Kᵀ
+// key after key: 0.74 with zmm, 0.97 with ymm).
+//
+// Helpers here have internal linkage (static), as in every header of the
+// x86 folders: each includer compiles its own copy with its own flags.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/avx2/lanes.hpp"
+
+namespace attnrt::kernels::avx2 {
+
+// Most rows the few-row loops serve; more take a set's register tiles.
+inline constexpr int kFewRowsMax = 4;
+
+// How a set's few-row loops stream K and V (above).
+struct FewRowsStream {
+  int rows_ahead;     // K/V rows prefetched ahead; 0 = none
+  int keys_per_pass;  // P·V: 1 or 4
+};
+// What was measured, for the sets to take: the avx2 set on Zen 3, the
+// avx512 set on Zen 4.
+inline constexpr FewRowsStream kZen3Stream{8, 4};
+inline constexpr FewRowsStream kZen4Stream{0, 1};
+
+// S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
+// FMAs per row (four for one row, two for more) over d in 8-float steps.
+template <int R, FewRowsStream S>
+static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_t ldq, const float* k,
+                               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+  constexpr int C = R == 1 ? 4 : 2;
+  for (int j = 0; j < keys; ++j) {
+    const float* kr = k + j * ldk;
+    if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
+      for (int x = 0; x < d; x += 16)
+        _mm_prefetch(reinterpret_cast<const char*>(kr + S.rows_ahead * ldk + x), _MM_HINT_T0);
+    __m256 acc[R][C];
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) acc[i][c] = _mm256_setzero_ps();
+    int x = 0;
+    for (; x + 8 * C <= d; x += 8 * C)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) {
+        const __m256 kv = _mm256_loadu_ps(kr + x + 8 * c);
+#pragma GCC unroll 4
+        for (int i = 0; i < R; ++i) acc[i][c] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * ldq + x + 8 * c), kv, acc[i][c]);
+      }
+    for (; x + 8 <= d; x += 8) {
+      const __m256 kv = _mm256_loadu_ps(kr + x);
+#pragma GCC unroll 4
+      for (int i = 0; i < R; ++i) acc[i][0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * ldq + x), kv, acc[i][0]);
+    }
+    if (x < d) {
+      const __m256i mask = first_lanes(d - x);
+      const __m256 kv = _mm256_maskload_ps(kr + x, mask);
+#pragma GCC unroll 4
+      for (int i = 0; i < R; ++i)
+        acc[i][C - 1] = _mm256_fmadd_ps(_mm256_maskload_ps(q + i * ldq + x, mask), kv, acc[i][C - 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < R; ++i) {
+      __m256 t = acc[i][0];
+#pragma GCC unroll 4
+      for (int c = 1; c < C; ++c) t = _mm256_add_ps(t, acc[i][c]);
+      s[i * lds + j] = alpha * sum_lanes(t);
+    }
+  }
+}
+
+// S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's KernelSet::qk_direct
+// for that many rows.
+template <FewRowsStream S>
+static inline void qk_few_rows(int rows, int keys, int d, const float* q, std::int64_t ldq,
+                               const float* k, std::int64_t ldk, float alpha, float* s,
+                               std::int64_t lds) {
+  switch (rows) {
+    case 1: return qk_key_after_key<1, S>(keys, d, q, ldq, k, ldk, alpha, s, lds);
+    case 2: return qk_key_after_key<2, S>(keys, d, q, ldq, k, ldk, alpha, s, lds);
+    case 3: return qk_key_after_key<3, S>(keys, d, q, ldq, k, ldk, alpha, s, lds);
+    default: return qk_key_after_key<kFewRowsMax, S>(keys, d, q, ldq, k, ldk, alpha, s, lds);
+  }
+}
+
+// O[r][0..dv) (+)= Σ_j p[r][j]·V[j][0..dv) for the G keys of one pass and
+// rows r < R (O rows ldo apart): per 8 columns, G V loads, then per row one
+// O load and store and G FMAs; the R x dv / 8 column vectors are
+// independent chains.
+template <int R, int G>
+static inline void pv_add_keys(const __m256 (&p)[R][G], const float* v, std::int64_t ldv, int dv,
+                               float* o, std::int64_t ldo, bool first) {
+  const auto columns = [&](int c, __m256i mask, bool full) {
+    __m256 vj[G];
+#pragma GCC unroll 4
+    for (int j = 0; j < G; ++j) vj[j] = full ? _mm256_loadu_ps(v + j * ldv + c) : _mm256_maskload_ps(v + j * ldv + c, mask);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      float* out = o + r * ldo + c;
+      __m256 x = first ? _mm256_setzero_ps() : full ? _mm256_loadu_ps(out) : _mm256_maskload_ps(out, mask);
+#pragma GCC unroll 4
+      for (int j = 0; j < G; ++j) x = _mm256_fmadd_ps(p[r][j], vj[j], x);
+      if (full)
+        _mm256_storeu_ps(out, x);
+      else
+        _mm256_maskstore_ps(out, mask, x);
+    }
+  };
+  int c = 0;
+  for (; c + 8 <= dv; c += 8) columns(c, _mm256_setzero_si256(), true);
+  if (c < dv) columns(c, first_lanes(dv - c), false);
+}
+
+// Row r's entry for key k in an fp32 A panel of kp keys (kernel_set.hpp,
+// a_block): blocks of ABlock keys, each [Mr][w] with w = ABlock but for the
+// last.
+template <int Mr, int ABlock>
+static inline int a_panel_entry(int r, int k, int kp) {
+  const int block = k / ABlock * ABlock;
+  const int w = kp - block < ABlock ? kp - block : ABlock;
+  return block * Mr + r * w + k % ABlock;
+}
+
+// O[r][0..dv) (+)= P·V for R rows, V rows read whole and in place, in
+// passes of S.keys_per_pass keys; P from an A panel of Mr rows.
+template <int R, FewRowsStream S, int Mr, int ABlock>
+static inline void pv_key_after_key(int kp, const float* pa, const float* v, std::int64_t ldv, int dv,
+                               float* o, std::int64_t ldo, bool accumulate) {
+  constexpr int G = S.keys_per_pass;
+  constexpr auto entry = a_panel_entry<Mr, ABlock>;  // (no template commas in macro arguments: SIMDe)
+  bool first = !accumulate;
+  int k = 0;
+  for (; k + G <= kp; k += G, first = false) {
+    if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
+      for (int j = 0; j < G; ++j)
+        for (int c = 0; c < dv; c += 16)
+          _mm_prefetch(reinterpret_cast<const char*>(v + (k + S.rows_ahead + j) * ldv + c), _MM_HINT_T0);
+    __m256 p[R][G];
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < G; ++j) p[r][j] = _mm256_set1_ps(pa[entry(r, k + j, kp)]);
+    pv_add_keys<R, G>(p, v + k * ldv, ldv, dv, o, ldo, first);
+  }
+  for (; k < kp; ++k, first = false) {
+    __m256 p[R][1];
+    for (int r = 0; r < R; ++r) p[r][0] = _mm256_set1_ps(pa[entry(r, k, kp)]);
+    pv_add_keys<R, 1>(p, v + k * ldv, ldv, dv, o, ldo, first);
+  }
+  if (first)  // no keys: init still means O = 0
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < dv; ++c) o[r * ldo + c] = 0.0f;
+}
+
+// O (+)= P·V for 1 <= rows <= kFewRowsMax: a set's KernelSet::pv_direct_rows
+// (P in its fp32 A panels of Mr rows in blocks of ABlock keys).
+template <FewRowsStream S, int Mr, int ABlock>
+static inline void pv_few_rows(int rows, int kp, const void* a, const float* v, std::int64_t ldv,
+                               int dv, float* o, std::int64_t ldo, bool accumulate) {
+  const float* pa = static_cast<const float*>(a);
+  switch (rows) {
+    case 1: return pv_key_after_key<1, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 2: return pv_key_after_key<2, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 3: return pv_key_after_key<3, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    default: return pv_key_after_key<kFewRowsMax, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+  }
+}
+
+}  // namespace attnrt::kernels::avx2
