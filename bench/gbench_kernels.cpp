@@ -94,7 +94,7 @@ void exp2_rows(benchmark::State& state, const KernelSet* ks, kernels::Exp2Precis
   float m[64] = {}, sum[64] = {};  // mr <= 64 for every set
   const PeakMeter meter;
   for (auto _ : state) {
-    ks->exp2_rows(sv, cols, cols, m, sum, p.data(), precision);
+    ks->exp2_rows(sv, cols, ks->mr, cols, m, sum, p.data(), precision);
     benchmark::ClobberMemory();
   }
   meter.report_elements(state, static_cast<double>(ks->mr) * cols);

@@ -70,17 +70,23 @@ struct KernelSet {
   void (*pv_acc)(int kp, const void* a, const void* b, float* o, std::int64_t ldo);
 
   // ---- softmax pieces on an mr-row strip ----------------------------------
-  // mx[r] = max(mx[r], S[r][0..cols)) for r < mr.
-  void (*row_max)(const float* s, std::int64_t lds, int cols, float* mx);
+  // Both take the rows the caller needs, 1 <= rows <= mr: a strip of a few
+  // real rows whose P·V is pv_direct_rows (below), which reads no other row
+  // of P, asks for those rows only (decode: 1 of 14); every other caller
+  // asks for all mr. A set may compute rows past `rows` too (cheaper than
+  // skipping them in a transposing kernel); what it writes there, in mx,
+  // sum or P's rows, is then the caller's to ignore.
+  // mx[r] = max(mx[r], S[r][0..cols)) for r < rows.
+  void (*row_max)(const float* s, std::int64_t lds, int rows, int cols, float* mx);
   // P[r][c] = exp2(S[r][c] - m[r]) for c < cols, 0 for cols <= c < kp (kp =
-  // cols padded to k_pack); sum[r] += row sums; P is written as one A panel
-  // [kp][mr] in the compute type (of pv_path(precision), below). m[r] is
+  // cols padded to k_pack), r < rows; sum[r] += row sums; P is written as
+  // one A panel [kp][mr] in the compute type (of pv_path(precision), below). m[r] is
   // finite (the pipeline substitutes 0 for rows whose max is -inf).
   // exp2(-inf) is exactly 0; NaN stays NaN. Results below 2^-126 (fp32
   // subnormals) may be flushed to 0: such a weight is below 2^-126 of the
   // row's largest and changes no fp32 sum.
-  void (*exp2_rows)(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
-                    void* p_panel, Exp2Precision precision);
+  void (*exp2_rows)(const float* s, std::int64_t lds, int rows, int cols, const float* m,
+                    float* sum, void* p_panel, Exp2Precision precision);
   // O[r][c] *= alpha[r] for r < mr, c < cols.
   void (*rescale)(float* o, std::int64_t ldo, int cols, const float* alpha);
   // out[r][c] = O[r][c] * inv_sum[r] for r < rows, c < cols, converted to

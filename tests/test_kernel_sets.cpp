@@ -393,7 +393,7 @@ TEST_P(KernelSetTest, RowMax) {
         }
       }
       std::vector<float> in = mx;
-      k.row_max(s.data(), lds, cols, mx.data());
+      k.row_max(s.data(), lds, k.mr, cols, mx.data());
       for (int r = 0; r < k.mr; ++r) {
         const float* row = s.data() + r * lds;
         float finite_max = in[r];
@@ -458,7 +458,7 @@ TEST_P(KernelSetTest, Exp2RowsAccuracyZerosAndSums) {
           s[r * lds + c] = v + m[r];
         }
       Buffer p(kernels::a_panels_bytes(k, k.mr, cols), 0xff);
-      k.exp2_rows(s.data(), lds, cols, m.data(), sum.data(), p.data(), prec);
+      k.exp2_rows(s.data(), lds, k.mr, cols, m.data(), sum.data(), p.data(), prec);
       ASSERT_TRUE(p.guard_intact()) << "exp2_rows wrote past its P panel";
       const std::vector<float> got = read_a_panel(p.data(), kp, prec);
       for (int r = 0; r < k.mr; ++r) {
@@ -491,6 +491,40 @@ TEST_P(KernelSetTest, Exp2RowsAccuracyZerosAndSums) {
   }
 }
 
+// A strip of a few real rows asks row_max and exp2_rows for those rows only
+// (kernel_set.hpp): each of them as a call for all mr rows gives it, and
+// nothing is written past the P panel.
+TEST_P(KernelSetTest, SoftmaxOfTheFirstRowsMatchesAllRows) {
+  const KernelSet& k = ks();
+  const int cols = 37, kp = round_up(cols, k.k_pack);
+  const std::int64_t lds = cols + 5;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-20.0f, 0.0f);
+  std::vector<float> s(k.mr * lds);
+  for (float& x : s) x = u(rng);
+  for (const Exp2Precision prec : {Exp2Precision::accurate, Exp2Precision::fast}) {
+    std::vector<float> m_all(k.mr, -kInff), sum_all(k.mr, 0.5f);
+    k.row_max(s.data(), lds, k.mr, cols, m_all.data());
+    Buffer p_all(kernels::a_panels_bytes(k, k.mr, cols), 0xff);
+    k.exp2_rows(s.data(), lds, k.mr, cols, m_all.data(), sum_all.data(), p_all.data(), prec);
+    const std::vector<float> want = read_a_panel(p_all.data(), kp, prec);
+    for (int rows = 1; rows < k.mr; ++rows) {
+      std::vector<float> m(k.mr, -kInff), sum(k.mr, 0.5f);
+      k.row_max(s.data(), lds, rows, cols, m.data());
+      Buffer p(kernels::a_panels_bytes(k, k.mr, cols), 0xff);
+      k.exp2_rows(s.data(), lds, rows, cols, m.data(), sum.data(), p.data(), prec);
+      ASSERT_TRUE(p.guard_intact()) << "exp2_rows(" << rows << " rows) wrote past its P panel";
+      const std::vector<float> got = read_a_panel(p.data(), kp, prec);
+      for (int r = 0; r < rows; ++r) {
+        ASSERT_EQ(m[r], m_all[r]) << "row_max(" << rows << " rows), row " << r;
+        ASSERT_EQ(sum[r], sum_all[r]) << "exp2_rows(" << rows << " rows), sum of row " << r;
+        for (int c = 0; c < kp; ++c)
+          ASSERT_EQ(got[r * kp + c], want[r * kp + c]) << "exp2_rows(" << rows << " rows), P[" << r << "][" << c << "]";
+      }
+    }
+  }
+}
+
 TEST_P(KernelSetTest, Exp2RowsNanStaysNan) {
   const KernelSet& k = ks();
   const int cols = 9, kp = round_up(cols, k.k_pack);
@@ -498,7 +532,7 @@ TEST_P(KernelSetTest, Exp2RowsNanStaysNan) {
     std::vector<float> s(k.mr * cols, -1.0f), m(k.mr, 0.0f), sum(k.mr, 0.0f);
     s[0 * cols + 4] = kNaNf;  // row 0 has a NaN score
     Buffer p(kernels::a_panels_bytes(k, k.mr, cols), 0xff);
-    k.exp2_rows(s.data(), cols, cols, m.data(), sum.data(), p.data(), prec);
+    k.exp2_rows(s.data(), cols, k.mr, cols, m.data(), sum.data(), p.data(), prec);
     const std::vector<float> got = read_a_panel(p.data(), kp, prec);
     EXPECT_TRUE(std::isnan(got[0 * kp + 4]));
     EXPECT_TRUE(std::isnan(sum[0]));

@@ -493,14 +493,14 @@ void gemm(int k, const void* a_, const void* b_, float alpha, float* c, std::int
 void qk(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) { gemm<NR>(dp, a, b, alpha, s, lds, false); }
 void pv_init(int kp, const void* a, const void* b, float* o, std::int64_t ldo) { gemm<NV>(kp, a, b, 1.0f, o, ldo, false); }
 void pv_acc(int kp, const void* a, const void* b, float* o, std::int64_t ldo) { gemm<NV>(kp, a, b, 1.0f, o, ldo, true); }
-void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
-  for (int r = 0; r < MR; ++r)
+void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx) {
+  for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) mx[r] = std::max(mx[r], s[r * lds + c]);
 }
-void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum, void* p_panel,
-               kernels::Exp2Precision) {
+void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float* m, float* sum,
+               void* p_panel, kernels::Exp2Precision) {
   float* p = static_cast<float*>(p_panel);
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < rows; ++r)
     for (int c = 0; c < kernels::round_up(cols, KP); ++c) {
       const float e = c < cols ? std::exp2(s[r * lds + c] - m[r]) : 0.0f;
       p[at(c, r, MR)] = e;

@@ -126,7 +126,7 @@ void check_exp2_rows(const KernelSet& ks, Exp2Precision prec, int cols) {
   const bool fp16_p = prec == Exp2Precision::fast && ks.pv_acc_fast;
   std::vector<float> p32(static_cast<std::size_t>(mr) * (cols + 64), -7.0f);
   std::vector<std::uint16_t> p16(p32.size(), 0xffff);
-  ks.exp2_rows(s.data(), lds, cols, m.data(), sum.data(), fp16_p ? (void*)p16.data() : (void*)p32.data(), prec);
+  ks.exp2_rows(s.data(), lds, ks.mr, cols, m.data(), sum.data(), fp16_p ? (void*)p16.data() : (void*)p32.data(), prec);
   for (int r = 0; r < mr; ++r) {
     double ref_sum = 1.0;
     for (int c = 0; c < cols; ++c) {
@@ -167,7 +167,7 @@ TEST(SveExp2, NanStaysNan) {
       const KernelSet& ks = *find_set(name.c_str(), DType::f32);
       std::vector<float> s(ks.mr * 5, -1.0f), m(ks.mr, 0.0f), sum(ks.mr, 0.0f), p(ks.mr * 64);
       s[2] = std::numeric_limits<float>::quiet_NaN();
-      ks.exp2_rows(s.data(), 5, 5, m.data(), sum.data(), p.data(), prec);
+      ks.exp2_rows(s.data(), 5, ks.mr, 5, m.data(), sum.data(), p.data(), prec);
       EXPECT_TRUE(std::isnan(p[2 * ks.mr])) << name;
       EXPECT_TRUE(std::isnan(sum[0])) << name;
       EXPECT_EQ(p[3 * ks.mr], 0.5f) << name;
@@ -193,7 +193,7 @@ TEST(SveSoftmax, RowMaxAndRescaleAtEveryTail) {
         mx[r] = r == 1 ? 100.0f : -kInf;          // a larger running max stays
         want[r] = r == 1 ? 100.0f : 60.0f + r;
       }
-      ks.row_max(s.data(), ld, cols, mx.data());
+      ks.row_max(s.data(), ld, ks.mr, cols, mx.data());
       for (int r = 0; r < ks.mr; ++r) EXPECT_EQ(mx[r], want[r]) << name << " cols " << cols << " r " << r;
       std::vector<float> o = s, alpha(ks.mr);
       for (int r = 0; r < ks.mr; ++r) alpha[r] = 0.25f * (r + 1);
@@ -277,7 +277,7 @@ void check_pv(const KernelSet& ks, Exp2Precision prec, int kp) {
   for (float& x : s) x = u(rng);
   std::vector<float> m(mr, 0.0f), sum(mr, 0.0f);
   std::vector<char> p(kernels::a_panels_bytes(ks, mr, kp + 64));
-  ks.exp2_rows(s.data(), lds, kp, m.data(), sum.data(), p.data(), prec);
+  ks.exp2_rows(s.data(), lds, ks.mr, kp, m.data(), sum.data(), p.data(), prec);
   const bool p16 = path.elem == 2;
   auto pval = [&](int c, int r) {
     return p16 ? kernels::fp16_to_float(reinterpret_cast<const std::uint16_t*>(p.data())[c * mr + r])

@@ -477,7 +477,7 @@ TEST_P(X86Set, RowMaxIgnoresNaNAndHandlesTails) {
     mx[ks.mr - 1] = want[ks.mr - 1] = 55.0f;  // the running max takes part
     for (int r = 0; r < ks.mr; ++r)           // the generic set's rule, row by row (its mr differs)
       for (int c = 0; c < cols; ++c) want[r] = s[r * lds + c] > want[r] ? s[r * lds + c] : want[r];
-    ks.row_max(s.data(), lds, cols, mx.data());
+    ks.row_max(s.data(), lds, ks.mr, cols, mx.data());
     for (int r = 0; r < ks.mr; ++r) EXPECT_EQ(mx[r], want[r]) << "cols=" << cols << " row " << r;
   }
 }
@@ -509,7 +509,7 @@ void check_exp2_rows(const KernelSet& ks, Exp2Precision prec) {
     const bool has_nan = ks.mr > 2 && cols > 1;
     if (has_nan) s[2 * lds + cols - 1] = kNaN;
     Buffer p(kernels::a_panels_bytes(ks, ks.mr, cols) + 256, 0xcc);
-    ks.exp2_rows(s.data(), lds, cols, m.data(), sum.data(), p.get(), prec);
+    ks.exp2_rows(s.data(), lds, ks.mr, cols, m.data(), sum.data(), p.get(), prec);
     for (int r = 0; r < ks.mr; ++r) {
       double row_sum = 0;
       for (int c = 0; c < kp; ++c) {

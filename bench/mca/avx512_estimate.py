@@ -42,8 +42,8 @@ KERNELS = {
     "qk_fp32_direct_3x8": ("qk_fp32_direct(6, 8, k, a, ld, b, ld, 0.5f, c, ld)", 0),
     "qk_fp32_few_rows_1": ("avx2::qk_few_rows<avx2::kZen4Stream>(1, 8, k, a, ld, b, ld, 0.5f, c, ld)", 0),
     "pv_fp32_few_rows_1": ("avx2::pv_few_rows<avx2::kZen4Stream, kMr, kABlock>(1, k, a, b, ld, static_cast<int>(ld), c, ld, true)", 0),
-    "exp2_rows_accurate": ("exp2_rows_impl<Exp2Precision::accurate>(b, ld, k, m, sum, c)", 16),
-    "exp2_rows_fast": ("exp2_rows_impl<Exp2Precision::fast>(b, ld, k, m, sum, c)", 16),
+    "exp2_rows_accurate": ("exp2_rows_impl<Exp2Precision::accurate>(b, ld, kMr, k, m, sum, c)", 16),
+    "exp2_rows_fast": ("exp2_rows_impl<Exp2Precision::fast>(b, ld, kMr, k, m, sum, c)", 16),
 }
 FMA = re.compile(r"^\s*vfn?m(add|sub)\d+ps\s")
 

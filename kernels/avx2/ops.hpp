@@ -33,8 +33,8 @@ void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds);
 
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
-void row_max(const float* s, std::int64_t lds, int cols, float* mx);
-void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
+void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx);
+void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float* m, float* sum,
                void* p_panel, Exp2Precision precision);
 void rescale(float* o, std::int64_t ldo, int cols, const float* alpha);
 void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,

@@ -19,16 +19,16 @@ float hmax(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-// exp2 of 8 columns [c, c + w) of the six rows minus their maxima, w <= 8,
-// written as the P panel's block at column c (row r at p + r * w: a block
-// of the A layout, ops.hpp) and added to the per-row sums; lanes past w are
-// neither written nor summed.
-template <Exp2Precision P>
+// exp2 of 8 columns [c, c + w) of the first R rows minus their maxima,
+// w <= 8, written as the P panel's block at column c (row r at p + r * w: a
+// block of the A layout, ops.hpp) and added to the per-row sums; lanes past
+// w are neither written nor summed.
+template <Exp2Precision P, int R>
 inline void exp2_block(const float* s, std::int64_t lds, int c, int w, const float* m, float* p,
                        __m256 sum[kMr]) {
   const __m256i mask = first_lanes(w);
 #pragma GCC unroll 6
-  for (int r = 0; r < kMr; ++r) {
+  for (int r = 0; r < R; ++r) {
     const float* row = s + r * lds + c;
     const __m256 x = w == 8 ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, mask);
     __m256 e = exp2_softmax<P>(_mm256_sub_ps(x, _mm256_broadcast_ss(m + r)));
@@ -38,22 +38,36 @@ inline void exp2_block(const float* s, std::int64_t lds, int c, int w, const flo
   }
 }
 
-template <Exp2Precision P>
+// The first R rows (a compile-time count, so the sums stay in registers).
+template <Exp2Precision P, int R>
 void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* mx, float* sum,
                     float* p) {
   __m256 acc[kMr];
-  for (int r = 0; r < kMr; ++r) acc[r] = _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   int c = 0;
-  for (; c + 8 <= cols; c += 8) exp2_block<P>(s, lds, c, 8, mx, p + c * kMr, acc);
-  if (c < cols) exp2_block<P>(s, lds, c, cols - c, mx, p + c * kMr, acc);
-  for (int r = 0; r < kMr; ++r) sum[r] += sum_lanes(acc[r]);
+  for (; c + 8 <= cols; c += 8) exp2_block<P, R>(s, lds, c, 8, mx, p + c * kMr, acc);
+  if (c < cols) exp2_block<P, R>(s, lds, c, cols - c, mx, p + c * kMr, acc);
+  for (int r = 0; r < R; ++r) sum[r] += sum_lanes(acc[r]);
+}
+
+// All six rows, or the few a few-row strip asks for (kernel_set.hpp).
+template <Exp2Precision P>
+void exp2_rows_impl(const float* s, std::int64_t lds, int rows, int cols, const float* mx,
+                    float* sum, float* p) {
+  switch (rows) {
+    case 1: return exp2_rows_impl<P, 1>(s, lds, cols, mx, sum, p);
+    case 2: return exp2_rows_impl<P, 2>(s, lds, cols, mx, sum, p);
+    case 3: return exp2_rows_impl<P, 3>(s, lds, cols, mx, sum, p);
+    case 4: return exp2_rows_impl<P, 4>(s, lds, cols, mx, sum, p);
+    default: return exp2_rows_impl<P, kMr>(s, lds, cols, mx, sum, p);
+  }
 }
 
 }  // namespace
 
-void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
+void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  for (int r = 0; r < kMr; ++r) {
+  for (int r = 0; r < rows; ++r) {
     const float* row = s + r * lds;
     // max(x, m) returns m when x is NaN: a NaN score never becomes the max
     // (it still turns P and the row sum into NaN later).
@@ -81,13 +95,13 @@ void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
   }
 }
 
-void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
+void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float* m, float* sum,
                void* p_panel, Exp2Precision precision) {
   float* p = static_cast<float*>(p_panel);
   if (precision == Exp2Precision::accurate)
-    exp2_rows_impl<Exp2Precision::accurate>(s, lds, cols, m, sum, p);
+    exp2_rows_impl<Exp2Precision::accurate>(s, lds, rows, cols, m, sum, p);
   else
-    exp2_rows_impl<Exp2Precision::fast>(s, lds, cols, m, sum, p);
+    exp2_rows_impl<Exp2Precision::fast>(s, lds, rows, cols, m, sum, p);
 }
 
 void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {

@@ -45,11 +45,11 @@ void pack_v_pairs(const void* src, std::int64_t ld, int keys, int dv, void* dst)
 // Softmax pieces on a 14-row strip (softmax_rows.cpp, softmax_rows_bf16.cpp,
 // normalize.cpp). exp2_rows writes an fp32 P panel, exp2_rows_pairs a bf16
 // pair panel.
-void row_max(const float* s, std::int64_t lds, int cols, float* mx);
-void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
+void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx);
+void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float* m, float* sum,
                void* p_panel, Exp2Precision precision);
-void exp2_rows_pairs(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
-                     void* p_panel, Exp2Precision precision);
+void exp2_rows_pairs(const float* s, std::int64_t lds, int rows, int cols, const float* m,
+                     float* sum, void* p_panel, Exp2Precision precision);
 void rescale(float* o, std::int64_t ldo, int cols, const float* alpha);
 void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
                void* out, std::int64_t ld_out, DType out_type);

@@ -19,10 +19,10 @@ namespace {
 // accumulator per row, kept in a register (GCC 12 kept an array of 14 of
 // them, indexed across blocks, in memory).
 template <Exp2Precision P>
-void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* mx, float* sum,
-                    float* p) {
+void exp2_rows_impl(const float* s, std::int64_t lds, int rows, int cols, const float* mx,
+                    float* sum, float* p) {
   const int full = cols / kABlock * kABlock, tail = cols - full;
-  for (int r = 0; r < kMr; ++r) {
+  for (int r = 0; r < rows; ++r) {
     const float* row = s + r * lds;
     const __m512 m = _mm512_set1_ps(mx[r]);
     __m512 acc = _mm512_setzero_ps();
@@ -43,9 +43,9 @@ void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* mx,
 
 }  // namespace
 
-void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
+void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx) {
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  for (int r = 0; r < kMr; ++r) {
+  for (int r = 0; r < rows; ++r) {
     const float* row = s + r * lds;
     // max(x, m) returns m when x is NaN: a NaN score never becomes the max
     // (it still turns P and the row sum into NaN later).
@@ -61,13 +61,13 @@ void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
   }
 }
 
-void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
+void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float* m, float* sum,
                void* p_panel, Exp2Precision precision) {
   float* p = static_cast<float*>(p_panel);
   if (precision == Exp2Precision::accurate)
-    exp2_rows_impl<Exp2Precision::accurate>(s, lds, cols, m, sum, p);
+    exp2_rows_impl<Exp2Precision::accurate>(s, lds, rows, cols, m, sum, p);
   else
-    exp2_rows_impl<Exp2Precision::fast>(s, lds, cols, m, sum, p);
+    exp2_rows_impl<Exp2Precision::fast>(s, lds, rows, cols, m, sum, p);
 }
 
 void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {

@@ -55,8 +55,10 @@ void exp2_rows_pairs_impl(const float* s, std::int64_t lds, int cols, const floa
 
 }  // namespace
 
-void exp2_rows_pairs(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
-                     void* p_panel, Exp2Precision precision) {
+// All 14 rows whatever `rows` asks (the set has no few-row P·V): the pairs
+// are transposed 16 rows at a time.
+void exp2_rows_pairs(const float* s, std::int64_t lds, int /*rows*/, int cols, const float* m,
+                     float* sum, void* p_panel, Exp2Precision precision) {
   float* p = static_cast<float*>(p_panel);
   if (precision == Exp2Precision::accurate)
     exp2_rows_pairs_impl<Exp2Precision::accurate>(s, lds, cols, m, sum, p);

@@ -110,8 +110,8 @@ void pv_acc(int kp, const void* a, const void* b, float* o, std::int64_t ldo) {
   gemm_tile<NV, Store::accumulate>(kp, a, b, 1.0f, o, ldo);
 }
 
-void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
-  for (int r = 0; r < MR; ++r) {
+void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx) {
+  for (int r = 0; r < rows; ++r) {
     float m = mx[r];
     const float* row = s + r * lds;
 #pragma omp simd reduction(max : m)
@@ -123,14 +123,14 @@ void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
 // Exponentials are computed along rows (contiguous, vectorized) into a small
 // block, then written transposed into the [kp][MR] panel the P·V tile reads.
 template <bool Accurate>
-void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
-                    float* p) {
+void exp2_rows_impl(const float* s, std::int64_t lds, int rows, int cols, const float* m,
+                    float* sum, float* p) {
   constexpr int kBlock = 64;
   float e[MR][kBlock];
   float acc[MR] = {};
   for (int c0 = 0; c0 < cols; c0 += kBlock) {
     const int w = std::min(kBlock, cols - c0);
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < rows; ++r) {
       const float* row = s + r * lds + c0;
       const float mr = m[r];
       float a = 0.0f;
@@ -142,18 +142,18 @@ void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* m, 
       acc[r] += a;
     }
     for (int c = 0; c < w; ++c)
-      for (int r = 0; r < MR; ++r) p[(c0 + c) * MR + r] = e[r][c];
+      for (int r = 0; r < rows; ++r) p[(c0 + c) * MR + r] = e[r][c];
   }
-  for (int r = 0; r < MR; ++r) sum[r] += acc[r];
+  for (int r = 0; r < rows; ++r) sum[r] += acc[r];
 }
 
-void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
+void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float* m, float* sum,
                void* p_panel, Exp2Precision precision) {
   float* p = static_cast<float*>(p_panel);
   if (precision == Exp2Precision::accurate)
-    exp2_rows_impl<true>(s, lds, cols, m, sum, p);
+    exp2_rows_impl<true>(s, lds, rows, cols, m, sum, p);
   else
-    exp2_rows_impl<false>(s, lds, cols, m, sum, p);
+    exp2_rows_impl<false>(s, lds, rows, cols, m, sum, p);
 }
 
 void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {

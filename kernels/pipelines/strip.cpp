@@ -238,11 +238,12 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
 
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
                       const float* m_new) {
-  const int mr = ks.mr;
+  const int mr = ks.mr, rows = softmax_rows(ks, rb, s);
   float* m_safe = rb.m_safe + (s.r0 - rb.r0);
   float* alpha = rb.tmp + 2 * mr;
+  std::fill(alpha + rows, alpha + mr, 1.0f);  // rows nobody reads: O's stay 0
   bool moved = false;
-  for (int r = 0; r < mr; ++r) {
+  for (int r = 0; r < rows; ++r) {
     m_safe[r] = m_new[r] == kNegInf ? 0.0f : m_new[r];
     alpha[r] = std::exp2(s.m[r] - m_safe[r]);
     moved |= m_new[r] != s.m[r];
@@ -258,7 +259,7 @@ const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& 
   if (p.gemm_only) return nullptr;
   float* m_new = rb.tmp + 3 * ks.mr;
   std::copy(s.m, s.m + ks.mr, m_new);
-  ks.row_max(sc, lds, cols, m_new);
+  ks.row_max(sc, lds, softmax_rows(ks, rb, s), cols, m_new);
   return fold_max(ks, s, rb, m_new);
 }
 
@@ -266,7 +267,7 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
              const float* sc, std::int64_t lds, int cols, const float* m_safe,
              std::byte* p_panel) {
   if (!p.gemm_only) {
-    ks.exp2_rows(sc, lds, cols, m_safe, s.l, p_panel, p.precision);
+    ks.exp2_rows(sc, lds, softmax_rows(ks, rb, s), cols, m_safe, s.l, p_panel, p.precision);
     return;
   }
   // The GEMM-only ceiling: P = S (masked keys already 0), in one pass like
@@ -293,7 +294,7 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
               const std::byte* p_panel, const KvSource& kv, int v_key) {
-  if (kv.v_rows && ks.pv_direct_rows && s.rows <= ks.pv_direct_rows_max) {
+  if (few_rows_pv(ks, rb, s)) {
     // It writes the strip's rows' dv columns only; the whole accumulator is
     // zeroed once first, so a rescale never reads memory nothing wrote.
     if (!*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);

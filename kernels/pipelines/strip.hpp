@@ -155,6 +155,19 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
                   const RowBlock& rb, const KvSource& kv, KeyRange keys, float* sc,
                   std::int64_t lds);
 
+// Whether the strip's P·V is the set's few-row kernel (direct mode,
+// KernelSet::pv_direct_rows), which reads the strip's real rows of P only.
+inline bool few_rows_pv(const KernelSet& ks, const RowBlock& rb, const Strip& s) {
+  return rb.direct && ks.pv_direct_rows && s.rows <= ks.pv_direct_rows_max;
+}
+
+// Rows of the strip its softmax computes (row_max, exp2_rows, fold_max):
+// only the real ones where nothing reads the others (decode: 1 of mr), else
+// all mr, which the P·V tiles read.
+inline int softmax_rows(const KernelSet& ks, const RowBlock& rb, const Strip& s) {
+  return few_rows_pv(ks, rb, s) ? s.rows : ks.mr;
+}
+
 // Row max bookkeeping. fold_max() folds a new max m_new (>= the running
 // one, mr rows) into the strip's statistics, rescaling the running sum and,
 // where the max moved, the started accumulator; it returns the finite max

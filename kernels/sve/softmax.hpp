@@ -16,10 +16,10 @@
 namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
 
 template <int MR>
-void row_max(const float* s, std::int64_t lds, int cols, float* mx) {
+void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx) {
   const int vl = lanes32();
   const svfloat32_t ninf = svdup_f32(-std::numeric_limits<float>::infinity());
-  for (int r = 0; r < MR; ++r) {
+  for (int r = 0; r < rows; ++r) {
     const float* row = s + r * lds;
     svfloat32_t m0 = ninf, m1 = ninf;  // two chains: FMAXNM latency 4 would bound one
     int c = 0;
@@ -78,10 +78,12 @@ void exp2_rows_impl(const float* s, std::int64_t lds, int cols, const float* m, 
     add_row_sums12(s0, s1, s2, sum);
 }
 
-// P in fp32, or, for the fp16 sets' fast path, in fp16 (PFast).
+// P in fp32, or, for the fp16 sets' fast path, in fp16 (PFast). All MR
+// rows whatever `rows` asks (these sets have no few-row P·V): the rows are
+// written column by column.
 template <int MR, ColType PFast>
-void exp2_rows(const float* s, std::int64_t lds, int cols, const float* m, float* sum,
-               void* p_panel, Exp2Precision precision) {
+void exp2_rows(const float* s, std::int64_t lds, int /*rows*/, int cols, const float* m,
+               float* sum, void* p_panel, Exp2Precision precision) {
   if (precision == Exp2Precision::accurate)
     exp2_rows_impl<MR, ColType::f32, true>(s, lds, cols, m, sum, p_panel);
   else
