@@ -276,7 +276,7 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
   // into the same layout; a set with 16-bit P (bf16 pairs) rounds S to its
   // input dtype nb columns at a time and packs that.
   if (ks.dtype == DType::f32) {
-    ks.pack_q(sc, lds, ks.mr, cols, p_panel);
+    ks.pack_q(sc, lds, softmax_rows(ks, rb, s), cols, p_panel);
     return;
   }
   if (rb.pv.elem == sizeof(float)) {
