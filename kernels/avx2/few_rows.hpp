@@ -56,8 +56,9 @@ inline constexpr FewRowsStream kZen4Stream{0, 1};
 // S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
 // FMAs per row (four for one row, two for more) over d in 8-float steps.
 template <int R, FewRowsStream S>
-static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_t ldq, const float* k,
-                               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_t ldq,
+                                    const float* k, std::int64_t ldk, float alpha, float* s,
+                                    std::int64_t lds) {
   constexpr int C = R == 1 ? 4 : 2;
   for (int j = 0; j < keys; ++j) {
     const float* kr = k + j * ldk;
@@ -154,8 +155,8 @@ static inline int a_panel_entry(int r, int k, int kp) {
 // O[r][0..dv) (+)= P·V for R rows, V rows read whole and in place, in
 // passes of S.keys_per_pass keys; P from an A panel of Mr rows.
 template <int R, FewRowsStream S, int Mr, int ABlock>
-static inline void pv_key_after_key(int kp, const float* pa, const float* v, std::int64_t ldv, int dv,
-                               float* o, std::int64_t ldo, bool accumulate) {
+static inline void pv_key_after_key(int kp, const float* pa, const float* v, std::int64_t ldv,
+                                    int dv, float* o, std::int64_t ldo, bool accumulate) {
   constexpr int G = S.keys_per_pass;
   constexpr auto entry = a_panel_entry<Mr, ABlock>;  // (no template commas in macro arguments: SIMDe)
   bool first = !accumulate;
