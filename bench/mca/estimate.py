@@ -46,7 +46,7 @@ KERNELS = {
     "exp2_accurate_fp32_12": ("exp2_rows_impl<12, ColType::f32, true>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 12 * VL),
     "exp2_fast_fp16_12": ("exp2_rows_impl<12, ColType::f16, false>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 12 * VL),
     # The other loops of the pipeline, for --model (cycles per element).
-    "row_max_12": ("row_max<12>(c, ld, k, sum)", "elem", 2 * VL),
+    "row_max_12": ("row_max<12>(c, ld, 12, k, sum)", "elem", 2 * VL),
     "rescale_12": ("rescale<12>(c, ld, k, m)", "elem", VL),
     "pack_k_fp16_to_fp32": ("pack_b_keys<Fp16, 2>(a, ld, k, 256, c)", "elem", VL),
     "pack_v_fp16_to_fp32": ("pack_b_values<Fp16, float, 4>(a, ld, k, 256, c)", "elem", 4 * VL),
