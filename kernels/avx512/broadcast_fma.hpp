@@ -26,6 +26,12 @@ static inline __m512 in_register(__m512 v) {
   return v;
 }
 
+static inline __m256 in_register(__m256 v) {
+#if defined(__GNUC__) && !defined(ATTNRT_AVX512_SIMDE)
+  __asm__("" : "+v"(v));
+#endif
+  return v;
+}
 static inline __m512i in_register(__m512i v) {
 #if defined(__GNUC__) && !defined(ATTNRT_AVX512_SIMDE)
   __asm__("" : "+v"(v));

@@ -1,131 +1,163 @@
 // Q·Kᵀ with Q and K rows read in place (the direct K/V path): dot products
 // along D instead of the packed kernel's outer products, so K needs no
-// transpose. A tile of R rows x 8 keys keeps R x 8 zmm accumulators over D
-// in 16-float steps (3 x 8: 24 accumulators + 3 Q vectors + 1 K vector = 28
-// of the 32 zmm; 11 loads per 24 FMAs: llvm-mca, skylake-avx512, estimates
-// 12.0 cycles per step, the FMA bound), then one transposing reduction tree
-// per row (sum_lanes_8: 16 shuffles and 8 adds) turns its 8 accumulators
-// into 8 scores stored with one masked store.
+// transpose. A tile of R <= 12 rows x 2 keys keeps 2R ymm accumulators over
+// D in 8-float steps (12 x 2: 24 accumulators + 2 K vectors + 1 Q vector of
+// the 32 ymm; 14 loads per 24 FMAs, within Zen 4's two 256-bit loads per
+// cycle), then one transposing reduction per 4 rows (sum_lanes_8) turns 8
+// accumulators into 8 scores.
 //
-// Loop order: keys outermost, in groups of 8; each group's K rows come from
-// memory once, for the first row tile, and from L1 for the others (Q, a row
-// block of a few strips, stays in L1 throughout). The last group of a key
-// count that is not a multiple of 8 reads its last key again in place of
-// the missing ones and stores only the real scores, so every group runs the
-// same 8-chain code (no latency-bound key-at-a-time tail). A few rows
-// (decode) are bound by memory and read K key after key on 256-bit vectors
-// instead (kernels/avx2/few_rows.hpp).
+// How K is read decides the speed on Zen 4 (probe, M12 N32768 D256, K from
+// DRAM, 240-key chunks as two_pass hands them, %peak medians of 15 runs in
+// one process): K must reach the core at ~13 GB/s while the FMAs run, and
+// the hardware prefetchers alone do not follow a compute-bound loop over
+// K rows side by side. The earlier 3 x 8-key zmm tiles (8 rows side by
+// side, the next groups' rows prefetched) ran at 0.57 (0.78 with K in L2);
+// 2-key ymm tiles with no prefetch at 0.26 (0.87 in L2), 4-key ones at
+// 0.31 (0.95 in L2); key after key, 12 rows x 1 key (Q loads bound it) at
+// 0.47 (0.54 in L2). Prefetching the K rows of the pair two pairs ahead in
+// address order, one line per step spread over the FMAs, brings the 2-key
+// tile to 0.68-0.71 (0.78 in L2); one pair ahead 0.54, three or four
+// 0.61-0.69; T1/T2/NTA hints no better than T0; 4-key tiles prefetched in
+// address order 0.49-0.60; zmm 2-key tiles 0.64-0.68 (0.70 in L2). In the
+// library (attnrt-ab, 12 pairs, against the 3 x 8 tiles): S4 (B1 H2 M12
+// N32768 D256) 1.045x, B1 H8 M16 N4096 D128 1.077x; interleaved with P·V
+// the K stream gains less than it does alone.
+//
+// Loop order: key pairs outermost; a pair's K rows come from memory (or
+// the prefetch) once, for the first row tile, and from L1 for the others
+// (Q, a row block of a few strips, stays in L1 throughout). The last pair
+// of an odd key count reads its key twice and stores one score. A few rows
+// (decode) are bound by memory and read K key after key instead
+// (kernels/avx2/few_rows.hpp).
 #include "kernels/avx512/intrinsics.hpp"
 
-#include <algorithm>
 #include <cstdint>
 
 #include "kernels/avx2/few_rows.hpp"
 #include "kernels/avx512/broadcast_fma.hpp"
-#include "kernels/avx512/convert.hpp"
-#include "kernels/avx512/ops.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
 
-constexpr int kKeys = 8;  // keys per group: 8 accumulator chains cover the FMA latency
+constexpr int kKeys = 2;            // keys per tile
+constexpr int kMostTileRows = 12;   // 2 x 12 accumulators of the 32 ymm
+constexpr int kPrefetchPairs = 2;   // the pair whose rows are prefetched (above)
 
-// Lane j < 8 of the result: the sum of the 16 lanes of v[j] (lanes 8-15
-// are left over, not zero).
-inline __m512 sum_lanes_8(const __m512 (&v)[kKeys]) {
-  // 1: 256-bit halves of each pair added: x[i] holds 8 partial sums of
-  //    v[2i] in its low half and of v[2i + 1] in its high half.
-  __m512 x[4];
+// Lane i of the result: the sum of the 8 lanes of v[i].
+inline __m256 sum_lanes_8(const __m256 (&v)[8]) {
+  // t[i]: lanes of v[2i] and v[2i + 1] added in pairs, interleaved.
+  __m256 t[4];
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i)
-    x[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
-                         _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xee));
-  // 2: 128-bit lane L of y[g] holds 4 partial sums of v[4g + L].
-  __m512 y[2];
+    t[i] = _mm256_add_ps(_mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  // u[g]: per 128-bit half, 4 partial sums of v[4g .. 4g + 4) in order.
+  __m256 u[2];
 #pragma GCC unroll 2
   for (int g = 0; g < 2; ++g)
-    y[g] = _mm512_add_ps(_mm512_shuffle_f32x4(x[2 * g], x[2 * g + 1], 0x88),
-                         _mm512_shuffle_f32x4(x[2 * g], x[2 * g + 1], 0xdd));
-  // 3: lane L of z: 2 partial sums of v[L], then 2 of v[4 + L].
-  const __m512 z = _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x44), _mm512_shuffle_ps(y[0], y[1], 0xee));
-  // 4: lane L of t: [v[L], v[L], v[4 + L], v[4 + L]]; gathered in key order.
-  const __m512 t = _mm512_add_ps(z, _mm512_shuffle_ps(z, z, 0xb1));
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
-  return _mm512_permutexvar_ps(order, t);
+    u[g] = _mm256_add_ps(_mm256_shuffle_ps(t[2 * g], t[2 * g + 1], 0x44), _mm256_shuffle_ps(t[2 * g], t[2 * g + 1], 0xee));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u[0], u[1], 0x20), _mm256_permute2f128_ps(u[0], u[1], 0x31));
 }
 
-// S[R x n] = alpha * Q[R x d]·K[n x d]ᵀ for the group of keys at k[0..8)
-// (rows of the user's K; n <= 8 of them are real, the rest repeat one).
-// Meanwhile `pf_rows` K rows from pf (row stride pf_ld) are prefetched, one
-// cache line of each per 16-float step of d, so that the prefetches spread
-// evenly over the FMAs.
+// Lanes [0, n) of v (n = 1 or 2) stored at p.
+inline void store_scores(float* p, __m128 v, int n) {
+  if (n == kKeys)
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), v);
+  else
+    _mm_store_ss(p, v);
+}
+
+// Where a tile's prefetches go: the lines of two K rows, first row then
+// second, one line per 8-float step of d (half the steps each); null pf0 =
+// none.
+struct PairPrefetch {
+  const float* pf0;
+  const float* pf1;
+  int half;  // floats of d whose steps prefetch pf0: 8 per line of a row
+  void at(int x) const {
+    if (pf0) _mm_prefetch(reinterpret_cast<const char*>(x < half ? pf0 + 2 * x : pf1 + 2 * (x - half)), _MM_HINT_T0);
+  }
+};
+
+// S[R x n] = alpha * Q[R x d]·[k0 k1][.. x d]ᵀ (n = 2, or 1: k1 is k0 again
+// and one score per row is stored), meanwhile prefetching pf's lines.
 template <int R>
-inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* const (&k)[kKeys], int n,
-                    float alpha, float* s, std::int64_t lds, const float* pf, std::int64_t pf_ld,
-                    int pf_rows) {
+inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const float* k0, const float* k1,
+                         int n, float alpha, float* s, std::int64_t lds, PairPrefetch pf) {
   // (Every loop over the tile fully unrolled, so GCC keeps it in registers.)
-  __m512 acc[R][kKeys];
-#pragma GCC unroll 3
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < kKeys; ++j) acc[i][j] = _mm512_setzero_ps();
-  const auto step = [&](int x, __mmask16 lanes) {
-    __m512 qv[R];
-#pragma GCC unroll 3
-    for (int i = 0; i < R; ++i) qv[i] = _mm512_maskz_loadu_ps(lanes, q + i * ldq + x);
-#pragma GCC unroll 8
-    for (int j = 0; j < kKeys; ++j) {
-      const __m512 kv = in_register(_mm512_maskz_loadu_ps(lanes, k[j] + x));
-#pragma GCC unroll 3
-      for (int i = 0; i < R; ++i) acc[i][j] = _mm512_fmadd_ps(qv[i], kv, acc[i][j]);
+  __m256 acc[R][kKeys];
+#pragma GCC unroll 12
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  // full: all 8 lanes; else the lanes of `lanes` (lanes past d read nothing and add 0)
+  const auto step = [&](int x, bool full, __m256i lanes) {
+    const auto load = [&](const float* p) { return in_register(full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanes)); };
+    const __m256 kv0 = load(k0 + x);
+    const __m256 kv1 = load(k1 + x);
+#pragma GCC unroll 12
+    for (int i = 0; i < R; ++i) {
+      const __m256 qv = load(q + i * ldq + x);
+      acc[i][0] = _mm256_fmadd_ps(qv, kv0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(qv, kv1, acc[i][1]);
     }
   };
   int x = 0;
-  for (; x + 16 <= d; x += 16) {
-    for (int j = 0; j < pf_rows; ++j)
-      _mm_prefetch(reinterpret_cast<const char*>(pf + j * pf_ld + x), _MM_HINT_T0);
-    step(x, 0xffff);
+  for (; x + 8 <= d; x += 8) {
+    pf.at(x);
+    step(x, true, __m256i{});
   }
-  if (x < d) step(x, first16(d - x));  // lanes past d read nothing and add 0
-  const __m512 scale = _mm512_set1_ps(alpha);
+  if (x < d) step(x, false, avx2::first_lanes(d - x));
+  // Per 4 rows: lanes [r0 k0, r0 k1, r1 k0, r1 k1 | r2 .., r3 ..] (a short
+  // last group repeats its last row and stores only the real ones).
+  const __m256 scale = _mm256_set1_ps(alpha);
 #pragma GCC unroll 3
-  for (int i = 0; i < R; ++i) _mm512_mask_storeu_ps(s + i * lds, first16(n), _mm512_mul_ps(sum_lanes_8(acc[i]), scale));
+  for (int i0 = 0; i0 < R; i0 += 4) {
+    __m256 v[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) v[j] = acc[i0 + j / 2 < R ? i0 + j / 2 : R - 1][j % 2];
+    const __m256 sums = _mm256_mul_ps(sum_lanes_8(v), scale);
+    const __m128 halves[2] = {_mm256_castps256_ps128(sums), _mm256_extractf128_ps(sums, 1)};
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r)
+      if (i0 + r < R) {
+        const __m128 h = halves[r / 2];
+        store_scores(s + (i0 + r) * lds, r % 2 ? _mm_movehl_ps(h, h) : h, n);
+      }
+  }
 }
 
-// Key groups ahead whose rows are prefetched: K rows are ldk apart, and a
-// group reads 8 of them side by side, a pattern the hardware prefetchers
-// follow late (the avx2 set's distance).
-constexpr int kPrefetchGroups = 2;
-
-// All `rows` rows against one group of keys: row tiles of 3, then the rest.
-// The K rows at pf (`pf_keys` of them, a later group) are shared out among
-// the row tiles and prefetched paced through their FMAs: a burst of 128
-// prefetches (8 rows of D = 256) waits on the line fill buffers and stalls
-// the loads behind it (M12 N32768 D256 on Ice Lake-SP: the burst held Q·Kᵀ
-// at twice P·V's time for the same bytes).
-inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq,
-                         const float* const (&group)[kKeys], int n, float alpha, float* s,
-                         std::int64_t lds, const float* pf, std::int64_t ldk, int pf_keys) {
-  const int tiles = (rows + 2) / 3;
-  const auto share = [&](int t) { return t < pf_keys ? (pf_keys - t + tiles - 1) / tiles : 0; };
-  int i = 0, t = 0;
-  for (; i + 3 <= rows; i += 3, ++t)
-    qk_tile<3>(d, q + i * ldq, ldq, group, n, alpha, s + i * lds, lds, pf + t * ldk, tiles * ldk, share(t));
-  if (rows - i == 2)
-    qk_tile<2>(d, q + i * ldq, ldq, group, n, alpha, s + i * lds, lds, pf + t * ldk, tiles * ldk, share(t));
-  if (rows - i == 1)
-    qk_tile<1>(d, q + i * ldq, ldq, group, n, alpha, s + i * lds, lds, pf + t * ldk, tiles * ldk, share(t));
+// One pair of keys against a row tile of 5 <= R <= 12 rows.
+inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, const float* k0,
+                         const float* k1, int n, float alpha, float* s, std::int64_t lds,
+                         PairPrefetch pf) {
+  switch (rows) {
+    case 5: return qk_pair_tile<5>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 6: return qk_pair_tile<6>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 7: return qk_pair_tile<7>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 8: return qk_pair_tile<8>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 9: return qk_pair_tile<9>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 10: return qk_pair_tile<10>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 11: return qk_pair_tile<11>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    default: return qk_pair_tile<kMostTileRows>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+  }
 }
 
-void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
-             std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
-  for (int j0 = 0; j0 < keys; j0 += kKeys) {
-    const int n = std::min(kKeys, keys - j0);
-    const int ahead = j0 + kPrefetchGroups * kKeys;
-    const int pf_keys = std::clamp(keys - ahead, 0, kKeys);
-    const float* group[kKeys];
-    for (int j = 0; j < kKeys; ++j) group[j] = k + (j0 + std::min(j, n - 1)) * ldk;
-    qk_key_group(rows, d, q, ldq, group, n, alpha, s + j0, lds, k + ahead * ldk, ldk, pf_keys);
+// rows >= 5: row tiles of equal size (within one) of at most 12 rows, so
+// every tile has at least 5 (the few-row kernels serve fewer rows).
+void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+              std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+  const int tiles = (rows + kMostTileRows - 1) / kMostTileRows;
+  const int half = (d + 15) / 16 * 8;
+  for (int j = 0; j < keys; j += kKeys) {
+    const int n = keys - j < kKeys ? keys - j : kKeys;
+    const float* k0 = k + j * ldk;
+    const float* k1 = k0 + (n - 1) * ldk;
+    const int ahead = j + kPrefetchPairs * kKeys;
+    PairPrefetch pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
+    for (int t = 0, i = 0; t < tiles; ++t) {
+      const int r = rows / tiles + (t < rows % tiles);
+      qk_pair_tile(r, d, q + i * ldq, ldq, k0, k1, n, alpha, s + i * lds + j, lds, pf);
+      pf.pf0 = nullptr;  // the other tiles read the pair from L1
+      i += r;
+    }
   }
 }
 
@@ -136,7 +168,7 @@ void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq,
   if (rows <= avx2::kFewRowsMax)
     avx2::qk_few_rows<avx2::kZen4Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
   else
-    qk_keys(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    qk_pairs(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
 
 }  // namespace attnrt::kernels::avx512
