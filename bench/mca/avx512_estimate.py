@@ -39,7 +39,7 @@ MODELS = ["skylake-avx512", "sapphirerapids"]
 KERNELS = {
     "qk_fp32_14x2": ("gemm_fp32_14x2<Epilogue::scale_store>(k, a, b, kNr, kNr, 0.5f, c, ld)", 0),
     "pv_fp32_14x2_direct": ("gemm_fp32_14x2<Epilogue::accumulate, false, true>(k, a, b, ld, kNv, 1.0f, c, ld)", 0),
-    "qk_fp32_direct_3x8": ("qk_fp32_direct(6, 8, k, a, ld, b, ld, 0.5f, c, ld)", 0),
+    "qk_fp32_direct_12x2": ("qk_fp32_direct(12, 8, k, a, ld, b, ld, 0.5f, c, ld)", 0),
     "qk_fp32_few_rows_1": ("avx2::qk_few_rows<avx2::kZen4Stream>(1, 8, k, a, ld, b, ld, 0.5f, c, ld)", 0),
     "pv_fp32_few_rows_1": ("avx2::pv_few_rows<avx2::kZen4Stream, kMr, kABlock>(1, k, a, b, ld, static_cast<int>(ld), c, ld, true)", 0),
     "exp2_rows_accurate": ("exp2_rows_impl<Exp2Precision::accurate>(b, ld, kMr, k, m, sum, c)", 16),

@@ -68,13 +68,13 @@ inline void store_scores(float* p, __m128 v, int n) {
 
 // Where a tile's prefetches go: the lines of two K rows, first row then
 // second, one line per 8-float step of d (half the steps each); null pf0 =
-// none.
+// none (the tile then runs a loop without them).
 struct PairPrefetch {
   const float* pf0;
   const float* pf1;
   int half;  // floats of d whose steps prefetch pf0: 8 per line of a row
   void at(int x) const {
-    if (pf0) _mm_prefetch(reinterpret_cast<const char*>(x < half ? pf0 + 2 * x : pf1 + 2 * (x - half)), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(x < half ? pf0 + 2 * x : pf1 + 2 * (x - half)), _MM_HINT_T0);
   }
 };
 
@@ -100,10 +100,13 @@ inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const float* k
     }
   };
   int x = 0;
-  for (; x + 8 <= d; x += 8) {
-    pf.at(x);
-    step(x, true, __m256i{});
-  }
+  if (pf.pf0)  // (two loops: each one branch-free block)
+    for (; x + 8 <= d; x += 8) {
+      pf.at(x);
+      step(x, true, __m256i{});
+    }
+  else
+    for (; x + 8 <= d; x += 8) step(x, true, __m256i{});
   if (x < d) step(x, false, avx2::first_lanes(d - x));
   // Per 4 rows: lanes [r0 k0, r0 k1, r1 k0, r1 k1 | r2 .., r3 ..] (a short
   // last group repeats its last row and stores only the real ones).
