@@ -158,6 +158,24 @@ inline float reduce_add_ps(simde__m512 a) {
   for (int i = 0; i < 16; ++i) s += f.v[i];
   return s;
 }
+// The AVX forms (256-bit, lanes chosen by the sign bit of each 32-bit mask
+// lane), for the 256-bit few-row loops the avx512 set shares with avx2.
+inline simde__m256 maskload_ps_256(const float* p, simde__m256i mask) {
+  std::int32_t m[8];
+  float r[8] = {};
+  simde_mm256_storeu_si256(m, mask);
+  for (int i = 0; i < 8; ++i)
+    if (m[i] < 0) r[i] = p[i];
+  return simde_mm256_loadu_ps(r);
+}
+inline void maskstore_ps_256(float* p, simde__m256i mask, simde__m256 a) {
+  std::int32_t m[8];
+  float v[8];
+  simde_mm256_storeu_si256(m, mask);
+  simde_mm256_storeu_ps(v, a);
+  for (int i = 0; i < 8; ++i)
+    if (m[i] < 0) p[i] = v[i];
+}
 inline float reduce_max_ps(simde__m512 a) {
   const F16 f = lanes(a);
   float m = f.v[0];
@@ -173,6 +191,10 @@ inline float reduce_max_ps(simde__m512 a) {
 #define _mm512_maskz_loadu_epi16 attnrt_avx512_emulation::maskz_loadu_epi16
 #define _mm256_maskz_loadu_epi16 attnrt_avx512_emulation::maskz_loadu_epi16_256
 #define _mm256_mask_storeu_epi16 attnrt_avx512_emulation::mask_storeu_epi16_256
+#undef _mm256_maskload_ps
+#define _mm256_maskload_ps attnrt_avx512_emulation::maskload_ps_256
+#undef _mm256_maskstore_ps
+#define _mm256_maskstore_ps attnrt_avx512_emulation::maskstore_ps_256
 #define _mm512_cvtepu16_epi32 attnrt_avx512_emulation::cvtepu16_epi32
 #define _mm512_cvtepi32_epi16 attnrt_avx512_emulation::cvtepi32_epi16
 #define _mm512_cvtph_ps attnrt_avx512_emulation::cvtph_ps

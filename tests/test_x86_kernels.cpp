@@ -381,7 +381,7 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
   std::mt19937 rng(22);
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   for (int keys : {0, 1, 7, 16, 33, 257})  // 0: init still means O = 0
-    for (int dv : {1, 33, 256}) {
+    for (int dv : {1, 33, 64, 130, 256}) {  // 64, 130: pass widths of the avx512 few-row P·V
       SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
       const Matrix v1(keys, dv, dv + 3, DType::f32, rng), v2(keys, dv, dv + 1, DType::f32, rng);
       // Two P panels as exp2_rows writes them (A layout, fp32).

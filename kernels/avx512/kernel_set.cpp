@@ -1,7 +1,7 @@
 // The avx512 fp32-compute sets: 14x2-vector fp32 micro-kernels for Q·Kᵀ and
 // P·V, and the packers and softmax pieces of this folder; the fp32 set also
 // has the direct K/V path (qk_direct.cpp, and P·V with V in place: the 14x2
-// tile, or for a few rows the 256-bit loop of kernels/avx2/few_rows.hpp).
+// tile, or for a few rows pv_few_rows.cpp).
 #include "kernels/avx512/kernel_set.hpp"
 
 #include "kernels/avx512/intrinsics.hpp"
@@ -67,7 +67,7 @@ constexpr KernelSet make_set(DType t) {
       .qk_direct = std::is_same_v<T, float> ? qk_fp32_direct : nullptr,
       .pv_direct_init = std::is_same_v<T, float> ? pv_fp32_14x2_direct<Epilogue::store> : nullptr,
       .pv_direct_acc = std::is_same_v<T, float> ? pv_fp32_14x2_direct<Epilogue::accumulate> : nullptr,
-      .pv_direct_rows = std::is_same_v<T, float> ? avx2::pv_few_rows<avx2::kZen4Stream, kMr, kABlock> : nullptr,
+      .pv_direct_rows = std::is_same_v<T, float> ? pv_fp32_few_rows : nullptr,
       .pv_direct_rows_max = std::is_same_v<T, float> ? avx2::kFewRowsMax : 0,
       .a_block = kABlock,
   };
