@@ -18,6 +18,7 @@
 
 #include "kernels/convert.hpp"
 #include "kernels/kernel_set.hpp"
+#include "kernels/pipelines/strip.hpp"
 #include "tests/backends.hpp"
 #include "tests/tensors.hpp"
 #include "tests/tolerances.hpp"
@@ -356,6 +357,8 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
   }
   if (filled == 3) {
     EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
+    EXPECT_EQ(kernels::kDirectPvKeys % kernels::a_block_of(k), 0)
+        << "the pipelines' direct P·V calls would start P inside an A panel block";
   }
 }
 

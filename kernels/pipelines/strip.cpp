@@ -12,9 +12,6 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Keys per direct P·V call (V rows read in place): see strip_pv.
-constexpr int kDirectPvKeys = 16;
-
 std::size_t elem_bytes(const KernelSet& ks) { return dtype_size(ks.dtype); }
 
 // Calls f(r, count, stride) over runs of packed rows [r0, r0 + rows) that a
