@@ -69,10 +69,12 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
     call();
     return seconds_of(call);
   };
-  attnrt_call();  // creates the runtime's worker threads before they are counted
+  release_openmp_threads();  // (the workload filled its tensors in parallel)
+  attnrt_call();             // creates the runtime's worker threads before they are counted
   std::vector<double> t_attnrt, t_ceiling, t_base, peak_gflops, read_gbps, pct_cycles;
   const ProcessCycles cycles;
   for (int r = 0; r < opt.reps; ++r) {
+    release_openmp_threads();
     attnrt_call();
     const std::uint64_t c0 = cycles.read();
     t_attnrt.push_back(seconds_of(attnrt_call));
@@ -80,6 +82,7 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
     peak_gflops.push_back(probe.sample_compute_gflops(arithmetic));
     const std::uint64_t c2 = cycles.read();
     read_gbps.push_back(probe.sample_read_gbps());
+    release_openmp_threads();  // (the peak loop's team)
     t_ceiling.push_back(warm_then_time([&] { ceiling.run(); }));
     if (base) t_base.push_back(warm_then_time([&] { base->run(); }));
     if (cycles.available() && c1 > c0 && c2 > c1)

@@ -14,6 +14,7 @@
 #include "bench/gbench_meter.hpp"
 #include "bench/peak.hpp"
 #include "bench/shapes.hpp"
+#include "bench/timing.hpp"
 #include "bench/workload.hpp"
 
 namespace attnrt::bench {
@@ -30,6 +31,7 @@ void end_to_end(benchmark::State& state, const Shape& shape, Strategy strategy) 
   Params params;
   params.causal = shape.causal;
   params.strategy = strategy;
+  release_openmp_threads();                        // (the workload filled its tensors in parallel)
   rt.forward(w.q(), w.k(), w.v(), w.o(), params);  // warm-up: first-touch scratch, worker threads
   const PeakMeter meter(Clock::wall, rt.num_threads(), arithmetic_of(shape.dtype, rt.kernel_set(shape.dtype)));
   for (auto _ : state) rt.forward(w.q(), w.k(), w.v(), w.o(), params);

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "bench/peak.hpp"
+#include "bench/timing.hpp"
 
 namespace attnrt::bench {
 namespace {
@@ -47,6 +48,7 @@ double wall_seconds() {
 PeakMeter::PeakMeter(Clock clock, int threads, Arithmetic arithmetic)
     : clock_(clock), threads_(threads), arithmetic_(arithmetic), cycles0_(0), time0_(0) {
   loop_peak(arithmetic_, threads_);  // measured before this benchmark's clock starts
+  release_openmp_threads();          // (the loop's team, if it ran just now)
   cycles0_ = cycles_.read();
   time0_ = seconds();
 }

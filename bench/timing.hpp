@@ -1,11 +1,21 @@
 // Repetition timing: every rep timed on its own, the median reported.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <vector>
 
 namespace attnrt::bench {
+
+// Ends the bench's own OpenMP team (the baseline's, the peak loops', the
+// workload's): libgomp's idle threads spin on after a parallel region, on
+// the cores attnrt's workers need next. On two threads B4 H32/8 M1 N4096
+// D128 was timed at 48 GFLOP/s right after them and at 66 with
+// OMP_WAIT_POLICY=passive. Called before attnrt is timed; the next
+// parallel region starts a new team.
+inline void release_openmp_threads() { omp_pause_resource_all(omp_pause_soft); }
 
 template <class F>
 double seconds_of(F&& f) {
