@@ -209,12 +209,16 @@ inline std::size_t a_panels_bytes(const KernelSet& ks, int rows, int k) {
   return static_cast<std::size_t>(round_up(rows, ks.mr)) * round_up(k, ks.k_pack) * ks.packed_elem;
 }
 // k-columns per block of an A panel, and the index (in elements) of row r,
-// column c of one A panel of k columns (k a multiple of k_pack).
+// column c of one A panel of k columns (k a multiple of k_pack) with mr rows
+// in blocks of blk columns (kernels with both as constants call the first).
 inline int a_block_of(const KernelSet& ks) { return ks.a_block > 0 ? ks.a_block : ks.k_pack; }
-inline std::size_t a_panel_index(const KernelSet& ks, int r, int c, int k) {
-  const int blk = a_block_of(ks), b0 = c / blk * blk;
+constexpr std::size_t a_panel_index(int mr, int blk, int r, int c, int k) {
+  const int b0 = c / blk * blk;
   const int w = k - b0 < blk ? k - b0 : blk;
-  return static_cast<std::size_t>(b0) * ks.mr + static_cast<std::size_t>(r) * w + (c - b0);
+  return static_cast<std::size_t>(b0) * mr + static_cast<std::size_t>(r) * w + (c - b0);
+}
+inline std::size_t a_panel_index(const KernelSet& ks, int r, int c, int k) {
+  return a_panel_index(ks.mr, a_block_of(ks), r, c, k);
 }
 inline std::size_t k_panels_bytes(const KernelSet& ks, int keys, int d) {
   return static_cast<std::size_t>(round_up(keys, ks.nr)) * round_up(d, ks.k_pack) * ks.packed_elem;

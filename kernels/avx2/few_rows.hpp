@@ -34,9 +34,11 @@
 // x86 folders: each includer compiles its own copy with its own flags.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/avx2/lanes.hpp"
+#include "kernels/kernel_set.hpp"
 
 namespace attnrt::kernels::avx2 {
 
@@ -142,14 +144,11 @@ static inline void pv_add_keys(const __m256 (&p)[R][G], const float* v, std::int
   if (c < dv) columns(c, first_lanes(dv - c), false);
 }
 
-// Row r's entry for key k in an fp32 A panel of kp keys (kernel_set.hpp,
-// a_block): blocks of ABlock keys, each [Mr][w] with w = ABlock but for the
-// last.
+// Row r's entry for key k in an fp32 A panel of kp keys, Mr rows in blocks
+// of ABlock keys (kernel_set.hpp, a_panel_index).
 template <int Mr, int ABlock>
-static inline int a_panel_entry(int r, int k, int kp) {
-  const int block = k / ABlock * ABlock;
-  const int w = kp - block < ABlock ? kp - block : ABlock;
-  return block * Mr + r * w + k % ABlock;
+static inline std::size_t a_panel_entry(int r, int k, int kp) {
+  return a_panel_index(Mr, ABlock, r, k, kp);
 }
 
 // O[r][0..dv) (+)= P·V for R rows, V rows read whole and in place, in

@@ -4,8 +4,6 @@
 // few_rows.hpp's loop for a few rows).
 #include "kernels/avx2/kernel_set.hpp"
 
-#include <immintrin.h>
-
 #include <type_traits>
 
 #include "kernels/avx2/few_rows.hpp"
