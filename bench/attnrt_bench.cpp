@@ -55,7 +55,9 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
   const attnrt_params params = call_params(opt, shape);
   const auto attnrt_call = [&] { engine.forward(w.q(), w.k(), w.v(), w.o(), params); };
   const rt::Plan plan = engine.planned(w.q(), w.k(), w.v(), w.o(), params);
-  const Arithmetic arithmetic = arithmetic_of(engine.kernel_set(shape.dtype));
+  // The set the plan runs on (a few-row bf16 plan may take an fp32 one).
+  const kernels::KernelSet& ks = plan.kernel_set ? *plan.kernel_set : engine.kernel_set(shape.dtype);
+  const Arithmetic arithmetic = arithmetic_of(ks);
   Ceiling ceiling(engine, w, params, plan);
   const std::unique_ptr<Baseline> base = make_baseline(w, run.threads);
 
@@ -92,7 +94,7 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
 
   const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), params.precision);
   ShapeResult r{.shape = shape,
-                .isa = engine.kernel_set_name(shape.dtype),
+                .isa = ks.name,
                 .plan = plan,
                 .attnrt = summarize(t_attnrt),
                 .check = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), w.o().c(), params, tol.o),

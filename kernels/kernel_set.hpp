@@ -116,11 +116,14 @@ struct KernelSet {
   std::uint64_t (*fp_mode_enter)() = nullptr;
   void (*fp_mode_leave)(std::uint64_t saved) = nullptr;
 
-  // ---- optional: the direct K/V path (fp32 sets with k_pack == 1) ---------
+  // ---- optional: the direct K/V path (sets with fp32 panels, k_pack == 1) --
   // For few query rows (skinny and decode shapes), packing K and V costs as
-  // much as the math and doubles the memory traffic; these kernels read the
-  // user's fp32 K and V rows where they are. Null = not available (the
-  // pipelines pack); a set fills all three or none (has_direct_kv below).
+  // much as the math and doubles the memory traffic; these kernels read
+  // fp32 K and V rows where they are: the user's, for fp32 inputs, or for
+  // fp16/bf16 inputs rows that widen_rows (below) converted into the
+  // workspace, a chunk at a time (a straight copy, no transpose). Null = not
+  // available (the pipelines pack); a set fills all three or none
+  // (has_direct_kv below).
   //
   // S[rows x keys] = alpha * Q·Kᵀ: Q rows [rows x d] (row stride ldq) and K
   // rows [keys x d] (row stride ldk) read in place, any rows >= 1 (a whole
@@ -149,6 +152,10 @@ struct KernelSet {
   void (*pv_direct_rows)(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
                          float* o, std::int64_t ldo, bool accumulate) = nullptr;
   int pv_direct_rows_max = 0;
+  // For a set of fp16/bf16 inputs with the direct kernels: dst[r][c] =
+  // src[r][c] widened to fp32, r < rows, c < cols (src row stride ld
+  // elements; dst dense, row stride cols). Required there, null otherwise.
+  void (*widen_rows)(const void* src, std::int64_t ld, int rows, int cols, float* dst) = nullptr;
 
   // ---- optional: A panel blocking (see the top of this file) --------------
   int a_block = 0;  // k-columns per A panel block; 0 = k_pack
@@ -162,9 +169,11 @@ struct KernelSet {
   const char* (*outpaced)() = nullptr;
 };
 
+// The widened rows of a 16-bit set take the place of its fp32 K and V panels
+// in the workspace, so its panels must be fp32 too.
 inline bool has_direct_kv(const KernelSet& ks) {
-  return ks.qk_direct && ks.pv_direct_init && ks.pv_direct_acc && ks.dtype == DType::f32 &&
-         ks.k_pack == 1;
+  return ks.qk_direct && ks.pv_direct_init && ks.pv_direct_acc && ks.k_pack == 1 &&
+         ks.packed_elem == sizeof(float) && (ks.dtype == DType::f32 || ks.widen_rows);
 }
 
 // The P·V path a pipeline uses for precision `prec`: its V packer, kernels and

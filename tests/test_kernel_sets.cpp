@@ -13,12 +13,14 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "kernels/convert.hpp"
 #include "kernels/kernel_set.hpp"
 #include "kernels/pipelines/strip.hpp"
+#include "kernels/registry.hpp"
 #include "tests/backends.hpp"
 #include "tests/tensors.hpp"
 #include "tests/tolerances.hpp"
@@ -221,6 +223,14 @@ TEST_P(KernelSetTest, PackVAndPvInitAccMatchDouble) {
 
 // ---- the direct K/V path (K and V read in place) -----------------------------
 
+// The fp32 set of the same name: a set with the direct path computes on
+// fp32 panels whatever its input dtype (kernel_set.hpp, has_direct_kv).
+const KernelSet& fp32_sibling(const KernelSet& k) {
+  for (const KernelSet* s : kernels::kernel_sets(DType::f32))
+    if (s && std::string(s->name) == k.name) return *s;
+  throw std::logic_error(std::string(k.name) + " has no fp32 set");
+}
+
 // A [rows x cols] fp32 matrix read in place with an odd row stride (cols + 3,
 // NaN in the gaps: a kernel reading past a row's end shows up as NaN).
 const float* rows_of(const HostTensor& m) { return static_cast<const float*>(m.c().data); }
@@ -260,6 +270,28 @@ TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
   }
 }
 
+// widen_rows: fp16/bf16 rows with an odd stride (NaN in the gaps) to dense
+// fp32 rows, exactly (every fp16 and bf16 value is an fp32 value), and
+// nothing written past rows x cols.
+TEST_P(KernelSetTest, WidenRowsIsExactAndDense) {
+  const KernelSet& k = ks();
+  if (!k.widen_rows) GTEST_SKIP() << k.name << " widens no rows for this dtype";
+  std::mt19937 rng(14);
+  for (const int cols : {1, 7, 8, 15, 16, 17, 33, 128, 130})
+    for (const int rows : {1, 3, 16}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+      HostTensor m = matrix(dtype(), rows, cols);
+      m.fill_uniform(rng, -1e4, 1e4);
+      std::vector<float> out(static_cast<std::size_t>(rows) * cols + 9, kSentinel);
+      k.widen_rows(src(m), ld(m), rows, cols, out.data());
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c)
+          ASSERT_EQ(out[r * cols + c], static_cast<float>(m.get(0, 0, r, c))) << "[" << r << "][" << c << "]";
+      for (std::size_t i = static_cast<std::size_t>(rows) * cols; i < out.size(); ++i)
+        ASSERT_EQ(out[i], kSentinel) << "widen_rows wrote past its rows";
+    }
+}
+
 // The direct P·V (V rows in place, `cols` of an nv slice) against double,
 // and bit for bit against the packed path on the same P panel: both run the
 // same arithmetic in the same order. Then the one-row kernel, if any.
@@ -276,9 +308,12 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
       p2.fill_uniform(rng, 0.0, 1.0);
       v1.fill_uniform(rng);
       v2.fill_uniform(rng);
+      // P and V are fp32 here (as the direct kernels read them, widened or
+      // not): the fp32 sibling's packers, whose panels this set's kernels share.
+      const KernelSet& fp32 = fp32_sibling(k);
       Buffer a1(kernels::a_panels_bytes(k, k.mr, keys), 0xff), a2(kernels::a_panels_bytes(k, k.mr, keys), 0xff);
-      k.pack_q(src(p1), ld(p1), k.mr, keys, a1.data());
-      k.pack_q(src(p2), ld(p2), k.mr, keys, a2.data());
+      fp32.pack_q(src(p1), ld(p1), k.mr, keys, a1.data());
+      fp32.pack_q(src(p2), ld(p2), k.mr, keys, a2.data());
       const std::int64_t ldo = round_up(dv, k.nv) + 4;
 
       // Direct: O = P1·V1, then O += P2·V2.
@@ -298,8 +333,8 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
 
       // Packed, the same P panels.
       Buffer b1(kernels::v_panels_bytes(k, keys, dv), 0xff), b2(kernels::v_panels_bytes(k, keys, dv), 0xff);
-      k.pack_v(src(v1), ld(v1), keys, dv, b1.data());
-      k.pack_v(src(v2), ld(v2), keys, dv, b2.data());
+      fp32.pack_v(src(v1), ld(v1), keys, dv, b1.data());
+      fp32.pack_v(src(v2), ld(v2), keys, dv, b2.data());
       const std::size_t v_panel = kernels::v_panels_bytes(k, keys, k.nv);
       std::vector<float> packed(k.mr * ldo, kSentinel);
       for (int c = 0; c < dv; c += k.nv) k.pv_init(keys, a1.data(), b1.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);

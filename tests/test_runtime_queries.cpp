@@ -7,6 +7,7 @@
 #include <attnrt/attnrt.h>
 #include <attnrt/attnrt.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "kernels/registry.hpp"
 #include "runtime/src/cpu_features.hpp"
 #include "runtime/src/plan_override.hpp"
+#include "tests/harness.hpp"
 
 namespace attnrt::test {
 namespace {
@@ -93,6 +95,48 @@ TEST(RuntimeQueries, NamedSetOverridesTheMeasuredChoice) {
   EXPECT_STREQ(attnrt_runtime_kernel_set(named.get(), ATTNRT_BF16), dot->name);
   for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_F16})
     EXPECT_STREQ(attnrt_runtime_kernel_set(named.get(), t), attnrt_runtime_kernel_set(plain.get(), t)) << t;
+}
+
+// A few-row call whose dtype's set has no direct K/V path (avx512_bf16
+// packs K and V into bf16 pairs) runs on the first later set of the
+// registry this CPU runs that has one, and matches the reference; a
+// prefill call keeps the dtype's set, and so does a named set.
+TEST(RuntimeQueries, FewRowCallsTakeASetWithTheDirectPath) {
+  RuntimePtr rt = make_runtime(nullptr);
+  ASSERT_TRUE(rt);
+  const kernels::KernelSet* dot = nullptr;  // a bf16 set without the direct path, if this CPU runs one
+  for (const kernels::KernelSet* ks : kernels::kernel_sets(kernels::DType::bf16))
+    if (runs_here(ks) && !kernels::has_direct_kv(*ks) && !dot) dot = ks;
+  RuntimePtr named = dot ? make_runtime(dot->name) : nullptr;
+  for (attnrt_dtype t : kDtypes) {
+    SCOPED_TRACE("dtype " + std::to_string(t));
+    const kernels::KernelSet& own = rt::kernel_set_of(rt.get(), t);
+    const kernels::KernelSet* expected = nullptr;  // null: the dtype's own set
+    if (!kernels::has_direct_kv(own)) {
+      const auto sets = kernels::kernel_sets(static_cast<kernels::DType>(t));
+      for (auto it = std::find(sets.begin(), sets.end(), &own); it != sets.end() && !expected; ++it)
+        if (runs_here(*it) && kernels::has_direct_kv(**it)) expected = *it;
+    }
+    Problem decode({.dtype = t, .B = 2, .Hq = 8, .Hkv = 2, .M = 1, .N = 300, .D = 64, .Dv = 64, .causal = true});
+    HostTensor o = decode.make_o();
+    std::optional<HostTensor> lse = decode.make_lse();
+    const attnrt_tensor lse_c = lse->c();
+    const rt::Plan plan = rt::planned(rt.get(), decode.q().c(), decode.k().c(), decode.v().c(), o.c(),
+                                      decode.params(&lse_c, kernels::Strategy::two_pass));
+    EXPECT_EQ(plan.kernel_set, expected) << (expected ? expected->name : "the dtype's own set");
+    EXPECT_EQ(plan.blocking.direct_kv, kernels::has_direct_kv(own) || expected != nullptr);
+    ASSERT_EQ(run_c(rt.get(), decode, o, &*lse, kernels::Strategy::two_pass), ATTNRT_OK) << attnrt_last_error();
+    EXPECT_TRUE(matches_reference(o, &*lse, decode.reference(), tolerance(t, ATTNRT_EXP2_ACCURATE)));
+
+    Problem prefill({.dtype = t, .M = 64, .N = 64});
+    HostTensor po = prefill.make_o();
+    EXPECT_EQ(rt::planned(rt.get(), prefill.q().c(), prefill.k().c(), prefill.v().c(), po.c(),
+                          prefill.params(nullptr, kernels::Strategy::two_pass)).kernel_set, nullptr);
+    if (named && t == ATTNRT_BF16) {
+      EXPECT_EQ(rt::planned(named.get(), decode.q().c(), decode.k().c(), decode.v().c(), o.c(),
+                            decode.params(&lse_c, kernels::Strategy::two_pass)).kernel_set, nullptr);
+    }
+  }
 }
 
 TEST(RuntimeQueries, IsaIsTheFp32Set) {

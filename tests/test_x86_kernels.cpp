@@ -401,9 +401,12 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
       for (int c0 = 0; c0 < dv; c0 += ks.nv)
         ks.pv_direct_acc(keys, p2.get(), v2.single.data() + c0, v2.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
 
+      // V is fp32 here (as the direct kernels read it, widened or not): the
+      // fp32 sibling's packer, whose panels this set's pv kernels share.
+      const KernelSet& fp32 = *find_set(GetParam().name, DType::f32);
       Buffer b1(kernels::v_panels_bytes(ks, keys, dv)), b2(kernels::v_panels_bytes(ks, keys, dv));
-      ks.pack_v(v1.data(), v1.ld, keys, dv, b1.get());
-      ks.pack_v(v2.data(), v2.ld, keys, dv, b2.get());
+      fp32.pack_v(v1.data(), v1.ld, keys, dv, b1.get());
+      fp32.pack_v(v2.data(), v2.ld, keys, dv, b2.get());
       const std::size_t v_panel = kernels::v_panels_bytes(ks, keys, ks.nv);
       std::vector<float> packed(o.size(), kNaN);
       for (int c0 = 0; c0 < dv; c0 += ks.nv)

@@ -31,6 +31,9 @@ template <class T>
 void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
 template <class T>
 void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+// fp16/bf16 rows to dense fp32 rows (KernelSet::widen_rows), for Fp16 and Bf16.
+template <class T>
+void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst);
 
 // Q·Kᵀ with Q and K rows read in place, any number of rows (qk_direct.cpp):
 // the fp32 set's KernelSet::qk_direct.

@@ -3,6 +3,7 @@
 //   Q: rows x d -> panels of [14][16] blocks (row copies; ops.hpp, kABlock)
 //   K: keys x d -> panels [d][32]      (two transposed 16x16 blocks per 16 d)
 //   V: keys x dv -> panels [keys][32]  (row copies)
+// and widen_rows: fp16/bf16 rows to dense fp32 rows (the direct path).
 // Padding rows and columns are zero.
 #include "kernels/avx512/intrinsics.hpp"
 
@@ -73,6 +74,17 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
     }
   }
 }
+
+template <class T>
+void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst) {
+  const T* s = static_cast<const T*>(src);
+  for (int r = 0; r < rows; ++r, s += ld, dst += cols)
+    for (int c = 0; c < cols; c += 16) store16(dst + c, load16(s + c, cols - c), cols - c);
+}
+// float only to name it in make_set<float>, which leaves widen_rows null.
+template void widen_rows<float>(const void*, std::int64_t, int, int, float*);
+template void widen_rows<Fp16>(const void*, std::int64_t, int, int, float*);
+template void widen_rows<Bf16>(const void*, std::int64_t, int, int, float*);
 
 #define ATTNRT_AVX512_PACKERS(T)                                       \
   template void pack_q<T>(const void*, std::int64_t, int, int, void*); \

@@ -81,7 +81,8 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->nb = b.nb;
   rb->dv = dv;
   rb->q_panels = c.take(a_panels_bytes(ks, mb, d));
-  rb->q_gather = c.take(static_cast<std::size_t>(mb) * d * elem_bytes(ks));
+  // Direct mode widens fp16/bf16 Q rows here (begin_row_block).
+  rb->q_gather = c.take(static_cast<std::size_t>(mb) * d * (ks.widen_rows ? sizeof(float) : elem_bytes(ks)));
   rb->o = c.take<float>(sizeof(float) * mb * rb->ldo);
   rb->m = c.take<float>(sizeof(float) * mb);
   rb->l = c.take<float>(sizeof(float) * mb);
@@ -94,8 +95,7 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
 }
 
 bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b) {
-  return b.direct_kv && has_direct_kv(ks) && p.dtype == DType::f32 &&
-         pv_path_of(ks, p).pv_acc == ks.pv_acc;
+  return b.direct_kv && has_direct_kv(ks) && pv_path_of(ks, p).pv_acc == ks.pv_acc;
 }
 
 void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int r0, int r1,
@@ -106,25 +106,35 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int
   rb->direct = direct;
   const int rows = r1 - r0;
   const std::size_t esz = elem_bytes(ks);
-  const char* q = static_cast<const char*>(p.q) + p.q_offset(r0) * esz;
-  std::int64_t ldq = 0;
-  if (const auto ld = packed_row_stride(p, r0, r1, p.ldq, p.hsq)) {
-    ldq = *ld;
-  } else {
-    // Rows of several heads in a layout not dense over heads: gather them
-    // into one dense block first (rows x d, a few KiB).
-    const std::size_t row_bytes = static_cast<std::size_t>(p.d) * esz;
+  if (direct && ks.dtype != DType::f32) {
+    // fp16/bf16 rows widened for the direct kernels, row by row in any layout.
+    float* rows_f32 = reinterpret_cast<float*>(rb->q_gather);
     for (int r = 0; r < rows; ++r)
-      std::memcpy(rb->q_gather + r * row_bytes,
-                  static_cast<const char*>(p.q) + p.q_offset(r0 + r) * esz, row_bytes);
-    q = reinterpret_cast<const char*>(rb->q_gather);
-    ldq = p.d;
-  }
-  if (direct) {
-    rb->q_rows = reinterpret_cast<const float*>(q);
-    rb->ldq_rows = ldq;
+      ks.widen_rows(static_cast<const char*>(p.q) + p.q_offset(r0 + r) * esz, p.d, 1, p.d,
+                    rows_f32 + static_cast<std::int64_t>(r) * p.d);
+    rb->q_rows = rows_f32;
+    rb->ldq_rows = p.d;
   } else {
-    ks.pack_q(q, ldq, rows, p.d, rb->q_panels);
+    const char* q = static_cast<const char*>(p.q) + p.q_offset(r0) * esz;
+    std::int64_t ldq = 0;
+    if (const auto ld = packed_row_stride(p, r0, r1, p.ldq, p.hsq)) {
+      ldq = *ld;
+    } else {
+      // Rows of several heads in a layout not dense over heads: gather them
+      // into one dense block first (rows x d, a few KiB).
+      const std::size_t row_bytes = static_cast<std::size_t>(p.d) * esz;
+      for (int r = 0; r < rows; ++r)
+        std::memcpy(rb->q_gather + r * row_bytes,
+                    static_cast<const char*>(p.q) + p.q_offset(r0 + r) * esz, row_bytes);
+      q = reinterpret_cast<const char*>(rb->q_gather);
+      ldq = p.d;
+    }
+    if (direct) {
+      rb->q_rows = reinterpret_cast<const float*>(q);
+      rb->ldq_rows = ldq;
+    } else {
+      ks.pack_q(q, ldq, rows, p.d, rb->q_panels);
+    }
   }
   const int padded = round_up(rows, ks.mr);
   std::fill(rb->m, rb->m + padded, kNegInf);
@@ -154,8 +164,18 @@ KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
     pack_v_rows(ks, p, key0, keys, v_panels);
     return packed_kv(key0, k_panels, v_panels, keys);
   }
-  return {key0, nullptr, nullptr, 0, static_cast<const float*>(p.k) + key0 * p.ldk, p.ldk,
-          static_cast<const float*>(p.v) + key0 * p.ldv, p.ldv};
+  if (ks.dtype == DType::f32)
+    return {key0, nullptr, nullptr, 0, static_cast<const float*>(p.k) + key0 * p.ldk, p.ldk,
+            static_cast<const float*>(p.v) + key0 * p.ldv, p.ldv};
+  // fp16/bf16: the chunk's rows widened into the room of its fp32 panels
+  // (has_direct_kv: such a set's panels are fp32, and hold at least as
+  // many elements as the dense rows), read from L2 by every strip.
+  const std::size_t esz = elem_bytes(ks);
+  float* k_rows = reinterpret_cast<float*>(k_panels);
+  float* v_rows = reinterpret_cast<float*>(v_panels);
+  ks.widen_rows(static_cast<const char*>(p.k) + key0 * p.ldk * esz, p.ldk, keys, p.d, k_rows);
+  ks.widen_rows(static_cast<const char*>(p.v) + key0 * p.ldv * esz, p.ldv, keys, p.dv, v_rows);
+  return {key0, nullptr, nullptr, 0, k_rows, p.d, v_rows, p.dv};
 }
 
 Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,

@@ -5,9 +5,11 @@
 // epilogue. A pipeline is then only the order in which it calls these.
 //
 // K and V reach Q·Kᵀ and P·V through a KvSource: packed panels, or in the
-// direct mode (Blocking::direct_kv) the user's fp32 rows in place, read by
-// the set's direct kernels; a row block in direct mode packs neither Q nor
-// K nor V, and the pipelines' loop orders do not change.
+// direct mode (Blocking::direct_kv) fp32 rows read by the set's direct
+// kernels: the user's in place, or fp16/bf16 ones widened chunk by chunk
+// into the room of the panels (KernelSet::widen_rows); a row block in direct
+// mode packs neither Q nor K nor V, and the pipelines' loop orders do not
+// change.
 //
 // Key coordinates: S columns, K panels and V panels are all relative to a
 // `key0` (the first key of a packed block or chunk); offsets handed between
@@ -73,9 +75,9 @@ struct RowBlock {
 void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocking& b,
                      RowBlock* rb);
 
-// Whether a pipeline that supports it reads K and V in place for `p` under
-// blocking b: b asks for it, the set has the direct kernels, the inputs are
-// fp32 and P takes the accurate (fp32) P·V path.
+// Whether a pipeline that supports it reads K and V rows directly for `p`
+// under blocking b: b asks for it, the set has the direct kernels (and, for
+// fp16/bf16 inputs, widen_rows) and P takes the accurate (fp32) P·V path.
 bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b);
 
 // Starts row block [r0, r1) (at most mb rows) in direct mode (direct_kv())
@@ -108,7 +110,7 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
 
 // Where the K and V of keys from key0 come from: packed panels (key c at
 // panel column c; V panels hold v_keys packed keys each), or in direct mode
-// the user's rows in place (key key0 + c at k_rows + c * ldk, and likewise V).
+// fp32 rows (key key0 + c at k_rows + c * ldk, and likewise V): the user's, or widened.
 struct KvSource {
   std::int64_t key0;
   const std::byte* k_panels;  // packed

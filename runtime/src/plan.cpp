@@ -43,15 +43,14 @@ const PlanRule kBuiltin[] = {
 
 // The direct K/V path (Blocking::direct_kv) pays for few rows per block:
 // packing K and V then costs as much as the math and doubles the traffic.
-// Up to this many packed rows per block, where the set has the kernels, for
-// fp32 inputs. Measured with avx2 on the Zen VM (user cycles per call, one
+// Up to this many packed rows per block, where the set has the kernels (for
+// fp16/bf16 inputs a widening copy replaces the pack: cheaper still). Measured with avx2 on the Zen VM (user cycles per call, one
 // thread, two_pass, B1 H2 N16384 D128, busy machine): direct/packed 0.84 at
 // M=16, 1.03 at M=32, 1.19 at M=64.
 constexpr std::int64_t kDirectMaxRows = 16;
 
-bool direct_possible(const kernels::KernelSet& ks, const PlanShape& s, const Plan& plan) {
-  return kernels::has_direct_kv(ks) && s.dtype == kernels::DType::f32 &&
-         plan.strategy != Strategy::three_pass;
+bool direct_possible(const kernels::KernelSet& ks, const Plan& plan) {
+  return kernels::has_direct_kv(ks) && plan.strategy != Strategy::three_pass;
 }
 bool direct_by_default(const PlanShape& s, const Plan& plan) {
   return (plan.group_heads ? s.group * s.m : s.m) <= kDirectMaxRows;
@@ -153,7 +152,7 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
   b.nb = sizes->nb > 0 ? round_up(sizes->nb, step) : def.nb;
   b.stage_bytes = sizes->stage_bytes > 0 ? sizes->stage_bytes : def.stage_bytes;
   b.pipe_ahead = sizes->pipe_ahead > 0 ? sizes->pipe_ahead : def.pipe_ahead;
-  b.direct_kv = direct_possible(ks, s, plan) &&
+  b.direct_kv = direct_possible(ks, plan) &&
                 (sizes->direct >= 0 ? sizes->direct == 1 : direct_by_default(s, plan));
   return plan;
 }

@@ -24,6 +24,10 @@ struct Plan {
   // The GEMM-only ceiling (HeadProblem::gemm_only); only plan_override.hpp
   // sets it, never the table.
   bool gemm_only;
+  // The kernel set the plan was made for, when it is not the runtime's set
+  // for the dtype (Runtime::choose: a few-row shape whose set has no direct
+  // K/V path); null = that set.
+  const kernels::KernelSet* kernel_set = nullptr;
 };
 
 // What the table is keyed on, for one call.

@@ -82,6 +82,24 @@ std::array<const kernels::KernelSet*, 3> select_sets(const char* isa, std::strin
   return sets;
 }
 
+// For each dtype whose set has no direct K/V path (kernel_set.hpp), the
+// first later set of the registry this CPU runs that has one: e.g. bf16
+// decode on avx512_bf16 takes the avx512 set, which widens bf16 rows to
+// fp32 and reads them once, rather than packing K and V into bf16 pairs
+// for a handful of query rows. None when ATTNRT_ISA named the set.
+std::array<const kernels::KernelSet*, 3> select_direct_sets(const std::array<const kernels::KernelSet*, 3>& sets,
+                                                            const char* isa) {
+  std::array<const kernels::KernelSet*, 3> direct{};
+  for (int t = 0; t < 3; ++t) {
+    if (kernels::has_direct_kv(*sets[t]) || (isa && std::strcmp(isa, sets[t]->name) == 0)) continue;
+    const auto all = kernels::kernel_sets(static_cast<DType>(t));
+    auto it = std::find(all.begin(), all.end(), sets[t]);
+    for (; it != all.end() && !direct[t]; ++it)
+      if (runs_here(*it) && kernels::has_direct_kv(**it)) direct[t] = *it;
+  }
+  return direct;
+}
+
 // The same head (or stacked group of heads) from row r0 on, writing `rows`
 // rows of O and LSE per head to a split-KV piece's own buffers (row stride
 // dv, heads one after another) instead of the user's.
@@ -110,6 +128,7 @@ scheduler::Bind bind_of(const char* bind) {
 Runtime::Runtime(const attnrt_config& config) {
   check_config(config);
   sets_ = select_sets(config.isa, &set_note_);
+  direct_sets_ = select_direct_sets(sets_, config.isa);
   default_strategy_ = config.strategy;
   tuning_ = load_tuning_from_env();
   verbose_ = config.verbose != 0;
@@ -165,7 +184,10 @@ std::size_t Runtime::largest_workspace() const {
   constexpr attnrt_strategy kStrategies[] = {ATTNRT_STRATEGY_AUTO, ATTNRT_STRATEGY_ONLINE,
                                              ATTNRT_STRATEGY_TWO_PASS, ATTNRT_STRATEGY_THREE_PASS};
   std::size_t most = 0;
-  for (const kernels::KernelSet* ks : sets_)
+  std::vector<const kernels::KernelSet*> sets(sets_.begin(), sets_.end());
+  for (const kernels::KernelSet* ks : direct_sets_)
+    if (ks) sets.push_back(ks);
+  for (const kernels::KernelSet* ks : sets)
     for (attnrt_strategy s : kStrategies) {
       if (s != ATTNRT_STRATEGY_AUTO && !kernels::has_pipeline(static_cast<kernels::Strategy>(s))) continue;
       for (int d : kDims)
@@ -189,7 +211,7 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
 void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                       const attnrt_tensor& o, const attnrt_params& params, const Plan& plan) {
   validate(&q, &k, &v, &o, params);
-  check_plan(kernel_set(q.dtype), plan);
+  check_plan(kernel_set(q.dtype, plan), plan);
   run(q, k, v, o, params, plan, true);
 }
 
@@ -208,9 +230,17 @@ Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
                         static_cast<int>(v.shape[3]), q.shape[2], k.shape[2],
                         q.shape[1] / k.shape[1], q.shape[0] * q.shape[1], placement_->workers()};
   const attnrt_strategy requested = params.strategy != ATTNRT_STRATEGY_AUTO ? params.strategy : default_strategy_;
-  const kernels::KernelSet& ks = kernel_set(q.dtype);
-  Plan plan = choose_plan(ks, shape, requested, tuning_);
-  if (!fit_workspace(ks, shape.d, shape.dv, arena_->workspace_bytes(), plan))
+  const kernels::KernelSet* ks = &kernel_set(q.dtype);
+  Plan plan = choose_plan(*ks, shape, requested, tuning_);
+  if (const kernels::KernelSet* direct = direct_sets_[q.dtype]; direct && !plan.blocking.direct_kv) {
+    // A few-row shape whose set would pack K and V: the set that reads them
+    // directly, if its plan does.
+    if (Plan alt = choose_plan(*direct, shape, requested, tuning_); alt.blocking.direct_kv) {
+      plan = alt;
+      plan.kernel_set = ks = direct;
+    }
+  }
+  if (!fit_workspace(*ks, shape.d, shape.dv, arena_->workspace_bytes(), plan))
     fail(ATTNRT_INTERNAL_ERROR, "no plan for D=", shape.d, " Dv=", shape.dv, " fits the ", arena_->workspace_bytes(),
          " bytes of workspace per worker the arena was sized for");
   return plan;
@@ -223,7 +253,7 @@ Runtime::Split Runtime::split(const attnrt_tensor& q, const attnrt_tensor& k, co
 
 Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& k,
                                    const attnrt_params& params, const Plan& plan) const {
-  const kernels::KernelSet& ks = kernel_set(q.dtype);
+  const kernels::KernelSet& ks = kernel_set(q.dtype, plan);
   Split s{plan, {}, {}};
   s.shape.batch = q.shape[0];
   s.shape.heads = q.shape[1];
@@ -250,7 +280,7 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
                   bool explicit_plan) {
   const auto t0 = verbose_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
 
-  const kernels::KernelSet& ks = kernel_set(q.dtype);
+  const kernels::KernelSet& ks = kernel_set(q.dtype, plan);
   const std::int64_t B = q.shape[0], Hq = q.shape[1], Hkv = k.shape[1];
   const int M = static_cast<int>(q.shape[2]), N = static_cast<int>(k.shape[2]);
   const int D = static_cast<int>(q.shape[3]), Dv = static_cast<int>(v.shape[3]);

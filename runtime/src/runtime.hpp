@@ -37,6 +37,10 @@ class Runtime final : public attnrt_runtime {
                 const attnrt_tensor& o, const attnrt_params& params) const;
 
   const kernels::KernelSet& kernel_set(attnrt_dtype t) const { return *sets_[t]; }
+  // The set a plan runs on: its own, else the dtype's.
+  const kernels::KernelSet& kernel_set(attnrt_dtype t, const Plan& plan) const {
+    return plan.kernel_set ? *plan.kernel_set : *sets_[t];
+  }
   const char* isa() const { return sets_[0]->name; }
   int num_threads() const { return executor_->workers(); }
   const scheduler::Placement& placement() const { return *placement_; }
@@ -65,6 +69,10 @@ class Runtime final : public attnrt_runtime {
   std::size_t largest_workspace() const;
 
   std::array<const kernels::KernelSet*, 3> sets_{};  // by attnrt_dtype
+  // By attnrt_dtype: where sets_[t] has no direct K/V path, the first later
+  // set of the registry this CPU runs that has one (null if none, or if
+  // ATTNRT_ISA named the set), for plans whose rows make direct worth it.
+  std::array<const kernels::KernelSet*, 3> direct_sets_{};
   std::string set_note_;  // why a set was passed over for a later one (ATTNRT_VERBOSE)
   attnrt_strategy default_strategy_;
   PlanTable tuning_;
