@@ -37,8 +37,16 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
 void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, std::int64_t ldq,
                    int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
   if (c.count() <= 0) return;
-  ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_rows + c.c0 * kv.ldk, kv.ldk, qk_alpha(p),
-               sc + c.c0, lds);
+  if (kv.k_raw) {
+    for (int c0 = c.c0; c0 < c.c1; c0 += kDirectPvKeys) {
+      const int keys = std::min(kDirectPvKeys, c.c1 - c0);
+      ks.widen_rows(kv.k_raw + c0 * kv.ldk * elem_bytes(ks), kv.ldk, keys, p.d, kv.k_wide);
+      ks.qk_direct(rows, keys, p.d, q, ldq, kv.k_wide, p.d, qk_alpha(p), sc + c0, lds);
+    }
+  } else {
+    ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_rows + c.c0 * kv.ldk, kv.ldk, qk_alpha(p),
+                 sc + c.c0, lds);
+  }
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
 }
@@ -167,15 +175,14 @@ KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
   if (ks.dtype == DType::f32)
     return {key0, nullptr, nullptr, 0, static_cast<const float*>(p.k) + key0 * p.ldk, p.ldk,
             static_cast<const float*>(p.v) + key0 * p.ldv, p.ldv};
-  // fp16/bf16: the chunk's rows widened into the room of its fp32 panels
-  // (has_direct_kv: such a set's panels are fp32, and hold at least as
-  // many elements as the dense rows), read from L2 by every strip.
+  // fp16/bf16: widened piece by piece where they are read (KvSource), into
+  // the room of the fp32 panels (has_direct_kv: a widening set's are fp32,
+  // and hold at least kDirectPvKeys keys).
   const std::size_t esz = elem_bytes(ks);
-  float* k_rows = reinterpret_cast<float*>(k_panels);
-  float* v_rows = reinterpret_cast<float*>(v_panels);
-  ks.widen_rows(static_cast<const char*>(p.k) + key0 * p.ldk * esz, p.ldk, keys, p.d, k_rows);
-  ks.widen_rows(static_cast<const char*>(p.v) + key0 * p.ldv * esz, p.ldv, keys, p.dv, v_rows);
-  return {key0, nullptr, nullptr, 0, k_rows, p.d, v_rows, p.dv};
+  return {key0, nullptr, nullptr, 0, nullptr, p.ldk, nullptr, p.ldv,
+          static_cast<const std::byte*>(p.k) + key0 * p.ldk * esz,
+          static_cast<const std::byte*>(p.v) + key0 * p.ldv * esz,
+          reinterpret_cast<float*>(k_panels), reinterpret_cast<float*>(v_panels)};
 }
 
 Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
@@ -184,7 +191,7 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
   const std::int64_t key0 = kv.key0;
   const auto [c0, c1] = cols_of(ks, keys, key0);
   const float alpha = qk_alpha(p);
-  if (kv.k_rows) {
+  if (kv.direct()) {
     direct_scores(ks, p, s.q_rows, rb.ldq_rows, s.rows, kv, {c0, c1}, sc, lds);
   } else {
     const int dp = round_up(p.d, ks.k_pack);
@@ -214,7 +221,7 @@ bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
     any |= !rb.strips[i].keys.clip(k0, k1).empty();
   }
   if (!any) return false;
-  if (kv.k_rows && n > 1) {  // the group's rows at once, for the keys some of them sees
+  if (kv.direct() && n > 1) {  // the group's rows at once, for the keys some of them sees
     const Strip& first = rb.strips[0];
     const Strip& last = rb.strips[n - 1];
     const KeyRange keys = visible_keys(p, t, first.r0, last.r0 + last.rows).clip(k0, k1);
@@ -226,7 +233,7 @@ bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
     float* s = strip_s(ks, sc, lds, i);
     if (keys.empty())
       rb.cols[i] = {0, 0};
-    else if (kv.k_rows && n > 1)
+    else if (kv.direct() && n > 1)
       rb.cols[i] = finish_strip_scores(ks, p, t, rb.strips[i], kv.key0, keys, s, lds);
     else
       rb.cols[i] = strip_scores(ks, p, t, rb.strips[i], rb, kv, keys, s, lds);
@@ -236,7 +243,7 @@ bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
 
 void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
                const std::byte* p_panels, std::size_t p_stride, const KvSource& kv) {
-  if (n == 1) {
+  if (n == 1 && !kv.v_raw) {
     if (c[0].count() > 0)
       strip_pv(ks, rb.strips[0], rb, round_up(c[0].count(), ks.k_pack), p_panels, kv, c[0].c0);
     return;
@@ -245,12 +252,24 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
   int lo = std::numeric_limits<int>::max(), hi = 0;
   for (int st = 0; st < n; ++st)
     if (c[st].count() > 0) lo = std::min(lo, c[st].c0), hi = std::max(hi, c[st].c1);
-  for (int k = lo; k < hi; k += kDirectPvKeys)
+  for (int k = lo; k < hi; k += kDirectPvKeys) {
+    // fp16/bf16 V: this piece's rows widened once for all strips.
+    KvSource piece = kv;
+    int first = 0;  // the key at piece row 0
+    if (kv.v_raw) {
+      ks.widen_rows(kv.v_raw + k * kv.ldv * elem_bytes(ks), kv.ldv, std::min(kDirectPvKeys, hi - k), rb.dv,
+                    kv.v_wide);
+      piece.v_rows = kv.v_wide;
+      piece.ldv = rb.dv;
+      first = k;
+    }
     for (int st = 0; st < n; ++st) {
       const int a = std::max(k, c[st].c0), b = std::min(k + kDirectPvKeys, c[st].c1);
       if (a < b)
-        strip_pv(ks, s[st], rb, b - a, p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0), kv, a);
+        strip_pv(ks, s[st], rb, b - a, p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0), piece,
+                 a - first);
     }
+  }
 }
 
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,

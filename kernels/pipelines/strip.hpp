@@ -110,16 +110,25 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
 
 // Where the K and V of keys from key0 come from: packed panels (key c at
 // panel column c; V panels hold v_keys packed keys each), or in direct mode
-// fp32 rows (key key0 + c at k_rows + c * ldk, and likewise V): the user's, or widened.
+// rows: the user's fp32 rows in place (key key0 + c at k_rows + c * ldk, and
+// likewise V), or the user's fp16/bf16 rows (k_raw, v_raw; ldk, ldv
+// elements apart) widened kDirectPvKeys keys at a time into k_wide / v_wide
+// right before a kernel reads them: the widened rows stay in L1, and their
+// stores take no line fills from the read stream's share.
 struct KvSource {
   std::int64_t key0;
   const std::byte* k_panels;  // packed
   const std::byte* v_panels;
   int v_keys;
-  const float* k_rows;        // direct (null when packed)
+  const float* k_rows;        // direct, fp32 (null otherwise)
   std::int64_t ldk;
   const float* v_rows;
   std::int64_t ldv;
+  const std::byte* k_raw = nullptr;  // direct, fp16/bf16 (null otherwise)
+  const std::byte* v_raw = nullptr;
+  float* k_wide = nullptr;           // kDirectPvKeys rows of d (k) and dv (v) floats
+  float* v_wide = nullptr;
+  bool direct() const { return k_rows || k_raw; }
 };
 
 inline KvSource packed_kv(std::int64_t key0, const std::byte* k_panels, const std::byte* v_panels,
