@@ -31,6 +31,14 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
   }
 }
 
+// Rows [key, key + keys) of the user's fp16/bf16 K or V (raw: the rows of
+// KvSource::key0 on, ld elements apart) widened to cols floats each at dst.
+const float* widen_keys(const KernelSet& ks, const std::byte* raw, std::int64_t ld, int key, int keys,
+                        int cols, float* dst) {
+  ks.widen_rows(raw + key * ld * static_cast<std::int64_t>(elem_bytes(ks)), ld, keys, cols, dst);
+  return dst;
+}
+
 // S rows [0, rows) (Q rows at q, row stride ldq), columns c, with K in
 // place; rows up to the next multiple of mr (a strip's padding, which
 // row_max and exp2_rows read as well) get 0.
@@ -40,8 +48,8 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, st
   if (kv.k_raw) {
     for (int c0 = c.c0; c0 < c.c1; c0 += kDirectPvKeys) {
       const int keys = std::min(kDirectPvKeys, c.c1 - c0);
-      ks.widen_rows(kv.k_raw + c0 * kv.ldk * elem_bytes(ks), kv.ldk, keys, p.d, kv.k_wide);
-      ks.qk_direct(rows, keys, p.d, q, ldq, kv.k_wide, p.d, qk_alpha(p), sc + c0, lds);
+      const float* k = widen_keys(ks, kv.k_raw, kv.ldk, c0, keys, p.d, kv.k_wide);
+      ks.qk_direct(rows, keys, p.d, q, ldq, k, p.d, qk_alpha(p), sc + c0, lds);
     }
   } else {
     ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_rows + c.c0 * kv.ldk, kv.ldk, qk_alpha(p),
@@ -257,9 +265,7 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
     KvSource piece = kv;
     int first = 0;  // the key at piece row 0
     if (kv.v_raw) {
-      ks.widen_rows(kv.v_raw + k * kv.ldv * elem_bytes(ks), kv.ldv, std::min(kDirectPvKeys, hi - k), rb.dv,
-                    kv.v_wide);
-      piece.v_rows = kv.v_wide;
+      piece.v_rows = widen_keys(ks, kv.v_raw, kv.ldv, k, std::min(kDirectPvKeys, hi - k), rb.dv, kv.v_wide);
       piece.ldv = rb.dv;
       first = k;
     }

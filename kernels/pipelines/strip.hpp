@@ -166,9 +166,10 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
                   const RowBlock& rb, const KvSource& kv, KeyRange keys, float* sc,
                   std::int64_t lds);
 
-// Keys per direct P·V call (V rows read in place; strip_pv, strips_pv). A
-// call's P starts at a block of the A panel (p_offset), so every set with
-// the direct path has an a_block that divides it (test_kernel_sets).
+// Keys per direct P·V call (V rows read in place; strip_pv, strips_pv), and
+// per piece of fp16/bf16 K or V rows widened into L1 (KvSource). A call's P
+// starts at a block of the A panel (p_offset), so every set with the direct
+// path has an a_block that divides it (test_kernel_sets).
 inline constexpr int kDirectPvKeys = 16;
 
 // Whether the strip's P·V is the set's few-row kernel (direct mode,
