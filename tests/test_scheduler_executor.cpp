@@ -122,13 +122,23 @@ TEST(Executor, PinsWorkersOnThisMachine) {
       const std::vector<int> caller_before = affinity();
       std::vector<std::vector<int>> seen(p.workers());
       std::vector<int> checked(p.workers(), 0);
-      for (int round = 0; round < 20; ++round)
+      for (int round = 0; round < 20; ++round) {
+        // Each part waits (bounded) for the others to start, so that every
+        // worker takes one: OpenMP's dynamic schedule lets a thread that is
+        // there first run them all (seen in CI: worker 1 in none of 20
+        // rounds while the machine was busy).
+        std::atomic<int> arrived{0};
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
         ex->run(p.workers(), 1, [&](int, int worker) {
+          arrived.fetch_add(1);
+          while (arrived.load() < p.workers() && std::chrono::steady_clock::now() < until)
+            std::this_thread::yield();
           // OpenMP's worker 0 is the calling thread, which attnrt leaves alone.
           if (k == ExecutorKind::openmp && worker == 0) return;
           seen[worker] = affinity();
           checked[worker] = 1;
         });
+      }
       for (int w = 0; w < p.workers(); ++w)
         if (checked[w]) {
           EXPECT_EQ(seen[w], p.cpus(w)) << "worker " << w;
