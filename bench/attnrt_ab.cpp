@@ -10,9 +10,10 @@
 // kernel change measured on the Ice Lake-SP VM (README, Performance).
 //
 //   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]
-//             [--kv-len N] [--head-dim D] [--causal] [--pairs P]
+//             [--kv-len N] [--head-dim D] [--causal] [--pairs P] [--offset F]
 //
-// fp32, BHSD, default scale; threads as ATTNRT_NUM_THREADS says. Prints the
+// fp32, BHSD, default scale; each tensor starts on a 64-byte boundary, as a
+// framework's allocator hands them out, or F floats past one (--offset); threads as ATTNRT_NUM_THREADS says. Prints the
 // median speed of B over A (> 1: B is faster) with its quartiles, and each
 // build's best and median GFLOP/s. Exit 1 when a library fails to load or a
 // call fails, 2 on bad options.
@@ -24,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -63,16 +65,36 @@ double quantile(std::vector<double> v, double q) {
 int usage() {
   std::fprintf(stderr,
                "usage: attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]\n"
-               "                 [--kv-len N] [--head-dim D] [--causal] [--pairs P]\n");
+               "                 [--kv-len N] [--head-dim D] [--causal] [--pairs P] [--offset F]\n");
   return 2;
 }
+
+// n floats from `offset` floats past a 64-byte boundary.
+class Floats {
+ public:
+  Floats(std::size_t n, int offset)
+      : base_(static_cast<float*>(std::aligned_alloc(64, (n + offset + 15) / 16 * 64))), n_(n), offset_(offset) {
+    if (!base_) throw std::bad_alloc();
+  }
+  ~Floats() { std::free(base_); }
+  Floats(const Floats&) = delete;
+  Floats& operator=(const Floats&) = delete;
+  float* data() { return base_ + offset_; }
+  std::size_t size() const { return n_; }
+  float& operator[](std::size_t i) { return data()[i]; }
+
+ private:
+  float* base_;
+  std::size_t n_;
+  int offset_;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) return usage();
   std::int64_t b = 1, h = 8, hkv = 0, m = 2048, n = 2048, d = 128;  // hkv 0: as many as h
-  int causal = 0, pairs = 16;
+  int causal = 0, pairs = 16, offset = 0;
   for (int i = 3; i < argc; ++i) {
     const std::string opt = argv[i];
     if (opt == "--causal") {
@@ -81,6 +103,11 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc) return usage();
     const long long value = std::atoll(argv[++i]);
+    if (opt == "--offset") {
+      if (value < 0 || value > 15) return usage();
+      offset = static_cast<int>(value);
+      continue;
+    }
     if (value < 1) return usage();
     if (opt == "--batch") b = value;
     else if (opt == "--heads") h = value;
@@ -96,13 +123,13 @@ int main(int argc, char** argv) {
   Library lib[2];
   if (!load(argv[1], &lib[0]) || !load(argv[2], &lib[1])) return 1;
 
-  std::vector<float> q(b * h * m * d), k(b * hkv * n * d), v(b * hkv * n * d), o(b * h * m * d);
+  Floats q(b * h * m * d, offset), k(b * hkv * n * d, offset), v(b * hkv * n * d, offset), o(b * h * m * d, offset);
   for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<float>((i * 7) % 13) * 0.05f;
   for (std::size_t i = 0; i < k.size(); ++i) {
     k[i] = static_cast<float>((i * 5) % 11) * 0.05f;
     v[i] = static_cast<float>((i * 3) % 17) * 0.05f;
   }
-  const auto tensor = [&](std::vector<float>& x, std::int64_t heads, std::int64_t s) {
+  const auto tensor = [&](Floats& x, std::int64_t heads, std::int64_t s) {
     return attnrt_tensor{x.data(), ATTNRT_F32, {b, heads, s, d}, {heads * s * d, s * d, d}};
   };
   const attnrt_tensor tq = tensor(q, h, m), tk = tensor(k, hkv, n), tv = tensor(v, hkv, n), to = tensor(o, h, m);

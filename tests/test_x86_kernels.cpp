@@ -106,19 +106,26 @@ struct Matrix {
   std::vector<std::uint16_t> half;  // f16/bf16 storage
   std::vector<float> single;        // f32 storage
   std::vector<double> value;        // rows x cols, what the storage holds
+  std::size_t first = 0;            // storage index of row 0 (64-byte aligned)
 
   Matrix(int r, int c, std::int64_t ld_, DType t_, std::mt19937& rng, float lo = -1.0f,
          float hi = 1.0f)
       : rows(r), cols(c), ld(ld_), t(t_), value(static_cast<std::size_t>(r) * c) {
     std::uniform_real_distribution<float> u(lo, hi);
-    if (t == DType::f32)
-      single.assign(static_cast<std::size_t>(r) * ld, kNaN);  // NaN between rows
-    else
-      half.assign(static_cast<std::size_t>(r) * ld, 0x7e00);
+    // Room to start on a 64-byte boundary: rows ld apart are then aligned
+    // exactly when ld * element size is a multiple of 64.
+    const std::size_t room = 64;
+    if (t == DType::f32) {
+      single.assign(static_cast<std::size_t>(r) * ld + room, kNaN);  // NaN between rows
+      first = (64 - reinterpret_cast<std::uintptr_t>(single.data()) % 64) % 64 / sizeof(float);
+    } else {
+      half.assign(static_cast<std::size_t>(r) * ld + room, 0x7e00);
+      first = (64 - reinterpret_cast<std::uintptr_t>(half.data()) % 64) % 64 / sizeof(std::uint16_t);
+    }
     for (int i = 0; i < r; ++i)
       for (int j = 0; j < c; ++j) {
         const float x = u(rng);
-        const std::size_t at = static_cast<std::size_t>(i) * ld + j;
+        const std::size_t at = first + static_cast<std::size_t>(i) * ld + j;
         double v;
         if (t == DType::f32) {
           single[at] = x;
@@ -134,8 +141,9 @@ struct Matrix {
       }
   }
   const void* data() const {
-    return t == DType::f32 ? static_cast<const void*>(single.data()) : half.data();
+    return t == DType::f32 ? static_cast<const void*>(single.data() + first) : half.data() + first;
   }
+  const float* f32() const { return single.data() + first; }
   double at(int i, int j) const { return value[static_cast<std::size_t>(i) * cols + j]; }
 };
 
@@ -349,7 +357,7 @@ TEST_P(X86Set, QkDirectMatchesDouble) {
         SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
         const float alpha = rows % 2 ? 0.37f : -1.0f;
         std::vector<float> s(static_cast<std::size_t>(kMostRows) * lds, kSentinel);
-        ks.qk_direct(rows, keys, d, q.single.data(), q.ld, k.single.data(), k.ld, alpha, s.data(), lds);
+        ks.qk_direct(rows, keys, d, q.f32(), q.ld, k.f32(), k.ld, alpha, s.data(), lds);
         for (int i = 0; i < kMostRows; ++i)
           for (int j = 0; j < lds; ++j) {
             const float got = s[i * lds + j];
@@ -396,10 +404,10 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
       const int ldo = round_up(dv, ks.nv) + 5;
       std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo, kNaN);  // init must not read O
       for (int c0 = 0; c0 < dv; c0 += ks.nv)
-        ks.pv_direct_init(keys, p1.get(), v1.single.data() + c0, v1.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
+        ks.pv_direct_init(keys, p1.get(), v1.f32() + c0, v1.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
       const std::vector<float> after_init = o;
       for (int c0 = 0; c0 < dv; c0 += ks.nv)
-        ks.pv_direct_acc(keys, p2.get(), v2.single.data() + c0, v2.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
+        ks.pv_direct_acc(keys, p2.get(), v2.f32() + c0, v2.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
 
       // V is fp32 here (as the direct kernels read it, widened or not): the
       // fp32 sibling's packer, whose panels this set's pv kernels share.
@@ -446,9 +454,9 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
       for (int rows = 1; rows <= ks.pv_direct_rows_max; ++rows) {
         const std::int64_t ldr = dv + 4;
         std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kNaN);
-        ks.pv_direct_rows(rows, keys, p1.get(), v1.single.data(), v1.ld, dv, out.data(), ldr, false);
+        ks.pv_direct_rows(rows, keys, p1.get(), v1.f32(), v1.ld, dv, out.data(), ldr, false);
         const std::vector<float> out_init = out;
-        ks.pv_direct_rows(rows, keys, p2.get(), v2.single.data(), v2.ld, dv, out.data(), ldr, true);
+        ks.pv_direct_rows(rows, keys, p2.get(), v2.f32(), v2.ld, dv, out.data(), ldr, true);
         for (int r = 0; r < rows; ++r) {
           for (int c = 0; c < dv; ++c) {
             const auto [w_init, tol_init] = want(r, c, false);
@@ -630,6 +638,7 @@ struct HeadCase {
   int m, n, d, dv;
   bool causal;
   int left = -1;  // sliding window: keys at most `left` before the diagonal
+  std::int64_t q_ld = 0;  // Q's row stride; 0: d + 1 (rows off 64-byte boundaries)
 };
 
 void check_head(const KernelSet& ks, kernels::Strategy strategy, const kernels::Blocking& b,
@@ -638,7 +647,7 @@ void check_head(const KernelSet& ks, kernels::Strategy strategy, const kernels::
                " N=" + std::to_string(c.n) + " D=" + std::to_string(c.d) + " Dv=" + std::to_string(c.dv) +
                (c.causal ? " causal" : "") + (c.left >= 0 ? " window " + std::to_string(c.left) : "") +
                (prec == Exp2Precision::fast ? " fast" : " accurate") + (b.direct_kv ? " direct" : ""));
-  const Matrix q(c.m, c.d, c.d + 1, ks.dtype, rng, -2.0f, 2.0f);
+  const Matrix q(c.m, c.d, c.q_ld ? c.q_ld : c.d + 1, ks.dtype, rng, -2.0f, 2.0f);
   const Matrix k(c.n, c.d, c.d, ks.dtype, rng, -2.0f, 2.0f);
   const Matrix v(c.n, c.dv, c.dv + 3, ks.dtype, rng);
   const std::int64_t ldo = c.dv + 2;
@@ -736,7 +745,11 @@ TEST_P(X86Set, DirectKvPipelinesMatchReference) {
                             {16, 257, 33, 256, true},      // one block of 16 rows, causal bottom-right
                             {7, 300, 256, 1, false},       // D 256, Dv 1
                             {13, 200, 64, 33, true, 40},   // sliding window
-                            {40, 17, 32, 24, true}};       // M > N causal: 23 rows see no key
+                            {40, 17, 32, 24, true},        // M > N causal: 23 rows see no key
+                            // Q rows on 64-byte boundaries: read in place
+                            // (the cases above gather them)
+                            {12, 300, 256, 64, false, -1, 256},
+                            {9, 70, 48, 48, true, -1, 64}};
   std::mt19937 rng(23);
   for (int mb : {ks.mr, 2 * ks.mr})
     for (kernels::Strategy s : {kernels::Strategy::online, kernels::Strategy::two_pass}) {

@@ -1,27 +1,26 @@
 // Q·Kᵀ with Q and K rows read in place (the direct K/V path): dot products
 // along D instead of the packed kernel's outer products, so K needs no
-// transpose. A tile of R <= 12 rows x 2 keys keeps 2R ymm accumulators over
-// D in 8-float steps (12 x 2: 24 accumulators + 2 K vectors + 1 Q vector of
-// the 32 ymm; 14 loads per 24 FMAs, within Zen 4's two 256-bit loads per
-// cycle), then one transposing reduction per 4 rows (sum_lanes_8) turns 8
-// accumulators into 8 scores.
+// transpose. A tile of R <= 12 rows x 2 keys keeps 2R zmm accumulators over
+// D in 16-float steps (12 x 2: 24 accumulators + 2 K vectors + 1 Q vector;
+// 14 loads per 24 FMAs), then folds each to 8 lanes and reduces them per 4
+// rows with one transposing sum (sum_lanes_8) into 8 scores.
 //
-// How K is read decides the speed on Zen 4 (probe, M12 N32768 D256, K from
-// DRAM, 240-key chunks as two_pass hands them, %peak medians of 15 runs in
-// one process): K must reach the core at ~13 GB/s while the FMAs run, and
-// the hardware prefetchers alone do not follow a compute-bound loop over
-// K rows side by side. The earlier 3 x 8-key zmm tiles (8 rows side by
-// side, the next groups' rows prefetched) ran at 0.57 (0.78 with K in L2);
-// 2-key ymm tiles with no prefetch at 0.26 (0.87 in L2), 4-key ones at
-// 0.31 (0.95 in L2); key after key, 12 rows x 1 key (Q loads bound it) at
-// 0.47 (0.54 in L2). Prefetching the K rows of the pair two pairs ahead in
-// address order, one line per step spread over the FMAs, brings the 2-key
-// tile to 0.68-0.71 (0.78 in L2); one pair ahead 0.54, three or four
-// 0.61-0.69; T1/T2/NTA hints no better than T0; 4-key tiles prefetched in
-// address order 0.49-0.60; zmm 2-key tiles 0.64-0.68 (0.70 in L2). In the
-// library (attnrt-ab, 12 pairs, against the 3 x 8 tiles): S4 (B1 H2 M12
-// N32768 D256) 1.045x, B1 H8 M16 N4096 D128 1.077x; interleaved with P·V
-// the K stream gains less than it does alone.
+// K streams from memory while the FMAs run, and how it is read decides the
+// speed. Zen 5 (full-width 512-bit FMAs; probe, M12 D256, K from DRAM in
+// 240-key calls as two_pass hands them, per key): ymm 2-key tiles cap at
+// half the FMA peak (52 ns/key); zmm ones run at 27-30 ns/key, 70-78% of
+// the FMA peak with K at 31-37 GB/s against the read loop's 40, but only
+// when each Q vector takes one load slot: GCC folded the Q load into both
+// FMAs of the pair (26 loads per step) or spilled the twelve row offsets,
+// and both took the load slots the K stream's line fills need (64-68
+// ns/key). Hence in_register on every load and next_row below; and a Q row
+// off a 64-byte boundary (two load slots per vector) is gathered onto one
+// by the pipelines (begin_row_block). Without the prefetches below K
+// streams at ~10 GB/s: the hardware prefetchers do not follow two rows
+// read side by side; 4 to 32 KiB ahead and T0/T1/T2/NTA hints all ran
+// alike. In the library: S4 (B1 H2 M12 N32768 D256) 1.23x (attnrt-ab, 10
+// pairs) over the ymm tile, which Zen 4 (double-pumped zmm FMAs) had
+// preferred: 0.68-0.71 of its peak against 0.64-0.68 for zmm.
 //
 // Loop order: key pairs outermost; a pair's K rows come from memory (or
 // the prefetch) once, for the first row tile, and from L1 for the others
@@ -35,12 +34,13 @@
 
 #include "kernels/avx2/few_rows.hpp"
 #include "kernels/avx512/broadcast_fma.hpp"
+#include "kernels/avx512/convert.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
 
 constexpr int kKeys = 2;            // keys per tile
-constexpr int kMostTileRows = 12;   // 2 x 12 accumulators of the 32 ymm
+constexpr int kMostTileRows = 12;   // 2 x 12 accumulators of the 32 zmm
 constexpr int kPrefetchPairs = 2;   // the pair whose rows are prefetched (above)
 
 // Lane i of the result: the sum of the 8 lanes of v[i].
@@ -67,16 +67,34 @@ inline void store_scores(float* p, __m128 v, int n) {
 }
 
 // Where a tile's prefetches go: the lines of two K rows, first row then
-// second, one line per 8-float step of d (half the steps each); null pf0 =
-// none (the tile then runs a loop without them).
+// second, two lines per 16-float step of d (half the steps each); null pf0
+// = none (the tile then runs a loop without them).
 struct PairPrefetch {
   const float* pf0;
   const float* pf1;
-  int half;  // floats of d whose steps prefetch pf0: 8 per line of a row
+  int half;  // floats of d whose steps prefetch pf0: 16 per two lines of a row
   void at(int x) const {
-    _mm_prefetch(reinterpret_cast<const char*>(x < half ? pf0 + 2 * x : pf1 + 2 * (x - half)), _MM_HINT_T0);
+    const float* line = x < half ? pf0 + 2 * x : pf1 + 2 * (x - half);
+    _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(line + 16), _MM_HINT_T0);
   }
 };
+
+// p + ld, computed where it is used: twelve rows' invariant offsets would
+// each hold a general register, more than the tile leaves free (GCC 12
+// spilled them and reloaded them in every step).
+inline const float* next_row(const float* p, std::int64_t ld) {
+  p += ld;
+#if defined(__GNUC__) && !defined(ATTNRT_AVX512_SIMDE)
+  __asm__("" : "+r"(p));
+#endif
+  return p;
+}
+
+// The 8-lane sum of v's two 256-bit halves.
+inline __m256 fold_halves(__m512 v) {
+  return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
 
 // S[R x n] = alpha * Q[R x d]·[k0 k1][.. x d]ᵀ (n = 2, or 1: k1 is k0 again
 // and one score per row is stored), meanwhile prefetching pf's lines.
@@ -84,30 +102,31 @@ template <int R>
 inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const float* k0, const float* k1,
                          int n, float alpha, float* s, std::int64_t lds, PairPrefetch pf) {
   // (Every loop over the tile fully unrolled, so GCC keeps it in registers.)
-  __m256 acc[R][kKeys];
+  __m512 acc[R][kKeys];
 #pragma GCC unroll 12
-  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  // full: all 8 lanes; else the lanes of `lanes` (lanes past d read nothing and add 0)
-  const auto step = [&](int x, bool full, __m256i lanes) {
-    const auto load = [&](const float* p) { return in_register(full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanes)); };
-    const __m256 kv0 = load(k0 + x);
-    const __m256 kv1 = load(k1 + x);
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  // The lanes of `lanes` (lanes past d read nothing and add 0).
+  const auto step = [&](int x, __mmask16 lanes) {
+    const auto load = [&](const float* p) { return in_register(_mm512_maskz_loadu_ps(lanes, p)); };
+    const __m512 kv0 = load(k0 + x);
+    const __m512 kv1 = load(k1 + x);
+    const float* qi = q + x;
 #pragma GCC unroll 12
-    for (int i = 0; i < R; ++i) {
-      const __m256 qv = load(q + i * ldq + x);
-      acc[i][0] = _mm256_fmadd_ps(qv, kv0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(qv, kv1, acc[i][1]);
+    for (int i = 0; i < R; ++i, qi = next_row(qi, ldq)) {
+      const __m512 qv = load(qi);
+      acc[i][0] = _mm512_fmadd_ps(qv, kv0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(qv, kv1, acc[i][1]);
     }
   };
   int x = 0;
   if (pf.pf0)  // (two loops: each one branch-free block)
-    for (; x + 8 <= d; x += 8) {
+    for (; x + 16 <= d; x += 16) {
       pf.at(x);
-      step(x, true, __m256i{});
+      step(x, 0xffff);
     }
   else
-    for (; x + 8 <= d; x += 8) step(x, true, __m256i{});
-  if (x < d) step(x, false, avx2::first_lanes(d - x));
+    for (; x + 16 <= d; x += 16) step(x, 0xffff);
+  if (x < d) step(x, first16(d - x));
   // Per 4 rows: lanes [r0 k0, r0 k1, r1 k0, r1 k1 | r2 .., r3 ..] (a short
   // last group repeats its last row and stores only the real ones).
   const __m256 scale = _mm256_set1_ps(alpha);
@@ -115,7 +134,7 @@ inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const float* k
   for (int i0 = 0; i0 < R; i0 += 4) {
     __m256 v[8];
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) v[j] = acc[i0 + j / 2 < R ? i0 + j / 2 : R - 1][j % 2];
+    for (int j = 0; j < 8; ++j) v[j] = fold_halves(acc[i0 + j / 2 < R ? i0 + j / 2 : R - 1][j % 2]);
     const __m256 sums = _mm256_mul_ps(sum_lanes_8(v), scale);
     const __m128 halves[2] = {_mm256_castps256_ps128(sums), _mm256_extractf128_ps(sums, 1)};
 #pragma GCC unroll 4
@@ -148,7 +167,7 @@ inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, cons
 void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   const int tiles = (rows + kMostTileRows - 1) / kMostTileRows;
-  const int half = (d + 15) / 16 * 8;
+  const int half = (d + 31) / 32 * 16;
   for (int j = 0; j < keys; j += kKeys) {
     const int n = keys - j < kKeys ? keys - j : kKeys;
     const float* k0 = k + j * ldk;

@@ -1,6 +1,7 @@
 #include "kernels/pipelines/strip.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -114,6 +115,13 @@ bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b) {
   return b.direct_kv && has_direct_kv(ks) && pv_path_of(ks, p).pv_acc == ks.pv_acc;
 }
 
+namespace {
+// Whether rows at q, stride_bytes apart, all start on a 64-byte boundary.
+bool rows_aligned(const char* q, std::int64_t stride_bytes) {
+  return reinterpret_cast<std::uintptr_t>(q) % kAlign == 0 && stride_bytes % static_cast<std::int64_t>(kAlign) == 0;
+}
+}  // namespace
+
 void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int r0, int r1,
                      RowBlock* rb) {
   rb->r0 = r0;
@@ -133,11 +141,15 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int
   } else {
     const char* q = static_cast<const char*>(p.q) + p.q_offset(r0) * esz;
     std::int64_t ldq = 0;
-    if (const auto ld = packed_row_stride(p, r0, r1, p.ldq, p.hsq)) {
+    const auto ld = packed_row_stride(p, r0, r1, p.ldq, p.hsq);
+    if (ld && !(direct && !rows_aligned(q, *ld * esz))) {
       ldq = *ld;
     } else {
       // Rows of several heads in a layout not dense over heads: gather them
-      // into one dense block first (rows x d, a few KiB).
+      // into one dense block first (rows x d, a few KiB). So are direct
+      // mode's rows off a 64-byte boundary: the direct Q·Kᵀ reads each Q
+      // row once per key pair, and a load across two lines takes two of the
+      // core's load slots, which the K stream then misses (S4 on Zen 5: 0.70x).
       const std::size_t row_bytes = static_cast<std::size_t>(p.d) * esz;
       for (int r = 0; r < rows; ++r)
         std::memcpy(rb->q_gather + r * row_bytes,
