@@ -6,7 +6,7 @@
 // whose kernels live in an unnamed namespace are included whole.
 #include "kernels/avx2/few_rows.hpp"
 #include "kernels/avx512/gemm_fp32.hpp"
-#include "kernels/avx512/pv_few_rows.cpp"
+#include "kernels/avx512/pv_direct_rows.cpp"
 #include "kernels/avx512/qk_direct.cpp"
 #include "kernels/avx512/softmax_rows.cpp"
 

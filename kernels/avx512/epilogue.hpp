@@ -1,5 +1,5 @@
-// Writing a 14 x 2-vector accumulator tile, shared by the fp32 and bf16
-// micro-kernels: Q·Kᵀ stores alpha * acc into S, P·V init stores acc, P·V
+// Writing an R x 2-vector accumulator tile (R = 14, or a P·V tile of the
+// strip's real rows), shared by the fp32 and bf16 micro-kernels: Q·Kᵀ stores alpha * acc into S, P·V init stores acc, P·V
 // accumulate adds it to O.
 #pragma once
 
@@ -13,12 +13,12 @@ namespace attnrt::kernels::avx512 {
 
 enum class Epilogue { scale_store, store, accumulate };
 
-template <Epilogue E>
-static inline void store_tile(const __m512 (&acc)[kMr][2], float alpha, float* __restrict c,
+template <Epilogue E, int R>
+static inline void store_tile(const __m512 (&acc)[R][2], float alpha, float* __restrict c,
                               std::int64_t ldc) {
   [[maybe_unused]] const __m512 scale = _mm512_set1_ps(alpha);
 #pragma GCC unroll 14
-  for (int i = 0; i < kMr; ++i) {
+  for (int i = 0; i < R; ++i) {
     float* row = c + i * ldc;
     for (int j = 0; j < 2; ++j) {
       __m512 v = acc[i][j];

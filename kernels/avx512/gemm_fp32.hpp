@@ -36,7 +36,9 @@ namespace attnrt::kernels::avx512 {
 // next call's rows, as on avx2.
 inline constexpr int kPrefetchRows = 16;
 
-template <Epilogue E, bool MaskedB = false, bool InPlaceB = false>
+// Rows < kMr: only the first Rows rows of the A panel are read and of C
+// written (P·V of a strip's real rows, KernelSet::pv_direct_rows).
+template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, int Rows = kMr>
 static inline void gemm_fp32_14x2(int k, const float* __restrict a, const float* __restrict b,
                                   std::int64_t ldb, int b_cols, float alpha, float* __restrict c,
                                   std::int64_t ldc) {
@@ -45,8 +47,8 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const float*
     mask0 = first16(b_cols);
     mask1 = first16(b_cols - 16);
   }
-  __m512 acc[kMr][2];
-  for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  __m512 acc[Rows][2];
+  for (int i = 0; i < Rows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   // Column `col` of a block of width w: row i at col[i * w]; B row p at b + p * ldb.
   const auto step = [&](const float* col, int w, int p) {
     const float* row = b + p * ldb;
@@ -63,7 +65,7 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const float*
       b1 = _mm512_loadu_ps(row + 16);
     }
 #pragma GCC unroll 14
-    for (int i = 0; i < kMr; ++i) {
+    for (int i = 0; i < Rows; ++i) {
       const __m512 x = broadcast(col + i * w);
       acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);

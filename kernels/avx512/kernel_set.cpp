@@ -1,7 +1,7 @@
 // The avx512 fp32-compute sets: 14x2-vector fp32 micro-kernels for Q·Kᵀ and
 // P·V, and the packers and softmax pieces of this folder; and the direct
 // K/V path (qk_direct.cpp, and P·V with V in place: the 14x2 tile, or for a
-// few rows pv_few_rows.cpp), on fp16/bf16 rows once widen_rows made them fp32.
+// strip's real rows pv_direct_rows.cpp), on fp16/bf16 rows once widen_rows made them fp32.
 #include "kernels/avx512/kernel_set.hpp"
 
 #include "kernels/avx512/intrinsics.hpp"
@@ -68,8 +68,8 @@ constexpr KernelSet make_set(DType t) {
       .qk_direct = qk_fp32_direct,
       .pv_direct_init = pv_fp32_14x2_direct<Epilogue::store>,
       .pv_direct_acc = pv_fp32_14x2_direct<Epilogue::accumulate>,
-      .pv_direct_rows = pv_fp32_few_rows,
-      .pv_direct_rows_max = avx2::kFewRowsMax,
+      .pv_direct_rows = pv_fp32_direct_rows,
+      .pv_direct_rows_max = kMr,
       .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
       .a_block = kABlock,
   };

@@ -40,11 +40,10 @@ void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds);
 
-// O[r][0..dv) (+)= P·V for rows r < rows <= avx2::kFewRowsMax, V rows read
-// whole and in place (pv_few_rows.cpp): the fp32 set's
-// KernelSet::pv_direct_rows.
-void pv_fp32_few_rows(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
-                      float* o, std::int64_t ldo, bool accumulate);
+// O[r][0..dv) (+)= P·V for rows r < rows <= kMr, V rows read whole and in
+// place (pv_direct_rows.cpp): the fp32 set's KernelSet::pv_direct_rows.
+void pv_fp32_direct_rows(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
+                         float* o, std::int64_t ldo, bool accumulate);
 
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);

@@ -1,6 +1,12 @@
-// P·V for a few query rows (decode: one row, or the query heads of a GQA
-// group stacked) with V read in place: the avx512 set's
-// KernelSet::pv_direct_rows.
+// P·V of a strip's real rows (1 to 14) with V read in place: the avx512
+// set's KernelSet::pv_direct_rows.
+//
+// Five rows or more (a skinny block, or a GQA group of 8 query heads) take
+// the 14x2 micro-kernel cut to the real rows, 16 keys across all columns
+// per pass as pv_direct_init does: a 12-row strip no longer pays for 14
+// rows of FMAs (Zen 5 probe, M12 D256, V from DRAM: 30 against 33 ns per
+// key; S4 below). Fewer rows (decode: one row, or a small GQA group) are
+// bound by memory:
 //
 // One row takes the 256-bit loop shared with the avx2 set
 // (kernels/avx2/few_rows.hpp): O in L1, updated key after key. Two to four
@@ -20,6 +26,7 @@
 #include "kernels/avx2/few_rows.hpp"
 #include "kernels/avx512/broadcast_fma.hpp"
 #include "kernels/avx512/convert.hpp"
+#include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
 
 namespace attnrt::kernels::avx512 {
@@ -73,13 +80,65 @@ void pass(int kp, const float* pa, int r0, const float* v, std::int64_t ldv, int
     pass<R, kPassVectors>(kp, pa, r0, v, ldv, cols, o, ldo, accumulate);
 }
 
+// The last w < kNv columns of O (+)= P·V over `keys` keys: the kernel
+// writes whole vectors, and nothing of O past dv may be written, so the
+// tile goes through a buffer (dv % kNv != 0 only: rare head dims).
+template <int R>
+void tail_columns(int keys, const float* a, const float* v, std::int64_t ldv, int w, float* o,
+                  std::int64_t ldo, bool add) {
+  alignas(64) float tile[R * kNv] = {};
+  if (add)
+    for (int r = 0; r < R; ++r) std::copy(o + r * ldo, o + r * ldo + w, tile + r * kNv);
+  if (add)
+    gemm_fp32_14x2<Epilogue::accumulate, true, true, R>(keys, a, v, ldv, w, 1.0f, tile, kNv);
+  else
+    gemm_fp32_14x2<Epilogue::store, true, true, R>(keys, a, v, ldv, w, 1.0f, tile, kNv);
+  for (int r = 0; r < R; ++r) std::copy(tile + r * kNv, tile + r * kNv + w, o + r * ldo);
+}
+
+// R >= 5 rows: the micro-kernel's R x 32 tiles, kABlock keys (one block of
+// the A panel) across all dv columns per pass, so V rows are read row after
+// row and the next block's rows prefetched (kPrefetchRows).
+template <int R>
+void tile_rows(int kp, const float* pa, const float* v, std::int64_t ldv, int dv, float* o,
+               std::int64_t ldo, bool accumulate) {
+  if (kp == 0 && !accumulate)  // no keys: O = 0
+    for (int r = 0; r < R; ++r) std::fill(o + r * ldo, o + r * ldo + dv, 0.0f);
+  for (int k0 = 0; k0 < kp; k0 += kABlock) {
+    const int keys = std::min(kABlock, kp - k0);
+    const float* a = pa + k0 * kMr;
+    const float* rows = v + k0 * ldv;
+    const bool add = accumulate || k0 > 0;
+    int c = 0;
+    for (; c + kNv <= dv; c += kNv) {
+      if (add)
+        gemm_fp32_14x2<Epilogue::accumulate, false, true, R>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo);
+      else
+        gemm_fp32_14x2<Epilogue::store, false, true, R>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo);
+    }
+    if (c < dv) tail_columns<R>(keys, a, rows + c, ldv, dv - c, o + c, ldo, add);
+  }
+}
+
 }  // namespace
 
-void pv_fp32_few_rows(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
-                      float* o, std::int64_t ldo, bool accumulate) {
-  if (rows == 1)
-    return avx2::pv_few_rows<avx2::kZen4Stream, kMr, kABlock>(rows, kp, a, v, ldv, dv, o, ldo, accumulate);
+void pv_fp32_direct_rows(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
+                         float* o, std::int64_t ldo, bool accumulate) {
   const float* pa = static_cast<const float*>(a);
+  switch (rows) {
+    case 1: return avx2::pv_few_rows<avx2::kZen4Stream, kMr, kABlock>(rows, kp, a, v, ldv, dv, o, ldo, accumulate);
+    case 2: case 3: case 4: break;
+    case 5: return tile_rows<5>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 6: return tile_rows<6>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 7: return tile_rows<7>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 8: return tile_rows<8>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 9: return tile_rows<9>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 10: return tile_rows<10>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 11: return tile_rows<11>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 12: return tile_rows<12>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 13: return tile_rows<13>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    default: return tile_rows<kMr>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+  }
   constexpr int kPassCols = 16 * kPassVectors;
   for (int r0 = 0; r0 < rows; r0 += kPassRows)
     for (int c0 = 0; c0 < dv; c0 += kPassCols) {
