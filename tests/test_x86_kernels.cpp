@@ -754,8 +754,9 @@ TEST_P(X86Set, DirectKvPipelinesMatchReference) {
   for (int mb : {ks.mr, 2 * ks.mr})
     for (kernels::Strategy s : {kernels::Strategy::online, kernels::Strategy::two_pass}) {
       // nb 64 keys; two_pass chunks of a few blocks (more than one, so the
-      // online rescale between chunks runs too).
-      kernels::Blocking b{mb, round_up(64, kernels::key_step(ks)), 48 * 1024, 2};
+      // online rescale between chunks runs too): direct mode stages only S,
+      // mb floats per key.
+      kernels::Blocking b{mb, round_up(64, kernels::key_step(ks)), 8 * 1024, 2};
       b.direct_kv = true;
       for (const HeadCase& c : cases) {
         g_packed_kv_calls = 0;

@@ -26,7 +26,9 @@ struct Blocking {
   // The L2 budget of one row block's staged chunk of keys; keys per chunk
   // are the most whose staged data fit (at least nb), and the softmax is
   // exact within a chunk, with one online rescale between chunks.
-  // two_pass: the packed K and V of the chunk and one strip's S row block.
+  // two_pass: the packed K and V of the chunk and one strip's S row block;
+  // with direct_kv, the S rows of all the block's strips (K and V are read
+  // in place), so chunks run longer.
   // three_pass: S (fp32) and P (packed) of the whole row block.
   // online: unused.
   std::size_t stage_bytes;
