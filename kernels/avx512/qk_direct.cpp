@@ -17,10 +17,13 @@
 // off a 64-byte boundary (two load slots per vector) is gathered onto one
 // by the pipelines (begin_row_block). Without the prefetches below K
 // streams at ~10 GB/s: the hardware prefetchers do not follow two rows
-// read side by side; 4 to 32 KiB ahead and T0/T1/T2/NTA hints all ran
-// alike. In the library: S4 (B1 H2 M12 N32768 D256) 1.23x (attnrt-ab, 10
-// pairs) over the ymm tile, which Zen 4 (double-pumped zmm FMAs) had
-// preferred: 0.68-0.71 of its peak against 0.64-0.68 for zmm.
+// read side by side. They run 8 pairs (16 KiB) ahead: in the probe 16 KiB
+// beat 4 KiB by 3-10%, and T0/T1/T2/NTA hints ran alike; in the library
+// (attnrt-ab, 12-16 pairs, against 2 pairs) S4 1.02-1.03x, B1 H8 M16
+// N4096 D128 1.04-1.06x. In all, S4 (B1 H2 M12 N32768 D256) ran 1.23x
+// (attnrt-ab, 10 pairs) over the ymm tile with 2 pairs ahead, which Zen 4
+// (double-pumped zmm FMAs) had preferred: 0.68-0.71 of its peak against
+// 0.64-0.68 for zmm.
 //
 // Loop order: key pairs outermost; a pair's K rows come from memory (or
 // the prefetch) once, for the first row tile, and from L1 for the others
@@ -41,7 +44,7 @@ namespace {
 
 constexpr int kKeys = 2;            // keys per tile
 constexpr int kMostTileRows = 12;   // 2 x 12 accumulators of the 32 zmm
-constexpr int kPrefetchPairs = 2;   // the pair whose rows are prefetched (above)
+constexpr int kPrefetchPairs = 8;   // the pair whose rows are prefetched (above)
 
 // Lane i of the result: the sum of the 8 lanes of v[i].
 inline __m256 sum_lanes_8(const __m256 (&v)[8]) {
