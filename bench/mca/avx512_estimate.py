@@ -41,8 +41,8 @@ KERNELS = {
     "pv_fp32_14x2_direct": ("gemm_fp32_14x2<Epilogue::accumulate, false, true>(k, a, b, ld, kNv, 1.0f, c, ld)", 0),
     "qk_fp32_direct_12x2": ("qk_fp32_direct(12, 8, k, a, ld, b, ld, 0.5f, c, ld)", 0),
     "qk_fp32_few_rows_1": ("avx2::qk_few_rows<avx2::kZen4Stream>(1, 8, k, a, ld, b, ld, 0.5f, c, ld)", 0),
-    "pv_fp32_few_rows_1": ("avx2::pv_few_rows<avx2::kZen4Stream, kMr, kABlock>(1, k, a, b, ld, static_cast<int>(ld), c, ld, true)", 0),
-    "pv_fp32_few_rows_2": ("pv_fp32_direct_rows(2, k, a, b, ld, 128, c, ld, true)", 0),
+    "pv_fp32_direct_rows_1": ("pv_fp32_direct_rows(1, k, a, b, ld, 128, c, ld, true)", 0),
+    "pv_fp32_direct_rows_12": ("pv_fp32_direct_rows(12, k, a, b, ld, 128, c, ld, true)", 0),
     "exp2_rows_accurate": ("exp2_rows_impl<Exp2Precision::accurate>(b, ld, kMr, k, m, sum, c)", 16),
     "exp2_rows_fast": ("exp2_rows_impl<Exp2Precision::fast>(b, ld, kMr, k, m, sum, c)", 16),
 }

@@ -8,7 +8,6 @@
 
 #include <type_traits>
 
-#include "kernels/avx2/few_rows.hpp"
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
 #include "kernels/convert.hpp"

@@ -28,9 +28,12 @@
 // Loop order: key pairs outermost; a pair's K rows come from memory (or
 // the prefetch) once, for the first row tile, and from L1 for the others
 // (Q, a row block of a few strips, stays in L1 throughout). The last pair
-// of an odd key count reads its key twice and stores one score. A few rows
-// (decode) are bound by memory and read K key after key instead
-// (kernels/avx2/few_rows.hpp).
+// of an odd key count reads its key twice and stores one score. One row
+// (decode) is bound by memory and reads K key after key instead
+// (kernels/avx2/few_rows.hpp); two to four (a GQA group's query heads
+// stacked) ran faster on the pair tiles (Zen 5, attnrt-ab, 12 pairs, B4
+// H32 M1 N4096 D128: 1.097x with 4 rows per KV head, 1.023x with 2; one
+// row 0.973x).
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <cstdint>
@@ -149,11 +152,14 @@ inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const float* k
   }
 }
 
-// One pair of keys against a row tile of 5 <= R <= 12 rows.
+// One pair of keys against a row tile of 2 <= R <= 12 rows.
 inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, const float* k0,
                          const float* k1, int n, float alpha, float* s, std::int64_t lds,
                          PairPrefetch pf) {
   switch (rows) {
+    case 2: return qk_pair_tile<2>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 3: return qk_pair_tile<3>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 4: return qk_pair_tile<4>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
     case 5: return qk_pair_tile<5>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
     case 6: return qk_pair_tile<6>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
     case 7: return qk_pair_tile<7>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
@@ -165,8 +171,7 @@ inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, cons
   }
 }
 
-// rows >= 5: row tiles of equal size (within one) of at most 12 rows, so
-// every tile has at least 5 (the few-row kernels serve fewer rows).
+// rows >= 2: row tiles of equal size (within one) of at most 12 rows.
 void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   const int tiles = (rows + kMostTileRows - 1) / kMostTileRows;
@@ -190,7 +195,7 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
 
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
-  if (rows <= avx2::kFewRowsMax)
+  if (rows == 1)
     avx2::qk_few_rows<avx2::kZen4Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
   else
     qk_pairs(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
