@@ -167,6 +167,16 @@ struct KernelSet {
   // next set is faster on this CPU (for ATTNRT_VERBOSE), or null when it is
   // not. Null pointer = never outpaced. ATTNRT_ISA naming the set skips it.
   const char* (*outpaced)() = nullptr;
+
+  // ---- optional: a short strip's tiles --------------------------------------
+  // For a strip of 1 <= rows < mr real rows (a row block's last): qk and
+  // pv_init / pv_acc (accumulate) on rows [0, rows) only, the same
+  // arithmetic as the full tiles' rows; no other row of A is read or of S
+  // and O written. Null = the full tiles serve (computing mr rows).
+  void (*qk_rows)(int rows, int dp, const void* a, const void* b, float alpha, float* s,
+                  std::int64_t lds) = nullptr;
+  void (*pv_rows)(int rows, int kp, const void* a, const void* b, float* o, std::int64_t ldo,
+                  bool accumulate) = nullptr;
 };
 
 // The widened rows of a 16-bit set take the place of its fp32 K and V panels

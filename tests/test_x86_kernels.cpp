@@ -725,6 +725,54 @@ TEST_P(X86Set, EveryPipelineMatchesReference) {
         check_head(ks, s, b, c, prec, rng);
 }
 
+// qk_rows and pv_rows (a row block's last, short strip): the first `rows`
+// rows of the full tiles bit for bit (the same arithmetic), and nothing of
+// S or O past them written. Panels are fp32 in these sets whatever the
+// input dtype, so the fp32 sibling packs them.
+TEST_P(X86Set, ShortStripTilesMatchTheFullTiles) {
+  const KernelSet& ks = *ks_;
+  if (!ks.qk_rows || !ks.pv_rows) GTEST_SKIP() << ks.name << " has no short-strip tiles";
+  const KernelSet& f32 = *find_set(GetParam().name, DType::f32);
+  std::mt19937 rng(31);
+  const auto expect_rows = [&](const std::vector<float>& part, const std::vector<float>& full, int rows,
+                               std::int64_t ld, int cols, const char* what) {
+    for (int r = 0; r < ks.mr; ++r)
+      for (int c = 0; c < ld; ++c) {
+        const float got = part[r * ld + c];
+        if (r < rows && c < cols)
+          ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(full[r * ld + c]))
+              << what << "(" << rows << ") [" << r << "][" << c << "]";
+        else
+          ASSERT_TRUE(std::isnan(got)) << what << "(" << rows << ") wrote [" << r << "][" << c << "]";
+      }
+  };
+  for (int d : {1, 16, 33, 128}) {  // Q·Kᵀ over d, or P·V over d keys
+    SCOPED_TRACE("d=" + std::to_string(d));
+    const Matrix q(ks.mr, d, d, DType::f32, rng), k(ks.nr, d, d, DType::f32, rng);
+    const Matrix v(d, ks.nv, ks.nv, DType::f32, rng), v2(d, ks.nv, ks.nv, DType::f32, rng);
+    Buffer qa(kernels::a_panels_bytes(ks, ks.mr, d)), kb(kernels::k_panels_bytes(ks, ks.nr, d));
+    Buffer vb(kernels::v_panels_bytes(ks, d, ks.nv)), vb2(kernels::v_panels_bytes(ks, d, ks.nv));
+    f32.pack_q(q.data(), q.ld, ks.mr, d, qa.get());  // Q, and P over d keys (the same A layout)
+    f32.pack_k(k.data(), k.ld, ks.nr, d, kb.get());
+    f32.pack_v(v.data(), v.ld, d, ks.nv, vb.get());
+    f32.pack_v(v2.data(), v2.ld, d, ks.nv, vb2.get());
+    const int dp = round_up(d, ks.k_pack);
+    const std::int64_t lds = ks.nr + 3, ldo = ks.nv + 5;
+    std::vector<float> s_full(ks.mr * lds, kNaN), o_full(ks.mr * ldo, kNaN);
+    ks.qk(dp, qa.get(), kb.get(), 0.37f, s_full.data(), lds);
+    ks.pv_init(dp, qa.get(), vb.get(), o_full.data(), ldo);
+    ks.pv_acc(dp, qa.get(), vb2.get(), o_full.data(), ldo);
+    for (int rows = 1; rows < ks.mr; ++rows) {
+      std::vector<float> s_part(s_full.size(), kNaN), o_part(o_full.size(), kNaN);
+      ks.qk_rows(rows, dp, qa.get(), kb.get(), 0.37f, s_part.data(), lds);
+      expect_rows(s_part, s_full, rows, lds, ks.nr, "qk_rows");
+      ks.pv_rows(rows, dp, qa.get(), vb.get(), o_part.data(), ldo, false);
+      ks.pv_rows(rows, dp, qa.get(), vb2.get(), o_part.data(), ldo, true);
+      expect_rows(o_part, o_full, rows, ldo, ks.nv, "pv_rows");
+    }
+  }
+}
+
 // The direct K/V path through online and two_pass, as the plans use it: few
 // rows per block (one strip, or two in step), fp32, the accurate precision. The set under test is copied with its packers and packed
 // kernels for K and V replaced by ones that fail, so a pass proves the

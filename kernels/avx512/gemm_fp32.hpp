@@ -84,4 +84,26 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const float*
   store_tile<E>(acc, alpha, c, ldc);
 }
 
+// f.template operator()<R>() for R = rows, 1 <= rows <= kMr: the Rows of
+// gemm_fp32_14x2 that a strip's real rows take.
+template <class F>
+static inline void with_rows(int rows, F&& f) {
+  switch (rows) {
+    case 1: return f.template operator()<1>();
+    case 2: return f.template operator()<2>();
+    case 3: return f.template operator()<3>();
+    case 4: return f.template operator()<4>();
+    case 5: return f.template operator()<5>();
+    case 6: return f.template operator()<6>();
+    case 7: return f.template operator()<7>();
+    case 8: return f.template operator()<8>();
+    case 9: return f.template operator()<9>();
+    case 10: return f.template operator()<10>();
+    case 11: return f.template operator()<11>();
+    case 12: return f.template operator()<12>();
+    case 13: return f.template operator()<13>();
+    default: return f.template operator()<kMr>();
+  }
+}
+
 }  // namespace attnrt::kernels::avx512

@@ -28,6 +28,25 @@ void pv_fp32_14x2_acc(int kp, const void* a, const void* b, float* o, std::int64
                                        static_cast<const float*>(b), kNv, kNv, 1.0f, o, ldo);
 }
 
+// A short strip's tiles: the 14x2 kernel cut to R rows (a row block of 512
+// rows spent 6 of its 518 padded rows' FMAs on nothing).
+void qk_fp32_rows(int rows, int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) {
+  with_rows(rows, [&]<int R>() {
+    gemm_fp32_14x2<Epilogue::scale_store, false, false, R>(dp, static_cast<const float*>(a),
+                                                           static_cast<const float*>(b), kNr, kNr, alpha, s, lds);
+  });
+}
+void pv_fp32_rows(int rows, int kp, const void* a, const void* b, float* o, std::int64_t ldo, bool accumulate) {
+  const float* pa = static_cast<const float*>(a);
+  const float* pb = static_cast<const float*>(b);
+  with_rows(rows, [&]<int R>() {
+    if (accumulate)
+      gemm_fp32_14x2<Epilogue::accumulate, false, false, R>(kp, pa, pb, kNv, kNv, 1.0f, o, ldo);
+    else
+      gemm_fp32_14x2<Epilogue::store, false, false, R>(kp, pa, pb, kNv, kNv, 1.0f, o, ldo);
+  });
+}
+
 // P·V with V read in place (the direct path): all `cols` columns of V rows
 // at v (row stride ldv), one kNv-column slice after another in one call
 // (kernel_set.hpp): full slices keep unmasked loads, the last cols % kNv
@@ -71,6 +90,8 @@ constexpr KernelSet make_set(DType t) {
       .pv_direct_rows_max = kMr,
       .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
       .a_block = kABlock,
+      .qk_rows = qk_fp32_rows,
+      .pv_rows = pv_fp32_rows,
   };
 }
 

@@ -68,22 +68,7 @@ void tile_rows(int kp, const float* pa, const float* v, std::int64_t ldv, int dv
 void pv_fp32_direct_rows(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
                          float* o, std::int64_t ldo, bool accumulate) {
   const float* pa = static_cast<const float*>(a);
-  switch (rows) {
-    case 1: return tile_rows<1>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 2: return tile_rows<2>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 3: return tile_rows<3>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 4: return tile_rows<4>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 5: return tile_rows<5>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 6: return tile_rows<6>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 7: return tile_rows<7>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 8: return tile_rows<8>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 9: return tile_rows<9>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 10: return tile_rows<10>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 11: return tile_rows<11>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 12: return tile_rows<12>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 13: return tile_rows<13>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    default: return tile_rows<kMr>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-  }
+  with_rows(rows, [&]<int R>() { tile_rows<R>(kp, pa, v, ldv, dv, o, ldo, accumulate); });
 }
 
 }  // namespace attnrt::kernels::avx512

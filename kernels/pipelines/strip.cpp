@@ -216,8 +216,12 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
   } else {
     const int dp = round_up(p.d, ks.k_pack);
     const std::size_t k_panel = k_panels_bytes(ks, ks.nr, p.d);
-    for (int c = c0; c < c1; c += ks.nr)
-      ks.qk(dp, s.q, kv.k_panels + (c / ks.nr) * k_panel, alpha, sc + c, lds);
+    if (short_strip_tiles(ks, rb, s))
+      for (int c = c0; c < c1; c += ks.nr)
+        ks.qk_rows(s.rows, dp, s.q, kv.k_panels + (c / ks.nr) * k_panel, alpha, sc + c, lds);
+    else
+      for (int c = c0; c < c1; c += ks.nr)
+        ks.qk(dp, s.q, kv.k_panels + (c / ks.nr) * k_panel, alpha, sc + c, lds);
   }
   return finish_strip_scores(ks, p, t, s, key0, keys, sc, lds);
 }
@@ -364,6 +368,13 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
       const auto pv = *s.started || k0 > 0 ? ks.pv_direct_acc : ks.pv_direct_init;
       pv(keys, p_panel + p_offset(ks, rb, k0), v + k0 * kv.ldv, kv.ldv, rb.dv, s.o, rb.ldo);
     }
+  } else if (short_strip_tiles(ks, rb, s)) {
+    // Its real rows only; the accumulator zeroed once first, as above.
+    if (!*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);
+    const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));
+    const std::byte* v = kv.v_panels + v_offset(ks, rb, v_key);
+    for (int vc = 0; vc < rb.ldo; vc += ks.nv, v += v_panel)
+      ks.pv_rows(s.rows, kp, p_panel, v, s.o + vc, rb.ldo, *s.started);
   } else {
     const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));
     const std::byte* v = kv.v_panels + v_offset(ks, rb, v_key);

@@ -178,11 +178,18 @@ inline bool few_rows_pv(const KernelSet& ks, const RowBlock& rb, const Strip& s)
   return rb.direct && ks.pv_direct_rows && s.rows <= ks.pv_direct_rows_max;
 }
 
+// Whether a short strip (a row block's last) runs its packed Q·Kᵀ and P·V
+// on its real rows only (KernelSet::qk_rows, pv_rows), with P in fp32 as
+// the set's own pv kernels take it.
+inline bool short_strip_tiles(const KernelSet& ks, const RowBlock& rb, const Strip& s) {
+  return !rb.direct && s.rows < ks.mr && ks.qk_rows && ks.pv_rows && rb.pv.pv_acc == ks.pv_acc;
+}
+
 // Rows of the strip its softmax computes (row_max, exp2_rows, fold_max):
-// only the real ones where nothing reads the others (decode: 1 of mr), else
-// all mr, which the P·V tiles read.
+// only the real ones where nothing reads the others (decode: 1 of mr; a
+// short strip on its own tiles), else all mr, which the P·V tiles read.
 inline int softmax_rows(const KernelSet& ks, const RowBlock& rb, const Strip& s) {
-  return few_rows_pv(ks, rb, s) ? s.rows : ks.mr;
+  return few_rows_pv(ks, rb, s) || short_strip_tiles(ks, rb, s) ? s.rows : ks.mr;
 }
 
 // Row max bookkeeping. fold_max() folds a new max m_new (>= the running

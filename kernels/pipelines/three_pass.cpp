@@ -72,7 +72,8 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
         float* sc = s_of(st) + kb0;
         const Cols c = strip_scores(ks, p, t, s, w.rb, packed_kv(k0 + kb0, w.k_panels, nullptr, 0),
                                     keys, sc, w.lds);
-        if (!p.gemm_only) ks.row_max(sc + c.c0, w.lds, ks.mr, c.count(), w.chunk_max + st * ks.mr);
+        if (!p.gemm_only)
+          ks.row_max(sc + c.c0, w.lds, softmax_rows(ks, w.rb, s), c.count(), w.chunk_max + st * ks.mr);
       }
     }
 
