@@ -121,7 +121,7 @@ struct KernelSet {
   // much as the math and doubles the memory traffic; these kernels read
   // fp32 K and V rows where they are: the user's, for fp32 inputs, or for
   // fp16/bf16 inputs rows that widen_rows (below) converted into the
-  // workspace, a chunk at a time (a straight copy, no transpose). Null = not
+  // workspace, 16 keys at a time (a straight copy, no transpose). Null = not
   // available (the pipelines pack); a set fills all three or none
   // (has_direct_kv below).
   //

@@ -84,6 +84,9 @@ constexpr KernelSet make_set(DType t) {
       // The direct path: fp32 K and V read in place, fp16/bf16 ones widened
       // into the workspace first (widen_rows).
       .qk_direct = qk_fp32_direct,
+      // (The pipelines take pv_direct_rows for every strip of this set,
+      // pv_direct_rows_max = kMr; these whole-strip kernels remain the
+      // interface's required pair, tested bit for bit against the packed path.)
       .pv_direct_init = pv_fp32_14x2_direct<Epilogue::store>,
       .pv_direct_acc = pv_fp32_14x2_direct<Epilogue::accumulate>,
       .pv_direct_rows = pv_fp32_direct_rows,

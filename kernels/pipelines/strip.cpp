@@ -216,12 +216,14 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
   } else {
     const int dp = round_up(p.d, ks.k_pack);
     const std::size_t k_panel = k_panels_bytes(ks, ks.nr, p.d);
-    if (short_strip_tiles(ks, rb, s))
-      for (int c = c0; c < c1; c += ks.nr)
-        ks.qk_rows(s.rows, dp, s.q, kv.k_panels + (c / ks.nr) * k_panel, alpha, sc + c, lds);
-    else
-      for (int c = c0; c < c1; c += ks.nr)
-        ks.qk(dp, s.q, kv.k_panels + (c / ks.nr) * k_panel, alpha, sc + c, lds);
+    const bool short_tiles = short_strip_tiles(ks, rb, s);
+    for (int c = c0; c < c1; c += ks.nr) {
+      const std::byte* k = kv.k_panels + (c / ks.nr) * k_panel;
+      if (short_tiles)
+        ks.qk_rows(s.rows, dp, s.q, k, alpha, sc + c, lds);
+      else
+        ks.qk(dp, s.q, k, alpha, sc + c, lds);
+    }
   }
   return finish_strip_scores(ks, p, t, s, key0, keys, sc, lds);
 }
@@ -352,10 +354,12 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
               const std::byte* p_panel, const KvSource& kv, int v_key) {
+  const bool short_tiles = short_strip_tiles(ks, rb, s);
+  // The kernels of a strip's real rows write those rows only; the whole
+  // accumulator is zeroed once first, so a rescale never reads memory
+  // nothing wrote.
+  if ((short_tiles || few_rows_pv(ks, rb, s)) && !*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);
   if (few_rows_pv(ks, rb, s)) {
-    // It writes the strip's rows' dv columns only; the whole accumulator is
-    // zeroed once first, so a rescale never reads memory nothing wrote.
-    if (!*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);
     ks.pv_direct_rows(s.rows, kp, p_panel, kv.v_rows + v_key * kv.ldv, kv.ldv, rb.dv, s.o, rb.ldo,
                       *s.started);
   } else if (kv.v_rows) {
@@ -368,18 +372,15 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
       const auto pv = *s.started || k0 > 0 ? ks.pv_direct_acc : ks.pv_direct_init;
       pv(keys, p_panel + p_offset(ks, rb, k0), v + k0 * kv.ldv, kv.ldv, rb.dv, s.o, rb.ldo);
     }
-  } else if (short_strip_tiles(ks, rb, s)) {
-    // Its real rows only; the accumulator zeroed once first, as above.
-    if (!*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);
-    const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));
-    const std::byte* v = kv.v_panels + v_offset(ks, rb, v_key);
-    for (int vc = 0; vc < rb.ldo; vc += ks.nv, v += v_panel)
-      ks.pv_rows(s.rows, kp, p_panel, v, s.o + vc, rb.ldo, *s.started);
   } else {
     const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));
     const std::byte* v = kv.v_panels + v_offset(ks, rb, v_key);
     const auto pv = *s.started ? rb.pv.pv_acc : rb.pv.pv_init;
-    for (int vc = 0; vc < rb.ldo; vc += ks.nv, v += v_panel) pv(kp, p_panel, v, s.o + vc, rb.ldo);
+    for (int vc = 0; vc < rb.ldo; vc += ks.nv, v += v_panel)
+      if (short_tiles)
+        ks.pv_rows(s.rows, kp, p_panel, v, s.o + vc, rb.ldo, *s.started);
+      else
+        pv(kp, p_panel, v, s.o + vc, rb.ldo);
   }
   *s.started = true;
 }

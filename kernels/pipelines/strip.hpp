@@ -6,7 +6,7 @@
 //
 // K and V reach Q·Kᵀ and P·V through a KvSource: packed panels, or in the
 // direct mode (Blocking::direct_kv) fp32 rows read by the set's direct
-// kernels: the user's in place, or fp16/bf16 ones widened chunk by chunk
+// kernels: the user's in place, or fp16/bf16 ones widened 16 keys at a time
 // into the room of the panels (KernelSet::widen_rows); a row block in direct
 // mode packs neither Q nor K nor V, and the pipelines' loop orders do not
 // change.
