@@ -10,10 +10,12 @@
 // kernel change measured on the Ice Lake-SP VM (README, Performance).
 //
 //   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]
-//             [--kv-len N] [--head-dim D] [--causal] [--pairs P] [--offset F]
+//             [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--pairs P]
+//             [--offset F]
 //
-// fp32, BHSD, default scale; each tensor starts on a 64-byte boundary, as a
-// framework's allocator hands them out, or F floats past one (--offset); threads as ATTNRT_NUM_THREADS says. Prints the
+// BHSD (fp32 unless --dtype), default scale; each tensor starts on a 64-byte
+// boundary, as a framework's allocator hands them out, or F elements past
+// one (--offset); threads as ATTNRT_NUM_THREADS says. Prints the
 // median speed of B over A (> 1: B is faster) with its quartiles, and each
 // build's best and median GFLOP/s. Exit 1 when a library fails to load or a
 // call fails, 2 on bad options.
@@ -65,27 +67,44 @@ double quantile(std::vector<double> v, double q) {
 int usage() {
   std::fprintf(stderr,
                "usage: attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]\n"
-               "                 [--kv-len N] [--head-dim D] [--causal] [--pairs P] [--offset F]\n");
+               "                 [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal]\n"
+               "                 [--pairs P] [--offset F]\n");
   return 2;
 }
 
-// n floats from `offset` floats past a 64-byte boundary.
-class Floats {
+// n elements of `type` from `offset` elements past a 64-byte boundary,
+// element i set to value(i).
+class Elements {
  public:
-  Floats(std::size_t n, int offset)
-      : base_(static_cast<float*>(std::aligned_alloc(64, (n + offset + 15) / 16 * 64))), n_(n), offset_(offset) {
+  template <class Value>
+  Elements(attnrt_dtype type, std::size_t n, int offset, Value value)
+      : esz_(type == ATTNRT_F32 ? 4 : 2), n_(n), offset_(offset) {
+    base_ = static_cast<char*>(std::aligned_alloc(64, ((n + offset) * esz_ + 63) / 64 * 64));
     if (!base_) throw std::bad_alloc();
+    for (std::size_t i = 0; i < n; ++i) {
+      const float f = value(i);
+      char* at = data() + i * esz_;
+      if (type == ATTNRT_F32) {
+        std::memcpy(at, &f, 4);
+      } else if (type == ATTNRT_F16) {
+        const _Float16 h = static_cast<_Float16>(f);
+        std::memcpy(at, &h, 2);
+      } else {  // bf16: the upper half (truncation; any bf16 values will do)
+        std::uint32_t u;
+        std::memcpy(&u, &f, 4);
+        const std::uint16_t hi = static_cast<std::uint16_t>(u >> 16);
+        std::memcpy(at, &hi, 2);
+      }
+    }
   }
-  ~Floats() { std::free(base_); }
-  Floats(const Floats&) = delete;
-  Floats& operator=(const Floats&) = delete;
-  float* data() { return base_ + offset_; }
-  std::size_t size() const { return n_; }
-  float& operator[](std::size_t i) { return data()[i]; }
+  ~Elements() { std::free(base_); }
+  Elements(const Elements&) = delete;
+  Elements& operator=(const Elements&) = delete;
+  char* data() { return base_ + offset_ * esz_; }
 
  private:
-  float* base_;
-  std::size_t n_;
+  char* base_;
+  std::size_t esz_, n_;
   int offset_;
 };
 
@@ -95,6 +114,7 @@ int main(int argc, char** argv) {
   if (argc < 3) return usage();
   std::int64_t b = 1, h = 8, hkv = 0, m = 2048, n = 2048, d = 128;  // hkv 0: as many as h
   int causal = 0, pairs = 16, offset = 0;
+  attnrt_dtype dtype = ATTNRT_F32;
   for (int i = 3; i < argc; ++i) {
     const std::string opt = argv[i];
     if (opt == "--causal") {
@@ -102,6 +122,14 @@ int main(int argc, char** argv) {
       continue;
     }
     if (i + 1 >= argc) return usage();
+    if (opt == "--dtype") {
+      const std::string name = argv[++i];
+      if (name == "fp32") dtype = ATTNRT_F32;
+      else if (name == "fp16") dtype = ATTNRT_F16;
+      else if (name == "bf16") dtype = ATTNRT_BF16;
+      else return usage();
+      continue;
+    }
     const long long value = std::atoll(argv[++i]);
     if (opt == "--offset") {
       if (value < 0 || value > 15) return usage();
@@ -123,14 +151,13 @@ int main(int argc, char** argv) {
   Library lib[2];
   if (!load(argv[1], &lib[0]) || !load(argv[2], &lib[1])) return 1;
 
-  Floats q(b * h * m * d, offset), k(b * hkv * n * d, offset), v(b * hkv * n * d, offset), o(b * h * m * d, offset);
-  for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<float>((i * 7) % 13) * 0.05f;
-  for (std::size_t i = 0; i < k.size(); ++i) {
-    k[i] = static_cast<float>((i * 5) % 11) * 0.05f;
-    v[i] = static_cast<float>((i * 3) % 17) * 0.05f;
-  }
-  const auto tensor = [&](Floats& x, std::int64_t heads, std::int64_t s) {
-    return attnrt_tensor{x.data(), ATTNRT_F32, {b, heads, s, d}, {heads * s * d, s * d, d}};
+  const auto pattern = [](std::size_t mul, std::size_t mod) {
+    return [=](std::size_t i) { return static_cast<float>((i * mul) % mod) * 0.05f; };
+  };
+  Elements q(dtype, b * h * m * d, offset, pattern(7, 13)), k(dtype, b * hkv * n * d, offset, pattern(5, 11)),
+      v(dtype, b * hkv * n * d, offset, pattern(3, 17)), o(dtype, b * h * m * d, offset, pattern(0, 1));
+  const auto tensor = [&](Elements& x, std::int64_t heads, std::int64_t s) {
+    return attnrt_tensor{x.data(), dtype, {b, heads, s, d}, {heads * s * d, s * d, d}};
   };
   const attnrt_tensor tq = tensor(q, h, m), tk = tensor(k, hkv, n), tv = tensor(v, hkv, n), to = tensor(o, h, m);
   attnrt_params params;
@@ -158,9 +185,10 @@ int main(int argc, char** argv) {
   }
   const double flops = 4.0 * static_cast<double>(b * h * m * n * d) * (causal ? 0.5 : 1.0);
   const auto gflops = [&](double s) { return flops / s * 1e-9; };
-  std::printf("B%lld H%lld/%lld M%lld N%lld D%lld%s, %d pairs\n", static_cast<long long>(b),
+  const char* dtype_name = dtype == ATTNRT_F32 ? "fp32" : dtype == ATTNRT_F16 ? "fp16" : "bf16";
+  std::printf("B%lld H%lld/%lld M%lld N%lld D%lld %s%s, %d pairs\n", static_cast<long long>(b),
               static_cast<long long>(h), static_cast<long long>(hkv), static_cast<long long>(m), static_cast<long long>(n),
-              static_cast<long long>(d), causal ? " causal" : "", pairs);
+              static_cast<long long>(d), dtype_name, causal ? " causal" : "", pairs);
   std::printf("speed B/A: median %.3f (quartiles %.3f-%.3f)\n", quantile(ratio, 0.5),
               quantile(ratio, 0.25), quantile(ratio, 0.75));
   std::printf("A: best %.1f GFLOP/s, median %.1f\n", gflops(quantile(ta, 0.0)), gflops(quantile(ta, 0.5)));

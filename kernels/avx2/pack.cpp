@@ -14,6 +14,7 @@
 #include "kernels/avx2/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/avx2/transpose.hpp"
+#include "kernels/read_ahead.hpp"
 
 namespace attnrt::kernels::avx2 {
 namespace {
@@ -87,8 +88,11 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
 template <class T>
 void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst) {
   const T* s = static_cast<const T*>(src);
-  for (int r = 0; r < rows; ++r, s += ld, dst += cols)
+  const std::int64_t ahead = ld * read_ahead_rows(ld * static_cast<std::int64_t>(sizeof(T)));
+  for (int r = 0; r < rows; ++r, s += ld, dst += cols) {
+    prefetch_row(s + ahead, static_cast<std::int64_t>(cols) * sizeof(T));
     for (int c = 0; c < cols; c += 8) store_upto8(dst + c, load_upto8(s + c, cols - c), cols - c);
+  }
 }
 // float only to name it in make_set<float>, which leaves widen_rows null.
 template void widen_rows<float>(const void*, std::int64_t, int, int, float*);

@@ -13,6 +13,7 @@
 #include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/ops.hpp"
 #include "kernels/avx512/transpose.hpp"
+#include "kernels/read_ahead.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
@@ -87,7 +88,9 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
 template <class T>
 void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst) {
   const T* s = static_cast<const T*>(src);
+  const std::int64_t ahead = ld * read_ahead_rows(ld * static_cast<std::int64_t>(sizeof(T)));
   for (int r = 0; r < rows; ++r, s += ld, dst += cols) {
+    prefetch_row(s + ahead, static_cast<std::int64_t>(cols) * sizeof(T));
     // Whole vectors with a constant mask (plain moves): masked stores are
     // slow on Zen 4, so only the tail takes one.
     int c = 0;
