@@ -118,43 +118,51 @@ struct KernelSet {
 
   // ---- optional: the direct K/V path (sets with fp32 panels, k_pack == 1) --
   // For few query rows (skinny and decode shapes), packing K and V costs as
-  // much as the math and doubles the memory traffic; these kernels read
-  // fp32 K and V rows where they are: the user's, for fp32 inputs, or for
-  // fp16/bf16 inputs rows that widen_rows (below) converted into the
-  // workspace, 16 keys at a time (a straight copy, no transpose). Null = not
-  // available (the pipelines pack); a set fills all three or none
-  // (has_direct_kv below).
+  // much as the math and doubles the memory traffic; these kernels read K
+  // and V rows where they are: the user's, for fp32 inputs or for a set that
+  // reads its fp16/bf16 rows itself (direct_reads_dtype), else fp16/bf16
+  // rows that widen_rows (below) converted to fp32 in the workspace, 16 keys
+  // at a time (a straight copy, no transpose). Null = not available (the
+  // pipelines pack); a set fills qk_direct and either pv_direct_init and
+  // pv_direct_acc or a pv_direct_rows for all mr rows (has_direct_kv below).
   //
-  // S[rows x keys] = alpha * Q·Kᵀ: Q rows [rows x d] (row stride ldq) and K
-  // rows [keys x d] (row stride ldk) read in place, any rows >= 1 (a whole
-  // row block: each K row should be read from memory once for all rows),
-  // keys >= 0 and d >= 1 (no padding anywhere: tails are the kernel's job).
-  // Writes exactly S[0..rows)[0..keys), row stride lds.
-  void (*qk_direct)(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+  // S[rows x keys] = alpha * Q·Kᵀ: fp32 Q rows [rows x d] (row stride ldq)
+  // and K rows [keys x d] (row stride ldk elements) read in place, any rows
+  // >= 1 (a whole row block: each K row should be read from memory once for
+  // all rows), keys >= 0 and d >= 1 (no padding anywhere: tails are the
+  // kernel's job). Writes exactly S[0..rows)[0..keys), row stride lds.
+  void (*qk_direct)(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) = nullptr;
   // O[mr x cols] = P·V (init) or O += P·V (acc) over kp keys: P an A panel
   // of fp32 (as exp2_rows writes it for the accurate precision, or
   // pack_q for gemm_only), V rows read in place: row j of the B operand is
-  // v + j * ldv, `cols` (>= 1, e.g. all of Dv) columns of it. O columns
-  // [cols, round_up(cols, nv)) get 0 (init) or += 0 (acc), so O's padding
-  // to nv stays 0. One call covers all columns so that a few keys per call
-  // (V rows kept in L1 for the next strip) cost no per-slice call.
-  void (*pv_direct_init)(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
+  // row j of v (ldv elements apart), `cols` (>= 1, e.g. all of Dv) columns
+  // of it. O columns [cols, round_up(cols, nv)) get 0 (init) or += 0 (acc),
+  // so O's padding to nv stays 0. One call covers all columns so that a few
+  // keys per call (V rows kept in L1 for the next strip) cost no per-slice
+  // call.
+  void (*pv_direct_init)(int kp, const void* a, const void* v, std::int64_t ldv, int cols,
                          float* o, std::int64_t ldo) = nullptr;
-  void (*pv_direct_acc)(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
+  void (*pv_direct_acc)(int kp, const void* a, const void* v, std::int64_t ldv, int cols,
                         float* o, std::int64_t ldo) = nullptr;
-  // Optional, for a few query rows (decode: one row, or a GQA group's query
-  // heads stacked): O[r][0..dv) = P·V, or += P·V if `accumulate`, for rows
+  // For a strip's real rows (decode: one row, or a GQA group's query heads
+  // stacked): O[r][0..dv) = P·V, or += P·V if `accumulate`, for rows
   // r < rows (1 <= rows <= pv_direct_rows_max; O rows ldo apart), with P's
   // rows from an A panel as above and all dv columns of V's rows read in
   // place, row after row. Nothing else of O is written. Null, or more rows,
-  // = pv_direct_* serve (computing mr rows of which `rows` are used).
-  void (*pv_direct_rows)(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
+  // = pv_direct_init / acc serve (computing mr rows of which `rows` are used).
+  void (*pv_direct_rows)(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
                          float* o, std::int64_t ldo, bool accumulate) = nullptr;
   int pv_direct_rows_max = 0;
+  // Whether the direct kernels take K and V rows of the set's dtype (an
+  // fp16/bf16 set's kernels then widen each vector as they load it, and K
+  // and V stream from memory inside the kernels, their loads among the
+  // FMAs). False: they take fp32 rows.
+  bool direct_reads_dtype = false;
   // For a set of fp16/bf16 inputs with the direct kernels: dst[r][c] =
   // src[r][c] widened to fp32, r < rows, c < cols (src row stride ld
-  // elements; dst dense, row stride cols). Required there, null otherwise.
+  // elements; dst dense, row stride cols); Q's rows always, K's and V's
+  // unless direct_reads_dtype. Required there, null otherwise.
   void (*widen_rows)(const void* src, std::int64_t ld, int rows, int cols, float* dst) = nullptr;
 
   // ---- optional: A panel blocking (see the top of this file) --------------
@@ -182,7 +190,8 @@ struct KernelSet {
 // The widened rows of a 16-bit set take the place of its fp32 K and V panels
 // in the workspace, so its panels must be fp32 too.
 inline bool has_direct_kv(const KernelSet& ks) {
-  return ks.qk_direct && ks.pv_direct_init && ks.pv_direct_acc && ks.k_pack == 1 &&
+  const bool pv = (ks.pv_direct_init && ks.pv_direct_acc) || (ks.pv_direct_rows && ks.pv_direct_rows_max >= ks.mr);
+  return ks.qk_direct && pv && ks.k_pack == 1 &&
          ks.packed_elem == sizeof(float) && (ks.dtype == DType::f32 || ks.widen_rows);
 }
 

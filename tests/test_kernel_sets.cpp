@@ -231,9 +231,16 @@ const KernelSet& fp32_sibling(const KernelSet& k) {
   throw std::logic_error(std::string(k.name) + " has no fp32 set");
 }
 
-// A [rows x cols] fp32 matrix read in place with an odd row stride (cols + 3,
-// NaN in the gaps: a kernel reading past a row's end shows up as NaN).
-const float* rows_of(const HostTensor& m) { return static_cast<const float*>(m.c().data); }
+// The element type of the K and V rows a set's direct kernels read: its
+// dtype if it reads its fp16/bf16 rows itself, else fp32 (widened rows).
+attnrt_dtype direct_rows_type(const KernelSet& k) {
+  return k.direct_reads_dtype ? static_cast<attnrt_dtype>(k.dtype) : ATTNRT_F32;
+}
+
+// Element c of a matrix's first row, as a kernel reading it in place takes it.
+const void* row_at(const HostTensor& m, int c) {
+  return static_cast<const char*>(m.c().data) + static_cast<std::size_t>(c) * (m.dtype() == ATTNRT_F32 ? 4 : 2);
+}
 
 TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
   const KernelSet& k = ks();
@@ -242,7 +249,7 @@ TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
   for (const int d : {8, 33, 64, 128, 256}) {
     // Up to a row block of a few strips: the pipelines hand it whole.
     const int most = 2 * k.mr + 4;
-    HostTensor q = matrix(ATTNRT_F32, most, d), kk = matrix(ATTNRT_F32, 67, d);
+    HostTensor q = matrix(ATTNRT_F32, most, d), kk = matrix(direct_rows_type(k), 67, d);
     q.fill_uniform(rng);
     kk.fill_uniform(rng);
     for (int rows = 1; rows <= most; ++rows)
@@ -251,7 +258,7 @@ TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
         const float alpha = keys % 2 ? 1.0f : -0.37f;
         const std::int64_t lds = keys + 5;
         std::vector<float> s(static_cast<std::size_t>(most) * lds, kSentinel);
-        k.qk_direct(rows, keys, d, rows_of(q), ld(q), rows_of(kk), ld(kk), alpha, s.data(), lds);
+        k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kk), ld(kk), alpha, s.data(), lds);
         for (int i = 0; i < most; ++i)
           for (int j = 0; j < lds; ++j) {
             const float got = s[i * lds + j];
@@ -292,9 +299,10 @@ TEST_P(KernelSetTest, WidenRowsIsExactAndDense) {
     }
 }
 
-// The direct P·V (V rows in place, `cols` of an nv slice) against double,
-// and bit for bit against the packed path on the same P panel: both run the
-// same arithmetic in the same order. Then the one-row kernel, if any.
+// The direct P·V (V rows in place, `cols` of an nv slice) against double:
+// pv_direct_init / acc, where the set has them, also bit for bit against the
+// packed path on the same P panel (the same arithmetic in the same order),
+// then pv_direct_rows on the first 1..pv_direct_rows_max rows.
 TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
@@ -303,68 +311,71 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
     for (const int dv : {1, 7, k.nv, k.nv + 1, 2 * k.nv + 3, 80, 256}) {
       SCOPED_TRACE("keys " + std::to_string(keys) + " dv " + std::to_string(dv));
       HostTensor p1 = matrix(ATTNRT_F32, k.mr, keys), p2 = matrix(ATTNRT_F32, k.mr, keys);
-      HostTensor v1 = matrix(ATTNRT_F32, keys, dv), v2 = matrix(ATTNRT_F32, keys, dv);
+      HostTensor v1 = matrix(direct_rows_type(k), keys, dv), v2 = matrix(direct_rows_type(k), keys, dv);
       p1.fill_uniform(rng, 0.0, 1.0);
       p2.fill_uniform(rng, 0.0, 1.0);
       v1.fill_uniform(rng);
       v2.fill_uniform(rng);
-      // P and V are fp32 here (as the direct kernels read them, widened or
-      // not): the fp32 sibling's packers, whose panels this set's kernels share.
+      // P is fp32 (as exp2_rows writes it): the fp32 sibling's packer, whose
+      // panels this set's kernels share. V's packer is the one of V's dtype.
       const KernelSet& fp32 = fp32_sibling(k);
+      const KernelSet& v_packer = k.direct_reads_dtype ? k : fp32;
       Buffer a1(kernels::a_panels_bytes(k, k.mr, keys), 0xff), a2(kernels::a_panels_bytes(k, k.mr, keys), 0xff);
       fp32.pack_q(src(p1), ld(p1), k.mr, keys, a1.data());
       fp32.pack_q(src(p2), ld(p2), k.mr, keys, a2.data());
       const std::int64_t ldo = round_up(dv, k.nv) + 4;
 
-      // Direct: O = P1·V1, then O += P2·V2.
-      std::vector<float> o(k.mr * ldo, kSentinel);
-      for (int c = 0; c < dv; c += k.nv)
-        k.pv_direct_init(keys, a1.data(), rows_of(v1) + c, ld(v1), std::min(k.nv, dv - c), o.data() + c, ldo);
-      const std::vector<float> after_init = o;
-      for (int c = 0; c < dv; c += k.nv)
-        k.pv_direct_acc(keys, a2.data(), rows_of(v2) + c, ld(v2), std::min(k.nv, dv - c), o.data() + c, ldo);
+      if (k.pv_direct_init) {
+        // Direct: O = P1·V1, then O += P2·V2.
+        std::vector<float> o(k.mr * ldo, kSentinel);
+        for (int c = 0; c < dv; c += k.nv)
+          k.pv_direct_init(keys, a1.data(), row_at(v1, c), ld(v1), std::min(k.nv, dv - c), o.data() + c, ldo);
+        const std::vector<float> after_init = o;
+        for (int c = 0; c < dv; c += k.nv)
+          k.pv_direct_acc(keys, a2.data(), row_at(v2, c), ld(v2), std::min(k.nv, dv - c), o.data() + c, ldo);
 
-      // All dv columns in one call (what the pipelines do): the same slices.
-      std::vector<float> whole(k.mr * ldo, kSentinel);
-      k.pv_direct_init(keys, a1.data(), rows_of(v1), ld(v1), dv, whole.data(), ldo);
-      for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], after_init[i]) << "one-call init, O element " << i;
-      k.pv_direct_acc(keys, a2.data(), rows_of(v2), ld(v2), dv, whole.data(), ldo);
-      for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], o[i]) << "one-call accumulate, O element " << i;
+        // All dv columns in one call (what the pipelines do): the same slices.
+        std::vector<float> whole(k.mr * ldo, kSentinel);
+        k.pv_direct_init(keys, a1.data(), src(v1), ld(v1), dv, whole.data(), ldo);
+        for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], after_init[i]) << "one-call init, O element " << i;
+        k.pv_direct_acc(keys, a2.data(), src(v2), ld(v2), dv, whole.data(), ldo);
+        for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], o[i]) << "one-call accumulate, O element " << i;
 
-      // Packed, the same P panels.
-      Buffer b1(kernels::v_panels_bytes(k, keys, dv), 0xff), b2(kernels::v_panels_bytes(k, keys, dv), 0xff);
-      fp32.pack_v(src(v1), ld(v1), keys, dv, b1.data());
-      fp32.pack_v(src(v2), ld(v2), keys, dv, b2.data());
-      const std::size_t v_panel = kernels::v_panels_bytes(k, keys, k.nv);
-      std::vector<float> packed(k.mr * ldo, kSentinel);
-      for (int c = 0; c < dv; c += k.nv) k.pv_init(keys, a1.data(), b1.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);
-      for (int c = 0; c < dv; c += k.nv) k.pv_acc(keys, a2.data(), b2.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);
+        // Packed, the same P panels.
+        Buffer b1(kernels::v_panels_bytes(k, keys, dv), 0xff), b2(kernels::v_panels_bytes(k, keys, dv), 0xff);
+        v_packer.pack_v(src(v1), ld(v1), keys, dv, b1.data());
+        v_packer.pack_v(src(v2), ld(v2), keys, dv, b2.data());
+        const std::size_t v_panel = kernels::v_panels_bytes(k, keys, k.nv);
+        std::vector<float> packed(k.mr * ldo, kSentinel);
+        for (int c = 0; c < dv; c += k.nv) k.pv_init(keys, a1.data(), b1.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);
+        for (int c = 0; c < dv; c += k.nv) k.pv_acc(keys, a2.data(), b2.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);
 
-      for (int r = 0; r < k.mr; ++r) {
-        for (int c = 0; c < round_up(dv, k.nv); ++c) {
-          const float got = o[r * ldo + c];
-          ASSERT_EQ(got, packed[r * ldo + c]) << "direct vs packed O[" << r << "][" << c << "]";
-          if (c >= dv) {
-            ASSERT_EQ(after_init[r * ldo + c], 0.0f) << "padding O[" << r << "][" << c << "] after init";
-            ASSERT_EQ(got, 0.0f) << "padding O[" << r << "][" << c << "]";
-            continue;
+        for (int r = 0; r < k.mr; ++r) {
+          for (int c = 0; c < round_up(dv, k.nv); ++c) {
+            const float got = o[r * ldo + c];
+            ASSERT_EQ(got, packed[r * ldo + c]) << "direct vs packed O[" << r << "][" << c << "]";
+            if (c >= dv) {
+              ASSERT_EQ(after_init[r * ldo + c], 0.0f) << "padding O[" << r << "][" << c << "] after init";
+              ASSERT_EQ(got, 0.0f) << "padding O[" << r << "][" << c << "]";
+              continue;
+            }
+            const PvWant want = pv_want(p1, v1, p2, v2, keys, r, c);
+            const double tol = want.mag * (keys + 3) * kU + 1e-30;
+            ASSERT_NEAR(after_init[r * ldo + c], want.init, tol) << "pv_direct_init O[" << r << "][" << c << "]";
+            ASSERT_NEAR(got, want.acc, tol) << "pv_direct_acc O[" << r << "][" << c << "]";
           }
-          const PvWant want = pv_want(p1, v1, p2, v2, keys, r, c);
-          const double tol = want.mag * (keys + 3) * kU + 1e-30;
-          ASSERT_NEAR(after_init[r * ldo + c], want.init, tol) << "pv_direct_init O[" << r << "][" << c << "]";
-          ASSERT_NEAR(got, want.acc, tol) << "pv_direct_acc O[" << r << "][" << c << "]";
+          for (int c = round_up(dv, k.nv); c < ldo; ++c) ASSERT_EQ(o[r * ldo + c], kSentinel) << "pv_direct wrote past its slices";
         }
-        for (int c = round_up(dv, k.nv); c < ldo; ++c) ASSERT_EQ(o[r * ldo + c], kSentinel) << "pv_direct wrote past its slices";
       }
 
-      // A few rows (decode), where the set has a kernel for them: P's first rows.
+      // A strip's real rows, where the set has a kernel for them: P's first rows.
       if (!k.pv_direct_rows) continue;
       for (int rows = 1; rows <= k.pv_direct_rows_max; ++rows) {
         const std::int64_t ldr = dv + 4;
         std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kSentinel);
-        k.pv_direct_rows(rows, keys, a1.data(), rows_of(v1), ld(v1), dv, out.data(), ldr, false);
+        k.pv_direct_rows(rows, keys, a1.data(), src(v1), ld(v1), dv, out.data(), ldr, false);
         const std::vector<float> out_init = out;
-        k.pv_direct_rows(rows, keys, a2.data(), rows_of(v2), ld(v2), dv, out.data(), ldr, true);
+        k.pv_direct_rows(rows, keys, a2.data(), src(v2), ld(v2), dv, out.data(), ldr, true);
         for (int r = 0; r < rows; ++r) {
           for (int c = 0; c < dv; ++c) {
             const PvWant want = pv_want(p1, v1, p2, v2, keys, r, c);
@@ -383,14 +394,16 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
 // run: fp32 inputs, k_pack 1.
 TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
   const KernelSet& k = ks();
-  const int filled = (k.qk_direct != nullptr) + (k.pv_direct_init != nullptr) + (k.pv_direct_acc != nullptr);
-  EXPECT_TRUE(filled == 0 || filled == 3) << filled << " of the three direct kernels";
+  EXPECT_EQ(k.pv_direct_init != nullptr, k.pv_direct_acc != nullptr) << "pv_direct_init without pv_direct_acc";
+  const bool whole_strips = k.pv_direct_init || (k.pv_direct_rows && k.pv_direct_rows_max >= k.mr);
+  const bool any = k.qk_direct || k.pv_direct_init || k.pv_direct_rows;
+  EXPECT_TRUE(!any || (k.qk_direct && whole_strips)) << "a direct P·V or Q·Kᵀ without the other, or without whole strips";
   if (k.pv_direct_rows) {
-    EXPECT_EQ(filled, 3) << "a few-row direct P·V without the direct path";
     EXPECT_GE(k.pv_direct_rows_max, 1) << "a few-row direct P·V for no rows";
     EXPECT_LE(k.pv_direct_rows_max, k.mr) << "a few-row direct P·V for more rows than a strip";
   }
-  if (filled == 3) {
+  EXPECT_TRUE(!k.direct_reads_dtype || k.qk_direct) << "direct_reads_dtype without the direct kernels";
+  if (any) {
     EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
     EXPECT_EQ(kernels::kDirectPvKeys % kernels::a_block_of(k), 0)
         << "the pipelines' direct P·V calls would start P inside an A panel block";

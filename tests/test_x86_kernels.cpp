@@ -144,6 +144,10 @@ struct Matrix {
     return t == DType::f32 ? static_cast<const void*>(single.data() + first) : half.data() + first;
   }
   const float* f32() const { return single.data() + first; }
+  // Element j of row 0.
+  const void* col(int j) const {
+    return static_cast<const char*>(data()) + static_cast<std::size_t>(j) * (t == DType::f32 ? 4 : 2);
+  }
   double at(int i, int j) const { return value[static_cast<std::size_t>(i) * cols + j]; }
 };
 
@@ -343,6 +347,10 @@ TEST_P(X86Set, PvTilesInitAndAccumulate) {
 // dim tails, odd row strides with NaN between rows (a read past a row's end
 // shows up as NaN): exactly S[0..rows)[0..keys) written, within fp32
 // rounding of the double dot products.
+// The element type of the K and V rows a set's direct kernels read: its
+// dtype if it reads its fp16/bf16 rows itself, else fp32 (widened rows).
+DType direct_rows_type(const KernelSet& ks) { return ks.direct_reads_dtype ? ks.dtype : DType::f32; }
+
 TEST_P(X86Set, QkDirectMatchesDouble) {
   const KernelSet& ks = *ks_;
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
@@ -351,13 +359,13 @@ TEST_P(X86Set, QkDirectMatchesDouble) {
   std::mt19937 rng(21);
   for (int d : {1, 7, 33, 41, 128, 256})  // 41: the few-row kernels' 8-float steps after their 16/32
     for (int keys : {0, 1, 7, 33, 257}) {
-      const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, DType::f32, rng);
+      const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, direct_rows_type(ks), rng);
       const std::int64_t lds = keys + 5;
       for (int rows = 1; rows <= kMostRows; ++rows) {
         SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
         const float alpha = rows % 2 ? 0.37f : -1.0f;
         std::vector<float> s(static_cast<std::size_t>(kMostRows) * lds, kSentinel);
-        ks.qk_direct(rows, keys, d, q.f32(), q.ld, k.f32(), k.ld, alpha, s.data(), lds);
+        ks.qk_direct(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds);
         for (int i = 0; i < kMostRows; ++i)
           for (int j = 0; j < lds; ++j) {
             const float got = s[i * lds + j];
@@ -377,12 +385,13 @@ TEST_P(X86Set, QkDirectMatchesDouble) {
     }
 }
 
-// pv_direct_init then pv_direct_acc over the nv-column slices of V (the last
-// one `dv % nv` wide), V rows read in place with an odd stride: O against
-// double, O's padding columns up to the slice exactly 0, nothing past it
-// written, and bit for bit the packed path's result on the same P panels
-// (the same arithmetic in the same order). Then pv_direct_rows, if any, on
-// the first 1..pv_direct_rows_max rows of the same panels.
+// pv_direct_init then pv_direct_acc (where the set has them) over the
+// nv-column slices of V (the last one `dv % nv` wide), V rows read in place
+// with an odd stride: O against double, O's padding columns up to the slice
+// exactly 0, nothing past it written, and bit for bit the packed path's
+// result on the same P panels (the same arithmetic in the same order). Then
+// pv_direct_rows, if any, on the first 1..pv_direct_rows_max rows of the
+// same panels.
 TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
   const KernelSet& ks = *ks_;
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
@@ -391,7 +400,7 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
   for (int keys : {0, 1, 7, 16, 33, 257})  // 0: init still means O = 0
     for (int dv : {1, 33, 64, 130, 256}) {  // 64, 130: pass widths of the avx512 few-row P·V
       SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
-      const Matrix v1(keys, dv, dv + 3, DType::f32, rng), v2(keys, dv, dv + 1, DType::f32, rng);
+      const Matrix v1(keys, dv, dv + 3, direct_rows_type(ks), rng), v2(keys, dv, dv + 1, direct_rows_type(ks), rng);
       // Two P panels as exp2_rows writes them (A layout, fp32).
       Buffer p1(kernels::a_panels_bytes(ks, ks.mr, keys)), p2(kernels::a_panels_bytes(ks, ks.mr, keys));
       std::vector<double> pv1(static_cast<std::size_t>(ks.mr) * keys), pv2(pv1.size());
@@ -401,27 +410,6 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
           pv1[r * keys + c] = p1.get<float>()[at] = u(rng);
           pv2[r * keys + c] = p2.get<float>()[at] = u(rng);
         }
-      const int ldo = round_up(dv, ks.nv) + 5;
-      std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo, kNaN);  // init must not read O
-      for (int c0 = 0; c0 < dv; c0 += ks.nv)
-        ks.pv_direct_init(keys, p1.get(), v1.f32() + c0, v1.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
-      const std::vector<float> after_init = o;
-      for (int c0 = 0; c0 < dv; c0 += ks.nv)
-        ks.pv_direct_acc(keys, p2.get(), v2.f32() + c0, v2.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
-
-      // V is fp32 here (as the direct kernels read it, widened or not): the
-      // fp32 sibling's packer, whose panels this set's pv kernels share.
-      const KernelSet& fp32 = *find_set(GetParam().name, DType::f32);
-      Buffer b1(kernels::v_panels_bytes(ks, keys, dv)), b2(kernels::v_panels_bytes(ks, keys, dv));
-      fp32.pack_v(v1.data(), v1.ld, keys, dv, b1.get());
-      fp32.pack_v(v2.data(), v2.ld, keys, dv, b2.get());
-      const std::size_t v_panel = kernels::v_panels_bytes(ks, keys, ks.nv);
-      std::vector<float> packed(o.size(), kNaN);
-      for (int c0 = 0; c0 < dv; c0 += ks.nv)
-        ks.pv_init(keys, p1.get(), b1.get<char>() + (c0 / ks.nv) * v_panel, packed.data() + c0, ldo);
-      for (int c0 = 0; c0 < dv; c0 += ks.nv)
-        ks.pv_acc(keys, p2.get(), b2.get<char>() + (c0 / ks.nv) * v_panel, packed.data() + c0, ldo);
-
       const auto want = [&](int r, int c, bool both) {
         double w = 0, mag = 0;
         for (int p = 0; p < keys; ++p) {
@@ -431,32 +419,55 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
         }
         return std::pair{w, (2 * keys + 3) * std::ldexp(mag, -24) + 1e-30};
       };
-      for (int r = 0; r < ks.mr; ++r) {
-        for (int c = 0; c < round_up(dv, ks.nv); ++c) {
-          const float got = o[r * ldo + c];
-          ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(packed[r * ldo + c]))
-              << "direct " << got << " vs packed " << packed[r * ldo + c] << " at O[" << r << "][" << c << "]";
-          if (c >= dv) {
-            ASSERT_EQ(after_init[r * ldo + c], 0.0f) << "padding O[" << r << "][" << c << "] after init";
-            ASSERT_EQ(got, 0.0f) << "padding O[" << r << "][" << c << "]";
-            continue;
+      if (ks.pv_direct_init) {
+        const int ldo = round_up(dv, ks.nv) + 5;
+        std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo, kNaN);  // init must not read O
+        for (int c0 = 0; c0 < dv; c0 += ks.nv)
+          ks.pv_direct_init(keys, p1.get(), v1.col(c0), v1.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
+        const std::vector<float> after_init = o;
+        for (int c0 = 0; c0 < dv; c0 += ks.nv)
+          ks.pv_direct_acc(keys, p2.get(), v2.col(c0), v2.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
+
+        // V's packer is the one of V's dtype: the set's own, or for widened
+        // (fp32) rows the fp32 sibling's, whose panels this set's pv kernels share.
+        const KernelSet& v_packer = ks.direct_reads_dtype ? ks : *find_set(GetParam().name, DType::f32);
+        Buffer b1(kernels::v_panels_bytes(ks, keys, dv)), b2(kernels::v_panels_bytes(ks, keys, dv));
+        v_packer.pack_v(v1.data(), v1.ld, keys, dv, b1.get());
+        v_packer.pack_v(v2.data(), v2.ld, keys, dv, b2.get());
+        const std::size_t v_panel = kernels::v_panels_bytes(ks, keys, ks.nv);
+        std::vector<float> packed(o.size(), kNaN);
+        for (int c0 = 0; c0 < dv; c0 += ks.nv)
+          ks.pv_init(keys, p1.get(), b1.get<char>() + (c0 / ks.nv) * v_panel, packed.data() + c0, ldo);
+        for (int c0 = 0; c0 < dv; c0 += ks.nv)
+          ks.pv_acc(keys, p2.get(), b2.get<char>() + (c0 / ks.nv) * v_panel, packed.data() + c0, ldo);
+
+        for (int r = 0; r < ks.mr; ++r) {
+          for (int c = 0; c < round_up(dv, ks.nv); ++c) {
+            const float got = o[r * ldo + c];
+            ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(packed[r * ldo + c]))
+                << "direct " << got << " vs packed " << packed[r * ldo + c] << " at O[" << r << "][" << c << "]";
+            if (c >= dv) {
+              ASSERT_EQ(after_init[r * ldo + c], 0.0f) << "padding O[" << r << "][" << c << "] after init";
+              ASSERT_EQ(got, 0.0f) << "padding O[" << r << "][" << c << "]";
+              continue;
+            }
+            const auto [w_init, tol_init] = want(r, c, false);
+            const auto [w_acc, tol_acc] = want(r, c, true);
+            ASSERT_NEAR(after_init[r * ldo + c], w_init, tol_init) << "pv_direct_init O[" << r << "][" << c << "]";
+            ASSERT_NEAR(got, w_acc, tol_acc) << "pv_direct_acc O[" << r << "][" << c << "]";
           }
-          const auto [w_init, tol_init] = want(r, c, false);
-          const auto [w_acc, tol_acc] = want(r, c, true);
-          ASSERT_NEAR(after_init[r * ldo + c], w_init, tol_init) << "pv_direct_init O[" << r << "][" << c << "]";
-          ASSERT_NEAR(got, w_acc, tol_acc) << "pv_direct_acc O[" << r << "][" << c << "]";
+          for (int c = round_up(dv, ks.nv); c < ldo; ++c)
+            ASSERT_TRUE(std::isnan(o[r * ldo + c])) << "pv_direct wrote O[" << r << "][" << c << "]";
         }
-        for (int c = round_up(dv, ks.nv); c < ldo; ++c)
-          ASSERT_TRUE(std::isnan(o[r * ldo + c])) << "pv_direct wrote O[" << r << "][" << c << "]";
       }
 
       if (!ks.pv_direct_rows) continue;
       for (int rows = 1; rows <= ks.pv_direct_rows_max; ++rows) {
         const std::int64_t ldr = dv + 4;
         std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kNaN);
-        ks.pv_direct_rows(rows, keys, p1.get(), v1.f32(), v1.ld, dv, out.data(), ldr, false);
+        ks.pv_direct_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false);
         const std::vector<float> out_init = out;
-        ks.pv_direct_rows(rows, keys, p2.get(), v2.f32(), v2.ld, dv, out.data(), ldr, true);
+        ks.pv_direct_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true);
         for (int r = 0; r < rows; ++r) {
           for (int c = 0; c < dv; ++c) {
             const auto [w_init, tol_init] = want(r, c, false);

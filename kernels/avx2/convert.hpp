@@ -3,7 +3,7 @@
 // match: round to nearest even, NaN stays NaN.
 #pragma once
 
-#include <immintrin.h>
+#include "kernels/avx2/intrinsics.hpp"
 
 #include <cstdint>
 

@@ -36,7 +36,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
+#include "kernels/avx2/convert.hpp"
 #include "kernels/avx2/lanes.hpp"
 #include "kernels/kernel_set.hpp"
 
@@ -55,15 +57,26 @@ struct FewRowsStream {
 inline constexpr FewRowsStream kZen3Stream{8, 4};
 inline constexpr FewRowsStream kZen4Stream{0, 1};
 
+// The n (< 8) elements of a row's tail widened, zeros after; reads only
+// those (mask: the first n lanes).
+template <class T>
+static inline __m256 load_tail(const T* p, int n, __m256i mask) {
+  if constexpr (std::is_same_v<T, float>)
+    return _mm256_maskload_ps(p, mask);
+  else
+    return load_partial(p, n);
+}
+
 // S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
 // FMAs per row (four for one row, two for more) over d in 8-float steps.
-template <int R, FewRowsStream S>
+// K rows of T (fp32, or fp16/bf16 widened as loaded).
+template <int R, FewRowsStream S, class T>
 static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_t ldq,
-                                    const float* k, std::int64_t ldk, float alpha, float* s,
+                                    const T* k, std::int64_t ldk, float alpha, float* s,
                                     std::int64_t lds) {
   constexpr int C = R == 1 ? 4 : 2;
   for (int j = 0; j < keys; ++j) {
-    const float* kr = k + j * ldk;
+    const T* kr = k + j * ldk;
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
       for (int x = 0; x < d; x += 16)
         _mm_prefetch(reinterpret_cast<const char*>(kr + S.rows_ahead * ldk + x), _MM_HINT_T0);
@@ -76,18 +89,18 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
     for (; x + 8 * C <= d; x += 8 * C)
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) {
-        const __m256 kv = _mm256_loadu_ps(kr + x + 8 * c);
+        const __m256 kv = load8(kr + x + 8 * c);
 #pragma GCC unroll 4
         for (int i = 0; i < R; ++i) acc[i][c] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * ldq + x + 8 * c), kv, acc[i][c]);
       }
     for (; x + 8 <= d; x += 8) {
-      const __m256 kv = _mm256_loadu_ps(kr + x);
+      const __m256 kv = load8(kr + x);
 #pragma GCC unroll 4
       for (int i = 0; i < R; ++i) acc[i][0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * ldq + x), kv, acc[i][0]);
     }
     if (x < d) {
       const __m256i mask = first_lanes(d - x);
-      const __m256 kv = _mm256_maskload_ps(kr + x, mask);
+      const __m256 kv = load_tail(kr + x, d - x, mask);
 #pragma GCC unroll 4
       for (int i = 0; i < R; ++i)
         acc[i][C - 1] = _mm256_fmadd_ps(_mm256_maskload_ps(q + i * ldq + x, mask), kv, acc[i][C - 1]);
@@ -104,15 +117,15 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
 
 // S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's KernelSet::qk_direct
 // for that many rows.
-template <FewRowsStream S>
+template <FewRowsStream S, class T>
 static inline void qk_few_rows(int rows, int keys, int d, const float* q, std::int64_t ldq,
-                               const float* k, std::int64_t ldk, float alpha, float* s,
+                               const T* k, std::int64_t ldk, float alpha, float* s,
                                std::int64_t lds) {
   switch (rows) {
-    case 1: return qk_key_after_key<1, S>(keys, d, q, ldq, k, ldk, alpha, s, lds);
-    case 2: return qk_key_after_key<2, S>(keys, d, q, ldq, k, ldk, alpha, s, lds);
-    case 3: return qk_key_after_key<3, S>(keys, d, q, ldq, k, ldk, alpha, s, lds);
-    default: return qk_key_after_key<kFewRowsMax, S>(keys, d, q, ldq, k, ldk, alpha, s, lds);
+    case 1: return qk_key_after_key<1, S, T>(keys, d, q, ldq, k, ldk, alpha, s, lds);
+    case 2: return qk_key_after_key<2, S, T>(keys, d, q, ldq, k, ldk, alpha, s, lds);
+    case 3: return qk_key_after_key<3, S, T>(keys, d, q, ldq, k, ldk, alpha, s, lds);
+    default: return qk_key_after_key<kFewRowsMax, S, T>(keys, d, q, ldq, k, ldk, alpha, s, lds);
   }
 }
 
@@ -183,9 +196,10 @@ static inline void pv_key_after_key(int kp, const float* pa, const float* v, std
 // O (+)= P·V for 1 <= rows <= kFewRowsMax: a set's KernelSet::pv_direct_rows
 // (P in its fp32 A panels of Mr rows in blocks of ABlock keys).
 template <FewRowsStream S, int Mr, int ABlock>
-static inline void pv_few_rows(int rows, int kp, const void* a, const float* v, std::int64_t ldv,
+static inline void pv_few_rows(int rows, int kp, const void* a, const void* v_rows, std::int64_t ldv,
                                int dv, float* o, std::int64_t ldo, bool accumulate) {
   const float* pa = static_cast<const float*>(a);
+  const float* v = static_cast<const float*>(v_rows);
   switch (rows) {
     case 1: return pv_key_after_key<1, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);
     case 2: return pv_key_after_key<2, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);

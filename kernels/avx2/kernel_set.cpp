@@ -33,9 +33,10 @@ void pv_fp32_6x2_acc(int kp, const void* a, const void* b, float* o, std::int64_
 // call, prologue or pointer set-up per slice. Full slices keep unmasked
 // loads; the last cols % kNv columns take the masked ones.
 template <Epilogue E>
-void pv_fp32_6x2_direct(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
+void pv_fp32_6x2_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, int cols,
                         float* o, std::int64_t ldo) {
   const float* pa = static_cast<const float*>(a);
+  const float* v = static_cast<const float*>(v_rows);
   int c = 0;
   for (; c + kNv <= cols; c += kNv) gemm_fp32_6x2<E, false, true>(kp, pa, v + c, ldv, kNv, 1.0f, o + c, ldo);
   if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo);

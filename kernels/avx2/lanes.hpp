@@ -2,13 +2,7 @@
 // and the sum of a vector's lanes.
 #pragma once
 
-#if defined(ATTNRT_AVX512_SIMDE)
-// few_rows.hpp in the avx512 folder's test builds on emulated intrinsics
-// (kernels/avx512/intrinsics.hpp).
-#include "tests/avx512_emulation.hpp"
-#else
-#include <immintrin.h>
-#endif
+#include "kernels/avx2/intrinsics.hpp"
 
 namespace attnrt::kernels::avx2 {
 

@@ -152,12 +152,13 @@ inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq,
 
 }  // namespace
 
-void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+  const float* kf = static_cast<const float*>(k);
   if (rows <= kFewRowsMax)
-    qk_few_rows<kZen3Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    qk_few_rows<kZen3Stream>(rows, keys, d, q, ldq, kf, ldk, alpha, s, lds);
   else
-    qk_keys<4>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    qk_keys<4>(rows, keys, d, q, ldq, kf, ldk, alpha, s, lds);
 }
 
 }  // namespace attnrt::kernels::avx2

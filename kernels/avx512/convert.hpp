@@ -20,15 +20,20 @@ static inline __mmask32 first32(int n) {
   return n >= 32 ? __mmask32(0xffffffffu) : n <= 0 ? __mmask32(0) : __mmask32((1u << n) - 1);
 }
 
-// The first n (<= 16) elements widened to fp32, zeros after.
-static inline __m512 load16(const float* p, int n) { return _mm512_maskz_loadu_ps(first16(n), p); }
-static inline __m512 load16(const Fp16* p, int n) {
-  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(first16(n), p));
+// The elements of `lanes` (of 16) widened to fp32, zeros in the others,
+// which are not read.
+static inline __m512 load16_lanes(const float* p, __mmask16 lanes) { return _mm512_maskz_loadu_ps(lanes, p); }
+static inline __m512 load16_lanes(const Fp16* p, __mmask16 lanes) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lanes, p));
 }
-static inline __m512 load16(const Bf16* p, int n) {
-  const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(first16(n), p));
+static inline __m512 load16_lanes(const Bf16* p, __mmask16 lanes) {
+  const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes, p));
   return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
+
+// The first n (<= 16) elements widened to fp32, zeros after.
+template <class T>
+static inline __m512 load16(const T* p, int n) { return load16_lanes(p, first16(n)); }
 
 // fp32 -> bf16 bits in the low half of each 32-bit lane: round to nearest
 // even, NaN quieted (integer arithmetic: no AVX512_BF16 needed).

@@ -6,7 +6,8 @@
 // panels (ldb = kNr, a constant once inlined) and the user's V rows read in
 // place (the direct path: ldb = V's row stride, and MaskedB for the last
 // Dv % 32 columns, whose B lanes past b_cols load as 0 so that C's padding
-// columns come out 0).
+// columns come out 0; B elements of TB, fp16/bf16 V rows widened as each
+// vector is loaded).
 //
 // Per k step: two B loads, 14 A broadcasts into a register (one per row,
 // see broadcast_fma.hpp) and 28 FMAs: 16 loads per 14 FMA cycles, within
@@ -22,6 +23,7 @@
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/avx512/broadcast_fma.hpp"
 #include "kernels/avx512/convert.hpp"
@@ -38,8 +40,8 @@ inline constexpr int kPrefetchRows = 16;
 
 // Rows < kMr: only the first Rows rows of the A panel are read and of C
 // written (P·V of a strip's real rows, KernelSet::pv_direct_rows).
-template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, int Rows = kMr>
-static inline void gemm_fp32_14x2(int k, const float* __restrict a, const float* __restrict b,
+template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, int Rows = kMr, class TB = float>
+static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __restrict b,
                                   std::int64_t ldb, int b_cols, float alpha, float* __restrict c,
                                   std::int64_t ldc) {
   [[maybe_unused]] __mmask16 mask0 = 0, mask1 = 0;
@@ -51,18 +53,22 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const float*
   for (int i = 0; i < Rows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   // Column `col` of a block of width w: row i at col[i * w]; B row p at b + p * ldb.
   const auto step = [&](const float* col, int w, int p) {
-    const float* row = b + p * ldb;
-    if constexpr (InPlaceB) {  // both 64-byte lines of the row kPrefetchRows ahead
-      _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * ldb), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * ldb + 16), _MM_HINT_T0);
+    const TB* row = b + p * ldb;
+    if constexpr (InPlaceB) {  // the row's 64-byte lines (two of fp32) kPrefetchRows ahead
+#pragma GCC unroll 2
+      for (unsigned x = 0; x < 32 * sizeof(TB); x += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * ldb) + x, _MM_HINT_T0);
     }
     __m512 b0, b1;
     if constexpr (MaskedB) {
-      b0 = _mm512_maskz_loadu_ps(mask0, row);
-      b1 = _mm512_maskz_loadu_ps(mask1, row + 16);
-    } else {
+      b0 = load16_lanes(row, mask0);
+      b1 = load16_lanes(row + 16, mask1);
+    } else if constexpr (std::is_same_v<TB, float>) {
       b0 = _mm512_loadu_ps(row);
       b1 = _mm512_loadu_ps(row + 16);
+    } else {
+      b0 = load16_lanes(row, 0xffff);
+      b1 = load16_lanes(row + 16, 0xffff);
     }
 #pragma GCC unroll 14
     for (int i = 0; i < Rows; ++i) {

@@ -1,7 +1,7 @@
 // The avx512 fp32-compute sets: 14x2-vector fp32 micro-kernels for Q·Kᵀ and
 // P·V, and the packers and softmax pieces of this folder; and the direct
-// K/V path (qk_direct.cpp, and P·V with V in place: the 14x2 tile, or for a
-// strip's real rows pv_direct_rows.cpp), on fp16/bf16 rows once widen_rows made them fp32.
+// K/V path (qk_direct.cpp, and P·V with V in place on a strip's real rows,
+// pv_direct_rows.cpp), reading fp32, fp16 or bf16 K and V rows as they are.
 #include "kernels/avx512/kernel_set.hpp"
 
 #include "kernels/avx512/intrinsics.hpp"
@@ -47,19 +47,6 @@ void pv_fp32_rows(int rows, int kp, const void* a, const void* b, float* o, std:
   });
 }
 
-// P·V with V read in place (the direct path): all `cols` columns of V rows
-// at v (row stride ldv), one kNv-column slice after another in one call
-// (kernel_set.hpp): full slices keep unmasked loads, the last cols % kNv
-// columns take the masked ones.
-template <Epilogue E>
-void pv_fp32_14x2_direct(int kp, const void* a, const float* v, std::int64_t ldv, int cols,
-                         float* o, std::int64_t ldo) {
-  const float* pa = static_cast<const float*>(a);
-  int c = 0;
-  for (; c + kNv <= cols; c += kNv) gemm_fp32_14x2<E, false, true>(kp, pa, v + c, ldv, kNv, 1.0f, o + c, ldo);
-  if (c < cols) gemm_fp32_14x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo);
-}
-
 template <class T>
 constexpr KernelSet make_set(DType t) {
   return KernelSet{
@@ -81,17 +68,14 @@ constexpr KernelSet make_set(DType t) {
       .exp2_rows = exp2_rows,
       .rescale = rescale,
       .normalize = normalize,
-      // The direct path: fp32 K and V read in place, fp16/bf16 ones widened
-      // into the workspace first (widen_rows).
-      .qk_direct = qk_fp32_direct,
-      // (The pipelines take pv_direct_rows for every strip of this set,
-      // pv_direct_rows_max = kMr; these whole-strip kernels remain the
-      // interface's required pair, tested bit for bit against the packed path.)
-      .pv_direct_init = pv_fp32_14x2_direct<Epilogue::store>,
-      .pv_direct_acc = pv_fp32_14x2_direct<Epilogue::accumulate>,
-      .pv_direct_rows = pv_fp32_direct_rows,
+      // The direct path: K and V rows read in place, fp16/bf16 ones widened
+      // as the kernels load them; P·V on every strip's real rows (no
+      // whole-strip pv_direct_init / acc).
+      .qk_direct = qk_direct<T>,
+      .pv_direct_rows = pv_direct_rows<T>,
       .pv_direct_rows_max = kMr,
-      .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
+      .direct_reads_dtype = true,
+      .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
       .a_block = kABlock,
       .qk_rows = qk_fp32_rows,
       .pv_rows = pv_fp32_rows,

@@ -35,15 +35,19 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 template <class T>
 void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst);
 
-// Q·Kᵀ with Q and K rows read in place, any number of rows (qk_direct.cpp):
-// the fp32 set's KernelSet::qk_direct.
-void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
-                    std::int64_t ldk, float alpha, float* s, std::int64_t lds);
+// Q·Kᵀ with Q rows (fp32) and K rows (of T, widened as loaded) read in
+// place, any number of rows (qk_direct.cpp): the sets' KernelSet::qk_direct,
+// for float, Fp16 and Bf16.
+template <class T>
+void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
+               std::int64_t ldk, float alpha, float* s, std::int64_t lds);
 
-// O[r][0..dv) (+)= P·V for rows r < rows <= kMr, V rows read whole and in
-// place (pv_direct_rows.cpp): the fp32 set's KernelSet::pv_direct_rows.
-void pv_fp32_direct_rows(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
-                         float* o, std::int64_t ldo, bool accumulate);
+// O[r][0..dv) (+)= P·V for rows r < rows <= kMr, V rows (of T, widened as
+// loaded) read whole and in place (pv_direct_rows.cpp): the sets'
+// KernelSet::pv_direct_rows, for float, Fp16 and Bf16.
+template <class T>
+void pv_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv, float* o,
+                    std::int64_t ldo, bool accumulate);
 
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);

@@ -2,7 +2,8 @@
 // set's KernelSet::pv_direct_rows. Every row count takes the 14x2
 // micro-kernel cut to the real rows (gemm_fp32.hpp, Rows), 16 keys across
 // all columns per pass as pv_direct_init does, V rows read in address order
-// with the next pass's rows prefetched.
+// with the next pass's rows prefetched; fp16/bf16 rows (the sets'
+// direct_reads_dtype) widened as each vector is loaded.
 //
 // Measured on Zen 5 (full-width 512-bit FMAs), attnrt-ab, 10-12 pairs,
 // against what served these rows before: a 12-row strip (S4, B1 H2 M12
@@ -26,8 +27,8 @@ namespace {
 // The last w < kNv columns of O (+)= P·V over `keys` keys: the kernel
 // writes whole vectors, and nothing of O past dv may be written, so the
 // tile goes through a buffer (dv % kNv != 0 only: rare head dims).
-template <int R>
-void tail_columns(int keys, const float* a, const float* v, std::int64_t ldv, int w, float* o,
+template <int R, class T>
+void tail_columns(int keys, const float* a, const T* v, std::int64_t ldv, int w, float* o,
                   std::int64_t ldo, bool add) {
   alignas(64) float tile[R * kNv] = {};
   if (add)
@@ -42,15 +43,15 @@ void tail_columns(int keys, const float* a, const float* v, std::int64_t ldv, in
 // R rows: the micro-kernel's R x 32 tiles, kABlock keys (one block of
 // the A panel) across all dv columns per pass, so V rows are read row after
 // row and the next block's rows prefetched (kPrefetchRows).
-template <int R>
-void tile_rows(int kp, const float* pa, const float* v, std::int64_t ldv, int dv, float* o,
+template <int R, class T>
+void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, float* o,
                std::int64_t ldo, bool accumulate) {
   if (kp == 0 && !accumulate)  // no keys: O = 0
     for (int r = 0; r < R; ++r) std::fill(o + r * ldo, o + r * ldo + dv, 0.0f);
   for (int k0 = 0; k0 < kp; k0 += kABlock) {
     const int keys = std::min(kABlock, kp - k0);
     const float* a = pa + k0 * kMr;
-    const float* rows = v + k0 * ldv;
+    const T* rows = v + k0 * ldv;
     const bool add = accumulate || k0 > 0;
     int c = 0;
     for (; c + kNv <= dv; c += kNv) {
@@ -65,10 +66,18 @@ void tile_rows(int kp, const float* pa, const float* v, std::int64_t ldv, int dv
 
 }  // namespace
 
-void pv_fp32_direct_rows(int rows, int kp, const void* a, const float* v, std::int64_t ldv, int dv,
-                         float* o, std::int64_t ldo, bool accumulate) {
+template <class T>
+void pv_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv, float* o,
+                    std::int64_t ldo, bool accumulate) {
   const float* pa = static_cast<const float*>(a);
-  with_rows(rows, [&]<int R>() { tile_rows<R>(kp, pa, v, ldv, dv, o, ldo, accumulate); });
+  const T* vt = static_cast<const T*>(v);
+  with_rows(rows, [&]<int R>() { tile_rows<R>(kp, pa, vt, ldv, dv, o, ldo, accumulate); });
 }
+template void pv_direct_rows<float>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t,
+                                    bool);
+template void pv_direct_rows<Fp16>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t,
+                                   bool);
+template void pv_direct_rows<Bf16>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t,
+                                   bool);
 
 }  // namespace attnrt::kernels::avx512

@@ -25,6 +25,10 @@
 // (double-pumped zmm FMAs) had preferred: 0.68-0.71 of its peak against
 // 0.64-0.68 for zmm.
 //
+// fp16/bf16 K rows (the sets' direct_reads_dtype) are widened as each
+// vector is loaded: no copy of them is made, and they stream from memory
+// among the FMAs as fp32 ones do, prefetched as many bytes ahead.
+//
 // Loop order: key pairs outermost; a pair's K rows come from memory (or
 // the prefetch) once, for the first row tile, and from L1 for the others
 // (Q, a row block of a few strips, stays in L1 throughout). The last pair
@@ -47,7 +51,10 @@ namespace {
 
 constexpr int kKeys = 2;            // keys per tile
 constexpr int kMostTileRows = 12;   // 2 x 12 accumulators of the 32 zmm
-constexpr int kPrefetchPairs = 8;   // the pair whose rows are prefetched (above)
+// The pair whose rows are prefetched (above): 8 for fp32, as many bytes
+// ahead for 16-bit rows.
+template <class T>
+constexpr int kPrefetchPairs = 8 * static_cast<int>(sizeof(float) / sizeof(T));
 
 // Lane i of the result: the sum of the 8 lanes of v[i].
 inline __m256 sum_lanes_8(const __m256 (&v)[8]) {
@@ -72,17 +79,20 @@ inline void store_scores(float* p, __m128 v, int n) {
     _mm_store_ss(p, v);
 }
 
-// Where a tile's prefetches go: the lines of two K rows, first row then
-// second, two lines per 16-float step of d (half the steps each); null pf0
+// Where a tile's prefetches go: the lines of two K rows of T, first row
+// then second, as many bytes per 16-element step of d as the step reads
+// (two lines of fp32, one of fp16/bf16; half the steps each row); null pf0
 // = none (the tile then runs a loop without them).
+template <class T>
 struct PairPrefetch {
-  const float* pf0;
-  const float* pf1;
-  int half;  // floats of d whose steps prefetch pf0: 16 per two lines of a row
+  const T* pf0;
+  const T* pf1;
+  int half;  // elements of d whose steps prefetch pf0
   void at(int x) const {
-    const float* line = x < half ? pf0 + 2 * x : pf1 + 2 * (x - half);
-    _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(line + 16), _MM_HINT_T0);
+    const T* at = x < half ? pf0 + 2 * x : pf1 + 2 * (x - half);
+#pragma GCC unroll 2
+    for (unsigned b = 0; b < 32 * sizeof(T); b += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(at) + b, _MM_HINT_T0);
   }
 };
 
@@ -104,16 +114,16 @@ inline __m256 fold_halves(__m512 v) {
 
 // S[R x n] = alpha * Q[R x d]·[k0 k1][.. x d]ᵀ (n = 2, or 1: k1 is k0 again
 // and one score per row is stored), meanwhile prefetching pf's lines.
-template <int R>
-inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const float* k0, const float* k1,
-                         int n, float alpha, float* s, std::int64_t lds, PairPrefetch pf) {
+template <int R, class T>
+inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const T* k0, const T* k1,
+                         int n, float alpha, float* s, std::int64_t lds, PairPrefetch<T> pf) {
   // (Every loop over the tile fully unrolled, so GCC keeps it in registers.)
   __m512 acc[R][kKeys];
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   // The lanes of `lanes` (lanes past d read nothing and add 0).
   const auto step = [&](int x, __mmask16 lanes) {
-    const auto load = [&](const float* p) { return in_register(_mm512_maskz_loadu_ps(lanes, p)); };
+    const auto load = [&](const auto* p) { return in_register(load16_lanes(p, lanes)); };
     const __m512 kv0 = load(k0 + x);
     const __m512 kv1 = load(k1 + x);
     const float* qi = q + x;
@@ -153,9 +163,10 @@ inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const float* k
 }
 
 // One pair of keys against a row tile of 2 <= R <= 12 rows.
-inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, const float* k0,
-                         const float* k1, int n, float alpha, float* s, std::int64_t lds,
-                         PairPrefetch pf) {
+template <class T>
+inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, const T* k0,
+                         const T* k1, int n, float alpha, float* s, std::int64_t lds,
+                         PairPrefetch<T> pf) {
   switch (rows) {
     case 2: return qk_pair_tile<2>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
     case 3: return qk_pair_tile<3>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
@@ -172,16 +183,17 @@ inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, cons
 }
 
 // rows >= 2: row tiles of equal size (within one) of at most 12 rows.
-void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+template <class T>
+void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const T* k,
               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   const int tiles = (rows + kMostTileRows - 1) / kMostTileRows;
   const int half = (d + 31) / 32 * 16;
   for (int j = 0; j < keys; j += kKeys) {
     const int n = keys - j < kKeys ? keys - j : kKeys;
-    const float* k0 = k + j * ldk;
-    const float* k1 = k0 + (n - 1) * ldk;
-    const int ahead = j + kPrefetchPairs * kKeys;
-    PairPrefetch pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
+    const T* k0 = k + j * ldk;
+    const T* k1 = k0 + (n - 1) * ldk;
+    const int ahead = j + kPrefetchPairs<T> * kKeys;
+    PairPrefetch<T> pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
     for (int t = 0, i = 0; t < tiles; ++t) {
       const int r = rows / tiles + (t < rows % tiles);
       qk_pair_tile(r, d, q + i * ldq, ldq, k0, k1, n, alpha, s + i * lds + j, lds, pf);
@@ -193,12 +205,20 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
 
 }  // namespace
 
-void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
-                    std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+template <class T>
+void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
+               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+  const T* k = static_cast<const T*>(k_rows);
   if (rows == 1)
     avx2::qk_few_rows<avx2::kZen4Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
   else
     qk_pairs(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
+template void qk_direct<float>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*,
+                               std::int64_t);
+template void qk_direct<Fp16>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*,
+                              std::int64_t);
+template void qk_direct<Bf16>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*,
+                              std::int64_t);
 
 }  // namespace attnrt::kernels::avx512

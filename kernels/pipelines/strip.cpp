@@ -53,8 +53,7 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, st
       ks.qk_direct(rows, keys, p.d, q, ldq, k, p.d, qk_alpha(p), sc + c0, lds);
     }
   } else {
-    ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_rows + c.c0 * kv.ldk, kv.ldk, qk_alpha(p),
-                 sc + c.c0, lds);
+    ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_row(c.c0), kv.ldk, qk_alpha(p), sc + c.c0, lds);
   }
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
@@ -192,17 +191,26 @@ KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
     pack_v_rows(ks, p, key0, keys, v_panels);
     return packed_kv(key0, k_panels, v_panels, keys);
   }
-  if (ks.dtype == DType::f32)
-    return {key0, nullptr, nullptr, 0, static_cast<const float*>(p.k) + key0 * p.ldk, p.ldk,
-            static_cast<const float*>(p.v) + key0 * p.ldv, p.ldv};
-  // fp16/bf16: widened piece by piece where they are read (KvSource), into
-  // the room of the fp32 panels (has_direct_kv: a widening set's are fp32,
-  // and hold at least kDirectPvKeys keys).
   const std::size_t esz = elem_bytes(ks);
-  return {key0, nullptr, nullptr, 0, nullptr, p.ldk, nullptr, p.ldv,
-          static_cast<const std::byte*>(p.k) + key0 * p.ldk * esz,
-          static_cast<const std::byte*>(p.v) + key0 * p.ldv * esz,
-          reinterpret_cast<float*>(k_panels), reinterpret_cast<float*>(v_panels)};
+  const std::byte* k = static_cast<const std::byte*>(p.k) + key0 * p.ldk * esz;
+  const std::byte* v = static_cast<const std::byte*>(p.v) + key0 * p.ldv * esz;
+  KvSource kv{key0, nullptr, nullptr, 0};
+  kv.ldk = p.ldk;
+  kv.ldv = p.ldv;
+  if (ks.dtype == DType::f32 || ks.direct_reads_dtype) {
+    kv.k_rows = k;
+    kv.v_rows = v;
+    kv.elem = esz;
+  } else {
+    // fp16/bf16 for kernels that take fp32: widened piece by piece where they
+    // are read, into the room of the fp32 panels (has_direct_kv: a widening
+    // set's are fp32, and hold at least kDirectPvKeys keys).
+    kv.k_raw = k;
+    kv.v_raw = v;
+    kv.k_wide = reinterpret_cast<float*>(k_panels);
+    kv.v_wide = reinterpret_cast<float*>(v_panels);
+  }
+  return kv;
 }
 
 Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
@@ -283,8 +291,10 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
     KvSource piece = kv;
     int first = 0;  // the key at piece row 0
     if (kv.v_raw) {
-      piece.v_rows = widen_keys(ks, kv.v_raw, kv.ldv, k, std::min(kDirectPvKeys, hi - k), rb.dv, kv.v_wide);
+      piece.v_rows = reinterpret_cast<const std::byte*>(
+          widen_keys(ks, kv.v_raw, kv.ldv, k, std::min(kDirectPvKeys, hi - k), rb.dv, kv.v_wide));
       piece.ldv = rb.dv;
+      piece.elem = sizeof(float);
       first = k;
     }
     for (int st = 0; st < n; ++st) {
@@ -360,17 +370,15 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
   // nothing wrote.
   if ((short_tiles || few_rows_pv(ks, rb, s)) && !*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);
   if (few_rows_pv(ks, rb, s)) {
-    ks.pv_direct_rows(s.rows, kp, p_panel, kv.v_rows + v_key * kv.ldv, kv.ldv, rb.dv, s.o, rb.ldo,
-                      *s.started);
+    ks.pv_direct_rows(s.rows, kp, p_panel, kv.v_row(v_key), kv.ldv, rb.dv, s.o, rb.ldo, *s.started);
   } else if (kv.v_rows) {
     // V rows in place: a few keys at a time across all of O's columns, so
     // that V is read row after row (one stream the prefetchers follow)
     // rather than one nv-column slice of every row per call.
-    const float* v = kv.v_rows + v_key * kv.ldv;
     for (int k0 = 0; k0 < kp; k0 += kDirectPvKeys) {
       const int keys = std::min(kDirectPvKeys, kp - k0);
       const auto pv = *s.started || k0 > 0 ? ks.pv_direct_acc : ks.pv_direct_init;
-      pv(keys, p_panel + p_offset(ks, rb, k0), v + k0 * kv.ldv, kv.ldv, rb.dv, s.o, rb.ldo);
+      pv(keys, p_panel + p_offset(ks, rb, k0), kv.v_row(v_key + k0), kv.ldv, rb.dv, s.o, rb.ldo);
     }
   } else {
     const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));

@@ -5,11 +5,12 @@
 // epilogue. A pipeline is then only the order in which it calls these.
 //
 // K and V reach Q·Kᵀ and P·V through a KvSource: packed panels, or in the
-// direct mode (Blocking::direct_kv) fp32 rows read by the set's direct
-// kernels: the user's in place, or fp16/bf16 ones widened 16 keys at a time
-// into the room of the panels (KernelSet::widen_rows); a row block in direct
-// mode packs neither Q nor K nor V, and the pipelines' loop orders do not
-// change.
+// direct mode (Blocking::direct_kv) rows read by the set's direct kernels:
+// the user's in place (fp32, or fp16/bf16 for a set whose kernels widen
+// them as they load them: KernelSet::direct_reads_dtype), or fp16/bf16 ones
+// widened 16 keys at a time into the room of the panels
+// (KernelSet::widen_rows); a row block in direct mode packs neither Q nor K
+// nor V, and the pipelines' loop orders do not change.
 //
 // Key coordinates: S columns, K panels and V panels are all relative to a
 // `key0` (the first key of a packed block or chunk); offsets handed between
@@ -110,30 +111,34 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
 
 // Where the K and V of keys from key0 come from: packed panels (key c at
 // panel column c; V panels hold v_keys packed keys each), or in direct mode
-// rows: the user's fp32 rows in place (key key0 + c at k_rows + c * ldk, and
-// likewise V), or the user's fp16/bf16 rows (k_raw, v_raw; ldk, ldv
-// elements apart) widened kDirectPvKeys keys at a time into k_wide / v_wide
-// right before a kernel reads them: the widened rows stay in L1, and their
-// stores take no line fills from the read stream's share.
+// rows read in place by the set's direct kernels: the user's (k_rows,
+// v_rows: key key0 + c at row c, ldk and ldv elements of elem bytes apart),
+// fp32 ones or, for a set whose direct kernels read its dtype
+// (direct_reads_dtype), fp16/bf16 ones; else the user's fp16/bf16 rows
+// (k_raw, v_raw) are widened kDirectPvKeys keys at a time into k_wide /
+// v_wide right before a kernel reads them (the widened rows stay in L1).
 struct KvSource {
   std::int64_t key0;
   const std::byte* k_panels;  // packed
   const std::byte* v_panels;
   int v_keys;
-  const float* k_rows;        // direct, fp32 (null otherwise)
-  std::int64_t ldk;
-  const float* v_rows;
-  std::int64_t ldv;
-  const std::byte* k_raw = nullptr;  // direct, fp16/bf16 (null otherwise)
+  const std::byte* k_rows = nullptr;  // direct, read as they are (null otherwise)
+  std::int64_t ldk = 0;
+  const std::byte* v_rows = nullptr;
+  std::int64_t ldv = 0;
+  std::size_t elem = sizeof(float);  // bytes of an element of k_rows, v_rows
+  const std::byte* k_raw = nullptr;  // direct, fp16/bf16 to widen (null otherwise)
   const std::byte* v_raw = nullptr;
   float* k_wide = nullptr;           // kDirectPvKeys rows of d (k) and dv (v) floats
   float* v_wide = nullptr;
   bool direct() const { return k_rows || k_raw; }
+  const std::byte* k_row(std::int64_t c) const { return k_rows + c * ldk * static_cast<std::int64_t>(elem); }
+  const std::byte* v_row(std::int64_t c) const { return v_rows + c * ldv * static_cast<std::int64_t>(elem); }
 };
 
 inline KvSource packed_kv(std::int64_t key0, const std::byte* k_panels, const std::byte* v_panels,
                           int v_keys) {
-  return {key0, k_panels, v_panels, v_keys, nullptr, 0, nullptr, 0};
+  return {key0, k_panels, v_panels, v_keys};
 }
 
 // The K/V source of keys [key0, key0 + keys) for the row block: its rows in
