@@ -1,9 +1,11 @@
-// Software prefetch for rows a kernel reads one after another from memory
-// (the direct path's fp16/bf16 K and V, widened a few rows at a time): the
-// hardware prefetchers see only a short burst per call and start late, so
-// each row read also asks for the row kReadAheadBytes further on.
-// Measured on Zen 5 (bf16 GQA decode, B4 H32/8 M1 N4096 D128, one thread):
-// 3.65 ms without, 3.02 ms at 4 KiB ahead, 2.82-2.87 ms at 16 and 32 KiB.
+// Software prefetch for rows read one after another from memory a few at a
+// time (widen_rows: the direct path's fp16/bf16 K and V for a set whose
+// direct kernels take fp32 rows, i.e. avx2): the hardware prefetchers see
+// only a short burst per call and start late, so each row read also asks
+// for the row kReadAheadBytes further on. Measured on Zen 5 (bf16 GQA
+// decode, B4 H32/8 M1 N4096 D128, one thread) when the avx512 set still
+// widened its K and V this way: 3.65 ms without, 3.02 ms at 4 KiB ahead,
+// 2.82-2.87 ms at 16 and 32 KiB; the avx2 set 1.042x (attnrt-ab).
 #pragma once
 
 #include <algorithm>
