@@ -118,13 +118,12 @@ struct KernelSet {
 
   // ---- optional: the direct K/V path (sets with fp32 panels, k_pack == 1) --
   // For few query rows (skinny and decode shapes), packing K and V costs as
-  // much as the math and doubles the memory traffic; these kernels read K
-  // and V rows where they are: the user's, for fp32 inputs or for a set that
-  // reads its fp16/bf16 rows itself (direct_reads_dtype), else fp16/bf16
-  // rows that widen_rows (below) converted to fp32 in the workspace, 16 keys
-  // at a time (a straight copy, no transpose). Null = not available (the
-  // pipelines pack); a set fills qk_direct and either pv_direct_init and
-  // pv_direct_acc or a pv_direct_rows for all mr rows (has_direct_kv below).
+  // much as the math and doubles the memory traffic; these kernels read the
+  // user's K and V rows where they are, of the set's dtype (fp16/bf16 rows
+  // widened to fp32 as each vector is loaded, so that K and V stream from
+  // memory among the FMAs). Null = not available (the pipelines pack); a set
+  // fills qk_direct and either pv_direct_init and pv_direct_acc or a
+  // pv_direct_rows for all mr rows (has_direct_kv below).
   //
   // S[rows x keys] = alpha * Q·Kᵀ: fp32 Q rows [rows x d] (row stride ldq)
   // and K rows [keys x d] (row stride ldk elements) read in place, any rows
@@ -154,15 +153,10 @@ struct KernelSet {
   void (*pv_direct_rows)(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
                          float* o, std::int64_t ldo, bool accumulate) = nullptr;
   int pv_direct_rows_max = 0;
-  // Whether the direct kernels take K and V rows of the set's dtype (an
-  // fp16/bf16 set's kernels then widen each vector as they load it, and K
-  // and V stream from memory inside the kernels, their loads among the
-  // FMAs). False: they take fp32 rows.
-  bool direct_reads_dtype = false;
   // For a set of fp16/bf16 inputs with the direct kernels: dst[r][c] =
   // src[r][c] widened to fp32, r < rows, c < cols (src row stride ld
-  // elements; dst dense, row stride cols); Q's rows always, K's and V's
-  // unless direct_reads_dtype. Required there, null otherwise.
+  // elements; dst dense, row stride cols): Q's rows, which qk_direct takes
+  // in fp32. Required there, null otherwise.
   void (*widen_rows)(const void* src, std::int64_t ld, int rows, int cols, float* dst) = nullptr;
 
   // ---- optional: A panel blocking (see the top of this file) --------------
@@ -187,8 +181,8 @@ struct KernelSet {
                   bool accumulate) = nullptr;
 };
 
-// The widened rows of a 16-bit set take the place of its fp32 K and V panels
-// in the workspace, so its panels must be fp32 too.
+// The direct P·V reads P as an fp32 A panel (k_pack 1), as exp2_rows writes
+// it for sets with fp32 panels; an fp16/bf16 set also widens Q's rows.
 inline bool has_direct_kv(const KernelSet& ks) {
   const bool pv = (ks.pv_direct_init && ks.pv_direct_acc) || (ks.pv_direct_rows && ks.pv_direct_rows_max >= ks.mr);
   return ks.qk_direct && pv && ks.k_pack == 1 &&

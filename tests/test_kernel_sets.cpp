@@ -231,12 +231,6 @@ const KernelSet& fp32_sibling(const KernelSet& k) {
   throw std::logic_error(std::string(k.name) + " has no fp32 set");
 }
 
-// The element type of the K and V rows a set's direct kernels read: its
-// dtype if it reads its fp16/bf16 rows itself, else fp32 (widened rows).
-attnrt_dtype direct_rows_type(const KernelSet& k) {
-  return k.direct_reads_dtype ? static_cast<attnrt_dtype>(k.dtype) : ATTNRT_F32;
-}
-
 // Element c of a matrix's first row, as a kernel reading it in place takes it.
 const void* row_at(const HostTensor& m, int c) {
   return static_cast<const char*>(m.c().data) + static_cast<std::size_t>(c) * (m.dtype() == ATTNRT_F32 ? 4 : 2);
@@ -249,7 +243,7 @@ TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
   for (const int d : {8, 33, 64, 128, 256}) {
     // Up to a row block of a few strips: the pipelines hand it whole.
     const int most = 2 * k.mr + 4;
-    HostTensor q = matrix(ATTNRT_F32, most, d), kk = matrix(direct_rows_type(k), 67, d);
+    HostTensor q = matrix(ATTNRT_F32, most, d), kk = matrix(dtype(), 67, d);
     q.fill_uniform(rng);
     kk.fill_uniform(rng);
     for (int rows = 1; rows <= most; ++rows)
@@ -311,15 +305,14 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
     for (const int dv : {1, 7, k.nv, k.nv + 1, 2 * k.nv + 3, 80, 256}) {
       SCOPED_TRACE("keys " + std::to_string(keys) + " dv " + std::to_string(dv));
       HostTensor p1 = matrix(ATTNRT_F32, k.mr, keys), p2 = matrix(ATTNRT_F32, k.mr, keys);
-      HostTensor v1 = matrix(direct_rows_type(k), keys, dv), v2 = matrix(direct_rows_type(k), keys, dv);
+      HostTensor v1 = matrix(dtype(), keys, dv), v2 = matrix(dtype(), keys, dv);
       p1.fill_uniform(rng, 0.0, 1.0);
       p2.fill_uniform(rng, 0.0, 1.0);
       v1.fill_uniform(rng);
       v2.fill_uniform(rng);
       // P is fp32 (as exp2_rows writes it): the fp32 sibling's packer, whose
-      // panels this set's kernels share. V's packer is the one of V's dtype.
+      // panels this set's kernels share.
       const KernelSet& fp32 = fp32_sibling(k);
-      const KernelSet& v_packer = k.direct_reads_dtype ? k : fp32;
       Buffer a1(kernels::a_panels_bytes(k, k.mr, keys), 0xff), a2(kernels::a_panels_bytes(k, k.mr, keys), 0xff);
       fp32.pack_q(src(p1), ld(p1), k.mr, keys, a1.data());
       fp32.pack_q(src(p2), ld(p2), k.mr, keys, a2.data());
@@ -343,8 +336,8 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
 
         // Packed, the same P panels.
         Buffer b1(kernels::v_panels_bytes(k, keys, dv), 0xff), b2(kernels::v_panels_bytes(k, keys, dv), 0xff);
-        v_packer.pack_v(src(v1), ld(v1), keys, dv, b1.data());
-        v_packer.pack_v(src(v2), ld(v2), keys, dv, b2.data());
+        k.pack_v(src(v1), ld(v1), keys, dv, b1.data());
+        k.pack_v(src(v2), ld(v2), keys, dv, b2.data());
         const std::size_t v_panel = kernels::v_panels_bytes(k, keys, k.nv);
         std::vector<float> packed(k.mr * ldo, kSentinel);
         for (int c = 0; c < dv; c += k.nv) k.pv_init(keys, a1.data(), b1.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);
@@ -402,7 +395,6 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
     EXPECT_GE(k.pv_direct_rows_max, 1) << "a few-row direct P·V for no rows";
     EXPECT_LE(k.pv_direct_rows_max, k.mr) << "a few-row direct P·V for more rows than a strip";
   }
-  EXPECT_TRUE(!k.direct_reads_dtype || k.qk_direct) << "direct_reads_dtype without the direct kernels";
   if (any) {
     EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
     EXPECT_EQ(kernels::kDirectPvKeys % kernels::a_block_of(k), 0)

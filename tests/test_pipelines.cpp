@@ -781,7 +781,7 @@ TEST(Plans, TuningLinesReadBack) {
 }
 
 // The direct K/V path: on by default for few rows per block where the set
-// has it (online and two_pass; fp16/bf16 where it widens rows), never for three_pass;
+// has it (online and two_pass; fp16/bf16 too), never for three_pass;
 // a tuning file's optional last column turns it on or off.
 TEST(Plans, DirectKvWhereTheSetHasItAndTheFileSays) {
   const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
@@ -810,7 +810,7 @@ TEST(Plans, DirectKvWhereTheSetHasItAndTheFileSays) {
   EXPECT_EQ(rt::choose_plan(ks, {kernels::DType::f32, 64, 64, 7, 1000, 1}, ATTNRT_STRATEGY_AUTO, table).blocking.direct_kv, has);
   EXPECT_FALSE(rt::choose_plan(ks, {kernels::DType::f32, 64, 64, 700, 1000, 1}, ATTNRT_STRATEGY_AUTO, table).blocking.direct_kv);
   EXPECT_EQ(rt::choose_plan(ks16, {kernels::DType::f16, 256, 256, 1000, 32768, 1}, ATTNRT_STRATEGY_AUTO, table).blocking.direct_kv,
-            kernels::has_direct_kv(ks16));  // fp16: where the set widens rows
+            kernels::has_direct_kv(ks16));  // fp16: where the set has the path
   EXPECT_THROW(rt::load_tuning_file("ATTNRT_TUNING_FILE",
                                     write_file("attnrt_tuning_direct_bad.txt", "* f32 * * * -> online 0 0 0 0 inplace\n")),
                rt::Failure);

@@ -347,10 +347,6 @@ TEST_P(X86Set, PvTilesInitAndAccumulate) {
 // dim tails, odd row strides with NaN between rows (a read past a row's end
 // shows up as NaN): exactly S[0..rows)[0..keys) written, within fp32
 // rounding of the double dot products.
-// The element type of the K and V rows a set's direct kernels read: its
-// dtype if it reads its fp16/bf16 rows itself, else fp32 (widened rows).
-DType direct_rows_type(const KernelSet& ks) { return ks.direct_reads_dtype ? ks.dtype : DType::f32; }
-
 TEST_P(X86Set, QkDirectMatchesDouble) {
   const KernelSet& ks = *ks_;
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
@@ -359,7 +355,7 @@ TEST_P(X86Set, QkDirectMatchesDouble) {
   std::mt19937 rng(21);
   for (int d : {1, 7, 33, 41, 128, 256})  // 41: the few-row kernels' 8-float steps after their 16/32
     for (int keys : {0, 1, 7, 33, 257}) {
-      const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, direct_rows_type(ks), rng);
+      const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, ks.dtype, rng);
       const std::int64_t lds = keys + 5;
       for (int rows = 1; rows <= kMostRows; ++rows) {
         SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
@@ -400,7 +396,7 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
   for (int keys : {0, 1, 7, 16, 33, 257})  // 0: init still means O = 0
     for (int dv : {1, 33, 64, 130, 256}) {  // 64, 130: pass widths of the avx512 few-row P·V
       SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
-      const Matrix v1(keys, dv, dv + 3, direct_rows_type(ks), rng), v2(keys, dv, dv + 1, direct_rows_type(ks), rng);
+      const Matrix v1(keys, dv, dv + 3, ks.dtype, rng), v2(keys, dv, dv + 1, ks.dtype, rng);
       // Two P panels as exp2_rows writes them (A layout, fp32).
       Buffer p1(kernels::a_panels_bytes(ks, ks.mr, keys)), p2(kernels::a_panels_bytes(ks, ks.mr, keys));
       std::vector<double> pv1(static_cast<std::size_t>(ks.mr) * keys), pv2(pv1.size());
@@ -428,12 +424,9 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
         for (int c0 = 0; c0 < dv; c0 += ks.nv)
           ks.pv_direct_acc(keys, p2.get(), v2.col(c0), v2.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
 
-        // V's packer is the one of V's dtype: the set's own, or for widened
-        // (fp32) rows the fp32 sibling's, whose panels this set's pv kernels share.
-        const KernelSet& v_packer = ks.direct_reads_dtype ? ks : *find_set(GetParam().name, DType::f32);
         Buffer b1(kernels::v_panels_bytes(ks, keys, dv)), b2(kernels::v_panels_bytes(ks, keys, dv));
-        v_packer.pack_v(v1.data(), v1.ld, keys, dv, b1.get());
-        v_packer.pack_v(v2.data(), v2.ld, keys, dv, b2.get());
+        ks.pack_v(v1.data(), v1.ld, keys, dv, b1.get());
+        ks.pack_v(v2.data(), v2.ld, keys, dv, b2.get());
         const std::size_t v_panel = kernels::v_panels_bytes(ks, keys, ks.nv);
         std::vector<float> packed(o.size(), kNaN);
         for (int c0 = 0; c0 < dv; c0 += ks.nv)

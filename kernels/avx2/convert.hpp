@@ -6,6 +6,7 @@
 #include "kernels/avx2/intrinsics.hpp"
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/convert.hpp"
 
@@ -33,6 +34,16 @@ static inline __m256 load_partial(const T* p, int n) {
 template <class T>
 static inline __m256 load_upto8(const T* p, int n) {
   return n >= 8 ? load8(p) : load_partial(p, n);
+}
+
+// The first n (< 8, may be <= 0) elements widened, zeros after; reads only
+// those. mask: lanes [0, n) (first_lanes), for fp32's masked load.
+template <class T>
+static inline __m256 load_tail(const T* p, int n, __m256i mask) {
+  if constexpr (std::is_same_v<T, float>)
+    return _mm256_maskload_ps(p, mask);
+  else
+    return load_partial(p, n);
 }
 
 // fp32 -> bf16 bits, round to nearest even, NaN kept (quieted), in the low

@@ -36,7 +36,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 
 #include "kernels/avx2/convert.hpp"
 #include "kernels/avx2/lanes.hpp"
@@ -56,16 +55,6 @@ struct FewRowsStream {
 // avx512 set on Zen 4.
 inline constexpr FewRowsStream kZen3Stream{8, 4};
 inline constexpr FewRowsStream kZen4Stream{0, 1};
-
-// The n (< 8) elements of a row's tail widened, zeros after; reads only
-// those (mask: the first n lanes).
-template <class T>
-static inline __m256 load_tail(const T* p, int n, __m256i mask) {
-  if constexpr (std::is_same_v<T, float>)
-    return _mm256_maskload_ps(p, mask);
-  else
-    return load_partial(p, n);
-}
 
 // S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
 // FMAs per row (four for one row, two for more) over d in 8-float steps.
@@ -133,13 +122,13 @@ static inline void qk_few_rows(int rows, int keys, int d, const float* q, std::i
 // rows r < R (O rows ldo apart): per 8 columns, G V loads, then per row one
 // O load and store and G FMAs; the R x dv / 8 column vectors are
 // independent chains.
-template <int R, int G>
-static inline void pv_add_keys(const __m256 (&p)[R][G], const float* v, std::int64_t ldv, int dv,
+template <int R, int G, class T>
+static inline void pv_add_keys(const __m256 (&p)[R][G], const T* v, std::int64_t ldv, int dv,
                                float* o, std::int64_t ldo, bool first) {
   const auto columns = [&](int c, __m256i mask, bool full) {
     __m256 vj[G];
 #pragma GCC unroll 4
-    for (int j = 0; j < G; ++j) vj[j] = full ? _mm256_loadu_ps(v + j * ldv + c) : _mm256_maskload_ps(v + j * ldv + c, mask);
+    for (int j = 0; j < G; ++j) vj[j] = full ? load8(v + j * ldv + c) : load_tail(v + j * ldv + c, dv - c, mask);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       float* out = o + r * ldo + c;
@@ -164,10 +153,10 @@ static inline std::size_t a_panel_entry(int r, int k, int kp) {
   return a_panel_index(Mr, ABlock, r, k, kp);
 }
 
-// O[r][0..dv) (+)= P·V for R rows, V rows read whole and in place, in
-// passes of S.keys_per_pass keys; P from an A panel of Mr rows.
-template <int R, FewRowsStream S, int Mr, int ABlock>
-static inline void pv_key_after_key(int kp, const float* pa, const float* v, std::int64_t ldv,
+// O[r][0..dv) (+)= P·V for R rows, V rows (of T) read whole and in place,
+// in passes of S.keys_per_pass keys; P from an A panel of Mr rows.
+template <int R, FewRowsStream S, int Mr, int ABlock, class T>
+static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::int64_t ldv,
                                     int dv, float* o, std::int64_t ldo, bool accumulate) {
   constexpr int G = S.keys_per_pass;
   constexpr auto entry = a_panel_entry<Mr, ABlock>;  // (no template commas in macro arguments: SIMDe)
@@ -181,12 +170,12 @@ static inline void pv_key_after_key(int kp, const float* pa, const float* v, std
     __m256 p[R][G];
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < G; ++j) p[r][j] = _mm256_set1_ps(pa[entry(r, k + j, kp)]);
-    pv_add_keys<R, G>(p, v + k * ldv, ldv, dv, o, ldo, first);
+    pv_add_keys<R, G, T>(p, v + k * ldv, ldv, dv, o, ldo, first);
   }
   for (; k < kp; ++k, first = false) {
     __m256 p[R][1];
     for (int r = 0; r < R; ++r) p[r][0] = _mm256_set1_ps(pa[entry(r, k, kp)]);
-    pv_add_keys<R, 1>(p, v + k * ldv, ldv, dv, o, ldo, first);
+    pv_add_keys<R, 1, T>(p, v + k * ldv, ldv, dv, o, ldo, first);
   }
   if (first)  // no keys: init still means O = 0
     for (int r = 0; r < R; ++r)
@@ -194,17 +183,17 @@ static inline void pv_key_after_key(int kp, const float* pa, const float* v, std
 }
 
 // O (+)= P·V for 1 <= rows <= kFewRowsMax: a set's KernelSet::pv_direct_rows
-// (P in its fp32 A panels of Mr rows in blocks of ABlock keys).
-template <FewRowsStream S, int Mr, int ABlock>
+// (P in its fp32 A panels of Mr rows in blocks of ABlock keys; V rows of T).
+template <FewRowsStream S, int Mr, int ABlock, class T>
 static inline void pv_few_rows(int rows, int kp, const void* a, const void* v_rows, std::int64_t ldv,
                                int dv, float* o, std::int64_t ldo, bool accumulate) {
   const float* pa = static_cast<const float*>(a);
-  const float* v = static_cast<const float*>(v_rows);
+  const T* v = static_cast<const T*>(v_rows);
   switch (rows) {
-    case 1: return pv_key_after_key<1, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 2: return pv_key_after_key<2, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    case 3: return pv_key_after_key<3, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);
-    default: return pv_key_after_key<kFewRowsMax, S, Mr, ABlock>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 1: return pv_key_after_key<1, S, Mr, ABlock, T>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 2: return pv_key_after_key<2, S, Mr, ABlock, T>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    case 3: return pv_key_after_key<3, S, Mr, ABlock, T>(kp, pa, v, ldv, dv, o, ldo, accumulate);
+    default: return pv_key_after_key<kFewRowsMax, S, Mr, ABlock, T>(kp, pa, v, ldv, dv, o, ldo, accumulate);
   }
 }
 

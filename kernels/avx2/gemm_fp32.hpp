@@ -20,10 +20,11 @@
 // caller's unaligned panel (or V row) is slow rather than a crash.
 #pragma once
 
-#include <immintrin.h>
+#include "kernels/avx2/intrinsics.hpp"
 
 #include <cstdint>
 
+#include "kernels/avx2/convert.hpp"
 #include "kernels/avx2/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 
@@ -44,9 +45,11 @@ inline constexpr int kPrefetchRows = 16;
 
 // Always inlined: the direct P·V runs it once per column slice in a loop,
 // whose set-up (pointers, masks) is then done once per call.
-template <Epilogue E, bool MaskedB = false, bool InPlaceB = false>
+// B elements of TB: fp16/bf16 V rows (read in place) widened as each vector
+// is loaded.
+template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, class TB = float>
 [[gnu::always_inline]] static inline void gemm_fp32_6x2(int k, const float* __restrict a,
-                                                        const float* __restrict b, std::int64_t ldb,
+                                                        const TB* __restrict b, std::int64_t ldb,
                                                         int b_cols, float alpha,
                                                         float* __restrict c, std::int64_t ldc) {
   __m256i mask0 = _mm256_setzero_si256(), mask1 = mask0;
@@ -59,15 +62,15 @@ template <Epilogue E, bool MaskedB = false, bool InPlaceB = false>
   // Column j of a block of width w: row i at a[i * w + j]; the B row at bp
   // (walked by pointer: eight row offsets of a variable stride would take
   // more general registers than the loop has).
-  const auto step = [&](const float* blk, int w, int j, const float* bp) {
+  const auto step = [&](const float* blk, int w, int j, const TB* bp) {
     __m256 b0, b1;
     if constexpr (InPlaceB) _mm_prefetch(reinterpret_cast<const char*>(bp + kPrefetchRows * ldb), _MM_HINT_T0);
     if constexpr (MaskedB) {
-      b0 = _mm256_maskload_ps(bp, mask0);
-      b1 = _mm256_maskload_ps(bp + 8, mask1);
+      b0 = load_tail(bp, b_cols, mask0);
+      b1 = load_tail(bp + 8, b_cols - 8, mask1);
     } else {
-      b0 = _mm256_loadu_ps(bp);
-      b1 = _mm256_loadu_ps(bp + 8);
+      b0 = load8(bp);
+      b1 = load8(bp + 8);
     }
 #pragma GCC unroll 6
     for (int i = 0; i < kMr; ++i) {
@@ -77,7 +80,7 @@ template <Epilogue E, bool MaskedB = false, bool InPlaceB = false>
     }
   };
   int p = 0;
-  const float* bp = b;
+  const TB* bp = b;
   for (; p + kABlock <= k; p += kABlock) {
 #pragma GCC unroll 8
     for (int j = 0; j < kABlock; ++j, bp += ldb) step(a + p * kMr, kABlock, j, bp);

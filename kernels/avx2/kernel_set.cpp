@@ -1,7 +1,7 @@
 // The avx2 kernel sets: 6x2-vector fp32 micro-kernels for Q·Kᵀ and P·V, and
 // the packers and softmax pieces of this folder; and the direct K/V path
 // (qk_direct.cpp, and P·V with V in place: the 6x2 tile, or few_rows.hpp's
-// loop for a few rows), on fp16/bf16 rows once widen_rows made them fp32.
+// loop for a few rows), reading fp32, fp16 or bf16 K and V rows as they are.
 #include "kernels/avx2/kernel_set.hpp"
 
 #include <type_traits>
@@ -32,11 +32,11 @@ void pv_fp32_6x2_acc(int kp, const void* a, const void* b, float* o, std::int64_
 // the slice loop inlines the micro-kernel, so a call of a few keys costs no
 // call, prologue or pointer set-up per slice. Full slices keep unmasked
 // loads; the last cols % kNv columns take the masked ones.
-template <Epilogue E>
-void pv_fp32_6x2_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, int cols,
-                        float* o, std::int64_t ldo) {
+template <Epilogue E, class T>
+void pv_6x2_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, int cols, float* o,
+                   std::int64_t ldo) {
   const float* pa = static_cast<const float*>(a);
-  const float* v = static_cast<const float*>(v_rows);
+  const T* v = static_cast<const T*>(v_rows);
   int c = 0;
   for (; c + kNv <= cols; c += kNv) gemm_fp32_6x2<E, false, true>(kp, pa, v + c, ldv, kNv, 1.0f, o + c, ldo);
   if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo);
@@ -63,12 +63,12 @@ constexpr KernelSet make_set(DType t) {
       .exp2_rows = exp2_rows,
       .rescale = rescale,
       .normalize = normalize,
-      // The direct path: fp32 K and V read in place, fp16/bf16 ones widened
-      // into the workspace first (widen_rows).
-      .qk_direct = qk_fp32_direct,
-      .pv_direct_init = pv_fp32_6x2_direct<Epilogue::store>,
-      .pv_direct_acc = pv_fp32_6x2_direct<Epilogue::accumulate>,
-      .pv_direct_rows = pv_few_rows<kZen3Stream, kMr, kABlock>,
+      // The direct path: K and V rows read in place, fp16/bf16 ones widened
+      // as the kernels load them.
+      .qk_direct = qk_direct<T>,
+      .pv_direct_init = pv_6x2_direct<Epilogue::store, T>,
+      .pv_direct_acc = pv_6x2_direct<Epilogue::accumulate, T>,
+      .pv_direct_rows = pv_few_rows<kZen3Stream, kMr, kABlock, T>,
       .pv_direct_rows_max = kFewRowsMax,
       .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
       .a_block = kABlock,

@@ -30,10 +30,12 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
 template <class T>
 void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst);
 
-// Q·Kᵀ with Q and K rows read in place, any number of rows (qk_direct.cpp):
-// the fp32 set's KernelSet::qk_direct.
-void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
-                    std::int64_t ldk, float alpha, float* s, std::int64_t lds);
+// Q·Kᵀ with Q rows (fp32) and K rows (of T, widened as loaded) read in
+// place, any number of rows (qk_direct.cpp): the sets' KernelSet::qk_direct,
+// for float, Fp16 and Bf16.
+template <class T>
+void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
+               std::int64_t ldk, float alpha, float* s, std::int64_t lds);
 
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
 void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx);

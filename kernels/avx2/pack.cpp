@@ -3,7 +3,7 @@
 //   Q: rows x d -> panels of [6][8] blocks (row copies; ops.hpp, kABlock)
 //   K: keys x d -> panels [d][16]   (two transposed 8x8 blocks per 8 d)
 //   V: keys x dv -> panels [keys][16] (row copies)
-// and widen_rows: fp16/bf16 rows to dense fp32 rows (the direct path).
+// and widen_rows: fp16/bf16 rows to dense fp32 rows (the direct path's Q).
 // Padding rows and columns are zero.
 #include <immintrin.h>
 
@@ -14,7 +14,6 @@
 #include "kernels/avx2/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/avx2/transpose.hpp"
-#include "kernels/read_ahead.hpp"
 
 namespace attnrt::kernels::avx2 {
 namespace {
@@ -88,11 +87,8 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
 template <class T>
 void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst) {
   const T* s = static_cast<const T*>(src);
-  const std::int64_t ahead = ld * read_ahead_rows(ld * static_cast<std::int64_t>(sizeof(T)));
-  for (int r = 0; r < rows; ++r, s += ld, dst += cols) {
-    prefetch_row(s + ahead, static_cast<std::int64_t>(cols) * sizeof(T));
+  for (int r = 0; r < rows; ++r, s += ld, dst += cols)
     for (int c = 0; c < cols; c += 8) store_upto8(dst + c, load_upto8(s + c, cols - c), cols - c);
-  }
 }
 // float only to name it in make_set<float>, which leaves widen_rows null.
 template void widen_rows<float>(const void*, std::int64_t, int, int, float*);

@@ -9,7 +9,8 @@
 // memory once, for the first row tile, and from L1 for the others (Q, a
 // row block of a few strips, stays in L1 throughout). A few rows (decode)
 // are bound by memory and read K key after key instead (few_rows.hpp).
-#include <immintrin.h>
+// fp16/bf16 K rows are widened as each vector is loaded (load8).
+#include "kernels/avx2/intrinsics.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -33,9 +34,9 @@ inline __m128 sum_lanes_4(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
 // d % 8 columns are added after the accumulators are reduced, so that the
 // main loop's accumulators never leave registers (a masked step among them
 // needs one register more than a 3 x 4 tile has).
-template <int R, int K, bool Paced>
-inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std::int64_t ldk,
-                    float alpha, float* s, std::int64_t lds, const float* pf, std::int64_t pf_ld,
+template <int R, int K, bool Paced, class T>
+inline void qk_tile(int d, const float* q, std::int64_t ldq, const T* k, std::int64_t ldk,
+                    float alpha, float* s, std::int64_t lds, const T* pf, std::int64_t pf_ld,
                     int pf_rows) {
   constexpr int kQuads = (K + 3) / 4;  // keys in fours: one __m128 of sums each
   __m256 acc[R][K];
@@ -49,7 +50,7 @@ inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std
     for (int i = 0; i < R; ++i) qv[i] = _mm256_loadu_ps(q + i * ldq + x);
 #pragma GCC unroll 8
     for (int j = 0; j < K; ++j) {
-      const __m256 kv = _mm256_loadu_ps(k + j * ldk + x);
+      const __m256 kv = load8(k + j * ldk + x);
 #pragma GCC unroll 4
       for (int i = 0; i < R; ++i) acc[i][j] = _mm256_fmadd_ps(qv[i], kv, acc[i][j]);
     }
@@ -80,7 +81,7 @@ inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std
       const __m256 qv = _mm256_maskload_ps(q + i * ldq + x, mask);
       __m256 t[K];
 #pragma GCC unroll 8
-      for (int j = 0; j < K; ++j) t[j] = _mm256_mul_ps(qv, _mm256_maskload_ps(k + j * ldk + x, mask));
+      for (int j = 0; j < K; ++j) t[j] = _mm256_mul_ps(qv, load_tail(k + j * ldk + x, d - x, mask));
 #pragma GCC unroll 2
       for (int g = 0; g < kQuads; ++g) sum[i][g] = _mm_add_ps(sum[i][g], quad(t + 4 * g, K - 4 * g));
     }
@@ -108,17 +109,17 @@ inline void qk_tile(int d, const float* q, std::int64_t ldq, const float* k, std
 // group reads K of them side by side, a pattern the hardware prefetchers
 // follow late, and prefetches paced through the FMAs keep lines in flight
 // without stalling the loads as a burst of them does.
-template <int K, bool Paced>
-inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, const float* k,
+template <int K, bool Paced, class T>
+inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, const T* k,
                          std::int64_t ldk, float alpha, float* s, std::int64_t lds,
-                         const float* pf, int pf_keys) {
+                         const T* pf, int pf_keys) {
   const int tiles = (rows + 2) / 3;
-  auto share = [&](int t, const float** p) {  // rows t, t + tiles, ... of the K ahead
+  auto share = [&](int t, const T** p) {  // rows t, t + tiles, ... of the K ahead
     *p = pf + t * ldk;
     return t < pf_keys ? (pf_keys - t + tiles - 1) / tiles : 0;
   };
   int i = 0, t = 0;
-  const float* p = nullptr;
+  const T* p = nullptr;
   for (; i + 3 <= rows; i += 3, ++t) {
     const int n = share(t, &p);
     qk_tile<3, K, Paced>(d, q + i * ldq, ldq, k, ldk, alpha, s + i * lds, lds, p, tiles * ldk, n);
@@ -137,8 +138,8 @@ inline void qk_key_group(int rows, int d, const float* q, std::int64_t ldq, cons
 // N32768 D256: 2 as good as any of 1..8).
 constexpr int kPrefetchGroups = 2;
 
-template <int K>
-inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* k,
+template <int K, class T>
+inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq, const T* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   int j = 0;
   for (; j + K <= keys; j += K) {
@@ -152,13 +153,19 @@ inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq,
 
 }  // namespace
 
-void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
-                    std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
-  const float* kf = static_cast<const float*>(k);
+template <class T>
+void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
+               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+  const T* k = static_cast<const T*>(k_rows);
   if (rows <= kFewRowsMax)
-    qk_few_rows<kZen3Stream>(rows, keys, d, q, ldq, kf, ldk, alpha, s, lds);
+    qk_few_rows<kZen3Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
   else
-    qk_keys<4>(rows, keys, d, q, ldq, kf, ldk, alpha, s, lds);
+    qk_keys<4>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
+#define ATTNRT_QK_DIRECT(T) template void qk_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t);
+ATTNRT_QK_DIRECT(float)
+ATTNRT_QK_DIRECT(Fp16)
+ATTNRT_QK_DIRECT(Bf16)
+#undef ATTNRT_QK_DIRECT
 
 }  // namespace attnrt::kernels::avx2

@@ -74,7 +74,6 @@ constexpr KernelSet make_set(DType t) {
       .qk_direct = qk_direct<T>,
       .pv_direct_rows = pv_direct_rows<T>,
       .pv_direct_rows_max = kMr,
-      .direct_reads_dtype = true,
       .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
       .a_block = kABlock,
       .qk_rows = qk_fp32_rows,

@@ -3,7 +3,7 @@
 //   Q: rows x d -> panels of [14][16] blocks (row copies; ops.hpp, kABlock)
 //   K: keys x d -> panels [d][32]      (two transposed 16x16 blocks per 16 d)
 //   V: keys x dv -> panels [keys][32]  (row copies)
-// and widen_rows: fp16/bf16 rows to dense fp32 rows (the direct path).
+// and widen_rows: fp16/bf16 rows to dense fp32 rows (the direct path's Q).
 // Padding rows and columns are zero.
 #include "kernels/avx512/intrinsics.hpp"
 
@@ -13,7 +13,6 @@
 #include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/ops.hpp"
 #include "kernels/avx512/transpose.hpp"
-#include "kernels/read_ahead.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
@@ -88,9 +87,7 @@ void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
 template <class T>
 void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst) {
   const T* s = static_cast<const T*>(src);
-  const std::int64_t ahead = ld * read_ahead_rows(ld * static_cast<std::int64_t>(sizeof(T)));
   for (int r = 0; r < rows; ++r, s += ld, dst += cols) {
-    prefetch_row(s + ahead, static_cast<std::int64_t>(cols) * sizeof(T));
     // Whole vectors with a constant mask (plain moves): masked stores are
     // slow on Zen 4, so only the tail takes one.
     int c = 0;

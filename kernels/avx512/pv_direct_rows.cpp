@@ -2,8 +2,8 @@
 // set's KernelSet::pv_direct_rows. Every row count takes the 14x2
 // micro-kernel cut to the real rows (gemm_fp32.hpp, Rows), 16 keys across
 // all columns per pass as pv_direct_init does, V rows read in address order
-// with the next pass's rows prefetched; fp16/bf16 rows (the sets'
-// direct_reads_dtype) widened as each vector is loaded.
+// with the next pass's rows prefetched; fp16/bf16 rows widened as each
+// vector is loaded.
 //
 // Measured on Zen 5 (full-width 512-bit FMAs), attnrt-ab, 10-12 pairs,
 // against what served these rows before: a 12-row strip (S4, B1 H2 M12
@@ -73,11 +73,10 @@ void pv_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t
   const T* vt = static_cast<const T*>(v);
   with_rows(rows, [&]<int R>() { tile_rows<R>(kp, pa, vt, ldv, dv, o, ldo, accumulate); });
 }
-template void pv_direct_rows<float>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t,
-                                    bool);
-template void pv_direct_rows<Fp16>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t,
-                                   bool);
-template void pv_direct_rows<Bf16>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t,
-                                   bool);
+#define ATTNRT_PV_DIRECT_ROWS(T) template void pv_direct_rows<T>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t, bool);
+ATTNRT_PV_DIRECT_ROWS(float)
+ATTNRT_PV_DIRECT_ROWS(Fp16)
+ATTNRT_PV_DIRECT_ROWS(Bf16)
+#undef ATTNRT_PV_DIRECT_ROWS
 
 }  // namespace attnrt::kernels::avx512

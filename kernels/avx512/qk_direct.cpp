@@ -25,7 +25,7 @@
 // (double-pumped zmm FMAs) had preferred: 0.68-0.71 of its peak against
 // 0.64-0.68 for zmm.
 //
-// fp16/bf16 K rows (the sets' direct_reads_dtype) are widened as each
+// fp16/bf16 K rows are widened as each
 // vector is loaded: no copy of them is made, and they stream from memory
 // among the FMAs as fp32 ones do, prefetched as many bytes ahead.
 //
@@ -214,11 +214,10 @@ void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, cons
   else
     qk_pairs(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
-template void qk_direct<float>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*,
-                               std::int64_t);
-template void qk_direct<Fp16>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*,
-                              std::int64_t);
-template void qk_direct<Bf16>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*,
-                              std::int64_t);
+#define ATTNRT_QK_DIRECT(T) template void qk_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t);
+ATTNRT_QK_DIRECT(float)
+ATTNRT_QK_DIRECT(Fp16)
+ATTNRT_QK_DIRECT(Bf16)
+#undef ATTNRT_QK_DIRECT
 
 }  // namespace attnrt::kernels::avx512

@@ -32,29 +32,13 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
   }
 }
 
-// Rows [key, key + keys) of the user's fp16/bf16 K or V (raw: the rows of
-// KvSource::key0 on, ld elements apart) widened to cols floats each at dst.
-const float* widen_keys(const KernelSet& ks, const std::byte* raw, std::int64_t ld, int key, int keys,
-                        int cols, float* dst) {
-  ks.widen_rows(raw + key * ld * static_cast<std::int64_t>(elem_bytes(ks)), ld, keys, cols, dst);
-  return dst;
-}
-
 // S rows [0, rows) (Q rows at q, row stride ldq), columns c, with K in
 // place; rows up to the next multiple of mr (a strip's padding, which
 // row_max and exp2_rows read as well) get 0.
 void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, std::int64_t ldq,
                    int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
   if (c.count() <= 0) return;
-  if (kv.k_raw) {
-    for (int c0 = c.c0; c0 < c.c1; c0 += kDirectPvKeys) {
-      const int keys = std::min(kDirectPvKeys, c.c1 - c0);
-      const float* k = widen_keys(ks, kv.k_raw, kv.ldk, c0, keys, p.d, kv.k_wide);
-      ks.qk_direct(rows, keys, p.d, q, ldq, k, p.d, qk_alpha(p), sc + c0, lds);
-    }
-  } else {
-    ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_row(c.c0), kv.ldk, qk_alpha(p), sc + c.c0, lds);
-  }
+  ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_row(c.c0), kv.ldk, qk_alpha(p), sc + c.c0, lds);
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
 }
@@ -192,24 +176,12 @@ KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
     return packed_kv(key0, k_panels, v_panels, keys);
   }
   const std::size_t esz = elem_bytes(ks);
-  const std::byte* k = static_cast<const std::byte*>(p.k) + key0 * p.ldk * esz;
-  const std::byte* v = static_cast<const std::byte*>(p.v) + key0 * p.ldv * esz;
   KvSource kv{key0, nullptr, nullptr, 0};
+  kv.k_rows = static_cast<const std::byte*>(p.k) + key0 * p.ldk * esz;
   kv.ldk = p.ldk;
+  kv.v_rows = static_cast<const std::byte*>(p.v) + key0 * p.ldv * esz;
   kv.ldv = p.ldv;
-  if (ks.dtype == DType::f32 || ks.direct_reads_dtype) {
-    kv.k_rows = k;
-    kv.v_rows = v;
-    kv.elem = esz;
-  } else {
-    // fp16/bf16 for kernels that take fp32: widened piece by piece where they
-    // are read, into the room of the fp32 panels (has_direct_kv: a widening
-    // set's are fp32, and hold at least kDirectPvKeys keys).
-    kv.k_raw = k;
-    kv.v_raw = v;
-    kv.k_wide = reinterpret_cast<float*>(k_panels);
-    kv.v_wide = reinterpret_cast<float*>(v_panels);
-  }
+  kv.elem = esz;
   return kv;
 }
 
@@ -277,7 +249,7 @@ bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
 
 void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
                const std::byte* p_panels, std::size_t p_stride, const KvSource& kv) {
-  if (n == 1 && !kv.v_raw) {
+  if (n == 1) {
     if (c[0].count() > 0)
       strip_pv(ks, rb.strips[0], rb, round_up(c[0].count(), ks.k_pack), p_panels, kv, c[0].c0);
     return;
@@ -286,24 +258,12 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
   int lo = std::numeric_limits<int>::max(), hi = 0;
   for (int st = 0; st < n; ++st)
     if (c[st].count() > 0) lo = std::min(lo, c[st].c0), hi = std::max(hi, c[st].c1);
-  for (int k = lo; k < hi; k += kDirectPvKeys) {
-    // fp16/bf16 V: this piece's rows widened once for all strips.
-    KvSource piece = kv;
-    int first = 0;  // the key at piece row 0
-    if (kv.v_raw) {
-      piece.v_rows = reinterpret_cast<const std::byte*>(
-          widen_keys(ks, kv.v_raw, kv.ldv, k, std::min(kDirectPvKeys, hi - k), rb.dv, kv.v_wide));
-      piece.ldv = rb.dv;
-      piece.elem = sizeof(float);
-      first = k;
-    }
+  for (int k = lo; k < hi; k += kDirectPvKeys)
     for (int st = 0; st < n; ++st) {
       const int a = std::max(k, c[st].c0), b = std::min(k + kDirectPvKeys, c[st].c1);
       if (a < b)
-        strip_pv(ks, s[st], rb, b - a, p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0), piece,
-                 a - first);
+        strip_pv(ks, s[st], rb, b - a, p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0), kv, a);
     }
-  }
 }
 
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,

@@ -5,12 +5,11 @@
 // epilogue. A pipeline is then only the order in which it calls these.
 //
 // K and V reach Q·Kᵀ and P·V through a KvSource: packed panels, or in the
-// direct mode (Blocking::direct_kv) rows read by the set's direct kernels:
-// the user's in place (fp32, or fp16/bf16 for a set whose kernels widen
-// them as they load them: KernelSet::direct_reads_dtype), or fp16/bf16 ones
-// widened 16 keys at a time into the room of the panels
-// (KernelSet::widen_rows); a row block in direct mode packs neither Q nor K
-// nor V, and the pipelines' loop orders do not change.
+// direct mode (Blocking::direct_kv) the user's rows, read in place by the
+// set's direct kernels (which widen fp16/bf16 ones as they load them); a
+// row block in direct mode packs neither Q nor K nor V (fp16/bf16 Q rows
+// are widened once, KernelSet::widen_rows), and the pipelines' loop orders
+// do not change.
 //
 // Key coordinates: S columns, K panels and V panels are all relative to a
 // `key0` (the first key of a packed block or chunk); offsets handed between
@@ -111,27 +110,19 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
 
 // Where the K and V of keys from key0 come from: packed panels (key c at
 // panel column c; V panels hold v_keys packed keys each), or in direct mode
-// rows read in place by the set's direct kernels: the user's (k_rows,
-// v_rows: key key0 + c at row c, ldk and ldv elements of elem bytes apart),
-// fp32 ones or, for a set whose direct kernels read its dtype
-// (direct_reads_dtype), fp16/bf16 ones; else the user's fp16/bf16 rows
-// (k_raw, v_raw) are widened kDirectPvKeys keys at a time into k_wide /
-// v_wide right before a kernel reads them (the widened rows stay in L1).
+// the user's rows, of its dtype (key key0 + c at row c of k_rows and
+// v_rows, ldk and ldv elements of elem bytes apart).
 struct KvSource {
   std::int64_t key0;
   const std::byte* k_panels;  // packed
   const std::byte* v_panels;
   int v_keys;
-  const std::byte* k_rows = nullptr;  // direct, read as they are (null otherwise)
+  const std::byte* k_rows = nullptr;  // direct (null otherwise)
   std::int64_t ldk = 0;
   const std::byte* v_rows = nullptr;
   std::int64_t ldv = 0;
-  std::size_t elem = sizeof(float);  // bytes of an element of k_rows, v_rows
-  const std::byte* k_raw = nullptr;  // direct, fp16/bf16 to widen (null otherwise)
-  const std::byte* v_raw = nullptr;
-  float* k_wide = nullptr;           // kDirectPvKeys rows of d (k) and dv (v) floats
-  float* v_wide = nullptr;
-  bool direct() const { return k_rows || k_raw; }
+  std::size_t elem = 0;  // bytes of an element of k_rows, v_rows
+  bool direct() const { return k_rows != nullptr; }
   const std::byte* k_row(std::int64_t c) const { return k_rows + c * ldk * static_cast<std::int64_t>(elem); }
   const std::byte* v_row(std::int64_t c) const { return v_rows + c * ldv * static_cast<std::int64_t>(elem); }
 };
@@ -171,8 +162,9 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
                   const RowBlock& rb, const KvSource& kv, KeyRange keys, float* sc,
                   std::int64_t lds);
 
-// Keys per direct P·V call (V rows read in place; strip_pv, strips_pv), and
-// per piece of fp16/bf16 K or V rows widened into L1 (KvSource). A call's P
+// Keys per direct P·V call (V rows read in place; strip_pv, strips_pv): the
+// strips of a group take turns per kDirectPvKeys keys, whose V rows stay in
+// L1 from the first strip to the last. A call's P
 // starts at a block of the A panel (p_offset), so every set with the direct
 // path has an a_block that divides it (test_kernel_sets).
 inline constexpr int kDirectPvKeys = 16;

@@ -44,7 +44,7 @@ const PlanRule kBuiltin[] = {
 // The direct K/V path (Blocking::direct_kv) pays for few rows per block:
 // packing K and V then costs as much as the math and doubles the traffic.
 // Up to this many packed rows per block, where the set has the kernels (for
-// fp16/bf16 inputs a widening copy replaces the pack: cheaper still). Measured with avx2 on the Zen VM (user cycles per call, one
+// fp16/bf16 inputs the kernels widen the rows they read: cheaper still). Measured with avx2 on the Zen VM (user cycles per call, one
 // thread, two_pass, B1 H2 N16384 D128, busy machine): direct/packed 0.84 at
 // M=16, 1.03 at M=32, 1.19 at M=64.
 constexpr std::int64_t kDirectMaxRows = 16;

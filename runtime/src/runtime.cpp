@@ -84,8 +84,8 @@ std::array<const kernels::KernelSet*, 3> select_sets(const char* isa, std::strin
 
 // For each dtype whose set has no direct K/V path (kernel_set.hpp), the
 // first later set of the registry this CPU runs that has one: e.g. bf16
-// decode on avx512_bf16 takes the avx512 set, which widens bf16 rows to
-// fp32 and reads them once, rather than packing K and V into bf16 pairs
+// decode on avx512_bf16 takes the avx512 set, which reads bf16 rows in
+// place (widening them to fp32 as it loads them), rather than packing K and V into bf16 pairs
 // for a handful of query rows. None when ATTNRT_ISA named the set.
 std::array<const kernels::KernelSet*, 3> select_direct_sets(const std::array<const kernels::KernelSet*, 3>& sets,
                                                             const char* isa) {
