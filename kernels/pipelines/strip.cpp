@@ -176,13 +176,8 @@ KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
     return packed_kv(key0, k_panels, v_panels, keys);
   }
   const std::size_t esz = elem_bytes(ks);
-  KvSource kv{key0, nullptr, nullptr, 0};
-  kv.k_rows = static_cast<const std::byte*>(p.k) + key0 * p.ldk * esz;
-  kv.ldk = p.ldk;
-  kv.v_rows = static_cast<const std::byte*>(p.v) + key0 * p.ldv * esz;
-  kv.ldv = p.ldv;
-  kv.elem = esz;
-  return kv;
+  return {key0, nullptr, nullptr, 0, static_cast<const std::byte*>(p.k) + key0 * p.ldk * esz, p.ldk,
+          static_cast<const std::byte*>(p.v) + key0 * p.ldv * esz, p.ldv, esz};
 }
 
 Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
