@@ -15,16 +15,23 @@
 // measured per core, and each set passes what was measured on the cores it
 // runs on (FewRowsStream):
 // - rows_ahead: K or V rows prefetched ahead, the row that many keys on as
-//   each key starts. Zen 3 (the avx2 set): 8, about 12% fewer cycles per
-//   decode call (B4 H32 M1 N4096 D128) than none. Zen 4 (the avx512 set):
-//   none; 8 ahead streamed one row's K at 0.88 of a plain read, none at
+//   each key starts, counted in fp32 rows: 16-bit rows go twice as many
+//   ahead, the same bytes (ahead_of). Zen 3 (the avx2 set): 8, about 12%
+//   fewer cycles per decode call (B4 H32 M1 N4096 D128) than none; counting
+//   16-bit rows in bytes then gave its bf16 decode 1.130x and bf16 GQA
+//   decode (H32/8) 1.111x on Zen 5 (attnrt-ab, ATTNRT_ISA=avx2). Zen 4: none
+//   for fp32; 8 ahead streamed one row's K at 0.88 of a plain read, none at
 //   0.94-0.97, and four rows' K at 0.76 against 0.89 (K from DRAM, probe,
-//   medians of 15 alternating runs).
+//   medians of 15 alternating runs). Zen 5 (the avx512 set, which takes this
+//   loop for one row's Q·Kᵀ): 16, i.e. 8 KiB at D128: fp32 decode neutral
+//   (1.008 and 1/1.019 in the two orders), bf16 1.076x (1.077, 1/0.930),
+//   fp16 1.062x; 8 ahead: bf16 1.057x.
 // - keys_per_pass: P·V updates O (in L1) once per pass of this many keys,
 //   each pass reading its keys' V rows side by side, one 8-column slice of
 //   each after another. Zen 3: 4, O's loads and stores being the cost. Zen 4:
 //   1, V rows strictly one after another: passes of 4 keys streamed V at
-//   0.60-0.64 of a plain read, passes of 1 at 0.96.
+//   0.60-0.64 of a plain read, passes of 1 at 0.96. (The avx512 set's P·V
+//   now takes its own tiles, pv_direct_rows.cpp.)
 // 256-bit vectors on the avx512 set too: on Zen 4 a plain read of DRAM
 // streams at 0.83-0.90 of the 128-bit loop's speed with 512-bit loads and
 // 0.92-0.99 with 256-bit ones, and the few-row loops follow (one row's Q·Kᵀ
@@ -52,9 +59,20 @@ struct FewRowsStream {
   int keys_per_pass;  // P·V: 1 or 4
 };
 // What was measured, for the sets to take: the avx2 set on Zen 3, the
-// avx512 set on Zen 4.
+// avx512 set on Zen 5 (Zen 4's pass of 1 key kept).
 inline constexpr FewRowsStream kZen3Stream{8, 4};
-inline constexpr FewRowsStream kZen4Stream{0, 1};
+inline constexpr FewRowsStream kZen5Stream{16, 1};
+
+// Rows of T that S prefetches ahead: as many bytes as S.rows_ahead fp32 rows.
+template <FewRowsStream S, class T>
+inline constexpr int ahead_of = S.rows_ahead * static_cast<int>(sizeof(float) / sizeof(T));
+
+// One prefetch per 64-byte line of the n elements at p.
+template <class T>
+static inline void prefetch_lines(const T* p, int n) {
+  for (int x = 0; x < n; x += 64 / static_cast<int>(sizeof(T)))
+    _mm_prefetch(reinterpret_cast<const char*>(p + x), _MM_HINT_T0);
+}
 
 // S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
 // FMAs per row (four for one row, two for more) over d in 8-float steps.
@@ -67,8 +85,7 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   for (int j = 0; j < keys; ++j) {
     const T* kr = k + j * ldk;
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      for (int x = 0; x < d; x += 16)
-        _mm_prefetch(reinterpret_cast<const char*>(kr + S.rows_ahead * ldk + x), _MM_HINT_T0);
+      prefetch_lines(kr + ahead_of<S, T> * ldk, d);
     __m256 acc[R][C];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i)
@@ -164,9 +181,7 @@ static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::in
   int k = 0;
   for (; k + G <= kp; k += G, first = false) {
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      for (int j = 0; j < G; ++j)
-        for (int c = 0; c < dv; c += 16)
-          _mm_prefetch(reinterpret_cast<const char*>(v + (k + S.rows_ahead + j) * ldv + c), _MM_HINT_T0);
+      for (int j = 0; j < G; ++j) prefetch_lines(v + (k + ahead_of<S, T> + j) * ldv, dv);
     __m256 p[R][G];
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < G; ++j) p[r][j] = _mm256_set1_ps(pa[entry(r, k + j, kp)]);

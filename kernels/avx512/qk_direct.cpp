@@ -210,7 +210,7 @@ void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, cons
                std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   const T* k = static_cast<const T*>(k_rows);
   if (rows == 1)
-    avx2::qk_few_rows<avx2::kZen4Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    avx2::qk_few_rows<avx2::kZen5Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
   else
     qk_pairs(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
