@@ -78,7 +78,7 @@ class Elements {
  public:
   template <class Value>
   Elements(attnrt_dtype type, std::size_t n, int offset, Value value)
-      : esz_(type == ATTNRT_F32 ? 4 : 2), n_(n), offset_(offset) {
+      : esz_(type == ATTNRT_F32 ? 4 : 2), offset_(offset) {
     base_ = static_cast<char*>(std::aligned_alloc(64, ((n + offset) * esz_ + 63) / 64 * 64));
     if (!base_) throw std::bad_alloc();
     for (std::size_t i = 0; i < n; ++i) {
@@ -104,7 +104,7 @@ class Elements {
 
  private:
   char* base_;
-  std::size_t esz_, n_;
+  std::size_t esz_;
   int offset_;
 };
 

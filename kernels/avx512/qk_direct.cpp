@@ -25,9 +25,9 @@
 // (double-pumped zmm FMAs) had preferred: 0.68-0.71 of its peak against
 // 0.64-0.68 for zmm.
 //
-// fp16/bf16 K rows are widened as each
-// vector is loaded: no copy of them is made, and they stream from memory
-// among the FMAs as fp32 ones do, prefetched as many bytes ahead.
+// fp16/bf16 K rows are widened as each vector is loaded: no copy of them is
+// made, and they stream from memory among the FMAs as fp32 ones do,
+// prefetched as many bytes ahead.
 //
 // Loop order: key pairs outermost; a pair's K rows come from memory (or
 // the prefetch) once, for the first row tile, and from L1 for the others
@@ -89,10 +89,10 @@ struct PairPrefetch {
   const T* pf1;
   int half;  // elements of d whose steps prefetch pf0
   void at(int x) const {
-    const T* at = x < half ? pf0 + 2 * x : pf1 + 2 * (x - half);
+    const T* from = x < half ? pf0 + 2 * x : pf1 + 2 * (x - half);
 #pragma GCC unroll 2
     for (unsigned b = 0; b < 32 * sizeof(T); b += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(at) + b, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(from) + b, _MM_HINT_T0);
   }
 };
 
