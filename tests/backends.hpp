@@ -5,6 +5,7 @@
 
 #include <attnrt/attnrt.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct BackendCase {
   attnrt_dtype dtype;
   std::string name() const;  // "generic_online_f16"
 };
+inline void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name(); }  // in gtest messages
 
 kernels::DType to_kernel_dtype(attnrt_dtype t);
 

@@ -36,14 +36,15 @@ static inline __m256 load_upto8(const T* p, int n) {
   return n >= 8 ? load8(p) : load_partial(p, n);
 }
 
-// The first n (< 8, may be <= 0) elements widened, zeros after; reads only
-// those. mask: lanes [0, n) (first_lanes), for fp32's masked load.
+// The first n elements widened (all 8 for n >= 8, none for n <= 0), zeros
+// after; reads only those. mask: lanes [0, n) (first_lanes), for fp32's
+// masked load. A tail of 9-15 columns passes n >= 8 for its first vector.
 template <class T>
 static inline __m256 load_tail(const T* p, int n, __m256i mask) {
   if constexpr (std::is_same_v<T, float>)
     return _mm256_maskload_ps(p, mask);
   else
-    return load_partial(p, n);
+    return load_upto8(p, n);
 }
 
 // fp32 -> bf16 bits, round to nearest even, NaN kept (quieted), in the low
