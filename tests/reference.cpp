@@ -97,8 +97,10 @@ void visible_keys(const attnrt_params& p, std::int64_t m, std::int64_t n, std::i
   const std::int64_t diag = p.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? n - m : 0;
   std::int64_t right = p.window_right;
   if (p.causal) right = right < 0 ? 0 : std::min<std::int64_t>(right, 0);
-  *lo = p.window_left < 0 ? 0 : std::clamp<std::int64_t>(i + diag - p.window_left, 0, n);
-  *hi = right < 0 ? n : std::clamp<std::int64_t>(i + diag + right + 1, 0, n);
+  // In 128 bits: a window side up to INT64_MAX means what it says.
+  using Wide = __int128;
+  *lo = p.window_left < 0 ? 0 : static_cast<std::int64_t>(std::clamp<Wide>(Wide{i} + diag - p.window_left, 0, n));
+  *hi = right < 0 ? n : static_cast<std::int64_t>(std::clamp<Wide>(Wide{i} + diag + right + 1, 0, n));
 }
 
 RefRow reference_row(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,

@@ -95,6 +95,31 @@ TEST_P(Semantics, NegativeInfinityBiasMasks) {
       EXPECT_NEAR(out.o.get(0, h, 3, c), p.v().get(0, h, 11, c), tol().o) << "h " << h << " c " << c;
 }
 
+// Window sides up to INT64_MAX mean what they say (no key hidden), on
+// their own, together and with causal, in both alignments; the band
+// arithmetic once overflowed and masked every row.
+TEST_P(Semantics, WindowsAtTheInt64LimitMeanWhatTheySay) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const std::int64_t sides[][2] = {{-1, kMax}, {kMax, -1}, {kMax, kMax}, {kMax - 1, 0}, {3, kMax - 1}};
+  for (const auto align : {ATTNRT_ALIGN_BOTTOM_RIGHT, ATTNRT_ALIGN_TOP_LEFT})
+    for (const auto& [left, right] : sides)
+      for (const bool causal : {false, true}) {
+        Spec spec{.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = 30, .N = 50, .D = 32, .Dv = 32,
+                  .causal = causal, .align = align, .window_left = left, .window_right = right};
+        SCOPED_TRACE(spec.name());
+        Problem p(spec);
+        const RefResult ref = p.reference();
+        // The oracle itself: a side of INT64_MAX hides what -1 hides, nothing.
+        Spec unbounded = spec;
+        unbounded.window_left = left == kMax ? -1 : left;
+        unbounded.window_right = right == kMax ? -1 : right;
+        const RefResult ref_unbounded = Problem(unbounded, seed_of(spec.name())).reference();
+        ASSERT_EQ(ref.lse, ref_unbounded.lse);
+        Outputs out = run_backend(backend(), p);
+        EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), ref, tol()));
+      }
+}
+
 TEST_P(Semantics, HugeScoresNeitherOverflowNorUnderflow) {
   // Q and K hold -1, 0, 1, so scores are exact integers times the scale:
   // +-64 per unit puts the row maxima near +-1000, far past exp's range in

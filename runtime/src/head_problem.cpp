@@ -47,12 +47,18 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
   p.scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(D));
   p.softcap = params.softcap;
   p.diag = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? std::int64_t{p.n} - M : 0;
-  p.left = params.window_left;
-  p.right = params.causal ? (params.window_right < 0 ? 0 : std::min<std::int64_t>(params.window_right, 0))
-                          : params.window_right;
+  const WindowSides w = window_sides(params, M, k.shape[2]);
+  p.left = w.left;
+  p.right = w.right;
   p.precision = static_cast<kernels::Exp2Precision>(params.precision);
   p.gemm_only = false;
   return p;
+}
+
+WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64_t n) {
+  const auto side = [wide = m + n](std::int64_t s) { return s >= wide ? -1 : s; };
+  const std::int64_t right = side(params.window_right);
+  return {side(params.window_left), params.causal ? (right < 0 ? 0 : std::min<std::int64_t>(right, 0)) : right};
 }
 
 void make_gemm_only(kernels::HeadProblem& p) {

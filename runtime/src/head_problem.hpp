@@ -11,6 +11,15 @@
 
 namespace attnrt::rt {
 
+// The sides of the key band every row of a call sees keys through (see
+// HeadProblem::left/right): causal folded into the right side (at most 0),
+// and a side too wide to hide any key (>= M + N) made unbounded (-1), so
+// that no arithmetic on the band overflows whatever the caller passed.
+struct WindowSides {
+  std::int64_t left, right;
+};
+WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64_t n);
+
 // The problem of batch b, query heads [h0, h0 + q_heads) (which must share
 // one KV head), with the call's masks, bias, softcap, LSE and precision.
 kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k,

@@ -261,9 +261,9 @@ Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& 
   s.shape.rows = q.shape[2];
   s.shape.keys = k.shape[2];
   s.shape.kv_lens = params.kv_lens;
-  s.shape.left = params.window_left;
-  s.shape.right = params.causal ? (params.window_right < 0 ? 0 : std::min<std::int64_t>(params.window_right, 0))
-                                : params.window_right;
+  const WindowSides w = window_sides(params, q.shape[2], k.shape[2]);
+  s.shape.left = w.left;
+  s.shape.right = w.right;
   s.shape.bottom_right = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT;
   // Grouped plans stack a (batch, KV head) group's query heads into one unit
   // whose line is all of their rows; otherwise a line is a row block.
