@@ -266,6 +266,34 @@ TEST_P(Semantics, CallerThreadStateIsLeftAlone) {
 #endif
 }
 
+#if defined(__x86_64__)
+// A caller with flush-to-zero, denormals-are-zero and round-toward-zero set
+// gets the bits a default caller gets, under either executor: the calling
+// thread runs parts of the call too (OpenMP), so its MXCSR must not reach
+// the kernels. Subnormal V entries make FTZ/DAZ matter, not only rounding.
+TEST_P(Semantics, CallerFpModeNeverChangesResults) {
+  Problem p({.dtype = dtype(), .B = 2, .Hq = 4, .Hkv = 2, .M = 40, .N = 300, .D = 64, .Dv = 64});
+  for (std::int64_t s = 0; s < 300; s += 3) p.v().set(1, 1, s, 5, 3e-39);
+  for (const char* executor : {"openmp", "tbb"}) {
+    SCOPED_TRACE(executor);
+    attnrt::Runtime rt(attnrt::Config{.num_threads = 2, .executor = executor, .isa = backend().isa});
+    auto run = [&](unsigned mxcsr) {
+      Outputs out{p.make_o(), p.make_lse()};
+      const attnrt::Tensor lse_view = out.lse->cpp();
+      const unsigned before = _mm_getcsr();
+      _mm_setcsr(mxcsr);
+      rt.forward(p.q().cpp(), p.k().cpp(), p.v().cpp(), out.o.cpp(), p.cpp_params(&lse_view, backend().strategy));
+      _mm_setcsr(before);
+      return out;
+    };
+    constexpr unsigned kDefault = 0x1f80, kFtz = 0x8000, kDaz = 0x0040, kTowardZero = 0x6000;
+    const Outputs plain = run(kDefault), odd = run(kDefault | kFtz | kDaz | kTowardZero);
+    EXPECT_TRUE(bit_identical(plain.o, odd.o));
+    EXPECT_TRUE(bit_identical(*plain.lse, *odd.lse));
+  }
+}
+#endif
+
 INSTANTIATE_TEST_SUITE_P(Backends, Semantics, ::testing::ValuesIn(backend_cases()),
                          [](const ::testing::TestParamInfo<BackendCase>& info) { return info.param.name(); });
 

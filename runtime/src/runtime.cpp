@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/fp_env.hpp"
 #include "kernels/pipelines/pipeline.hpp"
 #include "kernels/registry.hpp"
 #include "runtime/src/config.hpp"
@@ -322,6 +323,7 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
   };
 
   executor_->run(part.parts(), part.parts_per_worker(), [&](int part_index, int worker) {
+    const kernels::DefaultFpEnvScope fp_env;  // the caller's FP mode never reaches a result
     const scheduler::Slice arena_ws = arena_->workspace(worker);
     const kernels::Workspace ws = fits ? kernels::Workspace{arena_ws.data, arena_ws.bytes}
                                        : kernels::Workspace{scheduler::thread_scratch(ws_bytes, scheduler::ScratchUse::workspace), ws_bytes};

@@ -1,0 +1,56 @@
+// The floating-point environment every kernel runs in, whatever the thread
+// that runs it had set: round to nearest, subnormals kept (no flush-to-zero,
+// no denormals-are-zero), exceptions masked. The runtime holds it around
+// each part of a call, on workers and on a caller that takes part alike, so
+// that results do not depend on the caller's FP mode; a set's own mode
+// (FpModeScope, e.g. SVE's FZ16) is entered on top of it.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
+namespace attnrt::kernels {
+
+class DefaultFpEnvScope {
+ public:
+  DefaultFpEnvScope() : saved_(read()) {
+    if (mode_bits(saved_) != mode_bits(kDefault)) write(kDefault);
+  }
+  ~DefaultFpEnvScope() {
+    if (mode_bits(read()) != mode_bits(saved_)) write(saved_);
+  }
+  DefaultFpEnvScope(const DefaultFpEnvScope&) = delete;
+  DefaultFpEnvScope& operator=(const DefaultFpEnvScope&) = delete;
+
+ private:
+#if defined(__x86_64__)
+  // MXCSR: all exceptions masked, round to nearest, FTZ and DAZ off. The
+  // sticky flags (bits 0-5) are state, not mode: left as they come.
+  static constexpr std::uint64_t kDefault = 0x1f80;
+  static std::uint64_t mode_bits(std::uint64_t csr) { return csr & ~std::uint64_t{0x3f}; }
+  static std::uint64_t read() { return _mm_getcsr(); }
+  static void write(std::uint64_t csr) { _mm_setcsr(static_cast<unsigned>(csr)); }
+#elif defined(__aarch64__)
+  // FPCR: round to nearest, FZ, FZ16, DN, AHP and trap enables off.
+  static constexpr std::uint64_t kDefault = 0;
+  static std::uint64_t mode_bits(std::uint64_t fpcr) { return fpcr; }
+  static std::uint64_t read() {
+    std::uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    return fpcr;
+  }
+  static void write(std::uint64_t fpcr) { __asm__ volatile("msr fpcr, %0" : : "r"(fpcr)); }
+#else
+  // Elsewhere the portable kernels run in the thread's environment.
+  static constexpr std::uint64_t kDefault = 0;
+  static std::uint64_t mode_bits(std::uint64_t) { return 0; }
+  static std::uint64_t read() { return 0; }
+  static void write(std::uint64_t) {}
+#endif
+  std::uint64_t saved_;
+};
+
+}  // namespace attnrt::kernels
