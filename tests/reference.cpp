@@ -45,6 +45,10 @@ RefRow attend(const attnrt_params& p, std::int64_t D, std::int64_t Dv, std::int6
   double mx = -INFINITY;
   bool nan = false;
   for (std::int64_t j = lo; j < hi; ++j) {
+    if (bias(j) == -INFINITY) {  // hidden: its K and V are never read
+      s.push_back(-INFINITY);
+      continue;
+    }
     const double* k = key(j);
     double dot = 0;
     for (std::int64_t d = 0; d < D; ++d) dot += q_row[d] * k[d];

@@ -120,6 +120,70 @@ TEST_P(Semantics, WindowsAtTheInt64LimitMeanWhatTheySay) {
       }
 }
 
+// NaN and inf in K, V and bias where a row cannot see them (outside its
+// causal or window band, past its batch's key length, under a -inf bias)
+// leave that row as if those keys were not there; rows that see them are
+// NaN (or inf in V's column) as the reference says. Serving engines hand
+// over uninitialized or recycled cache slots under exactly these masks.
+TEST_P(Semantics, HiddenNonFiniteValuesNeverReachARow) {
+  struct Case {
+    Spec spec;
+    std::vector<std::int64_t> keys;  // where to plant NaN/inf (batch 0, every KV head)
+    int finite_rows_at_least;        // rows of the reference that must stay finite
+  };
+  const attnrt_dtype t = dtype();
+  std::vector<Case> cases;
+  const auto add = [&](Spec spec, std::vector<std::int64_t> keys, int finite) {
+    cases.push_back({std::move(spec), std::move(keys), finite});
+  };
+  // The outside run's example: V[49][0] = +inf is hidden from rows 0..48.
+  add({.dtype = t, .M = 64, .N = 64, .D = 64, .Dv = 64, .causal = true}, {49}, 49);
+  add({.dtype = t, .Hq = 4, .Hkv = 2, .M = 33, .N = 70, .D = 40, .Dv = 24, .causal = true,
+       .align = ATTNRT_ALIGN_TOP_LEFT}, {20, 69}, 4 * 20);
+  add({.dtype = t, .Hq = 2, .Hkv = 1, .M = 40, .N = 90, .D = 32, .Dv = 48, .window_left = 6, .window_right = 3},
+      {0, 45, 89}, 2 * 20);
+  add({.dtype = t, .B = 2, .Hq = 2, .Hkv = 2, .M = 5, .N = 300, .D = 64, .Dv = 64, .kv_lens = {200, 300}},
+      {200, 250, 299}, 2 * 2 * 5);
+  // A decode step split over keys (two threads) whose first slots are left
+  // padding: bias -inf over NaN K and V.
+  add({.dtype = t, .Hq = 8, .Hkv = 2, .M = 1, .N = 2000, .D = 128, .Dv = 128, .bias = BiasKind::batch1}, {}, 8);
+  add({.dtype = t, .Hq = 2, .Hkv = 1, .M = 12, .N = 100, .D = 16, .Dv = 72, .bias = BiasKind::full}, {}, 2 * 12);
+  // NaN bias above the causal diagonal, inf V on a key rows 0..24 cannot see.
+  add({.dtype = t, .Hq = 2, .Hkv = 1, .M = 30, .N = 45, .D = 32, .Dv = 32, .causal = true, .bias = BiasKind::full},
+      {40}, 2 * 25);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.spec.name());
+    Problem p(c.spec);
+    std::vector<std::int64_t> keys = c.keys;
+    if (HostTensor* bias = p.bias()) {
+      // Causal: NaN bias on the keys the band hides. Otherwise left padding:
+      // the first 37 keys hidden from every row by -inf, NaN K/V among them.
+      const auto [bb, bh, bm, bn] = bias->shape();
+      for (std::int64_t b = 0; b < bb; ++b)
+        for (std::int64_t h = 0; h < bh; ++h)
+          for (std::int64_t i = 0; i < bm; ++i)
+            for (std::int64_t j = 0; j < bn; ++j)
+              bias->set(b, h, i, j, c.spec.causal ? (j > i + bn - bm ? kNaN : 0.25 * (j % 5))
+                                                  : (j < 37 ? -kInf : 0.25 * (j % 5)));
+      if (!c.spec.causal)
+        for (std::int64_t j = 0; j < 37; j += 4) keys.push_back(j);
+    }
+    const auto [B, Hkv, N, D] = p.k().shape();
+    for (std::int64_t j : keys)
+      for (std::int64_t h = 0; h < Hkv; ++h) {
+        p.k().set(0, h, j, j % D, kNaN);
+        p.v().set(0, h, j, 0, kInf);
+        p.v().set(0, h, j, p.v().shape()[3] - 1, j % 2 ? -kInf : kNaN);
+      }
+    const RefResult ref = p.reference();
+    ASSERT_GE(static_cast<int>(ref.lse.size()) - nan_rows(ref), c.finite_rows_at_least);
+    Outputs out = run_backend(backend(), p);
+    EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), ref, tol()));
+    Outputs one = run_backend(backend(), p, 1);
+    EXPECT_TRUE(matches_reference(one.o, one.lse_ptr(), ref, tol()));
+  }
+}
+
 TEST_P(Semantics, HugeScoresNeitherOverflowNorUnderflow) {
   // Q and K hold -1, 0, 1, so scores are exact integers times the scale:
   // +-64 per unit puts the row maxima near +-1000, far past exp's range in

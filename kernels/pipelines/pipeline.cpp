@@ -3,6 +3,7 @@
 
 #include <numeric>
 
+#include "kernels/pipelines/exact_rows.hpp"
 #include "kernels/pipelines/online.hpp"
 #include "kernels/pipelines/three_pass.hpp"
 #include "kernels/pipelines/two_pass.hpp"
@@ -46,10 +47,12 @@ void run_pipeline(Strategy s, const KernelSet& ks, const HeadProblem& p, const T
                   const Blocking& b, Workspace ws) {
   const FpModeScope mode(ks);  // e.g. FZ16 for SVE fp16 kernels; restored on return
   switch (s) {
-    case Strategy::online: online_forward(ks, p, t, b, ws); return;
-    case Strategy::two_pass: two_pass_forward(ks, p, t, b, ws); return;
-    case Strategy::three_pass: three_pass_forward(ks, p, t, b, ws); return;
+    case Strategy::online: online_forward(ks, p, t, b, ws); break;
+    case Strategy::two_pass: two_pass_forward(ks, p, t, b, ws); break;
+    case Strategy::three_pass: three_pass_forward(ks, p, t, b, ws); break;
   }
+  // A hidden NaN or inf shows as a non-finite row (0 x inf): recomputed.
+  if (!p.gemm_only) repair_nonfinite_rows(p, t);
 }
 
 }  // namespace attnrt::kernels

@@ -1,0 +1,90 @@
+#include "kernels/pipelines/exact_rows.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "kernels/convert.hpp"
+
+namespace attnrt::kernels {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Whether any of the n elements at row is NaN or inf: exponent bits all set.
+template <class Bits>
+bool any_nonfinite(const void* row, int n, Bits exponent) {
+  const Bits* x = static_cast<const Bits*>(row);
+  bool bad = false;
+  for (int c = 0; c < n; ++c) bad |= (x[c] & exponent) == exponent;
+  return bad;
+}
+
+bool row_nonfinite(const HeadProblem& p, int r) {
+  const void* o = static_cast<const char*>(p.o) + p.o_offset(r) * dtype_size(p.dtype);
+  if (p.lse && std::isnan(p.lse[p.lse_offset(r)])) return true;
+  switch (p.dtype) {
+    case DType::f32: return any_nonfinite<std::uint32_t>(o, p.dv, 0x7f800000u);
+    case DType::f16: return any_nonfinite<std::uint16_t>(o, p.dv, std::uint16_t{0x7c00});
+    case DType::bf16: return any_nonfinite<std::uint16_t>(o, p.dv, std::uint16_t{0x7f80});
+  }
+  return false;
+}
+
+// Packed row r over the tile's keys, as the reference defines it.
+void exact_row(const HeadProblem& p, const Tile& t, int r) {
+  const std::size_t esz = dtype_size(p.dtype);
+  const std::int64_t i = r % p.m;
+  const std::int64_t lo = std::max<std::int64_t>(p.key_lo(i), t.key_begin);
+  const std::int64_t hi = std::min<std::int64_t>(p.key_hi(i), t.key_end);
+  const float* bias = p.bias ? p.bias + p.bias_offset(r) : nullptr;
+  float q[kMaxHeadDim], row[kMaxHeadDim];
+  double acc[kMaxHeadDim] = {};
+  load_row(static_cast<const char*>(p.q) + p.q_offset(r) * esz, p.d, q, p.dtype);
+  // The score of key j, or false where the row cannot see it.
+  const auto score = [&](std::int64_t j, double* s) {
+    if (bias && bias[j] == -std::numeric_limits<float>::infinity()) return false;
+    load_row(static_cast<const char*>(p.k) + j * p.ldk * esz, p.d, row, p.dtype);
+    double dot = 0;
+    for (int c = 0; c < p.d; ++c) dot += static_cast<double>(q[c]) * row[c];
+    double x = dot * p.scale;
+    if (p.softcap > 0.0f) x = p.softcap * std::tanh(x / p.softcap);
+    *s = bias ? x + bias[j] : x;
+    return true;
+  };
+  double mx = -kInf, sum = 0, s;
+  bool nan = false;
+  for (std::int64_t j = lo; j < hi; ++j)
+    if (score(j, &s)) {
+      nan |= std::isnan(s);
+      mx = std::max(mx, s);
+    }
+  if (!nan && mx != -kInf)
+    for (std::int64_t j = lo; j < hi; ++j) {
+      if (!score(j, &s)) continue;
+      const double w = std::exp(s - mx);
+      sum += w;
+      if (w == 0) continue;
+      load_row(static_cast<const char*>(p.v) + j * p.ldv * esz, p.dv, row, p.dtype);
+      for (int c = 0; c < p.dv; ++c) acc[c] += w * row[c];
+    }
+  // NaN seen: NaN; nothing seen: zeros and -inf; else the weighted mean.
+  const double inv = nan ? std::numeric_limits<double>::quiet_NaN() : sum > 0 ? 1.0 / sum : 0.0;
+  for (int c = 0; c < p.dv; ++c) row[c] = static_cast<float>(acc[c] * inv);
+  store_row(row, p.dv, static_cast<char*>(p.o) + p.o_offset(r) * esz, p.dtype);
+  if (p.lse)
+    p.lse[p.lse_offset(r)] = nan ? std::numeric_limits<float>::quiet_NaN()
+                             : mx == -kInf ? -std::numeric_limits<float>::infinity()
+                                           : static_cast<float>(mx + std::log(sum));
+}
+
+}  // namespace
+
+void repair_nonfinite_rows(const HeadProblem& p, const Tile& t) {
+  for (int r = t.row_begin; r < t.row_end; ++r)
+    if (row_nonfinite(p, r)) exact_row(p, t, r);
+}
+
+}  // namespace attnrt::kernels
