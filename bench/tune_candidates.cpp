@@ -91,7 +91,7 @@ std::vector<rt::Plan> first_round(const kernels::KernelSet& ks, const rt::PlanSh
                                   std::optional<Strategy> only) {
   std::vector<rt::Plan> plans;
   for (Strategy st : kStrategies) {
-    if (!kernels::has_pipeline(st) || (only && *only != st)) continue;
+    if (only && *only != st) continue;
     const rt::Plan base = default_plan(ks, s, st);
     add(plans, base);
     for (const Field& f : fields(st))
@@ -119,7 +119,6 @@ std::vector<rt::Plan> second_round(const kernels::KernelSet& ks, const rt::PlanS
                                    const std::vector<Timed>& first) {
   std::vector<rt::Plan> plans;
   for (Strategy st : kStrategies) {
-    if (!kernels::has_pipeline(st)) continue;
     const rt::Plan base = default_plan(ks, s, st);
     rt::Plan combined = base;
     int changed = 0;

@@ -26,8 +26,7 @@ std::vector<const kernels::KernelSet*> sets_for(attnrt_dtype t) {
 std::vector<Backend> backends_for(attnrt_dtype t) {
   std::vector<Backend> out;
   for (const kernels::KernelSet* ks : sets_for(t))
-    for (kernels::Strategy s : kAllStrategies)
-      if (kernels::has_pipeline(s)) out.push_back({ks->name, s});
+    for (kernels::Strategy s : kAllStrategies) out.push_back({ks->name, s});
   return out;
 }
 

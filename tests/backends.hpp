@@ -1,5 +1,5 @@
 // What a test can run on: every kernel set the registry has for a dtype,
-// paired with every strategy this build has. Sets this CPU cannot run are
+// paired with every strategy. Sets this CPU cannot run are
 // listed too, so a test can name them and GTEST_SKIP.
 #pragma once
 
@@ -35,7 +35,7 @@ kernels::DType to_kernel_dtype(attnrt_dtype t);
 
 // Kernel sets the registry has for dtype t, in registry order.
 std::vector<const kernels::KernelSet*> sets_for(attnrt_dtype t);
-// Every (set for dtype t) x (built strategy).
+// Every (set for dtype t) x (strategy).
 std::vector<Backend> backends_for(attnrt_dtype t);
 // Every backend of every dtype.
 std::vector<BackendCase> backend_cases();

@@ -1,6 +1,6 @@
 // The public call against the double-precision reference, on every kernel
 // set the registry has (sets this CPU cannot run are skipped) and every
-// strategy this build has. Each case runs through the C ABI and the C++
+// strategy. Each case runs through the C ABI and the C++
 // layer on two threads (they must match bit for bit) and on one thread
 // (another summation order when two threads split keys: checked against the
 // reference).
@@ -316,38 +316,6 @@ std::vector<Spec> default_runtime_specs() {
 
 INSTANTIATE_TEST_SUITE_P(Default, DefaultRuntime, ::testing::ValuesIn(default_runtime_specs()),
                          [](const ::testing::TestParamInfo<Spec>& info) { return info.param.name(); });
-
-// A strategy this build lacks is refused with ATTNRT_UNSUPPORTED and a
-// message naming it, whether asked for per call or in the configuration.
-TEST(Strategies, UnbuiltStrategyIsUnsupported) {
-  int unbuilt = 0;
-  for (kernels::Strategy s : kAllStrategies) {
-    if (kernels::has_pipeline(s)) continue;
-    ++unbuilt;
-    const std::string name = kernels::strategy_name(s);
-    SCOPED_TRACE(name);
-    Problem p({.dtype = ATTNRT_F32, .M = 7, .N = 33});
-    HostTensor o = p.make_o();
-    std::optional<HostTensor> lse = p.make_lse();
-
-    CRuntime rt("", 1);
-    ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
-    EXPECT_EQ(run_c(rt.get(), p, o, &*lse, s), ATTNRT_UNSUPPORTED);
-    EXPECT_NE(std::string(attnrt_last_error()).find(name), std::string::npos) << attnrt_last_error();
-
-    attnrt::Runtime by_config(attnrt::Config{.num_threads = 1, .strategy = static_cast<attnrt::Strategy>(s)});
-    attnrt::Params params = p.cpp_params(nullptr, s);
-    params.strategy = attnrt::Strategy::automatic;  // the configuration's choice applies
-    try {
-      by_config.forward(p.q().cpp(), p.k().cpp(), p.v().cpp(), o.cpp(), params);
-      ADD_FAILURE() << "no error for a strategy this build lacks";
-    } catch (const attnrt::Error& e) {
-      EXPECT_EQ(e.status(), ATTNRT_UNSUPPORTED);
-      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
-    }
-  }
-  if (unbuilt == 0) GTEST_SKIP() << "this build has every strategy";
-}
 
 // Every name the sweep uses for a kernel set is one the registry knows for
 // that dtype, and every dtype has at least the portable set, last.

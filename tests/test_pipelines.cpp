@@ -615,10 +615,6 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, GemmOnly, ::testing::Values(ATTNRT_F32, ATTNRT_
 
 // ---- plans and tuning -----------------------------------------------------------
 
-TEST(Plans, EveryStrategyIsBuilt) {
-  for (Strategy s : kStrategies) EXPECT_TRUE(kernels::has_pipeline(s)) << kernels::strategy_name(s);
-}
-
 TEST(Plans, RequestedStrategyOverridesTable) {
   const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
   const rt::PlanShape decode{kernels::DType::f32, 128, 128, 1, 4096, 8};
@@ -631,6 +627,22 @@ TEST(Plans, RequestedStrategyOverridesTable) {
   EXPECT_EQ(p.blocking.nb % kernels::key_step(ks), 0);
   EXPECT_GE(p.blocking.mb, 8);  // the whole group in one row block
   EXPECT_NO_THROW(rt::check_plan(ks, p));
+}
+
+// A plan naming no strategy is refused with the rule it broke.
+TEST(Plans, CheckPlanNamesABadStrategy) {
+  const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
+  rt::Plan p = rt::choose_plan(ks, {kernels::DType::f32, 64, 64, 33, 257, 1}, ATTNRT_STRATEGY_AUTO, {});
+  for (int bad : {0, 4, -1}) {
+    p.strategy = static_cast<Strategy>(bad);
+    try {
+      rt::check_plan(ks, p);
+      ADD_FAILURE() << "plan.strategy " << bad << " accepted";
+    } catch (const rt::Failure& e) {
+      EXPECT_NE(std::string(e.what()).find("plan.strategy (" + std::to_string(bad) + ") must be online, two_pass or three_pass"),
+                std::string::npos) << e.what();
+    }
+  }
 }
 
 // Row blocks are as tall as ~1 MiB of packed Q and accumulators allows (K

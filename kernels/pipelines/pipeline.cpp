@@ -19,10 +19,6 @@ const char* strategy_name(Strategy s) {
   return "?";
 }
 
-bool has_pipeline(Strategy s) {
-  return s == Strategy::online || s == Strategy::two_pass || s == Strategy::three_pass;
-}
-
 int key_step(const KernelSet& ks) { return std::lcm(std::lcm(ks.nr, ks.k_pack), a_block_of(ks)); }
 
 int chunk_keys(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b) {

@@ -115,8 +115,6 @@ kernels::Blocking default_blocking(const kernels::KernelSet& ks, Strategy st, co
   return b;
 }
 
-const char* available() { return "online, two_pass, three_pass"; }
-
 }  // namespace
 
 Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strategy requested,
@@ -128,9 +126,6 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
 
   Plan plan{};
   plan.strategy = requested != ATTNRT_STRATEGY_AUTO ? static_cast<Strategy>(requested) : chosen.strategy;
-  if (!kernels::has_pipeline(plan.strategy))
-    fail(ATTNRT_UNSUPPORTED, "strategy ", kernels::strategy_name(plan.strategy),
-         " is not available in this build (available: ", available(), ")");
   plan.group_heads = s.group > 1 && s.m <= kGroupMaxRows;
   const kernels::Blocking def = default_blocking(ks, plan.strategy, s, plan.group_heads);
   const int step = kernels::key_step(ks);
@@ -178,9 +173,8 @@ void check_plan(const kernels::KernelSet& ks, const Plan& plan) {
   constexpr attnrt_status kBad = ATTNRT_INVALID_ARGUMENT;
   const kernels::Blocking& b = plan.blocking;
   const int step = kernels::key_step(ks);
-  if (!kernels::has_pipeline(plan.strategy))
-    fail(ATTNRT_UNSUPPORTED, "plan.strategy (", static_cast<int>(plan.strategy),
-         ") is not available in this build (available: ", available(), ")");
+  if (plan.strategy < Strategy::online || plan.strategy > Strategy::three_pass)
+    fail(kBad, "plan.strategy (", static_cast<int>(plan.strategy), ") must be online, two_pass or three_pass");
   if (b.mb <= 0 || b.mb % ks.mr != 0)
     fail(kBad, "plan.blocking.mb (", b.mb, ") must be a positive multiple of the ", ks.name,
          " set's mr (", ks.mr, ")");

@@ -190,7 +190,6 @@ std::size_t Runtime::largest_workspace() const {
     if (ks) sets.push_back(ks);
   for (const kernels::KernelSet* ks : sets)
     for (attnrt_strategy s : kStrategies) {
-      if (s != ATTNRT_STRATEGY_AUTO && !kernels::has_pipeline(static_cast<kernels::Strategy>(s))) continue;
       for (int d : kDims)
         for (int dv : kDims)
           for (std::int64_t m : lens)
