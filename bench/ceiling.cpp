@@ -2,11 +2,16 @@
 
 #include <cmath>
 
+#include "bench/gemm_only_set.hpp"
+
 namespace attnrt::bench {
 
 Ceiling::Ceiling(Engine& engine, const Workload& w, const attnrt_params& p, const rt::Plan& plan)
     : engine_(engine), w_(w), params_(p), plan_(plan) {
-  plan_.gemm_only = true;
+  plan_.kernel_set = &gemm_only_set(plan.kernel_set ? *plan.kernel_set : engine.kernel_set(w.q().dtype));
+  plan_.split_keys = false;  // no log-sum-exp to merge key pieces by
+  params_.softcap = 0.0f;
+  params_.bias = nullptr;
   const Tensor& o = w.o();
   ob_ = Buffer(elements(o) * dtype_bytes(o.dtype));
   o_ = Tensor::bhsd(ob_.data(), o.dtype, o.shape[0], o.shape[1], o.shape[2], o.shape[3]);

@@ -1,5 +1,5 @@
 // The GEMM-only ceiling of a call: attnrt's own pipeline, plan and threads
-// with the softmax replaced by identity (Plan::gemm_only), so
+// with the softmax replaced by identity (gemm_only_set.hpp), so
 // O = mask(Q·Kᵀ·scale)·V, unnormalized. It does the call's FLOPs, so
 // 1 - attnrt/ceiling GFLOP/s is what the softmax and its bookkeeping cost.
 // It is not attention and is not checked against the reference; it writes
@@ -16,7 +16,8 @@ namespace attnrt::bench {
 
 class Ceiling {
  public:
-  // `plan` is the call's plan; the ceiling runs it with gemm_only set.
+  // `plan` is the call's plan; the ceiling runs it on the GEMM-only set of
+  // its kernel set, without softcap or bias.
   Ceiling(Engine& engine, const Workload& w, const attnrt_params& p, const rt::Plan& plan);
 
   void run();  // the timed part

@@ -28,7 +28,6 @@ std::string plan_text(const rt::Plan& p) {
   }
   if (p.blocking.direct_kv) s += " direct";
   if (p.group_heads) s += " grouped";
-  if (p.gemm_only) s += " gemm_only";
   return s;
 }
 

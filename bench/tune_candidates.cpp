@@ -83,8 +83,7 @@ bool same_plan(const rt::Plan& a, const rt::Plan& b) {
   return a.strategy == b.strategy && x.mb == y.mb && x.nb == y.nb &&
          (!uses_stage_bytes(a.strategy) || x.stage_bytes == y.stage_bytes) &&
          (!uses_pipe_ahead(a.strategy) || x.pipe_ahead == y.pipe_ahead) && x.direct_kv == y.direct_kv &&
-         a.group_heads == b.group_heads &&
-         a.gemm_only == b.gemm_only;
+         a.group_heads == b.group_heads;
 }
 
 std::vector<rt::Plan> first_round(const kernels::KernelSet& ks, const rt::PlanShape& s,

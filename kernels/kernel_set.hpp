@@ -133,8 +133,8 @@ struct KernelSet {
   void (*qk_direct)(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) = nullptr;
   // O[mr x cols] = P·V (init) or O += P·V (acc) over kp keys: P an A panel
-  // of fp32 (as exp2_rows writes it for the accurate precision, or
-  // pack_q for gemm_only), V rows read in place: row j of the B operand is
+  // of fp32 (as exp2_rows writes it for the accurate precision), V rows
+  // read in place: row j of the B operand is
   // row j of v (ldv elements apart), `cols` (>= 1, e.g. all of Dv) columns
   // of it. O columns [cols, round_up(cols, nv)) get 0 (init) or += 0 (acc),
   // so O's padding to nv stays 0. One call covers all columns so that a few

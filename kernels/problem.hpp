@@ -42,11 +42,6 @@ struct HeadProblem {
   // mean unbounded on that side. Causal is right = 0.
   std::int64_t diag, left, right;
   Exp2Precision precision;
-  // Benchmarks only (the GEMM-only ceiling): P = scale·Q·Kᵀ on the visible
-  // keys (masked keys weigh 0), O = P·V unnormalized; no max, exp2 or
-  // normalization, and LSE is not written. The runtime clears softcap and
-  // bias for it.
-  bool gemm_only;
 
   int rows() const { return m * q_heads; }
 

@@ -48,7 +48,7 @@ void run_pipeline(Strategy s, const KernelSet& ks, const HeadProblem& p, const T
     case Strategy::three_pass: three_pass_forward(ks, p, t, b, ws); break;
   }
   // A hidden NaN or inf shows as a non-finite row (0 x inf): recomputed.
-  if (!p.gemm_only) repair_nonfinite_rows(p, t);
+  repair_nonfinite_rows(p, t);
 }
 
 }  // namespace attnrt::kernels

@@ -16,10 +16,8 @@ inline constexpr float kLog2e = 1.4426950408889634f;
 inline constexpr float kLn2 = 0.6931471805599453f;
 
 // The factor the qk micro-kernel applies: straight to log2 units unless a
-// softcap must see natural-unit scores first (or no softmax follows).
-inline float qk_alpha(const HeadProblem& p) {
-  return p.softcap > 0.0f || p.gemm_only ? p.scale : p.scale * kLog2e;
-}
+// softcap must see natural-unit scores first.
+inline float qk_alpha(const HeadProblem& p) { return p.softcap > 0.0f ? p.scale : p.scale * kLog2e; }
 
 // The first and last query row (within its head) among packed rows
 // [r0, r1). Masks are monotone in the row, so these two decide whether a
@@ -42,12 +40,10 @@ inline bool block_unmasked(const HeadProblem& p, RowSpan rows, std::int64_t k0, 
 // Finishes an S strip of `rows` packed rows (first r0) over keys
 // [k0, k0 + cols), stored at s with row stride lds: applies softcap and bias
 // (converting to log2 units) and writes -inf outside each row's key interval
-// and outside [t_k0, t_k1) (the tile's key range); 0 for gemm_only, whose
-// identity softmax takes S as P, so that a masked key weighs nothing there
-// too.
+// and outside [t_k0, t_k1) (the tile's key range).
 inline void finish_scores(const HeadProblem& p, float* s, std::int64_t lds, int r0, int rows,
                           std::int64_t k0, int cols, std::int64_t t_k0, std::int64_t t_k1) {
-  const float masked = p.gemm_only ? 0.0f : -std::numeric_limits<float>::infinity();
+  const float masked = -std::numeric_limits<float>::infinity();
   const bool cap = p.softcap > 0.0f;
   const float inv_cap = cap ? 1.0f / p.softcap : 0.0f;
   const float cap_log2 = p.softcap * kLog2e;

@@ -43,30 +43,6 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, st
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
 }
 
-// The mr rows of S (columns [0, cols), fp32) as an fp32 A panel of cols
-// columns (kernel_set.hpp: blocks of blk columns, each [mr][w]). The usual
-// block widths are constants (Blk) so that whole blocks copy as a few
-// vector moves even in this file's baseline ISA; Blk = 0 takes blk as
-// given. For fp32 panels k_pack is 1: no padding to fill.
-template <int Blk>
-void copy_into_a_panel(int blk, int mr, const float* sc, std::int64_t lds, int cols, float* p) {
-  if constexpr (Blk > 0) blk = Blk;
-  int b0 = 0;
-  for (; b0 + blk <= cols; b0 += blk, p += blk * mr)
-    for (int r = 0; r < mr; ++r) std::copy_n(sc + r * lds + b0, blk, p + r * blk);
-  if (const int w = cols - b0; w > 0)
-    for (int r = 0; r < mr; ++r) std::copy_n(sc + r * lds + b0, w, p + r * w);
-}
-
-void copy_into_a_panel(const KernelSet& ks, const float* sc, std::int64_t lds, int cols, float* p) {
-  switch (const int blk = a_block_of(ks)) {
-    case 1: return copy_into_a_panel<1>(blk, ks.mr, sc, lds, cols, p);    // [k][mr]
-    case 8: return copy_into_a_panel<8>(blk, ks.mr, sc, lds, cols, p);    // avx2
-    case 16: return copy_into_a_panel<16>(blk, ks.mr, sc, lds, cols, p);  // avx512
-    default: return copy_into_a_panel<0>(blk, ks.mr, sc, lds, cols, p);
-  }
-}
-
 }  // namespace
 
 KeyRange visible_keys(const HeadProblem& p, const Tile& t, int r0, int r1) {
@@ -91,7 +67,6 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->m_safe = c.take<float>(sizeof(float) * mb);
   rb->strips = c.take<Strip>(sizeof(Strip) * (mb / ks.mr));
   rb->cols = c.take<Cols>(sizeof(Cols) * (mb / ks.mr));
-  rb->p_rows = c.take(static_cast<std::size_t>(ks.mr) * b.nb * elem_bytes(ks));
 }
 
 bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b) {
@@ -279,9 +254,8 @@ const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
   return m_safe;
 }
 
-const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& s,
-                        const RowBlock& rb, const float* sc, std::int64_t lds, int cols) {
-  if (p.gemm_only) return nullptr;
+const float* update_max(const KernelSet& ks, const Strip& s, const RowBlock& rb, const float* sc,
+                        std::int64_t lds, int cols) {
   float* m_new = rb.tmp + 3 * ks.mr;
   std::copy(s.m, s.m + ks.mr, m_new);
   ks.row_max(sc, lds, softmax_rows(ks, rb, s), cols, m_new);
@@ -291,30 +265,7 @@ const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& 
 void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
              const float* sc, std::int64_t lds, int cols, const float* m_safe,
              std::byte* p_panel) {
-  if (!p.gemm_only) {
-    ks.exp2_rows(sc, lds, softmax_rows(ks, rb, s), cols, m_safe, s.l, p_panel, p.precision);
-    return;
-  }
-  // The GEMM-only ceiling: P = S (masked keys already 0), in one pass like
-  // exp2_rows's. An fp32 set packs S with its Q packer (a P panel has the Q
-  // panel layout); a set that widens fp16/bf16 to fp32 panels gets S copied
-  // into the same layout; a set with 16-bit P (bf16 pairs) rounds S to its
-  // input dtype nb columns at a time and packs that.
-  if (ks.dtype == DType::f32) {
-    ks.pack_q(sc, lds, softmax_rows(ks, rb, s), cols, p_panel);
-    return;
-  }
-  if (rb.pv.elem == sizeof(float)) {
-    copy_into_a_panel(ks, sc, lds, cols, reinterpret_cast<float*>(p_panel));
-    return;
-  }
-  const std::size_t esz = elem_bytes(ks);
-  for (int c = 0; c < cols; c += rb.nb) {
-    const int w = std::min(rb.nb, cols - c);
-    for (int r = 0; r < ks.mr; ++r)
-      store_row(sc + r * lds + c, w, rb.p_rows + static_cast<std::size_t>(r) * w * esz, ks.dtype);
-    ks.pack_q(rb.p_rows, w, ks.mr, w, p_panel + p_offset(ks, rb, c));
-  }
+  ks.exp2_rows(sc, lds, softmax_rows(ks, rb, s), cols, m_safe, s.l, p_panel, p.precision);
 }
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
@@ -371,12 +322,12 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, RowBlock* rb) {
     const float* m = rb->m + st * mr;
     const float* l = rb->l + st * mr;
     if (!rb->started[st]) std::fill(o, o + mr * rb->ldo, 0.0f);
-    for (int r = 0; r < rows; ++r) inv[r] = p.gemm_only ? 1.0f : l[r] == 0.0f ? 0.0f : 1.0f / l[r];
+    for (int r = 0; r < rows; ++r) inv[r] = l[r] == 0.0f ? 0.0f : 1.0f / l[r];
     for_each_run(p, r0, rows, p.ldo, p.hso, [&](int r, int count, std::int64_t stride) {
       ks.normalize(o + r * rb->ldo, rb->ldo, count, p.dv, inv + r,
                    static_cast<char*>(p.o) + p.o_offset(r0 + r) * esz, stride, p.dtype);
     });
-    if (p.lse && !p.gemm_only)
+    if (p.lse)
       for (int r = 0; r < rows; ++r) {
         const float ms = m[r] == kNegInf ? 0.0f : m[r];
         p.lse[p.lse_offset(r0 + r)] = l[r] == 0.0f ? kNegInf : (ms + std::log2(l[r])) * kLn2;

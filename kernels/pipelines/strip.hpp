@@ -59,7 +59,6 @@ struct RowBlock {
   float* m_safe;        // per row: the finite max exp2 subtracts (fold_max)
   Strip* strips;        // per strip: the strips of a group in step (group_scores)
   Cols* cols;           //   and their S columns
-  std::byte* p_rows;    // mr x nb of the input dtype: gemm_only's P before packing
   std::int64_t ldo;     // dv rounded up to nv
   PvPath pv;            // the P·V path of the problem's precision
   int nb;
@@ -194,14 +193,12 @@ inline int softmax_rows(const KernelSet& ks, const RowBlock& rb, const Strip& s)
 // where the max moved, the started accumulator; it returns the finite max
 // exp2 must subtract (0 for rows still at -inf): safe_max(), valid until
 // the strip's next call. update_max() does the same for the new scores
-// S[0..mr)[0..cols) at sc, and returns null for gemm_only (no softmax).
+// S[0..mr)[0..cols) at sc.
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
                       const float* m_new);
-const float* update_max(const KernelSet& ks, const HeadProblem& p, const Strip& s,
-                        const RowBlock& rb, const float* sc, std::int64_t lds, int cols);
-inline const float* safe_max(const HeadProblem& p, const RowBlock& rb, const Strip& s) {
-  return p.gemm_only ? nullptr : rb.m_safe + (s.r0 - rb.r0);
-}
+const float* update_max(const KernelSet& ks, const Strip& s, const RowBlock& rb, const float* sc,
+                        std::int64_t lds, int cols);
+inline const float* safe_max(const RowBlock& rb, const Strip& s) { return rb.m_safe + (s.r0 - rb.r0); }
 
 // The finishing half of strip_scores (softcap, bias, masks), for S the
 // caller computed: block_scores below.
@@ -237,8 +234,7 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
                const std::byte* p_panels, std::size_t p_stride, const KvSource& kv);
 
 // P panel (columns [0, cols) of S at sc, padded to k_pack) for the strip:
-// exp2(S - m_safe) with row sums added to s.l, or for gemm_only S itself
-// with masked keys 0.
+// exp2(S - m_safe) with row sums added to s.l.
 void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
              const float* sc, std::int64_t lds, int cols, const float* m_safe, std::byte* p_panel);
 
@@ -247,11 +243,8 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
               const std::byte* p_panel, const KvSource& kv, int v_key);
 
-// The P·V path a problem takes: the fast one only for fast precision, and
-// never for gemm_only, whose P is packed like Q.
-inline PvPath pv_path_of(const KernelSet& ks, const HeadProblem& p) {
-  return pv_path(ks, p.gemm_only ? Exp2Precision::accurate : p.precision);
-}
+// The P·V path a problem takes: the fast one only for fast precision.
+inline PvPath pv_path_of(const KernelSet& ks, const HeadProblem& p) { return pv_path(ks, p.precision); }
 
 // Byte offset of key column c inside a P panel or a V panel of the block's
 // P·V path.

@@ -72,8 +72,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
         float* sc = s_of(st) + kb0;
         const Cols c = strip_scores(ks, p, t, s, w.rb, packed_kv(k0 + kb0, w.k_panels, nullptr, 0),
                                     keys, sc, w.lds);
-        if (!p.gemm_only)
-          ks.row_max(sc + c.c0, w.lds, softmax_rows(ks, w.rb, s), c.count(), w.chunk_max + st * ks.mr);
+        ks.row_max(sc + c.c0, w.lds, softmax_rows(ks, w.rb, s), c.count(), w.chunk_max + st * ks.mr);
       }
     }
 
@@ -82,7 +81,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       const Strip s = strip_of(ks, p, t, w.rb, st);
       const Cols c = cols_of(ks, s.keys.clip(k0, k0 + ck), k0);
       if (c.count() <= 0) continue;
-      const float* m_safe = p.gemm_only ? nullptr : fold_max(ks, s, w.rb, w.chunk_max + st * ks.mr);
+      const float* m_safe = fold_max(ks, s, w.rb, w.chunk_max + st * ks.mr);
       write_p(ks, p, s, w.rb, s_of(st) + c.c0, w.lds, c.count(), m_safe,
               p_of(st) + p_offset(ks, w.rb, c.c0));
     }

@@ -97,7 +97,7 @@ void exp2_pv_ring(const KernelSet& ks, const HeadProblem& p, const Blocking& b,
       if (c.count() <= 0) continue;
       const Strip& s = rb.strips[i];
       write_p(ks, p, s, rb, strip_s(ks, w.s, w.lds, i) + c.c0, w.lds,
-              c.count(), safe_max(p, rb, s), slot(j) + i * w.p_panel);
+              c.count(), safe_max(rb, s), slot(j) + i * w.p_panel);
     }
   };
   for (int j = 0; j < std::min(ahead, tiles); ++j) produce(j);
@@ -123,7 +123,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       for (int i = 0; i < n; ++i) {
         const Cols c = w.rb.cols[i];
         if (c.count() > 0)
-          update_max(ks, p, w.rb.strips[i], w.rb, strip_s(ks, w.s, w.lds, i) + c.c0, w.lds, c.count());
+          update_max(ks, w.rb.strips[i], w.rb, strip_s(ks, w.s, w.lds, i) + c.c0, w.lds, c.count());
       }
       exp2_pv_ring(ks, p, b, w, n, kv);
     }

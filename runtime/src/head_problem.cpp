@@ -51,7 +51,6 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
   p.left = w.left;
   p.right = w.right;
   p.precision = static_cast<kernels::Exp2Precision>(params.precision);
-  p.gemm_only = false;
   return p;
 }
 
@@ -61,10 +60,5 @@ WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64
   return {side(params.window_left), params.causal ? (right < 0 ? 0 : std::min<std::int64_t>(right, 0)) : right};
 }
 
-void make_gemm_only(kernels::HeadProblem& p) {
-  p.gemm_only = true;
-  p.softcap = 0.0f;
-  p.bias = nullptr;
-}
 
 }  // namespace attnrt::rt

@@ -27,7 +27,4 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
                                   const attnrt_params& params, std::int64_t b, std::int64_t h0,
                                   int q_heads);
 
-// The GEMM-only ceiling of p (HeadProblem::gemm_only): no softcap, no bias.
-void make_gemm_only(kernels::HeadProblem& p);
-
 }  // namespace attnrt::rt

@@ -21,13 +21,13 @@ struct Plan {
   // One work item per (batch, KV head): the query heads sharing the KV head
   // are packed into its rows, so K and V are read once for all of them.
   bool group_heads;
-  // The GEMM-only ceiling (HeadProblem::gemm_only); only plan_override.hpp
-  // sets it, never the table.
-  bool gemm_only;
   // The kernel set the plan was made for, when it is not the runtime's set
   // for the dtype (Runtime::choose: a few-row shape whose set has no direct
-  // K/V path); null = that set.
+  // K/V path; the bench's GEMM-only ceiling set); null = that set.
   const kernels::KernelSet* kernel_set = nullptr;
+  // Whether a head's keys may be split over workers, the pieces merged by
+  // their log-sum-exp. The bench's GEMM-only ceiling has none to merge by.
+  bool split_keys = true;
 };
 
 // What the table is keyed on, for one call.

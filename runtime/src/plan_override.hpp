@@ -1,6 +1,6 @@
 // Internal, for attnrt-bench and the tests (never installed): see the plan
 // the runtime would choose for a call, and run a call with an explicit plan
-// instead, including the GEMM-only ceiling (Plan::gemm_only). Errors throw
+// instead (on another kernel set too: Plan::kernel_set). Errors throw
 // attnrt::rt::Failure (runtime/src/error.hpp).
 #pragma once
 

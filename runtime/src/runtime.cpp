@@ -270,8 +270,7 @@ Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& 
   s.options.stack_group = plan.group_heads;
   s.options.rows_per_line = plan.group_heads ? static_cast<int>(q.shape[2]) : plan.blocking.mb;
   s.options.key_quantum = kernels::key_step(ks);  // key splits on whole Q.K^T tiles and k_pack pairs
-  // The GEMM-only ceiling has no softmax, so no log-sum-exp to merge pieces by.
-  s.options.split_keys = !plan.gemm_only;
+  s.options.split_keys = plan.split_keys;
   return s;
 }
 
@@ -328,7 +327,6 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
                                        : kernels::Workspace{scheduler::thread_scratch(ws_bytes, scheduler::ScratchUse::workspace), ws_bytes};
     part.for_each_item(part_index, [&](const scheduler::WorkItem& w) {
       kernels::HeadProblem p = head_problem(q, k, v, o, params, w.batch, w.head, w.heads);
-      if (plan.gemm_only) make_gemm_only(p);
       // A stacked item is whole rows of every head of its group: packed rows.
       kernels::Tile tile{w.row_begin * w.heads, w.row_end * w.heads, w.key_begin, w.key_end};
       if (w.piece >= 0) {
@@ -346,12 +344,12 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double flops = 2.0 * part.total_cost() * (D + Dv);
     std::fprintf(stderr,
-                 "attnrt: B=%lld Hq=%lld Hkv=%lld M=%d N=%d D=%d Dv=%d dtype=%d isa=%s strategy=%s%s "
+                 "attnrt: B=%lld Hq=%lld Hkv=%lld M=%d N=%d D=%d Dv=%d dtype=%d isa=%s strategy=%s "
                  "mb=%d nb=%d stage=%zu pipe_ahead=%d%s%s threads=%d parts=%d balance=%.3f time=%.3f ms "
                  "gflops=%.2f\n",
                  static_cast<long long>(B), static_cast<long long>(Hq), static_cast<long long>(Hkv), M, N, D, Dv,
-                 static_cast<int>(q.dtype), ks.name, kernels::strategy_name(plan.strategy),
-                 plan.gemm_only ? "(gemm_only)" : "", plan.blocking.mb, plan.blocking.nb,
+                 static_cast<int>(q.dtype), ks.name, kernels::strategy_name(plan.strategy), plan.blocking.mb,
+                 plan.blocking.nb,
                  plan.blocking.stage_bytes, plan.blocking.pipe_ahead, plan.blocking.direct_kv ? " direct" : "",
                  plan.group_heads ? " grouped" : "",
                  executor_->workers(), part.parts(), part.balance(), secs * 1e3, flops / secs * 1e-9);
