@@ -50,7 +50,9 @@ int exit_code_for(const Error& e) {
   }
 }
 
-ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, const Options& opt, const Shape& shape) {
+ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, const Options& opt,
+                      const NamedShape& named) {
+  const Shape& shape = named.shape;
   Workload w(shape);
   const attnrt_params params = call_params(opt, shape);
   const auto attnrt_call = [&] { engine.forward(w.q(), w.k(), w.v(), w.o(), params); };
@@ -94,6 +96,8 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
 
   const test::Tolerance tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), params.precision);
   ShapeResult r{.shape = shape,
+                .name = named.name,
+                .target = named.target,
                 .isa = ks.name,
                 .plan = plan,
                 .attnrt = summarize(t_attnrt),
@@ -173,7 +177,17 @@ int run_tune(Engine& engine, const Options& opt, const std::vector<Shape>& shape
   return ok && picked == rules.written ? 0 : kExitCheckFailed;
 }
 
-int run(const Options& opt) {
+// The shape, the file's shapes or the set's, each with its target if it has one.
+std::vector<NamedShape> shapes_to_run(const Options& opt) {
+  if (opt.shape) return {with_target(*opt.shape)};
+  if (!opt.shapes_file.empty()) return read_shape_file(opt.shapes_file);
+  if (opt.set == "targets") return target_shapes();
+  std::vector<NamedShape> named;
+  for (const Shape& s : shape_set(opt.set)) named.push_back(with_target(s));
+  return named;
+}
+
+int run(const Options& opt, const std::vector<NamedShape>& named) {
   std::optional<Engine> engine;
   try {
     engine.emplace(opt.threads, opt.isa);
@@ -182,8 +196,8 @@ int run(const Options& opt) {
     return kExitUsage;
   }
 
-  const std::vector<Shape> shapes = opt.shape ? std::vector<Shape>{*opt.shape}
-                                              : std::vector<Shape>(shape_set(opt.set).begin(), shape_set(opt.set).end());
+  std::vector<Shape> shapes;
+  for (const NamedShape& n : named) shapes.push_back(n.shape);
   bool any_bf16 = false;  // some shape runs a set of the bf16 dot product
   for (const Shape& s : shapes) any_bf16 |= arithmetic_of(engine->kernel_set(s.dtype)) == Arithmetic::bf16_dot;
   if (opt.tune) return run_tune(*engine, opt, shapes, any_bf16);
@@ -199,12 +213,13 @@ int run(const Options& opt) {
                .baseline = baseline_description()};
 
   std::vector<ShapeResult> results;
-  for (const Shape& s : shapes) {
-    if (!opt.json) std::fprintf(stderr, "running %s\n", s.label().c_str());
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    const std::string label = named[i].shape.label();
+    std::fprintf(stderr, "[%zu/%zu] running %s\n", i + 1, named.size(), label.c_str());
     try {
-      results.push_back(run_shape(*engine, probe, info, opt, s));
+      results.push_back(run_shape(*engine, probe, info, opt, named[i]));
     } catch (const Error& e) {
-      std::fprintf(stderr, "attnrt-bench: %s: attnrt rejected the call: %s\n", s.label().c_str(), e.what());
+      std::fprintf(stderr, "attnrt-bench: %s: attnrt rejected the call: %s\n", label.c_str(), e.what());
       return exit_code_for(e);
     }
   }
@@ -219,6 +234,7 @@ int run(const Options& opt) {
       print_row(info, r);
     all_pass &= r.pass();
   }
+  if (!opt.json) print_verdicts(results);
   return all_pass ? 0 : kExitCheckFailed;
 }
 
@@ -228,8 +244,10 @@ int run(const Options& opt) {
 int main(int argc, char** argv) {
   using namespace attnrt::bench;
   Options opt;
+  std::vector<NamedShape> named;
   try {
     opt = parse_options(argc, argv);
+    named = shapes_to_run(opt);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "attnrt-bench: %s\n", e.what());
     return kExitUsage;
@@ -239,7 +257,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    return run(opt);
+    return run(opt, named);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnrt-bench: %s\n", e.what());
     return kExitCheckFailed;

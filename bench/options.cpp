@@ -1,35 +1,10 @@
 #include "bench/options.hpp"
 
-#include <charconv>
-#include <cstdint>
-#include <limits>
 #include <string_view>
 
 namespace attnrt::bench {
 namespace {
 
-std::int64_t positive(std::string_view opt, std::string_view text, std::int64_t max) {
-  std::int64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v <= 0 || v > max)
-    throw UsageError(std::string(opt) + " expects an integer in [1, " + std::to_string(max) + "], got '" +
-                     std::string(text) + "'");
-  return v;
-}
-
-template <class T, std::size_t K>
-T choice(std::string_view opt, std::string_view text, const std::pair<std::string_view, T> (&table)[K]) {
-  std::string known;
-  for (const auto& [name, value] : table) {
-    if (name == text) return value;
-    known += known.empty() ? "" : "|";
-    known += name;
-  }
-  throw UsageError(std::string(opt) + " expects " + known + ", got '" + std::string(text) + "'");
-}
-
-constexpr std::pair<std::string_view, DType> kDtypes[] = {
-    {"fp32", DType::f32}, {"fp16", DType::f16}, {"bf16", DType::bf16}};
 constexpr std::pair<std::string_view, Strategy> kStrategies[] = {
     {"auto", Strategy::automatic},
     {"online", Strategy::online},
@@ -38,14 +13,11 @@ constexpr std::pair<std::string_view, Strategy> kStrategies[] = {
 constexpr std::pair<std::string_view, Precision> kPrecisions[] = {
     {"accurate", Precision::accurate}, {"fast", Precision::fast}};
 
-constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
-
 }  // namespace
 
 Options parse_options(int argc, const char* const* argv) {
   Options o;
-  Shape s;  // the single-shape defaults: B1 H8 M=N=2048 D128 fp32
-  bool shape_given = false, kv_heads_given = false, dv_given = false;
+  ShapeOptions shape;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i], value;
     bool has_value = false;
@@ -62,21 +34,9 @@ Options parse_options(int argc, const char* const* argv) {
       if (i + 1 >= argc) throw UsageError(std::string(arg) + " needs a value");
       return argv[++i];
     };
-    const auto shape_int = [&](std::int64_t& field) {
-      field = positive(arg, next(), kMaxInt);
-      shape_given = true;
-    };
-
-    if (arg == "--batch") shape_int(s.batch);
-    else if (arg == "--heads") shape_int(s.heads);
-    else if (arg == "--kv-heads") { shape_int(s.kv_heads); kv_heads_given = true; }
-    else if (arg == "--q-len") shape_int(s.q_len);
-    else if (arg == "--kv-len") shape_int(s.kv_len);
-    else if (arg == "--head-dim") shape_int(s.head_dim);
-    else if (arg == "--head-dim-v") { shape_int(s.head_dim_v); dv_given = true; }
-    else if (arg == "--dtype") { s.dtype = choice(arg, next(), kDtypes); shape_given = true; }
-    else if (arg == "--causal") { flag(); s.causal = true; shape_given = true; }
-    else if (arg == "--threads") o.threads = static_cast<int>(positive(arg, next(), 4096));
+    if (arg == "--causal") flag();
+    if (shape.take(arg, next)) continue;
+    if (arg == "--threads") o.threads = static_cast<int>(positive(arg, next(), 4096));
     else if (arg == "--strategy") o.strategy = choice(arg, next(), kStrategies);
     else if (arg == "--precision") o.precision = choice(arg, next(), kPrecisions);
     else if (arg == "--isa") {
@@ -86,14 +46,18 @@ Options parse_options(int argc, const char* const* argv) {
     else if (arg == "--reps") o.reps = static_cast<int>(positive(arg, next(), 1000000));
     else if (arg == "--set") {
       o.set = next();
-      if (shape_set(o.set).empty()) {
-        std::string known;
+      if (o.set != "targets" && shape_set(o.set).empty()) {
+        std::string known = "targets";
         for (std::string_view n : shape_set_names()) {
-          known += known.empty() ? "" : "|";
+          known += "|";
           known += n;
         }
         throw UsageError("--set expects " + known + ", got '" + o.set + "'");
       }
+    }
+    else if (arg == "--shapes") {
+      o.shapes_file = next();
+      if (o.shapes_file.empty()) throw UsageError("--shapes needs a file name");
     }
     else if (arg == "--json") { flag(); o.json = true; }
     else if (arg == "--tune") { flag(); o.tune = true; }
@@ -107,13 +71,8 @@ Options parse_options(int argc, const char* const* argv) {
   }
   if (!o.tune && (!o.tune_out.empty() || o.tune_range)) throw UsageError("--tune-out and --tune-range need --tune");
   if (o.tune && o.json) throw UsageError("--tune writes a table and tuning rules, not --json");
-  if (!shape_given) return o;
-  if (!kv_heads_given) s.kv_heads = s.heads;
-  if (!dv_given) s.head_dim_v = s.head_dim;
-  if (s.heads % s.kv_heads != 0)
-    throw UsageError("--kv-heads (" + std::to_string(s.kv_heads) + ") must divide --heads (" +
-                     std::to_string(s.heads) + ")");
-  o.shape = s;
+  if (shape.given() && !o.shapes_file.empty()) throw UsageError("--shapes and shape options exclude each other");
+  if (shape.given()) o.shape = shape.shape();
   return o;
 }
 
@@ -136,7 +95,10 @@ default to B1 H8 M=N=2048 D128 fp32):
   --batch B  --heads H  --kv-heads Hkv  --q-len M  --kv-len N
   --head-dim D  --head-dim-v Dv  --dtype fp32|fp16|bf16  --causal
   --set NAME        shape set when no shape option is given:
-                    default|prefill|decode|skinny|causal (default: default)
+                    default|prefill|decode|skinny|causal|targets (default:
+                    default); targets: bench/shapes/targets.txt, built in
+  --shapes FILE     the shapes of FILE, one per line: NAME TARGET OPTIONS
+                    (the format: bench/shapes/targets.txt)
 Run:
   --threads T       worker threads (default: as the runtime decides)
   --isa NAME        kernel set (default: the best this CPU runs)

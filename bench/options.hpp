@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bench/arg_parse.hpp"
 #include "bench/shapes.hpp"
 
 namespace attnrt::bench {
@@ -14,6 +15,7 @@ namespace attnrt::bench {
 struct Options {
   std::optional<Shape> shape;  // set when any shape option was given: run only it
   std::string set = "default"; // otherwise this named shape set
+  std::string shapes_file;     // or the shapes of this file (shape_file.hpp)
   int threads = 0;             // 0: as the Runtime decides (ATTNRT_NUM_THREADS or all cores)
   std::string isa;             // "": the best this CPU runs
   Strategy strategy = Strategy::automatic;
@@ -24,11 +26,6 @@ struct Options {
   std::string tune_out;   // "": the rules go to stdout after the '#' table
   bool tune_range = false;  // rules match M and N within a factor of two, not exactly
   bool help = false;
-};
-
-// A bad command line; the message names the option.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 Options parse_options(int argc, const char* const* argv);  // throws UsageError

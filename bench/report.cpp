@@ -91,6 +91,21 @@ Sampled sampled(const ShapeResult& r) {
           r.pct_peak_cycles_reps.empty() ? NAN : summarize(r.pct_peak_cycles_reps).median};
 }
 
+// A figure, or "–" where there is none (no perf events, no baseline).
+std::string figure(double v, int width, int precision) {
+  char buf[32];
+  if (std::isfinite(v))
+    std::snprintf(buf, sizeof buf, "%*.*f", width, precision, v);
+  else
+    std::snprintf(buf, sizeof buf, "%*s\u2013", width - 1, "");  // "–" is one column, three bytes
+  return buf;
+}
+
+// The figure a target is about: % of peak or of read bandwidth.
+double target_figure(const ShapeResult& r, const Sampled& at) {
+  return r.target.kind == Target::Kind::bw ? at.pct_bw : at.pct_peak;
+}
+
 }  // namespace
 
 void print_header(const RunInfo& run) {
@@ -117,15 +132,15 @@ void print_row(const RunInfo& run, const ShapeResult& r) {
   const double f = flops(r.shape), secs = r.attnrt.median;
   const PeakUsed pk = peak_for(run.peaks, arithmetic_of(r.shape.dtype, r.isa));
   const Sampled at = sampled(r);
-  std::printf("%-40s %10.2f %8.2f %6.1f %6.1f %5.1f %7.2f %5.1f | ", r.shape.label().c_str(), secs * 1e3,
-              f / secs * 1e-9, at.pct_peak, at.peak_gflops, at.pct_peak_cycles, bytes_moved(r.shape) / secs * 1e-9,
-              at.pct_bw);
+  std::printf("%-40s %10.2f %8.2f %6.1f %6.1f %s %7.2f %5.1f | ", r.shape.label().c_str(), secs * 1e3,
+              f / secs * 1e-9, at.pct_peak, at.peak_gflops, figure(at.pct_peak_cycles, 5, 1).c_str(),
+              bytes_moved(r.shape) / secs * 1e-9, at.pct_bw);
   std::printf("%8.2f %6.1f%% | ", f / r.ceiling.median * 1e-9, 100.0 * (1.0 - r.ceiling.median / secs));
   if (r.baseline)
     std::printf("%10.2f %8.2f | %7.2fx ", r.baseline->median * 1e3, f / r.baseline->median * 1e-9,
                 r.baseline->median / secs);
   else
-    std::printf("%10s %8s | %8s ", "-", "-", "-");
+    std::printf("%s %s | %s ", figure(NAN, 10, 2).c_str(), figure(NAN, 8, 2).c_str(), figure(NAN, 8, 2).c_str());
   std::printf("%11.3g  %-5s %s %s", r.check.max_abs_err, r.pass() ? "ok" : "FAIL", r.isa.c_str(),
               plan_text(r.plan).c_str());
   if (!r.check.pass()) std::printf("  [attnrt over tolerance %.3g]", r.check.tolerance);
@@ -172,7 +187,32 @@ void print_json(const RunInfo& run, const ShapeResult& r) {
   }
   j.num("max_abs_err", r.check.max_abs_err).num("tolerance", r.check.tolerance);
   j.integer("checked_rows", r.check.rows).boolean("pass", r.pass());
+  if (!r.name.empty()) j.str("name", r.name);
+  if (r.target.kind != Target::Kind::none) {
+    j.str("target", r.target.kind == Target::Kind::bw ? "bw" : "peak").num("target_pct", r.target.pct);
+    j.boolean("target_met", target_figure(r, at) >= r.target.pct);
+  }
   std::printf("%s\n", j.done().c_str());
+}
+
+
+void print_verdicts(const std::vector<ShapeResult>& results) {
+  std::printf("\n");
+  for (const ShapeResult& r : results) {
+    const Sampled at = sampled(r);
+    std::printf("%-8s %-40s ", r.name.empty() ? "-" : r.name.c_str(), r.shape.label().c_str());
+    if (r.target.kind == Target::Kind::none) {
+      std::printf("%5.1f%% of peak, no target", at.pct_peak);
+    } else {
+      const bool bw = r.target.kind == Target::Kind::bw;
+      const double v = target_figure(r, at);
+      std::printf("%5.1f%% of %s, target %.0f%%: %s", v, bw ? "read bandwidth" : "peak", r.target.pct,
+                  v >= r.target.pct ? "met" : "SHORT");
+    }
+    if (r.baseline)
+      std::printf("; %.2fx the baseline", r.baseline->median / r.attnrt.median);
+    std::printf("%s\n", r.pass() ? "" : "; CHECK FAILED");
+  }
 }
 
 }  // namespace attnrt::bench

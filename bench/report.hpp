@@ -8,7 +8,9 @@
 // The peaks are sampled after every rep (PeakProbe): "peak_gflops" and
 // "peak_gbps" are the medians of the shape's samples, "pct_peak" and "pct_bw"
 // the medians over reps of the rep's rate over the peak sampled right after
-// it ("ceiling_pct_peak" and "baseline_pct_peak" likewise). "run_peak_gflops"
+// it ("ceiling_pct_peak" and "baseline_pct_peak" likewise). A target shape
+// (shape_file.hpp) adds "name", "target" ("peak" or "bw"), "target_pct" and
+// "target_met" (pct_peak or pct_bw against target_pct). "run_peak_gflops"
 // and "run_peak_gbps" are the run-level peaks (best of the run's start and
 // end), "run_pct_peak" the median GFLOP/s over run_peak_gflops.
 #pragma once
@@ -20,6 +22,7 @@
 #include "bench/check.hpp"
 #include "bench/options.hpp"
 #include "bench/peak.hpp"
+#include "bench/shape_file.hpp"
 #include "bench/shapes.hpp"
 #include "bench/timing.hpp"
 #include "runtime/src/plan.hpp"
@@ -39,6 +42,8 @@ struct RunInfo {
 
 struct ShapeResult {
   Shape shape;
+  std::string name;  // the target shape's name, "" for others
+  Target target;
   std::string isa;  // the kernel set of the shape's dtype
   rt::Plan plan;    // the plan the call ran
   Timing attnrt;
@@ -61,5 +66,7 @@ struct ShapeResult {
 void print_header(const RunInfo& run);
 void print_row(const RunInfo& run, const ShapeResult& r);
 void print_json(const RunInfo& run, const ShapeResult& r);
+// One line per shape: how it compares with its target and the baseline.
+void print_verdicts(const std::vector<ShapeResult>& results);
 
 }  // namespace attnrt::bench

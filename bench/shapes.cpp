@@ -1,14 +1,18 @@
 #include "bench/shapes.hpp"
 
 #include <array>
+#include <limits>
 #include <utility>
 
+#include "bench/arg_parse.hpp"
 #include "tests/reference.hpp"
 
 namespace attnrt::bench {
 namespace {
 
 constexpr DType f32 = DType::f32, f16 = DType::f16, bf16 = DType::bf16;
+constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
+constexpr std::pair<std::string_view, DType> kDtypes[] = {{"fp32", f32}, {"fp16", f16}, {"bf16", bf16}};
 
 // {batch, heads, kv_heads, q_len, kv_len, head_dim, head_dim_v, dtype, causal}
 constexpr Shape kDefault[] = {
@@ -74,6 +78,32 @@ std::string Shape::label() const {
   s += ' ';
   s += dtype_name(dtype);
   if (causal) s += " causal";
+  return s;
+}
+
+bool ShapeOptions::take(std::string_view opt, const std::function<std::string_view()>& value) {
+  const auto count = [&](std::int64_t& field) { field = positive(opt, value(), kMaxInt); };
+  if (opt == "--batch") count(s_.batch);
+  else if (opt == "--heads") count(s_.heads);
+  else if (opt == "--kv-heads") { count(s_.kv_heads); kv_heads_given_ = true; }
+  else if (opt == "--q-len") count(s_.q_len);
+  else if (opt == "--kv-len") count(s_.kv_len);
+  else if (opt == "--head-dim") count(s_.head_dim);
+  else if (opt == "--head-dim-v") { count(s_.head_dim_v); dv_given_ = true; }
+  else if (opt == "--dtype") s_.dtype = choice(opt, value(), kDtypes);
+  else if (opt == "--causal") s_.causal = true;
+  else return false;
+  given_ = true;
+  return true;
+}
+
+Shape ShapeOptions::shape() const {
+  Shape s = s_;
+  if (!kv_heads_given_) s.kv_heads = s.heads;
+  if (!dv_given_) s.head_dim_v = s.head_dim;
+  if (s.heads % s.kv_heads != 0)
+    throw UsageError("--kv-heads (" + std::to_string(s.kv_heads) + ") must divide --heads (" +
+                     std::to_string(s.heads) + ")");
   return s;
 }
 

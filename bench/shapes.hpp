@@ -7,6 +7,7 @@
 #include <attnrt/attnrt.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +23,24 @@ struct Shape {
   bool causal = false;
 
   std::string label() const;  // e.g. "B1 H8/2 M2048 N2048 D128 fp32 causal"
+  bool operator==(const Shape&) const = default;
+};
+
+// The shape options (--batch ... --causal), shared by the command line and
+// the shape files (shape_file.hpp).
+class ShapeOptions {
+ public:
+  // Applies `opt` if it is a shape option, reading its value through
+  // `value`; false if it is not one. Throws UsageError on a bad value.
+  bool take(std::string_view opt, const std::function<std::string_view()>& value);
+  bool given() const { return given_; }
+  // The shape; --kv-heads defaults to --heads, --head-dim-v to --head-dim.
+  // Throws UsageError when --kv-heads does not divide --heads.
+  Shape shape() const;
+
+ private:
+  Shape s_;  // the defaults: B1 H8 M=N=2048 D128 fp32
+  bool given_ = false, kv_heads_given_ = false, dv_given_ = false;
 };
 
 const char* dtype_name(DType t);
