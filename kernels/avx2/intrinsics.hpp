@@ -3,8 +3,6 @@
 // intrinsics (kernels/avx512/intrinsics.hpp) they take the emulation.
 #pragma once
 
-#if defined(ATTNRT_AVX512_SIMDE)
-#include "tests/avx512_emulation.hpp"
-#else
+#if !defined(ATTNRT_AVX512_SIMDE)  // (the emulation comes from the test build's flags)
 #include <immintrin.h>
 #endif

@@ -8,8 +8,7 @@
 
 #if defined(ATTNRT_AVX512_SIMDE)
 // Test builds only: the same code on a portable emulation of the
-// intrinsics, so the avx512 sets can be checked on a CPU without AVX-512.
-#include "tests/avx512_emulation.hpp"
+// intrinsics, which the test target's flags include before every file.
 #elif defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
