@@ -228,6 +228,28 @@ TEST(SchedulerRuntime, AppliesDomainsThreadsAndBindFromTheEnvironment) {
   EXPECT_EQ(six.placement().workers_in(3), 3);
 }
 
+// three_pass stages S in half of a core's share of its domain's L2, within
+// [128 KiB, 2 MiB]: the plan follows the machine, not a constant.
+TEST(SchedulerRuntime, ThreePassStageIsHalfACoresL2Share) {
+  if (!scheduler::Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
+  const struct {
+    std::string topology;
+    std::size_t stage;
+  } cases[] = {
+      {kA64fx, std::size_t{8} * 1024 * 1024 / 12 / 2},  // 8 MiB per CMG of 12 cores
+      {"package:1 [numa(memory=1073741824)] l2:2(size=1048576) core:1 pu:1", 512 * 1024},
+      {"package:1 [numa(memory=1073741824)] l2:1(size=8388608) core:2 pu:1", 2 * 1024 * 1024},
+      {"package:1 [numa(memory=1073741824)] l2:1(size=1048576) core:8 pu:1", 128 * 1024},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.topology);
+    rt::Runtime r(config("openmp", c.topology.c_str(), 1));
+    Problem p({.B = 1, .Hq = 2, .Hkv = 2, .M = 64, .N = 300, .D = 32, .Dv = 32, .name = "stage"});
+    p.params.strategy = ATTNRT_STRATEGY_THREE_PASS;
+    EXPECT_EQ(r.plan_for(p.q, p.k, p.v, p.o, p.params).blocking.stage_bytes, c.stage);
+  }
+}
+
 // The message of the error creating a runtime from the environment.
 std::string create_error(std::initializer_list<std::pair<const char*, const char*>> vars) {
   const Env env(vars);

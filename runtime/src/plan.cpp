@@ -32,6 +32,9 @@ constexpr int kGroupMaxBlock = 256;
 // times, +1.5-4% over nb = 256; bf16 inputs, M=N=1024, M=256 N=4096 and
 // S1 M=N=512 +1-3%; causal +2-3%), nb = 1024 at D = 64 (S3 and H8 M=N=2048,
 // four runs, +1-4%), nb = 256 at D = 256 (+2%) and nb = 640 at D = 96 (+4%).
+// three_pass's stage: without a known L2 share, and its bounds with one.
+constexpr std::size_t kDefaultStage = 512 * 1024, kMinStage = 128 * 1024, kMaxStage = 2 * 1024 * 1024;
+
 const PlanRule kBuiltin[] = {
     {"", -1, 0, {1, kGroupMaxRows}, {1024, -1}, Strategy::two_pass, 0, 0, 0, 0},
     {"avx512", -1, 64, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 1024, 0, 0},
@@ -108,9 +111,10 @@ kernels::Blocking default_blocking(const kernels::KernelSet& ks, Strategy st, co
     b.nb = static_cast<int>((256 * 1024) / per_key) / step * step;
     b.nb = std::clamp(b.nb, step, 512 / step * step);
   }
-  // The core's share of L2 for a staged chunk (the scheduler will size it
-  // from the domain's L2 and core count).
-  b.stage_bytes = 512 * 1024;
+  // A staged chunk in half of the core's share of L2: the other half holds
+  // the K and V blocks its P·V reads (about 256 KiB, above).
+  b.stage_bytes = s.l2_share_bytes > 0 ? std::clamp<std::size_t>(s.l2_share_bytes / 2, kMinStage, kMaxStage)
+                                       : kDefaultStage;
   b.pipe_ahead = 2;
   return b;
 }

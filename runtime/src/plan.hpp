@@ -41,6 +41,9 @@ struct PlanShape {
   // every worker has a few.
   std::int64_t heads = 1;
   int workers = 1;
+  // A core's share of its domain's L2 (Placement::l2_share_bytes); 0 =
+  // unknown. three_pass stages S in half of it.
+  std::size_t l2_share_bytes = 0;
 };
 
 // An inclusive range of sizes; hi < 0 is unbounded.

@@ -195,7 +195,8 @@ std::size_t Runtime::largest_workspace() const {
           for (std::int64_t m : lens)
             for (std::int64_t n : lens)
               for (std::int64_t g : kGroups) {
-                const Plan p = choose_plan(*ks, {ks->dtype, d, dv, m, n, g}, s, tuning_);
+                const PlanShape shape{ks->dtype, d, dv, m, n, g, 1, 1, placement_->l2_share_bytes()};
+                const Plan p = choose_plan(*ks, shape, s, tuning_);
                 most = std::max(most, kernels::workspace_bytes(p.strategy, *ks, d, dv, p.blocking));
               }
     }
@@ -223,12 +224,11 @@ Plan Runtime::plan_for(const attnrt_tensor& q, const attnrt_tensor& k, const att
 
 Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                      const attnrt_params& params) const {
-  // The one place a call's plan is made. placement_->l2_share_bytes() (the
-  // L2 a core can count on: 8 MiB / 12 on an A64FX CMG) is the budget the
-  // table should size three_pass's stage from; it does not use it yet.
+  // The one place a call's plan is made.
   const PlanShape shape{static_cast<DType>(q.dtype), static_cast<int>(q.shape[3]),
                         static_cast<int>(v.shape[3]), q.shape[2], k.shape[2],
-                        q.shape[1] / k.shape[1], q.shape[0] * q.shape[1], placement_->workers()};
+                        q.shape[1] / k.shape[1], q.shape[0] * q.shape[1], placement_->workers(),
+                        placement_->l2_share_bytes()};
   const attnrt_strategy requested = params.strategy != ATTNRT_STRATEGY_AUTO ? params.strategy : default_strategy_;
   const kernels::KernelSet* ks = &kernel_set(q.dtype);
   Plan plan = choose_plan(*ks, shape, requested, tuning_);
