@@ -15,7 +15,30 @@ instead, and no bound.
   estimate.py                  print the table
   estimate.py --check FILE     also fail (exit 1) if a kernel is slower than its record
   estimate.py --write FILE     record the table
-  estimate.py --model          add whole single-core forward passes from these loops
+  estimate.py --model          add whole forward passes of S1-S6 (bench/mca/model.py)
+
+--model prints, for S1-S6 at fp32 accurate and fp16 fast, on 1 core and on
+48 (4 CMGs), ESTIMATED GFLOP/s, % of peak, the bound and where the time
+goes. Its assumptions:
+  - 2.0 GHz; peak 64 FLOP/cycle fp32, 128 fp16 per core.
+  - Compute: every loop the pipeline runs (llvm-mca, loads hit L1) times
+    its trip count, plus each call's fixed cost (the whole call as an
+    llvm-mca region less its loop copies), 10 cycles of glue per kernel
+    call and 20 per scalar exp2f of fold_max (both assumed).
+  - The plan: plan.cpp's rules for the sve512 sets, mirrored in Python
+    (two_pass for M <= 16 and N >= 1024, else online; default blocks).
+  - Memory: K and V read from HBM by packing (again by each row block
+    unless a head's K/V fits half the CMG's L2), Q read and O written
+    once; 40 GB/s for one core, 210 GB/s per CMG (17.5 per core when 12
+    share it), 830 GB/s for 4 CMGs: the low ends of published figures.
+  - Per phase max(compute, memory); phases summed, never overlapped.
+  - 48 cores: scheduler/partition.cpp's cuts mirrored (2 parts per worker,
+    split-KV pieces where a cut falls inside a line); the slowest worker,
+    and no less than the HBM and per-CMG bytes over their bandwidths.
+  - Reading A: llvm-mca as is. Reading B: 8 cycles per 16-lane gather
+    and call epilogues not overlapped with the next call.
+  - Left out: L2 misses of packed panels, Q packing, normalize, masks,
+    split-KV merges, thread start and synchronization.
 """
 import argparse
 import os
@@ -24,6 +47,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model  # noqa: E402  (bench/mca/model.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VL = 16  # fp32 lanes of A64FX
@@ -62,11 +88,13 @@ def tool(*names):
     sys.exit(f"estimate.py: none of {names} found (apt-get install g++-aarch64-linux-gnu llvm-19)")
 
 
-def region(cxx, name, call, tmp):
+def region(cxx, name, call, tmp, whole=False):
+    """The marked loop of a kernel call; whole: the whole call (see region.cpp)."""
     src = os.path.join(ROOT, "bench", "mca", "region.cpp")
     asm = os.path.join(tmp, name + ".s")
+    mode = "-DATTNRT_MCA_WHOLE" if whole else "-DATTNRT_MCA_MARKERS"
     cmd = [cxx, "-std=c++20", "-O3", "-DNDEBUG", "-mcpu=a64fx", "-msve-vector-bits=512",
-           "-DATTNRT_MCA_MARKERS", f"-DATTNRT_MCA_CALL={call}", "-I", ROOT, "-S", src, "-o", asm]
+           mode, f"-DATTNRT_MCA_CALL={call}", "-I", ROOT, "-S", src, "-o", asm]
     subprocess.run(cmd, check=True)
     lines, inside, count = [], False, 0
     for line in open(asm):
@@ -84,19 +112,35 @@ def region(cxx, name, call, tmp):
     return lines[: lines.index("# LLVM-MCA-END\n") + 1]
 
 
-def mca(mca_bin, lines, tmp, name, target=("-mtriple=aarch64", "-mcpu=a64fx")):
+def mca(mca_bin, lines, tmp, name, target=("-mtriple=aarch64", "-mcpu=a64fx"), iterations=1000):
     path = os.path.join(tmp, name + ".loop.s")
     open(path, "w").writelines(lines)
-    out = subprocess.run([mca_bin, *target, "-iterations=1000", path],
+    out = subprocess.run([mca_bin, *target, f"-iterations={iterations}", path],
                          check=True, capture_output=True, text=True).stdout
     cycles = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
     iters = int(re.search(r"Iterations:\s+(\d+)", out).group(1))
     return cycles / iters
 
 
+def tools():
+    return (tool("aarch64-linux-gnu-g++"),
+            tool("llvm-mca-19", "llvm-mca-18", "llvm-mca-17", "llvm-mca-16", "llvm-mca-15", "llvm-mca-14", "llvm-mca"))
+
+
+def measurer(tmp):
+    """measure(name, call, whole=False, iterations=1000) -> (cycles per
+    iteration of the region, its instruction lines), for the model."""
+    cxx, mca_bin = tools()
+
+    def measure(name, call, whole=False, iterations=1000):
+        tag = f"{name}.{'whole' if whole else 'loop'}.{iterations}"
+        lines = region(cxx, tag, call, tmp, whole)
+        return mca(mca_bin, lines, tmp, tag, iterations=iterations), lines
+    return measure
+
+
 def estimates():
-    cxx = tool("aarch64-linux-gnu-g++")
-    mca_bin = tool("llvm-mca-19", "llvm-mca-18", "llvm-mca-17", "llvm-mca-16", "llvm-mca-15", "llvm-mca-14", "llvm-mca")
+    cxx, mca_bin = tools()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (call, kind, elems) in KERNELS.items():
@@ -123,41 +167,6 @@ def read_records(path):
     return rec
 
 
-def model(rows, ghz=2.0):
-    """Single-core forward passes of the online pipeline, M=12 (one strip),
-    from the loop estimates: every inner loop the pipeline runs, times its
-    trip count; call overheads and cache misses not included (every load an
-    L1 hit), so an upper bound on speed. Blocks of nb=128 keys (the plan's
-    choice for d=256 fp16), rescale assumed in every block."""
-    M, L, D, NB = 12, 32768, 256, 128
-    c = {n: v for n, (v, _) in rows.items()}
-    blocks = L // NB
-    common = {
-        "row_max": M * L * c["row_max_12"],
-        "rescale": blocks * M * D * c["rescale_12"],
-    }
-    fast = dict(common, exp2=M * L * c["exp2_fast_fp16_12"], pack_v=L * D * c["pack_v_fp16_to_fp16"],
-                pv=L * (D // (4 * VL)) * c["pv_fp16_12x2_noepi"])
-    accurate = dict(common, exp2=M * L * c["exp2_accurate_fp32_12"], pack_v=L * D * c["pack_v_fp16_to_fp32"],
-                    pv=L * (D // (2 * VL)) * c["pv_fp16_12x2_mixed"])
-    s_part = {"pack_k": L * D * c["pack_k_fp16_to_fp32"], "qk": (L // (2 * VL)) * D * c["qk_fp32_12x2"]}
-    peak16, peak32 = 128 * ghz, 64 * ghz  # GFLOP/s of one core: fp16, fp32 FMA
-    pv_flops = 2.0 * M * L * D
-
-    def line(title, parts, flops, peak, peak_name, note=""):
-        cycles = sum(parts.values())
-        gf = flops / (cycles / ghz)
-        split = ", ".join(f"{k} {100 * v / cycles:.0f}%" for k, v in parts.items())
-        print(f"model {title}: {gf:.0f} GFLOP/s estimated, {100 * gf / peak:.1f}% of {peak_name} "
-              f"peak {peak:.0f}{note}\n      cycles: {split}")
-
-    print(f"# single core, 2.0 GHz, fp16 M={M} L={L} d={D}; estimated with llvm-mca -mcpu=a64fx")
-    line("S given, fast (noepi P·V)", fast, pv_flops, peak16, "fp16", "; seed measured 181 GFLOP/s, 70.7%")
-    line("S given, accurate (mixed P·V)", accurate, pv_flops, peak32, "fp32")
-    line("forward, fast (S computed)", dict(fast, **s_part), 2 * pv_flops, peak16, "fp16")
-    line("forward, accurate (S computed)", dict(accurate, **s_part), 2 * pv_flops, peak32, "fp32")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", metavar="FILE")
@@ -168,7 +177,8 @@ def main():
     lines = [fmt(n, v, p) for n, (v, p) in rows.items()]
     print("\n".join(lines))
     if args.model:
-        model(rows)
+        with tempfile.TemporaryDirectory() as tmp:
+            model.report(measurer(tmp))
     if args.write:
         with open(args.write, "w") as f:
             f.write("# llvm-mca -mcpu=a64fx estimates (bench/mca/estimate.py): kernel, cycles per\n"
