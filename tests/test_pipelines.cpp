@@ -648,6 +648,25 @@ TEST(Plans, CheckPlanNamesABadStrategy) {
 // Row blocks are as tall as ~1 MiB of packed Q and accumulators allows (K
 // and V are packed again per block), but never so tall that workers lack
 // blocks to share, and never taller than the rows there are.
+// Between one ISA's tile shapes (A64FX fp32: 8x3, nr = nv = 48; 12x2, 32)
+// a call takes the one that pads its rows, keys and Dv least.
+TEST(Plans, PaddedWorkPicksTheTilesThatFitTheShape) {
+  kernels::KernelSet t8x3 = rt::kernel_set_of(shared_runtime(), ATTNRT_F32), t12x2 = t8x3;
+  t8x3.mr = 8, t8x3.nr = 48, t8x3.nv = 48, t8x3.k_pack = 1;
+  t12x2.mr = 12, t12x2.nr = 32, t12x2.nv = 32, t12x2.k_pack = 1;
+  const auto twelve_wins = [&](rt::PlanShape s) { return rt::padded_work(t12x2, s) < rt::padded_work(t8x3, s); };
+  // S2: D = Dv = 128 pads to 144 columns on 8x3; 2048 rows pad to 2052 on 12x2.
+  EXPECT_TRUE(twelve_wins({kernels::DType::f32, 128, 128, 2048, 2048, 1}));
+  // S4: 12 rows fill 12x2 and pad to 16 on 8x3.
+  EXPECT_TRUE(twelve_wins({kernels::DType::f32, 256, 256, 12, 32768, 1}));
+  // Decode, one row or a GQA group of 4 stacked: 8 rows waste less than 12.
+  EXPECT_FALSE(twelve_wins({kernels::DType::f32, 128, 128, 1, 4096, 1}));
+  EXPECT_FALSE(twelve_wins({kernels::DType::f32, 128, 128, 1, 4096, 4}));
+  // Dv = 48 fills 8x3's nv exactly and pads to 64 on 12x2.
+  EXPECT_FALSE(twelve_wins({kernels::DType::f32, 48, 48, 2048, 2048, 1}));
+  EXPECT_EQ(rt::padded_work(t12x2, {kernels::DType::f32, 64, 64, 24, 64, 1}), 24.0 * (64 * 64 + 64 * 64));
+}
+
 TEST(Plans, RowBlocksAreTallButLeaveWorkForEveryWorker) {
   const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
   auto mb = [&](std::int64_t m, int d, std::int64_t heads, int workers) {

@@ -156,6 +156,13 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
   return plan;
 }
 
+double padded_work(const kernels::KernelSet& ks, const PlanShape& s) {
+  const auto up = [](std::int64_t x, int to) { return static_cast<double>((x + to - 1) / to * to); };
+  const std::int64_t rows = s.group > 1 && s.m <= kGroupMaxRows ? s.m * s.group : s.m;  // stacked as planned
+  const double per_row = up(s.n, ks.nr) * s.d + up(s.n, ks.k_pack) * up(s.dv, ks.nv);
+  return up(rows, ks.mr) * per_row;
+}
+
 bool fit_workspace(const kernels::KernelSet& ks, int d, int dv, std::size_t budget, Plan& plan) {
   kernels::Blocking& b = plan.blocking;
   const int step = kernels::key_step(ks);

@@ -86,6 +86,12 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
 // smallest plan does not fit (then the arena is wrong).
 bool fit_workspace(const kernels::KernelSet& ks, int d, int dv, std::size_t budget, Plan& plan);
 
+// The multiply-adds a call of shape `s` issues on `ks`'s tiles, padding
+// included: a head's (or a stacked group's) rows rounded up to mr, keys to
+// nr for Q·Kᵀ, Dv to nv for P·V. Between sets of one ISA with other tiles
+// (A64FX fp32: 8x3 and 12x2) a call takes the one that pads least.
+double padded_work(const kernels::KernelSet& ks, const PlanShape& s);
+
 // Checks a plan given in full (plan_override.hpp); throws Failure
 // (ATTNRT_INVALID_ARGUMENT) naming the field that breaks a rule.
 void check_plan(const kernels::KernelSet& ks, const Plan& plan);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/fp_env.hpp"
@@ -101,6 +102,26 @@ std::array<const kernels::KernelSet*, 3> select_direct_sets(const std::array<con
   return direct;
 }
 
+// For each dtype, the first later set of the registry named after the
+// chosen one (<name>_<tiles>, the same CPU features) with other tiles: A64FX
+// fp32, sve512's 8x3 and sve512_12x2. A call takes it where it pads less
+// (padded_work). None when ATTNRT_ISA named the set.
+std::array<const kernels::KernelSet*, 3> select_tile_sets(const std::array<const kernels::KernelSet*, 3>& sets,
+                                                          const char* isa) {
+  std::array<const kernels::KernelSet*, 3> tiles{};
+  for (int t = 0; t < 3; ++t) {
+    const kernels::KernelSet& own = *sets[t];
+    if (isa && std::strcmp(isa, own.name) == 0) continue;
+    const auto all = kernels::kernel_sets(static_cast<DType>(t));
+    for (auto it = std::find(all.begin(), all.end(), sets[t]); it != all.end() && !tiles[t]; ++it)
+      if (*it && std::string_view((*it)->name).starts_with(std::string(own.name) + "_") &&
+          (*it)->requires_cpu == own.requires_cpu && runs_here(*it) &&
+          ((*it)->mr != own.mr || (*it)->nr != own.nr || (*it)->nv != own.nv))
+        tiles[t] = *it;
+  }
+  return tiles;
+}
+
 // The same head (or stacked group of heads) from row r0 on, writing `rows`
 // rows of O and LSE per head to a split-KV piece's own buffers (row stride
 // dv, heads one after another) instead of the user's.
@@ -130,6 +151,7 @@ Runtime::Runtime(const attnrt_config& config) {
   check_config(config);
   sets_ = select_sets(config.isa, &set_note_);
   direct_sets_ = select_direct_sets(sets_, config.isa);
+  tile_sets_ = select_tile_sets(sets_, config.isa);
   default_strategy_ = config.strategy;
   tuning_ = load_tuning_from_env();
   verbose_ = config.verbose != 0;
@@ -186,8 +208,9 @@ std::size_t Runtime::largest_workspace() const {
                                              ATTNRT_STRATEGY_TWO_PASS, ATTNRT_STRATEGY_THREE_PASS};
   std::size_t most = 0;
   std::vector<const kernels::KernelSet*> sets(sets_.begin(), sets_.end());
-  for (const kernels::KernelSet* ks : direct_sets_)
-    if (ks) sets.push_back(ks);
+  for (const auto* extra : {&direct_sets_, &tile_sets_})
+    for (const kernels::KernelSet* ks : *extra)
+      if (ks) sets.push_back(ks);
   for (const kernels::KernelSet* ks : sets)
     for (attnrt_strategy s : kStrategies) {
       for (int d : kDims)
@@ -231,7 +254,10 @@ Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
                         placement_->l2_share_bytes()};
   const attnrt_strategy requested = params.strategy != ATTNRT_STRATEGY_AUTO ? params.strategy : default_strategy_;
   const kernels::KernelSet* ks = &kernel_set(q.dtype);
+  if (const kernels::KernelSet* tiles = tile_sets_[q.dtype]; tiles && padded_work(*tiles, shape) < padded_work(*ks, shape))
+    ks = tiles;
   Plan plan = choose_plan(*ks, shape, requested, tuning_);
+  if (ks != &kernel_set(q.dtype)) plan.kernel_set = ks;
   if (const kernels::KernelSet* direct = direct_sets_[q.dtype]; direct && !plan.blocking.direct_kv) {
     // A few-row shape whose set would pack K and V: the set that reads them
     // directly, if its plan does.

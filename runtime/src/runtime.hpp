@@ -73,6 +73,8 @@ class Runtime final : public attnrt_runtime {
   // set of the registry this CPU runs that has one (null if none, or if
   // ATTNRT_ISA named the set), for plans whose rows make direct worth it.
   std::array<const kernels::KernelSet*, 3> direct_sets_{};
+  // By attnrt_dtype: a set of the same ISA with other tiles (select_tile_sets).
+  std::array<const kernels::KernelSet*, 3> tile_sets_{};
   std::string set_note_;  // why a set was passed over for a later one (ATTNRT_VERBOSE)
   attnrt_strategy default_strategy_;
   PlanTable tuning_;
