@@ -12,6 +12,8 @@ Ceiling::Ceiling(Engine& engine, const Workload& w, const attnrt_params& p, cons
   plan_.split_keys = false;  // no log-sum-exp to merge key pieces by
   params_.softcap = 0.0f;
   params_.bias = nullptr;
+  params_.alibi_slopes = nullptr;
+  params_.sinks = nullptr;
   const Tensor& o = w.o();
   ob_ = Buffer(elements(o) * dtype_bytes(o.dtype));
   o_ = Tensor::bhsd(ob_.data(), o.dtype, o.shape[0], o.shape[1], o.shape[2], o.shape[3]);

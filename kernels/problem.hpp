@@ -37,6 +37,11 @@ struct HeadProblem {
   std::int64_t ldbias, hsbias;
   float scale;                // multiplies Q·Kᵀ
   float softcap;              // 0 = off
+  // Per query head of the group (packed row r: head r / m), natural units:
+  // ALiBi slopes (adds slope * (key - (i + diag)) to row i's scores) and
+  // sink logits (in the denominator and LSE, no value). Null = none.
+  const float* alibi;
+  const float* sinks;
   // Query row i sees keys j with lo(i) <= j < hi(i), the intersection of
   // [0, n) and the band [i + diag - left, i + diag + right]; left/right < 0
   // mean unbounded on that side. Causal is right = 0.

@@ -53,6 +53,8 @@ std::string Spec::name() const {
   }
   if (bias_masked_row) os << "_maskedrow";
   if (softcap > 0) os << "_cap" << number_name(softcap);
+  if (alibi) os << "_alibi";
+  if (sinks) os << "_sinks";
   if (scale != 0) os << "_scale" << number_name(scale);
   if (lse) os << "_lse";
   if (precision == ATTNRT_EXP2_FAST) os << "_fast";
@@ -70,6 +72,10 @@ Problem::Problem(const Spec& spec, std::uint32_t seed)
   q_.fill_uniform(rng);
   k_.fill_uniform(rng);
   v_.fill_uniform(rng);
+  for (std::int64_t h = 0; spec.alibi && h < spec.Hq; ++h)
+    alibi_.push_back(std::exp2(-8.0f * static_cast<float>(h + 1) / static_cast<float>(spec.Hq)));
+  std::uniform_real_distribution<float> sink(-2.0f, 2.0f);
+  for (std::int64_t h = 0; spec.sinks && h < spec.Hq; ++h) sinks_.push_back(h == 0 ? -kInf : sink(rng));
   if (spec.bias == BiasKind::none) return;
   const HostTensor::Shape bs = bias_shape(spec);
   bias_.emplace(ATTNRT_F32, bs, spec.layout, kNanFill);
@@ -109,6 +115,8 @@ attnrt_params Problem::params(const attnrt_tensor* lse, kernels::Strategy strate
   p.precision = spec_.precision;
   p.strategy = c_strategy(strategy);
   p.lse = lse;
+  p.alibi_slopes = alibi_.empty() ? nullptr : alibi_.data();
+  p.sinks = sinks_.empty() ? nullptr : sinks_.data();
   return p;
 }
 
@@ -125,6 +133,8 @@ attnrt::Params Problem::cpp_params(const attnrt::Tensor* lse, kernels::Strategy 
   p.precision = static_cast<attnrt::Precision>(spec_.precision);
   p.strategy = static_cast<attnrt::Strategy>(c_strategy(strategy));
   p.lse = lse;
+  p.alibi_slopes = alibi_.empty() ? nullptr : alibi_.data();
+  p.sinks = sinks_.empty() ? nullptr : sinks_.data();
   return p;
 }
 

@@ -34,6 +34,8 @@ struct Spec {
   BiasKind bias = BiasKind::none;
   bool bias_masked_row = false;  // bias row 1 (or 0 if M == 1) all -inf: a fully masked row
   float softcap = 0.0f;
+  bool alibi = false;  // ALiBi, the usual slopes 2^(-8(h+1)/Hq)
+  bool sinks = false;  // a sink logit per query head from U(-2, 2); head 0's is -inf (none)
   float scale = 0.0f;
   bool lse = true;
   attnrt_precision precision = ATTNRT_EXP2_ACCURATE;
@@ -73,6 +75,7 @@ class Problem {
   Spec spec_;
   HostTensor q_, k_, v_;
   std::optional<HostTensor> bias_;
+  std::vector<float> alibi_, sinks_;  // [Hq] each, or empty
   attnrt_tensor bias_c_{};
   attnrt::Tensor bias_cpp_{};
 };

@@ -34,15 +34,16 @@ std::vector<double> widen(const attnrt_tensor& t, std::int64_t b, std::int64_t h
 
 // The one definition of a reference output row. q_row: [D]; key(j) and
 // value(j) give pointers to key/value row j as double; bias(j) the additive
-// bias of key j (0 without bias).
+// bias of key j (0 without bias), ALiBi included; sink the head's sink logit
+// (-inf: none), a key with no value.
 template <class Key, class Value, class Bias>
 RefRow attend(const attnrt_params& p, std::int64_t D, std::int64_t Dv, std::int64_t lo, std::int64_t hi,
-              const double* q_row, Key key, Value value, Bias bias) {
+              const double* q_row, Key key, Value value, Bias bias, double sink) {
   const double scale = p.scale != 0.0f ? p.scale : 1.0 / std::sqrt(static_cast<double>(D));
   RefRow r{std::vector<double>(Dv, 0.0), -INFINITY};
   std::vector<double> s;
   s.reserve(std::max<std::int64_t>(0, hi - lo));
-  double mx = -INFINITY;
+  double mx = sink;
   bool nan = false;
   for (std::int64_t j = lo; j < hi; ++j) {
     if (bias(j) == -INFINITY) {  // hidden: its K and V are never read
@@ -65,7 +66,7 @@ RefRow attend(const attnrt_params& p, std::int64_t D, std::int64_t Dv, std::int6
     return r;
   }
   if (mx == -INFINITY) return r;  // nothing visible (or every score -inf): zeros, -inf
-  double sum = 0;
+  double sum = sink == -INFINITY ? 0 : std::exp(sink - mx);
   for (std::int64_t j = lo; j < hi; ++j) {
     const double w = std::exp(s[j - lo] - mx);
     sum += w;
@@ -78,10 +79,24 @@ RefRow attend(const attnrt_params& p, std::int64_t D, std::int64_t Dv, std::int6
   return r;
 }
 
-double bias_at(const attnrt_params& p, std::int64_t b, std::int64_t h, std::int64_t i, std::int64_t j) {
-  if (!p.bias) return 0.0;
-  const attnrt_tensor& bi = *p.bias;
-  return load(bi, bi.shape[0] == 1 ? 0 : b, bi.shape[1] == 1 ? 0 : h, i, j);
+// The bias tensor's entry plus ALiBi's slope * (key - query position), the
+// query at i + diag as the causal alignment places it.
+double bias_at(const attnrt_params& p, std::int64_t b, std::int64_t h, std::int64_t i, std::int64_t j,
+               std::int64_t diag) {
+  double x = 0.0;
+  if (p.bias) {
+    const attnrt_tensor& bi = *p.bias;
+    x = load(bi, bi.shape[0] == 1 ? 0 : b, bi.shape[1] == 1 ? 0 : h, i, j);
+  }
+  if (p.alibi_slopes) x += static_cast<double>(p.alibi_slopes[h]) * static_cast<double>(j - (i + diag));
+  return x;
+}
+
+double sink_of(const attnrt_params& p, std::int64_t h) { return p.sinks ? p.sinks[h] : -INFINITY; }
+
+// Where the causal alignment puts query 0 among n keys.
+std::int64_t diag_of(const attnrt_params& p, std::int64_t m, std::int64_t n) {
+  return p.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? n - m : 0;
 }
 
 }  // namespace
@@ -98,7 +113,7 @@ double load(const attnrt_tensor& t, std::int64_t b, std::int64_t h, std::int64_t
 
 void visible_keys(const attnrt_params& p, std::int64_t m, std::int64_t n, std::int64_t i,
                   std::int64_t* lo, std::int64_t* hi) {
-  const std::int64_t diag = p.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? n - m : 0;
+  const std::int64_t diag = diag_of(p, m, n);
   std::int64_t right = p.window_right;
   if (p.causal) right = right < 0 ? 0 : std::min<std::int64_t>(right, 0);
   // In 128 bits: a window side up to INT64_MAX means what it says.
@@ -124,8 +139,8 @@ RefRow reference_row(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
     for (std::int64_t c = 0; c < Dv; ++c) v_row[c] = load(v, b, hk, j, c);
     return v_row.data();
   };
-  auto bias = [&](std::int64_t j) { return bias_at(p, b, h, i, j); };
-  return attend(p, D, Dv, lo, hi, q_row.data(), key, value, bias);
+  auto bias = [&](std::int64_t j) { return bias_at(p, b, h, i, j, diag_of(p, M, n)); };
+  return attend(p, D, Dv, lo, hi, q_row.data(), key, value, bias, sink_of(p, h));
 }
 
 RefResult reference_forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
@@ -146,8 +161,8 @@ RefResult reference_forward(const attnrt_tensor& q, const attnrt_tensor& k, cons
         for (std::int64_t i = 0; i < M; ++i) {
           std::int64_t lo, hi;
           visible_keys(p, M, n, i, &lo, &hi);
-          auto bias = [&](std::int64_t j) { return bias_at(p, b, h, i, j); };
-          const RefRow row = attend(p, D, Dv, lo, hi, qd.data() + i * D, key, value, bias);
+          auto bias = [&](std::int64_t j) { return bias_at(p, b, h, i, j, diag_of(p, M, n)); };
+          const RefRow row = attend(p, D, Dv, lo, hi, qd.data() + i * D, key, value, bias, sink_of(p, h));
           std::copy(row.o.begin(), row.o.end(), res.o.begin() + ((b * H + h) * M + i) * Dv);
           res.lse[(b * H + h) * M + i] = row.lse;
         }

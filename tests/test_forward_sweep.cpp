@@ -153,6 +153,23 @@ std::vector<Spec> sweep_specs() {
            .bias = BiasKind::heads1, .bias_masked_row = true, .softcap = 1.5f});
     }
 
+  // ALiBi and sinks: alone, with causal masks in both alignments, windows,
+  // key lengths (an empty batch: O = 0, LSE = the sink), a fully masked
+  // bias row, softcap, GQA decode grouped and a long decode that two
+  // threads split over keys (the sink is counted once).
+  for (attnrt_dtype t : kDtypes) {
+    add({.dtype = t, .B = 1, .Hq = 4, .Hkv = 4, .M = 33, .N = 257, .D = 64, .Dv = 64, .alibi = true});
+    add({.dtype = t, .B = 1, .Hq = 4, .Hkv = 2, .M = 33, .N = 257, .D = 64, .Dv = 48, .sinks = true});
+    add({.dtype = t, .B = 2, .Hq = 4, .Hkv = 2, .M = 40, .N = 100, .D = 32, .Dv = 32, .causal = true,
+         .kv_lens = {100, 0}, .alibi = true, .sinks = true});
+    add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 1, .M = 100, .N = 60, .D = 32, .Dv = 32, .causal = true, .align = TL,
+         .window_left = 20, .bias = BiasKind::full, .bias_masked_row = true, .softcap = 5.0f, .alibi = true,
+         .sinks = true});
+    add({.dtype = t, .B = 2, .Hq = 8, .Hkv = 2, .M = 1, .N = 1000, .D = 128, .Dv = 128, .alibi = true,
+         .sinks = true});
+    add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 1, .M = 1, .N = 4000, .D = 64, .Dv = 64, .alibi = true, .sinks = true});
+  }
+
   // Without LSE output (the null path).
   for (attnrt_dtype t : kDtypes) {
     add({.dtype = t, .B = 2, .Hq = 2, .Hkv = 1, .M = 33, .N = 257, .D = 64, .Dv = 64, .causal = true,

@@ -101,6 +101,8 @@ class Validation : public ::testing::Test {
     p.precision = static_cast<attnrt::Precision>(raw_enum(params.precision));
     p.strategy = static_cast<attnrt::Strategy>(raw_enum(params.strategy));
     p.lse = params.lse ? &cl : nullptr;
+    p.alibi_slopes = params.alibi_slopes;
+    p.sinks = params.sinks;
     try {
       cpp_rt.forward(to_cpp(q), to_cpp(k), to_cpp(v), to_cpp(o), p);
     } catch (const attnrt::Error& e) {
@@ -443,6 +445,30 @@ TEST_F(Validation, BadSoftcap) {
     params.softcap = bad;
     expect_rejected({"params.softcap (", ") must be finite and >= 0 (0 = off)"});
   }
+}
+
+TEST_F(Validation, NonFiniteAlibiSlope) {
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity()}) {
+    SCOPED_TRACE(bad);
+    float slopes[Hq] = {0.5f, 0.25f, bad, 0.125f};
+    params.alibi_slopes = slopes;
+    expect_rejected({"params.alibi_slopes[2] (", ") must be finite"});
+  }
+}
+
+TEST_F(Validation, SinkNaNOrPlusInf) {
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    SCOPED_TRACE(bad);
+    float sinks[Hq] = {-std::numeric_limits<float>::infinity(), 1.0f, 0.0f, bad};  // -inf: no sink, allowed
+    params.sinks = sinks;
+    expect_rejected({"params.sinks[3] (", ") must be finite or -inf (no sink)"});
+  }
+}
+
+TEST_F(Validation, OutputOverlapsSinks) {
+  params.sinks = static_cast<const float*>(o.data) + 3;  // read while o is written
+  expect_rejected({"o overlaps params.sinks in memory"});
 }
 
 TEST_F(Validation, CausalNotZeroOrOne) {

@@ -40,6 +40,9 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
   const std::int64_t lo = std::max<std::int64_t>(p.key_lo(i), t.key_begin);
   const std::int64_t hi = std::min<std::int64_t>(p.key_hi(i), t.key_end);
   const float* bias = p.bias ? p.bias + p.bias_offset(r) : nullptr;
+  const double slope = p.alibi ? p.alibi[r / p.m] : 0.0;
+  // The sink joins the tile that starts at key 0 (as in end_row_block).
+  const double sink = p.sinks && t.key_begin == 0 ? p.sinks[r / p.m] : -kInf;
   float q[kMaxHeadDim], row[kMaxHeadDim];
   double acc[kMaxHeadDim] = {};
   load_row(static_cast<const char*>(p.q) + p.q_offset(r) * esz, p.d, q, p.dtype);
@@ -51,16 +54,18 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
     for (int c = 0; c < p.d; ++c) dot += static_cast<double>(q[c]) * row[c];
     double x = dot * p.scale;
     if (p.softcap > 0.0f) x = p.softcap * std::tanh(x / p.softcap);
-    *s = bias ? x + bias[j] : x;
+    if (bias) x += bias[j];
+    *s = x + slope * static_cast<double>(j - (i + p.diag));
     return true;
   };
-  double mx = -kInf, sum = 0, s;
+  double mx = sink, sum = 0, s;  // the sink counts as a key with no value
   bool nan = false;
   for (std::int64_t j = lo; j < hi; ++j)
     if (score(j, &s)) {
       nan |= std::isnan(s);
       mx = std::max(mx, s);
     }
+  if (sink != -kInf && !nan) sum = std::exp(sink - mx);
   if (!nan && mx != -kInf)
     for (std::int64_t j = lo; j < hi; ++j) {
       if (!score(j, &s)) continue;

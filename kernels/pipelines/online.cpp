@@ -61,7 +61,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       strips_pv(ks, w.rb, w.rb.cols, n, w.p, w.p_panel, kv);
     }
   }
-  end_row_block(ks, p, &w.rb);
+  end_row_block(ks, p, t, &w.rb);
 }
 
 }  // namespace

@@ -38,9 +38,9 @@ inline bool block_unmasked(const HeadProblem& p, RowSpan rows, std::int64_t k0, 
 }
 
 // Finishes an S strip of `rows` packed rows (first r0) over keys
-// [k0, k0 + cols), stored at s with row stride lds: applies softcap and bias
-// (converting to log2 units) and writes -inf outside each row's key interval
-// and outside [t_k0, t_k1) (the tile's key range).
+// [k0, k0 + cols), stored at s with row stride lds: applies softcap, bias
+// and ALiBi (converting to log2 units) and writes -inf outside each row's key
+// interval and outside [t_k0, t_k1) (the tile's key range).
 inline void finish_scores(const HeadProblem& p, float* s, std::int64_t lds, int r0, int rows,
                           std::int64_t k0, int cols, std::int64_t t_k0, std::int64_t t_k1) {
   const float masked = -std::numeric_limits<float>::infinity();
@@ -55,6 +55,11 @@ inline void finish_scores(const HeadProblem& p, float* s, std::int64_t lds, int 
     if (p.bias) {
       const float* b = p.bias + p.bias_offset(r0 + r) + k0;
       for (int c = 0; c < cols; ++c) row[c] += b[c] * kLog2e;
+    }
+    if (p.alibi) {  // slope * (key - query position), the query at i + diag
+      const float slope = p.alibi[(r0 + r) / p.m] * kLog2e;
+      const float first = static_cast<float>(k0 - (i + p.diag));
+      for (int c = 0; c < cols; ++c) row[c] += slope * (first + static_cast<float>(c));
     }
     // Masked columns form a prefix and a suffix of the row: no test per element.
     const std::int64_t lo = std::max(p.key_lo(i), t_k0), hi = std::min(p.key_hi(i), t_k1);

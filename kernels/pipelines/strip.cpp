@@ -181,7 +181,7 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
 Cols finish_strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
                          std::int64_t key0, KeyRange keys, float* sc, std::int64_t lds) {
   const auto [c0, c1] = cols_of(ks, keys, key0);
-  const bool finish_always = p.softcap > 0.0f || p.bias != nullptr;
+  const bool finish_always = p.softcap > 0.0f || p.bias != nullptr || p.alibi != nullptr;
   if (c0 < c1 &&
       (finish_always || !block_unmasked(p, row_span(p, s.r0, s.r0 + s.rows), key0 + c0, key0 + c1)))
     finish_scores(p, sc + c0, lds, s.r0, s.rows, key0 + c0, c1 - c0, t.key_begin, t.key_end);
@@ -312,7 +312,10 @@ void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, i
                            v_panels);
 }
 
-void end_row_block(const KernelSet& ks, const HeadProblem& p, RowBlock* rb) {
+void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, RowBlock* rb) {
+  // A sink joins the tile that starts at key 0, so that split-KV pieces,
+  // merged through their LSE, count it once.
+  const float* sinks = t.key_begin == 0 ? p.sinks : nullptr;
   const int mr = ks.mr;
   const std::size_t esz = elem_bytes(ks);
   float* inv = rb->tmp;
@@ -322,16 +325,27 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, RowBlock* rb) {
     const float* m = rb->m + st * mr;
     const float* l = rb->l + st * mr;
     if (!rb->started[st]) std::fill(o, o + mr * rb->ldo, 0.0f);
-    for (int r = 0; r < rows; ++r) inv[r] = l[r] == 0.0f ? 0.0f : 1.0f / l[r];
+    float* ms = rb->tmp + mr;  // the max the sum l is relative to, finite; l with the sink
+    float* ls = rb->tmp + 2 * mr;
+    for (int r = 0; r < rows; ++r) {
+      ms[r] = m[r] == kNegInf ? 0.0f : m[r];
+      ls[r] = l[r];
+      inv[r] = l[r] == 0.0f ? 0.0f : 1.0f / l[r];
+      if (const float sink = sinks ? sinks[(r0 + r) / p.m] * kLog2e : kNegInf; sink != kNegInf) {
+        // Relative to max(m, sink): the sink's term stays <= 1, no overflow.
+        const float top = l[r] == 0.0f ? sink : std::max(ms[r], sink);
+        ls[r] = l[r] * std::exp2(ms[r] - top) + std::exp2(sink - top);
+        inv[r] = l[r] == 0.0f ? 0.0f : std::exp2(ms[r] - top) / ls[r];
+        ms[r] = top;
+      }
+    }
     for_each_run(p, r0, rows, p.ldo, p.hso, [&](int r, int count, std::int64_t stride) {
       ks.normalize(o + r * rb->ldo, rb->ldo, count, p.dv, inv + r,
                    static_cast<char*>(p.o) + p.o_offset(r0 + r) * esz, stride, p.dtype);
     });
     if (p.lse)
-      for (int r = 0; r < rows; ++r) {
-        const float ms = m[r] == kNegInf ? 0.0f : m[r];
-        p.lse[p.lse_offset(r0 + r)] = l[r] == 0.0f ? kNegInf : (ms + std::log2(l[r])) * kLn2;
-      }
+      for (int r = 0; r < rows; ++r)
+        p.lse[p.lse_offset(r0 + r)] = ls[r] == 0.0f ? kNegInf : (ms[r] + std::log2(ls[r])) * kLn2;
   }
 }
 

@@ -86,8 +86,10 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int
                      RowBlock* rb);
 
 // Normalizes the block's accumulators into the user's O and writes LSE
-// (natural log). Rows that saw no key get O = 0 and LSE = -inf.
-void end_row_block(const KernelSet& ks, const HeadProblem& p, RowBlock* rb);
+// (natural log), with the head's sink in the denominator where the tile
+// starts at key 0. Rows that saw no key get O = 0 and LSE = -inf (or the
+// sink).
+void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, RowBlock* rb);
 
 // One mr-row strip of the block in use.
 struct Strip {

@@ -100,7 +100,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       }
     }
   }
-  end_row_block(ks, p, &w.rb);
+  end_row_block(ks, p, t, &w.rb);
 }
 
 }  // namespace

@@ -128,7 +128,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       exp2_pv_ring(ks, p, b, w, n, kv);
     }
   }
-  end_row_block(ks, p, &w.rb);
+  end_row_block(ks, p, t, &w.rb);
 }
 
 }  // namespace

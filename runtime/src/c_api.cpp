@@ -72,6 +72,8 @@ void attnrt_params_init(attnrt_params* p) {
   p->precision = ATTNRT_EXP2_ACCURATE;
   p->strategy = ATTNRT_STRATEGY_AUTO;
   p->lse = nullptr;
+  p->alibi_slopes = nullptr;
+  p->sinks = nullptr;
 }
 
 attnrt_status attnrt_config_init(attnrt_config* c) {

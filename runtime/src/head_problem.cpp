@@ -44,6 +44,8 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
     p.ldbias = bi.stride[2];
     p.hsbias = sh;
   }
+  p.alibi = params.alibi_slopes ? params.alibi_slopes + h0 : nullptr;
+  p.sinks = params.sinks ? params.sinks + h0 : nullptr;
   p.scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(D));
   p.softcap = params.softcap;
   p.diag = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? std::int64_t{p.n} - M : 0;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <tuple>
 
 #include "kernels/kernel_set.hpp"
 #include "runtime/src/error.hpp"
@@ -144,6 +145,18 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
     for (std::int64_t b = 0; b < q->shape[0]; ++b)
       if (p.kv_lens[b] < 0 || p.kv_lens[b] > k->shape[2])
         fail(kBad, "params.kv_lens[", b, "] (", p.kv_lens[b], ") must be in [0, k.seq (", k->shape[2], ")]");
+
+  // Per-head arrays: finite slopes; sinks finite or -inf (no sink), and o
+  // must not overlap either (they are read while o is written).
+  for (auto [name, a, sink] : {std::tuple{"params.alibi_slopes", p.alibi_slopes, false},
+                               std::tuple{"params.sinks", p.sinks, true}}) {
+    if (!a) continue;
+    for (std::int64_t h = 0; h < q->shape[1]; ++h)
+      if (!(std::isfinite(a[h]) || (sink && a[h] == -std::numeric_limits<float>::infinity())))
+        fail(kBad, name, "[", h, "] (", a[h], ") must be finite", sink ? " or -inf (no sink)" : "");
+    const attnrt_tensor view{const_cast<float*>(a), ATTNRT_F32, {1, 1, 1, q->shape[1]}, {q->shape[1], q->shape[1], q->shape[1]}};
+    check_disjoint("o", *o, name, view);
+  }
 
   if (p.bias) {
     const attnrt_tensor& b = *p.bias;

@@ -71,6 +71,8 @@ typedef struct attnrt_params {
   attnrt_precision precision;  /* exp2 precision */
   attnrt_strategy strategy;    /* AUTO lets the plan table choose */
   const attnrt_tensor* lse;    /* NULL or fp32 [B, Hq, M, 1]: natural-log sum of exp, -inf for empty rows */
+  const float* alibi_slopes;   /* NULL or fp32 [Hq]: adds slope * (key position - query position) to each score */
+  const float* sinks;          /* NULL or fp32 [Hq]: a logit per head in each row's softmax denominator, no value */
 } attnrt_params;
 
 ATTNRT_API void attnrt_params_init(attnrt_params* params);

@@ -72,6 +72,8 @@ struct Params {
   Precision precision = Precision::accurate;
   Strategy strategy = Strategy::automatic;
   const Tensor* lse = nullptr;
+  const float* alibi_slopes = nullptr;  // [Hq]: slope * (key position - query position) added to scores
+  const float* sinks = nullptr;         // [Hq]: a logit per head in each row's denominator, no value
 };
 
 namespace detail {
@@ -89,6 +91,8 @@ struct CParams {
     p.softcap = in.softcap;
     p.precision = static_cast<attnrt_precision>(in.precision);
     p.strategy = static_cast<attnrt_strategy>(in.strategy);
+    p.alibi_slopes = in.alibi_slopes;
+    p.sinks = in.sinks;
     if (in.bias) { bias = in.bias->c(); p.bias = &bias; }
     if (in.lse) { lse = in.lse->c(); p.lse = &lse; }
   }
