@@ -61,25 +61,27 @@ const kernels::KernelSet* named_set(DType t, const char* isa) {
 
 std::array<const kernels::KernelSet*, 3> select_sets(const char* isa, std::string* note) {
   std::array<const kernels::KernelSet*, 3> sets{};
+  const char* isa_name = setting_name(isa, "ATTNRT_ISA", "config.isa");
   bool found = false;
-  std::string known;
+  std::vector<std::string> known;  // sets of any dtype, each once
   for (int t = 0; t < 3; ++t) {
     const DType dt = static_cast<DType>(t);
     const kernels::KernelSet* ks = isa ? named_set(dt, isa) : nullptr;
     if (ks) {
       found = true;
       if (!runs_here(ks))
-        fail(ATTNRT_UNSUPPORTED, "ATTNRT_ISA (", isa, ") needs CPU features this machine lacks (it has: ",
+        fail(ATTNRT_UNSUPPORTED, isa_name, " (", isa, ") needs CPU features this machine lacks (it has: ",
              cpu_features().describe(), ")");
     }
     sets[t] = ks ? ks : best_set(dt, note);
     for (const kernels::KernelSet* k : kernels::kernel_sets(dt))
-      if (k && known.find(k->name) == std::string::npos) {
-        if (!known.empty()) known += ", ";
-        known += k->name;
-      }
+      if (k && std::find(known.begin(), known.end(), k->name) == known.end()) known.push_back(k->name);
   }
-  if (isa && !found) fail(ATTNRT_CONFIG_ERROR, "ATTNRT_ISA (", isa, ") must name a kernel set of this build: ", known);
+  if (isa && !found) {
+    std::string list;
+    for (const std::string& name : known) list += (list.empty() ? "" : ", ") + name;
+    fail(ATTNRT_CONFIG_ERROR, isa_name, " (", isa, ") must name a kernel set of this build: ", list);
+  }
   return sets;
 }
 
