@@ -320,6 +320,28 @@ TEST_F(Config, BadValuesInCodeNameTheField) {
   }
 }
 
+// Every worker's workspace (a few MiB) is made and touched with the
+// runtime: 4096 workers on 2 cores took 56 s and 20 GiB before the limit.
+TEST_F(Config, MoreThanEightWorkersPerAllowedCoreAreRefused) {
+  const int cores = attnrt::Runtime().num_threads();  // 0 threads: one per allowed core
+  const int limit = 8 * cores;
+  if (limit >= 4096) GTEST_SKIP() << cores << " allowed cores take 4096 workers";
+  const std::string rule = " must be at most " + std::to_string(limit) +
+                           " (8 workers per allowed core; allowed cores: " + std::to_string(cores) + ")";
+  attnrt_runtime* rt = nullptr;
+  {
+    ScopedEnv env("ATTNRT_NUM_THREADS", "4096");
+    EXPECT_EQ(attnrt_runtime_create(nullptr, &rt), ATTNRT_CONFIG_ERROR);
+    EXPECT_EQ(rt, nullptr);
+    EXPECT_EQ(std::string(attnrt_last_error()), "ATTNRT_NUM_THREADS (4096)" + rule);
+  }
+  attnrt_config c{};
+  c.num_threads = 4096;
+  EXPECT_EQ(attnrt_runtime_create(&c, &rt), ATTNRT_CONFIG_ERROR);
+  EXPECT_EQ(rt, nullptr);
+  EXPECT_EQ(std::string(attnrt_last_error()), "config.num_threads (4096)" + rule);
+}
+
 TEST_F(Config, CodeOverridesEnvironment) {
   ScopedEnv threads("ATTNRT_NUM_THREADS", "3");
   ScopedEnv isa("ATTNRT_ISA", "nonexistent");

@@ -29,6 +29,9 @@ namespace {
 
 using kernels::DType;
 
+// More workers than this per allowed core are refused (README: ATTNRT_NUM_THREADS).
+constexpr int kMaxWorkersPerCore = 8;
+
 bool runs_here(const kernels::KernelSet* ks) {
   return ks && (ks->requires_cpu & cpu_features().bits) == ks->requires_cpu;
 }
@@ -163,6 +166,13 @@ Runtime::Runtime(const attnrt_config& config) {
   } catch (const scheduler::PlacementError& e) {
     fail(ATTNRT_CONFIG_ERROR, domains_name, " (", config.domains ? config.domains : "", "): ", e.what());
   }
+  // Each worker's workspace is made and touched below, so oversubscribing
+  // costs memory and time for no speed: 4096 workers on 2 cores took 20 GiB.
+  const int cores = placement_->allowed_cores(), most = kMaxWorkersPerCore * cores;
+  if (placement_->workers() > most)
+    fail(ATTNRT_CONFIG_ERROR, setting_name(config.num_threads, "ATTNRT_NUM_THREADS", "config.num_threads"), " (",
+         config.num_threads, ") must be at most ", most, " (", kMaxWorkersPerCore,
+         " workers per allowed core; allowed cores: ", cores, ")");
   executor_ = scheduler::make_executor(kind, *placement_);
   arena_ = std::make_unique<scheduler::Arena>(*placement_, largest_workspace());
   if (verbose_)
