@@ -57,13 +57,21 @@ endif()
 if(ATTNRT_HAVE_TBB)
   list(APPEND ATTNRT_SCHEDULER_LIBS TBB::tbb)
 endif()
-set(ATTNRT_PC_SCHEDULER_LIBS)  # for attnrt.pc
-foreach(dep lib IN ZIP_LISTS "HWLOC;NUMA;TBB" "hwloc;numa;tbb")
+# What a static link needs besides libattnrt.a, for attnrt.pc's
+# Libs.private: the scheduler's libraries, OpenMP's (gomp, pthread with
+# GCC) and the C++ runtime, which a C program's link does not bring.
+set(ATTNRT_PC_PRIVATE_LIBS)
+set(pc_deps HWLOC NUMA TBB)
+set(pc_libs hwloc numa tbb)
+foreach(dep lib IN ZIP_LISTS pc_deps pc_libs)  # ZIP_LISTS takes variable names
   if(ATTNRT_HAVE_${dep})
-    string(APPEND ATTNRT_PC_SCHEDULER_LIBS " -l${lib}")
+    string(APPEND ATTNRT_PC_PRIVATE_LIBS " -l${lib}")
   endif()
 endforeach()
-string(STRIP "${ATTNRT_PC_SCHEDULER_LIBS}" ATTNRT_PC_SCHEDULER_LIBS)
+foreach(lib IN LISTS OpenMP_CXX_LIB_NAMES ITEMS stdc++ m)
+  string(APPEND ATTNRT_PC_PRIVATE_LIBS " -l${lib}")
+endforeach()
+string(STRIP "${ATTNRT_PC_PRIVATE_LIBS}" ATTNRT_PC_PRIVATE_LIBS)
 
 if(ATTNRT_BUILD_TESTS)
   # Debian ships GoogleTest as sources too; building them keeps cross builds

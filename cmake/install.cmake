@@ -15,5 +15,8 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/attnrtConfigVersion
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/attnrtConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/attnrtConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/attnrt)
 
+# From the .pc's directory up to the prefix ("../.." for lib/pkgconfig).
+file(RELATIVE_PATH ATTNRT_PC_TO_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" ATTNRT_PC_TO_PREFIX "${ATTNRT_PC_TO_PREFIX}")
 configure_file(cmake/attnrt.pc.in ${CMAKE_CURRENT_BINARY_DIR}/attnrt.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/attnrt.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

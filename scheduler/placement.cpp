@@ -49,7 +49,8 @@ Placement::Placement(Machine machine, std::uint64_t domain_mask, int workers, Bi
   long total_cores = 0;
   for (int d = 0; d < nd; ++d)
     if (allowed(d)) total_cores += static_cast<long>(doms[d].cores.size());
-  if (workers == 0) workers = static_cast<int>(total_cores);
+  allowed_cores_ = static_cast<int>(total_cores);
+  if (workers == 0) workers = allowed_cores_;
 
   // Largest-remainder split of the workers, proportional to cores.
   std::vector<int> count(nd, 0);

@@ -42,6 +42,8 @@ class Placement {
 
   const Machine& machine() const { return machine_; }
   int workers() const { return static_cast<int>(slots_.size()); }
+  // Cores of the allowed domains: workers = 0 gives each one worker.
+  int allowed_cores() const { return allowed_cores_; }
   const WorkerSlot& slot(int worker) const { return slots_[worker]; }
   int domain_of(int worker) const { return slots_[worker].domain; }
   // Workers of machine domain d: [first_worker(d), first_worker(d) + workers_in(d)).
@@ -67,6 +69,7 @@ class Placement {
  private:
   Machine machine_;
   Bind bind_;
+  int allowed_cores_ = 0;
   std::vector<WorkerSlot> slots_;
   std::vector<int> first_;                      // per machine domain, plus an end
   std::vector<std::vector<int>> cpus_;          // per worker

@@ -57,16 +57,8 @@ if configure_build build-test-release -DCMAKE_BUILD_TYPE=Release; then
   run_ctest native build-test-release
 fi
 # The installed package: CMake config and pkg-config files, used by a user's project.
-echo "=== install: cmake --install, then a consumer project"
-prefix=$PWD/build-test-install/prefix
-if [ -d build-test-release ] && cmake --install build-test-release --prefix "$prefix" >/dev/null &&
-   cmake -S tests/install -B build-test-install/consumer -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
-   cmake --build build-test-install/consumer >/dev/null &&
-   build-test-install/consumer/consumer && LD_LIBRARY_PATH= build-test-install/consumer/consumer_static &&
-   PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig" pkg-config --exists attnrt; then
-  passed=$((passed + 1)); echo "install: ok"
-else
-  failed=$((failed + 1)); status=1; echo "install: FAILED"
+if [ -d build-test-release ]; then
+  run_check install build-test-install.log bash scripts/check-install.sh build-test-release build-test-install
 fi
 
 if configure_build build-test-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNRT_SANITIZE=address,undefined \

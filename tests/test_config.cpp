@@ -8,6 +8,7 @@
 #include <attnrt/attnrt.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -120,6 +121,30 @@ TEST_F(Config, UnknownIsaIsAConfigErrorWhenTheRuntimeIsMade) {
   EXPECT_THROW(attnrt::Runtime{}, attnrt::Error);
 }
 
+TEST_F(Config, UnknownIsaInCodeNamesTheFieldAndListsEverySetOnce) {
+  attnrt_config c;
+  ASSERT_EQ(attnrt_config_init(&c), ATTNRT_OK) << attnrt_last_error();
+  c.isa = "nonexistent";
+  attnrt_runtime* rt = nullptr;
+  EXPECT_EQ(attnrt_runtime_create(&c, &rt), ATTNRT_CONFIG_ERROR);
+  const std::string message = attnrt_last_error();
+  EXPECT_EQ(message.rfind("config.isa (nonexistent) must name a kernel set of this build: ", 0), 0u) << message;
+
+  // The list: every set of the registry once, "generic" too though
+  // "generic_v3" contains it.
+  std::vector<std::string> listed, expected;
+  for (std::size_t at = message.find(": ") + 2, end; at <= message.size(); at = end + 2) {
+    end = std::min(message.find(", ", at), message.size());
+    listed.push_back(message.substr(at, end - at));
+  }
+  for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16})
+    for (const kernels::KernelSet* ks : sets_for(t))
+      if (std::find(expected.begin(), expected.end(), ks->name) == expected.end()) expected.push_back(ks->name);
+  std::sort(listed.begin(), listed.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(listed, expected) << message;
+}
+
 TEST_F(Config, IsaTheCpuLacksIsUnsupported) {
   for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16})
     for (const kernels::KernelSet* ks : sets_for(t)) {
@@ -128,6 +153,12 @@ TEST_F(Config, IsaTheCpuLacksIsUnsupported) {
       attnrt_runtime* rt = nullptr;
       EXPECT_EQ(attnrt_runtime_create(nullptr, &rt), ATTNRT_UNSUPPORTED) << ks->name;
       EXPECT_TRUE(contains(attnrt_last_error(), std::string("ATTNRT_ISA (") + ks->name + ")")) << attnrt_last_error();
+      // The same set named in code names the field.
+      ScopedEnv unset("ATTNRT_ISA", nullptr);
+      attnrt_config c{};
+      c.isa = ks->name;
+      EXPECT_EQ(attnrt_runtime_create(&c, &rt), ATTNRT_UNSUPPORTED) << ks->name;
+      EXPECT_TRUE(contains(attnrt_last_error(), std::string("config.isa (") + ks->name + ")")) << attnrt_last_error();
       return;
     }
   GTEST_SKIP() << "this CPU runs every kernel set of this build";
@@ -287,6 +318,28 @@ TEST_F(Config, BadValuesInCodeNameTheField) {
     EXPECT_EQ(e.status(), ATTNRT_CONFIG_ERROR);
     EXPECT_TRUE(contains(e.what(), "config.executor (foo)")) << e.what();
   }
+}
+
+// Every worker's workspace (a few MiB) is made and touched with the
+// runtime: 4096 workers on 2 cores took 56 s and 20 GiB before the limit.
+TEST_F(Config, MoreThanEightWorkersPerAllowedCoreAreRefused) {
+  const int cores = attnrt::Runtime().num_threads();  // 0 threads: one per allowed core
+  const int limit = 8 * cores;
+  if (limit >= 4096) GTEST_SKIP() << cores << " allowed cores take 4096 workers";
+  const std::string rule = " must be at most " + std::to_string(limit) +
+                           " (8 workers per allowed core; allowed cores: " + std::to_string(cores) + ")";
+  attnrt_runtime* rt = nullptr;
+  {
+    ScopedEnv env("ATTNRT_NUM_THREADS", "4096");
+    EXPECT_EQ(attnrt_runtime_create(nullptr, &rt), ATTNRT_CONFIG_ERROR);
+    EXPECT_EQ(rt, nullptr);
+    EXPECT_EQ(std::string(attnrt_last_error()), "ATTNRT_NUM_THREADS (4096)" + rule);
+  }
+  attnrt_config c{};
+  c.num_threads = 4096;
+  EXPECT_EQ(attnrt_runtime_create(&c, &rt), ATTNRT_CONFIG_ERROR);
+  EXPECT_EQ(rt, nullptr);
+  EXPECT_EQ(std::string(attnrt_last_error()), "config.num_threads (4096)" + rule);
 }
 
 TEST_F(Config, CodeOverridesEnvironment) {

@@ -327,6 +327,16 @@ TEST_F(Validation, OutputElementsOverlap) {
   }
 }
 
+// An output whose shape breaks a rule while its strides fit the right
+// shape is reported by the shape rule, not as overlapping elements.
+TEST_F(Validation, OutputShapeRulesComeBeforeOverlap) {
+  lse.shape[3] = 2;  // strides still those of [B, Hq, M, 1]
+  expect_rejected({"params.lse.head_dim (2) must equal 1"});
+  reset();
+  o.shape[3] = 2 * Dv;
+  expect_rejected({"o.head_dim (16) must equal v.head_dim (8)"});
+}
+
 TEST_F(Validation, ZeroStrideOnSizeOneOutputDimIsAccepted) {
   o.shape[0] = q.shape[0] = k.shape[0] = v.shape[0] = lse.shape[0] = bias.shape[0] = 1;
   o.stride[0] = 0;

@@ -53,6 +53,12 @@ const char* setting_name(const char* value, const char* env_var, const char* fie
   return value && from_env && std::strcmp(value, from_env) == 0 ? env_var : field;
 }
 
+const char* setting_name(int value, const char* env_var, const char* field) {
+  long long from_env;
+  const char* v = env(env_var);
+  return v && parse_int(v, from_env) && from_env == value ? env_var : field;
+}
+
 void check_config(const attnrt_config& c) {
   if (c.num_threads < 0 || c.num_threads > 4096)
     fail(kCfg, "config.num_threads (", c.num_threads, ") must be in [0, 4096] (0 = all allowed cores)");

@@ -18,6 +18,7 @@ void check_config(const attnrt_config& c);
 // What an error about a setting should name: the environment variable when
 // the value is the one it holds, else the config field (set in code).
 const char* setting_name(const char* value, const char* env_var, const char* field);
+const char* setting_name(int value, const char* env_var, const char* field);
 
 // Parses a domain list ("0-3", "1,3", "0,2-3") into a bit mask; throws
 // Failure naming `what` on bad syntax.

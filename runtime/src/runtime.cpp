@@ -30,6 +30,9 @@ namespace {
 
 using kernels::DType;
 
+// More workers than this per allowed core are refused (README: ATTNRT_NUM_THREADS).
+constexpr int kMaxWorkersPerCore = 8;
+
 bool runs_here(const kernels::KernelSet* ks) {
   return ks && (ks->requires_cpu & cpu_features().bits) == ks->requires_cpu;
 }
@@ -62,25 +65,27 @@ const kernels::KernelSet* named_set(DType t, const char* isa) {
 
 std::array<const kernels::KernelSet*, 3> select_sets(const char* isa, std::string* note) {
   std::array<const kernels::KernelSet*, 3> sets{};
+  const char* isa_name = setting_name(isa, "ATTNRT_ISA", "config.isa");
   bool found = false;
-  std::string known;
+  std::vector<std::string> known;  // sets of any dtype, each once
   for (int t = 0; t < 3; ++t) {
     const DType dt = static_cast<DType>(t);
     const kernels::KernelSet* ks = isa ? named_set(dt, isa) : nullptr;
     if (ks) {
       found = true;
       if (!runs_here(ks))
-        fail(ATTNRT_UNSUPPORTED, "ATTNRT_ISA (", isa, ") needs CPU features this machine lacks (it has: ",
+        fail(ATTNRT_UNSUPPORTED, isa_name, " (", isa, ") needs CPU features this machine lacks (it has: ",
              cpu_features().describe(), ")");
     }
     sets[t] = ks ? ks : best_set(dt, note);
     for (const kernels::KernelSet* k : kernels::kernel_sets(dt))
-      if (k && known.find(k->name) == std::string::npos) {
-        if (!known.empty()) known += ", ";
-        known += k->name;
-      }
+      if (k && std::find(known.begin(), known.end(), k->name) == known.end()) known.push_back(k->name);
   }
-  if (isa && !found) fail(ATTNRT_CONFIG_ERROR, "ATTNRT_ISA (", isa, ") must name a kernel set of this build: ", known);
+  if (isa && !found) {
+    std::string list;
+    for (const std::string& name : known) list += (list.empty() ? "" : ", ") + name;
+    fail(ATTNRT_CONFIG_ERROR, isa_name, " (", isa, ") must name a kernel set of this build: ", list);
+  }
   return sets;
 }
 
@@ -183,6 +188,13 @@ Runtime::Runtime(const attnrt_config& config) {
   } catch (const scheduler::PlacementError& e) {
     fail(ATTNRT_CONFIG_ERROR, domains_name, " (", config.domains ? config.domains : "", "): ", e.what());
   }
+  // Each worker's workspace is made and touched below, so oversubscribing
+  // costs memory and time for no speed: 4096 workers on 2 cores took 20 GiB.
+  const int cores = placement_->allowed_cores(), most = kMaxWorkersPerCore * cores;
+  if (placement_->workers() > most)
+    fail(ATTNRT_CONFIG_ERROR, setting_name(config.num_threads, "ATTNRT_NUM_THREADS", "config.num_threads"), " (",
+         config.num_threads, ") must be at most ", most, " (", kMaxWorkersPerCore,
+         " workers per allowed core; allowed cores: ", cores, ")");
   executor_ = scheduler::make_executor(kind, *placement_);
   arena_ = std::make_unique<scheduler::Arena>(*placement_, largest_workspace());
   if (verbose_)

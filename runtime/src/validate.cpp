@@ -55,7 +55,7 @@ Extent extent_of(const char* name, const attnrt_tensor& t) {
   return {base, end};
 }
 
-void check_tensor(const char* name, const attnrt_tensor* t, bool output) {
+void check_tensor(const char* name, const attnrt_tensor* t) {
   if (!t) fail(kBad, name, " must not be NULL");
   if (!t->data) fail(kBad, name, ".data must not be NULL");
   const int dtype = raw_enum(t->dtype);
@@ -70,18 +70,21 @@ void check_tensor(const char* name, const attnrt_tensor* t, bool output) {
   if (reinterpret_cast<std::uintptr_t>(t->data) % elem_size(t->dtype) != 0)
     fail(kBad, name, ".data must be aligned to its element size (", elem_size(t->dtype), " bytes)");
   extent_of(name, *t);
-  if (!output) return;
-  // An output's elements must be distinct: sorted by stride, each dimension
-  // must step past everything the smaller ones span.
+}
+
+// An output's elements must be distinct: sorted by stride, each dimension
+// must step past everything the smaller ones span. Checked after the shape
+// rules, so a wrong shape is reported as such, not as the overlap it implies.
+void check_distinct(const char* name, const attnrt_tensor& t) {
   std::array<int, 3> order = {0, 1, 2};
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return t->stride[a] < t->stride[b]; });
-  std::int64_t span = t->shape[3];  // elements one head_dim row covers
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return t.stride[a] < t.stride[b]; });
+  std::int64_t span = t.shape[3];  // elements one head_dim row covers
   for (int i : order) {
-    if (t->shape[i] == 1) continue;
-    if (t->stride[i] < span)
-      fail(kBad, name, ".stride[", kDim[i], "] (", t->stride[i],
+    if (t.shape[i] == 1) continue;
+    if (t.stride[i] < span)
+      fail(kBad, name, ".stride[", kDim[i], "] (", t.stride[i],
            ") makes elements of the output overlap: it must be at least ", span);
-    span = t->stride[i] * t->shape[i];
+    span = t.stride[i] * t.shape[i];
   }
 }
 
@@ -99,10 +102,10 @@ void require_eq(const char* a, std::int64_t va, const char* b, std::int64_t vb) 
 
 void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
               const attnrt_tensor* o, const attnrt_params& p) {
-  check_tensor("q", q, false);
-  check_tensor("k", k, false);
-  check_tensor("v", v, false);
-  check_tensor("o", o, true);
+  check_tensor("q", q);
+  check_tensor("k", k);
+  check_tensor("v", v);
+  check_tensor("o", o);
 
   for (auto [name, t] : {std::pair{"k", k}, {"v", v}, {"o", o}})
     if (t->dtype != q->dtype)
@@ -123,6 +126,7 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
     if (t->shape[3] > kernels::kMaxHeadDim)
       fail(kBad, name, ".head_dim (", t->shape[3], ") must be at most ", kernels::kMaxHeadDim);
 
+  check_distinct("o", *o);
   check_disjoint("o", *o, "q", *q);
   check_disjoint("o", *o, "k", *k);
   check_disjoint("o", *o, "v", *v);
@@ -160,7 +164,7 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
 
   if (p.bias) {
     const attnrt_tensor& b = *p.bias;
-    check_tensor("params.bias", &b, false);
+    check_tensor("params.bias", &b);
     if (b.dtype != ATTNRT_F32) fail(kBad, "params.bias.dtype (", dtype_name(b.dtype), ") must be fp32");
     if (b.shape[0] != 1 && b.shape[0] != q->shape[0])
       fail(kBad, "params.bias.batch (", b.shape[0], ") must be 1 or q.batch (", q->shape[0], ")");
@@ -172,12 +176,13 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
   }
   if (p.lse) {
     const attnrt_tensor& l = *p.lse;
-    check_tensor("params.lse", &l, true);
+    check_tensor("params.lse", &l);
     if (l.dtype != ATTNRT_F32) fail(kBad, "params.lse.dtype (", dtype_name(l.dtype), ") must be fp32");
     require_eq("params.lse.batch", l.shape[0], "q.batch", q->shape[0]);
     require_eq("params.lse.heads", l.shape[1], "q.heads", q->shape[1]);
     require_eq("params.lse.seq", l.shape[2], "q.seq", q->shape[2]);
     require_eq("params.lse.head_dim", l.shape[3], "1", 1);
+    check_distinct("params.lse", l);
     check_disjoint("params.lse", l, "q", *q);
     check_disjoint("params.lse", l, "k", *k);
     check_disjoint("params.lse", l, "v", *v);
