@@ -61,7 +61,8 @@ ShapeResult run_shape(Engine& engine, PeakProbe& probe, const RunInfo& run, cons
   const kernels::KernelSet& ks = plan.kernel_set ? *plan.kernel_set : engine.kernel_set(shape.dtype);
   const Arithmetic arithmetic = arithmetic_of(ks);
   Ceiling ceiling(engine, w, params, plan);
-  const std::unique_ptr<Baseline> base = make_baseline(w, run.threads);
+  // The baseline's softmax knows no ALiBi or sinks: none for such calls.
+  const std::unique_ptr<Baseline> base = opt.alibi || opt.sinks ? nullptr : make_baseline(w, run.threads);
 
   // The reps alternate, so a neighbour's burst on a shared machine hits all
   // three alike. Each timed call follows an untimed one of its own, so every

@@ -1,6 +1,11 @@
 #include "bench/options.hpp"
 
+#include <cmath>
+#include <cstdint>
+#include <map>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace attnrt::bench {
 namespace {
@@ -43,6 +48,8 @@ Options parse_options(int argc, const char* const* argv) {
       o.isa = next();
       if (o.isa.empty()) throw UsageError("--isa needs a kernel set name");
     }
+    else if (arg == "--alibi") { flag(); o.alibi = true; }
+    else if (arg == "--sinks") { flag(); o.sinks = true; }
     else if (arg == "--reps") o.reps = static_cast<int>(positive(arg, next(), 1000000));
     else if (arg == "--set") {
       o.set = next();
@@ -104,6 +111,8 @@ Run:
   --isa NAME        kernel set (default: the best this CPU runs)
   --strategy auto|online|two_pass|three_pass
   --precision accurate|fast
+  --alibi           ALiBi slopes 2^(-8(h+1)/H) per query head
+  --sinks           a sink logit (0) per query head
   --reps R          timed repetitions, each right after an untimed call of its
                     own (warm caches, as back-to-back calls); the median is
                     reported (default 5)
@@ -143,6 +152,16 @@ attnrt_params call_params(const Options& opt, const Shape& shape) {
   attnrt_params p = mask_params(shape);
   p.precision = static_cast<attnrt_precision>(opt.precision);
   p.strategy = static_cast<attnrt_strategy>(opt.strategy);
+  // One table per shape's head count, kept for the process (shapes are few).
+  static std::map<std::int64_t, std::pair<std::vector<float>, std::vector<float>>> per_head;
+  auto& [slopes, sinks] = per_head[shape.heads];
+  if (slopes.empty())
+    for (std::int64_t h = 0; h < shape.heads; ++h) {
+      slopes.push_back(std::exp2(-8.0f * static_cast<float>(h + 1) / static_cast<float>(shape.heads)));
+      sinks.push_back(0.0f);
+    }
+  if (opt.alibi) p.alibi_slopes = slopes.data();
+  if (opt.sinks) p.sinks = sinks.data();
   return p;
 }
 

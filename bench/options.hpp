@@ -20,6 +20,8 @@ struct Options {
   std::string isa;             // "": the best this CPU runs
   Strategy strategy = Strategy::automatic;
   Precision precision = Precision::accurate;
+  bool alibi = false;  // ALiBi slopes 2^(-8(h+1)/H) per query head
+  bool sinks = false;  // a sink logit of 0 per query head
   int reps = 5;
   bool json = false;
   bool tune = false;      // time candidate plans and write the best as tuning-file rules
@@ -33,7 +35,8 @@ Options parse_options(int argc, const char* const* argv);  // throws UsageError
 const char* usage();
 
 // The call's parameters for `shape` under these options: its mask, the
-// exp2 precision and the requested strategy (the reference ignores the last).
+// exp2 precision, ALiBi and sinks, and the requested strategy (the
+// reference ignores the last). The per-head arrays live for the process.
 attnrt_params call_params(const Options& opt, const Shape& shape);
 
 const char* strategy_name(Strategy s);

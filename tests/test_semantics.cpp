@@ -334,7 +334,8 @@ TEST_P(Semantics, CallerThreadStateIsLeftAlone) {
 // A caller with flush-to-zero, denormals-are-zero and round-toward-zero set
 // gets the bits a default caller gets, under either executor: the calling
 // thread runs parts of the call too (OpenMP), so its MXCSR must not reach
-// the kernels. Subnormal V entries make FTZ/DAZ matter, not only rounding.
+// the kernels. The kernels' own mode flushes the subnormal V entries; the
+// rounding mode would show through if it were not set.
 TEST_P(Semantics, CallerFpModeNeverChangesResults) {
   Problem p({.dtype = dtype(), .B = 2, .Hq = 4, .Hkv = 2, .M = 40, .N = 300, .D = 64, .Dv = 64});
   for (std::int64_t s = 0; s < 300; s += 3) p.v().set(1, 1, s, 5, 3e-39);
