@@ -16,6 +16,7 @@
 #include "bench/shapes.hpp"
 #include "bench/timing.hpp"
 #include "bench/workload.hpp"
+#include "kernels/pipelines/pipeline.hpp"
 
 namespace attnrt::bench {
 namespace {
@@ -61,9 +62,9 @@ void add(const std::string& name, const Shape& shape, Strategy strategy) {
   // "pipeline/two_pass/B1_H16_M512_N512_D128_fp32": each pipeline on the first
   // prefill and decode shapes, whatever the table would pick.
   for (std::string_view set : {"prefill", "decode"})
-    for (const auto& [name, strategy] : {std::pair{"online", Strategy::online}, std::pair{"two_pass", Strategy::two_pass},
-                                         std::pair{"three_pass", Strategy::three_pass}})
-      add("pipeline/" + std::string(name) + "/" + label_of(shape_set(set).front()), shape_set(set).front(), strategy);
+    for (const auto s : {kernels::Strategy::online, kernels::Strategy::two_pass, kernels::Strategy::three_pass})
+      add("pipeline/" + std::string(kernels::strategy_name(s)) + "/" + label_of(shape_set(set).front()),
+          shape_set(set).front(), static_cast<Strategy>(s));
   return true;
 }();
 

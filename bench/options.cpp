@@ -7,16 +7,20 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/pipelines/pipeline.hpp"
+
 namespace attnrt::bench {
 namespace {
 
-constexpr std::pair<std::string_view, Strategy> kStrategies[] = {
-    {"auto", Strategy::automatic},
-    {"online", Strategy::online},
-    {"two_pass", Strategy::two_pass},
-    {"three_pass", Strategy::three_pass}};
 constexpr std::pair<std::string_view, Precision> kPrecisions[] = {
     {"accurate", Precision::accurate}, {"fast", Precision::fast}};
+
+// "auto" or a pipeline's name (kernels::strategy_named, the one table).
+Strategy strategy_option(std::string_view text) {
+  if (text == "auto") return Strategy::automatic;
+  if (const auto s = kernels::strategy_named(text)) return static_cast<Strategy>(*s);
+  throw UsageError("--strategy expects auto|online|two_pass|three_pass, got '" + std::string(text) + "'");
+}
 
 }  // namespace
 
@@ -42,7 +46,7 @@ Options parse_options(int argc, const char* const* argv) {
     if (arg == "--causal") flag();
     if (shape.take(arg, next)) continue;
     if (arg == "--threads") o.threads = static_cast<int>(positive(arg, next(), 4096));
-    else if (arg == "--strategy") o.strategy = choice(arg, next(), kStrategies);
+    else if (arg == "--strategy") o.strategy = strategy_option(next());
     else if (arg == "--precision") o.precision = choice(arg, next(), kPrecisions);
     else if (arg == "--isa") {
       o.isa = next();
@@ -166,9 +170,7 @@ attnrt_params call_params(const Options& opt, const Shape& shape) {
 }
 
 const char* strategy_name(Strategy s) {
-  for (const auto& [name, value] : kStrategies)
-    if (value == s) return name.data();
-  return "?";
+  return s == Strategy::automatic ? "auto" : kernels::strategy_name(static_cast<kernels::Strategy>(s));
 }
 
 const char* precision_name(Precision p) {

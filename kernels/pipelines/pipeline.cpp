@@ -2,6 +2,7 @@
 #include "kernels/pipelines/pipeline.hpp"
 
 #include <numeric>
+#include <utility>
 
 #include "kernels/pipelines/exact_rows.hpp"
 #include "kernels/pipelines/online.hpp"
@@ -10,13 +11,21 @@
 
 namespace attnrt::kernels {
 
+namespace {
+constexpr std::pair<Strategy, const char*> kNames[] = {
+    {Strategy::online, "online"}, {Strategy::two_pass, "two_pass"}, {Strategy::three_pass, "three_pass"}};
+}  // namespace
+
 const char* strategy_name(Strategy s) {
-  switch (s) {
-    case Strategy::online: return "online";
-    case Strategy::two_pass: return "two_pass";
-    case Strategy::three_pass: return "three_pass";
-  }
+  for (const auto& [strategy, name] : kNames)
+    if (strategy == s) return name;
   return "?";
+}
+
+std::optional<Strategy> strategy_named(std::string_view name) {
+  for (const auto& [strategy, n] : kNames)
+    if (name == n) return strategy;
+  return std::nullopt;
 }
 
 int key_step(const KernelSet& ks) { return std::lcm(std::lcm(ks.nr, ks.k_pack), a_block_of(ks)); }

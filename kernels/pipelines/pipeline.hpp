@@ -3,15 +3,20 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
+#include <string_view>
 
 #include "kernels/kernel_set.hpp"
 #include "kernels/problem.hpp"
 
 namespace attnrt::kernels {
 
+// The values are the C API's ATTNRT_STRATEGY_* (runtime/src/plan.cpp checks).
 enum class Strategy : int { online = 1, two_pass = 2, three_pass = 3 };
 
+// Every strategy's one name, as config, tuning files and the bench spell it.
 const char* strategy_name(Strategy s);
+std::optional<Strategy> strategy_named(std::string_view name);
 
 // Block sizes a plan picks for a pipeline.
 struct Blocking {

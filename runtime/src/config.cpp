@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/pipelines/pipeline.hpp"
 #include "runtime/src/error.hpp"
 #include "runtime/src/raw_enum.hpp"
 
@@ -88,9 +89,7 @@ void config_from_env(attnrt_config& c) {
   c.isa = env("ATTNRT_ISA");  // checked against the kernel sets when the runtime is made
   if (const char* v = env("ATTNRT_STRATEGY")) {
     if (!std::strcmp(v, "auto")) c.strategy = ATTNRT_STRATEGY_AUTO;
-    else if (!std::strcmp(v, "online")) c.strategy = ATTNRT_STRATEGY_ONLINE;
-    else if (!std::strcmp(v, "two_pass")) c.strategy = ATTNRT_STRATEGY_TWO_PASS;
-    else if (!std::strcmp(v, "three_pass")) c.strategy = ATTNRT_STRATEGY_THREE_PASS;
+    else if (const auto s = kernels::strategy_named(v)) c.strategy = static_cast<attnrt_strategy>(*s);
     else fail(kCfg, "ATTNRT_STRATEGY (", v, ") must be auto, online, two_pass or three_pass");
   }
   if (const char* v = env("ATTNRT_DOMAINS")) {

@@ -35,6 +35,10 @@ constexpr int kGroupMaxBlock = 256;
 // three_pass's stage: without a known L2 share, and its bounds with one.
 constexpr std::size_t kDefaultStage = 512 * 1024, kMinStage = 128 * 1024, kMaxStage = 2 * 1024 * 1024;
 
+static_assert(static_cast<int>(Strategy::online) == ATTNRT_STRATEGY_ONLINE &&
+              static_cast<int>(Strategy::two_pass) == ATTNRT_STRATEGY_TWO_PASS &&
+              static_cast<int>(Strategy::three_pass) == ATTNRT_STRATEGY_THREE_PASS);
+
 const PlanRule kBuiltin[] = {
     {"", -1, 0, {1, kGroupMaxRows}, {1024, -1}, Strategy::two_pass, 0, 0, 0, 0},
     {"avx512", -1, 64, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 1024, 0, 0},

@@ -78,9 +78,7 @@ std::string parse_rule(const std::vector<std::string>& f, PlanRule& r) {
   r.d = static_cast<int>(d);
   if (!parse_range(f[3], r.m)) return "M (" + f[3] + ") must be N, LO-HI, LO-* or *";
   if (!parse_range(f[4], r.n)) return "N (" + f[4] + ") must be N, LO-HI, LO-* or *";
-  if (f[6] == "online") r.strategy = kernels::Strategy::online;
-  else if (f[6] == "two_pass") r.strategy = kernels::Strategy::two_pass;
-  else if (f[6] == "three_pass") r.strategy = kernels::Strategy::three_pass;
+  if (const auto s = kernels::strategy_named(f[6])) r.strategy = *s;
   else return "strategy (" + f[6] + ") must be online, two_pass or three_pass";
   if (!parse_size(f[7], r.mb)) return "mb (" + f[7] + ") must be a count (0 = default)";
   if (!parse_size(f[8], r.nb)) return "nb (" + f[8] + ") must be a count (0 = default)";
