@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/pipelines/ramp.hpp"
 #include "kernels/problem.hpp"
 
 namespace attnrt::kernels {
@@ -58,8 +59,7 @@ inline void finish_scores(const HeadProblem& p, float* s, std::int64_t lds, int 
     }
     if (p.alibi) {  // slope * (key - query position), the query at i + diag
       const float slope = p.alibi[(r0 + r) / p.m] * kLog2e;
-      const float first = static_cast<float>(k0 - (i + p.diag));
-      for (int c = 0; c < cols; ++c) row[c] += slope * (first + static_cast<float>(c));
+      add_ramp(row, cols, slope * static_cast<float>(k0 - (i + p.diag)), slope);
     }
     // Masked columns form a prefix and a suffix of the row: no test per element.
     const std::int64_t lo = std::max(p.key_lo(i), t_k0), hi = std::min(p.key_hi(i), t_k1);
