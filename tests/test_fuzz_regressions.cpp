@@ -3,10 +3,13 @@
 // ctest exercises the generator on every build.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdint>
 
 #include "tests/fuzz/fuzz_case.hpp"
 #include "tests/fuzz/fuzz_runner.hpp"
+#include "tests/fuzz/guarded_view.hpp"
 
 namespace attnrt::fuzz {
 namespace {
@@ -25,6 +28,28 @@ void expect_passes(std::uint64_t seed, std::uint64_t index) {
 
 TEST(FuzzRegressions, SmokeFirst200CasesOfSeed1) {
   for (std::uint64_t i = 0; i < 200; ++i) expect_passes(1, i);
+}
+
+// The generator once asked for a null runtime on a default-runtime case
+// and then for a kernel set named "" (a fuzzer bug, found by the fuzzer).
+TEST(FuzzRegressions, NullRuntimeCaseNamesAKernelSet_7_494) {
+  const Case c = make_case(7, 494);
+  ASSERT_EQ(c.breakage, Breakage::null_runtime) << describe(c);
+  EXPECT_FALSE(c.kernel_set.empty());
+  expect_passes(7, 494);
+}
+
+// The fuzzer's promise about its buffers: the byte after a view's span is
+// the first of a page nobody may touch, so a kernel that reads one element
+// too far faults on the spot.
+TEST(FuzzRegressions, GuardedViewEndsAgainstAnInaccessiblePage) {
+  GuardedView t(ATTNRT_F16, {2, 3, 5, 7}, {135, 45, 9}, 0xff);  // rows padded from 7 to 9
+  constexpr std::int64_t last = 1 * 135 + 2 * 45 + 4 * 9 + 6;      // element [1, 2, 4, 6]
+  const auto* end = static_cast<const volatile unsigned char*>(t.view().data) + (last + 1) * 2;
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(end) % sysconf(_SC_PAGESIZE), 0u);
+  EXPECT_EQ(end[-1], 0xff);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the runtimes of other tests may have started threads
+  EXPECT_DEATH((void)end[0], "");
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ std::string replay_command(const char* argv0, const Case& c) {
   return std::string(argv0) + " --replay " + std::to_string(c.seed) + ":" + std::to_string(c.index);
 }
 
-// Cases run per dtype, kernel set, strategy, API, threads and broken rule.
+// Cases run per dtype, kernel set, strategy, API, threads, broken rule and feature.
 class Coverage {
  public:
   void add(const Case& c) {
@@ -85,8 +85,19 @@ class Coverage {
     ++counts_["set"][c.kernel_set.empty() ? "default" : c.kernel_set];
     ++counts_["strategy"][attnrt::fuzz::strategy_name(c.strategy)];
     ++counts_["api"][attnrt::fuzz::api_name(c.api)];
-    ++counts_["threads"][std::to_string(c.threads) + "/" + c.executor];
+    if (!c.kernel_set.empty()) ++counts_["threads"][std::to_string(c.threads) + "/" + c.executor];
     ++counts_["invalid"][attnrt::fuzz::breakage_name(c.breakage)];
+    auto& with = counts_["with"];  // features a case may have at once
+    with["causal"] += c.causal;
+    with["window"] += c.window_left >= 0 || c.window_right >= 0;
+    with["kv_lens"] += !c.kv_lens.empty();
+    with["bias"] += c.bias;
+    with["softcap"] += c.softcap != 0;
+    with["lse"] += c.lse;
+    with["fast"] += c.precision == ATTNRT_EXP2_FAST;
+    with["hidden_nonfinite"] += c.hidden_nonfinite;
+    with["visible_nonfinite"] += c.visible_nonfinite;
+    with["broadcast"] += c.inputs_broadcast;
   }
   void print() const {
     for (const auto& [what, by] : counts_) {

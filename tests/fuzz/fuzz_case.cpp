@@ -147,7 +147,6 @@ Case make_case(std::uint64_t seed, std::uint64_t index) {
   c.threads = static_cast<int>(r.range(1, 2));
   const bool tbb = scheduler::has_executor(scheduler::ExecutorKind::tbb);
   c.executor = tbb && r.chance(50) ? "tbb" : "openmp";
-  if (c.api == Api::c_default || c.api == Api::cpp_default) c.kernel_set.clear();
 
   c.hidden_nonfinite = !c.inputs_broadcast && r.chance(40);
   c.visible_nonfinite = r.chance(5);
@@ -166,6 +165,7 @@ Case make_case(std::uint64_t seed, std::uint64_t index) {
       c.lse = true;
     }
   }
+  if (c.api == Api::c_default || c.api == Api::cpp_default) c.kernel_set.clear();  // after any change of API
   return c;
 }
 
@@ -195,10 +195,13 @@ const char* strategy_name(attnrt_strategy s) {
 }
 
 std::string describe(const Case& c) {
-  auto strides = [](const Strides& s) {
-    return "[" + std::to_string(s[0]) + "," + std::to_string(s[1]) + "," + std::to_string(s[2]) + "]";
-  };
   std::ostringstream os;
+  // Streamed: GCC 12 -O3 misreads "[" + std::to_string(...) as an overlapping copy (-Wrestrict).
+  auto strides = [](const Strides& s) {
+    std::ostringstream t;
+    t << "[" << s[0] << "," << s[1] << "," << s[2] << "]";
+    return t.str();
+  };
   os << test::dtype_name(c.dtype) << " B" << c.B << " H" << c.Hq << "/" << c.Hkv << " M" << c.M << " N" << c.N
      << " D" << c.D << " Dv" << c.Dv << " q" << strides(c.q_strides) << " k" << strides(c.k_strides) << " v"
      << strides(c.v_strides) << " o" << strides(c.o_strides);
@@ -217,8 +220,9 @@ std::string describe(const Case& c) {
   if (c.scale != 0) os << " scale=" << c.scale;
   if (c.lse) os << " lse" << strides(c.lse_strides);
   os << (c.precision == ATTNRT_EXP2_FAST ? " fast" : " accurate") << " " << strategy_name(c.strategy);
-  os << " set=" << (c.kernel_set.empty() ? "default" : c.kernel_set) << " threads=" << c.threads << " "
-     << c.executor << " api=" << api_name(c.api);
+  if (c.kernel_set.empty()) os << " set=default";  // the process-wide runtime: threads as the environment says
+  else os << " set=" << c.kernel_set << " threads=" << c.threads << " " << c.executor;
+  os << " api=" << api_name(c.api);
   if (c.hidden_nonfinite) os << " hidden_nonfinite";
   if (c.visible_nonfinite) os << " visible_nonfinite";
   if (c.breakage != Breakage::none) os << " INVALID:" << breakage_name(c.breakage);
