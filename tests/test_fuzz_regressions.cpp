@@ -52,5 +52,17 @@ TEST(FuzzRegressions, GuardedViewEndsAgainstAnInaccessiblePage) {
   EXPECT_DEATH((void)end[0], "");
 }
 
+// What judges "o was written outside its view": a write to a row's padding
+// is seen, a write inside the view is not.
+TEST(FuzzRegressions, GuardedViewSeesWritesToItsPaddingOnly) {
+  GuardedView t(ATTNRT_F32, {1, 2, 3, 7}, {54, 9, 18}, 0xff);  // heads interleaved, rows padded to 9
+  t.snapshot();
+  t.set(0, 1, 2, 6, 0.5);
+  EXPECT_TRUE(t.padding_intact());
+  EXPECT_FALSE(t.unchanged());
+  static_cast<float*>(t.view().data)[7] = 0.5f;  // after row [0, 0, 0]
+  EXPECT_FALSE(t.padding_intact());
+}
+
 }  // namespace
 }  // namespace attnrt::fuzz
