@@ -116,6 +116,10 @@ Outputs run_backend(const Backend& backend, Problem& p, int threads = 2);
 // rows where the reference is NaN; nothing written outside the views.
 ::testing::AssertionResult matches_reference(const HostTensor& o, const HostTensor* lse,
                                              const RefResult& ref, Tolerance tol);
+// The same comparison on bare views (lse may be null), for callers that keep
+// their own buffers and check what lies outside the views themselves.
+::testing::AssertionResult matches_reference(const attnrt_tensor& o, const attnrt_tensor* lse,
+                                             const RefResult& ref, Tolerance tol);
 
 // Whether two outputs hold the same bits in every element of their views.
 ::testing::AssertionResult bit_identical(const HostTensor& a, const HostTensor& b);

@@ -1,0 +1,150 @@
+// attnrt-fuzz: differential fuzzing of attention_forward against the double
+// reference (tests/fuzz/fuzz_case.hpp says what a case draws).
+//
+//   attnrt-fuzz [--seed S] [--count N] [--seconds T] [--replay S:I]
+//
+// Runs cases 0, 1, ... of seed S until N cases or T seconds (default 1000
+// cases); the first failure prints its seed, index, case and a replay
+// command, and exits 1.
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "tests/fuzz/crash_note.hpp"
+#include "tests/fuzz/fuzz_case.hpp"
+#include "tests/fuzz/fuzz_runner.hpp"
+#include "tests/tensors.hpp"
+
+namespace {
+
+using attnrt::fuzz::Case;
+
+struct Options {
+  std::uint64_t seed = 0;
+  bool seeded = false;
+  std::uint64_t count = 0;
+  double seconds = 0;
+  bool replay = false;
+  std::uint64_t replay_index = 0;
+};
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr, "attnrt-fuzz: %s\nusage: attnrt-fuzz [--seed S] [--count N] [--seconds T] [--replay S:I]\n",
+               why);
+  std::exit(2);
+}
+
+std::uint64_t parse_u64(const char* s) {
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(s, &end, 0);
+  if (end == s || *end) usage("not a number");
+  return v;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) usage(("missing value after " + a).c_str());
+    const char* v = argv[++i];
+    if (a == "--seed") {
+      o.seed = parse_u64(v);
+      o.seeded = true;
+    } else if (a == "--count") {
+      o.count = parse_u64(v);
+    } else if (a == "--seconds") {
+      o.seconds = std::atof(v);
+    } else if (a == "--replay") {
+      const char* colon = std::strchr(v, ':');
+      if (!colon) usage("--replay takes SEED:INDEX");
+      o.seed = parse_u64(std::string(v, colon).c_str());
+      o.replay_index = parse_u64(colon + 1);
+      o.seeded = o.replay = true;
+    } else {
+      usage(("unknown option " + a).c_str());
+    }
+  }
+  if (!o.seeded) o.seed = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  if (!o.count && o.seconds <= 0) o.count = 1000;
+  return o;
+}
+
+std::string replay_command(const char* argv0, const Case& c) {
+  return std::string(argv0) + " --replay " + std::to_string(c.seed) + ":" + std::to_string(c.index);
+}
+
+// Cases run per dtype, kernel set, strategy, API, threads, broken rule and feature.
+class Coverage {
+ public:
+  void add(const Case& c) {
+    ++counts_["dtype"][attnrt::test::dtype_name(c.dtype)];
+    ++counts_["set"][c.kernel_set.empty() ? "default" : c.kernel_set];
+    ++counts_["strategy"][attnrt::fuzz::strategy_name(c.strategy)];
+    ++counts_["api"][attnrt::fuzz::api_name(c.api)];
+    if (!c.kernel_set.empty()) ++counts_["threads"][std::to_string(c.threads) + "/" + c.executor];
+    ++counts_["invalid"][attnrt::fuzz::breakage_name(c.breakage)];
+    auto& with = counts_["with"];  // features a case may have at once
+    with["causal"] += c.causal;
+    with["window"] += c.window_left >= 0 || c.window_right >= 0;
+    with["kv_lens"] += !c.kv_lens.empty();
+    with["bias"] += c.bias;
+    with["softcap"] += c.softcap != 0;
+    with["lse"] += c.lse;
+    with["fast"] += c.precision == ATTNRT_EXP2_FAST;
+    with["hidden_nonfinite"] += c.hidden_nonfinite;
+    with["visible_nonfinite"] += c.visible_nonfinite;
+    with["broadcast"] += c.inputs_broadcast;
+  }
+  void print() const {
+    for (const auto& [what, by] : counts_) {
+      std::printf("  %-9s", what.c_str());
+      for (const auto& [name, n] : by) std::printf(" %s=%llu", name.c_str(), static_cast<unsigned long long>(n));
+      std::printf("\n");
+    }
+  }
+
+ private:
+  std::map<std::string, std::map<std::string, std::uint64_t>> counts_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse(argc, argv);
+  attnrt::fuzz::Runner runner;
+  if (opt.replay) {
+    const Case c = attnrt::fuzz::make_case(opt.seed, opt.replay_index);
+    std::printf("case %llu of seed %llu: %s\n", static_cast<unsigned long long>(c.index),
+                static_cast<unsigned long long>(c.seed), attnrt::fuzz::describe(c).c_str());
+    const attnrt::fuzz::Outcome out = runner.run(c);
+    std::printf("%s%s\n", out.passed ? "passed" : "FAILED: ", out.message.c_str());
+    return out.passed ? 0 : 1;
+  }
+  std::printf("attnrt-fuzz: seed %llu\n", static_cast<unsigned long long>(opt.seed));
+  std::fflush(stdout);
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  Coverage coverage;
+  std::uint64_t index = 0;
+  for (; (!opt.count || index < opt.count) && (opt.seconds <= 0 || elapsed() < opt.seconds); ++index) {
+    const Case c = attnrt::fuzz::make_case(opt.seed, index);
+    const std::string where = "seed " + std::to_string(c.seed) + " case " + std::to_string(c.index);
+    attnrt::fuzz::set_crash_note("\nattnrt-fuzz: crashed on " + where + ": " + attnrt::fuzz::describe(c) +
+                                 "\nreplay: " + replay_command(argv[0], c) + "\n");
+    const attnrt::fuzz::Outcome out = runner.run(c);
+    coverage.add(c);
+    if (!out.passed) {
+      std::printf("attnrt-fuzz: FAILED on %s\n  case: %s\n  why: %s\n  replay: %s\n", where.c_str(),
+                  attnrt::fuzz::describe(c).c_str(), out.message.c_str(), replay_command(argv[0], c).c_str());
+      return 1;
+    }
+  }
+  std::printf("attnrt-fuzz: %llu cases passed in %.1f s (seed %llu)\n", static_cast<unsigned long long>(index),
+              elapsed(), static_cast<unsigned long long>(opt.seed));
+  coverage.print();
+  return 0;
+}

@@ -1,0 +1,121 @@
+#include "tests/fuzz/fuzz_call.hpp"
+
+#include <limits>
+
+#include "runtime/src/raw_enum.hpp"
+#include "tests/fuzz/rng.hpp"
+
+namespace attnrt::fuzz {
+namespace {
+
+constexpr float kNaNf = std::numeric_limits<float>::quiet_NaN();
+constexpr float kInff = std::numeric_limits<float>::infinity();
+
+attnrt::Tensor to_cpp(const attnrt_tensor& t) {
+  return {t.data, static_cast<attnrt::DType>(rt::raw_enum(t.dtype)),
+          {t.shape[0], t.shape[1], t.shape[2], t.shape[3]}, {t.stride[0], t.stride[1], t.stride[2]}};
+}
+
+attnrt_dtype other_dtype(attnrt_dtype t, Rng& r) {
+  return static_cast<attnrt_dtype>((t + r.range(1, 2)) % 3);
+}
+
+}  // namespace
+
+Call::Call(const Inputs& in)
+    : q(in.q.view()), k(in.k.view()), v(in.v.view()), o(in.o.view()), kv_lens(in.kv_lens), params(in.params()) {
+  if (in.bias) bias = in.bias->view();
+  if (in.lse) lse = in.lse->view();
+  params.kv_lens = kv_lens.empty() ? nullptr : kv_lens.data();
+  params.bias = in.bias ? &bias : nullptr;
+  params.lse = in.lse ? &lse : nullptr;
+}
+
+void break_call(Call& call, const Case& c, attnrt_runtime** runtime) {
+  Rng r(c.data_seed ^ 0x5eed);
+  attnrt_tensor* all[] = {&call.q, &call.k, &call.v, &call.o, &call.bias, &call.lse};
+  const int tensors = 4 + (call.params.bias ? 1 : 0);  // lse is all[5], bias all[4]
+  auto any_tensor = [&]() -> attnrt_tensor& {
+    if (call.params.lse && r.chance(15)) return call.lse;
+    return *all[r.range(0, tensors - 1)];
+  };
+  switch (c.breakage) {
+    case Breakage::none: break;
+    case Breakage::negative_stride: any_tensor().stride[r.range(0, 2)] = -r.range(1, 5); break;
+    case Breakage::batch_mismatch: (r.chance(50) ? call.k : r.chance(50) ? call.v : call.o).shape[0] += 1; break;
+    case Breakage::seq_mismatch: (r.chance(50) ? call.v : call.o).shape[2] += 1; break;
+    case Breakage::head_dim_mismatch: (r.chance(50) ? call.k : call.o).shape[3] += 1; break;
+    case Breakage::kv_heads_not_dividing: call.k.shape[1] = call.v.shape[1] = c.Hq + 1; break;
+    case Breakage::head_dim_too_big:
+      call.q.shape[3] = call.k.shape[3] = r.chance(50) ? 513 : std::int64_t{1} << 20;
+      break;
+    case Breakage::null_data: any_tensor().data = nullptr; break;
+    case Breakage::dtype_mismatch: {
+      attnrt_tensor& t = r.chance(50) ? call.k : r.chance(50) ? call.v : call.o;
+      t.dtype = other_dtype(t.dtype, r);
+      break;
+    }
+    case Breakage::misaligned_data: {
+      attnrt_tensor& t = any_tensor();
+      t.data = static_cast<unsigned char*>(t.data) + 1;
+      break;
+    }
+    case Breakage::output_overlaps_input: call.o.data = (r.chance(50) ? call.q : r.chance(50) ? call.k : call.v).data; break;
+    case Breakage::output_rows_overlap:
+      // A dimension of size > 1 whose stride lets two elements meet.
+      if (c.M > 1) call.o.stride[2] = c.Dv - 1;
+      else if (c.Hq > 1) call.o.stride[1] = 0;
+      else if (c.B > 1) call.o.stride[0] = 0;
+      else call.o.stride[2] = -1;  // a one-element output cannot overlap; break its stride instead
+      break;
+    case Breakage::nonfinite_scale: call.params.scale = r.chance(50) ? kNaNf : r.chance(50) ? kInff : -kInff; break;
+    case Breakage::bad_softcap: call.params.softcap = r.chance(50) ? -r.real(0.001, 10) : r.chance(50) ? kNaNf : kInff; break;
+    case Breakage::window_below_minus_one:
+      (r.chance(50) ? call.params.window_left : call.params.window_right) =
+          r.chance(50) ? -2 : std::numeric_limits<std::int64_t>::min();
+      break;
+    case Breakage::kv_len_out_of_range:
+      call.kv_lens[r.range(0, c.B - 1)] = r.chance(50) ? -1 : c.N + r.range(1, 1000);
+      break;
+    case Breakage::bias_shape: call.bias.shape[r.range(0, 3)] += 1; break;
+    case Breakage::bias_dtype: call.bias.dtype = other_dtype(ATTNRT_F32, r); break;
+    case Breakage::lse_shape: call.lse.shape[r.range(0, 3)] += 1; break;
+    case Breakage::lse_dtype: call.lse.dtype = other_dtype(ATTNRT_F32, r); break;
+    case Breakage::causal_not_bool: call.params.causal = r.chance(50) ? 2 : -1; break;
+    case Breakage::null_runtime: *runtime = nullptr; break;
+    case Breakage::count: break;
+  }
+}
+
+CallResult call_c(const Call& call, attnrt_runtime* runtime, bool default_runtime) {
+  const attnrt_status s = default_runtime
+                              ? attnrt_attention_forward(&call.q, &call.k, &call.v, &call.o, &call.params)
+                              : attnrt_runtime_forward(runtime, &call.q, &call.k, &call.v, &call.o, &call.params);
+  return {s, s == ATTNRT_OK ? "" : attnrt_last_error()};
+}
+
+CallResult call_cpp(const Call& call, attnrt::Runtime* runtime) {
+  const attnrt_params& in = call.params;
+  const attnrt::Tensor bias = to_cpp(call.bias), lse = to_cpp(call.lse);
+  attnrt::Params p;
+  p.scale = in.scale;
+  p.causal = in.causal != 0;
+  p.align = static_cast<attnrt::Align>(rt::raw_enum(in.align));
+  p.window_left = in.window_left;
+  p.window_right = in.window_right;
+  p.kv_lens = in.kv_lens;
+  p.bias = in.bias ? &bias : nullptr;
+  p.softcap = in.softcap;
+  p.precision = static_cast<attnrt::Precision>(rt::raw_enum(in.precision));
+  p.strategy = static_cast<attnrt::Strategy>(rt::raw_enum(in.strategy));
+  p.lse = in.lse ? &lse : nullptr;
+  try {
+    if (runtime) runtime->forward(to_cpp(call.q), to_cpp(call.k), to_cpp(call.v), to_cpp(call.o), p);
+    else attnrt::attention_forward(to_cpp(call.q), to_cpp(call.k), to_cpp(call.v), to_cpp(call.o), p);
+  } catch (const attnrt::Error& e) {
+    return {e.status(), e.what()};
+  }
+  return {};
+}
+
+}  // namespace attnrt::fuzz

@@ -1,0 +1,232 @@
+#include "tests/fuzz/fuzz_case.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "scheduler/executor.hpp"
+#include "tests/backends.hpp"
+#include "tests/fuzz/rng.hpp"
+#include "tests/tensors.hpp"
+
+namespace attnrt::fuzz {
+namespace {
+
+constexpr std::int64_t kMax64 = std::numeric_limits<std::int64_t>::max();
+
+// Multiply-adds the double reference may spend on one case: keeps a case
+// near a few milliseconds natively, with now and then a big one.
+constexpr double kWorkBudget = 1.5e7, kBigWorkBudget = 8e7;
+
+std::int64_t draw_seq(Rng& r) {
+  const int k = static_cast<int>(r.range(0, 99));
+  if (k < 30) return r.range(1, 8);
+  if (k < 88) return r.range(1, 300);
+  return r.range(301, 2048);
+}
+
+std::int64_t draw_head_dim(Rng& r) {
+  const int k = static_cast<int>(r.range(0, 99));
+  if (k < 25) {
+    static constexpr std::int64_t common[] = {16, 32, 64, 80, 96, 128};
+    return common[r.range(0, 5)];
+  }
+  if (k < 85) return r.range(1, 64);
+  return r.range(65, 512);  // kernels::kMaxHeadDim
+}
+
+// Strides of a [B, H, S, D] view: dense BHSD or BSHD, the three outer
+// dimensions in any order with gaps, or (inputs only) one broadcast dimension.
+Strides draw_strides(Rng& r, const std::array<std::int64_t, 4>& shape, bool allow_broadcast, bool* broadcast) {
+  const auto [B, H, S, D] = shape;
+  const int k = static_cast<int>(r.range(0, 99));
+  if (k < 30) return {H * S * D, S * D, D};
+  if (k < 55) return {S * H * D, D, H * D};
+  if (k < 90 || !allow_broadcast) {
+    int order[3] = {0, 1, 2};  // innermost first
+    for (int i = 2; i > 0; --i) std::swap(order[i], order[r.range(0, i)]);
+    Strides s{};
+    std::int64_t run = D + (r.chance(70) ? r.range(0, 5) : r.range(0, 70));
+    for (const int dim : order) {
+      s[dim] = run;
+      run = run * shape[dim] + r.range(0, 7);
+    }
+    return s;
+  }
+  Strides s{H * S * D, S * D, D};
+  s[r.range(0, 2)] = 0;
+  *broadcast = true;
+  return s;
+}
+
+std::int64_t draw_window(Rng& r, std::int64_t n) {
+  const int k = static_cast<int>(r.range(0, 99));
+  if (k < 60) return -1;
+  if (k < 70) return 0;
+  if (k < 90) return r.range(0, n + 2);
+  static constexpr std::int64_t huge[] = {kMax64, kMax64 - 1, std::int64_t{1} << 40, std::int64_t{1} << 31};
+  return huge[r.range(0, 3)];
+}
+
+// Shrinks the largest of M, N, B, Hq (keeping Hkv | Hq) until the reference
+// fits the budget.
+void fit_budget(Case& c, double budget) {
+  auto work = [&] { return double(c.B) * c.Hq * c.M * c.N * (c.D + c.Dv); };
+  while (work() > budget) {
+    if (c.M >= c.N && c.M > 1) c.M = (c.M + 1) / 2;
+    else if (c.N > 1) c.N = (c.N + 1) / 2;
+    else if (c.B > 1) --c.B;
+    else if (c.Hq > c.Hkv) c.Hq -= c.Hkv;
+    else if (c.Hkv > 1) c.Hq = c.Hkv = c.Hkv - 1;
+    else break;
+  }
+}
+
+std::vector<std::string> runnable_sets(attnrt_dtype t) {
+  std::vector<std::string> out;
+  for (const kernels::KernelSet* ks : test::sets_for(t))
+    if (test::cpu_runs(*ks)) out.push_back(ks->name);
+  return out;
+}
+
+}  // namespace
+
+Case make_case(std::uint64_t seed, std::uint64_t index) {
+  Rng r(case_seed(seed, index));
+  Case c;
+  c.seed = seed;
+  c.index = index;
+  c.data_seed = r.next();
+  c.dtype = static_cast<attnrt_dtype>(r.range(0, 2));
+
+  c.B = r.chance(80) ? r.range(1, 2) : r.range(3, 4);
+  c.Hkv = r.range(1, 4);
+  c.Hq = c.Hkv * (r.chance(30) ? 1 : r.range(1, 4));
+  if (r.chance(15)) c.Hkv = 1;  // multi-query
+  c.M = draw_seq(r);
+  c.N = draw_seq(r);
+  c.D = draw_head_dim(r);
+  c.Dv = r.chance(70) ? c.D : draw_head_dim(r);
+  fit_budget(c, r.chance(5) ? kBigWorkBudget : kWorkBudget);
+
+  const std::array<std::int64_t, 4> q_shape{c.B, c.Hq, c.M, c.D}, k_shape{c.B, c.Hkv, c.N, c.D},
+      v_shape{c.B, c.Hkv, c.N, c.Dv}, o_shape{c.B, c.Hq, c.M, c.Dv};
+  c.q_strides = draw_strides(r, q_shape, true, &c.inputs_broadcast);
+  c.k_strides = draw_strides(r, k_shape, true, &c.inputs_broadcast);
+  c.v_strides = draw_strides(r, v_shape, true, &c.inputs_broadcast);
+  c.o_strides = draw_strides(r, o_shape, false, nullptr);
+
+  c.causal = r.chance(30);
+  c.align = r.chance(50) ? ATTNRT_ALIGN_BOTTOM_RIGHT : ATTNRT_ALIGN_TOP_LEFT;
+  c.window_left = draw_window(r, c.N);
+  c.window_right = draw_window(r, c.N);
+  if (r.chance(25)) {
+    for (std::int64_t b = 0; b < c.B; ++b) {
+      const int k = static_cast<int>(r.range(0, 9));
+      c.kv_lens.push_back(k < 2 ? 0 : k < 4 ? c.N : r.range(0, c.N));
+    }
+  }
+  if ((c.bias = r.chance(30))) {
+    c.bias_batch1 = r.chance(40);
+    c.bias_heads1 = r.chance(40);
+    c.bias_strides = draw_strides(r, {c.bias_batch1 ? 1 : c.B, c.bias_heads1 ? 1 : c.Hq, c.M, c.N}, false, nullptr);
+    static constexpr int masked[] = {0, 125, 500, 950, 1000};
+    c.bias_masked_per_mille = masked[r.range(0, 4)];
+  }
+  if (r.chance(15)) c.softcap = static_cast<float>(r.chance(30) ? r.real(0.1, 1) : r.real(1, 50));
+  if (r.chance(25)) c.scale = static_cast<float>(r.real(-2, 2) / std::sqrt(static_cast<double>(c.D)));
+  if ((c.lse = r.chance(50))) c.lse_strides = draw_strides(r, {c.B, c.Hq, c.M, 1}, false, nullptr);
+  c.precision = r.chance(30) ? ATTNRT_EXP2_FAST : ATTNRT_EXP2_ACCURATE;
+  c.strategy = static_cast<attnrt_strategy>(r.range(0, 3));
+
+  const int api = static_cast<int>(r.range(0, 9));
+  c.api = api < 4 ? Api::c : api < 8 ? Api::cpp : api < 9 ? Api::c_default : Api::cpp_default;
+  const std::vector<std::string> sets = runnable_sets(c.dtype);
+  c.kernel_set = sets[r.range(0, static_cast<std::int64_t>(sets.size()) - 1)];
+  c.threads = static_cast<int>(r.range(1, 2));
+  const bool tbb = scheduler::has_executor(scheduler::ExecutorKind::tbb);
+  c.executor = tbb && r.chance(50) ? "tbb" : "openmp";
+
+  c.hidden_nonfinite = !c.inputs_broadcast && r.chance(40);
+  c.visible_nonfinite = r.chance(5);
+  if (r.chance(12)) {
+    c.breakage = static_cast<Breakage>(r.range(1, static_cast<int>(Breakage::count) - 1));
+    if (c.breakage == Breakage::causal_not_bool && (c.api == Api::cpp || c.api == Api::cpp_default)) c.api = Api::c;
+    if (c.breakage == Breakage::null_runtime) c.api = Api::c;
+    if (c.breakage == Breakage::kv_len_out_of_range && c.kv_lens.empty()) c.kv_lens.assign(c.B, c.N);
+    if (c.breakage == Breakage::bias_shape || c.breakage == Breakage::bias_dtype) {
+      if (!c.bias) c.bias_strides = {c.Hq * c.M * c.N, c.M * c.N, c.N};
+      c.bias = true;
+      c.bias_batch1 = c.bias_heads1 = false;
+    }
+    if (c.breakage == Breakage::lse_shape || c.breakage == Breakage::lse_dtype) {
+      if (!c.lse) c.lse_strides = {c.Hq * c.M, c.M, 1};
+      c.lse = true;
+    }
+  }
+  if (c.api == Api::c_default || c.api == Api::cpp_default) c.kernel_set.clear();  // after any change of API
+  return c;
+}
+
+const char* api_name(Api a) {
+  switch (a) {
+    case Api::c: return "c";
+    case Api::cpp: return "cpp";
+    case Api::c_default: return "c_default";
+    case Api::cpp_default: return "cpp_default";
+  }
+  return "?";
+}
+
+const char* breakage_name(Breakage b) {
+  static const char* const names[] = {
+      "none", "negative_stride", "batch_mismatch", "seq_mismatch", "head_dim_mismatch", "kv_heads_not_dividing",
+      "head_dim_too_big", "null_data", "dtype_mismatch", "misaligned_data", "output_overlaps_input",
+      "output_rows_overlap", "nonfinite_scale", "bad_softcap", "window_below_minus_one", "kv_len_out_of_range",
+      "bias_shape", "bias_dtype", "lse_shape", "lse_dtype", "causal_not_bool", "null_runtime"};
+  static_assert(std::size(names) == static_cast<std::size_t>(Breakage::count));
+  return names[static_cast<int>(b)];
+}
+
+const char* strategy_name(attnrt_strategy s) {
+  static const char* const names[] = {"auto", "online", "two_pass", "three_pass"};
+  return names[s];
+}
+
+std::string describe(const Case& c) {
+  std::ostringstream os;
+  // Streamed: GCC 12 -O3 misreads "[" + std::to_string(...) as an overlapping copy (-Wrestrict).
+  auto strides = [](const Strides& s) {
+    std::ostringstream t;
+    t << "[" << s[0] << "," << s[1] << "," << s[2] << "]";
+    return t.str();
+  };
+  os << test::dtype_name(c.dtype) << " B" << c.B << " H" << c.Hq << "/" << c.Hkv << " M" << c.M << " N" << c.N
+     << " D" << c.D << " Dv" << c.Dv << " q" << strides(c.q_strides) << " k" << strides(c.k_strides) << " v"
+     << strides(c.v_strides) << " o" << strides(c.o_strides);
+  if (c.causal) os << " causal";
+  if (c.causal || c.window_left >= 0 || c.window_right >= 0)
+    os << (c.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? " bottom_right" : " top_left");
+  if (c.window_left >= 0 || c.window_right >= 0) os << " window=" << c.window_left << "," << c.window_right;
+  if (!c.kv_lens.empty()) {
+    os << " kv_lens=";
+    for (std::size_t b = 0; b < c.kv_lens.size(); ++b) os << (b ? "," : "") << c.kv_lens[b];
+  }
+  if (c.bias)
+    os << " bias[" << (c.bias_batch1 ? "1" : "B") << (c.bias_heads1 ? "1" : "H") << "]" << strides(c.bias_strides)
+       << " masked=" << c.bias_masked_per_mille << "/1000";
+  if (c.softcap != 0) os << " softcap=" << c.softcap;
+  if (c.scale != 0) os << " scale=" << c.scale;
+  if (c.lse) os << " lse" << strides(c.lse_strides);
+  os << (c.precision == ATTNRT_EXP2_FAST ? " fast" : " accurate") << " " << strategy_name(c.strategy);
+  if (c.kernel_set.empty()) os << " set=default";  // the process-wide runtime: threads as the environment says
+  else os << " set=" << c.kernel_set << " threads=" << c.threads << " " << c.executor;
+  os << " api=" << api_name(c.api);
+  if (c.hidden_nonfinite) os << " hidden_nonfinite";
+  if (c.visible_nonfinite) os << " visible_nonfinite";
+  if (c.breakage != Breakage::none) os << " INVALID:" << breakage_name(c.breakage);
+  return os.str();
+}
+
+}  // namespace attnrt::fuzz

@@ -1,0 +1,45 @@
+// Runs a fuzz case and judges it: a valid case must match the double
+// reference within the project's tolerances and leave the padding of its
+// outputs alone; an invalid one must fail with a message and leave its
+// outputs untouched. Runtimes are made once per (kernel set, threads,
+// executor) and kept.
+#pragma once
+
+#include <attnrt/attnrt.h>
+#include <attnrt/attnrt.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "tests/fuzz/fuzz_case.hpp"
+
+namespace attnrt::fuzz {
+
+struct Outcome {
+  bool passed = true;
+  std::string message;  // why it failed
+};
+
+class Runner {
+ public:
+  Runner();
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  Outcome run(const Case& c);
+
+ private:
+  struct Runtimes {
+    attnrt_runtime* c = nullptr;
+    std::unique_ptr<attnrt::Runtime> cpp;
+  };
+  // The runtimes of a case's (set, threads, executor), made on first use.
+  Runtimes& runtimes(const Case& c);
+
+  std::map<std::tuple<std::string, int, std::string>, Runtimes> runtimes_;
+};
+
+}  // namespace attnrt::fuzz
