@@ -16,13 +16,16 @@ struct Tolerance {
 
 inline Tolerance tolerance(attnrt_dtype t, attnrt_precision prec) {
   // Output rounding: fp16 2^-11, bf16 2^-8 relative; P in bf16 adds ~2^-8.
+  // A set that keeps P in bf16 (avx512_bf16) sums the rounded P, the
+  // weights its P·V applies: LSE is then off by up to log(1 + 2^-8) =
+  // 3.9e-3 (found by attnrt-fuzz at 2.1e-3, over the 2e-3 once allowed).
   // fast exp2 (FEXPA alone, 2^(1/128)-1 = 5.4e-3 relative) perturbs each
   // weight, so O by up to ~2x that.
   const bool fast = prec == ATTNRT_EXP2_FAST;
   switch (t) {
     case ATTNRT_F32: return fast ? Tolerance{1.2e-2, 6e-3} : Tolerance{2e-5, 2e-5};
     case ATTNRT_F16: return fast ? Tolerance{1.4e-2, 6e-3} : Tolerance{2e-3, 1e-4};
-    case ATTNRT_BF16: return fast ? Tolerance{2.4e-2, 8e-3} : Tolerance{1.6e-2, 2e-3};
+    case ATTNRT_BF16: return fast ? Tolerance{2.4e-2, 8e-3} : Tolerance{1.6e-2, 4e-3};
   }
   return {0, 0};
 }
