@@ -220,7 +220,7 @@ Outputs run_backend(const Backend& backend, Problem& p, int threads) {
           if (got != -kInf) offend("LSE (row sees no key: must be -inf)", b, h, i, -1, got, want_lse);
         } else {
           const double err = std::fabs(got - want_lse);
-          if (!(err <= tol.lse)) offend("LSE", b, h, i, -1, got, want_lse);
+          if (!(err <= lse_tolerance(tol, want_lse))) offend("LSE", b, h, i, -1, got, want_lse);
           if (err > max_lse || std::isnan(err)) max_lse = std::isnan(err) ? kInf : err;
         }
       }

@@ -48,6 +48,15 @@ TEST(FuzzRegressions, NullRuntimeCaseNamesAKernelSet_7_494) {
 TEST(FuzzRegressions, Bf16PairsLseWithinTheRoundedPBound_42_921) { expect_passes(42, 921); }
 TEST(FuzzRegressions, Bf16PairsLseWithinTheRoundedPBound_20261125_10483) { expect_passes(20261125, 10483); }
 
+// ALiBi over long rows (added to the fuzzer with it). 77:423: LSE near 175,
+// 2.003e-5 off, within fp32's rounding of such a score but over the
+// absolute 2e-5 (tolerances.hpp's lse_tolerance now scales with |LSE|).
+// 77:2213: a non-causal row whose ALiBi term peaks near 1000 at its last
+// key: fp32 scores there lost 6e-5, O 2.9e-5 off; scores are now taken
+// relative to the row's peak (scores.hpp, alibi_peak_key).
+TEST(FuzzRegressions, AlibiLseScalesWithItsMagnitude_77_423) { expect_passes(77, 423); }
+TEST(FuzzRegressions, AlibiScoresRelativeToTheirPeak_77_2213) { expect_passes(77, 2213); }
+
 // The fuzzer's promise about its buffers: the byte after a view's span is
 // the first of a page nobody may touch, so a kernel that reads one element
 // too far faults on the spot.

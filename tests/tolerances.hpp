@@ -5,6 +5,7 @@
 
 #include <attnrt/attnrt.h>
 
+#include <cmath>
 #include <string_view>
 
 namespace attnrt::test {
@@ -29,6 +30,11 @@ inline Tolerance tolerance(attnrt_dtype t, attnrt_precision prec) {
   }
   return {0, 0};
 }
+
+// LSE is a score plus the log of a sum: where scores are large (ALiBi over
+// long rows, big scales or biases) it carries fp32's rounding of them, a
+// few ulp of |LSE|, on top of the absolute bound above.
+inline double lse_tolerance(Tolerance t, double lse_ref) { return t.lse + std::abs(lse_ref) * 0x1p-20; }
 
 // A kernel set's exp2_rows against exp2 computed in double, for arguments
 // x = S - m in [-150, 0] (below -150 and at -inf the result is exactly 0):

@@ -8,8 +8,9 @@ namespace attnrt::kernels {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-void add_ramp(float* row, int cols, float first, float step) {
-  for (int c = 0; c < cols; ++c) row[c] += first + step * static_cast<float>(c);
+void add_ramp(float* row, int cols, std::int64_t first, float step) {
+  const int base = static_cast<int>(first);  // |first| <= keys + rows: an int
+  for (int c = 0; c < cols; ++c) row[c] += step * static_cast<float>(base + c);
 }
 
 }  // namespace attnrt::kernels

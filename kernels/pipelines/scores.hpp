@@ -38,6 +38,22 @@ inline bool block_unmasked(const HeadProblem& p, RowSpan rows, std::int64_t k0, 
   return p.key_lo(rows.last) <= k0 && p.key_hi(rows.first) >= k1;
 }
 
+// ALiBi for packed row r: its slope (natural units) and the key where its
+// term peaks among the keys the row sees (the last for a positive slope, the
+// first for a negative one). Scores take the term relative to that peak:
+// softmax does not see a per-row constant, scores near the max stay small
+// (fp32 keeps their precision over long rows), and LSE adds it back
+// (alibi_peak_value).
+inline std::int64_t alibi_peak_key(const HeadProblem& p, int r) {
+  const std::int64_t i = r % p.m, lo = p.key_lo(i), hi = p.key_hi(i);
+  if (hi <= lo) return i + p.diag;  // no key: nothing to shift
+  return p.alibi[r / p.m] >= 0.0f ? hi - 1 : lo;
+}
+inline float alibi_peak_value(const HeadProblem& p, int r) {
+  if (!p.alibi) return 0.0f;
+  return p.alibi[r / p.m] * static_cast<float>(alibi_peak_key(p, r) - (r % p.m + p.diag));
+}
+
 // Finishes an S strip of `rows` packed rows (first r0) over keys
 // [k0, k0 + cols), stored at s with row stride lds: applies softcap, bias
 // and ALiBi (converting to log2 units) and writes -inf outside each row's key
@@ -57,10 +73,8 @@ inline void finish_scores(const HeadProblem& p, float* s, std::int64_t lds, int 
       const float* b = p.bias + p.bias_offset(r0 + r) + k0;
       for (int c = 0; c < cols; ++c) row[c] += b[c] * kLog2e;
     }
-    if (p.alibi) {  // slope * (key - query position), the query at i + diag
-      const float slope = p.alibi[(r0 + r) / p.m] * kLog2e;
-      add_ramp(row, cols, slope * static_cast<float>(k0 - (i + p.diag)), slope);
-    }
+    if (p.alibi)  // slope * (key - the row's peak key): see alibi_peak_key
+      add_ramp(row, cols, k0 - alibi_peak_key(p, r0 + r), p.alibi[(r0 + r) / p.m] * kLog2e);
     // Masked columns form a prefix and a suffix of the row: no test per element.
     const std::int64_t lo = std::max(p.key_lo(i), t_k0), hi = std::min(p.key_hi(i), t_k1);
     const int c_lo = static_cast<int>(std::clamp<std::int64_t>(lo - k0, 0, cols));

@@ -331,7 +331,9 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, Row
       ms[r] = m[r] == kNegInf ? 0.0f : m[r];
       ls[r] = l[r];
       inv[r] = l[r] == 0.0f ? 0.0f : 1.0f / l[r];
-      if (const float sink = sinks ? sinks[(r0 + r) / p.m] * kLog2e : kNegInf; sink != kNegInf) {
+      // Scores are relative to the row's ALiBi peak (scores.hpp); the sink too.
+      const float shift = alibi_peak_value(p, r0 + r);
+      if (const float sink = sinks ? (sinks[(r0 + r) / p.m] - shift) * kLog2e : kNegInf; sink != kNegInf) {
         // Relative to max(m, sink): the sink's term stays <= 1, no overflow.
         const float top = l[r] == 0.0f ? sink : std::max(ms[r], sink);
         ls[r] = l[r] * std::exp2(ms[r] - top) + std::exp2(sink - top);
@@ -345,7 +347,8 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, Row
     });
     if (p.lse)
       for (int r = 0; r < rows; ++r)
-        p.lse[p.lse_offset(r0 + r)] = ls[r] == 0.0f ? kNegInf : (ms[r] + std::log2(ls[r])) * kLn2;
+        p.lse[p.lse_offset(r0 + r)] =
+            ls[r] == 0.0f ? kNegInf : (ms[r] + std::log2(ls[r])) * kLn2 + alibi_peak_value(p, r0 + r);
   }
 }
 

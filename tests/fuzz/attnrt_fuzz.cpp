@@ -93,6 +93,8 @@ class Coverage {
     with["kv_lens"] += !c.kv_lens.empty();
     with["bias"] += c.bias;
     with["softcap"] += c.softcap != 0;
+    with["alibi"] += !c.alibi_slopes.empty();
+    with["sinks"] += !c.sinks.empty();
     with["lse"] += c.lse;
     with["fast"] += c.precision == ATTNRT_EXP2_FAST;
     with["hidden_nonfinite"] += c.hidden_nonfinite;

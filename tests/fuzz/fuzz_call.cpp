@@ -109,6 +109,8 @@ CallResult call_cpp(const Call& call, attnrt::Runtime* runtime) {
   p.precision = static_cast<attnrt::Precision>(rt::raw_enum(in.precision));
   p.strategy = static_cast<attnrt::Strategy>(rt::raw_enum(in.strategy));
   p.lse = in.lse ? &lse : nullptr;
+  p.alibi_slopes = in.alibi_slopes;
+  p.sinks = in.sinks;
   try {
     if (runtime) runtime->forward(to_cpp(call.q), to_cpp(call.k), to_cpp(call.v), to_cpp(call.o), p);
     else attnrt::attention_forward(to_cpp(call.q), to_cpp(call.k), to_cpp(call.v), to_cpp(call.o), p);

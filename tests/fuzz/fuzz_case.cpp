@@ -166,6 +166,13 @@ Case make_case(std::uint64_t seed, std::uint64_t index) {
     }
   }
   if (c.api == Api::c_default || c.api == Api::cpp_default) c.kernel_set.clear();  // after any change of API
+  // Drawn after everything else, so that (seed, index) pairs found before
+  // ALiBi and sinks existed still name the same case.
+  if (r.chance(20))
+    for (std::int64_t h = 0; h < c.Hq; ++h) c.alibi_slopes.push_back(static_cast<float>(r.real(-0.5, 1)));
+  if (r.chance(20))
+    for (std::int64_t h = 0; h < c.Hq; ++h)
+      c.sinks.push_back(r.chance(15) ? -std::numeric_limits<float>::infinity() : static_cast<float>(r.real(-8, 8)));
   return c;
 }
 
@@ -217,6 +224,8 @@ std::string describe(const Case& c) {
     os << " bias[" << (c.bias_batch1 ? "1" : "B") << (c.bias_heads1 ? "1" : "H") << "]" << strides(c.bias_strides)
        << " masked=" << c.bias_masked_per_mille << "/1000";
   if (c.softcap != 0) os << " softcap=" << c.softcap;
+  if (!c.alibi_slopes.empty()) os << " alibi";
+  if (!c.sinks.empty()) os << " sinks";
   if (c.scale != 0) os << " scale=" << c.scale;
   if (c.lse) os << " lse" << strides(c.lse_strides);
   os << (c.precision == ATTNRT_EXP2_FAST ? " fast" : " accurate") << " " << strategy_name(c.strategy);

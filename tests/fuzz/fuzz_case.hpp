@@ -68,6 +68,7 @@ struct Case {
   Strides bias_strides{};
   int bias_masked_per_mille = 0;  // chance of -inf per entry
   float softcap = 0, scale = 0;
+  std::vector<float> alibi_slopes, sinks;  // [Hq] each, or empty (drawn last: older cases replay)
   bool lse = false;
   Strides lse_strides{};
   attnrt_precision precision = ATTNRT_EXP2_ACCURATE;

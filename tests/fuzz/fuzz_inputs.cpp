@@ -137,6 +137,8 @@ attnrt_params Inputs::params() const {
   p.precision = spec.precision;
   p.strategy = spec.strategy;
   p.lse = lse ? &lse->view() : nullptr;
+  p.alibi_slopes = spec.alibi_slopes.empty() ? nullptr : spec.alibi_slopes.data();
+  p.sinks = spec.sinks.empty() ? nullptr : spec.sinks.data();
   return p;
 }
 
