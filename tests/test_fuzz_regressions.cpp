@@ -56,6 +56,10 @@ TEST(FuzzRegressions, Bf16PairsLseWithinTheRoundedPBound_20261125_10483) { expec
 // relative to the row's peak (scores.hpp, alibi_peak_key).
 TEST(FuzzRegressions, AlibiLseScalesWithItsMagnitude_77_423) { expect_passes(77, 423); }
 TEST(FuzzRegressions, AlibiScoresRelativeToTheirPeak_77_2213) { expect_passes(77, 2213); }
+// 99:5468: a sink far above the keys' ALiBi-shifted scores: LSE went
+// through (sink - shift) + shift and lost 9e-5; row_total (strip.cpp) now
+// meets the two log-sums through their difference only.
+TEST(FuzzRegressions, SinkMeetsShiftedKeysWithoutRoundTrip_99_5468) { expect_passes(99, 5468); }
 
 // The fuzzer's promise about its buffers: the byte after a view's span is
 // the first of a page nobody may touch, so a kernel that reads one element

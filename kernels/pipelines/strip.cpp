@@ -312,6 +312,31 @@ void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, i
                            v_panels);
 }
 
+namespace {
+
+// A row's normalizer and LSE from its max m (log2 units, -inf if it saw no
+// key) and sum l of exp2(s - m), with the row's ALiBi shift (scores are
+// relative to its peak: scores.hpp) and sink (natural units, -inf: none).
+// The keys' and the sink's log-sums meet in the true frame through their
+// difference, so neither a large shift nor a large sink costs precision.
+struct RowTotal {
+  float inv;  // O = accumulator * inv
+  float lse;  // natural log
+};
+RowTotal row_total(float m, float l, float shift, float sink) {
+  if (l == 0.0f) return {0.0f, sink};  // no key: O = 0, LSE = the sink or -inf
+  const float keys = m * kLn2 + std::log(l);  // the keys' LSE, relative to the shift
+  if (sink == kNegInf) return {1.0f / l, keys + shift};
+  const float diff = keys + (shift - sink);  // keys' LSE - sink
+  const float rest = std::log1p(std::exp(-std::abs(diff)));  // what the smaller adds
+  // The keys' share of the total is exp(keys' LSE - LSE); LSE is the larger
+  // side plus `rest`, never a difference of the two.
+  if (diff >= 0.0f) return {std::exp(-rest) / l, keys + shift + rest};
+  return {std::exp(diff - rest) / l, sink + rest};
+}
+
+}  // namespace
+
 void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, RowBlock* rb) {
   // A sink joins the tile that starts at key 0, so that split-KV pieces,
   // merged through their LSE, count it once.
@@ -319,36 +344,25 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, Row
   const int mr = ks.mr;
   const std::size_t esz = elem_bytes(ks);
   float* inv = rb->tmp;
+  float* lse = rb->tmp + mr;
   for (int st = 0, r0 = rb->r0; r0 < rb->r1; ++st, r0 += mr) {
     const int rows = std::min(rb->r1 - r0, mr);
     float* o = rb->o + static_cast<std::int64_t>(st) * mr * rb->ldo;
     const float* m = rb->m + st * mr;
     const float* l = rb->l + st * mr;
     if (!rb->started[st]) std::fill(o, o + mr * rb->ldo, 0.0f);
-    float* ms = rb->tmp + mr;  // the max the sum l is relative to, finite; l with the sink
-    float* ls = rb->tmp + 2 * mr;
     for (int r = 0; r < rows; ++r) {
-      ms[r] = m[r] == kNegInf ? 0.0f : m[r];
-      ls[r] = l[r];
-      inv[r] = l[r] == 0.0f ? 0.0f : 1.0f / l[r];
-      // Scores are relative to the row's ALiBi peak (scores.hpp); the sink too.
-      const float shift = alibi_peak_value(p, r0 + r);
-      if (const float sink = sinks ? (sinks[(r0 + r) / p.m] - shift) * kLog2e : kNegInf; sink != kNegInf) {
-        // Relative to max(m, sink): the sink's term stays <= 1, no overflow.
-        const float top = l[r] == 0.0f ? sink : std::max(ms[r], sink);
-        ls[r] = l[r] * std::exp2(ms[r] - top) + std::exp2(sink - top);
-        inv[r] = l[r] == 0.0f ? 0.0f : std::exp2(ms[r] - top) / ls[r];
-        ms[r] = top;
-      }
+      const float sink = sinks ? sinks[(r0 + r) / p.m] : kNegInf;
+      const RowTotal total = row_total(m[r], l[r], alibi_peak_value(p, r0 + r), sink);
+      inv[r] = total.inv;
+      lse[r] = total.lse;
     }
     for_each_run(p, r0, rows, p.ldo, p.hso, [&](int r, int count, std::int64_t stride) {
       ks.normalize(o + r * rb->ldo, rb->ldo, count, p.dv, inv + r,
                    static_cast<char*>(p.o) + p.o_offset(r0 + r) * esz, stride, p.dtype);
     });
     if (p.lse)
-      for (int r = 0; r < rows; ++r)
-        p.lse[p.lse_offset(r0 + r)] =
-            ls[r] == 0.0f ? kNegInf : (ms[r] + std::log2(ls[r])) * kLn2 + alibi_peak_value(p, r0 + r);
+      for (int r = 0; r < rows; ++r) p.lse[p.lse_offset(r0 + r)] = lse[r];
   }
 }
 
