@@ -156,7 +156,8 @@ std::vector<Spec> sweep_specs() {
   // ALiBi and sinks: alone, with causal masks in both alignments, windows,
   // key lengths (an empty batch: O = 0, LSE = the sink), a fully masked
   // bias row, softcap, GQA decode grouped and a long decode that two
-  // threads split over keys (the sink is counted once).
+  // threads split over keys (the sink is counted once; ALiBi calls split
+  // rows only: runtime.cpp).
   for (attnrt_dtype t : kDtypes) {
     add({.dtype = t, .B = 1, .Hq = 4, .Hkv = 4, .M = 33, .N = 257, .D = 64, .Dv = 64, .alibi = true});
     add({.dtype = t, .B = 1, .Hq = 4, .Hkv = 2, .M = 33, .N = 257, .D = 64, .Dv = 48, .sinks = true});
@@ -167,7 +168,8 @@ std::vector<Spec> sweep_specs() {
          .sinks = true});
     add({.dtype = t, .B = 2, .Hq = 8, .Hkv = 2, .M = 1, .N = 1000, .D = 128, .Dv = 128, .alibi = true,
          .sinks = true});
-    add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 1, .M = 1, .N = 4000, .D = 64, .Dv = 64, .alibi = true, .sinks = true});
+    add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 1, .M = 1, .N = 4000, .D = 64, .Dv = 64, .sinks = true});
+    add({.dtype = t, .B = 1, .Hq = 2, .Hkv = 1, .M = 1, .N = 4000, .D = 64, .Dv = 64, .alibi = true});
   }
 
   // Without LSE output (the null path).

@@ -60,6 +60,10 @@ TEST(FuzzRegressions, AlibiScoresRelativeToTheirPeak_77_2213) { expect_passes(77
 // through (sink - shift) + shift and lost 9e-5; row_total (strip.cpp) now
 // meets the two log-sums through their difference only.
 TEST(FuzzRegressions, SinkMeetsShiftedKeysWithoutRoundTrip_99_5468) { expect_passes(99, 5468); }
+// 99:27603: split-KV pieces of an ALiBi row whose LSE is near -600 merged
+// through fp32 LSEs that carried 6e-5 of rounding: O 5e-5 off. ALiBi calls
+// no longer split keys (runtime.cpp, split_with).
+TEST(FuzzRegressions, AlibiRowsAreNotSplitOverKeys_99_27603) { expect_passes(99, 27603); }
 
 // The fuzzer's promise about its buffers: the byte after a view's span is
 // the first of a page nobody may touch, so a kernel that reads one element

@@ -308,7 +308,11 @@ Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& 
   s.options.stack_group = plan.group_heads;
   s.options.rows_per_line = plan.group_heads ? static_cast<int>(q.shape[2]) : plan.blocking.mb;
   s.options.key_quantum = kernels::key_step(ks);  // key splits on whole Q.K^T tiles and k_pack pairs
-  s.options.split_keys = plan.split_keys;
+  // Split-KV pieces merge through their LSE in fp32, which cannot carry an
+  // ALiBi row's large offset to the precision the weights need (attnrt-fuzz
+  // 99:27603): ALiBi calls split rows only, until pieces keep LSE relative
+  // to the row's ALiBi peak.
+  s.options.split_keys = plan.split_keys && params.alibi_slopes == nullptr;
   return s;
 }
 

@@ -224,8 +224,8 @@ std::string describe(const Case& c) {
     os << " bias[" << (c.bias_batch1 ? "1" : "B") << (c.bias_heads1 ? "1" : "H") << "]" << strides(c.bias_strides)
        << " masked=" << c.bias_masked_per_mille << "/1000";
   if (c.softcap != 0) os << " softcap=" << c.softcap;
-  if (!c.alibi_slopes.empty()) os << " alibi";
-  if (!c.sinks.empty()) os << " sinks";
+  for (const auto& [name, values] : {std::pair{" alibi=", &c.alibi_slopes}, std::pair{" sinks=", &c.sinks}})
+    for (std::size_t h = 0; h < values->size(); ++h) os << (h ? "," : name) << (*values)[h];
   if (c.scale != 0) os << " scale=" << c.scale;
   if (c.lse) os << " lse" << strides(c.lse_strides);
   os << (c.precision == ATTNRT_EXP2_FAST ? " fast" : " accurate") << " " << strategy_name(c.strategy);
