@@ -33,11 +33,11 @@ void pack_a(const void* src, std::int64_t ld, int rows, int k, void* dst) {
       const int n = std::min(vl, k - c);
       if constexpr (MR == 8)
         write_columns8<Out>(d + c * MR, n, svcreate4(row(0), row(1), row(2), row(3)),
-                                     svcreate4(row(4), row(5), row(6), row(7)), no_sums);
+                            svcreate4(row(4), row(5), row(6), row(7)), no_sums);
       else
         write_columns12<Out>(d + c * MR, n, svcreate4(row(0), row(1), row(2), row(3)),
-                                      svcreate4(row(4), row(5), row(6), row(7)),
-                                      svcreate4(row(8), row(9), row(10), row(11)), no_sums);
+                             svcreate4(row(4), row(5), row(6), row(7)),
+                             svcreate4(row(8), row(9), row(10), row(11)), no_sums);
     }
   }
 }
