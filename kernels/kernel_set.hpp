@@ -108,6 +108,19 @@ struct KernelSet {
   void (*pv_acc_fast)(int kp, const void* a, const void* b, float* o, std::int64_t ldo) = nullptr;
   std::size_t elem_fast = 0;  // <= packed_elem: workspaces are sized with packed_elem
 
+  // ---- optional: a cheaper Q·Kᵀ path for Exp2Precision::fast --------------
+  // Null qk_fast means "same as pack_q / pack_k / qk". A set fills all four
+  // to let the fast precision cheapen Q·Kᵀ too, e.g. SVE fp16 summing in
+  // fp16 (qk_fp16_12x2_fast). On that path the Q and K panels have elements
+  // of qk_elem_fast bytes (<= packed_elem, so a_panels_bytes and
+  // k_panels_bytes cover them) in layouts only qk_fast reads; S is fp32 as
+  // ever. Pipelines must take pack_q, pack_k, qk and the Q/K panel element
+  // size from qk_path(ks, precision) below, never from the fields directly.
+  void (*pack_q_fast)(const void* src, std::int64_t ld, int rows, int d, void* dst) = nullptr;
+  void (*pack_k_fast)(const void* src, std::int64_t ld, int keys, int d, void* dst) = nullptr;
+  void (*qk_fast)(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) = nullptr;
+  std::size_t qk_elem_fast = 0;
+
   // ---- optional: floating-point mode the kernels need on their thread ------
   // Null = none. Whoever runs this set's kernels on a thread enters the mode
   // first and leaves it after, restoring exactly what was there (FpModeScope),
@@ -201,6 +214,20 @@ inline PvPath pv_path(const KernelSet& ks, Exp2Precision prec) {
   if (prec == Exp2Precision::fast && ks.pv_acc_fast)
     return {ks.pack_v_fast, ks.pv_init_fast, ks.pv_acc_fast, ks.elem_fast};
   return {ks.pack_v, ks.pv_init, ks.pv_acc, ks.packed_elem};
+}
+
+// The Q·Kᵀ path a pipeline uses for precision `prec`: its packers, kernel
+// and the byte size of one element of the Q and K panels (for offsets).
+struct QkPath {
+  void (*pack_q)(const void* src, std::int64_t ld, int rows, int d, void* dst);
+  void (*pack_k)(const void* src, std::int64_t ld, int keys, int d, void* dst);
+  void (*qk)(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds);
+  std::size_t elem;
+};
+inline QkPath qk_path(const KernelSet& ks, Exp2Precision prec) {
+  if (prec == Exp2Precision::fast && ks.qk_fast)
+    return {ks.pack_q_fast, ks.pack_k_fast, ks.qk_fast, ks.qk_elem_fast};
+  return {ks.pack_q, ks.pack_k, ks.qk, ks.packed_elem};
 }
 
 // Holds a set's floating-point mode for a scope on the current thread.

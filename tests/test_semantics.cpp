@@ -213,6 +213,42 @@ TEST_P(Semantics, HugeScoresNeitherOverflowNorUnderflow) {
   }
 }
 
+// The fast precision keeps these promises too, though its Q·Kᵀ may sum in
+// fp16 (the SVE fp16 sets): a NaN in K poisons the rows that see it, and
+// scores whose fp16 sums would overflow (|q| = |k| = 256 over 64 terms:
+// 2^22 > 65504) come out as in fp32, never inf.
+TEST_P(Semantics, FastPrecisionKeepsNanAndHugeScores) {
+  const Tolerance fast = tolerance(dtype(), ATTNRT_EXP2_FAST);
+  Problem nan({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = 33, .N = 70, .D = 64, .Dv = 64,
+               .precision = ATTNRT_EXP2_FAST});
+  nan.k().set(0, 0, 10, 7, kNaN);
+  const RefResult ref_nan = nan.reference();
+  ASSERT_EQ(nan_rows(ref_nan), 2 * 33);
+  Outputs out_nan = run_backend(backend(), nan);
+  EXPECT_TRUE(matches_reference(out_nan.o, out_nan.lse_ptr(), ref_nan, fast));
+
+  for (const float scale : {1.0f / 1024, -1.0f / 1024}) {
+    SCOPED_TRACE(scale);
+    Problem p({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = 33, .N = 257, .D = 64, .Dv = 64,
+               .scale = scale, .precision = ATTNRT_EXP2_FAST});
+    std::mt19937 rng(11);
+    std::uniform_int_distribution<int> unit(-1, 1);
+    for (HostTensor* t : {&p.q(), &p.k()})
+      for (std::int64_t h = 0; h < t->shape()[1]; ++h)
+        for (std::int64_t s = 0; s < t->shape()[2]; ++s)
+          for (std::int64_t d = 0; d < 64; ++d) t->set(0, h, s, d, 256.0 * (s % 5 == 0 ? 1 : unit(rng)));
+    const RefResult ref = p.reference();
+    double max_lse = 0;
+    for (double x : ref.lse) max_lse = std::max(max_lse, std::fabs(x));
+    ASSERT_GT(max_lse, 500.0);
+    // As HugeScoresNeitherOverflowNorUnderflow: fp32 roundings of a score that large.
+    Tolerance t = fast;
+    t.lse += 4 * std::ldexp(max_lse, -24);
+    Outputs out = run_backend(backend(), p);
+    EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), ref, t));
+  }
+}
+
 TEST_P(Semantics, DefaultScaleIsOneOverSqrtHeadDim) {
   const std::uint32_t seed = 1234;
   Spec spec{.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 2, .M = 33, .N = 100, .D = 80, .Dv = 80};

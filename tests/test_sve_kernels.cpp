@@ -9,6 +9,7 @@
 
 #include <attnrt/attnrt.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -92,7 +93,7 @@ TEST(SveSelection, TileWidthsFollowTheVectorLength) {
   EXPECT_EQ(f32->mr, 8);
   EXPECT_EQ(f32->nr, 3 * vl);
   EXPECT_EQ(f16->mr, 12);
-  EXPECT_EQ(f16->nr, 2 * vl);
+  EXPECT_EQ(f16->nr, 4 * vl);
   EXPECT_EQ(f16->nv, 4 * vl);
   if (vl == 16) {
     EXPECT_EQ(find_set("sve512", DType::f32)->nr, 48);
@@ -265,6 +266,120 @@ TEST(SveKernels, QkAgainstDoubleProduct) {
       }
 }
 
+// ---- fp16 Q·Kᵀ of the fast precision (qk_fp16.hpp) ---------------------------
+
+// S of one tile on the set's Q·Kᵀ path for `prec` (under its FP mode), from
+// fp16 Q rows [rows x d] and K rows [keys x d].
+std::vector<float> qk_tile(const KernelSet& ks, Exp2Precision prec, const std::vector<std::uint16_t>& q,
+                           const std::vector<std::uint16_t>& k, int rows, int keys, int d, float alpha,
+                           std::int64_t lds) {
+  const kernels::QkPath path = kernels::qk_path(ks, prec);
+  std::vector<char> qp(kernels::a_panels_bytes(ks, rows, d)), kp(kernels::k_panels_bytes(ks, keys, d));
+  std::vector<float> s(ks.mr * lds, -1.0f);
+  const kernels::FpModeScope mode(ks);
+  path.pack_q(q.data(), d, rows, d, qp.data());
+  path.pack_k(k.data(), d, keys, d, kp.data());
+  path.qk(d, qp.data(), kp.data(), alpha, s.data(), lds);
+  return s;
+}
+
+// Inputs of a fast Q·Kᵀ check: uniform, cancelling (each row's terms sum
+// to almost nothing: large partial sums, tiny result), or large enough that
+// fp16 sums overflow (the kernel must fall back to fp32).
+enum class QkInputs { uniform, cancelling, overflowing };
+
+void check_qk_fast(const KernelSet& ks, int d, QkInputs kind) {
+  std::mt19937 rng(d * 3 + static_cast<int>(kind));
+  const int rows = ks.mr - 1, keys = ks.nr - 3;
+  std::vector<float> qf = random_rows(rows * d, rng), kf = random_rows(keys * d, rng);
+  if (kind == QkInputs::cancelling)  // k's second half repeats its first negated, q's too: t_p pairs up
+    for (std::vector<float>* x : {&qf, &kf})
+      for (std::size_t r = 0; r < x->size() / d; ++r)
+        for (int p = d / 2; p < 2 * (d / 2); ++p) (*x)[r * d + p] = (x == &qf ? 1.0f : -1.0f) * (*x)[r * d + p - d / 2] * 1.001f;
+  if (kind == QkInputs::overflowing) {  // row 0 · key 0 = d·240² > 65504 for d >= 2
+    std::fill(qf.begin(), qf.begin() + d, 1.0f);
+    std::fill(kf.begin(), kf.begin() + d, 1.0f);
+  }
+  const float big = kind == QkInputs::overflowing ? 240.0f : kind == QkInputs::cancelling ? 16.0f : 1.0f;
+  std::vector<std::uint16_t> q(qf.size()), k(kf.size());
+  for (std::size_t i = 0; i < qf.size(); ++i) q[i] = kernels::float_to_fp16(big * qf[i]);
+  for (std::size_t i = 0; i < kf.size(); ++i) k[i] = kernels::float_to_fp16(big * kf[i]);
+  const std::int64_t lds = ks.nr + 5;
+  const float alpha = -0.37f;
+  const std::vector<float> fast = qk_tile(ks, Exp2Precision::fast, q, k, rows, keys, d, alpha, lds);
+  const std::vector<float> exact = qk_tile(ks, Exp2Precision::accurate, q, k, rows, keys, d, alpha, lds);
+  // qk_fp16.hpp's bound: gamma_L on the flush blocks, the fp32 flushes, FZ16.
+  constexpr int L = 64;
+  const double u = std::ldexp(1.0, -11), gamma = L * u / (1 - L * u);
+  const double rel = gamma + ((d + L - 1) / L + 1) * std::ldexp(1.0, -24) * (1 + gamma);
+  for (int r = 0; r < ks.mr; ++r) {
+    for (int j = 0; j < ks.nr; ++j) {
+      const float got = fast[r * lds + j];
+      if (r >= rows || j >= keys) {
+        ASSERT_EQ(got, 0.0f) << "padding S[" << r << "][" << j << "]";
+        continue;
+      }
+      double dot = 0, mag = 0, flushed = 0;
+      for (int p = 0; p < d; ++p) {
+        const double qv = value(DType::f16, q.data(), r * d + p), kv = value(DType::f16, k.data(), j * d + p);
+        dot += qv * kv, mag += std::fabs(qv * kv), flushed += 1 + std::fabs(qv) + std::fabs(kv);
+      }
+      const double tol = std::fabs(alpha) * (rel * mag + std::ldexp(flushed, -14));
+      ASSERT_NEAR(got, alpha * dot, tol) << "S[" << r << "][" << j << "]";
+    }
+    for (std::int64_t j = ks.nr; j < lds; ++j) ASSERT_EQ(fast[r * lds + j], -1.0f) << "qk wrote past nr";
+  }
+  // A tile whose fp16 sums overflow is recomputed in fp32: the accurate path's bits.
+  if (kind == QkInputs::overflowing && d >= 2) {
+    EXPECT_EQ(fast, exact);
+  } else if (kind == QkInputs::uniform && d >= 33) {
+    EXPECT_NE(fast, exact) << "no fp16 rounding anywhere: did the fp16 sums run?";
+  }
+}
+
+TEST(SveKernels, QkFastAgainstDoubleProductAndItsBound) {
+  REQUIRE_SVE();
+  for (const std::string& name : runnable_sets()) {
+    const KernelSet& ks = *find_set(name.c_str(), DType::f16);
+    for (QkInputs kind : {QkInputs::uniform, QkInputs::cancelling, QkInputs::overflowing})
+      for (int d : {1, 7, 33, 63, 64, 65, 128, 200, 512}) {
+        SCOPED_TRACE(name + " kind " + std::to_string(int(kind)) + " d " + std::to_string(d));
+        check_qk_fast(ks, d, kind);
+        if (HasFatalFailure()) return;
+      }
+  }
+}
+
+// inf and NaN in Q or K reach S exactly as on the accurate path (the fast
+// kernel recomputes such tiles in fp32).
+TEST(SveKernels, QkFastNonFiniteInputsMatchTheAccuratePath) {
+  REQUIRE_SVE();
+  for (const std::string& name : runnable_sets()) {
+    const KernelSet& ks = *find_set(name.c_str(), DType::f16);
+    const int rows = ks.mr, keys = ks.nr, d = 96;
+    std::mt19937 rng(5);
+    std::vector<std::uint16_t> q(rows * d), k(keys * d);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (auto& x : q) x = kernels::float_to_fp16(u(rng));
+    for (auto& x : k) x = kernels::float_to_fp16(u(rng));
+    q[3 * d + 70] = kernels::float_to_fp16(std::numeric_limits<float>::quiet_NaN());  // row 3
+    k[5 * d + 2] = kernels::float_to_fp16(kInf);                                      // key 5
+    k[40 % keys * d + 90] = kernels::float_to_fp16(-kInf);                            // another key
+    const std::int64_t lds = keys;
+    const std::vector<float> fast = qk_tile(ks, Exp2Precision::fast, q, k, rows, keys, d, 0.5f, lds);
+    const std::vector<float> exact = qk_tile(ks, Exp2Precision::accurate, q, k, rows, keys, d, 0.5f, lds);
+    for (std::size_t i = 0; i < fast.size(); ++i) {
+      SCOPED_TRACE(name + " S[" + std::to_string(i / lds) + "][" + std::to_string(i % lds) + "]");
+      if (std::isnan(exact[i]))
+        ASSERT_TRUE(std::isnan(fast[i]));
+      else
+        ASSERT_EQ(fast[i], exact[i]);
+    }
+    EXPECT_TRUE(std::isnan(fast[3 * lds + 7]));
+    EXPECT_TRUE(std::isinf(fast[0 * lds + 5]) || std::isnan(fast[0 * lds + 5]));
+  }
+}
+
 // O = P·V (init) then O += P·V (acc) on one V panel, P from exp2_rows.
 void check_pv(const KernelSet& ks, Exp2Precision prec, int kp) {
   std::mt19937 rng(kp);
@@ -332,6 +447,12 @@ TEST(SveKernels, OnlyFp16SetsHaveTheNoepiPath) {
     EXPECT_NE(f16->pv_acc_fast, nullptr);
     EXPECT_EQ(f16->elem_fast, 2u);
     EXPECT_EQ(kernels::pv_path(*f16, Exp2Precision::accurate).pv_acc, f16->pv_acc);
+    // And the fp16 Q·Kᵀ, for the fast precision only.
+    EXPECT_EQ(find_set(name.c_str(), DType::f32)->qk_fast, nullptr);
+    EXPECT_NE(f16->qk_fast, nullptr);
+    EXPECT_EQ(f16->qk_elem_fast, 2u);
+    EXPECT_EQ(kernels::qk_path(*f16, Exp2Precision::accurate).qk, f16->qk);
+    EXPECT_EQ(kernels::qk_path(*f16, Exp2Precision::fast).qk, f16->qk_fast);
   }
 }
 
@@ -466,6 +587,22 @@ TEST(SveForward, MatchesReference) {
                        " m " + std::to_string(c.m) + " n " + std::to_string(c.n));
           check_forward(isa, t, prec, c);
         }
+}
+
+// The fast precision's fp16 Q·Kᵀ on wide heads (several flushes per tile)
+// and long rows (many key blocks), fp16 inputs.
+TEST(SveForward, Fp16FastOnWideHeadsAndLongRows) {
+  REQUIRE_SVE();
+  const Case cases[] = {
+      {1, 1, 1, 25, 700, 512, 512, false, -1, false},   // D 512: 8 flushes per tile
+      {1, 2, 1, 13, 300, 200, 72, true, -1, false},     // D 200: a partial last flush
+      {1, 1, 1, 3, 32768, 64, 64, false, -1, false},    // N 32768
+  };
+  for (const std::string& isa : runnable_sets())
+    for (const Case& c : cases) {
+      SCOPED_TRACE(isa + " d " + std::to_string(c.d) + " n " + std::to_string(c.n));
+      check_forward(isa, DType::f16, ATTNRT_EXP2_FAST, c);
+    }
 }
 
 TEST(SveForward, CallerFpcrUnchangedByFp16Work) {

@@ -66,6 +66,8 @@ KERNELS = {
     "pv_fp16_12x2_mixed": (f"gemm_12x2_body<float, Store::accumulate, false, 4>({GEMM_ARGS}, 1.0f, c, ld)", "gemm", 0),
     "pv_fp16_12x2_noepi": ("gemm_12x2_body<float16_t, Store::accumulate, false, 2>(k, static_cast<const float16_t*>(a), static_cast<const float16_t*>(b), 1.0f, c, ld)", "gemm", 0),
     "pv_fp16_12x2_noepi_retouch": ("gemm_12x2_body<float16_t, Store::accumulate, true, 2>(k, static_cast<const float16_t*>(a), static_cast<const float16_t*>(b), 1.0f, c, ld)", "gemm", 0),
+    "qk_fp16_12x2_fast": ("gemm_12x2_body<float16_t, Store::scaled, false, 2, kQkFp16Flush, Widen::pairs>(k, static_cast<const float16_t*>(a), static_cast<const float16_t*>(b), 0.5f, c, ld)", "gemm", 0),
+    "qk_fp16_12x2_fast_retouch": ("gemm_12x2_body<float16_t, Store::scaled, true, 2, kQkFp16Flush, Widen::pairs>(k, static_cast<const float16_t*>(a), static_cast<const float16_t*>(b), 0.5f, c, ld)", "gemm", 0),
     "exp2_fast_fp32_8": ("exp2_rows_impl<8, ColType::f32, false>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 8 * VL),
     "exp2_accurate_fp32_8": ("exp2_rows_impl<8, ColType::f32, true>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 8 * VL),
     "exp2_fast_fp32_12": ("exp2_rows_impl<12, ColType::f32, false>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 12 * VL),
@@ -75,6 +77,7 @@ KERNELS = {
     "row_max_12": ("row_max<12>(c, ld, 12, k, sum)", "elem", 2 * VL),
     "rescale_12": ("rescale<12>(c, ld, k, m)", "elem", VL),
     "pack_k_fp16_to_fp32": ("pack_b_keys<Fp16, 2>(a, ld, k, 256, c)", "elem", VL),
+    "pack_k_fp16_pairs": ("pack_b_key_pairs<2>(a, ld, k, 256, c)", "elem", 2 * VL),
     "pack_v_fp16_to_fp32": ("pack_b_values<Fp16, float, 4>(a, ld, k, 256, c)", "elem", 4 * VL),
     "pack_v_fp16_to_fp16": ("pack_b_values<Fp16, Fp16, 4>(a, ld, k, 256, c)", "elem", 4 * VL),
 }

@@ -53,8 +53,12 @@ EXP2_ARGS = "(c, ld, k, m, sum, const_cast<void*>(b))"
 # The kernel sets the A64FX runtime picks from (kernels/sve/sets.hpp): fp32
 # inputs take sve512 fp32 (8x3) or sve512_12x2, whichever pads the call less
 # (runtime/src/plan.cpp, padded_work), fp16 inputs sve512 fp16 (12x2); with
-# fast exp2 the fp16 set runs P·V in fp16. Each loop: C++ call, elements (or
-# columns) one iteration covers.
+# fast exp2 the fp16 set runs Q·Kᵀ and P·V in fp16 (qk_fast, pv_*_fast).
+# Each loop: C++ call, elements (or columns) one iteration covers. A set with
+# qk_flush flushes its Q·Kᵀ sums every `flush` k steps: qk_flush is the call
+# whose whole region prices one flush (its one store block, with the call's
+# prologue: an upper bound), charged per flush beyond the one qk's whole
+# call region holds.
 SETS = {
     "fp32 accurate": dict(
         tiles="8x3", esz=4, mr=8, nr=48, nv=48, pe=4, peak=64, pack_k_w=48, pack_v_w=48,
@@ -73,12 +77,14 @@ SETS = {
         pack_k="pack_b_keys<float, 2>(a, ld, k, 256, c)",
         pack_v="pack_b_values<float, float, 2>(a, ld, k, 256, c)"),
     "fp16 fast": dict(
-        tiles="12x2", esz=2, mr=12, nr=32, nv=64, pe=4, peak=128, pack_k_w=32, pack_v_w=64,
-        qk=f"gemm_12x2_body<float, Store::scaled, false, 2>({FP32_ARGS}, 0.5f, c, ld)",
+        tiles="12x2", esz=2, mr=12, nr=64, nv=64, pe=4, peak=128, pack_k_w=64, pack_v_w=64,
+        pack_k_iter=2 * VL, flush=64,
+        qk=f"qk_fp16_12x2_tile<false>({FP16_ARGS}, 0.5f, c, ld)",
+        qk_flush=f"gemm_12x2_body<float16_t, Store::scaled, false, 2, 0, Widen::pairs>({FP16_ARGS}, 0.5f, c, ld)",
         pv=f"gemm_12x2_body<float16_t, Store::accumulate, false, 2>({FP16_ARGS}, 1.0f, c, ld)",
         exp2="exp2_rows_impl<12, ColType::f16, false>" + EXP2_ARGS,
         row_max="row_max<12>(c, ld, 1, k, sum)", rescale="rescale<12>(c, ld, k, m)",
-        pack_k="pack_b_keys<Fp16, 2>(a, ld, k, 256, c)",
+        pack_k="pack_b_key_pairs<2>(a, ld, k, 256, c)",
         pack_v="pack_b_values<Fp16, Fp16, 4>(a, ld, k, 256, c)"),
 }
 # Each dtype row of the table: the sets a call may take.
@@ -103,6 +109,10 @@ def measure_set(measure, name, ks):
             gathers = sum(1 for l in lines if is_gather(l))
     a, b = dict(it), dict(it)
     b["pack_k"] = it["pack_k"] + 4 * gathers  # 8 cycles per 16-lane gather, not 4
+    if "qk_flush" in ks:  # one flush: the store block of a whole call, less its loop copies
+        tag = f"{name}_qk_flush".replace(" ", "_")
+        a["qk_flush"] = measure(tag, ks["qk_flush"], whole=True)[0] - 2 * it["qk"]
+        b["qk_flush"] = measure(tag, ks["qk_flush"], whole=True, iterations=1)[0] - 2 * it["qk"]
     # Fixed cost of a call: the whole call region less the loop copies it
     # holds (GEMMs: the loop body and the peeled last k step; exp2 and
     # row_max: one iteration). A: steady state, B: one call alone.
@@ -183,6 +193,8 @@ def strip_block(ks, c, plan_, cols, started, d, ph):
     tiles = -(-cols // ks["nr"])
     ph.cyc["Q·Kᵀ"] += tiles * d * c["qk"]
     ph.cyc["Q·Kᵀ call"] += tiles * (c["qk_call"] + GLUE)
+    if "flush" in ks:  # the whole call region holds one store block: the last flush
+        ph.cyc["Q·Kᵀ call"] += tiles * (-(-d // ks["flush"]) - 1) * c["qk_flush"]
     mr, ldo = ks["mr"], round_up(d, ks["nv"])
     ph.cyc["softmax"] += mr * (cols // (2 * VL) * c["row_max"] + c["row_max_call"]) + GLUE
     ph.cyc["softmax"] += mr * EXP2F + (mr * (ldo // VL) * c["rescale"] + GLUE if started else 0)
@@ -197,7 +209,8 @@ def strip_block(ks, c, plan_, cols, started, d, ph):
 
 def pack_block(ks, c, keys, d, dv, ph):
     """K transposed into [d][nr] panels (gathers), V copied into [keys][nv]."""
-    ph.cyc["pack K"] += -(-keys // ks["pack_k_w"]) * (ks["pack_k_w"] // VL) * d * c["pack_k"] + GLUE
+    per_iter = ks.get("pack_k_iter", VL)  # keys one packing iteration stores
+    ph.cyc["pack K"] += -(-keys // ks["pack_k_w"]) * (ks["pack_k_w"] // per_iter) * d * c["pack_k"] + GLUE
     ph.cyc["pack V"] += keys * -(-dv // ks["pack_v_w"]) * c["pack_v"] + GLUE
     ph.kv_bytes += keys * (d + dv) * ks["esz"]
 

@@ -85,6 +85,7 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int
   rb->r0 = r0;
   rb->r1 = r1;
   rb->pv = pv_path_of(ks, p);
+  rb->qk = qk_path_of(ks, p);
   rb->direct = direct;
   const int rows = r1 - r0;
   const std::size_t esz = elem_bytes(ks);
@@ -119,7 +120,7 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int
       rb->q_rows = reinterpret_cast<const float*>(q);
       rb->ldq_rows = ldq;
     } else {
-      ks.pack_q(q, ldq, rows, p.d, rb->q_panels);
+      rb->qk.pack_q(q, ldq, rows, p.d, rb->q_panels);
     }
   }
   const int padded = round_up(rows, ks.mr);
@@ -133,7 +134,7 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
   Strip s;
   s.r0 = rb.r0 + st * ks.mr;
   s.rows = std::min(rb.r1 - s.r0, ks.mr);
-  s.q = rb.q_panels + st * a_panels_bytes(ks, ks.mr, p.d);
+  s.q = rb.q_panels + st * q_panel_bytes(ks, rb, p.d);
   s.q_rows = rb.direct ? rb.q_rows + static_cast<std::int64_t>(st) * ks.mr * rb.ldq_rows : nullptr;
   s.o = rb.o + static_cast<std::int64_t>(st) * ks.mr * rb.ldo;
   s.m = rb.m + st * ks.mr;
@@ -165,14 +166,14 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
     direct_scores(ks, p, s.q_rows, rb.ldq_rows, s.rows, kv, {c0, c1}, sc, lds);
   } else {
     const int dp = round_up(p.d, ks.k_pack);
-    const std::size_t k_panel = k_panels_bytes(ks, ks.nr, p.d);
+    const std::size_t k_panel = k_panel_bytes(ks, rb, p.d);
     const bool short_tiles = short_strip_tiles(ks, rb, s);
     for (int c = c0; c < c1; c += ks.nr) {
       const std::byte* k = kv.k_panels + (c / ks.nr) * k_panel;
       if (short_tiles)
         ks.qk_rows(s.rows, dp, s.q, k, alpha, sc + c, lds);
       else
-        ks.qk(dp, s.q, k, alpha, sc + c, lds);
+        rb.qk.qk(dp, s.q, k, alpha, sc + c, lds);
     }
   }
   return finish_strip_scores(ks, p, t, s, key0, keys, sc, lds);
@@ -302,7 +303,8 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
 void pack_k_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
                  std::byte* k_panels) {
   const std::size_t esz = elem_bytes(ks);
-  ks.pack_k(static_cast<const char*>(p.k) + key0 * p.ldk * esz, p.ldk, keys, p.d, k_panels);
+  qk_path_of(ks, p).pack_k(static_cast<const char*>(p.k) + key0 * p.ldk * esz, p.ldk, keys, p.d,
+                           k_panels);
 }
 
 void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,

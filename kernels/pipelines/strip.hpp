@@ -61,6 +61,7 @@ struct RowBlock {
   Cols* cols;           //   and their S columns
   std::int64_t ldo;     // dv rounded up to nv
   PvPath pv;            // the P·V path of the problem's precision
+  QkPath qk;            // and its Q·Kᵀ path
   int nb;
   int dv;
   int r0, r1;           // packed rows of the block in use
@@ -177,10 +178,11 @@ inline bool few_rows_pv(const KernelSet& ks, const RowBlock& rb, const Strip& s)
 }
 
 // Whether a short strip (a row block's last) runs its packed Q·Kᵀ and P·V
-// on its real rows only (KernelSet::qk_rows, pv_rows), with P in fp32 as
-// the set's own pv kernels take it.
+// on its real rows only (KernelSet::qk_rows, pv_rows), with Q, K and P
+// in the panels of the set's own (accurate) kernels.
 inline bool short_strip_tiles(const KernelSet& ks, const RowBlock& rb, const Strip& s) {
-  return !rb.direct && s.rows < ks.mr && ks.qk_rows && ks.pv_rows && rb.pv.pv_acc == ks.pv_acc;
+  return !rb.direct && s.rows < ks.mr && ks.qk_rows && ks.pv_rows && rb.pv.pv_acc == ks.pv_acc &&
+         rb.qk.qk == ks.qk;
 }
 
 // Rows of the strip its softmax computes (row_max, exp2_rows, fold_max):
@@ -245,8 +247,18 @@ void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const Ro
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
               const std::byte* p_panel, const KvSource& kv, int v_key);
 
-// The P·V path a problem takes: the fast one only for fast precision.
+// The P·V and Q·Kᵀ paths a problem takes: the fast ones only for fast precision.
 inline PvPath pv_path_of(const KernelSet& ks, const HeadProblem& p) { return pv_path(ks, p.precision); }
+inline QkPath qk_path_of(const KernelSet& ks, const HeadProblem& p) { return qk_path(ks, p.precision); }
+
+// Bytes of one mr-row Q panel, and of one nr-key K panel, of d columns on
+// the block's Q·Kᵀ path.
+inline std::size_t q_panel_bytes(const KernelSet& ks, const RowBlock& rb, int d) {
+  return static_cast<std::size_t>(ks.mr) * round_up(d, ks.k_pack) * rb.qk.elem;
+}
+inline std::size_t k_panel_bytes(const KernelSet& ks, const RowBlock& rb, int d) {
+  return static_cast<std::size_t>(ks.nr) * round_up(d, ks.k_pack) * rb.qk.elem;
+}
 
 // Byte offset of key column c inside a P panel or a V panel of the block's
 // P·V path.

@@ -6,6 +6,8 @@
 //   pv_fp32_8x3, pv_fp32_12x2:    O = A·B          (Store::assign, init)
 //                                 O += A·B         (Store::accumulate, acc)
 //   pv_fp16_12x2_noepi:           the same in fp16
+//   qk_fp16_12x2_fast:            S = alpha·A·B in fp16, flushed to fp32 C
+//                                 every `flush` k steps (qk_fp16.hpp)
 // A64FX shape: 24 accumulators, un-indexed FMLA on ld1rw/ld1rh broadcasts
 // (indexed FMLA occupies both FP pipes there), the broadcasts software
 // pipelined two rows ahead, so rows 0 and 1 of step p+1 load during the FMAs
@@ -18,23 +20,44 @@
 
 namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
 
-enum class Store { scaled, assign, accumulate };
+// scaled_accumulate (C += alpha·acc) is what a flushed Store::scaled adds
+// after its first flush.
+enum class Store { scaled, assign, accumulate, scaled_accumulate };
 
-template <Store mode>
+// The store of every flush after the first.
+constexpr Store later_store(Store mode) {
+  return mode == Store::scaled ? Store::scaled_accumulate : mode == Store::assign ? Store::accumulate : mode;
+}
+
+// Where an fp16 accumulator's 2·lanes32 columns sit: in order (zip: the V
+// panels of P·V), or in pairs (lane 2i = column i, lane 2i+1 = column
+// lanes32 + i: the K panels of qk_fp16), which FCVT and a shift widen with
+// no permute.
+enum class Widen { zip, pairs };
+
+// Stores an fp32 accumulator into C (its columns are in order: no Widen).
+template <Store mode, Widen = Widen::zip>
 inline void store_acc(svfloat32_t acc, float* c, float alpha) {
   const svbool_t all = svptrue_b32();
   if constexpr (mode == Store::scaled) svst1(all, c, svmul_x(all, acc, alpha));
   if constexpr (mode == Store::assign) svst1(all, c, acc);
   if constexpr (mode == Store::accumulate) svst1(all, c, svadd_x(all, svld1(all, c), acc));
+  if constexpr (mode == Store::scaled_accumulate) svst1(all, c, svmla_x(all, svld1(all, c), acc, alpha));
 }
 
-// Widens an fp16 accumulator (2·lanes32 columns) into two fp32 vectors of C.
-template <Store mode>
+// Widens an fp16 accumulator into two fp32 vectors of C.
+template <Store mode, Widen widen = Widen::zip>
 inline void store_acc(svfloat16_t acc, float* c, float alpha) {
   const svbool_t all = svptrue_b32();
-  // zip(h, h) puts element i in the low half of 32-bit lane i, which FCVT reads.
-  store_acc<mode>(svcvt_f32_x(all, svzip1(acc, acc)), c, alpha);
-  store_acc<mode>(svcvt_f32_x(all, svzip2(acc, acc)), c + lanes32(), alpha);
+  // FCVT reads the low half of each 32-bit lane.
+  if constexpr (widen == Widen::zip) {
+    store_acc<mode>(svcvt_f32_x(all, svzip1(acc, acc)), c, alpha);
+    store_acc<mode>(svcvt_f32_x(all, svzip2(acc, acc)), c + lanes32(), alpha);
+  } else {
+    const svfloat16_t high = svreinterpret_f16(svlsr_x(all, svreinterpret_u32(acc), 16u));
+    store_acc<mode>(svcvt_f32_x(all, acc), c, alpha);
+    store_acc<mode>(svcvt_f32_x(all, high), c + lanes32(), alpha);
+  }
 }
 
 // The vector type a micro-kernel computes in, and how it broadcasts.
@@ -131,13 +154,17 @@ inline void gemm_fp32_8x3_body(int k, const float* __restrict a, const float* __
 #undef ATTNRT_FMA3
 #undef ATTNRT_ACC3
 
-#define ATTNRT_ACC2(r) V c##r##0 = zero, c##r##1 = zero
+#define ATTNRT_ACC2(r) c##r##0 = zero, c##r##1 = zero
 #define ATTNRT_FMA2(r, x)               \
   c##r##0 = svmla_x(pg, c##r##0, b0, x); \
   c##r##1 = svmla_x(pg, c##r##1, b1, x)
-#define ATTNRT_ST2(r)                                  \
-  store_acc<mode>(c##r##0, c + (r) * ldc, alpha);      \
-  store_acc<mode>(c##r##1, c + (r) * ldc + cols, alpha)
+#define ATTNRT_ST2(r, m)                                     \
+  store_acc<m, widen>(c##r##0, c + (r) * ldc, alpha);        \
+  store_acc<m, widen>(c##r##1, c + (r) * ldc + cols, alpha)
+#define ATTNRT_ST2_ALL(m)                                                   \
+  ATTNRT_ST2(0, m); ATTNRT_ST2(1, m); ATTNRT_ST2(2, m); ATTNRT_ST2(3, m);   \
+  ATTNRT_ST2(4, m); ATTNRT_ST2(5, m); ATTNRT_ST2(6, m); ATTNRT_ST2(7, m);   \
+  ATTNRT_ST2(8, m); ATTNRT_ST2(9, m); ATTNRT_ST2(10, m); ATTNRT_ST2(11, m)
 
 #define ATTNRT_STEP_12x2(next)                                   \
   do {                                                           \
@@ -170,10 +197,29 @@ inline void gemm_fp32_8x3_body(int k, const float* __restrict a, const float* __
     b += pitch * cols;                                           \
   } while (0)
 
+// `steps` k steps from zeroed accumulators (a, b advance past them).
+#define ATTNRT_RUN_12x2(steps)                                              \
+  do {                                                                     \
+    ATTNRT_ACC2(0); ATTNRT_ACC2(1); ATTNRT_ACC2(2); ATTNRT_ACC2(3);        \
+    ATTNRT_ACC2(4); ATTNRT_ACC2(5); ATTNRT_ACC2(6); ATTNRT_ACC2(7);        \
+    ATTNRT_ACC2(8); ATTNRT_ACC2(9); ATTNRT_ACC2(10); ATTNRT_ACC2(11);      \
+    const int n = (steps);                                                 \
+    V x0 = bcast(a), x1 = bcast(a + 1), x2, x3;                            \
+    for (int p = 0; p < n - 1; ++p) {                                      \
+      ATTNRT_MCA_BEGIN();                                                  \
+      if constexpr (retouch) touch.step(12);                               \
+      ATTNRT_STEP_12x2(true);                                              \
+      ATTNRT_MCA_END();                                                    \
+    }                                                                      \
+    ATTNRT_STEP_12x2(false);                                               \
+  } while (0)
+
 // 12 rows x 2 vectors of T (fp32, or fp16 accumulating in fp16) of a B
 // panel whose rows are `pitch` vectors apart. fp16 accumulators are widened
-// to the fp32 C once, after the loop.
-template <class T, Store mode, bool retouch, int pitch>
+// to the fp32 C (columns placed as `widen` says) once after the loop, or
+// with flush > 0 after every `flush` k steps, each flush but the first
+// adding to C (later_store).
+template <class T, Store mode, bool retouch, int pitch, int flush = 0, Widen widen = Widen::zip>
 inline void gemm_12x2_body(int k, const T* __restrict a, const T* __restrict b, float alpha,
                            float* c, std::int64_t ldc) {
   using V = typename Vec<T>::type;
@@ -181,23 +227,26 @@ inline void gemm_12x2_body(int k, const T* __restrict a, const T* __restrict b, 
   const int cols = Vec<T>::lanes();  // C columns per vector
   const V zero = Vec<T>::zero();
   const auto bcast = [](const T* p) { return Vec<T>::bcast(p); };
-  ATTNRT_ACC2(0); ATTNRT_ACC2(1); ATTNRT_ACC2(2); ATTNRT_ACC2(3);
-  ATTNRT_ACC2(4); ATTNRT_ACC2(5); ATTNRT_ACC2(6); ATTNRT_ACC2(7);
-  ATTNRT_ACC2(8); ATTNRT_ACC2(9); ATTNRT_ACC2(10); ATTNRT_ACC2(11);
+  V c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+  V c60, c61, c70, c71, c80, c81, c90, c91, c100, c101, c110, c111;
   Retouch<T> touch{a + (k / 2) * 12, a, a + k * 12};
-  V x0 = bcast(a), x1 = bcast(a + 1), x2, x3;
-  for (int p = 0; p < k - 1; ++p) {
-    ATTNRT_MCA_BEGIN();
-    if constexpr (retouch) touch.step(12);
-    ATTNRT_STEP_12x2(true);
-    ATTNRT_MCA_END();
+  if constexpr (flush == 0) {
+    ATTNRT_RUN_12x2(k);
+    ATTNRT_ST2_ALL(mode);
+  } else {
+    for (int p0 = 0; p0 < k; p0 += flush) {
+      ATTNRT_RUN_12x2(k - p0 < flush ? k - p0 : flush);
+      if (p0 == 0) {
+        ATTNRT_ST2_ALL(mode);
+      } else {
+        ATTNRT_ST2_ALL(later_store(mode));
+      }
+    }
   }
-  ATTNRT_STEP_12x2(false);
-  ATTNRT_ST2(0); ATTNRT_ST2(1); ATTNRT_ST2(2); ATTNRT_ST2(3);
-  ATTNRT_ST2(4); ATTNRT_ST2(5); ATTNRT_ST2(6); ATTNRT_ST2(7);
-  ATTNRT_ST2(8); ATTNRT_ST2(9); ATTNRT_ST2(10); ATTNRT_ST2(11);
 }
+#undef ATTNRT_RUN_12x2
 #undef ATTNRT_STEP_12x2
+#undef ATTNRT_ST2_ALL
 #undef ATTNRT_ST2
 #undef ATTNRT_FMA2
 #undef ATTNRT_ACC2
@@ -227,13 +276,21 @@ inline void pv_fp32_8x3(int kp, const void* a, const void* b, float* o, std::int
     gemm_fp32_8x3_body<mode, false>(kp, pa, pb, 1.0f, o, ldo);
 }
 
+// Q·Kᵀ over a K panel of `panel` vectors per row (2 for the 12x2 set, 4 for
+// the fp16 sets, whose fast path needs 4-vector-wide K panels), as
+// panel / 2 passes of 12x2 that share the A panel.
+template <int panel>
 inline void qk_fp32_12x2(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) {
   const auto* pa = static_cast<const float*>(a);
   const auto* pb = static_cast<const float*>(b);
-  if (retouch_for(dp, 2))
-    gemm_12x2_body<float, Store::scaled, true, 2>(dp, pa, pb, alpha, s, lds);
-  else
-    gemm_12x2_body<float, Store::scaled, false, 2>(dp, pa, pb, alpha, s, lds);
+  const int vl = lanes32();
+  const bool touch = retouch_for(dp, panel);
+  for (int pass = 0; pass < panel / 2; ++pass) {
+    if (touch)
+      gemm_12x2_body<float, Store::scaled, true, panel>(dp, pa, pb + 2 * pass * vl, alpha, s + 2 * pass * vl, lds);
+    else
+      gemm_12x2_body<float, Store::scaled, false, panel>(dp, pa, pb + 2 * pass * vl, alpha, s + 2 * pass * vl, lds);
+  }
 }
 
 // P·V over a B panel of `panel` vectors per row (2 for the 12x2 set, 4 for

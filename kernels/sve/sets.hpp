@@ -8,8 +8,10 @@
 //     kernels and accumulate in fp32 (A64FX has no widening fp16 FMA, and
 //     converting inside the k loop would cost 2 FCVT per 24 FMLA). With the
 //     fast precision P·V runs pv_fp16_12x2_noepi instead (fp16 P and V,
-//     fp16 accumulation, twice the FMA rate) under FZ16. nv = 4 vectors so
-//     both P·V paths share one V panel width.
+//     fp16 accumulation, twice the FMA rate) under FZ16, and Q·Kᵀ runs
+//     qk_fp16_12x2_fast (fp16 Q and K panels, fp16 sums flushed to fp32:
+//     qk_fp16.hpp). nr = nv = 4 vectors so both paths of each GEMM share
+//     one panel width (the fp32 kernels make two 12x2 passes).
 #pragma once
 
 #include "kernels/kernel_set.hpp"
@@ -17,6 +19,7 @@
 #include "kernels/sve/gemm_fp16.hpp"
 #include "kernels/sve/gemm.hpp"
 #include "kernels/sve/pack.hpp"
+#include "kernels/sve/qk_fp16.hpp"
 #include "kernels/sve/softmax.hpp"
 
 namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
@@ -38,7 +41,7 @@ constexpr KernelSet fp32_set(const char* name, DType t, std::uint32_t requires_c
       .pack_q = pack_a<T, MR>,
       .pack_k = pack_b_keys<T, vecs>,
       .pack_v = pack_b_values<T, float, vecs>,
-      .qk = MR == 8 ? qk_fp32_8x3 : qk_fp32_12x2,
+      .qk = MR == 8 ? qk_fp32_8x3 : qk_fp32_12x2<2>,
       .pv_init = MR == 8 ? pv_fp32_8x3<Store::assign> : pv_fp32_12x2<Store::assign, 2>,
       .pv_acc = MR == 8 ? pv_fp32_8x3<Store::accumulate> : pv_fp32_12x2<Store::accumulate, 2>,
       .row_max = row_max<MR>,
@@ -54,14 +57,14 @@ constexpr KernelSet fp16_12x2_set(const char* name, std::uint32_t requires_cpu, 
       .dtype = DType::f16,
       .requires_cpu = requires_cpu,
       .mr = 12,
-      .nr = 2 * lanes,
+      .nr = 4 * lanes,
       .nv = 4 * lanes,
       .k_pack = 1,
       .packed_elem = sizeof(float),
       .pack_q = pack_a<Fp16, 12>,
-      .pack_k = pack_b_keys<Fp16, 2>,
+      .pack_k = pack_b_keys<Fp16, 4>,
       .pack_v = pack_b_values<Fp16, float, 4>,
-      .qk = qk_fp32_12x2,
+      .qk = qk_fp32_12x2<4>,
       .pv_init = pv_fp32_12x2<Store::assign, 4>,
       .pv_acc = pv_fp32_12x2<Store::accumulate, 4>,
       .row_max = row_max<12>,
@@ -72,6 +75,10 @@ constexpr KernelSet fp16_12x2_set(const char* name, std::uint32_t requires_cpu, 
       .pv_init_fast = pv_fp16_12x2_noepi<Store::assign>,
       .pv_acc_fast = pv_fp16_12x2_noepi<Store::accumulate>,
       .elem_fast = 2,
+      .pack_q_fast = pack_a<Fp16, 12, ColType::f16>,
+      .pack_k_fast = pack_b_key_pairs<2>,
+      .qk_fast = qk_fp16_12x2_fast,
+      .qk_elem_fast = 2,
       .fp_mode_enter = sve::fz16_enter,
       .fp_mode_leave = sve::fz16_leave,
   };
