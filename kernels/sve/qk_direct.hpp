@@ -66,6 +66,7 @@ void pack_q_quads(const float* q, std::int64_t ldq, int rows, int d, float* qp) 
   const svbool_t all = svptrue_b32();
   const svuint32_t row_of_lane = svlsr_x(all, svindex_u32(0, 1), 2u);
   for (int j = 0; j < nq; ++j) {
+    ATTNRT_MCA_BEGIN();
     const svbool_t pd = svwhilelt_b32(4 * j, d);
     for (int g = 0; g < G; ++g) {
       svfloat32_t v = svdup_f32(0.0f);
@@ -74,6 +75,7 @@ void pack_q_quads(const float* q, std::int64_t ldq, int rows, int d, float* qp) 
                   svld1rq(pd, q + (g * R + i) * ldq + 4 * j), v);
       svst1(all, qp + (j * G + g) * vl, v);
     }
+    ATTNRT_MCA_END();
   }
 }
 
