@@ -26,8 +26,9 @@
 namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
 
 inline constexpr int kQkDirectKeys = 8;  // keys per tile
-// Floats of one row tile's packed Q: 128 quads of d x up to 64 lanes.
-inline constexpr int kQuadPackFloats = kMaxHeadDim / 4 * 64;
+// Floats of one row tile's packed Q: 128 quads of d (and the zero quad a
+// one-vector tile may read past an odd count) x up to 64 lanes.
+inline constexpr int kQuadPackFloats = (kMaxHeadDim / 4 + 1) * 64;
 
 // Row vectors per tile: 3 up to 512 bits (12 rows there), 1 beyond, so
 // that a tile's packed Q fits kQuadPackFloats.
