@@ -12,6 +12,7 @@ D=128 row at 2.0 GHz).
   Q·Kᵀ packed per key = D x gather packing per element + strips x D x
                         loop / (tile keys)
   P·V direct per key  = slices x (loop + fixed cost / 16 keys per call)
+                        (few rows: 4-vector column chunks the same way)
 % of FMA bound: the useful FMAs (rows x D / 16 lanes / 2 pipes) over it.
 """
 import math
@@ -79,6 +80,15 @@ def main():
                             continue
                         bound = rows * dv / VL / 2
                         print(f"{tile} {dv} {dtype} {rows} {per_key:.1f} {100 * bound / per_key:.1f}")
+        print("# P·V direct on a strip's 1-4 real rows (pv_fp32_4x4_direct_rows), cycles per key (estimated)")
+        print("rows dv dtype cycles/key %FMA-bound(rows)")
+        for dtype, t in (("fp32", "float"), ("fp16", "Fp16")):
+            for rows in (1, 4):
+                call = f"pv_rows_4x4<{rows}>(k, static_cast<const float*>(a), 8, static_cast<const {t}*>(b), ld, 0, 64, c, ld, true)"
+                loop, fixed = loop_and_fixed(f"pvr{rows}{dtype}", call)
+                for dv in (128, 256):
+                    per_key = math.ceil(dv / (4 * VL)) * (loop + fixed / PV_KEYS_PER_CALL)
+                    print(f"{rows} {dv} {dtype} {per_key:.1f} {100 * rows * dv / VL / 2 / per_key:.1f}")
         print("# S4 (M=12 N=32768 D=256) Q·Kᵀ per key: packed (gather + tiles) against direct (estimated)")
         pack_el = measure("packk", estimate.KERNELS["pack_k_fp16_to_fp32"][0])[0] / VL
         for name, strips, tile_keys in (("sve512 8x3 (2 strips of 8)", 2, 3 * VL), ("12x2 (1 strip of 12)", 1, 2 * VL)):
