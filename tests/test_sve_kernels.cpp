@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
@@ -453,6 +454,156 @@ TEST(SveKernels, OnlyFp16SetsHaveTheNoepiPath) {
     EXPECT_EQ(f16->qk_elem_fast, 2u);
     EXPECT_EQ(kernels::qk_path(*f16, Exp2Precision::accurate).qk, f16->qk);
     EXPECT_EQ(kernels::qk_path(*f16, Exp2Precision::fast).qk, f16->qk_fast);
+  }
+}
+
+// ---- the direct K/V path ------------------------------------------------------
+
+// Rows of dtype t (row stride ld, NaN-like garbage in the gaps a kernel must
+// not read: 0x7fc0 is a NaN in fp16, bf16 and the high half of fp32).
+struct Rows {
+  DType t;
+  int rows, cols;
+  std::int64_t ld;
+  std::vector<float> f;
+  std::vector<std::uint16_t> h;
+  Rows(DType t_, int rows_, int cols_, std::int64_t ld_, std::mt19937& rng) : t(t_), rows(rows_), cols(cols_), ld(ld_) {
+    f.assign(static_cast<std::size_t>(rows) * ld + 1, std::numeric_limits<float>::quiet_NaN());
+    h.assign(f.size(), 0x7fc0);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c) {
+        const float x = u(rng);
+        f[r * ld + c] = x;
+        h[r * ld + c] = t == DType::f16 ? kernels::float_to_fp16(x) : kernels::float_to_bf16(x);
+      }
+  }
+  const void* data() const { return t == DType::f32 ? static_cast<const void*>(f.data()) : h.data(); }
+  double at(int r, int c) const { return value(t, data(), static_cast<std::size_t>(r) * ld + c); }
+};
+
+// Head dims for the direct kernels: every width 1..64 (each residue mod 4
+// and mod every vector length), then a sample up to kMaxHeadDim.
+std::vector<int> direct_dims() {
+  std::vector<int> dims;
+  for (int d = 1; d <= 64; ++d) dims.push_back(d);
+  for (int d : {67, 100, 128, 129, 200, 256, 263, 384, 509, 512}) dims.push_back(d);
+  return dims;
+}
+
+// S = alpha·Q·Kᵀ with K in place: every d, rows from 1 to past a row tile,
+// keys 0 to a few tiles (with every residue mod 8); nothing outside
+// S[rows x keys] written.
+void check_qk_direct(const KernelSet& ks, int d, int rows, int keys, std::mt19937& rng) {
+  const Rows q(DType::f32, rows, d, d + 3, rng), k(ks.dtype, keys, d, d + 5, rng);
+  const std::int64_t lds = keys + 3;
+  std::vector<float> s(static_cast<std::size_t>(rows + 1) * lds, -1.0f);
+  const float alpha = 0.37f;
+  ks.qk_direct(rows, keys, d, q.f.data(), q.ld, k.data(), k.ld, alpha, s.data(), lds);
+  for (int r = 0; r <= rows; ++r)
+    for (int j = 0; j < lds; ++j) {
+      if (r == rows || j >= keys) {
+        ASSERT_EQ(s[r * lds + j], -1.0f) << "wrote S[" << r << "][" << j << "]";
+        continue;
+      }
+      double want = 0, mag = 0;
+      for (int x = 0; x < d; ++x) {
+        const double t = q.at(r, x) * k.at(j, x);
+        want += t, mag += std::fabs(t);
+      }
+      ASSERT_NEAR(s[r * lds + j], alpha * want, alpha * mag * (d + 2) * 0x1p-24 + 1e-30) << "S[" << r << "][" << j << "]";
+    }
+}
+
+TEST(SveDirect, QkAtEveryTail) {
+  REQUIRE_SVE();
+  std::mt19937 rng(19);
+  for (const std::string& name : runnable_sets())
+    for (DType t : {DType::f32, DType::f16, DType::bf16}) {
+      const KernelSet& ks = *find_set(name.c_str(), t);
+      ASSERT_TRUE(kernels::has_direct_kv(ks)) << name;
+      // Each d meets three row counts in turn (four past 64), so every
+      // count meets every d residue; keys 0 .. 5 tiles, every residue mod 8.
+      constexpr int kRows[] = {1, 2, 3, 4, 5, 7, 8, 12, 13, 17, 25};
+      int i = 0;
+      for (int d : direct_dims())
+        for (int n = 0; n < (d > 64 ? 4 : 3); ++n, ++i) {
+          const int rows = kRows[i % std::size(kRows)], keys = i % 41;
+          SCOPED_TRACE(name + " dtype " + std::to_string(int(t)) + " d " + std::to_string(d) + " rows " +
+                       std::to_string(rows) + " keys " + std::to_string(keys));
+          check_qk_direct(ks, d, rows, keys, rng);
+        }
+    }
+}
+
+// O (op)= P·V with V in place against double: pv_direct_init, then
+// pv_direct_acc, on all dv columns in one call; P an fp32 panel [kp][mr].
+// Columns past dv within the last nv slice get 0, later ones stay.
+void check_pv_direct(const KernelSet& ks, int dv, int keys, std::mt19937& rng) {
+  const int mr = ks.mr;
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  std::vector<float> p1(static_cast<std::size_t>(keys) * mr), p2(p1.size());
+  for (float& x : p1) x = u(rng);
+  for (float& x : p2) x = u(rng);
+  const Rows v1(ks.dtype, keys, dv, dv + 3, rng), v2(ks.dtype, keys, dv, dv + 1, rng);
+  const int padded = kernels::round_up(dv, ks.nv);
+  const std::int64_t ldo = padded + 2;
+  std::vector<float> o(static_cast<std::size_t>(mr) * ldo, -1.0f);
+  ks.pv_direct_init(keys, p1.data(), v1.data(), v1.ld, dv, o.data(), ldo);
+  const std::vector<float> init = o;
+  ks.pv_direct_acc(keys, p2.data(), v2.data(), v2.ld, dv, o.data(), ldo);
+  for (int r = 0; r < mr; ++r)
+    for (int c = 0; c < ldo; ++c) {
+      const float got_init = init[r * ldo + c], got = o[r * ldo + c];
+      if (c >= padded) {
+        ASSERT_EQ(got, -1.0f) << "wrote O[" << r << "][" << c << "] past the slices";
+        continue;
+      }
+      double w1 = 0, w2 = 0, mag = 0;
+      for (int j = 0; c < dv && j < keys; ++j) {
+        const double x1 = p1[j * mr + r] * v1.at(j, c), x2 = p2[j * mr + r] * v2.at(j, c);
+        w1 += x1, w2 += x2, mag += std::fabs(x1) + std::fabs(x2);
+      }
+      const double tol = mag * (keys + 3) * 0x1p-24 + 1e-30;
+      ASSERT_NEAR(got_init, w1, tol) << "init O[" << r << "][" << c << "]";
+      ASSERT_NEAR(got, w1 + w2, tol) << "acc O[" << r << "][" << c << "]";
+    }
+}
+
+TEST(SveDirect, PvAtEveryTail) {
+  REQUIRE_SVE();
+  std::mt19937 rng(20);
+  for (const std::string& name : runnable_sets())
+    for (DType t : {DType::f32, DType::f16, DType::bf16}) {
+      const KernelSet& ks = *find_set(name.c_str(), t);
+      int i = 0;
+      for (int dv : direct_dims())
+        for (int keys : {1, 2, 5, 16}) {
+          const int k = keys == 16 ? 16 + i++ % 19 : keys;  // up to the pipelines' 16 per call, and past
+          SCOPED_TRACE(name + " dtype " + std::to_string(int(t)) + " dv " + std::to_string(dv) + " keys " +
+                       std::to_string(k));
+          check_pv_direct(ks, dv, k, rng);
+        }
+    }
+}
+
+// widen_rows: exact, dense, nothing past rows x cols (fp16/bf16 sets only).
+TEST(SveDirect, WidenRowsExactly) {
+  REQUIRE_SVE();
+  std::mt19937 rng(21);
+  for (const std::string& name : runnable_sets()) {
+    EXPECT_EQ(find_set(name.c_str(), DType::f32)->widen_rows, nullptr);
+    for (DType t : {DType::f16, DType::bf16})
+      for (int cols : {1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 130, 512})
+        for (int rows : {1, 4}) {
+          const KernelSet& ks = *find_set(name.c_str(), t);
+          const Rows m(t, rows, cols, cols + 7, rng);
+          std::vector<float> out(static_cast<std::size_t>(rows) * cols + 5, -1.0f);
+          ks.widen_rows(m.data(), m.ld, rows, cols, out.data());
+          for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < cols; ++c) ASSERT_EQ(out[r * cols + c], m.at(r, c)) << name << " [" << r << "][" << c << "]";
+          for (std::size_t x = static_cast<std::size_t>(rows) * cols; x < out.size(); ++x) ASSERT_EQ(out[x], -1.0f);
+        }
   }
 }
 

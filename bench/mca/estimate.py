@@ -73,6 +73,19 @@ KERNELS = {
     "exp2_fast_fp32_12": ("exp2_rows_impl<12, ColType::f32, false>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 12 * VL),
     "exp2_accurate_fp32_12": ("exp2_rows_impl<12, ColType::f32, true>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 12 * VL),
     "exp2_fast_fp16_12": ("exp2_rows_impl<12, ColType::f16, false>(c, ld, k, m, sum, const_cast<void*>(b))", "exp2", 12 * VL),
+    # The direct K/V path: Q·Kᵀ on packed Q quads x 8 K rows in place (G row
+    # vectors: 4, 8, 12 rows at 512 bits), P·V on V rows in place.
+    "qk_fp32_4x8_direct": ("qk_quad_tile<1>(4, k, static_cast<const float*>(a), static_cast<const float*>(b), ld, 8, 0.5f, c, ld)", "gemm", 0),
+    "qk_fp32_8x8_direct": ("qk_quad_tile<2>(8, k, static_cast<const float*>(a), static_cast<const float*>(b), ld, 8, 0.5f, c, ld)", "gemm", 0),
+    "qk_fp32_12x8_direct": ("qk_quad_tile<3>(12, k, static_cast<const float*>(a), static_cast<const float*>(b), ld, 8, 0.5f, c, ld)", "gemm", 0),
+    "pv_fp32_8x3_direct": ("pv_fp32_8x3_direct<float, Store::accumulate>(k, a, b, ld, 48, c, ld)", "gemm", 0),
+    "pv_fp32_12x2_direct": ("pv_fp32_12x2_direct<float, Store::accumulate, 2>(k, a, b, ld, 32, c, ld)", "gemm", 0),
+    "pv_fp16_12x2_direct": ("pv_fp32_12x2_direct<Fp16, Store::accumulate, 4>(k, a, b, ld, 64, c, ld)", "gemm", 0),
+    "pv_bf16_8x3_direct": ("pv_fp32_8x3_direct<Bf16, Store::accumulate>(k, a, b, ld, 48, c, ld)", "gemm", 0),
+    "pv_fp32_1x4_direct_rows": ("pv_rows_4x4<1>(k, static_cast<const float*>(a), 8, static_cast<const float*>(b), ld, 0, 64, c, ld, true)", "gemm", 0),
+    "pv_fp32_4x4_direct_rows": ("pv_rows_4x4<4>(k, static_cast<const float*>(a), 8, static_cast<const float*>(b), ld, 0, 64, c, ld, true)", "gemm", 0),
+    "pv_fp16_4x4_direct_rows": ("pv_rows_4x4<4>(k, static_cast<const float*>(a), 12, static_cast<const Fp16*>(b), ld, 0, 64, c, ld, true)", "gemm", 0),
+    "widen_fp16_to_fp32": ("widen_rows<Fp16>(a, ld, 8, k, c)", "elem", 2 * VL),
     # The other loops of the pipeline, for --model (cycles per element).
     "row_max_12": ("row_max<12>(c, ld, 12, k, sum)", "elem", 2 * VL),
     "rescale_12": ("rescale<12>(c, ld, k, m)", "elem", VL),

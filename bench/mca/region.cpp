@@ -8,6 +8,8 @@
 #include "kernels/sve/gemm_fp16.hpp"
 #include "kernels/sve/gemm.hpp"
 #include "kernels/sve/pack.hpp"
+#include "kernels/sve/pv_direct.hpp"
+#include "kernels/sve/qk_direct.hpp"
 #include "kernels/sve/qk_fp16.hpp"
 #include "kernels/sve/softmax.hpp"
 

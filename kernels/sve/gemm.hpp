@@ -107,8 +107,8 @@ struct Retouch {
 // One k step of 8x3; `next` loads rows 0 and 1 of the following step.
 #define ATTNRT_STEP_8x3(next)                                              \
   do {                                                                     \
-    const svfloat32_t b0 = svld1_vnum(pg, b, 0), b1 = svld1_vnum(pg, b, 1), \
-                      b2 = svld1_vnum(pg, b, 2);                           \
+    const svfloat32_t b0 = ldb(pb0, b), b1 = ldb(pb1, b + vl),               \
+                      b2 = ldb(pb2, b + 2 * vl);                           \
     x2 = svdup_f32(a[2]);                                                  \
     ATTNRT_FMA3(0, x0);                                                    \
     x3 = svdup_f32(a[3]);                                                  \
@@ -126,14 +126,19 @@ struct Retouch {
     if (next) x1 = svdup_f32(a[9]);                                        \
     ATTNRT_FMA3(7, x3);                                                    \
     a += 8;                                                                \
-    b += 3 * vl;                                                           \
+    b += ldb_rows;                                                         \
   } while (0)
 
-template <Store mode, bool retouch>
-inline void gemm_fp32_8x3_body(int k, const float* __restrict a, const float* __restrict b,
+// B rows of TB, ldb_rows elements apart, vector i of a row read on lanes
+// pb<i> by Load::row (zeros elsewhere): a packed panel (all lanes, rows 3
+// vectors apart) or V rows read in place (kernels/sve/pv_direct.hpp).
+template <Store mode, bool retouch, class Load, class TB>
+inline void gemm_fp32_8x3_rows(int k, const float* __restrict a, const TB* __restrict b,
+                               std::int64_t ldb_rows, svbool_t pb0, svbool_t pb1, svbool_t pb2,
                                float alpha, float* c, std::int64_t ldc) {
   const svbool_t pg = svptrue_b32();
   const int vl = lanes32();
+  const auto ldb = [](svbool_t p, const TB* at) { return Load::row(p, at); };
   const svfloat32_t zero = svdup_f32(0.0f);
   ATTNRT_ACC3(0); ATTNRT_ACC3(1); ATTNRT_ACC3(2); ATTNRT_ACC3(3);
   ATTNRT_ACC3(4); ATTNRT_ACC3(5); ATTNRT_ACC3(6); ATTNRT_ACC3(7);
@@ -148,6 +153,19 @@ inline void gemm_fp32_8x3_body(int k, const float* __restrict a, const float* __
   ATTNRT_STEP_8x3(false);
   ATTNRT_ST3(0); ATTNRT_ST3(1); ATTNRT_ST3(2); ATTNRT_ST3(3);
   ATTNRT_ST3(4); ATTNRT_ST3(5); ATTNRT_ST3(6); ATTNRT_ST3(7);
+}
+
+// Plain loads of a packed panel's vectors.
+struct PanelLoad {
+  static svfloat32_t row(svbool_t p, const float* at) { return svld1(p, at); }
+  static svfloat16_t row(svbool_t p, const float16_t* at) { return svld1(p, at); }
+};
+
+template <Store mode, bool retouch>
+inline void gemm_fp32_8x3_body(int k, const float* __restrict a, const float* __restrict b,
+                               float alpha, float* c, std::int64_t ldc) {
+  const svbool_t all = svptrue_b32();
+  gemm_fp32_8x3_rows<mode, retouch, PanelLoad>(k, a, b, 3 * lanes32(), all, all, all, alpha, c, ldc);
 }
 #undef ATTNRT_STEP_8x3
 #undef ATTNRT_ST3
@@ -168,7 +186,7 @@ inline void gemm_fp32_8x3_body(int k, const float* __restrict a, const float* __
 
 #define ATTNRT_STEP_12x2(next)                                   \
   do {                                                           \
-    const V b0 = svld1_vnum(pg, b, 0), b1 = svld1_vnum(pg, b, 1);            \
+    const V b0 = ldb(pb0, b), b1 = ldb(pb1, b + cols);          \
     x2 = bcast(a + 2);                                        \
     ATTNRT_FMA2(0, x0);                                          \
     x3 = bcast(a + 3);                                        \
@@ -194,7 +212,7 @@ inline void gemm_fp32_8x3_body(int k, const float* __restrict a, const float* __
     if (next) x1 = bcast(a + 13);                             \
     ATTNRT_FMA2(11, x3);                                         \
     a += 12;                                                     \
-    b += pitch * cols;                                           \
+    b += ldb_rows;                                               \
   } while (0)
 
 // `steps` k steps from zeroed accumulators (a, b advance past them).
@@ -214,17 +232,19 @@ inline void gemm_fp32_8x3_body(int k, const float* __restrict a, const float* __
     ATTNRT_STEP_12x2(false);                                               \
   } while (0)
 
-// 12 rows x 2 vectors of T (fp32, or fp16 accumulating in fp16) of a B
-// panel whose rows are `pitch` vectors apart. fp16 accumulators are widened
-// to the fp32 C (columns placed as `widen` says) once after the loop, or
-// with flush > 0 after every `flush` k steps, each flush but the first
-// adding to C (later_store).
-template <class T, Store mode, bool retouch, int pitch, int flush = 0, Widen widen = Widen::zip>
-inline void gemm_12x2_body(int k, const T* __restrict a, const T* __restrict b, float alpha,
+// 12 rows x 2 vectors of T (fp32, or fp16 accumulating in fp16) of B rows
+// ldb_rows elements of TB apart, read as for 8x3 (Load, pb0, pb1). fp16
+// accumulators are widened to the fp32 C (columns placed as `widen` says)
+// once after the loop, or with flush > 0 after every `flush` k steps, each
+// flush but the first adding to C (later_store).
+template <class T, Store mode, bool retouch, class Load, class TB, int flush = 0, Widen widen = Widen::zip>
+inline void gemm_12x2_rows(int k, const T* __restrict a, const TB* __restrict b,
+                           std::int64_t ldb_rows, svbool_t pb0, svbool_t pb1, float alpha,
                            float* c, std::int64_t ldc) {
   using V = typename Vec<T>::type;
   const svbool_t pg = Vec<T>::all();
   const int cols = Vec<T>::lanes();  // C columns per vector
+  const auto ldb = [](svbool_t p, const TB* at) { return Load::row(p, at); };
   const V zero = Vec<T>::zero();
   const auto bcast = [](const T* p) { return Vec<T>::bcast(p); };
   V c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
@@ -243,6 +263,15 @@ inline void gemm_12x2_body(int k, const T* __restrict a, const T* __restrict b, 
       }
     }
   }
+}
+
+// A packed B panel whose rows are `pitch` vectors apart.
+template <class T, Store mode, bool retouch, int pitch, int flush = 0, Widen widen = Widen::zip>
+inline void gemm_12x2_body(int k, const T* __restrict a, const T* __restrict b, float alpha,
+                           float* c, std::int64_t ldc) {
+  const svbool_t all = Vec<T>::all();
+  gemm_12x2_rows<T, mode, retouch, PanelLoad, T, flush, widen>(k, a, b, pitch * Vec<T>::lanes(), all, all, alpha,
+                                                               c, ldc);
 }
 #undef ATTNRT_RUN_12x2
 #undef ATTNRT_STEP_12x2

@@ -12,13 +12,22 @@
 //     qk_fp16_12x2_fast (fp16 Q and K panels, fp16 sums flushed to fp32:
 //     qk_fp16.hpp). nr = nv = 4 vectors so both paths of each GEMM share
 //     one panel width (the fp32 kernels make two 12x2 passes).
+// Every set has the direct K/V path (K and V rows read in place, for few
+// query rows): qk_direct.hpp for Q·Kᵀ, and pv_direct.hpp, the set's own
+// P·V tiles on V rows, for P·V with the fp32 P of the accurate precision,
+// and strips of 1-4 real rows on those rows only (the fp16 sets' fast P·V
+// reads fp16 P, so it keeps packing V).
 #pragma once
+
+#include <type_traits>
 
 #include "kernels/kernel_set.hpp"
 #include "kernels/sve/fp_mode.hpp"
 #include "kernels/sve/gemm_fp16.hpp"
 #include "kernels/sve/gemm.hpp"
 #include "kernels/sve/pack.hpp"
+#include "kernels/sve/pv_direct.hpp"
+#include "kernels/sve/qk_direct.hpp"
 #include "kernels/sve/qk_fp16.hpp"
 #include "kernels/sve/softmax.hpp"
 
@@ -48,6 +57,12 @@ constexpr KernelSet fp32_set(const char* name, DType t, std::uint32_t requires_c
       .exp2_rows = exp2_rows<MR, ColType::f32>,
       .rescale = rescale<MR>,
       .normalize = normalize,
+      .qk_direct = qk_direct<T>,
+      .pv_direct_init = MR == 8 ? pv_fp32_8x3_direct<T, Store::assign> : pv_fp32_12x2_direct<T, Store::assign, 2>,
+      .pv_direct_acc = MR == 8 ? pv_fp32_8x3_direct<T, Store::accumulate> : pv_fp32_12x2_direct<T, Store::accumulate, 2>,
+      .pv_direct_rows = pv_fp32_4x4_direct_rows<T, MR>,
+      .pv_direct_rows_max = kPvDirectRowsMax,
+      .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
   };
 }
 
@@ -81,6 +96,12 @@ constexpr KernelSet fp16_12x2_set(const char* name, std::uint32_t requires_cpu, 
       .qk_elem_fast = 2,
       .fp_mode_enter = sve::fz16_enter,
       .fp_mode_leave = sve::fz16_leave,
+      .qk_direct = qk_direct<Fp16>,
+      .pv_direct_init = pv_fp32_12x2_direct<Fp16, Store::assign, 4>,
+      .pv_direct_acc = pv_fp32_12x2_direct<Fp16, Store::accumulate, 4>,
+      .pv_direct_rows = pv_fp32_4x4_direct_rows<Fp16, 12>,
+      .pv_direct_rows_max = kPvDirectRowsMax,
+      .widen_rows = widen_rows<Fp16>,
   };
 }
 
