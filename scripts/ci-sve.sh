@@ -45,7 +45,7 @@ nice -n 10 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DATTNRT_BUILD_BENCH=OFF -DATTNRT_BUILD_EXAMPLES=OFF >/dev/null
 # Only what the qemu runs below execute: the other test executables would be
 # compiled for nothing (ctest's -R never selects them; native runs cover them).
-targets=${ATTNRT_EMU_TARGETS-test_sve_kernels test_forward_sweep test_kernel_sets}
+targets=${ATTNRT_EMU_TARGETS-test_sve_kernels test_forward_sweep test_kernel_sets test_few_rows_sweep test_pipelines}
 nice -n 10 cmake --build "$build" -j "$jobs" ${targets:+--target $targets}
 
 status=0
@@ -56,11 +56,13 @@ run() {  # qemu cpu, ctest selection arguments (one string, split like a shell w
   ATTNRT_QEMU_CPU=$1 timeout $((per_test * 4)) nice -n 10 ctest --test-dir "$build" \
     --output-on-failure --timeout "$per_test" "${select[@]}" || status=1
 }
-# At 512 bits: the SVE tests, the forward sweep on the A64FX default set
-# and the kernel-set suite on every SVE set; at 128 and 256 bits the same for
-# the vector-length-agnostic set (the 512-bit sets cannot run there).
-a64fx_tests="-j$jobs -R '^(sve\\.|sweep\\..*/sve512_(online|two_pass|three_pass)_|kernel_sets\\..*/sve)'"
-vla_tests="-j$jobs -R '^(sve\\.|sweep\\..*/sve_(online|two_pass|three_pass)_|kernel_sets\\..*/sve_)'"
+# At 512 bits: the SVE tests, the forward sweep on the A64FX default set,
+# the kernel-set suite and the few-row sweep (direct K/V, every tail) on
+# every SVE set, and the pipelines' direct K/V tests; at 128 and 256 bits
+# the same for the vector-length-agnostic set (the 512-bit sets cannot run
+# there).
+a64fx_tests="-j$jobs -R '^(sve\\.|sweep\\..*/sve512_(online|two_pass|three_pass)_|kernel_sets\\..*/sve|few_rows\\.|pipelines\\.(Pipelines|Plans)\\.DirectKv)'"
+vla_tests="-j$jobs -R '^(sve\\.|sweep\\..*/sve_(online|two_pass|three_pass)_|kernel_sets\\..*/sve_|few_rows\\..*/sve_|pipelines\\.(Pipelines|Plans)\\.DirectKv)'"
 run a64fx "${ATTNRT_EMU_A64FX_TESTS-$a64fx_tests}"
 run max,sve128=on "${ATTNRT_EMU_VLA_TESTS-$vla_tests}"
 run max,sve256=on "${ATTNRT_EMU_VLA_TESTS-$vla_tests}"
