@@ -1,6 +1,7 @@
 #include "kernels/pipelines/exact_rows.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -13,24 +14,12 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Whether any of the n elements at row is NaN or inf: exponent bits all set.
-template <class Bits>
-bool any_nonfinite(const void* row, int n, Bits exponent) {
-  const Bits* x = static_cast<const Bits*>(row);
-  bool bad = false;
-  for (int c = 0; c < n; ++c) bad |= (x[c] & exponent) == exponent;
-  return bad;
-}
+}  // namespace
 
-bool row_nonfinite(const HeadProblem& p, int r) {
-  const void* o = static_cast<const char*>(p.o) + p.o_offset(r) * dtype_size(p.dtype);
-  if (p.lse && std::isnan(p.lse[p.lse_offset(r)])) return true;
-  switch (p.dtype) {
-    case DType::f32: return any_nonfinite<std::uint32_t>(o, p.dv, 0x7f800000u);
-    case DType::f16: return any_nonfinite<std::uint16_t>(o, p.dv, std::uint16_t{0x7c00});
-    case DType::bf16: return any_nonfinite<std::uint16_t>(o, p.dv, std::uint16_t{0x7f80});
-  }
-  return false;
+bool any_nonfinite(const float* row, int n) {
+  bool bad = false;
+  for (int c = 0; c < n; ++c) bad |= (std::bit_cast<std::uint32_t>(row[c]) & 0x7f800000u) == 0x7f800000u;
+  return bad;
 }
 
 // Packed row r over the tile's keys, as the reference defines it.
@@ -83,13 +72,6 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
     p.lse[p.lse_offset(r)] = nan ? std::numeric_limits<float>::quiet_NaN()
                              : mx == -kInf ? -std::numeric_limits<float>::infinity()
                                            : static_cast<float>(mx + std::log(sum));
-}
-
-}  // namespace
-
-void repair_nonfinite_rows(const HeadProblem& p, const Tile& t) {
-  for (int r = t.row_begin; r < t.row_end; ++r)
-    if (row_nonfinite(p, r)) exact_row(p, t, r);
 }
 
 }  // namespace attnrt::kernels

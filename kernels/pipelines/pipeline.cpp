@@ -56,8 +56,6 @@ void run_pipeline(Strategy s, const KernelSet& ks, const HeadProblem& p, const T
     case Strategy::two_pass: two_pass_forward(ks, p, t, b, ws); break;
     case Strategy::three_pass: three_pass_forward(ks, p, t, b, ws); break;
   }
-  // A hidden NaN or inf shows as a non-finite row (0 x inf): recomputed.
-  repair_nonfinite_rows(p, t);
 }
 
 }  // namespace attnrt::kernels

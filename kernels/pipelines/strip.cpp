@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "kernels/convert.hpp"
+#include "kernels/pipelines/exact_rows.hpp"
 #include "kernels/pipelines/scores.hpp"
 
 namespace attnrt::kernels {
@@ -365,6 +366,10 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, Row
     });
     if (p.lse)
       for (int r = 0; r < rows; ++r) p.lse[p.lse_offset(r0 + r)] = lse[r];
+    // A NaN or inf a row may not see shows as a non-finite accumulator
+    // (0 x inf): that row alone is computed again exactly (exact_rows.hpp).
+    for (int r = 0; r < rows; ++r)
+      if (any_nonfinite(o + r * rb->ldo, p.dv) || std::isnan(lse[r])) exact_row(p, t, r0 + r);
   }
 }
 
