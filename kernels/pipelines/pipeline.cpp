@@ -4,7 +4,6 @@
 #include <numeric>
 #include <utility>
 
-#include "kernels/pipelines/exact_rows.hpp"
 #include "kernels/pipelines/online.hpp"
 #include "kernels/pipelines/three_pass.hpp"
 #include "kernels/pipelines/two_pass.hpp"
