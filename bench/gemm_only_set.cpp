@@ -52,14 +52,14 @@ void copy_p(const float* s, std::int64_t lds, int, int cols, const float*, float
   ks.pack_q(rows.data(), cols, mr, cols, p_panel);
 }
 
-void normalize_by_one(const float* o, std::int64_t ldo, int rows, int cols, const float*, void* out,
+bool normalize_by_one(const float* o, std::int64_t ldo, int rows, int cols, const float*, void* out,
                       std::int64_t ld_out, kernels::DType out_type) {
   static const std::array<float, 64> ones = [] {
     std::array<float, 64> a;
     a.fill(1.0f);
     return a;
   }();
-  g_base->normalize(o, ldo, rows, cols, ones.data(), out, ld_out, out_type);
+  return g_base->normalize(o, ldo, rows, cols, ones.data(), out, ld_out, out_type);
 }
 
 }  // namespace

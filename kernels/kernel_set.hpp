@@ -90,8 +90,10 @@ struct KernelSet {
   // O[r][c] *= alpha[r] for r < mr, c < cols.
   void (*rescale)(float* o, std::int64_t ldo, int cols, const float* alpha);
   // out[r][c] = O[r][c] * inv_sum[r] for r < rows, c < cols, converted to
-  // out_type (the dtype of the user's O) with row stride ld_out.
-  void (*normalize)(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
+  // out_type (the dtype of the user's O) with row stride ld_out. Returns
+  // whether any O[r][c] * inv_sum[r] was NaN or inf (in fp32, before the
+  // conversion): the caller then looks for the rows (exact_rows.hpp).
+  bool (*normalize)(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
                     void* out, std::int64_t ld_out, DType out_type);
 
   // ---- optional: a cheaper P·V path for Exp2Precision::fast ---------------

@@ -647,7 +647,8 @@ TEST_P(KernelSetTest, NormalizeToEveryOutputDtype) {
         inv[0] = 0.0f;  // an empty row: O = 0
         const std::size_t esz = kernels::dtype_size(out_t);
         Buffer out((k.mr + 1) * ld_out * esz, kCanaryFill);
-        k.normalize(o.data(), ldo, rows, cols, inv.data(), out.data(), ld_out, out_t);
+        ASSERT_FALSE(k.normalize(o.data(), ldo, rows, cols, inv.data(), out.data(), ld_out, out_t))
+            << "finite values reported non-finite";
         ASSERT_TRUE(out.guard_intact());
         const unsigned char* bytes = static_cast<const unsigned char*>(out.data());
         for (int r = 0; r < k.mr + 1; ++r)
@@ -670,6 +671,36 @@ TEST_P(KernelSetTest, NormalizeToEveryOutputDtype) {
             ASSERT_EQ(got_bits, want_bits) << "out[" << r << "][" << c << "] for " << want;
           }
       }
+}
+
+// normalize reports a NaN or inf anywhere in what it stores (the row block
+// then recomputes that row), and nothing outside it: columns past cols and
+// rows past rows may hold anything.
+TEST_P(KernelSetTest, NormalizeReportsNonFiniteValues) {
+  const KernelSet& k = ks();
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  for (const int cols : {1, 7, k.nv + 3, kernels::kMaxHeadDim})
+    for (const int rows : {1, k.mr}) {
+      const std::int64_t ldo = round_up(cols, k.nv) + k.nv;
+      std::vector<float> o(k.mr * ldo, 0.5f), inv(k.mr, 0.25f), out(k.mr * ldo);
+      for (int r = rows; r < k.mr; ++r) o[r * ldo] = kInf;  // rows not asked for
+      for (int c = cols; c < ldo; ++c) o[c] = std::nanf("");  // past cols
+      ASSERT_FALSE(k.normalize(o.data(), ldo, rows, cols, inv.data(), out.data(), ldo, DType::f32))
+          << "cols " << cols << " rows " << rows << ": reported a value it does not store";
+      for (const float bad : {kInf, -kInf, std::nanf("")})
+        for (const int c : {0, cols - 1, cols / 2}) {
+          const int r = rows - 1;
+          const float keep = o[r * ldo + c];
+          o[r * ldo + c] = bad;
+          EXPECT_TRUE(k.normalize(o.data(), ldo, rows, cols, inv.data(), out.data(), ldo, DType::f32))
+              << "cols " << cols << " rows " << rows << ": missed " << bad << " at column " << c;
+          o[r * ldo + c] = keep;
+        }
+      // inf x 0 (an empty row's inverse) is NaN: reported too.
+      o[(rows - 1) * ldo] = kInf;
+      inv[rows - 1] = 0.0f;
+      EXPECT_TRUE(k.normalize(o.data(), ldo, rows, cols, inv.data(), out.data(), ldo, DType::f32));
+    }
 }
 
 std::vector<const KernelSet*> every_set() {

@@ -512,10 +512,16 @@ void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < cols; ++c) o[r * ldo + c] *= alpha[r];
 }
-void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv, void* out,
+bool normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv, void* out,
                std::int64_t ld_out, kernels::DType) {
+  bool bad = false;
   for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) static_cast<float*>(out)[r * ld_out + c] = o[r * ldo + c] * inv[r];
+    for (int c = 0; c < cols; ++c) {
+      const float y = o[r * ldo + c] * inv[r];
+      static_cast<float*>(out)[r * ld_out + c] = y;
+      bad |= !std::isfinite(y);
+    }
+  return bad;
 }
 constexpr kernels::KernelSet kSet{"test_paired", kernels::DType::f32, kernels::kFeatureNone, MR, NR, NV, KP,
                                   sizeof(float), pack_q, pack_k, pack_v, qk, pv_init, pv_acc, row_max,

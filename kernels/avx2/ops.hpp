@@ -42,7 +42,7 @@ void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx);
 void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float* m, float* sum,
                void* p_panel, Exp2Precision precision);
 void rescale(float* o, std::int64_t ldo, int cols, const float* alpha);
-void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
+bool normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
                void* out, std::int64_t ld_out, DType out_type);
 
 }  // namespace attnrt::kernels::avx2

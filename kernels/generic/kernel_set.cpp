@@ -161,14 +161,20 @@ void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {
     for (int c = 0; c < cols; ++c) o[r * ldo + c] *= alpha[r];
 }
 
-void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
+// x * 0 is 0 for a finite x and NaN for NaN or inf (see KernelSet::normalize).
+bool normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
                void* out, std::int64_t ld_out, DType out_type) {
   float row[kMaxHeadDim];  // cols <= kMaxHeadDim, checked by the runtime
   const std::size_t esz = dtype_size(out_type);
+  float bad = 0.0f;
   for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < cols; ++c) row[c] = o[r * ldo + c] * inv_sum[r];
+    for (int c = 0; c < cols; ++c) {
+      row[c] = o[r * ldo + c] * inv_sum[r];
+      bad += row[c] * 0.0f;
+    }
     store_row(row, cols, static_cast<char*>(out) + r * ld_out * esz, out_type);
   }
+  return bad != bad;
 }
 
 template <class T>

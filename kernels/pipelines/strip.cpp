@@ -360,16 +360,19 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, Row
       inv[r] = total.inv;
       lse[r] = total.lse;
     }
+    bool nonfinite = false;
     for_each_run(p, r0, rows, p.ldo, p.hso, [&](int r, int count, std::int64_t stride) {
-      ks.normalize(o + r * rb->ldo, rb->ldo, count, p.dv, inv + r,
-                   static_cast<char*>(p.o) + p.o_offset(r0 + r) * esz, stride, p.dtype);
+      nonfinite |= ks.normalize(o + r * rb->ldo, rb->ldo, count, p.dv, inv + r,
+                                static_cast<char*>(p.o) + p.o_offset(r0 + r) * esz, stride, p.dtype);
     });
     if (p.lse)
       for (int r = 0; r < rows; ++r) p.lse[p.lse_offset(r0 + r)] = lse[r];
     // A NaN or inf a row may not see shows as a non-finite accumulator
-    // (0 x inf): that row alone is computed again exactly (exact_rows.hpp).
+    // (0 x inf), which normalize reports: that row alone is computed again
+    // exactly (exact_rows.hpp).
     for (int r = 0; r < rows; ++r)
-      if (any_nonfinite(o + r * rb->ldo, p.dv) || std::isnan(lse[r])) exact_row(p, t, r0 + r);
+      if ((nonfinite && any_nonfinite(o + r * rb->ldo, p.dv)) || std::isnan(lse[r]))
+        exact_row(p, t, r0 + r);
   }
 }
 

@@ -104,15 +104,19 @@ void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {
   }
 }
 
-inline void normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
+// x * 0 is 0 for a finite x and NaN for NaN or inf: one FMLA per vector
+// finds a non-finite value (see KernelSet::normalize).
+inline bool normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
                       void* out, std::int64_t ld_out, DType out_type) {
   const int vl = lanes32();
   float tmp[kMaxHeadDim];  // bf16 rows go through the portable rounding
+  svfloat32_t bad = svdup_f32(0.0f);
   for (int r = 0; r < rows; ++r) {
     const float* row = o + r * ldo;
     for (int c = 0; c < cols; c += vl) {
       const svbool_t pg = svwhilelt_b32(c, cols);
       const svfloat32_t v = svmul_x(pg, svld1(pg, row + c), inv_sum[r]);
+      bad = svmla_m(pg, bad, v, 0.0f);
       switch (out_type) {
         case DType::f32: svst1(pg, static_cast<float*>(out) + r * ld_out + c, v); break;
         case DType::f16:
@@ -125,6 +129,7 @@ inline void normalize(const float* o, std::int64_t ldo, int rows, int cols, cons
     if (out_type == DType::bf16)
       store_row(tmp, cols, static_cast<std::uint16_t*>(out) + r * ld_out, DType::bf16);
   }
+  return svptest_any(svptrue_b32(), svcmpuo(svptrue_b32(), bad, bad));
 }
 
 }  // namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR
