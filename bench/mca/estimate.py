@@ -26,19 +26,28 @@ goes. Its assumptions:
     llvm-mca region less its loop copies), 10 cycles of glue per kernel
     call and 20 per scalar exp2f of fold_max (both assumed).
   - The plan: plan.cpp's rules for the sve512 sets, mirrored in Python
-    (two_pass for M <= 16 and N >= 1024, else online; default blocks).
+    (two_pass for M <= 16 and N >= 1024, else online; default blocks,
+    two_pass's stage half a core's L2 share), and the K/V path strip.cpp's
+    direct_kv takes per row block: direct (K/V rows read in place) for
+    M <= 16 unless the set's fast P·V path runs (fp16 fast packs).
   - Memory: K and V read from HBM by packing (again by each row block
-    unless a head's K/V fits half the CMG's L2), Q read and O written
-    once; 40 GB/s for one core, 210 GB/s per CMG (17.5 per core when 12
-    share it), 830 GB/s for 4 CMGs: the low ends of published figures.
-  - Per phase max(compute, memory); phases summed, never overlapped.
+    unless a head's K/V fits half the CMG's L2) or in place by the direct
+    kernels, Q read and O written once; 40 GB/s for one core, 210 GB/s per
+    CMG (17.5 per core when 12 share it), 830 GB/s for 4 CMGs: the low
+    ends of published figures.
+  - Per phase max(compute, memory); phases summed. Packing is its own
+    phase; a direct chunk's K stream overlaps its Q·Kᵀ, its V stream its
+    exp2 + P·V (the loads are the kernels' own; the optimistic end).
   - 48 cores: scheduler/partition.cpp's cuts mirrored (2 parts per worker,
     split-KV pieces where a cut falls inside a line); the slowest worker,
     and no less than the HBM and per-CMG bytes over their bandwidths.
   - Reading A: llvm-mca as is. Reading B: 8 cycles per 16-lane gather
     and call epilogues not overlapped with the next call.
-  - Left out: L2 misses of packed panels, Q packing, normalize, masks,
-    split-KV merges, thread start and synchronization.
+  - Then: the targets, a sensitivity (direct stream not overlapped),
+    what-ifs, and a before/after table of issue 19's changes.
+  - Left out (each only adds time: an upper bound): L2 misses of S,
+    packed panels and V rows, Q packing, normalize, masks, split-KV
+    merges, thread start and synchronization.
 """
 import argparse
 import os

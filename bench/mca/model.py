@@ -4,11 +4,27 @@ ESTIMATED (nothing here is measured on hardware).
 Time = the sum, over the phases a pipeline runs, of max(compute, memory) of
 each phase. Compute is every loop and call the pipelines make (the loops'
 llvm-mca cycles, each call's prologue and epilogue measured as a whole-call
-region, plus assumed constants for the glue), with the strategy and blocks
-plan.cpp picks (mirrored below). Memory is the bytes a phase reads from
-HBM over the bandwidth it can have. Phases never overlap each other (the
-packing of a K/V block does not hide behind the GEMMs), a phase's compute
-and memory overlap fully: conservative across phases, optimistic inside.
+region, plus assumed constants for the glue), with the strategy, blocks and
+K/V path plan.cpp and strip.cpp pick (mirrored below). Memory is the bytes
+a phase reads from HBM over the bandwidth it can have.
+
+Which phases overlap memory:
+- Packed K/V (many rows per block, and fp16 fast): packing reads K and V
+  from HBM; that phase is max(pack loops, bytes / bandwidth). The GEMMs
+  after it read the panels from L1/L2 and never overlap the next block's
+  stream (nothing prefetches a block ahead of its packing).
+- Direct K/V (few rows: strip.cpp direct_kv): K rows are read in place by
+  the Q·Kᵀ tiles' own LD1RQW loads and V rows by the P·V tiles' loads, so
+  the stream runs among the FMAs: the Q·Kᵀ phase of a chunk is max(its
+  compute, its K bytes / bandwidth); the P·V phase is max(its compute, its
+  V bytes / bandwidth), with two_pass's exp2 inside it (the ring
+  interleaves exp2 and P·V calls; online runs exp2 before P·V, outside
+  it). K and V of a chunk are consecutive rows, a sequential stream the
+  A64FX hardware prefetchers follow (not verified on hardware). This full
+  overlap is the optimistic end, as an upper bound needs: with no overlap
+  at all the phase would take compute + bytes / bandwidth (printed as a
+  sensitivity line for S4 and S5, not an upper bound).
+- Row max, fold_max and rescale read only S and O (L1/L2): compute only.
 48 cores: the work cut as scheduler/partition.cpp cuts it (mirrored), the
 slowest worker's time, and no less than all HBM bytes over HBM bandwidth.
 
@@ -16,10 +32,19 @@ Two readings: A takes llvm-mca as it is (gathers 4 cycles per 16 lanes,
 epilogues overlapped with the next call: steady state over 1000 calls);
 B charges 8 cycles per 16-lane gather (K rows 512 B apart do not pair
 within a 128-byte block) and epilogues not overlapped (one call alone).
+The direct path has no gathers: there only the epilogues differ.
+
+Upper bound: what is left out (L2 misses of S, panels and V rows, the
+fixed cost of pack_q_quads and widen_rows calls, Q packing, normalize,
+masks, split-KV merges, thread start) only adds time; the bandwidths are
+the low ends of published STREAM figures, the one assumption that could
+err the other way when a phase is memory-bound.
 """
 import bisect
+import copy
 import datetime
 import math
+import re
 import subprocess
 from collections import defaultdict
 
@@ -30,11 +55,21 @@ VL = 16  # fp32 lanes
 BW_CORE, BW_CMG, BW_HBM = 40e9, 210e9, 830e9
 CMGS, CORES = 4, 12  # tests/data/a64fx.xml
 L2_BYTES = 8 << 20  # per CMG
+# default_blocking's stage_bytes: half a core's share of its CMG's L2
+# (Placement::l2_share_bytes, 8 MiB / 12 on a64fx.xml), clamped to
+# [128 KiB, 2 MiB]: two_pass's chunks, packed and direct.
+STAGE = min(max(L2_BYTES // CORES // 2, 128 << 10), 2 << 20)
 # Assumed, not measured: an indirect kernel call (pointer load, argument
 # set-up, branch, return); a scalar libm exp2f, which fold_max calls per row
-# and block.
+# and block; std::fill of S rows past a strip's real ones (direct_scores),
+# at one 64-byte store per cycle, A64FX's L1 store width (a floor).
 GLUE = 10
 EXP2F = 20
+FILL = 16  # floats per cycle
+# The direct K/V path's constants: plan.cpp kDirectMaxRows, strip.hpp
+# kDirectPvKeys, pv_direct.hpp kPvDirectRowsMax, qk_direct.hpp kQkDirectKeys
+# and its 12-row tiles (quad_tile_vectors() x 4 rows at 512 bits).
+DIRECT_MAX_ROWS, PV_KEYS, PV_ROWS_MAX, QK_KEYS, QK_TILE_ROWS = 16, 16, 4, 8, 12
 
 # name: batch, heads, M, N, D (= Dv), causal  (docs, /work/shared/checks/x86-targets.sh)
 SHAPES = {
@@ -49,6 +84,19 @@ SHAPES = {
 FP32_ARGS = "k, static_cast<const float*>(a), static_cast<const float*>(b)"
 FP16_ARGS = "k, static_cast<const float16_t*>(a), static_cast<const float16_t*>(b)"
 EXP2_ARGS = "(c, ld, k, m, sum, const_cast<void*>(b))"
+# The direct kernels (kernels/sve/qk_direct.hpp, pv_direct.hpp), as
+# qk_direct, pv_direct_init/acc and pv_direct_rows run them; {h}: a tile's
+# real rows, literal so that the stores of absent rows drop out of its
+# region; {T}: the input dtype of K/V rows.
+DIRECT_QK = "qk_quad_tile<{g}>({h}, k, static_cast<const float*>(a), static_cast<const float*>(b), ld, 8, 0.5f, c, ld)"
+DIRECT_PACK_Q = "pack_q_quads<{g}>(static_cast<const float*>(a), ld, {h}, k, c)"
+DIRECT_WIDEN = "widen_rows<Fp16>(a, ld, 8, k, c)"
+DIRECT_PV_ROWS = ("pv_rows_4x4<{r}>(k, static_cast<const float*>(a), {mr}, static_cast<const {T}*>(b), ld, 0, 64, "
+                  "c, ld, true)")
+PV_8X3_ROWS = ("gemm_fp32_8x3_rows<Store::accumulate, false, RowLoad>(k, static_cast<const float*>(a), "
+               "static_cast<const {T}*>(b), ld, svptrue_b32(), svptrue_b32(), svptrue_b32(), 1.0f, c, ld)")
+PV_12X2_ROWS = ("gemm_12x2_rows<float, Store::accumulate, false, RowLoad>(k, static_cast<const float*>(a), "
+                "static_cast<const {T}*>(b), ld, svptrue_b32(), svptrue_b32(), 1.0f, c, ld)")
 
 # The kernel sets the A64FX runtime picks from (kernels/sve/sets.hpp): fp32
 # inputs take sve512 fp32 (8x3) or sve512_12x2, whichever pads the call less
@@ -58,7 +106,11 @@ EXP2_ARGS = "(c, ld, k, m, sum, const_cast<void*>(b))"
 # qk_flush flushes its Q·Kᵀ sums every `flush` k steps: qk_flush is the call
 # whose whole region prices one flush (its one store block, with the call's
 # prologue: an upper bound), charged per flush beyond the one qk's whole
-# call region holds.
+# call region holds. Direct path: K/V rows of dtype `kv`, P·V in passes of
+# pv_slice columns (pv_passes per slice: the fp16 sets' nv of 4 vectors is
+# two 12x2 passes), exp2_direct the exp2 it runs (fp32 P: the accurate P·V
+# path). fast_pv: a fast P·V path (pv_acc_fast), which the direct path
+# cannot take (strip.cpp direct_kv).
 SETS = {
     "fp32 accurate": dict(
         tiles="8x3", esz=4, mr=8, nr=48, nv=48, pe=4, peak=64, pack_k_w=48, pack_v_w=48,
@@ -67,7 +119,8 @@ SETS = {
         exp2="exp2_rows_impl<8, ColType::f32, true>" + EXP2_ARGS,
         row_max="row_max<8>(c, ld, 1, k, sum)", rescale="rescale<8>(c, ld, k, m)",
         pack_k="pack_b_keys<float, 3>(a, ld, k, 256, c)",
-        pack_v="pack_b_values<float, float, 3>(a, ld, k, 256, c)"),
+        pack_v="pack_b_values<float, float, 3>(a, ld, k, 256, c)",
+        kv="float", pv_direct=PV_8X3_ROWS, pv_slice=3 * VL, pv_passes=1),
     "fp32 accurate 12x2": dict(
         tiles="12x2", esz=4, mr=12, nr=32, nv=32, pe=4, peak=64, pack_k_w=32, pack_v_w=32,
         qk=f"gemm_12x2_body<float, Store::scaled, false, 2>({FP32_ARGS}, 0.5f, c, ld)",
@@ -75,7 +128,8 @@ SETS = {
         exp2="exp2_rows_impl<12, ColType::f32, true>" + EXP2_ARGS,
         row_max="row_max<12>(c, ld, 1, k, sum)", rescale="rescale<12>(c, ld, k, m)",
         pack_k="pack_b_keys<float, 2>(a, ld, k, 256, c)",
-        pack_v="pack_b_values<float, float, 2>(a, ld, k, 256, c)"),
+        pack_v="pack_b_values<float, float, 2>(a, ld, k, 256, c)",
+        kv="float", pv_direct=PV_12X2_ROWS, pv_slice=2 * VL, pv_passes=1),
     "fp16 fast": dict(
         tiles="12x2", esz=2, mr=12, nr=64, nv=64, pe=4, peak=128, pack_k_w=64, pack_v_w=64,
         pack_k_iter=2 * VL, flush=64,
@@ -85,11 +139,21 @@ SETS = {
         exp2="exp2_rows_impl<12, ColType::f16, false>" + EXP2_ARGS,
         row_max="row_max<12>(c, ld, 1, k, sum)", rescale="rescale<12>(c, ld, k, m)",
         pack_k="pack_b_key_pairs<2>(a, ld, k, 256, c)",
-        pack_v="pack_b_values<Fp16, Fp16, 4>(a, ld, k, 256, c)"),
+        pack_v="pack_b_values<Fp16, Fp16, 4>(a, ld, k, 256, c)",
+        kv="Fp16", pv_direct=PV_12X2_ROWS, pv_slice=4 * VL, pv_passes=2, fast_pv=True,
+        exp2_direct="exp2_rows_impl<12, ColType::f32, true>" + EXP2_ARGS),
 }
+# For the before/after steps only (report's `steps`): fp16 fast as it was
+# before qk_fp16_12x2_fast, Q·Kᵀ in fp32 on K widened while packed (two
+# 12x2 passes per 64-key panel).
+SETS["fp16 fast, fp32 Q·Kᵀ"] = dict(
+    SETS["fp16 fast"], pack_k_iter=VL, qk_passes=2, flush=None, qk_flush=None,
+    qk=f"gemm_12x2_body<float, Store::scaled, false, 4>({FP32_ARGS}, 0.5f, c, ld)",
+    pack_k="pack_b_keys<Fp16, 4>(a, ld, k, 256, c)")
 # Each dtype row of the table: the sets a call may take.
 DTYPES = {"fp32 accurate": ("fp32 accurate", "fp32 accurate 12x2"), "fp16 fast": ("fp16 fast",)}
 GATHER = ("ld1w", "ld1h", "ld1sh", "ld1b")
+FMA = re.compile(r"^\s*(fmla|fmad|fmls|fmsb|fnmla|fnmad)\s")
 
 
 def is_gather(line):
@@ -97,31 +161,114 @@ def is_gather(line):
     return len(f) == 2 and f[0] in GATHER and ", z" in f[1].split("[", 1)[-1]
 
 
+def fast(dname):
+    return dname.endswith("fast")
+
+
 # ---------------------------------------------------------------- measuring
+
+def tag_of(name):
+    """A file name for a set's regions."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", name)
+
 
 def measure_set(measure, name, ks):
     """Cycles of the set's loops (per iteration) and calls (fixed cost per
-    call beyond its loop iterations), for readings A and B."""
+    call beyond its loop iterations), for readings A and B; its direct
+    kernels are measured when first asked for (Direct)."""
     it = {}
-    for loop in ("qk", "pv", "exp2", "row_max", "rescale", "pack_k", "pack_v"):
-        it[loop], lines = measure(f"{name}_{loop}".replace(" ", "_"), ks[loop])
+    loops = ["qk", "pv", "exp2", "row_max", "rescale", "pack_k", "pack_v"]
+    ks = dict(ks, exp2_direct=ks.get("exp2_direct", ks["exp2"]))
+    loops.append("exp2_direct")
+    for loop in loops:
+        it[loop], lines = measure(f"{tag_of(name)}_{loop}", ks[loop])
         if loop == "pack_k":
             gathers = sum(1 for l in lines if is_gather(l))
     a, b = dict(it), dict(it)
     b["pack_k"] = it["pack_k"] + 4 * gathers  # 8 cycles per 16-lane gather, not 4
-    if "qk_flush" in ks:  # one flush: the store block of a whole call, less its loop copies
-        tag = f"{name}_qk_flush".replace(" ", "_")
+    if ks.get("qk_flush"):  # one flush: the store block of a whole call, less its loop copies
+        tag = f"{tag_of(name)}_qk_flush"
         a["qk_flush"] = measure(tag, ks["qk_flush"], whole=True)[0] - 2 * it["qk"]
         b["qk_flush"] = measure(tag, ks["qk_flush"], whole=True, iterations=1)[0] - 2 * it["qk"]
     # Fixed cost of a call: the whole call region less the loop copies it
     # holds (GEMMs: the loop body and the peeled last k step; exp2 and
     # row_max: one iteration). A: steady state, B: one call alone.
-    copies = {"qk": 2, "pv": 2, "exp2": 1, "row_max": 1}
+    copies = {"qk": 2, "pv": 2, "exp2": 1, "row_max": 1, "exp2_direct": 1}
     for loop, n in copies.items():
-        tag = f"{name}_{loop}".replace(" ", "_")
+        tag = f"{tag_of(name)}_{loop}"
         a[loop + "_call"] = measure(tag, ks[loop], whole=True)[0] - n * it[loop]
         b[loop + "_call"] = measure(tag, ks[loop], whole=True, iterations=1)[0] - n * it[loop]
+    for r, c in (("A", a), ("B", b)):
+        c["glue"], c["exp2f"], c["direct"] = GLUE, EXP2F, Direct(measure, name, ks, r)
     return {"A": a, "B": b}
+
+
+def fmas(lines):
+    return sum(1 for l in lines if FMA.match(l))
+
+
+class Direct:
+    """Cycles of a set's direct kernels in one reading, measured when first
+    asked for: loop cycles per iteration, and a call's fixed cost = its
+    whole-call region (A: steady state over 1000 calls; B: one call) less
+    the loop copies it holds (counted by their FMAs: the loop body, a peeled
+    last step, a tail step d's multiples of 4 never run)."""
+
+    def __init__(self, measure, name, ks, reading):
+        self.measure, self.ks, self.iters = measure, ks, 1000 if reading == "A" else 1
+        self.tag = tag_of(name)
+        self.memo, self.free_calls = {}, False
+
+    def _loop_fixed(self, key, call):
+        if key not in self.memo:
+            loop, lines = self.measure(f"{self.tag}_{key}", call)
+            whole, wlines = self.measure(f"{self.tag}_{key}", call, whole=True, iterations=self.iters)
+            copies = max(1, round(fmas(wlines) / fmas(lines))) if fmas(lines) else 1
+            self.memo[key] = (loop, max(whole - copies * loop, 0.0))
+        loop, fixed = self.memo[key]
+        return loop, 0.0 if self.free_calls else fixed
+
+    def _loop(self, key, call):
+        if key not in self.memo:
+            self.memo[key] = self.measure(f"{self.tag}_{key}", call)[0]
+        return self.memo[key]
+
+    def qk(self, rows, keys, d):
+        """qk_direct over rows x keys: (loop cycles, fixed cycles, widening)
+        of its row tiles of up to 12 rows, 8 keys a tile, Q packed as quads
+        once per row tile (its loop only), fp16/bf16 K rows widened per tile
+        (widen_rows' loop only)."""
+        loop_c = fixed_c = widen_c = 0.0
+        tiles = -(-keys // QK_KEYS)
+        for r0 in range(0, rows, QK_TILE_ROWS):
+            h = min(QK_TILE_ROWS, rows - r0)
+            g = -(-h // 4)
+            loop, fixed = self._loop_fixed(f"qk{g}x{h}", DIRECT_QK.format(g=g, h=h))
+            per_step = 8 if g == 1 else 4  # one row vector: two quads a step
+            steps = -(-d // per_step)
+            pack = self._loop(f"packq{g}x{h}", DIRECT_PACK_Q.format(g=g, h=h))
+            loop_c += tiles * steps * loop
+            fixed_c += tiles * fixed + -(-d // 4) * pack
+            if self.ks["kv"] != "float":
+                widen = self._loop("widen", DIRECT_WIDEN)  # 2 vectors a step
+                widen_c += keys * -(-d // (2 * VL)) * widen
+        return loop_c, fixed_c, widen_c
+
+    def pv(self, kp, dv):
+        """One pv_direct_init/acc call over kp keys and all dv columns:
+        (loop cycles, fixed cycles) of its 12x2 or 8x3 passes."""
+        ks = self.ks
+        loop, fixed = self._loop_fixed("pv", ks["pv_direct"].format(T=ks["kv"]))
+        passes = -(-dv // ks["pv_slice"]) * ks["pv_passes"]
+        return passes * kp * loop, passes * fixed
+
+    def pv_rows(self, rows, kp, dv):
+        """One pv_direct_rows call: `rows` real rows, kp keys, dv columns in
+        chunks of 4 vectors, O in registers across the keys."""
+        r = min(rows, PV_ROWS_MAX)
+        loop, fixed = self._loop_fixed(f"pvrows{r}", DIRECT_PV_ROWS.format(r=r, mr=self.ks["mr"], T=self.ks["kv"]))
+        chunks = -(-dv // (4 * VL))
+        return chunks * kp * loop, chunks * fixed
 
 
 # ---------------------------------------------------------------- the plan
@@ -132,9 +279,9 @@ def padded_work(ks, shape):
     return round_up(M, ks["mr"]) * (round_up(N, ks["nr"]) * D + N * round_up(D, ks["nv"]))
 
 
-def pick(dname, shape):
+def pick(dname, shape, names=None):
     """The set Runtime::choose takes: the first that pads least."""
-    names = DTYPES[dname]
+    names = names or DTYPES[dname]
     best = min(names, key=lambda n: (padded_work(SETS[n], shape), names.index(n)))
     return best, SETS[best]
 
@@ -143,11 +290,24 @@ def round_up(x, m):
     return (x + m - 1) // m * m
 
 
-def plan(ks, shape, workers):
+def plan(ks, shape, workers, dname, allow_direct=True, nb_rule=0):
     """plan.cpp's choose_plan for the sve512 sets (mirrored, not called): no
     built-in rule names them, so two_pass for M <= 16 and N >= 1024, else
-    online, with default_blocking's sizes; no tuning file, no direct K/V
-    (the SVE sets have no direct kernels)."""
+    online, with default_blocking's sizes; no tuning file.
+
+    The K/V path, per row block (every row block of a call takes the same):
+    plan.cpp sets Blocking::direct_kv = direct_possible (has_direct_kv: every
+    SVE set; strategy not three_pass) && direct_by_default (rows per block
+    M <= kDirectMaxRows = 16; the target shapes have no GQA groups); then
+    strip.cpp's direct_kv(ks, p, b), which begin_row_block takes per row
+    block, adds `pv_path_of(ks, p).pv_acc == ks.pv_acc`: fp16 inputs with
+    fast exp2 run pv_fp16_12x2_noepi on fp16 P, which no direct kernel
+    reads, so they pack K and V although the plan says direct.
+    allow_direct=False: as if the sets had no direct path (before it);
+    what-ifs: "force", the direct path for the fast precision too, with
+    the accurate P·V path (fp32 P, accurate exp2); "few", the same only
+    where every strip is few-row (rows per block <= pv_direct_rows_max).
+    nb_rule: an online rule's nb, as kBuiltin's avx512 rules give (what-if)."""
     B, H, M, N, D, _ = shape
     step = ks["nr"]  # key_step: lcm(nr, k_pack = 1, a_block = 1)
     two = M <= 16 and N >= 1024
@@ -158,27 +318,37 @@ def plan(ks, shape, workers):
         cap = max(cap // 2, floor_rows)
     blocks = -(-M // cap)
     mb = round_up(-(-M // blocks), ks["mr"])
+    plan_direct = M <= DIRECT_MAX_ROWS  # direct_possible && direct_by_default
+    fast_pv = fast(dname) and ks.get("fast_pv")
+    direct = bool(allow_direct) and plan_direct and (
+        not fast_pv or allow_direct == "force" or (allow_direct == "few" and M <= PV_ROWS_MAX))
     if two:
         nb = round_up(128, step)
         per_key = (D + round_up(D, ks["nv"])) * ks["pe"] + 4 * ks["mr"]
-        fit = ((512 << 10) - 4 * ks["mr"] * 16) // per_key
+        fit = (STAGE - 4 * ks["mr"] * 16) // per_key
         chunk = max(fit // step * step, nb)
+        if direct:  # two_pass.cpp direct_chunk_keys: the stage holds only S rows
+            chunk = max(STAGE // (4 * mb) // step * step, nb)
     else:
         nb = (256 << 10) // (2 * D * ks["pe"]) // step * step
         nb = min(max(nb, step), 512 // step * step)
+        nb = round_up(nb_rule, step) if nb_rule else nb  # a rule's nb (what-if)
         chunk = nb
-    return dict(strategy="two_pass" if two else "online", mb=mb, nb=nb, chunk=chunk)
+    return dict(strategy="two_pass" if two else "online", mb=mb, nb=nb, chunk=chunk, direct=direct)
 
 
 # ------------------------------------------------------- one item on a core
 
 class Phases:
-    """Cycles per phase of one worker, and the bytes its packing reads."""
+    """Cycles per phase of one worker, the bytes its packing reads, and its
+    direct phases: (cycles per label, bytes streamed, memory label)."""
 
     def __init__(self):
         self.cyc = defaultdict(float)
-        self.kv_bytes = 0.0  # K and V read by packing
+        self.kv_bytes = 0.0  # K and V read from memory, packed or in place
+        self.pack_bytes = 0.0  # of which by packing
         self.qo_bytes = 0.0  # Q read and O written
+        self.direct = []
 
 
 def vis_hi(i, n, causal):
@@ -187,38 +357,97 @@ def vis_hi(i, n, causal):
 
 
 def strip_block(ks, c, plan_, cols, started, d, ph):
-    """Q·Kᵀ, softmax and P·V of one mr-row strip over `cols` keys of a block
-    (d = Dv); every strip runs all mr rows (the SVE sets have no short-strip
-    kernels: decode computes 12 rows for 1)."""
+    """Q·Kᵀ, softmax and P·V of one mr-row strip over `cols` keys of a packed
+    block (d = Dv); every strip runs all mr rows (the SVE sets have no
+    short-strip kernels)."""
     tiles = -(-cols // ks["nr"])
-    ph.cyc["Q·Kᵀ"] += tiles * d * c["qk"]
-    ph.cyc["Q·Kᵀ call"] += tiles * (c["qk_call"] + GLUE)
-    if "flush" in ks:  # the whole call region holds one store block: the last flush
+    passes = ks.get("qk_passes", 1)
+    ph.cyc["Q·Kᵀ"] += tiles * passes * d * c["qk"]
+    ph.cyc["Q·Kᵀ call"] += tiles * (passes * c["qk_call"] + c["glue"])
+    if ks.get("flush"):  # the whole call region holds one store block: the last flush
         ph.cyc["Q·Kᵀ call"] += tiles * (-(-d // ks["flush"]) - 1) * c["qk_flush"]
     mr, ldo = ks["mr"], round_up(d, ks["nv"])
-    ph.cyc["softmax"] += mr * (cols // (2 * VL) * c["row_max"] + c["row_max_call"]) + GLUE
-    ph.cyc["softmax"] += mr * EXP2F + (mr * (ldo // VL) * c["rescale"] + GLUE if started else 0)
+    ph.cyc["softmax"] += mr * (cols // (2 * VL) * c["row_max"] + c["row_max_call"]) + c["glue"]
+    ph.cyc["softmax"] += mr * c["exp2f"] + (mr * (ldo // VL) * c["rescale"] + c["glue"] if started else 0)
     slots = [plan_["nb"]] * (cols // plan_["nb"]) + ([cols % plan_["nb"]] if cols % plan_["nb"] else [])
     if plan_["strategy"] == "online":
         slots = [cols]
     for kp in slots:  # two_pass: exp2 and P·V per ring slot of nb keys
-        ph.cyc["exp2"] += -(-kp // VL) * c["exp2"] + c["exp2_call"] + GLUE
+        ph.cyc["exp2"] += -(-kp // VL) * c["exp2"] + c["exp2_call"] + c["glue"]
         ph.cyc["P·V"] += (ldo // ks["nv"]) * kp * c["pv"]
-        ph.cyc["P·V call"] += (ldo // ks["nv"]) * (c["pv_call"] + GLUE)
+        ph.cyc["P·V call"] += (ldo // ks["nv"]) * (c["pv_call"] + c["glue"])
 
 
 def pack_block(ks, c, keys, d, dv, ph):
     """K transposed into [d][nr] panels (gathers), V copied into [keys][nv]."""
     per_iter = ks.get("pack_k_iter", VL)  # keys one packing iteration stores
-    ph.cyc["pack K"] += -(-keys // ks["pack_k_w"]) * (ks["pack_k_w"] // per_iter) * d * c["pack_k"] + GLUE
-    ph.cyc["pack V"] += keys * -(-dv // ks["pack_v_w"]) * c["pack_v"] + GLUE
+    ph.cyc["pack K"] += -(-keys // ks["pack_k_w"]) * (ks["pack_k_w"] // per_iter) * d * c["pack_k"] + c["glue"]
+    ph.cyc["pack V"] += keys * -(-dv // ks["pack_v_w"]) * c["pack_v"] + c["glue"]
     ph.kv_bytes += keys * (d + dv) * ks["esz"]
+    ph.pack_bytes += keys * (d + dv) * ks["esz"]
+
+
+def direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph):
+    """One chunk (two_pass) or block (online) of a row block in direct mode,
+    as strip.cpp runs it: all strips in step (strips_in_step), one
+    qk_direct call for the rows of all of them (group_scores; one strip:
+    strip_scores), K rows read in place; per strip row max and fold_max on
+    its softmax rows (the real ones where few_rows_pv: rows <=
+    pv_direct_rows_max = 4; else mr); exp2_rows on all mr rows (it ignores
+    `rows`); P·V by pv_direct_rows on a few-row strip's real rows, else
+    pv_direct_init/acc on all mr, PV_KEYS keys per call (one strip:
+    strip_pv's loop; several: strips_pv's turns), V rows read in place once
+    for all strips (they stay in L1 between the strips' turns)."""
+    _, _, _, n, d, causal = shape
+    mr, dc, esz, pvk = ks["mr"], c["direct"], ks["esz"], plan_.get("pv_keys", PV_KEYS)
+    strips = []
+    for s0 in range(rb0, rb1, mr):
+        rows = min(mr, rb1 - s0)
+        hi = min(ke, vis_hi(s0 + rows - 1, n, causal), k0 + kbl)
+        strips.append((s0, rows, max(0, hi - k0)))
+    cols_all = max(s[2] for s in strips)
+    if cols_all <= 0:
+        return
+    rows_all = rb1 - rb0
+    loop, fixed, widen = dc.qk(rows_all, cols_all, d)
+    pad = (round_up(rows_all, mr) - rows_all) * cols_all / FILL  # direct_scores' zeroed rows
+    ph.direct.append(({"Q·Kᵀ": loop + widen, "Q·Kᵀ call": fixed + c["glue"], "softmax": pad},
+                      cols_all * d * esz, "mem: K read (direct)"))
+    ph.kv_bytes += cols_all * 2 * d * esz
+    ldo = round_up(d, ks["nv"])
+    two = plan_["strategy"] == "two_pass"
+    p2 = defaultdict(float)  # exp2 and P·V of the chunk: two_pass's ring
+    for (s0, rows, cols) in strips:
+        if cols <= 0:
+            continue
+        few = rows <= PV_ROWS_MAX  # few_rows_pv
+        srows = rows if few else mr  # softmax_rows
+        ph.cyc["softmax"] += srows * (cols // (2 * VL) * c["row_max"] + c["row_max_call"] + c["exp2f"]) + c["glue"]
+        if started.get(s0):
+            ph.cyc["softmax"] += mr * (ldo // VL) * c["rescale"] + c["glue"]
+        started[s0] = True
+        slots = [plan_["nb"]] * (cols // plan_["nb"]) + ([cols % plan_["nb"]] if cols % plan_["nb"] else [])
+        if not two:
+            slots = [cols]
+        exp2 = p2 if two else ph.cyc
+        for kp in slots:
+            exp2["exp2"] += -(-kp // VL) * c["exp2_direct"] + c["exp2_direct_call"] + c["glue"]
+            # one strip: a call per slot (few rows) or per PV_KEYS keys;
+            # several strips take turns per PV_KEYS keys
+            calls = [kp] if few and len(strips) == 1 else \
+                [pvk] * (kp // pvk) + ([kp % pvk] if kp % pvk else [])
+            for k in calls:
+                lp, fx = dc.pv_rows(rows, k, d) if few else dc.pv(k, d)
+                p2["P·V"] += lp
+                p2["P·V call"] += fx + c["glue"]
+    ph.direct.append((dict(p2), cols_all * d * esz, "mem: V read (direct)"))
 
 
 def item(ks, c, plan_, shape, r0, r1, kb, ke, ph):
     """Rows [r0, r1) of one head against keys [kb, ke), as online.cpp and
     two_pass.cpp walk them: row blocks of mb rows, K/V packed per block of
-    nb keys (online) or per chunk (two_pass), mr-row strips."""
+    nb keys (online) or per chunk (two_pass), mr-row strips; or in direct
+    mode (plan's `direct`) K/V read in place per chunk or block."""
     _, _, _, n, d, causal = shape
     block = plan_["chunk"]  # online: chunk == nb
     for rb0 in range(r0, r1, plan_["mb"]):
@@ -230,6 +459,9 @@ def item(ks, c, plan_, shape, r0, r1, kb, ke, ph):
         started = {}
         for k0 in range(kb, hi, block):
             kbl = min(block, hi - k0)
+            if plan_["direct"]:
+                direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph)
+                continue
             pack_block(ks, c, kbl, d, d, ph)
             for s0 in range(rb0, rb1, ks["mr"]):
                 s_hi = min(ke, vis_hi(min(rb1, s0 + ks["mr"]) - 1, n, causal), k0 + kbl)
@@ -397,12 +629,32 @@ def items(g, a, e):
 
 # ---------------------------------------------------------------- the run
 
-def run(ks, c, shape, workers):
-    """Estimated seconds of one call, its bound, and the time split."""
+# Options of a run (report's what-ifs and steps; the table uses the defaults):
+#   direct:  True as the runtime decides, False as if no set had the direct
+#            path, "force" / "few" what-ifs for fast precision (plan());
+#   overlap: a direct phase at max(compute, stream) (True), or their sum;
+#   mem:     the memory terms at all; calls: per-call fixed costs and glue;
+#   pv_keys: keys per direct P·V call (strip.hpp kDirectPvKeys);
+#   nb:      an online plan rule's key block (0: default_blocking's).
+DEFAULT = dict(direct=True, overlap=True, mem=True, calls=True, pv_keys=PV_KEYS, nb=0)
+
+
+def run(ks, c, shape, workers, dname, opt=None):
+    """Estimated seconds of one call, its bound, the time split, the plan
+    and the HBM bytes."""
+    opt = dict(DEFAULT, **(opt or {}))
     B, H, M, N, D, causal = shape
-    p = plan(ks, shape, workers)
+    p = plan(ks, shape, workers, dname, opt["direct"], opt["nb"])
+    p["pv_keys"] = opt["pv_keys"]
+    if not opt["calls"]:
+        direct = copy.copy(c["direct"])  # the same measurements, fixed costs 0
+        direct.free_calls = True
+        c = {k: 0.0 if k.endswith("_call") or k in ("qk_flush", "glue", "exp2f") else v for k, v in c.items()}
+        c["direct"] = direct
     per_worker_parts, _ = partition(shape, p["mb"], ks["nr"], workers)
-    bw = min(BW_CORE, BW_CMG / CORES) if workers > 1 else BW_CORE
+    inf = float("inf")
+    bw = (min(BW_CORE, BW_CMG / CORES) if workers > 1 else BW_CORE) if opt["mem"] else inf
+    bw_cmg, bw_hbm = (BW_CMG, BW_HBM) if opt["mem"] else (inf, inf)
     kv_head = N * 2 * D * ks["esz"]
     times, hbm_total, split = [], 0.0, defaultdict(float)
     for d0 in range(0, len(per_worker_parts), CORES):  # one domain at a time
@@ -430,10 +682,9 @@ def run(ks, c, shape, workers):
         hbm = read * frac + qo
         hbm_total += hbm
         for ph in worker_ph:
-            t, parts_t = worker_time(ph, frac, bw)
-            times.append((t, parts_t))
-        times.append((hbm / BW_CMG, {"CMG bandwidth": hbm / BW_CMG}))
-    times.append((hbm_total / BW_HBM, {"HBM bandwidth": hbm_total / BW_HBM}))
+            times.append(worker_time(ph, frac, bw, opt["overlap"]))
+        times.append((hbm / bw_cmg, {"CMG bandwidth": hbm / bw_cmg}))
+    times.append((hbm_total / bw_hbm, {"HBM bandwidth": hbm_total / bw_hbm}))
     p["balance"] = balance(per_worker_parts, shape, p["mb"], workers)
     t, split = max(times, key=lambda x: x[0])
     mem = sum(v for k, v in split.items() if k.startswith(("mem", "HBM", "CMG")))
@@ -459,20 +710,31 @@ def union(ranges):
     return total
 
 
-def worker_time(ph, frac, bw):
-    """Seconds of one worker: its phases summed, the packing phase at
-    max(compute, its HBM bytes over the core's bandwidth), Q and O as
-    memory only."""
-    sec = {k: v / (GHZ * 1e9) for k, v in ph.cyc.items()}
+def worker_time(ph, frac, bw, overlap=True):
+    """Seconds of one worker: its phases summed; the packing phase at
+    max(compute, its HBM bytes over the core's bandwidth); each direct
+    phase at max(compute, the K or V rows it streams over that bandwidth)
+    (overlap=False: their sum); Q and O as memory only."""
+    hz = GHZ * 1e9
+    sec = {k: v / hz for k, v in ph.cyc.items()}
     pack = sec.get("pack K", 0) + sec.get("pack V", 0)
-    mem = ph.kv_bytes * frac / bw
-    out = {k: v for k, v in sec.items() if not k.startswith("pack")}
+    mem = ph.pack_bytes * frac / bw
+    out = defaultdict(float, {k: v for k, v in sec.items() if not k.startswith("pack")})
     if mem > pack:
-        out["mem: K/V read"] = mem
-    else:
+        out["mem: K/V read"] += mem
+    elif pack:
         out["pack K"], out["pack V"] = sec.get("pack K", 0), sec.get("pack V", 0)
+    for parts, nbytes, label in ph.direct:
+        comp, m = sum(parts.values()) / hz, nbytes * frac / bw
+        if overlap and m > comp:
+            out[label] += m
+            continue
+        for k, v in parts.items():
+            out[k] += v / hz
+        if not overlap:
+            out[label] += m
     out["mem: Q, O"] = ph.qo_bytes / bw
-    return sum(out.values()), out
+    return sum(out.values()), dict(out)
 
 
 def flops(shape):
@@ -489,41 +751,85 @@ def commit():
         return "?"
 
 
+def memo(measure):
+    """measure, each region compiled and run through llvm-mca once."""
+    seen = {}
+
+    def m(name, call, whole=False, iterations=1000):
+        key = (call, whole, iterations)
+        if key not in seen:
+            seen[key] = measure(name, call, whole=whole, iterations=iterations)
+        return seen[key]
+    return m
+
+
+class Costs:
+    """The sets' measured cycles, each set measured when first used."""
+
+    def __init__(self, measure):
+        self.measure, self.sets = memo(measure), {}
+
+    def __call__(self, name, reading):
+        if name not in self.sets:
+            self.sets[name] = measure_set(self.measure, name, SETS[name])
+        return self.sets[name][reading]
+
+
+def estimate(costs, sname, dname, workers, opt=None, names=None):
+    """{reading: (GFLOP/s, % of peak, bound, split, seconds, HBM bytes)},
+    the plan, the set's tiles."""
+    shape = SHAPES[sname]
+    set_name, ks = pick(dname, shape, names)
+    row = {}
+    for reading in ("A", "B"):
+        t, bound, split, p, hbm = run(ks, costs(set_name, reading), shape, workers, dname, opt)
+        gf = flops(shape) / t / 1e9
+        peak = ks["peak"] * GHZ * workers  # FLOP/cycle of one core x GHz
+        row[reading] = (gf, 100 * gf / peak, bound, split, t, hbm)
+    return row, p, ks
+
+
 def report(measure):
-    """The table of estimated whole calls."""
-    cyc = {name: measure_set(measure, name, ks) for name, ks in SETS.items()}
+    """The table of estimated whole calls, the targets, what bounds them,
+    what-ifs and the before/after steps."""
+    costs = Costs(measure)
     print(f"# --model: ESTIMATED A64FX forward passes (llvm-mca -mcpu=a64fx, {GHZ} GHz), "
           f"{datetime.date.today()}, commit {commit()}; nothing measured.")
     print("# A: llvm-mca as is; B: gathers 8 cycles per 16 lanes, epilogues not overlapped.")
-    print("# Includes: every loop and call of the plan's pipeline, call epilogues, K gather/V copy")
-    print(f"# per block, fold_max exp2f ({EXP2F} c/row, assumed), call glue ({GLUE} c, assumed),")
-    print(f"# HBM reads per phase (core {BW_CORE/1e9:.0f}, CMG {BW_CMG/1e9:.0f}, HBM {BW_HBM/1e9:.0f} GB/s), "
-          "max(compute, memory) per phase, phases summed.")
-    print("# Leaves out: cache misses of packed panels (L2 assumed to keep up), Q packing, normalize,")
+    print("# Includes: every loop and call of the plan's pipeline on the K/V path strip.cpp takes")
+    print("# (packed: K gather/V copy per block; direct: K/V rows in place), call epilogues,")
+    print(f"# fold_max exp2f ({EXP2F} c/row, assumed), call glue ({GLUE} c, assumed), HBM reads per phase")
+    print(f"# (core {BW_CORE/1e9:.0f}, CMG {BW_CMG/1e9:.0f}, HBM {BW_HBM/1e9:.0f} GB/s): packing max(pack, bytes);"
+          " direct max(Q·Kᵀ, K) and max(exp2+P·V, V); phases summed.")
+    print("# Leaves out: cache misses of S, panels, V rows (L2 assumed to keep up), Q packing, normalize,")
     print("# masks, split-KV merges, scheduling, OS, turbo/clock changes.")
     print("| shape | dtype | cores | plan | GFLOP/s A | % peak A | GFLOP/s B | % peak B | bound | time (A) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     results = {}
     for sname, shape in SHAPES.items():
         for dname in DTYPES:
-            set_name, ks = pick(dname, shape)
             for workers in (1, CMGS * CORES):
-                row = {}
-                for reading in ("A", "B"):
-                    t, bound, split, p, hbm = run(ks, cyc[set_name][reading], shape, workers)
-                    gf = flops(shape) / t / 1e9
-                    peak = ks["peak"] * GHZ * workers  # FLOP/cycle of one core x GHz
-                    row[reading] = (gf, 100 * gf / peak, bound, split, t, hbm)
+                row, p, ks = estimate(costs, sname, dname, workers)
                 results[(sname, dname, workers)] = row
                 gfa, pa, bound, split, t, hbm = row["A"]
                 gfb, pb = row["B"][:2]
-                plan_txt = f"{ks['tiles']} {p['strategy']} mb {p['mb']} nb {p['nb']}" + (
-                    f" chunk {p['chunk']}" if p["strategy"] == "two_pass" else "") + (
-                    f", balance {p['balance']:.2f}" if workers > 1 else "")
-                extra = f", K/V {hbm / t / 1e9:.0f} GB/s" if sname == "S5" else ""
-                print(f"| {sname} | {dname} | {workers} | {plan_txt} | {gfa:.0f} | {pa:.1f} | {gfb:.0f} | "
-                      f"{pb:.1f} | {bound}{extra} | {top(split, t)} |")
+                print(f"| {sname} | {dname} | {workers} | {plan_text(ks, p, workers)} | {gfa:.0f} | {pa:.1f} | "
+                      f"{gfb:.0f} | {pb:.1f} | {bound}{hbm_text(sname, row)} | {top(split, t)} |")
     gaps(results)
+    what_if(costs, results)
+    steps(costs)
+
+
+def plan_text(ks, p, workers):
+    return (f"{ks['tiles']} {p['strategy']} mb {p['mb']} nb {p['nb']}"
+            + (f" chunk {p['chunk']}" if p["strategy"] == "two_pass" else "")
+            + (" direct" if p["direct"] else " packed")
+            + (f", balance {p['balance']:.2f}" if workers > 1 else ""))
+
+
+def hbm_text(sname, row):
+    gf, _, _, _, t, hbm = row["A"]
+    return f", K/V {hbm / t / 1e9:.0f} GB/s" if sname == "S5" else ""
 
 
 def top(split, t):
@@ -531,17 +837,93 @@ def top(split, t):
     return ", ".join(f"{k} {100 * v / t:.0f}%" for k, v in items_ if v / t >= 0.03)
 
 
+def hbm_pct(row, reading="A"):
+    _, _, _, _, t, hbm = row[reading]
+    return 100 * hbm / t / BW_HBM
+
+
+TARGETS_1 = (("S2", "fp32 accurate", 80), ("S4", "fp32 accurate", 70), ("S2", "fp16 fast", 72))
+
+
 def gaps(r):
     """The issue's targets against the estimates (reading A, the upper one)."""
     def pct(s, d, w, reading="A"):
         return r[(s, d, w)][reading][1]
     print("\n# Targets (issue 19) against these estimates (A / B):")
-    for s, d, tgt in (("S2", "fp32 accurate", 80), ("S4", "fp32 accurate", 70), ("S2", "fp16 fast", 72)):
+    for s, d, tgt in TARGETS_1:
         print(f"#   {s} {d}, 1 core: target >= {tgt}% of peak, estimated {pct(s, d, 1):.1f}% / "
               f"{pct(s, d, 1, 'B'):.1f}%")
     for d in DTYPES:
         one, many = (r[("S2", d, w)]["A"][0] for w in (1, 48))
         print(f"#   S2 {d}, 48 cores: target >= 85% of 48x one core, estimated {100 * many / (48 * one):.1f}%")
-    gf, _, _, _, t, hbm = r[("S5", "fp16 fast", 48)]["A"]
-    print(f"#   S5 fp16 fast, 48 cores: target >= 80% of HBM bandwidth, estimated "
-          f"{hbm / t / 1e9:.0f} GB/s = {100 * hbm / t / BW_HBM:.0f}% of {BW_HBM / 1e9:.0f} GB/s")
+    for d in DTYPES:
+        row = r[("S5", d, 48)]
+        _, _, _, _, t, hbm = row["A"]
+        print(f"#   S5 {d}, 48 cores: target >= 80% of HBM bandwidth{'' if fast(d) else ' (fp16 only)'}, "
+              f"estimated {hbm / t / 1e9:.0f} GB/s = {hbm_pct(row):.0f}% / {hbm_pct(row, 'B'):.0f}% "
+              f"of {BW_HBM / 1e9:.0f} GB/s")
+
+
+def what_if(costs, r):
+    """Sensitivities and what-ifs, each ESTIMATED with the same model; none
+    of them is what the runtime does now unless said."""
+    print("\n# Sensitivity: the direct K/V stream NOT overlapped with the compute of its phase")
+    print("# (compute + bytes / bandwidth: the pessimistic end, not an upper bound), A / B:")
+    for s, d, w in (("S4", "fp32 accurate", 1), ("S4", "fp32 accurate", 48), ("S5", "fp32 accurate", 48)):
+        row = estimate(costs, s, d, w, dict(overlap=False))[0]
+        extra = f", {hbm_pct(row):.0f}% / {hbm_pct(row, 'B'):.0f}% of HBM" if s == "S5" else ""
+        print(f"#   {s} {d}, {w} core(s): {row['A'][1]:.1f}% / {row['B'][1]:.1f}% of peak{extra} "
+              f"(overlapped: {r[(s, d, w)]['A'][1]:.1f}% / {r[(s, d, w)]['B'][1]:.1f}%)")
+    print("\n# What-ifs (not what the runtime does; estimated), A / B:")
+    for s, w, how in (("S5", 1, "few"), ("S5", 48, "few"), ("S4", 1, "force")):
+        row, p, ks = estimate(costs, s, "fp16 fast", w, dict(direct=how))
+        extra = f", {hbm_pct(row):.0f}% / {hbm_pct(row, 'B'):.0f}% of HBM" if s == "S5" else ""
+        now = r[(s, "fp16 fast", w)]
+        print(f"#   {s} fp16 fast, {w} core(s), direct K/V with the accurate P·V path (fp32 P, accurate exp2)"
+              f"{' where rows per block <= 4' if how == 'few' else ', forced (12 rows)'}:"
+              f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% of the fp16 peak{extra}"
+              f" (now, packed: {now['A'][1]:.1f}% / {now['B'][1]:.1f}%"
+              + (f", {hbm_pct(now):.0f}% / {hbm_pct(now, 'B'):.0f}% of HBM)" if s == "S5" else ")"))
+    for s, d in (("S2", "fp32 accurate"), ("S2", "fp16 fast")):
+        row = estimate(costs, s, d, 1, dict(nb=512))[0]
+        now = r[(s, d, 1)]
+        print(f"#   {s} {d}, 1 core, online nb 512 (a plan rule for sve512 at D = 128, as avx512's):"
+              f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% (now nb 256: {now['A'][1]:.1f}% / {now['B'][1]:.1f}%)")
+    for keys in (32, 64):
+        row = estimate(costs, "S4", "fp32 accurate", 1, dict(pv_keys=keys))[0]
+        print(f"#   S4 fp32 accurate, 1 core, {keys} keys per direct P·V call (kDirectPvKeys, now {PV_KEYS}):"
+              f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% (now {r[('S4', 'fp32 accurate', 1)]['A'][1]:.1f}% / "
+              f"{r[('S4', 'fp32 accurate', 1)]['B'][1]:.1f}%)")
+
+
+STEP_ROWS = (("S2", "fp32 accurate", 1), ("S4", "fp32 accurate", 1), ("S2", "fp16 fast", 1),
+             ("S4", "fp16 fast", 1), ("S5", "fp32 accurate", 48), ("S5", "fp16 fast", 48))
+
+
+def steps(costs):
+    """Before/after: each change of issue 19 added in turn, then what each of
+    the model's honesty terms costs (the estimate without it), all with this
+    model and its kernels' current llvm-mca cycles; S5: % of HBM."""
+    fp32_8x3, fp16_fp32qk = ("fp32 accurate",), ("fp16 fast, fp32 Q·Kᵀ",)
+    stages = (
+        ("8x3 fp32 only, fp32 Q·Kᵀ on fp16, K/V packed", dict(direct=False), fp32_8x3, fp16_fp32qk),
+        ("+ tile sibling (fp32 takes 12x2 where it pads less)", dict(direct=False), None, fp16_fp32qk),
+        ("+ fp16 Q·Kᵀ for fast (qk_fp16_12x2_fast)", dict(direct=False), None, None),
+        ("+ direct K/V (now)", {}, None, None),
+        ("now, without per-call fixed costs and glue", dict(calls=False), None, None),
+        ("now, without the memory terms", dict(mem=False), None, None),
+        ("now, direct stream not overlapped (not a bound)", dict(overlap=False), None, None),
+    )
+    print("\n# Before/after (estimated, A / B; S5: % of 830 GB/s HBM, else % of peak):")
+    print("| step | " + " | ".join(f"{s} {d} {w}c" for s, d, w in STEP_ROWS) + " |")
+    print("| --- |" + " --- |" * len(STEP_ROWS))
+    for label, opt, n32, n16 in stages:
+        cells = []
+        for s, d, w in STEP_ROWS:
+            names = n32 if d == "fp32 accurate" else n16
+            row = estimate(costs, s, d, w, opt, names)[0]
+            star = "" if opt.get("mem", True) else "*"
+            cells.append(f"{hbm_pct(row):.0f}{star} / {hbm_pct(row, 'B'):.0f}{star}" if s == "S5"
+                         else f"{row['A'][1]:.1f} / {row['B'][1]:.1f}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print("# *: no bandwidth bound; the K/V GB/s the compute alone would sustain, in % of 830 GB/s.")
