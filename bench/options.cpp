@@ -1,5 +1,6 @@
 #include "bench/options.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -77,12 +78,22 @@ Options parse_options(int argc, const char* const* argv) {
       if (o.tune_out.empty()) throw UsageError("--tune-out needs a file name");
     }
     else if (arg == "--tune-range") { flag(); o.tune_range = true; }
+    else if (arg == "--varlen") {
+      const std::string_view list = next();
+      for (std::size_t at = 0; at <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        o.varlen.push_back(positive(arg, list.substr(at, comma - at), 1 << 24));
+        at = comma + 1;
+      }
+    }
     else if (arg == "--help" || arg == "-h") { flag(); o.help = true; }
     else throw UsageError("unknown option '" + std::string(arg) + "' (see --help)");
   }
   if (!o.tune && (!o.tune_out.empty() || o.tune_range)) throw UsageError("--tune-out and --tune-range need --tune");
   if (o.tune && o.json) throw UsageError("--tune writes a table and tuning rules, not --json");
   if (shape.given() && !o.shapes_file.empty()) throw UsageError("--shapes and shape options exclude each other");
+  if (!o.varlen.empty() && (o.tune || o.json || !o.shapes_file.empty()))
+    throw UsageError("--varlen runs its own packed call: not with --tune, --json or --shapes");
   if (shape.given()) o.shape = shape.shape();
   return o;
 }
@@ -121,6 +132,11 @@ Run:
                     own (warm caches, as back-to-back calls); the median is
                     reported (default 5)
   --json            one JSON object per shape and line on stdout, nothing else
+  --varlen LENS     one packed call of sequences of these lengths (e.g.
+                    17,300,1000,2048; self-attention, the shape options give
+                    heads, dims, dtype, --causal) beside the same sequences as
+                    dense calls one after another: both timed alternately,
+                    GFLOP/s and their ratio, sampled rows checked
 Tune:
   --tune            for the shape or each shape of the set, time candidate
                     plans: each strategy of this build (or only --strategy's)

@@ -3,9 +3,11 @@
 
 #include <attnrt/attnrt.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "bench/arg_parse.hpp"
 #include "bench/shapes.hpp"
@@ -27,6 +29,7 @@ struct Options {
   bool tune = false;      // time candidate plans and write the best as tuning-file rules
   std::string tune_out;   // "": the rules go to stdout after the '#' table
   bool tune_range = false;  // rules match M and N within a factor of two, not exactly
+  std::vector<std::int64_t> varlen;  // --varlen: per-sequence lengths of one packed call (bench/varlen.hpp)
   bool help = false;
 };
 

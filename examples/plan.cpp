@@ -7,9 +7,14 @@
 //
 // Prints the machine, each part (its domain, CPUs, work and items) and, last,
 // the line `balance <max/mean>`: the most work on one worker over the mean.
+// `--varlen 17,300,1000,2048` plans one packed call of those sequences
+// (self-attention, cu_seqlens) instead of --batch/--q-len/--kv-len; its items
+// name sequences (s0, s1, ...) instead of batches.
 #include <attnrt/attnrt.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -19,10 +24,24 @@
 #include "runtime/src/runtime.hpp"
 
 int main(int argc, char** argv) {
+  constexpr const char* kMore = " [--varlen L1,L2,...]";
   example::Shape s;
-  for (int i = 1; i < argc; ++i)
-    if (!example::shape_option(i, argc, argv, s)) example::usage(argv[0], "");
+  std::vector<std::int32_t> cu{0};  // --varlen: the packed sequences' offsets
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--varlen") == 0 && i + 1 < argc) {
+      for (char* at = argv[++i]; *at;) {
+        const long len = std::strtol(at, &at, 10);
+        if (len < 0 || len > (1 << 24) || (*at && *at++ != ',')) example::usage(argv[0], kMore);
+        cu.push_back(cu.back() + static_cast<std::int32_t>(len));
+      }
+      continue;
+    }
+    if (!example::shape_option(i, argc, argv, s)) example::usage(argv[0], kMore);
+  }
   if (s.heads % s.kv()) example::usage(argv[0], " (--kv-heads must divide --heads)");
+  const bool varlen = cu.size() > 1;
+  if (varlen && cu.back() == 0) example::usage(argv[0], " (--varlen needs a sequence of at least one row)");
+  if (varlen) s.batch = 1, s.q_len = s.kv_len = cu.back();
   try {
     attnrt_config c;
     attnrt::rt::config_from_env(c);
@@ -33,14 +52,18 @@ int main(int argc, char** argv) {
     attnrt_params params;
     attnrt_params_init(&params);
     params.causal = s.causal;
+    if (varlen) {
+      params.cu_seqlens_q = params.cu_seqlens_k = cu.data();
+      params.num_seqs = static_cast<std::int64_t>(cu.size() - 1);
+    }
     const attnrt::rt::Runtime::Split split = rt.split(q, k, k, params);
     const attnrt::scheduler::Placement& pl = rt.placement();
     std::vector<std::byte> state(
         attnrt::scheduler::Partition::state_bytes(pl.workers(), split.options.parts_per_worker));
     const attnrt::scheduler::Partition part(split.shape, split.options, pl, state.data());
 
-    std::printf("plan: %s, isa %s, strategy %s, lines of %d rows, key splits on multiples of %d\n",
-                s.text().c_str(), rt.isa(), attnrt::kernels::strategy_name(split.plan.strategy),
+    std::printf("plan: %s%s, isa %s, strategy %s, lines of %d rows, key splits on multiples of %d\n",
+                s.text().c_str(), varlen ? (" varlen, " + std::to_string(cu.size() - 1) + " sequences").c_str() : "", rt.isa(), attnrt::kernels::strategy_name(split.plan.strategy),
                 split.options.rows_per_line, split.options.key_quantum);
     std::printf("%s\n%s\n", pl.machine().describe().c_str(), pl.describe().c_str());
     const int per_worker = part.parts_per_worker();
@@ -52,7 +75,8 @@ int main(int argc, char** argv) {
       std::string items;
       part.for_each_item(p, [&](const attnrt::scheduler::WorkItem& w) {
         char buf[160];
-        int n = std::snprintf(buf, sizeof buf, "%sb%d h%d", items.empty() ? "" : " | ", w.batch, w.head);
+        int n = std::snprintf(buf, sizeof buf, "%s%s%d h%d", items.empty() ? "" : " | ", varlen ? "s" : "b", w.batch,
+                              w.head);
         if (w.heads > 1) n += std::snprintf(buf + n, sizeof buf - n, "-%d", w.head + w.heads - 1);
         n += std::snprintf(buf + n, sizeof buf - n, " rows %d-%d", w.row_begin, w.row_end);
         if (w.piece >= 0)

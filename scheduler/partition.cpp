@@ -25,31 +25,33 @@ class Geometry {
         group_(s.heads / s.kv_heads),
         upg_(o.stack_group ? 1 : group_),
         heads_per_unit_(o.stack_group ? group_ : 1),
-        units_per_batch_(s.kv_heads * upg_),
-        lines_((s.rows + q_ - 1) / q_) {}
+        units_per_batch_(s.kv_heads * upg_) {}
 
   std::int64_t batches() const { return s_.batch; }
   std::int64_t units() const { return s_.batch * units_per_batch_; }
   std::int64_t units_per_batch() const { return units_per_batch_; }
   std::int64_t units_per_group() const { return upg_; }
-  std::int64_t lines() const { return lines_; }
+  // Lines of a unit of batch b: all batches alike but in a varlen call.
+  std::int64_t lines(std::int64_t b) const { return (s_.rows_of(b) + q_ - 1) / q_; }
   std::int64_t keys(std::int64_t b) const { return s_.keys_of(b); }
-  std::int64_t line_rows(std::int64_t l) const { return std::min(s_.rows, (l + 1) * q_) - l * q_; }
+  std::int64_t line_rows(std::int64_t b, std::int64_t l) const {
+    return std::min(s_.rows_of(b), (l + 1) * q_) - l * q_;
+  }
   double heads_per_unit() const { return static_cast<double>(heads_per_unit_); }
 
-  double unit_cost(std::int64_t b) const { return lines_cost(b, lines_); }
+  double unit_cost(std::int64_t b) const { return lines_cost(b, lines(b)); }
   // Work of lines [0, l) of a unit of batch b.
   double lines_cost(std::int64_t b, std::int64_t l) const {
-    return heads_per_unit() * visible_entries(s_, b, 0, std::min(s_.rows, l * q_), 0, keys(b));
+    return heads_per_unit() * visible_entries(s_, b, 0, std::min(s_.rows_of(b), l * q_), 0, keys(b));
   }
   // Work of keys [0, k) of line l of a unit of batch b.
   double key_cost(std::int64_t b, std::int64_t l, std::int64_t k) const {
-    return heads_per_unit() * visible_entries(s_, b, l * q_, l * q_ + line_rows(l), 0, k);
+    return heads_per_unit() * visible_entries(s_, b, l * q_, l * q_ + line_rows(b, l), 0, k);
   }
 
  private:
   const ProblemShape& s_;
-  std::int64_t q_, group_, upg_, heads_per_unit_, units_per_batch_, lines_;
+  std::int64_t q_, group_, upg_, heads_per_unit_, units_per_batch_;
 };
 
 // Where a target amount of work falls, with what is needed to move it.
@@ -79,7 +81,7 @@ class Walker {
     if (in_unit >= unit_cost_) return boundary(u0 + j + 1, 0, unit_start + unit_cost_);
 
     // The first line end at or past the target.
-    std::int64_t lo = 1, hi = g_.lines();
+    std::int64_t lo = 1, hi = g_.lines(b_);
     while (lo < hi) {
       const std::int64_t mid = lo + (hi - lo) / 2;
       if (g_.lines_cost(b_, mid) >= in_unit) hi = mid;
@@ -114,7 +116,7 @@ class Walker {
   }
   // The start of line l of unit u (the next unit's start after its last line).
   Located boundary(std::int64_t u, std::int64_t l, double before) const {
-    if (l == g_.lines()) ++u, l = 0;
+    if (l > 0 && l == g_.lines(b_)) ++u, l = 0;
     return {{u, l, 0, before}, b_, start_, before, before};
   }
 
@@ -142,7 +144,7 @@ class Planner {
     if (target - x.line_start <= tol) return line_start(x);
     if (x.line_end - target <= tol) return next_line(x);
     Cut c = x.cut;
-    const double per_key = g_.heads_per_unit() * static_cast<double>(g_.line_rows(c.line));
+    const double per_key = g_.heads_per_unit() * static_cast<double>(g_.line_rows(x.batch, c.line));
     const std::int64_t q = o_.key_quantum;
     if (q > 1 && per_key * static_cast<double>(q) <= 2 * tol) {
       c.key = (c.key + q / 2) / q * q;
@@ -178,7 +180,7 @@ class Planner {
  private:
   Cut line_start(const Located& x) const { return {x.cut.unit, x.cut.line, 0, x.line_start}; }
   Cut next_line(const Located& x) const {
-    if (x.cut.line + 1 == g_.lines()) return {x.cut.unit + 1, 0, 0, x.line_end};
+    if (x.cut.line + 1 == g_.lines(x.batch)) return {x.cut.unit + 1, 0, 0, x.line_end};
     return {x.cut.unit, x.cut.line + 1, 0, x.line_end};
   }
 
@@ -200,7 +202,6 @@ Partition::Partition(const ProblemShape& shape, const PartitionOptions& options,
       rows_per_line_(std::max(1, options.rows_per_line)),
       group_(shape.heads / shape.kv_heads),
       units_per_group_(options.stack_group ? 1 : group_),
-      lines_((shape.rows + rows_per_line_ - 1) / rows_per_line_),
       workers_(placement.workers()) {
   const std::size_t n = static_cast<std::size_t>(workers_) * std::max(1, options.parts_per_worker) + 1;
   cuts_ = static_cast<Cut*>(state);
@@ -287,9 +288,14 @@ std::int64_t Partition::keys_of_unit(std::int64_t unit) const {
   return shape_.keys_of(unit / (shape_.kv_heads * units_per_group_));
 }
 
+std::int64_t Partition::rows_of_unit(std::int64_t unit) const {
+  return shape_.rows_of(unit / (shape_.kv_heads * units_per_group_));
+}
+
 void Partition::item_of_unit(std::int64_t unit, std::int64_t row_begin, std::int64_t row_end,
                              std::int64_t key_begin, std::int64_t key_end, int piece, int line,
                              FunctionRef<void(const WorkItem&)> f) const {
+  if (row_end <= row_begin) return;  // a varlen sequence of no query rows
   const std::int64_t per_batch = shape_.kv_heads * units_per_group_;
   const std::int64_t b = unit / per_batch, r = unit % per_batch;
   const std::int64_t kv = r / units_per_group_;
@@ -312,23 +318,25 @@ void Partition::for_each_item(int part, FunctionRef<void(const WorkItem&)> f) co
   const Cut& a = cuts_[part];
   const Cut& e = cuts_[part + 1];
   if (!before(a, e)) return;
-  const std::int64_t q = rows_per_line_, M = shape_.rows;
+  const std::int64_t q = rows_per_line_;
   std::int64_t u = a.unit, l = a.line;
   if (a.key > 0) {  // starts inside a line: the rest of it, or up to e
     const bool same = same_line(a, e);
+    const std::int64_t M = rows_of_unit(u);
     item_of_unit(u, l * q, std::min(M, (l + 1) * q), a.key, same ? e.key : keys_of_unit(u), 2 * part,
                  first_cut_[part], f);
     if (same) return;
-    if (++l == lines_) ++u, l = 0;
+    if (++l * q >= M) ++u, l = 0;
   }
   while (u < e.unit || (u == e.unit && l < e.line)) {  // whole lines, one item per unit
-    const std::int64_t end = u < e.unit ? M : e.line * q;
+    const std::int64_t end = u < e.unit ? rows_of_unit(u) : e.line * q;
     item_of_unit(u, l * q, end, 0, keys_of_unit(u), -1, -1, f);
     if (u < e.unit) ++u, l = 0;
     else l = e.line;
   }
   if (e.key > 0)  // ends inside a line: its first keys
-    item_of_unit(e.unit, e.line * q, std::min(M, (e.line + 1) * q), 0, e.key, 2 * part + 1, part + 1, f);
+    item_of_unit(e.unit, e.line * q, std::min(rows_of_unit(e.unit), (e.line + 1) * q), 0, e.key, 2 * part + 1,
+                 part + 1, f);
 }
 
 void Partition::for_each_split_line(FunctionRef<void(int line, int pieces)> f) const {

@@ -6,6 +6,8 @@
 // All work is laid out as one sequence: units (a query head, or a whole
 // (batch, KV head) group when stacked) in (batch, KV head, query head) order;
 // within a unit, lines of `rows_per_line` query rows; within a line, keys.
+// In a varlen call a batch is a sequence with its own rows and keys, so
+// units differ in lines and cost; the cut by work is the same.
 // The sequence is cut into equal amounts of work by the cost model
 // (cost.hpp). First it is cut into one range per domain, in proportion to
 // the domain's workers, on a (batch, KV head) group boundary where that
@@ -88,12 +90,12 @@ class Partition {
                     std::int64_t key_end, int piece, int line, FunctionRef<void(const WorkItem&)> f) const;
   bool same_line(const Cut& a, const Cut& b) const { return a.unit == b.unit && a.line == b.line; }
   std::int64_t keys_of_unit(std::int64_t unit) const;
+  std::int64_t rows_of_unit(std::int64_t unit) const;
 
   ProblemShape shape_;
   int rows_per_line_;
   std::int64_t group_;           // query heads per KV head
   std::int64_t units_per_group_; // 1 when stacked, else group_
-  std::int64_t lines_;           // per unit
   int workers_, per_worker_, parts_, piece_rows_;
   Cut* cuts_;       // [parts_ + 1]
   int* first_cut_;  // per cut inside a line: the first cut of that line (its line id)

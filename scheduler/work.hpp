@@ -9,22 +9,30 @@ namespace attnrt::scheduler {
 
 struct ProblemShape {
   std::int64_t batch, heads, kv_heads;  // heads are query heads; kv_heads divides heads
-  std::int64_t rows, keys;              // M and N
+  std::int64_t rows, keys;              // M and N (with cu_rows: the most of any batch)
   const std::int64_t* kv_lens = nullptr;  // keys of each batch, each <= keys; null: all `keys`
+  // Packed sequences of different lengths (varlen): batch b is a sequence
+  // with rows [cu_rows[b], cu_rows[b + 1]) and keys [cu_keys[b], cu_keys[b + 1]);
+  // both null for a dense batch.
+  const std::int32_t* cu_rows = nullptr;
+  const std::int32_t* cu_keys = nullptr;
   // Query row i of a batch with n keys sees keys [i + diag - left, i + diag + right]
   // within [0, n), where diag = n - rows (bottom_right) or 0; left or right < 0
   // leaves that side unbounded. Causal is right = 0.
   std::int64_t left = -1, right = -1;
   bool bottom_right = true;
 
-  std::int64_t keys_of(std::int64_t b) const { return kv_lens ? kv_lens[b] : keys; }
-  std::int64_t diag_of(std::int64_t b) const { return bottom_right ? keys_of(b) - rows : 0; }
+  std::int64_t rows_of(std::int64_t b) const { return cu_rows ? cu_rows[b + 1] - cu_rows[b] : rows; }
+  std::int64_t keys_of(std::int64_t b) const {
+    return cu_keys ? cu_keys[b + 1] - cu_keys[b] : kv_lens ? kv_lens[b] : keys;
+  }
+  std::int64_t diag_of(std::int64_t b) const { return bottom_right ? keys_of(b) - rows_of(b) : 0; }
 };
 
 struct WorkItem {
-  int batch;
+  int batch;               // or the sequence of a varlen call
   int head, heads;         // query heads [head, head + heads): one, or a whole GQA group when stacked
-  int row_begin, row_end;  // query rows
+  int row_begin, row_end;  // query rows (of the sequence, in a varlen call)
   int key_begin, key_end;  // keys: the whole batch's [0, n) unless this is a split-KV piece
   int piece;               // -1: complete rows, written to O; else the slot of a split-KV partial
   int line;                // for a piece: the id of its split line (see Partition)

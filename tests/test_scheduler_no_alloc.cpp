@@ -1,7 +1,7 @@
 // No allocation on the hot path: after a few warm-up calls (which size the
 // calling thread's scratch and let oneTBB / libgomp set up their threads),
 // forward() allocates nothing, on any thread, for prefill, decode and split-KV
-// calls, with either executor and with several callers. This binary counts
+// calls, dense or varlen, with either executor and with several callers. This binary counts
 // every malloc-family call of the process by interposing them.
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -77,6 +77,7 @@ struct Request {
   std::vector<float> q, k, v, o, lse;
   attnrt_tensor tq, tk, tv, to, tl;
   attnrt_params params;
+  std::vector<std::int32_t> cu_q, cu_k;  // a varlen request's offsets
   Request(std::int64_t hq, std::int64_t hkv, std::int64_t m, std::int64_t n, std::int64_t d, bool causal)
       : q(hq * m * d, 0.5f), k(hkv * n * d, 0.25f), v(hkv * n * d, 1.0f), o(hq * m * d), lse(hq * m) {
     tq = {q.data(), ATTNRT_F32, {1, hq, m, d}, {hq * m * d, m * d, d}};
@@ -88,6 +89,23 @@ struct Request {
     params.causal = causal;
     params.lse = &tl;
   }
+  // Packed sequences of these query and key lengths (varlen).
+  Request(std::int64_t hq, std::int64_t hkv, const std::vector<std::int32_t>& lens_q,
+          const std::vector<std::int32_t>& lens_k, std::int64_t d, bool causal)
+      : Request(hq, hkv, total(lens_q), total(lens_k), d, causal) {
+    for (auto [cu, lens] : {std::pair{&cu_q, &lens_q}, {&cu_k, &lens_k}}) {
+      cu->push_back(0);
+      for (std::int32_t n : *lens) cu->push_back(cu->back() + n);
+    }
+    params.cu_seqlens_q = cu_q.data();
+    params.cu_seqlens_k = cu_k.data();
+    params.num_seqs = static_cast<std::int64_t>(lens_q.size());
+  }
+  static std::int64_t total(const std::vector<std::int32_t>& lens) {
+    std::int64_t t = 0;
+    for (std::int32_t n : lens) t += n;
+    return t;
+  }
   Request(const Request&) = delete;
 };
 
@@ -96,11 +114,17 @@ long allocations_in_steady_state(rt::Runtime& rt, int callers) {
   for (int c = 0; c < callers; ++c) {
     reqs.push_back(std::make_unique<Request>(4, 2, 1, 3000, 64, false));  // decode: split-KV on 48 workers
     reqs.push_back(std::make_unique<Request>(2, 2, 130, 130, 64, true));  // prefill
+    // varlen: prefill of different lengths (one empty), and decode with split-KV
+    reqs.push_back(std::make_unique<Request>(2, 1, std::vector<std::int32_t>{17, 0, 130, 40},
+                                             std::vector<std::int32_t>{17, 5, 130, 40}, 64, true));
+    reqs.push_back(std::make_unique<Request>(4, 2, std::vector<std::int32_t>{1, 1, 1},
+                                             std::vector<std::int32_t>{3000, 7, 200}, 64, false));
   }
+  constexpr int kPerCaller = 4;
   auto work = [&](int c, int rounds) {
     for (int r = 0; r < rounds; ++r)
-      for (int i = 0; i < 2; ++i) {
-        Request& q = *reqs[2 * c + i];
+      for (int i = 0; i < kPerCaller; ++i) {
+        Request& q = *reqs[kPerCaller * c + i];
         rt.forward(q.tq, q.tk, q.tv, q.to, q.params);
       }
   };

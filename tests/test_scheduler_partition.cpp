@@ -124,7 +124,7 @@ void expect_exact_cover(const ProblemShape& s, const PartitionOptions& o, const 
     part.for_each_item(p, [&](const WorkItem& w) {
       ASSERT_GE(w.heads, 1);
       ASSERT_LT(w.row_begin, w.row_end);
-      ASSERT_LE(w.row_end, s.rows);
+      ASSERT_LE(w.row_end, s.rows_of(w.batch));
       ASSERT_LE(0, w.key_begin);
       ASSERT_LE(w.key_end, s.keys_of(w.batch));
       for (int h = w.head; h < w.head + w.heads; ++h) {
@@ -157,6 +157,11 @@ void expect_exact_cover(const ProblemShape& s, const PartitionOptions& o, const 
   part.for_each_split_line([&](int line, int n) { line_pieces[line] = n; });
   for (std::int64_t at = 0; at < rows; ++at) {
     const auto& ps = pieces[at];
+    if (at % s.rows >= s.rows_of(at / (s.heads * s.rows))) {  // past a varlen sequence's rows
+      ASSERT_EQ(complete[at], 0);
+      ASSERT_TRUE(ps.empty());
+      continue;
+    }
     if (ps.empty()) {
       ASSERT_EQ(complete[at], 1) << "row " << at << " covered " << complete[at] << " times";
       continue;
@@ -238,6 +243,19 @@ TEST(Partition, CoversEveryRowExactlyOnceOnEveryTopology) {
     }
 }
 
+// Options drawn at random; a stacked line is a whole unit, as the runtime makes it.
+template <class Pick>
+PartitionOptions random_options(Pick& pick, const ProblemShape& s) {
+  PartitionOptions o;
+  o.rows_per_line = pick(1, 80);
+  o.key_quantum = pick(1, 32);
+  o.stack_group = pick(0, 1);
+  if (o.stack_group && s.cu_rows) o.rows_per_line = static_cast<int>(s.rows);
+  o.min_part_cost = pick(1, 200);
+  o.parts_per_worker = pick(1, 4);
+  return o;
+}
+
 TEST(Partition, RandomShapesCoverExactly) {
   if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   std::mt19937 rng(3);
@@ -249,15 +267,54 @@ TEST(Partition, RandomShapesCoverExactly) {
     if (pick(0, 1)) s.right = pick(0, 3) == 0 ? pick(0, 40) : 0;
     if (pick(0, 2) == 0) s.left = pick(0, 100);
     s.bottom_right = pick(0, 3) != 0;
-    PartitionOptions o;
-    o.rows_per_line = pick(1, 80);
-    o.key_quantum = pick(1, 32);
-    o.stack_group = pick(0, 1);
-    o.min_part_cost = pick(1, 200);
-    o.parts_per_worker = pick(1, 4);
     SCOPED_TRACE("trial " + std::to_string(trial));
-    expect_exact_cover(s, o, pls[trial % 3]);
+    expect_exact_cover(s, random_options(pick, s), pls[trial % 3]);
     if (HasFatalFailure()) return;
+  }
+}
+
+// Packed sequences of different lengths (varlen), some of no rows or keys.
+TEST(Partition, RandomVarlenShapesCoverExactly) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
+  std::mt19937 rng(5);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const Placement pls[] = {placement("a64fx.xml"), placement("uneven-12-12-12-8.xml"), placement("laptop.xml", 3)};
+  for (int trial = 0; trial < 300; ++trial) {
+    const int seqs = pick(1, 6), hkv = pick(1, 3);
+    std::vector<std::int32_t> cu_q{0}, cu_k{0};
+    for (int b = 0; b < seqs; ++b) {
+      cu_q.push_back(cu_q.back() + (pick(0, 4) == 0 ? 0 : pick(1, 300)));
+      cu_k.push_back(cu_k.back() + (pick(0, 4) == 0 ? 0 : pick(1, 700)));
+    }
+    ProblemShape s = shape(seqs, hkv * pick(1, 3), hkv, 1, 0);
+    for (int b = 0; b < seqs; ++b) {
+      s.rows = std::max<std::int64_t>(s.rows, cu_q[b + 1] - cu_q[b]);
+      s.keys = std::max<std::int64_t>(s.keys, cu_k[b + 1] - cu_k[b]);
+    }
+    s.cu_rows = cu_q.data();
+    s.cu_keys = cu_k.data();
+    if (pick(0, 1)) s.right = 0;
+    if (pick(0, 2) == 0) s.left = pick(0, 100);
+    s.bottom_right = pick(0, 3) != 0;
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    expect_exact_cover(s, random_options(pick, s), pls[trial % 3]);
+    if (HasFatalFailure()) return;
+  }
+}
+
+// The varlen prefill, causal: the parts are cut by work, not by
+// sequence, so the longest sequence does not set the time.
+TEST(Partition, BalancesVarlenSequencesByWork) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
+  const std::int32_t cu[] = {0, 17, 317, 1317, 3365};
+  ProblemShape s = causal(shape(4, 8, 8, 2048, 2048));
+  s.cu_rows = s.cu_keys = cu;
+  for (int workers : {2, 48}) {
+    const Placement pl = placement("a64fx.xml", workers);
+    PartitionOptions o;
+    o.rows_per_line = 64;
+    const Split sp(s, o, pl);
+    EXPECT_LE(sp.part.balance(), 1.05) << workers << " workers";
   }
 }
 

@@ -74,6 +74,9 @@ void attnrt_params_init(attnrt_params* p) {
   p->lse = nullptr;
   p->alibi_slopes = nullptr;
   p->sinks = nullptr;
+  p->cu_seqlens_q = nullptr;
+  p->cu_seqlens_k = nullptr;
+  p->num_seqs = 0;
 }
 
 attnrt_status attnrt_config_init(attnrt_config* c) {

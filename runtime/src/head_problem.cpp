@@ -10,28 +10,38 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
                                   const attnrt_params& params, std::int64_t b, std::int64_t h0,
                                   int q_heads) {
   const std::size_t esz = q.dtype == ATTNRT_F32 ? 4 : 2;
-  const std::int64_t M = q.shape[2], D = q.shape[3];
+  const std::int64_t D = q.shape[3];
   const std::int64_t hk = h0 / (q.shape[1] / k.shape[1]);
+  // Where batch b's rows and keys start, and how many: a varlen sequence is
+  // rows of batch 0 (validate() checked the offsets).
+  std::int64_t M = q.shape[2], N = params.kv_lens ? params.kv_lens[b] : k.shape[2], q0 = 0, k0 = 0;
+  if (params.cu_seqlens_q) {
+    q0 = params.cu_seqlens_q[b];
+    k0 = params.cu_seqlens_k[b];
+    M = params.cu_seqlens_q[b + 1] - q0;
+    N = params.cu_seqlens_k[b + 1] - k0;
+    b = 0;
+  }
   kernels::HeadProblem p{};
   p.dtype = static_cast<kernels::DType>(q.dtype);
   p.m = static_cast<int>(M);
   p.q_heads = q_heads;
-  p.n = static_cast<int>(params.kv_lens ? params.kv_lens[b] : k.shape[2]);
+  p.n = static_cast<int>(N);
   p.d = static_cast<int>(D);
   p.dv = static_cast<int>(v.shape[3]);
-  p.q = static_cast<const char*>(q.data) + (b * q.stride[0] + h0 * q.stride[1]) * esz;
+  p.q = static_cast<const char*>(q.data) + (b * q.stride[0] + h0 * q.stride[1] + q0 * q.stride[2]) * esz;
   p.ldq = q.stride[2];
   p.hsq = q.stride[1];
-  p.k = static_cast<const char*>(k.data) + (b * k.stride[0] + hk * k.stride[1]) * esz;
+  p.k = static_cast<const char*>(k.data) + (b * k.stride[0] + hk * k.stride[1] + k0 * k.stride[2]) * esz;
   p.ldk = k.stride[2];
-  p.v = static_cast<const char*>(v.data) + (b * v.stride[0] + hk * v.stride[1]) * esz;
+  p.v = static_cast<const char*>(v.data) + (b * v.stride[0] + hk * v.stride[1] + k0 * v.stride[2]) * esz;
   p.ldv = v.stride[2];
-  p.o = static_cast<char*>(o.data) + (b * o.stride[0] + h0 * o.stride[1]) * esz;
+  p.o = static_cast<char*>(o.data) + (b * o.stride[0] + h0 * o.stride[1] + q0 * o.stride[2]) * esz;
   p.ldo = o.stride[2];
   p.hso = o.stride[1];
   if (params.lse) {
     const attnrt_tensor& l = *params.lse;
-    p.lse = static_cast<float*>(l.data) + b * l.stride[0] + h0 * l.stride[1];
+    p.lse = static_cast<float*>(l.data) + b * l.stride[0] + h0 * l.stride[1] + q0 * l.stride[2];
     p.ldlse = l.stride[2];
     p.hslse = l.stride[1];
   }
@@ -49,11 +59,21 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
   p.scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(D));
   p.softcap = params.softcap;
   p.diag = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? std::int64_t{p.n} - M : 0;
-  const WindowSides w = window_sides(params, M, k.shape[2]);
+  const WindowSides w = window_sides(params, q.shape[2], k.shape[2]);
   p.left = w.left;
   p.right = w.right;
   p.precision = static_cast<kernels::Exp2Precision>(params.precision);
   return p;
+}
+
+CallExtent call_extent(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_params& params) {
+  if (!params.cu_seqlens_q) return {q.shape[0], q.shape[2], k.shape[2]};
+  CallExtent e{params.num_seqs, 0, 0};
+  for (std::int64_t b = 0; b < params.num_seqs; ++b) {
+    e.rows = std::max<std::int64_t>(e.rows, params.cu_seqlens_q[b + 1] - params.cu_seqlens_q[b]);
+    e.keys = std::max<std::int64_t>(e.keys, params.cu_seqlens_k[b + 1] - params.cu_seqlens_k[b]);
+  }
+  return e;
 }
 
 WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64_t n) {
@@ -61,6 +81,5 @@ WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64
   const std::int64_t right = side(params.window_right);
   return {side(params.window_left), params.causal ? (right < 0 ? 0 : std::min<std::int64_t>(right, 0)) : right};
 }
-
 
 }  // namespace attnrt::rt

@@ -1,6 +1,7 @@
 // Turning a validated call into the HeadProblems the pipelines run: one per
 // (batch, query head), or per (batch, KV head) with the query heads that
-// share it packed into the rows.
+// share it packed into the rows. In a varlen call (params.cu_seqlens_q) a
+// "batch" is a packed sequence: its rows and keys are offsets into batch 0.
 #pragma once
 
 #include <attnrt/attnrt.h>
@@ -20,7 +21,15 @@ struct WindowSides {
 };
 WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64_t n);
 
-// The problem of batch b, query heads [h0, h0 + q_heads) (which must share
+// What the plan and the partition see of a call: its batches (sequences of a
+// varlen call) and the most query rows and keys any of them has. Dense calls
+// give the tensors' shape; varlen ones walk cu_seqlens once (no allocation).
+struct CallExtent {
+  std::int64_t batches, rows, keys;
+};
+CallExtent call_extent(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_params& params);
+
+// The problem of batch (or varlen sequence) b, query heads [h0, h0 + q_heads) (which must share
 // one KV head), with the call's masks, bias, softcap, LSE and precision.
 kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k,
                                   const attnrt_tensor& v, const attnrt_tensor& o,

@@ -259,10 +259,12 @@ Plan Runtime::plan_for(const attnrt_tensor& q, const attnrt_tensor& k, const att
 
 Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                      const attnrt_params& params) const {
-  // The one place a call's plan is made.
+  // The one place a call's plan is made. A varlen call is planned for its
+  // longest sequence, where most of its work is.
+  const CallExtent e = call_extent(q, k, params);
   const PlanShape shape{static_cast<DType>(q.dtype), static_cast<int>(q.shape[3]),
-                        static_cast<int>(v.shape[3]), q.shape[2], k.shape[2],
-                        q.shape[1] / k.shape[1], q.shape[0] * q.shape[1], placement_->workers(),
+                        static_cast<int>(v.shape[3]), e.rows, e.keys,
+                        q.shape[1] / k.shape[1], e.batches * q.shape[1], placement_->workers(),
                         placement_->l2_share_bytes()};
   const attnrt_strategy requested = params.strategy != ATTNRT_STRATEGY_AUTO ? params.strategy : default_strategy_;
   const kernels::KernelSet* ks = &kernel_set(q.dtype);
@@ -293,12 +295,15 @@ Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& 
                                    const attnrt_params& params, const Plan& plan) const {
   const kernels::KernelSet& ks = kernel_set(q.dtype, plan);
   Split s{plan, {}, {}};
-  s.shape.batch = q.shape[0];
+  const CallExtent e = call_extent(q, k, params);
+  s.shape.batch = e.batches;
   s.shape.heads = q.shape[1];
   s.shape.kv_heads = k.shape[1];
-  s.shape.rows = q.shape[2];
-  s.shape.keys = k.shape[2];
+  s.shape.rows = e.rows;
+  s.shape.keys = e.keys;
   s.shape.kv_lens = params.kv_lens;
+  s.shape.cu_rows = params.cu_seqlens_q;
+  s.shape.cu_keys = params.cu_seqlens_k;
   const WindowSides w = window_sides(params, q.shape[2], k.shape[2]);
   s.shape.left = w.left;
   s.shape.right = w.right;
@@ -306,7 +311,7 @@ Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& 
   // Grouped plans stack a (batch, KV head) group's query heads into one unit
   // whose line is all of their rows; otherwise a line is a row block.
   s.options.stack_group = plan.group_heads;
-  s.options.rows_per_line = plan.group_heads ? static_cast<int>(q.shape[2]) : plan.blocking.mb;
+  s.options.rows_per_line = plan.group_heads ? static_cast<int>(e.rows) : plan.blocking.mb;
   s.options.key_quantum = kernels::key_step(ks);  // key splits on whole Q.K^T tiles and k_pack pairs
   // Split-KV pieces merge through their LSE in fp32, which cannot carry an
   // ALiBi row's large offset to the precision the weights need (attnrt-fuzz
@@ -322,10 +327,11 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
   const auto t0 = verbose_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
 
   const kernels::KernelSet& ks = kernel_set(q.dtype, plan);
-  const std::int64_t B = q.shape[0], Hq = q.shape[1], Hkv = k.shape[1];
+  const std::int64_t Hq = q.shape[1], Hkv = k.shape[1];
   const int M = static_cast<int>(q.shape[2]), N = static_cast<int>(k.shape[2]);
   const int D = static_cast<int>(q.shape[3]), Dv = static_cast<int>(v.shape[3]);
   const Split sp = split_with(q, k, params, plan);
+  const int rows = static_cast<int>(sp.shape.rows);  // M, or a varlen call's longest sequence
   const std::size_t ws_bytes = kernels::workspace_bytes(plan.strategy, ks, D, Dv, plan.blocking);
   // Table plans always fit the arena (it was sized for them); an explicit
   // plan (plan_override.hpp: benchmarks, tuning) may not, and then runs on
@@ -337,7 +343,7 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
   const std::size_t esz = kernels::dtype_size(ks.dtype);
   const int group = sp.options.stack_group ? static_cast<int>(Hq / Hkv) : 1;
 
-  const int piece_rows = sp.options.stack_group ? M * group : std::min(plan.blocking.mb, M);
+  const int piece_rows = sp.options.stack_group ? rows * group : std::min(plan.blocking.mb, rows);
   const CallScratch scratch(placement_->workers(), sp.options.parts_per_worker, piece_rows, Dv, ks.dtype);
   const scheduler::Partition part(sp.shape, sp.options, *placement_, scratch.partition_state());
   part.for_each_split_line([&](int line, int n) { scratch.pending(line).store(n, std::memory_order_relaxed); });
@@ -386,10 +392,11 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double flops = 2.0 * part.total_cost() * (D + Dv);
     std::fprintf(stderr,
-                 "attnrt: B=%lld Hq=%lld Hkv=%lld M=%d N=%d D=%d Dv=%d dtype=%d isa=%s strategy=%s "
+                 "attnrt: %s=%lld Hq=%lld Hkv=%lld M=%d N=%d D=%d Dv=%d dtype=%d isa=%s strategy=%s "
                  "mb=%d nb=%d stage=%zu pipe_ahead=%d%s%s threads=%d parts=%d balance=%.3f time=%.3f ms "
                  "gflops=%.2f\n",
-                 static_cast<long long>(B), static_cast<long long>(Hq), static_cast<long long>(Hkv), M, N, D, Dv,
+                 params.cu_seqlens_q ? "varlen seqs" : "B", static_cast<long long>(sp.shape.batch),
+                 static_cast<long long>(Hq), static_cast<long long>(Hkv), M, N, D, Dv,
                  static_cast<int>(q.dtype), ks.name, kernels::strategy_name(plan.strategy), plan.blocking.mb,
                  plan.blocking.nb,
                  plan.blocking.stage_bytes, plan.blocking.pipe_ahead, plan.blocking.direct_kv ? " direct" : "",

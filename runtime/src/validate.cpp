@@ -98,6 +98,49 @@ void require_eq(const char* a, std::int64_t va, const char* b, std::int64_t vb) 
   if (va != vb) fail(kBad, a, " (", va, ") must equal ", b, " (", vb, ")");
 }
 
+// cu_seqlens of a varlen call: 0 first, non-decreasing, ending at the tensor's
+// seq (the total it packs). Sequences of 0 rows or keys are valid.
+void check_offsets(const char* name, const std::int32_t* cu, std::int64_t seqs, const char* total_name,
+                   std::int64_t total) {
+  if (cu[0] != 0) fail(kBad, name, "[0] (", cu[0], ") must be 0");
+  for (std::int64_t b = 0; b < seqs; ++b)
+    if (cu[b + 1] < cu[b])
+      fail(kBad, name, "[", b + 1, "] (", cu[b + 1], ") must be >= ", name, "[", b, "] (", cu[b],
+           "): offsets are non-decreasing (sequence ", b, " would have ", std::int64_t{cu[b + 1]} - cu[b],
+           " rows)");
+  if (cu[seqs] != total)
+    fail(kBad, name, "[", seqs, "] (", cu[seqs], ") must equal ", total_name, " (", total,
+         "), the rows the sequences pack");
+}
+
+// A varlen call (params.cu_seqlens_q): offsets, batch 1 (k, v and o have
+// q's, checked before), and the inputs that have no per-sequence meaning yet.
+void check_varlen(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& o,
+                  const attnrt_params& p) {
+  if (!p.cu_seqlens_q) {
+    if (p.cu_seqlens_k)
+      fail(kBad, "params.cu_seqlens_k needs params.cu_seqlens_q (varlen offsets come in pairs)");
+    if (p.num_seqs != 0)
+      fail(kBad, "params.num_seqs (", p.num_seqs, ") must be 0 when params.cu_seqlens_q is NULL");
+    return;
+  }
+  if (!p.cu_seqlens_k) fail(kBad, "params.cu_seqlens_k must not be NULL when params.cu_seqlens_q is given");
+  if (p.num_seqs < 1 || p.num_seqs > kMaxSeq)
+    fail(kBad, "params.num_seqs (", p.num_seqs, ") must be in [1, ", kMaxSeq, "] with params.cu_seqlens_q");
+  if (q.shape[0] != 1)
+    fail(kBad, "q.batch (", q.shape[0], ") must be 1 with params.cu_seqlens_q: sequences are packed along seq");
+  check_offsets("params.cu_seqlens_q", p.cu_seqlens_q, p.num_seqs, "q.seq", q.shape[2]);
+  check_offsets("params.cu_seqlens_k", p.cu_seqlens_k, p.num_seqs, "k.seq", k.shape[2]);
+  if (p.kv_lens) fail(kBad, "params.kv_lens must be NULL with params.cu_seqlens_q (key lengths come from cu_seqlens_k)");
+  if (p.bias) fail(kBad, "params.bias is not supported with params.cu_seqlens_q (varlen)");
+  // The offsets are read while o is written.
+  for (auto [name, cu] : {std::pair{"params.cu_seqlens_q", p.cu_seqlens_q}, {"params.cu_seqlens_k", p.cu_seqlens_k}}) {
+    const std::int64_t n = p.num_seqs + 1;
+    const attnrt_tensor view{const_cast<std::int32_t*>(cu), ATTNRT_F32, {1, 1, 1, n}, {n, n, n}};
+    check_disjoint("o", o, name, view);
+  }
+}
+
 }  // namespace
 
 void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
@@ -145,6 +188,7 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
   if (strategy < ATTNRT_STRATEGY_AUTO || strategy > ATTNRT_STRATEGY_THREE_PASS)
     fail(kBad, "params.strategy (", strategy, ") must be one of ATTNRT_STRATEGY_*");
 
+  check_varlen(*q, *k, *o, p);
   if (p.kv_lens)
     for (std::int64_t b = 0; b < q->shape[0]; ++b)
       if (p.kv_lens[b] < 0 || p.kv_lens[b] > k->shape[2])

@@ -73,6 +73,13 @@ typedef struct attnrt_params {
   const attnrt_tensor* lse;    /* NULL or fp32 [B, Hq, M, 1]: natural-log sum of exp, -inf for empty rows */
   const float* alibi_slopes;   /* NULL or fp32 [Hq]: adds slope * (key position - query position) to each score */
   const float* sinks;          /* NULL or fp32 [Hq]: a logit per head in each row's softmax denominator, no value */
+  /* Variable-length packed batch (FlashAttention's varlen): q, o, lse have
+   * batch 1 and seq = total query rows, k and v batch 1 and seq = total keys;
+   * sequence b is query rows [cu_seqlens_q[b], cu_seqlens_q[b+1]) against keys
+   * [cu_seqlens_k[b], cu_seqlens_k[b+1]), masked as a batch item of that size. */
+  const int32_t* cu_seqlens_q; /* NULL (dense) or [num_seqs + 1]: 0, non-decreasing, ending at q.seq */
+  const int32_t* cu_seqlens_k; /* [num_seqs + 1] with cu_seqlens_q: 0, non-decreasing, ending at k.seq */
+  int64_t num_seqs;            /* sequences of a varlen call (>= 1); 0 otherwise */
 } attnrt_params;
 
 ATTNRT_API void attnrt_params_init(attnrt_params* params);

@@ -74,6 +74,10 @@ struct Params {
   const Tensor* lse = nullptr;
   const float* alibi_slopes = nullptr;  // [Hq]: slope * (key position - query position) added to scores
   const float* sinks = nullptr;         // [Hq]: a logit per head in each row's denominator, no value
+  // Varlen packed batch (attnrt.h): q, o, lse [1, Hq, total_q, D], k, v [1, Hkv, total_k, D].
+  const std::int32_t* cu_seqlens_q = nullptr;  // [num_seqs + 1] query row offsets; null: dense
+  const std::int32_t* cu_seqlens_k = nullptr;  // [num_seqs + 1] key row offsets, with cu_seqlens_q
+  std::int64_t num_seqs = 0;                   // sequences of a varlen call
 };
 
 namespace detail {
@@ -93,6 +97,9 @@ struct CParams {
     p.strategy = static_cast<attnrt_strategy>(in.strategy);
     p.alibi_slopes = in.alibi_slopes;
     p.sinks = in.sinks;
+    p.cu_seqlens_q = in.cu_seqlens_q;
+    p.cu_seqlens_k = in.cu_seqlens_k;
+    p.num_seqs = in.num_seqs;
     if (in.bias) { bias = in.bias->c(); p.bias = &bias; }
     if (in.lse) { lse = in.lse->c(); p.lse = &lse; }
   }
