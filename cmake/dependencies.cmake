@@ -75,8 +75,8 @@ string(STRIP "${ATTNRT_PC_PRIVATE_LIBS}" ATTNRT_PC_PRIVATE_LIBS)
 
 if(ATTNRT_BUILD_TESTS)
   # Debian ships GoogleTest as sources too; building them keeps cross builds
-  # and sanitizer builds consistent with the code under test.
-  if(CMAKE_CROSSCOMPILING OR ATTNRT_SANITIZE OR NOT EXISTS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/libgtest.a)
+  # and builds sanitizing every target consistent with the code under test.
+  if(CMAKE_CROSSCOMPILING OR (ATTNRT_SANITIZE AND ATTNRT_SANITIZE_SCOPE STREQUAL "all") OR NOT EXISTS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/libgtest.a)
     if(EXISTS /usr/src/googletest/CMakeLists.txt)
       set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
       add_subdirectory(/usr/src/googletest ${CMAKE_BINARY_DIR}/_deps/googletest EXCLUDE_FROM_ALL)
