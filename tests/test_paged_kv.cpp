@@ -7,7 +7,8 @@
 // ALiBi with sinks, LSE; decode split across two workers; chunked prefill;
 // paged with varlen Q; the C++ layer; every new argument rule. Unused pages,
 // the unused rows of a last page and unused table slots hold NaN or bad
-// indices: nothing but the keys a sequence has is read.
+// indices: nothing but the keys a sequence has is read; a NaN key it has
+// makes its rows NaN, and only its.
 #include <attnrt/attnrt.h>
 #include <attnrt/attnrt.hpp>
 #include <gtest/gtest.h>
@@ -45,6 +46,7 @@ struct PagedSpec {
   attnrt_causal_align align = ATTNRT_ALIGN_BOTTOM_RIGHT;
   std::int64_t window_left = -1, window_right = -1;
   bool alibi = false, sinks = false, lse = true;
+  bool nan_key_in_seq0 = false;  // a key every row of sequence 0 sees is NaN (its rows are NaN)
 };
 
 std::int64_t pages_for(std::int64_t keys, int page_size) { return (keys + page_size - 1) / page_size; }
@@ -86,6 +88,8 @@ class Paged {
           for (std::int64_t d = 0; d < s.D; ++d) k_->set(page, h, row, d, u(rng));
           for (std::int64_t d = 0; d < s.Dv; ++d) v_->set(page, h, row, d, u(rng));
         }
+    if (s.nan_key_in_seq0)  // key 0 of sequence 0, every row of which sees it
+      for (std::int64_t h = 0; h < s.Hkv; ++h) k_->set(table_[0], h, 0, 1, std::numeric_limits<double>::quiet_NaN());
     for (std::int64_t b = 0; b < B; ++b) {
       const std::int64_t n = std::max<std::int64_t>(s.kv_lens[b], 1);
       HostTensor kd(t, {1, s.Hkv, n, s.D}, Layout::bhsd, kNanFill), vd(t, {1, s.Hkv, n, s.Dv}, Layout::bhsd, kNanFill);
@@ -219,6 +223,8 @@ std::vector<PagedSpec> specs() {
        .sinks = true},
       {.name = "varlen_q_p16_shared", .kv_lens = {40, 9, 20, 333}, .lens_q = {3, 0, 20, 1}, .share = true,
        .causal = true},
+      // A NaN key: its sequence's rows are NaN (recomputed exactly, exact_rows.hpp), no other's.
+      {.name = "nan_key_p7", .kv_lens = {30, 50}, .M = 3, .page_size = 7, .nan_key_in_seq0 = true},
   };
 }
 
