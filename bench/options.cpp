@@ -86,6 +86,7 @@ Options parse_options(int argc, const char* const* argv) {
         at = comma + 1;
       }
     }
+    else if (arg == "--page-size") o.page_size = positive(arg, next(), 256);
     else if (arg == "--help" || arg == "-h") { flag(); o.help = true; }
     else throw UsageError("unknown option '" + std::string(arg) + "' (see --help)");
   }
@@ -94,6 +95,8 @@ Options parse_options(int argc, const char* const* argv) {
   if (shape.given() && !o.shapes_file.empty()) throw UsageError("--shapes and shape options exclude each other");
   if (!o.varlen.empty() && (o.tune || o.json || !o.shapes_file.empty()))
     throw UsageError("--varlen runs its own packed call: not with --tune, --json or --shapes");
+  if (o.page_size && (o.tune || o.json || !o.shapes_file.empty() || !o.varlen.empty()))
+    throw UsageError("--page-size runs its own paged call: not with --tune, --json, --shapes or --varlen");
   if (shape.given()) o.shape = shape.shape();
   return o;
 }
@@ -137,6 +140,9 @@ Run:
                     heads, dims, dtype, --causal) beside the same sequences as
                     dense calls one after another: both timed alternately,
                     GFLOP/s and their ratio, sampled rows checked
+  --page-size P     the shape's call on a paged K/V cache (pages of P keys,
+                    1 to 256, shuffled; a block table per sequence) beside
+                    the same call on contiguous K/V, timed alternately
 Tune:
   --tune            for the shape or each shape of the set, time candidate
                     plans: each strategy of this build (or only --strategy's)

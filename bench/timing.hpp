@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <vector>
 
 namespace attnrt::bench {
@@ -32,6 +33,26 @@ inline Timing summarize(std::vector<double> t) {
   std::sort(t.begin(), t.end());
   const std::size_t n = t.size();
   return {n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), t.front()};
+}
+
+// Two calls timed alternately in one run (`reps` each), so that their ratio
+// survives a busy machine: each rep right after an untimed call of its own
+// (warm caches for both), and which goes first alternates too, so a
+// neighbour's burst or a clock step favours neither.
+template <class A, class B>
+std::pair<Timing, Timing> time_alternately(int reps, A&& a, B&& b) {
+  std::vector<double> ta, tb;
+  for (int r = 0; r < reps; ++r)
+    for (int i = 0; i < 2; ++i) {
+      if ((r + i) % 2 == 0) {
+        a();
+        ta.push_back(seconds_of(a));
+      } else {
+        b();
+        tb.push_back(seconds_of(b));
+      }
+    }
+  return {summarize(ta), summarize(tb)};
 }
 
 }  // namespace attnrt::bench

@@ -52,8 +52,7 @@ int run_varlen(Engine& engine, const Options& opt) {
     }
   };
 
-  // Each checked once on its own output, then timed alternately, each rep
-  // right after an untimed call of its own (warm caches for both).
+  // Each checked once on its own output, then timed alternately.
   const double tol = test::tolerance(static_cast<attnrt_dtype>(packed.dtype), dense_p.precision).o;
   bool pass = true;
   double worst = 0;
@@ -69,21 +68,7 @@ int run_varlen(Engine& engine, const Options& opt) {
       worst = std::max(worst, c.max_abs_err);
     }
   }
-  // Which goes first alternates too, so a neighbour's burst or a clock
-  // step favours neither.
-  std::vector<double> t_varlen, t_dense;
-  for (int r = 0; r < opt.reps; ++r)
-    for (int i = 0; i < 2; ++i) {
-      if ((r + i) % 2 == 0) {
-        varlen_call();
-        t_varlen.push_back(seconds_of(varlen_call));
-      } else {
-        dense_calls();
-        t_dense.push_back(seconds_of(dense_calls));
-      }
-    }
-
-  const Timing tv = summarize(t_varlen), td = summarize(t_dense);
+  const auto [tv, td] = time_alternately(opt.reps, varlen_call, dense_calls);
   std::string lens;
   for (std::int64_t len : opt.varlen) {
     if (!lens.empty()) lens += ',';

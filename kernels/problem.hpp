@@ -8,6 +8,12 @@
 // decode shapes fill a register tile and read K and V once per KV head.
 // Packed row r is row i = r % m of the group's head h = r / m. One head is
 // the case q_heads == 1 (packed row = query row); nothing else changes.
+//
+// K and V rows are dense (key j at k + j * ldk) or paged (a vLLM-style KV
+// cache: key j in page pages[j / page_size], at its row j % page_size).
+// Pipelines reach them through k_offset/v_offset and cut key ranges at page
+// boundaries (kv_runs.hpp); micro-kernels only ever see a pointer and a
+// stride.
 #pragma once
 
 #include <algorithm>
@@ -47,6 +53,13 @@ struct HeadProblem {
   // mean unbounded on that side. Causal is right = 0.
   std::int64_t diag, left, right;
   Exp2Precision precision;
+  // Paged K/V: null = dense. Else the sequence's row of the block table
+  // (page indices, validated for every key < n), page_size keys per page,
+  // and the element strides from one page to the next in the K and V pools
+  // (ldk, ldv stay the row strides within a page).
+  const std::int32_t* pages = nullptr;
+  int page_size = 0;
+  std::int64_t k_page_stride = 0, v_page_stride = 0;
 
   int rows() const { return m * q_heads; }
 
@@ -55,6 +68,14 @@ struct HeadProblem {
   }
   std::int64_t key_hi(std::int64_t i) const {
     return right < 0 ? n : std::clamp<std::int64_t>(i + diag + right + 1, 0, n);
+  }
+
+  // Element offsets of key j's K and V rows from k and v.
+  std::int64_t k_offset(std::int64_t j) const {
+    return pages ? pages[j / page_size] * k_page_stride + j % page_size * ldk : j * ldk;
+  }
+  std::int64_t v_offset(std::int64_t j) const {
+    return pages ? pages[j / page_size] * v_page_stride + j % page_size * ldv : j * ldv;
   }
 
   // Element offsets of packed row r.

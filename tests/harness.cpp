@@ -250,4 +250,29 @@ Outputs run_backend(const Backend& backend, Problem& p, int threads) {
   return ::testing::AssertionFailure() << diff << " elements differ; first " << first.str();
 }
 
+::testing::AssertionResult matches_sequence(const HostTensor& o, const HostTensor* lse, std::int64_t b,
+                                            std::int64_t batch, std::int64_t row0, std::int64_t m,
+                                            const RefResult& ref, Tolerance tol) {
+  const std::int64_t Hq = o.shape()[1], Dv = o.shape()[3];
+  for (std::int64_t h = 0; h < Hq; ++h)
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::int64_t at = h * m + i;
+      auto where = [&] {
+        return "sequence " + std::to_string(b) + " head " + std::to_string(h) + " row " + std::to_string(i);
+      };
+      for (std::int64_t d = 0; d < Dv; ++d) {
+        const double want = ref.o[at * Dv + d], got = o.get(batch, h, row0 + i, d);
+        if (std::isnan(want) != std::isnan(got) || (!std::isnan(want) && !(std::abs(got - want) <= tol.o)))
+          return ::testing::AssertionFailure() << where() << " col " << d << ": O " << got << ", want " << want;
+      }
+      if (!lse) continue;
+      const double want = ref.lse[at], got = lse->get(batch, h, row0 + i, 0);
+      const bool ok = std::isnan(want) ? std::isnan(got)
+                      : std::isinf(want) ? got == want
+                                         : std::abs(got - want) <= lse_tolerance(tol, want);
+      if (!ok) return ::testing::AssertionFailure() << where() << ": LSE " << got << ", want " << want;
+    }
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace attnrt::test

@@ -121,6 +121,13 @@ Outputs run_backend(const Backend& backend, Problem& p, int threads = 2);
 ::testing::AssertionResult matches_reference(const attnrt_tensor& o, const attnrt_tensor* lse,
                                              const RefResult& ref, Tolerance tol);
 
+// One sequence of a packed or paged call: its m rows, from row0 of batch
+// `batch` of o (and lse), against ref, the reference of that sequence alone
+// ([Hq, m] rows). Failures name the sequence b, head, row and column.
+::testing::AssertionResult matches_sequence(const HostTensor& o, const HostTensor* lse, std::int64_t b,
+                                            std::int64_t batch, std::int64_t row0, std::int64_t m,
+                                            const RefResult& ref, Tolerance tol);
+
 // Whether two outputs hold the same bits in every element of their views.
 ::testing::AssertionResult bit_identical(const HostTensor& a, const HostTensor& b);
 

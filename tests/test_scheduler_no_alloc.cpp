@@ -1,7 +1,7 @@
 // No allocation on the hot path: after a few warm-up calls (which size the
 // calling thread's scratch and let oneTBB / libgomp set up their threads),
 // forward() allocates nothing, on any thread, for prefill, decode and split-KV
-// calls, dense or varlen, with either executor and with several callers. This binary counts
+// calls, dense, varlen or paged, with either executor and with several callers. This binary counts
 // every malloc-family call of the process by interposing them.
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -78,6 +78,8 @@ struct Request {
   attnrt_tensor tq, tk, tv, to, tl;
   attnrt_params params;
   std::vector<std::int32_t> cu_q, cu_k;  // a varlen request's offsets
+  std::vector<std::int64_t> kv_lens;      // a paged request's key counts
+  std::vector<std::int32_t> table;        // and block table (pages in reverse)
   Request(std::int64_t hq, std::int64_t hkv, std::int64_t m, std::int64_t n, std::int64_t d, bool causal)
       : q(hq * m * d, 0.5f), k(hkv * n * d, 0.25f), v(hkv * n * d, 1.0f), o(hq * m * d), lse(hq * m) {
     tq = {q.data(), ATTNRT_F32, {1, hq, m, d}, {hq * m * d, m * d, d}};
@@ -101,6 +103,25 @@ struct Request {
     params.cu_seqlens_k = cu_k.data();
     params.num_seqs = static_cast<std::int64_t>(lens_q.size());
   }
+  // Paged decode: one query row per sequence against pages of page_size keys.
+  Request(std::int64_t hq, std::int64_t hkv, const std::vector<std::int64_t>& lens, std::int64_t page_size,
+          std::int64_t d)
+      : Request(hq, hkv, 1, 1, d, false) {
+    const std::int64_t b = static_cast<std::int64_t>(lens.size()), slots = 3000 / page_size + 1;
+    const std::int64_t pages = b * slots, per_page = hkv * page_size * d;
+    kv_lens = lens;
+    for (std::int64_t i = 0; i < pages; ++i) table.push_back(static_cast<std::int32_t>(pages - 1 - i));
+    q.assign(b * hq * d, 0.5f), k.assign(pages * per_page, 0.25f), v.assign(pages * per_page, 1.0f);
+    o.assign(b * hq * d, 0.0f), lse.assign(b * hq, 0.0f);
+    tq = {q.data(), ATTNRT_F32, {b, hq, 1, d}, {hq * d, d, d}};
+    tk = {k.data(), ATTNRT_F32, {pages, hkv, page_size, d}, {per_page, page_size * d, d}};
+    tv = {v.data(), ATTNRT_F32, {pages, hkv, page_size, d}, {per_page, page_size * d, d}};
+    to = {o.data(), ATTNRT_F32, {b, hq, 1, d}, {hq * d, d, d}};
+    tl = {lse.data(), ATTNRT_F32, {b, hq, 1, 1}, {hq, 1, 1}};
+    params.kv_lens = kv_lens.data();
+    params.block_table = table.data();
+    params.block_table_stride = slots;
+  }
   static std::int64_t total(const std::vector<std::int32_t>& lens) {
     std::int64_t t = 0;
     for (std::int32_t n : lens) t += n;
@@ -119,8 +140,9 @@ long allocations_in_steady_state(rt::Runtime& rt, int callers) {
                                              std::vector<std::int32_t>{17, 5, 130, 40}, 64, true));
     reqs.push_back(std::make_unique<Request>(4, 2, std::vector<std::int32_t>{1, 1, 1},
                                              std::vector<std::int32_t>{3000, 7, 200}, 64, false));
+    reqs.push_back(std::make_unique<Request>(4, 2, std::vector<std::int64_t>{3000, 7, 200}, 16, 64));  // paged decode
   }
-  constexpr int kPerCaller = 4;
+  constexpr int kPerCaller = 5;
   auto work = [&](int c, int rounds) {
     for (int r = 0; r < rounds; ++r)
       for (int i = 0; i < kPerCaller; ++i) {

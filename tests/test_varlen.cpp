@@ -134,25 +134,9 @@ class Packed {
   for (std::size_t b = 0; b < s.lens_q.size(); ++b) {
     const std::int64_t m = s.lens_q[b], r0 = in.cu_q()[b];
     if (m == 0) continue;
-    const RefResult ref = in.reference(static_cast<std::int64_t>(b));
-    for (std::int64_t h = 0; h < s.Hq; ++h)
-      for (std::int64_t i = 0; i < m; ++i) {
-        const std::int64_t at = h * m + i;
-        auto where = [&] {
-          return "sequence " + std::to_string(b) + " head " + std::to_string(h) + " row " + std::to_string(i);
-        };
-        for (std::int64_t d = 0; d < s.Dv; ++d) {
-          const double want = ref.o[at * s.Dv + d], got = o.get(0, h, r0 + i, d);
-          if (std::isnan(want) != std::isnan(got) || (!std::isnan(want) && !(std::abs(got - want) <= tol.o)))
-            return ::testing::AssertionFailure() << where() << " col " << d << ": O " << got << ", want " << want;
-        }
-        if (!lse) continue;
-        const double want = ref.lse[at], got = lse->get(0, h, r0 + i, 0);
-        const bool ok = std::isnan(want) ? std::isnan(got)
-                        : std::isinf(want) ? got == want
-                                           : std::abs(got - want) <= lse_tolerance(tol, want);
-        if (!ok) return ::testing::AssertionFailure() << where() << ": LSE " << got << ", want " << want;
-      }
+    const auto r = matches_sequence(o, lse, static_cast<std::int64_t>(b), 0, r0, m,
+                                    in.reference(static_cast<std::int64_t>(b)), tol);
+    if (!r) return r;
   }
   return ::testing::AssertionSuccess();
 }

@@ -37,7 +37,7 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
   // The score of key j, or false where the row cannot see it.
   const auto score = [&](std::int64_t j, double* s) {
     if (bias && bias[j] == -std::numeric_limits<float>::infinity()) return false;
-    load_row(static_cast<const char*>(p.k) + j * p.ldk * esz, p.d, row, p.dtype);
+    load_row(static_cast<const char*>(p.k) + p.k_offset(j) * esz, p.d, row, p.dtype);
     double dot = 0;
     for (int c = 0; c < p.d; ++c) dot += static_cast<double>(q[c]) * row[c];
     double x = dot * p.scale;
@@ -60,7 +60,7 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
       const double w = std::exp(s - mx);
       sum += w;
       if (w == 0) continue;
-      load_row(static_cast<const char*>(p.v) + j * p.ldv * esz, p.dv, row, p.dtype);
+      load_row(static_cast<const char*>(p.v) + p.v_offset(j) * esz, p.dv, row, p.dtype);
       for (int c = 0; c < p.dv; ++c) acc[c] += w * row[c];
     }
   // NaN seen: NaN; nothing seen: zeros and -inf; else the weighted mean.

@@ -1,6 +1,7 @@
 // Strategy dispatch: the one place that knows which pipelines exist.
 #include "kernels/pipelines/pipeline.hpp"
 
+#include <algorithm>
 #include <numeric>
 #include <utility>
 
@@ -28,6 +29,8 @@ std::optional<Strategy> strategy_named(std::string_view name) {
 }
 
 int key_step(const KernelSet& ks) { return std::lcm(std::lcm(ks.nr, ks.k_pack), a_block_of(ks)); }
+
+int kv_quantum(const KernelSet& ks) { return std::max({ks.nr, ks.k_pack, a_block_of(ks)}); }
 
 int chunk_keys(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b) {
   switch (s) {

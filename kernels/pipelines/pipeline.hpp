@@ -52,6 +52,10 @@ struct Blocking {
 // two blocks) and k_pack (a P or V slice never splits a packed pair).
 int key_step(const KernelSet& ks);
 
+// The most keys a paged K/V stage holds (kv_runs.hpp): one K panel (nr),
+// one P block (a_block) or one k_pack group of V rows.
+int kv_quantum(const KernelSet& ks);
+
 // Keys per staged chunk for `s` (0 for online), from b.stage_bytes.
 int chunk_keys(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b);
 

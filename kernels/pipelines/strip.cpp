@@ -7,6 +7,7 @@
 
 #include "kernels/convert.hpp"
 #include "kernels/pipelines/exact_rows.hpp"
+#include "kernels/pipelines/kv_runs.hpp"
 #include "kernels/pipelines/scores.hpp"
 
 namespace attnrt::kernels {
@@ -34,12 +35,16 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
 }
 
 // S rows [0, rows) (Q rows at q, row stride ldq), columns c, with K in
-// place; rows up to the next multiple of mr (a strip's padding, which
+// place (a call per page when paged: qk_direct takes any key count at any
+// S column); rows up to the next multiple of mr (a strip's padding, which
 // row_max and exp2_rows read as well) get 0.
 void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, std::int64_t ldq,
                    int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
   if (c.count() <= 0) return;
-  ks.qk_direct(rows, c.count(), p.d, q, ldq, kv.k_row(c.c0), kv.ldk, qk_alpha(p), sc + c.c0, lds);
+  const float alpha = qk_alpha(p);
+  for_each_kv_run(p, KvSide::k, kv.key0 + c.c0, c.count(), 1, nullptr, [&](const KvRun& r) {
+    ks.qk_direct(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, sc + c.c0 + r.c, lds);
+  });
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
 }
@@ -68,6 +73,7 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->m_safe = c.take<float>(sizeof(float) * mb);
   rb->strips = c.take<Strip>(sizeof(Strip) * (mb / ks.mr));
   rb->cols = c.take<Cols>(sizeof(Cols) * (mb / ks.mr));
+  rb->kv_stage = c.take(kv_stage_bytes(kv_quantum(ks), d, dv, ks.dtype));
 }
 
 bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b) {
@@ -148,13 +154,11 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
 KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
                   std::int64_t key0, int keys, std::byte* k_panels, std::byte* v_panels) {
   if (!rb.direct) {
-    pack_k_rows(ks, p, key0, keys, k_panels);
-    pack_v_rows(ks, p, key0, keys, v_panels);
+    pack_k_rows(ks, p, key0, keys, k_panels, rb.kv_stage);
+    pack_v_rows(ks, p, key0, keys, v_panels, rb.kv_stage);
     return packed_kv(key0, k_panels, v_panels, keys);
   }
-  const std::size_t esz = elem_bytes(ks);
-  return {key0, nullptr, nullptr, 0, static_cast<const std::byte*>(p.k) + key0 * p.ldk * esz, p.ldk,
-          static_cast<const std::byte*>(p.v) + key0 * p.ldv * esz, p.ldv, esz};
+  return {key0, nullptr, nullptr, 0, &p, rb.kv_stage};
 }
 
 Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,
@@ -277,17 +281,26 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
   // accumulator is zeroed once first, so a rescale never reads memory
   // nothing wrote.
   if ((short_tiles || few_rows_pv(ks, rb, s)) && !*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);
-  if (few_rows_pv(ks, rb, s)) {
-    ks.pv_direct_rows(s.rows, kp, p_panel, kv.v_row(v_key), kv.ldv, rb.dv, s.o, rb.ldo, *s.started);
-  } else if (kv.v_rows) {
-    // V rows in place: a few keys at a time across all of O's columns, so
-    // that V is read row after row (one stream the prefetchers follow)
-    // rather than one nv-column slice of every row per call.
-    for (int k0 = 0; k0 < kp; k0 += kDirectPvKeys) {
-      const int keys = std::min(kDirectPvKeys, kp - k0);
-      const auto pv = *s.started || k0 > 0 ? ks.pv_direct_acc : ks.pv_direct_init;
-      pv(keys, p_panel + p_offset(ks, rb, k0), kv.v_row(v_key + k0), kv.ldv, rb.dv, s.o, rb.ldo);
-    }
+  if (kv.direct()) {
+    // V rows in place, run by run when paged; P is cut at its a_block
+    // blocks only (a block straddling two pages is staged: kv_runs.hpp).
+    const bool few = few_rows_pv(ks, rb, s);
+    for_each_kv_run(*kv.rows, KvSide::v, kv.key0 + v_key, kp, a_block_of(ks), kv.stage, [&](const KvRun& r) {
+      const std::byte* pr = p_panel + p_offset(ks, rb, r.c);
+      const std::int64_t ld_bytes = r.ld * static_cast<std::int64_t>(elem_bytes(ks));
+      if (few) {
+        ks.pv_direct_rows(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0);
+        return;
+      }
+      // A few keys at a time across all of O's columns, so that V is read
+      // row after row (one stream the prefetchers follow) rather than one
+      // nv-column slice of every row per call.
+      for (int k0 = 0; k0 < r.count; k0 += kDirectPvKeys) {
+        const int keys = std::min(kDirectPvKeys, r.count - k0);
+        const auto pv = *s.started || r.c + k0 > 0 ? ks.pv_direct_acc : ks.pv_direct_init;
+        pv(keys, pr + p_offset(ks, rb, k0), r.rows + k0 * ld_bytes, r.ld, rb.dv, s.o, rb.ldo);
+      }
+    });
   } else {
     const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));
     const std::byte* v = kv.v_panels + v_offset(ks, rb, v_key);
@@ -302,17 +315,32 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
 }
 
 void pack_k_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
-                 std::byte* k_panels) {
-  const std::size_t esz = elem_bytes(ks);
-  qk_path_of(ks, p).pack_k(static_cast<const char*>(p.k) + key0 * p.ldk * esz, p.ldk, keys, p.d,
-                           k_panels);
+                 std::byte* k_panels, std::byte* stage) {
+  // A K panel holds nr keys: runs start on panel boundaries.
+  const QkPath qk = qk_path_of(ks, p);
+  const std::size_t panel = static_cast<std::size_t>(ks.nr) * round_up(p.d, ks.k_pack) * qk.elem;
+  for_each_kv_run(p, KvSide::k, key0, keys, ks.nr, stage, [&](const KvRun& r) {
+    qk.pack_k(r.rows, r.ld, r.count, p.d, k_panels + r.c / ks.nr * panel);
+  });
 }
 
 void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
-                 std::byte* v_panels) {
+                 std::byte* v_panels, std::byte* stage) {
+  const PvPath pv = pv_path_of(ks, p);
+  if (!p.pages) {
+    pv.pack_v(static_cast<const char*>(p.v) + key0 * p.ldv * elem_bytes(ks), p.ldv, keys, p.dv, v_panels);
+    return;
+  }
+  // The panels of nv columns each hold all `keys` keys (padded to k_pack),
+  // so a run of keys is packed into each at its row: one call per run and
+  // column slice, the slice's columns as a V of nv (or fewer) columns.
   const std::size_t esz = elem_bytes(ks);
-  pv_path_of(ks, p).pack_v(static_cast<const char*>(p.v) + key0 * p.ldv * esz, p.ldv, keys, p.dv,
-                           v_panels);
+  const std::size_t panel = static_cast<std::size_t>(round_up(keys, ks.k_pack)) * ks.nv * pv.elem;
+  for_each_kv_run(p, KvSide::v, key0, keys, ks.k_pack, stage, [&](const KvRun& r) {
+    for (int vc = 0; vc < p.dv; vc += ks.nv)
+      pv.pack_v(r.rows + vc * esz, r.ld, r.count, std::min(ks.nv, p.dv - vc),
+                v_panels + vc / ks.nv * panel + static_cast<std::size_t>(r.c) * ks.nv * pv.elem);
+  });
 }
 
 namespace {

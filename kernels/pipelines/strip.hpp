@@ -15,6 +15,10 @@
 // `key0` (the first key of a packed block or chunk); offsets handed between
 // them are multiples of key_step(ks), so a qk tile never straddles two K
 // panels and a P or V slice never splits a k_pack pair.
+//
+// Paged K/V (HeadProblem::pages) changes none of this: packers and direct
+// kernels are called once per run of keys inside one page (kv_runs.hpp),
+// at the panel or S column of the run's first key.
 #pragma once
 
 #include <algorithm>
@@ -59,6 +63,7 @@ struct RowBlock {
   float* m_safe;        // per row: the finite max exp2 subtracts (fold_max)
   Strip* strips;        // per strip: the strips of a group in step (group_scores)
   Cols* cols;           //   and their S columns
+  std::byte* kv_stage;  // paged K/V: one quantum of rows that straddles a page (kv_runs.hpp)
   std::int64_t ldo;     // dv rounded up to nv
   PvPath pv;            // the P·V path of the problem's precision
   QkPath qk;            // and its Q·Kᵀ path
@@ -112,21 +117,15 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
 
 // Where the K and V of keys from key0 come from: packed panels (key c at
 // panel column c; V panels hold v_keys packed keys each), or in direct mode
-// the user's rows, of its dtype (key key0 + c at row c of k_rows and
-// v_rows, ldk and ldv elements of elem bytes apart).
+// the problem's rows in place, of its dtype (dense or paged: kv_runs.hpp).
 struct KvSource {
   std::int64_t key0;
   const std::byte* k_panels;  // packed
   const std::byte* v_panels;
   int v_keys;
-  const std::byte* k_rows = nullptr;  // direct (null otherwise)
-  std::int64_t ldk = 0;
-  const std::byte* v_rows = nullptr;
-  std::int64_t ldv = 0;
-  std::size_t elem = 0;  // bytes of an element of k_rows, v_rows
-  bool direct() const { return k_rows != nullptr; }
-  const std::byte* k_row(std::int64_t c) const { return k_rows + c * ldk * static_cast<std::int64_t>(elem); }
-  const std::byte* v_row(std::int64_t c) const { return v_rows + c * ldv * static_cast<std::int64_t>(elem); }
+  const HeadProblem* rows = nullptr;  // direct (null otherwise)
+  std::byte* stage = nullptr;         // direct, paged: a P block's V rows that straddle a page
+  bool direct() const { return rows != nullptr; }
 };
 
 inline KvSource packed_kv(std::int64_t key0, const std::byte* k_panels, const std::byte* v_panels,
@@ -269,10 +268,12 @@ inline std::size_t v_offset(const KernelSet& ks, const RowBlock& rb, int c) {
   return static_cast<std::size_t>(c) * ks.nv * rb.pv.elem;
 }
 
-// Packs K (resp. V) rows [key0, key0 + keys) into K (V) panels.
+// Packs K (resp. V) rows [key0, key0 + keys) into K (V) panels; paged
+// rows run by run, with `stage` (RowBlock::kv_stage) for a panel's quantum
+// that straddles two pages.
 void pack_k_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
-                 std::byte* k_panels);
+                 std::byte* k_panels, std::byte* stage);
 void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
-                 std::byte* v_panels);
+                 std::byte* v_panels, std::byte* stage);
 
 }  // namespace attnrt::kernels

@@ -64,7 +64,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
     std::copy(w.rb.m, w.rb.m + strips * ks.mr, w.chunk_max);
     for (int kb0 = 0; kb0 < ck; kb0 += b.nb) {
       const int kb = std::min(b.nb, ck - kb0);
-      pack_k_rows(ks, p, k0 + kb0, kb, w.k_panels);
+      pack_k_rows(ks, p, k0 + kb0, kb, w.k_panels, w.rb.kv_stage);
       for (int st = 0; st < strips; ++st) {
         const Strip s = strip_of(ks, p, t, w.rb, st);
         const KeyRange keys = s.keys.clip(k0 + kb0, k0 + kb0 + kb);
@@ -89,7 +89,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
     // 3. P·V, V block by V block.
     for (int kb0 = 0; kb0 < ck; kb0 += b.nb) {
       const int kb = std::min(b.nb, ck - kb0);
-      pack_v_rows(ks, p, k0 + kb0, kb, w.v_panels);
+      pack_v_rows(ks, p, k0 + kb0, kb, w.v_panels, w.rb.kv_stage);
       for (int st = 0; st < strips; ++st) {
         const Strip s = strip_of(ks, p, t, w.rb, st);
         const Cols c = cols_of(ks, s.keys.clip(k0, k0 + ck), k0);

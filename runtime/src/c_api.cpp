@@ -77,6 +77,8 @@ void attnrt_params_init(attnrt_params* p) {
   p->cu_seqlens_q = nullptr;
   p->cu_seqlens_k = nullptr;
   p->num_seqs = 0;
+  p->block_table = nullptr;
+  p->block_table_stride = 0;
 }
 
 attnrt_status attnrt_config_init(attnrt_config* c) {

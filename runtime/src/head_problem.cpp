@@ -13,13 +13,17 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
   const std::int64_t D = q.shape[3];
   const std::int64_t hk = h0 / (q.shape[1] / k.shape[1]);
   // Where batch b's rows and keys start, and how many: a varlen sequence is
-  // rows of batch 0 (validate() checked the offsets).
+  // rows of batch 0 (validate() checked the offsets); paged keys are in the
+  // pages of the sequence's row of the block table.
+  const std::int64_t seq = b;
   std::int64_t M = q.shape[2], N = params.kv_lens ? params.kv_lens[b] : k.shape[2], q0 = 0, k0 = 0;
   if (params.cu_seqlens_q) {
     q0 = params.cu_seqlens_q[b];
-    k0 = params.cu_seqlens_k[b];
     M = params.cu_seqlens_q[b + 1] - q0;
-    N = params.cu_seqlens_k[b + 1] - k0;
+    if (params.cu_seqlens_k) {
+      k0 = params.cu_seqlens_k[b];
+      N = params.cu_seqlens_k[b + 1] - k0;
+    }
     b = 0;
   }
   kernels::HeadProblem p{};
@@ -32,10 +36,17 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
   p.q = static_cast<const char*>(q.data) + (b * q.stride[0] + h0 * q.stride[1] + q0 * q.stride[2]) * esz;
   p.ldq = q.stride[2];
   p.hsq = q.stride[1];
-  p.k = static_cast<const char*>(k.data) + (b * k.stride[0] + hk * k.stride[1] + k0 * k.stride[2]) * esz;
+  const std::int64_t kb = params.block_table ? 0 : b;  // a pool's pages come from the table
+  p.k = static_cast<const char*>(k.data) + (kb * k.stride[0] + hk * k.stride[1] + k0 * k.stride[2]) * esz;
   p.ldk = k.stride[2];
-  p.v = static_cast<const char*>(v.data) + (b * v.stride[0] + hk * v.stride[1] + k0 * v.stride[2]) * esz;
+  p.v = static_cast<const char*>(v.data) + (kb * v.stride[0] + hk * v.stride[1] + k0 * v.stride[2]) * esz;
   p.ldv = v.stride[2];
+  if (params.block_table) {
+    p.pages = params.block_table + seq * params.block_table_stride;
+    p.page_size = static_cast<int>(k.shape[2]);
+    p.k_page_stride = k.stride[0];
+    p.v_page_stride = v.stride[0];
+  }
   p.o = static_cast<char*>(o.data) + (b * o.stride[0] + h0 * o.stride[1] + q0 * o.stride[2]) * esz;
   p.ldo = o.stride[2];
   p.hso = o.stride[1];
@@ -59,7 +70,7 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
   p.scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(D));
   p.softcap = params.softcap;
   p.diag = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? std::int64_t{p.n} - M : 0;
-  const WindowSides w = window_sides(params, q.shape[2], k.shape[2]);
+  const WindowSides w = window_sides(params, q.shape[2], key_capacity(k, params));
   p.left = w.left;
   p.right = w.right;
   p.precision = static_cast<kernels::Exp2Precision>(params.precision);
@@ -67,13 +78,19 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
 }
 
 CallExtent call_extent(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_params& params) {
-  if (!params.cu_seqlens_q) return {q.shape[0], q.shape[2], k.shape[2]};
-  CallExtent e{params.num_seqs, 0, 0};
-  for (std::int64_t b = 0; b < params.num_seqs; ++b) {
-    e.rows = std::max<std::int64_t>(e.rows, params.cu_seqlens_q[b + 1] - params.cu_seqlens_q[b]);
-    e.keys = std::max<std::int64_t>(e.keys, params.cu_seqlens_k[b + 1] - params.cu_seqlens_k[b]);
+  if (!params.cu_seqlens_q && !params.block_table) return {q.shape[0], q.shape[2], k.shape[2]};
+  CallExtent e{params.cu_seqlens_q ? params.num_seqs : q.shape[0], params.cu_seqlens_q ? 0 : q.shape[2], 0};
+  for (std::int64_t b = 0; b < e.batches; ++b) {
+    if (params.cu_seqlens_q)
+      e.rows = std::max<std::int64_t>(e.rows, params.cu_seqlens_q[b + 1] - params.cu_seqlens_q[b]);
+    e.keys = std::max<std::int64_t>(e.keys, params.block_table ? params.kv_lens[b]
+                                                               : params.cu_seqlens_k[b + 1] - params.cu_seqlens_k[b]);
   }
   return e;
+}
+
+std::int64_t key_capacity(const attnrt_tensor& k, const attnrt_params& params) {
+  return params.block_table ? params.block_table_stride * k.shape[2] : k.shape[2];
 }
 
 WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64_t n) {

@@ -21,9 +21,14 @@ struct WindowSides {
 };
 WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64_t n);
 
+// The most keys a batch of the call may have (the n window_sides takes):
+// k.seq, or with paged K/V the slots of a block table row times page_size.
+std::int64_t key_capacity(const attnrt_tensor& k, const attnrt_params& params);
+
 // What the plan and the partition see of a call: its batches (sequences of a
 // varlen call) and the most query rows and keys any of them has. Dense calls
-// give the tensors' shape; varlen ones walk cu_seqlens once (no allocation).
+// give the tensors' shape; varlen and paged ones walk cu_seqlens and kv_lens
+// once (no allocation).
 struct CallExtent {
   std::int64_t batches, rows, keys;
 };

@@ -304,7 +304,7 @@ Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& 
   s.shape.kv_lens = params.kv_lens;
   s.shape.cu_rows = params.cu_seqlens_q;
   s.shape.cu_keys = params.cu_seqlens_k;
-  const WindowSides w = window_sides(params, q.shape[2], k.shape[2]);
+  const WindowSides w = window_sides(params, q.shape[2], key_capacity(k, params));
   s.shape.left = w.left;
   s.shape.right = w.right;
   s.shape.bottom_right = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT;
@@ -328,7 +328,7 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
 
   const kernels::KernelSet& ks = kernel_set(q.dtype, plan);
   const std::int64_t Hq = q.shape[1], Hkv = k.shape[1];
-  const int M = static_cast<int>(q.shape[2]), N = static_cast<int>(k.shape[2]);
+  const int M = static_cast<int>(q.shape[2]);
   const int D = static_cast<int>(q.shape[3]), Dv = static_cast<int>(v.shape[3]);
   const Split sp = split_with(q, k, params, plan);
   const int rows = static_cast<int>(sp.shape.rows);  // M, or a varlen call's longest sequence
@@ -392,11 +392,12 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double flops = 2.0 * part.total_cost() * (D + Dv);
     std::fprintf(stderr,
-                 "attnrt: %s=%lld Hq=%lld Hkv=%lld M=%d N=%d D=%d Dv=%d dtype=%d isa=%s strategy=%s "
+                 "attnrt: %s=%lld Hq=%lld Hkv=%lld M=%d N=%lld%s D=%d Dv=%d dtype=%d isa=%s strategy=%s "
                  "mb=%d nb=%d stage=%zu pipe_ahead=%d%s%s threads=%d parts=%d balance=%.3f time=%.3f ms "
                  "gflops=%.2f\n",
                  params.cu_seqlens_q ? "varlen seqs" : "B", static_cast<long long>(sp.shape.batch),
-                 static_cast<long long>(Hq), static_cast<long long>(Hkv), M, N, D, Dv,
+                 static_cast<long long>(Hq), static_cast<long long>(Hkv), M,
+                 static_cast<long long>(sp.shape.keys), params.block_table ? " paged" : "", D, Dv,
                  static_cast<int>(q.dtype), ks.name, kernels::strategy_name(plan.strategy), plan.blocking.mb,
                  plan.blocking.nb,
                  plan.blocking.stage_bytes, plan.blocking.pipe_ahead, plan.blocking.direct_kv ? " direct" : "",

@@ -17,6 +17,7 @@ namespace {
 constexpr attnrt_status kBad = ATTNRT_INVALID_ARGUMENT;
 constexpr const char* kDim[4] = {"batch", "heads", "seq", "head_dim"};
 constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int32_t>::max();
+constexpr std::int64_t kMaxPageSize = 256;  // vLLM's largest block size
 
 const char* dtype_name(attnrt_dtype t) {
   switch (t) {
@@ -115,8 +116,10 @@ void check_offsets(const char* name, const std::int32_t* cu, std::int64_t seqs, 
 
 // A varlen call (params.cu_seqlens_q): offsets, batch 1 (k, v and o have
 // q's, checked before), and the inputs that have no per-sequence meaning yet.
+// Paged K/V take their key counts from kv_lens, not from cu_seqlens_k.
 void check_varlen(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& o,
                   const attnrt_params& p) {
+  const bool paged = p.block_table != nullptr;
   if (!p.cu_seqlens_q) {
     if (p.cu_seqlens_k)
       fail(kBad, "params.cu_seqlens_k needs params.cu_seqlens_q (varlen offsets come in pairs)");
@@ -124,21 +127,60 @@ void check_varlen(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
       fail(kBad, "params.num_seqs (", p.num_seqs, ") must be 0 when params.cu_seqlens_q is NULL");
     return;
   }
-  if (!p.cu_seqlens_k) fail(kBad, "params.cu_seqlens_k must not be NULL when params.cu_seqlens_q is given");
+  if (paged && p.cu_seqlens_k)
+    fail(kBad, "params.cu_seqlens_k must be NULL with params.block_table (key counts come from params.kv_lens)");
+  if (!paged && !p.cu_seqlens_k) fail(kBad, "params.cu_seqlens_k must not be NULL when params.cu_seqlens_q is given");
   if (p.num_seqs < 1 || p.num_seqs > kMaxSeq)
     fail(kBad, "params.num_seqs (", p.num_seqs, ") must be in [1, ", kMaxSeq, "] with params.cu_seqlens_q");
   if (q.shape[0] != 1)
     fail(kBad, "q.batch (", q.shape[0], ") must be 1 with params.cu_seqlens_q: sequences are packed along seq");
   check_offsets("params.cu_seqlens_q", p.cu_seqlens_q, p.num_seqs, "q.seq", q.shape[2]);
-  check_offsets("params.cu_seqlens_k", p.cu_seqlens_k, p.num_seqs, "k.seq", k.shape[2]);
-  if (p.kv_lens) fail(kBad, "params.kv_lens must be NULL with params.cu_seqlens_q (key lengths come from cu_seqlens_k)");
+  if (!paged) check_offsets("params.cu_seqlens_k", p.cu_seqlens_k, p.num_seqs, "k.seq", k.shape[2]);
+  if (p.kv_lens && !paged) fail(kBad, "params.kv_lens must be NULL with params.cu_seqlens_q (key lengths come from cu_seqlens_k)");
   if (p.bias) fail(kBad, "params.bias is not supported with params.cu_seqlens_q (varlen)");
   // The offsets are read while o is written.
   for (auto [name, cu] : {std::pair{"params.cu_seqlens_q", p.cu_seqlens_q}, {"params.cu_seqlens_k", p.cu_seqlens_k}}) {
+    if (!cu) continue;
     const std::int64_t n = p.num_seqs + 1;
     const attnrt_tensor view{const_cast<std::int32_t*>(cu), ATTNRT_F32, {1, 1, 1, n}, {n, n, n}};
     check_disjoint("o", o, name, view);
   }
+}
+
+// A paged call (params.block_table): k and v are page pools of the same
+// shape, each sequence's kv_lens fits its row of the table, and every slot
+// those keys need names a page of the pool. Slots past a sequence's keys
+// are never read, so they are not checked (a server leaves them stale).
+void check_paged(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
+                 const attnrt_tensor& o, const attnrt_params& p) {
+  require_eq("v.pages", v.shape[0], "k.pages", k.shape[0]);
+  require_eq("v.page_size", v.shape[2], "k.page_size", k.shape[2]);
+  const std::int64_t page_size = k.shape[2], pages = k.shape[0];
+  if (page_size > kMaxPageSize)
+    fail(kBad, "k.page_size (", page_size, ") must be at most ", kMaxPageSize, " with params.block_table");
+  if (p.block_table_stride < 1 || p.block_table_stride > kMaxSeq)
+    fail(kBad, "params.block_table_stride (", p.block_table_stride, ") must be in [1, ", kMaxSeq,
+         "] with params.block_table");
+  if (!p.kv_lens) fail(kBad, "params.kv_lens must not be NULL with params.block_table (each sequence's key count)");
+  const std::int64_t seqs = p.cu_seqlens_q ? p.num_seqs : q.shape[0];
+  const std::int64_t room = p.block_table_stride * page_size;
+  for (std::int64_t b = 0; b < seqs; ++b) {
+    const std::int64_t n = p.kv_lens[b];
+    if (n < 0 || n > room)
+      fail(kBad, "params.kv_lens[", b, "] (", n, ") must be in [0, ", room, "]: params.block_table_stride (",
+           p.block_table_stride, ") pages of k.page_size (", page_size, ") keys");
+    if (n > kMaxSeq) fail(kBad, "params.kv_lens[", b, "] (", n, ") must be at most ", kMaxSeq);
+    const std::int32_t* row = p.block_table + b * p.block_table_stride;
+    for (std::int64_t slot = 0; slot < (n + page_size - 1) / page_size; ++slot)
+      if (row[slot] < 0 || row[slot] >= pages)
+        fail(kBad, "params.block_table[b=", b, "][slot ", slot, "] (", row[slot], ") must be in [0, k.pages (",
+             pages, "))");
+  }
+  // The table is read while o is written.
+  const std::int64_t n = seqs * p.block_table_stride;
+  const attnrt_tensor view{const_cast<std::int32_t*>(p.block_table), ATTNRT_F32, {1, 1, 1, n}, {n, n, n}};
+  check_disjoint("o", o, "params.block_table", view);
+  if (p.lse) check_disjoint("params.lse", *p.lse, "params.block_table", view);  // lse checked before
 }
 
 }  // namespace
@@ -154,14 +196,17 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
     if (t->dtype != q->dtype)
       fail(kBad, name, ".dtype (", dtype_name(t->dtype), ") must equal q.dtype (", dtype_name(q->dtype), ")");
 
-  require_eq("k.batch", k->shape[0], "q.batch", q->shape[0]);
-  require_eq("v.batch", v->shape[0], "q.batch", q->shape[0]);
+  const bool paged = p.block_table != nullptr;  // then k and v are page pools: check_paged
+  if (!paged && p.block_table_stride != 0)
+    fail(kBad, "params.block_table_stride (", p.block_table_stride, ") must be 0 when params.block_table is NULL");
+  if (!paged) require_eq("k.batch", k->shape[0], "q.batch", q->shape[0]);
+  if (!paged) require_eq("v.batch", v->shape[0], "q.batch", q->shape[0]);
   require_eq("o.batch", o->shape[0], "q.batch", q->shape[0]);
   if (q->shape[1] % k->shape[1] != 0)
     fail(kBad, "k.heads (", k->shape[1], ") must divide q.heads (", q->shape[1], ")");
   require_eq("v.heads", v->shape[1], "k.heads", k->shape[1]);
   require_eq("o.heads", o->shape[1], "q.heads", q->shape[1]);
-  require_eq("v.seq", v->shape[2], "k.seq", k->shape[2]);
+  if (!paged) require_eq("v.seq", v->shape[2], "k.seq", k->shape[2]);
   require_eq("o.seq", o->shape[2], "q.seq", q->shape[2]);
   require_eq("k.head_dim", k->shape[3], "q.head_dim", q->shape[3]);
   require_eq("o.head_dim", o->shape[3], "v.head_dim", v->shape[3]);
@@ -189,7 +234,7 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
     fail(kBad, "params.strategy (", strategy, ") must be one of ATTNRT_STRATEGY_*");
 
   check_varlen(*q, *k, *o, p);
-  if (p.kv_lens)
+  if (p.kv_lens && !paged)
     for (std::int64_t b = 0; b < q->shape[0]; ++b)
       if (p.kv_lens[b] < 0 || p.kv_lens[b] > k->shape[2])
         fail(kBad, "params.kv_lens[", b, "] (", p.kv_lens[b], ") must be in [0, k.seq (", k->shape[2], ")]");
@@ -207,6 +252,7 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
   }
 
   if (p.bias) {
+    if (paged) fail(kBad, "params.bias is not supported with params.block_table (paged K/V)");
     const attnrt_tensor& b = *p.bias;
     check_tensor("params.bias", &b);
     if (b.dtype != ATTNRT_F32) fail(kBad, "params.bias.dtype (", dtype_name(b.dtype), ") must be fp32");
@@ -233,6 +279,7 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
     check_disjoint("params.lse", l, "o", *o);
     if (p.bias) check_disjoint("params.lse", l, "params.bias", *p.bias);
   }
+  if (paged) check_paged(*q, *k, *v, *o, p);
 }
 
 }  // namespace attnrt::rt

@@ -80,6 +80,14 @@ typedef struct attnrt_params {
   const int32_t* cu_seqlens_q; /* NULL (dense) or [num_seqs + 1]: 0, non-decreasing, ending at q.seq */
   const int32_t* cu_seqlens_k; /* [num_seqs + 1] with cu_seqlens_q: 0, non-decreasing, ending at k.seq */
   int64_t num_seqs;            /* sequences of a varlen call (>= 1); 0 otherwise */
+  /* Paged KV cache (vLLM's): k and v are page pools [num_pages, Hkv,
+   * page_size, D] (any strides, so [pages, page_size, Hkv, D] works too;
+   * page_size 1 to 256); key j of sequence b is row j % page_size of page
+   * block_table[b * block_table_stride + j / page_size], and params.kv_lens
+   * (required) gives each sequence's key count. Q and O stay [B, Hq, M, D]
+   * (or varlen with cu_seqlens_q alone); M > 1 is chunked prefill. */
+  const int32_t* block_table;  /* NULL (dense K/V) or [B, block_table_stride] page indices, each in [0, num_pages) */
+  int64_t block_table_stride;  /* slots per sequence in block_table (>= 1 when paged); 0 otherwise */
 } attnrt_params;
 
 ATTNRT_API void attnrt_params_init(attnrt_params* params);

@@ -78,6 +78,9 @@ struct Params {
   const std::int32_t* cu_seqlens_q = nullptr;  // [num_seqs + 1] query row offsets; null: dense
   const std::int32_t* cu_seqlens_k = nullptr;  // [num_seqs + 1] key row offsets, with cu_seqlens_q
   std::int64_t num_seqs = 0;                   // sequences of a varlen call
+  // Paged KV cache (attnrt.h): k, v page pools [num_pages, Hkv, page_size, D]; kv_lens required.
+  const std::int32_t* block_table = nullptr;   // [B, block_table_stride] page indices; null: dense K/V
+  std::int64_t block_table_stride = 0;         // slots per sequence in block_table
 };
 
 namespace detail {
@@ -100,6 +103,8 @@ struct CParams {
     p.cu_seqlens_q = in.cu_seqlens_q;
     p.cu_seqlens_k = in.cu_seqlens_k;
     p.num_seqs = in.num_seqs;
+    p.block_table = in.block_table;
+    p.block_table_stride = in.block_table_stride;
     if (in.bias) { bias = in.bias->c(); p.bias = &bias; }
     if (in.lse) { lse = in.lse->c(); p.lse = &lse; }
   }

@@ -1,0 +1,99 @@
+#include "bench/paged.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "bench/check.hpp"
+#include "bench/plan_text.hpp"
+#include "bench/timing.hpp"
+#include "bench/workload.hpp"
+#include "tests/tolerances.hpp"
+
+namespace attnrt::bench {
+namespace {
+
+// A page pool [pages, heads, page_size, dim] holding a dense [B, heads, N,
+// dim] tensor's rows where `table` says: key j of batch b at row j % ps of
+// page table[b * slots + j / ps].
+struct Pool {
+  Buffer buffer;
+  Tensor view;
+};
+
+Pool pool_of(const Tensor& dense, std::int64_t pages, std::int64_t ps, const std::vector<std::int32_t>& table,
+             std::int64_t slots) {
+  const std::int64_t B = dense.shape[0], H = dense.shape[1], N = dense.shape[2], dim = dense.shape[3];
+  const std::size_t esz = dtype_bytes(dense.dtype), row = static_cast<std::size_t>(dim) * esz;
+  Pool p{Buffer(static_cast<std::size_t>(pages * H * ps) * row), {}};
+  p.view = Tensor{p.buffer.data(), dense.dtype, {pages, H, ps, dim}, {H * ps * dim, ps * dim, dim}};
+  std::memset(p.buffer.data(), 0xff, p.buffer.bytes());  // NaN in every slot no key uses
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t h = 0; h < H; ++h)
+      for (std::int64_t j = 0; j < N; ++j) {
+        const std::int64_t page = table[b * slots + j / ps];
+        std::memcpy(static_cast<char*>(p.buffer.data()) + ((page * H + h) * ps + j % ps) * row,
+                    static_cast<const char*>(dense.data) + ((b * dense.stride[0] + h * dense.stride[1] + j * dense.stride[2]) * esz),
+                    row);
+      }
+  return p;
+}
+
+}  // namespace
+
+int run_paged(Engine& engine, const Options& opt) {
+  const Shape shape = opt.shape.value_or(Shape{});
+  const Workload w(shape);
+  const std::int64_t ps = opt.page_size, slots = (shape.kv_len + ps - 1) / ps, pages = shape.batch * slots;
+  std::vector<std::int32_t> table(pages);
+  std::iota(table.begin(), table.end(), 0);
+  std::shuffle(table.begin(), table.end(), std::mt19937(20));
+  const Pool k = pool_of(w.k(), pages, ps, table, slots), v = pool_of(w.v(), pages, ps, table, slots);
+  const std::vector<std::int64_t> kv_lens(shape.batch, shape.kv_len);
+
+  const attnrt_params dense_p = call_params(opt, shape);
+  attnrt_params paged_p = dense_p;
+  paged_p.kv_lens = kv_lens.data();
+  paged_p.block_table = table.data();
+  paged_p.block_table_stride = slots;
+  const auto paged_call = [&] { engine.forward(w.q(), k.view, v.view, w.o(), paged_p); };
+  const auto dense_call = [&] { engine.forward(w.q(), w.k(), w.v(), w.o(), dense_p); };
+
+  // Each checked once on its own output (the pools hold the dense K/V's
+  // values), then timed alternately.
+  const double tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), dense_p.precision).o;
+  bool pass = true;
+  double worst = 0;
+  for (const bool paged : {true, false}) {
+    w.clear_output();
+    release_openmp_threads();
+    paged ? paged_call() : dense_call();
+    const CheckResult c = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), w.o().c(), dense_p, tol, 16);
+    pass &= c.pass();
+    worst = std::max(worst, c.max_abs_err);
+  }
+  const auto [tp, td] = time_alternately(opt.reps, paged_call, dense_call);
+
+  const double work = flops(shape);
+  const double bytes = static_cast<double>(shape.batch * shape.kv_heads * shape.kv_len *
+                                           (shape.head_dim + shape.head_dim_v) * dtype_bytes(shape.dtype));
+  const rt::Plan plan = engine.planned(w.q(), k.view, v.view, w.o(), paged_p);
+  std::printf("attnrt-bench --page-size %lld: %s, pages shuffled, %d threads, %s, median of %d reps\n",
+              static_cast<long long>(ps), shape.label().c_str(), engine.threads(),
+              engine.kernel_set_name(shape.dtype).c_str(), opt.reps);
+  std::printf("                     median ms  GFLOP/s  K/V GB/s   best ms  GFLOP/s\n");
+  std::printf("  paged K/V         %9.3f %8.1f %9.2f %9.3f %8.1f  (%s)\n", tp.median * 1e3, work / tp.median * 1e-9,
+              bytes / tp.median * 1e-9, tp.min * 1e3, work / tp.min * 1e-9, plan_text(plan).c_str());
+  std::printf("  contiguous K/V    %9.3f %8.1f %9.2f %9.3f %8.1f\n", td.median * 1e3, work / td.median * 1e-9,
+              bytes / td.median * 1e-9, td.min * 1e3, work / td.min * 1e-9);
+  std::printf("  paged / contiguous GFLOP/s: %.3f median, %.3f best (issue 20 target: >= 0.95)\n",
+              td.median / tp.median, td.min / tp.min);
+  std::printf("  check, sampled rows: max |err| %.3g, tolerance %.3g: %s\n", worst, tol, pass ? "pass" : "FAIL");
+  return pass ? 0 : 1;
+}
+
+}  // namespace attnrt::bench
