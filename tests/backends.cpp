@@ -1,6 +1,8 @@
 #include "tests/backends.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 #include "kernels/registry.hpp"
 #include "runtime/src/cpu_features.hpp"
@@ -50,6 +52,11 @@ bool cpu_runs(const std::string& isa, attnrt_dtype t) {
 bool has_set(const std::string& isa, attnrt_dtype t) {
   const auto sets = sets_for(t);
   return std::any_of(sets.begin(), sets.end(), [&](const kernels::KernelSet* ks) { return isa == ks->name; });
+}
+
+bool emulated() {
+  const char* e = std::getenv("ATTNRT_TEST_EMULATED");
+  return e && std::string_view(e) == "1";
 }
 
 }  // namespace attnrt::test

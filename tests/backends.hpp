@@ -46,4 +46,8 @@ bool cpu_runs(const std::string& isa, attnrt_dtype t);
 // Whether the registry has a set named isa for dtype t.
 bool has_set(const std::string& isa, attnrt_dtype t);
 
+// Whether the tests run under an emulator (scripts/ci-sve.sh sets
+// ATTNRT_TEST_EMULATED=1): the big suites then size themselves for it.
+bool emulated();
+
 }  // namespace attnrt::test

@@ -20,10 +20,6 @@ namespace attnrt::test {
 namespace {
 
 // Under emulation (scripts/ci-sve.sh) only the SVE sets, on every eighth shape.
-bool emulated() {
-  const char* e = std::getenv("ATTNRT_TEST_EMULATED");
-  return e && std::string_view(e) == "1";
-}
 
 std::vector<Spec> few_row_specs(attnrt_dtype t) {
   std::vector<Spec> out;
