@@ -70,8 +70,9 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->cols = c.take<Cols>(sizeof(Cols) * (mb / ks.mr));
 }
 
-bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b) {
-  return b.direct_kv && has_direct_kv(ks) && pv_path_of(ks, p).pv_acc == ks.pv_acc;
+bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows) {
+  return b.direct_kv && has_direct_kv(ks) &&
+         (pv_path_of(ks, p).pv_acc == ks.pv_acc || rows <= ks.pv_direct_rows_max);
 }
 
 namespace {
@@ -85,8 +86,10 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int
                      RowBlock* rb) {
   rb->r0 = r0;
   rb->r1 = r1;
-  rb->pv = pv_path_of(ks, p);
-  rb->qk = qk_path_of(ks, p);
+  // Direct mode reads K and V in place with the direct kernels, whose P is
+  // fp32 (the accurate P·V path) whatever the precision.
+  rb->pv = direct ? pv_path(ks, Exp2Precision::accurate) : pv_path_of(ks, p);
+  rb->qk = direct ? qk_path(ks, Exp2Precision::accurate) : qk_path_of(ks, p);
   rb->direct = direct;
   const int rows = r1 - r0;
   const std::size_t esz = elem_bytes(ks);
@@ -267,7 +270,9 @@ const float* update_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
 void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
              const float* sc, std::int64_t lds, int cols, const float* m_safe,
              std::byte* p_panel) {
-  ks.exp2_rows(sc, lds, softmax_rows(ks, rb, s), cols, m_safe, s.l, p_panel, p.precision);
+  // Direct mode's P·V reads fp32 P: the accurate precision's P panel.
+  ks.exp2_rows(sc, lds, softmax_rows(ks, rb, s), cols, m_safe, s.l, p_panel,
+               rb.direct ? Exp2Precision::accurate : p.precision);
 }
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,

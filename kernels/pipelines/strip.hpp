@@ -76,13 +76,20 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
                      RowBlock* rb);
 
 // Whether a pipeline that supports it reads K and V rows directly for `p`
-// under blocking b: b asks for it, the set has the direct kernels (and, for
-// fp16/bf16 inputs, widen_rows) and P takes the accurate (fp32) P·V path.
-bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b);
+// in a row block of `rows` rows under blocking b: b asks for it, the set has
+// the direct kernels (and, for fp16/bf16 inputs, widen_rows), and either P
+// takes the accurate (fp32) P·V path anyway or the block is few-row (rows
+// <= pv_direct_rows_max: decode, a small GQA group). A fast P·V path (SVE
+// fp16's noepi) then gives way to the direct one: it would pack K and V and
+// compute mr padded rows for one, twice the memory traffic of a
+// bandwidth-bound block; on whole strips it stays (estimated faster there:
+// bench/mca/model.py).
+bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows);
 
 // Starts row block [r0, r1) (at most mb rows) in direct mode (direct_kv())
 // or not: packs its Q (direct: finds its rows), empties its accumulators
-// and statistics.
+// and statistics. A direct block takes the accurate P·V and Q·Kᵀ paths
+// (rb->pv, rb->qk: fp32 P, which the direct P·V reads) at any precision.
 void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int r0, int r1,
                      RowBlock* rb);
 
@@ -238,7 +245,8 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
                const std::byte* p_panels, std::size_t p_stride, const KvSource& kv);
 
 // P panel (columns [0, cols) of S at sc, padded to k_pack) for the strip:
-// exp2(S - m_safe) with row sums added to s.l.
+// exp2(S - m_safe) with row sums added to s.l; in direct mode with the
+// accurate exp2, which writes the fp32 P the direct P·V reads.
 void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
              const float* sc, std::int64_t lds, int cols, const float* m_safe, std::byte* p_panel);
 
