@@ -431,7 +431,7 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
 // marks; at the fast one too where the fast P·V path is the accurate one,
 // else (SVE fp16: pv_fp16_12x2_noepi on fp16 P) the few-row blocks (rows <=
 // pv_direct_rows_max: decode) only, which begin_row_block then runs on the
-// accurate P·V and Q·Kᵀ paths (fp32 P, as the direct P·V reads it).
+// accurate P·V and Q·Kᵀ paths and exp2 (fp32 P, as the direct P·V reads it).
 TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
@@ -486,6 +486,8 @@ TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
   EXPECT_EQ(rb.pv.pv_acc, k.pv_acc) << "a direct block on the fast P·V path";
   EXPECT_EQ(rb.pv.elem, sizeof(float));
   EXPECT_EQ(rb.qk.qk, k.qk);
+  // exp2 stays fast where the fast precision's P is fp32 anyway.
+  EXPECT_EQ(rb.exp2, fast_pv ? Exp2Precision::accurate : Exp2Precision::fast);
   EXPECT_EQ(kernels::p_offset(k, rb, 3), 3 * k.mr * sizeof(float));
   for (int c = 0; c < d; ++c) EXPECT_EQ(rb.q_rows[c], 0.25f * c) << "Q row 0, column " << c;
 }

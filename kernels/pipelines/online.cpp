@@ -56,7 +56,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
         if (c.count() <= 0) continue;
         const float* sc = strip_s(ks, w.s, w.lds, i) + c.c0;
         const float* m_safe = update_max(ks, w.rb.strips[i], w.rb, sc, w.lds, c.count());
-        write_p(ks, p, w.rb.strips[i], w.rb, sc, w.lds, c.count(), m_safe, w.p + i * w.p_panel);
+        write_p(ks, w.rb.strips[i], w.rb, sc, w.lds, c.count(), m_safe, w.p + i * w.p_panel);
       }
       strips_pv(ks, w.rb, w.rb.cols, n, w.p, w.p_panel, kv);
     }

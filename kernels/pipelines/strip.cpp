@@ -90,6 +90,9 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int
   // fp32 (the accurate P·V path) whatever the precision.
   rb->pv = direct ? pv_path(ks, Exp2Precision::accurate) : pv_path_of(ks, p);
   rb->qk = direct ? qk_path(ks, Exp2Precision::accurate) : qk_path_of(ks, p);
+  // exp2_rows writes P in the type of pv_path(precision): a fast exp2 stays
+  // where that is the block's P·V path (every set's fp32 P), else accurate.
+  rb->exp2 = rb->pv.pv_acc == pv_path_of(ks, p).pv_acc ? p.precision : Exp2Precision::accurate;
   rb->direct = direct;
   const int rows = r1 - r0;
   const std::size_t esz = elem_bytes(ks);
@@ -267,12 +270,10 @@ const float* update_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
   return fold_max(ks, s, rb, m_new);
 }
 
-void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
+void write_p(const KernelSet& ks, const Strip& s, const RowBlock& rb,
              const float* sc, std::int64_t lds, int cols, const float* m_safe,
              std::byte* p_panel) {
-  // Direct mode's P·V reads fp32 P: the accurate precision's P panel.
-  ks.exp2_rows(sc, lds, softmax_rows(ks, rb, s), cols, m_safe, s.l, p_panel,
-               rb.direct ? Exp2Precision::accurate : p.precision);
+  ks.exp2_rows(sc, lds, softmax_rows(ks, rb, s), cols, m_safe, s.l, p_panel, rb.exp2);
 }
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,

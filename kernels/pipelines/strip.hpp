@@ -60,8 +60,10 @@ struct RowBlock {
   Strip* strips;        // per strip: the strips of a group in step (group_scores)
   Cols* cols;           //   and their S columns
   std::int64_t ldo;     // dv rounded up to nv
-  PvPath pv;            // the P·V path of the problem's precision
+  PvPath pv;            // the P·V path of the problem's precision (direct: accurate)
   QkPath qk;            // and its Q·Kᵀ path
+  Exp2Precision exp2;   // what exp2_rows writes P for: the problem's precision,
+                        // or accurate where pv is not that precision's path
   int nb;
   int dv;
   int r0, r1;           // packed rows of the block in use
@@ -89,7 +91,9 @@ bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int
 // Starts row block [r0, r1) (at most mb rows) in direct mode (direct_kv())
 // or not: packs its Q (direct: finds its rows), empties its accumulators
 // and statistics. A direct block takes the accurate P·V and Q·Kᵀ paths
-// (rb->pv, rb->qk: fp32 P, which the direct P·V reads) at any precision.
+// (rb->pv, rb->qk: fp32 P, which the direct P·V reads) at any precision,
+// and where the problem's fast P·V path differs, the accurate exp2 too
+// (rb->exp2: exp2_rows writes P for that path).
 void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int r0, int r1,
                      RowBlock* rb);
 
@@ -245,9 +249,8 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
                const std::byte* p_panels, std::size_t p_stride, const KvSource& kv);
 
 // P panel (columns [0, cols) of S at sc, padded to k_pack) for the strip:
-// exp2(S - m_safe) with row sums added to s.l; in direct mode with the
-// accurate exp2, which writes the fp32 P the direct P·V reads.
-void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
+// exp2(S - m_safe) with row sums added to s.l, at rb.exp2.
+void write_p(const KernelSet& ks, const Strip& s, const RowBlock& rb,
              const float* sc, std::int64_t lds, int cols, const float* m_safe, std::byte* p_panel);
 
 // The strip's O (+)= P·V for kp packed keys: P panel at p_panel, V of the
