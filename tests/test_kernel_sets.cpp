@@ -423,6 +423,8 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
     EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
     EXPECT_EQ(kernels::kDirectPvKeys % kernels::a_block_of(k), 0)
         << "the pipelines' direct P·V calls would start P inside an A panel block";
+    EXPECT_EQ(kernels::kDirectPvTurnKeys % kernels::a_block_of(k), 0)
+        << "the strips' direct P·V turns would start P inside an A panel block";
   }
 }
 

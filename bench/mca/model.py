@@ -68,9 +68,10 @@ GLUE = 10
 EXP2F = 20
 FILL = 16  # floats per cycle
 # The direct K/V path's constants: plan.cpp kDirectMaxRows, strip.hpp
-# kDirectPvKeys, pv_direct.hpp kPvDirectRowsMax, qk_direct.hpp kQkDirectKeys
-# and its 12-row tiles (quad_tile_vectors() x 4 rows at 512 bits).
-DIRECT_MAX_ROWS, PV_KEYS, PV_ROWS_MAX, QK_KEYS, QK_TILE_ROWS = 16, 16, 4, 8, 12
+# kDirectPvKeys (a strip alone) and kDirectPvTurnKeys (strips taking
+# turns), pv_direct.hpp kPvDirectRowsMax, qk_direct.hpp kQkDirectKeys and
+# its 12-row tiles (quad_tile_vectors() x 4 rows at 512 bits).
+DIRECT_MAX_ROWS, PV_KEYS, PV_TURN_KEYS, PV_ROWS_MAX, QK_KEYS, QK_TILE_ROWS = 16, 32, 16, 4, 8, 12
 
 # name: batch, heads, M, N, D (= Dv), causal  (docs, /work/shared/checks/x86-targets.sh)
 SHAPES = {
@@ -400,8 +401,9 @@ def direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph):
     pv_direct_rows_max = 4; else mr); exp2_rows on all mr rows (it ignores
     `rows`); P·V by pv_direct_rows on a few-row strip's real rows, else
     pv_direct_init/acc on all mr, PV_KEYS keys per call (one strip:
-    strip_pv's loop; several: strips_pv's turns), V rows read in place once
-    for all strips (they stay in L1 between the strips' turns)."""
+    strip_pv's loop) or PV_TURN_KEYS (several: strips_pv's turns), V rows
+    read in place once for all strips (they stay in L1 between the strips'
+    turns)."""
     _, _, _, n, d, causal = shape
     mr, dc, esz, pvk = ks["mr"], c["direct"], ks["esz"], plan_.get("pv_keys", PV_KEYS)
     strips = []
@@ -437,9 +439,10 @@ def direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph):
         for kp in slots:
             exp2["exp2"] += -(-kp // VL) * c["exp2_direct"] + c["exp2_direct_call"] + c["glue"]
             # one strip: a call per slot (few rows) or per PV_KEYS keys;
-            # several strips take turns per PV_KEYS keys
+            # several strips take turns per PV_TURN_KEYS keys
+            step = pvk if len(strips) == 1 else PV_TURN_KEYS
             calls = [kp] if few and len(strips) == 1 else \
-                [pvk] * (kp // pvk) + ([kp % pvk] if kp % pvk else [])
+                [step] * (kp // step) + ([kp % step] if kp % step else [])
             for k in calls:
                 lp, fx = dc.pv_rows(rows, k, d) if few else dc.pv(k, d)
                 p2["P·V"] += lp
@@ -638,7 +641,7 @@ def items(g, a, e):
 #            path, "force" what-if for fast precision on whole strips (plan());
 #   overlap: a direct phase at max(compute, stream) (True), or their sum;
 #   mem:     the memory terms at all; calls: per-call fixed costs and glue;
-#   pv_keys: keys per direct P·V call (strip.hpp kDirectPvKeys);
+#   pv_keys: keys per direct P·V call of a strip alone (strip.hpp kDirectPvKeys);
 #   nb:      an online plan rule's key block (0: default_blocking's).
 DEFAULT = dict(direct=True, overlap=True, mem=True, calls=True, pv_keys=PV_KEYS, nb=0)
 
@@ -890,9 +893,10 @@ def what_if(costs, r):
         now = r[(s, d, 1)]
         print(f"#   {s} {d}, 1 core, online nb 512 (a plan rule for sve512 at D = 128, as avx512's):"
               f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% (now nb 256: {now['A'][1]:.1f}% / {now['B'][1]:.1f}%)")
-    for keys in (32, 64):
+    for keys in (16, 64):
         row = estimate(costs, "S4", "fp32 accurate", 1, dict(pv_keys=keys))[0]
-        print(f"#   S4 fp32 accurate, 1 core, {keys} keys per direct P·V call (kDirectPvKeys, now {PV_KEYS}):"
+        print(f"#   S4 fp32 accurate, 1 core, {keys} keys per direct P·V call of a strip alone"
+              f" (kDirectPvKeys, now {PV_KEYS}):"
               f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% (now {r[('S4', 'fp32 accurate', 1)]['A'][1]:.1f}% / "
               f"{r[('S4', 'fp32 accurate', 1)]['B'][1]:.1f}%)")
 

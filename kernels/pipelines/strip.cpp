@@ -236,9 +236,9 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
   int lo = std::numeric_limits<int>::max(), hi = 0;
   for (int st = 0; st < n; ++st)
     if (c[st].count() > 0) lo = std::min(lo, c[st].c0), hi = std::max(hi, c[st].c1);
-  for (int k = lo; k < hi; k += kDirectPvKeys)
+  for (int k = lo; k < hi; k += kDirectPvTurnKeys)
     for (int st = 0; st < n; ++st) {
-      const int a = std::max(k, c[st].c0), b = std::min(k + kDirectPvKeys, c[st].c1);
+      const int a = std::max(k, c[st].c0), b = std::min(k + kDirectPvTurnKeys, c[st].c1);
       if (a < b)
         strip_pv(ks, s[st], rb, b - a, p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0), kv, a);
     }

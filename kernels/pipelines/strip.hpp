@@ -175,12 +175,18 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
                   const RowBlock& rb, const KvSource& kv, KeyRange keys, float* sc,
                   std::int64_t lds);
 
-// Keys per direct P·V call (V rows read in place; strip_pv, strips_pv): the
-// strips of a group take turns per kDirectPvKeys keys, whose V rows stay in
-// L1 from the first strip to the last. A call's P
-// starts at a block of the A panel (p_offset), so every set with the direct
-// path has an a_block that divides it (test_kernel_sets).
-inline constexpr int kDirectPvKeys = 16;
+// Keys per direct P·V call (V rows read in place) of a strip alone
+// (strip_pv's loop over pv_direct_init/acc): each call loads and stores its
+// O accumulators once per column slice, so more keys per call cost fewer
+// of those (A64FX S4, B1 H2 M12 N32768 D256 fp32, estimated by
+// bench/mca/model.py: 83.3 -> 86.8% of the peak from 16 to 32 keys; x86
+// attnrt-ab unchanged). When the strips of a group take turns
+// (strips_pv), kDirectPvTurnKeys keys per turn, whose V rows stay in L1
+// from the first strip to the last. A call's P starts at a block of the A
+// panel (p_offset), so every set with the direct path has an a_block that
+// divides both (test_kernel_sets).
+inline constexpr int kDirectPvKeys = 32;
+inline constexpr int kDirectPvTurnKeys = 16;
 
 // Whether the strip's P·V is the set's few-row kernel (direct mode,
 // KernelSet::pv_direct_rows), which reads the strip's real rows of P only.
