@@ -10,10 +10,11 @@
 // kernel change measured on the Ice Lake-SP VM (README, Performance).
 //
 //   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]
-//             [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--pairs P]
-//             [--offset F]
+//             [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--fast]
+//             [--pairs P] [--offset F]
 //
-// BHSD (fp32 unless --dtype), default scale; each tensor starts on a 64-byte
+// BHSD (fp32 unless --dtype), default scale, the accurate exp2 unless
+// --fast (ATTNRT_EXP2_FAST); each tensor starts on a 64-byte
 // boundary, as a framework's allocator hands them out, or F elements past
 // one (--offset); threads as ATTNRT_NUM_THREADS says. Prints the
 // median speed of B over A (> 1: B is faster) with its quartiles, and each
@@ -67,7 +68,7 @@ double quantile(std::vector<double> v, double q) {
 int usage() {
   std::fprintf(stderr,
                "usage: attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]\n"
-               "                 [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal]\n"
+               "                 [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--fast]\n"
                "                 [--pairs P] [--offset F]\n");
   return 2;
 }
@@ -113,12 +114,12 @@ class Elements {
 int main(int argc, char** argv) {
   if (argc < 3) return usage();
   std::int64_t b = 1, h = 8, hkv = 0, m = 2048, n = 2048, d = 128;  // hkv 0: as many as h
-  int causal = 0, pairs = 16, offset = 0;
+  int causal = 0, fast = 0, pairs = 16, offset = 0;
   attnrt_dtype dtype = ATTNRT_F32;
   for (int i = 3; i < argc; ++i) {
     const std::string opt = argv[i];
-    if (opt == "--causal") {
-      causal = 1;
+    if (opt == "--causal" || opt == "--fast") {
+      (opt == "--causal" ? causal : fast) = 1;
       continue;
     }
     if (i + 1 >= argc) return usage();
@@ -163,6 +164,7 @@ int main(int argc, char** argv) {
   attnrt_params params;
   lib[0].params_init(&params);
   params.causal = causal;
+  params.precision = fast ? ATTNRT_EXP2_FAST : ATTNRT_EXP2_ACCURATE;
 
   const auto seconds = [&](int which) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -186,9 +188,9 @@ int main(int argc, char** argv) {
   const double flops = 4.0 * static_cast<double>(b * h * m * n * d) * (causal ? 0.5 : 1.0);
   const auto gflops = [&](double s) { return flops / s * 1e-9; };
   const char* dtype_name = dtype == ATTNRT_F32 ? "fp32" : dtype == ATTNRT_F16 ? "fp16" : "bf16";
-  std::printf("B%lld H%lld/%lld M%lld N%lld D%lld %s%s, %d pairs\n", static_cast<long long>(b),
+  std::printf("B%lld H%lld/%lld M%lld N%lld D%lld %s%s%s, %d pairs\n", static_cast<long long>(b),
               static_cast<long long>(h), static_cast<long long>(hkv), static_cast<long long>(m), static_cast<long long>(n),
-              static_cast<long long>(d), dtype_name, causal ? " causal" : "", pairs);
+              static_cast<long long>(d), dtype_name, causal ? " causal" : "", fast ? " fast" : "", pairs);
   std::printf("speed B/A: median %.3f (quartiles %.3f-%.3f)\n", quantile(ratio, 0.5),
               quantile(ratio, 0.25), quantile(ratio, 0.75));
   std::printf("A: best %.1f GFLOP/s, median %.1f\n", gflops(quantile(ta, 0.0)), gflops(quantile(ta, 0.5)));

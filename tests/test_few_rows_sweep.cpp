@@ -1,7 +1,8 @@
 // The few-row paths (skinny prefill, decode, GQA groups stacked as rows)
 // on every kernel set and dtype, over every tail a register tile can have:
 // Dv and D from 1 to 64 (every residue mod 16, so mod every vector width) and
-// a sample up to 512, 1 to 16 query rows, GQA groups of 1 to 16 heads. Each
+// a sample up to 512, 1 to 16 query rows, GQA groups of 1 to 16 heads, and
+// the fast precision on blocks of up to 4 rows. Each
 // shape runs with the planner's plan and, where the set has the direct K/V
 // path, with the other choice of it. An avx2 fp16/bf16 tail of 9-15 columns
 // once came out wrong on 5-16 rows with nothing else failing.
@@ -41,6 +42,17 @@ std::vector<Spec> few_row_specs(attnrt_dtype t) {
   for (const auto& [d, dv] : large)
     for (std::int64_t rows : {1, 5, 12, 16})
       out.push_back({.dtype = t, .B = 1, .Hq = 2, .Hkv = 1, .M = rows, .N = 40, .D = d, .Dv = dv});
+  // Fast exp2 on the blocks of at most 4 packed rows (decode, small GQA
+  // groups): a set whose fast P·V path reads another P (SVE fp16) takes
+  // the direct path there too, with the accurate P·V path (strip.hpp
+  // direct_kv), and packs with the fast one when the test flips it.
+  const std::size_t accurate = out.size();
+  for (std::size_t i = 0; i < accurate; ++i)
+    if (out[i].M * (out[i].Hq / out[i].Hkv) <= 4) {
+      Spec s = out[i];
+      s.precision = ATTNRT_EXP2_FAST;
+      out.push_back(s);
+    }
   return out;
 }
 

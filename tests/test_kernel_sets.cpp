@@ -16,6 +16,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -417,7 +418,75 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
     EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
     EXPECT_EQ(kernels::kDirectPvKeys % kernels::a_block_of(k), 0)
         << "the pipelines' direct P·V calls would start P inside an A panel block";
+    EXPECT_EQ(kernels::kDirectPvTurnKeys % kernels::a_block_of(k), 0)
+        << "the strips' direct P·V turns would start P inside an A panel block";
   }
+}
+
+// Which row blocks read K and V in place (strip.hpp direct_kv, as online and
+// two_pass ask per row block): at the accurate precision any block the plan
+// marks; at the fast one too where the fast P·V path is the accurate one,
+// else (SVE fp16: pv_fp16_12x2_noepi on fp16 P) the few-row blocks (rows <=
+// pv_direct_rows_max: decode) only, which begin_row_block then runs on the
+// accurate P·V and Q·Kᵀ paths and exp2 (fp32 P, as the direct P·V reads it).
+TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  const bool fast_pv = kernels::pv_path(k, Exp2Precision::fast).pv_acc != k.pv_acc;
+  if (std::string_view(k.name).starts_with("sve") && k.dtype == DType::f16) {
+    EXPECT_TRUE(fast_pv) << "the SVE fp16 sets' fast P·V (fp16 P) is what this test is about";
+  }
+  // Q of 2 * mr packed rows (one query row per head), d = 5.
+  constexpr int d = 5;
+  const int rows_max = 2 * k.mr;
+  HostTensor q(dtype(), {1, rows_max, 1, d}, Layout::bhsd, 0);
+  for (int h = 0; h < rows_max; ++h)
+    for (int c = 0; c < d; ++c) q.set(0, h, 0, c, 0.25 * (h + c));
+  kernels::HeadProblem p{};
+  p.dtype = k.dtype;
+  p.m = 1;
+  p.q_heads = rows_max;
+  p.n = 40;
+  p.d = p.dv = d;
+  p.q = q.c().data;
+  p.ldq = q.c().stride[2];
+  p.hsq = q.c().stride[1];
+  p.scale = 1.0f;
+  p.left = p.right = -1;
+  kernels::Blocking b{.mb = rows_max, .nb = kernels::key_step(k), .stage_bytes = 64 << 10, .pipe_ahead = 2,
+                      .direct_kv = true};
+  for (int rows = 1; rows <= rows_max; ++rows) {
+    SCOPED_TRACE("rows " + std::to_string(rows));
+    p.precision = Exp2Precision::accurate;
+    EXPECT_TRUE(kernels::direct_kv(k, p, b, rows));
+    p.precision = Exp2Precision::fast;
+    EXPECT_EQ(kernels::direct_kv(k, p, b, rows), !fast_pv || rows <= k.pv_direct_rows_max);
+    if (k.pv_direct_rows && rows <= k.pv_direct_rows_max) {
+      EXPECT_TRUE(kernels::direct_kv(k, p, b, rows)) << "a few-row block packed";
+    }
+    b.direct_kv = false;
+    EXPECT_FALSE(kernels::direct_kv(k, p, b, rows)) << "the plan said packed";
+    b.direct_kv = true;
+  }
+  // A decode block at the fast precision: direct, with fp32 P.
+  p.precision = Exp2Precision::fast;
+  if (!k.pv_direct_rows) return;
+  kernels::Carver count;
+  kernels::RowBlock rb{};
+  kernels::carve_row_block(count, k, d, d, b, &rb);
+  Buffer ws(count.used(), 0);
+  kernels::Carver carver(ws.data());
+  kernels::carve_row_block(carver, k, d, d, b, &rb);
+  ASSERT_TRUE(kernels::direct_kv(k, p, b, 1));
+  kernels::begin_row_block(k, p, true, 0, 1, &rb);
+  EXPECT_TRUE(rb.direct);
+  EXPECT_EQ(rb.pv.pv_acc, k.pv_acc) << "a direct block on the fast P·V path";
+  EXPECT_EQ(rb.pv.elem, sizeof(float));
+  EXPECT_EQ(rb.qk.qk, k.qk);
+  // exp2 stays fast where the fast precision's P is fp32 anyway.
+  EXPECT_EQ(rb.exp2, fast_pv ? Exp2Precision::accurate : Exp2Precision::fast);
+  EXPECT_EQ(kernels::p_offset(k, rb, 3), 3 * k.mr * sizeof(float));
+  for (int c = 0; c < d; ++c) EXPECT_EQ(rb.q_rows[c], 0.25f * c) << "Q row 0, column " << c;
 }
 
 // ---- row max -------------------------------------------------------------------

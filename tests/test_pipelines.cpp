@@ -879,6 +879,50 @@ TEST(Pipelines, DirectKvMatchesReferenceOnEveryShape) {
     }
 }
 
+// fp16 K and V rows of subnormal values (below 2^-14) on the direct path,
+// decode and a GQA group of 2 (few-row blocks, which take it at the fast
+// precision too) at both precisions. The SVE fp16 set runs under FZ16
+// (fp16 subnormals flushed by fp16 arithmetic: its fast packed P·V and
+// Q·Kᵀ would zero these K and V); the direct kernels widen K and V to fp32
+// as they load them, which FZ16 must not touch. Flushed K would make every
+// score 0 (LSE = log N, uniform weights), flushed V every output 0. Q is
+// large (|q| <= 2^14) so the scores are O(1); V is in [0, 2^-15], so O is
+// checked at the tolerance scaled by 2^-15, plus half an fp16 subnormal
+// step for O's own rounding.
+TEST(Pipelines, DirectKvFp16SubnormalKvUnderFz16) {
+  const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F16);
+  if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path";
+  SCOPED_TRACE(ks.name);
+  for (const std::int64_t hq : {1, 2})
+    for (attnrt_precision prec : {ATTNRT_EXP2_ACCURATE, ATTNRT_EXP2_FAST})
+      for (Strategy s : {Strategy::online, Strategy::two_pass}) {
+        const Case c{.dtype = ATTNRT_F16, .Hq = hq, .Hkv = 1, .M = 1, .N = 300, .D = 64, .Dv = 64,
+                     .precision = prec};
+        SCOPED_TRACE("Hq " + std::to_string(hq) + (prec == ATTNRT_EXP2_FAST ? " fast " : " accurate ") +
+                     kernels::strategy_name(s));
+        InputsPtr inputs = make_inputs(c, 23);
+        Inputs& in = *inputs;
+        std::mt19937 rng(29);
+        in.q = make_tensor(c.dtype, c.B, c.Hq, c.M, c.D, false, rng, -0x1p14f, 0x1p14f);
+        in.k = make_tensor(c.dtype, c.B, c.Hkv, c.N, c.D, false, rng, -0x1p-15f, 0x1p-15f);
+        in.v = make_tensor(c.dtype, c.B, c.Hkv, c.N, c.Dv, false, rng, 0.0f, 0x1p-15f);
+        in.params.scale = 1.0f;
+        in.params.strategy = static_cast<attnrt_strategy>(s);
+        const RefResult ref = reference_forward(in.q.t, in.k.t, in.v.t, in.params);
+        rt::Plan plan = rt::planned(shared_runtime(), in.q.t, in.k.t, in.v.t, in.o.t, in.params);
+        EXPECT_TRUE(plan.blocking.direct_kv);
+        rt::forward_with_plan(shared_runtime(), in.q.t, in.k.t, in.v.t, in.o.t, in.params, plan);
+        const Tolerance tol = tolerance(c.dtype, prec);
+        for (std::int64_t h = 0; h < c.Hq; ++h) {
+          EXPECT_GT(ref.lse[h], std::log(static_cast<double>(c.N)) + 0.1) << "scores too small to tell";
+          EXPECT_NEAR(load(*in.params.lse, 0, h, 0, 0), ref.lse[h], tol.lse) << "LSE, head " << h;
+          for (std::int64_t col = 0; col < c.Dv; ++col)
+            ASSERT_NEAR(load(in.o.t, 0, h, 0, col), ref.o[h * c.Dv + col], tol.o * 0x1p-15 + 0x1p-25)
+                << "O[" << h << "][" << col << "]";
+        }
+      }
+}
+
 TEST(Plans, BadTuningFileNamesVariableFileAndLine) {
   const std::string path = write_file("attnrt_tuning_bad.txt",
                                       "* f32 128 * * -> online 0 0 0 0\n"

@@ -11,7 +11,7 @@ D=128 row at 2.0 GHz).
                         + fp16: widening the K row (D / 32 loop steps)
   Q·Kᵀ packed per key = D x gather packing per element + strips x D x
                         loop / (tile keys)
-  P·V direct per key  = slices x (loop + fixed cost / 16 keys per call)
+  P·V direct per key  = slices x (loop + fixed cost / 32 keys per call)
                         (few rows: 4-vector column chunks the same way)
 % of FMA bound: the useful FMAs (rows x D / 16 lanes / 2 pipes) over it.
 """
@@ -26,7 +26,7 @@ import model  # noqa: E402
 
 VL = estimate.VL
 KEYS_PER_CALL = 224
-PV_KEYS_PER_CALL = 16  # kernels/pipelines/strip.hpp, kDirectPvKeys
+PV_KEYS_PER_CALL = model.PV_KEYS  # kernels/pipelines/strip.hpp, kDirectPvKeys (a strip alone)
 QK = "qk_quad_tile<{g}>({rows}, k, static_cast<const float*>(a), static_cast<const float*>(b), ld, 8, 0.5f, c, ld)"
 PACK = "pack_q_quads<{g}>(static_cast<const float*>(a), ld, {rows}, k, c)"
 PV = {"8x3": "gemm_fp32_8x3_rows<Store::accumulate, false, RowLoad>(k, static_cast<const float*>(a), static_cast<const {t}*>(b), ld, svptrue_b32(), svptrue_b32(), svptrue_b32(), 1.0f, c, ld)",

@@ -29,7 +29,8 @@ goes. Its assumptions:
     (two_pass for M <= 16 and N >= 1024, else online; default blocks,
     two_pass's stage half a core's L2 share), and the K/V path strip.cpp's
     direct_kv takes per row block: direct (K/V rows read in place) for
-    M <= 16 unless the set's fast P·V path runs (fp16 fast packs).
+    M <= 16, but where the set's fast P·V path runs (fp16 fast) only for
+    M <= 4 (few-row blocks, fp32 P); fp16 fast on whole strips packs.
   - Memory: K and V read from HBM by packing (again by each row block
     unless a head's K/V fits half the CMG's L2) or in place by the direct
     kernels, Q read and O written once; 40 GB/s for one core, 210 GB/s per

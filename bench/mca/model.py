@@ -9,7 +9,8 @@ K/V path plan.cpp and strip.cpp pick (mirrored below). Memory is the bytes
 a phase reads from HBM over the bandwidth it can have.
 
 Which phases overlap memory:
-- Packed K/V (many rows per block, and fp16 fast): packing reads K and V
+- Packed K/V (many rows per block, and fp16 fast on whole strips):
+  packing reads K and V
   from HBM; that phase is max(pack loops, bytes / bandwidth). The GEMMs
   after it read the panels from L1/L2 and never overlap the next block's
   stream (nothing prefetches a block ahead of its packing).
@@ -67,9 +68,10 @@ GLUE = 10
 EXP2F = 20
 FILL = 16  # floats per cycle
 # The direct K/V path's constants: plan.cpp kDirectMaxRows, strip.hpp
-# kDirectPvKeys, pv_direct.hpp kPvDirectRowsMax, qk_direct.hpp kQkDirectKeys
-# and its 12-row tiles (quad_tile_vectors() x 4 rows at 512 bits).
-DIRECT_MAX_ROWS, PV_KEYS, PV_ROWS_MAX, QK_KEYS, QK_TILE_ROWS = 16, 16, 4, 8, 12
+# kDirectPvKeys (a strip alone) and kDirectPvTurnKeys (strips taking
+# turns), pv_direct.hpp kPvDirectRowsMax, qk_direct.hpp kQkDirectKeys and
+# its 12-row tiles (quad_tile_vectors() x 4 rows at 512 bits).
+DIRECT_MAX_ROWS, PV_KEYS, PV_TURN_KEYS, PV_ROWS_MAX, QK_KEYS, QK_TILE_ROWS = 16, 32, 16, 4, 8, 12
 
 # name: batch, heads, M, N, D (= Dv), causal  (docs, /work/shared/checks/x86-targets.sh)
 SHAPES = {
@@ -110,7 +112,7 @@ PV_12X2_ROWS = ("gemm_12x2_rows<float, Store::accumulate, false, RowLoad>(k, sta
 # pv_slice columns (pv_passes per slice: the fp16 sets' nv of 4 vectors is
 # two 12x2 passes), exp2_direct the exp2 it runs (fp32 P: the accurate P·V
 # path). fast_pv: a fast P·V path (pv_acc_fast), which the direct path
-# cannot take (strip.cpp direct_kv).
+# takes only for few-row blocks (strip.cpp direct_kv), there with fp32 P.
 SETS = {
     "fp32 accurate": dict(
         tiles="8x3", esz=4, mr=8, nr=48, nv=48, pe=4, peak=64, pack_k_w=48, pack_v_w=48,
@@ -299,14 +301,17 @@ def plan(ks, shape, workers, dname, allow_direct=True, nb_rule=0):
     plan.cpp sets Blocking::direct_kv = direct_possible (has_direct_kv: every
     SVE set; strategy not three_pass) && direct_by_default (rows per block
     M <= kDirectMaxRows = 16; the target shapes have no GQA groups); then
-    strip.cpp's direct_kv(ks, p, b), which begin_row_block takes per row
-    block, adds `pv_path_of(ks, p).pv_acc == ks.pv_acc`: fp16 inputs with
-    fast exp2 run pv_fp16_12x2_noepi on fp16 P, which no direct kernel
-    reads, so they pack K and V although the plan says direct.
+    strip.cpp's direct_kv(ks, p, b, rows), which online and two_pass ask
+    per row block, adds `pv_path_of(ks, p).pv_acc == ks.pv_acc || rows <=
+    pv_direct_rows_max`: fp16 inputs with fast exp2 run
+    pv_fp16_12x2_noepi on fp16 P, which no direct kernel reads, so row
+    blocks of whole strips pack K and V although the plan says direct,
+    while few-row blocks (decode) take the direct path with the accurate
+    P·V path (fp32 P, accurate exp2). A row block here is the whole M
+    (the partition's lines are mb >= M rows for M <= 16).
     allow_direct=False: as if the sets had no direct path (before it);
-    what-ifs: "force", the direct path for the fast precision too, with
-    the accurate P·V path (fp32 P, accurate exp2); "few", the same only
-    where every strip is few-row (rows per block <= pv_direct_rows_max).
+    what-if "force": the direct path for the fast precision on whole
+    strips too.
     nb_rule: an online rule's nb, as kBuiltin's avx512 rules give (what-if)."""
     B, H, M, N, D, _ = shape
     step = ks["nr"]  # key_step: lcm(nr, k_pack = 1, a_block = 1)
@@ -321,7 +326,7 @@ def plan(ks, shape, workers, dname, allow_direct=True, nb_rule=0):
     plan_direct = M <= DIRECT_MAX_ROWS  # direct_possible && direct_by_default
     fast_pv = fast(dname) and ks.get("fast_pv")
     direct = bool(allow_direct) and plan_direct and (
-        not fast_pv or allow_direct == "force" or (allow_direct == "few" and M <= PV_ROWS_MAX))
+        not fast_pv or allow_direct == "force" or M <= PV_ROWS_MAX)
     if two:
         nb = round_up(128, step)
         per_key = (D + round_up(D, ks["nv"])) * ks["pe"] + 4 * ks["mr"]
@@ -396,8 +401,9 @@ def direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph):
     pv_direct_rows_max = 4; else mr); exp2_rows on all mr rows (it ignores
     `rows`); P·V by pv_direct_rows on a few-row strip's real rows, else
     pv_direct_init/acc on all mr, PV_KEYS keys per call (one strip:
-    strip_pv's loop; several: strips_pv's turns), V rows read in place once
-    for all strips (they stay in L1 between the strips' turns)."""
+    strip_pv's loop) or PV_TURN_KEYS (several: strips_pv's turns), V rows
+    read in place once for all strips (they stay in L1 between the strips'
+    turns)."""
     _, _, _, n, d, causal = shape
     mr, dc, esz, pvk = ks["mr"], c["direct"], ks["esz"], plan_.get("pv_keys", PV_KEYS)
     strips = []
@@ -433,9 +439,10 @@ def direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph):
         for kp in slots:
             exp2["exp2"] += -(-kp // VL) * c["exp2_direct"] + c["exp2_direct_call"] + c["glue"]
             # one strip: a call per slot (few rows) or per PV_KEYS keys;
-            # several strips take turns per PV_KEYS keys
+            # several strips take turns per PV_TURN_KEYS keys
+            step = pvk if len(strips) == 1 else PV_TURN_KEYS
             calls = [kp] if few and len(strips) == 1 else \
-                [pvk] * (kp // pvk) + ([kp % pvk] if kp % pvk else [])
+                [step] * (kp // step) + ([kp % step] if kp % step else [])
             for k in calls:
                 lp, fx = dc.pv_rows(rows, k, d) if few else dc.pv(k, d)
                 p2["P·V"] += lp
@@ -631,10 +638,10 @@ def items(g, a, e):
 
 # Options of a run (report's what-ifs and steps; the table uses the defaults):
 #   direct:  True as the runtime decides, False as if no set had the direct
-#            path, "force" / "few" what-ifs for fast precision (plan());
+#            path, "force" what-if for fast precision on whole strips (plan());
 #   overlap: a direct phase at max(compute, stream) (True), or their sum;
 #   mem:     the memory terms at all; calls: per-call fixed costs and glue;
-#   pv_keys: keys per direct P·V call (strip.hpp kDirectPvKeys);
+#   pv_keys: keys per direct P·V call of a strip alone (strip.hpp kDirectPvKeys);
 #   nb:      an online plan rule's key block (0: default_blocking's).
 DEFAULT = dict(direct=True, overlap=True, mem=True, calls=True, pv_keys=PV_KEYS, nb=0)
 
@@ -875,23 +882,21 @@ def what_if(costs, r):
         print(f"#   {s} {d}, {w} core(s): {row['A'][1]:.1f}% / {row['B'][1]:.1f}% of peak{extra} "
               f"(overlapped: {r[(s, d, w)]['A'][1]:.1f}% / {r[(s, d, w)]['B'][1]:.1f}%)")
     print("\n# What-ifs (not what the runtime does; estimated), A / B:")
-    for s, w, how in (("S5", 1, "few"), ("S5", 48, "few"), ("S4", 1, "force")):
-        row, p, ks = estimate(costs, s, "fp16 fast", w, dict(direct=how))
-        extra = f", {hbm_pct(row):.0f}% / {hbm_pct(row, 'B'):.0f}% of HBM" if s == "S5" else ""
+    for s, w in (("S4", 1), ("S4", 48)):
+        row = estimate(costs, s, "fp16 fast", w, dict(direct="force"))[0]
         now = r[(s, "fp16 fast", w)]
-        print(f"#   {s} fp16 fast, {w} core(s), direct K/V with the accurate P·V path (fp32 P, accurate exp2)"
-              f"{' where rows per block <= 4' if how == 'few' else ', forced (12 rows)'}:"
-              f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% of the fp16 peak{extra}"
-              f" (now, packed: {now['A'][1]:.1f}% / {now['B'][1]:.1f}%"
-              + (f", {hbm_pct(now):.0f}% / {hbm_pct(now, 'B'):.0f}% of HBM)" if s == "S5" else ")"))
+        print(f"#   {s} fp16 fast, {w} core(s), direct K/V with the accurate P·V path (fp32 P, accurate exp2),"
+              f" forced onto whole strips (12 rows): {row['A'][1]:.1f}% / {row['B'][1]:.1f}% of the fp16 peak"
+              f" (now, packed: {now['A'][1]:.1f}% / {now['B'][1]:.1f}%)")
     for s, d in (("S2", "fp32 accurate"), ("S2", "fp16 fast")):
         row = estimate(costs, s, d, 1, dict(nb=512))[0]
         now = r[(s, d, 1)]
         print(f"#   {s} {d}, 1 core, online nb 512 (a plan rule for sve512 at D = 128, as avx512's):"
               f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% (now nb 256: {now['A'][1]:.1f}% / {now['B'][1]:.1f}%)")
-    for keys in (32, 64):
+    for keys in (16, 64):
         row = estimate(costs, "S4", "fp32 accurate", 1, dict(pv_keys=keys))[0]
-        print(f"#   S4 fp32 accurate, 1 core, {keys} keys per direct P·V call (kDirectPvKeys, now {PV_KEYS}):"
+        print(f"#   S4 fp32 accurate, 1 core, {keys} keys per direct P·V call of a strip alone"
+              f" (kDirectPvKeys, now {PV_KEYS}):"
               f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% (now {r[('S4', 'fp32 accurate', 1)]['A'][1]:.1f}% / "
               f"{r[('S4', 'fp32 accurate', 1)]['B'][1]:.1f}%)")
 

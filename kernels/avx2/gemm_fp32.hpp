@@ -34,8 +34,9 @@ enum class Epilogue { scale_store, store, accumulate };
 
 // How far ahead (in k steps) B rows read in place are prefetched: V rows
 // are a row stride apart, a stride the hardware prefetchers pick up late.
-// The pipelines hand the direct P·V 16 keys per call, across all column
-// slices (strips_pv), so this is the next call's rows: 16 KiB ahead at
+// The pipelines hand the direct P·V 16 keys per call to strips taking
+// turns, across all column slices (strips_pv; 32 to a strip alone), so
+// this is the next call's rows: 16 KiB ahead at
 // Dv = 256. Every strip of a group prefetches them, the second strip's
 // mostly hitting L1 (they cost about 8% of the P·V with V in cache);
 // measured on the Zen VM (M12 N32768 D256): the first strip alone

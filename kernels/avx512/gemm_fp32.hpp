@@ -33,8 +33,9 @@ namespace attnrt::kernels::avx512 {
 
 // How far ahead (in k steps) B rows read in place are prefetched: V rows are
 // a row stride apart, a stride the hardware prefetchers pick up late. The
-// pipelines hand the direct P·V 16 keys per call (strip_pv), so this is the
-// next call's rows, as on avx2.
+// pipelines hand the direct P·V 16 keys per call to strips taking turns
+// (strips_pv), 32 to a strip alone (strip_pv), so this is the next call's
+// rows or the call's second half, as on avx2.
 inline constexpr int kPrefetchRows = 16;
 
 // Rows < kMr: only the first Rows rows of the A panel are read and of C

@@ -42,9 +42,11 @@ struct Blocking {
   int pipe_ahead;
   // online and two_pass: read K and V in place with the set's direct
   // kernels (KernelSet::qk_direct) instead of packing each block, where the
-  // set has them, the inputs are fp32 and P takes the accurate path (else
-  // the flag is ignored). For few query rows per block, where packing costs
-  // as much as the math. three_pass: unused (it always packs).
+  // set has them (fp16/bf16 inputs: with widen_rows) and either P takes the
+  // accurate path or the block has at most pv_direct_rows_max rows (else
+  // the flag is ignored: strip.hpp direct_kv). For few query rows per
+  // block, where packing costs as much as the math. three_pass: unused (it
+  // always packs).
   bool direct_kv = false;
 };
 

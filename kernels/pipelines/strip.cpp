@@ -76,8 +76,9 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->kv_stage = c.take(kv_stage_bytes(kv_quantum(ks), d, dv, ks.dtype));
 }
 
-bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b) {
-  return b.direct_kv && has_direct_kv(ks) && pv_path_of(ks, p).pv_acc == ks.pv_acc;
+bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows) {
+  return b.direct_kv && has_direct_kv(ks) &&
+         (pv_path_of(ks, p).pv_acc == ks.pv_acc || rows <= ks.pv_direct_rows_max);
 }
 
 namespace {
@@ -91,8 +92,13 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int
                      RowBlock* rb) {
   rb->r0 = r0;
   rb->r1 = r1;
-  rb->pv = pv_path_of(ks, p);
-  rb->qk = qk_path_of(ks, p);
+  // Direct mode reads K and V in place with the direct kernels, whose P is
+  // fp32 (the accurate P·V path) whatever the precision.
+  rb->pv = direct ? pv_path(ks, Exp2Precision::accurate) : pv_path_of(ks, p);
+  rb->qk = direct ? qk_path(ks, Exp2Precision::accurate) : qk_path_of(ks, p);
+  // exp2_rows writes P in the type of pv_path(precision): a fast exp2 stays
+  // where that is the block's P·V path (every set's fp32 P), else accurate.
+  rb->exp2 = rb->pv.pv_acc == pv_path_of(ks, p).pv_acc ? p.precision : Exp2Precision::accurate;
   rb->direct = direct;
   const int rows = r1 - r0;
   const std::size_t esz = elem_bytes(ks);
@@ -234,9 +240,9 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
   int lo = std::numeric_limits<int>::max(), hi = 0;
   for (int st = 0; st < n; ++st)
     if (c[st].count() > 0) lo = std::min(lo, c[st].c0), hi = std::max(hi, c[st].c1);
-  for (int k = lo; k < hi; k += kDirectPvKeys)
+  for (int k = lo; k < hi; k += kDirectPvTurnKeys)
     for (int st = 0; st < n; ++st) {
-      const int a = std::max(k, c[st].c0), b = std::min(k + kDirectPvKeys, c[st].c1);
+      const int a = std::max(k, c[st].c0), b = std::min(k + kDirectPvTurnKeys, c[st].c1);
       if (a < b)
         strip_pv(ks, s[st], rb, b - a, p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0), kv, a);
     }
@@ -268,10 +274,10 @@ const float* update_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
   return fold_max(ks, s, rb, m_new);
 }
 
-void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
+void write_p(const KernelSet& ks, const Strip& s, const RowBlock& rb,
              const float* sc, std::int64_t lds, int cols, const float* m_safe,
              std::byte* p_panel) {
-  ks.exp2_rows(sc, lds, softmax_rows(ks, rb, s), cols, m_safe, s.l, p_panel, p.precision);
+  ks.exp2_rows(sc, lds, softmax_rows(ks, rb, s), cols, m_safe, s.l, p_panel, rb.exp2);
 }
 
 void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,

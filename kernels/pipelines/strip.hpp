@@ -65,8 +65,10 @@ struct RowBlock {
   Cols* cols;           //   and their S columns
   std::byte* kv_stage;  // paged K/V: one quantum of rows that straddles a page (kv_runs.hpp)
   std::int64_t ldo;     // dv rounded up to nv
-  PvPath pv;            // the P·V path of the problem's precision
+  PvPath pv;            // the P·V path of the problem's precision (direct: accurate)
   QkPath qk;            // and its Q·Kᵀ path
+  Exp2Precision exp2;   // what exp2_rows writes P for: the problem's precision,
+                        // or accurate where pv is not that precision's path
   int nb;
   int dv;
   int r0, r1;           // packed rows of the block in use
@@ -81,13 +83,22 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
                      RowBlock* rb);
 
 // Whether a pipeline that supports it reads K and V rows directly for `p`
-// under blocking b: b asks for it, the set has the direct kernels (and, for
-// fp16/bf16 inputs, widen_rows) and P takes the accurate (fp32) P·V path.
-bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b);
+// in a row block of `rows` rows under blocking b: b asks for it, the set has
+// the direct kernels (and, for fp16/bf16 inputs, widen_rows), and either P
+// takes the accurate (fp32) P·V path anyway or the block is few-row (rows
+// <= pv_direct_rows_max: decode, a small GQA group). A fast P·V path (SVE
+// fp16's noepi) then gives way to the direct one: it would pack K and V and
+// compute mr padded rows for one, twice the memory traffic of a
+// bandwidth-bound block; on whole strips it stays (estimated faster there:
+// bench/mca/model.py).
+bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows);
 
 // Starts row block [r0, r1) (at most mb rows) in direct mode (direct_kv())
 // or not: packs its Q (direct: finds its rows), empties its accumulators
-// and statistics.
+// and statistics. A direct block takes the accurate P·V and Q·Kᵀ paths
+// (rb->pv, rb->qk: fp32 P, which the direct P·V reads) at any precision,
+// and where the problem's fast P·V path differs, the accurate exp2 too
+// (rb->exp2: exp2_rows writes P for that path).
 void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int r0, int r1,
                      RowBlock* rb);
 
@@ -163,12 +174,18 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
                   const RowBlock& rb, const KvSource& kv, KeyRange keys, float* sc,
                   std::int64_t lds);
 
-// Keys per direct P·V call (V rows read in place; strip_pv, strips_pv): the
-// strips of a group take turns per kDirectPvKeys keys, whose V rows stay in
-// L1 from the first strip to the last. A call's P
-// starts at a block of the A panel (p_offset), so every set with the direct
-// path has an a_block that divides it (test_kernel_sets).
-inline constexpr int kDirectPvKeys = 16;
+// Keys per direct P·V call (V rows read in place) of a strip alone
+// (strip_pv's loop over pv_direct_init/acc): each call loads and stores its
+// O accumulators once per column slice, so more keys per call cost fewer
+// of those (A64FX S4, B1 H2 M12 N32768 D256 fp32, estimated by
+// bench/mca/model.py: 83.3 -> 86.8% of the peak from 16 to 32 keys; x86
+// attnrt-ab unchanged). When the strips of a group take turns
+// (strips_pv), kDirectPvTurnKeys keys per turn, whose V rows stay in L1
+// from the first strip to the last. A call's P starts at a block of the A
+// panel (p_offset), so every set with the direct path has an a_block that
+// divides both (test_kernel_sets).
+inline constexpr int kDirectPvKeys = 32;
+inline constexpr int kDirectPvTurnKeys = 16;
 
 // Whether the strip's P·V is the set's few-row kernel (direct mode,
 // KernelSet::pv_direct_rows), which reads the strip's real rows of P only.
@@ -237,8 +254,8 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
                const std::byte* p_panels, std::size_t p_stride, const KvSource& kv);
 
 // P panel (columns [0, cols) of S at sc, padded to k_pack) for the strip:
-// exp2(S - m_safe) with row sums added to s.l.
-void write_p(const KernelSet& ks, const HeadProblem& p, const Strip& s, const RowBlock& rb,
+// exp2(S - m_safe) with row sums added to s.l, at rb.exp2.
+void write_p(const KernelSet& ks, const Strip& s, const RowBlock& rb,
              const float* sc, std::int64_t lds, int cols, const float* m_safe, std::byte* p_panel);
 
 // The strip's O (+)= P·V for kp packed keys: P panel at p_panel, V of the

@@ -82,7 +82,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       const Cols c = cols_of(ks, s.keys.clip(k0, k0 + ck), k0);
       if (c.count() <= 0) continue;
       const float* m_safe = fold_max(ks, s, w.rb, w.chunk_max + st * ks.mr);
-      write_p(ks, p, s, w.rb, s_of(st) + c.c0, w.lds, c.count(), m_safe,
+      write_p(ks, s, w.rb, s_of(st) + c.c0, w.lds, c.count(), m_safe,
               p_of(st) + p_offset(ks, w.rb, c.c0));
     }
 

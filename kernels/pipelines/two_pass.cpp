@@ -79,7 +79,7 @@ TwoPassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void
 
 // Pass 2 of the group's n strips (rb.strips, S columns rb.cols relative to
 // the chunk), nb columns of each per ring slot.
-void exp2_pv_ring(const KernelSet& ks, const HeadProblem& p, const Blocking& b,
+void exp2_pv_ring(const KernelSet& ks, const Blocking& b,
                   const TwoPassBuffers& w, int n, const KvSource& kv) {
   const RowBlock& rb = w.rb;
   int tiles = 0;
@@ -96,7 +96,7 @@ void exp2_pv_ring(const KernelSet& ks, const HeadProblem& p, const Blocking& b,
       const Cols c = tile(i, j);
       if (c.count() <= 0) continue;
       const Strip& s = rb.strips[i];
-      write_p(ks, p, s, rb, strip_s(ks, w.s, w.lds, i) + c.c0, w.lds,
+      write_p(ks, s, rb, strip_s(ks, w.s, w.lds, i) + c.c0, w.lds,
               c.count(), safe_max(rb, s), slot(j) + i * w.p_panel);
     }
   };
@@ -110,7 +110,7 @@ void exp2_pv_ring(const KernelSet& ks, const HeadProblem& p, const Blocking& b,
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                TwoPassBuffers& w, int r0, int r1) {
-  begin_row_block(ks, p, direct_kv(ks, p, b), r0, r1, &w.rb);
+  begin_row_block(ks, p, direct_kv(ks, p, b, r1 - r0), r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb), step = strips_in_step(ks, w.rb);
   const int chunk = w.rb.direct ? w.direct_chunk : w.chunk;
@@ -125,7 +125,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
         if (c.count() > 0)
           update_max(ks, w.rb.strips[i], w.rb, strip_s(ks, w.s, w.lds, i) + c.c0, w.lds, c.count());
       }
-      exp2_pv_ring(ks, p, b, w, n, kv);
+      exp2_pv_ring(ks, b, w, n, kv);
     }
   }
   end_row_block(ks, p, t, &w.rb);

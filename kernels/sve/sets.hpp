@@ -15,8 +15,11 @@
 // Every set has the direct K/V path (K and V rows read in place, for few
 // query rows): qk_direct.hpp for Q·Kᵀ, and pv_direct.hpp, the set's own
 // P·V tiles on V rows, for P·V with the fp32 P of the accurate precision,
-// and strips of 1-4 real rows on those rows only (the fp16 sets' fast P·V
-// reads fp16 P, so it keeps packing V).
+// and strips of 1-4 real rows on those rows only. The fp16 sets' fast P·V
+// reads fp16 P from packed V: a row block of whole strips at the fast
+// precision keeps it (and packs K and V); a few-row block (decode, at most
+// kPvDirectRowsMax rows) takes the direct path with fp32 P instead
+// (strip.hpp direct_kv).
 #pragma once
 
 #include <type_traits>
