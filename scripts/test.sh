@@ -152,9 +152,10 @@ fi
 # Stages with a budget (run_budgeted). The differential fuzzer against the
 # reference under ASan+UBSan, in the ASan tree (which already built it).
 run_budgeted fuzz 240 bash scripts/ci-fuzz.sh build-test-asan 180
-# Slots for the stages planned next (budgets to be set when they land):
-# run_budgeted python <s> bash scripts/ci-python.sh
-# run_budgeted mpi <s> bash scripts/ci-mpi.sh
+# The stages planned next, with their budgets (README, Tests): the Python
+# package built and tested, and MPI runs of several ranks on loopback.
+# run_budgeted python 300 bash scripts/ci-python.sh
+# run_budgeted mpi 240 bash scripts/ci-mpi.sh
 
 # ThreadSanitizer: concurrent callers and the executors (oneTBB), race-free.
 run_check tsan build-test-tsan.log bash scripts/ci-tsan.sh "$PWD/build-test-tsan"
