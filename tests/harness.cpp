@@ -63,6 +63,28 @@ std::string Spec::name() const {
 
 void PrintTo(const Spec& s, std::ostream* os) { *os << s.name(); }
 
+HeadTerms::HeadTerms(std::int64_t Hq, bool with_alibi, bool with_sinks, std::mt19937& rng) {
+  for (std::int64_t h = 0; with_alibi && h < Hq; ++h)
+    alibi.push_back(std::exp2(-8.0f * static_cast<float>(h + 1) / static_cast<float>(Hq)));
+  std::uniform_real_distribution<float> sink(-2.0f, 2.0f);
+  for (std::int64_t h = 0; with_sinks && h < Hq; ++h)
+    sinks.push_back(h == 0 ? -std::numeric_limits<float>::infinity() : sink(rng));
+}
+
+attnrt_params masked_params(bool causal, attnrt_causal_align align, std::int64_t window_left,
+                            std::int64_t window_right, const HeadTerms& heads, attnrt_strategy strategy) {
+  attnrt_params p;
+  attnrt_params_init(&p);
+  p.causal = causal ? 1 : 0;
+  p.align = align;
+  p.window_left = window_left;
+  p.window_right = window_right;
+  p.strategy = strategy;
+  p.alibi_slopes = heads.alibi_or_null();
+  p.sinks = heads.sinks_or_null();
+  return p;
+}
+
 Problem::Problem(const Spec& spec, std::uint32_t seed)
     : spec_(spec),
       q_(spec.dtype, {spec.B, spec.Hq, spec.M, spec.D}, spec.layout, kNanFill),
@@ -72,10 +94,7 @@ Problem::Problem(const Spec& spec, std::uint32_t seed)
   q_.fill_uniform(rng);
   k_.fill_uniform(rng);
   v_.fill_uniform(rng);
-  for (std::int64_t h = 0; spec.alibi && h < spec.Hq; ++h)
-    alibi_.push_back(std::exp2(-8.0f * static_cast<float>(h + 1) / static_cast<float>(spec.Hq)));
-  std::uniform_real_distribution<float> sink(-2.0f, 2.0f);
-  for (std::int64_t h = 0; spec.sinks && h < spec.Hq; ++h) sinks_.push_back(h == 0 ? -kInf : sink(rng));
+  heads_ = HeadTerms(spec.Hq, spec.alibi, spec.sinks, rng);
   if (spec.bias == BiasKind::none) return;
   const HostTensor::Shape bs = bias_shape(spec);
   bias_.emplace(ATTNRT_F32, bs, spec.layout, kNanFill);
@@ -115,8 +134,8 @@ attnrt_params Problem::params(const attnrt_tensor* lse, kernels::Strategy strate
   p.precision = spec_.precision;
   p.strategy = c_strategy(strategy);
   p.lse = lse;
-  p.alibi_slopes = alibi_.empty() ? nullptr : alibi_.data();
-  p.sinks = sinks_.empty() ? nullptr : sinks_.data();
+  p.alibi_slopes = heads_.alibi_or_null();
+  p.sinks = heads_.sinks_or_null();
   return p;
 }
 
@@ -133,8 +152,8 @@ attnrt::Params Problem::cpp_params(const attnrt::Tensor* lse, kernels::Strategy 
   p.precision = static_cast<attnrt::Precision>(spec_.precision);
   p.strategy = static_cast<attnrt::Strategy>(c_strategy(strategy));
   p.lse = lse;
-  p.alibi_slopes = alibi_.empty() ? nullptr : alibi_.data();
-  p.sinks = sinks_.empty() ? nullptr : sinks_.data();
+  p.alibi_slopes = heads_.alibi_or_null();
+  p.sinks = heads_.sinks_or_null();
   return p;
 }
 

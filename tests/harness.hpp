@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,21 @@ struct Spec {
 
 void PrintTo(const Spec& s, std::ostream* os);  // its name, in gtest messages
 
+// Per query head, as the specs ask for them: ALiBi slopes 2^(-8(h+1)/Hq)
+// and sink logits from U(-2, 2), head 0's -inf (no sink); empty when not.
+struct HeadTerms {
+  std::vector<float> alibi, sinks;  // [Hq] each, or empty
+  HeadTerms() = default;
+  HeadTerms(std::int64_t Hq, bool with_alibi, bool with_sinks, std::mt19937& rng);
+  const float* alibi_or_null() const { return alibi.empty() ? nullptr : alibi.data(); }
+  const float* sinks_or_null() const { return sinks.empty() ? nullptr : sinks.data(); }
+};
+
+// Default params with these masks and per-head terms: what a packed or
+// paged test's per-sequence reference uses.
+attnrt_params masked_params(bool causal, attnrt_causal_align align, std::int64_t window_left,
+                            std::int64_t window_right, const HeadTerms& heads, attnrt_strategy strategy);
+
 // Inputs of a spec, drawn from U(-1, 1) (bias too, with -inf entries).
 // The random stream is seeded from the spec's name unless a seed is given:
 // specs that differ only in parameters (scale, softcap) then share inputs.
@@ -75,7 +91,7 @@ class Problem {
   Spec spec_;
   HostTensor q_, k_, v_;
   std::optional<HostTensor> bias_;
-  std::vector<float> alibi_, sinks_;  // [Hq] each, or empty
+  HeadTerms heads_;
   attnrt_tensor bias_c_{};
   attnrt::Tensor bias_cpp_{};
 };
@@ -127,6 +143,35 @@ Outputs run_backend(const Backend& backend, Problem& p, int threads = 2);
 ::testing::AssertionResult matches_sequence(const HostTensor& o, const HostTensor* lse, std::int64_t b,
                                             std::int64_t batch, std::int64_t row0, std::int64_t m,
                                             const RefResult& ref, Tolerance tol);
+
+// A packed or paged call (In: seqs(), rows(b), row0(b), batch(b),
+// reference(b), as test_varlen's and test_paged_kv's inputs have): every
+// sequence's rows of o (and lse) against its own reference, and nothing
+// written outside the views.
+template <class In>
+::testing::AssertionResult matches_per_sequence(In& in, const HostTensor& o, const HostTensor* lse, Tolerance tol) {
+  if (!o.outside_intact()) return ::testing::AssertionFailure() << "O was written outside its view";
+  if (lse && !lse->outside_intact()) return ::testing::AssertionFailure() << "LSE was written outside its view";
+  for (std::int64_t b = 0; b < in.seqs(); ++b) {
+    if (in.rows(b) == 0) continue;
+    const auto r = matches_sequence(o, lse, b, in.batch(b), in.row0(b), in.rows(b), in.reference(b), tol);
+    if (!r) return r;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Runs In's call (q(), k(), v(), make_o(), make_lse(), params(lse, strategy))
+// through the C ABI on rt and checks every sequence, as above.
+template <class In>
+void expect_call_matches_per_sequence(attnrt_runtime* rt, In& in, const BackendCase& c) {
+  HostTensor o = in.make_o();
+  std::optional<HostTensor> lse = in.make_lse();
+  const attnrt_params p =
+      in.params(lse ? &lse->c() : nullptr, static_cast<attnrt_strategy>(static_cast<int>(c.backend.strategy)));
+  ASSERT_EQ(attnrt_runtime_forward(rt, &in.q().c(), &in.k().c(), &in.v().c(), &o.c(), &p), ATTNRT_OK)
+      << attnrt_last_error();
+  EXPECT_TRUE(matches_per_sequence(in, o, lse ? &*lse : nullptr, tolerance(c.dtype, ATTNRT_EXP2_ACCURATE)));
+}
 
 // Whether two outputs hold the same bits in every element of their views.
 ::testing::AssertionResult bit_identical(const HostTensor& a, const HostTensor& b);

@@ -109,11 +109,7 @@ class Paged {
     }
     q_.emplace(t, q_shape(s.D), pool, kNanFill);
     q_->fill_uniform(rng);
-    std::uniform_real_distribution<float> sink(-2.0f, 2.0f);
-    for (std::int64_t h = 0; s.alibi && h < s.Hq; ++h)
-      alibi_.push_back(std::exp2(-8.0f * static_cast<float>(h + 1) / static_cast<float>(s.Hq)));
-    for (std::int64_t h = 0; s.sinks && h < s.Hq; ++h)
-      sinks_.push_back(h == 0 ? -std::numeric_limits<float>::infinity() : sink(rng));
+    heads_ = HeadTerms(s.Hq, s.alibi, s.sinks, rng);
   }
 
   bool varlen() const { return !s_.lens_q.empty(); }
@@ -131,16 +127,7 @@ class Paged {
 
   // The spec's masks, without paging: what each sequence's reference uses.
   attnrt_params dense_params(attnrt_strategy strategy) const {
-    attnrt_params p;
-    attnrt_params_init(&p);
-    p.causal = s_.causal;
-    p.align = s_.align;
-    p.window_left = s_.window_left;
-    p.window_right = s_.window_right;
-    p.strategy = strategy;
-    p.alibi_slopes = alibi_.empty() ? nullptr : alibi_.data();
-    p.sinks = sinks_.empty() ? nullptr : sinks_.data();
-    return p;
+    return masked_params(s_.causal, s_.align, s_.window_left, s_.window_right, heads_, strategy);
   }
   attnrt_params params(const attnrt_tensor* lse, attnrt_strategy strategy) const {
     attnrt_params p = dense_params(strategy);
@@ -188,22 +175,9 @@ class Paged {
   std::vector<HostTensor> dense_k_, dense_v_;
   std::vector<std::int32_t> table_, cu_q_;
   std::int64_t stride_ = 0;
-  std::vector<float> alibi_, sinks_;
+  HeadTerms heads_;
   std::vector<RefResult> refs_;
 };
-
-// Every sequence's rows of o (and lse) against its reference.
-::testing::AssertionResult matches_per_sequence(Paged& in, const HostTensor& o, const HostTensor* lse, Tolerance tol) {
-  if (!o.outside_intact()) return ::testing::AssertionFailure() << "O was written outside its view";
-  if (lse && !lse->outside_intact()) return ::testing::AssertionFailure() << "LSE was written outside its view";
-  for (std::int64_t b = 0; b < in.seqs(); ++b) {
-    const std::int64_t m = in.rows(b), r0 = in.row0(b), ob = in.batch(b);
-    if (m == 0) continue;
-    const auto r = matches_sequence(o, lse, b, ob, r0, m, in.reference(b), tol);
-    if (!r) return r;
-  }
-  return ::testing::AssertionSuccess();
-}
 
 std::vector<PagedSpec> specs() {
   return {
@@ -250,14 +224,7 @@ TEST_P(PagedKv, EverySequenceMatchesItsDenseReference) {
   ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
   for (const PagedSpec& s : specs()) {
     SCOPED_TRACE(s.name);
-    Paged& in = inputs(s, c.dtype);
-    HostTensor o = in.make_o();
-    std::optional<HostTensor> lse = in.make_lse();
-    const attnrt_params p =
-        in.params(lse ? &lse->c() : nullptr, static_cast<attnrt_strategy>(static_cast<int>(c.backend.strategy)));
-    ASSERT_EQ(attnrt_runtime_forward(rt.get(), &in.q().c(), &in.k().c(), &in.v().c(), &o.c(), &p), ATTNRT_OK)
-        << attnrt_last_error();
-    EXPECT_TRUE(matches_per_sequence(in, o, lse ? &*lse : nullptr, tolerance(c.dtype, ATTNRT_EXP2_ACCURATE)));
+    expect_call_matches_per_sequence(rt.get(), inputs(s, c.dtype), c);
   }
 }
 

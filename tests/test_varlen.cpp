@@ -57,11 +57,7 @@ class Packed {
     v_.fill_uniform(rng);
     if (s.nan_key_in_seq0)
       for (std::int64_t h = 0; h < s.Hkv; ++h) k_.set(0, h, 0, 1, std::numeric_limits<double>::quiet_NaN());
-    std::uniform_real_distribution<float> sink(-2.0f, 2.0f);
-    for (std::int64_t h = 0; s.alibi && h < s.Hq; ++h)
-      alibi_.push_back(std::exp2(-8.0f * static_cast<float>(h + 1) / static_cast<float>(s.Hq)));
-    for (std::int64_t h = 0; s.sinks && h < s.Hq; ++h)
-      sinks_.push_back(h == 0 ? -std::numeric_limits<float>::infinity() : sink(rng));
+    heads_ = HeadTerms(s.Hq, s.alibi, s.sinks, rng);
   }
 
   HostTensor make_o() const { return HostTensor(q_.dtype(), {1, s_.Hq, cu_q_.back(), s_.Dv}, s_.layout, kCanaryFill); }
@@ -72,16 +68,7 @@ class Packed {
 
   // The spec's masks, without varlen: what each sequence's reference uses.
   attnrt_params dense_params(attnrt_strategy strategy) const {
-    attnrt_params p;
-    attnrt_params_init(&p);
-    p.causal = s_.causal;
-    p.align = s_.align;
-    p.window_left = s_.window_left;
-    p.window_right = s_.window_right;
-    p.strategy = strategy;
-    p.alibi_slopes = alibi_.empty() ? nullptr : alibi_.data();
-    p.sinks = sinks_.empty() ? nullptr : sinks_.data();
-    return p;
+    return masked_params(s_.causal, s_.align, s_.window_left, s_.window_right, heads_, strategy);
   }
   attnrt_params params(const attnrt_tensor* lse, attnrt_strategy strategy) const {
     attnrt_params p = dense_params(strategy);
@@ -93,6 +80,11 @@ class Packed {
   }
 
   const VarlenSpec& spec() const { return s_; }
+  // The sequences, as harness.hpp's matches_per_sequence reads them.
+  std::int64_t seqs() const { return static_cast<std::int64_t>(s_.lens_q.size()); }
+  std::int64_t rows(std::int64_t b) const { return s_.lens_q[b]; }
+  std::int64_t row0(std::int64_t b) const { return cu_q_[b]; }
+  std::int64_t batch(std::int64_t) const { return 0; }
   const std::vector<std::int32_t>& cu_q() const { return cu_q_; }
   const std::vector<std::int32_t>& cu_k() const { return cu_k_; }
   const HostTensor& q() const { return q_; }
@@ -122,24 +114,8 @@ class Packed {
   VarlenSpec s_;
   std::vector<std::int32_t> cu_q_, cu_k_;
   HostTensor q_, k_, v_;
-  std::vector<float> alibi_, sinks_;
+  HeadTerms heads_;
 };
-
-// Every sequence's rows of o (and lse) against its reference.
-::testing::AssertionResult matches_per_sequence(const Packed& in, const HostTensor& o, const HostTensor* lse,
-                                                Tolerance tol) {
-  if (!o.outside_intact()) return ::testing::AssertionFailure() << "O was written outside its view";
-  if (lse && !lse->outside_intact()) return ::testing::AssertionFailure() << "LSE was written outside its view";
-  const VarlenSpec& s = in.spec();
-  for (std::size_t b = 0; b < s.lens_q.size(); ++b) {
-    const std::int64_t m = s.lens_q[b], r0 = in.cu_q()[b];
-    if (m == 0) continue;
-    const auto r = matches_sequence(o, lse, static_cast<std::int64_t>(b), 0, r0, m,
-                                    in.reference(static_cast<std::int64_t>(b)), tol);
-    if (!r) return r;
-  }
-  return ::testing::AssertionSuccess();
-}
 
 std::vector<VarlenSpec> specs() {
   // The lengths {17, 300, 1000, 2048} scaled down, with a sequence of
@@ -173,13 +149,7 @@ TEST_P(Varlen, EverySequenceMatchesItsDenseReference) {
   for (const VarlenSpec& s : specs()) {
     SCOPED_TRACE(s.name);
     const Packed in(s, c.dtype);
-    HostTensor o = in.make_o();
-    std::optional<HostTensor> lse = in.make_lse();
-    const attnrt_params p =
-        in.params(lse ? &lse->c() : nullptr, static_cast<attnrt_strategy>(static_cast<int>(c.backend.strategy)));
-    ASSERT_EQ(attnrt_runtime_forward(rt.get(), &in.q().c(), &in.k().c(), &in.v().c(), &o.c(), &p), ATTNRT_OK)
-        << attnrt_last_error();
-    EXPECT_TRUE(matches_per_sequence(in, o, lse ? &*lse : nullptr, tolerance(c.dtype, ATTNRT_EXP2_ACCURATE)));
+    expect_call_matches_per_sequence(rt.get(), in, c);
   }
 }
 
