@@ -1,0 +1,156 @@
+"""attnrt: multi-core CPU attention for numpy, DLPack and PyTorch callers.
+
+    out = attnrt.attention(q, k, v, causal=True)
+
+Arrays are read in place (DLPack or the buffer protocol: numpy, PyTorch, ...)
+as [batch, heads, seq, head_dim] (layout="bhsd") or [batch, seq, heads,
+head_dim] (layout="bshd"), with any strides but a contiguous head_dim.
+docs/python.md in the repository has the whole story.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ._attnrt import Runtime, __version__
+from ._attnrt import forward as _forward
+
+__all__ = ["attention", "Runtime", "__version__"]
+
+try:  # numpy's bfloat16 (ml_dtypes) is optional
+    from ml_dtypes import bfloat16 as _np_bf16
+except ImportError:  # pragma: no cover - depends on the environment
+    _np_bf16 = None
+
+_LAYOUTS = ("bhsd", "bshd")
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _empty(like: Any, shape: Tuple[int, ...], float32: bool = False) -> Any:
+    """An uninitialised array of like's kind (numpy or torch) and dtype."""
+    if _is_torch(like):
+        import torch
+
+        return torch.empty(shape, dtype=torch.float32 if float32 else like.dtype)
+    return np.empty(shape, dtype=np.float32 if float32 else like.dtype)
+
+
+def _small(x: Any, dtype: Any, name: str) -> Optional[np.ndarray]:
+    """A small per-sequence or per-head vector as a contiguous numpy array."""
+    if x is None:
+        return None
+    a = np.ascontiguousarray(x.numpy() if _is_torch(x) else x)
+    if a.dtype.kind not in "iuf" or (np.dtype(dtype).kind == "i" and a.dtype.kind == "f"):
+        raise ValueError(f"{name}.dtype ({a.dtype}) must be {np.dtype(dtype).name}")
+    return a.astype(dtype, copy=False)
+
+
+def _u16(x: Any) -> Any:
+    """numpy bfloat16 viewed as uint16: neither DLPack nor buffers know it."""
+    return x.view(np.uint16) if isinstance(x, np.ndarray) and x.dtype == _np_bf16 else x
+
+
+def attention(
+    q: Any,
+    k: Any,
+    v: Any,
+    *,
+    causal: bool = False,
+    causal_align: str = "bottom_right",
+    scale: Optional[float] = None,
+    window: Optional[Tuple[int, int]] = None,
+    kv_lens: Optional[Sequence[int]] = None,
+    bias: Any = None,
+    softcap: float = 0.0,
+    alibi_slopes: Any = None,
+    sinks: Any = None,
+    cu_seqlens_q: Any = None,
+    cu_seqlens_k: Any = None,
+    block_table: Any = None,
+    lse: Union[bool, Any] = False,
+    precision: str = "accurate",
+    strategy: str = "auto",
+    layout: str = "bhsd",
+    out: Any = None,
+    runtime: Optional[Runtime] = None,
+) -> Any:
+    """O = softmax(Q·Kᵀ·scale (+ softcap) + bias + mask) · V, without copying inputs.
+
+    q, k, v: float32, float16 or bfloat16 arrays (numpy, ml_dtypes.bfloat16,
+        torch, or anything with DLPack or the buffer protocol), 4-D
+        [B, H, S, D] (layout="bhsd") or [B, S, H, D] (layout="bshd"), or 3-D
+        without the batch. Any strides; head_dim contiguous. k and v may
+        have fewer heads than q (grouped-query attention).
+    causal: mask keys after the query; causal_align "bottom_right" (query i
+        of M sees keys j <= i + N - M, FlashAttention's) or "top_left"
+        (j <= i, torch SDPA's).
+    scale: score scale; None is 1/sqrt(head_dim).
+    window: (left, right) keys a query sees around the diagonal, -1 unbounded.
+    kv_lens: [B] keys used per sequence (each <= N); required when paged.
+    bias: float32 [1|B, 1|H, M, N] added to the scores; -inf masks.
+    softcap: s = softcap * tanh(s / softcap) when > 0.
+    alibi_slopes, sinks: float32 [H]: ALiBi slopes; one sink logit per head.
+    cu_seqlens_q, cu_seqlens_k: int32 [num_seqs + 1] row offsets of a
+        packed variable-length batch (q, k, v then have batch 1).
+    block_table: int32 [B, pages per sequence]: k and v are paged KV pools
+        [num_pages, Hkv, page_size, D] (in the layout's order) and kv_lens
+        gives each sequence's length.
+    lse: True returns (out, lse) with lse float32 [B, H, M], the natural-log
+        sum of exp (-inf for empty rows); or a float32 array to write it into.
+    precision: "accurate" or "fast" exp2; strategy: "auto", "online",
+        "two_pass" or "three_pass".
+    out: where to write O (q's shape and layout, v's head_dim); else allocated, of
+        q's kind (a torch tensor for torch inputs, numpy otherwise).
+    runtime: an attnrt.Runtime; None is the process-wide default runtime.
+
+    Returns out, or (out, lse) when lse is True. Raises ValueError (bad
+    argument) or NotImplementedError (no kernel runs it) with attnrt's
+    message. Releases the GIL while it runs.
+    """
+    if layout not in _LAYOUTS:
+        raise ValueError(f"layout ({layout!r}) must be 'bhsd' or 'bshd'")
+    if causal_align not in ("bottom_right", "top_left"):
+        raise ValueError(f"causal_align ({causal_align!r}) must be 'bottom_right' or 'top_left'")
+    bf16 = _np_bf16 is not None and isinstance(q, np.ndarray) and q.dtype == _np_bf16
+    if out is None:
+        out = _empty(q, tuple(q.shape[:-1]) + (v.shape[-1],))
+    lse_out = None
+    if lse is True:
+        shape = tuple(q.shape[:-1])
+        if layout == "bshd":  # [.., S, H] -> [.., H, S]
+            shape = shape[:-2] + (shape[-1], shape[-2])
+        lse_out = _empty(q, shape, float32=True)
+    elif lse is not False and lse is not None:
+        lse_out = lse
+    wl, wr = (-1, -1) if window is None else window
+    _forward(
+        _u16(q) if bf16 else q,
+        _u16(k) if bf16 else k,
+        _u16(v) if bf16 else v,
+        _u16(out) if bf16 else out,
+        runtime,
+        layout == "bshd",
+        bf16,
+        0.0 if scale is None else scale,
+        causal,
+        causal_align == "top_left",
+        wl,
+        wr,
+        softcap,
+        precision,
+        strategy,
+        lse_out,
+        bias,
+        _small(kv_lens, np.int64, "kv_lens"),
+        _small(alibi_slopes, np.float32, "alibi_slopes"),
+        _small(sinks, np.float32, "sinks"),
+        _small(cu_seqlens_q, np.int32, "cu_seqlens_q"),
+        _small(cu_seqlens_k, np.int32, "cu_seqlens_k"),
+        _small(block_table, np.int32, "block_table"),
+    )
+    return (out, lse_out) if lse is True else out
