@@ -116,6 +116,12 @@ def attention(
         raise ValueError(f"layout ({layout!r}) must be 'bhsd' or 'bshd'")
     if causal_align not in ("bottom_right", "top_left"):
         raise ValueError(f"causal_align ({causal_align!r}) must be 'bottom_right' or 'top_left'")
+    for name, x in (("q", q), ("k", k), ("v", v), ("out", out)):
+        if x is not None and not hasattr(x, "shape"):
+            raise TypeError(f"{name} ({type(x).__name__}) must be an array with DLPack or "
+                            "the buffer protocol (numpy, torch, ...)")
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        raise ValueError("out must be writable (it is a read-only numpy array)")
     bf16 = _np_bf16 is not None and isinstance(q, np.ndarray) and q.dtype == _np_bf16
     if out is None:
         out = _empty(q, tuple(q.shape[:-1]) + (v.shape[-1],))

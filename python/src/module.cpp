@@ -97,10 +97,12 @@ attnrt_tensor to_tensor(const A& a, bool bshd, attnrt_dtype dtype, const char* n
 
 template <class A>
 void check_len(const A& a, size_t want, const char* name, const char* rule) {
-  if (a.ndim() != 1 || a.shape(0) != want)
-    raise(PyExc_ValueError, std::string(name) + " must have " + std::to_string(want) +
-                                " entries (" + rule + "), got shape of " +
-                                std::to_string(a.ndim() ? a.shape(0) : 0));
+  if (a.ndim() != 1 || a.shape(0) != want) {
+    std::string got = std::to_string(a.ndim()) + "-D, shape (";
+    for (size_t i = 0; i < a.ndim(); ++i) got += (i ? ", " : "") + std::to_string(a.shape(i));
+    raise(PyExc_ValueError, std::string(name) + " must be 1-D with " + std::to_string(want) +
+                                " entries (" + rule + "), got " + got + ")");
+  }
 }
 
 attnrt_strategy to_strategy(const std::string& name) {
@@ -236,8 +238,9 @@ void forward(const Array& q, const Array& k, const Array& v, const OutArray& o,
   }
   if (block_table) {
     if (block_table->ndim() != 2 || static_cast<std::int64_t>(block_table->shape(0)) != seqs)
-      raise(PyExc_ValueError, "block_table must be 2-D [" + std::to_string(seqs) +
-                                  " sequences, pages per sequence]");
+      raise(PyExc_ValueError, "block_table must be 2-D with " + std::to_string(seqs) +
+                                  " rows (one per sequence), got " +
+                                  std::to_string(block_table->ndim()) + "-D");
     c.p.block_table = block_table->data();
     c.p.block_table_stride = static_cast<std::int64_t>(block_table->shape(1));
   }
