@@ -122,6 +122,8 @@ def attention(
                             "the buffer protocol (numpy, torch, ...)")
     if isinstance(out, np.ndarray) and not out.flags.writeable:
         raise ValueError("out must be writable (it is a read-only numpy array)")
+    if _is_torch(q):  # DLPack refuses tensors that require grad; no backward here
+        q, k, v = q.detach(), k.detach(), v.detach()
     bf16 = _np_bf16 is not None and isinstance(q, np.ndarray) and q.dtype == _np_bf16
     if out is None:
         out = _empty(q, tuple(q.shape[:-1]) + (v.shape[-1],))

@@ -1,0 +1,74 @@
+"""attnrt for PyTorch: `torch.ops.attnrt.attention` and a drop-in `sdpa`.
+
+Importing this module registers the custom operator (torch >= 2.4, through
+torch.library, with a fake implementation so torch.compile traces it).
+`sdpa` takes torch.nn.functional.scaled_dot_product_attention's arguments
+and its top-left causal convention, so a model swaps one call. Forward only:
+there is no backward.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+import attnrt
+
+__all__ = ["sdpa", "HAS_CUSTOM_OP"]
+
+HAS_CUSTOM_OP = hasattr(torch, "library") and hasattr(torch.library, "custom_op")
+
+
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, top_left: bool,
+               scale: Optional[float], bias: Optional[torch.Tensor]) -> torch.Tensor:
+    return attnrt.attention(q, k, v, causal=causal, scale=scale, bias=bias,
+                            causal_align="top_left" if top_left else "bottom_right")
+
+
+if HAS_CUSTOM_OP:
+
+    @torch.library.custom_op("attnrt::attention", mutates_args=())
+    def _attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False,
+                      top_left: bool = False, scale: Optional[float] = None,
+                      bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """attnrt.attention on [B, H, S, D] tensors (bias: float32 [1|B, 1|H, M, N])."""
+        return _attention(q, k, v, causal, top_left, scale, bias)
+
+    @_attention_op.register_fake
+    def _(q, k, v, causal=False, top_left=False, scale=None, bias=None):
+        return q.new_empty(q.shape[:-1] + v.shape[-1:])
+
+    _call = torch.ops.attnrt.attention
+else:  # older torch: the same call without the operator (DLPack still serves)
+    _call = _attention
+
+
+def sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+         attn_mask: Optional[torch.Tensor] = None, dropout_p: float = 0.0, is_causal: bool = False,
+         scale: Optional[float] = None, enable_gqa: bool = False) -> torch.Tensor:
+    """torch.nn.functional.scaled_dot_product_attention on attnrt.
+
+    query [N, H, L, E] (or [N, L, E]), key and value [N, Hkv, S, E]; key and
+    value may have fewer heads (GQA, whatever enable_gqa says). is_causal
+    is top-left, as torch's. attn_mask: bool (True takes part) or float
+    (added), broadcastable to [N, H, L, S]. dropout_p must be 0. A row that
+    sees no key gives zeros (torch gives NaN).
+    """
+    if dropout_p != 0.0:
+        raise ValueError(f"dropout_p ({dropout_p}) must be 0: attnrt runs inference only")
+    three_d = query.dim() == 3
+    if three_d:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+    bias = None
+    if attn_mask is not None:
+        if attn_mask.dtype == torch.bool:
+            bias = torch.zeros(attn_mask.shape, dtype=torch.float32).masked_fill_(~attn_mask, float("-inf"))
+        else:
+            bias = attn_mask.to(torch.float32)
+        while bias.dim() < 4:
+            bias = bias.unsqueeze(0)
+        # A mask broadcast over queries (key padding) becomes a stride-0 view.
+        bias = bias.expand(bias.shape[0], bias.shape[1], query.shape[-2], key.shape[-2])
+    out = _call(query, key, value, is_causal, True, scale, bias)
+    return out.squeeze(1) if three_d else out
