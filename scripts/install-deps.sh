@@ -11,5 +11,13 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libhwloc-dev hwloc-nox libnuma-dev libtbb-dev \
   googletest libgtest-dev libbenchmark-dev libopenblas-dev \
   g++-aarch64-linux-gnu qemu-user llvm-19 \
-  libsimde-dev gnuplot-nox >/dev/null
+  libsimde-dev gnuplot-nox python3-venv python3-dev >/dev/null
+# PyTorch for the Python package's torch tests (scripts/ci-python.sh's venv
+# sees python3's own packages). PyPI's only x86 Linux wheel carries CUDA:
+# about 5.4 GB and 2.5 min here, once (skipped when torch >= 2.4 is there).
+# ATTNRT_NO_TORCH=1 skips it; the torch tests then skip, saying why.
+if [ "${ATTNRT_NO_TORCH:-0}" != 1 ] &&
+   ! python3 -c 'import sys, torch; sys.exit(tuple(map(int, torch.__version__.split(".")[:2])) < (2, 4))' 2>/dev/null; then
+  python3 -m pip install -q --disable-pip-version-check torch
+fi
 echo "attnrt: dependencies installed"

@@ -152,9 +152,10 @@ fi
 # Stages with a budget (run_budgeted). The differential fuzzer against the
 # reference under ASan+UBSan, in the ASan tree (which already built it).
 run_budgeted fuzz 240 bash scripts/ci-fuzz.sh build-test-asan 180
-# The stages planned next, with their budgets (README, Tests): the Python
-# package built and tested, and MPI runs of several ranks on loopback.
-# run_budgeted python 300 bash scripts/ci-python.sh
+# The Python package: pip install . in a fresh venv (only the library and
+# the module are built), then its pytest suite.
+run_budgeted python 300 bash scripts/ci-python.sh build-test-python-venv
+# Planned next, with its budget (README, Tests): MPI runs of several ranks on loopback.
 # run_budgeted mpi 240 bash scripts/ci-mpi.sh
 
 # ThreadSanitizer: concurrent callers and the executors (oneTBB), race-free.

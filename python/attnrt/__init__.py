@@ -25,10 +25,14 @@ except ImportError:  # pragma: no cover - depends on the environment
     _np_bf16 = None
 
 _LAYOUTS = ("bhsd", "bshd")
+_ALIGNS = ("bottom_right", "top_left")
+# The per-sequence and per-head inputs, in _forward's order: dtype and name.
+_EXTRAS = ((np.int64, "kv_lens"), (np.float32, "alibi_slopes"), (np.float32, "sinks"),
+           (np.int32, "cu_seqlens_q"), (np.int32, "cu_seqlens_k"), (np.int32, "block_table"))
 
 
 def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
+    return type(x).__module__ == "torch"
 
 
 def _empty(like: Any, shape: Tuple[int, ...], float32: bool = False) -> Any:
@@ -114,51 +118,55 @@ def attention(
     """
     if layout not in _LAYOUTS:
         raise ValueError(f"layout ({layout!r}) must be 'bhsd' or 'bshd'")
-    if causal_align not in ("bottom_right", "top_left"):
+    if causal_align not in _ALIGNS:
         raise ValueError(f"causal_align ({causal_align!r}) must be 'bottom_right' or 'top_left'")
-    for name, x in (("q", q), ("k", k), ("v", v), ("out", out)):
-        if x is not None and not hasattr(x, "shape"):
-            raise TypeError(f"{name} ({type(x).__name__}) must be an array with DLPack or "
-                            "the buffer protocol (numpy, torch, ...)")
-    if isinstance(out, np.ndarray) and not out.flags.writeable:
-        raise ValueError("out must be writable (it is a read-only numpy array)")
-    if _is_torch(q):  # DLPack refuses tensors that require grad; no backward here
+    torch_in = type(q).__module__ == "torch"
+    if torch_in:  # DLPack refuses tensors that require grad; no backward here
         q, k, v = q.detach(), k.detach(), v.detach()
-    bf16 = _np_bf16 is not None and isinstance(q, np.ndarray) and q.dtype == _np_bf16
-    if out is None:
-        out = _empty(q, tuple(q.shape[:-1]) + (v.shape[-1],))
-    lse_out = None
-    if lse is True:
-        shape = tuple(q.shape[:-1])
-        if layout == "bshd":  # [.., S, H] -> [.., H, S]
-            shape = shape[:-2] + (shape[-1], shape[-2])
-        lse_out = _empty(q, shape, float32=True)
-    elif lse is not False and lse is not None:
-        lse_out = lse
-    wl, wr = (-1, -1) if window is None else window
-    _forward(
-        _u16(q) if bf16 else q,
-        _u16(k) if bf16 else k,
-        _u16(v) if bf16 else v,
-        _u16(out) if bf16 else out,
-        runtime,
-        layout == "bshd",
-        bf16,
-        0.0 if scale is None else scale,
-        causal,
-        causal_align == "top_left",
-        wl,
-        wr,
-        softcap,
-        precision,
-        strategy,
-        lse_out,
-        bias,
-        _small(kv_lens, np.int64, "kv_lens"),
-        _small(alibi_slopes, np.float32, "alibi_slopes"),
-        _small(sinks, np.float32, "sinks"),
-        _small(cu_seqlens_q, np.int32, "cu_seqlens_q"),
-        _small(cu_seqlens_k, np.int32, "cu_seqlens_k"),
-        _small(block_table, np.int32, "block_table"),
-    )
+    elif isinstance(out, np.ndarray) and not out.flags.writeable:
+        raise ValueError("out must be writable (it is a read-only numpy array)")
+    bf16 = q.dtype == _np_bf16 if isinstance(q, np.ndarray) else False
+    try:
+        if out is None:
+            out = _empty(q, tuple(q.shape[:-1]) + (v.shape[-1],))
+        lse_out = None
+        if lse is True:
+            shape = tuple(q.shape[:-1])
+            if layout == "bshd":  # [.., S, H] -> [.., H, S]
+                shape = shape[:-2] + (shape[-1], shape[-2])
+            lse_out = _empty(q, shape, float32=True)
+        elif lse is not False:
+            lse_out = lse
+        wl, wr = (-1, -1) if window is None else window
+        # The extras are None on the common path: no call for them then.
+        extras = (kv_lens, alibi_slopes, sinks, cu_seqlens_q, cu_seqlens_k, block_table)
+        if not (kv_lens is None and alibi_slopes is None and sinks is None
+                and cu_seqlens_q is None and cu_seqlens_k is None and block_table is None):
+            extras = tuple(_small(x, t, n) for x, (t, n) in zip(extras, _EXTRAS))
+        _forward(
+            _u16(q) if bf16 else q,
+            _u16(k) if bf16 else k,
+            _u16(v) if bf16 else v,
+            _u16(out) if bf16 else out,
+            runtime,
+            layout == "bshd",
+            bf16,
+            0.0 if scale is None else scale,
+            causal,
+            causal_align == "top_left",
+            wl,
+            wr,
+            softcap,
+            precision,
+            strategy,
+            lse_out,
+            bias,
+            *extras,
+        )
+    except (TypeError, AttributeError):
+        for name, x in (("q", q), ("k", k), ("v", v), ("out", out)):
+            if not hasattr(x, "shape"):
+                raise TypeError(f"{name} ({type(x).__name__}) must be an array with DLPack or "
+                                "the buffer protocol (numpy, torch, ...)") from None
+        raise
     return (out, lse_out) if lse is True else out

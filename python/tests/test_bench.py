@@ -1,0 +1,31 @@
+"""python -m attnrt.bench runs: the overhead comparison and the table on a
+tiny shape file in attnrt-bench's format (figures mean nothing here)."""
+
+import attnrt.bench as bench
+
+
+def test_shape_file_and_table(tmp_path, capsys):
+    shapes = tmp_path / "tiny.txt"
+    shapes.write_text("# comment\n"
+                      "tiny  peak=1  --heads 4 --kv-heads 2 --q-len 33 --kv-len 70 --head-dim 32 --causal\n"
+                      "tiny-bf16  -  --batch 2 --q-len 1 --kv-len 100 --head-dim 16 --dtype bf16\n")
+    parsed = bench.read_shapes(str(shapes))
+    assert [s["name"] for s in parsed] == ["tiny", "tiny-bf16"]
+    assert parsed[0]["kv_heads"] == 2 and parsed[0]["causal"] and parsed[1]["dtype"] == "bfloat16"
+    assert bench.flops(parsed[0]) == 4.0 * 4 * sum(min(i + 1, 70) for i in range(33)) * 32
+    bench.main(["--shapes", str(shapes), "--threads", "1", "--reps", "1", "--budget", "0"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tiny")]
+    assert len(rows) == 4  # 2 shapes x 2 dtypes x 1 thread
+    for row in rows:  # the error against numpy's float32 attention is small
+        assert float(row.split("|")[-2]) < 3e-2, row
+
+
+def test_targets_installed():
+    names = [s["name"] for s in bench.read_shapes(bench.TARGETS)]
+    assert names[:3] == ["S1", "S2", "S3"]
+
+
+def test_overhead_runs(capsys):
+    bench.main(["--overhead", "--rounds", "3", "--calls", "200"])
+    out = capsys.readouterr().out
+    assert "C++ attnrt_runtime_forward: median" in out and "overhead:" in out
