@@ -18,6 +18,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 # ATTNRT_NO_TORCH=1 skips it; the torch tests then skip, saying why.
 if [ "${ATTNRT_NO_TORCH:-0}" != 1 ] &&
    ! python3 -c 'import sys, torch; sys.exit(tuple(map(int, torch.__version__.split(".")[:2])) < (2, 4))' 2>/dev/null; then
-  python3 -m pip install -q --disable-pip-version-check torch
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore torch
 fi
 echo "attnrt: dependencies installed"

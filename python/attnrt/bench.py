@@ -38,14 +38,14 @@ def read_shapes(path: str) -> List[Dict]:
             if not words:
                 continue
             s = dict(name=words[0], batch=1, heads=1, kv_heads=0, q_len=1, kv_len=1, head_dim=64,
-                     causal=False, dtype="float32")
+                     causal=False, dtype=None)
             opts = iter(words[2:])
             for opt in opts:
                 key = opt.lstrip("-").replace("-", "_")
                 if key == "causal":
                     s["causal"] = True
                 elif key == "dtype":
-                    s["dtype"] = {"bf16": "bfloat16", "fp16": "float16"}.get(next(opts), "float32")
+                    s["dtype"] = {"bf16": "bfloat16", "fp32": "float32"}[next(opts)]
                 elif key in s:
                     s[key] = int(next(opts))
             s["kv_heads"] = s["kv_heads"] or s["heads"]
@@ -101,7 +101,7 @@ def run_table(args) -> None:
         if not args.no_numpy:
             ref_secs = median_seconds(lambda: numpy_attention(q32, k32, v32, s["causal"]), 1, 0)
             ref = numpy_attention(q32, k32, v32, s["causal"])
-        for dtype in args.dtypes:
+        for dtype in [s["dtype"]] if s["dtype"] else args.dtypes:  # S2-bf16: bf16 only
             tdt = {"float32": torch.float32, "bfloat16": torch.bfloat16} if torch else {}
             if torch:  # torch tensors serve both sides: the same memory for each
                 q, k, v = (torch.from_numpy(x).to(tdt[dtype]) for x in (q32, k32, v32))
