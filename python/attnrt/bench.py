@@ -60,15 +60,19 @@ def flops(s: Dict) -> float:
     return 4.0 * s["batch"] * s["heads"] * pairs * s["head_dim"]
 
 
-def median_seconds(fn: Callable[[], object], reps: int, budget: float) -> float:
-    fn()  # warm-up: pools, packing buffers, first-touch pages
-    times = []
+def median_seconds(fns: List[Callable[[], object]], reps: int, budget: float) -> List[float]:
+    """Median seconds of each callable, called in turn (A B A B ...) so that a
+    change of load on a shared machine falls on both sides alike."""
+    for fn in fns:
+        fn()  # warm-up: pools, packing buffers, first-touch pages
+    times: List[List[float]] = [[] for _ in fns]
     start = time.perf_counter()
-    while len(times) < reps or (len(times) < 3 * reps and time.perf_counter() - start < budget):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    while len(times[0]) < reps or (len(times[0]) < 3 * reps and time.perf_counter() - start < budget):
+        for fn, t in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
 
 
 def numpy_attention(q, k, v, causal: bool) -> np.ndarray:
@@ -99,7 +103,7 @@ def run_table(args) -> None:
         ref_secs: Optional[float] = None
         ref = None
         if not args.no_numpy:
-            ref_secs = median_seconds(lambda: numpy_attention(q32, k32, v32, s["causal"]), 1, 0)
+            ref_secs = median_seconds([lambda: numpy_attention(q32, k32, v32, s["causal"])], 1, 0)[0]
             ref = numpy_attention(q32, k32, v32, s["causal"])
         for dtype in [s["dtype"]] if s["dtype"] else args.dtypes:  # S2-bf16: bf16 only
             tdt = {"float32": torch.float32, "bfloat16": torch.bfloat16} if torch else {}
@@ -113,19 +117,17 @@ def run_table(args) -> None:
             out = attnrt.attention(q, k, v)  # an output buffer of the right kind
             for threads in args.threads:
                 rt = attnrt.Runtime(threads=threads)
-                secs = median_seconds(lambda: attnrt.attention(
-                    q, k, v, causal=s["causal"], causal_align="top_left", out=out, runtime=rt),
-                    args.reps, args.budget)
-                err = ""
-                if ref is not None:
-                    err = f"{np.abs(np.asarray(out.float() if torch else out, np.float32) - ref).max():.1e}"
-                tsecs = None
+                calls = [lambda: attnrt.attention(q, k, v, causal=s["causal"], causal_align="top_left",
+                                                  out=out, runtime=rt)]
                 if torch:
                     kx, vx = (x.repeat_interleave(h // hk, 1) for x in (k, v)) if h != hk else (k, v)
                     torch.set_num_threads(threads)
                     sdpa = torch.nn.functional.scaled_dot_product_attention
-                    tsecs = median_seconds(lambda: sdpa(q, kx, vx, is_causal=s["causal"]),
-                                           args.reps, args.budget)
+                    calls.append(lambda: sdpa(q, kx, vx, is_causal=s["causal"]))
+                secs, tsecs = (median_seconds(calls, args.reps, args.budget) + [None])[:2]
+                err = ""
+                if ref is not None:
+                    err = f"{np.abs(np.asarray(out.float() if torch else out, np.float32) - ref).max():.1e}"
                 gf = lambda t: f"{flops(s) / t * 1e-9:.1f}" if t else "-"
                 ratio = f"{tsecs / secs:.2f}" if tsecs else "-"
                 print(f"| {s['name']} | {dtype} | {threads} | {gf(secs)} | {gf(tsecs)} | {ratio} "
