@@ -33,6 +33,8 @@ CASES = {
                   "k.dtype (fp16) must equal q.dtype (fp32)"),
     "int dtype": (dict(q=Q.astype(np.int32)), ValueError,
                   "q.dtype (int32) must be float32, float16 or bfloat16"),
+    "empty": (dict(q=Q[:, :, :0]), ValueError, "q.seq (0) must be positive"),
+    "negative stride": (dict(q=Q[:, :, ::-1]), ValueError, "q.stride[seq] (-32) must not be negative"),
     "2-D": (dict(q=Q[0, 0]), ValueError, "q must be a 3-D or 4-D array, got 2-D"),
     "head_dim stride": (dict(q=Q[..., ::2]), ValueError,
                         "q's last dimension (head_dim) must be contiguous, got element stride 2"),
