@@ -48,7 +48,7 @@ def _small(x: Any, dtype: Any, name: str) -> Optional[np.ndarray]:
     """A small per-sequence or per-head vector as a contiguous numpy array."""
     if x is None:
         return None
-    a = np.ascontiguousarray(x.numpy() if _is_torch(x) else x)
+    a = np.ascontiguousarray(x.detach().numpy() if _is_torch(x) else x)
     if a.dtype.kind not in "iuf" or (np.dtype(dtype).kind == "i" and a.dtype.kind == "f"):
         raise ValueError(f"{name}.dtype ({a.dtype}) must be {np.dtype(dtype).name}")
     return a.astype(dtype, copy=False)

@@ -111,9 +111,11 @@ def run_table(args) -> None:
                 q, k, v = (torch.from_numpy(x).to(tdt[dtype]) for x in (q32, k32, v32))
             elif dtype == "float32":
                 q, k, v = q32, k32, v32
+            elif attnrt._np_bf16 is not None:
+                q, k, v = (x.astype(attnrt._np_bf16) for x in (q32, k32, v32))
             else:
-                import ml_dtypes
-                q, k, v = (x.astype(ml_dtypes.bfloat16) for x in (q32, k32, v32))
+                print(f"| {s['name']} | {dtype} | - | needs torch or ml_dtypes | | | | |")
+                continue
             out = attnrt.attention(q, k, v)  # an output buffer of the right kind
             for threads in args.threads:
                 rt = attnrt.Runtime(threads=threads)

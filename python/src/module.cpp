@@ -98,14 +98,19 @@ attnrt_tensor to_tensor(const A& a, bool bshd, attnrt_dtype dtype, const char* n
           {stride[0], stride[1], stride[2]}};
 }
 
+// "2-D, shape (2, 1)": what an index array was, for messages.
+template <class A>
+std::string shape_text(const A& a) {
+  std::string s = std::to_string(a.ndim()) + "-D, shape (";
+  for (size_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + ")";
+}
+
 template <class A>
 void check_len(const A& a, size_t want, const char* name, const char* rule) {
-  if (a.ndim() != 1 || a.shape(0) != want) {
-    std::string got = std::to_string(a.ndim()) + "-D, shape (";
-    for (size_t i = 0; i < a.ndim(); ++i) got += (i ? ", " : "") + std::to_string(a.shape(i));
+  if (a.ndim() != 1 || a.shape(0) != want)
     raise(PyExc_ValueError, std::string(name) + " must be 1-D with " + std::to_string(want) +
-                                " entries (" + rule + "), got " + got + ")");
-  }
+                                " entries (" + rule + "), got " + shape_text(a));
 }
 
 attnrt_strategy to_strategy(const std::string& name) {
@@ -242,8 +247,7 @@ void forward(const Array& q, const Array& k, const Array& v, const OutArray& o,
   if (block_table) {
     if (block_table->ndim() != 2 || static_cast<std::int64_t>(block_table->shape(0)) != seqs)
       raise(PyExc_ValueError, "block_table must be 2-D with " + std::to_string(seqs) +
-                                  " rows (one per sequence), got " +
-                                  std::to_string(block_table->ndim()) + "-D");
+                                  " rows (one per sequence), got " + shape_text(*block_table));
     c.p.block_table = block_table->data();
     c.p.block_table_stride = static_cast<std::int64_t>(block_table->shape(1));
   }

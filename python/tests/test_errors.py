@@ -73,7 +73,7 @@ CASES = {
     "paged kv_lens": (dict(block_table=zeros((1, 1), I32)), ValueError,
                       "params.kv_lens must not be NULL with params.block_table"),
     "paged rows": (dict(block_table=zeros((2, 1), I32), kv_lens=[3]), ValueError,
-                   "block_table must be 2-D with 1 rows (one per sequence), got 2-D"),
+                   "block_table must be 2-D with 1 rows (one per sequence), got 2-D, shape (2, 1)"),
     "paged page": (dict(block_table=np.array([[5]], I32), kv_lens=[3]), ValueError,
                    "params.block_table[b=0][slot 0] (5) must be in [0, k.pages (1))"),
     "precision": (dict(precision="x"), ValueError, "precision (x) must be 'accurate' or 'fast'"),
