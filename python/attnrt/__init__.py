@@ -41,7 +41,10 @@ def _empty(like: Any, shape: Tuple[int, ...], float32: bool = False) -> Any:
         import torch
 
         return torch.empty(shape, dtype=torch.float32 if float32 else like.dtype)
-    return np.empty(shape, dtype=np.float32 if float32 else like.dtype)
+    if float32:
+        return np.empty(shape, np.float32)
+    # A buffer-protocol object (memoryview, ...) has no dtype: numpy reads its format.
+    return np.empty(shape, like.dtype if hasattr(like, "dtype") else np.asarray(like).dtype)
 
 
 def _small(x: Any, dtype: Any, name: str) -> Optional[np.ndarray]:

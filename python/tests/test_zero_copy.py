@@ -42,3 +42,15 @@ def test_inputs_never_copied(rng):
     want, _ = reference.attention(q, k, k)
     np.testing.assert_allclose(second, want, atol=2e-5, rtol=0)
     assert not np.array_equal(first, second)
+
+
+def test_buffer_protocol_objects(rng):
+    # memoryview has the buffer protocol but no DLPack: read in place too.
+    q, k, v = rand(rng, (1, 2, 9, 32)), rand(rng, (1, 2, 11, 32)), rand(rng, (1, 2, 11, 32))
+    out = attnrt.attention(memoryview(q), memoryview(k), memoryview(v))
+    want, _ = reference.attention(q, k, v)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
+    np.testing.assert_allclose(out, want, atol=2e-5, rtol=0)
+    given = np.empty_like(q)
+    attnrt.attention(memoryview(q), memoryview(k), memoryview(v), out=memoryview(given))
+    np.testing.assert_array_equal(given, out)
