@@ -20,23 +20,25 @@ __all__ = ["sdpa", "HAS_CUSTOM_OP"]
 HAS_CUSTOM_OP = hasattr(torch, "library") and hasattr(torch.library, "custom_op")
 
 
-def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, top_left: bool,
-               scale: Optional[float], bias: Optional[torch.Tensor]) -> torch.Tensor:
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False,
+               top_left: bool = False, scale: Optional[float] = None,
+               bias: Optional[torch.Tensor] = None, window_left: int = -1, window_right: int = -1,
+               softcap: float = 0.0, kv_lens: Optional[torch.Tensor] = None,
+               alibi_slopes: Optional[torch.Tensor] = None,
+               sinks: Optional[torch.Tensor] = None) -> torch.Tensor:
     return attnrt.attention(q, k, v, causal=causal, scale=scale, bias=bias,
-                            causal_align="top_left" if top_left else "bottom_right")
+                            causal_align="top_left" if top_left else "bottom_right",
+                            window=(window_left, window_right), softcap=softcap, kv_lens=kv_lens,
+                            alibi_slopes=alibi_slopes, sinks=sinks)
 
 
 if HAS_CUSTOM_OP:
+    # [B, H, S, D] tensors; bias float32 [1|B, 1|H, M, N]; kv_lens int64 [B];
+    # alibi_slopes and sinks float32 [H] (attnrt.attention has the details).
+    _op = torch.library.custom_op("attnrt::attention", mutates_args=())(_attention)
 
-    @torch.library.custom_op("attnrt::attention", mutates_args=())
-    def _attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False,
-                      top_left: bool = False, scale: Optional[float] = None,
-                      bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """attnrt.attention on [B, H, S, D] tensors (bias: float32 [1|B, 1|H, M, N])."""
-        return _attention(q, k, v, causal, top_left, scale, bias)
-
-    @_attention_op.register_fake
-    def _(q, k, v, causal=False, top_left=False, scale=None, bias=None):
+    @_op.register_fake
+    def _(q, k, v, *args, **kwargs):
         return q.new_empty(q.shape[:-1] + v.shape[-1:])
 
     _call = torch.ops.attnrt.attention

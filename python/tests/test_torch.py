@@ -92,3 +92,18 @@ def test_custom_op_opcheck_and_compile():
 
     compiled = torch.compile(f, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(q, k, v), f(q, k, v))
+
+
+@needs_op
+def test_custom_op_serving_arguments():
+    import attnrt.torch  # noqa: F401
+    q, k, v = randn(2, 4, 6, 32), randn(2, 2, 20, 32), randn(2, 2, 20, 32)
+    kw = dict(window_left=5, window_right=1, softcap=4.0, kv_lens=torch.tensor([20, 9]),
+              alibi_slopes=torch.tensor([0.5, 0.25, 0.1, 0.05]), sinks=torch.tensor([0.0, 1.0, -1.0, 2.0]))
+    args = (q, k, v, True, False, 0.3, None, *kw.values())
+    torch.library.opcheck(torch.ops.attnrt.attention.default, args)
+    got = torch.ops.attnrt.attention(q, k, v, causal=True, scale=0.3, **kw)
+    want, _ = reference.attention(f64(q), f64(k), f64(v), causal=True, scale=0.3, window=(5, 1), softcap=4.0,
+                                  kv_lens=[20, 9], alibi_slopes=kw["alibi_slopes"].numpy(),
+                                  sinks=kw["sinks"].numpy())
+    np.testing.assert_allclose(f64(got), want, atol=2e-5, rtol=0)
