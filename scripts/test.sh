@@ -155,7 +155,7 @@ run_budgeted fuzz 240 bash scripts/ci-fuzz.sh build-test-asan 180
 # The Python package: pip install . in a fresh venv (only the library and
 # the module are built), then its pytest suite.
 run_budgeted python 300 bash scripts/ci-python.sh build-test-python-venv
-# Planned next, with its budget (README, Tests): MPI runs of several ranks on loopback.
+# Planned next, with its budget (docs/testing.md): MPI runs of several ranks on loopback.
 # run_budgeted mpi 240 bash scripts/ci-mpi.sh
 
 # ThreadSanitizer: concurrent callers and the executors (oneTBB), race-free.
