@@ -3,7 +3,7 @@
 # README's command), then the pytest suite (python/tests).
 # Usage: bash scripts/ci-python.sh [VENV_DIR]   (default build-python/venv)
 # The venv sees python3's own site-packages, so a torch that
-# scripts/install-deps.sh put there serves the torch tests.
+# `scripts/install-deps.sh --tests` put there serves the torch tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${1:-build-python/venv}
