@@ -145,8 +145,15 @@ struct KernelSet {
   // >= 1 (a whole row block: each K row should be read from memory once for
   // all rows), keys >= 0 and d >= 1 (no padding anywhere: tails are the
   // kernel's job). Writes exactly S[0..rows)[0..keys), row stride lds.
+  //
+  // Every direct kernel also takes `next`: where the rows after its last
+  // one continue, ld apart as ever (a paged cache's next page), or null
+  // when they follow in memory. Only prefetches read there (kv_runs.hpp),
+  // so a kernel that prefetches K or V rows ahead streams across a page
+  // end as it does across its call's end, and never fetches the lines past
+  // a page, which belong to something else.
   void (*qk_direct)(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
-                    std::int64_t ldk, float alpha, float* s, std::int64_t lds) = nullptr;
+                    std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) = nullptr;
   // O[mr x cols] = P·V (init) or O += P·V (acc) over kp keys: P an A panel
   // of fp32 (as exp2_rows writes it for the accurate precision), V rows
   // read in place: row j of the B operand is
@@ -156,9 +163,9 @@ struct KernelSet {
   // keys per call (V rows kept in L1 for the next strip) cost no per-slice
   // call.
   void (*pv_direct_init)(int kp, const void* a, const void* v, std::int64_t ldv, int cols,
-                         float* o, std::int64_t ldo) = nullptr;
+                         float* o, std::int64_t ldo, const void* next) = nullptr;
   void (*pv_direct_acc)(int kp, const void* a, const void* v, std::int64_t ldv, int cols,
-                        float* o, std::int64_t ldo) = nullptr;
+                        float* o, std::int64_t ldo, const void* next) = nullptr;
   // For a strip's real rows (decode: one row, or a GQA group's query heads
   // stacked): O[r][0..dv) = P·V, or += P·V if `accumulate`, for rows
   // r < rows (1 <= rows <= pv_direct_rows_max; O rows ldo apart), with P's
@@ -166,7 +173,7 @@ struct KernelSet {
   // place, row after row. Nothing else of O is written. Null, or more rows,
   // = pv_direct_init / acc serve (computing mr rows of which `rows` are used).
   void (*pv_direct_rows)(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
-                         float* o, std::int64_t ldo, bool accumulate) = nullptr;
+                         float* o, std::int64_t ldo, bool accumulate, const void* next) = nullptr;
   int pv_direct_rows_max = 0;
   // For a set of fp16/bf16 inputs with the direct kernels: dst[r][c] =
   // src[r][c] widened to fp32, r < rows, c < cols (src row stride ld

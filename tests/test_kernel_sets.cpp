@@ -6,6 +6,7 @@
 // pre-filled with garbage, so a packer that reads outside its rows or leaves
 // padding unwritten shows up as NaN. Sets this CPU cannot run are skipped.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
@@ -262,7 +263,7 @@ TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
         const float alpha = keys % 2 ? 1.0f : -0.37f;
         const std::int64_t lds = keys + 5;
         std::vector<float> s(static_cast<std::size_t>(most) * lds, kSentinel);
-        k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kk), ld(kk), alpha, s.data(), lds);
+        k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kk), ld(kk), alpha, s.data(), lds, nullptr);
         for (int i = 0; i < most; ++i)
           for (int j = 0; j < lds; ++j) {
             const float got = s[i * lds + j];
@@ -341,16 +342,16 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
         // Direct: O = P1·V1, then O += P2·V2.
         std::vector<float> o(k.mr * ldo, kSentinel);
         for (int c = 0; c < dv; c += k.nv)
-          k.pv_direct_init(keys, a1.data(), row_at(v1, c), ld(v1), std::min(k.nv, dv - c), o.data() + c, ldo);
+          k.pv_direct_init(keys, a1.data(), row_at(v1, c), ld(v1), std::min(k.nv, dv - c), o.data() + c, ldo, nullptr);
         const std::vector<float> after_init = o;
         for (int c = 0; c < dv; c += k.nv)
-          k.pv_direct_acc(keys, a2.data(), row_at(v2, c), ld(v2), std::min(k.nv, dv - c), o.data() + c, ldo);
+          k.pv_direct_acc(keys, a2.data(), row_at(v2, c), ld(v2), std::min(k.nv, dv - c), o.data() + c, ldo, nullptr);
 
         // All dv columns in one call (what the pipelines do): the same slices.
         std::vector<float> whole(k.mr * ldo, kSentinel);
-        k.pv_direct_init(keys, a1.data(), src(v1), ld(v1), dv, whole.data(), ldo);
+        k.pv_direct_init(keys, a1.data(), src(v1), ld(v1), dv, whole.data(), ldo, nullptr);
         for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], after_init[i]) << "one-call init, O element " << i;
-        k.pv_direct_acc(keys, a2.data(), src(v2), ld(v2), dv, whole.data(), ldo);
+        k.pv_direct_acc(keys, a2.data(), src(v2), ld(v2), dv, whole.data(), ldo, nullptr);
         for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], o[i]) << "one-call accumulate, O element " << i;
 
         // Packed, the same P panels.
@@ -385,9 +386,9 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
       for (int rows = 1; rows <= k.pv_direct_rows_max; ++rows) {
         const std::int64_t ldr = dv + 4;
         std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kSentinel);
-        k.pv_direct_rows(rows, keys, a1.data(), src(v1), ld(v1), dv, out.data(), ldr, false);
+        k.pv_direct_rows(rows, keys, a1.data(), src(v1), ld(v1), dv, out.data(), ldr, false, nullptr);
         const std::vector<float> out_init = out;
-        k.pv_direct_rows(rows, keys, a2.data(), src(v2), ld(v2), dv, out.data(), ldr, true);
+        k.pv_direct_rows(rows, keys, a2.data(), src(v2), ld(v2), dv, out.data(), ldr, true, nullptr);
         for (int r = 0; r < rows; ++r) {
           for (int c = 0; c < dv; ++c) {
             const PvWant want = pv_want(p1, v1, p2, v2, keys, r, c);
@@ -404,6 +405,50 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
 
 // Sets declare the direct path whole or not at all, and only where it can
 // run: fp32 inputs, k_pack 1.
+// `next` (where the rows after a call's continue: a paged cache's next
+// page) is for prefetches only: with it pointing at memory no load may
+// touch (PROT_NONE), every direct kernel writes what it writes without it.
+TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  constexpr std::size_t kBytes = 1 << 20;
+  void* guard = mmap(nullptr, kBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(guard, MAP_FAILED);
+  const std::unique_ptr<void, void (*)(void*)> unmap(guard, [](void* m) { munmap(m, kBytes); });
+  std::mt19937 rng(13);
+  const int d = 128, most = 2 * k.mr;
+  for (const int keys : {1, 16, 33}) {
+    SCOPED_TRACE("keys " + std::to_string(keys));
+    HostTensor q = matrix(ATTNRT_F32, most, d), kv = matrix(dtype(), keys, d);
+    q.fill_uniform(rng);
+    kv.fill_uniform(rng);
+    Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
+    for (int r = 0; r < k.mr; ++r)
+      for (int c = 0; c < keys; ++c)
+        static_cast<float*>(a.data())[kernels::a_panel_index(k, r, c, keys)] = std::uniform_real_distribution<float>(0, 1)(rng);
+    for (const int rows : {1, 4, most}) {
+      std::vector<float> s0(static_cast<std::size_t>(most) * keys), s1(s0.size());
+      k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s0.data(), keys, nullptr);
+      k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s1.data(), keys, guard);
+      EXPECT_EQ(s0, s1) << "qk_direct, " << rows << " rows";
+    }
+    const std::int64_t ldo = round_up(d, k.nv);
+    std::vector<float> o0(static_cast<std::size_t>(k.mr) * ldo), o1(o0.size());
+    if (k.pv_direct_init) {
+      k.pv_direct_init(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
+      k.pv_direct_acc(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
+      k.pv_direct_init(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
+      k.pv_direct_acc(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
+      EXPECT_EQ(o0, o1) << "pv_direct_init / acc";
+    }
+    for (int rows = 1; k.pv_direct_rows && rows <= k.pv_direct_rows_max; ++rows) {
+      k.pv_direct_rows(rows, keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, false, nullptr);
+      k.pv_direct_rows(rows, keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, false, guard);
+      EXPECT_EQ(o0, o1) << "pv_direct_rows, " << rows << " rows";
+    }
+  }
+}
+
 TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
   const KernelSet& k = ks();
   EXPECT_EQ(k.pv_direct_init != nullptr, k.pv_direct_acc != nullptr) << "pv_direct_init without pv_direct_acc";

@@ -499,7 +499,7 @@ void check_qk_direct(const KernelSet& ks, int d, int rows, int keys, std::mt1993
   const std::int64_t lds = keys + 3;
   std::vector<float> s(static_cast<std::size_t>(rows + 1) * lds, -1.0f);
   const float alpha = 0.37f;
-  ks.qk_direct(rows, keys, d, q.f.data(), q.ld, k.data(), k.ld, alpha, s.data(), lds);
+  ks.qk_direct(rows, keys, d, q.f.data(), q.ld, k.data(), k.ld, alpha, s.data(), lds, nullptr);
   for (int r = 0; r <= rows; ++r)
     for (int j = 0; j < lds; ++j) {
       if (r == rows || j >= keys) {
@@ -549,9 +549,9 @@ void check_pv_direct(const KernelSet& ks, int dv, int keys, std::mt19937& rng) {
   const int padded = kernels::round_up(dv, ks.nv);
   const std::int64_t ldo = padded + 2;
   std::vector<float> o(static_cast<std::size_t>(mr) * ldo, -1.0f);
-  ks.pv_direct_init(keys, p1.data(), v1.data(), v1.ld, dv, o.data(), ldo);
+  ks.pv_direct_init(keys, p1.data(), v1.data(), v1.ld, dv, o.data(), ldo, nullptr);
   const std::vector<float> init = o;
-  ks.pv_direct_acc(keys, p2.data(), v2.data(), v2.ld, dv, o.data(), ldo);
+  ks.pv_direct_acc(keys, p2.data(), v2.data(), v2.ld, dv, o.data(), ldo, nullptr);
   for (int r = 0; r < mr; ++r)
     for (int c = 0; c < ldo; ++c) {
       const float got_init = init[r * ldo + c], got = o[r * ldo + c];

@@ -361,7 +361,7 @@ TEST_P(X86Set, QkDirectMatchesDouble) {
         SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
         const float alpha = rows % 2 ? 0.37f : -1.0f;
         std::vector<float> s(static_cast<std::size_t>(kMostRows) * lds, kSentinel);
-        ks.qk_direct(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds);
+        ks.qk_direct(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds, nullptr);
         for (int i = 0; i < kMostRows; ++i)
           for (int j = 0; j < lds; ++j) {
             const float got = s[i * lds + j];
@@ -419,10 +419,10 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
         const int ldo = round_up(dv, ks.nv) + 5;
         std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo, kNaN);  // init must not read O
         for (int c0 = 0; c0 < dv; c0 += ks.nv)
-          ks.pv_direct_init(keys, p1.get(), v1.col(c0), v1.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
+          ks.pv_direct_init(keys, p1.get(), v1.col(c0), v1.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo, nullptr);
         const std::vector<float> after_init = o;
         for (int c0 = 0; c0 < dv; c0 += ks.nv)
-          ks.pv_direct_acc(keys, p2.get(), v2.col(c0), v2.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo);
+          ks.pv_direct_acc(keys, p2.get(), v2.col(c0), v2.ld, std::min(ks.nv, dv - c0), o.data() + c0, ldo, nullptr);
 
         Buffer b1(kernels::v_panels_bytes(ks, keys, dv)), b2(kernels::v_panels_bytes(ks, keys, dv));
         ks.pack_v(v1.data(), v1.ld, keys, dv, b1.get());
@@ -458,9 +458,9 @@ TEST_P(X86Set, PvDirectMatchesDoubleAndThePackedPath) {
       for (int rows = 1; rows <= ks.pv_direct_rows_max; ++rows) {
         const std::int64_t ldr = dv + 4;
         std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kNaN);
-        ks.pv_direct_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false);
+        ks.pv_direct_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false, nullptr);
         const std::vector<float> out_init = out;
-        ks.pv_direct_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true);
+        ks.pv_direct_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true, nullptr);
         for (int r = 0; r < rows; ++r) {
           for (int c = 0; c < dv; ++c) {
             const auto [w_init, tol_init] = want(r, c, false);

@@ -94,7 +94,7 @@ DIRECT_QK = "qk_quad_tile<{g}>({h}, k, static_cast<const float*>(a), static_cast
 DIRECT_PACK_Q = "pack_q_quads<{g}>(static_cast<const float*>(a), ld, {h}, k, c)"
 DIRECT_WIDEN = "widen_rows<Fp16>(a, ld, 8, k, c)"
 DIRECT_PV_ROWS = ("pv_rows_4x4<{r}>(k, static_cast<const float*>(a), {mr}, static_cast<const {T}*>(b), ld, 0, 64, "
-                  "c, ld, true)")
+                  "c, ld, true, b)")
 PV_8X3_ROWS = ("gemm_fp32_8x3_rows<Store::accumulate, false, RowLoad>(k, static_cast<const float*>(a), "
                "static_cast<const {T}*>(b), ld, svptrue_b32(), svptrue_b32(), svptrue_b32(), 1.0f, c, ld)")
 PV_12X2_ROWS = ("gemm_12x2_rows<float, Store::accumulate, false, RowLoad>(k, static_cast<const float*>(a), "
@@ -813,7 +813,8 @@ def report(measure):
     print(f"# (core {BW_CORE/1e9:.0f}, CMG {BW_CMG/1e9:.0f}, HBM {BW_HBM/1e9:.0f} GB/s): packing max(pack, bytes);"
           " direct max(Q·Kᵀ, K) and max(exp2+P·V, V); phases summed.")
     print("# Leaves out: cache misses of S, panels, V rows (L2 assumed to keep up), Q packing, normalize,")
-    print("# masks, split-KV merges, scheduling, OS, turbo/clock changes.")
+    print("# masks, split-KV merges, scheduling, OS, turbo/clock changes, and the direct kernels' prefetches")
+    print("# of the next rows issued between tiles (Q·Kᵀ) and column passes (whole-strip P·V).")
     print("| shape | dtype | cores | plan | GFLOP/s A | % peak A | GFLOP/s B | % peak B | bound | time (A) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     results = {}

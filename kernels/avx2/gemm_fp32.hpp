@@ -27,6 +27,7 @@
 #include "kernels/avx2/convert.hpp"
 #include "kernels/avx2/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
+#include "kernels/rows_ahead.hpp"
 
 namespace attnrt::kernels::avx2 {
 
@@ -52,7 +53,8 @@ template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, class TB = fl
 [[gnu::always_inline]] static inline void gemm_fp32_6x2(int k, const float* __restrict a,
                                                         const TB* __restrict b, std::int64_t ldb,
                                                         int b_cols, float alpha,
-                                                        float* __restrict c, std::int64_t ldc) {
+                                                        float* __restrict c, std::int64_t ldc,
+                                                        const void* next = nullptr) {
   __m256i mask0 = _mm256_setzero_si256(), mask1 = mask0;
   if constexpr (MaskedB) {
     mask0 = first_lanes(b_cols);
@@ -63,9 +65,17 @@ template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, class TB = fl
   // Column j of a block of width w: row i at a[i * w + j]; the B row at bp
   // (walked by pointer: eight row offsets of a variable stride would take
   // more general registers than the loop has).
+  // The row kPrefetchRows ahead, walked along with bp; past a page's end
+  // (next given) the call's rows again (rows_ahead.hpp, row_ahead_in_page).
+  const TB* pf = InPlaceB ? row_ahead_in_page(b, ldb, k, next, kPrefetchRows) : nullptr;
+  const TB* const pf_end = b + static_cast<std::int64_t>(k) * ldb;
   const auto step = [&](const float* blk, int w, int j, const TB* bp) {
     __m256 b0, b1;
-    if constexpr (InPlaceB) _mm_prefetch(reinterpret_cast<const char*>(bp + kPrefetchRows * ldb), _MM_HINT_T0);
+    if constexpr (InPlaceB) {
+      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T0);
+      pf += ldb;
+      if (pf == pf_end && next) pf = b;
+    }
     if constexpr (MaskedB) {
       b0 = load_tail(bp, b_cols, mask0);
       b1 = load_tail(bp + 8, b_cols - 8, mask1);

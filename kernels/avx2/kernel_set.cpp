@@ -34,12 +34,14 @@ void pv_fp32_6x2_acc(int kp, const void* a, const void* b, float* o, std::int64_
 // loads; the last cols % kNv columns take the masked ones.
 template <Epilogue E, class T>
 void pv_6x2_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, int cols, float* o,
-                   std::int64_t ldo) {
+                   std::int64_t ldo, const void* next) {
   const float* pa = static_cast<const float*>(a);
   const T* v = static_cast<const T*>(v_rows);
+  const T* nv = static_cast<const T*>(next);  // column slice c of the next rows at nv + c
   int c = 0;
-  for (; c + kNv <= cols; c += kNv) gemm_fp32_6x2<E, false, true>(kp, pa, v + c, ldv, kNv, 1.0f, o + c, ldo);
-  if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo);
+  for (; c + kNv <= cols; c += kNv)
+    gemm_fp32_6x2<E, false, true>(kp, pa, v + c, ldv, kNv, 1.0f, o + c, ldo, nv ? nv + c : nullptr);
+  if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo, nv ? nv + c : nullptr);
 }
 
 template <class T>

@@ -143,10 +143,12 @@ inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
   int j = 0;
   for (; j + K <= keys; j += K) {
+    // (Within the call only: past a page's end the prefetches would be no
+    // use; rows_ahead.hpp.)
     const int ahead = j + kPrefetchGroups * K;
     const int pf_keys = std::min(K, std::max(0, keys - ahead));
     qk_key_group<K, true>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds, k + ahead * ldk,
-                           pf_keys);
+                          pf_keys);
   }
   for (; j < keys; ++j) qk_key_group<1, false>(rows, d, q, ldq, k + j * ldk, ldk, alpha, s + j, lds, k, 0);
 }
@@ -155,14 +157,14 @@ inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq,
 
 template <class T>
 void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
-               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+               std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) {
   const T* k = static_cast<const T*>(k_rows);
   if (rows <= kFewRowsMax)
-    qk_few_rows<kZen3Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    qk_few_rows<kZen3Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
   else
     qk_keys<4>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
-#define ATTNRT_QK_DIRECT(T) template void qk_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t);
+#define ATTNRT_QK_DIRECT(T) template void qk_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t, const void*);
 ATTNRT_QK_DIRECT(float)
 ATTNRT_QK_DIRECT(Fp16)
 ATTNRT_QK_DIRECT(Bf16)

@@ -40,10 +40,14 @@ inline constexpr int kPrefetchRows = 16;
 
 // Rows < kMr: only the first Rows rows of the A panel are read and of C
 // written (P·V of a strip's real rows, KernelSet::pv_direct_rows).
+// InPlaceB: B rows read in place, and the row kPrefetchRows rows of pf_ld
+// ahead of each prefetched: pf_ld = ldb, or 0 where the rows after the
+// call's are not in memory after (a page's end: the row at hand again,
+// rows_ahead.hpp).
 template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, int Rows = kMr, class TB = float>
 static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __restrict b,
                                   std::int64_t ldb, int b_cols, float alpha, float* __restrict c,
-                                  std::int64_t ldc) {
+                                  std::int64_t ldc, std::int64_t pf_ld = 0) {
   [[maybe_unused]] __mmask16 mask0 = 0, mask1 = 0;
   if constexpr (MaskedB) {
     mask0 = first16(b_cols);
@@ -57,7 +61,7 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __
     if constexpr (InPlaceB) {  // the row's 64-byte lines (two of fp32) kPrefetchRows ahead
 #pragma GCC unroll 2
       for (unsigned x = 0; x < 32 * sizeof(TB); x += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * ldb) + x, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * pf_ld) + x, _MM_HINT_T0);
     }
     __m512 b0, b1;
     if constexpr (MaskedB) {

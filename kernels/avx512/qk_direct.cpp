@@ -193,6 +193,8 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
     const T* k0 = k + j * ldk;
     const T* k1 = k0 + (n - 1) * ldk;
     const int ahead = j + kPrefetchPairs<T> * kKeys;
+    // (Within the call only: past a page's end the prefetches would be no
+    // use; rows_ahead.hpp.)
     PairPrefetch<T> pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
     for (int t = 0, i = 0; t < tiles; ++t) {
       const int r = rows / tiles + (t < rows % tiles);
@@ -207,14 +209,14 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
 
 template <class T>
 void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
-               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+               std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) {
   const T* k = static_cast<const T*>(k_rows);
   if (rows == 1)
-    avx2::qk_few_rows<avx2::kZen5Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+    avx2::qk_few_rows<avx2::kZen5Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
   else
     qk_pairs(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
 }
-#define ATTNRT_QK_DIRECT(T) template void qk_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t);
+#define ATTNRT_QK_DIRECT(T) template void qk_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t, const void*);
 ATTNRT_QK_DIRECT(float)
 ATTNRT_QK_DIRECT(Fp16)
 ATTNRT_QK_DIRECT(Bf16)

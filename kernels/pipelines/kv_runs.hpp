@@ -23,11 +23,13 @@ namespace attnrt::kernels {
 enum class KvSide { k, v };
 
 // Keys [c, c + count) of a range (relative to its first key) at rows, ld
-// elements apart.
+// elements apart; the keys after them continue at next (the next page's
+// first row, for the direct kernels' prefetches), or null: in memory after.
 struct KvRun {
   int c, count;
   const std::byte* rows;
   std::int64_t ld;
+  const std::byte* next = nullptr;
 };
 
 // Bytes a stage needs for quanta of up to `quantum` rows of K (d) or V (dv).
@@ -57,7 +59,7 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   const std::int64_t ld = k ? p.ldk : p.ldv;
   auto row = [&](std::int64_t j) { return base + (k ? p.k_offset(j) : p.v_offset(j)) * esz; };
   if (!p.pages) {
-    f(KvRun{0, count, row(first), ld});
+    f(KvRun{0, count, row(first), ld, nullptr});
     return;
   }
   const int ps = p.page_size;
@@ -69,14 +71,15 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       // In place up to the last quantum boundary inside the page.
       int end = std::min(count, c + in_page);
       if (end < count) end = end / quantum * quantum;
-      if (end == c + in_page && first + end < p.n) prefetch_next_page(row(first + end), (k ? p.d : p.dv) * esz);
-      f(KvRun{c, end - c, row(j), ld});
+      const std::byte* next = end == c + in_page && first + end < p.n ? row(first + end) : nullptr;
+      if (next) prefetch_next_page(next, (k ? p.d : p.dv) * esz);
+      f(KvRun{c, end - c, row(j), ld, next});
       c = end;
     } else {
       const int width = k ? p.d : p.dv;
       const std::size_t row_bytes = static_cast<std::size_t>(width) * esz;
       for (int i = c; i < q_end; ++i) std::memcpy(stage + (i - c) * row_bytes, row(first + i), row_bytes);
-      f(KvRun{c, q_end - c, stage, width});
+      f(KvRun{c, q_end - c, stage, width, nullptr});
       c = q_end;
     }
   }

@@ -43,7 +43,7 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, st
   if (c.count() <= 0) return;
   const float alpha = qk_alpha(p);
   for_each_kv_run(p, KvSide::k, kv.key0 + c.c0, c.count(), 1, nullptr, [&](const KvRun& r) {
-    ks.qk_direct(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, sc + c.c0 + r.c, lds);
+    ks.qk_direct(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, sc + c.c0 + r.c, lds, r.next);
   });
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
@@ -295,7 +295,7 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
       const std::byte* pr = p_panel + p_offset(ks, rb, r.c);
       const std::int64_t ld_bytes = r.ld * static_cast<std::int64_t>(elem_bytes(ks));
       if (few) {
-        ks.pv_direct_rows(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0);
+        ks.pv_direct_rows(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0, r.next);
         return;
       }
       // A few keys at a time across all of O's columns, so that V is read
@@ -304,7 +304,8 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
       for (int k0 = 0; k0 < r.count; k0 += kDirectPvKeys) {
         const int keys = std::min(kDirectPvKeys, r.count - k0);
         const auto pv = *s.started || r.c + k0 > 0 ? ks.pv_direct_acc : ks.pv_direct_init;
-        pv(keys, pr + p_offset(ks, rb, k0), r.rows + k0 * ld_bytes, r.ld, rb.dv, s.o, rb.ldo);
+        const std::byte* next = k0 + keys < r.count ? nullptr : r.next;  // (null: the run's next keys)
+        pv(keys, pr + p_offset(ks, rb, k0), r.rows + k0 * ld_bytes, r.ld, rb.dv, s.o, rb.ldo, next);
       }
     });
   } else {

@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "kernels/kernel_set.hpp"
+#include "kernels/rows_ahead.hpp"
 #include "kernels/sve/load.hpp"
 
 namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
@@ -186,13 +187,22 @@ void qk_quad_tile(int rows, int d, const float* qp, const float* k, std::int64_t
 #undef ATTNRT_QK_ACC
 
 // One row tile (rows <= G·R) against all keys, 8 at a time, Q packed once.
+// The first row tile reads K from memory and prefetches it kPrefetchBytes
+// ahead, a tile's 8 rows at a time (onto the next page past the call's
+// last key: `next`, kernel_set.hpp); the others find it in L1 or L2.
 template <int G, class T>
 void qk_quad_rows(int rows, int keys, int d, const float* q, std::int64_t ldq, const T* k,
-                  std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+                  std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next,
+                  bool prefetch) {
   alignas(64) float qp[kQuadPackFloats];
   pack_q_quads<G>(q, ldq, rows, d, qp);
+  const int row_bytes = d * static_cast<int>(sizeof(T));
+  const int ahead = std::max(1, kPrefetchBytes / row_bytes / kQkDirectKeys) * kQkDirectKeys;
   for (int j = 0; j < keys; j += kQkDirectKeys) {
     const int n = std::min(kQkDirectKeys, keys - j);
+    if (prefetch)
+      for (int i = j + ahead; i < j + ahead + kQkDirectKeys; ++i)
+        prefetch_bytes(row_ahead(k, ldk, keys, next, i), row_bytes);
     if constexpr (std::is_same_v<T, float>) {
       qk_quad_tile<G>(rows, d, qp, k + j * ldk, ldk, n, alpha, s + j, lds);
     } else {
@@ -207,7 +217,7 @@ void qk_quad_rows(int rows, int keys, int d, const float* q, std::int64_t ldq, c
 // last one with as few as its rows need.
 template <class T>
 void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
-               std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+               std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) {
   const T* k = static_cast<const T*>(k_rows);
   const int R = lanes32() / 4, most = quad_tile_vectors() * R;
   for (int r0 = 0; r0 < rows; r0 += most) {
@@ -215,9 +225,9 @@ void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, cons
     const float* qr = q + r0 * ldq;
     float* sr = s + r0 * lds;
     switch ((h + R - 1) / R) {
-      case 1: qk_quad_rows<1>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds); break;
-      case 2: qk_quad_rows<2>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds); break;
-      default: qk_quad_rows<3>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds); break;
+      case 1: qk_quad_rows<1>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds, next, r0 == 0); break;
+      case 2: qk_quad_rows<2>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds, next, r0 == 0); break;
+      default: qk_quad_rows<3>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds, next, r0 == 0); break;
     }
   }
 }
