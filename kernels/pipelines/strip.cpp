@@ -42,7 +42,7 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, st
                    int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
   if (c.count() <= 0) return;
   const float alpha = qk_alpha(p);
-  for_each_kv_run(p, KvSide::k, kv.key0 + c.c0, c.count(), 1, nullptr, [&](const KvRun& r) {
+  for_each_kv_run(p, KvSide::k, kv.key0 + c.c0, c.count(), 1, kv.stage, [&](const KvRun& r) {
     ks.qk_direct(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, sc + c.c0 + r.c, lds);
   });
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
@@ -333,12 +333,12 @@ void pack_k_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, i
 void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
                  std::byte* v_panels, std::byte* stage) {
   const PvPath pv = pv_path_of(ks, p);
-  if (!p.pages) {
+  if (!p.pages && p.kv_format == KvFormat::plain) {
     pv.pack_v(static_cast<const char*>(p.v) + key0 * p.ldv * elem_bytes(ks), p.ldv, keys, p.dv, v_panels);
     return;
   }
   // The panels of nv columns each hold all `keys` keys (padded to k_pack),
-  // so a run of keys is packed into each at its row: one call per run and
+  // so a run of keys (paged, or a dequantized chunk) is packed into each at its row: one call per run and
   // column slice, the slice's columns as a V of nv (or fewer) columns.
   const std::size_t esz = elem_bytes(ks);
   const std::size_t panel = static_cast<std::size_t>(round_up(keys, ks.k_pack)) * ks.nv * pv.elem;
