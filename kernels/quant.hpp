@@ -18,8 +18,10 @@ float e4m3_to_float(std::uint8_t c);
 float e5m2_to_float(std::uint8_t c);
 float code_to_float(KvFormat f, std::uint8_t c);
 
-// dst[0..n) = code_to_float(src[i]) * scale, rounded to dtype t (as
-// store_row rounds). One row of K or V.
-void dequant_row(KvFormat f, const std::uint8_t* src, int n, float scale, void* dst, DType t);
+// dst[r][0..n) = code_to_float(src[r][i]) * scale[r * ld_scale], rounded
+// to dtype t (as store_row rounds), for rows r < rows: K or V rows ld
+// bytes apart into rows ld_dst elements apart.
+void dequant_rows(KvFormat f, const std::uint8_t* src, std::int64_t ld, int rows, int n, const float* scale,
+                  std::int64_t ld_scale, void* dst, std::int64_t ld_dst, DType t);
 
 }  // namespace attnrt::kernels

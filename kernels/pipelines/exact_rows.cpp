@@ -23,8 +23,8 @@ void load_kv_row(const HeadProblem& p, KvSide side, std::int64_t j, float* row) 
                     (k ? p.k_offset(j) : p.v_offset(j)) * static_cast<std::int64_t>(p.kv_elem_bytes());
   if (p.kv_format == KvFormat::plain) return load_row(src, n, row, p.dtype);
   alignas(64) std::byte staged[kMaxHeadDim * sizeof(float)];
-  const float scale = k ? p.k_scale[p.k_scale_offset(j)] : p.v_scale[p.v_scale_offset(j)];
-  dequant_row(p.kv_format, reinterpret_cast<const std::uint8_t*>(src), n, scale, staged, p.dtype);
+  const float* scale = k ? p.k_scale + p.k_scale_offset(j) : p.v_scale + p.v_scale_offset(j);
+  dequant_rows(p.kv_format, reinterpret_cast<const std::uint8_t*>(src), 0, 1, n, scale, 0, staged, n, p.dtype);
   load_row(staged, n, row, p.dtype);
 }
 

@@ -80,12 +80,16 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
     const std::size_t row_bytes = static_cast<std::size_t>(width) * dtype_size(p.dtype);
     const float* scale = k ? p.k_scale : p.v_scale;
     const int chunk = quant_chunk_rows(quantum, p.d, p.dv, p.dtype);
+    const std::int64_t ld_scale = k ? p.ld_k_scale : p.ld_v_scale;
     for (int c = 0; c < count; c += chunk) {
       const int n = std::min(chunk, count - c);
-      for (int i = 0; i < n; ++i) {
+      for (int i = 0; i < n;) {  // one call per piece inside a page
         const std::int64_t j = first + c + i;
-        dequant_row(p.kv_format, reinterpret_cast<const std::uint8_t*>(row(j)), width,
-                    scale[k ? p.k_scale_offset(j) : p.v_scale_offset(j)], stage + i * row_bytes, p.dtype);
+        const int rows = p.pages ? std::min(n - i, p.page_size - static_cast<int>(j % p.page_size)) : n - i;
+        dequant_rows(p.kv_format, reinterpret_cast<const std::uint8_t*>(row(j)), ld, rows, width,
+                     scale + (k ? p.k_scale_offset(j) : p.v_scale_offset(j)), ld_scale, stage + i * row_bytes,
+                     width, p.dtype);
+        i += rows;
       }
       f(KvRun{c, n, stage, width});
     }
