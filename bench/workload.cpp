@@ -95,6 +95,7 @@ Buffer to_fp32(const Tensor& t) {
       case DType::f32: d[i] = static_cast<const float*>(src)[i]; break;
       case DType::f16: d[i] = kernels::fp16_to_float(static_cast<const std::uint16_t*>(src)[i]); break;
       case DType::bf16: d[i] = kernels::bf16_to_float(static_cast<const std::uint16_t*>(src)[i]); break;
+      default: d[i] = std::numeric_limits<float>::quiet_NaN(); break;  // int8/fp8 codes need their scales
     }
   }
   return out;

@@ -91,6 +91,14 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
                      width, p.dtype);
         i += rows;
       }
+      // The next chunk's codes requested now, so they stream in while the
+      // consumer works on this one from L1 (else each chunk's conversion
+      // waits on memory and the consumer's time adds to it).
+      const int next = std::min(chunk, count - c - n);
+      for (int i = 0; i < next; ++i) {
+        const std::byte* r = row(first + c + n + i);
+        for (int b = 0; b < width; b += 64) __builtin_prefetch(r + b, 0, 3);
+      }
       f(KvRun{c, n, stage, width});
     }
     return;
