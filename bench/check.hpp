@@ -19,4 +19,23 @@ CheckResult check_sampled_rows(const attnrt_tensor& q, const attnrt_tensor& k, c
                                const attnrt_tensor& o, const attnrt_params& p, double tolerance,
                                int rows = 16);
 
+// Checks of several calls that write the same output, e.g. an input form
+// and its dense twin before they are timed against each other.
+struct Checks {
+  bool pass = true;
+  double worst = 0;
+  void add(const CheckResult& c) {
+    pass = pass && c.pass();
+    worst = c.max_abs_err > worst || c.max_abs_err != c.max_abs_err ? c.max_abs_err : worst;  // NaN stays
+  }
+};
+// Runs each call once after fresh() (a cleared output, an idle pool), then
+// check(checks) on what it wrote.
+template <class Fresh, class Check, class... Calls>
+Checks check_each(Fresh fresh, Check check, Calls... calls) {
+  Checks checks;
+  ((fresh(), calls(), check(checks)), ...);
+  return checks;
+}
+
 }  // namespace attnrt::bench

@@ -60,16 +60,10 @@ int run_paged(Engine& engine, const Options& opt) {
   // Each checked once on its own output (the pools hold the dense K/V's
   // values), then timed alternately.
   const double tol = test::tolerance(static_cast<attnrt_dtype>(shape.dtype), dense_p.precision).o;
-  bool pass = true;
-  double worst = 0;
-  for (const bool paged : {true, false}) {
-    w.clear_output();
-    release_openmp_threads();
-    paged ? paged_call() : dense_call();
-    const CheckResult c = check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), w.o().c(), dense_p, tol, 16);
-    pass &= c.pass();
-    worst = std::max(worst, c.max_abs_err);
-  }
+  const auto fresh = [&] { w.clear_output(), release_openmp_threads(); };
+  const auto [pass, worst] = check_each(fresh, [&](Checks& c) {
+    c.add(check_sampled_rows(w.q().c(), w.k().c(), w.v().c(), w.o().c(), dense_p, tol, 16));
+  }, paged_call, dense_call);
   const auto [tp, td] = time_alternately(opt.reps, paged_call, dense_call);
 
   const double work = flops(shape);

@@ -54,20 +54,14 @@ int run_varlen(Engine& engine, const Options& opt) {
 
   // Each checked once on its own output, then timed alternately.
   const double tol = test::tolerance(static_cast<attnrt_dtype>(packed.dtype), dense_p.precision).o;
-  bool pass = true;
-  double worst = 0;
-  for (const bool varlen : {true, false}) {
-    w.clear_output();
-    release_openmp_threads();
-    varlen ? varlen_call() : dense_calls();
+  const auto fresh = [&] { w.clear_output(), release_openmp_threads(); };
+  const auto [pass, worst] = check_each(fresh, [&](Checks& c) {
     for (std::size_t b = 0; b < opt.varlen.size(); ++b) {
       const std::int64_t r0 = cu[b], n = cu[b + 1] - cu[b];
-      const CheckResult c = check_sampled_rows(rows_of(w.q(), r0, n).c(), rows_of(w.k(), r0, n).c(),
-                                               rows_of(w.v(), r0, n).c(), rows_of(w.o(), r0, n).c(), dense_p, tol, 8);
-      pass &= c.pass();
-      worst = std::max(worst, c.max_abs_err);
+      c.add(check_sampled_rows(rows_of(w.q(), r0, n).c(), rows_of(w.k(), r0, n).c(), rows_of(w.v(), r0, n).c(),
+                               rows_of(w.o(), r0, n).c(), dense_p, tol, 8));
     }
-  }
+  }, varlen_call, dense_calls);
   const auto [tv, td] = time_alternately(opt.reps, varlen_call, dense_calls);
   std::string lens;
   for (std::int64_t len : opt.varlen) {

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "kernels/band.hpp"
 #include "kernels/kernel_set.hpp"
 #include "kernels/quant.hpp"
 
@@ -51,10 +52,10 @@ struct HeadProblem {
   // sink logits (in the denominator and LSE, no value). Null = none.
   const float* alibi;
   const float* sinks;
-  // Query row i sees keys j with lo(i) <= j < hi(i), the intersection of
-  // [0, n) and the band [i + diag - left, i + diag + right]; left/right < 0
-  // mean unbounded on that side. Causal is right = 0.
-  std::int64_t diag, left, right;
+  // Query row i sees keys [key_lo(i), key_hi(i)): the band (band.hpp)
+  // around its diagonal key i + diag, within [0, n).
+  std::int64_t diag;
+  Band band;
   Exp2Precision precision;
   // Paged K/V: null = dense. Else the sequence's row of the block table
   // (page indices, validated for every key < n), page_size keys per page,
@@ -73,12 +74,8 @@ struct HeadProblem {
 
   int rows() const { return m * q_heads; }
 
-  std::int64_t key_lo(std::int64_t i) const {
-    return left < 0 ? 0 : std::clamp<std::int64_t>(i + diag - left, 0, n);
-  }
-  std::int64_t key_hi(std::int64_t i) const {
-    return right < 0 ? n : std::clamp<std::int64_t>(i + diag + right + 1, 0, n);
-  }
+  std::int64_t key_lo(std::int64_t i) const { return band.key_lo(i, diag, n); }
+  std::int64_t key_hi(std::int64_t i) const { return band.key_hi(i, diag, n); }
 
   // Element offsets of key j's K and V rows from k and v.
   std::int64_t k_offset(std::int64_t j) const {

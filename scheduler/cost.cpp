@@ -31,8 +31,9 @@ double visible_entries(const ProblemShape& s, std::int64_t b, std::int64_t i0, s
   // Row i sees max(0, min(z, i + c2) - max(a, i + c1)) keys. A window wider
   // than rows + n bounds nothing, and leaving it out keeps the sums in range.
   const std::int64_t diag = s.diag_of(b), wide = s.rows_of(b) + n;
-  const bool lo_moves = s.left >= 0 && s.left < wide, hi_moves = s.right >= 0 && s.right < wide;
-  const std::int64_t c1 = diag - (lo_moves ? s.left : 0), c2 = diag + (hi_moves ? s.right : 0) + 1;
+  const kernels::Band& w = s.band;
+  const bool lo_moves = w.left >= 0 && w.left < wide, hi_moves = w.right >= 0 && w.right < wide;
+  const std::int64_t c1 = lo_moves ? w.lo_edge(0, diag) : diag, c2 = hi_moves ? w.hi_edge(0, diag) : diag + 1;
   // The lower end is i + c1 from i = a - c1 on; the upper end is i + c2 up to
   // i = z - c2. Between these points the count is linear in i.
   std::int64_t p1 = i1, p2 = i1;

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "kernels/band.hpp"
+
 namespace attnrt::scheduler {
 
 struct ProblemShape {
@@ -16,17 +18,15 @@ struct ProblemShape {
   // both null for a dense batch.
   const std::int32_t* cu_rows = nullptr;
   const std::int32_t* cu_keys = nullptr;
-  // Query row i of a batch with n keys sees keys [i + diag - left, i + diag + right]
-  // within [0, n), where diag = n - rows (bottom_right) or 0; left or right < 0
-  // leaves that side unbounded. Causal is right = 0.
-  std::int64_t left = -1, right = -1;
+  // Query row i of batch b sees keys band.key_lo/key_hi(i, diag_of(b), keys_of(b)).
+  kernels::Band band;
   bool bottom_right = true;
 
   std::int64_t rows_of(std::int64_t b) const { return cu_rows ? cu_rows[b + 1] - cu_rows[b] : rows; }
   std::int64_t keys_of(std::int64_t b) const {
     return cu_keys ? cu_keys[b + 1] - cu_keys[b] : kv_lens ? kv_lens[b] : keys;
   }
-  std::int64_t diag_of(std::int64_t b) const { return bottom_right ? keys_of(b) - rows_of(b) : 0; }
+  std::int64_t diag_of(std::int64_t b) const { return kernels::band_diag(bottom_right, rows_of(b), keys_of(b)); }
 };
 
 struct WorkItem {

@@ -3,7 +3,8 @@
 # cmake/toolchains/aarch64-a64fx.cmake, run the emulation-sized tests under
 # qemu-aarch64 at 512 bits (-cpu a64fx) and the vector-length-agnostic ones
 # at 128 and 256 bits, then check the llvm-mca A64FX estimates against their
-# records (bench/mca/a64fx_estimates.txt).
+# records (bench/mca/a64fx_estimates.txt), and the whole-call model of S1-S6
+# against its own (bench/mca/a64fx_model.txt: no row may fall, no target miss).
 #
 # Usage: scripts/ci-sve.sh [--install-deps]
 #   --install-deps   apt-get install what this needs (root, Debian 12):
@@ -76,5 +77,6 @@ run max,sve128=on "${ATTNRT_EMU_VLA_TESTS-$vla_tests}" "${ATTNRT_EMU_VLA_FILTER-
 run max,sve256=on "${ATTNRT_EMU_VLA_TESTS-$vla_tests}" "${ATTNRT_EMU_VLA_FILTER-$vla_filter}"
 
 echo "== ci-sve: llvm-mca A64FX estimates against bench/mca/a64fx_estimates.txt"
-python3 bench/mca/estimate.py --check bench/mca/a64fx_estimates.txt || status=1
+python3 bench/mca/estimate.py --check bench/mca/a64fx_estimates.txt \
+  --model --check-model bench/mca/a64fx_model.txt || status=1
 exit $status

@@ -152,7 +152,7 @@ fi
 # Stages with a budget (run_budgeted). The differential fuzzer against the
 # reference under ASan+UBSan, in the ASan tree (which already built it).
 run_budgeted fuzz 240 bash scripts/ci-fuzz.sh build-test-asan 180
-# The stages planned next, with their budgets (README, Tests): the Python
+# The stages planned next, with their budgets (docs/testing.md): the Python
 # package built and tested, and MPI runs of several ranks on loopback.
 # run_budgeted python 300 bash scripts/ci-python.sh
 # run_budgeted mpi 240 bash scripts/ci-mpi.sh

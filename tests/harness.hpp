@@ -182,4 +182,20 @@ void expect_call_matches_per_sequence(attnrt_runtime* rt, In& in, const BackendC
 // Whether two outputs hold the same bits in every element of their views.
 ::testing::AssertionResult bit_identical(const HostTensor& a, const HostTensor& b);
 
+// In's fp32 call through the C ABI and through the C++ layer with `cpp`
+// (the same call's params, as a C++ user spells them): the same bits, and
+// every sequence right.
+template <class In>
+void expect_c_and_cpp_agree(In& in, const attnrt::Params& cpp) {
+  HostTensor o_c = in.make_o(), o_cpp = in.make_o();
+  CRuntime crt("", 2);
+  ASSERT_EQ(crt.status(), ATTNRT_OK) << crt.error();
+  const attnrt_params p = in.params(nullptr, ATTNRT_STRATEGY_AUTO);
+  ASSERT_EQ(attnrt_runtime_forward(crt.get(), &in.q().c(), &in.k().c(), &in.v().c(), &o_c.c(), &p), ATTNRT_OK);
+  attnrt::Runtime rt(attnrt::Config{.num_threads = 2});
+  rt.forward(in.q().cpp(), in.k().cpp(), in.v().cpp(), o_cpp.cpp(), cpp);
+  EXPECT_TRUE(bit_identical(o_c, o_cpp));
+  EXPECT_TRUE(matches_per_sequence(in, o_cpp, nullptr, tolerance(ATTNRT_F32, ATTNRT_EXP2_ACCURATE)));
+}
+
 }  // namespace attnrt::test

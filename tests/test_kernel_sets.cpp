@@ -452,7 +452,7 @@ TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
   p.ldq = q.c().stride[2];
   p.hsq = q.c().stride[1];
   p.scale = 1.0f;
-  p.left = p.right = -1;
+  p.band = {};
   kernels::Blocking b{.mb = rows_max, .nb = kernels::key_step(k), .stage_bytes = 64 << 10, .pipe_ahead = 2,
                       .direct_kv = true};
   for (int rows = 1; rows <= rows_max; ++rows) {

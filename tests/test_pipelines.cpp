@@ -740,6 +740,18 @@ std::string write_file(const std::string& name, const std::string& text) {
   return path;
 }
 
+// bench/mca/model.py mirrors this rule for its A64FX estimates (S2 at
+// D = 128 online with 512-key blocks): the two must not drift apart.
+TEST(Plans, Sve512SetsTakeTheModelledKeyBlockAtD128) {
+  for (const char* name : {"sve512", "sve512_12x2"}) {
+    kernels::KernelSet ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
+    ks.name = name;  // the rule matches by name; any set's tiles serve
+    const rt::Plan s2 = rt::choose_plan(ks, {kernels::DType::f32, 128, 128, 2048, 2048, 1, 8}, ATTNRT_STRATEGY_AUTO, {});
+    EXPECT_EQ(s2.strategy, Strategy::online) << name;
+    EXPECT_EQ(s2.blocking.nb, kernels::round_up(512, kernels::key_step(ks))) << name;
+  }
+}
+
 TEST(Plans, TuningFileOverridesTable) {
   const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);
   const std::string path = write_file("attnrt_tuning_ok.txt", std::string(

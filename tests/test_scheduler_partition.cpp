@@ -44,7 +44,7 @@ ProblemShape shape(std::int64_t b, std::int64_t h, std::int64_t hkv, std::int64_
 }
 
 ProblemShape causal(ProblemShape s) {
-  s.right = 0;
+  s.band.right = 0;
   return s;
 }
 
@@ -54,7 +54,7 @@ double brute_entries(const ProblemShape& s, std::int64_t b, std::int64_t i0, std
   double sum = 0;
   for (std::int64_t i = i0; i < i1; ++i)
     for (std::int64_t j = std::max<std::int64_t>(k0, 0); j < std::min(k1, n); ++j)
-      if ((s.left < 0 || j >= i + diag - s.left) && (s.right < 0 || j <= i + diag + s.right)) ++sum;
+      if ((s.band.left < 0 || j >= i + diag - s.band.left) && (s.band.right < 0 || j <= i + diag + s.band.right)) ++sum;
   return sum;
 }
 
@@ -63,13 +63,13 @@ TEST(Cost, ClosedFormMatchesBruteForce) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int trial = 0; trial < 3000; ++trial) {
     ProblemShape s = shape(1, 1, 1, pick(1, 40), pick(0, 40));
-    s.left = pick(-1, 12) - (pick(0, 3) == 0 ? 0 : 0);
-    s.right = pick(-1, 12);
+    s.band.left = pick(-1, 12) - (pick(0, 3) == 0 ? 0 : 0);
+    s.band.right = pick(-1, 12);
     s.bottom_right = pick(0, 1) == 1;
     const std::int64_t i0 = pick(0, static_cast<int>(s.rows)), i1 = pick(static_cast<int>(i0), static_cast<int>(s.rows));
     const std::int64_t k0 = pick(-3, static_cast<int>(s.keys) + 3), k1 = pick(-3, static_cast<int>(s.keys) + 3);
     ASSERT_EQ(visible_entries(s, 0, i0, i1, k0, k1), brute_entries(s, 0, i0, i1, k0, k1))
-        << "m=" << s.rows << " n=" << s.keys << " left=" << s.left << " right=" << s.right << " br=" << s.bottom_right
+        << "m=" << s.rows << " n=" << s.keys << " left=" << s.band.left << " right=" << s.band.right << " br=" << s.bottom_right
         << " rows [" << i0 << "," << i1 << ") keys [" << k0 << "," << k1 << ")";
   }
 }
@@ -80,15 +80,14 @@ TEST(Cost, AgreesWithTheKernelsMaskRule) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int trial = 0; trial < 500; ++trial) {
     ProblemShape s = shape(1, 1, 1, pick(1, 50), pick(0, 50));
-    s.left = pick(-1, 20);
-    s.right = pick(-1, 20);
+    s.band.left = pick(-1, 20);
+    s.band.right = pick(-1, 20);
     s.bottom_right = pick(0, 1) == 1;
     kernels::HeadProblem p{};
     p.m = static_cast<int>(s.rows);
     p.n = static_cast<int>(s.keys);
     p.diag = s.diag_of(0);
-    p.left = s.left;
-    p.right = s.right;
+    p.band = s.band;
     for (std::int64_t i = 0; i < s.rows; ++i)
       ASSERT_EQ(visible_entries(s, 0, i, i + 1, 0, s.keys), std::max<std::int64_t>(0, p.key_hi(i) - p.key_lo(i)));
   }
@@ -96,8 +95,8 @@ TEST(Cost, AgreesWithTheKernelsMaskRule) {
 
 TEST(Cost, HugeWindowsAndLengthsStayExact) {
   ProblemShape s = shape(1, 1, 1, 1 << 20, 1 << 20);
-  s.left = std::int64_t{1} << 62;  // as good as unbounded
-  s.right = 0;
+  s.band.left = std::int64_t{1} << 62;  // as good as unbounded
+  s.band.right = 0;
   const double m = 1 << 20;
   EXPECT_EQ(visible_entries(s, 0, 0, s.rows, 0, s.keys), m * (m + 1) / 2);
 }
@@ -203,15 +202,15 @@ TEST(Partition, CoversEveryRowExactlyOnceOnEveryTopology) {
       causal(shape(1, 1, 1, 512, 512)), causal(shape(2, 4, 2, 300, 1000)), causal(shape(1, 2, 1, 1000, 300)),
   };
   ProblemShape windowed = shape(2, 4, 4, 200, 200);
-  windowed.left = 17;
-  windowed.right = 5;
+  windowed.band.left = 17;
+  windowed.band.right = 5;
   shapes.push_back(windowed);
   ProblemShape top_left = causal(shape(1, 2, 2, 300, 100));
   top_left.bottom_right = false;  // rows past the keys still see some; rows see [0, i]
   shapes.push_back(top_left);
   ProblemShape masked = shape(1, 2, 2, 64, 64);
-  masked.left = 0;
-  masked.right = 0;
+  masked.band.left = 0;
+  masked.band.right = 0;
   masked.bottom_right = false;
   shapes.push_back(masked);
   const std::int64_t lens[] = {0, 5, 4096, 1, 100, 2048, 17, 4096};
@@ -264,8 +263,8 @@ TEST(Partition, RandomShapesCoverExactly) {
   for (int trial = 0; trial < 300; ++trial) {
     const int hkv = pick(1, 4);
     ProblemShape s = shape(pick(1, 4), hkv * pick(1, 3), hkv, pick(1, 300), pick(0, 700));
-    if (pick(0, 1)) s.right = pick(0, 3) == 0 ? pick(0, 40) : 0;
-    if (pick(0, 2) == 0) s.left = pick(0, 100);
+    if (pick(0, 1)) s.band.right = pick(0, 3) == 0 ? pick(0, 40) : 0;
+    if (pick(0, 2) == 0) s.band.left = pick(0, 100);
     s.bottom_right = pick(0, 3) != 0;
     SCOPED_TRACE("trial " + std::to_string(trial));
     expect_exact_cover(s, random_options(pick, s), pls[trial % 3]);
@@ -293,8 +292,8 @@ TEST(Partition, RandomVarlenShapesCoverExactly) {
     }
     s.cu_rows = cu_q.data();
     s.cu_keys = cu_k.data();
-    if (pick(0, 1)) s.right = 0;
-    if (pick(0, 2) == 0) s.left = pick(0, 100);
+    if (pick(0, 1)) s.band.right = 0;
+    if (pick(0, 2) == 0) s.band.left = pick(0, 100);
     s.bottom_right = pick(0, 3) != 0;
     SCOPED_TRACE("trial " + std::to_string(trial));
     expect_exact_cover(s, random_options(pick, s), pls[trial % 3]);

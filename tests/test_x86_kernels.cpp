@@ -665,7 +665,7 @@ void check_head(const KernelSet& ks, kernels::Strategy strategy, const kernels::
   p.q = q.data(), p.ldq = q.ld, p.k = k.data(), p.ldk = k.ld, p.v = v.data(), p.ldv = v.ld;
   p.o = o.data(), p.ldo = ldo, p.lse = lse.data(), p.ldlse = 1;
   p.scale = 1.0f / std::sqrt(static_cast<float>(c.d));
-  p.diag = c.n - c.m, p.left = c.left, p.right = c.causal ? 0 : -1;
+  p.diag = c.n - c.m, p.band = {c.left, c.causal ? 0 : -1};
   p.precision = prec;
   const std::size_t ws_bytes = kernels::workspace_bytes(strategy, ks, c.d, c.dv, b);
   Buffer ws(ws_bytes);

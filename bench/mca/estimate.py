@@ -16,6 +16,10 @@ instead, and no bound.
   estimate.py --check FILE     also fail (exit 1) if a kernel is slower than its record
   estimate.py --write FILE     record the table
   estimate.py --model          add whole forward passes of S1-S6 (bench/mca/model.py)
+  estimate.py --model --check-model FILE
+                               also fail if a row of that table fell below its record
+                               (bench/mca/a64fx_model.txt) or a 1-core target is missed
+  estimate.py --model --write-model FILE   record the table's rows
 
 --model prints, for S1-S6 at fp32 accurate and fp16 fast, on 1 core and on
 48 (4 CMGs), ESTIMATED GFLOP/s, % of peak, the bound and where the time
@@ -198,21 +202,35 @@ def main():
     ap.add_argument("--check", metavar="FILE")
     ap.add_argument("--write", metavar="FILE")
     ap.add_argument("--model", action="store_true")
+    ap.add_argument("--check-model", metavar="FILE")
+    ap.add_argument("--write-model", metavar="FILE")
     args = ap.parse_args()
+    if (args.check_model or args.write_model) and not args.model:
+        ap.error("--check-model and --write-model go with --model")
     rows = estimates()
     lines = [fmt(n, v, p) for n, (v, p) in rows.items()]
     print("\n".join(lines))
+    status = 0
     if args.model:
         with tempfile.TemporaryDirectory() as tmp:
-            model.report(measurer(tmp))
+            results = model.report(measurer(tmp))
+        if args.write_model:
+            with open(args.write_model, "w") as f:
+                f.write("# ESTIMATED A64FX forward passes (bench/mca/estimate.py --model): shape, dtype,\n"
+                        "# cores, % of peak by reading A and B. Estimated, not measured.\n")
+                f.write("\n".join(model.model_lines(results)) + "\n")
+        if args.check_model:
+            for b in model.check_model(results, args.check_model):
+                print("model worse than record:", b)
+                status = 1
     if args.write:
         with open(args.write, "w") as f:
             f.write("# llvm-mca -mcpu=a64fx estimates (bench/mca/estimate.py): kernel, cycles per\n"
                     "# iteration (exp2: per element), % of FMA-issue bound. Estimated, not measured.\n")
             f.write("\n".join(lines) + "\n")
     if args.check:
-        return check(rows, args.check)
-    return 0
+        status |= check(rows, args.check)
+    return status
 
 
 def check(rows, path):

@@ -292,10 +292,11 @@ def round_up(x, m):
     return (x + m - 1) // m * m
 
 
-def plan(ks, shape, workers, dname, allow_direct=True, nb_rule=0):
-    """plan.cpp's choose_plan for the sve512 sets (mirrored, not called): no
-    built-in rule names them, so two_pass for M <= 16 and N >= 1024, else
-    online, with default_blocking's sizes; no tuning file.
+def plan(ks, shape, workers, dname, allow_direct=True, nb_rule=None):
+    """plan.cpp's choose_plan for the sve512 sets (mirrored, not called):
+    two_pass for M <= 16 and N >= 1024, else online, with default_blocking's
+    sizes but for kBuiltin's sve512 rule (online at D = 128: nb 512); no
+    tuning file.
 
     The K/V path, per row block (every row block of a call takes the same):
     plan.cpp sets Blocking::direct_kv = direct_possible (has_direct_kv: every
@@ -312,7 +313,8 @@ def plan(ks, shape, workers, dname, allow_direct=True, nb_rule=0):
     allow_direct=False: as if the sets had no direct path (before it);
     what-if "force": the direct path for the fast precision on whole
     strips too.
-    nb_rule: an online rule's nb, as kBuiltin's avx512 rules give (what-if)."""
+    nb_rule: an online rule's nb; None: kBuiltin's (512 at D = 128, else the
+    default); 0: the default (what-if)."""
     B, H, M, N, D, _ = shape
     step = ks["nr"]  # key_step: lcm(nr, k_pack = 1, a_block = 1)
     two = M <= 16 and N >= 1024
@@ -337,7 +339,9 @@ def plan(ks, shape, workers, dname, allow_direct=True, nb_rule=0):
     else:
         nb = (256 << 10) // (2 * D * ks["pe"]) // step * step
         nb = min(max(nb, step), 512 // step * step)
-        nb = round_up(nb_rule, step) if nb_rule else nb  # a rule's nb (what-if)
+        if nb_rule is None:
+            nb_rule = 512 if D == 128 else 0  # kBuiltin's sve512 rules
+        nb = round_up(nb_rule, step) if nb_rule else nb
         chunk = nb
     return dict(strategy="two_pass" if two else "online", mb=mb, nb=nb, chunk=chunk, direct=direct)
 
@@ -642,8 +646,8 @@ def items(g, a, e):
 #   overlap: a direct phase at max(compute, stream) (True), or their sum;
 #   mem:     the memory terms at all; calls: per-call fixed costs and glue;
 #   pv_keys: keys per direct P·V call of a strip alone (strip.hpp kDirectPvKeys);
-#   nb:      an online plan rule's key block (0: default_blocking's).
-DEFAULT = dict(direct=True, overlap=True, mem=True, calls=True, pv_keys=PV_KEYS, nb=0)
+#   nb:      an online plan rule's key block (None: kBuiltin's, 0: default_blocking's).
+DEFAULT = dict(direct=True, overlap=True, mem=True, calls=True, pv_keys=PV_KEYS, nb=None)
 
 
 def run(ks, c, shape, workers, dname, opt=None):
@@ -825,6 +829,36 @@ def report(measure):
     gaps(results)
     what_if(costs, results)
     steps(costs)
+    return results
+
+
+def model_lines(results):
+    """One record line per table row: shape, dtype, cores, % of peak A and B."""
+    return [f"{s} {d.replace(' ', '_')} {w} {row['A'][1]:.1f} {row['B'][1]:.1f}"
+            for (s, d, w), row in results.items()]
+
+
+def check_model(results, path):
+    """Failures (a line each): a row whose estimate fell more than 0.1 point
+    below its record in path, or has none, and a target of issue 19 missed."""
+    rec = {}
+    for line in open(path):
+        f = line.split()
+        if f and not f[0].startswith("#"):
+            rec[tuple(f[:3])] = (float(f[3]), float(f[4]))
+    bad = []
+    for line in model_lines(results):
+        f = line.split()
+        key, now = tuple(f[:3]), (float(f[3]), float(f[4]))
+        if key not in rec:
+            bad.append(f"{' '.join(key)}: no record")
+        elif any(n < r - 0.1 for n, r in zip(now, rec[key])):
+            bad.append(f"{' '.join(key)}: {now[0]:.1f} / {now[1]:.1f}% below record {rec[key][0]:.1f} / {rec[key][1]:.1f}%")
+    for s, d, tgt in TARGETS_1:
+        pct = results[(s, d, 1)]["A"][1]
+        if pct < tgt:
+            bad.append(f"{s} {d} 1 core: {pct:.1f}% misses the target {tgt}%")
+    return bad
 
 
 def plan_text(ks, p, workers):
@@ -889,10 +923,10 @@ def what_if(costs, r):
               f" forced onto whole strips (12 rows): {row['A'][1]:.1f}% / {row['B'][1]:.1f}% of the fp16 peak"
               f" (now, packed: {now['A'][1]:.1f}% / {now['B'][1]:.1f}%)")
     for s, d in (("S2", "fp32 accurate"), ("S2", "fp16 fast")):
-        row = estimate(costs, s, d, 1, dict(nb=512))[0]
+        row = estimate(costs, s, d, 1, dict(nb=0))[0]
         now = r[(s, d, 1)]
-        print(f"#   {s} {d}, 1 core, online nb 512 (a plan rule for sve512 at D = 128, as avx512's):"
-              f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% (now nb 256: {now['A'][1]:.1f}% / {now['B'][1]:.1f}%)")
+        print(f"#   {s} {d}, 1 core, online with the default nb 256 (no sve512 rule at D = 128):"
+              f" {row['A'][1]:.1f}% / {row['B'][1]:.1f}% (now nb 512: {now['A'][1]:.1f}% / {now['B'][1]:.1f}%)")
     for keys in (16, 64):
         row = estimate(costs, "S4", "fp32 accurate", 1, dict(pv_keys=keys))[0]
         print(f"#   S4 fp32 accurate, 1 core, {keys} keys per direct P·V call of a strip alone"
@@ -911,10 +945,11 @@ def steps(costs):
     model and its kernels' current llvm-mca cycles; S5: % of HBM."""
     fp32_8x3, fp16_fp32qk = ("fp32 accurate",), ("fp16 fast, fp32 Q·Kᵀ",)
     stages = (
-        ("8x3 fp32 only, fp32 Q·Kᵀ on fp16, K/V packed", dict(direct=False), fp32_8x3, fp16_fp32qk),
-        ("+ tile sibling (fp32 takes 12x2 where it pads less)", dict(direct=False), None, fp16_fp32qk),
-        ("+ fp16 Q·Kᵀ for fast (qk_fp16_12x2_fast)", dict(direct=False), None, None),
-        ("+ direct K/V (now)", {}, None, None),
+        ("8x3 fp32 only, fp32 Q·Kᵀ on fp16, K/V packed", dict(direct=False, nb=0), fp32_8x3, fp16_fp32qk),
+        ("+ tile sibling (fp32 takes 12x2 where it pads less)", dict(direct=False, nb=0), None, fp16_fp32qk),
+        ("+ fp16 Q·Kᵀ for fast (qk_fp16_12x2_fast)", dict(direct=False, nb=0), None, None),
+        ("+ direct K/V", dict(nb=0), None, None),
+        ("+ online nb 512 at D = 128 (sve512 plan rule; now)", {}, None, None),
         ("now, without per-call fixed costs and glue", dict(calls=False), None, None),
         ("now, without the memory terms", dict(mem=False), None, None),
         ("now, direct stream not overlapped (not a bound)", dict(overlap=False), None, None),

@@ -84,10 +84,8 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
   p.sinks = params.sinks ? params.sinks + h0 : nullptr;
   p.scale = params.scale != 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(D));
   p.softcap = params.softcap;
-  p.diag = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? std::int64_t{p.n} - M : 0;
-  const WindowSides w = window_sides(params, q.shape[2], key_capacity(k, params));
-  p.left = w.left;
-  p.right = w.right;
+  p.diag = kernels::band_diag(params.align == ATTNRT_ALIGN_BOTTOM_RIGHT, M, p.n);
+  p.band = mask_band(params, q.shape[2], key_capacity(k, params));
   p.precision = static_cast<kernels::Exp2Precision>(params.precision);
   return p;
 }
@@ -117,7 +115,7 @@ std::int64_t key_capacity(const attnrt_tensor& k, const attnrt_params& params) {
   return params.block_table ? params.block_table_stride * k.shape[2] : k.shape[2];
 }
 
-WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64_t n) {
+kernels::Band mask_band(const attnrt_params& params, std::int64_t m, std::int64_t n) {
   const auto side = [wide = m + n](std::int64_t s) { return s >= wide ? -1 : s; };
   const std::int64_t right = side(params.window_right);
   return {side(params.window_left), params.causal ? (right < 0 ? 0 : std::min<std::int64_t>(right, 0)) : right};

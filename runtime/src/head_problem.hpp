@@ -12,16 +12,13 @@
 
 namespace attnrt::rt {
 
-// The sides of the key band every row of a call sees keys through (see
-// HeadProblem::left/right): causal folded into the right side (at most 0),
-// and a side too wide to hide any key (>= M + N) made unbounded (-1), so
-// that no arithmetic on the band overflows whatever the caller passed.
-struct WindowSides {
-  std::int64_t left, right;
-};
-WindowSides window_sides(const attnrt_params& params, std::int64_t m, std::int64_t n);
+// The key band every row of a call sees keys through (kernels/band.hpp):
+// causal folded into the right side (at most 0), the one place it is, and a
+// side too wide to hide any key (>= M + N) made unbounded (-1), so that no
+// arithmetic on the band overflows whatever the caller passed.
+kernels::Band mask_band(const attnrt_params& params, std::int64_t m, std::int64_t n);
 
-// The most keys a batch of the call may have (the n window_sides takes):
+// The most keys a batch of the call may have (the n mask_band takes):
 // k.seq, or with paged K/V the slots of a block table row times page_size.
 std::int64_t key_capacity(const attnrt_tensor& k, const attnrt_params& params);
 

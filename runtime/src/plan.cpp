@@ -32,6 +32,11 @@ constexpr int kGroupMaxBlock = 256;
 // times, +1.5-4% over nb = 256; bf16 inputs, M=N=1024, M=256 N=4096 and
 // S1 M=N=512 +1-3%; causal +2-3%), nb = 1024 at D = 64 (S3 and H8 M=N=2048,
 // four runs, +1-4%), nb = 256 at D = 256 (+2%) and nb = 640 at D = 96 (+4%).
+// The sve512 sets take nb = 512 at D = 128 by estimate, not measurement (no
+// A64FX here): bench/mca/model.py puts S2 at 87.3/85.0% of the fp32 peak
+// against 85.9/82.3% with 256 (per-call costs over twice the keys, and half
+// the passes of a row block's Q and O, which twelve cores' blocks cannot
+// keep in one CMG's 8 MiB L2 either way).
 // three_pass's stage: without a known L2 share, and its bounds with one.
 constexpr std::size_t kDefaultStage = 512 * 1024, kMinStage = 128 * 1024, kMaxStage = 2 * 1024 * 1024;
 
@@ -45,6 +50,8 @@ const PlanRule kBuiltin[] = {
     {"avx512", -1, 96, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 640, 0, 0},
     {"avx512", -1, 128, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 512, 0, 0},
     {"avx512", -1, 256, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 256, 0, 0},
+    {"sve512", -1, 128, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 512, 0, 0},
+    {"sve512_12x2", -1, 128, {kGroupMaxRows + 1, -1}, {0, -1}, Strategy::online, 0, 512, 0, 0},
     {"", -1, 0, {1, -1}, {0, -1}, Strategy::online, 0, 0, 0, 0},
 };
 

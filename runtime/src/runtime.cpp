@@ -304,9 +304,7 @@ Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& 
   s.shape.kv_lens = params.kv_lens;
   s.shape.cu_rows = params.cu_seqlens_q;
   s.shape.cu_keys = params.cu_seqlens_k;
-  const WindowSides w = window_sides(params, q.shape[2], key_capacity(k, params));
-  s.shape.left = w.left;
-  s.shape.right = w.right;
+  s.shape.band = mask_band(params, q.shape[2], key_capacity(k, params));
   s.shape.bottom_right = params.align == ATTNRT_ALIGN_BOTTOM_RIGHT;
   // Grouped plans stack a (batch, KV head) group's query heads into one unit
   // whose line is all of their rows; otherwise a line is a row block.
