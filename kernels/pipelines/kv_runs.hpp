@@ -66,16 +66,18 @@ inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
 }
 
 // Calls f(KvRun) over keys first + [0, count) of side's rows, in order.
+// codes: quantized rows are handed over as their 1-byte codes, in place
+// (for kernels that widen them: KernelSet::qk_direct_i8), not dequantized.
 template <class F>
 void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int count, int quantum,
-                     std::byte* stage, F&& f) {
+                     std::byte* stage, F&& f, bool codes = false) {
   if (count <= 0) return;
   const std::int64_t esz = static_cast<std::int64_t>(p.kv_elem_bytes());
   const bool k = side == KvSide::k;
   const std::byte* base = static_cast<const std::byte*>(k ? p.k : p.v);
   const std::int64_t ld = k ? p.ldk : p.ldv;
   auto row = [&](std::int64_t j) { return base + (k ? p.k_offset(j) : p.v_offset(j)) * esz; };
-  if (p.kv_format != KvFormat::plain) {
+  if (p.kv_format != KvFormat::plain && !codes) {
     const int width = k ? p.d : p.dv;
     const std::size_t row_bytes = static_cast<std::size_t>(width) * dtype_size(p.dtype);
     const float* scale = k ? p.k_scale : p.v_scale;
@@ -127,6 +129,11 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       c = q_end;
     }
   }
+}
+
+// Key j's K (V) scale of a quantized problem.
+inline float kv_scale(const HeadProblem& p, KvSide side, std::int64_t j) {
+  return side == KvSide::k ? p.k_scale[p.k_scale_offset(j)] : p.v_scale[p.v_scale_offset(j)];
 }
 
 }  // namespace attnrt::kernels
