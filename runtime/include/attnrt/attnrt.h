@@ -103,8 +103,8 @@ typedef struct attnrt_params {
    * ([B, Hkv, N, 1] dense, [1, Hkv, total_k, 1] varlen, [pages, Hkv,
    * page_size, 1] paged, the same strides convention), where a dimension
    * of size 1 is broadcast: [1, Hkv, 1, 1] is a scale per KV head,
-   * [1, 1, 1, 1] one for the whole tensor. The dequantized rows are rounded
-   * to q's dtype. NULL otherwise. */
+   * [1, 1, 1, 1] one for the whole tensor. Codes times scales are computed
+   * in fp32 and used at q's dtype's precision or better. NULL otherwise. */
   const attnrt_tensor* k_scale;
   const attnrt_tensor* v_scale;
 } attnrt_params;
