@@ -31,6 +31,7 @@
 #include "bench/tune_report.hpp"
 #include "bench/tune_rules.hpp"
 #include "bench/paged.hpp"
+#include "bench/quant_kv.hpp"
 #include "bench/varlen.hpp"
 #include "bench/workload.hpp"
 #include "runtime/src/plan.hpp"
@@ -204,6 +205,7 @@ int run(const Options& opt, const std::vector<NamedShape>& named) {
   bool any_bf16 = false;  // some shape runs a set of the bf16 dot product
   for (const Shape& s : shapes) any_bf16 |= arithmetic_of(engine->kernel_set(s.dtype)) == Arithmetic::bf16_dot;
   if (opt.tune) return run_tune(*engine, opt, shapes, any_bf16);
+  if (opt.kv_dtype != DType::f32) return run_quant_kv(*engine, opt);  // (it takes --varlen and --page-size too)
   if (!opt.varlen.empty()) return run_varlen(*engine, opt);
   if (opt.page_size) return run_paged(*engine, opt);
 

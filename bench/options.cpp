@@ -87,6 +87,13 @@ Options parse_options(int argc, const char* const* argv) {
       }
     }
     else if (arg == "--page-size") o.page_size = positive(arg, next(), 256);
+    else if (arg == "--kv-dtype") {
+      const std::string_view t = next();
+      if (t == "int8") o.kv_dtype = DType::i8;
+      else if (t == "fp8_e4m3") o.kv_dtype = DType::f8_e4m3;
+      else if (t == "fp8_e5m2") o.kv_dtype = DType::f8_e5m2;
+      else throw UsageError("--kv-dtype expects int8|fp8_e4m3|fp8_e5m2, got '" + std::string(t) + "'");
+    }
     else if (arg == "--help" || arg == "-h") { flag(); o.help = true; }
     else throw UsageError("unknown option '" + std::string(arg) + "' (see --help)");
   }
@@ -97,6 +104,9 @@ Options parse_options(int argc, const char* const* argv) {
     throw UsageError("--varlen runs its own packed call: not with --tune, --json or --shapes");
   if (o.page_size && (o.tune || o.json || !o.shapes_file.empty() || !o.varlen.empty()))
     throw UsageError("--page-size runs its own paged call: not with --tune, --json, --shapes or --varlen");
+  const bool quant = o.kv_dtype != DType::f32;
+  if (quant && (o.tune || o.json || !o.shapes_file.empty()))
+    throw UsageError("--kv-dtype runs its own calls: not with --tune, --json or --shapes");
   if (shape.given()) o.shape = shape.shape();
   return o;
 }
@@ -143,6 +153,11 @@ Run:
   --page-size P     the shape's call on a paged K/V cache (pages of P keys,
                     1 to 256, shuffled; a block table per sequence) beside
                     the same call on contiguous K/V, timed alternately
+  --kv-dtype T      int8|fp8_e4m3|fp8_e5m2: the shape's call with K/V
+                    quantized (int8: scale per token and head; fp8: per
+                    head), Q/O of --dtype, beside the bf16 and fp32 calls,
+                    timed in turns, with one core's read bandwidth; with
+                    --page-size on paged caches, with --varlen packed
 Tune:
   --tune            for the shape or each shape of the set, time candidate
                     plans: each strategy of this build (or only --strategy's)

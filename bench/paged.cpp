@@ -15,15 +15,6 @@
 #include "tests/tolerances.hpp"
 
 namespace attnrt::bench {
-namespace {
-
-// A page pool [pages, heads, page_size, dim] holding a dense [B, heads, N,
-// dim] tensor's rows where `table` says: key j of batch b at row j % ps of
-// page table[b * slots + j / ps].
-struct Pool {
-  Buffer buffer;
-  Tensor view;
-};
 
 Pool pool_of(const Tensor& dense, std::int64_t pages, std::int64_t ps, const std::vector<std::int32_t>& table,
              std::int64_t slots) {
@@ -43,15 +34,18 @@ Pool pool_of(const Tensor& dense, std::int64_t pages, std::int64_t ps, const std
   return p;
 }
 
-}  // namespace
+std::vector<std::int32_t> shuffled_table(std::int64_t batch, std::int64_t slots) {
+  std::vector<std::int32_t> table(batch * slots);
+  std::iota(table.begin(), table.end(), 0);
+  std::shuffle(table.begin(), table.end(), std::mt19937(20));
+  return table;
+}
 
 int run_paged(Engine& engine, const Options& opt) {
   const Shape shape = opt.shape.value_or(Shape{});
   const Workload w(shape);
   const std::int64_t ps = opt.page_size, slots = (shape.kv_len + ps - 1) / ps, pages = shape.batch * slots;
-  std::vector<std::int32_t> table(pages);
-  std::iota(table.begin(), table.end(), 0);
-  std::shuffle(table.begin(), table.end(), std::mt19937(20));
+  const std::vector<std::int32_t> table = shuffled_table(shape.batch, slots);
   const Pool k = pool_of(w.k(), pages, ps, table, slots), v = pool_of(w.v(), pages, ps, table, slots);
   const std::vector<std::int64_t> kv_lens(shape.batch, shape.kv_len);
 

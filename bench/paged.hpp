@@ -5,10 +5,27 @@
 // target: paged decode within 5% of contiguous).
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "bench/engine.hpp"
 #include "bench/options.hpp"
+#include "bench/workload.hpp"
 
 namespace attnrt::bench {
+
+// A page pool [pages, heads, page_size, dim] holding a dense [B, heads, N,
+// dim] tensor's rows where `table` says: key j of batch b at row j % ps of
+// page table[b * slots + j / ps]; every row no key uses is NaN (0xff bytes).
+struct Pool {
+  Buffer buffer;
+  Tensor view;
+};
+Pool pool_of(const Tensor& dense, std::int64_t pages, std::int64_t ps, const std::vector<std::int32_t>& table,
+             std::int64_t slots);
+
+// A shuffled block table: `slots` pages per sequence of `batch`.
+std::vector<std::int32_t> shuffled_table(std::int64_t batch, std::int64_t slots);
 
 // Prints both timings, GFLOP/s, K/V read GB/s and their ratio, and a check
 // of sampled rows of each output against the reference. Returns the exit

@@ -112,11 +112,16 @@ const char* dtype_name(DType t) {
     case DType::f32: return "fp32";
     case DType::f16: return "fp16";
     case DType::bf16: return "bf16";
+    case DType::i8: return "int8";
+    case DType::f8_e4m3: return "fp8_e4m3";
+    case DType::f8_e5m2: return "fp8_e5m2";
   }
   return "?";
 }
 
-std::size_t dtype_bytes(DType t) { return t == DType::f32 ? 4 : 2; }
+std::size_t dtype_bytes(DType t) {
+  return t == DType::f32 ? 4 : t == DType::f16 || t == DType::bf16 ? 2 : 1;
+}
 
 attnrt_params mask_params(const Shape& s) {
   attnrt_params p;

@@ -13,18 +13,6 @@
 #include "tests/tolerances.hpp"
 
 namespace attnrt::bench {
-namespace {
-
-// Rows [r0, r0 + n) of a packed view: one sequence as a dense batch of one.
-Tensor rows_of(const Tensor& t, std::int64_t r0, std::int64_t n) {
-  Tensor v = t;
-  v.data = static_cast<char*>(t.data) + r0 * t.stride[2] * static_cast<std::int64_t>(dtype_bytes(t.dtype));
-  v.shape[2] = n;
-  return v;
-}
-
-}  // namespace
-
 int run_varlen(Engine& engine, const Options& opt) {
   std::vector<std::int32_t> cu{0};
   for (std::int64_t len : opt.varlen) cu.push_back(static_cast<std::int32_t>(cu.back() + len));

@@ -84,6 +84,13 @@ void fill_nan(const Tensor& t) {
   for (std::size_t i = 0; i < n; ++i) d[i] = nan;
 }
 
+Tensor rows_of(const Tensor& t, std::int64_t r0, std::int64_t n) {
+  Tensor v = t;
+  v.data = static_cast<char*>(t.data) + r0 * t.stride[2] * static_cast<std::int64_t>(dtype_bytes(t.dtype));
+  v.shape[2] = n;
+  return v;
+}
+
 Buffer to_fp32(const Tensor& t) {
   const auto n = static_cast<std::int64_t>(elements(t));
   Buffer out(static_cast<std::size_t>(n) * sizeof(float));
@@ -95,6 +102,7 @@ Buffer to_fp32(const Tensor& t) {
       case DType::f32: d[i] = static_cast<const float*>(src)[i]; break;
       case DType::f16: d[i] = kernels::fp16_to_float(static_cast<const std::uint16_t*>(src)[i]); break;
       case DType::bf16: d[i] = kernels::bf16_to_float(static_cast<const std::uint16_t*>(src)[i]); break;
+      default: d[i] = std::numeric_limits<float>::quiet_NaN(); break;  // int8/fp8 codes need their scales
     }
   }
   return out;

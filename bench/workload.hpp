@@ -53,6 +53,9 @@ inline std::size_t elements(const Tensor& t) {
   return static_cast<std::size_t>(t.shape[0] * t.shape[1] * t.shape[2] * t.shape[3]);
 }
 
+// Rows [r0, r0 + n) of a packed (varlen) view: one sequence as a dense batch of one.
+Tensor rows_of(const Tensor& t, std::int64_t r0, std::int64_t n);
+
 // A dense fp32 copy of t (exact for fp16 and bf16).
 Buffer to_fp32(const Tensor& t);
 

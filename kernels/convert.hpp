@@ -54,8 +54,10 @@ template <> inline float load_as_float<float>(const float* p) { return *p; }
 
 struct Fp16 { std::uint16_t bits; };
 struct Bf16 { std::uint16_t bits; };
+struct I8 { std::int8_t code; };  // an int8 K/V code, unscaled (quant.hpp)
 template <> inline float load_as_float<Fp16>(const Fp16* p) { return fp16_to_float(p->bits); }
 template <> inline float load_as_float<Bf16>(const Bf16* p) { return bf16_to_float(p->bits); }
+template <> inline float load_as_float<I8>(const I8* p) { return static_cast<float>(p->code); }
 
 // Loads a row of the user's dtype as fp32 values.
 inline void load_row(const void* src, int n, float* dst, DType t) {

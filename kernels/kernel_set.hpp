@@ -180,6 +180,14 @@ struct KernelSet {
   // elements; dst dense, row stride cols): Q's rows, which qk_direct takes
   // in fp32. Required there, null otherwise.
   void (*widen_rows)(const void* src, std::int64_t ld, int rows, int cols, float* dst) = nullptr;
+  // Optional: qk_direct and pv_direct_rows over int8 K/V codes (unscaled),
+  // widened as each vector is loaded. The pipelines multiply S's column j
+  // by key j's K scale after qk, and P's column j by its V scale before
+  // P·V. Null: int8 rows are dequantized into a stage first (kv_runs.hpp).
+  void (*qk_direct_i8)(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
+                       std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) = nullptr;
+  void (*pv_direct_rows_i8)(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
+                            float* o, std::int64_t ldo, bool accumulate, const void* next) = nullptr;
 
   // ---- optional: A panel blocking (see the top of this file) --------------
   int a_block = 0;  // k-columns per A panel block; 0 = k_pack

@@ -13,7 +13,9 @@
 // cache: key j in page pages[j / page_size], at its row j % page_size).
 // Pipelines reach them through k_offset/v_offset and cut key ranges at page
 // boundaries (kv_runs.hpp); micro-kernels only ever see a pointer and a
-// stride.
+// stride. Quantized K/V (kv_format) are 1-byte codes with a scale per row,
+// dequantized by kv_runs.hpp into rows of `dtype` before any kernel sees
+// them.
 #pragma once
 
 #include <algorithm>
@@ -23,11 +25,12 @@
 
 #include "kernels/band.hpp"
 #include "kernels/kernel_set.hpp"
+#include "kernels/quant.hpp"
 
 namespace attnrt::kernels {
 
 struct HeadProblem {
-  DType dtype;                // of Q, K, V and O
+  DType dtype;                // of Q and O, and of K and V unless kv_format says otherwise
   int m;                      // query rows per head
   int q_heads;                // query heads packed into the rows (>= 1)
   int n;                      // keys visible to this batch (its key length)
@@ -61,6 +64,13 @@ struct HeadProblem {
   const std::int32_t* pages = nullptr;
   int page_size = 0;
   std::int64_t k_page_stride = 0, v_page_stride = 0;
+  // Quantized K/V: key j's row is its codes times k_scale[k_scale_offset(j)]
+  // (resp. v); the scale strides follow the rows' (0 where broadcast).
+  KvFormat kv_format = KvFormat::plain;
+  const float* k_scale = nullptr;
+  const float* v_scale = nullptr;
+  std::int64_t ld_k_scale = 0, ld_v_scale = 0;
+  std::int64_t k_scale_page_stride = 0, v_scale_page_stride = 0;
 
   int rows() const { return m * q_heads; }
 
@@ -74,6 +84,15 @@ struct HeadProblem {
   std::int64_t v_offset(std::int64_t j) const {
     return pages ? pages[j / page_size] * v_page_stride + j % page_size * ldv : j * ldv;
   }
+
+  std::int64_t k_scale_offset(std::int64_t j) const {
+    return pages ? pages[j / page_size] * k_scale_page_stride + j % page_size * ld_k_scale : j * ld_k_scale;
+  }
+  std::int64_t v_scale_offset(std::int64_t j) const {
+    return pages ? pages[j / page_size] * v_scale_page_stride + j % page_size * ld_v_scale : j * ld_v_scale;
+  }
+  // Bytes of one element of K and V as stored.
+  std::size_t kv_elem_bytes() const { return kv_format == KvFormat::plain ? dtype_size(dtype) : 1; }
 
   // Element offsets of packed row r.
   std::int64_t q_offset(int r) const { return (r / m) * hsq + (r % m) * ldq; }

@@ -184,6 +184,27 @@ inline float reduce_max_ps(simde__m512 a) {
   return m;
 }
 
+// int8 K/V codes (convert.hpp's load16_lanes(const I8*)).
+inline simde__m128i maskz_loadu_epi8_128(__mmask16 k, const void* p) {
+  std::int8_t r[16] = {};
+  for (int i = 0; i < 16; ++i)
+    if (k >> i & 1) std::memcpy(&r[i], static_cast<const char*>(p) + i, 1);
+  return simde_mm_loadu_si128(r);
+}
+inline simde__m512i cvtepi8_epi32(simde__m128i a) {
+  std::int8_t b[16];
+  simde_mm_storeu_si128(b, a);
+  D16 r;
+  for (int i = 0; i < 16; ++i) r.v[i] = static_cast<std::uint32_t>(static_cast<std::int32_t>(b[i]));
+  return vec(r);
+}
+inline simde__m512 cvtepi32_ps(simde__m512i a) {
+  const D16 d = dwords(a);
+  F16 r;
+  for (int i = 0; i < 16; ++i) r.v[i] = static_cast<float>(static_cast<std::int32_t>(d.v[i]));
+  return vec(r);
+}
+
 }  // namespace attnrt_avx512_emulation
 
 #define _mm512_mask_loadu_ps attnrt_avx512_emulation::mask_loadu_ps
@@ -197,6 +218,12 @@ inline float reduce_max_ps(simde__m512 a) {
 #undef _mm256_maskstore_ps
 #define _mm256_maskstore_ps attnrt_avx512_emulation::maskstore_ps_256
 #define _mm512_cvtepu16_epi32 attnrt_avx512_emulation::cvtepu16_epi32
+#undef _mm_maskz_loadu_epi8
+#define _mm_maskz_loadu_epi8 attnrt_avx512_emulation::maskz_loadu_epi8_128
+#undef _mm512_cvtepi8_epi32
+#define _mm512_cvtepi8_epi32 attnrt_avx512_emulation::cvtepi8_epi32
+#undef _mm512_cvtepi32_ps
+#define _mm512_cvtepi32_ps attnrt_avx512_emulation::cvtepi32_ps
 #define _mm512_cvtepi32_epi16 attnrt_avx512_emulation::cvtepi32_epi16
 #define _mm512_cvtph_ps attnrt_avx512_emulation::cvtph_ps
 #define _mm512_cvtps_ph attnrt_avx512_emulation::cvtps_ph

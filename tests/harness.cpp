@@ -269,6 +269,18 @@ Outputs run_backend(const Backend& backend, Problem& p, int threads) {
   return ::testing::AssertionFailure() << diff << " elements differ; first " << first.str();
 }
 
+RefResult sequence_reference(const attnrt_tensor& q, std::int64_t batch, std::int64_t row0, std::int64_t rows,
+                             const attnrt_tensor& k, const attnrt_tensor& v, attnrt_params p, std::int64_t n) {
+  if (rows == 0) return {};
+  attnrt_tensor qs = q;
+  const std::int64_t esz = q.dtype == ATTNRT_F32 ? 4 : 2;
+  qs.data = static_cast<char*>(q.data) + (batch * q.stride[0] + row0 * q.stride[2]) * esz;
+  qs.shape[0] = 1;
+  qs.shape[2] = rows;
+  p.kv_lens = &n;
+  return reference_forward(qs, k, v, p);
+}
+
 ::testing::AssertionResult matches_sequence(const HostTensor& o, const HostTensor* lse, std::int64_t b,
                                             std::int64_t batch, std::int64_t row0, std::int64_t m,
                                             const RefResult& ref, Tolerance tol) {

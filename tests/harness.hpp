@@ -144,6 +144,12 @@ Outputs run_backend(const Backend& backend, Problem& p, int threads = 2);
                                             std::int64_t batch, std::int64_t row0, std::int64_t m,
                                             const RefResult& ref, Tolerance tol);
 
+// The reference of one sequence of a packed or paged call: its `rows` query
+// rows (from row0 of batch `batch` of q) against dense k and v holding its n
+// keys, under the masks of p; empty for 0 rows.
+RefResult sequence_reference(const attnrt_tensor& q, std::int64_t batch, std::int64_t row0, std::int64_t rows,
+                             const attnrt_tensor& k, const attnrt_tensor& v, attnrt_params p, std::int64_t n);
+
 // A packed or paged call (In: seqs(), rows(b), row0(b), batch(b),
 // reference(b), as test_varlen's and test_paged_kv's inputs have): every
 // sequence's rows of o (and lse) against its own reference, and nothing

@@ -101,12 +101,34 @@ std::int64_t diag_of(const attnrt_params& p, std::int64_t m, std::int64_t n) {
 
 }  // namespace
 
+double code_to_double(attnrt_dtype t, std::uint8_t c) {
+  const double sign = c & 0x80 ? -1.0 : 1.0;
+  switch (t) {
+    case ATTNRT_I8: return static_cast<std::int8_t>(c);
+    case ATTNRT_F8_E4M3: {  // S.EEEE.MMM, bias 7; S.1111.111 is NaN, no inf
+      const int e = (c >> 3) & 15, m = c & 7;
+      if (e == 15 && m == 7) return std::numeric_limits<double>::quiet_NaN();
+      return sign * (e == 0 ? m / 8.0 * std::pow(2.0, -6) : (1 + m / 8.0) * std::pow(2.0, e - 7));
+    }
+    case ATTNRT_F8_E5M2: {  // S.EEEEE.MM, bias 15, IEEE inf and NaN
+      const int e = (c >> 2) & 31, m = c & 3;
+      if (e == 31) return m ? std::numeric_limits<double>::quiet_NaN() : sign * INFINITY;
+      return sign * (e == 0 ? m / 4.0 * std::pow(2.0, -14) : (1 + m / 4.0) * std::pow(2.0, e - 15));
+    }
+    default: break;
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
 double load(const attnrt_tensor& t, std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d) {
   const std::int64_t off = b * t.stride[0] + h * t.stride[1] + s * t.stride[2] + d;
   switch (t.dtype) {
     case ATTNRT_F32: return static_cast<const float*>(t.data)[off];
     case ATTNRT_F16: return half_to_double(static_cast<const std::uint16_t*>(t.data)[off]);
     case ATTNRT_BF16: return bf16_to_double(static_cast<const std::uint16_t*>(t.data)[off]);
+    case ATTNRT_I8:
+    case ATTNRT_F8_E4M3:
+    case ATTNRT_F8_E5M2: return code_to_double(t.dtype, static_cast<const std::uint8_t*>(t.data)[off]);
   }
   return std::numeric_limits<double>::quiet_NaN();
 }

@@ -10,7 +10,12 @@
 
 namespace attnrt::test {
 
-// Reads element [b, h, s, d] of a view as double (fp16/bf16 widened exactly).
+// The value of a 1-byte K/V code (int8, fp8 E4M3 or E5M2) before its scale,
+// decoded from the format's definition (NaN for any other dtype).
+double code_to_double(attnrt_dtype t, std::uint8_t c);
+
+// Reads element [b, h, s, d] of a view as double (fp16/bf16 widened exactly;
+// a quantized K/V element as its code's value, unscaled).
 double load(const attnrt_tensor& t, std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d);
 
 // Output row o[b, h, i, 0..Dv) and its log-sum-exp (natural log), computed

@@ -1,5 +1,6 @@
 #include "tests/tensors.hpp"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "kernels/convert.hpp"
@@ -26,12 +27,15 @@ const char* dtype_name(attnrt_dtype t) {
     case ATTNRT_F32: return "f32";
     case ATTNRT_F16: return "f16";
     case ATTNRT_BF16: return "bf16";
+    case ATTNRT_I8: return "i8";
+    case ATTNRT_F8_E4M3: return "e4m3";
+    case ATTNRT_F8_E5M2: return "e5m2";
   }
   return "?";
 }
 
 HostTensor::HostTensor(attnrt_dtype dtype, Shape shape, Layout layout, unsigned char fill)
-    : shape_(shape), esz_(dtype == ATTNRT_F32 ? 4 : 2), fill_(fill) {
+    : shape_(shape), esz_(dtype == ATTNRT_F32 ? 4 : dtype == ATTNRT_F16 || dtype == ATTNRT_BF16 ? 2 : 1), fill_(fill) {
   const auto [B, H, S, D] = shape;
   std::array<std::int64_t, 3> stride{};
   view_offset_ = 0;
@@ -93,7 +97,13 @@ void HostTensor::set(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_
       std::memcpy(p, &u, 2);
       break;
     }
+    default: std::abort();  // a quantized tensor takes codes: set_code()
   }
+}
+
+void HostTensor::set_code(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d, std::uint8_t c) {
+  if (esz_ != 1) std::abort();
+  static_cast<unsigned char*>(view_.data)[offset(b, h, s, d)] = c;
 }
 
 std::uint32_t HostTensor::bits(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d) const {

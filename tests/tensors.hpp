@@ -1,4 +1,4 @@
-// Test tensors: values stored in fp32, fp16 or bf16, laid out as BHSD, BSHD
+// Test tensors: values stored in fp32, fp16 or bf16 (or int8/fp8 codes), laid out as BHSD, BSHD
 // or a view into a larger KV cache, inside a buffer whose every byte outside
 // the view holds a known fill. Inputs are surrounded by NaN, so a kernel that
 // reads outside its view poisons its result; outputs by a finite canary, so a
@@ -45,6 +45,8 @@ class HostTensor {
   double get(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d) const;
   // Stores v rounded to the dtype (nearest even).
   void set(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d, double v);
+  // A quantized (int8/fp8) tensor's raw code at [b, h, s, d]; get() reads its value.
+  void set_code(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d, std::uint8_t c);
   // Every element of the view drawn from U(lo, hi), then rounded to the dtype.
   void fill_uniform(std::mt19937& rng, double lo = -1.0, double hi = 1.0);
   // Raw bits of element [b, h, s, d] (to compare results bit for bit).

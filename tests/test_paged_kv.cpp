@@ -154,17 +154,9 @@ class Paged {
   // Sequence b's reference (computed once): its Q rows against its dense K/V.
   const RefResult& reference(std::int64_t b) {
     if (refs_.empty()) {
-      for (std::int64_t s = 0; s < seqs(); ++s) {
-        attnrt_tensor q = q_->c();
-        const std::size_t esz = q.dtype == ATTNRT_F32 ? 4 : 2;
-        q.data = static_cast<char*>(q.data) + (batch(s) * q.stride[0] + row0(s) * q.stride[2]) * static_cast<std::int64_t>(esz);
-        q.shape[0] = 1;
-        q.shape[2] = std::max<std::int64_t>(rows(s), 1);
-        attnrt_params p = dense_params(ATTNRT_STRATEGY_AUTO);
-        const std::int64_t n[1] = {s_.kv_lens[s]};
-        p.kv_lens = n;
-        refs_.push_back(rows(s) > 0 ? reference_forward(q, dense_k_[s].c(), dense_v_[s].c(), p) : RefResult{});
-      }
+      for (std::int64_t s = 0; s < seqs(); ++s)
+        refs_.push_back(sequence_reference(q_->c(), batch(s), row0(s), rows(s), dense_k_[s].c(), dense_v_[s].c(),
+                                           dense_params(ATTNRT_STRATEGY_AUTO), s_.kv_lens[s]));
     }
     return refs_[b];
   }

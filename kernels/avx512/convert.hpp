@@ -26,6 +26,9 @@ static inline __m512 load16_lanes(const float* p, __mmask16 lanes) { return _mm5
 static inline __m512 load16_lanes(const Fp16* p, __mmask16 lanes) {
   return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lanes, p));
 }
+static inline __m512 load16_lanes(const I8* p, __mmask16 lanes) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, p)));
+}
 static inline __m512 load16_lanes(const Bf16* p, __mmask16 lanes) {
   const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes, p));
   return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));

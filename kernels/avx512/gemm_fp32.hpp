@@ -59,9 +59,11 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __
   const auto step = [&](const float* col, int w, int p) {
     const TB* row = b + p * ldb;
     if constexpr (InPlaceB) {  // the row's 64-byte lines (two of fp32) kPrefetchRows ahead
+      // (int8 rows: 4x as many rows, the same bytes ahead as fp32's)
+      constexpr int ahead = sizeof(TB) == 1 ? 4 * kPrefetchRows : kPrefetchRows;
 #pragma GCC unroll 2
       for (unsigned x = 0; x < 32 * sizeof(TB); x += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchRows * pf_ld) + x, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(row + ahead * pf_ld) + x, _MM_HINT_T0);
     }
     __m512 b0, b1;
     if constexpr (MaskedB) {

@@ -75,6 +75,9 @@ constexpr KernelSet make_set(DType t) {
       .pv_direct_rows = pv_direct_rows<T>,
       .pv_direct_rows_max = kMr,
       .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
+      // int8 K/V codes read in place too (the pipelines apply the scales).
+      .qk_direct_i8 = qk_direct<I8>,
+      .pv_direct_rows_i8 = pv_direct_rows<I8>,
       .a_block = kABlock,
       .qk_rows = qk_fp32_rows,
       .pv_rows = pv_fp32_rows,

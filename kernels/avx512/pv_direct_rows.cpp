@@ -80,6 +80,7 @@ void pv_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t
 ATTNRT_PV_DIRECT_ROWS(float)
 ATTNRT_PV_DIRECT_ROWS(Fp16)
 ATTNRT_PV_DIRECT_ROWS(Bf16)
+ATTNRT_PV_DIRECT_ROWS(I8)
 #undef ATTNRT_PV_DIRECT_ROWS
 
 }  // namespace attnrt::kernels::avx512

@@ -7,11 +7,26 @@
 #include <limits>
 
 #include "kernels/convert.hpp"
+#include "kernels/pipelines/kv_runs.hpp"
 
 namespace attnrt::kernels {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Key j's K (V) row as fp32, dequantized and rounded to the dtype as the
+// pipelines stage it (kv_runs.hpp).
+void load_kv_row(const HeadProblem& p, KvSide side, std::int64_t j, float* row) {
+  const bool k = side == KvSide::k;
+  const int n = k ? p.d : p.dv;
+  const char* src = static_cast<const char*>(k ? p.k : p.v) +
+                    (k ? p.k_offset(j) : p.v_offset(j)) * static_cast<std::int64_t>(p.kv_elem_bytes());
+  if (p.kv_format == KvFormat::plain) return load_row(src, n, row, p.dtype);
+  alignas(64) std::byte staged[kMaxHeadDim * sizeof(float)];
+  const float* scale = k ? p.k_scale + p.k_scale_offset(j) : p.v_scale + p.v_scale_offset(j);
+  dequant_rows(p.kv_format, reinterpret_cast<const std::uint8_t*>(src), 0, 1, n, scale, 0, staged, n, p.dtype);
+  load_row(staged, n, row, p.dtype);
+}
 
 }  // namespace
 
@@ -37,7 +52,7 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
   // The score of key j, or false where the row cannot see it.
   const auto score = [&](std::int64_t j, double* s) {
     if (bias && bias[j] == -std::numeric_limits<float>::infinity()) return false;
-    load_row(static_cast<const char*>(p.k) + p.k_offset(j) * esz, p.d, row, p.dtype);
+    load_kv_row(p, KvSide::k, j, row);
     double dot = 0;
     for (int c = 0; c < p.d; ++c) dot += static_cast<double>(q[c]) * row[c];
     double x = dot * p.scale;
@@ -60,7 +75,7 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
       const double w = std::exp(s - mx);
       sum += w;
       if (w == 0) continue;
-      load_row(static_cast<const char*>(p.v) + p.v_offset(j) * esz, p.dv, row, p.dtype);
+      load_kv_row(p, KvSide::v, j, row);
       for (int c = 0; c < p.dv; ++c) acc[c] += w * row[c];
     }
   // NaN seen: NaN; nothing seen: zeros and -inf; else the weighted mean.

@@ -9,6 +9,12 @@
 // at the range's end); a quantum that straddles a page boundary, and only
 // such a quantum, is copied to a stage of at most `quantum` rows first:
 // one tile's worth, not a gather of the cache.
+//
+// Quantized K/V (HeadProblem::kv_format) are dequantized into the stage a
+// chunk of keys at a time (about kQuantStageBytes, a multiple of the
+// quantum), and every run is the stage: an L1-sized conversion ahead of
+// the unchanged packers and direct kernels, not a pass over the cache and
+// not a conversion inside their FMA loops.
 #pragma once
 
 #include <algorithm>
@@ -32,9 +38,22 @@ struct KvRun {
   const std::byte* next = nullptr;
 };
 
-// Bytes a stage needs for quanta of up to `quantum` rows of K (d) or V (dv).
+// Target bytes of one chunk of dequantized rows: half of a 32 KiB L1D, so
+// the consumer's own operands stay there too.
+inline constexpr int kQuantStageBytes = 16384;
+
+// Rows of a dequantized chunk for consumers of `quantum`: the most that fit
+// kQuantStageBytes (at least one quantum), a multiple of the quantum.
+inline int quant_chunk_rows(int quantum, int d, int dv, DType t) {
+  const int fit = kQuantStageBytes / (std::max(d, dv) * static_cast<int>(dtype_size(t)));
+  return std::max(quantum, fit / quantum * quantum);
+}
+
+// Bytes a stage needs for quanta of up to `quantum` rows of K (d) or V (dv),
+// and for a dequantized chunk of any consumer whose quantum is at most it.
 inline std::size_t kv_stage_bytes(int quantum, int d, int dv, DType t) {
-  return static_cast<std::size_t>(quantum) * std::max(d, dv) * dtype_size(t);
+  const int fit = std::max(1, kQuantStageBytes / (std::max(d, dv) * static_cast<int>(dtype_size(t))));
+  return static_cast<std::size_t>(std::max(quantum, fit)) * std::max(d, dv) * dtype_size(t);
 }
 
 // The first line(s) of the next page's first row, touched one page ahead:
@@ -49,15 +68,45 @@ inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
 }
 
 // Calls f(KvRun) over keys first + [0, count) of side's rows, in order.
+// codes: quantized rows are handed over as their 1-byte codes, in place
+// (for kernels that widen them: KernelSet::qk_direct_i8), not dequantized.
 template <class F>
 void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int count, int quantum,
-                     std::byte* stage, F&& f) {
+                     std::byte* stage, F&& f, bool codes = false) {
   if (count <= 0) return;
-  const std::int64_t esz = static_cast<std::int64_t>(dtype_size(p.dtype));
+  const std::int64_t esz = static_cast<std::int64_t>(p.kv_elem_bytes());
   const bool k = side == KvSide::k;
   const std::byte* base = static_cast<const std::byte*>(k ? p.k : p.v);
   const std::int64_t ld = k ? p.ldk : p.ldv;
   auto row = [&](std::int64_t j) { return base + (k ? p.k_offset(j) : p.v_offset(j)) * esz; };
+  if (p.kv_format != KvFormat::plain && !codes) {
+    const int width = k ? p.d : p.dv;
+    const std::size_t row_bytes = static_cast<std::size_t>(width) * dtype_size(p.dtype);
+    const float* scale = k ? p.k_scale : p.v_scale;
+    const int chunk = quant_chunk_rows(quantum, p.d, p.dv, p.dtype);
+    const std::int64_t ld_scale = k ? p.ld_k_scale : p.ld_v_scale;
+    for (int c = 0; c < count; c += chunk) {
+      const int n = std::min(chunk, count - c);
+      for (int i = 0; i < n;) {  // one call per piece inside a page
+        const std::int64_t j = first + c + i;
+        const int rows = p.pages ? std::min(n - i, p.page_size - static_cast<int>(j % p.page_size)) : n - i;
+        dequant_rows(p.kv_format, reinterpret_cast<const std::uint8_t*>(row(j)), ld, rows, width,
+                     scale + (k ? p.k_scale_offset(j) : p.v_scale_offset(j)), ld_scale, stage + i * row_bytes,
+                     width, p.dtype);
+        i += rows;
+      }
+      // The next chunk's codes requested now, so they stream in while the
+      // consumer works on this one from L1 (else each chunk's conversion
+      // waits on memory and the consumer's time adds to it).
+      const int next = std::min(chunk, count - c - n);
+      for (int i = 0; i < next; ++i) {
+        const std::byte* r = row(first + c + n + i);
+        for (int b = 0; b < width; b += 64) __builtin_prefetch(r + b, 0, 3);
+      }
+      f(KvRun{c, n, stage, width});
+    }
+    return;
+  }
   if (!p.pages) {
     f(KvRun{0, count, row(first), ld, nullptr});
     return;
@@ -83,6 +132,11 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       c = q_end;
     }
   }
+}
+
+// Key j's K (V) scale of a quantized problem.
+inline float kv_scale(const HeadProblem& p, KvSide side, std::int64_t j) {
+  return side == KvSide::k ? p.k_scale[p.k_scale_offset(j)] : p.v_scale[p.v_scale_offset(j)];
 }
 
 }  // namespace attnrt::kernels

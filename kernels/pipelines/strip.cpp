@@ -42,9 +42,18 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, st
                    int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
   if (c.count() <= 0) return;
   const float alpha = qk_alpha(p);
-  for_each_kv_run(p, KvSide::k, kv.key0 + c.c0, c.count(), 1, nullptr, [&](const KvRun& r) {
-    ks.qk_direct(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, sc + c.c0 + r.c, lds, r.next);
-  });
+  // int8 K read as codes where the set widens them; key j's scale then
+  // multiplies S's column j (a per-column factor of Q·Kᵀ).
+  const bool codes = p.kv_format == KvFormat::i8 && ks.qk_direct_i8;
+  for_each_kv_run(p, KvSide::k, kv.key0 + c.c0, c.count(), 1, kv.stage, [&](const KvRun& r) {
+    float* s = sc + c.c0 + r.c;
+    if (!codes) return ks.qk_direct(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
+    ks.qk_direct_i8(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
+    for (int k = 0; k < r.count; ++k) {
+      const float scale = kv_scale(p, KvSide::k, kv.key0 + c.c0 + r.c + k);
+      for (int i = 0; i < rows; ++i) s[i * lds + k] *= scale;
+    }
+  }, codes);
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
 }
@@ -291,9 +300,21 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
     // V rows in place, run by run when paged; P is cut at its a_block
     // blocks only (a block straddling two pages is staged: kv_runs.hpp).
     const bool few = few_rows_pv(ks, rb, s);
+    // int8 V read as codes where the set widens them; key j's scale then
+    // multiplies P's column j, which this P·V alone reads.
+    const bool codes = few && kv.rows->kv_format == KvFormat::i8 && ks.pv_direct_rows_i8;
     for_each_kv_run(*kv.rows, KvSide::v, kv.key0 + v_key, kp, a_block_of(ks), kv.stage, [&](const KvRun& r) {
       const std::byte* pr = p_panel + p_offset(ks, rb, r.c);
       const std::int64_t ld_bytes = r.ld * static_cast<std::int64_t>(elem_bytes(ks));
+      if (codes) {
+        float* pw = reinterpret_cast<float*>(const_cast<std::byte*>(pr));
+        for (int k = 0; k < r.count; ++k) {
+          const float scale = kv_scale(*kv.rows, KvSide::v, kv.key0 + v_key + r.c + k);
+          for (int i = 0; i < s.rows; ++i) pw[a_panel_index(ks, i, k, r.count)] *= scale;
+        }
+        ks.pv_direct_rows_i8(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0, r.next);
+        return;
+      }
       if (few) {
         ks.pv_direct_rows(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0, r.next);
         return;
@@ -307,7 +328,7 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
         const std::byte* next = k0 + keys < r.count ? nullptr : r.next;  // (null: the run's next keys)
         pv(keys, pr + p_offset(ks, rb, k0), r.rows + k0 * ld_bytes, r.ld, rb.dv, s.o, rb.ldo, next);
       }
-    });
+    }, codes);
   } else {
     const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));
     const std::byte* v = kv.v_panels + v_offset(ks, rb, v_key);
@@ -334,12 +355,12 @@ void pack_k_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, i
 void pack_v_rows(const KernelSet& ks, const HeadProblem& p, std::int64_t key0, int keys,
                  std::byte* v_panels, std::byte* stage) {
   const PvPath pv = pv_path_of(ks, p);
-  if (!p.pages) {
+  if (!p.pages && p.kv_format == KvFormat::plain) {
     pv.pack_v(static_cast<const char*>(p.v) + key0 * p.ldv * elem_bytes(ks), p.ldv, keys, p.dv, v_panels);
     return;
   }
   // The panels of nv columns each hold all `keys` keys (padded to k_pack),
-  // so a run of keys is packed into each at its row: one call per run and
+  // so a run of keys (paged, or a dequantized chunk) is packed into each at its row: one call per run and
   // column slice, the slice's columns as a V of nv (or fewer) columns.
   const std::size_t esz = elem_bytes(ks);
   const std::size_t panel = static_cast<std::size_t>(round_up(keys, ks.k_pack)) * ks.nv * pv.elem;

@@ -63,7 +63,7 @@ struct RowBlock {
   float* m_safe;        // per row: the finite max exp2 subtracts (fold_max)
   Strip* strips;        // per strip: the strips of a group in step (group_scores)
   Cols* cols;           //   and their S columns
-  std::byte* kv_stage;  // paged K/V: one quantum of rows that straddles a page (kv_runs.hpp)
+  std::byte* kv_stage;  // a paged quantum that straddles a page, or a dequantized chunk (kv_runs.hpp)
   std::int64_t ldo;     // dv rounded up to nv
   PvPath pv;            // the P·V path of the problem's precision (direct: accurate)
   QkPath qk;            // and its Q·Kᵀ path
@@ -135,7 +135,7 @@ struct KvSource {
   const std::byte* v_panels;
   int v_keys;
   const HeadProblem* rows = nullptr;  // direct (null otherwise)
-  std::byte* stage = nullptr;         // direct, paged: a P block's V rows that straddle a page
+  std::byte* stage = nullptr;         // direct: RowBlock::kv_stage (paged or quantized K/V)
   bool direct() const { return rows != nullptr; }
 };
 

@@ -79,6 +79,8 @@ void attnrt_params_init(attnrt_params* p) {
   p->num_seqs = 0;
   p->block_table = nullptr;
   p->block_table_stride = 0;
+  p->k_scale = nullptr;
+  p->v_scale = nullptr;
 }
 
 attnrt_status attnrt_config_init(attnrt_config* c) {

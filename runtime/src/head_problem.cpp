@@ -37,15 +37,30 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
   p.ldq = q.stride[2];
   p.hsq = q.stride[1];
   const std::int64_t kb = params.block_table ? 0 : b;  // a pool's pages come from the table
-  p.k = static_cast<const char*>(k.data) + (kb * k.stride[0] + hk * k.stride[1] + k0 * k.stride[2]) * esz;
+  const std::size_t kv_esz = kv_format(k.dtype) == kernels::KvFormat::plain ? esz : 1;
+  p.k = static_cast<const char*>(k.data) + (kb * k.stride[0] + hk * k.stride[1] + k0 * k.stride[2]) * kv_esz;
   p.ldk = k.stride[2];
-  p.v = static_cast<const char*>(v.data) + (kb * v.stride[0] + hk * v.stride[1] + k0 * v.stride[2]) * esz;
+  p.v = static_cast<const char*>(v.data) + (kb * v.stride[0] + hk * v.stride[1] + k0 * v.stride[2]) * kv_esz;
   p.ldv = v.stride[2];
   if (params.block_table) {
     p.pages = params.block_table + seq * params.block_table_stride;
     p.page_size = static_cast<int>(k.shape[2]);
     p.k_page_stride = k.stride[0];
     p.v_page_stride = v.stride[0];
+  }
+  p.kv_format = kv_format(k.dtype);
+  if (p.kv_format != kernels::KvFormat::plain) {
+    // A scale dimension of size 1 is broadcast: its stride counts as 0.
+    const auto stride = [](const attnrt_tensor& t, int i) { return t.shape[i] == 1 ? 0 : t.stride[i]; };
+    const auto base = [&](const attnrt_tensor& t) {
+      return static_cast<const float*>(t.data) + kb * stride(t, 0) + hk * stride(t, 1) + k0 * stride(t, 2);
+    };
+    p.k_scale = base(*params.k_scale);
+    p.v_scale = base(*params.v_scale);
+    p.ld_k_scale = stride(*params.k_scale, 2);
+    p.ld_v_scale = stride(*params.v_scale, 2);
+    p.k_scale_page_stride = stride(*params.k_scale, 0);
+    p.v_scale_page_stride = stride(*params.v_scale, 0);
   }
   p.o = static_cast<char*>(o.data) + (b * o.stride[0] + h0 * o.stride[1] + q0 * o.stride[2]) * esz;
   p.ldo = o.stride[2];
@@ -73,6 +88,15 @@ kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k
   p.band = mask_band(params, q.shape[2], key_capacity(k, params));
   p.precision = static_cast<kernels::Exp2Precision>(params.precision);
   return p;
+}
+
+kernels::KvFormat kv_format(attnrt_dtype t) {
+  switch (t) {
+    case ATTNRT_I8: return kernels::KvFormat::i8;
+    case ATTNRT_F8_E4M3: return kernels::KvFormat::e4m3;
+    case ATTNRT_F8_E5M2: return kernels::KvFormat::e5m2;
+    default: return kernels::KvFormat::plain;
+  }
 }
 
 CallExtent call_extent(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_params& params) {

@@ -31,6 +31,9 @@ struct CallExtent {
 };
 CallExtent call_extent(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_params& params);
 
+// How K and V of dtype t are stored (ATTNRT_I8 and the fp8 dtypes: codes).
+kernels::KvFormat kv_format(attnrt_dtype t);
+
 // The problem of batch (or varlen sequence) b, query heads [h0, h0 + q_heads) (which must share
 // one KV head), with the call's masks, bias, softcap, LSE and precision.
 kernels::HeadProblem head_problem(const attnrt_tensor& q, const attnrt_tensor& k,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <tuple>
 
 #include "kernels/kernel_set.hpp"
@@ -24,11 +25,16 @@ const char* dtype_name(attnrt_dtype t) {
     case ATTNRT_F32: return "fp32";
     case ATTNRT_F16: return "fp16";
     case ATTNRT_BF16: return "bf16";
+    case ATTNRT_I8: return "int8";
+    case ATTNRT_F8_E4M3: return "fp8_e4m3";
+    case ATTNRT_F8_E5M2: return "fp8_e5m2";
   }
   return "invalid";
 }
 
-std::size_t elem_size(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : 2; }
+bool quantized(attnrt_dtype t) { return t == ATTNRT_I8 || t == ATTNRT_F8_E4M3 || t == ATTNRT_F8_E5M2; }
+
+std::size_t elem_size(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : quantized(t) ? 1 : 2; }
 
 // Byte extent [lo, hi) a view touches, with overflow checks.
 struct Extent {
@@ -56,12 +62,19 @@ Extent extent_of(const char* name, const attnrt_tensor& t) {
   return {base, end};
 }
 
-void check_tensor(const char* name, const attnrt_tensor* t) {
+// kv: k and v may also hold int8/fp8 codes (a quantized KV cache).
+void check_tensor(const char* name, const attnrt_tensor* t, bool kv = false) {
   if (!t) fail(kBad, name, " must not be NULL");
   if (!t->data) fail(kBad, name, ".data must not be NULL");
   const int dtype = raw_enum(t->dtype);
-  if (dtype != ATTNRT_F32 && dtype != ATTNRT_F16 && dtype != ATTNRT_BF16)
-    fail(kBad, name, ".dtype (", dtype, ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16");
+  if (dtype == ATTNRT_I8 || dtype == ATTNRT_F8_E4M3 || dtype == ATTNRT_F8_E5M2) {
+    if (!kv)
+      fail(kBad, name, ".dtype (", dtype_name(t->dtype),
+           ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16: only k and v may be quantized");
+  } else if (dtype != ATTNRT_F32 && dtype != ATTNRT_F16 && dtype != ATTNRT_BF16) {
+    fail(kBad, name, ".dtype (", dtype, ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16",
+         kv ? " (or ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2)" : "");
+  }
   for (int i = 0; i < 4; ++i)
     if (t->shape[i] <= 0) fail(kBad, name, ".", kDim[i], " (", t->shape[i], ") must be positive");
   for (int i = 0; i < 3; ++i)
@@ -183,17 +196,46 @@ void check_paged(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_te
   if (p.lse) check_disjoint("params.lse", *p.lse, "params.block_table", view);  // lse checked before
 }
 
+// Quantized K/V: k and v of one 1-byte format, each with an fp32 scale view
+// shaped like it with head_dim 1, a dimension of size 1 broadcast. Scales
+// are user data: read as given, never checked for finiteness (a NaN or inf
+// scale makes those keys' scores or values NaN/inf, as such K/V would).
+// Plain K/V take no scales.
+void check_scales(const attnrt_tensor& k, const attnrt_tensor& v, const attnrt_tensor& o,
+                  const attnrt_params& p) {
+  if (!quantized(k.dtype) && !quantized(v.dtype)) {
+    if (p.k_scale || p.v_scale)
+      fail(kBad, p.k_scale ? "params.k_scale" : "params.v_scale", " must be NULL unless k and v are quantized (k.dtype is ",
+           dtype_name(k.dtype), ")");
+    return;
+  }
+  if (v.dtype != k.dtype)
+    fail(kBad, "v.dtype (", dtype_name(v.dtype), ") must equal k.dtype (", dtype_name(k.dtype), ")");
+  for (auto [name, s, kv, kv_name] : {std::tuple{"params.k_scale", p.k_scale, &k, "k"}, {"params.v_scale", p.v_scale, &v, "v"}}) {
+    if (!s) fail(kBad, name, " must not be NULL with ", kv_name, ".dtype ", dtype_name(kv->dtype), " (the fp32 scales of its rows)");
+    check_tensor(name, s);
+    if (s->dtype != ATTNRT_F32) fail(kBad, name, ".dtype (", dtype_name(s->dtype), ") must be fp32");
+    for (int i = 0; i < 3; ++i)
+      if (s->shape[i] != 1 && s->shape[i] != kv->shape[i])
+        fail(kBad, name, ".", kDim[i], " (", s->shape[i], ") must be 1 (broadcast) or ", kv_name, ".", kDim[i], " (",
+             kv->shape[i], ")");
+    require_eq((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
+    check_disjoint("o", o, name, *s);
+    if (p.lse) check_disjoint("params.lse", *p.lse, name, *s);
+  }
+}
+
 }  // namespace
 
 void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
               const attnrt_tensor* o, const attnrt_params& p) {
   check_tensor("q", q);
-  check_tensor("k", k);
-  check_tensor("v", v);
+  check_tensor("k", k, true);
+  check_tensor("v", v, true);
   check_tensor("o", o);
 
   for (auto [name, t] : {std::pair{"k", k}, {"v", v}, {"o", o}})
-    if (t->dtype != q->dtype)
+    if (t->dtype != q->dtype && !quantized(t->dtype))
       fail(kBad, name, ".dtype (", dtype_name(t->dtype), ") must equal q.dtype (", dtype_name(q->dtype), ")");
 
   const bool paged = p.block_table != nullptr;  // then k and v are page pools: check_paged
@@ -280,6 +322,7 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
     if (p.bias) check_disjoint("params.lse", l, "params.bias", *p.bias);
   }
   if (paged) check_paged(*q, *k, *v, *o, p);
+  check_scales(*k, *v, *o, p);
 }
 
 }  // namespace attnrt::rt

@@ -28,7 +28,16 @@ typedef enum attnrt_status {
   ATTNRT_INTERNAL_ERROR = 4    /* out of memory or a bug: please report */
 } attnrt_status;
 
-typedef enum attnrt_dtype { ATTNRT_F32 = 0, ATTNRT_F16 = 1, ATTNRT_BF16 = 2 } attnrt_dtype;
+/* ATTNRT_I8 and the fp8 formats are for k and v only (a quantized KV cache,
+ * with params.k_scale / v_scale); q, o are fp32, fp16 or bf16. */
+typedef enum attnrt_dtype {
+  ATTNRT_F32 = 0,
+  ATTNRT_F16 = 1,
+  ATTNRT_BF16 = 2,
+  ATTNRT_I8 = 3,       /* int8 code c: value c * scale */
+  ATTNRT_F8_E4M3 = 4,  /* fp8 OCP E4M3 (bias 7, no inf, S.1111.111 = NaN), times scale */
+  ATTNRT_F8_E5M2 = 5   /* fp8 OCP E5M2 (bias 15, IEEE inf/NaN), times scale */
+} attnrt_dtype;
 
 /* A 4-D view [batch, heads, seq, head_dim] with element strides for the first
  * three dimensions; head_dim is contiguous. BHSD and BSHD layouts and views
@@ -88,6 +97,16 @@ typedef struct attnrt_params {
    * (or varlen with cu_seqlens_q alone); M > 1 is chunked prefill. */
   const int32_t* block_table;  /* NULL (dense K/V) or [B, block_table_stride] page indices, each in [0, num_pages) */
   int64_t block_table_stride;  /* slots per sequence in block_table (>= 1 when paged); 0 otherwise */
+  /* Quantized KV cache: with k (v) of dtype ATTNRT_I8, ATTNRT_F8_E4M3 or
+   * ATTNRT_F8_E5M2, key j's K (V) row is its codes times one fp32 scale,
+   * read from k_scale (v_scale): a view shaped like k (v) with head_dim 1
+   * ([B, Hkv, N, 1] dense, [1, Hkv, total_k, 1] varlen, [pages, Hkv,
+   * page_size, 1] paged, the same strides convention), where a dimension
+   * of size 1 is broadcast: [1, Hkv, 1, 1] is a scale per KV head,
+   * [1, 1, 1, 1] one for the whole tensor. Codes times scales are computed
+   * in fp32 and used at q's dtype's precision or better. NULL otherwise. */
+  const attnrt_tensor* k_scale;
+  const attnrt_tensor* v_scale;
 } attnrt_params;
 
 ATTNRT_API void attnrt_params_init(attnrt_params* params);

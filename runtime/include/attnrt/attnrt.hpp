@@ -25,7 +25,15 @@ inline void check(attnrt_status status) {
   if (status != ATTNRT_OK) throw Error(status, attnrt_last_error());
 }
 
-enum class DType { f32 = ATTNRT_F32, f16 = ATTNRT_F16, bf16 = ATTNRT_BF16 };
+// i8, f8_e4m3 and f8_e5m2 are for K and V only, with Params::k_scale, v_scale.
+enum class DType {
+  f32 = ATTNRT_F32,
+  f16 = ATTNRT_F16,
+  bf16 = ATTNRT_BF16,
+  i8 = ATTNRT_I8,
+  f8_e4m3 = ATTNRT_F8_E4M3,
+  f8_e5m2 = ATTNRT_F8_E5M2
+};
 
 // A [batch, heads, seq, head_dim] view; strides in elements.
 struct Tensor {
@@ -81,12 +89,15 @@ struct Params {
   // Paged KV cache (attnrt.h): k, v page pools [num_pages, Hkv, page_size, D]; kv_lens required.
   const std::int32_t* block_table = nullptr;   // [B, block_table_stride] page indices; null: dense K/V
   std::int64_t block_table_stride = 0;         // slots per sequence in block_table
+  // Quantized K/V (attnrt.h): fp32 scales shaped like k, v with head_dim 1; size-1 dims broadcast.
+  const Tensor* k_scale = nullptr;
+  const Tensor* v_scale = nullptr;
 };
 
 namespace detail {
 struct CParams {
   attnrt_params p;
-  attnrt_tensor bias, lse;
+  attnrt_tensor bias, lse, k_scale, v_scale;
   explicit CParams(const Params& in) {
     attnrt_params_init(&p);
     p.scale = in.scale;
@@ -107,6 +118,8 @@ struct CParams {
     p.block_table_stride = in.block_table_stride;
     if (in.bias) { bias = in.bias->c(); p.bias = &bias; }
     if (in.lse) { lse = in.lse->c(); p.lse = &lse; }
+    if (in.k_scale) { k_scale = in.k_scale->c(); p.k_scale = &k_scale; }
+    if (in.v_scale) { v_scale = in.v_scale->c(); p.v_scale = &v_scale; }
   }
 };
 }  // namespace detail

@@ -1,0 +1,27 @@
+// Quantized K/V rows (an int8 or fp8 KV cache): codes times one fp32 scale
+// per row, dequantized into the kernel set's dtype by the pipelines
+// (kv_runs.hpp) a chunk of keys at a time, so every kernel set reads them.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel_set.hpp"
+
+namespace attnrt::kernels {
+
+// How K and V rows are stored: in the problem's dtype, or as 1-byte codes.
+enum class KvFormat : int { plain = 0, i8 = 1, e4m3 = 2, e5m2 = 3 };
+
+// Exact decodes of one code (OCP fp8: E4M3 bias 7, no inf, S.1111.111 NaN;
+// E5M2 bias 15 with IEEE inf and NaN; subnormals included).
+float e4m3_to_float(std::uint8_t c);
+float e5m2_to_float(std::uint8_t c);
+float code_to_float(KvFormat f, std::uint8_t c);
+
+// dst[r][0..n) = code_to_float(src[r][i]) * scale[r * ld_scale], rounded
+// to dtype t (as store_row rounds), for rows r < rows: K or V rows ld
+// bytes apart into rows ld_dst elements apart.
+void dequant_rows(KvFormat f, const std::uint8_t* src, std::int64_t ld, int rows, int n, const float* scale,
+                  std::int64_t ld_scale, void* dst, std::int64_t ld_dst, DType t);
+
+}  // namespace attnrt::kernels
