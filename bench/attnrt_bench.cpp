@@ -34,7 +34,7 @@
 #include "bench/quant_kv.hpp"
 #include "bench/varlen.hpp"
 #include "bench/workload.hpp"
-#include "runtime/src/plan.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 #include "tests/tolerances.hpp"
 
 namespace attnrt::bench {

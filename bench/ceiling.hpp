@@ -10,7 +10,7 @@
 
 #include "bench/engine.hpp"
 #include "bench/workload.hpp"
-#include "runtime/src/plan.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::bench {
 

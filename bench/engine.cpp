@@ -1,7 +1,6 @@
 #include "bench/engine.hpp"
 
-#include "runtime/src/error.hpp"
-#include "runtime/src/plan_override.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::bench {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "kernels/kernel_set.hpp"
-#include "runtime/src/plan.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::bench {
 

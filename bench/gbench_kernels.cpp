@@ -17,7 +17,7 @@
 #include "bench/workload.hpp"
 #include "kernels/kernel_set.hpp"
 #include "kernels/registry.hpp"
-#include "runtime/src/cpu_features.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 #ifdef ATTNRT_HAVE_AVX2
 #include "kernels/avx2/kernel_set.hpp"
 #endif

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <string>
 
-#include "runtime/src/plan.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::bench {
 

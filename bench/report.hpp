@@ -25,7 +25,7 @@
 #include "bench/shape_file.hpp"
 #include "bench/shapes.hpp"
 #include "bench/timing.hpp"
-#include "runtime/src/plan.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::bench {
 

@@ -14,7 +14,7 @@
 #include "bench/options.hpp"
 #include "bench/shapes.hpp"
 #include "bench/timing.hpp"
-#include "runtime/src/plan.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::bench {
 

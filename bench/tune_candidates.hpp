@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "kernels/kernel_set.hpp"
-#include "runtime/src/plan.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::bench {
 

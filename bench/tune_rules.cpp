@@ -4,8 +4,7 @@
 
 #include "bench/plan_text.hpp"
 #include "bench/tune_candidates.hpp"
-#include "runtime/src/error.hpp"
-#include "runtime/src/tuning.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::bench {
 namespace {

@@ -19,9 +19,7 @@
 #include <vector>
 
 #include "examples/scheduler_example.hpp"
-#include "runtime/src/config.hpp"
-#include "runtime/src/error.hpp"
-#include "runtime/src/runtime.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 int main(int argc, char** argv) {
   constexpr const char* kMore = " [--varlen L1,L2,...]";

@@ -154,7 +154,7 @@ struct KernelSet {
   // a page, which belong to something else.
   void (*qk_direct)(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
                     std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) = nullptr;
-  // O[mr x cols] = P·V (init) or O += P·V (acc) over kp keys: P an A panel
+  // O[mr x cols] = P·V (init) or O += P·V (acc) over kp >= 1 keys: P an A panel
   // of fp32 (as exp2_rows writes it for the accurate precision), V rows
   // read in place: row j of the B operand is
   // row j of v (ldv elements apart), `cols` (>= 1, e.g. all of Dv) columns
@@ -168,7 +168,7 @@ struct KernelSet {
                         float* o, std::int64_t ldo, const void* next) = nullptr;
   // For a strip's real rows (decode: one row, or a GQA group's query heads
   // stacked): O[r][0..dv) = P·V, or += P·V if `accumulate`, for rows
-  // r < rows (1 <= rows <= pv_direct_rows_max; O rows ldo apart), with P's
+  // r < rows (1 <= rows <= pv_direct_rows_max; O rows ldo apart; kp >= 1), with P's
   // rows from an A panel as above and all dv columns of V's rows read in
   // place, row after row. Nothing else of O is written. Null, or more rows,
   // = pv_direct_init / acc serve (computing mr rows of which `rows` are used).

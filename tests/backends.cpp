@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "kernels/registry.hpp"
-#include "runtime/src/cpu_features.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::test {
 

@@ -192,6 +192,20 @@ Outputs run_backend(const Backend& backend, Problem& p, int threads) {
   return out;
 }
 
+void expect_forward_matches(const std::string& isa, const Spec& spec, int threads) {
+  SCOPED_TRACE(isa + " " + spec.name());
+  Problem p(spec);
+  CRuntime rt(isa, threads);
+  ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
+  HostTensor o = p.make_o();
+  std::optional<HostTensor> lse = p.make_lse();
+  attnrt_params params = p.params(lse ? &lse->c() : nullptr, kernels::Strategy::online);
+  params.strategy = ATTNRT_STRATEGY_AUTO;
+  ASSERT_EQ(attnrt_runtime_forward(rt.get(), &p.q().c(), &p.k().c(), &p.v().c(), &o.c(), &params), ATTNRT_OK)
+      << attnrt_last_error();
+  EXPECT_TRUE(matches_reference(o, lse ? &*lse : nullptr, p.reference(), tolerance(spec.dtype, spec.precision)));
+}
+
 ::testing::AssertionResult matches_reference(const HostTensor& o, const HostTensor* lse,
                                              const RefResult& ref, Tolerance tol) {
   if (!o.outside_intact()) return ::testing::AssertionFailure() << "O was written outside its view";

@@ -127,6 +127,10 @@ struct Outputs {
 };
 Outputs run_backend(const Backend& backend, Problem& p, int threads = 2);
 
+// Runs a spec through a C ABI runtime on kernel set `isa` with the plan's
+// own strategy (what a user gets) and checks it against the reference.
+void expect_forward_matches(const std::string& isa, const Spec& spec, int threads = 2);
+
 // O (and LSE) against the reference: within tol where the reference is
 // finite; exactly 0 and -inf on rows that see no key; NaN exactly on the
 // rows where the reference is NaN; nothing written outside the views.

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/src/plan_override.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 #include "tests/harness.hpp"
 
 namespace attnrt::test {

@@ -1,134 +1,31 @@
-// Every registered KernelSet on its own, against double precision, through
-// the interface of kernels/kernel_set.hpp only: packed panels are built by
-// the set's packers and read back through its micro-kernels (an A panel is
-// read by multiplying it with an identity V), never by poking at a layout.
+// The kernel-contract suite, tiles and softmax pieces: every entry of
+// kernels/kernel_set.hpp but the direct K/V path (test_kernel_paths.cpp),
+// on every set under test (tests/kernel_contract.hpp), against double
+// precision. Packed panels are mostly built by the set's packers and read
+// back through its micro-kernels (an A panel is read by multiplying it with
+// an identity V); the layout tests read them where kernel_set.hpp says.
 // Inputs come with NaN in the gaps of their strided rows and buffers come
 // pre-filled with garbage, so a packer that reads outside its rows or leaves
 // padding unwritten shows up as NaN. Sets this CPU cannot run are skipped.
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
-#include <cstdlib>
+#include <cstdint>
 #include <cstring>
-#include <limits>
-#include <memory>
 #include <random>
-#include <stdexcept>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "kernels/convert.hpp"
 #include "kernels/kernel_set.hpp"
-#include "kernels/pipelines/strip.hpp"
-#include "kernels/registry.hpp"
-#include "tests/backends.hpp"
-#include "tests/tensors.hpp"
+#include "tests/kernel_contract.hpp"
 #include "tests/tolerances.hpp"
 
 namespace attnrt::test {
 namespace {
-
-using kernels::DType;
-using kernels::Exp2Precision;
-using kernels::KernelSet;
-using kernels::round_up;
-
-constexpr float kNaNf = std::numeric_limits<float>::quiet_NaN();
-constexpr float kInff = std::numeric_limits<float>::infinity();
-constexpr double kU = 1.0 / (1 << 24);  // fp32 unit roundoff
-constexpr float kSentinel = 12345.0f;   // in scratch cells a kernel must not write
-
-// Bytes, 64-byte aligned, filled with `fill`, followed by a guard of fill.
-class Buffer {
- public:
-  Buffer(std::size_t bytes, unsigned char fill) : bytes_(bytes), fill_(fill), mem_(new unsigned char[bytes + 192]) {
-    data_ = mem_.get() + (64 - reinterpret_cast<std::uintptr_t>(mem_.get()) % 64) % 64;
-    std::memset(data_, fill, bytes + kGuard);
-  }
-  void* data() { return data_; }
-  std::byte* bytes() { return reinterpret_cast<std::byte*>(data_); }
-  bool guard_intact() const {
-    return std::all_of(data_ + bytes_, data_ + bytes_ + kGuard, [&](unsigned char c) { return c == fill_; });
-  }
-
- private:
-  static constexpr std::size_t kGuard = 64;
-  std::size_t bytes_;
-  unsigned char fill_;
-  std::unique_ptr<unsigned char[]> mem_;
-  unsigned char* data_;
-};
-
-// A [rows x cols] matrix of the set's dtype with row stride cols + 3 and NaN
-// in the gaps (a one-head "cache" view).
-HostTensor matrix(attnrt_dtype t, int rows, int cols) {
-  return HostTensor(t, {1, 1, rows, cols}, Layout::cache, kNanFill);
-}
-const void* src(const HostTensor& m) { return m.c().data; }
-std::int64_t ld(const HostTensor& m) { return m.c().stride[2]; }
-
-double ulp_f32(double x) {
-  const double a = std::fabs(x);
-  if (a < std::ldexp(1.0, -126)) return std::ldexp(1.0, -149);
-  return std::ldexp(1.0, std::ilogb(a) - 23);
-}
-
-// O[r][c] in double after O = P1·V1 (init) and after O += P2·V2 (acc), and
-// the sum of the products' magnitudes that bounds their rounding.
-struct PvWant {
-  double init, acc, mag;
-};
-PvWant pv_want(const HostTensor& p1, const HostTensor& v1, const HostTensor& p2, const HostTensor& v2,
-               int keys, int r, int c) {
-  PvWant w{0, 0, 0};
-  double second = 0;
-  for (int j = 0; j < keys; ++j) {
-    const double x1 = p1.get(0, 0, r, j) * v1.get(0, 0, j, c), x2 = p2.get(0, 0, r, j) * v2.get(0, 0, j, c);
-    w.init += x1;
-    second += x2;
-    w.mag += std::fabs(x1) + std::fabs(x2);
-  }
-  w.acc = w.init + second;
-  return w;
-}
-
-class KernelSetTest : public ::testing::TestWithParam<const KernelSet*> {
- protected:
-  void SetUp() override {
-    if (!cpu_runs(ks())) GTEST_SKIP() << ks().name << " needs CPU features this machine lacks";
-  }
-  const KernelSet& ks() const { return *GetParam(); }
-  attnrt_dtype dtype() const { return static_cast<attnrt_dtype>(ks().dtype); }
-  // Relative error a panel's conversion may add: none when the packed type
-  // holds the input dtype exactly, a bf16 rounding when fp32 is narrowed.
-  double pack_rel() const { return ks().dtype == DType::f32 && ks().packed_elem == 2 ? std::ldexp(1.0, -8) : 0.0; }
-
-  // The [mr x kp] matrix an A panel holds (P or Q), read through pv_init
-  // with an identity V.
-  // Reads a P panel back through the set's own P·V path for `prec` (the
-  // fast path may hold P in a narrower type): P times the identity.
-  std::vector<float> read_a_panel(const void* a_panel, int kp, Exp2Precision prec = Exp2Precision::accurate) {
-    const KernelSet& k = ks();
-    const kernels::PvPath pv = kernels::pv_path(k, prec);
-    HostTensor eye = matrix(dtype(), kp, kp);
-    for (int i = 0; i < kp; ++i)
-      for (int j = 0; j < kp; ++j) eye.set(0, 0, i, j, i == j ? 1.0 : 0.0);
-    Buffer v(kernels::v_panels_bytes(k, kp, kp), 0xff);
-    pv.pack_v(src(eye), ld(eye), kp, kp, v.data());
-    const int ldo = round_up(kp, k.nv);
-    std::vector<float> o(static_cast<std::size_t>(k.mr) * ldo, kSentinel);
-    const std::size_t v_panel = static_cast<std::size_t>(round_up(kp, k.k_pack)) * k.nv * pv.elem;
-    for (int c = 0; c < kp; c += k.nv) pv.pv_init(kp, a_panel, v.bytes() + (c / k.nv) * v_panel, o.data() + c, ldo);
-    std::vector<float> out(static_cast<std::size_t>(k.mr) * kp);
-    for (int r = 0; r < k.mr; ++r)
-      for (int c = 0; c < kp; ++c) out[r * kp + c] = o[r * ldo + c];
-    return out;
-  }
-};
 
 // ---- Q·Kᵀ ------------------------------------------------------------------
 
@@ -223,315 +120,6 @@ TEST_P(KernelSetTest, PackVAndPvInitAccMatchDouble) {
         for (int c = round_up(dv, k.nv); c < ldo; ++c) ASSERT_EQ(o[r * ldo + c], kSentinel) << "pv wrote past its panels";
       }
     }
-}
-
-// ---- the direct K/V path (K and V read in place) -----------------------------
-
-// The fp32 set of the same name: a set with the direct path computes on
-// fp32 panels whatever its input dtype (kernel_set.hpp, has_direct_kv).
-const KernelSet& fp32_sibling(const KernelSet& k) {
-  for (const KernelSet* s : kernels::kernel_sets(DType::f32))
-    if (s && std::string(s->name) == k.name) return *s;
-  throw std::logic_error(std::string(k.name) + " has no fp32 set");
-}
-
-// Element c of a matrix's first row, as a kernel reading it in place takes it.
-const void* row_at(const HostTensor& m, int c) {
-  return static_cast<const char*>(m.c().data) + static_cast<std::size_t>(c) * (m.dtype() == ATTNRT_F32 ? 4 : 2);
-}
-
-// Under emulation (tests/backends.hpp) the direct Q·Kᵀ checks a sample of
-// row and key counts (tile edges and past them): qemu runs SVE ~100x slower.
-
-TEST_P(KernelSetTest, QkDirectMatchesDoubleDotProducts) {
-  const KernelSet& k = ks();
-  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  std::mt19937 rng(11);
-  std::vector<int> key_counts;
-  for (int keys = 1; keys <= 67; ++keys)
-    if (!emulated() || keys <= 9 || keys == 16 || keys == 17 || keys == 33 || keys == 67) key_counts.push_back(keys);
-  for (const int d : {8, 33, 64, 128, 256}) {
-    // Up to a row block of a few strips: the pipelines hand it whole.
-    const int most = 2 * k.mr + 4;
-    HostTensor q = matrix(ATTNRT_F32, most, d), kk = matrix(dtype(), 67, d);
-    q.fill_uniform(rng);
-    kk.fill_uniform(rng);
-    for (int rows = 1; rows <= most; ++rows)
-      for (const int keys : key_counts) {
-        if (emulated() && rows > 5 && rows % k.mr > 1 && rows != most) continue;
-        SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
-        const float alpha = keys % 2 ? 1.0f : -0.37f;
-        const std::int64_t lds = keys + 5;
-        std::vector<float> s(static_cast<std::size_t>(most) * lds, kSentinel);
-        k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kk), ld(kk), alpha, s.data(), lds, nullptr);
-        for (int i = 0; i < most; ++i)
-          for (int j = 0; j < lds; ++j) {
-            const float got = s[i * lds + j];
-            if (i >= rows || j >= keys) {
-              ASSERT_EQ(got, kSentinel) << "qk_direct wrote S[" << i << "][" << j << "]";
-              continue;
-            }
-            double dot = 0, mag = 0;
-            for (int x = 0; x < d; ++x) {
-              dot += q.get(0, 0, i, x) * kk.get(0, 0, j, x);
-              mag += std::fabs(q.get(0, 0, i, x) * kk.get(0, 0, j, x));
-            }
-            ASSERT_NEAR(got, alpha * dot, std::fabs(alpha) * mag * (d + 2) * kU + 1e-30) << "S[" << i << "][" << j << "]";
-          }
-      }
-  }
-}
-
-// widen_rows: fp16/bf16 rows with an odd stride (NaN in the gaps) to dense
-// fp32 rows, exactly (every fp16 and bf16 value is an fp32 value), and
-// nothing written past rows x cols.
-TEST_P(KernelSetTest, WidenRowsIsExactAndDense) {
-  const KernelSet& k = ks();
-  if (!k.widen_rows) GTEST_SKIP() << k.name << " widens no rows for this dtype";
-  std::mt19937 rng(14);
-  for (const int cols : {1, 7, 8, 15, 16, 17, 33, 128, 130})
-    for (const int rows : {1, 3, 16}) {
-      SCOPED_TRACE("rows " + std::to_string(rows) + " cols " + std::to_string(cols));
-      HostTensor m = matrix(dtype(), rows, cols);
-      m.fill_uniform(rng, -1e4, 1e4);
-      std::vector<float> out(static_cast<std::size_t>(rows) * cols + 9, kSentinel);
-      k.widen_rows(src(m), ld(m), rows, cols, out.data());
-      for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < cols; ++c)
-          ASSERT_EQ(out[r * cols + c], static_cast<float>(m.get(0, 0, r, c))) << "[" << r << "][" << c << "]";
-      for (std::size_t i = static_cast<std::size_t>(rows) * cols; i < out.size(); ++i)
-        ASSERT_EQ(out[i], kSentinel) << "widen_rows wrote past its rows";
-    }
-}
-
-// The direct P·V (V rows in place, `cols` of an nv slice) against double:
-// pv_direct_init / acc, where the set has them, also bit for bit against the
-// packed path on the same P panel (the same arithmetic in the same order),
-// then pv_direct_rows on the first 1..pv_direct_rows_max rows.
-TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
-  const KernelSet& k = ks();
-  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  std::mt19937 rng(12);
-  for (const int keys : {1, 2, 7, 16, 33, 67})
-    for (const int dv : {1, 7, k.nv, k.nv + 1, 2 * k.nv + 3, 80, 256}) {
-      SCOPED_TRACE("keys " + std::to_string(keys) + " dv " + std::to_string(dv));
-      HostTensor p1 = matrix(ATTNRT_F32, k.mr, keys), p2 = matrix(ATTNRT_F32, k.mr, keys);
-      HostTensor v1 = matrix(dtype(), keys, dv), v2 = matrix(dtype(), keys, dv);
-      p1.fill_uniform(rng, 0.0, 1.0);
-      p2.fill_uniform(rng, 0.0, 1.0);
-      v1.fill_uniform(rng);
-      v2.fill_uniform(rng);
-      // P is fp32 (as exp2_rows writes it): the fp32 sibling's packer, whose
-      // panels this set's kernels share, or, where the sibling's strips have
-      // another height (the SVE fp16 sets: 12 rows, fp32 ones 8), P's
-      // elements where a_panel_index() puts them.
-      const KernelSet& fp32 = fp32_sibling(k);
-      Buffer a1(kernels::a_panels_bytes(k, k.mr, keys), 0xff), a2(kernels::a_panels_bytes(k, k.mr, keys), 0xff);
-      for (auto [p, a] : {std::pair{&p1, &a1}, std::pair{&p2, &a2}}) {
-        if (fp32.mr == k.mr) {
-          fp32.pack_q(src(*p), ld(*p), k.mr, keys, a->data());
-          continue;
-        }
-        for (int r = 0; r < k.mr; ++r)
-          for (int c = 0; c < keys; ++c)
-            static_cast<float*>(a->data())[kernels::a_panel_index(k, r, c, keys)] = static_cast<float>(p->get(0, 0, r, c));
-      }
-      const std::int64_t ldo = round_up(dv, k.nv) + 4;
-
-      if (k.pv_direct_init) {
-        // Direct: O = P1·V1, then O += P2·V2.
-        std::vector<float> o(k.mr * ldo, kSentinel);
-        for (int c = 0; c < dv; c += k.nv)
-          k.pv_direct_init(keys, a1.data(), row_at(v1, c), ld(v1), std::min(k.nv, dv - c), o.data() + c, ldo, nullptr);
-        const std::vector<float> after_init = o;
-        for (int c = 0; c < dv; c += k.nv)
-          k.pv_direct_acc(keys, a2.data(), row_at(v2, c), ld(v2), std::min(k.nv, dv - c), o.data() + c, ldo, nullptr);
-
-        // All dv columns in one call (what the pipelines do): the same slices.
-        std::vector<float> whole(k.mr * ldo, kSentinel);
-        k.pv_direct_init(keys, a1.data(), src(v1), ld(v1), dv, whole.data(), ldo, nullptr);
-        for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], after_init[i]) << "one-call init, O element " << i;
-        k.pv_direct_acc(keys, a2.data(), src(v2), ld(v2), dv, whole.data(), ldo, nullptr);
-        for (int i = 0; i < k.mr * ldo; ++i) ASSERT_EQ(whole[i], o[i]) << "one-call accumulate, O element " << i;
-
-        // Packed, the same P panels.
-        Buffer b1(kernels::v_panels_bytes(k, keys, dv), 0xff), b2(kernels::v_panels_bytes(k, keys, dv), 0xff);
-        k.pack_v(src(v1), ld(v1), keys, dv, b1.data());
-        k.pack_v(src(v2), ld(v2), keys, dv, b2.data());
-        const std::size_t v_panel = kernels::v_panels_bytes(k, keys, k.nv);
-        std::vector<float> packed(k.mr * ldo, kSentinel);
-        for (int c = 0; c < dv; c += k.nv) k.pv_init(keys, a1.data(), b1.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);
-        for (int c = 0; c < dv; c += k.nv) k.pv_acc(keys, a2.data(), b2.bytes() + (c / k.nv) * v_panel, packed.data() + c, ldo);
-
-        for (int r = 0; r < k.mr; ++r) {
-          for (int c = 0; c < round_up(dv, k.nv); ++c) {
-            const float got = o[r * ldo + c];
-            ASSERT_EQ(got, packed[r * ldo + c]) << "direct vs packed O[" << r << "][" << c << "]";
-            if (c >= dv) {
-              ASSERT_EQ(after_init[r * ldo + c], 0.0f) << "padding O[" << r << "][" << c << "] after init";
-              ASSERT_EQ(got, 0.0f) << "padding O[" << r << "][" << c << "]";
-              continue;
-            }
-            const PvWant want = pv_want(p1, v1, p2, v2, keys, r, c);
-            const double tol = want.mag * (keys + 3) * kU + 1e-30;
-            ASSERT_NEAR(after_init[r * ldo + c], want.init, tol) << "pv_direct_init O[" << r << "][" << c << "]";
-            ASSERT_NEAR(got, want.acc, tol) << "pv_direct_acc O[" << r << "][" << c << "]";
-          }
-          for (int c = round_up(dv, k.nv); c < ldo; ++c) ASSERT_EQ(o[r * ldo + c], kSentinel) << "pv_direct wrote past its slices";
-        }
-      }
-
-      // A strip's real rows, where the set has a kernel for them: P's first rows.
-      if (!k.pv_direct_rows) continue;
-      for (int rows = 1; rows <= k.pv_direct_rows_max; ++rows) {
-        const std::int64_t ldr = dv + 4;
-        std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kSentinel);
-        k.pv_direct_rows(rows, keys, a1.data(), src(v1), ld(v1), dv, out.data(), ldr, false, nullptr);
-        const std::vector<float> out_init = out;
-        k.pv_direct_rows(rows, keys, a2.data(), src(v2), ld(v2), dv, out.data(), ldr, true, nullptr);
-        for (int r = 0; r < rows; ++r) {
-          for (int c = 0; c < dv; ++c) {
-            const PvWant want = pv_want(p1, v1, p2, v2, keys, r, c);
-            const double tol = want.mag * (keys + 3) * kU + 1e-30;
-            ASSERT_NEAR(out_init[r * ldr + c], want.init, tol) << "pv_direct_rows(" << rows << ") init O[" << r << "][" << c << "]";
-            ASSERT_NEAR(out[r * ldr + c], want.acc, tol) << "pv_direct_rows(" << rows << ") accumulate O[" << r << "][" << c << "]";
-          }
-          for (int c = dv; c < ldr; ++c)
-            ASSERT_EQ(out[r * ldr + c], kSentinel) << "pv_direct_rows(" << rows << ") wrote O[" << r << "][" << c << "]";
-        }
-      }
-    }
-}
-
-// Sets declare the direct path whole or not at all, and only where it can
-// run: fp32 inputs, k_pack 1.
-// `next` (where the rows after a call's continue: a paged cache's next
-// page) is for prefetches only: with it pointing at memory no load may
-// touch (PROT_NONE), every direct kernel writes what it writes without it.
-TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
-  const KernelSet& k = ks();
-  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  constexpr std::size_t kBytes = 1 << 20;
-  void* guard = mmap(nullptr, kBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(guard, MAP_FAILED);
-  const std::unique_ptr<void, void (*)(void*)> unmap(guard, [](void* m) { munmap(m, kBytes); });
-  std::mt19937 rng(13);
-  const int d = 128, most = 2 * k.mr;
-  for (const int keys : {1, 16, 33}) {
-    SCOPED_TRACE("keys " + std::to_string(keys));
-    HostTensor q = matrix(ATTNRT_F32, most, d), kv = matrix(dtype(), keys, d);
-    q.fill_uniform(rng);
-    kv.fill_uniform(rng);
-    Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
-    for (int r = 0; r < k.mr; ++r)
-      for (int c = 0; c < keys; ++c)
-        static_cast<float*>(a.data())[kernels::a_panel_index(k, r, c, keys)] = std::uniform_real_distribution<float>(0, 1)(rng);
-    for (const int rows : {1, 4, most}) {
-      std::vector<float> s0(static_cast<std::size_t>(most) * keys), s1(s0.size());
-      k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s0.data(), keys, nullptr);
-      k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s1.data(), keys, guard);
-      EXPECT_EQ(s0, s1) << "qk_direct, " << rows << " rows";
-    }
-    const std::int64_t ldo = round_up(d, k.nv);
-    std::vector<float> o0(static_cast<std::size_t>(k.mr) * ldo), o1(o0.size());
-    if (k.pv_direct_init) {
-      k.pv_direct_init(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
-      k.pv_direct_acc(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
-      k.pv_direct_init(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
-      k.pv_direct_acc(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
-      EXPECT_EQ(o0, o1) << "pv_direct_init / acc";
-    }
-    for (int rows = 1; k.pv_direct_rows && rows <= k.pv_direct_rows_max; ++rows) {
-      k.pv_direct_rows(rows, keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, false, nullptr);
-      k.pv_direct_rows(rows, keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, false, guard);
-      EXPECT_EQ(o0, o1) << "pv_direct_rows, " << rows << " rows";
-    }
-  }
-}
-
-TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
-  const KernelSet& k = ks();
-  EXPECT_EQ(k.pv_direct_init != nullptr, k.pv_direct_acc != nullptr) << "pv_direct_init without pv_direct_acc";
-  const bool whole_strips = k.pv_direct_init || (k.pv_direct_rows && k.pv_direct_rows_max >= k.mr);
-  const bool any = k.qk_direct || k.pv_direct_init || k.pv_direct_rows;
-  EXPECT_TRUE(!any || (k.qk_direct && whole_strips)) << "a direct P·V or Q·Kᵀ without the other, or without whole strips";
-  if (k.pv_direct_rows) {
-    EXPECT_GE(k.pv_direct_rows_max, 1) << "a few-row direct P·V for no rows";
-    EXPECT_LE(k.pv_direct_rows_max, k.mr) << "a few-row direct P·V for more rows than a strip";
-  }
-  if (any) {
-    EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
-    EXPECT_EQ(kernels::kDirectPvKeys % kernels::a_block_of(k), 0)
-        << "the pipelines' direct P·V calls would start P inside an A panel block";
-    EXPECT_EQ(kernels::kDirectPvTurnKeys % kernels::a_block_of(k), 0)
-        << "the strips' direct P·V turns would start P inside an A panel block";
-  }
-}
-
-// Which row blocks read K and V in place (strip.hpp direct_kv, as online and
-// two_pass ask per row block): at the accurate precision any block the plan
-// marks; at the fast one too where the fast P·V path is the accurate one,
-// else (SVE fp16: pv_fp16_12x2_noepi on fp16 P) the few-row blocks (rows <=
-// pv_direct_rows_max: decode) only, which begin_row_block then runs on the
-// accurate P·V and Q·Kᵀ paths and exp2 (fp32 P, as the direct P·V reads it).
-TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
-  const KernelSet& k = ks();
-  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  const bool fast_pv = kernels::pv_path(k, Exp2Precision::fast).pv_acc != k.pv_acc;
-  if (std::string_view(k.name).starts_with("sve") && k.dtype == DType::f16) {
-    EXPECT_TRUE(fast_pv) << "the SVE fp16 sets' fast P·V (fp16 P) is what this test is about";
-  }
-  // Q of 2 * mr packed rows (one query row per head), d = 5.
-  constexpr int d = 5;
-  const int rows_max = 2 * k.mr;
-  HostTensor q(dtype(), {1, rows_max, 1, d}, Layout::bhsd, 0);
-  for (int h = 0; h < rows_max; ++h)
-    for (int c = 0; c < d; ++c) q.set(0, h, 0, c, 0.25 * (h + c));
-  kernels::HeadProblem p{};
-  p.dtype = k.dtype;
-  p.m = 1;
-  p.q_heads = rows_max;
-  p.n = 40;
-  p.d = p.dv = d;
-  p.q = q.c().data;
-  p.ldq = q.c().stride[2];
-  p.hsq = q.c().stride[1];
-  p.scale = 1.0f;
-  p.band = {};
-  kernels::Blocking b{.mb = rows_max, .nb = kernels::key_step(k), .stage_bytes = 64 << 10, .pipe_ahead = 2,
-                      .direct_kv = true};
-  for (int rows = 1; rows <= rows_max; ++rows) {
-    SCOPED_TRACE("rows " + std::to_string(rows));
-    p.precision = Exp2Precision::accurate;
-    EXPECT_TRUE(kernels::direct_kv(k, p, b, rows));
-    p.precision = Exp2Precision::fast;
-    EXPECT_EQ(kernels::direct_kv(k, p, b, rows), !fast_pv || rows <= k.pv_direct_rows_max);
-    if (k.pv_direct_rows && rows <= k.pv_direct_rows_max) {
-      EXPECT_TRUE(kernels::direct_kv(k, p, b, rows)) << "a few-row block packed";
-    }
-    b.direct_kv = false;
-    EXPECT_FALSE(kernels::direct_kv(k, p, b, rows)) << "the plan said packed";
-    b.direct_kv = true;
-  }
-  // A decode block at the fast precision: direct, with fp32 P.
-  p.precision = Exp2Precision::fast;
-  if (!k.pv_direct_rows) return;
-  kernels::Carver count;
-  kernels::RowBlock rb{};
-  kernels::carve_row_block(count, k, d, d, b, &rb);
-  Buffer ws(count.used(), 0);
-  kernels::Carver carver(ws.data());
-  kernels::carve_row_block(carver, k, d, d, b, &rb);
-  ASSERT_TRUE(kernels::direct_kv(k, p, b, 1));
-  kernels::begin_row_block(k, p, true, 0, 1, &rb);
-  EXPECT_TRUE(rb.direct);
-  EXPECT_EQ(rb.pv.pv_acc, k.pv_acc) << "a direct block on the fast P·V path";
-  EXPECT_EQ(rb.pv.elem, sizeof(float));
-  EXPECT_EQ(rb.qk.qk, k.qk);
-  // exp2 stays fast where the fast precision's P is fp32 anyway.
-  EXPECT_EQ(rb.exp2, fast_pv ? Exp2Precision::accurate : Exp2Precision::fast);
-  EXPECT_EQ(kernels::p_offset(k, rb, 3), 3 * k.mr * sizeof(float));
-  for (int c = 0; c < d; ++c) EXPECT_EQ(rb.q_rows[c], 0.25f * c) << "Q row 0, column " << c;
 }
 
 // ---- row max -------------------------------------------------------------------
@@ -796,7 +384,7 @@ TEST_P(KernelSetTest, NormalizeReportsNonFiniteValues) {
       for (int c = cols; c < ldo; ++c) o[c] = std::nanf("");  // past cols
       ASSERT_FALSE(k.normalize(o.data(), ldo, rows, cols, inv.data(), out.data(), ldo, DType::f32))
           << "cols " << cols << " rows " << rows << ": reported a value it does not store";
-      for (const float bad : {kInf, -kInf, std::nanf("")})
+      for (const float bad : {kInf, -kInff, std::nanf("")})
         for (const int c : {0, cols - 1, cols / 2}) {
           const int r = rows - 1;
           const float keep = o[r * ldo + c];
@@ -812,22 +400,465 @@ TEST_P(KernelSetTest, NormalizeReportsNonFiniteValues) {
     }
 }
 
-std::vector<const KernelSet*> every_set() {
-  std::vector<const KernelSet*> out;
-  for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16})
-    for (const KernelSet* ks : sets_for(t)) out.push_back(ks);
+// S = alpha * Q·Kᵀ through pack_q, pack_k and qk on whole tiles, gathered
+// into rows x keys (row stride keys).
+std::vector<float> scores(const KernelSet& ks, const Matrix& q, const Matrix& k, float alpha) {
+  const int rows = q.rows, keys = k.rows, d = q.cols, dp = round_up(d, ks.k_pack);
+  Buffer qp(kernels::a_panels_bytes(ks, rows, d)), kp(kernels::k_panels_bytes(ks, keys, d));
+  ks.pack_q(q.data(), q.ld, rows, d, qp.get());
+  ks.pack_k(k.data(), k.ld, keys, d, kp.get());
+  const int rp = round_up(rows, ks.mr), cp = round_up(keys, ks.nr);
+  const std::int64_t lds = cp + 3;  // odd stride: stores must not assume alignment
+  std::vector<float> s(static_cast<std::size_t>(rp) * lds, kNaNf);
+  const std::size_t a_strip = kernels::a_panels_bytes(ks, ks.mr, d);
+  const std::size_t b_panel = kernels::k_panels_bytes(ks, ks.nr, d);
+  for (int i = 0; i < rp; i += ks.mr)
+    for (int j = 0; j < cp; j += ks.nr)
+      ks.qk(dp, qp.get<char>() + (i / ks.mr) * a_strip, kp.get<char>() + (j / ks.nr) * b_panel,
+            alpha, s.data() + i * lds + j, lds);
+  // Padding rows and keys see zero-filled panels: their scores are exactly 0.
+  for (int i = 0; i < rp; ++i)
+    for (int j = 0; j < cp; ++j)
+      if (i >= rows || j >= keys) {
+        EXPECT_EQ(s[i * lds + j], 0.0f) << "padding score " << i << "," << j;
+      }
+  std::vector<float> out(static_cast<std::size_t>(rows) * keys);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < keys; ++j) out[static_cast<std::size_t>(i) * keys + j] = s[i * lds + j];
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Registry, KernelSetTest, ::testing::ValuesIn(every_set()),
-                         [](const ::testing::TestParamInfo<const KernelSet*>& info) {
-                           return std::string(info.param->name) + "_" + dtype_name(static_cast<attnrt_dtype>(info.param->dtype));
-                         });
+TEST_P(KernelSetTest, PackersWriteTheDocumentedLayout) {
+  const KernelSet& ks = this->ks();
+  std::mt19937 rng(11);
+  for (int d : {1, 2, 7, 8, 9, 33, 80, 128}) {
+    for (int rows : {1, 5, ks.mr, ks.mr + 1, 2 * ks.mr + 3}) {
+      SCOPED_TRACE("d=" + std::to_string(d) + " rows=" + std::to_string(rows));
+      const Matrix m(rows, d, d + 5, ks.dtype, rng);
+      const int dp = round_up(d, ks.k_pack);
+      Buffer a(kernels::a_panels_bytes(ks, rows, d), 0xff),
+          b(kernels::k_panels_bytes(ks, rows, d), 0xff);
+      ks.pack_q(m.data(), m.ld, rows, d, a.get());
+      ks.pack_k(m.data(), m.ld, rows, d, b.get());
+      for (int i = 0; i < round_up(rows, ks.mr); ++i)
+        for (int p = 0; p < dp; ++p) {
+          const double want = i < rows && p < d ? m.at(i, p) : 0.0;
+          const std::size_t strip = static_cast<std::size_t>(i / ks.mr) * ks.mr * dp;
+          ASSERT_EQ(packed_value(ks, a.get(), strip + kernels::a_panel_index(ks, i % ks.mr, p, dp)), want)
+              << i << "," << p;
+        }
+      for (int j = 0; j < round_up(rows, ks.nr); ++j)
+        for (int p = 0; p < dp; ++p) {
+          const double want = j < rows && p < d ? m.at(j, p) : 0.0;
+          ASSERT_EQ(packed_value(ks, b.get(), panel_index(ks.nr, ks.k_pack, j, p, dp)), want)
+              << j << "," << p;
+        }
+      // The same matrix as V: keys = rows, dv = d.
+      const int kp = round_up(rows, ks.k_pack);
+      Buffer v(kernels::v_panels_bytes(ks, rows, d), 0xff);
+      ks.pack_v(m.data(), m.ld, rows, d, v.get());
+      for (int c = 0; c < round_up(d, ks.nv); ++c)
+        for (int p = 0; p < kp; ++p) {
+          const double want = p < rows && c < d ? m.at(p, c) : 0.0;
+          ASSERT_EQ(packed_value(ks, v.get(), panel_index(ks.nv, ks.k_pack, c, p, kp)), want)
+              << p << "," << c;
+        }
+    }
+  }
+}
+
+TEST_P(KernelSetTest, QkTilesMatchDoubleAndTheGenericSet) {
+  std::mt19937 rng(12);
+  for (int d : {1, 7, 33, 64, 80, 128, 257}) {
+    for (auto [rows, keys] : {std::pair{1, 1}, {7, 33}, {ks().mr + 1, ks().nr + 1}, {19, 70}}) {
+      SCOPED_TRACE("d=" + std::to_string(d) + " rows=" + std::to_string(rows) +
+                   " keys=" + std::to_string(keys));
+      const Matrix q(rows, d, d + 3, ks().dtype, rng), k(keys, d, d + 1, ks().dtype, rng);
+      const float alpha = 0.37f;
+      const std::vector<float> s = scores(ks(), q, k, alpha);
+      const std::vector<float> g = scores(generic(), q, k, alpha);
+      for (int i = 0; i < rows; ++i)
+        for (int j = 0; j < keys; ++j) {
+          double dot = 0, mag = 0;
+          for (int p = 0; p < d; ++p) {
+            dot += q.at(i, p) * k.at(j, p);
+            mag += std::fabs(q.at(i, p) * k.at(j, p));
+          }
+          // fp32 accumulation of d exact products: a few ulp per term at most.
+          const double tol = alpha * (2.0 * d * std::ldexp(mag, -24) + 1e-30);
+          const float got = s[static_cast<std::size_t>(i) * keys + j];
+          ASSERT_NEAR(got, alpha * dot, tol) << "S[" << i << "][" << j << "]";
+          ASSERT_NEAR(got, g[static_cast<std::size_t>(i) * keys + j], 2 * tol) << "vs generic";
+        }
+    }
+  }
+}
+
+TEST_P(KernelSetTest, PvTilesOnPanelsWrittenInPlace) {
+  const KernelSet& ks = this->ks();
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (int keys : {1, 2, 7, 16, 33, 100}) {
+    for (int dv : {1, 9, 64, 80}) {
+      SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
+      const int kp = round_up(keys, ks.k_pack);
+      const Matrix v(keys, dv, dv + 2, ks.dtype, rng);
+      Buffer vp(kernels::v_panels_bytes(ks, keys, dv));
+      ks.pack_v(v.data(), v.ld, keys, dv, vp.get());
+      // Two P panels (compute type, as exp2_rows writes them), padding zero.
+      Buffer p1(kernels::a_panels_bytes(ks, ks.mr, keys)),
+          p2(kernels::a_panels_bytes(ks, ks.mr, keys));
+      std::vector<double> pv1(static_cast<std::size_t>(ks.mr) * keys), pv2(pv1.size());
+      for (int r = 0; r < ks.mr; ++r)
+        for (int c = 0; c < keys; ++c) {
+          const std::size_t at = kernels::a_panel_index(ks, r, c, kp);
+          set_packed(ks, p1.get(), at, u(rng));
+          set_packed(ks, p2.get(), at, u(rng));
+          pv1[r * keys + c] = packed_value(ks, p1.get(), at);
+          pv2[r * keys + c] = packed_value(ks, p2.get(), at);
+        }
+      const int ldo = round_up(dv, ks.nv) + 5;
+      std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo, kNaNf);  // init must not read O
+      const std::size_t v_panel = static_cast<std::size_t>(ks.nv) * kp * ks.packed_elem;
+      for (int c0 = 0; c0 < dv; c0 += ks.nv)
+        ks.pv_init(kp, p1.get(), vp.get<char>() + (c0 / ks.nv) * v_panel, o.data() + c0, ldo);
+      for (int c0 = 0; c0 < dv; c0 += ks.nv)
+        ks.pv_acc(kp, p2.get(), vp.get<char>() + (c0 / ks.nv) * v_panel, o.data() + c0, ldo);
+      for (int r = 0; r < ks.mr; ++r)
+        for (int c = 0; c < round_up(dv, ks.nv); ++c) {
+          double want = 0, mag = 0;
+          for (int p = 0; c < dv && p < keys; ++p) {
+            want += (pv1[r * keys + p] + pv2[r * keys + p]) * v.at(p, c);
+            mag += (pv1[r * keys + p] + pv2[r * keys + p]) * std::fabs(v.at(p, c));
+          }
+          ASSERT_NEAR(o[r * ldo + c], want, 2.0 * keys * std::ldexp(mag, -24) + 1e-30)
+              << r << "," << c;
+        }
+      for (int r = 0; r < ks.mr; ++r)  // columns past the tiles untouched
+        for (int c = round_up(dv, ks.nv); c < ldo; ++c) ASSERT_TRUE(std::isnan(o[r * ldo + c]));
+    }
+  }
+}
+
+TEST_P(KernelSetTest, RowMaxIgnoresNaNAndHandlesTails) {
+  const KernelSet& ks = this->ks();
+  std::mt19937 rng(14);
+  std::uniform_real_distribution<float> u(-50.0f, 50.0f);
+  for (int cols : {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100, 257}) {
+    const std::int64_t lds = cols + 9;
+    std::vector<float> s(static_cast<std::size_t>(ks.mr) * lds,
+                         1e30f);  // past cols: must not count
+    for (int r = 0; r < ks.mr; ++r)
+      for (int c = 0; c < cols; ++c) s[r * lds + c] = u(rng);
+    s[0 * lds + cols - 1] = kNaNf;  // NaN never becomes the max
+    if (ks.mr > 1) s[1 * lds + 0] = 60.0f;
+    if (ks.mr > 2) std::fill(s.begin() + 2 * lds, s.begin() + 2 * lds + cols, -kInff);
+    std::vector<float> mx(ks.mr, -kInff), want(ks.mr, -kInff);
+    mx[ks.mr - 1] = want[ks.mr - 1] = 55.0f;  // the running max takes part
+    for (int r = 0; r < ks.mr; ++r)           // the generic set's rule, row by row (its mr differs)
+      for (int c = 0; c < cols; ++c) want[r] = s[r * lds + c] > want[r] ? s[r * lds + c] : want[r];
+    ks.row_max(s.data(), lds, ks.mr, cols, mx.data());
+    for (int r = 0; r < ks.mr; ++r) EXPECT_EQ(mx[r], want[r]) << "cols=" << cols << " row " << r;
+  }
+}
+
+// exp2_rows against double math: P within `ulp` ulp of exp2 (after the
+// compute type's rounding), zeros in the padding, -inf -> 0, NaN -> NaN,
+// sums of what was written added to the old sums.
+void check_exp2_rows(const KernelSet& ks, Exp2Precision prec) {
+  std::mt19937 rng(15);
+  std::uniform_real_distribution<float> u(-30.0f, 10.0f);
+  const bool accurate = prec == Exp2Precision::accurate;
+  const bool narrow_p = kernels::pv_path(ks, prec).elem == 2;
+  // fp16 P (the fast path of an SVE fp16 set): sums are of the fp32 values
+  // before P's rounding, and P has fp16's subnormal spacing.
+  const bool fp16_p = narrow_p && kernels::pv_path(ks, prec).pv_acc != ks.pv_acc;
+  const double fast_rel = exp2_fast_rel_error(ks.name);  // 2e-3 on x86
+  for (int cols : {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 100, 256}) {
+    SCOPED_TRACE("cols=" + std::to_string(cols));
+    const std::int64_t lds = cols + 7;
+    const int kp = round_up(cols, ks.k_pack);
+    std::vector<float> s(static_cast<std::size_t>(ks.mr) * lds, kNaNf);
+    std::vector<float> m(ks.mr), sum(ks.mr), sum0(ks.mr);
+    for (int r = 0; r < ks.mr; ++r) {
+      m[r] = u(rng);
+      sum[r] = sum0[r] = static_cast<float>(r);
+      for (int c = 0; c < cols; ++c) s[r * lds + c] = m[r] + u(rng) - 10.0f;  // mostly <= m
+    }
+    s[0] = -kInff;
+    if (cols > 2) s[lds + 2] = -1000.0f;
+    // Around the flush threshold 2^-126 (kernel_set.hpp: below it P may be 0).
+    constexpr float kEdge[] = {-125.5f, -125.9f, -126.0f, -126.2f, -126.5f, -126.8f, -127.0f, -140.0f, -149.5f};
+    if (ks.mr > 3)
+      for (int c = 0; c < cols && c < static_cast<int>(std::size(kEdge)); ++c) s[3 * lds + c] = m[3] + kEdge[c];
+    const bool has_nan = ks.mr > 2 && cols > 1;
+    if (has_nan) s[2 * lds + cols - 1] = kNaNf;
+    Buffer p(kernels::a_panels_bytes(ks, ks.mr, cols) + 256, 0xcc);
+    ks.exp2_rows(s.data(), lds, ks.mr, cols, m.data(), sum.data(), p.get(), prec);
+    for (int r = 0; r < ks.mr; ++r) {
+      double row_sum = 0;
+      for (int c = 0; c < kp; ++c) {
+        const double got = p_value(ks, prec, p.get(), kernels::a_panel_index(ks, r, c, kp));
+        row_sum += got;
+        if (c >= cols) {
+          ASSERT_EQ(got, 0.0) << "padding column " << c;
+          continue;
+        }
+        const float x = s[r * lds + c] - m[r];
+        if (std::isnan(x)) {
+          ASSERT_TRUE(std::isnan(got)) << r << "," << c;
+          continue;
+        }
+        if (x == -kInff) {
+          ASSERT_EQ(got, 0.0) << r << "," << c;
+          continue;
+        }
+        const double want = std::exp2(static_cast<double>(x));
+        if (got == 0.0 && want < 0x1p-126) continue;  // flushed, as the contract allows
+        if (narrow_p) {  // bf16 (or fp16) P: the rounding of P dominates
+          const double rel = accurate ? 1.01 * 0x1p-8 : std::max(1.5 * 0x1p-8, fast_rel + 1.01 * 0x1p-11);
+          ASSERT_NEAR(got, want, rel * want + (fp16_p ? 0x1p-24 : 1e-38)) << r << "," << c;
+        } else if (accurate) {
+          const float wantf = static_cast<float>(want);
+          const auto gu = std::bit_cast<std::uint32_t>(static_cast<float>(got));
+          const auto wu = std::bit_cast<std::uint32_t>(wantf);
+          ASSERT_LE(gu > wu ? gu - wu : wu - gu, 4u) << r << "," << c << " x=" << x;
+        } else {
+          ASSERT_NEAR(got, want, fast_rel * want + 1e-37) << r << "," << c << " x=" << x;
+        }
+      }
+      if (has_nan && r == 2) {
+        EXPECT_TRUE(std::isnan(sum[r]));
+        continue;
+      }
+      EXPECT_NEAR(sum[r], sum0[r] + row_sum, (fp16_p ? 1e-3 : 1e-6) * (sum0[r] + row_sum)) << "row " << r;
+    }
+    // Nothing written past the panel.
+    const std::size_t end = kernels::a_panels_bytes(ks, ks.mr, cols);
+    for (std::size_t b = end; b < end + 256; ++b)
+      ASSERT_EQ(p.get<unsigned char>()[b], 0xcc) << "byte " << b;
+  }
+}
+
+TEST_P(KernelSetTest, Exp2RowsAccurate) { check_exp2_rows(ks(), Exp2Precision::accurate); }
+TEST_P(KernelSetTest, Exp2RowsFast) { check_exp2_rows(ks(), Exp2Precision::fast); }
+
+TEST_P(KernelSetTest, RescaleTouchesOnlyItsColumns) {
+  const KernelSet& ks = this->ks();
+  for (int cols : {1, 7, 8, 9, 33, 128}) {
+    const std::int64_t ldo = cols + 3;
+    std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo), alpha(ks.mr);
+    for (std::size_t i = 0; i < o.size(); ++i) o[i] = static_cast<float>(i % 97) - 40.0f;
+    for (int r = 0; r < ks.mr; ++r) alpha[r] = 0.5f + 0.25f * r;
+    std::vector<float> want = o;
+    for (int r = 0; r < ks.mr; ++r)
+      for (int c = 0; c < cols; ++c) want[r * ldo + c] *= alpha[r];
+    ks.rescale(o.data(), ldo, cols, alpha.data());
+    EXPECT_EQ(o, want) << "cols=" << cols;
+  }
+}
+
+// normalize must match the scalar conversions of kernels/convert.hpp bit for
+// bit (NaN only as NaN), for every output dtype, and write nothing else.
+TEST_P(KernelSetTest, NormalizeRoundsSpecialValuesLikeStoreRow) {
+  const KernelSet& ks = this->ks();
+  std::mt19937 rng(16);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  for (DType out_t : {DType::f32, DType::f16, DType::bf16}) {
+    for (int cols : {1, 7, 8, 9, 16, 33, 80, 130}) {
+      for (int rows : {1, ks.mr}) {
+        SCOPED_TRACE(std::string(dtype_short(out_t)) + " cols=" + std::to_string(cols) +
+                     " rows=" + std::to_string(rows));
+        const std::int64_t ldo = round_up(cols, 16) + 4, ld_out = cols + 3;
+        std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo), inv(ks.mr);
+        for (auto& x : o) x = u(rng);
+        for (int r = 0; r < ks.mr; ++r) inv[r] = 1.0f / (1.0f + r);
+        // Values that test rounding: ties, fp16 overflow and subnormals, NaN, inf.
+        const float special[] = {1.0009765625f, 1.00048828125f, 65520.0f, 1e5f,        3e-6f,
+                                 1e-8f,         kNaNf,           -kInff,    1.00390625f, -0.0f};
+        for (int i = 0; i < static_cast<int>(std::size(special)) && i < cols; ++i)
+          o[i] = special[i];
+        const std::size_t esz = kernels::dtype_size(out_t);
+        std::vector<unsigned char> got(static_cast<std::size_t>(ks.mr) * ld_out * esz, 0xab),
+            want = got;
+        ks.normalize(o.data(), ldo, rows, cols, inv.data(), got.data(), ld_out, out_t);
+        for (int r = 0; r < rows; ++r) {
+          std::vector<float> row(cols);
+          for (int c = 0; c < cols; ++c) row[c] = o[r * ldo + c] * inv[r];
+          kernels::store_row(row.data(), cols, want.data() + r * ld_out * esz, out_t);
+        }
+        auto decode = [&](const unsigned char* e) -> float {
+          if (out_t == DType::f32) return *reinterpret_cast<const float*>(e);
+          const std::uint16_t h = static_cast<std::uint16_t>(e[0] | e[1] << 8);
+          return out_t == DType::f16 ? kernels::fp16_to_float(h) : kernels::bf16_to_float(h);
+        };
+        for (std::size_t b = 0; b < got.size(); b += esz) {
+          if (std::isnan(decode(&want[b])))
+            ASSERT_TRUE(std::isnan(decode(&got[b]))) << "element " << b / esz;
+          else
+            ASSERT_EQ(std::memcmp(&got[b], &want[b], esz), 0)
+                << "element " << b / esz << ": " << decode(&got[b]) << " vs " << decode(&want[b]);
+        }
+      }
+    }
+  }
+}
+
+// qk_rows and pv_rows (a row block's last, short strip): the first `rows`
+// rows of the full tiles bit for bit (the same arithmetic), and nothing of
+// S or O past them written. Panels are fp32 in these sets whatever the
+// input dtype, so the fp32 sibling packs them.
+TEST_P(KernelSetTest, ShortStripTilesMatchTheFullTiles) {
+  const KernelSet& ks = this->ks();
+  if (!ks.qk_rows || !ks.pv_rows) GTEST_SKIP() << ks.name << " has no short-strip tiles";
+  const KernelSet& f32 = *contract_set(ks.name, DType::f32);
+  std::mt19937 rng(31);
+  const auto expect_rows = [&](const std::vector<float>& part, const std::vector<float>& full, int rows,
+                               std::int64_t ld, int cols, const char* what) {
+    for (int r = 0; r < ks.mr; ++r)
+      for (int c = 0; c < ld; ++c) {
+        const float got = part[r * ld + c];
+        if (r < rows && c < cols)
+          ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(full[r * ld + c]))
+              << what << "(" << rows << ") [" << r << "][" << c << "]";
+        else
+          ASSERT_TRUE(std::isnan(got)) << what << "(" << rows << ") wrote [" << r << "][" << c << "]";
+      }
+  };
+  for (int d : {1, 16, 33, 128}) {  // Q·Kᵀ over d, or P·V over d keys
+    SCOPED_TRACE("d=" + std::to_string(d));
+    const Matrix q(ks.mr, d, d, DType::f32, rng), k(ks.nr, d, d, DType::f32, rng);
+    const Matrix v(d, ks.nv, ks.nv, DType::f32, rng), v2(d, ks.nv, ks.nv, DType::f32, rng);
+    Buffer qa(kernels::a_panels_bytes(ks, ks.mr, d)), kb(kernels::k_panels_bytes(ks, ks.nr, d));
+    Buffer vb(kernels::v_panels_bytes(ks, d, ks.nv)), vb2(kernels::v_panels_bytes(ks, d, ks.nv));
+    f32.pack_q(q.data(), q.ld, ks.mr, d, qa.get());  // Q, and P over d keys (the same A layout)
+    f32.pack_k(k.data(), k.ld, ks.nr, d, kb.get());
+    f32.pack_v(v.data(), v.ld, d, ks.nv, vb.get());
+    f32.pack_v(v2.data(), v2.ld, d, ks.nv, vb2.get());
+    const int dp = round_up(d, ks.k_pack);
+    const std::int64_t lds = ks.nr + 3, ldo = ks.nv + 5;
+    std::vector<float> s_full(ks.mr * lds, kNaNf), o_full(ks.mr * ldo, kNaNf);
+    ks.qk(dp, qa.get(), kb.get(), 0.37f, s_full.data(), lds);
+    ks.pv_init(dp, qa.get(), vb.get(), o_full.data(), ldo);
+    ks.pv_acc(dp, qa.get(), vb2.get(), o_full.data(), ldo);
+    for (int rows = 1; rows < ks.mr; ++rows) {
+      std::vector<float> s_part(s_full.size(), kNaNf), o_part(o_full.size(), kNaNf);
+      ks.qk_rows(rows, dp, qa.get(), kb.get(), 0.37f, s_part.data(), lds);
+      expect_rows(s_part, s_full, rows, lds, ks.nr, "qk_rows");
+      ks.pv_rows(rows, dp, qa.get(), vb.get(), o_part.data(), ldo, false);
+      ks.pv_rows(rows, dp, qa.get(), vb2.get(), o_part.data(), ldo, true);
+      expect_rows(o_part, o_full, rows, ldo, ks.nv, "pv_rows");
+    }
+  }
+}
+
+// The direct K/V path through online and two_pass, as the plans use it: few
+// rows per block (one strip, or two in step), fp32, the accurate precision. The set under test is copied with its packers and packed
+
+// ---- tiles of random dense rows, within a relative bound --------------------
+
+TEST_P(KernelSetTest, RowMaxAndRescaleAtEveryTail) {
+  const KernelSet& ks = this->ks();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-50.0f, 50.0f);
+  for (int cols : {1, 7, 33, 100}) {
+    const std::int64_t ld = cols + 2;
+    std::vector<float> s(ks.mr * ld);
+    for (float& x : s) x = u(rng);
+    std::vector<float> mx(ks.mr), want(ks.mr);
+    for (int r = 0; r < ks.mr; ++r) {
+      s[r * ld + (r * 5) % cols] = 60.0f + r;  // the max, somewhere in the row
+      s[r * ld + cols] = 1e9f;                 // past the end: must be ignored
+      mx[r] = r == 1 ? 100.0f : -kInff;        // a larger running max stays
+      want[r] = r == 1 ? 100.0f : 60.0f + r;
+    }
+    ks.row_max(s.data(), ld, ks.mr, cols, mx.data());
+    for (int r = 0; r < ks.mr; ++r) EXPECT_EQ(mx[r], want[r]) << "cols " << cols << " r " << r;
+    std::vector<float> o = s, alpha(ks.mr);
+    for (int r = 0; r < ks.mr; ++r) alpha[r] = 0.25f * (r + 1);
+    ks.rescale(o.data(), ld, cols, alpha.data());
+    for (int r = 0; r < ks.mr; ++r)
+      for (std::int64_t c = 0; c < ld; ++c) EXPECT_EQ(o[r * ld + c], c < cols ? s[r * ld + c] * alpha[r] : s[r * ld + c]);
+  }
+}
+
+// S = alpha·Q·Kᵀ for a strip of dense rows (mr - 1 real) and a K tile (nr -
+// 3 real keys), within 1e-6 of the products' magnitudes.
+TEST_P(KernelSetTest, QkTileWithinARelativeBound) {
+  const KernelSet& ks = this->ks();
+  for (int d : {1, 7, 33, 96}) {
+    SCOPED_TRACE("d " + std::to_string(d));
+    std::mt19937 rng(d);
+    const int rows = ks.mr - 1, keys = ks.nr - 3, dp = round_up(d, ks.k_pack);
+    const Matrix q(rows, d, d, ks.dtype, rng), k(keys, d, d, ks.dtype, rng);
+    Buffer qp(kernels::a_panels_bytes(ks, rows, d)), kp(kernels::k_panels_bytes(ks, keys, d));
+    ks.pack_q(q.data(), d, rows, d, qp.data());
+    ks.pack_k(k.data(), d, keys, d, kp.data());
+    const std::int64_t lds = ks.nr + 5;
+    std::vector<float> s(ks.mr * lds, -1.0f);
+    const float alpha = 0.37f;
+    ks.qk(dp, qp.data(), kp.data(), alpha, s.data(), lds);
+    for (int r = 0; r < ks.mr; ++r)
+      for (int j = 0; j < ks.nr; ++j) {
+        double want = 0, mag = 0;
+        if (r < rows && j < keys)
+          for (int p = 0; p < d; ++p) {
+            const double t = q.at(r, p) * k.at(j, p);
+            want += t, mag += std::fabs(t);
+          }
+        EXPECT_NEAR(s[r * lds + j], alpha * want, 1e-6 * alpha * mag + 1e-30) << "r " << r << " key " << j;
+      }
+    // Nothing outside the tile is written.
+    for (int r = 0; r < ks.mr; ++r)
+      for (std::int64_t j = ks.nr; j < lds; ++j) EXPECT_EQ(s[r * lds + j], -1.0f);
+  }
+}
+
+// O = P·V (init) then O += P·V (acc) on one V panel on the P·V path of each
+// precision (its FP mode held), P as exp2_rows writes it for that precision.
+TEST_P(KernelSetTest, PvPathOfEachPrecisionOnExp2RowsP) {
+  const KernelSet& ks = this->ks();
+  for (const Exp2Precision prec : {Exp2Precision::accurate, Exp2Precision::fast})
+    for (const int keys : {1, 7, 33, 257}) {
+      SCOPED_TRACE(std::string(prec == Exp2Precision::fast ? "fast" : "accurate") + " keys " + std::to_string(keys));
+      std::mt19937 rng(keys);
+      const int mr = ks.mr, dv = ks.nv - 5, kp = round_up(keys, ks.k_pack);
+      const kernels::PvPath path = kernels::pv_path(ks, prec);
+      // P from scores in [-4, 0].
+      const std::int64_t lds = keys + 1;
+      std::vector<float> s(mr * lds);
+      std::uniform_real_distribution<float> u(-4.0f, 0.0f);
+      for (float& x : s) x = u(rng);
+      std::vector<float> m(mr, 0.0f), sum(mr, 0.0f);
+      Buffer p(kernels::a_panels_bytes(ks, mr, keys + 64));
+      ks.exp2_rows(s.data(), lds, mr, keys, m.data(), sum.data(), p.data(), prec);
+      const Matrix v(keys, dv, dv, ks.dtype, rng);
+      Buffer vp(kernels::v_panels_bytes(ks, keys, dv));
+      path.pack_v(v.data(), dv, keys, dv, vp.data());
+      const std::int64_t ldo = ks.nv + 3;
+      std::vector<float> o(mr * ldo, -1.0f);
+      {
+        const kernels::FpModeScope mode(ks);
+        path.pv_init(kp, p.data(), vp.data(), o.data(), ldo);
+        path.pv_acc(kp, p.data(), vp.data(), o.data(), ldo);
+      }
+      // fp16 accumulation (noepi) rounds the running sum at every step.
+      const bool narrow = path.pv_acc != ks.pv_acc && path.elem == 2;
+      const double rel = narrow ? 2.0 * keys * std::ldexp(1.0, -11) : 1e-6;
+      for (int r = 0; r < mr; ++r)
+        for (int c = 0; c < ks.nv; ++c) {
+          double want = 0, mag = 0;
+          if (c < dv)
+            for (int j = 0; j < keys; ++j) {
+              const double t = p_value(ks, prec, p.data(), kernels::a_panel_index(ks, r, j, kp)) * v.at(j, c);
+              want += t, mag += std::fabs(t);
+            }
+          EXPECT_NEAR(o[r * ldo + c], 2 * want, 2 * rel * mag + 1e-30) << "r " << r << " c " << c;
+        }
+      for (int r = 0; r < mr; ++r)
+        for (std::int64_t c = ks.nv; c < ldo; ++c) EXPECT_EQ(o[r * ldo + c], -1.0f);
+    }
+}
 
 }  // namespace
 }  // namespace attnrt::test
-
-namespace attnrt::kernels {
-// Names a set in gtest messages (found by argument-dependent lookup).
-void PrintTo(const KernelSet* ks, std::ostream* os) { *os << ks->name << "/" << static_cast<int>(ks->dtype); }
-}  // namespace attnrt::kernels

@@ -22,11 +22,7 @@
 #include "kernels/pipelines/pipeline.hpp"
 #include "kernels/registry.hpp"
 #include "bench/gemm_only_set.hpp"
-#include "runtime/src/cpu_features.hpp"
-#include "runtime/src/error.hpp"
-#include "runtime/src/head_problem.hpp"
-#include "runtime/src/plan_override.hpp"
-#include "runtime/src/tuning.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 #include "tests/reference.hpp"
 #include "tests/tolerances.hpp"
 

@@ -13,8 +13,7 @@
 #include <vector>
 
 #include "kernels/registry.hpp"
-#include "runtime/src/cpu_features.hpp"
-#include "runtime/src/plan_override.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 #include "tests/harness.hpp"
 
 namespace attnrt::test {

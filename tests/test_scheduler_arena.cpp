@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "scheduler/arena.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::scheduler {
 namespace {

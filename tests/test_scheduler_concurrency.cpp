@@ -13,8 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/src/runtime.hpp"
-#include "scheduler/tsan.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt {
 namespace {

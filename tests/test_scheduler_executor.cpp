@@ -14,8 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "scheduler/executor.hpp"
-#include "scheduler/tsan.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::scheduler {
 namespace {

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/src/runtime.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 extern "C" {
 void* __libc_malloc(std::size_t);

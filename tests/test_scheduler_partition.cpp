@@ -12,9 +12,7 @@
 #include <vector>
 
 #include "kernels/problem.hpp"
-#include "scheduler/cost.hpp"
-#include "scheduler/partition.hpp"
-#include "scheduler/placement.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::scheduler {
 namespace {

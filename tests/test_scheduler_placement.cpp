@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "scheduler/placement.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::scheduler {
 namespace {

@@ -13,9 +13,7 @@
 #include <vector>
 
 #include "kernels/convert.hpp"
-#include "runtime/src/config.hpp"
-#include "runtime/src/error.hpp"
-#include "runtime/src/runtime.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 #include "tests/reference.hpp"
 #include "tests/tolerances.hpp"
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "scheduler/topology.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::scheduler {
 namespace {

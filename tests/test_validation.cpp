@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/src/raw_enum.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::test {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "runtime/src/raw_enum.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 #include "tests/fuzz/rng.hpp"
 
 namespace attnrt::fuzz {

@@ -5,7 +5,7 @@
 #include <limits>
 #include <sstream>
 
-#include "scheduler/executor.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 #include "tests/backends.hpp"
 #include "tests/fuzz/rng.hpp"
 #include "tests/tensors.hpp"

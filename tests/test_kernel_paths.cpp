@@ -1,0 +1,664 @@
+// The kernel-contract suite, the direct K/V path and what runs the tiles:
+// qk_direct, pv_direct_*, widen_rows on every set that has them, every
+// pipeline on every set, and whole calls through a runtime on each set,
+// against double precision (tests/kernel_contract.hpp).
+#include <attnrt/attnrt.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "kernels/convert.hpp"
+#include "kernels/kernel_set.hpp"
+#include "kernels/pipelines/pipeline.hpp"
+#include "kernels/pipelines/strip.hpp"
+#include "kernels/problem.hpp"
+#include "tests/backends.hpp"
+#include "tests/harness.hpp"
+#include "tests/kernel_contract.hpp"
+#include "tests/reference.hpp"
+#include "tests/tolerances.hpp"
+
+namespace attnrt::test {
+namespace {
+
+// ---- qk_direct ---------------------------------------------------------------
+
+// S = alpha * Q·Kᵀ, the first `rows` rows of q (fp32) against the first
+// `keys` rows of k read in place: exactly S[0..rows)[0..keys) written, within
+// fp32 rounding of the double dot products; nothing else of S[most_rows x
+// keys + 5] (pre-filled with kSentinel) written.
+void expect_qk_direct(const KernelSet& ks, const Matrix& q, const Matrix& k, int rows, int keys, int most_rows,
+                      float alpha) {
+  const int d = q.cols;
+  const std::int64_t lds = keys + 5;
+  std::vector<float> s(static_cast<std::size_t>(most_rows) * lds, kSentinel);
+  ks.qk_direct(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds, nullptr);
+  for (int i = 0; i < most_rows; ++i)
+    for (int j = 0; j < lds; ++j) {
+      const float got = s[i * lds + j];
+      if (i >= rows || j >= keys) {
+        ASSERT_EQ(got, kSentinel) << "qk_direct wrote S[" << i << "][" << j << "]";
+        continue;
+      }
+      double dot = 0, mag = 0;
+      for (int x = 0; x < d; ++x) {
+        dot += q.at(i, x) * k.at(j, x);
+        mag += std::fabs(q.at(i, x) * k.at(j, x));
+      }
+      ASSERT_NEAR(got, alpha * dot, std::fabs(alpha) * mag * (d + 2) * kU + 1e-30) << "S[" << i << "][" << j << "]";
+    }
+}
+
+// Under emulation (qemu: tests/backends.hpp; the SIMDe sets) this checks a
+// sample of row and key counts (tile edges and past them): qemu runs SVE
+// ~100x slower, and SIMDe under ASan the avx512 kernels ~20x.
+TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  const bool sample = emulated() || kEmulatedSets;
+  std::mt19937 rng(11);
+  std::vector<int> key_counts;
+  for (int keys = 1; keys <= 67; ++keys)
+    if (!sample || keys <= 9 || keys == 16 || keys == 17 || keys == 33 || keys == 67) key_counts.push_back(keys);
+  for (const int d : {8, 33, 64, 128, 256}) {
+    // Up to a row block of a few strips: the pipelines hand it whole.
+    const int most = 2 * k.mr + 4;
+    // Off 64-byte boundaries, as in a cache view.
+    const Matrix q(most, d, d + 3, DType::f32, rng, -1.0f, 1.0f, 1), kk(67, d, d + 3, k.dtype, rng, -1.0f, 1.0f, 1);
+    for (int rows = 1; rows <= most; ++rows)
+      for (const int keys : key_counts) {
+        if (sample && rows > 5 && rows % k.mr > 1 && rows != most) continue;
+        SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
+        expect_qk_direct(k, q, kk, rows, keys, most, keys % 2 ? 1.0f : -0.37f);
+        if (HasFatalFailure()) return;
+      }
+  }
+}
+
+// No key, and many; d = 41: the few-row kernels' 8-float steps after their
+// 16/32. Under emulation the row counts at the tile edges of 8 and 12 only.
+TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
+  const KernelSet& ks = this->ks();
+  if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
+  constexpr int kMostRows = 16;
+  std::mt19937 rng(21);
+  for (int d : {1, 7, 33, 41, 128, 256})
+    for (int keys : {0, 1, 7, 33, 257}) {
+      const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, ks.dtype, rng);
+      for (int rows = 1; rows <= kMostRows; ++rows) {
+        if (emulated() && !(rows <= 4 || rows % 8 <= 1 || rows % 12 <= 1)) continue;
+        SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
+        expect_qk_direct(ks, q, k, rows, keys, kMostRows, rows % 2 ? 0.37f : -1.0f);
+        if (HasFatalFailure()) return;
+      }
+    }
+}
+
+// Head dims for the direct kernels: every width 1..64 (each residue mod 4
+// and mod every vector length), then a sample up to kMaxHeadDim.
+std::vector<int> direct_dims() {
+  std::vector<int> dims;
+  for (int d = 1; d <= 64; ++d) dims.push_back(d);
+  for (int d : {67, 100, 128, 129, 200, 256, 263, 384, 509, 512}) dims.push_back(d);
+  return dims;
+}
+
+// Every d, rows from 1 to past a row tile, keys 0 to a few tiles (every
+// residue mod 8): each d meets three row counts in turn (four past 64), so
+// every count meets every d residue.
+TEST_P(KernelSetTest, QkDirectAtEveryHeadDim) {
+  const KernelSet& ks = this->ks();
+  if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
+  std::mt19937 rng(19);
+  constexpr int kRows[] = {1, 2, 3, 4, 5, 7, 8, 12, 13, 17, 25};
+  int i = 0;
+  for (int d : direct_dims())
+    for (int n = 0; n < (d > 64 ? 4 : 3); ++n, ++i) {
+      const int rows = kRows[i % std::size(kRows)], keys = i % 41;
+      SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
+      const Matrix q(rows, d, d + 3, DType::f32, rng), k(keys, d, d + 5, ks.dtype, rng);
+      expect_qk_direct(ks, q, k, rows, keys, rows + 1, 0.37f);
+      if (HasFatalFailure()) return;
+    }
+}
+
+// ---- widen_rows ----------------------------------------------------------------
+
+// fp16/bf16 rows with an odd stride (NaN in the gaps) to dense fp32 rows,
+// exactly (every fp16 and bf16 value is an fp32 value), and nothing written
+// past rows x cols.
+void expect_widen_rows(const KernelSet& ks, int rows, int cols, std::int64_t ld, std::mt19937& rng, float lo,
+                       float hi, int shift) {
+  const Matrix m(rows, cols, ld, ks.dtype, rng, lo, hi, shift);
+  std::vector<float> out(static_cast<std::size_t>(rows) * cols + 9, kSentinel);
+  ks.widen_rows(m.data(), m.ld, rows, cols, out.data());
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) ASSERT_EQ(out[r * cols + c], m.at(r, c)) << "[" << r << "][" << c << "]";
+  for (std::size_t i = static_cast<std::size_t>(rows) * cols; i < out.size(); ++i)
+    ASSERT_EQ(out[i], kSentinel) << "widen_rows wrote past its rows";
+}
+
+TEST_P(KernelSetTest, WidenRowsIsExactAndDense) {
+  const KernelSet& k = ks();
+  if (!k.widen_rows) GTEST_SKIP() << k.name << " widens no rows for this dtype";
+  std::mt19937 rng(14);
+  for (const int cols : {1, 7, 8, 15, 16, 17, 33, 128, 130})
+    for (const int rows : {1, 3, 16}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+      expect_widen_rows(k, rows, cols, cols + 3, rng, -1e4f, 1e4f, 1);
+    }
+}
+
+// fp32 sets widen nothing (kernel_set.hpp: null otherwise); the others at
+// every width class of a vector loop.
+TEST_P(KernelSetTest, WidenRowsOnlyForHalfInputs) {
+  const KernelSet& k = ks();
+  if (k.dtype == DType::f32) {
+    EXPECT_EQ(k.widen_rows, nullptr);
+    return;
+  }
+  if (!k.widen_rows) GTEST_SKIP() << k.name << " widens no rows for this dtype";
+  std::mt19937 rng(21);
+  for (int cols : {1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 130, 512})
+    for (int rows : {1, 4}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+      expect_widen_rows(k, rows, cols, cols + 7, rng, -1.0f, 1.0f, 0);
+    }
+}
+
+// ---- pv_direct -------------------------------------------------------------------
+
+// What expect_pv_direct checks: pv_direct_init / acc per nv slice of V
+// (against the packed path bit for bit, if `packed`), all dv columns in one
+// call (bit for bit the slices, if they ran), and pv_direct_rows on the first
+// 1..pv_direct_rows_max rows.
+struct PvDirectChecks {
+  bool slices = true, packed = true, one_call = true, rows = true;
+  int shift = 0;  // of V's row 0 past a 64-byte boundary
+};
+
+// O = P1·V1, then O += P2·V2, with P fp32 A panels (as exp2_rows writes them)
+// and V rows of the set's dtype read in place with an odd stride, against
+// double: O's padding columns up to the slice exactly 0, nothing past it
+// written (O starts NaN: init must not read it).
+void expect_pv_direct(const KernelSet& ks, int keys, int dv, std::mt19937& rng, PvDirectChecks what) {
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  const Matrix v1(keys, dv, dv + 3, ks.dtype, rng, -1.0f, 1.0f, what.shift);
+  const Matrix v2(keys, dv, dv + 1, ks.dtype, rng, -1.0f, 1.0f, what.shift);
+  Buffer p1(kernels::a_panels_bytes(ks, ks.mr, keys)), p2(kernels::a_panels_bytes(ks, ks.mr, keys));
+  std::vector<double> pv1(static_cast<std::size_t>(ks.mr) * keys), pv2(pv1.size());
+  for (int r = 0; r < ks.mr; ++r)
+    for (int c = 0; c < keys; ++c) {
+      const std::size_t at = kernels::a_panel_index(ks, r, c, keys);
+      pv1[r * keys + c] = p1.get<float>()[at] = u(rng);
+      pv2[r * keys + c] = p2.get<float>()[at] = u(rng);
+    }
+  // O[r][c] after init (both false) or after acc, and its tolerance.
+  const auto want = [&](int r, int c, bool both) {
+    double w = 0, mag = 0;
+    for (int p = 0; p < keys; ++p) {
+      const double x1 = pv1[r * keys + p] * v1.at(p, c), x2 = both ? pv2[r * keys + p] * v2.at(p, c) : 0.0;
+      w += x1 + x2;
+      mag += std::fabs(x1) + std::fabs(x2);
+    }
+    return std::pair{w, mag * (keys + 3) * kU + 1e-30};
+  };
+  const int padded = round_up(dv, ks.nv), ldo = padded + 5;
+  // Checks O (after init and after acc) of all mr rows against double.
+  const auto expect_o = [&](const std::vector<float>& init, const std::vector<float>& o, const char* what_call) {
+    for (int r = 0; r < ks.mr; ++r) {
+      for (int c = 0; c < padded; ++c) {
+        if (c >= dv) {
+          ASSERT_EQ(init[r * ldo + c], 0.0f) << what_call << ": padding O[" << r << "][" << c << "] after init";
+          ASSERT_EQ(o[r * ldo + c], 0.0f) << what_call << ": padding O[" << r << "][" << c << "]";
+          continue;
+        }
+        const auto [w_init, tol_init] = want(r, c, false);
+        const auto [w_acc, tol_acc] = want(r, c, true);
+        ASSERT_NEAR(init[r * ldo + c], w_init, tol_init) << what_call << " init O[" << r << "][" << c << "]";
+        ASSERT_NEAR(o[r * ldo + c], w_acc, tol_acc) << what_call << " acc O[" << r << "][" << c << "]";
+      }
+      for (int c = padded; c < ldo; ++c)
+        ASSERT_TRUE(std::isnan(o[r * ldo + c])) << what_call << " wrote O[" << r << "][" << c << "]";
+    }
+  };
+  const auto bits_equal = [&](const std::vector<float>& a, const std::vector<float>& b, const char* what_call) {
+    for (std::size_t i = 0; i < a.size(); ++i)
+      ASSERT_EQ(std::bit_cast<std::uint32_t>(a[i]), std::bit_cast<std::uint32_t>(b[i]))
+          << what_call << ": " << a[i] << " vs " << b[i] << " at O element " << i;
+  };
+
+  std::vector<float> slice_init, slice_o;
+  if (ks.pv_direct_init && what.slices) {
+    slice_o.assign(static_cast<std::size_t>(ks.mr) * ldo, kNaNf);
+    for (int c0 = 0; c0 < dv; c0 += ks.nv)
+      ks.pv_direct_init(keys, p1.get(), v1.col(c0), v1.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, nullptr);
+    slice_init = slice_o;
+    for (int c0 = 0; c0 < dv; c0 += ks.nv)
+      ks.pv_direct_acc(keys, p2.get(), v2.col(c0), v2.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, nullptr);
+    expect_o(slice_init, slice_o, "pv_direct by slices");
+    if (what.packed) {
+      Buffer b1(kernels::v_panels_bytes(ks, keys, dv)), b2(kernels::v_panels_bytes(ks, keys, dv));
+      ks.pack_v(v1.data(), v1.ld, keys, dv, b1.get());
+      ks.pack_v(v2.data(), v2.ld, keys, dv, b2.get());
+      const std::size_t v_panel = kernels::v_panels_bytes(ks, keys, ks.nv);
+      std::vector<float> packed(slice_o.size(), kNaNf);
+      for (int c0 = 0; c0 < dv; c0 += ks.nv)
+        ks.pv_init(keys, p1.get(), b1.get<char>() + (c0 / ks.nv) * v_panel, packed.data() + c0, ldo);
+      for (int c0 = 0; c0 < dv; c0 += ks.nv)
+        ks.pv_acc(keys, p2.get(), b2.get<char>() + (c0 / ks.nv) * v_panel, packed.data() + c0, ldo);
+      bits_equal(slice_o, packed, "direct vs packed");
+    }
+  }
+  if (ks.pv_direct_init && what.one_call) {
+    std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo, kNaNf);
+    ks.pv_direct_init(keys, p1.get(), v1.data(), v1.ld, dv, o.data(), ldo, nullptr);
+    const std::vector<float> init = o;
+    ks.pv_direct_acc(keys, p2.get(), v2.data(), v2.ld, dv, o.data(), ldo, nullptr);
+    if (slice_o.empty()) {
+      expect_o(init, o, "pv_direct in one call");
+    } else {
+      bits_equal(init, slice_init, "one-call init vs slices");
+      bits_equal(o, slice_o, "one-call accumulate vs slices");
+    }
+  }
+  if (!ks.pv_direct_rows || !what.rows) return;
+  for (int rows = 1; rows <= ks.pv_direct_rows_max; ++rows) {
+    const std::int64_t ldr = dv + 4;
+    std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kNaNf);
+    ks.pv_direct_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false, nullptr);
+    const std::vector<float> out_init = out;
+    ks.pv_direct_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true, nullptr);
+    for (int r = 0; r < rows; ++r) {
+      for (int c = 0; c < dv; ++c) {
+        const auto [w_init, tol_init] = want(r, c, false);
+        const auto [w_acc, tol_acc] = want(r, c, true);
+        ASSERT_NEAR(out_init[r * ldr + c], w_init, tol_init) << "pv_direct_rows(" << rows << ") init O[" << r << "][" << c << "]";
+        ASSERT_NEAR(out[r * ldr + c], w_acc, tol_acc) << "pv_direct_rows(" << rows << ") accumulate O[" << r << "][" << c << "]";
+      }
+      for (int c = dv; c < ldr; ++c)
+        ASSERT_TRUE(std::isnan(out[r * ldr + c])) << "pv_direct_rows(" << rows << ") wrote O[" << r << "][" << c << "]";
+    }
+  }
+}
+
+TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  std::mt19937 rng(12);
+  for (const int keys : {1, 2, 7, 16, 33, 67})
+    for (const int dv : {1, 7, k.nv, k.nv + 1, 2 * k.nv + 3, 80, 256}) {
+      SCOPED_TRACE("keys " + std::to_string(keys) + " dv " + std::to_string(dv));
+      expect_pv_direct(k, keys, dv, rng, {.shift = 1});
+      if (HasFatalFailure()) return;
+    }
+}
+
+// Few keys and many; dv 64, 130: pass widths of the avx512 few-row P·V.
+// (No key at all is x86's own: test_x86_kernels.cpp.)
+TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  std::mt19937 rng(22);
+  for (int keys : {1, 7, 16, 33, 257})
+    for (int dv : {1, 33, 64, 130, 256}) {
+      SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
+      expect_pv_direct(k, keys, dv, rng, {});
+      if (HasFatalFailure()) return;
+    }
+}
+
+// All dv columns in one call at every head dim, keys up to the pipelines'
+// 16 per call and past.
+TEST_P(KernelSetTest, PvDirectAtEveryHeadDim) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  std::mt19937 rng(20);
+  int i = 0;
+  for (int dv : direct_dims())
+    for (int keys : {1, 2, 5, 16}) {
+      const int n = keys == 16 ? 16 + i++ % 19 : keys;
+      SCOPED_TRACE("dv " + std::to_string(dv) + " keys " + std::to_string(n));
+      expect_pv_direct(k, n, dv, rng, {.slices = false, .packed = false, .one_call = true, .rows = false});
+      if (HasFatalFailure()) return;
+    }
+}
+
+// Sets declare the direct path whole or not at all, and only where it can
+// run: fp32 inputs, k_pack 1.
+// `next` (where the rows after a call's continue: a paged cache's next
+// page) is for prefetches only: with it pointing at memory no load may
+// touch (PROT_NONE), every direct kernel writes what it writes without it.
+TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  constexpr std::size_t kBytes = 1 << 20;
+  void* guard = mmap(nullptr, kBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(guard, MAP_FAILED);
+  const std::unique_ptr<void, void (*)(void*)> unmap(guard, [](void* m) { munmap(m, kBytes); });
+  std::mt19937 rng(13);
+  const int d = 128, most = 2 * k.mr;
+  for (const int keys : {1, 16, 33}) {
+    SCOPED_TRACE("keys " + std::to_string(keys));
+    HostTensor q = matrix(ATTNRT_F32, most, d), kv = matrix(dtype(), keys, d);
+    q.fill_uniform(rng);
+    kv.fill_uniform(rng);
+    Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
+    for (int r = 0; r < k.mr; ++r)
+      for (int c = 0; c < keys; ++c)
+        static_cast<float*>(a.data())[kernels::a_panel_index(k, r, c, keys)] = std::uniform_real_distribution<float>(0, 1)(rng);
+    for (const int rows : {1, 4, most}) {
+      std::vector<float> s0(static_cast<std::size_t>(most) * keys), s1(s0.size());
+      k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s0.data(), keys, nullptr);
+      k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s1.data(), keys, guard);
+      EXPECT_EQ(s0, s1) << "qk_direct, " << rows << " rows";
+    }
+    const std::int64_t ldo = round_up(d, k.nv);
+    std::vector<float> o0(static_cast<std::size_t>(k.mr) * ldo), o1(o0.size());
+    if (k.pv_direct_init) {
+      k.pv_direct_init(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
+      k.pv_direct_acc(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
+      k.pv_direct_init(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
+      k.pv_direct_acc(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
+      EXPECT_EQ(o0, o1) << "pv_direct_init / acc";
+    }
+    for (int rows = 1; k.pv_direct_rows && rows <= k.pv_direct_rows_max; ++rows) {
+      k.pv_direct_rows(rows, keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, false, nullptr);
+      k.pv_direct_rows(rows, keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, false, guard);
+      EXPECT_EQ(o0, o1) << "pv_direct_rows, " << rows << " rows";
+    }
+  }
+}
+
+TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
+  const KernelSet& k = ks();
+  EXPECT_EQ(k.pv_direct_init != nullptr, k.pv_direct_acc != nullptr) << "pv_direct_init without pv_direct_acc";
+  const bool whole_strips = k.pv_direct_init || (k.pv_direct_rows && k.pv_direct_rows_max >= k.mr);
+  const bool any = k.qk_direct || k.pv_direct_init || k.pv_direct_rows;
+  EXPECT_TRUE(!any || (k.qk_direct && whole_strips)) << "a direct P·V or Q·Kᵀ without the other, or without whole strips";
+  if (k.pv_direct_rows) {
+    EXPECT_GE(k.pv_direct_rows_max, 1) << "a few-row direct P·V for no rows";
+    EXPECT_LE(k.pv_direct_rows_max, k.mr) << "a few-row direct P·V for more rows than a strip";
+  }
+  if (any) {
+    EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
+    EXPECT_EQ(kernels::kDirectPvKeys % kernels::a_block_of(k), 0)
+        << "the pipelines' direct P·V calls would start P inside an A panel block";
+    EXPECT_EQ(kernels::kDirectPvTurnKeys % kernels::a_block_of(k), 0)
+        << "the strips' direct P·V turns would start P inside an A panel block";
+  }
+}
+
+// Which row blocks read K and V in place (strip.hpp direct_kv, as online and
+// two_pass ask per row block): at the accurate precision any block the plan
+// marks; at the fast one too where the fast P·V path is the accurate one,
+// else (SVE fp16: pv_fp16_12x2_noepi on fp16 P) the few-row blocks (rows <=
+// pv_direct_rows_max: decode) only, which begin_row_block then runs on the
+// accurate P·V and Q·Kᵀ paths and exp2 (fp32 P, as the direct P·V reads it).
+TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  const bool fast_pv = kernels::pv_path(k, Exp2Precision::fast).pv_acc != k.pv_acc;
+  if (std::string_view(k.name).starts_with("sve") && k.dtype == DType::f16) {
+    EXPECT_TRUE(fast_pv) << "the SVE fp16 sets' fast P·V (fp16 P) is what this test is about";
+  }
+  // Q of 2 * mr packed rows (one query row per head), d = 5.
+  constexpr int d = 5;
+  const int rows_max = 2 * k.mr;
+  HostTensor q(dtype(), {1, rows_max, 1, d}, Layout::bhsd, 0);
+  for (int h = 0; h < rows_max; ++h)
+    for (int c = 0; c < d; ++c) q.set(0, h, 0, c, 0.25 * (h + c));
+  kernels::HeadProblem p{};
+  p.dtype = k.dtype;
+  p.m = 1;
+  p.q_heads = rows_max;
+  p.n = 40;
+  p.d = p.dv = d;
+  p.q = q.c().data;
+  p.ldq = q.c().stride[2];
+  p.hsq = q.c().stride[1];
+  p.scale = 1.0f;
+  p.band = {};
+  kernels::Blocking b{.mb = rows_max, .nb = kernels::key_step(k), .stage_bytes = 64 << 10, .pipe_ahead = 2,
+                      .direct_kv = true};
+  for (int rows = 1; rows <= rows_max; ++rows) {
+    SCOPED_TRACE("rows " + std::to_string(rows));
+    p.precision = Exp2Precision::accurate;
+    EXPECT_TRUE(kernels::direct_kv(k, p, b, rows));
+    p.precision = Exp2Precision::fast;
+    EXPECT_EQ(kernels::direct_kv(k, p, b, rows), !fast_pv || rows <= k.pv_direct_rows_max);
+    if (k.pv_direct_rows && rows <= k.pv_direct_rows_max) {
+      EXPECT_TRUE(kernels::direct_kv(k, p, b, rows)) << "a few-row block packed";
+    }
+    b.direct_kv = false;
+    EXPECT_FALSE(kernels::direct_kv(k, p, b, rows)) << "the plan said packed";
+    b.direct_kv = true;
+  }
+  // A decode block at the fast precision: direct, with fp32 P.
+  p.precision = Exp2Precision::fast;
+  if (!k.pv_direct_rows) return;
+  kernels::Carver count;
+  kernels::RowBlock rb{};
+  kernels::carve_row_block(count, k, d, d, b, &rb);
+  Buffer ws(count.used(), 0);
+  kernels::Carver carver(ws.data());
+  kernels::carve_row_block(carver, k, d, d, b, &rb);
+  ASSERT_TRUE(kernels::direct_kv(k, p, b, 1));
+  kernels::begin_row_block(k, p, true, 0, 1, &rb);
+  EXPECT_TRUE(rb.direct);
+  EXPECT_EQ(rb.pv.pv_acc, k.pv_acc) << "a direct block on the fast P·V path";
+  EXPECT_EQ(rb.pv.elem, sizeof(float));
+  EXPECT_EQ(rb.qk.qk, k.qk);
+  // exp2 stays fast where the fast precision's P is fp32 anyway.
+  EXPECT_EQ(rb.exp2, fast_pv ? Exp2Precision::accurate : Exp2Precision::fast);
+  EXPECT_EQ(kernels::p_offset(k, rb, 3), 3 * k.mr * sizeof(float));
+  for (int c = 0; c < d; ++c) EXPECT_EQ(rb.q_rows[c], 0.25f * c) << "Q row 0, column " << c;
+}
+
+
+// One head through pipeline `strategy` with the set under test, against the
+// double-precision reference: what the runtime does per work item, minus
+// the runtime (so it also runs on the emulated sets). Keys j with
+// i + diag - left <= j <= i + diag + right (diag = N - M) are visible.
+struct HeadCase {
+  int m, n, d, dv;
+  bool causal;
+  int left = -1;  // sliding window: keys at most `left` before the diagonal
+  std::int64_t q_ld = 0;  // Q's row stride; 0: d + 1 (rows off 64-byte boundaries)
+};
+
+void check_head(const KernelSet& ks, kernels::Strategy strategy, const kernels::Blocking& b,
+                const HeadCase& c, Exp2Precision prec, std::mt19937& rng) {
+  SCOPED_TRACE(std::string(kernels::strategy_name(strategy)) + " M=" + std::to_string(c.m) +
+               " N=" + std::to_string(c.n) + " D=" + std::to_string(c.d) + " Dv=" + std::to_string(c.dv) +
+               (c.causal ? " causal" : "") + (c.left >= 0 ? " window " + std::to_string(c.left) : "") +
+               (prec == Exp2Precision::fast ? " fast" : " accurate") + (b.direct_kv ? " direct" : ""));
+  const Matrix q(c.m, c.d, c.q_ld ? c.q_ld : c.d + 1, ks.dtype, rng, -2.0f, 2.0f);
+  const Matrix k(c.n, c.d, c.d, ks.dtype, rng, -2.0f, 2.0f);
+  const Matrix v(c.n, c.dv, c.dv + 3, ks.dtype, rng);
+  const std::int64_t ldo = c.dv + 2;
+  const std::size_t esz = kernels::dtype_size(ks.dtype);
+  std::vector<unsigned char> o(static_cast<std::size_t>(c.m) * ldo * esz, 0xff);
+  std::vector<float> lse(c.m, kNaNf);
+
+  kernels::HeadProblem p{};
+  p.dtype = ks.dtype;
+  p.m = c.m, p.q_heads = 1, p.n = c.n, p.d = c.d, p.dv = c.dv;
+  p.q = q.data(), p.ldq = q.ld, p.k = k.data(), p.ldk = k.ld, p.v = v.data(), p.ldv = v.ld;
+  p.o = o.data(), p.ldo = ldo, p.lse = lse.data(), p.ldlse = 1;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+  p.diag = c.n - c.m, p.band = {c.left, c.causal ? 0 : -1};
+  p.precision = prec;
+  const std::size_t ws_bytes = kernels::workspace_bytes(strategy, ks, c.d, c.dv, b);
+  Buffer ws(ws_bytes);
+  kernels::run_pipeline(strategy, ks, p, {0, c.m, 0, c.n}, b, {ws.get(), ws_bytes});
+
+  const auto dt = static_cast<attnrt_dtype>(ks.dtype);
+  const attnrt_tensor tq{const_cast<void*>(q.data()), dt, {1, 1, c.m, c.d}, {0, 0, q.ld}};
+  const attnrt_tensor tk{const_cast<void*>(k.data()), dt, {1, 1, c.n, c.d}, {0, 0, k.ld}};
+  const attnrt_tensor tv{const_cast<void*>(v.data()), dt, {1, 1, c.n, c.dv}, {0, 0, v.ld}};
+  attnrt_params params;
+  attnrt_params_init(&params);
+  params.causal = c.causal;
+  params.window_left = c.left;
+  params.precision = static_cast<attnrt_precision>(prec);
+  const RefResult ref = reference_forward(tq, tk, tv, params);
+  const Tolerance tol = tolerance(dt, static_cast<attnrt_precision>(prec));
+  double worst_o = 0, worst_l = 0;
+  for (int i = 0; i < c.m; ++i) {
+    for (int j = 0; j < c.dv; ++j) {
+      const unsigned char* e = o.data() + (static_cast<std::size_t>(i) * ldo + j) * esz;
+      float got;
+      if (ks.dtype == DType::f32)
+        std::memcpy(&got, e, 4);
+      else {
+        const std::uint16_t h = static_cast<std::uint16_t>(e[0] | e[1] << 8);
+        got = ks.dtype == DType::f16 ? kernels::fp16_to_float(h) : kernels::bf16_to_float(h);
+      }
+      ASSERT_FALSE(std::isnan(got)) << "O[" << i << "][" << j << "]";
+      if (std::isinf(ref.lse[i])) {
+        ASSERT_EQ(got, 0.0f) << "O[" << i << "][" << j << "] of a row that sees no key";
+      }
+      worst_o = std::max(worst_o, std::fabs(got - ref.o[static_cast<std::size_t>(i) * c.dv + j]));
+    }
+    ASSERT_FALSE(std::isnan(lse[i]));
+    if (std::isinf(ref.lse[i]))  // a row that sees no key: LSE -inf (and O 0, above)
+      ASSERT_EQ(lse[i], -kInff) << "lse[" << i << "]";
+    else
+      worst_l = std::max(worst_l, std::fabs(lse[i] - ref.lse[i]));
+  }
+  EXPECT_LE(worst_o, tol.o);
+  EXPECT_LE(worst_l, tol.lse);
+}
+
+// Every pipeline, packed K and V: blocks of 64 rows and 96 keys, and a stage
+// of 16 KiB, so two_pass and three_pass stage several chunks (the rescale
+// between chunks runs) and three_pass's staged S and P take several blocks.
+TEST_P(KernelSetTest, EveryPipelineMatchesReference) {
+  const KernelSet& ks = this->ks();
+  const HeadCase cases[] = {{33, 257, 64, 64, false},
+                            {70, 70, 80, 80, true},
+                            {1, 300, 128, 128, false},
+                            {129, 517, 33, 7, true},
+                            {7, 1, 16, 16, false},
+                            {50, 300, 64, 48, false, 40},  // sliding window, no causal bound
+                            {40, 17, 32, 24, true}};  // M > N, causal bottom-right: 23 rows see no key
+  std::mt19937 rng(18);
+  const kernels::Blocking b{round_up(64, ks.mr), round_up(96, kernels::key_step(ks)), 16 * 1024, 2};
+  for (kernels::Strategy s : {kernels::Strategy::online, kernels::Strategy::two_pass, kernels::Strategy::three_pass})
+    for (const HeadCase& c : cases)
+      for (Exp2Precision prec : {Exp2Precision::accurate, Exp2Precision::fast})
+        check_head(ks, s, b, c, prec, rng);
+}
+
+// The direct K/V path through online and two_pass, as the plans use it: few
+// rows per block (one strip, or two in step), fp32, the accurate precision. The set under test is copied with its packers and packed
+// kernels for K and V replaced by ones that fail, so a pass proves the
+// direct kernels did the work.
+int g_packed_kv_calls = 0;
+void count_pack(const void*, std::int64_t, int, int, void*) { ++g_packed_kv_calls; }
+void count_qk(int, const void*, const void*, float, float*, std::int64_t) { ++g_packed_kv_calls; }
+void count_pv(int, const void*, const void*, float*, std::int64_t) { ++g_packed_kv_calls; }
+
+TEST_P(KernelSetTest, DirectKvPipelinesMatchReference) {
+  if (!kernels::has_direct_kv(ks())) GTEST_SKIP() << ks().name << " has no direct K/V path for this dtype";
+  KernelSet ks = this->ks();
+  ks.pack_k = ks.pack_v = count_pack;
+  ks.qk = count_qk;
+  ks.pv_init = ks.pv_acc = count_pv;
+  const HeadCase cases[] = {{1, 257, 128, 128, false},     // decode: pv_direct_rows
+                            {1, 33, 7, 33, true},          // decode, odd dims
+                            {16, 257, 33, 256, true},      // one block of 16 rows, causal bottom-right
+                            {7, 300, 256, 1, false},       // D 256, Dv 1
+                            {13, 200, 64, 33, true, 40},   // sliding window
+                            {40, 17, 32, 24, true},        // M > N causal: 23 rows see no key
+                            // Q rows on 64-byte boundaries: read in place
+                            // (the cases above gather them)
+                            {12, 300, 256, 64, false, -1, 256},
+                            {9, 70, 48, 48, true, -1, 64}};
+  std::mt19937 rng(23);
+  for (int mb : {ks.mr, 2 * ks.mr})
+    for (kernels::Strategy s : {kernels::Strategy::online, kernels::Strategy::two_pass}) {
+      // nb 64 keys; two_pass chunks of a few blocks (more than one, so the
+      // online rescale between chunks runs too): direct mode stages only S,
+      // mb floats per key.
+      kernels::Blocking b{mb, round_up(64, kernels::key_step(ks)), 8 * 1024, 2};
+      b.direct_kv = true;
+      for (const HeadCase& c : cases) {
+        g_packed_kv_calls = 0;
+        check_head(ks, s, b, c, Exp2Precision::accurate, rng);
+        EXPECT_EQ(g_packed_kv_calls, 0) << "the direct path packed K or V";
+      }
+    }
+}
+
+// ---- whole calls through a runtime on this set ----------------------------------
+
+// Through a runtime on this set (ATTNRT_ISA = its name; avx512_bf16 covers
+// bf16 only, as the runtime's other dtypes choose as usual) with the plan's
+// own strategy: tails in rows and keys, GQA and MQA, causal with N > M and
+// M > N (rows that see no key), one key; both precisions. Scale 4/√D: scores
+// of a few units, a real softmax; but where the fast precision sums Q·Kᵀ in
+// fp16 (SVE fp16) 1/√D, the unit scores tolerances.hpp's bound is stated for.
+TEST_P(KernelSetTest, ForwardThroughTheRuntime) {
+  if (kEmulatedSets) GTEST_SKIP() << "the runtime runs the native sets, not the emulated ones";
+  struct Shape {
+    int b, hq, hkv, m, n, d, dv;
+    bool causal;
+  };
+  const Shape shapes[] = {
+      {1, 2, 2, 33, 257, 64, 64, false},   // tails in rows and keys
+      {2, 4, 2, 70, 70, 80, 80, true},     // GQA, causal, D = 80
+      {1, 3, 1, 1, 300, 128, 128, false},  // decode-like, MQA
+      {1, 1, 1, 129, 517, 33, 7, true},    // odd D, Dv; causal bottom-right with N > M
+      {1, 2, 1, 7, 1, 16, 16, false},      // one key
+      {1, 2, 2, 40, 17, 32, 24, true},     // M > N, causal bottom-right: rows that see no key
+  };
+  for (const Shape& s : shapes)
+    for (const attnrt_precision prec : {ATTNRT_EXP2_ACCURATE, ATTNRT_EXP2_FAST}) {
+      const bool fp16_sums = prec == ATTNRT_EXP2_FAST && ks().qk_fast;
+      const float scale = (fp16_sums ? 1.0f : 4.0f) / std::sqrt(static_cast<float>(s.d));
+      expect_forward_matches(ks().name, {.dtype = dtype(), .B = s.b, .Hq = s.hq, .Hkv = s.hkv, .M = s.m, .N = s.n,
+                                         .D = s.d, .Dv = s.dv, .layout = Layout::bshd, .causal = s.causal,
+                                         .scale = scale, .precision = prec});
+      if (HasFatalFailure()) return;
+    }
+}
+
+// The same with windows, key lengths (a batch of none), strided views and
+// several key blocks (the rescale), sized for qemu.
+TEST_P(KernelSetTest, ForwardThroughTheRuntimeWithMasksAndViews) {
+  if (kEmulatedSets) GTEST_SKIP() << "the runtime runs the native sets, not the emulated ones";
+  const Spec cases[] = {
+      {.B = 1, .Hq = 2, .Hkv = 1, .M = 33, .N = 57, .D = 64, .Dv = 64},                       // GQA, tails everywhere
+      {.B = 2, .Hq = 2, .Hkv = 2, .M = 7, .N = 40, .D = 33, .Dv = 17, .causal = true,
+       .kv_lens = {0, 37}},                                                                   // causal, odd dims, an empty batch
+      {.M = 20, .N = 70, .D = 16, .Dv = 96, .causal = true, .window_left = 9},                // sliding window
+      {.M = 1, .N = 257, .D = 7, .Dv = 7},                                                    // decode-like
+      {.M = 20, .N = 9, .D = 8, .Dv = 8, .causal = true},                                     // causal, M > N: fully masked rows
+      {.B = 1, .Hq = 2, .Hkv = 1, .M = 13, .N = 33, .D = 24, .Dv = 40, .layout = Layout::cache},  // strided rows
+      {.M = 12, .N = 300, .D = 256, .Dv = 256},                                               // several key blocks: rescale
+  };
+  for (Spec spec : cases)
+    for (const attnrt_precision prec : {ATTNRT_EXP2_ACCURATE, ATTNRT_EXP2_FAST}) {
+      spec.dtype = dtype();
+      spec.precision = prec;
+      expect_forward_matches(ks().name, spec);
+      if (HasFatalFailure()) return;
+    }
+}
+
+}  // namespace
+}  // namespace attnrt::test
