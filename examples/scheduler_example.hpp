@@ -191,7 +191,8 @@ inline bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2
 
 // Plots columns of `csv` (x column, then y columns) into `png` with gnuplot.
 inline void plot(const std::string& csv, const std::string& png, const std::string& title, const char* ylabel,
-                 std::initializer_list<std::pair<int, const char*>> series, bool ideal_line) {
+                 std::initializer_list<std::pair<int, const char*>> series, bool ideal_line,
+                 const char* xlabel = "threads") {
   if (!have_gnuplot()) {
     std::fprintf(stderr, "gnuplot is not installed: no plot (data in %s)\n", csv.c_str());
     return;
@@ -201,9 +202,9 @@ inline void plot(const std::string& csv, const std::string& png, const std::stri
   if (!f) return;
   std::fprintf(f,
                "set terminal pngcairo size 800,500\nset output '%s'\nset datafile separator ','\n"
-               "set key top left\nset grid\nset title '%s'\nset xlabel 'threads'\nset ylabel '%s'\n"
+               "set key top left\nset grid\nset title '%s'\nset xlabel '%s'\nset ylabel '%s'\n"
                "set xtics 1\nset yrange [0:*]\nplot ",
-               png.c_str(), title.c_str(), ylabel);
+               png.c_str(), title.c_str(), xlabel, ylabel);
   bool first = true;
   for (auto [col, name] : series) {
     std::fprintf(f, "%s'%s' every ::1 using 1:%d with linespoints title '%s'", first ? "" : ", ", csv.c_str(), col,

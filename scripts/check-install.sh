@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the installed package the way users consume it, from a prefix other
 # than the configured one (a relocated install):
-#   - the CMake package: tests/install's consumer, shared and static;
+#   - the CMake package: tests/install's consumer, shared and static, and
+#     attnrt::mpi's (consumer_mpi.c) where attnrt was built with MPI;
 #   - pkg-config: tests/install/consumer.c built with `pkg-config --libs
 #     attnrt` (run on the shared library) and with `--static` against a
 #     prefix that holds only the static library (run without LD_LIBRARY_PATH).
@@ -35,6 +36,12 @@ step "configure tests/install against $prefix" \
 step "build the CMake consumer" cmake --build "$work/consumer"
 step "run the CMake consumer (shared)" "$work/consumer/consumer"
 step "run the CMake consumer (static)" env LD_LIBRARY_PATH= "$work/consumer/consumer_static"
+# attnrt::mpi: built when the installed tree had MPI; run as a singleton.
+if find "$prefix" -name attnrtMpiTargets.cmake | grep -q .; then
+  [ -x "$work/consumer/consumer_mpi" ] || fail "attnrt::mpi is installed but the consumer did not find it"
+  step "run the CMake consumer of attnrt::mpi" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    OMPI_MCA_btl=self "$work/consumer/consumer_mpi"
+fi
 
 pc=$(find "$prefix" -name attnrt.pc -path '*/pkgconfig/*')
 [ -n "$pc" ] || fail "no attnrt.pc under $prefix"

@@ -12,7 +12,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libhwloc-dev hwloc-nox libnuma-dev libtbb-dev \
   googletest libgtest-dev libbenchmark-dev libopenblas-dev \
   g++-aarch64-linux-gnu qemu-user llvm-19 \
-  libsimde-dev gnuplot-nox python3-venv python3-dev >/dev/null
+  libsimde-dev gnuplot-nox python3-venv python3-dev \
+  libopenmpi-dev openmpi-bin >/dev/null
 # PyTorch for the Python package's torch tests (scripts/ci-python.sh's venv
 # sees python3's own packages). PyPI's only x86 Linux wheel carries CUDA:
 # about 5.4 GB and 2.5 min here, once (skipped when torch >= 2.4 is there).

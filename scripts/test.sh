@@ -133,7 +133,7 @@ configure_build() {
 # The avx512 sets' SIMDe-emulated test (for CPUs without AVX-512) is built
 # once, in the sanitizer tree, where it is checked by ASan and UBSan too.
 if configure_build build-test-release -DCMAKE_BUILD_TYPE=Release -DATTNRT_TEST_AVX512_EMULATION=OFF; then
-  run_ctest native build-test-release
+  run_ctest native build-test-release -LE mpi  # the mpi stage runs those
 fi
 # The installed package: CMake config and pkg-config files, used by a user's project.
 if [ -d build-test-release ]; then
@@ -145,7 +145,7 @@ fi
 # GoogleTest and the double reference run uninstrumented.
 if configure_build build-test-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNRT_SANITIZE=address,undefined \
      -DATTNRT_SANITIZE_SCOPE=library \
-     -DATTNRT_BUILD_BENCH=OFF; then
+     -DATTNRT_BUILD_BENCH=OFF -DATTNRT_WITH_MPI=OFF; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest asan+ubsan build-test-asan
 fi
 
@@ -155,8 +155,8 @@ run_budgeted fuzz 240 bash scripts/ci-fuzz.sh build-test-asan 180
 # The Python package: pip install . in a fresh venv (only the library and
 # the module are built), then its pytest suite.
 run_budgeted python 300 bash scripts/ci-python.sh build-test-python-venv
-# Planned next, with its budget (docs/testing.md): MPI runs of several ranks on loopback.
-# run_budgeted mpi 240 bash scripts/ci-mpi.sh
+# MPI runs of 1 to 4 ranks on loopback, in the native stage's release tree.
+run_budgeted mpi 240 bash scripts/ci-mpi.sh build-test-release
 
 # ThreadSanitizer: concurrent callers and the executors (oneTBB), race-free.
 run_check tsan build-test-tsan.log bash scripts/ci-tsan.sh "$PWD/build-test-tsan"

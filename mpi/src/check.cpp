@@ -1,0 +1,148 @@
+#include "mpi/src/check.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "mpi/src/error.hpp"
+
+namespace attnrt::mpi {
+namespace {
+
+constexpr attnrt_status kBad = ATTNRT_INVALID_ARGUMENT;
+constexpr const char* kDim[4] = {"batch", "heads", "seq", "head_dim"};
+
+void check_view(const char* name, const attnrt_tensor* t) {
+  if (!t) fail(kBad, name, " must not be NULL");
+  if (!t->data) fail(kBad, name, ".data must not be NULL");
+  const int dtype = static_cast<int>(t->dtype);
+  if (dtype != ATTNRT_F32 && dtype != ATTNRT_F16 && dtype != ATTNRT_BF16)
+    fail(kBad, name, ".dtype (", dtype, ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16");
+  for (int i = 0; i < 4; ++i)
+    if (t->shape[i] <= 0) fail(kBad, name, ".", kDim[i], " (", t->shape[i], ") must be positive");
+  for (int i = 0; i < 3; ++i)
+    if (t->stride[i] < 0) fail(kBad, name, ".stride[", kDim[i], "] (", t->stride[i], ") must not be negative");
+}
+
+void expect(const char* a, std::int64_t va, const char* b, std::int64_t vb) {
+  if (va != vb) fail(kBad, a, " (", va, ") must equal ", b, " (", vb, ")");
+}
+
+// attnrt_mpi writes o and lse itself: no broadcast (stride 0) in them.
+void check_output(const char* name, const attnrt_tensor& t) {
+  for (int i = 0; i < 3; ++i)
+    if (t.stride[i] == 0 && t.shape[i] > 1) fail(kBad, name, ".stride[", kDim[i], "] must not be 0 on an output");
+}
+
+// What every rank must agree on, and what it says about itself.
+struct Verdict {
+  std::int64_t shape[7];
+  std::int32_t layout, causal, align, dtype, has_lse, precision, strategy, failed;
+  float scale, softcap;
+  char error[400];
+};
+
+constexpr const char* kShapeName[7] = {"q.batch", "q.heads", "k.heads", "q.seq", "k.seq", "q.head_dim", "v.head_dim"};
+
+}  // namespace
+
+Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
+                  const attnrt_tensor* o, const attnrt_mpi_params* p) {
+  if (!p) fail(kBad, "params must not be NULL (attnrt_mpi_params_init gives the defaults)");
+  check_view("q", q), check_view("k", k), check_view("v", v), check_view("o", o);
+  for (auto [name, t] : {std::pair{"k", k}, {"v", v}, {"o", o}})
+    if (t->dtype != q->dtype) fail(kBad, name, ".dtype (", t->dtype, ") must equal q.dtype (", q->dtype, ")");
+  const int layout = static_cast<int>(p->layout);
+  if (layout < ATTNRT_MPI_CONTEXT || layout > ATTNRT_MPI_HEADS)
+    fail(kBad, "params.layout (", layout, ") must be one of ATTNRT_MPI_*");
+  expect("k.batch", k->shape[0], "q.batch", q->shape[0]);
+  for (int i = 0; i < 3; ++i) expect((std::string("v.") + kDim[i]).c_str(), v->shape[i], (std::string("k.") + kDim[i]).c_str(), k->shape[i]);
+  expect("k.head_dim", k->shape[3], "q.head_dim", q->shape[3]);
+  if (q->shape[1] % k->shape[1] != 0) fail(kBad, "k.heads (", k->shape[1], ") must divide q.heads (", q->shape[1], ")");
+  for (int i = 0; i < 3; ++i) expect((std::string("o.") + kDim[i]).c_str(), o->shape[i], (std::string("q.") + kDim[i]).c_str(), q->shape[i]);
+  expect("o.head_dim", o->shape[3], "v.head_dim", v->shape[3]);
+  check_output("o", *o);
+  if (p->layout == ATTNRT_MPI_CONTEXT_ZIGZAG && (q->shape[2] % 2 || k->shape[2] % 2))
+    fail(kBad, "q.seq (", q->shape[2], ") and k.seq (", k->shape[2], ") must be even with ATTNRT_MPI_CONTEXT_ZIGZAG (two chunks per rank)");
+
+  const attnrt_params& a = p->attn;
+  if (a.causal != 0 && a.causal != 1) fail(kBad, "params.attn.causal (", a.causal, ") must be 0 or 1");
+  if (a.align != ATTNRT_ALIGN_BOTTOM_RIGHT && a.align != ATTNRT_ALIGN_TOP_LEFT)
+    fail(kBad, "params.attn.align (", static_cast<int>(a.align), ") must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT");
+  const char* unsharded = a.window_left != -1 ? "window_left" : a.window_right != -1 ? "window_right"
+                        : a.kv_lens ? "kv_lens" : a.bias ? "bias" : a.alibi_slopes ? "alibi_slopes"
+                        : a.sinks ? "sinks" : a.cu_seqlens_q || a.cu_seqlens_k || a.num_seqs ? "cu_seqlens_q"
+                        : a.block_table ? "block_table" : a.k_scale ? "k_scale" : a.v_scale ? "v_scale" : nullptr;
+  if (unsharded) fail(kBad, "params.attn.", unsharded, " must be unset: attnrt_mpi does not shard it");
+  if (a.lse) {
+    check_view("params.attn.lse", a.lse);
+    if (a.lse->dtype != ATTNRT_F32) fail(kBad, "params.attn.lse.dtype must be ATTNRT_F32");
+    for (int i = 0; i < 3; ++i)
+      expect((std::string("params.attn.lse.") + kDim[i]).c_str(), a.lse->shape[i], (std::string("q.") + kDim[i]).c_str(), q->shape[i]);
+    expect("params.attn.lse.head_dim", a.lse->shape[3], "1", 1);
+    check_output("params.attn.lse", *a.lse);
+  }
+  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], k->shape[2], q->shape[3], v->shape[3]};
+}
+
+void check_together(MPI_Comm comm, const std::string& error, const Shape& shape, const attnrt_mpi_params* p) {
+  int rank = 0, size = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  Verdict mine{};
+  const std::int64_t s[7] = {shape.batch, shape.q_heads, shape.kv_heads, shape.m, shape.n, shape.d, shape.dv};
+  std::copy(s, s + 7, mine.shape);
+  if (p) {
+    mine.layout = p->layout, mine.causal = p->attn.causal, mine.align = p->attn.align;
+    mine.has_lse = p->attn.lse != nullptr, mine.precision = p->attn.precision, mine.strategy = p->attn.strategy;
+    mine.scale = p->attn.scale, mine.softcap = p->attn.softcap;
+  }
+  mine.failed = !error.empty();
+  std::strncpy(mine.error, error.c_str(), sizeof mine.error - 1);
+  std::vector<Verdict> all(static_cast<std::size_t>(size));
+  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, comm);
+
+  // Every rank runs this same loop over the same data: the same answer.
+  for (int r = 0; r < size; ++r)
+    if (all[r].failed) fail(kBad, "rank ", r, ": ", all[r].error);
+  const Verdict& first = all[0];
+  const bool heads = first.layout == ATTNRT_MPI_HEADS;
+  for (int r = 1; r < size; ++r) {
+    const Verdict& x = all[r];
+    const std::int32_t mine_p[7] = {x.layout, x.causal, x.align, x.has_lse, x.precision, x.strategy, 0};
+    const std::int32_t first_p[7] = {first.layout, first.causal, first.align, first.has_lse, first.precision, first.strategy, 0};
+    constexpr const char* kParam[6] = {"params.layout", "params.attn.causal", "params.attn.align", "params.attn.lse (given or not)",
+                                       "params.attn.precision", "params.attn.strategy"};
+    for (int i = 0; i < 6; ++i)
+      if (mine_p[i] != first_p[i])
+        fail(kBad, "rank ", r, ": ", kParam[i], " (", mine_p[i], ") differs from rank 0's (", first_p[i],
+             "): every rank must pass the same parameters");
+    if (std::memcmp(&x.scale, &first.scale, sizeof x.scale) || std::memcmp(&x.softcap, &first.softcap, sizeof x.softcap))
+      fail(kBad, "rank ", r, ": params.attn.scale or softcap (", x.scale, ", ", x.softcap, ") differs from rank 0's (",
+           first.scale, ", ", first.softcap, "): every rank must pass the same parameters");
+    for (int i = 0; i < 7; ++i) {
+      if (heads && (i == 1 || i == 2)) continue;  // head parallel: head counts are each rank's own
+      if (x.shape[i] != first.shape[i])
+        fail(kBad, "rank ", r, ": ", kShapeName[i], " (", x.shape[i], ") differs from rank 0's (", first.shape[i],
+             "): every rank's shard must have the same shape");
+    }
+  }
+}
+
+void agree_on_status(MPI_Comm comm, const std::string& error, attnrt_status status) {
+  int rank = 0, size = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const int mine = error.empty() ? size : rank;
+  int first = size;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  if (first == size) return;
+  char text[512] = {};
+  int code = status;
+  if (rank == first) std::strncpy(text, error.c_str(), sizeof text - 1);
+  MPI_Bcast(text, sizeof text, MPI_CHAR, first, comm);
+  MPI_Bcast(&code, 1, MPI_INT, first, comm);
+  fail(static_cast<attnrt_status>(code), "rank ", first, ": ", text);
+}
+
+}  // namespace attnrt::mpi

@@ -1,0 +1,301 @@
+// attnrt_mpi_forward: the collective check, then the layout's work (the K/V
+// ring, the decode gather or the local heads), then one agreed status.
+#include <attnrt/attnrt_mpi.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mpi/src/blocks.hpp"
+#include "mpi/src/check.hpp"
+#include "mpi/src/error.hpp"
+#include "mpi/src/merge.hpp"
+
+namespace attnrt::mpi {
+namespace {
+
+constexpr int kTag = 0x4154;                  // attnrt's K/V blocks on the user's communicator
+constexpr std::int64_t kPiece = 1LL << 30;    // bytes per message: MPI counts are int
+constexpr std::int64_t kProgressPieces = 4;   // MPI progress points per call while K/V is in flight
+
+std::size_t elem_size(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : 2; }
+
+attnrt_tensor rows(attnrt_tensor t, std::int64_t r0, std::int64_t len) {
+  t.data = static_cast<unsigned char*>(t.data) + r0 * t.stride[2] * static_cast<std::int64_t>(elem_size(t.dtype));
+  t.shape[2] = len;
+  return t;
+}
+
+attnrt_tensor head_range(attnrt_tensor t, std::int64_t h0, std::int64_t h1) {
+  t.data = static_cast<unsigned char*>(t.data) + h0 * t.stride[1] * static_cast<std::int64_t>(elem_size(t.dtype));
+  t.shape[1] = h1 - h0;
+  return t;
+}
+
+attnrt_tensor dense(void* data, attnrt_dtype t, std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d) {
+  return {data, t, {b, h, s, d}, {h * s * d, s * d, d}};
+}
+
+// Copies a view's rows into dense [B, H, S, D] memory at dst; returns the end.
+unsigned char* pack(const attnrt_tensor& t, unsigned char* dst) {
+  const std::size_t esz = elem_size(t.dtype), row = static_cast<std::size_t>(t.shape[3]) * esz;
+  for (std::int64_t b = 0; b < t.shape[0]; ++b)
+    for (std::int64_t h = 0; h < t.shape[1]; ++h)
+      for (std::int64_t s = 0; s < t.shape[2]; ++s, dst += row)
+        std::memcpy(dst, static_cast<const unsigned char*>(t.data) + (b * t.stride[0] + h * t.stride[1] + s * t.stride[2]) * esz, row);
+  return dst;
+}
+
+// Per-thread buffers, grown to the largest call seen and reused after.
+struct Scratch {
+  std::vector<unsigned char> ring[2], part_o;
+  std::vector<float> part_lse, gathered;
+  Accumulator acc, merged;
+};
+thread_local Scratch scratch;
+
+class Work {
+ public:
+  Work(MPI_Comm comm, const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
+       const attnrt_tensor& o, const attnrt_mpi_params& p, attnrt_mpi_stats& stats)
+      : comm_(comm), q_(q), k_(k), v_(v), o_(o), p_(p), stats_(stats) {
+    MPI_Comm_rank(comm, &rank_);
+    MPI_Comm_size(comm, &size_);
+  }
+
+  void run() {
+    // One rank of a context layout holds the whole sequence in order (zig-zag's
+    // chunks 0 and 1 too): the plain call, with no ring and no merge.
+    const bool alone = size_ == 1 && p_.layout != ATTNRT_MPI_KEYS;
+    switch (alone ? ATTNRT_MPI_HEADS : p_.layout) {
+      case ATTNRT_MPI_HEADS: heads(); break;
+      case ATTNRT_MPI_KEYS: keys(); break;
+      default: ring(); break;
+    }
+  }
+  const std::string& error() const { return error_; }
+  attnrt_status status() const { return status_; }
+
+ private:
+  // Global causal shift: query x sees key y iff y <= x + shift.
+  std::int64_t shift(std::int64_t big_m, std::int64_t big_n) const {
+    return p_.attn.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? big_n - big_m : 0;
+  }
+
+  void call(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v, const attnrt_tensor& o,
+            const attnrt_params& params) {
+    if (!error_.empty()) return;  // a rank that failed keeps the ring going, computing nothing
+    const attnrt_status s = p_.runtime ? attnrt_runtime_forward(p_.runtime, &q, &k, &v, &o, &params)
+                                       : attnrt_attention_forward(&q, &k, &v, &o, &params);
+    if (s != ATTNRT_OK) error_ = attnrt_last_error(), status_ = s;
+  }
+
+  void heads() {
+    const double t0 = MPI_Wtime();
+    call(q_, k_, v_, o_, p_.attn);
+    stats_.compute_seconds += MPI_Wtime() - t0;
+    stats_.steps = 1;
+  }
+
+  // The calls of one block of keys (kb, vb dense), each merged into the
+  // accumulator as soon as it is done. While transfers are in flight a call
+  // runs in up to kProgressPieces groups of KV heads with MPI_Testall in
+  // between: MPI moves rendezvous messages only inside MPI calls.
+  void compute(const std::vector<Call>& calls, const attnrt_tensor& kb, const attnrt_tensor& vb,
+               std::vector<MPI_Request>& reqs) {
+    const double t0 = MPI_Wtime();
+    const std::int64_t b = q_.shape[0], hq = q_.shape[1], m = q_.shape[2], dv = v_.shape[3];
+    const std::int64_t hkv = kb.shape[1], group = hq / hkv;
+    const std::int64_t pieces = reqs.empty() ? 1 : std::min<std::int64_t>(hkv, kProgressPieces);
+    const attnrt_tensor po = dense(scratch.part_o.data(), q_.dtype, b, hq, m, dv);
+    const attnrt_tensor pl = dense(scratch.part_lse.data(), ATTNRT_F32, b, hq, m, 1);
+    for (const Call& c : calls) {
+      attnrt_params params = p_.attn;
+      params.causal = 0;
+      params.align = ATTNRT_ALIGN_TOP_LEFT;
+      params.window_right = c.window_right;
+      for (std::int64_t i = 0; i < pieces; ++i) {
+        const std::int64_t h0 = i * hkv / pieces, h1 = (i + 1) * hkv / pieces;
+        const attnrt_tensor lse = head_range(rows(pl, c.q0, c.q_len), h0 * group, h1 * group);
+        params.lse = &lse;
+        call(head_range(rows(q_, c.q0, c.q_len), h0 * group, h1 * group), head_range(rows(kb, c.k0, c.k_len), h0, h1),
+             head_range(rows(vb, c.k0, c.k_len), h0, h1), head_range(rows(po, c.q0, c.q_len), h0 * group, h1 * group), params);
+        if (!reqs.empty()) {
+          int flag = 0;
+          MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &flag, MPI_STATUSES_IGNORE);
+        }
+      }
+      if (error_.empty()) scratch.acc.merge(po.data, q_.dtype, scratch.part_lse.data(), c.q0, c.q_len);
+    }
+    stats_.compute_seconds += MPI_Wtime() - t0;
+  }
+
+  void prepare_partials() {
+    const std::int64_t b = q_.shape[0], hq = q_.shape[1], m = q_.shape[2], dv = v_.shape[3];
+    scratch.part_o.resize(static_cast<std::size_t>(b * hq * m * dv) * elem_size(q_.dtype));
+    scratch.part_lse.resize(static_cast<std::size_t>(b * hq * m));
+    scratch.acc.reset(b, hq, m, dv);
+  }
+
+  void wait(std::vector<MPI_Request>& reqs) {
+    const double t0 = MPI_Wtime();
+    MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE);
+    reqs.clear();
+    stats_.wait_seconds += MPI_Wtime() - t0;
+  }
+
+  // Posts the transfer of `bytes` from `send` to the right neighbour and
+  // into `recv` from the left one, in pieces MPI's int counts can carry.
+  void post(unsigned char* send, unsigned char* recv, std::int64_t bytes, std::vector<MPI_Request>& reqs) {
+    const int right = (rank_ + 1) % size_, left = (rank_ + size_ - 1) % size_;
+    for (std::int64_t at = 0; at < bytes; at += kPiece) {
+      const int len = static_cast<int>(std::min(kPiece, bytes - at));
+      reqs.emplace_back();
+      MPI_Irecv(recv + at, len, MPI_BYTE, left, kTag, comm_, &reqs.back());
+      reqs.emplace_back();
+      MPI_Isend(send + at, len, MPI_BYTE, right, kTag, comm_, &reqs.back());
+    }
+    stats_.bytes_sent += bytes;
+  }
+
+  // Context parallel: K/V blocks go around the ring; at step t this rank
+  // holds rank (r - t)'s block, so partials merge in an order fixed by rank.
+  void ring() {
+    const std::int64_t b = k_.shape[0], hkv = k_.shape[1], m = q_.shape[2], n = k_.shape[2];
+    const std::int64_t d = k_.shape[3], dv = v_.shape[3];
+    const std::size_t esz = elem_size(k_.dtype);
+    const std::int64_t k_bytes = b * hkv * n * d * static_cast<std::int64_t>(esz);
+    const std::int64_t bytes = k_bytes + b * hkv * n * dv * static_cast<std::int64_t>(esz);
+    const double t0 = MPI_Wtime();
+    for (auto& buf : scratch.ring) buf.resize(static_cast<std::size_t>(bytes));
+    pack(v_, pack(k_, scratch.ring[0].data()));
+    prepare_partials();
+    stats_.compute_seconds += MPI_Wtime() - t0;
+
+    const auto q_chunks = chunks_of(p_.layout, rank_, size_, m);
+    const std::int64_t sh = shift(size_ * m, size_ * n);
+    const bool causal = p_.attn.causal != 0;
+    std::vector<MPI_Request> reqs;
+    for (int t = 0; t < size_; ++t) {
+      unsigned char* cur = scratch.ring[t % 2].data();
+      if (t + 1 < size_) post(cur, scratch.ring[(t + 1) % 2].data(), bytes, reqs);
+      const int src = (rank_ + size_ - t) % size_;
+      const attnrt_tensor kb = dense(cur, k_.dtype, b, hkv, n, d), vb = dense(cur + k_bytes, v_.dtype, b, hkv, n, dv);
+      compute(plan_step(causal, sh, q_chunks, chunks_of(p_.layout, src, size_, n)), kb, vb, reqs);
+      wait(reqs);
+    }
+    stats_.steps = size_;
+    const double t1 = MPI_Wtime();
+    scratch.acc.write(o_, p_.attn.lse);
+    stats_.compute_seconds += MPI_Wtime() - t1;
+  }
+
+  // Decode: every rank attends to its keys, then all partials are gathered
+  // and merged in rank order, so every rank holds the same bits.
+  void keys() {
+    const std::int64_t m = q_.shape[2], n = k_.shape[2];
+    prepare_partials();
+    const Chunk q_all{0, 0, m};
+    const std::vector<Chunk> mine = chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n);
+    std::vector<MPI_Request> none;
+    compute(plan_step(p_.attn.causal != 0, shift(m, size_ * n), {q_all}, mine), k_, v_, none);
+
+    const std::int64_t floats = scratch.acc.floats();
+    if (floats > INT_MAX) fail(ATTNRT_INVALID_ARGUMENT, "q (", floats, " output values) is too large for ATTNRT_MPI_KEYS: at most ", INT_MAX);
+    // One buffer per rank: its O then its LSE.
+    std::vector<float> own(static_cast<std::size_t>(floats));
+    const std::int64_t o_floats = floats - q_.shape[0] * q_.shape[1] * m;
+    std::copy_n(scratch.acc.o(), o_floats, own.begin());
+    std::copy_n(scratch.acc.lse(), floats - o_floats, own.begin() + o_floats);
+    scratch.gathered.resize(static_cast<std::size_t>(floats * size_));
+    const double t0 = MPI_Wtime();
+    MPI_Allgather(own.data(), static_cast<int>(floats), MPI_FLOAT, scratch.gathered.data(), static_cast<int>(floats),
+                  MPI_FLOAT, comm_);
+    stats_.wait_seconds += MPI_Wtime() - t0;
+    stats_.bytes_sent += floats * 4;
+    stats_.steps = 1;
+
+    const double t1 = MPI_Wtime();
+    Accumulator& out = scratch.merged;
+    out.reset(q_.shape[0], q_.shape[1], m, v_.shape[3]);
+    for (int r = 0; r < size_; ++r) {
+      const float* part = scratch.gathered.data() + r * floats;
+      out.merge(part, ATTNRT_F32, part + o_floats, 0, m);
+    }
+    out.write(o_, p_.attn.lse);
+    stats_.compute_seconds += MPI_Wtime() - t1;
+  }
+
+  MPI_Comm comm_;
+  const attnrt_tensor &q_, &k_, &v_, &o_;
+  const attnrt_mpi_params& p_;
+  attnrt_mpi_stats& stats_;
+  int rank_ = 0, size_ = 1;
+  std::string error_;
+  attnrt_status status_ = ATTNRT_OK;
+};
+
+attnrt_status forward(MPI_Comm comm, const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
+                      const attnrt_tensor* o, const attnrt_mpi_params* p) {
+  if (comm == MPI_COMM_NULL) fail(ATTNRT_INVALID_ARGUMENT, "comm is MPI_COMM_NULL: a communicator of no ranks");
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) fail(ATTNRT_INVALID_ARGUMENT, "MPI must be initialized (and not finalized) before attnrt_mpi_forward");
+
+  attnrt_mpi_stats stats{};
+  const double t0 = MPI_Wtime();
+  std::string local_error;
+  Shape shape{};
+  try {
+    shape = check_local(q, k, v, o, p);
+  } catch (const Failure& f) {
+    local_error = f.what();
+  }
+  check_together(comm, local_error, shape, p);
+  stats.check_seconds += MPI_Wtime() - t0;
+
+  Work work(comm, *q, *k, *v, *o, *p, stats);
+  std::string error;
+  attnrt_status status = ATTNRT_OK;
+  try {
+    work.run();
+    error = work.error(), status = work.status();
+  } catch (const Failure& f) {
+    error = f.what(), status = f.status;
+  }
+  const double t1 = MPI_Wtime();
+  agree_on_status(comm, error, status);
+  stats.check_seconds += MPI_Wtime() - t1;
+  stats.seconds = MPI_Wtime() - t0;
+  if (p->stats) *p->stats = stats;
+  return ATTNRT_OK;
+}
+
+}  // namespace
+}  // namespace attnrt::mpi
+
+extern "C" void attnrt_mpi_params_init(attnrt_mpi_params* params) {
+  if (!params) return;
+  attnrt_params_init(&params->attn);
+  params->layout = ATTNRT_MPI_CONTEXT;
+  params->runtime = nullptr;
+  params->stats = nullptr;
+}
+
+extern "C" attnrt_status attnrt_mpi_forward(MPI_Comm comm, const attnrt_tensor* q, const attnrt_tensor* k,
+                                            const attnrt_tensor* v, const attnrt_tensor* o,
+                                            const attnrt_mpi_params* params) {
+  try {
+    attnrt::mpi::set_last_error("");
+    return attnrt::mpi::forward(comm, q, k, v, o, params);
+  } catch (const attnrt::mpi::Failure& f) {
+    attnrt::mpi::set_last_error(f.what());
+    return f.status;
+  } catch (const std::bad_alloc&) {
+    attnrt::mpi::set_last_error("out of memory");
+    return ATTNRT_INTERNAL_ERROR;
+  }
+}

@@ -1,0 +1,94 @@
+#include "mpi/src/merge.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace attnrt::mpi {
+
+float load_elem(const void* base, attnrt_dtype t, std::int64_t i) {
+  switch (t) {
+    case ATTNRT_F32: return static_cast<const float*>(base)[i];
+    case ATTNRT_F16: return static_cast<float>(static_cast<const _Float16*>(base)[i]);
+    case ATTNRT_BF16: {
+      const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<const std::uint16_t*>(base)[i]) << 16;
+      float x;
+      std::memcpy(&x, &bits, 4);
+      return x;
+    }
+    default: break;  // (quantized dtypes are K/V only; check.cpp refuses them here)
+  }
+  return 0.0f;
+}
+
+void store_elem(void* base, attnrt_dtype t, std::int64_t i, float x) {
+  switch (t) {
+    case ATTNRT_F32: static_cast<float*>(base)[i] = x; return;
+    case ATTNRT_F16: static_cast<_Float16*>(base)[i] = static_cast<_Float16>(x); return;
+    case ATTNRT_BF16: {
+      std::uint32_t bits;
+      std::memcpy(&bits, &x, 4);
+      bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even (results are finite)
+      static_cast<std::uint16_t*>(base)[i] = static_cast<std::uint16_t>(bits >> 16);
+      return;
+    }
+    default: return;  // (as in load_elem)
+  }
+}
+
+void Accumulator::reset(std::int64_t batch, std::int64_t heads, std::int64_t rows, std::int64_t dv) {
+  b_ = batch, h_ = heads, rows_ = rows, dv_ = dv;
+  o_.assign(static_cast<std::size_t>(batch * heads * rows * dv), 0.0f);
+  lse_.assign(static_cast<std::size_t>(batch * heads * rows), -std::numeric_limits<float>::infinity());
+}
+
+namespace {
+// acc = ca * acc + cp * part over one row; fp32 partials take the loop the
+// compiler vectorizes, the others widen each element.
+void blend(float* acc, float ca, float cp, const void* part, attnrt_dtype t, std::int64_t at, std::int64_t n) {
+  if (t == ATTNRT_F32) {
+    const float* src = static_cast<const float*>(part) + at;
+    for (std::int64_t d = 0; d < n; ++d) acc[d] = ca * acc[d] + cp * src[d];
+    return;
+  }
+  for (std::int64_t d = 0; d < n; ++d) acc[d] = ca * acc[d] + cp * load_elem(part, t, at + d);
+}
+}  // namespace
+
+void Accumulator::merge(const void* o, attnrt_dtype t, const float* lse, std::int64_t r0, std::int64_t len) {
+  constexpr float kNone = -std::numeric_limits<float>::infinity();
+  for (std::int64_t bh = 0; bh < b_ * h_; ++bh)
+    for (std::int64_t r = r0; r < r0 + len; ++r) {
+      const std::int64_t row = bh * rows_ + r;
+      const float lp = lse[row];
+      if (lp == kNone) continue;  // saw no key: adds nothing
+      float& la = lse_[row];
+      float* acc = &o_[row * dv_];
+      if (la == kNone) {  // the first partial of this row: taken as it is
+        blend(acc, 0.0f, 1.0f, o, t, row * dv_, dv_);
+        la = lp;
+        continue;
+      }
+      const float hi = la > lp ? la : lp;
+      const float wa = std::exp(la - hi), wp = std::exp(lp - hi), sum = wa + wp;
+      blend(acc, wa / sum, wp / sum, o, t, row * dv_, dv_);
+      la = hi + std::log(sum);
+    }
+}
+
+void Accumulator::write(const attnrt_tensor& o, const attnrt_tensor* lse) const {
+  for (std::int64_t b = 0; b < b_; ++b)
+    for (std::int64_t h = 0; h < h_; ++h)
+      for (std::int64_t r = 0; r < rows_; ++r) {
+        const std::int64_t row = (b * h_ + h) * rows_ + r;
+        const std::int64_t at = b * o.stride[0] + h * o.stride[1] + r * o.stride[2];
+        if (o.dtype == ATTNRT_F32)
+          std::memcpy(static_cast<float*>(o.data) + at, &o_[row * dv_], static_cast<std::size_t>(dv_) * 4);
+        else
+          for (std::int64_t d = 0; d < dv_; ++d) store_elem(o.data, o.dtype, at + d, o_[row * dv_ + d]);
+        if (lse)
+          static_cast<float*>(lse->data)[b * lse->stride[0] + h * lse->stride[1] + r * lse->stride[2]] = lse_[row];
+      }
+}
+
+}  // namespace attnrt::mpi

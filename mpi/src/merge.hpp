@@ -1,0 +1,34 @@
+// Partial results merged through their log-sum-exp: O = sum_i e^(l_i - l) O_i
+// with l = log sum_i e^(l_i), in fp32, one partial at a time in the order the
+// caller fixes. A row no partial reaches stays 0 with LSE -inf.
+#pragma once
+
+#include <attnrt/attnrt.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace attnrt::mpi {
+
+float load_elem(const void* base, attnrt_dtype t, std::int64_t i);
+void store_elem(void* base, attnrt_dtype t, std::int64_t i, float x);
+
+// Dense fp32 [B, H, rows, dv] output and [B, H, rows] LSE.
+class Accumulator {
+ public:
+  void reset(std::int64_t batch, std::int64_t heads, std::int64_t rows, std::int64_t dv);
+  // Merges rows [r0, r0 + len) of a dense [B, H, rows, dv] partial of dtype t
+  // (its LSE dense fp32 [B, H, rows]).
+  void merge(const void* o, attnrt_dtype t, const float* lse, std::int64_t r0, std::int64_t len);
+  // Writes the result into a strided view o (and lse, if not null).
+  void write(const attnrt_tensor& o, const attnrt_tensor* lse) const;
+  float* o() { return o_.data(); }
+  float* lse() { return lse_.data(); }
+  std::int64_t floats() const { return static_cast<std::int64_t>(o_.size() + lse_.size()); }
+
+ private:
+  std::int64_t b_ = 0, h_ = 0, rows_ = 0, dv_ = 0;
+  std::vector<float> o_, lse_;
+};
+
+}  // namespace attnrt::mpi

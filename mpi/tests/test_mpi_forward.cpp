@@ -1,0 +1,368 @@
+// attnrt_mpi_forward under mpirun (ctest runs it on 1, 2, 3 and 4 ranks):
+// every rank builds the same global problem (seeded from the spec's name),
+// takes its shard, and checks its rows against the double reference and
+// the single-process attnrt result; repeated runs give the same bits; rows
+// that see no key give zeros and -inf; bad inputs give the same error on
+// every rank.
+#include <attnrt/attnrt_mpi.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/harness.hpp"
+
+namespace attnrt::test {
+namespace {
+
+int rank_of(MPI_Comm c = MPI_COMM_WORLD) { int r; MPI_Comm_rank(c, &r); return r; }
+int size_of(MPI_Comm c = MPI_COMM_WORLD) { int s; MPI_Comm_size(c, &s); return s; }
+
+// Global row of local row i of rank r of p, holding `len` rows (the layouts
+// of attnrt_mpi.h, stated again here).
+std::int64_t global_row(attnrt_mpi_layout layout, int r, int p, std::int64_t len, std::int64_t i) {
+  switch (layout) {
+    case ATTNRT_MPI_CONTEXT_ZIGZAG: {
+      const std::int64_t half = len / 2;
+      return i < half ? r * half + i : (2 * p - 1 - r) * half + (i - half);
+    }
+    case ATTNRT_MPI_CONTEXT:
+    case ATTNRT_MPI_KEYS: return r * len + i;
+    case ATTNRT_MPI_HEADS: break;
+  }
+  return i;
+}
+
+// Rows [.., rows, ..] of a global tensor picked by `row` into a new tensor.
+template <class Row>
+HostTensor shard(const HostTensor& g, std::int64_t rows, Row row, Layout layout = Layout::bshd) {
+  const auto s = g.shape();
+  HostTensor t(g.dtype(), {s[0], s[1], rows, s[3]}, layout, kNanFill);
+  for (std::int64_t b = 0; b < s[0]; ++b)
+    for (std::int64_t h = 0; h < s[1]; ++h)
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t d = 0; d < s[3]; ++d) t.set(b, h, i, d, g.get(b, h, row(i), d));
+  return t;
+}
+
+// One distributed case: a global spec (M and N the whole sequences), cut by
+// `layout` over the ranks of WORLD.
+struct Case {
+  Spec spec;  // M, N: per rank for the context layouts, scaled below
+  attnrt_mpi_layout layout;
+};
+
+struct Result {
+  HostTensor o;
+  std::optional<HostTensor> lse;
+  attnrt_mpi_stats stats{};
+};
+
+const char* layout_name(attnrt_mpi_layout l) {
+  static const char* names[] = {"context", "zigzag", "keys", "heads"};
+  return names[l];
+}
+void PrintTo(const Case& c, std::ostream* os) { *os << layout_name(c.layout) << " " << c.spec.name(); }
+
+class Distributed {
+ public:
+  explicit Distributed(Case c) : c_(c), p_(size_of()), r_(rank_of()) {
+    Spec& g = c_.spec;
+    m_ = g.M, n_ = g.N;
+    if (c.layout == ATTNRT_MPI_CONTEXT || c.layout == ATTNRT_MPI_CONTEXT_ZIGZAG) g.M *= p_;
+    if (c.layout != ATTNRT_MPI_HEADS) g.N *= p_;
+    if (c.layout == ATTNRT_MPI_KEYS) m_ = g.M;
+    problem_.emplace(g);
+    const auto kv_row = [&](std::int64_t i) { return global_row(c.layout == ATTNRT_MPI_KEYS ? ATTNRT_MPI_CONTEXT : c.layout, r_, p_, n_, i); };
+    const auto q_row = [&](std::int64_t i) { return c.layout == ATTNRT_MPI_KEYS ? i : global_row(c.layout, r_, p_, m_, i); };
+    if (c.layout == ATTNRT_MPI_HEADS) {
+      // Heads split as evenly as GQA groups allow: rank r takes KV heads
+      // [r*Hkv/p, (r+1)*Hkv/p) and their query heads (maybe none).
+      kv0_ = r_ * g.Hkv / p_, kv1_ = (r_ + 1) * g.Hkv / p_;
+      const std::int64_t group = g.Hq / g.Hkv;
+      q_.emplace(heads(problem_->q(), kv0_ * group, kv1_ * group));
+      k_.emplace(heads(problem_->k(), kv0_, kv1_));
+      v_.emplace(heads(problem_->v(), kv0_, kv1_));
+    } else {
+      q_.emplace(shard(problem_->q(), m_, q_row));
+      k_.emplace(shard(problem_->k(), n_, kv_row, Layout::bhsd));
+      v_.emplace(shard(problem_->v(), n_, kv_row));
+    }
+    q_row_ = q_row;
+  }
+
+  Result run(MPI_Comm comm = MPI_COMM_WORLD) {
+    const auto s = q_->shape();
+    Result res{HostTensor(c_.spec.dtype, {s[0], s[1], s[2], c_.spec.Dv}, Layout::bhsd, kCanaryFill), std::nullopt, {}};
+    if (c_.spec.lse) res.lse.emplace(ATTNRT_F32, HostTensor::Shape{s[0], s[1], s[2], 1}, Layout::bhsd, kCanaryFill);
+    attnrt_mpi_params mp;
+    attnrt_mpi_params_init(&mp);
+    mp.attn = problem_->params(res.lse ? &res.lse->c() : nullptr, kernels::Strategy::online);
+    mp.attn.strategy = ATTNRT_STRATEGY_AUTO;
+    mp.layout = c_.layout;
+    mp.stats = &res.stats;
+    const attnrt_status st = attnrt_mpi_forward(comm, &q_->c(), &k_->c(), &v_->c(), &res.o.c(), &mp);
+    EXPECT_EQ(st, ATTNRT_OK) << attnrt_mpi_last_error();
+    return res;
+  }
+
+  // This rank's rows against the double reference and single-process attnrt.
+  void expect_matches(const Result& res) {
+    const Spec& g = c_.spec;
+    const RefResult ref = problem_->reference();
+    HostTensor single(g.dtype, {g.B, g.Hq, g.M, g.Dv}, Layout::bhsd, kCanaryFill);
+    const attnrt_params sp = problem_->params(nullptr, kernels::Strategy::online);
+    ASSERT_EQ(attnrt_attention_forward(&problem_->q().c(), &problem_->k().c(), &problem_->v().c(), &single.c(), &sp), ATTNRT_OK)
+        << attnrt_last_error();
+    const Tolerance tol = tolerance(g.dtype, g.precision);
+    const auto s = res.o.shape();
+    const std::int64_t h0 = c_.layout == ATTNRT_MPI_HEADS ? kv0_ * (g.Hq / g.Hkv) : 0;
+    int bad = 0;
+    for (std::int64_t b = 0; b < s[0]; ++b)
+      for (std::int64_t h = 0; h < s[1]; ++h)
+        for (std::int64_t i = 0; i < s[2]; ++i) {
+          const std::int64_t gi = c_.layout == ATTNRT_MPI_HEADS ? i : q_row_(i);
+          const std::int64_t row = (b * g.Hq + h0 + h) * g.M + gi;
+          const double lref = ref.lse[row];
+          for (std::int64_t d = 0; d < g.Dv; ++d) {
+            const double got = res.o.get(b, h, i, d), want = ref.o[row * g.Dv + d];
+            const double one = single.get(b, h0 + h, gi, d);
+            if (std::isinf(lref) && got != 0.0) ++bad;  // a row that sees no key: exactly 0
+            if (!(std::abs(got - want) <= tol.o) || !(std::abs(got - one) <= 2 * tol.o)) {
+              if (bad++ < 5)
+                ADD_FAILURE() << "rank " << r_ << " b" << b << " h" << h << " row " << gi << " d" << d << ": got " << got
+                              << ", reference " << want << ", single-process " << one;
+            }
+          }
+          if (res.lse) {
+            const double l = res.lse->get(b, h, i, 0);
+            const bool ok = std::isinf(lref) ? (std::isinf(l) && l < 0) : std::abs(l - lref) <= lse_tolerance(tol, lref);
+            if (!ok && bad++ < 5) ADD_FAILURE() << "rank " << r_ << " lse row " << gi << ": " << l << " vs " << lref;
+          }
+        }
+    EXPECT_EQ(bad, 0);
+    EXPECT_TRUE(res.o.outside_intact());
+    if (res.lse) {
+      EXPECT_TRUE(res.lse->outside_intact());
+    }
+  }
+
+ private:
+  static HostTensor heads(const HostTensor& g, std::int64_t h0, std::int64_t h1) {
+    const auto s = g.shape();
+    HostTensor t(g.dtype(), {s[0], std::max<std::int64_t>(h1 - h0, 1), s[2], s[3]}, Layout::bhsd, kNanFill);
+    for (std::int64_t b = 0; b < s[0]; ++b)
+      for (std::int64_t h = h0; h < h1; ++h)
+        for (std::int64_t i = 0; i < s[2]; ++i)
+          for (std::int64_t d = 0; d < s[3]; ++d) t.set(b, h - h0, i, d, g.get(b, h, i, d));
+    return t;
+  }
+
+  Case c_;
+  int p_, r_;
+  std::int64_t m_ = 0, n_ = 0, kv0_ = 0, kv1_ = 0;
+  std::optional<Problem> problem_;
+  std::optional<HostTensor> q_, k_, v_;
+  std::function<std::int64_t(std::int64_t)> q_row_;
+};
+
+// Bits of a result, to compare runs.
+std::vector<std::uint32_t> bits(const HostTensor& t) {
+  std::vector<std::uint32_t> out;
+  const auto s = t.shape();
+  for (std::int64_t b = 0; b < s[0]; ++b)
+    for (std::int64_t h = 0; h < s[1]; ++h)
+      for (std::int64_t i = 0; i < s[2]; ++i)
+        for (std::int64_t d = 0; d < s[3]; ++d) out.push_back(t.bits(b, h, i, d));
+  return out;
+}
+
+class Forward : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Forward, MatchesSingleProcessAndRepeats) {
+  Distributed dist(GetParam());
+  const Result first = dist.run();
+  dist.expect_matches(first);
+  const Result again = dist.run();
+  EXPECT_EQ(bits(first.o), bits(again.o)) << "a second run gave other bits";
+  if (first.lse) {
+    EXPECT_EQ(bits(*first.lse), bits(*again.lse));
+  }
+  EXPECT_EQ(first.stats.steps, GetParam().layout <= ATTNRT_MPI_CONTEXT_ZIGZAG ? size_of() : 1);
+}
+
+Spec spec(attnrt_dtype t, std::int64_t hq, std::int64_t hkv, std::int64_t m, std::int64_t n, std::int64_t d, bool causal,
+          attnrt_causal_align align = ATTNRT_ALIGN_BOTTOM_RIGHT) {
+  Spec s;
+  s.dtype = t, s.B = 2, s.Hq = hq, s.Hkv = hkv, s.M = m, s.N = n, s.D = d, s.Dv = d, s.causal = causal, s.align = align;
+  return s;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return std::string(layout_name(info.param.layout)) + "_" + info.param.spec.name();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Mpi, Forward,
+    ::testing::Values(
+        // Context parallel, odd shards, GQA, not causal and causal, both alignments.
+        Case{spec(ATTNRT_F32, 4, 2, 37, 37, 40, false), ATTNRT_MPI_CONTEXT},
+        Case{spec(ATTNRT_F32, 4, 2, 37, 37, 40, true), ATTNRT_MPI_CONTEXT},
+        Case{spec(ATTNRT_F16, 4, 1, 24, 24, 64, true), ATTNRT_MPI_CONTEXT},
+        Case{spec(ATTNRT_BF16, 2, 2, 24, 24, 64, true), ATTNRT_MPI_CONTEXT},
+        // More queries than keys, bottom-right: the first ranks' rows see no key.
+        Case{spec(ATTNRT_F32, 2, 1, 20, 6, 32, true), ATTNRT_MPI_CONTEXT},
+        Case{spec(ATTNRT_F32, 2, 1, 6, 20, 32, true, ATTNRT_ALIGN_TOP_LEFT), ATTNRT_MPI_CONTEXT},
+        // Shards large enough for the core's multi-block paths.
+        Case{spec(ATTNRT_F32, 2, 1, 160, 160, 128, true), ATTNRT_MPI_CONTEXT},
+        Case{spec(ATTNRT_BF16, 2, 2, 128, 128, 128, true), ATTNRT_MPI_CONTEXT_ZIGZAG},
+        // Zig-zag, every dtype.
+        Case{spec(ATTNRT_F32, 4, 2, 34, 34, 48, true), ATTNRT_MPI_CONTEXT_ZIGZAG},
+        Case{spec(ATTNRT_F16, 4, 4, 16, 16, 64, true), ATTNRT_MPI_CONTEXT_ZIGZAG},
+        Case{spec(ATTNRT_BF16, 4, 2, 16, 16, 64, true), ATTNRT_MPI_CONTEXT_ZIGZAG},
+        Case{spec(ATTNRT_F32, 2, 2, 22, 10, 32, true), ATTNRT_MPI_CONTEXT_ZIGZAG},
+        // Decode: few rows against sharded keys; with 2 keys per rank and 7
+        // rows, some ranks' keys are all beyond some rows (empty shards).
+        Case{spec(ATTNRT_F32, 8, 2, 3, 50, 64, false), ATTNRT_MPI_KEYS},
+        Case{spec(ATTNRT_F32, 8, 2, 7, 2, 64, true), ATTNRT_MPI_KEYS},
+        Case{spec(ATTNRT_F16, 4, 4, 1, 33, 128, true), ATTNRT_MPI_KEYS},
+        Case{spec(ATTNRT_BF16, 4, 1, 4, 16, 64, true, ATTNRT_ALIGN_TOP_LEFT), ATTNRT_MPI_KEYS},
+        // Head parallel.
+        Case{spec(ATTNRT_F32, 8, 4, 40, 40, 64, true), ATTNRT_MPI_HEADS},
+        Case{spec(ATTNRT_F16, 4, 4, 17, 30, 32, false), ATTNRT_MPI_HEADS}),
+    case_name);
+
+// ---- Bad inputs: the same error on every rank, never a hang --------------
+
+// Every rank's message, gathered; they must all be equal and non-empty.
+void expect_same_error_everywhere(attnrt_status st, const std::string& must_contain) {
+  EXPECT_EQ(st, ATTNRT_INVALID_ARGUMENT);
+  char mine[512] = {};
+  std::strncpy(mine, attnrt_mpi_last_error(), sizeof mine - 1);
+  std::vector<char> all(sizeof mine * size_of());
+  MPI_Allgather(mine, sizeof mine, MPI_CHAR, all.data(), sizeof mine, MPI_CHAR, MPI_COMM_WORLD);
+  for (int r = 0; r < size_of(); ++r) EXPECT_STREQ(all.data() + r * sizeof mine, mine) << "rank " << r << " said otherwise";
+  EXPECT_NE(std::string(mine).find(must_contain), std::string::npos) << mine;
+}
+
+// Small fp32 inputs with default parameters; tests break one thing each.
+struct Inputs {
+  HostTensor q, k, v, o;
+  attnrt_tensor qc, oc;  // the views passed (a test may bend them)
+  attnrt_mpi_params p;
+  Inputs(std::int64_t m, std::int64_t n)
+      : q(ATTNRT_F32, {1, 2, m, 32}, Layout::bhsd, 0), k(ATTNRT_F32, {1, 2, n, 32}, Layout::bhsd, 0),
+        v(ATTNRT_F32, {1, 2, n, 32}, Layout::bhsd, 0), o(ATTNRT_F32, {1, 2, m, 32}, Layout::bhsd, 0),
+        qc(q.c()), oc(o.c()) {
+    attnrt_mpi_params_init(&p);
+  }
+  attnrt_status run(MPI_Comm comm = MPI_COMM_WORLD) { return attnrt_mpi_forward(comm, &qc, &k.c(), &v.c(), &oc, &p); }
+};
+
+bool last_rank() { return rank_of() == size_of() - 1; }
+std::string last_rank_says() { return "rank " + std::to_string(size_of() - 1) + ": "; }
+
+TEST(MpiErrors, ShardsOfOtherShapesFailOnEveryRank) {
+  Inputs in(8, last_rank() && size_of() > 1 ? 9 : 8);
+  in.p.attn.causal = 1;
+  const attnrt_status st = in.run();
+  if (size_of() == 1) {
+    EXPECT_EQ(st, ATTNRT_OK) << attnrt_mpi_last_error();
+    return;
+  }
+  expect_same_error_everywhere(st, last_rank_says() + "k.seq (9) differs from rank 0's (8)");
+}
+
+TEST(MpiErrors, OneRanksBadArgumentFailsEveryRank) {
+  Inputs in(8, 8);
+  if (last_rank()) in.qc.data = nullptr;
+  expect_same_error_everywhere(in.run(), last_rank_says() + "q.data must not be NULL");
+}
+
+TEST(MpiErrors, DifferentParametersFailEveryRank) {
+  Inputs in(8, 8);
+  in.p.attn.causal = rank_of() % 2;
+  const attnrt_status st = in.run();
+  if (size_of() == 1) {
+    EXPECT_EQ(st, ATTNRT_OK) << attnrt_mpi_last_error();
+    return;
+  }
+  expect_same_error_everywhere(st, "rank 1: params.attn.causal (1) differs from rank 0's (0)");
+}
+
+TEST(MpiErrors, UnshardedParametersAreRefused) {
+  Inputs in(8, 8);
+  in.p.attn.window_left = 4;
+  expect_same_error_everywhere(in.run(), "params.attn.window_left must be unset");
+}
+
+// Rules only the core checks, broken on one rank: in the middle of the ring
+// (q misaligned) the ring still completes, and every rank reports it.
+TEST(MpiErrors, CoreErrorMidRingFailsEveryRank) {
+  Inputs in(8, 8);
+  if (last_rank()) in.qc.data = static_cast<char*>(in.qc.data) + 2;
+  expect_same_error_everywhere(in.run(), last_rank_says() + "q.data must be aligned");
+}
+
+TEST(MpiErrors, CoreErrorInHeadParallelFailsEveryRank) {
+  Inputs in(8, 8);
+  in.p.layout = ATTNRT_MPI_HEADS;
+  if (last_rank()) in.oc.data = in.qc.data;
+  expect_same_error_everywhere(in.run(), "overlaps");
+}
+
+TEST(MpiErrors, NullCommunicator) {
+  Inputs in(8, 8);
+  expect_same_error_everywhere(in.run(MPI_COMM_NULL), "comm is MPI_COMM_NULL");
+}
+
+TEST(MpiErrors, ZigzagNeedsEvenShards) {
+  Inputs in(7, 8);
+  in.p.layout = ATTNRT_MPI_CONTEXT_ZIGZAG;
+  expect_same_error_everywhere(in.run(), "must be even");
+}
+
+// A communicator of one rank (MPI_COMM_SELF) on every rank at once: no traffic.
+TEST(MpiComm, SelfCommunicatorIsOneRank) {
+  Distributed dist(Case{spec(ATTNRT_F32, 4, 4, 16, 16, 32, true), ATTNRT_MPI_HEADS});
+  const Result r = dist.run(MPI_COMM_SELF);
+  EXPECT_EQ(r.stats.bytes_sent, 0);
+}
+
+// Placement on the A64FX topology file: the node's ranks split its 4 CMGs
+// (12 cores each), unless the domains are given.
+TEST(MpiPlacement, RanksSplitTheCmgsOfAnA64fx) {
+  attnrt_config cfg;
+  ASSERT_EQ(attnrt_config_init(&cfg), ATTNRT_OK);
+  cfg.topology = ATTNRT_TEST_DATA "/a64fx.xml";
+  cfg.num_threads = 0;
+  cfg.domains = nullptr;
+  attnrt_runtime* rt = nullptr;
+  ASSERT_EQ(attnrt_mpi_runtime_create(MPI_COMM_WORLD, &cfg, &rt), ATTNRT_OK) << attnrt_mpi_last_error();
+  // Rank r of p (p <= 4) gets CMGs [4r/p, 4(r+1)/p).
+  const int p = size_of(), r = rank_of();
+  const int cmgs = 4 * (r + 1) / p - 4 * r / p;
+  EXPECT_EQ(attnrt_runtime_num_threads(rt), 12 * cmgs);
+  attnrt_runtime_destroy(rt);
+  cfg.domains = "3";  // given (as ATTNRT_DOMAINS would be): kept
+  ASSERT_EQ(attnrt_mpi_runtime_create(MPI_COMM_WORLD, &cfg, &rt), ATTNRT_OK) << attnrt_mpi_last_error();
+  EXPECT_EQ(attnrt_runtime_num_threads(rt), 12);
+  attnrt_runtime_destroy(rt);
+}
+
+}  // namespace
+}  // namespace attnrt::test
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  int failed = RUN_ALL_TESTS() != 0, any = 0;
+  // Every rank exits with the same code: mpirun reports the job as failed.
+  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return any;
+}
