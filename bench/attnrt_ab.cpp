@@ -6,8 +6,8 @@
 // loaded side by side (dlopen, RTLD_LOCAL: each keeps its own runtime) and
 // called alternately on the same tensors, in pairs whose order alternates
 // too; each pair sees the same moment of the machine, and the median of the
-// per-pair ratios is what one build gains over the other. Used for every
-// kernel change measured on the Ice Lake-SP VM (README, Performance).
+// per-pair ratios is what one build gains over the other (docs/testing.md
+// says how to build the two libraries).
 //
 //   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]
 //             [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--fast]
