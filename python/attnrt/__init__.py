@@ -101,8 +101,7 @@ def _codes(x: Any, kv_format: Optional[str], name: str) -> Tuple[Any, Optional[s
     if fmt is None:
         return x, kv_format
     if kv_format not in (None, fmt):
-        raise ValueError(f"{name}.dtype ({x.dtype}) holds {fmt} codes, but kv_format "
-                         f"(or k's dtype) says {kv_format!r}")
+        raise ValueError(f"{name}.dtype ({x.dtype}) holds {fmt} codes, but kv_format is {kv_format!r}")
     return as_u8(), fmt
 
 
@@ -188,8 +187,11 @@ def attention(
         k_scale, v_scale = (s.detach() if _is_torch(s) else s for s in (k_scale, v_scale))
     elif isinstance(out, np.ndarray) and not out.flags.writeable:
         raise ValueError("out must be writable (it is a read-only numpy array)")
+    k0, v0 = k, v
     k, kv_format = _codes(k, kv_format, "k")
-    v, kv_format = _codes(v, kv_format, "v")
+    v, v_format = _codes(v, kv_format, "v")
+    if v_format != kv_format:  # one fp8 array (ml_dtypes), one of another type
+        raise ValueError(f"v.dtype ({v0.dtype}) must equal k.dtype ({k0.dtype})")
     bf16 = q.dtype == _np_bf16 if isinstance(q, np.ndarray) else False
     try:
         if out is None:
