@@ -130,6 +130,23 @@ def test_varlen_packed_int8(rng):
               causal=True)
 
 
+@pytest.mark.parametrize("isa", ["generic", ""], ids=["generic", "default"])
+def test_runtime_kernel_sets_and_in_place_reads(rng, isa):
+    # generic stages dequantized rows; avx512 (the default here, if the CPU
+    # has it) reads int8 in place. Codes and scales are read where they lie:
+    # changed between calls, the next call sees them.
+    runtime = attnrt.Runtime(threads=2, isa=isa)
+    q = rand(rng, (2, 8, 1, 64))
+    k, v, ks, vs = quant_kv(rng, (2, 2, 300, 64), "int8")
+    first = attnrt.attention(q, k, v, k_scale=ks, v_scale=vs, runtime=runtime)
+    check(first, None, q, dequant(k, ks), dequant(v, vs), "float32")
+    ks[:, :, 100:] *= 3
+    v[:, :, 7] = -v[:, :, 7]
+    second = attnrt.attention(q, k, v, k_scale=ks, v_scale=vs, runtime=runtime)
+    check(second, None, q, dequant(k, ks), dequant(v, vs), "float32")
+    assert not np.allclose(first, second, atol=1e-3)
+
+
 rng0 = np.random.default_rng(7)
 Q = rand(rng0, (1, 4, 8, 32))
 K8, V8 = codes(rng0, (1, 2, 9, 32), "int8"), codes(rng0, (1, 2, 9, 32), "int8")
