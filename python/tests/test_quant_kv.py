@@ -200,7 +200,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     torch = None
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 VERSION = (0, 0) if torch is None else tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
-needs_op = pytest.mark.skipif(VERSION < (2, 4), reason=f"torch {VERSION} < 2.4 (or none): no torch.library.custom_op")
+needs_op = pytest.mark.skipif(VERSION < (2, 4), reason="PyTorch is not installed" if torch is None else
+                              f"torch {torch.__version__} < 2.4: no torch.library.custom_op")
 TORCH_CODES = {"int8": "int8", "fp8_e4m3": "float8_e4m3fn", "fp8_e5m2": "float8_e5m2"}
 
 
