@@ -19,10 +19,16 @@ from ._attnrt import forward as _forward
 
 __all__ = ["attention", "Runtime", "__version__"]
 
-try:  # numpy's bfloat16 (ml_dtypes) is optional
+try:  # numpy's bfloat16 and fp8 (ml_dtypes) are optional
     from ml_dtypes import bfloat16 as _np_bf16
+    from ml_dtypes import float8_e4m3fn as _np_e4m3, float8_e5m2 as _np_e5m2
 except ImportError:  # pragma: no cover - depends on the environment
-    _np_bf16 = None
+    _np_bf16 = _np_e4m3 = _np_e5m2 = None
+
+# kv_format of uint8 codes: the OCP fp8 formats (torch.float8_e4m3fn, ...).
+_KV_FORMATS = ("fp8_e4m3", "fp8_e5m2")
+# fp8 arrays numpy can't hand over (no DLPack, no buffer format): as uint8.
+_NP_FP8 = {} if _np_e4m3 is None else {np.dtype(_np_e4m3): "fp8_e4m3", np.dtype(_np_e5m2): "fp8_e5m2"}
 
 _LAYOUTS = ("bhsd", "bshd")
 _ALIGNS = ("bottom_right", "top_left")
@@ -62,6 +68,43 @@ def _u16(x: Any) -> Any:
     return x.view(np.uint16) if isinstance(x, np.ndarray) and x.dtype == _np_bf16 else x
 
 
+def _torch_fp8_formats() -> dict:
+    """torch's fp8 dtypes that DLPack can't export (older torch): to view as uint8."""
+    global _TORCH_FP8
+    if _TORCH_FP8 is None:
+        import torch
+
+        _TORCH_FP8 = {}
+        for name, fmt in (("float8_e4m3fn", "fp8_e4m3"), ("float8_e5m2", "fp8_e5m2")):
+            dtype = getattr(torch, name, None)
+            try:
+                if dtype is not None:
+                    torch.empty(1, dtype=dtype).__dlpack__()
+            except Exception:  # BufferError, RuntimeError, ... by version
+                _TORCH_FP8[dtype] = fmt
+    return _TORCH_FP8
+
+
+_TORCH_FP8: Optional[dict] = None
+
+
+def _codes(x: Any, kv_format: Optional[str], name: str) -> Tuple[Any, Optional[str]]:
+    """fp8 k or v that must travel as uint8 codes, and the format they hold."""
+    if isinstance(x, np.ndarray):
+        fmt, as_u8 = _NP_FP8.get(x.dtype), lambda: x.view(np.uint8)
+    elif _is_torch(x) and x.element_size() == 1:
+        import torch
+
+        fmt, as_u8 = _torch_fp8_formats().get(x.dtype), lambda: x.view(torch.uint8)
+    else:
+        return x, kv_format
+    if fmt is None:
+        return x, kv_format
+    if kv_format not in (None, fmt):
+        raise ValueError(f"{name}.dtype ({x.dtype}) holds {fmt} codes, but kv_format is {kv_format!r}")
+    return as_u8(), fmt
+
+
 def attention(
     q: Any,
     k: Any,
@@ -79,6 +122,9 @@ def attention(
     cu_seqlens_q: Any = None,
     cu_seqlens_k: Any = None,
     block_table: Any = None,
+    k_scale: Any = None,
+    v_scale: Any = None,
+    kv_format: Optional[str] = None,
     lse: Union[bool, Any] = False,
     precision: str = "accurate",
     strategy: str = "auto",
@@ -92,7 +138,9 @@ def attention(
         torch, or anything with DLPack or the buffer protocol), 4-D
         [B, H, S, D] (layout="bhsd") or [B, S, H, D] (layout="bshd"), or 3-D
         without the batch. Any strides; head_dim contiguous. k and v may
-        have fewer heads than q (grouped-query attention).
+        have fewer heads than q (grouped-query attention), and may be a
+        quantized KV cache: int8 or fp8 codes (both of one format) with
+        k_scale and v_scale.
     causal: mask keys after the query; causal_align "bottom_right" (query i
         of M sees keys j <= i + N - M, FlashAttention's) or "top_left"
         (j <= i, torch SDPA's).
@@ -107,6 +155,14 @@ def attention(
     block_table: int32 [B, pages per sequence]: k and v are paged KV pools
         [num_pages, Hkv, page_size, D] (in the layout's order) and kv_lens
         gives each sequence's length.
+    k_scale, v_scale: float32 scales of int8/fp8 k and v (value = code *
+        scale): shaped like k / v with head_dim 1, in the same layout; a
+        size-1 dimension is broadcast ([1, Hkv, 1, 1] is one per KV head,
+        [1, 1, 1, 1] one for all). Required with quantized k and v, refused
+        otherwise.
+    kv_format: "fp8_e4m3" or "fp8_e5m2" when k and v are uint8 arrays of
+        OCP fp8 codes; not needed for int8, torch.float8_e4m3fn /
+        float8_e5m2 or ml_dtypes.float8_e4m3fn / float8_e5m2 arrays.
     lse: True returns (out, lse) with lse float32 [B, H, M], the natural-log
         sum of exp (-inf for empty rows); or a float32 array to write it into.
     precision: "accurate" or "fast" exp2; strategy: "auto", "online",
@@ -123,11 +179,19 @@ def attention(
         raise ValueError(f"layout ({layout!r}) must be 'bhsd' or 'bshd'")
     if causal_align not in _ALIGNS:
         raise ValueError(f"causal_align ({causal_align!r}) must be 'bottom_right' or 'top_left'")
+    if kv_format not in (None,) + _KV_FORMATS:
+        raise ValueError(f"kv_format ({kv_format!r}) must be 'fp8_e4m3', 'fp8_e5m2' or None")
     torch_in = type(q).__module__ == "torch"
     if torch_in:  # DLPack refuses tensors that require grad; no backward here
         q, k, v = q.detach(), k.detach(), v.detach()
+        k_scale, v_scale = (s.detach() if _is_torch(s) else s for s in (k_scale, v_scale))
     elif isinstance(out, np.ndarray) and not out.flags.writeable:
         raise ValueError("out must be writable (it is a read-only numpy array)")
+    k0, v0 = k, v
+    k, kv_format = _codes(k, kv_format, "k")
+    v, v_format = _codes(v, kv_format, "v")
+    if v_format != kv_format:  # one fp8 array (ml_dtypes), one of another type
+        raise ValueError(f"v.dtype ({v0.dtype}) must equal k.dtype ({k0.dtype})")
     bf16 = q.dtype == _np_bf16 if isinstance(q, np.ndarray) else False
     try:
         if out is None:
@@ -165,9 +229,13 @@ def attention(
             lse_out,
             bias,
             *extras,
+            k_scale,
+            v_scale,
+            kv_format or "",
         )
     except (TypeError, AttributeError):
-        for name, x in (("q", q), ("k", k), ("v", v), ("out", out)):
+        scales = tuple((n, x) for n, x in (("k_scale", k_scale), ("v_scale", v_scale)) if x is not None)
+        for name, x in (("q", q), ("k", k), ("v", v), ("out", out)) + scales:
             if not hasattr(x, "shape"):
                 raise TypeError(f"{name} ({type(x).__name__}) must be an array with DLPack or "
                                 "the buffer protocol (numpy, torch, ...)") from None

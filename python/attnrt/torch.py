@@ -25,20 +25,25 @@ def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool =
                bias: Optional[torch.Tensor] = None, window_left: int = -1, window_right: int = -1,
                softcap: float = 0.0, kv_lens: Optional[torch.Tensor] = None,
                alibi_slopes: Optional[torch.Tensor] = None,
-               sinks: Optional[torch.Tensor] = None) -> torch.Tensor:
+               sinks: Optional[torch.Tensor] = None, k_scale: Optional[torch.Tensor] = None,
+               v_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
     return attnrt.attention(q, k, v, causal=causal, scale=scale, bias=bias,
                             causal_align="top_left" if top_left else "bottom_right",
                             window=(window_left, window_right), softcap=softcap, kv_lens=kv_lens,
-                            alibi_slopes=alibi_slopes, sinks=sinks)
+                            alibi_slopes=alibi_slopes, sinks=sinks, k_scale=k_scale,
+                            v_scale=v_scale)
 
 
 if HAS_CUSTOM_OP:
     # [B, H, S, D] tensors; bias float32 [1|B, 1|H, M, N]; kv_lens int64 [B];
-    # alibi_slopes and sinks float32 [H] (attnrt.attention has the details).
+    # alibi_slopes and sinks float32 [H]; k_scale, v_scale float32 [1|B,
+    # 1|Hkv, 1|N, 1] for int8/fp8 k and v (attnrt.attention has the details).
+    # New arguments go last, with defaults: older callers keep working.
     _op = torch.library.custom_op("attnrt::attention", mutates_args=())(_attention)
 
     @_op.register_fake
     def _(q, k, v, *args, **kwargs):
+        # q's dtype, not v's: k and v may be int8/fp8 codes (with scales).
         return q.new_empty(q.shape[:-1] + v.shape[-1:])
 
     _call = torch.ops.attnrt.attention
@@ -48,20 +53,25 @@ else:  # older torch: the same call without the operator (DLPack still serves)
 
 def sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
          attn_mask: Optional[torch.Tensor] = None, dropout_p: float = 0.0, is_causal: bool = False,
-         scale: Optional[float] = None, enable_gqa: bool = False) -> torch.Tensor:
+         scale: Optional[float] = None, enable_gqa: bool = False, *,
+         k_scale: Optional[torch.Tensor] = None,
+         v_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
     """torch.nn.functional.scaled_dot_product_attention on attnrt.
 
     query [N, H, L, E] (or [N, L, E]), key and value [N, Hkv, S, E]; key and
     value may have fewer heads (GQA, whatever enable_gqa says). is_causal
     is top-left, as torch's. attn_mask: bool (True takes part) or float
     (added), broadcastable to [N, H, L, S]. dropout_p must be 0. A row that
-    sees no key gives zeros (torch gives NaN).
+    sees no key gives zeros (torch gives NaN). attnrt's own: key and value
+    may be int8 or fp8 codes with float32 k_scale, v_scale [N, Hkv, S, 1]
+    (or [N, S, 1]; size-1 dimensions broadcast): value = code * scale.
     """
     if dropout_p != 0.0:
         raise ValueError(f"dropout_p ({dropout_p}) must be 0: attnrt runs inference only")
     three_d = query.dim() == 3
     if three_d:
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        k_scale, v_scale = (None if s is None else s.unsqueeze(-3) for s in (k_scale, v_scale))
     bias = None
     if attn_mask is not None:
         if attn_mask.dtype == torch.bool:
@@ -72,5 +82,5 @@ def sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
             bias = bias.unsqueeze(0)
         # A mask broadcast over queries (key padding) becomes a stride-0 view.
         bias = bias.expand(bias.shape[0], bias.shape[1], query.shape[-2], key.shape[-2])
-    out = _call(query, key, value, is_causal, True, scale, bias)
+    out = _call(query, key, value, is_causal, True, scale, bias, k_scale=k_scale, v_scale=v_scale)
     return out.squeeze(1) if three_d else out

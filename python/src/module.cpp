@@ -43,27 +43,64 @@ using Int64s = nb::ndarray<const std::int64_t, nb::ndim<1>, nb::c_contig, nb::de
   }
 }
 
+// DLPack's codes of the OCP fp8 formats attnrt reads (torch.float8_e4m3fn,
+// torch.float8_e5m2), numbered here so any nanobind >= 2.2 builds this.
+constexpr uint8_t kFloat8E4M3FN = 10, kFloat8E5M2 = 12;
+
 std::string dtype_name(nb::dlpack::dtype t) {
   const char* kind = t.code == uint8_t(nb::dlpack::dtype_code::Float)    ? "float"
                      : t.code == uint8_t(nb::dlpack::dtype_code::Bfloat) ? "bfloat"
                      : t.code == uint8_t(nb::dlpack::dtype_code::Int)    ? "int"
                      : t.code == uint8_t(nb::dlpack::dtype_code::UInt)   ? "uint"
-                                                                         : "other";
-  return kind + std::to_string(t.bits);
+                                                                         : nullptr;
+  if (t.code == kFloat8E4M3FN && t.bits == 8) return "float8_e4m3fn";
+  if (t.code == kFloat8E5M2 && t.bits == 8) return "float8_e5m2";
+  return (kind ? kind : "other") + std::to_string(t.bits);
 }
 
-// The one place array element types map to attnrt's (quantized K/V types join
-// here). bf16_as_u16: numpy's ml_dtypes.bfloat16 arrives viewed as uint16,
-// since neither numpy's DLPack nor its buffer format knows bfloat16.
-attnrt_dtype to_dtype(nb::dlpack::dtype t, bool bf16_as_u16, const char* name) {
+// The one place array element types map to attnrt's. bf16_as_u16: numpy's
+// ml_dtypes.bfloat16 arrives viewed as uint16, since neither numpy's DLPack
+// nor its buffer format knows bfloat16. int8 maps to ATTNRT_I8 for every
+// array (attnrt says that only k and v may be quantized). kv: k or v, whose
+// uint8 codes are u8_as (kv_format: fp8, as numpy's ml_dtypes fp8 arrive).
+attnrt_dtype to_dtype(nb::dlpack::dtype t, bool bf16_as_u16, const char* name, bool kv = false,
+                      std::optional<attnrt_dtype> u8_as = std::nullopt) {
   if (t == nb::dtype<float>()) return ATTNRT_F32;
-  if (t.code == uint8_t(nb::dlpack::dtype_code::Float) && t.bits == 16 && t.lanes == 1)
-    return ATTNRT_F16;
-  if (t.code == uint8_t(nb::dlpack::dtype_code::Bfloat) && t.bits == 16 && t.lanes == 1)
-    return ATTNRT_BF16;
-  if (bf16_as_u16 && t == nb::dtype<std::uint16_t>()) return ATTNRT_BF16;
-  raise(PyExc_ValueError, std::string(name) + ".dtype (" + dtype_name(t) +
-                              ") must be float32, float16 or bfloat16");
+  if (t.lanes == 1 && t.bits == 16) {
+    if (t.code == uint8_t(nb::dlpack::dtype_code::Float)) return ATTNRT_F16;
+    if (t.code == uint8_t(nb::dlpack::dtype_code::Bfloat)) return ATTNRT_BF16;
+    if (bf16_as_u16 && t.code == uint8_t(nb::dlpack::dtype_code::UInt)) return ATTNRT_BF16;
+  }
+  if (t.lanes == 1 && t.bits == 8) {
+    if (t.code == uint8_t(nb::dlpack::dtype_code::Int)) return ATTNRT_I8;
+    if (t.code == kFloat8E4M3FN) return ATTNRT_F8_E4M3;
+    if (t.code == kFloat8E5M2) return ATTNRT_F8_E5M2;
+    if (u8_as && t.code == uint8_t(nb::dlpack::dtype_code::UInt)) return *u8_as;
+  }
+  std::string rule = "float32, float16 or bfloat16";
+  if (kv)  // the quantized KV cache's too
+    rule += ", or int8, float8_e4m3fn or float8_e5m2 codes (uint8 codes need kv_format="
+            "'fp8_e4m3' or 'fp8_e5m2')";
+  raise(PyExc_ValueError, std::string(name) + ".dtype (" + dtype_name(t) + ") must be " + rule);
+}
+
+// kv_format: what uint8 k and v hold ("" for nothing; only fp8 needs it).
+std::optional<attnrt_dtype> to_kv_format(const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  if (name == "fp8_e4m3") return ATTNRT_F8_E4M3;
+  if (name == "fp8_e5m2") return ATTNRT_F8_E5M2;
+  raise(PyExc_ValueError, "kv_format ('" + name + "') must be 'fp8_e4m3', 'fp8_e5m2' or None");
+}
+
+// k or v, quantized or not; kv_format must agree with what it holds.
+attnrt_dtype to_kv_dtype(const Array& a, bool bf16_as_u16, const std::string& kv_format,
+                         const char* name) {
+  const std::optional<attnrt_dtype> u8_as = to_kv_format(kv_format);
+  const attnrt_dtype t = to_dtype(a.dtype(), bf16_as_u16, name, true, u8_as);
+  if (u8_as && t != *u8_as)
+    raise(PyExc_ValueError, "kv_format ('" + kv_format + "') names the fp8 codes of uint8 k and v, but " +
+                                name + ".dtype is " + dtype_name(a.dtype()));
+  return t;
 }
 
 // A 4-D array in `bshd` or BHSD order, or 3-D without the batch, as attnrt's
@@ -166,7 +203,7 @@ class PyRuntime {
 };
 
 struct Call {
-  attnrt_tensor q, k, v, o, bias, lse;
+  attnrt_tensor q, k, v, o, bias, lse, k_scale, v_scale;
   attnrt_params p;
 };
 
@@ -178,11 +215,13 @@ void forward(const Array& q, const Array& k, const Array& v, const OutArray& o,
              std::optional<OutArray> lse, std::optional<Array> bias,
              std::optional<Int64s> kv_lens, std::optional<Floats> alibi_slopes,
              std::optional<Floats> sinks, std::optional<Int32s> cu_seqlens_q,
-             std::optional<Int32s> cu_seqlens_k, std::optional<Int32s> block_table) {
+             std::optional<Int32s> cu_seqlens_k, std::optional<Int32s> block_table,
+             std::optional<Array> k_scale, std::optional<Array> v_scale,
+             const std::string& kv_format) {
   Call c;
   c.q = to_tensor(q, bshd, to_dtype(q.dtype(), bf16_as_u16, "q"), "q");
-  c.k = to_tensor(k, bshd, to_dtype(k.dtype(), bf16_as_u16, "k"), "k");
-  c.v = to_tensor(v, bshd, to_dtype(v.dtype(), bf16_as_u16, "v"), "v");
+  c.k = to_tensor(k, bshd, to_kv_dtype(k, bf16_as_u16, kv_format, "k"), "k");
+  c.v = to_tensor(v, bshd, to_kv_dtype(v, bf16_as_u16, kv_format, "v"), "v");
   c.o = to_tensor(o, bshd, to_dtype(o.dtype(), bf16_as_u16, "out"), "out");
   attnrt_params_init(&c.p);
   c.p.scale = scale;
@@ -217,6 +256,19 @@ void forward(const Array& q, const Array& k, const Array& v, const OutArray& o,
                                   std::to_string(bias->ndim()) + "-D");
     c.bias = to_tensor(*bias, false, ATTNRT_F32, "bias");
     c.p.bias = &c.bias;
+  }
+  // Quantized K/V's fp32 scales: shaped like k / v with head_dim 1, in their
+  // layout; attnrt checks the shapes (size 1 broadcasts) and when they apply.
+  for (auto [scale_array, view, field, name] :
+       {std::tuple{&k_scale, &c.k_scale, &c.p.k_scale, "k_scale"},
+        {&v_scale, &c.v_scale, &c.p.v_scale, "v_scale"}}) {
+    if (!*scale_array) continue;
+    const Array& a = **scale_array;
+    if (a.dtype() != nb::dtype<float>())
+      raise(PyExc_ValueError, std::string(name) + ".dtype (" + dtype_name(a.dtype()) +
+                                  ") must be float32");
+    *view = to_tensor(a, bshd, ATTNRT_F32, name);
+    *field = view;
   }
   std::int64_t seqs = batch;  // what kv_lens and block_table count per
   // attnrt checks how these combine; only the lengths it cannot see are checked here.
@@ -330,7 +382,8 @@ NB_MODULE(_attnrt, m) {
         nb::arg("softcap"), nb::arg("precision"), nb::arg("strategy"), nb::arg("lse").none(),
         nb::arg("bias").none(), nb::arg("kv_lens").none(), nb::arg("alibi_slopes").none(),
         nb::arg("sinks").none(), nb::arg("cu_seqlens_q").none(), nb::arg("cu_seqlens_k").none(),
-        nb::arg("block_table").none(),
+        nb::arg("block_table").none(), nb::arg("k_scale").none(), nb::arg("v_scale").none(),
+        nb::arg("kv_format"),
         "Low-level call behind attnrt.attention: every argument positional, outputs given.");
   m.def("time_forward_ns", &time_forward_ns, nb::arg("q"), nb::arg("k"), nb::arg("v"),
         nb::arg("out"), nb::arg("runtime"), nb::arg("iters"),

@@ -6,7 +6,7 @@ import pytest
 
 import attnrt
 import reference
-from conftest import TOLERANCE, f64, rand
+from conftest import LSE_TOLERANCE, TOLERANCE, f64, rand
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
@@ -21,7 +21,7 @@ def test_matches_reference(rng, dtype, causal, heads):
     assert out.dtype == q.dtype and out.shape == q.shape
     want, want_lse = reference.attention(f64(q), f64(k), f64(v), causal=causal)
     np.testing.assert_allclose(f64(out), want, atol=TOLERANCE[dtype], rtol=0)
-    np.testing.assert_allclose(lse, want_lse, atol=1e-4, rtol=1e-5)
+    np.testing.assert_allclose(lse, want_lse, atol=LSE_TOLERANCE[dtype], rtol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
@@ -34,7 +34,7 @@ def test_bshd_layout_matches_bhsd(rng, dtype):
     t = lambda x: f64(x).transpose(0, 2, 1, 3)
     want, want_lse = reference.attention(t(q), t(k), t(v), causal=True)
     np.testing.assert_allclose(t(out), want, atol=TOLERANCE[dtype], rtol=0)
-    np.testing.assert_allclose(lse, want_lse, atol=1e-4, rtol=1e-5)
+    np.testing.assert_allclose(lse, want_lse, atol=LSE_TOLERANCE[dtype], rtol=1e-5)
 
 
 def test_strided_views_and_three_d(rng):
