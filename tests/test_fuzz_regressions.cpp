@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <utility>
 
 #include "tests/fuzz/fuzz_case.hpp"
 #include "tests/fuzz/fuzz_runner.hpp"
 #include "tests/fuzz/guarded_view.hpp"
+#include "tests/tensors.hpp"
 
 namespace attnrt::fuzz {
 namespace {
@@ -31,6 +33,26 @@ void expect_passes(std::uint64_t seed, std::uint64_t index, int generation = kDe
 
 TEST(FuzzRegressions, SmokeFirst200CasesOfSeed1) {
   for (std::uint64_t i = 0; i < 200; ++i) expect_passes(1, i, kLatestGeneration);
+}
+
+// The first case of seed 5 of each serving breakage and of each kind of
+// serving input (and of their combination), whatever the smoke range drew.
+TEST(FuzzRegressions, EachServingKindOnce) {
+  std::set<std::string> seen;
+  const std::size_t kinds = static_cast<std::size_t>(Breakage::count) - static_cast<std::size_t>(kLastDenseBreakage) - 1 + 6;
+  for (std::uint64_t i = 0; i < 100000 && seen.size() < kinds; ++i) {
+    const Case c = make_case(5, i);
+    std::string kind = breakage_name(c.breakage);
+    if (c.breakage <= kLastDenseBreakage) {
+      if (c.varlen && c.paged && c.quantized()) kind = "varlen+paged+quantized";
+      else if (c.varlen && !c.paged && !c.quantized()) kind = "varlen";
+      else if (c.paged && !c.varlen && !c.quantized()) kind = "paged";
+      else if (c.quantized() && !c.varlen && !c.paged) kind = test::dtype_name(c.kv_dtype);
+      else continue;
+    }
+    if (seen.insert(kind).second) expect_passes(5, i, kLatestGeneration);
+  }
+  EXPECT_EQ(seen.size(), kinds);
 }
 
 // Serving inputs (issue 20) came as a generation of their own: a pair the
