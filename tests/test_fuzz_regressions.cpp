@@ -129,6 +129,19 @@ TEST(FuzzRegressions, SinkMeetsShiftedKeysWithoutRoundTrip_99_5468) { expect_pas
 // no longer split keys (runtime.cpp, split_with).
 TEST(FuzzRegressions, AlibiRowsAreNotSplitOverKeys_99_27603) { expect_passes(99, 27603); }
 
+// Serving generation. 1:839: fp16 q, e4m3 K/V (scale per head), one key
+// per row under ALiBi, so LSE (~114.6) is that key's score: 3.1e-4 off the
+// reference on fp32 code * scale, over fp16's 1e-4 + |LSE| 2^-20. The
+// generic_v3 set stages dequantized rows at q's dtype, which attnrt.h
+// allows ("at q's dtype's precision or better"), and the reference on
+// rows rounded to fp16 matches it; each row is now held to the nearer of
+// the two references (fuzz_runner.cpp, nearer_rows). A fuzzer bug.
+TEST(FuzzRegressions, QuantizedKvRowsMayBeUsedAtQsPrecision_1_839) {
+  const Case c = make_case(1, 839, kServingGeneration);
+  ASSERT_TRUE(c.dtype == ATTNRT_F16 && c.kv_dtype == ATTNRT_F8_E4M3) << describe(c);
+  expect_passes(1, 839, kServingGeneration);
+}
+
 // The fuzzer's promise about its buffers: the byte after a view's span is
 // the first of a page nobody may touch, so a kernel that reads one element
 // too far faults on the spot.
