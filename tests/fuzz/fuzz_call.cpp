@@ -1,5 +1,7 @@
 #include "tests/fuzz/fuzz_call.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <limits>
 
 #include "runtime/internal/attnrt_internal.hpp"
@@ -10,6 +12,7 @@ namespace {
 
 constexpr float kNaNf = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInff = std::numeric_limits<float>::infinity();
+constexpr attnrt_dtype kCodes[] = {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2};  // K/V-only dtypes
 
 attnrt::Tensor to_cpp(const attnrt_tensor& t) {
   return {t.data, static_cast<attnrt::DType>(rt::raw_enum(t.dtype)),
@@ -88,11 +91,19 @@ std::string break_serving(Call& call, const Case& c, Rng& r) {
       return k ? "params.k_scale" : "params.v_scale";
     }
     case Breakage::quantized_q_or_o: {
-      static constexpr attnrt_dtype codes[] = {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2};
       const bool q = r.chance(70);
-      (q ? call.q : call.o).dtype = codes[r.range(0, 2)];
+      (q ? call.q : call.o).dtype = kCodes[r.range(0, 2)];
       return q ? "q.dtype" : "o.dtype";
     }
+    case Breakage::scale_missing: {
+      const bool k = r.chance(50);
+      (k ? call.params.k_scale : call.params.v_scale) = nullptr;
+      return k ? "params.k_scale" : "params.v_scale";
+    }
+    case Breakage::kv_dtypes_differ:
+      call.v.dtype = kCodes[(std::find(std::begin(kCodes), std::end(kCodes), c.kv_dtype) - kCodes + r.range(1, 2)) % 3];
+      return "v.dtype";
+    case Breakage::kv_lens_missing: call.params.kv_lens = nullptr; return "params.kv_lens";
     default: break;
   }
   return "";

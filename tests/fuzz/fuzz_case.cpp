@@ -189,9 +189,11 @@ void draw_serving(Rng& r, Case& c) {
   }
   if (!r.chance(c.serving() ? 12 : 2)) return;  // quantized q or o is the only kind for the rest
   std::vector<Breakage> kinds{Breakage::quantized_q_or_o};
-  if (c.paged) kinds.insert(kinds.end(), {Breakage::page_out_of_range, Breakage::page_negative, Breakage::kv_len_beyond_pages});
+  if (c.paged)
+    kinds.insert(kinds.end(), {Breakage::page_out_of_range, Breakage::page_negative, Breakage::kv_len_beyond_pages,
+                               Breakage::kv_lens_missing});
   if (c.varlen) kinds.insert(kinds.end(), {Breakage::cu_seqlens_decreasing, Breakage::cu_seqlens_bad_total});
-  if (c.quantized()) kinds.push_back(Breakage::scale_shape);
+  if (c.quantized()) kinds.insert(kinds.end(), {Breakage::scale_shape, Breakage::scale_missing, Breakage::kv_dtypes_differ});
   c.breakage = kinds[r.range(0, static_cast<std::int64_t>(kinds.size()) - 1)];
 }
 
@@ -327,7 +329,7 @@ const char* breakage_name(Breakage b) {
       "output_rows_overlap", "nonfinite_scale", "bad_softcap", "window_below_minus_one", "kv_len_out_of_range",
       "bias_shape", "bias_dtype", "lse_shape", "lse_dtype", "causal_not_bool", "null_runtime", "page_out_of_range",
       "page_negative", "kv_len_beyond_pages", "cu_seqlens_decreasing", "cu_seqlens_bad_total", "scale_shape",
-      "quantized_q_or_o"};
+      "quantized_q_or_o", "scale_missing", "kv_dtypes_differ", "kv_lens_missing"};
   static_assert(std::size(names) == static_cast<std::size_t>(Breakage::count));
   return names[static_cast<int>(b)];
 }

@@ -68,6 +68,9 @@ enum class Breakage {
   cu_seqlens_bad_total,   // the last offset not the packed total
   scale_shape,            // k_scale or v_scale neither broadcast nor k's size
   quantized_q_or_o,       // q or o of a K/V-only (int8/fp8) dtype
+  scale_missing,          // k_scale or v_scale NULL with quantized K/V
+  kv_dtypes_differ,       // v of another quantized format than k
+  kv_lens_missing,        // kv_lens NULL with a block table
   count
 };
 inline constexpr Breakage kLastDenseBreakage = Breakage::null_runtime;
