@@ -102,9 +102,10 @@ Options parse_options(int argc, const char* const* argv) {
   if (shape.given() && !o.shapes_file.empty()) throw UsageError("--shapes and shape options exclude each other");
   if (!o.varlen.empty() && (o.tune || o.json || !o.shapes_file.empty()))
     throw UsageError("--varlen runs its own packed call: not with --tune, --json or --shapes");
-  if (o.page_size && (o.tune || o.json || !o.shapes_file.empty() || !o.varlen.empty()))
-    throw UsageError("--page-size runs its own paged call: not with --tune, --json, --shapes or --varlen");
   const bool quant = o.kv_dtype != DType::f32;
+  if (o.page_size && (o.tune || o.json || !o.shapes_file.empty() || (!o.varlen.empty() && !quant)))
+    throw UsageError("--page-size runs its own paged call: not with --tune, --json, --shapes or --varlen "
+                     "(but with --kv-dtype --varlen)");
   if (quant && (o.tune || o.json || !o.shapes_file.empty()))
     throw UsageError("--kv-dtype runs its own calls: not with --tune, --json or --shapes");
   if (shape.given()) o.shape = shape.shape();
@@ -157,7 +158,8 @@ Run:
                     quantized (int8: scale per token and head; fp8: per
                     head), Q/O of --dtype, beside the bf16 and fp32 calls,
                     timed in turns, with one core's read bandwidth; with
-                    --page-size on paged caches, with --varlen packed
+                    --page-size on paged caches, with --varlen packed (both:
+                    packed Q, each sequence's keys in its own pages)
 Tune:
   --tune            for the shape or each shape of the set, time candidate
                     plans: each strategy of this build (or only --strategy's)

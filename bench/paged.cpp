@@ -17,20 +17,23 @@
 namespace attnrt::bench {
 
 Pool pool_of(const Tensor& dense, std::int64_t pages, std::int64_t ps, const std::vector<std::int32_t>& table,
-             std::int64_t slots) {
-  const std::int64_t B = dense.shape[0], H = dense.shape[1], N = dense.shape[2], dim = dense.shape[3];
+             std::int64_t slots, const std::vector<std::int32_t>* cu) {
+  const std::int64_t H = dense.shape[1], dim = dense.shape[3];
+  const std::int64_t B = cu ? static_cast<std::int64_t>(cu->size()) - 1 : dense.shape[0];
   const std::size_t esz = dtype_bytes(dense.dtype), row = static_cast<std::size_t>(dim) * esz;
   Pool p{Buffer(static_cast<std::size_t>(pages * H * ps) * row), {}};
   p.view = Tensor{p.buffer.data(), dense.dtype, {pages, H, ps, dim}, {H * ps * dim, ps * dim, dim}};
   std::memset(p.buffer.data(), 0xff, p.buffer.bytes());  // NaN in every slot no key uses
-  for (std::int64_t b = 0; b < B; ++b)
+  for (std::int64_t b = 0; b < B; ++b) {
+    // Sequence b: keys [0, n) at rows [r0, r0 + n) of batch item `batch`.
+    const std::int64_t batch = cu ? 0 : b, r0 = cu ? (*cu)[b] : 0, n = cu ? (*cu)[b + 1] - r0 : dense.shape[2];
     for (std::int64_t h = 0; h < H; ++h)
-      for (std::int64_t j = 0; j < N; ++j) {
-        const std::int64_t page = table[b * slots + j / ps];
+      for (std::int64_t j = 0; j < n; ++j) {
+        const std::int64_t page = table[b * slots + j / ps], at = batch * dense.stride[0] + h * dense.stride[1];
         std::memcpy(static_cast<char*>(p.buffer.data()) + ((page * H + h) * ps + j % ps) * row,
-                    static_cast<const char*>(dense.data) + ((b * dense.stride[0] + h * dense.stride[1] + j * dense.stride[2]) * esz),
-                    row);
+                    static_cast<const char*>(dense.data) + (at + (r0 + j) * dense.stride[2]) * esz, row);
       }
+  }
   return p;
 }
 

@@ -17,12 +17,14 @@ namespace attnrt::bench {
 // A page pool [pages, heads, page_size, dim] holding a dense [B, heads, N,
 // dim] tensor's rows where `table` says: key j of batch b at row j % ps of
 // page table[b * slots + j / ps]; every row no key uses is NaN (0xff bytes).
+// With cu (varlen offsets [S + 1]), dense is packed [1, heads, cu[S], dim]
+// and sequence b's key j is its row cu[b] + j.
 struct Pool {
   Buffer buffer;
   Tensor view;
 };
 Pool pool_of(const Tensor& dense, std::int64_t pages, std::int64_t ps, const std::vector<std::int32_t>& table,
-             std::int64_t slots);
+             std::int64_t slots, const std::vector<std::int32_t>* cu = nullptr);
 
 // A shuffled block table: `slots` pages per sequence of `batch`.
 std::vector<std::int32_t> shuffled_table(std::int64_t batch, std::int64_t slots);

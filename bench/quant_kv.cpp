@@ -130,12 +130,15 @@ int run_quant_kv(Engine& engine, const Options& opt) {
   Tensor k_scale = qk.scale_view, v_scale = qv.scale_view;
   std::vector<Pool> pools;
   std::vector<std::int32_t> table;
-  const std::vector<std::int64_t> kv_lens(shape.batch, shape.kv_len);
+  // Keys per sequence: each batch item's, or (varlen) each packed sequence's.
+  std::vector<std::int64_t> kv_lens(shape.batch, shape.kv_len);
+  if (!opt.varlen.empty()) kv_lens = opt.varlen;
   if (opt.page_size) {
-    const std::int64_t ps = opt.page_size, slots = (shape.kv_len + ps - 1) / ps, pages = shape.batch * slots;
-    table = shuffled_table(shape.batch, slots);
+    const std::int64_t ps = opt.page_size, seqs = static_cast<std::int64_t>(kv_lens.size());
+    const std::int64_t slots = (*std::max_element(kv_lens.begin(), kv_lens.end()) + ps - 1) / ps, pages = seqs * slots;
+    table = shuffled_table(seqs, slots);
     const auto paged = [&](const Tensor& t) {
-      pools.push_back(pool_of(t, pages, ps, table, slots));
+      pools.push_back(pool_of(t, pages, ps, table, slots, opt.varlen.empty() ? nullptr : &cu));
       return pools.back().view;
     };
     quant = {paged(qk.view), paged(qv.view)};
@@ -146,8 +149,9 @@ int run_quant_kv(Engine& engine, const Options& opt) {
     plain_p.block_table = quant_p.block_table = table.data();
     plain_p.block_table_stride = quant_p.block_table_stride = slots;
   }
-  if (!opt.varlen.empty()) {
-    plain_p.cu_seqlens_q = plain_p.cu_seqlens_k = quant_p.cu_seqlens_q = quant_p.cu_seqlens_k = cu.data();
+  if (!opt.varlen.empty()) {  // paged: keys per sequence from kv_lens, no cu_seqlens_k
+    plain_p.cu_seqlens_q = quant_p.cu_seqlens_q = cu.data();
+    plain_p.cu_seqlens_k = quant_p.cu_seqlens_k = opt.page_size ? nullptr : cu.data();
     plain_p.num_seqs = quant_p.num_seqs = static_cast<std::int64_t>(opt.varlen.size());
   }
   const attnrt_tensor ks_c = k_scale.c(), vs_c = v_scale.c();

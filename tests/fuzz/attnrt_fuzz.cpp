@@ -1,11 +1,12 @@
 // attnrt-fuzz: differential fuzzing of attention_forward against the double
 // reference (tests/fuzz/fuzz_case.hpp says what a case draws).
 //
-//   attnrt-fuzz [--seed S] [--count N] [--seconds T] [--replay S:I]
+//   attnrt-fuzz [--seed S] [--count N] [--seconds T] [--replay S:I] [--generation G]
 //
 // Runs cases 0, 1, ... of seed S until N cases or T seconds (default 1000
 // cases); the first failure prints its seed, index, case and a replay
-// command, and exits 1.
+// command, and exits 1. --generation draws cases as an older generator did
+// (fuzz_case.hpp: 1 = dense calls only), to replay what it found.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -30,10 +31,11 @@ struct Options {
   double seconds = 0;
   bool replay = false;
   std::uint64_t replay_index = 0;
+  int generation = attnrt::fuzz::kLatestGeneration;
 };
 
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr, "attnrt-fuzz: %s\nusage: attnrt-fuzz [--seed S] [--count N] [--seconds T] [--replay S:I]\n",
+  std::fprintf(stderr, "attnrt-fuzz: %s\nusage: attnrt-fuzz [--seed S] [--count N] [--seconds T] [--replay S:I] [--generation G]\n",
                why);
   std::exit(2);
 }
@@ -64,6 +66,9 @@ Options parse(int argc, char** argv) {
       o.seed = parse_u64(std::string(v, colon).c_str());
       o.replay_index = parse_u64(colon + 1);
       o.seeded = o.replay = true;
+    } else if (a == "--generation") {
+      o.generation = static_cast<int>(parse_u64(v));
+      if (o.generation < 1 || o.generation > attnrt::fuzz::kLatestGeneration) usage("no such --generation");
     } else {
       usage(("unknown option " + a).c_str());
     }
@@ -74,10 +79,13 @@ Options parse(int argc, char** argv) {
 }
 
 std::string replay_command(const char* argv0, const Case& c) {
-  return std::string(argv0) + " --replay " + std::to_string(c.seed) + ":" + std::to_string(c.index);
+  std::string cmd = std::string(argv0) + " --replay " + std::to_string(c.seed) + ":" + std::to_string(c.index);
+  if (c.generation != attnrt::fuzz::kLatestGeneration) cmd += " --generation " + std::to_string(c.generation);
+  return cmd;
 }
 
-// Cases run per dtype, kernel set, strategy, API, threads, broken rule and feature.
+// Cases run per dtype, kernel set, strategy, API, threads, broken rule,
+// feature and quantized K/V format.
 class Coverage {
  public:
   void add(const Case& c) {
@@ -100,6 +108,10 @@ class Coverage {
     with["hidden_nonfinite"] += c.hidden_nonfinite;
     with["visible_nonfinite"] += c.visible_nonfinite;
     with["broadcast"] += c.inputs_broadcast;
+    with["varlen"] += c.varlen;
+    with["paged"] += c.paged;
+    with["shared_pages"] += c.shared_pages;
+    if (c.quantized()) ++counts_["kv"][attnrt::test::dtype_name(c.kv_dtype)];
   }
   void print() const {
     for (const auto& [what, by] : counts_) {
@@ -119,7 +131,7 @@ int main(int argc, char** argv) {
   const Options opt = parse(argc, argv);
   attnrt::fuzz::Runner runner;
   if (opt.replay) {
-    const Case c = attnrt::fuzz::make_case(opt.seed, opt.replay_index);
+    const Case c = attnrt::fuzz::make_case(opt.seed, opt.replay_index, opt.generation);
     std::printf("case %llu of seed %llu: %s\n", static_cast<unsigned long long>(c.index),
                 static_cast<unsigned long long>(c.seed), attnrt::fuzz::describe(c).c_str());
     const attnrt::fuzz::Outcome out = runner.run(c);
@@ -133,7 +145,7 @@ int main(int argc, char** argv) {
   Coverage coverage;
   std::uint64_t index = 0;
   for (; (!opt.count || index < opt.count) && (opt.seconds <= 0 || elapsed() < opt.seconds); ++index) {
-    const Case c = attnrt::fuzz::make_case(opt.seed, index);
+    const Case c = attnrt::fuzz::make_case(opt.seed, index, opt.generation);
     const std::string where = "seed " + std::to_string(c.seed) + " case " + std::to_string(c.index);
     attnrt::fuzz::set_crash_note("\nattnrt-fuzz: crashed on " + where + ": " + attnrt::fuzz::describe(c) +
                                  "\nreplay: " + replay_command(argv[0], c) + "\n");

@@ -1,5 +1,7 @@
 #include "tests/fuzz/fuzz_call.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <limits>
 
 #include "runtime/internal/attnrt_internal.hpp"
@@ -10,6 +12,7 @@ namespace {
 
 constexpr float kNaNf = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInff = std::numeric_limits<float>::infinity();
+constexpr attnrt_dtype kCodes[] = {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2};  // K/V-only dtypes
 
 attnrt::Tensor to_cpp(const attnrt_tensor& t) {
   return {t.data, static_cast<attnrt::DType>(rt::raw_enum(t.dtype)),
@@ -23,15 +26,92 @@ attnrt_dtype other_dtype(attnrt_dtype t, Rng& r) {
 }  // namespace
 
 Call::Call(const Inputs& in)
-    : q(in.q.view()), k(in.k.view()), v(in.v.view()), o(in.o.view()), kv_lens(in.kv_lens), params(in.params()) {
+    : q(in.q.view()),
+      k(in.k.view()),
+      v(in.v.view()),
+      o(in.o.view()),
+      kv_lens(in.kv_lens),
+      cu_q(in.spec.cu_q),
+      cu_k(in.spec.cu_k),
+      block_table(in.spec.block_table),
+      params(in.params()) {
   if (in.bias) bias = in.bias->view();
   if (in.lse) lse = in.lse->view();
+  if (in.k_scale) k_scale = in.k_scale->view();
+  if (in.v_scale) v_scale = in.v_scale->view();
   params.kv_lens = kv_lens.empty() ? nullptr : kv_lens.data();
   params.bias = in.bias ? &bias : nullptr;
   params.lse = in.lse ? &lse : nullptr;
+  params.k_scale = in.k_scale ? &k_scale : nullptr;
+  params.v_scale = in.v_scale ? &v_scale : nullptr;
+  if (params.cu_seqlens_q) params.cu_seqlens_q = cu_q.data();
+  if (params.cu_seqlens_k) params.cu_seqlens_k = cu_k.data();
+  if (params.block_table) params.block_table = block_table.data();
 }
 
-void break_call(Call& call, const Case& c, attnrt_runtime** runtime) {
+namespace {
+
+// The serving rules (Breakage kinds after null_runtime); returns the
+// argument the message must name.
+std::string break_serving(Call& call, const Case& c, Rng& r) {
+  constexpr std::int32_t kMin32 = std::numeric_limits<std::int32_t>::min(), kMax32 = std::numeric_limits<std::int32_t>::max();
+  const std::int64_t b = r.range(0, c.B - 1);
+  switch (c.breakage) {
+    case Breakage::page_out_of_range:
+    case Breakage::page_negative: {
+      if (call.kv_lens[b] == 0) call.kv_lens[b] = 1;  // a key, so a slot the call must read
+      const std::int64_t slot = r.range(0, (call.kv_lens[b] + c.page_size - 1) / c.page_size - 1);
+      const bool negative = c.breakage == Breakage::page_negative;
+      const std::int64_t k = r.range(0, 2);
+      const std::int64_t page = negative ? (k == 0 ? -1 : k == 1 ? -r.range(2, 1000) : kMin32)
+                                         : (k == 0 ? c.pages : k == 1 ? c.pages + r.range(1, 1000) : kMax32);
+      call.block_table[b * c.table_stride + slot] = static_cast<std::int32_t>(page);
+      return "params.block_table";
+    }
+    case Breakage::kv_len_beyond_pages:
+      call.kv_lens[b] = c.table_stride * c.page_size + (r.chance(80) ? r.range(1, c.page_size + 1) : kMax32);
+      return "params.kv_lens";
+    case Breakage::cu_seqlens_decreasing:
+    case Breakage::cu_seqlens_bad_total: {
+      const bool q = c.paged || r.chance(50);  // paged calls take no cu_seqlens_k
+      std::vector<std::int32_t>& cu = q ? call.cu_q : call.cu_k;
+      if (c.breakage == Breakage::cu_seqlens_decreasing) {
+        const std::int64_t i = r.range(1, c.B);
+        cu[i] = static_cast<std::int32_t>(cu[i - 1] - r.range(1, 5));
+      } else {
+        cu[c.B] += static_cast<std::int32_t>(r.chance(50) ? r.range(1, 5) : -r.range(1, cu[c.B]));
+      }
+      return q ? "params.cu_seqlens_q" : "params.cu_seqlens_k";
+    }
+    case Breakage::scale_shape: {
+      const bool k = r.chance(50);
+      attnrt_tensor& s = k ? call.k_scale : call.v_scale;
+      const std::int64_t dim = r.range(0, 3);
+      s.shape[dim] = dim == 3 ? r.range(2, 8) : (k ? call.k : call.v).shape[dim] + r.range(1, 3);
+      return k ? "params.k_scale" : "params.v_scale";
+    }
+    case Breakage::quantized_q_or_o: {
+      const bool q = r.chance(70);
+      (q ? call.q : call.o).dtype = kCodes[r.range(0, 2)];
+      return q ? "q.dtype" : "o.dtype";
+    }
+    case Breakage::scale_missing: {
+      const bool k = r.chance(50);
+      (k ? call.params.k_scale : call.params.v_scale) = nullptr;
+      return k ? "params.k_scale" : "params.v_scale";
+    }
+    case Breakage::kv_dtypes_differ:
+      call.v.dtype = kCodes[(std::find(std::begin(kCodes), std::end(kCodes), c.kv_dtype) - kCodes + r.range(1, 2)) % 3];
+      return "v.dtype";
+    case Breakage::kv_lens_missing: call.params.kv_lens = nullptr; return "params.kv_lens";
+    default: break;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string break_call(Call& call, const Case& c, attnrt_runtime** runtime) {
   Rng r(c.data_seed ^ 0x5eed);
   attnrt_tensor* all[] = {&call.q, &call.k, &call.v, &call.o, &call.bias, &call.lse};
   const int tensors = 4 + (call.params.bias ? 1 : 0);  // lse is all[5], bias all[4]
@@ -83,8 +163,9 @@ void break_call(Call& call, const Case& c, attnrt_runtime** runtime) {
     case Breakage::lse_dtype: call.lse.dtype = other_dtype(ATTNRT_F32, r); break;
     case Breakage::causal_not_bool: call.params.causal = r.chance(50) ? 2 : -1; break;
     case Breakage::null_runtime: *runtime = nullptr; break;
-    case Breakage::count: break;
+    default: return break_serving(call, c, r);
   }
+  return "";
 }
 
 CallResult call_c(const Call& call, attnrt_runtime* runtime, bool default_runtime) {
@@ -96,7 +177,8 @@ CallResult call_c(const Call& call, attnrt_runtime* runtime, bool default_runtim
 
 CallResult call_cpp(const Call& call, attnrt::Runtime* runtime) {
   const attnrt_params& in = call.params;
-  const attnrt::Tensor bias = to_cpp(call.bias), lse = to_cpp(call.lse);
+  const attnrt::Tensor bias = to_cpp(call.bias), lse = to_cpp(call.lse), k_scale = to_cpp(call.k_scale),
+                       v_scale = to_cpp(call.v_scale);
   attnrt::Params p;
   p.scale = in.scale;
   p.causal = in.causal != 0;
@@ -111,6 +193,13 @@ CallResult call_cpp(const Call& call, attnrt::Runtime* runtime) {
   p.lse = in.lse ? &lse : nullptr;
   p.alibi_slopes = in.alibi_slopes;
   p.sinks = in.sinks;
+  p.cu_seqlens_q = in.cu_seqlens_q;
+  p.cu_seqlens_k = in.cu_seqlens_k;
+  p.num_seqs = in.num_seqs;
+  p.block_table = in.block_table;
+  p.block_table_stride = in.block_table_stride;
+  p.k_scale = in.k_scale ? &k_scale : nullptr;
+  p.v_scale = in.v_scale ? &v_scale : nullptr;
   try {
     if (runtime) runtime->forward(to_cpp(call.q), to_cpp(call.k), to_cpp(call.v), to_cpp(call.o), p);
     else attnrt::attention_forward(to_cpp(call.q), to_cpp(call.k), to_cpp(call.v), to_cpp(call.o), p);

@@ -19,14 +19,16 @@ struct Call {
   Call(const Call&) = delete;  // params points into this object
   Call& operator=(const Call&) = delete;
 
-  attnrt_tensor q, k, v, o, bias{}, lse{};
+  attnrt_tensor q, k, v, o, bias{}, lse{}, k_scale{}, v_scale{};
   std::vector<std::int64_t> kv_lens;
+  std::vector<std::int32_t> cu_q, cu_k, block_table;
   attnrt_params params;
 };
 
 // Breaks the one rule c.breakage names; *runtime becomes null for
-// Breakage::null_runtime.
-void break_call(Call& call, const Case& c, attnrt_runtime** runtime);
+// Breakage::null_runtime. Returns what the error message must name (the
+// argument broken), or "" where the rule does not say.
+std::string break_call(Call& call, const Case& c, attnrt_runtime** runtime);
 
 struct CallResult {
   attnrt_status status = ATTNRT_OK;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <ostream>
 #include <sstream>
 
 #include "runtime/internal/attnrt_internal.hpp"
@@ -90,13 +92,145 @@ std::vector<std::string> runnable_sets(attnrt_dtype t) {
   return out;
 }
 
+// 0 sometimes, the whole length sometimes, else anything up to it.
+std::int64_t draw_len(Rng& r, std::int64_t max) {
+  const int k = static_cast<int>(r.range(0, 9));
+  return k < 2 ? 0 : k < 4 ? max : r.range(0, max);
+}
+
+// Offsets [B + 1] of sequences of up to `max` rows each, the total at least
+// 1 (a view has no empty dimension).
+std::vector<std::int32_t> draw_offsets(Rng& r, std::int64_t seqs, std::int64_t max) {
+  std::vector<std::int32_t> cu{0};
+  for (std::int64_t b = 0; b < seqs; ++b) cu.push_back(static_cast<std::int32_t>(cu.back() + draw_len(r, max)));
+  if (cu.back() == 0) cu.back() = 1;
+  return cu;
+}
+
+std::int64_t draw_page_size(Rng& r) {
+  const int k = static_cast<int>(r.range(0, 99));
+  if (k < 15) return 1;
+  if (k < 45) return r.range(2, 20);
+  if (k < 75) return std::int64_t{1} << r.range(1, 8);  // 2 .. 256
+  return r.range(21, 256);                              // runtime/src/validate.cpp: kMaxPageSize
+}
+
+// A paged cache for the case's key counts: pages in order, reversed or
+// shuffled, sometimes a prefix shared by sequences 0 and 1, a few pages no
+// sequence names, and junk in the slots past each sequence's keys.
+void draw_pages(Rng& r, Case& c) {
+  c.paged = true;
+  if (c.kv_lens.empty())
+    for (std::int64_t b = 0; b < c.B; ++b) c.kv_lens.push_back(draw_len(r, c.N));
+  c.page_size = draw_page_size(r);
+  std::vector<std::int64_t> need;
+  for (const std::int64_t n : c.kv_lens) need.push_back((n + c.page_size - 1) / c.page_size);
+  c.table_stride = std::max<std::int64_t>(1, *std::max_element(need.begin(), need.end()) + r.range(0, 2));
+  const std::int64_t shared = c.B >= 2 && r.chance(30) ? r.range(0, std::min(need[0], need[1])) : 0;
+  c.shared_pages = shared > 0;
+  c.pages = std::max<std::int64_t>(1, std::accumulate(need.begin(), need.end(), std::int64_t{0}) - shared + r.range(0, 3));
+  std::vector<std::int32_t> physical(c.pages);
+  std::iota(physical.begin(), physical.end(), 0);
+  const int order = static_cast<int>(r.range(0, 9));
+  if (order < 2) std::reverse(physical.begin(), physical.end());
+  if (order >= 4)
+    for (std::int64_t i = c.pages - 1; i > 0; --i) std::swap(physical[i], physical[r.range(0, i)]);
+  c.block_table.resize(c.B * c.table_stride);
+  for (std::int32_t& slot : c.block_table)
+    slot = static_cast<std::int32_t>(r.chance(50) ? -r.range(1, 5) : c.pages + r.range(0, 1000));
+  std::int64_t next = 0;
+  for (std::int64_t b = 0; b < c.B; ++b)
+    for (std::int64_t s = 0; s < need[b]; ++s)
+      c.block_table[b * c.table_stride + s] = b == 1 && s < shared ? c.block_table[s] : physical[next++];
+}
+
+void draw_quantized(Rng& r, Case& c) {
+  static constexpr attnrt_dtype kinds[] = {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2};
+  c.kv_dtype = kinds[r.range(0, 2)];
+  const int k = static_cast<int>(r.range(0, 99));
+  const int token = c.kv_dtype == ATTNRT_I8 ? 70 : 20;  // int8 caches scale per token, fp8 per head
+  c.scale_grain = k < token ? ScaleGrain::token : k < token + (100 - token) * 2 / 3 ? ScaleGrain::head : ScaleGrain::tensor;
+  c.wide_codes = r.chance(50);
+}
+
+// The serving inputs of a valid case, then sometimes one of their rules
+// broken: all drawn after every older field (kServingGeneration).
+void draw_serving(Rng& r, Case& c) {
+  if (c.breakage != Breakage::none) return;
+  if (r.chance(20)) {
+    c.varlen = true;
+    c.cu_q = draw_offsets(r, c.B, c.M);
+    c.cu_k = draw_offsets(r, c.B, c.N);
+    c.kv_lens.clear();
+  }
+  if (r.chance(20)) {
+    draw_pages(r, c);
+    c.cu_k.clear();
+  }
+  if (r.chance(20)) draw_quantized(r, c);
+  if (c.varlen || c.paged) c.bias = false;  // bias is dense-only
+  if (c.varlen) {
+    c.inputs_broadcast = false;
+    c.q_strides = draw_strides(r, c.q_shape(c.D), false, nullptr);
+    c.o_strides = draw_strides(r, c.q_shape(c.Dv), false, nullptr);
+    if (c.lse) c.lse_strides = draw_strides(r, c.q_shape(1), false, nullptr);
+  }
+  if (c.varlen || c.paged) {
+    c.k_strides = draw_strides(r, c.kv_shape(c.D), false, nullptr);
+    c.v_strides = draw_strides(r, c.kv_shape(c.Dv), false, nullptr);
+  }
+  if (c.quantized()) {
+    for (Strides* s : {&c.k_scale_strides, &c.v_scale_strides}) {
+      const std::array<std::int64_t, 4> shape = c.scale_shape();
+      *s = c.scale_grain == ScaleGrain::token ? draw_strides(r, shape, false, nullptr)
+           : r.chance(50)                     ? Strides{0, 1, 0}
+                                              : Strides{shape[1], 1, 1};
+    }
+  }
+  if (!r.chance(c.serving() ? 12 : 2)) return;  // quantized q or o is the only kind for the rest
+  std::vector<Breakage> kinds{Breakage::quantized_q_or_o};
+  if (c.paged)
+    kinds.insert(kinds.end(), {Breakage::page_out_of_range, Breakage::page_negative, Breakage::kv_len_beyond_pages,
+                               Breakage::kv_lens_missing});
+  if (c.varlen) kinds.insert(kinds.end(), {Breakage::cu_seqlens_decreasing, Breakage::cu_seqlens_bad_total});
+  if (c.quantized()) kinds.insert(kinds.end(), {Breakage::scale_shape, Breakage::scale_missing, Breakage::kv_dtypes_differ});
+  c.breakage = kinds[r.range(0, static_cast<std::int64_t>(kinds.size()) - 1)];
+}
+
 }  // namespace
 
-Case make_case(std::uint64_t seed, std::uint64_t index) {
+std::int64_t Case::keys(std::int64_t b) const {
+  if (varlen && !paged) return cu_k[b + 1] - cu_k[b];
+  return kv_lens.empty() ? N : kv_lens[b];
+}
+
+std::array<std::int64_t, 2> Case::kv_slot(std::int64_t b, std::int64_t j) const {
+  if (paged) return {block_table[b * table_stride + j / page_size], j % page_size};
+  if (varlen) return {0, cu_k[b] + j};
+  return {b, j};
+}
+
+std::array<std::int64_t, 4> Case::q_shape(std::int64_t dim) const {
+  return varlen ? std::array<std::int64_t, 4>{1, Hq, cu_q.back(), dim} : std::array<std::int64_t, 4>{B, Hq, M, dim};
+}
+
+std::array<std::int64_t, 4> Case::kv_shape(std::int64_t dim) const {
+  if (paged) return {pages, Hkv, page_size, dim};
+  if (varlen) return {1, Hkv, cu_k.back(), dim};
+  return {B, Hkv, N, dim};
+}
+
+std::array<std::int64_t, 4> Case::scale_shape() const {
+  if (scale_grain == ScaleGrain::token) return kv_shape(1);
+  return {1, scale_grain == ScaleGrain::head ? Hkv : 1, 1, 1};
+}
+
+Case make_case(std::uint64_t seed, std::uint64_t index, int generation) {
   Rng r(case_seed(seed, index));
   Case c;
   c.seed = seed;
   c.index = index;
+  c.generation = generation;
   c.data_seed = r.next();
   c.dtype = static_cast<attnrt_dtype>(r.range(0, 2));
 
@@ -151,7 +285,7 @@ Case make_case(std::uint64_t seed, std::uint64_t index) {
   c.hidden_nonfinite = !c.inputs_broadcast && r.chance(40);
   c.visible_nonfinite = r.chance(5);
   if (r.chance(12)) {
-    c.breakage = static_cast<Breakage>(r.range(1, static_cast<int>(Breakage::count) - 1));
+    c.breakage = static_cast<Breakage>(r.range(1, static_cast<int>(kLastDenseBreakage)));
     if (c.breakage == Breakage::causal_not_bool && (c.api == Api::cpp || c.api == Api::cpp_default)) c.api = Api::c;
     if (c.breakage == Breakage::null_runtime) c.api = Api::c;
     if (c.breakage == Breakage::kv_len_out_of_range && c.kv_lens.empty()) c.kv_lens.assign(c.B, c.N);
@@ -173,6 +307,8 @@ Case make_case(std::uint64_t seed, std::uint64_t index) {
   if (r.chance(20))
     for (std::int64_t h = 0; h < c.Hq; ++h)
       c.sinks.push_back(r.chance(15) ? -std::numeric_limits<float>::infinity() : static_cast<float>(r.real(-8, 8)));
+  c.kv_dtype = c.dtype;
+  if (generation >= kServingGeneration) draw_serving(r, c);
   return c;
 }
 
@@ -191,7 +327,9 @@ const char* breakage_name(Breakage b) {
       "none", "negative_stride", "batch_mismatch", "seq_mismatch", "head_dim_mismatch", "kv_heads_not_dividing",
       "head_dim_too_big", "null_data", "dtype_mismatch", "misaligned_data", "output_overlaps_input",
       "output_rows_overlap", "nonfinite_scale", "bad_softcap", "window_below_minus_one", "kv_len_out_of_range",
-      "bias_shape", "bias_dtype", "lse_shape", "lse_dtype", "causal_not_bool", "null_runtime"};
+      "bias_shape", "bias_dtype", "lse_shape", "lse_dtype", "causal_not_bool", "null_runtime", "page_out_of_range",
+      "page_negative", "kv_len_beyond_pages", "cu_seqlens_decreasing", "cu_seqlens_bad_total", "scale_shape",
+      "quantized_q_or_o", "scale_missing", "kv_dtypes_differ", "kv_lens_missing"};
   static_assert(std::size(names) == static_cast<std::size_t>(Breakage::count));
   return names[static_cast<int>(b)];
 }
@@ -200,6 +338,35 @@ const char* strategy_name(attnrt_strategy s) {
   static const char* const names[] = {"auto", "online", "two_pass", "three_pass"};
   return names[s];
 }
+
+namespace {
+
+template <class T>
+void list(std::ostream& os, const char* name, const std::vector<T>& v) {
+  os << name;
+  for (std::size_t i = 0; i < v.size() && i < 64; ++i) os << (i ? "," : "") << v[i];
+  if (v.size() > 64) os << ",...(" << v.size() << ")";
+}
+
+void describe_serving(std::ostream& os, const Case& c) {
+  if (c.varlen) {
+    list(os, " varlen cu_q=", c.cu_q);
+    if (!c.paged) list(os, " cu_k=", c.cu_k);
+  }
+  if (c.paged) {
+    os << " paged page_size=" << c.page_size << " pages=" << c.pages << " stride=" << c.table_stride
+       << (c.shared_pages ? " shared" : "");
+    list(os, " table=", c.block_table);
+  }
+  if (c.quantized()) {
+    static const char* const grains[] = {"token", "head", "tensor"};
+    os << " kv=" << test::dtype_name(c.kv_dtype) << " scales=" << grains[static_cast<int>(c.scale_grain)] << "["
+       << c.k_scale_strides[0] << "," << c.k_scale_strides[1] << "," << c.k_scale_strides[2] << "]"
+       << (c.wide_codes ? " wide_codes" : "");
+  }
+}
+
+}  // namespace
 
 std::string describe(const Case& c) {
   std::ostringstream os;
@@ -234,6 +401,7 @@ std::string describe(const Case& c) {
   os << " api=" << api_name(c.api);
   if (c.hidden_nonfinite) os << " hidden_nonfinite";
   if (c.visible_nonfinite) os << " visible_nonfinite";
+  describe_serving(os, c);  // nothing for a case without serving inputs: older cases read as before
   if (c.breakage != Breakage::none) os << " INVALID:" << breakage_name(c.breakage);
   return os.str();
 }

@@ -16,6 +16,17 @@ namespace attnrt::fuzz {
 
 using Strides = std::array<std::int64_t, 3>;
 
+// What the generator draws: new kinds of input come as a new generation,
+// drawn after every field of the older ones, so that a (seed, index) pair
+// found by an older generation replays exactly its case when asked for
+// with that generation (drawing last alone is not enough: the new fields
+// turn on for about half the pairs, and change those cases).
+enum Generation : int {
+  kDenseGeneration = 1,    // issue 18's dense calls, with ALiBi and sinks
+  kServingGeneration = 2,  // + paged, varlen and quantized K/V (issue 20)
+  kLatestGeneration = kServingGeneration,
+};
+
 // How the call is made.
 enum class Api {
   c,            // attnrt_runtime_forward on a runtime of the chosen set
@@ -24,7 +35,9 @@ enum class Api {
   cpp_default,  // attnrt::attention_forward
 };
 
-// The one rule an invalid case breaks (none: a valid case).
+// The one rule an invalid case breaks (none: a valid case). Kinds after
+// null_runtime break the serving inputs' rules and are drawn last, among
+// those that apply to the case (older cases keep their kind).
 enum class Breakage {
   none,
   negative_stride,
@@ -48,11 +61,27 @@ enum class Breakage {
   lse_dtype,
   causal_not_bool,  // C APIs only: attnrt::Params::causal is a bool
   null_runtime,     // attnrt_runtime_forward only
+  page_out_of_range,      // a block_table slot a sequence reads >= k.pages
+  page_negative,          // ... or < 0
+  kv_len_beyond_pages,    // kv_lens[b] past block_table_stride * page_size
+  cu_seqlens_decreasing,  // an offset below the one before it
+  cu_seqlens_bad_total,   // the last offset not the packed total
+  scale_shape,            // k_scale or v_scale neither broadcast nor k's size
+  quantized_q_or_o,       // q or o of a K/V-only (int8/fp8) dtype
+  scale_missing,          // k_scale or v_scale NULL with quantized K/V
+  kv_dtypes_differ,       // v of another quantized format than k
+  kv_lens_missing,        // kv_lens NULL with a block table
   count
 };
+inline constexpr Breakage kLastDenseBreakage = Breakage::null_runtime;
+
+// How quantized K/V scales are shared: per (token, KV head), per KV head
+// ([1, Hkv, 1, 1]) or one per tensor ([1, 1, 1, 1]).
+enum class ScaleGrain { token, head, tensor };
 
 struct Case {
   std::uint64_t seed = 0, index = 0;
+  int generation = kLatestGeneration;
   std::uint64_t data_seed = 0;  // the stream the input values are drawn from
 
   attnrt_dtype dtype = ATTNRT_F32;
@@ -82,11 +111,45 @@ struct Case {
   bool hidden_nonfinite = false;   // NaN/inf in K, V, bias where no query looks
   bool visible_nonfinite = false;  // NaN in Q/K/bias or inf in V where one does
   Breakage breakage = Breakage::none;
+
+  // Serving inputs (issue 20), drawn after everything above. Sequences are
+  // the B batch items; varlen packs them (q, o, lse [1, Hq, cu_q[B], .],
+  // k, v [1, Hkv, cu_k[B], .] unless paged), their rows and keys at most M
+  // and N each; paged K/V are pools [pages, Hkv, page_size, D] (strides in
+  // k_strides, v_strides) read through block_table with kv_lens (always
+  // given). Bias only with plain dense K/V.
+  bool varlen = false;
+  std::vector<std::int32_t> cu_q, cu_k;  // [B + 1] each; cu_k empty when paged
+  bool paged = false;
+  std::int64_t page_size = 0, pages = 0, table_stride = 0;
+  std::vector<std::int32_t> block_table;  // [B, table_stride]; slots past a sequence's keys hold junk
+  bool shared_pages = false;              // sequence 1's first pages are sequence 0's
+  attnrt_dtype kv_dtype = ATTNRT_F32;     // == dtype unless k and v are int8/fp8 codes
+  ScaleGrain scale_grain = ScaleGrain::token;
+  Strides k_scale_strides{}, v_scale_strides{};
+  bool wide_codes = false;  // fp8 codes over every finite value, not just the top binades
+
+  bool quantized() const { return kv_dtype != dtype; }
+  bool serving() const { return varlen || paged || quantized(); }
+  std::int64_t seqs() const { return B; }
+  // Query rows of sequence b: (batch, first row, count) in q and o.
+  std::int64_t q_batch(std::int64_t b) const { return varlen ? 0 : b; }
+  std::int64_t q_row0(std::int64_t b) const { return varlen ? cu_q[b] : 0; }
+  std::int64_t q_rows(std::int64_t b) const { return varlen ? cu_q[b + 1] - cu_q[b] : M; }
+  // Keys sequence b has, and where its key j lives in k and v: (batch or
+  // page, row).
+  std::int64_t keys(std::int64_t b) const;
+  std::array<std::int64_t, 2> kv_slot(std::int64_t b, std::int64_t j) const;
+  // Shapes of the views the call takes.
+  std::array<std::int64_t, 4> q_shape(std::int64_t dim) const;  // q, o (dim Dv), lse (dim 1)
+  std::array<std::int64_t, 4> kv_shape(std::int64_t dim) const;  // k, v; scales per token (dim 1)
+  std::array<std::int64_t, 4> scale_shape() const;
 };
 
-// The case of (seed, index); the same on every machine that runs the same
-// kernel sets and executors (the set and executor are drawn among those).
-Case make_case(std::uint64_t seed, std::uint64_t index);
+// The case of (seed, index) of a generation; the same on every machine that
+// runs the same kernel sets and executors (the set and executor are drawn
+// among those).
+Case make_case(std::uint64_t seed, std::uint64_t index, int generation = kLatestGeneration);
 
 // One line that says everything above.
 std::string describe(const Case& c);

@@ -1,6 +1,11 @@
 #include "tests/fuzz/fuzz_inputs.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 #include "tests/fuzz/rng.hpp"
 #include "tests/reference.hpp"
@@ -25,14 +30,14 @@ void fill_uniform(GuardedView& t, Rng& r) {
         for (std::int64_t d = 0; d < s[3]; ++d) t.set(b, h, i, d, r.real(-1, 1));
 }
 
-// Keys [lo, hi) of every query row of batch b.
+// Keys [lo, hi) of every query row of sequence b.
 struct Band {
   std::vector<std::int64_t> lo, hi;
 };
 Band band(const attnrt_params& p, const Case& c, std::int64_t b) {
-  const std::int64_t n = p.kv_lens ? p.kv_lens[b] : c.N;
-  Band out{std::vector<std::int64_t>(c.M), std::vector<std::int64_t>(c.M)};
-  for (std::int64_t i = 0; i < c.M; ++i) test::visible_keys(p, c.M, n, i, &out.lo[i], &out.hi[i]);
+  const std::int64_t m = c.q_rows(b), n = c.keys(b);
+  Band out{std::vector<std::int64_t>(m), std::vector<std::int64_t>(m)};
+  for (std::int64_t i = 0; i < m; ++i) test::visible_keys(p, m, n, i, &out.lo[i], &out.hi[i]);
   return out;
 }
 
@@ -41,26 +46,59 @@ double bias_of(const Inputs& in, std::int64_t b, std::int64_t h, std::int64_t i,
   return in.bias->get(in.spec.bias_batch1 ? 0 : b, in.spec.bias_heads1 ? 0 : h, i, j);
 }
 
-// NaN or inf in K and V rows no query of their KV head sees, and in bias
-// entries outside every band that reads them; about half of each.
+bool fp8(attnrt_dtype t) { return t == ATTNRT_F8_E4M3 || t == ATTNRT_F8_E5M2; }
+
+// A code of t that decodes to NaN, or (E5M2, which has them) to +-inf.
+std::uint8_t non_finite_code(attnrt_dtype t, Rng& r) {
+  const std::uint8_t sign = r.chance(50) ? 0x80 : 0;
+  if (t == ATTNRT_F8_E4M3) return sign | 0x7f;  // S.1111.111, E4M3's only NaN (it has no inf)
+  return static_cast<std::uint8_t>(sign | (0x7c + r.range(0, 3)));  // S.11111.MM: inf (MM = 0) or NaN
+}
+
+// The scale element key (pb, hk, row) reads.
+std::array<std::int64_t, 3> scale_index(const Case& c, std::int64_t pb, std::int64_t hk, std::int64_t row) {
+  if (c.scale_grain == ScaleGrain::token) return {pb, hk, row};
+  return {0, c.scale_grain == ScaleGrain::head ? hk : 0, 0};
+}
+
+// Element d (drawn) of row (pb, hk, row) of K or V made non-finite: the
+// value itself, an fp8 code, or (int8, which has no such code) the row's
+// own scale when scales are per token; nothing with a shared int8 scale.
+void hide_in(GuardedView& t, std::optional<GuardedView>& scale, const Case& c, std::array<std::int64_t, 2> slot,
+             std::int64_t hk, std::int64_t dim, Rng& r) {
+  const auto [pb, row] = slot;
+  const attnrt_dtype dt = t.view().dtype;
+  if (!c.quantized()) t.set(pb, hk, row, r.range(0, dim - 1), non_finite(r));
+  else if (fp8(dt)) t.set_code(pb, hk, row, r.range(0, dim - 1), non_finite_code(dt, r));
+  else if (c.scale_grain == ScaleGrain::token) scale->set(pb, hk, row, 0, non_finite(r));
+}
+
+// NaN or inf in K and V rows no query of their KV head sees (in any
+// sequence, pages being shared), and in bias entries outside every band
+// that reads them; about half of each.
 void hide_non_finite(Inputs& in, const attnrt_params& p, Rng& r) {
   const Case& c = in.spec;
   std::vector<Band> bands;
-  for (std::int64_t b = 0; b < c.B; ++b) bands.push_back(band(p, c, b));
-  const std::int64_t group = c.Hq / c.Hkv;
-  for (std::int64_t b = 0; b < c.B; ++b)
-    for (std::int64_t hk = 0; hk < c.Hkv; ++hk) {
-      std::vector<char> seen(c.N, 0);
+  for (std::int64_t b = 0; b < c.seqs(); ++b) bands.push_back(band(p, c, b));
+  const std::int64_t group = c.Hq / c.Hkv, rows = c.kv_shape(1)[2];
+  std::vector<char> seen(c.kv_shape(1)[0] * c.Hkv * rows, 0);
+  auto seen_at = [&](std::int64_t b, std::int64_t hk, std::int64_t j) -> char& {
+    const auto [pb, row] = c.kv_slot(b, j);
+    return seen[(pb * c.Hkv + hk) * rows + row];
+  };
+  for (std::int64_t b = 0; b < c.seqs(); ++b)
+    for (std::int64_t hk = 0; hk < c.Hkv; ++hk)
       for (std::int64_t h = hk * group; h < (hk + 1) * group; ++h)
-        for (std::int64_t i = 0; i < c.M; ++i)
+        for (std::int64_t i = 0; i < c.q_rows(b); ++i)
           for (std::int64_t j = bands[b].lo[i]; j < bands[b].hi[i]; ++j)
-            seen[j] |= bias_of(in, b, h, i, j) != -kInf;
-      for (std::int64_t j = 0; j < c.N; ++j) {
-        if (seen[j] || !r.chance(50)) continue;
-        in.k.set(b, hk, j, r.range(0, c.D - 1), non_finite(r));
-        in.v.set(b, hk, j, r.range(0, c.Dv - 1), non_finite(r));
+            seen_at(b, hk, j) |= bias_of(in, b, h, i, j) != -kInf;
+  for (std::int64_t b = 0; b < c.seqs(); ++b)
+    for (std::int64_t hk = 0; hk < c.Hkv; ++hk)  // dense K/V: the rows past kv_lens too
+      for (std::int64_t j = 0; j < (c.varlen || c.paged ? c.keys(b) : c.N); ++j) {
+        if (seen_at(b, hk, j) || !r.chance(50)) continue;
+        hide_in(in.k, in.k_scale, c, c.kv_slot(b, j), hk, c.D, r);
+        hide_in(in.v, in.v_scale, c, c.kv_slot(b, j), hk, c.Dv, r);
       }
-    }
   if (!in.bias) return;
   const auto& bs = in.bias->view().shape;
   for (std::int64_t bb = 0; bb < bs[0]; ++bb)
@@ -91,19 +129,121 @@ void place_non_finite(Inputs& in, Rng& r) {
   }
 }
 
+// The same for serving inputs: a NaN anywhere in Q, or at a key a sequence
+// has, a NaN in K or an inf in V (E4M3, without inf: a NaN; int8: its
+// scale, whichever keys share it).
+void place_non_finite_serving(Inputs& in, Rng& r) {
+  const Case& c = in.spec;
+  const auto& qs = in.q.view().shape;
+  const std::int64_t b = r.range(0, c.seqs() - 1), what = r.range(0, 2);
+  if (what == 0 || c.keys(b) == 0) {
+    in.q.set(r.range(0, qs[0] - 1), r.range(0, qs[1] - 1), r.range(0, qs[2] - 1), r.range(0, c.D - 1), kNaN);
+    return;
+  }
+  const auto [pb, row] = c.kv_slot(b, r.range(0, c.keys(b) - 1));
+  const std::int64_t hk = r.range(0, c.Hkv - 1);
+  GuardedView& t = what == 1 ? in.k : in.v;
+  const std::int64_t d = r.range(0, (what == 1 ? c.D : c.Dv) - 1);
+  const double value = what == 1 ? kNaN : r.chance(50) ? kInf : -kInf;
+  if (!c.quantized()) {
+    t.set(pb, hk, row, d, value);
+  } else if (fp8(c.kv_dtype)) {
+    const bool inf = what == 2 && c.kv_dtype == ATTNRT_F8_E5M2;
+    t.set_code(pb, hk, row, d, inf ? (value > 0 ? 0x7c : 0xfc) : non_finite_code(ATTNRT_F8_E4M3, r));
+  } else {
+    const auto [sb, sh, ss] = scale_index(c, pb, hk, row);
+    (what == 1 ? in.k_scale : in.v_scale)->set(sb, sh, ss, 0, value);
+  }
+}
+
+// A code of c's K/V format: int8 any; fp8 any finite one (wide_codes), else
+// one of the top three binades or zero, so that scores spread.
+std::uint8_t draw_code(const Case& c, Rng& r) {
+  const double top = test::code_to_double(c.kv_dtype, c.kv_dtype == ATTNRT_F8_E4M3 ? 0x7e : 0x7b);
+  for (;;) {
+    const auto code = static_cast<std::uint8_t>(r.range(0, 255));
+    const double v = test::code_to_double(c.kv_dtype, code);
+    if (c.kv_dtype == ATTNRT_I8) return code;
+    if (std::isfinite(v) && (c.wide_codes || v == 0 || std::abs(v) >= top / 8)) return code;
+  }
+}
+
+// A scale that brings the format's largest code to at most 1: values stay
+// within [-1, 1] as in the plain cases.
+double draw_scale(const Case& c, Rng& r) {
+  const double unit = c.kv_dtype == ATTNRT_I8 ? 128 : c.kv_dtype == ATTNRT_F8_E4M3 ? 448 : 57344;
+  return r.real(0.5, 1) / unit;
+}
+
+// K and V of a serving case: the rows of every key a sequence has (a
+// shared page once), values or codes with their scales; everything else
+// keeps the NaN fill (int8: code -1, scale NaN).
+void fill_serving_kv(Inputs& in, Rng& r) {
+  const Case& c = in.spec;
+  if (c.quantized()) {
+    for (auto [scale, strides] : {std::pair{&in.k_scale, &c.k_scale_strides}, std::pair{&in.v_scale, &c.v_scale_strides}}) {
+      scale->emplace(ATTNRT_F32, c.scale_shape(), *strides, kNanFill);
+      if (c.scale_grain != ScaleGrain::token)
+        for (std::int64_t h = 0; h < c.scale_shape()[1]; ++h) (*scale)->set(0, h, 0, 0, draw_scale(c, r));
+    }
+  }
+  const std::int64_t rows = c.kv_shape(1)[2];
+  std::vector<char> filled(c.kv_shape(1)[0] * c.Hkv * rows, 0);
+  for (std::int64_t b = 0; b < c.seqs(); ++b)
+    for (std::int64_t j = 0; j < c.keys(b); ++j)
+      for (std::int64_t hk = 0; hk < c.Hkv; ++hk) {
+        const auto [pb, row] = c.kv_slot(b, j);
+        if (std::exchange(filled[(pb * c.Hkv + hk) * rows + row], 1)) continue;
+        for (auto [t, scale, dim] : {std::tuple{&in.k, &in.k_scale, c.D}, std::tuple{&in.v, &in.v_scale, c.Dv}}) {
+          if (c.quantized() && c.scale_grain == ScaleGrain::token) (*scale)->set(pb, hk, row, 0, draw_scale(c, r));
+          for (std::int64_t d = 0; d < dim; ++d) {
+            if (c.quantized()) t->set_code(pb, hk, row, d, draw_code(c, r));
+            else t->set(pb, hk, row, d, r.real(-1, 1));
+          }
+        }
+      }
+}
+
+// What the reference reads: key j of sequence b at [b, hk, j] of a dense
+// tensor, code * scale rounded once to fp32 (the product is exact in
+// double), then to `dtype`. Dense K/V keep all N rows (bias and kv_lens
+// index them).
+void gather(const Case& c, const GuardedView& t, const std::optional<GuardedView>& scale, std::int64_t dim,
+            attnrt_dtype dtype, std::optional<GuardedView>& into) {
+  std::int64_t n = 1;
+  for (std::int64_t b = 0; b < c.seqs(); ++b) n = std::max(n, c.varlen || c.paged ? c.keys(b) : c.N);
+  GuardedView& out = into.emplace(dtype, GuardedView::Shape{c.B, c.Hkv, n, dim},
+                                  GuardedView::Strides{c.Hkv * n * dim, n * dim, dim}, kNanFill);
+  for (std::int64_t b = 0; b < c.seqs(); ++b)
+    for (std::int64_t hk = 0; hk < c.Hkv; ++hk)
+      for (std::int64_t j = 0; j < c.keys(b); ++j) {
+        const auto [pb, row] = c.kv_slot(b, j);
+        double s = 1;
+        if (scale) {
+          const auto [sb, sh, ss] = scale_index(c, pb, hk, row);
+          s = scale->get(sb, sh, ss, 0);
+        }
+        for (std::int64_t d = 0; d < dim; ++d) out.set(b, hk, j, d, static_cast<float>(t.get(pb, hk, row, d) * s));
+      }
+}
+
 }  // namespace
 
 Inputs::Inputs(const Case& c)
-    : q(c.dtype, {c.B, c.Hq, c.M, c.D}, c.q_strides, kNanFill),
-      k(c.dtype, {c.B, c.Hkv, c.N, c.D}, c.k_strides, kNanFill),
-      v(c.dtype, {c.B, c.Hkv, c.N, c.Dv}, c.v_strides, kNanFill),
-      o(c.dtype, {c.B, c.Hq, c.M, c.Dv}, c.o_strides, kNanFill),
+    : q(c.dtype, c.q_shape(c.D), c.q_strides, kNanFill),
+      k(c.kv_dtype, c.kv_shape(c.D), c.k_strides, kNanFill),
+      v(c.kv_dtype, c.kv_shape(c.Dv), c.v_strides, kNanFill),
+      o(c.dtype, c.q_shape(c.Dv), c.o_strides, kNanFill),
       kv_lens(c.kv_lens),
       spec(c) {
   Rng r(c.data_seed);
   fill_uniform(q, r);
-  fill_uniform(k, r);
-  fill_uniform(v, r);
+  if (c.serving()) {
+    fill_serving_kv(*this, r);
+  } else {
+    fill_uniform(k, r);
+    fill_uniform(v, r);
+  }
   if (c.bias) {
     bias.emplace(ATTNRT_F32, GuardedView::Shape{c.bias_batch1 ? 1 : c.B, c.bias_heads1 ? 1 : c.Hq, c.M, c.N},
                  c.bias_strides, kNanFill);
@@ -114,11 +254,20 @@ Inputs::Inputs(const Case& c)
           for (std::int64_t j = 0; j < s[3]; ++j)
             bias->set(b, h, i, j, r.range(0, 999) < c.bias_masked_per_mille ? -kInf : r.real(-1, 1));
   }
-  if (c.lse) lse.emplace(ATTNRT_F32, GuardedView::Shape{c.B, c.Hq, c.M, 1}, c.lse_strides, kNanFill);
+  if (c.lse) lse.emplace(ATTNRT_F32, c.q_shape(1), c.lse_strides, kNanFill);
   if (c.hidden_nonfinite) hide_non_finite(*this, params(), r);
-  if (c.visible_nonfinite) place_non_finite(*this, r);
+  if (c.visible_nonfinite) (c.serving() ? place_non_finite_serving : place_non_finite)(*this, r);
+  if (c.serving()) {
+    gather(c, k, k_scale, c.D, ATTNRT_F32, k_ref);
+    gather(c, v, v_scale, c.Dv, ATTNRT_F32, v_ref);
+  }
+  if (c.quantized() && c.dtype != ATTNRT_F32) {
+    gather(c, k, k_scale, c.D, c.dtype, k_ref_q);
+    gather(c, v, v_scale, c.Dv, c.dtype, v_ref_q);
+  }
   for (GuardedView* t : {&q, &k, &v}) t->make_read_only();
-  if (bias) bias->make_read_only();
+  for (auto* t : {&bias, &k_scale, &v_scale})
+    if (*t) (*t)->make_read_only();
   o.snapshot();
   if (lse) lse->snapshot();
 }
@@ -139,6 +288,17 @@ attnrt_params Inputs::params() const {
   p.lse = lse ? &lse->view() : nullptr;
   p.alibi_slopes = spec.alibi_slopes.empty() ? nullptr : spec.alibi_slopes.data();
   p.sinks = spec.sinks.empty() ? nullptr : spec.sinks.data();
+  if (spec.varlen) {
+    p.cu_seqlens_q = spec.cu_q.data();
+    p.cu_seqlens_k = spec.cu_k.empty() ? nullptr : spec.cu_k.data();
+    p.num_seqs = spec.seqs();
+  }
+  if (spec.paged) {
+    p.block_table = spec.block_table.data();
+    p.block_table_stride = spec.table_stride;
+  }
+  p.k_scale = k_scale ? &k_scale->view() : nullptr;
+  p.v_scale = v_scale ? &v_scale->view() : nullptr;
   return p;
 }
 

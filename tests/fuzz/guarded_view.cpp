@@ -22,7 +22,7 @@ std::size_t page_size() {
 }  // namespace
 
 GuardedView::GuardedView(attnrt_dtype dtype, Shape shape, Strides strides, unsigned char fill)
-    : esz_(dtype == ATTNRT_F32 ? 4 : 2) {
+    : esz_(dtype == ATTNRT_F32 ? 4 : dtype == ATTNRT_F16 || dtype == ATTNRT_BF16 ? 2 : 1) {
   std::int64_t last = shape[3] - 1;  // offset of the last element of the view
   for (int i = 0; i < 3; ++i) last += (shape[i] - 1) * strides[i];
   span_bytes_ = static_cast<std::size_t>(last + 1) * esz_;
@@ -58,9 +58,14 @@ void GuardedView::set(std::int64_t b, std::int64_t h, std::int64_t s, std::int64
     case ATTNRT_F32: std::memcpy(p, &f, 4); return;
     case ATTNRT_F16: u = kernels::float_to_fp16(f); break;
     case ATTNRT_BF16: u = kernels::float_to_bf16(f); break;
-    default: std::abort();  // the fuzzer draws no int8/fp8 K/V
+    default: std::abort();  // int8/fp8 K/V take set_code
   }
   std::memcpy(p, &u, 2);
+}
+
+void GuardedView::set_code(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d, std::uint8_t code) {
+  if (esz_ != 1) std::abort();
+  span_[offset(b, h, s, d)] = code;
 }
 
 double GuardedView::get(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d) const {

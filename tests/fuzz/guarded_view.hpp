@@ -27,8 +27,11 @@ class GuardedView {
   const attnrt_tensor& view() const { return view_; }
   std::size_t element_size() const { return esz_; }
 
-  // Stores v rounded to the dtype (nearest even).
+  // Stores v rounded to the dtype (nearest even); fp32, fp16, bf16 only.
   void set(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d, double v);
+  // Stores a 1-byte code (int8, fp8 views only).
+  void set_code(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d, std::uint8_t code);
+  // get() reads a code as its value, unscaled (tests/reference.hpp, load).
   double get(std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d) const;
 
   // Inputs: after this the library cannot write them without faulting.
