@@ -6,12 +6,13 @@
 
 #include <type_traits>
 
-#include "kernels/avx2/few_rows.hpp"
+#include "kernels/x86/few_rows.hpp"
 #include "kernels/avx2/gemm_fp32.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/convert.hpp"
 
 namespace attnrt::kernels::avx2 {
+using namespace x86;  // the 256-bit helpers shared with the avx512 folder
 namespace {
 
 void qk_fp32_6x2(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) {

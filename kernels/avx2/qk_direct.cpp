@@ -10,16 +10,17 @@
 // row block of a few strips, stays in L1 throughout). A few rows (decode)
 // are bound by memory and read K key after key instead (few_rows.hpp).
 // fp16/bf16 K rows are widened as each vector is loaded (load8).
-#include "kernels/avx2/intrinsics.hpp"
+#include "kernels/x86/intrinsics.hpp"
 
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/avx2/few_rows.hpp"
-#include "kernels/avx2/lanes.hpp"
+#include "kernels/x86/few_rows.hpp"
+#include "kernels/x86/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 
 namespace attnrt::kernels::avx2 {
+using namespace x86;  // the 256-bit helpers shared with the avx512 folder
 namespace {
 
 // Lanes j of the result: the sum of the 8 lanes of v[j], j < 4.

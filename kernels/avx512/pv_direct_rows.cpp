@@ -12,7 +12,7 @@
 // rows per KV head (H32/8, H32/16) 1.473x and 1.370x over passes holding
 // two rows by 128 columns of O in registers (Zen 4's choice there: 0.74 and
 // 0.87 of a plain read of V); one row (decode, S5) 1.027x over the 256-bit
-// loop of kernels/avx2/few_rows.hpp that Zen 4 preferred.
+// loop of kernels/x86/few_rows.hpp that Zen 4 preferred.
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <algorithm>

@@ -1,7 +1,8 @@
 // Q·Kᵀ and P·V for a few query rows (decode: one query row, or the query
 // heads of a GQA group stacked) with K and V rows read in place, on 256-bit
 // vectors. Both x86 sets build their few-row direct kernels from these
-// loops: the avx2 files include this header, and so do the avx512 ones.
+// loops: the avx2 files include this header, and so do the avx512 ones
+// (which is why it lives in kernels/x86/, with the 256-bit helpers it uses).
 //
 // A few rows are bound by memory, not by FMAs: K and V are read key after
 // key, each row whole from its start (one stream, in address order when the
@@ -44,12 +45,12 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/avx2/convert.hpp"
-#include "kernels/avx2/lanes.hpp"
+#include "kernels/x86/convert.hpp"
+#include "kernels/x86/lanes.hpp"
 #include "kernels/kernel_set.hpp"
 #include "kernels/rows_ahead.hpp"
 
-namespace attnrt::kernels::avx2 {
+namespace attnrt::kernels::x86 {
 
 // Most rows the few-row loops serve; more take a set's register tiles.
 inline constexpr int kFewRowsMax = 4;
@@ -215,4 +216,4 @@ static inline void pv_few_rows(int rows, int kp, const void* a, const void* v_ro
   }
 }
 
-}  // namespace attnrt::kernels::avx2
+}  // namespace attnrt::kernels::x86
