@@ -4,6 +4,7 @@
 // loop for a few rows), reading fp32, fp16 or bf16 K and V rows as they are.
 #include "kernels/avx2/kernel_set.hpp"
 
+#include <array>
 #include <type_traits>
 
 #include "kernels/x86/few_rows.hpp"
@@ -45,6 +46,23 @@ void pv_6x2_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, 
   if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo, nv ? nv + c : nullptr);
 }
 
+// The few-row path: Q·Kᵀ on 3x4 tiles of rows x keys (few_rows.hpp's loop
+// key after key for up to kFewRowsMax rows), P·V on the 6x2 tile with V in
+// place for whole strips and few_rows.hpp's loop for up to kFewRowsMax rows.
+template <class T>
+constexpr FewRowKernels kFewRows{
+    .name = "qk_fp32_3x4_direct + pv_fp32_6x2_direct, pv_fp32_4x1_direct_rows",
+    .stream = kZen3Stream,
+    .qk = qk_direct<T>,
+    .pv_rows_max = kFewRowsMax,
+    .pv_rows = pv_few_rows<kZen3Stream, kMr, kABlock, T>,
+    .pv_init = pv_6x2_direct<Epilogue::store, T>,
+    .pv_acc = pv_6x2_direct<Epilogue::accumulate, T>,
+    .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
+};
+template <class T>
+constexpr std::array<const FewRowKernels*, 1> kFewRowsByStream{&kFewRows<T>};
+
 template <class T>
 constexpr KernelSet make_set(DType t) {
   return KernelSet{
@@ -68,12 +86,7 @@ constexpr KernelSet make_set(DType t) {
       .normalize = normalize,
       // The direct path: K and V rows read in place, fp16/bf16 ones widened
       // as the kernels load them.
-      .qk_direct = qk_direct<T>,
-      .pv_direct_init = pv_6x2_direct<Epilogue::store, T>,
-      .pv_direct_acc = pv_6x2_direct<Epilogue::accumulate, T>,
-      .pv_direct_rows = pv_few_rows<kZen3Stream, kMr, kABlock, T>,
-      .pv_direct_rows_max = kFewRowsMax,
-      .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
+      .few_rows = kFewRowsByStream<T>,
       .a_block = kABlock,
   };
 }
@@ -81,6 +94,7 @@ constexpr KernelSet make_set(DType t) {
 constexpr KernelSet kF32 = make_set<float>(DType::f32);
 constexpr KernelSet kF16 = make_set<Fp16>(DType::f16);
 constexpr KernelSet kBf16 = make_set<Bf16>(DType::bf16);
+static_assert(few_rows_complete(kF32) && few_rows_complete(kF16) && few_rows_complete(kBf16));
 
 }  // namespace
 

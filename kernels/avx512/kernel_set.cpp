@@ -6,7 +6,10 @@
 
 #include "kernels/avx512/intrinsics.hpp"
 
+#include <array>
 #include <type_traits>
+
+#include "kernels/x86/few_rows.hpp"
 
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
@@ -47,6 +50,26 @@ void pv_fp32_rows(int rows, int kp, const void* a, const void* b, float* o, std:
   });
 }
 
+// The few-row path: Q·Kᵀ on 12x2 tiles of rows x keys (one row: few_rows.hpp's
+// loop key after key), P·V on every strip's real rows (the 14x2 tile cut to
+// them: no whole-strip kernels), and int8 K/V codes read in place too (the
+// pipelines apply the scales).
+template <class T>
+constexpr FewRowKernels kFewRows{
+    .name = "qk_fp32_12x2_direct + pv_fp32_14x2_direct_rows",
+    .stream = x86::kZen5Stream,
+    .qk = qk_direct<T>,
+    .pv_rows_max = kMr,
+    .pv_rows = pv_direct_rows<T>,
+    .pv_init = nullptr,
+    .pv_acc = nullptr,
+    .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
+    .qk_i8 = qk_direct<I8>,
+    .pv_rows_i8 = pv_direct_rows<I8>,
+};
+template <class T>
+constexpr std::array<const FewRowKernels*, 1> kFewRowsByStream{&kFewRows<T>};
+
 template <class T>
 constexpr KernelSet make_set(DType t) {
   return KernelSet{
@@ -69,15 +92,8 @@ constexpr KernelSet make_set(DType t) {
       .rescale = rescale,
       .normalize = normalize,
       // The direct path: K and V rows read in place, fp16/bf16 ones widened
-      // as the kernels load them; P·V on every strip's real rows (no
-      // whole-strip pv_direct_init / acc).
-      .qk_direct = qk_direct<T>,
-      .pv_direct_rows = pv_direct_rows<T>,
-      .pv_direct_rows_max = kMr,
-      .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
-      // int8 K/V codes read in place too (the pipelines apply the scales).
-      .qk_direct_i8 = qk_direct<I8>,
-      .pv_direct_rows_i8 = pv_direct_rows<I8>,
+      // as the kernels load them.
+      .few_rows = kFewRowsByStream<T>,
       .a_block = kABlock,
       .qk_rows = qk_fp32_rows,
       .pv_rows = pv_fp32_rows,
@@ -87,6 +103,7 @@ constexpr KernelSet make_set(DType t) {
 constexpr KernelSet kF32 = make_set<float>(DType::f32);
 constexpr KernelSet kF16 = make_set<Fp16>(DType::f16);
 constexpr KernelSet kBf16 = make_set<Bf16>(DType::bf16);
+static_assert(few_rows_complete(kF32) && few_rows_complete(kF16) && few_rows_complete(kBf16));
 
 }  // namespace
 

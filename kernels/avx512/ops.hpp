@@ -31,12 +31,12 @@ template <class T>
 void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
 template <class T>
 void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
-// fp16/bf16 rows to dense fp32 rows (KernelSet::widen_rows), for Fp16 and Bf16.
+// fp16/bf16 rows to dense fp32 rows (FewRowKernels::widen_rows), for Fp16 and Bf16.
 template <class T>
 void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst);
 
 // Q·Kᵀ with Q rows (fp32) and K rows (of T, widened as loaded) read in
-// place, any number of rows (qk_direct.cpp): the sets' KernelSet::qk_direct,
+// place, any number of rows (qk_direct.cpp): the sets' FewRowKernels::qk,
 // for float, Fp16 and Bf16.
 template <class T>
 void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
@@ -44,7 +44,7 @@ void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, cons
 
 // O[r][0..dv) (+)= P·V for rows r < rows <= kMr, V rows (of T, widened as
 // loaded) read whole and in place (pv_direct_rows.cpp): the sets'
-// KernelSet::pv_direct_rows, for float, Fp16 and Bf16.
+// FewRowKernels::pv_rows, for float, Fp16 and Bf16.
 template <class T>
 void pv_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv, float* o,
                     std::int64_t ldo, bool accumulate, const void* next);

@@ -1,5 +1,5 @@
 // P·V of a strip's real rows (1 to 14) with V read in place: the avx512
-// set's KernelSet::pv_direct_rows. Every row count takes the 14x2
+// set's FewRowKernels::pv_rows. Every row count takes the 14x2
 // micro-kernel cut to the real rows (gemm_fp32.hpp, Rows), 16 keys across
 // all columns per pass, V rows read in address order
 // with the next pass's rows prefetched; fp16/bf16 rows widened as each

@@ -41,9 +41,9 @@ struct Blocking {
   // Others: unused. >= 1.
   int pipe_ahead;
   // online and two_pass: read K and V in place with the set's direct
-  // kernels (KernelSet::qk_direct) instead of packing each block, where the
+  // kernels (FewRowKernels::qk) instead of packing each block, where the
   // set has them (fp16/bf16 inputs: with widen_rows) and either P takes the
-  // accurate path or the block has at most pv_direct_rows_max rows (else
+  // accurate path or the block has at most pv_rows_max rows (else
   // the flag is ignored: strip.hpp direct_kv). For few query rows per
   // block, where packing costs as much as the math. three_pass: unused (it
   // always packs).

@@ -56,10 +56,9 @@ namespace attnrt::kernels::x86 {
 inline constexpr int kFewRowsMax = 4;
 
 // How a set's few-row loops stream K and V (above).
-struct FewRowsStream {
-  int rows_ahead;     // K/V rows prefetched ahead; 0 = none
-  int keys_per_pass;  // P·V: 1 or 4
-};
+// (kernel_set.hpp's StreamParams: rows_ahead, K/V rows prefetched ahead, 0 =
+// none; keys_per_pass, P·V's keys per pass over O, 1 or 4.)
+using FewRowsStream = StreamParams;
 // What was measured, for the sets to take: the avx2 set on Zen 3, the
 // avx512 set on Zen 5 (Zen 4's pass of 1 key kept).
 inline constexpr FewRowsStream kZen3Stream{8, 4};
@@ -123,7 +122,7 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   }
 }
 
-// S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's KernelSet::qk_direct
+// S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's FewRowKernels::qk
 // for that many rows.
 template <FewRowsStream S, class T>
 static inline void qk_few_rows(int rows, int keys, int d, const float* q, std::int64_t ldq,
@@ -200,7 +199,7 @@ static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::in
       for (int c = 0; c < dv; ++c) o[r * ldo + c] = 0.0f;
 }
 
-// O (+)= P·V for 1 <= rows <= kFewRowsMax: a set's KernelSet::pv_direct_rows
+// O (+)= P·V for 1 <= rows <= kFewRowsMax: a set's FewRowKernels::pv_rows
 // (P in its fp32 A panels of Mr rows in blocks of ABlock keys; V rows of T).
 template <FewRowsStream S, int Mr, int ABlock, class T>
 static inline void pv_few_rows(int rows, int kp, const void* a, const void* v_rows, std::int64_t ldv,
