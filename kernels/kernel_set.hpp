@@ -20,9 +20,9 @@
 #pragma once
 
 #include <array>
-#include <span>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace attnrt::kernels {
 
@@ -164,8 +164,8 @@ struct KernelSet {
 
   // ---- softmax pieces on an mr-row strip ----------------------------------
   // Both take the rows the caller needs, 1 <= rows <= mr: a strip of a few
-  // real rows whose P·V is FewRowKernels::pv_rows (below), which reads no other row
-  // of P, asks for those rows only (decode: 1 of 14); every other caller
+  // real rows whose P·V is FewRowKernels::pv_rows (above), which reads no
+  // other row of P, asks for those rows only (decode: 1 of 14); every other caller
   // asks for all mr. A set may compute rows past `rows` too (cheaper than
   // skipping them in a transposing kernel); what it writes there, in mx,
   // sum or P's rows, is then the caller's to ignore.

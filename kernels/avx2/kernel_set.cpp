@@ -6,11 +6,13 @@
 
 #include <array>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/x86/few_rows.hpp"
 #include "kernels/avx2/gemm_fp32.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/convert.hpp"
+#include "kernels/tuning.hpp"
 
 namespace attnrt::kernels::avx2 {
 using namespace x86;  // the 256-bit helpers shared with the avx512 folder
@@ -46,22 +48,39 @@ void pv_6x2_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, 
   if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo, nv ? nv + c : nullptr);
 }
 
-// The few-row path: Q·Kᵀ on 3x4 tiles of rows x keys (few_rows.hpp's loop
-// key after key for up to kFewRowsMax rows), P·V on the 6x2 tile with V in
-// place for whole strips and few_rows.hpp's loop for up to kFewRowsMax rows.
-template <class T>
+// Q·Kᵀ for the few-row path: few_rows.hpp's loop key after key for up to
+// kFewRowsMax rows (streaming as S says), 3x4 tiles of rows x keys past them.
+template <StreamParams S, class T>
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
+                    float alpha, float* s, std::int64_t lds, const void* next) {
+  if (rows <= kFewRowsMax)
+    qk_few_rows<S>(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
+  else
+    qk_fp32_3x4_direct<T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+}
+
+// The few-row path, built for stream settings S: Q·Kᵀ above, P·V on the
+// 6x2 tile with V in place for whole strips and few_rows.hpp's loop for up
+// to kFewRowsMax rows.
+template <StreamParams S, class T>
 constexpr FewRowKernels kFewRows{
-    .name = "qk_fp32_3x4_direct + pv_fp32_6x2_direct, pv_fp32_4x1_direct_rows",
-    .stream = kZen3Stream,
-    .qk = qk_direct<T>,
+    .name = "qk_fp32_direct (3x4) + pv_fp32_6x2_direct, pv_fp32_4x1_direct_rows",
+    .stream = S,
+    .qk = qk_fp32_direct<S, T>,
     .pv_rows_max = kFewRowsMax,
-    .pv_rows = pv_few_rows<kZen3Stream, kMr, kABlock, T>,
+    .pv_rows = pv_few_rows<S, kMr, kABlock, T>,
     .pv_init = pv_6x2_direct<Epilogue::store, T>,
     .pv_acc = pv_6x2_direct<Epilogue::accumulate, T>,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
 };
+// One entry per stream setting the table's avx2 column names.
+constexpr auto kStreams = distinct_streams<&UarchTuning::avx2>();
+template <class T, std::size_t... I>
+constexpr std::array<const FewRowKernels*, sizeof...(I)> by_stream(std::index_sequence<I...>) {
+  return {&kFewRows<kStreams[I], T>...};
+}
 template <class T>
-constexpr std::array<const FewRowKernels*, 1> kFewRowsByStream{&kFewRows<T>};
+constexpr auto kFewRowsByStream = by_stream<T>(std::make_index_sequence<kStreams.size()>());
 
 template <class T>
 constexpr KernelSet make_set(DType t) {

@@ -8,12 +8,13 @@
 
 #include <array>
 #include <type_traits>
-
-#include "kernels/x86/few_rows.hpp"
+#include <utility>
 
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
 #include "kernels/convert.hpp"
+#include "kernels/tuning.hpp"
+#include "kernels/x86/few_rows.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
@@ -54,21 +55,40 @@ void pv_fp32_rows(int rows, int kp, const void* a, const void* b, float* o, std:
 // loop key after key), P·V on every strip's real rows (the 14x2 tile cut to
 // them: no whole-strip kernels), and int8 K/V codes read in place too (the
 // pipelines apply the scales).
-template <class T>
+// Q·Kᵀ for the few-row path: one row (decode) is bound by memory and reads K
+// key after key (x86/few_rows.hpp, streaming as S says); two or more ran
+// faster on the 12x2 pair tiles (qk_direct.cpp).
+template <StreamParams S, class T>
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
+                    float alpha, float* s, std::int64_t lds, const void* next) {
+  if (rows == 1)
+    x86::qk_few_rows<S>(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
+  else
+    qk_fp32_12x2_direct<T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+}
+
+template <StreamParams S, class T>
 constexpr FewRowKernels kFewRows{
-    .name = "qk_fp32_12x2_direct + pv_fp32_14x2_direct_rows",
-    .stream = x86::kZen5Stream,
-    .qk = qk_direct<T>,
+    .name = "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
+    .stream = S,
+    .qk = qk_fp32_direct<S, T>,
     .pv_rows_max = kMr,
-    .pv_rows = pv_direct_rows<T>,
+    .pv_rows = pv_fp32_14x2_direct_rows<T>,
     .pv_init = nullptr,
     .pv_acc = nullptr,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
-    .qk_i8 = qk_direct<I8>,
-    .pv_rows_i8 = pv_direct_rows<I8>,
+    .qk_i8 = qk_fp32_direct<S, I8>,
+    .pv_rows_i8 = pv_fp32_14x2_direct_rows<I8>,
 };
+
+// One entry per stream setting the table's avx512 column names.
+constexpr auto kStreams = distinct_streams<&UarchTuning::avx512>();
+template <class T, std::size_t... I>
+constexpr std::array<const FewRowKernels*, sizeof...(I)> by_stream(std::index_sequence<I...>) {
+  return {&kFewRows<kStreams[I], T>...};
+}
 template <class T>
-constexpr std::array<const FewRowKernels*, 1> kFewRowsByStream{&kFewRows<T>};
+constexpr auto kFewRowsByStream = by_stream<T>(std::make_index_sequence<kStreams.size()>());
 
 template <class T>
 constexpr KernelSet make_set(DType t) {

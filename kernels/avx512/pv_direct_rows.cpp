@@ -70,13 +70,13 @@ void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, fl
 }  // namespace
 
 template <class T>
-void pv_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv, float* o,
-                    std::int64_t ldo, bool accumulate, const void* next) {
+void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
+                              float* o, std::int64_t ldo, bool accumulate, const void* next) {
   const float* pa = static_cast<const float*>(a);
   const T* vt = static_cast<const T*>(v);
   with_rows(rows, [&]<int R>() { tile_rows<R>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next); });
 }
-#define ATTNRT_PV_DIRECT_ROWS(T) template void pv_direct_rows<T>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t, bool, const void*);
+#define ATTNRT_PV_DIRECT_ROWS(T) template void pv_fp32_14x2_direct_rows<T>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t, bool, const void*);
 ATTNRT_PV_DIRECT_ROWS(float)
 ATTNRT_PV_DIRECT_ROWS(Fp16)
 ATTNRT_PV_DIRECT_ROWS(Bf16)

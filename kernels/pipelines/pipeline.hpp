@@ -48,6 +48,10 @@ struct Blocking {
   // block, where packing costs as much as the math. three_pass: unused (it
   // always packs).
   bool direct_kv = false;
+  // The few-row kernels a direct block takes: one of the set's entries
+  // (KernelSet::few_rows), the one built for this CPU's stream settings
+  // (kernels/tuning.hpp: the runtime's plan names it); null = the first.
+  const FewRowKernels* few_rows = nullptr;
 };
 
 // The granule of key counts and key offsets: nr (a qk tile never straddles

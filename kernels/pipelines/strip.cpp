@@ -88,7 +88,11 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
 
 const FewRowKernels* direct_kernels(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows) {
   if (!b.direct_kv || !has_direct_kv(ks)) return nullptr;
+  // The entry the plan names if it is this set's (a plan made for another
+  // set names another's), else the first.
   const FewRowKernels* few = ks.few_rows.front();
+  for (const FewRowKernels* f : ks.few_rows)
+    if (f == b.few_rows) few = f;
   return pv_path_of(ks, p).pv_acc == ks.pv_acc || rows <= few->pv_rows_max ? few : nullptr;
 }
 

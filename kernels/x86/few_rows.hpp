@@ -13,8 +13,8 @@
 // key at 85-100%; four rows in the 3x4 and 1x4 register tiles 6.8-8.1 GB/s,
 // key after key 10.1-11.0 (in L1/L2 the tiles are faster, 59 vs 51
 // GFLOP/s, so more rows keep them). How a core streams best otherwise was
-// measured per core, and each set passes what was measured on the cores it
-// runs on (FewRowsStream):
+// measured per core, and the loops take it as a parameter (FewRowsStream),
+// chosen per microarchitecture in kernels/tuning.hpp's table:
 // - rows_ahead: K or V rows prefetched ahead, the row that many keys on as
 //   each key starts, counted in fp32 rows: 16-bit rows go twice as many
 //   ahead, the same bytes (ahead_of). Zen 3 (the avx2 set): 8, about 12%
@@ -59,10 +59,7 @@ inline constexpr int kFewRowsMax = 4;
 // (kernel_set.hpp's StreamParams: rows_ahead, K/V rows prefetched ahead, 0 =
 // none; keys_per_pass, P·V's keys per pass over O, 1 or 4.)
 using FewRowsStream = StreamParams;
-// What was measured, for the sets to take: the avx2 set on Zen 3, the
-// avx512 set on Zen 5 (Zen 4's pass of 1 key kept).
-inline constexpr FewRowsStream kZen3Stream{8, 4};
-inline constexpr FewRowsStream kZen5Stream{16, 1};
+// (What was measured, and which CPU takes which: kernels/tuning.hpp.)
 
 // Rows of T that S prefetches ahead: as many bytes as S.rows_ahead fp32 rows.
 template <FewRowsStream S, class T>

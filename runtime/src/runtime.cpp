@@ -154,6 +154,7 @@ scheduler::Bind bind_of(const char* bind) {
 
 Runtime::Runtime(const attnrt_config& config) {
   check_config(config);
+  tuning_row_ = &kernels::uarch_tuning(cpu_features().uarch);
   sets_ = select_sets(config.isa, &set_note_);
   direct_sets_ = select_direct_sets(sets_, config.isa);
   tile_sets_ = select_tile_sets(sets_, config.isa);
@@ -203,6 +204,21 @@ Runtime::Runtime(const attnrt_config& config) {
                  placement_->machine().describe().c_str(), placement_->describe().c_str(),
                  arena_->describe().c_str());
   if (verbose_ && !set_note_.empty()) std::fprintf(stderr, "attnrt: %s\n", set_note_.c_str());
+  if (verbose_) {
+    // The CPU's row of the tuning table and what the chosen sets take from it.
+    std::string few;
+    for (const kernels::KernelSet* ks : sets_) {
+      const kernels::FewRowKernels* f = kernels::few_rows_for(*tuning_row_, *ks);
+      const std::string item = std::string(ks->name) + " " + (f ? f->name : "none");
+      if (few.find(item) != std::string::npos) continue;
+      few += (few.empty() ? "" : "; ") + item;
+      if (f && f->stream != kernels::StreamParams{})
+        few += " (" + std::to_string(f->stream.rows_ahead) + " rows ahead, " +
+               std::to_string(f->stream.keys_per_pass) + " keys per pass)";
+    }
+    std::fprintf(stderr, "attnrt: uarch %s (family %d model %d), few-row kernels: %s\n", tuning_row_->name,
+                 cpu_features().family, cpu_features().model, few.c_str());
+  }
 }
 
 std::size_t Runtime::largest_workspace() const {
@@ -280,6 +296,9 @@ Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
       plan.kernel_set = ks = direct;
     }
   }
+  // A direct plan names the few-row kernels built for this CPU's row of the
+  // tuning table.
+  plan.blocking.few_rows = plan.blocking.direct_kv ? kernels::few_rows_for(*tuning_row_, *ks) : nullptr;
   if (!fit_workspace(*ks, shape.d, shape.dv, arena_->workspace_bytes(), plan))
     fail(ATTNRT_INTERNAL_ERROR, "no plan for D=", shape.d, " Dv=", shape.dv, " fits the ", arena_->workspace_bytes(),
          " bytes of workspace per worker the arena was sized for");
