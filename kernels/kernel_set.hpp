@@ -230,6 +230,13 @@ struct KernelSet {
   // stream settings (StreamParams); the plan takes the one the detected CPU's
   // row of kernels/tuning.hpp names (Blocking::few_rows), else the first.
   std::span<const FewRowKernels* const> few_rows{};
+  // A set without the path may name instead the set whose few-row path
+  // serves its few-row blocks: one of the same input dtype that needs no
+  // CPU feature this one lacks. Such a block then runs on that set
+  // throughout (the direct P·V reads P as that set's exp2_rows writes it),
+  // e.g. avx512_bf16 (P in bf16 pairs) hands decode to avx512, which reads
+  // the bf16 rows in place. Null: none (the pipelines pack).
+  const KernelSet* (*few_rows_from)() = nullptr;
 
   // ---- optional: A panel blocking (see the top of this file) --------------
   int a_block = 0;  // k-columns per A panel block; 0 = k_pack

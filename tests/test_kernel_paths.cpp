@@ -429,6 +429,14 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
     EXPECT_EQ(f->widen_rows == nullptr, k.dtype == DType::f32) << "widen_rows for 16-bit inputs, and only there";
     EXPECT_EQ(f->qk_i8 == nullptr, f->pv_rows_i8 == nullptr) << "half of the int8 pair";
   }
+  if (k.few_rows_from) {
+    EXPECT_FALSE(kernels::has_direct_kv(k)) << "a few-row path of its own and another set's";
+    const KernelSet* from = k.few_rows_from();
+    ASSERT_NE(from, nullptr) << "few_rows_from names no set";
+    EXPECT_TRUE(kernels::has_direct_kv(*from)) << from->name << " has no few-row path to lend";
+    EXPECT_EQ(from->dtype, k.dtype) << from->name;
+    EXPECT_EQ(from->requires_cpu & ~k.requires_cpu, 0u) << from->name << " needs CPU features " << k.name << " does not";
+  }
   if (kernels::has_direct_kv(k)) {
     EXPECT_TRUE(k.k_pack == 1 && k.packed_elem == sizeof(float)) << "direct kernels on a set that is not fp32 with k_pack 1";
     EXPECT_EQ(kernels::kDirectPvKeys % kernels::a_block_of(k), 0)

@@ -145,9 +145,10 @@ TEST(RuntimeQueries, TuningTableMapsCpusToTheirRows) {
 }
 
 // A few-row call whose dtype's set has no direct K/V path (avx512_bf16
-// packs K and V into bf16 pairs) runs on the first later set of the
-// registry this CPU runs that has one, and matches the reference; a
-// prefill call keeps the dtype's set, and so does a named set.
+// packs K and V into bf16 pairs) runs on the set it names for few rows
+// (KernelSet::few_rows_from), a later set of the registry this CPU runs,
+// and matches the reference; a prefill call keeps the dtype's set, and so
+// does a named set.
 TEST(RuntimeQueries, FewRowCallsTakeASetWithTheDirectPath) {
   RuntimePtr rt = make_runtime(nullptr);
   ASSERT_TRUE(rt);
@@ -159,10 +160,12 @@ TEST(RuntimeQueries, FewRowCallsTakeASetWithTheDirectPath) {
     SCOPED_TRACE("dtype " + std::to_string(t));
     const kernels::KernelSet& own = rt::kernel_set_of(rt.get(), t);
     const kernels::KernelSet* expected = nullptr;  // null: the dtype's own set
-    if (!kernels::has_direct_kv(own)) {
+    if (!kernels::has_direct_kv(own) && own.few_rows_from) {
+      expected = own.few_rows_from();
       const auto sets = kernels::kernel_sets(static_cast<kernels::DType>(t));
-      for (auto it = std::find(sets.begin(), sets.end(), &own); it != sets.end() && !expected; ++it)
-        if (runs_here(*it) && kernels::has_direct_kv(**it)) expected = *it;
+      EXPECT_NE(std::find(std::find(sets.begin(), sets.end(), &own), sets.end(), expected), sets.end())
+          << expected->name << " is not a later set of the registry";
+      EXPECT_TRUE(runs_here(expected));
     }
     Problem decode({.dtype = t, .B = 2, .Hq = 8, .Hkv = 2, .M = 1, .N = 300, .D = 64, .Dv = 64, .causal = true});
     HostTensor o = decode.make_o();

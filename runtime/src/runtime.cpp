@@ -89,20 +89,20 @@ std::array<const kernels::KernelSet*, 3> select_sets(const char* isa, std::strin
   return sets;
 }
 
-// For each dtype whose set has no direct K/V path (kernel_set.hpp), the
-// first later set of the registry this CPU runs that has one: e.g. bf16
-// decode on avx512_bf16 takes the avx512 set, which reads bf16 rows in
-// place (widening them to fp32 as it loads them), rather than packing K and V into bf16 pairs
-// for a handful of query rows. None when ATTNRT_ISA named the set.
+// For each dtype whose set has no few-row path of its own, the set it
+// names for its few-row blocks (KernelSet::few_rows_from), if this CPU runs
+// it: e.g. bf16 decode on avx512_bf16 takes the avx512 set, which reads bf16
+// rows in place (widening them to fp32 as it loads them), rather than
+// packing K and V into bf16 pairs for a handful of query rows. None when
+// ATTNRT_ISA named the set.
 std::array<const kernels::KernelSet*, 3> select_direct_sets(const std::array<const kernels::KernelSet*, 3>& sets,
                                                             const char* isa) {
   std::array<const kernels::KernelSet*, 3> direct{};
   for (int t = 0; t < 3; ++t) {
-    if (kernels::has_direct_kv(*sets[t]) || (isa && std::strcmp(isa, sets[t]->name) == 0)) continue;
-    const auto all = kernels::kernel_sets(static_cast<DType>(t));
-    auto it = std::find(all.begin(), all.end(), sets[t]);
-    for (; it != all.end() && !direct[t]; ++it)
-      if (runs_here(*it) && kernels::has_direct_kv(**it)) direct[t] = *it;
+    const kernels::KernelSet& own = *sets[t];
+    if (kernels::has_direct_kv(own) || !own.few_rows_from || (isa && std::strcmp(isa, own.name) == 0)) continue;
+    const kernels::KernelSet* from = own.few_rows_from();
+    if (from && runs_here(from) && kernels::has_direct_kv(*from)) direct[t] = from;
   }
   return direct;
 }
@@ -208,8 +208,10 @@ Runtime::Runtime(const attnrt_config& config) {
     // The CPU's row of the tuning table and what the chosen sets take from it.
     std::string few;
     for (const kernels::KernelSet* ks : sets_) {
-      const kernels::FewRowKernels* f = kernels::few_rows_for(*tuning_row_, *ks);
-      const std::string item = std::string(ks->name) + " " + (f ? f->name : "none");
+      const kernels::KernelSet* from = ks->few_rows_from ? ks->few_rows_from() : nullptr;
+      const kernels::FewRowKernels* f = kernels::few_rows_for(*tuning_row_, from ? *from : *ks);
+      const std::string item = std::string(ks->name) + (from ? std::string(" via ") + from->name : "") + " " +
+                               (f ? f->name : "none");
       if (few.find(item) != std::string::npos) continue;
       few += (few.empty() ? "" : "; ") + item;
       if (f && f->stream != kernels::StreamParams{})
