@@ -22,6 +22,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace attnrt::kernels {
 
@@ -43,6 +44,98 @@ enum CpuFeature : std::uint32_t {
   kFeatureSve = 1u << 8,         // SVE, any vector length
   kFeatureSve512 = 1u << 9,      // SVE with 512-bit vectors (A64FX)
 };
+
+// ---- The few-row (direct) path ------------------------------------------------
+// For few query rows (decode, skinny shapes, the query heads of one KV head
+// stacked as rows), packing K and V costs as much as the math and doubles
+// the memory traffic; these kernels read the user's K and V rows where they
+// are, of the set's dtype (fp16/bf16 rows widened to fp32 as each vector is
+// loaded, so that K and V stream from memory among the FMAs). A set fills a
+// FewRowKernels completely or not at all (few_rows_complete below, checked
+// at compile time by every set that has one and for every registered set by
+// test_kernel_paths); only sets with fp32 panels (k_pack 1) can, since the
+// direct P·V reads P as the fp32 A panel exp2_rows writes.
+//
+// Like XNNPACK's GEMM configs per MR, the P·V kernels are indexed by the rows
+// they take: pv_rows serves strips of 1..pv_rows_max real rows and reads and
+// writes those rows only; strips with more real rows take pv_init / pv_acc,
+// which compute all mr rows (null when pv_rows_max == mr: pv_rows serves
+// every strip). Q·Kᵀ takes any row count in one call (a whole row block:
+// each K row should be read from memory once for all rows).
+//
+// Every direct kernel also takes `next`: where the rows after its last one
+// continue, ld apart as ever (a paged cache's next page), or null when they
+// follow in memory. Only prefetches read there (kv_runs.hpp), so a kernel
+// that prefetches K or V rows ahead streams across a page end as it does
+// across its call's end, and never fetches the lines past a page, which
+// belong to something else.
+
+// S[rows x keys] = alpha * Q·Kᵀ: fp32 Q rows [rows x d] (row stride ldq) and
+// K rows [keys x d] (row stride ldk elements) read in place, any rows >= 1,
+// keys >= 0 and d >= 1 (no padding anywhere: tails are the kernel's job).
+// Writes exactly S[0..rows)[0..keys), row stride lds.
+using QkDirectFn = void (*)(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
+                            std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next);
+// O[mr x cols] = P·V (init) or O += P·V (acc) over kp >= 1 keys: P an A
+// panel of fp32 (as exp2_rows writes it for the accurate precision), V rows
+// read in place: row j of the B operand is row j of v (ldv elements apart),
+// `cols` (>= 1, e.g. all of Dv) columns of it. O columns [cols,
+// round_up(cols, nv)) get 0 (init) or += 0 (acc), so O's padding to nv stays
+// 0. One call covers all columns so that a few keys per call (V rows kept in
+// L1 for the next strip) cost no per-slice call.
+using PvDirectFn = void (*)(int kp, const void* a, const void* v, std::int64_t ldv, int cols, float* o,
+                            std::int64_t ldo, const void* next);
+// For a strip's real rows (decode: one row, or a GQA group's query heads
+// stacked): O[r][0..dv) = P·V, or += P·V if `accumulate`, for rows r < rows
+// (1 <= rows <= pv_rows_max; O rows ldo apart; kp >= 1), with P's rows from
+// an A panel as above and all dv columns of V's rows read in place, row
+// after row. Nothing else of O is written.
+using PvDirectRowsFn = void (*)(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
+                                float* o, std::int64_t ldo, bool accumulate, const void* next);
+// dst[r][c] = src[r][c] widened to fp32, r < rows, c < cols (src row stride
+// ld elements; dst dense, row stride cols): fp16/bf16 Q rows, which the
+// direct Q·Kᵀ takes in fp32.
+using WidenRowsFn = void (*)(const void* src, std::int64_t ld, int rows, int cols, float* dst);
+
+// How few-row loops stream K and V from memory, which differs per
+// microarchitecture: chosen from the detected CPU in one table
+// (kernels/tuning.hpp), not fixed in the kernels. {0, 0}: kernels with no
+// such setting.
+struct StreamParams {
+  int rows_ahead = 0;     // K/V rows prefetched ahead (in fp32 rows' bytes); 0 = none
+  int keys_per_pass = 0;  // P·V: keys per pass over O
+  constexpr bool operator==(const StreamParams&) const = default;
+};
+
+struct FewRowKernels {
+  const char* name;     // its kernels, e.g. "qk_fp32_12x2_direct + pv_fp32_14x2_direct_rows"
+  StreamParams stream;  // the setting its loops were built for
+  QkDirectFn qk;
+  // P·V by row count (above).
+  int pv_rows_max;
+  PvDirectRowsFn pv_rows;
+  PvDirectFn pv_init, pv_acc;  // all mr rows; null iff pv_rows_max == mr
+  // fp16/bf16 sets: Q's rows widened (required); fp32 sets: null.
+  WidenRowsFn widen_rows;
+  // Optional, both or neither: qk and pv_rows over int8 K/V codes
+  // (unscaled), widened as each vector is loaded. The pipelines multiply
+  // S's column j by key j's K scale after qk, and P's column j by its V
+  // scale before P·V. Null: int8 rows are dequantized into a stage first
+  // (kv_runs.hpp) and read by qk and pv_rows / pv_init / pv_acc.
+  QkDirectFn qk_i8 = nullptr;
+  PvDirectRowsFn pv_rows_i8 = nullptr;
+};
+
+// Whether f is a complete few-row interface for a set of dtype t, mr rows
+// per strip, k_pack and packed element size as given: every kernel there,
+// the P·V kernels covering 1..mr rows, widen_rows exactly for 16-bit inputs,
+// the int8 pair whole or absent.
+constexpr bool few_rows_complete(const FewRowKernels& f, DType t, int mr, int k_pack, std::size_t packed_elem) {
+  const bool strips = f.pv_init && f.pv_acc ? f.pv_rows_max < mr : !f.pv_init && !f.pv_acc && f.pv_rows_max == mr;
+  return f.name && f.qk && f.pv_rows && f.pv_rows_max >= 1 && f.pv_rows_max <= mr && strips &&
+         (t == DType::f32) == (f.widen_rows == nullptr) && (f.qk_i8 == nullptr) == (f.pv_rows_i8 == nullptr) &&
+         k_pack == 1 && packed_elem == sizeof(float);
+}
 
 struct KernelSet {
   const char* name;           // e.g. "generic", "avx512", "sve512": what ATTNRT_ISA selects
@@ -71,8 +164,8 @@ struct KernelSet {
 
   // ---- softmax pieces on an mr-row strip ----------------------------------
   // Both take the rows the caller needs, 1 <= rows <= mr: a strip of a few
-  // real rows whose P·V is pv_direct_rows (below), which reads no other row
-  // of P, asks for those rows only (decode: 1 of 14); every other caller
+  // real rows whose P·V is FewRowKernels::pv_rows (above), which reads no
+  // other row of P, asks for those rows only (decode: 1 of 14); every other caller
   // asks for all mr. A set may compute rows past `rows` too (cheaper than
   // skipping them in a transposing kernel); what it writes there, in mx,
   // sum or P's rows, is then the caller's to ignore.
@@ -131,63 +224,19 @@ struct KernelSet {
   std::uint64_t (*fp_mode_enter)() = nullptr;
   void (*fp_mode_leave)(std::uint64_t saved) = nullptr;
 
-  // ---- optional: the direct K/V path (sets with fp32 panels, k_pack == 1) --
-  // For few query rows (skinny and decode shapes), packing K and V costs as
-  // much as the math and doubles the memory traffic; these kernels read the
-  // user's K and V rows where they are, of the set's dtype (fp16/bf16 rows
-  // widened to fp32 as each vector is loaded, so that K and V stream from
-  // memory among the FMAs). Null = not available (the pipelines pack); a set
-  // fills qk_direct and either pv_direct_init and pv_direct_acc or a
-  // pv_direct_rows for all mr rows (has_direct_kv below).
-  //
-  // S[rows x keys] = alpha * Q·Kᵀ: fp32 Q rows [rows x d] (row stride ldq)
-  // and K rows [keys x d] (row stride ldk elements) read in place, any rows
-  // >= 1 (a whole row block: each K row should be read from memory once for
-  // all rows), keys >= 0 and d >= 1 (no padding anywhere: tails are the
-  // kernel's job). Writes exactly S[0..rows)[0..keys), row stride lds.
-  //
-  // Every direct kernel also takes `next`: where the rows after its last
-  // one continue, ld apart as ever (a paged cache's next page), or null
-  // when they follow in memory. Only prefetches read there (kv_runs.hpp),
-  // so a kernel that prefetches K or V rows ahead streams across a page
-  // end as it does across its call's end, and never fetches the lines past
-  // a page, which belong to something else.
-  void (*qk_direct)(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
-                    std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) = nullptr;
-  // O[mr x cols] = P·V (init) or O += P·V (acc) over kp >= 1 keys: P an A panel
-  // of fp32 (as exp2_rows writes it for the accurate precision), V rows
-  // read in place: row j of the B operand is
-  // row j of v (ldv elements apart), `cols` (>= 1, e.g. all of Dv) columns
-  // of it. O columns [cols, round_up(cols, nv)) get 0 (init) or += 0 (acc),
-  // so O's padding to nv stays 0. One call covers all columns so that a few
-  // keys per call (V rows kept in L1 for the next strip) cost no per-slice
-  // call.
-  void (*pv_direct_init)(int kp, const void* a, const void* v, std::int64_t ldv, int cols,
-                         float* o, std::int64_t ldo, const void* next) = nullptr;
-  void (*pv_direct_acc)(int kp, const void* a, const void* v, std::int64_t ldv, int cols,
-                        float* o, std::int64_t ldo, const void* next) = nullptr;
-  // For a strip's real rows (decode: one row, or a GQA group's query heads
-  // stacked): O[r][0..dv) = P·V, or += P·V if `accumulate`, for rows
-  // r < rows (1 <= rows <= pv_direct_rows_max; O rows ldo apart; kp >= 1), with P's
-  // rows from an A panel as above and all dv columns of V's rows read in
-  // place, row after row. Nothing else of O is written. Null, or more rows,
-  // = pv_direct_init / acc serve (computing mr rows of which `rows` are used).
-  void (*pv_direct_rows)(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
-                         float* o, std::int64_t ldo, bool accumulate, const void* next) = nullptr;
-  int pv_direct_rows_max = 0;
-  // For a set of fp16/bf16 inputs with the direct kernels: dst[r][c] =
-  // src[r][c] widened to fp32, r < rows, c < cols (src row stride ld
-  // elements; dst dense, row stride cols): Q's rows, which qk_direct takes
-  // in fp32. Required there, null otherwise.
-  void (*widen_rows)(const void* src, std::int64_t ld, int rows, int cols, float* dst) = nullptr;
-  // Optional: qk_direct and pv_direct_rows over int8 K/V codes (unscaled),
-  // widened as each vector is loaded. The pipelines multiply S's column j
-  // by key j's K scale after qk, and P's column j by its V scale before
-  // P·V. Null: int8 rows are dequantized into a stage first (kv_runs.hpp).
-  void (*qk_direct_i8)(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
-                       std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) = nullptr;
-  void (*pv_direct_rows_i8)(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
-                            float* o, std::int64_t ldo, bool accumulate, const void* next) = nullptr;
+  // ---- optional: the few-row (direct) path ----------------------------------
+  // Its kernels, all of them or none (FewRowKernels below): empty = the
+  // pipelines pack. Several entries are the same kernels built for other
+  // stream settings (StreamParams); the plan takes the one the detected CPU's
+  // row of kernels/tuning.hpp names (Blocking::few_rows), else the first.
+  std::span<const FewRowKernels* const> few_rows{};
+  // A set without the path may name instead the set whose few-row path
+  // serves its few-row blocks: one of the same input dtype that needs no
+  // CPU feature this one lacks. Such a block then runs on that set
+  // throughout (the direct P·V reads P as that set's exp2_rows writes it),
+  // e.g. avx512_bf16 (P in bf16 pairs) hands decode to avx512, which reads
+  // the bf16 rows in place. Null: none (the pipelines pack).
+  const KernelSet* (*few_rows_from)() = nullptr;
 
   // ---- optional: A panel blocking (see the top of this file) --------------
   int a_block = 0;  // k-columns per A panel block; 0 = k_pack
@@ -211,12 +260,15 @@ struct KernelSet {
                   bool accumulate) = nullptr;
 };
 
-// The direct P·V reads P as an fp32 A panel (k_pack 1), as exp2_rows writes
-// it for sets with fp32 panels; an fp16/bf16 set also widens Q's rows.
-inline bool has_direct_kv(const KernelSet& ks) {
-  const bool pv = (ks.pv_direct_init && ks.pv_direct_acc) || (ks.pv_direct_rows && ks.pv_direct_rows_max >= ks.mr);
-  return ks.qk_direct && pv && ks.k_pack == 1 &&
-         ks.packed_elem == sizeof(float) && (ks.dtype == DType::f32 || ks.widen_rows);
+// Whether the set has the few-row (direct) path.
+inline bool has_direct_kv(const KernelSet& ks) { return !ks.few_rows.empty(); }
+
+// Whether every few-row entry of the set is complete for it (each set with
+// the path static_asserts this; test_kernel_paths checks every registered set).
+constexpr bool few_rows_complete(const KernelSet& ks) {
+  for (const FewRowKernels* f : ks.few_rows)
+    if (!f || !few_rows_complete(*f, ks.dtype, ks.mr, ks.k_pack, ks.packed_elem)) return false;
+  return true;
 }
 
 // The P·V path a pipeline uses for precision `prec`: its V packer, kernels and

@@ -1,5 +1,5 @@
 // Where a direct kernel's prefetches of rows past its call go
-// (KernelSet::qk_direct's `next`): row i of rows [0, n) is at rows + i·ld;
+// (FewRowKernels::qk's `next`): row i of rows [0, n) is at rows + i·ld;
 // the rows after them are at next + (i - n)·ld, or in memory after row
 // n - 1 when next is null (dense K and V).
 #pragma once

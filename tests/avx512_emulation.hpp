@@ -9,7 +9,7 @@
 
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
-#include <simde/x86/f16c.h>  // the avx2 folder's fp16 loads (few_rows.hpp)
+#include <simde/x86/f16c.h>  // the x86 folder's fp16 loads (few_rows.hpp)
 
 #include <cmath>
 #include <cstdint>

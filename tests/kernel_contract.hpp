@@ -32,6 +32,7 @@ namespace attnrt::test {
 
 using kernels::DType;
 using kernels::Exp2Precision;
+using kernels::FewRowKernels;
 using kernels::KernelSet;
 using kernels::round_up;
 

@@ -1,5 +1,6 @@
 // The kernel-contract suite, the direct K/V path and what runs the tiles:
-// qk_direct, pv_direct_*, widen_rows on every set that has them, every
+// every FewRowKernels entry (qk, pv_rows, pv_init / acc, widen_rows) of
+// every set that has them, every
 // pipeline on every set, and whole calls through a runtime on each set,
 // against double precision (tests/kernel_contract.hpp).
 #include <attnrt/attnrt.h>
@@ -39,12 +40,12 @@ namespace {
 // `keys` rows of k read in place: exactly S[0..rows)[0..keys) written, within
 // fp32 rounding of the double dot products; nothing else of S[most_rows x
 // keys + 5] (pre-filled with kSentinel) written.
-void expect_qk_direct(const KernelSet& ks, const Matrix& q, const Matrix& k, int rows, int keys, int most_rows,
+void expect_qk_direct(const FewRowKernels& f, const Matrix& q, const Matrix& k, int rows, int keys, int most_rows,
                       float alpha) {
   const int d = q.cols;
   const std::int64_t lds = keys + 5;
   std::vector<float> s(static_cast<std::size_t>(most_rows) * lds, kSentinel);
-  ks.qk_direct(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds, nullptr);
+  f.qk(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds, nullptr);
   for (int i = 0; i < most_rows; ++i)
     for (int j = 0; j < lds; ++j) {
       const float got = s[i * lds + j];
@@ -67,23 +68,27 @@ void expect_qk_direct(const KernelSet& ks, const Matrix& q, const Matrix& k, int
 TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  const bool sample = emulated() || kEmulatedSets;
-  std::mt19937 rng(11);
-  std::vector<int> key_counts;
-  for (int keys = 1; keys <= 67; ++keys)
-    if (!sample || keys <= 9 || keys == 16 || keys == 17 || keys == 33 || keys == 67) key_counts.push_back(keys);
-  for (const int d : {8, 33, 64, 128, 256}) {
-    // Up to a row block of a few strips: the pipelines hand it whole.
-    const int most = 2 * k.mr + 4;
-    // Off 64-byte boundaries, as in a cache view.
-    const Matrix q(most, d, d + 3, DType::f32, rng, -1.0f, 1.0f, 1), kk(67, d, d + 3, k.dtype, rng, -1.0f, 1.0f, 1);
-    for (int rows = 1; rows <= most; ++rows)
-      for (const int keys : key_counts) {
-        if (sample && rows > 5 && rows % k.mr > 1 && rows != most) continue;
-        SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
-        expect_qk_direct(k, q, kk, rows, keys, most, keys % 2 ? 1.0f : -0.37f);
-        if (HasFatalFailure()) return;
-      }
+  for (const FewRowKernels* few : k.few_rows) {
+    const FewRowKernels& f = *few;
+    SCOPED_TRACE(f.name);
+    const bool sample = emulated() || kEmulatedSets;
+    std::mt19937 rng(11);
+    std::vector<int> key_counts;
+    for (int keys = 1; keys <= 67; ++keys)
+      if (!sample || keys <= 9 || keys == 16 || keys == 17 || keys == 33 || keys == 67) key_counts.push_back(keys);
+    for (const int d : {8, 33, 64, 128, 256}) {
+      // Up to a row block of a few strips: the pipelines hand it whole.
+      const int most = 2 * k.mr + 4;
+      // Off 64-byte boundaries, as in a cache view.
+      const Matrix q(most, d, d + 3, DType::f32, rng, -1.0f, 1.0f, 1), kk(67, d, d + 3, k.dtype, rng, -1.0f, 1.0f, 1);
+      for (int rows = 1; rows <= most; ++rows)
+        for (const int keys : key_counts) {
+          if (sample && rows > 5 && rows % k.mr > 1 && rows != most) continue;
+          SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
+          expect_qk_direct(f, q, kk, rows, keys, most, keys % 2 ? 1.0f : -0.37f);
+          if (HasFatalFailure()) return;
+        }
+    }
   }
 }
 
@@ -92,18 +97,22 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
 TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
   const KernelSet& ks = this->ks();
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
-  constexpr int kMostRows = 16;
-  std::mt19937 rng(21);
-  for (int d : {1, 7, 33, 41, 128, 256})
-    for (int keys : {0, 1, 7, 33, 257}) {
-      const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, ks.dtype, rng);
-      for (int rows = 1; rows <= kMostRows; ++rows) {
-        if (emulated() && !(rows <= 4 || rows % 8 <= 1 || rows % 12 <= 1)) continue;
-        SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
-        expect_qk_direct(ks, q, k, rows, keys, kMostRows, rows % 2 ? 0.37f : -1.0f);
-        if (HasFatalFailure()) return;
+  for (const FewRowKernels* few : ks.few_rows) {
+    const FewRowKernels& f = *few;
+    SCOPED_TRACE(f.name);
+    constexpr int kMostRows = 16;
+    std::mt19937 rng(21);
+    for (int d : {1, 7, 33, 41, 128, 256})
+      for (int keys : {0, 1, 7, 33, 257}) {
+        const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, ks.dtype, rng);
+        for (int rows = 1; rows <= kMostRows; ++rows) {
+          if (emulated() && !(rows <= 4 || rows % 8 <= 1 || rows % 12 <= 1)) continue;
+          SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
+          expect_qk_direct(f, q, k, rows, keys, kMostRows, rows % 2 ? 0.37f : -1.0f);
+          if (HasFatalFailure()) return;
+        }
       }
-    }
+  }
 }
 
 // Head dims for the direct kernels: every width 1..64 (each residue mod 4
@@ -121,17 +130,21 @@ std::vector<int> direct_dims() {
 TEST_P(KernelSetTest, QkDirectAtEveryHeadDim) {
   const KernelSet& ks = this->ks();
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
-  std::mt19937 rng(19);
-  constexpr int kRows[] = {1, 2, 3, 4, 5, 7, 8, 12, 13, 17, 25};
-  int i = 0;
-  for (int d : direct_dims())
-    for (int n = 0; n < (d > 64 ? 4 : 3); ++n, ++i) {
-      const int rows = kRows[i % std::size(kRows)], keys = i % 41;
-      SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
-      const Matrix q(rows, d, d + 3, DType::f32, rng), k(keys, d, d + 5, ks.dtype, rng);
-      expect_qk_direct(ks, q, k, rows, keys, rows + 1, 0.37f);
-      if (HasFatalFailure()) return;
-    }
+  for (const FewRowKernels* few : ks.few_rows) {
+    const FewRowKernels& f = *few;
+    SCOPED_TRACE(f.name);
+    std::mt19937 rng(19);
+    constexpr int kRows[] = {1, 2, 3, 4, 5, 7, 8, 12, 13, 17, 25};
+    int i = 0;
+    for (int d : direct_dims())
+      for (int n = 0; n < (d > 64 ? 4 : 3); ++n, ++i) {
+        const int rows = kRows[i % std::size(kRows)], keys = i % 41;
+        SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
+        const Matrix q(rows, d, d + 3, DType::f32, rng), k(keys, d, d + 5, ks.dtype, rng);
+        expect_qk_direct(f, q, k, rows, keys, rows + 1, 0.37f);
+        if (HasFatalFailure()) return;
+      }
+  }
 }
 
 // ---- widen_rows ----------------------------------------------------------------
@@ -139,11 +152,11 @@ TEST_P(KernelSetTest, QkDirectAtEveryHeadDim) {
 // fp16/bf16 rows with an odd stride (NaN in the gaps) to dense fp32 rows,
 // exactly (every fp16 and bf16 value is an fp32 value), and nothing written
 // past rows x cols.
-void expect_widen_rows(const KernelSet& ks, int rows, int cols, std::int64_t ld, std::mt19937& rng, float lo,
-                       float hi, int shift) {
+void expect_widen_rows(const KernelSet& ks, const FewRowKernels& f, int rows, int cols, std::int64_t ld,
+                       std::mt19937& rng, float lo, float hi, int shift) {
   const Matrix m(rows, cols, ld, ks.dtype, rng, lo, hi, shift);
   std::vector<float> out(static_cast<std::size_t>(rows) * cols + 9, kSentinel);
-  ks.widen_rows(m.data(), m.ld, rows, cols, out.data());
+  f.widen_rows(m.data(), m.ld, rows, cols, out.data());
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) ASSERT_EQ(out[r * cols + c], m.at(r, c)) << "[" << r << "][" << c << "]";
   for (std::size_t i = static_cast<std::size_t>(rows) * cols; i < out.size(); ++i)
@@ -152,13 +165,14 @@ void expect_widen_rows(const KernelSet& ks, int rows, int cols, std::int64_t ld,
 
 TEST_P(KernelSetTest, WidenRowsIsExactAndDense) {
   const KernelSet& k = ks();
-  if (!k.widen_rows) GTEST_SKIP() << k.name << " widens no rows for this dtype";
+  if (!kernels::has_direct_kv(k) || k.dtype == DType::f32) GTEST_SKIP() << k.name << " widens no rows for this dtype";
   std::mt19937 rng(14);
-  for (const int cols : {1, 7, 8, 15, 16, 17, 33, 128, 130})
-    for (const int rows : {1, 3, 16}) {
-      SCOPED_TRACE("rows " + std::to_string(rows) + " cols " + std::to_string(cols));
-      expect_widen_rows(k, rows, cols, cols + 3, rng, -1e4f, 1e4f, 1);
-    }
+  for (const FewRowKernels* f : k.few_rows)
+    for (const int cols : {1, 7, 8, 15, 16, 17, 33, 128, 130})
+      for (const int rows : {1, 3, 16}) {
+        SCOPED_TRACE(std::string(f->name) + " rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+        expect_widen_rows(k, *f, rows, cols, cols + 3, rng, -1e4f, 1e4f, 1);
+      }
 }
 
 // fp32 sets widen nothing (kernel_set.hpp: null otherwise); the others at
@@ -166,24 +180,25 @@ TEST_P(KernelSetTest, WidenRowsIsExactAndDense) {
 TEST_P(KernelSetTest, WidenRowsOnlyForHalfInputs) {
   const KernelSet& k = ks();
   if (k.dtype == DType::f32) {
-    EXPECT_EQ(k.widen_rows, nullptr);
+    for (const FewRowKernels* f : k.few_rows) EXPECT_EQ(f->widen_rows, nullptr) << f->name;
     return;
   }
-  if (!k.widen_rows) GTEST_SKIP() << k.name << " widens no rows for this dtype";
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " widens no rows for this dtype";
   std::mt19937 rng(21);
-  for (int cols : {1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 130, 512})
-    for (int rows : {1, 4}) {
-      SCOPED_TRACE("rows " + std::to_string(rows) + " cols " + std::to_string(cols));
-      expect_widen_rows(k, rows, cols, cols + 7, rng, -1.0f, 1.0f, 0);
-    }
+  for (const FewRowKernels* f : k.few_rows)
+    for (int cols : {1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 130, 512})
+      for (int rows : {1, 4}) {
+        SCOPED_TRACE(std::string(f->name) + " rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+        expect_widen_rows(k, *f, rows, cols, cols + 7, rng, -1.0f, 1.0f, 0);
+      }
 }
 
 // ---- pv_direct -------------------------------------------------------------------
 
-// What expect_pv_direct checks: pv_direct_init / acc per nv slice of V
+// What expect_pv_direct checks: FewRowKernels::pv_init / acc per nv slice of V
 // (against the packed path bit for bit, if `packed`), all dv columns in one
-// call (bit for bit the slices, if they ran), and pv_direct_rows on the first
-// 1..pv_direct_rows_max rows.
+// call (bit for bit the slices, if they ran), and pv_rows on the first
+// 1..pv_rows_max rows.
 struct PvDirectChecks {
   bool slices = true, packed = true, one_call = true, rows = true;
   int shift = 0;  // of V's row 0 past a 64-byte boundary
@@ -193,7 +208,7 @@ struct PvDirectChecks {
 // and V rows of the set's dtype read in place with an odd stride, against
 // double: O's padding columns up to the slice exactly 0, nothing past it
 // written (O starts NaN: init must not read it).
-void expect_pv_direct(const KernelSet& ks, int keys, int dv, std::mt19937& rng, PvDirectChecks what) {
+void expect_pv_direct(const KernelSet& ks, const FewRowKernels& f, int keys, int dv, std::mt19937& rng, PvDirectChecks what) {
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   const Matrix v1(keys, dv, dv + 3, ks.dtype, rng, -1.0f, 1.0f, what.shift);
   const Matrix v2(keys, dv, dv + 1, ks.dtype, rng, -1.0f, 1.0f, what.shift);
@@ -241,13 +256,13 @@ void expect_pv_direct(const KernelSet& ks, int keys, int dv, std::mt19937& rng, 
   };
 
   std::vector<float> slice_init, slice_o;
-  if (ks.pv_direct_init && what.slices) {
+  if (f.pv_init && what.slices) {
     slice_o.assign(static_cast<std::size_t>(ks.mr) * ldo, kNaNf);
     for (int c0 = 0; c0 < dv; c0 += ks.nv)
-      ks.pv_direct_init(keys, p1.get(), v1.col(c0), v1.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, nullptr);
+      f.pv_init(keys, p1.get(), v1.col(c0), v1.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, nullptr);
     slice_init = slice_o;
     for (int c0 = 0; c0 < dv; c0 += ks.nv)
-      ks.pv_direct_acc(keys, p2.get(), v2.col(c0), v2.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, nullptr);
+      f.pv_acc(keys, p2.get(), v2.col(c0), v2.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, nullptr);
     expect_o(slice_init, slice_o, "pv_direct by slices");
     if (what.packed) {
       Buffer b1(kernels::v_panels_bytes(ks, keys, dv)), b2(kernels::v_panels_bytes(ks, keys, dv));
@@ -262,11 +277,11 @@ void expect_pv_direct(const KernelSet& ks, int keys, int dv, std::mt19937& rng, 
       bits_equal(slice_o, packed, "direct vs packed");
     }
   }
-  if (ks.pv_direct_init && what.one_call) {
+  if (f.pv_init && what.one_call) {
     std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo, kNaNf);
-    ks.pv_direct_init(keys, p1.get(), v1.data(), v1.ld, dv, o.data(), ldo, nullptr);
+    f.pv_init(keys, p1.get(), v1.data(), v1.ld, dv, o.data(), ldo, nullptr);
     const std::vector<float> init = o;
-    ks.pv_direct_acc(keys, p2.get(), v2.data(), v2.ld, dv, o.data(), ldo, nullptr);
+    f.pv_acc(keys, p2.get(), v2.data(), v2.ld, dv, o.data(), ldo, nullptr);
     if (slice_o.empty()) {
       expect_o(init, o, "pv_direct in one call");
     } else {
@@ -274,13 +289,13 @@ void expect_pv_direct(const KernelSet& ks, int keys, int dv, std::mt19937& rng, 
       bits_equal(o, slice_o, "one-call accumulate vs slices");
     }
   }
-  if (!ks.pv_direct_rows || !what.rows) return;
-  for (int rows = 1; rows <= ks.pv_direct_rows_max; ++rows) {
+  if (!what.rows) return;
+  for (int rows = 1; rows <= f.pv_rows_max; ++rows) {
     const std::int64_t ldr = dv + 4;
     std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kNaNf);
-    ks.pv_direct_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false, nullptr);
+    f.pv_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false, nullptr);
     const std::vector<float> out_init = out;
-    ks.pv_direct_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true, nullptr);
+    f.pv_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true, nullptr);
     for (int r = 0; r < rows; ++r) {
       for (int c = 0; c < dv; ++c) {
         const auto [w_init, tol_init] = want(r, c, false);
@@ -297,13 +312,17 @@ void expect_pv_direct(const KernelSet& ks, int keys, int dv, std::mt19937& rng, 
 TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  std::mt19937 rng(12);
-  for (const int keys : {1, 2, 7, 16, 33, 67})
-    for (const int dv : {1, 7, k.nv, k.nv + 1, 2 * k.nv + 3, 80, 256}) {
-      SCOPED_TRACE("keys " + std::to_string(keys) + " dv " + std::to_string(dv));
-      expect_pv_direct(k, keys, dv, rng, {.shift = 1});
-      if (HasFatalFailure()) return;
-    }
+  for (const FewRowKernels* few : k.few_rows) {
+    const FewRowKernels& f = *few;
+    SCOPED_TRACE(f.name);
+    std::mt19937 rng(12);
+    for (const int keys : {1, 2, 7, 16, 33, 67})
+      for (const int dv : {1, 7, k.nv, k.nv + 1, 2 * k.nv + 3, 80, 256}) {
+        SCOPED_TRACE("keys " + std::to_string(keys) + " dv " + std::to_string(dv));
+        expect_pv_direct(k, f, keys, dv, rng, {.shift = 1});
+        if (HasFatalFailure()) return;
+      }
+  }
 }
 
 // Few keys and many; dv 64, 130: pass widths of the avx512 few-row P·V.
@@ -311,13 +330,17 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
 TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  std::mt19937 rng(22);
-  for (int keys : {1, 7, 16, 33, 257})
-    for (int dv : {1, 33, 64, 130, 256}) {
-      SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
-      expect_pv_direct(k, keys, dv, rng, {});
-      if (HasFatalFailure()) return;
-    }
+  for (const FewRowKernels* few : k.few_rows) {
+    const FewRowKernels& f = *few;
+    SCOPED_TRACE(f.name);
+    std::mt19937 rng(22);
+    for (int keys : {1, 7, 16, 33, 257})
+      for (int dv : {1, 33, 64, 130, 256}) {
+        SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
+        expect_pv_direct(k, f, keys, dv, rng, {});
+        if (HasFatalFailure()) return;
+      }
+  }
 }
 
 // All dv columns in one call at every head dim, keys up to the pipelines'
@@ -325,15 +348,19 @@ TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
 TEST_P(KernelSetTest, PvDirectAtEveryHeadDim) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  std::mt19937 rng(20);
-  int i = 0;
-  for (int dv : direct_dims())
-    for (int keys : {1, 2, 5, 16}) {
-      const int n = keys == 16 ? 16 + i++ % 19 : keys;
-      SCOPED_TRACE("dv " + std::to_string(dv) + " keys " + std::to_string(n));
-      expect_pv_direct(k, n, dv, rng, {.slices = false, .packed = false, .one_call = true, .rows = false});
-      if (HasFatalFailure()) return;
-    }
+  for (const FewRowKernels* few : k.few_rows) {
+    const FewRowKernels& f = *few;
+    SCOPED_TRACE(f.name);
+    std::mt19937 rng(20);
+    int i = 0;
+    for (int dv : direct_dims())
+      for (int keys : {1, 2, 5, 16}) {
+        const int n = keys == 16 ? 16 + i++ % 19 : keys;
+        SCOPED_TRACE("dv " + std::to_string(dv) + " keys " + std::to_string(n));
+        expect_pv_direct(k, f, n, dv, rng, {.slices = false, .packed = false, .one_call = true, .rows = false});
+        if (HasFatalFailure()) return;
+      }
+  }
 }
 
 // Sets declare the direct path whole or not at all, and only where it can
@@ -344,56 +371,74 @@ TEST_P(KernelSetTest, PvDirectAtEveryHeadDim) {
 TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  constexpr std::size_t kBytes = 1 << 20;
-  void* guard = mmap(nullptr, kBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(guard, MAP_FAILED);
-  const std::unique_ptr<void, void (*)(void*)> unmap(guard, [](void* m) { munmap(m, kBytes); });
-  std::mt19937 rng(13);
-  const int d = 128, most = 2 * k.mr;
-  for (const int keys : {1, 16, 33}) {
-    SCOPED_TRACE("keys " + std::to_string(keys));
-    HostTensor q = matrix(ATTNRT_F32, most, d), kv = matrix(dtype(), keys, d);
-    q.fill_uniform(rng);
-    kv.fill_uniform(rng);
-    Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
-    for (int r = 0; r < k.mr; ++r)
-      for (int c = 0; c < keys; ++c)
-        static_cast<float*>(a.data())[kernels::a_panel_index(k, r, c, keys)] = std::uniform_real_distribution<float>(0, 1)(rng);
-    for (const int rows : {1, 4, most}) {
-      std::vector<float> s0(static_cast<std::size_t>(most) * keys), s1(s0.size());
-      k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s0.data(), keys, nullptr);
-      k.qk_direct(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s1.data(), keys, guard);
-      EXPECT_EQ(s0, s1) << "qk_direct, " << rows << " rows";
-    }
-    const std::int64_t ldo = round_up(d, k.nv);
-    std::vector<float> o0(static_cast<std::size_t>(k.mr) * ldo), o1(o0.size());
-    if (k.pv_direct_init) {
-      k.pv_direct_init(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
-      k.pv_direct_acc(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
-      k.pv_direct_init(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
-      k.pv_direct_acc(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
-      EXPECT_EQ(o0, o1) << "pv_direct_init / acc";
-    }
-    for (int rows = 1; k.pv_direct_rows && rows <= k.pv_direct_rows_max; ++rows) {
-      k.pv_direct_rows(rows, keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, false, nullptr);
-      k.pv_direct_rows(rows, keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, false, guard);
-      EXPECT_EQ(o0, o1) << "pv_direct_rows, " << rows << " rows";
+  for (const FewRowKernels* few : k.few_rows) {
+    const FewRowKernels& f = *few;
+    SCOPED_TRACE(f.name);
+    constexpr std::size_t kBytes = 1 << 20;
+    void* guard = mmap(nullptr, kBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(guard, MAP_FAILED);
+    const std::unique_ptr<void, void (*)(void*)> unmap(guard, [](void* m) { munmap(m, kBytes); });
+    std::mt19937 rng(13);
+    const int d = 128, most = 2 * k.mr;
+    for (const int keys : {1, 16, 33}) {
+      SCOPED_TRACE("keys " + std::to_string(keys));
+      HostTensor q = matrix(ATTNRT_F32, most, d), kv = matrix(dtype(), keys, d);
+      q.fill_uniform(rng);
+      kv.fill_uniform(rng);
+      Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
+      for (int r = 0; r < k.mr; ++r)
+        for (int c = 0; c < keys; ++c)
+          static_cast<float*>(a.data())[kernels::a_panel_index(k, r, c, keys)] = std::uniform_real_distribution<float>(0, 1)(rng);
+      for (const int rows : {1, 4, most}) {
+        std::vector<float> s0(static_cast<std::size_t>(most) * keys), s1(s0.size());
+        f.qk(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s0.data(), keys, nullptr);
+        f.qk(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s1.data(), keys, guard);
+        EXPECT_EQ(s0, s1) << "qk, " << rows << " rows";
+      }
+      const std::int64_t ldo = round_up(d, k.nv);
+      std::vector<float> o0(static_cast<std::size_t>(k.mr) * ldo), o1(o0.size());
+      if (f.pv_init) {
+        f.pv_init(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
+        f.pv_acc(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
+        f.pv_init(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
+        f.pv_acc(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
+        EXPECT_EQ(o0, o1) << "pv_init / acc";
+      }
+      for (int rows = 1; rows <= f.pv_rows_max; ++rows) {
+        f.pv_rows(rows, keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, false, nullptr);
+        f.pv_rows(rows, keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, false, guard);
+        EXPECT_EQ(o0, o1) << "pv_rows, " << rows << " rows";
+      }
     }
   }
 }
 
 TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
   const KernelSet& k = ks();
-  EXPECT_EQ(k.pv_direct_init != nullptr, k.pv_direct_acc != nullptr) << "pv_direct_init without pv_direct_acc";
-  const bool whole_strips = k.pv_direct_init || (k.pv_direct_rows && k.pv_direct_rows_max >= k.mr);
-  const bool any = k.qk_direct || k.pv_direct_init || k.pv_direct_rows;
-  EXPECT_TRUE(!any || (k.qk_direct && whole_strips)) << "a direct P·V or Q·Kᵀ without the other, or without whole strips";
-  if (k.pv_direct_rows) {
-    EXPECT_GE(k.pv_direct_rows_max, 1) << "a few-row direct P·V for no rows";
-    EXPECT_LE(k.pv_direct_rows_max, k.mr) << "a few-row direct P·V for more rows than a strip";
+  EXPECT_TRUE(kernels::few_rows_complete(k)) << "an incomplete FewRowKernels (kernel_set.hpp)";
+  for (const FewRowKernels* f : k.few_rows) {
+    ASSERT_NE(f, nullptr) << "a null few-row entry";
+    SCOPED_TRACE(f->name ? f->name : "(no name)");
+    EXPECT_NE(f->name, nullptr) << "a few-row entry with no name";
+    EXPECT_NE(f->qk, nullptr) << "a direct P·V without the Q·Kᵀ";
+    EXPECT_NE(f->pv_rows, nullptr) << "no P·V for a strip's real rows";
+    EXPECT_EQ(f->pv_init != nullptr, f->pv_acc != nullptr) << "pv_init without pv_acc";
+    EXPECT_GE(f->pv_rows_max, 1) << "a few-row direct P·V for no rows";
+    EXPECT_LE(f->pv_rows_max, k.mr) << "a few-row direct P·V for more rows than a strip";
+    EXPECT_EQ(f->pv_init == nullptr, f->pv_rows_max == k.mr) << "strips of some row count without a P·V";
+    EXPECT_EQ(f->widen_rows == nullptr, k.dtype == DType::f32) << "widen_rows for 16-bit inputs, and only there";
+    EXPECT_EQ(f->qk_i8 == nullptr, f->pv_rows_i8 == nullptr) << "half of the int8 pair";
   }
-  if (any) {
-    EXPECT_TRUE(kernels::has_direct_kv(k)) << "direct kernels on a set that is not fp32 with k_pack 1";
+  if (k.few_rows_from) {
+    EXPECT_FALSE(kernels::has_direct_kv(k)) << "a few-row path of its own and another set's";
+    const KernelSet* from = k.few_rows_from();
+    ASSERT_NE(from, nullptr) << "few_rows_from names no set";
+    EXPECT_TRUE(kernels::has_direct_kv(*from)) << from->name << " has no few-row path to lend";
+    EXPECT_EQ(from->dtype, k.dtype) << from->name;
+    EXPECT_EQ(from->requires_cpu & ~k.requires_cpu, 0u) << from->name << " needs CPU features " << k.name << " does not";
+  }
+  if (kernels::has_direct_kv(k)) {
+    EXPECT_TRUE(k.k_pack == 1 && k.packed_elem == sizeof(float)) << "direct kernels on a set that is not fp32 with k_pack 1";
     EXPECT_EQ(kernels::kDirectPvKeys % kernels::a_block_of(k), 0)
         << "the pipelines' direct P·V calls would start P inside an A panel block";
     EXPECT_EQ(kernels::kDirectPvTurnKeys % kernels::a_block_of(k), 0)
@@ -405,7 +450,7 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
 // two_pass ask per row block): at the accurate precision any block the plan
 // marks; at the fast one too where the fast P·V path is the accurate one,
 // else (SVE fp16: pv_fp16_12x2_noepi on fp16 P) the few-row blocks (rows <=
-// pv_direct_rows_max: decode) only, which begin_row_block then runs on the
+// pv_rows_max: decode) only, which begin_row_block then runs on the
 // accurate P·V and Q·Kᵀ paths and exp2 (fp32 P, as the direct P·V reads it).
 TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
   const KernelSet& k = ks();
@@ -438,8 +483,8 @@ TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
     p.precision = Exp2Precision::accurate;
     EXPECT_TRUE(kernels::direct_kv(k, p, b, rows));
     p.precision = Exp2Precision::fast;
-    EXPECT_EQ(kernels::direct_kv(k, p, b, rows), !fast_pv || rows <= k.pv_direct_rows_max);
-    if (k.pv_direct_rows && rows <= k.pv_direct_rows_max) {
+    EXPECT_EQ(kernels::direct_kv(k, p, b, rows), !fast_pv || rows <= k.few_rows.front()->pv_rows_max);
+    if (rows <= k.few_rows.front()->pv_rows_max) {
       EXPECT_TRUE(kernels::direct_kv(k, p, b, rows)) << "a few-row block packed";
     }
     b.direct_kv = false;
@@ -448,7 +493,6 @@ TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
   }
   // A decode block at the fast precision: direct, with fp32 P.
   p.precision = Exp2Precision::fast;
-  if (!k.pv_direct_rows) return;
   kernels::Carver count;
   kernels::RowBlock rb{};
   kernels::carve_row_block(count, k, d, d, b, &rb);
@@ -456,8 +500,9 @@ TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
   kernels::Carver carver(ws.data());
   kernels::carve_row_block(carver, k, d, d, b, &rb);
   ASSERT_TRUE(kernels::direct_kv(k, p, b, 1));
-  kernels::begin_row_block(k, p, true, 0, 1, &rb);
+  kernels::begin_row_block(k, p, kernels::direct_kernels(k, p, b, 1), 0, 1, &rb);
   EXPECT_TRUE(rb.direct);
+  EXPECT_EQ(rb.few, k.few_rows.front());
   EXPECT_EQ(rb.pv.pv_acc, k.pv_acc) << "a direct block on the fast P·V path";
   EXPECT_EQ(rb.pv.elem, sizeof(float));
   EXPECT_EQ(rb.qk.qk, k.qk);

@@ -96,10 +96,59 @@ TEST(RuntimeQueries, NamedSetOverridesTheMeasuredChoice) {
     EXPECT_STREQ(attnrt_runtime_kernel_set(named.get(), t), attnrt_runtime_kernel_set(plain.get(), t)) << t;
 }
 
+// The per-microarchitecture table (kernels/tuning.hpp): known CPUs map to
+// their rows, unknown ones to the default row; each set's few-row entry
+// for a row is the one built for that row's stream settings, and those are
+// what the sets took before the table (the avx2 set Zen 3's, the avx512 set
+// Zen 5's) on every row until one is measured otherwise.
+TEST(RuntimeQueries, TuningTableMapsCpusToTheirRows) {
+  using kernels::CpuVendor;
+  using kernels::Uarch;
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::amd, 0x19, 0x01), Uarch::zen3);  // Milan
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::amd, 0x19, 0x21), Uarch::zen3);  // Vermeer
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::amd, 0x19, 0x11), Uarch::zen4);  // Genoa
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::amd, 0x19, 0x61), Uarch::zen4);  // Raphael
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::amd, 0x1a, 0x02), Uarch::zen5);  // Turin
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::intel, 6, 0x8f), Uarch::sapphire_rapids);
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::intel, 6, 0x6a), Uarch::ice_lake_sp);
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::amd, 0x17, 0x31), Uarch::other);    // Zen 2
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::intel, 6, 0x55), Uarch::other);     // Skylake-SP
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::other, 0x19, 0x11), Uarch::other);
+  EXPECT_EQ(&kernels::uarch_tuning(Uarch::other), &kernels::kUarchTable.front());
+  EXPECT_STREQ(kernels::uarch_tuning(Uarch::zen4).name, "zen4");
+  EXPECT_EQ(kernels::uarch_tuning(static_cast<Uarch>(99)).uarch, Uarch::other) << "an unknown row: the default";
+  for (const kernels::UarchTuning& row : kernels::kUarchTable) {
+    SCOPED_TRACE(row.name);
+    EXPECT_EQ(&kernels::uarch_tuning(row.uarch), &row);
+    EXPECT_EQ(row.avx2, kernels::kStreamZen3);
+    EXPECT_EQ(row.avx512, kernels::kStreamZen5);
+    for (kernels::DType t : {kernels::DType::f32, kernels::DType::f16, kernels::DType::bf16})
+      for (const kernels::KernelSet* ks : kernels::kernel_sets(t)) {
+        if (!ks) continue;
+        const kernels::FewRowKernels* f = kernels::few_rows_for(row, *ks);
+        EXPECT_EQ(f != nullptr, kernels::has_direct_kv(*ks)) << ks->name;
+        if (f) {
+          EXPECT_EQ(f->stream, kernels::stream_for(row, *ks)) << ks->name << ": no entry for its stream";
+        }
+      }
+  }
+  // This CPU's row is the one its plans take.
+  RuntimePtr rt = make_runtime(nullptr);
+  ASSERT_TRUE(rt);
+  Problem decode({.dtype = ATTNRT_F32, .B = 1, .Hq = 2, .M = 1, .N = 300, .D = 64, .Dv = 64});
+  HostTensor o = decode.make_o();
+  const rt::Plan plan = rt::planned(rt.get(), decode.q().c(), decode.k().c(), decode.v().c(), o.c(),
+                                    decode.params(nullptr, kernels::Strategy::two_pass));
+  const kernels::KernelSet& ks = plan.kernel_set ? *plan.kernel_set : rt::kernel_set_of(rt.get(), ATTNRT_F32);
+  if (!plan.blocking.direct_kv) GTEST_SKIP() << ks.name << " has no few-row path";
+  EXPECT_EQ(plan.blocking.few_rows, kernels::few_rows_for(kernels::uarch_tuning(rt::cpu_features().uarch), ks));
+}
+
 // A few-row call whose dtype's set has no direct K/V path (avx512_bf16
-// packs K and V into bf16 pairs) runs on the first later set of the
-// registry this CPU runs that has one, and matches the reference; a
-// prefill call keeps the dtype's set, and so does a named set.
+// packs K and V into bf16 pairs) runs on the set it names for few rows
+// (KernelSet::few_rows_from), a later set of the registry this CPU runs,
+// and matches the reference; a prefill call keeps the dtype's set, and so
+// does a named set.
 TEST(RuntimeQueries, FewRowCallsTakeASetWithTheDirectPath) {
   RuntimePtr rt = make_runtime(nullptr);
   ASSERT_TRUE(rt);
@@ -111,10 +160,12 @@ TEST(RuntimeQueries, FewRowCallsTakeASetWithTheDirectPath) {
     SCOPED_TRACE("dtype " + std::to_string(t));
     const kernels::KernelSet& own = rt::kernel_set_of(rt.get(), t);
     const kernels::KernelSet* expected = nullptr;  // null: the dtype's own set
-    if (!kernels::has_direct_kv(own)) {
+    if (!kernels::has_direct_kv(own) && own.few_rows_from) {
+      expected = own.few_rows_from();
       const auto sets = kernels::kernel_sets(static_cast<kernels::DType>(t));
-      for (auto it = std::find(sets.begin(), sets.end(), &own); it != sets.end() && !expected; ++it)
-        if (runs_here(*it) && kernels::has_direct_kv(**it)) expected = *it;
+      EXPECT_NE(std::find(std::find(sets.begin(), sets.end(), &own), sets.end(), expected), sets.end())
+          << expected->name << " is not a later set of the registry";
+      EXPECT_TRUE(runs_here(expected));
     }
     Problem decode({.dtype = t, .B = 2, .Hq = 8, .Hkv = 2, .M = 1, .N = 300, .D = 64, .Dv = 64, .causal = true});
     HostTensor o = decode.make_o();

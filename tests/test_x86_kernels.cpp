@@ -152,13 +152,13 @@ TEST(X86Direct, PvOfNoKeyIsZero) {
   int checked = 0;
   const float p = 0.0f, v = 0.0f;  // read by no kernel: there is no key
   for (const kernels::KernelSet* ks : x86_sets()) {
-    if (!kernels::has_direct_kv(*ks)) continue;
+    for (const kernels::FewRowKernels* f : ks->few_rows)
     for (int dv : {1, 33, 64, 130, 256}) {
-      SCOPED_TRACE(std::string(ks->name) + " dv " + std::to_string(dv));
+      SCOPED_TRACE(std::string(ks->name) + " " + f->name + " dv " + std::to_string(dv));
       const int padded = kernels::round_up(dv, ks->nv), ldo = padded + 5;
-      if (ks->pv_direct_init) {
+      if (f->pv_init) {
         std::vector<float> o(static_cast<std::size_t>(ks->mr) * ldo, kNaN);
-        ks->pv_direct_init(0, &p, &v, dv, dv, o.data(), ldo, nullptr);
+        f->pv_init(0, &p, &v, dv, dv, o.data(), ldo, nullptr);
         for (int r = 0; r < ks->mr; ++r)
           for (int c = 0; c < ldo; ++c) {
             if (c < padded) {
@@ -169,9 +169,9 @@ TEST(X86Direct, PvOfNoKeyIsZero) {
           }
         ++checked;
       }
-      for (int rows = 1; ks->pv_direct_rows && rows <= ks->pv_direct_rows_max; ++rows) {
+      for (int rows = 1; rows <= f->pv_rows_max; ++rows) {
         std::vector<float> o(static_cast<std::size_t>(rows) * (dv + 4), kNaN);
-        ks->pv_direct_rows(rows, 0, &p, &v, dv, dv, o.data(), dv + 4, false, nullptr);
+        f->pv_rows(rows, 0, &p, &v, dv, dv, o.data(), dv + 4, false, nullptr);
         for (int r = 0; r < rows; ++r)
           for (int c = 0; c < dv + 4; ++c) {
             if (c < dv) {

@@ -4,7 +4,8 @@
 // mca_entry's loops. No markers in the kernels: an asm statement inside the
 // GEMM loop made GCC 12 keep its 28 accumulators in memory. The sources
 // whose kernels live in an unnamed namespace are included whole.
-#include "kernels/avx2/few_rows.hpp"
+#include "kernels/tuning.hpp"
+#include "kernels/x86/few_rows.hpp"
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/pv_direct_rows.cpp"
 #include "kernels/avx512/qk_direct.cpp"

@@ -304,7 +304,7 @@ def plan(ks, shape, workers, dname, allow_direct=True, nb_rule=None):
     M <= kDirectMaxRows = 16; the target shapes have no GQA groups); then
     strip.cpp's direct_kv(ks, p, b, rows), which online and two_pass ask
     per row block, adds `pv_path_of(ks, p).pv_acc == ks.pv_acc || rows <=
-    pv_direct_rows_max`: fp16 inputs with fast exp2 run
+    pv_rows_max`: fp16 inputs with fast exp2 run
     pv_fp16_12x2_noepi on fp16 P, which no direct kernel reads, so row
     blocks of whole strips pack K and V although the plan says direct,
     while few-row blocks (decode) take the direct path with the accurate
@@ -402,7 +402,7 @@ def direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph):
     qk_direct call for the rows of all of them (group_scores; one strip:
     strip_scores), K rows read in place; per strip row max and fold_max on
     its softmax rows (the real ones where few_rows_pv: rows <=
-    pv_direct_rows_max = 4; else mr); exp2_rows on all mr rows (it ignores
+    pv_rows_max = 4; else mr); exp2_rows on all mr rows (it ignores
     `rows`); P·V by pv_direct_rows on a few-row strip's real rows, else
     pv_direct_init/acc on all mr, PV_KEYS keys per call (one strip:
     strip_pv's loop) or PV_TURN_KEYS (several: strips_pv's turns), V rows

@@ -20,16 +20,17 @@
 // caller's unaligned panel (or V row) is slow rather than a crash.
 #pragma once
 
-#include "kernels/avx2/intrinsics.hpp"
+#include "kernels/x86/intrinsics.hpp"
 
 #include <cstdint>
 
-#include "kernels/avx2/convert.hpp"
-#include "kernels/avx2/lanes.hpp"
+#include "kernels/x86/convert.hpp"
+#include "kernels/x86/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/rows_ahead.hpp"
 
 namespace attnrt::kernels::avx2 {
+using namespace x86;  // the 256-bit helpers shared with the avx512 folder
 
 enum class Epilogue { scale_store, store, accumulate };
 

@@ -4,14 +4,18 @@
 // loop for a few rows), reading fp32, fp16 or bf16 K and V rows as they are.
 #include "kernels/avx2/kernel_set.hpp"
 
+#include <array>
 #include <type_traits>
+#include <utility>
 
-#include "kernels/avx2/few_rows.hpp"
+#include "kernels/x86/few_rows.hpp"
 #include "kernels/avx2/gemm_fp32.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/convert.hpp"
+#include "kernels/tuning.hpp"
 
 namespace attnrt::kernels::avx2 {
+using namespace x86;  // the 256-bit helpers shared with the avx512 folder
 namespace {
 
 void qk_fp32_6x2(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) {
@@ -44,6 +48,40 @@ void pv_6x2_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, 
   if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo, nv ? nv + c : nullptr);
 }
 
+// Q·Kᵀ for the few-row path: few_rows.hpp's loop key after key for up to
+// kFewRowsMax rows (streaming as S says), 3x4 tiles of rows x keys past them.
+template <StreamParams S, class T>
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
+                    float alpha, float* s, std::int64_t lds, const void* next) {
+  if (rows <= kFewRowsMax)
+    qk_few_rows<S>(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
+  else
+    qk_fp32_3x4_direct<T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+}
+
+// The few-row path, built for stream settings S: Q·Kᵀ above, P·V on the
+// 6x2 tile with V in place for whole strips and few_rows.hpp's loop for up
+// to kFewRowsMax rows.
+template <StreamParams S, class T>
+constexpr FewRowKernels kFewRows{
+    .name = "qk_fp32_direct (3x4) + pv_fp32_6x2_direct, pv_fp32_4x1_direct_rows",
+    .stream = S,
+    .qk = qk_fp32_direct<S, T>,
+    .pv_rows_max = kFewRowsMax,
+    .pv_rows = pv_few_rows<S, kMr, kABlock, T>,
+    .pv_init = pv_6x2_direct<Epilogue::store, T>,
+    .pv_acc = pv_6x2_direct<Epilogue::accumulate, T>,
+    .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
+};
+// One entry per stream setting the table's avx2 column names.
+constexpr auto kStreams = distinct_streams<&UarchTuning::avx2>();
+template <class T, std::size_t... I>
+constexpr std::array<const FewRowKernels*, sizeof...(I)> by_stream(std::index_sequence<I...>) {
+  return {&kFewRows<kStreams[I], T>...};
+}
+template <class T>
+constexpr auto kFewRowsByStream = by_stream<T>(std::make_index_sequence<kStreams.size()>());
+
 template <class T>
 constexpr KernelSet make_set(DType t) {
   return KernelSet{
@@ -67,12 +105,7 @@ constexpr KernelSet make_set(DType t) {
       .normalize = normalize,
       // The direct path: K and V rows read in place, fp16/bf16 ones widened
       // as the kernels load them.
-      .qk_direct = qk_direct<T>,
-      .pv_direct_init = pv_6x2_direct<Epilogue::store, T>,
-      .pv_direct_acc = pv_6x2_direct<Epilogue::accumulate, T>,
-      .pv_direct_rows = pv_few_rows<kZen3Stream, kMr, kABlock, T>,
-      .pv_direct_rows_max = kFewRowsMax,
-      .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
+      .few_rows = kFewRowsByStream<T>,
       .a_block = kABlock,
   };
 }
@@ -80,6 +113,7 @@ constexpr KernelSet make_set(DType t) {
 constexpr KernelSet kF32 = make_set<float>(DType::f32);
 constexpr KernelSet kF16 = make_set<Fp16>(DType::f16);
 constexpr KernelSet kBf16 = make_set<Bf16>(DType::bf16);
+static_assert(few_rows_complete(kF32) && few_rows_complete(kF16) && few_rows_complete(kBf16));
 
 }  // namespace
 

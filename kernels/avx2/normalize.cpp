@@ -3,10 +3,11 @@
 
 #include <cstdint>
 
-#include "kernels/avx2/convert.hpp"
+#include "kernels/x86/convert.hpp"
 #include "kernels/avx2/ops.hpp"
 
 namespace attnrt::kernels::avx2 {
+using namespace x86;  // the 256-bit helpers shared with the avx512 folder
 namespace {
 
 // x * 0 is 0 for a finite x and NaN for NaN or inf: one FMA per vector

@@ -26,16 +26,16 @@ template <class T>
 void pack_k(const void* src, std::int64_t ld, int keys, int d, void* dst);
 template <class T>
 void pack_v(const void* src, std::int64_t ld, int keys, int dv, void* dst);
-// fp16/bf16 rows to dense fp32 rows (KernelSet::widen_rows), for Fp16 and Bf16.
+// fp16/bf16 rows to dense fp32 rows (FewRowKernels::widen_rows), for Fp16 and Bf16.
 template <class T>
 void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst);
 
 // Q·Kᵀ with Q rows (fp32) and K rows (of T, widened as loaded) read in
-// place, any number of rows (qk_direct.cpp): the sets' KernelSet::qk_direct,
-// for float, Fp16 and Bf16.
+// place on 3x4 tiles, any number of rows (qk_direct.cpp): the sets'
+// FewRowKernels::qk past kFewRowsMax rows, for float, Fp16 and Bf16.
 template <class T>
-void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
-               std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next);
+void qk_fp32_3x4_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
+                        std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next);
 
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
 void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx);

@@ -10,12 +10,13 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/avx2/convert.hpp"
-#include "kernels/avx2/lanes.hpp"
+#include "kernels/x86/convert.hpp"
+#include "kernels/x86/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 #include "kernels/avx2/transpose.hpp"
 
 namespace attnrt::kernels::avx2 {
+using namespace x86;  // the 256-bit helpers shared with the avx512 folder
 namespace {
 
 // 8 rows x up to 8 elements starting at column p of `row0` (rows >= h are

@@ -8,18 +8,21 @@
 // Loop order: keys outermost, in groups of K; each group's K rows come from
 // memory once, for the first row tile, and from L1 for the others (Q, a
 // row block of a few strips, stays in L1 throughout). A few rows (decode)
-// are bound by memory and read K key after key instead (few_rows.hpp).
+// are bound by memory and read K key after key instead (x86/few_rows.hpp,
+// which the set's FewRowKernels::qk takes for up to kFewRowsMax rows with
+// the stream settings of the CPU's row in kernels/tuning.hpp).
 // fp16/bf16 K rows are widened as each vector is loaded (load8).
-#include "kernels/avx2/intrinsics.hpp"
+#include "kernels/x86/intrinsics.hpp"
 
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/avx2/few_rows.hpp"
-#include "kernels/avx2/lanes.hpp"
+#include "kernels/x86/few_rows.hpp"
+#include "kernels/x86/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 
 namespace attnrt::kernels::avx2 {
+using namespace x86;  // the 256-bit helpers shared with the avx512 folder
 namespace {
 
 // Lanes j of the result: the sum of the 8 lanes of v[j], j < 4.
@@ -156,15 +159,11 @@ inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq,
 }  // namespace
 
 template <class T>
-void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
-               std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) {
-  const T* k = static_cast<const T*>(k_rows);
-  if (rows <= kFewRowsMax)
-    qk_few_rows<kZen3Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
-  else
-    qk_keys<4>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+void qk_fp32_3x4_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
+                        std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void*) {
+  qk_keys<4>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds);
 }
-#define ATTNRT_QK_DIRECT(T) template void qk_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t, const void*);
+#define ATTNRT_QK_DIRECT(T) template void qk_fp32_3x4_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t, const void*);
 ATTNRT_QK_DIRECT(float)
 ATTNRT_QK_DIRECT(Fp16)
 ATTNRT_QK_DIRECT(Bf16)

@@ -6,10 +6,11 @@
 #include <limits>
 
 #include "kernels/avx2/exp2.hpp"
-#include "kernels/avx2/lanes.hpp"
+#include "kernels/x86/lanes.hpp"
 #include "kernels/avx2/ops.hpp"
 
 namespace attnrt::kernels::avx2 {
+using namespace x86;  // the 256-bit helpers shared with the avx512 folder
 namespace {
 
 float hmax(__m256 v) {

@@ -39,7 +39,7 @@ namespace attnrt::kernels::avx512 {
 inline constexpr int kPrefetchRows = 16;
 
 // Rows < kMr: only the first Rows rows of the A panel are read and of C
-// written (P·V of a strip's real rows, KernelSet::pv_direct_rows).
+// written (P·V of a strip's real rows, FewRowKernels::pv_rows).
 // InPlaceB: B rows read in place, and the row kPrefetchRows rows of pf_ld
 // ahead of each prefetched: pf_ld = ldb, or 0 where the rows after the
 // call's are not in memory after (a page's end: the row at hand again,

@@ -6,11 +6,15 @@
 
 #include "kernels/avx512/intrinsics.hpp"
 
+#include <array>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
 #include "kernels/convert.hpp"
+#include "kernels/tuning.hpp"
+#include "kernels/x86/few_rows.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
@@ -47,6 +51,45 @@ void pv_fp32_rows(int rows, int kp, const void* a, const void* b, float* o, std:
   });
 }
 
+// The few-row path: Q·Kᵀ on 12x2 tiles of rows x keys (one row: few_rows.hpp's
+// loop key after key), P·V on every strip's real rows (the 14x2 tile cut to
+// them: no whole-strip kernels), and int8 K/V codes read in place too (the
+// pipelines apply the scales).
+// Q·Kᵀ for the few-row path: one row (decode) is bound by memory and reads K
+// key after key (x86/few_rows.hpp, streaming as S says); two or more ran
+// faster on the 12x2 pair tiles (qk_direct.cpp).
+template <StreamParams S, class T>
+void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
+                    float alpha, float* s, std::int64_t lds, const void* next) {
+  if (rows == 1)
+    x86::qk_few_rows<S>(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
+  else
+    qk_fp32_12x2_direct<T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+}
+
+template <StreamParams S, class T>
+constexpr FewRowKernels kFewRows{
+    .name = "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
+    .stream = S,
+    .qk = qk_fp32_direct<S, T>,
+    .pv_rows_max = kMr,
+    .pv_rows = pv_fp32_14x2_direct_rows<T>,
+    .pv_init = nullptr,
+    .pv_acc = nullptr,
+    .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
+    .qk_i8 = qk_fp32_direct<S, I8>,
+    .pv_rows_i8 = pv_fp32_14x2_direct_rows<I8>,
+};
+
+// One entry per stream setting the table's avx512 column names.
+constexpr auto kStreams = distinct_streams<&UarchTuning::avx512>();
+template <class T, std::size_t... I>
+constexpr std::array<const FewRowKernels*, sizeof...(I)> by_stream(std::index_sequence<I...>) {
+  return {&kFewRows<kStreams[I], T>...};
+}
+template <class T>
+constexpr auto kFewRowsByStream = by_stream<T>(std::make_index_sequence<kStreams.size()>());
+
 template <class T>
 constexpr KernelSet make_set(DType t) {
   return KernelSet{
@@ -69,15 +112,8 @@ constexpr KernelSet make_set(DType t) {
       .rescale = rescale,
       .normalize = normalize,
       // The direct path: K and V rows read in place, fp16/bf16 ones widened
-      // as the kernels load them; P·V on every strip's real rows (no
-      // whole-strip pv_direct_init / acc).
-      .qk_direct = qk_direct<T>,
-      .pv_direct_rows = pv_direct_rows<T>,
-      .pv_direct_rows_max = kMr,
-      .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
-      // int8 K/V codes read in place too (the pipelines apply the scales).
-      .qk_direct_i8 = qk_direct<I8>,
-      .pv_direct_rows_i8 = pv_direct_rows<I8>,
+      // as the kernels load them.
+      .few_rows = kFewRowsByStream<T>,
       .a_block = kABlock,
       .qk_rows = qk_fp32_rows,
       .pv_rows = pv_fp32_rows,
@@ -87,6 +123,7 @@ constexpr KernelSet make_set(DType t) {
 constexpr KernelSet kF32 = make_set<float>(DType::f32);
 constexpr KernelSet kF16 = make_set<Fp16>(DType::f16);
 constexpr KernelSet kBf16 = make_set<Bf16>(DType::bf16);
+static_assert(few_rows_complete(kF32) && few_rows_complete(kF16) && few_rows_complete(kBf16));
 
 }  // namespace
 

@@ -43,6 +43,9 @@ constexpr KernelSet kBf16Pairs{
     .exp2_rows = exp2_rows_pairs,
     .rescale = rescale,
     .normalize = normalize,
+    // No few-row path of its own (P is bf16 pairs): the fp32-compute set's
+    // reads bf16 K and V rows in place.
+    .few_rows_from = [] { return kernel_set(DType::bf16); },
     // Where vdpbf16ps issues slowly, the fp32 set (next in the registry) runs bf16 faster.
     .outpaced = bf16_dot_outpaced,
 };

@@ -1,5 +1,5 @@
 // P·V of a strip's real rows (1 to 14) with V read in place: the avx512
-// set's KernelSet::pv_direct_rows. Every row count takes the 14x2
+// set's FewRowKernels::pv_rows. Every row count takes the 14x2
 // micro-kernel cut to the real rows (gemm_fp32.hpp, Rows), 16 keys across
 // all columns per pass, V rows read in address order
 // with the next pass's rows prefetched; fp16/bf16 rows widened as each
@@ -12,7 +12,7 @@
 // rows per KV head (H32/8, H32/16) 1.473x and 1.370x over passes holding
 // two rows by 128 columns of O in registers (Zen 4's choice there: 0.74 and
 // 0.87 of a plain read of V); one row (decode, S5) 1.027x over the 256-bit
-// loop of kernels/avx2/few_rows.hpp that Zen 4 preferred.
+// loop of kernels/x86/few_rows.hpp that Zen 4 preferred.
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <algorithm>
@@ -70,13 +70,13 @@ void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, fl
 }  // namespace
 
 template <class T>
-void pv_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv, float* o,
-                    std::int64_t ldo, bool accumulate, const void* next) {
+void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
+                              float* o, std::int64_t ldo, bool accumulate, const void* next) {
   const float* pa = static_cast<const float*>(a);
   const T* vt = static_cast<const T*>(v);
   with_rows(rows, [&]<int R>() { tile_rows<R>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next); });
 }
-#define ATTNRT_PV_DIRECT_ROWS(T) template void pv_direct_rows<T>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t, bool, const void*);
+#define ATTNRT_PV_DIRECT_ROWS(T) template void pv_fp32_14x2_direct_rows<T>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t, bool, const void*);
 ATTNRT_PV_DIRECT_ROWS(float)
 ATTNRT_PV_DIRECT_ROWS(Fp16)
 ATTNRT_PV_DIRECT_ROWS(Bf16)

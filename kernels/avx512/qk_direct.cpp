@@ -34,7 +34,8 @@
 // (Q, a row block of a few strips, stays in L1 throughout). The last pair
 // of an odd key count reads its key twice and stores one score. One row
 // (decode) is bound by memory and reads K key after key instead
-// (kernels/avx2/few_rows.hpp); two to four (a GQA group's query heads
+// (kernels/x86/few_rows.hpp, which the set's FewRowKernels::qk takes for
+// one row with the stream settings of the CPU's row in kernels/tuning.hpp); two to four (a GQA group's query heads
 // stacked) ran faster on the pair tiles (Zen 5, attnrt-ab, 12 pairs, B4
 // H32 M1 N4096 D128: 1.097x with 4 rows per KV head, 1.023x with 2; one
 // row 0.973x).
@@ -42,7 +43,6 @@
 
 #include <cstdint>
 
-#include "kernels/avx2/few_rows.hpp"
 #include "kernels/avx512/broadcast_fma.hpp"
 #include "kernels/avx512/convert.hpp"
 
@@ -208,15 +208,11 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
 }  // namespace
 
 template <class T>
-void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
-               std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) {
-  const T* k = static_cast<const T*>(k_rows);
-  if (rows == 1)
-    avx2::qk_few_rows<avx2::kZen5Stream>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
-  else
-    qk_pairs(rows, keys, d, q, ldq, k, ldk, alpha, s, lds);
+void qk_fp32_12x2_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
+                         std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void*) {
+  qk_pairs(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds);
 }
-#define ATTNRT_QK_DIRECT(T) template void qk_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t, const void*);
+#define ATTNRT_QK_DIRECT(T) template void qk_fp32_12x2_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t, const void*);
 ATTNRT_QK_DIRECT(float)
 ATTNRT_QK_DIRECT(Fp16)
 ATTNRT_QK_DIRECT(Bf16)

@@ -42,7 +42,7 @@ OnlineBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void*
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                OnlineBuffers& w, int r0, int r1) {
-  begin_row_block(ks, p, direct_kv(ks, p, b, r1 - r0), r0, r1, &w.rb);
+  begin_row_block(ks, p, direct_kernels(ks, p, b, r1 - r0), r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb), step = strips_in_step(ks, w.rb);
   for (std::int64_t k0 = first_block(t, block, b.nb); k0 < block.hi; k0 += b.nb) {

@@ -41,13 +41,17 @@ struct Blocking {
   // Others: unused. >= 1.
   int pipe_ahead;
   // online and two_pass: read K and V in place with the set's direct
-  // kernels (KernelSet::qk_direct) instead of packing each block, where the
+  // kernels (FewRowKernels::qk) instead of packing each block, where the
   // set has them (fp16/bf16 inputs: with widen_rows) and either P takes the
-  // accurate path or the block has at most pv_direct_rows_max rows (else
+  // accurate path or the block has at most pv_rows_max rows (else
   // the flag is ignored: strip.hpp direct_kv). For few query rows per
   // block, where packing costs as much as the math. three_pass: unused (it
   // always packs).
   bool direct_kv = false;
+  // The few-row kernels a direct block takes: one of the set's entries
+  // (KernelSet::few_rows), the one built for this CPU's stream settings
+  // (kernels/tuning.hpp: the runtime's plan names it); null = the first.
+  const FewRowKernels* few_rows = nullptr;
 };
 
 // The granule of key counts and key offsets: nr (a qk tile never straddles

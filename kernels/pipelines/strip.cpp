@@ -35,20 +35,20 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
 }
 
 // S rows [0, rows) (Q rows at q, row stride ldq), columns c, with K in
-// place (a call per page when paged: qk_direct takes any key count at any
-// S column); rows up to the next multiple of mr (a strip's padding, which
-// row_max and exp2_rows read as well) get 0.
-void direct_scores(const KernelSet& ks, const HeadProblem& p, const float* q, std::int64_t ldq,
-                   int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
+// place (a call per page when paged: the direct Q·Kᵀ takes any key count at
+// any S column); rows up to the next multiple of mr (a strip's padding,
+// which row_max and exp2_rows read as well) get 0.
+void direct_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb, const float* q,
+                   std::int64_t ldq, int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
   if (c.count() <= 0) return;
   const float alpha = qk_alpha(p);
-  // int8 K read as codes where the set widens them; key j's scale then
-  // multiplies S's column j (a per-column factor of Q·Kᵀ).
-  const bool codes = p.kv_format == KvFormat::i8 && ks.qk_direct_i8;
+  // int8 K read as codes where the kernels widen them (rb.codes); key j's
+  // scale then multiplies S's column j (a per-column factor of Q·Kᵀ).
+  const bool codes = rb.codes;
   for_each_kv_run(p, KvSide::k, kv.key0 + c.c0, c.count(), 1, kv.stage, [&](const KvRun& r) {
     float* s = sc + c.c0 + r.c;
-    if (!codes) return ks.qk_direct(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
-    ks.qk_direct_i8(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
+    if (!codes) return rb.few->qk(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
+    rb.few->qk_i8(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
     for (int k = 0; k < r.count; ++k) {
       const float scale = kv_scale(p, KvSide::k, kv.key0 + c.c0 + r.c + k);
       for (int i = 0; i < rows; ++i) s[i * lds + k] *= scale;
@@ -73,7 +73,8 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->dv = dv;
   rb->q_panels = c.take(a_panels_bytes(ks, mb, d));
   // Direct mode widens fp16/bf16 Q rows here (begin_row_block).
-  rb->q_gather = c.take(static_cast<std::size_t>(mb) * d * (ks.widen_rows ? sizeof(float) : elem_bytes(ks)));
+  const bool widened = has_direct_kv(ks) && ks.dtype != DType::f32;
+  rb->q_gather = c.take(static_cast<std::size_t>(mb) * d * (widened ? sizeof(float) : elem_bytes(ks)));
   rb->o = c.take<float>(sizeof(float) * mb * rb->ldo);
   rb->m = c.take<float>(sizeof(float) * mb);
   rb->l = c.take<float>(sizeof(float) * mb);
@@ -85,9 +86,14 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->kv_stage = c.take(kv_stage_bytes(kv_quantum(ks), d, dv, ks.dtype));
 }
 
-bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows) {
-  return b.direct_kv && has_direct_kv(ks) &&
-         (pv_path_of(ks, p).pv_acc == ks.pv_acc || rows <= ks.pv_direct_rows_max);
+const FewRowKernels* direct_kernels(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows) {
+  if (!b.direct_kv || !has_direct_kv(ks)) return nullptr;
+  // The entry the plan names if it is this set's (a plan made for another
+  // set names another's), else the first.
+  const FewRowKernels* few = ks.few_rows.front();
+  for (const FewRowKernels* f : ks.few_rows)
+    if (f == b.few_rows) few = f;
+  return pv_path_of(ks, p).pv_acc == ks.pv_acc || rows <= few->pv_rows_max ? few : nullptr;
 }
 
 namespace {
@@ -97,8 +103,9 @@ bool rows_aligned(const char* q, std::int64_t stride_bytes) {
 }
 }  // namespace
 
-void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int r0, int r1,
+void begin_row_block(const KernelSet& ks, const HeadProblem& p, const FewRowKernels* few, int r0, int r1,
                      RowBlock* rb) {
+  const bool direct = few != nullptr;
   rb->r0 = r0;
   rb->r1 = r1;
   // Direct mode reads K and V in place with the direct kernels, whose P is
@@ -108,14 +115,17 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int
   // exp2_rows writes P in the type of pv_path(precision): a fast exp2 stays
   // where that is the block's P·V path (every set's fp32 P), else accurate.
   rb->exp2 = rb->pv.pv_acc == pv_path_of(ks, p).pv_acc ? p.precision : Exp2Precision::accurate;
+  rb->few = few;
   rb->direct = direct;
+  rb->codes = direct && p.kv_format == KvFormat::i8 && few->qk_i8;
+  rb->short_tiles = !direct && ks.qk_rows && ks.pv_rows && rb->pv.pv_acc == ks.pv_acc && rb->qk.qk == ks.qk;
   const int rows = r1 - r0;
   const std::size_t esz = elem_bytes(ks);
   if (direct && ks.dtype != DType::f32) {
     // fp16/bf16 rows widened for the direct kernels, row by row in any layout.
     float* rows_f32 = reinterpret_cast<float*>(rb->q_gather);
     for (int r = 0; r < rows; ++r)
-      ks.widen_rows(static_cast<const char*>(p.q) + p.q_offset(r0 + r) * esz, p.d, 1, p.d,
+      few->widen_rows(static_cast<const char*>(p.q) + p.q_offset(r0 + r) * esz, p.d, 1, p.d,
                     rows_f32 + static_cast<std::int64_t>(r) * p.d);
     rb->q_rows = rows_f32;
     rb->ldq_rows = p.d;
@@ -183,7 +193,7 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
   const auto [c0, c1] = cols_of(ks, keys, key0);
   const float alpha = qk_alpha(p);
   if (kv.direct()) {
-    direct_scores(ks, p, s.q_rows, rb.ldq_rows, s.rows, kv, {c0, c1}, sc, lds);
+    direct_scores(ks, p, rb, s.q_rows, rb.ldq_rows, s.rows, kv, {c0, c1}, sc, lds);
   } else {
     const int dp = round_up(p.d, ks.k_pack);
     const std::size_t k_panel = k_panel_bytes(ks, rb, p.d);
@@ -222,7 +232,7 @@ bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
     const Strip& first = rb.strips[0];
     const Strip& last = rb.strips[n - 1];
     const KeyRange keys = visible_keys(p, t, first.r0, last.r0 + last.rows).clip(k0, k1);
-    direct_scores(ks, p, first.q_rows, rb.ldq_rows, last.r0 + last.rows - first.r0, kv,
+    direct_scores(ks, p, rb, first.q_rows, rb.ldq_rows, last.r0 + last.rows - first.r0, kv,
                   cols_of(ks, keys, kv.key0), sc, lds);
   }
   for (int i = 0; i < n; ++i) {
@@ -295,14 +305,15 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
   // The kernels of a strip's real rows write those rows only; the whole
   // accumulator is zeroed once first, so a rescale never reads memory
   // nothing wrote.
-  if ((short_tiles || few_rows_pv(ks, rb, s)) && !*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);
+  if ((short_tiles || few_rows_pv(rb, s)) && !*s.started) std::fill(s.o, s.o + ks.mr * rb.ldo, 0.0f);
   if (kv.direct()) {
     // V rows in place, run by run when paged; P is cut at its a_block
     // blocks only (a block straddling two pages is staged: kv_runs.hpp).
-    const bool few = few_rows_pv(ks, rb, s);
-    // int8 V read as codes where the set widens them; key j's scale then
+    const FewRowKernels& f = *rb.few;
+    const bool few = few_rows_pv(rb, s);
+    // int8 V read as codes where the kernels widen them; key j's scale then
     // multiplies P's column j, which this P·V alone reads.
-    const bool codes = few && kv.rows->kv_format == KvFormat::i8 && ks.pv_direct_rows_i8;
+    const bool codes = few && rb.codes;
     for_each_kv_run(*kv.rows, KvSide::v, kv.key0 + v_key, kp, a_block_of(ks), kv.stage, [&](const KvRun& r) {
       const std::byte* pr = p_panel + p_offset(ks, rb, r.c);
       const std::int64_t ld_bytes = r.ld * static_cast<std::int64_t>(elem_bytes(ks));
@@ -312,11 +323,11 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
           const float scale = kv_scale(*kv.rows, KvSide::v, kv.key0 + v_key + r.c + k);
           for (int i = 0; i < s.rows; ++i) pw[a_panel_index(ks, i, k, r.count)] *= scale;
         }
-        ks.pv_direct_rows_i8(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0, r.next);
+        f.pv_rows_i8(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0, r.next);
         return;
       }
       if (few) {
-        ks.pv_direct_rows(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0, r.next);
+        f.pv_rows(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0, r.next);
         return;
       }
       // A few keys at a time across all of O's columns, so that V is read
@@ -324,7 +335,7 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
       // nv-column slice of every row per call.
       for (int k0 = 0; k0 < r.count; k0 += kDirectPvKeys) {
         const int keys = std::min(kDirectPvKeys, r.count - k0);
-        const auto pv = *s.started || r.c + k0 > 0 ? ks.pv_direct_acc : ks.pv_direct_init;
+        const auto pv = *s.started || r.c + k0 > 0 ? f.pv_acc : f.pv_init;
         const std::byte* next = k0 + keys < r.count ? nullptr : r.next;  // (null: the run's next keys)
         pv(keys, pr + p_offset(ks, rb, k0), r.rows + k0 * ld_bytes, r.ld, rb.dv, s.o, rb.ldo, next);
       }

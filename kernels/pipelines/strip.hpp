@@ -6,10 +6,12 @@
 //
 // K and V reach Q·Kᵀ and P·V through a KvSource: packed panels, or in the
 // direct mode (Blocking::direct_kv) the user's rows, read in place by the
-// set's direct kernels (which widen fp16/bf16 ones as they load them); a
-// row block in direct mode packs neither Q nor K nor V (fp16/bf16 Q rows
-// are widened once, KernelSet::widen_rows), and the pipelines' loop orders
-// do not change.
+// set's few-row kernels (FewRowKernels, which widen fp16/bf16 ones as they
+// load them); a row block in direct mode packs neither Q nor K nor V
+// (fp16/bf16 Q rows are widened once, FewRowKernels::widen_rows), and the
+// pipelines' loop orders do not change. Which path a row block takes, and
+// with which kernels, is decided once in begin_row_block and recorded in
+// RowBlock; the strips read the record.
 //
 // Key coordinates: S columns, K panels and V panels are all relative to a
 // `key0` (the first key of a packed block or chunk); offsets handed between
@@ -72,9 +74,17 @@ struct RowBlock {
   int nb;
   int dv;
   int r0, r1;           // packed rows of the block in use
-  // Direct mode: Q, K and V are read in place; the block's Q rows start at
-  // q_rows with row stride ldq_rows (the user's, or gathered into q_gather).
-  bool direct;
+  // The block's path, decided once (begin_row_block): packed, or direct
+  // with the few-row kernels `few` (Q, K and V read in place; the block's Q
+  // rows start at q_rows with row stride ldq_rows: the user's, or gathered
+  // into q_gather), int8 K/V read as codes where `codes` (few->qk_i8 and
+  // pv_rows_i8), else dequantized into a stage. Packed: whether a short
+  // strip (a block's last) may run the set's own short tiles (short_tiles:
+  // KernelSet::qk_rows / pv_rows, on the accurate paths they go with).
+  const FewRowKernels* few;
+  bool direct;  // few != null
+  bool codes;
+  bool short_tiles;
   const float* q_rows;
   std::int64_t ldq_rows;
 };
@@ -82,24 +92,28 @@ struct RowBlock {
 void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocking& b,
                      RowBlock* rb);
 
-// Whether a pipeline that supports it reads K and V rows directly for `p`
-// in a row block of `rows` rows under blocking b: b asks for it, the set has
-// the direct kernels (and, for fp16/bf16 inputs, widen_rows), and either P
-// takes the accurate (fp32) P·V path anyway or the block is few-row (rows
-// <= pv_direct_rows_max: decode, a small GQA group). A fast P·V path (SVE
-// fp16's noepi) then gives way to the direct one: it would pack K and V and
-// compute mr padded rows for one, twice the memory traffic of a
-// bandwidth-bound block; on whole strips it stays (estimated faster there:
-// bench/mca/model.py).
-bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows);
+// The few-row kernels a pipeline that supports them reads K and V rows
+// directly with for `p` in a row block of `rows` rows under blocking b, or
+// null (it packs): b asks for it, the set has the kernels (those b names,
+// else its first entry), and either P takes the accurate (fp32) P·V path
+// anyway or the block is few-row (rows <= pv_rows_max: decode, a small GQA
+// group). A fast P·V path (SVE fp16's noepi) then gives way to the direct
+// one: it would pack K and V and compute mr padded rows for one, twice the
+// memory traffic of a bandwidth-bound block; on whole strips it stays
+// (estimated faster there: bench/mca/model.py).
+const FewRowKernels* direct_kernels(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows);
+inline bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows) {
+  return direct_kernels(ks, p, b, rows) != nullptr;
+}
 
-// Starts row block [r0, r1) (at most mb rows) in direct mode (direct_kv())
-// or not: packs its Q (direct: finds its rows), empties its accumulators
-// and statistics. A direct block takes the accurate P·V and Q·Kᵀ paths
-// (rb->pv, rb->qk: fp32 P, which the direct P·V reads) at any precision,
-// and where the problem's fast P·V path differs, the accurate exp2 too
-// (rb->exp2: exp2_rows writes P for that path).
-void begin_row_block(const KernelSet& ks, const HeadProblem& p, bool direct, int r0, int r1,
+// Starts row block [r0, r1) (at most mb rows) in direct mode with the
+// few-row kernels `few` (direct_kernels()), or packed (null): packs its Q
+// (direct: finds its rows), empties its accumulators and statistics, and
+// records the block's path (RowBlock). A direct block takes the accurate
+// P·V and Q·Kᵀ paths (rb->pv, rb->qk: fp32 P, which the direct P·V reads)
+// at any precision, and where the problem's fast P·V path differs, the
+// accurate exp2 too (rb->exp2: exp2_rows writes P for that path).
+void begin_row_block(const KernelSet& ks, const HeadProblem& p, const FewRowKernels* few, int r0, int r1,
                      RowBlock* rb);
 
 // Normalizes the block's accumulators into the user's O and writes LSE
@@ -175,7 +189,7 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
                   std::int64_t lds);
 
 // Keys per direct P·V call (V rows read in place) of a strip alone
-// (strip_pv's loop over pv_direct_init/acc): each call loads and stores its
+// (strip_pv's loop over FewRowKernels::pv_init / pv_acc): each call loads and stores its
 // O accumulators once per column slice, so more keys per call cost fewer
 // of those (A64FX S4, B1 H2 M12 N32768 D256 fp32, estimated by
 // bench/mca/model.py: 83.3 -> 86.8% of the peak from 16 to 32 keys; x86
@@ -187,25 +201,23 @@ Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
 inline constexpr int kDirectPvKeys = 32;
 inline constexpr int kDirectPvTurnKeys = 16;
 
-// Whether the strip's P·V is the set's few-row kernel (direct mode,
-// KernelSet::pv_direct_rows), which reads the strip's real rows of P only.
-inline bool few_rows_pv(const KernelSet& ks, const RowBlock& rb, const Strip& s) {
-  return rb.direct && ks.pv_direct_rows && s.rows <= ks.pv_direct_rows_max;
+// Whether the strip's P·V is the few-row kernel of its row count (direct
+// mode, FewRowKernels::pv_rows), which reads the strip's real rows of P only.
+inline bool few_rows_pv(const RowBlock& rb, const Strip& s) {
+  return rb.direct && s.rows <= rb.few->pv_rows_max;
 }
 
 // Whether a short strip (a row block's last) runs its packed Q·Kᵀ and P·V
-// on its real rows only (KernelSet::qk_rows, pv_rows), with Q, K and P
-// in the panels of the set's own (accurate) kernels.
+// on its real rows only (KernelSet::qk_rows, pv_rows: RowBlock::short_tiles).
 inline bool short_strip_tiles(const KernelSet& ks, const RowBlock& rb, const Strip& s) {
-  return !rb.direct && s.rows < ks.mr && ks.qk_rows && ks.pv_rows && rb.pv.pv_acc == ks.pv_acc &&
-         rb.qk.qk == ks.qk;
+  return rb.short_tiles && s.rows < ks.mr;
 }
 
 // Rows of the strip its softmax computes (row_max, exp2_rows, fold_max):
 // only the real ones where nothing reads the others (decode: 1 of mr; a
 // short strip on its own tiles), else all mr, which the P·V tiles read.
 inline int softmax_rows(const KernelSet& ks, const RowBlock& rb, const Strip& s) {
-  return few_rows_pv(ks, rb, s) || short_strip_tiles(ks, rb, s) ? s.rows : ks.mr;
+  return few_rows_pv(rb, s) || short_strip_tiles(ks, rb, s) ? s.rows : ks.mr;
 }
 
 // Row max bookkeeping. fold_max() folds a new max m_new (>= the running
@@ -241,7 +253,7 @@ inline int strips_in_step(const KernelSet& ks, const RowBlock& rb) {
 // Finished scores (as strip_scores) of strips [st0, st0 + n) for their keys
 // within [k0, k1) of kv: strip i's S at sc + i * mr * lds; rb.strips[i] and
 // rb.cols[i] say which strip and S columns (empty when it sees none of these
-// keys). Direct: one qk_direct call for all their rows. Returns whether some
+// keys). Direct: one FewRowKernels::qk call for all their rows. Returns whether some
 // strip has keys.
 bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
                   const KvSource& kv, std::int64_t k0, std::int64_t k1, int st0, int n, float* sc,

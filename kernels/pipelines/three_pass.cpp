@@ -51,7 +51,7 @@ ThreePassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, vo
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                ThreePassBuffers& w, int r0, int r1) {
-  begin_row_block(ks, p, /*direct=*/false, r0, r1, &w.rb);  // always packs
+  begin_row_block(ks, p, /*few=*/nullptr, r0, r1, &w.rb);  // always packs
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb);
   auto s_of = [&](int st) { return strip_s(ks, w.s, w.lds, st); };

@@ -110,7 +110,7 @@ void exp2_pv_ring(const KernelSet& ks, const Blocking& b,
 
 void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                TwoPassBuffers& w, int r0, int r1) {
-  begin_row_block(ks, p, direct_kv(ks, p, b, r1 - r0), r0, r1, &w.rb);
+  begin_row_block(ks, p, direct_kernels(ks, p, b, r1 - r0), r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb), step = strips_in_step(ks, w.rb);
   const int chunk = w.rb.direct ? w.direct_chunk : w.chunk;

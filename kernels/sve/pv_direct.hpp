@@ -134,7 +134,7 @@ void pv_rows_4x4(int kp, const float* pa, int mr, const T* v, std::int64_t ldv, 
 #undef ATTNRT_PVR_FMA
 #undef ATTNRT_PVR_ACC
 
-// KernelSet::pv_direct_rows for rows <= kPvDirectRowsMax of an MR-row strip.
+// FewRowKernels::pv_rows for rows <= kPvDirectRowsMax of an MR-row strip.
 inline constexpr int kPvDirectRowsMax = 4;
 template <class T, int MR>
 void pv_fp32_4x4_direct_rows(int rows, int kp, const void* a, const void* v_rows, std::int64_t ldv,

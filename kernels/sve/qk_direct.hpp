@@ -213,7 +213,7 @@ void qk_quad_rows(int rows, int keys, int d, const float* q, std::int64_t ldq, c
   }
 }
 
-// KernelSet::qk_direct: row tiles of quad_tile_vectors() row vectors, the
+// FewRowKernels::qk: row tiles of quad_tile_vectors() row vectors, the
 // last one with as few as its rows need.
 template <class T>
 void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,

@@ -22,6 +22,7 @@
 // (strip.hpp direct_kv).
 #pragma once
 
+#include <array>
 #include <type_traits>
 
 #include "kernels/kernel_set.hpp"
@@ -35,6 +36,42 @@
 #include "kernels/sve/softmax.hpp"
 
 namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
+
+// The few-row path of the fp32-compute sets (inputs T, MR = 8 or 12): the
+// direct Q·Kᵀ, the set's P·V tile on V rows for whole strips, and strips of
+// 1..kPvDirectRowsMax real rows on those rows only.
+template <class T, int MR>
+constexpr FewRowKernels kFewRows{
+    .name = MR == 8 ? "qk_fp32_direct + pv_fp32_8x3_direct, pv_fp32_4x4_direct_rows"
+                    : "qk_fp32_direct + pv_fp32_12x2_direct, pv_fp32_4x4_direct_rows",
+    .stream = {},
+    .qk = qk_direct<T>,
+    .pv_rows_max = kPvDirectRowsMax,
+    .pv_rows = pv_fp32_4x4_direct_rows<T, MR>,
+    .pv_init = MR == 8 ? pv_fp32_8x3_direct<T, Store::assign> : pv_fp32_12x2_direct<T, Store::assign, 2>,
+    .pv_acc = MR == 8 ? pv_fp32_8x3_direct<T, Store::accumulate> : pv_fp32_12x2_direct<T, Store::accumulate, 2>,
+    .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
+};
+template <class T, int MR>
+constexpr std::array<const FewRowKernels*, 1> kFewRowsList{&kFewRows<T, MR>};
+
+// The fp16 12x2 set's (nr = nv = 4 vectors: two 12x2 passes per slice).
+constexpr FewRowKernels kFewRowsFp16{
+    .name = "qk_fp32_direct + pv_fp32_12x2_direct, pv_fp32_4x4_direct_rows",
+    .stream = {},
+    .qk = qk_direct<Fp16>,
+    .pv_rows_max = kPvDirectRowsMax,
+    .pv_rows = pv_fp32_4x4_direct_rows<Fp16, 12>,
+    .pv_init = pv_fp32_12x2_direct<Fp16, Store::assign, 4>,
+    .pv_acc = pv_fp32_12x2_direct<Fp16, Store::accumulate, 4>,
+    .widen_rows = widen_rows<Fp16>,
+};
+constexpr std::array<const FewRowKernels*, 1> kFewRowsFp16List{&kFewRowsFp16};
+static_assert(few_rows_complete(kFewRows<float, 8>, DType::f32, 8, 1, sizeof(float)) &&
+              few_rows_complete(kFewRows<float, 12>, DType::f32, 12, 1, sizeof(float)) &&
+              few_rows_complete(kFewRows<Bf16, 8>, DType::bf16, 8, 1, sizeof(float)) &&
+              few_rows_complete(kFewRows<Bf16, 12>, DType::bf16, 12, 1, sizeof(float)) &&
+              few_rows_complete(kFewRowsFp16, DType::f16, 12, 1, sizeof(float)));
 
 // fp32 compute for fp32 or bf16 inputs: MR = 8 (8x3) or 12 (12x2).
 template <class T, int MR>
@@ -60,12 +97,7 @@ constexpr KernelSet fp32_set(const char* name, DType t, std::uint32_t requires_c
       .exp2_rows = exp2_rows<MR, ColType::f32>,
       .rescale = rescale<MR>,
       .normalize = normalize,
-      .qk_direct = qk_direct<T>,
-      .pv_direct_init = MR == 8 ? pv_fp32_8x3_direct<T, Store::assign> : pv_fp32_12x2_direct<T, Store::assign, 2>,
-      .pv_direct_acc = MR == 8 ? pv_fp32_8x3_direct<T, Store::accumulate> : pv_fp32_12x2_direct<T, Store::accumulate, 2>,
-      .pv_direct_rows = pv_fp32_4x4_direct_rows<T, MR>,
-      .pv_direct_rows_max = kPvDirectRowsMax,
-      .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
+      .few_rows = kFewRowsList<T, MR>,
   };
 }
 
@@ -99,12 +131,7 @@ constexpr KernelSet fp16_12x2_set(const char* name, std::uint32_t requires_cpu, 
       .qk_elem_fast = 2,
       .fp_mode_enter = sve::fz16_enter,
       .fp_mode_leave = sve::fz16_leave,
-      .qk_direct = qk_direct<Fp16>,
-      .pv_direct_init = pv_fp32_12x2_direct<Fp16, Store::assign, 4>,
-      .pv_direct_acc = pv_fp32_12x2_direct<Fp16, Store::accumulate, 4>,
-      .pv_direct_rows = pv_fp32_4x4_direct_rows<Fp16, 12>,
-      .pv_direct_rows_max = kPvDirectRowsMax,
-      .widen_rows = widen_rows<Fp16>,
+      .few_rows = kFewRowsFp16List,
   };
 }
 

@@ -24,7 +24,18 @@ CpuFeatures detect() {
   CpuFeatures f;
 #if defined(__x86_64__) || defined(_M_X64)
   unsigned a, b, c, d;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
+  const CpuVendor vendor = b == 0x68747541u ? CpuVendor::amd      // "AuthenticAMD"
+                           : b == 0x756e6547u ? CpuVendor::intel  // "GenuineIntel"
+                                              : CpuVendor::other;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  // Display family and model: the extended fields count where the base
+  // family is 0xf (and, for the model, 6).
+  const int base_family = (a >> 8) & 0xf;
+  f.family = base_family + (base_family == 0xf ? static_cast<int>((a >> 20) & 0xff) : 0);
+  f.model = static_cast<int>((a >> 4) & 0xf) |
+            (base_family == 0xf || base_family == 6 ? static_cast<int>((a >> 16) & 0xf) << 4 : 0);
+  f.uarch = x86_uarch(vendor, f.family, f.model);
   const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
   if (!osxsave || !avx) return f;
   unsigned xcr0_lo, xcr0_hi;

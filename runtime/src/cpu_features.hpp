@@ -5,11 +5,17 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/tuning.hpp"
+
 namespace attnrt::rt {
 
 struct CpuFeatures {
   std::uint32_t bits = 0;  // kernels::CpuFeature
   int sve_bits = 0;        // SVE vector length, 0 without SVE
+  // The microarchitecture (its row of kernels/tuning.hpp), from the cpuid
+  // vendor, family and model on x86-64; other elsewhere.
+  kernels::Uarch uarch = kernels::Uarch::other;
+  int family = 0, model = 0;
   std::string describe() const;
 };
 

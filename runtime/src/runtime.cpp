@@ -89,20 +89,20 @@ std::array<const kernels::KernelSet*, 3> select_sets(const char* isa, std::strin
   return sets;
 }
 
-// For each dtype whose set has no direct K/V path (kernel_set.hpp), the
-// first later set of the registry this CPU runs that has one: e.g. bf16
-// decode on avx512_bf16 takes the avx512 set, which reads bf16 rows in
-// place (widening them to fp32 as it loads them), rather than packing K and V into bf16 pairs
-// for a handful of query rows. None when ATTNRT_ISA named the set.
+// For each dtype whose set has no few-row path of its own, the set it
+// names for its few-row blocks (KernelSet::few_rows_from), if this CPU runs
+// it: e.g. bf16 decode on avx512_bf16 takes the avx512 set, which reads bf16
+// rows in place (widening them to fp32 as it loads them), rather than
+// packing K and V into bf16 pairs for a handful of query rows. None when
+// ATTNRT_ISA named the set.
 std::array<const kernels::KernelSet*, 3> select_direct_sets(const std::array<const kernels::KernelSet*, 3>& sets,
                                                             const char* isa) {
   std::array<const kernels::KernelSet*, 3> direct{};
   for (int t = 0; t < 3; ++t) {
-    if (kernels::has_direct_kv(*sets[t]) || (isa && std::strcmp(isa, sets[t]->name) == 0)) continue;
-    const auto all = kernels::kernel_sets(static_cast<DType>(t));
-    auto it = std::find(all.begin(), all.end(), sets[t]);
-    for (; it != all.end() && !direct[t]; ++it)
-      if (runs_here(*it) && kernels::has_direct_kv(**it)) direct[t] = *it;
+    const kernels::KernelSet& own = *sets[t];
+    if (kernels::has_direct_kv(own) || !own.few_rows_from || (isa && std::strcmp(isa, own.name) == 0)) continue;
+    const kernels::KernelSet* from = own.few_rows_from();
+    if (from && runs_here(from) && kernels::has_direct_kv(*from)) direct[t] = from;
   }
   return direct;
 }
@@ -154,6 +154,7 @@ scheduler::Bind bind_of(const char* bind) {
 
 Runtime::Runtime(const attnrt_config& config) {
   check_config(config);
+  tuning_row_ = &kernels::uarch_tuning(cpu_features().uarch);
   sets_ = select_sets(config.isa, &set_note_);
   direct_sets_ = select_direct_sets(sets_, config.isa);
   tile_sets_ = select_tile_sets(sets_, config.isa);
@@ -203,6 +204,23 @@ Runtime::Runtime(const attnrt_config& config) {
                  placement_->machine().describe().c_str(), placement_->describe().c_str(),
                  arena_->describe().c_str());
   if (verbose_ && !set_note_.empty()) std::fprintf(stderr, "attnrt: %s\n", set_note_.c_str());
+  if (verbose_) {
+    // The CPU's row of the tuning table and what the chosen sets take from it.
+    std::string few;
+    for (const kernels::KernelSet* ks : sets_) {
+      const kernels::KernelSet* from = ks->few_rows_from ? ks->few_rows_from() : nullptr;
+      const kernels::FewRowKernels* f = kernels::few_rows_for(*tuning_row_, from ? *from : *ks);
+      const std::string item = std::string(ks->name) + (from ? std::string(" via ") + from->name : "") + " " +
+                               (f ? f->name : "none");
+      if (few.find(item) != std::string::npos) continue;
+      few += (few.empty() ? "" : "; ") + item;
+      if (f && f->stream != kernels::StreamParams{})
+        few += " (" + std::to_string(f->stream.rows_ahead) + " rows ahead, " +
+               std::to_string(f->stream.keys_per_pass) + " keys per pass)";
+    }
+    std::fprintf(stderr, "attnrt: uarch %s (family %d model %d), few-row kernels: %s\n", tuning_row_->name,
+                 cpu_features().family, cpu_features().model, few.c_str());
+  }
 }
 
 std::size_t Runtime::largest_workspace() const {
@@ -280,6 +298,9 @@ Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
       plan.kernel_set = ks = direct;
     }
   }
+  // A direct plan names the few-row kernels built for this CPU's row of the
+  // tuning table.
+  plan.blocking.few_rows = plan.blocking.direct_kv ? kernels::few_rows_for(*tuning_row_, *ks) : nullptr;
   if (!fit_workspace(*ks, shape.d, shape.dv, arena_->workspace_bytes(), plan))
     fail(ATTNRT_INTERNAL_ERROR, "no plan for D=", shape.d, " Dv=", shape.dv, " fits the ", arena_->workspace_bytes(),
          " bytes of workspace per worker the arena was sized for");

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kernels/kernel_set.hpp"
+#include "kernels/tuning.hpp"
 #include "runtime/src/plan.hpp"
 #include "scheduler/arena.hpp"
 #include "scheduler/executor.hpp"
@@ -75,6 +76,8 @@ class Runtime final : public attnrt_runtime {
   std::array<const kernels::KernelSet*, 3> direct_sets_{};
   // By attnrt_dtype: a set of the same ISA with other tiles (select_tile_sets).
   std::array<const kernels::KernelSet*, 3> tile_sets_{};
+  // This CPU's row of kernels/tuning.hpp: the few-row kernels plans take.
+  const kernels::UarchTuning* tuning_row_;
   std::string set_note_;  // why a set was passed over for a later one (ATTNRT_VERBOSE)
   attnrt_strategy default_strategy_;
   PlanTable tuning_;

@@ -3,14 +3,14 @@
 // match: round to nearest even, NaN stays NaN.
 #pragma once
 
-#include "kernels/avx2/intrinsics.hpp"
+#include "kernels/x86/intrinsics.hpp"
 
 #include <cstdint>
 #include <type_traits>
 
 #include "kernels/convert.hpp"
 
-namespace attnrt::kernels::avx2 {
+namespace attnrt::kernels::x86 {
 
 // 8 consecutive elements widened to fp32.
 static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
@@ -75,4 +75,4 @@ static inline void store8(Bf16* p, __m256 v) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(ordered));
 }
 
-}  // namespace attnrt::kernels::avx2
+}  // namespace attnrt::kernels::x86

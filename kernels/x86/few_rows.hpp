@@ -1,7 +1,8 @@
 // Q·Kᵀ and P·V for a few query rows (decode: one query row, or the query
 // heads of a GQA group stacked) with K and V rows read in place, on 256-bit
 // vectors. Both x86 sets build their few-row direct kernels from these
-// loops: the avx2 files include this header, and so do the avx512 ones.
+// loops: the avx2 files include this header, and so do the avx512 ones
+// (which is why it lives in kernels/x86/, with the 256-bit helpers it uses).
 //
 // A few rows are bound by memory, not by FMAs: K and V are read key after
 // key, each row whole from its start (one stream, in address order when the
@@ -12,8 +13,8 @@
 // key at 85-100%; four rows in the 3x4 and 1x4 register tiles 6.8-8.1 GB/s,
 // key after key 10.1-11.0 (in L1/L2 the tiles are faster, 59 vs 51
 // GFLOP/s, so more rows keep them). How a core streams best otherwise was
-// measured per core, and each set passes what was measured on the cores it
-// runs on (FewRowsStream):
+// measured per core, and the loops take it as a parameter (FewRowsStream),
+// chosen per microarchitecture in kernels/tuning.hpp's table:
 // - rows_ahead: K or V rows prefetched ahead, the row that many keys on as
 //   each key starts, counted in fp32 rows: 16-bit rows go twice as many
 //   ahead, the same bytes (ahead_of). Zen 3 (the avx2 set): 8, about 12%
@@ -44,25 +45,21 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/avx2/convert.hpp"
-#include "kernels/avx2/lanes.hpp"
+#include "kernels/x86/convert.hpp"
+#include "kernels/x86/lanes.hpp"
 #include "kernels/kernel_set.hpp"
 #include "kernels/rows_ahead.hpp"
 
-namespace attnrt::kernels::avx2 {
+namespace attnrt::kernels::x86 {
 
 // Most rows the few-row loops serve; more take a set's register tiles.
 inline constexpr int kFewRowsMax = 4;
 
 // How a set's few-row loops stream K and V (above).
-struct FewRowsStream {
-  int rows_ahead;     // K/V rows prefetched ahead; 0 = none
-  int keys_per_pass;  // P·V: 1 or 4
-};
-// What was measured, for the sets to take: the avx2 set on Zen 3, the
-// avx512 set on Zen 5 (Zen 4's pass of 1 key kept).
-inline constexpr FewRowsStream kZen3Stream{8, 4};
-inline constexpr FewRowsStream kZen5Stream{16, 1};
+// (kernel_set.hpp's StreamParams: rows_ahead, K/V rows prefetched ahead, 0 =
+// none; keys_per_pass, P·V's keys per pass over O, 1 or 4.)
+using FewRowsStream = StreamParams;
+// (What was measured, and which CPU takes which: kernels/tuning.hpp.)
 
 // Rows of T that S prefetches ahead: as many bytes as S.rows_ahead fp32 rows.
 template <FewRowsStream S, class T>
@@ -122,7 +119,7 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   }
 }
 
-// S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's KernelSet::qk_direct
+// S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's FewRowKernels::qk
 // for that many rows.
 template <FewRowsStream S, class T>
 static inline void qk_few_rows(int rows, int keys, int d, const float* q, std::int64_t ldq,
@@ -199,7 +196,7 @@ static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::in
       for (int c = 0; c < dv; ++c) o[r * ldo + c] = 0.0f;
 }
 
-// O (+)= P·V for 1 <= rows <= kFewRowsMax: a set's KernelSet::pv_direct_rows
+// O (+)= P·V for 1 <= rows <= kFewRowsMax: a set's FewRowKernels::pv_rows
 // (P in its fp32 A panels of Mr rows in blocks of ABlock keys; V rows of T).
 template <FewRowsStream S, int Mr, int ABlock, class T>
 static inline void pv_few_rows(int rows, int kp, const void* a, const void* v_rows, std::int64_t ldv,
@@ -215,4 +212,4 @@ static inline void pv_few_rows(int rows, int kp, const void* a, const void* v_ro
   }
 }
 
-}  // namespace attnrt::kernels::avx2
+}  // namespace attnrt::kernels::x86

@@ -1,10 +1,10 @@
-// Lane helpers of the avx2 kernels: masks for tails (maskload / maskstore)
+// Lane helpers of the 256-bit kernels (avx2, and avx512's few-row loops): masks for tails (maskload / maskstore)
 // and the sum of a vector's lanes.
 #pragma once
 
-#include "kernels/avx2/intrinsics.hpp"
+#include "kernels/x86/intrinsics.hpp"
 
-namespace attnrt::kernels::avx2 {
+namespace attnrt::kernels::x86 {
 
 // Lane mask with lanes [0, n) set, n in [0, 8] (n <= 0: none, n >= 8: all).
 static inline __m256i first_lanes(int n) {
@@ -27,4 +27,4 @@ static inline float sum_lanes(__m256 v) {
   return _mm_cvtss_f32(x);
 }
 
-}  // namespace attnrt::kernels::avx2
+}  // namespace attnrt::kernels::x86

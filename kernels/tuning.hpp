@@ -1,0 +1,87 @@
+// Settings that differ per microarchitecture, in one table (as BLIS's
+// config/ does): the runtime detects the CPU once (runtime/src/
+// cpu_features.cpp), looks its row up here, and the plan hands the kernels
+// built for that row's settings to the pipelines (Blocking::few_rows).
+// ATTNRT_VERBOSE prints the row and its settings. Kernels never look at the
+// CPU, and no kernel header fixes these.
+//
+// Today the table holds how the few-row loops stream K and V
+// (StreamParams, kernels/x86/few_rows.hpp): each set keeps on every CPU what
+// it was measured best with so far (few_rows.hpp says where and how), until
+// a row is measured otherwise on its own core. What is known but not taken:
+// Zen 4 streamed one row's K at 0.94-0.97 of a plain read with no prefetch
+// against 0.88 with 8 rows ahead, and V at 0.96 with passes of 1 key
+// against 0.60-0.64 with 4 (probe, not the library: attnrt-ab has not run
+// the avx2 set with {0, 1} there).
+#pragma once
+
+#include <array>
+#include <cstddef>
+
+#include "kernels/kernel_set.hpp"
+
+namespace attnrt::kernels {
+
+enum class Uarch : int { other = 0, zen3, zen4, zen5, ice_lake_sp, sapphire_rapids };
+
+// Stream settings the table uses, by where they were measured.
+inline constexpr StreamParams kStreamZen3{8, 4};   // the avx2 set on Zen 3
+inline constexpr StreamParams kStreamZen5{16, 1};  // the avx512 set's one-row Q·Kᵀ on Zen 5
+
+// One row: a microarchitecture and the settings each set's kernels take there.
+struct UarchTuning {
+  Uarch uarch;
+  const char* name;
+  StreamParams avx2;    // the avx2 set's few-row loops (Q·Kᵀ and P·V, up to 4 rows)
+  StreamParams avx512;  // the avx512 set's one-row Q·Kᵀ (its P·V has its own tiles)
+};
+
+// The table; the first row is the default (any CPU not named below).
+inline constexpr std::array<UarchTuning, 6> kUarchTable{{
+    {Uarch::other, "other", kStreamZen3, kStreamZen5},
+    {Uarch::zen3, "zen3", kStreamZen3, kStreamZen5},
+    {Uarch::zen4, "zen4", kStreamZen3, kStreamZen5},
+    {Uarch::zen5, "zen5", kStreamZen3, kStreamZen5},
+    {Uarch::ice_lake_sp, "ice_lake_sp", kStreamZen3, kStreamZen5},
+    {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamZen5},
+}};
+
+// The row of `u` (the default row when the table has none).
+const UarchTuning& uarch_tuning(Uarch u);
+
+// An x86 CPU's microarchitecture from its cpuid vendor and (display)
+// family and model; Uarch::other for any it does not know.
+enum class CpuVendor : int { other = 0, amd, intel };
+Uarch x86_uarch(CpuVendor vendor, int family, int model);
+
+// The stream settings set `ks` takes on row t ({} for a set the table does
+// not tune), and its few-row entry built for them: the entry whose stream
+// is that, else its first; null when the set has no few-row path.
+StreamParams stream_for(const UarchTuning& t, const KernelSet& ks);
+const FewRowKernels* few_rows_for(const UarchTuning& t, const KernelSet& ks);
+
+// The distinct values of one column of the table, in order of first
+// appearance: the stream settings a set builds its few-row kernels for.
+template <StreamParams UarchTuning::*Column>
+constexpr std::size_t distinct_streams_count() {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < kUarchTable.size(); ++i) {
+    bool seen = false;
+    for (std::size_t j = 0; j < i; ++j) seen |= kUarchTable[j].*Column == kUarchTable[i].*Column;
+    n += !seen;
+  }
+  return n;
+}
+template <StreamParams UarchTuning::*Column>
+constexpr std::array<StreamParams, distinct_streams_count<Column>()> distinct_streams() {
+  std::array<StreamParams, distinct_streams_count<Column>()> out{};
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < kUarchTable.size(); ++i) {
+    bool seen = false;
+    for (std::size_t j = 0; j < n; ++j) seen |= out[j] == kUarchTable[i].*Column;
+    if (!seen) out[n++] = kUarchTable[i].*Column;
+  }
+  return out;
+}
+
+}  // namespace attnrt::kernels
