@@ -8,11 +8,10 @@
 // Today the table holds how the few-row loops stream K and V
 // (StreamParams, kernels/x86/few_rows.hpp): each set keeps on every CPU what
 // it was measured best with so far (few_rows.hpp says where and how), until
-// a row is measured otherwise on its own core. What is known but not taken:
-// Zen 4 streamed one row's K at 0.94-0.97 of a plain read with no prefetch
-// against 0.88 with 8 rows ahead, and V at 0.96 with passes of 1 key
-// against 0.60-0.64 with 4 (probe, not the library: attnrt-ab has not run
-// the avx2 set with {0, 1} there).
+// a row is measured otherwise on its own core. Zen 4 streamed one row's K
+// at 0.94-0.97 of a plain read with no prefetch against 0.88 with 8 rows
+// ahead (probe): its avx512 row takes that (kStreamZen4); its avx2 row,
+// not yet run through attnrt-ab, keeps Zen 3's.
 #pragma once
 
 #include <array>
@@ -27,6 +26,9 @@ enum class Uarch : int { other = 0, zen3, zen4, zen5, ice_lake_sp, sapphire_rapi
 // Stream settings the table uses, by where they were measured.
 inline constexpr StreamParams kStreamZen3{8, 4};   // the avx2 set on Zen 3
 inline constexpr StreamParams kStreamZen5{16, 1};  // the avx512 set's one-row Q·Kᵀ on Zen 5
+// Zen 4's avx512 one-row Q·Kᵀ: no prefetch (attnrt-ab, S5 fp32, 1 thread:
+// 1.02x and 1.08x over kStreamZen5 in the two orders; fp16 1.00x, 2 threads 1.01x).
+inline constexpr StreamParams kStreamZen4{0, 1};
 
 // One row: a microarchitecture and the settings each set's kernels take there.
 struct UarchTuning {
@@ -40,7 +42,7 @@ struct UarchTuning {
 inline constexpr std::array<UarchTuning, 6> kUarchTable{{
     {Uarch::other, "other", kStreamZen3, kStreamZen5},
     {Uarch::zen3, "zen3", kStreamZen3, kStreamZen5},
-    {Uarch::zen4, "zen4", kStreamZen3, kStreamZen5},
+    {Uarch::zen4, "zen4", kStreamZen3, kStreamZen4},
     {Uarch::zen5, "zen5", kStreamZen3, kStreamZen5},
     {Uarch::ice_lake_sp, "ice_lake_sp", kStreamZen3, kStreamZen5},
     {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamZen5},
