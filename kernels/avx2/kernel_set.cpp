@@ -113,7 +113,7 @@ constexpr KernelSet make_set(DType t) {
 constexpr KernelSet kF32 = make_set<float>(DType::f32);
 constexpr KernelSet kF16 = make_set<Fp16>(DType::f16);
 constexpr KernelSet kBf16 = make_set<Bf16>(DType::bf16);
-static_assert(few_rows_complete(kF32) && few_rows_complete(kF16) && few_rows_complete(kBf16));
+ATTNRT_ASSERT_FEW_ROWS_COMPLETE(few_rows_complete(kF32) && few_rows_complete(kF16) && few_rows_complete(kBf16));
 
 }  // namespace
 

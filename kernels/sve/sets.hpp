@@ -67,11 +67,11 @@ constexpr FewRowKernels kFewRowsFp16{
     .widen_rows = widen_rows<Fp16>,
 };
 constexpr std::array<const FewRowKernels*, 1> kFewRowsFp16List{&kFewRowsFp16};
-static_assert(few_rows_complete(kFewRows<float, 8>, DType::f32, 8, 1, sizeof(float)) &&
-              few_rows_complete(kFewRows<float, 12>, DType::f32, 12, 1, sizeof(float)) &&
-              few_rows_complete(kFewRows<Bf16, 8>, DType::bf16, 8, 1, sizeof(float)) &&
-              few_rows_complete(kFewRows<Bf16, 12>, DType::bf16, 12, 1, sizeof(float)) &&
-              few_rows_complete(kFewRowsFp16, DType::f16, 12, 1, sizeof(float)));
+ATTNRT_ASSERT_FEW_ROWS_COMPLETE(few_rows_complete(kFewRows<float, 8>, DType::f32, 8, 1, sizeof(float)) &&
+                                few_rows_complete(kFewRows<float, 12>, DType::f32, 12, 1, sizeof(float)) &&
+                                few_rows_complete(kFewRows<Bf16, 8>, DType::bf16, 8, 1, sizeof(float)) &&
+                                few_rows_complete(kFewRows<Bf16, 12>, DType::bf16, 12, 1, sizeof(float)) &&
+                                few_rows_complete(kFewRowsFp16, DType::f16, 12, 1, sizeof(float)));
 
 // fp32 compute for fp32 or bf16 inputs: MR = 8 (8x3) or 12 (12x2).
 template <class T, int MR>
