@@ -501,7 +501,7 @@ TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
   kernels::carve_row_block(carver, k, d, d, b, &rb);
   ASSERT_TRUE(kernels::direct_kv(k, p, b, 1));
   kernels::begin_row_block(k, p, kernels::direct_kernels(k, p, b, 1), 0, 1, &rb);
-  EXPECT_TRUE(rb.direct);
+  EXPECT_TRUE(rb.direct());
   EXPECT_EQ(rb.few, k.few_rows.front());
   EXPECT_EQ(rb.pv.pv_acc, k.pv_acc) << "a direct block on the fast P·V path";
   EXPECT_EQ(rb.pv.elem, sizeof(float));

@@ -116,7 +116,6 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, const FewRowKern
   // where that is the block's P·V path (every set's fp32 P), else accurate.
   rb->exp2 = rb->pv.pv_acc == pv_path_of(ks, p).pv_acc ? p.precision : Exp2Precision::accurate;
   rb->few = few;
-  rb->direct = direct;
   rb->codes = direct && p.kv_format == KvFormat::i8 && few->qk_i8;
   rb->short_tiles = !direct && ks.qk_rows && ks.pv_rows && rb->pv.pv_acc == ks.pv_acc && rb->qk.qk == ks.qk;
   const int rows = r1 - r0;
@@ -167,7 +166,7 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
   s.r0 = rb.r0 + st * ks.mr;
   s.rows = std::min(rb.r1 - s.r0, ks.mr);
   s.q = rb.q_panels + st * q_panel_bytes(ks, rb, p.d);
-  s.q_rows = rb.direct ? rb.q_rows + static_cast<std::int64_t>(st) * ks.mr * rb.ldq_rows : nullptr;
+  s.q_rows = rb.direct() ? rb.q_rows + static_cast<std::int64_t>(st) * ks.mr * rb.ldq_rows : nullptr;
   s.o = rb.o + static_cast<std::int64_t>(st) * ks.mr * rb.ldo;
   s.m = rb.m + st * ks.mr;
   s.l = rb.l + st * ks.mr;
@@ -178,7 +177,7 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
 
 KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
                   std::int64_t key0, int keys, std::byte* k_panels, std::byte* v_panels) {
-  if (!rb.direct) {
+  if (!rb.direct()) {
     pack_k_rows(ks, p, key0, keys, k_panels, rb.kv_stage);
     pack_v_rows(ks, p, key0, keys, v_panels, rb.kv_stage);
     return packed_kv(key0, k_panels, v_panels, keys);

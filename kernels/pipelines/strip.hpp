@@ -82,7 +82,7 @@ struct RowBlock {
   // strip (a block's last) may run the set's own short tiles (short_tiles:
   // KernelSet::qk_rows / pv_rows, on the accurate paths they go with).
   const FewRowKernels* few;
-  bool direct;  // few != null
+  bool direct() const { return few != nullptr; }
   bool codes;
   bool short_tiles;
   const float* q_rows;
@@ -204,7 +204,7 @@ inline constexpr int kDirectPvTurnKeys = 16;
 // Whether the strip's P·V is the few-row kernel of its row count (direct
 // mode, FewRowKernels::pv_rows), which reads the strip's real rows of P only.
 inline bool few_rows_pv(const RowBlock& rb, const Strip& s) {
-  return rb.direct && s.rows <= rb.few->pv_rows_max;
+  return rb.direct() && s.rows <= rb.few->pv_rows_max;
 }
 
 // Whether a short strip (a row block's last) runs its packed Q·Kᵀ and P·V
@@ -247,7 +247,7 @@ inline float* strip_s(const KernelSet& ks, float* s, std::int64_t lds, int i) {
 }
 
 inline int strips_in_step(const KernelSet& ks, const RowBlock& rb) {
-  return rb.direct ? strip_count(ks, rb) : 1;
+  return rb.direct() ? strip_count(ks, rb) : 1;
 }
 
 // Finished scores (as strip_scores) of strips [st0, st0 + n) for their keys

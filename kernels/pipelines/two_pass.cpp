@@ -113,7 +113,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   begin_row_block(ks, p, direct_kernels(ks, p, b, r1 - r0), r0, r1, &w.rb);
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb), step = strips_in_step(ks, w.rb);
-  const int chunk = w.rb.direct ? w.direct_chunk : w.chunk;
+  const int chunk = w.rb.direct() ? w.direct_chunk : w.chunk;
   for (std::int64_t k0 = first_block(t, block, chunk); k0 < block.hi; k0 += chunk) {
     const int ck = static_cast<int>(std::min<std::int64_t>(chunk, block.hi - k0));
     const KvSource kv = stage_kv(ks, p, w.rb, k0, ck, w.k_panels, w.v_panels);
