@@ -167,6 +167,7 @@ void qk_fp32_3x4_direct(int rows, int keys, int d, const float* q, std::int64_t 
 ATTNRT_QK_DIRECT(float)
 ATTNRT_QK_DIRECT(Fp16)
 ATTNRT_QK_DIRECT(Bf16)
+ATTNRT_QK_DIRECT(I8)
 #undef ATTNRT_QK_DIRECT
 
 }  // namespace attnrt::kernels::avx2
