@@ -28,6 +28,12 @@ inline svfloat32_t load_f32<Bf16>(svbool_t pg, const Bf16* p) {
   const svuint32_t h = svld1uh_u32(pg, reinterpret_cast<const std::uint16_t*>(p));
   return svreinterpret_f32(svlsl_x(svptrue_b32(), h, 16u));
 }
+template <>
+inline svfloat32_t load_f32<I8>(svbool_t pg, const I8* p) {
+  // ld1sb sign-extends each code into its 32-bit lane; SCVTF is exact.
+  const svint32_t c = svld1sb_s32(pg, reinterpret_cast<const std::int8_t*>(p));
+  return svcvt_f32_z(pg, c);
+}
 
 // Lanes of pg from p[idx[i]] (idx in elements).
 template <class T>
