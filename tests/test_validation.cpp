@@ -429,6 +429,29 @@ TEST_F(Validation, OutputOverlapsBias) {
   expect_rejected({"o overlaps params.bias in memory"});
 }
 
+// Arrays read while the outputs are written (key lengths, per-head slopes
+// and sinks) may not live inside o or lse: a worker would read what another
+// had already written (key lengths from o's bits: reads past K).
+TEST_F(Validation, OutputsOverlapArraysReadDuringTheCall) {
+  for (const bool in_lse : {false, true}) {
+    const std::string out = in_lse ? "params.lse" : "o";
+    SCOPED_TRACE(out);
+    reset();
+    auto* inside = reinterpret_cast<std::int64_t*>(in_lse ? lse.data : o.data) + 1;
+    std::copy(kv_lens, kv_lens + B, inside);
+    params.kv_lens = inside;
+    expect_rejected({out + " overlaps params.kv_lens in memory"});
+    for (const std::string name : {"params.alibi_slopes", "params.sinks"}) {
+      SCOPED_TRACE(name);
+      reset();
+      float* heads = static_cast<float*>(in_lse ? lse.data : o.data) + 2;
+      std::fill(heads, heads + Hq, 0.25f);
+      (name == "params.sinks" ? params.sinks : params.alibi_slopes) = heads;
+      expect_rejected({out + " overlaps " + name + " in memory"});
+    }
+  }
+}
+
 TEST_F(Validation, LseOverlapsAnything) {
   for (const std::string name : {"q", "k", "v", "o", "params.bias"}) {
     SCOPED_TRACE(name);

@@ -240,6 +240,15 @@ TEST(VarlenValidation, EachBrokenRuleIsAnErrorThatNamesIt) {
   EXPECT_EQ(attnrt_attention_forward(&in.q().c(), &in.k().c(), &in.v().c(), &o_view, &p), ATTNRT_INVALID_ARGUMENT);
   EXPECT_NE(std::string(attnrt_last_error()).find("o overlaps params.cu_seqlens_q in memory"), std::string::npos)
       << attnrt_last_error();
+  // ... and offsets inside lse (written while they are read, as o is).
+  std::vector<float> lse_mem(2 * 10 + 8);
+  const attnrt_tensor lse_view{lse_mem.data(), ATTNRT_F32, {1, 2, 10, 1}, {20, 10, 1}};
+  std::copy(in.cu_k().begin(), in.cu_k().end(), reinterpret_cast<std::int32_t*>(lse_mem.data() + 3));
+  p = in.params(&lse_view, ATTNRT_STRATEGY_AUTO);
+  p.cu_seqlens_k = reinterpret_cast<std::int32_t*>(lse_mem.data() + 3);
+  EXPECT_EQ(attnrt_attention_forward(&in.q().c(), &in.k().c(), &in.v().c(), &o.c(), &p), ATTNRT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(attnrt_last_error()).find("params.lse overlaps params.cu_seqlens_k in memory"),
+            std::string::npos) << attnrt_last_error();
   EXPECT_TRUE(o.outside_intact());
 }
 

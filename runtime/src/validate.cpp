@@ -130,8 +130,7 @@ void check_offsets(const char* name, const std::int32_t* cu, std::int64_t seqs, 
 // A varlen call (params.cu_seqlens_q): offsets, batch 1 (k, v and o have
 // q's, checked before), and the inputs that have no per-sequence meaning yet.
 // Paged K/V take their key counts from kv_lens, not from cu_seqlens_k.
-void check_varlen(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& o,
-                  const attnrt_params& p) {
+void check_varlen(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_params& p) {
   const bool paged = p.block_table != nullptr;
   if (!p.cu_seqlens_q) {
     if (p.cu_seqlens_k)
@@ -151,13 +150,6 @@ void check_varlen(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
   if (!paged) check_offsets("params.cu_seqlens_k", p.cu_seqlens_k, p.num_seqs, "k.seq", k.shape[2]);
   if (p.kv_lens && !paged) fail(kBad, "params.kv_lens must be NULL with params.cu_seqlens_q (key lengths come from cu_seqlens_k)");
   if (p.bias) fail(kBad, "params.bias is not supported with params.cu_seqlens_q (varlen)");
-  // The offsets are read while o is written.
-  for (auto [name, cu] : {std::pair{"params.cu_seqlens_q", p.cu_seqlens_q}, {"params.cu_seqlens_k", p.cu_seqlens_k}}) {
-    if (!cu) continue;
-    const std::int64_t n = p.num_seqs + 1;
-    const attnrt_tensor view{const_cast<std::int32_t*>(cu), ATTNRT_F32, {1, 1, 1, n}, {n, n, n}};
-    check_disjoint("o", o, name, view);
-  }
 }
 
 // A paged call (params.block_table): k and v are page pools of the same
@@ -165,7 +157,7 @@ void check_varlen(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
 // those keys need names a page of the pool. Slots past a sequence's keys
 // are never read, so they are not checked (a server leaves them stale).
 void check_paged(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
-                 const attnrt_tensor& o, const attnrt_params& p) {
+                 const attnrt_params& p) {
   require_eq("v.pages", v.shape[0], "k.pages", k.shape[0]);
   require_eq("v.page_size", v.shape[2], "k.page_size", k.shape[2]);
   const std::int64_t page_size = k.shape[2], pages = k.shape[0];
@@ -189,11 +181,6 @@ void check_paged(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_te
         fail(kBad, "params.block_table[b=", b, "][slot ", slot, "] (", row[slot], ") must be in [0, k.pages (",
              pages, "))");
   }
-  // The table is read while o is written.
-  const std::int64_t n = seqs * p.block_table_stride;
-  const attnrt_tensor view{const_cast<std::int32_t*>(p.block_table), ATTNRT_F32, {1, 1, 1, n}, {n, n, n}};
-  check_disjoint("o", o, "params.block_table", view);
-  if (p.lse) check_disjoint("params.lse", *p.lse, "params.block_table", view);  // lse checked before
 }
 
 // Quantized K/V: k and v of one 1-byte format, each with an fp32 scale view
@@ -201,8 +188,7 @@ void check_paged(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_te
 // are user data: read as given, never checked for finiteness (a NaN or inf
 // scale makes those keys' scores or values NaN/inf, as such K/V would).
 // Plain K/V take no scales.
-void check_scales(const attnrt_tensor& k, const attnrt_tensor& v, const attnrt_tensor& o,
-                  const attnrt_params& p) {
+void check_scales(const attnrt_tensor& k, const attnrt_tensor& v, const attnrt_params& p) {
   if (!quantized(k.dtype) && !quantized(v.dtype)) {
     if (p.k_scale || p.v_scale)
       fail(kBad, p.k_scale ? "params.k_scale" : "params.v_scale", " must be NULL unless k and v are quantized (k.dtype is ",
@@ -220,9 +206,33 @@ void check_scales(const attnrt_tensor& k, const attnrt_tensor& v, const attnrt_t
         fail(kBad, name, ".", kDim[i], " (", s->shape[i], ") must be 1 (broadcast) or ", kv_name, ".", kDim[i], " (",
              kv->shape[i], ")");
     require_eq((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
-    check_disjoint("o", o, name, *s);
-    if (p.lse) check_disjoint("params.lse", *p.lse, name, *s);
   }
+}
+
+// Everything besides q, k and v that the call reads while it writes o and
+// lse (checked against those where the rules above are): none may share
+// memory with either, or a worker could read what another has already
+// written (key lengths, offsets or page numbers from o's bits: reads past K).
+void check_reads_apart_from_outputs(const attnrt_tensor& q, const attnrt_tensor& o, const attnrt_params& p) {
+  auto apart = [&](const char* name, const attnrt_tensor& in) {
+    check_disjoint("o", o, name, in);
+    if (p.lse) check_disjoint("params.lse", *p.lse, name, in);
+  };
+  // An array of `bytes` as a view of 4-byte elements.
+  auto array = [](const void* a, std::int64_t bytes) {
+    const std::int64_t n = (bytes + 3) / 4;
+    return attnrt_tensor{const_cast<void*>(a), ATTNRT_F32, {1, 1, 1, n}, {n, n, n}};
+  };
+  const std::int64_t seqs = p.cu_seqlens_q ? p.num_seqs : q.shape[0], heads = q.shape[1];
+  if (p.bias) apart("params.bias", *p.bias);
+  if (p.alibi_slopes) apart("params.alibi_slopes", array(p.alibi_slopes, heads * 4));
+  if (p.sinks) apart("params.sinks", array(p.sinks, heads * 4));
+  if (p.cu_seqlens_q) apart("params.cu_seqlens_q", array(p.cu_seqlens_q, (seqs + 1) * 4));
+  if (p.cu_seqlens_k) apart("params.cu_seqlens_k", array(p.cu_seqlens_k, (seqs + 1) * 4));
+  if (p.kv_lens) apart("params.kv_lens", array(p.kv_lens, seqs * 8));
+  if (p.block_table) apart("params.block_table", array(p.block_table, seqs * p.block_table_stride * 4));
+  if (p.k_scale) apart("params.k_scale", *p.k_scale);
+  if (p.v_scale) apart("params.v_scale", *p.v_scale);
 }
 
 }  // namespace
@@ -275,22 +285,19 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
   if (strategy < ATTNRT_STRATEGY_AUTO || strategy > ATTNRT_STRATEGY_THREE_PASS)
     fail(kBad, "params.strategy (", strategy, ") must be one of ATTNRT_STRATEGY_*");
 
-  check_varlen(*q, *k, *o, p);
+  check_varlen(*q, *k, p);
   if (p.kv_lens && !paged)
     for (std::int64_t b = 0; b < q->shape[0]; ++b)
       if (p.kv_lens[b] < 0 || p.kv_lens[b] > k->shape[2])
         fail(kBad, "params.kv_lens[", b, "] (", p.kv_lens[b], ") must be in [0, k.seq (", k->shape[2], ")]");
 
-  // Per-head arrays: finite slopes; sinks finite or -inf (no sink), and o
-  // must not overlap either (they are read while o is written).
+  // Per-head arrays: finite slopes; sinks finite or -inf (no sink).
   for (auto [name, a, sink] : {std::tuple{"params.alibi_slopes", p.alibi_slopes, false},
                                std::tuple{"params.sinks", p.sinks, true}}) {
     if (!a) continue;
     for (std::int64_t h = 0; h < q->shape[1]; ++h)
       if (!(std::isfinite(a[h]) || (sink && a[h] == -std::numeric_limits<float>::infinity())))
         fail(kBad, name, "[", h, "] (", a[h], ") must be finite", sink ? " or -inf (no sink)" : "");
-    const attnrt_tensor view{const_cast<float*>(a), ATTNRT_F32, {1, 1, 1, q->shape[1]}, {q->shape[1], q->shape[1], q->shape[1]}};
-    check_disjoint("o", *o, name, view);
   }
 
   if (p.bias) {
@@ -304,7 +311,6 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
       fail(kBad, "params.bias.heads (", b.shape[1], ") must be 1 or q.heads (", q->shape[1], ")");
     require_eq("params.bias.seq", b.shape[2], "q.seq", q->shape[2]);
     require_eq("params.bias.head_dim (its key dimension)", b.shape[3], "k.seq", k->shape[2]);
-    check_disjoint("o", *o, "params.bias", b);
   }
   if (p.lse) {
     const attnrt_tensor& l = *p.lse;
@@ -319,10 +325,10 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
     check_disjoint("params.lse", l, "k", *k);
     check_disjoint("params.lse", l, "v", *v);
     check_disjoint("params.lse", l, "o", *o);
-    if (p.bias) check_disjoint("params.lse", l, "params.bias", *p.bias);
   }
-  if (paged) check_paged(*q, *k, *v, *o, p);
-  check_scales(*k, *v, *o, p);
+  if (paged) check_paged(*q, *k, *v, p);
+  check_scales(*k, *v, p);
+  check_reads_apart_from_outputs(*q, *o, p);
 }
 
 }  // namespace attnrt::rt
