@@ -94,6 +94,17 @@ TEST(FuzzRegressions, DenseGenerationPairsNameTheirOldCases) {
   }
 }
 
+// A paged call's kv_lens copied into o passed validation (the library then
+// read key counts from memory it was writing): found by the mixed
+// generation against the validator before o and lse were checked against
+// every array the call reads.
+TEST(FuzzRegressions, KvLensInsideO_11_326) {
+  const Case c = make_case(11, 326, kMixedGeneration);
+  ASSERT_EQ(c.breakage, Breakage::array_inside_output) << describe(c);
+  ASSERT_TRUE(c.paged) << describe(c);
+  expect_passes(11, 326, kMixedGeneration);
+}
+
 // The generator once asked for a null runtime on a default-runtime case
 // and then for a kernel set named "" (a fuzzer bug, found by the fuzzer).
 TEST(FuzzRegressions, NullRuntimeCaseNamesAKernelSet_7_494) {

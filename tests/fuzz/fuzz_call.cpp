@@ -1,6 +1,7 @@
 #include "tests/fuzz/fuzz_call.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 #include <limits>
 
@@ -50,6 +51,56 @@ Call::Call(const Inputs& in)
 }
 
 namespace {
+
+// Bytes from a view's first element to one past its last.
+std::size_t view_bytes(const attnrt_tensor& t) {
+  std::int64_t last = t.shape[3] - 1;
+  for (int i = 0; i < 3; ++i) last += (t.shape[i] - 1) * t.stride[i];
+  return static_cast<std::size_t>(last + 1) * (t.dtype == ATTNRT_F32 ? 4 : 2);
+}
+
+// One array the call reads while it writes, copied into o or lse and read
+// from there: its values stay valid, so only the overlap is
+// wrong (the runner takes the outputs' snapshot after this). Falls back to
+// o over q when no array fits either output.
+std::string move_array_into_output(Call& call, const Case& c, Rng& r) {
+  const bool lse = call.params.lse && r.chance(50);
+  attnrt_tensor& out = lse ? call.lse : call.o;
+  // At the first 8-byte boundary inside it: the library may read the
+  // array as its type before it finds the overlap.
+  auto* at = static_cast<unsigned char*>(out.data);
+  const std::size_t skip = (8 - reinterpret_cast<std::uintptr_t>(at) % 8) % 8, bytes = view_bytes(out);
+  const std::size_t room = bytes > skip ? bytes - skip : 0;
+  at += skip;
+  const std::int64_t seqs = c.varlen ? c.seqs() : c.B;
+  struct Array {
+    const char* name;
+    const void* data;
+    std::size_t bytes;
+    const void** param;
+  };
+  attnrt_params& p = call.params;
+  const Array arrays[] = {
+      {"params.kv_lens", p.kv_lens, seqs * sizeof(std::int64_t), reinterpret_cast<const void**>(&p.kv_lens)},
+      {"params.cu_seqlens_q", p.cu_seqlens_q, (seqs + 1) * sizeof(std::int32_t), reinterpret_cast<const void**>(&p.cu_seqlens_q)},
+      {"params.cu_seqlens_k", p.cu_seqlens_k, (seqs + 1) * sizeof(std::int32_t), reinterpret_cast<const void**>(&p.cu_seqlens_k)},
+      {"params.block_table", p.block_table, seqs * p.block_table_stride * sizeof(std::int32_t),
+       reinterpret_cast<const void**>(&p.block_table)},
+      {"params.alibi_slopes", p.alibi_slopes, c.Hq * sizeof(float), reinterpret_cast<const void**>(&p.alibi_slopes)},
+      {"params.sinks", p.sinks, c.Hq * sizeof(float), reinterpret_cast<const void**>(&p.sinks)},
+  };
+  std::vector<const Array*> fit;
+  for (const Array& a : arrays)
+    if (a.data && a.bytes <= room) fit.push_back(&a);
+  if (fit.empty()) {
+    call.o.data = call.q.data;
+    return "o";
+  }
+  const Array& a = *fit[r.range(0, static_cast<std::int64_t>(fit.size()) - 1)];
+  std::memcpy(at, a.data, a.bytes);
+  *a.param = at;
+  return std::string(lse ? "params.lse" : "o") + " overlaps " + a.name;
+}
 
 // The serving rules (Breakage kinds after null_runtime); returns the
 // argument the message must name.
@@ -104,6 +155,7 @@ std::string break_serving(Call& call, const Case& c, Rng& r) {
       call.v.dtype = kCodes[(std::find(std::begin(kCodes), std::end(kCodes), c.kv_dtype) - kCodes + r.range(1, 2)) % 3];
       return "v.dtype";
     case Breakage::kv_lens_missing: call.params.kv_lens = nullptr; return "params.kv_lens";
+    case Breakage::array_inside_output: return move_array_into_output(call, c, r);
     default: break;
   }
   return "";

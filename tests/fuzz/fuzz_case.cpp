@@ -197,6 +197,28 @@ void draw_serving(Rng& r, Case& c) {
   c.breakage = kinds[r.range(0, static_cast<std::int64_t>(kinds.size()) - 1)];
 }
 
+// Generation 3: a valid serving call may break one of the dense rules
+// that apply to it as well, and any call with an array the library reads
+// while it writes (kv_lens, offsets, block table, slopes, sinks) may have
+// that array inside o or lse.
+void draw_mixed(Rng& r, Case& c) {
+  if (c.breakage != Breakage::none) return;
+  const bool arrays = !c.kv_lens.empty() || c.varlen || c.paged || !c.alibi_slopes.empty() || !c.sinks.empty();
+  if (!r.chance(c.serving() ? 12 : arrays ? 4 : 0)) return;
+  std::vector<Breakage> kinds;
+  if (arrays) kinds.push_back(Breakage::array_inside_output);
+  if (c.serving()) {
+    kinds.insert(kinds.end(), {Breakage::negative_stride, Breakage::null_data, Breakage::output_overlaps_input,
+                               Breakage::nonfinite_scale, Breakage::bad_softcap, Breakage::window_below_minus_one,
+                               Breakage::causal_not_bool});
+    if (!c.quantized()) kinds.push_back(Breakage::misaligned_data);  // (1-byte codes are never misaligned)
+    if (c.api == Api::c) kinds.push_back(Breakage::null_runtime);
+  }
+  c.breakage = kinds[r.range(0, static_cast<std::int64_t>(kinds.size()) - 1)];
+  if (c.breakage == Breakage::causal_not_bool && c.api == Api::cpp) c.api = Api::c;  // (same kernel set)
+  if (c.breakage == Breakage::causal_not_bool && c.api == Api::cpp_default) c.api = Api::c_default;
+}
+
 }  // namespace
 
 std::int64_t Case::keys(std::int64_t b) const {
@@ -309,6 +331,7 @@ Case make_case(std::uint64_t seed, std::uint64_t index, int generation) {
       c.sinks.push_back(r.chance(15) ? -std::numeric_limits<float>::infinity() : static_cast<float>(r.real(-8, 8)));
   c.kv_dtype = c.dtype;
   if (generation >= kServingGeneration) draw_serving(r, c);
+  if (generation >= kMixedGeneration) draw_mixed(r, c);
   return c;
 }
 
@@ -329,7 +352,8 @@ const char* breakage_name(Breakage b) {
       "output_rows_overlap", "nonfinite_scale", "bad_softcap", "window_below_minus_one", "kv_len_out_of_range",
       "bias_shape", "bias_dtype", "lse_shape", "lse_dtype", "causal_not_bool", "null_runtime", "page_out_of_range",
       "page_negative", "kv_len_beyond_pages", "cu_seqlens_decreasing", "cu_seqlens_bad_total", "scale_shape",
-      "quantized_q_or_o", "scale_missing", "kv_dtypes_differ", "kv_lens_missing"};
+      "quantized_q_or_o", "scale_missing", "kv_dtypes_differ", "kv_lens_missing",
+      "array_inside_output"};
   static_assert(std::size(names) == static_cast<std::size_t>(Breakage::count));
   return names[static_cast<int>(b)];
 }

@@ -24,7 +24,8 @@ using Strides = std::array<std::int64_t, 3>;
 enum Generation : int {
   kDenseGeneration = 1,    // issue 18's dense calls, with ALiBi and sinks
   kServingGeneration = 2,  // + paged, varlen and quantized K/V (issue 20)
-  kLatestGeneration = kServingGeneration,
+  kMixedGeneration = 3,    // + the dense rules broken on serving calls, arrays inside o or lse
+  kLatestGeneration = kMixedGeneration,
 };
 
 // How the call is made.
@@ -71,6 +72,7 @@ enum class Breakage {
   scale_missing,          // k_scale or v_scale NULL with quantized K/V
   kv_dtypes_differ,       // v of another quantized format than k
   kv_lens_missing,        // kv_lens NULL with a block table
+  array_inside_output,    // kv_lens, offsets, block table, slopes or sinks (values kept) inside o or lse
   count
 };
 inline constexpr Breakage kLastDenseBreakage = Breakage::null_runtime;

@@ -136,6 +136,10 @@ Outcome Runner::run(const Case& c) {
   Inputs in(c);
   Call call(in);
   const std::string names = break_call(call, c, &rt);
+  if (c.breakage == Breakage::array_inside_output) {  // the array's values are now part of o or lse
+    in.o.snapshot();
+    if (in.lse) in.lse->snapshot();
+  }
   const bool c_api = c.api == Api::c || c.api == Api::c_default;
   const CallResult got = c_api ? call_c(call, rt, c.api == Api::c_default) : call_cpp(call, cpp_rt);
   return c.breakage == Breakage::none ? judge_valid(got, in, c) : judge_invalid(got, in, names);
