@@ -54,10 +54,36 @@ template <> inline float load_as_float<float>(const float* p) { return *p; }
 
 struct Fp16 { std::uint16_t bits; };
 struct Bf16 { std::uint16_t bits; };
-struct I8 { std::int8_t code; };  // an int8 K/V code, unscaled (quant.hpp)
+struct I8 { std::int8_t code; };      // an int8 K/V code, unscaled (quant.hpp)
+struct E4m3 { std::uint8_t code; };  // an fp8 K/V code (OCP E4M3: bias 7, no inf, S.1111.111 NaN)
+struct E5m2 { std::uint8_t code; };  // an fp8 K/V code (OCP E5M2: bias 15, IEEE inf and NaN)
+
+// Exact, branch-free decodes of one fp8 code (selects the compiler
+// vectorizes): a subnormal code is its mantissa times the format's smallest
+// step; a normal one has its exponent rebiased into fp32's field and its
+// mantissa bits moved up.
+inline float e4m3_to_float(std::uint8_t c) {
+  const std::uint32_t em = c & 0x7fu;  // exponent (4 bits, bias 7) and mantissa (3 bits)
+  const float sub = static_cast<float>(em) * 0x1p-9f;
+  const std::uint32_t normal = (((em >> 3) + 120u) << 23) | ((em & 7u) << 20);
+  std::uint32_t bits = em < 8u ? std::bit_cast<std::uint32_t>(sub) : normal;
+  bits = em == 0x7fu ? 0x7fc00000u : bits;
+  return std::bit_cast<float>(bits | (static_cast<std::uint32_t>(c & 0x80u) << 24));
+}
+inline float e5m2_to_float(std::uint8_t c) {
+  const std::uint32_t em = c & 0x7fu;  // exponent (5 bits, bias 15) and mantissa (2 bits)
+  const std::uint32_t e = em >> 2;
+  const float sub = static_cast<float>(em) * 0x1p-16f;
+  const std::uint32_t normal = ((e == 31u ? 255u : e + 112u) << 23) | ((em & 3u) << 21);  // 31: inf or NaN
+  const std::uint32_t bits = em < 4u ? std::bit_cast<std::uint32_t>(sub) : normal;
+  return std::bit_cast<float>(bits | (static_cast<std::uint32_t>(c & 0x80u) << 24));
+}
+
 template <> inline float load_as_float<Fp16>(const Fp16* p) { return fp16_to_float(p->bits); }
 template <> inline float load_as_float<Bf16>(const Bf16* p) { return bf16_to_float(p->bits); }
 template <> inline float load_as_float<I8>(const I8* p) { return static_cast<float>(p->code); }
+template <> inline float load_as_float<E4m3>(const E4m3* p) { return e4m3_to_float(p->code); }
+template <> inline float load_as_float<E5m2>(const E5m2* p) { return e5m2_to_float(p->code); }
 
 // Loads a row of the user's dtype as fp32 values.
 inline void load_row(const void* src, int n, float* dst, DType t) {

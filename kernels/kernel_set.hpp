@@ -27,6 +27,10 @@
 namespace attnrt::kernels {
 
 enum class DType : int { f32 = 0, f16 = 1, bf16 = 2 };
+// How K and V rows are stored: in the problem's dtype, or as 1-byte codes
+// (an int8 or fp8 KV cache, with scales: quant.hpp).
+enum class KvFormat : int { plain = 0, i8 = 1, e4m3 = 2, e5m2 = 3 };
+inline constexpr int kKvFormats = 4;
 enum class Exp2Precision : int { accurate = 0, fast = 1 };
 
 // Largest head_dim (D or Dv) any kernel set must handle.
@@ -117,23 +121,34 @@ struct FewRowKernels {
   PvDirectFn pv_init, pv_acc;  // all mr rows; null iff pv_rows_max == mr
   // fp16/bf16 sets: Q's rows widened (required); fp32 sets: null.
   WidenRowsFn widen_rows;
-  // Optional, both or neither: qk and pv_rows over int8 K/V codes
-  // (unscaled), widened as each vector is loaded. The pipelines multiply
-  // S's column j by key j's K scale after qk, and P's column j by its V
-  // scale before P·V. Null: int8 rows are dequantized into a stage first
-  // (kv_runs.hpp) and read by qk and pv_rows / pv_init / pv_acc.
-  QkDirectFn qk_i8 = nullptr;
-  PvDirectRowsFn pv_rows_i8 = nullptr;
+  // Optional, per code format (indexed by KvFormat; [plain] stays empty),
+  // both or neither: qk and pv_rows over 1-byte K/V codes (unscaled),
+  // widened as each vector is loaded. The pipelines multiply S's column j
+  // by key j's K scale after qk, and P's column j by its V scale before
+  // P·V. None: such rows are dequantized into a stage first (kv_runs.hpp)
+  // and read by qk and pv_rows / pv_init / pv_acc.
+  struct Codes {
+    QkDirectFn qk = nullptr;
+    PvDirectRowsFn pv_rows = nullptr;
+  };
+  std::array<Codes, kKvFormats> codes{};
 };
+
+// Whether every code format's pair is whole or absent, [plain]'s absent.
+constexpr bool code_pairs_whole(const FewRowKernels& f) {
+  bool whole = !f.codes[0].qk && !f.codes[0].pv_rows;
+  for (const FewRowKernels::Codes& c : f.codes) whole = whole && (c.qk == nullptr) == (c.pv_rows == nullptr);
+  return whole;
+}
 
 // Whether f is a complete few-row interface for a set of dtype t, mr rows
 // per strip, k_pack and packed element size as given: every kernel there,
 // the P·V kernels covering 1..mr rows, widen_rows exactly for 16-bit inputs,
-// the int8 pair whole or absent.
+// each code format's pair whole or absent.
 constexpr bool few_rows_complete(const FewRowKernels& f, DType t, int mr, int k_pack, std::size_t packed_elem) {
   const bool strips = f.pv_init && f.pv_acc ? f.pv_rows_max < mr : !f.pv_init && !f.pv_acc && f.pv_rows_max == mr;
   return f.name && f.qk && f.pv_rows && f.pv_rows_max >= 1 && f.pv_rows_max <= mr && strips &&
-         (t == DType::f32) == (f.widen_rows == nullptr) && (f.qk_i8 == nullptr) == (f.pv_rows_i8 == nullptr) &&
+         (t == DType::f32) == (f.widen_rows == nullptr) && code_pairs_whole(f) &&
          k_pack == 1 && packed_elem == sizeof(float);
 }
 

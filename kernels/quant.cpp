@@ -9,29 +9,6 @@
 namespace attnrt::kernels {
 namespace {
 
-constexpr std::uint32_t kNanBits = 0x7fc00000u;
-
-// Branch-free decodes (selects the compiler vectorizes): a subnormal code
-// is its mantissa times the format's smallest step; a normal one has its
-// exponent rebiased into fp32's field and its mantissa bits moved up.
-inline float e4m3_value(std::uint8_t c) {
-  const std::uint32_t em = c & 0x7fu;  // exponent (4 bits, bias 7) and mantissa (3 bits)
-  const float sub = static_cast<float>(em) * 0x1p-9f;
-  const std::uint32_t normal = (((em >> 3) + 120u) << 23) | ((em & 7u) << 20);
-  std::uint32_t bits = em < 8u ? std::bit_cast<std::uint32_t>(sub) : normal;
-  bits = em == 0x7fu ? kNanBits : bits;
-  return std::bit_cast<float>(bits | (static_cast<std::uint32_t>(c & 0x80u) << 24));
-}
-
-inline float e5m2_value(std::uint8_t c) {
-  const std::uint32_t em = c & 0x7fu;  // exponent (5 bits, bias 15) and mantissa (2 bits)
-  const std::uint32_t e = em >> 2;
-  const float sub = static_cast<float>(em) * 0x1p-16f;
-  const std::uint32_t normal = ((e == 31u ? 255u : e + 112u) << 23) | ((em & 3u) << 21);  // 31: inf or NaN
-  const std::uint32_t bits = em < 4u ? std::bit_cast<std::uint32_t>(sub) : normal;
-  return std::bit_cast<float>(bits | (static_cast<std::uint32_t>(c & 0x80u) << 24));
-}
-
 // Whole chunks per call: a call per 128-element row cost as much as the
 // conversion. Cloned per x86 level (the ifunc picks one at load time).
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -43,8 +20,8 @@ inline float e5m2_value(std::uint8_t c) {
 template <KvFormat F>
 inline float value(std::uint8_t c) {
   if constexpr (F == KvFormat::i8) return static_cast<float>(static_cast<std::int8_t>(c));
-  else if constexpr (F == KvFormat::e4m3) return e4m3_value(c);
-  else return e5m2_value(c);
+  else if constexpr (F == KvFormat::e4m3) return e4m3_to_float(c);
+  else return e5m2_to_float(c);
 }
 
 template <KvFormat F>
@@ -77,14 +54,11 @@ void e5m2_rows(const std::uint8_t* src, std::int64_t ld, int rows, int n, const 
 
 }  // namespace
 
-float e4m3_to_float(std::uint8_t c) { return e4m3_value(c); }
-float e5m2_to_float(std::uint8_t c) { return e5m2_value(c); }
-
 float code_to_float(KvFormat f, std::uint8_t c) {
   switch (f) {
     case KvFormat::i8: return value<KvFormat::i8>(c);
-    case KvFormat::e4m3: return e4m3_value(c);
-    case KvFormat::e5m2: return e5m2_value(c);
+    case KvFormat::e4m3: return e4m3_to_float(c);
+    case KvFormat::e5m2: return e5m2_to_float(c);
     case KvFormat::plain: break;
   }
   return std::numeric_limits<float>::quiet_NaN();

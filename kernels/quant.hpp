@@ -9,13 +9,7 @@
 
 namespace attnrt::kernels {
 
-// How K and V rows are stored: in the problem's dtype, or as 1-byte codes.
-enum class KvFormat : int { plain = 0, i8 = 1, e4m3 = 2, e5m2 = 3 };
-
-// Exact decodes of one code (OCP fp8: E4M3 bias 7, no inf, S.1111.111 NaN;
-// E5M2 bias 15 with IEEE inf and NaN; subnormals included).
-float e4m3_to_float(std::uint8_t c);
-float e5m2_to_float(std::uint8_t c);
+// Exact decode of one code (convert.hpp: e4m3_to_float, e5m2_to_float).
 float code_to_float(KvFormat f, std::uint8_t c);
 
 // dst[r][0..n) = code_to_float(src[r][i]) * scale[r * ld_scale], rounded

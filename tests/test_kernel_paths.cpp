@@ -427,7 +427,7 @@ TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
     EXPECT_LE(f->pv_rows_max, k.mr) << "a few-row direct P·V for more rows than a strip";
     EXPECT_EQ(f->pv_init == nullptr, f->pv_rows_max == k.mr) << "strips of some row count without a P·V";
     EXPECT_EQ(f->widen_rows == nullptr, k.dtype == DType::f32) << "widen_rows for 16-bit inputs, and only there";
-    EXPECT_EQ(f->qk_i8 == nullptr, f->pv_rows_i8 == nullptr) << "half of the int8 pair";
+    EXPECT_TRUE(kernels::code_pairs_whole(*f)) << "half of a code format's pair";
   }
   if (k.few_rows_from) {
     EXPECT_FALSE(kernels::has_direct_kv(k)) << "a few-row path of its own and another set's";

@@ -1,7 +1,9 @@
 // Quantized K/V (k, v of ATTNRT_I8, ATTNRT_F8_E4M3 or ATTNRT_F8_E5M2 with
 // params.k_scale / v_scale): each sequence against the double reference run
-// on the dequantized K/V (code times scale, rounded to q's dtype, as
-// attnrt.h defines it), on every backend (kernel set x strategy) and dtype.
+// on the dequantized K/V (code times scale in fp32, rounded to q's dtype, or
+// not rounded: attnrt.h promises q's precision or better, and sets that read
+// the codes themselves keep fp32), on every backend (kernel set x strategy)
+// and dtype.
 // Dense, varlen and paged K/V (both pool layouts; pages of 1 and 16,
 // shuffled, shared); scales per (token, head), per head and per tensor;
 // GQA; causal both alignments, windows, kv_lens, a sequence of 0 keys, LSE;
@@ -121,6 +123,8 @@ class Quant {
     for (std::int64_t b = 0; b < B; ++b) {
       const std::int64_t n = std::max<std::int64_t>(s.kv_lens[b], 1);
       HostTensor kd(qt, {1, s.Hkv, n, s.D}, Layout::bhsd, kNanFill), vd(qt, {1, s.Hkv, n, s.Dv}, Layout::bhsd, kNanFill);
+      HostTensor kw(ATTNRT_F32, {1, s.Hkv, n, s.D}, Layout::bhsd, kNanFill),
+          vw(ATTNRT_F32, {1, s.Hkv, n, s.Dv}, Layout::bhsd, kNanFill);
       for (std::int64_t j = 0; j < s.kv_lens[b]; ++j)
         for (std::int64_t h = 0; h < s.Hkv; ++h) {
           const auto [kb, ks] = loc_[b](j);
@@ -131,12 +135,20 @@ class Quant {
             for (std::int64_t d = 0; d < s.Dv; ++d) v_->set_code(kb, h, ks, d, random_code(kvt, rng));
           }
           const double sk = scale_of(*k_scale_, kb, h, ks), sv = scale_of(*v_scale_, kb, h, ks);
-          // code * scale in fp32 (exact in double, then rounded once), then to q's dtype.
-          for (std::int64_t d = 0; d < s.D; ++d) kd.set(0, h, j, d, static_cast<float>(k_->get(kb, h, ks, d) * sk));
-          for (std::int64_t d = 0; d < s.Dv; ++d) vd.set(0, h, j, d, static_cast<float>(v_->get(kb, h, ks, d) * sv));
+          // code * scale in fp32 (exact in double, then rounded once), then to q's dtype (kd, vd) or not.
+          for (std::int64_t d = 0; d < s.D; ++d) {
+            const float x = static_cast<float>(k_->get(kb, h, ks, d) * sk);
+            kd.set(0, h, j, d, x), kw.set(0, h, j, d, x);
+          }
+          for (std::int64_t d = 0; d < s.Dv; ++d) {
+            const float x = static_cast<float>(v_->get(kb, h, ks, d) * sv);
+            vd.set(0, h, j, d, x), vw.set(0, h, j, d, x);
+          }
         }
       dense_k_.push_back(std::move(kd));
       dense_v_.push_back(std::move(vd));
+      wide_k_.push_back(std::move(kw));
+      wide_v_.push_back(std::move(vw));
     }
     if (s.mode == Mode::varlen) {
       cu_q_.push_back(0);
@@ -196,14 +208,9 @@ class Quant {
   std::int64_t rows(std::int64_t b) const { return varlen_q() ? s_.lens_q[b] : s_.M; }
   std::int64_t batch(std::int64_t b) const { return varlen_q() ? 0 : b; }
 
-  const RefResult& reference(std::int64_t b) {
-    if (refs_.empty()) {
-      for (std::int64_t s = 0; s < seqs(); ++s)
-        refs_.push_back(sequence_reference(q_->c(), batch(s), row0(s), rows(s), dense_k_[s].c(), dense_v_[s].c(),
-                                           dense_params(ATTNRT_STRATEGY_AUTO), s_.kv_lens[s]));
-    }
-    return refs_[b];
-  }
+  // On K/V rounded to q's dtype; wider: kept fp32.
+  const RefResult& reference(std::int64_t b) { return references(refs_, dense_k_, dense_v_)[b]; }
+  const RefResult& wider_reference(std::int64_t b) { return references(wide_refs_, wide_k_, wide_v_)[b]; }
 
  private:
   QuantSpec s_;
@@ -212,7 +219,17 @@ class Quant {
   std::vector<HostTensor> dense_k_, dense_v_;
   std::vector<std::int32_t> table_, cu_q_, cu_k_;
   std::int64_t stride_ = 0;
-  std::vector<RefResult> refs_;
+  std::vector<HostTensor> wide_k_, wide_v_;
+  std::vector<RefResult> refs_, wide_refs_;
+
+  const std::vector<RefResult>& references(std::vector<RefResult>& refs, const std::vector<HostTensor>& k,
+                                           const std::vector<HostTensor>& v) {
+    if (refs.empty())
+      for (std::int64_t s = 0; s < seqs(); ++s)
+        refs.push_back(sequence_reference(q_->c(), batch(s), row0(s), rows(s), k[s].c(), v[s].c(),
+                                          dense_params(ATTNRT_STRATEGY_AUTO), s_.kv_lens[s]));
+    return refs;
+  }
 };
 
 std::vector<QuantSpec> specs() {

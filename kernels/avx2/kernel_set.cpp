@@ -61,8 +61,11 @@ void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq,
 
 // The few-row path, built for stream settings S: Q·Kᵀ above, P·V on the
 // 6x2 tile with V in place for whole strips and few_rows.hpp's loop for up
-// to kFewRowsMax rows; int8 K/V codes read in place by the same loops (the
-// pipelines apply the scales), so decode streams 1 byte per element.
+// to kFewRowsMax rows; int8 and fp8 K/V codes read in place by the same
+// loops (the pipelines apply the scales), so decode streams 1 byte per
+// element.
+template <StreamParams S, class C>
+constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_few_rows<S, kMr, kABlock, C>};
 template <StreamParams S, class T>
 constexpr FewRowKernels kFewRows{
     .name = "qk_fp32_direct (3x4) + pv_fp32_6x2_direct, pv_fp32_4x1_direct_rows",
@@ -73,8 +76,7 @@ constexpr FewRowKernels kFewRows{
     .pv_init = pv_6x2_direct<Epilogue::store, T>,
     .pv_acc = pv_6x2_direct<Epilogue::accumulate, T>,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
-    .qk_i8 = qk_fp32_direct<S, I8>,
-    .pv_rows_i8 = pv_few_rows<S, kMr, kABlock, I8>,
+    .codes = {{{}, kCodes<S, I8>, kCodes<S, E4m3>, kCodes<S, E5m2>}},
 };
 // One entry per stream setting the table's avx2 column names.
 constexpr auto kStreams = distinct_streams<&UarchTuning::avx2>();

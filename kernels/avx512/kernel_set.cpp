@@ -67,6 +67,8 @@ void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq,
     qk_fp32_12x2_direct<T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
 
+template <StreamParams S, class C>
+constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<C>};
 template <StreamParams S, class T>
 constexpr FewRowKernels kFewRows{
     .name = "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
@@ -77,8 +79,7 @@ constexpr FewRowKernels kFewRows{
     .pv_init = nullptr,
     .pv_acc = nullptr,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
-    .qk_i8 = qk_fp32_direct<S, I8>,
-    .pv_rows_i8 = pv_fp32_14x2_direct_rows<I8>,
+    .codes = {{{}, kCodes<S, I8>, kCodes<S, E4m3>, kCodes<S, E5m2>}},
 };
 
 // One entry per stream setting the table's avx512 column names.

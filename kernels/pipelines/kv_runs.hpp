@@ -69,7 +69,7 @@ inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
 
 // Calls f(KvRun) over keys first + [0, count) of side's rows, in order.
 // codes: quantized rows are handed over as their 1-byte codes, in place
-// (for kernels that widen them: FewRowKernels::qk_i8), not dequantized.
+// (for kernels that widen them: FewRowKernels::codes), not dequantized.
 template <class F>
 void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int count, int quantum,
                      std::byte* stage, F&& f, bool codes = false) {

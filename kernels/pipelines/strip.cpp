@@ -42,13 +42,14 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb
                    std::int64_t ldq, int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
   if (c.count() <= 0) return;
   const float alpha = qk_alpha(p);
-  // int8 K read as codes where the kernels widen them (rb.codes); key j's
+  // int8/fp8 K read as codes where the kernels widen them (rb.codes); key j's
   // scale then multiplies S's column j (a per-column factor of Q·Kᵀ).
   const bool codes = rb.codes;
+  const QkDirectFn qk_codes = codes ? rb.few->codes[static_cast<int>(p.kv_format)].qk : nullptr;
   for_each_kv_run(p, KvSide::k, kv.key0 + c.c0, c.count(), 1, kv.stage, [&](const KvRun& r) {
     float* s = sc + c.c0 + r.c;
     if (!codes) return rb.few->qk(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
-    rb.few->qk_i8(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
+    qk_codes(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
     for (int k = 0; k < r.count; ++k) {
       const float scale = kv_scale(p, KvSide::k, kv.key0 + c.c0 + r.c + k);
       for (int i = 0; i < rows; ++i) s[i * lds + k] *= scale;
@@ -116,7 +117,7 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, const FewRowKern
   // where that is the block's P·V path (every set's fp32 P), else accurate.
   rb->exp2 = rb->pv.pv_acc == pv_path_of(ks, p).pv_acc ? p.precision : Exp2Precision::accurate;
   rb->few = few;
-  rb->codes = direct && p.kv_format == KvFormat::i8 && few->qk_i8;
+  rb->codes = direct && p.kv_format != KvFormat::plain && few->codes[static_cast<int>(p.kv_format)].qk;
   rb->short_tiles = !direct && ks.qk_rows && ks.pv_rows && rb->pv.pv_acc == ks.pv_acc && rb->qk.qk == ks.qk;
   const int rows = r1 - r0;
   const std::size_t esz = elem_bytes(ks);
@@ -310,7 +311,7 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
     // blocks only (a block straddling two pages is staged: kv_runs.hpp).
     const FewRowKernels& f = *rb.few;
     const bool few = few_rows_pv(rb, s);
-    // int8 V read as codes where the kernels widen them; key j's scale then
+    // int8/fp8 V read as codes where the kernels widen them; key j's scale then
     // multiplies P's column j, which this P·V alone reads.
     const bool codes = few && rb.codes;
     for_each_kv_run(*kv.rows, KvSide::v, kv.key0 + v_key, kp, a_block_of(ks), kv.stage, [&](const KvRun& r) {
@@ -322,7 +323,8 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
           const float scale = kv_scale(*kv.rows, KvSide::v, kv.key0 + v_key + r.c + k);
           for (int i = 0; i < s.rows; ++i) pw[a_panel_index(ks, i, k, r.count)] *= scale;
         }
-        f.pv_rows_i8(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0, r.next);
+        f.codes[static_cast<int>(kv.rows->kv_format)].pv_rows(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo,
+                                                               *s.started || r.c > 0, r.next);
         return;
       }
       if (few) {

@@ -77,8 +77,8 @@ struct RowBlock {
   // The block's path, decided once (begin_row_block): packed, or direct
   // with the few-row kernels `few` (Q, K and V read in place; the block's Q
   // rows start at q_rows with row stride ldq_rows: the user's, or gathered
-  // into q_gather), int8 K/V read as codes where `codes` (few->qk_i8 and
-  // pv_rows_i8), else dequantized into a stage. Packed: whether a short
+  // into q_gather), int8/fp8 K/V read as codes where `codes` (few->codes
+  // of the format), else dequantized into a stage. Packed: whether a short
   // strip (a block's last) may run the set's own short tiles (short_tiles:
   // KernelSet::qk_rows / pv_rows, on the accurate paths they go with).
   const FewRowKernels* few;

@@ -28,6 +28,23 @@ inline svfloat32_t load_f32<Bf16>(svbool_t pg, const Bf16* p) {
   const svuint32_t h = svld1uh_u32(pg, reinterpret_cast<const std::uint16_t*>(p));
   return svreinterpret_f32(svlsl_x(svptrue_b32(), h, 16u));
 }
+// fp8 through fp16, whose conversion is exact for every code: an E5M2 code
+// is the top byte of the fp16 of its value; an E4M3 code's 7 magnitude
+// bits shifted into fp16's exponent and mantissa give its value / 2^8, and
+// S.1111.111 is NaN. (FCVT reads each 32-bit lane's low half, as for Fp16.)
+template <>
+inline svfloat32_t load_f32<E5m2>(svbool_t pg, const E5m2* p) {
+  const svuint32_t c = svld1ub_u32(pg, reinterpret_cast<const std::uint8_t*>(p));
+  return svcvt_f32_z(pg, svreinterpret_f16(svlsl_x(pg, c, 8u)));
+}
+template <>
+inline svfloat32_t load_f32<E4m3>(svbool_t pg, const E4m3* p) {
+  const svuint32_t c = svld1ub_u32(pg, reinterpret_cast<const std::uint8_t*>(p));
+  const svuint32_t mag = svand_x(pg, c, 0x7fu);
+  const svuint32_t h = svorr_x(pg, svlsl_x(pg, mag, 7u), svlsl_x(pg, svand_x(pg, c, 0x80u), 8u));
+  const svfloat32_t v = svmul_z(pg, svcvt_f32_z(pg, svreinterpret_f16(h)), 256.0f);
+  return svsel(svcmpeq(pg, mag, 0x7fu), svdup_f32(__builtin_nanf("")), v);
+}
 template <>
 inline svfloat32_t load_f32<I8>(svbool_t pg, const I8* p) {
   // ld1sb sign-extends each code into its 32-bit lane; SCVTF is exact.

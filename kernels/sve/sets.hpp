@@ -39,9 +39,14 @@ namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
 
 // The few-row path of the fp32-compute sets (inputs T, MR = 8 or 12): the
 // direct Q·Kᵀ, the set's P·V tile on V rows for whole strips, and strips of
-// 1..kPvDirectRowsMax real rows on those rows only; int8 K/V codes read in
-// place by the same Q·Kᵀ and few-row P·V (widened as loaded; the pipelines
-// apply the scales).
+// 1..kPvDirectRowsMax real rows on those rows only; int8 and fp8 K/V codes
+// read in place by the same Q·Kᵀ and few-row P·V (widened as loaded; the
+// pipelines apply the scales).
+template <class C, int MR>
+constexpr FewRowKernels::Codes kCodes{qk_direct<C>, pv_fp32_4x4_direct_rows<C, MR>};
+template <int MR>
+constexpr std::array<FewRowKernels::Codes, kKvFormats> kAllCodes{
+    {{}, kCodes<I8, MR>, kCodes<E4m3, MR>, kCodes<E5m2, MR>}};
 template <class T, int MR>
 constexpr FewRowKernels kFewRows{
     .name = MR == 8 ? "qk_fp32_direct + pv_fp32_8x3_direct, pv_fp32_4x4_direct_rows"
@@ -53,8 +58,7 @@ constexpr FewRowKernels kFewRows{
     .pv_init = MR == 8 ? pv_fp32_8x3_direct<T, Store::assign> : pv_fp32_12x2_direct<T, Store::assign, 2>,
     .pv_acc = MR == 8 ? pv_fp32_8x3_direct<T, Store::accumulate> : pv_fp32_12x2_direct<T, Store::accumulate, 2>,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
-    .qk_i8 = qk_direct<I8>,
-    .pv_rows_i8 = pv_fp32_4x4_direct_rows<I8, MR>,
+    .codes = kAllCodes<MR>,
 };
 template <class T, int MR>
 constexpr std::array<const FewRowKernels*, 1> kFewRowsList{&kFewRows<T, MR>};
@@ -69,8 +73,7 @@ constexpr FewRowKernels kFewRowsFp16{
     .pv_init = pv_fp32_12x2_direct<Fp16, Store::assign, 4>,
     .pv_acc = pv_fp32_12x2_direct<Fp16, Store::accumulate, 4>,
     .widen_rows = widen_rows<Fp16>,
-    .qk_i8 = qk_direct<I8>,
-    .pv_rows_i8 = pv_fp32_4x4_direct_rows<I8, 12>,
+    .codes = kAllCodes<12>,
 };
 constexpr std::array<const FewRowKernels*, 1> kFewRowsFp16List{&kFewRowsFp16};
 ATTNRT_ASSERT_FEW_ROWS_COMPLETE(few_rows_complete(kFewRows<float, 8>, DType::f32, 8, 1, sizeof(float)) &&
