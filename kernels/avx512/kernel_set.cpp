@@ -60,11 +60,11 @@ void pv_fp32_rows(int rows, int kp, const void* a, const void* b, float* o, std:
 // faster on the 12x2 pair tiles (qk_direct.cpp).
 template <StreamParams S, class T>
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
-                    float alpha, float* s, std::int64_t lds, const void* next) {
+                    float alpha, float* s, std::int64_t lds, RowsAfter next) {
   if (rows == 1)
     x86::qk_few_rows<S>(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
   else
-    qk_fp32_12x2_direct<T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+    qk_fp32_12x2_direct<S.across_pages, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
 
 template <StreamParams S, class T>
@@ -73,12 +73,12 @@ constexpr FewRowKernels kFewRows{
     .stream = S,
     .qk = qk_fp32_direct<S, T>,
     .pv_rows_max = kMr,
-    .pv_rows = pv_fp32_14x2_direct_rows<T>,
+    .pv_rows = pv_fp32_14x2_direct_rows<S.across_pages, T>,
     .pv_init = nullptr,
     .pv_acc = nullptr,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
     .qk_i8 = qk_fp32_direct<S, I8>,
-    .pv_rows_i8 = pv_fp32_14x2_direct_rows<I8>,
+    .pv_rows_i8 = pv_fp32_14x2_direct_rows<S.across_pages, I8>,
 };
 
 // One entry per stream setting the table's avx512 column names.

@@ -335,7 +335,7 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
       for (int k0 = 0; k0 < r.count; k0 += kDirectPvKeys) {
         const int keys = std::min(kDirectPvKeys, r.count - k0);
         const auto pv = *s.started || r.c + k0 > 0 ? f.pv_acc : f.pv_init;
-        const std::byte* next = k0 + keys < r.count ? nullptr : r.next;  // (null: the run's next keys)
+        const RowsAfter next = k0 + keys < r.count ? RowsAfter{} : r.next;  // ({}: the run's next keys)
         pv(keys, pr + p_offset(ks, rb, k0), r.rows + k0 * ld_bytes, r.ld, rb.dv, s.o, rb.ldo, next);
       }
     }, codes);
