@@ -189,4 +189,24 @@ inline float kv_scale(const HeadProblem& p, KvSide side, std::int64_t j) {
   return side == KvSide::k ? p.k_scale[p.k_scale_offset(j)] : p.v_scale[p.v_scale_offset(j)];
 }
 
+// x[c] *= key (j + c)'s K (V) scale, c < count: a row of S after the int8
+// Q·Kᵀ, of P before the int8 P·V. Keys inside one page (or dense K/V) find
+// their scales one stride apart, a loop the compiler vectorizes (a lookup
+// per key, with its page-table division, took a fifth of int8 decode's
+// time: S5, Zen 5); keys across pages (a staged quantum) look each up.
+inline void scale_by_keys(float* x, int count, const HeadProblem& p, KvSide side, std::int64_t j) {
+  if (p.pages && j % p.page_size + count > p.page_size) {
+    for (int c = 0; c < count; ++c) x[c] *= kv_scale(p, side, j + c);
+    return;
+  }
+  const bool k = side == KvSide::k;
+  const float* scale = k ? p.k_scale + p.k_scale_offset(j) : p.v_scale + p.v_scale_offset(j);
+  const std::int64_t ld = k ? p.ld_k_scale : p.ld_v_scale;
+  if (ld == 1) {
+    for (int c = 0; c < count; ++c) x[c] *= scale[c];
+  } else {
+    for (int c = 0; c < count; ++c) x[c] *= scale[c * ld];
+  }
+}
+
 }  // namespace attnrt::kernels

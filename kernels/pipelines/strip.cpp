@@ -49,10 +49,7 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb
     float* s = sc + c.c0 + r.c;
     if (!codes) return rb.few->qk(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
     rb.few->qk_i8(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
-    for (int k = 0; k < r.count; ++k) {
-      const float scale = kv_scale(p, KvSide::k, kv.key0 + c.c0 + r.c + k);
-      for (int i = 0; i < rows; ++i) s[i * lds + k] *= scale;
-    }
+    for (int i = 0; i < rows; ++i) scale_by_keys(s + i * lds, r.count, p, KvSide::k, kv.key0 + c.c0 + r.c);
   }, codes);
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
@@ -317,11 +314,13 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
       const std::byte* pr = p_panel + p_offset(ks, rb, r.c);
       const std::int64_t ld_bytes = r.ld * static_cast<std::int64_t>(elem_bytes(ks));
       if (codes) {
+        // Row i of the run's block from key b0: w keys at a_panel_index(i, b0).
         float* pw = reinterpret_cast<float*>(const_cast<std::byte*>(pr));
-        for (int k = 0; k < r.count; ++k) {
-          const float scale = kv_scale(*kv.rows, KvSide::v, kv.key0 + v_key + r.c + k);
-          for (int i = 0; i < s.rows; ++i) pw[a_panel_index(ks, i, k, r.count)] *= scale;
-        }
+        const int blk = a_block_of(ks);
+        for (int b0 = 0; b0 < r.count; b0 += blk)
+          for (int i = 0; i < s.rows; ++i)
+            scale_by_keys(pw + a_panel_index(ks, i, b0, r.count), std::min(blk, r.count - b0), *kv.rows, KvSide::v,
+                          kv.key0 + v_key + r.c + b0);
         f.pv_rows_i8(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo, *s.started || r.c > 0, r.next);
         return;
       }
