@@ -89,9 +89,11 @@ class PagesAhead {
       const int drop = static_cast<int>(std::min<std::int64_t>(slot - slot0_, n_));
       std::copy(page_ + drop, page_ + n_, page_);
       n_ -= drop;
+      slot0_ += drop;
     }
     if (n_ == 0) slot0_ = slot;
-    for (std::int64_t s = slot0_ + n_; n_ < kPiecesAhead && (s - slot) * ps < kRowsAhead && s * ps < p_.n; ++s)
+    const std::int64_t reach = std::min<std::int64_t>(p_.n, j + kRowsAhead);  // the keys the list should cover
+    for (std::int64_t s = slot0_ + n_; n_ < kPiecesAhead && s * ps < reach; ++s)
       page_[n_++] = base_ + (k_ ? p_.k_offset(s * ps) : p_.v_offset(s * ps)) * static_cast<std::int64_t>(p_.kv_elem_bytes());
     for (int i = 0; i < n_; ++i) {
       const std::int64_t first = (slot0_ + i) * ps;
