@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/rows_ahead.hpp"
+
 namespace attnrt::kernels {
 
 enum class DType : int { f32 = 0, f16 = 1, bf16 = 2 };
@@ -68,18 +70,18 @@ enum CpuFeature : std::uint32_t {
 // each K row should be read from memory once for all rows).
 //
 // Every direct kernel also takes `next`: where the rows after its last one
-// continue, ld apart as ever (a paged cache's next page), or null when they
-// follow in memory. Only prefetches read there (kv_runs.hpp), so a kernel
-// that prefetches K or V rows ahead streams across a page end as it does
-// across its call's end, and never fetches the lines past a page, which
-// belong to something else.
+// continue, ld apart as ever (a paged cache's next pages, as a list of runs:
+// rows_ahead.hpp), or none when they follow in memory. Only prefetches read
+// there (kv_runs.hpp), so a kernel that prefetches K or V rows ahead streams
+// across a page end as it does across its call's end, and never fetches the
+// lines past a page, which belong to something else.
 
 // S[rows x keys] = alpha * Q·Kᵀ: fp32 Q rows [rows x d] (row stride ldq) and
 // K rows [keys x d] (row stride ldk elements) read in place, any rows >= 1,
 // keys >= 0 and d >= 1 (no padding anywhere: tails are the kernel's job).
 // Writes exactly S[0..rows)[0..keys), row stride lds.
 using QkDirectFn = void (*)(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
-                            std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next);
+                            std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next);
 // O[mr x cols] = P·V (init) or O += P·V (acc) over kp >= 1 keys: P an A
 // panel of fp32 (as exp2_rows writes it for the accurate precision), V rows
 // read in place: row j of the B operand is row j of v (ldv elements apart),
@@ -88,14 +90,14 @@ using QkDirectFn = void (*)(int rows, int keys, int d, const float* q, std::int6
 // 0. One call covers all columns so that a few keys per call (V rows kept in
 // L1 for the next strip) cost no per-slice call.
 using PvDirectFn = void (*)(int kp, const void* a, const void* v, std::int64_t ldv, int cols, float* o,
-                            std::int64_t ldo, const void* next);
+                            std::int64_t ldo, RowsAfter next);
 // For a strip's real rows (decode: one row, or a GQA group's query heads
 // stacked): O[r][0..dv) = P·V, or += P·V if `accumulate`, for rows r < rows
 // (1 <= rows <= pv_rows_max; O rows ldo apart; kp >= 1), with P's rows from
 // an A panel as above and all dv columns of V's rows read in place, row
 // after row. Nothing else of O is written.
 using PvDirectRowsFn = void (*)(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
-                                float* o, std::int64_t ldo, bool accumulate, const void* next);
+                                float* o, std::int64_t ldo, bool accumulate, RowsAfter next);
 // dst[r][c] = src[r][c] widened to fp32, r < rows, c < cols (src row stride
 // ld elements; dst dense, row stride cols): fp16/bf16 Q rows, which the
 // direct Q·Kᵀ takes in fp32.
@@ -108,6 +110,7 @@ using WidenRowsFn = void (*)(const void* src, std::int64_t ld, int rows, int col
 struct StreamParams {
   int rows_ahead = 0;     // K/V rows prefetched ahead (in fp32 rows' bytes); 0 = none
   int keys_per_pass = 0;  // P·V: keys per pass over O
+  bool across_pages = false;  // prefetches run on into a paged cache's next pages (rows_ahead.hpp)
   constexpr bool operator==(const StreamParams&) const = default;
 };
 

@@ -1,27 +1,71 @@
 // Where a direct kernel's prefetches of rows past its call go
 // (FewRowKernels::qk's `next`): row i of rows [0, n) is at rows + i·ld;
-// the rows after them are at next + (i - n)·ld, or in memory after row
-// n - 1 when next is null (dense K and V).
+// the rows after them are those of the runs in `next`, in order, or in
+// memory after row n - 1 when there are none (dense K and V).
+//
+// Why a list and not just the next page's first row: a kernel prefetches a
+// fixed number of bytes ahead (16 fp32 rows, 32 bf16, 64 int8 at D128 on
+// Zen 5), which from a page's last rows lands one or several pages on, and
+// pages sit at random places. With the first row only, that prefetch either
+// stopped at the page end (so a paged cache streamed with none at all in
+// pages of 16: shuffled pages of 16 fp32 keys at 0.41-0.53 of contiguous
+// K/V on Zen 5, B4 H32 M1 N4096 D128, one thread) or ran on past the next
+// page into rows of other heads.
 #pragma once
 
 #include <cstdint>
 
 namespace attnrt::kernels {
 
-// Row i, past the call's rows onto the next page.
+// `count` rows in place from `rows`, the call's row stride apart (one page
+// piece of a paged cache).
+struct RowRun {
+  const void* rows;
+  int count;
+};
+
+// The rows after a direct kernel call's own: `n` runs, in order (none: a
+// sequence's last keys), or, with runs null, in memory after (dense K/V).
+struct RowsAfter {
+  const RowRun* runs = nullptr;
+  int n = 0;
+  bool in_memory() const { return runs == nullptr; }
+  static RowsAfter none() {
+    static constexpr RowRun kNone{nullptr, 0};
+    return {&kNone, 0};
+  }
+};
+
+// Row i of the call's n rows, past them in `next`'s runs; past those, the
+// call's first row again (in L1 by then: a prefetch of it costs no traffic,
+// and the caller's loop stays branch-free).
 template <class T>
-inline const T* row_ahead(const T* rows, std::int64_t ld, int n, const void* next, int i) {
-  return i < n || !next ? rows + i * ld : static_cast<const T*>(next) + (i - n) * ld;
+inline const T* row_ahead(const T* rows, std::int64_t ld, int n, RowsAfter next, int i) {
+  if (i < n || next.in_memory()) return rows + i * ld;
+  i -= n;
+  for (int r = 0; r < next.n; ++r) {
+    if (i < next.runs[r].count) return static_cast<const T*>(next.runs[r].rows) + i * ld;
+    i -= next.runs[r].count;
+  }
+  return rows;
 }
 
-// Row i, but past a page's end the call's first row again (in L1 by then:
-// a prefetch of it costs no traffic, and the loop stays branch-free). On
-// x86, prefetching the next page's rows ran slower than not: shuffled pages
-// of 16 keys at 0.79 of contiguous K/V against 0.90 (B4 H32 M1 N4096 D128
-// fp32, one thread, Sapphire Rapids-class VM, three runs each).
+// Row i, but past the call's rows (when they do not follow in memory) the
+// call's first row again: for sets whose CPUs streamed paged caches faster
+// without prefetches across a page's end (StreamParams::across_pages). On
+// Sapphire Rapids-class x86, prefetching the next page's rows ran slower
+// than not: shuffled pages of 16 keys at 0.79 of contiguous K/V against
+// 0.90 (B4 H32 M1 N4096 D128 fp32, one thread, three runs each).
 template <class T>
-inline const T* row_ahead_in_page(const T* rows, std::int64_t ld, int n, const void* next, int i) {
-  return i < n || !next ? rows + i * ld : rows;
+inline const T* row_ahead_in_page(const T* rows, std::int64_t ld, int n, RowsAfter next, int i) {
+  return i < n || next.in_memory() ? rows + i * ld : rows;
+}
+
+// row_ahead, or row_ahead_in_page unless `across`.
+template <bool Across, class T>
+inline const T* row_ahead_of(const T* rows, std::int64_t ld, int n, RowsAfter next, int i) {
+  if constexpr (Across) return row_ahead(rows, ld, n, next, i);
+  return row_ahead_in_page(rows, ld, n, next, i);
 }
 
 }  // namespace attnrt::kernels

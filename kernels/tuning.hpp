@@ -25,7 +25,16 @@ enum class Uarch : int { other = 0, zen3, zen4, zen5, ice_lake_sp, sapphire_rapi
 
 // Stream settings the table uses, by where they were measured.
 inline constexpr StreamParams kStreamZen3{8, 4};   // the avx2 set on Zen 3
-inline constexpr StreamParams kStreamZen5{16, 1};  // the avx512 set's one-row Q·Kᵀ on Zen 5
+// The avx512 set's one-row Q·Kᵀ on Zen 5, its P·V and pair tiles reading
+// paged caches with their prefetches running on into the next pages: on
+// Zen 5 a shuffled page's rows stream at ~1/3 of a contiguous read with no
+// prefetch (the hardware prefetchers restart at each page), ~0.6 with one
+// (probe: 8 KiB pieces of a 512 MiB buffer, 256-bit loads).
+inline constexpr StreamParams kStreamZen5{16, 1, true};
+// The same distances, prefetches stopping at a page's end: what Sapphire
+// Rapids-class x86 ran faster with (rows_ahead.hpp); the other CPUs' rows
+// keep it until measured.
+inline constexpr StreamParams kStreamAvx512InPage{16, 1, false};
 // Zen 4's avx512 one-row Q·Kᵀ: no prefetch (attnrt-ab, S5 fp32, 1 thread:
 // 1.02x and 1.08x over kStreamZen5 in the two orders; fp16 1.00x, 2 threads 1.01x).
 inline constexpr StreamParams kStreamZen4{0, 1};
@@ -40,12 +49,12 @@ struct UarchTuning {
 
 // The table; the first row is the default (any CPU not named below).
 inline constexpr std::array<UarchTuning, 6> kUarchTable{{
-    {Uarch::other, "other", kStreamZen3, kStreamZen5},
-    {Uarch::zen3, "zen3", kStreamZen3, kStreamZen5},
+    {Uarch::other, "other", kStreamZen3, kStreamAvx512InPage},
+    {Uarch::zen3, "zen3", kStreamZen3, kStreamAvx512InPage},
     {Uarch::zen4, "zen4", kStreamZen3, kStreamZen4},
     {Uarch::zen5, "zen5", kStreamZen3, kStreamZen5},
-    {Uarch::ice_lake_sp, "ice_lake_sp", kStreamZen3, kStreamZen5},
-    {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamZen5},
+    {Uarch::ice_lake_sp, "ice_lake_sp", kStreamZen3, kStreamAvx512InPage},
+    {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamAvx512InPage},
 }};
 
 // The row of `u` (the default row when the table has none).

@@ -45,7 +45,7 @@ void expect_qk_direct(const FewRowKernels& f, const Matrix& q, const Matrix& k, 
   const int d = q.cols;
   const std::int64_t lds = keys + 5;
   std::vector<float> s(static_cast<std::size_t>(most_rows) * lds, kSentinel);
-  f.qk(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds, nullptr);
+  f.qk(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds, {});
   for (int i = 0; i < most_rows; ++i)
     for (int j = 0; j < lds; ++j) {
       const float got = s[i * lds + j];
@@ -259,10 +259,10 @@ void expect_pv_direct(const KernelSet& ks, const FewRowKernels& f, int keys, int
   if (f.pv_init && what.slices) {
     slice_o.assign(static_cast<std::size_t>(ks.mr) * ldo, kNaNf);
     for (int c0 = 0; c0 < dv; c0 += ks.nv)
-      f.pv_init(keys, p1.get(), v1.col(c0), v1.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, nullptr);
+      f.pv_init(keys, p1.get(), v1.col(c0), v1.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, {});
     slice_init = slice_o;
     for (int c0 = 0; c0 < dv; c0 += ks.nv)
-      f.pv_acc(keys, p2.get(), v2.col(c0), v2.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, nullptr);
+      f.pv_acc(keys, p2.get(), v2.col(c0), v2.ld, std::min(ks.nv, dv - c0), slice_o.data() + c0, ldo, {});
     expect_o(slice_init, slice_o, "pv_direct by slices");
     if (what.packed) {
       Buffer b1(kernels::v_panels_bytes(ks, keys, dv)), b2(kernels::v_panels_bytes(ks, keys, dv));
@@ -279,9 +279,9 @@ void expect_pv_direct(const KernelSet& ks, const FewRowKernels& f, int keys, int
   }
   if (f.pv_init && what.one_call) {
     std::vector<float> o(static_cast<std::size_t>(ks.mr) * ldo, kNaNf);
-    f.pv_init(keys, p1.get(), v1.data(), v1.ld, dv, o.data(), ldo, nullptr);
+    f.pv_init(keys, p1.get(), v1.data(), v1.ld, dv, o.data(), ldo, {});
     const std::vector<float> init = o;
-    f.pv_acc(keys, p2.get(), v2.data(), v2.ld, dv, o.data(), ldo, nullptr);
+    f.pv_acc(keys, p2.get(), v2.data(), v2.ld, dv, o.data(), ldo, {});
     if (slice_o.empty()) {
       expect_o(init, o, "pv_direct in one call");
     } else {
@@ -293,9 +293,9 @@ void expect_pv_direct(const KernelSet& ks, const FewRowKernels& f, int keys, int
   for (int rows = 1; rows <= f.pv_rows_max; ++rows) {
     const std::int64_t ldr = dv + 4;
     std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kNaNf);
-    f.pv_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false, nullptr);
+    f.pv_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false, {});
     const std::vector<float> out_init = out;
-    f.pv_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true, nullptr);
+    f.pv_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true, {});
     for (int r = 0; r < rows; ++r) {
       for (int c = 0; c < dv; ++c) {
         const auto [w_init, tol_init] = want(r, c, false);
@@ -366,8 +366,10 @@ TEST_P(KernelSetTest, PvDirectAtEveryHeadDim) {
 // Sets declare the direct path whole or not at all, and only where it can
 // run: fp32 inputs, k_pack 1.
 // `next` (where the rows after a call's continue: a paged cache's next
-// page) is for prefetches only: with it pointing at memory no load may
-// touch (PROT_NONE), every direct kernel writes what it writes without it.
+// pages, as a list of runs) is for prefetches only: with its runs in memory
+// no load may touch (PROT_NONE), every direct kernel writes what it writes
+// without it, whatever the pages' sizes (1, 7, 16, 256 keys), order
+// (reversed: each run below the last) or sharing (a run listed twice).
 TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
@@ -389,25 +391,43 @@ TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
       for (int r = 0; r < k.mr; ++r)
         for (int c = 0; c < keys; ++c)
           static_cast<float*>(a.data())[kernels::a_panel_index(k, r, c, keys)] = std::uniform_real_distribution<float>(0, 1)(rng);
+      // Pages of `page` rows (ld(kv) apart) inside the guard, the first at
+      // its top and each next one below it (reversed), the second listed
+      // twice (shared); and a sequence's end (nothing after).
+      const std::int64_t row_bytes = ld(kv) * static_cast<std::int64_t>(kernels::dtype_size(k.dtype));
+      std::vector<std::vector<kernels::RowRun>> runs;
+      for (const int page : {1, 7, 16, 256}) {
+        std::vector<kernels::RowRun>& list = runs.emplace_back();
+        for (int i = 0; i < 4; ++i)
+          list.push_back({static_cast<const std::byte*>(guard) + kBytes - (i + 1) * page * row_bytes, page});
+        list.insert(list.begin() + 2, list[1]);
+      }
+      std::vector<kernels::RowsAfter> lists{kernels::RowsAfter::none()};
+      for (const auto& list : runs) lists.push_back({list.data(), static_cast<int>(list.size())});
       for (const int rows : {1, 4, most}) {
         std::vector<float> s0(static_cast<std::size_t>(most) * keys), s1(s0.size());
-        f.qk(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s0.data(), keys, nullptr);
-        f.qk(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s1.data(), keys, guard);
-        EXPECT_EQ(s0, s1) << "qk, " << rows << " rows";
+        f.qk(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s0.data(), keys, {});
+        for (const kernels::RowsAfter& next : lists) {
+          f.qk(rows, keys, d, static_cast<const float*>(src(q)), ld(q), src(kv), ld(kv), 0.5f, s1.data(), keys, next);
+          EXPECT_EQ(s0, s1) << "qk, " << rows << " rows, " << next.n << " runs after";
+        }
       }
       const std::int64_t ldo = round_up(d, k.nv);
       std::vector<float> o0(static_cast<std::size_t>(k.mr) * ldo), o1(o0.size());
-      if (f.pv_init) {
-        f.pv_init(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
-        f.pv_acc(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, nullptr);
-        f.pv_init(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
-        f.pv_acc(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, guard);
-        EXPECT_EQ(o0, o1) << "pv_init / acc";
-      }
-      for (int rows = 1; rows <= f.pv_rows_max; ++rows) {
-        f.pv_rows(rows, keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, false, nullptr);
-        f.pv_rows(rows, keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, false, guard);
-        EXPECT_EQ(o0, o1) << "pv_rows, " << rows << " rows";
+      for (const kernels::RowsAfter& next : lists) {
+        SCOPED_TRACE(std::to_string(next.n) + " runs after");
+        if (f.pv_init) {
+          f.pv_init(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, {});
+          f.pv_acc(keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, {});
+          f.pv_init(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, next);
+          f.pv_acc(keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, next);
+          EXPECT_EQ(o0, o1) << "pv_init / acc";
+        }
+        for (int rows = 1; rows <= f.pv_rows_max; ++rows) {
+          f.pv_rows(rows, keys, a.data(), src(kv), ld(kv), d, o0.data(), ldo, false, {});
+          f.pv_rows(rows, keys, a.data(), src(kv), ld(kv), d, o1.data(), ldo, false, next);
+          EXPECT_EQ(o0, o1) << "pv_rows, " << rows << " rows";
+        }
       }
     }
   }

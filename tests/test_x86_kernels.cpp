@@ -158,7 +158,7 @@ TEST(X86Direct, PvOfNoKeyIsZero) {
       const int padded = kernels::round_up(dv, ks->nv), ldo = padded + 5;
       if (f->pv_init) {
         std::vector<float> o(static_cast<std::size_t>(ks->mr) * ldo, kNaN);
-        f->pv_init(0, &p, &v, dv, dv, o.data(), ldo, nullptr);
+        f->pv_init(0, &p, &v, dv, dv, o.data(), ldo, {});
         for (int r = 0; r < ks->mr; ++r)
           for (int c = 0; c < ldo; ++c) {
             if (c < padded) {
@@ -171,7 +171,7 @@ TEST(X86Direct, PvOfNoKeyIsZero) {
       }
       for (int rows = 1; rows <= f->pv_rows_max; ++rows) {
         std::vector<float> o(static_cast<std::size_t>(rows) * (dv + 4), kNaN);
-        f->pv_rows(rows, 0, &p, &v, dv, dv, o.data(), dv + 4, false, nullptr);
+        f->pv_rows(rows, 0, &p, &v, dv, dv, o.data(), dv + 4, false, {});
         for (int r = 0; r < rows; ++r)
           for (int c = 0; c < dv + 4; ++c) {
             if (c < dv) {

@@ -55,7 +55,7 @@ template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, class TB = fl
                                                         const TB* __restrict b, std::int64_t ldb,
                                                         int b_cols, float alpha,
                                                         float* __restrict c, std::int64_t ldc,
-                                                        const void* next = nullptr) {
+                                                        RowsAfter next = {}) {
   __m256i mask0 = _mm256_setzero_si256(), mask1 = mask0;
   if constexpr (MaskedB) {
     mask0 = first_lanes(b_cols);
@@ -75,7 +75,7 @@ template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, class TB = fl
     if constexpr (InPlaceB) {
       _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T0);
       pf += ldb;
-      if (pf == pf_end && next) pf = b;
+      if (pf == pf_end && !next.in_memory()) pf = b;
     }
     if constexpr (MaskedB) {
       b0 = load_tail(bp, b_cols, mask0);

@@ -38,21 +38,20 @@ void pv_fp32_6x2_acc(int kp, const void* a, const void* b, float* o, std::int64_
 // loads; the last cols % kNv columns take the masked ones.
 template <Epilogue E, class T>
 void pv_6x2_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, int cols, float* o,
-                   std::int64_t ldo, const void* next) {
+                   std::int64_t ldo, RowsAfter next) {
   const float* pa = static_cast<const float*>(a);
   const T* v = static_cast<const T*>(v_rows);
-  const T* nv = static_cast<const T*>(next);  // column slice c of the next rows at nv + c
   int c = 0;
   for (; c + kNv <= cols; c += kNv)
-    gemm_fp32_6x2<E, false, true>(kp, pa, v + c, ldv, kNv, 1.0f, o + c, ldo, nv ? nv + c : nullptr);
-  if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo, nv ? nv + c : nullptr);
+    gemm_fp32_6x2<E, false, true>(kp, pa, v + c, ldv, kNv, 1.0f, o + c, ldo, next);
+  if (c < cols) gemm_fp32_6x2<E, true, true>(kp, pa, v + c, ldv, cols - c, 1.0f, o + c, ldo, next);
 }
 
 // Q·Kᵀ for the few-row path: few_rows.hpp's loop key after key for up to
 // kFewRowsMax rows (streaming as S says), 3x4 tiles of rows x keys past them.
 template <StreamParams S, class T>
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
-                    float alpha, float* s, std::int64_t lds, const void* next) {
+                    float alpha, float* s, std::int64_t lds, RowsAfter next) {
   if (rows <= kFewRowsMax)
     qk_few_rows<S>(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
   else

@@ -35,7 +35,7 @@ void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst
 // FewRowKernels::qk past kFewRowsMax rows, for float, Fp16 and Bf16.
 template <class T>
 void qk_fp32_3x4_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
-                        std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next);
+                        std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next);
 
 // Softmax pieces on a 6-row strip (softmax_rows.cpp, normalize.cpp).
 void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx);

@@ -160,10 +160,10 @@ inline void qk_keys(int rows, int keys, int d, const float* q, std::int64_t ldq,
 
 template <class T>
 void qk_fp32_3x4_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
-                        std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void*) {
+                        std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter) {
   qk_keys<4>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds);
 }
-#define ATTNRT_QK_DIRECT(T) template void qk_fp32_3x4_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t, const void*);
+#define ATTNRT_QK_DIRECT(T) template void qk_fp32_3x4_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t, RowsAfter);
 ATTNRT_QK_DIRECT(float)
 ATTNRT_QK_DIRECT(Fp16)
 ATTNRT_QK_DIRECT(Bf16)

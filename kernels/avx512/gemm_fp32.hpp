@@ -38,16 +38,20 @@ namespace attnrt::kernels::avx512 {
 // rows or the call's second half, as on avx2.
 inline constexpr int kPrefetchRows = 16;
 
+// B rows of T read in place kPrefetchRows ahead: int8 rows 4x as many, the
+// same bytes ahead as fp32's.
+template <class T>
+inline constexpr int kPrefetchRowsOf = sizeof(T) == 1 ? 4 * kPrefetchRows : kPrefetchRows;
+
 // Rows < kMr: only the first Rows rows of the A panel are read and of C
 // written (P·V of a strip's real rows, FewRowKernels::pv_rows).
-// InPlaceB: B rows read in place, and the row kPrefetchRows rows of pf_ld
-// ahead of each prefetched: pf_ld = ldb, or 0 where the rows after the
-// call's are not in memory after (a page's end: the row at hand again,
-// rows_ahead.hpp).
+// InPlaceB: B rows read in place, and with B row p the lines of row p at pf
+// (ldb apart) prefetched: the rows kPrefetchRowsOf<TB> ahead, wherever
+// they are (a paged cache's next page), or b itself (no traffic).
 template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, int Rows = kMr, class TB = float>
 static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __restrict b,
                                   std::int64_t ldb, int b_cols, float alpha, float* __restrict c,
-                                  std::int64_t ldc, std::int64_t pf_ld = 0) {
+                                  std::int64_t ldc, const TB* pf = nullptr) {
   [[maybe_unused]] __mmask16 mask0 = 0, mask1 = 0;
   if constexpr (MaskedB) {
     mask0 = first16(b_cols);
@@ -58,12 +62,10 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __
   // Column `col` of a block of width w: row i at col[i * w]; B row p at b + p * ldb.
   const auto step = [&](const float* col, int w, int p) {
     const TB* row = b + p * ldb;
-    if constexpr (InPlaceB) {  // the row's 64-byte lines (two of fp32) kPrefetchRows ahead
-      // (int8 rows: 4x as many rows, the same bytes ahead as fp32's)
-      constexpr int ahead = sizeof(TB) == 1 ? 4 * kPrefetchRows : kPrefetchRows;
+    if constexpr (InPlaceB) {  // the 64-byte lines (two of fp32) of pf's row p
 #pragma GCC unroll 2
       for (unsigned x = 0; x < 32 * sizeof(TB); x += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(row + ahead * pf_ld) + x, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(pf + p * ldb) + x, _MM_HINT_T0);
     }
     __m512 b0, b1;
     if constexpr (MaskedB) {

@@ -12,6 +12,7 @@
 
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
+#include "kernels/avx512/qk_row_i8.hpp"
 #include "kernels/convert.hpp"
 #include "kernels/tuning.hpp"
 #include "kernels/x86/few_rows.hpp"
@@ -53,29 +54,32 @@ void pv_fp32_rows(int rows, int kp, const void* a, const void* b, float* o, std:
 
 // The few-row path: Q·Kᵀ on 12x2 tiles of rows x keys (one row: few_rows.hpp's
 // loop key after key), P·V on every strip's real rows (the 14x2 tile cut to
-// them: no whole-strip kernels), and int8 K/V codes read in place too (the
-// pipelines apply the scales).
+// them: no whole-strip kernels), and int8/fp8 K/V codes read in place too
+// (the pipelines apply the scales).
 // Q·Kᵀ for the few-row path: one row (decode) is bound by memory and reads K
-// key after key (x86/few_rows.hpp, streaming as S says); two or more ran
-// faster on the 12x2 pair tiles (qk_direct.cpp).
+// key after key (x86/few_rows.hpp, streaming as S says; int8 codes on zmm,
+// qk_row_i8.hpp); two or more ran faster on the 12x2 pair tiles
+// (qk_direct.cpp).
 template <StreamParams S, class T>
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
-                    float alpha, float* s, std::int64_t lds, const void* next) {
-  if (rows == 1)
+                    float alpha, float* s, std::int64_t lds, RowsAfter next) {
+  if (rows == 1 && std::is_same_v<T, I8>)
+    qk_i8_row<S>(keys, d, q, static_cast<const I8*>(k), ldk, alpha, s, next);
+  else if (rows == 1)
     x86::qk_few_rows<S>(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
   else
-    qk_fp32_12x2_direct<T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+    qk_fp32_12x2_direct<S.across_pages, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
 
 template <StreamParams S, class C>
-constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<C>};
+constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<S.across_pages, C>};
 template <StreamParams S, class T>
 constexpr FewRowKernels kFewRows{
     .name = "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
     .stream = S,
     .qk = qk_fp32_direct<S, T>,
     .pv_rows_max = kMr,
-    .pv_rows = pv_fp32_14x2_direct_rows<T>,
+    .pv_rows = pv_fp32_14x2_direct_rows<S.across_pages, T>,
     .pv_init = nullptr,
     .pv_acc = nullptr,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows

@@ -20,6 +20,7 @@
 
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
+#include "kernels/rows_ahead.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
@@ -29,24 +30,26 @@ namespace {
 // tile goes through a buffer (dv % kNv != 0 only: rare head dims).
 template <int R, class T>
 void tail_columns(int keys, const float* a, const T* v, std::int64_t ldv, int w, float* o,
-                  std::int64_t ldo, bool add, std::int64_t pf_ld) {
+                  std::int64_t ldo, bool add, const T* pf) {
   alignas(64) float tile[R * kNv] = {};
   if (add)
     for (int r = 0; r < R; ++r) std::copy(o + r * ldo, o + r * ldo + w, tile + r * kNv);
   if (add)
-    gemm_fp32_14x2<Epilogue::accumulate, true, true, R>(keys, a, v, ldv, w, 1.0f, tile, kNv, pf_ld);
+    gemm_fp32_14x2<Epilogue::accumulate, true, true, R>(keys, a, v, ldv, w, 1.0f, tile, kNv, pf);
   else
-    gemm_fp32_14x2<Epilogue::store, true, true, R>(keys, a, v, ldv, w, 1.0f, tile, kNv, pf_ld);
+    gemm_fp32_14x2<Epilogue::store, true, true, R>(keys, a, v, ldv, w, 1.0f, tile, kNv, pf);
   for (int r = 0; r < R; ++r) std::copy(tile + r * kNv, tile + r * kNv + w, o + r * ldo);
 }
 
 // R rows: the micro-kernel's R x 32 tiles, kABlock keys (one block of
 // the A panel) across all dv columns per pass, so V rows are read row after
-// row and the next block's rows prefetched (kPrefetchRows), past the call's
-// last block only where they follow in memory (next null).
-template <int R, class T>
+// row and the rows kPrefetchRowsOf<T> on prefetched: past the call's rows
+// where they follow in memory, or (Across) in next's runs, whose rows the
+// pipelines cut at multiples of kABlock (kv_runs.hpp), so that a block's
+// rows ahead lie in one run.
+template <int R, bool Across, class T>
 void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, float* o,
-               std::int64_t ldo, bool accumulate, const void* next) {
+               std::int64_t ldo, bool accumulate, RowsAfter next) {
   if (kp == 0 && !accumulate)  // no keys: O = 0
     for (int r = 0; r < R; ++r) std::fill(o + r * ldo, o + r * ldo + dv, 0.0f);
   for (int k0 = 0; k0 < kp; k0 += kABlock) {
@@ -54,29 +57,32 @@ void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, fl
     const float* a = pa + k0 * kMr;
     const T* rows = v + k0 * ldv;
     const bool add = accumulate || k0 > 0;
-    // The next block's rows prefetched, but not past a page's end.
-    const std::int64_t pf_ld = k0 + keys < kp || !next ? ldv : 0;
+    const T* pf = row_ahead_of<Across>(v, ldv, kp, next, k0 + kPrefetchRowsOf<T>);
     int c = 0;
     for (; c + kNv <= dv; c += kNv) {
       if (add)
-        gemm_fp32_14x2<Epilogue::accumulate, false, true, R>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf_ld);
+        gemm_fp32_14x2<Epilogue::accumulate, false, true, R>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf + c);
       else
-        gemm_fp32_14x2<Epilogue::store, false, true, R>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf_ld);
+        gemm_fp32_14x2<Epilogue::store, false, true, R>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf + c);
     }
-    if (c < dv) tail_columns<R>(keys, a, rows + c, ldv, dv - c, o + c, ldo, add, pf_ld);
+    if (c < dv) tail_columns<R>(keys, a, rows + c, ldv, dv - c, o + c, ldo, add, pf + c);
   }
 }
 
 }  // namespace
 
-template <class T>
+template <bool Across, class T>
 void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
-                              float* o, std::int64_t ldo, bool accumulate, const void* next) {
+                              float* o, std::int64_t ldo, bool accumulate, RowsAfter next) {
   const float* pa = static_cast<const float*>(a);
   const T* vt = static_cast<const T*>(v);
-  with_rows(rows, [&]<int R>() { tile_rows<R>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next); });
+  with_rows(rows, [&]<int R>() { tile_rows<R, Across>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next); });
 }
-#define ATTNRT_PV_DIRECT_ROWS(T) template void pv_fp32_14x2_direct_rows<T>(int, int, const void*, const void*, std::int64_t, int, float*, std::int64_t, bool, const void*);
+#define ATTNRT_PV_DIRECT_ROWS(T)                                                                               \
+  template void pv_fp32_14x2_direct_rows<false, T>(int, int, const void*, const void*, std::int64_t, int,      \
+                                                   float*, std::int64_t, bool, RowsAfter);                     \
+  template void pv_fp32_14x2_direct_rows<true, T>(int, int, const void*, const void*, std::int64_t, int,       \
+                                                  float*, std::int64_t, bool, RowsAfter);
 ATTNRT_PV_DIRECT_ROWS(float)
 ATTNRT_PV_DIRECT_ROWS(Fp16)
 ATTNRT_PV_DIRECT_ROWS(Bf16)

@@ -45,6 +45,7 @@
 
 #include "kernels/avx512/broadcast_fma.hpp"
 #include "kernels/avx512/convert.hpp"
+#include "kernels/rows_ahead.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
@@ -183,9 +184,9 @@ inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, cons
 }
 
 // rows >= 2: row tiles of equal size (within one) of at most 12 rows.
-template <class T>
+template <bool Across, class T>
 void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const T* k,
-              std::int64_t ldk, float alpha, float* s, std::int64_t lds) {
+              std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
   const int tiles = (rows + kMostTileRows - 1) / kMostTileRows;
   const int half = (d + 31) / 32 * 16;
   for (int j = 0; j < keys; j += kKeys) {
@@ -193,9 +194,11 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
     const T* k0 = k + j * ldk;
     const T* k1 = k0 + (n - 1) * ldk;
     const int ahead = j + kPrefetchPairs<T> * kKeys;
-    // (Within the call only: past a page's end the prefetches would be no
-    // use; rows_ahead.hpp.)
+    // Within the call, or on into the next pages' rows where the CPU's row
+    // says so (rows_ahead.hpp).
     PairPrefetch<T> pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
+    if (Across && !next.in_memory())
+      pf = {row_ahead(k, ldk, keys, next, ahead), row_ahead(k, ldk, keys, next, ahead + 1), half};
     for (int t = 0, i = 0; t < tiles; ++t) {
       const int r = rows / tiles + (t < rows % tiles);
       qk_pair_tile(r, d, q + i * ldq, ldq, k0, k1, n, alpha, s + i * lds + j, lds, pf);
@@ -207,12 +210,16 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
 
 }  // namespace
 
-template <class T>
+template <bool Across, class T>
 void qk_fp32_12x2_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
-                         std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void*) {
-  qk_pairs(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds);
+                         std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
+  qk_pairs<Across>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds, next);
 }
-#define ATTNRT_QK_DIRECT(T) template void qk_fp32_12x2_direct<T>(int, int, int, const float*, std::int64_t, const void*, std::int64_t, float, float*, std::int64_t, const void*);
+#define ATTNRT_QK_DIRECT(T)                                                                                    \
+  template void qk_fp32_12x2_direct<false, T>(int, int, int, const float*, std::int64_t, const void*,          \
+                                              std::int64_t, float, float*, std::int64_t, RowsAfter);           \
+  template void qk_fp32_12x2_direct<true, T>(int, int, int, const float*, std::int64_t, const void*,           \
+                                             std::int64_t, float, float*, std::int64_t, RowsAfter);
 ATTNRT_QK_DIRECT(float)
 ATTNRT_QK_DIRECT(Fp16)
 ATTNRT_QK_DIRECT(Bf16)

@@ -29,13 +29,13 @@ namespace attnrt::kernels {
 enum class KvSide { k, v };
 
 // Keys [c, c + count) of a range (relative to its first key) at rows, ld
-// elements apart; the keys after them continue at next (the next page's
-// first row, for the direct kernels' prefetches), or null: in memory after.
+// elements apart; the keys after them continue in next's runs (the next
+// pages' rows, for the direct kernels' prefetches), or in memory after.
 struct KvRun {
   int c, count;
   const std::byte* rows;
   std::int64_t ld;
-  const std::byte* next = nullptr;
+  RowsAfter next = {};
 };
 
 // Target bytes of one chunk of dequantized rows: half of a 32 KiB L1D, so
@@ -66,6 +66,54 @@ inline std::size_t kv_stage_bytes(int quantum, int d, int dv, DType t) {
 inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
   for (std::int64_t b = 0; b < std::min<std::int64_t>(row_bytes, 512); b += 64) __builtin_prefetch(row + b, 0, 3);
 }
+
+// The page pieces after a key of a paged K or V, as the direct kernels'
+// prefetches want them (RowsAfter): the rest of its page, then whole pages,
+// up to kPiecesAhead pieces or kRowsAhead rows (past the farthest any
+// kernel prefetches: 64 int8 rows and a 16-key block at D128 on avx512).
+// A window slid forward a page at a time as the runs advance, so a run
+// costs a table lookup per new page, not one per piece it lists.
+class PagesAhead {
+ public:
+  static constexpr int kPiecesAhead = 16;
+  static constexpr int kRowsAhead = 128;
+
+  PagesAhead(const HeadProblem& p, KvSide side)
+      : p_(p), k_(side == KvSide::k), base_(static_cast<const std::byte*>(k_ ? p.k : p.v)),
+        row_bytes_((k_ ? p.ldk : p.ldv) * static_cast<std::int64_t>(p.kv_elem_bytes())) {}
+
+  // The pieces from key j (< p.n) on.
+  RowsAfter from(std::int64_t j) {
+    const std::int64_t ps = p_.page_size, slot = j / ps;
+    if (n_ > 0 && slot > slot0_) {  // drop the pages before j's
+      const int drop = static_cast<int>(std::min<std::int64_t>(slot - slot0_, n_));
+      std::copy(page_ + drop, page_ + n_, page_);
+      n_ -= drop;
+      slot0_ += drop;
+    }
+    if (n_ == 0) slot0_ = slot;
+    const std::int64_t reach = std::min<std::int64_t>(p_.n, j + kRowsAhead);  // the keys the list should cover
+    for (std::int64_t s = slot0_ + n_; n_ < kPiecesAhead && s * ps < reach; ++s)
+      page_[n_++] = base_ + (k_ ? p_.k_offset(s * ps) : p_.v_offset(s * ps)) * static_cast<std::int64_t>(p_.kv_elem_bytes());
+    for (int i = 0; i < n_; ++i) {
+      const std::int64_t first = (slot0_ + i) * ps;
+      runs_[i] = {page_[i], static_cast<int>(std::min<std::int64_t>(ps, p_.n - first))};
+    }
+    const int skip = static_cast<int>(j - slot * ps);  // j's row in its page
+    runs_[0] = {page_[0] + skip * row_bytes_, runs_[0].count - skip};
+    return {runs_, n_};
+  }
+
+ private:
+  const HeadProblem& p_;
+  bool k_;
+  const std::byte* base_;
+  std::int64_t row_bytes_;  // one row stride, in bytes
+  std::int64_t slot0_ = 0;  // page slot of page_[0]
+  int n_ = 0;
+  const std::byte* page_[kPiecesAhead];  // first rows of pages slot0_, slot0_ + 1, ...
+  RowRun runs_[kPiecesAhead];
+};
 
 // Calls f(KvRun) over keys first + [0, count) of side's rows, in order.
 // codes: quantized rows are handed over as their 1-byte codes, in place
@@ -112,6 +160,8 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
     return;
   }
   const int ps = p.page_size;
+  PagesAhead ahead(p, side);
+  const auto after = [&](int end) { return first + end < p.n ? ahead.from(first + end) : RowsAfter::none(); };
   for (int c = 0; c < count;) {  // c is always a multiple of quantum
     const std::int64_t j = first + c;
     const int in_page = ps - static_cast<int>(j % ps);  // keys from j to its page's end
@@ -120,15 +170,17 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       // In place up to the last quantum boundary inside the page.
       int end = std::min(count, c + in_page);
       if (end < count) end = end / quantum * quantum;
-      const std::byte* next = end == c + in_page && first + end < p.n ? row(first + end) : nullptr;
-      if (next) prefetch_next_page(next, (k ? p.d : p.dv) * esz);
+      const RowsAfter next = after(end);
+      if (end == c + in_page && next.n > 0) prefetch_next_page(static_cast<const std::byte*>(next.runs[0].rows), (k ? p.d : p.dv) * esz);
       f(KvRun{c, end - c, row(j), ld, next});
       c = end;
     } else {
       const int width = k ? p.d : p.dv;
       const std::size_t row_bytes = static_cast<std::size_t>(width) * esz;
       for (int i = c; i < q_end; ++i) std::memcpy(stage + (i - c) * row_bytes, row(first + i), row_bytes);
-      f(KvRun{c, q_end - c, stage, width, nullptr});
+      // (The stage's rows are `width` apart, the pages' ld: prefetches run
+      // on in place only where the strides agree.)
+      f(KvRun{c, q_end - c, stage, width, width == ld ? after(q_end) : RowsAfter::none()});
       c = q_end;
     }
   }
@@ -137,6 +189,26 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
 // Key j's K (V) scale of a quantized problem.
 inline float kv_scale(const HeadProblem& p, KvSide side, std::int64_t j) {
   return side == KvSide::k ? p.k_scale[p.k_scale_offset(j)] : p.v_scale[p.v_scale_offset(j)];
+}
+
+// x[c] *= key (j + c)'s K (V) scale, c < count: a row of S after the int8
+// Q·Kᵀ, of P before the int8 P·V. Keys inside one page (or dense K/V) find
+// their scales one stride apart, a loop the compiler vectorizes (a lookup
+// per key, with its page-table division, took a fifth of int8 decode's
+// time: S5, Zen 5); keys across pages (a staged quantum) look each up.
+inline void scale_by_keys(float* x, int count, const HeadProblem& p, KvSide side, std::int64_t j) {
+  if (p.pages && j % p.page_size + count > p.page_size) {
+    for (int c = 0; c < count; ++c) x[c] *= kv_scale(p, side, j + c);
+    return;
+  }
+  const bool k = side == KvSide::k;
+  const float* scale = k ? p.k_scale + p.k_scale_offset(j) : p.v_scale + p.v_scale_offset(j);
+  const std::int64_t ld = k ? p.ld_k_scale : p.ld_v_scale;
+  if (ld == 1) {
+    for (int c = 0; c < count; ++c) x[c] *= scale[c];
+  } else {
+    for (int c = 0; c < count; ++c) x[c] *= scale[c * ld];
+  }
 }
 
 }  // namespace attnrt::kernels

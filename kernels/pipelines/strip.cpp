@@ -50,10 +50,7 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb
     float* s = sc + c.c0 + r.c;
     if (!codes) return rb.few->qk(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
     qk_codes(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
-    for (int k = 0; k < r.count; ++k) {
-      const float scale = kv_scale(p, KvSide::k, kv.key0 + c.c0 + r.c + k);
-      for (int i = 0; i < rows; ++i) s[i * lds + k] *= scale;
-    }
+    for (int i = 0; i < rows; ++i) scale_by_keys(s + i * lds, r.count, p, KvSide::k, kv.key0 + c.c0 + r.c);
   }, codes);
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
@@ -318,11 +315,13 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
       const std::byte* pr = p_panel + p_offset(ks, rb, r.c);
       const std::int64_t ld_bytes = r.ld * static_cast<std::int64_t>(elem_bytes(ks));
       if (codes) {
+        // Row i of the run's block from key b0: w keys at a_panel_index(i, b0).
         float* pw = reinterpret_cast<float*>(const_cast<std::byte*>(pr));
-        for (int k = 0; k < r.count; ++k) {
-          const float scale = kv_scale(*kv.rows, KvSide::v, kv.key0 + v_key + r.c + k);
-          for (int i = 0; i < s.rows; ++i) pw[a_panel_index(ks, i, k, r.count)] *= scale;
-        }
+        const int blk = a_block_of(ks);
+        for (int b0 = 0; b0 < r.count; b0 += blk)
+          for (int i = 0; i < s.rows; ++i)
+            scale_by_keys(pw + a_panel_index(ks, i, b0, r.count), std::min(blk, r.count - b0), *kv.rows, KvSide::v,
+                          kv.key0 + v_key + r.c + b0);
         f.codes[static_cast<int>(kv.rows->kv_format)].pv_rows(s.rows, r.count, pr, r.rows, r.ld, rb.dv, s.o, rb.ldo,
                                                                *s.started || r.c > 0, r.next);
         return;
@@ -337,7 +336,7 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
       for (int k0 = 0; k0 < r.count; k0 += kDirectPvKeys) {
         const int keys = std::min(kDirectPvKeys, r.count - k0);
         const auto pv = *s.started || r.c + k0 > 0 ? f.pv_acc : f.pv_init;
-        const std::byte* next = k0 + keys < r.count ? nullptr : r.next;  // (null: the run's next keys)
+        const RowsAfter next = k0 + keys < r.count ? RowsAfter{} : r.next;  // ({}: the run's next keys)
         pv(keys, pr + p_offset(ks, rb, k0), r.rows + k0 * ld_bytes, r.ld, rb.dv, s.o, rb.ldo, next);
       }
     }, codes);

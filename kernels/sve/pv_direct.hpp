@@ -28,14 +28,14 @@ struct RowLoad {
   }
 };
 
-// The V rows after a call's kp rows (at next, or in memory after), as
+// The V rows after a call's kp rows (next's runs, or in memory after), as
 // many as the call has: the column slices [c0, c1) of each, prefetched
 // while the call's slice passes run (a pass's share at a time, so that the
 // prefetches spread over its FMAs). The pipelines hand the whole-strip
 // direct P·V 16-32 keys per call, so the next call's rows are about
 // kPrefetchBytes ahead at D = 256.
 template <class T>
-inline void prefetch_next_rows(const T* v, std::int64_t ldv, int kp, const void* next, int c0, int c1) {
+inline void prefetch_next_rows(const T* v, std::int64_t ldv, int kp, RowsAfter next, int c0, int c1) {
   const int bytes = (c1 - c0) * static_cast<int>(sizeof(T));
   for (int j = kp; j < 2 * kp; ++j) prefetch_bytes(row_ahead(v, ldv, kp, next, j) + c0, bytes);
 }
@@ -44,7 +44,7 @@ inline void prefetch_next_rows(const T* v, std::int64_t ldv, int kp, const void*
 // `cols` up to the slice's end get 0 (assign) or += 0 (accumulate).
 template <class T, Store mode>
 void pv_fp32_8x3_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, int cols,
-                        float* o, std::int64_t ldo, const void* next) {
+                        float* o, std::int64_t ldo, RowsAfter next) {
   const auto* pa = static_cast<const float*>(a);
   const T* v = static_cast<const T*>(v_rows);
   const int vl = lanes32();
@@ -64,7 +64,7 @@ void pv_fp32_8x3_direct(int kp, const void* a, const void* v_rows, std::int64_t 
 // sets) as panel / 2 passes of 12x2, as pv_fp32_12x2 runs them.
 template <class T, Store mode, int panel>
 void pv_fp32_12x2_direct(int kp, const void* a, const void* v_rows, std::int64_t ldv, int cols,
-                         float* o, std::int64_t ldo, const void* next) {
+                         float* o, std::int64_t ldo, RowsAfter next) {
   const auto* pa = static_cast<const float*>(a);
   const T* v = static_cast<const T*>(v_rows);
   const int vl = lanes32();
@@ -103,7 +103,7 @@ void pv_fp32_12x2_direct(int kp, const void* a, const void* v_rows, std::int64_t
 // Columns at or past dv are neither read nor written.
 template <int R, class T>
 void pv_rows_4x4(int kp, const float* pa, int mr, const T* v, std::int64_t ldv, int c, int dv,
-                 float* o, std::int64_t ldo, bool accumulate, const void* next) {
+                 float* o, std::int64_t ldo, bool accumulate, RowsAfter next) {
   const svbool_t all = svptrue_b32();
   const int vl = lanes32();
   const svbool_t p0 = svwhilelt_b32(c, dv), p1 = svwhilelt_b32(c + vl, dv),
@@ -115,13 +115,12 @@ void pv_rows_4x4(int kp, const float* pa, int mr, const T* v, std::int64_t ldv, 
   ATTNRT_PVR_ACC(0); ATTNRT_PVR_ACC(1); ATTNRT_PVR_ACC(2); ATTNRT_PVR_ACC(3);
   const T* row = v + c;
   // Each key's 4 vectors (a 256-byte line of fp32) of the row this many
-  // keys on, onto the next page past the call's last key.
+  // keys on, into next's runs (the next pages) past the call's last key.
   const int ahead = std::max(1, kPrefetchBytes / (dv * static_cast<int>(sizeof(T))));
-  const T* next_c = next ? static_cast<const T*>(next) + c : nullptr;
   const int pf_bytes = std::min(dv - c, 4 * vl) * static_cast<int>(sizeof(T));
   for (int j = 0; j < kp; ++j, row += ldv) {
     ATTNRT_MCA_BEGIN();
-    prefetch_bytes(row_ahead(v + c, ldv, kp, next_c, j + ahead), pf_bytes);
+    prefetch_bytes(row_ahead(v, ldv, kp, next, j + ahead) + c, pf_bytes);
     const svfloat32_t v0 = load_f32(p0, row), v1 = load_f32(p1, row + vl),
                       v2 = load_f32(p2, row + 2 * vl), v3 = load_f32(p3, row + 3 * vl);
     const float* p = pa + static_cast<std::int64_t>(j) * mr;
@@ -138,7 +137,7 @@ void pv_rows_4x4(int kp, const float* pa, int mr, const T* v, std::int64_t ldv, 
 inline constexpr int kPvDirectRowsMax = 4;
 template <class T, int MR>
 void pv_fp32_4x4_direct_rows(int rows, int kp, const void* a, const void* v_rows, std::int64_t ldv,
-                             int dv, float* o, std::int64_t ldo, bool accumulate, const void* next) {
+                             int dv, float* o, std::int64_t ldo, bool accumulate, RowsAfter next) {
   const auto* pa = static_cast<const float*>(a);
   const T* v = static_cast<const T*>(v_rows);
   for (int c = 0; c < dv; c += 4 * lanes32()) switch (rows) {

@@ -188,11 +188,11 @@ void qk_quad_tile(int rows, int d, const float* qp, const float* k, std::int64_t
 
 // One row tile (rows <= G·R) against all keys, 8 at a time, Q packed once.
 // The first row tile reads K from memory and prefetches it kPrefetchBytes
-// ahead, a tile's 8 rows at a time (onto the next page past the call's
-// last key: `next`, kernel_set.hpp); the others find it in L1 or L2.
+// ahead, a tile's 8 rows at a time (into the next pages past the call's
+// last key: `next`'s runs, kernel_set.hpp); the others find it in L1 or L2.
 template <int G, class T>
 void qk_quad_rows(int rows, int keys, int d, const float* q, std::int64_t ldq, const T* k,
-                  std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next,
+                  std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next,
                   bool prefetch) {
   alignas(64) float qp[kQuadPackFloats];
   pack_q_quads<G>(q, ldq, rows, d, qp);
@@ -217,7 +217,7 @@ void qk_quad_rows(int rows, int keys, int d, const float* q, std::int64_t ldq, c
 // last one with as few as its rows need.
 template <class T>
 void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
-               std::int64_t ldk, float alpha, float* s, std::int64_t lds, const void* next) {
+               std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
   const T* k = static_cast<const T*>(k_rows);
   const int R = lanes32() / 4, most = quad_tile_vectors() * R;
   for (int r0 = 0; r0 < rows; r0 += most) {

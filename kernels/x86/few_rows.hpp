@@ -78,12 +78,12 @@ static inline void prefetch_lines(const T* p, int n) {
 template <int R, FewRowsStream S, class T>
 static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_t ldq,
                                     const T* k, std::int64_t ldk, float alpha, float* s,
-                                    std::int64_t lds, const void* next) {
+                                    std::int64_t lds, RowsAfter next) {
   constexpr int C = R == 1 ? 4 : 2;
   for (int j = 0; j < keys; ++j) {
     const T* kr = k + j * ldk;
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      prefetch_lines(row_ahead_in_page(k, ldk, keys, next, j + ahead_of<S, T>), d);
+      prefetch_lines(row_ahead_of<S.across_pages>(k, ldk, keys, next, j + ahead_of<S, T>), d);
     __m256 acc[R][C];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i)
@@ -124,7 +124,7 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
 template <FewRowsStream S, class T>
 static inline void qk_few_rows(int rows, int keys, int d, const float* q, std::int64_t ldq,
                                const T* k, std::int64_t ldk, float alpha, float* s,
-                               std::int64_t lds, const void* next) {
+                               std::int64_t lds, RowsAfter next) {
   switch (rows) {
     case 1: return qk_key_after_key<1, S, T>(keys, d, q, ldq, k, ldk, alpha, s, lds, next);
     case 2: return qk_key_after_key<2, S, T>(keys, d, q, ldq, k, ldk, alpha, s, lds, next);
@@ -173,14 +173,14 @@ static inline std::size_t a_panel_entry(int r, int k, int kp) {
 template <int R, FewRowsStream S, int Mr, int ABlock, class T>
 static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::int64_t ldv,
                                     int dv, float* o, std::int64_t ldo, bool accumulate,
-                                    const void* next) {
+                                    RowsAfter next) {
   constexpr int G = S.keys_per_pass;
   constexpr auto entry = a_panel_entry<Mr, ABlock>;  // (no template commas in macro arguments: SIMDe)
   bool first = !accumulate;
   int k = 0;
   for (; k + G <= kp; k += G, first = false) {
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      for (int j = 0; j < G; ++j) prefetch_lines(row_ahead_in_page(v, ldv, kp, next, k + ahead_of<S, T> + j), dv);
+      for (int j = 0; j < G; ++j) prefetch_lines(row_ahead_of<S.across_pages>(v, ldv, kp, next, k + ahead_of<S, T> + j), dv);
     __m256 p[R][G];
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < G; ++j) p[r][j] = _mm256_set1_ps(pa[entry(r, k + j, kp)]);
@@ -201,7 +201,7 @@ static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::in
 template <FewRowsStream S, int Mr, int ABlock, class T>
 static inline void pv_few_rows(int rows, int kp, const void* a, const void* v_rows, std::int64_t ldv,
                                int dv, float* o, std::int64_t ldo, bool accumulate,
-                               const void* next) {
+                               RowsAfter next) {
   const float* pa = static_cast<const float*>(a);
   const T* v = static_cast<const T*>(v_rows);
   switch (rows) {

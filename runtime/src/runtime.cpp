@@ -216,7 +216,8 @@ Runtime::Runtime(const attnrt_config& config) {
       few += (few.empty() ? "" : "; ") + item;
       if (f && f->stream != kernels::StreamParams{})
         few += " (" + std::to_string(f->stream.rows_ahead) + " rows ahead, " +
-               std::to_string(f->stream.keys_per_pass) + " keys per pass)";
+               std::to_string(f->stream.keys_per_pass) + " keys per pass" +
+               (f->stream.across_pages ? ", across pages)" : ")");
     }
     std::fprintf(stderr, "attnrt: uarch %s (family %d model %d), few-row kernels: %s\n", tuning_row_->name,
                  cpu_features().family, cpu_features().model, few.c_str());

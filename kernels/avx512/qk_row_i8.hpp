@@ -1,0 +1,48 @@
+// Q·Kᵀ of one query row against int8 K codes read in place: the avx512
+// set's FewRowKernels::codes[i8].qk for decode. Key after key, as the 256-bit loop
+// of kernels/x86/few_rows.hpp reads fp32 and 16-bit rows, but on zmm: that
+// loop keeps 256-bit loads because a plain read of DRAM streamed faster
+// with them (Zen 4), which does not apply here (16 codes are one 128-bit
+// load whatever width they widen to), while widening is what int8 costs:
+// per 16 codes one vpmovsxbd, one vcvtdq2ps and one FMA on zmm against two
+// of each on ymm, and Zen 5 runs 512-bit ones at full width.
+#pragma once
+
+#include "kernels/avx512/intrinsics.hpp"
+
+#include <cstdint>
+
+#include "kernels/avx512/convert.hpp"
+#include "kernels/convert.hpp"
+#include "kernels/rows_ahead.hpp"
+#include "kernels/x86/few_rows.hpp"
+#include "kernels/x86/lanes.hpp"
+
+namespace attnrt::kernels::avx512 {
+
+// s[j] = alpha * q·k_j for keys j < keys: q one fp32 row, K rows of int8
+// codes ldk apart, prefetched as S says (as many bytes ahead as fp32 rows).
+template <StreamParams S>
+static inline void qk_i8_row(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha,
+                             float* s, RowsAfter next) {
+  for (int j = 0; j < keys; ++j) {
+    const I8* kr = k + j * ldk;
+    if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
+      x86::prefetch_lines(row_ahead_of<S.across_pages>(k, ldk, keys, next, j + x86::ahead_of<S, I8>), d);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int x = 0;
+    for (; x + 32 <= d; x += 32) {
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + x), load16_lanes(kr + x, 0xffff), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + x + 16), load16_lanes(kr + x + 16, 0xffff), acc1);
+    }
+    for (; x < d; x += 16) {
+      const __mmask16 lanes = first16(d - x);
+      acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, q + x), load16_lanes(kr + x, lanes), acc0);
+    }
+    const __m512 t = _mm512_add_ps(acc0, acc1);
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+    s[j] = alpha * x86::sum_lanes(h);
+  }
+}
+
+}  // namespace attnrt::kernels::avx512

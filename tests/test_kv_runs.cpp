@@ -1,0 +1,110 @@
+// for_each_kv_run (kernels/pipelines/kv_runs.hpp) on paged K/V: every run
+// holds exactly its keys' rows (in place, or staged where a quantum
+// straddles two pages), and the run list it hands with each run (`next`,
+// where the direct kernels' prefetches go) lists the rows of the keys that
+// follow, in order, as far as PagesAhead reaches: pages of 1, 7, 16 and 256
+// keys, in order, reversed and shared, K and V, quanta of 1 and 16. The
+// kernels only prefetch there, so a wrong list costs speed and no result
+// would show it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "kernels/pipelines/kv_runs.hpp"
+#include "kernels/problem.hpp"
+
+namespace attnrt::test {
+namespace {
+
+using kernels::KvRun;
+using kernels::KvSide;
+using kernels::PagesAhead;
+
+enum class Order { in_order, reverse, shared };
+
+struct PagedPool {
+  std::vector<float> k, v;
+  std::vector<std::int32_t> table;
+  kernels::HeadProblem p{};
+};
+
+// n keys of d floats in pages of ps keys: physical pages in the given
+// order; `shared` lists page 0 again for the table's second half (two
+// sequences' shared prefix, as one sequence sees it: the same rows twice).
+PagedPool pool(int n, int ps, int d, Order order) {
+  PagedPool t;
+  const int slots = (n + ps - 1) / ps;
+  t.table.resize(slots);
+  std::iota(t.table.begin(), t.table.end(), 0);
+  if (order == Order::reverse) std::reverse(t.table.begin(), t.table.end());
+  if (order == Order::shared)
+    for (int s = slots / 2; s < slots; ++s) t.table[s] = t.table[s - slots / 2];
+  t.k.assign(static_cast<std::size_t>(slots) * ps * d, 0.0f);
+  t.v = t.k;
+  for (std::size_t i = 0; i < t.k.size(); ++i) t.k[i] = static_cast<float>(i), t.v[i] = -static_cast<float>(i);
+  kernels::HeadProblem& p = t.p;
+  p.dtype = kernels::DType::f32;
+  p.m = 1, p.q_heads = 1, p.n = n, p.d = d, p.dv = d;
+  p.k = t.k.data(), p.ldk = d;
+  p.v = t.v.data(), p.ldv = d;
+  p.pages = t.table.data(), p.page_size = ps;
+  p.k_page_stride = p.v_page_stride = static_cast<std::int64_t>(ps) * d;
+  return t;
+}
+
+const std::byte* row(const kernels::HeadProblem& p, KvSide side, std::int64_t j) {
+  const bool k = side == KvSide::k;
+  return static_cast<const std::byte*>(k ? p.k : p.v) + (k ? p.k_offset(j) : p.v_offset(j)) * sizeof(float);
+}
+
+TEST(KvRuns, RunsHoldTheirRowsAndListTheRowsAfter) {
+  const int d = 8;
+  for (const int ps : {1, 7, 16, 256})
+    for (const Order order : {Order::in_order, Order::reverse, Order::shared})
+      for (const KvSide side : {KvSide::k, KvSide::v})
+        for (const int quantum : {1, 16}) {
+          const int n = 3 * 256 + 5;
+          const PagedPool t = pool(n, ps, d, order);
+          SCOPED_TRACE("pages of " + std::to_string(ps) + ", order " + std::to_string(static_cast<int>(order)) +
+                       (side == KvSide::k ? ", K" : ", V") + ", quantum " + std::to_string(quantum));
+          std::vector<std::byte> stage(static_cast<std::size_t>(quantum) * d * sizeof(float));
+          const std::int64_t first = 3;  // a range from inside the first page
+          const int count = n - 40;
+          int covered = 0;
+          kernels::for_each_kv_run(t.p, side, first, count, quantum, stage.data(), [&](const KvRun& r) {
+            ASSERT_EQ(r.c, covered) << "runs in order, none skipped";
+            covered += r.count;
+            for (int i = 0; i < r.count; ++i)
+              ASSERT_EQ(0, std::memcmp(r.rows + i * r.ld * sizeof(float), row(t.p, side, first + r.c + i), d * sizeof(float)))
+                  << "key " << first + r.c + i;
+            const std::int64_t after = first + r.c + r.count;
+            if (r.next.in_memory()) {
+              ADD_FAILURE() << "a paged run's next rows said to follow in memory";
+              return;
+            }
+            // Every listed row is the next key's, and the list reaches as
+            // far as the window promises (or the keys' end).
+            int listed = 0;
+            for (int m = 0; m < r.next.n; ++m)
+              for (int i = 0; i < r.next.runs[m].count; ++i, ++listed)
+                ASSERT_EQ(static_cast<const std::byte*>(r.next.runs[m].rows) + i * r.ld * sizeof(float),
+                          row(t.p, side, after + listed))
+                    << "row " << listed << " after key " << after;
+            if (r.rows != stage.data() || r.ld == d) {
+              const std::int64_t want = std::min<std::int64_t>(
+                  n - after, std::min<std::int64_t>(PagesAhead::kRowsAhead, (PagesAhead::kPiecesAhead - 1) * ps));
+              EXPECT_GE(listed, want) << "after key " << after;
+            }
+          });
+          EXPECT_EQ(covered, count);
+        }
+}
+
+}  // namespace
+}  // namespace attnrt::test
