@@ -73,6 +73,11 @@ class Partition {
   double balance() const;
   const Cut& cut(int i) const { return cuts_[i]; }
 
+  // Whether one (batch, KV head) group has work in two of parts [first,
+  // end): then the workers running them read the same K and V (a domain's
+  // parts run in order, so its workers are on neighbouring parts at once).
+  bool splits_group(int first, int end) const;
+
   // The items of a part, in sequence order.
   void for_each_item(int part, FunctionRef<void(const WorkItem&)> f) const;
 
