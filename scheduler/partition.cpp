@@ -287,7 +287,8 @@ double Partition::balance() const {
 bool Partition::splits_group(int first, int end) const {
   for (int i = first + 1; i < std::min(end, parts_); ++i) {
     const Cut& c = cuts_[i];
-    if (c.line > 0 || c.key > 0 || c.unit % units_per_group_ != 0) return true;  // inside a group
+    const bool lines = rows_of_unit(c.unit) > rows_per_line_;
+    if (c.unit % units_per_group_ != 0 || c.line > 0 || (c.key > 0 && lines)) return true;
   }
   return false;
 }

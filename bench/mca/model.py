@@ -425,11 +425,15 @@ def settle_packing(worker_ph, share):
 
 
 def shares_kv(ks, p, d, dom):
-    """CallKvShare's rule: several workers, some head in two of the domain's
-    parts, and four blocks' panels (two of K, two of V) in the shared half
+    """CallKvShare's rule: several workers, two lines of one head in two of
+    the domain's parts (Partition::splits_group; the target shapes have no
+    GQA), and four blocks' panels (two of K, two of V) in the shared half
     of the CMG's L2."""
-    heads = [{u for (u, *_) in part} for parts in dom for part in parts if part]
-    split = any(a & b for i, a in enumerate(heads) for b in heads[i + 1:])
+    lines = defaultdict(set)  # head -> (part, first row) of its items
+    for i, part in enumerate(part for parts in dom for part in parts):
+        for (u, r0, *_) in part:
+            lines[u].add((i, r0))
+    split = any(len({i for i, _ in v}) > 1 and len({r for _, r in v}) > 1 for v in lines.values())
     panels = max(round_up(p["chunk"], ks["nr"]) * d, round_up(d, ks["nv"]) * p["chunk"]) * ks["pe"]
     return len(dom) > 1 and split and 4 * panels <= L2_BYTES // 2
 
