@@ -39,8 +39,11 @@ SharedSlots::SharedSlots(void* memory, std::size_t bytes, int max_slots)
 bool SharedSlots::begin_call(std::size_t slot_bytes, int min_slots) {
   if (slot_bytes == 0 || owned_.exchange(true, std::memory_order_acquire)) return false;
   // Slots start an odd number of lines apart, so the same offset in each
-  // falls into different cache sets.
-  stride_ = ((slot_bytes + kSlotAlign - 1) / kSlotAlign | 1) * kSlotAlign;
+  // falls into different cache sets; unless that costs the last slot (four
+  // 256 KiB blocks in the development VM's 1 MiB).
+  const std::size_t lines = (slot_bytes + kSlotAlign - 1) / kSlotAlign;
+  stride_ = (lines | 1) * kSlotAlign;
+  if (bytes_ / stride_ < static_cast<std::size_t>(min_slots)) stride_ = lines * kSlotAlign;
   slots_ = static_cast<int>(std::min<std::size_t>(max_slots_, bytes_ / stride_));
   if (slots_ < min_slots) {
     slots_ = 0;

@@ -22,7 +22,9 @@ CallKvShare::CallKvShare(const std::vector<std::unique_ptr<scheduler::SharedSlot
     if (!slots[d]) continue;  // a domain of one worker
     const int first = placement.first_worker(d) * per_worker;
     const int end = std::min(part.parts(), (placement.first_worker(d) + placement.workers_in(d)) * per_worker);
-    if (end - first < 2 || (mode == KvShareMode::automatic && !part.splits_group(first, end))) continue;
+    const bool shared_l2 = placement.machine().domains()[d].cores_per_l2 > 1;  // an A64FX CMG
+    if (end - first < 2 || (mode == KvShareMode::automatic && !(shared_l2 && part.splits_group(first, end))))
+      continue;
     if (slots[d]->begin_call(panel_bytes, kMinSlots)) taken_ |= std::uint64_t{1} << d;
   }
 }

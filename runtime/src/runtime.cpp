@@ -421,8 +421,8 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
     const double flops = 2.0 * part.total_cost() * (D + Dv);
     std::fprintf(stderr,
                  "attnrt: %s=%lld Hq=%lld Hkv=%lld M=%d N=%lld%s D=%d Dv=%d dtype=%d isa=%s strategy=%s "
-                 "mb=%d nb=%d stage=%zu pipe_ahead=%d%s%s threads=%d parts=%d balance=%.3f time=%.3f ms "
-                 "gflops=%.2f\n",
+                 "mb=%d nb=%d stage=%zu pipe_ahead=%d%s%s threads=%d parts=%d balance=%.3f kv_shared=%d "
+                 "time=%.3f ms gflops=%.2f\n",
                  params.cu_seqlens_q ? "varlen seqs" : "B", static_cast<long long>(sp.shape.batch),
                  static_cast<long long>(Hq), static_cast<long long>(Hkv), M,
                  static_cast<long long>(sp.shape.keys), params.block_table ? " paged" : "", D, Dv,
@@ -430,7 +430,8 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
                  plan.blocking.nb,
                  plan.blocking.stage_bytes, plan.blocking.pipe_ahead, plan.blocking.direct_kv ? " direct" : "",
                  plan.group_heads ? " grouped" : "",
-                 executor_->workers(), part.parts(), part.balance(), secs * 1e3, flops / secs * 1e-9);
+                 executor_->workers(), part.parts(), part.balance(), kv_share.domains_sharing(), secs * 1e3,
+                 flops / secs * 1e-9);
   }
 }
 
