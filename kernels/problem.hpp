@@ -121,10 +121,14 @@ struct Tile {
   int key_begin, key_end;
 };
 
+class KvShare;  // kernels/pipelines/kv_share.hpp
+
 // Scratch a pipeline may use, handed in by the scheduler; 64-byte aligned.
+// kv_share: where packed K/V panels may come from other cores (null: none).
 struct Workspace {
   void* data;
   std::size_t bytes;
+  KvShare* kv_share = nullptr;
 };
 
 }  // namespace attnrt::kernels

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -23,7 +24,8 @@ std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m;
 }  // namespace
 
 Arena::Arena(const Placement& placement, std::size_t workspace_bytes)
-    : workspace_bytes_(workspace_bytes), slices_(placement.workers(), nullptr) {
+    : workspace_bytes_(workspace_bytes), slices_(placement.workers(), nullptr),
+      shared_(placement.machine().domains().size(), Slice{nullptr, 0}) {
   const Machine& m = placement.machine();
   const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 #if ATTNRT_HAVE_NUMA
@@ -41,7 +43,8 @@ Arena::Arena(const Placement& placement, std::size_t workspace_bytes)
     // the same offset in each (a staging slice, a ring slot) does not land
     // in the same cache sets of the shared L2 for every core.
     const std::size_t stride = round_up(std::max<std::size_t>(workspace_bytes, 1), page) + 4 * line;
-    const std::size_t bytes = round_up(stride * workers, page);
+    const std::size_t shared = workers > 1 ? round_up(m.domains()[d].l2_share_bytes() * workers / 2, line) : 0;
+    const std::size_t bytes = round_up(stride * workers + shared, page);
     const bool huge = bytes >= kHugePage;
     const std::size_t map_bytes = bytes + (huge ? kHugePage : 0);
     void* map = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -73,6 +76,7 @@ Arena::Arena(const Placement& placement, std::size_t workspace_bytes)
 #endif
     std::memset(base, 0, bytes);  // fault every page in now, on its node
     for (int j = 0; j < workers; ++j) slices_[placement.first_worker(d) + j] = base + j * stride;
+    shared_[d] = {shared ? base + workers * stride : nullptr, shared};
     total_bytes_ += bytes;
   }
 }
@@ -85,7 +89,11 @@ std::string Arena::describe() const {
   std::ostringstream os;
   os << "arena: " << slices_.size() << " workspaces of " << (workspace_bytes_ + 1023) / 1024 << " KiB, "
      << (total_bytes_ + (1u << 20) - 1) / (1u << 20) << " MiB in " << regions_.size()
-     << (regions_.size() == 1 ? " region" : " regions") << ", "
+     << (regions_.size() == 1 ? " region" : " regions");
+  std::size_t shared = 0;
+  for (const Slice& sl : shared_) shared = std::max(shared, sl.bytes);
+  if (shared) os << " with up to " << (shared + 1023) / 1024 << " KiB shared per domain";
+  os << ", "
      << (numa_bound_ ? "on each domain's NUMA node" : "not NUMA-bound") << ", "
      << (huge_pages_ ? "huge pages requested" : "normal pages");
   return os.str();

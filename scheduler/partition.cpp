@@ -284,6 +284,15 @@ double Partition::balance() const {
   return most / (total / workers_);
 }
 
+bool Partition::splits_group(int first, int end) const {
+  for (int i = first + 1; i < std::min(end, parts_); ++i) {
+    const Cut& c = cuts_[i];
+    const bool lines = rows_of_unit(c.unit) > rows_per_line_;
+    if (c.unit % units_per_group_ != 0 || c.line > 0 || (c.key > 0 && lines)) return true;
+  }
+  return false;
+}
+
 std::int64_t Partition::keys_of_unit(std::int64_t unit) const {
   return shape_.keys_of(unit / (shape_.kv_heads * units_per_group_));
 }

@@ -73,6 +73,13 @@ class Partition {
   double balance() const;
   const Cut& cut(int i) const { return cuts_[i]; }
 
+  // Whether two of parts [first, end) hold rows of one (batch, KV head)
+  // group that read the same keys: other query heads of the group, or
+  // other lines of the head (a domain's parts run in order, so its workers
+  // are on neighbouring parts at once). A line split by keys alone (one
+  // line per head: S4, decode) does not count: its pieces read other keys.
+  bool splits_group(int first, int end) const;
+
   // The items of a part, in sequence order.
   void for_each_item(int part, FunctionRef<void(const WorkItem&)> f) const;
 

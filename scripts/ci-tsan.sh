@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds attnrt with ThreadSanitizer and runs what must be race-free: the
-# concurrency test (many callers, split-KV merges) and the executor tests,
+# concurrency test (many callers, split-KV merges), the shared K/V slots
+# (test_scheduler_kv_share: workers filling and reading one domain's slots)
+# and the executor tests,
 # with the oneTBB executor. libgomp is not built with TSan and reports false
 # races, so the OpenMP executor is left out of the TSan run (the concurrency
 # test drops it by itself in a TSan build).
@@ -10,10 +12,11 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-/tmp/build-attnrt-tsan}
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNRT_SANITIZE=thread \
       -DATTNRT_BUILD_BENCH=OFF -DATTNRT_BUILD_EXAMPLES=OFF
-ninja -C "$build" -j"${JOBS:-2}" test_scheduler_concurrency test_scheduler_executor
+ninja -C "$build" -j"${JOBS:-2}" test_scheduler_concurrency test_scheduler_kv_share test_scheduler_executor
 export ATTNRT_EXECUTOR=tbb
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$src/tests/tsan.supp ${TSAN_OPTIONS:-}"
 timeout 1200 "$build/tests/test_scheduler_concurrency"
+timeout 1200 "$build/tests/test_scheduler_kv_share"
 timeout 1200 "$build/tests/test_scheduler_executor"
 # The canary races on purpose: TSan must still see races in attnrt's work
 # through the oneTBB suppressions.

@@ -28,6 +28,17 @@ Which phases overlap memory:
 - Row max, fold_max and rescale read only S and O (L1/L2): compute only.
 48 cores: the work cut as scheduler/partition.cpp cuts it (mirrored), the
 slowest worker's time, and no less than all HBM bytes over HBM bandwidth.
+K/V shared per CMG (runtime/src/kv_share.hpp): where a domain's parts split
+a head, each packed block (head, first key, key count) is packed once in
+the domain and read by every worker that needs it. The domain's workers
+run its parts in order, so those workers walk the head's blocks together;
+whoever comes first packs, and the role rotates (a packer falls behind the
+others by its packing, so the next block is packed by another). Each
+worker is charged its blocks' packing divided by the workers that read
+them, and the block's bytes are read from HBM once. Assumed, not
+verified: that the workers stay spread by about a block's packing, so
+nobody waits long for a packer (in lockstep every reader would wait out
+the whole packing, which `share=False` bounds from below: today's cost).
 
 Two readings: A takes llvm-mca as it is (gathers 4 cycles per 16 lanes,
 epilogues overlapped with the next call: steady state over 1000 calls);
@@ -358,6 +369,7 @@ class Phases:
         self.pack_bytes = 0.0  # of which by packing
         self.qo_bytes = 0.0  # Q read and O written
         self.direct = []
+        self.packed = []  # per packed block: (head, first key, keys), cycles by label, bytes
 
 
 def vis_hi(i, n, causal):
@@ -387,13 +399,43 @@ def strip_block(ks, c, plan_, cols, started, d, ph):
         ph.cyc["P·V call"] += (ldo // ks["nv"]) * (c["pv_call"] + c["glue"])
 
 
-def pack_block(ks, c, keys, d, dv, ph):
-    """K transposed into [d][nr] panels (gathers), V copied into [keys][nv]."""
+def pack_block(ks, c, block, keys, d, dv, ph):
+    """K transposed into [d][nr] panels (gathers), V copied into [keys][nv]:
+    recorded per block, charged by settle_packing."""
     per_iter = ks.get("pack_k_iter", VL)  # keys one packing iteration stores
-    ph.cyc["pack K"] += -(-keys // ks["pack_k_w"]) * (ks["pack_k_w"] // per_iter) * d * c["pack_k"] + c["glue"]
-    ph.cyc["pack V"] += keys * -(-dv // ks["pack_v_w"]) * c["pack_v"] + c["glue"]
-    ph.kv_bytes += keys * (d + dv) * ks["esz"]
-    ph.pack_bytes += keys * (d + dv) * ks["esz"]
+    cyc = {"pack K": -(-keys // ks["pack_k_w"]) * (ks["pack_k_w"] // per_iter) * d * c["pack_k"] + c["glue"],
+           "pack V": keys * -(-dv // ks["pack_v_w"]) * c["pack_v"] + c["glue"]}
+    ph.packed.append((block, cyc, keys * (d + dv) * ks["esz"]))
+
+
+def settle_packing(worker_ph, share):
+    """Charges each worker of a domain its packed blocks: whole, or with
+    `share` divided among the workers that read the same block."""
+    readers = defaultdict(set)
+    for w, ph in enumerate(worker_ph):
+        for block, _, _ in ph.packed:
+            readers[block].add(w)
+    for ph in worker_ph:
+        for block, cyc, nbytes in ph.packed:
+            n = len(readers[block]) if share else 1
+            for k, v in cyc.items():
+                ph.cyc[k] += v / n
+            ph.kv_bytes += nbytes / n
+            ph.pack_bytes += nbytes / n
+
+
+def shares_kv(ks, p, d, dom):
+    """CallKvShare's rule: several workers, two lines of one head in two of
+    the domain's parts (Partition::splits_group; the target shapes have no
+    GQA), and four blocks' panels (two of K, two of V) in the shared half
+    of the CMG's L2."""
+    lines = defaultdict(set)  # head -> (part, first row) of its items
+    for i, part in enumerate(part for parts in dom for part in parts):
+        for (u, r0, *_) in part:
+            lines[u].add((i, r0))
+    split = any(len({i for i, _ in v}) > 1 and len({r for _, r in v}) > 1 for v in lines.values())
+    panels = max(round_up(p["chunk"], ks["nr"]) * d, round_up(d, ks["nv"]) * p["chunk"]) * ks["pe"]
+    return len(dom) > 1 and split and 4 * panels <= L2_BYTES // 2
 
 
 def direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph):
@@ -454,7 +496,7 @@ def direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph):
     ph.direct.append((dict(p2), cols_all * d * esz, "mem: V read (direct)"))
 
 
-def item(ks, c, plan_, shape, r0, r1, kb, ke, ph):
+def item(ks, c, plan_, shape, u, r0, r1, kb, ke, ph):
     """Rows [r0, r1) of one head against keys [kb, ke), as online.cpp and
     two_pass.cpp walk them: row blocks of mb rows, K/V packed per block of
     nb keys (online) or per chunk (two_pass), mr-row strips; or in direct
@@ -473,7 +515,7 @@ def item(ks, c, plan_, shape, r0, r1, kb, ke, ph):
             if plan_["direct"]:
                 direct_block(ks, c, plan_, shape, rb0, rb1, k0, kbl, ke, started, ph)
                 continue
-            pack_block(ks, c, kbl, d, d, ph)
+            pack_block(ks, c, (u, k0, kbl), kbl, d, d, ph)
             for s0 in range(rb0, rb1, ks["mr"]):
                 s_hi = min(ke, vis_hi(min(rb1, s0 + ks["mr"]) - 1, n, causal), k0 + kbl)
                 if s_hi <= k0:
@@ -647,7 +689,8 @@ def items(g, a, e):
 #   mem:     the memory terms at all; calls: per-call fixed costs and glue;
 #   pv_keys: keys per direct P·V call of a strip alone (strip.hpp kDirectPvKeys);
 #   nb:      an online plan rule's key block (None: kBuiltin's, 0: default_blocking's).
-DEFAULT = dict(direct=True, overlap=True, mem=True, calls=True, pv_keys=PV_KEYS, nb=None)
+#   share:   K/V blocks packed once per CMG where the runtime shares them.
+DEFAULT = dict(direct=True, overlap=True, mem=True, calls=True, pv_keys=PV_KEYS, nb=None, share=True)
 
 
 def run(ks, c, shape, workers, dname, opt=None):
@@ -685,8 +728,9 @@ def run(ks, c, shape, workers, dname, opt=None):
             ph = Phases()
             for part in parts:
                 for (u, r0, r1, k0, k1) in part:
-                    item(ks, c, p, shape, r0, r1, k0, k1, ph)
+                    item(ks, c, p, shape, u, r0, r1, k0, k1, ph)
             worker_ph.append(ph)
+        settle_packing(worker_ph, opt["share"] and shares_kv(ks, p, D, dom))
         read = sum(ph.kv_bytes for ph in worker_ph)
         frac = distinct / read if reuse and read else 1.0
         qo = sum(ph.qo_bytes for ph in worker_ph)
@@ -830,6 +874,7 @@ def report(measure):
     gaps(results)
     what_if(costs, results)
     steps(costs)
+    kv_share_steps(costs, results)
     return results
 
 
@@ -938,6 +983,22 @@ def what_if(costs, r):
 
 STEP_ROWS = (("S2", "fp32 accurate", 1), ("S4", "fp32 accurate", 1), ("S2", "fp16 fast", 1),
              ("S4", "fp16 fast", 1), ("S5", "fp32 accurate", 48), ("S5", "fp16 fast", 48))
+
+
+def kv_share_steps(costs, r):
+    """Issue 19 part 3 before/after: 48 cores with each row block packing its
+    own K/V blocks, then with the blocks packed once per CMG (now), and S2
+    against 48x one core; % of peak, A / B, estimated."""
+    print("\n# K/V shared per CMG, 48 cores (estimated, A / B, % of peak; eff: % of 48x one core, A):")
+    print("| shape | dtype | packed per row block | packed once per CMG (now) | eff before | eff now |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for s in ("S1", "S2", "S3", "S6"):
+        for d in DTYPES:
+            before = estimate(costs, s, d, 48, dict(share=False))[0]
+            now, one = r[(s, d, 48)], r[(s, d, 1)]
+            eff = lambda row: 100 * row["A"][0] / (48 * one["A"][0])  # noqa: E731
+            print(f"| {s} | {d} | {before['A'][1]:.1f} / {before['B'][1]:.1f} | {now['A'][1]:.1f} / "
+                  f"{now['B'][1]:.1f} | {eff(before):.1f} | {eff(now):.1f} |")
 
 
 def steps(costs):

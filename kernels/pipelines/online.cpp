@@ -21,6 +21,7 @@ struct OnlineBuffers {
   std::byte* p;         // their P panels [nb][mr]
   std::size_t p_panel;  // bytes of one P panel
   std::int64_t lds;
+  KvShare* share;       // K/V blocks other cores may pack (Workspace::kv_share)
 };
 
 OnlineBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void* base,
@@ -47,7 +48,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   const int strips = strip_count(ks, w.rb), step = strips_in_step(ks, w.rb);
   for (std::int64_t k0 = first_block(t, block, b.nb); k0 < block.hi; k0 += b.nb) {
     const int kb = static_cast<int>(std::min<std::int64_t>(b.nb, block.hi - k0));
-    const KvSource kv = stage_kv(ks, p, w.rb, k0, kb, w.k_panels, w.v_panels);
+    const KvSource kv = stage_kv(ks, p, w.rb, k0, kb, w.k_panels, w.v_panels, w.share);
     for (int st0 = 0; st0 < strips; st0 += step) {
       const int n = std::min(step, strips - st0);
       if (!group_scores(ks, p, t, w.rb, kv, k0, k0 + kb, st0, n, w.s, w.lds)) continue;
@@ -60,6 +61,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       }
       strips_pv(ks, w.rb, w.rb.cols, n, w.p, w.p_panel, kv);
     }
+    unstage_kv(kv);
   }
   end_row_block(ks, p, t, &w.rb);
 }
@@ -75,6 +77,7 @@ std::size_t online_workspace_bytes(const KernelSet& ks, int d, int dv, const Blo
 void online_forward(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                     Workspace ws) {
   OnlineBuffers w = carve(ks, p.d, p.dv, b, ws.data, nullptr);
+  w.share = ws.kv_share;
   for (int r0 = t.row_begin; r0 < t.row_end; r0 += b.mb)
     row_block(ks, p, t, b, w, r0, std::min(t.row_end, r0 + b.mb));
 }

@@ -50,6 +50,11 @@ std::size_t workspace_bytes(Strategy s, const KernelSet& ks, int d, int dv, cons
   return 0;
 }
 
+std::size_t shared_panels_bytes(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b) {
+  const int keys = s == Strategy::two_pass ? two_pass_chunk_keys(ks, d, dv, b) : b.nb;
+  return std::max(k_panels_bytes(ks, keys, d), v_panels_bytes(ks, keys, dv));
+}
+
 void run_pipeline(Strategy s, const KernelSet& ks, const HeadProblem& p, const Tile& t,
                   const Blocking& b, Workspace ws) {
   const FpModeScope mode(ks);  // e.g. FZ16 for SVE fp16 kernels; restored on return

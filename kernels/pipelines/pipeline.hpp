@@ -68,6 +68,10 @@ int chunk_keys(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b
 // Bytes of scratch one core needs to run `s` on heads of dims d/dv.
 std::size_t workspace_bytes(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b);
 
+// Bytes of the largest packed K or V panels `s` asks Workspace::kv_share
+// for (online, three_pass: a block of nb keys; two_pass: a chunk).
+std::size_t shared_panels_bytes(Strategy s, const KernelSet& ks, int d, int dv, const Blocking& b);
+
 // Runs `s` on one tile. ws.bytes >= workspace_bytes(s, ks, p.d, p.dv, b);
 // b.mb and b.nb are multiples of ks.mr and key_step(ks).
 void run_pipeline(Strategy s, const KernelSet& ks, const HeadProblem& p, const Tile& t,

@@ -174,13 +174,35 @@ Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const R
 }
 
 KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
-                  std::int64_t key0, int keys, std::byte* k_panels, std::byte* v_panels) {
+                  std::int64_t key0, int keys, std::byte* k_panels, std::byte* v_panels,
+                  KvShare* share) {
   if (!rb.direct()) {
-    pack_k_rows(ks, p, key0, keys, k_panels, rb.kv_stage);
-    pack_v_rows(ks, p, key0, keys, v_panels, rb.kv_stage);
-    return packed_kv(key0, k_panels, v_panels, keys);
+    KvSource kv = packed_kv(key0, nullptr, nullptr, keys);
+    kv.share = share;
+    kv.k_panels = pack_side(ks, p, share, KvSide::k, key0, keys, k_panels, rb.kv_stage, &kv.k_lease);
+    kv.v_panels = pack_side(ks, p, share, KvSide::v, key0, keys, v_panels, rb.kv_stage, &kv.v_lease);
+    return kv;
   }
   return {key0, nullptr, nullptr, 0, &p, rb.kv_stage};
+}
+
+void unstage_kv(const KvSource& kv) {
+  if (!kv.share) return;
+  kv.share->release(kv.k_lease);
+  kv.share->release(kv.v_lease);
+}
+
+const std::byte* pack_side(const KernelSet& ks, const HeadProblem& p, KvShare* share, KvSide side,
+                           std::int64_t key0, int keys, std::byte* own, std::byte* stage, KvLease* lease) {
+  *lease = share ? share->acquire(side, key0, keys) : KvLease{};
+  if (lease->panels && !lease->pack) return lease->panels;
+  std::byte* panels = lease->panels ? lease->panels : own;
+  if (side == KvSide::k)
+    pack_k_rows(ks, p, key0, keys, panels, stage);
+  else
+    pack_v_rows(ks, p, key0, keys, panels, stage);
+  if (lease->pack) share->publish(*lease);
+  return panels;
 }
 
 Cols strip_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Strip& s,

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/pipelines/kv_share.hpp"
 #include "kernels/pipelines/pipeline.hpp"
 #include "kernels/pipelines/workspace_layout.hpp"
 
@@ -150,6 +151,8 @@ struct KvSource {
   int v_keys;
   const HeadProblem* rows = nullptr;  // direct (null otherwise)
   std::byte* stage = nullptr;         // direct: RowBlock::kv_stage (paged or quantized K/V)
+  KvShare* share = nullptr;           // packed: where shared panels came from, and
+  KvLease k_lease{}, v_lease{};       //   the leases unstage_kv gives back
   bool direct() const { return rows != nullptr; }
 };
 
@@ -159,10 +162,19 @@ inline KvSource packed_kv(std::int64_t key0, const std::byte* k_panels, const st
 }
 
 // The K/V source of keys [key0, key0 + keys) for the row block: its rows in
-// place in direct mode, else K and V packed into the given panels (which
-// hold `keys` keys).
+// place in direct mode, else K and V packed: by another core into `share`
+// (when given and it has them), or into the given panels (which hold `keys`
+// keys). unstage_kv ends its use.
 KvSource stage_kv(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb,
-                  std::int64_t key0, int keys, std::byte* k_panels, std::byte* v_panels);
+                  std::int64_t key0, int keys, std::byte* k_panels, std::byte* v_panels,
+                  KvShare* share);
+void unstage_kv(const KvSource& kv);
+
+// Packed panels of `side` for keys [key0, key0 + keys) (pack_k_rows,
+// pack_v_rows): from `share` where another core packed them, packed into it
+// for the others, or packed into `own`. share->release(*lease) once read.
+const std::byte* pack_side(const KernelSet& ks, const HeadProblem& p, KvShare* share, KvSide side,
+                           std::int64_t key0, int keys, std::byte* own, std::byte* stage, KvLease* lease);
 
 // S columns [c0, c1) of a strip hold finished scores (log2 units, -inf
 // where masked) for keys key0 + c0 .. key0 + c1.

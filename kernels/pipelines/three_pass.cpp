@@ -29,6 +29,7 @@ struct ThreePassBuffers {
   std::size_t p_strip;  // bytes of one strip's P panel
   std::int64_t lds;
   int chunk;
+  KvShare* share;  // K/V blocks other cores may pack (Workspace::kv_share)
 };
 
 ThreePassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void* base,
@@ -64,16 +65,19 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
     std::copy(w.rb.m, w.rb.m + strips * ks.mr, w.chunk_max);
     for (int kb0 = 0; kb0 < ck; kb0 += b.nb) {
       const int kb = std::min(b.nb, ck - kb0);
-      pack_k_rows(ks, p, k0 + kb0, kb, w.k_panels, w.rb.kv_stage);
+      KvLease lease;
+      const std::byte* k_panels =
+          pack_side(ks, p, w.share, KvSide::k, k0 + kb0, kb, w.k_panels, w.rb.kv_stage, &lease);
       for (int st = 0; st < strips; ++st) {
         const Strip s = strip_of(ks, p, t, w.rb, st);
         const KeyRange keys = s.keys.clip(k0 + kb0, k0 + kb0 + kb);
         if (keys.empty()) continue;
         float* sc = s_of(st) + kb0;
-        const Cols c = strip_scores(ks, p, t, s, w.rb, packed_kv(k0 + kb0, w.k_panels, nullptr, 0),
+        const Cols c = strip_scores(ks, p, t, s, w.rb, packed_kv(k0 + kb0, k_panels, nullptr, 0),
                                     keys, sc, w.lds);
         ks.row_max(sc + c.c0, w.lds, softmax_rows(ks, w.rb, s), c.count(), w.chunk_max + st * ks.mr);
       }
+      if (w.share) w.share->release(lease);
     }
 
     // 2. All of P: one rescale per chunk where the max moved, then exp2.
@@ -89,15 +93,18 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
     // 3. P·V, V block by V block.
     for (int kb0 = 0; kb0 < ck; kb0 += b.nb) {
       const int kb = std::min(b.nb, ck - kb0);
-      pack_v_rows(ks, p, k0 + kb0, kb, w.v_panels, w.rb.kv_stage);
+      KvLease lease;
+      const std::byte* v_panels =
+          pack_side(ks, p, w.share, KvSide::v, k0 + kb0, kb, w.v_panels, w.rb.kv_stage, &lease);
       for (int st = 0; st < strips; ++st) {
         const Strip s = strip_of(ks, p, t, w.rb, st);
         const Cols c = cols_of(ks, s.keys.clip(k0, k0 + ck), k0);
         const int c0 = std::max(c.c0, kb0), c1 = std::min(c.c1, kb0 + kb);
         if (c0 >= c1) continue;
         strip_pv(ks, s, w.rb, round_up(c1 - c0, ks.k_pack), p_of(st) + p_offset(ks, w.rb, c0),
-                 packed_kv(k0 + kb0, nullptr, w.v_panels, kb), c0 - kb0);
+                 packed_kv(k0 + kb0, nullptr, v_panels, kb), c0 - kb0);
       }
+      if (w.share) w.share->release(lease);
     }
   }
   end_row_block(ks, p, t, &w.rb);
@@ -124,6 +131,7 @@ std::size_t three_pass_workspace_bytes(const KernelSet& ks, int d, int dv, const
 void three_pass_forward(const KernelSet& ks, const HeadProblem& p, const Tile& t,
                         const Blocking& b, Workspace ws) {
   ThreePassBuffers w = carve(ks, p.d, p.dv, b, ws.data, nullptr);
+  w.share = ws.kv_share;
   for (int r0 = t.row_begin; r0 < t.row_end; r0 += b.mb)
     row_block(ks, p, t, b, w, r0, std::min(t.row_end, r0 + b.mb));
 }

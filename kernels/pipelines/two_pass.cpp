@@ -54,6 +54,7 @@ struct TwoPassBuffers {
   std::int64_t lds;
   int chunk;         // keys per chunk, K and V packed
   int direct_chunk;  // in direct mode (b.direct_kv)
+  KvShare* share;    // chunks other cores may pack (Workspace::kv_share)
 };
 
 TwoPassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void* base,
@@ -116,7 +117,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   const int chunk = w.rb.direct() ? w.direct_chunk : w.chunk;
   for (std::int64_t k0 = first_block(t, block, chunk); k0 < block.hi; k0 += chunk) {
     const int ck = static_cast<int>(std::min<std::int64_t>(chunk, block.hi - k0));
-    const KvSource kv = stage_kv(ks, p, w.rb, k0, ck, w.k_panels, w.v_panels);
+    const KvSource kv = stage_kv(ks, p, w.rb, k0, ck, w.k_panels, w.v_panels, w.share);
     for (int st0 = 0; st0 < strips; st0 += step) {
       const int n = std::min(step, strips - st0);
       if (!group_scores(ks, p, t, w.rb, kv, k0, k0 + ck, st0, n, w.s, w.lds)) continue;
@@ -127,6 +128,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
       }
       exp2_pv_ring(ks, b, w, n, kv);
     }
+    unstage_kv(kv);
   }
   end_row_block(ks, p, t, &w.rb);
 }
@@ -154,6 +156,7 @@ std::size_t two_pass_workspace_bytes(const KernelSet& ks, int d, int dv, const B
 void two_pass_forward(const KernelSet& ks, const HeadProblem& p, const Tile& t, const Blocking& b,
                       Workspace ws) {
   TwoPassBuffers w = carve(ks, p.d, p.dv, b, ws.data, nullptr);
+  w.share = ws.kv_share;
   for (int r0 = t.row_begin; r0 < t.row_end; r0 += b.mb)
     row_block(ks, p, t, b, w, r0, std::min(t.row_end, r0 + b.mb));
 }

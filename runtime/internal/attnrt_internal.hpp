@@ -23,5 +23,6 @@
 #include "scheduler/executor.hpp"
 #include "scheduler/partition.hpp"
 #include "scheduler/placement.hpp"
+#include "scheduler/shared_slots.hpp"
 #include "scheduler/topology.hpp"
 #include "scheduler/tsan.hpp"

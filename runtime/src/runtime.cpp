@@ -198,6 +198,10 @@ Runtime::Runtime(const attnrt_config& config) {
          " workers per allowed core; allowed cores: ", cores, ")");
   executor_ = scheduler::make_executor(kind, *placement_);
   arena_ = std::make_unique<scheduler::Arena>(*placement_, largest_workspace());
+  for (std::size_t d = 0; d < placement_->machine().domains().size(); ++d) {
+    const scheduler::Slice s = arena_->shared(static_cast<int>(d));
+    kv_slots_.push_back(s.bytes ? std::make_unique<scheduler::SharedSlots>(s.data, s.bytes) : nullptr);
+  }
   if (verbose_)
     std::fprintf(stderr, "attnrt: cpu %s, isa %s, executor %s\nattnrt: %s\nattnrt: %s\nattnrt: %s\n",
                  cpu_features().describe().c_str(), isa(), executor_->name(),
@@ -367,6 +371,8 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
   const CallScratch scratch(placement_->workers(), sp.options.parts_per_worker, piece_rows, Dv, ks.dtype);
   const scheduler::Partition part(sp.shape, sp.options, *placement_, scratch.partition_state());
   part.for_each_split_line([&](int line, int n) { scratch.pending(line).store(n, std::memory_order_relaxed); });
+  const CallKvShare kv_share(kv_slots_, part, *placement_,
+                             kernels::shared_panels_bytes(plan.strategy, ks, D, Dv, plan.blocking), kv_share_mode_);
 
   // Merges a split line once its last piece is in, whichever worker that is:
   // head by head for a stacked group (a piece holds the group's rows head
@@ -391,9 +397,12 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
   executor_->run(part.parts(), part.parts_per_worker(), [&](int part_index, int worker) {
     const kernels::DefaultFpEnvScope fp_env;  // the caller's FP mode never reaches a result
     const scheduler::Slice arena_ws = arena_->workspace(worker);
-    const kernels::Workspace ws = fits ? kernels::Workspace{arena_ws.data, arena_ws.bytes}
-                                       : kernels::Workspace{scheduler::thread_scratch(ws_bytes, scheduler::ScratchUse::workspace), ws_bytes};
+    kernels::Workspace ws = fits ? kernels::Workspace{arena_ws.data, arena_ws.bytes}
+                                 : kernels::Workspace{scheduler::thread_scratch(ws_bytes, scheduler::ScratchUse::workspace), ws_bytes};
+    scheduler::SharedSlots* domain_slots = kv_share.slots(placement_->domain_of(worker));
     part.for_each_item(part_index, [&](const scheduler::WorkItem& w) {
+      ItemKvShare item_share(domain_slots, w.batch, w.head / (Hq / Hkv));
+      ws.kv_share = item_share.handle();
       kernels::HeadProblem p = head_problem(q, k, v, o, params, w.batch, w.head, w.heads);
       // A stacked item is whole rows of every head of its group: packed rows.
       kernels::Tile tile{w.row_begin * w.heads, w.row_end * w.heads, w.key_begin, w.key_end};
@@ -413,8 +422,8 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
     const double flops = 2.0 * part.total_cost() * (D + Dv);
     std::fprintf(stderr,
                  "attnrt: %s=%lld Hq=%lld Hkv=%lld M=%d N=%lld%s D=%d Dv=%d dtype=%d isa=%s strategy=%s "
-                 "mb=%d nb=%d stage=%zu pipe_ahead=%d%s%s threads=%d parts=%d balance=%.3f time=%.3f ms "
-                 "gflops=%.2f\n",
+                 "mb=%d nb=%d stage=%zu pipe_ahead=%d%s%s threads=%d parts=%d balance=%.3f kv_shared=%d "
+                 "time=%.3f ms gflops=%.2f\n",
                  params.cu_seqlens_q ? "varlen seqs" : "B", static_cast<long long>(sp.shape.batch),
                  static_cast<long long>(Hq), static_cast<long long>(Hkv), M,
                  static_cast<long long>(sp.shape.keys), params.block_table ? " paged" : "", D, Dv,
@@ -422,7 +431,8 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
                  plan.blocking.nb,
                  plan.blocking.stage_bytes, plan.blocking.pipe_ahead, plan.blocking.direct_kv ? " direct" : "",
                  plan.group_heads ? " grouped" : "",
-                 executor_->workers(), part.parts(), part.balance(), secs * 1e3, flops / secs * 1e-9);
+                 executor_->workers(), part.parts(), part.balance(), kv_share.domains_sharing(), secs * 1e3,
+                 flops / secs * 1e-9);
   }
 }
 

@@ -8,9 +8,11 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kernels/kernel_set.hpp"
 #include "kernels/tuning.hpp"
+#include "runtime/src/kv_share.hpp"
 #include "runtime/src/plan.hpp"
 #include "scheduler/arena.hpp"
 #include "scheduler/executor.hpp"
@@ -47,6 +49,15 @@ class Runtime final : public attnrt_runtime {
   const scheduler::Placement& placement() const { return *placement_; }
   const scheduler::Executor& executor() const { return *executor_; }
   const scheduler::Arena& arena() const { return *arena_; }
+  // Where K/V blocks are packed once per domain (kv_share.hpp). Tests and
+  // comparisons set it before any call runs; results are the same either way.
+  void set_kv_share(KvShareMode mode) { kv_share_mode_ = mode; }
+  // K or V blocks a worker read from another's packing, over all calls.
+  std::uint64_t kv_blocks_shared() const {
+    std::uint64_t n = 0;
+    for (const auto& s : kv_slots_) n += s ? s->reads() : 0;
+    return n;
+  }
 
   // How forward() splits a call with these tensors (only dtype and shape are
   // read; data may be null): attnrt-plan prints it.
@@ -85,6 +96,9 @@ class Runtime final : public attnrt_runtime {
   std::unique_ptr<scheduler::Placement> placement_;
   std::unique_ptr<scheduler::Executor> executor_;  // runs on placement_
   std::unique_ptr<scheduler::Arena> arena_;        // one workspace per worker of placement_
+  // Per machine domain, over the arena's shared slice (null: none).
+  std::vector<std::unique_ptr<scheduler::SharedSlots>> kv_slots_;
+  KvShareMode kv_share_mode_ = KvShareMode::automatic;
 };
 
 }  // namespace attnrt::rt
