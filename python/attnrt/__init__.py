@@ -2,7 +2,7 @@
 
     out = attnrt.attention(q, k, v, causal=True)
 
-Arrays are read in place (DLPack or the buffer protocol: numpy, PyTorch, ...)
+Arrays are read in place (DLPack or the buffer protocol: numpy, PyTorch, JAX, ...)
 as [batch, heads, seq, head_dim] (layout="bhsd") or [batch, seq, heads,
 head_dim] (layout="bshd"), with any strides but a contiguous head_dim.
 docs/python.md in the repository has the whole story.
@@ -16,6 +16,7 @@ import numpy as np
 
 from ._attnrt import Runtime, __version__
 from ._attnrt import forward as _forward
+from ._attnrt import jax_view as _jax_view
 
 __all__ = ["attention", "Runtime", "__version__"]
 
@@ -41,12 +42,45 @@ def _is_torch(x: Any) -> bool:
     return type(x).__module__ == "torch"
 
 
+def _is_jax(x: Any) -> bool:
+    """A JAX array (jaxlib's ArrayImpl) or a tracer inside jax.jit and friends."""
+    return type(x).__module__.startswith(("jaxlib", "jax."))
+
+
+def _check_jax(q: Any, k: Any, v: Any, out: Any, lse: Any) -> None:
+    """Refuse JAX tracers (attnrt needs values, which jit tracing lacks) and
+    JAX outputs (JAX arrays are immutable)."""
+    import jax
+
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if isinstance(x, jax.core.Tracer):
+            raise TypeError(f"{name} is a JAX tracer ({type(x).__name__}): attnrt.attention "
+                            "reads concrete arrays, so call it outside jax.jit/vmap/grad "
+                            "(or through jax.pure_callback)")
+    for name, x in (("out", out), ("lse", lse)):
+        if _is_jax(x):
+            raise ValueError(f"{name} cannot be a JAX array (JAX arrays are immutable); "
+                             f"leave {name} unset to get a new JAX array")
+
+
+def _aligned_empty(shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+    """numpy memory on a 64-byte boundary: what JAX takes over without a copy."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + size].view(dtype).reshape(shape)
+
+
 def _empty(like: Any, shape: Tuple[int, ...], float32: bool = False) -> Any:
-    """An uninitialised array of like's kind (numpy or torch) and dtype."""
+    """An uninitialised array of like's kind (numpy or torch) and dtype; for
+    JAX, numpy memory that _jax_view turns into a JAX array afterwards."""
     if _is_torch(like):
         import torch
 
         return torch.empty(shape, dtype=torch.float32 if float32 else like.dtype)
+    if _is_jax(like):
+        return _aligned_empty(shape, np.float32 if float32 else like.dtype)
     if float32:
         return np.empty(shape, np.float32)
     # A buffer-protocol object (memoryview, ...) has no dtype: numpy reads its format.
@@ -135,7 +169,7 @@ def attention(
     """O = softmax(Q·Kᵀ·scale (+ softcap) + bias + mask) · V, without copying inputs.
 
     q, k, v: float32, float16 or bfloat16 arrays (numpy, ml_dtypes.bfloat16,
-        torch, or anything with DLPack or the buffer protocol), 4-D
+        torch, JAX, or anything with DLPack or the buffer protocol), 4-D
         [B, H, S, D] (layout="bhsd") or [B, S, H, D] (layout="bshd"), or 3-D
         without the batch. Any strides; head_dim contiguous. k and v may
         have fewer heads than q (grouped-query attention), and may be a
@@ -168,7 +202,8 @@ def attention(
     precision: "accurate" or "fast" exp2; strategy: "auto", "online",
         "two_pass" or "three_pass".
     out: where to write O (q's shape and layout, v's head_dim); else allocated, of
-        q's kind (a torch tensor for torch inputs, numpy otherwise).
+        q's kind (a torch tensor for torch inputs, a JAX array for JAX inputs,
+        numpy otherwise). JAX arrays are immutable, so out cannot be one.
     runtime: an attnrt.Runtime; None is the process-wide default runtime.
 
     Returns out, or (out, lse) when lse is True. Raises ValueError (bad
@@ -187,12 +222,17 @@ def attention(
         k_scale, v_scale = (s.detach() if _is_torch(s) else s for s in (k_scale, v_scale))
     elif isinstance(out, np.ndarray) and not out.flags.writeable:
         raise ValueError("out must be writable (it is a read-only numpy array)")
+    jax_in = _is_jax(q)
+    if jax_in or (out is not None and _is_jax(out)):
+        _check_jax(q, k, v, out, lse)
     k0, v0 = k, v
     k, kv_format = _codes(k, kv_format, "k")
     v, v_format = _codes(v, kv_format, "v")
     if v_format != kv_format:  # one fp8 array (ml_dtypes), one of another type
         raise ValueError(f"v.dtype ({v0.dtype}) must equal k.dtype ({k0.dtype})")
-    bf16 = q.dtype == _np_bf16 if isinstance(q, np.ndarray) else False
+    # numpy bfloat16 travels as uint16; so does out for bfloat16 JAX inputs.
+    bf16 = q.dtype == _np_bf16 if isinstance(q, np.ndarray) or jax_in else False
+    out_given = out
     try:
         if out is None:
             out = _empty(q, tuple(q.shape[:-1]) + (v.shape[-1],))
@@ -234,10 +274,17 @@ def attention(
             kv_format or "",
         )
     except (TypeError, AttributeError):
+        if any(_is_jax(x) for x in (k, v)):  # a JAX tracer among numpy arrays
+            _check_jax(q, k, v, out, lse)
         scales = tuple((n, x) for n, x in (("k_scale", k_scale), ("v_scale", v_scale)) if x is not None)
         for name, x in (("q", q), ("k", k), ("v", v), ("out", out)) + scales:
             if not hasattr(x, "shape"):
                 raise TypeError(f"{name} ({type(x).__name__}) must be an array with DLPack or "
                                 "the buffer protocol (numpy, torch, ...)") from None
         raise
+    if jax_in:  # hand the numpy memory attnrt allocated over to JAX
+        if out_given is None:
+            out = _jax_view(_u16(out), bf16)
+        if lse is True:
+            lse_out = _jax_view(lse_out, False)
     return (out, lse_out) if lse is True else out

@@ -15,7 +15,7 @@ import os
 import shlex
 import statistics
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -60,19 +60,58 @@ def flops(s: Dict) -> float:
     return 4.0 * s["batch"] * s["heads"] * pairs * s["head_dim"]
 
 
-def median_seconds(fns: List[Callable[[], object]], reps: int, budget: float) -> List[float]:
-    """Median seconds of each callable, called in turn (A B A B ...) so that a
-    change of load on a shared machine falls on both sides alike."""
-    for fn in fns:
-        fn()  # warm-up: pools, packing buffers, first-touch pages
+def median_seconds(fns: List[Callable[[], object]], reps: int, budget: float,
+                   quiet: float = 0.0) -> List[float]:
+    """Median seconds per call of each callable. Rounds of: for each callable
+    in turn, `quiet` seconds of sleep, then a block of back-to-back calls
+    (about 0.1 s of them, 1 to 20), each timed. The libraries take turns, so a
+    change of load on a shared machine falls on both sides alike, and each has
+    the cores to itself: the sleep outlasts the other library's workers
+    spinning after its last call (libgomp's, TBB's), which would otherwise
+    take a core from the first calls of the next block."""
+    block = []
+    for fn in fns:  # warm-up (pools, packing buffers, first-touch pages), block size
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        block.append(max(1, min(20, int(0.1 / max(time.perf_counter() - t0, 1e-9)))))
     times: List[List[float]] = [[] for _ in fns]
-    start = time.perf_counter()
-    while len(times[0]) < reps or (len(times[0]) < 3 * reps and time.perf_counter() - start < budget):
-        for fn, t in zip(fns, times):
-            t0 = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - t0)
+    start, rounds = time.perf_counter(), 0
+    while rounds < reps or (rounds < 3 * reps and time.perf_counter() - start < budget):
+        for fn, t, n in zip(fns, times, block):
+            if quiet > 0:
+                time.sleep(quiet)
+            for _ in range(n):
+                t0 = time.perf_counter()
+                fn()
+                t.append(time.perf_counter() - t0)
+        rounds += 1
     return [statistics.median(t) for t in times]
+
+
+def cpu_sample() -> Optional[Tuple[float, float, float]]:
+    """(wall s, CPU s the whole machine has been busy, CPU s of this process),
+    or None where /proc/stat is missing (not Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            jiffies = [int(x) for x in f.readline().split()[1:9]]
+        import resource
+
+        mine = resource.getrusage(resource.RUSAGE_SELF)
+    except (OSError, ImportError):
+        return None
+    busy = (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")  # not idle, iowait
+    return time.perf_counter(), busy, mine.ru_utime + mine.ru_stime
+
+
+def others_share(before: Optional[Tuple[float, float, float]]) -> str:
+    """The share of the machine's cores other processes used since `before`:
+    a figure is only worth its ratio when this stays near 0."""
+    after = cpu_sample()
+    if before is None or after is None:
+        return "-"
+    wall, busy, mine = (a - b for a, b in zip(after, before))
+    return f"{100 * max(0.0, busy - mine) / ((os.cpu_count() or 1) * wall):.0f}%"
 
 
 def numpy_attention(q, k, v, causal: bool) -> np.ndarray:
@@ -93,8 +132,8 @@ def run_table(args) -> None:
     print(f"attnrt {attnrt.__version__}, torch {torch.__version__ if torch else 'absent'}, "
           f"load average {os.getloadavg()[0]:.2f}")
     print("| shape | dtype | threads | attnrt GFLOP/s | torch SDPA GFLOP/s | attnrt / torch "
-          "| numpy GFLOP/s | max error vs numpy |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| numpy GFLOP/s | max error vs numpy | others' CPU |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for s in shapes:
         b, h, hk, m, n, d = (s[x] for x in ("batch", "heads", "kv_heads", "q_len", "kv_len", "head_dim"))
         q32 = rng.standard_normal((b, h, m, d), np.float32)
@@ -103,7 +142,8 @@ def run_table(args) -> None:
         ref_secs: Optional[float] = None
         ref = None
         if not args.no_numpy:
-            ref_secs = median_seconds([lambda: numpy_attention(q32, k32, v32, s["causal"])], 1, 0)[0]
+            ref_secs = median_seconds([lambda: numpy_attention(q32, k32, v32, s["causal"])], 1, 0,
+                                      args.quiet)[0]
             ref = numpy_attention(q32, k32, v32, s["causal"])
         for dtype in [s["dtype"]] if s["dtype"] else args.dtypes:  # S2-bf16: bf16 only
             tdt = {"float32": torch.float32, "bfloat16": torch.bfloat16} if torch else {}
@@ -114,7 +154,7 @@ def run_table(args) -> None:
             elif attnrt._np_bf16 is not None:
                 q, k, v = (x.astype(attnrt._np_bf16) for x in (q32, k32, v32))
             else:
-                print(f"| {s['name']} | {dtype} | - | needs torch or ml_dtypes | | | | |")
+                print(f"| {s['name']} | {dtype} | - | needs torch or ml_dtypes | | | | | |")
                 continue
             out = attnrt.attention(q, k, v)  # an output buffer of the right kind
             for threads in args.threads:
@@ -126,14 +166,15 @@ def run_table(args) -> None:
                     torch.set_num_threads(threads)
                     sdpa = torch.nn.functional.scaled_dot_product_attention
                     calls.append(lambda: sdpa(q, kx, vx, is_causal=s["causal"]))
-                secs, tsecs = (median_seconds(calls, args.reps, args.budget) + [None])[:2]
+                before = cpu_sample()
+                secs, tsecs = (median_seconds(calls, args.reps, args.budget, args.quiet) + [None])[:2]
                 err = ""
                 if ref is not None:
                     err = f"{np.abs(np.asarray(out.float() if torch else out, np.float32) - ref).max():.1e}"
                 gf = lambda t: f"{flops(s) / t * 1e-9:.1f}" if t else "-"
                 ratio = f"{tsecs / secs:.2f}" if tsecs else "-"
                 print(f"| {s['name']} | {dtype} | {threads} | {gf(secs)} | {gf(tsecs)} | {ratio} "
-                      f"| {gf(ref_secs)} | {err} |", flush=True)
+                      f"| {gf(ref_secs)} | {err} | {others_share(before)} |", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 
@@ -169,8 +210,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument("--only", nargs="*", default=[], help="shape names to run (default: all)")
     ap.add_argument("--dtypes", nargs="*", default=["float32", "bfloat16"])
     ap.add_argument("--threads", nargs="*", type=int, default=[1, 2])
-    ap.add_argument("--reps", type=int, default=3, help="timed calls per figure (at least)")
-    ap.add_argument("--budget", type=float, default=2.0, help="seconds to add calls up to 3x reps")
+    ap.add_argument("--reps", type=int, default=3, help="rounds per figure (at least)")
+    ap.add_argument("--budget", type=float, default=2.0, help="seconds to add rounds up to 3x reps")
+    ap.add_argument("--quiet", type=float, default=0.2,
+                    help="seconds of sleep before each library's block of calls (0: none)")
     ap.add_argument("--no-numpy", action="store_true", help="skip the numpy column and check")
     ap.add_argument("--rounds", type=int, default=21, help="--overhead: interleaved rounds")
     ap.add_argument("--calls", type=int, default=2000, help="--overhead: calls per round and side")

@@ -338,6 +338,23 @@ double time_forward_ns(const Array& q, const Array& k, const Array& v, const Out
   return ns[ns.size() / 2];
 }
 
+// The JAX array attnrt.attention returns for JAX inputs: `array`'s memory
+// (an output __init__.py allocated with numpy, 64-byte aligned so that JAX
+// keeps it instead of copying), kept alive by it. bf16: its uint16 elements
+// are bfloat16, a type numpy cannot hand over through DLPack.
+nb::ndarray<nb::jax> jax_view(nb::object array, bool bf16) {
+  const auto a = nb::cast<OutArray>(array);
+  std::vector<size_t> shape(a.ndim());
+  std::vector<std::int64_t> strides(a.ndim());
+  for (size_t i = 0; i < a.ndim(); ++i) {
+    shape[i] = a.shape(i);
+    strides[i] = a.stride(i);
+  }
+  nb::dlpack::dtype t = a.dtype();
+  if (bf16) t = {uint8_t(nb::dlpack::dtype_code::Bfloat), 16, 1};
+  return nb::ndarray<nb::jax>(a.data(), a.ndim(), shape.data(), array, strides.data(), t);
+}
+
 }  // namespace
 
 NB_MODULE(_attnrt, m) {
@@ -388,4 +405,7 @@ NB_MODULE(_attnrt, m) {
   m.def("time_forward_ns", &time_forward_ns, nb::arg("q"), nb::arg("k"), nb::arg("v"),
         nb::arg("out"), nb::arg("runtime"), nb::arg("iters"),
         "Median ns of `iters` calls of the same BHSD forward from C++ (the overhead baseline).");
+  m.def("jax_view", &jax_view, nb::arg("array"), nb::arg("bf16"), nb::rv_policy::reference,
+        "A JAX array over array's memory (no copy when it is 64-byte aligned and compact); "
+        "bf16: read its uint16 elements as bfloat16.");
 }

@@ -17,7 +17,17 @@ def test_shape_file_and_table(tmp_path, capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tiny")]
     assert len(rows) == 3  # tiny in float32 and bfloat16, tiny-bf16 in its own
     for row in rows:  # the error against numpy's float32 attention is small
-        assert float(row.split("|")[-2]) < 3e-2, row
+        cells = [c.strip() for c in row.split("|")]
+        assert float(cells[-3]) < 3e-2, row
+        assert 0 <= float(cells[-2].rstrip("%")) <= 100, row  # others' share of the CPU
+
+
+def test_blocks_take_turns_after_quiet_time():
+    # Each callable runs in blocks after the sleep, never interleaved call by call.
+    log = []
+    bench.median_seconds([lambda: log.append("a"), lambda: log.append("b")], 2, 0, quiet=0.001)
+    calls = "".join(log)[4:]  # after the warm-ups (two calls each)
+    assert calls.startswith("a" * 20 + "b" * 20) and len(calls) == 80, calls
 
 
 def test_targets_installed():
