@@ -111,6 +111,7 @@ struct StreamParams {
   int rows_ahead = 0;     // K/V rows prefetched ahead (in fp32 rows' bytes); 0 = none
   int keys_per_pass = 0;  // P·V: keys per pass over O
   bool across_pages = false;  // prefetches run on into a paged cache's next pages (rows_ahead.hpp)
+  int bytes_ahead = 0;        // SVE: K/V bytes prefetched ahead of the row being read; 0 = none
   constexpr bool operator==(const StreamParams&) const = default;
 };
 

@@ -31,9 +31,14 @@ Uarch x86_uarch(CpuVendor vendor, int family, int model) {
   return Uarch::other;
 }
 
+Uarch arm_uarch(int implementer, int part) {
+  return implementer == 0x46 && part == 0x001 ? Uarch::a64fx : Uarch::other;  // Fujitsu A64FX
+}
+
 StreamParams stream_for(const UarchTuning& t, const KernelSet& ks) {
   if (std::strcmp(ks.name, "avx2") == 0) return t.avx2;
   if (std::strcmp(ks.name, "avx512") == 0) return t.avx512;
+  if (std::strncmp(ks.name, "sve", 3) == 0) return t.sve;
   return {};
 }
 

@@ -21,7 +21,7 @@
 
 namespace attnrt::kernels {
 
-enum class Uarch : int { other = 0, zen3, zen4, zen5, ice_lake_sp, sapphire_rapids };
+enum class Uarch : int { other = 0, zen3, zen4, zen5, ice_lake_sp, sapphire_rapids, a64fx };
 
 // Stream settings the table uses, by where they were measured.
 inline constexpr StreamParams kStreamZen3{8, 4};   // the avx2 set on Zen 3
@@ -38,6 +38,13 @@ inline constexpr StreamParams kStreamAvx512InPage{16, 1, false};
 // Zen 4's avx512 one-row Q·Kᵀ: no prefetch (attnrt-ab, S5 fp32, 1 thread:
 // 1.02x and 1.08x over kStreamZen5 in the two orders; fp16 1.00x, 2 threads 1.01x).
 inline constexpr StreamParams kStreamZen4{0, 1};
+// The SVE sets' direct kernels (qk_direct.hpp, pv_direct.hpp) prefetch K
+// and V rows this many bytes ahead (PRFM PLDL1KEEP, a 256-byte line at a
+// time): about what one A64FX core's share of HBM bandwidth (~40 GB/s)
+// brings in over a memory latency of a few hundred ns. Chosen by that
+// estimate, not measured (no A64FX here); other SVE cores keep it until
+// measured on their own.
+inline constexpr StreamParams kStreamSveA64fx{.bytes_ahead = 16 * 1024};
 
 // One row: a microarchitecture and the settings each set's kernels take there.
 struct UarchTuning {
@@ -45,16 +52,18 @@ struct UarchTuning {
   const char* name;
   StreamParams avx2;    // the avx2 set's few-row loops (Q·Kᵀ and P·V, up to 4 rows)
   StreamParams avx512;  // the avx512 set's one-row Q·Kᵀ (its P·V has its own tiles)
+  StreamParams sve;     // the SVE sets' direct Q·Kᵀ and few-row P·V
 };
 
 // The table; the first row is the default (any CPU not named below).
-inline constexpr std::array<UarchTuning, 6> kUarchTable{{
-    {Uarch::other, "other", kStreamZen3, kStreamAvx512InPage},
-    {Uarch::zen3, "zen3", kStreamZen3, kStreamAvx512InPage},
-    {Uarch::zen4, "zen4", kStreamZen3, kStreamZen4},
-    {Uarch::zen5, "zen5", kStreamZen3, kStreamZen5},
-    {Uarch::ice_lake_sp, "ice_lake_sp", kStreamZen3, kStreamAvx512InPage},
-    {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamAvx512InPage},
+inline constexpr std::array<UarchTuning, 7> kUarchTable{{
+    {Uarch::other, "other", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
+    {Uarch::zen3, "zen3", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
+    {Uarch::zen4, "zen4", kStreamZen3, kStreamZen4, kStreamSveA64fx},
+    {Uarch::zen5, "zen5", kStreamZen3, kStreamZen5, kStreamSveA64fx},
+    {Uarch::ice_lake_sp, "ice_lake_sp", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
+    {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
+    {Uarch::a64fx, "a64fx", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
 }};
 
 // The row of `u` (the default row when the table has none).
@@ -64,6 +73,8 @@ const UarchTuning& uarch_tuning(Uarch u);
 // family and model; Uarch::other for any it does not know.
 enum class CpuVendor : int { other = 0, amd, intel };
 Uarch x86_uarch(CpuVendor vendor, int family, int model);
+// An AArch64 CPU's from its MIDR_EL1 implementer and part number.
+Uarch arm_uarch(int implementer, int part);
 
 // The stream settings set `ks` takes on row t ({} for a set the table does
 // not tune), and its few-row entry built for them: the entry whose stream

@@ -114,6 +114,9 @@ TEST(RuntimeQueries, TuningTableMapsCpusToTheirRows) {
   EXPECT_EQ(kernels::x86_uarch(CpuVendor::amd, 0x17, 0x31), Uarch::other);    // Zen 2
   EXPECT_EQ(kernels::x86_uarch(CpuVendor::intel, 6, 0x55), Uarch::other);     // Skylake-SP
   EXPECT_EQ(kernels::x86_uarch(CpuVendor::other, 0x19, 0x11), Uarch::other);
+  EXPECT_EQ(kernels::arm_uarch(0x46, 0x001), Uarch::a64fx);  // Fujitsu A64FX (MIDR 0x461f0010)
+  EXPECT_EQ(kernels::arm_uarch(0x41, 0xd40), Uarch::other);  // Arm Neoverse V1
+  EXPECT_EQ(kernels::arm_uarch(0x46, 0x002), Uarch::other);
   EXPECT_EQ(&kernels::uarch_tuning(Uarch::other), &kernels::kUarchTable.front());
   EXPECT_STREQ(kernels::uarch_tuning(Uarch::zen4).name, "zen4");
   EXPECT_EQ(kernels::uarch_tuning(static_cast<Uarch>(99)).uarch, Uarch::other) << "an unknown row: the default";
@@ -124,6 +127,7 @@ TEST(RuntimeQueries, TuningTableMapsCpusToTheirRows) {
     EXPECT_EQ(row.avx512, row.uarch == Uarch::zen4   ? kernels::kStreamZen4
                           : row.uarch == Uarch::zen5 ? kernels::kStreamZen5
                                                      : kernels::kStreamAvx512InPage);
+    EXPECT_EQ(row.sve, kernels::kStreamSveA64fx);
     for (kernels::DType t : {kernels::DType::f32, kernels::DType::f16, kernels::DType::bf16})
       for (const kernels::KernelSet* ks : kernels::kernel_sets(t)) {
         if (!ks) continue;

@@ -98,9 +98,9 @@ KERNELS = {
     "pv_fp32_12x2_direct": ("pv_fp32_12x2_direct<float, Store::accumulate, 2>(k, a, b, ld, 32, c, ld, b)", "gemm", 0),
     "pv_fp16_12x2_direct": ("pv_fp32_12x2_direct<Fp16, Store::accumulate, 4>(k, a, b, ld, 64, c, ld, b)", "gemm", 0),
     "pv_bf16_8x3_direct": ("pv_fp32_8x3_direct<Bf16, Store::accumulate>(k, a, b, ld, 48, c, ld, b)", "gemm", 0),
-    "pv_fp32_1x4_direct_rows": ("pv_rows_4x4<1>(k, static_cast<const float*>(a), 8, static_cast<const float*>(b), ld, 0, 64, c, ld, true, b)", "gemm", 0),
-    "pv_fp32_4x4_direct_rows": ("pv_rows_4x4<4>(k, static_cast<const float*>(a), 8, static_cast<const float*>(b), ld, 0, 64, c, ld, true, b)", "gemm", 0),
-    "pv_fp16_4x4_direct_rows": ("pv_rows_4x4<4>(k, static_cast<const float*>(a), 12, static_cast<const Fp16*>(b), ld, 0, 64, c, ld, true, b)", "gemm", 0),
+    "pv_fp32_1x4_direct_rows": ("pv_rows_4x4<1>(k, static_cast<const float*>(a), 8, static_cast<const float*>(b), ld, 0, 64, c, ld, true, b, kStreamSveA64fx.bytes_ahead)", "gemm", 0),
+    "pv_fp32_4x4_direct_rows": ("pv_rows_4x4<4>(k, static_cast<const float*>(a), 8, static_cast<const float*>(b), ld, 0, 64, c, ld, true, b, kStreamSveA64fx.bytes_ahead)", "gemm", 0),
+    "pv_fp16_4x4_direct_rows": ("pv_rows_4x4<4>(k, static_cast<const float*>(a), 12, static_cast<const Fp16*>(b), ld, 0, 64, c, ld, true, b, kStreamSveA64fx.bytes_ahead)", "gemm", 0),
     "widen_fp16_to_fp32": ("widen_rows<Fp16>(a, ld, 8, k, c)", "elem", 2 * VL),
     # The other loops of the pipeline, for --model (cycles per element).
     "row_max_12": ("row_max<12>(c, ld, 12, k, sum)", "elem", 2 * VL),

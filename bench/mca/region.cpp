@@ -12,6 +12,7 @@
 #include "kernels/sve/qk_direct.hpp"
 #include "kernels/sve/qk_fp16.hpp"
 #include "kernels/sve/softmax.hpp"
+#include "kernels/tuning.hpp"
 
 #if !ATTNRT_SVE_A64FX
 #error "region.cpp estimates the A64FX build: compile with -msve-vector-bits=512"

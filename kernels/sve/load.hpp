@@ -70,12 +70,8 @@ inline svfloat32_t gather_f32<Bf16>(svbool_t pg, const Bf16* p, svint32_t idx) {
   return svreinterpret_f32(svlsl_x(svptrue_b32(), h, 16u));
 }
 
-// K and V rows the direct kernels read in place are prefetched this many
-// bytes ahead of the row being read (PRFM PLDL1KEEP, a 256-byte line at a
-// time): about what one core's share of HBM bandwidth (~40 GB/s) brings in
-// over a memory latency of a few hundred ns. Chosen by that estimate, not
-// measured (no A64FX here).
-inline constexpr int kPrefetchBytes = 16 * 1024;
+// How far ahead the direct kernels prefetch K and V rows is a stream
+// setting of the CPU's row of kernels/tuning.hpp (StreamParams::bytes_ahead).
 inline constexpr int kLineBytes = 256;
 
 // Prefetches the `bytes` bytes at p, a line at a time.

@@ -33,7 +33,7 @@ struct RowLoad {
 // while the call's slice passes run (a pass's share at a time, so that the
 // prefetches spread over its FMAs). The pipelines hand the whole-strip
 // direct P·V 16-32 keys per call, so the next call's rows are about
-// kPrefetchBytes ahead at D = 256.
+// 16 KiB ahead at D = 256.
 template <class T>
 inline void prefetch_next_rows(const T* v, std::int64_t ldv, int kp, RowsAfter next, int c0, int c1) {
   const int bytes = (c1 - c0) * static_cast<int>(sizeof(T));
@@ -103,7 +103,7 @@ void pv_fp32_12x2_direct(int kp, const void* a, const void* v_rows, std::int64_t
 // Columns at or past dv are neither read nor written.
 template <int R, class T>
 void pv_rows_4x4(int kp, const float* pa, int mr, const T* v, std::int64_t ldv, int c, int dv,
-                 float* o, std::int64_t ldo, bool accumulate, RowsAfter next) {
+                 float* o, std::int64_t ldo, bool accumulate, RowsAfter next, int ahead_bytes) {
   const svbool_t all = svptrue_b32();
   const int vl = lanes32();
   const svbool_t p0 = svwhilelt_b32(c, dv), p1 = svwhilelt_b32(c + vl, dv),
@@ -116,7 +116,7 @@ void pv_rows_4x4(int kp, const float* pa, int mr, const T* v, std::int64_t ldv, 
   const T* row = v + c;
   // Each key's 4 vectors (a 256-byte line of fp32) of the row this many
   // keys on, into next's runs (the next pages) past the call's last key.
-  const int ahead = std::max(1, kPrefetchBytes / (dv * static_cast<int>(sizeof(T))));
+  const int ahead = std::max(1, ahead_bytes / (dv * static_cast<int>(sizeof(T))));
   const int pf_bytes = std::min(dv - c, 4 * vl) * static_cast<int>(sizeof(T));
   for (int j = 0; j < kp; ++j, row += ldv) {
     ATTNRT_MCA_BEGIN();
@@ -133,18 +133,19 @@ void pv_rows_4x4(int kp, const float* pa, int mr, const T* v, std::int64_t ldv, 
 #undef ATTNRT_PVR_FMA
 #undef ATTNRT_PVR_ACC
 
-// FewRowKernels::pv_rows for rows <= kPvDirectRowsMax of an MR-row strip.
+// FewRowKernels::pv_rows for rows <= kPvDirectRowsMax of an MR-row strip,
+// V prefetched AheadBytes ahead.
 inline constexpr int kPvDirectRowsMax = 4;
-template <class T, int MR>
+template <class T, int MR, int AheadBytes>
 void pv_fp32_4x4_direct_rows(int rows, int kp, const void* a, const void* v_rows, std::int64_t ldv,
                              int dv, float* o, std::int64_t ldo, bool accumulate, RowsAfter next) {
   const auto* pa = static_cast<const float*>(a);
   const T* v = static_cast<const T*>(v_rows);
   for (int c = 0; c < dv; c += 4 * lanes32()) switch (rows) {
-      case 1: pv_rows_4x4<1>(kp, pa, MR, v, ldv, c, dv, o, ldo, accumulate, next); break;
-      case 2: pv_rows_4x4<2>(kp, pa, MR, v, ldv, c, dv, o, ldo, accumulate, next); break;
-      case 3: pv_rows_4x4<3>(kp, pa, MR, v, ldv, c, dv, o, ldo, accumulate, next); break;
-      default: pv_rows_4x4<4>(kp, pa, MR, v, ldv, c, dv, o, ldo, accumulate, next); break;
+      case 1: pv_rows_4x4<1>(kp, pa, MR, v, ldv, c, dv, o, ldo, accumulate, next, AheadBytes); break;
+      case 2: pv_rows_4x4<2>(kp, pa, MR, v, ldv, c, dv, o, ldo, accumulate, next, AheadBytes); break;
+      case 3: pv_rows_4x4<3>(kp, pa, MR, v, ldv, c, dv, o, ldo, accumulate, next, AheadBytes); break;
+      default: pv_rows_4x4<4>(kp, pa, MR, v, ldv, c, dv, o, ldo, accumulate, next, AheadBytes); break;
     }
 }
 

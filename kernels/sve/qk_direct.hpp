@@ -187,17 +187,17 @@ void qk_quad_tile(int rows, int d, const float* qp, const float* k, std::int64_t
 #undef ATTNRT_QK_ACC
 
 // One row tile (rows <= G·R) against all keys, 8 at a time, Q packed once.
-// The first row tile reads K from memory and prefetches it kPrefetchBytes
-// ahead, a tile's 8 rows at a time (into the next pages past the call's
+// The first row tile reads K from memory and prefetches it ahead_bytes
+// ahead (StreamParams::bytes_ahead), a tile's 8 rows at a time (into the next pages past the call's
 // last key: `next`'s runs, kernel_set.hpp); the others find it in L1 or L2.
 template <int G, class T>
 void qk_quad_rows(int rows, int keys, int d, const float* q, std::int64_t ldq, const T* k,
                   std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next,
-                  bool prefetch) {
+                  bool prefetch, int ahead_bytes) {
   alignas(64) float qp[kQuadPackFloats];
   pack_q_quads<G>(q, ldq, rows, d, qp);
   const int row_bytes = d * static_cast<int>(sizeof(T));
-  const int ahead = std::max(1, kPrefetchBytes / row_bytes / kQkDirectKeys) * kQkDirectKeys;
+  const int ahead = std::max(1, ahead_bytes / row_bytes / kQkDirectKeys) * kQkDirectKeys;
   for (int j = 0; j < keys; j += kQkDirectKeys) {
     const int n = std::min(kQkDirectKeys, keys - j);
     if (prefetch)
@@ -214,8 +214,8 @@ void qk_quad_rows(int rows, int keys, int d, const float* q, std::int64_t ldq, c
 }
 
 // FewRowKernels::qk: row tiles of quad_tile_vectors() row vectors, the
-// last one with as few as its rows need.
-template <class T>
+// last one with as few as its rows need; K prefetched AheadBytes ahead.
+template <class T, int AheadBytes>
 void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
                std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
   const T* k = static_cast<const T*>(k_rows);
@@ -225,9 +225,9 @@ void qk_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, cons
     const float* qr = q + r0 * ldq;
     float* sr = s + r0 * lds;
     switch ((h + R - 1) / R) {
-      case 1: qk_quad_rows<1>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds, next, r0 == 0); break;
-      case 2: qk_quad_rows<2>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds, next, r0 == 0); break;
-      default: qk_quad_rows<3>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds, next, r0 == 0); break;
+      case 1: qk_quad_rows<1>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds, next, r0 == 0, AheadBytes); break;
+      case 2: qk_quad_rows<2>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds, next, r0 == 0, AheadBytes); break;
+      default: qk_quad_rows<3>(h, keys, d, qr, ldq, k, ldk, alpha, sr, lds, next, r0 == 0, AheadBytes); break;
     }
   }
 }

@@ -24,8 +24,10 @@
 
 #include <array>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/kernel_set.hpp"
+#include "kernels/tuning.hpp"
 #include "kernels/sve/fp_mode.hpp"
 #include "kernels/sve/gemm_fp16.hpp"
 #include "kernels/sve/gemm.hpp"
@@ -37,50 +39,63 @@
 
 namespace attnrt::kernels::sve::ATTNRT_SVE_FLAVOR {
 
-// The few-row path of the fp32-compute sets (inputs T, MR = 8 or 12): the
-// direct Q·Kᵀ, the set's P·V tile on V rows for whole strips, and strips of
+// The few-row path of the fp32-compute sets (inputs T, MR = 8 or 12), built
+// for stream settings S (the sve column of kernels/tuning.hpp): the direct
+// Q·Kᵀ, the set's P·V tile on V rows for whole strips, and strips of
 // 1..kPvDirectRowsMax real rows on those rows only; int8 and fp8 K/V codes
 // read in place by the same Q·Kᵀ and few-row P·V (widened as loaded; the
 // pipelines apply the scales).
-template <class C, int MR>
-constexpr FewRowKernels::Codes kCodes{qk_direct<C>, pv_fp32_4x4_direct_rows<C, MR>};
-template <int MR>
+template <StreamParams S, class C, int MR>
+constexpr FewRowKernels::Codes kCodes{qk_direct<C, S.bytes_ahead>, pv_fp32_4x4_direct_rows<C, MR, S.bytes_ahead>};
+template <StreamParams S, int MR>
 constexpr std::array<FewRowKernels::Codes, kKvFormats> kAllCodes{
-    {{}, kCodes<I8, MR>, kCodes<E4m3, MR>, kCodes<E5m2, MR>}};
-template <class T, int MR>
+    {{}, kCodes<S, I8, MR>, kCodes<S, E4m3, MR>, kCodes<S, E5m2, MR>}};
+template <StreamParams S, class T, int MR>
 constexpr FewRowKernels kFewRows{
     .name = MR == 8 ? "qk_fp32_direct + pv_fp32_8x3_direct, pv_fp32_4x4_direct_rows"
                     : "qk_fp32_direct + pv_fp32_12x2_direct, pv_fp32_4x4_direct_rows",
-    .stream = {},
-    .qk = qk_direct<T>,
+    .stream = S,
+    .qk = qk_direct<T, S.bytes_ahead>,
     .pv_rows_max = kPvDirectRowsMax,
-    .pv_rows = pv_fp32_4x4_direct_rows<T, MR>,
+    .pv_rows = pv_fp32_4x4_direct_rows<T, MR, S.bytes_ahead>,
     .pv_init = MR == 8 ? pv_fp32_8x3_direct<T, Store::assign> : pv_fp32_12x2_direct<T, Store::assign, 2>,
     .pv_acc = MR == 8 ? pv_fp32_8x3_direct<T, Store::accumulate> : pv_fp32_12x2_direct<T, Store::accumulate, 2>,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
-    .codes = kAllCodes<MR>,
+    .codes = kAllCodes<S, MR>,
 };
-template <class T, int MR>
-constexpr std::array<const FewRowKernels*, 1> kFewRowsList{&kFewRows<T, MR>};
 
 // The fp16 12x2 set's (nr = nv = 4 vectors: two 12x2 passes per slice).
+template <StreamParams S>
 constexpr FewRowKernels kFewRowsFp16{
     .name = "qk_fp32_direct + pv_fp32_12x2_direct, pv_fp32_4x4_direct_rows",
-    .stream = {},
-    .qk = qk_direct<Fp16>,
+    .stream = S,
+    .qk = qk_direct<Fp16, S.bytes_ahead>,
     .pv_rows_max = kPvDirectRowsMax,
-    .pv_rows = pv_fp32_4x4_direct_rows<Fp16, 12>,
+    .pv_rows = pv_fp32_4x4_direct_rows<Fp16, 12, S.bytes_ahead>,
     .pv_init = pv_fp32_12x2_direct<Fp16, Store::assign, 4>,
     .pv_acc = pv_fp32_12x2_direct<Fp16, Store::accumulate, 4>,
     .widen_rows = widen_rows<Fp16>,
-    .codes = kAllCodes<12>,
+    .codes = kAllCodes<S, 12>,
 };
-constexpr std::array<const FewRowKernels*, 1> kFewRowsFp16List{&kFewRowsFp16};
-ATTNRT_ASSERT_FEW_ROWS_COMPLETE(few_rows_complete(kFewRows<float, 8>, DType::f32, 8, 1, sizeof(float)) &&
-                                few_rows_complete(kFewRows<float, 12>, DType::f32, 12, 1, sizeof(float)) &&
-                                few_rows_complete(kFewRows<Bf16, 8>, DType::bf16, 8, 1, sizeof(float)) &&
-                                few_rows_complete(kFewRows<Bf16, 12>, DType::bf16, 12, 1, sizeof(float)) &&
-                                few_rows_complete(kFewRowsFp16, DType::f16, 12, 1, sizeof(float)));
+
+// One entry per stream setting the table's sve column names.
+constexpr auto kStreams = distinct_streams<&UarchTuning::sve>();
+template <class T, int MR, std::size_t... I>
+constexpr std::array<const FewRowKernels*, sizeof...(I)> by_stream(std::index_sequence<I...>) {
+  return {&kFewRows<kStreams[I], T, MR>...};
+}
+template <class T, int MR>
+constexpr auto kFewRowsList = by_stream<T, MR>(std::make_index_sequence<kStreams.size()>());
+template <std::size_t... I>
+constexpr std::array<const FewRowKernels*, sizeof...(I)> fp16_by_stream(std::index_sequence<I...>) {
+  return {&kFewRowsFp16<kStreams[I]>...};
+}
+constexpr auto kFewRowsFp16List = fp16_by_stream(std::make_index_sequence<kStreams.size()>());
+ATTNRT_ASSERT_FEW_ROWS_COMPLETE(few_rows_complete(kFewRows<kStreams[0], float, 8>, DType::f32, 8, 1, sizeof(float)) &&
+                                few_rows_complete(kFewRows<kStreams[0], float, 12>, DType::f32, 12, 1, sizeof(float)) &&
+                                few_rows_complete(kFewRows<kStreams[0], Bf16, 8>, DType::bf16, 8, 1, sizeof(float)) &&
+                                few_rows_complete(kFewRows<kStreams[0], Bf16, 12>, DType::bf16, 12, 1, sizeof(float)) &&
+                                few_rows_complete(kFewRowsFp16<kStreams[0]>, DType::f16, 12, 1, sizeof(float)));
 
 // fp32 compute for fp32 or bf16 inputs: MR = 8 (8x3) or 12 (12x2).
 template <class T, int MR>

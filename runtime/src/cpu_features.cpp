@@ -13,6 +13,9 @@
 #ifndef PR_SVE_GET_VL
 #define PR_SVE_GET_VL 51
 #endif
+#ifndef HWCAP_CPUID
+#define HWCAP_CPUID (1 << 11)
+#endif
 #endif
 
 namespace attnrt::rt {
@@ -56,6 +59,13 @@ CpuFeatures detect() {
     if (fp16) f.bits |= kFeatureAvx512Fp16;
   }
 #elif defined(__aarch64__) && defined(__linux__)
+  if (getauxval(AT_HWCAP) & HWCAP_CPUID) {  // the kernel emulates MIDR_EL1 for user space
+    std::uint64_t midr;
+    __asm__("mrs %0, midr_el1" : "=r"(midr));
+    f.family = static_cast<int>((midr >> 24) & 0xff);  // implementer
+    f.model = static_cast<int>((midr >> 4) & 0xfff);   // part number
+    f.uarch = arm_uarch(f.family, f.model);
+  }
   if (getauxval(AT_HWCAP) & HWCAP_SVE) {
     f.bits |= kFeatureSve;
     const int vl = prctl(PR_SVE_GET_VL);

@@ -13,7 +13,8 @@ struct CpuFeatures {
   std::uint32_t bits = 0;  // kernels::CpuFeature
   int sve_bits = 0;        // SVE vector length, 0 without SVE
   // The microarchitecture (its row of kernels/tuning.hpp), from the cpuid
-  // vendor, family and model on x86-64; other elsewhere.
+  // vendor, family and model on x86-64, MIDR_EL1's implementer (family) and
+  // part (model) on AArch64; other elsewhere.
   kernels::Uarch uarch = kernels::Uarch::other;
   int family = 0, model = 0;
   std::string describe() const;
