@@ -28,8 +28,11 @@ inline constexpr StreamParams kStreamZen3{8, 4};   // the avx2 set on Zen 3
 // The avx512 set's one-row Q·Kᵀ on Zen 5, its P·V and pair tiles reading
 // paged caches with their prefetches running on into the next pages: on
 // Zen 5 a shuffled page's rows stream at ~1/3 of a contiguous read with no
-// prefetch (the hardware prefetchers restart at each page), ~0.6 with one
-// (probe: 8 KiB pieces of a 512 MiB buffer, 256-bit loads).
+// prefetch (the hardware prefetchers restart at each page), 0.83-0.91 with one
+// 8 KiB ahead through the page list (probe: 8 KiB pieces of a 512 MiB
+// buffer, 256-bit loads). attnrt-bench S5 --page-size 16, paged over
+// contiguous, medians of 5 runs against the in-page prefetches: fp32 0.52
+// -> 0.75, bf16 0.33 -> 0.71 (1 thread); 0.53 -> 0.72, 0.34 -> 0.76 (2).
 inline constexpr StreamParams kStreamZen5{16, 1, true};
 // The same distances, prefetches stopping at a page's end: what Sapphire
 // Rapids-class x86 ran faster with (rows_ahead.hpp); the other CPUs' rows
