@@ -12,7 +12,7 @@
 
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
-#include "kernels/avx512/qk_row_i8.hpp"
+#include "kernels/avx512/qk_row_codes.hpp"
 #include "kernels/convert.hpp"
 #include "kernels/tuning.hpp"
 #include "kernels/x86/few_rows.hpp"
@@ -57,15 +57,16 @@ void pv_fp32_rows(int rows, int kp, const void* a, const void* b, float* o, std:
 // them: no whole-strip kernels), and int8/fp8 K/V codes read in place too
 // (the pipelines apply the scales).
 // Q·Kᵀ for the few-row path: one row (decode) is bound by memory and reads K
-// key after key (x86/few_rows.hpp, streaming as S says; int8 codes on zmm,
-// qk_row_i8.hpp); two or more ran faster on the 12x2 pair tiles
+// key after key (x86/few_rows.hpp, streaming as S says; 1-byte codes on zmm,
+// qk_row_codes.hpp); two or more ran faster on the 12x2 pair tiles
 // (qk_direct.cpp).
 template <StreamParams S, class T>
 void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
                     float alpha, float* s, std::int64_t lds, RowsAfter next) {
-  if (rows == 1 && std::is_same_v<T, I8>)
-    qk_i8_row<S>(keys, d, q, static_cast<const I8*>(k), ldk, alpha, s, next);
-  else if (rows == 1)
+  if constexpr (std::is_same_v<T, I8> || std::is_same_v<T, E4m3> || std::is_same_v<T, E5m2>) {
+    if (rows == 1) return qk_codes_row<S>(keys, d, q, static_cast<const T*>(k), ldk, alpha, s, next);
+  }
+  if (rows == 1)
     x86::qk_few_rows<S>(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
   else
     qk_fp32_12x2_direct<S.across_pages, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);

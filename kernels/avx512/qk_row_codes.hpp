@@ -1,5 +1,5 @@
-// Q·Kᵀ of one query row against int8 K codes read in place: the avx512
-// set's FewRowKernels::codes[i8].qk for decode. Key after key, as the 256-bit loop
+// Q·Kᵀ of one query row against 1-byte K codes (int8, fp8) read in place:
+// the avx512 set's FewRowKernels::codes[].qk for decode. Key after key, as the 256-bit loop
 // of kernels/x86/few_rows.hpp reads fp32 and 16-bit rows, but on zmm: that
 // loop keeps 256-bit loads because a plain read of DRAM streamed faster
 // with them (Zen 4), which does not apply here (16 codes are one 128-bit
@@ -20,15 +20,16 @@
 
 namespace attnrt::kernels::avx512 {
 
-// s[j] = alpha * q·k_j for keys j < keys: q one fp32 row, K rows of int8
-// codes ldk apart, prefetched as S says (as many bytes ahead as fp32 rows).
-template <StreamParams S>
-static inline void qk_i8_row(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha,
-                             float* s, RowsAfter next) {
+// s[j] = alpha * q·k_j for keys j < keys: q one fp32 row, K rows of codes
+// C (I8, E4m3, E5m2) ldk apart, prefetched as S says (as many bytes ahead
+// as fp32 rows).
+template <StreamParams S, class C>
+static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std::int64_t ldk, float alpha,
+                                float* s, RowsAfter next) {
   for (int j = 0; j < keys; ++j) {
-    const I8* kr = k + j * ldk;
+    const C* kr = k + j * ldk;
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      x86::prefetch_lines(row_ahead_of<S.across_pages>(k, ldk, keys, next, j + x86::ahead_of<S, I8>), d);
+      x86::prefetch_lines(row_ahead_of<S.across_pages>(k, ldk, keys, next, j + x86::ahead_of<S, C>), d);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int x = 0;
     for (; x + 32 <= d; x += 32) {
