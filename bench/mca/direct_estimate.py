@@ -88,7 +88,7 @@ def main():
         print("rows dv dtype cycles/key %FMA-bound(rows)")
         for dtype, t in (("fp32", "float"), ("fp16", "Fp16")):
             for rows in (1, 4):
-                call = f"pv_rows_4x4<{rows}>(k, static_cast<const float*>(a), 8, static_cast<const {t}*>(b), ld, 0, 64, c, ld, true, b, kStreamSveA64fx.bytes_ahead)"
+                call = f"pv_rows_4x4<{rows}>(k, static_cast<const float*>(a), 8, static_cast<const {t}*>(b), ld, 0, 64, c, ld, true, RowsAfter{{}}, kStreamSveA64fx.bytes_ahead)"
                 loop, fixed = loop_and_fixed(f"pvr{rows}{dtype}", call)
                 for dv in (128, 256):
                     per_key = math.ceil(dv / (4 * VL)) * (loop + fixed / PV_KEYS_PER_CALL)

@@ -105,7 +105,7 @@ DIRECT_QK = "qk_quad_tile<{g}>({h}, k, static_cast<const float*>(a), static_cast
 DIRECT_PACK_Q = "pack_q_quads<{g}>(static_cast<const float*>(a), ld, {h}, k, c)"
 DIRECT_WIDEN = "widen_rows<Fp16>(a, ld, 8, k, c)"
 DIRECT_PV_ROWS = ("pv_rows_4x4<{r}>(k, static_cast<const float*>(a), {mr}, static_cast<const {T}*>(b), ld, 0, 64, "
-                  "c, ld, true, b, kStreamSveA64fx.bytes_ahead)")
+                  "c, ld, true, RowsAfter{{}}, kStreamSveA64fx.bytes_ahead)")
 PV_8X3_ROWS = ("gemm_fp32_8x3_rows<Store::accumulate, false, RowLoad>(k, static_cast<const float*>(a), "
                "static_cast<const {T}*>(b), ld, svptrue_b32(), svptrue_b32(), svptrue_b32(), 1.0f, c, ld)")
 PV_12X2_ROWS = ("gemm_12x2_rows<float, Store::accumulate, false, RowLoad>(k, static_cast<const float*>(a), "
