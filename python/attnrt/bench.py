@@ -186,6 +186,7 @@ def run_overhead(args) -> None:
     rt = attnrt.Runtime(threads=1)
     cpp, py = [], []
     ns = time.perf_counter_ns
+    before = cpu_sample()
     for _ in range(args.rounds):
         cpp.append(attnrt._attnrt.time_forward_ns(q, k, v, out, rt, args.calls))
         samples = []
@@ -196,7 +197,7 @@ def run_overhead(args) -> None:
         py.append(statistics.median(samples))
     c, p = statistics.median(cpp), statistics.median(py)
     print(f"B1 H1 M1 N1 D64 float32, 1 thread, {args.rounds} rounds x {args.calls} calls, "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"load average {os.getloadavg()[0]:.2f}, others' CPU {others_share(before)}")
     print(f"C++ attnrt_runtime_forward: median {c / 1000:.2f} us")
     print(f"Python attnrt.attention(q, k, v, out=o, runtime=r): median {p / 1000:.2f} us")
     print(f"overhead: {(p - c) / 1000:.2f} us ({'within' if p - c <= 5000 else 'over'} 5 us)")
