@@ -111,7 +111,8 @@ def others_share(before: Optional[Tuple[float, float, float]]) -> str:
     if before is None or after is None:
         return "-"
     wall, busy, mine = (a - b for a, b in zip(after, before))
-    return f"{100 * max(0.0, busy - mine) / ((os.cpu_count() or 1) * wall):.0f}%"
+    share = max(0.0, busy - mine) / ((os.cpu_count() or 1) * wall)
+    return f"{100 * min(share, 1.0):.0f}%"  # clock ticks round: keep it within 0-100%
 
 
 def numpy_attention(q, k, v, causal: bool) -> np.ndarray:
