@@ -83,12 +83,19 @@ void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, st
                                                    float*, std::int64_t, bool, RowsAfter);                     \
   template void pv_fp32_14x2_direct_rows<true, T>(int, int, const void*, const void*, std::int64_t, int,       \
                                                   float*, std::int64_t, bool, RowsAfter);
+// fp8's instantiations are compiled in a unit of their own (pv_direct_rows_fp8.cpp):
+// GCC's inlining and register allocation in one unit depend on all it
+// instantiates, and beside them the fp16 tiles came out slower (S5 with 8
+// KV heads, fp16, 1 thread: 0.93x, attnrt-ab, Zen 5).
+#if !ATTNRT_AVX512_FP8_UNIT
 ATTNRT_PV_DIRECT_ROWS(float)
 ATTNRT_PV_DIRECT_ROWS(Fp16)
 ATTNRT_PV_DIRECT_ROWS(Bf16)
 ATTNRT_PV_DIRECT_ROWS(I8)
+#else
 ATTNRT_PV_DIRECT_ROWS(E4m3)
 ATTNRT_PV_DIRECT_ROWS(E5m2)
+#endif
 #undef ATTNRT_PV_DIRECT_ROWS
 
 }  // namespace attnrt::kernels::avx512
