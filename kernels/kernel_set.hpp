@@ -112,7 +112,9 @@ struct StreamParams {
   int keys_per_pass = 0;  // P·V: keys per pass over O
   bool across_pages = false;  // prefetches run on into a paged cache's next pages (rows_ahead.hpp)
   int bytes_ahead = 0;        // SVE: K/V bytes prefetched ahead of the row being read; 0 = none
+  bool into_l2 = false;       // x86: prefetches fill L2 only (prefetcht1), not L1 (prefetcht0)
   constexpr bool operator==(const StreamParams&) const = default;
+  constexpr RowPrefetch prefetch() const { return {across_pages, into_l2}; }
 };
 
 struct FewRowKernels {

@@ -61,6 +61,15 @@ inline const T* row_ahead_in_page(const T* rows, std::int64_t ld, int n, RowsAft
   return i < n || next.in_memory() ? rows + i * ld : rows;
 }
 
+// How a direct kernel prefetches the rows ahead of those it reads, as the
+// CPU's row of kernels/tuning.hpp says (StreamParams): on into the next
+// pages or stopping at a page's end, and into L1 or only as far as L2.
+struct RowPrefetch {
+  bool across_pages = false;
+  bool into_l2 = false;
+  constexpr bool operator==(const RowPrefetch&) const = default;
+};
+
 // row_ahead, or row_ahead_in_page unless `across`.
 template <bool Across, class T>
 inline const T* row_ahead_of(const T* rows, std::int64_t ld, int n, RowsAfter next, int i) {

@@ -8,10 +8,9 @@
 // Today the table holds how the few-row loops stream K and V
 // (StreamParams, kernels/x86/few_rows.hpp): each set keeps on every CPU what
 // it was measured best with so far (few_rows.hpp says where and how), until
-// a row is measured otherwise on its own core. Zen 4 streamed one row's K
-// at 0.94-0.97 of a plain read with no prefetch against 0.88 with 8 rows
-// ahead (probe): its avx512 row takes that (kStreamZen4); its avx2 row,
-// not yet run through attnrt-ab, keeps Zen 3's.
+// a row is measured otherwise on its own core. Zen 4's avx512 row
+// prefetches into L2 only (kStreamZen4); its avx2 row, not yet run through
+// attnrt-ab, keeps Zen 3's.
 #pragma once
 
 #include <array>
@@ -38,9 +37,17 @@ inline constexpr StreamParams kStreamZen5{16, 1, true};
 // Rapids-class x86 ran faster with (rows_ahead.hpp); the other CPUs' rows
 // keep it until measured.
 inline constexpr StreamParams kStreamAvx512InPage{16, 1, false};
-// Zen 4's avx512 one-row Q·Kᵀ: no prefetch (attnrt-ab, S5 fp32, 1 thread:
-// 1.02x and 1.08x over kStreamZen5 in the two orders; fp16 1.00x, 2 threads 1.01x).
-inline constexpr StreamParams kStreamZen4{0, 1};
+// Zen 4's avx512 set: Zen 5's distances, but prefetching into L2 only
+// (prefetcht1). With prefetcht0 the L1's miss buffers cap how many lines
+// a software prefetch keeps in flight: on a Zen 4 VM, shuffled 8 KiB pieces
+// of a 512 MiB buffer streamed at 7.4 GB/s with no prefetch, 9.0 with
+// prefetcht0 and 15.6 with prefetcht1 8 KiB ahead (contiguous: 19.7 both
+// ways; probe). attnrt-bench S5, 1 thread, against the earlier setting (no
+// prefetch in the one-row Q·Kᵀ, prefetcht0 in the P·V tiles): contiguous
+// fp32 41-44 -> 32-35 ms, bf16 21-28 -> 14-17 ms; shuffled pages of 16
+// fp32 62-79 -> 47-53 ms, bf16 36-52 -> 18-22 ms. attnrt-ab, 20 pairs,
+// median: S5 1.22x, GQA decode (H32/8, fp16) 1.20x.
+inline constexpr StreamParams kStreamZen4{.rows_ahead = 16, .keys_per_pass = 1, .across_pages = true, .into_l2 = true};
 // The SVE sets' direct kernels (qk_direct.hpp, pv_direct.hpp) prefetch K
 // and V rows this many bytes ahead (PRFM PLDL1KEEP, a 256-byte line at a
 // time): about what one A64FX core's share of HBM bandwidth (~40 GB/s)

@@ -47,8 +47,10 @@ inline constexpr int kPrefetchRowsOf = sizeof(T) == 1 ? 4 * kPrefetchRows : kPre
 // written (P·V of a strip's real rows, FewRowKernels::pv_rows).
 // InPlaceB: B rows read in place, and with B row p the lines of row p at pf
 // (ldb apart) prefetched: the rows kPrefetchRowsOf<TB> ahead, wherever
-// they are (a paged cache's next page), or b itself (no traffic).
-template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, int Rows = kMr, class TB = float>
+// they are (a paged cache's next page), or b itself (no traffic); into L1,
+// or only L2 with PfIntoL2 (StreamParams::into_l2).
+template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, int Rows = kMr, class TB = float,
+          bool PfIntoL2 = false>
 static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __restrict b,
                                   std::int64_t ldb, int b_cols, float alpha, float* __restrict c,
                                   std::int64_t ldc, const TB* pf = nullptr) {
@@ -69,7 +71,7 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __
     if constexpr (InPlaceB) {  // the 64-byte lines (two of fp32) of pf's row p
 #pragma GCC unroll 2
       for (unsigned x = 0; x < 32 * sizeof(TB); x += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(row) + pf_off + x, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(row) + pf_off + x, PfIntoL2 ? _MM_HINT_T1 : _MM_HINT_T0);
     }
     __m512 b0, b1;
     if constexpr (MaskedB) {

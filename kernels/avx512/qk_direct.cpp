@@ -42,9 +42,11 @@
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <cstdint>
+#include <iterator>
 
 #include "kernels/avx512/broadcast_fma.hpp"
 #include "kernels/avx512/convert.hpp"
+#include "kernels/avx512/ops.hpp"
 #include "kernels/rows_ahead.hpp"
 
 namespace attnrt::kernels::avx512 {
@@ -84,7 +86,7 @@ inline void store_scores(float* p, __m128 v, int n) {
 // then second, as many bytes per 16-element step of d as the step reads
 // (two lines of fp32, one of fp16/bf16; half the steps each row); null pf0
 // = none (the tile then runs a loop without them).
-template <class T>
+template <class T, bool IntoL2>
 struct PairPrefetch {
   const T* pf0;
   const T* pf1;
@@ -93,7 +95,7 @@ struct PairPrefetch {
     const T* from = x < half ? pf0 + 2 * x : pf1 + 2 * (x - half);
 #pragma GCC unroll 2
     for (unsigned b = 0; b < 32 * sizeof(T); b += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(from) + b, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(from) + b, IntoL2 ? _MM_HINT_T1 : _MM_HINT_T0);
   }
 };
 
@@ -115,9 +117,9 @@ inline __m256 fold_halves(__m512 v) {
 
 // S[R x n] = alpha * Q[R x d]·[k0 k1][.. x d]ᵀ (n = 2, or 1: k1 is k0 again
 // and one score per row is stored), meanwhile prefetching pf's lines.
-template <int R, class T>
+template <int R, class T, bool IntoL2>
 inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const T* k0, const T* k1,
-                         int n, float alpha, float* s, std::int64_t lds, PairPrefetch<T> pf) {
+                         int n, float alpha, float* s, std::int64_t lds, PairPrefetch<T, IntoL2> pf) {
   // (Every loop over the tile fully unrolled, so GCC keeps it in registers.)
   __m512 acc[R][kKeys];
 #pragma GCC unroll 12
@@ -164,10 +166,10 @@ inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const T* k0, c
 }
 
 // One pair of keys against a row tile of 2 <= R <= 12 rows.
-template <class T>
+template <class T, bool IntoL2>
 inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, const T* k0,
                          const T* k1, int n, float alpha, float* s, std::int64_t lds,
-                         PairPrefetch<T> pf) {
+                         PairPrefetch<T, IntoL2> pf) {
   switch (rows) {
     case 2: return qk_pair_tile<2>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
     case 3: return qk_pair_tile<3>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
@@ -184,7 +186,7 @@ inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, cons
 }
 
 // rows >= 2: row tiles of equal size (within one) of at most 12 rows.
-template <bool Across, class T>
+template <RowPrefetch P, class T>
 void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const T* k,
               std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
   const int tiles = (rows + kMostTileRows - 1) / kMostTileRows;
@@ -196,8 +198,8 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
     const int ahead = j + kPrefetchPairs<T> * kKeys;
     // Within the call, or on into the next pages' rows where the CPU's row
     // says so (rows_ahead.hpp).
-    PairPrefetch<T> pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
-    if (Across && !next.in_memory())
+    PairPrefetch<T, P.into_l2> pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
+    if (P.across_pages && !next.in_memory())
       pf = {row_ahead(k, ldk, keys, next, ahead), row_ahead(k, ldk, keys, next, ahead + 1), half};
     for (int t = 0, i = 0; t < tiles; ++t) {
       const int r = rows / tiles + (t < rows % tiles);
@@ -210,16 +212,16 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
 
 }  // namespace
 
-template <bool Across, class T>
+template <RowPrefetch P, class T>
 void qk_fp32_12x2_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
                          std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
-  qk_pairs<Across>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds, next);
+  qk_pairs<P>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds, next);
 }
-#define ATTNRT_QK_DIRECT(T)                                                                                    \
-  template void qk_fp32_12x2_direct<false, T>(int, int, int, const float*, std::int64_t, const void*,          \
-                                              std::int64_t, float, float*, std::int64_t, RowsAfter);           \
-  template void qk_fp32_12x2_direct<true, T>(int, int, int, const float*, std::int64_t, const void*,           \
-                                             std::int64_t, float, float*, std::int64_t, RowsAfter);
+#define ATTNRT_QK_DIRECT_MODE(M, T)                                                                           \
+  template void qk_fp32_12x2_direct<kPrefetchModes[M], T>(int, int, int, const float*, std::int64_t, const void*, \
+                                                          std::int64_t, float, float*, std::int64_t, RowsAfter);
+#define ATTNRT_QK_DIRECT(T) ATTNRT_QK_DIRECT_MODE(0, T) ATTNRT_QK_DIRECT_MODE(1, T) ATTNRT_QK_DIRECT_MODE(2, T)
+static_assert(std::size(kPrefetchModes) == 3, "instantiate every prefetch mode below");
 // fp8's instantiations are compiled in a unit of their own (qk_direct_fp8.cpp):
 // GCC's inlining and register allocation in one unit depend on all it
 // instantiates, and beside them the fp16 tiles came out slower (S5 with 8
@@ -234,5 +236,6 @@ ATTNRT_QK_DIRECT(E4m3)
 ATTNRT_QK_DIRECT(E5m2)
 #endif
 #undef ATTNRT_QK_DIRECT
+#undef ATTNRT_QK_DIRECT_MODE
 
 }  // namespace attnrt::kernels::avx512

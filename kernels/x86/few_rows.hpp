@@ -20,10 +20,11 @@
 //   ahead, the same bytes (ahead_of). Zen 3 (the avx2 set): 8, about 12%
 //   fewer cycles per decode call (B4 H32 M1 N4096 D128) than none; counting
 //   16-bit rows in bytes then gave its bf16 decode 1.130x and bf16 GQA
-//   decode (H32/8) 1.111x on Zen 5 (attnrt-ab, ATTNRT_ISA=avx2). Zen 4: none
-//   for fp32; 8 ahead streamed one row's K at 0.88 of a plain read, none at
-//   0.94-0.97, and four rows' K at 0.76 against 0.89 (K from DRAM, probe,
-//   medians of 15 alternating runs). Zen 5 (the avx512 set, which takes this
+//   decode (H32/8) 1.111x on Zen 5 (attnrt-ab, ATTNRT_ISA=avx2). Zen 4:
+//   prefetched into L1, 8 ahead streamed one row's K at 0.88 of a plain
+//   read, none at 0.94-0.97, and four rows' K at 0.76 against 0.89 (K from
+//   DRAM, probe, medians of 15 alternating runs); 16 ahead into L2 only
+//   (into_l2) beat none by 1.22x on S5 (tuning.hpp). Zen 5 (the avx512 set, which takes this
 //   loop for one row's Q·Kᵀ): 16, i.e. 8 KiB at D128: fp32 decode neutral
 //   (1.008 and 1/1.019 in the two orders), bf16 1.076x (1.077, 1/0.930),
 //   fp16 1.062x; 8 ahead: bf16 1.057x.
@@ -65,11 +66,16 @@ using FewRowsStream = StreamParams;
 template <FewRowsStream S, class T>
 inline constexpr int ahead_of = S.rows_ahead * static_cast<int>(sizeof(float) / sizeof(T));
 
+// One prefetch of the 64-byte line at p, into L1 or (IntoL2) only L2.
+template <bool IntoL2>
+static inline void prefetch_line(const void* p) {
+  _mm_prefetch(static_cast<const char*>(p), IntoL2 ? _MM_HINT_T1 : _MM_HINT_T0);
+}
+
 // One prefetch per 64-byte line of the n elements at p.
-template <class T>
+template <bool IntoL2, class T>
 static inline void prefetch_lines(const T* p, int n) {
-  for (int x = 0; x < n; x += 64 / static_cast<int>(sizeof(T)))
-    _mm_prefetch(reinterpret_cast<const char*>(p + x), _MM_HINT_T0);
+  for (int x = 0; x < n; x += 64 / static_cast<int>(sizeof(T))) prefetch_line<IntoL2>(p + x);
 }
 
 // S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
@@ -83,7 +89,7 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   for (int j = 0; j < keys; ++j) {
     const T* kr = k + j * ldk;
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      prefetch_lines(row_ahead_of<S.across_pages>(k, ldk, keys, next, j + ahead_of<S, T>), d);
+      prefetch_lines<S.into_l2>(row_ahead_of<S.across_pages>(k, ldk, keys, next, j + ahead_of<S, T>), d);
     __m256 acc[R][C];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i)
@@ -180,7 +186,7 @@ static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::in
   int k = 0;
   for (; k + G <= kp; k += G, first = false) {
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      for (int j = 0; j < G; ++j) prefetch_lines(row_ahead_of<S.across_pages>(v, ldv, kp, next, k + ahead_of<S, T> + j), dv);
+      for (int j = 0; j < G; ++j) prefetch_lines<S.into_l2>(row_ahead_of<S.across_pages>(v, ldv, kp, next, k + ahead_of<S, T> + j), dv);
     __m256 p[R][G];
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < G; ++j) p[r][j] = _mm256_set1_ps(pa[entry(r, k + j, kp)]);

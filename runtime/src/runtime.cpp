@@ -221,7 +221,7 @@ Runtime::Runtime(const attnrt_config& config) {
       if (f && f->stream != kernels::StreamParams{})
         few += " (" + std::to_string(f->stream.rows_ahead) + " rows ahead, " +
                std::to_string(f->stream.keys_per_pass) + " keys per pass" +
-               (f->stream.across_pages ? ", across pages)" : ")");
+               (f->stream.across_pages ? ", across pages" : "") + (f->stream.into_l2 ? ", into L2)" : ")");
     }
     std::fprintf(stderr, "attnrt: uarch %s (family %d model %d), few-row kernels: %s\n", tuning_row_->name,
                  cpu_features().family, cpu_features().model, few.c_str());
