@@ -263,6 +263,7 @@ int main(int argc, char** argv) {
     std::fputs(usage(), stdout);
     return 0;
   }
+  use_huge_pages(opt.huge_pages);
   try {
     return run(opt, named);
   } catch (const std::exception& e) {

@@ -87,6 +87,7 @@ Options parse_options(int argc, const char* const* argv) {
       }
     }
     else if (arg == "--page-size") o.page_size = positive(arg, next(), 256);
+    else if (arg == "--huge-pages") { flag(); o.huge_pages = true; }
     else if (arg == "--kv-dtype") {
       const std::string_view t = next();
       if (t == "int8") o.kv_dtype = DType::i8;
@@ -154,6 +155,10 @@ Run:
   --page-size P     the shape's call on a paged K/V cache (pages of P keys,
                     1 to 256, shuffled; a block table per sequence) beside
                     the same call on contiguous K/V, timed alternately
+  --huge-pages      Q, K, V, O, page pools and the bandwidth probe's buffer
+                    (those of 2 MiB or more) advised into transparent huge
+                    pages, as a server would back its KV cache; the reports
+                    say how many MiB the kernel backed
   --kv-dtype T      int8|fp8_e4m3|fp8_e5m2: the shape's call with K/V
                     quantized (int8: scale per token and head; fp8: per
                     head), Q/O of --dtype, beside the bf16 and fp32 calls,

@@ -30,6 +30,7 @@ struct Options {
   std::string tune_out;   // "": the rules go to stdout after the '#' table
   bool tune_range = false;  // rules match M and N within a factor of two, not exactly
   std::vector<std::int64_t> varlen;  // --varlen: per-sequence lengths of one packed call (bench/varlen.hpp)
+  bool huge_pages = false;           // --huge-pages (bench/workload.hpp)
   std::int64_t page_size = 0;        // --page-size: the call on a paged K/V cache too (bench/paged.hpp)
   DType kv_dtype = DType::f32;       // --kv-dtype: quantized K/V beside bf16 and fp32 (bench/quant_kv.hpp); f32 = off
   bool help = false;

@@ -73,9 +73,9 @@ int run_paged(Engine& engine, const Options& opt) {
   const double bytes = static_cast<double>(shape.batch * shape.kv_heads * shape.kv_len *
                                            (shape.head_dim + shape.head_dim_v) * dtype_bytes(shape.dtype));
   const rt::Plan plan = engine.planned(w.q(), k.view, v.view, w.o(), paged_p);
-  std::printf("attnrt-bench --page-size %lld: %s, pages shuffled, %d threads, %s, median of %d reps\n",
+  std::printf("attnrt-bench --page-size %lld: %s, pages shuffled, %d threads, %s, median of %d reps, %s\n",
               static_cast<long long>(ps), shape.label().c_str(), engine.threads(),
-              engine.kernel_set_name(shape.dtype).c_str(), opt.reps);
+              engine.kernel_set_name(shape.dtype).c_str(), opt.reps, page_backing().c_str());
   std::printf("                     median ms  GFLOP/s  K/V GB/s   best ms  GFLOP/s\n");
   std::printf("  paged K/V         %9.3f %8.1f %9.2f %9.3f %8.1f  (%s)\n", tp.median * 1e3, work / tp.median * 1e-9,
               bytes / tp.median * 1e-9, tp.min * 1e3, work / tp.min * 1e-9, plan_text(plan).c_str());

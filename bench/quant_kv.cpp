@@ -205,9 +205,9 @@ int run_quant_kv(Engine& engine, const Options& opt) {
   const rt::Plan plan = engine.planned(wq.q(), quant.k, quant.v, wq.o(), quant_p);
   std::string layout = opt.page_size ? ", pages of " + std::to_string(opt.page_size) + " shuffled" : "";
   if (!opt.varlen.empty()) layout += ", varlen (" + std::to_string(opt.varlen.size()) + " sequences packed)";
-  std::printf("attnrt-bench --kv-dtype %s: %s%s, %d threads, %s, median of %d reps\n", dtype_name(kv_t),
-              shape.label().c_str(), layout.c_str(),
-              engine.threads(), engine.kernel_set_name(shape.dtype).c_str(), opt.reps);
+  std::printf("attnrt-bench --kv-dtype %s: %s%s, %d threads, %s, median of %d reps, %s\n", dtype_name(kv_t),
+              shape.label().c_str(), layout.c_str(), engine.threads(), engine.kernel_set_name(shape.dtype).c_str(),
+              opt.reps, page_backing().c_str());
   std::printf("                          median ms  K/V GB/s   best ms   CPU ms  K/V GB/s of CPU time\n");
   const auto line = [](const char* what, const Timing& t, const Timing& c, double bytes) {
     std::printf("  %-22s  %9.3f %9.2f %9.3f %8.3f %9.2f\n", what, t.median * 1e3, bytes / t.median * 1e-9, t.min * 1e3,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench/plan_text.hpp"
+#include "bench/workload.hpp"
 
 namespace attnrt::bench {
 namespace {
@@ -119,7 +120,7 @@ void print_header(const RunInfo& run) {
               run.threads);
   std::printf("run-level peak (best of start and end of this run): %s", describe(run.peaks.fp32).c_str());
   if (run.peaks.bf16) std::printf(", %s", describe(*run.peaks.bf16).c_str());
-  std::printf("; read bandwidth %.1f GB/s (1 core)\n", run.peaks.read_gbps);
+  std::printf("; read bandwidth %.1f GB/s (1 core); buffers on %s\n", run.peaks.read_gbps, page_backing().c_str());
   std::printf("ceiling: the same plan with the softmax replaced by identity (GEMMs only); "
               "softmax = 1 - attnrt/ceiling GFLOP/s\n");
   std::printf("baseline: %s\n", run.baseline.c_str());

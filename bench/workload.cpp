@@ -1,6 +1,9 @@
 #include "bench/workload.hpp"
 
+#include <sys/mman.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <new>
 
@@ -45,10 +48,40 @@ Tensor dense(const Buffer& b, DType t, std::int64_t batch, std::int64_t heads, s
 
 }  // namespace
 
+namespace {
+bool g_huge_pages = false;
+}  // namespace
+
+void use_huge_pages(bool on) { g_huge_pages = on; }
+bool huge_pages_used() { return g_huge_pages; }
+
+long long huge_page_mib() {
+  std::FILE* f = std::fopen("/proc/self/smaps_rollup", "r");
+  if (!f) return -1;
+  long long kib = -1;
+  char line[256];
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "AnonHugePages: %lld kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib < 0 ? -1 : kib / 1024;
+}
+
+std::string page_backing() {
+  if (!g_huge_pages) return "4 KiB pages";
+  const long long mib = huge_page_mib();
+  return "huge pages advised (" + (mib < 0 ? std::string("? MiB") : std::to_string(mib) + " MiB") + " backed)";
+}
+
 Buffer::Buffer(std::size_t bytes) : bytes_(bytes) {
-  const std::size_t rounded = (bytes + 63) / 64 * 64;
-  p_.reset(std::aligned_alloc(64, rounded ? rounded : 64));
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  const bool huge = g_huge_pages && bytes >= kHuge;
+  const std::size_t align = huge ? kHuge : 64;
+  const std::size_t rounded = (bytes + align - 1) / align * align;
+  p_.reset(std::aligned_alloc(align, rounded ? rounded : 64));
   if (!p_) throw std::bad_alloc();
+  // Advice only: where THP is off the buffer stays on plain pages, and the
+  // reports say how much was backed (huge_page_mib).
+  if (huge) madvise(p_.get(), rounded, MADV_HUGEPAGE);
 }
 
 Workload::Workload(const Shape& s) : shape_(s) {

@@ -9,12 +9,26 @@
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "bench/shapes.hpp"
 
 namespace attnrt::bench {
 
-// 64-byte aligned heap memory.
+// Buffers from now on: of 2 MiB or more, 2 MiB-aligned and advised into
+// transparent huge pages (--huge-pages: how a server would back a large KV
+// cache; each 4 KiB page a paged cache's pieces land on otherwise costs a
+// TLB miss of its own), else on plain pages. Set before any is made.
+void use_huge_pages(bool on);
+bool huge_pages_used();
+// This process's memory backed by huge pages, in MiB (smaps_rollup's
+// AnonHugePages), or -1 where the kernel does not say.
+long long huge_page_mib();
+// What backs the buffers, for a report: "4 KiB pages" or "huge pages
+// advised (N MiB backed)".
+std::string page_backing();
+
+// 64-byte aligned heap memory (see use_huge_pages).
 class Buffer {
  public:
   Buffer() = default;
