@@ -110,11 +110,10 @@ using WidenRowsFn = void (*)(const void* src, std::int64_t ld, int rows, int col
 struct StreamParams {
   int rows_ahead = 0;     // K/V rows prefetched ahead (in fp32 rows' bytes); 0 = none
   int keys_per_pass = 0;  // P·V: keys per pass over O
-  bool across_pages = false;  // prefetches run on into a paged cache's next pages (rows_ahead.hpp)
+  bool across_pages = false;  // the pipelines list a paged cache's next pages for the prefetches (rows_ahead.hpp)
   int bytes_ahead = 0;        // SVE: K/V bytes prefetched ahead of the row being read; 0 = none
   bool into_l2 = false;       // x86: prefetches fill L2 only (prefetcht1), not L1 (prefetcht0)
   constexpr bool operator==(const StreamParams&) const = default;
-  constexpr RowPrefetch prefetch() const { return {across_pages, into_l2}; }
 };
 
 struct FewRowKernels {

@@ -3,6 +3,13 @@
 // the rows after them are those of the runs in `next`, in order, or in
 // memory after row n - 1 when there are none (dense K and V).
 //
+// The pipelines list the next pages only where the CPU's row says so
+// (StreamParams::across_pages; kv_runs.hpp), else hand RowsAfter::none(),
+// and the prefetches stop at the page's end. On Sapphire Rapids-class x86,
+// prefetching the next page's rows ran slower than not: shuffled pages of
+// 16 keys at 0.79 of contiguous K/V against 0.90 (B4 H32 M1 N4096 D128
+// fp32, one thread, three runs each).
+//
 // Why a list and not just the next page's first row: a kernel prefetches a
 // fixed number of bytes ahead (16 fp32 rows, 32 bf16, 64 int8 at D128 on
 // Zen 5), which from a page's last rows lands one or several pages on, and
@@ -51,30 +58,11 @@ inline const T* row_ahead(const T* rows, std::int64_t ld, int n, RowsAfter next,
 }
 
 // Row i, but past the call's rows (when they do not follow in memory) the
-// call's first row again: for sets whose CPUs streamed paged caches faster
-// without prefetches across a page's end (StreamParams::across_pages). On
-// Sapphire Rapids-class x86, prefetching the next page's rows ran slower
-// than not: shuffled pages of 16 keys at 0.79 of contiguous K/V against
-// 0.90 (B4 H32 M1 N4096 D128 fp32, one thread, three runs each).
+// call's first row again, whatever `next` lists: the avx2 set's P·V tiles,
+// whose prefetches never left a page.
 template <class T>
 inline const T* row_ahead_in_page(const T* rows, std::int64_t ld, int n, RowsAfter next, int i) {
   return i < n || next.in_memory() ? rows + i * ld : rows;
-}
-
-// How a direct kernel prefetches the rows ahead of those it reads, as the
-// CPU's row of kernels/tuning.hpp says (StreamParams): on into the next
-// pages or stopping at a page's end, and into L1 or only as far as L2.
-struct RowPrefetch {
-  bool across_pages = false;
-  bool into_l2 = false;
-  constexpr bool operator==(const RowPrefetch&) const = default;
-};
-
-// row_ahead, or row_ahead_in_page unless `across`.
-template <bool Across, class T>
-inline const T* row_ahead_of(const T* rows, std::int64_t ld, int n, RowsAfter next, int i) {
-  if constexpr (Across) return row_ahead(rows, ld, n, next, i);
-  return row_ahead_in_page(rows, ld, n, next, i);
 }
 
 }  // namespace attnrt::kernels

@@ -35,7 +35,8 @@ inline constexpr StreamParams kStreamZen3{8, 4};   // the avx2 set on Zen 3
 inline constexpr StreamParams kStreamZen5{16, 1, true};
 // The same distances, prefetches stopping at a page's end: what Sapphire
 // Rapids-class x86 ran faster with (rows_ahead.hpp); the other CPUs' rows
-// keep it until measured.
+// keep it until measured. (The avx2 set's P·V tiles stop there on every
+// CPU: gemm_fp32.hpp.)
 inline constexpr StreamParams kStreamAvx512InPage{16, 1, false};
 // Zen 4's avx512 set: Zen 5's distances, but prefetching into L2 only
 // (prefetcht1). With prefetcht0 the L1's miss buffers cap how many lines
@@ -54,7 +55,9 @@ inline constexpr StreamParams kStreamZen4{.rows_ahead = 16, .keys_per_pass = 1, 
 // brings in over a memory latency of a few hundred ns. Chosen by that
 // estimate, not measured (no A64FX here); other SVE cores keep it until
 // measured on their own.
-inline constexpr StreamParams kStreamSveA64fx{.bytes_ahead = 16 * 1024};
+// Their prefetches run on into a paged cache's next pages (as they did
+// before the pipelines asked the table whether to list them).
+inline constexpr StreamParams kStreamSveA64fx{.across_pages = true, .bytes_ahead = 16 * 1024};
 
 // One row: a microarchitecture and the settings each set's kernels take there.
 struct UarchTuning {

@@ -65,13 +65,15 @@ const std::byte* row(const kernels::HeadProblem& p, KvSide side, std::int64_t j)
 
 TEST(KvRuns, RunsHoldTheirRowsAndListTheRowsAfter) {
   const int d = 8;
+  for (const bool pages_ahead : {true, false})
   for (const int ps : {1, 7, 16, 256})
     for (const Order order : {Order::in_order, Order::reverse, Order::shared})
       for (const KvSide side : {KvSide::k, KvSide::v})
         for (const int quantum : {1, 16}) {
           const int n = 3 * 256 + 5;
           const PagedPool t = pool(n, ps, d, order);
-          SCOPED_TRACE("pages of " + std::to_string(ps) + ", order " + std::to_string(static_cast<int>(order)) +
+          SCOPED_TRACE(std::string(pages_ahead ? "pages ahead listed" : "none listed") + ", pages of " +
+                       std::to_string(ps) + ", order " + std::to_string(static_cast<int>(order)) +
                        (side == KvSide::k ? ", K" : ", V") + ", quantum " + std::to_string(quantum));
           std::vector<std::byte> stage(static_cast<std::size_t>(quantum) * d * sizeof(float));
           const std::int64_t first = 3;  // a range from inside the first page
@@ -88,6 +90,10 @@ TEST(KvRuns, RunsHoldTheirRowsAndListTheRowsAfter) {
               ADD_FAILURE() << "a paged run's next rows said to follow in memory";
               return;
             }
+            if (!pages_ahead) {  // prefetches stop at the page's end
+              EXPECT_EQ(r.next.n, 0) << "after key " << after;
+              return;
+            }
             // Every listed row is the next key's, and the list reaches as
             // far as the window promises (or the keys' end).
             int listed = 0;
@@ -101,7 +107,7 @@ TEST(KvRuns, RunsHoldTheirRowsAndListTheRowsAfter) {
                   n - after, std::min<std::int64_t>(PagesAhead::kRowsAhead, (PagesAhead::kPiecesAhead - 1) * ps));
               EXPECT_GE(listed, want) << "after key " << after;
             }
-          });
+          }, {.pages_ahead = pages_ahead});
           EXPECT_EQ(covered, count);
         }
 }

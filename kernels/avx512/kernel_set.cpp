@@ -6,9 +6,7 @@
 
 #include "kernels/avx512/intrinsics.hpp"
 
-#include <algorithm>
 #include <array>
-#include <iterator>
 #include <type_traits>
 #include <utility>
 
@@ -71,18 +69,18 @@ void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq,
   if (rows == 1)
     x86::qk_few_rows<S>(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
   else
-    qk_fp32_12x2_direct<S.prefetch(), T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+    qk_fp32_12x2_direct<S.into_l2, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
 
 template <StreamParams S, class C>
-constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<S.prefetch(), C>};
+constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<S.into_l2, C>};
 template <StreamParams S, class T>
 constexpr FewRowKernels kFewRows{
     .name = "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
     .stream = S,
     .qk = qk_fp32_direct<S, T>,
     .pv_rows_max = kMr,
-    .pv_rows = pv_fp32_14x2_direct_rows<S.prefetch(), T>,
+    .pv_rows = pv_fp32_14x2_direct_rows<S.into_l2, T>,
     .pv_init = nullptr,
     .pv_acc = nullptr,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
@@ -91,9 +89,6 @@ constexpr FewRowKernels kFewRows{
 
 // One entry per stream setting the table's avx512 column names.
 constexpr auto kStreams = distinct_streams<&UarchTuning::avx512>();
-static_assert(std::ranges::all_of(kStreams, [](const StreamParams& s) {
-                return std::ranges::find(kPrefetchModes, s.prefetch()) != std::end(kPrefetchModes);
-              }), "a prefetch mode of the avx512 column that qk_direct.cpp and pv_direct_rows.cpp do not build");
 template <class T, std::size_t... I>
 constexpr std::array<const FewRowKernels*, sizeof...(I)> by_stream(std::index_sequence<I...>) {
   return {&kFewRows<kStreams[I], T>...};

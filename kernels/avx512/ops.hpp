@@ -38,23 +38,19 @@ void widen_rows(const void* src, std::int64_t ld, int rows, int cols, float* dst
 // Q·Kᵀ with Q rows (fp32) and K rows (of T, widened as loaded) read in
 // place on 12x2 tiles of rows x keys, any number of rows (qk_direct.cpp):
 // the sets' FewRowKernels::qk past one row, for float, Fp16, Bf16 and the
-// codes (I8, E4m3, E5m2); prefetching rows ahead as P says (into `next`
-// with P.across_pages).
-template <RowPrefetch P, class T>
+// codes (I8, E4m3, E5m2); rows ahead prefetched from `next` on past the
+// call's rows, into L1 or (IntoL2, StreamParams::into_l2) only L2.
+template <bool IntoL2, class T>
 void qk_fp32_12x2_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k,
                          std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next);
 
 // O[r][0..dv) (+)= P·V for rows r < rows <= kMr, V rows (of T, widened as
 // loaded) read whole and in place (pv_direct_rows.cpp): the sets'
-// FewRowKernels::pv_rows, for float, Fp16, Bf16 and the codes; P as
+// FewRowKernels::pv_rows, for float, Fp16, Bf16 and the codes; IntoL2 as
 // above.
-template <RowPrefetch P, class T>
+template <bool IntoL2, class T>
 void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
                               float* o, std::int64_t ldo, bool accumulate, RowsAfter next);
-
-// The prefetch modes both are built for (their units instantiate each; the
-// table's avx512 column may name only these: kernel_set.cpp checks).
-inline constexpr RowPrefetch kPrefetchModes[] = {{}, {.across_pages = true}, {.across_pages = true, .into_l2 = true}};
 
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <iterator>
 
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
@@ -45,10 +44,10 @@ void tail_columns(int keys, const float* a, const T* v, std::int64_t ldv, int w,
 // R rows: the micro-kernel's R x 32 tiles, kABlock keys (one block of
 // the A panel) across all dv columns per pass, so V rows are read row after
 // row and the rows kPrefetchRowsOf<T> on prefetched: past the call's rows
-// where they follow in memory, or (P.across_pages) in next's runs, whose rows the
+// where they follow in memory, or in next's runs, whose rows the
 // pipelines cut at multiples of kABlock (kv_runs.hpp), so that a block's
 // rows ahead lie in one run.
-template <int R, RowPrefetch P, class T>
+template <int R, bool IntoL2, class T>
 void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, float* o,
                std::int64_t ldo, bool accumulate, RowsAfter next) {
   if (kp == 0 && !accumulate)  // no keys: O = 0
@@ -58,33 +57,32 @@ void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, fl
     const float* a = pa + k0 * kMr;
     const T* rows = v + k0 * ldv;
     const bool add = accumulate || k0 > 0;
-    const T* pf = row_ahead_of<P.across_pages>(v, ldv, kp, next, k0 + kPrefetchRowsOf<T>);
+    const T* pf = row_ahead(v, ldv, kp, next, k0 + kPrefetchRowsOf<T>);
     int c = 0;
     for (; c + kNv <= dv; c += kNv) {
       if (add)
-        gemm_fp32_14x2<Epilogue::accumulate, false, true, R, T, P.into_l2>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf + c);
+        gemm_fp32_14x2<Epilogue::accumulate, false, true, R, T, IntoL2>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf + c);
       else
-        gemm_fp32_14x2<Epilogue::store, false, true, R, T, P.into_l2>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf + c);
+        gemm_fp32_14x2<Epilogue::store, false, true, R, T, IntoL2>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf + c);
     }
-    if (c < dv) tail_columns<R, P.into_l2>(keys, a, rows + c, ldv, dv - c, o + c, ldo, add, pf + c);
+    if (c < dv) tail_columns<R, IntoL2>(keys, a, rows + c, ldv, dv - c, o + c, ldo, add, pf + c);
   }
 }
 
 }  // namespace
 
-template <RowPrefetch P, class T>
+template <bool IntoL2, class T>
 void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
                               float* o, std::int64_t ldo, bool accumulate, RowsAfter next) {
   const float* pa = static_cast<const float*>(a);
   const T* vt = static_cast<const T*>(v);
-  with_rows(rows, [&]<int R>() { tile_rows<R, P>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next); });
+  with_rows(rows, [&]<int R>() { tile_rows<R, IntoL2>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next); });
 }
-#define ATTNRT_PV_DIRECT_ROWS_MODE(M, T) \
-  template void pv_fp32_14x2_direct_rows<kPrefetchModes[M], T>(int, int, const void*, const void*, std::int64_t, \
-                                                               int, float*, std::int64_t, bool, RowsAfter);
-#define ATTNRT_PV_DIRECT_ROWS(T) \
-  ATTNRT_PV_DIRECT_ROWS_MODE(0, T) ATTNRT_PV_DIRECT_ROWS_MODE(1, T) ATTNRT_PV_DIRECT_ROWS_MODE(2, T)
-static_assert(std::size(kPrefetchModes) == 3, "instantiate every prefetch mode below");
+#define ATTNRT_PV_DIRECT_ROWS(T)                                                                               \
+  template void pv_fp32_14x2_direct_rows<false, T>(int, int, const void*, const void*, std::int64_t, int,      \
+                                                   float*, std::int64_t, bool, RowsAfter);                     \
+  template void pv_fp32_14x2_direct_rows<true, T>(int, int, const void*, const void*, std::int64_t, int,       \
+                                                  float*, std::int64_t, bool, RowsAfter);
 // fp8's instantiations are compiled in a unit of their own (pv_direct_rows_fp8.cpp):
 // GCC's inlining and register allocation in one unit depend on all it
 // instantiates, and beside them the fp16 tiles came out slower (S5 with 8
@@ -99,6 +97,5 @@ ATTNRT_PV_DIRECT_ROWS(E4m3)
 ATTNRT_PV_DIRECT_ROWS(E5m2)
 #endif
 #undef ATTNRT_PV_DIRECT_ROWS
-#undef ATTNRT_PV_DIRECT_ROWS_MODE
 
 }  // namespace attnrt::kernels::avx512

@@ -42,7 +42,6 @@
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <cstdint>
-#include <iterator>
 
 #include "kernels/avx512/broadcast_fma.hpp"
 #include "kernels/avx512/convert.hpp"
@@ -186,7 +185,7 @@ inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, cons
 }
 
 // rows >= 2: row tiles of equal size (within one) of at most 12 rows.
-template <RowPrefetch P, class T>
+template <bool IntoL2, class T>
 void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const T* k,
               std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
   const int tiles = (rows + kMostTileRows - 1) / kMostTileRows;
@@ -198,8 +197,8 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
     const int ahead = j + kPrefetchPairs<T> * kKeys;
     // Within the call, or on into the next pages' rows where the CPU's row
     // says so (rows_ahead.hpp).
-    PairPrefetch<T, P.into_l2> pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
-    if (P.across_pages && !next.in_memory())
+    PairPrefetch<T, IntoL2> pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
+    if (next.n > 0)
       pf = {row_ahead(k, ldk, keys, next, ahead), row_ahead(k, ldk, keys, next, ahead + 1), half};
     for (int t = 0, i = 0; t < tiles; ++t) {
       const int r = rows / tiles + (t < rows % tiles);
@@ -212,16 +211,16 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
 
 }  // namespace
 
-template <RowPrefetch P, class T>
+template <bool IntoL2, class T>
 void qk_fp32_12x2_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
                          std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
-  qk_pairs<P>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds, next);
+  qk_pairs<IntoL2>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds, next);
 }
-#define ATTNRT_QK_DIRECT_MODE(M, T)                                                                           \
-  template void qk_fp32_12x2_direct<kPrefetchModes[M], T>(int, int, int, const float*, std::int64_t, const void*, \
-                                                          std::int64_t, float, float*, std::int64_t, RowsAfter);
-#define ATTNRT_QK_DIRECT(T) ATTNRT_QK_DIRECT_MODE(0, T) ATTNRT_QK_DIRECT_MODE(1, T) ATTNRT_QK_DIRECT_MODE(2, T)
-static_assert(std::size(kPrefetchModes) == 3, "instantiate every prefetch mode below");
+#define ATTNRT_QK_DIRECT(T)                                                                                    \
+  template void qk_fp32_12x2_direct<false, T>(int, int, int, const float*, std::int64_t, const void*,          \
+                                              std::int64_t, float, float*, std::int64_t, RowsAfter);           \
+  template void qk_fp32_12x2_direct<true, T>(int, int, int, const float*, std::int64_t, const void*,           \
+                                             std::int64_t, float, float*, std::int64_t, RowsAfter);
 // fp8's instantiations are compiled in a unit of their own (qk_direct_fp8.cpp):
 // GCC's inlining and register allocation in one unit depend on all it
 // instantiates, and beside them the fp16 tiles came out slower (S5 with 8
@@ -236,6 +235,5 @@ ATTNRT_QK_DIRECT(E4m3)
 ATTNRT_QK_DIRECT(E5m2)
 #endif
 #undef ATTNRT_QK_DIRECT
-#undef ATTNRT_QK_DIRECT_MODE
 
 }  // namespace attnrt::kernels::avx512

@@ -29,7 +29,7 @@ static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std
   for (int j = 0; j < keys; ++j) {
     const C* kr = k + j * ldk;
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      x86::prefetch_lines<S.into_l2>(row_ahead_of<S.across_pages>(k, ldk, keys, next, j + x86::ahead_of<S, C>), d);
+      x86::prefetch_lines<S.into_l2>(row_ahead(k, ldk, keys, next, j + x86::ahead_of<S, C>), d);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int x = 0;
     for (; x + 32 <= d; x += 32) {

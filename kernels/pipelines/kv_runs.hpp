@@ -115,19 +115,28 @@ class PagesAhead {
   RowRun runs_[kPiecesAhead];
 };
 
+// How for_each_kv_run hands rows over.
+struct KvRunOptions {
+  // Quantized rows as their 1-byte codes, in place (for kernels that widen
+  // them: FewRowKernels::codes), not dequantized.
+  bool codes = false;
+  // A paged run's next pages listed in KvRun::next (for direct kernels on
+  // CPUs that prefetch across page ends: StreamParams::across_pages); else
+  // RowsAfter::none().
+  bool pages_ahead = false;
+};
+
 // Calls f(KvRun) over keys first + [0, count) of side's rows, in order.
-// codes: quantized rows are handed over as their 1-byte codes, in place
-// (for kernels that widen them: FewRowKernels::codes), not dequantized.
 template <class F>
 void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int count, int quantum,
-                     std::byte* stage, F&& f, bool codes = false) {
+                     std::byte* stage, F&& f, KvRunOptions opt = {}) {
   if (count <= 0) return;
   const std::int64_t esz = static_cast<std::int64_t>(p.kv_elem_bytes());
   const bool k = side == KvSide::k;
   const std::byte* base = static_cast<const std::byte*>(k ? p.k : p.v);
   const std::int64_t ld = k ? p.ldk : p.ldv;
   auto row = [&](std::int64_t j) { return base + (k ? p.k_offset(j) : p.v_offset(j)) * esz; };
-  if (p.kv_format != KvFormat::plain && !codes) {
+  if (p.kv_format != KvFormat::plain && !opt.codes) {
     const int width = k ? p.d : p.dv;
     const std::size_t row_bytes = static_cast<std::size_t>(width) * dtype_size(p.dtype);
     const float* scale = k ? p.k_scale : p.v_scale;
@@ -161,7 +170,9 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   }
   const int ps = p.page_size;
   PagesAhead ahead(p, side);
-  const auto after = [&](int end) { return first + end < p.n ? ahead.from(first + end) : RowsAfter::none(); };
+  const auto after = [&](int end) {
+    return opt.pages_ahead && first + end < p.n ? ahead.from(first + end) : RowsAfter::none();
+  };
   for (int c = 0; c < count;) {  // c is always a multiple of quantum
     const std::int64_t j = first + c;
     const int in_page = ps - static_cast<int>(j % ps);  // keys from j to its page's end
@@ -170,9 +181,8 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       // In place up to the last quantum boundary inside the page.
       int end = std::min(count, c + in_page);
       if (end < count) end = end / quantum * quantum;
-      const RowsAfter next = after(end);
-      if (end == c + in_page && next.n > 0) prefetch_next_page(static_cast<const std::byte*>(next.runs[0].rows), (k ? p.d : p.dv) * esz);
-      f(KvRun{c, end - c, row(j), ld, next});
+      if (end == c + in_page && first + end < p.n) prefetch_next_page(row(first + end), (k ? p.d : p.dv) * esz);
+      f(KvRun{c, end - c, row(j), ld, after(end)});
       c = end;
     } else {
       const int width = k ? p.d : p.dv;

@@ -89,7 +89,7 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   for (int j = 0; j < keys; ++j) {
     const T* kr = k + j * ldk;
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      prefetch_lines<S.into_l2>(row_ahead_of<S.across_pages>(k, ldk, keys, next, j + ahead_of<S, T>), d);
+      prefetch_lines<S.into_l2>(row_ahead(k, ldk, keys, next, j + ahead_of<S, T>), d);
     __m256 acc[R][C];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i)
@@ -186,7 +186,7 @@ static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::in
   int k = 0;
   for (; k + G <= kp; k += G, first = false) {
     if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      for (int j = 0; j < G; ++j) prefetch_lines<S.into_l2>(row_ahead_of<S.across_pages>(v, ldv, kp, next, k + ahead_of<S, T> + j), dv);
+      for (int j = 0; j < G; ++j) prefetch_lines<S.into_l2>(row_ahead(v, ldv, kp, next, k + ahead_of<S, T> + j), dv);
     __m256 p[R][G];
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < G; ++j) p[r][j] = _mm256_set1_ps(pa[entry(r, k + j, kp)]);
