@@ -1,7 +1,7 @@
 // P·V of a strip's real rows (1 to 14) with V read in place: the avx512
-// set's FewRowKernels::pv_rows. Every row count takes the 14x2
-// micro-kernel cut to the real rows (gemm_fp32.hpp, Rows), 16 keys across
-// all columns per pass, V rows read in address order
+// set's FewRowKernels::pv_rows. One row takes pv_row.hpp's loop, every
+// other count the 14x2 micro-kernel cut to the real rows (gemm_fp32.hpp,
+// Rows), 16 keys across all columns per pass, V rows read in address order
 // with the next pass's rows prefetched; fp16/bf16 rows widened as each
 // vector is loaded.
 //
@@ -12,7 +12,8 @@
 // rows per KV head (H32/8, H32/16) 1.473x and 1.370x over passes holding
 // two rows by 128 columns of O in registers (Zen 4's choice there: 0.74 and
 // 0.87 of a plain read of V); one row (decode, S5) 1.027x over the 256-bit
-// loop of kernels/x86/few_rows.hpp that Zen 4 preferred.
+// loop of kernels/x86/few_rows.hpp that Zen 4 preferred (since replaced by
+// pv_row.hpp, which keeps the row's O in registers).
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 
 #include "kernels/avx512/gemm_fp32.hpp"
 #include "kernels/avx512/ops.hpp"
+#include "kernels/avx512/pv_row.hpp"
 #include "kernels/rows_ahead.hpp"
 
 namespace attnrt::kernels::avx512 {
@@ -76,6 +78,7 @@ void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, st
                               float* o, std::int64_t ldo, bool accumulate, RowsAfter next) {
   const float* pa = static_cast<const float*>(a);
   const T* vt = static_cast<const T*>(v);
+  if (rows == 1) return pv_one_row<IntoL2>(kp, pa, vt, ldv, dv, o, accumulate, next);
   with_rows(rows, [&]<int R>() { tile_rows<R, IntoL2>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next); });
 }
 #define ATTNRT_PV_DIRECT_ROWS(T)                                                                               \

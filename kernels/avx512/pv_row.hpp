@@ -1,0 +1,81 @@
+// P·V of one row (decode) with V read in place: O[0..dv) (+)= Σ_j p_j·V[j],
+// up to 128 columns of O held in zmm across all the call's keys, so each
+// key's multiply-adds go to as many independent accumulators. The 14x2
+// tile cut to one row chained 16 keys on each of its two accumulators per
+// 32 columns, in four passes over a 16-key block at D128: bound by the FMA
+// latency. Zen 4, attnrt-bench, one thread, alternating with that build
+// (B4 H32 M1 N4096 D128, three runs): fp32 decode 1.15x, bf16 1.09x, int8
+// 1.04x; fp32 on shuffled pages of 16 keys 1.31x (paged/contiguous 0.67 ->
+// 0.79); bf16 on pages within 2-4% of before.
+#pragma once
+
+#include "kernels/avx512/intrinsics.hpp"
+
+#include <cstdint>
+
+#include "kernels/avx512/convert.hpp"
+#include "kernels/avx512/gemm_fp32.hpp"
+#include "kernels/avx512/ops.hpp"
+#include "kernels/rows_ahead.hpp"
+#include "kernels/x86/few_rows.hpp"
+
+namespace attnrt::kernels::avx512 {
+
+// Columns [c0, c0 + 16 NV) of O, the last vector cut to `w` columns in all;
+// V rows prefetched `ahead` keys on (a multiple of kABlock), into L1 or only
+// L2 (IntoL2).
+template <int NV, bool IntoL2, class T>
+static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int64_t ldv, int c0, int w,
+                                  float* o, bool accumulate, RowsAfter next, int ahead) {
+  const __mmask16 last = first16(w - 16 * (NV - 1));
+  const auto lanes = [&](int i) { return i == NV - 1 ? last : __mmask16(0xffff); };
+  __m512 acc[NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < NV; ++i)
+    acc[i] = accumulate ? _mm512_maskz_loadu_ps(lanes(i), o + c0 + 16 * i) : _mm512_setzero_ps();
+  for (int k0 = 0; k0 < kp; k0 += kABlock) {
+    // Row `ahead` on from the block's first, and the block's rows after it
+    // in memory: the pipelines cut runs at multiples of kABlock (kv_runs.hpp).
+    const T* pf = row_ahead(v, ldv, kp, next, k0 + ahead) + c0;
+    const float* a = pa + k0 * kMr;  // the block's row 0 ([kABlock], the last [kp % kABlock])
+    for (int j = 0, keys = kp - k0 < kABlock ? kp - k0 : kABlock; j < keys; ++j) {
+      const __m512 p = _mm512_set1_ps(a[j]);
+      const T* row = v + (k0 + j) * ldv + c0;
+#pragma GCC unroll 8
+      for (int i = 0; i < NV; ++i) {
+        if ((16 * i * sizeof(T)) % 64 == 0) x86::prefetch_line<IntoL2>(pf + j * ldv + 16 * i);
+        acc[i] = _mm512_fmadd_ps(p, load16_lanes(row + 16 * i, lanes(i)), acc[i]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < NV; ++i) _mm512_mask_storeu_ps(o + c0 + 16 * i, lanes(i), acc[i]);
+}
+
+// One row's P·V (P the row 0 of an A panel of kMr rows in kABlock blocks).
+template <bool IntoL2, class T>
+static inline void pv_one_row(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, float* o,
+                              bool accumulate, RowsAfter next) {
+  constexpr int kCols = 128;
+  // As many bytes ahead as fp32's kPrefetchRows: bf16 pages of 16 keys ran
+  // 1.02-1.05x slower at kPrefetchRowsOf<Bf16>'s 16 rows (4 KiB at D128).
+  constexpr int ahead = kPrefetchRows * static_cast<int>(sizeof(float) / sizeof(T));
+  for (int c0 = 0; c0 < dv; c0 += kCols) {
+    const int w = dv - c0 < kCols ? dv - c0 : kCols;
+    const auto run = [&]<int NV>() {
+      pv_row_columns<NV, IntoL2>(kp, pa, v, ldv, c0, w, o, accumulate, next, ahead);
+    };
+    switch ((w + 15) / 16) {  // vectors of O
+      case 1: run.template operator()<1>(); break;
+      case 2: run.template operator()<2>(); break;
+      case 3: run.template operator()<3>(); break;
+      case 4: run.template operator()<4>(); break;
+      case 5: run.template operator()<5>(); break;
+      case 6: run.template operator()<6>(); break;
+      case 7: run.template operator()<7>(); break;
+      default: run.template operator()<8>(); break;
+    }
+  }
+}
+
+}  // namespace attnrt::kernels::avx512
