@@ -433,6 +433,57 @@ TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
   }
 }
 
+// Every one of the 256 codes of each format through each set's own code
+// kernels (the vector loads that widen them, full and masked): Q·Kᵀ of rows
+// of ones against key c holding code c at one place and zeros elsewhere,
+// and P·V of one key holding all 256 codes, P = 1, give exactly the code's
+// value (reference.cpp), NaN where the format says NaN.
+TEST_P(KernelSetTest, CodeKernelsDecodeEveryCode) {
+  const KernelSet& k = ks();
+  constexpr std::pair<kernels::KvFormat, attnrt_dtype> kFormats[] = {
+      {kernels::KvFormat::i8, ATTNRT_I8}, {kernels::KvFormat::e4m3, ATTNRT_F8_E4M3}, {kernels::KvFormat::e5m2, ATTNRT_F8_E5M2}};
+  int checked = 0;
+  for (const FewRowKernels* few : k.few_rows)
+    for (const auto& [format, dtype] : kFormats) {
+      const attnrt_dtype t = dtype;
+      const FewRowKernels::Codes& codes = few->codes[static_cast<int>(format)];
+      if (!codes.qk) continue;
+      SCOPED_TRACE(std::string(few->name) + " " + dtype_name(t));
+      const auto expect_code = [&](float got, int c, const char* what) {
+        const double want = code_to_double(t, static_cast<std::uint8_t>(c));
+        if (std::isnan(want))
+          EXPECT_TRUE(std::isnan(got)) << what << ", code " << c;
+        else
+          EXPECT_EQ(got, want) << what << ", code " << c;
+      };
+      for (const int d : {48, 131}) {  // whole vectors and a tail, on every set's width
+        const std::int64_t ldk = d + 3;
+        std::vector<std::uint8_t> key_rows(256 * ldk, 0);
+        for (int c = 0; c < 256; ++c) key_rows[c * ldk + (c * 7) % d] = static_cast<std::uint8_t>(c);
+        const std::vector<float> q(static_cast<std::size_t>(3) * d, 1.0f);
+        for (const int rows : {1, 3}) {
+          std::vector<float> s(static_cast<std::size_t>(rows) * 256, kSentinel);
+          codes.qk(rows, 256, d, q.data(), d, key_rows.data(), ldk, 1.0f, s.data(), 256, {});
+          for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < 256; ++c) expect_code(s[r * 256 + c], c, "qk");
+        }
+      }
+      std::vector<std::uint8_t> value_row(256);
+      for (int c = 0; c < 256; ++c) value_row[c] = static_cast<std::uint8_t>(c);
+      Buffer a(kernels::a_panels_bytes(k, k.mr, 1), 0);
+      for (int r = 0; r < k.mr; ++r) static_cast<float*>(a.data())[kernels::a_panel_index(k, r, 0, 1)] = 1.0f;
+      for (const int rows : {1, std::min(2, few->pv_rows_max)}) {
+        std::vector<float> o(static_cast<std::size_t>(rows) * 256, kSentinel);
+        codes.pv_rows(rows, 1, a.data(), value_row.data(), 256, 256, o.data(), 256, false, {});
+        for (int r = 0; r < rows; ++r)
+          for (int c = 0; c < 256; ++c) expect_code(o[r * 256 + c], c, "pv_rows");
+      }
+      ++checked;
+      if (HasFailure()) return;
+    }
+  if (checked == 0) GTEST_SKIP() << k.name << " reads no codes in place";
+}
+
 TEST_P(KernelSetTest, DirectKvFieldsAreAllOrNothing) {
   const KernelSet& k = ks();
   EXPECT_TRUE(kernels::few_rows_complete(k)) << "an incomplete FewRowKernels (kernel_set.hpp)";
