@@ -59,4 +59,6 @@ bool emulated() {
   return e && std::string_view(e) == "1";
 }
 
+bool sanitized() { return ATTNRT_TEST_SANITIZED; }
+
 }  // namespace attnrt::test

@@ -50,4 +50,9 @@ bool has_set(const std::string& isa, attnrt_dtype t);
 // ATTNRT_TEST_EMULATED=1): the big suites then size themselves for it.
 bool emulated();
 
+// Whether the library under test is built with sanitizers (ATTNRT_SANITIZE):
+// checks that repeat the library's accesses through another layer are left
+// to native runs.
+bool sanitized();
+
 }  // namespace attnrt::test

@@ -79,7 +79,9 @@ void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, st
   const float* pa = static_cast<const float*>(a);
   const T* vt = static_cast<const T*>(v);
   if (rows == 1) return pv_one_row<IntoL2>(kp, pa, vt, ldv, dv, o, accumulate, next);
-  with_rows(rows, [&]<int R>() { tile_rows<R, IntoL2>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next); });
+  with_rows(rows, [&]<int R>() {
+    if constexpr (R > 1) tile_rows<R, IntoL2>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next);
+  });
 }
 #define ATTNRT_PV_DIRECT_ROWS(T)                                                                               \
   template void pv_fp32_14x2_direct_rows<false, T>(int, int, const void*, const void*, std::int64_t, int,      \
