@@ -4,9 +4,11 @@
 // tile cut to one row chained 16 keys on each of its two accumulators per
 // 32 columns, in four passes over a 16-key block at D128: bound by the FMA
 // latency. Zen 4, attnrt-bench, one thread, alternating with that build
-// (B4 H32 M1 N4096 D128, three runs): fp32 decode 1.15x, bf16 1.09x, int8
-// 1.04x; fp32 on shuffled pages of 16 keys 1.31x (paged/contiguous 0.67 ->
-// 0.79); bf16 on pages within 2-4% of before.
+// (B4 H32 M1 N4096 D128): fp32 on shuffled pages of 16 keys 1.31x
+// (paged/contiguous 0.67 -> 0.79, three runs), bf16 on pages within 2-4%;
+// contiguous, --kv-dtype int8's turns (three runs) fp32 1.15x, bf16 1.09x,
+// int8 1.04x, but the plain call's (four runs) no change: 31.5 against 32
+// ms, medians, within this VM's spread.
 #pragma once
 
 #include "kernels/avx512/intrinsics.hpp"
