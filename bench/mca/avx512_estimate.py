@@ -30,6 +30,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from estimate import ROOT, check, fmt, mca, tool  # noqa: E402
@@ -87,15 +88,23 @@ def estimates():
     """{kernel@model: (cycles per iteration or element, % of FMA bound)}"""
     cxx = tool("g++")
     mca_bin = tool("llvm-mca-19", "llvm-mca-18", "llvm-mca-17", "llvm-mca-16", "llvm-mca-15", "llvm-mca")
+    def kernel_rows(name, call, elems, tmp):
+        # Tails (rows, keys, columns) are loops too: the main one has the most FMAs.
+        body = max(loops(cxx, name, call, tmp), key=lambda b: sum(1 for l in b if FMA.match(l)))
+        fmas = sum(1 for l in body if FMA.match(l))
+        out = {}
+        for model in MODELS:
+            per_iter = mca(mca_bin, body, tmp, f"{name}.{model}", (f"-mcpu={model}",))
+            out[f"{name}@{model}"] = (per_iter / elems if elems else per_iter, 100.0 * (fmas / 2) / per_iter)
+        return out
+
     rows = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, (call, elems) in KERNELS.items():
-            # Tails (rows, keys, columns) are loops too: the main one has the most FMAs.
-            body = max(loops(cxx, name, call, tmp), key=lambda b: sum(1 for l in b if FMA.match(l)))
-            fmas = sum(1 for l in body if FMA.match(l))
-            for model in MODELS:
-                per_iter = mca(mca_bin, body, tmp, f"{name}.{model}", (f"-mcpu={model}",))
-                rows[f"{name}@{model}"] = (per_iter / elems if elems else per_iter, 100.0 * (fmas / 2) / per_iter)
+    # One kernel per core at a time (each is a compile of the kernels at -O3:
+    # the stage's time), rows kept in KERNELS' order.
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        jobs = [pool.submit(kernel_rows, name, call, elems, tmp) for name, (call, elems) in KERNELS.items()]
+        for job in jobs:
+            rows.update(job.result())
     return rows
 
 
