@@ -23,12 +23,18 @@
 
 namespace attnrt::kernels::avx512 {
 
+// V rows prefetched as many bytes ahead as fp32's kPrefetchRows (a multiple
+// of kABlock keys). bf16 on shuffled pages of 16 keys: at kPrefetchRowsOf's
+// 16 rows (4 KiB at D128) 18.7-19.8 ms, at these 32 rows 18.8-19.2, the 14x2
+// tile 17.6-18.5 (Zen 4, B4 H32 M1 N4096 D128, alternating runs).
+template <class T>
+inline constexpr int kRowAhead = kPrefetchRows * static_cast<int>(sizeof(float) / sizeof(T));
+
 // Columns [c0, c0 + 16 NV) of O, the last vector cut to `w` columns in all;
-// V rows prefetched `ahead` keys on (a multiple of kABlock), into L1 or only
-// L2 (IntoL2).
+// V rows prefetched kRowAhead<T> keys on, into L1 or only L2 (IntoL2).
 template <int NV, bool IntoL2, class T>
 static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int64_t ldv, int c0, int w,
-                                  float* o, bool accumulate, RowsAfter next, int ahead) {
+                                  float* o, bool accumulate, RowsAfter next) {
   const __mmask16 last = first16(w - 16 * (NV - 1));
   const auto lanes = [&](int i) { return i == NV - 1 ? last : __mmask16(0xffff); };
   __m512 acc[NV];
@@ -36,9 +42,9 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
   for (int i = 0; i < NV; ++i)
     acc[i] = accumulate ? _mm512_maskz_loadu_ps(lanes(i), o + c0 + 16 * i) : _mm512_setzero_ps();
   for (int k0 = 0; k0 < kp; k0 += kABlock) {
-    // Row `ahead` on from the block's first, and the block's rows after it
+    // Row kRowAhead<T> on from the block's first, and the block's rows after it
     // in memory: the pipelines cut runs at multiples of kABlock (kv_runs.hpp).
-    const T* pf = row_ahead(v, ldv, kp, next, k0 + ahead) + c0;
+    const T* pf = row_ahead(v, ldv, kp, next, k0 + kRowAhead<T>) + c0;
     const float* a = pa + k0 * kMr;  // the block's row 0 ([kABlock], the last [kp % kABlock])
     for (int j = 0, keys = kp - k0 < kABlock ? kp - k0 : kABlock; j < keys; ++j) {
       const __m512 p = _mm512_set1_ps(a[j]);
@@ -59,13 +65,10 @@ template <bool IntoL2, class T>
 static inline void pv_one_row(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, float* o,
                               bool accumulate, RowsAfter next) {
   constexpr int kCols = 128;
-  // As many bytes ahead as fp32's kPrefetchRows: bf16 pages of 16 keys ran
-  // 1.02-1.05x slower at kPrefetchRowsOf<Bf16>'s 16 rows (4 KiB at D128).
-  constexpr int ahead = kPrefetchRows * static_cast<int>(sizeof(float) / sizeof(T));
   for (int c0 = 0; c0 < dv; c0 += kCols) {
     const int w = dv - c0 < kCols ? dv - c0 : kCols;
     const auto run = [&]<int NV>() {
-      pv_row_columns<NV, IntoL2>(kp, pa, v, ldv, c0, w, o, accumulate, next, ahead);
+      pv_row_columns<NV, IntoL2>(kp, pa, v, ldv, c0, w, o, accumulate, next);
     };
     switch ((w + 15) / 16) {  // vectors of O
       case 1: run.template operator()<1>(); break;
