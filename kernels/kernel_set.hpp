@@ -47,6 +47,7 @@ enum CpuFeature : std::uint32_t {
   kFeatureAvx512 = 1u << 1,      // AVX-512 F/BW/DQ/VL + OS-enabled ZMM state
   kFeatureAvx512Bf16 = 1u << 2,  // AVX512_BF16 (vdpbf16ps)
   kFeatureAvx512Fp16 = 1u << 3,  // AVX512_FP16
+  kFeatureAvx512Vnni = 1u << 4,  // AVX512_VNNI (vpdpbusd)
   kFeatureSve = 1u << 8,         // SVE, any vector length
   kFeatureSve512 = 1u << 9,      // SVE with 512-bit vectors (A64FX)
 };
@@ -137,6 +138,9 @@ struct FewRowKernels {
     PvDirectRowsFn pv_rows = nullptr;
   };
   std::array<Codes, kKvFormats> codes{};
+  // CPU features these kernels need beyond their set's (e.g. int8 codes on
+  // VNNI): a set lists such an entry before the one that serves without.
+  std::uint32_t requires_cpu = kFeatureNone;
 };
 
 // Whether every code format's pair is whole or absent, [plain]'s absent.

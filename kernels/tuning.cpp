@@ -42,12 +42,15 @@ StreamParams stream_for(const UarchTuning& t, const KernelSet& ks) {
   return {};
 }
 
-const FewRowKernels* few_rows_for(const UarchTuning& t, const KernelSet& ks) {
-  if (ks.few_rows.empty()) return nullptr;
+const FewRowKernels* few_rows_for(const UarchTuning& t, const KernelSet& ks, std::uint32_t cpu) {
   const StreamParams want = stream_for(t, ks);
-  for (const FewRowKernels* f : ks.few_rows)
+  const FewRowKernels* runs = nullptr;  // the first entry this CPU runs
+  for (const FewRowKernels* f : ks.few_rows) {
+    if ((f->requires_cpu & cpu) != f->requires_cpu) continue;
     if (f->stream == want) return f;
-  return ks.few_rows.front();
+    if (!runs) runs = f;
+  }
+  return runs;
 }
 
 }  // namespace attnrt::kernels

@@ -90,10 +90,11 @@ Uarch x86_uarch(CpuVendor vendor, int family, int model);
 Uarch arm_uarch(int implementer, int part);
 
 // The stream settings set `ks` takes on row t ({} for a set the table does
-// not tune), and its few-row entry built for them: the entry whose stream
-// is that, else its first; null when the set has no few-row path.
+// not tune), and its few-row entry built for them on a CPU with features
+// `cpu` (CpuFeature bits): the first entry of that stream whose features the
+// CPU has, else the first it has; null when the set has no few-row path.
 StreamParams stream_for(const UarchTuning& t, const KernelSet& ks);
-const FewRowKernels* few_rows_for(const UarchTuning& t, const KernelSet& ks);
+const FewRowKernels* few_rows_for(const UarchTuning& t, const KernelSet& ks, std::uint32_t cpu);
 
 // The distinct values of one column of the table, in order of first
 // appearance: the stream settings a set builds its few-row kernels for.

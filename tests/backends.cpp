@@ -43,6 +43,10 @@ bool cpu_runs(const kernels::KernelSet& ks) {
   return (ks.requires_cpu & rt::cpu_features().bits) == ks.requires_cpu;
 }
 
+bool cpu_runs(const kernels::FewRowKernels& f) {
+  return (f.requires_cpu & rt::cpu_features().bits) == f.requires_cpu;
+}
+
 bool cpu_runs(const std::string& isa, attnrt_dtype t) {
   for (const kernels::KernelSet* ks : sets_for(t))
     if (isa == ks->name) return cpu_runs(*ks);

@@ -41,6 +41,8 @@ std::vector<Backend> backends_for(attnrt_dtype t);
 std::vector<BackendCase> backend_cases();
 
 bool cpu_runs(const kernels::KernelSet& ks);
+// Whether this CPU runs a few-row entry's kernels (its own features too).
+bool cpu_runs(const kernels::FewRowKernels& f);
 // Whether this CPU runs the set named isa for dtype t.
 bool cpu_runs(const std::string& isa, attnrt_dtype t);
 // Whether the registry has a set named isa for dtype t.

@@ -49,6 +49,7 @@ CpuFeatures detect() {
   const bool avx2 = b & (1u << 5);
   const bool avx512 = (b & (1u << 16)) && (b & (1u << 17)) && (b & (1u << 30)) && (b & (1u << 31));
   const bool fp16 = d & (1u << 23);
+  const bool vnni = c & (1u << 11);
   unsigned a1 = 0, b1, c1, d1;
   __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
   const bool bf16 = a1 & (1u << 5);
@@ -57,6 +58,7 @@ CpuFeatures detect() {
     f.bits |= kFeatureAvx512;
     if (bf16) f.bits |= kFeatureAvx512Bf16;
     if (fp16) f.bits |= kFeatureAvx512Fp16;
+    if (vnni) f.bits |= kFeatureAvx512Vnni;
   }
 #elif defined(__aarch64__) && defined(__linux__)
   if (getauxval(AT_HWCAP) & HWCAP_CPUID) {  // the kernel emulates MIDR_EL1 for user space
@@ -89,6 +91,7 @@ std::string CpuFeatures::describe() const {
   add(kFeatureAvx512, "avx512");
   add(kFeatureAvx512Bf16, "avx512_bf16");
   add(kFeatureAvx512Fp16, "avx512_fp16");
+  add(kFeatureAvx512Vnni, "avx512_vnni");
   add(kFeatureSve, "sve");
   if (sve_bits) {
     s += '(';

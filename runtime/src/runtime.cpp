@@ -213,7 +213,7 @@ Runtime::Runtime(const attnrt_config& config) {
     std::string few;
     for (const kernels::KernelSet* ks : sets_) {
       const kernels::KernelSet* from = ks->few_rows_from ? ks->few_rows_from() : nullptr;
-      const kernels::FewRowKernels* f = kernels::few_rows_for(*tuning_row_, from ? *from : *ks);
+      const kernels::FewRowKernels* f = kernels::few_rows_for(*tuning_row_, from ? *from : *ks, cpu_features().bits);
       const std::string item = std::string(ks->name) + (from ? std::string(" via ") + from->name : "") + " " +
                                (f ? f->name : "none");
       if (few.find(item) != std::string::npos) continue;
@@ -304,8 +304,9 @@ Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
     }
   }
   // A direct plan names the few-row kernels built for this CPU's row of the
-  // tuning table.
-  plan.blocking.few_rows = plan.blocking.direct_kv ? kernels::few_rows_for(*tuning_row_, *ks) : nullptr;
+  // tuning table and its features.
+  plan.blocking.few_rows =
+      plan.blocking.direct_kv ? kernels::few_rows_for(*tuning_row_, *ks, cpu_features().bits) : nullptr;
   if (!fit_workspace(*ks, shape.d, shape.dv, arena_->workspace_bytes(), plan))
     fail(ATTNRT_INTERNAL_ERROR, "no plan for D=", shape.d, " Dv=", shape.dv, " fits the ", arena_->workspace_bytes(),
          " bytes of workspace per worker the arena was sized for");
