@@ -19,6 +19,7 @@
 
 typedef simde__mmask16 __mmask16;
 typedef simde__mmask32 __mmask32;
+typedef simde__mmask64 __mmask64;
 #ifndef _MM_FROUND_NO_EXC
 #define _MM_FROUND_NO_EXC SIMDE_MM_FROUND_NO_EXC
 #endif
@@ -93,10 +94,15 @@ inline simde__m512i cvtepu16_epi32(simde__m256i a) {
   for (int i = 0; i < 16; ++i) r.v[i] = w[i];
   return vec(r);
 }
-inline simde__m256i cvtepi32_epi16(simde__m512i a) {  // truncates
+// Each lane's low bits (vpmovdw, vpmovdb: truncating).
+template <class N>
+inline void narrow_lanes(simde__m512i a, N (&out)[16]) {
   const D16 d = dwords(a);
+  for (int i = 0; i < 16; ++i) out[i] = static_cast<N>(d.v[i]);
+}
+inline simde__m256i cvtepi32_epi16(simde__m512i a) {
   std::uint16_t w[16];
-  for (int i = 0; i < 16; ++i) w[i] = static_cast<std::uint16_t>(d.v[i]);
+  narrow_lanes(a, w);
   return simde_mm256_loadu_si256(w);
 }
 inline simde__m512 cvtph_ps(simde__m256i a) {
@@ -205,6 +211,36 @@ inline simde__m512 cvtepi32_ps(simde__m512i a) {
   return vec(r);
 }
 
+// int8 codes on VNNI (int8_vnni.cpp).
+inline simde__m512i maskz_loadu_epi8(__mmask64 k, const void* p) {
+  std::int8_t r[64] = {};
+  for (int i = 0; i < 64; ++i)
+    if (k >> i & 1) std::memcpy(&r[i], static_cast<const char*>(p) + i, 1);
+  return simde_mm512_loadu_si512(r);
+}
+inline simde__m512i srai_epi32(simde__m512i a, int n) {
+  D16 d = dwords(a);
+  for (std::uint32_t& x : d.v) x = static_cast<std::uint32_t>(static_cast<std::int32_t>(x) >> (n > 31 ? 31 : n));
+  return vec(d);
+}
+inline simde__m512i cvt_roundps_epi32(simde__m512 a, int /*rounding: nearest even*/) {
+  const F16 f = lanes(a);
+  D16 r;
+  for (int i = 0; i < 16; ++i) r.v[i] = static_cast<std::uint32_t>(static_cast<std::int32_t>(std::nearbyint(f.v[i])));
+  return vec(r);
+}
+inline simde__m128i cvtepi32_epi8(simde__m512i a) {
+  std::uint8_t b[16];
+  narrow_lanes(a, b);
+  return simde_mm_loadu_si128(b);
+}
+inline int reduce_add_epi32(simde__m512i a) {
+  const D16 d = dwords(a);
+  std::uint32_t s = 0;
+  for (const std::uint32_t x : d.v) s += x;
+  return static_cast<std::int32_t>(s);
+}
+
 }  // namespace attnrt_avx512_emulation
 
 #define _mm512_mask_loadu_ps attnrt_avx512_emulation::mask_loadu_ps
@@ -225,6 +261,12 @@ inline simde__m512 cvtepi32_ps(simde__m512i a) {
 #undef _mm512_cvtepi32_ps
 #define _mm512_cvtepi32_ps attnrt_avx512_emulation::cvtepi32_ps
 #define _mm512_cvtepi32_epi16 attnrt_avx512_emulation::cvtepi32_epi16
+#define _mm512_maskz_loadu_epi8 attnrt_avx512_emulation::maskz_loadu_epi8
+#undef _mm512_srai_epi32
+#define _mm512_srai_epi32 attnrt_avx512_emulation::srai_epi32
+#define _mm512_cvt_roundps_epi32 attnrt_avx512_emulation::cvt_roundps_epi32
+#define _mm512_cvtepi32_epi8 attnrt_avx512_emulation::cvtepi32_epi8
+#define _mm512_reduce_add_epi32 attnrt_avx512_emulation::reduce_add_epi32
 #define _mm512_cvtph_ps attnrt_avx512_emulation::cvtph_ps
 #define _mm512_cvtps_ph attnrt_avx512_emulation::cvtps_ph
 #define _mm512_cvtne2ps_pbh attnrt_avx512_emulation::cvtne2ps_pbh

@@ -433,6 +433,10 @@ TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
   }
 }
 
+// Whether this machine runs a few-row entry's kernels (the emulated sets:
+// always).
+bool runs(const FewRowKernels& f) { return kEmulatedSets || cpu_runs(f); }
+
 // Every one of the 256 codes of each format through each set's own code
 // kernels (the vector loads that widen them, full and masked): Q·Kᵀ of rows
 // of ones against key c holding code c at one place and zeros elsewhere,
@@ -447,7 +451,7 @@ TEST_P(KernelSetTest, CodeKernelsDecodeEveryCode) {
     for (const auto& [format, dtype] : kFormats) {
       const attnrt_dtype t = dtype;
       const FewRowKernels::Codes& codes = few->codes[static_cast<int>(format)];
-      if (!codes.qk) continue;
+      if (!codes.qk || !runs(*few)) continue;
       SCOPED_TRACE(std::string(few->name) + " " + dtype_name(t));
       const auto expect_code = [&](float got, int c, const char* what) {
         const double want = code_to_double(t, static_cast<std::uint8_t>(c));
@@ -481,6 +485,120 @@ TEST_P(KernelSetTest, CodeKernelsDecodeEveryCode) {
       ++checked;
       if (HasFailure()) return;
     }
+  if (checked == 0) GTEST_SKIP() << k.name << " reads no codes in place";
+}
+
+// Each set's code kernels against double on random codes of every value:
+// head dims across vector tails and past 256 (where int8 on VNNI hands the
+// row on), key counts across its 16-key groups and 128-key P chunks, one
+// row and three, O written and accumulated. Int8 on VNNI rounds q to 2^-23
+// of the row's largest |q| and each 128-key chunk of P to 2^-24 of its
+// largest entry, which the bounds add to fp32's. Then the rows it leaves to
+// the widening kernels: q with a NaN or all zero, P negative, infinite or
+// all zero.
+TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
+  const KernelSet& k = ks();
+  int checked = 0;
+  for (const FewRowKernels* few : k.few_rows) {
+    if (!runs(*few)) continue;
+    for (const attnrt_dtype t : {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2}) {
+      const FewRowKernels::Codes& codes = few->codes[t == ATTNRT_I8 ? 1 : t == ATTNRT_F8_E4M3 ? 2 : 3];
+      if (!codes.qk) continue;
+      SCOPED_TRACE(std::string(few->name) + " " + dtype_name(t));
+      std::mt19937 rng(31);
+      std::vector<std::uint8_t> finite;  // (CodeKernelsDecodeEveryCode has the others)
+      for (int c = 0; c < 256; ++c)
+        if (std::isfinite(code_to_double(t, static_cast<std::uint8_t>(c)))) finite.push_back(static_cast<std::uint8_t>(c));
+      const auto code = [&] { return finite[rng() % finite.size()]; };
+      const std::vector<int> dims = emulated() ? std::vector<int>{1, 33, 128, 257}
+                                               : std::vector<int>{1, 7, 33, 64, 65, 128, 200, 256, 257, 512};
+      const std::vector<int> key_counts =
+          emulated() ? std::vector<int>{0, 5, 17, 129} : std::vector<int>{0, 1, 4, 5, 15, 16, 17, 128, 129, 300};
+      for (const int d : dims)
+        for (const int keys : key_counts) {
+          SCOPED_TRACE("d " + std::to_string(d) + " keys " + std::to_string(keys));
+          const std::int64_t ld = d + 5;
+          std::vector<std::uint8_t> rows(static_cast<std::size_t>(std::max(keys, 1)) * ld);
+          for (auto& c : rows) c = code();
+          const auto value = [&](int j, int x) { return code_to_double(t, rows[j * ld + x]); };
+          // Q·Kᵀ: three rows, the second's entries spread over six decades.
+          constexpr int kRows = 3;
+          std::vector<float> q(static_cast<std::size_t>(kRows) * d);
+          for (std::size_t i = 0; i < q.size(); ++i)
+            q[i] = std::uniform_real_distribution<float>(-1, 1)(rng) *
+                   (i / d == 1 ? std::pow(10.0f, -static_cast<float>(i % 7)) : 1.0f);
+          for (const int nrows : {1, kRows}) {
+            std::vector<float> s(static_cast<std::size_t>(nrows) * std::max(keys, 1), kSentinel);
+            codes.qk(nrows, keys, d, q.data(), d, rows.data(), ld, 0.3f, s.data(), std::max(keys, 1), {});
+            for (int i = 0; i < nrows; ++i)
+              for (int j = 0; j < keys; ++j) {
+                double dot = 0, mag = 0, qmax = 0, kabs = 0;
+                for (int x = 0; x < d; ++x) {
+                  dot += q[i * d + x] * value(j, x);
+                  mag += std::fabs(q[i * d + x] * value(j, x));
+                  qmax = std::max(qmax, static_cast<double>(std::fabs(q[i * d + x])));
+                  kabs += std::fabs(value(j, x));
+                }
+                ASSERT_NEAR(s[i * std::max(keys, 1) + j], 0.3 * dot, 0.3 * (mag * (d + 2) * kU + qmax * kabs * 0x1p-23) + 1e-30)
+                    << "S[" << i << "][" << j << "]";
+              }
+          }
+          if (keys == 0) continue;
+          // P·V of one row, some of P zero, onto O and added to it.
+          Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
+          std::vector<double> p(keys);
+          for (int j = 0; j < keys; ++j) {
+            p[j] = j % 5 == 3 ? 0.0 : std::uniform_real_distribution<float>(0, 1)(rng);
+            static_cast<float*>(a.data())[kernels::a_panel_index(k, 0, j, keys)] = static_cast<float>(p[j]);
+          }
+          for (const bool accumulate : {false, true}) {
+            std::vector<float> o(d + 1, kSentinel);
+            for (int x = 0; x < d; ++x) o[x] = accumulate ? 0.5f : kSentinel;
+            codes.pv_rows(1, keys, a.data(), rows.data(), ld, d, o.data(), d, accumulate, {});
+            EXPECT_EQ(o[d], kSentinel) << "wrote past O's row";
+            for (int x = 0; x < d; ++x) {
+              double want = accumulate ? 0.5 : 0.0, mag = want, vabs = 0;
+              for (int j = 0; j < keys; ++j) {
+                want += p[j] * value(j, x);
+                mag += std::fabs(p[j] * value(j, x));
+                vabs += std::fabs(value(j, x));
+              }
+              ASSERT_NEAR(o[x], want, mag * (keys + 3) * kU + vabs * 0x1p-24 + 1e-30) << "O[" << x << "]";
+            }
+          }
+        }
+      // Rows left to the widening kernels, which give what fp32 gives.
+      const int d = 64, keys = 20;
+      std::vector<std::uint8_t> rows(static_cast<std::size_t>(keys) * d);
+      for (auto& c : rows) c = code();
+      std::vector<float> q(d, 0.0f), s(keys);
+      codes.qk(1, keys, d, q.data(), d, rows.data(), d, 1.0f, s.data(), keys, {});
+      for (const float x : s) EXPECT_EQ(x, 0.0f) << "q all zero";
+      q[5] = std::nanf("");
+      codes.qk(1, keys, d, q.data(), d, rows.data(), d, 1.0f, s.data(), keys, {});
+      for (const float x : s) EXPECT_TRUE(std::isnan(x)) << "q with a NaN";
+      Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
+      float* pa = static_cast<float*>(a.data());
+      const auto pv = [&](float p0, float rest) {
+        for (int j = 0; j < keys; ++j) pa[kernels::a_panel_index(k, 0, j, keys)] = j == 0 ? p0 : rest;
+        std::vector<float> o(d);
+        codes.pv_rows(1, keys, a.data(), rows.data(), d, d, o.data(), d, false, {});
+        return o;
+      };
+      for (const float x : pv(0.0f, 0.0f)) EXPECT_EQ(x, 0.0f) << "P all zero";
+      const std::vector<float> neg = pv(-1.0f, 0.0f);
+      for (int x = 0; x < d; ++x) EXPECT_EQ(neg[x], static_cast<float>(-code_to_double(t, rows[x]))) << "P negative";
+      const std::vector<float> inf = pv(INFINITY, 0.0f);
+      for (int x = 0; x < d; ++x) {
+        const double v = code_to_double(t, rows[x]);
+        if (v != 0) {
+          EXPECT_EQ(inf[x], v > 0 ? INFINITY : -INFINITY) << "P infinite, O[" << x << "]";
+        }
+      }
+      ++checked;
+      if (HasFailure()) return;
+    }
+  }
   if (checked == 0) GTEST_SKIP() << k.name << " reads no codes in place";
 }
 
