@@ -1,33 +1,29 @@
-// One decode row's Q·Kᵀ and P·V over int8 K/V codes on VNNI (vpdpbusd: 64
-// byte products summed into 16 int32 lanes per instruction), for the avx512
+// One decode row's Q·Kᵀ over int8 K codes on VNNI (vpdpbusd: 64 byte
+// products summed into 16 int32 lanes per instruction), for the avx512
 // set's FewRowKernels entry that needs AVX512_VNNI. Widening each code to
-// fp32 costs three zmm operations per 16 codes (vpmovsxbd, vcvtdq2ps, FMA),
-// which bounds int8 decode below the read bandwidth on Zen 4 (K/V in L3
-// read no faster than from DRAM); here the fp32 operand is cut into 8-bit
-// digits instead, exactly enough of them for fp32's precision, so that
-// each code takes part in one byte product per digit:
-// - Q·Kᵀ: q in 23-bit fixed point relative to the row's largest |q|, as
-//   three signed digits (q = d0 + 256 d1 + 65536 d2); K codes made unsigned
-//   (xor 0x80, i.e. + 128), whose bias is taken back in the accumulators.
-// - P·V: each 128-key chunk of P (>= 0) in fixed point, its largest entry
-//   2^23 units, as three unsigned digits; four keys' V codes
-//   interleaved per 32-bit lane (byte unpacks), columns kept in the
-//   unpacks' order until the chunk's sums are written.
-// Integer sums are exact; the one rounding beyond fp32's own is the fixed
-// point's, at most 2^-23 of the largest |q| (2^-24 of the largest p) per
-// element. Rows these cannot take exactly (q or P not finite, P negative
-// or all zero, D > 256) return false and are left to the widening kernels.
-// Zen 4 (D128, 128 keys a call, K/V in L1/L2, microbenchmark): Q·Kᵀ 5.9 ->
-// 3.6 ns per key, P·V 4.4 -> 3.1; attnrt-bench --kv-dtype int8 B1 H8 M1
-// N512 (K/V in cache) 0.077 -> 0.065 ms (1.18x, three alternating runs).
-// From DRAM (S5) no change: there both read at ~16-18 GB/s against a plain
-// read's 26, whatever the prefetch distance (0-256 rows) or hint.
+// fp32 costs three zmm operations per 16 codes (vpmovsxbd, vcvtdq2ps, FMA);
+// here q is cut into 8-bit digits instead, exactly enough of them for
+// fp32's precision, so that each code takes part in one byte product per
+// digit: q in 23-bit fixed point relative to the row's largest |q|, as
+// three signed digits (q = d0 + 256 d1 + 65536 d2), against the K codes
+// made unsigned (xor 0x80, i.e. + 128), whose bias is taken back in the
+// accumulators. Integer sums are exact; the one rounding beyond fp32's own
+// is the fixed point's, at most 2^-23 of the largest |q| per element. Rows
+// it cannot take exactly (q not finite or all zero, D > 256) return false
+// and are left to the widening kernel.
+//
+// Zen 4, one thread (microbenchmark: D128, 128 keys a call): 6.0 -> 3.6 ns
+// per key with K in L1/L2, 9.1 -> 6.5 from DRAM; attnrt-bench --kv-dtype
+// int8 S5 (B4 H32 M1 N4096 D128), alternating builds, three runs: 7.19-7.28
+// -> 6.33-6.51 ms. P·V stays on widening: the same digits for P (three per
+// 128-key chunk, four keys' V codes interleaved per 32-bit lane by byte
+// unpacks) ran 4.4 -> 3.1 ns per key in L1/L2 but 6.6 -> 9-10.5 from DRAM,
+// and S5 slower than with the widening P·V (7.1-7.4 against 6.7-7.3 ms).
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <cstdint>
 
 #include "kernels/avx512/ops.hpp"
-#include "kernels/avx512/pv_row.hpp"
 #include "kernels/rows_ahead.hpp"
 #include "kernels/x86/few_rows.hpp"
 
@@ -39,11 +35,6 @@ constexpr float kQUnits = 4194304.0f;
 // D up to which the low digits' sum d0 + 256 d1 over all of D fits in int32
 // (256 x 32896 x 128 < 2^31).
 constexpr int kMostD = 256;
-// P's fixed point (a power of 2, so that a p of 1 comes back exact) and
-// chunk: 128 keys' V rows (16 KiB at D128) stay in L1 for the second pass
-// over their columns; 128 x 255 x 128 x 255 stays in int32.
-constexpr float kPUnits = 8388608.0f;  // 2^23
-constexpr int kChunk = 128;
 
 static inline __mmask64 first64(int n) {
   return n >= 64 ? ~__mmask64(0) : n <= 0 ? __mmask64(0) : (__mmask64(1) << n) - 1;
@@ -157,67 +148,6 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
     qk_keys16<NV, IntoL2>(digit, bias1, bias2, bias0, unit, j0, keys - j0, keys, d, k, ldk, s, rows_ahead, next);
 }
 
-// ---- P·V -------------------------------------------------------------------
-
-// P's row 0 in the A panel's layout (kABlock blocks of kMr rows): entry j.
-static inline const float* p_block(const float* pa, int j) { return pa + j * kMr; }
-
-// 64 columns [c0, c0 + 64) of O (+)= Σ over the chunk's keys [k0, k0 + n) of
-// p_j V[j], with p's three digits per 4-key quad in digit[t][quad] and
-// `unit` the value of one fixed-point step.
-template <bool IntoL2>
-static inline void pv_columns64(const std::uint32_t (&digit)[3][kChunk / 4], __m512 unit, int k0, int n, int kp,
-                                const I8* v, std::int64_t ldv, int c0, int dv, float* o, bool add, bool prefetch,
-                                RowsAfter next) {
-  const __mmask64 cols = first64(dv - c0);
-  __m512i acc[3][4];
-#pragma GCC unroll 3
-  for (int t = 0; t < 3; ++t)
-#pragma GCC unroll 4
-    for (int m = 0; m < 4; ++m) acc[t][m] = _mm512_setzero_si512();
-  for (int q = 0; 4 * q < n; ++q) {
-    __m512i r[4];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-      const int j = k0 + 4 * q + i < kp ? k0 + 4 * q + i : kp - 1;  // (a padded key's digits are 0)
-      if (prefetch) x86::prefetch_lines<IntoL2>(row_ahead(v, ldv, kp, next, j + kRowAhead<I8>), dv);
-      r[i] = _mm512_maskz_loadu_epi8(cols, v + j * ldv + c0);
-    }
-    // Per 128-bit chunk c, e[m]'s lane i: column 16c + 4m + i of the four keys.
-    const __m512i a = _mm512_unpacklo_epi8(r[0], r[1]), b = _mm512_unpackhi_epi8(r[0], r[1]);
-    const __m512i c = _mm512_unpacklo_epi8(r[2], r[3]), d = _mm512_unpackhi_epi8(r[2], r[3]);
-    const __m512i e[4] = {_mm512_unpacklo_epi16(a, c), _mm512_unpackhi_epi16(a, c), _mm512_unpacklo_epi16(b, d),
-                          _mm512_unpackhi_epi16(b, d)};
-#pragma GCC unroll 3
-    for (int t = 0; t < 3; ++t) {
-      const __m512i p = _mm512_set1_epi32(static_cast<int>(digit[t][q]));
-#pragma GCC unroll 4
-      for (int m = 0; m < 4; ++m) acc[t][m] = _mm512_dpbusd_epi32(acc[t][m], p, e[m]);
-    }
-  }
-  __m512 f[4];
-#pragma GCC unroll 4
-  for (int m = 0; m < 4; ++m) {
-    const __m512 hi = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[2][m]), _mm512_set1_ps(256.0f), _mm512_cvtepi32_ps(acc[1][m]));
-    f[m] = _mm512_mul_ps(_mm512_fmadd_ps(hi, _mm512_set1_ps(256.0f), _mm512_cvtepi32_ps(acc[0][m])), unit);
-  }
-  // Back to column order: output vector c is chunk c of f[0..3].
-  const __m512 x01 = _mm512_shuffle_f32x4(f[0], f[1], _MM_SHUFFLE(1, 0, 1, 0));
-  const __m512 x23 = _mm512_shuffle_f32x4(f[2], f[3], _MM_SHUFFLE(1, 0, 1, 0));
-  const __m512 y01 = _mm512_shuffle_f32x4(f[0], f[1], _MM_SHUFFLE(3, 2, 3, 2));
-  const __m512 y23 = _mm512_shuffle_f32x4(f[2], f[3], _MM_SHUFFLE(3, 2, 3, 2));
-  const __m512 out[4] = {_mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(2, 0, 2, 0)),
-                         _mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(3, 1, 3, 1)),
-                         _mm512_shuffle_f32x4(y01, y23, _MM_SHUFFLE(2, 0, 2, 0)),
-                         _mm512_shuffle_f32x4(y01, y23, _MM_SHUFFLE(3, 1, 3, 1))};
-#pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    const __mmask16 w = lanes16(dv - c0 - 16 * c);
-    float* oc = o + c0 + 16 * c;
-    _mm512_mask_storeu_ps(oc, w, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(w, oc), out[c]) : out[c]);
-  }
-}
-
 }  // namespace
 
 template <bool IntoL2>
@@ -242,50 +172,7 @@ bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t l
   return true;
 }
 
-template <bool IntoL2>
-bool pv_i8_row_vnni(int kp, const float* pa, const I8* v, std::int64_t ldv, int dv, float* o, bool accumulate,
-                    RowsAfter next) {
-  // P finite, >= 0 and not all 0, else the widening kernels take the row.
-  __m512 most = _mm512_setzero_ps();
-  for (int j = 0; j < kp; j += kABlock) {
-    const __m512 p = _mm512_maskz_loadu_ps(lanes16(kp - j), p_block(pa, j));
-    if (_mm512_cmp_ps_mask(p, _mm512_setzero_ps(), _CMP_NGE_UQ)) return false;  // < 0 or NaN
-    most = _mm512_max_ps(most, p);
-  }
-  const float pmax = _mm512_reduce_max_ps(most);
-  if (!(pmax > 0.0f && pmax <= 3.4e38f)) return false;
-  alignas(64) std::uint32_t digit[3][kChunk / 4];
-  for (int k0 = 0; k0 < kp; k0 += kChunk) {
-    const int n = kp - k0 < kChunk ? kp - k0 : kChunk;
-    __m512 cmax = _mm512_setzero_ps();
-    for (int j = 0; j < n; j += kABlock)
-      cmax = _mm512_max_ps(cmax, _mm512_maskz_loadu_ps(lanes16(n - j), p_block(pa, k0 + j)));
-    const float chunk_max = _mm512_reduce_max_ps(cmax);
-    if (!(chunk_max > 0.0f)) {  // adds nothing
-      if (!accumulate && k0 == 0)
-        for (int c = 0; c < dv; c += 16) _mm512_mask_storeu_ps(o + c, lanes16(dv - c), _mm512_setzero_ps());
-      accumulate = true;
-      continue;
-    }
-    const __m512 to_units = _mm512_set1_ps(kPUnits / chunk_max);
-    for (int j = 0; j < kChunk; j += kABlock) {  // (keys past n: digits 0)
-      const __m512 p = _mm512_maskz_loadu_ps(lanes16(n - j), p_block(pa, k0 + j));
-      __m512i units = _mm512_cvt_roundps_epi32(_mm512_mul_ps(p, to_units), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      units = _mm512_min_epi32(units, _mm512_set1_epi32(0xffffff));  // (p <= the chunk's largest)
-#pragma GCC unroll 3
-      for (int t = 0; t < 3; ++t)
-        _mm_store_si128(reinterpret_cast<__m128i*>(&digit[t][j / 4]), _mm512_cvtepi32_epi8(_mm512_srli_epi32(units, 8 * t)));
-    }
-    const __m512 unit = _mm512_set1_ps(chunk_max / kPUnits);
-    for (int c0 = 0; c0 < dv; c0 += 64)
-      pv_columns64<IntoL2>(digit, unit, k0, n, kp, v, ldv, c0, dv, o, accumulate || k0 > 0, c0 == 0, next);
-  }
-  return true;
-}
-
 template bool qk_i8_row_vnni<false>(int, int, const float*, const I8*, std::int64_t, float, float*, int, RowsAfter);
 template bool qk_i8_row_vnni<true>(int, int, const float*, const I8*, std::int64_t, float, float*, int, RowsAfter);
-template bool pv_i8_row_vnni<false>(int, const float*, const I8*, std::int64_t, int, float*, bool, RowsAfter);
-template bool pv_i8_row_vnni<true>(int, const float*, const I8*, std::int64_t, int, float*, bool, RowsAfter);
 
 }  // namespace attnrt::kernels::avx512

@@ -72,7 +72,7 @@ void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq,
     qk_fp32_12x2_direct<S.into_l2, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
 
-// int8 codes of one row on VNNI (int8_vnni.cpp) where it takes them.
+// One row's Q·Kᵀ over int8 codes on VNNI (int8_vnni.cpp) where it takes it.
 template <StreamParams S>
 void qk_i8_vnni(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
                 float alpha, float* s, std::int64_t lds, RowsAfter next) {
@@ -81,20 +81,12 @@ void qk_i8_vnni(int rows, int keys, int d, const float* q, std::int64_t ldq, con
     return;
   qk_fp32_direct<S, I8>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
-template <bool IntoL2>
-void pv_i8_vnni(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv, float* o,
-                std::int64_t ldo, bool accumulate, RowsAfter next) {
-  if (rows == 1 &&
-      pv_i8_row_vnni<IntoL2>(kp, static_cast<const float*>(a), static_cast<const I8*>(v), ldv, dv, o, accumulate, next))
-    return;
-  pv_fp32_14x2_direct_rows<IntoL2, I8>(rows, kp, a, v, ldv, dv, o, ldo, accumulate, next);
-}
 
 template <StreamParams S, class C>
 constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<S.into_l2, C>};
 template <StreamParams S, class T, bool Vnni>
 constexpr FewRowKernels kFewRows{
-    .name = Vnni ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 on VNNI"
+    .name = Vnni ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 Q·Kᵀ on VNNI"
                  : "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
     .stream = S,
     .qk = qk_fp32_direct<S, T>,
@@ -104,14 +96,14 @@ constexpr FewRowKernels kFewRows{
     .pv_acc = nullptr,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
     .codes = {{{},
-               Vnni ? FewRowKernels::Codes{qk_i8_vnni<S>, pv_i8_vnni<S.into_l2>} : kCodes<S, I8>,
+               {Vnni ? qk_i8_vnni<S> : qk_fp32_direct<S, I8>, pv_fp32_14x2_direct_rows<S.into_l2, I8>},
                kCodes<S, E4m3>,
                kCodes<S, E5m2>}},
     .requires_cpu = Vnni ? kFeatureAvx512Vnni : kFeatureNone,
 };
 
-// Two entries per stream setting the table's avx512 column names: int8 on
-// VNNI, and without (few_rows_for takes the first this CPU runs).
+// Two entries per stream setting the table's avx512 column names: int8
+// Q·Kᵀ on VNNI, and without (few_rows_for takes the first this CPU runs).
 constexpr auto kStreams = distinct_streams<&UarchTuning::avx512>();
 template <class T, std::size_t... I>
 constexpr std::array<const FewRowKernels*, 2 * sizeof...(I)> by_stream(std::index_sequence<I...>) {

@@ -53,17 +53,13 @@ template <bool IntoL2, class T>
 void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
                               float* o, std::int64_t ldo, bool accumulate, RowsAfter next);
 
-// One row's Q·Kᵀ and P·V over int8 codes on AVX512_VNNI (int8_vnni.cpp,
-// compiled with it): as the few-row kernels above for rows == 1 (qk: K rows
-// prefetched rows_ahead keys on; pv_rows: P row 0 of the A panel), or
-// false, having written nothing, for a row they do not take (D > 256, q or
-// P not finite, P negative or all zero).
+// One row's Q·Kᵀ over int8 codes on AVX512_VNNI (int8_vnni.cpp, compiled
+// with it): as the few-row qk above for rows == 1, K rows prefetched
+// rows_ahead keys on; or false, having written nothing, for a row it does
+// not take (D > 256, q not finite or all zero).
 template <bool IntoL2>
 bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
                     int rows_ahead, RowsAfter next);
-template <bool IntoL2>
-bool pv_i8_row_vnni(int kp, const float* pa, const I8* v, std::int64_t ldv, int dv, float* o, bool accumulate,
-                    RowsAfter next);
 
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);
