@@ -574,6 +574,20 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
       q[5] = std::nanf("");
       codes.qk(1, keys, d, q.data(), d, rows.data(), d, 1.0f, s.data(), keys, {});
       for (const float x : s) EXPECT_TRUE(std::isnan(x)) << "q with a NaN";
+      // q of any magnitude fp32 holds without overflow (2^-100 is where int8
+      // on VNNI hands the row on).
+      for (const float scale : {1e30f, 1e-28f, 1e-31f, 1e-36f}) {
+        for (int x = 0; x < d; ++x) q[x] = scale * static_cast<float>(x % 7 - 3);
+        codes.qk(1, keys, d, q.data(), d, rows.data(), d, 1.0f, s.data(), keys, {});
+        for (int j = 0; j < keys; ++j) {
+          double dot = 0, mag = 0;
+          for (int x = 0; x < d; ++x) {
+            dot += static_cast<double>(q[x]) * code_to_double(t, rows[j * d + x]);
+            mag += std::fabs(static_cast<double>(q[x]) * code_to_double(t, rows[j * d + x]));
+          }
+          EXPECT_NEAR(s[j], dot, mag * 1e-5) << "q scaled by " << scale << ", key " << j;
+        }
+      }
       Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
       float* pa = static_cast<float*>(a.data());
       const auto pv = [&](float p0, float rest) {

@@ -12,12 +12,15 @@
 
 namespace attnrt::kernels::avx512 {
 
-// Mask of lanes [0, n), n clamped to [0, 16] (or [0, 32]).
+// Mask of lanes [0, n), n clamped to [0, 16] (or [0, 32], [0, 64]).
 static inline __mmask16 first16(int n) {
   return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 static inline __mmask32 first32(int n) {
   return n >= 32 ? __mmask32(0xffffffffu) : n <= 0 ? __mmask32(0) : __mmask32((1u << n) - 1);
+}
+static inline __mmask64 first64(int n) {
+  return n >= 64 ? ~__mmask64(0) : n <= 0 ? __mmask64(0) : (__mmask64(1) << n) - 1;
 }
 
 // The elements of `lanes` (of 16) widened to fp32, zeros in the others,

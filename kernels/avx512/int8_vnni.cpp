@@ -9,8 +9,8 @@
 // made unsigned (xor 0x80, i.e. + 128), whose bias is taken back in the
 // accumulators. Integer sums are exact; the one rounding beyond fp32's own
 // is the fixed point's, at most 2^-23 of the largest |q| per element. Rows
-// it cannot take exactly (q not finite or all zero, D > 256) return false
-// and are left to the widening kernel.
+// it cannot take exactly (q not finite, its largest |q| below 2^-100 or 0,
+// D > 256) return false and are left to the widening kernel.
 //
 // Zen 4, one thread (microbenchmark: D128, 128 keys a call): 6.0 -> 3.6 ns
 // per key with K in L1/L2, 9.1 -> 6.5 from DRAM; attnrt-bench --kv-dtype
@@ -23,6 +23,7 @@
 
 #include <cstdint>
 
+#include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/ops.hpp"
 #include "kernels/rows_ahead.hpp"
 #include "kernels/x86/few_rows.hpp"
@@ -35,13 +36,6 @@ constexpr float kQUnits = 4194304.0f;
 // D up to which the low digits' sum d0 + 256 d1 over all of D fits in int32
 // (256 x 32896 x 128 < 2^31).
 constexpr int kMostD = 256;
-
-static inline __mmask64 first64(int n) {
-  return n >= 64 ? ~__mmask64(0) : n <= 0 ? __mmask64(0) : (__mmask64(1) << n) - 1;
-}
-static inline __mmask16 lanes16(int n) {
-  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
 
 // The low byte of each lane, sign-extended: a balanced base-256 digit.
 static inline __m512i low_digit(__m512i v) { return _mm512_srai_epi32(_mm512_slli_epi32(v, 24), 24); }
@@ -104,7 +98,7 @@ static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m51
   const __m512i low = _mm512_add_epi32(sum_groups4(lo), bias0);
   const __m512 units = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum_groups4(hi)), _mm512_set1_ps(65536.0f),
                                        _mm512_cvtepi32_ps(low));
-  _mm512_mask_storeu_ps(s + j0, lanes16(n), _mm512_mul_ps(units, unit));
+  _mm512_mask_storeu_ps(s + j0, first16(n), _mm512_mul_ps(units, unit));
 }
 
 template <int NV, bool IntoL2>
@@ -118,7 +112,7 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
     __m128i bytes[3][4];
     for (int c = 0; c < 4; ++c) {
       const int x = 64 * i + 16 * c;
-      const __m512 qv = _mm512_maskz_loadu_ps(lanes16(d - x), q + x);
+      const __m512 qv = _mm512_maskz_loadu_ps(first16(d - x), q + x);
       const __m512i units = _mm512_cvt_roundps_epi32(_mm512_mul_ps(qv, to_units), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       const __m512i d0 = low_digit(units);
       const __m512i r1 = _mm512_srai_epi32(_mm512_sub_epi32(units, d0), 8);
@@ -155,11 +149,13 @@ bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t l
                     int rows_ahead, RowsAfter next) {
   if (d > kMostD) return false;
   __m512 m = _mm512_setzero_ps();
-  for (int x = 0; x < d; x += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(lanes16(d - x), q + x)));
+  for (int x = 0; x < d; x += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(first16(d - x), q + x)));
   const float qmax = _mm512_reduce_max_ps(m);  // (max drops NaN lanes: checked below)
-  if (!(qmax > 0.0f && qmax <= 3.4e38f)) return false;
+  // (Below 2^-100 the step kQUnits / qmax could overflow; above, it and
+  // the units are finite.)
+  if (!(qmax >= 0x1p-100f && qmax <= 3.4e38f)) return false;
   for (int x = 0; x < d; x += 16) {
-    const __m512 v = _mm512_maskz_loadu_ps(lanes16(d - x), q + x);
+    const __m512 v = _mm512_maskz_loadu_ps(first16(d - x), q + x);
     if (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)) return false;
   }
   if (keys <= 0) return true;

@@ -56,7 +56,7 @@ void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, st
 // One row's Q·Kᵀ over int8 codes on AVX512_VNNI (int8_vnni.cpp, compiled
 // with it): as the few-row qk above for rows == 1, K rows prefetched
 // rows_ahead keys on; or false, having written nothing, for a row it does
-// not take (D > 256, q not finite or all zero).
+// not take (D > 256, q not finite, its largest |q| below 2^-100).
 template <bool IntoL2>
 bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
                     int rows_ahead, RowsAfter next);
