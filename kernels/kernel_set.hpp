@@ -51,6 +51,8 @@ enum CpuFeature : std::uint32_t {
   kFeatureSve = 1u << 8,         // SVE, any vector length
   kFeatureSve512 = 1u << 9,      // SVE with 512-bit vectors (A64FX)
 };
+// Whether a CPU with feature bits `cpu` has every feature of `needs`.
+constexpr bool has_features(std::uint32_t cpu, std::uint32_t needs) { return (cpu & needs) == needs; }
 
 // ---- The few-row (direct) path ------------------------------------------------
 // For few query rows (decode, skinny shapes, the query heads of one KV head

@@ -46,7 +46,7 @@ const FewRowKernels* few_rows_for(const UarchTuning& t, const KernelSet& ks, std
   const StreamParams want = stream_for(t, ks);
   const FewRowKernels* runs = nullptr;  // the first entry this CPU runs
   for (const FewRowKernels* f : ks.few_rows) {
-    if ((f->requires_cpu & cpu) != f->requires_cpu) continue;
+    if (!has_features(cpu, f->requires_cpu)) continue;
     if (f->stream == want) return f;
     if (!runs) runs = f;
   }

@@ -40,11 +40,11 @@ std::vector<BackendCase> backend_cases() {
 }
 
 bool cpu_runs(const kernels::KernelSet& ks) {
-  return (ks.requires_cpu & rt::cpu_features().bits) == ks.requires_cpu;
+  return kernels::has_features(rt::cpu_features().bits, ks.requires_cpu);
 }
 
 bool cpu_runs(const kernels::FewRowKernels& f) {
-  return (f.requires_cpu & rt::cpu_features().bits) == f.requires_cpu;
+  return kernels::has_features(rt::cpu_features().bits, f.requires_cpu);
 }
 
 bool cpu_runs(const std::string& isa, attnrt_dtype t) {

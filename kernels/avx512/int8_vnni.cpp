@@ -149,15 +149,16 @@ bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t l
                     int rows_ahead, RowsAfter next) {
   if (d > kMostD) return false;
   __m512 m = _mm512_setzero_ps();
-  for (int x = 0; x < d; x += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(first16(d - x), q + x)));
-  const float qmax = _mm512_reduce_max_ps(m);  // (max drops NaN lanes: checked below)
-  // (Below 2^-100 the step kQUnits / qmax could overflow; above, it and
-  // the units are finite.)
-  if (!(qmax >= 0x1p-100f && qmax <= 3.4e38f)) return false;
+  __mmask16 nan = 0;  // (max drops NaN lanes)
   for (int x = 0; x < d; x += 16) {
     const __m512 v = _mm512_maskz_loadu_ps(first16(d - x), q + x);
-    if (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)) return false;
+    m = _mm512_max_ps(m, _mm512_abs_ps(v));
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
   }
+  const float qmax = _mm512_reduce_max_ps(m);
+  // (Below 2^-100 the step kQUnits / qmax could overflow; above, it and
+  // the units are finite.)
+  if (nan || !(qmax >= 0x1p-100f && qmax <= 3.4e38f)) return false;
   if (keys <= 0) return true;
   switch ((d + 63) / 64) {
     case 1: qk_row<1, IntoL2>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;

@@ -34,7 +34,7 @@ using kernels::DType;
 constexpr int kMaxWorkersPerCore = 8;
 
 bool runs_here(const kernels::KernelSet* ks) {
-  return ks && (ks->requires_cpu & cpu_features().bits) == ks->requires_cpu;
+  return ks && kernels::has_features(cpu_features().bits, ks->requires_cpu);
 }
 
 // The best set for dtype t this CPU runs: the first in the registry's order,
@@ -213,7 +213,8 @@ Runtime::Runtime(const attnrt_config& config) {
     std::string few;
     for (const kernels::KernelSet* ks : sets_) {
       const kernels::KernelSet* from = ks->few_rows_from ? ks->few_rows_from() : nullptr;
-      const kernels::FewRowKernels* f = kernels::few_rows_for(*tuning_row_, from ? *from : *ks, cpu_features().bits);
+      const kernels::FewRowKernels* f =
+          kernels::few_rows_for(*tuning_row_, from ? *from : *ks, cpu_features().bits);
       const std::string item = std::string(ks->name) + (from ? std::string(" via ") + from->name : "") + " " +
                                (f ? f->name : "none");
       if (few.find(item) != std::string::npos) continue;
