@@ -61,10 +61,41 @@ inline std::size_t kv_stage_bytes(int quantum, int d, int dv, DType t) {
 // at every page end and restart it late, on the demand misses. Starting it
 // from here took shuffled pages of 16 keys from 0.45 to 0.55 of contiguous
 // K/V (B128 H1 M1 N4096 D128 fp32, one thread, this 2-core VM); prefetching
-// the whole next page, or its first 2-4 rows, did worse (fill buffers the
-// current page's reads need).
+// the whole next page, or its first 2-4 rows, into L1 did worse (fill
+// buffers the current page's reads need). CPUs whose prefetches fill L2
+// only do better with prefetch_page_into_l2.
 inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
   for (std::int64_t b = 0; b < std::min<std::int64_t>(row_bytes, 512); b += 64) __builtin_prefetch(row + b, 0, 3);
+}
+
+// Where the CPU's prefetches fill L2 only (StreamParams::into_l2: Zen 4),
+// the next page instead, whole, with its scales when quantized (a page's
+// scales sit on a line of their own). A plain read of shuffled pages (the
+// bench's pool layout, 4 KiB pieces) ran 9-12 GB/s with per-line
+// prefetches, 10-11 with the next page whole by prefetcht0 (the L1's miss
+// buffers), 19-23 by prefetcht1/t2, against 21-29 contiguous. attnrt-bench
+// S5 (B4 H32 M1 N4096 D128), shuffled pages of 16, fp32, alternating with
+// the first-lines build: paged/contiguous 0.80-0.88 -> 1.02-1.10 (1
+// thread), 0.78-0.94 -> 0.80-1.01 (2) while memory ran fast; 0.74-0.77 ->
+// 0.81-0.89 later in the same session, memory ~20% slower. bf16 within
+// the spread (0.66-0.85 either way). Two pages ahead did no better; pages
+// over 8 KiB are left to the hardware prefetchers (int8 pages of 256 keys:
+// 7.3-7.6 -> 10.3 ms whole).
+inline constexpr std::int64_t kWholePageBytes = 8192;
+inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j, int rows) {
+  const bool k = side == KvSide::k;
+  const std::int64_t row_bytes = (k ? p.d : p.dv) * static_cast<std::int64_t>(p.kv_elem_bytes());
+  const std::int64_t ld_bytes = (k ? p.ldk : p.ldv) * static_cast<std::int64_t>(p.kv_elem_bytes());
+  const auto* row = static_cast<const std::byte*>(k ? p.k : p.v) +
+                    (k ? p.k_offset(j) : p.v_offset(j)) * static_cast<std::int64_t>(p.kv_elem_bytes());
+  for (int r = 0; r < rows; ++r, row += ld_bytes)
+    for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 1);
+  if (p.kv_format == KvFormat::plain) return;
+  const float* scale = (k ? p.k_scale : p.v_scale) + (k ? p.k_scale_offset(j) : p.v_scale_offset(j));
+  const std::int64_t ld = k ? p.ld_k_scale : p.ld_v_scale;
+  for (int r = 0; r < rows; r += static_cast<int>(ld == 0 ? rows : std::max<std::int64_t>(1, 16 / ld)))
+    __builtin_prefetch(scale + r * ld, 0, 1);
+  __builtin_prefetch(scale + (rows - 1) * ld, 0, 1);
 }
 
 // The page pieces after a key of a paged K or V, as the direct kernels'
@@ -124,6 +155,10 @@ struct KvRunOptions {
   // CPUs that prefetch across page ends: StreamParams::across_pages); else
   // RowsAfter::none().
   bool pages_ahead = false;
+  // The next page prefetched whole into L2 (prefetch_page_into_l2, for
+  // CPUs whose prefetches fill L2 only: StreamParams::into_l2), not its
+  // first lines into L1 (prefetch_next_page).
+  bool next_page_into_l2 = false;
 };
 
 // Calls f(KvRun) over keys first + [0, count) of side's rows, in order.
@@ -170,6 +205,7 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   }
   const int ps = p.page_size;
   PagesAhead ahead(p, side);
+  const bool whole_page = opt.next_page_into_l2 && ps * (k ? p.d : p.dv) * esz <= kWholePageBytes;
   const auto after = [&](int end) {
     return opt.pages_ahead && first + end < p.n ? ahead.from(first + end) : RowsAfter::none();
   };
@@ -181,7 +217,11 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       // In place up to the last quantum boundary inside the page.
       int end = std::min(count, c + in_page);
       if (end < count) end = end / quantum * quantum;
-      if (end == c + in_page && first + end < p.n) prefetch_next_page(row(first + end), (k ? p.d : p.dv) * esz);
+      if (end == c + in_page && first + end < p.n) {
+        const int next_rows = static_cast<int>(std::min<std::int64_t>(ps, p.n - first - end));
+        if (whole_page) prefetch_page_into_l2(p, side, first + end, next_rows);
+        else prefetch_next_page(row(first + end), (k ? p.d : p.dv) * esz);
+      }
       f(KvRun{c, end - c, row(j), ld, after(end)});
       c = end;
     } else {
