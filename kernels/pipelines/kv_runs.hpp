@@ -73,7 +73,7 @@ inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
 // scales sit on a line of their own). A plain read of shuffled pages (the
 // bench's pool layout, 4 KiB pieces) ran 9-12 GB/s with per-line
 // prefetches, 10-11 with the next page whole by prefetcht0 (the L1's miss
-// buffers), 19-23 by prefetcht1/t2, against 21-29 contiguous. attnrt-bench
+// buffers), 19-25 by prefetcht1/t2, against 21-29 contiguous. attnrt-bench
 // S5 (B4 H32 M1 N4096 D128), shuffled pages of 16, fp32, alternating with
 // the first-lines build: paged/contiguous 0.80-0.88 -> 1.02-1.10 (1
 // thread), 0.78-0.94 -> 0.80-1.01 (2) while memory ran fast; 0.74-0.77 ->
@@ -82,12 +82,11 @@ inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
 // over 8 KiB are left to the hardware prefetchers (int8 pages of 256 keys:
 // 7.3-7.6 -> 10.3 ms whole).
 inline constexpr std::int64_t kWholePageBytes = 8192;
-inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j, int rows) {
+// (Key j's row at `row`, the page's `rows` rows from it.)
+inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j, const std::byte* row, int rows) {
   const bool k = side == KvSide::k;
   const std::int64_t row_bytes = (k ? p.d : p.dv) * static_cast<std::int64_t>(p.kv_elem_bytes());
   const std::int64_t ld_bytes = (k ? p.ldk : p.ldv) * static_cast<std::int64_t>(p.kv_elem_bytes());
-  const auto* row = static_cast<const std::byte*>(k ? p.k : p.v) +
-                    (k ? p.k_offset(j) : p.v_offset(j)) * static_cast<std::int64_t>(p.kv_elem_bytes());
   for (int r = 0; r < rows; ++r, row += ld_bytes)
     for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 1);
   if (p.kv_format == KvFormat::plain) return;
@@ -219,7 +218,7 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       if (end < count) end = end / quantum * quantum;
       if (end == c + in_page && first + end < p.n) {
         const int next_rows = static_cast<int>(std::min<std::int64_t>(ps, p.n - first - end));
-        if (whole_page) prefetch_page_into_l2(p, side, first + end, next_rows);
+        if (whole_page) prefetch_page_into_l2(p, side, first + end, row(first + end), next_rows);
         else prefetch_next_page(row(first + end), (k ? p.d : p.dv) * esz);
       }
       f(KvRun{c, end - c, row(j), ld, after(end)});
