@@ -82,19 +82,18 @@ inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
 // over 8 KiB are left to the hardware prefetchers (int8 pages of 256 keys:
 // 7.3-7.6 -> 10.3 ms whole).
 inline constexpr std::int64_t kWholePageBytes = 8192;
-// (Key j's row at `row`, the page's `rows` rows from it.)
-inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j, const std::byte* row, int rows) {
-  const bool k = side == KvSide::k;
-  const std::int64_t row_bytes = (k ? p.d : p.dv) * static_cast<std::int64_t>(p.kv_elem_bytes());
-  const std::int64_t ld_bytes = (k ? p.ldk : p.ldv) * static_cast<std::int64_t>(p.kv_elem_bytes());
+// (Keys [j, j + rows) of side, key j's row at `row`, rows ld_bytes apart.)
+inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j, int rows, const std::byte* row,
+                                  std::int64_t ld_bytes, std::int64_t row_bytes) {
   for (int r = 0; r < rows; ++r, row += ld_bytes)
     for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 1);
   if (p.kv_format == KvFormat::plain) return;
+  const bool k = side == KvSide::k;
   const float* scale = (k ? p.k_scale : p.v_scale) + (k ? p.k_scale_offset(j) : p.v_scale_offset(j));
   const std::int64_t ld = k ? p.ld_k_scale : p.ld_v_scale;
-  for (int r = 0; r < rows; r += static_cast<int>(ld == 0 ? rows : std::max<std::int64_t>(1, 16 / ld)))
-    __builtin_prefetch(scale + r * ld, 0, 1);
-  __builtin_prefetch(scale + (rows - 1) * ld, 0, 1);
+  const int rows_a_line = ld == 0 ? rows : static_cast<int>(std::max<std::int64_t>(1, 16 / ld));
+  for (int r = 0; r < rows; r += rows_a_line) __builtin_prefetch(scale + r * ld, 0, 1);
+  __builtin_prefetch(scale + (rows - 1) * ld, 0, 1);  // the line the last row's scale is on
 }
 
 // The page pieces after a key of a paged K or V, as the direct kernels'
@@ -203,8 +202,9 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
     return;
   }
   const int ps = p.page_size;
+  const std::int64_t row_bytes = (k ? p.d : p.dv) * esz;
   PagesAhead ahead(p, side);
-  const bool whole_page = opt.next_page_into_l2 && ps * (k ? p.d : p.dv) * esz <= kWholePageBytes;
+  const bool whole_page = opt.next_page_into_l2 && ps * row_bytes <= kWholePageBytes;
   const auto after = [&](int end) {
     return opt.pages_ahead && first + end < p.n ? ahead.from(first + end) : RowsAfter::none();
   };
@@ -218,14 +218,13 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       if (end < count) end = end / quantum * quantum;
       if (end == c + in_page && first + end < p.n) {
         const int next_rows = static_cast<int>(std::min<std::int64_t>(ps, p.n - first - end));
-        if (whole_page) prefetch_page_into_l2(p, side, first + end, row(first + end), next_rows);
-        else prefetch_next_page(row(first + end), (k ? p.d : p.dv) * esz);
+        if (whole_page) prefetch_page_into_l2(p, side, first + end, next_rows, row(first + end), ld * esz, row_bytes);
+        else prefetch_next_page(row(first + end), row_bytes);
       }
       f(KvRun{c, end - c, row(j), ld, after(end)});
       c = end;
     } else {
       const int width = k ? p.d : p.dv;
-      const std::size_t row_bytes = static_cast<std::size_t>(width) * esz;
       for (int i = c; i < q_end; ++i) std::memcpy(stage + (i - c) * row_bytes, row(first + i), row_bytes);
       // (The stage's rows are `width` apart, the pages' ld: prefetches run
       // on in place only where the strides agree.)
