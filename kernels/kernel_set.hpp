@@ -115,7 +115,7 @@ struct StreamParams {
   int keys_per_pass = 0;  // P·V: keys per pass over O
   bool across_pages = false;  // the pipelines list a paged cache's next pages for the prefetches (rows_ahead.hpp)
   int bytes_ahead = 0;        // SVE: K/V bytes prefetched ahead of the row being read; 0 = none
-  bool into_l2 = false;       // x86: prefetches fill L2 only (prefetcht1), not L1 (prefetcht0); a page ahead whole (kv_runs.hpp)
+  bool into_l2 = false;       // x86: prefetches fill L2 only (prefetcht1), not L1 (prefetcht0); small pages ahead into L2 (kv_runs.hpp)
   constexpr bool operator==(const StreamParams&) const = default;
 };
 

@@ -63,37 +63,73 @@ inline std::size_t kv_stage_bytes(int quantum, int d, int dv, DType t) {
 // K/V (B128 H1 M1 N4096 D128 fp32, one thread, this 2-core VM); prefetching
 // the whole next page, or its first 2-4 rows, into L1 did worse (fill
 // buffers the current page's reads need). CPUs whose prefetches fill L2
-// only do better with prefetch_page_into_l2.
-inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
+// only take PageWindow below.
+//
+// (Functions of prefetches alone are always inlined: GCC finds such a
+// function free of side effects and drops the calls to it. Zen 4's whole
+// next page into L2, 0e51f13, compiled to nothing that way.)
+[[gnu::always_inline]] inline void prefetch_next_page(const std::byte* row, std::int64_t row_bytes) {
   for (std::int64_t b = 0; b < std::min<std::int64_t>(row_bytes, 512); b += 64) __builtin_prefetch(row + b, 0, 3);
 }
 
 // Where the CPU's prefetches fill L2 only (StreamParams::into_l2: Zen 4),
-// the next page instead, whole, with its scales when quantized (a page's
-// scales sit on a line of their own). A plain read of shuffled pages (the
-// bench's pool layout, 4 KiB pieces) ran 9-12 GB/s with per-line
-// prefetches, 10-11 with the next page whole by prefetcht0 (the L1's miss
-// buffers), 19-25 by prefetcht1/t2, against 21-29 contiguous. attnrt-bench
-// S5 (B4 H32 M1 N4096 D128), shuffled pages of 16, fp32, alternating with
-// the first-lines build: paged/contiguous 0.80-0.88 -> 1.02-1.10 (1
-// thread), 0.78-0.94 -> 0.80-1.01 (2) while memory ran fast; 0.74-0.77 ->
-// 0.81-0.89 later in the same session, memory ~20% slower. bf16 within
-// the spread (0.66-0.85 either way). Two pages ahead did no better; pages
-// over 8 KiB are left to the hardware prefetchers (int8 pages of 256 keys:
-// 7.3-7.6 -> 10.3 ms whole).
-inline constexpr std::int64_t kWholePageBytes = 8192;
-// (Keys [j, j + rows) of side, key j's row at `row`, rows ld_bytes apart.)
-inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j, int rows, const std::byte* row,
-                                  std::int64_t ld_bytes, std::int64_t row_bytes) {
+// pieces smaller than a memory page (4 KiB) are fetched whole into L2 a
+// few pages ahead, with their scales when quantized (a page's scales sit
+// on a line of their own), and a line of each loaded for real a little
+// less far ahead. The load is for the TLB: each such piece sits on a
+// memory page the TLB has not seen, and there a software prefetch brings
+// nothing. A plain read of shuffled 2 KiB pieces (the bench's int8 pool
+// [pages, H, 16, 128], 64 MiB a side) streamed 7.6-9.9 GB/s with whole
+// pieces prefetched 1-8 ahead or none, 16-17.5 with the load 2 ahead and
+// the prefetch 6-8 ahead, against 19-23 contiguous (in huge pages the
+// prefetch alone gave 17-18.6). attnrt-bench S5 --kv-dtype int8, pages of
+// 16 keys, one thread, alternating builds: 21-26 -> 15-17 ms (7-9
+// contiguous in the same runs).
+//
+// Pieces of a memory page or more are left to the hardware prefetchers,
+// which follow a stream within a memory page: fp32 and bf16 pages of 16
+// (8 and 4 KiB) ran as fast without this window as with it or with
+// prefetch_next_page (paged/contiguous 0.72-0.97 either way, S5). Above
+// 8 KiB prefetch_next_page restarts them (int8 pages of 256 keys: 7.3-7.6
+// ms against 10.3 with no prefetch).
+inline constexpr std::int64_t kMemoryPageBytes = 4096;
+inline constexpr std::int64_t kHardwareOnlyBytes = 8192;
+inline constexpr int kPagesPrefetched = 6;  // pages ahead fetched whole into L2
+inline constexpr int kPagesLoaded = 2;      // pages ahead a line of each memory page of is loaded
+
+// The first of key j's scales in its page (quantized K/V).
+inline const float* page_scales(const HeadProblem& p, KvSide side, std::int64_t j) {
+  return side == KvSide::k ? p.k_scale + p.k_scale_offset(j) : p.v_scale + p.v_scale_offset(j);
+}
+
+// The rest of key j's page, rows ld_bytes apart from `row` (key j's), into
+// L2 whole, with its scales.
+[[gnu::always_inline]] inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j,
+                                                         const std::byte* row, std::int64_t ld_bytes,
+                                                         std::int64_t row_bytes) {
+  const int rows = static_cast<int>(std::min<std::int64_t>(p.page_size - j % p.page_size, p.n - j));
   for (int r = 0; r < rows; ++r, row += ld_bytes)
     for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 1);
   if (p.kv_format == KvFormat::plain) return;
-  const bool k = side == KvSide::k;
-  const float* scale = (k ? p.k_scale : p.v_scale) + (k ? p.k_scale_offset(j) : p.v_scale_offset(j));
-  const std::int64_t ld = k ? p.ld_k_scale : p.ld_v_scale;
+  const float* scale = page_scales(p, side, j);
+  const std::int64_t ld = side == KvSide::k ? p.ld_k_scale : p.ld_v_scale;
   const int rows_a_line = ld == 0 ? rows : static_cast<int>(std::max<std::int64_t>(1, 16 / ld));
   for (int r = 0; r < rows; r += rows_a_line) __builtin_prefetch(scale + r * ld, 0, 1);
   __builtin_prefetch(scale + (rows - 1) * ld, 0, 1);  // the line the last row's scale is on
+}
+
+// One load from each memory page the rest of key j's page spans, and from
+// its scales' (the values unused: the loads put the pages in the TLB).
+inline void load_page_into_tlb(const HeadProblem& p, KvSide side, std::int64_t j, const std::byte* row,
+                               std::int64_t ld_bytes) {
+  const int rows = static_cast<int>(std::min<std::int64_t>(p.page_size - j % p.page_size, p.n - j));
+  std::uintptr_t last = 0;  // the memory page loaded from last
+  for (int r = 0; r < rows; ++r, row += ld_bytes) {
+    const std::uintptr_t page = reinterpret_cast<std::uintptr_t>(row) / kMemoryPageBytes;
+    if (page != last) static_cast<void>(*reinterpret_cast<const volatile unsigned char*>(row));
+    last = page;
+  }
+  if (p.kv_format != KvFormat::plain) static_cast<void>(*reinterpret_cast<const volatile float*>(page_scales(p, side, j)));
 }
 
 // The page pieces after a key of a paged K or V, as the direct kernels'
@@ -153,10 +189,11 @@ struct KvRunOptions {
   // CPUs that prefetch across page ends: StreamParams::across_pages); else
   // RowsAfter::none().
   bool pages_ahead = false;
-  // The next page prefetched whole into L2 (prefetch_page_into_l2, for
-  // CPUs whose prefetches fill L2 only: StreamParams::into_l2), not its
-  // first lines into L1 (prefetch_next_page).
-  bool next_page_into_l2 = false;
+  // For CPUs whose prefetches fill L2 only (StreamParams::into_l2): small
+  // pages a few ahead fetched into L2, larger ones left to the hardware
+  // (prefetch_page_into_l2), not the next page's first lines prefetched
+  // into L1 (prefetch_next_page).
+  bool pages_into_l2 = false;
 };
 
 // Calls f(KvRun) over keys first + [0, count) of side's rows, in order.
@@ -204,7 +241,29 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   const int ps = p.page_size;
   const std::int64_t row_bytes = (k ? p.d : p.dv) * esz;
   PagesAhead ahead(p, side);
-  const bool whole_page = opt.next_page_into_l2 && ps * row_bytes <= kWholePageBytes;
+  const std::int64_t piece_bytes = ps * row_bytes;
+  const bool window = opt.pages_into_l2 && piece_bytes < kMemoryPageBytes;
+  const bool next_page = !opt.pages_into_l2 || piece_bytes > kHardwareOnlyBytes;
+  // The window (above): key j's page's a-th successor fetched into L2 or
+  // loaded from; its first pages as the range starts, then a page on as
+  // the runs enter each next page.
+  const auto ahead_of = [&](std::int64_t j, int a, bool load) {
+    const std::int64_t at = j - j % ps + a * static_cast<std::int64_t>(ps);
+    if (at >= p.n) return;
+    if (load) load_page_into_tlb(p, side, at, row(at), ld * esz);
+    else prefetch_page_into_l2(p, side, at, row(at), ld * esz, row_bytes);
+  };
+  std::int64_t entered = first - first % ps;  // the last page start the window slid to
+  const auto enter_pages_to = [&](std::int64_t key) {  // the pages starting up to key
+    for (; window && entered + ps <= key && entered + ps < p.n; entered += ps) {
+      ahead_of(entered + ps, kPagesPrefetched - 1, false);
+      ahead_of(entered + ps, kPagesLoaded - 1, true);
+    }
+  };
+  if (window) {
+    for (int a = 0; a < kPagesPrefetched; ++a) ahead_of(first, a, false);
+    for (int a = 1; a < kPagesLoaded; ++a) ahead_of(first, a, true);
+  }
   const auto after = [&](int end) {
     return opt.pages_ahead && first + end < p.n ? ahead.from(first + end) : RowsAfter::none();
   };
@@ -216,15 +275,13 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       // In place up to the last quantum boundary inside the page.
       int end = std::min(count, c + in_page);
       if (end < count) end = end / quantum * quantum;
-      if (end == c + in_page && first + end < p.n) {
-        const int next_rows = static_cast<int>(std::min<std::int64_t>(ps, p.n - first - end));
-        if (whole_page) prefetch_page_into_l2(p, side, first + end, next_rows, row(first + end), ld * esz, row_bytes);
-        else prefetch_next_page(row(first + end), row_bytes);
-      }
+      enter_pages_to(first + end);
+      if (next_page && end == c + in_page && first + end < p.n) prefetch_next_page(row(first + end), row_bytes);
       f(KvRun{c, end - c, row(j), ld, after(end)});
       c = end;
     } else {
       const int width = k ? p.d : p.dv;
+      enter_pages_to(first + q_end);
       for (int i = c; i < q_end; ++i) std::memcpy(stage + (i - c) * row_bytes, row(first + i), row_bytes);
       // (The stage's rows are `width` apart, the pages' ld: prefetches run
       // on in place only where the strides agree.)
