@@ -75,7 +75,7 @@ inline svfloat32_t gather_f32<Bf16>(svbool_t pg, const Bf16* p, svint32_t idx) {
 inline constexpr int kLineBytes = 256;
 
 // Prefetches the `bytes` bytes at p, a line at a time.
-inline void prefetch_bytes(const void* p, int bytes) {
+[[gnu::always_inline]] inline void prefetch_bytes(const void* p, int bytes) {
   for (int b = 0; b < bytes; b += kLineBytes) __builtin_prefetch(static_cast<const char*>(p) + b, 0, 3);
 }
 

@@ -35,7 +35,7 @@ struct RowLoad {
 // direct P·V 16-32 keys per call, so the next call's rows are about
 // 16 KiB ahead at D = 256.
 template <class T>
-inline void prefetch_next_rows(const T* v, std::int64_t ldv, int kp, RowsAfter next, int c0, int c1) {
+[[gnu::always_inline]] inline void prefetch_next_rows(const T* v, std::int64_t ldv, int kp, RowsAfter next, int c0, int c1) {
   const int bytes = (c1 - c0) * static_cast<int>(sizeof(T));
   for (int j = kp; j < 2 * kp; ++j) prefetch_bytes(row_ahead(v, ldv, kp, next, j) + c0, bytes);
 }

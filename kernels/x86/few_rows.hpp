@@ -68,13 +68,13 @@ inline constexpr int ahead_of = S.rows_ahead * static_cast<int>(sizeof(float) / 
 
 // One prefetch of the 64-byte line at p, into L1 or (IntoL2) only L2.
 template <bool IntoL2>
-static inline void prefetch_line(const void* p) {
+[[gnu::always_inline]] static inline void prefetch_line(const void* p) {
   _mm_prefetch(static_cast<const char*>(p), IntoL2 ? _MM_HINT_T1 : _MM_HINT_T0);
 }
 
 // One prefetch per 64-byte line of the n elements at p.
 template <bool IntoL2, class T>
-static inline void prefetch_lines(const T* p, int n) {
+[[gnu::always_inline]] static inline void prefetch_lines(const T* p, int n) {
   for (int x = 0; x < n; x += 64 / static_cast<int>(sizeof(T))) prefetch_line<IntoL2>(p + x);
 }
 
