@@ -36,8 +36,9 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
 
 // S rows [0, rows) (Q rows at q, row stride ldq), columns c, with K in
 // place (a call per page when paged: the direct Q·Kᵀ takes any key count at
-// any S column); rows up to the next multiple of mr (a strip's padding,
-// which row_max and exp2_rows read as well) get 0.
+// any S column); rows up to the next multiple of mr (the last strip's
+// padding) get 0 where its softmax reads them (softmax_rows: not a few-row
+// strip's, whose zeroing wrote a fifth as many bytes as int8 decode read).
 void direct_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb, const float* q,
                    std::int64_t ldq, int rows, const KvSource& kv, Cols c, float* sc, std::int64_t lds) {
   if (c.count() <= 0) return;
@@ -52,6 +53,8 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb
     qk_codes(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
     for (int i = 0; i < rows; ++i) scale_by_keys(s + i * lds, r.count, p, KvSide::k, kv.key0 + c.c0 + r.c);
   }, {.codes = codes, .pages_ahead = rb.few->stream.across_pages, .pages_into_l2 = rb.few->stream.into_l2});
+  const int last_strip_rows = rows - (round_up(rows, ks.mr) - ks.mr);
+  if (last_strip_rows <= rb.few->pv_rows_max) return;  // (direct mode has no short tiles)
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
 }
