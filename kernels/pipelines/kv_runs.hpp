@@ -63,7 +63,7 @@ inline std::size_t kv_stage_bytes(int quantum, int d, int dv, DType t) {
 // K/V (B128 H1 M1 N4096 D128 fp32, one thread, this 2-core VM); prefetching
 // the whole next page, or its first 2-4 rows, into L1 did worse (fill
 // buffers the current page's reads need). CPUs whose prefetches fill L2
-// only take PageWindow below.
+// only take the window below instead.
 //
 // (Functions of prefetches alone are always inlined: GCC finds such a
 // function free of side effects and drops the calls to it. Zen 4's whole
@@ -95,7 +95,7 @@ inline std::size_t kv_stage_bytes(int quantum, int d, int dv, DType t) {
 inline constexpr std::int64_t kMemoryPageBytes = 4096;
 inline constexpr std::int64_t kHardwareOnlyBytes = 8192;
 inline constexpr int kPagesPrefetched = 6;  // pages ahead fetched whole into L2
-inline constexpr int kPagesLoaded = 2;      // pages ahead a line of each memory page of is loaded
+inline constexpr int kPagesLoaded = 2;      // pages ahead whose memory pages get a real load each
 
 // The first of key j's scales in its page (quantized K/V).
 inline const float* page_scales(const HeadProblem& p, KvSide side, std::int64_t j) {
@@ -129,7 +129,8 @@ inline void load_page_into_tlb(const HeadProblem& p, KvSide side, std::int64_t j
     if (page != last) static_cast<void>(*reinterpret_cast<const volatile unsigned char*>(row));
     last = page;
   }
-  if (p.kv_format != KvFormat::plain) static_cast<void>(*reinterpret_cast<const volatile float*>(page_scales(p, side, j)));
+  if (p.kv_format != KvFormat::plain)
+    static_cast<void>(*reinterpret_cast<const volatile float*>(page_scales(p, side, j)));
 }
 
 // The page pieces after a key of a paged K or V, as the direct kernels'
