@@ -97,6 +97,11 @@ inline constexpr std::int64_t kHardwareOnlyBytes = 8192;
 inline constexpr int kPagesPrefetched = 6;  // pages ahead fetched whole into L2
 inline constexpr int kPagesLoaded = 2;      // pages ahead whose memory pages get a real load each
 
+// Keys from j to the end of its page, or to the sequence's end (paged).
+inline int page_rows_from(const HeadProblem& p, std::int64_t j) {
+  return static_cast<int>(std::min<std::int64_t>(p.page_size - j % p.page_size, p.n - j));
+}
+
 // The first of key j's scales in its page (quantized K/V).
 inline const float* page_scales(const HeadProblem& p, KvSide side, std::int64_t j) {
   return side == KvSide::k ? p.k_scale + p.k_scale_offset(j) : p.v_scale + p.v_scale_offset(j);
@@ -107,7 +112,7 @@ inline const float* page_scales(const HeadProblem& p, KvSide side, std::int64_t 
 [[gnu::always_inline]] inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j,
                                                          const std::byte* row, std::int64_t ld_bytes,
                                                          std::int64_t row_bytes) {
-  const int rows = static_cast<int>(std::min<std::int64_t>(p.page_size - j % p.page_size, p.n - j));
+  const int rows = page_rows_from(p, j);
   for (int r = 0; r < rows; ++r, row += ld_bytes)
     for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 1);
   if (p.kv_format == KvFormat::plain) return;
@@ -122,7 +127,7 @@ inline const float* page_scales(const HeadProblem& p, KvSide side, std::int64_t 
 // its scales' (the values unused: the loads put the pages in the TLB).
 inline void load_page_into_tlb(const HeadProblem& p, KvSide side, std::int64_t j, const std::byte* row,
                                std::int64_t ld_bytes) {
-  const int rows = static_cast<int>(std::min<std::int64_t>(p.page_size - j % p.page_size, p.n - j));
+  const int rows = page_rows_from(p, j);
   std::uintptr_t last = 0;  // the memory page loaded from last
   for (int r = 0; r < rows; ++r, row += ld_bytes) {
     const std::uintptr_t page = reinterpret_cast<std::uintptr_t>(row) / kMemoryPageBytes;
@@ -248,7 +253,7 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   // The window (above): key j's page's a-th successor fetched into L2 or
   // loaded from; its first pages as the range starts, then a page on as
   // the runs enter each next page.
-  const auto ahead_of = [&](std::int64_t j, int a, bool load) {
+  const auto window_page = [&](std::int64_t j, int a, bool load) {
     const std::int64_t at = j - j % ps + a * static_cast<std::int64_t>(ps);
     if (at >= p.n) return;
     if (load) load_page_into_tlb(p, side, at, row(at), ld * esz);
@@ -257,13 +262,13 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   std::int64_t entered = first - first % ps;  // the last page start the window slid to
   const auto enter_pages_to = [&](std::int64_t key) {  // the pages starting up to key
     for (; window && entered + ps <= key && entered + ps < p.n; entered += ps) {
-      ahead_of(entered + ps, kPagesPrefetched - 1, false);
-      ahead_of(entered + ps, kPagesLoaded - 1, true);
+      window_page(entered + ps, kPagesPrefetched - 1, false);
+      window_page(entered + ps, kPagesLoaded - 1, true);
     }
   };
   if (window) {
-    for (int a = 0; a < kPagesPrefetched; ++a) ahead_of(first, a, false);
-    for (int a = 1; a < kPagesLoaded; ++a) ahead_of(first, a, true);
+    for (int a = 0; a < kPagesPrefetched; ++a) window_page(first, a, false);
+    for (int a = 1; a < kPagesLoaded; ++a) window_page(first, a, true);
   }
   const auto after = [&](int end) {
     return opt.pages_ahead && first + end < p.n ? ahead.from(first + end) : RowsAfter::none();

@@ -54,7 +54,7 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb
     for (int i = 0; i < rows; ++i) scale_by_keys(s + i * lds, r.count, p, KvSide::k, kv.key0 + c.c0 + r.c);
   }, {.codes = codes, .pages_ahead = rb.few->stream.across_pages, .pages_into_l2 = rb.few->stream.into_l2});
   const int last_strip_rows = rows - (round_up(rows, ks.mr) - ks.mr);
-  if (last_strip_rows <= rb.few->pv_rows_max) return;  // (direct mode has no short tiles)
+  if (few_rows_pv(rb, last_strip_rows)) return;  // (direct mode has no short tiles)
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
     std::fill(sc + r * lds + c.c0, sc + r * lds + c.c1, 0.0f);
 }

@@ -215,9 +215,10 @@ inline constexpr int kDirectPvTurnKeys = 16;
 
 // Whether the strip's P·V is the few-row kernel of its row count (direct
 // mode, FewRowKernels::pv_rows), which reads the strip's real rows of P only.
-inline bool few_rows_pv(const RowBlock& rb, const Strip& s) {
-  return rb.direct() && s.rows <= rb.few->pv_rows_max;
+inline bool few_rows_pv(const RowBlock& rb, int strip_rows) {
+  return rb.direct() && strip_rows <= rb.few->pv_rows_max;
 }
+inline bool few_rows_pv(const RowBlock& rb, const Strip& s) { return few_rows_pv(rb, s.rows); }
 
 // Whether a short strip (a row block's last) runs its packed Q·Kᵀ and P·V
 // on its real rows only (KernelSet::qk_rows, pv_rows: RowBlock::short_tiles).
