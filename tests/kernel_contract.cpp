@@ -61,6 +61,17 @@ Matrix::Matrix(int r, int c, std::int64_t ld_, DType t_, std::mt19937& rng, floa
     }
 }
 
+Matrix bf16_valued(const Matrix& m) {
+  Matrix r = m;
+  for (int i = 0; i < r.rows; ++i)
+    for (int j = 0; j < r.cols; ++j) {
+      float& x = r.single[r.first + static_cast<std::size_t>(i) * r.ld + j];
+      x = kernels::bf16_to_float(kernels::float_to_bf16(x));
+      r.value[static_cast<std::size_t>(i) * r.cols + j] = x;
+    }
+  return r;
+}
+
 double value_of(DType t, const void* p, std::size_t i) {
   switch (t) {
     case DType::f32: return static_cast<const float*>(p)[i];

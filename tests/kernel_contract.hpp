@@ -114,6 +114,11 @@ struct Matrix {
   double at(int i, int j) const { return value[static_cast<std::size_t>(i) * cols + j]; }
 };
 
+// m (fp32) with every element rounded to a bf16 value, still fp32: what
+// the pipelines hand a bf16 set's few-row kernels as Q (bf16 rows widened),
+// which a kernel may take on bf16 dot products.
+Matrix bf16_valued(const Matrix& m);
+
 // Element i of an array of dtype t, as a kernel reads it.
 double value_of(DType t, const void* p, std::size_t i);
 

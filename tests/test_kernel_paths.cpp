@@ -81,11 +81,13 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
       const int most = 2 * k.mr + 4;
       // Off 64-byte boundaries, as in a cache view.
       const Matrix q(most, d, d + 3, DType::f32, rng, -1.0f, 1.0f, 1), kk(67, d, d + 3, k.dtype, rng, -1.0f, 1.0f, 1);
+      const Matrix qb = bf16_valued(q);  // (one row's bf16 Q·Kᵀ may run on bf16 dot products)
       for (int rows = 1; rows <= most; ++rows)
         for (const int keys : key_counts) {
           if (sample && rows > 5 && rows % k.mr > 1 && rows != most) continue;
           SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
           expect_qk_direct(f, q, kk, rows, keys, most, keys % 2 ? 1.0f : -0.37f);
+          if (rows == 1 && k.dtype == DType::bf16) expect_qk_direct(f, qb, kk, rows, keys, most, 0.37f);
           if (HasFatalFailure()) return;
         }
     }
@@ -109,6 +111,7 @@ TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
           if (emulated() && !(rows <= 4 || rows % 8 <= 1 || rows % 12 <= 1)) continue;
           SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
           expect_qk_direct(f, q, k, rows, keys, kMostRows, rows % 2 ? 0.37f : -1.0f);
+          if (rows == 1 && ks.dtype == DType::bf16) expect_qk_direct(f, bf16_valued(q), k, rows, keys, kMostRows, 1.0f);
           if (HasFatalFailure()) return;
         }
       }
@@ -142,6 +145,7 @@ TEST_P(KernelSetTest, QkDirectAtEveryHeadDim) {
         SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
         const Matrix q(rows, d, d + 3, DType::f32, rng), k(keys, d, d + 5, ks.dtype, rng);
         expect_qk_direct(f, q, k, rows, keys, rows + 1, 0.37f);
+        if (rows == 1 && ks.dtype == DType::bf16) expect_qk_direct(f, bf16_valued(q), k, rows, keys, rows + 1, 0.37f);
         if (HasFatalFailure()) return;
       }
   }

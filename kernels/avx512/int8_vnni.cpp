@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "kernels/avx512/convert.hpp"
+#include "kernels/avx512/key_sums.hpp"
 #include "kernels/avx512/ops.hpp"
 #include "kernels/rows_ahead.hpp"
 #include "kernels/x86/few_rows.hpp"
@@ -39,22 +40,6 @@ constexpr int kMostD = 256;
 
 // The low byte of each lane, sign-extended: a balanced base-256 digit.
 static inline __m512i low_digit(__m512i v) { return _mm512_srai_epi32(_mm512_slli_epi32(v, 24), 24); }
-
-// Four vectors' lanes summed per 128-bit chunk: chunk c of the result holds
-// v[0..3]'s sums over their chunk c, in order.
-static inline __m512i sum_chunks4(const __m512i (&v)[4]) {
-  const __m512i t01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
-  const __m512i t23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
-  return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
-}
-// Lane 4g + r: the sum over all chunks of g[g]'s lane r of each chunk.
-static inline __m512i sum_groups4(const __m512i (&g)[4]) {
-  const auto pairs = [](__m512i a, __m512i b) {
-    return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
-                            _mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
-  };
-  return pairs(pairs(g[0], g[1]), pairs(g[2], g[3]));
-}
 
 // ---- Q·Kᵀ ------------------------------------------------------------------
 

@@ -72,45 +72,62 @@ void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq,
     qk_fp32_12x2_direct<S.into_l2, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
 
-// One row's Q·Kᵀ over int8 codes on VNNI (int8_vnni.cpp) where it takes it.
-template <StreamParams S>
-void qk_i8_vnni(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
-                float alpha, float* s, std::int64_t lds, RowsAfter next) {
-  if (rows == 1 && qk_i8_row_vnni<S.into_l2>(keys, d, q, static_cast<const I8*>(k), ldk, alpha, s,
-                                             x86::ahead_of<S, I8>, next))
-    return;
-  qk_fp32_direct<S, I8>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+// One row's Q·Kᵀ on a kernel that needs a CPU feature where it takes the
+// row (Row returns false where not), else qk_fp32_direct: int8 codes on
+// VNNI (int8_vnni.cpp), bf16 on AVX512_BF16 (qk_row_bf16.cpp).
+template <StreamParams S, class T, auto Row>
+void qk_row_on(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
+               float alpha, float* s, std::int64_t lds, RowsAfter next) {
+  if (rows == 1 && Row(keys, d, q, static_cast<const T*>(k), ldk, alpha, s, x86::ahead_of<S, T>, next)) return;
+  qk_fp32_direct<S, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
+template <StreamParams S>
+constexpr QkDirectFn qk_i8_vnni = qk_row_on<S, I8, qk_i8_row_vnni<S.into_l2>>;
+template <StreamParams S>
+constexpr QkDirectFn qk_bf16_dot = qk_row_on<S, Bf16, qk_bf16_row_dot<S.into_l2>>;
 
 template <StreamParams S, class C>
 constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<S.into_l2, C>};
-template <StreamParams S, class T, bool Vnni>
+// An entry of the CPU features `need` (none, VNNI, or for bf16 inputs also
+// VNNI and AVX512_BF16) and the kernels that use them.
+template <StreamParams S, class T, std::uint32_t need>
 constexpr FewRowKernels kFewRows{
-    .name = Vnni ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 Q·Kᵀ on VNNI"
-                 : "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
+    .name = need & kFeatureAvx512Bf16 ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, one row's bf16 "
+                                        "Q·Kᵀ on AVX512_BF16, int8 on VNNI"
+            : need & kFeatureAvx512Vnni ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 Q·Kᵀ on VNNI"
+                                        : "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
     .stream = S,
-    .qk = qk_fp32_direct<S, T>,
+    .qk = need & kFeatureAvx512Bf16 ? qk_bf16_dot<S> : qk_fp32_direct<S, T>,
     .pv_rows_max = kMr,
     .pv_rows = pv_fp32_14x2_direct_rows<S.into_l2, T>,
     .pv_init = nullptr,
     .pv_acc = nullptr,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
     .codes = {{{},
-               {Vnni ? qk_i8_vnni<S> : qk_fp32_direct<S, I8>, pv_fp32_14x2_direct_rows<S.into_l2, I8>},
+               {need & kFeatureAvx512Vnni ? qk_i8_vnni<S> : qk_fp32_direct<S, I8>,
+                pv_fp32_14x2_direct_rows<S.into_l2, I8>},
                kCodes<S, E4m3>,
                kCodes<S, E5m2>}},
-    .requires_cpu = Vnni ? kFeatureAvx512Vnni : kFeatureNone,
+    .requires_cpu = need,
 };
 
-// Two entries per stream setting the table's avx512 column names: int8
-// Q·Kᵀ on VNNI, and without (few_rows_for takes the first this CPU runs).
+// Per stream setting the table's avx512 column names, an entry per feature
+// combination, most first (few_rows_for takes the first this CPU runs).
 constexpr auto kStreams = distinct_streams<&UarchTuning::avx512>();
+template <class T>
+constexpr auto kFeatureSteps = [] {
+  if constexpr (std::is_same_v<T, Bf16>)
+    return std::array<std::uint32_t, 3>{kFeatureAvx512Vnni | kFeatureAvx512Bf16, kFeatureAvx512Vnni, kFeatureNone};
+  else
+    return std::array<std::uint32_t, 2>{kFeatureAvx512Vnni, kFeatureNone};
+}();
 template <class T, std::size_t... I>
-constexpr std::array<const FewRowKernels*, 2 * sizeof...(I)> by_stream(std::index_sequence<I...>) {
-  return {&kFewRows<kStreams[I], T, true>..., &kFewRows<kStreams[I], T, false>...};
+constexpr std::array<const FewRowKernels*, sizeof...(I)> by_stream(std::index_sequence<I...>) {
+  constexpr std::size_t steps = kFeatureSteps<T>.size();
+  return {&kFewRows<kStreams[I / steps], T, kFeatureSteps<T>[I % steps]>...};
 }
 template <class T>
-constexpr auto kFewRowsByStream = by_stream<T>(std::make_index_sequence<kStreams.size()>());
+constexpr auto kFewRowsByStream = by_stream<T>(std::make_index_sequence<kFeatureSteps<T>.size() * kStreams.size()>());
 
 template <class T>
 constexpr KernelSet make_set(DType t) {

@@ -61,6 +61,14 @@ template <bool IntoL2>
 bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
                     int rows_ahead, RowsAfter next);
 
+// One row's Q·Kᵀ over bf16 K rows on AVX512_BF16 (qk_row_bf16.cpp,
+// compiled with it): as the few-row qk above for rows == 1; or false,
+// having written nothing, for a row it does not take (D > 256, an element
+// of q not a bf16 value).
+template <bool IntoL2>
+bool qk_bf16_row_dot(int keys, int d, const float* q, const Bf16* k, std::int64_t ldk, float alpha, float* s,
+                     int rows_ahead, RowsAfter next);
+
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);
 void pack_k_pairs(const void* src, std::int64_t ld, int keys, int d, void* dst);

@@ -1,0 +1,100 @@
+// One decode row's Q·Kᵀ over bf16 K rows on AVX512_BF16 (vdpbf16ps: 32
+// bf16 products summed in pairs into 16 fp32 lanes per instruction), for
+// the avx512 set's FewRowKernels entry that needs it. The widening loop
+// (x86/few_rows.hpp) spends per 16 elements a widen, a shift and an FMA,
+// then a chain of shuffles, adds and a scalar store per key; here each key
+// is NV instructions on its own accumulator and sixteen keys are finished
+// together (key_sums.hpp).
+//
+// Exact as the widening loop is, for a q whose elements are bf16 values
+// (the pipelines widen bf16 Q rows): each product of two bf16 values is
+// exact in fp32. Subnormal inputs are read as zero, as under the runtime's
+// floating-point environment (fp_env.hpp) anyway. Rows it cannot take
+// exactly (an element of q not a bf16 value, D > 256) return false and are
+// left to the widening loop.
+#include "kernels/avx512/intrinsics.hpp"
+
+#include <bit>
+#include <cstdint>
+
+#include "kernels/avx512/convert.hpp"
+#include "kernels/avx512/key_sums.hpp"
+#include "kernels/avx512/ops.hpp"
+#include "kernels/rows_ahead.hpp"
+#include "kernels/x86/few_rows.hpp"
+
+namespace attnrt::kernels::avx512 {
+namespace {
+
+constexpr int kMostD = 256;  // q's pairs stay in 8 zmm registers
+
+// Scores of keys [j0, j0 + 16) (clamped to the last key; only n stored).
+template <int NV, bool IntoL2>
+static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int n, int keys, int d,
+                             const Bf16* k, std::int64_t ldk, float* s, int rows_ahead, RowsAfter next) {
+  __m512 groups[4];
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; ++g) {
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      const int j = j0 + 4 * g + r < keys ? j0 + 4 * g + r : keys - 1;
+      const Bf16* kr = k + j * ldk;
+      if (rows_ahead > 0) x86::prefetch_lines<IntoL2>(row_ahead(k, ldk, keys, next, j + rows_ahead), d);
+      acc[r] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+      for (int i = 0; i < NV; ++i) {
+        const __m512i kv = _mm512_maskz_loadu_epi16(first32(d - 32 * i), kr + 32 * i);
+        acc[r] = _mm512_dpbf16_ps(acc[r], std::bit_cast<__m512bh>(kv), qv[i]);
+      }
+    }
+    groups[g] = sum_chunks4(acc);
+  }
+  _mm512_mask_storeu_ps(s + j0, first16(n), _mm512_mul_ps(sum_groups4(groups), scale));
+}
+
+template <int NV, bool IntoL2>
+static inline bool qk_row(int keys, int d, const float* q, const Bf16* k, std::int64_t ldk, float alpha,
+                          float* s, int rows_ahead, RowsAfter next) {
+  __m512bh qv[NV];
+  __mmask16 inexact = 0;
+  const __m512i low_half = _mm512_set1_epi32(0xffff);
+#pragma GCC unroll 8
+  for (int i = 0; i < NV; ++i) {
+    const __m512 lo = _mm512_maskz_loadu_ps(first16(d - 32 * i), q + 32 * i);
+    const __m512 hi = _mm512_maskz_loadu_ps(first16(d - 32 * i - 16), q + 32 * i + 16);
+    inexact |= _mm512_test_epi32_mask(_mm512_castps_si512(lo), low_half);
+    inexact |= _mm512_test_epi32_mask(_mm512_castps_si512(hi), low_half);
+    qv[i] = _mm512_cvtne2ps_pbh(hi, lo);
+  }
+  if (inexact) return false;
+  const __m512 scale = _mm512_set1_ps(alpha);
+  for (int j0 = 0; j0 < keys; j0 += 16)
+    qk_keys16<NV, IntoL2>(qv, scale, j0, keys - j0, keys, d, k, ldk, s, rows_ahead, next);
+  return true;
+}
+
+}  // namespace
+
+template <bool IntoL2>
+bool qk_bf16_row_dot(int keys, int d, const float* q, const Bf16* k, std::int64_t ldk, float alpha, float* s,
+                     int rows_ahead, RowsAfter next) {
+  if (d > kMostD) return false;
+  switch ((d + 31) / 32) {
+    case 1: return qk_row<1, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 2: return qk_row<2, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 3: return qk_row<3, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 4: return qk_row<4, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 5: return qk_row<5, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 6: return qk_row<6, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 7: return qk_row<7, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    default: return qk_row<8, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+  }
+}
+
+template bool qk_bf16_row_dot<false>(int, int, const float*, const Bf16*, std::int64_t, float, float*, int,
+                                     RowsAfter);
+template bool qk_bf16_row_dot<true>(int, int, const float*, const Bf16*, std::int64_t, float, float*, int,
+                                    RowsAfter);
+
+}  // namespace attnrt::kernels::avx512
