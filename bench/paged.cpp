@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/check.hpp"
+#include "bench/layout_read.hpp"
 #include "bench/plan_text.hpp"
 #include "bench/timing.hpp"
 #include "bench/workload.hpp"
@@ -83,6 +84,14 @@ int run_paged(Engine& engine, const Options& opt) {
               bytes / td.median * 1e-9, td.min * 1e3, work / td.min * 1e-9);
   std::printf("  paged / contiguous GFLOP/s: %.3f median, %.3f best (issue 20 target: >= 0.95)\n",
               td.median / tp.median, td.min / tp.min);
+  // What the layout costs a plain read of the same bytes, in the same run.
+  if (const auto r = time_layout_reads(k, v, w.k(), w.v(), table, slots, shape.kv_len, opt.reps)) {
+    const auto gbps = [&](const Timing& t) { return r->bytes / t.median * 1e-9; };
+    std::printf("  plain read of these K/V bytes, one core, GB/s: pieces in the call's order %.2f, contiguous %.2f "
+                "(%.3f); whole pages across heads %.2f (%.3f)\n",
+                gbps(r->paged), gbps(r->contiguous), r->contiguous.median / r->paged.median, gbps(r->page_major),
+                r->contiguous.median / r->page_major.median);
+  }
   std::printf("  check, sampled rows: max |err| %.3g, tolerance %.3g: %s\n", worst, tol, pass ? "pass" : "FAIL");
   return pass ? 0 : 1;
 }

@@ -165,26 +165,17 @@ std::optional<ThroughputLoop> bf16_dot_loop() {
   return std::nullopt;
 }
 
-namespace {
-
-// The streaming sum: 16-byte vectors into independent accumulators, so the
-// loads, not the adds, limit it.
-using V = float __attribute__((vector_size(16)));
-constexpr int kAcc = 8;
-constexpr std::size_t kBlockFloats = 4 * kAcc;  // one iteration's floats
-
-void read_sum(const float* data, std::size_t floats) {
-  const V* v = reinterpret_cast<const V*>(data);
-  V acc[kAcc] = {};
-  for (std::size_t i = 0; i < floats / 4; i += kAcc) {
-#pragma GCC unroll 8
-    for (int a = 0; a < kAcc; ++a) acc[a] += v[i + a];
-  }
-  for (int a = 1; a < kAcc; ++a) acc[0] += acc[a];
-  if (acc[0][0] == 42.0f) g_sink = acc[0][1];
+void ReadSum::keep() const {
+  V t = acc[0];
+  for (int a = 1; a < kAcc; ++a) t += acc[a];
+  if (t[0] == 42.0f) g_sink = t[1];
 }
 
-}  // namespace
+void read_sum(const float* data, std::size_t floats) {
+  ReadSum r;
+  r.add(data, floats);
+  r.keep();
+}
 
 ComputeProbe::ComputeProbe(const ThroughputLoop& loop, int threads) : loop_(loop), threads_(threads), iters_(1 << 14) {
   while (time_team(loop_, threads_, iters_).slowest < 0.03) iters_ *= 2;
@@ -207,8 +198,8 @@ ComputePeak ComputeProbe::best_of(int trials) const {
 }
 
 ReadProbe::ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes)
-    : buf_(buffer_bytes / (sizeof(float) * kBlockFloats) * kBlockFloats * sizeof(float)),
-      window_(std::min(sample_bytes, buf_.bytes()) / (sizeof(float) * kBlockFloats) * kBlockFloats) {
+    : buf_(buffer_bytes / (sizeof(float) * kReadBlockFloats) * kReadBlockFloats * sizeof(float)),
+      window_(std::min(sample_bytes, buf_.bytes()) / (sizeof(float) * kReadBlockFloats) * kReadBlockFloats) {
   // Write every page (a never-written page would read from the shared zero
   // page), then read it all once to settle the page tables and TLB.
   float* f = static_cast<float*>(buf_.data());

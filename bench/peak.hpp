@@ -81,6 +81,26 @@ class ComputeProbe {
   std::int64_t iters_;
 };
 
+// The read probes' loop: 16-byte vectors summed into independent
+// accumulators, so the loads, not the adds, limit it; inline, so that a
+// caller reading many small pieces pays no call per piece.
+inline constexpr std::size_t kReadBlockFloats = 32;  // one iteration's floats
+struct ReadSum {
+  using V = float __attribute__((vector_size(16)));
+  static constexpr int kAcc = 8;
+  V acc[kAcc] = {};
+  // floats: a multiple of kReadBlockFloats.
+  void add(const float* data, std::size_t floats) {
+    const V* v = reinterpret_cast<const V*>(data);
+    for (std::size_t i = 0; i < floats / 4; i += kAcc) {
+#pragma GCC unroll 8
+      for (int a = 0; a < kAcc; ++a) acc[a] += v[i + a];
+    }
+  }
+  void keep() const;  // the sum stored where no compiler can drop the loads
+};
+void read_sum(const float* data, std::size_t floats);
+
 // Read bandwidth of the calling thread: a buffer far larger than the
 // last-level cache, allocated, written and read once up front; a sample
 // streams (sums) the next `sample_bytes` of it (samples take turns over the
