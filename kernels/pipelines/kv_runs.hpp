@@ -143,47 +143,54 @@ inline void load_page_into_tlb(const HeadProblem& p, KvSide side, std::int64_t j
 // up to kPiecesAhead pieces or kRowsAhead rows (past the farthest any
 // kernel prefetches: 64 int8 rows and a 16-key block at D128 on avx512).
 // A window slid forward a page at a time as the runs advance, so a run
-// costs a table lookup per new page, not one per piece it lists.
+// costs a table lookup per new page, not one per piece it lists, and no
+// division or copy of the list (for_each_kv_run carries its page slot
+// along too). Around the kernels a run costs ~20 ns; bf16 decode in pages
+// of 16 with K/V in L3 (B1 H8 N4096 D128, Zen 4) spent 12% of its samples
+// there, 8.5% after these changes (5% fewer samples in all).
 class PagesAhead {
  public:
   static constexpr int kPiecesAhead = 16;
   static constexpr int kRowsAhead = 128;
 
   PagesAhead(const HeadProblem& p, KvSide side)
-      : p_(p), k_(side == KvSide::k), base_(static_cast<const std::byte*>(k_ ? p.k : p.v)),
-        row_bytes_((k_ ? p.ldk : p.ldv) * static_cast<std::int64_t>(p.kv_elem_bytes())) {}
+      : p_(p), base_(static_cast<const std::byte*>(side == KvSide::k ? p.k : p.v)),
+        row_bytes_((side == KvSide::k ? p.ldk : p.ldv) * static_cast<std::int64_t>(p.kv_elem_bytes())),
+        page_bytes_((side == KvSide::k ? p.k_page_stride : p.v_page_stride) *
+                    static_cast<std::int64_t>(p.kv_elem_bytes())) {}
 
-  // The pieces from key j (< p.n) on.
-  RowsAfter from(std::int64_t j) {
-    const std::int64_t ps = p_.page_size, slot = j / ps;
-    if (n_ > 0 && slot > slot0_) {  // drop the pages before j's
+  // The pieces from row `skip` of page slot `slot` on (a key below p.n).
+  RowsAfter from(std::int64_t slot, int skip) {
+    const std::int64_t ps = p_.page_size;
+    buf_[at_] = first_;  // the last call's first piece whole again
+    if (n_ > 0 && slot > slot0_) {  // drop the pages before `slot`
       const int drop = static_cast<int>(std::min<std::int64_t>(slot - slot0_, n_));
-      std::copy(page_ + drop, page_ + n_, page_);
+      at_ += drop;
       n_ -= drop;
       slot0_ += drop;
     }
-    if (n_ == 0) slot0_ = slot;
-    const std::int64_t reach = std::min<std::int64_t>(p_.n, j + kRowsAhead);  // the keys the list should cover
-    for (std::int64_t s = slot0_ + n_; n_ < kPiecesAhead && s * ps < reach; ++s)
-      page_[n_++] = base_ + (k_ ? p_.k_offset(s * ps) : p_.v_offset(s * ps)) * static_cast<std::int64_t>(p_.kv_elem_bytes());
-    for (int i = 0; i < n_; ++i) {
-      const std::int64_t first = (slot0_ + i) * ps;
-      runs_[i] = {page_[i], static_cast<int>(std::min<std::int64_t>(ps, p_.n - first))};
+    if (n_ == 0) slot0_ = slot, at_ = 0;
+    if (at_ + kPiecesAhead > kBuffer) {  // (every kPiecesAhead pages or so)
+      std::copy(buf_ + at_, buf_ + at_ + n_, buf_);
+      at_ = 0;
     }
-    const int skip = static_cast<int>(j - slot * ps);  // j's row in its page
-    runs_[0] = {page_[0] + skip * row_bytes_, runs_[0].count - skip};
-    return {runs_, n_};
+    const std::int64_t reach = std::min<std::int64_t>(p_.n, slot * ps + skip + kRowsAhead);
+    for (std::int64_t s = slot0_ + n_; n_ < kPiecesAhead && s * ps < reach; ++s)
+      buf_[at_ + n_++] = {base_ + p_.pages[s] * page_bytes_, static_cast<int>(std::min<std::int64_t>(ps, p_.n - s * ps))};
+    first_ = buf_[at_];
+    buf_[at_] = {static_cast<const std::byte*>(first_.rows) + skip * row_bytes_, first_.count - skip};
+    return {buf_ + at_, n_};
   }
 
  private:
+  static constexpr int kBuffer = 2 * kPiecesAhead;  // the window slides along it
   const HeadProblem& p_;
-  bool k_;
   const std::byte* base_;
-  std::int64_t row_bytes_;  // one row stride, in bytes
-  std::int64_t slot0_ = 0;  // page slot of page_[0]
-  int n_ = 0;
-  const std::byte* page_[kPiecesAhead];  // first rows of pages slot0_, slot0_ + 1, ...
-  RowRun runs_[kPiecesAhead];
+  std::int64_t row_bytes_, page_bytes_;  // one row stride and one page stride, in bytes
+  std::int64_t slot0_ = 0;               // page slot of buf_[at_]
+  int at_ = 0, n_ = 0;
+  RowRun buf_[kBuffer];  // pages slot0_, slot0_ + 1, ... at buf_[at_ ...] (written before read)
+  RowRun first_ = {};    // buf_[at_] whole (the call cut its first rows)
 };
 
 // How for_each_kv_run hands rows over.
@@ -270,30 +277,41 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
     for (int a = 0; a < kPagesPrefetched; ++a) window_page(first, a, false);
     for (int a = 1; a < kPagesLoaded; ++a) window_page(first, a, true);
   }
-  const auto after = [&](int end) {
-    return opt.pages_ahead && first + end < p.n ? ahead.from(first + end) : RowsAfter::none();
+  // Key first + c sits at row `off` of page slot `slot`, both carried along
+  // as c advances: no division per run.
+  const std::int64_t page_bytes = (k ? p.k_page_stride : p.v_page_stride) * esz;
+  std::int64_t slot = first / ps;
+  int off = static_cast<int>(first % ps);
+  const auto page_start = [&](std::int64_t s) { return base + p.pages[s] * page_bytes; };
+  // The pieces from `keys` on past key first + c.
+  const auto after = [&](int keys) {
+    if (!opt.pages_ahead) return RowsAfter::none();
+    std::int64_t s = slot;
+    int o = off + keys;
+    for (; o >= ps; o -= ps) ++s;
+    return s * ps + o < p.n ? ahead.from(s, o) : RowsAfter::none();
   };
   for (int c = 0; c < count;) {  // c is always a multiple of quantum
-    const std::int64_t j = first + c;
-    const int in_page = ps - static_cast<int>(j % ps);  // keys from j to its page's end
-    const int q_end = std::min(count, (c / quantum + 1) * quantum);
+    const int in_page = ps - off;  // keys from first + c to its page's end
+    const int q_end = std::min(count, c + quantum);
+    int end = q_end;
     if (c + in_page >= q_end) {
       // In place up to the last quantum boundary inside the page.
-      int end = std::min(count, c + in_page);
-      if (end < count) end = end / quantum * quantum;
+      end = std::min(count, c + in_page);
+      if (end < count && quantum > 1) end = end / quantum * quantum;
       enter_pages_to(first + end);
-      if (next_page && end == c + in_page && first + end < p.n) prefetch_next_page(row(first + end), row_bytes);
-      f(KvRun{c, end - c, row(j), ld, after(end)});
-      c = end;
+      if (next_page && end == c + in_page && first + end < p.n) prefetch_next_page(page_start(slot + 1), row_bytes);
+      f(KvRun{c, end - c, page_start(slot) + off * ld * esz, ld, after(end - c)});
     } else {
       const int width = k ? p.d : p.dv;
       enter_pages_to(first + q_end);
       for (int i = c; i < q_end; ++i) std::memcpy(stage + (i - c) * row_bytes, row(first + i), row_bytes);
       // (The stage's rows are `width` apart, the pages' ld: prefetches run
       // on in place only where the strides agree.)
-      f(KvRun{c, q_end - c, stage, width, width == ld ? after(q_end) : RowsAfter::none()});
-      c = q_end;
+      f(KvRun{c, q_end - c, stage, width, width == ld ? after(q_end - c) : RowsAfter::none()});
     }
+    for (off += end - c; off >= ps; off -= ps) ++slot;
+    c = end;
   }
 }
 
