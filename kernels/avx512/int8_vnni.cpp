@@ -43,7 +43,9 @@ static inline __m512i low_digit(__m512i v) { return _mm512_srai_epi32(_mm512_sll
 
 // ---- Q·Kᵀ ------------------------------------------------------------------
 
-// Scores of keys [j0, j0 + 16) (clamped to the last key; only n stored).
+// Scores of keys [j0, j0 + 16) (clamped to the last key; only n stored),
+// in groups of four: a call of fewer keys (a small page's) computes only
+// the groups it stores.
 template <int NV, bool IntoL2>
 static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m512i bias2, __m512i bias0,
                              __m512 unit, int j0, int n, int keys, int d, const I8* k, std::int64_t ldk,
@@ -52,6 +54,10 @@ static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m51
   __m512i lo[4], hi[4];
 #pragma GCC unroll 4
   for (int g = 0; g < 4; ++g) {
+    if (4 * g >= n) {
+      lo[g] = hi[g] = _mm512_setzero_si512();
+      continue;
+    }
     __m512i lo4[4], hi4[4];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {

@@ -28,13 +28,19 @@ namespace {
 
 constexpr int kMostD = 256;  // q's pairs stay in 8 zmm registers
 
-// Scores of keys [j0, j0 + 16) (clamped to the last key; only n stored).
+// Scores of keys [j0, j0 + 16) (clamped to the last key; only n stored),
+// in groups of four: a call of fewer keys (a small page's) computes only
+// the groups it stores.
 template <int NV, bool IntoL2>
 static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int n, int keys, int d,
                              const Bf16* k, std::int64_t ldk, float* s, int rows_ahead, RowsAfter next) {
   __m512 groups[4];
 #pragma GCC unroll 4
   for (int g = 0; g < 4; ++g) {
+    if (4 * g >= n) {
+      groups[g] = _mm512_setzero_ps();
+      continue;
+    }
     __m512 acc[4];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
