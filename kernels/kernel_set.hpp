@@ -77,7 +77,9 @@ constexpr bool has_features(std::uint32_t cpu, std::uint32_t needs) { return (cp
 // rows_ahead.hpp), or none when they follow in memory. Only prefetches read
 // there (kv_runs.hpp), so a kernel that prefetches K or V rows ahead streams
 // across a page end as it does across its call's end, and never fetches the
-// lines past a page, which belong to something else.
+// lines past a page, which belong to something else. A call that spans
+// pieces (FewRowKernels::span_rows) reads its own keys past the first piece
+// there too (RowsAfter::in_place).
 
 // S[rows x keys] = alpha * Q·Kᵀ: fp32 Q rows [rows x d] (row stride ldq) and
 // K rows [keys x d] (row stride ldk elements) read in place, any rows >= 1,
@@ -143,6 +145,12 @@ struct FewRowKernels {
   // CPU features these kernels need beyond their set's (e.g. int8 codes on
   // VNNI): a set lists such an entry before the one that serves without.
   std::uint32_t requires_cpu = kFeatureNone;
+  // Calls of up to this many rows may span page pieces (RowsAfter::
+  // in_place): qk, pv_rows and the codes' pair read their keys past the
+  // first piece from `next`'s runs. The pipelines then hand a paged cache
+  // over in calls of many pieces where the stream setting lists them
+  // (across_pages), not a call per piece. 0: none.
+  int span_rows = 0;
 };
 
 // Whether every code format's pair is whole or absent, [plain]'s absent.

@@ -33,9 +33,15 @@ struct RowRun {
 
 // The rows after a direct kernel call's own: `n` runs, in order (none: a
 // sequence's last keys), or, with runs null, in memory after (dense K/V).
+//
+// A call that spans page pieces (FewRowKernels::span_rows) has only its
+// first `in_place` rows at its row pointer; its others are the first rows
+// of the runs, in order, and the runs' rows after those follow its last.
+// 0: all of a call's rows are at its pointer.
 struct RowsAfter {
   const RowRun* runs = nullptr;
   int n = 0;
+  int in_place = 0;
   bool in_memory() const { return runs == nullptr; }
   static RowsAfter none() {
     static constexpr RowRun kNone{nullptr, 0};
@@ -56,6 +62,53 @@ inline const T* row_ahead(const T* rows, std::int64_t ld, int n, RowsAfter next,
   }
   return rows;
 }
+
+// The rows of a call of `keys` rows at its pointer: all of them, or where
+// it spans pieces, the first next.in_place.
+inline int rows_in_place(int keys, RowsAfter next) { return next.in_place > 0 ? next.in_place : keys; }
+
+// Row after row from row `from` of a call (n rows at `rows`, ld apart, then
+// next's runs, as row_ahead counts them); past the runs the call's first
+// row again. A step is an add and a count, so a kernel walks pages of one
+// key as it walks one long run, and a call may span many.
+template <class T>
+class RowWalk {
+ public:
+  RowWalk(const T* rows, std::int64_t ld, int n, RowsAfter next, int from = 0)
+      : row_(rows), first_(rows), ld_(ld), left_(next.in_memory() ? kEndless : n), run_(next.runs),
+        end_(next.runs + next.n) {
+    if (left_ <= 0) next_run();
+    while (from >= left_) from -= left_, next_run();
+    row_ += from * ld_;
+    left_ -= from;
+  }
+  const T* row() const { return row_; }
+  void step() {
+    row_ += ld_;
+    if (--left_ == 0) next_run();
+  }
+
+ private:
+  static constexpr int kEndless = 1 << 30;  // rows that follow in memory (never counted down to 0)
+  void next_run() {
+    while (run_ < end_ && run_->count <= 0) ++run_;
+    if (run_ < end_) {
+      row_ = static_cast<const T*>(run_->rows);
+      left_ = run_->count;
+      ++run_;
+    } else {
+      row_ = first_;
+      ld_ = 0;
+      left_ = kEndless;
+    }
+  }
+  const T* row_;
+  const T* first_;
+  std::int64_t ld_;
+  int left_;
+  const RowRun* run_;
+  const RowRun* end_;
+};
 
 // Row i, but past the call's rows (when they do not follow in memory) the
 // call's first row again, whatever `next` lists: the avx2 set's P·V tiles,

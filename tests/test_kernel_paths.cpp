@@ -441,6 +441,88 @@ TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
 // always).
 bool runs(const FewRowKernels& f) { return kEmulatedSets || cpu_runs(f); }
 
+// A call that spans page pieces (FewRowKernels::span_rows) computes exactly
+// what the same call on its keys' rows in one run does: its first piece's
+// rows in place from a row inside the piece, the rest from the runs listed
+// after, pieces of 1, 3 and 16 rows placed in reverse order, the list
+// running on past the call's keys; Q·Kᵀ (also on bf16-valued q, which a
+// bf16 set may take on dot products), P·V written and added to, and each
+// code format's pair on codes.
+TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
+  const KernelSet& k = ks();
+  if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
+  int checked = 0;
+  for (const FewRowKernels* few : k.few_rows) {
+    const FewRowKernels& f = *few;
+    if (f.span_rows < 1 || !runs(f)) continue;
+    SCOPED_TRACE(f.name);
+    std::mt19937 rng(41);
+    for (const int d : {128, 131})
+      for (const int piece : {1, 3, 16})
+        for (const int keys : {1, 5, 16, 37, 64}) {
+          SCOPED_TRACE("d " + std::to_string(d) + ", pieces of " + std::to_string(piece) + ", keys " +
+                       std::to_string(keys));
+          const int off = piece > 1 ? 1 : 0;  // the call starts inside its first piece
+          const int pieces = (off + keys + 40) / piece + 1;  // and the list runs on past it
+          const int rows = pieces * piece - off;
+          const std::int64_t ldr = d + 5;
+          // Each element type the entry reads: the set's dtype, then 1-byte codes.
+          const auto check = [&](std::size_t esz, const auto& fill, kernels::QkDirectFn qk, kernels::PvDirectRowsFn pv,
+                                 const char* what) {
+            SCOPED_TRACE(what);
+            std::vector<std::byte> dense(static_cast<std::size_t>(rows) * ldr * esz);
+            fill(dense);
+            // Piece i holds rows [i * piece - off, ...) of the call, at pool slot pieces - 1 - i.
+            std::vector<std::byte> pool(static_cast<std::size_t>(pieces) * piece * ldr * esz);
+            const auto slot = [&](int i) { return pool.data() + static_cast<std::size_t>(pieces - 1 - i) * piece * ldr * esz; };
+            for (int g = off; g < pieces * piece; ++g)
+              std::memcpy(slot(g / piece) + static_cast<std::size_t>(g % piece) * ldr * esz,
+                          dense.data() + static_cast<std::size_t>(g - off) * ldr * esz, ldr * esz);
+            std::vector<kernels::RowRun> list;
+            for (int i = 1; i < pieces; ++i) list.push_back({slot(i), piece});
+            const kernels::RowsAfter span{list.data(), static_cast<int>(list.size()), piece - off};
+            const std::byte* first = slot(0) + static_cast<std::size_t>(off) * ldr * esz;
+            Matrix q(1, d, d, DType::f32, rng);
+            for (const Matrix& qm : {q, bf16_valued(q)}) {
+              std::vector<float> s0(keys, kSentinel), s1(keys, kSentinel);
+              qk(1, keys, d, qm.f32(), d, dense.data(), ldr, 0.5f, s0.data(), keys, {});
+              qk(1, keys, d, qm.f32(), d, first, ldr, 0.5f, s1.data(), keys, span);
+              EXPECT_EQ(s0, s1) << "qk";
+            }
+            Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
+            for (int c = 0; c < keys; ++c)
+              static_cast<float*>(a.data())[kernels::a_panel_index(k, 0, c, keys)] =
+                  std::uniform_real_distribution<float>(0, 1)(rng);
+            for (const bool accumulate : {false, true}) {
+              std::vector<float> o0(d, 0.25f), o1(d, 0.25f);
+              pv(1, keys, a.data(), dense.data(), ldr, d, o0.data(), d, accumulate, {});
+              pv(1, keys, a.data(), first, ldr, d, o1.data(), d, accumulate, span);
+              EXPECT_EQ(o0, o1) << "pv_rows, " << (accumulate ? "added to" : "written");
+            }
+          };
+          const std::size_t esz = kernels::dtype_size(k.dtype);
+          check(esz, [&](std::vector<std::byte>& b) {
+            const Matrix m(rows, d, ldr, k.dtype, rng);
+            std::memcpy(b.data(), m.data(), b.size());
+          }, f.qk, f.pv_rows, "rows of the set's dtype");
+          for (const attnrt_dtype t : {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2}) {
+            const FewRowKernels::Codes& codes = f.codes[t == ATTNRT_I8 ? 1 : t == ATTNRT_F8_E4M3 ? 2 : 3];
+            if (!codes.qk) continue;
+            check(1, [&](std::vector<std::byte>& b) {
+              for (std::byte& x : b) {
+                std::uint8_t c;
+                do c = static_cast<std::uint8_t>(rng()); while (!std::isfinite(code_to_double(t, c)));
+                x = static_cast<std::byte>(c);
+              }
+            }, codes.qk, codes.pv_rows, dtype_name(t));
+          }
+          ++checked;
+          if (HasFailure()) return;
+        }
+  }
+  if (checked == 0) GTEST_SKIP() << k.name << " has no few-row entry whose calls span pieces (or none runs here)";
+}
+
 // Every one of the 256 codes of each format through each set's own code
 // kernels (the vector loads that widen them, full and masked): Q·Kᵀ of rows
 // of ones against key c holding code c at one place and zeros elsewhere,

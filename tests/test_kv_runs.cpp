@@ -63,53 +63,95 @@ const std::byte* row(const kernels::HeadProblem& p, KvSide side, std::int64_t j)
   return static_cast<const std::byte*>(k ? p.k : p.v) + (k ? p.k_offset(j) : p.v_offset(j)) * sizeof(float);
 }
 
-TEST(KvRuns, RunsHoldTheirRowsAndListTheRowsAfter) {
-  const int d = 8;
-  for (const bool pages_ahead : {true, false})
+// Rows of n keys of d floats in pages of 1, 7, 16 and 256 keys, in order,
+// reversed and shared, K and V, for consumers of quanta 1 and 16:
+// f(pool, side, quantum, stage) for each, traced.
+constexpr int kKeys = 3 * 256 + 5, kDim = 8;
+template <class F>
+void for_each_layout(F&& f) {
   for (const int ps : {1, 7, 16, 256})
     for (const Order order : {Order::in_order, Order::reverse, Order::shared})
       for (const KvSide side : {KvSide::k, KvSide::v})
         for (const int quantum : {1, 16}) {
-          const int n = 3 * 256 + 5;
-          const PagedPool t = pool(n, ps, d, order);
-          SCOPED_TRACE(std::string(pages_ahead ? "pages ahead listed" : "none listed") + ", pages of " +
-                       std::to_string(ps) + ", order " + std::to_string(static_cast<int>(order)) +
+          const PagedPool t = pool(kKeys, ps, kDim, order);
+          SCOPED_TRACE("pages of " + std::to_string(ps) + ", order " + std::to_string(static_cast<int>(order)) +
                        (side == KvSide::k ? ", K" : ", V") + ", quantum " + std::to_string(quantum));
-          std::vector<std::byte> stage(static_cast<std::size_t>(quantum) * d * sizeof(float));
-          const std::int64_t first = 3;  // a range from inside the first page
-          const int count = n - 40;
-          int covered = 0;
-          kernels::for_each_kv_run(t.p, side, first, count, quantum, stage.data(), [&](const KvRun& r) {
-            ASSERT_EQ(r.c, covered) << "runs in order, none skipped";
-            covered += r.count;
-            for (int i = 0; i < r.count; ++i)
-              ASSERT_EQ(0, std::memcmp(r.rows + i * r.ld * sizeof(float), row(t.p, side, first + r.c + i), d * sizeof(float)))
-                  << "key " << first + r.c + i;
-            const std::int64_t after = first + r.c + r.count;
-            if (r.next.in_memory()) {
-              ADD_FAILURE() << "a paged run's next rows said to follow in memory";
-              return;
-            }
-            if (!pages_ahead) {  // prefetches stop at the page's end
-              EXPECT_EQ(r.next.n, 0) << "after key " << after;
-              return;
-            }
-            // Every listed row is the next key's, and the list reaches as
-            // far as the window promises (or the keys' end).
-            int listed = 0;
-            for (int m = 0; m < r.next.n; ++m)
-              for (int i = 0; i < r.next.runs[m].count; ++i, ++listed)
-                ASSERT_EQ(static_cast<const std::byte*>(r.next.runs[m].rows) + i * r.ld * sizeof(float),
-                          row(t.p, side, after + listed))
-                    << "row " << listed << " after key " << after;
-            if (r.rows != stage.data() || r.ld == d) {
-              const std::int64_t want = std::min<std::int64_t>(
-                  n - after, std::min<std::int64_t>(PagesAhead::kRowsAhead, (PagesAhead::kPiecesAhead - 1) * ps));
-              EXPECT_GE(listed, want) << "after key " << after;
-            }
-          }, {.pages_ahead = pages_ahead});
-          EXPECT_EQ(covered, count);
+          std::vector<std::byte> stage(static_cast<std::size_t>(quantum) * kDim * sizeof(float));
+          f(t, side, quantum, stage);
+          if (::testing::Test::HasFatalFailure()) return;
         }
+}
+
+TEST(KvRuns, RunsHoldTheirRowsAndListTheRowsAfter) {
+  const int d = kDim, n = kKeys;
+  for (const bool pages_ahead : {true, false})
+    for_each_layout([&](const PagedPool& t, KvSide side, int quantum, std::vector<std::byte>& stage) {
+      SCOPED_TRACE(pages_ahead ? "pages ahead listed" : "none listed");
+      const std::int64_t first = 3;  // a range from inside the first page
+      const int count = n - 40;
+      int covered = 0;
+      kernels::for_each_kv_run(t.p, side, first, count, quantum, stage.data(), [&](const KvRun& r) {
+        ASSERT_EQ(r.c, covered) << "runs in order, none skipped";
+        covered += r.count;
+        for (int i = 0; i < r.count; ++i)
+          ASSERT_EQ(0, std::memcmp(r.rows + i * r.ld * sizeof(float), row(t.p, side, first + r.c + i), d * sizeof(float)))
+              << "key " << first + r.c + i;
+        const std::int64_t after = first + r.c + r.count;
+        if (r.next.in_memory()) {
+          ADD_FAILURE() << "a paged run's next rows said to follow in memory";
+          return;
+        }
+        if (!pages_ahead) {  // prefetches stop at the page's end
+          EXPECT_EQ(r.next.n, 0) << "after key " << after;
+          return;
+        }
+        // Every listed row is the next key's, and the list reaches as
+        // far as the window promises (or the keys' end).
+        int listed = 0;
+        for (int m = 0; m < r.next.n; ++m)
+          for (int i = 0; i < r.next.runs[m].count; ++i, ++listed)
+            ASSERT_EQ(static_cast<const std::byte*>(r.next.runs[m].rows) + i * r.ld * sizeof(float),
+                      row(t.p, side, after + listed))
+                << "row " << listed << " after key " << after;
+        if (r.rows != stage.data() || r.ld == d) {
+          const std::int64_t want = std::min<std::int64_t>(
+              n - after, std::min<std::int64_t>(PagesAhead::kRowsAhead, (PagesAhead::kPiecesAhead - 1) * t.p.page_size));
+          EXPECT_GE(listed, want) << "after key " << after;
+        }
+      }, {.pages_ahead = pages_ahead});
+      EXPECT_EQ(covered, count);
+    });
+}
+
+// Where the kernels read across pieces (KvRunOptions::span): calls of at
+// most kSpanKeys keys, cut at the quantum, each its first piece's rows in
+// place and the rest listed, then kRowsAhead rows more (or to the keys'
+// end) for the prefetches; nothing staged. Walked as the kernels walk them
+// (RowWalk).
+TEST(KvRuns, SpanningCallsListTheirKeysAndTheRowsAfter) {
+  const int d = kDim, n = kKeys;
+  for_each_layout([&](const PagedPool& t, KvSide side, int quantum, std::vector<std::byte>& stage) {
+    const std::int64_t first = 3;
+    const int count = n - 40;
+    int covered = 0;
+    kernels::for_each_kv_run(t.p, side, first, count, quantum, stage.data(), [&](const KvRun& r) {
+      ASSERT_EQ(r.c, covered) << "calls in order, none skipped";
+      ASSERT_LE(r.count, PagesAhead::kSpanKeys);
+      if (r.c + r.count < count) {
+        ASSERT_EQ(r.count % quantum, 0) << "a call cut inside a quantum";
+      }
+      ASSERT_NE(r.rows, stage.data()) << "a spanning call's rows staged";
+      ASSERT_GT(r.next.in_place, 0);
+      covered += r.count;
+      const std::int64_t want = std::min<std::int64_t>(n - first - r.c, r.count + PagesAhead::kRowsAhead);
+      kernels::RowWalk<float> w(reinterpret_cast<const float*>(r.rows), r.ld,
+                                kernels::rows_in_place(r.count, r.next), r.next);
+      for (std::int64_t i = 0; i < want; ++i, w.step())
+        ASSERT_EQ(0, std::memcmp(w.row(), row(t.p, side, first + r.c + i), d * sizeof(float)))
+            << "row " << i << " of the call at key " << first + r.c;
+    }, {.pages_ahead = true, .span = true});
+    EXPECT_EQ(covered, count);
+  });
 }
 
 }  // namespace

@@ -43,15 +43,16 @@ static inline __m512i low_digit(__m512i v) { return _mm512_srai_epi32(_mm512_sll
 
 // ---- Q·Kᵀ ------------------------------------------------------------------
 
-// Scores of keys [j0, j0 + 16) (clamped to the last key; only n stored),
-// in groups of four: a call of fewer keys (a small page's) computes only
-// the groups it stores.
+// Scores of keys [j0, j0 + 16), n of them real (the others repeat the last
+// real key's row; only n stored), K rows from `key` and their prefetches
+// from `ahead` (walked one row per real key), in groups of four: a call of
+// fewer keys (a small page's) computes only the groups it stores.
 template <int NV, bool IntoL2>
 static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m512i bias2, __m512i bias0,
-                             __m512 unit, int j0, int n, int keys, int d, const I8* k, std::int64_t ldk,
-                             float* s, int rows_ahead, RowsAfter next) {
+                             __m512 unit, int j0, int n, int d, RowWalk<I8>& key, RowWalk<I8>* ahead, float* s) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512i lo[4], hi[4];
+  const I8* kr = key.row();
 #pragma GCC unroll 4
   for (int g = 0; g < 4; ++g) {
     if (4 * g >= n) {
@@ -61,9 +62,7 @@ static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m51
     __m512i lo4[4], hi4[4];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
-      const int j = j0 + 4 * g + r < keys ? j0 + 4 * g + r : keys - 1;
-      const I8* kr = k + j * ldk;
-      if (rows_ahead > 0) x86::prefetch_lines<IntoL2>(row_ahead(k, ldk, keys, next, j + rows_ahead), d);
+      if (4 * g + r < n) kr = x86::next_key_row<IntoL2>(key, ahead, d);
       __m512i kb[NV];
 #pragma GCC unroll 4
       for (int i = 0; i < NV; ++i)
@@ -129,8 +128,11 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
   const __m512i bias2 = lane0(bias(2)), bias1 = lane0(bias(1));
   const __m512i bias0 = _mm512_set1_epi32(bias(0));  // added to the 16 keys' sums
   const __m512 unit = _mm512_set1_ps(alpha * (qmax / kQUnits));
+  const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
+  RowWalk<I8> key(k, ldk, own, next), ahead(k, ldk, own, next, rows_ahead);
   for (int j0 = 0; j0 < keys; j0 += 16)
-    qk_keys16<NV, IntoL2>(digit, bias1, bias2, bias0, unit, j0, keys - j0, keys, d, k, ldk, s, rows_ahead, next);
+    qk_keys16<NV, IntoL2>(digit, bias1, bias2, bias0, unit, j0, keys - j0 < 16 ? keys - j0 : 16, d, key,
+                          rows_ahead > 0 ? &ahead : nullptr, s);
 }
 
 }  // namespace

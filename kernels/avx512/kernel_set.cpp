@@ -109,6 +109,7 @@ constexpr FewRowKernels kFewRows{
                kCodes<S, E4m3>,
                kCodes<S, E5m2>}},
     .requires_cpu = need,
+    .span_rows = 1,  // one row's Q·Kᵀ loops (x86/few_rows.hpp, qk_row_*) and pv_one_row walk pieces
 };
 
 // Per stream setting the table's avx512 column names, an entry per feature

@@ -41,18 +41,20 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
 #pragma GCC unroll 8
   for (int i = 0; i < NV; ++i)
     acc[i] = accumulate ? _mm512_maskz_loadu_ps(lanes(i), o + c0 + 16 * i) : _mm512_setzero_ps();
+  // V rows one after another, across the pieces a spanning call lists, and
+  // the rows kRowAhead<T> on.
+  const int own = rows_in_place(kp, next);
+  RowWalk<T> row(v, ldv, own, next), ahead(v, ldv, own, next, kRowAhead<T>);
   for (int k0 = 0; k0 < kp; k0 += kABlock) {
-    // Row kRowAhead<T> on from the block's first, and the block's rows after it
-    // in memory: the pipelines cut runs at multiples of kABlock (kv_runs.hpp).
-    const T* pf = row_ahead(v, ldv, kp, next, k0 + kRowAhead<T>) + c0;
     const float* a = pa + k0 * kMr;  // the block's row 0 ([kABlock], the last [kp % kABlock])
-    for (int j = 0, keys = kp - k0 < kABlock ? kp - k0 : kABlock; j < keys; ++j) {
+    for (int j = 0, keys = kp - k0 < kABlock ? kp - k0 : kABlock; j < keys; ++j, row.step(), ahead.step()) {
       const __m512 p = _mm512_set1_ps(a[j]);
-      const T* row = v + (k0 + j) * ldv + c0;
+      const T* r = row.row() + c0;
+      const T* pf = ahead.row() + c0;
 #pragma GCC unroll 8
       for (int i = 0; i < NV; ++i) {
-        if ((16 * i * sizeof(T)) % 64 == 0) x86::prefetch_line<IntoL2>(pf + j * ldv + 16 * i);
-        acc[i] = _mm512_fmadd_ps(p, load16_lanes(row + 16 * i, lanes(i)), acc[i]);
+        if ((16 * i * sizeof(T)) % 64 == 0) x86::prefetch_line<IntoL2>(pf + 16 * i);
+        acc[i] = _mm512_fmadd_ps(p, load16_lanes(r + 16 * i, lanes(i)), acc[i]);
       }
     }
   }

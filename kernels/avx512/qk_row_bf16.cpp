@@ -28,13 +28,15 @@ namespace {
 
 constexpr int kMostD = 256;  // q's pairs stay in 8 zmm registers
 
-// Scores of keys [j0, j0 + 16) (clamped to the last key; only n stored),
-// in groups of four: a call of fewer keys (a small page's) computes only
-// the groups it stores.
+// Scores of keys [j0, j0 + 16), n of them real (the others repeat the last
+// real key's row; only n stored), K rows from `key` and their prefetches
+// from `ahead` (walked one row per real key), in groups of four: a call of
+// fewer keys (a small page's) computes only the groups it stores.
 template <int NV, bool IntoL2>
-static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int n, int keys, int d,
-                             const Bf16* k, std::int64_t ldk, float* s, int rows_ahead, RowsAfter next) {
+static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int n, int d, RowWalk<Bf16>& key,
+                             RowWalk<Bf16>* ahead, float* s) {
   __m512 groups[4];
+  const Bf16* kr = key.row();
 #pragma GCC unroll 4
   for (int g = 0; g < 4; ++g) {
     if (4 * g >= n) {
@@ -44,9 +46,7 @@ static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int
     __m512 acc[4];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
-      const int j = j0 + 4 * g + r < keys ? j0 + 4 * g + r : keys - 1;
-      const Bf16* kr = k + j * ldk;
-      if (rows_ahead > 0) x86::prefetch_lines<IntoL2>(row_ahead(k, ldk, keys, next, j + rows_ahead), d);
+      if (4 * g + r < n) kr = x86::next_key_row<IntoL2>(key, ahead, d);
       acc[r] = _mm512_setzero_ps();
 #pragma GCC unroll 8
       for (int i = 0; i < NV; ++i) {
@@ -75,8 +75,11 @@ static inline bool qk_row(int keys, int d, const float* q, const Bf16* k, std::i
   }
   if (inexact) return false;
   const __m512 scale = _mm512_set1_ps(alpha);
+  const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
+  RowWalk<Bf16> key(k, ldk, own, next), ahead(k, ldk, own, next, rows_ahead);
   for (int j0 = 0; j0 < keys; j0 += 16)
-    qk_keys16<NV, IntoL2>(qv, scale, j0, keys - j0, keys, d, k, ldk, s, rows_ahead, next);
+    qk_keys16<NV, IntoL2>(qv, scale, j0, keys - j0 < 16 ? keys - j0 : 16, d, key, rows_ahead > 0 ? &ahead : nullptr,
+                          s);
   return true;
 }
 

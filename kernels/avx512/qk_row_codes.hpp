@@ -26,10 +26,14 @@ namespace attnrt::kernels::avx512 {
 template <StreamParams S, class C>
 static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std::int64_t ldk, float alpha,
                                 float* s, RowsAfter next) {
-  for (int j = 0; j < keys; ++j) {
-    const C* kr = k + j * ldk;
-    if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      x86::prefetch_lines<S.into_l2>(row_ahead(k, ldk, keys, next, j + x86::ahead_of<S, C>), d);
+  const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
+  RowWalk<C> key(k, ldk, own, next), ahead(k, ldk, own, next, S.rows_ahead > 0 ? x86::ahead_of<S, C> : 0);
+  for (int j = 0; j < keys; ++j, key.step()) {
+    const C* kr = key.row();
+    if constexpr (S.rows_ahead > 0) {  // (prefetches never fault, past the last key too)
+      x86::prefetch_lines<S.into_l2>(ahead.row(), d);
+      ahead.step();
+    }
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int x = 0;
     for (; x + 32 <= d; x += 32) {

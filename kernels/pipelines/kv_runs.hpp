@@ -150,8 +150,11 @@ inline void load_page_into_tlb(const HeadProblem& p, KvSide side, std::int64_t j
 // there, 8.5% after these changes (5% fewer samples in all).
 class PagesAhead {
  public:
-  static constexpr int kPiecesAhead = 16;
+  // Keys of one call whose kernels span pieces (KvRunOptions::span).
+  static constexpr int kSpanKeys = 64;
   static constexpr int kRowsAhead = 128;
+  // Enough pieces for a spanning call and the rows after it in pages of one key.
+  static constexpr int kPiecesAhead = kSpanKeys + kRowsAhead;
 
   PagesAhead(const HeadProblem& p, KvSide side)
       : p_(p), base_(static_cast<const std::byte*>(side == KvSide::k ? p.k : p.v)),
@@ -174,7 +177,7 @@ class PagesAhead {
       std::copy(buf_ + at_, buf_ + at_ + n_, buf_);
       at_ = 0;
     }
-    const std::int64_t reach = std::min<std::int64_t>(p_.n, slot * ps + skip + kRowsAhead);
+    const std::int64_t reach = std::min<std::int64_t>(p_.n, slot * ps + skip + kSpanKeys + kRowsAhead);
     for (std::int64_t s = slot0_ + n_; n_ < kPiecesAhead && s * ps < reach; ++s)
       buf_[at_ + n_++] = {base_ + p_.pages[s] * page_bytes_, static_cast<int>(std::min<std::int64_t>(ps, p_.n - s * ps))};
     first_ = buf_[at_];
@@ -207,6 +210,12 @@ struct KvRunOptions {
   // (prefetch_page_into_l2), not the next page's first lines prefetched
   // into L1 (prefetch_next_page).
   bool pages_into_l2 = false;
+  // The consumer's kernels read on across page pieces (FewRowKernels::
+  // span_rows): paged rows come as calls of up to PagesAhead::kSpanKeys
+  // keys, each its first piece's rows in place and the rest listed
+  // (RowsAfter::in_place), not a call per piece and a staged quantum per
+  // straddled page. Needs pages_ahead (the list is what the kernels read).
+  bool span = false;
 };
 
 // Calls f(KvRun) over keys first + [0, count) of side's rows, in order.
@@ -255,7 +264,11 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   const std::int64_t row_bytes = (k ? p.d : p.dv) * esz;
   PagesAhead ahead(p, side);
   const std::int64_t piece_bytes = ps * row_bytes;
-  const bool window = opt.pages_into_l2 && piece_bytes < kMemoryPageBytes;
+  const bool span = opt.span && opt.pages_ahead;
+  // (A spanning call's kernels prefetch through the pieces themselves; the
+  // window's bursts a call apart only got in their way: pages of 1 bf16 key,
+  // S5 on Zen 4, 48-62 ms with it, 26 without.)
+  const bool window = opt.pages_into_l2 && piece_bytes < kMemoryPageBytes && !span;
   const bool next_page = !opt.pages_into_l2 || piece_bytes > kHardwareOnlyBytes;
   // The window (above): key j's page's a-th successor fetched into L2 or
   // loaded from; its first pages as the range starts, then a page on as
@@ -291,6 +304,22 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
     for (; o >= ps; o -= ps) ++s;
     return s * ps + o < p.n ? ahead.from(s, o) : RowsAfter::none();
   };
+  if (span) {
+    // Calls of kSpanKeys keys (a multiple of any quantum) across pieces: a
+    // table lookup per page as the window slides, and nothing per piece.
+    for (int c = 0; c < count;) {
+      const int n = std::min(PagesAhead::kSpanKeys, count - c);
+      const RowsAfter list = ahead.from(slot, off);
+      if (next_page)  // the pages the call enters, touched as a call per piece would
+        for (int r = 1, rows = list.runs[0].count; r < list.n && rows < n; rows += list.runs[r++].count)
+          prefetch_next_page(static_cast<const std::byte*>(list.runs[r].rows), row_bytes);
+      f(KvRun{c, n, static_cast<const std::byte*>(list.runs[0].rows), ld,
+              RowsAfter{list.runs + 1, list.n - 1, list.runs[0].count}});
+      for (off += n; off >= ps; off -= ps) ++slot;
+      c += n;
+    }
+    return;
+  }
   for (int c = 0; c < count;) {  // c is always a multiple of quantum
     const int in_page = ps - off;  // keys from first + c to its page's end
     const int q_end = std::min(count, c + quantum);

@@ -78,6 +78,19 @@ template <bool IntoL2, class T>
   for (int x = 0; x < n; x += 64 / static_cast<int>(sizeof(T))) prefetch_line<IntoL2>(p + x);
 }
 
+// The next key's row from `key`, its prefetch (`ahead`, when given) issued
+// and both walks stepped: the row-walking loops of one row's Q·Kᵀ.
+template <bool IntoL2, class T>
+[[gnu::always_inline]] inline const T* next_key_row(RowWalk<T>& key, RowWalk<T>* ahead, int d) {
+  const T* row = key.row();
+  key.step();
+  if (ahead) {
+    prefetch_lines<IntoL2>(ahead->row(), d);
+    ahead->step();
+  }
+  return row;
+}
+
 // S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
 // FMAs per row (four for one row, two for more) over d in 8-float steps.
 // K rows of T (fp32, or fp16/bf16 widened as loaded).
@@ -86,10 +99,15 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
                                     const T* k, std::int64_t ldk, float alpha, float* s,
                                     std::int64_t lds, RowsAfter next) {
   constexpr int C = R == 1 ? 4 : 2;
-  for (int j = 0; j < keys; ++j) {
-    const T* kr = k + j * ldk;
-    if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      prefetch_lines<S.into_l2>(row_ahead(k, ldk, keys, next, j + ahead_of<S, T>), d);
+  // K rows one after another, across the pieces a spanning call lists.
+  const int own = rows_in_place(keys, next);
+  RowWalk<T> key(k, ldk, own, next), ahead(k, ldk, own, next, S.rows_ahead > 0 ? ahead_of<S, T> : 0);
+  for (int j = 0; j < keys; ++j, key.step()) {
+    const T* kr = key.row();
+    if constexpr (S.rows_ahead > 0) {  // (prefetches never fault, past the last key too)
+      prefetch_lines<S.into_l2>(ahead.row(), d);
+      ahead.step();
+    }
     __m256 acc[R][C];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i)
