@@ -445,9 +445,9 @@ bool runs(const FewRowKernels& f) { return kEmulatedSets || cpu_runs(f); }
 // what the same call on its keys' rows in one run does: its first piece's
 // rows in place from a row inside the piece, the rest from the runs listed
 // after, pieces of 1, 3 and 16 rows placed in reverse order, the list
-// running on past the call's keys; Q·Kᵀ (also on bf16-valued q, which a
-// bf16 set may take on dot products), P·V written and added to, and each
-// code format's pair on codes.
+// running on past the call's keys; one row and span_rows, Q·Kᵀ (also on
+// bf16-valued q, which a bf16 set may take on dot products), P·V written
+// and added to, and each code format's pair on codes.
 TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
@@ -482,22 +482,26 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
             for (int i = 1; i < pieces; ++i) list.push_back({slot(i), piece});
             const kernels::RowsAfter span{list.data(), static_cast<int>(list.size()), piece - off};
             const std::byte* first = slot(0) + static_cast<std::size_t>(off) * ldr * esz;
-            Matrix q(1, d, d, DType::f32, rng);
-            for (const Matrix& qm : {q, bf16_valued(q)}) {
-              std::vector<float> s0(keys, kSentinel), s1(keys, kSentinel);
-              qk(1, keys, d, qm.f32(), d, dense.data(), ldr, 0.5f, s0.data(), keys, {});
-              qk(1, keys, d, qm.f32(), d, first, ldr, 0.5f, s1.data(), keys, span);
-              EXPECT_EQ(s0, s1) << "qk";
-            }
-            Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
-            for (int c = 0; c < keys; ++c)
-              static_cast<float*>(a.data())[kernels::a_panel_index(k, 0, c, keys)] =
-                  std::uniform_real_distribution<float>(0, 1)(rng);
-            for (const bool accumulate : {false, true}) {
-              std::vector<float> o0(d, 0.25f), o1(d, 0.25f);
-              pv(1, keys, a.data(), dense.data(), ldr, d, o0.data(), d, accumulate, {});
-              pv(1, keys, a.data(), first, ldr, d, o1.data(), d, accumulate, span);
-              EXPECT_EQ(o0, o1) << "pv_rows, " << (accumulate ? "added to" : "written");
+            for (const int rows : {1, f.span_rows}) {
+              SCOPED_TRACE(std::to_string(rows) + " rows");
+              const Matrix q(rows, d, d, DType::f32, rng);
+              for (const Matrix& qm : {q, bf16_valued(q)}) {
+                std::vector<float> s0(static_cast<std::size_t>(rows) * keys, kSentinel), s1(s0.size(), kSentinel);
+                qk(rows, keys, d, qm.f32(), d, dense.data(), ldr, 0.5f, s0.data(), keys, {});
+                qk(rows, keys, d, qm.f32(), d, first, ldr, 0.5f, s1.data(), keys, span);
+                EXPECT_EQ(s0, s1) << "qk";
+              }
+              Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
+              for (int r = 0; r < rows; ++r)
+                for (int c = 0; c < keys; ++c)
+                  static_cast<float*>(a.data())[kernels::a_panel_index(k, r, c, keys)] =
+                      std::uniform_real_distribution<float>(0, 1)(rng);
+              for (const bool accumulate : {false, true}) {
+                std::vector<float> o0(static_cast<std::size_t>(rows) * d, 0.25f), o1(o0);
+                pv(rows, keys, a.data(), dense.data(), ldr, d, o0.data(), d, accumulate, {});
+                pv(rows, keys, a.data(), first, ldr, d, o1.data(), d, accumulate, span);
+                EXPECT_EQ(o0, o1) << "pv_rows, " << (accumulate ? "added to" : "written");
+              }
             }
           };
           const std::size_t esz = kernels::dtype_size(k.dtype);

@@ -125,12 +125,14 @@ TEST(KvRuns, RunsHoldTheirRowsAndListTheRowsAfter) {
 
 // Where the kernels read across pieces (KvRunOptions::span): calls of at
 // most kSpanKeys keys, cut at the quantum, each its first piece's rows in
-// place and the rest listed, then kRowsAhead rows more (or to the keys'
-// end) for the prefetches; nothing staged. Walked as the kernels walk them
-// (RowWalk).
+// place and the rest listed, then (with pages ahead) kRowsAhead rows more,
+// or to the keys' end, for the prefetches; nothing staged. Walked as the
+// kernels walk them (RowWalk).
 TEST(KvRuns, SpanningCallsListTheirKeysAndTheRowsAfter) {
   const int d = kDim, n = kKeys;
+  for (const bool pages_ahead : {true, false})
   for_each_layout([&](const PagedPool& t, KvSide side, int quantum, std::vector<std::byte>& stage) {
+    SCOPED_TRACE(pages_ahead ? "pages ahead listed" : "none listed");
     const std::int64_t first = 3;
     const int count = n - 40;
     int covered = 0;
@@ -143,13 +145,14 @@ TEST(KvRuns, SpanningCallsListTheirKeysAndTheRowsAfter) {
       ASSERT_NE(r.rows, stage.data()) << "a spanning call's rows staged";
       ASSERT_GT(r.next.in_place, 0);
       covered += r.count;
-      const std::int64_t want = std::min<std::int64_t>(n - first - r.c, r.count + PagesAhead::kRowsAhead);
+      const std::int64_t want =
+          std::min<std::int64_t>(n - first - r.c, r.count + (pages_ahead ? PagesAhead::kRowsAhead : 0));
       kernels::RowWalk<float> w(reinterpret_cast<const float*>(r.rows), r.ld,
                                 kernels::rows_in_place(r.count, r.next), r.next);
       for (std::int64_t i = 0; i < want; ++i, w.step())
         ASSERT_EQ(0, std::memcmp(w.row(), row(t.p, side, first + r.c + i), d * sizeof(float)))
             << "row " << i << " of the call at key " << first + r.c;
-    }, {.pages_ahead = true, .span = true});
+    }, {.pages_ahead = pages_ahead, .span = true});
     EXPECT_EQ(covered, count);
   });
 }

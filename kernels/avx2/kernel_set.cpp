@@ -76,6 +76,7 @@ constexpr FewRowKernels kFewRows{
     .pv_acc = pv_6x2_direct<Epilogue::accumulate, T>,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,
     .codes = {{{}, kCodes<S, I8>, kCodes<S, E4m3>, kCodes<S, E5m2>}},
+    .span_rows = kFewRowsMax,  // few_rows.hpp's loops walk pieces
 };
 // One entry per stream setting the table's avx2 column names.
 constexpr auto kStreams = distinct_streams<&UarchTuning::avx2>();

@@ -214,7 +214,8 @@ struct KvRunOptions {
   // span_rows): paged rows come as calls of up to PagesAhead::kSpanKeys
   // keys, each its first piece's rows in place and the rest listed
   // (RowsAfter::in_place), not a call per piece and a staged quantum per
-  // straddled page. Needs pages_ahead (the list is what the kernels read).
+  // straddled page; without pages_ahead the list ends at the call's last
+  // key.
   bool span = false;
 };
 
@@ -264,8 +265,8 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   const std::int64_t row_bytes = (k ? p.d : p.dv) * esz;
   PagesAhead ahead(p, side);
   const std::int64_t piece_bytes = ps * row_bytes;
-  const bool span = opt.span && opt.pages_ahead;
-  // (A spanning call's kernels prefetch through the pieces themselves; the
+  const bool span = opt.span;
+  // (A spanning call's kernels prefetch through the listed pieces themselves; the
   // window's bursts a call apart only got in their way: pages of 1 bf16 key,
   // S5 on Zen 4, 48-62 ms with it, 26 without.)
   const bool window = opt.pages_into_l2 && piece_bytes < kMemoryPageBytes && !span;
@@ -307,12 +308,18 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   if (span) {
     // Calls of kSpanKeys keys (a multiple of any quantum) across pieces: a
     // table lookup per page as the window slides, and nothing per piece.
+    RowRun own[PagesAhead::kSpanKeys];  // without pages_ahead: the list cut at the call's end
     for (int c = 0; c < count;) {
       const int n = std::min(PagesAhead::kSpanKeys, count - c);
-      const RowsAfter list = ahead.from(slot, off);
-      if (next_page)  // the pages the call enters, touched as a call per piece would
-        for (int r = 1, rows = list.runs[0].count; r < list.n && rows < n; rows += list.runs[r++].count)
-          prefetch_next_page(static_cast<const std::byte*>(list.runs[r].rows), row_bytes);
+      RowsAfter list = ahead.from(slot, off);
+      int covering = 1;  // pieces up to the call's last key
+      for (int rows = list.runs[0].count; covering < list.n && rows < n; rows += list.runs[covering++].count)
+        if (next_page)  // the pages the call enters, touched as a call per piece would
+          prefetch_next_page(static_cast<const std::byte*>(list.runs[covering].rows), row_bytes);
+      if (!opt.pages_ahead) {  // prefetches stop at the call's last key
+        std::copy(list.runs, list.runs + covering, own);
+        list = {own, covering};
+      }
       f(KvRun{c, n, static_cast<const std::byte*>(list.runs[0].rows), ld,
               RowsAfter{list.runs + 1, list.n - 1, list.runs[0].count}});
       for (off += n; off >= ps; off -= ps) ++slot;

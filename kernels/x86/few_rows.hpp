@@ -157,17 +157,17 @@ static inline void qk_few_rows(int rows, int keys, int d, const float* q, std::i
   }
 }
 
-// O[r][0..dv) (+)= Σ_j p[r][j]·V[j][0..dv) for the G keys of one pass and
-// rows r < R (O rows ldo apart): per 8 columns, G V loads, then per row one
-// O load and store and G FMAs; the R x dv / 8 column vectors are
-// independent chains.
+// O[r][0..dv) (+)= Σ_j p[r][j]·V[j][0..dv) for the G keys of one pass (V
+// rows v[j]) and rows r < R (O rows ldo apart): per 8 columns, G V loads,
+// then per row one O load and store and G FMAs; the R x dv / 8 column
+// vectors are independent chains.
 template <int R, int G, class T>
-static inline void pv_add_keys(const __m256 (&p)[R][G], const T* v, std::int64_t ldv, int dv,
-                               float* o, std::int64_t ldo, bool first) {
+static inline void pv_add_keys(const __m256 (&p)[R][G], const T* const (&v)[G], int dv, float* o, std::int64_t ldo,
+                               bool first) {
   const auto columns = [&](int c, __m256i mask, bool full) {
     __m256 vj[G];
 #pragma GCC unroll 4
-    for (int j = 0; j < G; ++j) vj[j] = full ? load8(v + j * ldv + c) : load_tail(v + j * ldv + c, dv - c, mask);
+    for (int j = 0; j < G; ++j) vj[j] = full ? load8(v[j] + c) : load_tail(v[j] + c, dv - c, mask);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       float* out = o + r * ldo + c;
@@ -192,28 +192,38 @@ static inline std::size_t a_panel_entry(int r, int k, int kp) {
   return a_panel_index(Mr, ABlock, r, k, kp);
 }
 
-// O[r][0..dv) (+)= P·V for R rows, V rows (of T) read whole and in place,
-// in passes of S.keys_per_pass keys; P from an A panel of Mr rows.
+// O[r][0..dv) (+)= P·V for R rows, V rows (of T) read whole and in place
+// (walked across the pieces a spanning call lists), in passes of
+// S.keys_per_pass keys; P from an A panel of Mr rows.
 template <int R, FewRowsStream S, int Mr, int ABlock, class T>
 static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::int64_t ldv,
                                     int dv, float* o, std::int64_t ldo, bool accumulate,
                                     RowsAfter next) {
   constexpr int G = S.keys_per_pass;
   constexpr auto entry = a_panel_entry<Mr, ABlock>;  // (no template commas in macro arguments: SIMDe)
+  const int own = rows_in_place(kp, next);
+  RowWalk<T> row(v, ldv, own, next), ahead(v, ldv, own, next, S.rows_ahead > 0 ? ahead_of<S, T> : 0);
   bool first = !accumulate;
   int k = 0;
   for (; k + G <= kp; k += G, first = false) {
-    if constexpr (S.rows_ahead > 0)  // (prefetches never fault, past the last key too)
-      for (int j = 0; j < G; ++j) prefetch_lines<S.into_l2>(row_ahead(v, ldv, kp, next, k + ahead_of<S, T> + j), dv);
+    const T* rows[G];
+    for (int j = 0; j < G; ++j, row.step()) {
+      rows[j] = row.row();
+      if constexpr (S.rows_ahead > 0) {  // (prefetches never fault, past the last key too)
+        prefetch_lines<S.into_l2>(ahead.row(), dv);
+        ahead.step();
+      }
+    }
     __m256 p[R][G];
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < G; ++j) p[r][j] = _mm256_set1_ps(pa[entry(r, k + j, kp)]);
-    pv_add_keys<R, G, T>(p, v + k * ldv, ldv, dv, o, ldo, first);
+    pv_add_keys<R, G, T>(p, rows, dv, o, ldo, first);
   }
-  for (; k < kp; ++k, first = false) {
+  for (; k < kp; ++k, first = false, row.step()) {
     __m256 p[R][1];
     for (int r = 0; r < R; ++r) p[r][0] = _mm256_set1_ps(pa[entry(r, k, kp)]);
-    pv_add_keys<R, 1, T>(p, v + k * ldv, ldv, dv, o, ldo, first);
+    const T* const rows[1] = {row.row()};
+    pv_add_keys<R, 1, T>(p, rows, dv, o, ldo, first);
   }
   if (first)  // no keys: init still means O = 0
     for (int r = 0; r < R; ++r)
