@@ -10,6 +10,10 @@
 // such a quantum, is copied to a stage of at most `quantum` rows first:
 // one tile's worth, not a gather of the cache.
 //
+// Direct kernels that walk their rows across pieces (FewRowKernels::
+// span_rows) get calls of many pieces instead (KvRunOptions::span): a call
+// and a stage per piece cost pages of one key more than the keys' reads.
+//
 // Quantized K/V (HeadProblem::kv_format) are dequantized into the stage a
 // chunk of keys at a time (about kQuantStageBytes, a multiple of the
 // quantum), and every run is the stage: an L1-sized conversion ahead of
