@@ -76,7 +76,7 @@ class RowWalk {
  public:
   RowWalk(const T* rows, std::int64_t ld, int n, RowsAfter next, int from = 0)
       : row_(rows), first_(rows), ld_(ld), left_(next.in_memory() ? kEndless : n), run_(next.runs),
-        end_(next.runs + next.n) {
+        end_(next.runs + next.n), in_memory_(next.in_memory()) {
     if (left_ <= 0) next_run();
     while (from >= left_) from -= left_, next_run();
     row_ += from * ld_;
@@ -89,8 +89,12 @@ class RowWalk {
   }
 
  private:
-  static constexpr int kEndless = 1 << 30;  // rows that follow in memory (never counted down to 0)
+  static constexpr int kEndless = 1 << 30;  // a count that rows in memory refill, never run out of
   void next_run() {
+    if (in_memory_) {
+      left_ = kEndless;
+      return;
+    }
     while (run_ < end_ && run_->count <= 0) ++run_;
     if (run_ < end_) {
       row_ = static_cast<const T*>(run_->rows);
@@ -108,6 +112,7 @@ class RowWalk {
   int left_;
   const RowRun* run_;
   const RowRun* end_;
+  bool in_memory_;
 };
 
 // Row i, but past the call's rows (when they do not follow in memory) the
