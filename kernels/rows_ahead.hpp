@@ -83,9 +83,17 @@ class RowWalk {
     left_ -= from;
   }
   const T* row() const { return row_; }
+  std::int64_t ld() const { return ld_; }
+  // Rows from row() on, ld() apart, before the walk moves to another run: a
+  // kernel's inner loop runs over them with plain adds and no count.
+  int rows_left() const { return left_; }
   void step() {
     row_ += ld_;
     if (--left_ == 0) next_run();
+  }
+  void skip(int n) {  // n <= rows_left()
+    row_ += n * ld_;
+    if ((left_ -= n) == 0) next_run();
   }
 
  private:

@@ -13,6 +13,7 @@
 
 #include "kernels/avx512/intrinsics.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/avx512/convert.hpp"
@@ -47,15 +48,22 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
   RowWalk<T> row(v, ldv, own, next), ahead(v, ldv, own, next, kRowAhead<T>);
   for (int k0 = 0; k0 < kp; k0 += kABlock) {
     const float* a = pa + k0 * kMr;  // the block's row 0 ([kABlock], the last [kp % kABlock])
-    for (int j = 0, keys = kp - k0 < kABlock ? kp - k0 : kABlock; j < keys; ++j, row.step(), ahead.step()) {
-      const __m512 p = _mm512_set1_ps(a[j]);
+    const int keys = kp - k0 < kABlock ? kp - k0 : kABlock;
+    for (int j = 0; j < keys;) {  // the keys up to the next end of a run, in one loop
+      const int n = std::min({keys - j, row.rows_left(), ahead.rows_left()});
       const T* r = row.row() + c0;
       const T* pf = ahead.row() + c0;
+      const std::int64_t ldr = row.ld(), ldp = ahead.ld();
+      for (const int end = j + n; j < end; ++j, r += ldr, pf += ldp) {
+        const __m512 p = _mm512_set1_ps(a[j]);
 #pragma GCC unroll 8
-      for (int i = 0; i < NV; ++i) {
-        if ((16 * i * sizeof(T)) % 64 == 0) x86::prefetch_line<IntoL2>(pf + 16 * i);
-        acc[i] = _mm512_fmadd_ps(p, load16_lanes(r + 16 * i, lanes(i)), acc[i]);
+        for (int i = 0; i < NV; ++i) {
+          if ((16 * i * sizeof(T)) % 64 == 0) x86::prefetch_line<IntoL2>(pf + 16 * i);
+          acc[i] = _mm512_fmadd_ps(p, load16_lanes(r + 16 * i, lanes(i)), acc[i]);
+        }
       }
+      row.skip(n);
+      ahead.skip(n);
     }
   }
 #pragma GCC unroll 8
