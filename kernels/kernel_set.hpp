@@ -148,8 +148,9 @@ struct FewRowKernels {
   // Calls of up to this many rows may span page pieces (RowsAfter::
   // in_place): qk, pv_rows and the codes' pair read their keys past the
   // first piece from `next`'s runs. The pipelines then hand a paged cache
-  // over in calls of many pieces where the stream setting lists them
-  // (across_pages), not a call per piece. 0: none.
+  // over in calls of many pieces, not a call per piece (the list cut at the
+  // call's last key where the stream setting does not prefetch across
+  // pages). 0: none.
   int span_rows = 0;
 };
 

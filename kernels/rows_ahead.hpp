@@ -78,9 +78,7 @@ class RowWalk {
       : row_(rows), first_(rows), ld_(ld), left_(next.in_memory() ? kEndless : n), run_(next.runs),
         end_(next.runs + next.n), in_memory_(next.in_memory()) {
     if (left_ <= 0) next_run();
-    while (from >= left_) from -= left_, next_run();
-    row_ += from * ld_;
-    left_ -= from;
+    skip(from);
   }
   const T* row() const { return row_; }
   std::int64_t ld() const { return ld_; }
@@ -91,9 +89,10 @@ class RowWalk {
     row_ += ld_;
     if (--left_ == 0) next_run();
   }
-  void skip(int n) {  // n <= rows_left()
+  void skip(int n) {  // n rows on, across runs
+    for (; n >= left_; n -= left_, next_run()) row_ += left_ * ld_;
     row_ += n * ld_;
-    if ((left_ -= n) == 0) next_run();
+    left_ -= n;
   }
 
  private:

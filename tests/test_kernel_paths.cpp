@@ -445,7 +445,7 @@ bool runs(const FewRowKernels& f) { return kEmulatedSets || cpu_runs(f); }
 // what the same call on its keys' rows in one run does: its first piece's
 // rows in place from a row inside the piece, the rest from the runs listed
 // after, pieces of 1, 3 and 16 rows placed in reverse order, the list
-// running on past the call's keys; one row and span_rows, Q·Kᵀ (also on
+// running on past the call's keys; 1, 2, 5 and span_rows rows, Q·Kᵀ (also on
 // bf16-valued q, which a bf16 set may take on dot products), P·V written
 // and added to, and each code format's pair on codes.
 TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
@@ -482,7 +482,8 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
             for (int i = 1; i < pieces; ++i) list.push_back({slot(i), piece});
             const kernels::RowsAfter span{list.data(), static_cast<int>(list.size()), piece - off};
             const std::byte* first = slot(0) + static_cast<std::size_t>(off) * ldr * esz;
-            for (const int rows : {1, f.span_rows}) {
+            for (const int rows : {1, 2, 5, f.span_rows}) {
+              if (rows > f.span_rows) continue;
               SCOPED_TRACE(std::to_string(rows) + " rows");
               const Matrix q(rows, d, d, DType::f32, rng);
               for (const Matrix& qm : {q, bf16_valued(q)}) {

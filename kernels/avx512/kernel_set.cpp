@@ -109,7 +109,7 @@ constexpr FewRowKernels kFewRows{
                kCodes<S, E4m3>,
                kCodes<S, E5m2>}},
     .requires_cpu = need,
-    .span_rows = 1,  // one row's Q·Kᵀ loops (x86/few_rows.hpp, qk_row_*) and pv_one_row walk pieces
+    .span_rows = kMr,  // every kernel here walks pieces (RowWalk): one row's loops, the pair and 14x2 tiles
 };
 
 // Per stream setting the table's avx512 column names, an entry per feature

@@ -43,31 +43,56 @@ void tail_columns(int keys, const float* a, const T* v, std::int64_t ldv, int w,
   for (int r = 0; r < R; ++r) std::copy(tile + r * kNv, tile + r * kNv + w, o + r * ldo);
 }
 
+// A block's `keys` rows of V from `row` on, columns [c, c + w), copied to
+// buf (kNv apart): a block that straddles the end of a piece of a spanning
+// call (pages of fewer keys than a block, or a call starting inside one).
+template <class T>
+void gather_block(RowWalk<T> row, int keys, int c, int w, T* buf) {
+  for (int i = 0; i < keys; ++i, row.step()) std::copy(row.row() + c, row.row() + c + w, buf + i * kNv);
+}
+
 // R rows: the micro-kernel's R x 32 tiles, kABlock keys (one block of
 // the A panel) across all dv columns per pass, so V rows are read row after
 // row and the rows kPrefetchRowsOf<T> on prefetched: past the call's rows
-// where they follow in memory, or in next's runs, whose rows the
-// pipelines cut at multiples of kABlock (kv_runs.hpp), so that a block's
-// rows ahead lie in one run.
+// where they follow in memory, or in next's runs. A spanning call's blocks
+// read their rows in place where one piece holds them all (pages of a
+// multiple of kABlock keys, calls starting at a page), else from a copy;
+// a block's prefetches go to its rows ahead where one run holds them too.
 template <int R, bool IntoL2, class T>
 void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, float* o,
                std::int64_t ldo, bool accumulate, RowsAfter next) {
   if (kp == 0 && !accumulate)  // no keys: O = 0
     for (int r = 0; r < R; ++r) std::fill(o + r * ldo, o + r * ldo + dv, 0.0f);
+  const int own = rows_in_place(kp, next);
+  RowWalk<T> row(v, ldv, own, next), ahead(v, ldv, own, next, kPrefetchRowsOf<T>);
   for (int k0 = 0; k0 < kp; k0 += kABlock) {
     const int keys = std::min(kABlock, kp - k0);
     const float* a = pa + k0 * kMr;
-    const T* rows = v + k0 * ldv;
     const bool add = accumulate || k0 > 0;
-    const T* pf = row_ahead(v, ldv, kp, next, k0 + kPrefetchRowsOf<T>);
-    int c = 0;
-    for (; c + kNv <= dv; c += kNv) {
+    const bool whole = row.rows_left() >= keys;
+    const T* rows = row.row();
+    const std::int64_t ld = row.ld();
+    const T* pf = ahead.rows_left() >= keys ? ahead.row() : rows;
+    // Columns [c, c + w) from b (ldb apart), prefetching at pf (ldb apart).
+    const auto tile = [&](int c, int w, const T* b, std::int64_t ldb, const T* pf_c) {
+      if (w < kNv) return tail_columns<R, IntoL2>(keys, a, b, ldb, w, o + c, ldo, add, pf_c);
       if (add)
-        gemm_fp32_14x2<Epilogue::accumulate, false, true, R, T, IntoL2>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf + c);
+        gemm_fp32_14x2<Epilogue::accumulate, false, true, R, T, IntoL2>(keys, a, b, ldb, kNv, 1.0f, o + c, ldo, pf_c);
       else
-        gemm_fp32_14x2<Epilogue::store, false, true, R, T, IntoL2>(keys, a, rows + c, ldv, kNv, 1.0f, o + c, ldo, pf + c);
+        gemm_fp32_14x2<Epilogue::store, false, true, R, T, IntoL2>(keys, a, b, ldb, kNv, 1.0f, o + c, ldo, pf_c);
+    };
+    alignas(64) T buf[kABlock * kNv];
+    for (int c = 0; c < dv; c += kNv) {
+      const int w = std::min(kNv, dv - c);
+      if (whole) {
+        tile(c, w, rows + c, ld, pf + c);
+      } else {  // (the copy's prefetches: its own lines)
+        gather_block(row, keys, c, w, buf);
+        tile(c, w, buf, kNv, buf);
+      }
     }
-    if (c < dv) tail_columns<R, IntoL2>(keys, a, rows + c, ldv, dv - c, o + c, ldo, add, pf + c);
+    row.skip(keys);
+    ahead.skip(keys);
   }
 }
 

@@ -190,16 +190,25 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
               std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
   const int tiles = (rows + kMostTileRows - 1) / kMostTileRows;
   const int half = (d + 31) / 32 * 16;
+  // Keys one after another, across the pieces a spanning call lists; the
+  // pair kPrefetchPairs on within the call, or on into the next pages' rows
+  // where the CPU's row says so (rows_ahead.hpp).
+  const int own = rows_in_place(keys, next);
+  RowWalk<T> key(k, ldk, own, next), ahead(k, ldk, own, next, kPrefetchPairs<T> * kKeys);
   for (int j = 0; j < keys; j += kKeys) {
     const int n = keys - j < kKeys ? keys - j : kKeys;
-    const T* k0 = k + j * ldk;
-    const T* k1 = k0 + (n - 1) * ldk;
-    const int ahead = j + kPrefetchPairs<T> * kKeys;
-    // Within the call, or on into the next pages' rows where the CPU's row
-    // says so (rows_ahead.hpp).
-    PairPrefetch<T, IntoL2> pf{ahead + 1 < keys ? k + ahead * ldk : nullptr, k + (ahead + 1) * ldk, half};
-    if (next.n > 0)
-      pf = {row_ahead(k, ldk, keys, next, ahead), row_ahead(k, ldk, keys, next, ahead + 1), half};
+    const T* k0 = key.row();
+    key.skip(n - 1);
+    const T* k1 = key.row();
+    key.step();
+    const int at = j + kPrefetchPairs<T> * kKeys;
+    PairPrefetch<T, IntoL2> pf{at + 1 < keys ? k + at * ldk : nullptr, k + (at + 1) * ldk, half};
+    if (next.n > 0) {
+      pf.pf0 = ahead.row();
+      ahead.step();
+      pf.pf1 = ahead.row();
+      ahead.step();
+    }
     for (int t = 0, i = 0; t < tiles; ++t) {
       const int r = rows / tiles + (t < rows % tiles);
       qk_pair_tile(r, d, q + i * ldq, ldq, k0, k1, n, alpha, s + i * lds + j, lds, pf);
