@@ -32,6 +32,7 @@
 #include "bench/tune_rules.hpp"
 #include "bench/paged.hpp"
 #include "bench/quant_kv.hpp"
+#include "bench/softmax_terms.hpp"
 #include "bench/varlen.hpp"
 #include "bench/workload.hpp"
 #include "runtime/internal/attnrt_internal.hpp"
@@ -208,6 +209,7 @@ int run(const Options& opt, const std::vector<NamedShape>& named) {
   if (opt.kv_dtype != DType::f32) return run_quant_kv(*engine, opt);  // (it takes --varlen and --page-size too)
   if (!opt.varlen.empty()) return run_varlen(*engine, opt);
   if (opt.page_size) return run_paged(*engine, opt);
+  if (opt.shape && (opt.alibi || opt.sinks)) return run_softmax_terms(*engine, opt);
 
   // Calibrated once; measures the run-level peaks and is sampled after every rep.
   PeakProbe probe(engine->threads(), any_bf16);

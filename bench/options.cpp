@@ -142,7 +142,10 @@ Run:
   --strategy auto|online|two_pass|three_pass
   --precision accurate|fast
   --alibi           ALiBi slopes 2^(-8(h+1)/H) per query head
-  --sinks           a sink logit (0) per query head
+  --sinks           a sink logit (0) per query head; with a shape option
+                    (and no --varlen, --page-size, --kv-dtype), --alibi and
+                    --sinks time that call beside the same call without
+                    them, alternately, and print their ratio
   --reps R          timed repetitions, each right after an untimed call of its
                     own (warm caches, as back-to-back calls); the median is
                     reported (default 5)
