@@ -8,7 +8,8 @@
 // and the prefetches stop at the page's end. On Sapphire Rapids-class x86,
 // prefetching the next page's rows ran slower than not: shuffled pages of
 // 16 keys at 0.79 of contiguous K/V against 0.90 (B4 H32 M1 N4096 D128
-// fp32, one thread, three runs each).
+// fp32, one thread, three runs each), while each call read one page;
+// with calls spanning pieces the list runs faster there too (tuning.hpp).
 //
 // Why a list and not just the next page's first row: a kernel prefetches a
 // fixed number of bytes ahead (16 fp32 rows, 32 bf16, 64 int8 at D128 on

@@ -33,10 +33,16 @@ inline constexpr StreamParams kStreamZen3{8, 4};   // the avx2 set on Zen 3
 // contiguous, medians of 5 runs against the in-page prefetches: fp32 0.52
 // -> 0.75, bf16 0.33 -> 0.71 (1 thread); 0.53 -> 0.72, 0.34 -> 0.76 (2).
 inline constexpr StreamParams kStreamZen5{16, 1, true};
+// Sapphire Rapids-class x86 takes the same since decode calls span page
+// pieces (FewRowKernels::span_rows): shuffled pages of 16 keys, attnrt-bench
+// B4 H32 M1 N4096 D128, paged ms against the in-page setting (two runs
+// each, one thread): bf16 22.3-28.9 vs 32.2-32.9, fp32 46.6-52.9 vs
+// 51.5-54.8; with 8 KV heads bf16 6.9-8.0 vs 10.1-10.4, fp32 12.4-14.0 vs
+// 12.9-15.9; two threads and pages of 1, 4, 256 keys ahead too.
 // The same distances, prefetches stopping at a page's end: what Sapphire
-// Rapids-class x86 ran faster with (rows_ahead.hpp); the other CPUs' rows
-// keep it until measured. (The avx2 set's P·V tiles stop there on every
-// CPU: gemm_fp32.hpp.)
+// Rapids-class x86 ran faster with while paged decode made a call per page
+// (rows_ahead.hpp); the CPUs not measured since keep it. (The avx2 set's
+// P·V tiles stop there on every CPU: gemm_fp32.hpp.)
 inline constexpr StreamParams kStreamAvx512InPage{16, 1, false};
 // Zen 4's avx512 set: Zen 5's distances, but prefetching into L2 only
 // (prefetcht1). With prefetcht0 the L1's miss buffers cap how many lines
@@ -75,7 +81,7 @@ inline constexpr std::array<UarchTuning, 7> kUarchTable{{
     {Uarch::zen4, "zen4", kStreamZen3, kStreamZen4, kStreamSveA64fx},
     {Uarch::zen5, "zen5", kStreamZen3, kStreamZen5, kStreamSveA64fx},
     {Uarch::ice_lake_sp, "ice_lake_sp", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
-    {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
+    {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamZen5, kStreamSveA64fx},
     {Uarch::a64fx, "a64fx", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
 }};
 
