@@ -201,14 +201,13 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
     key.skip(n - 1);
     const T* k1 = key.row();
     key.step();
-    const int at = j + kPrefetchPairs<T> * kKeys;
-    PairPrefetch<T, IntoL2> pf{at + 1 < keys ? k + at * ldk : nullptr, k + (at + 1) * ldk, half};
-    if (next.n > 0) {
-      pf.pf0 = ahead.row();
-      ahead.step();
-      pf.pf1 = ahead.row();
-      ahead.step();
-    }
+    const T* p0 = ahead.row();
+    ahead.step();
+    const T* p1 = ahead.row();
+    ahead.step();
+    // (Past the call's keys with no runs listed: no prefetches.)
+    const bool in_call = j + kPrefetchPairs<T> * kKeys + 1 < keys;
+    PairPrefetch<T, IntoL2> pf{in_call || next.n > 0 ? p0 : nullptr, p1, half};
     for (int t = 0, i = 0; t < tiles; ++t) {
       const int r = rows / tiles + (t < rows % tiles);
       qk_pair_tile(r, d, q + i * ldq, ldq, k0, k1, n, alpha, s + i * lds + j, lds, pf);
