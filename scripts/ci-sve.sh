@@ -51,6 +51,13 @@ nice -n 10 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 targets=${ATTNRT_EMU_TARGETS-test_sve_kernels test_forward_sweep test_kernel_sets test_few_rows_sweep test_pipelines test_quant_kv}
 nice -n 10 cmake --build "$build" -j "$jobs" ${targets:+--target $targets}
 
+# On Intel hosts qemu's 256-bit host vectors slow its SSE helpers many
+# times over (cmake/toolchains/qemu-hide-avx2.c): qemu runs with AVX2 hidden.
+if grep -qm1 GenuineIntel /proc/cpuinfo; then
+  cc -O2 -shared -fPIC -o "$build/qemu-hide-avx2.so" cmake/toolchains/qemu-hide-avx2.c
+  export ATTNRT_QEMU_PRELOAD=$(realpath "$build")/qemu-hide-avx2.so
+fi
+
 status=0
 run() {  # qemu cpu, ctest selection arguments (one string, split like a shell would), gtest filter
   local -a select
