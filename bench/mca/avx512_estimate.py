@@ -2,9 +2,10 @@
 """llvm-mca estimates of the avx512 fp32 kernels' inner loops (estimated, not
 measured: this project's CI machine may lack AVX-512).
 
-Each kernel is compiled alone (bench/mca/avx512_region.cpp, GCC, the avx512
-sets' flags); the inner loop with the most FMAs inside mca_entry (a loop of
-one basic block: a label, then instructions up to the jump back to it) goes
+The kernels are compiled together (bench/mca/avx512_region.cpp, GCC, the
+avx512 sets' flags), each inlined into its own mca_entry_<name>; the inner
+loop with the most FMAs inside it (a loop of one basic block: a label, then
+instructions up to the jump back to it) goes
 through llvm-mca for two Intel models (the kernels' in-page variants, which
 kernels/tuning.hpp gives Intel CPUs). One line per
 kernel and model:
@@ -56,20 +57,29 @@ KERNELS = {
 FMA = re.compile(r"^\s*vfn?m(add|sub)\d+ps\s")
 
 
-def loops(cxx, name, call, tmp):
-    """The one-block loops inside mca_entry, each a list of instruction lines."""
-    src = os.path.join(ROOT, "bench", "mca", "avx512_region.cpp")
-    asm = os.path.join(tmp, name + ".s")
+def compile_entries(cxx, names, tmp, tag):
+    """Compiles the kernels `names` in one file (one ATTNRT_MCA_ENTRY each);
+    returns the assembly's lines."""
+    src, asm = os.path.join(tmp, f"entries{tag}.cpp"), os.path.join(tmp, f"entries{tag}.s")
+    with open(src, "w") as f:
+        f.write('#include "bench/mca/avx512_region.cpp"\n')
+        f.writelines(f"ATTNRT_MCA_ENTRY({n}, {KERNELS[n][0]})\n" for n in names)
     subprocess.run([cxx, "-std=c++20", "-O3", "-DNDEBUG", *FLAGS, "-ffp-contract=fast", "-fno-trapping-math",
-                    f"-DATTNRT_MCA_CALL={call}", "-I", ROOT, "-S", src, "-o", asm], check=True)
+                    "-I", ROOT, "-S", src, "-o", asm], check=True)
+    return open(asm).readlines()
+
+
+def loops(asm, name):
+    """The one-block loops inside mca_entry_<name>, each a list of instruction lines."""
+    entry = f"mca_entry_{name}"
     found, label, body, in_entry = [], None, [], False
-    for line in open(asm):
+    for line in asm:
         text = line.strip()
-        if line.startswith("mca_entry:"):
+        if line.startswith(entry + ":"):
             in_entry = True
         elif not in_entry or not text or text.startswith(("#", "//", ".p2align", ".cfi")):
             continue
-        elif text.startswith(".size") and "mca_entry" in text:
+        elif text.startswith(".size") and entry in text:
             break
         elif re.match(r"^\.L\w+:$", text):
             label, body = text[:-1], []
@@ -80,7 +90,7 @@ def loops(cxx, name, call, tmp):
                     found.append(body)
                 label = None
     if not found:
-        sys.exit(f"avx512_estimate.py: {name}: no loop in mca_entry")
+        sys.exit(f"avx512_estimate.py: {name}: no loop in {entry}")
     return found
 
 
@@ -88,9 +98,10 @@ def estimates():
     """{kernel@model: (cycles per iteration or element, % of FMA bound)}"""
     cxx = tool("g++")
     mca_bin = tool("llvm-mca-19", "llvm-mca-18", "llvm-mca-17", "llvm-mca-16", "llvm-mca-15", "llvm-mca")
-    def kernel_rows(name, call, elems, tmp):
+
+    def kernel_rows(asm, name, elems, tmp):
         # Tails (rows, keys, columns) are loops too: the main one has the most FMAs.
-        body = max(loops(cxx, name, call, tmp), key=lambda b: sum(1 for l in b if FMA.match(l)))
+        body = max(loops(asm, name), key=lambda b: sum(1 for l in b if FMA.match(l)))
         fmas = sum(1 for l in body if FMA.match(l))
         out = {}
         for model in MODELS:
@@ -98,13 +109,17 @@ def estimates():
             out[f"{name}@{model}"] = (per_iter / elems if elems else per_iter, 100.0 * (fmas / 2) / per_iter)
         return out
 
-    rows = {}
-    # One kernel per core at a time (each is a compile of the kernels at -O3:
-    # the stage's time), rows kept in KERNELS' order.
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        jobs = [pool.submit(kernel_rows, name, call, elems, tmp) for name, (call, elems) in KERNELS.items()]
-        for job in jobs:
-            rows.update(job.result())
+    # The kernel sources are most of each compile's time: one compile per
+    # core, each of a share of the kernels (a compile per kernel took 12x).
+    workers = min(os.cpu_count() or 1, len(KERNELS))
+    shares = [list(KERNELS)[i::workers] for i in range(workers)]
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
+        asm = {}
+        for share, lines in zip(shares, pool.map(lambda i: compile_entries(cxx, shares[i], tmp, i), range(workers))):
+            asm.update({n: lines for n in share})
+        rows = {}
+        for name, (_, elems) in KERNELS.items():  # rows kept in KERNELS' order
+            rows.update(kernel_rows(asm[name], name, elems, tmp))
     return rows
 
 
