@@ -8,7 +8,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  build-essential cmake ninja-build pkg-config git \
+  build-essential cmake ninja-build pkg-config git ccache \
   libhwloc-dev hwloc-nox libnuma-dev libtbb-dev \
   googletest libgtest-dev libbenchmark-dev libopenblas-dev \
   g++-aarch64-linux-gnu qemu-user llvm-19 \
