@@ -13,9 +13,9 @@ passed=0 failed=0 status=0
 # run must fit with a cold cache, which a fresh clone has.
 if command -v ccache >/dev/null; then
   export CCACHE_DIR=${CCACHE_DIR:-$PWD/build-test-ccache} CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-4G}
-  # Every compiler here is GCC; CMake names it c++ and the Python build
-  # g++, which ccache would otherwise take for two compilers.
-  export CCACHE_COMPILERTYPE=gcc
+  # The Python build names GCC g++, CMake by default c++; ccache hashes the
+  # name, so every tree names it g++.
+  export CC=gcc CXX=g++
   export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
   ccache --zero-stats >/dev/null
 fi
