@@ -11,11 +11,12 @@
  * as at 128 bits.
  *
  * How: CPUID faulting (arch_prctl ARCH_SET_CPUID) turns each CPUID into a
- * SIGSEGV, answered here with AVX2 (leaf 7, EBX bit 5) cleared. qemu installs
- * its own SIGSEGV handler after it has probed the CPU; a CPUID after that
- * would end the process, loudly. */
+ * SIGSEGV, answered here with AVX2 (leaf 7, EBX bit 5) cleared. qemu
+ * installs its own SIGSEGV handler after it has probed the CPU: from then on
+ * CPUID runs as it is (sigaction below). */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,10 +44,20 @@ static void on_segv(int sig, siginfo_t* info, void* context) {
   r[REG_RIP] += 2;
 }
 
+typedef int (*SigactionFn)(int, const struct sigaction*, struct sigaction*);
+static SigactionFn real_sigaction(void) { return (SigactionFn)dlsym(RTLD_NEXT, "sigaction"); }
+
+/* The program's own sigaction: a SIGSEGV handler of its own means its CPU
+ * probe is done, and that handler would not know a faulting CPUID. */
+int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  if (sig == SIGSEGV && act) cpuid_faulting(1);
+  return real_sigaction()(sig, act, old);
+}
+
 __attribute__((constructor)) static void hide_avx2(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_segv;
   sa.sa_flags = SA_SIGINFO;
-  if (sigaction(SIGSEGV, &sa, NULL) == 0) cpuid_faulting(0); /* (no faulting: CPUID as it is) */
+  if (real_sigaction()(SIGSEGV, &sa, NULL) == 0) cpuid_faulting(0); /* (no faulting: CPUID as it is) */
 }
