@@ -37,21 +37,37 @@ static inline __m512 load16_lanes(const E5m2* p, __mmask16 lanes) {
   const __m256i c = _mm256_cvtepu8_epi16(_mm_maskz_loadu_epi8(lanes, p));
   return _mm512_cvtph_ps(_mm256_slli_epi16(c, 8));
 }
-static inline __m512 load16_lanes(const E4m3* p, __mmask16 lanes) {
-  const __m128i bytes = _mm_maskz_loadu_epi8(lanes, p);
-  const __m256i c = _mm256_cvtepu8_epi16(bytes);
-  const __m256i mag = _mm256_and_si256(c, _mm256_set1_epi16(0x7f));
-  const __m256i h =
-      _mm256_or_si256(_mm256_slli_epi16(mag, 7), _mm256_slli_epi16(_mm256_and_si256(c, _mm256_set1_epi16(0x80)), 8));
-  // NaN (S.1111.111) found on the 16-bit magnitudes: one ymm compare, not
-  // the codes widened again to 32 bits (two zmm operations, each split in
-  // two on Zen 4).
-  const __m512 v = _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(256.0f));
-  return _mm512_mask_mov_ps(_mm512_set1_ps(__builtin_nanf("")), _mm256_cmpneq_epi16_mask(mag, _mm256_set1_epi16(0x7f)), v);
-}
 static inline __m512 load16_lanes(const Bf16* p, __mmask16 lanes) {
   const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes, p));
   return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+// What load16_units reads a code of T as: its value / kUnit<T>. E4M3 codes
+// come out of fp16 as value / 2^8, and the one-row loops, bound by these
+// conversions, fold the 2^8 into their score or weight: a multiply per key,
+// not per 16 codes (fp8 E4M3 decode, S5, Sapphire Rapids-class VM).
+template <class T>
+inline constexpr float kUnit = 1.0f;
+template <>
+inline constexpr float kUnit<E4m3> = 256.0f;
+
+template <class T>
+static inline __m512 load16_units(const T* p, __mmask16 lanes) {
+  return load16_lanes(p, lanes);
+}
+static inline __m512 load16_units(const E4m3* p, __mmask16 lanes) {
+  // Sign-extended, a code's bit 7 fills its word's top byte: shifted left
+  // by 7 and bit 14 cleared, S.EEEE.MMM is fp16's sign, its exponent's low
+  // four bits and its mantissa's top three (normal and subnormal alike).
+  const __m256i w = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(lanes, p));
+  const __m256i h = _mm256_and_si256(_mm256_slli_epi16(w, 7), _mm256_set1_epi16(static_cast<short>(0xbf80)));
+  // NaN (S.1111.111): those lanes keep the NaN the conversion merges into.
+  const __m256i mag = _mm256_and_si256(h, _mm256_set1_epi16(0x3f80));
+  const __mmask16 number = _mm256_cmpneq_epi16_mask(mag, _mm256_set1_epi16(0x3f80));
+  return _mm512_mask_mov_ps(_mm512_set1_ps(__builtin_nanf("")), number, _mm512_cvtph_ps(h));
+}
+static inline __m512 load16_lanes(const E4m3* p, __mmask16 lanes) {
+  return _mm512_mul_ps(load16_units(p, lanes), _mm512_set1_ps(kUnit<E4m3>));
 }
 
 // The first n (<= 16) elements widened to fp32, zeros after.

@@ -55,11 +55,11 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
       const T* pf = ahead.row() + c0;
       const std::int64_t ldr = row.ld(), ldp = ahead.ld();
       for (const int end = j + n; j < end; ++j, r += ldr, pf += ldp) {
-        const __m512 p = _mm512_set1_ps(a[j]);
+        const __m512 p = _mm512_set1_ps(a[j] * kUnit<T>);  // (V read in load16_units' units)
 #pragma GCC unroll 8
         for (int i = 0; i < NV; ++i) {
           if ((16 * i * sizeof(T)) % 64 == 0) x86::prefetch_line<IntoL2>(pf + 16 * i);
-          acc[i] = _mm512_fmadd_ps(p, load16_lanes(r + 16 * i, lanes(i)), acc[i]);
+          acc[i] = _mm512_fmadd_ps(p, load16_units(r + 16 * i, lanes(i)), acc[i]);
         }
       }
       row.skip(n);

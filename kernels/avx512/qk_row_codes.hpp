@@ -27,6 +27,7 @@ template <StreamParams S, class C>
 static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std::int64_t ldk, float alpha,
                                 float* s, RowsAfter next) {
   const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
+  const float alpha_units = alpha * kUnit<C>;  // (codes read in load16_units' units)
   RowWalk<C> key(k, ldk, own, next), ahead(k, ldk, own, next, S.rows_ahead > 0 ? x86::ahead_of<S, C> : 0);
   for (int j = 0; j < keys; ++j, key.step()) {
     const C* kr = key.row();
@@ -37,16 +38,16 @@ static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int x = 0;
     for (; x + 32 <= d; x += 32) {
-      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + x), load16_lanes(kr + x, 0xffff), acc0);
-      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + x + 16), load16_lanes(kr + x + 16, 0xffff), acc1);
+      acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + x), load16_units(kr + x, 0xffff), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + x + 16), load16_units(kr + x + 16, 0xffff), acc1);
     }
     for (; x < d; x += 16) {
       const __mmask16 lanes = first16(d - x);
-      acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, q + x), load16_lanes(kr + x, lanes), acc0);
+      acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, q + x), load16_units(kr + x, lanes), acc0);
     }
     const __m512 t = _mm512_add_ps(acc0, acc1);
     const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
-    s[j] = alpha * x86::sum_lanes(h);
+    s[j] = alpha_units * x86::sum_lanes(h);
   }
 }
 

@@ -39,11 +39,15 @@ inline svfloat32_t load_f32<E5m2>(svbool_t pg, const E5m2* p) {
 }
 template <>
 inline svfloat32_t load_f32<E4m3>(svbool_t pg, const E4m3* p) {
-  const svuint32_t c = svld1ub_u32(pg, reinterpret_cast<const std::uint8_t*>(p));
-  const svuint32_t mag = svand_x(pg, c, 0x7fu);
-  const svuint32_t h = svorr_x(pg, svlsl_x(pg, mag, 7u), svlsl_x(pg, svand_x(pg, c, 0x80u), 8u));
-  const svfloat32_t v = svmul_z(pg, svcvt_f32_z(pg, svreinterpret_f16(h)), 256.0f);
-  return svsel(svcmpeq(pg, mag, 0x7fu), svdup_f32(__builtin_nanf("")), v);
+  // Sign-extended, a code's bit 7 fills the lane's upper bits: shifted left
+  // by 7 and all but bits 15 and 13..7 cleared, S.EEEE.MMM is fp16's sign,
+  // its exponent's low four bits and its mantissa's top three; NaN
+  // (S.1111.111) set to all ones, an fp16 NaN (x86/convert.hpp's load8).
+  const svint32_t c = svld1sb_s32(pg, reinterpret_cast<const std::int8_t*>(p));
+  const svuint32_t h = svand_x(pg, svreinterpret_u32(svlsl_x(pg, c, 7u)), 0xbf80u);
+  const svbool_t nan = svcmpeq(pg, svand_x(pg, h, 0x3f80u), 0x3f80u);
+  const svuint32_t fp16 = svorr_m(nan, h, 0xffffu);
+  return svmul_z(pg, svcvt_f32_z(pg, svreinterpret_f16(fp16)), 256.0f);
 }
 template <>
 inline svfloat32_t load_f32<I8>(svbool_t pg, const I8* p) {

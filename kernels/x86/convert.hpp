@@ -29,11 +29,14 @@ static inline __m256 load8(const E5m2* p) {
   return _mm256_cvtph_ps(_mm_slli_epi16(c, 8));
 }
 static inline __m256 load8(const E4m3* p) {
-  const __m128i c = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-  const __m128i mag = _mm_and_si128(c, _mm_set1_epi16(0x7f));
-  const __m128i h = _mm_or_si128(_mm_slli_epi16(mag, 7), _mm_slli_epi16(_mm_and_si128(c, _mm_set1_epi16(0x80)), 8));
-  const __m256 nan = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(_mm_cmpeq_epi16(mag, _mm_set1_epi16(0x7f))));
-  return _mm256_or_ps(_mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f)), nan);  // all ones: NaN
+  // Sign-extended, a code's bit 7 fills its word's top byte: shifted left
+  // by 7 and bit 14 cleared, S.EEEE.MMM lands in fp16's sign, exponent and
+  // mantissa as above. NaN (S.1111.111) is set to all ones: an fp16 NaN.
+  const __m128i w = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  const __m128i h = _mm_and_si128(_mm_slli_epi16(w, 7), _mm_set1_epi16(static_cast<short>(0xbf80)));
+  const __m128i mag = _mm_and_si128(h, _mm_set1_epi16(0x3f80));
+  const __m128i fp16 = _mm_or_si128(h, _mm_cmpeq_epi16(mag, _mm_set1_epi16(0x3f80)));
+  return _mm256_mul_ps(_mm256_cvtph_ps(fp16), _mm256_set1_ps(256.0f));
 }
 static inline __m256 load8(const Bf16* p) {
   const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
