@@ -225,6 +225,11 @@ int run_quant_kv(Engine& engine, const Options& opt) {
               "(target >= 3.5)\n",
               dtype_name(kv_t), tb.median / tq.median, cb.median / cq.median, tf.median / tq.median,
               cf.median / cq.median);
+  // The same three ratios per round (timing.hpp, median_of_ratios).
+  std::vector<double> share;
+  for (std::size_t r = 0; r < cpu[0].size(); ++r) share.push_back(bytes_q / cpu[0][r] * 1e-9 / gbps[r]);
+  std::printf("  median of rounds: bandwidth share %.3f, speed-up over bf16 %.3f, over fp32 %.3f (wall time)\n",
+              summarize(share).median, median_of_ratios(t[1], t[0]), median_of_ratios(t[2], t[0]));
   std::printf("  check, sampled rows against the dequantized K/V: max |err| %.3g, tolerance %.3g: %s\n",
               c.max_abs_err, tol, c.pass() ? "pass" : "FAIL");
   return c.pass() ? 0 : 1;

@@ -35,12 +35,29 @@ inline Timing summarize(std::vector<double> t) {
   return {n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), t.front()};
 }
 
+// The median over reps of num[r] / den[r]: a ratio of two calls timed in
+// the same round, so a drift of the machine's speed over the run (a
+// neighbour's load, the clock) cancels in each term, as it does not in a
+// ratio of the two medians.
+inline double median_of_ratios(const std::vector<double>& num, const std::vector<double>& den) {
+  std::vector<double> r;
+  for (std::size_t i = 0; i < num.size() && i < den.size(); ++i) r.push_back(num[i] / den[i]);
+  return r.empty() ? 0.0 : summarize(r).median;
+}
+
+// Two calls timed alternately: each one's median and best, and `pairs`,
+// the median of b's time over a's in each rep (a's speed over b's).
+struct Alternated {
+  Timing a, b;
+  double pairs;
+};
+
 // Two calls timed alternately in one run (`reps` each), so that their ratio
 // survives a busy machine: each rep right after an untimed call of its own
 // (warm caches for both), and which goes first alternates too, so a
 // neighbour's burst or a clock step favours neither.
 template <class A, class B>
-std::pair<Timing, Timing> time_alternately(int reps, A&& a, B&& b) {
+Alternated time_alternately(int reps, A&& a, B&& b) {
   std::vector<double> ta, tb;
   for (int r = 0; r < reps; ++r)
     for (int i = 0; i < 2; ++i) {
@@ -52,7 +69,7 @@ std::pair<Timing, Timing> time_alternately(int reps, A&& a, B&& b) {
         tb.push_back(seconds_of(b));
       }
     }
-  return {summarize(ta), summarize(tb)};
+  return {summarize(ta), summarize(tb), median_of_ratios(tb, ta)};
 }
 
 }  // namespace attnrt::bench
