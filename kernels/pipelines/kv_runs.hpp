@@ -111,6 +111,17 @@ inline const float* page_scales(const HeadProblem& p, KvSide side, std::int64_t 
   return side == KvSide::k ? p.k_scale + p.k_scale_offset(j) : p.v_scale + p.v_scale_offset(j);
 }
 
+// The scales of keys [j, j + rows) of one page (quantized K/V), with
+// __builtin_prefetch's temporal locality L.
+template <int L>
+[[gnu::always_inline]] inline void prefetch_page_scales(const HeadProblem& p, KvSide side, std::int64_t j, int rows) {
+  const float* scale = page_scales(p, side, j);
+  const std::int64_t ld = side == KvSide::k ? p.ld_k_scale : p.ld_v_scale;
+  const int rows_a_line = ld == 0 ? rows : static_cast<int>(std::max<std::int64_t>(1, 16 / ld));
+  for (int r = 0; r < rows; r += rows_a_line) __builtin_prefetch(scale + r * ld, 0, L);
+  __builtin_prefetch(scale + (rows - 1) * ld, 0, L);  // the line the last row's scale is on
+}
+
 // The rest of key j's page, rows ld_bytes apart from `row` (key j's), into
 // L2 whole, with its scales.
 [[gnu::always_inline]] inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j,
@@ -119,12 +130,7 @@ inline const float* page_scales(const HeadProblem& p, KvSide side, std::int64_t 
   const int rows = page_rows_from(p, j);
   for (int r = 0; r < rows; ++r, row += ld_bytes)
     for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 1);
-  if (p.kv_format == KvFormat::plain) return;
-  const float* scale = page_scales(p, side, j);
-  const std::int64_t ld = side == KvSide::k ? p.ld_k_scale : p.ld_v_scale;
-  const int rows_a_line = ld == 0 ? rows : static_cast<int>(std::max<std::int64_t>(1, 16 / ld));
-  for (int r = 0; r < rows; r += rows_a_line) __builtin_prefetch(scale + r * ld, 0, 1);
-  __builtin_prefetch(scale + (rows - 1) * ld, 0, 1);  // the line the last row's scale is on
+  if (p.kv_format != KvFormat::plain) prefetch_page_scales<1>(p, side, j, rows);
 }
 
 // One load from each memory page the rest of key j's page spans, and from
@@ -324,6 +330,12 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
         std::copy(list.runs, list.runs + covering, own);
         list = {own, covering};
       }
+      // The next call's scales, a line or so a page, which no kernel
+      // prefetches: else each page's is a miss the scaling of S or P waits on.
+      if (p.kv_format != KvFormat::plain)
+        for (std::int64_t j = first + c + n, end = std::min<std::int64_t>(p.n, j + PagesAhead::kSpanKeys); j < end;
+             j += page_rows_from(p, j))
+          prefetch_page_scales<3>(p, side, j, static_cast<int>(std::min<std::int64_t>(page_rows_from(p, j), end - j)));
       f(KvRun{c, n, static_cast<const std::byte*>(list.runs[0].rows), ld,
               RowsAfter{list.runs + 1, list.n - 1, list.runs[0].count}});
       for (off += n; off >= ps; off -= ps) ++slot;
@@ -355,28 +367,26 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   }
 }
 
-// Key j's K (V) scale of a quantized problem.
-inline float kv_scale(const HeadProblem& p, KvSide side, std::int64_t j) {
-  return side == KvSide::k ? p.k_scale[p.k_scale_offset(j)] : p.v_scale[p.v_scale_offset(j)];
-}
-
 // x[c] *= key (j + c)'s K (V) scale, c < count: a row of S after the int8
 // Q·Kᵀ, of P before the int8 P·V. Keys inside one page (or dense K/V) find
-// their scales one stride apart, a loop the compiler vectorizes (a lookup
-// per key, with its page-table division, took a fifth of int8 decode's
-// time: S5, Zen 5); keys across pages (a staged quantum) look each up.
+// their scales one stride apart, a loop the compiler vectorizes, so the
+// keys go page piece by page piece: a lookup per page, not per key (a
+// lookup per key, with its page-table division, took a fifth of int8
+// decode's time: S5, Zen 5; decode calls span 64 keys of several pages).
 inline void scale_by_keys(float* x, int count, const HeadProblem& p, KvSide side, std::int64_t j) {
-  if (p.pages && j % p.page_size + count > p.page_size) {
-    for (int c = 0; c < count; ++c) x[c] *= kv_scale(p, side, j + c);
-    return;
-  }
-  const bool k = side == KvSide::k;
-  const float* scale = k ? p.k_scale + p.k_scale_offset(j) : p.v_scale + p.v_scale_offset(j);
-  const std::int64_t ld = k ? p.ld_k_scale : p.ld_v_scale;
-  if (ld == 1) {
-    for (int c = 0; c < count; ++c) x[c] *= scale[c];
-  } else {
-    for (int c = 0; c < count; ++c) x[c] *= scale[c * ld];
+  const std::int64_t ld = side == KvSide::k ? p.ld_k_scale : p.ld_v_scale;
+  for (int c = 0; c < count;) {
+    const std::int64_t key = j + c;
+    const int n = p.pages ? static_cast<int>(std::min<std::int64_t>(count - c, p.page_size - key % p.page_size))
+                          : count - c;
+    const float* scale = page_scales(p, side, key);
+    float* xc = x + c;
+    if (ld == 1) {
+      for (int i = 0; i < n; ++i) xc[i] *= scale[i];
+    } else {
+      for (int i = 0; i < n; ++i) xc[i] *= scale[i * ld];
+    }
+    c += n;
   }
 }
 
