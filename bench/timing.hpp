@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <utility>
 #include <vector>
 
@@ -70,6 +71,13 @@ Alternated time_alternately(int reps, A&& a, B&& b) {
       }
     }
   return {summarize(ta), summarize(tb), median_of_ratios(tb, ta)};
+}
+
+// The line of a's speed over b's: the ratio of the medians, of the bests,
+// and the median of the pairs, beside issue 20's target for it.
+inline void print_speed_ratio(const char* what, const Alternated& t, double target) {
+  std::printf("  %s GFLOP/s: %.3f median, %.3f best, %.3f median of pairs (issue 20 target: >= %.2f)\n", what,
+              t.b.median / t.a.median, t.b.min / t.a.min, t.pairs, target);
 }
 
 }  // namespace attnrt::bench

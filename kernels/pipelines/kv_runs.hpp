@@ -333,9 +333,11 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       // The next call's scales, a line or so a page, which no kernel
       // prefetches: else each page's is a miss the scaling of S or P waits on.
       if (p.kv_format != KvFormat::plain)
-        for (std::int64_t j = first + c + n, end = std::min<std::int64_t>(p.n, j + PagesAhead::kSpanKeys); j < end;
-             j += page_rows_from(p, j))
-          prefetch_page_scales<3>(p, side, j, static_cast<int>(std::min<std::int64_t>(page_rows_from(p, j), end - j)));
+        for (std::int64_t j = first + c + n, end = std::min<std::int64_t>(p.n, j + PagesAhead::kSpanKeys); j < end;) {
+          const int rows = static_cast<int>(std::min<std::int64_t>(page_rows_from(p, j), end - j));
+          prefetch_page_scales<3>(p, side, j, rows);
+          j += rows;
+        }
       f(KvRun{c, n, static_cast<const std::byte*>(list.runs[0].rows), ld,
               RowsAfter{list.runs + 1, list.n - 1, list.runs[0].count}});
       for (off += n; off >= ps; off -= ps) ++slot;
