@@ -44,6 +44,16 @@ inline constexpr StreamParams kStreamZen5{16, 1, true};
 // (rows_ahead.hpp); the CPUs not measured since keep it. (The avx2 set's
 // P·V tiles stop there on every CPU: gemm_fp32.hpp.)
 inline constexpr StreamParams kStreamAvx512InPage{16, 1, false};
+// Sapphire Rapids-class x86: Zen 5's setting, each row also prefetched
+// into L2 only twice as far ahead (x86/prefetch_to.hpp says why).
+// attnrt-bench S5, alternating with Zen 5's setting, medians of 21 reps,
+// 3-4 runs: one thread, contiguous, int8 K/V 11.3-11.9 ms against
+// 12.4-13.5 in three runs of four, bf16 20.1-22.4 against 22.1-25.3, fp32
+// 44.4-45.9 against 44.9-52.9; two threads bf16 11.2-12.7 against
+// 12.5-13.8, fp32 21.5-23.4 against 23.6-26.0, int8 7.1 against 6.8-7.9;
+// shuffled pages of 16 keys, bf16 21.4-24.8 against 23.1-33.3, fp32 the
+// same (44-47).
+inline constexpr StreamParams kStreamSapphireRapids{.rows_ahead = 16, .keys_per_pass = 1, .across_pages = true, .l2_far = true};
 // Zen 4's avx512 set: Zen 5's distances, but prefetching into L2 only
 // (prefetcht1). With prefetcht0 the L1's miss buffers cap how many lines
 // a software prefetch keeps in flight: on a Zen 4 VM, shuffled 8 KiB pieces
@@ -81,7 +91,7 @@ inline constexpr std::array<UarchTuning, 7> kUarchTable{{
     {Uarch::zen4, "zen4", kStreamZen3, kStreamZen4, kStreamSveA64fx},
     {Uarch::zen5, "zen5", kStreamZen3, kStreamZen5, kStreamSveA64fx},
     {Uarch::ice_lake_sp, "ice_lake_sp", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
-    {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamZen5, kStreamSveA64fx},
+    {Uarch::sapphire_rapids, "sapphire_rapids", kStreamZen3, kStreamSapphireRapids, kStreamSveA64fx},
     {Uarch::a64fx, "a64fx", kStreamZen3, kStreamAvx512InPage, kStreamSveA64fx},
 }};
 

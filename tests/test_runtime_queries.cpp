@@ -124,9 +124,10 @@ TEST(RuntimeQueries, TuningTableMapsCpusToTheirRows) {
     SCOPED_TRACE(row.name);
     EXPECT_EQ(&kernels::uarch_tuning(row.uarch), &row);
     EXPECT_EQ(row.avx2, kernels::kStreamZen3);
-    EXPECT_EQ(row.avx512, row.uarch == Uarch::zen4   ? kernels::kStreamZen4
-                          : row.uarch == Uarch::zen5 || row.uarch == Uarch::sapphire_rapids ? kernels::kStreamZen5
-                                                                                          : kernels::kStreamAvx512InPage);
+    EXPECT_EQ(row.avx512, row.uarch == Uarch::zen4              ? kernels::kStreamZen4
+                          : row.uarch == Uarch::zen5            ? kernels::kStreamZen5
+                          : row.uarch == Uarch::sapphire_rapids ? kernels::kStreamSapphireRapids
+                                                                : kernels::kStreamAvx512InPage);
     EXPECT_EQ(row.sve, kernels::kStreamSveA64fx);
     for (kernels::DType t : {kernels::DType::f32, kernels::DType::f16, kernels::DType::bf16})
       for (const kernels::KernelSet* ks : kernels::kernel_sets(t)) {

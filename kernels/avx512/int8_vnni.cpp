@@ -47,9 +47,9 @@ static inline __m512i low_digit(__m512i v) { return _mm512_srai_epi32(_mm512_sll
 // real key's row; only n stored), K rows from `key` and their prefetches
 // from `ahead` (walked one row per real key), in groups of four: a call of
 // fewer keys (a small page's) computes only the groups it stores.
-template <int NV, bool IntoL2>
+template <int NV, x86::Prefetch P>
 static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m512i bias2, __m512i bias0,
-                             __m512 unit, int j0, int n, int d, RowWalk<I8>& key, RowWalk<I8>* ahead, float* s) {
+                             __m512 unit, int j0, int n, int d, RowWalk<I8>& key, x86::RowPrefetch<P, I8>* ahead, float* s) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512i lo[4], hi[4];
   const I8* kr = key.row();
@@ -62,7 +62,7 @@ static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m51
     __m512i lo4[4], hi4[4];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
-      if (4 * g + r < n) kr = x86::next_key_row<IntoL2>(key, ahead, d);
+      if (4 * g + r < n) kr = x86::next_key_row(key, ahead, d);
       __m512i kb[NV];
 #pragma GCC unroll 4
       for (int i = 0; i < NV; ++i)
@@ -91,7 +91,7 @@ static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m51
   _mm512_mask_storeu_ps(s + j0, first16(n), _mm512_mul_ps(units, unit));
 }
 
-template <int NV, bool IntoL2>
+template <int NV, x86::Prefetch P>
 static inline void qk_row(int keys, int d, const float* q, float qmax, const I8* k, std::int64_t ldk,
                           float alpha, float* s, int rows_ahead, RowsAfter next) {
   const __m512 to_units = _mm512_set1_ps(kQUnits / qmax);
@@ -129,15 +129,16 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
   const __m512i bias0 = _mm512_set1_epi32(bias(0));  // added to the 16 keys' sums
   const __m512 unit = _mm512_set1_ps(alpha * (qmax / kQUnits));
   const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
-  RowWalk<I8> key(k, ldk, own, next), ahead(k, ldk, own, next, rows_ahead);
+  RowWalk<I8> key(k, ldk, own, next);
+  x86::RowPrefetch<P, I8> ahead(k, ldk, own, next, rows_ahead);
   for (int j0 = 0; j0 < keys; j0 += 16)
-    qk_keys16<NV, IntoL2>(digit, bias1, bias2, bias0, unit, j0, keys - j0 < 16 ? keys - j0 : 16, d, key,
+    qk_keys16<NV, P>(digit, bias1, bias2, bias0, unit, j0, keys - j0 < 16 ? keys - j0 : 16, d, key,
                           rows_ahead > 0 ? &ahead : nullptr, s);
 }
 
 }  // namespace
 
-template <bool IntoL2>
+template <x86::Prefetch P>
 bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
                     int rows_ahead, RowsAfter next) {
   if (d > kMostD) return false;
@@ -154,15 +155,18 @@ bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t l
   if (nan || !(qmax >= 0x1p-100f && qmax <= 3.4e38f)) return false;
   if (keys <= 0) return true;
   switch ((d + 63) / 64) {
-    case 1: qk_row<1, IntoL2>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
-    case 2: qk_row<2, IntoL2>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
-    case 3: qk_row<3, IntoL2>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
-    default: qk_row<4, IntoL2>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
+    case 1: qk_row<1, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
+    case 2: qk_row<2, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
+    case 3: qk_row<3, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
+    default: qk_row<4, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
   }
   return true;
 }
 
-template bool qk_i8_row_vnni<false>(int, int, const float*, const I8*, std::int64_t, float, float*, int, RowsAfter);
-template bool qk_i8_row_vnni<true>(int, int, const float*, const I8*, std::int64_t, float, float*, int, RowsAfter);
+#define ATTNRT_QK_I8_ROW_VNNI(P) \
+  template bool qk_i8_row_vnni<x86::Prefetch::P>(int, int, const float*, const I8*, std::int64_t, float, float*, int, RowsAfter);
+ATTNRT_QK_I8_ROW_VNNI(l1)
+ATTNRT_QK_I8_ROW_VNNI(l2)
+ATTNRT_QK_I8_ROW_VNNI(l1_and_l2)
 
 }  // namespace attnrt::kernels::avx512

@@ -82,12 +82,12 @@ void qk_row_on(int rows, int keys, int d, const float* q, std::int64_t ldq, cons
   qk_fp32_direct<S, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
 template <StreamParams S>
-constexpr QkDirectFn qk_i8_vnni = qk_row_on<S, I8, qk_i8_row_vnni<S.into_l2>>;
+constexpr QkDirectFn qk_i8_vnni = qk_row_on<S, I8, qk_i8_row_vnni<x86::kPrefetch<S>>>;
 template <StreamParams S>
-constexpr QkDirectFn qk_bf16_dot = qk_row_on<S, Bf16, qk_bf16_row_dot<S.into_l2>>;
+constexpr QkDirectFn qk_bf16_dot = qk_row_on<S, Bf16, qk_bf16_row_dot<x86::kPrefetch<S>>>;
 
 template <StreamParams S, class C>
-constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<S.into_l2, C>};
+constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<x86::kPrefetch<S>, C>};
 // An entry of the CPU features `need` (none, VNNI, or for bf16 inputs also
 // VNNI and AVX512_BF16) and the kernels that use them.
 template <StreamParams S, class T, std::uint32_t need>
@@ -99,13 +99,13 @@ constexpr FewRowKernels kFewRows{
     .stream = S,
     .qk = need & kFeatureAvx512Bf16 ? qk_bf16_dot<S> : qk_fp32_direct<S, T>,
     .pv_rows_max = kMr,
-    .pv_rows = pv_fp32_14x2_direct_rows<S.into_l2, T>,
+    .pv_rows = pv_fp32_14x2_direct_rows<x86::kPrefetch<S>, T>,
     .pv_init = nullptr,
     .pv_acc = nullptr,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
     .codes = {{{},
                {need & kFeatureAvx512Vnni ? qk_i8_vnni<S> : qk_fp32_direct<S, I8>,
-                pv_fp32_14x2_direct_rows<S.into_l2, I8>},
+                pv_fp32_14x2_direct_rows<x86::kPrefetch<S>, I8>},
                kCodes<S, E4m3>,
                kCodes<S, E5m2>}},
     .requires_cpu = need,

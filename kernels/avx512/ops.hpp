@@ -11,6 +11,7 @@
 
 #include "kernels/convert.hpp"
 #include "kernels/kernel_set.hpp"
+#include "kernels/x86/prefetch_to.hpp"
 
 namespace attnrt::kernels::avx512 {
 
@@ -47,17 +48,18 @@ void qk_fp32_12x2_direct(int rows, int keys, int d, const float* q, std::int64_t
 
 // O[r][0..dv) (+)= P·V for rows r < rows <= kMr, V rows (of T, widened as
 // loaded) read whole and in place (pv_direct_rows.cpp): the sets'
-// FewRowKernels::pv_rows, for float, Fp16, Bf16 and the codes; IntoL2 as
-// above.
-template <bool IntoL2, class T>
+// FewRowKernels::pv_rows, for float, Fp16, Bf16 and the codes; prefetching
+// as P says (x86/few_rows.hpp; the tiles past one row into L1, or only L2
+// with Prefetch::l2).
+template <x86::Prefetch P, class T>
 void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
                               float* o, std::int64_t ldo, bool accumulate, RowsAfter next);
 
 // One row's Q·Kᵀ over int8 codes on AVX512_VNNI (int8_vnni.cpp, compiled
 // with it): as the few-row qk above for rows == 1, K rows prefetched
-// rows_ahead keys on; or false, having written nothing, for a row it does
-// not take (D > 256, q not finite, its largest |q| below 2^-100).
-template <bool IntoL2>
+// rows_ahead keys on as P says; or false, having written nothing, for a row
+// it does not take (D > 256, q not finite, its largest |q| below 2^-100).
+template <x86::Prefetch P>
 bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
                     int rows_ahead, RowsAfter next);
 
@@ -65,7 +67,7 @@ bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t l
 // compiled with it): as the few-row qk above for rows == 1; or false,
 // having written nothing, for a row it does not take (D > 256, an element
 // of q not a bf16 value).
-template <bool IntoL2>
+template <x86::Prefetch P>
 bool qk_bf16_row_dot(int keys, int d, const float* q, const Bf16* k, std::int64_t ldk, float alpha, float* s,
                      int rows_ahead, RowsAfter next);
 

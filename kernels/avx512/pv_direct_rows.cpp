@@ -98,21 +98,23 @@ void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, fl
 
 }  // namespace
 
-template <bool IntoL2, class T>
+template <x86::Prefetch P, class T>
 void pv_fp32_14x2_direct_rows(int rows, int kp, const void* a, const void* v, std::int64_t ldv, int dv,
                               float* o, std::int64_t ldo, bool accumulate, RowsAfter next) {
   const float* pa = static_cast<const float*>(a);
   const T* vt = static_cast<const T*>(v);
-  if (rows == 1) return pv_one_row<IntoL2>(kp, pa, vt, ldv, dv, o, accumulate, next);
-  with_rows(rows, [&]<int R>() {
-    if constexpr (R > 1) tile_rows<R, IntoL2>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next);
+  if (rows == 1) return pv_one_row<P>(kp, pa, vt, ldv, dv, o, accumulate, next);
+  with_rows(rows, [&]<int R>() {  // (the tiles prefetch into L1 or L2 only: two builds, not three)
+    if constexpr (R > 1) tile_rows<R, P == x86::Prefetch::l2>(kp, pa, vt, ldv, dv, o, ldo, accumulate, next);
   });
 }
-#define ATTNRT_PV_DIRECT_ROWS(T)                                                                               \
-  template void pv_fp32_14x2_direct_rows<false, T>(int, int, const void*, const void*, std::int64_t, int,      \
-                                                   float*, std::int64_t, bool, RowsAfter);                     \
-  template void pv_fp32_14x2_direct_rows<true, T>(int, int, const void*, const void*, std::int64_t, int,       \
-                                                  float*, std::int64_t, bool, RowsAfter);
+#define ATTNRT_PV_DIRECT_ROWS_TO(P, T)                                                                          \
+  template void pv_fp32_14x2_direct_rows<x86::Prefetch::P, T>(int, int, const void*, const void*, std::int64_t, \
+                                                              int, float*, std::int64_t, bool, RowsAfter);
+#define ATTNRT_PV_DIRECT_ROWS(T)     \
+  ATTNRT_PV_DIRECT_ROWS_TO(l1, T)    \
+  ATTNRT_PV_DIRECT_ROWS_TO(l2, T)    \
+  ATTNRT_PV_DIRECT_ROWS_TO(l1_and_l2, T)
 // fp8's instantiations are compiled in a unit of their own (pv_direct_rows_fp8.cpp):
 // GCC's inlining and register allocation in one unit depend on all it
 // instantiates, and beside them the fp16 tiles came out slower (S5 with 8

@@ -32,8 +32,8 @@ template <class T>
 inline constexpr int kRowAhead = kPrefetchRows * static_cast<int>(sizeof(float) / sizeof(T));
 
 // Columns [c0, c0 + 16 NV) of O, the last vector cut to `w` columns in all;
-// V rows prefetched kRowAhead<T> keys on, into L1 or only L2 (IntoL2).
-template <int NV, bool IntoL2, class T>
+// V rows prefetched kRowAhead<T> keys on as P says (x86/few_rows.hpp).
+template <int NV, x86::Prefetch P, class T>
 static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int64_t ldv, int c0, int w,
                                   float* o, bool accumulate, RowsAfter next) {
   const __mmask16 last = first16(w - 16 * (NV - 1));
@@ -45,20 +45,26 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
   // V rows one after another, across the pieces a spanning call lists, and
   // the rows kRowAhead<T> on.
   const int own = rows_in_place(kp, next);
-  RowWalk<T> row(v, ldv, own, next), ahead(v, ldv, own, next, kRowAhead<T>);
+  RowWalk<T> row(v, ldv, own, next);
+  x86::RowPrefetch<P, T> ahead(v, ldv, own, next, kRowAhead<T>);
+  constexpr bool kFar = x86::RowPrefetch<P, T>::kFar;
   for (int k0 = 0; k0 < kp; k0 += kABlock) {
     const float* a = pa + k0 * kMr;  // the block's row 0 ([kABlock], the last [kp % kABlock])
     const int keys = kp - k0 < kABlock ? kp - k0 : kABlock;
     for (int j = 0; j < keys;) {  // the keys up to the next end of a run, in one loop
       const int n = std::min({keys - j, row.rows_left(), ahead.rows_left()});
       const T* r = row.row() + c0;
-      const T* pf = ahead.row() + c0;
-      const std::int64_t ldr = row.ld(), ldp = ahead.ld();
-      for (const int end = j + n; j < end; ++j, r += ldr, pf += ldp) {
+      const T* pf = ahead.near().row() + c0;
+      const T* far = ahead.far().row() + c0;
+      const std::int64_t ldr = row.ld(), ldp = ahead.near().ld(), ldf = ahead.far().ld();
+      for (const int end = j + n; j < end; ++j, r += ldr, pf += ldp, far += ldf) {
         const __m512 p = _mm512_set1_ps(a[j] * kUnit<T>);  // (V read in load16_units' units)
 #pragma GCC unroll 8
         for (int i = 0; i < NV; ++i) {
-          if ((16 * i * sizeof(T)) % 64 == 0) x86::prefetch_line<IntoL2>(pf + 16 * i);
+          if ((16 * i * sizeof(T)) % 64 == 0) {
+            x86::prefetch_line<P == x86::Prefetch::l2>(pf + 16 * i);
+            if constexpr (kFar) x86::prefetch_line<true>(far + 16 * i);
+          }
           acc[i] = _mm512_fmadd_ps(p, load16_units(r + 16 * i, lanes(i)), acc[i]);
         }
       }
@@ -71,14 +77,14 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
 }
 
 // One row's P·V (P the row 0 of an A panel of kMr rows in kABlock blocks).
-template <bool IntoL2, class T>
+template <x86::Prefetch P, class T>
 static inline void pv_one_row(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, float* o,
                               bool accumulate, RowsAfter next) {
   constexpr int kCols = 128;
   for (int c0 = 0; c0 < dv; c0 += kCols) {
     const int w = dv - c0 < kCols ? dv - c0 : kCols;
     const auto run = [&]<int NV>() {
-      pv_row_columns<NV, IntoL2>(kp, pa, v, ldv, c0, w, o, accumulate, next);
+      pv_row_columns<NV, P>(kp, pa, v, ldv, c0, w, o, accumulate, next);
     };
     switch ((w + 15) / 16) {  // vectors of O
       case 1: run.template operator()<1>(); break;

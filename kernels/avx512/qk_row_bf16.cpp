@@ -32,9 +32,9 @@ constexpr int kMostD = 256;  // q's pairs stay in 8 zmm registers
 // real key's row; only n stored), K rows from `key` and their prefetches
 // from `ahead` (walked one row per real key), in groups of four: a call of
 // fewer keys (a small page's) computes only the groups it stores.
-template <int NV, bool IntoL2>
+template <int NV, x86::Prefetch P>
 static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int n, int d, RowWalk<Bf16>& key,
-                             RowWalk<Bf16>* ahead, float* s) {
+                             x86::RowPrefetch<P, Bf16>* ahead, float* s) {
   __m512 groups[4];
   const Bf16* kr = key.row();
 #pragma GCC unroll 4
@@ -46,7 +46,7 @@ static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int
     __m512 acc[4];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
-      if (4 * g + r < n) kr = x86::next_key_row<IntoL2>(key, ahead, d);
+      if (4 * g + r < n) kr = x86::next_key_row(key, ahead, d);
       acc[r] = _mm512_setzero_ps();
 #pragma GCC unroll 8
       for (int i = 0; i < NV; ++i) {
@@ -59,7 +59,7 @@ static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int
   _mm512_mask_storeu_ps(s + j0, first16(n), _mm512_mul_ps(sum_groups4(groups), scale));
 }
 
-template <int NV, bool IntoL2>
+template <int NV, x86::Prefetch P>
 static inline bool qk_row(int keys, int d, const float* q, const Bf16* k, std::int64_t ldk, float alpha,
                           float* s, int rows_ahead, RowsAfter next) {
   __m512bh qv[NV];
@@ -76,34 +76,37 @@ static inline bool qk_row(int keys, int d, const float* q, const Bf16* k, std::i
   if (inexact) return false;
   const __m512 scale = _mm512_set1_ps(alpha);
   const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
-  RowWalk<Bf16> key(k, ldk, own, next), ahead(k, ldk, own, next, rows_ahead);
+  RowWalk<Bf16> key(k, ldk, own, next);
+  x86::RowPrefetch<P, Bf16> ahead(k, ldk, own, next, rows_ahead);
   for (int j0 = 0; j0 < keys; j0 += 16)
-    qk_keys16<NV, IntoL2>(qv, scale, j0, keys - j0 < 16 ? keys - j0 : 16, d, key, rows_ahead > 0 ? &ahead : nullptr,
+    qk_keys16<NV, P>(qv, scale, j0, keys - j0 < 16 ? keys - j0 : 16, d, key, rows_ahead > 0 ? &ahead : nullptr,
                           s);
   return true;
 }
 
 }  // namespace
 
-template <bool IntoL2>
+template <x86::Prefetch P>
 bool qk_bf16_row_dot(int keys, int d, const float* q, const Bf16* k, std::int64_t ldk, float alpha, float* s,
                      int rows_ahead, RowsAfter next) {
   if (d > kMostD) return false;
   switch ((d + 31) / 32) {
-    case 1: return qk_row<1, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
-    case 2: return qk_row<2, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
-    case 3: return qk_row<3, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
-    case 4: return qk_row<4, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
-    case 5: return qk_row<5, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
-    case 6: return qk_row<6, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
-    case 7: return qk_row<7, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
-    default: return qk_row<8, IntoL2>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 1: return qk_row<1, P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 2: return qk_row<2, P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 3: return qk_row<3, P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 4: return qk_row<4, P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 5: return qk_row<5, P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 6: return qk_row<6, P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    case 7: return qk_row<7, P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+    default: return qk_row<8, P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
   }
 }
 
-template bool qk_bf16_row_dot<false>(int, int, const float*, const Bf16*, std::int64_t, float, float*, int,
-                                     RowsAfter);
-template bool qk_bf16_row_dot<true>(int, int, const float*, const Bf16*, std::int64_t, float, float*, int,
-                                    RowsAfter);
+#define ATTNRT_QK_BF16_ROW_DOT(P)                                                                              \
+  template bool qk_bf16_row_dot<x86::Prefetch::P>(int, int, const float*, const Bf16*, std::int64_t, float, float*, \
+                                                  int, RowsAfter);
+ATTNRT_QK_BF16_ROW_DOT(l1)
+ATTNRT_QK_BF16_ROW_DOT(l2)
+ATTNRT_QK_BF16_ROW_DOT(l1_and_l2)
 
 }  // namespace attnrt::kernels::avx512

@@ -28,13 +28,11 @@ static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std
                                 float* s, RowsAfter next) {
   const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
   const float alpha_units = alpha * kUnit<C>;  // (codes read in load16_units' units)
-  RowWalk<C> key(k, ldk, own, next), ahead(k, ldk, own, next, S.rows_ahead > 0 ? x86::ahead_of<S, C> : 0);
+  RowWalk<C> key(k, ldk, own, next);
+  x86::RowPrefetch<x86::kPrefetch<S>, C> ahead(k, ldk, own, next, S.rows_ahead > 0 ? x86::ahead_of<S, C> : 0);
   for (int j = 0; j < keys; ++j, key.step()) {
     const C* kr = key.row();
-    if constexpr (S.rows_ahead > 0) {  // (prefetches never fault, past the last key too)
-      x86::prefetch_lines<S.into_l2>(ahead.row(), d);
-      ahead.step();
-    }
+    if constexpr (S.rows_ahead > 0) ahead.next_key(d);  // (prefetches never fault, past the last key too)
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int x = 0;
     for (; x + 32 <= d; x += 32) {

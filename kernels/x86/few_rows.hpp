@@ -48,6 +48,7 @@
 
 #include "kernels/x86/convert.hpp"
 #include "kernels/x86/lanes.hpp"
+#include "kernels/x86/prefetch_to.hpp"
 #include "kernels/kernel_set.hpp"
 #include "kernels/rows_ahead.hpp"
 
@@ -78,16 +79,43 @@ template <bool IntoL2, class T>
   for (int x = 0; x < n; x += 64 / static_cast<int>(sizeof(T))) prefetch_line<IntoL2>(p + x);
 }
 
-// The next key's row from `key`, its prefetch (`ahead`, when given) issued
-// and both walks stepped: the row-walking loops of one row's Q·Kᵀ.
-template <bool IntoL2, class T>
-[[gnu::always_inline]] inline const T* next_key_row(RowWalk<T>& key, RowWalk<T>* ahead, int d) {
+// The prefetches of a loop walking rows key by key (RowWalk): the row
+// `ahead` keys on, and with Prefetch::l1_and_l2 the row 2·ahead keys on.
+template <Prefetch P, class T>
+class RowPrefetch {
+ public:
+  static constexpr bool kFar = P == Prefetch::l1_and_l2;
+  RowPrefetch(const T* rows, std::int64_t ld, int own, RowsAfter next, int ahead)
+      : near_(rows, ld, own, next, ahead), far_(rows, ld, own, next, kFar ? 2 * ahead : 0) {}
+  // The rows ahead of the walk's next key, `width` elements each; then a key on.
+  [[gnu::always_inline]] void next_key(int width) {
+    prefetch_lines<P == Prefetch::l2>(near_.row(), width);
+    near_.step();
+    if constexpr (kFar) {
+      prefetch_lines<true>(far_.row(), width);
+      far_.step();
+    }
+  }
+  // For loops that step plain pointers between the walks' run ends (pv_row.hpp).
+  const RowWalk<T>& near() const { return near_; }
+  const RowWalk<T>& far() const { return far_; }
+  int rows_left() const { return kFar && far_.rows_left() < near_.rows_left() ? far_.rows_left() : near_.rows_left(); }
+  void skip(int n) {
+    near_.skip(n);
+    if constexpr (kFar) far_.skip(n);
+  }
+
+ private:
+  RowWalk<T> near_, far_;
+};
+
+// The next key's row from `key`, its prefetches (`ahead`, when given)
+// issued and the walks stepped: the row-walking loops of one row's Q·Kᵀ.
+template <Prefetch P, class T>
+[[gnu::always_inline]] inline const T* next_key_row(RowWalk<T>& key, RowPrefetch<P, T>* ahead, int d) {
   const T* row = key.row();
   key.step();
-  if (ahead) {
-    prefetch_lines<IntoL2>(ahead->row(), d);
-    ahead->step();
-  }
+  if (ahead) ahead->next_key(d);
   return row;
 }
 
@@ -101,13 +129,11 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   constexpr int C = R == 1 ? 4 : 2;
   // K rows one after another, across the pieces a spanning call lists.
   const int own = rows_in_place(keys, next);
-  RowWalk<T> key(k, ldk, own, next), ahead(k, ldk, own, next, S.rows_ahead > 0 ? ahead_of<S, T> : 0);
+  RowWalk<T> key(k, ldk, own, next);
+  RowPrefetch<kPrefetch<S>, T> ahead(k, ldk, own, next, S.rows_ahead > 0 ? ahead_of<S, T> : 0);
   for (int j = 0; j < keys; ++j, key.step()) {
     const T* kr = key.row();
-    if constexpr (S.rows_ahead > 0) {  // (prefetches never fault, past the last key too)
-      prefetch_lines<S.into_l2>(ahead.row(), d);
-      ahead.step();
-    }
+    if constexpr (S.rows_ahead > 0) ahead.next_key(d);  // (prefetches never fault, past the last key too)
     __m256 acc[R][C];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i)
@@ -202,17 +228,15 @@ static inline void pv_key_after_key(int kp, const float* pa, const T* v, std::in
   constexpr int G = S.keys_per_pass;
   constexpr auto entry = a_panel_entry<Mr, ABlock>;  // (no template commas in macro arguments: SIMDe)
   const int own = rows_in_place(kp, next);
-  RowWalk<T> row(v, ldv, own, next), ahead(v, ldv, own, next, S.rows_ahead > 0 ? ahead_of<S, T> : 0);
+  RowWalk<T> row(v, ldv, own, next);
+  RowPrefetch<kPrefetch<S>, T> ahead(v, ldv, own, next, S.rows_ahead > 0 ? ahead_of<S, T> : 0);
   bool first = !accumulate;
   int k = 0;
   for (; k + G <= kp; k += G, first = false) {
     const T* rows[G];
     for (int j = 0; j < G; ++j, row.step()) {
       rows[j] = row.row();
-      if constexpr (S.rows_ahead > 0) {  // (prefetches never fault, past the last key too)
-        prefetch_lines<S.into_l2>(ahead.row(), dv);
-        ahead.step();
-      }
+      if constexpr (S.rows_ahead > 0) ahead.next_key(dv);  // (prefetches never fault, past the last key too)
     }
     __m256 p[R][G];
     for (int r = 0; r < R; ++r)
