@@ -44,13 +44,13 @@ KERNELS = {
     "pv_fp32_14x2_direct": ("gemm_fp32_14x2<Epilogue::accumulate, false, true>(k, a, b, ld, kNv, 1.0f, c, ld, b + kPrefetchRows * ld)", 0),
     "qk_fp32_direct_12x2": ("qk_fp32_12x2_direct<false, float>(12, 8, k, a, ld, b, ld, 0.5f, c, ld, RowsAfter::none())", 0),
     "qk_fp32_few_rows_1": ("x86::qk_few_rows<kStreamAvx512InPage>(1, 8, k, a, ld, b, ld, 0.5f, c, ld, RowsAfter::none())", 0),
-    "pv_fp32_direct_rows_1": ("pv_fp32_14x2_direct_rows<false, float>(1, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
-    "pv_fp32_direct_rows_12": ("pv_fp32_14x2_direct_rows<false, float>(12, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
+    "pv_fp32_direct_rows_1": ("pv_fp32_14x2_direct_rows<x86::Prefetch::l1, float>(1, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
+    "pv_fp32_direct_rows_12": ("pv_fp32_14x2_direct_rows<x86::Prefetch::l1, float>(12, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
     # bf16 K and V rows widened as loaded (a GQA group of 4 query heads, S4's 12 rows)
     "qk_bf16_direct_4x2": ("qk_fp32_12x2_direct<false, Bf16>(4, 8, k, a, ld, b, ld, 0.5f, c, ld, RowsAfter::none())", 0),
     "qk_bf16_direct_12x2": ("qk_fp32_12x2_direct<false, Bf16>(12, 8, k, a, ld, b, ld, 0.5f, c, ld, RowsAfter::none())", 0),
-    "pv_bf16_direct_rows_4": ("pv_fp32_14x2_direct_rows<false, Bf16>(4, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
-    "pv_bf16_direct_rows_12": ("pv_fp32_14x2_direct_rows<false, Bf16>(12, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
+    "pv_bf16_direct_rows_4": ("pv_fp32_14x2_direct_rows<x86::Prefetch::l1, Bf16>(4, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
+    "pv_bf16_direct_rows_12": ("pv_fp32_14x2_direct_rows<x86::Prefetch::l1, Bf16>(12, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
     "exp2_rows_accurate": ("exp2_rows_impl<Exp2Precision::accurate>(b, ld, kMr, k, m, sum, c)", 16),
     "exp2_rows_fast": ("exp2_rows_impl<Exp2Precision::fast>(b, ld, kMr, k, m, sum, c)", 16),
 }

@@ -32,7 +32,7 @@ template <class T>
 inline constexpr int kRowAhead = kPrefetchRows * static_cast<int>(sizeof(float) / sizeof(T));
 
 // Columns [c0, c0 + 16 NV) of O, the last vector cut to `w` columns in all;
-// V rows prefetched kRowAhead<T> keys on as P says (x86/few_rows.hpp).
+// V rows prefetched kRowAhead<T> keys on as P says (x86/prefetch_to.hpp).
 template <int NV, x86::Prefetch P, class T>
 static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int64_t ldv, int c0, int w,
                                   float* o, bool accumulate, RowsAfter next) {
