@@ -53,7 +53,8 @@ inline constexpr StreamParams kStreamAvx512InPage{16, 1, false};
 // 12.5-13.8, fp32 21.5-23.4 against 23.6-26.0, int8 7.1 against 6.8-7.9;
 // shuffled pages of 16 keys, bf16 21.4-24.8 against 23.1-33.3, fp32 the
 // same (44-47).
-inline constexpr StreamParams kStreamSapphireRapids{.rows_ahead = 16, .keys_per_pass = 1, .across_pages = true, .l2_far = true};
+inline constexpr StreamParams kStreamSapphireRapids{
+    .rows_ahead = 16, .keys_per_pass = 1, .across_pages = true, .l2_far = true};
 // Zen 4's avx512 set: Zen 5's distances, but prefetching into L2 only
 // (prefetcht1). With prefetcht0 the L1's miss buffers cap how many lines
 // a software prefetch keeps in flight: on a Zen 4 VM, shuffled 8 KiB pieces

@@ -49,7 +49,8 @@ static inline __m512i low_digit(__m512i v) { return _mm512_srai_epi32(_mm512_sll
 // fewer keys (a small page's) computes only the groups it stores.
 template <int NV, x86::Prefetch P>
 static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m512i bias2, __m512i bias0,
-                             __m512 unit, int j0, int n, int d, RowWalk<I8>& key, x86::RowPrefetch<P, I8>* ahead, float* s) {
+                             __m512 unit, int j0, int n, int d, RowWalk<I8>& key, x86::RowPrefetch<P, I8>* ahead,
+                             float* s) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512i lo[4], hi[4];
   const I8* kr = key.row();
@@ -133,7 +134,7 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
   x86::RowPrefetch<P, I8> ahead(k, ldk, own, next, rows_ahead);
   for (int j0 = 0; j0 < keys; j0 += 16)
     qk_keys16<NV, P>(digit, bias1, bias2, bias0, unit, j0, keys - j0 < 16 ? keys - j0 : 16, d, key,
-                          rows_ahead > 0 ? &ahead : nullptr, s);
+                     rows_ahead > 0 ? &ahead : nullptr, s);
 }
 
 }  // namespace
@@ -163,8 +164,9 @@ bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t l
   return true;
 }
 
-#define ATTNRT_QK_I8_ROW_VNNI(P) \
-  template bool qk_i8_row_vnni<x86::Prefetch::P>(int, int, const float*, const I8*, std::int64_t, float, float*, int, RowsAfter);
+#define ATTNRT_QK_I8_ROW_VNNI(P)                                                                                \
+  template bool qk_i8_row_vnni<x86::Prefetch::P>(int, int, const float*, const I8*, std::int64_t, float, float*, \
+                                                 int, RowsAfter);
 ATTNRT_QK_I8_ROW_VNNI(l1)
 ATTNRT_QK_I8_ROW_VNNI(l2)
 ATTNRT_QK_I8_ROW_VNNI(l1_and_l2)

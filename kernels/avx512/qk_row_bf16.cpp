@@ -79,8 +79,7 @@ static inline bool qk_row(int keys, int d, const float* q, const Bf16* k, std::i
   RowWalk<Bf16> key(k, ldk, own, next);
   x86::RowPrefetch<P, Bf16> ahead(k, ldk, own, next, rows_ahead);
   for (int j0 = 0; j0 < keys; j0 += 16)
-    qk_keys16<NV, P>(qv, scale, j0, keys - j0 < 16 ? keys - j0 : 16, d, key, rows_ahead > 0 ? &ahead : nullptr,
-                          s);
+    qk_keys16<NV, P>(qv, scale, j0, keys - j0 < 16 ? keys - j0 : 16, d, key, rows_ahead > 0 ? &ahead : nullptr, s);
   return true;
 }
 
