@@ -11,12 +11,14 @@
 //
 //   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]
 //             [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--fast]
-//             [--pairs P] [--offset F]
+//             [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--pairs P] [--offset F]
 //
 // BHSD (fp32 unless --dtype), default scale, the accurate exp2 unless
 // --fast (ATTNRT_EXP2_FAST); each tensor starts on a 64-byte
 // boundary, as a framework's allocator hands them out, or F elements past
-// one (--offset); threads as ATTNRT_NUM_THREADS says. Prints the
+// one (--offset); K and V quantized with --kv-dtype (int8: a scale per
+// key and KV head; fp8: one per KV head); threads as ATTNRT_NUM_THREADS
+// says. Prints the
 // median speed of B over A (> 1: B is faster) with its quartiles, and each
 // build's best and median GFLOP/s. Exit 1 when a library fails to load or a
 // call fails, 2 on bad options.
@@ -69,7 +71,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]\n"
                "                 [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--fast]\n"
-               "                 [--pairs P] [--offset F]\n");
+               "                 [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--pairs P] [--offset F]\n");
   return 2;
 }
 
@@ -79,7 +81,7 @@ class Elements {
  public:
   template <class Value>
   Elements(attnrt_dtype type, std::size_t n, int offset, Value value)
-      : esz_(type == ATTNRT_F32 ? 4 : 2), offset_(offset) {
+      : esz_(type == ATTNRT_F32 ? 4 : type == ATTNRT_F16 || type == ATTNRT_BF16 ? 2 : 1), offset_(offset) {
     base_ = static_cast<char*>(std::aligned_alloc(64, ((n + offset) * esz_ + 63) / 64 * 64));
     if (!base_) throw std::bad_alloc();
     for (std::size_t i = 0; i < n; ++i) {
@@ -87,6 +89,8 @@ class Elements {
       char* at = data() + i * esz_;
       if (type == ATTNRT_F32) {
         std::memcpy(at, &f, 4);
+      } else if (esz_ == 1) {  // a quantized code: any byte will do (fp8's NaN codes aside)
+        *at = static_cast<char>(static_cast<int>(f * 20.0f) % 64);
       } else if (type == ATTNRT_F16) {
         const _Float16 h = static_cast<_Float16>(f);
         std::memcpy(at, &h, 2);
@@ -115,7 +119,7 @@ int main(int argc, char** argv) {
   if (argc < 3) return usage();
   std::int64_t b = 1, h = 8, hkv = 0, m = 2048, n = 2048, d = 128;  // hkv 0: as many as h
   int causal = 0, fast = 0, pairs = 16, offset = 0;
-  attnrt_dtype dtype = ATTNRT_F32;
+  attnrt_dtype dtype = ATTNRT_F32, kv_dtype = ATTNRT_F32;  // kv_dtype F32: as dtype
   for (int i = 3; i < argc; ++i) {
     const std::string opt = argv[i];
     if (opt == "--causal" || opt == "--fast") {
@@ -128,6 +132,14 @@ int main(int argc, char** argv) {
       if (name == "fp32") dtype = ATTNRT_F32;
       else if (name == "fp16") dtype = ATTNRT_F16;
       else if (name == "bf16") dtype = ATTNRT_BF16;
+      else return usage();
+      continue;
+    }
+    if (opt == "--kv-dtype") {
+      const std::string name = argv[++i];
+      if (name == "int8") kv_dtype = ATTNRT_I8;
+      else if (name == "fp8_e4m3") kv_dtype = ATTNRT_F8_E4M3;
+      else if (name == "fp8_e5m2") kv_dtype = ATTNRT_F8_E5M2;
       else return usage();
       continue;
     }
@@ -155,14 +167,25 @@ int main(int argc, char** argv) {
   const auto pattern = [](std::size_t mul, std::size_t mod) {
     return [=](std::size_t i) { return static_cast<float>((i * mul) % mod) * 0.05f; };
   };
-  Elements q(dtype, b * h * m * d, offset, pattern(7, 13)), k(dtype, b * hkv * n * d, offset, pattern(5, 11)),
-      v(dtype, b * hkv * n * d, offset, pattern(3, 17)), o(dtype, b * h * m * d, offset, pattern(0, 1));
-  const auto tensor = [&](Elements& x, std::int64_t heads, std::int64_t s) {
-    return attnrt_tensor{x.data(), dtype, {b, heads, s, d}, {heads * s * d, s * d, d}};
+  const bool quantized = kv_dtype != ATTNRT_F32;
+  const attnrt_dtype kv = quantized ? kv_dtype : dtype;
+  Elements q(dtype, b * h * m * d, offset, pattern(7, 13)), k(kv, b * hkv * n * d, offset, pattern(5, 11)),
+      v(kv, b * hkv * n * d, offset, pattern(3, 17)), o(dtype, b * h * m * d, offset, pattern(0, 1));
+  // int8: a scale per key and KV head [B, Hkv, N, 1]; fp8: one per KV head [1, Hkv, 1, 1].
+  const bool per_key = kv_dtype == ATTNRT_I8;
+  const std::int64_t scale_b = per_key ? b : 1, scale_n = per_key ? n : 1;
+  Elements ks(ATTNRT_F32, scale_b * hkv * scale_n, 0, pattern(3, 7)), vs(ATTNRT_F32, scale_b * hkv * scale_n, 0, pattern(2, 5));
+  const auto tensor = [&](Elements& x, attnrt_dtype t, std::int64_t bs, std::int64_t heads, std::int64_t s,
+                          std::int64_t dim) {
+    return attnrt_tensor{x.data(), t, {bs, heads, s, dim}, {heads * s * dim, s * dim, dim}};
   };
-  const attnrt_tensor tq = tensor(q, h, m), tk = tensor(k, hkv, n), tv = tensor(v, hkv, n), to = tensor(o, h, m);
+  const attnrt_tensor tq = tensor(q, dtype, b, h, m, d), tk = tensor(k, kv, b, hkv, n, d),
+                      tv = tensor(v, kv, b, hkv, n, d), to = tensor(o, dtype, b, h, m, d),
+                      tks = tensor(ks, ATTNRT_F32, scale_b, hkv, scale_n, 1),
+                      tvs = tensor(vs, ATTNRT_F32, scale_b, hkv, scale_n, 1);
   attnrt_params params;
   lib[0].params_init(&params);
+  if (quantized) params.k_scale = &tks, params.v_scale = &tvs;
   params.causal = causal;
   params.precision = fast ? ATTNRT_EXP2_FAST : ATTNRT_EXP2_ACCURATE;
 
@@ -188,9 +211,13 @@ int main(int argc, char** argv) {
   const double flops = 4.0 * static_cast<double>(b * h * m * n * d) * (causal ? 0.5 : 1.0);
   const auto gflops = [&](double s) { return flops / s * 1e-9; };
   const char* dtype_name = dtype == ATTNRT_F32 ? "fp32" : dtype == ATTNRT_F16 ? "fp16" : "bf16";
-  std::printf("B%lld H%lld/%lld M%lld N%lld D%lld %s%s%s, %d pairs\n", static_cast<long long>(b),
+  const char* kv_name = kv_dtype == ATTNRT_I8        ? " int8 K/V"
+                        : kv_dtype == ATTNRT_F8_E4M3 ? " fp8_e4m3 K/V"
+                        : kv_dtype == ATTNRT_F8_E5M2 ? " fp8_e5m2 K/V"
+                                                     : "";
+  std::printf("B%lld H%lld/%lld M%lld N%lld D%lld %s%s%s%s, %d pairs\n", static_cast<long long>(b),
               static_cast<long long>(h), static_cast<long long>(hkv), static_cast<long long>(m), static_cast<long long>(n),
-              static_cast<long long>(d), dtype_name, causal ? " causal" : "", fast ? " fast" : "", pairs);
+              static_cast<long long>(d), dtype_name, kv_name, causal ? " causal" : "", fast ? " fast" : "", pairs);
   std::printf("speed B/A: median %.3f (quartiles %.3f-%.3f)\n", quantile(ratio, 0.5),
               quantile(ratio, 0.25), quantile(ratio, 0.75));
   std::printf("A: best %.1f GFLOP/s, median %.1f\n", gflops(quantile(ta, 0.0)), gflops(quantile(ta, 0.5)));
