@@ -5,6 +5,8 @@
 #include <ctime>
 #include <thread>
 
+#include <omp.h>
+
 #if defined(__linux__)
 #include <sched.h>
 #endif
@@ -214,9 +216,12 @@ ComputePeak ComputeProbe::best_of(int trials) const {
   return {best, loop_.kind, loop_.isa};
 }
 
-ReadProbe::ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes)
+ReadProbe::ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes, int threads)
     : buf_(buffer_bytes / (sizeof(float) * kReadBlockFloats) * kReadBlockFloats * sizeof(float)),
-      window_(std::min(sample_bytes, buf_.bytes()) / (sizeof(float) * 2 * kReadBlockFloats) * 2 * kReadBlockFloats) {
+      threads_(std::max(1, threads)),
+      part_(std::min(sample_bytes, buf_.bytes()) / threads_ / (sizeof(float) * 2 * kReadBlockFloats) * 2 *
+            kReadBlockFloats),
+      window_(part_ * threads_) {
   // Write every page (a never-written page would read from the shared zero
   // page), then read it all once to settle the page tables and TLB.
   float* f = static_cast<float*>(buf_.data());
@@ -236,11 +241,24 @@ ReadProbe::ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes)
 double ReadProbe::sample_gbps() {
   const std::size_t floats = buf_.bytes() / sizeof(float);
   if (next_ + window_ > floats) next_ = 0;
-  const double t0 = thread_cpu_seconds();
-  read_(static_cast<const float*>(buf_.data()) + next_, window_);
-  const double t = thread_cpu_seconds() - t0;
+  const float* sample = static_cast<const float*>(buf_.data()) + next_;
+  double cpu = 0;
+  if (threads_ == 1) {
+    const double t0 = thread_cpu_seconds();
+    read_(sample, part_);
+    cpu = thread_cpu_seconds() - t0;
+  } else {
+    const auto read = read_;
+    const std::size_t part = part_;
+#pragma omp parallel num_threads(threads_) reduction(+ : cpu)
+    {
+      const double t0 = thread_cpu_seconds();
+      read(sample + static_cast<std::size_t>(omp_get_thread_num()) * part, part);
+      cpu = thread_cpu_seconds() - t0;
+    }
+  }
   next_ += window_;
-  return static_cast<double>(window_ * sizeof(float)) / t * 1e-9;
+  return static_cast<double>(window_ * sizeof(float)) / cpu * 1e-9;
 }
 
 double ReadProbe::best_of(int samples) {

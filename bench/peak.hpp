@@ -106,23 +106,30 @@ void read_sum(const float* data, std::size_t floats);
 // 2 kReadBlockFloats.
 void read_sum_prefetched(const float* data, std::size_t floats);
 
-// Read bandwidth of the calling thread: a buffer far larger than the
-// last-level cache, allocated, written and read once up front; a sample
-// streams (sums) the next `sample_bytes` of it (samples take turns over the
-// buffer, so none finds the last one's tail in the cache) by read_sum or
-// read_sum_prefetched, whichever read faster in a few trials up front. The
+// Read bandwidth of one core: a buffer far larger than the last-level
+// cache, allocated, written and read once up front; a sample streams (sums)
+// the next `sample_bytes` of it (samples take turns over the buffer, so
+// none finds the last one's tail in the cache) by read_sum or
+// read_sum_prefetched, whichever read faster in a few trials up front.
+// With `threads` > 1, that many threads read their shares of the sample at
+// once and a core's figure is their bytes over their CPU seconds: what
+// each core reads while the others read too, as a decode on that many
+// threads does (one thread's pages, so on one NUMA node, as the bench's
+// tensors are). The
 // plain read alone undersold some cores: decode kernels read K and V
 // faster than it did (Sapphire Rapids-class, one core: 9.4-9.7 GB/s
 // against 13.1-13.5 streamed as read_sum_prefetched does).
 class ReadProbe {
  public:
-  ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes);
-  double sample_gbps();
+  ReadProbe(std::size_t buffer_bytes, std::size_t sample_bytes, int threads = 1);
+  double sample_gbps();  // GB a core reads per CPU second
   double best_of(int samples);
 
  private:
   Buffer buf_;
-  std::size_t window_;  // floats a sample reads (whole 8-vector blocks, an even count)
+  int threads_;
+  std::size_t part_;    // floats each thread reads a sample (whole pairs of 8-vector blocks)
+  std::size_t window_;  // floats a sample reads: threads_ parts
   std::size_t next_ = 0;
   void (*read_)(const float*, std::size_t) = read_sum_prefetched;
 };
