@@ -10,7 +10,7 @@ const UarchTuning& uarch_tuning(Uarch u) {
   return kUarchTable.front();
 }
 
-Uarch x86_uarch(CpuVendor vendor, int family, int model) {
+Uarch x86_uarch(CpuVendor vendor, int family, int model, bool amx) {
   if (vendor == CpuVendor::amd) {
     if (family == 0x1a) return Uarch::zen5;
     if (family == 0x19) {
@@ -25,7 +25,7 @@ Uarch x86_uarch(CpuVendor vendor, int family, int model) {
     switch (model) {
       case 0x6a: case 0x6c: return Uarch::ice_lake_sp;
       case 0x8f: case 0xcf: case 0xad: case 0xae: return Uarch::sapphire_rapids;  // and Emerald, Granite Rapids
-      default: return Uarch::other;
+      default: return amx ? Uarch::sapphire_rapids : Uarch::other;
     }
   }
   return Uarch::other;

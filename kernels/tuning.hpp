@@ -99,10 +99,13 @@ inline constexpr std::array<UarchTuning, 7> kUarchTable{{
 // The row of `u` (the default row when the table has none).
 const UarchTuning& uarch_tuning(Uarch u);
 
-// An x86 CPU's microarchitecture from its cpuid vendor and (display)
-// family and model; Uarch::other for any it does not know.
+// An x86 CPU's microarchitecture from its cpuid vendor, (display) family
+// and model, and whether it has AMX tiles; Uarch::other for any it does not
+// know. Hypervisors may show a model that is not the host's (a Rocket Lake
+// 0xa7 with AMX, seen on a cloud VM): an Intel model the table does not know
+// that has AMX is a Sapphire Rapids-class Xeon, the only cores with it.
 enum class CpuVendor : int { other = 0, amd, intel };
-Uarch x86_uarch(CpuVendor vendor, int family, int model);
+Uarch x86_uarch(CpuVendor vendor, int family, int model, bool amx = false);
 // An AArch64 CPU's from its MIDR_EL1 implementer and part number.
 Uarch arm_uarch(int implementer, int part);
 

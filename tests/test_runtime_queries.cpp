@@ -113,6 +113,10 @@ TEST(RuntimeQueries, TuningTableMapsCpusToTheirRows) {
   EXPECT_EQ(kernels::x86_uarch(CpuVendor::intel, 6, 0x6a), Uarch::ice_lake_sp);
   EXPECT_EQ(kernels::x86_uarch(CpuVendor::amd, 0x17, 0x31), Uarch::other);    // Zen 2
   EXPECT_EQ(kernels::x86_uarch(CpuVendor::intel, 6, 0x55), Uarch::other);     // Skylake-SP
+  // A model a hypervisor shows (Rocket Lake's) on a core with AMX: an SPR-class Xeon.
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::intel, 6, 0xa7, /*amx=*/true), Uarch::sapphire_rapids);
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::intel, 6, 0xa7), Uarch::other);
+  EXPECT_EQ(kernels::x86_uarch(CpuVendor::intel, 6, 0x6a, /*amx=*/true), Uarch::ice_lake_sp);
   EXPECT_EQ(kernels::x86_uarch(CpuVendor::other, 0x19, 0x11), Uarch::other);
   EXPECT_EQ(kernels::arm_uarch(0x46, 0x001), Uarch::a64fx);  // Fujitsu A64FX (MIDR 0x461f0010)
   EXPECT_EQ(kernels::arm_uarch(0x41, 0xd40), Uarch::other);  // Arm Neoverse V1

@@ -38,7 +38,9 @@ CpuFeatures detect() {
   f.family = base_family + (base_family == 0xf ? static_cast<int>((a >> 20) & 0xff) : 0);
   f.model = static_cast<int>((a >> 4) & 0xf) |
             (base_family == 0xf || base_family == 6 ? static_cast<int>((a >> 16) & 0xf) << 4 : 0);
-  f.uarch = x86_uarch(vendor, f.family, f.model);
+  unsigned a7 = 0, b7 = 0, c7 = 0, d7 = 0;
+  __get_cpuid_count(7, 0, &a7, &b7, &c7, &d7);
+  f.uarch = x86_uarch(vendor, f.family, f.model, /*amx=*/d7 & (1u << 24));  // AMX-TILE
   const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
   if (!osxsave || !avx) return f;
   unsigned xcr0_lo, xcr0_hi;
