@@ -10,6 +10,9 @@
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <sched.h>
+
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -18,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "scheduler/cpu_relax.hpp"
 #include "scheduler/executor.hpp"
 #include "scheduler/tsan.hpp"
 
@@ -91,6 +95,12 @@ class DomainArena {
   std::vector<std::atomic<std::uint64_t>> busy_;
 };
 
+// How long a caller polls for its call's end before it sleeps: a few
+// futex wake-up latencies, short against a call long enough to sleep
+// through. Waking costs a short call more than its work: decode of 2 heads
+// and 512 keys, one worker on a 2-vCPU VM, 2.7x faster polling (attnrt-ab).
+constexpr std::chrono::microseconds kCallerSpin{50};
+
 // The worker this thread ran as last, to claim it again.
 thread_local int t_last_worker = -1;
 
@@ -105,7 +115,15 @@ thread_local Call t_call;
 
 class TbbExecutor final : public Executor {
  public:
-  explicit TbbExecutor(const Placement& p) : Executor(p), arenas_(p.machine().domains().size()) {
+  explicit TbbExecutor(const Placement& p)
+      : Executor(p),
+        arenas_(p.machine().domains().size()),
+        spin_cpus_(p.pins() && p.workers() < p.machine().cores()) {
+    for (int w = 0; spin_cpus_ && w < p.workers(); ++w)
+      for (const int cpu : p.cpus(w)) {
+        if (static_cast<std::size_t>(cpu) >= worker_cpu_.size()) worker_cpu_.resize(cpu + 1);
+        worker_cpu_[cpu] = true;
+      }
     PoolSize::add(p.workers());
     for (int d = 0; d < static_cast<int>(arenas_.size()); ++d)
       if (p.workers_in(d) > 0) arenas_[d] = std::make_unique<DomainArena>(p.first_worker(d), p.workers_in(d));
@@ -148,12 +166,29 @@ class TbbExecutor final : public Executor {
         if (call->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) call->remaining.notify_one();
       });
     }
+    if (spin_cpus_ && !on_worker_cpu()) {
+      const auto spin_until = std::chrono::steady_clock::now() + kCallerSpin;
+      for (int i = 1; call->remaining.load(std::memory_order_acquire) != 0; ++i) {
+        cpu_relax();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() > spin_until) break;
+      }
+    }
     for (int left; (left = call->remaining.load(std::memory_order_acquire)) != 0;)
       call->remaining.wait(left, std::memory_order_acquire);
   }
 
  private:
   std::vector<std::unique_ptr<DomainArena>> arenas_;  // per machine domain; null if unused
+  // Whether the calling thread runs on a CPU a worker is bound to.
+  bool on_worker_cpu() const {
+    const int cpu = sched_getcpu();  // (glibc reads it from rseq: no system call)
+    return cpu < 0 || (static_cast<std::size_t>(cpu) < worker_cpu_.size() && worker_cpu_[cpu]);
+  }
+
+  // A caller polls before it sleeps only where pinned workers leave a core
+  // free and it runs on such a core: else its polling delays a worker.
+  bool spin_cpus_;
+  std::vector<bool> worker_cpu_;
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "scheduler/cpu_relax.hpp"
+
 namespace attnrt::scheduler {
 namespace {
 
@@ -20,14 +22,6 @@ std::uint64_t hash(const SlotKey& k) {
   std::uint64_t h = 0x9e3779b97f4a7c15ull;
   for (std::int64_t x : {k.a, k.b, k.c, k.d}) h = (h ^ static_cast<std::uint64_t>(x)) * 0xff51afd7ed558ccdull;
   return h ^ (h >> 29);
-}
-
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
 }
 
 }  // namespace
