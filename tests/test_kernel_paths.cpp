@@ -459,7 +459,7 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
     std::mt19937 rng(41);
     for (const int d : {128, 131})
       for (const int piece : {1, 3, 16})
-        for (const int keys : {1, 5, 16, 37, 64}) {
+        for (const int keys : {1, 5, 16, 37, 64, 600}) {  // (600: int8 Q·Kᵀ on VNNI walks two streams)
           SCOPED_TRACE("d " + std::to_string(d) + ", pieces of " + std::to_string(piece) + ", keys " +
                        std::to_string(keys));
           const int off = piece > 1 ? 1 : 0;  // the call starts inside its first piece
@@ -581,7 +581,8 @@ TEST_P(KernelSetTest, CodeKernelsDecodeEveryCode) {
 
 // Each set's code kernels against double on random codes of every value:
 // head dims across vector tails and past 256 (where int8 Q·Kᵀ on VNNI
-// hands the row on), key counts across its 16-key groups, one row and
+// hands the row on), key counts across its 16-key groups and its two
+// streams (from 512 keys, halves of odd counts), one row and
 // three, O written and added to. Int8 Q·Kᵀ on VNNI rounds q to 2^-23 of
 // the row's largest |q|, which the bound adds to fp32's. Then rows with
 // q all zero or with a NaN, and P negative, infinite or all zero.
@@ -602,7 +603,7 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
       const std::vector<int> dims = emulated() ? std::vector<int>{1, 33, 128, 257}
                                                : std::vector<int>{1, 7, 33, 64, 65, 128, 200, 256, 257, 512};
       const std::vector<int> key_counts =
-          emulated() ? std::vector<int>{0, 5, 17, 129} : std::vector<int>{0, 1, 4, 5, 15, 16, 17, 128, 129, 300};
+          emulated() ? std::vector<int>{0, 5, 17, 129, 513} : std::vector<int>{0, 1, 4, 5, 15, 16, 17, 128, 129, 300, 513, 1001};
       for (const int d : dims)
         for (const int keys : key_counts) {
           SCOPED_TRACE("d " + std::to_string(d) + " keys " + std::to_string(keys));
