@@ -37,11 +37,6 @@ constexpr float kQUnits = 4194304.0f;
 // D up to which the low digits' sum d0 + 256 d1 over all of D fits in int32
 // (256 x 32896 x 128 < 2^31).
 constexpr int kMostD = 256;
-// Keys from which a call walks its rows as two streams (qk_row). One core
-// of a Sapphire Rapids-class VM, a loop of this kernel's work per 128-byte
-// row over 256 MiB: 11.1 GB/s as one stream, 13.5-13.7 as two halves 256 KiB
-// apart, 11.6-11.9 as two 8 KiB apart (so short calls keep one).
-constexpr int kTwoStreams = 512;
 
 // The low byte of each lane, sign-extended: a balanced base-256 digit.
 static inline __m512i low_digit(__m512i v) { return _mm512_srai_epi32(_mm512_slli_epi32(v, 24), 24); }
@@ -134,28 +129,9 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
   const __m512i bias2 = lane0(bias(2)), bias1 = lane0(bias(1));
   const __m512i bias0 = _mm512_set1_epi32(bias(0));  // added to the 16 keys' sums
   const __m512 unit = _mm512_set1_ps(alpha * (qmax / kQUnits));
-  const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
-  RowWalk<I8> key(k, ldk, own, next);
-  x86::RowPrefetch<P, I8> ahead(k, ldk, own, next, rows_ahead);
-  x86::RowPrefetch<P, I8>* const pf = rows_ahead > 0 ? &ahead : nullptr;
-  const auto keys16 = [&](int j0, int end, RowWalk<I8>& walk, x86::RowPrefetch<P, I8>* pfw) {
-    qk_keys16<NV, P>(digit, bias1, bias2, bias0, unit, j0, end - j0 < 16 ? end - j0 : 16, d, walk, pfw, s);
-  };
-  if (keys < kTwoStreams) {
-    for (int j0 = 0; j0 < keys; j0 += 16) keys16(j0, keys, key, pf);
-    return;
-  }
-  // Long calls walk their two halves side by side, 16 keys of each in
-  // turns: a core reads DRAM faster from two streams far apart than from
-  // one (below kTwoStreams).
-  const int half = ((keys + 1) / 2 + 15) / 16 * 16;
-  RowWalk<I8> key_b(k, ldk, own, next, half);
-  x86::RowPrefetch<P, I8> ahead_b(k, ldk, own, next, rows_ahead);
-  ahead_b.skip(half);
-  for (int j0 = 0; j0 < half; j0 += 16) {
-    keys16(j0, half, key, pf);
-    if (half + j0 < keys) keys16(half + j0, keys, key_b, pf ? &ahead_b : nullptr);
-  }
+  x86::for_each_key16<P>(keys, k, ldk, next, rows_ahead, [&](int j0, int n, RowWalk<I8>& key, auto* ahead) {
+    qk_keys16<NV, P>(digit, bias1, bias2, bias0, unit, j0, n, d, key, ahead, s);
+  });
 }
 
 }  // namespace

@@ -75,11 +75,9 @@ static inline bool qk_row(int keys, int d, const float* q, const Bf16* k, std::i
   }
   if (inexact) return false;
   const __m512 scale = _mm512_set1_ps(alpha);
-  const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
-  RowWalk<Bf16> key(k, ldk, own, next);
-  x86::RowPrefetch<P, Bf16> ahead(k, ldk, own, next, rows_ahead);
-  for (int j0 = 0; j0 < keys; j0 += 16)
-    qk_keys16<NV, P>(qv, scale, j0, keys - j0 < 16 ? keys - j0 : 16, d, key, rows_ahead > 0 ? &ahead : nullptr, s);
+  x86::for_each_key16<P>(keys, k, ldk, next, rows_ahead, [&](int j0, int n, RowWalk<Bf16>& key, auto* ahead) {
+    qk_keys16<NV, P>(qv, scale, j0, n, d, key, ahead, s);
+  });
   return true;
 }
 
