@@ -38,7 +38,7 @@ CpuFeatures detect() {
   f.family = base_family + (base_family == 0xf ? static_cast<int>((a >> 20) & 0xff) : 0);
   f.model = static_cast<int>((a >> 4) & 0xf) |
             (base_family == 0xf || base_family == 6 ? static_cast<int>((a >> 16) & 0xf) << 4 : 0);
-  unsigned a7 = 0, b7 = 0, c7 = 0, d7 = 0;
+  unsigned a7 = 0, b7 = 0, c7 = 0, d7 = 0;  // (all 0 where cpuid has no leaf 7)
   __get_cpuid_count(7, 0, &a7, &b7, &c7, &d7);
   f.uarch = x86_uarch(vendor, f.family, f.model, /*amx=*/d7 & (1u << 24));  // AMX-TILE
   const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
@@ -47,11 +47,10 @@ CpuFeatures detect() {
   __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
   const bool ymm_os = (xcr0_lo & 0x6u) == 0x6u;
   const bool zmm_os = ymm_os && (xcr0_lo & 0xe0u) == 0xe0u;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
-  const bool avx2 = b & (1u << 5);
-  const bool avx512 = (b & (1u << 16)) && (b & (1u << 17)) && (b & (1u << 30)) && (b & (1u << 31));
-  const bool fp16 = d & (1u << 23);
-  const bool vnni = c & (1u << 11);
+  const bool avx2 = b7 & (1u << 5);
+  const bool avx512 = (b7 & (1u << 16)) && (b7 & (1u << 17)) && (b7 & (1u << 30)) && (b7 & (1u << 31));
+  const bool fp16 = d7 & (1u << 23);
+  const bool vnni = c7 & (1u << 11);
   unsigned a1 = 0, b1, c1, d1;
   __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
   const bool bf16 = a1 & (1u << 5);
