@@ -43,27 +43,25 @@ static inline __m512i low_digit(__m512i v) { return _mm512_srai_epi32(_mm512_sll
 
 // ---- Q·Kᵀ ------------------------------------------------------------------
 
-// Scores of keys [j0, j0 + 16), n of them real (the others repeat the last
-// real key's row; only n stored), K rows from `key` and their prefetches
-// from `ahead` (walked one row per real key), in groups of four: a call of
-// fewer keys (a small page's) computes only the groups it stores.
+// Scores of a group's keys (x86::KeyGroup16: lanes past its keys repeat a
+// row and are not stored), in fours: a call of fewer keys (a small page's)
+// computes only the fours it stores.
 template <int NV, x86::Prefetch P>
 static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m512i bias2, __m512i bias0,
-                             __m512 unit, int j0, int n, int d, RowWalk<I8>& key, x86::RowPrefetch<P, I8>* ahead,
-                             float* s) {
+                             __m512 unit, int d, x86::KeyGroup16<P, I8>& keys, float* s) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512i lo[4], hi[4];
-  const I8* kr = key.row();
+  const I8* kr = nullptr;
 #pragma GCC unroll 4
   for (int g = 0; g < 4; ++g) {
-    if (4 * g >= n) {
+    if (4 * g >= keys.span()) {
       lo[g] = hi[g] = _mm512_setzero_si512();
       continue;
     }
     __m512i lo4[4], hi4[4];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
-      if (4 * g + r < n) kr = x86::next_key_row(key, ahead, d);
+      kr = keys.row(4 * g + r, d, kr);
       __m512i kb[NV];
 #pragma GCC unroll 4
       for (int i = 0; i < NV; ++i)
@@ -89,7 +87,7 @@ static inline void qk_keys16(const __m512i (&digit)[3][NV], __m512i bias1, __m51
   const __m512i low = _mm512_add_epi32(sum_groups4(lo), bias0);
   const __m512 units = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum_groups4(hi)), _mm512_set1_ps(65536.0f),
                                        _mm512_cvtepi32_ps(low));
-  _mm512_mask_storeu_ps(s + j0, first16(n), _mm512_mul_ps(units, unit));
+  store_key_group(keys, _mm512_mul_ps(units, unit), s);
 }
 
 template <int NV, x86::Prefetch P>
@@ -129,8 +127,8 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
   const __m512i bias2 = lane0(bias(2)), bias1 = lane0(bias(1));
   const __m512i bias0 = _mm512_set1_epi32(bias(0));  // added to the 16 keys' sums
   const __m512 unit = _mm512_set1_ps(alpha * (qmax / kQUnits));
-  x86::for_each_key16<P>(keys, k, ldk, next, rows_ahead, [&](int j0, int n, RowWalk<I8>& key, auto* ahead) {
-    qk_keys16<NV, P>(digit, bias1, bias2, bias0, unit, j0, n, d, key, ahead, s);
+  x86::for_each_key16<P>(keys, k, ldk, next, rows_ahead, [&](x86::KeyGroup16<P, I8>& g) {
+    qk_keys16<NV, P>(digit, bias1, bias2, bias0, unit, d, g, s);
   });
 }
 

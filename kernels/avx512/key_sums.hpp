@@ -8,6 +8,8 @@
 
 #include "kernels/avx512/intrinsics.hpp"
 
+#include "kernels/avx512/convert.hpp"
+#include "kernels/x86/few_rows.hpp"
 
 namespace attnrt::kernels::avx512 {
 
@@ -47,6 +49,17 @@ inline V sum_groups4(const V (&g)[4]) {
                      from_words(_mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(3, 1, 3, 1)), a));
   };
   return pairs(pairs(g[0], g[1]), pairs(g[2], g[3]));
+}
+
+// A group's 16 scores (lane i: its lane i's key, x86::KeyGroup16) to s at
+// their keys: a paired group's even lanes to the first stream's keys, odd
+// lanes to the second's.
+template <x86::Prefetch P, class T>
+inline void store_key_group(const x86::KeyGroup16<P, T>& g, __m512 v, float* s) {
+  if (!g.paired) return _mm512_mask_storeu_ps(s + g.s[0].j0, first16(g.s[0].n), v);
+  const __m512 split = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15), v);
+  _mm512_mask_storeu_ps(s + g.s[0].j0, first16(g.s[0].n), split);
+  _mm512_mask_storeu_ps(s + g.s[1].j0 - 8, static_cast<__mmask16>(first16(g.s[1].n) << 8), split);
 }
 
 }  // namespace attnrt::kernels::avx512

@@ -28,25 +28,24 @@ namespace {
 
 constexpr int kMostD = 256;  // q's pairs stay in 8 zmm registers
 
-// Scores of keys [j0, j0 + 16), n of them real (the others repeat the last
-// real key's row; only n stored), K rows from `key` and their prefetches
-// from `ahead` (walked one row per real key), in groups of four: a call of
-// fewer keys (a small page's) computes only the groups it stores.
+// Scores of a group's keys (x86::KeyGroup16: lanes past its keys repeat a
+// row and are not stored), in fours: a call of fewer keys (a small page's)
+// computes only the fours it stores.
 template <int NV, x86::Prefetch P>
-static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int n, int d, RowWalk<Bf16>& key,
-                             x86::RowPrefetch<P, Bf16>* ahead, float* s) {
+static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int d, x86::KeyGroup16<P, Bf16>& keys,
+                             float* s) {
   __m512 groups[4];
-  const Bf16* kr = key.row();
+  const Bf16* kr = nullptr;
 #pragma GCC unroll 4
   for (int g = 0; g < 4; ++g) {
-    if (4 * g >= n) {
+    if (4 * g >= keys.span()) {
       groups[g] = _mm512_setzero_ps();
       continue;
     }
     __m512 acc[4];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
-      if (4 * g + r < n) kr = x86::next_key_row(key, ahead, d);
+      kr = keys.row(4 * g + r, d, kr);
       acc[r] = _mm512_setzero_ps();
 #pragma GCC unroll 8
       for (int i = 0; i < NV; ++i) {
@@ -56,7 +55,7 @@ static inline void qk_keys16(const __m512bh (&qv)[NV], __m512 scale, int j0, int
     }
     groups[g] = sum_chunks4(acc);
   }
-  _mm512_mask_storeu_ps(s + j0, first16(n), _mm512_mul_ps(sum_groups4(groups), scale));
+  store_key_group(keys, _mm512_mul_ps(sum_groups4(groups), scale), s);
 }
 
 template <int NV, x86::Prefetch P>
@@ -75,8 +74,8 @@ static inline bool qk_row(int keys, int d, const float* q, const Bf16* k, std::i
   }
   if (inexact) return false;
   const __m512 scale = _mm512_set1_ps(alpha);
-  x86::for_each_key16<P>(keys, k, ldk, next, rows_ahead, [&](int j0, int n, RowWalk<Bf16>& key, auto* ahead) {
-    qk_keys16<NV, P>(qv, scale, j0, n, d, key, ahead, s);
+  x86::for_each_key16<P>(keys, k, ldk, next, rows_ahead, [&](x86::KeyGroup16<P, Bf16>& g) {
+    qk_keys16<NV, P>(qv, scale, d, g, s);
   });
   return true;
 }
