@@ -153,6 +153,10 @@ struct FewRowKernels {
   // call's last key where the stream setting does not prefetch across
   // pages). 0: none.
   int span_rows = 0;
+  // One row's pv_rows (and the codes' pv_rows) reads a call of this many
+  // keys or more as two streams, its halves side by side: the planner then
+  // gives one-row blocks P·V calls twice as long (plan.cpp). 0: never.
+  int pv_two_stream_keys = 0;
 };
 
 // Whether every code format's pair is whole or absent, [plain]'s absent.

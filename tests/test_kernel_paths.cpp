@@ -329,7 +329,8 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
   }
 }
 
-// Few keys and many; dv 64, 130: pass widths of the avx512 few-row P·V.
+// Few keys and many (600: one row's P·V walks two streams on avx512); dv
+// 64, 130: pass widths of the avx512 few-row P·V.
 // (No key at all is x86's own: test_x86_kernels.cpp.)
 TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
   const KernelSet& k = ks();
@@ -338,7 +339,7 @@ TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
     const FewRowKernels& f = *few;
     SCOPED_TRACE(f.name);
     std::mt19937 rng(22);
-    for (int keys : {1, 7, 16, 33, 257})
+    for (int keys : {1, 7, 16, 33, 257, 600})
       for (int dv : {1, 33, 64, 130, 256}) {
         SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
         expect_pv_direct(k, f, keys, dv, rng, {});
@@ -386,7 +387,7 @@ TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
     const std::unique_ptr<void, void (*)(void*)> unmap(guard, [](void* m) { munmap(m, kBytes); });
     std::mt19937 rng(13);
     const int d = 128, most = 2 * k.mr;
-    for (const int keys : {1, 16, 33}) {
+    for (const int keys : {1, 16, 33, 600}) {  // (600: one row's loops walk two streams)
       SCOPED_TRACE("keys " + std::to_string(keys));
       HostTensor q = matrix(ATTNRT_F32, most, d), kv = matrix(dtype(), keys, d);
       q.fill_uniform(rng);
@@ -459,7 +460,7 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
     std::mt19937 rng(41);
     for (const int d : {128, 131})
       for (const int piece : {1, 3, 16})
-        for (const int keys : {1, 5, 16, 37, 64, 600}) {  // (600: int8 Q·Kᵀ on VNNI walks two streams)
+        for (const int keys : {1, 5, 16, 37, 64, 600}) {  // (600: one row's Q·Kᵀ and P·V walk two streams)
           SCOPED_TRACE("d " + std::to_string(d) + ", pieces of " + std::to_string(piece) + ", keys " +
                        std::to_string(keys));
           const int off = piece > 1 ? 1 : 0;  // the call starts inside its first piece

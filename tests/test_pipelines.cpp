@@ -631,6 +631,27 @@ TEST(Plans, RequestedStrategyOverridesTable) {
   EXPECT_NO_THROW(rt::check_plan(ks, p));
 }
 
+// One query row read in place gets ring slots long enough for the set's
+// one-row P·V to read two streams (FewRowKernels::pv_two_stream_keys);
+// stacked GQA rows, packed K/V and sets without it keep the default.
+TEST(Plans, OneRowDecodeTakesTwoStreamSlots) {
+  for (const attnrt_dtype dt : {ATTNRT_F32, ATTNRT_BF16}) {
+    const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), dt);
+    SCOPED_TRACE(ks.name);
+    const kernels::DType t = ks.dtype;
+    const rt::Plan one = rt::choose_plan(ks, {t, 128, 128, 1, 4096, 1}, ATTNRT_STRATEGY_AUTO, {});
+    const rt::Plan gqa = rt::choose_plan(ks, {t, 128, 128, 1, 4096, 8}, ATTNRT_STRATEGY_AUTO, {});
+    EXPECT_EQ(one.strategy, Strategy::two_pass);
+    EXPECT_EQ(gqa.blocking.nb, kernels::round_up(128, kernels::key_step(ks)));
+    const int pairs = kernels::has_direct_kv(ks) ? ks.few_rows.front()->pv_two_stream_keys : 0;
+    if (one.blocking.direct_kv && pairs > 0)
+      EXPECT_EQ(one.blocking.nb, kernels::round_up(2 * pairs, kernels::key_step(ks)));
+    else
+      EXPECT_EQ(one.blocking.nb, gqa.blocking.nb);
+    EXPECT_NO_THROW(rt::check_plan(ks, one));
+  }
+}
+
 // A plan naming no strategy is refused with the rule it broke.
 TEST(Plans, CheckPlanNamesABadStrategy) {
   const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), ATTNRT_F32);

@@ -110,6 +110,7 @@ constexpr FewRowKernels kFewRows{
                kCodes<S, E5m2>}},
     .requires_cpu = need,
     .span_rows = kMr,  // every kernel here walks pieces (RowWalk): one row's loops, the pair and 14x2 tiles
+    .pv_two_stream_keys = x86::kTwoStreamKeys,  // (pv_row.hpp)
 };
 
 // Per stream setting the table's avx512 column names, an entry per feature

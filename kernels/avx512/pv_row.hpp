@@ -33,47 +33,82 @@ inline constexpr int kRowAhead = kPrefetchRows * static_cast<int>(sizeof(float) 
 
 // Columns [c0, c0 + 16 NV) of O, the last vector cut to `w` columns in all;
 // V rows prefetched kRowAhead<T> keys on as P says (x86/prefetch_to.hpp).
+// A call of x86::kTwoStreamKeys keys or more reads its two halves row by
+// row in turns, each into accumulators of its own (as one-row Q·Kᵀ does,
+// x86::for_each_key16). One core of a Sapphire Rapids-class VM: a loop of
+// this work per int8 row streamed 10.4-10.7 GB/s as one stream, 12.4-12.9
+// as two; attnrt-ab S5 (B4 H32 M1 N4096 D128), 20 pairs, one-row calls of
+// 1024 keys (plan.cpp) against 128 and one stream: int8 K/V 1.047-1.099
+// (of which 1.030 the Q·Kᵀ's turns of one row, few_rows.hpp), bf16 1.080,
+// fp32 1.012; two threads 1.008-1.021, 1.053, 1.019. Calls of 512 to 2048
+// keys alike.
 template <int NV, x86::Prefetch P, class T>
 static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int64_t ldv, int c0, int w,
                                   float* o, bool accumulate, RowsAfter next) {
   const __mmask16 last = first16(w - 16 * (NV - 1));
   const auto lanes = [&](int i) { return i == NV - 1 ? last : __mmask16(0xffff); };
-  __m512 acc[NV];
+  __m512 acc[NV], acc_b[NV];
 #pragma GCC unroll 8
-  for (int i = 0; i < NV; ++i)
+  for (int i = 0; i < NV; ++i) {
     acc[i] = accumulate ? _mm512_maskz_loadu_ps(lanes(i), o + c0 + 16 * i) : _mm512_setzero_ps();
+    acc_b[i] = _mm512_setzero_ps();
+  }
+  constexpr bool kFar = x86::RowPrefetch<P, T>::kFar;
+  // One key's row r into acc, the lines pf and far on prefetched.
+  const auto key = [&](__m512(&sum)[NV], float pj, const T* r, const T* pf, const T* far) {
+    const __m512 p = _mm512_set1_ps(pj * kUnit<T>);  // (V read in load16_units' units)
+#pragma GCC unroll 8
+    for (int i = 0; i < NV; ++i) {
+      if ((16 * i * sizeof(T)) % 64 == 0) {
+        x86::prefetch_line<P == x86::Prefetch::l2>(pf + 16 * i);
+        if constexpr (kFar) x86::prefetch_line<true>(far + 16 * i);
+      }
+      sum[i] = _mm512_fmadd_ps(p, load16_units(r + 16 * i, lanes(i)), sum[i]);
+    }
+  };
+  // The halves: keys [0, half) and [half, kp), half a multiple of kABlock
+  // (so a block's P of the second half is at the same place in its block).
+  const int half = kp >= x86::kTwoStreamKeys ? ((kp + 1) / 2 + kABlock - 1) / kABlock * kABlock : kp;
   // V rows one after another, across the pieces a spanning call lists, and
   // the rows kRowAhead<T> on.
   const int own = rows_in_place(kp, next);
-  RowWalk<T> row(v, ldv, own, next);
-  x86::RowPrefetch<P, T> ahead(v, ldv, own, next, kRowAhead<T>);
-  constexpr bool kFar = x86::RowPrefetch<P, T>::kFar;
-  for (int k0 = 0; k0 < kp; k0 += kABlock) {
+  RowWalk<T> row(v, ldv, own, next), row_b(v, ldv, own, next, half);
+  x86::RowPrefetch<P, T> ahead(v, ldv, own, next, kRowAhead<T>), ahead_b(v, ldv, own, next, kRowAhead<T>);
+  ahead_b.skip(half);
+  for (int k0 = 0; k0 < half; k0 += kABlock) {
     const float* a = pa + k0 * kMr;  // the block's row 0 ([kABlock], the last [kp % kABlock])
-    const int keys = kp - k0 < kABlock ? kp - k0 : kABlock;
+    const float* ab = a + static_cast<std::int64_t>(half) * kMr;
+    const int keys = half - k0 < kABlock ? half - k0 : kABlock;
+    const int keys_b = std::clamp(kp - half - k0, 0, kABlock);
     for (int j = 0; j < keys;) {  // the keys up to the next end of a run, in one loop
-      const int n = std::min({keys - j, row.rows_left(), ahead.rows_left()});
+      const bool two = j < keys_b;
+      int n = std::min({keys - j, row.rows_left(), ahead.rows_left()});
+      if (two) n = std::min({n, keys_b - j, row_b.rows_left(), ahead_b.rows_left()});
       const T* r = row.row() + c0;
       const T* pf = ahead.near().row() + c0;
       const T* far = ahead.far().row() + c0;
       const std::int64_t ldr = row.ld(), ldp = ahead.near().ld(), ldf = ahead.far().ld();
-      for (const int end = j + n; j < end; ++j, r += ldr, pf += ldp, far += ldf) {
-        const __m512 p = _mm512_set1_ps(a[j] * kUnit<T>);  // (V read in load16_units' units)
-#pragma GCC unroll 8
-        for (int i = 0; i < NV; ++i) {
-          if ((16 * i * sizeof(T)) % 64 == 0) {
-            x86::prefetch_line<P == x86::Prefetch::l2>(pf + 16 * i);
-            if constexpr (kFar) x86::prefetch_line<true>(far + 16 * i);
-          }
-          acc[i] = _mm512_fmadd_ps(p, load16_units(r + 16 * i, lanes(i)), acc[i]);
+      if (two) {
+        const T* rb = row_b.row() + c0;
+        const T* pfb = ahead_b.near().row() + c0;
+        const T* farb = ahead_b.far().row() + c0;
+        const std::int64_t ldrb = row_b.ld(), ldpb = ahead_b.near().ld(), ldfb = ahead_b.far().ld();
+        for (const int end = j + n; j < end; ++j, r += ldr, pf += ldp, far += ldf, rb += ldrb, pfb += ldpb, farb += ldfb) {
+          key(acc, a[j], r, pf, far);
+          key(acc_b, ab[j], rb, pfb, farb);
         }
+        row_b.skip(n);
+        ahead_b.skip(n);
+      } else {
+        for (const int end = j + n; j < end; ++j, r += ldr, pf += ldp, far += ldf) key(acc, a[j], r, pf, far);
       }
       row.skip(n);
       ahead.skip(n);
     }
   }
 #pragma GCC unroll 8
-  for (int i = 0; i < NV; ++i) _mm512_mask_storeu_ps(o + c0 + 16 * i, lanes(i), acc[i]);
+  for (int i = 0; i < NV; ++i)
+    _mm512_mask_storeu_ps(o + c0 + 16 * i, lanes(i), half < kp ? _mm512_add_ps(acc[i], acc_b[i]) : acc[i]);
 }
 
 // One row's P·V (P the row 0 of an A panel of kMr rows in kABlock blocks).
