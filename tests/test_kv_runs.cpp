@@ -124,7 +124,7 @@ TEST(KvRuns, RunsHoldTheirRowsAndListTheRowsAfter) {
 }
 
 // Where the kernels read across pieces (KvRunOptions::span): calls of at
-// most kSpanKeys keys, cut at the quantum, each its first piece's rows in
+// most kSpanKeys keys in kSpanPieces pieces, cut at the quantum, each its first piece's rows in
 // place and the rest listed, then (with pages ahead) kRowsAhead rows more,
 // or to the keys' end, for the prefetches; nothing staged. Walked as the
 // kernels walk them (RowWalk).
@@ -139,6 +139,10 @@ TEST(KvRuns, SpanningCallsListTheirKeysAndTheRowsAfter) {
     kernels::for_each_kv_run(t.p, side, first, count, quantum, stage.data(), [&](const KvRun& r) {
       ASSERT_EQ(r.c, covered) << "calls in order, none skipped";
       ASSERT_LE(r.count, PagesAhead::kSpanKeys);
+      const std::int64_t at = (first + r.c) % t.p.page_size;  // the call's row in its first piece
+      ASSERT_LE((at + r.count + t.p.page_size - 1) / t.p.page_size, PagesAhead::kSpanPieces);
+      const std::int64_t fit = std::min<std::int64_t>(PagesAhead::kSpanKeys, PagesAhead::kSpanPieces * t.p.page_size - at);
+      ASSERT_GE(r.count, std::min<std::int64_t>(count - r.c, fit - (quantum - 1))) << "a call shorter than its pieces allow";
       if (r.c + r.count < count) {
         ASSERT_EQ(r.count % quantum, 0) << "a call cut inside a quantum";
       }
