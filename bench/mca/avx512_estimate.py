@@ -10,7 +10,7 @@ through llvm-mca for two Intel models (the kernels' in-page variants, which
 kernels/tuning.hpp gives Intel CPUs). One line per
 kernel and model:
 
-    <kernel>@<model> <cycles per iteration (exp2: per element)> <% of FMA bound>
+    <kernel>@<model> <cycles per iteration (exp2: per element; one-row P·V: per key)> <% of FMA bound>
 
 The FMA bound is (FMAs in the loop) / 2 cycles: two 512-bit FMA pipes. Note
 that llvm-mca 19's sapphirerapids model issues 512-bit FMAs on port 0 only,
@@ -38,13 +38,15 @@ from estimate import ROOT, check, fmt, mca, tool  # noqa: E402
 
 FLAGS = ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma", "-mf16c"]  # kernels/CMakeLists.txt
 MODELS = ["skylake-avx512", "sapphirerapids"]
-# name: (call, elements per iteration: 0 = report cycles per iteration)
+# name: (call, elements per iteration: 0 = report cycles per iteration, else per
+# element: exp2's elements, one-row P·V's keys)
 KERNELS = {
     "qk_fp32_14x2": ("gemm_fp32_14x2<Epilogue::scale_store>(k, a, b, kNr, kNr, 0.5f, c, ld)", 0),
     "pv_fp32_14x2_direct": ("gemm_fp32_14x2<Epilogue::accumulate, false, true>(k, a, b, ld, kNv, 1.0f, c, ld, b + kPrefetchRows * ld)", 0),
     "qk_fp32_direct_12x2": ("qk_fp32_12x2_direct<false, float>(12, 8, k, a, ld, b, ld, 0.5f, c, ld, RowsAfter::none())", 0),
     "qk_fp32_few_rows_1": ("x86::qk_few_rows<kStreamAvx512InPage>(1, 8, k, a, ld, b, ld, 0.5f, c, ld, RowsAfter::none())", 0),
-    "pv_fp32_direct_rows_1": ("pv_fp32_14x2_direct_rows<x86::Prefetch::l1, float>(1, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
+    # (one row: the loop with the most FMAs is the two-stream one, two keys an iteration)
+    "pv_fp32_direct_rows_1": ("pv_fp32_14x2_direct_rows<x86::Prefetch::l1, float>(1, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 2),
     "pv_fp32_direct_rows_12": ("pv_fp32_14x2_direct_rows<x86::Prefetch::l1, float>(12, k, a, b, ld, 128, c, ld, true, RowsAfter::none())", 0),
     # bf16 K and V rows widened as loaded (a GQA group of 4 query heads, S4's 12 rows)
     "qk_bf16_direct_4x2": ("qk_fp32_12x2_direct<false, Bf16>(4, 8, k, a, ld, b, ld, 0.5f, c, ld, RowsAfter::none())", 0),
@@ -134,7 +136,7 @@ def main():
     if args.write:
         with open(args.write, "w") as f:
             f.write("# llvm-mca estimates of the avx512 kernels (bench/mca/avx512_estimate.py): kernel@model,\n"
-                    "# cycles per iteration (exp2: per element), % of FMA bound. Estimated, not measured.\n")
+                    "# cycles per iteration (exp2: per element; one-row P·V: per key), % of FMA bound. Estimated, not measured.\n")
             f.write("\n".join(lines) + "\n")
     return check(rows, args.check) if args.check else 0
 
