@@ -183,19 +183,16 @@ template <Prefetch P, class T, class Group>
 
 // S[i][j] = alpha * Q[i]·K[j] for R rows, one key at a time: C chains of
 // FMAs per row (four for one row, two for more) over d in 8-float steps.
-// K rows of T (fp32, or fp16/bf16 widened as loaded).
-template <int R, FewRowsStream S, class T>
+// K rows of T (fp32, or fp16/bf16 widened as loaded). With TwoStreams (the
+// avx512 set's one row), a call of kTwoStreamKeys keys or more takes its
+// two halves key by key in turns, as for_each_key16 does.
+template <int R, FewRowsStream S, class T, bool TwoStreams = false>
 static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_t ldq,
                                     const T* k, std::int64_t ldk, float alpha, float* s,
                                     std::int64_t lds, RowsAfter next) {
   constexpr int C = R == 1 ? 4 : 2;
-  // K rows one after another, across the pieces a spanning call lists.
-  const int own = rows_in_place(keys, next);
-  RowWalk<T> key(k, ldk, own, next);
-  RowPrefetch<kPrefetch<S>, T> ahead(k, ldk, own, next, S.rows_ahead > 0 ? ahead_of<S, T> : 0);
-  for (int j = 0; j < keys; ++j, key.step()) {
-    const T* kr = key.row();
-    if constexpr (S.rows_ahead > 0) ahead.next_key(d);  // (prefetches never fault, past the last key too)
+  constexpr int kAhead = S.rows_ahead > 0 ? ahead_of<S, T> : 0;
+  const auto dot = [&](const T* kr, int j) {
     __m256 acc[R][C];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i)
@@ -228,6 +225,24 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
       for (int c = 1; c < C; ++c) t = _mm256_add_ps(t, acc[i][c]);
       s[i * lds + j] = alpha * sum_lanes(t);
     }
+  };
+  // K rows one after another, across the pieces a spanning call lists
+  // (prefetches never fault, past the last key too).
+  const int own = rows_in_place(keys, next);
+  RowWalk<T> key(k, ldk, own, next);
+  RowPrefetch<kPrefetch<S>, T> ahead(k, ldk, own, next, kAhead);
+  RowPrefetch<kPrefetch<S>, T>* const pf = kAhead > 0 ? &ahead : nullptr;
+  if (!TwoStreams || keys < kTwoStreamKeys) {
+    for (int j = 0; j < keys; ++j) dot(next_key_row(key, pf, d), j);
+    return;
+  }
+  const int half = (keys + 1) / 2;
+  RowWalk<T> key_b(k, ldk, own, next, half);
+  RowPrefetch<kPrefetch<S>, T> ahead_b(k, ldk, own, next, kAhead);
+  ahead_b.skip(half);
+  for (int j = 0; j < half; ++j) {
+    dot(next_key_row(key, pf, d), j);
+    if (half + j < keys) dot(next_key_row(key_b, pf ? &ahead_b : nullptr, d), half + j);
   }
 }
 
