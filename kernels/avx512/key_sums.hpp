@@ -56,7 +56,7 @@ inline V sum_groups4(const V (&g)[4]) {
 // lanes to the second's.
 template <x86::Prefetch P, class T>
 inline void store_key_group(const x86::KeyGroup16<P, T>& g, __m512 v, float* s) {
-  if (!g.paired) return _mm512_mask_storeu_ps(s + g.s[0].j0, first16(g.s[0].n), v);
+  if (!g.paired()) return _mm512_mask_storeu_ps(s + g.s[0].j0, first16(g.s[0].n), v);
   const __m512 split = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15), v);
   _mm512_mask_storeu_ps(s + g.s[0].j0, first16(g.s[0].n), split);
   _mm512_mask_storeu_ps(s + g.s[1].j0 - 8, static_cast<__mmask16>(first16(g.s[1].n) << 8), split);

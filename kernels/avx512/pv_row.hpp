@@ -66,15 +66,16 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
       sum[i] = _mm512_fmadd_ps(p, load16_units(r + 16 * i, lanes(i)), sum[i]);
     }
   };
-  // The halves: keys [0, half) and [half, kp), half a multiple of kABlock
-  // (so a block's P of the second half is at the same place in its block).
-  const int half = kp >= x86::kTwoStreamKeys ? ((kp + 1) / 2 + kABlock - 1) / kABlock * kABlock : kp;
   // V rows one after another, across the pieces a spanning call lists, and
-  // the rows kRowAhead<T> on.
-  const int own = rows_in_place(kp, next);
-  RowWalk<T> row(v, ldv, own, next), row_b(v, ldv, own, next, half);
-  x86::RowPrefetch<P, T> ahead(v, ldv, own, next, kRowAhead<T>), ahead_b(v, ldv, own, next, kRowAhead<T>);
-  ahead_b.skip(half);
+  // the rows kRowAhead<T> on; the halves [0, half) and [half, kp), half a
+  // multiple of kABlock (so a block's P of the second half is at the same
+  // place in its block).
+  x86::CallStreams<P, T> rows(kp, v, ldv, next, kRowAhead<T>, kABlock);
+  const int half = rows.half;
+  RowWalk<T>& row = rows.walk[0];
+  RowWalk<T>& row_b = rows.walk[1];
+  x86::RowPrefetch<P, T>& ahead = rows.ahead[0];
+  x86::RowPrefetch<P, T>& ahead_b = rows.ahead[1];
   for (int k0 = 0; k0 < half; k0 += kABlock) {
     const float* a = pa + k0 * kMr;  // the block's row 0 ([kABlock], the last [kp % kABlock])
     const float* ab = a + static_cast<std::int64_t>(half) * kMr;

@@ -128,9 +128,35 @@ template <Prefetch P, class T>
 // 12.6-12.9 GB/s, of 2 rows 13.1-13.7, of 1 row 14.1-14.3 (9 runs each).
 inline constexpr int kTwoStreamKeys = 512;
 
+// A one-row call's K or V rows as its loops walk them: from kTwoStreamKeys
+// keys (and `two`) as two streams, keys [0, half) and [half, keys), half
+// rounded up to a multiple of `round`, each with its walk and prefetches
+// `rows_ahead` rows on (none at 0); below, one stream (half = keys).
+template <Prefetch P, class T>
+struct CallStreams {
+  CallStreams(int call_keys, const T* rows, std::int64_t ld, RowsAfter next, int call_ahead, int round,
+              bool two = true)
+      : keys(call_keys),
+        half(two && keys >= kTwoStreamKeys ? ((keys + 1) / 2 + round - 1) / round * round : keys),
+        rows_ahead(call_ahead),
+        own(rows_in_place(keys, next)),  // (a spanning call's rows: RowWalk)
+        walk{{rows, ld, own, next}, {rows, ld, own, next, paired() ? half : 0}},
+        ahead{{rows, ld, own, next, rows_ahead}, {rows, ld, own, next, rows_ahead}} {
+    if (paired()) ahead[1].skip(half);
+  }
+  bool paired() const { return half < keys; }
+  // Stream i's prefetches, or null when there are none.
+  RowPrefetch<P, T>* prefetch(int i) { return rows_ahead > 0 ? &ahead[i] : nullptr; }
+
+  int keys, half, rows_ahead, own;
+  RowWalk<T> walk[2];
+  RowPrefetch<P, T> ahead[2];
+};
+
 // The keys of one 16-lane group of a one-row Q·Kᵀ call: up to 16 of one
-// stream, or (paired) up to 8 of each of two, lane 2i from the first and
-// lane 2i + 1 from the second, so the two are read row by row in turns.
+// stream, or (paired, when the second has keys) up to 8 of each of two,
+// lane 2i from the first and lane 2i + 1 from the second, so the two are
+// read row by row in turns.
 template <Prefetch P, class T>
 struct KeyGroup16 {
   struct Stream {
@@ -139,14 +165,15 @@ struct KeyGroup16 {
     int j0, n;                 // its keys [j0, j0 + n) of the call
   };
   Stream s[2];
-  bool paired;
+  bool paired() const { return s[1].n > 0; }
   // Lanes from the first up to the last real one (the rest skipped in fours).
-  int span() const { return paired ? 2 * s[0].n : s[0].n; }
+  int span() const { return paired() ? 2 * s[0].n : s[0].n; }
   // Lane `lane`'s K row, its stream's walks stepped, or `last` again for a
   // lane past its stream's keys (computed, never stored).
   [[gnu::always_inline]] const T* row(int lane, int d, const T* last) {
-    Stream& st = s[paired ? lane & 1 : 0];
-    return (paired ? lane >> 1 : lane) < st.n ? next_key_row(*st.walk, st.ahead, d) : last;
+    const bool two = paired();
+    Stream& st = s[two ? lane & 1 : 0];
+    return (two ? lane >> 1 : lane) < st.n ? next_key_row(*st.walk, st.ahead, d) : last;
   }
 };
 
@@ -157,26 +184,21 @@ struct KeyGroup16 {
 template <Prefetch P, class T, class Group>
 [[gnu::always_inline]] inline void for_each_key16(int keys, const T* k, std::int64_t ldk, RowsAfter next,
                                                   int rows_ahead, Group&& group) {
-  const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
-  RowWalk<T> key(k, ldk, own, next);
-  RowPrefetch<P, T> ahead(k, ldk, own, next, rows_ahead);
-  RowPrefetch<P, T>* const pf = rows_ahead > 0 ? &ahead : nullptr;
-  using G = KeyGroup16<P, T>;
+  CallStreams<P, T> rows(keys, k, ldk, next, rows_ahead, 8);
+  const int half = rows.half;
   const auto n = [](int j0, int end, int most) { return end - j0 < most ? end - j0 : most; };
-  if (keys < kTwoStreamKeys) {
+  using G = KeyGroup16<P, T>;
+  if (!rows.paired()) {
     for (int j0 = 0; j0 < keys; j0 += 16) {
-      G g{{{&key, pf, j0, n(j0, keys, 16)}, {}}, false};
+      G g{{{&rows.walk[0], rows.prefetch(0), j0, n(j0, keys, 16)}, {}}};
       group(g);
     }
     return;
   }
-  const int half = ((keys + 1) / 2 + 7) / 8 * 8;
-  RowWalk<T> key_b(k, ldk, own, next, half);
-  RowPrefetch<P, T> ahead_b(k, ldk, own, next, rows_ahead);
-  ahead_b.skip(half);
   for (int j0 = 0; j0 < half; j0 += 8) {
-    const int jb = half + j0, nb = jb < keys ? n(jb, keys, 8) : 0;
-    G g{{{&key, pf, j0, n(j0, half, 8)}, {&key_b, pf ? &ahead_b : nullptr, jb, nb}}, nb > 0};
+    const int jb = half + j0;
+    G g{{{&rows.walk[0], rows.prefetch(0), j0, n(j0, half, 8)},
+         {&rows.walk[1], rows.prefetch(1), jb, jb < keys ? n(jb, keys, 8) : 0}}};
     group(g);
   }
 }
@@ -228,21 +250,15 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   };
   // K rows one after another, across the pieces a spanning call lists
   // (prefetches never fault, past the last key too).
-  const int own = rows_in_place(keys, next);
-  RowWalk<T> key(k, ldk, own, next);
-  RowPrefetch<kPrefetch<S>, T> ahead(k, ldk, own, next, kAhead);
-  RowPrefetch<kPrefetch<S>, T>* const pf = kAhead > 0 ? &ahead : nullptr;
-  if (!TwoStreams || keys < kTwoStreamKeys) {
-    for (int j = 0; j < keys; ++j) dot(next_key_row(key, pf, d), j);
+  CallStreams<kPrefetch<S>, T> rows(keys, k, ldk, next, kAhead, 1, TwoStreams);
+  if (!rows.paired()) {
+    for (int j = 0; j < keys; ++j) dot(next_key_row(rows.walk[0], rows.prefetch(0), d), j);
     return;
   }
-  const int half = (keys + 1) / 2;
-  RowWalk<T> key_b(k, ldk, own, next, half);
-  RowPrefetch<kPrefetch<S>, T> ahead_b(k, ldk, own, next, kAhead);
-  ahead_b.skip(half);
+  const int half = rows.half;
   for (int j = 0; j < half; ++j) {
-    dot(next_key_row(key, pf, d), j);
-    if (half + j < keys) dot(next_key_row(key_b, pf ? &ahead_b : nullptr, d), half + j);
+    dot(next_key_row(rows.walk[0], rows.prefetch(0), d), j);
+    if (half + j < keys) dot(next_key_row(rows.walk[1], rows.prefetch(1), d), half + j);
   }
 }
 
