@@ -44,8 +44,10 @@ inline constexpr StreamParams kStreamZen5{16, 1, true};
 // (rows_ahead.hpp); the CPUs not measured since keep it. (The avx2 set's
 // P·V tiles stop there on every CPU: gemm_fp32.hpp.)
 inline constexpr StreamParams kStreamAvx512InPage{16, 1, false};
-// Sapphire Rapids-class x86: Zen 5's setting, each row also prefetched
-// into L2 only twice as far ahead (x86/prefetch_to.hpp says why).
+// Sapphire Rapids-class x86: Zen 5's setting, but each row prefetched
+// rows_ahead on into L2 only and an eighth as far into L1 (the read
+// probe's 8 KiB and 1 KiB; x86/prefetch_to.hpp says why). (The figures
+// below are of the first form, L1 rows_ahead on and L2 twice as far.)
 // attnrt-bench S5, alternating with Zen 5's setting, medians of 21 reps,
 // 3-4 runs: one thread, contiguous, int8 K/V 11.3-11.9 ms against
 // 12.4-13.5 in three runs of four, bf16 20.1-22.4 against 22.1-25.3, fp32

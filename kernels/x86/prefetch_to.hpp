@@ -8,8 +8,8 @@
 namespace attnrt::kernels::x86 {
 
 // Where a loop's prefetches of the rows it walks go: into L1, into L2 only
-// (StreamParams::into_l2), or into L1 and, twice as far ahead, into L2 only
-// (StreamParams::l2_far). An L1 prefetch holds one of L1's few miss
+// (StreamParams::into_l2), or into L2 only and, an eighth as far ahead,
+// into L1 (StreamParams::l2_far; RowPrefetch). An L1 prefetch holds one of L1's few miss
 // buffers until its line arrives; finding the line in L2 it holds one a
 // short while, not a DRAM latency, and the L2 prefetches wait in L2's
 // longer queue. A plain read of DRAM by one Sapphire Rapids-class core
