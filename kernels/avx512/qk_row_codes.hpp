@@ -22,17 +22,13 @@ namespace attnrt::kernels::avx512 {
 
 // s[j] = alpha * q·k_j for keys j < keys: q one fp32 row, K rows of codes
 // C (I8, E4m3, E5m2) ldk apart, prefetched as S says (as many bytes ahead
-// as fp32 rows).
+// as fp32 rows). A call of x86::kTwoStreamKeys keys or more takes its two
+// halves key by key in turns, as the 256-bit loop does.
 template <StreamParams S, class C>
 static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std::int64_t ldk, float alpha,
                                 float* s, RowsAfter next) {
-  const int own = rows_in_place(keys, next);  // (a spanning call's rows: RowWalk)
   const float alpha_units = alpha * kUnit<C>;  // (codes read in load16_units' units)
-  RowWalk<C> key(k, ldk, own, next);
-  x86::RowPrefetch<x86::kPrefetch<S>, C> ahead(k, ldk, own, next, S.rows_ahead > 0 ? x86::ahead_of<S, C> : 0);
-  for (int j = 0; j < keys; ++j, key.step()) {
-    const C* kr = key.row();
-    if constexpr (S.rows_ahead > 0) ahead.next_key(d);  // (prefetches never fault, past the last key too)
+  const auto dot = [&](const C* kr, int j) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int x = 0;
     for (; x + 32 <= d; x += 32) {
@@ -46,7 +42,10 @@ static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std
     const __m512 t = _mm512_add_ps(acc0, acc1);
     const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(t), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
     s[j] = alpha_units * x86::sum_lanes(h);
-  }
+  };
+  // (Prefetches never fault, past the last key too.)
+  x86::CallStreams<x86::kPrefetch<S>, C>(keys, k, ldk, next, S.rows_ahead > 0 ? x86::ahead_of<S, C> : 0, 1)
+      .for_each_key(d, dot);
 }
 
 }  // namespace attnrt::kernels::avx512

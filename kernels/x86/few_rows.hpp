@@ -152,6 +152,19 @@ struct CallStreams {
   bool paired() const { return half < keys; }
   // Stream i's prefetches, or null when there are none.
   RowPrefetch<P, T>* prefetch(int i) { return rows_ahead > 0 ? &ahead[i] : nullptr; }
+  // key(row, j) for each key j of the call, rows of `width` elements; when
+  // paired, the halves' keys in turns (j, then half + j).
+  template <class Key>
+  [[gnu::always_inline]] void for_each_key(int width, Key&& key) {
+    if (!paired()) {
+      for (int j = 0; j < keys; ++j) key(next_key_row(walk[0], prefetch(0), width), j);
+      return;
+    }
+    for (int j = 0; j < half; ++j) {
+      key(next_key_row(walk[0], prefetch(0), width), j);
+      if (half + j < keys) key(next_key_row(walk[1], prefetch(1), width), half + j);
+    }
+  }
 
   int keys, half, rows_ahead, own;
   RowWalk<T> walk[2];
@@ -255,16 +268,7 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   };
   // K rows one after another, across the pieces a spanning call lists
   // (prefetches never fault, past the last key too).
-  CallStreams<kPrefetch<S>, T> rows(keys, k, ldk, next, kAhead, 1, TwoStreams);
-  if (!rows.paired()) {
-    for (int j = 0; j < keys; ++j) dot(next_key_row(rows.walk[0], rows.prefetch(0), d), j);
-    return;
-  }
-  const int half = rows.half;
-  for (int j = 0; j < half; ++j) {
-    dot(next_key_row(rows.walk[0], rows.prefetch(0), d), j);
-    if (half + j < keys) dot(next_key_row(rows.walk[1], rows.prefetch(1), d), half + j);
-  }
+  CallStreams<kPrefetch<S>, T>(keys, k, ldk, next, kAhead, 1, TwoStreams).for_each_key(d, dot);
 }
 
 // S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's FewRowKernels::qk
