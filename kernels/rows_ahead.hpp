@@ -39,15 +39,21 @@ struct RowRun {
 // first `in_place` rows at its row pointer; its others are the first rows
 // of the runs, in order, and the runs' rows after those follow its last.
 // 0: all of a call's rows are at its pointer.
+//
+// by_hardware: dense rows that the one-row loops (x86::CallStreams) leave
+// to the CPU's hardware prefetchers, prefetching none themselves, where
+// the CPU's row says so (StreamParams::dense_by_hardware).
 struct RowsAfter {
   const RowRun* runs = nullptr;
   int n = 0;
   int in_place = 0;
+  bool by_hardware = false;
   bool in_memory() const { return runs == nullptr; }
   static RowsAfter none() {
     static constexpr RowRun kNone{nullptr, 0};
     return {&kNone, 0};
   }
+  static RowsAfter hardware() { return {nullptr, 0, 0, true}; }
 };
 
 // Row i of the call's n rows, past them in `next`'s runs; past those, the

@@ -67,7 +67,16 @@ inline constexpr StreamParams kStreamSapphireRapids{
 // fp32 41-44 -> 32-35 ms, bf16 21-28 -> 14-17 ms; shuffled pages of 16
 // fp32 62-79 -> 47-53 ms, bf16 36-52 -> 18-22 ms. attnrt-ab, 20 pairs,
 // median: S5 1.22x, GQA decode (H32/8, fp16) 1.20x.
-inline constexpr StreamParams kStreamZen4{.rows_ahead = 16, .keys_per_pass = 1, .across_pages = true, .into_l2 = true};
+// Dense K/V are left to the hardware prefetchers (dense_by_hardware): the
+// one-row loops' prefetches only slowed a contiguous stream. Zen 4 VM
+// (EPYC family 25 model 17), attnrt-ab S5 (B4 H32 M1 N4096 D128), 12
+// pairs, against prefetching dense rows too: one thread bf16 1.239, fp32
+// 1.195, int8 K/V 1.018, 8 KV heads (tiles, not these loops) 0.995; two
+// threads bf16 1.089, fp16 1.048, fp32 1.044, int8 1.045. (A plain read
+// there: 16-byte loads, no prefetch, 26-29 GB/s; with prefetcht1 8 KiB
+// ahead, 23-25.)
+inline constexpr StreamParams kStreamZen4{
+    .rows_ahead = 16, .keys_per_pass = 1, .across_pages = true, .into_l2 = true, .dense_by_hardware = true};
 // The SVE sets' direct kernels (qk_direct.hpp, pv_direct.hpp) prefetch K
 // and V rows this many bytes ahead (PRFM PLDL1KEEP, a 256-byte line at a
 // time): about what one A64FX core's share of HBM bandwidth (~40 GB/s)

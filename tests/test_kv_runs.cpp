@@ -5,7 +5,7 @@
 // follow, in order, as far as PagesAhead reaches: pages of 1, 7, 16 and 256
 // keys, in order, reversed and shared, K and V, quanta of 1 and 16. The
 // kernels only prefetch there, so a wrong list costs speed and no result
-// would show it.
+// would show it. Dense K/V: one run, left to the hardware where asked.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -159,6 +159,35 @@ TEST(KvRuns, SpanningCallsListTheirKeysAndTheRowsAfter) {
     }, {.pages_ahead = pages_ahead, .span = true});
     EXPECT_EQ(covered, count);
   });
+}
+
+// Dense K/V: one run of all the keys in place, its rows after it in
+// memory, left to the hardware prefetchers (RowsAfter::by_hardware) only
+// where the CPU's row asks (KvRunOptions::dense_by_hardware); paged runs
+// never, whatever the option says (the kernels must prefetch across pages).
+TEST(KvRuns, DenseRunsAreLeftToTheHardwareOnlyWhenAsked) {
+  for (const bool by_hardware : {false, true}) {
+    SCOPED_TRACE(by_hardware ? "dense by hardware" : "dense prefetched");
+    PagedPool t = pool(kKeys, 16, kDim, Order::in_order);
+    kernels::HeadProblem dense = t.p;
+    dense.pages = nullptr;
+    int runs = 0;
+    kernels::for_each_kv_run(dense, KvSide::v, 5, kKeys - 5, 16, nullptr, [&](const KvRun& r) {
+      ++runs;
+      EXPECT_EQ(r.c, 0);
+      EXPECT_EQ(r.count, kKeys - 5);
+      EXPECT_EQ(r.rows, row(dense, KvSide::v, 5));
+      EXPECT_TRUE(r.next.in_memory());
+      EXPECT_EQ(r.next.by_hardware, by_hardware);
+    }, {.dense_by_hardware = by_hardware});
+    EXPECT_EQ(runs, 1);
+    std::vector<std::byte> stage(16 * kDim * sizeof(float));
+    for (const bool span : {false, true})
+      kernels::for_each_kv_run(t.p, KvSide::k, 3, kKeys - 3, 16, stage.data(), [&](const KvRun& r) {
+        EXPECT_FALSE(r.next.by_hardware) << "paged run at key " << 3 + r.c << (span ? ", spanning" : "");
+        EXPECT_FALSE(r.next.in_memory());
+      }, {.pages_ahead = true, .dense_by_hardware = by_hardware, .span = span});
+  }
 }
 
 }  // namespace

@@ -228,6 +228,9 @@ struct KvRunOptions {
   // (prefetch_page_into_l2), not the next page's first lines prefetched
   // into L1 (prefetch_next_page).
   bool pages_into_l2 = false;
+  // Dense rows handed as RowsAfter::hardware(), for CPUs whose hardware
+  // prefetchers stream them faster alone (StreamParams::dense_by_hardware).
+  bool dense_by_hardware = false;
   // The consumer's kernels read on across page pieces (FewRowKernels::
   // span_rows): paged rows come as calls of up to PagesAhead::kSpanKeys
   // keys, each its first piece's rows in place and the rest listed
@@ -276,7 +279,7 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
     return;
   }
   if (!p.pages) {
-    f(KvRun{0, count, row(first), ld, nullptr});
+    f(KvRun{0, count, row(first), ld, opt.dense_by_hardware ? RowsAfter::hardware() : RowsAfter{}});
     return;
   }
   const int ps = p.page_size;

@@ -53,6 +53,7 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb
     qk_codes(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
     for (int i = 0; i < rows; ++i) scale_by_keys(s + i * lds, r.count, p, KvSide::k, kv.key0 + c.c0 + r.c);
   }, {.codes = codes, .pages_ahead = rb.few->stream.across_pages, .pages_into_l2 = rb.few->stream.into_l2,
+      .dense_by_hardware = rb.few->stream.dense_by_hardware,
       .span = rows <= rb.few->span_rows});
   const int last_strip_rows = rows - (round_up(rows, ks.mr) - ks.mr);
   if (few_rows_pv(rb, last_strip_rows)) return;  // (direct mode has no short tiles)
@@ -366,6 +367,7 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
         pv(keys, pr + p_offset(ks, rb, k0), r.rows + k0 * ld_bytes, r.ld, rb.dv, s.o, rb.ldo, next);
       }
     }, {.codes = codes, .pages_ahead = f.stream.across_pages, .pages_into_l2 = f.stream.into_l2,
+        .dense_by_hardware = f.stream.dense_by_hardware,
         .span = few && s.rows <= f.span_rows});
   } else {
     const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));

@@ -136,14 +136,15 @@ inline constexpr int kTwoStreamKeys = 512;
 // A one-row call's K or V rows as its loops walk them: from kTwoStreamKeys
 // keys (and `two`) as two streams, keys [0, half) and [half, keys), half
 // rounded up to a multiple of `round`, each with its walk and prefetches
-// `rows_ahead` rows on (none at 0); below, one stream (half = keys).
+// `rows_ahead` rows on (none at 0, nor for rows next.by_hardware leaves to
+// the hardware prefetchers); below, one stream (half = keys).
 template <Prefetch P, class T>
 struct CallStreams {
   CallStreams(int call_keys, const T* rows, std::int64_t ld, RowsAfter next, int call_ahead, int round,
               bool two = true)
       : keys(call_keys),
         half(two && keys >= kTwoStreamKeys ? ((keys + 1) / 2 + round - 1) / round * round : keys),
-        rows_ahead(call_ahead),
+        rows_ahead(next.by_hardware ? 0 : call_ahead),
         own(rows_in_place(keys, next)),  // (a spanning call's rows: RowWalk)
         walk{{rows, ld, own, next}, {rows, ld, own, next, paired() ? half : 0}},
         ahead{{rows, ld, own, next, rows_ahead}, {rows, ld, own, next, rows_ahead}} {

@@ -222,7 +222,8 @@ Runtime::Runtime(const attnrt_config& config) {
       if (f && f->stream != kernels::StreamParams{})
         few += " (" + std::to_string(f->stream.rows_ahead) + " rows ahead, " +
                std::to_string(f->stream.keys_per_pass) + " keys per pass" +
-               (f->stream.across_pages ? ", across pages" : "") + (f->stream.into_l2 ? ", into L2)" : ")");
+               (f->stream.across_pages ? ", across pages" : "") + (f->stream.into_l2 ? ", into L2" : "") +
+               (f->stream.dense_by_hardware ? ", dense K/V by hardware)" : ")");
     }
     std::fprintf(stderr, "attnrt: uarch %s (family %d model %d), few-row kernels: %s\n", tuning_row_->name,
                  cpu_features().family, cpu_features().model, few.c_str());
