@@ -91,7 +91,8 @@ class RowPrefetch {
  public:
   static constexpr bool kFar = P == Prefetch::l1_and_l2;
   RowPrefetch(const T* rows, std::int64_t ld, int own, RowsAfter next, int ahead)
-      : near_(rows, ld, own, next, kFar ? std::max(1, ahead / 8) : ahead), far_(rows, ld, own, next, kFar ? ahead : 0) {}
+      : near_(rows, ld, own, next, kFar ? std::max(1, ahead / 8) : ahead),
+        far_(rows, ld, own, next, kFar ? ahead : 0) {}
   // The rows ahead of the walk's next key, `width` elements each; then a key on.
   [[gnu::always_inline]] void next_key(int width) {
     prefetch_lines<P == Prefetch::l2>(near_.row(), width);
@@ -124,8 +125,8 @@ template <Prefetch P, class T>
   return row;
 }
 
-// Keys from which a one-row Q·Kᵀ call walks its rows as two streams
-// (for_each_key16). One core of a Sapphire Rapids-class VM, a loop of the
+// Keys from which a one-row call walks its rows as two streams
+// (CallStreams). One core of a Sapphire Rapids-class VM, a loop of the
 // int8 kernel's work per 128-byte row over 256 MiB: 11.1 GB/s as one
 // stream, 13.5-13.7 as two halves 256 KiB apart, 11.6-11.9 as two 8 KiB
 // apart (so short calls, such as paged decode's 64 keys, keep one). The
