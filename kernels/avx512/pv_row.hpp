@@ -44,7 +44,7 @@ inline bool pv_one_stream(RowsAfter next) {
 // V rows prefetched kRowAhead<T> keys on as P says (x86/prefetch_to.hpp).
 // A call of x86::kTwoStreamKeys keys or more reads its two halves row by
 // row in turns, each into accumulators of its own (as one-row Q·Kᵀ does,
-// x86::for_each_key16). One core of a Sapphire Rapids-class VM: a loop of
+// x86::for_each_key16), unless pv_one_stream. One core of a Sapphire Rapids-class VM: a loop of
 // this work per int8 row streamed 10.4-10.7 GB/s as one stream, 12.4-12.9
 // as two; attnrt-ab S5 (B4 H32 M1 N4096 D128), 20 pairs, one-row calls of
 // 1024 keys (plan.cpp) against 128 and one stream: int8 K/V 1.047-1.099
@@ -79,8 +79,6 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
   // the rows kRowAhead<T> on; the halves [0, half) and [half, kp), half a
   // multiple of kABlock (so a block's P of the second half is at the same
   // place in its block).
-  // Code rows (128 bytes at D128) that the hardware prefetchers stream
-  // alone (next.by_hardware) go as one stream (pv_one_stream).
   x86::CallStreams<P, T> rows(kp, v, ldv, next, kRowAhead<T>, kABlock, !pv_one_stream<T>(next));
   const int half = rows.half;
   RowWalk<T>& row = rows.walk[0];

@@ -34,6 +34,15 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
   }
 }
 
+// How the few-row kernels `f` take their K/V runs: codes in place or not,
+// spanning pieces or not, and where the CPU's row (f.stream) says, the
+// next pages listed, small pages fetched into L2, dense rows left to the
+// hardware.
+KvRunOptions few_row_runs(const FewRowKernels& f, bool codes, bool span) {
+  return {.codes = codes, .pages_ahead = f.stream.across_pages, .pages_into_l2 = f.stream.into_l2,
+          .dense_by_hardware = f.stream.dense_by_hardware, .span = span};
+}
+
 // S rows [0, rows) (Q rows at q, row stride ldq), columns c, with K in
 // place (a call per page when paged: the direct Q·Kᵀ takes any key count at
 // any S column); rows up to the next multiple of mr (the last strip's
@@ -52,9 +61,7 @@ void direct_scores(const KernelSet& ks, const HeadProblem& p, const RowBlock& rb
     if (!codes) return rb.few->qk(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
     qk_codes(rows, r.count, p.d, q, ldq, r.rows, r.ld, alpha, s, lds, r.next);
     for (int i = 0; i < rows; ++i) scale_by_keys(s + i * lds, r.count, p, KvSide::k, kv.key0 + c.c0 + r.c);
-  }, {.codes = codes, .pages_ahead = rb.few->stream.across_pages, .pages_into_l2 = rb.few->stream.into_l2,
-      .dense_by_hardware = rb.few->stream.dense_by_hardware,
-      .span = rows <= rb.few->span_rows});
+  }, few_row_runs(*rb.few, codes, rows <= rb.few->span_rows));
   const int last_strip_rows = rows - (round_up(rows, ks.mr) - ks.mr);
   if (few_rows_pv(rb, last_strip_rows)) return;  // (direct mode has no short tiles)
   for (int r = rows; r < round_up(rows, ks.mr); ++r)
@@ -366,9 +373,7 @@ void strip_pv(const KernelSet& ks, const Strip& s, const RowBlock& rb, int kp,
         const RowsAfter next = k0 + keys < r.count ? RowsAfter{} : r.next;  // ({}: the run's next keys)
         pv(keys, pr + p_offset(ks, rb, k0), r.rows + k0 * ld_bytes, r.ld, rb.dv, s.o, rb.ldo, next);
       }
-    }, {.codes = codes, .pages_ahead = f.stream.across_pages, .pages_into_l2 = f.stream.into_l2,
-        .dense_by_hardware = f.stream.dense_by_hardware,
-        .span = few && s.rows <= f.span_rows});
+    }, few_row_runs(f, codes, few && s.rows <= f.span_rows));
   } else {
     const std::size_t v_panel = v_offset(ks, rb, round_up(kv.v_keys, ks.k_pack));
     const std::byte* v = kv.v_panels + v_offset(ks, rb, v_key);
