@@ -40,8 +40,21 @@ inline bool pv_one_stream(RowsAfter next) {
   return sizeof(T) == 1 && next.by_hardware;
 }
 
+// Whether a call's fp32 V rows, left to the hardware prefetchers, still get
+// the next row prefetched into L1 and the row kNextRowsAhead on into L2
+// (x86::RowPrefetch's l1_and_l2), not just the current row into L2.
+// Zen 4 VM, attnrt-ab S5 fp32, 10-12 pairs: one thread 1.09-1.12, two 1.07
+// (next row only: 1.06; 2 or 8 on into L2: 1.09); fp16 and bf16 rows
+// 0.98-1.01 and int8 0.97-1.00 (prefetcht1 8 to 64 rows on), left alone;
+// one-row Q·Kᵀ with the same: 0.98-1.00.
+inline constexpr int kNextRowsAhead = 4;
+template <class T>
+inline constexpr bool pv_next_row_into_l1(RowsAfter next) {
+  return sizeof(T) == sizeof(float) && next.by_hardware;
+}
+
 // Columns [c0, c0 + 16 NV) of O, the last vector cut to `w` columns in all;
-// V rows prefetched kRowAhead<T> keys on as P says (x86/prefetch_to.hpp).
+// V rows prefetched `rows_ahead` keys on as P says (x86/prefetch_to.hpp).
 // A call of x86::kTwoStreamKeys keys or more reads its two halves row by
 // row in turns, each into accumulators of its own (as one-row Q·Kᵀ does,
 // x86::for_each_key16), unless pv_one_stream. One core of a Sapphire Rapids-class VM: a loop of
@@ -53,7 +66,7 @@ inline bool pv_one_stream(RowsAfter next) {
 // keys alike.
 template <int NV, x86::Prefetch P, class T>
 static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int64_t ldv, int c0, int w,
-                                  float* o, bool accumulate, RowsAfter next) {
+                                  float* o, bool accumulate, RowsAfter next, int rows_ahead) {
   const __mmask16 last = first16(w - 16 * (NV - 1));
   const auto lanes = [&](int i) { return i == NV - 1 ? last : __mmask16(0xffff); };
   __m512 acc[NV], acc_b[NV];
@@ -79,7 +92,7 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
   // the rows kRowAhead<T> on; the halves [0, half) and [half, kp), half a
   // multiple of kABlock (so a block's P of the second half is at the same
   // place in its block).
-  x86::CallStreams<P, T> rows(kp, v, ldv, next, kRowAhead<T>, kABlock, !pv_one_stream<T>(next));
+  x86::CallStreams<P, T> rows(kp, v, ldv, next, rows_ahead, kABlock, !pv_one_stream<T>(next));
   const int half = rows.half;
   RowWalk<T>& row = rows.walk[0];
   RowWalk<T>& row_b = rows.walk[1];
@@ -129,7 +142,12 @@ static inline void pv_one_row(int kp, const float* pa, const T* v, std::int64_t 
   for (int c0 = 0; c0 < dv; c0 += kCols) {
     const int w = dv - c0 < kCols ? dv - c0 : kCols;
     const auto run = [&]<int NV>() {
-      pv_row_columns<NV, P>(kp, pa, v, ldv, c0, w, o, accumulate, next);
+      if constexpr (sizeof(T) == sizeof(float)) {  // (no other rows take it: no such build)
+        if (pv_next_row_into_l1<T>(next))  // (dense rows, listed as in memory: prefetched)
+          return pv_row_columns<NV, x86::Prefetch::l1_and_l2>(kp, pa, v, ldv, c0, w, o, accumulate, RowsAfter{},
+                                                              kNextRowsAhead);
+      }
+      pv_row_columns<NV, P>(kp, pa, v, ldv, c0, w, o, accumulate, next, kRowAhead<T>);
     };
     switch ((w + 15) / 16) {  // vectors of O
       case 1: run.template operator()<1>(); break;
