@@ -105,12 +105,20 @@ void read_sum(const float* data, std::size_t floats);
 // ahead (kernels/x86/prefetch_to.hpp). floats: a multiple of
 // 2 kReadBlockFloats.
 void read_sum_prefetched(const float* data, std::size_t floats);
+// The same with each line prefetched into L1 512 bytes ahead and into L2
+// 2 KiB ahead: the one-row fp32 P·V's distances on Zen 4 (one fp32 row at
+// D128, four rows; kernels/avx512/pv_row.hpp). On a Zen 4 VM (256 MiB
+// reads, 9 each, two runs) 29.2-30.8 GB/s, against 25.9-29.3 read_sum and
+// 23.1-25.3 read_sum_prefetched, and that decode read K/V faster than the
+// probe did without it (1.06-1.08 of it).
+void read_sum_near(const float* data, std::size_t floats);
 
 // Read bandwidth of one core: a buffer far larger than the last-level
 // cache, allocated, written and read once up front; a sample streams (sums)
 // the next `sample_bytes` of it (samples take turns over the buffer, so
-// none finds the last one's tail in the cache) by read_sum or
-// read_sum_prefetched, whichever read faster in a few trials up front.
+// none finds the last one's tail in the cache) by read_sum,
+// read_sum_prefetched or read_sum_near, whichever read fastest in a few
+// trials up front.
 // With `threads` > 1, that many threads read their shares of the sample at
 // once and a core's figure is their bytes over their CPU seconds: what
 // each core reads while the others read too, as a decode on that many
@@ -131,7 +139,8 @@ class ReadProbe {
   std::size_t part_;    // floats each thread reads a sample (whole pairs of 8-vector blocks)
   std::size_t window_;  // floats a sample reads: threads_ parts
   std::size_t next_ = 0;
-  void (*read_)(const float*, std::size_t) = read_sum_prefetched;
+  using Way = void (*)(const float*, std::size_t);
+  Way read_ = read_sum_prefetched;
 };
 
 // The peaks sampled as often as wanted, set up once per run: attnrt-bench
