@@ -89,7 +89,7 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
     }
   };
   // V rows one after another, across the pieces a spanning call lists, and
-  // the rows kRowAhead<T> on; the halves [0, half) and [half, kp), half a
+  // the rows `rows_ahead` on; the halves [0, half) and [half, kp), half a
   // multiple of kABlock (so a block's P of the second half is at the same
   // place in its block).
   x86::CallStreams<P, T> rows(kp, v, ldv, next, rows_ahead, kABlock, !pv_one_stream<T>(next));
