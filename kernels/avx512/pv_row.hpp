@@ -28,8 +28,14 @@ namespace attnrt::kernels::avx512 {
 // of kABlock keys). bf16 on shuffled pages of 16 keys: at kPrefetchRowsOf's
 // 16 rows (4 KiB at D128) 18.7-19.8 ms, at these 32 rows 18.8-19.2, the 14x2
 // tile 17.6-18.5 (Zen 4, B4 H32 M1 N4096 D128, alternating runs).
-template <class T>
-inline constexpr int kRowAhead = kPrefetchRows * static_cast<int>(sizeof(float) / sizeof(T));
+// fp32 rows prefetched into L2 only (Prefetch::l2: Zen 4, where only paged
+// rows are prefetched) go half as far, 8 rows (4 KiB at D128): shuffled
+// pages of 16 keys, attnrt-bench S5, one thread, alternating builds
+// (below, in the commit); bf16 rows at half the distance 0.99-1.01, kept.
+template <x86::Prefetch P, class T>
+inline constexpr int kRowAhead = sizeof(T) == sizeof(float) && P == x86::Prefetch::l2
+                                     ? kPrefetchRows / 2
+                                     : kPrefetchRows * static_cast<int>(sizeof(float) / sizeof(T));
 
 // Whether a call reads its V rows as one stream, not two halves: 1-byte
 // codes left to the hardware prefetchers (RowsAfter::by_hardware). Zen 4
@@ -46,12 +52,10 @@ inline bool pv_one_stream(RowsAfter next) {
 // Zen 4 VM, attnrt-ab S5 fp32, 10-12 pairs: one thread 1.09-1.12, two 1.07
 // (next row only: 1.06; 2 or 8 on into L2: 1.09); fp16 and bf16 rows
 // 0.98-1.01 and int8 0.97-1.00 (prefetcht1 8 to 64 rows on), left alone;
-// one-row Q·Kᵀ with the same: 0.98-1.00.
+// one-row Q·Kᵀ with the same: 0.98-1.00. (fp32 rows only: pv_one_row
+// builds the variant for no others.)
 inline constexpr int kNextRowsAhead = 4;
-template <class T>
-inline constexpr bool pv_next_row_into_l1(RowsAfter next) {
-  return sizeof(T) == sizeof(float) && next.by_hardware;
-}
+inline constexpr bool pv_next_row_into_l1(RowsAfter next) { return next.by_hardware; }
 
 // Columns [c0, c0 + 16 NV) of O, the last vector cut to `w` columns in all;
 // V rows prefetched `rows_ahead` keys on as P says (x86/prefetch_to.hpp).
@@ -142,12 +146,12 @@ static inline void pv_one_row(int kp, const float* pa, const T* v, std::int64_t 
   for (int c0 = 0; c0 < dv; c0 += kCols) {
     const int w = dv - c0 < kCols ? dv - c0 : kCols;
     const auto run = [&]<int NV>() {
-      if constexpr (sizeof(T) == sizeof(float)) {  // (no other rows take it: no such build)
-        if (pv_next_row_into_l1<T>(next))  // (dense rows, listed as in memory: prefetched)
+      if constexpr (sizeof(T) == sizeof(float)) {
+        if (pv_next_row_into_l1(next))  // (dense rows, listed as in memory: prefetched)
           return pv_row_columns<NV, x86::Prefetch::l1_and_l2>(kp, pa, v, ldv, c0, w, o, accumulate, RowsAfter{},
                                                               kNextRowsAhead);
       }
-      pv_row_columns<NV, P>(kp, pa, v, ldv, c0, w, o, accumulate, next, kRowAhead<T>);
+      pv_row_columns<NV, P>(kp, pa, v, ldv, c0, w, o, accumulate, next, kRowAhead<P, T>);
     };
     switch ((w + 15) / 16) {  // vectors of O
       case 1: run.template operator()<1>(); break;
