@@ -7,6 +7,7 @@
 
 #include <attnrt/attnrt.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -631,9 +632,10 @@ TEST(Plans, RequestedStrategyOverridesTable) {
   EXPECT_NO_THROW(rt::check_plan(ks, p));
 }
 
-// One query row read in place gets ring slots long enough for the set's
-// one-row P·V to read two streams (FewRowKernels::pv_two_stream_keys);
-// stacked GQA rows, packed K/V and sets without it keep the default.
+// One query row read in place gets ring slots of rt::kOneRowBlockKeys,
+// long enough for the set's one-row P·V to read two streams
+// (FewRowKernels::pv_two_stream_keys); stacked GQA rows, packed K/V and
+// sets without it keep the default.
 TEST(Plans, OneRowDecodeTakesTwoStreamSlots) {
   for (const attnrt_dtype dt : {ATTNRT_F32, ATTNRT_BF16}) {
     const kernels::KernelSet& ks = rt::kernel_set_of(shared_runtime(), dt);
@@ -645,7 +647,7 @@ TEST(Plans, OneRowDecodeTakesTwoStreamSlots) {
     EXPECT_EQ(gqa.blocking.nb, kernels::round_up(128, kernels::key_step(ks)));
     const int pairs = kernels::has_direct_kv(ks) ? ks.few_rows.front()->pv_two_stream_keys : 0;
     if (one.blocking.direct_kv && pairs > 0)
-      EXPECT_EQ(one.blocking.nb, kernels::round_up(2 * pairs, kernels::key_step(ks)));
+      EXPECT_EQ(one.blocking.nb, kernels::round_up(std::max(rt::kOneRowBlockKeys, 2 * pairs), kernels::key_step(ks)));
     else
       EXPECT_EQ(one.blocking.nb, gqa.blocking.nb);
     EXPECT_NO_THROW(rt::check_plan(ks, one));

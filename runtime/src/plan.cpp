@@ -164,12 +164,13 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
   b.pipe_ahead = sizes->pipe_ahead > 0 ? sizes->pipe_ahead : def.pipe_ahead;
   b.direct_kv = direct_possible(ks, plan) &&
                 (sizes->direct >= 0 ? sizes->direct == 1 : direct_by_default(s, plan));
-  // One query row read in place: ring slots of keys enough that the set's
-  // one-row P·V reads each call as two streams (pv_row.hpp measures why).
+  // One query row read in place: ring slots of kOneRowBlockKeys, at least
+  // enough that the set's one-row P·V reads each call as two streams
+  // (pv_row.hpp measures why).
   const int two_stream_keys = kernels::has_direct_kv(ks) ? ks.few_rows.front()->pv_two_stream_keys : 0;
   if (plan.strategy == Strategy::two_pass && b.direct_kv && two_stream_keys > 0 && sizes->nb <= 0 &&
       (plan.group_heads ? s.group * s.m : s.m) == 1)
-    b.nb = round_up(2 * two_stream_keys, step);
+    b.nb = round_up(std::max(kOneRowBlockKeys, 2 * two_stream_keys), step);
   return plan;
 }
 

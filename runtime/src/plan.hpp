@@ -70,6 +70,15 @@ struct PlanRule {
 
 using PlanTable = std::vector<PlanRule>;
 
+// Key blocks (ring slots) of a two_pass plan for one query row read in
+// place, where the set's one-row P·V reads two streams: each block's K and
+// then its V stream as long as this, so the hardware prefetchers restart
+// at a switch between them less often. Zen 4 VM, attnrt-ab S5 (B4 H32 M1
+// N4096 D128), one thread, 10-12 pairs, against blocks of 1024 keys: bf16
+// 1.030, fp32 1.030, int8 K/V 1.046; B1 H32 N16384 1.019, B1 H8 N32768
+// 1.040 (bf16); two threads 0.997-1.012; 8192 keys alike.
+inline constexpr int kOneRowBlockKeys = 4096;
+
 // The plan for a call: the first rule of `tuning`, then of the built-in
 // table, that matches; `requested` (unless AUTO) replaces its strategy.
 // Throws Failure (ATTNRT_UNSUPPORTED) if that strategy is not built.
