@@ -95,7 +95,7 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
 }
 
 // No key, and many (601: one row's loops walk two streams, halves of an
-// odd count); d = 41: the few-row kernels' 8-float steps after their
+// odd count; 1031: one row's Q·Kᵀ walks four, the last shorter); d = 41: the few-row kernels' 8-float steps after their
 // 16/32. Under emulation the row counts at the tile edges of 8 and 12 only.
 TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
   const KernelSet& ks = this->ks();
@@ -106,7 +106,7 @@ TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
     constexpr int kMostRows = 16;
     std::mt19937 rng(21);
     for (int d : {1, 7, 33, 41, 128, 256})
-      for (int keys : {0, 1, 7, 33, 257, 601}) {
+      for (int keys : {0, 1, 7, 33, 257, 601, 1031}) {
         const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, ks.dtype, rng);
         for (int rows = 1; rows <= kMostRows; ++rows) {
           if (emulated() && !(rows <= 4 || rows % 8 <= 1 || rows % 12 <= 1)) continue;
@@ -388,7 +388,7 @@ TEST_P(KernelSetTest, DirectKernelsOnlyPrefetchTheNextRows) {
     const std::unique_ptr<void, void (*)(void*)> unmap(guard, [](void* m) { munmap(m, kBytes); });
     std::mt19937 rng(13);
     const int d = 128, most = 2 * k.mr;
-    for (const int keys : {1, 16, 33, 600}) {  // (600: one row's loops walk two streams)
+    for (const int keys : {1, 16, 33, 600, 1031}) {  // (600, 1031: one row's loops walk two, four streams)
       SCOPED_TRACE("keys " + std::to_string(keys));
       HostTensor q = matrix(ATTNRT_F32, most, d), kv = matrix(dtype(), keys, d);
       q.fill_uniform(rng);
@@ -461,7 +461,7 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
     std::mt19937 rng(41);
     for (const int d : {128, 131})
       for (const int piece : {1, 3, 16})
-        for (const int keys : {1, 5, 16, 37, 64, 600}) {  // (600: one row's Q·Kᵀ and P·V walk two streams)
+        for (const int keys : {1, 5, 16, 37, 64, 600, 1031}) {  // (600: two streams; 1031: Q·Kᵀ's four)
           SCOPED_TRACE("d " + std::to_string(d) + ", pieces of " + std::to_string(piece) + ", keys " +
                        std::to_string(keys));
           const int off = piece > 1 ? 1 : 0;  // the call starts inside its first piece
@@ -605,7 +605,8 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
       const std::vector<int> dims = emulated() ? std::vector<int>{1, 33, 128, 257}
                                                : std::vector<int>{1, 7, 33, 64, 65, 128, 200, 256, 257, 512};
       const std::vector<int> key_counts =
-          emulated() ? std::vector<int>{0, 5, 17, 129, 513} : std::vector<int>{0, 1, 4, 5, 15, 16, 17, 128, 129, 300, 513, 1001};
+          emulated() ? std::vector<int>{0, 5, 17, 129, 513, 1031}
+                     : std::vector<int>{0, 1, 4, 5, 15, 16, 17, 128, 129, 300, 513, 1001, 1031};  // (1031: four streams)
       for (const int d : dims)
         for (const int keys : key_counts) {
           SCOPED_TRACE("d " + std::to_string(d) + " keys " + std::to_string(keys));

@@ -52,14 +52,17 @@ inline V sum_groups4(const V (&g)[4]) {
 }
 
 // A group's 16 scores (lane i: its lane i's key, x86::KeyGroup16) to s at
-// their keys: a paired group's even lanes to the first stream's keys, odd
-// lanes to the second's.
+// their keys: with two or four streams, each stream's lanes gathered to
+// a run of their own, stored at its keys.
 template <x86::Prefetch P, class T>
 inline void store_key_group(const x86::KeyGroup16<P, T>& g, __m512 v, float* s) {
-  if (!g.paired()) return _mm512_mask_storeu_ps(s + g.s[0].j0, first16(g.s[0].n), v);
-  const __m512 split = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15), v);
-  _mm512_mask_storeu_ps(s + g.s[0].j0, first16(g.s[0].n), split);
-  _mm512_mask_storeu_ps(s + g.s[1].j0 - 8, static_cast<__mmask16>(first16(g.s[1].n) << 8), split);
+  if (g.streams == 1) return _mm512_mask_storeu_ps(s + g.s[0].j0, first16(g.s[0].n), v);
+  const int per = 16 / g.streams;
+  const __m512i order = g.streams == 2 ? _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)
+                                       : _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512 split = _mm512_permutexvar_ps(order, v);
+  for (int t = 0; t < g.streams; ++t)  // (a stream of no keys: an empty mask, nothing stored)
+    _mm512_mask_storeu_ps(s + g.s[t].j0 - per * t, static_cast<__mmask16>(first16(g.s[t].n) << (per * t)), split);
 }
 
 }  // namespace attnrt::kernels::avx512

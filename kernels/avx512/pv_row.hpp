@@ -96,8 +96,8 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
   // the rows `rows_ahead` on; the halves [0, half) and [half, kp), half a
   // multiple of kABlock (so a block's P of the second half is at the same
   // place in its block).
-  x86::CallStreams<P, T> rows(kp, v, ldv, next, rows_ahead, kABlock, !pv_one_stream<T>(next));
-  const int half = rows.half;
+  x86::CallStreams<P, T> rows(kp, v, ldv, next, rows_ahead, kABlock, pv_one_stream<T>(next) ? 1 : 2);
+  const int half = rows.part;
   RowWalk<T>& row = rows.walk[0];
   RowWalk<T>& row_b = rows.walk[1];
   x86::RowPrefetch<P, T>& ahead = rows.ahead[0];

@@ -133,50 +133,66 @@ template <Prefetch P, class T>
 // halves go row by row in turns: in turns of 16 rows the same loop read
 // 12.6-12.9 GB/s, of 2 rows 13.1-13.7, of 1 row 14.1-14.3 (9 runs each).
 inline constexpr int kTwoStreamKeys = 512;
+// Keys from which a loop that takes four streams (one row's Q·Kᵀ in 16-key
+// groups, for_each_key16, where its kernel asks) walks its call as four
+// quarters. One core of a Zen 4 VM, a loop of the int8 Q·Kᵀ's work per
+// 128-byte row over 256 MiB: 22.5 GB/s as one stream, 23.3 as two, 24.9
+// as four, 25.0 as eight (plain reads 21, 24, 26.5, 26). attnrt-ab
+// against two streams, one thread, 12 pairs, S5 (B4 H32 M1 N4096 D128):
+// int8 K/V 1.075 (two threads 1.032); bf16 on four 0.97-1.01 over S5, B8
+// H32 N1024 and N2048, B1 H8 N32768, so bf16 keeps two.
+inline constexpr int kFourStreamKeys = 2 * kTwoStreamKeys;
 
 // A one-row call's K or V rows as its loops walk them: from kTwoStreamKeys
-// keys (and `two`) as two streams, keys [0, half) and [half, keys), half
-// rounded up to a multiple of `round`, each with its walk and prefetches
-// `rows_ahead` rows on (none at 0, nor for rows next.by_hardware leaves to
-// the hardware prefetchers); below, one stream (half = keys).
+// keys, up to `most` streams (1, 2 or 4; four from kFourStreamKeys), keys
+// [i·part, (i + 1)·part) the i-th, part rounded up to a multiple of
+// `round` (the last stream's shorter), each with its walk and prefetches `rows_ahead` rows on (none at
+// 0, nor for rows next.by_hardware leaves to the hardware prefetchers);
+// below, one stream (part = keys).
 template <Prefetch P, class T>
 struct CallStreams {
+  static constexpr int kMost = 4;
   CallStreams(int call_keys, const T* rows, std::int64_t ld, RowsAfter next, int call_ahead, int round,
-              bool two = true)
+              int most = 2)
       : keys(call_keys),
-        half(two && keys >= kTwoStreamKeys ? ((keys + 1) / 2 + round - 1) / round * round : keys),
+        streams(most >= 4 && keys >= kFourStreamKeys ? 4 : most >= 2 && keys >= kTwoStreamKeys ? 2 : 1),
+        part(streams == 1 ? keys : ((keys + streams - 1) / streams + round - 1) / round * round),
         rows_ahead(next.by_hardware ? 0 : call_ahead),
         own(rows_in_place(keys, next)),  // (a spanning call's rows: RowWalk)
-        walk{{rows, ld, own, next}, {rows, ld, own, next, paired() ? half : 0}},
-        ahead{{rows, ld, own, next, rows_ahead}, {rows, ld, own, next, rows_ahead}} {
-    if (paired()) ahead[1].skip(half);
+        walk{{rows, ld, own, next}, {rows, ld, own, next, first(1)}, {rows, ld, own, next, first(2)},
+             {rows, ld, own, next, first(3)}},
+        ahead{{rows, ld, own, next, rows_ahead}, {rows, ld, own, next, rows_ahead},
+              {rows, ld, own, next, rows_ahead}, {rows, ld, own, next, rows_ahead}} {
+    for (int i = 1; i < streams; ++i) ahead[i].skip(first(i));
   }
-  bool paired() const { return half < keys; }
+  bool paired() const { return streams > 1; }
+  // Stream i's first key (0 for a stream the call does not take).
+  int first(int i) const { return i < streams ? i * part : 0; }
+  // Stream i's keys [first(i), end(i)).
+  int end(int i) const { return std::min(keys, (i + 1) * part); }
   // Stream i's prefetches, or null when there are none.
   RowPrefetch<P, T>* prefetch(int i) { return rows_ahead > 0 ? &ahead[i] : nullptr; }
-  // key(row, j) for each key j of the call, rows of `width` elements; when
-  // paired, the halves' keys in turns (j, then half + j).
+  // key(row, j) for each key j of the call, rows of `width` elements; with
+  // more streams than one, theirs in turns (j, part + j, ...).
   template <class Key>
   [[gnu::always_inline]] void for_each_key(int width, Key&& key) {
     if (!paired()) {
       for (int j = 0; j < keys; ++j) key(next_key_row(walk[0], prefetch(0), width), j);
       return;
     }
-    for (int j = 0; j < half; ++j) {
-      key(next_key_row(walk[0], prefetch(0), width), j);
-      if (half + j < keys) key(next_key_row(walk[1], prefetch(1), width), half + j);
-    }
+    for (int j = 0; j < part; ++j)
+      for (int i = 0; i < streams; ++i)
+        if (first(i) + j < keys) key(next_key_row(walk[i], prefetch(i), width), first(i) + j);
   }
 
-  int keys, half, rows_ahead, own;
-  RowWalk<T> walk[2];
-  RowPrefetch<P, T> ahead[2];
+  int keys, streams, part, rows_ahead, own;
+  RowWalk<T> walk[kMost];
+  RowPrefetch<P, T> ahead[kMost];
 };
 
 // The keys of one 16-lane group of a one-row Q·Kᵀ call: up to 16 of one
-// stream, or (paired, when the second has keys) up to 8 of each of two,
-// lane 2i from the first and lane 2i + 1 from the second, so the two are
-// read row by row in turns.
+// stream, or 16 / streams of each of two or four, lane `streams`·i + s
+// from stream s, so the streams are read row by row in turns.
 template <Prefetch P, class T>
 struct KeyGroup16 {
   struct Stream {
@@ -184,41 +200,34 @@ struct KeyGroup16 {
     RowPrefetch<P, T>* ahead;  // null: no prefetches
     int j0, n;                 // its keys [j0, j0 + n) of the call
   };
-  Stream s[2];
-  bool paired() const { return s[1].n > 0; }
+  Stream s[CallStreams<P, T>::kMost];
+  int streams;  // 1, 2 or 4; s[0] has the most keys
   // Lanes from the first up to the last real one (the rest skipped in fours).
-  int span() const { return paired() ? 2 * s[0].n : s[0].n; }
+  int span() const { return streams * s[0].n; }
   // Lane `lane`'s K row, its stream's walks stepped, or `last` again for a
   // lane past its stream's keys (computed, never stored).
   [[gnu::always_inline]] const T* row(int lane, int d, const T* last) {
-    const bool two = paired();
-    Stream& st = s[two ? lane & 1 : 0];
-    return (two ? lane >> 1 : lane) < st.n ? next_key_row(*st.walk, st.ahead, d) : last;
+    Stream& st = s[lane & (streams - 1)];
+    return lane / streams < st.n ? next_key_row(*st.walk, st.ahead, d) : last;
   }
 };
 
 // group(KeyGroup16&) for the 16-key groups of a one-row Q·Kᵀ call of
 // `keys` rows (RowWalk's conventions), with their prefetches `rows_ahead`
-// rows on (none at 0). From kTwoStreamKeys keys the call's two halves are
-// paired.
-template <Prefetch P, class T, class Group>
+// rows on (none at 0). From kTwoStreamKeys keys the call's halves, and
+// with Most = 4 from kFourStreamKeys its quarters, share each group.
+template <Prefetch P, int Most, class T, class Group>
 [[gnu::always_inline]] inline void for_each_key16(int keys, const T* k, std::int64_t ldk, RowsAfter next,
                                                   int rows_ahead, Group&& group) {
-  CallStreams<P, T> rows(keys, k, ldk, next, rows_ahead, 8);
-  const int half = rows.half;
-  const auto n = [](int j0, int end, int most) { return end - j0 < most ? end - j0 : most; };
+  CallStreams<P, T> rows(keys, k, ldk, next, rows_ahead, 8, Most);
+  const int per = 16 / rows.streams;  // keys of each stream in a group
   using G = KeyGroup16<P, T>;
-  if (!rows.paired()) {
-    for (int j0 = 0; j0 < keys; j0 += 16) {
-      G g{{{&rows.walk[0], rows.prefetch(0), j0, n(j0, keys, 16)}, {}}};
-      group(g);
+  for (int j0 = 0; j0 < rows.part; j0 += per) {
+    G g{{}, rows.streams};
+    for (int i = 0; i < rows.streams; ++i) {
+      const int at = rows.first(i) + j0;
+      g.s[i] = {&rows.walk[i], rows.prefetch(i), at, std::clamp(rows.end(i) - at, 0, per)};
     }
-    return;
-  }
-  for (int j0 = 0; j0 < half; j0 += 8) {
-    const int jb = half + j0;
-    G g{{{&rows.walk[0], rows.prefetch(0), j0, n(j0, half, 8)},
-         {&rows.walk[1], rows.prefetch(1), jb, jb < keys ? n(jb, keys, 8) : 0}}};
     group(g);
   }
 }
@@ -270,7 +279,7 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   };
   // K rows one after another, across the pieces a spanning call lists
   // (prefetches never fault, past the last key too).
-  CallStreams<kPrefetch<S>, T>(keys, k, ldk, next, kAhead, 1, TwoStreams).for_each_key(d, dot);
+  CallStreams<kPrefetch<S>, T>(keys, k, ldk, next, kAhead, 1, TwoStreams ? 2 : 1).for_each_key(d, dot);
 }
 
 // S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's FewRowKernels::qk
