@@ -67,7 +67,7 @@ void qk_fp32_direct(int rows, int keys, int d, const float* q, std::int64_t ldq,
     if (rows == 1) return qk_codes_row<S>(keys, d, q, static_cast<const T*>(k), ldk, alpha, s, next);
   }
   if (rows == 1)
-    x86::qk_key_after_key<1, S, T, true>(keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
+    x86::qk_key_after_key<1, S, T, 4>(keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, next);
   else
     qk_fp32_12x2_direct<S.into_l2, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
