@@ -127,7 +127,7 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
   const __m512i bias2 = lane0(bias(2)), bias1 = lane0(bias(1));
   const __m512i bias0 = _mm512_set1_epi32(bias(0));  // added to the 16 keys' sums
   const __m512 unit = _mm512_set1_ps(alpha * (qmax / kQUnits));
-  x86::for_each_key16<P, 4>(keys, k, ldk, next, rows_ahead, [&](x86::KeyGroup16<P, I8>& g) {
+  x86::for_each_key16<P>(keys, k, ldk, next, rows_ahead, [&](x86::KeyGroup16<P, I8>& g) {
     qk_keys16<NV, P>(digit, bias1, bias2, bias0, unit, d, g, s);
   });
 }

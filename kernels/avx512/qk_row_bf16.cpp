@@ -74,8 +74,7 @@ static inline bool qk_row(int keys, int d, const float* q, const Bf16* k, std::i
   }
   if (inexact) return false;
   const __m512 scale = _mm512_set1_ps(alpha);
-  // (Two streams: four ran no faster here, 0.97-1.01, x86::kFourStreamKeys.)
-  x86::for_each_key16<P, 2>(keys, k, ldk, next, rows_ahead, [&](x86::KeyGroup16<P, Bf16>& g) {
+  x86::for_each_key16<P>(keys, k, ldk, next, rows_ahead, [&](x86::KeyGroup16<P, Bf16>& g) {
     qk_keys16<NV, P>(qv, scale, d, g, s);
   });
   return true;

@@ -22,8 +22,9 @@ namespace attnrt::kernels::avx512 {
 
 // s[j] = alpha * q·k_j for keys j < keys: q one fp32 row, K rows of codes
 // C (I8, E4m3, E5m2) ldk apart, prefetched as S says (as many bytes ahead
-// as fp32 rows). A call of x86::kTwoStreamKeys keys or more takes its two
-// halves key by key in turns, as the 256-bit loop does.
+// as fp32 rows). A call of x86::kTwoStreamKeys keys or more takes its
+// halves, of x86::kFourStreamKeys its quarters, key by key in turns, as
+// the 256-bit loop does.
 template <StreamParams S, class C>
 static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std::int64_t ldk, float alpha,
                                 float* s, RowsAfter next) {
@@ -44,7 +45,7 @@ static inline void qk_codes_row(int keys, int d, const float* q, const C* k, std
     s[j] = alpha_units * x86::sum_lanes(h);
   };
   // (Prefetches never fault, past the last key too.)
-  x86::CallStreams<x86::kPrefetch<S>, C>(keys, k, ldk, next, S.rows_ahead > 0 ? x86::ahead_of<S, C> : 0, 1)
+  x86::CallStreams<x86::kPrefetch<S>, C>(keys, k, ldk, next, S.rows_ahead > 0 ? x86::ahead_of<S, C> : 0, 1, 4)
       .for_each_key(d, dot);
 }
 

@@ -133,14 +133,16 @@ template <Prefetch P, class T>
 // halves go row by row in turns: in turns of 16 rows the same loop read
 // 12.6-12.9 GB/s, of 2 rows 13.1-13.7, of 1 row 14.1-14.3 (9 runs each).
 inline constexpr int kTwoStreamKeys = 512;
-// Keys from which a loop that takes four streams (one row's Q·Kᵀ in 16-key
-// groups, for_each_key16, where its kernel asks) walks its call as four
-// quarters. One core of a Zen 4 VM, a loop of the int8 Q·Kᵀ's work per
+// Keys from which a loop that takes four streams (one row's Q·Kᵀ:
+// for_each_key16, and on avx512 qk_key_after_key and qk_row_codes.hpp)
+// walks its call as four quarters. One core of a Zen 4 VM, a loop of the int8 Q·Kᵀ's work per
 // 128-byte row over 256 MiB: 22.5 GB/s as one stream, 23.3 as two, 24.9
 // as four, 25.0 as eight (plain reads 21, 24, 26.5, 26). attnrt-ab
-// against two streams, one thread, 12 pairs, S5 (B4 H32 M1 N4096 D128):
-// int8 K/V 1.075 (two threads 1.032); bf16 on four 0.97-1.01 over S5, B8
-// H32 N1024 and N2048, B1 H8 N32768, so bf16 keeps two.
+// against two streams, one thread, 12-16 pairs, S5 (B4 H32 M1 N4096
+// D128): int8 K/V 1.075 (two threads 1.032), bf16 1.002-1.007 (B8 H32
+// N1024 and N2048, B1 H8 N32768: 0.97-1.01); bf16 on shuffled pages of 16
+// (attnrt-bench, four alternating runs) 1-2% faster; fp8 K/V codes
+// 0.997-1.007.
 inline constexpr int kFourStreamKeys = 2 * kTwoStreamKeys;
 
 // A one-row call's K or V rows as its loops walk them: from kTwoStreamKeys
@@ -152,8 +154,7 @@ inline constexpr int kFourStreamKeys = 2 * kTwoStreamKeys;
 template <Prefetch P, class T>
 struct CallStreams {
   static constexpr int kMost = 4;
-  CallStreams(int call_keys, const T* rows, std::int64_t ld, RowsAfter next, int call_ahead, int round,
-              int most = 2)
+  CallStreams(int call_keys, const T* rows, std::int64_t ld, RowsAfter next, int call_ahead, int round, int most)
       : keys(call_keys),
         streams(most >= 4 && keys >= kFourStreamKeys ? 4 : most >= 2 && keys >= kTwoStreamKeys ? 2 : 1),
         part(streams == 1 ? keys : ((keys + streams - 1) / streams + round - 1) / round * round),
@@ -214,12 +215,12 @@ struct KeyGroup16 {
 
 // group(KeyGroup16&) for the 16-key groups of a one-row Q·Kᵀ call of
 // `keys` rows (RowWalk's conventions), with their prefetches `rows_ahead`
-// rows on (none at 0). From kTwoStreamKeys keys the call's halves, and
-// with Most = 4 from kFourStreamKeys its quarters, share each group.
-template <Prefetch P, int Most, class T, class Group>
+// rows on (none at 0). From kTwoStreamKeys keys the call's halves, from
+// kFourStreamKeys its quarters, share each group.
+template <Prefetch P, class T, class Group>
 [[gnu::always_inline]] inline void for_each_key16(int keys, const T* k, std::int64_t ldk, RowsAfter next,
                                                   int rows_ahead, Group&& group) {
-  CallStreams<P, T> rows(keys, k, ldk, next, rows_ahead, 8, Most);
+  CallStreams<P, T> rows(keys, k, ldk, next, rows_ahead, 8, 4);
   const int per = 16 / rows.streams;  // keys of each stream in a group
   using G = KeyGroup16<P, T>;
   for (int j0 = 0; j0 < rows.part; j0 += per) {
