@@ -95,8 +95,9 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
 }
 
 // No key, and many (601: one row's loops walk two streams, halves of an
-// odd count; 1031: one row's Q·Kᵀ walks four, the last shorter); d = 41: the few-row kernels' 8-float steps after their
-// 16/32. Under emulation the row counts at the tile edges of 8 and 12 only.
+// odd count; 1031: one row's Q·Kᵀ walks four, the last shorter); d = 41:
+// the few-row kernels' 8-float steps after their 16/32. Under emulation
+// the row counts at the tile edges of 8 and 12 only.
 TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
   const KernelSet& ks = this->ks();
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";

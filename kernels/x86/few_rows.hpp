@@ -135,22 +135,22 @@ template <Prefetch P, class T>
 inline constexpr int kTwoStreamKeys = 512;
 // Keys from which a loop that takes four streams (one row's Q·Kᵀ:
 // for_each_key16, and on avx512 qk_key_after_key and qk_row_codes.hpp)
-// walks its call as four quarters. One core of a Zen 4 VM, a loop of the int8 Q·Kᵀ's work per
-// 128-byte row over 256 MiB: 22.5 GB/s as one stream, 23.3 as two, 24.9
-// as four, 25.0 as eight (plain reads 21, 24, 26.5, 26). attnrt-ab
-// against two streams, one thread, 12-16 pairs, S5 (B4 H32 M1 N4096
-// D128): int8 K/V 1.075 (two threads 1.032), bf16 1.002-1.007 (B8 H32
-// N1024 and N2048, B1 H8 N32768: 0.97-1.01); bf16 on shuffled pages of 16
-// (attnrt-bench, four alternating runs) 1-2% faster; fp8 K/V codes
-// 0.997-1.007.
+// walks its call as four quarters. One core of a Zen 4 VM, a loop of the
+// int8 Q·Kᵀ's work per 128-byte row over 256 MiB: 22.5 GB/s as one
+// stream, 23.3 as two, 24.9 as four, 25.0 as eight (plain reads 21, 24,
+// 26.5, 26). attnrt-ab against two streams, one thread, 12-16 pairs, S5
+// (B4 H32 M1 N4096 D128): int8 K/V 1.075 (two threads 1.032), bf16
+// 1.002-1.007 (B8 H32 N1024 and N2048, B1 H8 N32768: 0.97-1.01); bf16 on
+// shuffled pages of 16 (attnrt-bench, four alternating runs) 1-2% faster;
+// fp8 K/V codes 0.997-1.007.
 inline constexpr int kFourStreamKeys = 2 * kTwoStreamKeys;
 
 // A one-row call's K or V rows as its loops walk them: from kTwoStreamKeys
 // keys, up to `most` streams (1, 2 or 4; four from kFourStreamKeys), keys
 // [i·part, (i + 1)·part) the i-th, part rounded up to a multiple of
-// `round` (the last stream's shorter), each with its walk and prefetches `rows_ahead` rows on (none at
-// 0, nor for rows next.by_hardware leaves to the hardware prefetchers);
-// below, one stream (part = keys).
+// `round` (the last stream's shorter), each with its walk and prefetches
+// `rows_ahead` rows on (none at 0, nor for rows next.by_hardware leaves to
+// the hardware prefetchers); below, one stream (part = keys).
 template <Prefetch P, class T>
 struct CallStreams {
   static constexpr int kMost = 4;
