@@ -43,17 +43,34 @@ inline constexpr int kPrefetchRows = 16;
 template <class T>
 inline constexpr int kPrefetchRowsOf = sizeof(T) == 1 ? 4 * kPrefetchRows : kPrefetchRows;
 
+// Where B row p is: b + p·ldb (panels, or V rows of one run), or, for V
+// rows of a block that straddles page pieces, one pointer per row (the
+// block's rows listed, plus a column offset): read in place either way, in
+// the same order, so the sums are the same bit for bit.
+template <class TB>
+struct StridedRows {
+  const TB* b;
+  std::int64_t ld;
+  const TB* operator()(int p) const { return b + p * ld; }
+};
+template <class TB>
+struct ListedRows {
+  const TB* const* rows;
+  int col;
+  const TB* operator()(int p) const { return rows[p] + col; }
+};
+
 // Rows < kMr: only the first Rows rows of the A panel are read and of C
 // written (P·V of a strip's real rows, FewRowKernels::pv_rows).
-// InPlaceB: B rows read in place, and with B row p the lines of row p at pf
-// (ldb apart) prefetched: the rows kPrefetchRowsOf<TB> ahead, wherever
-// they are (a paged cache's next page), or b itself (no traffic); into L1,
-// or only L2 with PfIntoL2 (StreamParams::into_l2).
+// InPlaceB: B rows read in place, and with B row p the lines pf_off bytes
+// on prefetched (gemm_fp32_14x2: row p at pf, ldb apart): the rows
+// kPrefetchRowsOf<TB> ahead, wherever they are (a paged cache's next page),
+// or B's own (no traffic); into L1, or only L2 with PfIntoL2
+// (StreamParams::into_l2).
 template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, int Rows = kMr, class TB = float,
-          bool PfIntoL2 = false>
-static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __restrict b,
-                                  std::int64_t ldb, int b_cols, float alpha, float* __restrict c,
-                                  std::int64_t ldc, const TB* pf = nullptr) {
+          bool PfIntoL2 = false, class RowOf = StridedRows<TB>>
+static inline void gemm_fp32_14x2_rows(int k, const float* __restrict a, RowOf row_of, int b_cols, float alpha,
+                                       float* __restrict c, std::int64_t ldc, std::intptr_t pf_off = 0) {
   [[maybe_unused]] __mmask16 mask0 = 0, mask1 = 0;
   if constexpr (MaskedB) {
     mask0 = first16(b_cols);
@@ -61,13 +78,9 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __
   }
   __m512 acc[Rows][2];
   for (int i = 0; i < Rows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  // pf's row p as B row p plus one invariant byte offset (base + index
-  // addressing: stepping a second pointer per row cost decode 2%).
-  [[maybe_unused]] const std::intptr_t pf_off =
-      reinterpret_cast<std::intptr_t>(pf) - reinterpret_cast<std::intptr_t>(b);
-  // Column `col` of a block of width w: row i at col[i * w]; B row p at b + p * ldb.
+  // Column `col` of a block of width w: row i at col[i * w]; B row p at row_of(p).
   const auto step = [&](const float* col, int w, int p) {
-    const TB* row = b + p * ldb;
+    const TB* row = row_of(p);
     if constexpr (InPlaceB) {  // the 64-byte lines (two of fp32) of pf's row p
 #pragma GCC unroll 2
       for (unsigned x = 0; x < 32 * sizeof(TB); x += 64)
@@ -99,6 +112,19 @@ static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __
 #pragma GCC unroll 1
   for (int j = 0, w = k - p; j < w; ++j) step(a + p * kMr + j, w, p + j);
   store_tile<E>(acc, alpha, c, ldc);
+}
+
+// B rows at b, ldb apart; with InPlaceB, pf's row p prefetched as B row p
+// is read: one invariant byte offset from it (base + index addressing:
+// stepping a second pointer per row cost decode 2%).
+template <Epilogue E, bool MaskedB = false, bool InPlaceB = false, int Rows = kMr, class TB = float,
+          bool PfIntoL2 = false>
+static inline void gemm_fp32_14x2(int k, const float* __restrict a, const TB* __restrict b,
+                                  std::int64_t ldb, int b_cols, float alpha, float* __restrict c,
+                                  std::int64_t ldc, const TB* pf = nullptr) {
+  const std::intptr_t pf_off = reinterpret_cast<std::intptr_t>(pf) - reinterpret_cast<std::intptr_t>(b);
+  gemm_fp32_14x2_rows<E, MaskedB, InPlaceB, Rows, TB, PfIntoL2>(k, a, StridedRows<TB>{b, ldb}, b_cols, alpha, c,
+                                                                 ldc, pf_off);
 }
 
 // f.template operator()<R>() for R = rows, 1 <= rows <= kMr: the Rows of

@@ -27,45 +27,24 @@
 namespace attnrt::kernels::avx512 {
 namespace {
 
-// The last w < kNv columns of O (+)= P·V over `keys` keys: the kernel
-// writes whole vectors, and nothing of O past dv may be written, so the
-// tile goes through a buffer (dv % kNv != 0 only: rare head dims).
-template <int R, bool PfIntoL2, class T>
-void tail_columns(int keys, const float* a, const T* v, std::int64_t ldv, int w, float* o,
-                  std::int64_t ldo, bool add, const T* pf) {
+// The last w < kNv columns of O (+)= P·V over `keys` keys (B rows at
+// v(p)): the kernel writes whole vectors, and nothing of O past dv may be
+// written, so the tile goes through a buffer (dv % kNv != 0 only: rare
+// head dims), which starts as O's columns or zeros.
+template <int R, bool PfIntoL2, class T, class RowOf>
+void tail_columns(int keys, const float* a, RowOf v, int w, float* o, std::int64_t ldo, bool add,
+                  std::intptr_t pf_off) {
   alignas(64) float tile[R * kNv] = {};
   if (add)
     for (int r = 0; r < R; ++r) std::copy(o + r * ldo, o + r * ldo + w, tile + r * kNv);
-  if (add)
-    gemm_fp32_14x2<Epilogue::accumulate, true, true, R, T, PfIntoL2>(keys, a, v, ldv, w, 1.0f, tile, kNv, pf);
-  else
-    gemm_fp32_14x2<Epilogue::store, true, true, R, T, PfIntoL2>(keys, a, v, ldv, w, 1.0f, tile, kNv, pf);
+  gemm_fp32_14x2_rows<Epilogue::accumulate, true, true, R, T, PfIntoL2>(keys, a, v, w, 1.0f, tile, kNv, pf_off);
   for (int r = 0; r < R; ++r) std::copy(tile + r * kNv, tile + r * kNv + w, o + r * ldo);
 }
 
-// A block's `keys` rows of V from `row` on, columns [c, c + w), copied to
-// buf (kNv apart): a block that straddles the end of a piece of a spanning
-// call (pages of fewer keys than a block, or a call starting inside one).
-// (Two masked 64-byte moves a row: a library copy call a row cost paged
-// GQA decode in pages of 1 key a fifth of its time.)
-template <class T>
-void gather_block(RowWalk<T> row, int keys, int c, int w, T* buf) {
-  const int bytes = w * static_cast<int>(sizeof(T));  // <= 128
-  const __mmask64 lo = first64(bytes), hi = first64(bytes - 64);
-  for (int i = 0; i < keys; ++i, row.step()) {
-    const char* from = reinterpret_cast<const char*>(row.row() + c);
-    char* to = reinterpret_cast<char*>(buf + i * kNv);
-    _mm512_mask_storeu_epi8(to, lo, _mm512_maskz_loadu_epi8(lo, from));
-    _mm512_mask_storeu_epi8(to + 64, hi, _mm512_maskz_loadu_epi8(hi, from + 64));
-  }
-}
-
 // The `keys` rows from `ahead` on prefetched, dv columns each: a block
-// ahead that straddles pieces (pages of fewer keys than a block), which the
-// tiles' own prefetches (its rows one stride apart) cannot reach. With
-// the copy above: Zen 4 VM, attnrt-bench B4 H32/8 M1 N4096 D128 fp32, one
-// thread, paged ms, alternating builds: pages of 1 key 22-24 -> 19-21, of
-// 4 keys 18-19 -> 13-15, of 8 16 -> 15, of 16 alike; bf16 pages of 4 1.06-1.12x.
+// ahead that the tiles' own prefetches (one offset from each row they read)
+// cannot reach, such as one that straddles pieces (pages of fewer keys
+// than a block).
 template <bool IntoL2, class T>
 void prefetch_rows(RowWalk<T> ahead, int keys, int dv) {
   for (int i = 0; i < keys; ++i, ahead.step()) x86::prefetch_lines<IntoL2>(ahead.row(), dv);
@@ -86,9 +65,9 @@ int tile_rows_ahead(RowsAfter next) {
 // the A panel) across all dv columns per pass, so V rows are read row after
 // row and the rows tile_rows_ahead on prefetched: past the call's rows
 // where they follow in memory, or in next's runs. A spanning call's blocks
-// read their rows in place where one piece holds them all (pages of a
-// multiple of kABlock keys, calls starting at a page), else from a copy;
-// a block's prefetches go to its rows ahead where one run holds them too.
+// read their rows in place, listed (gemm_fp32.hpp's ListedRows), whether
+// one piece holds them or several (pages of fewer keys than a block, or a
+// call starting inside one).
 template <int R, bool IntoL2, class T>
 void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, float* o,
                std::int64_t ldo, bool accumulate, RowsAfter next) {
@@ -100,30 +79,43 @@ void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, fl
     const int keys = std::min(kABlock, kp - k0);
     const float* a = pa + k0 * kMr;
     const bool add = accumulate || k0 > 0;
+    // The block ahead prefetched by the tiles, at one offset from each row
+    // they read, where both blocks lie whole in pieces of one stride; else
+    // here, row by row.
     const bool whole = row.rows_left() >= keys;
-    const T* rows = row.row();
-    const std::int64_t ld = row.ld();
-    // The block ahead whole in one piece: the tiles prefetch it as they go;
-    // else row by row here (their prefetches then touch their own lines).
-    const bool pf_whole = ahead.rows_left() >= keys;
-    if (!pf_whole) prefetch_rows<IntoL2>(ahead, keys, dv);
-    const T* pf = pf_whole ? ahead.row() : rows;
-    // Columns [c, c + w) from b (ldb apart), prefetching at pf (ldb apart).
-    const auto tile = [&](int c, int w, const T* b, std::int64_t ldb, const T* pf_c) {
-      if (w < kNv) return tail_columns<R, IntoL2>(keys, a, b, ldb, w, o + c, ldo, add, pf_c);
-      if (add)
-        gemm_fp32_14x2<Epilogue::accumulate, false, true, R, T, IntoL2>(keys, a, b, ldb, kNv, 1.0f, o + c, ldo, pf_c);
-      else
-        gemm_fp32_14x2<Epilogue::store, false, true, R, T, IntoL2>(keys, a, b, ldb, kNv, 1.0f, o + c, ldo, pf_c);
-    };
-    alignas(64) T buf[kABlock * kNv];
-    for (int c = 0; c < dv; c += kNv) {
-      const int w = std::min(kNv, dv - c);
-      if (whole) {
-        tile(c, w, rows + c, ld, pf + c);
-      } else {  // (the copy's prefetches: its own lines)
-        gather_block(row, keys, c, w, buf);
-        tile(c, w, buf, kNv, buf);
+    const bool in_tiles = whole && ahead.rows_left() >= keys && ahead.ld() == row.ld();
+    if (!in_tiles) prefetch_rows<IntoL2>(ahead, keys, dv);
+    const std::intptr_t pf_off =
+        in_tiles ? reinterpret_cast<std::intptr_t>(ahead.row()) - reinterpret_cast<std::intptr_t>(row.row()) : 0;
+    if (whole) {
+      for (int c = 0; c < dv; c += kNv) {
+        const StridedRows<T> v_c{row.row() + c, row.ld()};
+        if (dv - c < kNv)
+          tail_columns<R, IntoL2, T>(keys, a, v_c, dv - c, o + c, ldo, add, pf_off);
+        else if (add)
+          gemm_fp32_14x2_rows<Epilogue::accumulate, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo,
+                                                                               pf_off);
+        else
+          gemm_fp32_14x2_rows<Epilogue::store, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo,
+                                                                          pf_off);
+      }
+    } else {
+      // Rows in several pieces, listed and read in place (a pointer load a
+      // key, which whole blocks spare: S4's 12-row tiles ran 0.94x so).
+      // Copying such a block first, as before, cost GQA decode in pages of
+      // 4 or 8 keys 1.15-1.2x; zeroing O to take the adding kernel alone
+      // here (half the code) ~1.1x in pages of 4 (see the commit).
+      const T* listed[kABlock];
+      RowWalk<T> at = row;
+      for (int i = 0; i < keys; ++i, at.step()) listed[i] = at.row();
+      for (int c = 0; c < dv; c += kNv) {
+        const ListedRows<T> v_c{listed, c};
+        if (dv - c < kNv)
+          tail_columns<R, IntoL2, T>(keys, a, v_c, dv - c, o + c, ldo, add, 0);
+        else if (add)
+          gemm_fp32_14x2_rows<Epilogue::accumulate, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo, 0);
+        else
+          gemm_fp32_14x2_rows<Epilogue::store, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo, 0);
       }
     }
     row.skip(keys);
