@@ -211,18 +211,12 @@ inline simde__m512 cvtepi32_ps(simde__m512i a) {
   return vec(r);
 }
 
-// int8 codes on VNNI (int8_vnni.cpp), and byte copies (pv_direct_rows.cpp).
+// int8 codes on VNNI (int8_vnni.cpp).
 inline simde__m512i maskz_loadu_epi8(__mmask64 k, const void* p) {
   std::int8_t r[64] = {};
   for (int i = 0; i < 64; ++i)
     if (k >> i & 1) std::memcpy(&r[i], static_cast<const char*>(p) + i, 1);
   return simde_mm512_loadu_si512(r);
-}
-inline void mask_storeu_epi8(void* p, __mmask64 k, simde__m512i a) {
-  std::int8_t r[64];
-  simde_mm512_storeu_si512(r, a);
-  for (int i = 0; i < 64; ++i)
-    if (k >> i & 1) std::memcpy(static_cast<char*>(p) + i, &r[i], 1);
 }
 inline simde__m512i srai_epi32(simde__m512i a, int n) {
   D16 d = dwords(a);
@@ -268,7 +262,6 @@ inline int reduce_add_epi32(simde__m512i a) {
 #define _mm512_cvtepi32_ps attnrt_avx512_emulation::cvtepi32_ps
 #define _mm512_cvtepi32_epi16 attnrt_avx512_emulation::cvtepi32_epi16
 #define _mm512_maskz_loadu_epi8 attnrt_avx512_emulation::maskz_loadu_epi8
-#define _mm512_mask_storeu_epi8 attnrt_avx512_emulation::mask_storeu_epi8
 #undef _mm512_srai_epi32
 #define _mm512_srai_epi32 attnrt_avx512_emulation::srai_epi32
 #define _mm512_cvt_roundps_epi32 attnrt_avx512_emulation::cvt_roundps_epi32
