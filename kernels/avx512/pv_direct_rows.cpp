@@ -87,18 +87,20 @@ void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, fl
     if (!in_tiles) prefetch_rows<IntoL2>(ahead, keys, dv);
     const std::intptr_t pf_off =
         in_tiles ? reinterpret_cast<std::intptr_t>(ahead.row()) - reinterpret_cast<std::intptr_t>(row.row()) : 0;
-    if (whole) {
+    // Every kNv columns of the block, B rows as rows_of(c) gives them.
+    const auto columns = [&](auto rows_of, std::intptr_t pf) {
       for (int c = 0; c < dv; c += kNv) {
-        const StridedRows<T> v_c{row.row() + c, row.ld()};
+        const auto v_c = rows_of(c);
         if (dv - c < kNv)
-          tail_columns<R, IntoL2, T>(keys, a, v_c, dv - c, o + c, ldo, add, pf_off);
+          tail_columns<R, IntoL2, T>(keys, a, v_c, dv - c, o + c, ldo, add, pf);
         else if (add)
-          gemm_fp32_14x2_rows<Epilogue::accumulate, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo,
-                                                                               pf_off);
+          gemm_fp32_14x2_rows<Epilogue::accumulate, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo, pf);
         else
-          gemm_fp32_14x2_rows<Epilogue::store, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo,
-                                                                          pf_off);
+          gemm_fp32_14x2_rows<Epilogue::store, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo, pf);
       }
+    };
+    if (whole) {
+      columns([&](int c) { return StridedRows<T>{row.row() + c, row.ld()}; }, pf_off);
     } else {
       // Rows in several pieces, listed and read in place (a pointer load a
       // key, which whole blocks spare: S4's 12-row tiles ran 0.94x so).
@@ -108,15 +110,7 @@ void tile_rows(int kp, const float* pa, const T* v, std::int64_t ldv, int dv, fl
       const T* listed[kABlock];
       RowWalk<T> at = row;
       for (int i = 0; i < keys; ++i, at.step()) listed[i] = at.row();
-      for (int c = 0; c < dv; c += kNv) {
-        const ListedRows<T> v_c{listed, c};
-        if (dv - c < kNv)
-          tail_columns<R, IntoL2, T>(keys, a, v_c, dv - c, o + c, ldo, add, 0);
-        else if (add)
-          gemm_fp32_14x2_rows<Epilogue::accumulate, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo, 0);
-        else
-          gemm_fp32_14x2_rows<Epilogue::store, false, true, R, T, IntoL2>(keys, a, v_c, kNv, 1.0f, o + c, ldo, 0);
-      }
+      columns([&](int c) { return ListedRows<T>{listed, c}; }, 0);
     }
     row.skip(keys);
     ahead.skip(keys);
