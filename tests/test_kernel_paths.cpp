@@ -62,6 +62,10 @@ void expect_qk_direct(const FewRowKernels& f, const Matrix& q, const Matrix& k, 
     }
 }
 
+// Whether the kernels run emulated (QEMU, or the SIMDe build of the avx512
+// sets), where the long sweeps below take samples of their cases.
+bool sampled() { return emulated() || kEmulatedSets; }
+
 // Under emulation (qemu: tests/backends.hpp; the SIMDe sets) this checks a
 // sample of row and key counts (tile edges and past them): qemu runs SVE
 // ~100x slower, and SIMDe under ASan the avx512 kernels ~20x.
@@ -71,7 +75,7 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
   for (const FewRowKernels* few : k.few_rows) {
     const FewRowKernels& f = *few;
     SCOPED_TRACE(f.name);
-    const bool sample = emulated() || kEmulatedSets;
+    const bool sample = sampled();
     std::mt19937 rng(11);
     std::vector<int> key_counts;
     for (int keys = 1; keys <= 67; ++keys)
@@ -108,7 +112,7 @@ TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
     std::mt19937 rng(21);
     for (int d : {1, 7, 33, 41, 128, 256})
       for (int keys : {0, 1, 7, 33, 257, 601, 1031}) {
-        if ((emulated() || kEmulatedSets) && keys == 1031 && d != 41) continue;  // (four streams at one d)
+        if (sampled() && keys == 1031 && d != 41) continue;  // (four streams at one d)
         const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, ks.dtype, rng);
         for (int rows = 1; rows <= kMostRows; ++rows) {
           if (emulated() && !(rows <= 4 || rows % 8 <= 1 || rows % 12 <= 1)) continue;
@@ -464,7 +468,7 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
     for (const int d : {128, 131})
       for (const int piece : {1, 3, 16})
         for (const int keys : {1, 5, 16, 37, 64, 600, 1031}) {  // (600: two streams; 1031: Q·Kᵀ's four)
-          if ((emulated() || kEmulatedSets) && keys >= 600 && (d != 128 || piece == 3)) continue;  // (long calls: two cases)
+          if (sampled() && keys >= 600 && (d != 128 || piece == 3)) continue;  // (long calls: two cases)
           SCOPED_TRACE("d " + std::to_string(d) + ", pieces of " + std::to_string(piece) + ", keys " +
                        std::to_string(keys));
           const int off = piece > 1 ? 1 : 0;  // the call starts inside its first piece
@@ -612,7 +616,7 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
                      : std::vector<int>{0, 1, 4, 5, 15, 16, 17, 128, 129, 300, 513, 1001, 1031};  // (1031: four streams)
       for (const int d : dims)
         for (const int keys : key_counts) {
-          if ((emulated() || kEmulatedSets) && keys == 1031 && d != 33) continue;  // (four streams at one d)
+          if (sampled() && keys == 1031 && d != 33) continue;  // (four streams at one d)
           SCOPED_TRACE("d " + std::to_string(d) + " keys " + std::to_string(keys));
           const std::int64_t ld = d + 5;
           std::vector<std::uint8_t> rows(static_cast<std::size_t>(std::max(keys, 1)) * ld);
