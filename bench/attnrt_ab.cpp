@@ -11,14 +11,16 @@
 //
 //   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]
 //             [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--fast]
-//             [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--pairs P] [--offset F]
+//             [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--page-size P] [--pairs P] [--offset F]
 //
 // BHSD (fp32 unless --dtype), default scale, the accurate exp2 unless
 // --fast (ATTNRT_EXP2_FAST); each tensor starts on a 64-byte
 // boundary, as a framework's allocator hands them out, or F elements past
 // one (--offset); K and V quantized with --kv-dtype (int8: a scale per
-// key and KV head; fp8: one per KV head); threads as ATTNRT_NUM_THREADS
-// says. Prints the
+// key and KV head; fp8: one per KV head), in a paged cache with
+// --page-size (pools [pages, Hkv, P, D], each sequence's pages shuffled
+// across the pool, as attnrt-bench --page-size keeps them); threads as
+// ATTNRT_NUM_THREADS says. Prints the
 // median speed of B over A (> 1: B is faster) with its quartiles, and each
 // build's best and median GFLOP/s. Exit 1 when a library fails to load or a
 // call fails, 2 on bad options.
@@ -31,6 +33,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -71,7 +75,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]\n"
                "                 [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--fast]\n"
-               "                 [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--pairs P] [--offset F]\n");
+               "                 [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--page-size P] [--pairs P] [--offset F]\n");
   return 2;
 }
 
@@ -119,6 +123,7 @@ int main(int argc, char** argv) {
   if (argc < 3) return usage();
   std::int64_t b = 1, h = 8, hkv = 0, m = 2048, n = 2048, d = 128;  // hkv 0: as many as h
   int causal = 0, fast = 0, pairs = 16, offset = 0;
+  std::int64_t page_size = 0;  // 0: dense K/V
   attnrt_dtype dtype = ATTNRT_F32, kv_dtype = ATTNRT_F32;  // kv_dtype F32: as dtype
   for (int i = 3; i < argc; ++i) {
     const std::string opt = argv[i];
@@ -157,6 +162,7 @@ int main(int argc, char** argv) {
     else if (opt == "--kv-len") n = value;
     else if (opt == "--head-dim") d = value;
     else if (opt == "--pairs") pairs = static_cast<int>(value);
+    else if (opt == "--page-size" && value <= 256) page_size = value;
     else return usage();
   }
   if (hkv == 0) hkv = h;
@@ -169,23 +175,38 @@ int main(int argc, char** argv) {
   };
   const bool quantized = kv_dtype != ATTNRT_F32;
   const attnrt_dtype kv = quantized ? kv_dtype : dtype;
-  Elements q(dtype, b * h * m * d, offset, pattern(7, 13)), k(kv, b * hkv * n * d, offset, pattern(5, 11)),
-      v(kv, b * hkv * n * d, offset, pattern(3, 17)), o(dtype, b * h * m * d, offset, pattern(0, 1));
-  // int8: a scale per key and KV head [B, Hkv, N, 1]; fp8: one per KV head [1, Hkv, 1, 1].
+  // Paged: K and V as pools of `slots` pages per sequence, [pages, Hkv, P, D]
+  // (kv_b x kv_s rows of each KV head below), the block table a shuffle of
+  // every page, so that a sequence's pages sit anywhere in the pool.
+  const std::int64_t slots = page_size > 0 ? (n + page_size - 1) / page_size : 0;
+  const std::int64_t kv_b = page_size > 0 ? b * slots : b, kv_s = page_size > 0 ? page_size : n;
+  std::vector<std::int32_t> table(static_cast<std::size_t>(b * slots));
+  std::iota(table.begin(), table.end(), 0);
+  std::shuffle(table.begin(), table.end(), std::mt19937(2026));
+  const std::vector<std::int64_t> kv_lens(static_cast<std::size_t>(b), n);
+  Elements q(dtype, b * h * m * d, offset, pattern(7, 13)), k(kv, kv_b * hkv * kv_s * d, offset, pattern(5, 11)),
+      v(kv, kv_b * hkv * kv_s * d, offset, pattern(3, 17)), o(dtype, b * h * m * d, offset, pattern(0, 1));
+  // int8: a scale per key and KV head [B, Hkv, N, 1] (paged [pages, Hkv, P, 1]);
+  // fp8: one per KV head [1, Hkv, 1, 1].
   const bool per_key = kv_dtype == ATTNRT_I8;
-  const std::int64_t scale_b = per_key ? b : 1, scale_n = per_key ? n : 1;
+  const std::int64_t scale_b = per_key ? kv_b : 1, scale_n = per_key ? kv_s : 1;
   Elements ks(ATTNRT_F32, scale_b * hkv * scale_n, 0, pattern(3, 7)), vs(ATTNRT_F32, scale_b * hkv * scale_n, 0, pattern(2, 5));
   const auto tensor = [&](Elements& x, attnrt_dtype t, std::int64_t bs, std::int64_t heads, std::int64_t s,
                           std::int64_t dim) {
     return attnrt_tensor{x.data(), t, {bs, heads, s, dim}, {heads * s * dim, s * dim, dim}};
   };
-  const attnrt_tensor tq = tensor(q, dtype, b, h, m, d), tk = tensor(k, kv, b, hkv, n, d),
-                      tv = tensor(v, kv, b, hkv, n, d), to = tensor(o, dtype, b, h, m, d),
+  const attnrt_tensor tq = tensor(q, dtype, b, h, m, d), tk = tensor(k, kv, kv_b, hkv, kv_s, d),
+                      tv = tensor(v, kv, kv_b, hkv, kv_s, d), to = tensor(o, dtype, b, h, m, d),
                       tks = tensor(ks, ATTNRT_F32, scale_b, hkv, scale_n, 1),
                       tvs = tensor(vs, ATTNRT_F32, scale_b, hkv, scale_n, 1);
   attnrt_params params;
   lib[0].params_init(&params);
   if (quantized) params.k_scale = &tks, params.v_scale = &tvs;
+  if (page_size > 0) {
+    params.block_table = table.data();
+    params.block_table_stride = slots;
+    params.kv_lens = kv_lens.data();
+  }
   params.causal = causal;
   params.precision = fast ? ATTNRT_EXP2_FAST : ATTNRT_EXP2_ACCURATE;
 
@@ -215,9 +236,11 @@ int main(int argc, char** argv) {
                         : kv_dtype == ATTNRT_F8_E4M3 ? " fp8_e4m3 K/V"
                         : kv_dtype == ATTNRT_F8_E5M2 ? " fp8_e5m2 K/V"
                                                      : "";
-  std::printf("B%lld H%lld/%lld M%lld N%lld D%lld %s%s%s%s, %d pairs\n", static_cast<long long>(b),
+  const std::string paged = page_size > 0 ? " paged " + std::to_string(page_size) : "";
+  std::printf("B%lld H%lld/%lld M%lld N%lld D%lld %s%s%s%s%s, %d pairs\n", static_cast<long long>(b),
               static_cast<long long>(h), static_cast<long long>(hkv), static_cast<long long>(m), static_cast<long long>(n),
-              static_cast<long long>(d), dtype_name, kv_name, causal ? " causal" : "", fast ? " fast" : "", pairs);
+              static_cast<long long>(d), dtype_name, kv_name, paged.c_str(), causal ? " causal" : "", fast ? " fast" : "",
+              pairs);
   std::printf("speed B/A: median %.3f (quartiles %.3f-%.3f)\n", quantile(ratio, 0.5),
               quantile(ratio, 0.25), quantile(ratio, 0.75));
   std::printf("A: best %.1f GFLOP/s, median %.1f\n", gflops(quantile(ta, 0.0)), gflops(quantile(ta, 0.5)));
