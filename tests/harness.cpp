@@ -161,6 +161,13 @@ RefResult Problem::reference() const {
   return reference_forward(q_.c(), k_.c(), v_.c(), params(nullptr, kernels::Strategy::online));
 }
 
+void BackendTest::SetUp() {
+  const BackendCase& c = GetParam();
+  if (!cpu_runs(c.backend.isa, c.dtype)) GTEST_SKIP() << c.backend.isa << " needs CPU features this machine lacks";
+  if (emulated() && !c.backend.isa.starts_with("sve"))
+    GTEST_SKIP() << "under emulation only the SVE sets run (the others run natively)";
+}
+
 CRuntime::CRuntime(const std::string& isa, int num_threads) {
   attnrt_config c;
   status_ = attnrt_config_init(&c);

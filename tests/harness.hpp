@@ -96,6 +96,14 @@ class Problem {
   attnrt::Tensor bias_cpp_{};
 };
 
+// A test of one backend case (set, strategy, dtype), skipped where this CPU
+// lacks the set's features, and under an emulator for all but the SVE sets
+// (the others run natively; scripts/ci-sve.sh).
+class BackendTest : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override;
+};
+
 // A C ABI runtime for one kernel set ("" = the best this CPU runs) and
 // thread count (0 = all cores).
 class CRuntime {

@@ -194,13 +194,7 @@ std::vector<PagedSpec> specs() {
   };
 }
 
-class PagedKv : public ::testing::TestWithParam<BackendCase> {
- protected:
-  void SetUp() override {
-    if (!cpu_runs(GetParam().backend.isa, GetParam().dtype))
-      GTEST_SKIP() << GetParam().backend.isa << " needs CPU features this machine lacks";
-  }
-};
+class PagedKv : public BackendTest {};
 
 // Inputs and references of a (spec, dtype), made once for every backend.
 Paged& inputs(const PagedSpec& s, attnrt_dtype t) {

@@ -254,15 +254,7 @@ std::vector<QuantSpec> specs() {
 
 constexpr attnrt_dtype kKvTypes[] = {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2};
 
-class QuantKv : public ::testing::TestWithParam<BackendCase> {
- protected:
-  void SetUp() override {
-    if (!cpu_runs(GetParam().backend.isa, GetParam().dtype))
-      GTEST_SKIP() << GetParam().backend.isa << " needs CPU features this machine lacks";
-    if (emulated() && !GetParam().backend.isa.starts_with("sve"))
-      GTEST_SKIP() << "under emulation only the SVE sets run (the others run natively)";
-  }
-};
+class QuantKv : public BackendTest {};
 
 Quant& inputs(const QuantSpec& s, attnrt_dtype qt, attnrt_dtype kvt) {
   static std::map<std::string, std::unique_ptr<Quant>> cache;

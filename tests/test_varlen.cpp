@@ -134,13 +134,7 @@ std::vector<VarlenSpec> specs() {
   };
 }
 
-class Varlen : public ::testing::TestWithParam<BackendCase> {
- protected:
-  void SetUp() override {
-    if (!cpu_runs(GetParam().backend.isa, GetParam().dtype))
-      GTEST_SKIP() << GetParam().backend.isa << " needs CPU features this machine lacks";
-  }
-};
+class Varlen : public BackendTest {};
 
 TEST_P(Varlen, EverySequenceMatchesItsDenseReference) {
   const BackendCase& c = GetParam();
