@@ -1,8 +1,8 @@
-# The paged pipelines' page prefetches are in the compiled code (kv_runs.hpp:
+# The paged pipelines' page prefetches are in the compiled code (pages_ahead.hpp:
 # GCC once dropped every call to a function of prefetches alone, and Zen 4's
 # page prefetch compiled to nothing unnoticed). x86-64: the objects that
-# include kv_runs.hpp must hold prefetcht2, which only prefetch_page_into_l2
-# emits there. Run by ctest as build.page_prefetches:
+# include it (through kv_runs.hpp) must hold prefetcht2, which only
+# prefetch_page_into_l2 emits there. Run by ctest as build.page_prefetches:
 #   cmake -DOBJDUMP=<objdump> "-DOBJECTS=<a|b|...>" -P cmake/check_prefetches.cmake
 string(REPLACE "|" ";" OBJECTS "${OBJECTS}")
 set(checked 0)
@@ -17,7 +17,7 @@ foreach(object IN LISTS OBJECTS)
   string(REGEX MATCHALL "prefetcht2" found "${code}")
   list(LENGTH found count)
   if(count EQUAL 0)
-    message(FATAL_ERROR "${object}: no prefetcht2, the page prefetches of kv_runs.hpp were compiled away")
+    message(FATAL_ERROR "${object}: no prefetcht2, the page prefetches of pages_ahead.hpp were compiled away")
   endif()
   math(EXPR checked "${checked} + 1")
 endforeach()

@@ -4,7 +4,7 @@
 // memory after row n - 1 when there are none (dense K and V).
 //
 // The pipelines list the next pages only where the CPU's row says so
-// (StreamParams::across_pages; kv_runs.hpp), else hand RowsAfter::none(),
+// (StreamParams::across_pages; pages_ahead.hpp), else hand RowsAfter::none(),
 // and the prefetches stop at the page's end. On Sapphire Rapids-class x86,
 // prefetching the next page's rows ran slower than not: shuffled pages of
 // 16 keys at 0.79 of contiguous K/V against 0.90 (B4 H32 M1 N4096 D128
