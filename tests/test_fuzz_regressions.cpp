@@ -140,6 +140,13 @@ TEST(FuzzRegressions, SinkMeetsShiftedKeysWithoutRoundTrip_99_5468) { expect_pas
 // no longer split keys (runtime.cpp, split_with).
 TEST(FuzzRegressions, AlibiRowsAreNotSplitOverKeys_99_27603) { expect_passes(99, 27603); }
 
+// 20261201:20357: an inf in V at a key ALiBi put 733 below its row's max,
+// a weight double holds only as a subnormal. The row's pipeline result was
+// NaN (0 · inf) and its exact recomputation, on a worker that flushes
+// subnormals, dropped the key: O came out finite where the reference has
+// -inf. exact_rows.hpp (add_weighted_row) now keeps such a key's inf.
+TEST(FuzzRegressions, InfInVAtASubnormalWeightStaysInf_20261201_20357) { expect_passes(20261201, 20357); }
+
 // Serving generation. 1:839: fp16 q, e4m3 K/V (scale per head), one key
 // per row under ALiBi, so LSE (~114.6) is that key's score: 3.1e-4 off the
 // reference on fp32 code * scale, over fp16's 1e-4 + |LSE| 2^-20. The

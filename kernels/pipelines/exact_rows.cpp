@@ -72,11 +72,10 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
   if (!nan && mx != -kInf)
     for (std::int64_t j = lo; j < hi; ++j) {
       if (!score(j, &s)) continue;
-      const double w = std::exp(s - mx);
-      sum += w;
-      if (w == 0) continue;
-      load_kv_row(p, KvSide::v, j, row);
-      for (int c = 0; c < p.dv; ++c) acc[c] += w * row[c];
+      sum += add_weighted_row(acc, p.dv, s - mx, [&] {
+        load_kv_row(p, KvSide::v, j, row);
+        return row;
+      });
     }
   // NaN seen: NaN; nothing seen: zeros and -inf; else the weighted mean.
   const double inv = nan ? std::numeric_limits<double>::quiet_NaN() : sum > 0 ? 1.0 / sum : 0.0;

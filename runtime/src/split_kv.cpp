@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "kernels/convert.hpp"
+#include "kernels/pipelines/exact_rows.hpp"
 #include "scheduler/partition.hpp"
 #include "scheduler/thread_scratch.hpp"
 
@@ -44,12 +45,12 @@ void merge_partials(int rows, int dv, kernels::DType dtype,
     if (mx != kNegInf && !nan) {
       pieces([&](const PartialRows& p) {
         if (p.lse[r] == kNegInf) return;  // saw no key: holds zeros
-        const double w = std::exp(static_cast<double>(p.lse[r]) - mx);
         // The piece's row as fp32 first: the dtype is decided once per row,
-        // and the weighted sum below is a plain loop the compiler vectorizes.
-        kernels::load_row(static_cast<const char*>(p.o) + r * p.ldo * esz, dv, row, dtype);
-        for (int c = 0; c < dv; ++c) acc[c] += w * row[c];
-        sum += w;
+        // and the weighted sum is a plain loop the compiler vectorizes.
+        sum += kernels::add_weighted_row(acc, dv, static_cast<double>(p.lse[r]) - mx, [&] {
+          kernels::load_row(static_cast<const char*>(p.o) + r * p.ldo * esz, dv, row, dtype);
+          return row;
+        });
       });
     }
     const float lse = nan ? std::numeric_limits<float>::quiet_NaN()
