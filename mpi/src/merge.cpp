@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/weighted_row.hpp"
+
 namespace attnrt::mpi {
 
 float load_elem(const void* base, attnrt_dtype t, std::int64_t i) {
@@ -40,23 +42,13 @@ void Accumulator::reset(std::int64_t batch, std::int64_t heads, std::int64_t row
   b_ = batch, h_ = heads, rows_ = rows, dv_ = dv;
   o_.assign(static_cast<std::size_t>(batch * heads * rows * dv), 0.0f);
   lse_.assign(static_cast<std::size_t>(batch * heads * rows), -std::numeric_limits<float>::infinity());
+  part_.resize(static_cast<std::size_t>(dv));
+  sum_.resize(static_cast<std::size_t>(dv));
 }
-
-namespace {
-// acc = ca * acc + cp * part over one row; fp32 partials take the loop the
-// compiler vectorizes, the others widen each element.
-void blend(float* acc, float ca, float cp, const void* part, attnrt_dtype t, std::int64_t at, std::int64_t n) {
-  if (t == ATTNRT_F32) {
-    const float* src = static_cast<const float*>(part) + at;
-    for (std::int64_t d = 0; d < n; ++d) acc[d] = ca * acc[d] + cp * src[d];
-    return;
-  }
-  for (std::int64_t d = 0; d < n; ++d) acc[d] = ca * acc[d] + cp * load_elem(part, t, at + d);
-}
-}  // namespace
 
 void Accumulator::merge(const void* o, attnrt_dtype t, const float* lse, std::int64_t r0, std::int64_t len) {
   constexpr float kNone = -std::numeric_limits<float>::infinity();
+  const int n = static_cast<int>(dv_);
   for (std::int64_t bh = 0; bh < b_ * h_; ++bh)
     for (std::int64_t r = r0; r < r0 + len; ++r) {
       const std::int64_t row = bh * rows_ + r;
@@ -64,15 +56,23 @@ void Accumulator::merge(const void* o, attnrt_dtype t, const float* lse, std::in
       if (lp == kNone) continue;  // saw no key: adds nothing
       float& la = lse_[row];
       float* acc = &o_[row * dv_];
+      for (int d = 0; d < n; ++d) part_[d] = load_elem(o, t, row * dv_ + d);
       if (la == kNone) {  // the first partial of this row: taken as it is
-        blend(acc, 0.0f, 1.0f, o, t, row * dv_, dv_);
+        std::memcpy(acc, part_.data(), static_cast<std::size_t>(n) * sizeof(float));
         la = lp;
         continue;
       }
-      const float hi = la > lp ? la : lp;
-      const float wa = std::exp(la - hi), wp = std::exp(lp - hi), sum = wa + wp;
-      blend(acc, wa / sum, wp / sum, o, t, row * dv_, dv_);
-      la = hi + std::log(sum);
+      // The larger LSE's row weighs 1, the other e^(its LSE - the larger),
+      // in double as the core's split-KV merge weighs (a weight fp32 makes
+      // 0 would turn an inf of that row into NaN).
+      const bool acc_larger = la >= lp;
+      const float* big = acc_larger ? acc : part_.data();
+      const float* small = acc_larger ? part_.data() : acc;
+      for (int d = 0; d < n; ++d) sum_[d] = big[d];
+      const double w = kernels::add_weighted_row(sum_.data(), n, acc_larger ? double{lp} - la : double{la} - lp,
+                                                 [&] { return small; });
+      for (int d = 0; d < n; ++d) acc[d] = static_cast<float>(sum_[d] / (1.0 + w));
+      la = static_cast<float>(static_cast<double>(acc_larger ? la : lp) + std::log1p(w));
     }
 }
 

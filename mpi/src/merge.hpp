@@ -1,6 +1,6 @@
 // Partial results merged through their log-sum-exp: O = sum_i e^(l_i - l) O_i
-// with l = log sum_i e^(l_i), in fp32, one partial at a time in the order the
-// caller fixes. A row no partial reaches stays 0 with LSE -inf.
+// with l = log sum_i e^(l_i), one partial at a time in the order the caller
+// fixes, each merge's weights in double (kernels/weighted_row.hpp). A row no partial reaches stays 0 with LSE -inf.
 #pragma once
 
 #include <attnrt/attnrt.h>
@@ -29,6 +29,8 @@ class Accumulator {
  private:
   std::int64_t b_ = 0, h_ = 0, rows_ = 0, dv_ = 0;
   std::vector<float> o_, lse_;
+  std::vector<float> part_;   // a partial's row as fp32
+  std::vector<double> sum_;   // a merge's weighted row
 };
 
 }  // namespace attnrt::mpi

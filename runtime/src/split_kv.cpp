@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "kernels/convert.hpp"
-#include "kernels/pipelines/exact_rows.hpp"
+#include "kernels/weighted_row.hpp"
 #include "scheduler/partition.hpp"
 #include "scheduler/thread_scratch.hpp"
 
