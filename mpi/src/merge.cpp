@@ -4,20 +4,17 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/convert.hpp"
 #include "kernels/weighted_row.hpp"
 
 namespace attnrt::mpi {
 
+// (The core's scalar conversions: round to nearest even, NaN kept.)
 float load_elem(const void* base, attnrt_dtype t, std::int64_t i) {
   switch (t) {
     case ATTNRT_F32: return static_cast<const float*>(base)[i];
-    case ATTNRT_F16: return static_cast<float>(static_cast<const _Float16*>(base)[i]);
-    case ATTNRT_BF16: {
-      const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<const std::uint16_t*>(base)[i]) << 16;
-      float x;
-      std::memcpy(&x, &bits, 4);
-      return x;
-    }
+    case ATTNRT_F16: return kernels::fp16_to_float(static_cast<const std::uint16_t*>(base)[i]);
+    case ATTNRT_BF16: return kernels::bf16_to_float(static_cast<const std::uint16_t*>(base)[i]);
     default: break;  // (quantized dtypes are K/V only; check.cpp refuses them here)
   }
   return 0.0f;
@@ -26,14 +23,8 @@ float load_elem(const void* base, attnrt_dtype t, std::int64_t i) {
 void store_elem(void* base, attnrt_dtype t, std::int64_t i, float x) {
   switch (t) {
     case ATTNRT_F32: static_cast<float*>(base)[i] = x; return;
-    case ATTNRT_F16: static_cast<_Float16*>(base)[i] = static_cast<_Float16>(x); return;
-    case ATTNRT_BF16: {
-      std::uint32_t bits;
-      std::memcpy(&bits, &x, 4);
-      bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even (results are finite)
-      static_cast<std::uint16_t*>(base)[i] = static_cast<std::uint16_t>(bits >> 16);
-      return;
-    }
+    case ATTNRT_F16: static_cast<std::uint16_t*>(base)[i] = kernels::float_to_fp16(x); return;
+    case ATTNRT_BF16: static_cast<std::uint16_t*>(base)[i] = kernels::float_to_bf16(x); return;
     default: return;  // (as in load_elem)
   }
 }
