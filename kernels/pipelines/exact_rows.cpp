@@ -8,6 +8,7 @@
 
 #include "kernels/convert.hpp"
 #include "kernels/pipelines/kv_runs.hpp"
+#include "kernels/weighted_row.hpp"
 
 namespace attnrt::kernels {
 namespace {

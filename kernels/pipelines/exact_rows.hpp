@@ -9,7 +9,6 @@
 #pragma once
 
 #include "kernels/problem.hpp"
-#include "kernels/weighted_row.hpp"
 
 namespace attnrt::kernels {
 

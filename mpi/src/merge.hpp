@@ -1,6 +1,7 @@
 // Partial results merged through their log-sum-exp: O = sum_i e^(l_i - l) O_i
 // with l = log sum_i e^(l_i), one partial at a time in the order the caller
-// fixes, each merge's weights in double (kernels/weighted_row.hpp). A row no partial reaches stays 0 with LSE -inf.
+// fixes, each merge's weights in double (kernels/weighted_row.hpp). A row
+// no partial reaches stays 0 with LSE -inf.
 #pragma once
 
 #include <attnrt/attnrt.h>
@@ -9,9 +10,6 @@
 #include <vector>
 
 namespace attnrt::mpi {
-
-float load_elem(const void* base, attnrt_dtype t, std::int64_t i);
-void store_elem(void* base, attnrt_dtype t, std::int64_t i, float x);
 
 // Dense fp32 [B, H, rows, dv] output and [B, H, rows] LSE.
 class Accumulator {
