@@ -220,8 +220,9 @@ def attention(
     if torch_in:  # DLPack refuses tensors that require grad; no backward here
         q, k, v = q.detach(), k.detach(), v.detach()
         k_scale, v_scale = (s.detach() if _is_torch(s) else s for s in (k_scale, v_scale))
-    elif isinstance(out, np.ndarray) and not out.flags.writeable:
-        raise ValueError("out must be writable (it is a read-only numpy array)")
+    for name, x in (("out", out), ("lse", lse)):
+        if isinstance(x, np.ndarray) and not x.flags.writeable:
+            raise ValueError(f"{name} must be writable (it is a read-only numpy array)")
     jax_in = _is_jax(q)
     if jax_in or (out is not None and _is_jax(out)):
         _check_jax(q, k, v, out, lse)
@@ -245,6 +246,9 @@ def attention(
         elif lse is not False:
             lse_out = lse
         wl, wr = (-1, -1) if window is None else window
+        for side, w in (("left", wl), ("right", wr)):
+            if isinstance(w, int) and not -2**63 <= w < 2**63:
+                raise ValueError(f"window's {side} ({w}) must fit in int64")
         # The extras are None on the common path: no call for them then.
         extras = (kv_lens, alibi_slopes, sinks, cu_seqlens_q, cu_seqlens_k, block_table)
         if not (kv_lens is None and alibi_slopes is None and sinks is None
