@@ -35,7 +35,7 @@ const char* dtype_name(attnrt_dtype t) {
 }
 
 HostTensor::HostTensor(attnrt_dtype dtype, Shape shape, Layout layout, unsigned char fill)
-    : shape_(shape), esz_(dtype == ATTNRT_F32 ? 4 : dtype == ATTNRT_F16 || dtype == ATTNRT_BF16 ? 2 : 1), fill_(fill) {
+    : shape_(shape), esz_(dtype_bytes(dtype)), fill_(fill) {
   const auto [B, H, S, D] = shape;
   std::array<std::int64_t, 3> stride{};
   view_offset_ = 0;

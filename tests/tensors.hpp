@@ -9,6 +9,7 @@
 #include <attnrt/attnrt.hpp>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -26,6 +27,10 @@ enum class Layout {
 };
 const char* layout_name(Layout l);
 const char* dtype_name(attnrt_dtype t);
+// Bytes of one element: 4 (fp32), 2 (fp16, bf16), 1 (int8, fp8 codes).
+inline std::size_t dtype_bytes(attnrt_dtype t) {
+  return t == ATTNRT_F32 ? 4 : t == ATTNRT_F16 || t == ATTNRT_BF16 ? 2 : 1;
+}
 
 // 0xff bytes are a NaN in fp32, fp16 and bf16 alike.
 inline constexpr unsigned char kNanFill = 0xff;

@@ -38,10 +38,6 @@ using Strides = std::array<std::int64_t, 3>;
 
 constexpr std::int64_t k2To32 = std::int64_t{1} << 32;
 
-std::size_t elem_size(attnrt_dtype t) {
-  return t == ATTNRT_F32 ? 4 : t == ATTNRT_F16 || t == ATTNRT_BF16 ? 2 : 1;
-}
-
 // A view at the given strides in a sparse mapping of its whole span.
 class FarTensor {
  public:
@@ -49,7 +45,7 @@ class FarTensor {
   FarTensor(attnrt_dtype dtype, Shape shape, Strides strides) {
     std::int64_t last = shape[3] - 1;
     for (int i = 0; i < 3; ++i) last += (shape[i] - 1) * strides[i];
-    bytes_ = static_cast<std::size_t>(last + 1) * elem_size(dtype);
+    bytes_ = static_cast<std::size_t>(last + 1) * dtype_bytes(dtype);
     void* m = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) throw std::bad_alloc();
     view_ = attnrt_tensor{m, dtype, {shape[0], shape[1], shape[2], shape[3]}, {strides[0], strides[1], strides[2]}};
@@ -68,14 +64,14 @@ class FarTensor {
   const attnrt_tensor& c() const { return view_; }
   void* at(std::int64_t b, std::int64_t h, std::int64_t s) const {
     const std::int64_t e = b * view_.stride[0] + h * view_.stride[1] + s * view_.stride[2];
-    return static_cast<char*>(view_.data) + e * static_cast<std::int64_t>(elem_size(view_.dtype));
+    return static_cast<char*>(view_.data) + e * static_cast<std::int64_t>(dtype_bytes(view_.dtype));
   }
-  std::size_t row_bytes() const { return static_cast<std::size_t>(view_.shape[3]) * elem_size(view_.dtype); }
+  std::size_t row_bytes() const { return static_cast<std::size_t>(view_.shape[3]) * dtype_bytes(view_.dtype); }
 
   // f(b, h, s, row) over every row of a view.
   template <class F>
   static void for_each_row(const attnrt_tensor& t, F f) {
-    const std::int64_t esz = static_cast<std::int64_t>(elem_size(t.dtype));
+    const std::int64_t esz = static_cast<std::int64_t>(dtype_bytes(t.dtype));
     for (std::int64_t b = 0; b < t.shape[0]; ++b)
       for (std::int64_t h = 0; h < t.shape[1]; ++h)
         for (std::int64_t s = 0; s < t.shape[2]; ++s)
@@ -87,11 +83,11 @@ class FarTensor {
   attnrt_tensor view_{};
 };
 
-// Dense [B, H, S, D] strides with `extra` elements added to dimension `dim`'s.
-Strides spread(const attnrt_tensor& t, int dim, std::int64_t extra) {
-  Strides s{t.shape[1] * t.shape[2] * t.shape[3], t.shape[2] * t.shape[3], t.shape[3]};
+// Dense strides of `shape` with `extra` elements added to dimension `dim`'s.
+Strides spread(const Shape& shape, int dim, std::int64_t extra) {
+  Strides s{shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3]};
   s[dim] += extra;
-  for (int i = dim - 1; i >= 0; --i) s[i] = std::max(s[i], s[i + 1] * t.shape[i + 1]);  // no overlap
+  for (int i = dim - 1; i >= 0; --i) s[i] = std::max(s[i], s[i + 1] * shape[i + 1]);  // no overlap
   return s;
 }
 
@@ -122,11 +118,11 @@ class FarOffsets : public BackendTest {
   // far outputs, dimension `dim` of each spread by `extra`, against its reference.
   void expect_far_call(Problem& p, const attnrt_tensor& k, const attnrt_tensor& v, int dim, std::int64_t extra,
                        attnrt_params params) {
-    const FarTensor q(p.q().c(), spread(p.q().c(), dim, extra));
+    const FarTensor q(p.q().c(), spread(p.q().shape(), dim, extra));
     const HostTensor o_shape = p.make_o();
-    const FarTensor o(o_shape.dtype(), o_shape.shape(), spread(o_shape.c(), dim, extra));
+    const FarTensor o(o_shape.dtype(), o_shape.shape(), spread(o_shape.shape(), dim, extra));
     std::optional<FarTensor> lse;
-    if (const std::optional<HostTensor> l = p.make_lse()) lse.emplace(ATTNRT_F32, l->shape(), spread(l->c(), dim, extra));
+    if (const std::optional<HostTensor> l = p.make_lse()) lse.emplace(ATTNRT_F32, l->shape(), spread(l->shape(), dim, extra));
     params.lse = lse ? &lse->c() : nullptr;
     CRuntime rt(backend().isa, 2);
     ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
@@ -134,7 +130,7 @@ class FarOffsets : public BackendTest {
     EXPECT_TRUE(matches_reference(o.c(), lse ? &lse->c() : nullptr, p.reference(), tol()));
   }
   void expect_far_call(Problem& p, int dim, std::int64_t extra) {
-    const FarTensor k(p.k().c(), spread(p.k().c(), dim, extra)), v(p.v().c(), spread(p.v().c(), dim, extra));
+    const FarTensor k(p.k().c(), spread(p.k().shape(), dim, extra)), v(p.v().c(), spread(p.v().shape(), dim, extra));
     expect_far_call(p, k.c(), v.c(), dim, extra, p.params(nullptr, backend().strategy));
   }
 };
@@ -223,10 +219,9 @@ TEST_P(FarOffsets, Int8CodesAndScalesPast2To32Bytes) {
     // Codes and a scale per token and head; the reference's K and V their products.
     const auto quantize = [&](HostTensor& dense) {
       const Shape s = dense.shape();
-      auto codes = std::make_unique<FarTensor>(ATTNRT_I8, s, spread(dense.c(), 0, k2To32));
-      auto scales = std::make_unique<FarTensor>(ATTNRT_F32, Shape{s[0], s[1], s[2], 1},
-                                                spread(attnrt_tensor{nullptr, ATTNRT_F32, {s[0], s[1], s[2], 1}, {}}, 0,
-                                                       std::int64_t{1} << 31));
+      auto codes = std::make_unique<FarTensor>(ATTNRT_I8, s, spread(s, 0, k2To32));
+      const Shape per_key{s[0], s[1], s[2], 1};
+      auto scales = std::make_unique<FarTensor>(ATTNRT_F32, per_key, spread(per_key, 0, std::int64_t{1} << 31));
       for (std::int64_t b = 0; b < s[0]; ++b)
         for (std::int64_t h = 0; h < s[1]; ++h)
           for (std::int64_t j = 0; j < s[2]; ++j) {

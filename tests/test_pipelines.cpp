@@ -25,6 +25,7 @@
 #include "bench/gemm_only_set.hpp"
 #include "runtime/internal/attnrt_internal.hpp"
 #include "tests/reference.hpp"
+#include "tests/tensors.hpp"
 #include "tests/tolerances.hpp"
 
 namespace attnrt::test {
@@ -36,7 +37,6 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 // ---- tensors ----------------------------------------------------------------
 
-std::size_t elem_size(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : 2; }
 
 struct Buffer {
   std::vector<std::byte> bytes;
@@ -47,7 +47,7 @@ struct Buffer {
 Buffer make_tensor(attnrt_dtype dt, std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d,
                    bool bshd, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f) {
   Buffer buf;
-  buf.bytes.resize(static_cast<std::size_t>(b * h * s * d) * elem_size(dt));
+  buf.bytes.resize(static_cast<std::size_t>(b * h * s * d) * dtype_bytes(dt));
   buf.t.data = buf.bytes.data();
   buf.t.dtype = dt;
   const std::int64_t shape[4] = {b, h, s, d};

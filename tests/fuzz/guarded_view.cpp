@@ -10,6 +10,7 @@
 
 #include "kernels/convert.hpp"
 #include "tests/reference.hpp"
+#include "tests/tensors.hpp"
 
 namespace attnrt::fuzz {
 namespace {
@@ -22,7 +23,7 @@ std::size_t page_size() {
 }  // namespace
 
 GuardedView::GuardedView(attnrt_dtype dtype, Shape shape, Strides strides, unsigned char fill)
-    : esz_(dtype == ATTNRT_F32 ? 4 : dtype == ATTNRT_F16 || dtype == ATTNRT_BF16 ? 2 : 1) {
+    : esz_(test::dtype_bytes(dtype)) {
   std::int64_t last = shape[3] - 1;  // offset of the last element of the view
   for (int i = 0; i < 3; ++i) last += (shape[i] - 1) * strides[i];
   span_bytes_ = static_cast<std::size_t>(last + 1) * esz_;
