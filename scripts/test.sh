@@ -143,8 +143,9 @@ configure_build() {
   stage_end ok
 }
 
-# The avx512 sets' SIMDe-emulated test (for CPUs without AVX-512) is built
-# once, in the sanitizer tree, where it is checked by ASan and UBSan too.
+# The avx512 sets' SIMDe-emulated test is built in the sanitizer tree only,
+# and there only where the CPU cannot run the sets (CMakeLists.txt, AUTO):
+# the sanitizers check the sets' code where the tests run it.
 if configure_build build-test-release -DCMAKE_BUILD_TYPE=Release -DATTNRT_TEST_AVX512_EMULATION=OFF; then
   run_ctest native build-test-release -LE mpi  # the mpi stage runs those
 fi
