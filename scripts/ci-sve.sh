@@ -82,10 +82,11 @@ run() {  # qemu cpu, ctest selection arguments (one string, split like a shell w
 # At 512 bits: the SVE tests, the forward sweep on the A64FX default set,
 # the kernel-set suite and the few-row sweep (direct K/V, every tail) on
 # the 512-bit sets (sve512_12x2's fp16 set is sve512's), the pipelines'
-# direct K/V tests and the plans the SVE sets get, and the serving inputs' suites (quantized, paged and
-# varlen K/V: their SVE cases); at 128 and 256 bits the same for the vector-length-
-# agnostic set `sve` (the 512-bit sets cannot run there; `sve` is tested at
-# the lengths it is built for, not again at 512). ctest picks the suites (the big ones run as shards, each a
+# direct K/V tests and the plans the SVE sets get, and the serving inputs'
+# suites (quantized, paged and varlen K/V: their SVE cases); at 128 and 256
+# bits the same for the vector-length-agnostic set `sve` (the 512-bit sets
+# cannot run there; `sve` is tested at the lengths it is built for, not
+# again at 512). ctest picks the suites (the big ones run as shards, each a
 # process); GTEST_FILTER takes out the cases of the sets not meant for this
 # vector length (tests size themselves under ATTNRT_TEST_EMULATED), and the
 # kernel-contract suite's pipeline and whole-call cases sized for native

@@ -37,7 +37,6 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 // ---- tensors ----------------------------------------------------------------
 
-
 struct Buffer {
   std::vector<std::byte> bytes;
   attnrt_tensor t{};
