@@ -62,7 +62,36 @@ hwloc_obj_t cache_above(hwloc_obj_t obj, unsigned level) {
   return nullptr;
 }
 
-std::vector<Domain> read_domains(hwloc_topology_t t) {
+struct BitmapDeleter {
+  void operator()(hwloc_bitmap_s* b) const { hwloc_bitmap_free(b); }
+};
+using Bitmap = std::unique_ptr<hwloc_bitmap_s, BitmapDeleter>;
+
+// The CPUs the calling thread may run on (taskset, cpusets, an MPI
+// launcher's binding): hwloc's view of this system includes the others.
+Bitmap affinity_mask() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) throw TopologyError("cannot read this thread's CPU affinity");
+  Bitmap b(hwloc_bitmap_alloc());
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &set)) hwloc_bitmap_set(b.get(), static_cast<unsigned>(cpu));
+  return b;
+}
+
+// Cores of `type` under `cpuset` with a CPU in `allowed` (null: any).
+int cores_allowed(hwloc_topology_t t, hwloc_const_cpuset_t cpuset, hwloc_obj_type_t type,
+                  hwloc_const_bitmap_t allowed) {
+  int n = 0;
+  for (hwloc_obj_t c = nullptr; (c = hwloc_get_next_obj_inside_cpuset_by_type(t, cpuset, type, c));)
+    n += !allowed || hwloc_bitmap_intersects(c->cpuset, allowed);
+  return n;
+}
+
+// The domains of `t`, with only the cores that have a CPU in `allowed`
+// (null: all). A domain's L2 is the allowed cores' share of its caches, so
+// that a process given part of a shared L2 does not plan for all of it.
+std::vector<Domain> read_domains(hwloc_topology_t t, hwloc_const_bitmap_t allowed) {
   // Cores, or PUs on a topology that has no core objects.
   const hwloc_obj_type_t core_type =
       hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE) > 0 ? HWLOC_OBJ_CORE : HWLOC_OBJ_PU;
@@ -72,6 +101,7 @@ std::vector<Domain> read_domains(hwloc_topology_t t) {
 
   for (hwloc_obj_t c = nullptr; (c = hwloc_get_next_obj_by_type(t, core_type, c));) {
     if (hwloc_bitmap_iszero(c->cpuset)) continue;
+    if (allowed && !hwloc_bitmap_intersects(c->cpuset, allowed)) continue;
     // A core belongs to the first NUMA node covering it (a memory-only node,
     // such as HBM beside DDR, covers the same cores and gets none).
     const hwloc_obj_t node =
@@ -88,7 +118,9 @@ std::vector<Domain> read_domains(hwloc_topology_t t) {
     }
     Core core{static_cast<int>(c->os_index), {}};
     unsigned pu;
-    hwloc_bitmap_foreach_begin(pu, c->cpuset) core.pus.push_back(static_cast<int>(pu));
+    hwloc_bitmap_foreach_begin(pu, c->cpuset) if (!allowed || hwloc_bitmap_isset(allowed, pu)) {
+      core.pus.push_back(static_cast<int>(pu));
+    }
     hwloc_bitmap_foreach_end();
     d.cores.push_back(std::move(core));
 
@@ -96,8 +128,9 @@ std::vector<Domain> read_domains(hwloc_topology_t t) {
       auto& seen = l2_of_node[idx];
       if (std::find(seen.begin(), seen.end(), l2) == seen.end()) {
         seen.push_back(l2);
-        d.l2_bytes += l2->attr->cache.size;
-        d.cores_per_l2 = std::max(d.cores_per_l2, hwloc_get_nbobjs_inside_cpuset_by_type(t, l2->cpuset, core_type));
+        const int sharing = std::max(hwloc_get_nbobjs_inside_cpuset_by_type(t, l2->cpuset, core_type), 1);
+        d.l2_bytes += l2->attr->cache.size * cores_allowed(t, l2->cpuset, core_type, allowed) / sharing;
+        d.cores_per_l2 = std::max(d.cores_per_l2, sharing);
       }
     }
   }
@@ -132,12 +165,12 @@ int Machine::cores() const {
 
 Machine Machine::this_system() {
   const Topology t = open_topology("");
-  return Machine(read_domains(t.get()), true, "this machine");
+  return Machine(read_domains(t.get(), affinity_mask().get()), true, "this machine");
 }
 
 Machine Machine::load(const std::string& description) {
   const Topology t = open_topology(description);
-  return Machine(read_domains(t.get()), hwloc_topology_is_thissystem(t.get()) != 0, description);
+  return Machine(read_domains(t.get(), nullptr), hwloc_topology_is_thissystem(t.get()) != 0, description);
 }
 
 #else  // without hwloc: one domain of the CPUs this process may use

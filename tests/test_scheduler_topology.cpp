@@ -89,11 +89,10 @@ TEST(Topology, BadDescriptionsAreErrors) {
   EXPECT_THROW(Machine::load(not_xml), TopologyError);
 }
 
-TEST(Topology, ThisSystemMatchesTheAffinityMask) {
+// Every CPU of this_system() is in `set`, and every CPU of `set` is in it.
+void expect_machine_of(const cpu_set_t& set) {
   const Machine m = Machine::this_system();
   EXPECT_TRUE(m.is_this_system());
-  cpu_set_t set;
-  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
   int pus = 0;
   for (const Domain& d : m.domains())
     for (const Core& c : d.cores)
@@ -104,6 +103,30 @@ TEST(Topology, ThisSystemMatchesTheAffinityMask) {
   EXPECT_EQ(pus, CPU_COUNT(&set));
   EXPECT_GT(m.domains()[0].l2_bytes, 0u);
   EXPECT_NE(m.describe().find("domain 0"), std::string::npos);
+}
+
+TEST(Topology, ThisSystemMatchesTheAffinityMask) {
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  expect_machine_of(set);
+}
+
+// As under taskset or an MPI launcher's binding: the machine is the one CPU
+// the thread may use, not every CPU hwloc sees.
+TEST(Topology, ThisSystemKeepsToANarrowedMask) {
+  cpu_set_t all, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  int last = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &all)) last = cpu;
+  CPU_ZERO(&one);
+  CPU_SET(last, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  expect_machine_of(one);
+  const Placement p(Machine::this_system(), 0, 0, Bind::core);
+  EXPECT_EQ(p.workers(), 1);
+  EXPECT_EQ(p.allowed_cores(), 1);
+  ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
 }
 
 TEST(Topology, FormatsRanges) {
