@@ -979,7 +979,8 @@ TEST(Plans, BadTuningFileNamesVariableFileAndLine) {
   }
   for (const char* bad : {"* f32 128 * *  online 0 0 0 0", "* f33 128 * * -> online 0 0 0 0",
                           "* f32 128 9-2 * -> online 0 0 0 0", "* f32 128 * * -> online 0 0 12Q 0",
-                          "* f32 128 * * -> online -1 0 0 0"}) {
+                          "* f32 128 * * -> online -1 0 0 0", "* f32 128 1-2147483648 * -> online 0 0 0 0",
+                          "* f32 128 * 9223372036854775807 -> online 0 0 0 0"}) {
     const std::string p = write_file("attnrt_tuning_bad1.txt", std::string(bad) + "\n");
     EXPECT_THROW(rt::load_tuning_file("ATTNRT_TUNING_FILE", p), rt::Failure) << bad;
   }
@@ -994,6 +995,30 @@ TEST(Plans, BadTuningFileNamesVariableFileAndLine) {
   EXPECT_NE(std::string(attnrt_last_error()).find("line 3"), std::string::npos) << attnrt_last_error();
   ::unsetenv("ATTNRT_TUNING_FILE");
   attnrt_runtime_destroy(r);
+}
+
+// Sizes a rule may write (rows, keys, stage bytes) can ask for more
+// workspace than a worker may have: runtime creation names the rule
+// instead of mapping gigabytes a worker (or wrapping the size around).
+TEST(Plans, TuningRuleNeedingHugeWorkspaceIsRefused) {
+  for (const char* rule : {"* f32 * * * -> online 100000 0 0 0", "* f32 * * * -> three_pass 0 0 1024M 0",
+                           "* * 80 * * -> two_pass 0 16777216 0 0"}) {
+    SCOPED_TRACE(rule);
+    const std::string path = write_file("attnrt_tuning_huge.txt", std::string("* f32 64 * * -> online 0 0 0 0\n") +
+                                                                      rule + "  # too much\n");
+    ::setenv("ATTNRT_TUNING_FILE", path.c_str(), 1);
+    attnrt_config cfg;
+    ASSERT_EQ(attnrt_config_init(&cfg), ATTNRT_OK);
+    cfg.num_threads = 1;
+    attnrt_runtime* r = nullptr;
+    EXPECT_EQ(attnrt_runtime_create(&cfg, &r), ATTNRT_CONFIG_ERROR);
+    const std::string msg = attnrt_last_error();
+    EXPECT_NE(msg.find("ATTNRT_TUNING_FILE (" + path + ")"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(rt::tuning_line(rt::load_tuning_file("t", path)[1])), std::string::npos) << msg;
+    EXPECT_NE(msg.find("MiB of workspace per worker"), std::string::npos) << msg;
+    ::unsetenv("ATTNRT_TUNING_FILE");
+    attnrt_runtime_destroy(r);
+  }
 }
 
 TEST(Plans, ExplicitPlanIsChecked) {

@@ -32,6 +32,9 @@ using kernels::DType;
 
 // More workers than this per allowed core are refused (README: ATTNRT_NUM_THREADS).
 constexpr int kMaxWorkersPerCore = 8;
+// A worker's workspace: the built-in plans need under 20 MiB (Zen 4, D up
+// to 512); more comes only from a tuning file's sizes, and is refused.
+constexpr std::size_t kMaxWorkspaceBytes = std::size_t{256} << 20;
 
 bool runs_here(const kernels::KernelSet* ks) {
   return ks && kernels::has_features(cpu_features().bits, ks->requires_cpu);
@@ -233,13 +236,16 @@ Runtime::Runtime(const attnrt_config& config) {
 std::size_t Runtime::largest_workspace() const {
   // Every plan the table (built-in and tuning file) can make, over head dims
   // and extreme lengths: forward() refuses a table plan that needs more.
-  constexpr int kDims[] = {32, 64, 128, 256, kernels::kMaxHeadDim};
+  // Head dims: powers of two up to the largest, and those rules name.
+  std::vector<int> dims = {32, 64, 128, 256, kernels::kMaxHeadDim};
   // Lengths: extremes and the bounds of every tuning rule, whose block sizes
   // may hold only at the exact lengths it names.
   std::vector<std::int64_t> lens = {1, 16, 4096, std::int64_t{1} << 30};
-  for (const PlanRule& r : tuning_)
+  for (const PlanRule& r : tuning_) {
+    if (r.d > 0) dims.push_back(r.d);
     for (std::int64_t x : {r.m.lo, r.m.hi, r.n.lo, r.n.hi})
       if (x > 0) lens.push_back(x);
+  }
   constexpr std::int64_t kGroups[] = {1, 8, 64};
   constexpr attnrt_strategy kStrategies[] = {ATTNRT_STRATEGY_AUTO, ATTNRT_STRATEGY_ONLINE,
                                              ATTNRT_STRATEGY_TWO_PASS, ATTNRT_STRATEGY_THREE_PASS};
@@ -250,17 +256,35 @@ std::size_t Runtime::largest_workspace() const {
       if (ks) sets.push_back(ks);
   for (const kernels::KernelSet* ks : sets)
     for (attnrt_strategy s : kStrategies) {
-      for (int d : kDims)
-        for (int dv : kDims)
+      for (int d : dims)
+        for (int dv : dims)
           for (std::int64_t m : lens)
             for (std::int64_t n : lens)
               for (std::int64_t g : kGroups) {
                 const PlanShape shape{ks->dtype, d, dv, m, n, g, 1, 1, placement_->l2_share_bytes()};
-                const Plan p = choose_plan(*ks, shape, s, tuning_);
-                most = std::max(most, kernels::workspace_bytes(p.strategy, *ks, d, dv, p.blocking));
+                const std::size_t bytes = workspace_of(*ks, shape, s, tuning_);
+                if (bytes > kMaxWorkspaceBytes) refuse_rule_of(*ks, shape, s);
+                most = std::max(most, bytes);
               }
     }
   return most;
+}
+
+std::size_t Runtime::workspace_of(const kernels::KernelSet& ks, const PlanShape& shape, attnrt_strategy s,
+                                  const PlanTable& table) {
+  const Plan p = choose_plan(ks, shape, s, table);
+  return kernels::workspace_bytes(p.strategy, ks, shape.d, shape.dv, p.blocking);
+}
+
+void Runtime::refuse_rule_of(const kernels::KernelSet& ks, const PlanShape& shape, attnrt_strategy s) const {
+  // Only a tuning rule's sizes can ask this much: name the first that does.
+  for (const PlanRule& r : tuning_)
+    if (const std::size_t bytes = workspace_of(ks, shape, s, PlanTable{r}); bytes > kMaxWorkspaceBytes)
+      fail(ATTNRT_CONFIG_ERROR, "ATTNRT_TUNING_FILE (", std::getenv("ATTNRT_TUNING_FILE"), "): the rule '",
+           tuning_line(r), "' makes plans that need ", bytes >> 20, " MiB of workspace per worker (", ks.name,
+           ", D=", shape.d, " Dv=", shape.dv, "), more than the ", kMaxWorkspaceBytes >> 20, " MiB a worker may have");
+  fail(ATTNRT_INTERNAL_ERROR, "a built-in plan needs more than ", kMaxWorkspaceBytes >> 20,
+       " MiB of workspace per worker (", ks.name, ", D=", shape.d, " Dv=", shape.dv, ")");
 }
 
 void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,

@@ -78,7 +78,12 @@ class Runtime final : public attnrt_runtime {
   // more workspace than the arena was sized for.
   void run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
            const attnrt_tensor& o, const attnrt_params& params, const Plan& plan, bool explicit_plan);
+  // The most workspace a worker needs for any plan the table can make;
+  // refuses (ATTNRT_CONFIG_ERROR) a tuning rule asking for too much.
   std::size_t largest_workspace() const;
+  static std::size_t workspace_of(const kernels::KernelSet& ks, const PlanShape& shape, attnrt_strategy s,
+                                  const PlanTable& table);
+  [[noreturn]] void refuse_rule_of(const kernels::KernelSet& ks, const PlanShape& shape, attnrt_strategy s) const;
 
   std::array<const kernels::KernelSet*, 3> sets_{};  // by attnrt_dtype
   // By attnrt_dtype: where sets_[t] has no direct K/V path, the first later

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <vector>
 
@@ -22,6 +23,11 @@ bool parse_count(const std::string& s, std::int64_t& out) {
   return true;
 }
 
+// Sequence lengths the library takes (validate.cpp): up to 2^31 - 1.
+constexpr std::int64_t kMaxLength = std::numeric_limits<std::int32_t>::max();
+
+bool parse_length(const std::string& s, std::int64_t& out) { return parse_count(s, out) && out <= kMaxLength; }
+
 bool parse_range(const std::string& s, SizeRange& r) {
   if (s == "*") {
     r = {0, -1};
@@ -30,13 +36,13 @@ bool parse_range(const std::string& s, SizeRange& r) {
   const std::size_t dash = s.find('-');
   if (dash == std::string::npos) {
     std::int64_t v;
-    if (!parse_count(s, v)) return false;
+    if (!parse_length(s, v)) return false;
     r = {v, v};
     return true;
   }
   std::int64_t lo, hi = -1;
   const std::string hi_text = s.substr(dash + 1);
-  if (!parse_count(s.substr(0, dash), lo) || (hi_text != "*" && !parse_count(hi_text, hi))) return false;
+  if (!parse_length(s.substr(0, dash), lo) || (hi_text != "*" && !parse_length(hi_text, hi))) return false;
   if (hi >= 0 && hi < lo) return false;
   r = {lo, hi};
   return true;
@@ -76,8 +82,9 @@ std::string parse_rule(const std::vector<std::string>& f, PlanRule& r) {
   if (f[2] != "*" && (!parse_count(f[2], d) || d < 1 || d > kernels::kMaxHeadDim))
     return "D (" + f[2] + ") must be a head dim in [1, " + std::to_string(kernels::kMaxHeadDim) + "] or *";
   r.d = static_cast<int>(d);
-  if (!parse_range(f[3], r.m)) return "M (" + f[3] + ") must be N, LO-HI, LO-* or *";
-  if (!parse_range(f[4], r.n)) return "N (" + f[4] + ") must be N, LO-HI, LO-* or *";
+  const std::string lengths = " must be N, LO-HI, LO-* or * (lengths up to " + std::to_string(kMaxLength) + ")";
+  if (!parse_range(f[3], r.m)) return "M (" + f[3] + ")" + lengths;
+  if (!parse_range(f[4], r.n)) return "N (" + f[4] + ")" + lengths;
   if (const auto s = kernels::strategy_named(f[6])) r.strategy = *s;
   else return "strategy (" + f[6] + ") must be online, two_pass or three_pass";
   if (!parse_size(f[7], r.mb)) return "mb (" + f[7] + ") must be a count (0 = default)";

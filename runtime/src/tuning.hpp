@@ -12,6 +12,7 @@
 //   dtype       f32, f16, bf16 or *
 //   D           head dim of Q and K, or * for any
 //   M, N        query rows per head, keys: a number, LO-HI, LO-* or *
+//               (lengths up to 2^31 - 1, as calls take them)
 //   ->          separates what is matched from what is chosen
 //   strategy    online, two_pass or three_pass
 //   mb, nb      rows and keys per block (rounded up to the kernel set's tiles)
@@ -21,6 +22,8 @@
 //               has the direct kernels and the inputs are fp32), packed, or
 //               * (absent: the planner's default; Blocking::direct_kv)
 // A zero size takes the planner's default. The first matching rule wins.
+// A rule whose plans need more than 256 MiB of workspace per worker is
+// refused when the runtime is made (runtime.cpp, kMaxWorkspaceBytes).
 // Any malformed line is an error naming the variable, the file and the line.
 #pragma once
 
