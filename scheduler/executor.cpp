@@ -1,8 +1,43 @@
 #include "scheduler/executor.hpp"
 
+#include <pthread.h>
+
+#include <atomic>
 #include <stdexcept>
 
 namespace attnrt::scheduler {
+namespace {
+
+// Children forked since the first executor was made (counted in the child).
+std::atomic<unsigned> g_forks{0};
+
+unsigned forks() { return g_forks.load(std::memory_order_relaxed); }
+
+void count_forks() {
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(nullptr, nullptr, [] { g_forks.fetch_add(1, std::memory_order_relaxed); }); });
+}
+
+class InTurnExecutor final : public Executor {
+ public:
+  explicit InTurnExecutor(const Placement& p) : Executor(p) {}
+  const char* name() const override { return "in turn (forked child)"; }
+  void run_parts(int parts, int, FunctionRef<void(int, int)> body) override { run_in_turn(parts, body); }
+};
+
+}  // namespace
+
+Executor::Executor(const Placement& placement) : placement_(placement) {
+  count_forks();
+  forks_when_made_ = forks();
+}
+
+bool Executor::lost_threads() const { return forks() != forks_when_made_; }
+
+void Executor::run_in_turn(int parts, FunctionRef<void(int, int)> body) {
+  const std::lock_guard<std::mutex> one_call(one_call_);
+  for (int p = 0; p < parts; ++p) body(p, 0);
+}
 
 std::unique_ptr<Executor> make_openmp_executor(const Placement& p);
 #if ATTNRT_HAVE_TBB
@@ -16,6 +51,7 @@ bool has_executor(ExecutorKind kind) {
 const char* executor_name(ExecutorKind kind) { return kind == ExecutorKind::tbb ? "tbb" : "openmp"; }
 
 std::unique_ptr<Executor> make_executor(ExecutorKind kind, const Placement& p) {
+  if (forks() > 0) return std::make_unique<InTurnExecutor>(p);
 #if ATTNRT_HAVE_TBB
   if (kind == ExecutorKind::tbb) return make_tbb_executor(p);
 #endif

@@ -3,9 +3,16 @@
 // cores; callers only wait, so many server threads can share the workers)
 // and OpenMP (for HPC jobs: one call at a time, its team pinned; the calling
 // thread is worker 0).
+//
+// Neither survives fork(): a child has only the thread that forked. There an
+// executor made before the fork, and any made after it, run each call's
+// parts one after another on the calling thread (as worker 0, one call at a
+// time), so a forked child (Python's multiprocessing) computes rather than
+// waits forever for threads it does not have.
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "scheduler/function_ref.hpp"
 #include "scheduler/placement.hpp"
@@ -29,18 +36,40 @@ class Executor {
   // time, across all callers, get the same one, so it can index per-worker
   // memory. Safe to call from many threads at once; at most workers() bodies
   // run at any moment.
-  virtual void run(int parts, int parts_per_worker, FunctionRef<void(int part, int worker)> body) = 0;
+  void run(int parts, int parts_per_worker, FunctionRef<void(int part, int worker)> body) {
+    if (lost_threads()) [[unlikely]] {
+      run_in_turn(parts, body);
+      return;
+    }
+    run_parts(parts, parts_per_worker, body);
+  }
+
+  // Whether the process forked since this executor was made: its threads
+  // are not in this process (its destructor must not wait for them).
+  bool lost_threads() const;
 
  protected:
-  explicit Executor(const Placement& placement) : placement_(placement) {}
+  explicit Executor(const Placement& placement);
+  virtual void run_parts(int parts, int parts_per_worker, FunctionRef<void(int part, int worker)> body) = 0;
+  // Every part on the calling thread as worker 0, under one_call_.
+  void run_in_turn(int parts, FunctionRef<void(int part, int worker)> body);
+
   const Placement& placement_;  // owned by the caller; outlives the executor
+  // Held by a call whose caller is worker 0 (run_in_turn, an OpenMP team),
+  // so no two such calls use worker 0's memory at once.
+  std::mutex one_call_;
+
+ private:
+  unsigned forks_when_made_;
 };
 
 // Whether this build has the executor (oneTBB is optional).
 bool has_executor(ExecutorKind kind);
 const char* executor_name(ExecutorKind kind);
 
-// The placement must outlive the executor.
+// The placement must outlive the executor. In a child forked after some
+// executor had started threads, an executor whose calls run in turn (TBB and
+// OpenMP would wait there for their parent's threads).
 std::unique_ptr<Executor> make_executor(ExecutorKind kind, const Placement& placement);
 
 }  // namespace attnrt::scheduler

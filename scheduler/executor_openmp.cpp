@@ -5,8 +5,6 @@
 // workers 1.. are pinned on first use.
 #include <omp.h>
 
-#include <mutex>
-
 #include "scheduler/executor.hpp"
 
 namespace attnrt::scheduler {
@@ -21,13 +19,13 @@ class OpenMpExecutor final : public Executor {
   }
   const char* name() const override { return "openmp"; }
 
-  void run(int parts, int parts_per_worker, FunctionRef<void(int, int)> body) override {
-    const std::lock_guard<std::mutex> admitted(admission_);
+  void run_parts(int parts, int parts_per_worker, FunctionRef<void(int, int)> body) override {
     const int team = (parts + parts_per_worker - 1) / parts_per_worker;
     if (team <= 1) {
-      for (int p = 0; p < parts; ++p) body(p, 0);
+      run_in_turn(parts, body);
       return;
     }
+    const std::lock_guard<std::mutex> admitted(one_call_);
 #pragma omp parallel num_threads(team)
     {
       // Threads take parts as they finish theirs (a team may also be smaller
@@ -38,9 +36,6 @@ class OpenMpExecutor final : public Executor {
       for (int p = 0; p < parts; ++p) body(p, t);
     }
   }
-
- private:
-  std::mutex admission_;
 };
 
 }  // namespace

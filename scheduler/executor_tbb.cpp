@@ -131,6 +131,10 @@ class TbbExecutor final : public Executor {
     start_workers();
   }
   ~TbbExecutor() override {
+    if (lost_threads()) {  // a forked child: TBB would wait for its parent's threads
+      for (auto& a : arenas_) static_cast<void>(a.release());
+      return;
+    }
     arenas_.clear();
     PoolSize::add(-workers());
   }
@@ -149,7 +153,7 @@ class TbbExecutor final : public Executor {
     });
   }
 
-  void run(int parts, int parts_per_worker, FunctionRef<void(int, int)> body) override {
+  void run_parts(int parts, int parts_per_worker, FunctionRef<void(int, int)> body) override {
     if (parts <= 0) return;
     Call* call = &t_call;
     call->body = &body;

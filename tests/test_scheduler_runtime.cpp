@@ -7,7 +7,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <random>
 #include <string>
 #include <vector>
@@ -299,6 +302,53 @@ TEST(SchedulerRuntime, VerboseShowsTopologyPinningAndEachCall) {
   EXPECT_NE(err.find("arena:"), std::string::npos) << err;
   EXPECT_NE(err.find("M=1 N=1000"), std::string::npos) << err;
   EXPECT_NE(err.find("gflops="), std::string::npos) << err;
+}
+
+// A forked child (Python's multiprocessing, a pre-forking server) has none
+// of its parent's worker threads: there the runtimes made before the fork,
+// the process-wide one and one made in the child run each call's parts in
+// turn on the calling thread, giving the parent's results bit for bit,
+// rather than waiting forever for threads that are not there.
+TEST(SchedulerRuntime, ForkedChildComputesTheParentsResults) {
+  for (const char* ex : executors()) {
+    SCOPED_TRACE(ex);
+    std::vector<std::unique_ptr<rt::Runtime>> made;
+    made.push_back(std::make_unique<rt::Runtime>(config(ex, nullptr)));
+    if (scheduler::Machine::can_load()) made.push_back(std::make_unique<rt::Runtime>(config(ex, kA64fx.c_str())));
+    // Each way to call, with what it gave in the parent.
+    std::vector<std::function<attnrt_status(Problem&)>> calls;
+    for (const auto& r : made)
+      calls.push_back([&r = *r](Problem& c) {
+        r.forward(c.q, c.k, c.v, c.o, c.params);
+        return ATTNRT_OK;
+      });
+    calls.push_back([](Problem& c) { return attnrt_attention_forward(&c.q, &c.k, &c.v, &c.o, &c.params); });
+    std::vector<std::vector<float>> want;
+    for (auto& call : calls) {
+      Problem c(cases()[0]);
+      ASSERT_EQ(call(c), ATTNRT_OK) << attnrt_last_error();
+      want.push_back(c.o32);
+    }
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      alarm(120);  // a hang ends as SIGALRM
+      int wrong = 0;
+      for (std::size_t i = 0; i < calls.size(); ++i) {
+        Problem c(cases()[0]);
+        wrong += calls[i](c) != ATTNRT_OK || c.o32 != want[i];
+      }
+      rt::Runtime fresh(config(ex, nullptr));
+      Problem c(cases()[0]);
+      fresh.forward(c.q, c.k, c.v, c.o, c.params);
+      wrong += c.o32 != want[0];
+      _exit(wrong);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status)) << "the child hung or crashed: signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "calls in the child gave other results than in the parent";
+  }
 }
 
 // Run in a child process by DefaultRuntimeEndsCleanlyAtExit: a program that
