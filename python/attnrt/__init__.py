@@ -10,6 +10,7 @@ docs/python.md in the repository has the whole story.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -88,13 +89,60 @@ def _empty(like: Any, shape: Tuple[int, ...], float32: bool = False) -> Any:
 
 
 def _small(x: Any, dtype: Any, name: str) -> Optional[np.ndarray]:
-    """A small per-sequence or per-head vector as a contiguous numpy array."""
+    """A small per-sequence or per-head vector (or the block table) as a
+    contiguous numpy array of dtype; integers must fit it, not wrap."""
     if x is None:
         return None
     a = np.ascontiguousarray(x.detach().numpy() if _is_torch(x) else x)
-    if a.dtype.kind not in "iuf" or (np.dtype(dtype).kind == "i" and a.dtype.kind == "f"):
-        raise ValueError(f"{name}.dtype ({a.dtype}) must be {np.dtype(dtype).name}")
+    dtype = np.dtype(dtype)
+    if a.dtype.kind not in "iuf" or (dtype.kind == "i" and a.dtype.kind == "f"):
+        raise ValueError(f"{name}.dtype ({a.dtype}) must be {dtype.name}")
+    if name != "block_table" and a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    if dtype.kind == "i" and a.size:
+        lo, hi, info = int(a.min()), int(a.max()), np.iinfo(dtype)
+        if lo < info.min or hi > info.max:
+            bad = lo if lo < info.min else hi
+            raise ValueError(f"{name} holds {bad}, outside {dtype.name}'s [{info.min}, {info.max}]")
     return a.astype(dtype, copy=False)
+
+
+def _flag(x: Any, name: str) -> bool:
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} ({x!r}) must be a bool")
+    return bool(x)
+
+
+def _real(x: Any, name: str) -> float:
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} ({x!r}) must be a real number")
+    return float(x)
+
+
+def _scale(scale: Any) -> float:
+    """The C API's scale: 0 there means 1/sqrt(head_dim), so a scale that is
+    0 in float32 is refused rather than silently replaced."""
+    if scale is None:
+        return 0.0
+    s = _real(scale, "scale")
+    if np.float32(s) == 0:
+        raise ValueError(f"scale ({scale!r}) must not be 0 in float32 (None is 1/sqrt(head_dim))")
+    return s
+
+
+def _window(window: Any) -> Tuple[int, int]:
+    if window is None:
+        return -1, -1
+    if not isinstance(window, (tuple, list)) or len(window) != 2:
+        raise TypeError(f"window ({window!r}) must be a (left, right) pair of ints or None")
+    sides = []
+    for side, w in zip(("left", "right"), window):
+        if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Integral):
+            raise TypeError(f"window's {side} ({w!r}) must be an int")
+        if not -2**63 <= int(w) < 2**63:
+            raise ValueError(f"window's {side} ({w}) must fit in int64")
+        sides.append(int(w))
+    return sides[0], sides[1]
 
 
 def _u16(x: Any) -> Any:
@@ -216,6 +264,16 @@ def attention(
         raise ValueError(f"causal_align ({causal_align!r}) must be 'bottom_right' or 'top_left'")
     if kv_format not in (None,) + _KV_FORMATS:
         raise ValueError(f"kv_format ({kv_format!r}) must be 'fp8_e4m3', 'fp8_e5m2' or None")
+    causal, softcap, scale, (wl, wr) = _flag(causal, "causal"), _real(softcap, "softcap"), _scale(scale), _window(window)
+    for name, x in (("precision", precision), ("strategy", strategy)):
+        if not isinstance(x, str):
+            raise TypeError(f"{name} ({x!r}) must be a str")
+    if isinstance(lse, (bool, np.bool_)):
+        lse = bool(lse)
+    elif isinstance(lse, numbers.Number):
+        raise TypeError(f"lse ({lse!r}) must be True, False or a float32 array")
+    if runtime is not None and not isinstance(runtime, Runtime):
+        raise TypeError(f"runtime ({type(runtime).__name__}) must be an attnrt.Runtime or None")
     torch_in = type(q).__module__ == "torch"
     if torch_in:  # DLPack refuses tensors that require grad; no backward here
         q, k, v = q.detach(), k.detach(), v.detach()
@@ -245,10 +303,6 @@ def attention(
             lse_out = _empty(q, shape, float32=True)
         elif lse is not False:
             lse_out = lse
-        wl, wr = (-1, -1) if window is None else window
-        for side, w in (("left", wl), ("right", wr)):
-            if isinstance(w, int) and not -2**63 <= w < 2**63:
-                raise ValueError(f"window's {side} ({w}) must fit in int64")
         # The extras are None on the common path: no call for them then.
         extras = (kv_lens, alibi_slopes, sinks, cu_seqlens_q, cu_seqlens_k, block_table)
         if not (kv_lens is None and alibi_slopes is None and sinks is None
@@ -262,7 +316,7 @@ def attention(
             runtime,
             layout == "bshd",
             bf16,
-            0.0 if scale is None else scale,
+            scale,
             causal,
             causal_align == "top_left",
             wl,

@@ -78,9 +78,16 @@ def sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
             bias = torch.zeros(attn_mask.shape, dtype=torch.float32).masked_fill_(~attn_mask, float("-inf"))
         else:
             bias = attn_mask.to(torch.float32)
-        while bias.dim() < 4:
+        # Right-aligned against [N, L, S] (3-D inputs) or [N, H, L, S]; the
+        # heads axis of 3-D inputs goes after N.
+        while bias.dim() < (3 if three_d else 4):
             bias = bias.unsqueeze(0)
-        # A mask broadcast over queries (key padding) becomes a stride-0 view.
+        if three_d:
+            bias = bias.unsqueeze(1)
+        # Broadcast over keys, it is made whole (attnrt reads a bias row as
+        # contiguous keys); over queries (key padding), a stride-0 view.
+        if bias.shape[-1] != key.shape[-2]:
+            bias = bias.expand(*bias.shape[:-1], key.shape[-2]).contiguous()
         bias = bias.expand(bias.shape[0], bias.shape[1], query.shape[-2], key.shape[-2])
     out = _call(query, key, value, is_causal, True, scale, bias, k_scale=k_scale, v_scale=v_scale)
     return out.squeeze(1) if three_d else out

@@ -48,11 +48,13 @@ using Int64s = nb::ndarray<const std::int64_t, nb::ndim<1>, nb::c_contig, nb::de
 constexpr uint8_t kFloat8E4M3FN = 10, kFloat8E5M2 = 12;
 
 std::string dtype_name(nb::dlpack::dtype t) {
-  const char* kind = t.code == uint8_t(nb::dlpack::dtype_code::Float)    ? "float"
-                     : t.code == uint8_t(nb::dlpack::dtype_code::Bfloat) ? "bfloat"
-                     : t.code == uint8_t(nb::dlpack::dtype_code::Int)    ? "int"
-                     : t.code == uint8_t(nb::dlpack::dtype_code::UInt)   ? "uint"
-                                                                         : nullptr;
+  if (t.code == uint8_t(nb::dlpack::dtype_code::Bool)) return "bool";
+  const char* kind = t.code == uint8_t(nb::dlpack::dtype_code::Float)     ? "float"
+                     : t.code == uint8_t(nb::dlpack::dtype_code::Bfloat)  ? "bfloat"
+                     : t.code == uint8_t(nb::dlpack::dtype_code::Int)     ? "int"
+                     : t.code == uint8_t(nb::dlpack::dtype_code::UInt)    ? "uint"
+                     : t.code == uint8_t(nb::dlpack::dtype_code::Complex) ? "complex"
+                                                                          : nullptr;
   if (t.code == kFloat8E4M3FN && t.bits == 8) return "float8_e4m3fn";
   if (t.code == kFloat8E5M2 && t.bits == 8) return "float8_e5m2";
   return (kind ? kind : "other") + std::to_string(t.bits);
@@ -105,8 +107,10 @@ attnrt_dtype to_kv_dtype(const Array& a, bool bf16_as_u16, const std::string& kv
 
 // A 4-D array in `bshd` or BHSD order, or 3-D without the batch, as attnrt's
 // [batch, heads, seq, dim] view; only the last dimension must be contiguous.
+// `last` names the last dimension in messages (head_dim, or bias's keys).
 template <class A>
-attnrt_tensor to_tensor(const A& a, bool bshd, attnrt_dtype dtype, const char* name) {
+attnrt_tensor to_tensor(const A& a, bool bshd, attnrt_dtype dtype, const char* name,
+                        const char* last = "head_dim") {
   const size_t nd = a.ndim();
   if (nd != 3 && nd != 4)
     raise(PyExc_ValueError, std::string(name) + " must be a 3-D or 4-D array, got " +
@@ -125,7 +129,7 @@ attnrt_tensor to_tensor(const A& a, bool bshd, attnrt_dtype dtype, const char* n
   const bool empty = shape[0] == 0 || shape[1] == 0 || shape[2] == 0 || shape[3] == 0;
   if (empty) stride[3] = 1;
   if (stride[3] != 1 && shape[3] > 1)
-    raise(PyExc_ValueError, std::string(name) + "'s last dimension (head_dim) must be contiguous, "
+    raise(PyExc_ValueError, std::string(name) + "'s last dimension (" + last + ") must be contiguous, "
                                 "got element stride " + std::to_string(stride[3]));
   if (bshd) {
     std::swap(shape[1], shape[2]);
@@ -254,7 +258,7 @@ void forward(const Array& q, const Array& k, const Array& v, const OutArray& o,
     if (bias->ndim() != 4)
       raise(PyExc_ValueError, "bias must be a 4-D array [1|B, 1|H, M, N], got " +
                                   std::to_string(bias->ndim()) + "-D");
-    c.bias = to_tensor(*bias, false, ATTNRT_F32, "bias");
+    c.bias = to_tensor(*bias, false, ATTNRT_F32, "bias", "keys");
     c.p.bias = &c.bias;
   }
   // Quantized K/V's fp32 scales: shaped like k / v with head_dim 1, in their

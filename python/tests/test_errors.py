@@ -85,6 +85,25 @@ CASES = {
     "layout": (dict(layout="x"), ValueError, "layout ('x') must be 'bhsd' or 'bshd'"),
     "align": (dict(causal_align="x"), ValueError, "causal_align ('x') must be 'bottom_right' or 'top_left'"),
     "no array": (dict(q=[1.0]), TypeError, "q (list) must be an array with DLPack or the buffer protocol"),
+    # The C API reads a scale of 0 as 1/sqrt(head_dim): refused, not replaced.
+    "scale 0": (dict(scale=0.0), ValueError, "scale (0.0) must not be 0 in float32"),
+    "scale 0 in float32": (dict(scale=1e-46), ValueError, "scale (1e-46) must not be 0 in float32"),
+    "scale str": (dict(scale="1"), TypeError, "scale ('1') must be a real number"),
+    "causal int": (dict(causal=1), TypeError, "causal (1) must be a bool"),
+    "softcap None": (dict(softcap=None), TypeError, "softcap (None) must be a real number"),
+    "window float": (dict(window=(1.5, 0)), TypeError, "window's left (1.5) must be an int"),
+    "window one": (dict(window=3), TypeError, "window (3) must be a (left, right) pair of ints or None"),
+    "precision None": (dict(precision=None), TypeError, "precision (None) must be a str"),
+    "lse int": (dict(lse=1), TypeError, "lse (1) must be True, False or a float32 array"),
+    "runtime int": (dict(runtime=1), TypeError, "runtime (int) must be an attnrt.Runtime or None"),
+    "sinks 2-D": (dict(sinks=zeros((2, 2))), ValueError, "sinks must be 1-D, got shape (2, 2)"),
+    # Index arrays must fit int32/int64, not wrap into a valid-looking value.
+    "page wraps": (dict(block_table=np.array([[2**32]], np.int64), kv_lens=[3]), ValueError,
+                   f"block_table holds {2**32}, outside int32's"),
+    "cu_seqlens wraps": (dict(cu_seqlens_q=np.array([0, 2**32 + 8]), cu_seqlens_k=np.array([0, 9])), ValueError,
+                         f"cu_seqlens_q holds {2**32 + 8}, outside int32's"),
+    "kv_lens wraps": (dict(kv_lens=np.array([2**64 - 1], np.uint64)), ValueError,
+                      f"kv_lens holds {2**64 - 1}, outside int64's"),
 }
 
 

@@ -77,6 +77,14 @@ def test_sdpa_masks_gqa_and_3d():
     np.testing.assert_allclose(at.sdpa(q, k, v, attn_mask=add), sdpa(q, kx, vx, attn_mask=add), atol=2e-5, rtol=0)
     np.testing.assert_allclose(at.sdpa(q[:, 0], k[:, 0], v[:, 0]), sdpa(q[:, 0], k[:, 0], v[:, 0]),
                                atol=2e-5, rtol=0)
+    # 3-D inputs with a mask per batch entry [N, L, S]; masks broadcast over keys.
+    q3, k3, v3 = q[:, 0], kx[:, 0], vx[:, 0]
+    per_batch = torch.randn(2, 9, 17)
+    np.testing.assert_allclose(at.sdpa(q3, k3, v3, attn_mask=per_batch), sdpa(q3, k3, v3, attn_mask=per_batch),
+                               atol=2e-5, rtol=0)
+    for over_keys in (torch.randn(2, 1, 9, 1), torch.randn(9, 1)):
+        np.testing.assert_allclose(at.sdpa(q, kx, vx, attn_mask=over_keys), sdpa(q, kx, vx, attn_mask=over_keys),
+                                   atol=2e-5, rtol=0)
     with pytest.raises(ValueError, match=r"dropout_p \(0.1\) must be 0"):
         at.sdpa(q, k, v, dropout_p=0.1)
 
