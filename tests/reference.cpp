@@ -57,7 +57,7 @@ RefRow attend(const attnrt_params& p, std::int64_t D, std::int64_t Dv, std::int6
     double x = dot * scale;
     if (p.softcap > 0) x = p.softcap * std::tanh(x / p.softcap);
     x += bias(j);
-    nan |= std::isnan(x);
+    nan |= std::isnan(x) || x == INFINITY;  // +inf: its weight e^(inf - inf) is NaN
     s.push_back(x);
     if (x > mx) mx = x;
   }

@@ -57,6 +57,23 @@ TEST_P(Semantics, NanInQueryRowPoisonsExactlyThatRow) {
   EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), ref, tol()));
 }
 
+// A +inf score (an fp16 activation that overflowed, a +inf bias) is NaN's
+// kin (inf - inf), never a masked row's zeros: on the one-row exact path
+// (decode) as on the kernels'.
+TEST_P(Semantics, InfiniteScorePoisonsItsRowOnEveryPath) {
+  for (const std::int64_t hq : {1, 2})
+  for (const std::int64_t m : {1, 33}) {
+    SCOPED_TRACE("Hq " + std::to_string(hq) + " M " + std::to_string(m));
+    Problem p({.dtype = dtype(), .B = 1, .Hq = hq, .Hkv = 1, .M = m, .N = 64, .D = 64, .Dv = 64});
+    p.q().set(0, hq - 1, m - 1, 3, kInf);
+    for (std::int64_t j = 0; j < 64; ++j) p.k().set(0, 0, j, 3, 0.5);  // every score of the row +inf
+    const RefResult ref = p.reference();
+    ASSERT_EQ(nan_rows(ref), 1);
+    Outputs out = run_backend(backend(), p);
+    EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), ref, tol()));
+  }
+}
+
 TEST_P(Semantics, NanInKeyRowPoisonsEveryRowThatSeesIt) {
   // Seen by every row of both query heads sharing KV head 0.
   Problem all({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = 33, .N = 70, .D = 64, .Dv = 64});

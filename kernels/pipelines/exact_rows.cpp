@@ -66,7 +66,7 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
   bool nan = false;
   for (std::int64_t j = lo; j < hi; ++j)
     if (score(j, &s)) {
-      nan |= std::isnan(s);
+      nan |= std::isnan(s) || s == kInf;  // a +inf score: inf - inf, as the reference has it
       mx = std::max(mx, s);
     }
   if (sink != -kInf && !nan) sum = std::exp(sink - mx);
