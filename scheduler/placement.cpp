@@ -44,7 +44,8 @@ Placement::Placement(Machine machine, std::uint64_t domain_mask, int workers, Bi
     throw PlacementError("domain " + std::to_string(bad) + " does not exist: the machine has domains 0-" +
                          std::to_string(nd - 1));
   }
-  auto allowed = [&](int d) { return domain_mask == 0 || d >= 64 || ((domain_mask >> d) & 1); };
+  // A mask names domains 0-63; past those, only "all" (0) allows a domain.
+  auto allowed = [&](int d) { return domain_mask == 0 || (d < 64 && ((domain_mask >> d) & 1)); };
 
   long total_cores = 0;
   for (int d = 0; d < nd; ++d)

@@ -33,7 +33,7 @@ struct WorkerSlot {
 
 class Placement {
  public:
-  // domain_mask: bit d allows domain d (0 = all domains). workers: 0 = one per
+  // domain_mask: bit d allows domain d < 64 (0 = all domains). workers: 0 = one per
   // allowed core. Workers are spread over the allowed domains in proportion
   // to their cores (24 workers on 4 x 12 cores: 6 per domain), so every used
   // domain brings its L2 and memory bandwidth. More workers than cores share

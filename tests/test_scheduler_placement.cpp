@@ -52,6 +52,12 @@ TEST(Placement, DomainListsSelectDomains) {
   } catch (const PlacementError& e) {
     EXPECT_EQ(std::string(e.what()), "domain 5 does not exist: the machine has domains 0-3");
   }
+  // A list names domains 0-63 only; on a machine with more, those past 63
+  // are left out with the rest, not taken as allowed.
+  const Placement first(Machine::load("node:70 core:1 pu:1"), 0b1, 0, Bind::core);
+  EXPECT_EQ(first.workers(), 1);
+  EXPECT_EQ(first.workers_in(0), 1);
+  EXPECT_EQ(Placement(Machine::load("node:70 core:1 pu:1"), 0, 0, Bind::core).workers(), 70);
 }
 
 TEST(Placement, MoreWorkersThanCoresShareCores) {
