@@ -415,6 +415,23 @@ TEST(QuantKvValidation, EachBrokenRuleIsAnErrorThatNamesIt) {
   EXPECT_EQ(attnrt_attention_forward(&in.q().c(), &in.k().c(), &in.v().c(), &o.c(), &p), ATTNRT_INVALID_ARGUMENT);
   EXPECT_NE(std::string(attnrt_last_error()).find("o overlaps params.k_scale in memory"), std::string::npos)
       << attnrt_last_error();
+
+  // Paged: the scale pool's dimensions are named as the pool's.
+  const QuantSpec ps{.name = "paged rules", .mode = Mode::paged, .kv_lens = {20, 9}, .M = 2, .Hq = 2, .Hkv = 1,
+                     .D = 16, .Dv = 16, .page_size = 4};
+  Quant paged(ps, ATTNRT_F32, ATTNRT_I8);
+  HostTensor paged_o = paged.make_o();
+  attnrt_params pp = paged.params(nullptr, ATTNRT_STRATEGY_AUTO);
+  const attnrt_tensor& pool = paged.k().c();
+  HostTensor few_pages(ATTNRT_F32, {pool.shape[0] - 1, 1, pool.shape[2], 1}, Layout::bhsd, kNanFill);
+  pp.k_scale = &few_pages.c();
+  EXPECT_EQ(attnrt_attention_forward(&paged.q().c(), &paged.k().c(), &paged.v().c(), &paged_o.c(), &pp),
+            ATTNRT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(attnrt_last_error())
+                .find("params.k_scale.pages (" + std::to_string(pool.shape[0] - 1) +
+                      ") must be 1 (broadcast) or k.pages (" + std::to_string(pool.shape[0]) + ")"),
+            std::string::npos)
+      << attnrt_last_error();
 }
 
 }  // namespace

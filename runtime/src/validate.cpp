@@ -105,7 +105,9 @@ void check_distinct(const char* name, const attnrt_tensor& t) {
 void check_disjoint(const char* out_name, const attnrt_tensor& out, const char* in_name,
                     const attnrt_tensor& in) {
   const Extent a = extent_of(out_name, out), b = extent_of(in_name, in);
-  if (a.lo < b.hi && b.lo < a.hi) fail(kBad, out_name, " overlaps ", in_name, " in memory");
+  if (a.lo < b.hi && b.lo < a.hi)
+    fail(kBad, out_name, " overlaps ", in_name, " in memory (their address ranges meet: an output may not use ",
+         "even the gaps between an input's elements)");
 }
 
 void require_eq(const char* a, std::int64_t va, const char* b, std::int64_t vb) {
@@ -201,10 +203,13 @@ void check_scales(const attnrt_tensor& k, const attnrt_tensor& v, const attnrt_p
     if (!s) fail(kBad, name, " must not be NULL with ", kv_name, ".dtype ", dtype_name(kv->dtype), " (the fp32 scales of its rows)");
     check_tensor(name, s);
     if (s->dtype != ATTNRT_F32) fail(kBad, name, ".dtype (", dtype_name(s->dtype), ") must be fp32");
-    for (int i = 0; i < 3; ++i)
+    for (int i = 0; i < 3; ++i) {
+      // Paged K and V are pools [pages, heads, page_size, D].
+      const char* dim = !p.block_table ? kDim[i] : i == 0 ? "pages" : i == 2 ? "page_size" : kDim[i];
       if (s->shape[i] != 1 && s->shape[i] != kv->shape[i])
-        fail(kBad, name, ".", kDim[i], " (", s->shape[i], ") must be 1 (broadcast) or ", kv_name, ".", kDim[i], " (",
+        fail(kBad, name, ".", dim, " (", s->shape[i], ") must be 1 (broadcast) or ", kv_name, ".", dim, " (",
              kv->shape[i], ")");
+    }
     require_eq((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
   }
 }
