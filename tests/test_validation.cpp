@@ -226,6 +226,11 @@ TEST_F(Validation, NullData) {
     tensor(name)->data = nullptr;
     expect_rejected({name + ".data must not be NULL"});
   }
+  // An empty array (torch's data pointer may be NULL): its shape is named.
+  reset();
+  tensor("q")->data = nullptr;
+  tensor("q")->shape[2] = 0;
+  expect_rejected({"q.seq (0) must be positive"});
 }
 
 TEST_F(Validation, BadDtypeEnum) {

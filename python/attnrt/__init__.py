@@ -278,6 +278,13 @@ def attention(
     if torch_in:  # DLPack refuses tensors that require grad; no backward here
         q, k, v = q.detach(), k.detach(), v.detach()
         k_scale, v_scale = (s.detach() if _is_torch(s) else s for s in (k_scale, v_scale))
+    # torch's lazy negation (neg bit: _neg_view, conj().imag) is not in the
+    # memory DLPack hands over: inputs are resolved (a copy), out refused.
+    q, k, v, bias, k_scale, v_scale = (x.resolve_neg() if _is_torch(x) and x.is_neg() else x
+                                       for x in (q, k, v, bias, k_scale, v_scale))
+    for name, x in (("out", out), ("lse", lse)):
+        if _is_torch(x) and x.is_neg():
+            raise ValueError(f"{name} is a negated view (torch's neg bit): attnrt cannot write through it")
     for name, x in (("out", out), ("lse", lse)):
         if isinstance(x, np.ndarray) and not x.flags.writeable:
             raise ValueError(f"{name} must be writable (it is a read-only numpy array)")
@@ -287,10 +294,14 @@ def attention(
     k0, v0 = k, v
     k, kv_format = _codes(k, kv_format, "k")
     v, v_format = _codes(v, kv_format, "v")
-    if v_format != kv_format:  # one fp8 array (ml_dtypes), one of another type
+    if v_format != kv_format or (k is k0) != (v is v0):  # one fp8 array (ml_dtypes), one of another type
         raise ValueError(f"v.dtype ({v0.dtype}) must equal k.dtype ({k0.dtype})")
     # numpy bfloat16 travels as uint16; so does out for bfloat16 JAX inputs.
     bf16 = q.dtype == _np_bf16 if isinstance(q, np.ndarray) or jax_in else False
+    if bf16:  # all travel as uint16 then: a uint16 array must not pass for bfloat16
+        for name, x in (("k", k), ("v", v), ("out", out)):
+            if getattr(x, "dtype", None) == np.uint16:
+                raise ValueError(f"{name}.dtype (uint16) must equal q.dtype (bfloat16)")
     out_given = out
     try:
         if out is None:

@@ -3,6 +3,7 @@ ValueError for a bad argument, TypeError for something that is no array."""
 
 import re
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -85,6 +86,8 @@ CASES = {
     "layout": (dict(layout="x"), ValueError, "layout ('x') must be 'bhsd' or 'bshd'"),
     "align": (dict(causal_align="x"), ValueError, "causal_align ('x') must be 'bottom_right' or 'top_left'"),
     "no array": (dict(q=[1.0]), TypeError, "q (list) must be an array with DLPack or the buffer protocol"),
+    "uint16 as bf16": (dict(q=Q.astype(ml_dtypes.bfloat16), k=K.astype(np.uint16), v=K.astype(np.uint16)),
+                       ValueError, "k.dtype (uint16) must equal q.dtype (bfloat16)"),
     # The C API reads a scale of 0 as 1/sqrt(head_dim): refused, not replaced.
     "scale 0": (dict(scale=0.0), ValueError, "scale (0.0) must not be 0 in float32"),
     "scale 0 in float32": (dict(scale=1e-46), ValueError, "scale (1e-46) must not be 0 in float32"),

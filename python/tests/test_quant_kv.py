@@ -169,6 +169,7 @@ ERRORS = {
                                 "only k and v may be quantized"),
     "quantized out": (dict(out=np.zeros(Q.shape, np.int8)), "o.dtype (int8) must be ATTNRT_F32, ATTNRT_F16"),
     "k, v formats": (dict(v=E4M3), "v.dtype (float8_e4m3fn) must equal k.dtype (int8)"),
+    "v, k formats": (dict(k=E4M3), "v.dtype (int8) must equal k.dtype (float8_e4m3fn)"),
     "uint8 alone": (dict(k=K8.view(np.uint8), v=K8.view(np.uint8)),
                     "k.dtype (uint8) must be float32, float16 or bfloat16, or int8, float8_e4m3fn or "
                     "float8_e5m2 codes (uint8 codes need kv_format='fp8_e4m3' or 'fp8_e5m2')"),

@@ -65,7 +65,6 @@ Extent extent_of(const char* name, const attnrt_tensor& t) {
 // kv: k and v may also hold int8/fp8 codes (a quantized KV cache).
 void check_tensor(const char* name, const attnrt_tensor* t, bool kv = false) {
   if (!t) fail(kBad, name, " must not be NULL");
-  if (!t->data) fail(kBad, name, ".data must not be NULL");
   const int dtype = raw_enum(t->dtype);
   if (dtype == ATTNRT_I8 || dtype == ATTNRT_F8_E4M3 || dtype == ATTNRT_F8_E5M2) {
     if (!kv)
@@ -77,6 +76,8 @@ void check_tensor(const char* name, const attnrt_tensor* t, bool kv = false) {
   }
   for (int i = 0; i < 4; ++i)
     if (t->shape[i] <= 0) fail(kBad, name, ".", kDim[i], " (", t->shape[i], ") must be positive");
+  // After the shape: an empty array's data may well be NULL.
+  if (!t->data) fail(kBad, name, ".data must not be NULL");
   for (int i = 0; i < 3; ++i)
     if (t->stride[i] < 0)
       fail(kBad, name, ".stride[", kDim[i], "] (", t->stride[i], ") must not be negative");
