@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <utility>
 #include <vector>
 
 #include "mpi/src/error.hpp"
+#include "runtime/src/view_rules.hpp"
 
 namespace attnrt::mpi {
 namespace {
@@ -12,26 +15,50 @@ namespace {
 constexpr attnrt_status kBad = ATTNRT_INVALID_ARGUMENT;
 constexpr const char* kDim[4] = {"batch", "heads", "seq", "head_dim"};
 
+constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int32_t>::max();  // as the core
+
+std::size_t elem_bytes(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : 2; }
+
+// Bytes [lo, hi) of a view check_view passed.
+std::pair<std::uintptr_t, std::uintptr_t> range_of(const attnrt_tensor& t) {
+  std::uintptr_t lo = 0, hi = 0;
+  rt::byte_range(t, elem_bytes(t.dtype), &lo, &hi);
+  return {lo, hi};
+}
+
 void check_view(const char* name, const attnrt_tensor* t) {
   if (!t) fail(kBad, name, " must not be NULL");
-  if (!t->data) fail(kBad, name, ".data must not be NULL");
   const int dtype = static_cast<int>(t->dtype);
   if (dtype != ATTNRT_F32 && dtype != ATTNRT_F16 && dtype != ATTNRT_BF16)
     fail(kBad, name, ".dtype (", dtype, ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16");
   for (int i = 0; i < 4; ++i)
     if (t->shape[i] <= 0) fail(kBad, name, ".", kDim[i], " (", t->shape[i], ") must be positive");
+  if (!t->data) fail(kBad, name, ".data must not be NULL");
   for (int i = 0; i < 3; ++i)
     if (t->stride[i] < 0) fail(kBad, name, ".stride[", kDim[i], "] (", t->stride[i], ") must not be negative");
+  if (t->shape[2] > kMaxSeq) fail(kBad, name, ".seq (", t->shape[2], ") must be at most ", kMaxSeq);
+  std::int64_t elements = 1;
+  for (int i = 0; i < 4; ++i)
+    if (__builtin_mul_overflow(elements, t->shape[i], &elements))
+      fail(kBad, name, ": its element count overflows int64 (shape too large)");
+  std::uintptr_t lo, hi;
+  switch (rt::byte_range(*t, elem_bytes(t->dtype), &lo, &hi)) {
+    case rt::RangeFault::none: break;
+    case rt::RangeFault::int64_overflow: fail(kBad, name, ": size arithmetic overflows int64 (shape and strides too large)");
+    case rt::RangeFault::past_address_space: fail(kBad, name, ": the view runs past the end of the address space");
+  }
 }
 
 void expect(const char* a, std::int64_t va, const char* b, std::int64_t vb) {
   if (va != vb) fail(kBad, a, " (", va, ") must equal ", b, " (", vb, ")");
 }
 
-// attnrt_mpi writes o and lse itself: no broadcast (stride 0) in them.
+// attnrt_mpi writes o and lse itself (merged partials): their elements must
+// be distinct, as the core requires of the outputs it writes.
 void check_output(const char* name, const attnrt_tensor& t) {
-  for (int i = 0; i < 3; ++i)
-    if (t.stride[i] == 0 && t.shape[i] > 1) fail(kBad, name, ".stride[", kDim[i], "] must not be 0 on an output");
+  if (const rt::StrideOverlap o = rt::stride_overlap(t); o.dim >= 0)
+    fail(kBad, name, ".stride[", kDim[o.dim], "] (", o.stride, ") makes elements of the output overlap: it must be at least ",
+         o.need);
 }
 
 // What every rank must agree on, and what it says about itself.
@@ -71,7 +98,8 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
     fail(kBad, "params.attn.align (", static_cast<int>(a.align), ") must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT");
   const char* unsharded = a.window_left != -1 ? "window_left" : a.window_right != -1 ? "window_right"
                         : a.kv_lens ? "kv_lens" : a.bias ? "bias" : a.alibi_slopes ? "alibi_slopes"
-                        : a.sinks ? "sinks" : a.cu_seqlens_q || a.cu_seqlens_k || a.num_seqs ? "cu_seqlens_q"
+                        : a.sinks ? "sinks" : a.cu_seqlens_q ? "cu_seqlens_q" : a.cu_seqlens_k ? "cu_seqlens_k"
+                        : a.num_seqs ? "num_seqs"
                         : a.block_table ? "block_table" : a.k_scale ? "k_scale" : a.v_scale ? "v_scale" : nullptr;
   if (unsharded) fail(kBad, "params.attn.", unsharded, " must be unset: attnrt_mpi does not shard it");
   if (a.lse) {
@@ -81,8 +109,11 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
       expect((std::string("params.attn.lse.") + kDim[i]).c_str(), a.lse->shape[i], (std::string("q.") + kDim[i]).c_str(), q->shape[i]);
     expect("params.attn.lse.head_dim", a.lse->shape[3], "1", 1);
     check_output("params.attn.lse", *a.lse);
+    const auto [o_lo, o_hi] = range_of(*o);
+    const auto [l_lo, l_hi] = range_of(*a.lse);
+    if (o_lo < l_hi && l_lo < o_hi) fail(kBad, "params.attn.lse overlaps o in memory");
   }
-  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], k->shape[2], q->shape[3], v->shape[3]};
+  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], k->shape[2], q->shape[3], v->shape[3], q->dtype};
 }
 
 void check_together(MPI_Comm comm, const std::string& error, const Shape& shape, const attnrt_mpi_params* p) {
@@ -92,6 +123,7 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
   Verdict mine{};
   const std::int64_t s[7] = {shape.batch, shape.q_heads, shape.kv_heads, shape.m, shape.n, shape.d, shape.dv};
   std::copy(s, s + 7, mine.shape);
+  mine.dtype = shape.dtype;
   if (p) {
     mine.layout = p->layout, mine.causal = p->attn.causal, mine.align = p->attn.align;
     mine.has_lse = p->attn.lse != nullptr, mine.precision = p->attn.precision, mine.strategy = p->attn.strategy;
@@ -109,11 +141,12 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
   const bool heads = first.layout == ATTNRT_MPI_HEADS;
   for (int r = 1; r < size; ++r) {
     const Verdict& x = all[r];
-    const std::int32_t mine_p[7] = {x.layout, x.causal, x.align, x.has_lse, x.precision, x.strategy, 0};
-    const std::int32_t first_p[7] = {first.layout, first.causal, first.align, first.has_lse, first.precision, first.strategy, 0};
-    constexpr const char* kParam[6] = {"params.layout", "params.attn.causal", "params.attn.align", "params.attn.lse (given or not)",
-                                       "params.attn.precision", "params.attn.strategy"};
-    for (int i = 0; i < 6; ++i)
+    const std::int32_t mine_p[7] = {x.layout, x.causal, x.align, x.has_lse, x.precision, x.strategy, x.dtype};
+    const std::int32_t first_p[7] = {first.layout,    first.causal,   first.align, first.has_lse,
+                                     first.precision, first.strategy, first.dtype};
+    constexpr const char* kParam[7] = {"params.layout", "params.attn.causal", "params.attn.align", "params.attn.lse (given or not)",
+                                       "params.attn.precision", "params.attn.strategy", "q.dtype"};
+    for (int i = 0; i < 7; ++i)
       if (mine_p[i] != first_p[i])
         fail(kBad, "rank ", r, ": ", kParam[i], " (", mine_p[i], ") differs from rank 0's (", first_p[i],
              "): every rank must pass the same parameters");
@@ -142,7 +175,7 @@ void agree_on_status(MPI_Comm comm, const std::string& error, attnrt_status stat
   if (rank == first) std::strncpy(text, error.c_str(), sizeof text - 1);
   MPI_Bcast(text, sizeof text, MPI_CHAR, first, comm);
   MPI_Bcast(&code, 1, MPI_INT, first, comm);
-  fail(static_cast<attnrt_status>(code), "rank ", first, ": ", text);
+  throw Agreed(static_cast<attnrt_status>(code), "rank " + std::to_string(first) + ": " + text);
 }
 
 }  // namespace attnrt::mpi

@@ -8,11 +8,14 @@
 #include <cstdint>
 #include <string>
 
+#include "mpi/src/error.hpp"
+
 namespace attnrt::mpi {
 
 // A rank's shard shapes and parameters, as the collective check compares them.
 struct Shape {
   std::int64_t batch, q_heads, kv_heads, m, n, d, dv;
+  std::int32_t dtype;  // of q, k, v and o alike
 };
 
 // Throws Failure on the first local rule broken (names the argument).
@@ -24,8 +27,13 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
 // failed or the shapes or parameters differ.
 void check_together(MPI_Comm comm, const std::string& error, const Shape& shape, const attnrt_mpi_params* p);
 
-// Collective: after the work, a failure on any rank (error not "") becomes
-// the same Failure on every rank (the lowest failing rank's message).
+// What agree_on_status throws: the same failure on every rank already.
+struct Agreed : Failure {
+  using Failure::Failure;
+};
+
+// Collective: a failure on any rank (error not "") becomes the same Agreed
+// on every rank (the lowest failing rank's message).
 void agree_on_status(MPI_Comm comm, const std::string& error, attnrt_status status);
 
 }  // namespace attnrt::mpi

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <exception>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -79,6 +82,8 @@ class Work {
   attnrt_status status() const { return status_; }
 
  private:
+  std::int64_t b_hq_m() const { return q_.shape[0] * q_.shape[1] * q_.shape[2]; }
+
   // Global causal shift: query x sees key y iff y <= x + shift.
   std::int64_t shift(std::int64_t big_m, std::int64_t big_n) const {
     return p_.attn.align == ATTNRT_ALIGN_BOTTOM_RIGHT ? big_n - big_m : 0;
@@ -132,6 +137,22 @@ class Work {
     stats_.compute_seconds += MPI_Wtime() - t0;
   }
 
+  // Buffers are grown before any transfer, and every rank learns whether
+  // all got theirs (a Failure on every rank if not): a rank out of memory
+  // mid-ring would leave the others waiting for its blocks.
+  template <class Grow>
+  void grow_together(Grow&& grow) {
+    std::string error;
+    try {
+      grow();
+    } catch (const std::bad_alloc&) {
+      error = "out of memory";
+    } catch (const std::length_error& e) {
+      error = e.what();
+    }
+    agree_on_status(comm_, error, ATTNRT_INTERNAL_ERROR);
+  }
+
   void prepare_partials() {
     const std::int64_t b = q_.shape[0], hq = q_.shape[1], m = q_.shape[2], dv = v_.shape[3];
     scratch.part_o.resize(static_cast<std::size_t>(b * hq * m * dv) * elem_size(q_.dtype));
@@ -169,9 +190,11 @@ class Work {
     const std::int64_t k_bytes = b * hkv * n * d * static_cast<std::int64_t>(esz);
     const std::int64_t bytes = k_bytes + b * hkv * n * dv * static_cast<std::int64_t>(esz);
     const double t0 = MPI_Wtime();
-    for (auto& buf : scratch.ring) buf.resize(static_cast<std::size_t>(bytes));
+    grow_together([&] {
+      for (auto& buf : scratch.ring) buf.resize(static_cast<std::size_t>(bytes));
+      prepare_partials();
+    });
     pack(v_, pack(k_, scratch.ring[0].data()));
-    prepare_partials();
     stats_.compute_seconds += MPI_Wtime() - t0;
 
     const auto q_chunks = chunks_of(p_.layout, rank_, size_, m);
@@ -196,20 +219,23 @@ class Work {
   // and merged in rank order, so every rank holds the same bits.
   void keys() {
     const std::int64_t m = q_.shape[2], n = k_.shape[2];
-    prepare_partials();
+    const std::int64_t floats = b_hq_m() * (v_.shape[3] + 1);  // each rank's O and LSE
+    if (floats > INT_MAX) fail(ATTNRT_INVALID_ARGUMENT, "q (", floats, " output values) is too large for ATTNRT_MPI_KEYS: at most ", INT_MAX);
+    // One buffer per rank: its O then its LSE.
+    std::vector<float> own;
+    grow_together([&] {
+      prepare_partials();
+      own.resize(static_cast<std::size_t>(floats));
+      scratch.gathered.resize(static_cast<std::size_t>(floats * size_));
+    });
     const Chunk q_all{0, 0, m};
     const std::vector<Chunk> mine = chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n);
     std::vector<MPI_Request> none;
     compute(plan_step(p_.attn.causal != 0, shift(m, size_ * n), {q_all}, mine), k_, v_, none);
 
-    const std::int64_t floats = scratch.acc.floats();
-    if (floats > INT_MAX) fail(ATTNRT_INVALID_ARGUMENT, "q (", floats, " output values) is too large for ATTNRT_MPI_KEYS: at most ", INT_MAX);
-    // One buffer per rank: its O then its LSE.
-    std::vector<float> own(static_cast<std::size_t>(floats));
-    const std::int64_t o_floats = floats - q_.shape[0] * q_.shape[1] * m;
+    const std::int64_t o_floats = floats - b_hq_m();
     std::copy_n(scratch.acc.o(), o_floats, own.begin());
     std::copy_n(scratch.acc.lse(), floats - o_floats, own.begin() + o_floats);
-    scratch.gathered.resize(static_cast<std::size_t>(floats * size_));
     const double t0 = MPI_Wtime();
     MPI_Allgather(own.data(), static_cast<int>(floats), MPI_FLOAT, scratch.gathered.data(), static_cast<int>(floats),
                   MPI_FLOAT, comm_);
@@ -253,6 +279,8 @@ attnrt_status forward(MPI_Comm comm, const attnrt_tensor* q, const attnrt_tensor
     shape = check_local(q, k, v, o, p);
   } catch (const Failure& f) {
     local_error = f.what();
+  } catch (const std::exception& e) {  // every rank must reach the check together
+    local_error = e.what();
   }
   check_together(comm, local_error, shape, p);
   stats.check_seconds += MPI_Wtime() - t0;
@@ -263,8 +291,14 @@ attnrt_status forward(MPI_Comm comm, const attnrt_tensor* q, const attnrt_tensor
   try {
     work.run();
     error = work.error(), status = work.status();
+  } catch (const Agreed&) {
+    throw;  // every rank has it already
   } catch (const Failure& f) {
     error = f.what(), status = f.status;
+  } catch (const std::bad_alloc&) {  // the others wait in agree_on_status for this rank's word
+    error = "out of memory", status = ATTNRT_INTERNAL_ERROR;
+  } catch (const std::exception& e) {
+    error = e.what(), status = ATTNRT_INTERNAL_ERROR;
   }
   const double t1 = MPI_Wtime();
   agree_on_status(comm, error, status);

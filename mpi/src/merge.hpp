@@ -22,7 +22,6 @@ class Accumulator {
   void write(const attnrt_tensor& o, const attnrt_tensor* lse) const;
   float* o() { return o_.data(); }
   float* lse() { return lse_.data(); }
-  std::int64_t floats() const { return static_cast<std::int64_t>(o_.size() + lse_.size()); }
 
  private:
   std::int64_t b_ = 0, h_ = 0, rows_ = 0, dv_ = 0;

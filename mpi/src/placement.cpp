@@ -2,12 +2,14 @@
 // ranks split its domains, so four ranks on an A64FX get a CMG each.
 #include <attnrt/attnrt_mpi.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <string>
-#include <algorithm>
 #include <sys/stat.h>
 
+#include "mpi/src/check.hpp"
 #include "mpi/src/error.hpp"
 
 #if ATTNRT_HAVE_HWLOC
@@ -54,23 +56,8 @@ Node read_node(const char* topology) {
   return node;
 }
 
-attnrt_runtime* create(MPI_Comm comm, const attnrt_config* given) {
-  if (comm == MPI_COMM_NULL) fail(ATTNRT_INVALID_ARGUMENT, "comm is MPI_COMM_NULL: a communicator of no ranks");
-  attnrt_config cfg;
-  if (given) {
-    cfg = *given;
-  } else if (attnrt_config_init(&cfg) != ATTNRT_OK) {
-    fail(ATTNRT_CONFIG_ERROR, attnrt_last_error());
-  }
-  // The ranks of this node (MPI-3's shared-memory split: Open MPI's
-  // OMPI_COMM_WORLD_LOCAL_RANK for MPI_COMM_WORLD, and the same on any MPI).
-  MPI_Comm local;
-  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
-  int local_rank = 0, local_size = 1;
-  MPI_Comm_rank(local, &local_rank);
-  MPI_Comm_size(local, &local_size);
-  MPI_Comm_free(&local);
-
+// The node's domains split among its ranks, then a runtime on this rank's.
+attnrt_runtime* create_local(attnrt_config cfg, int local_rank, int local_size) {
   char domains[64];
   if (!cfg.domains) {  // ATTNRT_DOMAINS, per rank, wins over the rule
     const Node node = read_node(cfg.topology);
@@ -85,6 +72,49 @@ attnrt_runtime* create(MPI_Comm comm, const attnrt_config* given) {
   attnrt_runtime* rt = nullptr;
   const attnrt_status s = attnrt_runtime_create(&cfg, &rt);
   if (s != ATTNRT_OK) fail(s, attnrt_last_error());
+  return rt;
+}
+
+// Collective: a rank that fails (a bad argument or setting of its own)
+// still takes part, and then every rank fails with its message, rather
+// than the others waiting for it.
+attnrt_runtime* create(MPI_Comm comm, const attnrt_config* given, bool out_given) {
+  if (comm == MPI_COMM_NULL) fail(ATTNRT_INVALID_ARGUMENT, "comm is MPI_COMM_NULL: a communicator of no ranks");
+  std::string error;
+  attnrt_status status = ATTNRT_OK;
+  attnrt_config cfg{};
+  if (!out_given) {
+    error = "out must not be NULL", status = ATTNRT_INVALID_ARGUMENT;
+  } else if (given) {
+    cfg = *given;
+  } else if (attnrt_config_init(&cfg) != ATTNRT_OK) {
+    error = attnrt_last_error(), status = ATTNRT_CONFIG_ERROR;
+  }
+  // The ranks of this node (MPI-3's shared-memory split: Open MPI's
+  // OMPI_COMM_WORLD_LOCAL_RANK for MPI_COMM_WORLD, and the same on any MPI).
+  MPI_Comm local;
+  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
+  int local_rank = 0, local_size = 1;
+  MPI_Comm_rank(local, &local_rank);
+  MPI_Comm_size(local, &local_size);
+  MPI_Comm_free(&local);
+
+  attnrt_runtime* rt = nullptr;
+  if (error.empty()) {
+    try {
+      rt = create_local(cfg, local_rank, local_size);
+    } catch (const Failure& f) {
+      error = f.what(), status = f.status;
+    } catch (const std::bad_alloc&) {
+      error = "out of memory", status = ATTNRT_INTERNAL_ERROR;
+    }
+  }
+  try {
+    agree_on_status(comm, error, status);
+  } catch (...) {
+    attnrt_runtime_destroy(rt);
+    throw;
+  }
   return rt;
 }
 
@@ -107,14 +137,11 @@ extern "C" int attnrt_mpi_local_domains(int num_domains, int local_rank, int loc
 }
 
 extern "C" attnrt_status attnrt_mpi_runtime_create(MPI_Comm comm, const attnrt_config* config, attnrt_runtime** out) {
-  if (!out) {
-    attnrt::mpi::set_last_error("out must not be NULL");
-    return ATTNRT_INVALID_ARGUMENT;
-  }
-  *out = nullptr;
+  if (out) *out = nullptr;
   try {
     attnrt::mpi::set_last_error("");
-    *out = attnrt::mpi::create(comm, config);
+    attnrt_runtime* rt = attnrt::mpi::create(comm, config, out != nullptr);
+    *out = rt;
     return ATTNRT_OK;
   } catch (const attnrt::mpi::Failure& f) {
     attnrt::mpi::set_last_error(f.what());

@@ -279,10 +279,9 @@ struct Inputs {
   HostTensor q, k, v, o;
   attnrt_tensor qc, oc;  // the views passed (a test may bend them)
   attnrt_mpi_params p;
-  Inputs(std::int64_t m, std::int64_t n)
-      : q(ATTNRT_F32, {1, 2, m, 32}, Layout::bhsd, 0), k(ATTNRT_F32, {1, 2, n, 32}, Layout::bhsd, 0),
-        v(ATTNRT_F32, {1, 2, n, 32}, Layout::bhsd, 0), o(ATTNRT_F32, {1, 2, m, 32}, Layout::bhsd, 0),
-        qc(q.c()), oc(o.c()) {
+  Inputs(std::int64_t m, std::int64_t n, attnrt_dtype t = ATTNRT_F32)
+      : q(t, {1, 2, m, 32}, Layout::bhsd, 0), k(t, {1, 2, n, 32}, Layout::bhsd, 0),
+        v(t, {1, 2, n, 32}, Layout::bhsd, 0), o(t, {1, 2, m, 32}, Layout::bhsd, 0), qc(q.c()), oc(o.c()) {
     attnrt_mpi_params_init(&p);
   }
   attnrt_status run(MPI_Comm comm = MPI_COMM_WORLD) { return attnrt_mpi_forward(comm, &qc, &k.c(), &v.c(), &oc, &p); }
@@ -317,6 +316,43 @@ TEST(MpiErrors, DifferentParametersFailEveryRank) {
     return;
   }
   expect_same_error_everywhere(st, "rank 1: params.attn.causal (1) differs from rank 0's (0)");
+}
+
+// Shards of another dtype: the ring would carry blocks of other sizes
+// (MPI_ERR_TRUNCATE) and the merge misread them.
+TEST(MpiErrors, ShardsOfAnotherDtypeFailOnEveryRank) {
+  for (attnrt_mpi_layout layout : {ATTNRT_MPI_CONTEXT, ATTNRT_MPI_KEYS}) {
+    Inputs in(8, 8, last_rank() ? ATTNRT_F16 : ATTNRT_F32);
+    in.p.layout = layout;
+    const attnrt_status st = in.run();
+    if (size_of() == 1) {
+      EXPECT_EQ(st, ATTNRT_OK) << attnrt_mpi_last_error();
+      continue;
+    }
+    expect_same_error_everywhere(st, last_rank_says() + "q.dtype (1) differs from rank 0's (0)");
+  }
+}
+
+// attnrt_mpi writes o and lse itself on the ring and key paths: the core's
+// rules for outputs hold there too.
+TEST(MpiErrors, OverlappingOutputsAreRefused) {
+  for (attnrt_mpi_layout layout : {ATTNRT_MPI_CONTEXT, ATTNRT_MPI_KEYS}) {
+    Inputs rows(8, 8);
+    rows.p.layout = layout;
+    rows.oc.stride[2] = 1;  // rows of 32 one element apart
+    expect_same_error_everywhere(rows.run(), "o.stride[seq] (1) makes elements of the output overlap");
+    Inputs inside(8, 8);
+    inside.p.layout = layout;
+    attnrt_tensor lse = {inside.oc.data, ATTNRT_F32, {1, 2, 8, 1}, {16, 8, 1}};
+    inside.p.attn.lse = &lse;
+    expect_same_error_everywhere(inside.run(), "params.attn.lse overlaps o in memory");
+  }
+}
+
+TEST(MpiErrors, ShapesPastTheCoresLimitsAreRefused) {
+  Inputs in(8, 8);
+  if (last_rank()) in.qc.shape[2] = std::int64_t{1} << 40;
+  expect_same_error_everywhere(in.run(), last_rank_says() + "q.seq (1099511627776) must be at most 2147483647");
 }
 
 TEST(MpiErrors, UnshardedParametersAreRefused) {
@@ -377,6 +413,23 @@ TEST(MpiPlacement, RanksSplitTheCmgsOfAnA64fx) {
   ASSERT_EQ(attnrt_mpi_runtime_create(MPI_COMM_WORLD, &cfg, &rt), ATTNRT_OK) << attnrt_mpi_last_error();
   EXPECT_EQ(attnrt_runtime_num_threads(rt), 12);
   attnrt_runtime_destroy(rt);
+}
+
+// A runtime that one rank cannot make (a setting of its own): every rank
+// fails with its message, none waits in the collective for it.
+TEST(MpiPlacement, OneRanksBadSettingFailsEveryRank) {
+  attnrt_config cfg;
+  ASSERT_EQ(attnrt_config_init(&cfg), ATTNRT_OK);
+  cfg.domains = nullptr;
+  cfg.topology = last_rank() ? "no such topology:::" : ATTNRT_TEST_DATA "/a64fx.xml";
+  attnrt_runtime* rt = nullptr;
+  EXPECT_EQ(attnrt_mpi_runtime_create(MPI_COMM_WORLD, &cfg, &rt), ATTNRT_CONFIG_ERROR);
+  EXPECT_EQ(rt, nullptr);
+  EXPECT_NE(std::string(attnrt_mpi_last_error()).find(last_rank_says() + "topology"), std::string::npos)
+      << attnrt_mpi_last_error();
+  EXPECT_EQ(attnrt_mpi_runtime_create(MPI_COMM_WORLD, &cfg, nullptr), ATTNRT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(attnrt_mpi_last_error()).find("rank 0: out must not be NULL"), std::string::npos)
+      << attnrt_mpi_last_error();
 }
 
 }  // namespace

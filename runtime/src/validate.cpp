@@ -11,6 +11,7 @@
 #include "kernels/kernel_set.hpp"
 #include "runtime/src/error.hpp"
 #include "runtime/src/raw_enum.hpp"
+#include "runtime/src/view_rules.hpp"
 
 namespace attnrt::rt {
 namespace {
@@ -42,24 +43,13 @@ struct Extent {
 };
 
 Extent extent_of(const char* name, const attnrt_tensor& t) {
-  // Offset of the last element: sum (shape-1)*stride + head_dim - 1, in
-  // elements; every product checked against int64 overflow.
-  std::int64_t last = t.shape[3] - 1;
-  for (int i = 0; i < 3; ++i) {
-    std::int64_t prod;
-    if (__builtin_mul_overflow(t.shape[i] - 1, t.stride[i], &prod) ||
-        __builtin_add_overflow(last, prod, &last))
-      fail(kBad, name, ": size arithmetic overflows int64 (shape and strides too large)");
+  Extent e{};
+  switch (byte_range(t, elem_size(t.dtype), &e.lo, &e.hi)) {
+    case RangeFault::none: break;
+    case RangeFault::int64_overflow: fail(kBad, name, ": size arithmetic overflows int64 (shape and strides too large)");
+    case RangeFault::past_address_space: fail(kBad, name, ": the view runs past the end of the address space");
   }
-  std::int64_t bytes;
-  if (__builtin_add_overflow(last, std::int64_t{1}, &bytes) ||
-      __builtin_mul_overflow(bytes, static_cast<std::int64_t>(elem_size(t.dtype)), &bytes))
-    fail(kBad, name, ": size arithmetic overflows int64 (shape and strides too large)");
-  const auto base = reinterpret_cast<std::uintptr_t>(t.data);
-  std::uintptr_t end;
-  if (__builtin_add_overflow(base, static_cast<std::uintptr_t>(bytes), &end))
-    fail(kBad, name, ": the view runs past the end of the address space");
-  return {base, end};
+  return e;
 }
 
 // kv: k and v may also hold int8/fp8 codes (a quantized KV cache).
@@ -91,16 +81,9 @@ void check_tensor(const char* name, const attnrt_tensor* t, bool kv = false) {
 // must step past everything the smaller ones span. Checked after the shape
 // rules, so a wrong shape is reported as such, not as the overlap it implies.
 void check_distinct(const char* name, const attnrt_tensor& t) {
-  std::array<int, 3> order = {0, 1, 2};
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return t.stride[a] < t.stride[b]; });
-  std::int64_t span = t.shape[3];  // elements one head_dim row covers
-  for (int i : order) {
-    if (t.shape[i] == 1) continue;
-    if (t.stride[i] < span)
-      fail(kBad, name, ".stride[", kDim[i], "] (", t.stride[i],
-           ") makes elements of the output overlap: it must be at least ", span);
-    span = t.stride[i] * t.shape[i];
-  }
+  if (const StrideOverlap o = stride_overlap(t); o.dim >= 0)
+    fail(kBad, name, ".stride[", kDim[o.dim], "] (", o.stride, ") makes elements of the output overlap: it must be at least ",
+         o.need);
 }
 
 void check_disjoint(const char* out_name, const attnrt_tensor& out, const char* in_name,

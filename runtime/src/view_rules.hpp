@@ -1,0 +1,57 @@
+// Rules on a tensor view that the core's checks (validate.cpp) and
+// attnrt_mpi's (mpi/src/check.cpp) both apply, each with its own messages:
+// the byte range a view touches and whether an output's elements are
+// distinct. Header-only, as attnrt_mpi links the core's C API alone.
+#pragma once
+
+#include <attnrt/attnrt.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace attnrt::rt {
+
+enum class RangeFault { none, int64_overflow, past_address_space };
+
+// Bytes [*lo, *hi) the view touches (shapes positive, strides >= 0), or the
+// arithmetic that overflows: sum (shape-1)*stride + head_dim elements.
+inline RangeFault byte_range(const attnrt_tensor& t, std::size_t elem_bytes, std::uintptr_t* lo,
+                             std::uintptr_t* hi) {
+  std::int64_t last = t.shape[3] - 1;
+  for (int i = 0; i < 3; ++i) {
+    std::int64_t prod;
+    if (__builtin_mul_overflow(t.shape[i] - 1, t.stride[i], &prod) || __builtin_add_overflow(last, prod, &last))
+      return RangeFault::int64_overflow;
+  }
+  std::int64_t bytes;
+  if (__builtin_add_overflow(last, std::int64_t{1}, &bytes) ||
+      __builtin_mul_overflow(bytes, static_cast<std::int64_t>(elem_bytes), &bytes))
+    return RangeFault::int64_overflow;
+  *lo = reinterpret_cast<std::uintptr_t>(t.data);
+  if (__builtin_add_overflow(*lo, static_cast<std::uintptr_t>(bytes), hi)) return RangeFault::past_address_space;
+  return RangeFault::none;
+}
+
+// The first dimension (by stride) whose stride does not step past all the
+// smaller ones span, so that two of an output's elements would share
+// memory; dim -1 when the elements are distinct.
+struct StrideOverlap {
+  int dim;
+  std::int64_t stride, need;
+};
+
+inline StrideOverlap stride_overlap(const attnrt_tensor& t) {
+  std::array<int, 3> order = {0, 1, 2};
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return t.stride[a] < t.stride[b]; });
+  std::int64_t span = t.shape[3];  // elements one head_dim row covers
+  for (int i : order) {
+    if (t.shape[i] == 1) continue;
+    if (t.stride[i] < span) return {i, t.stride[i], span};
+    span = t.stride[i] * t.shape[i];
+  }
+  return {-1, 0, 0};
+}
+
+}  // namespace attnrt::rt
