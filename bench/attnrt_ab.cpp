@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <new>
 #include <numeric>
 #include <random>
@@ -45,10 +46,12 @@ namespace {
 using Forward = attnrt_status (*)(const attnrt_tensor*, const attnrt_tensor*, const attnrt_tensor*,
                                   const attnrt_tensor*, const attnrt_params*);
 using ParamsInit = void (*)(attnrt_params*);
+using LastError = const char* (*)();
 
 struct Library {
   Forward forward = nullptr;
   ParamsInit params_init = nullptr;
+  LastError last_error = nullptr;
 };
 
 bool load(const char* path, Library* lib) {
@@ -59,7 +62,8 @@ bool load(const char* path, Library* lib) {
   }
   lib->forward = reinterpret_cast<Forward>(dlsym(h, "attnrt_attention_forward"));
   lib->params_init = reinterpret_cast<ParamsInit>(dlsym(h, "attnrt_params_init"));
-  if (!lib->forward || !lib->params_init) {
+  lib->last_error = reinterpret_cast<LastError>(dlsym(h, "attnrt_last_error"));
+  if (!lib->forward || !lib->params_init || !lib->last_error) {
     std::fprintf(stderr, "attnrt-ab: %s does not export the attnrt C API\n", path);
     return false;
   }
@@ -119,7 +123,23 @@ class Elements {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// Multiply-adds of Q·Kᵀ and P·V over the keys each query row sees
+// (bottom-right causal: row i of M sees keys j <= i + N - M).
+double flops(std::int64_t b, std::int64_t h, std::int64_t m, std::int64_t n, std::int64_t d, bool causal) {
+  double entries = static_cast<double>(m) * static_cast<double>(n);
+  if (causal) {
+    entries = 0;
+    for (std::int64_t i = 0; i < m; ++i) entries += static_cast<double>(std::clamp<std::int64_t>(i + n - m + 1, 0, n));
+  }
+  return 4.0 * entries * static_cast<double>(b * h * d);
+}
+
+int bad_option(const std::string& opt, const char* value, const char* rule) {
+  std::fprintf(stderr, "attnrt-ab: %s (%s) must be %s\n", opt.c_str(), value, rule);
+  return 2;
+}
+
+int run(int argc, char** argv) {
   if (argc < 3) return usage();
   std::int64_t b = 1, h = 8, hkv = 0, m = 2048, n = 2048, d = 128;  // hkv 0: as many as h
   int causal = 0, fast = 0, pairs = 16, offset = 0;
@@ -148,13 +168,20 @@ int main(int argc, char** argv) {
       else return usage();
       continue;
     }
-    const long long value = std::atoll(argv[++i]);
+    const char* text = argv[++i];
+    char* end = nullptr;
+    const long long value = std::strtoll(text, &end, 10);
+    if (end == text || *end != '\0') return bad_option(opt, text, "an integer");
     if (opt == "--offset") {
-      if (value < 0 || value > 15) return usage();
+      if (value < 0 || value > 15) return bad_option(opt, text, "in [0, 15]");
       offset = static_cast<int>(value);
       continue;
     }
-    if (value < 1) return usage();
+    // Sizes as the library takes them; the tensors' products are checked by
+    // the allocation (run's caller reports bad_alloc).
+    if (value < 1 || value > (opt == "--pairs" ? 1000000 : opt == "--page-size" ? 256 : 2147483647LL))
+      return bad_option(opt, text, opt == "--pairs" ? "in [1, 1000000]" : opt == "--page-size" ? "in [1, 256]"
+                                                                                             : "in [1, 2^31 - 1]");
     if (opt == "--batch") b = value;
     else if (opt == "--heads") h = value;
     else if (opt == "--kv-heads") hkv = value;
@@ -162,11 +189,16 @@ int main(int argc, char** argv) {
     else if (opt == "--kv-len") n = value;
     else if (opt == "--head-dim") d = value;
     else if (opt == "--pairs") pairs = static_cast<int>(value);
-    else if (opt == "--page-size" && value <= 256) page_size = value;
+    else if (opt == "--page-size") page_size = value;
     else return usage();
   }
   if (hkv == 0) hkv = h;
-  if (h % hkv != 0) return usage();
+  if (h % hkv != 0) return bad_option("--kv-heads", std::to_string(hkv).c_str(), "a divisor of --heads");
+  for (const std::int64_t heads : {h, hkv})
+    if (static_cast<double>(b) * static_cast<double>(heads) * static_cast<double>(std::max(m, n)) * static_cast<double>(d) > 0x1p56) {
+      std::fprintf(stderr, "attnrt-ab: the tensors (batch x heads x length x head-dim) are too large\n");
+      return 2;
+    }
   Library lib[2];
   if (!load(argv[1], &lib[0]) || !load(argv[2], &lib[1])) return 1;
 
@@ -213,7 +245,7 @@ int main(int argc, char** argv) {
   const auto seconds = [&](int which) {
     const auto t0 = std::chrono::steady_clock::now();
     if (lib[which].forward(&tq, &tk, &tv, &to, &params) != ATTNRT_OK) {
-      std::fprintf(stderr, "attnrt-ab: the call through %s failed\n", argv[1 + which]);
+      std::fprintf(stderr, "attnrt-ab: the call through %s failed: %s\n", argv[1 + which], lib[which].last_error());
       std::exit(1);
     }
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -229,8 +261,8 @@ int main(int argc, char** argv) {
     ta.push_back(a);
     tb.push_back(bt);
   }
-  const double flops = 4.0 * static_cast<double>(b * h * m * n * d) * (causal ? 0.5 : 1.0);
-  const auto gflops = [&](double s) { return flops / s * 1e-9; };
+  const double work = flops(b, h, m, n, d, causal != 0);
+  const auto gflops = [&](double s) { return work / s * 1e-9; };
   const char* dtype_name = dtype == ATTNRT_F32 ? "fp32" : dtype == ATTNRT_F16 ? "fp16" : "bf16";
   const char* kv_name = kv_dtype == ATTNRT_I8        ? " int8 K/V"
                         : kv_dtype == ATTNRT_F8_E4M3 ? " fp8_e4m3 K/V"
@@ -246,4 +278,13 @@ int main(int argc, char** argv) {
   std::printf("A: best %.1f GFLOP/s, median %.1f\n", gflops(quantile(ta, 0.0)), gflops(quantile(ta, 0.5)));
   std::printf("B: best %.1f GFLOP/s, median %.1f\n", gflops(quantile(tb, 0.0)), gflops(quantile(tb, 0.5)));
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // tensors too large for this machine
+    std::fprintf(stderr, "attnrt-ab: %s\n", e.what());
+    return 1;
+  }
 }
