@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <random>
 #include <string>
 #include <vector>
@@ -99,19 +100,41 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--seed") s.seed = static_cast<unsigned>(x);
     else return false;
   }
-  return argc % 2 == 1 && s.requests > 0 && s.prompt >= 8 && s.output >= 1 && s.chunk >= 1 && s.page_size >= 1 &&
-         s.page_size <= 256 && s.heads > 0 && s.kv_heads > 0 && s.heads % s.kv_heads == 0 && s.head_dim > 0;
+  return argc % 2 == 1 && s.requests > 0 && s.arrival > 0 && s.arrival <= 1 && s.prompt >= 8 && s.output >= 1 &&
+         s.chunk >= 1 && s.page_size >= 1 && s.page_size <= 256 && s.pages >= 1 && s.heads > 0 && s.kv_heads > 0 &&
+         s.heads % s.kv_heads == 0 && s.head_dim > 0 && s.head_dim <= 512;
 }
+
+int serve(const Settings& s);
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Settings s;
   if (!parse(argc, argv, s)) {
-    std::fprintf(stderr, "usage: %s [--requests R] [--arrival P] [--prompt L] [--output T] [--chunk C] "
-                 "[--page-size S] [--pages N] [--heads H] [--kv-heads Hkv] [--head-dim D] [--seed X]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--requests R] [--arrival P in (0, 1]] [--prompt L >= 8] [--output T] [--chunk C] "
+                 "[--page-size S <= 256] [--pages N] [--heads H] [--kv-heads Hkv] [--head-dim D <= 512] [--seed X]\n",
+                 argv[0]);
     return 2;
   }
+  // A request may hold prompt + output tokens' pages at once.
+  const long long need = (static_cast<long long>(s.prompt) + s.output + s.page_size - 1) / s.page_size;
+  if (s.pages < need) {
+    std::fprintf(stderr, "serving_loop: --pages (%d) must hold one request: at least %lld pages of %d for a prompt "
+                 "of %d and %d tokens out\n", s.pages, need, s.page_size, s.prompt, s.output);
+    return 2;
+  }
+  try {
+    return serve(s);
+  } catch (const std::exception& e) {  // attnrt::Error (a bad ATTNRT_* variable), or memory
+    std::fprintf(stderr, "serving_loop: %s\n", e.what());
+    return 1;
+  }
+}
+
+namespace {
+
+int serve(const Settings& s) {
   std::mt19937 rng(s.seed);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   Cache cache(s);
@@ -209,3 +232,5 @@ int main(int argc, char** argv) {
               percentile(latency_ms, 0.5), percentile(latency_ms, 0.99), static_cast<double>(tokens) / seconds, tokens);
   return 0;
 }
+
+}  // namespace

@@ -11,6 +11,7 @@
 //   server-soak [--seconds S] [--clients N] [--head-dim D] [--rss-slack-mib X]
 #include <atomic>
 #include <cstdio>
+#include <exception>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
         cs[c].expected.push_back(t->o);
         cs[c].requests.push_back(std::move(t));
       }
-  } catch (const attnrt::Error& e) {
+  } catch (const std::exception& e) {  // attnrt::Error, or sizes too large to allocate
     std::fprintf(stderr, "server-soak: %s\n", e.what());
     return 1;
   }

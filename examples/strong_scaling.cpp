@@ -12,6 +12,7 @@
 // offered at the time, printed beside attnrt's.
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%d threads: attnrt %.3fx, a perfectly parallel loop %.3fx in the same rounds\n", n,
                    t1 / opt.pick(secs[n - 1]), opt.pick(machine[0]) / opt.pick(machine[n - 1]));
     example::plot(csv, opt.out + ".png", "strong scaling: " + shape.text(), "speedup", {{4, "speedup"}}, true);
-  } catch (const attnrt::Error& e) {
+  } catch (const std::exception& e) {  // attnrt::Error, or sizes too large to allocate
     std::fprintf(stderr, "attnrt: %s\n", e.what());
     return 1;
   }

@@ -9,6 +9,7 @@
 //                [--max-threads T] [--rounds R] [--best] [--out PREFIX]
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
                    n, t1 / opt.pick(secs[n - 1]), opt.pick(machine[0]) / opt.pick(machine[n - 1]));
     example::plot(csv, opt.out + ".png", "weak scaling: per worker " + per_worker.text(), "efficiency",
                   {{5, "efficiency"}}, false);
-  } catch (const attnrt::Error& e) {
+  } catch (const std::exception& e) {  // attnrt::Error, or sizes too large to allocate
     std::fprintf(stderr, "attnrt: %s\n", e.what());
     return 1;
   }
