@@ -12,6 +12,8 @@
 // name sequences (s0, s1, ...) instead of batches.
 #include <attnrt/attnrt.h>
 
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,16 +23,39 @@
 #include "examples/scheduler_example.hpp"
 #include "runtime/internal/attnrt_internal.hpp"
 
+namespace {
+
+// A dense fp32 view at a made-up address after *next, which it moves past
+// its bytes: the call is checked as a real one would be (never read).
+bool fake_view(std::uintptr_t* next, std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d,
+               attnrt_tensor* t) {
+  std::int64_t sd, hsd, bytes;
+  if (__builtin_mul_overflow(s, d, &sd) || __builtin_mul_overflow(h, sd, &hsd) ||
+      __builtin_mul_overflow(b, hsd, &bytes) || __builtin_mul_overflow(bytes, std::int64_t{4}, &bytes) ||
+      bytes > (std::int64_t{1} << 56))
+    return false;
+  *t = {reinterpret_cast<void*>(*next), ATTNRT_F32, {b, h, s, d}, {hsd, sd, d}};
+  *next += static_cast<std::uintptr_t>(bytes + 64) / 64 * 64;
+  return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   constexpr const char* kMore = " [--varlen L1,L2,...]";
   example::Shape s;
   std::vector<std::int32_t> cu{0};  // --varlen: the packed sequences' offsets
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--varlen") == 0 && i + 1 < argc) {
-      for (char* at = argv[++i]; *at;) {
-        const long len = std::strtol(at, &at, 10);
-        if (len < 0 || len > (1 << 24) || (*at && *at++ != ',')) example::usage(argv[0], kMore);
+      for (char* at = argv[++i];;) {
+        char* end = nullptr;
+        const long len = std::strtol(at, &end, 10);
+        // Lengths whose sum fits the int32 offsets cu_seqlens holds.
+        if (end == at || len < 0 || len > (1 << 24) || cu.back() > INT32_MAX - len || (*end && *end != ','))
+          example::usage(argv[0], " (--varlen: lengths in [0, 2^24], summing to at most 2^31 - 1)");
         cu.push_back(cu.back() + static_cast<std::int32_t>(len));
+        if (!*end) break;
+        at = end + 1;
       }
       continue;
     }
@@ -45,8 +70,15 @@ int main(int argc, char** argv) {
     attnrt::rt::config_from_env(c);
     c.verbose = 0;
     const attnrt::rt::Runtime rt(c);
-    const attnrt_tensor q{nullptr, ATTNRT_F32, {s.batch, s.heads, s.q_len, s.head_dim}, {}};
-    const attnrt_tensor k{nullptr, ATTNRT_F32, {s.batch, s.kv(), s.kv_len, s.head_dim}, {}};
+    attnrt_tensor q, k, v, o;
+    std::uintptr_t next = 64;
+    if (!fake_view(&next, s.batch, s.heads, s.q_len, s.head_dim, &q) ||
+        !fake_view(&next, s.batch, s.kv(), s.kv_len, s.head_dim, &k) ||
+        !fake_view(&next, s.batch, s.kv(), s.kv_len, s.head_dim, &v) ||
+        !fake_view(&next, s.batch, s.heads, s.q_len, s.head_dim, &o)) {
+      std::fprintf(stderr, "attnrt-plan: %s: the tensors are too large (bytes past 2^56)\n", s.text().c_str());
+      return 1;
+    }
     attnrt_params params;
     attnrt_params_init(&params);
     params.causal = s.causal;
@@ -54,7 +86,8 @@ int main(int argc, char** argv) {
       params.cu_seqlens_q = params.cu_seqlens_k = cu.data();
       params.num_seqs = static_cast<std::int64_t>(cu.size() - 1);
     }
-    const attnrt::rt::Runtime::Split split = rt.split(q, k, k, params);
+    rt.plan_for(q, k, v, o, params);  // the library's checks: a call it would refuse is not planned
+    const attnrt::rt::Runtime::Split split = rt.split(q, k, v, params);
     const attnrt::scheduler::Placement& pl = rt.placement();
     std::vector<std::byte> state(
         attnrt::scheduler::Partition::state_bytes(pl.workers(), split.options.parts_per_worker));

@@ -274,6 +274,20 @@ TEST_F(Validation, SequenceLongerThanInt32) {
   }
 }
 
+// Work items index batches and heads with int: more would wrap into other
+// (or negative) offsets.
+TEST_F(Validation, BatchOrHeadsBeyondInt32) {
+  for (const std::string& name : kAllTensors)
+    for (int dim : {0, 1}) {
+      SCOPED_TRACE(name + " " + kDims[dim]);
+      reset();
+      attnrt_tensor* t = tensor(name);
+      t->shape[dim] = std::int64_t{1} << 31;
+      t->stride[dim] = 0;
+      expect_rejected({name + "." + kDims[dim] + " (2147483648) must be at most 2147483647"});
+    }
+}
+
 TEST_F(Validation, MisalignedData) {
   for (const std::string& name : kAllTensors) {
     SCOPED_TRACE(name);

@@ -71,7 +71,9 @@ void check_tensor(const char* name, const attnrt_tensor* t, bool kv = false) {
   for (int i = 0; i < 3; ++i)
     if (t->stride[i] < 0)
       fail(kBad, name, ".stride[", kDim[i], "] (", t->stride[i], ") must not be negative");
-  if (t->shape[2] > kMaxSeq) fail(kBad, name, ".seq (", t->shape[2], ") must be at most ", kMaxSeq);
+  // Lengths, and batches and heads as work items count them (int).
+  for (int i = 0; i < 3; ++i)
+    if (t->shape[i] > kMaxSeq) fail(kBad, name, ".", kDim[i], " (", t->shape[i], ") must be at most ", kMaxSeq);
   if (reinterpret_cast<std::uintptr_t>(t->data) % elem_size(t->dtype) != 0)
     fail(kBad, name, ".data must be aligned to its element size (", elem_size(t->dtype), " bytes)");
   extent_of(name, *t);
