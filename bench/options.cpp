@@ -109,6 +109,9 @@ Options parse_options(int argc, const char* const* argv) {
                      "(but with --kv-dtype --varlen)");
   if (quant && (o.tune || o.json || !o.shapes_file.empty()))
     throw UsageError("--kv-dtype runs its own calls: not with --tune, --json or --shapes");
+  // A shape with --alibi or --sinks is timed beside itself without them (a table).
+  if ((o.alibi || o.sinks) && shape.given() && o.json)
+    throw UsageError("--alibi and --sinks with a shape time it with and without them: not with --json");
   if (shape.given()) o.shape = shape.shape();
   return o;
 }
