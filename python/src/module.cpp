@@ -125,7 +125,7 @@ attnrt_tensor to_tensor(const A& a, bool bshd, attnrt_dtype dtype, const char* n
     shape[0] = 1;
     stride[0] = std::max<std::int64_t>(1, shape[1] * (stride[1] < 0 ? -stride[1] : stride[1]));
   }
-  // An empty array's strides mean nothing (DLPack may give 0s); attnrt skips it.
+  // An empty array's strides mean nothing (DLPack may give 0s); attnrt refuses it, naming the dimension.
   const bool empty = shape[0] == 0 || shape[1] == 0 || shape[2] == 0 || shape[3] == 0;
   if (empty) stride[3] = 1;
   if (stride[3] != 1 && shape[3] > 1)
