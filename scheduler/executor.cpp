@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <new>
 #include <stdexcept>
 
 namespace attnrt::scheduler {
@@ -11,11 +12,21 @@ namespace {
 // Children forked since the first executor was made (counted in the child).
 std::atomic<unsigned> g_forks{0};
 
+// Admits the calls of executors made before the fork, in the child. Made
+// anew there: the parent's copy of any mutex may have been held by a thread
+// the child does not have.
+alignas(std::mutex) unsigned char g_child_calls[sizeof(std::mutex)];
+
+void on_fork_in_child() {
+  new (g_child_calls) std::mutex;
+  g_forks.fetch_add(1, std::memory_order_relaxed);
+}
+
 unsigned forks() { return g_forks.load(std::memory_order_relaxed); }
 
 void count_forks() {
   static std::once_flag once;
-  std::call_once(once, [] { pthread_atfork(nullptr, nullptr, [] { g_forks.fetch_add(1, std::memory_order_relaxed); }); });
+  std::call_once(once, [] { pthread_atfork(nullptr, nullptr, on_fork_in_child); });
 }
 
 class InTurnExecutor final : public Executor {
@@ -35,7 +46,8 @@ Executor::Executor(const Placement& placement) : placement_(placement) {
 bool Executor::lost_threads() const { return forks() != forks_when_made_; }
 
 void Executor::run_in_turn(int parts, FunctionRef<void(int, int)> body) {
-  const std::lock_guard<std::mutex> one_call(one_call_);
+  std::mutex& admit = lost_threads() ? *std::launder(reinterpret_cast<std::mutex*>(g_child_calls)) : one_call_;
+  const std::lock_guard<std::mutex> one_call(admit);
   for (int p = 0; p < parts; ++p) body(p, 0);
 }
 

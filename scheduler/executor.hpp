@@ -51,7 +51,8 @@ class Executor {
  protected:
   explicit Executor(const Placement& placement);
   virtual void run_parts(int parts, int parts_per_worker, FunctionRef<void(int part, int worker)> body) = 0;
-  // Every part on the calling thread as worker 0, under one_call_.
+  // Every part on the calling thread as worker 0, one call at a time
+  // (under one_call_; after a fork, under a mutex made in the child).
   void run_in_turn(int parts, FunctionRef<void(int part, int worker)> body);
 
   const Placement& placement_;  // owned by the caller; outlives the executor

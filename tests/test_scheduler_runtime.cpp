@@ -4,6 +4,8 @@
 // environment settings applied, and each bad one an error naming it.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernels/convert.hpp"
@@ -329,8 +332,15 @@ TEST(SchedulerRuntime, ForkedChildComputesTheParentsResults) {
       ASSERT_EQ(call(c), ATTNRT_OK) << attnrt_last_error();
       want.push_back(c.o32);
     }
+    // Another thread in the middle of calls on the first runtime as the
+    // process forks: the child must not inherit its hold on the runtime.
+    std::atomic<bool> stop{false};
+    std::thread busy([&] {
+      Problem c(cases()[0]);
+      while (!stop.load()) calls[0](c);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const pid_t child = fork();
-    ASSERT_GE(child, 0);
     if (child == 0) {
       alarm(120);  // a hang ends as SIGALRM
       int wrong = 0;
@@ -344,6 +354,9 @@ TEST(SchedulerRuntime, ForkedChildComputesTheParentsResults) {
       wrong += c.o32 != want[0];
       _exit(wrong);
     }
+    stop = true;
+    busy.join();
+    ASSERT_GE(child, 0);
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFEXITED(status)) << "the child hung or crashed: signal " << WTERMSIG(status);
