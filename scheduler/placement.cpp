@@ -51,7 +51,7 @@ Placement::Placement(Machine machine, std::uint64_t domain_mask, int workers, Bi
   for (int d = 0; d < nd; ++d)
     if (allowed(d)) total_cores += static_cast<long>(doms[d].cores.size());
   allowed_cores_ = static_cast<int>(total_cores);
-  if (workers == 0) workers = allowed_cores_;
+  if (workers == 0) workers = std::min(allowed_cores_, kMaxWorkers);
 
   // Largest-remainder split of the workers, proportional to cores.
   std::vector<int> count(nd, 0);

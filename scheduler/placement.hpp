@@ -13,6 +13,10 @@
 
 namespace attnrt::scheduler {
 
+// The most workers a placement has (ATTNRT_NUM_THREADS' bound, and the
+// default's on a machine of more cores).
+inline constexpr int kMaxWorkers = 4096;
+
 enum class Bind {
   core,    // each worker on one core (all hardware threads of that core)
   domain,  // each worker on the cores of its domain; the OS moves it within

@@ -60,6 +60,13 @@ TEST(Placement, DomainListsSelectDomains) {
   EXPECT_EQ(Placement(Machine::load("node:70 core:1 pu:1"), 0, 0, Bind::core).workers(), 70);
 }
 
+TEST(Placement, DefaultIsOnePerCoreUpToTheMostWorkers) {
+  if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
+  const Placement big(Machine::load("node:2 core:2500 pu:1"), 0, 0, Bind::core);
+  EXPECT_EQ(big.allowed_cores(), 5000);
+  EXPECT_EQ(big.workers(), kMaxWorkers);
+}
+
 TEST(Placement, MoreWorkersThanCoresShareCores) {
   if (!Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
   const Placement p(load("laptop.xml"), 0, 10, Bind::core);

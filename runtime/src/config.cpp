@@ -8,6 +8,7 @@
 #include "kernels/pipelines/pipeline.hpp"
 #include "runtime/src/error.hpp"
 #include "runtime/src/raw_enum.hpp"
+#include "scheduler/placement.hpp"
 
 namespace attnrt::rt {
 namespace {
@@ -61,8 +62,9 @@ const char* setting_name(int value, const char* env_var, const char* field) {
 }
 
 void check_config(const attnrt_config& c) {
-  if (c.num_threads < 0 || c.num_threads > 4096)
-    fail(kCfg, "config.num_threads (", c.num_threads, ") must be in [0, 4096] (0 = all allowed cores)");
+  if (c.num_threads < 0 || c.num_threads > scheduler::kMaxWorkers)
+    fail(kCfg, "config.num_threads (", c.num_threads, ") must be in [0, ", scheduler::kMaxWorkers,
+         "] (0 = all allowed cores)");
   const int executor = raw_enum(c.executor), strategy = raw_enum(c.strategy);
   if (executor < ATTNRT_EXECUTOR_DEFAULT || executor > ATTNRT_EXECUTOR_TBB)
     fail(kCfg, "config.executor (", executor, ") must be one of ATTNRT_EXECUTOR_*");
@@ -77,8 +79,8 @@ void config_from_env(attnrt_config& c) {
   c = attnrt_config{};
   if (const char* v = env("ATTNRT_NUM_THREADS")) {
     long long n;
-    if (!parse_int(v, n) || n < 1 || n > 4096)
-      fail(kCfg, "ATTNRT_NUM_THREADS (", v, ") must be an integer in [1, 4096]");
+    if (!parse_int(v, n) || n < 1 || n > scheduler::kMaxWorkers)
+      fail(kCfg, "ATTNRT_NUM_THREADS (", v, ") must be an integer in [1, ", scheduler::kMaxWorkers, "]");
     c.num_threads = static_cast<int>(n);
   }
   if (const char* v = env("ATTNRT_EXECUTOR")) {
