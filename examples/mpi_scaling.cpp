@@ -18,6 +18,7 @@
 // hits all counts alike. Ranks not in the count at hand sleep, not spin.
 #include <attnrt/attnrt_mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <thread>
@@ -162,6 +163,17 @@ int main(int argc, char** argv) {
 
   const int p = world_size(), rank = world_rank();
   if (weak_len <= 0) weak_len = shape.q_len / p;
+  // Every rank's shard of the strong problem, and the weak one, needs rows
+  // (two chunks each with zigzag).
+  const std::int64_t least = (layout == ATTNRT_MPI_CONTEXT_ZIGZAG ? 2 : 1) * p;
+  if (std::min(shape.q_len, shape.kv_len) < least || weak_len < least / p) {
+    if (rank == 0)
+      std::fprintf(stderr, "mpi_scaling: --q-len and --kv-len must be at least %lld and --weak-len at least %lld "
+                   "for %d ranks with layout %s\n", static_cast<long long>(least), static_cast<long long>(least / p), p,
+                   layout_name.c_str());
+    MPI_Finalize();
+    return 2;
+  }
   attnrt_runtime* rt = nullptr;
   if (attnrt_mpi_runtime_create(MPI_COMM_WORLD, nullptr, &rt) != ATTNRT_OK) {
     std::fprintf(stderr, "attnrt_mpi: %s\n", attnrt_mpi_last_error());

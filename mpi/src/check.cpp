@@ -19,6 +19,8 @@ constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int32_t>::max();  // a
 
 std::size_t elem_bytes(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : 2; }
 
+const char* dtype_name(std::int32_t t) { return t == ATTNRT_F32 ? "fp32" : t == ATTNRT_F16 ? "fp16" : "bf16"; }
+
 // Bytes [lo, hi) of a view check_view passed.
 std::pair<std::uintptr_t, std::uintptr_t> range_of(const attnrt_tensor& t) {
   std::uintptr_t lo = 0, hi = 0;
@@ -146,10 +148,11 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
                                      first.precision, first.strategy, first.dtype};
     constexpr const char* kParam[7] = {"params.layout", "params.attn.causal", "params.attn.align", "params.attn.lse (given or not)",
                                        "params.attn.precision", "params.attn.strategy", "q.dtype"};
+    const auto value = [](int i, std::int32_t v) { return i == 6 ? std::string(dtype_name(v)) : std::to_string(v); };
     for (int i = 0; i < 7; ++i)
       if (mine_p[i] != first_p[i])
-        fail(kBad, "rank ", r, ": ", kParam[i], " (", mine_p[i], ") differs from rank 0's (", first_p[i],
-             "): every rank must pass the same parameters");
+        fail(kBad, "rank ", r, ": ", kParam[i], " (", value(i, mine_p[i]), ") differs from rank 0's (",
+             value(i, first_p[i]), "): every rank must pass the same parameters");
     if (std::memcmp(&x.scale, &first.scale, sizeof x.scale) || std::memcmp(&x.softcap, &first.softcap, sizeof x.softcap))
       fail(kBad, "rank ", r, ": params.attn.scale or softcap (", x.scale, ", ", x.softcap, ") differs from rank 0's (",
            first.scale, ", ", first.softcap, "): every rank must pass the same parameters");

@@ -329,7 +329,7 @@ TEST(MpiErrors, ShardsOfAnotherDtypeFailOnEveryRank) {
       EXPECT_EQ(st, ATTNRT_OK) << attnrt_mpi_last_error();
       continue;
     }
-    expect_same_error_everywhere(st, last_rank_says() + "q.dtype (1) differs from rank 0's (0)");
+    expect_same_error_everywhere(st, last_rank_says() + "q.dtype (fp16) differs from rank 0's (fp32)");
   }
 }
 
