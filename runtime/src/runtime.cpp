@@ -278,9 +278,10 @@ std::size_t Runtime::workspace_of(const kernels::KernelSet& ks, const PlanShape&
 
 void Runtime::refuse_rule_of(const kernels::KernelSet& ks, const PlanShape& shape, attnrt_strategy s) const {
   // Only a tuning rule's sizes can ask this much: name the first that does.
+  const char* file = std::getenv("ATTNRT_TUNING_FILE");  // where tuning_ came from
   for (const PlanRule& r : tuning_)
     if (const std::size_t bytes = workspace_of(ks, shape, s, PlanTable{r}); bytes > kMaxWorkspaceBytes)
-      fail(ATTNRT_CONFIG_ERROR, "ATTNRT_TUNING_FILE (", std::getenv("ATTNRT_TUNING_FILE"), "): the rule '",
+      fail(ATTNRT_CONFIG_ERROR, "ATTNRT_TUNING_FILE (", file ? file : "", "): the rule '",
            tuning_line(r), "' makes plans that need ", bytes >> 20, " MiB of workspace per worker (", ks.name,
            ", D=", shape.d, " Dv=", shape.dv, "), more than the ", kMaxWorkspaceBytes >> 20, " MiB a worker may have");
   fail(ATTNRT_INTERNAL_ERROR, "a built-in plan needs more than ", kMaxWorkspaceBytes >> 20,
