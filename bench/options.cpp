@@ -28,6 +28,7 @@ Strategy strategy_option(std::string_view text) {
 Options parse_options(int argc, const char* const* argv) {
   Options o;
   ShapeOptions shape;
+  bool lengths_given = false;  // --batch, --q-len or --kv-len, which --varlen replaces
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i], value;
     bool has_value = false;
@@ -45,6 +46,7 @@ Options parse_options(int argc, const char* const* argv) {
       return argv[++i];
     };
     if (arg == "--causal") flag();
+    lengths_given |= arg == "--batch" || arg == "--q-len" || arg == "--kv-len";
     if (shape.take(arg, next)) continue;
     if (arg == "--threads") o.threads = static_cast<int>(positive(arg, next(), 4096));
     else if (arg == "--strategy") o.strategy = strategy_option(next());
@@ -79,10 +81,14 @@ Options parse_options(int argc, const char* const* argv) {
     }
     else if (arg == "--tune-range") { flag(); o.tune_range = true; }
     else if (arg == "--varlen") {
+      if (!o.varlen.empty()) throw UsageError("--varlen given twice: one list of lengths");
       const std::string_view list = next();
+      std::int64_t total = 0;
       for (std::size_t at = 0; at <= list.size();) {
         const std::size_t comma = std::min(list.find(',', at), list.size());
         o.varlen.push_back(positive(arg, list.substr(at, comma - at), 1 << 24));
+        if ((total += o.varlen.back()) > 2147483647)
+          throw UsageError("--varlen lengths must sum to at most 2^31 - 1 (packed offsets are int32)");
         at = comma + 1;
       }
     }
@@ -103,6 +109,8 @@ Options parse_options(int argc, const char* const* argv) {
   if (shape.given() && !o.shapes_file.empty()) throw UsageError("--shapes and shape options exclude each other");
   if (!o.varlen.empty() && (o.tune || o.json || !o.shapes_file.empty()))
     throw UsageError("--varlen runs its own packed call: not with --tune, --json or --shapes");
+  if (!o.varlen.empty() && lengths_given)
+    throw UsageError("--varlen gives the sequences and their lengths: not with --batch, --q-len or --kv-len");
   const bool quant = o.kv_dtype != DType::f32;
   if (o.page_size && (o.tune || o.json || !o.shapes_file.empty() || (!o.varlen.empty() && !quant)))
     throw UsageError("--page-size runs its own paged call: not with --tune, --json, --shapes or --varlen "
