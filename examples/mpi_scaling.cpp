@@ -149,17 +149,17 @@ int main(int argc, char** argv) {
   opt.out = "mpi_scaling";
   std::string layout_name = "context";
   std::int64_t weak_len = 0;
-  // Our own options first; the rest are the shared scaling options.
-  std::vector<char*> rest{argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--layout" && i + 1 < argc) layout_name = argv[++i];
-    else if (a == "--weak-len" && i + 1 < argc) weak_len = std::atoll(argv[++i]);
-    else rest.push_back(argv[i]);
+  example::Args args(argc, argv, std::string(example::kShapeUsage) + example::ScalingOptions::kUsage +
+                                    " [--layout context|zigzag] [--weak-len L]");
+  while (args.next()) {
+    if (args.is("--layout")) layout_name = args.value();
+    else if (args.is("--weak-len")) weak_len = args.integer(1, INT32_MAX);
+    else if (!opt.option(args, shape)) args.unknown();
   }
-  opt.parse(static_cast<int>(rest.size()), rest.data(), shape);
+  args.require(layout_name == "context" || layout_name == "zigzag",
+               "--layout (" + layout_name + ") must be context or zigzag");
+  opt.check_out(args);
   const attnrt_mpi_layout layout = layout_name == "zigzag" ? ATTNRT_MPI_CONTEXT_ZIGZAG : ATTNRT_MPI_CONTEXT;
-  if (layout_name != "context" && layout_name != "zigzag") example::usage(argv[0], " --layout context|zigzag");
 
   const int p = world_size(), rank = world_rank();
   if (weak_len <= 0) weak_len = shape.q_len / p;

@@ -42,28 +42,28 @@ bool fake_view(std::uintptr_t* next, std::int64_t b, std::int64_t h, std::int64_
 }  // namespace
 
 int main(int argc, char** argv) {
-  constexpr const char* kMore = " [--varlen L1,L2,...]";
   example::Shape s;
   std::vector<std::int32_t> cu{0};  // --varlen: the packed sequences' offsets
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--varlen") == 0 && i + 1 < argc) {
-      for (char* at = argv[++i];;) {
-        char* end = nullptr;
-        const long len = std::strtol(at, &end, 10);
-        // Lengths whose sum fits the int32 offsets cu_seqlens holds.
-        if (end == at || len < 0 || len > (1 << 24) || cu.back() > INT32_MAX - len || (*end && *end != ','))
-          example::usage(argv[0], " (--varlen: lengths in [0, 2^24], summing to at most 2^31 - 1)");
-        cu.push_back(cu.back() + static_cast<std::int32_t>(len));
-        if (!*end) break;
-        at = end + 1;
-      }
+  example::Args args(argc, argv, std::string(example::kShapeUsage) + " [--varlen L1,L2,...]");
+  while (args.next()) {
+    if (!args.is("--varlen")) {
+      if (!example::shape_option(args, s)) args.unknown();
       continue;
     }
-    if (!example::shape_option(i, argc, argv, s)) example::usage(argv[0], kMore);
+    for (const char *text = args.value(), *at = text;;) {
+      char* end = nullptr;
+      const long len = std::strtol(at, &end, 10);
+      // Lengths whose sum fits the int32 offsets cu_seqlens holds.
+      if (end == at || len < 0 || len > (1 << 24) || cu.back() > INT32_MAX - len || (*end && *end != ','))
+        args.fail(std::string("--varlen (") + text + ") must be lengths in [0, 2^24], summing to at most 2^31 - 1");
+      cu.push_back(cu.back() + static_cast<std::int32_t>(len));
+      if (!*end) break;
+      at = end + 1;
+    }
   }
-  if (s.heads % s.kv()) example::usage(argv[0], " (--kv-heads must divide --heads)");
+  args.require(s.heads % s.kv() == 0, "--kv-heads must divide --heads");
   const bool varlen = cu.size() > 1;
-  if (varlen && cu.back() == 0) example::usage(argv[0], " (--varlen needs a sequence of at least one row)");
+  args.require(!varlen || cu.back() > 0, "--varlen needs a sequence of at least one row");
   if (varlen) s.batch = 1, s.q_len = s.kv_len = cu.back();
   try {
     attnrt_config c;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
+
+#include "examples/args.hpp"
 
 namespace example {
 
@@ -39,27 +44,19 @@ struct Shape {
   }
 };
 
-[[noreturn]] inline void usage(const char* prog, const char* extra) {
-  std::fprintf(stderr,
-               "usage: %s [--batch B] [--heads H] [--kv-heads HKV] [--q-len M] [--kv-len N] [--head-dim D] "
-               "[--causal]%s\n",
-               prog, extra);
-  std::exit(2);
-}
+// The shape options' part of a usage line.
+inline constexpr const char* kShapeUsage =
+    " [--batch B] [--heads H] [--kv-heads HKV] [--q-len M] [--kv-len N] [--head-dim D] [--causal]";
 
-// Consumes a shape option at argv[i] (and its value); false if argv[i] is
-// not one.
-inline bool shape_option(int& i, int argc, char** argv, Shape& s) {
-  const std::string a = argv[i];
-  if (a == "--causal") return s.causal = true;
-  std::int64_t* field = a == "--batch" ? &s.batch : a == "--heads" ? &s.heads : a == "--kv-heads" ? &s.kv_heads
-                      : a == "--q-len" ? &s.q_len : a == "--kv-len" ? &s.kv_len : a == "--head-dim" ? &s.head_dim
-                      : nullptr;
+// Reads a shape option at the current argument (and its value); false if
+// the argument is not one.
+inline bool shape_option(Args& args, Shape& s) {
+  if (args.is("--causal")) return s.causal = true;
+  std::int64_t* field = args.is("--batch") ? &s.batch : args.is("--heads") ? &s.heads
+                      : args.is("--kv-heads") ? &s.kv_heads : args.is("--q-len") ? &s.q_len
+                      : args.is("--kv-len") ? &s.kv_len : args.is("--head-dim") ? &s.head_dim : nullptr;
   if (!field) return false;
-  if (i + 1 >= argc) usage(argv[0], "");
-  char* end = nullptr;
-  *field = std::strtoll(argv[++i], &end, 10);
-  if (*end || *field < (field == &s.kv_heads ? 0 : 1)) usage(argv[0], "");
+  *field = args.integer(field == &s.kv_heads ? 0 : 1, INT32_MAX);  // kv-heads 0: as many as heads
   return true;
 }
 
@@ -76,22 +73,29 @@ struct ScalingOptions {
   bool best = false;  // keep the fastest round instead of the median
   std::string out;    // file prefix for the CSV and the plot
 
-  // Parses argv: shape options and the above; exits with usage on anything else.
+  // Reads the option at the current argument (and its value); false if it
+  // is neither one of these nor a shape option.
+  bool option(Args& args, Shape& shape) {
+    if (shape_option(args, shape)) return true;
+    if (args.is("--best")) best = true;
+    else if (args.is("--max-threads")) max_threads = static_cast<int>(args.integer(1, 4096));
+    else if (args.is("--rounds")) rounds = static_cast<int>(args.integer(1, 1000000));
+    else if (args.is("--out")) out = args.value();
+    else return false;
+    return true;
+  }
+  // Reads argv: shape options and the above; exits naming anything else.
   void parse(int argc, char** argv, Shape& shape) {
-    for (int i = 1; i < argc; ++i) {
-      if (shape_option(i, argc, argv, shape)) continue;
-      const std::string a = argv[i];
-      if (a == "--best") {
-        best = true;
-        continue;
-      }
-      if (i + 1 >= argc) usage(argv[0], kUsage);
-      if (a == "--max-threads") max_threads = std::atoi(argv[++i]);
-      else if (a == "--rounds") rounds = std::atoi(argv[++i]);
-      else if (a == "--out") out = argv[++i];
-      else usage(argv[0], kUsage);
-    }
-    if (rounds < 1) usage(argv[0], kUsage);
+    Args args(argc, argv, std::string(kShapeUsage) + kUsage);
+    while (args.next())
+      if (!option(args, shape)) args.unknown();
+    check_out(args);
+  }
+  // --out's directory takes files: checked before, not after, minutes of timing.
+  void check_out(const Args& args) const {
+    const std::size_t slash = out.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+    args.require(access(dir.c_str(), W_OK) == 0, "--out (" + out + "): directory " + dir + " is not writable");
   }
   // The round kept: on a shared machine the fastest round is the one least
   // disturbed by other load.
@@ -179,6 +183,7 @@ inline double parallel_fma_seconds(int threads, long iterations = 400'000'000) {
 template <class Row>
 void write_table(const std::string& csv, const char* header, int threads, Row row) {
   FILE* f = std::fopen(csv.c_str(), "w");
+  if (!f) std::fprintf(stderr, "cannot write %s: the table goes to stdout only\n", csv.c_str());
   for (FILE* o : {stdout, f}) {
     if (!o) continue;
     std::fprintf(o, "%s\n", header);

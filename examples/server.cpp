@@ -45,24 +45,19 @@ int main(int argc, char** argv) {
   example::Shape prefill, decode;
   prefill.heads = 8, prefill.q_len = prefill.kv_len = 512, prefill.causal = true;
   decode.heads = 32, decode.kv_heads = 8, decode.q_len = 1, decode.kv_len = 4096;
-  const char* extra =
-      " [--clients N] [--requests R] [--decode-share F] [--rounds K] [--prefill-len L] [--context C] [--head-dim D]";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) example::usage(argv[0], extra);
-    const char* v = argv[++i];
-    if (a == "--clients") clients = std::atoi(v);
-    else if (a == "--requests") requests = std::atoi(v);
-    else if (a == "--decode-share") decode_share = std::atof(v);
-    else if (a == "--rounds") rounds = std::atoi(v);
-    else if (a == "--prefill-len") prefill.q_len = prefill.kv_len = std::atoll(v);
-    else if (a == "--context") decode.kv_len = std::atoll(v);
-    else if (a == "--head-dim") prefill.head_dim = decode.head_dim = std::atoll(v);
-    else example::usage(argv[0], extra);
+  example::Args args(argc, argv,
+                     " [--clients N] [--requests R] [--decode-share F] [--rounds K] [--prefill-len L] [--context C]"
+                     " [--head-dim D]");
+  while (args.next()) {
+    if (args.is("--clients")) clients = static_cast<int>(args.integer(1, 4096));
+    else if (args.is("--requests")) requests = static_cast<int>(args.integer(1, 1 << 30));
+    else if (args.is("--decode-share")) decode_share = args.real(0, 1);
+    else if (args.is("--rounds")) rounds = static_cast<int>(args.integer(1, 1 << 30));
+    else if (args.is("--prefill-len")) prefill.q_len = prefill.kv_len = args.integer(1, INT32_MAX);
+    else if (args.is("--context")) decode.kv_len = args.integer(1, INT32_MAX);
+    else if (args.is("--head-dim")) prefill.head_dim = decode.head_dim = args.integer(1, INT32_MAX);
+    else args.unknown();
   }
-  if (clients < 1 || requests < 1 || rounds < 1 || !(decode_share >= 0 && decode_share <= 1) ||
-      prefill.head_dim < 1 || prefill.q_len < 1 || decode.kv_len < 1)
-    example::usage(argv[0], extra);
   try {
     std::vector<Client> cs(clients);
     std::size_t total = 0, decodes = 0;

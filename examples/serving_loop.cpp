@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "examples/args.hpp"
+
 namespace {
 
 struct Settings {
@@ -83,26 +85,34 @@ double percentile(std::vector<double> v, double p) {
   return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-bool parse(int argc, char** argv, Settings& s) {
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i];
-    const double x = std::atof(argv[i + 1]);
-    if (a == "--requests") s.requests = static_cast<int>(x);
-    else if (a == "--arrival") s.arrival = x;
-    else if (a == "--prompt") s.prompt = static_cast<int>(x);
-    else if (a == "--output") s.output = static_cast<int>(x);
-    else if (a == "--chunk") s.chunk = static_cast<int>(x);
-    else if (a == "--page-size") s.page_size = static_cast<int>(x);
-    else if (a == "--pages") s.pages = static_cast<int>(x);
-    else if (a == "--heads") s.heads = static_cast<int>(x);
-    else if (a == "--kv-heads") s.kv_heads = static_cast<int>(x);
-    else if (a == "--head-dim") s.head_dim = static_cast<int>(x);
-    else if (a == "--seed") s.seed = static_cast<unsigned>(x);
-    else return false;
+Settings parse(int argc, char** argv) {
+  Settings s;
+  example::Args args(argc, argv,
+                     " [--requests R] [--arrival P] [--prompt L] [--output T] [--chunk C] [--page-size S] [--pages N]"
+                     " [--heads H] [--kv-heads Hkv] [--head-dim D] [--seed X]");
+  const auto count = [&](int lo, int hi) { return static_cast<int>(args.integer(lo, hi)); };
+  while (args.next()) {
+    if (args.is("--requests")) s.requests = count(1, 1 << 30);
+    else if (args.is("--arrival")) s.arrival = args.real(0, 1, true);
+    else if (args.is("--prompt")) s.prompt = count(8, 1 << 24);
+    else if (args.is("--output")) s.output = count(1, 1 << 24);
+    else if (args.is("--chunk")) s.chunk = count(1, 1 << 24);
+    else if (args.is("--page-size")) s.page_size = count(1, 256);
+    else if (args.is("--pages")) s.pages = count(1, INT32_MAX);
+    else if (args.is("--heads")) s.heads = count(1, 4096);
+    else if (args.is("--kv-heads")) s.kv_heads = count(1, 4096);
+    else if (args.is("--head-dim")) s.head_dim = count(1, 512);
+    else if (args.is("--seed")) s.seed = static_cast<unsigned>(args.integer(0, UINT32_MAX));
+    else args.unknown();
   }
-  return argc % 2 == 1 && s.requests > 0 && s.arrival > 0 && s.arrival <= 1 && s.prompt >= 8 && s.output >= 1 &&
-         s.chunk >= 1 && s.page_size >= 1 && s.page_size <= 256 && s.pages >= 1 && s.heads > 0 && s.kv_heads > 0 &&
-         s.heads % s.kv_heads == 0 && s.head_dim > 0 && s.head_dim <= 512;
+  args.require(s.heads % s.kv_heads == 0, "--kv-heads must divide --heads");
+  // A request may hold prompt + output tokens' pages at once.
+  const long long need = (static_cast<long long>(s.prompt) + s.output + s.page_size - 1) / s.page_size;
+  args.require(s.pages >= need, "--pages (" + std::to_string(s.pages) + ") must hold one request: at least " +
+                                    std::to_string(need) + " pages of " + std::to_string(s.page_size) +
+                                    " for a prompt of " + std::to_string(s.prompt) + " and " +
+                                    std::to_string(s.output) + " tokens out");
+  return s;
 }
 
 int serve(const Settings& s);
@@ -110,20 +120,7 @@ int serve(const Settings& s);
 }  // namespace
 
 int main(int argc, char** argv) {
-  Settings s;
-  if (!parse(argc, argv, s)) {
-    std::fprintf(stderr, "usage: %s [--requests R] [--arrival P in (0, 1]] [--prompt L >= 8] [--output T] [--chunk C] "
-                 "[--page-size S <= 256] [--pages N] [--heads H] [--kv-heads Hkv] [--head-dim D <= 512] [--seed X]\n",
-                 argv[0]);
-    return 2;
-  }
-  // A request may hold prompt + output tokens' pages at once.
-  const long long need = (static_cast<long long>(s.prompt) + s.output + s.page_size - 1) / s.page_size;
-  if (s.pages < need) {
-    std::fprintf(stderr, "serving_loop: --pages (%d) must hold one request: at least %lld pages of %d for a prompt "
-                 "of %d and %d tokens out\n", s.pages, need, s.page_size, s.prompt, s.output);
-    return 2;
-  }
+  const Settings s = parse(argc, argv);
   try {
     return serve(s);
   } catch (const std::exception& e) {  // attnrt::Error (a bad ATTNRT_* variable), or memory

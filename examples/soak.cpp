@@ -62,17 +62,14 @@ int main(int argc, char** argv) {
   double seconds = 10, rss_slack = 16;
   int clients = 8;
   std::int64_t head_dim = 64;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) example::usage(argv[0], " [--seconds S] [--clients N] [--head-dim D] [--rss-slack-mib X]");
-    const char* v = argv[++i];
-    if (a == "--seconds") seconds = std::atof(v);
-    else if (a == "--clients") clients = std::atoi(v);
-    else if (a == "--head-dim") head_dim = std::atoll(v);
-    else if (a == "--rss-slack-mib") rss_slack = std::atof(v);
-    else example::usage(argv[0], " [--seconds S] [--clients N] [--head-dim D] [--rss-slack-mib X]");
+  example::Args args(argc, argv, " [--seconds S] [--clients N] [--head-dim D] [--rss-slack-mib X]");
+  while (args.next()) {
+    if (args.is("--seconds")) seconds = args.real(0, 1e9, true);
+    else if (args.is("--clients")) clients = static_cast<int>(args.integer(1, 4096));
+    else if (args.is("--head-dim")) head_dim = args.integer(1, INT32_MAX);
+    else if (args.is("--rss-slack-mib")) rss_slack = args.real(0, 1e9);
+    else args.unknown();
   }
-  if (seconds <= 0 || clients < 1 || head_dim < 1) example::usage(argv[0], "");
 
   const std::vector<example::Shape> shapes = request_shapes(head_dim);
   std::vector<Client> cs(clients);
