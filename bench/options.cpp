@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "kernels/pipelines/pipeline.hpp"
 
 namespace attnrt::bench {
@@ -106,6 +108,12 @@ Options parse_options(int argc, const char* const* argv) {
   }
   if (!o.tune && (!o.tune_out.empty() || o.tune_range)) throw UsageError("--tune-out and --tune-range need --tune");
   if (o.tune && o.json) throw UsageError("--tune writes a table and tuning rules, not --json");
+  if (!o.tune_out.empty()) {  // checked before, not after, minutes of tuning
+    const std::size_t slash = o.tune_out.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : o.tune_out.substr(0, slash);
+    if (access(dir.c_str(), W_OK) != 0)
+      throw UsageError("--tune-out " + o.tune_out + ": directory " + dir + " is not writable");
+  }
   if (shape.given() && !o.shapes_file.empty()) throw UsageError("--shapes and shape options exclude each other");
   if (!o.varlen.empty() && (o.tune || o.json || !o.shapes_file.empty()))
     throw UsageError("--varlen runs its own packed call: not with --tune, --json or --shapes");
