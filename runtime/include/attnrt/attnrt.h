@@ -131,7 +131,8 @@ typedef struct attnrt_config {
 } attnrt_config;
 
 /* Fills config from the environment. Returns ATTNRT_CONFIG_ERROR (message via
- * attnrt_last_error) when a variable has a bad value. */
+ * attnrt_last_error) when a variable has a bad value, whichever fields the
+ * caller means to set after: a malformed setting is reported, not ignored. */
 ATTNRT_API attnrt_status attnrt_config_init(attnrt_config* config);
 
 typedef struct attnrt_runtime attnrt_runtime;

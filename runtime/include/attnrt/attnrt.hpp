@@ -124,7 +124,9 @@ struct CParams {
 };
 }  // namespace detail
 
-// Settings in code; anything left at its default is taken from the environment.
+// Settings in code; anything left at its default is taken from the
+// environment. A malformed ATTNRT_* variable throws (ATTNRT_CONFIG_ERROR)
+// even for a field set here: the environment is read whole first.
 struct Config {
   int num_threads = 0;
   std::string executor;  // "", "openmp", "tbb"
