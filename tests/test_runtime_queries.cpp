@@ -241,5 +241,41 @@ TEST(RuntimeQueries, CppWrapperMatchesTheCAbi) {
   EXPECT_EQ(cpp.isa(), cpp.kernel_set(DType::f32));
 }
 
+// A set's feature bit only where the CPU has every instruction the set is
+// compiled for: the avx2 and generic_v3 sets are x86-64-v3 code (F16C,
+// MOVBE, BMI1/2, LZCNT besides AVX2 and FMA), a CPU or hypervisor may
+// report AVX2 without one of them, and the set would then fault.
+TEST(CpuFeatures, X86SetsNeedEveryInstructionTheyAreCompiledFor) {
+  rt::X86Cpuid zen4;  // a Zen 4's registers, as far as these bits go
+  zen4.leaf1_ecx = 1u << 12 | 1u << 22 | 1u << 27 | 1u << 28 | 1u << 29;
+  zen4.leaf7_ebx = 1u << 3 | 1u << 5 | 1u << 8 | 1u << 16 | 1u << 17 | 1u << 30 | 1u << 31;
+  zen4.leaf7_ecx = 1u << 11;
+  zen4.leaf7_1_eax = 1u << 5;
+  zen4.ext1_ecx = 1u << 5;
+  zen4.xcr0 = 0xe7;
+  const std::uint32_t all = kernels::kFeatureAvx2Fma | kernels::kFeatureAvx512 | kernels::kFeatureAvx512Bf16 |
+                            kernels::kFeatureAvx512Vnni;
+  EXPECT_EQ(rt::x86_feature_bits(zen4), all);
+  struct Missing {
+    const char* name;
+    std::uint32_t rt::X86Cpuid::*reg;
+    int bit;
+  };
+  for (const Missing m : {Missing{"FMA", &rt::X86Cpuid::leaf1_ecx, 12}, {"MOVBE", &rt::X86Cpuid::leaf1_ecx, 22},
+                          {"F16C", &rt::X86Cpuid::leaf1_ecx, 29}, {"BMI1", &rt::X86Cpuid::leaf7_ebx, 3},
+                          {"AVX2", &rt::X86Cpuid::leaf7_ebx, 5}, {"BMI2", &rt::X86Cpuid::leaf7_ebx, 8},
+                          {"LZCNT", &rt::X86Cpuid::ext1_ecx, 5}}) {
+    rt::X86Cpuid r = zen4;
+    r.*m.reg &= ~(1u << m.bit);
+    EXPECT_EQ(rt::x86_feature_bits(r), 0u) << "without " << m.name;
+  }
+  rt::X86Cpuid no_zmm = zen4;  // an OS that saves no AVX-512 state
+  no_zmm.xcr0 = 0x7;
+  EXPECT_EQ(rt::x86_feature_bits(no_zmm), kernels::kFeatureAvx2Fma);
+  rt::X86Cpuid no_xsave = zen4;
+  no_xsave.leaf1_ecx &= ~(1u << 27);
+  EXPECT_EQ(rt::x86_feature_bits(no_xsave), 0u);
+}
+
 }  // namespace
 }  // namespace attnrt::test

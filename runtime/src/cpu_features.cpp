@@ -41,26 +41,19 @@ CpuFeatures detect() {
   unsigned a7 = 0, b7 = 0, c7 = 0, d7 = 0;  // (all 0 where cpuid has no leaf 7)
   __get_cpuid_count(7, 0, &a7, &b7, &c7, &d7);
   f.uarch = x86_uarch(vendor, f.family, f.model, /*amx=*/d7 & (1u << 24));  // AMX-TILE
-  const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
-  if (!osxsave || !avx) return f;
-  unsigned xcr0_lo, xcr0_hi;
-  __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-  const bool ymm_os = (xcr0_lo & 0x6u) == 0x6u;
-  const bool zmm_os = ymm_os && (xcr0_lo & 0xe0u) == 0xe0u;
-  const bool avx2 = b7 & (1u << 5);
-  const bool avx512 = (b7 & (1u << 16)) && (b7 & (1u << 17)) && (b7 & (1u << 30)) && (b7 & (1u << 31));
-  const bool fp16 = d7 & (1u << 23);
-  const bool vnni = c7 & (1u << 11);
+  X86Cpuid r;
+  r.leaf1_ecx = c;
+  r.leaf7_ebx = b7, r.leaf7_ecx = c7, r.leaf7_edx = d7;
   unsigned a1 = 0, b1, c1, d1;
   __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
-  const bool bf16 = a1 & (1u << 5);
-  if (ymm_os && avx2 && fma) f.bits |= kFeatureAvx2Fma;
-  if (zmm_os && avx512) {
-    f.bits |= kFeatureAvx512;
-    if (bf16) f.bits |= kFeatureAvx512Bf16;
-    if (fp16) f.bits |= kFeatureAvx512Fp16;
-    if (vnni) f.bits |= kFeatureAvx512Vnni;
+  r.leaf7_1_eax = a1;
+  unsigned ae, be, ce = 0, de;
+  if (__get_cpuid(0x80000001u, &ae, &be, &ce, &de)) r.ext1_ecx = ce;
+  if ((c & (1u << 27)) && (c & (1u << 28))) {  // OSXSAVE and AVX: XGETBV runs
+    unsigned xcr0_hi;
+    __asm__("xgetbv" : "=a"(r.xcr0), "=d"(xcr0_hi) : "c"(0));
   }
+  f.bits = x86_feature_bits(r);
 #elif defined(__aarch64__) && defined(__linux__)
   if (getauxval(AT_HWCAP) & HWCAP_CPUID) {  // the kernel emulates MIDR_EL1 for user space
     std::uint64_t midr;
@@ -80,6 +73,28 @@ CpuFeatures detect() {
 }
 
 }  // namespace
+
+std::uint32_t x86_feature_bits(const X86Cpuid& r) {
+  const auto bit = [](std::uint32_t reg, int i) { return (reg >> i & 1u) != 0; };
+  if (!bit(r.leaf1_ecx, 27) || !bit(r.leaf1_ecx, 28)) return 0;  // OSXSAVE, AVX
+  const bool ymm_os = (r.xcr0 & 0x6u) == 0x6u;
+  const bool zmm_os = ymm_os && (r.xcr0 & 0xe0u) == 0xe0u;
+  // x86-64-v3, as the avx2 and generic_v3 sets are compiled (-mf16c,
+  // -march=x86-64-v3): AVX2, FMA, F16C, MOVBE, BMI1, BMI2, LZCNT.
+  const bool v3 = bit(r.leaf7_ebx, 5) && bit(r.leaf1_ecx, 12) && bit(r.leaf1_ecx, 29) && bit(r.leaf1_ecx, 22) &&
+                  bit(r.leaf7_ebx, 3) && bit(r.leaf7_ebx, 8) && bit(r.ext1_ecx, 5);
+  const bool avx512 = bit(r.leaf7_ebx, 16) && bit(r.leaf7_ebx, 17) && bit(r.leaf7_ebx, 30) && bit(r.leaf7_ebx, 31);
+  std::uint32_t bits = 0;
+  if (ymm_os && v3) bits |= kFeatureAvx2Fma;
+  // The AVX-512 sets are compiled with FMA and F16C too: v3 CPUs all.
+  if (zmm_os && avx512 && v3) {
+    bits |= kFeatureAvx512;
+    if (bit(r.leaf7_1_eax, 5)) bits |= kFeatureAvx512Bf16;
+    if (bit(r.leaf7_edx, 23)) bits |= kFeatureAvx512Fp16;
+    if (bit(r.leaf7_ecx, 11)) bits |= kFeatureAvx512Vnni;
+  }
+  return bits;
+}
 
 std::string CpuFeatures::describe() const {
   std::string s;

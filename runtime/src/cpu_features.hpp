@@ -22,4 +22,15 @@ struct CpuFeatures {
 
 const CpuFeatures& cpu_features();
 
+// The registers x86 feature detection reads: cpuid leaf 1 ECX, leaf 7
+// (subleaf 0 EBX/ECX/EDX, subleaf 1 EAX), leaf 0x80000001 ECX, and XCR0
+// (the register state the OS saves).
+struct X86Cpuid {
+  std::uint32_t leaf1_ecx = 0, leaf7_ebx = 0, leaf7_ecx = 0, leaf7_edx = 0, leaf7_1_eax = 0, ext1_ecx = 0;
+  std::uint32_t xcr0 = 0;
+};
+// The kernels::CpuFeature bits of those registers: a set's bit only where
+// the CPU has every instruction its sources are compiled for.
+std::uint32_t x86_feature_bits(const X86Cpuid& r);
+
 }  // namespace attnrt::rt
