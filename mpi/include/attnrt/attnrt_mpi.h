@@ -5,7 +5,9 @@
  * Every call is collective over `comm`: all ranks call it with shards of the
  * same shape and the same parameters. Arguments are checked on all ranks
  * together before any K/V moves, so a bad argument on one rank gives the
- * same error on every rank instead of a hang. */
+ * same error on every rank instead of a hang. That needs every rank to call
+ * on the same communicator: one that passes MPI_COMM_NULL, another
+ * communicator or never calls cannot be heard, and the others wait. */
 #ifndef ATTNRT_MPI_H
 #define ATTNRT_MPI_H
 
@@ -49,7 +51,8 @@ typedef struct attnrt_mpi_params {
   /* The global problem's parameters: scale, causal, align (of the global
    * M x N problem), softcap, precision, strategy, and lse: NULL or fp32
    * [B, Hq, m, 1] for this rank's rows. Not sharded (must stay unset):
-   * window, kv_lens, bias, alibi_slopes, sinks, varlen and paged inputs. */
+   * window, kv_lens, bias, alibi_slopes, sinks, varlen and paged inputs, and
+   * quantized K/V (k_scale, v_scale; k and v int8 or fp8). */
   attnrt_params attn;
   attnrt_mpi_layout layout;
   attnrt_runtime* runtime;  /* NULL = the process-wide default runtime */
@@ -66,7 +69,8 @@ ATTNRT_API attnrt_status attnrt_mpi_forward(MPI_Comm comm, const attnrt_tensor* 
                                             const attnrt_tensor* v, const attnrt_tensor* o,
                                             const attnrt_mpi_params* params);
 
-/* Message of the last failed attnrt_mpi_* call on this thread ("" if none). */
+/* Message of the last attnrt_mpi_* call on this thread: its error, or "" if
+ * it succeeded. */
 ATTNRT_API const char* attnrt_mpi_last_error(void);
 
 /* A runtime for this rank, placed by its rank on the node (collective over

@@ -42,7 +42,7 @@ typedef enum attnrt_dtype {
 /* A 4-D view [batch, heads, seq, head_dim] with element strides for the first
  * three dimensions; head_dim is contiguous. BHSD and BSHD layouts and views
  * into a larger KV cache are just different strides. A stride of 0 is allowed
- * on inputs (broadcast) but never on outputs. */
+ * on inputs (broadcast); on outputs only over a dimension of size 1. */
 typedef struct attnrt_tensor {
   void* data;
   attnrt_dtype dtype;
@@ -127,7 +127,7 @@ typedef struct attnrt_config {
   const char* domains;      /* NULL = all; e.g. "0-3" or "1,3" */
   const char* bind;         /* NULL = default; "core", "domain" or "none" */
   const char* topology;     /* NULL = this machine; hwloc XML path or synthetic string */
-  int verbose;              /* 1 = one line per call on stderr */
+  int verbose;              /* 1 = a report when made, one line per call, on stderr */
 } attnrt_config;
 
 /* Fills config from the environment. Returns ATTNRT_CONFIG_ERROR (message via
@@ -153,7 +153,7 @@ ATTNRT_API attnrt_status attnrt_attention_forward(const attnrt_tensor* q, const 
                                                   const attnrt_tensor* v, const attnrt_tensor* o,
                                                   const attnrt_params* params);
 
-/* Message of the last failed call on this thread ("" if none). Names the
+/* Message of the last call on this thread: "" if it succeeded, else the
  * argument and the rule it broke, e.g. "k.heads (6) must divide q.heads (16)". */
 ATTNRT_API const char* attnrt_last_error(void);
 
@@ -163,7 +163,8 @@ ATTNRT_API const char* attnrt_last_error(void);
 ATTNRT_API const char* attnrt_runtime_isa(const attnrt_runtime* runtime);
 /* Name of the kernel set the runtime runs for inputs of `dtype` (the sets of
  * fp16 and bf16 may differ from fp32's, e.g. where only some have a native
- * dot product). "" if runtime is NULL or dtype is not an attnrt_dtype. The
+ * dot product). "" if runtime is NULL or dtype is not one q may have (F32,
+ * F16, BF16). The
  * string lives as long as the process. */
 ATTNRT_API const char* attnrt_runtime_kernel_set(const attnrt_runtime* runtime, attnrt_dtype dtype);
 ATTNRT_API int attnrt_runtime_num_threads(const attnrt_runtime* runtime);
