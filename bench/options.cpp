@@ -138,8 +138,8 @@ const char* usage() {
 Times attnrt against a BLAS baseline and against its own GEMM-only ceiling
 (the same plan with the softmax replaced by identity) in the same run,
 checks sampled rows against the double-precision reference, and reports
-GFLOP/s, the share of this machine's FMA peak and of one core's read
-bandwidth, the softmax overhead (1 - attnrt/ceiling GFLOP/s; negative
+GFLOP/s, the share of this machine's FMA peak and of the read bandwidth
+of as many cores as threads reading at once, the softmax overhead (1 - attnrt/ceiling GFLOP/s; negative
 where the ceiling's stand-in for exp2, a scalar copy of the scores into P
 panels, costs more than attnrt's exp2 itself: not a bound there) and the plan
 each call ran: kernel set, strategy, mb, nb, stage bytes, pipe_ahead, direct

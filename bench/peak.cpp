@@ -277,7 +277,8 @@ double ReadProbe::best_of(int samples) {
 }
 
 PeakProbe::PeakProbe(int threads, bool bf16)
-    : fp32_(best_fp32_loop(), threads), read_(std::size_t{512} << 20, std::size_t{256} << 20) {
+    : fp32_(best_fp32_loop(), threads), read_(std::size_t{512} << 20, std::size_t{256} << 20, threads),
+      threads_(std::max(1, threads)) {
   if (const auto loop = bf16 ? bf16_dot_loop() : std::nullopt) bf16_.emplace(*loop, threads);
 }
 
@@ -289,11 +290,11 @@ double PeakProbe::compute_flops_per_sample(Arithmetic a) const {
   return a == Arithmetic::bf16_dot && bf16_ ? bf16_->flops_per_sample() : fp32_.flops_per_sample();
 }
 
-double PeakProbe::sample_read_gbps() { return read_.sample_gbps(); }
+double PeakProbe::sample_read_gbps() { return threads_ * read_.sample_gbps(); }
 
 Peaks PeakProbe::best_of(int trials) {
   return {fp32_.best_of(trials), bf16_ ? std::optional(bf16_->best_of(trials)) : std::nullopt,
-          read_.best_of(trials)};
+          threads_ * read_.best_of(trials)};
 }
 
 Peaks measure_peaks(int threads, bool bf16) { return PeakProbe(threads, bf16).best_of(kPeakTrials); }

@@ -41,7 +41,7 @@ inline constexpr int kPeakTrials = 5;
 struct Peaks {
   ComputePeak fp32;                 // FP32 FMA
   std::optional<ComputePeak> bf16;  // bf16 dot product (vdpbf16ps): only when asked for and the CPU has it
-  double read_gbps;                 // one core
+  double read_gbps;                 // the run's threads reading at once (one core each)
 };
 Peaks measure_peaks(int threads, bool bf16);
 void keep_best(Peaks& best, const Peaks& again);
@@ -150,18 +150,22 @@ class ReadProbe {
 class PeakProbe {
  public:
   // Calibrates the fp32 FMA loop, the bf16 dot loop when `bf16` and the CPU
-  // has it, and sets up a 512 MiB read buffer read 256 MiB per sample.
+  // has it, and sets up a 512 MiB read buffer read 256 MiB per sample, by
+  // `threads` threads at once: a call on that many workers is held to what
+  // that many cores read together (each core's bytes per CPU second, times
+  // the threads), not to one core's bandwidth.
   PeakProbe(int threads, bool bf16);
   // One trial (~30-60 ms) of the loop of arithmetic a (as peak_for()).
   double sample_compute_gflops(Arithmetic a) const;
   double compute_flops_per_sample(Arithmetic a) const;
-  double sample_read_gbps();  // one core, ~15-30 ms
+  double sample_read_gbps();  // the threads at once, ~15-30 ms
   Peaks best_of(int trials);  // the run-level figures, as measure_peaks
 
  private:
   ComputeProbe fp32_;
   std::optional<ComputeProbe> bf16_;
   ReadProbe read_;
+  int threads_;
 };
 
 // The peak a shape's % is taken against: that of the arithmetic its kernel set ran.

@@ -115,12 +115,14 @@ void print_header(const RunInfo& run) {
               attnrt_version(), run.kernel_sets.c_str(), run.threads, run.strategy.c_str(), run.precision.c_str(),
               run.reps);
   std::printf("%%peak, %%bw: peak sampled after every rep, median of per-rep ratios (peak: GFLOP/s of the "
-              "dtype's arithmetic on %d threads, and read GB/s of 1 core, per thread CPU second; the shape's "
-              "median sample); %%cyc: the same by user-mode cycles of the call and of the loop (perf events)\n",
+              "dtype's arithmetic on %d threads, and read GB/s of as many cores reading at once, per thread CPU "
+              "second; the shape's median sample); %%cyc: the same by user-mode cycles of the call and of the "
+              "loop (perf events)\n",
               run.threads);
   std::printf("run-level peak (best of start and end of this run): %s", describe(run.peaks.fp32).c_str());
   if (run.peaks.bf16) std::printf(", %s", describe(*run.peaks.bf16).c_str());
-  std::printf("; read bandwidth %.1f GB/s (1 core); buffers on %s\n", run.peaks.read_gbps, page_backing().c_str());
+  std::printf("; read bandwidth %.1f GB/s (%d %s at once); buffers on %s\n", run.peaks.read_gbps, run.threads,
+              run.threads == 1 ? "core" : "cores", page_backing().c_str());
   std::printf("ceiling: the same plan with the softmax replaced by identity (GEMMs only); "
               "softmax = 1 - attnrt/ceiling GFLOP/s\n");
   std::printf("baseline: %s\n", run.baseline.c_str());
