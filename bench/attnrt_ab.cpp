@@ -70,9 +70,13 @@ bool load(const char* path, Library* lib) {
   return true;
 }
 
+// Interpolated between the two nearest samples (for an even count, the
+// median is the mean of the middle two).
 double quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
+  const double at = q * static_cast<double>(v.size() - 1);
+  const std::size_t lo = static_cast<std::size_t>(at), hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (at - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
 int usage() {
