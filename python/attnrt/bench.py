@@ -1,8 +1,10 @@
 """python -m attnrt.bench: attnrt through Python on the target shapes
 (bench/shapes/targets.txt, the set attnrt-bench times) against
 torch.nn.functional.scaled_dot_product_attention when torch is installed,
-and a numpy float32 softmax(Q·Kᵀ)·V that also checks the result; one and two
-threads, float32 and bfloat16, GFLOP/s and attnrt's ratio, in one run.
+and a numpy float32 softmax(Q·Kᵀ)·V, whose largest difference from attnrt's
+output is printed (no tolerance: the checks against the double reference
+are the test suite's); one and two threads, float32 and bfloat16, GFLOP/s
+and attnrt's ratio, in one run.
 
 python -m attnrt.bench --overhead: the calling overhead, a B1 H1 M1 N1 D64
 call from Python against the same call timed from C++ (median of many).
