@@ -131,7 +131,7 @@ void register_exp2_array(const char* isa, Exp2Array fn, std::uint32_t needs) {
   if (const auto bf16 = bf16_dot_loop())
     benchmark::RegisterBenchmark("peak/bf16_dot", peak_loop, *bf16, Arithmetic::bf16_dot);
 #ifdef ATTNRT_HAVE_AVX2
-  register_exp2_array("avx2", kernels::avx2::exp2_array, kernels::kFeatureAvx2Fma);
+  register_exp2_array("avx2", kernels::avx2::exp2_array, kernels::kFeatureX86V3);
 #endif
 #ifdef ATTNRT_HAVE_AVX512
   register_exp2_array("avx512", kernels::avx512::exp2_array, kernels::kFeatureAvx512);

@@ -43,7 +43,7 @@ inline constexpr std::size_t dtype_size(DType t) { return t == DType::f32 ? 4 : 
 // CPU features a kernel set needs; the runtime detects them, kernels do not.
 enum CpuFeature : std::uint32_t {
   kFeatureNone = 0,
-  kFeatureAvx2Fma = 1u << 0,     // x86-64-v3 (AVX2, FMA3, F16C, MOVBE, BMI1/2, LZCNT) + OS-enabled YMM state
+  kFeatureX86V3 = 1u << 0,       // x86-64-v3 (AVX2, FMA3, F16C, MOVBE, BMI1/2, LZCNT) + OS-enabled YMM state
   kFeatureAvx512 = 1u << 1,      // AVX-512 F/BW/DQ/VL + OS-enabled ZMM state
   kFeatureAvx512Bf16 = 1u << 2,  // AVX512_BF16 (vdpbf16ps)
   kFeatureAvx512Fp16 = 1u << 3,  // AVX512_FP16

@@ -253,7 +253,7 @@ TEST(CpuFeatures, X86SetsNeedEveryInstructionTheyAreCompiledFor) {
   zen4.leaf7_1_eax = 1u << 5;
   zen4.ext1_ecx = 1u << 5;
   zen4.xcr0 = 0xe7;
-  const std::uint32_t all = kernels::kFeatureAvx2Fma | kernels::kFeatureAvx512 | kernels::kFeatureAvx512Bf16 |
+  const std::uint32_t all = kernels::kFeatureX86V3 | kernels::kFeatureAvx512 | kernels::kFeatureAvx512Bf16 |
                             kernels::kFeatureAvx512Vnni;
   EXPECT_EQ(rt::x86_feature_bits(zen4), all);
   struct Missing {
@@ -271,7 +271,7 @@ TEST(CpuFeatures, X86SetsNeedEveryInstructionTheyAreCompiledFor) {
   }
   rt::X86Cpuid no_zmm = zen4;  // an OS that saves no AVX-512 state
   no_zmm.xcr0 = 0x7;
-  EXPECT_EQ(rt::x86_feature_bits(no_zmm), kernels::kFeatureAvx2Fma);
+  EXPECT_EQ(rt::x86_feature_bits(no_zmm), kernels::kFeatureX86V3);
   rt::X86Cpuid no_xsave = zen4;
   no_xsave.leaf1_ecx &= ~(1u << 27);
   EXPECT_EQ(rt::x86_feature_bits(no_xsave), 0u);

@@ -193,9 +193,9 @@ INSTANTIATE_TEST_SUITE_P(Isas, X86Exp2,
                              Exp2Case{"avx512", kernels::kFeatureNone, kernels::avx512::exp2_array}
 #else
 #ifdef ATTNRT_HAVE_AVX2
-                             Exp2Case{"avx2", kernels::kFeatureAvx2Fma, kernels::avx2::exp2_array},
+                             Exp2Case{"avx2", kernels::kFeatureX86V3, kernels::avx2::exp2_array},
 #else
-                             Exp2Case{"avx2", kernels::kFeatureAvx2Fma, nullptr},
+                             Exp2Case{"avx2", kernels::kFeatureX86V3, nullptr},
 #endif
 #ifdef ATTNRT_HAVE_AVX512
                              Exp2Case{"avx512", kernels::kFeatureAvx512,

@@ -92,7 +92,7 @@ constexpr KernelSet make_set(DType t) {
   return KernelSet{
       .name = "avx2",
       .dtype = t,
-      .requires_cpu = kFeatureAvx2Fma,
+      .requires_cpu = kFeatureX86V3,
       .mr = kMr,
       .nr = kNr,
       .nv = kNv,

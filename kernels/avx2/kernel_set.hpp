@@ -12,7 +12,7 @@ namespace attnrt::kernels::avx2 {
 const KernelSet* kernel_set(DType t);
 
 // y[i] = exp2(x[i]) with the sets' vector exp2, for tests and benchmarks.
-// Needs kFeatureAvx2Fma.
+// Needs kFeatureX86V3.
 void exp2_array(const float* x, float* y, std::int64_t n, Exp2Precision precision);
 
 }  // namespace attnrt::kernels::avx2

@@ -85,7 +85,7 @@ std::uint32_t x86_feature_bits(const X86Cpuid& r) {
                   bit(r.leaf7_ebx, 3) && bit(r.leaf7_ebx, 8) && bit(r.ext1_ecx, 5);
   const bool avx512 = bit(r.leaf7_ebx, 16) && bit(r.leaf7_ebx, 17) && bit(r.leaf7_ebx, 30) && bit(r.leaf7_ebx, 31);
   std::uint32_t bits = 0;
-  if (ymm_os && v3) bits |= kFeatureAvx2Fma;
+  if (ymm_os && v3) bits |= kFeatureX86V3;
   // The AVX-512 sets are compiled with FMA and F16C too: v3 CPUs all.
   if (zmm_os && avx512 && v3) {
     bits |= kFeatureAvx512;
@@ -103,7 +103,7 @@ std::string CpuFeatures::describe() const {
     if (!s.empty()) s += ',';
     s += name;
   };
-  add(kFeatureAvx2Fma, "avx2+fma");
+  add(kFeatureX86V3, "x86-64-v3");
   add(kFeatureAvx512, "avx512");
   add(kFeatureAvx512Bf16, "avx512_bf16");
   add(kFeatureAvx512Fp16, "avx512_fp16");
