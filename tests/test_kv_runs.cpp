@@ -163,8 +163,9 @@ TEST(KvRuns, SpanningCallsListTheirKeysAndTheRowsAfter) {
 
 // Dense K/V: one run of all the keys in place, its rows after it in
 // memory, left to the hardware prefetchers (RowsAfter::by_hardware) only
-// where the CPU's row asks (KvRunOptions::dense_by_hardware); paged runs
-// never, whatever the option says (the kernels must prefetch across pages).
+// where the CPU's row asks (KvRunOptions::dense_by_hardware) and the rows
+// are less than a memory page apart; paged runs never, whatever the option
+// says (the kernels must prefetch across pages).
 TEST(KvRuns, DenseRunsAreLeftToTheHardwareOnlyWhenAsked) {
   for (const bool by_hardware : {false, true}) {
     SCOPED_TRACE(by_hardware ? "dense by hardware" : "dense prefetched");
@@ -181,6 +182,16 @@ TEST(KvRuns, DenseRunsAreLeftToTheHardwareOnlyWhenAsked) {
       EXPECT_EQ(r.next.by_hardware, by_hardware);
     }, {.dense_by_hardware = by_hardware});
     EXPECT_EQ(runs, 1);
+    // Rows a memory page (4 KiB) apart or more, as in K/V [B, N, H, D] of
+    // many heads: prefetched by the kernels whatever the option says.
+    for (const std::int64_t ld : {std::int64_t{1024}, std::int64_t{1000}, std::int64_t{1023}}) {
+      kernels::HeadProblem strided = dense;
+      strided.ldv = ld;
+      const bool hardware = by_hardware && ld * static_cast<std::int64_t>(sizeof(float)) < 4096;
+      kernels::for_each_kv_run(strided, KvSide::v, 0, 8, 16, nullptr, [&](const KvRun& r) {
+        EXPECT_EQ(r.next.by_hardware, hardware) << "rows " << ld << " floats apart";
+      }, {.dense_by_hardware = by_hardware});
+    }
     std::vector<std::byte> stage(16 * kDim * sizeof(float));
     for (const bool span : {false, true})
       kernels::for_each_kv_run(t.p, KvSide::k, 3, kKeys - 3, 16, stage.data(), [&](const KvRun& r) {
