@@ -11,15 +11,18 @@
 //
 //   attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]
 //             [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--fast]
-//             [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--page-size P] [--pairs P] [--offset F]
+//             [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--page-size P] [--kv-layout heads|tokens]
+//             [--pairs P] [--offset F]
 //
-// BHSD (fp32 unless --dtype), default scale, the accurate exp2 unless
+// BHSD (fp32 unless --dtype; K and V [B, N, Hkv, D] with --kv-layout
+// tokens, as FlashAttention lays them out), default scale, the accurate exp2 unless
 // --fast (ATTNRT_EXP2_FAST); each tensor starts on a 64-byte
 // boundary, as a framework's allocator hands them out, or F elements past
 // one (--offset); K and V quantized with --kv-dtype (int8: a scale per
 // key and KV head; fp8: one per KV head), in a paged cache with
-// --page-size (pools [pages, Hkv, P, D], each sequence's pages shuffled
-// across the pool, as attnrt-bench --page-size keeps them); threads as
+// --page-size (pools [pages, Hkv, P, D], or [pages, P, Hkv, D] with
+// --kv-layout tokens, each sequence's pages shuffled across the pool, as
+// attnrt-bench --page-size keeps them); threads as
 // ATTNRT_NUM_THREADS says. Prints the
 // median speed of B over A (> 1: B is faster) with its quartiles, and each
 // build's best and median GFLOP/s. Exit 1 when a library fails to load or a
@@ -83,7 +86,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: attnrt-ab LIB_A LIB_B [--batch B] [--heads H] [--kv-heads HKV] [--q-len M]\n"
                "                 [--kv-len N] [--head-dim D] [--dtype fp32|fp16|bf16] [--causal] [--fast]\n"
-               "                 [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--page-size P] [--pairs P] [--offset F]\n");
+               "                 [--kv-dtype int8|fp8_e4m3|fp8_e5m2] [--page-size P] [--kv-layout heads|tokens]\n"
+               "                 [--pairs P] [--offset F]\n");
   return 2;
 }
 
@@ -149,6 +153,7 @@ int run(int argc, char** argv) {
   int causal = 0, fast = 0, pairs = 16, offset = 0;
   std::int64_t page_size = 0;  // 0: dense K/V
   attnrt_dtype dtype = ATTNRT_F32, kv_dtype = ATTNRT_F32;  // kv_dtype F32: as dtype
+  bool kv_tokens = false;  // K, V (and int8 scales) [B, N, Hkv, D] rather than [B, Hkv, N, D]
   for (int i = 3; i < argc; ++i) {
     const std::string opt = argv[i];
     if (opt == "--causal" || opt == "--fast") {
@@ -170,6 +175,12 @@ int run(int argc, char** argv) {
       else if (name == "fp8_e4m3") kv_dtype = ATTNRT_F8_E4M3;
       else if (name == "fp8_e5m2") kv_dtype = ATTNRT_F8_E5M2;
       else return usage();
+      continue;
+    }
+    if (opt == "--kv-layout") {
+      const std::string name = argv[++i];
+      if (name == "heads" || name == "tokens") kv_tokens = name == "tokens";
+      else return bad_option(opt, name.c_str(), "heads or tokens");
       continue;
     }
     const char* text = argv[++i];
@@ -222,19 +233,21 @@ int run(int argc, char** argv) {
   const std::vector<std::int64_t> kv_lens(static_cast<std::size_t>(b), n);
   Elements q(dtype, b * h * m * d, offset, pattern(7, 13)), k(kv, kv_b * hkv * kv_s * d, offset, pattern(5, 11)),
       v(kv, kv_b * hkv * kv_s * d, offset, pattern(3, 17)), o(dtype, b * h * m * d, offset, pattern(0, 1));
-  // int8: a scale per key and KV head [B, Hkv, N, 1] (paged [pages, Hkv, P, 1]);
+  // int8: a scale per key and KV head [B, Hkv, N, 1] (paged [pages, Hkv, P, 1]; laid
+  // out as K and V);
   // fp8: one per KV head [1, Hkv, 1, 1].
   const bool per_key = kv_dtype == ATTNRT_I8;
   const std::int64_t scale_b = per_key ? kv_b : 1, scale_n = per_key ? kv_s : 1;
   Elements ks(ATTNRT_F32, scale_b * hkv * scale_n, 0, pattern(3, 7)), vs(ATTNRT_F32, scale_b * hkv * scale_n, 0, pattern(2, 5));
   const auto tensor = [&](Elements& x, attnrt_dtype t, std::int64_t bs, std::int64_t heads, std::int64_t s,
-                          std::int64_t dim) {
-    return attnrt_tensor{x.data(), t, {bs, heads, s, dim}, {heads * s * dim, s * dim, dim}};
+                          std::int64_t dim, bool tokens = false) {
+    return tokens ? attnrt_tensor{x.data(), t, {bs, heads, s, dim}, {s * heads * dim, dim, heads * dim}}
+                  : attnrt_tensor{x.data(), t, {bs, heads, s, dim}, {heads * s * dim, s * dim, dim}};
   };
-  const attnrt_tensor tq = tensor(q, dtype, b, h, m, d), tk = tensor(k, kv, kv_b, hkv, kv_s, d),
-                      tv = tensor(v, kv, kv_b, hkv, kv_s, d), to = tensor(o, dtype, b, h, m, d),
-                      tks = tensor(ks, ATTNRT_F32, scale_b, hkv, scale_n, 1),
-                      tvs = tensor(vs, ATTNRT_F32, scale_b, hkv, scale_n, 1);
+  const attnrt_tensor tq = tensor(q, dtype, b, h, m, d), tk = tensor(k, kv, kv_b, hkv, kv_s, d, kv_tokens),
+                      tv = tensor(v, kv, kv_b, hkv, kv_s, d, kv_tokens), to = tensor(o, dtype, b, h, m, d),
+                      tks = tensor(ks, ATTNRT_F32, scale_b, hkv, scale_n, 1, kv_tokens && per_key),
+                      tvs = tensor(vs, ATTNRT_F32, scale_b, hkv, scale_n, 1, kv_tokens && per_key);
   attnrt_params params;
   lib[0].params_init(&params);
   if (quantized) params.k_scale = &tks, params.v_scale = &tvs;
@@ -272,7 +285,7 @@ int run(int argc, char** argv) {
                         : kv_dtype == ATTNRT_F8_E4M3 ? " fp8_e4m3 K/V"
                         : kv_dtype == ATTNRT_F8_E5M2 ? " fp8_e5m2 K/V"
                                                      : "";
-  const std::string paged = page_size > 0 ? " paged " + std::to_string(page_size) : "";
+  const std::string paged = (page_size > 0 ? " paged " + std::to_string(page_size) : "") + (kv_tokens ? ", K/V by token" : "");
   std::printf("B%lld H%lld/%lld M%lld N%lld D%lld %s%s%s%s%s, %d pairs\n", static_cast<long long>(b),
               static_cast<long long>(h), static_cast<long long>(hkv), static_cast<long long>(m), static_cast<long long>(n),
               static_cast<long long>(d), dtype_name, kv_name, paged.c_str(), causal ? " causal" : "", fast ? " fast" : "",

@@ -51,18 +51,24 @@ std::optional<LayoutReads> time_layout_reads(const Pool& k, const Pool& v, const
   const std::int64_t heads = k.view.shape[1], ps = k.view.shape[2];
   const std::int64_t batch = static_cast<std::int64_t>(table.size()) / slots;
   const std::int64_t row = k.view.shape[3] * static_cast<std::int64_t>(dtype_bytes(k.view.dtype));
-  const std::int64_t block = kReadBlockFloats * sizeof(float), piece = ps * row;
-  // (Whole pages and dense rows alike: n a multiple of the page size.)
-  if (piece % block != 0 || n % ps != 0 || dense_k.stride[2] * static_cast<std::int64_t>(dtype_bytes(k.view.dtype)) != row ||
-      v.view.shape[3] != k.view.shape[3])
-    return std::nullopt;
   const std::int64_t esz = static_cast<std::int64_t>(dtype_bytes(k.view.dtype));
+  // A head's keys in a page: one piece of ps rows where they follow each
+  // other ([pages, Hkv, P, D]), else ps pieces of a row ([pages, P, Hkv, D]).
+  const bool whole = k.view.stride[2] * esz == row;
+  const std::int64_t block = kReadBlockFloats * sizeof(float), piece = whole ? ps * row : row;
+  const std::int64_t per_page = whole ? 1 : ps, page = heads * ps * row;
+  // (Whole pages and dense rows alike: n a multiple of the page size.)
+  if (piece % block != 0 || n % ps != 0 || dense_k.stride[2] * esz != row || v.view.shape[3] != k.view.shape[3] ||
+      v.view.stride[2] != k.view.stride[2])
+    return std::nullopt;
   const auto paged = [&] {
     for (std::int64_t b = 0; b < batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h)
         for (const Pool* pool : {&k, &v})
-          read_pieces(slots, piece, [&](std::int64_t s) {
-            return at(pool->buffer.data(), ((table[b * slots + s] * heads + h) * ps) * row);
+          read_pieces(slots * per_page, piece, [&](std::int64_t s) {
+            const std::int64_t key = s % per_page;  // within the page, where a piece is a row
+            return at(pool->buffer.data(), table[b * slots + s / per_page] * page +
+                                               (h * pool->view.stride[1] + key * pool->view.stride[2]) * esz);
           });
   };
   const auto contiguous = [&] {
@@ -75,8 +81,7 @@ std::optional<LayoutReads> time_layout_reads(const Pool& k, const Pool& v, const
   const auto page_major = [&] {
     for (std::int64_t b = 0; b < batch; ++b)
       for (const Pool* pool : {&k, &v})
-        read_pieces(slots, heads * piece,
-                    [&](std::int64_t s) { return at(pool->buffer.data(), table[b * slots + s] * heads * piece); });
+        read_pieces(slots, page, [&](std::int64_t s) { return at(pool->buffer.data(), table[b * slots + s] * page); });
   };
   std::vector<double> t[3];
   for (int r = 0; r < reps; ++r) {

@@ -22,8 +22,10 @@ struct LayoutReads {
 };
 
 // Times the three passes in turns, `reps` each, prefetching into L2 ahead
-// of the reads as the kernels do. None where a piece is not whole 128-byte
-// blocks (the read loop's unit) or the sequences end inside a page.
+// of the reads as the kernels do. A head's piece of a page is its rows
+// where they follow each other, else each row. None where a piece is not
+// whole 128-byte blocks (the read loop's unit) or the sequences end inside
+// a page.
 std::optional<LayoutReads> time_layout_reads(const Pool& k, const Pool& v, const Tensor& dense_k,
                                              const Tensor& dense_v, const std::vector<std::int32_t>& table,
                                              std::int64_t slots, std::int64_t n, int reps);

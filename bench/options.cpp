@@ -31,6 +31,7 @@ Options parse_options(int argc, const char* const* argv) {
   Options o;
   ShapeOptions shape;
   bool lengths_given = false;  // --batch, --q-len or --kv-len, which --varlen replaces
+  bool page_layout_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i], value;
     bool has_value = false;
@@ -95,6 +96,13 @@ Options parse_options(int argc, const char* const* argv) {
       }
     }
     else if (arg == "--page-size") o.page_size = positive(arg, next(), 256);
+    else if (arg == "--page-layout") {
+      const std::string_view l = next();
+      if (l == "heads") o.pages_token_major = false;
+      else if (l == "tokens") o.pages_token_major = true;
+      else throw UsageError("--page-layout expects heads|tokens, got '" + std::string(l) + "'");
+      page_layout_given = true;
+    }
     else if (arg == "--huge-pages") { flag(); o.huge_pages = true; }
     else if (arg == "--kv-dtype") {
       const std::string_view t = next();
@@ -120,6 +128,7 @@ Options parse_options(int argc, const char* const* argv) {
   if (!o.varlen.empty() && lengths_given)
     throw UsageError("--varlen gives the sequences and their lengths: not with --batch, --q-len or --kv-len");
   const bool quant = o.kv_dtype != DType::f32;
+  if (page_layout_given && !o.page_size) throw UsageError("--page-layout needs --page-size");
   if (o.page_size && (o.tune || o.json || !o.shapes_file.empty() || (!o.varlen.empty() && !quant)))
     throw UsageError("--page-size runs its own paged call: not with --tune, --json, --shapes or --varlen "
                      "(but with --kv-dtype --varlen)");
@@ -179,6 +188,9 @@ Run:
   --page-size P     the shape's call on a paged K/V cache (pages of P keys,
                     1 to 256, shuffled; a block table per sequence) beside
                     the same call on contiguous K/V, timed alternately
+  --page-layout L   heads: pools [pages, Hkv, P, D], each head's piece of a
+                    page whole (vLLM's; the default); tokens: [pages, P,
+                    Hkv, D], a page's keys each with all heads (FlashAttention's)
   --huge-pages      Q, K, V, O, page pools and the bandwidth probe's buffer
                     (those of 2 MiB or more) advised into transparent huge
                     pages, as a server would back its KV cache; the reports

@@ -32,6 +32,7 @@ struct Options {
   std::vector<std::int64_t> varlen;  // --varlen: per-sequence lengths of one packed call (bench/varlen.hpp)
   bool huge_pages = false;           // --huge-pages (bench/workload.hpp)
   std::int64_t page_size = 0;        // --page-size: the call on a paged K/V cache too (bench/paged.hpp)
+  bool pages_token_major = false;    // --page-layout tokens: pools [pages, P, Hkv, D], not [pages, Hkv, P, D]
   DType kv_dtype = DType::f32;       // --kv-dtype: quantized K/V beside bf16 and fp32 (bench/quant_kv.hpp); f32 = off
   bool help = false;
 };

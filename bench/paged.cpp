@@ -18,12 +18,14 @@
 namespace attnrt::bench {
 
 Pool pool_of(const Tensor& dense, std::int64_t pages, std::int64_t ps, const std::vector<std::int32_t>& table,
-             std::int64_t slots, const std::vector<std::int32_t>* cu) {
+             std::int64_t slots, const std::vector<std::int32_t>* cu, bool token_major) {
   const std::int64_t H = dense.shape[1], dim = dense.shape[3];
   const std::int64_t B = cu ? static_cast<std::int64_t>(cu->size()) - 1 : dense.shape[0];
   const std::size_t esz = dtype_bytes(dense.dtype), row = static_cast<std::size_t>(dim) * esz;
   Pool p{Buffer(static_cast<std::size_t>(pages * H * ps) * row), {}};
-  p.view = Tensor{p.buffer.data(), dense.dtype, {pages, H, ps, dim}, {H * ps * dim, ps * dim, dim}};
+  // Rows a head apart and a key apart within a page.
+  const std::int64_t head_rows = token_major ? 1 : ps, key_rows = token_major ? H : 1;
+  p.view = Tensor{p.buffer.data(), dense.dtype, {pages, H, ps, dim}, {H * ps * dim, head_rows * dim, key_rows * dim}};
   std::memset(p.buffer.data(), 0xff, p.buffer.bytes());  // NaN in every slot no key uses
   for (std::int64_t b = 0; b < B; ++b) {
     // Sequence b: keys [0, n) at rows [r0, r0 + n) of batch item `batch`.
@@ -31,7 +33,7 @@ Pool pool_of(const Tensor& dense, std::int64_t pages, std::int64_t ps, const std
     for (std::int64_t h = 0; h < H; ++h)
       for (std::int64_t j = 0; j < n; ++j) {
         const std::int64_t page = table[b * slots + j / ps], at = batch * dense.stride[0] + h * dense.stride[1];
-        std::memcpy(static_cast<char*>(p.buffer.data()) + ((page * H + h) * ps + j % ps) * row,
+        std::memcpy(static_cast<char*>(p.buffer.data()) + (page * H * ps + h * head_rows + j % ps * key_rows) * row,
                     static_cast<const char*>(dense.data) + (at + (r0 + j) * dense.stride[2]) * esz, row);
       }
   }
@@ -50,7 +52,9 @@ int run_paged(Engine& engine, const Options& opt) {
   const Workload w(shape);
   const std::int64_t ps = opt.page_size, slots = (shape.kv_len + ps - 1) / ps, pages = shape.batch * slots;
   const std::vector<std::int32_t> table = shuffled_table(shape.batch, slots);
-  const Pool k = pool_of(w.k(), pages, ps, table, slots), v = pool_of(w.v(), pages, ps, table, slots);
+  const bool tokens = opt.pages_token_major;
+  const Pool k = pool_of(w.k(), pages, ps, table, slots, nullptr, tokens),
+             v = pool_of(w.v(), pages, ps, table, slots, nullptr, tokens);
   const std::vector<std::int64_t> kv_lens(shape.batch, shape.kv_len);
 
   const attnrt_params dense_p = call_params(opt, shape);
@@ -75,8 +79,9 @@ int run_paged(Engine& engine, const Options& opt) {
   const double bytes = static_cast<double>(shape.batch * shape.kv_heads * shape.kv_len *
                                            (shape.head_dim + shape.head_dim_v) * dtype_bytes(shape.dtype));
   const rt::Plan plan = engine.planned(w.q(), k.view, v.view, w.o(), paged_p);
-  std::printf("attnrt-bench --page-size %lld: %s, pages shuffled, %d threads, %s, median of %d reps, %s\n",
-              static_cast<long long>(ps), shape.label().c_str(), engine.threads(),
+  std::printf("attnrt-bench --page-size %lld: %s, pages shuffled, %s, %d threads, %s, median of %d reps, %s\n",
+              static_cast<long long>(ps), shape.label().c_str(),
+              tokens ? "pools [pages, P, Hkv, D]" : "pools [pages, Hkv, P, D]", engine.threads(),
               engine.kernel_set_name(shape.dtype).c_str(), opt.reps, page_backing().c_str());
   std::printf("                     median ms  GFLOP/s  K/V GB/s   best ms  GFLOP/s\n");
   std::printf("  paged K/V         %9.3f %8.1f %9.2f %9.3f %8.1f  (%s)\n", tp.median * 1e3, work / tp.median * 1e-9,

@@ -1,6 +1,7 @@
 // attnrt-bench --page-size P: the shape's call with K and V in a paged cache
-// (pools [pages, Hkv, P, D], pages shuffled, a block table per sequence,
-// as vLLM keeps them) beside the same call on contiguous K/V, timed
+// (pools [pages, Hkv, P, D] as vLLM keeps them, or with --page-layout
+// tokens [pages, P, Hkv, D] as FlashAttention does; pages shuffled, a
+// block table per sequence) beside the same call on contiguous K/V, timed
 // alternately in one run so the ratio survives a busy machine (issue 20's
 // target: paged decode within 5% of contiguous).
 #pragma once
@@ -14,7 +15,8 @@
 
 namespace attnrt::bench {
 
-// A page pool [pages, heads, page_size, dim] holding a dense [B, heads, N,
+// A page pool [pages, heads, page_size, dim] (with token_major, memory
+// [pages, page_size, heads, dim] viewed so) holding a dense [B, heads, N,
 // dim] tensor's rows where `table` says: key j of batch b at row j % ps of
 // page table[b * slots + j / ps]; every row no key uses is NaN (0xff bytes).
 // With cu (varlen offsets [S + 1]), dense is packed [1, heads, cu[S], dim]
@@ -24,7 +26,7 @@ struct Pool {
   Tensor view;
 };
 Pool pool_of(const Tensor& dense, std::int64_t pages, std::int64_t ps, const std::vector<std::int32_t>& table,
-             std::int64_t slots, const std::vector<std::int32_t>* cu = nullptr);
+             std::int64_t slots, const std::vector<std::int32_t>* cu = nullptr, bool token_major = false);
 
 // A shuffled block table: `slots` pages per sequence of `batch`.
 std::vector<std::int32_t> shuffled_table(std::int64_t batch, std::int64_t slots);

@@ -138,7 +138,7 @@ int run_quant_kv(Engine& engine, const Options& opt) {
     const std::int64_t slots = (*std::max_element(kv_lens.begin(), kv_lens.end()) + ps - 1) / ps, pages = seqs * slots;
     table = shuffled_table(seqs, slots);
     const auto paged = [&](const Tensor& t) {
-      pools.push_back(pool_of(t, pages, ps, table, slots, opt.varlen.empty() ? nullptr : &cu));
+      pools.push_back(pool_of(t, pages, ps, table, slots, opt.varlen.empty() ? nullptr : &cu, opt.pages_token_major));
       return pools.back().view;
     };
     quant = {paged(qk.view), paged(qv.view)};
@@ -204,7 +204,9 @@ int run_quant_kv(Engine& engine, const Options& opt) {
   const double bytes_q = rows * dims + scale_bytes, bytes_b = rows * dims * 2, bytes_f = rows * dims * 4;
   const double a_core = bw.median;
   const rt::Plan plan = engine.planned(wq.q(), quant.k, quant.v, wq.o(), quant_p);
-  std::string layout = opt.page_size ? ", pages of " + std::to_string(opt.page_size) + " shuffled" : "";
+  std::string layout = opt.page_size ? ", pages of " + std::to_string(opt.page_size) + " shuffled" +
+                                           (opt.pages_token_major ? " (pools [pages, P, Hkv, D])" : "")
+                                     : "";
   if (!opt.varlen.empty()) layout += ", varlen (" + std::to_string(opt.varlen.size()) + " sequences packed)";
   std::printf("attnrt-bench --kv-dtype %s: %s%s, %d threads, %s, median of %d reps, %s\n", dtype_name(kv_t),
               shape.label().c_str(), layout.c_str(), engine.threads(), engine.kernel_set_name(shape.dtype).c_str(),
