@@ -189,8 +189,8 @@ Run:
                     1 to 256, shuffled; a block table per sequence) beside
                     the same call on contiguous K/V, timed alternately
   --page-layout L   heads: pools [pages, Hkv, P, D], each head's piece of a
-                    page whole (vLLM's; the default); tokens: [pages, P,
-                    Hkv, D], a page's keys each with all heads (FlashAttention's)
+                    page whole (the default); tokens: [pages, P, Hkv, D], a
+                    page's keys each with all heads (FlashAttention's)
   --huge-pages      Q, K, V, O, page pools and the bandwidth probe's buffer
                     (those of 2 MiB or more) advised into transparent huge
                     pages, as a server would back its KV cache; the reports

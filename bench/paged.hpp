@@ -1,7 +1,7 @@
 // attnrt-bench --page-size P: the shape's call with K and V in a paged cache
-// (pools [pages, Hkv, P, D] as vLLM keeps them, or with --page-layout
-// tokens [pages, P, Hkv, D] as FlashAttention does; pages shuffled, a
-// block table per sequence) beside the same call on contiguous K/V, timed
+// (pools [pages, Hkv, P, D], or with --page-layout tokens [pages, P,
+// Hkv, D] as FlashAttention keeps them; pages shuffled, a block table per
+// sequence) beside the same call on contiguous K/V, timed
 // alternately in one run so the ratio survives a busy machine (issue 20's
 // target: paged decode within 5% of contiguous).
 #pragma once

@@ -47,7 +47,8 @@ struct Request {
   std::chrono::steady_clock::time_point arrived;
 };
 
-// The pools [pages, page_size, Hkv, D] (token-major, as vLLM keeps them),
+// The pools [pages, Hkv, page_size, D] (a head's keys of a page together:
+// decode reads them faster than pools [pages, page_size, Hkv, D], README),
 // int8 with a scale per (token, head), and the free pages.
 struct Cache {
   int pages, page_size, kv_heads, head_dim;
@@ -63,10 +64,10 @@ struct Cache {
   }
   attnrt::Tensor pool(std::vector<std::int8_t>& x) const {
     const std::int64_t d = head_dim;
-    return {x.data(), attnrt::DType::i8, {pages, kv_heads, page_size, d}, {page_size * kv_heads * d, d, kv_heads * d}};
+    return {x.data(), attnrt::DType::i8, {pages, kv_heads, page_size, d}, {kv_heads * page_size * d, page_size * d, d}};
   }
   attnrt::Tensor scales(std::vector<float>& x) const {
-    return {x.data(), attnrt::DType::f32, {pages, kv_heads, page_size, 1}, {page_size * kv_heads, 1, kv_heads}};
+    return {x.data(), attnrt::DType::f32, {pages, kv_heads, page_size, 1}, {kv_heads * page_size, page_size, 1}};
   }
   // Quantizes one token's K or V row of head h (what the model computed) into its slot.
   void store(std::vector<std::int8_t>& codes, std::vector<float>& scale, std::int32_t page, int row, int h,
@@ -74,7 +75,7 @@ struct Cache {
     float top = 0;
     for (int d = 0; d < head_dim; ++d) top = std::max(top, std::abs(x[d]));
     const float s = top > 0 ? top / 127 : 1.0f;
-    const std::size_t slot = (static_cast<std::size_t>(page) * page_size + row) * kv_heads + h;
+    const std::size_t slot = (static_cast<std::size_t>(page) * kv_heads + h) * page_size + row;
     scale[slot] = s;
     for (int d = 0; d < head_dim; ++d) codes[slot * head_dim + d] = static_cast<std::int8_t>(std::lround(x[d] / s));
   }

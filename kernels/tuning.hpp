@@ -67,8 +67,9 @@ inline constexpr StreamParams kStreamSapphireRapids{
 // fp32 41-44 -> 32-35 ms, bf16 21-28 -> 14-17 ms; shuffled pages of 16
 // fp32 62-79 -> 47-53 ms, bf16 36-52 -> 18-22 ms. attnrt-ab, 20 pairs,
 // median: S5 1.22x, GQA decode (H32/8, fp16) 1.20x.
-// Dense K/V are left to the hardware prefetchers (dense_by_hardware): the
-// one-row loops' prefetches only slowed a contiguous stream. Zen 4 VM
+// Dense K/V are left to the hardware prefetchers (dense_by_hardware) where
+// their rows are less than a memory page apart (kv_runs.hpp): the one-row
+// loops' prefetches only slowed a contiguous stream. Zen 4 VM
 // (EPYC family 25 model 17), attnrt-ab S5 (B4 H32 M1 N4096 D128), 12
 // pairs, against prefetching dense rows too: one thread bf16 1.239, fp32
 // 1.195, int8 K/V 1.018, 8 KV heads (tiles, not these loops) 0.995; two
