@@ -184,9 +184,11 @@ std::vector<Spec> sweep_specs() {
   // Odd D and Dv (tails of the direct kernels), grouped GQA whose strips
   // cross heads (BSHD: Q rows with no single stride), masks, key lengths
   // with an empty batch and a fully masked bias row, a long decode that two
-  // threads split over keys.
+  // threads split over keys, and decode over BSHD rows a memory page apart
+  // (which the kernels prefetch on every CPU, kv_runs.hpp).
   const std::vector<Spec> few_rows = {
       {.B = 2, .Hq = 8, .Hkv = 2, .M = 1, .N = 1000, .D = 128, .Dv = 128, .layout = Layout::bshd},
+      {.B = 1, .Hq = 8, .Hkv = 8, .M = 1, .N = 1000, .D = 128, .Dv = 128, .layout = Layout::bshd},
       {.B = 1, .Hq = 1, .Hkv = 1, .M = 1, .N = 4000, .D = 64, .Dv = 64},
       {.B = 1, .Hq = 8, .Hkv = 2, .M = 4, .N = 257, .D = 33, .Dv = 17, .layout = Layout::bshd},
       {.B = 1, .Hq = 8, .Hkv = 2, .M = 4, .N = 257, .D = 64, .Dv = 80, .causal = true},
