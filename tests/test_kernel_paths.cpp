@@ -489,30 +489,35 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
                           dense.data() + static_cast<std::size_t>(g - off) * ldr * esz, ldr * esz);
             std::vector<kernels::RowRun> list;
             for (int i = 1; i < pieces; ++i) list.push_back({slot(i), piece});
-            const kernels::RowsAfter span{list.data(), static_cast<int>(list.size()), piece - off};
             const std::byte* first = slot(0) + static_cast<std::size_t>(off) * ldr * esz;
-            for (const int rows : {1, 2, 5, f.span_rows}) {
-              if (rows > f.span_rows) continue;
-              SCOPED_TRACE(std::to_string(rows) + " rows");
-              const Matrix q(rows, d, d, DType::f32, rng);
-              for (const Matrix& qm : {q, bf16_valued(q)}) {
-                std::vector<float> s0(static_cast<std::size_t>(rows) * keys, kSentinel), s1(s0.size(), kSentinel);
-                qk(rows, keys, d, qm.f32(), d, dense.data(), ldr, 0.5f, s0.data(), keys, {});
-                qk(rows, keys, d, qm.f32(), d, first, ldr, 0.5f, s1.data(), keys, span);
-                EXPECT_EQ(s0, s1) << "qk";
+            // Long calls also as one stream (RowsAfter::one_stream: rows a
+            // memory page apart), against a dense call read the same way.
+            for (const bool one_stream : {false, true})
+              for (const int rows : {1, 2, 5, f.span_rows}) {
+                if (rows > f.span_rows || (one_stream && keys < 600)) continue;
+                SCOPED_TRACE(std::to_string(rows) + " rows" + (one_stream ? ", one stream" : ""));
+                kernels::RowsAfter span{list.data(), static_cast<int>(list.size()), piece - off};
+                kernels::RowsAfter in_run{};
+                span.one_stream = in_run.one_stream = one_stream;
+                const Matrix q(rows, d, d, DType::f32, rng);
+                for (const Matrix& qm : {q, bf16_valued(q)}) {
+                  std::vector<float> s0(static_cast<std::size_t>(rows) * keys, kSentinel), s1(s0.size(), kSentinel);
+                  qk(rows, keys, d, qm.f32(), d, dense.data(), ldr, 0.5f, s0.data(), keys, in_run);
+                  qk(rows, keys, d, qm.f32(), d, first, ldr, 0.5f, s1.data(), keys, span);
+                  EXPECT_EQ(s0, s1) << "qk";
+                }
+                Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
+                for (int r = 0; r < rows; ++r)
+                  for (int c = 0; c < keys; ++c)
+                    static_cast<float*>(a.data())[kernels::a_panel_index(k, r, c, keys)] =
+                        std::uniform_real_distribution<float>(0, 1)(rng);
+                for (const bool accumulate : {false, true}) {
+                  std::vector<float> o0(static_cast<std::size_t>(rows) * d, 0.25f), o1(o0);
+                  pv(rows, keys, a.data(), dense.data(), ldr, d, o0.data(), d, accumulate, in_run);
+                  pv(rows, keys, a.data(), first, ldr, d, o1.data(), d, accumulate, span);
+                  EXPECT_EQ(o0, o1) << "pv_rows, " << (accumulate ? "added to" : "written");
+                }
               }
-              Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
-              for (int r = 0; r < rows; ++r)
-                for (int c = 0; c < keys; ++c)
-                  static_cast<float*>(a.data())[kernels::a_panel_index(k, r, c, keys)] =
-                      std::uniform_real_distribution<float>(0, 1)(rng);
-              for (const bool accumulate : {false, true}) {
-                std::vector<float> o0(static_cast<std::size_t>(rows) * d, 0.25f), o1(o0);
-                pv(rows, keys, a.data(), dense.data(), ldr, d, o0.data(), d, accumulate, {});
-                pv(rows, keys, a.data(), first, ldr, d, o1.data(), d, accumulate, span);
-                EXPECT_EQ(o0, o1) << "pv_rows, " << (accumulate ? "added to" : "written");
-              }
-            }
           };
           const std::size_t esz = kernels::dtype_size(k.dtype);
           check(esz, [&](std::vector<std::byte>& b) {

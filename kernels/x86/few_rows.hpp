@@ -150,13 +150,17 @@ inline constexpr int kFourStreamKeys = 2 * kTwoStreamKeys;
 // [i·part, (i + 1)·part) the i-th, part rounded up to a multiple of
 // `round` (the last stream's shorter), each with its walk and prefetches
 // `rows_ahead` rows on (none at 0, nor for rows next.by_hardware leaves to
-// the hardware prefetchers); below, one stream (part = keys).
+// the hardware prefetchers); below, or for rows next.one_stream, one stream
+// (part = keys).
 template <Prefetch P, class T>
 struct CallStreams {
   static constexpr int kMost = 4;
   CallStreams(int call_keys, const T* rows, std::int64_t ld, RowsAfter next, int call_ahead, int round, int most)
       : keys(call_keys),
-        streams(most >= 4 && keys >= kFourStreamKeys ? 4 : most >= 2 && keys >= kTwoStreamKeys ? 2 : 1),
+        streams(next.one_stream                            ? 1
+                : most >= 4 && keys >= kFourStreamKeys ? 4
+                : most >= 2 && keys >= kTwoStreamKeys  ? 2
+                                                       : 1),
         part(streams == 1 ? keys : ((keys + streams - 1) / streams + round - 1) / round * round),
         rows_ahead(next.by_hardware ? 0 : call_ahead),
         own(rows_in_place(keys, next)),  // (a spanning call's rows: RowWalk)
