@@ -120,6 +120,7 @@ struct StreamParams {
   bool into_l2 = false;       // x86: prefetches fill L2 only (prefetcht1), not L1 (prefetcht0); small pages ahead into L2 (pages_ahead.hpp)
   bool l2_far = false;        // x86: one-row loops prefetch rows_ahead on into L2 only, an eighth of that into L1 (x86/prefetch_to.hpp)
   bool dense_by_hardware = false;  // x86: one-row loops prefetch only paged rows; dense K/V left to the hardware (RowsAfter)
+  bool apart_rows_down = false;    // x86: fp32 rows a memory page apart read from their last line down (RowsAfter::down)
   constexpr bool operator==(const StreamParams&) const = default;
 };
 

@@ -59,6 +59,10 @@ struct RowsAfter {
   int in_place = 0;
   bool by_hardware = false;
   bool one_stream = false;
+  // down: rows a memory page apart or more that the one-row loops read
+  // from their last line to their first, where the CPU's row says so
+  // (StreamParams::apart_rows_down; kernels/tuning.hpp says why).
+  bool down = false;
   bool in_memory() const { return runs == nullptr; }
   static RowsAfter none() {
     static constexpr RowRun kNone{nullptr, 0};

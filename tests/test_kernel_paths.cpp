@@ -39,13 +39,14 @@ namespace {
 // S = alpha * Q·Kᵀ, the first `rows` rows of q (fp32) against the first
 // `keys` rows of k read in place: exactly S[0..rows)[0..keys) written, within
 // fp32 rounding of the double dot products; nothing else of S[most_rows x
-// keys + 5] (pre-filled with kSentinel) written.
+// keys + 5] (pre-filled with kSentinel) written. `how`: how the kernel is
+// told to read the rows (RowsAfter's flags, no runs).
 void expect_qk_direct(const FewRowKernels& f, const Matrix& q, const Matrix& k, int rows, int keys, int most_rows,
-                      float alpha) {
+                      float alpha, kernels::RowsAfter how = {}) {
   const int d = q.cols;
   const std::int64_t lds = keys + 5;
   std::vector<float> s(static_cast<std::size_t>(most_rows) * lds, kSentinel);
-  f.qk(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds, {});
+  f.qk(rows, keys, d, q.f32(), q.ld, k.data(), k.ld, alpha, s.data(), lds, how);
   for (int i = 0; i < most_rows; ++i)
     for (int j = 0; j < lds; ++j) {
       const float got = s[i * lds + j];
@@ -101,7 +102,8 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
 // No key, and many (601: one row's loops walk two streams, halves of an
 // odd count; 1031: one row's Q·Kᵀ walks four, the last shorter); d = 41:
 // the few-row kernels' 8-float steps after their 16/32. Under emulation
-// the row counts at the tile edges of 8 and 12 only.
+// the row counts at the tile edges of 8 and 12 only. One and four rows
+// also read as rows far apart are (RowsAfter::one_stream, down).
 TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
   const KernelSet& ks = this->ks();
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
@@ -118,6 +120,8 @@ TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
           if (emulated() && !(rows <= 4 || rows % 8 <= 1 || rows % 12 <= 1)) continue;
           SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
           expect_qk_direct(f, q, k, rows, keys, kMostRows, rows % 2 ? 0.37f : -1.0f);
+          if (rows == 1 || rows == 4)
+            expect_qk_direct(f, q, k, rows, keys, kMostRows, 0.5f, {.one_stream = true, .down = true});
           if (rows == 1 && ks.dtype == DType::bf16) expect_qk_direct(f, bf16_valued(q), k, rows, keys, kMostRows, 1.0f);
           if (HasFatalFailure()) return;
         }
@@ -209,10 +213,11 @@ TEST_P(KernelSetTest, WidenRowsOnlyForHalfInputs) {
 // What expect_pv_direct checks: FewRowKernels::pv_init / acc per nv slice of V
 // (against the packed path bit for bit, if `packed`), all dv columns in one
 // call (bit for bit the slices, if they ran), and pv_rows on the first
-// 1..pv_rows_max rows.
+// 1..pv_rows_max rows, told to read V as `how` says (RowsAfter's flags).
 struct PvDirectChecks {
   bool slices = true, packed = true, one_call = true, rows = true;
   int shift = 0;  // of V's row 0 past a 64-byte boundary
+  kernels::RowsAfter how{};
 };
 
 // O = P1·V1, then O += P2·V2, with P fp32 A panels (as exp2_rows writes them)
@@ -304,9 +309,9 @@ void expect_pv_direct(const KernelSet& ks, const FewRowKernels& f, int keys, int
   for (int rows = 1; rows <= f.pv_rows_max; ++rows) {
     const std::int64_t ldr = dv + 4;
     std::vector<float> out(static_cast<std::size_t>(rows) * ldr, kNaNf);
-    f.pv_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false, {});
+    f.pv_rows(rows, keys, p1.get(), v1.data(), v1.ld, dv, out.data(), ldr, false, what.how);
     const std::vector<float> out_init = out;
-    f.pv_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true, {});
+    f.pv_rows(rows, keys, p2.get(), v2.data(), v2.ld, dv, out.data(), ldr, true, what.how);
     for (int r = 0; r < rows; ++r) {
       for (int c = 0; c < dv; ++c) {
         const auto [w_init, tol_init] = want(r, c, false);
@@ -337,7 +342,8 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
 }
 
 // Few keys and many (600: one row's P·V walks two streams on avx512); dv
-// 64, 130: pass widths of the avx512 few-row P·V.
+// 64, 130: pass widths of the avx512 few-row P·V. pv_rows also as rows far
+// apart are read (RowsAfter::one_stream, down).
 // (No key at all is x86's own: test_x86_kernels.cpp.)
 TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
   const KernelSet& k = ks();
@@ -350,6 +356,8 @@ TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
       for (int dv : {1, 33, 64, 130, 256}) {
         SCOPED_TRACE("keys=" + std::to_string(keys) + " dv=" + std::to_string(dv));
         expect_pv_direct(k, f, keys, dv, rng, {});
+        expect_pv_direct(k, f, keys, dv, rng,
+                         {.slices = false, .packed = false, .one_call = false, .how = {.one_stream = true, .down = true}});
         if (HasFatalFailure()) return;
       }
   }
@@ -490,15 +498,16 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
             std::vector<kernels::RowRun> list;
             for (int i = 1; i < pieces; ++i) list.push_back({slot(i), piece});
             const std::byte* first = slot(0) + static_cast<std::size_t>(off) * ldr * esz;
-            // Long calls also as one stream (RowsAfter::one_stream: rows a
-            // memory page apart), against a dense call read the same way.
+            // Long calls also as rows a memory page apart are read (one
+            // stream, each row from its end: RowsAfter::one_stream, down),
+            // against a dense call read the same way.
             for (const bool one_stream : {false, true})
               for (const int rows : {1, 2, 5, f.span_rows}) {
                 if (rows > f.span_rows || (one_stream && keys < 600)) continue;
                 SCOPED_TRACE(std::to_string(rows) + " rows" + (one_stream ? ", one stream" : ""));
                 kernels::RowsAfter span{list.data(), static_cast<int>(list.size()), piece - off};
                 kernels::RowsAfter in_run{};
-                span.one_stream = in_run.one_stream = one_stream;
+                span.one_stream = in_run.one_stream = span.down = in_run.down = one_stream;
                 const Matrix q(rows, d, d, DType::f32, rng);
                 for (const Matrix& qm : {q, bf16_valued(q)}) {
                   std::vector<float> s0(static_cast<std::size_t>(rows) * keys, kSentinel), s1(s0.size(), kSentinel);

@@ -204,30 +204,35 @@ TEST(KvRuns, DenseRunsAreLeftToTheHardwareOnlyWhenAsked) {
 // Paged rows a memory page (4 KiB) apart or more, as in a pool [pages, P,
 // Hkv, D] of many heads, come as one stream for the one-row loops
 // (RowsAfter::one_stream), spanning calls or not; nearer rows, and dense
-// rows at any distance, keep their streams.
-TEST(KvRuns, PagedRowsAMemoryPageApartAreOneStream) {
-  for (const std::int64_t ld : {std::int64_t{kDim}, std::int64_t{1000}, std::int64_t{1023}, std::int64_t{1024}}) {
-    SCOPED_TRACE("rows " + std::to_string(ld) + " floats apart");
-    const bool one = ld * static_cast<std::int64_t>(sizeof(float)) >= 4096;
-    PagedPool t = pool(kKeys, 16, kDim, Order::reverse);
-    std::vector<float> rows(static_cast<std::size_t>(kKeys + 16) * ld, 1.0f);
-    t.p.k = rows.data();
-    t.p.ldk = ld;
-    t.p.k_page_stride = 16 * ld;
-    for (const bool span : {false, true}) {
-      int runs = 0;
-      kernels::for_each_kv_run(t.p, KvSide::k, 3, kKeys - 3, 1, nullptr, [&](const KvRun& r) {
-        ++runs;
-        EXPECT_EQ(r.next.one_stream, one) << "paged run at key " << 3 + r.c << (span ? ", spanning" : "");
-      }, {.pages_ahead = true, .span = span});
-      EXPECT_GT(runs, 0);
+// rows at any distance, keep their streams. Such rows, paged or dense, are
+// read from their end (RowsAfter::down) where the option asks (these are
+// fp32 rows), others never.
+TEST(KvRuns, RowsAMemoryPageApartAreOneStreamAndReadDown) {
+  for (const std::int64_t ld : {std::int64_t{kDim}, std::int64_t{1000}, std::int64_t{1023}, std::int64_t{1024}})
+    for (const bool down : {false, true}) {
+      SCOPED_TRACE("rows " + std::to_string(ld) + " floats apart" + (down ? ", read down where apart" : ""));
+      const bool one = ld * static_cast<std::int64_t>(sizeof(float)) >= 4096;
+      PagedPool t = pool(kKeys, 16, kDim, Order::reverse);
+      std::vector<float> rows(static_cast<std::size_t>(kKeys + 16) * ld, 1.0f);
+      t.p.k = rows.data();
+      t.p.ldk = ld;
+      t.p.k_page_stride = 16 * ld;
+      for (const bool span : {false, true}) {
+        int runs = 0;
+        kernels::for_each_kv_run(t.p, KvSide::k, 3, kKeys - 3, 1, nullptr, [&](const KvRun& r) {
+          ++runs;
+          EXPECT_EQ(r.next.one_stream, one) << "paged run at key " << 3 + r.c << (span ? ", spanning" : "");
+          EXPECT_EQ(r.next.down, one && down) << "paged run at key " << 3 + r.c << (span ? ", spanning" : "");
+        }, {.pages_ahead = true, .apart_rows_down = down, .span = span});
+        EXPECT_GT(runs, 0);
+      }
+      kernels::HeadProblem dense = t.p;
+      dense.pages = nullptr;
+      kernels::for_each_kv_run(dense, KvSide::k, 0, kKeys, 1, nullptr, [&](const KvRun& r) {
+        EXPECT_FALSE(r.next.one_stream) << "dense rows";
+        EXPECT_EQ(r.next.down, one && down) << "dense rows";
+      }, {.dense_by_hardware = true, .apart_rows_down = down});
     }
-    kernels::HeadProblem dense = t.p;
-    dense.pages = nullptr;
-    kernels::for_each_kv_run(dense, KvSide::k, 0, kKeys, 1, nullptr, [&](const KvRun& r) {
-      EXPECT_FALSE(r.next.one_stream) << "dense rows";
-    }, {.dense_by_hardware = true});
-  }
 }
 
 }  // namespace

@@ -180,6 +180,11 @@ std::vector<PagedSpec> specs() {
       {.name = "decode_split_p16", .kv_lens = {1500}, .Hq = 1, .Hkv = 1, .D = 64, .Dv = 64, .token_major = true},
       {.name = "decode_p256", .kv_lens = {600, 3}, .Hq = 2, .Hkv = 2, .page_size = 256, .token_major = true,
        .order = Order::in_order},
+      // A head's rows a memory page apart or more (16 heads of 128): one-row
+      // calls long enough for several streams, read as one (RowsAfter::one_stream,
+      // and fp32 rows from their end where the CPU's row says so: down).
+      {.name = "decode_p16_rows_a_page_apart", .kv_lens = {1100, 77}, .Hq = 16, .Hkv = 16, .D = 128, .Dv = 128,
+       .token_major = true},
       {.name = "prefill_causal_br_p16", .kv_lens = {50, 100, 40}, .M = 40, .causal = true},
       {.name = "prefill_causal_tl_p7_shared", .kv_lens = {70, 90}, .M = 24, .Hq = 2, .Hkv = 1, .page_size = 7,
        .token_major = true, .share = true, .causal = true, .align = ATTNRT_ALIGN_TOP_LEFT},

@@ -61,14 +61,15 @@ inline constexpr bool pv_next_row_into_l1(RowsAfter next) { return next.by_hardw
 // V rows prefetched `rows_ahead` keys on as P says (x86/prefetch_to.hpp).
 // A call of x86::kTwoStreamKeys keys or more reads its two halves row by
 // row in turns, each into accumulators of its own (as one-row Q·Kᵀ does,
-// x86::for_each_key16), unless pv_one_stream. One core of a Sapphire Rapids-class VM: a loop of
+// x86::for_each_key16), unless pv_one_stream; each row from its end where
+// Down (fp32 rows marked RowsAfter::down). One core of a Sapphire Rapids-class VM: a loop of
 // this work per int8 row streamed 10.4-10.7 GB/s as one stream, 12.4-12.9
 // as two; attnrt-ab S5 (B4 H32 M1 N4096 D128), 20 pairs, one-row calls of
 // 1024 keys (plan.cpp) against 128 and one stream: int8 K/V 1.047-1.099
 // (of which 1.030 the Q·Kᵀ's turns of one row, few_rows.hpp), bf16 1.080,
 // fp32 1.012; two threads 1.008-1.021, 1.053, 1.019. Calls of 512 to 2048
 // keys alike.
-template <int NV, x86::Prefetch P, class T>
+template <int NV, x86::Prefetch P, class T, bool Down = false>
 static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int64_t ldv, int c0, int w,
                                   float* o, bool accumulate, RowsAfter next, int rows_ahead) {
   const __mmask16 last = first16(w - 16 * (NV - 1));
@@ -80,16 +81,24 @@ static inline void pv_row_columns(int kp, const float* pa, const T* v, std::int6
     acc_b[i] = _mm512_setzero_ps();
   }
   constexpr bool kFar = x86::RowPrefetch<P, T>::kFar;
-  // One key's row r into acc, the lines pf and far on prefetched.
+  // One key's row r into acc, the lines pf and far on prefetched; from the
+  // row's last vector down where Down (RowsAfter::down; the sums are the
+  // same, each vector its own accumulator).
   const auto key = [&](__m512(&sum)[NV], float pj, const T* r, const T* pf, const T* far) {
     const __m512 p = _mm512_set1_ps(pj * kUnit<T>);  // (V read in load16_units' units)
-#pragma GCC unroll 8
-    for (int i = 0; i < NV; ++i) {
+    const auto vector = [&](int i) {
       if ((16 * i * sizeof(T)) % 64 == 0) {
         x86::prefetch_line<P == x86::Prefetch::l2>(pf + 16 * i);
         if constexpr (kFar) x86::prefetch_line<true>(far + 16 * i);
       }
       sum[i] = _mm512_fmadd_ps(p, load16_units(r + 16 * i, lanes(i)), sum[i]);
+    };
+    if constexpr (Down) {
+#pragma GCC unroll 8
+      for (int i = NV - 1; i >= 0; --i) vector(i);
+    } else {
+#pragma GCC unroll 8
+      for (int i = 0; i < NV; ++i) vector(i);
     }
   };
   // V rows one after another, across the pieces a spanning call lists, and
@@ -150,6 +159,7 @@ static inline void pv_one_row(int kp, const float* pa, const T* v, std::int64_t 
         if (pv_next_row_into_l1(next))  // (dense rows, listed as in memory: prefetched)
           return pv_row_columns<NV, x86::Prefetch::l1_and_l2>(kp, pa, v, ldv, c0, w, o, accumulate, RowsAfter{},
                                                               kNextRowsAhead);
+        if (next.down) return pv_row_columns<NV, P, T, true>(kp, pa, v, ldv, c0, w, o, accumulate, next, kRowAhead<P, T>);
       }
       pv_row_columns<NV, P>(kp, pa, v, ldv, c0, w, o, accumulate, next, kRowAhead<P, T>);
     };

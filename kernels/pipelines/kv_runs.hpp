@@ -77,6 +77,9 @@ struct KvRunOptions {
   // prefetchers stream them faster alone (StreamParams::dense_by_hardware),
   // where they are less than a memory page apart.
   bool dense_by_hardware = false;
+  // fp32 rows a memory page apart or more handed as RowsAfter::down, for
+  // CPUs whose row says so (StreamParams::apart_rows_down).
+  bool apart_rows_down = false;
   // The consumer's kernels read on across page pieces (FewRowKernels::
   // span_rows): paged rows come as calls of up to PagesAhead::kSpanKeys
   // keys, each its first piece's rows in place and the rest listed
@@ -124,6 +127,8 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
     }
     return;
   }
+  const bool apart = ld * esz >= kMemoryPageBytes;
+  const bool down = opt.apart_rows_down && apart && esz == sizeof(float);
   if (!p.pages) {
     // Rows a memory page apart or more (K/V [B, N, H, D] of H·D·size >= 4
     // KiB) stay with the kernels' prefetches: the hardware prefetchers
@@ -131,15 +136,15 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
     // K/V [B, N, H, D] (B4 H32 M1 N4096 D128), one thread, 8 alternating
     // pairs against leaving them to the hardware: bf16 1.80x, fp32 1.36x
     // (two threads 2.26x, 1.33x); 8 KV heads (2 and 4 KiB apart) 1.03, 1.00.
-    const bool by_hardware = opt.dense_by_hardware && ld * esz < kMemoryPageBytes;
-    f(KvRun{0, count, row(first), ld, by_hardware ? RowsAfter::hardware() : RowsAfter{}});
+    const bool by_hardware = opt.dense_by_hardware && !apart;
+    f(KvRun{0, count, row(first), ld, by_hardware ? RowsAfter::hardware() : RowsAfter{.down = down}});
     return;
   }
   const int ps = p.page_size;
   const std::int64_t row_bytes = (k ? p.d : p.dv) * esz;
-  const bool one_stream = ld * esz >= kMemoryPageBytes;  // (RowsAfter::one_stream)
-  const auto with_streams = [&](RowsAfter next) {
-    next.one_stream = one_stream;
+  const auto with_streams = [&](RowsAfter next) {  // (RowsAfter::one_stream, down)
+    next.one_stream = apart;
+    next.down = down;
     return next;
   };
   PagesAhead ahead(p, side);

@@ -251,20 +251,30 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
                                     std::int64_t lds, RowsAfter next) {
   constexpr int C = R == 1 ? 4 : 2;
   constexpr int kAhead = S.rows_ahead > 0 ? ahead_of<S, T> : 0;
-  const auto dot = [&](const T* kr, int j) {
+  const int body = d / (8 * C) * (8 * C);  // columns of whole C-vector steps
+  // Down: from the row's last step to its first (RowsAfter::down; fp32 rows
+  // only, the only ones marked so), decided per call, not per key.
+  const auto dot = [&]<bool Down>(const T* kr, int j) {
     __m256 acc[R][C];
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) acc[i][c] = _mm256_setzero_ps();
-    int x = 0;
-    for (; x + 8 * C <= d; x += 8 * C)
+    const auto step = [&](int x, int c) {
+      const __m256 kv = load8(kr + x + 8 * c);
 #pragma GCC unroll 4
-      for (int c = 0; c < C; ++c) {
-        const __m256 kv = load8(kr + x + 8 * c);
+      for (int i = 0; i < R; ++i) acc[i][c] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * ldq + x + 8 * c), kv, acc[i][c]);
+    };
+    if constexpr (Down) {
+      for (int x = body - 8 * C; x >= 0; x -= 8 * C)
 #pragma GCC unroll 4
-        for (int i = 0; i < R; ++i) acc[i][c] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * ldq + x + 8 * c), kv, acc[i][c]);
-      }
+        for (int c = C - 1; c >= 0; --c) step(x, c);
+    } else {
+      for (int x = 0; x < body; x += 8 * C)
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c) step(x, c);
+    }
+    int x = body;
     for (; x + 8 <= d; x += 8) {
       const __m256 kv = load8(kr + x);
 #pragma GCC unroll 4
@@ -287,7 +297,10 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   };
   // K rows one after another, across the pieces a spanning call lists
   // (prefetches never fault, past the last key too).
-  CallStreams<kPrefetch<S>, T>(keys, k, ldk, next, kAhead, 1, MostStreams).for_each_key(d, dot);
+  CallStreams<kPrefetch<S>, T> rows(keys, k, ldk, next, kAhead, 1, MostStreams);
+  if constexpr (sizeof(T) == sizeof(float))
+    if (next.down) return rows.for_each_key(d, [&](const T* kr, int j) { dot.template operator()<true>(kr, j); });
+  rows.for_each_key(d, [&](const T* kr, int j) { dot.template operator()<false>(kr, j); });
 }
 
 // S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's FewRowKernels::qk
