@@ -103,7 +103,8 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
 // odd count; 1031: one row's Q·Kᵀ walks four, the last shorter); d = 41:
 // the few-row kernels' 8-float steps after their 16/32. Under emulation
 // the row counts at the tile edges of 8 and 12 only. One and four rows
-// also read as rows far apart are (RowsAfter::one_stream, down).
+// also as the kernels read rows a memory page apart (RowsAfter::one_stream,
+// down).
 TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
   const KernelSet& ks = this->ks();
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
@@ -342,8 +343,8 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
 }
 
 // Few keys and many (600: one row's P·V walks two streams on avx512); dv
-// 64, 130: pass widths of the avx512 few-row P·V. pv_rows also as rows far
-// apart are read (RowsAfter::one_stream, down).
+// 64, 130: pass widths of the avx512 few-row P·V. pv_rows also as the
+// kernels read rows a memory page apart (RowsAfter::one_stream, down).
 // (No key at all is x86's own: test_x86_kernels.cpp.)
 TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
   const KernelSet& k = ks();
@@ -498,9 +499,9 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
             std::vector<kernels::RowRun> list;
             for (int i = 1; i < pieces; ++i) list.push_back({slot(i), piece});
             const std::byte* first = slot(0) + static_cast<std::size_t>(off) * ldr * esz;
-            // Long calls also as rows a memory page apart are read (one
-            // stream, each row from its end: RowsAfter::one_stream, down),
-            // against a dense call read the same way.
+            // Long calls also as the kernels read rows a memory page apart
+            // (one stream, each row from its end: RowsAfter::one_stream,
+            // down), against a dense call read the same way.
             for (const bool one_stream : {false, true})
               for (const int rows : {1, 2, 5, f.span_rows}) {
                 if (rows > f.span_rows || (one_stream && keys < 600)) continue;

@@ -142,7 +142,7 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   }
   const int ps = p.page_size;
   const std::int64_t row_bytes = (k ? p.d : p.dv) * esz;
-  const auto with_streams = [&](RowsAfter next) {  // (RowsAfter::one_stream, down)
+  const auto marked_apart = [&](RowsAfter next) {  // with RowsAfter::one_stream and down
     next.one_stream = apart;
     next.down = down;
     return next;
@@ -216,7 +216,7 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
           j += rows;
         }
       f(KvRun{c, n, static_cast<const std::byte*>(list.runs[0].rows), ld,
-              with_streams(RowsAfter{list.runs + 1, list.n - 1, list.runs[0].count})});
+              marked_apart(RowsAfter{list.runs + 1, list.n - 1, list.runs[0].count})});
       for (off += n; off >= ps; off -= ps) ++slot;
       c += n;
     }
@@ -232,7 +232,7 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       if (end < count && quantum > 1) end = end / quantum * quantum;
       enter_pages_to(first + end);
       if (next_page && end == c + in_page && first + end < p.n) prefetch_next_page(page_start(slot + 1), row_bytes);
-      f(KvRun{c, end - c, page_start(slot) + off * ld * esz, ld, with_streams(after(end - c))});
+      f(KvRun{c, end - c, page_start(slot) + off * ld * esz, ld, marked_apart(after(end - c))});
     } else {
       const int width = k ? p.d : p.dv;
       enter_pages_to(first + q_end);
