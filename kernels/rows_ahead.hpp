@@ -59,8 +59,9 @@ struct RowsAfter {
   int in_place = 0;
   bool by_hardware = false;
   bool one_stream = false;
-  // down: rows a memory page apart or more that the one-row loops read
-  // from their last line to their first, where the CPU's row says so
+  // down: fp32 rows a memory page apart or more that the one-row loops and
+  // the avx512 Q·Kᵀ tiles read from their last line to their first, where
+  // the CPU's row says so
   // (StreamParams::apart_rows_down; kernels/tuning.hpp says why).
   bool down = false;
   bool in_memory() const { return runs == nullptr; }

@@ -87,7 +87,8 @@ inline constexpr StreamParams kStreamSapphireRapids{
 // rows 0.48, head-major pools 0.78 and 256-byte rows (fp16) 0.94: hence
 // rows apart and fp32 only. So taken, against not (10-14 pairs): pools by
 // token 1.20-1.29x, dense BSHD 1.25x (two threads 1.21x, 1.19x); head-major
-// pools and contiguous rows 0.99, 1.01.
+// pools and contiguous rows 0.99, 1.01. The Q·Kᵀ tiles of a GQA group
+// (qk_direct.cpp) read them so too: 8 KV heads by token 1.26-1.38x.
 inline constexpr StreamParams kStreamZen4{.rows_ahead = 16,
                                           .keys_per_pass = 1,
                                           .across_pages = true,

@@ -102,9 +102,9 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
 // No key, and many (601: one row's loops walk two streams, halves of an
 // odd count; 1031: one row's Q·Kᵀ walks four, the last shorter); d = 41:
 // the few-row kernels' 8-float steps after their 16/32. Under emulation
-// the row counts at the tile edges of 8 and 12 only. One and four rows
-// also as the kernels read rows a memory page apart (RowsAfter::one_stream,
-// down).
+// the row counts at the tile edges of 8 and 12 only. One, four and 13 rows
+// (two tiles) also as the kernels read rows a memory page apart
+// (RowsAfter::one_stream, down).
 TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
   const KernelSet& ks = this->ks();
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
@@ -121,7 +121,7 @@ TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
           if (emulated() && !(rows <= 4 || rows % 8 <= 1 || rows % 12 <= 1)) continue;
           SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
           expect_qk_direct(f, q, k, rows, keys, kMostRows, rows % 2 ? 0.37f : -1.0f);
-          if (rows == 1 || rows == 4)
+          if (rows == 1 || rows == 4 || rows == 13)
             expect_qk_direct(f, q, k, rows, keys, kMostRows, 0.5f, {.one_stream = true, .down = true});
           if (rows == 1 && ks.dtype == DType::bf16) expect_qk_direct(f, bf16_valued(q), k, rows, keys, kMostRows, 1.0f);
           if (HasFatalFailure()) return;

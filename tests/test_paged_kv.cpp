@@ -185,6 +185,10 @@ std::vector<PagedSpec> specs() {
       // and fp32 rows from their end where the CPU's row says so: down).
       {.name = "decode_p16_rows_a_page_apart", .kv_lens = {1100, 77}, .Hq = 16, .Hkv = 16, .D = 128, .Dv = 128,
        .token_major = true},
+      // The same apart in a GQA group of four (8 KV heads of 128): the Q·Kᵀ
+      // tiles read fp32 rows from their end too.
+      {.name = "decode_gqa_p16_rows_a_page_apart", .kv_lens = {300, 45}, .Hq = 32, .Hkv = 8, .D = 128, .Dv = 128,
+       .token_major = true},
       {.name = "prefill_causal_br_p16", .kv_lens = {50, 100, 40}, .M = 40, .causal = true},
       {.name = "prefill_causal_tl_p7_shared", .kv_lens = {70, 90}, .M = 24, .Hq = 2, .Hkv = 1, .page_size = 7,
        .token_major = true, .share = true, .causal = true, .align = ATTNRT_ALIGN_TOP_LEFT},

@@ -25,6 +25,16 @@
 // (double-pumped zmm FMAs) had preferred: 0.68-0.71 of its peak against
 // 0.64-0.68 for zmm.
 //
+// fp32 K rows a memory page apart (RowsAfter::down: K/V by token, 8 KV
+// heads or fewer at D128) are read from each row's last vector down, as
+// the one-row loops read them (kernels/tuning.hpp says why). Zen 4 VM,
+// attnrt-ab S5 with 8 KV heads (B4 H32/8 M1 N4096 D128), K/V by token,
+// 8-10 pairs against reading up: one thread pools of 16 keys 1.26x, dense
+// 1.38x, 16 KV heads 1.38x; two threads 1.25x, 1.12x. bf16 rows (2 KiB
+// apart) read down 0.98-1.00, fp32 rows 2 KiB apart 1.05-1.15 but not the
+// one-row loops' (0.94): left up. P·V's tiles reading their column slices
+// from the last down: 0.97-0.99, left.
+//
 // fp16/bf16 K rows are widened as each vector is loaded: no copy of them is
 // made, and they stream from memory among the FMAs as fp32 ones do,
 // prefetched as many bytes ahead.
@@ -116,7 +126,7 @@ inline __m256 fold_halves(__m512 v) {
 
 // S[R x n] = alpha * Q[R x d]·[k0 k1][.. x d]ᵀ (n = 2, or 1: k1 is k0 again
 // and one score per row is stored), meanwhile prefetching pf's lines.
-template <int R, class T, bool IntoL2>
+template <int R, class T, bool IntoL2, bool Down>
 inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const T* k0, const T* k1,
                          int n, float alpha, float* s, std::int64_t lds, PairPrefetch<T, IntoL2> pf) {
   // (Every loop over the tile fully unrolled, so GCC keeps it in registers.)
@@ -136,15 +146,25 @@ inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const T* k0, c
       acc[i][1] = _mm512_fmadd_ps(qv, kv1, acc[i][1]);
     }
   };
-  int x = 0;
-  if (pf.pf0)  // (two loops: each one branch-free block)
-    for (; x + 16 <= d; x += 16) {
-      pf.at(x);
-      step(x, 0xffff);
-    }
-  else
-    for (; x + 16 <= d; x += 16) step(x, 0xffff);
-  if (x < d) step(x, first16(d - x));
+  const int body = d / 16 * 16;
+  if constexpr (Down) {
+    if (pf.pf0)
+      for (int x = body - 16; x >= 0; x -= 16) {
+        pf.at(x);
+        step(x, 0xffff);
+      }
+    else
+      for (int x = body - 16; x >= 0; x -= 16) step(x, 0xffff);
+  } else {
+    if (pf.pf0)  // (two loops: each one branch-free block)
+      for (int x = 0; x < body; x += 16) {
+        pf.at(x);
+        step(x, 0xffff);
+      }
+    else
+      for (int x = 0; x < body; x += 16) step(x, 0xffff);
+  }
+  if (body < d) step(body, first16(d - body));
   // Per 4 rows: lanes [r0 k0, r0 k1, r1 k0, r1 k1 | r2 .., r3 ..] (a short
   // last group repeats its last row and stores only the real ones).
   const __m256 scale = _mm256_set1_ps(alpha);
@@ -165,27 +185,27 @@ inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const T* k0, c
 }
 
 // One pair of keys against a row tile of 2 <= R <= 12 rows.
-template <class T, bool IntoL2>
+template <class T, bool IntoL2, bool Down>
 inline void qk_pair_tile(int rows, int d, const float* q, std::int64_t ldq, const T* k0,
                          const T* k1, int n, float alpha, float* s, std::int64_t lds,
                          PairPrefetch<T, IntoL2> pf) {
   switch (rows) {
-    case 2: return qk_pair_tile<2>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    case 3: return qk_pair_tile<3>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    case 4: return qk_pair_tile<4>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    case 5: return qk_pair_tile<5>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    case 6: return qk_pair_tile<6>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    case 7: return qk_pair_tile<7>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    case 8: return qk_pair_tile<8>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    case 9: return qk_pair_tile<9>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    case 10: return qk_pair_tile<10>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    case 11: return qk_pair_tile<11>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
-    default: return qk_pair_tile<kMostTileRows>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 2: return qk_pair_tile<2, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 3: return qk_pair_tile<3, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 4: return qk_pair_tile<4, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 5: return qk_pair_tile<5, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 6: return qk_pair_tile<6, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 7: return qk_pair_tile<7, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 8: return qk_pair_tile<8, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 9: return qk_pair_tile<9, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 10: return qk_pair_tile<10, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    case 11: return qk_pair_tile<11, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
+    default: return qk_pair_tile<kMostTileRows, T, IntoL2, Down>(d, q, ldq, k0, k1, n, alpha, s, lds, pf);
   }
 }
 
 // rows >= 2: row tiles of equal size (within one) of at most 12 rows.
-template <bool IntoL2, class T>
+template <bool IntoL2, bool Down, class T>
 void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const T* k,
               std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
   const int tiles = (rows + kMostTileRows - 1) / kMostTileRows;
@@ -210,7 +230,7 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
     PairPrefetch<T, IntoL2> pf{in_call || next.n > 0 ? p0 : nullptr, p1, half};
     for (int t = 0, i = 0; t < tiles; ++t) {
       const int r = rows / tiles + (t < rows % tiles);
-      qk_pair_tile(r, d, q + i * ldq, ldq, k0, k1, n, alpha, s + i * lds + j, lds, pf);
+      qk_pair_tile<T, IntoL2, Down>(r, d, q + i * ldq, ldq, k0, k1, n, alpha, s + i * lds + j, lds, pf);
       pf.pf0 = nullptr;  // the other tiles read the pair from L1
       i += r;
     }
@@ -222,7 +242,9 @@ void qk_pairs(int rows, int keys, int d, const float* q, std::int64_t ldq, const
 template <bool IntoL2, class T>
 void qk_fp32_12x2_direct(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k_rows,
                          std::int64_t ldk, float alpha, float* s, std::int64_t lds, RowsAfter next) {
-  qk_pairs<IntoL2>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds, next);
+  if constexpr (sizeof(T) == sizeof(float))
+    if (next.down) return qk_pairs<IntoL2, true>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds, next);
+  qk_pairs<IntoL2, false>(rows, keys, d, q, ldq, static_cast<const T*>(k_rows), ldk, alpha, s, lds, next);
 }
 #define ATTNRT_QK_DIRECT(T)                                                                                    \
   template void qk_fp32_12x2_direct<false, T>(int, int, int, const float*, std::int64_t, const void*,          \
