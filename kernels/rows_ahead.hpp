@@ -53,16 +53,17 @@ struct RowRun {
 // 1.33x, int8 codes 1.48x, fp32 1.03; two threads 1.31x, 1.43x. Head-major
 // pools read as one stream ran at 0.93-0.97 and dense rows 8 KiB apart
 // (bf16) at 0.84: neither takes it (the hardware follows a constant stride).
+//
+// down: fp32 rows a memory page apart or more that the one-row loops and
+// the avx512 Q·Kᵀ tiles read from their last line to their first, where
+// the CPU's row says so (StreamParams::apart_rows_down; kernels/tuning.hpp
+// says why).
 struct RowsAfter {
   const RowRun* runs = nullptr;
   int n = 0;
   int in_place = 0;
   bool by_hardware = false;
   bool one_stream = false;
-  // down: fp32 rows a memory page apart or more that the one-row loops and
-  // the avx512 Q·Kᵀ tiles read from their last line to their first, where
-  // the CPU's row says so
-  // (StreamParams::apart_rows_down; kernels/tuning.hpp says why).
   bool down = false;
   bool in_memory() const { return runs == nullptr; }
   static RowsAfter none() {
