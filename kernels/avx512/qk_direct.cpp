@@ -30,10 +30,10 @@
 // the one-row loops read them (kernels/tuning.hpp says why). Zen 4 VM,
 // attnrt-ab S5 with 8 KV heads (B4 H32/8 M1 N4096 D128), K/V by token,
 // 8-10 pairs against reading up: one thread pools of 16 keys 1.26x, dense
-// 1.38x, 16 KV heads 1.38x; two threads 1.25x, 1.12x. bf16 rows (2 KiB
-// apart) read down 0.98-1.00, fp32 rows 2 KiB apart 1.05-1.15 but not the
-// one-row loops' (0.94): left up. P·V's tiles reading their column slices
-// from the last down: 0.97-0.99, left.
+// 1.38x, 16 KV heads 1.38x; two threads 1.25x, 1.12x. Left reading up:
+// bf16 rows 2 KiB apart (0.98-1.00 down) and fp32 rows 2 KiB apart (paged:
+// tiles 1.13-1.17, but two threads 1.02 and D256 rows 0.94). P·V's tiles
+// taking their column slices from the last down: 0.97-0.99, left.
 //
 // fp16/bf16 K rows are widened as each vector is loaded: no copy of them is
 // made, and they stream from memory among the FMAs as fp32 ones do,
@@ -146,6 +146,10 @@ inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const T* k0, c
       acc[i][1] = _mm512_fmadd_ps(qv, kv1, acc[i][1]);
     }
   };
+  // Whole 16-float steps last to first where Down (RowsAfter::down), else
+  // first to last (each direction its own loops: folding them into one
+  // index map changed GCC's register allocation of the upward tile and ran
+  // GQA decode 0.95-0.98); then the masked tail.
   const int body = d / 16 * 16;
   if constexpr (Down) {
     if (pf.pf0)
