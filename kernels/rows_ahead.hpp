@@ -57,7 +57,8 @@ struct RowRun {
 // down: fp32 rows a memory page apart or more that the one-row loops and
 // the avx512 Q·Kᵀ tiles read from their last line to their first, where
 // the CPU's row says so (StreamParams::apart_rows_down; kernels/tuning.hpp
-// says why).
+// says why). A request: loops without a downward walk (the P·V tiles, the
+// generic and SVE sets) read such rows up.
 struct RowsAfter {
   const RowRun* runs = nullptr;
   int n = 0;
