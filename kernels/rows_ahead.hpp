@@ -54,11 +54,12 @@ struct RowRun {
 // pools read as one stream ran at 0.93-0.97 and dense rows 8 KiB apart
 // (bf16) at 0.84: neither takes it (the hardware follows a constant stride).
 //
-// down: fp32 rows a memory page apart or more that the one-row loops and
-// the avx512 Q·Kᵀ tiles read from their last line to their first, where
-// the CPU's row says so (StreamParams::apart_rows_down; kernels/tuning.hpp
-// says why). A request: loops without a downward walk (the P·V tiles, the
-// generic and SVE sets) read such rows up.
+// down: fp32 rows a memory page apart or more that the x86 key-after-key
+// Q·Kᵀ loop (x86/few_rows.hpp), the avx512 one-row P·V and the avx512 Q·Kᵀ
+// tiles read from their last line to their first, where the CPU's row says
+// so (StreamParams::apart_rows_down; kernels/tuning.hpp says why). A
+// request: the other loops (avx2's P·V, the avx512 P·V tiles, the generic
+// and SVE sets) read such rows up.
 struct RowsAfter {
   const RowRun* runs = nullptr;
   int n = 0;
