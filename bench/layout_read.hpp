@@ -16,13 +16,15 @@ namespace attnrt::bench {
 
 struct LayoutReads {
   Timing paged;       // head by head, each head's pieces in table order, K then V
-  Timing contiguous;  // the dense K and V, head by head, K then V
+  Timing contiguous;  // the dense K and V, head by head, K then V: the faster way (below)
+  bool by_hardware;   // contiguous read faster without prefetches than with the pieces' ones
   Timing page_major;  // per sequence, each page whole (all heads' pieces), K then V
   double bytes;       // read by each pass
 };
 
-// Times the three passes in turns, `reps` each, prefetching into L2 ahead
-// of the reads as the kernels do. A head's piece of a page is its rows
+// Times the passes in turns, `reps` each, prefetching into L2 ahead of the
+// reads as the kernels do (the contiguous one also without: the faster
+// counts). A head's piece of a page is its rows
 // where they follow each other, else each row. None where a piece is not
 // whole 128-byte blocks (the read loop's unit) or the sequences end inside
 // a page.

@@ -93,9 +93,9 @@ int run_paged(Engine& engine, const Options& opt) {
   if (const auto r = time_layout_reads(k, v, w.k(), w.v(), table, slots, shape.kv_len, opt.reps)) {
     const auto gbps = [&](const Timing& t) { return r->bytes / t.median * 1e-9; };
     std::printf("  plain read of these K/V bytes, one core, GB/s: pieces in the call's order %.2f, contiguous %.2f "
-                "(%.3f); whole pages across heads %.2f (%.3f)\n",
-                gbps(r->paged), gbps(r->contiguous), r->contiguous.median / r->paged.median, gbps(r->page_major),
-                r->contiguous.median / r->page_major.median);
+                "(%s; %.3f); whole pages across heads %.2f (%.3f)\n",
+                gbps(r->paged), gbps(r->contiguous), r->by_hardware ? "no prefetch" : "prefetched",
+                r->contiguous.median / r->paged.median, gbps(r->page_major), r->contiguous.median / r->page_major.median);
   }
   std::printf("  check, sampled rows: max |err| %.3g, tolerance %.3g: %s\n", worst, tol, pass ? "pass" : "FAIL");
   return pass ? 0 : 1;
