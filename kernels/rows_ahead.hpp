@@ -59,7 +59,8 @@ struct RowRun {
 // tiles read from their last line to their first, where the CPU's row says
 // so (StreamParams::apart_rows_down; kernels/tuning.hpp says why). A
 // request: the other loops (avx2's P·V, the avx512 P·V tiles, the generic
-// and SVE sets) read such rows up.
+// and SVE sets) read such rows up. Those that honour it pick their loop
+// with read_as_asked (below).
 struct RowsAfter {
   const RowRun* runs = nullptr;
   int n = 0;
@@ -74,6 +75,16 @@ struct RowsAfter {
   }
   static RowsAfter hardware() { return {nullptr, 0, 0, true}; }
 };
+
+// f.template operator()<Down>() with Down = next.down, for loops over rows
+// of T that read down where asked (RowsAfter::down): fp32 rows only, the
+// only ones marked so, so no other type instantiates a Down loop.
+template <class T, class F>
+[[gnu::always_inline]] inline void read_as_asked(RowsAfter next, F&& f) {
+  if constexpr (sizeof(T) == sizeof(float))
+    if (next.down) return f.template operator()<true>();
+  f.template operator()<false>();
+}
 
 // Row i of the call's n rows, past them in `next`'s runs; past those, the
 // call's first row again (in L1 by then: a prefetch of it costs no traffic,

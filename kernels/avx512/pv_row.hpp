@@ -155,13 +155,13 @@ static inline void pv_one_row(int kp, const float* pa, const T* v, std::int64_t 
   for (int c0 = 0; c0 < dv; c0 += kCols) {
     const int w = dv - c0 < kCols ? dv - c0 : kCols;
     const auto run = [&]<int NV>() {
-      if constexpr (sizeof(T) == sizeof(float)) {
+      if constexpr (sizeof(T) == sizeof(float))
         if (pv_next_row_into_l1(next))  // (dense rows, listed as in memory: prefetched)
           return pv_row_columns<NV, x86::Prefetch::l1_and_l2>(kp, pa, v, ldv, c0, w, o, accumulate, RowsAfter{},
                                                               kNextRowsAhead);
-        if (next.down) return pv_row_columns<NV, P, T, true>(kp, pa, v, ldv, c0, w, o, accumulate, next, kRowAhead<P, T>);
-      }
-      pv_row_columns<NV, P>(kp, pa, v, ldv, c0, w, o, accumulate, next, kRowAhead<P, T>);
+      read_as_asked<T>(next, [&]<bool Down>() {
+        pv_row_columns<NV, P, T, Down>(kp, pa, v, ldv, c0, w, o, accumulate, next, kRowAhead<P, T>);
+      });
     };
     switch ((w + 15) / 16) {  // vectors of O
       case 1: run.template operator()<1>(); break;

@@ -298,9 +298,9 @@ static inline void qk_key_after_key(int keys, int d, const float* q, std::int64_
   // K rows one after another, across the pieces a spanning call lists
   // (prefetches never fault, past the last key too).
   CallStreams<kPrefetch<S>, T> rows(keys, k, ldk, next, kAhead, 1, MostStreams);
-  if constexpr (sizeof(T) == sizeof(float))
-    if (next.down) return rows.for_each_key(d, [&](const T* kr, int j) { dot.template operator()<true>(kr, j); });
-  rows.for_each_key(d, [&](const T* kr, int j) { dot.template operator()<false>(kr, j); });
+  read_as_asked<T>(next, [&]<bool Down>() {
+    rows.for_each_key(d, [&](const T* kr, int j) { dot.template operator()<Down>(kr, j); });
+  });
 }
 
 // S = alpha * Q·Kᵀ for 1 <= rows <= kFewRowsMax: a set's FewRowKernels::qk
