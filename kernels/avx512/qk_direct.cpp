@@ -133,8 +133,10 @@ inline void qk_pair_tile(int d, const float* q, std::int64_t ldq, const T* k0, c
   __m512 acc[R][kKeys];
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  // The lanes of `lanes` (lanes past d read nothing and add 0).
-  const auto step = [&](int x, __mmask16 lanes) {
+  // The lanes of `lanes` (lanes past d read nothing and add 0). Inlined
+  // always: called, it keeps acc in memory (GCC called it for some types and
+  // tile heights, and not for others as unrelated code changed).
+  const auto step = [&](int x, __mmask16 lanes) __attribute__((always_inline)) {
     const auto load = [&](const auto* p) { return in_register(load16_lanes(p, lanes)); };
     const __m512 kv0 = load(k0 + x);
     const __m512 kv1 = load(k1 + x);
