@@ -76,7 +76,7 @@ std::optional<LayoutReads> time_layout_reads(const Pool& k, const Pool& v, const
   // whichever streams faster on this CPU, as the kernels take either
   // (StreamParams::dense_by_hardware). Prefetched pieces against a
   // hardware-only read flattered the pool on CPUs whose own prefetchers
-  // stream slower (Sapphire Rapids-class: pieces at 1.06-1.32 of it).
+  // stream slower (Sapphire Rapids-class: pieces at 0.98-1.32 of it).
   const auto contiguous = [&](bool prefetched) {
     for (std::int64_t b = 0; b < batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h)
