@@ -60,7 +60,7 @@ struct RowRun {
 // so (StreamParams::apart_rows_down; kernels/tuning.hpp says why). A
 // request: the other loops (avx2's P·V, the avx512 P·V tiles, the generic
 // and SVE sets) read such rows up. Those that honour it pick their loop
-// with read_as_asked (below).
+// with read_as_asked (below), but for the avx512 Q·Kᵀ tiles (qk_direct.cpp).
 struct RowsAfter {
   const RowRun* runs = nullptr;
   int n = 0;
