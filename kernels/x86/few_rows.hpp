@@ -213,7 +213,7 @@ struct KeyGroup16 {
   // lane past its stream's keys (computed, never stored).
   [[gnu::always_inline]] const T* row(int lane, int d, const T* last) {
     Stream& st = s[lane & (streams - 1)];
-    return lane / streams < st.n ? next_key_row(*st.walk, st.ahead, d) : last;
+    return lane >> (streams >> 1) < st.n ? next_key_row(*st.walk, st.ahead, d) : last;  // (lane / streams)
   }
 };
 
