@@ -44,6 +44,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -213,7 +214,10 @@ struct KeyGroup16 {
   // lane past its stream's keys (computed, never stored).
   [[gnu::always_inline]] const T* row(int lane, int d, const T* last) {
     Stream& st = s[lane & (streams - 1)];
-    return lane >> (streams >> 1) < st.n ? next_key_row(*st.walk, st.ahead, d) : last;  // (lane / streams)
+    // lane / streams as a shift (streams a power of two): as a division it
+    // compiled to an idiv per key.
+    return lane >> std::countr_zero(static_cast<unsigned>(streams)) < st.n ? next_key_row(*st.walk, st.ahead, d)
+                                                                            : last;
   }
 };
 
