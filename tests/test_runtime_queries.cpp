@@ -277,5 +277,31 @@ TEST(CpuFeatures, X86SetsNeedEveryInstructionTheyAreCompiledFor) {
   EXPECT_EQ(rt::x86_feature_bits(no_xsave), 0u);
 }
 
+// AMX-INT8 only with both tile bits, the tile state enabled in XCR0 and
+// granted to the process, and VNNI beside it (the AMX kernel's fallback).
+TEST(CpuFeatures, AmxNeedsTheTilesEnabledAndGranted) {
+  rt::X86Cpuid spr;  // a Sapphire Rapids' registers, as far as these bits go
+  spr.leaf1_ecx = 1u << 12 | 1u << 22 | 1u << 27 | 1u << 28 | 1u << 29;
+  spr.leaf7_ebx = 1u << 3 | 1u << 5 | 1u << 8 | 1u << 16 | 1u << 17 | 1u << 30 | 1u << 31;
+  spr.leaf7_ecx = 1u << 11;
+  spr.leaf7_edx = 1u << 22 | 1u << 23 | 1u << 24 | 1u << 25;
+  spr.leaf7_1_eax = 1u << 5;
+  spr.ext1_ecx = 1u << 5;
+  spr.xcr0 = 0x600e7;
+  spr.tiles_granted = true;
+  EXPECT_TRUE(rt::x86_feature_bits(spr) & kernels::kFeatureAmxInt8);
+  const auto without = [&](auto change) {
+    rt::X86Cpuid r = spr;
+    change(r);
+    return rt::x86_feature_bits(r) & kernels::kFeatureAmxInt8;
+  };
+  EXPECT_FALSE(without([](rt::X86Cpuid& r) { r.tiles_granted = false; })) << "not granted";
+  EXPECT_FALSE(without([](rt::X86Cpuid& r) { r.xcr0 = 0x200e7; })) << "no XTILEDATA state";
+  EXPECT_FALSE(without([](rt::X86Cpuid& r) { r.xcr0 = 0x400e7; })) << "no XTILECFG state";
+  EXPECT_FALSE(without([](rt::X86Cpuid& r) { r.leaf7_edx &= ~(1u << 24); })) << "no AMX-TILE";
+  EXPECT_FALSE(without([](rt::X86Cpuid& r) { r.leaf7_edx &= ~(1u << 25); })) << "no AMX-INT8";
+  EXPECT_FALSE(without([](rt::X86Cpuid& r) { r.leaf7_ecx &= ~(1u << 11); })) << "no AVX512_VNNI";
+}
+
 }  // namespace
 }  // namespace attnrt::test

@@ -26,20 +26,16 @@
 #include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/key_sums.hpp"
 #include "kernels/avx512/ops.hpp"
+#include "kernels/avx512/q_digits.hpp"
 #include "kernels/rows_ahead.hpp"
 #include "kernels/x86/few_rows.hpp"
 
 namespace attnrt::kernels::avx512 {
 namespace {
 
-// The Q digits' fixed point: |q| <= 2^22 units, so d2 stays within 65.
-constexpr float kQUnits = 4194304.0f;
 // D up to which the low digits' sum d0 + 256 d1 over all of D fits in int32
 // (256 x 32896 x 128 < 2^31).
 constexpr int kMostD = 256;
-
-// The low byte of each lane, sign-extended: a balanced base-256 digit.
-static inline __m512i low_digit(__m512i v) { return _mm512_srai_epi32(_mm512_slli_epi32(v, 24), 24); }
 
 // ---- Q·Kᵀ ------------------------------------------------------------------
 
@@ -101,13 +97,8 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
     __m128i bytes[3][4];
     for (int c = 0; c < 4; ++c) {
       const int x = 64 * i + 16 * c;
-      const __m512 qv = _mm512_maskz_loadu_ps(first16(d - x), q + x);
-      const __m512i units = _mm512_cvt_roundps_epi32(_mm512_mul_ps(qv, to_units), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m512i d0 = low_digit(units);
-      const __m512i r1 = _mm512_srai_epi32(_mm512_sub_epi32(units, d0), 8);
-      const __m512i d1 = low_digit(r1);
-      const __m512i d2 = _mm512_srai_epi32(_mm512_sub_epi32(r1, d1), 8);
-      const __m512i ds[3] = {d0, d1, d2};
+      __m512i ds[3];
+      q_digits(_mm512_maskz_loadu_ps(first16(d - x), q + x), to_units, ds);
       for (int t = 0; t < 3; ++t) {
         sum[t] = _mm512_add_epi32(sum[t], ds[t]);
         bytes[t][c] = _mm512_cvtepi32_epi8(ds[t]);
@@ -137,18 +128,8 @@ static inline void qk_row(int keys, int d, const float* q, float qmax, const I8*
 template <x86::Prefetch P>
 bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
                     int rows_ahead, RowsAfter next) {
-  if (d > kMostD) return false;
-  __m512 m = _mm512_setzero_ps();
-  __mmask16 nan = 0;  // (max drops NaN lanes)
-  for (int x = 0; x < d; x += 16) {
-    const __m512 v = _mm512_maskz_loadu_ps(first16(d - x), q + x);
-    m = _mm512_max_ps(m, _mm512_abs_ps(v));
-    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  }
-  const float qmax = _mm512_reduce_max_ps(m);
-  // (Below 2^-100 the step kQUnits / qmax could overflow; above, it and
-  // the units are finite.)
-  if (nan || !(qmax >= 0x1p-100f && qmax <= 3.4e38f)) return false;
+  float qmax;
+  if (d > kMostD || !q_digits_take(q, d, &qmax)) return false;
   if (keys <= 0) return true;
   switch ((d + 63) / 64) {
     case 1: qk_row<1, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;

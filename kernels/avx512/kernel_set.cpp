@@ -83,6 +83,17 @@ void qk_row_on(int rows, int keys, int d, const float* q, std::int64_t ldq, cons
 }
 template <StreamParams S>
 constexpr QkDirectFn qk_i8_vnni = qk_row_on<S, I8, qk_i8_row_vnni<x86::kPrefetch<S>>>;
+// AMX tiles where the compiler has them and the build is native (the
+// emulated tests' SIMDe has no AMX): else the entries below need no AMX.
+#if defined(ATTNRT_HAVE_AMX_INT8) && !defined(ATTNRT_AVX512_SIMDE)
+constexpr std::uint32_t kAmxInt8 = kFeatureAmxInt8;
+template <StreamParams S>
+constexpr QkDirectFn qk_i8_amx = qk_row_on<S, I8, qk_i8_row_amx<x86::kPrefetch<S>>>;
+#else
+constexpr std::uint32_t kAmxInt8 = kFeatureNone;
+template <StreamParams S>
+constexpr QkDirectFn qk_i8_amx = qk_i8_vnni<S>;
+#endif
 template <StreamParams S>
 constexpr QkDirectFn qk_bf16_dot = qk_row_on<S, Bf16, qk_bf16_row_dot<x86::kPrefetch<S>>>;
 
@@ -92,8 +103,12 @@ constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_
 // VNNI and AVX512_BF16) and the kernels that use them.
 template <StreamParams S, class T, std::uint32_t need>
 constexpr FewRowKernels kFewRows{
-    .name = need & kFeatureAvx512Bf16 ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, one row's bf16 "
-                                        "Q·Kᵀ on AVX512_BF16, int8 on VNNI"
+    .name = need & kFeatureAvx512Bf16
+                ? (need & kFeatureAmxInt8 ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, one row's bf16 "
+                                            "Q·Kᵀ on AVX512_BF16, int8 on AMX"
+                                          : "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, one row's bf16 "
+                                            "Q·Kᵀ on AVX512_BF16, int8 on VNNI")
+            : need & kFeatureAmxInt8   ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 Q·Kᵀ on AMX"
             : need & kFeatureAvx512Vnni ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 Q·Kᵀ on VNNI"
                                         : "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
     .stream = S,
@@ -104,7 +119,9 @@ constexpr FewRowKernels kFewRows{
     .pv_acc = nullptr,
     .widen_rows = std::is_same_v<T, float> ? nullptr : widen_rows<T>,  // Q rows
     .codes = {{{},
-               {need & kFeatureAvx512Vnni ? qk_i8_vnni<S> : qk_fp32_direct<S, I8>,
+               {need & kFeatureAmxInt8      ? qk_i8_amx<S>
+                : need & kFeatureAvx512Vnni ? qk_i8_vnni<S>
+                                            : qk_fp32_direct<S, I8>,
                 pv_fp32_14x2_direct_rows<x86::kPrefetch<S>, I8>},
                kCodes<S, E4m3>,
                kCodes<S, E5m2>}},
@@ -118,10 +135,13 @@ constexpr FewRowKernels kFewRows{
 constexpr auto kStreams = distinct_streams<&UarchTuning::avx512>();
 template <class T>
 constexpr auto kFeatureSteps = [] {
+  // (Without AMX in the build, its steps repeat the VNNI ones: the first
+  // this CPU runs is taken, so a repeat is never reached.)
+  constexpr std::uint32_t vnni = kFeatureAvx512Vnni, bf16 = kFeatureAvx512Bf16;
   if constexpr (std::is_same_v<T, Bf16>)
-    return std::array<std::uint32_t, 3>{kFeatureAvx512Vnni | kFeatureAvx512Bf16, kFeatureAvx512Vnni, kFeatureNone};
+    return std::array<std::uint32_t, 5>{kAmxInt8 | vnni | bf16, vnni | bf16, kAmxInt8 | vnni, vnni, kFeatureNone};
   else
-    return std::array<std::uint32_t, 2>{kFeatureAvx512Vnni, kFeatureNone};
+    return std::array<std::uint32_t, 3>{kAmxInt8 | vnni, vnni, kFeatureNone};
 }();
 template <class T, std::size_t... I>
 constexpr std::array<const FewRowKernels*, sizeof...(I)> by_stream(std::index_sequence<I...>) {

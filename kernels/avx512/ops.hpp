@@ -63,6 +63,12 @@ template <x86::Prefetch P>
 bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
                     int rows_ahead, RowsAfter next);
 
+// The same on AMX-INT8 tiles (qk_row_i8_amx.cpp, compiled with it, where
+// the compiler has it): rows it does not take go to qk_i8_row_vnni.
+template <x86::Prefetch P>
+bool qk_i8_row_amx(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
+                   int rows_ahead, RowsAfter next);
+
 // One row's Q·Kᵀ over bf16 K rows on AVX512_BF16 (qk_row_bf16.cpp,
 // compiled with it): as the few-row qk above for rows == 1; or false,
 // having written nothing, for a row it does not take (D > 256, an element

@@ -4,6 +4,10 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #elif defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #include <sys/prctl.h>
@@ -53,6 +57,14 @@ CpuFeatures detect() {
     unsigned xcr0_hi;
     __asm__("xgetbv" : "=a"(r.xcr0), "=d"(xcr0_hi) : "c"(0));
   }
+#if defined(__linux__)
+  // Linux hands out AMX tile data (XSAVE component 18) only on request
+  // (ARCH_REQ_XCOMP_PERM): once per process, here, where the features are
+  // first read, never in a call.
+  constexpr int kReqXcompPerm = 0x1023, kXtiledata = 18;
+  if ((d7 >> 24 & 1u) && (r.xcr0 >> kXtiledata & 1u))
+    r.tiles_granted = syscall(SYS_arch_prctl, kReqXcompPerm, kXtiledata) == 0;
+#endif
   f.bits = x86_feature_bits(r);
 #elif defined(__aarch64__) && defined(__linux__)
   if (getauxval(AT_HWCAP) & HWCAP_CPUID) {  // the kernel emulates MIDR_EL1 for user space
@@ -92,6 +104,11 @@ std::uint32_t x86_feature_bits(const X86Cpuid& r) {
     if (bit(r.leaf7_1_eax, 5)) bits |= kFeatureAvx512Bf16;
     if (bit(r.leaf7_edx, 23)) bits |= kFeatureAvx512Fp16;
     if (bit(r.leaf7_ecx, 11)) bits |= kFeatureAvx512Vnni;
+    // AMX-TILE and AMX-INT8, the tile state enabled (XCR0 bits 17, 18) and
+    // granted; the one AMX kernel also runs AVX512_VNNI code (its fallback).
+    const bool tiles_os = (r.xcr0 >> 17 & 3u) == 3u && r.tiles_granted;
+    if (bit(r.leaf7_edx, 24) && bit(r.leaf7_edx, 25) && tiles_os && (bits & kFeatureAvx512Vnni))
+      bits |= kFeatureAmxInt8;
   }
   return bits;
 }
@@ -108,6 +125,7 @@ std::string CpuFeatures::describe() const {
   add(kFeatureAvx512Bf16, "avx512_bf16");
   add(kFeatureAvx512Fp16, "avx512_fp16");
   add(kFeatureAvx512Vnni, "avx512_vnni");
+  add(kFeatureAmxInt8, "amx_int8");
   add(kFeatureSve, "sve");
   if (sve_bits) {
     s += '(';

@@ -28,6 +28,7 @@ const CpuFeatures& cpu_features();
 struct X86Cpuid {
   std::uint32_t leaf1_ecx = 0, leaf7_ebx = 0, leaf7_ecx = 0, leaf7_edx = 0, leaf7_1_eax = 0, ext1_ecx = 0;
   std::uint32_t xcr0 = 0;
+  bool tiles_granted = false;  // Linux granted the process AMX tile data (arch_prctl)
 };
 // The kernels::CpuFeature bits of those registers: a set's bit only where
 // the CPU has every instruction its sources are compiled for.

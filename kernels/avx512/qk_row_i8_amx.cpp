@@ -1,0 +1,212 @@
+// One decode row's Q·Kᵀ over int8 K codes on AMX (tdpbssd), for the avx512
+// set's FewRowKernels entry that needs AMX-INT8. q is cut into the three
+// signed 8-bit digits int8_vnni.cpp uses (23-bit fixed point relative to
+// the row's largest |q|), laid out as the three columns of a B tile per 64
+// columns of D; 16 keys' K rows are loaded in place as an A tile (16 rows,
+// their own stride), so one tdpbssd forms 16 keys x 3 digits x 64 products
+// and no code is moved by a shuffle. Integer sums are exact; the digits are
+// combined as int8_vnni.cpp combines them, so the scores carry the same one
+// rounding beyond fp32's own (2^-23 of the largest |q| per element).
+//
+// Sapphire Rapids-class VM, one thread, against the VNNI kernel: a C++ loop
+// of B1 H1 N4096 D128 int8 decode calls (K/V in L2) 11.7-12.3 -> 7.7-9.1
+// ns a key at best; attnrt-ab S5 (B4 H32 M1 N4096 D128) int8, K/V from
+// DRAM, 6 pairs a process, seven processes: medians 0.984, 0.995, 1.004,
+// 1.021, 1.026, 1.056, 1.125; two threads 1.036, 1.040. So it pays in
+// cache; from DRAM the call waits on its reads (docs/decode_measurements.md).
+// AMX needs the process granted its tile state: runtime/src/cpu_features.cpp
+// asks once, where the features are first read (kFeatureAmxInt8).
+//
+// Rows it does not take go to the VNNI kernel: D not a multiple of 4 or
+// above 256 (the tiles' shape), and what that one hands on.
+#include "kernels/avx512/intrinsics.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/avx512/convert.hpp"
+#include "kernels/avx512/ops.hpp"
+#include "kernels/avx512/q_digits.hpp"
+#include "kernels/rows_ahead.hpp"
+#include "kernels/x86/few_rows.hpp"
+
+namespace attnrt::kernels::avx512 {
+namespace {
+
+constexpr int kMostD = 256;
+constexpr int kChunk = 64;  // columns of D an A tile holds (64 bytes a row)
+constexpr int kKeys = 16;   // keys a tile: its rows
+// Tiles: A (two, alternating over D's whole chunks, and one for the last
+// chunk, whose rows may be shorter), B (one per chunk), C.
+constexpr int kTileA0 = 0, kTileA1 = 1, kTileB0 = 2, kTileC = 6, kTileALast = 7;
+
+// The tile configuration (palette 1) as ldtilecfg reads it.
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1;
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t colsb[16] = {};
+  std::uint8_t rows[16] = {};
+};
+
+// A tile's 64 bytes a row per chunk of D (the last chunk's `tail`, so no
+// row is read past d), B's K/4 rows of three digits' 4 bytes each (and a
+// fourth column of zeros, keeping C's rows 16 bytes), C's 16 rows of four
+// int32.
+TileConfig tile_config(int chunks, int tail) {
+  TileConfig c;
+  for (int t : {kTileA0, kTileA1, kTileALast}) {
+    c.rows[t] = kKeys;
+    c.colsb[t] = static_cast<std::uint16_t>(t == kTileALast ? tail : kChunk);
+  }
+  for (int h = 0; h < chunks; ++h) {
+    c.rows[kTileB0 + h] = static_cast<std::uint8_t>((h == chunks - 1 ? tail : kChunk) / 4);
+    c.colsb[kTileB0 + h] = 16;
+  }
+  c.rows[kTileC] = kKeys;
+  c.colsb[kTileC] = 16;
+  return c;
+}
+
+// q's digits in B tiles: b[h][r][4t + c] is digit t of q[64h + 4r + c]
+// (tdpbssd's four products per int32 lane of C), zeros past d.
+using DigitTiles = std::int8_t[kMostD / kChunk][kChunk / 4][16];
+void digit_tiles(const float* q, int d, float qmax, DigitTiles& b) {
+  alignas(64) std::int8_t digits[3][kMostD] = {};
+  const __m512 to_units = _mm512_set1_ps(kQUnits / qmax);
+  for (int x = 0; x < d; x += 16) {
+    __m512i ds[3];
+    q_digits(_mm512_maskz_loadu_ps(first16(d - x), q + x), to_units, ds);
+    for (int t = 0; t < 3; ++t)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(digits[t] + x), _mm512_cvtepi32_epi8(ds[t]));
+  }
+  std::memset(b, 0, sizeof b);
+  for (int x = 0; x < d; x += 4)
+    for (int t = 0; t < 3; ++t) std::memcpy(&b[x / kChunk][(x % kChunk) / 4][4 * t], digits[t] + x, 4);
+}
+
+// Keys [j0, j0 + n) of a stream (n <= 16): rows from the walk, in place
+// when 16 follow at one stride, else copied to `stage` (rows past n
+// zero); the rows ahead prefetched as the loops key by key do.
+template <x86::Prefetch P, int Chunks>
+[[gnu::always_inline]] inline void tile_keys(RowWalk<I8>& walk, x86::RowPrefetch<P, I8>* ahead, int n, int d,
+                                             std::int8_t (*stage)[kMostD], std::int32_t (*c)[4]) {
+  const std::int8_t* rows;
+  std::int64_t stride;
+  if (n == kKeys && walk.rows_left() >= kKeys) {
+    rows = reinterpret_cast<const std::int8_t*>(walk.row());
+    stride = walk.ld();
+    walk.skip(kKeys);
+    if (ahead && ahead->rows_left() >= kKeys) {
+      // The rows ahead by plain adds, Chunks lines each: stepped key by key
+      // (RowPrefetch::next_key) they cost more than the tiles' arithmetic.
+      const auto lines = [&](const RowWalk<I8>& w, auto into_l2) {
+        const std::int8_t* r = reinterpret_cast<const std::int8_t*>(w.row());
+        for (int key = 0; key < kKeys; ++key, r += w.ld())
+#pragma GCC unroll 4
+          for (int h = 0; h < Chunks; ++h) x86::prefetch_line<decltype(into_l2)::value>(r + h * kChunk);
+      };
+      lines(ahead->near(), std::bool_constant<P == x86::Prefetch::l2>{});
+      if constexpr (x86::RowPrefetch<P, I8>::kFar) lines(ahead->far(), std::true_type{});
+      ahead->skip(kKeys);
+    } else if (ahead) {
+      for (int k = 0; k < kKeys; ++k) ahead->next_key(d);
+    }
+  } else {
+    for (int k = 0; k < n; ++k) std::memcpy(stage[k], x86::next_key_row(walk, ahead, d), static_cast<std::size_t>(d));
+    for (int k = n; k < kKeys; ++k) std::memset(stage[k], 0, static_cast<std::size_t>(d));
+    rows = stage[0];
+    stride = kMostD;
+  }
+  // Tile numbers are immediates (GCC pastes them into the instruction):
+  // 0 and 1 A, 2-5 B, 6 C, 7 the last chunk's A (kTile* above). Chunk h
+  // of D: its A tile `a` loaded from the rows, times B tile 2 + h, into C.
+#define ATTNRT_AMX_CHUNK(a, b, h)                     \
+  do {                                                \
+    _tile_loadd(a, rows + (h) * kChunk, stride);      \
+    _tile_dpbssd(6, a, b);                            \
+  } while (0)
+  _tile_zero(6);
+  if constexpr (Chunks > 1) ATTNRT_AMX_CHUNK(0, 2, 0);
+  if constexpr (Chunks > 2) ATTNRT_AMX_CHUNK(1, 3, 1);
+  if constexpr (Chunks > 3) ATTNRT_AMX_CHUNK(0, 4, 2);
+  if constexpr (Chunks == 1) ATTNRT_AMX_CHUNK(7, 2, 0);
+  if constexpr (Chunks == 2) ATTNRT_AMX_CHUNK(7, 3, 1);
+  if constexpr (Chunks == 3) ATTNRT_AMX_CHUNK(7, 4, 2);
+  if constexpr (Chunks == 4) ATTNRT_AMX_CHUNK(7, 5, 3);
+#undef ATTNRT_AMX_CHUNK
+  _tile_stored(6, c, 16);
+}
+
+// 16 keys' scores from C's rows (key k: its three digits' sums in
+// c[k][0..2]), as int8_vnni.cpp forms them: 65536 Σd2 k + (256 Σd1 k +
+// Σd0 k), the second exact in int32; n of them stored at s.
+inline void store_scores(const std::int32_t (*c)[4], __m512 unit, float* s, int n) {
+  const __m512i z[4] = {_mm512_load_si512(c[0]), _mm512_load_si512(c[4]), _mm512_load_si512(c[8]),
+                        _mm512_load_si512(c[12])};
+  const auto digit = [&](int t) {  // lane k: c[k][t]
+    const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0),
+                                         _mm512_set1_epi32(t));
+    const __m512i lo = _mm512_permutex2var_epi32(z[0], idx, z[1]), hi = _mm512_permutex2var_epi32(z[2], idx, z[3]);
+    return _mm512_shuffle_i32x4(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
+  };
+  const __m512i low = _mm512_add_epi32(_mm512_slli_epi32(digit(1), 8), digit(0));
+  const __m512 units = _mm512_fmadd_ps(_mm512_cvtepi32_ps(digit(2)), _mm512_set1_ps(65536.0f), _mm512_cvtepi32_ps(low));
+  _mm512_mask_storeu_ps(s, first16(n), _mm512_mul_ps(units, unit));
+}
+
+template <int Chunks, x86::Prefetch P>
+void qk_row(int keys, int d, const float* q, float qmax, const I8* k, std::int64_t ldk, float alpha, float* s,
+            int rows_ahead, RowsAfter next) {
+  alignas(64) DigitTiles b;
+  digit_tiles(q, d, qmax, b);
+  const TileConfig config = tile_config(Chunks, d - (Chunks - 1) * kChunk);
+  _tile_loadconfig(&config);
+  _tile_loadd(2, b[0], 16);  // (kTileB0 + h: chunk h's digits)
+  if constexpr (Chunks > 1) _tile_loadd(3, b[1], 16);
+  if constexpr (Chunks > 2) _tile_loadd(4, b[2], 16);
+  if constexpr (Chunks > 3) _tile_loadd(5, b[3], 16);
+  const __m512 unit = _mm512_set1_ps(alpha * (qmax / kQUnits));
+  alignas(64) std::int8_t stage[kKeys][kMostD];
+  alignas(64) std::int32_t c[kKeys][4];
+  // One stream: the call's quarters in turns of 16 keys, as the VNNI
+  // kernel reads them, ran S5 int8 (attnrt-ab, 6 pairs, three processes)
+  // at 0.96-1.00 of the VNNI kernel, one stream at 0.98-1.12.
+  x86::CallStreams<P, I8> rows(keys, k, ldk, next, rows_ahead, kKeys, 1);
+  for (int j0 = 0; j0 < rows.part; j0 += kKeys)
+    for (int i = 0; i < rows.streams; ++i) {
+      const int at = rows.first(i) + j0, n = std::min(rows.end(i) - at, kKeys);
+      if (n <= 0) continue;
+      tile_keys<P, Chunks>(rows.walk[i], rows.prefetch(i), n, d, stage, c);
+      store_scores(c, unit, s + at, n);
+    }
+  _tile_release();
+}
+
+}  // namespace
+
+template <x86::Prefetch P>
+bool qk_i8_row_amx(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
+                   int rows_ahead, RowsAfter next) {
+  float qmax;
+  if (d % 4 != 0 || d > kMostD || keys <= 0 || !q_digits_take(q, d, &qmax))
+    return qk_i8_row_vnni<P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
+  switch ((d + kChunk - 1) / kChunk) {
+    case 1: qk_row<1, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
+    case 2: qk_row<2, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
+    case 3: qk_row<3, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
+    default: qk_row<4, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
+  }
+  return true;
+}
+
+#define ATTNRT_QK_I8_ROW_AMX(P)                                                                                \
+  template bool qk_i8_row_amx<x86::Prefetch::P>(int, int, const float*, const I8*, std::int64_t, float, float*, \
+                                                int, RowsAfter);
+ATTNRT_QK_I8_ROW_AMX(l1)
+ATTNRT_QK_I8_ROW_AMX(l2)
+ATTNRT_QK_I8_ROW_AMX(l1_and_l2)
+
+}  // namespace attnrt::kernels::avx512
