@@ -87,9 +87,9 @@ void digit_tiles(const float* q, int d, float qmax, DigitTiles& b) {
     for (int t = 0; t < 3; ++t) std::memcpy(&b[x / kChunk][(x % kChunk) / 4][4 * t], digits[t] + x, 4);
 }
 
-// Keys [j0, j0 + n) of a stream (n <= 16): rows from the walk, in place
-// when 16 follow at one stride, else copied to `stage` (rows past n
-// zero); the rows ahead prefetched as the loops key by key do.
+// The walk's next n <= 16 keys into C: their rows in place when 16 follow
+// at one stride, else copied to `stage` (rows past n zero); the rows
+// ahead prefetched as the one-row loops prefetch them.
 template <x86::Prefetch P, int Chunks>
 [[gnu::always_inline]] inline void tile_keys(RowWalk<I8>& walk, x86::RowPrefetch<P, I8>* ahead, int n, int d,
                                              std::int8_t (*stage)[kMostD], std::int32_t (*c)[4]) {
@@ -175,13 +175,11 @@ void qk_row(int keys, int d, const float* q, float qmax, const I8* k, std::int64
   // kernel reads them, ran S5 int8 (attnrt-ab, 6 pairs, three processes)
   // at 0.96-1.00 of the VNNI kernel, one stream at 0.98-1.12.
   x86::CallStreams<P, I8> rows(keys, k, ldk, next, rows_ahead, kKeys, 1);
-  for (int j0 = 0; j0 < rows.part; j0 += kKeys)
-    for (int i = 0; i < rows.streams; ++i) {
-      const int at = rows.first(i) + j0, n = std::min(rows.end(i) - at, kKeys);
-      if (n <= 0) continue;
-      tile_keys<P, Chunks>(rows.walk[i], rows.prefetch(i), n, d, stage, c);
-      store_scores(c, unit, s + at, n);
-    }
+  for (int j0 = 0; j0 < keys; j0 += kKeys) {
+    const int n = std::min(keys - j0, kKeys);
+    tile_keys<P, Chunks>(rows.walk[0], rows.prefetch(0), n, d, stage, c);
+    store_scores(c, unit, s + j0, n);
+  }
   _tile_release();
 }
 
