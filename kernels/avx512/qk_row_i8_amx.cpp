@@ -15,7 +15,9 @@
 // 1.021, 1.026, 1.056, 1.125; two threads 1.036, 1.040. So it pays in
 // cache; from DRAM the call waits on its reads (docs/decode_measurements.md).
 // AMX needs the process granted its tile state: runtime/src/cpu_features.cpp
-// asks once, where the features are first read (kFeatureAmxInt8).
+// asks once, where the features are first read (kFeatureAmxInt8). Each
+// thread's first tile instruction then traps once into Linux, which gives
+// the thread its larger XSAVE area: a worker's first call, not every one.
 //
 // Rows it does not take go to the VNNI kernel: D not a multiple of 4 or
 // above 256 (the tiles' shape), and what that one hands on.
