@@ -99,18 +99,24 @@ constexpr QkDirectFn qk_bf16_dot = qk_row_on<S, Bf16, qk_bf16_row_dot<x86::kPref
 
 template <StreamParams S, class C>
 constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<x86::kPrefetch<S>, C>};
-// An entry of the CPU features `need` (none, VNNI, or for bf16 inputs also
-// VNNI and AVX512_BF16) and the kernels that use them.
+// The name of an entry of the CPU features `need` (below).
+constexpr const char* few_rows_name(std::uint32_t need) {
+  const bool amx = need & kFeatureAmxInt8;
+  if (need & kFeatureAvx512Bf16)
+    return amx ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, one row's bf16 Q·Kᵀ on AVX512_BF16, "
+                 "int8 on AMX"
+               : "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, one row's bf16 Q·Kᵀ on AVX512_BF16, "
+                 "int8 on VNNI";
+  if (amx) return "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 Q·Kᵀ on AMX";
+  if (need & kFeatureAvx512Vnni) return "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 Q·Kᵀ on VNNI";
+  return "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows";
+}
+// An entry of the CPU features `need` (none, VNNI, VNNI and AMX-INT8, and
+// for bf16 inputs each of those with AVX512_BF16) and the kernels that use
+// them.
 template <StreamParams S, class T, std::uint32_t need>
 constexpr FewRowKernels kFewRows{
-    .name = need & kFeatureAvx512Bf16
-                ? (need & kFeatureAmxInt8 ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, one row's bf16 "
-                                            "Q·Kᵀ on AVX512_BF16, int8 on AMX"
-                                          : "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, one row's bf16 "
-                                            "Q·Kᵀ on AVX512_BF16, int8 on VNNI")
-            : need & kFeatureAmxInt8   ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 Q·Kᵀ on AMX"
-            : need & kFeatureAvx512Vnni ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, int8 Q·Kᵀ on VNNI"
-                                        : "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows",
+    .name = few_rows_name(need),
     .stream = S,
     .qk = need & kFeatureAvx512Bf16 ? qk_bf16_dot<S> : qk_fp32_direct<S, T>,
     .pv_rows_max = kMr,
@@ -135,13 +141,17 @@ constexpr FewRowKernels kFewRows{
 constexpr auto kStreams = distinct_streams<&UarchTuning::avx512>();
 template <class T>
 constexpr auto kFeatureSteps = [] {
-  // (Without AMX in the build, its steps repeat the VNNI ones: the first
-  // this CPU runs is taken, so a repeat is never reached.)
   constexpr std::uint32_t vnni = kFeatureAvx512Vnni, bf16 = kFeatureAvx512Bf16;
-  if constexpr (std::is_same_v<T, Bf16>)
+  if constexpr (kAmxInt8 == kFeatureNone) {  // (a build without AMX: no entry twice)
+    if constexpr (std::is_same_v<T, Bf16>)
+      return std::array<std::uint32_t, 3>{vnni | bf16, vnni, kFeatureNone};
+    else
+      return std::array<std::uint32_t, 2>{vnni, kFeatureNone};
+  } else if constexpr (std::is_same_v<T, Bf16>) {
     return std::array<std::uint32_t, 5>{kAmxInt8 | vnni | bf16, vnni | bf16, kAmxInt8 | vnni, vnni, kFeatureNone};
-  else
+  } else {
     return std::array<std::uint32_t, 3>{kAmxInt8 | vnni, vnni, kFeatureNone};
+  }
 }();
 template <class T, std::size_t... I>
 constexpr std::array<const FewRowKernels*, sizeof...(I)> by_stream(std::index_sequence<I...>) {
