@@ -266,6 +266,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   use_huge_pages(opt.huge_pages);
+  give_openblas_its_kernels(argv);
   try {
     return run(opt, named);
   } catch (const std::exception& e) {

@@ -28,4 +28,12 @@ std::unique_ptr<Baseline> make_baseline(const Workload& w, int threads);
 // What the baseline is ("OpenBLAS 0.3.21 ... sgemm, ..."), or why there is none.
 std::string baseline_description();
 
+// Runs this program again (argv as given) with OPENBLAS_CORETYPE naming the
+// widest kernels the CPU runs, where OpenBLAS fell back to its generic
+// x86-64 core on a CPU it does not know (OpenBLAS 0.3.21 on a Xeon of
+// model 207: sgemm 3x slower than its AVX-512 kernels). Returns when
+// nothing is to be done: OPENBLAS_CORETYPE already set, OpenBLAS's own
+// choice kept, or the program could not be run again.
+void give_openblas_its_kernels(char** argv);
+
 }  // namespace attnrt::bench

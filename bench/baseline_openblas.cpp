@@ -3,8 +3,14 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "bench/baseline.hpp"
@@ -86,8 +92,32 @@ std::unique_ptr<Baseline> make_baseline(const Workload& w, int threads) {
 }
 
 std::string baseline_description() {
+  const char* forced = std::getenv("OPENBLAS_CORETYPE");
   return std::string("OpenBLAS sgemm + C++ softmax, 1 BLAS thread per OpenMP worker (") +
-         openblas_get_config() + ", core " + openblas_get_corename() + ")";
+         openblas_get_config() + ", core " + openblas_get_corename() +
+         (forced ? std::string(", OPENBLAS_CORETYPE=") + forced : std::string()) + ")";
+}
+
+void give_openblas_its_kernels(char** argv) {
+#if defined(__x86_64__)
+  if (std::getenv("OPENBLAS_CORETYPE") || std::strcmp(openblas_get_corename(), "Prescott") != 0) return;
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  const char* core = avx512 && __builtin_cpu_supports("avx512bf16") ? "Cooperlake"
+                     : avx512                                      ? "SkylakeX"
+                     : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "Haswell"
+                                                                                       : nullptr;
+  if (!core) return;  // Prescott is what this CPU runs
+  std::fprintf(stderr, "attnrt-bench: OpenBLAS fell back to its Prescott core on this CPU; running again with "
+                       "OPENBLAS_CORETYPE=%s\n", core);
+  setenv("OPENBLAS_CORETYPE", core, 1);
+  execv("/proc/self/exe", argv);
+  std::fprintf(stderr, "attnrt-bench: could not run again (%s); the baseline keeps the Prescott core\n",
+               std::strerror(errno));
+#else
+  static_cast<void>(argv);
+#endif
 }
 
 }  // namespace attnrt::bench
