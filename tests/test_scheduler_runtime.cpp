@@ -351,9 +351,10 @@ TEST(SchedulerRuntime, ForkedChildComputesTheParentsResults) {
       while (!stop.load()) calls[0](c);
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (!kMallocIsForkSafe) {
+    if (!kMallocIsForkSafe) {  // (and the workers given time to finish freeing the last call's tasks)
       stop = true;
       busy.join();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     const pid_t child = fork();
     if (child == 0) {
