@@ -307,16 +307,15 @@ TEST(SchedulerRuntime, VerboseShowsTopologyPinningAndEachCall) {
   EXPECT_NE(err.find("gflops="), std::string::npos) << err;
 }
 
-// GCC 12's AddressSanitizer takes no lock around fork() (LLVM added its
-// pthread_atfork handler in 2023): a child forked while another thread is in
-// ASan's malloc can wait forever on that thread's allocator lock, in any
-// program (a bare fork-and-allocate loop hung 1 child in 2000 here). glibc's
-// malloc locks around fork, so the busy-thread fork is tested without ASan.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kMallocIsForkSafe = false;
-#else
-constexpr bool kMallocIsForkSafe = true;
-#endif
+// Whether a child forked while another thread allocates can allocate. Not
+// under GCC 12's sanitizers, whose runtimes take no lock around fork()
+// (LLVM added ASan's pthread_atfork handler in 2023): the child can wait
+// forever on that thread's allocator lock, in any program (a bare
+// fork-and-allocate loop built with ASan hung 1 child in 2000 here). The
+// runtime is linked in whenever the library is sanitized, whatever the
+// scope, so the busy-thread fork is tested in native builds only, where
+// glibc's malloc locks around fork.
+constexpr bool kMallocIsForkSafe = !ATTNRT_TEST_SANITIZED;
 
 // A forked child (Python's multiprocessing, a pre-forking server) has none
 // of its parent's worker threads: there the runtimes made before the fork,
