@@ -49,6 +49,7 @@ enum CpuFeature : std::uint32_t {
   kFeatureAvx512Fp16 = 1u << 3,  // AVX512_FP16
   kFeatureAvx512Vnni = 1u << 4,  // AVX512_VNNI (vpdpbusd)
   kFeatureAmxInt8 = 1u << 5,     // AMX-TILE + AMX-INT8 (tdpbssd), tile state enabled and granted to the process
+  kFeatureAmxBf16 = 1u << 6,     // AMX-TILE + AMX-BF16 (tdpbf16ps), the same
   kFeatureSve = 1u << 8,         // SVE, any vector length
   kFeatureSve512 = 1u << 9,      // SVE with 512-bit vectors (A64FX)
 };

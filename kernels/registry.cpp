@@ -21,6 +21,9 @@ std::span<const KernelSet* const> list() {
   static const std::array sets = {
       // <isa>::kernel_set(T),   one line per ISA, best first
 #ifdef ATTNRT_HAVE_AVX512
+#ifdef ATTNRT_HAVE_AMX_BF16
+      avx512::amx_bf16_kernel_set(T),  // null unless T is bf16
+#endif
       avx512::bf16_kernel_set(T),  // null unless T is bf16
       avx512::kernel_set(T),
 #endif

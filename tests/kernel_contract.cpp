@@ -126,6 +126,7 @@ PvWant pv_want(const HostTensor& p1, const HostTensor& v1, const HostTensor& p2,
 
 void KernelSetTest::SetUp() {
   if (!kEmulatedSets && !cpu_runs(ks())) GTEST_SKIP() << ks().name << " needs CPU features this machine lacks";
+  mode_.emplace(ks());
 }
 
 std::vector<float> KernelSetTest::read_a_panel(const void* a_panel, int kp, Exp2Precision prec) {

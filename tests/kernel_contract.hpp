@@ -20,6 +20,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -147,6 +148,7 @@ PvWant pv_want(const HostTensor& p1, const HostTensor& v1, const HostTensor& p2,
 class KernelSetTest : public ::testing::TestWithParam<const KernelSet*> {
  protected:
   void SetUp() override;
+  void TearDown() override { mode_.reset(); }
   const KernelSet& ks() const { return *GetParam(); }
   const KernelSet& generic() const { return generic_set(ks().dtype); }
   attnrt_dtype dtype() const { return static_cast<attnrt_dtype>(ks().dtype); }
@@ -156,6 +158,11 @@ class KernelSetTest : public ::testing::TestWithParam<const KernelSet*> {
   // Reads a P panel back through the set's own P·V path for `prec` (the
   // fast path may hold P in a narrower type): P times the identity, [mr x kp].
   std::vector<float> read_a_panel(const void* a_panel, int kp, Exp2Precision prec = Exp2Precision::accurate);
+
+ private:
+  // The set's mode for the whole test, as the pipelines hold it around its
+  // kernels (AMX tiles configured; SVE fp16's FZ16).
+  std::optional<kernels::FpModeScope> mode_;
 };
 
 }  // namespace attnrt::test

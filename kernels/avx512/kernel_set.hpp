@@ -4,6 +4,8 @@
 //                inputs, 14x2-vector micro-kernels.
 //   avx512_bf16  (+ AVX512_BF16): bf16 inputs packed as pairs, both GEMMs with
 //                vdpbf16ps accumulating in fp32, P rounded to bf16.
+//   amx_bf16     (+ AMX-TILE, AMX-BF16): as avx512_bf16, both GEMMs on AMX
+//                tiles, 32x32.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,10 @@ const KernelSet* kernel_set(DType t);
 
 // The avx512_bf16 set for t == bf16, null for other dtypes.
 const KernelSet* bf16_kernel_set(DType t);
+
+// The amx_bf16 set for t == bf16, null for other dtypes (built where the
+// compiler has AMX-BF16: ATTNRT_HAVE_AMX_BF16).
+const KernelSet* amx_bf16_kernel_set(DType t);
 
 // y[i] = exp2(x[i]) with the sets' vector exp2, for tests and benchmarks.
 // Needs kFeatureAvx512.

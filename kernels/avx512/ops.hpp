@@ -81,6 +81,10 @@ bool qk_bf16_row_dot(int keys, int d, const float* q, const Bf16* k, std::int64_
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);
 void pack_k_pairs(const void* src, std::int64_t ld, int keys, int d, void* dst);
 void pack_v_pairs(const void* src, std::int64_t ld, int keys, int dv, void* dst);
+// The same panels with their depth padded to dp (even, >= d) or kp (even,
+// >= keys) with zeros: the amx_bf16 set's B tiles take 16 pairs at a time.
+void pack_k_pairs_to(const void* src, std::int64_t ld, int keys, int d, int dp, void* dst);
+void pack_v_pairs_to(const void* src, std::int64_t ld, int keys, int dv, int kp, void* dst);
 
 // Softmax pieces on a 14-row strip (softmax_rows.cpp, softmax_rows_bf16.cpp,
 // normalize.cpp). exp2_rows writes an fp32 P panel, exp2_rows_pairs a bf16
@@ -91,6 +95,8 @@ void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float
 void exp2_rows_pairs(const float* s, std::int64_t lds, int rows, int cols, const float* m,
                      float* sum, void* p_panel, Exp2Precision precision);
 void rescale(float* o, std::int64_t ldo, int cols, const float* alpha);
+// rescale for the amx_bf16 set's 32-row strips.
+void rescale_32(float* o, std::int64_t ldo, int cols, const float* alpha);
 bool normalize(const float* o, std::int64_t ldo, int rows, int cols, const float* inv_sum,
                void* out, std::int64_t ld_out, DType out_type);
 

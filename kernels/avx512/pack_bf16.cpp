@@ -5,7 +5,8 @@
 // A row's consecutive pairs are already such words, so Q and K are 16x16
 // transposes of 32-bit words. V: keys x dv -> panels [kp/2][32][2] pairs
 // rows 2j and 2j+1 column by column. Padding (odd d, odd keys, rows and
-// columns past the end) is zero.
+// columns past the end, and the amx_bf16 set's depth up to 32: the _to
+// forms) is zero.
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <algorithm>
@@ -52,10 +53,17 @@ void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst) 
 }
 
 void pack_k_pairs(const void* src, std::int64_t ld, int keys, int d, void* dst) {
+  pack_k_pairs_to(src, ld, keys, d, d + (d & 1), dst);
+}
+
+void pack_k_pairs_to(const void* src, std::int64_t ld, int keys, int d, int dp, void* dst) {
   const auto* s = static_cast<const std::uint16_t*>(src);
   auto* out = static_cast<float*>(dst);
-  const int dp = d + (d & 1);
   for (int k0 = 0; k0 < keys; k0 += kNr, out += static_cast<std::int64_t>(kNr) * (dp / 2)) {
+    for (int j = (d + 1) / 2; j < dp / 2; ++j) {
+      _mm512_storeu_ps(out + j * kNr, _mm512_setzero_ps());
+      _mm512_storeu_ps(out + j * kNr + 16, _mm512_setzero_ps());
+    }
     for (int half = 0; half < kNr / 16; ++half) {
       const int h = std::clamp(keys - k0 - 16 * half, 0, 16);
       for (int p = 0; p < d; p += 32) {
@@ -70,10 +78,18 @@ void pack_k_pairs(const void* src, std::int64_t ld, int keys, int d, void* dst) 
 }
 
 void pack_v_pairs(const void* src, std::int64_t ld, int keys, int dv, void* dst) {
+  pack_v_pairs_to(src, ld, keys, dv, keys + (keys & 1), dst);
+}
+
+void pack_v_pairs_to(const void* src, std::int64_t ld, int keys, int dv, int kp, void* dst) {
   const auto* s = static_cast<const std::uint16_t*>(src);
   auto* out = static_cast<std::uint32_t*>(dst);
-  const int kp = keys + (keys & 1);
   const std::int64_t panel = static_cast<std::int64_t>(kNv) * (kp / 2);  // words per column panel
+  for (int c0 = 0; c0 < dv; c0 += kNv)
+    for (int j = (keys + 1) / 2; j < kp / 2; ++j) {
+      _mm512_storeu_si512(out + (c0 / kNv) * panel + j * kNv, _mm512_setzero_si512());
+      _mm512_storeu_si512(out + (c0 / kNv) * panel + j * kNv + 16, _mm512_setzero_si512());
+    }
   // unpack{lo,hi}_epi16 interleave within 128-bit lanes: lo holds columns
   // 8L..8L+3, hi 8L+4..8L+7 of lane L; these put them back in column order.
   const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);

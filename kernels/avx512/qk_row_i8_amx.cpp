@@ -28,6 +28,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/avx512/amx_tiles.hpp"
 #include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/ops.hpp"
 #include "kernels/avx512/q_digits.hpp"
@@ -43,15 +44,6 @@ constexpr int kKeys = 16;   // keys a tile: its rows
 // Tiles: A (two, alternating over D's whole chunks, and one for the last
 // chunk, whose rows may be shorter), B (one per chunk), C.
 constexpr int kTileA0 = 0, kTileA1 = 1, kTileB0 = 2, kTileC = 6, kTileALast = 7;
-
-// The tile configuration (palette 1) as ldtilecfg reads it.
-struct alignas(64) TileConfig {
-  std::uint8_t palette = 1;
-  std::uint8_t start_row = 0;
-  std::uint8_t reserved[14] = {};
-  std::uint16_t colsb[16] = {};
-  std::uint8_t rows[16] = {};
-};
 
 // A tile's 64 bytes a row per chunk of D (the last chunk's `tail`, so no
 // row is read past d), B's K/4 rows of three digits' 4 bytes each (and a

@@ -70,8 +70,11 @@ void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float
     exp2_rows_impl<Exp2Precision::fast>(s, lds, rows, cols, m, sum, p);
 }
 
-void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {
-  for (int r = 0; r < kMr; ++r) {
+namespace {
+
+template <int Rows>
+void rescale_rows(float* o, std::int64_t ldo, int cols, const float* alpha) {
+  for (int r = 0; r < Rows; ++r) {
     float* row = o + r * ldo;
     const __m512 a = _mm512_set1_ps(alpha[r]);
     for (int c = 0; c < cols; c += 16) {
@@ -80,5 +83,10 @@ void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) {
     }
   }
 }
+
+}  // namespace
+
+void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) { rescale_rows<kMr>(o, ldo, cols, alpha); }
+void rescale_32(float* o, std::int64_t ldo, int cols, const float* alpha) { rescale_rows<32>(o, ldo, cols, alpha); }
 
 }  // namespace attnrt::kernels::avx512

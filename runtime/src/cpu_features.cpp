@@ -109,6 +109,9 @@ std::uint32_t x86_feature_bits(const X86Cpuid& r) {
     const bool tiles_os = (r.xcr0 >> 17 & 3u) == 3u && r.tiles_granted;
     if (bit(r.leaf7_edx, 24) && bit(r.leaf7_edx, 25) && tiles_os && (bits & kFeatureAvx512Vnni))
       bits |= kFeatureAmxInt8;
+    // AMX-TILE and AMX-BF16; the amx_bf16 set's other pieces are AVX512_BF16 code.
+    if (bit(r.leaf7_edx, 24) && bit(r.leaf7_edx, 22) && tiles_os && (bits & kFeatureAvx512Bf16))
+      bits |= kFeatureAmxBf16;
   }
   return bits;
 }
@@ -126,6 +129,7 @@ std::string CpuFeatures::describe() const {
   add(kFeatureAvx512Fp16, "avx512_fp16");
   add(kFeatureAvx512Vnni, "avx512_vnni");
   add(kFeatureAmxInt8, "amx_int8");
+  add(kFeatureAmxBf16, "amx_bf16");
   add(kFeatureSve, "sve");
   if (sve_bits) {
     s += '(';
