@@ -139,8 +139,8 @@ std::string kernel_sets(const Engine& engine) {
 
 // --tune: every shape's candidate plans, the tables, then the rules (after
 // the tables on stdout, or in --tune-out) and their round trip.
-int run_tune(Engine& engine, const Options& opt, const std::vector<Shape>& shapes, bool any_bf16) {
-  Peaks peaks = measure_peaks(engine.threads(), any_bf16);
+int run_tune(Engine& engine, const Options& opt, const std::vector<Shape>& shapes, Arithmetic bf16) {
+  Peaks peaks = measure_peaks(engine.threads(), bf16);
   std::vector<TunedShape> tuned;
   for (const Shape& s : shapes) {
     std::fprintf(stderr, "tuning %s\n", s.label().c_str());
@@ -151,7 +151,7 @@ int run_tune(Engine& engine, const Options& opt, const std::vector<Shape>& shape
       return exit_code_for(e);
     }
   }
-  keep_best(peaks, measure_peaks(engine.threads(), any_bf16));
+  keep_best(peaks, measure_peaks(engine.threads(), bf16));
 
   print_tune_header(stdout, engine.threads(), opt, peaks);
   bool ok = true;
@@ -203,16 +203,17 @@ int run(const Options& opt, const std::vector<NamedShape>& named) {
 
   std::vector<Shape> shapes;
   for (const NamedShape& n : named) shapes.push_back(n.shape);
-  bool any_bf16 = false;  // some shape runs a set of the bf16 dot product
-  for (const Shape& s : shapes) any_bf16 |= arithmetic_of(engine->kernel_set(s.dtype)) == Arithmetic::bf16_dot;
-  if (opt.tune) return run_tune(*engine, opt, shapes, any_bf16);
+  Arithmetic bf16 = Arithmetic::fp32_fma;  // that of the bf16 set, if some shape runs one of bf16 arithmetic
+  for (const Shape& s : shapes)
+    if (const Arithmetic a = arithmetic_of(engine->kernel_set(s.dtype)); a != Arithmetic::fp32_fma) bf16 = a;
+  if (opt.tune) return run_tune(*engine, opt, shapes, bf16);
   if (opt.kv_dtype != DType::f32) return run_quant_kv(*engine, opt);  // (it takes --varlen and --page-size too)
   if (!opt.varlen.empty()) return run_varlen(*engine, opt);
   if (opt.page_size) return run_paged(*engine, opt);
   if (opt.shape && (opt.alibi || opt.sinks)) return run_softmax_terms(*engine, opt);
 
   // Calibrated once; measures the run-level peaks and is sampled after every rep.
-  PeakProbe probe(engine->threads(), any_bf16);
+  PeakProbe probe(engine->threads(), bf16);
   RunInfo info{.kernel_sets = kernel_sets(*engine),
                .threads = engine->threads(),
                .strategy = strategy_name(opt.strategy),

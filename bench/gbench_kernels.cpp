@@ -128,8 +128,9 @@ void register_exp2_array(const char* isa, Exp2Array fn, std::uint32_t needs) {
 [[maybe_unused]] const bool registered = [] {
   const std::uint32_t cpu = rt::cpu_features().bits;
   benchmark::RegisterBenchmark("peak/fp32_fma", peak_loop, best_fp32_loop(), Arithmetic::fp32_fma);
-  if (const auto bf16 = bf16_dot_loop())
-    benchmark::RegisterBenchmark("peak/bf16_dot", peak_loop, *bf16, Arithmetic::bf16_dot);
+  for (const Arithmetic a : {Arithmetic::bf16_dot, Arithmetic::bf16_tiles})
+    if (const auto bf16 = bf16_loop(a))
+      benchmark::RegisterBenchmark((std::string("peak/") + bf16->kind).c_str(), peak_loop, *bf16, a);
 #ifdef ATTNRT_HAVE_AVX2
   register_exp2_array("avx2", kernels::avx2::exp2_array, kernels::kFeatureX86V3);
 #endif

@@ -25,7 +25,7 @@ LoopPeak loop_peak(Arithmetic arithmetic, int threads) {
   const std::lock_guard<std::mutex> lock(mutex);
   const auto key = std::make_pair(arithmetic, threads);
   if (const auto it = measured.find(key); it != measured.end()) return it->second;
-  const auto bf16 = arithmetic == Arithmetic::bf16_dot ? bf16_dot_loop() : std::nullopt;
+  const auto bf16 = bf16_loop(arithmetic);
   const ComputeProbe probe(bf16 ? *bf16 : best_fp32_loop(), threads);  // its threads exist from here
   const ProcessCycles cycles;
   LoopPeak best{0, 0};

@@ -15,11 +15,15 @@
 #include "bench/peak_sve.hpp"
 #include "bench/workload.hpp"
 #include "kernels/registry.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #ifdef ATTNRT_HAVE_AVX512
 #include "kernels/avx512/throughput.hpp"
+#endif
+#ifdef ATTNRT_HAVE_AMX_BF16
+#include "kernels/avx512/amx_bf16.hpp"
 #endif
 #elif defined(__aarch64__)
 #include <arm_neon.h>
@@ -158,13 +162,19 @@ TeamTime time_team(const ThroughputLoop& loop, int threads, std::int64_t iters) 
 
 }  // namespace
 
-std::optional<ThroughputLoop> bf16_dot_loop() {
+std::optional<ThroughputLoop> bf16_loop(Arithmetic a) {
 #if defined(__x86_64__) && defined(ATTNRT_HAVE_AVX512)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16"))
+  const std::uint32_t cpu = rt::cpu_features().bits;  // (asks Linux for AMX tile state, once)
+  if (a == Arithmetic::bf16_dot && kernels::has_features(cpu, kernels::kFeatureAvx512 | kernels::kFeatureAvx512Bf16))
     return ThroughputLoop{kernels::avx512::bf16_dot_chains, kernels::avx512::kBf16DotChainsFlops, "bf16_dot",
                           "avx512_bf16"};
+#ifdef ATTNRT_HAVE_AMX_BF16
+  if (a == Arithmetic::bf16_tiles && kernels::has_features(cpu, kernels::kFeatureAmxBf16))
+    return ThroughputLoop{kernels::avx512::tile_dot_chains, kernels::avx512::kTileDotChainsFlops, "bf16_tiles",
+                          "amx_bf16"};
 #endif
+#endif
+  (void)a;
   return std::nullopt;
 }
 
@@ -276,18 +286,18 @@ double ReadProbe::best_of(int samples) {
   return best;
 }
 
-PeakProbe::PeakProbe(int threads, bool bf16)
+PeakProbe::PeakProbe(int threads, Arithmetic bf16)
     : fp32_(best_fp32_loop(), threads), read_(std::size_t{512} << 20, std::size_t{256} << 20, threads),
       threads_(std::max(1, threads)) {
-  if (const auto loop = bf16 ? bf16_dot_loop() : std::nullopt) bf16_.emplace(*loop, threads);
+  if (const auto loop = bf16_loop(bf16)) bf16_.emplace(*loop, threads);
 }
 
 double PeakProbe::sample_compute_gflops(Arithmetic a) const {
-  return a == Arithmetic::bf16_dot && bf16_ ? bf16_->sample_gflops() : fp32_.sample_gflops();
+  return a != Arithmetic::fp32_fma && bf16_ ? bf16_->sample_gflops() : fp32_.sample_gflops();
 }
 
 double PeakProbe::compute_flops_per_sample(Arithmetic a) const {
-  return a == Arithmetic::bf16_dot && bf16_ ? bf16_->flops_per_sample() : fp32_.flops_per_sample();
+  return a != Arithmetic::fp32_fma && bf16_ ? bf16_->flops_per_sample() : fp32_.flops_per_sample();
 }
 
 double PeakProbe::sample_read_gbps() { return threads_ * read_.sample_gbps(); }
@@ -297,7 +307,7 @@ Peaks PeakProbe::best_of(int trials) {
           threads_ * read_.best_of(trials)};
 }
 
-Peaks measure_peaks(int threads, bool bf16) { return PeakProbe(threads, bf16).best_of(kPeakTrials); }
+Peaks measure_peaks(int threads, Arithmetic bf16) { return PeakProbe(threads, bf16).best_of(kPeakTrials); }
 
 void keep_best(Peaks& best, const Peaks& again) {
   best.fp32.gflops = std::max(best.fp32.gflops, again.fp32.gflops);
@@ -306,6 +316,7 @@ void keep_best(Peaks& best, const Peaks& again) {
 }
 
 Arithmetic arithmetic_of(const kernels::KernelSet& ks) {
+  if (ks.requires_cpu & kernels::kFeatureAmxBf16) return Arithmetic::bf16_tiles;
   return ks.k_pack == 2 ? Arithmetic::bf16_dot : Arithmetic::fp32_fma;
 }
 
@@ -316,9 +327,9 @@ Arithmetic arithmetic_of(DType t, const std::string& set_name) {
 }
 
 PeakUsed peak_for(const Peaks& peaks, Arithmetic a) {
-  if (a != Arithmetic::bf16_dot) return {peaks.fp32, ""};
+  if (a == Arithmetic::fp32_fma) return {peaks.fp32, ""};
   if (peaks.bf16) return {*peaks.bf16, ""};
-  return {peaks.fp32, "this CPU has no bf16 dot product (avx512_bf16): % of the fp32 FMA peak"};
+  return {peaks.fp32, "this CPU has no such bf16 arithmetic (avx512_bf16, amx_bf16): % of the fp32 FMA peak"};
 }
 
 }  // namespace attnrt::bench

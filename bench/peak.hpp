@@ -17,18 +17,19 @@
 
 namespace attnrt::bench {
 
-// The arithmetic a kernel set's GEMMs run: FP32 FMAs, or the bf16 dot
-// product (vdpbf16ps) for sets that pack bf16 pairs for it (k_pack 2). A %
-// of peak is taken against the peak of the arithmetic that ran, which for
-// bf16 inputs depends on the set the runtime chose.
-enum class Arithmetic { fp32_fma, bf16_dot };
+// The arithmetic a kernel set's GEMMs run: FP32 FMAs, the bf16 dot product
+// (vdpbf16ps) for sets that pack bf16 pairs for it (k_pack 2), or bf16 AMX
+// tiles (tdpbf16ps: the amx_bf16 set). A % of peak is taken against the
+// peak of the arithmetic that ran, which for bf16 inputs depends on the set
+// the runtime chose.
+enum class Arithmetic { fp32_fma, bf16_dot, bf16_tiles };
 Arithmetic arithmetic_of(const kernels::KernelSet& ks);
 // The same for the set named `set_name` (as the runtime reports it) for dtype t.
 Arithmetic arithmetic_of(DType t, const std::string& set_name);
 
 struct ComputePeak {
   double gflops;     // all `threads` together
-  std::string kind;  // "fp32_fma" or "bf16_dot"
+  std::string kind;  // "fp32_fma", "bf16_dot" or "bf16_tiles"
   std::string isa;   // the instructions the loop ran: "avx512", "avx2", "neon", "scalar", ...
 };
 
@@ -40,10 +41,11 @@ inline constexpr int kPeakTrials = 5;
 // measures at its start and its end and keeps the best.
 struct Peaks {
   ComputePeak fp32;                 // FP32 FMA
-  std::optional<ComputePeak> bf16;  // bf16 dot product (vdpbf16ps): only when asked for and the CPU has it
+  std::optional<ComputePeak> bf16;  // the bf16 arithmetic asked for (dot or tiles), if the CPU has it
   double read_gbps;                 // the run's threads reading at once (one core each)
 };
-Peaks measure_peaks(int threads, bool bf16);
+// bf16: the arithmetic of the run's bf16 set (fp32_fma: none but fp32's).
+Peaks measure_peaks(int threads, Arithmetic bf16);
 void keep_best(Peaks& best, const Peaks& again);
 
 // A throughput loop (peak.cpp has one per ISA): `iters` iterations of
@@ -59,10 +61,10 @@ struct ThroughputLoop {
 // CPU seconds of the calling thread (what the peaks' rates are per).
 double thread_cpu_seconds();
 
-// The FP32 FMA loop on the widest vectors this CPU has, and the bf16 dot
-// product loop (vdpbf16ps) where the CPU has one.
+// The FP32 FMA loop on the widest vectors this CPU has, and the loop of a
+// bf16 arithmetic (vdpbf16ps, AMX tiles) where the CPU has it.
 ThroughputLoop best_fp32_loop();
-std::optional<ThroughputLoop> bf16_dot_loop();
+std::optional<ThroughputLoop> bf16_loop(Arithmetic a);
 
 // One throughput loop, calibrated once: a trial runs it on each of
 // `threads` OpenMP threads at once for 30-60 ms of thread CPU time. The
@@ -149,12 +151,12 @@ class ReadProbe {
 // (on a VM the clock moves by a third over seconds).
 class PeakProbe {
  public:
-  // Calibrates the fp32 FMA loop, the bf16 dot loop when `bf16` and the CPU
-  // has it, and sets up a 512 MiB read buffer read 256 MiB per sample, by
+  // Calibrates the fp32 FMA loop, the loop of the bf16 arithmetic `bf16`
+  // when the CPU has it, and sets up a 512 MiB read buffer read 256 MiB per sample, by
   // `threads` threads at once: a call on that many workers is held to what
   // that many cores read together (each core's bytes per CPU second, times
   // the threads), not to one core's bandwidth.
-  PeakProbe(int threads, bool bf16);
+  PeakProbe(int threads, Arithmetic bf16);
   // One trial (~30-60 ms) of the loop of arithmetic a (as peak_for()).
   double sample_compute_gflops(Arithmetic a) const;
   double compute_flops_per_sample(Arithmetic a) const;

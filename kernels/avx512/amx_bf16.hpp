@@ -39,4 +39,10 @@ void pack_q_row_blocks(const void* src, std::int64_t ld, int rows, int d, void* 
 void exp2_rows_row_blocks(const float* s, std::int64_t lds, int rows, int cols, const float* m, float* sum,
                           void* p_panel, Exp2Precision precision);
 
+// The tiles' throughput loop (as throughput.hpp's): four chains of
+// tdpbf16ps, each 16x16x32 multiply-adds, for attnrt-bench's peak of the
+// set's arithmetic. Needs kFeatureAmxBf16.
+float tile_dot_chains(std::int64_t iters);
+inline constexpr double kTileDotChainsFlops = 4 * 2.0 * 16 * 16 * 32;
+
 }  // namespace attnrt::kernels::avx512

@@ -94,4 +94,34 @@ void pv_amx_bf16_acc(int kp, const void* a, const void* b, float* o, std::int64_
   tile_product<true>(kp, a, b, o, ldo);
 }
 
+// Four C tiles, each its own chain of tdpbf16ps on A and B tiles loaded
+// once: only the instruction's issue rate limits the loop.
+float tile_dot_chains(std::int64_t iters) {
+  const std::uint64_t was_configured = amx_bf16_tiles_enter();
+  alignas(64) std::uint16_t small[16][kAmxTile];
+  for (auto& row : small)
+    for (std::uint16_t& x : row) x = 0x3a80;  // 2^-10: the sums stay far from overflow
+  _tile_loadd(0, small, 64);
+  _tile_loadd(1, small, 64);
+  _tile_loadd(2, small, 64);
+  _tile_loadd(3, small, 64);
+  _tile_zero(4);
+  _tile_zero(5);
+  _tile_zero(6);
+  _tile_zero(7);
+  for (std::int64_t i = 0; i < iters; ++i) {
+    _tile_dpbf16ps(4, 0, 2);
+    _tile_dpbf16ps(5, 0, 3);
+    _tile_dpbf16ps(6, 1, 2);
+    _tile_dpbf16ps(7, 1, 3);
+  }
+  alignas(64) float c[4][16][16];
+  _tile_stored(4, c[0], 64);
+  _tile_stored(5, c[1], 64);
+  _tile_stored(6, c[2], 64);
+  _tile_stored(7, c[3], 64);
+  amx_bf16_tiles_leave(was_configured);
+  return c[0][0][0] + c[1][3][5] + c[2][7][9] + c[3][15][15];
+}
+
 }  // namespace attnrt::kernels::avx512
