@@ -58,6 +58,7 @@ void qk(benchmark::State& state, const KernelSet* ks) {
   Buffer s(sizeof(float) * ks->mr * ks->nr);
   ks->pack_q(src.q().data, d, ks->mr, d, a.data());
   ks->pack_k(src.k().data, d, ks->nr, d, b.data());
+  const kernels::FpModeScope mode(*ks);  // as a pipeline holds it (AMX tiles configured)
   const PeakMeter meter(Clock::thread_cpu, 1, arithmetic_of(*ks));
   for (auto _ : state) {
     ks->qk(dp, a.data(), b.data(), 0.125f, static_cast<float*>(s.data()), ks->nr);
@@ -77,6 +78,7 @@ void pv_acc(benchmark::State& state, const KernelSet* ks) {
   std::fill_n(static_cast<float*>(o.data()), ks->mr * ks->nv, 0.0f);
   ks->pack_q(p_src.q().data, keys, ks->mr, keys, a.data());
   ks->pack_v(src.v().data, ks->nv, keys, ks->nv, b.data());
+  const kernels::FpModeScope mode(*ks);
   const PeakMeter meter(Clock::thread_cpu, 1, arithmetic_of(*ks));
   for (auto _ : state) {
     ks->pv_acc(kp, a.data(), b.data(), static_cast<float*>(o.data()), ks->nv);
