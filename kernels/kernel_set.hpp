@@ -260,11 +260,12 @@ struct KernelSet {
   void (*qk_fast)(int dp, const void* a, const void* b, float alpha, float* s, std::int64_t lds) = nullptr;
   std::size_t qk_elem_fast = 0;
 
-  // ---- optional: floating-point mode the kernels need on their thread ------
+  // ---- optional: a mode the kernels need on their thread -------------------
   // Null = none. Whoever runs this set's kernels on a thread enters the mode
   // first and leaves it after, restoring exactly what was there (FpModeScope),
   // so the thread's own state is unchanged once the work returns. E.g. the
-  // SVE fp16 sets set FZ16 (FPCR bit 19).
+  // SVE fp16 sets set FZ16 (FPCR bit 19); amx_bf16 loads its tile
+  // configuration, too costly to load per kernel call, and releases it.
   std::uint64_t (*fp_mode_enter)() = nullptr;
   void (*fp_mode_leave)(std::uint64_t saved) = nullptr;
 
