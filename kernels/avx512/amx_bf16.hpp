@@ -1,5 +1,5 @@
 // The amx_bf16 set's pieces (Sapphire Rapids and later: AMX-TILE and
-// AMX-BF16), defined in gemm_amx_bf16.cpp and rows_amx_bf16.cpp and put
+// AMX-BF16), defined in gemm_amx_bf16.cpp and a_panels_amx_bf16.cpp and put
 // together in kernel_set_amx_bf16.cpp. No intrinsics here.
 //
 // Tiles of 32 rows x 32 columns, k in steps of 32 (the set's k_pack, so no

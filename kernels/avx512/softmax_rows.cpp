@@ -41,6 +41,18 @@ void exp2_rows_impl(const float* s, std::int64_t lds, int rows, int cols, const 
   }
 }
 
+template <int Rows>
+void rescale_rows(float* o, std::int64_t ldo, int cols, const float* alpha) {
+  for (int r = 0; r < Rows; ++r) {
+    float* row = o + r * ldo;
+    const __m512 a = _mm512_set1_ps(alpha[r]);
+    for (int c = 0; c < cols; c += 16) {
+      const __mmask16 k = first16(cols - c);
+      _mm512_mask_storeu_ps(row + c, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + c), a));
+    }
+  }
+}
+
 }  // namespace
 
 void row_max(const float* s, std::int64_t lds, int rows, int cols, float* mx) {
@@ -69,22 +81,6 @@ void exp2_rows(const float* s, std::int64_t lds, int rows, int cols, const float
   else
     exp2_rows_impl<Exp2Precision::fast>(s, lds, rows, cols, m, sum, p);
 }
-
-namespace {
-
-template <int Rows>
-void rescale_rows(float* o, std::int64_t ldo, int cols, const float* alpha) {
-  for (int r = 0; r < Rows; ++r) {
-    float* row = o + r * ldo;
-    const __m512 a = _mm512_set1_ps(alpha[r]);
-    for (int c = 0; c < cols; c += 16) {
-      const __mmask16 k = first16(cols - c);
-      _mm512_mask_storeu_ps(row + c, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + c), a));
-    }
-  }
-}
-
-}  // namespace
 
 void rescale(float* o, std::int64_t ldo, int cols, const float* alpha) { rescale_rows<kMr>(o, ldo, cols, alpha); }
 void rescale_32(float* o, std::int64_t ldo, int cols, const float* alpha) { rescale_rows<32>(o, ldo, cols, alpha); }
