@@ -13,11 +13,29 @@
 namespace attnrt::kernels::avx512 {
 namespace {
 
+// 32 columns of one row of P: exp2(S - m) rounded to bf16 (columns past
+// `valid` 0) and stored in order as its block's row; the rounded values
+// summed into acc by a dot product with ones, so the sum is of what P·V weighs.
+template <Exp2Precision P, bool Tail>
+__m512 exp2_block_row(const float* row, __m512 m, int valid, std::uint16_t* out, __m512 acc) {
+  __m512 lo, hi;
+  if constexpr (Tail) {
+    const __mmask16 v0 = first16(valid), v1 = first16(valid - 16);
+    lo = _mm512_maskz_mov_ps(v0, exp2<P>(_mm512_sub_ps(_mm512_maskz_loadu_ps(v0, row), m)));
+    hi = _mm512_maskz_mov_ps(v1, exp2<P>(_mm512_sub_ps(_mm512_maskz_loadu_ps(v1, row + 16), m)));
+  } else {
+    lo = exp2<P>(_mm512_sub_ps(_mm512_loadu_ps(row), m));
+    hi = exp2<P>(_mm512_sub_ps(_mm512_loadu_ps(row + 16), m));
+  }
+  const __m512bh pb = _mm512_cvtne2ps_pbh(hi, lo);
+  _mm512_storeu_si512(out, std::bit_cast<__m512i>(pb));
+  return _mm512_dpbf16_ps(acc, pb, std::bit_cast<__m512bh>(_mm512_set1_epi16(0x3f80)));  // bf16 1.0
+}
+
 template <Exp2Precision P>
 void exp2_impl(const float* s, std::int64_t lds, int rows, int cols, const float* mx, float* sum,
                std::uint16_t* p) {
-  const int kp = round_up(cols, kAmxTile);
-  const __m512i high_half = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  const int kp = round_up(cols, kAmxTile), full = cols / kAmxTile * kAmxTile;
   for (int r = 0; r < kAmxTile; ++r) {
     std::uint16_t* out = p + r * kAmxTile;  // block c/32 at c * 32
     if (r >= rows) {
@@ -27,18 +45,9 @@ void exp2_impl(const float* s, std::int64_t lds, int rows, int cols, const float
     const float* row = s + r * lds;
     const __m512 m = _mm512_set1_ps(mx[r]);
     __m512 acc = _mm512_setzero_ps();
-    for (int c = 0; c < kp; c += kAmxTile) {
-      const __mmask16 v0 = first16(cols - c), v1 = first16(cols - c - 16);
-      const __m512 lo = _mm512_maskz_mov_ps(v0, exp2<P>(_mm512_sub_ps(_mm512_maskz_loadu_ps(v0, row + c), m)));
-      const __m512 hi =
-          _mm512_maskz_mov_ps(v1, exp2<P>(_mm512_sub_ps(_mm512_maskz_loadu_ps(v1, row + c + 16), m)));
-      const __m512i pb = std::bit_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));  // columns c.. in order
-      _mm512_storeu_si512(out + c * kAmxTile, pb);
-      // The rounded values back in fp32: even columns in the low halves of
-      // the 32-bit lanes, odd ones in the high halves.
-      acc = _mm512_add_ps(acc, _mm512_castsi512_ps(_mm512_slli_epi32(pb, 16)));
-      acc = _mm512_add_ps(acc, _mm512_castsi512_ps(_mm512_and_si512(pb, high_half)));
-    }
+    for (int c = 0; c < full; c += kAmxTile)
+      acc = exp2_block_row<P, false>(row + c, m, kAmxTile, out + c * kAmxTile, acc);
+    if (full < cols) acc = exp2_block_row<P, true>(row + full, m, cols - full, out + full * kAmxTile, acc);
     sum[r] += _mm512_reduce_add_ps(acc);
   }
 }
