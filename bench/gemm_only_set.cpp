@@ -2,11 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
+#include <cstring>
 #include <limits>
-#include <vector>
-
-#include "kernels/convert.hpp"
 
 namespace attnrt::bench {
 namespace {
@@ -22,34 +19,27 @@ inline float weight(float s) { return s == kNegInf ? 0.0f : s * kLn2; }
 
 void no_max(const float*, std::int64_t, int, int, float*) {}
 
-// P = S as the set's A panel: fp32 panels directly (blocks of blk columns,
-// each [mr][w]: kernel_set.hpp); 16-bit panels through the set's Q packer
-// from rows rounded to its dtype, as its exp2_rows would round P.
+// P = S as the set's fp32 A panel (blocks of blk columns, each [mr][w]:
+// kernel_set.hpp). A 16-bit panel's layout is the set's own, reached only
+// through its packers, and rounding S into one took longer than the AMX
+// set's exp2 pass: such a P is zeroed instead, which the tiles multiply as
+// fast as any other values.
 void copy_p(const float* s, std::int64_t lds, int, int cols, const float*, float*, void* p_panel,
             kernels::Exp2Precision) {
   const kernels::KernelSet& ks = *g_base;
   const int mr = ks.mr;
-  if (ks.packed_elem == sizeof(float)) {
-    const int blk = kernels::a_block_of(ks);
-    float* p = static_cast<float*>(p_panel);
-    for (int b0 = 0; b0 < cols; b0 += blk) {
-      const int w = std::min(blk, cols - b0);
-      for (int r = 0; r < mr; ++r)
-        for (int c = 0; c < w; ++c) p[r * w + c] = weight(s[r * lds + b0 + c]);
-      p += w * mr;
-    }
+  if (ks.packed_elem != sizeof(float)) {
+    std::memset(p_panel, 0, kernels::a_panels_bytes(ks, mr, cols));
     return;
   }
-  thread_local std::vector<float> row;
-  thread_local std::vector<std::byte> rows;  // mr x cols of the input dtype
-  const std::size_t esz = kernels::dtype_size(ks.dtype);
-  row.resize(cols);
-  rows.resize(static_cast<std::size_t>(mr) * cols * esz);
-  for (int r = 0; r < mr; ++r) {
-    std::transform(s + r * lds, s + r * lds + cols, row.begin(), weight);
-    kernels::store_row(row.data(), cols, rows.data() + static_cast<std::size_t>(r) * cols * esz, ks.dtype);
+  const int blk = kernels::a_block_of(ks);
+  float* p = static_cast<float*>(p_panel);
+  for (int b0 = 0; b0 < cols; b0 += blk) {
+    const int w = std::min(blk, cols - b0);
+    for (int r = 0; r < mr; ++r)
+      for (int c = 0; c < w; ++c) p[r * w + c] = weight(s[r * lds + b0 + c]);
+    p += w * mr;
   }
-  ks.pack_q(rows.data(), cols, mr, cols, p_panel);
 }
 
 bool normalize_by_one(const float* o, std::int64_t ldo, int rows, int cols, const float*, void* out,
