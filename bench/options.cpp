@@ -145,12 +145,10 @@ const char* usage() {
   return R"(usage: attnrt-bench [options]
 
 Times attnrt against a BLAS baseline and against its own GEMM-only ceiling
-(the same plan with the softmax replaced by identity) in the same run,
+(the same plan with P zeroed instead of the softmax) in the same run,
 checks sampled rows against the double-precision reference, and reports
 GFLOP/s, the share of this machine's FMA peak and of the read bandwidth
-of as many cores as threads reading at once, the softmax overhead (1 - attnrt/ceiling GFLOP/s; negative
-where the ceiling's stand-in for exp2, a scalar copy of the scores into fp32
-P panels, costs more than attnrt's exp2 itself: not a bound there) and the plan
+of as many cores as threads reading at once, the softmax overhead (1 - attnrt/ceiling GFLOP/s) and the plan
 each call ran: kernel set, strategy, mb, nb, stage bytes, pipe_ahead, direct
 K/V (read in place, not packed), grouped heads. The peaks are sampled right
 after every rep (the clock drifts over seconds): %peak is the median over

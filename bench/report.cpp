@@ -123,7 +123,7 @@ void print_header(const RunInfo& run) {
   if (run.peaks.bf16) std::printf(", %s", describe(*run.peaks.bf16).c_str());
   std::printf("; read bandwidth %.1f GB/s (%d %s at once); buffers on %s\n", run.peaks.read_gbps, run.threads,
               run.threads == 1 ? "core" : "cores", page_backing().c_str());
-  std::printf("ceiling: the same plan with the softmax replaced by identity (GEMMs only); "
+  std::printf("ceiling: the same plan with P zeroed instead of the softmax (GEMMs only); "
               "softmax = 1 - attnrt/ceiling GFLOP/s\n");
   std::printf("baseline: %s\n", run.baseline.c_str());
   std::printf("%-40s %10s %8s %6s %6s %5s %7s %5s | %8s %7s | %10s %8s | %8s %11s  %-5s %s\n", "shape",
