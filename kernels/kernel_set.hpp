@@ -282,6 +282,10 @@ struct KernelSet {
   // e.g. avx512_bf16 (P in bf16 pairs) hands decode to avx512, which reads
   // the bf16 rows in place. Null: none (the pipelines pack).
   const KernelSet* (*few_rows_from)() = nullptr;
+  // Blocks of more rows than this (a GQA group's rows stacked as one) stay
+  // on this set, packed, where its tiles beat that set's reads in place
+  // (amx_bf16). 0: the planner hands it every block it would read in place.
+  int few_rows_from_max_rows = 0;
 
   // ---- optional: A panel blocking (see the top of this file) --------------
   int a_block = 0;  // k-columns per A panel block; 0 = k_pack

@@ -198,6 +198,22 @@ TEST(RuntimeQueries, FewRowCallsTakeASetWithTheDirectPath) {
     ASSERT_EQ(run_c(rt.get(), decode, o, &*lse, kernels::Strategy::two_pass), ATTNRT_OK) << attnrt_last_error();
     EXPECT_TRUE(matches_reference(o, &*lse, decode.reference(), tolerance(t, ATTNRT_EXP2_ACCURATE)));
 
+    // A set that keeps blocks past few_rows_from_max_rows (amx_bf16: its
+    // tiles beat the reads in place there) hands over that many rows, no more.
+    if (const int max_rows = own.few_rows_from_max_rows; expected && max_rows > 0)
+      for (int rows : {max_rows, max_rows + 1}) {
+        SCOPED_TRACE(std::to_string(rows) + " rows a block");
+        Problem few({.dtype = t, .Hq = 2, .Hkv = 2, .M = rows, .N = 300, .D = 64, .Dv = 64});
+        HostTensor fo = few.make_o();
+        const bool handed = rows <= max_rows;
+        const rt::Plan p = rt::planned(rt.get(), few.q().c(), few.k().c(), few.v().c(), fo.c(),
+                                       few.params(nullptr, kernels::Strategy::two_pass));
+        EXPECT_EQ(p.kernel_set, handed ? expected : nullptr);
+        EXPECT_EQ(p.blocking.direct_kv, handed);
+        ASSERT_EQ(run_c(rt.get(), few, fo, nullptr, kernels::Strategy::two_pass), ATTNRT_OK) << attnrt_last_error();
+        EXPECT_TRUE(matches_reference(fo, nullptr, few.reference(), tolerance(t, ATTNRT_EXP2_ACCURATE)));
+      }
+
     Problem prefill({.dtype = t, .M = 64, .N = 64});
     HostTensor po = prefill.make_o();
     EXPECT_EQ(rt::planned(rt.get(), prefill.q().c(), prefill.k().c(), prefill.v().c(), po.c(),

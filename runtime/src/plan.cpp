@@ -66,9 +66,7 @@ constexpr std::int64_t kDirectMaxRows = 16;
 bool direct_possible(const kernels::KernelSet& ks, const Plan& plan) {
   return kernels::has_direct_kv(ks) && plan.strategy != Strategy::three_pass;
 }
-bool direct_by_default(const PlanShape& s, const Plan& plan) {
-  return (plan.group_heads ? s.group * s.m : s.m) <= kDirectMaxRows;
-}
+bool direct_by_default(const PlanShape& s, const Plan& plan) { return block_rows(s, plan) <= kDirectMaxRows; }
 
 bool matches(const PlanRule& r, const kernels::KernelSet& ks, const PlanShape& s) {
   return (r.isa.empty() || r.isa == ks.name) && (r.dtype < 0 || r.dtype == static_cast<int>(s.dtype)) &&
@@ -169,10 +167,12 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
   // (pv_row.hpp measures why).
   const int two_stream_keys = kernels::has_direct_kv(ks) ? ks.few_rows.front()->pv_two_stream_keys : 0;
   if (plan.strategy == Strategy::two_pass && b.direct_kv && two_stream_keys > 0 && sizes->nb <= 0 &&
-      (plan.group_heads ? s.group * s.m : s.m) == 1)
+      block_rows(s, plan) == 1)
     b.nb = round_up(std::max(kOneRowBlockKeys, 2 * two_stream_keys), step);
   return plan;
 }
+
+std::int64_t block_rows(const PlanShape& s, const Plan& plan) { return plan.group_heads ? s.group * s.m : s.m; }
 
 double padded_work(const kernels::KernelSet& ks, const PlanShape& s) {
   const auto up = [](std::int64_t x, int to) { return static_cast<double>((x + to - 1) / to * to); };
