@@ -66,7 +66,10 @@ constexpr std::int64_t kDirectMaxRows = 16;
 bool direct_possible(const kernels::KernelSet& ks, const Plan& plan) {
   return kernels::has_direct_kv(ks) && plan.strategy != Strategy::three_pass;
 }
-bool direct_by_default(const PlanShape& s, const Plan& plan) { return block_rows(s, plan) <= kDirectMaxRows; }
+bool direct_by_default(const PlanShape& s) { return block_rows(s) <= kDirectMaxRows; }
+
+// Whether a call's query heads of one KV head are stacked as one block's rows.
+bool stacks_heads(const PlanShape& s) { return s.group > 1 && s.m <= kGroupMaxRows; }
 
 bool matches(const PlanRule& r, const kernels::KernelSet& ks, const PlanShape& s) {
   return (r.isa.empty() || r.isa == ks.name) && (r.dtype < 0 || r.dtype == static_cast<int>(s.dtype)) &&
@@ -139,7 +142,7 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
 
   Plan plan{};
   plan.strategy = requested != ATTNRT_STRATEGY_AUTO ? static_cast<Strategy>(requested) : chosen.strategy;
-  plan.group_heads = s.group > 1 && s.m <= kGroupMaxRows;
+  plan.group_heads = stacks_heads(s);
   const kernels::Blocking def = default_blocking(ks, plan.strategy, s, plan.group_heads);
   const int step = kernels::key_step(ks);
   kernels::Blocking& b = plan.blocking;
@@ -161,22 +164,22 @@ Plan choose_plan(const kernels::KernelSet& ks, const PlanShape& s, attnrt_strate
   b.stage_bytes = sizes->stage_bytes > 0 ? sizes->stage_bytes : def.stage_bytes;
   b.pipe_ahead = sizes->pipe_ahead > 0 ? sizes->pipe_ahead : def.pipe_ahead;
   b.direct_kv = direct_possible(ks, plan) &&
-                (sizes->direct >= 0 ? sizes->direct == 1 : direct_by_default(s, plan));
+                (sizes->direct >= 0 ? sizes->direct == 1 : direct_by_default(s));
   // One query row read in place: ring slots of kOneRowBlockKeys, at least
   // enough that the set's one-row P·V reads each call as two streams
   // (pv_row.hpp measures why).
   const int two_stream_keys = kernels::has_direct_kv(ks) ? ks.few_rows.front()->pv_two_stream_keys : 0;
   if (plan.strategy == Strategy::two_pass && b.direct_kv && two_stream_keys > 0 && sizes->nb <= 0 &&
-      block_rows(s, plan) == 1)
+      block_rows(s) == 1)
     b.nb = round_up(std::max(kOneRowBlockKeys, 2 * two_stream_keys), step);
   return plan;
 }
 
-std::int64_t block_rows(const PlanShape& s, const Plan& plan) { return plan.group_heads ? s.group * s.m : s.m; }
+std::int64_t block_rows(const PlanShape& s) { return stacks_heads(s) ? s.group * s.m : s.m; }
 
 double padded_work(const kernels::KernelSet& ks, const PlanShape& s) {
   const auto up = [](std::int64_t x, int to) { return static_cast<double>((x + to - 1) / to * to); };
-  const std::int64_t rows = s.group > 1 && s.m <= kGroupMaxRows ? s.m * s.group : s.m;  // stacked as planned
+  const std::int64_t rows = block_rows(s);  // stacked as planned
   const double per_row = up(s.n, ks.nr) * s.d + up(s.n, ks.k_pack) * up(s.dv, ks.nv);
   return up(rows, ks.mr) * per_row;
 }

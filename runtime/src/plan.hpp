@@ -101,9 +101,9 @@ bool fit_workspace(const kernels::KernelSet& ks, int d, int dv, std::size_t budg
 // (A64FX fp32: 8x3 and 12x2) a call takes the one that pads least.
 double padded_work(const kernels::KernelSet& ks, const PlanShape& s);
 
-// Query rows of one block of `plan`: a head's rows, or a GQA group's rows
-// stacked when the plan groups heads.
-std::int64_t block_rows(const PlanShape& s, const Plan& plan);
+// Query rows of one block of a call of shape `s`: a head's rows, or a GQA
+// group's rows stacked where the planner groups heads (Plan::group_heads).
+std::int64_t block_rows(const PlanShape& s);
 
 // Checks a plan given in full (plan_override.hpp); throws Failure
 // (ATTNRT_INVALID_ARGUMENT) naming the field that breaks a rule.

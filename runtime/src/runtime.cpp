@@ -324,7 +324,7 @@ Plan Runtime::choose(const attnrt_tensor& q, const attnrt_tensor& k, const attnr
   if (ks != &kernel_set(q.dtype)) plan.kernel_set = ks;
   const int hand_over_max = kernel_set(q.dtype).few_rows_from_max_rows;
   if (const kernels::KernelSet* direct = direct_sets_[q.dtype];
-      direct && !plan.blocking.direct_kv && (hand_over_max == 0 || block_rows(shape, plan) <= hand_over_max)) {
+      direct && !plan.blocking.direct_kv && (hand_over_max == 0 || block_rows(shape) <= hand_over_max)) {
     // A few-row shape whose set would pack K and V: the set that reads them
     // directly, if its plan does.
     if (Plan alt = choose_plan(*direct, shape, requested, tuning_); alt.blocking.direct_kv) {
