@@ -1,7 +1,8 @@
 // The avx512 fp32-compute sets: 14x2-vector fp32 micro-kernels for Q·Kᵀ and
 // P·V, and the packers and softmax pieces of this folder; and the direct
 // K/V path (qk_direct.cpp, and P·V with V in place on a strip's real rows,
-// pv_direct_rows.cpp), reading fp32, fp16 or bf16 K and V rows as they are.
+// pv_direct_rows.cpp), reading fp32, fp16 or bf16 K and V rows as they are
+// (bf16 Q·Kᵀ of three or more rows on AMX tiles where the CPU has them).
 #include "kernels/avx512/kernel_set.hpp"
 
 #include "kernels/avx512/intrinsics.hpp"
@@ -96,12 +97,36 @@ constexpr QkDirectFn qk_i8_amx = qk_i8_vnni<S>;
 #endif
 template <StreamParams S>
 constexpr QkDirectFn qk_bf16_dot = qk_row_on<S, Bf16, qk_bf16_row_dot<x86::kPrefetch<S>>>;
+#if defined(ATTNRT_HAVE_AMX_BF16) && !defined(ATTNRT_AVX512_SIMDE)
+constexpr std::uint32_t kAmxBf16 = kFeatureAmxBf16;
+// Three or more rows over bf16 K on AMX tiles (qk_rows_bf16_amx.cpp),
+// which hands back what it does not take; one row on bf16 dot products,
+// two on the pair tiles. Sapphire Rapids-class VM, attnrt-ab against the
+// pair tiles, bf16 B4 H32 N4096 D128, one thread, 6 pairs, three
+// processes each: GQA groups of 8 in decode (H32/4) 1.35-1.45, of 4
+// 1.12-1.23, M3 1.13-1.16, M6 1.13-1.16; two rows (M2) 0.92-1.00.
+template <StreamParams S>
+void qk_bf16_amx(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
+                 float alpha, float* s, std::int64_t lds, RowsAfter next) {
+  if (rows > 2 && qk_bf16_rows_amx<x86::kPrefetch<S>>(rows, keys, d, q, ldq, static_cast<const Bf16*>(k), ldk, alpha,
+                                                       s, lds, x86::ahead_of<S, Bf16>, next))
+    return;
+  qk_bf16_dot<S>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+}
+#else
+constexpr std::uint32_t kAmxBf16 = kFeatureNone;
+template <StreamParams S>
+constexpr QkDirectFn qk_bf16_amx = qk_bf16_dot<S>;
+#endif
 
 template <StreamParams S, class C>
 constexpr FewRowKernels::Codes kCodes{qk_fp32_direct<S, C>, pv_fp32_14x2_direct_rows<x86::kPrefetch<S>, C>};
 // The name of an entry of the CPU features `need` (below).
 constexpr const char* few_rows_name(std::uint32_t need) {
   const bool amx = need & kFeatureAmxInt8;
+  if (need & kFeatureAmxBf16)
+    return "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, bf16 Q·Kᵀ of 3-16 rows on AMX, one row's on "
+           "AVX512_BF16, int8 on AMX";
   if (need & kFeatureAvx512Bf16)
     return amx ? "qk_fp32_direct (12x2) + pv_fp32_14x2_direct_rows, one row's bf16 Q·Kᵀ on AVX512_BF16, "
                  "int8 on AMX"
@@ -118,7 +143,9 @@ template <StreamParams S, class T, std::uint32_t need>
 constexpr FewRowKernels kFewRows{
     .name = few_rows_name(need),
     .stream = S,
-    .qk = need & kFeatureAvx512Bf16 ? qk_bf16_dot<S> : qk_fp32_direct<S, T>,
+    .qk = need & kFeatureAmxBf16      ? qk_bf16_amx<S>
+          : need & kFeatureAvx512Bf16 ? qk_bf16_dot<S>
+                                      : qk_fp32_direct<S, T>,
     .pv_rows_max = kMr,
     .pv_rows = pv_fp32_14x2_direct_rows<x86::kPrefetch<S>, T>,
     .pv_init = nullptr,
@@ -147,6 +174,9 @@ constexpr auto kFeatureSteps = [] {
       return std::array<std::uint32_t, 3>{vnni | bf16, vnni, kFeatureNone};
     else
       return std::array<std::uint32_t, 2>{vnni, kFeatureNone};
+  } else if constexpr (std::is_same_v<T, Bf16> && kAmxBf16 != kFeatureNone) {
+    return std::array<std::uint32_t, 6>{kAmxBf16 | kAmxInt8 | vnni | bf16, kAmxInt8 | vnni | bf16, vnni | bf16,
+                                        kAmxInt8 | vnni, vnni, kFeatureNone};
   } else if constexpr (std::is_same_v<T, Bf16>) {
     return std::array<std::uint32_t, 5>{kAmxInt8 | vnni | bf16, vnni | bf16, kAmxInt8 | vnni, vnni, kFeatureNone};
   } else {

@@ -77,6 +77,15 @@ template <x86::Prefetch P>
 bool qk_bf16_row_dot(int keys, int d, const float* q, const Bf16* k, std::int64_t ldk, float alpha, float* s,
                      int rows_ahead, RowsAfter next);
 
+// Q·Kᵀ of 1 <= rows <= 16 rows over bf16 K rows on AMX-BF16 tiles
+// (qk_rows_bf16_amx.cpp, compiled with it, where the compiler has it): as
+// the few-row qk above; or false, having written nothing, for rows it does
+// not take (more than 16, D odd or above 256, above 128 and not a multiple
+// of 32, an element of q not a bf16 value).
+template <x86::Prefetch P>
+bool qk_bf16_rows_amx(int rows, int keys, int d, const float* q, std::int64_t ldq, const Bf16* k, std::int64_t ldk,
+                      float alpha, float* s, std::int64_t lds, int rows_ahead, RowsAfter next);
+
 // bf16 pair panels [k/2][w][2] (pack_bf16.cpp), bf16 inputs.
 void pack_q_pairs(const void* src, std::int64_t ld, int rows, int d, void* dst);
 void pack_k_pairs(const void* src, std::int64_t ld, int keys, int d, void* dst);

@@ -26,8 +26,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
+#include "kernels/avx512/amx_key_rows.hpp"
 #include "kernels/avx512/amx_tiles.hpp"
 #include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/ops.hpp"
@@ -40,7 +40,7 @@ namespace {
 
 constexpr int kMostD = 256;
 constexpr int kChunk = 64;  // columns of D an A tile holds (64 bytes a row)
-constexpr int kKeys = 16;   // keys a tile: its rows
+constexpr int kKeys = kTileKeys;  // keys a tile: its rows
 // Tiles: A (two, alternating over D's whole chunks, and one for the last
 // chunk, whose rows may be shorter), B (one per chunk), C.
 constexpr int kTileA0 = 0, kTileA1 = 1, kTileB0 = 2, kTileC = 6, kTileALast = 7;
@@ -81,56 +81,12 @@ void digit_tiles(const float* q, int d, float qmax, DigitTiles& b) {
     for (int t = 0; t < 3; ++t) std::memcpy(&b[x / kChunk][(x % kChunk) / 4][4 * t], digits[t] + x, 4);
 }
 
-// The walk's next n <= 16 keys into C: their rows in place when 16 follow
-// at one stride, else copied to `stage` (rows past n zero); the rows
-// ahead prefetched as the one-row loops prefetch them.
+// The walk's next n <= 16 keys' digit sums into C (n < 16: rows staged).
 template <x86::Prefetch P, int Chunks>
 [[gnu::always_inline]] inline void tile_keys(RowWalk<I8>& walk, x86::RowPrefetch<P, I8>* ahead, int n, int d,
                                              std::int8_t (*stage)[kMostD], std::int32_t (*c)[4]) {
-  const std::int8_t* rows;
-  std::int64_t stride;
-  if (n == kKeys && walk.rows_left() >= kKeys) {
-    rows = reinterpret_cast<const std::int8_t*>(walk.row());
-    stride = walk.ld();
-    walk.skip(kKeys);
-    if (ahead && ahead->rows_left() >= kKeys) {
-      // The rows ahead by plain adds, Chunks lines each: stepped key by key
-      // (RowPrefetch::next_key) they cost more than the tiles' arithmetic.
-      const auto lines = [&](const RowWalk<I8>& w, auto into_l2) {
-        const std::int8_t* r = reinterpret_cast<const std::int8_t*>(w.row());
-        for (int key = 0; key < kKeys; ++key, r += w.ld())
-#pragma GCC unroll 4
-          for (int h = 0; h < Chunks; ++h) x86::prefetch_line<decltype(into_l2)::value>(r + h * kChunk);
-      };
-      lines(ahead->near(), std::bool_constant<P == x86::Prefetch::l2>{});
-      if constexpr (x86::RowPrefetch<P, I8>::kFar) lines(ahead->far(), std::true_type{});
-      ahead->skip(kKeys);
-    } else if (ahead) {
-      for (int k = 0; k < kKeys; ++k) ahead->next_key(d);
-    }
-  } else {
-    for (int k = 0; k < n; ++k) std::memcpy(stage[k], x86::next_key_row(walk, ahead, d), static_cast<std::size_t>(d));
-    for (int k = n; k < kKeys; ++k) std::memset(stage[k], 0, static_cast<std::size_t>(d));
-    rows = stage[0];
-    stride = kMostD;
-  }
-  // Tile numbers are immediates (GCC pastes them into the instruction):
-  // 0 and 1 A, 2-5 B, 6 C, 7 the last chunk's A (kTile* above). Chunk h
-  // of D: its A tile `a` loaded from the rows, times B tile 2 + h, into C.
-#define ATTNRT_AMX_CHUNK(a, b, h)                     \
-  do {                                                \
-    _tile_loadd(a, rows + (h) * kChunk, stride);      \
-    _tile_dpbssd(6, a, b);                            \
-  } while (0)
-  _tile_zero(6);
-  if constexpr (Chunks > 1) ATTNRT_AMX_CHUNK(0, 2, 0);
-  if constexpr (Chunks > 2) ATTNRT_AMX_CHUNK(1, 3, 1);
-  if constexpr (Chunks > 3) ATTNRT_AMX_CHUNK(0, 4, 2);
-  if constexpr (Chunks == 1) ATTNRT_AMX_CHUNK(7, 2, 0);
-  if constexpr (Chunks == 2) ATTNRT_AMX_CHUNK(7, 3, 1);
-  if constexpr (Chunks == 3) ATTNRT_AMX_CHUNK(7, 4, 2);
-  if constexpr (Chunks == 4) ATTNRT_AMX_CHUNK(7, 5, 3);
-#undef ATTNRT_AMX_CHUNK
+  const TileRows rows = next_tile_rows<P, Chunks>(walk, ahead, n, d, reinterpret_cast<char*>(stage[0]), sizeof stage[0]);
+  ATTNRT_AMX_CHUNK_PRODUCTS(_tile_dpbssd, Chunks, rows);
   _tile_stored(6, c, 16);
 }
 
