@@ -615,8 +615,8 @@ TEST_P(KernelSetTest, CodeKernelsDecodeEveryCode) {
 // Each set's code kernels against double on random codes of every value:
 // head dims across vector tails and past 256 (where int8 Q·Kᵀ on VNNI
 // hands the row on), key counts across its 16-key groups and its two
-// streams (from 512 keys, halves of odd counts), one row and
-// three, O written and added to. Int8 Q·Kᵀ on VNNI rounds q to 2^-23 of
+// streams (from 512 keys, halves of odd counts), one row to 14, O written
+// and added to. Int8 Q·Kᵀ on VNNI rounds q to 2^-23 of
 // the row's largest |q|, which the bound adds to fp32's. Then rows with
 // q all zero or with a NaN, and P negative, infinite or all zero.
 TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
@@ -646,13 +646,15 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
           std::vector<std::uint8_t> rows(static_cast<std::size_t>(std::max(keys, 1)) * ld);
           for (auto& c : rows) c = code();
           const auto value = [&](int j, int x) { return code_to_double(t, rows[j * ld + x]); };
-          // Q·Kᵀ: three rows, the second's entries spread over six decades.
-          constexpr int kRows = 3;
+          // Q·Kᵀ: up to 14 rows (int8 on AMX takes them in passes of up
+          // to five), the second's entries spread over six decades.
+          constexpr int kRows = 14;
           std::vector<float> q(static_cast<std::size_t>(kRows) * d);
           for (std::size_t i = 0; i < q.size(); ++i)
             q[i] = std::uniform_real_distribution<float>(-1, 1)(rng) *
                    (i / d == 1 ? std::pow(10.0f, -static_cast<float>(i % 7)) : 1.0f);
-          for (const int nrows : {1, kRows}) {
+          for (const int nrows : {1, 3, 7, kRows}) {
+            if (nrows > 3 && (sampled() || keys > 129 || d > 256)) continue;  // (passes: a few sizes)
             std::vector<float> s(static_cast<std::size_t>(nrows) * std::max(keys, 1), kSentinel);
             codes.qk(nrows, keys, d, q.data(), d, rows.data(), ld, 0.3f, s.data(), std::max(keys, 1), {});
             for (int i = 0; i < nrows; ++i)

@@ -89,7 +89,16 @@ constexpr QkDirectFn qk_i8_vnni = qk_row_on<S, I8, qk_i8_row_vnni<x86::kPrefetch
 #if defined(ATTNRT_HAVE_AMX_INT8) && !defined(ATTNRT_AVX512_SIMDE)
 constexpr std::uint32_t kAmxInt8 = kFeatureAmxInt8;
 template <StreamParams S>
-constexpr QkDirectFn qk_i8_amx = qk_row_on<S, I8, qk_i8_row_amx<x86::kPrefetch<S>>>;
+constexpr QkDirectFn qk_i8_amx_row = qk_row_on<S, I8, qk_i8_row_amx<x86::kPrefetch<S>>>;
+// Two or more rows of int8 codes on AMX tiles too (qk_row_i8_amx.cpp).
+template <StreamParams S>
+void qk_i8_amx(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
+               float alpha, float* s, std::int64_t lds, RowsAfter next) {
+  if (rows > 1 && qk_i8_rows_amx<x86::kPrefetch<S>>(rows, keys, d, q, ldq, static_cast<const I8*>(k), ldk, alpha, s,
+                                                     lds, x86::ahead_of<S, I8>, next))
+    return;
+  qk_i8_amx_row<S>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+}
 #else
 constexpr std::uint32_t kAmxInt8 = kFeatureNone;
 template <StreamParams S>

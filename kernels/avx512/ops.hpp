@@ -68,6 +68,12 @@ bool qk_i8_row_vnni(int keys, int d, const float* q, const I8* k, std::int64_t l
 template <x86::Prefetch P>
 bool qk_i8_row_amx(int keys, int d, const float* q, const I8* k, std::int64_t ldk, float alpha, float* s,
                    int rows_ahead, RowsAfter next);
+// The same for 1 <= rows <= 16 query rows, in passes of up to five; or
+// false, having written nothing, for rows it does not take (D not a
+// multiple of 4 or above 256, a row the digits do not represent).
+template <x86::Prefetch P>
+bool qk_i8_rows_amx(int rows, int keys, int d, const float* q, std::int64_t ldq, const I8* k, std::int64_t ldk,
+                    float alpha, float* s, std::int64_t lds, int rows_ahead, RowsAfter next);
 
 // One row's Q·Kᵀ over bf16 K rows on AVX512_BF16 (qk_row_bf16.cpp,
 // compiled with it): as the few-row qk above for rows == 1; or false,

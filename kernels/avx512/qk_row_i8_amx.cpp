@@ -1,5 +1,5 @@
-// One decode row's Q·Kᵀ over int8 K codes on AMX (tdpbssd), for the avx512
-// set's FewRowKernels entry that needs AMX-INT8. q is cut into the three
+// Q·Kᵀ of a decode row, or of up to 16 rows, over int8 K codes on AMX
+// (tdpbssd), for the avx512 set's FewRowKernels entry that needs AMX-INT8. q is cut into the three
 // signed 8-bit digits int8_vnni.cpp uses (23-bit fixed point relative to
 // the row's largest |q|), laid out as the three columns of a B tile per 64
 // columns of D; 16 keys' K rows are loaded in place as an A tile (16 rows,
@@ -14,13 +14,23 @@
 // DRAM, 6 pairs a process, seven processes: medians 0.984, 0.995, 1.004,
 // 1.021, 1.026, 1.056, 1.125; two threads 1.036, 1.040. So it pays in
 // cache; from DRAM the call waits on its reads (docs/decode_measurements.md).
+//
+// Several rows (a GQA group's query heads stacked, a short prefill chunk)
+// share the tiles: up to five rows' digits side by side in B's 16
+// columns, so a pass costs what one row's does, and more rows take more
+// passes over the call's keys (from L2 after the first). attnrt-ab against
+// the pair tiles widening the codes for FMAs (qk_direct.cpp), int8 K/V,
+// B4 H32 N4096 D128, 6 pairs, two processes: GQA decode with groups of 4
+// 1.33, 1.22 (two threads 1.36, 1.30), of 8 1.41, 1.40 (two threads 1.40);
+// M2 1.25, 1.21; M3 1.11, 1.13; groups of 4 in pages of 16 1.25.
 // AMX needs the process granted its tile state: runtime/src/cpu_features.cpp
 // asks once, where the features are first read (kFeatureAmxInt8). Each
 // thread's first tile instruction then traps once into Linux, which gives
 // the thread its larger XSAVE area: a worker's first call, not every one.
 //
-// Rows it does not take go to the VNNI kernel: D not a multiple of 4 or
-// above 256 (the tiles' shape), and what that one hands on.
+// Rows it does not take go to the VNNI kernel (one row) or the pair tiles:
+// D not a multiple of 4 or above 256 (the tiles' shape), and what that one
+// hands on.
 #include "kernels/avx512/intrinsics.hpp"
 
 #include <algorithm>
@@ -32,6 +42,7 @@
 #include "kernels/avx512/convert.hpp"
 #include "kernels/avx512/ops.hpp"
 #include "kernels/avx512/q_digits.hpp"
+#include "kernels/avx512/transpose.hpp"
 #include "kernels/rows_ahead.hpp"
 #include "kernels/x86/few_rows.hpp"
 
@@ -45,11 +56,16 @@ constexpr int kKeys = kTileKeys;  // keys a tile: its rows
 // chunk, whose rows may be shorter), B (one per chunk), C.
 constexpr int kTileA0 = 0, kTileA1 = 1, kTileB0 = 2, kTileC = 6, kTileALast = 7;
 
+// Query rows a pass over the keys takes: three digit columns each, of
+// the 16 int32 columns a B tile row holds.
+constexpr int kPassRows = 5;
+constexpr int kMostRows = 16;
+
 // A tile's 64 bytes a row per chunk of D (the last chunk's `tail`, so no
-// row is read past d), B's K/4 rows of three digits' 4 bytes each (and a
-// fourth column of zeros, keeping C's rows 16 bytes), C's 16 rows of four
-// int32.
-TileConfig tile_config(int chunks, int tail) {
+// row is read past d), B's K/4 rows of `colsb` bytes (three digits' 4
+// bytes per query row, zero columns to a multiple of four), C's 16 rows of
+// as many int32.
+TileConfig tile_config(int chunks, int tail, int colsb) {
   TileConfig c;
   for (int t : {kTileA0, kTileA1, kTileALast}) {
     c.rows[t] = kKeys;
@@ -57,37 +73,43 @@ TileConfig tile_config(int chunks, int tail) {
   }
   for (int h = 0; h < chunks; ++h) {
     c.rows[kTileB0 + h] = static_cast<std::uint8_t>((h == chunks - 1 ? tail : kChunk) / 4);
-    c.colsb[kTileB0 + h] = 16;
+    c.colsb[kTileB0 + h] = static_cast<std::uint16_t>(colsb);
   }
   c.rows[kTileC] = kKeys;
-  c.colsb[kTileC] = 16;
+  c.colsb[kTileC] = static_cast<std::uint16_t>(colsb);
   return c;
 }
+// B and C tiles' bytes a row for `rows` query rows.
+int digit_cols_bytes(int rows) { return 4 * ((3 * rows + 3) / 4 * 4); }
 
-// q's digits in B tiles: b[h][r][4t + c] is digit t of q[64h + 4r + c]
-// (tdpbssd's four products per int32 lane of C), zeros past d.
-using DigitTiles = std::int8_t[kMostD / kChunk][kChunk / 4][16];
-void digit_tiles(const float* q, int d, float qmax, DigitTiles& b) {
-  alignas(64) std::int8_t digits[3][kMostD] = {};
-  const __m512 to_units = _mm512_set1_ps(kQUnits / qmax);
-  for (int x = 0; x < d; x += 16) {
-    __m512i ds[3];
-    q_digits(_mm512_maskz_loadu_ps(first16(d - x), q + x), to_units, ds);
-    for (int t = 0; t < 3; ++t)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(digits[t] + x), _mm512_cvtepi32_epi8(ds[t]));
-  }
+// Rows' digits in B tiles: b[h][x][4(3r + t) + c] is digit t of
+// q_r[64h + 4x + c] (tdpbssd's four products per int32 lane of C), zeros
+// past d and past the rows' columns; q_r = q + r ldq, r < rows <= 5.
+using DigitTiles = std::int8_t[kMostD / kChunk][kChunk / 4][64];
+void digit_tiles(int rows, const float* q, std::int64_t ldq, int d, const float* qmax, DigitTiles& b) {
   std::memset(b, 0, sizeof b);
-  for (int x = 0; x < d; x += 4)
-    for (int t = 0; t < 3; ++t) std::memcpy(&b[x / kChunk][(x % kChunk) / 4][4 * t], digits[t] + x, 4);
+  for (int r = 0; r < rows; ++r) {
+    alignas(64) std::int8_t digits[3][kMostD] = {};
+    const __m512 to_units = _mm512_set1_ps(kQUnits / qmax[r]);
+    for (int x = 0; x < d; x += 16) {
+      __m512i ds[3];
+      q_digits(_mm512_maskz_loadu_ps(first16(d - x), q + r * ldq + x), to_units, ds);
+      for (int t = 0; t < 3; ++t)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(digits[t] + x), _mm512_cvtepi32_epi8(ds[t]));
+    }
+    for (int x = 0; x < d; x += 4)
+      for (int t = 0; t < 3; ++t)
+        std::memcpy(&b[x / kChunk][(x % kChunk) / 4][4 * (3 * r + t)], digits[t] + x, 4);
+  }
 }
 
 // The walk's next n <= 16 keys' digit sums into C (n < 16: rows staged).
 template <x86::Prefetch P, int Chunks>
 [[gnu::always_inline]] inline void tile_keys(RowWalk<I8>& walk, x86::RowPrefetch<P, I8>* ahead, int n, int d,
-                                             std::int8_t (*stage)[kMostD], std::int32_t (*c)[4]) {
+                                             std::int8_t (*stage)[kMostD], std::int32_t (*c)[16], int c_ld) {
   const TileRows rows = next_tile_rows<P, Chunks>(walk, ahead, n, d, reinterpret_cast<char*>(stage[0]), sizeof stage[0]);
   ATTNRT_AMX_CHUNK_PRODUCTS(_tile_dpbssd, Chunks, rows);
-  _tile_stored(6, c, 16);
+  _tile_stored(6, c, c_ld);
 }
 
 // 16 keys' scores from C's rows (key k: its three digits' sums in
@@ -107,30 +129,75 @@ inline void store_scores(const std::int32_t (*c)[4], __m512 unit, float* s, int 
   _mm512_mask_storeu_ps(s, first16(n), _mm512_mul_ps(units, unit));
 }
 
+// Rows r < rows (<= 5) of S scored from C's rows (key k: row r's digit t
+// sums in c[k][3r + t]), as store_scores forms one: n keys, row r's
+// scaled by unit[r].
+inline void store_rows(const std::int32_t (*c)[16], int rows, const float* unit, float* s, std::int64_t lds, int n) {
+  __m512 v[kKeys];
+  for (int k = 0; k < kKeys; ++k) v[k] = _mm512_load_ps(reinterpret_cast<const float*>(c[k]));
+  transpose16x16(v);  // v[3r + t] lane k: row r's digit t sum of key k
+  const auto digit = [&](int col) { return _mm512_castps_si512(v[col]); };
+  for (int r = 0; r < rows; ++r) {
+    const __m512i low = _mm512_add_epi32(_mm512_slli_epi32(digit(3 * r + 1), 8), digit(3 * r));
+    const __m512 units =
+        _mm512_fmadd_ps(_mm512_cvtepi32_ps(digit(3 * r + 2)), _mm512_set1_ps(65536.0f), _mm512_cvtepi32_ps(low));
+    _mm512_mask_storeu_ps(s + r * lds, first16(n), _mm512_mul_ps(units, _mm512_set1_ps(unit[r])));
+  }
+}
+
+// One pass over the call's keys for rows r < rows <= 5, their digits in b:
+// S[r][0..keys) = unit[r] * the rows' digit sums.
 template <int Chunks, x86::Prefetch P>
-void qk_row(int keys, int d, const float* q, float qmax, const I8* k, std::int64_t ldk, float alpha, float* s,
-            int rows_ahead, RowsAfter next) {
-  alignas(64) DigitTiles b;
-  digit_tiles(q, d, qmax, b);
-  const TileConfig config = tile_config(Chunks, d - (Chunks - 1) * kChunk);
+void qk_pass(int rows, int keys, int d, const DigitTiles& b, const float* unit, const I8* k, std::int64_t ldk,
+             float* s, std::int64_t lds, int rows_ahead, RowsAfter next) {
+  const TileConfig config = tile_config(Chunks, d - (Chunks - 1) * kChunk, digit_cols_bytes(rows));
   _tile_loadconfig(&config);
-  _tile_loadd(2, b[0], 16);  // (kTileB0 + h: chunk h's digits)
-  if constexpr (Chunks > 1) _tile_loadd(3, b[1], 16);
-  if constexpr (Chunks > 2) _tile_loadd(4, b[2], 16);
-  if constexpr (Chunks > 3) _tile_loadd(5, b[3], 16);
-  const __m512 unit = _mm512_set1_ps(alpha * (qmax / kQUnits));
+  _tile_loadd(2, b[0], sizeof b[0][0]);  // (kTileB0 + h: chunk h's digits)
+  if constexpr (Chunks > 1) _tile_loadd(3, b[1], sizeof b[0][0]);
+  if constexpr (Chunks > 2) _tile_loadd(4, b[2], sizeof b[0][0]);
+  if constexpr (Chunks > 3) _tile_loadd(5, b[3], sizeof b[0][0]);
   alignas(64) std::int8_t stage[kKeys][kMostD];
-  alignas(64) std::int32_t c[kKeys][4];
+  alignas(64) std::int32_t c[kKeys][16];
+  // One row's C, 16 bytes a row, is read as four vectors (store_scores).
+  const int c_ld = rows == 1 ? 16 : sizeof c[0];
+  const __m512 unit0 = _mm512_set1_ps(unit[0]);
   // One stream: the call's quarters in turns of 16 keys, as the VNNI
   // kernel reads them, ran S5 int8 (attnrt-ab, 6 pairs, three processes)
   // at 0.96-1.00 of the VNNI kernel, one stream at 0.98-1.12.
-  x86::CallStreams<P, I8> rows(keys, k, ldk, next, rows_ahead, kKeys, 1);
+  x86::CallStreams<P, I8> walks(keys, k, ldk, next, rows_ahead, kKeys, 1);
   for (int j0 = 0; j0 < keys; j0 += kKeys) {
     const int n = std::min(keys - j0, kKeys);
-    tile_keys<P, Chunks>(rows.walk[0], rows.prefetch(0), n, d, stage, c);
-    store_scores(c, unit, s + j0, n);
+    tile_keys<P, Chunks>(walks.walk[0], walks.prefetch(0), n, d, stage, c, c_ld);
+    if (rows == 1)
+      store_scores(reinterpret_cast<const std::int32_t(*)[4]>(c), unit0, s + j0, n);
+    else
+      store_rows(c, rows, unit, s + j0, lds, n);
   }
   _tile_release();
+}
+
+// S = alpha * Q·Kᵀ for rows <= 16 whose largest |q| are qmax, in passes
+// of at most five rows (the same keys read again: from L2 where a call's
+// keys fit).
+template <x86::Prefetch P>
+void qk_rows(int rows, int keys, int d, const float* q, std::int64_t ldq, const float* qmax, const I8* k,
+             std::int64_t ldk, float alpha, float* s, std::int64_t lds, int rows_ahead, RowsAfter next) {
+  const int passes = (rows + kPassRows - 1) / kPassRows;
+  for (int r0 = 0, p = 0; p < passes; ++p) {
+    const int n = (rows - r0) / (passes - p);  // (rows split evenly)
+    alignas(64) DigitTiles b;
+    digit_tiles(n, q + r0 * ldq, ldq, d, qmax + r0, b);
+    float unit[kPassRows];
+    for (int r = 0; r < n; ++r) unit[r] = alpha * (qmax[r0 + r] / kQUnits);
+    float* sr = s + r0 * lds;
+    switch ((d + kChunk - 1) / kChunk) {
+      case 1: qk_pass<1, P>(n, keys, d, b, unit, k, ldk, sr, lds, rows_ahead, next); break;
+      case 2: qk_pass<2, P>(n, keys, d, b, unit, k, ldk, sr, lds, rows_ahead, next); break;
+      case 3: qk_pass<3, P>(n, keys, d, b, unit, k, ldk, sr, lds, rows_ahead, next); break;
+      default: qk_pass<4, P>(n, keys, d, b, unit, k, ldk, sr, lds, rows_ahead, next); break;
+    }
+    r0 += n;
+  }
 }
 
 }  // namespace
@@ -141,18 +208,30 @@ bool qk_i8_row_amx(int keys, int d, const float* q, const I8* k, std::int64_t ld
   float qmax;
   if (d % 4 != 0 || d > kMostD || keys <= 0 || !q_digits_take(q, d, &qmax))
     return qk_i8_row_vnni<P>(keys, d, q, k, ldk, alpha, s, rows_ahead, next);
-  switch ((d + kChunk - 1) / kChunk) {
-    case 1: qk_row<1, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
-    case 2: qk_row<2, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
-    case 3: qk_row<3, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
-    default: qk_row<4, P>(keys, d, q, qmax, k, ldk, alpha, s, rows_ahead, next); break;
-  }
+  qk_rows<P>(1, keys, d, q, d, &qmax, k, ldk, alpha, s, keys, rows_ahead, next);
+  return true;
+}
+
+template <x86::Prefetch P>
+bool qk_i8_rows_amx(int rows, int keys, int d, const float* q, std::int64_t ldq, const I8* k, std::int64_t ldk,
+                    float alpha, float* s, std::int64_t lds, int rows_ahead, RowsAfter next) {
+  float qmax[kMostRows];
+  if (rows < 1 || rows > kMostRows || d % 4 != 0 || d > kMostD) return false;
+  for (int r = 0; r < rows; ++r)
+    if (!q_digits_take(q + r * ldq, d, &qmax[r])) return false;
+  if (keys > 0) qk_rows<P>(rows, keys, d, q, ldq, qmax, k, ldk, alpha, s, lds, rows_ahead, next);
   return true;
 }
 
 #define ATTNRT_QK_I8_ROW_AMX(P)                                                                                \
   template bool qk_i8_row_amx<x86::Prefetch::P>(int, int, const float*, const I8*, std::int64_t, float, float*, \
                                                 int, RowsAfter);
+#define ATTNRT_QK_I8_ROWS_AMX(P)                                                                             \
+  template bool qk_i8_rows_amx<x86::Prefetch::P>(int, int, int, const float*, std::int64_t, const I8*,        \
+                                                 std::int64_t, float, float*, std::int64_t, int, RowsAfter);
+ATTNRT_QK_I8_ROWS_AMX(l1)
+ATTNRT_QK_I8_ROWS_AMX(l2)
+ATTNRT_QK_I8_ROWS_AMX(l1_and_l2)
 ATTNRT_QK_I8_ROW_AMX(l1)
 ATTNRT_QK_I8_ROW_AMX(l2)
 ATTNRT_QK_I8_ROW_AMX(l1_and_l2)
