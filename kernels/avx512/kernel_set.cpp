@@ -82,6 +82,16 @@ void qk_row_on(int rows, int keys, int d, const float* q, std::int64_t ldq, cons
   if (rows == 1 && Row(keys, d, q, static_cast<const T*>(k), ldk, alpha, s, x86::ahead_of<S, T>, next)) return;
   qk_fp32_direct<S, T>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
 }
+// Q·Kᵀ of min_rows rows or more on a kernel that needs a CPU feature
+// (Rows returns false where it does not take them), else Fallback.
+template <StreamParams S, class T, int min_rows, auto Rows, QkDirectFn Fallback>
+void qk_rows_on(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
+                float alpha, float* s, std::int64_t lds, RowsAfter next) {
+  if (rows >= min_rows &&
+      Rows(rows, keys, d, q, ldq, static_cast<const T*>(k), ldk, alpha, s, lds, x86::ahead_of<S, T>, next))
+    return;
+  Fallback(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
+}
 template <StreamParams S>
 constexpr QkDirectFn qk_i8_vnni = qk_row_on<S, I8, qk_i8_row_vnni<x86::kPrefetch<S>>>;
 // AMX tiles where the compiler has them and the build is native (the
@@ -92,13 +102,7 @@ template <StreamParams S>
 constexpr QkDirectFn qk_i8_amx_row = qk_row_on<S, I8, qk_i8_row_amx<x86::kPrefetch<S>>>;
 // Two or more rows of int8 codes on AMX tiles too (qk_row_i8_amx.cpp).
 template <StreamParams S>
-void qk_i8_amx(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
-               float alpha, float* s, std::int64_t lds, RowsAfter next) {
-  if (rows > 1 && qk_i8_rows_amx<x86::kPrefetch<S>>(rows, keys, d, q, ldq, static_cast<const I8*>(k), ldk, alpha, s,
-                                                     lds, x86::ahead_of<S, I8>, next))
-    return;
-  qk_i8_amx_row<S>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
-}
+constexpr QkDirectFn qk_i8_amx = qk_rows_on<S, I8, 2, qk_i8_rows_amx<x86::kPrefetch<S>>, qk_i8_amx_row<S>>;
 #else
 constexpr std::uint32_t kAmxInt8 = kFeatureNone;
 template <StreamParams S>
@@ -115,13 +119,7 @@ constexpr std::uint32_t kAmxBf16 = kFeatureAmxBf16;
 // processes each: GQA groups of 8 in decode (H32/4) 1.35-1.45, of 4
 // 1.12-1.23, M3 1.13-1.16, M6 1.13-1.16; two rows (M2) 0.92-1.00.
 template <StreamParams S>
-void qk_bf16_amx(int rows, int keys, int d, const float* q, std::int64_t ldq, const void* k, std::int64_t ldk,
-                 float alpha, float* s, std::int64_t lds, RowsAfter next) {
-  if (rows > 2 && qk_bf16_rows_amx<x86::kPrefetch<S>>(rows, keys, d, q, ldq, static_cast<const Bf16*>(k), ldk, alpha,
-                                                       s, lds, x86::ahead_of<S, Bf16>, next))
-    return;
-  qk_bf16_dot<S>(rows, keys, d, q, ldq, k, ldk, alpha, s, lds, next);
-}
+constexpr QkDirectFn qk_bf16_amx = qk_rows_on<S, Bf16, 3, qk_bf16_rows_amx<x86::kPrefetch<S>>, qk_bf16_dot<S>>;
 #else
 constexpr std::uint32_t kAmxBf16 = kFeatureNone;
 template <StreamParams S>
