@@ -1,9 +1,10 @@
 // Q·Kᵀ of a decode row, or of up to 16 rows, over int8 K codes on AMX
-// (tdpbssd), for the avx512 set's FewRowKernels entry that needs AMX-INT8. q is cut into the three
-// signed 8-bit digits int8_vnni.cpp uses (23-bit fixed point relative to
-// the row's largest |q|), laid out as the three columns of a B tile per 64
-// columns of D; 16 keys' K rows are loaded in place as an A tile (16 rows,
-// their own stride), so one tdpbssd forms 16 keys x 3 digits x 64 products
+// (tdpbssd), for the avx512 set's FewRowKernels entry that needs
+// AMX-INT8. q is cut into the three signed 8-bit digits int8_vnni.cpp
+// uses (23-bit fixed point relative to the row's largest |q|), laid out
+// as the three columns of a B tile per 64 columns of D; 16 keys' K rows
+// are loaded in place as an A tile (16 rows, their own stride), so one
+// tdpbssd forms 16 keys x 3 digits x 64 products
 // and no code is moved by a shuffle. Integer sums are exact; the digits are
 // combined as int8_vnni.cpp combines them, so the scores carry the same one
 // rounding beyond fp32's own (2^-23 of the largest |q| per element).
