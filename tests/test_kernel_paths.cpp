@@ -678,25 +678,40 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
               }
           }
           if (keys == 0) continue;
-          // P·V of one row, some of P zero, onto O and added to it.
-          Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
-          std::vector<double> p(keys);
-          for (int j = 0; j < keys; ++j) {
-            p[j] = j % 5 == 3 ? 0.0 : std::uniform_real_distribution<float>(0, 1)(rng);
-            static_cast<float*>(a.data())[kernels::a_panel_index(k, 0, j, keys)] = static_cast<float>(p[j]);
-          }
-          for (const bool accumulate : {false, true}) {
-            std::vector<float> o(d + 1, kSentinel);
-            for (int x = 0; x < d; ++x) o[x] = accumulate ? 0.5f : kSentinel;
-            codes.pv_rows(1, keys, a.data(), rows.data(), ld, d, o.data(), d, accumulate, {});
-            EXPECT_EQ(o[d], kSentinel) << "wrote past O's row";
-            for (int x = 0; x < d; ++x) {
-              double want = accumulate ? 0.5 : 0.0, mag = want;
+          // P·V of one row, some of P zero, onto O and added to it; for
+          // int8 of several rows too (the tiles widening codes for FMAs),
+          // one row's P six decades down and one all zero.
+          for (const int nrows : {1, 3, 14}) {
+            if (nrows > 1 && (nrows > few->pv_rows_max || t != ATTNRT_I8 || sampled() || keys > 300 ||
+                              (d != 64 && d != 65 && d != 256)))
+              continue;
+            Buffer a(kernels::a_panels_bytes(k, k.mr, keys), 0);
+            std::vector<double> p(static_cast<std::size_t>(nrows) * keys);
+            for (int r = 0; r < nrows; ++r)
               for (int j = 0; j < keys; ++j) {
-                want += p[j] * value(j, x);
-                mag += std::fabs(p[j] * value(j, x));
+                double& x = p[r * keys + j];
+                x = j % 5 == 3 || r == 3 ? 0.0 : std::uniform_real_distribution<float>(0, 1)(rng);
+                if (r == 1) x = static_cast<float>(x * 1e-6);
+                static_cast<float*>(a.data())[kernels::a_panel_index(k, r, j, keys)] = static_cast<float>(x);
               }
-              ASSERT_NEAR(o[x], want, mag * (keys + 3) * kU + 1e-30) << "O[" << x << "]";
+            for (const bool accumulate : {false, true}) {
+              const std::int64_t ldo = d + 1;
+              std::vector<float> o(static_cast<std::size_t>(nrows) * ldo, kSentinel);
+              for (int r = 0; r < nrows; ++r)
+                for (int x = 0; x < d; ++x) o[r * ldo + x] = accumulate ? 0.5f : kSentinel;
+              codes.pv_rows(nrows, keys, a.data(), rows.data(), ld, d, o.data(), ldo, accumulate, {});
+              for (int r = 0; r < nrows; ++r) {
+                EXPECT_EQ(o[r * ldo + d], kSentinel) << "wrote past O's row " << r;
+                for (int x = 0; x < d; ++x) {
+                  double want = accumulate ? 0.5 : 0.0, mag = want;
+                  for (int j = 0; j < keys; ++j) {
+                    want += p[r * keys + j] * value(j, x);
+                    mag += std::fabs(p[r * keys + j] * value(j, x));
+                  }
+                  ASSERT_NEAR(o[r * ldo + x], want, mag * (keys + 3) * kU + 1e-30)
+                      << nrows << " rows, O[" << r << "][" << x << "]";
+                }
+              }
             }
           }
         }
