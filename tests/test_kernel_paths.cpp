@@ -679,8 +679,8 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
           }
           if (keys == 0) continue;
           // P·V of one row, some of P zero, onto O and added to it; for
-          // int8 of several rows too (the tiles widening codes for FMAs),
-          // one row's P six decades down and one all zero.
+          // int8 also of 3 and 14 rows (the tiles widening codes for FMAs),
+          // row 1's P six decades down and, of 14, row 3's all zero.
           for (const int nrows : {1, 3, 14}) {
             if (nrows > 1 && (nrows > few->pv_rows_max || t != ATTNRT_I8 || sampled() || keys > 300 ||
                               (d != 64 && d != 65 && d != 256)))
