@@ -14,6 +14,9 @@ namespace {
 // Planner::settle_domain scales its tolerance by the smaller domain's parts.
 // Together they keep the balance within a few percent.
 constexpr double kLineSnap = 0.0075;  // to a line start: no split-KV
+// A boundary between two parts of one worker moves further: it changes the
+// worker's share only when another worker takes one of the parts.
+constexpr double kInnerSnap = 0.25;
 constexpr double kDomainSnap = 0.01;  // to a (batch, KV head) group start: no KV head read by two domains
 
 // The sequence's layout and its cost, everything in closed form.
@@ -137,8 +140,9 @@ class Planner {
 
   // A part boundary: on a line start if that is close, else a key split,
   // rounded to the key quantum if that is close.
-  Cut settle(const Located& x, double target) const {
-    const double tol = kLineSnap * mean_;
+  // inner: a boundary between two parts of one worker.
+  Cut settle(const Located& x, double target, bool inner = false) const {
+    const double tol = (inner ? kInnerSnap : kLineSnap) * mean_;
     if (x.cut.key == 0) return x.cut;
     if (!o_.split_keys) return target - x.line_start <= x.line_end - target ? line_start(x) : next_line(x);
     if (target - x.line_start <= tol) return line_start(x);
@@ -255,7 +259,7 @@ Partition::Partition(const ProblemShape& shape, const PartitionOptions& options,
     const Cut lo = cuts_[first], hi = cuts_[end];
     for (int i = first + 1; i < end; ++i) {
       const double target = lo.before + (hi.before - lo.before) * (i - first) / (end - first);
-      Cut c = plan.settle(part_walk.locate(target), target);
+      Cut c = plan.settle(part_walk.locate(target), target, i % per_worker_ != 0);
       if (before(c, cuts_[i - 1])) c = cuts_[i - 1];
       if (before(hi, c)) c = hi;
       cuts_[i] = c;
