@@ -52,6 +52,10 @@ struct HeadProblem {
   // sink logits (in the denominator and LSE, no value). Null = none.
   const float* alibi;
   const float* sinks;
+  // Split-KV pieces: LSE without the row's ALiBi peak value (scores.hpp,
+  // alibi_peak_value), which can be far from 0 where fp32 spacing would
+  // skew the pieces' weights; the merge adds it back in double.
+  bool lse_unshifted = false;
   // Query row i sees keys [key_lo(i), key_hi(i)): the band (band.hpp)
   // around its diagonal key i + diag, within [0, n).
   std::int64_t diag;

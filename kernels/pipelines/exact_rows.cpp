@@ -8,6 +8,7 @@
 
 #include "kernels/convert.hpp"
 #include "kernels/pipelines/kv_runs.hpp"
+#include "kernels/pipelines/scores.hpp"
 #include "kernels/weighted_row.hpp"
 
 namespace attnrt::kernels {
@@ -82,10 +83,11 @@ void exact_row(const HeadProblem& p, const Tile& t, int r) {
   const double inv = nan ? std::numeric_limits<double>::quiet_NaN() : sum > 0 ? 1.0 / sum : 0.0;
   for (int c = 0; c < p.dv; ++c) row[c] = static_cast<float>(acc[c] * inv);
   store_row(row, p.dv, static_cast<char*>(p.o) + p.o_offset(r) * esz, p.dtype);
+  const double shift = p.lse_unshifted ? alibi_peak_shift(p, r) : 0.0;
   if (p.lse)
     p.lse[p.lse_offset(r)] = nan ? std::numeric_limits<float>::quiet_NaN()
                              : mx == -kInf ? -std::numeric_limits<float>::infinity()
-                                           : static_cast<float>(mx + std::log(sum));
+                                           : static_cast<float>(mx + std::log(sum) - shift);
 }
 
 }  // namespace attnrt::kernels

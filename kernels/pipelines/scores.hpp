@@ -53,6 +53,11 @@ inline float alibi_peak_value(const HeadProblem& p, int r) {
   if (!p.alibi) return 0.0f;
   return p.alibi[r / p.m] * static_cast<float>(alibi_peak_key(p, r) - (r % p.m + p.diag));
 }
+// The same in double: what a split-KV piece's LSE leaves out (lse_unshifted).
+inline double alibi_peak_shift(const HeadProblem& p, int r) {
+  if (!p.alibi) return 0.0;
+  return static_cast<double>(p.alibi[r / p.m]) * static_cast<double>(alibi_peak_key(p, r) - (r % p.m + p.diag));
+}
 
 // Finishes an S strip of `rows` packed rows (first r0) over keys
 // [k0, k0 + cols), stored at s with row stride lds: applies softcap, bias

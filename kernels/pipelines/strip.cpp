@@ -458,7 +458,9 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, Row
     if (!rb->started[st]) std::fill(o, o + mr * rb->ldo, 0.0f);
     for (int r = 0; r < rows; ++r) {
       const float sink = sinks ? sinks[(r0 + r) / p.m] : kNegInf;
-      const RowTotal total = row_total(m[r], l[r], alibi_peak_value(p, r0 + r), sink);
+      const float shift = alibi_peak_value(p, r0 + r);
+      const RowTotal total = p.lse_unshifted ? row_total(m[r], l[r], 0.0f, sink - shift)
+                                             : row_total(m[r], l[r], shift, sink);
       inv[r] = total.inv;
       lse[r] = total.lse;
     }

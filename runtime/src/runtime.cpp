@@ -13,6 +13,7 @@
 
 #include "kernels/fp_env.hpp"
 #include "kernels/pipelines/pipeline.hpp"
+#include "kernels/pipelines/scores.hpp"
 #include "kernels/registry.hpp"
 #include "runtime/src/config.hpp"
 #include "runtime/src/cpu_features.hpp"
@@ -144,6 +145,7 @@ kernels::HeadProblem rows_into_piece(kernels::HeadProblem p, int r0, int rows, v
   p.lse = lse;
   p.ldlse = 1;
   p.hslse = rows;
+  p.lse_unshifted = true;  // merge_line adds the ALiBi peak back
   return p;
 }
 
@@ -367,11 +369,7 @@ Runtime::Split Runtime::split_with(const attnrt_tensor& q, const attnrt_tensor& 
   s.options.stack_group = plan.group_heads;
   s.options.rows_per_line = plan.group_heads ? static_cast<int>(e.rows) : plan.blocking.mb;
   s.options.key_quantum = kernels::key_step(ks);  // key splits on whole Q.K^T tiles and k_pack pairs
-  // Split-KV pieces merge through their LSE in fp32, which cannot carry an
-  // ALiBi row's large offset to the precision the weights need (attnrt-fuzz
-  // 99:27603): ALiBi calls split rows only, until pieces keep LSE relative
-  // to the row's ALiBi peak.
-  s.options.split_keys = plan.split_keys && params.alibi_slopes == nullptr;
+  s.options.split_keys = plan.split_keys;
   return s;
 }
 
@@ -419,6 +417,7 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
                     scratch.piece_lse(slot) + g * rows});
             });
           },
+          [&](int r) { return kernels::alibi_peak_shift(p, w.row_begin + r); },
           static_cast<char*>(p.o) + w.row_begin * p.ldo * esz, p.ldo,
           p.lse ? p.lse + w.row_begin * p.ldlse : nullptr, p.ldlse);
     }

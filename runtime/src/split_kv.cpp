@@ -28,7 +28,8 @@ CallScratch::CallScratch(int workers, int parts_per_worker, int piece_rows, int 
 
 void merge_partials(int rows, int dv, kernels::DType dtype,
                     scheduler::FunctionRef<void(scheduler::FunctionRef<void(const PartialRows&)>)> pieces,
-                    void* out, std::int64_t ld_out, float* lse_out, std::int64_t ld_lse) {
+                    scheduler::FunctionRef<double(int)> lse_shift, void* out, std::int64_t ld_out,
+                    float* lse_out, std::int64_t ld_lse) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   const std::size_t esz = kernels::dtype_size(dtype);
   double acc[kernels::kMaxHeadDim];
@@ -54,7 +55,7 @@ void merge_partials(int rows, int dv, kernels::DType dtype,
       });
     }
     const float lse = nan ? std::numeric_limits<float>::quiet_NaN()
-                          : mx == kNegInf ? kNegInf : static_cast<float>(mx + std::log(sum));
+                          : mx == kNegInf ? kNegInf : static_cast<float>(mx + std::log(sum) + lse_shift(r));
     const double inv = nan ? std::numeric_limits<double>::quiet_NaN() : sum > 0 ? 1.0 / sum : 0.0;
     for (int c = 0; c < dv; ++c) row[c] = static_cast<float>(acc[c] * inv);
     kernels::store_row(row, dv, static_cast<char*>(out) + r * ld_out * esz, dtype);

@@ -46,9 +46,12 @@ struct PartialRows {
 // Writes rows [0, rows) of the merged O (dtype, row stride ld_out) and, if
 // lse_out is not null, their LSE (stride ld_lse). `pieces` calls its argument
 // once per piece, in merge order. A row no piece saw a key for gets O = 0
-// and LSE = -inf; NaN in a piece stays NaN.
+// and LSE = -inf; NaN in a piece stays NaN. lse_shift(r): what the pieces'
+// LSE of row r leave out (kernels::HeadProblem::lse_unshifted), added to
+// the merged LSE.
 void merge_partials(int rows, int dv, kernels::DType dtype,
                     scheduler::FunctionRef<void(scheduler::FunctionRef<void(const PartialRows&)>)> pieces,
-                    void* out, std::int64_t ld_out, float* lse_out, std::int64_t ld_lse);
+                    scheduler::FunctionRef<double(int)> lse_shift, void* out, std::int64_t ld_out,
+                    float* lse_out, std::int64_t ld_lse);
 
 }  // namespace attnrt::rt
