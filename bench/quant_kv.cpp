@@ -220,7 +220,9 @@ int run_quant_kv(Engine& engine, const Options& opt) {
   line(quant_what.c_str(), tq, cq, bytes_q);
   line("bf16 Q/K/V/O", tb, cb, bytes_b);
   line("fp32 Q/K/V/O", tf, cf, bytes_f);
-  std::printf("  plan of the %s call: %s\n", dtype_name(kv_t), plan_text(plan).c_str());
+  // The set the call runs: a few-row shape may run another than the dtype's (Plan::kernel_set).
+  const std::string set = plan.kernel_set ? plan.kernel_set->name : engine.kernel_set_name(shape.dtype);
+  std::printf("  plan of the %s call: %s %s\n", dtype_name(kv_t), set.c_str(), plan_text(plan).c_str());
   std::printf("  read bandwidth, a core of %d reading at once: %.2f GB/s of CPU time (median of %d samples); %s K/V "
               "GB/s of CPU time / that: %.3f (issue 20 target: >= 0.85)\n",
               engine.threads(), a_core, opt.reps, dtype_name(kv_t), bytes_q / cq.median * 1e-9 / a_core);
