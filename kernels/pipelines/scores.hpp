@@ -49,15 +49,13 @@ inline std::int64_t alibi_peak_key(const HeadProblem& p, int r) {
   if (hi <= lo) return i + p.diag;  // no key: nothing to shift
   return p.alibi[r / p.m] >= 0.0f ? hi - 1 : lo;
 }
-inline float alibi_peak_value(const HeadProblem& p, int r) {
-  if (!p.alibi) return 0.0f;
-  return p.alibi[r / p.m] * static_cast<float>(alibi_peak_key(p, r) - (r % p.m + p.diag));
-}
-// The same in double: what a split-KV piece's LSE leaves out (lse_unshifted).
+// In double, what a split-KV piece's LSE leaves out (lse_unshifted); the
+// fp32 value is the same product rounded once.
 inline double alibi_peak_shift(const HeadProblem& p, int r) {
   if (!p.alibi) return 0.0;
   return static_cast<double>(p.alibi[r / p.m]) * static_cast<double>(alibi_peak_key(p, r) - (r % p.m + p.diag));
 }
+inline float alibi_peak_value(const HeadProblem& p, int r) { return static_cast<float>(alibi_peak_shift(p, r)); }
 
 // Finishes an S strip of `rows` packed rows (first r0) over keys
 // [k0, k0 + cols), stored at s with row stride lds: applies softcap, bias
