@@ -17,50 +17,83 @@ std::vector<Chunk> chunks_of(attnrt_mpi_layout layout, int r, int p, std::int64_
   return {{0, 0, len}};
 }
 
-bool block_call(bool causal, std::int64_t shift, const Chunk& q, const Chunk& k, Call* call) {
-  *call = {q.local, q.len, k.local, k.len, -1};
-  if (!causal) return true;
-  // Local query i sees local key j iff j <= i + d.
+Visible visible_of(const attnrt_params& p) {
+  Visible v;
+  if (p.window_left >= 0) v.lo = -p.window_left;
+  if (p.window_right >= 0) v.hi = p.window_right;
+  if (p.causal) v.hi = std::min<std::int64_t>(v.hi, 0);
+  return v;
+}
+
+bool block_call(const Visible& band, std::int64_t shift, const Chunk& q, const Chunk& k, Call* call) {
+  // Local query i sees local key j iff i + d + lo <= j <= i + d + hi.
   const std::int64_t d = q.global - k.global + shift;
-  if (d >= k.len - 1) return true;
-  if (q.len - 1 + d < 0) return false;
-  // Rows before -d see nothing: start the call at the first row that sees
-  // a key, where the diagonal is then at j <= i + (first + d) >= 0.
-  const std::int64_t first = std::max<std::int64_t>(0, -d);
-  *call = {q.local + first, q.len - first, k.local, k.len, first + d};
+  const bool all_lo = !band.bounded_lo() || q.len - 1 + d + band.lo <= 0;
+  const bool all_hi = !band.bounded_hi() || d + band.hi >= k.len - 1;
+  if (all_lo && all_hi) {
+    *call = {q.local, q.len, k.local, k.len, -1, -1, -d};
+    return true;
+  }
+  // Rows [first, end) see a key; keys [kfirst, kend) are seen by one of them.
+  const std::int64_t first = band.bounded_hi() ? std::max<std::int64_t>(0, -(d + band.hi)) : 0;
+  const std::int64_t end = band.bounded_lo() ? std::min(q.len, k.len - d - band.lo) : q.len;
+  if (first >= end) return false;
+  const std::int64_t kfirst = band.bounded_lo() ? std::max<std::int64_t>(0, first + d + band.lo) : 0;
+  const std::int64_t kend = band.bounded_hi() ? std::min(k.len, end + d + band.hi) : k.len;
+  if (kfirst >= kend) return false;
+  // From row `first` and key `kfirst` on, the band is i + e + lo <= j <= i + e + hi.
+  const std::int64_t e = first + d - kfirst;
+  *call = {q.local + first, end - first, k.local + kfirst, kend - kfirst,
+           band.bounded_lo() ? -(e + band.lo) : -1, band.bounded_hi() ? e + band.hi : -1, -e};
   return true;
 }
 
-std::vector<Call> plan_step(bool causal, std::int64_t shift, const std::vector<Chunk>& q,
-                            const std::vector<Chunk>& k) {
+namespace {
+// The call bottom-right aligned where that says the same band (its right
+// side not before the diagonal it moves to).
+Call near_diagonal(Call c) {
+  const std::int64_t diag = c.k_len - c.q_len;
+  if (diag <= 0 || (c.window_right >= 0 && c.window_right < diag)) return c;
+  if (c.window_left >= 0) c.window_left += diag;
+  if (c.window_right >= 0) c.window_right -= diag;
+  c.offset += diag;
+  c.bottom_right = true;
+  return c;
+}
+}  // namespace
+
+std::vector<Call> plan_step(const Visible& band, std::int64_t shift, const std::vector<Chunk>& q,
+                            const std::vector<Chunk>& k, bool fuse) {
   const std::size_t nq = q.size(), nk = k.size();
   std::vector<Call> pair(nq * nk), calls;
   std::vector<char> seen(nq * nk), full(nq * nk), done(nq * nk);
   for (std::size_t a = 0; a < nq; ++a)
     for (std::size_t b = 0; b < nk; ++b) {
       const std::size_t i = a * nk + b;
-      seen[i] = block_call(causal, shift, q[a], k[b], &pair[i]);
-      full[i] = seen[i] && pair[i].window_right < 0;
+      seen[i] = block_call(band, shift, q[a], k[b], &pair[i]);
+      pair[i] = near_diagonal(pair[i]);
+      full[i] = fuse && seen[i] && pair[i].window_left < 0 && pair[i].window_right < 0;
       done[i] = !seen[i];
     }
   // Chunks are consecutive in the rank's tensor and in the ring buffer, so
-  // runs of fully visible pairs are one call over the union.
+  // runs of fully visible pairs are one call over the union (its offset has
+  // no meaning: fused only without ALiBi).
   const std::int64_t q_all = q.back().local + q.back().len - q.front().local;
   const std::int64_t k_all = k.back().local + k.back().len - k.front().local;
   if (std::all_of(full.begin(), full.end(), [](char f) { return f; }))
-    return {{q.front().local, q_all, k.front().local, k_all, -1}};
+    return {{q.front().local, q_all, k.front().local, k_all, -1, -1, 0}};
   for (std::size_t a = 0; a < nq && nk > 1; ++a) {
     bool row = true;
     for (std::size_t b = 0; b < nk; ++b) row = row && full[a * nk + b];
     if (!row) continue;
-    calls.push_back({q[a].local, q[a].len, k.front().local, k_all, -1});
+    calls.push_back({q[a].local, q[a].len, k.front().local, k_all, -1, -1, 0});
     for (std::size_t b = 0; b < nk; ++b) done[a * nk + b] = 1;
   }
   for (std::size_t b = 0; b < nk && nq > 1; ++b) {
     bool col = true;
     for (std::size_t a = 0; a < nq; ++a) col = col && full[a * nk + b] && !done[a * nk + b];
     if (!col) continue;
-    calls.push_back({q.front().local, q_all, k[b].local, k[b].len, -1});
+    calls.push_back({q.front().local, q_all, k[b].local, k[b].len, -1, -1, 0});
     for (std::size_t a = 0; a < nq; ++a) done[a * nk + b] = 1;
   }
   for (std::size_t i = 0; i < nq * nk; ++i)

@@ -1,8 +1,10 @@
 #include "mpi/src/check.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -66,18 +68,55 @@ void check_output(const char* name, const attnrt_tensor& t) {
 // What every rank must agree on, and what it says about itself.
 struct Verdict {
   std::int64_t shape[7];
+  std::int64_t window_left, window_right;
   std::int32_t layout, causal, align, dtype, has_lse, precision, strategy, failed;
+  std::int32_t inputs;  // a bit per optional input given (kInputName)
   float scale, softcap;
   char error[400];
 };
 
 constexpr const char* kShapeName[7] = {"q.batch", "q.heads", "k.heads", "q.seq", "k.seq", "q.head_dim", "v.head_dim"};
 
+constexpr const char* kInputName[8] = {"alibi_slopes", "sinks",       "kv_lens", "bias",
+                                       "cu_seqlens_q", "block_table", "k_scale", "v_scale"};
+
+std::int32_t inputs_of(const attnrt_params& a) {
+  const void* given[8] = {a.alibi_slopes, a.sinks, a.kv_lens, a.bias, a.cu_seqlens_q, a.block_table, a.k_scale, a.v_scale};
+  std::int32_t bits = 0;
+  for (int i = 0; i < 8; ++i) bits |= given[i] ? 1 << i : 0;
+  return bits;
+}
+
 }  // namespace
+
+// Head parallel: each rank's call is the core's own call on its heads, with
+// every input the core takes (paged, varlen, quantized K/V ...): the core
+// checks them; here only what the ranks compare.
+Shape check_heads(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v, const attnrt_tensor* o) {
+  check_view("q", q), check_view("o", o);
+  for (auto [name, t] : {std::pair{"k", k}, {"v", v}})
+    if (!t) fail(kBad, name, " must not be NULL");
+  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], k->shape[2], q->shape[3], v->shape[3], q->dtype};
+}
+
+// Per-head arrays the ring and the gather apply themselves (sinks) or hand to
+// every call (slopes): checked as the core checks them, before any K/V moves.
+void check_head_terms(const attnrt_params& a, std::int64_t heads) {
+  for (auto [name, x, sink] : {std::tuple{"params.attn.alibi_slopes", a.alibi_slopes, false},
+                               std::tuple{"params.attn.sinks", a.sinks, true}}) {
+    if (!x) continue;
+    for (std::int64_t h = 0; h < heads; ++h)
+      if (!(std::isfinite(x[h]) || (sink && x[h] == -std::numeric_limits<float>::infinity())))
+        fail(kBad, name, "[", h, "] (", x[h], ") must be finite", sink ? " or -inf (no sink)" : "");
+  }
+  for (auto [name, w] : {std::pair{"params.attn.window_left", a.window_left}, {"params.attn.window_right", a.window_right}})
+    if (w < -1) fail(kBad, name, " (", w, ") must be -1 (unbounded) or >= 0");
+}
 
 Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
                   const attnrt_tensor* o, const attnrt_mpi_params* p) {
   if (!p) fail(kBad, "params must not be NULL (attnrt_mpi_params_init gives the defaults)");
+  if (p->layout == ATTNRT_MPI_HEADS) return check_heads(q, k, v, o);
   check_view("q", q), check_view("k", k), check_view("v", v), check_view("o", o);
   for (auto [name, t] : {std::pair{"k", k}, {"v", v}, {"o", o}})
     if (t->dtype != q->dtype) fail(kBad, name, ".dtype (", t->dtype, ") must equal q.dtype (", q->dtype, ")");
@@ -98,12 +137,12 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
   if (a.causal != 0 && a.causal != 1) fail(kBad, "params.attn.causal (", a.causal, ") must be 0 or 1");
   if (a.align != ATTNRT_ALIGN_BOTTOM_RIGHT && a.align != ATTNRT_ALIGN_TOP_LEFT)
     fail(kBad, "params.attn.align (", static_cast<int>(a.align), ") must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT");
-  const char* unsharded = a.window_left != -1 ? "window_left" : a.window_right != -1 ? "window_right"
-                        : a.kv_lens ? "kv_lens" : a.bias ? "bias" : a.alibi_slopes ? "alibi_slopes"
-                        : a.sinks ? "sinks" : a.cu_seqlens_q ? "cu_seqlens_q" : a.cu_seqlens_k ? "cu_seqlens_k"
-                        : a.num_seqs ? "num_seqs"
-                        : a.block_table ? "block_table" : a.k_scale ? "k_scale" : a.v_scale ? "v_scale" : nullptr;
-  if (unsharded) fail(kBad, "params.attn.", unsharded, " must be unset: attnrt_mpi does not shard it");
+  const char* unsharded = a.kv_lens ? "kv_lens" : a.bias ? "bias" : a.cu_seqlens_q ? "cu_seqlens_q"
+                        : a.cu_seqlens_k ? "cu_seqlens_k" : a.num_seqs ? "num_seqs" : a.block_table ? "block_table"
+                        : a.k_scale ? "k_scale" : a.v_scale ? "v_scale" : nullptr;
+  if (unsharded)
+    fail(kBad, "params.attn.", unsharded, " must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
+  check_head_terms(a, q->shape[1]);
   if (a.lse) {
     check_view("params.attn.lse", a.lse);
     if (a.lse->dtype != ATTNRT_F32) fail(kBad, "params.attn.lse.dtype must be ATTNRT_F32");
@@ -130,6 +169,8 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
     mine.layout = p->layout, mine.causal = p->attn.causal, mine.align = p->attn.align;
     mine.has_lse = p->attn.lse != nullptr, mine.precision = p->attn.precision, mine.strategy = p->attn.strategy;
     mine.scale = p->attn.scale, mine.softcap = p->attn.softcap;
+    mine.window_left = p->attn.window_left, mine.window_right = p->attn.window_right;
+    mine.inputs = inputs_of(p->attn);
   }
   mine.failed = !error.empty();
   std::strncpy(mine.error, error.c_str(), sizeof mine.error - 1);
@@ -153,6 +194,15 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
       if (mine_p[i] != first_p[i])
         fail(kBad, "rank ", r, ": ", kParam[i], " (", value(i, mine_p[i]), ") differs from rank 0's (",
              value(i, first_p[i]), "): every rank must pass the same parameters");
+    for (auto [name, mine_w, first_w] : {std::tuple{"params.attn.window_left", x.window_left, first.window_left},
+                                         std::tuple{"params.attn.window_right", x.window_right, first.window_right}})
+      if (mine_w != first_w)
+        fail(kBad, "rank ", r, ": ", name, " (", mine_w, ") differs from rank 0's (", first_w,
+             "): every rank must pass the same parameters");
+    for (int i = 0; i < 8; ++i)
+      if (((x.inputs ^ first.inputs) >> i) & 1)
+        fail(kBad, "rank ", r, ": params.attn.", kInputName[i], (x.inputs >> i & 1) ? " is given" : " is NULL",
+             " where rank 0's is ", (first.inputs >> i & 1) ? "given" : "NULL", ": every rank must pass the same parameters");
     if (std::memcmp(&x.scale, &first.scale, sizeof x.scale) || std::memcmp(&x.softcap, &first.softcap, sizeof x.softcap))
       fail(kBad, "rank ", r, ": params.attn.scale or softcap (", x.scale, ", ", x.softcap, ") differs from rank 0's (",
            first.scale, ", ", first.softcap, "): every rank must pass the same parameters");

@@ -55,6 +55,7 @@ unsigned char* pack(const attnrt_tensor& t, unsigned char* dst) {
 struct Scratch {
   std::vector<unsigned char> ring[2], part_o;
   std::vector<float> part_lse, gathered;
+  std::vector<double> head_shift, gathered_lse;
   Accumulator acc, merged;
 };
 thread_local Scratch scratch;
@@ -116,15 +117,24 @@ class Work {
     const std::int64_t pieces = reqs.empty() ? 1 : std::min<std::int64_t>(hkv, kProgressPieces);
     const attnrt_tensor po = dense(scratch.part_o.data(), q_.dtype, b, hq, m, dv);
     const attnrt_tensor pl = dense(scratch.part_lse.data(), ATTNRT_F32, b, hq, m, 1);
+    const float* slopes = p_.attn.alibi_slopes;
     for (const Call& c : calls) {
+      // The call's band; its ALiBi bias is the global one less
+      // slope x offset, given back to its LSE in the merge. Sinks join once,
+      // at the end (Accumulator::add_sinks).
       attnrt_params params = p_.attn;
       params.causal = 0;
-      params.align = ATTNRT_ALIGN_TOP_LEFT;
+      params.align = c.bottom_right ? ATTNRT_ALIGN_BOTTOM_RIGHT : ATTNRT_ALIGN_TOP_LEFT;
+      params.window_left = c.window_left;
       params.window_right = c.window_right;
+      params.sinks = nullptr;
+      if (slopes)
+        for (std::int64_t h = 0; h < hq; ++h) scratch.head_shift[h] = static_cast<double>(slopes[h]) * static_cast<double>(c.offset);
       for (std::int64_t i = 0; i < pieces; ++i) {
         const std::int64_t h0 = i * hkv / pieces, h1 = (i + 1) * hkv / pieces;
         const attnrt_tensor lse = head_range(rows(pl, c.q0, c.q_len), h0 * group, h1 * group);
         params.lse = &lse;
+        params.alibi_slopes = slopes ? slopes + h0 * group : nullptr;
         call(head_range(rows(q_, c.q0, c.q_len), h0 * group, h1 * group), head_range(rows(kb, c.k0, c.k_len), h0, h1),
              head_range(rows(vb, c.k0, c.k_len), h0, h1), head_range(rows(po, c.q0, c.q_len), h0 * group, h1 * group), params);
         if (!reqs.empty()) {
@@ -132,7 +142,8 @@ class Work {
           MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &flag, MPI_STATUSES_IGNORE);
         }
       }
-      if (error_.empty()) scratch.acc.merge(po.data, q_.dtype, scratch.part_lse.data(), c.q0, c.q_len);
+      if (error_.empty())
+        scratch.acc.merge(po.data, q_.dtype, scratch.part_lse.data(), c.q0, c.q_len, slopes ? scratch.head_shift.data() : nullptr);
     }
     stats_.compute_seconds += MPI_Wtime() - t0;
   }
@@ -157,6 +168,7 @@ class Work {
     const std::int64_t b = q_.shape[0], hq = q_.shape[1], m = q_.shape[2], dv = v_.shape[3];
     scratch.part_o.resize(static_cast<std::size_t>(b * hq * m * dv) * elem_size(q_.dtype));
     scratch.part_lse.resize(static_cast<std::size_t>(b * hq * m));
+    scratch.head_shift.resize(static_cast<std::size_t>(hq));
     scratch.acc.reset(b, hq, m, dv);
   }
 
@@ -199,18 +211,20 @@ class Work {
 
     const auto q_chunks = chunks_of(p_.layout, rank_, size_, m);
     const std::int64_t sh = shift(size_ * m, size_ * n);
-    const bool causal = p_.attn.causal != 0;
+    const Visible band = visible_of(p_.attn);
+    const bool fuse = p_.attn.alibi_slopes == nullptr;
     std::vector<MPI_Request> reqs;
     for (int t = 0; t < size_; ++t) {
       unsigned char* cur = scratch.ring[t % 2].data();
       if (t + 1 < size_) post(cur, scratch.ring[(t + 1) % 2].data(), bytes, reqs);
       const int src = (rank_ + size_ - t) % size_;
       const attnrt_tensor kb = dense(cur, k_.dtype, b, hkv, n, d), vb = dense(cur + k_bytes, v_.dtype, b, hkv, n, dv);
-      compute(plan_step(causal, sh, q_chunks, chunks_of(p_.layout, src, size_, n)), kb, vb, reqs);
+      compute(plan_step(band, sh, q_chunks, chunks_of(p_.layout, src, size_, n), fuse), kb, vb, reqs);
       wait(reqs);
     }
     stats_.steps = size_;
     const double t1 = MPI_Wtime();
+    if (p_.attn.sinks) scratch.acc.add_sinks(p_.attn.sinks);
     scratch.acc.write(o_, p_.attn.lse);
     stats_.compute_seconds += MPI_Wtime() - t1;
   }
@@ -219,37 +233,34 @@ class Work {
   // and merged in rank order, so every rank holds the same bits.
   void keys() {
     const std::int64_t m = q_.shape[2], n = k_.shape[2];
-    const std::int64_t floats = b_hq_m() * (v_.shape[3] + 1);  // each rank's O and LSE
+    const std::int64_t floats = b_hq_m() * v_.shape[3], rows = b_hq_m();  // each rank's O, and its LSE (double)
     if (floats > INT_MAX) fail(ATTNRT_INVALID_ARGUMENT, "q (", floats, " output values) is too large for ATTNRT_MPI_KEYS: at most ", INT_MAX);
-    // One buffer per rank: its O then its LSE.
-    std::vector<float> own;
     grow_together([&] {
       prepare_partials();
-      own.resize(static_cast<std::size_t>(floats));
       scratch.gathered.resize(static_cast<std::size_t>(floats * size_));
+      scratch.gathered_lse.resize(static_cast<std::size_t>(rows * size_));
     });
     const Chunk q_all{0, 0, m};
     const std::vector<Chunk> mine = chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n);
     std::vector<MPI_Request> none;
-    compute(plan_step(p_.attn.causal != 0, shift(m, size_ * n), {q_all}, mine), k_, v_, none);
+    compute(plan_step(visible_of(p_.attn), shift(m, size_ * n), {q_all}, mine, p_.attn.alibi_slopes == nullptr), k_, v_,
+            none);
 
-    const std::int64_t o_floats = floats - b_hq_m();
-    std::copy_n(scratch.acc.o(), o_floats, own.begin());
-    std::copy_n(scratch.acc.lse(), floats - o_floats, own.begin() + o_floats);
     const double t0 = MPI_Wtime();
-    MPI_Allgather(own.data(), static_cast<int>(floats), MPI_FLOAT, scratch.gathered.data(), static_cast<int>(floats),
+    MPI_Allgather(scratch.acc.o(), static_cast<int>(floats), MPI_FLOAT, scratch.gathered.data(), static_cast<int>(floats),
                   MPI_FLOAT, comm_);
+    MPI_Allgather(scratch.acc.lse(), static_cast<int>(rows), MPI_DOUBLE, scratch.gathered_lse.data(),
+                  static_cast<int>(rows), MPI_DOUBLE, comm_);
     stats_.wait_seconds += MPI_Wtime() - t0;
-    stats_.bytes_sent += floats * 4;
+    stats_.bytes_sent += floats * 4 + rows * 8;
     stats_.steps = 1;
 
     const double t1 = MPI_Wtime();
     Accumulator& out = scratch.merged;
     out.reset(q_.shape[0], q_.shape[1], m, v_.shape[3]);
-    for (int r = 0; r < size_; ++r) {
-      const float* part = scratch.gathered.data() + r * floats;
-      out.merge(part, ATTNRT_F32, part + o_floats, 0, m);
-    }
+    for (int r = 0; r < size_; ++r)
+      out.merge(scratch.gathered.data() + r * floats, ATTNRT_F32, scratch.gathered_lse.data() + r * rows, 0, m);
+    if (p_.attn.sinks) out.add_sinks(p_.attn.sinks);
     out.write(o_, p_.attn.lse);
     stats_.compute_seconds += MPI_Wtime() - t1;
   }

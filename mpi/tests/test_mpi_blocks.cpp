@@ -9,26 +9,54 @@
 namespace attnrt::mpi {
 
 void PrintTo(const Call& c, std::ostream* os) {
-  *os << "{q " << c.q0 << "+" << c.q_len << ", k " << c.k0 << "+" << c.k_len << ", wr " << c.window_right << "}";
+  *os << "{q " << c.q0 << "+" << c.q_len << ", k " << c.k0 << "+" << c.k_len << ", wl " << c.window_left << ", wr "
+      << c.window_right << ", offset " << c.offset << (c.bottom_right ? ", bottom-right" : "") << "}";
 }
 
 namespace {
 
+constexpr Visible kAll{};
+constexpr Visible kCausal{-Visible::kUnbounded, 0};
+
 TEST(MpiBlocks, CausalPairsAreFullDiagonalCutOrSkipped) {
   Call c;
-  ASSERT_TRUE(block_call(false, 0, {0, 0, 8}, {100, 0, 8}, &c));  // not causal: all
-  EXPECT_EQ(c, (Call{0, 8, 0, 8, -1}));
-  ASSERT_TRUE(block_call(true, 0, {16, 0, 8}, {8, 0, 8}, &c));  // keys before the queries
-  EXPECT_EQ(c, (Call{0, 8, 0, 8, -1}));
-  ASSERT_TRUE(block_call(true, 0, {8, 4, 8}, {8, 2, 8}, &c));  // the diagonal
-  EXPECT_EQ(c, (Call{4, 8, 2, 8, 0}));
-  EXPECT_FALSE(block_call(true, 0, {0, 0, 8}, {8, 0, 8}, &c));  // keys after every query
+  ASSERT_TRUE(block_call(kAll, 0, {0, 0, 8}, {100, 0, 8}, &c));  // not causal: all
+  EXPECT_EQ(c, (Call{0, 8, 0, 8, -1, -1, 100}));
+  ASSERT_TRUE(block_call(kCausal, 0, {16, 0, 8}, {8, 0, 8}, &c));  // keys before the queries
+  EXPECT_EQ(c, (Call{0, 8, 0, 8, -1, -1, -8}));
+  ASSERT_TRUE(block_call(kCausal, 0, {8, 4, 8}, {8, 2, 8}, &c));  // the diagonal
+  EXPECT_EQ(c, (Call{4, 8, 2, 8, -1, 0, 0}));
+  EXPECT_FALSE(block_call(kCausal, 0, {0, 0, 8}, {8, 0, 8}, &c));  // keys after every query
   // 8 queries from 0 against 4 keys from 3: rows 0-2 see none, row 3 sees key 0.
-  ASSERT_TRUE(block_call(true, 0, {0, 0, 8}, {3, 0, 4}, &c));
-  EXPECT_EQ(c, (Call{3, 5, 0, 4, 0}));
+  ASSERT_TRUE(block_call(kCausal, 0, {0, 0, 8}, {3, 0, 4}, &c));
+  EXPECT_EQ(c, (Call{3, 5, 0, 4, -1, 0, 0}));
   // Bottom-right shift 5 (N - M): query 0 sees keys up to 5 of 0..7.
-  ASSERT_TRUE(block_call(true, 5, {0, 0, 4}, {0, 0, 8}, &c));
-  EXPECT_EQ(c, (Call{0, 4, 0, 8, 5}));
+  ASSERT_TRUE(block_call(kCausal, 5, {0, 0, 4}, {0, 0, 8}, &c));
+  EXPECT_EQ(c, (Call{0, 4, 0, 8, -1, 5, -5}));
+  // 2 queries from 0, shift 1: keys up to 2 seen, keys 3-7 trimmed.
+  ASSERT_TRUE(block_call(kCausal, 1, {0, 0, 2}, {0, 0, 8}, &c));
+  EXPECT_EQ(c, (Call{0, 2, 0, 3, -1, 1, -1}));
+}
+
+// A sliding window (2 keys back, causal): query x sees keys x-2..x.
+TEST(MpiBlocks, WindowsCutRowsAndKeysOnBothSides) {
+  const Visible band{-2, 0};
+  Call c;
+  // Queries 8..15 against keys 0..7: only queries 8 and 9 see keys 6, 7.
+  ASSERT_TRUE(block_call(band, 0, {8, 0, 8}, {0, 0, 8}, &c));
+  // Call row i (query 8 + i) sees call key j (key 6 + j) iff i <= j <= i + 2;
+  // global distances y - x are 2 less than the call's j - i.
+  EXPECT_EQ(c, (Call{0, 2, 6, 2, 0, 2, -2}));
+  // Queries 0..7 against keys 16..23: nothing.
+  EXPECT_FALSE(block_call(band, 0, {0, 0, 8}, {16, 0, 8}, &c));
+  // The same chunk: a band along the diagonal, every row and key.
+  ASSERT_TRUE(block_call(band, 0, {0, 0, 8}, {0, 0, 8}, &c));
+  EXPECT_EQ(c, (Call{0, 8, 0, 8, 2, 0, 0}));
+  // Queries 0..7 against keys 4..11, window 2 back and 1 ahead (not
+  // causal): queries 3..7 see keys 4..8 (call rows 3-7, keys 0-4), call
+  // row i keys i-3..i.
+  ASSERT_TRUE(block_call({-2, 1}, 0, {0, 0, 8}, {4, 0, 8}, &c));
+  EXPECT_EQ(c, (Call{3, 5, 0, 5, 3, 0, 1}));
 }
 
 // Zig-zag on 2 ranks, chunks of 4: rank 0 holds chunks 0 and 3, rank 1
@@ -38,13 +66,35 @@ TEST(MpiBlocks, ZigzagStepsFuseFullPairs) {
   ASSERT_EQ(q0.size(), 2u);
   EXPECT_EQ(q0[1].global, 12);
   // Rank 0 with rank 1's keys: its chunk 3 sees chunks 1 and 2 in full.
-  EXPECT_EQ(plan_step(true, 0, q0, q1), (std::vector<Call>{{4, 4, 0, 8, -1}}));
+  EXPECT_EQ(plan_step(kCausal, 0, q0, q1), (std::vector<Call>{{4, 4, 0, 8, -1, -1, 0}}));
   // Rank 1 with rank 0's keys: both its chunks see chunk 0, neither chunk 3.
-  EXPECT_EQ(plan_step(true, 0, q1, q0), (std::vector<Call>{{0, 8, 0, 4, -1}}));
+  EXPECT_EQ(plan_step(kCausal, 0, q1, q0), (std::vector<Call>{{0, 8, 0, 4, -1, -1, 0}}));
   // Its own keys: two diagonals and one full pair.
-  EXPECT_EQ(plan_step(true, 0, q0, q0), (std::vector<Call>{{0, 4, 0, 4, 0}, {4, 4, 0, 4, -1}, {4, 4, 4, 4, 0}}));
+  EXPECT_EQ(plan_step(kCausal, 0, q0, q0),
+            (std::vector<Call>{{0, 4, 0, 4, -1, 0, 0}, {4, 4, 0, 4, -1, -1, -12}, {4, 4, 4, 4, -1, 0, 0}}));
   // Not causal: everything in one call.
-  EXPECT_EQ(plan_step(false, 0, q0, q1), (std::vector<Call>{{0, 8, 0, 8, -1}}));
+  EXPECT_EQ(plan_step(kAll, 0, q0, q1), (std::vector<Call>{{0, 8, 0, 8, -1, -1, 0}}));
+  // Unfused (ALiBi): a call per pair, each with its own offset.
+  EXPECT_EQ(plan_step(kAll, 0, q0, q1, false),
+            (std::vector<Call>{{0, 4, 0, 4, -1, -1, 4}, {0, 4, 4, 4, -1, -1, 8}, {4, 4, 0, 4, -1, -1, -8}, {4, 4, 4, 4, -1, -1, -4}}));
+}
+
+// A few rows against many keys: the calls say their band bottom-right, so
+// ALiBi's local bias (and the core's LSE) stays near 0 rather than near
+// slope x keys.
+TEST(MpiBlocks, FewRowsAgainstManyKeysAreBottomRight) {
+  const std::vector<Chunk> rows{{0, 0, 2}};
+  // Not causal, 2 rows of 1024 keys (shift 1022): the whole block.
+  EXPECT_EQ(plan_step(kAll, 1022, rows, {{0, 0, 1024}}, false), (std::vector<Call>{{0, 2, 0, 1024, -1, -1, 0, true}}));
+  // Causal, 8 keys (shift 6): the diagonal at the last key, as in the core.
+  EXPECT_EQ(plan_step(kCausal, 6, rows, {{0, 0, 8}}, false), (std::vector<Call>{{0, 2, 0, 8, -1, 0, 0, true}}));
+  // Keys trimmed to those seen (shift 3: keys 0-4).
+  EXPECT_EQ(plan_step(kCausal, 3, rows, {{0, 0, 8}}, false), (std::vector<Call>{{0, 2, 0, 5, -1, 0, 0, true}}));
+  // A window one key ahead: keys 0-2 seen, the diagonal at key 1.
+  EXPECT_EQ(plan_step({-Visible::kUnbounded, 1}, 0, rows, {{0, 0, 8}}, false),
+            (std::vector<Call>{{0, 2, 0, 3, -1, 0, 1, true}}));
+  // More rows than keys: top-left.
+  EXPECT_EQ(plan_step(kAll, 0, {{0, 0, 8}}, {{0, 0, 4}}, false), (std::vector<Call>{{0, 8, 0, 4, -1, -1, 0}}));
 }
 
 TEST(MpiPlacement, LocalRanksSplitTheDomains) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,11 @@ class Distributed {
     attnrt_mpi_params_init(&mp);
     mp.attn = problem_->params(res.lse ? &res.lse->c() : nullptr, kernels::Strategy::online);
     mp.attn.strategy = ATTNRT_STRATEGY_AUTO;
+    if (c_.layout == ATTNRT_MPI_HEADS) {  // the per-head arrays of this rank's heads
+      const std::int64_t h0 = kv0_ * (c_.spec.Hq / c_.spec.Hkv);
+      if (mp.attn.alibi_slopes) mp.attn.alibi_slopes += h0;
+      if (mp.attn.sinks) mp.attn.sinks += h0;
+    }
     mp.layout = c_.layout;
     mp.stats = &res.stats;
     const attnrt_status st = attnrt_mpi_forward(comm, &q_->c(), &k_->c(), &v_->c(), &res.o.c(), &mp);
@@ -208,6 +214,14 @@ Spec spec(attnrt_dtype t, std::int64_t hq, std::int64_t hkv, std::int64_t m, std
   return s;
 }
 
+// A spec with more of the core's inputs set by `edit`.
+template <class Edit>
+Spec with(Spec s, Edit edit) {
+  edit(s);
+  return s;
+}
+const auto alibi_sinks = [](Spec& s) { s.alibi = s.sinks = true; };
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return std::string(layout_name(info.param.layout)) + "_" + info.param.spec.name();
 }
@@ -237,9 +251,31 @@ INSTANTIATE_TEST_SUITE_P(
         Case{spec(ATTNRT_F32, 8, 2, 7, 2, 64, true), ATTNRT_MPI_KEYS},
         Case{spec(ATTNRT_F16, 4, 4, 1, 33, 128, true), ATTNRT_MPI_KEYS},
         Case{spec(ATTNRT_BF16, 4, 1, 4, 16, 64, true, ATTNRT_ALIGN_TOP_LEFT), ATTNRT_MPI_KEYS},
-        // Head parallel.
+        // ALiBi and sinks: each call's bias is the global one moved by the
+        // pair's offset (given back in the merge), sinks join once at the end.
+        Case{with(spec(ATTNRT_F32, 4, 2, 37, 37, 40, true), alibi_sinks), ATTNRT_MPI_CONTEXT},
+        Case{with(spec(ATTNRT_F32, 2, 1, 20, 6, 32, true), alibi_sinks), ATTNRT_MPI_CONTEXT},
+        Case{with(spec(ATTNRT_BF16, 4, 2, 16, 16, 64, true), alibi_sinks), ATTNRT_MPI_CONTEXT_ZIGZAG},
+        Case{with(spec(ATTNRT_F32, 4, 4, 24, 24, 32, false), [](Spec& s) { s.alibi = true; }), ATTNRT_MPI_CONTEXT_ZIGZAG},
+        Case{with(spec(ATTNRT_F32, 8, 2, 3, 50, 64, false), alibi_sinks), ATTNRT_MPI_KEYS},
+        Case{with(spec(ATTNRT_F16, 4, 4, 1, 33, 128, true), [](Spec& s) { s.sinks = true; }), ATTNRT_MPI_KEYS},
+        // Offsets of thousands of keys, slopes up to 1/2 (biases of +-1500,
+        // not causal: keys after a query count too).
+        Case{with(spec(ATTNRT_F32, 8, 2, 2, 1024, 32, false), alibi_sinks), ATTNRT_MPI_KEYS},
+        Case{with(spec(ATTNRT_F32, 8, 2, 256, 256, 32, false), alibi_sinks), ATTNRT_MPI_CONTEXT_ZIGZAG},
+        // Sliding windows, causal and not, across shard boundaries.
+        Case{with(spec(ATTNRT_F32, 4, 2, 37, 37, 40, true), [](Spec& s) { s.window_left = 20; }), ATTNRT_MPI_CONTEXT},
+        Case{with(spec(ATTNRT_F32, 2, 2, 22, 30, 32, false), [](Spec& s) { s.window_left = 9, s.window_right = 3; }),
+             ATTNRT_MPI_CONTEXT},
+        Case{with(spec(ATTNRT_F32, 4, 2, 34, 34, 48, true), [](Spec& s) { s.window_left = 25, alibi_sinks(s); }),
+             ATTNRT_MPI_CONTEXT_ZIGZAG},
+        Case{with(spec(ATTNRT_BF16, 4, 1, 4, 16, 64, true, ATTNRT_ALIGN_TOP_LEFT), [](Spec& s) { s.window_left = 5; }),
+             ATTNRT_MPI_KEYS},
+        // Head parallel, the rank's call the core's own: every input it takes.
         Case{spec(ATTNRT_F32, 8, 4, 40, 40, 64, true), ATTNRT_MPI_HEADS},
-        Case{spec(ATTNRT_F16, 4, 4, 17, 30, 32, false), ATTNRT_MPI_HEADS}),
+        Case{spec(ATTNRT_F16, 4, 4, 17, 30, 32, false), ATTNRT_MPI_HEADS},
+        Case{with(spec(ATTNRT_F32, 8, 4, 9, 40, 64, true), [](Spec& s) { s.window_left = 7, s.kv_lens = {40, 0}, alibi_sinks(s); }),
+             ATTNRT_MPI_HEADS}),
     case_name);
 
 // An inf in V on a rank whose keys all score ~158 below rank 0's: its
@@ -259,6 +295,40 @@ TEST(MpiForward, InfInVOfAShardFarBelowSurvivesTheMerge) {
     }
   });
   dist.expect_matches(dist.run());
+}
+
+// Head parallel hands the core every input it takes: a paged int8 cache
+// (scales per token), kv_lens, ALiBi and sinks give the core's own bits.
+TEST(MpiHeads, ServingInputsPassThrough) {
+  constexpr std::int64_t kB = 2, kH = 2, kD = 32, kPage = 8, kPages = 4;
+  std::mt19937 rng(7 + rank_of());
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> q(kB * kH * kD), o1(q.size(), -7.0f), o2(q.size(), -7.0f);
+  std::vector<std::int8_t> kc(kPages * kH * kPage * kD), vc(kc.size());
+  std::vector<float> ks(kPages * kH * kPage), vs(ks.size());
+  for (float& x : q) x = u(rng);
+  for (std::size_t i = 0; i < kc.size(); ++i) kc[i] = static_cast<std::int8_t>(rng() % 255 - 127), vc[i] = static_cast<std::int8_t>(rng() % 255 - 127);
+  for (std::size_t i = 0; i < ks.size(); ++i) ks[i] = 0.01f + 0.001f * (i % 7), vs[i] = 0.02f - 0.001f * (i % 5);
+  const std::int32_t table[kB * 2] = {3, 0, 2, -1};  // sequence 1's second slot is past its keys
+  const std::int64_t lens[kB] = {12, 5};
+  const float slopes[kH] = {0.5f, 0.125f}, sinks[kH] = {0.3f, -1.0f};
+  const attnrt_tensor tq{q.data(), ATTNRT_F32, {kB, kH, 1, kD}, {kH * kD, kD, kD}};
+  const attnrt_tensor tk{kc.data(), ATTNRT_I8, {kPages, kH, kPage, kD}, {kH * kPage * kD, kPage * kD, kD}};
+  const attnrt_tensor tv{vc.data(), ATTNRT_I8, {kPages, kH, kPage, kD}, {kH * kPage * kD, kPage * kD, kD}};
+  const attnrt_tensor tks{ks.data(), ATTNRT_F32, {kPages, kH, kPage, 1}, {kH * kPage, kPage, 1}};
+  const attnrt_tensor tvs{vs.data(), ATTNRT_F32, {kPages, kH, kPage, 1}, {kH * kPage, kPage, 1}};
+  attnrt_tensor to1{o1.data(), ATTNRT_F32, {kB, kH, 1, kD}, {kH * kD, kD, kD}}, to2 = to1;
+  to2.data = o2.data();
+  attnrt_mpi_params mp;
+  attnrt_mpi_params_init(&mp);
+  mp.layout = ATTNRT_MPI_HEADS;
+  attnrt_params& a = mp.attn;
+  a.block_table = table, a.block_table_stride = 2, a.kv_lens = lens, a.k_scale = &tks, a.v_scale = &tvs;
+  a.alibi_slopes = slopes, a.sinks = sinks, a.causal = 1;
+  ASSERT_EQ(attnrt_mpi_forward(MPI_COMM_WORLD, &tq, &tk, &tv, &to1, &mp), ATTNRT_OK) << attnrt_mpi_last_error();
+  ASSERT_EQ(attnrt_attention_forward(&tq, &tk, &tv, &to2, &a), ATTNRT_OK) << attnrt_last_error();
+  EXPECT_EQ(std::memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)), 0);
+  EXPECT_NE(o1[0], -7.0f);
 }
 
 // ---- Bad inputs: the same error on every rank, never a hang --------------
@@ -290,15 +360,20 @@ struct Inputs {
 bool last_rank() { return rank_of() == size_of() - 1; }
 std::string last_rank_says() { return "rank " + std::to_string(size_of() - 1) + ": "; }
 
-TEST(MpiErrors, ShardsOfOtherShapesFailOnEveryRank) {
-  Inputs in(8, last_rank() && size_of() > 1 ? 9 : 8);
-  in.p.attn.causal = 1;
-  const attnrt_status st = in.run();
+// Ranks that differ from rank 0: every rank's error, or success on one rank
+// (nobody to differ from).
+void expect_disagreement_fails(attnrt_status st, const std::string& must_contain) {
   if (size_of() == 1) {
     EXPECT_EQ(st, ATTNRT_OK) << attnrt_mpi_last_error();
     return;
   }
-  expect_same_error_everywhere(st, last_rank_says() + "k.seq (9) differs from rank 0's (8)");
+  expect_same_error_everywhere(st, must_contain);
+}
+
+TEST(MpiErrors, ShardsOfOtherShapesFailOnEveryRank) {
+  Inputs in(8, last_rank() && size_of() > 1 ? 9 : 8);
+  in.p.attn.causal = 1;
+  expect_disagreement_fails(in.run(), last_rank_says() + "k.seq (9) differs from rank 0's (8)");
 }
 
 TEST(MpiErrors, OneRanksBadArgumentFailsEveryRank) {
@@ -310,12 +385,7 @@ TEST(MpiErrors, OneRanksBadArgumentFailsEveryRank) {
 TEST(MpiErrors, DifferentParametersFailEveryRank) {
   Inputs in(8, 8);
   in.p.attn.causal = rank_of() % 2;
-  const attnrt_status st = in.run();
-  if (size_of() == 1) {
-    EXPECT_EQ(st, ATTNRT_OK) << attnrt_mpi_last_error();
-    return;
-  }
-  expect_same_error_everywhere(st, "rank 1: params.attn.causal (1) differs from rank 0's (0)");
+  expect_disagreement_fails(in.run(), "rank 1: params.attn.causal (1) differs from rank 0's (0)");
 }
 
 // Shards of another dtype: the ring would carry blocks of other sizes
@@ -324,12 +394,7 @@ TEST(MpiErrors, ShardsOfAnotherDtypeFailOnEveryRank) {
   for (attnrt_mpi_layout layout : {ATTNRT_MPI_CONTEXT, ATTNRT_MPI_KEYS}) {
     Inputs in(8, 8, last_rank() ? ATTNRT_F16 : ATTNRT_F32);
     in.p.layout = layout;
-    const attnrt_status st = in.run();
-    if (size_of() == 1) {
-      EXPECT_EQ(st, ATTNRT_OK) << attnrt_mpi_last_error();
-      continue;
-    }
-    expect_same_error_everywhere(st, last_rank_says() + "q.dtype (fp16) differs from rank 0's (fp32)");
+    expect_disagreement_fails(in.run(), last_rank_says() + "q.dtype (fp16) differs from rank 0's (fp32)");
   }
 }
 
@@ -357,8 +422,33 @@ TEST(MpiErrors, ShapesPastTheCoresLimitsAreRefused) {
 
 TEST(MpiErrors, UnshardedParametersAreRefused) {
   Inputs in(8, 8);
-  in.p.attn.window_left = 4;
-  expect_same_error_everywhere(in.run(), "params.attn.window_left must be unset");
+  const std::int64_t lens[1] = {8};
+  in.p.attn.kv_lens = lens;
+  expect_same_error_everywhere(in.run(), "params.attn.kv_lens must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
+}
+
+// Sinks are applied by attnrt_mpi itself on the ring: checked before it.
+TEST(MpiErrors, BadSinkIsRefusedBeforeTheRing) {
+  Inputs in(8, 8);
+  const float sinks[2] = {0.0f, last_rank() ? std::numeric_limits<float>::quiet_NaN() : 1.0f};
+  in.p.attn.sinks = sinks;
+  expect_same_error_everywhere(in.run(), last_rank_says() + "params.attn.sinks[1] (nan) must be finite or -inf (no sink)");
+}
+
+TEST(MpiErrors, AlibiOnSomeRanksOnlyFailsEveryRank) {
+  for (attnrt_mpi_layout layout : {ATTNRT_MPI_CONTEXT, ATTNRT_MPI_HEADS}) {
+    Inputs in(8, 8);
+    in.p.layout = layout;
+    const float slopes[2] = {0.5f, 0.25f};
+    if (last_rank()) in.p.attn.alibi_slopes = slopes;
+    expect_disagreement_fails(in.run(), last_rank_says() + "params.attn.alibi_slopes is given where rank 0's is NULL");
+  }
+}
+
+TEST(MpiErrors, DifferentWindowsFailEveryRank) {
+  Inputs in(8, 8);
+  in.p.attn.window_left = last_rank() ? 3 : 4;
+  expect_disagreement_fails(in.run(), last_rank_says() + "params.attn.window_left (3) differs from rank 0's (4)");
 }
 
 // Rules only the core checks, broken on one rank: in the middle of the ring

@@ -48,11 +48,14 @@ typedef struct attnrt_mpi_stats {
 
 /* Call attnrt_mpi_params_init() first. */
 typedef struct attnrt_mpi_params {
-  /* The global problem's parameters: scale, causal, align (of the global
-   * M x N problem), softcap, precision, strategy, and lse: NULL or fp32
-   * [B, Hq, m, 1] for this rank's rows. Not sharded (must stay unset):
-   * window, kv_lens, bias, alibi_slopes, sinks, varlen and paged inputs, and
-   * quantized K/V (k_scale, v_scale; k and v int8 or fp8). */
+  /* The global problem's parameters: scale, causal, align, window_left,
+   * window_right (of the global M x N problem), softcap, precision,
+   * strategy, alibi_slopes and sinks ([Hq], the same on every rank; with
+   * ATTNRT_MPI_HEADS the rank's own heads'), and lse: NULL or fp32
+   * [B, Hq, m, 1] for this rank's rows. Only ATTNRT_MPI_HEADS, where each
+   * rank's call is the core's own, takes kv_lens, bias, varlen and paged
+   * inputs and quantized K/V (k_scale, v_scale; k and v int8 or fp8); the
+   * other layouts refuse them. */
   attnrt_params attn;
   attnrt_mpi_layout layout;
   attnrt_runtime* runtime;  /* NULL = the process-wide default runtime */
