@@ -82,8 +82,11 @@ class Distributed {
     if (c.layout == ATTNRT_MPI_KEYS) m_ = g.M;
     problem_.emplace(g);
     if (edit) edit(*problem_);
-    const auto kv_row = [&](std::int64_t i) { return global_row(c.layout == ATTNRT_MPI_KEYS ? ATTNRT_MPI_CONTEXT : c.layout, r_, p_, n_, i); };
-    const auto q_row = [&](std::int64_t i) { return c.layout == ATTNRT_MPI_KEYS ? i : global_row(c.layout, r_, p_, m_, i); };
+    // Members only: q_row_ keeps q_row past the constructor.
+    const auto kv_row = [this](std::int64_t i) {
+      return global_row(c_.layout == ATTNRT_MPI_KEYS ? ATTNRT_MPI_CONTEXT : c_.layout, r_, p_, n_, i);
+    };
+    const auto q_row = [this](std::int64_t i) { return c_.layout == ATTNRT_MPI_KEYS ? i : global_row(c_.layout, r_, p_, m_, i); };
     if (c.layout == ATTNRT_MPI_HEADS) {
       // Heads split as evenly as GQA groups allow: rank r takes KV heads
       // [r*Hkv/p, (r+1)*Hkv/p) and their query heads (maybe none).
@@ -295,6 +298,30 @@ TEST(MpiForward, InfInVOfAShardFarBelowSurvivesTheMerge) {
     }
   });
   dist.expect_matches(dist.run());
+}
+
+// Random bands over every layout: windows on either side or both, causal or
+// not, both alignments, shards of few and many rows, ALiBi and sinks, each
+// against the double reference and the single-process call. The specs are
+// drawn from one seed, the same on every rank.
+TEST(MpiForward, RandomBandsMatch) {
+  std::mt19937 rng(20261201);
+  const auto pick = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
+  };
+  for (int n = 0; n < 96; ++n) {
+    const auto layout = static_cast<attnrt_mpi_layout>(pick(0, 2));
+    const std::int64_t hkv = pick(1, 2), m = 2 * pick(1, 12), keys = 2 * pick(1, 12);
+    Spec s = spec(pick(0, 3) ? ATTNRT_F32 : ATTNRT_BF16, hkv * pick(1, 2), hkv, layout == ATTNRT_MPI_KEYS ? pick(1, 5) : m,
+                  keys, 32, pick(0, 1) == 1, pick(0, 1) ? ATTNRT_ALIGN_TOP_LEFT : ATTNRT_ALIGN_BOTTOM_RIGHT);
+    s.B = 1;
+    if (pick(0, 2)) s.window_left = pick(0, 3 * keys);
+    if (pick(0, 2)) s.window_right = pick(0, 2 * keys);
+    s.alibi = pick(0, 1) == 1, s.sinks = pick(0, 1) == 1;
+    SCOPED_TRACE(::testing::PrintToString(Case{s, layout}));
+    Distributed dist(Case{s, layout});
+    dist.expect_matches(dist.run());
+  }
 }
 
 // Head parallel hands the core every input it takes: a paged int8 cache
