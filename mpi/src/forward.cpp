@@ -31,6 +31,12 @@ attnrt_tensor rows(attnrt_tensor t, std::int64_t r0, std::int64_t len) {
   return t;
 }
 
+attnrt_tensor batch_range(attnrt_tensor t, std::int64_t b0, std::int64_t b1) {
+  t.data = static_cast<unsigned char*>(t.data) + b0 * t.stride[0] * static_cast<std::int64_t>(elem_size(t.dtype));
+  t.shape[0] = b1 - b0;
+  return t;
+}
+
 attnrt_tensor head_range(attnrt_tensor t, std::int64_t h0, std::int64_t h1) {
   t.data = static_cast<unsigned char*>(t.data) + h0 * t.stride[1] * static_cast<std::int64_t>(elem_size(t.dtype));
   t.shape[1] = h1 - h0;
@@ -105,18 +111,21 @@ class Work {
     stats_.steps = 1;
   }
 
-  // The calls of one block of keys (kb, vb dense), each merged into the
-  // accumulator as soon as it is done. While transfers are in flight a call
-  // runs in up to kProgressPieces groups of KV heads with MPI_Testall in
-  // between: MPI moves rendezvous messages only inside MPI calls.
+  // The calls of one block of keys (kb, vb dense) for batches [b0, b1) (-1:
+  // all), each merged into the accumulator as soon as it is done. While
+  // transfers are in flight a call runs in up to kProgressPieces groups of KV
+  // heads with MPI_Testall in between: MPI moves rendezvous messages only
+  // inside MPI calls.
   void compute(const std::vector<Call>& calls, const attnrt_tensor& kb, const attnrt_tensor& vb,
-               std::vector<MPI_Request>& reqs) {
+               std::vector<MPI_Request>& reqs, std::int64_t b0 = 0, std::int64_t b1 = -1) {
     const double t0 = MPI_Wtime();
     const std::int64_t b = q_.shape[0], hq = q_.shape[1], m = q_.shape[2], dv = v_.shape[3];
     const std::int64_t hkv = kb.shape[1], group = hq / hkv;
     const std::int64_t pieces = reqs.empty() ? 1 : std::min<std::int64_t>(hkv, kProgressPieces);
-    const attnrt_tensor po = dense(scratch.part_o.data(), q_.dtype, b, hq, m, dv);
-    const attnrt_tensor pl = dense(scratch.part_lse.data(), ATTNRT_F32, b, hq, m, 1);
+    if (b1 < 0) b1 = b;
+    const attnrt_tensor q = batch_range(q_, b0, b1), k = batch_range(kb, b0, b1), v = batch_range(vb, b0, b1);
+    const attnrt_tensor po = batch_range(dense(scratch.part_o.data(), q_.dtype, b, hq, m, dv), b0, b1);
+    const attnrt_tensor pl = batch_range(dense(scratch.part_lse.data(), ATTNRT_F32, b, hq, m, 1), b0, b1);
     const float* slopes = p_.attn.alibi_slopes;
     for (const Call& c : calls) {
       // The call's band; its ALiBi bias is the global one less
@@ -128,6 +137,7 @@ class Work {
       params.window_left = c.window_left;
       params.window_right = c.window_right;
       params.sinks = nullptr;
+      params.kv_lens = nullptr;  // (ATTNRT_MPI_KEYS: the call's keys are the batch's own)
       if (slopes)
         for (std::int64_t h = 0; h < hq; ++h) scratch.head_shift[h] = static_cast<double>(slopes[h]) * static_cast<double>(c.offset);
       for (std::int64_t i = 0; i < pieces; ++i) {
@@ -135,15 +145,16 @@ class Work {
         const attnrt_tensor lse = head_range(rows(pl, c.q0, c.q_len), h0 * group, h1 * group);
         params.lse = &lse;
         params.alibi_slopes = slopes ? slopes + h0 * group : nullptr;
-        call(head_range(rows(q_, c.q0, c.q_len), h0 * group, h1 * group), head_range(rows(kb, c.k0, c.k_len), h0, h1),
-             head_range(rows(vb, c.k0, c.k_len), h0, h1), head_range(rows(po, c.q0, c.q_len), h0 * group, h1 * group), params);
+        call(head_range(rows(q, c.q0, c.q_len), h0 * group, h1 * group), head_range(rows(k, c.k0, c.k_len), h0, h1),
+             head_range(rows(v, c.k0, c.k_len), h0, h1), head_range(rows(po, c.q0, c.q_len), h0 * group, h1 * group), params);
         if (!reqs.empty()) {
           int flag = 0;
           MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &flag, MPI_STATUSES_IGNORE);
         }
       }
       if (error_.empty())
-        scratch.acc.merge(po.data, q_.dtype, scratch.part_lse.data(), c.q0, c.q_len, slopes ? scratch.head_shift.data() : nullptr);
+        scratch.acc.merge(scratch.part_o.data(), q_.dtype, scratch.part_lse.data(), c.q0, c.q_len,
+                          slopes ? scratch.head_shift.data() : nullptr, b0, b1);
     }
     stats_.compute_seconds += MPI_Wtime() - t0;
   }
@@ -241,10 +252,21 @@ class Work {
       scratch.gathered_lse.resize(static_cast<std::size_t>(rows * size_));
     });
     const Chunk q_all{0, 0, m};
-    const std::vector<Chunk> mine = chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n);
+    const Visible band = visible_of(p_.attn);
+    const bool fuse = p_.attn.alibi_slopes == nullptr;
     std::vector<MPI_Request> none;
-    compute(plan_step(visible_of(p_.attn), shift(m, size_ * n), {q_all}, mine, p_.attn.alibi_slopes == nullptr), k_, v_,
-            none);
+    if (const std::int64_t* lens = p_.attn.kv_lens) {
+      // Sequence b has lens[b] keys in all, of which this rank holds those in
+      // [rank * n, (rank + 1) * n); its band is placed by its own length.
+      check_kv_lens(lens, size_ * n);
+      for (std::int64_t b = 0; b < q_.shape[0]; ++b) {
+        const std::int64_t held = std::clamp<std::int64_t>(lens[b] - rank_ * n, 0, n);
+        if (held > 0) compute(plan_step(band, shift(m, lens[b]), {q_all}, {{rank_ * n, 0, held}}, fuse), k_, v_, none, b, b + 1);
+      }
+    } else {
+      compute(plan_step(band, shift(m, size_ * n), {q_all}, chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n), fuse), k_, v_,
+              none);
+    }
 
     const double t0 = MPI_Wtime();
     MPI_Allgather(scratch.acc.o(), static_cast<int>(floats), MPI_FLOAT, scratch.gathered.data(), static_cast<int>(floats),
@@ -263,6 +285,24 @@ class Work {
     if (p_.attn.sinks) out.add_sinks(p_.attn.sinks);
     out.write(o_, p_.attn.lse);
     stats_.compute_seconds += MPI_Wtime() - t1;
+  }
+
+  // Every rank's kv_lens must be the same, each at most the keys all ranks
+  // hold together: seen alike on every rank (two reductions), so every rank
+  // fails at once or none does.
+  void check_kv_lens(const std::int64_t* lens, std::int64_t capacity) {
+    const int count = static_cast<int>(q_.shape[0]);
+    std::vector<std::int64_t> lo(lens, lens + count), hi(lo);
+    MPI_Allreduce(MPI_IN_PLACE, lo.data(), count, MPI_INT64_T, MPI_MIN, comm_);
+    MPI_Allreduce(MPI_IN_PLACE, hi.data(), count, MPI_INT64_T, MPI_MAX, comm_);
+    for (int b = 0; b < count; ++b) {
+      if (lo[b] != hi[b])
+        fail(ATTNRT_INVALID_ARGUMENT, "params.attn.kv_lens[", b, "] differs between ranks (", lo[b], " to ", hi[b],
+             "): every rank must pass the same key lengths");
+      if (lo[b] > capacity)
+        fail(ATTNRT_INVALID_ARGUMENT, "params.attn.kv_lens[", b, "] (", lo[b], ") must be at most the keys all ranks hold (",
+             capacity, " = ranks x k.seq)");
+    }
   }
 
   MPI_Comm comm_;

@@ -25,9 +25,10 @@ void Accumulator::reset(std::int64_t batch, std::int64_t heads, std::int64_t row
 }
 
 template <class LseOf>
-void Accumulator::merge_rows(const void* o, attnrt_dtype t, std::int64_t r0, std::int64_t len, LseOf lse_of) {
+void Accumulator::merge_rows(const void* o, attnrt_dtype t, std::int64_t r0, std::int64_t len, std::int64_t b0,
+                             std::int64_t b1, LseOf lse_of) {
   const int n = static_cast<int>(dv_);
-  for (std::int64_t bh = 0; bh < b_ * h_; ++bh)
+  for (std::int64_t bh = b0 * h_; bh < (b1 < 0 ? b_ : b1) * h_; ++bh)
     for (std::int64_t r = r0; r < r0 + len; ++r) {
       const std::int64_t row = bh * rows_ + r;
       const double lp = lse_of(row, bh % h_);
@@ -55,15 +56,15 @@ void Accumulator::merge_rows(const void* o, attnrt_dtype t, std::int64_t r0, std
 }
 
 void Accumulator::merge(const void* o, attnrt_dtype t, const float* lse, std::int64_t r0, std::int64_t len,
-                        const double* head_shift) {
-  merge_rows(o, t, r0, len, [&](std::int64_t row, std::int64_t h) {
+                        const double* head_shift, std::int64_t b0, std::int64_t b1) {
+  merge_rows(o, t, r0, len, b0, b1, [&](std::int64_t row, std::int64_t h) {
     const double l = lse[row];
     return head_shift && l != kNone ? l + head_shift[h] : l;
   });
 }
 
 void Accumulator::merge(const void* o, attnrt_dtype t, const double* lse, std::int64_t r0, std::int64_t len) {
-  merge_rows(o, t, r0, len, [&](std::int64_t row, std::int64_t) { return lse[row]; });
+  merge_rows(o, t, r0, len, 0, -1, [&](std::int64_t row, std::int64_t) { return lse[row]; });
 }
 
 void Accumulator::add_sinks(const float* sinks) {

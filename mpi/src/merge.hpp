@@ -17,11 +17,11 @@ namespace attnrt::mpi {
 class Accumulator {
  public:
   void reset(std::int64_t batch, std::int64_t heads, std::int64_t rows, std::int64_t dv);
-  // Merges rows [r0, r0 + len) of a dense [B, H, rows, dv] partial of dtype t
-  // (its LSE dense fp32 [B, H, rows]), head h's LSE plus head_shift[h] when
-  // given (its ALiBi offset term).
+  // Merges rows [r0, r0 + len) of batches [b0, b1) (-1: all) of a dense
+  // [B, H, rows, dv] partial of dtype t (its LSE dense fp32 [B, H, rows]),
+  // head h's LSE plus head_shift[h] when given (its ALiBi offset term).
   void merge(const void* o, attnrt_dtype t, const float* lse, std::int64_t r0, std::int64_t len,
-             const double* head_shift = nullptr);
+             const double* head_shift = nullptr, std::int64_t b0 = 0, std::int64_t b1 = -1);
   // The same with a double LSE (another accumulator's).
   void merge(const void* o, attnrt_dtype t, const double* lse, std::int64_t r0, std::int64_t len);
   // Head h's sink logit (natural units, -inf: none) joins every row's
@@ -34,7 +34,8 @@ class Accumulator {
 
  private:
   template <class LseOf>
-  void merge_rows(const void* o, attnrt_dtype t, std::int64_t r0, std::int64_t len, LseOf lse_of);
+  void merge_rows(const void* o, attnrt_dtype t, std::int64_t r0, std::int64_t len, std::int64_t b0, std::int64_t b1,
+                  LseOf lse_of);
 
   std::int64_t b_ = 0, h_ = 0, rows_ = 0, dv_ = 0;
   std::vector<float> o_;
