@@ -2,6 +2,7 @@
 
 #include <attnrt/attnrt.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -107,6 +108,13 @@ double target_figure(const ShapeResult& r, const Sampled& at) {
   return r.target.kind == Target::Kind::bw ? at.pct_bw : at.pct_peak;
 }
 
+// The most of the peak a call can reach that reads its Q, K, V and O once
+// at the read bandwidth sampled beside it (the roofline): below a peak
+// target, the target is out of this machine's reach, whatever the kernels.
+double roofline_pct_peak(const ShapeResult& r, const Sampled& at) {
+  return std::min(100.0, 100.0 * flops(r.shape) / bytes_moved(r.shape) * at.peak_gbps / at.peak_gflops);
+}
+
 }  // namespace
 
 void print_header(const RunInfo& run) {
@@ -195,6 +203,7 @@ void print_json(const RunInfo& run, const ShapeResult& r) {
     j.str("target", r.target.kind == Target::Kind::bw ? "bw" : "peak").num("target_pct", r.target.pct);
     j.boolean("target_met", target_figure(r, at) >= r.target.pct);
   }
+  j.num("roofline_pct_peak", roofline_pct_peak(r, at));
   std::printf("%s\n", j.done().c_str());
 }
 
@@ -211,6 +220,9 @@ void print_verdicts(const std::vector<ShapeResult>& results) {
       const double v = target_figure(r, at);
       std::printf("%5.1f%% of %s, target %.0f%%: %s", v, bw ? "read bandwidth" : "peak", r.target.pct,
                   v >= r.target.pct ? "met" : "SHORT");
+      if (const double roof = roofline_pct_peak(r, at); !bw && roof < r.target.pct)
+        std::printf(" (bound by its reads here: %.1f%% of read bandwidth; at most %.1f%% of peak at it)", at.pct_bw,
+                    roof);
     }
     if (r.baseline)
       std::printf("; %.2fx the baseline", r.baseline->median / r.attnrt.median);

@@ -53,6 +53,9 @@ def table(rows):
         what = "% read bw" if bw else "% peak"
         target = f"{r['target_pct']:.0f}{what}" if "target" in r else "–"
         met = ("met" if r["target_met"] else "**short**") if "target" in r else ""
+        roof = r.get("roofline_pct_peak")
+        if not bw and "target" in r and roof is not None and roof < r["target_pct"]:
+            met += f" (bound by reads: at most {roof:.1f}% peak here)"
         base = f"{r['baseline_gflops']:.1f}" if r.get("baseline_gflops") else "–"
         speed = f"{r['speedup_vs_baseline']:.2f}x" if r.get("speedup_vs_baseline") else "–"
         shape = f"B{r['batch']} H{r['heads']}" + (f"/{r['kv_heads']}" if r["kv_heads"] != r["heads"] else "")
