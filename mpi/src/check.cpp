@@ -137,8 +137,6 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
   if (a.causal != 0 && a.causal != 1) fail(kBad, "params.attn.causal (", a.causal, ") must be 0 or 1");
   if (a.align != ATTNRT_ALIGN_BOTTOM_RIGHT && a.align != ATTNRT_ALIGN_TOP_LEFT)
     fail(kBad, "params.attn.align (", static_cast<int>(a.align), ") must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT");
-  if (a.kv_lens && p->layout != ATTNRT_MPI_KEYS)
-    fail(kBad, "params.attn.kv_lens must be unset: attnrt_mpi shards it with ATTNRT_MPI_KEYS and ATTNRT_MPI_HEADS only");
   if (a.kv_lens)
     for (std::int64_t b = 0; b < q->shape[0]; ++b)
       if (a.kv_lens[b] < 0) fail(kBad, "params.attn.kv_lens[", b, "] (", a.kv_lens[b], ") must not be negative");

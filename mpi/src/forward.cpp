@@ -159,6 +159,25 @@ class Work {
     stats_.compute_seconds += MPI_Wtime() - t0;
   }
 
+  // The rank's query chunks `rows` of the big_m x big_n problem against the
+  // key chunks `keys` of the block at hand: one set of calls, or with
+  // kv_lens one per sequence, its keys cut at its length (a sequence ending
+  // before the block costs nothing) and its band placed by that length.
+  void attend(const std::vector<Chunk>& rows, const std::vector<Chunk>& keys, std::int64_t big_m, std::int64_t big_n,
+              const attnrt_tensor& kb, const attnrt_tensor& vb, std::vector<MPI_Request>& reqs) {
+    const Visible band = visible_of(p_.attn);
+    const bool fuse = p_.attn.alibi_slopes == nullptr;  // a call's ALiBi offset is one number
+    const std::int64_t* lens = p_.attn.kv_lens;
+    if (!lens) return compute(plan_step(band, shift(big_m, big_n), rows, keys, fuse), kb, vb, reqs);
+    std::vector<Chunk> held;
+    for (std::int64_t b = 0; b < q_.shape[0]; ++b) {
+      held.clear();
+      for (Chunk c : keys)
+        if ((c.len = std::clamp<std::int64_t>(lens[b] - c.global, 0, c.len)) > 0) held.push_back(c);
+      if (!held.empty()) compute(plan_step(band, shift(big_m, lens[b]), rows, held, fuse), kb, vb, reqs, b, b + 1);
+    }
+  }
+
   // Buffers are grown before any transfer, and every rank learns whether
   // all got theirs (a Failure on every rank if not): a rank out of memory
   // mid-ring would leave the others waiting for its blocks.
@@ -220,17 +239,15 @@ class Work {
     pack(v_, pack(k_, scratch.ring[0].data()));
     stats_.compute_seconds += MPI_Wtime() - t0;
 
+    if (p_.attn.kv_lens) check_kv_lens(p_.attn.kv_lens, size_ * n);
     const auto q_chunks = chunks_of(p_.layout, rank_, size_, m);
-    const std::int64_t sh = shift(size_ * m, size_ * n);
-    const Visible band = visible_of(p_.attn);
-    const bool fuse = p_.attn.alibi_slopes == nullptr;
     std::vector<MPI_Request> reqs;
     for (int t = 0; t < size_; ++t) {
       unsigned char* cur = scratch.ring[t % 2].data();
       if (t + 1 < size_) post(cur, scratch.ring[(t + 1) % 2].data(), bytes, reqs);
       const int src = (rank_ + size_ - t) % size_;
       const attnrt_tensor kb = dense(cur, k_.dtype, b, hkv, n, d), vb = dense(cur + k_bytes, v_.dtype, b, hkv, n, dv);
-      compute(plan_step(band, sh, q_chunks, chunks_of(p_.layout, src, size_, n), fuse), kb, vb, reqs);
+      attend(q_chunks, chunks_of(p_.layout, src, size_, n), size_ * m, size_ * n, kb, vb, reqs);
       wait(reqs);
     }
     stats_.steps = size_;
@@ -251,22 +268,9 @@ class Work {
       scratch.gathered.resize(static_cast<std::size_t>(floats * size_));
       scratch.gathered_lse.resize(static_cast<std::size_t>(rows * size_));
     });
-    const Chunk q_all{0, 0, m};
-    const Visible band = visible_of(p_.attn);
-    const bool fuse = p_.attn.alibi_slopes == nullptr;
+    if (p_.attn.kv_lens) check_kv_lens(p_.attn.kv_lens, size_ * n);
     std::vector<MPI_Request> none;
-    if (const std::int64_t* lens = p_.attn.kv_lens) {
-      // Sequence b has lens[b] keys in all, of which this rank holds those in
-      // [rank * n, (rank + 1) * n); its band is placed by its own length.
-      check_kv_lens(lens, size_ * n);
-      for (std::int64_t b = 0; b < q_.shape[0]; ++b) {
-        const std::int64_t held = std::clamp<std::int64_t>(lens[b] - rank_ * n, 0, n);
-        if (held > 0) compute(plan_step(band, shift(m, lens[b]), {q_all}, {{rank_ * n, 0, held}}, fuse), k_, v_, none, b, b + 1);
-      }
-    } else {
-      compute(plan_step(band, shift(m, size_ * n), {q_all}, chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n), fuse), k_, v_,
-              none);
-    }
+    attend({{0, 0, m}}, chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n), m, size_ * n, k_, v_, none);
 
     const double t0 = MPI_Wtime();
     MPI_Allgather(scratch.acc.o(), static_cast<int>(floats), MPI_FLOAT, scratch.gathered.data(), static_cast<int>(floats),

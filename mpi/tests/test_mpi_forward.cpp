@@ -80,7 +80,7 @@ class Distributed {
     if (c.layout == ATTNRT_MPI_CONTEXT || c.layout == ATTNRT_MPI_CONTEXT_ZIGZAG) g.M *= p_;
     if (c.layout != ATTNRT_MPI_HEADS) g.N *= p_;
     if (c.layout == ATTNRT_MPI_KEYS) m_ = g.M;
-    if (c.layout == ATTNRT_MPI_KEYS)  // key lengths of the global cache: as given per rank, times the ranks
+    if (c.layout != ATTNRT_MPI_HEADS)  // key lengths of the global sequences: as given per rank, times the ranks
       for (std::int64_t& len : g.kv_lens) len *= p_;
     problem_.emplace(g);
     if (edit) edit(*problem_);
@@ -276,6 +276,11 @@ INSTANTIATE_TEST_SUITE_P(
              ATTNRT_MPI_KEYS},
         Case{with(spec(ATTNRT_F32, 2, 1, 4, 24, 32, false), [](Spec& s) { s.kv_lens = {2, 23}, s.window_left = 6; }),
              ATTNRT_MPI_KEYS},
+        // Sequences shorter than the shards hold, in the ring: a block past a
+        // sequence's end is no call, its band placed by its own length.
+        Case{with(spec(ATTNRT_F32, 4, 2, 18, 18, 32, true), [](Spec& s) { s.kv_lens = {11, 18}; }), ATTNRT_MPI_CONTEXT},
+        Case{with(spec(ATTNRT_BF16, 4, 2, 16, 16, 64, true), [](Spec& s) { s.kv_lens = {0, 9}, alibi_sinks(s); }),
+             ATTNRT_MPI_CONTEXT_ZIGZAG},
         // Sliding windows, causal and not, across shard boundaries.
         Case{with(spec(ATTNRT_F32, 4, 2, 37, 37, 40, true), [](Spec& s) { s.window_left = 20; }), ATTNRT_MPI_CONTEXT},
         Case{with(spec(ATTNRT_F32, 2, 2, 22, 30, 32, false), [](Spec& s) { s.window_left = 9, s.window_right = 3; }),
@@ -312,7 +317,7 @@ TEST(MpiForward, InfInVOfAShardFarBelowSurvivesTheMerge) {
 
 // Random bands over every layout: windows on either side or both, causal or
 // not, both alignments, shards of few and many rows, ALiBi and sinks,
-// decode of a sequence shorter than the cache (kv_lens), each
+// sequences shorter than the keys the ranks hold (kv_lens), each
 // against the double reference and the single-process call. The specs are
 // drawn from one seed, the same on every rank.
 TEST(MpiForward, RandomBandsMatch) {
@@ -329,7 +334,7 @@ TEST(MpiForward, RandomBandsMatch) {
     if (pick(0, 2)) s.window_left = pick(0, 3 * keys);
     if (pick(0, 2)) s.window_right = pick(0, 2 * keys);
     s.alibi = pick(0, 1) == 1, s.sinks = pick(0, 1) == 1;
-    if (layout == ATTNRT_MPI_KEYS && pick(0, 1)) s.kv_lens = {pick(0, keys)};
+    if (pick(0, 1)) s.kv_lens = {pick(0, keys)};
     SCOPED_TRACE(::testing::PrintToString(Case{s, layout}));
     Distributed dist(Case{s, layout});
     dist.expect_matches(dist.run());
@@ -460,18 +465,13 @@ TEST(MpiErrors, ShapesPastTheCoresLimitsAreRefused) {
 }
 
 TEST(MpiErrors, UnshardedParametersAreRefused) {
-  Inputs in(8, 8);
-  const std::int64_t lens[1] = {8};
-  in.p.attn.kv_lens = lens;
-  expect_same_error_everywhere(
-      in.run(), "params.attn.kv_lens must be unset: attnrt_mpi shards it with ATTNRT_MPI_KEYS and ATTNRT_MPI_HEADS only");
   Inputs paged(8, 8);
   const std::int32_t table[1] = {0};
   paged.p.attn.block_table = table;
   expect_same_error_everywhere(paged.run(), "params.attn.block_table must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
 }
 
-// Key lengths of a key-sharded cache: the same on every rank, within what
+// Key lengths of the global sequences: the same on every rank, within what
 // the ranks hold together.
 TEST(MpiErrors, KeyLengthsMustAgreeAndFit) {
   Inputs in(1, 8);

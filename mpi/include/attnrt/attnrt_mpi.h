@@ -52,12 +52,12 @@ typedef struct attnrt_mpi_params {
    * window_right (of the global M x N problem), softcap, precision,
    * strategy, alibi_slopes and sinks ([Hq], the same on every rank; with
    * ATTNRT_MPI_HEADS the rank's own heads'), and lse: NULL or fp32
-   * [B, Hq, m, 1] for this rank's rows. kv_lens: with ATTNRT_MPI_KEYS each
-   * sequence's keys in all (at most P*n, the same on every rank; rank r
-   * holds those in [r*n, (r+1)*n)). Only ATTNRT_MPI_HEADS, where each
+   * [B, Hq, m, 1] for this rank's rows. kv_lens: each sequence's keys in
+   * all (at most P*n, the same on every rank; of the keys the layout gives
+   * a rank, those past it do not count). Only ATTNRT_MPI_HEADS, where each
    * rank's call is the core's own, takes bias, varlen and paged inputs and
    * quantized K/V (k_scale, v_scale; k and v int8 or fp8); the other
-   * layouts refuse them (and the context layouts kv_lens). */
+   * layouts refuse them. */
   attnrt_params attn;
   attnrt_mpi_layout layout;
   attnrt_runtime* runtime;  /* NULL = the process-wide default runtime */
