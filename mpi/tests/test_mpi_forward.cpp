@@ -315,9 +315,10 @@ TEST(MpiForward, InfInVOfAShardFarBelowSurvivesTheMerge) {
   dist.expect_matches(dist.run());
 }
 
-// Random bands over every layout: windows on either side or both, causal or
-// not, both alignments, shards of few and many rows, ALiBi and sinks,
-// sequences shorter than the keys the ranks hold (kv_lens), each
+// Random bands over every layout (head parallel too): windows on either side
+// or both, causal or not, both alignments, shards of few and many rows,
+// every dtype, ALiBi and sinks, sequences shorter than the keys the ranks
+// hold (kv_lens), each
 // against the double reference and the single-process call. The specs are
 // drawn from one seed, the same on every rank.
 TEST(MpiForward, RandomBandsMatch) {
@@ -326,9 +327,11 @@ TEST(MpiForward, RandomBandsMatch) {
     return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
   };
   for (int n = 0; n < 96; ++n) {
-    const auto layout = static_cast<attnrt_mpi_layout>(pick(0, 2));
-    const std::int64_t hkv = pick(1, 2), m = 2 * pick(1, 12), keys = 2 * pick(1, 12);
-    Spec s = spec(pick(0, 3) ? ATTNRT_F32 : ATTNRT_BF16, hkv * pick(1, 2), hkv, layout == ATTNRT_MPI_KEYS ? pick(1, 5) : m,
+    const auto layout = static_cast<attnrt_mpi_layout>(pick(0, 3));
+    // Head parallel gives each of up to 4 ranks a KV head at least.
+    const std::int64_t hkv = layout == ATTNRT_MPI_HEADS ? 4 : pick(1, 4), m = 2 * pick(1, 12), keys = 2 * pick(1, 12);
+    constexpr attnrt_dtype kDtypes[] = {ATTNRT_F32, ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16};
+    Spec s = spec(kDtypes[pick(0, 3)], hkv * pick(1, 2), hkv, layout == ATTNRT_MPI_KEYS ? pick(1, 5) : m,
                   keys, 32, pick(0, 1) == 1, pick(0, 1) ? ATTNRT_ALIGN_TOP_LEFT : ATTNRT_ALIGN_BOTTOM_RIGHT);
     s.B = 1;
     if (pick(0, 2)) s.window_left = pick(0, 3 * keys);
