@@ -1,7 +1,8 @@
 // One row's share of a weighted sum as the reference forms it in double
 // (tests/reference.cpp), whatever the thread's flush-to-zero mode: the
 // exact rows of the pipelines, the split-KV merge and the MPI merge weigh
-// through it.
+// through it. And a sink joining a row's log-sum-exp, as the pipelines'
+// row finish and the MPI merge join it.
 #pragma once
 
 #include <cmath>
@@ -34,6 +35,21 @@ double add_weighted_row(double* acc, int n, double x, Load&& load) {
       if (!std::isfinite(row[c])) acc[c] += row[c];
   }
   return w;
+}
+
+// A sink (a logit with no value) joining keys whose log-sum-exp exceeds it
+// by diff (natural units): the keys' share of the new total, e^(keys -
+// total), and how far the total lies above the larger of the two. Both
+// from diff alone, never a difference of the two sides, so neither side's
+// size costs precision.
+template <class T>
+struct SinkJoin {
+  T share, rest;
+};
+template <class T>
+SinkJoin<T> join_sink(T diff) {
+  const T rest = std::log1p(std::exp(-std::abs(diff)));
+  return {diff >= 0 ? std::exp(-rest) : std::exp(diff - rest), rest};
 }
 
 }  // namespace attnrt::kernels

@@ -9,6 +9,7 @@
 #include "kernels/pipelines/exact_rows.hpp"
 #include "kernels/pipelines/kv_runs.hpp"
 #include "kernels/pipelines/scores.hpp"
+#include "kernels/weighted_row.hpp"
 
 namespace attnrt::kernels {
 namespace {
@@ -433,11 +434,8 @@ RowTotal row_total(float m, float l, float shift, float sink) {
   const float keys = m * kLn2 + std::log(l);  // the keys' LSE, relative to the shift
   if (sink == kNegInf) return {1.0f / l, keys + shift};
   const float diff = keys + (shift - sink);  // keys' LSE - sink
-  const float rest = std::log1p(std::exp(-std::abs(diff)));  // what the smaller adds
-  // The keys' share of the total is exp(keys' LSE - LSE); LSE is the larger
-  // side plus `rest`, never a difference of the two.
-  if (diff >= 0.0f) return {std::exp(-rest) / l, keys + shift + rest};
-  return {std::exp(diff - rest) / l, sink + rest};
+  const SinkJoin<float> join = join_sink(diff);
+  return {join.share / l, (diff >= 0.0f ? keys + shift : sink) + join.rest};
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "mpi/src/check.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <tuple>
@@ -105,9 +104,8 @@ void check_head_terms(const attnrt_params& a, std::int64_t heads) {
   for (auto [name, x, sink] : {std::tuple{"params.attn.alibi_slopes", a.alibi_slopes, false},
                                std::tuple{"params.attn.sinks", a.sinks, true}}) {
     if (!x) continue;
-    for (std::int64_t h = 0; h < heads; ++h)
-      if (!(std::isfinite(x[h]) || (sink && x[h] == -std::numeric_limits<float>::infinity())))
-        fail(kBad, name, "[", h, "] (", x[h], ") must be finite", sink ? " or -inf (no sink)" : "");
+    if (const std::int64_t h = rt::bad_head_term(x, heads, sink); h >= 0)
+      fail(kBad, name, "[", h, "] (", x[h], ") must be finite", sink ? " or -inf (no sink)" : "");
   }
   for (auto [name, w] : {std::pair{"params.attn.window_left", a.window_left}, {"params.attn.window_right", a.window_right}})
     if (w < -1) fail(kBad, name, " (", w, ") must be -1 (unbounded) or >= 0");

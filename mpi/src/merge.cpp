@@ -77,13 +77,10 @@ void Accumulator::add_sinks(const float* sinks) {
         la = s;
         continue;
       }
-      // The keys' share of the new total, e^(la - total), from their
-      // difference alone (neither side's size costs precision).
-      const double diff = la - s, rest = std::log1p(std::exp(-std::abs(diff)));
-      const double share = diff >= 0 ? std::exp(-rest) : std::exp(diff - rest);
-      la = (diff >= 0 ? la : s) + rest;
+      const kernels::SinkJoin<double> join = kernels::join_sink(la - s);
+      la = (la >= s ? la : s) + join.rest;
       float* acc = &o_[(bh * rows_ + r) * dv_];
-      for (std::int64_t d = 0; d < dv_; ++d) acc[d] = static_cast<float>(acc[d] * share);
+      for (std::int64_t d = 0; d < dv_; ++d) acc[d] = static_cast<float>(acc[d] * join.share);
     }
   }
 }

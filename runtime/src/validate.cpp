@@ -286,9 +286,8 @@ void validate(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tenso
   for (auto [name, a, sink] : {std::tuple{"params.alibi_slopes", p.alibi_slopes, false},
                                std::tuple{"params.sinks", p.sinks, true}}) {
     if (!a) continue;
-    for (std::int64_t h = 0; h < q->shape[1]; ++h)
-      if (!(std::isfinite(a[h]) || (sink && a[h] == -std::numeric_limits<float>::infinity())))
-        fail(kBad, name, "[", h, "] (", a[h], ") must be finite", sink ? " or -inf (no sink)" : "");
+    if (const std::int64_t h = bad_head_term(a, q->shape[1], sink); h >= 0)
+      fail(kBad, name, "[", h, "] (", a[h], ") must be finite", sink ? " or -inf (no sink)" : "");
   }
 
   if (p.bias) {

@@ -1,13 +1,15 @@
-// Rules on a tensor view that the core's checks (validate.cpp) and
-// attnrt_mpi's (mpi/src/check.cpp) both apply, each with its own messages:
-// the byte range a view touches and whether an output's elements are
-// distinct. Header-only, as attnrt_mpi links the core's C API alone.
+// Rules that the core's checks (validate.cpp) and attnrt_mpi's
+// (mpi/src/check.cpp) both apply, each with its own messages: the byte
+// range a view touches, whether an output's elements are distinct, and
+// what a per-head ALiBi slope or sink may be. Header-only, as attnrt_mpi links the core's C API alone.
 #pragma once
 
 #include <attnrt/attnrt.h>
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <limits>
 #include <cstddef>
 #include <cstdint>
 
@@ -52,6 +54,14 @@ inline StrideOverlap stride_overlap(const attnrt_tensor& t) {
     span = t.stride[i] * t.shape[i];
   }
   return {-1, 0, 0};
+}
+
+// The first of heads per-head values that breaks its rule, or -1: slopes
+// finite; sinks finite or -inf (no sink).
+inline std::int64_t bad_head_term(const float* values, std::int64_t heads, bool sink) {
+  for (std::int64_t h = 0; h < heads; ++h)
+    if (!(std::isfinite(values[h]) || (sink && values[h] == -std::numeric_limits<float>::infinity()))) return h;
+  return -1;
 }
 
 }  // namespace attnrt::rt
