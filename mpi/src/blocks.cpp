@@ -1,6 +1,7 @@
 #include "mpi/src/blocks.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace attnrt::mpi {
 
@@ -98,6 +99,22 @@ std::vector<Call> plan_step(const Visible& band, std::int64_t shift, const std::
   }
   for (std::size_t i = 0; i < nq * nk; ++i)
     if (!done[i]) calls.push_back(pair[i]);
+  return calls;
+}
+
+std::vector<Call> page_aligned(std::vector<Call> calls, std::int64_t page) {
+  for (Call& c : calls) {
+    // Keys put before the call move its bottom-right diagonal with them, so
+    // its band stays where it was if no row saw a key before its first (row
+    // 0's first key, diag - window_left, not negative).
+    const std::int64_t more = c.k0 % page, diag = c.k_len - c.q_len;
+    if (more == 0) continue;
+    if (!(c.bottom_right || diag == 0) || c.window_left < 0 || c.window_left > diag)
+      throw std::logic_error("attnrt_mpi: a call starting mid-page that bottom-right cannot say");
+    c.bottom_right = true;  // (the same frame as top-left when diag is 0)
+    c.k0 -= more;
+    c.k_len += more;
+  }
   return calls;
 }
 

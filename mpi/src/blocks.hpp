@@ -64,4 +64,12 @@ bool block_call(const Visible& band, std::int64_t shift, const Chunk& q, const C
 std::vector<Call> plan_step(const Visible& band, std::int64_t shift, const std::vector<Chunk>& q,
                             const std::vector<Chunk>& k, bool fuse = true);
 
+// A step's calls over paged K/V, each starting on a page (a block-table
+// slot) of `page` keys: a call cut to start mid-page is widened back to the
+// page's first key, bottom-right, so that its band and offset stay as they
+// were and the keys put before it fall outside the band. Every call plan_step
+// cuts so is bottom-right (near_diagonal) with its first row seeing its first
+// key, which is what that needs; std::logic_error for a call that is not.
+std::vector<Call> page_aligned(std::vector<Call> calls, std::int64_t page);
+
 }  // namespace attnrt::mpi

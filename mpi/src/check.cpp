@@ -18,9 +18,11 @@ constexpr const char* kDim[4] = {"batch", "heads", "seq", "head_dim"};
 
 constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int32_t>::max();  // as the core
 
-std::size_t elem_bytes(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : 2; }
+std::size_t elem_bytes(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : t == ATTNRT_F16 || t == ATTNRT_BF16 ? 2 : 1; }
 
 const char* dtype_name(std::int32_t t) { return t == ATTNRT_F32 ? "fp32" : t == ATTNRT_F16 ? "fp16" : "bf16"; }
+
+bool is_codes(attnrt_dtype t) { return t == ATTNRT_I8 || t == ATTNRT_F8_E4M3 || t == ATTNRT_F8_E5M2; }
 
 // Bytes [lo, hi) of a view check_view passed.
 std::pair<std::uintptr_t, std::uintptr_t> range_of(const attnrt_tensor& t) {
@@ -29,11 +31,13 @@ std::pair<std::uintptr_t, std::uintptr_t> range_of(const attnrt_tensor& t) {
   return {lo, hi};
 }
 
-void check_view(const char* name, const attnrt_tensor* t) {
+// codes: a quantized K/V's int8 or fp8 codes are allowed too.
+void check_view(const char* name, const attnrt_tensor* t, bool codes = false) {
   if (!t) fail(kBad, name, " must not be NULL");
   const int dtype = static_cast<int>(t->dtype);
-  if (dtype != ATTNRT_F32 && dtype != ATTNRT_F16 && dtype != ATTNRT_BF16)
-    fail(kBad, name, ".dtype (", dtype, ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16");
+  if (dtype != ATTNRT_F32 && dtype != ATTNRT_F16 && dtype != ATTNRT_BF16 && !(codes && is_codes(t->dtype)))
+    fail(kBad, name, ".dtype (", dtype, ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16",
+         codes ? " (or int8/fp8 codes with a scale)" : "");
   for (int i = 0; i < 4; ++i)
     if (t->shape[i] <= 0) fail(kBad, name, ".", kDim[i], " (", t->shape[i], ") must be positive");
   if (!t->data) fail(kBad, name, ".data must not be NULL");
@@ -111,17 +115,46 @@ void check_head_terms(const attnrt_params& a, std::int64_t heads) {
     if (w < -1) fail(kBad, name, " (", w, ") must be -1 (unbounded) or >= 0");
 }
 
+// A quantized K or V's scales: fp32, shaped like its codes (pool) with
+// head_dim 1, a dimension of 1 broadcast. The core checks them again per
+// call, on the slices it is given; here they are named with the caller's shapes.
+void check_scales(const char* name, const attnrt_tensor* s, const char* of, const attnrt_tensor& codes) {
+  if (!s) return;  // (the core's own error: codes need scales)
+  check_view(name, s);
+  if (s->dtype != ATTNRT_F32) fail(kBad, name, ".dtype must be ATTNRT_F32");
+  for (int i = 0; i < 3; ++i)
+    if (s->shape[i] != 1 && s->shape[i] != codes.shape[i])
+      fail(kBad, name, ".", kDim[i], " (", s->shape[i], ") must equal ", of, ".", kDim[i], " (", codes.shape[i], ") or be 1");
+  expect((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
+}
+
 Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
                   const attnrt_tensor* o, const attnrt_mpi_params* p) {
   if (!p) fail(kBad, "params must not be NULL (attnrt_mpi_params_init gives the defaults)");
-  if (p->layout == ATTNRT_MPI_HEADS) return check_heads(q, k, v, o);
-  check_view("q", q), check_view("k", k), check_view("v", v), check_view("o", o);
-  for (auto [name, t] : {std::pair{"k", k}, {"v", v}, {"o", o}})
-    if (t->dtype != q->dtype) fail(kBad, name, ".dtype (", t->dtype, ") must equal q.dtype (", q->dtype, ")");
   const int layout = static_cast<int>(p->layout);
   if (layout < ATTNRT_MPI_CONTEXT || layout > ATTNRT_MPI_HEADS)
     fail(kBad, "params.layout (", layout, ") must be one of ATTNRT_MPI_*");
-  expect("k.batch", k->shape[0], "q.batch", q->shape[0]);
+  if (p->layout == ATTNRT_MPI_HEADS) return check_heads(q, k, v, o);
+  const attnrt_params& a = p->attn;
+  // The decode gather's calls take a paged or quantized cache as the core
+  // does (each rank's own keys); the ring sends dense K/V only.
+  const bool keys = p->layout == ATTNRT_MPI_KEYS, paged = keys && a.block_table;
+  check_view("q", q), check_view("o", o);
+  for (auto [name, t] : {std::pair{"k", k}, {"v", v}})
+    if (!t) fail(kBad, name, " must not be NULL");
+  const char* gather_only = keys ? nullptr
+                          : a.block_table ? "params.attn.block_table is given"
+                          : a.k_scale ? "params.attn.k_scale is given"
+                          : a.v_scale ? "params.attn.v_scale is given"
+                          : is_codes(k->dtype) ? "k.dtype is int8/fp8 codes"
+                          : is_codes(v->dtype) ? "v.dtype is int8/fp8 codes" : nullptr;
+  if (gather_only)
+    fail(kBad, gather_only, ": a paged or quantized cache takes ATTNRT_MPI_KEYS or ATTNRT_MPI_HEADS (the ring sends dense K/V)");
+  check_view("k", k, keys), check_view("v", v, keys);
+  for (auto [name, t] : {std::pair{"k", k}, {"v", v}, {"o", o}})
+    if (t->dtype != q->dtype && !is_codes(t->dtype))
+      fail(kBad, name, ".dtype (", t->dtype, ") must equal q.dtype (", q->dtype, ")");
+  if (!paged) expect("k.batch", k->shape[0], "q.batch", q->shape[0]);  // (a pool's pages otherwise)
   for (int i = 0; i < 3; ++i) expect((std::string("v.") + kDim[i]).c_str(), v->shape[i], (std::string("k.") + kDim[i]).c_str(), k->shape[i]);
   expect("k.head_dim", k->shape[3], "q.head_dim", q->shape[3]);
   if (q->shape[1] % k->shape[1] != 0) fail(kBad, "k.heads (", k->shape[1], ") must divide q.heads (", q->shape[1], ")");
@@ -131,18 +164,25 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
   if (p->layout == ATTNRT_MPI_CONTEXT_ZIGZAG && (q->shape[2] % 2 || k->shape[2] % 2))
     fail(kBad, "q.seq (", q->shape[2], ") and k.seq (", k->shape[2], ") must be even with ATTNRT_MPI_CONTEXT_ZIGZAG (two chunks per rank)");
 
-  const attnrt_params& a = p->attn;
   if (a.causal != 0 && a.causal != 1) fail(kBad, "params.attn.causal (", a.causal, ") must be 0 or 1");
   if (a.align != ATTNRT_ALIGN_BOTTOM_RIGHT && a.align != ATTNRT_ALIGN_TOP_LEFT)
     fail(kBad, "params.attn.align (", static_cast<int>(a.align), ") must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT");
   if (a.kv_lens)
     for (std::int64_t b = 0; b < q->shape[0]; ++b)
       if (a.kv_lens[b] < 0) fail(kBad, "params.attn.kv_lens[", b, "] (", a.kv_lens[b], ") must not be negative");
-  const char* unsharded = a.bias ? "bias" : a.cu_seqlens_q ? "cu_seqlens_q" : a.cu_seqlens_k ? "cu_seqlens_k"
-                        : a.num_seqs ? "num_seqs" : a.block_table ? "block_table"
-                        : a.k_scale ? "k_scale" : a.v_scale ? "v_scale" : nullptr;
-  if (unsharded)
-    fail(kBad, "params.attn.", unsharded, " must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
+  const char* heads_only = a.bias ? "bias" : a.cu_seqlens_q ? "cu_seqlens_q" : a.cu_seqlens_k ? "cu_seqlens_k"
+                         : a.num_seqs ? "num_seqs" : nullptr;
+  if (heads_only) fail(kBad, "params.attn.", heads_only, " must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
+  check_scales("params.attn.k_scale", a.k_scale, "k", *k);
+  check_scales("params.attn.v_scale", a.v_scale, "v", *v);
+  std::int64_t n = k->shape[2];
+  if (paged) {
+    if (a.block_table_stride < 1)
+      fail(kBad, "params.attn.block_table_stride (", a.block_table_stride, ") must be at least 1 with a block_table");
+    if (!a.kv_lens) fail(kBad, "params.attn.kv_lens must be given with a block_table (each sequence's keys in all)");
+    if (__builtin_mul_overflow(a.block_table_stride, k->shape[2], &n) || n > kMaxSeq)
+      fail(kBad, "params.attn.block_table_stride x k.seq (the page size) must be at most ", kMaxSeq, " keys");
+  }
   check_head_terms(a, q->shape[1]);
   if (a.lse) {
     check_view("params.attn.lse", a.lse);
@@ -155,7 +195,7 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
     const auto [l_lo, l_hi] = range_of(*a.lse);
     if (o_lo < l_hi && l_lo < o_hi) fail(kBad, "params.attn.lse overlaps o in memory");
   }
-  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], k->shape[2], q->shape[3], v->shape[3], q->dtype};
+  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], n, q->shape[3], v->shape[3], q->dtype};
 }
 
 void check_together(MPI_Comm comm, const std::string& error, const Shape& shape, const attnrt_mpi_params* p) {
@@ -209,11 +249,28 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
            first.scale, ", ", first.softcap, "): every rank must pass the same parameters");
     for (int i = 0; i < 7; ++i) {
       if (heads && (i == 1 || i == 2)) continue;  // head parallel: head counts are each rank's own
+      const bool pages = i == 4 && (first.inputs >> 5 & 1);  // (block_table: a paged cache's n)
       if (x.shape[i] != first.shape[i])
-        fail(kBad, "rank ", r, ": ", kShapeName[i], " (", x.shape[i], ") differs from rank 0's (", first.shape[i],
-             "): every rank's shard must have the same shape");
+        fail(kBad, "rank ", r, ": ", pages ? "block_table_stride x k.seq (the keys a rank holds)" : kShapeName[i], " (",
+             x.shape[i], ") differs from rank 0's (", first.shape[i], "): every rank's shard must have the same shape");
     }
   }
+}
+
+std::string check_pages(const attnrt_params& a, const attnrt_tensor& k, const attnrt_tensor& v, std::int64_t batch,
+                        std::int64_t first_key, std::int64_t n) {
+  const std::int64_t page = k.shape[2], pages = std::min(k.shape[0], v.shape[0]);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t held = std::clamp<std::int64_t>(a.kv_lens[b] - first_key, 0, n);
+    for (std::int64_t s = 0; s < (held + page - 1) / page; ++s) {
+      const std::int64_t at = b * a.block_table_stride + s, x = a.block_table[at];
+      if (x < 0 || x >= pages)
+        return "params.attn.block_table[" + std::to_string(at) + "] (" + std::to_string(x) + ") must be a page of k and v (0 to " +
+               std::to_string(pages - 1) + "): sequence " + std::to_string(b) + "'s slot " + std::to_string(s) +
+               " holds its keys from " + std::to_string(first_key + s * page) + " here";
+    }
+  }
+  return "";
 }
 
 void agree_on_status(MPI_Comm comm, const std::string& error, attnrt_status status) {

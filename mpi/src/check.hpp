@@ -27,6 +27,12 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
 // failed or the shapes or parameters differ.
 void check_together(MPI_Comm comm, const std::string& error, const Shape& shape, const attnrt_mpi_params* p);
 
+// The block-table slots a rank's calls read, of a paged cache holding keys
+// [first_key, first_key + n) of each sequence (params.kv_lens, checked, say
+// how many): each must be a page of both pools. "" or the error.
+std::string check_pages(const attnrt_params& a, const attnrt_tensor& k, const attnrt_tensor& v, std::int64_t batch,
+                        std::int64_t first_key, std::int64_t n);
+
 // What agree_on_status throws: the same failure on every rank already.
 struct Agreed : Failure {
   using Failure::Failure;

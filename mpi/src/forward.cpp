@@ -23,7 +23,7 @@ constexpr int kTag = 0x4154;                  // attnrt's K/V blocks on the user
 constexpr std::int64_t kPiece = 1LL << 30;    // bytes per message: MPI counts are int
 constexpr std::int64_t kProgressPieces = 4;   // MPI progress points per call while K/V is in flight
 
-std::size_t elem_size(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : 2; }
+std::size_t elem_size(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : t == ATTNRT_F16 || t == ATTNRT_BF16 ? 2 : 1; }
 
 attnrt_tensor rows(attnrt_tensor t, std::int64_t r0, std::int64_t len) {
   t.data = static_cast<unsigned char*>(t.data) + r0 * t.stride[2] * static_cast<std::int64_t>(elem_size(t.dtype));
@@ -45,6 +45,18 @@ attnrt_tensor head_range(attnrt_tensor t, std::int64_t h0, std::int64_t h1) {
 
 attnrt_tensor dense(void* data, attnrt_dtype t, std::int64_t b, std::int64_t h, std::int64_t s, std::int64_t d) {
   return {data, t, {b, h, s, d}, {h * s * d, s * d, d}};
+}
+
+// Keys [k0, k0 + len) of batches [b0, b1), heads [h0, h1), of K, V or
+// their scales, a dimension of 1 (a broadcast scale) left whole; a paged
+// pool is cut by heads only (its calls' block tables say the keys).
+attnrt_tensor keys_of(attnrt_tensor t, bool pool, std::int64_t b0, std::int64_t b1, std::int64_t k0, std::int64_t len,
+                      std::int64_t h0, std::int64_t h1) {
+  if (t.shape[1] != 1) t = head_range(t, h0, h1);
+  if (pool) return t;
+  if (t.shape[0] != 1) t = batch_range(t, b0, b1);
+  if (t.shape[2] != 1) t = rows(t, k0, len);
+  return t;
 }
 
 // Copies a view's rows into dense [B, H, S, D] memory at dst; returns the end.
@@ -123,10 +135,14 @@ class Work {
     const std::int64_t hkv = kb.shape[1], group = hq / hkv;
     const std::int64_t pieces = reqs.empty() ? 1 : std::min<std::int64_t>(hkv, kProgressPieces);
     if (b1 < 0) b1 = b;
-    const attnrt_tensor q = batch_range(q_, b0, b1), k = batch_range(kb, b0, b1), v = batch_range(vb, b0, b1);
+    const attnrt_tensor q = batch_range(q_, b0, b1);
     const attnrt_tensor po = batch_range(dense(scratch.part_o.data(), q_.dtype, b, hq, m, dv), b0, b1);
     const attnrt_tensor pl = batch_range(dense(scratch.part_lse.data(), ATTNRT_F32, b, hq, m, 1), b0, b1);
     const float* slopes = p_.attn.alibi_slopes;
+    // A paged cache (ATTNRT_MPI_KEYS, a sequence a call): the pools whole, the
+    // call's keys from its block-table slot on (page_aligned: a page's first).
+    const std::int32_t* table = p_.attn.block_table;
+    const std::int64_t page = table ? kb.shape[2] : 1;
     for (const Call& c : calls) {
       // The call's band; its ALiBi bias is the global one less
       // slope x offset, given back to its LSE in the merge. Sinks join once,
@@ -138,15 +154,24 @@ class Work {
       params.window_right = c.window_right;
       params.sinks = nullptr;
       params.kv_lens = nullptr;  // (ATTNRT_MPI_KEYS: the call's keys are the batch's own)
+      const std::int64_t call_keys = c.k_len;
+      if (table) {
+        params.block_table = table + b0 * p_.attn.block_table_stride + c.k0 / page;
+        params.kv_lens = &call_keys;
+      }
       if (slopes)
         for (std::int64_t h = 0; h < hq; ++h) scratch.head_shift[h] = static_cast<double>(slopes[h]) * static_cast<double>(c.offset);
       for (std::int64_t i = 0; i < pieces; ++i) {
         const std::int64_t h0 = i * hkv / pieces, h1 = (i + 1) * hkv / pieces;
+        const auto cut = [&](const attnrt_tensor& t) { return keys_of(t, table, b0, b1, c.k0, c.k_len, h0, h1); };
         const attnrt_tensor lse = head_range(rows(pl, c.q0, c.q_len), h0 * group, h1 * group);
+        attnrt_tensor k_scale, v_scale;
+        if (p_.attn.k_scale) params.k_scale = &(k_scale = cut(*p_.attn.k_scale));
+        if (p_.attn.v_scale) params.v_scale = &(v_scale = cut(*p_.attn.v_scale));
         params.lse = &lse;
         params.alibi_slopes = slopes ? slopes + h0 * group : nullptr;
-        call(head_range(rows(q, c.q0, c.q_len), h0 * group, h1 * group), head_range(rows(k, c.k0, c.k_len), h0, h1),
-             head_range(rows(v, c.k0, c.k_len), h0, h1), head_range(rows(po, c.q0, c.q_len), h0 * group, h1 * group), params);
+        call(head_range(rows(q, c.q0, c.q_len), h0 * group, h1 * group), cut(kb), cut(vb),
+             head_range(rows(po, c.q0, c.q_len), h0 * group, h1 * group), params);
         if (!reqs.empty()) {
           int flag = 0;
           MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &flag, MPI_STATUSES_IGNORE);
@@ -167,14 +192,16 @@ class Work {
               const attnrt_tensor& kb, const attnrt_tensor& vb, std::vector<MPI_Request>& reqs) {
     const Visible band = visible_of(p_.attn);
     const bool fuse = p_.attn.alibi_slopes == nullptr;  // a call's ALiBi offset is one number
-    const std::int64_t* lens = p_.attn.kv_lens;
+    const std::int64_t* lens = p_.attn.kv_lens;  // (always given with a paged cache)
     if (!lens) return compute(plan_step(band, shift(big_m, big_n), rows, keys, fuse), kb, vb, reqs);
+    const std::int64_t page = p_.attn.block_table ? kb.shape[2] : 1;
     std::vector<Chunk> held;
     for (std::int64_t b = 0; b < q_.shape[0]; ++b) {
       held.clear();
       for (Chunk c : keys)
         if ((c.len = std::clamp<std::int64_t>(lens[b] - c.global, 0, c.len)) > 0) held.push_back(c);
-      if (!held.empty()) compute(plan_step(band, shift(big_m, lens[b]), rows, held, fuse), kb, vb, reqs, b, b + 1);
+      if (!held.empty())
+        compute(page_aligned(plan_step(band, shift(big_m, lens[b]), rows, held, fuse), page), kb, vb, reqs, b, b + 1);
     }
   }
 
@@ -260,7 +287,8 @@ class Work {
   // Decode: every rank attends to its keys, then all partials are gathered
   // and merged in rank order, so every rank holds the same bits.
   void keys() {
-    const std::int64_t m = q_.shape[2], n = k_.shape[2];
+    // A paged cache holds block_table_stride pages of each sequence here.
+    const std::int64_t m = q_.shape[2], n = k_.shape[2] * (p_.attn.block_table ? p_.attn.block_table_stride : 1);
     const std::int64_t floats = b_hq_m() * v_.shape[3], rows = b_hq_m();  // each rank's O, and its LSE (double)
     if (floats > INT_MAX) fail(ATTNRT_INVALID_ARGUMENT, "q (", floats, " output values) is too large for ATTNRT_MPI_KEYS: at most ", INT_MAX);
     grow_together([&] {
@@ -269,6 +297,7 @@ class Work {
       scratch.gathered_lse.resize(static_cast<std::size_t>(rows * size_));
     });
     if (p_.attn.kv_lens) check_kv_lens(p_.attn.kv_lens, size_ * n);
+    if (p_.attn.block_table) agree_on_status(comm_, check_pages(p_.attn, k_, v_, q_.shape[0], rank_ * n, n), ATTNRT_INVALID_ARGUMENT);
     std::vector<MPI_Request> none;
     attend({{0, 0, m}}, chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n), m, size_ * n, k_, v_, none);
 

@@ -12,8 +12,11 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <algorithm>
 #include <random>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "tests/harness.hpp"
@@ -51,11 +54,23 @@ HostTensor shard(const HostTensor& g, std::int64_t rows, Row row, Layout layout 
   return t;
 }
 
+// How each rank keeps its keys under ATTNRT_MPI_KEYS: dense, or in pages
+// of `page` keys in a pool of its own, shuffled ([pages, Hkv, page, D], or
+// [pages, page, Hkv, D] token-major), at q's dtype or as int8/fp8 codes
+// with an fp32 scale per (token, head).
+struct Cache {
+  int page = 0;                     // 0: dense [B, Hkv, n, D]
+  attnrt_dtype codes = ATTNRT_F32;  // ATTNRT_F32: not quantized
+  bool token_major = false;
+  bool quantized() const { return codes != ATTNRT_F32; }
+};
+
 // One distributed case: a global spec (M and N the whole sequences), cut by
 // `layout` over the ranks of WORLD.
 struct Case {
   Spec spec;  // M, N: per rank for the context layouts, scaled below
   attnrt_mpi_layout layout;
+  Cache cache{};  // ATTNRT_MPI_KEYS only
 };
 
 struct Result {
@@ -68,7 +83,13 @@ const char* layout_name(attnrt_mpi_layout l) {
   static const char* names[] = {"context", "zigzag", "keys", "heads"};
   return names[l];
 }
-void PrintTo(const Case& c, std::ostream* os) { *os << layout_name(c.layout) << " " << c.spec.name(); }
+std::string cache_name(const Cache& c) {
+  std::string name;
+  if (c.page) name += "_paged" + std::to_string(c.page) + (c.token_major ? "tm" : "");
+  if (c.quantized()) name += std::string("_") + dtype_name(c.codes);
+  return name;
+}
+void PrintTo(const Case& c, std::ostream* os) { *os << layout_name(c.layout) << " " << c.spec.name() << cache_name(c.cache); }
 
 class Distributed {
  public:
@@ -98,9 +119,11 @@ class Distributed {
       k_.emplace(heads(problem_->k(), kv0_, kv1_));
       v_.emplace(heads(problem_->v(), kv0_, kv1_));
     } else {
+      if (c.cache.quantized()) quantize();
       q_.emplace(shard(problem_->q(), m_, q_row));
       k_.emplace(shard(problem_->k(), n_, kv_row, Layout::bhsd));
       v_.emplace(shard(problem_->v(), n_, kv_row));
+      if (c.cache.page || c.cache.quantized()) keep_cache();
     }
     q_row_ = q_row;
   }
@@ -120,7 +143,16 @@ class Distributed {
     }
     mp.layout = c_.layout;
     mp.stats = &res.stats;
-    const attnrt_status st = attnrt_mpi_forward(comm, &q_->c(), &k_->c(), &v_->c(), &res.o.c(), &mp);
+    const attnrt_tensor *k = &k_->c(), *v = &v_->c();
+    if (cache_k_) {  // the rank's pools or codes, as a server keeps them
+      k = &cache_k_->c(), v = &cache_v_->c();
+      if (scale_k_) mp.attn.k_scale = &scale_k_->c(), mp.attn.v_scale = &scale_v_->c();
+      if (c_.cache.page) {
+        mp.attn.block_table = table_.data(), mp.attn.block_table_stride = n_ / c_.cache.page;
+        mp.attn.kv_lens = lens_.data();
+      }
+    }
+    const attnrt_status st = attnrt_mpi_forward(comm, &q_->c(), k, v, &res.o.c(), &mp);
     EXPECT_EQ(st, ATTNRT_OK) << attnrt_mpi_last_error();
     return res;
   }
@@ -169,6 +201,75 @@ class Distributed {
   }
 
  private:
+  // Draws the global K and V as codes with a scale per (token, head), the
+  // same on every rank, and makes the problem's K and V their values (code
+  // x scale in fp32, as the core computes them).
+  void quantize() {
+    const Spec& g = c_.spec;
+    const attnrt_dtype t = c_.cache.codes;
+    std::mt19937 rng(seed_of(g.name() + "codes"));
+    const double top = t == ATTNRT_I8 ? 127 : t == ATTNRT_F8_E4M3 ? 448 : 57344;  // largest code value
+    std::uniform_real_distribution<double> u(0.5 / top, 1.0 / top);
+    for (auto [codes, scales, values] : {std::tuple{&codes_k_, &scales_k_, &problem_->k()}, {&codes_v_, &scales_v_, &problem_->v()}}) {
+      const auto sh = values->shape();
+      codes->emplace(t, sh, Layout::bhsd, 0);
+      scales->emplace(ATTNRT_F32, HostTensor::Shape{sh[0], sh[1], sh[2], 1}, Layout::bhsd, 0);
+      for (std::int64_t b = 0; b < sh[0]; ++b)
+        for (std::int64_t h = 0; h < sh[1]; ++h)
+          for (std::int64_t j = 0; j < sh[2]; ++j) {
+            const float scale = static_cast<float>(u(rng));
+            (*scales)->set(b, h, j, 0, scale);
+            for (std::int64_t d = 0; d < sh[3]; ++d) {
+              std::uint8_t code;
+              do code = static_cast<std::uint8_t>(rng());  // any finite code (int8: not -128)
+              while (t == ATTNRT_I8 ? code == 0x80 : t == ATTNRT_F8_E4M3 ? (code & 0x7f) == 0x7f : (code & 0x7c) == 0x7c);
+              (*codes)->set_code(b, h, j, d, code);
+              values->set(b, h, j, d, static_cast<float>((*codes)->get(b, h, j, d)) * scale);
+            }
+          }
+    }
+  }
+
+  // This rank's keys [r n, (r + 1) n) as the case keeps them: dense codes and
+  // scales, or pages of both pools (and of the scales), shuffled among two
+  // pages no sequence names (NaN, or code 0xff).
+  void keep_cache() {
+    const Spec& g = c_.spec;
+    const Cache& cc = c_.cache;
+    const std::int64_t page = cc.page ? cc.page : n_, pps = n_ / page, pages = cc.page ? g.B * pps + 2 : g.B;
+    ASSERT_EQ(n_ % page, 0) << "a case's keys per rank fill its pages";
+    std::vector<std::int32_t> perm(static_cast<std::size_t>(pages));
+    for (std::int64_t i = 0; i < pages; ++i) perm[i] = static_cast<std::int32_t>(i);
+    if (cc.page) std::shuffle(perm.begin(), perm.end(), std::mt19937(seed_of(g.name()) + r_));
+    const Layout layout = cc.token_major ? Layout::bshd : Layout::bhsd;
+    const auto place = [&](std::int64_t b, std::int64_t j) {  // local key j of sequence b: (page, row)
+      return std::pair{cc.page ? perm[b * pps + j / page] : b, cc.page ? j % page : j};
+    };
+    for (auto [cache, scale, values, codes, scales] :
+         {std::tuple{&cache_k_, &scale_k_, &problem_->k(), &codes_k_, &scales_k_},
+          {&cache_v_, &scale_v_, &problem_->v(), &codes_v_, &scales_v_}}) {
+      const auto sh = values->shape();
+      cache->emplace(cc.codes == ATTNRT_F32 ? g.dtype : cc.codes, HostTensor::Shape{pages, sh[1], page, sh[3]}, layout, kNanFill);
+      if (cc.quantized()) scale->emplace(ATTNRT_F32, HostTensor::Shape{pages, sh[1], page, 1}, layout, kNanFill);
+      for (std::int64_t b = 0; b < sh[0]; ++b)
+        for (std::int64_t h = 0; h < sh[1]; ++h)
+          for (std::int64_t j = 0; j < n_; ++j) {
+            const auto [pg, row] = place(b, j);
+            const std::int64_t gj = r_ * n_ + j;
+            for (std::int64_t d = 0; d < sh[3]; ++d)
+              if (cc.quantized())
+                (*cache)->set_code(pg, h, row, d, static_cast<std::uint8_t>((*codes)->bits(b, h, gj, d)));
+              else
+                (*cache)->set(pg, h, row, d, values->get(b, h, gj, d));
+            if (cc.quantized()) (*scale)->set(pg, h, row, 0, (*scales)->get(b, h, gj, 0));
+          }
+    }
+    if (!cc.page) return;
+    for (std::int64_t b = 0; b < g.B; ++b)
+      for (std::int64_t s = 0; s < pps; ++s) table_.push_back(perm[b * pps + s]);
+    lens_ = g.kv_lens.empty() ? std::vector<std::int64_t>(static_cast<std::size_t>(g.B), g.N) : g.kv_lens;
+  }
+
   static HostTensor heads(const HostTensor& g, std::int64_t h0, std::int64_t h1) {
     const auto s = g.shape();
     HostTensor t(g.dtype(), {s[0], std::max<std::int64_t>(h1 - h0, 1), s[2], s[3]}, Layout::bhsd, kNanFill);
@@ -184,6 +285,10 @@ class Distributed {
   std::int64_t m_ = 0, n_ = 0, kv0_ = 0, kv1_ = 0;
   std::optional<Problem> problem_;
   std::optional<HostTensor> q_, k_, v_;
+  std::optional<HostTensor> codes_k_, codes_v_, scales_k_, scales_v_;  // the global codes (quantized cases)
+  std::optional<HostTensor> cache_k_, cache_v_, scale_k_, scale_v_;    // this rank's, as Cache says
+  std::vector<std::int32_t> table_;
+  std::vector<std::int64_t> lens_;
   std::function<std::int64_t(std::int64_t)> q_row_;
 };
 
@@ -228,7 +333,7 @@ Spec with(Spec s, Edit edit) {
 const auto alibi_sinks = [](Spec& s) { s.alibi = s.sinks = true; };
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  return std::string(layout_name(info.param.layout)) + "_" + info.param.spec.name();
+  return std::string(layout_name(info.param.layout)) + "_" + info.param.spec.name() + cache_name(info.param.cache);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -289,6 +394,19 @@ INSTANTIATE_TEST_SUITE_P(
              ATTNRT_MPI_CONTEXT_ZIGZAG},
         Case{with(spec(ATTNRT_BF16, 4, 1, 4, 16, 64, true, ATTNRT_ALIGN_TOP_LEFT), [](Spec& s) { s.window_left = 5; }),
              ATTNRT_MPI_KEYS},
+        // A key-sharded serving cache: each rank's keys in shuffled pages of
+        // its own pool (1 to 16 keys, either pool layout), as int8 or fp8
+        // codes with scales per token, dense codes too; GQA, kv_lens ending
+        // on any rank, windows cut mid-page, ALiBi and sinks.
+        Case{spec(ATTNRT_F32, 8, 2, 1, 48, 64, true), ATTNRT_MPI_KEYS, {16}},
+        Case{with(spec(ATTNRT_BF16, 4, 2, 3, 32, 64, true), [](Spec& s) { s.kv_lens = {32, 5}; }), ATTNRT_MPI_KEYS,
+             {8, ATTNRT_F32, true}},
+        Case{spec(ATTNRT_F32, 4, 2, 2, 40, 64, true), ATTNRT_MPI_KEYS, {0, ATTNRT_I8}},
+        Case{with(spec(ATTNRT_F32, 8, 2, 3, 64, 64, true), [](Spec& s) { s.window_left = 21, s.kv_lens = {50, 64}, alibi_sinks(s); }),
+             ATTNRT_MPI_KEYS, {16, ATTNRT_I8}},
+        Case{spec(ATTNRT_F32, 4, 4, 1, 12, 32, false), ATTNRT_MPI_KEYS, {1, ATTNRT_F8_E4M3, true}},
+        Case{with(spec(ATTNRT_F16, 4, 1, 2, 20, 32, true), [](Spec& s) { s.window_left = 7; }), ATTNRT_MPI_KEYS,
+             {5, ATTNRT_F8_E5M2}},
         // Head parallel, the rank's call the core's own: every input it takes.
         Case{spec(ATTNRT_F32, 8, 4, 40, 40, 64, true), ATTNRT_MPI_HEADS},
         Case{spec(ATTNRT_F16, 4, 4, 17, 30, 32, false), ATTNRT_MPI_HEADS},
@@ -338,8 +456,14 @@ TEST(MpiForward, RandomBandsMatch) {
     if (pick(0, 2)) s.window_right = pick(0, 2 * keys);
     s.alibi = pick(0, 1) == 1, s.sinks = pick(0, 1) == 1;
     if (pick(0, 1)) s.kv_lens = {pick(0, keys)};
-    SCOPED_TRACE(::testing::PrintToString(Case{s, layout}));
-    Distributed dist(Case{s, layout});
+    Cache cache;  // decode over a key-sharded cache: dense or paged, quantized or not
+    if (layout == ATTNRT_MPI_KEYS) {
+      const std::int64_t pages[] = {0, 1, 2, keys / 2, keys};
+      constexpr attnrt_dtype kCodes[] = {ATTNRT_F32, ATTNRT_F32, ATTNRT_I8, ATTNRT_F8_E4M3};
+      cache = {static_cast<int>(pages[pick(0, 4)]), kCodes[pick(0, 3)], pick(0, 1) == 1};
+    }
+    SCOPED_TRACE(::testing::PrintToString(Case{s, layout, cache}));
+    Distributed dist(Case{s, layout, cache});
     dist.expect_matches(dist.run());
   }
 }
@@ -471,7 +595,12 @@ TEST(MpiErrors, UnshardedParametersAreRefused) {
   Inputs paged(8, 8);
   const std::int32_t table[1] = {0};
   paged.p.attn.block_table = table;
-  expect_same_error_everywhere(paged.run(), "params.attn.block_table must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
+  expect_same_error_everywhere(paged.run(), "params.attn.block_table is given: a paged or quantized cache takes ATTNRT_MPI_KEYS");
+  Inputs packed(8, 8);
+  const std::int32_t cu[2] = {0, 8};
+  packed.p.layout = ATTNRT_MPI_KEYS;
+  packed.p.attn.cu_seqlens_q = cu;
+  expect_same_error_everywhere(packed.run(), "params.attn.cu_seqlens_q must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
 }
 
 // Key lengths of the global sequences: the same on every rank, within what
@@ -489,6 +618,49 @@ TEST(MpiErrors, KeyLengthsMustAgreeAndFit) {
 }
 
 // Sinks are applied by attnrt_mpi itself on the ring: checked before it.
+// A paged cache under ATTNRT_MPI_KEYS: Inputs' K/V as a pool of one
+// sequence's pages of 4 keys (8 a rank), its table checked where the rank
+// reads it, naming the slot and the keys it holds; the ring refuses pages
+// and codes alike.
+TEST(MpiErrors, PagedCacheIsCheckedWhereARankReadsIt) {
+  Inputs in(1, 8);
+  attnrt_tensor pool = in.k.c();  // [1, 2, 8, 32] seen as 2 pages of 4 keys: [pages, Hkv, 4, D] by strides
+  pool.shape[0] = 2, pool.shape[2] = 4, pool.stride[0] = 4 * 32;
+  pool.stride[1] = in.k.c().stride[1];
+  in.p.layout = ATTNRT_MPI_KEYS;
+  std::int32_t table[2] = {1, 0};
+  const std::int64_t lens[1] = {8 * size_of() - 2};  // the last rank's second page holds 2 keys
+  in.p.attn.block_table = table, in.p.attn.block_table_stride = 2, in.p.attn.kv_lens = lens;
+  const auto run = [&] { return attnrt_mpi_forward(MPI_COMM_WORLD, &in.qc, &pool, &pool, &in.oc, &in.p); };
+  ASSERT_EQ(run(), ATTNRT_OK) << attnrt_mpi_last_error();
+  if (last_rank()) table[1] = 2;
+  expect_same_error_everywhere(run(), last_rank_says() + "params.attn.block_table[1] (2) must be a page of k and v (0 to 1): sequence 0's slot 1 holds its keys from " +
+                                          std::to_string(8 * size_of() - 4));
+  table[1] = 0;
+  if (size_of() > 1) {
+    if (last_rank()) in.p.attn.block_table_stride = 1;
+    expect_same_error_everywhere(run(), last_rank_says() + "block_table_stride x k.seq (the keys a rank holds) (4) differs from rank 0's (8)");
+    in.p.attn.block_table_stride = 2;
+  }
+  in.p.attn.kv_lens = nullptr;
+  expect_same_error_everywhere(run(), "params.attn.kv_lens must be given with a block_table");
+  in.p.attn.kv_lens = lens;
+  in.p.layout = ATTNRT_MPI_CONTEXT;
+  expect_same_error_everywhere(run(), "params.attn.block_table is given: a paged or quantized cache takes ATTNRT_MPI_KEYS or ATTNRT_MPI_HEADS");
+  Inputs codes(8, 8);
+  HostTensor kc(ATTNRT_I8, {1, 2, 8, 32}, Layout::bhsd, 0);
+  EXPECT_EQ(attnrt_mpi_forward(MPI_COMM_WORLD, &codes.qc, &kc.c(), &kc.c(), &codes.oc, &codes.p), ATTNRT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(attnrt_mpi_last_error()).find("k.dtype is int8/fp8 codes: a paged or quantized cache takes"), std::string::npos)
+      << attnrt_mpi_last_error();
+  // Scales shaped unlike the codes they scale, named with the caller's shapes.
+  HostTensor scales(ATTNRT_F32, {1, 2, 5, 1}, Layout::bhsd, 0);
+  codes.p.layout = ATTNRT_MPI_KEYS;
+  codes.p.attn.k_scale = codes.p.attn.v_scale = &scales.c();
+  EXPECT_EQ(attnrt_mpi_forward(MPI_COMM_WORLD, &codes.qc, &kc.c(), &kc.c(), &codes.oc, &codes.p), ATTNRT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(attnrt_mpi_last_error()).find("params.attn.k_scale.seq (5) must equal k.seq (8) or be 1"), std::string::npos)
+      << attnrt_mpi_last_error();
+}
+
 TEST(MpiErrors, BadSinkIsRefusedBeforeTheRing) {
   Inputs in(8, 8);
   const float sinks[2] = {0.0f, last_rank() ? std::numeric_limits<float>::quiet_NaN() : 1.0f};

@@ -29,7 +29,8 @@ typedef enum attnrt_mpi_layout {
    * rank r holds chunks r and 2P-1-r, one after the other (m and n even). */
   ATTNRT_MPI_CONTEXT_ZIGZAG = 1,
   /* Decode: every rank holds the same (few) query rows and keys
-   * [r*n, (r+1)*n); each attends to its keys, one gather merges. */
+   * [r*n, (r+1)*n), dense or in pages; each attends to its keys, one
+   * gather merges. */
   ATTNRT_MPI_KEYS = 2,
   /* Head parallel: each rank holds whole sequences of its own heads (head
    * counts may differ between ranks); no communication but the checks. */
@@ -54,10 +55,15 @@ typedef struct attnrt_mpi_params {
    * ATTNRT_MPI_HEADS the rank's own heads'), and lse: NULL or fp32
    * [B, Hq, m, 1] for this rank's rows. kv_lens: each sequence's keys in
    * all (at most P*n, the same on every rank; of the keys the layout gives
-   * a rank, those past it do not count). Only ATTNRT_MPI_HEADS, where each
-   * rank's call is the core's own, takes bias, varlen and paged inputs and
-   * quantized K/V (k_scale, v_scale; k and v int8 or fp8); the other
-   * layouts refuse them. */
+   * a rank, those past it do not count). ATTNRT_MPI_HEADS, where each
+   * rank's call is the core's own, takes every input the core takes.
+   * ATTNRT_MPI_KEYS takes a paged cache and quantized K/V too (a rank's own
+   * keys stay where they are): with block_table, k and v are the rank's
+   * page pools, its table's row b lists the pages of its keys of sequence
+   * b, and n = block_table_stride x page size (kv_lens required, global);
+   * with k and v int8 or fp8, k_scale and v_scale are shaped like k and v
+   * (or their pools), as the core takes them. The context layouts send
+   * dense K/V and refuse both; bias and varlen are head parallel only. */
   attnrt_params attn;
   attnrt_mpi_layout layout;
   attnrt_runtime* runtime;  /* NULL = the process-wide default runtime */
