@@ -20,7 +20,10 @@ constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int32_t>::max();  // a
 
 std::size_t elem_bytes(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : t == ATTNRT_F16 || t == ATTNRT_BF16 ? 2 : 1; }
 
-const char* dtype_name(std::int32_t t) { return t == ATTNRT_F32 ? "fp32" : t == ATTNRT_F16 ? "fp16" : "bf16"; }
+const char* dtype_name(std::int32_t t) {
+  constexpr const char* kNames[] = {"fp32", "fp16", "bf16", "int8", "fp8_e4m3", "fp8_e5m2"};
+  return t >= 0 && t < 6 ? kNames[t] : "?";
+}
 
 bool is_codes(attnrt_dtype t) { return t == ATTNRT_I8 || t == ATTNRT_F8_E4M3 || t == ATTNRT_F8_E5M2; }
 
@@ -72,7 +75,7 @@ void check_output(const char* name, const attnrt_tensor& t) {
 struct Verdict {
   std::int64_t shape[7];
   std::int64_t window_left, window_right;
-  std::int32_t layout, causal, align, dtype, has_lse, precision, strategy, failed;
+  std::int32_t layout, causal, align, dtype, k_dtype, v_dtype, has_lse, precision, strategy, failed;
   std::int32_t inputs;  // a bit per optional input given (kInputName)
   float scale, softcap;
   char error[400];
@@ -99,7 +102,7 @@ Shape check_heads(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
   check_view("q", q), check_view("o", o);
   for (auto [name, t] : {std::pair{"k", k}, {"v", v}})
     if (!t) fail(kBad, name, " must not be NULL");
-  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], k->shape[2], q->shape[3], v->shape[3], q->dtype};
+  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], k->shape[2], q->shape[3], v->shape[3], q->dtype, k->dtype, v->dtype};
 }
 
 // Per-head arrays the ring and the gather apply themselves (sinks) or hand to
@@ -136,21 +139,11 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
     fail(kBad, "params.layout (", layout, ") must be one of ATTNRT_MPI_*");
   if (p->layout == ATTNRT_MPI_HEADS) return check_heads(q, k, v, o);
   const attnrt_params& a = p->attn;
-  // The decode gather's calls take a paged or quantized cache as the core
-  // does (each rank's own keys); the ring sends dense K/V only.
-  const bool keys = p->layout == ATTNRT_MPI_KEYS, paged = keys && a.block_table;
+  // A paged or quantized cache as the core takes it: the decode gather's
+  // calls read it in place, the ring gathers it into its first block.
+  const bool paged = a.block_table != nullptr;
   check_view("q", q), check_view("o", o);
-  for (auto [name, t] : {std::pair{"k", k}, {"v", v}})
-    if (!t) fail(kBad, name, " must not be NULL");
-  const char* gather_only = keys ? nullptr
-                          : a.block_table ? "params.attn.block_table is given"
-                          : a.k_scale ? "params.attn.k_scale is given"
-                          : a.v_scale ? "params.attn.v_scale is given"
-                          : is_codes(k->dtype) ? "k.dtype is int8/fp8 codes"
-                          : is_codes(v->dtype) ? "v.dtype is int8/fp8 codes" : nullptr;
-  if (gather_only)
-    fail(kBad, gather_only, ": a paged or quantized cache takes ATTNRT_MPI_KEYS or ATTNRT_MPI_HEADS (the ring sends dense K/V)");
-  check_view("k", k, keys), check_view("v", v, keys);
+  check_view("k", k, true), check_view("v", v, true);
   for (auto [name, t] : {std::pair{"k", k}, {"v", v}, {"o", o}})
     if (t->dtype != q->dtype && !is_codes(t->dtype))
       fail(kBad, name, ".dtype (", t->dtype, ") must equal q.dtype (", q->dtype, ")");
@@ -161,8 +154,6 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
   for (int i = 0; i < 3; ++i) expect((std::string("o.") + kDim[i]).c_str(), o->shape[i], (std::string("q.") + kDim[i]).c_str(), q->shape[i]);
   expect("o.head_dim", o->shape[3], "v.head_dim", v->shape[3]);
   check_output("o", *o);
-  if (p->layout == ATTNRT_MPI_CONTEXT_ZIGZAG && (q->shape[2] % 2 || k->shape[2] % 2))
-    fail(kBad, "q.seq (", q->shape[2], ") and k.seq (", k->shape[2], ") must be even with ATTNRT_MPI_CONTEXT_ZIGZAG (two chunks per rank)");
 
   if (a.causal != 0 && a.causal != 1) fail(kBad, "params.attn.causal (", a.causal, ") must be 0 or 1");
   if (a.align != ATTNRT_ALIGN_BOTTOM_RIGHT && a.align != ATTNRT_ALIGN_TOP_LEFT)
@@ -183,6 +174,9 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
     if (__builtin_mul_overflow(a.block_table_stride, k->shape[2], &n) || n > kMaxSeq)
       fail(kBad, "params.attn.block_table_stride x k.seq (the page size) must be at most ", kMaxSeq, " keys");
   }
+  if (p->layout == ATTNRT_MPI_CONTEXT_ZIGZAG && (q->shape[2] % 2 || n % 2))
+    fail(kBad, "q.seq (", q->shape[2], ") and ", paged ? "block_table_stride x k.seq" : "k.seq", " (", n,
+         ") must be even with ATTNRT_MPI_CONTEXT_ZIGZAG (two chunks per rank)");
   check_head_terms(a, q->shape[1]);
   if (a.lse) {
     check_view("params.attn.lse", a.lse);
@@ -195,7 +189,7 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
     const auto [l_lo, l_hi] = range_of(*a.lse);
     if (o_lo < l_hi && l_lo < o_hi) fail(kBad, "params.attn.lse overlaps o in memory");
   }
-  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], n, q->shape[3], v->shape[3], q->dtype};
+  return {q->shape[0], q->shape[1], k->shape[1], q->shape[2], n, q->shape[3], v->shape[3], q->dtype, k->dtype, v->dtype};
 }
 
 void check_together(MPI_Comm comm, const std::string& error, const Shape& shape, const attnrt_mpi_params* p) {
@@ -205,7 +199,7 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
   Verdict mine{};
   const std::int64_t s[7] = {shape.batch, shape.q_heads, shape.kv_heads, shape.m, shape.n, shape.d, shape.dv};
   std::copy(s, s + 7, mine.shape);
-  mine.dtype = shape.dtype;
+  mine.dtype = shape.dtype, mine.k_dtype = shape.k_dtype, mine.v_dtype = shape.v_dtype;
   if (p) {
     mine.layout = p->layout, mine.causal = p->attn.causal, mine.align = p->attn.align;
     mine.has_lse = p->attn.lse != nullptr, mine.precision = p->attn.precision, mine.strategy = p->attn.strategy;
@@ -225,13 +219,16 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
   const bool heads = first.layout == ATTNRT_MPI_HEADS;
   for (int r = 1; r < size; ++r) {
     const Verdict& x = all[r];
-    const std::int32_t mine_p[7] = {x.layout, x.causal, x.align, x.has_lse, x.precision, x.strategy, x.dtype};
-    const std::int32_t first_p[7] = {first.layout,    first.causal,   first.align, first.has_lse,
-                                     first.precision, first.strategy, first.dtype};
-    constexpr const char* kParam[7] = {"params.layout", "params.attn.causal", "params.attn.align", "params.attn.lse (given or not)",
-                                       "params.attn.precision", "params.attn.strategy", "q.dtype"};
-    const auto value = [](int i, std::int32_t v) { return i == 6 ? std::string(dtype_name(v)) : std::to_string(v); };
-    for (int i = 0; i < 7; ++i)
+    // (K/V dtypes: the ring's blocks are read as the sender's; head parallel's are each rank's own.)
+    const std::int32_t mine_p[9] = {x.layout,   x.causal,   x.align, x.has_lse, x.precision, x.strategy,
+                                    x.dtype,    heads ? 0 : x.k_dtype, heads ? 0 : x.v_dtype};
+    const std::int32_t first_p[9] = {first.layout, first.causal,   first.align, first.has_lse, first.precision, first.strategy,
+                                     first.dtype,  heads ? 0 : first.k_dtype, heads ? 0 : first.v_dtype};
+    constexpr const char* kParam[9] = {"params.layout",         "params.attn.causal",   "params.attn.align",
+                                       "params.attn.lse (given or not)", "params.attn.precision", "params.attn.strategy",
+                                       "q.dtype",               "k.dtype",              "v.dtype"};
+    const auto value = [](int i, std::int32_t v) { return i >= 6 ? std::string(dtype_name(v)) : std::to_string(v); };
+    for (int i = 0; i < 9; ++i)
       if (mine_p[i] != first_p[i])
         fail(kBad, "rank ", r, ": ", kParam[i], " (", value(i, mine_p[i]), ") differs from rank 0's (",
              value(i, first_p[i]), "): every rank must pass the same parameters");
@@ -257,19 +254,17 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
   }
 }
 
-std::string check_pages(const attnrt_params& a, const attnrt_tensor& k, const attnrt_tensor& v, std::int64_t batch,
-                        std::int64_t first_key, std::int64_t n) {
+std::string check_pages(const attnrt_params& a, const attnrt_tensor& k, const attnrt_tensor& v,
+                        const std::vector<std::int64_t>& held) {
   const std::int64_t page = k.shape[2], pages = std::min(k.shape[0], v.shape[0]);
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const std::int64_t held = std::clamp<std::int64_t>(a.kv_lens[b] - first_key, 0, n);
-    for (std::int64_t s = 0; s < (held + page - 1) / page; ++s) {
-      const std::int64_t at = b * a.block_table_stride + s, x = a.block_table[at];
+  for (std::size_t b = 0; b < held.size(); ++b)
+    for (std::int64_t s = 0; s < (held[b] + page - 1) / page; ++s) {
+      const std::int64_t at = static_cast<std::int64_t>(b) * a.block_table_stride + s, x = a.block_table[at];
       if (x < 0 || x >= pages)
         return "params.attn.block_table[" + std::to_string(at) + "] (" + std::to_string(x) + ") must be a page of k and v (0 to " +
                std::to_string(pages - 1) + "): sequence " + std::to_string(b) + "'s slot " + std::to_string(s) +
-               " holds its keys from " + std::to_string(first_key + s * page) + " here";
+               " holds keys it has on this rank";
     }
-  }
   return "";
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "mpi/src/error.hpp"
 
@@ -15,7 +16,8 @@ namespace attnrt::mpi {
 // A rank's shard shapes and parameters, as the collective check compares them.
 struct Shape {
   std::int64_t batch, q_heads, kv_heads, m, n, d, dv;
-  std::int32_t dtype;  // of q, k, v and o alike
+  std::int32_t dtype;           // of q and o (and k, v but for a quantized cache)
+  std::int32_t k_dtype, v_dtype;
 };
 
 // Throws Failure on the first local rule broken (names the argument).
@@ -27,11 +29,11 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
 // failed or the shapes or parameters differ.
 void check_together(MPI_Comm comm, const std::string& error, const Shape& shape, const attnrt_mpi_params* p);
 
-// The block-table slots a rank's calls read, of a paged cache holding keys
-// [first_key, first_key + n) of each sequence (params.kv_lens, checked, say
-// how many): each must be a page of both pools. "" or the error.
-std::string check_pages(const attnrt_params& a, const attnrt_tensor& k, const attnrt_tensor& v, std::int64_t batch,
-                        std::int64_t first_key, std::int64_t n);
+// The block-table slots a rank reads of a paged cache, held[b] keys of
+// sequence b (those of its keys before kv_lens[b]): each must be a page of
+// both pools. "" or the error.
+std::string check_pages(const attnrt_params& a, const attnrt_tensor& k, const attnrt_tensor& v,
+                        const std::vector<std::int64_t>& held);
 
 // What agree_on_status throws: the same failure on every rank already.
 struct Agreed : Failure {

@@ -59,14 +59,45 @@ attnrt_tensor keys_of(attnrt_tensor t, bool pool, std::int64_t b0, std::int64_t 
   return t;
 }
 
-// Copies a view's rows into dense [B, H, S, D] memory at dst; returns the end.
-unsigned char* pack(const attnrt_tensor& t, unsigned char* dst) {
+// The keys a call step reads: K and V, dense or a paged cache's pools,
+// with their scales where quantized, as the core takes them.
+struct KvBlock {
+  attnrt_tensor k, v;
+  const attnrt_tensor* k_scale = nullptr;
+  const attnrt_tensor* v_scale = nullptr;
+  const std::int32_t* table = nullptr;  // a paged cache's block table
+  std::int64_t table_stride = 0;
+  std::int64_t page() const { return table ? k.shape[2] : 1; }
+};
+
+// Element [b, h, s] of a view (a dimension of 1 broadcast, as a scale's).
+std::int64_t element(const attnrt_tensor& t, std::int64_t b, std::int64_t h, std::int64_t s) {
+  return (t.shape[0] == 1 ? 0 : b) * t.stride[0] + (t.shape[1] == 1 ? 0 : h) * t.stride[1] + (t.shape[2] == 1 ? 0 : s) * t.stride[2];
+}
+
+// Copies the rank's n keys of each sequence of K or V (`side` of kv: 0 K,
+// 1 V) into dense [B, H, n, D] memory at dst, and their scales, if any,
+// into [B, H, n] fp32 at scales: the ring's block. A paged cache's key j of
+// sequence b is row j % page of the page its table names; keys at or past
+// held[b] (past the sequence's kv_lens: never read, their pages maybe not
+// given) are zeros.
+void pack_keys(const KvBlock& kv, int side, std::int64_t batch, std::int64_t n, const std::vector<std::int64_t>& held,
+                         unsigned char* dst, float* scales) {
+  const attnrt_tensor& t = side ? kv.v : kv.k;
+  const attnrt_tensor* scale = side ? kv.v_scale : kv.k_scale;
   const std::size_t esz = elem_size(t.dtype), row = static_cast<std::size_t>(t.shape[3]) * esz;
-  for (std::int64_t b = 0; b < t.shape[0]; ++b)
+  for (std::int64_t b = 0; b < batch; ++b)
     for (std::int64_t h = 0; h < t.shape[1]; ++h)
-      for (std::int64_t s = 0; s < t.shape[2]; ++s, dst += row)
-        std::memcpy(dst, static_cast<const unsigned char*>(t.data) + (b * t.stride[0] + h * t.stride[1] + s * t.stride[2]) * esz, row);
-  return dst;
+      for (std::int64_t j = 0; j < n; ++j, dst += row) {
+        if (j >= held[b]) {
+          std::memset(dst, 0, row);
+          if (scale) *scales++ = 0.0f;
+          continue;
+        }
+        const std::int64_t at = kv.table ? kv.table[b * kv.table_stride + j / kv.page()] : b, r = kv.table ? j % kv.page() : j;
+        std::memcpy(dst, static_cast<const unsigned char*>(t.data) + element(t, at, h, r) * static_cast<std::int64_t>(esz), row);
+        if (scale) *scales++ = static_cast<const float*>(scale->data)[element(*scale, at, h, r)];
+      }
 }
 
 // Per-thread buffers, grown to the largest call seen and reused after.
@@ -123,26 +154,25 @@ class Work {
     stats_.steps = 1;
   }
 
-  // The calls of one block of keys (kb, vb dense) for batches [b0, b1) (-1:
-  // all), each merged into the accumulator as soon as it is done. While
+  // The calls of one block of keys for batches [b0, b1) (-1: all), each
+  // merged into the accumulator as soon as it is done. While
   // transfers are in flight a call runs in up to kProgressPieces groups of KV
   // heads with MPI_Testall in between: MPI moves rendezvous messages only
   // inside MPI calls.
-  void compute(const std::vector<Call>& calls, const attnrt_tensor& kb, const attnrt_tensor& vb,
-               std::vector<MPI_Request>& reqs, std::int64_t b0 = 0, std::int64_t b1 = -1) {
+  void compute(const std::vector<Call>& calls, const KvBlock& kv, std::vector<MPI_Request>& reqs, std::int64_t b0 = 0,
+               std::int64_t b1 = -1) {
     const double t0 = MPI_Wtime();
     const std::int64_t b = q_.shape[0], hq = q_.shape[1], m = q_.shape[2], dv = v_.shape[3];
-    const std::int64_t hkv = kb.shape[1], group = hq / hkv;
+    const std::int64_t hkv = kv.k.shape[1], group = hq / hkv;
     const std::int64_t pieces = reqs.empty() ? 1 : std::min<std::int64_t>(hkv, kProgressPieces);
     if (b1 < 0) b1 = b;
     const attnrt_tensor q = batch_range(q_, b0, b1);
     const attnrt_tensor po = batch_range(dense(scratch.part_o.data(), q_.dtype, b, hq, m, dv), b0, b1);
     const attnrt_tensor pl = batch_range(dense(scratch.part_lse.data(), ATTNRT_F32, b, hq, m, 1), b0, b1);
     const float* slopes = p_.attn.alibi_slopes;
-    // A paged cache (ATTNRT_MPI_KEYS, a sequence a call): the pools whole, the
-    // call's keys from its block-table slot on (page_aligned: a page's first).
-    const std::int32_t* table = p_.attn.block_table;
-    const std::int64_t page = table ? kb.shape[2] : 1;
+    // A paged cache (a sequence a call): the pools whole, the call's keys
+    // from its block-table slot on (page_aligned: a page's first).
+    const std::int32_t* table = kv.table;
     for (const Call& c : calls) {
       // The call's band; its ALiBi bias is the global one less
       // slope x offset, given back to its LSE in the merge. Sinks join once,
@@ -153,10 +183,12 @@ class Work {
       params.window_left = c.window_left;
       params.window_right = c.window_right;
       params.sinks = nullptr;
-      params.kv_lens = nullptr;  // (ATTNRT_MPI_KEYS: the call's keys are the batch's own)
+      params.kv_lens = nullptr;  // (the call's keys are the sequence's own)
+      params.block_table = nullptr, params.block_table_stride = 0, params.k_scale = params.v_scale = nullptr;
       const std::int64_t call_keys = c.k_len;
       if (table) {
-        params.block_table = table + b0 * p_.attn.block_table_stride + c.k0 / page;
+        params.block_table = table + b0 * kv.table_stride + c.k0 / kv.page();
+        params.block_table_stride = kv.table_stride;
         params.kv_lens = &call_keys;
       }
       if (slopes)
@@ -166,11 +198,11 @@ class Work {
         const auto cut = [&](const attnrt_tensor& t) { return keys_of(t, table, b0, b1, c.k0, c.k_len, h0, h1); };
         const attnrt_tensor lse = head_range(rows(pl, c.q0, c.q_len), h0 * group, h1 * group);
         attnrt_tensor k_scale, v_scale;
-        if (p_.attn.k_scale) params.k_scale = &(k_scale = cut(*p_.attn.k_scale));
-        if (p_.attn.v_scale) params.v_scale = &(v_scale = cut(*p_.attn.v_scale));
+        if (kv.k_scale) params.k_scale = &(k_scale = cut(*kv.k_scale));
+        if (kv.v_scale) params.v_scale = &(v_scale = cut(*kv.v_scale));
         params.lse = &lse;
         params.alibi_slopes = slopes ? slopes + h0 * group : nullptr;
-        call(head_range(rows(q, c.q0, c.q_len), h0 * group, h1 * group), cut(kb), cut(vb),
+        call(head_range(rows(q, c.q0, c.q_len), h0 * group, h1 * group), cut(kv.k), cut(kv.v),
              head_range(rows(po, c.q0, c.q_len), h0 * group, h1 * group), params);
         if (!reqs.empty()) {
           int flag = 0;
@@ -189,19 +221,18 @@ class Work {
   // kv_lens one per sequence, its keys cut at its length (a sequence ending
   // before the block costs nothing) and its band placed by that length.
   void attend(const std::vector<Chunk>& rows, const std::vector<Chunk>& keys, std::int64_t big_m, std::int64_t big_n,
-              const attnrt_tensor& kb, const attnrt_tensor& vb, std::vector<MPI_Request>& reqs) {
+              const KvBlock& kv, std::vector<MPI_Request>& reqs) {
     const Visible band = visible_of(p_.attn);
     const bool fuse = p_.attn.alibi_slopes == nullptr;  // a call's ALiBi offset is one number
     const std::int64_t* lens = p_.attn.kv_lens;  // (always given with a paged cache)
-    if (!lens) return compute(plan_step(band, shift(big_m, big_n), rows, keys, fuse), kb, vb, reqs);
-    const std::int64_t page = p_.attn.block_table ? kb.shape[2] : 1;
+    if (!lens) return compute(plan_step(band, shift(big_m, big_n), rows, keys, fuse), kv, reqs);
     std::vector<Chunk> held;
     for (std::int64_t b = 0; b < q_.shape[0]; ++b) {
       held.clear();
       for (Chunk c : keys)
         if ((c.len = std::clamp<std::int64_t>(lens[b] - c.global, 0, c.len)) > 0) held.push_back(c);
       if (!held.empty())
-        compute(page_aligned(plan_step(band, shift(big_m, lens[b]), rows, held, fuse), page), kb, vb, reqs, b, b + 1);
+        compute(page_aligned(plan_step(band, shift(big_m, lens[b]), rows, held, fuse), kv.page()), kv, reqs, b, b + 1);
     }
   }
 
@@ -250,31 +281,60 @@ class Work {
     stats_.bytes_sent += bytes;
   }
 
+  // The rank's own K/V as the caller gave them, and how many keys of each
+  // sequence it holds (n; a paged cache's block_table_stride pages).
+  KvBlock own() const {
+    return {k_, v_, p_.attn.k_scale, p_.attn.v_scale, p_.attn.block_table, p_.attn.block_table_stride};
+  }
+  std::int64_t keys_held() const { return k_.shape[2] * (p_.attn.block_table ? p_.attn.block_table_stride : 1); }
+
+  // Of its n keys (chunks, in the rank's order), how many of each sequence
+  // count (kv_lens, checked first): a prefix, chunks being in global order.
+  // A paged cache's slots holding them are checked here, on every rank at
+  // once.
+  std::vector<std::int64_t> held(const std::vector<Chunk>& chunks, std::int64_t n) {
+    std::vector<std::int64_t> count(static_cast<std::size_t>(q_.shape[0]), n);
+    if (!p_.attn.kv_lens) return count;
+    check_kv_lens(p_.attn.kv_lens, size_ * n);
+    for (std::int64_t b = 0; b < q_.shape[0]; ++b) {
+      count[b] = 0;
+      for (const Chunk& c : chunks) count[b] += std::clamp<std::int64_t>(p_.attn.kv_lens[b] - c.global, 0, c.len);
+    }
+    if (p_.attn.block_table) agree_on_status(comm_, check_pages(p_.attn, k_, v_, count), ATTNRT_INVALID_ARGUMENT);
+    return count;
+  }
+
   // Context parallel: K/V blocks go around the ring; at step t this rank
   // holds rank (r - t)'s block, so partials merge in an order fixed by rank.
+  // A block is dense (a paged cache's pages gathered once, as the ring's
+  // first copy), its scales first where K or V is quantized.
   void ring() {
-    const std::int64_t b = k_.shape[0], hkv = k_.shape[1], m = q_.shape[2], n = k_.shape[2];
-    const std::int64_t d = k_.shape[3], dv = v_.shape[3];
-    const std::size_t esz = elem_size(k_.dtype);
-    const std::int64_t k_bytes = b * hkv * n * d * static_cast<std::int64_t>(esz);
-    const std::int64_t bytes = k_bytes + b * hkv * n * dv * static_cast<std::int64_t>(esz);
+    const std::int64_t b = q_.shape[0], hkv = k_.shape[1], m = q_.shape[2], n = keys_held();
+    const std::int64_t d = k_.shape[3], dv = v_.shape[3], rows_held = b * hkv * n;
+    const std::int64_t ks_bytes = p_.attn.k_scale ? rows_held * 4 : 0, vs_bytes = p_.attn.v_scale ? rows_held * 4 : 0;
+    const std::int64_t k_at = ks_bytes + vs_bytes, v_at = k_at + rows_held * d * static_cast<std::int64_t>(elem_size(k_.dtype));
+    const std::int64_t bytes = v_at + rows_held * dv * static_cast<std::int64_t>(elem_size(v_.dtype));
+    const std::vector<std::int64_t> count = held(chunks_of(p_.layout, rank_, size_, n), n);
     const double t0 = MPI_Wtime();
     grow_together([&] {
       for (auto& buf : scratch.ring) buf.resize(static_cast<std::size_t>(bytes));
       prepare_partials();
     });
-    pack(v_, pack(k_, scratch.ring[0].data()));
+    unsigned char* first = scratch.ring[0].data();
+    pack_keys(own(), 0, b, n, count, first + k_at, reinterpret_cast<float*>(first));
+    pack_keys(own(), 1, b, n, count, first + v_at, reinterpret_cast<float*>(first + ks_bytes));
     stats_.compute_seconds += MPI_Wtime() - t0;
 
-    if (p_.attn.kv_lens) check_kv_lens(p_.attn.kv_lens, size_ * n);
     const auto q_chunks = chunks_of(p_.layout, rank_, size_, m);
     std::vector<MPI_Request> reqs;
     for (int t = 0; t < size_; ++t) {
       unsigned char* cur = scratch.ring[t % 2].data();
       if (t + 1 < size_) post(cur, scratch.ring[(t + 1) % 2].data(), bytes, reqs);
       const int src = (rank_ + size_ - t) % size_;
-      const attnrt_tensor kb = dense(cur, k_.dtype, b, hkv, n, d), vb = dense(cur + k_bytes, v_.dtype, b, hkv, n, dv);
-      attend(q_chunks, chunks_of(p_.layout, src, size_, n), size_ * m, size_ * n, kb, vb, reqs);
+      const attnrt_tensor ks = dense(cur, ATTNRT_F32, b, hkv, n, 1), vs = dense(cur + ks_bytes, ATTNRT_F32, b, hkv, n, 1);
+      const KvBlock block{dense(cur + k_at, k_.dtype, b, hkv, n, d), dense(cur + v_at, v_.dtype, b, hkv, n, dv),
+                          ks_bytes ? &ks : nullptr, vs_bytes ? &vs : nullptr};
+      attend(q_chunks, chunks_of(p_.layout, src, size_, n), size_ * m, size_ * n, block, reqs);
       wait(reqs);
     }
     stats_.steps = size_;
@@ -287,8 +347,7 @@ class Work {
   // Decode: every rank attends to its keys, then all partials are gathered
   // and merged in rank order, so every rank holds the same bits.
   void keys() {
-    // A paged cache holds block_table_stride pages of each sequence here.
-    const std::int64_t m = q_.shape[2], n = k_.shape[2] * (p_.attn.block_table ? p_.attn.block_table_stride : 1);
+    const std::int64_t m = q_.shape[2], n = keys_held();
     const std::int64_t floats = b_hq_m() * v_.shape[3], rows = b_hq_m();  // each rank's O, and its LSE (double)
     if (floats > INT_MAX) fail(ATTNRT_INVALID_ARGUMENT, "q (", floats, " output values) is too large for ATTNRT_MPI_KEYS: at most ", INT_MAX);
     grow_together([&] {
@@ -296,10 +355,10 @@ class Work {
       scratch.gathered.resize(static_cast<std::size_t>(floats * size_));
       scratch.gathered_lse.resize(static_cast<std::size_t>(rows * size_));
     });
-    if (p_.attn.kv_lens) check_kv_lens(p_.attn.kv_lens, size_ * n);
-    if (p_.attn.block_table) agree_on_status(comm_, check_pages(p_.attn, k_, v_, q_.shape[0], rank_ * n, n), ATTNRT_INVALID_ARGUMENT);
+    const std::vector<Chunk> mine = chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n);
+    held(mine, n);
     std::vector<MPI_Request> none;
-    attend({{0, 0, m}}, chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n), m, size_ * n, k_, v_, none);
+    attend({{0, 0, m}}, mine, m, size_ * n, own(), none);
 
     const double t0 = MPI_Wtime();
     MPI_Allgather(scratch.acc.o(), static_cast<int>(floats), MPI_FLOAT, scratch.gathered.data(), static_cast<int>(floats),

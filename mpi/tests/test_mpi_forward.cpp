@@ -54,10 +54,11 @@ HostTensor shard(const HostTensor& g, std::int64_t rows, Row row, Layout layout 
   return t;
 }
 
-// How each rank keeps its keys under ATTNRT_MPI_KEYS: dense, or in pages
+// How each rank keeps its keys (but head parallel's): dense, or in pages
 // of `page` keys in a pool of its own, shuffled ([pages, Hkv, page, D], or
 // [pages, page, Hkv, D] token-major), at q's dtype or as int8/fp8 codes
-// with an fp32 scale per (token, head).
+// with an fp32 scale per (token, head) (with fp32 Q: the reference's K/V
+// are code x scale rounded to q's dtype, the core's may keep fp32).
 struct Cache {
   int page = 0;                     // 0: dense [B, Hkv, n, D]
   attnrt_dtype codes = ATTNRT_F32;  // ATTNRT_F32: not quantized
@@ -70,7 +71,7 @@ struct Cache {
 struct Case {
   Spec spec;  // M, N: per rank for the context layouts, scaled below
   attnrt_mpi_layout layout;
-  Cache cache{};  // ATTNRT_MPI_KEYS only
+  Cache cache{};  // not with ATTNRT_MPI_HEADS
 };
 
 struct Result {
@@ -230,9 +231,9 @@ class Distributed {
     }
   }
 
-  // This rank's keys [r n, (r + 1) n) as the case keeps them: dense codes and
-  // scales, or pages of both pools (and of the scales), shuffled among two
-  // pages no sequence names (NaN, or code 0xff).
+  // This rank's n keys as the case keeps them: dense codes and scales, or
+  // pages of both pools (and of the scales), shuffled among two pages no
+  // sequence names (NaN, or code 0xff).
   void keep_cache() {
     const Spec& g = c_.spec;
     const Cache& cc = c_.cache;
@@ -255,7 +256,7 @@ class Distributed {
         for (std::int64_t h = 0; h < sh[1]; ++h)
           for (std::int64_t j = 0; j < n_; ++j) {
             const auto [pg, row] = place(b, j);
-            const std::int64_t gj = r_ * n_ + j;
+            const std::int64_t gj = global_row(c_.layout == ATTNRT_MPI_KEYS ? ATTNRT_MPI_CONTEXT : c_.layout, r_, p_, n_, j);
             for (std::int64_t d = 0; d < sh[3]; ++d)
               if (cc.quantized())
                 (*cache)->set_code(pg, h, row, d, static_cast<std::uint8_t>((*codes)->bits(b, h, gj, d)));
@@ -405,8 +406,15 @@ INSTANTIATE_TEST_SUITE_P(
         Case{with(spec(ATTNRT_F32, 8, 2, 3, 64, 64, true), [](Spec& s) { s.window_left = 21, s.kv_lens = {50, 64}, alibi_sinks(s); }),
              ATTNRT_MPI_KEYS, {16, ATTNRT_I8}},
         Case{spec(ATTNRT_F32, 4, 4, 1, 12, 32, false), ATTNRT_MPI_KEYS, {1, ATTNRT_F8_E4M3, true}},
-        Case{with(spec(ATTNRT_F16, 4, 1, 2, 20, 32, true), [](Spec& s) { s.window_left = 7; }), ATTNRT_MPI_KEYS,
+        Case{with(spec(ATTNRT_F32, 4, 1, 2, 20, 32, true), [](Spec& s) { s.window_left = 7; }), ATTNRT_MPI_KEYS,
              {5, ATTNRT_F8_E5M2}},
+        // The ring over such caches: each rank's pages (and codes, with their
+        // scales) gathered once into its first block.
+        Case{spec(ATTNRT_F32, 4, 2, 37, 48, 40, true), ATTNRT_MPI_CONTEXT, {16, ATTNRT_I8}},
+        Case{with(spec(ATTNRT_BF16, 4, 2, 16, 16, 64, true), [](Spec& s) { s.kv_lens = {0, 9}, alibi_sinks(s); }),
+             ATTNRT_MPI_CONTEXT_ZIGZAG, {4, ATTNRT_F32, true}},
+        Case{with(spec(ATTNRT_F32, 4, 2, 34, 34, 48, true), [](Spec& s) { s.window_left = 25; }), ATTNRT_MPI_CONTEXT_ZIGZAG,
+             {0, ATTNRT_F8_E4M3}},
         // Head parallel, the rank's call the core's own: every input it takes.
         Case{spec(ATTNRT_F32, 8, 4, 40, 40, 64, true), ATTNRT_MPI_HEADS},
         Case{spec(ATTNRT_F16, 4, 4, 17, 30, 32, false), ATTNRT_MPI_HEADS},
@@ -456,11 +464,12 @@ TEST(MpiForward, RandomBandsMatch) {
     if (pick(0, 2)) s.window_right = pick(0, 2 * keys);
     s.alibi = pick(0, 1) == 1, s.sinks = pick(0, 1) == 1;
     if (pick(0, 1)) s.kv_lens = {pick(0, keys)};
-    Cache cache;  // decode over a key-sharded cache: dense or paged, quantized or not
-    if (layout == ATTNRT_MPI_KEYS) {
+    Cache cache;  // a rank's keys dense or paged, quantized or not
+    if (layout != ATTNRT_MPI_HEADS) {
       const std::int64_t pages[] = {0, 1, 2, keys / 2, keys};
       constexpr attnrt_dtype kCodes[] = {ATTNRT_F32, ATTNRT_F32, ATTNRT_I8, ATTNRT_F8_E4M3};
       cache = {static_cast<int>(pages[pick(0, 4)]), kCodes[pick(0, 3)], pick(0, 1) == 1};
+      if (s.dtype != ATTNRT_F32) cache.codes = ATTNRT_F32;  // (the reference's K/V: code x scale at q's dtype)
     }
     SCOPED_TRACE(::testing::PrintToString(Case{s, layout, cache}));
     Distributed dist(Case{s, layout, cache});
@@ -592,10 +601,6 @@ TEST(MpiErrors, ShapesPastTheCoresLimitsAreRefused) {
 }
 
 TEST(MpiErrors, UnshardedParametersAreRefused) {
-  Inputs paged(8, 8);
-  const std::int32_t table[1] = {0};
-  paged.p.attn.block_table = table;
-  expect_same_error_everywhere(paged.run(), "params.attn.block_table is given: a paged or quantized cache takes ATTNRT_MPI_KEYS");
   Inputs packed(8, 8);
   const std::int32_t cu[2] = {0, 8};
   packed.p.layout = ATTNRT_MPI_KEYS;
@@ -618,47 +623,49 @@ TEST(MpiErrors, KeyLengthsMustAgreeAndFit) {
 }
 
 // Sinks are applied by attnrt_mpi itself on the ring: checked before it.
-// A paged cache under ATTNRT_MPI_KEYS: Inputs' K/V as a pool of one
-// sequence's pages of 4 keys (8 a rank), its table checked where the rank
-// reads it, naming the slot and the keys it holds; the ring refuses pages
-// and codes alike.
+// A paged cache: Inputs' K/V as a pool of one sequence's pages of 4 keys
+// (8 a rank), its table checked where a rank reads it, in either kind of
+// layout, naming the slot; ranks that disagree on the keys they hold or on
+// K's dtype fail together; scales are checked against the caller's shapes.
 TEST(MpiErrors, PagedCacheIsCheckedWhereARankReadsIt) {
-  Inputs in(1, 8);
-  attnrt_tensor pool = in.k.c();  // [1, 2, 8, 32] seen as 2 pages of 4 keys: [pages, Hkv, 4, D] by strides
-  pool.shape[0] = 2, pool.shape[2] = 4, pool.stride[0] = 4 * 32;
-  pool.stride[1] = in.k.c().stride[1];
-  in.p.layout = ATTNRT_MPI_KEYS;
-  std::int32_t table[2] = {1, 0};
-  const std::int64_t lens[1] = {8 * size_of() - 2};  // the last rank's second page holds 2 keys
-  in.p.attn.block_table = table, in.p.attn.block_table_stride = 2, in.p.attn.kv_lens = lens;
-  const auto run = [&] { return attnrt_mpi_forward(MPI_COMM_WORLD, &in.qc, &pool, &pool, &in.oc, &in.p); };
-  ASSERT_EQ(run(), ATTNRT_OK) << attnrt_mpi_last_error();
-  if (last_rank()) table[1] = 2;
-  expect_same_error_everywhere(run(), last_rank_says() + "params.attn.block_table[1] (2) must be a page of k and v (0 to 1): sequence 0's slot 1 holds its keys from " +
-                                          std::to_string(8 * size_of() - 4));
-  table[1] = 0;
-  if (size_of() > 1) {
-    if (last_rank()) in.p.attn.block_table_stride = 1;
-    expect_same_error_everywhere(run(), last_rank_says() + "block_table_stride x k.seq (the keys a rank holds) (4) differs from rank 0's (8)");
-    in.p.attn.block_table_stride = 2;
+  for (attnrt_mpi_layout layout : {ATTNRT_MPI_KEYS, ATTNRT_MPI_CONTEXT}) {
+    SCOPED_TRACE(layout_name(layout));
+    Inputs in(1, 8);
+    attnrt_tensor pool = in.k.c();  // [1, 2, 8, 32] seen as 2 pages of 4 keys: [pages, Hkv, 4, D] by strides
+    pool.shape[0] = 2, pool.shape[2] = 4, pool.stride[0] = 4 * 32;
+    in.p.layout = layout;
+    std::int32_t table[2] = {1, 0};
+    const std::int64_t lens[1] = {8 * size_of() - 2};  // the last rank's second page holds 2 keys
+    in.p.attn.block_table = table, in.p.attn.block_table_stride = 2, in.p.attn.kv_lens = lens;
+    const auto run = [&] { return attnrt_mpi_forward(MPI_COMM_WORLD, &in.qc, &pool, &pool, &in.oc, &in.p); };
+    ASSERT_EQ(run(), ATTNRT_OK) << attnrt_mpi_last_error();
+    if (last_rank()) table[1] = 2;
+    if (layout == ATTNRT_MPI_KEYS || size_of() > 1)  // (one rank of a ring layout is the core's own call: its message)
+      expect_same_error_everywhere(
+          run(), last_rank_says() + "params.attn.block_table[1] (2) must be a page of k and v (0 to 1): sequence 0's slot 1 holds keys it has");
+    table[1] = 0;
+    if (size_of() > 1) {
+      if (last_rank()) in.p.attn.block_table_stride = 1;
+      expect_same_error_everywhere(run(), last_rank_says() + "block_table_stride x k.seq (the keys a rank holds) (4) differs from rank 0's (8)");
+      in.p.attn.block_table_stride = 2;
+    }
+    in.p.attn.kv_lens = nullptr;
+    expect_same_error_everywhere(run(), "params.attn.kv_lens must be given with a block_table");
   }
-  in.p.attn.kv_lens = nullptr;
-  expect_same_error_everywhere(run(), "params.attn.kv_lens must be given with a block_table");
-  in.p.attn.kv_lens = lens;
-  in.p.layout = ATTNRT_MPI_CONTEXT;
-  expect_same_error_everywhere(run(), "params.attn.block_table is given: a paged or quantized cache takes ATTNRT_MPI_KEYS or ATTNRT_MPI_HEADS");
   Inputs codes(8, 8);
-  HostTensor kc(ATTNRT_I8, {1, 2, 8, 32}, Layout::bhsd, 0);
-  EXPECT_EQ(attnrt_mpi_forward(MPI_COMM_WORLD, &codes.qc, &kc.c(), &kc.c(), &codes.oc, &codes.p), ATTNRT_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(attnrt_mpi_last_error()).find("k.dtype is int8/fp8 codes: a paged or quantized cache takes"), std::string::npos)
-      << attnrt_mpi_last_error();
-  // Scales shaped unlike the codes they scale, named with the caller's shapes.
-  HostTensor scales(ATTNRT_F32, {1, 2, 5, 1}, Layout::bhsd, 0);
   codes.p.layout = ATTNRT_MPI_KEYS;
+  HostTensor kc(ATTNRT_I8, {1, 2, 8, 32}, Layout::bhsd, 0), scales(ATTNRT_F32, {1, 2, 5, 1}, Layout::bhsd, 0);
   codes.p.attn.k_scale = codes.p.attn.v_scale = &scales.c();
-  EXPECT_EQ(attnrt_mpi_forward(MPI_COMM_WORLD, &codes.qc, &kc.c(), &kc.c(), &codes.oc, &codes.p), ATTNRT_INVALID_ARGUMENT);
+  const attnrt_tensor* k = last_rank() && size_of() > 1 ? &codes.k.c() : &kc.c();
+  EXPECT_EQ(attnrt_mpi_forward(MPI_COMM_WORLD, &codes.qc, k, k, &codes.oc, &codes.p), ATTNRT_INVALID_ARGUMENT);
   EXPECT_NE(std::string(attnrt_mpi_last_error()).find("params.attn.k_scale.seq (5) must equal k.seq (8) or be 1"), std::string::npos)
       << attnrt_mpi_last_error();
+  HostTensor good(ATTNRT_F32, {1, 2, 8, 1}, Layout::bhsd, 0);
+  codes.p.attn.k_scale = codes.p.attn.v_scale = &good.c();
+  codes.p.layout = ATTNRT_MPI_CONTEXT;
+  if (size_of() > 1)
+    expect_same_error_everywhere(attnrt_mpi_forward(MPI_COMM_WORLD, &codes.qc, k, k, &codes.oc, &codes.p),
+                                 last_rank_says() + "k.dtype (fp32) differs from rank 0's (int8)");
 }
 
 TEST(MpiErrors, BadSinkIsRefusedBeforeTheRing) {

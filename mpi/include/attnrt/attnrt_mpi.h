@@ -56,14 +56,15 @@ typedef struct attnrt_mpi_params {
    * [B, Hq, m, 1] for this rank's rows. kv_lens: each sequence's keys in
    * all (at most P*n, the same on every rank; of the keys the layout gives
    * a rank, those past it do not count). ATTNRT_MPI_HEADS, where each
-   * rank's call is the core's own, takes every input the core takes.
-   * ATTNRT_MPI_KEYS takes a paged cache and quantized K/V too (a rank's own
-   * keys stay where they are): with block_table, k and v are the rank's
-   * page pools, its table's row b lists the pages of its keys of sequence
-   * b, and n = block_table_stride x page size (kv_lens required, global);
-   * with k and v int8 or fp8, k_scale and v_scale are shaped like k and v
-   * (or their pools), as the core takes them. The context layouts send
-   * dense K/V and refuse both; bias and varlen are head parallel only. */
+   * rank's call is the core's own, takes every input the core takes. The
+   * other layouts take a paged cache and quantized K/V too: with
+   * block_table, k and v are the rank's page pools, its table's row b
+   * lists the pages of its keys of sequence b, and n = block_table_stride
+   * x page size (kv_lens required, global); with k and v int8 or fp8,
+   * k_scale and v_scale are shaped like k and v (or their pools), as the
+   * core takes them, and every rank's K (V) has the same dtype. KEYS reads
+   * them in place; the ring gathers a rank's pages (codes, scales) into
+   * its first block. bias and varlen are head parallel only. */
   attnrt_params attn;
   attnrt_mpi_layout layout;
   attnrt_runtime* runtime;  /* NULL = the process-wide default runtime */
