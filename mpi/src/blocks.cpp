@@ -18,6 +18,12 @@ std::vector<Chunk> chunks_of(attnrt_mpi_layout layout, int r, int p, std::int64_
   return {{0, 0, len}};
 }
 
+std::int64_t global_of(const std::vector<Chunk>& chunks, std::int64_t local) {
+  for (const Chunk& c : chunks)
+    if (local >= c.local && local < c.local + c.len) return c.global + (local - c.local);
+  return -1;
+}
+
 Visible visible_of(const attnrt_params& p) {
   Visible v;
   if (p.window_left >= 0) v.lo = -p.window_left;

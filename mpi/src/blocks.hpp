@@ -22,6 +22,9 @@ struct Chunk {
 // The chunks rank r of p holds of a sequence of which it has `len` rows.
 std::vector<Chunk> chunks_of(attnrt_mpi_layout layout, int r, int p, std::int64_t len);
 
+// The global position of local row `local` of the chunks (in one of them).
+std::int64_t global_of(const std::vector<Chunk>& chunks, std::int64_t local);
+
 // The keys a query sees in the global problem: query x sees key y iff
 // lo <= y - (x + shift) <= hi, shift = N - M bottom-right, 0 top-left (the
 // core's diagonal); kUnbounded where a side has no bound.

@@ -131,8 +131,26 @@ void check_scales(const char* name, const attnrt_tensor* s, const char* of, cons
   expect((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
 }
 
+// A bias over a rank's rows (q.seq) and the keys its calls see: all keys
+// (ranks x n) on the ring, the rank's own (n) in the key layout, where the
+// core reads pages in place and takes no bias with them.
+void check_bias(const attnrt_tensor& bias, const attnrt_tensor& q, std::int64_t keys, bool pages_in_place) {
+  if (pages_in_place)
+    fail(kBad, "params.attn.bias is not supported with params.attn.block_table under ATTNRT_MPI_KEYS (the core reads the "
+               "pages in place, without bias; the ring layouts take both)");
+  check_view("params.attn.bias", &bias);
+  if (bias.dtype != ATTNRT_F32) fail(kBad, "params.attn.bias.dtype must be ATTNRT_F32");
+  for (int i = 0; i < 2; ++i)
+    if (bias.shape[i] != 1 && bias.shape[i] != q.shape[i])
+      fail(kBad, "params.attn.bias.", kDim[i], " (", bias.shape[i], ") must be 1 or q.", kDim[i], " (", q.shape[i], ")");
+  expect("params.attn.bias.seq", bias.shape[2], "q.seq", q.shape[2]);
+  if (bias.shape[3] != keys)
+    fail(kBad, "params.attn.bias.head_dim (its key dimension, ", bias.shape[3], ") must equal the keys the rank's rows see (",
+         keys, ": all ranks' keys on the ring, its own with ATTNRT_MPI_KEYS)");
+}
+
 Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
-                  const attnrt_tensor* o, const attnrt_mpi_params* p) {
+                  const attnrt_tensor* o, const attnrt_mpi_params* p, int ranks) {
   if (!p) fail(kBad, "params must not be NULL (attnrt_mpi_params_init gives the defaults)");
   const int layout = static_cast<int>(p->layout);
   if (layout < ATTNRT_MPI_CONTEXT || layout > ATTNRT_MPI_HEADS)
@@ -161,8 +179,7 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
   if (a.kv_lens)
     for (std::int64_t b = 0; b < q->shape[0]; ++b)
       if (a.kv_lens[b] < 0) fail(kBad, "params.attn.kv_lens[", b, "] (", a.kv_lens[b], ") must not be negative");
-  const char* heads_only = a.bias ? "bias" : a.cu_seqlens_q ? "cu_seqlens_q" : a.cu_seqlens_k ? "cu_seqlens_k"
-                         : a.num_seqs ? "num_seqs" : nullptr;
+  const char* heads_only = a.cu_seqlens_q ? "cu_seqlens_q" : a.cu_seqlens_k ? "cu_seqlens_k" : a.num_seqs ? "num_seqs" : nullptr;
   if (heads_only) fail(kBad, "params.attn.", heads_only, " must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
   check_scales("params.attn.k_scale", a.k_scale, "k", *k);
   check_scales("params.attn.v_scale", a.v_scale, "v", *v);
@@ -178,6 +195,7 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
     fail(kBad, "q.seq (", q->shape[2], ") and ", paged ? "block_table_stride x k.seq" : "k.seq", " (", n,
          ") must be even with ATTNRT_MPI_CONTEXT_ZIGZAG (two chunks per rank)");
   check_head_terms(a, q->shape[1]);
+  if (a.bias) check_bias(*a.bias, *q, p->layout == ATTNRT_MPI_KEYS ? n : ranks * n, paged && p->layout == ATTNRT_MPI_KEYS);
   if (a.lse) {
     check_view("params.attn.lse", a.lse);
     if (a.lse->dtype != ATTNRT_F32) fail(kBad, "params.attn.lse.dtype must be ATTNRT_F32");

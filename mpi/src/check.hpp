@@ -22,7 +22,7 @@ struct Shape {
 
 // Throws Failure on the first local rule broken (names the argument).
 Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_tensor* v,
-                  const attnrt_tensor* o, const attnrt_mpi_params* p);
+                  const attnrt_tensor* o, const attnrt_mpi_params* p, int ranks);
 
 // Collective over comm: every rank's local verdict (error is "" when its
 // check passed) and shape; throws the same Failure on every rank if any rank

@@ -59,6 +59,18 @@ attnrt_tensor keys_of(attnrt_tensor t, bool pool, std::int64_t b0, std::int64_t 
   return t;
 }
 
+// A bias's rows [q0, q0 + q_len) against its columns [col, col + k_len),
+// of batches [b0, b1) and query heads [h0, h1) (a dimension of 1 broadcast).
+attnrt_tensor bias_of(attnrt_tensor t, std::int64_t b0, std::int64_t b1, std::int64_t h0, std::int64_t h1, std::int64_t q0,
+                      std::int64_t q_len, std::int64_t col, std::int64_t k_len) {
+  if (t.shape[0] != 1) t = batch_range(t, b0, b1);
+  if (t.shape[1] != 1) t = head_range(t, h0, h1);
+  t = rows(t, q0, q_len);
+  t.data = static_cast<float*>(t.data) + col;
+  t.shape[3] = k_len;
+  return t;
+}
+
 // The keys a call step reads: K and V, dense or a paged cache's pools,
 // with their scales where quantized, as the core takes them.
 struct KvBlock {
@@ -120,8 +132,9 @@ class Work {
 
   void run() {
     // One rank of a context layout holds the whole sequence in order (zig-zag's
-    // chunks 0 and 1 too): the plain call, with no ring and no merge.
-    const bool alone = size_ == 1 && p_.layout != ATTNRT_MPI_KEYS;
+    // chunks 0 and 1 too): the plain call, with no ring and no merge, where
+    // the core takes its inputs as they are (not a bias with pages).
+    const bool alone = size_ == 1 && p_.layout != ATTNRT_MPI_KEYS && !(p_.attn.bias && p_.attn.block_table);
     switch (alone ? ATTNRT_MPI_HEADS : p_.layout) {
       case ATTNRT_MPI_HEADS: heads(); break;
       case ATTNRT_MPI_KEYS: keys(); break;
@@ -159,8 +172,8 @@ class Work {
   // transfers are in flight a call runs in up to kProgressPieces groups of KV
   // heads with MPI_Testall in between: MPI moves rendezvous messages only
   // inside MPI calls.
-  void compute(const std::vector<Call>& calls, const KvBlock& kv, std::vector<MPI_Request>& reqs, std::int64_t b0 = 0,
-               std::int64_t b1 = -1) {
+  void compute(const std::vector<Call>& calls, const KvBlock& kv, const std::vector<Chunk>& keys,
+               std::vector<MPI_Request>& reqs, std::int64_t b0 = 0, std::int64_t b1 = -1) {
     const double t0 = MPI_Wtime();
     const std::int64_t b = q_.shape[0], hq = q_.shape[1], m = q_.shape[2], dv = v_.shape[3];
     const std::int64_t hkv = kv.k.shape[1], group = hq / hkv;
@@ -183,6 +196,7 @@ class Work {
       params.window_left = c.window_left;
       params.window_right = c.window_right;
       params.sinks = nullptr;
+      params.bias = nullptr;
       params.kv_lens = nullptr;  // (the call's keys are the sequence's own)
       params.block_table = nullptr, params.block_table_stride = 0, params.k_scale = params.v_scale = nullptr;
       const std::int64_t call_keys = c.k_len;
@@ -202,6 +216,12 @@ class Work {
         if (kv.v_scale) params.v_scale = &(v_scale = cut(*kv.v_scale));
         params.lse = &lse;
         params.alibi_slopes = slopes ? slopes + h0 * group : nullptr;
+        // A bias's columns: the rank's own keys in the key layout, all keys
+        // (a call's global ones) on the ring; one key chunk a call (unfused).
+        attnrt_tensor bias;
+        if (p_.attn.bias)
+          params.bias = &(bias = bias_of(*p_.attn.bias, b0, b1, h0 * group, h1 * group, c.q0, c.q_len,
+                                         p_.layout == ATTNRT_MPI_KEYS ? c.k0 : global_of(keys, c.k0), c.k_len));
         call(head_range(rows(q, c.q0, c.q_len), h0 * group, h1 * group), cut(kv.k), cut(kv.v),
              head_range(rows(po, c.q0, c.q_len), h0 * group, h1 * group), params);
         if (!reqs.empty()) {
@@ -223,16 +243,17 @@ class Work {
   void attend(const std::vector<Chunk>& rows, const std::vector<Chunk>& keys, std::int64_t big_m, std::int64_t big_n,
               const KvBlock& kv, std::vector<MPI_Request>& reqs) {
     const Visible band = visible_of(p_.attn);
-    const bool fuse = p_.attn.alibi_slopes == nullptr;  // a call's ALiBi offset is one number
+    // A call's ALiBi offset is one number, its bias columns one run of keys.
+    const bool fuse = !p_.attn.alibi_slopes && !p_.attn.bias;
     const std::int64_t* lens = p_.attn.kv_lens;  // (always given with a paged cache)
-    if (!lens) return compute(plan_step(band, shift(big_m, big_n), rows, keys, fuse), kv, reqs);
+    if (!lens) return compute(plan_step(band, shift(big_m, big_n), rows, keys, fuse), kv, keys, reqs);
     std::vector<Chunk> held;
     for (std::int64_t b = 0; b < q_.shape[0]; ++b) {
       held.clear();
       for (Chunk c : keys)
         if ((c.len = std::clamp<std::int64_t>(lens[b] - c.global, 0, c.len)) > 0) held.push_back(c);
       if (!held.empty())
-        compute(page_aligned(plan_step(band, shift(big_m, lens[b]), rows, held, fuse), kv.page()), kv, reqs, b, b + 1);
+        compute(page_aligned(plan_step(band, shift(big_m, lens[b]), rows, held, fuse), kv.page()), kv, held, reqs, b, b + 1);
     }
   }
 
@@ -419,7 +440,9 @@ attnrt_status forward(MPI_Comm comm, const attnrt_tensor* q, const attnrt_tensor
   std::string local_error;
   Shape shape{};
   try {
-    shape = check_local(q, k, v, o, p);
+    int ranks = 1;
+    MPI_Comm_size(comm, &ranks);
+    shape = check_local(q, k, v, o, p, ranks);
   } catch (const Failure& f) {
     local_error = f.what();
   } catch (const std::exception& e) {  // every rank must reach the check together

@@ -119,12 +119,25 @@ class Distributed {
       q_.emplace(heads(problem_->q(), kv0_ * group, kv1_ * group));
       k_.emplace(heads(problem_->k(), kv0_, kv1_));
       v_.emplace(heads(problem_->v(), kv0_, kv1_));
+      if (const HostTensor* bias = problem_->bias(); bias && bias->shape()[1] != 1)
+        bias_.emplace(heads(*bias, kv0_ * group, kv1_ * group));
     } else {
       if (c.cache.quantized()) quantize();
       q_.emplace(shard(problem_->q(), m_, q_row));
       k_.emplace(shard(problem_->k(), n_, kv_row, Layout::bhsd));
       v_.emplace(shard(problem_->v(), n_, kv_row));
       if (c.cache.page || c.cache.quantized()) keep_cache();
+      // A bias over the rank's rows and the keys they see: all keys on the
+      // ring, its own in the key layout.
+      if (const HostTensor* bias = problem_->bias()) {
+        const auto bs = bias->shape();
+        const bool keys = c.layout == ATTNRT_MPI_KEYS;
+        bias_.emplace(ATTNRT_F32, HostTensor::Shape{bs[0], bs[1], m_, keys ? n_ : g.N}, Layout::bhsd, kNanFill);
+        for (std::int64_t b = 0; b < bs[0]; ++b)
+          for (std::int64_t h = 0; h < bs[1]; ++h)
+            for (std::int64_t i = 0; i < m_; ++i)
+              for (std::int64_t j = 0; j < (keys ? n_ : g.N); ++j) bias_->set(b, h, i, j, bias->get(b, h, q_row(i), keys ? kv_row(j) : j));
+      }
     }
     q_row_ = q_row;
   }
@@ -142,6 +155,7 @@ class Distributed {
       if (mp.attn.alibi_slopes) mp.attn.alibi_slopes += h0;
       if (mp.attn.sinks) mp.attn.sinks += h0;
     }
+    if (bias_) mp.attn.bias = &bias_->c();
     mp.layout = c_.layout;
     mp.stats = &res.stats;
     const attnrt_tensor *k = &k_->c(), *v = &v_->c();
@@ -288,6 +302,7 @@ class Distributed {
   std::optional<HostTensor> q_, k_, v_;
   std::optional<HostTensor> codes_k_, codes_v_, scales_k_, scales_v_;  // the global codes (quantized cases)
   std::optional<HostTensor> cache_k_, cache_v_, scale_k_, scale_v_;    // this rank's, as Cache says
+  std::optional<HostTensor> bias_;  // this rank's part of the bias
   std::vector<std::int32_t> table_;
   std::vector<std::int64_t> lens_;
   std::function<std::int64_t(std::int64_t)> q_row_;
@@ -415,6 +430,18 @@ INSTANTIATE_TEST_SUITE_P(
              ATTNRT_MPI_CONTEXT_ZIGZAG, {4, ATTNRT_F32, true}},
         Case{with(spec(ATTNRT_F32, 4, 2, 34, 34, 48, true), [](Spec& s) { s.window_left = 25; }), ATTNRT_MPI_CONTEXT_ZIGZAG,
              {0, ATTNRT_F8_E4M3}},
+        // A bias (-inf entries, a row all -inf): a speculative tree's mask over
+        // a rank's own keys, or a ring rank's rows over all keys; its columns
+        // follow each call's keys, paged and quantized caches too.
+        Case{with(spec(ATTNRT_F32, 4, 2, 4, 24, 32, true), [](Spec& s) { s.bias = BiasKind::full, s.bias_masked_row = true; }),
+             ATTNRT_MPI_KEYS},
+        Case{with(spec(ATTNRT_F32, 4, 2, 3, 40, 32, false), [](Spec& s) { s.bias = BiasKind::heads1, s.kv_lens = {29, 40}; }),
+             ATTNRT_MPI_KEYS, {0, ATTNRT_I8}},
+        Case{with(spec(ATTNRT_F32, 4, 2, 20, 20, 32, true), [](Spec& s) { s.bias = BiasKind::batch1, s.window_left = 9; }),
+             ATTNRT_MPI_CONTEXT},
+        Case{with(spec(ATTNRT_F32, 4, 2, 16, 16, 64, true), [](Spec& s) { s.bias = BiasKind::both1, alibi_sinks(s); }),
+             ATTNRT_MPI_CONTEXT_ZIGZAG, {4, ATTNRT_I8}},
+        Case{with(spec(ATTNRT_BF16, 4, 4, 12, 30, 32, true), [](Spec& s) { s.bias = BiasKind::full; }), ATTNRT_MPI_HEADS},
         // Head parallel, the rank's call the core's own: every input it takes.
         Case{spec(ATTNRT_F32, 8, 4, 40, 40, 64, true), ATTNRT_MPI_HEADS},
         Case{spec(ATTNRT_F16, 4, 4, 17, 30, 32, false), ATTNRT_MPI_HEADS},
@@ -443,8 +470,8 @@ TEST(MpiForward, InfInVOfAShardFarBelowSurvivesTheMerge) {
 
 // Random bands over every layout (head parallel too): windows on either side
 // or both, causal or not, both alignments, shards of few and many rows,
-// every dtype, ALiBi and sinks, sequences shorter than the keys the ranks
-// hold (kv_lens), each
+// every dtype, ALiBi and sinks, a bias, sequences shorter than the keys
+// the ranks hold (kv_lens), paged and quantized caches, each
 // against the double reference and the single-process call. The specs are
 // drawn from one seed, the same on every rank.
 TEST(MpiForward, RandomBandsMatch) {
@@ -471,6 +498,9 @@ TEST(MpiForward, RandomBandsMatch) {
       cache = {static_cast<int>(pages[pick(0, 4)]), kCodes[pick(0, 3)], pick(0, 1) == 1};
       if (s.dtype != ATTNRT_F32) cache.codes = ATTNRT_F32;  // (the reference's K/V: code x scale at q's dtype)
     }
+    constexpr BiasKind kBias[] = {BiasKind::none, BiasKind::none, BiasKind::full, BiasKind::heads1, BiasKind::both1};
+    if (!(layout == ATTNRT_MPI_KEYS && cache.page)) s.bias = kBias[pick(0, 4)];  // (no bias with pages read in place)
+    s.bias_masked_row = s.bias != BiasKind::none && pick(0, 1) == 1;
     SCOPED_TRACE(::testing::PrintToString(Case{s, layout, cache}));
     Distributed dist(Case{s, layout, cache});
     dist.expect_matches(dist.run());
@@ -666,6 +696,32 @@ TEST(MpiErrors, PagedCacheIsCheckedWhereARankReadsIt) {
   if (size_of() > 1)
     expect_same_error_everywhere(attnrt_mpi_forward(MPI_COMM_WORLD, &codes.qc, k, k, &codes.oc, &codes.p),
                                  last_rank_says() + "k.dtype (fp32) differs from rank 0's (int8)");
+}
+
+// A bias's key dimension: all keys on the ring, the rank's own with
+// ATTNRT_MPI_KEYS, which reads pages in place and takes no bias with them.
+TEST(MpiErrors, BiasIsCheckedAgainstTheKeysItsRowsSee) {
+  const std::int64_t all = 8 * size_of();
+  for (auto [layout, keys] : {std::pair{ATTNRT_MPI_CONTEXT, all}, {ATTNRT_MPI_KEYS, std::int64_t{8}}}) {
+    Inputs in(4, 8);
+    in.p.layout = layout;
+    HostTensor right(ATTNRT_F32, {1, 1, 4, keys}, Layout::bhsd, 0), wrong(ATTNRT_F32, {1, 1, 4, keys + 1}, Layout::bhsd, 0);
+    in.p.attn.bias = &right.c();
+    EXPECT_EQ(in.run(), ATTNRT_OK) << attnrt_mpi_last_error();
+    in.p.attn.bias = &wrong.c();
+    expect_same_error_everywhere(in.run(), "params.attn.bias.head_dim (its key dimension, " + std::to_string(keys + 1) +
+                                               ") must equal the keys the rank's rows see (" + std::to_string(keys));
+  }
+  Inputs in(1, 8);
+  attnrt_tensor pool = in.k.c();
+  pool.shape[0] = 2, pool.shape[2] = 4, pool.stride[0] = 4 * 32;
+  const std::int32_t table[2] = {0, 1};
+  const std::int64_t lens[1] = {8};
+  HostTensor bias(ATTNRT_F32, {1, 1, 1, 8}, Layout::bhsd, 0);
+  in.p.layout = ATTNRT_MPI_KEYS;
+  in.p.attn.block_table = table, in.p.attn.block_table_stride = 2, in.p.attn.kv_lens = lens, in.p.attn.bias = &bias.c();
+  expect_same_error_everywhere(attnrt_mpi_forward(MPI_COMM_WORLD, &in.qc, &pool, &pool, &in.oc, &in.p),
+                               "params.attn.bias is not supported with params.attn.block_table under ATTNRT_MPI_KEYS");
 }
 
 TEST(MpiErrors, BadSinkIsRefusedBeforeTheRing) {

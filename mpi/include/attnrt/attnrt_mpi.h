@@ -64,7 +64,10 @@ typedef struct attnrt_mpi_params {
    * k_scale and v_scale are shaped like k and v (or their pools), as the
    * core takes them, and every rank's K (V) has the same dtype. KEYS reads
    * them in place; the ring gathers a rank's pages (codes, scales) into
-   * its first block. bias and varlen are head parallel only. */
+   * its first block. bias: fp32 [1|B, 1|Hq, m, N] on the ring (the rank's
+   * rows against all keys), [1|B, 1|Hq, M, n] with KEYS (every row against
+   * the rank's keys; not with a block_table there). varlen is head
+   * parallel only. */
   attnrt_params attn;
   attnrt_mpi_layout layout;
   attnrt_runtime* runtime;  /* NULL = the process-wide default runtime */
