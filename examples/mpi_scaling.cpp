@@ -2,6 +2,8 @@
 // on 1, 2, ..., P ranks of one mpirun, P = the job's size.
 //   strong: one global shape (default B1 H8 M=N=2048 D128) cut into k shards;
 //   weak:   a fixed shard per rank (--weak-len rows and keys), k shards.
+// With --layout keys (decode over key-sharded K/V) only the keys are cut:
+// every rank holds all --q-len rows, and --weak-len is keys per rank.
 // Writes <out>_strong.csv and <out>_weak.csv (and plots with gnuplot):
 //   ranks,seconds,gflops,speedup,efficiency,compute_s,wait_s,wait_share,mib_sent,loop_speedup,vs_single
 // seconds is the slowest rank's call; wait_s the most any rank spent blocked
@@ -11,7 +13,7 @@
 // rate against the k = 1 problem as one plain attnrt call without MPI.
 //
 //   mpirun -np 2 --bind-to core env ATTNRT_NUM_THREADS=1 mpi_scaling [shape options]
-//       [--layout context|zigzag] [--weak-len L] [--rounds R] [--best] [--out PREFIX]
+//       [--layout context|zigzag|keys] [--weak-len L] [--rounds R] [--best] [--out PREFIX]
 //
 // The rank counts are measured in rounds, each round timing every count
 // once, and the median (or --best) round is kept: load that comes and goes
@@ -150,23 +152,26 @@ int main(int argc, char** argv) {
   std::string layout_name = "context";
   std::int64_t weak_len = 0;
   example::Args args(argc, argv, std::string(example::kShapeUsage) + example::ScalingOptions::kUsage +
-                                    " [--layout context|zigzag] [--weak-len L]");
+                                    " [--layout context|zigzag|keys] [--weak-len L]");
   while (args.next()) {
     if (args.is("--layout")) layout_name = args.value();
     else if (args.is("--weak-len")) weak_len = args.integer(1, INT32_MAX);
     else if (!opt.option(args, shape)) args.unknown();
   }
-  args.require(layout_name == "context" || layout_name == "zigzag",
-               "--layout (" + layout_name + ") must be context or zigzag");
+  args.require(layout_name == "context" || layout_name == "zigzag" || layout_name == "keys",
+               "--layout (" + layout_name + ") must be context, zigzag or keys");
   opt.check_out(args);
-  const attnrt_mpi_layout layout = layout_name == "zigzag" ? ATTNRT_MPI_CONTEXT_ZIGZAG : ATTNRT_MPI_CONTEXT;
+  const attnrt_mpi_layout layout = layout_name == "zigzag" ? ATTNRT_MPI_CONTEXT_ZIGZAG
+                                   : layout_name == "keys" ? ATTNRT_MPI_KEYS
+                                                           : ATTNRT_MPI_CONTEXT;
+  const bool keys = layout == ATTNRT_MPI_KEYS;  // rows whole on every rank, keys cut
 
   const int p = world_size(), rank = world_rank();
-  if (weak_len <= 0) weak_len = shape.q_len / p;
+  if (weak_len <= 0) weak_len = (keys ? shape.kv_len : shape.q_len) / p;
   // Every rank's shard of the strong problem, and the weak one, needs rows
   // (two chunks each with zigzag).
   const std::int64_t least = (layout == ATTNRT_MPI_CONTEXT_ZIGZAG ? 2 : 1) * p;
-  if (std::min(shape.q_len, shape.kv_len) < least || weak_len < least / p) {
+  if (std::min(keys ? least : shape.q_len, shape.kv_len) < least || weak_len < least / p) {
     if (rank == 0)
       std::fprintf(stderr, "mpi_scaling: --q-len and --kv-len must be at least %lld and --weak-len at least %lld "
                    "for %d ranks with layout %s\n", static_cast<long long>(least), static_cast<long long>(least / p), p,
@@ -185,11 +190,11 @@ int main(int argc, char** argv) {
     std::deque<Run> strong, weak;  // never moved: the views point into them
     for (int k = 1; k <= p; ++k) {
       example::Shape s = shape, w = shape, g = shape;
-      s.q_len = shape.q_len / k / even * even, s.kv_len = shape.kv_len / k / even * even;
-      g.q_len = s.q_len * k, g.kv_len = s.kv_len * k;
+      s.q_len = keys ? shape.q_len : shape.q_len / k / even * even, s.kv_len = shape.kv_len / k / even * even;
+      g.q_len = keys ? s.q_len : s.q_len * k, g.kv_len = s.kv_len * k;
       strong.emplace_back(s, g.flops());
-      w.q_len = w.kv_len = weak_len / even * even;
-      g.q_len = g.kv_len = w.q_len * k;
+      w.kv_len = weak_len / even * even, w.q_len = keys ? shape.q_len : w.kv_len;
+      g.q_len = keys ? w.q_len : w.q_len * k, g.kv_len = w.kv_len * k;
       weak.emplace_back(w, g.flops());
     }
     std::vector<std::vector<Sample>> ts(p), tw(p);
@@ -211,7 +216,7 @@ int main(int argc, char** argv) {
                    opt.rounds, opt.best ? "fastest round" : "median round");
       std::printf("# strong: the global shape above cut into k shards\n");
       write(opt.out + "_strong.csv", ts, fs, single_s, opt);
-      std::printf("# weak: %lld rows and keys per rank\n", static_cast<long long>(weak[0].shard.q_len));
+      std::printf("# weak: %lld %s per rank\n", static_cast<long long>(weak[0].shard.kv_len), keys ? "keys" : "rows and keys");
       write(opt.out + "_weak.csv", tw, fw, single_w, opt);
       example::plot(opt.out + "_strong.csv", opt.out + "_strong.png", "strong scaling over ranks: " + shape.text(),
                     "speedup", {{4, "speedup"}, {8, "wait share"}}, true, "ranks");

@@ -94,7 +94,7 @@ std::int64_t element(const attnrt_tensor& t, std::int64_t b, std::int64_t h, std
 // held[b] (past the sequence's kv_lens: never read, their pages maybe not
 // given) are zeros.
 void pack_keys(const KvBlock& kv, int side, std::int64_t batch, std::int64_t n, const std::vector<std::int64_t>& held,
-                         unsigned char* dst, float* scales) {
+               unsigned char* dst, float* scales) {
   const attnrt_tensor& t = side ? kv.v : kv.k;
   const attnrt_tensor* scale = side ? kv.v_scale : kv.k_scale;
   const std::size_t esz = elem_size(t.dtype), row = static_cast<std::size_t>(t.shape[3]) * esz;
