@@ -74,7 +74,7 @@ void check_output(const char* name, const attnrt_tensor& t) {
 // What every rank must agree on, and what it says about itself.
 struct Verdict {
   std::int64_t shape[7];
-  std::int64_t window_left, window_right;
+  std::int64_t window_left, window_right, num_seqs;
   std::int32_t layout, causal, align, dtype, k_dtype, v_dtype, has_lse, precision, strategy, failed;
   std::int32_t inputs;  // a bit per optional input given (kInputName)
   float scale, softcap;
@@ -131,6 +131,25 @@ void check_scales(const char* name, const attnrt_tensor* s, const char* of, cons
   expect((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
 }
 
+// Packed query rows: batch 1, num_seqs sequences, offsets as the core
+// takes them (view_rules.hpp's rule).
+void check_packed_rows(const attnrt_params& a, const attnrt_tensor& q) {
+  if (a.num_seqs < 1 || a.num_seqs > kMaxSeq)
+    fail(kBad, "params.attn.num_seqs (", a.num_seqs, ") must be in [1, ", kMaxSeq, "] with params.attn.cu_seqlens_q");
+  if (q.shape[0] != 1) fail(kBad, "q.batch (", q.shape[0], ") must be 1 with params.attn.cu_seqlens_q: sequences are packed along seq");
+  const std::int32_t* cu = a.cu_seqlens_q;
+  switch (const rt::OffsetFault f = rt::bad_offset(cu, a.num_seqs, q.shape[2]); f.rule) {
+    case rt::OffsetFault::none: return;
+    case rt::OffsetFault::first: fail(kBad, "params.attn.cu_seqlens_q[0] (", cu[0], ") must be 0");
+    case rt::OffsetFault::order:
+      fail(kBad, "params.attn.cu_seqlens_q[", f.at, "] (", cu[f.at], ") must be >= params.attn.cu_seqlens_q[", f.at - 1,
+           "] (", cu[f.at - 1], "): offsets are non-decreasing");
+    case rt::OffsetFault::total:
+      fail(kBad, "params.attn.cu_seqlens_q[", f.at, "] (", cu[f.at], ") must equal q.seq (", q.shape[2],
+           "), the rows the sequences pack");
+  }
+}
+
 // A bias over a rank's rows (q.seq) and the keys its calls see: all keys
 // (ranks x n) on the ring, the rank's own (n) in the key layout, where the
 // core reads pages in place and takes no bias with them.
@@ -176,11 +195,20 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
   if (a.causal != 0 && a.causal != 1) fail(kBad, "params.attn.causal (", a.causal, ") must be 0 or 1");
   if (a.align != ATTNRT_ALIGN_BOTTOM_RIGHT && a.align != ATTNRT_ALIGN_TOP_LEFT)
     fail(kBad, "params.attn.align (", static_cast<int>(a.align), ") must be ATTNRT_ALIGN_BOTTOM_RIGHT or ATTNRT_ALIGN_TOP_LEFT");
+  // Packed query rows (cu_seqlens_q) over a key-sharded paged cache: each
+  // rank holds every row, as the core packs them; the calls cut them per
+  // sequence. Packed keys (cu_seqlens_k) are head parallel only.
+  if (a.cu_seqlens_k) fail(kBad, "params.attn.cu_seqlens_k must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
+  if (a.cu_seqlens_q && !(p->layout == ATTNRT_MPI_KEYS && paged))
+    fail(kBad, "params.attn.cu_seqlens_q must be unset: attnrt_mpi takes packed query rows with ATTNRT_MPI_KEYS over a paged "
+               "cache (block_table) or with ATTNRT_MPI_HEADS");
+  if (!a.cu_seqlens_q && a.num_seqs != 0)
+    fail(kBad, "params.attn.num_seqs (", a.num_seqs, ") must be 0 when params.attn.cu_seqlens_q is NULL");
+  if (a.cu_seqlens_q) check_packed_rows(a, *q);
+  const std::int64_t seqs = a.cu_seqlens_q ? a.num_seqs : q->shape[0];
   if (a.kv_lens)
-    for (std::int64_t b = 0; b < q->shape[0]; ++b)
+    for (std::int64_t b = 0; b < seqs; ++b)
       if (a.kv_lens[b] < 0) fail(kBad, "params.attn.kv_lens[", b, "] (", a.kv_lens[b], ") must not be negative");
-  const char* heads_only = a.cu_seqlens_q ? "cu_seqlens_q" : a.cu_seqlens_k ? "cu_seqlens_k" : a.num_seqs ? "num_seqs" : nullptr;
-  if (heads_only) fail(kBad, "params.attn.", heads_only, " must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
   check_scales("params.attn.k_scale", a.k_scale, "k", *k);
   check_scales("params.attn.v_scale", a.v_scale, "v", *v);
   std::int64_t n = k->shape[2];
@@ -222,7 +250,7 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
     mine.layout = p->layout, mine.causal = p->attn.causal, mine.align = p->attn.align;
     mine.has_lse = p->attn.lse != nullptr, mine.precision = p->attn.precision, mine.strategy = p->attn.strategy;
     mine.scale = p->attn.scale, mine.softcap = p->attn.softcap;
-    mine.window_left = p->attn.window_left, mine.window_right = p->attn.window_right;
+    mine.window_left = p->attn.window_left, mine.window_right = p->attn.window_right, mine.num_seqs = p->attn.num_seqs;
     mine.inputs = inputs_of(p->attn);
   }
   mine.failed = !error.empty();
@@ -250,7 +278,8 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
       if (mine_p[i] != first_p[i])
         fail(kBad, "rank ", r, ": ", kParam[i], " (", value(i, mine_p[i]), ") differs from rank 0's (",
              value(i, first_p[i]), "): every rank must pass the same parameters");
-    for (auto [name, mine_w, first_w] : {std::tuple{"params.attn.window_left", x.window_left, first.window_left},
+    for (auto [name, mine_w, first_w] : {std::tuple{"params.attn.num_seqs", x.num_seqs, first.num_seqs},
+                                         std::tuple{"params.attn.window_left", x.window_left, first.window_left},
                                          std::tuple{"params.attn.window_right", x.window_right, first.window_right}})
       if (mine_w != first_w)
         fail(kBad, "rank ", r, ": ", name, " (", mine_w, ") differs from rank 0's (", first_w,

@@ -146,6 +146,8 @@ class Work {
 
  private:
   std::int64_t b_hq_m() const { return q_.shape[0] * q_.shape[1] * q_.shape[2]; }
+  // Sequences: the batch, or packed query rows' (ATTNRT_MPI_KEYS, paged).
+  std::int64_t seqs() const { return p_.attn.cu_seqlens_q ? p_.attn.num_seqs : q_.shape[0]; }
 
   // Global causal shift: query x sees key y iff y <= x + shift.
   std::int64_t shift(std::int64_t big_m, std::int64_t big_n) const {
@@ -167,13 +169,14 @@ class Work {
     stats_.steps = 1;
   }
 
-  // The calls of one block of keys for batches [b0, b1) (-1: all), each
-  // merged into the accumulator as soon as it is done. While
+  // The calls of one block of keys for batches [b0, b1) (-1: all), of
+  // sequence `seq` of a paged cache (its table row), each merged into the
+  // accumulator as soon as it is done. While
   // transfers are in flight a call runs in up to kProgressPieces groups of KV
   // heads with MPI_Testall in between: MPI moves rendezvous messages only
   // inside MPI calls.
   void compute(const std::vector<Call>& calls, const KvBlock& kv, const std::vector<Chunk>& keys,
-               std::vector<MPI_Request>& reqs, std::int64_t b0 = 0, std::int64_t b1 = -1) {
+               std::vector<MPI_Request>& reqs, std::int64_t b0 = 0, std::int64_t b1 = -1, std::int64_t seq = 0) {
     const double t0 = MPI_Wtime();
     const std::int64_t b = q_.shape[0], hq = q_.shape[1], m = q_.shape[2], dv = v_.shape[3];
     const std::int64_t hkv = kv.k.shape[1], group = hq / hkv;
@@ -197,11 +200,12 @@ class Work {
       params.window_right = c.window_right;
       params.sinks = nullptr;
       params.bias = nullptr;
+      params.cu_seqlens_q = nullptr, params.num_seqs = 0;  // (a call's rows are one sequence's)
       params.kv_lens = nullptr;  // (the call's keys are the sequence's own)
       params.block_table = nullptr, params.block_table_stride = 0, params.k_scale = params.v_scale = nullptr;
       const std::int64_t call_keys = c.k_len;
       if (table) {
-        params.block_table = table + b0 * kv.table_stride + c.k0 / kv.page();
+        params.block_table = table + seq * kv.table_stride + c.k0 / kv.page();
         params.block_table_stride = kv.table_stride;
         params.kv_lens = &call_keys;
       }
@@ -239,7 +243,8 @@ class Work {
   // The rank's query chunks `rows` of the big_m x big_n problem against the
   // key chunks `keys` of the block at hand: one set of calls, or with
   // kv_lens one per sequence, its keys cut at its length (a sequence ending
-  // before the block costs nothing) and its band placed by that length.
+  // before the block costs nothing) and its band placed by that length;
+  // packed rows (cu_seqlens_q) are each sequence's own rows.
   void attend(const std::vector<Chunk>& rows, const std::vector<Chunk>& keys, std::int64_t big_m, std::int64_t big_n,
               const KvBlock& kv, std::vector<MPI_Request>& reqs) {
     const Visible band = visible_of(p_.attn);
@@ -247,13 +252,18 @@ class Work {
     const bool fuse = !p_.attn.alibi_slopes && !p_.attn.bias;
     const std::int64_t* lens = p_.attn.kv_lens;  // (always given with a paged cache)
     if (!lens) return compute(plan_step(band, shift(big_m, big_n), rows, keys, fuse), kv, keys, reqs);
-    std::vector<Chunk> held;
-    for (std::int64_t b = 0; b < q_.shape[0]; ++b) {
+    const std::int32_t* cu = p_.attn.cu_seqlens_q;
+    std::vector<Chunk> held, own_rows = rows;
+    for (std::int64_t b = 0; b < seqs(); ++b) {
+      if (cu) own_rows = {{0, cu[b], cu[b + 1] - cu[b]}}, big_m = cu[b + 1] - cu[b];
+      if (big_m == 0) continue;
       held.clear();
       for (Chunk c : keys)
         if ((c.len = std::clamp<std::int64_t>(lens[b] - c.global, 0, c.len)) > 0) held.push_back(c);
-      if (!held.empty())
-        compute(page_aligned(plan_step(band, shift(big_m, lens[b]), rows, held, fuse), kv.page()), kv, held, reqs, b, b + 1);
+      if (held.empty()) continue;
+      const std::vector<Call> calls = page_aligned(plan_step(band, shift(big_m, lens[b]), own_rows, held, fuse), kv.page());
+      if (cu) compute(calls, kv, held, reqs, 0, 1, b);  // (the packed rows' one batch)
+      else compute(calls, kv, held, reqs, b, b + 1, b);
     }
   }
 
@@ -314,10 +324,11 @@ class Work {
   // A paged cache's slots holding them are checked here, on every rank at
   // once.
   std::vector<std::int64_t> held(const std::vector<Chunk>& chunks, std::int64_t n) {
-    std::vector<std::int64_t> count(static_cast<std::size_t>(q_.shape[0]), n);
+    std::vector<std::int64_t> count(static_cast<std::size_t>(seqs()), n);
     if (!p_.attn.kv_lens) return count;
     check_kv_lens(p_.attn.kv_lens, size_ * n);
-    for (std::int64_t b = 0; b < q_.shape[0]; ++b) {
+    if (p_.attn.cu_seqlens_q) agree_on_values(p_.attn.cu_seqlens_q, seqs() + 1, "params.attn.cu_seqlens_q", "packed rows");
+    for (std::int64_t b = 0; b < seqs(); ++b) {
       count[b] = 0;
       for (const Chunk& c : chunks) count[b] += std::clamp<std::int64_t>(p_.attn.kv_lens[b] - c.global, 0, c.len);
     }
@@ -404,19 +415,27 @@ class Work {
   // hold together: seen alike on every rank (two reductions), so every rank
   // fails at once or none does.
   void check_kv_lens(const std::int64_t* lens, std::int64_t capacity) {
-    const int count = static_cast<int>(q_.shape[0]);
-    std::vector<std::int64_t> lo(lens, lens + count), hi(lo);
-    MPI_Allreduce(MPI_IN_PLACE, lo.data(), count, MPI_INT64_T, MPI_MIN, comm_);
-    MPI_Allreduce(MPI_IN_PLACE, hi.data(), count, MPI_INT64_T, MPI_MAX, comm_);
-    for (int b = 0; b < count; ++b) {
-      if (lo[b] != hi[b])
-        fail(ATTNRT_INVALID_ARGUMENT, "params.attn.kv_lens[", b, "] differs between ranks (", lo[b], " to ", hi[b],
-             "): every rank must pass the same key lengths");
-      if (lo[b] > capacity)
-        fail(ATTNRT_INVALID_ARGUMENT, "params.attn.kv_lens[", b, "] (", lo[b], ") must be at most the keys all ranks hold (",
-             capacity, " = ranks x k.seq)");
-    }
+    const std::vector<std::int64_t> same = agree_on_values(lens, seqs(), "params.attn.kv_lens", "key lengths");
+    for (std::size_t b = 0; b < same.size(); ++b)
+      if (same[b] > capacity)
+        fail(ATTNRT_INVALID_ARGUMENT, "params.attn.kv_lens[", b, "] (", same[b], ") must be at most the keys all ranks hold (",
+             capacity, " = ranks x the keys a rank holds)");
   }
+
+  // values[0, count) (a count the ranks agreed on) the same on every rank, or
+  // the same failure on all: seen alike everywhere (two reductions).
+  template <class T>
+  std::vector<std::int64_t> agree_on_values(const T* values, std::int64_t count, const char* name, const char* what) {
+    std::vector<std::int64_t> lo(values, values + count), hi(lo);
+    MPI_Allreduce(MPI_IN_PLACE, lo.data(), static_cast<int>(count), MPI_INT64_T, MPI_MIN, comm_);
+    MPI_Allreduce(MPI_IN_PLACE, hi.data(), static_cast<int>(count), MPI_INT64_T, MPI_MAX, comm_);
+    for (std::int64_t i = 0; i < count; ++i)
+      if (lo[i] != hi[i])
+        fail(ATTNRT_INVALID_ARGUMENT, name, "[", i, "] differs between ranks (", lo[i], " to ", hi[i], "): every rank must pass the same ",
+             what);
+    return lo;
+  }
+
 
   MPI_Comm comm_;
   const attnrt_tensor &q_, &k_, &v_, &o_;

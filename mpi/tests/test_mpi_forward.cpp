@@ -541,6 +541,76 @@ TEST(MpiHeads, ServingInputsPassThrough) {
   EXPECT_NE(o1[0], -7.0f);
 }
 
+// Continuous batching over a key-sharded paged cache: packed query rows
+// (cu_seqlens_q: a decode row, a prefill chunk, a sequence with no rows
+// now, one with no keys yet) against each rank's pages of every sequence's
+// keys [r n, (r + 1) n), fp32 or int8 codes with scales per token; each
+// sequence against the double reference on its own keys.
+TEST(MpiKeys, PackedRowsOverAPagedCacheMatch) {
+  constexpr std::int64_t kHq = 4, kHkv = 2, kD = 32, kPage = 8, kSlots = 3, kN = kPage * kSlots;  // n keys a rank
+  const int p = size_of(), r = rank_of();
+  const std::vector<std::int32_t> m = {1, 3, 0, 5, 2};
+  const std::vector<std::int64_t> len = {kN * p - 1, 5, 2 * p, kN * p, 0};
+  const std::int64_t seqs = static_cast<std::int64_t>(m.size());
+  std::vector<std::int32_t> cu{0};
+  for (std::int32_t x : m) cu.push_back(cu.back() + x);
+  for (const bool codes : {false, true}) {
+    SCOPED_TRACE(codes ? "int8 codes" : "fp32");
+    std::mt19937 rng(codes ? 5 : 6);  // the same global problem on every rank
+    std::uniform_real_distribution<double> u(-1.0, 1.0), scale(0.004, 0.008);
+    HostTensor q(ATTNRT_F32, {1, kHq, cu.back(), kD}, Layout::bhsd, kNanFill);
+    q.fill_uniform(rng);
+    const HeadTerms heads(kHq, !codes, !codes, rng);
+    // Every sequence's keys, dense (the reference's), and as the ranks keep them.
+    std::vector<HostTensor> kd, vd;
+    const attnrt_dtype kv_type = codes ? ATTNRT_I8 : ATTNRT_F32;
+    const std::int64_t pages = seqs * kSlots + 1;
+    HostTensor kp(kv_type, {pages, kHkv, kPage, kD}, Layout::bhsd, kNanFill), vp(kp.dtype(), kp.shape(), Layout::bhsd, kNanFill);
+    HostTensor ks(ATTNRT_F32, {pages, kHkv, kPage, 1}, Layout::bhsd, kNanFill), vs(ks.dtype(), ks.shape(), Layout::bhsd, kNanFill);
+    std::vector<std::int32_t> perm(static_cast<std::size_t>(pages));
+    for (std::int64_t i = 0; i < pages; ++i) perm[i] = static_cast<std::int32_t>(i);
+    std::shuffle(perm.begin(), perm.end(), std::mt19937(40 + r));
+    for (std::int64_t b = 0; b < seqs; ++b) {
+      kd.emplace_back(ATTNRT_F32, HostTensor::Shape{1, kHkv, std::max<std::int64_t>(len[b], 1), kD}, Layout::bhsd, kNanFill);
+      vd.emplace_back(ATTNRT_F32, kd.back().shape(), Layout::bhsd, kNanFill);
+      for (auto [dense, pool, scales] : {std::tuple{&kd.back(), &kp, &ks}, {&vd.back(), &vp, &vs}})
+        for (std::int64_t h = 0; h < kHkv; ++h)
+          for (std::int64_t j = 0; j < len[b]; ++j) {
+            const std::int64_t local = j - r * kN, page = perm[b * kSlots + local / kPage], row = local % kPage;
+            const bool mine = local >= 0 && local < kN;
+            const float sc = static_cast<float>(scale(rng));
+            if (mine && codes) scales->set(page, h, row, 0, sc);
+            for (std::int64_t d = 0; d < kD; ++d) {
+              const std::int8_t c = static_cast<std::int8_t>(rng() % 255 - 127);
+              const double x = codes ? static_cast<double>(static_cast<float>(c) * sc) : u(rng);
+              dense->set(0, h, j, d, x);
+              if (!mine) continue;
+              if (codes) pool->set_code(page, h, row, d, static_cast<std::uint8_t>(c));
+              else pool->set(page, h, row, d, x);
+            }
+          }
+    }
+    HostTensor o(ATTNRT_F32, q.shape(), Layout::bhsd, kCanaryFill), lse(ATTNRT_F32, {1, kHq, cu.back(), 1}, Layout::bhsd, kCanaryFill);
+    attnrt_mpi_params mp;
+    attnrt_mpi_params_init(&mp);
+    mp.layout = ATTNRT_MPI_KEYS;
+    mp.attn = masked_params(!codes, ATTNRT_ALIGN_BOTTOM_RIGHT, codes ? -1 : 7, -1, heads, ATTNRT_STRATEGY_AUTO);
+    std::vector<std::int32_t> table(perm.begin(), perm.begin() + seqs * kSlots);
+    mp.attn.block_table = table.data(), mp.attn.block_table_stride = kSlots, mp.attn.kv_lens = len.data();
+    mp.attn.cu_seqlens_q = cu.data(), mp.attn.num_seqs = seqs, mp.attn.lse = &lse.c();
+    if (codes) mp.attn.k_scale = &ks.c(), mp.attn.v_scale = &vs.c();
+    ASSERT_EQ(attnrt_mpi_forward(MPI_COMM_WORLD, &q.c(), &kp.c(), &vp.c(), &o.c(), &mp), ATTNRT_OK) << attnrt_mpi_last_error();
+    const attnrt_params rp = masked_params(!codes, ATTNRT_ALIGN_BOTTOM_RIGHT, codes ? -1 : 7, -1, heads, ATTNRT_STRATEGY_AUTO);
+    for (std::int64_t b = 0; b < seqs; ++b) {
+      if (m[b] == 0) continue;
+      const RefResult ref = sequence_reference(q.c(), 0, cu[b], m[b], kd[b].c(), vd[b].c(), rp, len[b]);
+      EXPECT_TRUE(matches_sequence(o, &lse, b, 0, cu[b], m[b], ref, tolerance(ATTNRT_F32, ATTNRT_EXP2_ACCURATE)));
+    }
+    EXPECT_TRUE(o.outside_intact());
+    EXPECT_TRUE(lse.outside_intact());
+  }
+}
+
 // ---- Bad inputs: the same error on every rank, never a hang --------------
 
 // Every rank's message, gathered; they must all be equal and non-empty.
@@ -630,12 +700,34 @@ TEST(MpiErrors, ShapesPastTheCoresLimitsAreRefused) {
   expect_same_error_everywhere(in.run(), last_rank_says() + "q.seq (1099511627776) must be at most 2147483647");
 }
 
-TEST(MpiErrors, UnshardedParametersAreRefused) {
-  Inputs packed(8, 8);
-  const std::int32_t cu[2] = {0, 8};
-  packed.p.layout = ATTNRT_MPI_KEYS;
-  packed.p.attn.cu_seqlens_q = cu;
-  expect_same_error_everywhere(packed.run(), "params.attn.cu_seqlens_q must be unset: attnrt_mpi shards it with ATTNRT_MPI_HEADS only");
+// Packed query rows: with ATTNRT_MPI_KEYS over a paged cache only, their
+// offsets checked as the core checks them, the same on every rank.
+TEST(MpiErrors, PackedRowsAreCheckedOrRefused) {
+  Inputs in(8, 8);
+  std::int32_t cu[3] = {0, 3, 8};
+  in.p.layout = ATTNRT_MPI_KEYS;
+  in.p.attn.cu_seqlens_q = cu, in.p.attn.num_seqs = 2;
+  expect_same_error_everywhere(in.run(), "params.attn.cu_seqlens_q must be unset: attnrt_mpi takes packed query rows with "
+                                         "ATTNRT_MPI_KEYS over a paged cache");
+  attnrt_tensor pool = in.k.c();  // two pages of 4 keys
+  pool.shape[0] = 2, pool.shape[2] = 4, pool.stride[0] = 4 * 32;
+  const std::int32_t table[4] = {0, 1, 1, 0};
+  const std::int64_t lens[2] = {3, 8 * size_of()};
+  in.p.attn.block_table = table, in.p.attn.block_table_stride = 2, in.p.attn.kv_lens = lens;
+  const auto run = [&] { return attnrt_mpi_forward(MPI_COMM_WORLD, &in.qc, &pool, &pool, &in.oc, &in.p); };
+  ASSERT_EQ(run(), ATTNRT_OK) << attnrt_mpi_last_error();
+  cu[1] = 9;
+  expect_same_error_everywhere(run(), "params.attn.cu_seqlens_q[2] (8) must be >= params.attn.cu_seqlens_q[1] (9)");
+  cu[1] = 3, cu[2] = 7;
+  expect_same_error_everywhere(run(), "params.attn.cu_seqlens_q[2] (7) must equal q.seq (8)");
+  cu[2] = 8;
+  if (size_of() > 1) {
+    if (last_rank()) cu[1] = 4;
+    expect_same_error_everywhere(run(), "params.attn.cu_seqlens_q[1] differs between ranks (3 to 4)");
+    cu[1] = 3;
+    if (last_rank()) in.p.attn.num_seqs = 1, cu[1] = 8;
+    expect_same_error_everywhere(run(), last_rank_says() + "params.attn.num_seqs (1) differs from rank 0's (2)");
+  }
 }
 
 // Key lengths of the global sequences: the same on every rank, within what

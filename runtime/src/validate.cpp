@@ -104,15 +104,17 @@ void require_eq(const char* a, std::int64_t va, const char* b, std::int64_t vb) 
 // seq (the total it packs). Sequences of 0 rows or keys are valid.
 void check_offsets(const char* name, const std::int32_t* cu, std::int64_t seqs, const char* total_name,
                    std::int64_t total) {
-  if (cu[0] != 0) fail(kBad, name, "[0] (", cu[0], ") must be 0");
-  for (std::int64_t b = 0; b < seqs; ++b)
-    if (cu[b + 1] < cu[b])
-      fail(kBad, name, "[", b + 1, "] (", cu[b + 1], ") must be >= ", name, "[", b, "] (", cu[b],
-           "): offsets are non-decreasing (sequence ", b, " would have ", std::int64_t{cu[b + 1]} - cu[b],
+  switch (const rt::OffsetFault f = rt::bad_offset(cu, seqs, total); f.rule) {
+    case rt::OffsetFault::none: return;
+    case rt::OffsetFault::first: fail(kBad, name, "[0] (", cu[0], ") must be 0");
+    case rt::OffsetFault::order:
+      fail(kBad, name, "[", f.at, "] (", cu[f.at], ") must be >= ", name, "[", f.at - 1, "] (", cu[f.at - 1],
+           "): offsets are non-decreasing (sequence ", f.at - 1, " would have ", std::int64_t{cu[f.at]} - cu[f.at - 1],
            " rows)");
-  if (cu[seqs] != total)
-    fail(kBad, name, "[", seqs, "] (", cu[seqs], ") must equal ", total_name, " (", total,
-         "), the rows the sequences pack");
+    case rt::OffsetFault::total:
+      fail(kBad, name, "[", seqs, "] (", cu[seqs], ") must equal ", total_name, " (", total,
+           "), the rows the sequences pack");
+  }
 }
 
 // A varlen call (params.cu_seqlens_q): offsets, batch 1 (k, v and o have

@@ -64,4 +64,19 @@ inline std::int64_t bad_head_term(const float* values, std::int64_t heads, bool 
   return -1;
 }
 
+// Where varlen offsets (cu_seqlens, seqs sequences packing `total` rows)
+// first break their rules, or rule none: cu[0] is 0 (at 0), each is at
+// least the one before (at b), the last is the total (at seqs).
+struct OffsetFault {
+  enum Rule { none, first, order, total } rule = none;
+  std::int64_t at = -1;
+};
+inline OffsetFault bad_offset(const std::int32_t* cu, std::int64_t seqs, std::int64_t total) {
+  if (cu[0] != 0) return {OffsetFault::first, 0};
+  for (std::int64_t b = 1; b <= seqs; ++b)
+    if (cu[b] < cu[b - 1]) return {OffsetFault::order, b};
+  if (cu[seqs] != total) return {OffsetFault::total, seqs};
+  return {};
+}
+
 }  // namespace attnrt::rt

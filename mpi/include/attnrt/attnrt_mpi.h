@@ -66,8 +66,10 @@ typedef struct attnrt_mpi_params {
    * them in place; the ring gathers a rank's pages (codes, scales) into
    * its first block. bias: fp32 [1|B, 1|Hq, m, N] on the ring (the rank's
    * rows against all keys), [1|B, 1|Hq, M, n] with KEYS (every row against
-   * the rank's keys; not with a block_table there). varlen is head
-   * parallel only. */
+   * the rank's keys; not with a block_table there). Packed query rows
+   * (cu_seqlens_q, num_seqs: q and o [1, Hq, total rows, D], the same on
+   * every rank) take KEYS over a paged cache (continuous batching over a
+   * key-sharded cache); packed keys (cu_seqlens_k) are head parallel only. */
   attnrt_params attn;
   attnrt_mpi_layout layout;
   attnrt_runtime* runtime;  /* NULL = the process-wide default runtime */
