@@ -169,6 +169,20 @@ class Work {
     stats_.steps = 1;
   }
 
+  // A call's own parameters: the user's scale, softcap, precision and
+  // strategy, and the call's band; its views and inputs are set per call.
+  // Its ALiBi bias is the global one less slope x offset, given back to its
+  // LSE in the merge; sinks join once, at the end (Accumulator::add_sinks).
+  attnrt_params call_params(const Call& c) const {
+    attnrt_params params;
+    attnrt_params_init(&params);
+    params.scale = p_.attn.scale, params.softcap = p_.attn.softcap;
+    params.precision = p_.attn.precision, params.strategy = p_.attn.strategy;
+    params.align = c.bottom_right ? ATTNRT_ALIGN_BOTTOM_RIGHT : ATTNRT_ALIGN_TOP_LEFT;
+    params.window_left = c.window_left, params.window_right = c.window_right;
+    return params;
+  }
+
   // The calls of one block of keys for batches [b0, b1) (-1: all), of
   // sequence `seq` of a paged cache (its table row), each merged into the
   // accumulator as soon as it is done. While
@@ -190,19 +204,7 @@ class Work {
     // from its block-table slot on (page_aligned: a page's first).
     const std::int32_t* table = kv.table;
     for (const Call& c : calls) {
-      // The call's band; its ALiBi bias is the global one less
-      // slope x offset, given back to its LSE in the merge. Sinks join once,
-      // at the end (Accumulator::add_sinks).
-      attnrt_params params = p_.attn;
-      params.causal = 0;
-      params.align = c.bottom_right ? ATTNRT_ALIGN_BOTTOM_RIGHT : ATTNRT_ALIGN_TOP_LEFT;
-      params.window_left = c.window_left;
-      params.window_right = c.window_right;
-      params.sinks = nullptr;
-      params.bias = nullptr;
-      params.cu_seqlens_q = nullptr, params.num_seqs = 0;  // (a call's rows are one sequence's)
-      params.kv_lens = nullptr;  // (the call's keys are the sequence's own)
-      params.block_table = nullptr, params.block_table_stride = 0, params.k_scale = params.v_scale = nullptr;
+      attnrt_params params = call_params(c);
       const std::int64_t call_keys = c.k_len;
       if (table) {
         params.block_table = table + seq * kv.table_stride + c.k0 / kv.page();
