@@ -63,6 +63,7 @@ struct Cache {
   int page = 0;                     // 0: dense [B, Hkv, n, D]
   attnrt_dtype codes = ATTNRT_F32;  // ATTNRT_F32: not quantized
   bool token_major = false;
+  bool head_scales = false;  // one scale per KV head ([1, Hkv, 1, 1], broadcast), not per token
   bool quantized() const { return codes != ATTNRT_F32; }
 };
 
@@ -87,7 +88,7 @@ const char* layout_name(attnrt_mpi_layout l) {
 std::string cache_name(const Cache& c) {
   std::string name;
   if (c.page) name += "_paged" + std::to_string(c.page) + (c.token_major ? "tm" : "");
-  if (c.quantized()) name += std::string("_") + dtype_name(c.codes);
+  if (c.quantized()) name += std::string("_") + dtype_name(c.codes) + (c.head_scales ? "_headscale" : "");
   return name;
 }
 void PrintTo(const Case& c, std::ostream* os) { *os << layout_name(c.layout) << " " << c.spec.name() << cache_name(c.cache); }
@@ -232,7 +233,9 @@ class Distributed {
       for (std::int64_t b = 0; b < sh[0]; ++b)
         for (std::int64_t h = 0; h < sh[1]; ++h)
           for (std::int64_t j = 0; j < sh[2]; ++j) {
-            const float scale = static_cast<float>(u(rng));
+            // (per head: head h's first token's draw for all of its tokens)
+            const float scale = !c_.cache.head_scales || (b == 0 && j == 0) ? static_cast<float>(u(rng))
+                                                                               : static_cast<float>((*scales)->get(0, h, 0, 0));
             (*scales)->set(b, h, j, 0, scale);
             for (std::int64_t d = 0; d < sh[3]; ++d) {
               std::uint8_t code;
@@ -265,7 +268,9 @@ class Distributed {
           {&cache_v_, &scale_v_, &problem_->v(), &codes_v_, &scales_v_}}) {
       const auto sh = values->shape();
       cache->emplace(cc.codes == ATTNRT_F32 ? g.dtype : cc.codes, HostTensor::Shape{pages, sh[1], page, sh[3]}, layout, kNanFill);
-      if (cc.quantized()) scale->emplace(ATTNRT_F32, HostTensor::Shape{pages, sh[1], page, 1}, layout, kNanFill);
+      if (cc.quantized())
+        scale->emplace(ATTNRT_F32, cc.head_scales ? HostTensor::Shape{1, sh[1], 1, 1} : HostTensor::Shape{pages, sh[1], page, 1},
+                       layout, kNanFill);
       for (std::int64_t b = 0; b < sh[0]; ++b)
         for (std::int64_t h = 0; h < sh[1]; ++h)
           for (std::int64_t j = 0; j < n_; ++j) {
@@ -276,7 +281,7 @@ class Distributed {
                 (*cache)->set_code(pg, h, row, d, static_cast<std::uint8_t>((*codes)->bits(b, h, gj, d)));
               else
                 (*cache)->set(pg, h, row, d, values->get(b, h, gj, d));
-            if (cc.quantized()) (*scale)->set(pg, h, row, 0, (*scales)->get(b, h, gj, 0));
+            if (cc.quantized()) (*scale)->set(cc.head_scales ? 0 : pg, h, cc.head_scales ? 0 : row, 0, (*scales)->get(b, h, gj, 0));
           }
     }
     if (!cc.page) return;
@@ -430,6 +435,11 @@ INSTANTIATE_TEST_SUITE_P(
              ATTNRT_MPI_CONTEXT_ZIGZAG, {4, ATTNRT_F32, true}},
         Case{with(spec(ATTNRT_F32, 4, 2, 34, 34, 48, true), [](Spec& s) { s.window_left = 25; }), ATTNRT_MPI_CONTEXT_ZIGZAG,
              {0, ATTNRT_F8_E4M3}},
+        // Scales per KV head, broadcast over tokens: spread per key in a ring
+        // block, cut whole by the key layout's calls.
+        Case{spec(ATTNRT_F32, 4, 2, 20, 24, 32, true), ATTNRT_MPI_CONTEXT, {8, ATTNRT_I8, false, true}},
+        Case{spec(ATTNRT_F32, 4, 2, 2, 24, 32, true), ATTNRT_MPI_KEYS, {0, ATTNRT_F8_E5M2, true, true}},
+        Case{spec(ATTNRT_F32, 4, 2, 2, 24, 32, true), ATTNRT_MPI_KEYS, {8, ATTNRT_I8, false, true}},
         // A bias (-inf entries, a row all -inf): a speculative tree's mask over
         // a rank's own keys, or a ring rank's rows over all keys; its columns
         // follow each call's keys, paged and quantized caches too.
