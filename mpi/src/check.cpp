@@ -266,13 +266,13 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
   for (int r = 1; r < size; ++r) {
     const Verdict& x = all[r];
     // (K/V dtypes: the ring's blocks are read as the sender's; head parallel's are each rank's own.)
-    const std::int32_t mine_p[9] = {x.layout,   x.causal,   x.align, x.has_lse, x.precision, x.strategy,
-                                    x.dtype,    heads ? 0 : x.k_dtype, heads ? 0 : x.v_dtype};
-    const std::int32_t first_p[9] = {first.layout, first.causal,   first.align, first.has_lse, first.precision, first.strategy,
-                                     first.dtype,  heads ? 0 : first.k_dtype, heads ? 0 : first.v_dtype};
-    constexpr const char* kParam[9] = {"params.layout",         "params.attn.causal",   "params.attn.align",
+    const std::int32_t mine_p[9] = {x.layout, x.causal, x.align, x.has_lse, x.precision, x.strategy, x.dtype,
+                                    heads ? 0 : x.k_dtype, heads ? 0 : x.v_dtype};
+    const std::int32_t first_p[9] = {first.layout, first.causal, first.align, first.has_lse, first.precision, first.strategy,
+                                     first.dtype, heads ? 0 : first.k_dtype, heads ? 0 : first.v_dtype};
+    constexpr const char* kParam[9] = {"params.layout", "params.attn.causal", "params.attn.align",
                                        "params.attn.lse (given or not)", "params.attn.precision", "params.attn.strategy",
-                                       "q.dtype",               "k.dtype",              "v.dtype"};
+                                       "q.dtype", "k.dtype", "v.dtype"};
     const auto value = [](int i, std::int32_t v) { return i >= 6 ? std::string(dtype_name(v)) : std::to_string(v); };
     for (int i = 0; i < 9; ++i)
       if (mine_p[i] != first_p[i])

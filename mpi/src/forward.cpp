@@ -185,10 +185,9 @@ class Work {
 
   // The calls of one block of keys for batches [b0, b1) (-1: all), of
   // sequence `seq` of a paged cache (its table row), each merged into the
-  // accumulator as soon as it is done. While
-  // transfers are in flight a call runs in up to kProgressPieces groups of KV
-  // heads with MPI_Testall in between: MPI moves rendezvous messages only
-  // inside MPI calls.
+  // accumulator as soon as it is done. While transfers are in flight a call
+  // runs in up to kProgressPieces groups of KV heads with MPI_Testall in
+  // between: MPI moves rendezvous messages only inside MPI calls.
   void compute(const std::vector<Call>& calls, const KvBlock& kv, const std::vector<Chunk>& keys,
                std::vector<MPI_Request>& reqs, std::int64_t b0 = 0, std::int64_t b1 = -1, std::int64_t seq = 0) {
     const double t0 = MPI_Wtime();
