@@ -586,8 +586,9 @@ TEST(MpiKeys, PackedRowsOverAPagedCacheMatch) {
       for (auto [dense, pool, scales] : {std::tuple{&kd.back(), &kp, &ks}, {&vd.back(), &vp, &vs}})
         for (std::int64_t h = 0; h < kHkv; ++h)
           for (std::int64_t j = 0; j < len[b]; ++j) {
-            const std::int64_t local = j - r * kN, page = perm[b * kSlots + local / kPage], row = local % kPage;
+            const std::int64_t local = j - r * kN;
             const bool mine = local >= 0 && local < kN;
+            const std::int64_t page = mine ? perm[b * kSlots + local / kPage] : -1, row = local % kPage;
             const float sc = static_cast<float>(scale(rng));
             if (mine && codes) scales->set(page, h, row, 0, sc);
             for (std::int64_t d = 0; d < kD; ++d) {
