@@ -22,6 +22,11 @@ struct Chunk {
 // The chunks rank r of p holds of a sequence of which it has `len` rows.
 std::vector<Chunk> chunks_of(attnrt_mpi_layout layout, int r, int p, std::int64_t len);
 
+// How many of chunk c's positions lie before `len` (a sequence's length).
+inline std::int64_t before(const Chunk& c, std::int64_t len) {
+  return len <= c.global ? 0 : len - c.global < c.len ? len - c.global : c.len;
+}
+
 // The global position of local row `local` of the chunks (in one of them).
 std::int64_t global_of(const std::vector<Chunk>& chunks, std::int64_t local);
 

@@ -18,19 +18,12 @@ constexpr const char* kDim[4] = {"batch", "heads", "seq", "head_dim"};
 
 constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int32_t>::max();  // as the core
 
-std::size_t elem_bytes(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : t == ATTNRT_F16 || t == ATTNRT_BF16 ? 2 : 1; }
-
-const char* dtype_name(std::int32_t t) {
-  constexpr const char* kNames[] = {"fp32", "fp16", "bf16", "int8", "fp8_e4m3", "fp8_e5m2"};
-  return t >= 0 && t < 6 ? kNames[t] : "?";
-}
-
-bool is_codes(attnrt_dtype t) { return t == ATTNRT_I8 || t == ATTNRT_F8_E4M3 || t == ATTNRT_F8_E5M2; }
+using rt::element_bytes, rt::quantized;
 
 // Bytes [lo, hi) of a view check_view passed.
 std::pair<std::uintptr_t, std::uintptr_t> range_of(const attnrt_tensor& t) {
   std::uintptr_t lo = 0, hi = 0;
-  rt::byte_range(t, elem_bytes(t.dtype), &lo, &hi);
+  rt::byte_range(t, element_bytes(t.dtype), &lo, &hi);
   return {lo, hi};
 }
 
@@ -38,7 +31,7 @@ std::pair<std::uintptr_t, std::uintptr_t> range_of(const attnrt_tensor& t) {
 void check_view(const char* name, const attnrt_tensor* t, bool codes = false) {
   if (!t) fail(kBad, name, " must not be NULL");
   const int dtype = static_cast<int>(t->dtype);
-  if (dtype != ATTNRT_F32 && dtype != ATTNRT_F16 && dtype != ATTNRT_BF16 && !(codes && is_codes(t->dtype)))
+  if (dtype != ATTNRT_F32 && dtype != ATTNRT_F16 && dtype != ATTNRT_BF16 && !(codes && quantized(t->dtype)))
     fail(kBad, name, ".dtype (", dtype, ") must be ATTNRT_F32, ATTNRT_F16 or ATTNRT_BF16",
          codes ? " (or int8/fp8 codes with a scale)" : "");
   for (int i = 0; i < 4; ++i)
@@ -52,7 +45,7 @@ void check_view(const char* name, const attnrt_tensor* t, bool codes = false) {
     if (__builtin_mul_overflow(elements, t->shape[i], &elements))
       fail(kBad, name, ": its element count overflows int64 (shape too large)");
   std::uintptr_t lo, hi;
-  switch (rt::byte_range(*t, elem_bytes(t->dtype), &lo, &hi)) {
+  switch (rt::byte_range(*t, element_bytes(t->dtype), &lo, &hi)) {
     case rt::RangeFault::none: break;
     case rt::RangeFault::int64_overflow: fail(kBad, name, ": size arithmetic overflows int64 (shape and strides too large)");
     case rt::RangeFault::past_address_space: fail(kBad, name, ": the view runs past the end of the address space");
@@ -125,10 +118,10 @@ void check_scales(const char* name, const attnrt_tensor* s, const char* of, cons
   if (!s) return;  // (the core's own error: codes need scales)
   check_view(name, s);
   if (s->dtype != ATTNRT_F32) fail(kBad, name, ".dtype must be ATTNRT_F32");
-  for (int i = 0; i < 3; ++i)
-    if (s->shape[i] != 1 && s->shape[i] != codes.shape[i])
-      fail(kBad, name, ".", kDim[i], " (", s->shape[i], ") must equal ", of, ".", kDim[i], " (", codes.shape[i], ") or be 1");
-  expect((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
+  if (const int i = rt::bad_scale_dim(*s, codes); i == 3)
+    expect((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
+  else if (i >= 0)
+    fail(kBad, name, ".", kDim[i], " (", s->shape[i], ") must equal ", of, ".", kDim[i], " (", codes.shape[i], ") or be 1");
 }
 
 // Packed query rows: batch 1, num_seqs sequences, offsets as the core
@@ -182,7 +175,7 @@ Shape check_local(const attnrt_tensor* q, const attnrt_tensor* k, const attnrt_t
   check_view("q", q), check_view("o", o);
   check_view("k", k, true), check_view("v", v, true);
   for (auto [name, t] : {std::pair{"k", k}, {"v", v}, {"o", o}})
-    if (t->dtype != q->dtype && !is_codes(t->dtype))
+    if (t->dtype != q->dtype && !quantized(t->dtype))
       fail(kBad, name, ".dtype (", t->dtype, ") must equal q.dtype (", q->dtype, ")");
   if (!paged) expect("k.batch", k->shape[0], "q.batch", q->shape[0]);  // (a pool's pages otherwise)
   for (int i = 0; i < 3; ++i) expect((std::string("v.") + kDim[i]).c_str(), v->shape[i], (std::string("k.") + kDim[i]).c_str(), k->shape[i]);
@@ -273,7 +266,7 @@ void check_together(MPI_Comm comm, const std::string& error, const Shape& shape,
     constexpr const char* kParam[9] = {"params.layout", "params.attn.causal", "params.attn.align",
                                        "params.attn.lse (given or not)", "params.attn.precision", "params.attn.strategy",
                                        "q.dtype", "k.dtype", "v.dtype"};
-    const auto value = [](int i, std::int32_t v) { return i >= 6 ? std::string(dtype_name(v)) : std::to_string(v); };
+    const auto value = [](int i, std::int32_t v) { return i >= 6 ? std::string(rt::dtype_name(static_cast<attnrt_dtype>(v))) : std::to_string(v); };
     for (int i = 0; i < 9; ++i)
       if (mine_p[i] != first_p[i])
         fail(kBad, "rank ", r, ": ", kParam[i], " (", value(i, mine_p[i]), ") differs from rank 0's (",

@@ -15,6 +15,7 @@
 #include "mpi/src/check.hpp"
 #include "mpi/src/error.hpp"
 #include "mpi/src/merge.hpp"
+#include "runtime/src/view_rules.hpp"
 
 namespace attnrt::mpi {
 namespace {
@@ -23,22 +24,22 @@ constexpr int kTag = 0x4154;                  // attnrt's K/V blocks on the user
 constexpr std::int64_t kPiece = 1LL << 30;    // bytes per message: MPI counts are int
 constexpr std::int64_t kProgressPieces = 4;   // MPI progress points per call while K/V is in flight
 
-std::size_t elem_size(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : t == ATTNRT_F16 || t == ATTNRT_BF16 ? 2 : 1; }
+using rt::element_bytes;
 
 attnrt_tensor rows(attnrt_tensor t, std::int64_t r0, std::int64_t len) {
-  t.data = static_cast<unsigned char*>(t.data) + r0 * t.stride[2] * static_cast<std::int64_t>(elem_size(t.dtype));
+  t.data = static_cast<unsigned char*>(t.data) + r0 * t.stride[2] * static_cast<std::int64_t>(element_bytes(t.dtype));
   t.shape[2] = len;
   return t;
 }
 
 attnrt_tensor batch_range(attnrt_tensor t, std::int64_t b0, std::int64_t b1) {
-  t.data = static_cast<unsigned char*>(t.data) + b0 * t.stride[0] * static_cast<std::int64_t>(elem_size(t.dtype));
+  t.data = static_cast<unsigned char*>(t.data) + b0 * t.stride[0] * static_cast<std::int64_t>(element_bytes(t.dtype));
   t.shape[0] = b1 - b0;
   return t;
 }
 
 attnrt_tensor head_range(attnrt_tensor t, std::int64_t h0, std::int64_t h1) {
-  t.data = static_cast<unsigned char*>(t.data) + h0 * t.stride[1] * static_cast<std::int64_t>(elem_size(t.dtype));
+  t.data = static_cast<unsigned char*>(t.data) + h0 * t.stride[1] * static_cast<std::int64_t>(element_bytes(t.dtype));
   t.shape[1] = h1 - h0;
   return t;
 }
@@ -97,7 +98,7 @@ void pack_keys(const KvBlock& kv, int side, std::int64_t batch, std::int64_t n, 
                unsigned char* dst, float* scales) {
   const attnrt_tensor& t = side ? kv.v : kv.k;
   const attnrt_tensor* scale = side ? kv.v_scale : kv.k_scale;
-  const std::size_t esz = elem_size(t.dtype), row = static_cast<std::size_t>(t.shape[3]) * esz;
+  const std::size_t esz = element_bytes(t.dtype), row = static_cast<std::size_t>(t.shape[3]) * esz;
   for (std::int64_t b = 0; b < batch; ++b)
     for (std::int64_t h = 0; h < t.shape[1]; ++h)
       for (std::int64_t j = 0; j < n; ++j, dst += row) {
@@ -254,13 +255,14 @@ class Work {
     const std::int64_t* lens = p_.attn.kv_lens;  // (always given with a paged cache)
     if (!lens) return compute(plan_step(band, shift(big_m, big_n), rows, keys, fuse), kv, keys, reqs);
     const std::int32_t* cu = p_.attn.cu_seqlens_q;
-    std::vector<Chunk> held, own_rows = rows;
+    std::vector<Chunk> held, packed(cu ? 1 : 0);
+    const std::vector<Chunk>& own_rows = cu ? packed : rows;
     for (std::int64_t b = 0; b < seqs(); ++b) {
-      if (cu) own_rows = {{0, cu[b], cu[b + 1] - cu[b]}}, big_m = cu[b + 1] - cu[b];
+      if (cu) packed[0] = {0, cu[b], cu[b + 1] - cu[b]}, big_m = cu[b + 1] - cu[b];
       if (big_m == 0) continue;
       held.clear();
       for (Chunk c : keys)
-        if ((c.len = std::clamp<std::int64_t>(lens[b] - c.global, 0, c.len)) > 0) held.push_back(c);
+        if ((c.len = before(c, lens[b])) > 0) held.push_back(c);
       if (held.empty()) continue;
       const std::vector<Call> calls = page_aligned(plan_step(band, shift(big_m, lens[b]), own_rows, held, fuse), kv.page());
       if (cu) compute(calls, kv, held, reqs, 0, 1, b);  // (the packed rows' one batch)
@@ -286,7 +288,7 @@ class Work {
 
   void prepare_partials() {
     const std::int64_t b = q_.shape[0], hq = q_.shape[1], m = q_.shape[2], dv = v_.shape[3];
-    scratch.part_o.resize(static_cast<std::size_t>(b * hq * m * dv) * elem_size(q_.dtype));
+    scratch.part_o.resize(static_cast<std::size_t>(b * hq * m * dv) * element_bytes(q_.dtype));
     scratch.part_lse.resize(static_cast<std::size_t>(b * hq * m));
     scratch.head_shift.resize(static_cast<std::size_t>(hq));
     scratch.acc.reset(b, hq, m, dv);
@@ -331,7 +333,7 @@ class Work {
     if (p_.attn.cu_seqlens_q) agree_on_values(p_.attn.cu_seqlens_q, seqs() + 1, "params.attn.cu_seqlens_q", "packed rows");
     for (std::int64_t b = 0; b < seqs(); ++b) {
       count[b] = 0;
-      for (const Chunk& c : chunks) count[b] += std::clamp<std::int64_t>(p_.attn.kv_lens[b] - c.global, 0, c.len);
+      for (const Chunk& c : chunks) count[b] += before(c, p_.attn.kv_lens[b]);
     }
     if (p_.attn.block_table) agree_on_status(comm_, check_pages(p_.attn, k_, v_, count), ATTNRT_INVALID_ARGUMENT);
     return count;
@@ -345,8 +347,8 @@ class Work {
     const std::int64_t b = q_.shape[0], hkv = k_.shape[1], m = q_.shape[2], n = keys_held();
     const std::int64_t d = k_.shape[3], dv = v_.shape[3], rows_held = b * hkv * n;
     const std::int64_t ks_bytes = p_.attn.k_scale ? rows_held * 4 : 0, vs_bytes = p_.attn.v_scale ? rows_held * 4 : 0;
-    const std::int64_t k_at = ks_bytes + vs_bytes, v_at = k_at + rows_held * d * static_cast<std::int64_t>(elem_size(k_.dtype));
-    const std::int64_t bytes = v_at + rows_held * dv * static_cast<std::int64_t>(elem_size(v_.dtype));
+    const std::int64_t k_at = ks_bytes + vs_bytes, v_at = k_at + rows_held * d * static_cast<std::int64_t>(element_bytes(k_.dtype));
+    const std::int64_t bytes = v_at + rows_held * dv * static_cast<std::int64_t>(element_bytes(v_.dtype));
     const std::vector<std::int64_t> count = held(chunks_of(p_.layout, rank_, size_, n), n);
     const double t0 = MPI_Wtime();
     grow_together([&] {
@@ -389,7 +391,7 @@ class Work {
       scratch.gathered_lse.resize(static_cast<std::size_t>(rows * size_));
     });
     const std::vector<Chunk> mine = chunks_of(ATTNRT_MPI_KEYS, rank_, size_, n);
-    held(mine, n);
+    held(mine, n);  // (for its checks: the calls read pages in place, attend cuts the chunk)
     std::vector<MPI_Request> none;
     attend({{0, 0, m}}, mine, m, size_ * n, own(), none);
 

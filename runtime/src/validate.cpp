@@ -21,22 +21,6 @@ constexpr const char* kDim[4] = {"batch", "heads", "seq", "head_dim"};
 constexpr std::int64_t kMaxSeq = std::numeric_limits<std::int32_t>::max();
 constexpr std::int64_t kMaxPageSize = 256;  // vLLM's largest block size
 
-const char* dtype_name(attnrt_dtype t) {
-  switch (t) {
-    case ATTNRT_F32: return "fp32";
-    case ATTNRT_F16: return "fp16";
-    case ATTNRT_BF16: return "bf16";
-    case ATTNRT_I8: return "int8";
-    case ATTNRT_F8_E4M3: return "fp8_e4m3";
-    case ATTNRT_F8_E5M2: return "fp8_e5m2";
-  }
-  return "invalid";
-}
-
-bool quantized(attnrt_dtype t) { return t == ATTNRT_I8 || t == ATTNRT_F8_E4M3 || t == ATTNRT_F8_E5M2; }
-
-std::size_t elem_size(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : quantized(t) ? 1 : 2; }
-
 // Byte extent [lo, hi) a view touches, with overflow checks.
 struct Extent {
   std::uintptr_t lo, hi;
@@ -44,7 +28,7 @@ struct Extent {
 
 Extent extent_of(const char* name, const attnrt_tensor& t) {
   Extent e{};
-  switch (byte_range(t, elem_size(t.dtype), &e.lo, &e.hi)) {
+  switch (byte_range(t, element_bytes(t.dtype), &e.lo, &e.hi)) {
     case RangeFault::none: break;
     case RangeFault::int64_overflow: fail(kBad, name, ": size arithmetic overflows int64 (shape and strides too large)");
     case RangeFault::past_address_space: fail(kBad, name, ": the view runs past the end of the address space");
@@ -74,8 +58,8 @@ void check_tensor(const char* name, const attnrt_tensor* t, bool kv = false) {
   // Lengths, and batches and heads as work items count them (int).
   for (int i = 0; i < 3; ++i)
     if (t->shape[i] > kMaxSeq) fail(kBad, name, ".", kDim[i], " (", t->shape[i], ") must be at most ", kMaxSeq);
-  if (reinterpret_cast<std::uintptr_t>(t->data) % elem_size(t->dtype) != 0)
-    fail(kBad, name, ".data must be aligned to its element size (", elem_size(t->dtype), " bytes)");
+  if (reinterpret_cast<std::uintptr_t>(t->data) % element_bytes(t->dtype) != 0)
+    fail(kBad, name, ".data must be aligned to its element size (", element_bytes(t->dtype), " bytes)");
   extent_of(name, *t);
 }
 
@@ -191,14 +175,14 @@ void check_scales(const attnrt_tensor& k, const attnrt_tensor& v, const attnrt_p
     if (!s) fail(kBad, name, " must not be NULL with ", kv_name, ".dtype ", dtype_name(kv->dtype), " (the fp32 scales of its rows)");
     check_tensor(name, s);
     if (s->dtype != ATTNRT_F32) fail(kBad, name, ".dtype (", dtype_name(s->dtype), ") must be fp32");
-    for (int i = 0; i < 3; ++i) {
+    if (const int i = bad_scale_dim(*s, *kv); i == 3) {
+      require_eq((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
+    } else if (i >= 0) {
       // Paged K and V are pools [pages, heads, page_size, D].
       const char* dim = !p.block_table ? kDim[i] : i == 0 ? "pages" : i == 2 ? "page_size" : kDim[i];
-      if (s->shape[i] != 1 && s->shape[i] != kv->shape[i])
-        fail(kBad, name, ".", dim, " (", s->shape[i], ") must be 1 (broadcast) or ", kv_name, ".", dim, " (",
-             kv->shape[i], ")");
+      fail(kBad, name, ".", dim, " (", s->shape[i], ") must be 1 (broadcast) or ", kv_name, ".", dim, " (",
+           kv->shape[i], ")");
     }
-    require_eq((std::string(name) + ".head_dim").c_str(), s->shape[3], "1", 1);
   }
 }
 

@@ -1,7 +1,8 @@
 // Rules that the core's checks (validate.cpp) and attnrt_mpi's
-// (mpi/src/check.cpp) both apply, each with its own messages: the byte
-// range a view touches, whether an output's elements are distinct, and
-// what a per-head ALiBi slope or sink may be. Header-only, as attnrt_mpi links the core's C API alone.
+// (mpi/src/check.cpp) both apply, each with its own messages: dtypes'
+// names and sizes, the byte range a view touches, whether an output's
+// elements are distinct, what a per-head ALiBi slope or sink may be, a
+// quantized cache's scale shape, and varlen offsets. Header-only, as attnrt_mpi links the core's C API alone.
 #pragma once
 
 #include <attnrt/attnrt.h>
@@ -14,6 +15,22 @@
 #include <cstdint>
 
 namespace attnrt::rt {
+
+// A dtype's name in messages, whether it is a quantized cache's codes,
+// and the bytes of one element.
+inline const char* dtype_name(attnrt_dtype t) {
+  switch (t) {
+    case ATTNRT_F32: return "fp32";
+    case ATTNRT_F16: return "fp16";
+    case ATTNRT_BF16: return "bf16";
+    case ATTNRT_I8: return "int8";
+    case ATTNRT_F8_E4M3: return "fp8_e4m3";
+    case ATTNRT_F8_E5M2: return "fp8_e5m2";
+  }
+  return "invalid";
+}
+inline bool quantized(attnrt_dtype t) { return t == ATTNRT_I8 || t == ATTNRT_F8_E4M3 || t == ATTNRT_F8_E5M2; }
+inline std::size_t element_bytes(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : quantized(t) ? 1 : 2; }
 
 enum class RangeFault { none, int64_overflow, past_address_space };
 
@@ -62,6 +79,15 @@ inline std::int64_t bad_head_term(const float* values, std::int64_t heads, bool 
   for (std::int64_t h = 0; h < heads; ++h)
     if (!(std::isfinite(values[h]) || (sink && values[h] == -std::numeric_limits<float>::infinity()))) return h;
   return -1;
+}
+
+// The first dimension in which a quantized K or V's scale view breaks its
+// shape rule, or -1: batch, heads and seq each 1 (broadcast) or the codes'
+// own (0-2), head_dim 1 (3).
+inline int bad_scale_dim(const attnrt_tensor& scale, const attnrt_tensor& codes) {
+  for (int i = 0; i < 3; ++i)
+    if (scale.shape[i] != 1 && scale.shape[i] != codes.shape[i]) return i;
+  return scale.shape[3] != 1 ? 3 : -1;
 }
 
 // Where varlen offsets (cu_seqlens, seqs sequences packing `total` rows)
