@@ -140,6 +140,15 @@ TEST(FuzzRegressions, SinkMeetsShiftedKeysWithoutRoundTrip_99_5468) { expect_pas
 // keep LSE without the row's ALiBi peak value, which the merge adds back in
 // double (HeadProblem::lse_unshifted).
 TEST(FuzzRegressions, AlibiPiecesMergeWithoutTheirPeakValue_99_27603) { expect_passes(99, 27603); }
+// 20261201:76074 (mixed generation): the same round trip in split-KV pieces.
+// A sink 170-250 above its rows' ALiBi-shifted keys (M788, N2, two threads:
+// the rows' keys split) joined the piece that starts at key 0, whose LSE
+// leaves the ALiBi peak out: the piece stored sink - shift (~250) in fp32
+// and the merge added the shift back, LSE 2.7e-5 off. The merge now joins
+// the sink itself, in double (split_kv.hpp, merge_partials).
+TEST(FuzzRegressions, SinkJoinsSplitPiecesInTheMerge_20261201_76074) {
+  expect_passes(20261201, 76074, kMixedGeneration);
+}
 
 // 20261201:20357: an inf in V at a key ALiBi put 733 below its row's max,
 // a weight double holds only as a subnormal. The row's pipeline result was

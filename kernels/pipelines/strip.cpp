@@ -457,8 +457,8 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, Row
     for (int r = 0; r < rows; ++r) {
       const float sink = sinks ? sinks[(r0 + r) / p.m] : kNegInf;
       const float shift = alibi_peak_value(p, r0 + r);
-      const RowTotal total = p.lse_unshifted ? row_total(m[r], l[r], 0.0f, sink - shift)
-                                             : row_total(m[r], l[r], shift, sink);
+      // A split-KV piece (lse_unshifted) has no sink: the merge joins it.
+      const RowTotal total = row_total(m[r], l[r], p.lse_unshifted ? 0.0f : shift, sink);
       inv[r] = total.inv;
       lse[r] = total.lse;
     }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -146,6 +147,7 @@ kernels::HeadProblem rows_into_piece(kernels::HeadProblem p, int r0, int rows, v
   p.ldlse = 1;
   p.hslse = rows;
   p.lse_unshifted = true;  // merge_line adds the ALiBi peak back
+  p.sinks = nullptr;       // and joins the sink
   return p;
 }
 
@@ -418,7 +420,7 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
             });
           },
           [&](int r) { return kernels::alibi_peak_shift(p, w.row_begin + r); },
-          static_cast<char*>(p.o) + w.row_begin * p.ldo * esz, p.ldo,
+          p.sinks ? p.sinks[0] : -std::numeric_limits<float>::infinity(), static_cast<char*>(p.o) + w.row_begin * p.ldo * esz, p.ldo,
           p.lse ? p.lse + w.row_begin * p.ldlse : nullptr, p.ldlse);
     }
   };

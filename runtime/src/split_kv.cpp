@@ -28,14 +28,16 @@ CallScratch::CallScratch(int workers, int parts_per_worker, int piece_rows, int 
 
 void merge_partials(int rows, int dv, kernels::DType dtype,
                     scheduler::FunctionRef<void(scheduler::FunctionRef<void(const PartialRows&)>)> pieces,
-                    scheduler::FunctionRef<double(int)> lse_shift, void* out, std::int64_t ld_out,
+                    scheduler::FunctionRef<double(int)> lse_shift, float sink, void* out, std::int64_t ld_out,
                     float* lse_out, std::int64_t ld_lse) {
-  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   const std::size_t esz = kernels::dtype_size(dtype);
   double acc[kernels::kMaxHeadDim];
   float row[kernels::kMaxHeadDim];  // a piece's row, then the merged row
   for (int r = 0; r < rows; ++r) {
-    float mx = kNegInf;
+    // In the pieces' frame (the ALiBi shift left out); the sink a logit with no value.
+    const double shift = lse_shift(r), frame_sink = static_cast<double>(sink) - shift;
+    double mx = frame_sink;
     bool nan = false;
     pieces([&](const PartialRows& p) {
       mx = p.lse[r] > mx ? p.lse[r] : mx;
@@ -44,8 +46,9 @@ void merge_partials(int rows, int dv, kernels::DType dtype,
     double sum = 0;
     for (int c = 0; c < dv; ++c) acc[c] = 0;
     if (mx != kNegInf && !nan) {
+      if (frame_sink != kNegInf) sum = std::exp(frame_sink - mx);
       pieces([&](const PartialRows& p) {
-        if (p.lse[r] == kNegInf) return;  // saw no key: holds zeros
+        if (p.lse[r] == -std::numeric_limits<float>::infinity()) return;  // saw no key: holds zeros
         // The piece's row as fp32 first: the dtype is decided once per row,
         // and the weighted sum is a plain loop the compiler vectorizes.
         sum += kernels::add_weighted_row(acc, dv, static_cast<double>(p.lse[r]) - mx, [&] {
@@ -55,7 +58,8 @@ void merge_partials(int rows, int dv, kernels::DType dtype,
       });
     }
     const float lse = nan ? std::numeric_limits<float>::quiet_NaN()
-                          : mx == kNegInf ? kNegInf : static_cast<float>(mx + std::log(sum) + lse_shift(r));
+                          : mx == kNegInf ? -std::numeric_limits<float>::infinity()
+                                          : static_cast<float>(mx + std::log(sum) + shift);
     const double inv = nan ? std::numeric_limits<double>::quiet_NaN() : sum > 0 ? 1.0 / sum : 0.0;
     for (int c = 0; c < dv; ++c) row[c] = static_cast<float>(acc[c] * inv);
     kernels::store_row(row, dv, static_cast<char*>(out) + r * ld_out * esz, dtype);

@@ -46,12 +46,15 @@ struct PartialRows {
 // Writes rows [0, rows) of the merged O (dtype, row stride ld_out) and, if
 // lse_out is not null, their LSE (stride ld_lse). `pieces` calls its argument
 // once per piece, in merge order. A row no piece saw a key for gets O = 0
-// and LSE = -inf; NaN in a piece stays NaN. lse_shift(r): what the pieces'
-// LSE of row r leave out (kernels::HeadProblem::lse_unshifted), added to
-// the merged LSE.
+// and LSE = -inf (the sink, with one); NaN in a piece stays NaN. lse_shift(r):
+// what the pieces' LSE of row r leave out (kernels::HeadProblem::lse_unshifted),
+// added to the merged LSE. sink: the rows' head's sink logit (natural units,
+// -inf for none), joined here in double rather than in a piece: in a piece's
+// unshifted frame it would sit a whole ALiBi shift away from the keys, where
+// fp32 loses its low bits.
 void merge_partials(int rows, int dv, kernels::DType dtype,
                     scheduler::FunctionRef<void(scheduler::FunctionRef<void(const PartialRows&)>)> pieces,
-                    scheduler::FunctionRef<double(int)> lse_shift, void* out, std::int64_t ld_out,
+                    scheduler::FunctionRef<double(int)> lse_shift, float sink, void* out, std::int64_t ld_out,
                     float* lse_out, std::int64_t ld_lse);
 
 }  // namespace attnrt::rt
