@@ -7,6 +7,7 @@
 #include <ctime>
 #include <string>
 #include <functional>
+#include <numeric>
 #include <optional>
 #include <vector>
 
@@ -26,25 +27,6 @@ kernels::KvFormat format_of(DType t) {
   return t == DType::i8 ? kernels::KvFormat::i8 : t == DType::f8_e4m3 ? kernels::KvFormat::e4m3 : kernels::KvFormat::e5m2;
 }
 
-// The format's non-negative finite values, ascending in code order (codes
-// 0, 1, ...): nearest-value encoding is a binary search.
-std::vector<float> positive_values(kernels::KvFormat f) {
-  std::vector<float> v;
-  for (int c = 0; c < 128; ++c) {
-    const float x = kernels::code_to_float(f, static_cast<std::uint8_t>(c));
-    if (!std::isfinite(x)) break;
-    v.push_back(x);
-  }
-  return v;
-}
-
-std::uint8_t encode(const std::vector<float>& pos, float x) {
-  const float a = std::min(std::abs(x), pos.back());
-  std::size_t i = std::lower_bound(pos.begin(), pos.end(), a) - pos.begin();
-  if (i == pos.size() || (i > 0 && a - pos[i - 1] <= pos[i] - a)) --i;
-  return static_cast<std::uint8_t>(i | (x < 0 ? 0x80u : 0u));
-}
-
 // K or V quantized: codes [B, H, N, dim], scales [B, H, N, 1] (int8, a row's
 // largest magnitude at 127) or [1, H, 1, 1] (fp8, a head's at the largest
 // value). x (dense fp32) is overwritten with code * scale: what the
@@ -62,32 +44,24 @@ Quantized quantize(const Tensor& x, DType t) {
   q.view = Tensor::bhsd(q.codes.data(), t, B, H, N, dim);
   q.scale_view = per_row ? Tensor::bhsd(q.scales.data(), DType::f32, B, H, N, 1)
                          : Tensor{q.scales.data(), DType::f32, {1, H, 1, 1}, {H, 1, 1}};
-  const std::vector<float> pos = positive_values(f);
   float* xs = static_cast<float*>(x.data);
   float* scales = static_cast<float*>(q.scales.data());
-  auto* codes = static_cast<std::uint8_t*>(q.codes.data());
-  const auto amax = [&](std::int64_t from, std::int64_t count) {
-    float m = 0;
-    for (std::int64_t i = from; i < from + count; ++i) m = std::max(m, std::abs(xs[i]));
-    return m;
-  };
-  for (std::int64_t h = 0; h < H; ++h) {
-    float head = 0;
-    if (!per_row)
-      for (std::int64_t b = 0; b < B; ++b) head = std::max(head, amax((b * H + h) * N * dim, N * dim));
-#pragma omp parallel for schedule(static)
-    for (std::int64_t r = 0; r < B * N; ++r) {
-      const std::int64_t b = r / N, j = r % N, row = ((b * H + h) * N + j) * dim;
-      const float top = per_row ? amax(row, dim) : head;
-      const float s = top > 0 ? top / pos.back() : 1.0f;
-      if (per_row) scales[(b * H + h) * N + j] = s;
-      for (std::int64_t d = 0; d < dim; ++d) {
-        codes[row + d] = per_row ? static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(xs[row + d] / s)))
-                                 : encode(pos, xs[row + d] / s);
-        xs[row + d] = kernels::code_to_float(f, codes[row + d]) * s;
-      }
+  if (!per_row)  // a head's largest magnitude at the format's largest value
+    for (std::int64_t h = 0; h < H; ++h) {
+      float top = 0;
+      for (std::int64_t b = 0; b < B; ++b)
+        for (std::int64_t i = (b * H + h) * N * dim; i < (b * H + h + 1) * N * dim; ++i) top = std::max(top, std::abs(xs[i]));
+      scales[h] = top > 0 ? top / kernels::largest_code_value(f) : 1.0f;
     }
-    if (!per_row) scales[h] = head > 0 ? head / pos.back() : 1.0f;
+  // Token b * N + j into slot b * N + j of the dense codes: the library's writer.
+  std::vector<std::int64_t> slots(static_cast<std::size_t>(B * N));
+  std::iota(slots.begin(), slots.end(), 0);
+  attnrt::cache_write(x, q.view, &q.scale_view, slots.data());
+  const auto* codes = static_cast<const std::uint8_t*>(q.codes.data());
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < B * H * N; ++r) {
+    const float s = per_row ? scales[r] : scales[r / N % H];
+    for (std::int64_t d = 0; d < dim; ++d) xs[r * dim + d] = kernels::code_to_float(f, codes[r * dim + d]) * s;
   }
   return q;
 }

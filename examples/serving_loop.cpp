@@ -1,11 +1,13 @@
 // Continuous batching over a shared paged int8 KV cache, as an inference
 // server runs one attention layer: requests arrive, their prompts are
 // prefilled in chunks, they decode one token per step, and they leave,
-// freeing their pages. Each step is one attnrt call: the step's query rows
-// packed (varlen Q, cu_seqlens_q), every running sequence's keys read from
-// the page pools through its block table (int8 codes with an fp32 scale
-// per token and KV head), causal bottom-right so a prompt chunk sees the
-// cached keys and itself. Reports p50/p99 request latency and tokens/s.
+// freeing their pages. Each step stores its tokens' new K/V rows into their
+// slots (attnrt::cache_write, quantizing them) and makes one attention call:
+// the step's query rows packed (varlen Q, cu_seqlens_q), every running
+// sequence's keys read from the page pools through its block table (int8
+// codes with an fp32 scale per token and KV head), causal bottom-right so a
+// prompt chunk sees the cached keys and itself. Reports p50/p99 request
+// latency and tokens/s.
 //
 //   serving_loop [--requests R] [--arrival P] [--prompt L] [--output T]
 //                [--chunk C] [--page-size S] [--pages N] [--heads H]
@@ -68,16 +70,6 @@ struct Cache {
   }
   attnrt::Tensor scales(std::vector<float>& x) const {
     return {x.data(), attnrt::DType::f32, {pages, kv_heads, page_size, 1}, {kv_heads * page_size, page_size, 1}};
-  }
-  // Quantizes one token's K or V row of head h (what the model computed) into its slot.
-  void store(std::vector<std::int8_t>& codes, std::vector<float>& scale, std::int32_t page, int row, int h,
-             const float* x) {
-    float top = 0;
-    for (int d = 0; d < head_dim; ++d) top = std::max(top, std::abs(x[d]));
-    const float s = top > 0 ? top / 127 : 1.0f;
-    const std::size_t slot = (static_cast<std::size_t>(page) * kv_heads + h) * page_size + row;
-    scale[slot] = s;
-    for (int d = 0; d < head_dim; ++d) codes[slot * head_dim + d] = static_cast<std::int8_t>(std::lround(x[d] / s));
   }
 };
 
@@ -142,9 +134,9 @@ int serve(const Settings& s) {
   const int max_pages = (s.prompt + s.output + s.page_size - 1) / s.page_size;
   std::vector<Request> running;
   std::vector<double> latency_ms;
-  std::vector<float> q, o, row(D);
+  std::vector<float> q, o, k_new, v_new;
   std::vector<std::int32_t> cu_q, table;
-  std::vector<std::int64_t> kv_lens;
+  std::vector<std::int64_t> kv_lens, slots;
   int arrived = 0, steps = 0;
   long long tokens = 0;
   attnrt::Runtime rt;
@@ -162,25 +154,21 @@ int serve(const Settings& s) {
       running.push_back(r);
       ++arrived;
     }
-    // The step's tokens per request: a prompt chunk, or the last token decoded.
+    // The step's tokens per request: a prompt chunk, or the last token
+    // decoded; each token's cache slot (a new page when it starts one).
     cu_q.assign(1, 0);
     table.assign(running.size() * max_pages, 0);
     kv_lens.clear();
+    slots.clear();
     for (std::size_t b = 0; b < running.size(); ++b) {
       Request& r = running[b];
       const int n = r.cached < r.prompt ? std::min(s.chunk, r.prompt - r.cached) : 1;
-      for (int t = 0; t < n; ++t, ++r.cached) {  // the model's new K/V rows into the cache
+      for (int t = 0; t < n; ++t, ++r.cached) {
         if (r.cached % s.page_size == 0) {
           r.pages.push_back(cache.free.back());
           cache.free.pop_back();
         }
-        for (int h = 0; h < s.kv_heads; ++h) {
-          const std::int32_t page = r.pages.back();
-          for (float& x : row) x = u(rng);
-          cache.store(cache.k, cache.k_scale, page, r.cached % s.page_size, h, row.data());
-          for (float& x : row) x = u(rng);
-          cache.store(cache.v, cache.v_scale, page, r.cached % s.page_size, h, row.data());
-        }
+        slots.push_back(std::int64_t{r.pages.back()} * s.page_size + r.cached % s.page_size);
       }
       cu_q.push_back(cu_q.back() + n);
       kv_lens.push_back(r.cached);
@@ -189,7 +177,16 @@ int serve(const Settings& s) {
     const std::int64_t rows = cu_q.back();
     q.resize(static_cast<std::size_t>(rows * H * D));
     o.assign(q.size(), 0.0f);
-    for (float& x : q) x = u(rng);
+    k_new.resize(static_cast<std::size_t>(rows * s.kv_heads * D));
+    v_new.resize(k_new.size());
+    for (auto* x : {&q, &k_new, &v_new})
+      for (float& e : *x) e = u(rng);
+    // The model's new K/V rows ([1, rows, Hkv, D], as Q) quantized into their slots.
+    const auto step_rows = [&](std::vector<float>& x) {
+      return attnrt::Tensor::bshd(x.data(), attnrt::DType::f32, 1, s.kv_heads, rows, D);
+    };
+    attnrt::cache_write(step_rows(k_new), k_pool, &k_scale, slots.data());
+    attnrt::cache_write(step_rows(v_new), v_pool, &v_scale, slots.data());
     // Q and O packed [1, rows, H, D] (BSHD), one call for the whole step.
     const attnrt::Tensor tq = attnrt::Tensor::bshd(q.data(), attnrt::DType::f32, 1, H, rows, D);
     const attnrt::Tensor to = attnrt::Tensor::bshd(o.data(), attnrt::DType::f32, 1, H, rows, D);

@@ -1,6 +1,8 @@
 #include "kernels/quant.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -52,7 +54,74 @@ void e5m2_rows(const std::uint8_t* src, std::int64_t ld, int rows, int n, const 
   rows_f32<KvFormat::e5m2>(src, ld, rows, n, scale, ld_scale, dst, ld_dst);
 }
 
+// The fp8 code nearest a (finite, >= 0, at most the largest value; ties to
+// even) for a format of M mantissa bits and exponent bias `bias`: below the
+// smallest normal, a's multiple of the subnormal step (whose count is the
+// code); above, fp32's mantissa rounded to M bits in place (a carry moves
+// into the exponent, as it should), the exponent then rebiased.
+template <int M, int Bias>
+inline std::uint32_t fp8_magnitude(float a) {
+  constexpr int kDrop = 23 - M;
+  constexpr float kMinNormal = std::bit_cast<float>(static_cast<std::uint32_t>(128 - Bias) << 23);  // 2^(1 - bias)
+  constexpr float kSteps = std::bit_cast<float>(static_cast<std::uint32_t>(127 + Bias - 1 + M) << 23);
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(a);
+  const std::uint32_t rounded = u + ((1u << (kDrop - 1)) - 1u) + ((u >> kDrop) & 1u);
+  const std::uint32_t normal = (rounded >> kDrop) - (static_cast<std::uint32_t>(127 - Bias) << M);
+  const std::uint32_t sub = static_cast<std::uint32_t>(std::nearbyint(a * kSteps));
+  return a < kMinNormal ? sub : normal;
+}
+
+constexpr float top_of(KvFormat f) { return f == KvFormat::i8 ? 127.0f : f == KvFormat::e4m3 ? 448.0f : 57344.0f; }
+
+template <KvFormat F>
+inline std::uint8_t encode(float x) {
+  constexpr float kTop = top_of(F);
+  const float c = std::min(std::max(x, -kTop), kTop);
+  if constexpr (F == KvFormat::i8) return static_cast<std::uint8_t>(static_cast<std::int8_t>(std::nearbyint(c)));
+  const float a = std::abs(c);
+  const std::uint32_t m = F == KvFormat::e4m3 ? fp8_magnitude<3, 7>(a) : fp8_magnitude<2, 15>(a);
+  return static_cast<std::uint8_t>(m | (std::signbit(c) ? 0x80u : 0u));
+}
+
+template <KvFormat F>
+inline void encode_row(const float* x, int n, float scale, std::uint8_t* dst) {
+#pragma omp simd
+  for (int i = 0; i < n; ++i) dst[i] = encode<F>(x[i] / scale);
+}
+
+ATTNRT_QUANT_CLONES
+void i8_encode(const float* x, int n, float scale, std::uint8_t* dst) { encode_row<KvFormat::i8>(x, n, scale, dst); }
+ATTNRT_QUANT_CLONES
+void e4m3_encode(const float* x, int n, float scale, std::uint8_t* dst) {
+  encode_row<KvFormat::e4m3>(x, n, scale, dst);
+}
+ATTNRT_QUANT_CLONES
+void e5m2_encode(const float* x, int n, float scale, std::uint8_t* dst) {
+  encode_row<KvFormat::e5m2>(x, n, scale, dst);
+}
+
+// Magnitudes compared as integers (their order as floats, NaN's patterns
+// above inf's), which vectorizes where a float max reduction does not.
+ATTNRT_QUANT_CLONES
+std::uint32_t largest_magnitude_bits(const float* x, int n) {
+  std::uint32_t top = 0;
+#pragma omp simd reduction(max : top)
+  for (int i = 0; i < n; ++i) top = std::max(top, std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu);
+  return top;
+}
+
 }  // namespace
+
+float largest_magnitude(const float* x, int n) {
+  const std::uint32_t top = largest_magnitude_bits(x, n);
+  return top >= 0x7f800000u ? std::numeric_limits<float>::infinity() : std::bit_cast<float>(top);
+}
+
+float largest_code_value(KvFormat f) { return top_of(f); }
+
+void quant_row(KvFormat f, const float* x, int n, float scale, std::uint8_t* dst) {
+  (f == KvFormat::i8 ? i8_encode : f == KvFormat::e4m3 ? e4m3_encode : e5m2_encode)(x, n, scale, dst);
+}
 
 float code_to_float(KvFormat f, std::uint8_t c) {
   switch (f) {

@@ -48,7 +48,7 @@ nice -n 10 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DATTNRT_BUILD_BENCH=OFF -DATTNRT_BUILD_EXAMPLES=OFF >/dev/null
 # Only what the qemu runs below execute: the other test executables would be
 # compiled for nothing (ctest's -R never selects them; native runs cover them).
-targets=${ATTNRT_EMU_TARGETS-test_sve_kernels test_forward_sweep test_kernel_sets test_few_rows_sweep test_pipelines test_quant_kv test_paged_kv test_varlen}
+targets=${ATTNRT_EMU_TARGETS-test_sve_kernels test_forward_sweep test_kernel_sets test_few_rows_sweep test_pipelines test_quant_kv test_paged_kv test_varlen test_cache_write}
 nice -n 10 cmake --build "$build" -j "$jobs" ${targets:+--target $targets}
 
 # On Intel hosts qemu's 256-bit host vectors slow its SSE helpers many
@@ -83,7 +83,8 @@ run() {  # qemu cpu, ctest selection arguments (one string, split like a shell w
 # the kernel-set suite and the few-row sweep (direct K/V, every tail) on
 # the 512-bit sets (sve512_12x2's fp16 set is sve512's), the pipelines'
 # direct K/V tests and the plans the SVE sets get, and the serving inputs'
-# suites (quantized, paged and varlen K/V: their SVE cases); at 128 and 256
+# suites (quantized, paged and varlen K/V: their SVE cases; the cache
+# writer's codes, portable code compiled for AArch64); at 128 and 256
 # bits the same for the vector-length-agnostic set `sve` (the 512-bit sets
 # cannot run there; `sve` is tested at the lengths it is built for, not
 # again at 512). ctest picks the suites (the big ones run as shards, each a
@@ -91,7 +92,7 @@ run() {  # qemu cpu, ctest selection arguments (one string, split like a shell w
 # vector length (tests size themselves under ATTNRT_TEST_EMULATED), and the
 # kernel-contract suite's pipeline and whole-call cases sized for native
 # runs (the sweep, few_rows and pipelines suites run those paths here).
-suites="'^(sve|sweep|kernel_sets|few_rows|quant_kv|paged|varlen)\\.|^pipelines\\.(Pipelines\\.DirectKv|Plans\\.)'"
+suites="'^(sve|sweep|kernel_sets|few_rows|quant_kv|paged|varlen|cache_write)\\.|^pipelines\\.(Pipelines\\.DirectKv|Plans\\.)'"
 a64fx_tests="-j$jobs -R $suites"
 native_only='*.EveryPipelineMatchesReference/*:*.DirectKvPipelinesMatchReference/*:*.ForwardThroughTheRuntime/*'
 a64fx_filter="-*/sve_*:Sweep/*/sve512_12x2_*:Registry/*/sve512_12x2_f16:Default/*:Registry/*/generic_*:$native_only"

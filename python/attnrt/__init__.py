@@ -16,10 +16,11 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ._attnrt import Runtime, __version__
+from ._attnrt import cache_write as _cache_write
 from ._attnrt import forward as _forward
 from ._attnrt import jax_view as _jax_view
 
-__all__ = ["attention", "Runtime", "__version__"]
+__all__ = ["attention", "cache_write", "Runtime", "__version__"]
 
 try:  # numpy's bfloat16 and fp8 (ml_dtypes) are optional
     from ml_dtypes import bfloat16 as _np_bf16
@@ -357,3 +358,58 @@ def attention(
         if lse is True:
             lse_out = _jax_view(lse_out, False)
     return (out, lse_out) if lse is True else out
+
+
+def cache_write(
+    src: Any,
+    cache: Any,
+    slots: Any,
+    *,
+    scale: Any = None,
+    kv_format: Optional[str] = None,
+    layout: str = "bhsd",
+) -> None:
+    """Stores new K (or V) rows into a KV cache in place, as a server appends
+    the tokens of each step; quantizes them when the cache holds codes.
+
+    src: float32, float16 or bfloat16 [B, Hkv, M, D] (layout="bhsd") or
+        [B, M, Hkv, D] ("bshd"), or 3-D without the batch; token t = b * M + m.
+    cache: a page pool [num_pages, Hkv, page_size, D] (in the layout's
+        order, as attention's block_table reads it) or a dense cache; float32,
+        float16, bfloat16, int8 or fp8 codes (kv_format as for attention).
+    slots: int64 [B * M]: token t goes to row slots[t] % page_size of page
+        slots[t] // page_size; a negative slot skips the token, a slot named
+        twice keeps the later token.
+    scale: float32, required for codes, refused otherwise: shaped like cache
+        with head_dim 1 (per token: written, each row's largest magnitude
+        mapped to 127, 448 or 57344) or [1, Hkv or 1, 1, 1] (per KV head:
+        read). Codes are the nearest, ties to even, saturated; src must then
+        be finite.
+
+    Raises ValueError naming the argument and rule; writes nothing then.
+    Releases the GIL while it runs.
+    """
+    if layout not in _LAYOUTS:
+        raise ValueError(f"layout ({layout!r}) must be 'bhsd' or 'bshd'")
+    if kv_format not in (None,) + _KV_FORMATS:
+        raise ValueError(f"kv_format ({kv_format!r}) must be 'fp8_e4m3', 'fp8_e5m2' or None")
+    if _is_torch(src):  # DLPack refuses tensors that require grad
+        src = src.detach()
+    for name, x in (("cache", cache), ("scale", scale)):
+        if isinstance(x, np.ndarray) and not x.flags.writeable:
+            raise ValueError(f"{name} must be writable (it is a read-only numpy array)")
+        if _is_jax(x):
+            raise ValueError(f"{name} cannot be a JAX array (JAX arrays are immutable)")
+    cache, kv_format = _codes(cache, kv_format, "cache")
+    src_bf16 = isinstance(src, np.ndarray) and src.dtype == _np_bf16
+    cache_bf16 = isinstance(cache, np.ndarray) and cache.dtype == _np_bf16
+    slots = _small(slots, np.int64, "slots")
+    try:
+        _cache_write(_u16(src), _u16(cache), slots, scale, layout == "bshd", src_bf16, cache_bf16,
+                     kv_format or "")
+    except (TypeError, AttributeError):
+        for name, x in (("src", src), ("cache", cache), ("scale", scale)):
+            if x is not None and not hasattr(x, "shape"):
+                raise TypeError(f"{name} ({type(x).__name__}) must be an array with DLPack or "
+                                "the buffer protocol (numpy, torch, ...)") from None
+        raise

@@ -95,13 +95,13 @@ std::optional<attnrt_dtype> to_kv_format(const std::string& name) {
 }
 
 // k or v, quantized or not; kv_format must agree with what it holds.
-attnrt_dtype to_kv_dtype(const Array& a, bool bf16_as_u16, const std::string& kv_format,
+attnrt_dtype to_kv_dtype(nb::dlpack::dtype dt, bool bf16_as_u16, const std::string& kv_format,
                          const char* name) {
   const std::optional<attnrt_dtype> u8_as = to_kv_format(kv_format);
-  const attnrt_dtype t = to_dtype(a.dtype(), bf16_as_u16, name, true, u8_as);
+  const attnrt_dtype t = to_dtype(dt, bf16_as_u16, name, true, u8_as);
   if (u8_as && t != *u8_as)
     raise(PyExc_ValueError, "kv_format ('" + kv_format + "') names the fp8 codes of uint8 k and v, but " +
-                                name + ".dtype is " + dtype_name(a.dtype()));
+                                name + ".dtype is " + dtype_name(dt));
   return t;
 }
 
@@ -224,8 +224,8 @@ void forward(const Array& q, const Array& k, const Array& v, const OutArray& o,
              const std::string& kv_format) {
   Call c;
   c.q = to_tensor(q, bshd, to_dtype(q.dtype(), bf16_as_u16, "q"), "q");
-  c.k = to_tensor(k, bshd, to_kv_dtype(k, bf16_as_u16, kv_format, "k"), "k");
-  c.v = to_tensor(v, bshd, to_kv_dtype(v, bf16_as_u16, kv_format, "v"), "v");
+  c.k = to_tensor(k, bshd, to_kv_dtype(k.dtype(), bf16_as_u16, kv_format, "k"), "k");
+  c.v = to_tensor(v, bshd, to_kv_dtype(v.dtype(), bf16_as_u16, kv_format, "v"), "v");
   c.o = to_tensor(o, bshd, to_dtype(o.dtype(), bf16_as_u16, "out"), "out");
   attnrt_params_init(&c.p);
   c.p.scale = scale;
@@ -314,6 +314,28 @@ void forward(const Array& q, const Array& k, const Array& v, const OutArray& o,
                 : attnrt_attention_forward(&c.q, &c.k, &c.v, &c.o, &c.p);
   }
   if (s != ATTNRT_OK) raise_status(s);
+}
+
+// attnrt.cache_write: src's rows into cache slots (attnrt_cache_write).
+// src_bf16 / cache_bf16: that uint16 array holds bfloat16 (numpy's).
+void cache_write(const Array& src, const OutArray& cache, const Int64s& slots, std::optional<OutArray> scale,
+                 bool bshd, bool src_bf16, bool cache_bf16, const std::string& kv_format) {
+  const attnrt_tensor s = to_tensor(src, bshd, to_dtype(src.dtype(), src_bf16, "src"), "src");
+  const attnrt_tensor c = to_tensor(cache, bshd, to_kv_dtype(cache.dtype(), cache_bf16, kv_format, "cache"), "cache");
+  const std::int64_t tokens = s.shape[0] * s.shape[2];
+  check_len(slots, static_cast<size_t>(tokens), "slots", "one per token of src");
+  attnrt_tensor sc{};
+  if (scale) {
+    if (scale->dtype() != nb::dtype<float>())
+      raise(PyExc_ValueError, "scale.dtype (" + dtype_name(scale->dtype()) + ") must be float32");
+    sc = to_tensor(*scale, bshd, ATTNRT_F32, "scale");
+  }
+  attnrt_status status;
+  {
+    nb::gil_scoped_release release;
+    status = attnrt_cache_write(&s, &c, scale ? &sc : nullptr, slots.data());
+  }
+  if (status != ATTNRT_OK) raise_status(status);
 }
 
 // The overhead baseline: the call attnrt.attention(q, k, v, out=o,
@@ -406,6 +428,9 @@ NB_MODULE(_attnrt, m) {
         nb::arg("block_table").none(), nb::arg("k_scale").none(), nb::arg("v_scale").none(),
         nb::arg("kv_format"),
         "Low-level call behind attnrt.attention: every argument positional, outputs given.");
+  m.def("cache_write", &cache_write, nb::arg("src"), nb::arg("cache"), nb::arg("slots"), nb::arg("scale").none(),
+        nb::arg("bshd"), nb::arg("src_bf16"), nb::arg("cache_bf16"), nb::arg("kv_format"),
+        "Low-level call behind attnrt.cache_write: every argument positional.");
   m.def("time_forward_ns", &time_forward_ns, nb::arg("q"), nb::arg("k"), nb::arg("v"),
         nb::arg("out"), nb::arg("runtime"), nb::arg("iters"),
         "Median ns of `iters` calls of the same BHSD forward from C++ (the overhead baseline).");

@@ -7,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "runtime/src/cache_write.hpp"
 #include "runtime/src/config.hpp"
 #include "runtime/src/error.hpp"
 #include "runtime/src/runtime.hpp"
@@ -129,6 +130,11 @@ attnrt_status attnrt_attention_forward(const attnrt_tensor* q, const attnrt_tens
     return create_status;
   }
   return forward(runtime.get(), q, k, v, o, params);
+}
+
+attnrt_status attnrt_cache_write(const attnrt_tensor* src, const attnrt_tensor* cache, const attnrt_tensor* scale,
+                                 const int64_t* slots) {
+  return guarded([&] { attnrt::rt::cache_write(src, cache, scale, slots); });
 }
 
 const char* attnrt_last_error(void) { return g_last_error.c_str(); }

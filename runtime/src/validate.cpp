@@ -36,8 +36,10 @@ Extent extent_of(const char* name, const attnrt_tensor& t) {
   return e;
 }
 
+}  // namespace
+
 // kv: k and v may also hold int8/fp8 codes (a quantized KV cache).
-void check_tensor(const char* name, const attnrt_tensor* t, bool kv = false) {
+void check_tensor(const char* name, const attnrt_tensor* t, bool kv) {
   if (!t) fail(kBad, name, " must not be NULL");
   const int dtype = raw_enum(t->dtype);
   if (dtype == ATTNRT_I8 || dtype == ATTNRT_F8_E4M3 || dtype == ATTNRT_F8_E5M2) {
@@ -80,9 +82,16 @@ void check_disjoint(const char* out_name, const attnrt_tensor& out, const char* 
          "even the gaps between an input's elements)");
 }
 
+attnrt_tensor array_view(const void* a, std::int64_t bytes) {
+  const std::int64_t n = (bytes + 3) / 4;
+  return attnrt_tensor{const_cast<void*>(a), ATTNRT_F32, {1, 1, 1, n}, {n, n, n}};
+}
+
 void require_eq(const char* a, std::int64_t va, const char* b, std::int64_t vb) {
   if (va != vb) fail(kBad, a, " (", va, ") must equal ", b, " (", vb, ")");
 }
+
+namespace {
 
 // cu_seqlens of a varlen call: 0 first, non-decreasing, ending at the tensor's
 // seq (the total it packs). Sequences of 0 rows or keys are valid.
@@ -195,19 +204,14 @@ void check_reads_apart_from_outputs(const attnrt_tensor& q, const attnrt_tensor&
     check_disjoint("o", o, name, in);
     if (p.lse) check_disjoint("params.lse", *p.lse, name, in);
   };
-  // An array of `bytes` as a view of 4-byte elements.
-  auto array = [](const void* a, std::int64_t bytes) {
-    const std::int64_t n = (bytes + 3) / 4;
-    return attnrt_tensor{const_cast<void*>(a), ATTNRT_F32, {1, 1, 1, n}, {n, n, n}};
-  };
   const std::int64_t seqs = p.cu_seqlens_q ? p.num_seqs : q.shape[0], heads = q.shape[1];
   if (p.bias) apart("params.bias", *p.bias);
-  if (p.alibi_slopes) apart("params.alibi_slopes", array(p.alibi_slopes, heads * 4));
-  if (p.sinks) apart("params.sinks", array(p.sinks, heads * 4));
-  if (p.cu_seqlens_q) apart("params.cu_seqlens_q", array(p.cu_seqlens_q, (seqs + 1) * 4));
-  if (p.cu_seqlens_k) apart("params.cu_seqlens_k", array(p.cu_seqlens_k, (seqs + 1) * 4));
-  if (p.kv_lens) apart("params.kv_lens", array(p.kv_lens, seqs * 8));
-  if (p.block_table) apart("params.block_table", array(p.block_table, seqs * p.block_table_stride * 4));
+  if (p.alibi_slopes) apart("params.alibi_slopes", array_view(p.alibi_slopes, heads * 4));
+  if (p.sinks) apart("params.sinks", array_view(p.sinks, heads * 4));
+  if (p.cu_seqlens_q) apart("params.cu_seqlens_q", array_view(p.cu_seqlens_q, (seqs + 1) * 4));
+  if (p.cu_seqlens_k) apart("params.cu_seqlens_k", array_view(p.cu_seqlens_k, (seqs + 1) * 4));
+  if (p.kv_lens) apart("params.kv_lens", array_view(p.kv_lens, seqs * 8));
+  if (p.block_table) apart("params.block_table", array_view(p.block_table, seqs * p.block_table_stride * 4));
   if (p.k_scale) apart("params.k_scale", *p.k_scale);
   if (p.v_scale) apart("params.v_scale", *p.v_scale);
 }

@@ -155,6 +155,23 @@ ATTNRT_API attnrt_status attnrt_attention_forward(const attnrt_tensor* q, const 
 
 /* Message of the last call on this thread: "" if it succeeded, else the
  * argument and the rule it broke, e.g. "k.heads (6) must divide q.heads (16)". */
+/* Stores a step's new K (or V) rows into a cache, as a server appends each
+ * token it computes: src [B, Hkv, M, D] (fp32, fp16 or bf16; token t = b * M
+ * + m) goes to slot slots[t] of cache [num_pages, Hkv, page_size, D] (a page
+ * pool as params.block_table reads it, or a dense cache [B, Hkv, N, D]):
+ * row slots[t] % page_size of page slots[t] / page_size. A negative slot
+ * skips its token (padding); a slot named twice keeps the later token. A
+ * float cache takes the rows rounded to its dtype and scale NULL. A
+ * quantized cache (ATTNRT_I8, ATTNRT_F8_*) takes scale, fp32 shaped like the
+ * cache with head_dim 1, as params.k_scale: per token ([num_pages, Hkv,
+ * page_size, 1]) it is written, each row's largest magnitude mapped to the
+ * format's largest value (127, 448, 57344); per KV head or for the tensor
+ * ([1, Hkv or 1, 1, 1]) it is read. Codes are the nearest (ties to even),
+ * saturated; src must then be finite. Runs on the calling thread; nothing
+ * is written unless every argument is valid. */
+ATTNRT_API attnrt_status attnrt_cache_write(const attnrt_tensor* src, const attnrt_tensor* cache,
+                                            const attnrt_tensor* scale, const int64_t* slots);
+
 ATTNRT_API const char* attnrt_last_error(void);
 
 /* Name of the kernel set the runtime chose for fp32 inputs ("generic",

@@ -186,4 +186,14 @@ inline void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
   check(attnrt_attention_forward(&cq, &ck, &cv, &co, &cp.p));
 }
 
+// Stores src's rows ([B, Hkv, M, D], token t = b * M + m) into cache slots
+// slots[t] (attnrt_cache_write): quantized, with per-token scales written or
+// a per-head scale read, when the cache holds codes.
+inline void cache_write(const Tensor& src, const Tensor& cache, const Tensor* scale, const std::int64_t* slots) {
+  const attnrt_tensor cs = src.c(), cc = cache.c();
+  attnrt_tensor sc{};
+  if (scale) sc = scale->c();
+  check(attnrt_cache_write(&cs, &cc, scale ? &sc : nullptr, slots));
+}
+
 }  // namespace attnrt
