@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -480,27 +481,38 @@ TEST(MpiForward, InfInVOfAShardFarBelowSurvivesTheMerge) {
 
 // Random bands over every layout (head parallel too): windows on either side
 // or both, causal or not, both alignments, shards of few and many rows,
-// every dtype, ALiBi and sinks, a bias, sequences shorter than the keys
+// batches of one or two, V's width apart from K's, every dtype, ALiBi,
+// sinks and softcap, a bias, sequences shorter than the keys
 // the ranks hold (kv_lens), paged and quantized caches, each
 // against the double reference and the single-process call. The specs are
-// drawn from one seed, the same on every rank.
+// drawn from one seed, the same on every rank; ATTNRT_MPI_RANDOM_SEED and
+// ATTNRT_MPI_RANDOM_CASES draw others, for a longer hunt by hand.
+std::uint64_t env_or(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtoull(v, nullptr, 0) : fallback;
+}
+
 TEST(MpiForward, RandomBandsMatch) {
-  std::mt19937 rng(20261201);
+  const std::uint64_t seed = env_or("ATTNRT_MPI_RANDOM_SEED", 20261201), cases = env_or("ATTNRT_MPI_RANDOM_CASES", 96);
+  std::mt19937 rng(static_cast<std::uint32_t>(seed));
   const auto pick = [&](std::int64_t lo, std::int64_t hi) {
     return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
   };
-  for (int n = 0; n < 96; ++n) {
+  for (std::uint64_t n = 0; n < cases; ++n) {
     const auto layout = static_cast<attnrt_mpi_layout>(pick(0, 3));
     // Head parallel gives each of up to 4 ranks a KV head at least.
     const std::int64_t hkv = layout == ATTNRT_MPI_HEADS ? 4 : pick(1, 4), m = 2 * pick(1, 12), keys = 2 * pick(1, 12);
     constexpr attnrt_dtype kDtypes[] = {ATTNRT_F32, ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16};
     Spec s = spec(kDtypes[pick(0, 3)], hkv * pick(1, 2), hkv, layout == ATTNRT_MPI_KEYS ? pick(1, 5) : m,
                   keys, 32, pick(0, 1) == 1, pick(0, 1) ? ATTNRT_ALIGN_TOP_LEFT : ATTNRT_ALIGN_BOTTOM_RIGHT);
-    s.B = 1;
+    s.B = pick(1, 2);
+    if (pick(0, 1)) s.Dv = 8 * pick(2, 6);
     if (pick(0, 2)) s.window_left = pick(0, 3 * keys);
     if (pick(0, 2)) s.window_right = pick(0, 2 * keys);
     s.alibi = pick(0, 1) == 1, s.sinks = pick(0, 1) == 1;
-    if (pick(0, 1)) s.kv_lens = {pick(0, keys)};
+    if (pick(0, 3) == 0) s.softcap = static_cast<float>(pick(5, 30));
+    if (pick(0, 1))
+      for (std::int64_t b = 0; b < s.B; ++b) s.kv_lens.push_back(pick(0, keys));
     Cache cache;  // a rank's keys dense or paged, quantized or not
     if (layout != ATTNRT_MPI_HEADS) {
       const std::int64_t pages[] = {0, 1, 2, keys / 2, keys};
