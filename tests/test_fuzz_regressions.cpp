@@ -39,12 +39,13 @@ TEST(FuzzRegressions, SmokeFirst200CasesOfSeed1) {
 // serving input (and of their combination), whatever the smoke range drew.
 TEST(FuzzRegressions, EachServingKindOnce) {
   std::set<std::string> seen;
-  const std::size_t kinds = static_cast<std::size_t>(Breakage::count) - static_cast<std::size_t>(kLastDenseBreakage) - 1 + 6;
+  const std::size_t kinds = static_cast<std::size_t>(Breakage::count) - static_cast<std::size_t>(kLastDenseBreakage) - 1 + 7;
   for (std::uint64_t i = 0; i < 100000 && seen.size() < kinds; ++i) {
     const Case c = make_case(5, i);
     std::string kind = breakage_name(c.breakage);
     if (c.breakage <= kLastDenseBreakage) {
-      if (c.varlen && c.paged && c.quantized()) kind = "varlen+paged+quantized";
+      if (c.written) kind = "written";  // a quantized cache stored by attnrt_cache_write
+      else if (c.varlen && c.paged && c.quantized()) kind = "varlen+paged+quantized";
       else if (c.varlen && !c.paged && !c.quantized()) kind = "varlen";
       else if (c.paged && !c.varlen && !c.quantized()) kind = "paged";
       else if (c.quantized() && !c.varlen && !c.paged) kind = test::dtype_name(c.kv_dtype);
@@ -92,6 +93,16 @@ TEST(FuzzRegressions, DenseGenerationPairsNameTheirOldCases) {
       EXPECT_EQ(describe(latest), describe(dense)) << i;
     }
   }
+  // So do the mixed generation's pairs where the latest writes no cache.
+  int same = 0;
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    const Case mixed = make_case(3, i, kMixedGeneration), latest = make_case(3, i);
+    if (!latest.written) {
+      EXPECT_EQ(describe(latest), describe(mixed)) << i;
+      ++same;
+    }
+  }
+  EXPECT_GT(same, 250);
 }
 
 // A paged call's kv_lens copied into o passed validation (the library then

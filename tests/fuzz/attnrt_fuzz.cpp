@@ -111,6 +111,7 @@ class Coverage {
     with["varlen"] += c.varlen;
     with["paged"] += c.paged;
     with["shared_pages"] += c.shared_pages;
+    with["written"] += c.written;
     if (c.quantized()) ++counts_["kv"][attnrt::test::dtype_name(c.kv_dtype)];
   }
   void print() const {

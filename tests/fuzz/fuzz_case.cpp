@@ -332,6 +332,10 @@ Case make_case(std::uint64_t seed, std::uint64_t index, int generation) {
   c.kv_dtype = c.dtype;
   if (generation >= kServingGeneration) draw_serving(r, c);
   if (generation >= kMixedGeneration) draw_mixed(r, c);
+  // Generation 4: a valid quantized call's cache as a server fills it. (K/V
+  // broadcast by a zero stride is no cache: the writer refuses such output.)
+  if (generation >= kWrittenGeneration && r.chance(50))
+    c.written = c.quantized() && !c.inputs_broadcast && c.breakage == Breakage::none;
   return c;
 }
 
@@ -386,7 +390,7 @@ void describe_serving(std::ostream& os, const Case& c) {
     static const char* const grains[] = {"token", "head", "tensor"};
     os << " kv=" << test::dtype_name(c.kv_dtype) << " scales=" << grains[static_cast<int>(c.scale_grain)] << "["
        << c.k_scale_strides[0] << "," << c.k_scale_strides[1] << "," << c.k_scale_strides[2] << "]"
-       << (c.wide_codes ? " wide_codes" : "");
+       << (c.wide_codes ? " wide_codes" : "") << (c.written ? " written" : "");
   }
 }
 

@@ -25,7 +25,8 @@ enum Generation : int {
   kDenseGeneration = 1,    // issue 18's dense calls, with ALiBi and sinks
   kServingGeneration = 2,  // + paged, varlen and quantized K/V (issue 20)
   kMixedGeneration = 3,    // + the dense rules broken on serving calls, arrays inside o or lse
-  kLatestGeneration = kMixedGeneration,
+  kWrittenGeneration = 4,  // + quantized K/V stored by attnrt_cache_write
+  kLatestGeneration = kWrittenGeneration,
 };
 
 // How the call is made.
@@ -130,6 +131,7 @@ struct Case {
   ScaleGrain scale_grain = ScaleGrain::token;
   Strides k_scale_strides{}, v_scale_strides{};
   bool wide_codes = false;  // fp8 codes over every finite value, not just the top binades
+  bool written = false;     // the codes (and per-token scales) stored by attnrt_cache_write from fp32 rows
 
   bool quantized() const { return kv_dtype != dtype; }
   bool serving() const { return varlen || paged || quantized(); }

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "tests/fuzz/rng.hpp"
 #include "tests/reference.hpp"
@@ -175,6 +178,59 @@ double draw_scale(const Case& c, Rng& r) {
   return r.real(0.5, 1) / unit;
 }
 
+// Quantized K/V of a written case: fp32 rows from U(-1, 1) stored by
+// attnrt_cache_write into every slot a sequence reads (a shared page once),
+// all KV heads of a slot per token; per-token scales written by it, per-head
+// ones (drawn before) read. A write past a view's span faults on its guard
+// page (the crash note names the case); into its padding, or a refusal,
+// aborts here with the reason.
+void write_serving_kv(Inputs& in, Rng& r) {
+  const Case& c = in.spec;
+  const std::int64_t rows = c.kv_shape(1)[2];
+  std::vector<char> filled(c.kv_shape(1)[0] * rows, 0);
+  std::vector<std::int64_t> slots;
+  for (std::int64_t b = 0; b < c.seqs(); ++b)
+    for (std::int64_t j = 0; j < c.keys(b); ++j)
+      if (const auto [pb, row] = c.kv_slot(b, j); !std::exchange(filled[pb * rows + row], 1))
+        slots.push_back(pb * rows + row);
+  const std::int64_t tokens = static_cast<std::int64_t>(slots.size());
+  if (tokens == 0) return;
+  for (auto [t, scale, dim, name] : {std::tuple{&in.k, &in.k_scale, c.D, "k"}, std::tuple{&in.v, &in.v_scale, c.Dv, "v"}}) {
+    std::vector<float> rows_in(static_cast<std::size_t>(tokens * c.Hkv * dim));
+    for (float& x : rows_in) x = static_cast<float>(r.real(-1, 1));
+    const attnrt_tensor src{rows_in.data(), ATTNRT_F32, {1, c.Hkv, tokens, dim}, {c.Hkv * tokens * dim, dim, c.Hkv * dim}};
+    t->snapshot();
+    (*scale)->snapshot();
+    const attnrt_status st = attnrt_cache_write(&src, &t->view(), &(*scale)->view(), slots.data());
+    const char* why = st != ATTNRT_OK                ? attnrt_last_error()
+                      : !t->padding_intact()         ? "wrote into the view's padding"
+                      : !(*scale)->padding_intact()  ? "wrote into the scale view's padding"
+                                                     : nullptr;
+    // Each row back: its code the nearest to x / scale (the fp32 quotient,
+    // saturated at the format's top) within half a step, so in its slot and
+    // rounded right.
+    const double top = test::code_to_double(c.kv_dtype, c.kv_dtype == ATTNRT_I8 ? 0x7f : c.kv_dtype == ATTNRT_F8_E4M3 ? 0x7e : 0x7b);
+    const double rel = c.kv_dtype == ATTNRT_F8_E4M3 ? 0x1p-4 : 0x1p-3, sub = c.kv_dtype == ATTNRT_F8_E4M3 ? 0x1p-10 : 0x1p-17;
+    for (std::int64_t i = 0; i < tokens && !why; ++i)
+      for (std::int64_t hk = 0; hk < c.Hkv && !why; ++hk) {
+        const std::int64_t pb = slots[i] / rows, row = slots[i] % rows;
+        const auto [sb, sh, ss] = scale_index(c, pb, hk, row);
+        const double sc = (*scale)->get(sb, sh, ss, 0);
+        for (std::int64_t d = 0; d < dim && !why; ++d) {
+          const float quotient = rows_in[(i * c.Hkv + hk) * dim + d] / static_cast<float>(sc);  // fp32, as promised
+          const double want = std::clamp(static_cast<double>(quotient), -top, top);
+          const double err = std::abs(t->get(pb, hk, row, d) - want);
+          const double step = c.kv_dtype == ATTNRT_I8 ? 0.5 : std::max(std::abs(want) * rel, sub);
+          if (!(err <= step * (1 + 1e-6))) why = "a code is not the nearest to its value";
+        }
+      }
+    if (why) {
+      std::fprintf(stderr, "attnrt-fuzz: attnrt_cache_write into %s: %s\n", name, why);
+      std::abort();
+    }
+  }
+}
+
 // K and V of a serving case: the rows of every key a sequence has (a
 // shared page once), values or codes with their scales; everything else
 // keeps the NaN fill (int8: code -1, scale NaN).
@@ -187,6 +243,7 @@ void fill_serving_kv(Inputs& in, Rng& r) {
         for (std::int64_t h = 0; h < c.scale_shape()[1]; ++h) (*scale)->set(0, h, 0, 0, draw_scale(c, r));
     }
   }
+  if (c.written) return write_serving_kv(in, r);
   const std::int64_t rows = c.kv_shape(1)[2];
   std::vector<char> filled(c.kv_shape(1)[0] * c.Hkv * rows, 0);
   for (std::int64_t b = 0; b < c.seqs(); ++b)

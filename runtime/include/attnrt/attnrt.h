@@ -153,8 +153,6 @@ ATTNRT_API attnrt_status attnrt_attention_forward(const attnrt_tensor* q, const 
                                                   const attnrt_tensor* v, const attnrt_tensor* o,
                                                   const attnrt_params* params);
 
-/* Message of the last call on this thread: "" if it succeeded, else the
- * argument and the rule it broke, e.g. "k.heads (6) must divide q.heads (16)". */
 /* Stores a step's new K (or V) rows into a cache, as a server appends each
  * token it computes: src [B, Hkv, M, D] (fp32, fp16 or bf16; token t = b * M
  * + m) goes to slot slots[t] of cache [num_pages, Hkv, page_size, D] (a page
@@ -172,6 +170,8 @@ ATTNRT_API attnrt_status attnrt_attention_forward(const attnrt_tensor* q, const 
 ATTNRT_API attnrt_status attnrt_cache_write(const attnrt_tensor* src, const attnrt_tensor* cache,
                                             const attnrt_tensor* scale, const int64_t* slots);
 
+/* Message of the last call on this thread: "" if it succeeded, else the
+ * argument and the rule it broke, e.g. "k.heads (6) must divide q.heads (16)". */
 ATTNRT_API const char* attnrt_last_error(void);
 
 /* Name of the kernel set the runtime chose for fp32 inputs ("generic",
