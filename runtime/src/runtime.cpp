@@ -411,6 +411,7 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
     const int rows = w.row_end - w.row_begin;
     for (int g = 0; g < w.heads; ++g) {
       const kernels::HeadProblem p = head_problem(q, k, v, o, params, w.batch, w.head + g, 1);
+      const float sink = p.sinks ? p.sinks[0] : -std::numeric_limits<float>::infinity();
       merge_partials(
           rows, Dv, ks.dtype,
           [&](scheduler::FunctionRef<void(const PartialRows&)> emit) {
@@ -420,7 +421,7 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
             });
           },
           [&](int r) { return kernels::alibi_peak_shift(p, w.row_begin + r); },
-          p.sinks ? p.sinks[0] : -std::numeric_limits<float>::infinity(), static_cast<char*>(p.o) + w.row_begin * p.ldo * esz, p.ldo,
+          sink, static_cast<char*>(p.o) + w.row_begin * p.ldo * esz, p.ldo,
           p.lse ? p.lse + w.row_begin * p.ldlse : nullptr, p.ldlse);
     }
   };
