@@ -1,7 +1,8 @@
-"""attnrt for PyTorch: `torch.ops.attnrt.attention` and a drop-in `sdpa`.
+"""attnrt for PyTorch: `torch.ops.attnrt.attention`, `torch.ops.attnrt.cache_write`
+and a drop-in `sdpa`.
 
-Importing this module registers the custom operator (torch >= 2.4, through
-torch.library, with a fake implementation so torch.compile traces it).
+Importing this module registers the custom operators (torch >= 2.4, through
+torch.library, with fake implementations so torch.compile traces them).
 `sdpa` takes torch.nn.functional.scaled_dot_product_attention's arguments
 and its top-left causal convention, so a model swaps one call. Forward only:
 there is no backward.
@@ -15,7 +16,7 @@ import torch
 
 import attnrt
 
-__all__ = ["sdpa", "HAS_CUSTOM_OP"]
+__all__ = ["sdpa", "cache_write", "HAS_CUSTOM_OP"]
 
 HAS_CUSTOM_OP = hasattr(torch, "library") and hasattr(torch.library, "custom_op")
 
@@ -49,6 +50,26 @@ if HAS_CUSTOM_OP:
     _call = torch.ops.attnrt.attention
 else:  # older torch: the same call without the operator (DLPack still serves)
     _call = _attention
+
+
+def _cache_write(src: torch.Tensor, cache: torch.Tensor, slots: torch.Tensor,
+                 scale: Optional[torch.Tensor] = None) -> None:
+    attnrt.cache_write(src, cache, slots, scale=scale)
+
+
+if HAS_CUSTOM_OP:
+    # src [B, Hkv, M, D]; cache a pool [pages, Hkv, page_size, D] (float, int8
+    # or fp8); slots int64 [B * M]; scale float32 like cache with head_dim 1
+    # (written) or [1, Hkv|1, 1, 1] (read): attnrt.cache_write has the details.
+    _write_op = torch.library.custom_op("attnrt::cache_write", mutates_args=("cache", "scale"))(_cache_write)
+
+    @_write_op.register_fake
+    def _(src, cache, slots, scale=None):
+        return None
+
+    cache_write = torch.ops.attnrt.cache_write
+else:
+    cache_write = _cache_write
 
 
 def sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,

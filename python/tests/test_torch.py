@@ -125,3 +125,24 @@ def test_custom_op_serving_arguments():
                                   kv_lens=[20, 9], alibi_slopes=kw["alibi_slopes"].numpy(),
                                   sinks=kw["sinks"].numpy())
     np.testing.assert_allclose(f64(got), want, atol=2e-5, rtol=0)
+
+
+@needs_op
+def test_cache_write_op_mutates_cache_and_scale():
+    import attnrt.torch  # noqa: F401  registers torch.ops.attnrt.cache_write
+    src = randn(2, 2, 3, 16)
+    slots = torch.tensor([0, 5, 6, 7, 2, 9])
+    cache, scale = torch.zeros(4, 2, 4, 16, dtype=torch.int8), torch.zeros(4, 2, 4, 1)
+    torch.library.opcheck(torch.ops.attnrt.cache_write.default, (src, cache.clone(), slots, scale.clone()))
+    want_cache, want_scale = cache.clone(), scale.clone()
+    attnrt.cache_write(src, want_cache, slots, scale=want_scale)
+
+    def f(src, cache, scale):
+        torch.ops.attnrt.cache_write(src * 1, cache, slots, scale)
+        return scale.sum()
+
+    compiled = torch.compile(f, backend="aot_eager", fullgraph=True)
+    total = compiled(src, cache, scale)
+    assert torch.equal(cache, want_cache) and torch.equal(scale, want_scale)
+    assert total.item() == pytest.approx(want_scale.sum().item())
+    assert cache.view(torch.uint8).any()  # codes landed in the slots
