@@ -50,7 +50,7 @@ Quantized quantize(const Tensor& x, DType t) {
     for (std::int64_t h = 0; h < H; ++h) {
       float top = 0;
       for (std::int64_t b = 0; b < B; ++b)
-        for (std::int64_t i = (b * H + h) * N * dim; i < (b * H + h + 1) * N * dim; ++i) top = std::max(top, std::abs(xs[i]));
+        top = std::max(top, kernels::largest_magnitude(xs + (b * H + h) * N * dim, static_cast<int>(N * dim)));
       scales[h] = top > 0 ? top / kernels::largest_code_value(f) : 1.0f;
     }
   // Token b * N + j into slot b * N + j of the dense codes: the library's writer.

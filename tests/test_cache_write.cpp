@@ -25,15 +25,13 @@
 #include "kernels/convert.hpp"
 #include "kernels/quant.hpp"
 #include "tests/reference.hpp"
+#include "tests/tensors.hpp"
 #include "tests/tolerances.hpp"
 
 namespace attnrt::test {
 namespace {
 
 constexpr attnrt_dtype kCodes[] = {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2};
-
-bool quantized(attnrt_dtype t) { return t == ATTNRT_I8 || t == ATTNRT_F8_E4M3 || t == ATTNRT_F8_E5M2; }
-std::int64_t element_bytes(attnrt_dtype t) { return t == ATTNRT_F32 ? 4 : quantized(t) ? 1 : 2; }
 
 kernels::KvFormat format_of(attnrt_dtype t) {
   return t == ATTNRT_I8 ? kernels::KvFormat::i8 : t == ATTNRT_F8_E4M3 ? kernels::KvFormat::e4m3 : kernels::KvFormat::e5m2;
@@ -129,8 +127,8 @@ struct StoreCall {
 
   explicit StoreCall(const Case& cs, unsigned seed = 1) : c(cs) {
     std::mt19937 rng(seed);
-    const std::int64_t es = element_bytes(c.src_t);
-    const std::int64_t cs_bytes = element_bytes(c.cache_t);
+    const std::int64_t es = static_cast<std::int64_t>(dtype_bytes(c.src_t));
+    const std::int64_t cs_bytes = static_cast<std::int64_t>(dtype_bytes(c.cache_t));
     const std::int64_t tokens = c.B * c.M;
     src_mem.resize(static_cast<std::size_t>(tokens * c.H * c.D * es));
     src = {src_mem.data(), c.src_t, {c.B, c.H, c.M, c.D}, {c.H * c.M * c.D, c.M * c.D, c.D}};
@@ -148,7 +146,7 @@ struct StoreCall {
     const std::int64_t P = c.page, H = c.H, D = c.D;
     cache = {cache_mem.data(), c.cache_t, {c.pages, H, P, D},
              {P * H * D, c.token_major ? D : P * D, c.token_major ? H * D : D}};
-    if (quantized(c.cache_t)) {
+    if (dtype_bytes(c.cache_t) == 1) {  // codes: int8 or fp8
       if (c.per_head) {
         scale_mem.resize(static_cast<std::size_t>(H));
         for (std::int64_t h = 0; h < H; ++h) scale_mem[h] = 0.01f * static_cast<float>(h + 1);
