@@ -17,6 +17,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -36,13 +37,35 @@ namespace {
 
 // ---- qk_direct ---------------------------------------------------------------
 
+// Q·Kᵀ in double, every row of q against every row of k, with each dot
+// product's sum of magnitudes (the bound): once for the many calls that
+// check parts of it. q and k must outlive it.
+struct QkProducts {
+  const Matrix& q;
+  const Matrix& k;
+  std::vector<double> dot, mag;  // [q.rows][k.rows]
+  QkProducts(const Matrix& q_, const Matrix& k_) : q(q_), k(k_) {
+    const std::size_t n = static_cast<std::size_t>(q.rows) * k.rows;
+    dot.assign(n, 0.0);
+    mag.assign(n, 0.0);
+    for (int i = 0; i < q.rows; ++i)
+      for (int j = 0; j < k.rows; ++j)
+        for (int x = 0; x < q.cols; ++x) {
+          const double term = q.at(i, x) * k.at(j, x);
+          dot[i * k.rows + j] += term;
+          mag[i * k.rows + j] += std::fabs(term);
+        }
+  }
+};
+
 // S = alpha * Q·Kᵀ, the first `rows` rows of q (fp32) against the first
 // `keys` rows of k read in place: exactly S[0..rows)[0..keys) written, within
 // fp32 rounding of the double dot products; nothing else of S[most_rows x
 // keys + 5] (pre-filled with kSentinel) written. `how`: how the kernel is
 // told to read the rows (RowsAfter's flags, no runs).
-void expect_qk_direct(const FewRowKernels& f, const Matrix& q, const Matrix& k, int rows, int keys, int most_rows,
-                      float alpha, kernels::RowsAfter how = {}) {
+void expect_qk_direct(const FewRowKernels& f, const QkProducts& want, int rows, int keys, int most_rows, float alpha,
+                      kernels::RowsAfter how = {}) {
+  const Matrix &q = want.q, &k = want.k;
   const int d = q.cols;
   const std::int64_t lds = keys + 5;
   std::vector<float> s(static_cast<std::size_t>(most_rows) * lds, kSentinel);
@@ -54,12 +77,9 @@ void expect_qk_direct(const FewRowKernels& f, const Matrix& q, const Matrix& k, 
         ASSERT_EQ(got, kSentinel) << "qk_direct wrote S[" << i << "][" << j << "]";
         continue;
       }
-      double dot = 0, mag = 0;
-      for (int x = 0; x < d; ++x) {
-        dot += q.at(i, x) * k.at(j, x);
-        mag += std::fabs(q.at(i, x) * k.at(j, x));
-      }
-      ASSERT_NEAR(got, alpha * dot, std::fabs(alpha) * mag * (d + 2) * kU + 1e-30) << "S[" << i << "][" << j << "]";
+      const std::size_t at = static_cast<std::size_t>(i) * k.rows + j;
+      ASSERT_NEAR(got, alpha * want.dot[at], std::fabs(alpha) * want.mag[at] * (d + 2) * kU + 1e-30)
+          << "S[" << i << "][" << j << "]";
     }
 }
 
@@ -71,15 +91,32 @@ bool runs(const FewRowKernels& f) { return kEmulatedSets || cpu_runs(f); }
 // sets), where the long sweeps below take samples of their cases.
 bool sampled() { return emulated() || kEmulatedSets; }
 
+// The entries of k.few_rows this machine runs, one per distinct value of
+// `kernels` (the functions a test calls): entries share most of theirs (an
+// avx512 set's P·V is the same at every feature step), and a function
+// checked once is checked.
+template <class Kernels>
+std::vector<const FewRowKernels*> distinct_entries(const KernelSet& k, Kernels kernels) {
+  std::vector<const FewRowKernels*> out;
+  std::vector<decltype(kernels(*k.few_rows.front()))> seen;
+  for (const FewRowKernels* f : k.few_rows)
+    if (runs(*f) && std::ranges::find(seen, kernels(*f)) == seen.end()) {
+      seen.push_back(kernels(*f));
+      out.push_back(f);
+    }
+  return out;
+}
+constexpr auto qk_of = [](const FewRowKernels& f) { return f.qk; };
+constexpr auto pv_of = [](const FewRowKernels& f) { return std::tuple(f.pv_init, f.pv_acc, f.pv_rows); };
+
 // Under emulation (qemu: tests/backends.hpp; the SIMDe sets) this checks a
 // sample of row and key counts (tile edges and past them): qemu runs SVE
 // ~100x slower, and SIMDe under ASan the avx512 kernels ~20x.
 TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  for (const FewRowKernels* few : k.few_rows) {
+  for (const FewRowKernels* few : distinct_entries(k, qk_of)) {
     const FewRowKernels& f = *few;
-    if (!runs(f)) continue;
     SCOPED_TRACE(f.name);
     const bool sample = sampled();
     std::mt19937 rng(11);
@@ -92,6 +129,7 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
       // Off 64-byte boundaries, as in a cache view.
       const Matrix q(most, d, d + 3, DType::f32, rng, -1.0f, 1.0f, 1), kk(67, d, d + 3, k.dtype, rng, -1.0f, 1.0f, 1);
       const Matrix qb = bf16_valued(q);  // (one row's bf16 Q·Kᵀ may run on bf16 dot products)
+      const QkProducts fp32_q(q, kk), bf16_q(qb, kk);
       for (int rows = 1; rows <= most; ++rows)
         for (const int keys : key_counts) {
           if (sample && rows > 5 && rows % k.mr > 1 && rows != most) continue;
@@ -101,8 +139,8 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
           // fp32 Q at a few row counts (the pair tiles, which take it).
           const bool bf16 = k.dtype == DType::bf16;
           if (!bf16 || rows <= 2 || rows == 5 || rows == 13 || rows > 16)
-            expect_qk_direct(f, q, kk, rows, keys, most, keys % 2 ? 1.0f : -0.37f);
-          if (bf16 && rows <= 16) expect_qk_direct(f, qb, kk, rows, keys, most, 0.37f);
+            expect_qk_direct(f, fp32_q, rows, keys, most, keys % 2 ? 1.0f : -0.37f);
+          if (bf16 && rows <= 16) expect_qk_direct(f, bf16_q, rows, keys, most, 0.37f);
           if (HasFatalFailure()) return;
         }
     }
@@ -119,9 +157,8 @@ TEST_P(KernelSetTest, QkDirectAtEveryRowAndKeyCount) {
 TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
   const KernelSet& ks = this->ks();
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
-  for (const FewRowKernels* few : ks.few_rows) {
+  for (const FewRowKernels* few : distinct_entries(ks, qk_of)) {
     const FewRowKernels& f = *few;
-    if (!runs(f)) continue;
     SCOPED_TRACE(f.name);
     constexpr int kMostRows = 16;
     std::mt19937 rng(21);
@@ -132,13 +169,14 @@ TEST_P(KernelSetTest, QkDirectOnEmptyAndLongKeyRuns) {
         if ((d == 80 || d == 160) && !bf16) continue;
         const Matrix q(kMostRows, d, d + 3, DType::f32, rng), k(keys, d, d + 1, ks.dtype, rng);
         const Matrix qb = bf16 ? bf16_valued(q) : q;
+        const QkProducts fp32_q(q, k), bf16_q(qb, k);
         for (int rows = 1; rows <= kMostRows; ++rows) {
           if (emulated() && !(rows <= 4 || rows % 8 <= 1 || rows % 12 <= 1)) continue;
           SCOPED_TRACE("d=" + std::to_string(d) + " keys=" + std::to_string(keys) + " rows=" + std::to_string(rows));
           const bool down = rows == 1 || rows == 4 || rows == 13;
-          if (!bf16 || down || rows == 2 || rows == 5) expect_qk_direct(f, q, k, rows, keys, kMostRows, rows % 2 ? 0.37f : -1.0f);
-          if (down) expect_qk_direct(f, q, k, rows, keys, kMostRows, 0.5f, {.one_stream = true, .down = true});
-          if (bf16) expect_qk_direct(f, qb, k, rows, keys, kMostRows, 1.0f);
+          if (!bf16 || down || rows == 2 || rows == 5) expect_qk_direct(f, fp32_q, rows, keys, kMostRows, rows % 2 ? 0.37f : -1.0f);
+          if (down) expect_qk_direct(f, fp32_q, rows, keys, kMostRows, 0.5f, {.one_stream = true, .down = true});
+          if (bf16) expect_qk_direct(f, bf16_q, rows, keys, kMostRows, 1.0f);
           if (HasFatalFailure()) return;
         }
       }
@@ -160,9 +198,8 @@ std::vector<int> direct_dims() {
 TEST_P(KernelSetTest, QkDirectAtEveryHeadDim) {
   const KernelSet& ks = this->ks();
   if (!kernels::has_direct_kv(ks)) GTEST_SKIP() << ks.name << " has no direct K/V path for this dtype";
-  for (const FewRowKernels* few : ks.few_rows) {
+  for (const FewRowKernels* few : distinct_entries(ks, qk_of)) {
     const FewRowKernels& f = *few;
-    if (!runs(f)) continue;
     SCOPED_TRACE(f.name);
     std::mt19937 rng(19);
     constexpr int kRows[] = {1, 2, 3, 4, 5, 7, 8, 12, 13, 17, 25};
@@ -172,8 +209,11 @@ TEST_P(KernelSetTest, QkDirectAtEveryHeadDim) {
         const int rows = kRows[i % std::size(kRows)], keys = i % 41;
         SCOPED_TRACE("d " + std::to_string(d) + " rows " + std::to_string(rows) + " keys " + std::to_string(keys));
         const Matrix q(rows, d, d + 3, DType::f32, rng), k(keys, d, d + 5, ks.dtype, rng);
-        expect_qk_direct(f, q, k, rows, keys, rows + 1, 0.37f);
-        if (rows == 1 && ks.dtype == DType::bf16) expect_qk_direct(f, bf16_valued(q), k, rows, keys, rows + 1, 0.37f);
+        expect_qk_direct(f, QkProducts(q, k), rows, keys, rows + 1, 0.37f);
+        if (rows == 1 && ks.dtype == DType::bf16) {
+          const Matrix qb = bf16_valued(q);
+          expect_qk_direct(f, QkProducts(qb, k), rows, keys, rows + 1, 0.37f);
+        }
         if (HasFatalFailure()) return;
       }
   }
@@ -345,9 +385,8 @@ void expect_pv_direct(const KernelSet& ks, const FewRowKernels& f, int keys, int
 TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  for (const FewRowKernels* few : k.few_rows) {
+  for (const FewRowKernels* few : distinct_entries(k, pv_of)) {
     const FewRowKernels& f = *few;
-    if (!runs(f)) continue;
     SCOPED_TRACE(f.name);
     std::mt19937 rng(12);
     for (const int keys : {1, 2, 7, 16, 33, 67})
@@ -366,9 +405,8 @@ TEST_P(KernelSetTest, PvDirectMatchesDoubleAndThePackedPath) {
 TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  for (const FewRowKernels* few : k.few_rows) {
+  for (const FewRowKernels* few : distinct_entries(k, pv_of)) {
     const FewRowKernels& f = *few;
-    if (!runs(f)) continue;
     SCOPED_TRACE(f.name);
     std::mt19937 rng(22);
     for (int keys : {1, 7, 16, 33, 257, 600})
@@ -387,9 +425,8 @@ TEST_P(KernelSetTest, PvDirectOnFewAndLongKeyRuns) {
 TEST_P(KernelSetTest, PvDirectAtEveryHeadDim) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
-  for (const FewRowKernels* few : k.few_rows) {
+  for (const FewRowKernels* few : distinct_entries(k, pv_of)) {
     const FewRowKernels& f = *few;
-    if (!runs(f)) continue;
     SCOPED_TRACE(f.name);
     std::mt19937 rng(20);
     int i = 0;
@@ -485,10 +522,12 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
   const KernelSet& k = ks();
   if (!kernels::has_direct_kv(k)) GTEST_SKIP() << k.name << " has no direct K/V path for this dtype";
   int checked = 0;
+  std::vector<std::pair<kernels::QkDirectFn, kernels::PvDirectRowsFn>> seen;  // (each pair once)
   for (const FewRowKernels* few : k.few_rows) {
     const FewRowKernels& f = *few;
     if (f.span_rows < 1 || !runs(f)) continue;
     SCOPED_TRACE(f.name);
+    const std::size_t seen_before = seen.size();
     std::mt19937 rng(41);
     for (const int d : {128, 131})
       for (const int piece : {1, 3, 16})
@@ -503,6 +542,9 @@ TEST_P(KernelSetTest, SpanningCallsReadTheirKeysAcrossPieces) {
           // Each element type the entry reads: the set's dtype, then 1-byte codes.
           const auto check = [&](std::size_t esz, const auto& fill, kernels::QkDirectFn qk, kernels::PvDirectRowsFn pv,
                                  const char* what) {
+            if (std::find(seen.begin(), seen.begin() + seen_before, std::pair(qk, pv)) != seen.begin() + seen_before)
+              return;  // (another entry's, checked)
+            if (std::ranges::count(seen, std::pair(qk, pv)) == 0) seen.emplace_back(qk, pv);
             SCOPED_TRACE(what);
             std::vector<std::byte> dense(static_cast<std::size_t>(rows) * ldr * esz);
             fill(dense);
@@ -629,11 +671,15 @@ TEST_P(KernelSetTest, CodeKernelsDecodeEveryCode) {
 TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
   const KernelSet& k = ks();
   int checked = 0;
+  // Entries of one stream setting share most code kernels (fp8's across
+  // every feature step): each distinct pair is checked once.
+  std::vector<std::pair<kernels::QkDirectFn, kernels::PvDirectRowsFn>> seen;
   for (const FewRowKernels* few : k.few_rows) {
     if (!runs(*few)) continue;
     for (const attnrt_dtype t : {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2}) {
       const FewRowKernels::Codes& codes = few->codes[t == ATTNRT_I8 ? 1 : t == ATTNRT_F8_E4M3 ? 2 : 3];
-      if (!codes.qk) continue;
+      if (!codes.qk || std::ranges::count(seen, std::pair(codes.qk, codes.pv_rows))) continue;
+      seen.emplace_back(codes.qk, codes.pv_rows);
       SCOPED_TRACE(std::string(few->name) + " " + dtype_name(t));
       std::mt19937 rng(31);
       std::vector<std::uint8_t> finite;  // (CodeKernelsDecodeEveryCode has the others)
@@ -652,7 +698,14 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
           const std::int64_t ld = d + 5;
           std::vector<std::uint8_t> rows(static_cast<std::size_t>(std::max(keys, 1)) * ld);
           for (auto& c : rows) c = code();
-          const auto value = [&](int j, int x) { return code_to_double(t, rows[j * ld + x]); };
+          // The codes' values and each key's sum of magnitudes, decoded once
+          // (the reference loops below dominated this test's time).
+          std::vector<double> values(static_cast<std::size_t>(std::max(keys, 1)) * d), key_abs(std::max(keys, 1));
+          for (int j = 0; j < keys; ++j)
+            for (int x = 0; x < d; ++x) {
+              values[j * d + x] = code_to_double(t, rows[j * ld + x]);
+              key_abs[j] += std::fabs(values[j * d + x]);
+            }
           // Q·Kᵀ: up to 14 rows (int8 on AMX takes them in passes of up
           // to five), the second's entries spread over six decades.
           constexpr int kRows = 14;
@@ -664,18 +717,21 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
             if (nrows > 3 && (t != ATTNRT_I8 || sampled() || keys > 129 || d > 256)) continue;  // (int8's passes)
             std::vector<float> s(static_cast<std::size_t>(nrows) * std::max(keys, 1), kSentinel);
             codes.qk(nrows, keys, d, q.data(), d, rows.data(), ld, 0.3f, s.data(), std::max(keys, 1), {});
-            for (int i = 0; i < nrows; ++i)
+            for (int i = 0; i < nrows; ++i) {
+              double qmax = 0;
+              for (int x = 0; x < d; ++x) qmax = std::max(qmax, static_cast<double>(std::fabs(q[i * d + x])));
               for (int j = 0; j < keys; ++j) {
-                double dot = 0, mag = 0, qmax = 0, kabs = 0;
+                double dot = 0, mag = 0;
                 for (int x = 0; x < d; ++x) {
-                  dot += q[i * d + x] * value(j, x);
-                  mag += std::fabs(q[i * d + x] * value(j, x));
-                  qmax = std::max(qmax, static_cast<double>(std::fabs(q[i * d + x])));
-                  kabs += std::fabs(value(j, x));
+                  const double term = q[i * d + x] * values[j * d + x];
+                  dot += term;
+                  mag += std::fabs(term);
                 }
-                ASSERT_NEAR(s[i * std::max(keys, 1) + j], 0.3 * dot, 0.3 * (mag * (d + 2) * kU + qmax * kabs * 0x1p-23) + 1e-30)
+                ASSERT_NEAR(s[i * std::max(keys, 1) + j], 0.3 * dot,
+                            0.3 * (mag * (d + 2) * kU + qmax * key_abs[j] * 0x1p-23) + 1e-30)
                     << "S[" << i << "][" << j << "]";
               }
+            }
           }
           if (keys == 0) continue;
           // P·V of one row, some of P zero, onto O and added to it; for
@@ -702,15 +758,16 @@ TEST_P(KernelSetTest, CodeKernelsMatchDouble) {
               codes.pv_rows(nrows, keys, a.data(), rows.data(), ld, d, o.data(), ldo, accumulate, {});
               for (int r = 0; r < nrows; ++r) {
                 EXPECT_EQ(o[r * ldo + d], kSentinel) << "wrote past O's row " << r;
-                for (int x = 0; x < d; ++x) {
-                  double want = accumulate ? 0.5 : 0.0, mag = want;
-                  for (int j = 0; j < keys; ++j) {
-                    want += p[r * keys + j] * value(j, x);
-                    mag += std::fabs(p[r * keys + j] * value(j, x));
+                std::vector<double> want(d, accumulate ? 0.5 : 0.0), mag(want);
+                for (int j = 0; j < keys; ++j)  // (key by key: values' rows in order)
+                  for (int x = 0; x < d; ++x) {
+                    const double term = p[r * keys + j] * values[j * d + x];
+                    want[x] += term;
+                    mag[x] += std::fabs(term);
                   }
-                  ASSERT_NEAR(o[r * ldo + x], want, mag * (keys + 3) * kU + 1e-30)
+                for (int x = 0; x < d; ++x)
+                  ASSERT_NEAR(o[r * ldo + x], want[x], mag[x] * (keys + 3) * kU + 1e-30)
                       << nrows << " rows, O[" << r << "][" << x << "]";
-                }
               }
             }
           }
