@@ -3,6 +3,9 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <sstream>
 
@@ -181,6 +184,15 @@ CRuntime::CRuntime(const std::string& isa, int num_threads) {
 
 CRuntime::~CRuntime() { attnrt_runtime_destroy(rt_); }
 
+const CRuntime& shared_runtime(const std::string& isa, int num_threads) {
+  static std::mutex guard;
+  static std::map<std::pair<std::string, int>, std::unique_ptr<CRuntime>> made;
+  const std::lock_guard<std::mutex> lock(guard);
+  std::unique_ptr<CRuntime>& rt = made[{isa, num_threads}];
+  if (!rt || rt->status() != ATTNRT_OK) rt = std::make_unique<CRuntime>(isa, num_threads);
+  return *rt;
+}
+
 attnrt_status run_c(attnrt_runtime* rt, Problem& p, HostTensor& o, HostTensor* lse,
                     kernels::Strategy strategy) {
   const attnrt_params params = p.params(lse ? &lse->c() : nullptr, strategy);
@@ -189,7 +201,7 @@ attnrt_status run_c(attnrt_runtime* rt, Problem& p, HostTensor& o, HostTensor* l
 
 Outputs run_backend(const Backend& backend, Problem& p, int threads) {
   Outputs out{p.make_o(), p.make_lse()};
-  CRuntime rt(backend.isa, threads);
+  const CRuntime& rt = shared_runtime(backend.isa, threads);
   if (rt.status() != ATTNRT_OK) {
     ADD_FAILURE() << "runtime for " << backend.isa << ": " << rt.error();
     return out;
@@ -202,7 +214,7 @@ Outputs run_backend(const Backend& backend, Problem& p, int threads) {
 void expect_forward_matches(const std::string& isa, const Spec& spec, int threads) {
   SCOPED_TRACE(isa + " " + spec.name());
   Problem p(spec);
-  CRuntime rt(isa, threads);
+  const CRuntime& rt = shared_runtime(isa, threads);
   ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
   HostTensor o = p.make_o();
   std::optional<HostTensor> lse = p.make_lse();

@@ -122,6 +122,12 @@ class CRuntime {
   std::string error_;
 };
 
+// The runtime of one kernel set and thread count that the harness's calls
+// share, made at its first use and kept for the process: a server reuses
+// its runtime across calls of every shape, and making one (threads pinned,
+// topology read, workspace touched) cost more than most tests' calls.
+const CRuntime& shared_runtime(const std::string& isa, int num_threads);
+
 // Runs a problem through attnrt_runtime_forward into o (and lse if given).
 attnrt_status run_c(attnrt_runtime* rt, Problem& p, HostTensor& o, HostTensor* lse,
                     kernels::Strategy strategy);

@@ -124,7 +124,7 @@ class FarOffsets : public BackendTest {
     std::optional<FarTensor> lse;
     if (const std::optional<HostTensor> l = p.make_lse()) lse.emplace(ATTNRT_F32, l->shape(), spread(l->shape(), dim, extra));
     params.lse = lse ? &lse->c() : nullptr;
-    CRuntime rt(backend().isa, 2);
+    const CRuntime& rt = shared_runtime(backend().isa, 2);
     ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
     ASSERT_EQ(attnrt_runtime_forward(rt.get(), &q.c(), &k, &v, &o.c(), &params), ATTNRT_OK) << attnrt_last_error();
     EXPECT_TRUE(matches_reference(o.c(), lse ? &lse->c() : nullptr, p.reference(), tol()));

@@ -14,9 +14,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "runtime/internal/attnrt_internal.hpp"
@@ -241,6 +244,15 @@ std::vector<SweepCase> sweep_cases() {
 
 class ForwardSweep : public ::testing::TestWithParam<SweepCase> {};
 
+// The C++ layer's runtimes, one per kernel set and thread count, shared by
+// the cases as shared_runtime shares the C ABI's.
+attnrt::Runtime& shared_cpp_runtime(const std::string& isa, int threads) {
+  static std::map<std::pair<std::string, int>, std::unique_ptr<attnrt::Runtime>> made;
+  std::unique_ptr<attnrt::Runtime>& rt = made[{isa, threads}];
+  if (!rt) rt = std::make_unique<attnrt::Runtime>(attnrt::Config{.num_threads = threads, .isa = isa});
+  return *rt;
+}
+
 TEST_P(ForwardSweep, MatchesReference) {
   const Backend& backend = GetParam().backend;
   const Spec& spec = GetParam().spec;
@@ -249,7 +261,7 @@ TEST_P(ForwardSweep, MatchesReference) {
   const RefResult ref = p.reference();
 
   // The C ABI on two threads.
-  CRuntime rt2(backend.isa, 2);
+  const CRuntime& rt2 = shared_runtime(backend.isa, 2);
   ASSERT_EQ(rt2.status(), ATTNRT_OK) << rt2.error();
   ASSERT_EQ(attnrt_runtime_kernel_set(rt2.get(), spec.dtype), backend.isa);
   HostTensor o2 = p.make_o();
@@ -263,7 +275,7 @@ TEST_P(ForwardSweep, MatchesReference) {
   // nor under sanitizers, where it repeated the C call's accesses (ASan
   // sweep on Zen 4: 188 -> 153 s).
   auto run_cpp = [&](int threads, HostTensor& o, std::optional<HostTensor>& lse) {
-    attnrt::Runtime rt(attnrt::Config{.num_threads = threads, .isa = backend.isa});
+    attnrt::Runtime& rt = shared_cpp_runtime(backend.isa, threads);
     ASSERT_EQ(rt.num_threads(), threads);
     const attnrt::Tensor lse_view = lse ? lse->cpp() : attnrt::Tensor{};
     rt.forward(p.q().cpp(), p.k().cpp(), p.v().cpp(), o.cpp(), p.cpp_params(lse ? &lse_view : nullptr, backend.strategy));
