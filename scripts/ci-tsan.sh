@@ -16,7 +16,9 @@ ninja -C "$build" -j"${JOBS:-2}" test_scheduler_concurrency test_scheduler_kv_sh
 export ATTNRT_EXECUTOR=tbb
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$src/tests/tsan.supp ${TSAN_OPTIONS:-}"
 timeout 1200 "$build/tests/test_scheduler_concurrency"
-timeout 1200 "$build/tests/test_scheduler_kv_share"
+# (Not the planner's rule for sharing: no thread races there, and making
+# its 48-worker runtimes took 27 of the stage's ~100 s of tests.)
+timeout 1200 "$build/tests/test_scheduler_kv_share" --gtest_filter='-KvShare.AutomaticRuleFollowsThePartition'
 timeout 1200 "$build/tests/test_scheduler_executor"
 # The canary races on purpose: TSan must still see races in attnrt's work
 # through the oneTBB suppressions.
