@@ -13,10 +13,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cfenv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
@@ -176,6 +178,9 @@ struct StoreCall {
     return &scale_mem[(slot / c.page) * scale.stride[0] + h * scale.stride[1] + (slot % c.page) * scale.stride[2]];
   }
   attnrt_status write() { return attnrt_cache_write(&src, &cache, codes() ? &scale : nullptr, slots.data()); }
+  attnrt_status write_on(attnrt_runtime* rt) {
+    return attnrt_runtime_cache_write(rt, &src, &cache, codes() ? &scale : nullptr, slots.data());
+  }
 };
 
 // Each written row against the brute-force codes of x / scale; every byte
@@ -272,6 +277,58 @@ TEST(CacheWrite, ZeroRowsAndTheLaterOfTwoTokens) {
   s.slots = {0, 0};  // both name slot 0: token 1 is stored last
   ASSERT_EQ(s.write(), ATTNRT_OK) << attnrt_last_error();
   EXPECT_EQ(std::vector<std::uint8_t>(s.cache_row(0, 0), s.cache_row(0, 0) + 8), token1);
+}
+
+// The caller's rounding mode never reaches the codes: nearest, ties to
+// even, as in the default environment (the midpoints above would round up).
+TEST(CacheWrite, TheCallersRoundingModeDoesNotReachTheCodes) {
+  for (attnrt_dtype cache_t : kCodes)
+    for (int mode : {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO}) {
+      SCOPED_TRACE(testing::Message() << "cache " << cache_t << " rounding mode " << mode);
+      StoreCall s({.cache_t = cache_t});
+      const int saved = std::fegetround();
+      ASSERT_EQ(std::fesetround(mode), 0);
+      const attnrt_status st = s.write();
+      std::fesetround(saved);
+      ASSERT_EQ(st, ATTNRT_OK) << attnrt_last_error();
+      expect_written(s);
+    }
+}
+
+// On a runtime's workers (a write large enough to be split by page among
+// two): the bytes and scales the calling thread writes, a slot named twice
+// (two tokens of one page) keeping the later token.
+TEST(CacheWrite, RuntimeWorkersWriteTheSameBytes) {
+  attnrt_config config;
+  ASSERT_EQ(attnrt_config_init(&config), ATTNRT_OK);
+  config.num_threads = 2;
+  attnrt_runtime* rt = nullptr;
+  ASSERT_EQ(attnrt_runtime_create(&config, &rt), ATTNRT_OK) << attnrt_last_error();
+  const std::unique_ptr<attnrt_runtime, void (*)(attnrt_runtime*)> owned(rt, attnrt_runtime_destroy);
+  for (attnrt_dtype cache_t : {ATTNRT_I8, ATTNRT_F8_E5M2, ATTNRT_BF16})
+    for (bool per_head : {false, true}) {
+      if (per_head && cache_t == ATTNRT_BF16) continue;
+      SCOPED_TRACE(testing::Message() << "cache " << cache_t << " per_head " << per_head);
+      // 4 x 128 tokens x 4 heads x D64: 2^17 values, two parts' worth.
+      const Case c{.cache_t = cache_t, .B = 4, .M = 128, .H = 4, .D = 64, .pages = 40, .page = 16, .per_head = per_head};
+      StoreCall alone(c), workers(c);
+      alone.slots[2] = workers.slots[2] = alone.slots[1];  // tokens 1 and 2 name one slot
+      ASSERT_EQ(alone.write(), ATTNRT_OK) << attnrt_last_error();
+      ASSERT_EQ(workers.write_on(rt), ATTNRT_OK) << attnrt_last_error();
+      EXPECT_EQ(workers.cache_mem, alone.cache_mem);
+      EXPECT_EQ(std::memcmp(workers.scale_mem.data(), alone.scale_mem.data(), 4 * alone.scale_mem.size()), 0)
+          << "scales (NaN where unwritten, compared as bytes)";
+      StoreCall later(c);  // token 2 alone in that slot
+      later.slots = alone.slots;
+      later.slots[1] = -1;
+      ASSERT_EQ(later.write(), ATTNRT_OK) << attnrt_last_error();
+      EXPECT_TRUE(std::equal(alone.cache_row(alone.slots[1], 0), alone.cache_row(alone.slots[1], 0) + c.D,
+                             later.cache_row(alone.slots[1], 0)))
+          << "the slot named twice holds the later token";
+    }
+  StoreCall s({});
+  EXPECT_EQ(s.write_on(nullptr), ATTNRT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(attnrt_last_error()).find("runtime"), std::string::npos) << attnrt_last_error();
 }
 
 // A prompt's K and V written token by token into shuffled int8 pages, then

@@ -368,6 +368,7 @@ def cache_write(
     scale: Any = None,
     kv_format: Optional[str] = None,
     layout: str = "bhsd",
+    runtime: Optional[Runtime] = None,
 ) -> None:
     """Stores new K (or V) rows into a KV cache in place, as a server appends
     the tokens of each step; quantizes them when the cache holds codes.
@@ -385,10 +386,14 @@ def cache_write(
         mapped to 127, 448 or 57344) or [1, Hkv or 1, 1, 1] (per KV head:
         read). Codes are the nearest, ties to even, saturated; src must then
         be finite.
+    runtime: an attnrt.Runtime whose workers write (split by page: the same
+        bytes); None writes on the calling thread.
 
     Raises ValueError naming the argument and rule; writes nothing then.
     Releases the GIL while it runs.
     """
+    if runtime is not None and not isinstance(runtime, Runtime):
+        raise TypeError(f"runtime ({type(runtime).__name__}) must be an attnrt.Runtime or None")
     if layout not in _LAYOUTS:
         raise ValueError(f"layout ({layout!r}) must be 'bhsd' or 'bshd'")
     if kv_format not in (None,) + _KV_FORMATS:
@@ -406,7 +411,7 @@ def cache_write(
     slots = _small(slots, np.int64, "slots")
     try:
         _cache_write(_u16(src), _u16(cache), slots, scale, layout == "bshd", src_bf16, cache_bf16,
-                     kv_format or "")
+                     kv_format or "", runtime)
     except (TypeError, AttributeError):
         for name, x in (("src", src), ("cache", cache), ("scale", scale)):
             if x is not None and not hasattr(x, "shape"):

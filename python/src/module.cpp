@@ -319,7 +319,7 @@ void forward(const Array& q, const Array& k, const Array& v, const OutArray& o,
 // attnrt.cache_write: src's rows into cache slots (attnrt_cache_write).
 // src_bf16 / cache_bf16: that uint16 array holds bfloat16 (numpy's).
 void cache_write(const Array& src, const OutArray& cache, const Int64s& slots, std::optional<OutArray> scale,
-                 bool bshd, bool src_bf16, bool cache_bf16, const std::string& kv_format) {
+                 bool bshd, bool src_bf16, bool cache_bf16, const std::string& kv_format, const PyRuntime* runtime) {
   const attnrt_tensor s = to_tensor(src, bshd, to_dtype(src.dtype(), src_bf16, "src"), "src");
   const attnrt_tensor c = to_tensor(cache, bshd, to_kv_dtype(cache.dtype(), cache_bf16, kv_format, "cache"), "cache");
   const std::int64_t tokens = s.shape[0] * s.shape[2];
@@ -333,7 +333,8 @@ void cache_write(const Array& src, const OutArray& cache, const Int64s& slots, s
   attnrt_status status;
   {
     nb::gil_scoped_release release;
-    status = attnrt_cache_write(&s, &c, scale ? &sc : nullptr, slots.data());
+    status = runtime ? attnrt_runtime_cache_write(runtime->get(), &s, &c, scale ? &sc : nullptr, slots.data())
+                     : attnrt_cache_write(&s, &c, scale ? &sc : nullptr, slots.data());
   }
   if (status != ATTNRT_OK) raise_status(status);
 }
@@ -429,7 +430,7 @@ NB_MODULE(_attnrt, m) {
         nb::arg("kv_format"),
         "Low-level call behind attnrt.attention: every argument positional, outputs given.");
   m.def("cache_write", &cache_write, nb::arg("src"), nb::arg("cache"), nb::arg("slots"), nb::arg("scale").none(),
-        nb::arg("bshd"), nb::arg("src_bf16"), nb::arg("cache_bf16"), nb::arg("kv_format"),
+        nb::arg("bshd"), nb::arg("src_bf16"), nb::arg("cache_bf16"), nb::arg("kv_format"), nb::arg("runtime").none(),
         "Low-level call behind attnrt.cache_write: every argument positional.");
   m.def("time_forward_ns", &time_forward_ns, nb::arg("q"), nb::arg("k"), nb::arg("v"),
         nb::arg("out"), nb::arg("runtime"), nb::arg("iters"),

@@ -144,3 +144,26 @@ def test_torch_tensors(fmt):
         np.testing.assert_array_equal(s, np.abs(row).max(axis=1).astype(np.float32) / np.float32(TOP[fmt]))
         want = encode(row / s[:, None], fmt).view(np.uint8)
         np.testing.assert_array_equal(cache[slot // 2, :, slot % 2].view(torch.uint8).numpy(), want)
+
+
+def test_runtime_workers_write_the_same_bytes():
+    """A write big enough to split by page among a runtime's two workers: the
+    calling thread's bytes and scales, a slot named twice keeping the later token."""
+    rng = np.random.default_rng(5)
+    pages, heads, page, dim, tokens = 40, 4, 16, 64, 512
+    src = rng.standard_normal((1, heads, tokens, dim)).astype(np.float32)
+    slots = rng.permutation(pages * page)[:tokens].astype(np.int64)
+    slots[2] = slots[1]
+    outs = []
+    for runtime in (None, attnrt.Runtime(threads=2)):
+        cache = pool("int8", pages, heads, page, dim, "bhsd")
+        scale = np.full(cache.shape[:-1] + (1,), np.nan, np.float32)
+        attnrt.cache_write(src, cache, slots, scale=scale, runtime=runtime)
+        outs.append((cache, scale))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1].view(np.uint32), outs[1][1].view(np.uint32))
+    at = (slots[1] // page, slice(None), slots[1] % page)
+    s = np.abs(src[0, :, 2]).max(axis=-1) / np.float32(127)
+    np.testing.assert_array_equal(outs[1][0][at], encode(src[0, :, 2] / s[:, None], "int8"))
+    with pytest.raises(TypeError, match="runtime"):
+        attnrt.cache_write(src, outs[0][0], slots, scale=outs[0][1], runtime=2)

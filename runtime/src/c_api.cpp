@@ -137,6 +137,14 @@ attnrt_status attnrt_cache_write(const attnrt_tensor* src, const attnrt_tensor* 
   return guarded([&] { attnrt::rt::cache_write(src, cache, scale, slots); });
 }
 
+attnrt_status attnrt_runtime_cache_write(attnrt_runtime* rt, const attnrt_tensor* src, const attnrt_tensor* cache,
+                                         const attnrt_tensor* scale, const int64_t* slots) {
+  return guarded([&] {
+    if (!rt) attnrt::rt::fail(ATTNRT_INVALID_ARGUMENT, "runtime must not be NULL");
+    as_runtime(rt)->cache_write(src, cache, scale, slots);
+  });
+}
+
 const char* attnrt_last_error(void) { return g_last_error.c_str(); }
 const char* attnrt_runtime_isa(const attnrt_runtime* r) { return r ? as_runtime(r)->isa() : ""; }
 const char* attnrt_runtime_kernel_set(const attnrt_runtime* r, attnrt_dtype t) {

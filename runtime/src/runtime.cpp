@@ -16,6 +16,7 @@
 #include "kernels/pipelines/pipeline.hpp"
 #include "kernels/pipelines/scores.hpp"
 #include "kernels/registry.hpp"
+#include "runtime/src/cache_write.hpp"
 #include "runtime/src/config.hpp"
 #include "runtime/src/cpu_features.hpp"
 #include "runtime/src/error.hpp"
@@ -290,6 +291,11 @@ void Runtime::refuse_rule_of(const kernels::KernelSet& ks, const PlanShape& shap
            ", D=", shape.d, " Dv=", shape.dv, "), more than the ", kMaxWorkspaceBytes >> 20, " MiB a worker may have");
   fail(ATTNRT_INTERNAL_ERROR, "a built-in plan needs more than ", kMaxWorkspaceBytes >> 20,
        " MiB of workspace per worker (", ks.name, ", D=", shape.d, " Dv=", shape.dv, ")");
+}
+
+void Runtime::cache_write(const attnrt_tensor* src, const attnrt_tensor* cache, const attnrt_tensor* scale,
+                          const std::int64_t* slots) {
+  rt::cache_write(src, cache, scale, slots, executor_.get());
 }
 
 void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,

@@ -35,6 +35,9 @@ class Runtime final : public attnrt_runtime {
   // The call with an explicit plan (plan_override.hpp).
   void forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                const attnrt_tensor& o, const attnrt_params& params, const Plan& plan);
+  // attnrt_cache_write on this runtime's workers (cache_write.hpp).
+  void cache_write(const attnrt_tensor* src, const attnrt_tensor* cache, const attnrt_tensor* scale,
+                   const std::int64_t* slots);
   // The plan forward() would run (the call is validated first).
   Plan plan_for(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                 const attnrt_tensor& o, const attnrt_params& params) const;

@@ -165,10 +165,19 @@ ATTNRT_API attnrt_status attnrt_attention_forward(const attnrt_tensor* q, const 
  * page_size, 1]) it is written, each row's largest magnitude mapped to the
  * format's largest value (127, 448, 57344); per KV head or for the tensor
  * ([1, Hkv or 1, 1, 1]) it is read. Codes are the nearest (ties to even),
- * saturated; src must then be finite. Runs on the calling thread; nothing
- * is written unless every argument is valid. */
+ * saturated; src must then be finite. Runs on the calling thread, in the
+ * default floating-point environment whatever the thread's; nothing is
+ * written unless every argument is valid. */
 ATTNRT_API attnrt_status attnrt_cache_write(const attnrt_tensor* src, const attnrt_tensor* cache,
                                             const attnrt_tensor* scale, const int64_t* slots);
+
+/* attnrt_cache_write on the runtime's workers: the same bytes, a write of
+ * many tokens split by page among them (a prefill's keys on a many-core
+ * machine). Safe beside forward calls on the same runtime from other
+ * threads. */
+ATTNRT_API attnrt_status attnrt_runtime_cache_write(attnrt_runtime* runtime, const attnrt_tensor* src,
+                                                    const attnrt_tensor* cache, const attnrt_tensor* scale,
+                                                    const int64_t* slots);
 
 /* Message of the last call on this thread: "" if it succeeded, else the
  * argument and the rule it broke, e.g. "k.heads (6) must divide q.heads (16)". */
