@@ -352,9 +352,11 @@ TEST(CacheWrite, WrittenPagesReadByAttention) {
   const Tensor pool_v{vc.data(), DType::i8, {pages, H, page, D}, {H * page * D, page * D, D}};
   const Tensor scale_k{ks.data(), DType::f32, {pages, H, page, 1}, {H * page, page, 1}};
   const Tensor scale_v{vs.data(), DType::f32, {pages, H, page, 1}, {H * page, page, 1}};
-  // The model's rows as a server holds them, token-major [1, H, n, D] views.
+  // The model's rows as a server holds them, token-major [1, H, n, D] views
+  // (V through a C++ runtime's own writer).
   cache_write(Tensor::bshd(kx.data(), DType::f32, 1, H, n, D), pool_k, &scale_k, slots.data());
-  cache_write(Tensor::bshd(vx.data(), DType::f32, 1, H, n, D), pool_v, &scale_v, slots.data());
+  Runtime writer(Config{.num_threads = 2});
+  writer.cache_write(Tensor::bshd(vx.data(), DType::f32, 1, H, n, D), pool_v, &scale_v, slots.data());
 
   std::vector<float> o(q.size());
   const std::int64_t kv_len = n;

@@ -123,7 +123,8 @@ void cache_write(const attnrt_tensor* src, const attnrt_tensor* cache, const att
   // Workers where the write holds parts enough (the check above stays here:
   // a second hand-over to the workers cost more than it saved on 2 cores).
   const std::int64_t values = tokens * heads * dim;
-  const int parts = executor ? static_cast<int>(std::min<std::int64_t>(executor->workers(), values / kValuesPerPart)) : 1;
+  const int parts =
+      executor ? static_cast<int>(std::clamp<std::int64_t>(values / kValuesPerPart, 1, executor->workers())) : 1;
   // Part `part` of `parts` writes the tokens whose page is its own (page %
   // parts), in token order.
   const auto write = [&](int part) {

@@ -164,7 +164,6 @@ class Runtime {
     check(attnrt_runtime_forward(rt_.get(), &cq, &ck, &cv, &co, &cp.p));
   }
 
-  // The kernel set for fp32 inputs; kernel_set(t) names the one for dtype t.
   // cache_write on this runtime's workers (attnrt_runtime_cache_write).
   void cache_write(const Tensor& src, const Tensor& cache, const Tensor* scale, const std::int64_t* slots) {
     const attnrt_tensor cs = src.c(), cc = cache.c();
@@ -172,6 +171,8 @@ class Runtime {
     if (scale) sc = scale->c();
     check(attnrt_runtime_cache_write(rt_.get(), &cs, &cc, scale ? &sc : nullptr, slots));
   }
+
+  // The kernel set for fp32 inputs; kernel_set(t) names the one for dtype t.
   std::string isa() const { return attnrt_runtime_isa(rt_.get()); }
   std::string kernel_set(DType t) const {
     return attnrt_runtime_kernel_set(rt_.get(), static_cast<attnrt_dtype>(t));
