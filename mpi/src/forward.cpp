@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/fp_env.hpp"
 #include "mpi/src/blocks.hpp"
 #include "mpi/src/check.hpp"
 #include "mpi/src/error.hpp"
@@ -477,6 +478,9 @@ attnrt_status forward(MPI_Comm comm, const attnrt_tensor* q, const attnrt_tensor
   std::string error;
   attnrt_status status = ATTNRT_OK;
   try {
+    // The merges (in double) and the output's rounding run in the core's
+    // environment, whatever the caller's rounding mode.
+    const kernels::DefaultFpEnvScope fp_env;
     work.run();
     error = work.error(), status = work.status();
   } catch (const Agreed&) {

@@ -14,6 +14,7 @@
 #include <limits>
 #include <optional>
 #include <algorithm>
+#include <cfenv>
 #include <random>
 #include <string>
 #include <tuple>
@@ -477,6 +478,25 @@ TEST(MpiForward, InfInVOfAShardFarBelowSurvivesTheMerge) {
     }
   });
   dist.expect_matches(dist.run());
+}
+
+// The caller's rounding mode never reaches a result: the merges in double
+// and the output's rounding run in the library's environment, as the
+// core's do (ring and key layouts; head parallel is one core call).
+TEST(MpiForward, TheCallersRoundingModeDoesNotReachTheResult) {
+  for (const attnrt_mpi_layout layout : {ATTNRT_MPI_CONTEXT, ATTNRT_MPI_KEYS}) {
+    SCOPED_TRACE(layout_name(layout));
+    Distributed dist(Case{with(spec(ATTNRT_F32, 4, 2, 8, 16, 32, true), alibi_sinks), layout});
+    const Result nearest = dist.run();
+    const int saved = std::fegetround();
+    ASSERT_EQ(std::fesetround(FE_UPWARD), 0);
+    const Result upward = dist.run();
+    std::fesetround(saved);
+    EXPECT_EQ(bits(nearest.o), bits(upward.o));
+    if (nearest.lse) {
+      EXPECT_EQ(bits(*nearest.lse), bits(*upward.lse));
+    }
+  }
 }
 
 // Random bands over every layout (head parallel too): windows on either side
