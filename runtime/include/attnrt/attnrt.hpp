@@ -122,6 +122,16 @@ struct CParams {
     if (in.v_scale) { v_scale = in.v_scale->c(); p.v_scale = &v_scale; }
   }
 };
+// cache_write's views as the C ABI takes them (scale_ptr null if none).
+struct CWrite {
+  attnrt_tensor src, cache, scale{};
+  const attnrt_tensor* scale_ptr = nullptr;
+  CWrite(const Tensor& s, const Tensor& c, const Tensor* sc) : src(s.c()), cache(c.c()) {
+    if (sc) scale = sc->c(), scale_ptr = &scale;
+  }
+  CWrite(const CWrite&) = delete;  // (scale_ptr points into it)
+  CWrite& operator=(const CWrite&) = delete;
+};
 }  // namespace detail
 
 // Settings in code; anything left at its default is taken from the
@@ -166,10 +176,8 @@ class Runtime {
 
   // cache_write on this runtime's workers (attnrt_runtime_cache_write).
   void cache_write(const Tensor& src, const Tensor& cache, const Tensor* scale, const std::int64_t* slots) {
-    const attnrt_tensor cs = src.c(), cc = cache.c();
-    attnrt_tensor sc{};
-    if (scale) sc = scale->c();
-    check(attnrt_runtime_cache_write(rt_.get(), &cs, &cc, scale ? &sc : nullptr, slots));
+    const detail::CWrite w(src, cache, scale);
+    check(attnrt_runtime_cache_write(rt_.get(), &w.src, &w.cache, w.scale_ptr, slots));
   }
 
   // The kernel set for fp32 inputs; kernel_set(t) names the one for dtype t.
@@ -198,10 +206,8 @@ inline void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
 // slots[t] (attnrt_cache_write): quantized, with per-token scales written or
 // a per-head scale read, when the cache holds codes.
 inline void cache_write(const Tensor& src, const Tensor& cache, const Tensor* scale, const std::int64_t* slots) {
-  const attnrt_tensor cs = src.c(), cc = cache.c();
-  attnrt_tensor sc{};
-  if (scale) sc = scale->c();
-  check(attnrt_cache_write(&cs, &cc, scale ? &sc : nullptr, slots));
+  const detail::CWrite w(src, cache, scale);
+  check(attnrt_cache_write(&w.src, &w.cache, w.scale_ptr, slots));
 }
 
 }  // namespace attnrt
