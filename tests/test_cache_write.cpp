@@ -26,6 +26,7 @@
 
 #include "kernels/convert.hpp"
 #include "kernels/quant.hpp"
+#include "tests/caller_fp_env.hpp"
 #include "tests/reference.hpp"
 #include "tests/tensors.hpp"
 #include "tests/tolerances.hpp"
@@ -286,10 +287,11 @@ TEST(CacheWrite, TheCallersRoundingModeDoesNotReachTheCodes) {
     for (int mode : {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO}) {
       SCOPED_TRACE(testing::Message() << "cache " << cache_t << " rounding mode " << mode);
       StoreCall s({.cache_t = cache_t});
-      const int saved = std::fegetround();
-      ASSERT_EQ(std::fesetround(mode), 0);
-      const attnrt_status st = s.write();
-      std::fesetround(saved);
+      attnrt_status st;
+      {
+        const CallerFpEnv env({.rounding = mode});
+        st = s.write();
+      }
       ASSERT_EQ(st, ATTNRT_OK) << attnrt_last_error();
       expect_written(s);
     }

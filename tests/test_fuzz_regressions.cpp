@@ -39,12 +39,12 @@ TEST(FuzzRegressions, SmokeFirst200CasesOfSeed1) {
 // serving input (and of their combination), whatever the smoke range drew.
 TEST(FuzzRegressions, EachServingKindOnce) {
   std::set<std::string> seen;
-  const std::size_t kinds = static_cast<std::size_t>(Breakage::count) - static_cast<std::size_t>(kLastDenseBreakage) - 1 + 7;
+  const std::size_t kinds = static_cast<std::size_t>(Breakage::count) - static_cast<std::size_t>(kLastDenseBreakage) - 1 + 10;
   for (std::uint64_t i = 0; i < 100000 && seen.size() < kinds; ++i) {
     const Case c = make_case(5, i);
     std::string kind = breakage_name(c.breakage);
     if (c.breakage <= kLastDenseBreakage) {
-      if (c.written) kind = "written";  // a quantized cache stored by attnrt_cache_write
+      if (c.written) kind = std::string("written/") + writer_name(c.writer);  // a cache stored by each writer
       else if (c.varlen && c.paged && c.quantized()) kind = "varlen+paged+quantized";
       else if (c.varlen && !c.paged && !c.quantized()) kind = "varlen";
       else if (c.paged && !c.varlen && !c.quantized()) kind = "paged";
@@ -54,6 +54,18 @@ TEST(FuzzRegressions, EachServingKindOnce) {
     if (seen.insert(kind).second) expect_passes(5, i, kLatestGeneration);
   }
   EXPECT_EQ(seen.size(), kinds);
+}
+
+// The first valid case of seed 5 under each of the caller's rounding and
+// flush modes: the bits the same call gives from the default environment.
+TEST(FuzzRegressions, EachCallerModeOnce) {
+  std::set<std::pair<int, bool>> seen;
+  for (std::uint64_t i = 0; i < 100000 && seen.size() < 8; ++i) {
+    const Case c = make_case(5, i);
+    if (c.breakage == Breakage::none && seen.insert({c.caller_fp.rounding, c.caller_fp.flush}).second)
+      expect_passes(5, i, kLatestGeneration);
+  }
+  EXPECT_EQ(seen.size(), 8u);
 }
 
 // Serving inputs (issue 20) came as a generation of their own: a pair the
@@ -86,23 +98,32 @@ TEST(FuzzRegressions, DenseGenerationPairsNameTheirOldCases) {
     EXPECT_FALSE(c.serving());
   }
   // The latest generation draws the same fields first: where its serving
-  // inputs stay off it is the same case.
+  // inputs stay off and the caller's modes at their default it is the same
+  // case.
   for (std::uint64_t i = 0; i < 300; ++i) {
     const Case dense = make_case(3, i, kDenseGeneration), latest = make_case(3, i);
-    if (!latest.serving() && latest.breakage == dense.breakage) {
+    if (!latest.serving() && latest.breakage == dense.breakage && latest.caller_fp.is_default()) {
       EXPECT_EQ(describe(latest), describe(dense)) << i;
     }
   }
-  // So do the mixed generation's pairs where the latest writes no cache.
-  int same = 0;
+  // So do the mixed generation's pairs where the written one writes no
+  // cache, and the written generation's where the latest leaves the
+  // caller's modes at their default (and writes none: it names its writer).
+  int same = 0, same_latest = 0;
   for (std::uint64_t i = 0; i < 300; ++i) {
-    const Case mixed = make_case(3, i, kMixedGeneration), latest = make_case(3, i);
-    if (!latest.written) {
-      EXPECT_EQ(describe(latest), describe(mixed)) << i;
+    const Case mixed = make_case(3, i, kMixedGeneration), written = make_case(3, i, kWrittenGeneration),
+               latest = make_case(3, i);
+    if (!written.written) {
+      EXPECT_EQ(describe(written), describe(mixed)) << i;
       ++same;
+    }
+    if (!latest.written && latest.caller_fp.is_default()) {
+      EXPECT_EQ(describe(latest), describe(written)) << i;
+      ++same_latest;
     }
   }
   EXPECT_GT(same, 250);
+  EXPECT_GT(same_latest, 60);
 }
 
 // A paged call's kv_lens copied into o passed validation (the library then

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/caller_fp_env.hpp"
 #include "tests/harness.hpp"
 
 namespace attnrt::test {
@@ -488,10 +489,10 @@ TEST(MpiForward, TheCallersRoundingModeDoesNotReachTheResult) {
     SCOPED_TRACE(layout_name(layout));
     Distributed dist(Case{with(spec(ATTNRT_F32, 4, 2, 8, 16, 32, true), alibi_sinks), layout});
     const Result nearest = dist.run();
-    const int saved = std::fegetround();
-    ASSERT_EQ(std::fesetround(FE_UPWARD), 0);
-    const Result upward = dist.run();
-    std::fesetround(saved);
+    const Result upward = [&] {
+      const CallerFpEnv env({.rounding = FE_UPWARD});
+      return dist.run();
+    }();
     EXPECT_EQ(bits(nearest.o), bits(upward.o));
     if (nearest.lse) {
       EXPECT_EQ(bits(*nearest.lse), bits(*upward.lse));

@@ -85,7 +85,7 @@ std::string replay_command(const char* argv0, const Case& c) {
 }
 
 // Cases run per dtype, kernel set, strategy, API, threads, broken rule,
-// feature and quantized K/V format.
+// feature, quantized K/V format, cache writer and the caller's modes.
 class Coverage {
  public:
   void add(const Case& c) {
@@ -113,6 +113,9 @@ class Coverage {
     with["shared_pages"] += c.shared_pages;
     with["written"] += c.written;
     if (c.quantized()) ++counts_["kv"][attnrt::test::dtype_name(c.kv_dtype)];
+    if (c.written) ++counts_["writer"][attnrt::fuzz::writer_name(c.writer)];
+    ++counts_["caller"][attnrt::fuzz::rounding_name(c.caller_fp.rounding)];
+    counts_["caller"]["flush"] += c.caller_fp.flush;
   }
   void print() const {
     for (const auto& [what, by] : counts_) {

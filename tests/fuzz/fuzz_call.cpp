@@ -15,16 +15,16 @@ constexpr float kNaNf = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInff = std::numeric_limits<float>::infinity();
 constexpr attnrt_dtype kCodes[] = {ATTNRT_I8, ATTNRT_F8_E4M3, ATTNRT_F8_E5M2};  // K/V-only dtypes
 
-attnrt::Tensor to_cpp(const attnrt_tensor& t) {
-  return {t.data, static_cast<attnrt::DType>(rt::raw_enum(t.dtype)),
-          {t.shape[0], t.shape[1], t.shape[2], t.shape[3]}, {t.stride[0], t.stride[1], t.stride[2]}};
-}
-
 attnrt_dtype other_dtype(attnrt_dtype t, Rng& r) {
   return static_cast<attnrt_dtype>((t + r.range(1, 2)) % 3);
 }
 
 }  // namespace
+
+attnrt::Tensor to_cpp(const attnrt_tensor& t) {
+  return {t.data, static_cast<attnrt::DType>(rt::raw_enum(t.dtype)),
+          {t.shape[0], t.shape[1], t.shape[2], t.shape[3]}, {t.stride[0], t.stride[1], t.stride[2]}};
+}
 
 Call::Call(const Inputs& in)
     : q(in.q.view()),

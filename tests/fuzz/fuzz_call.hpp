@@ -14,6 +14,9 @@
 
 namespace attnrt::fuzz {
 
+// The C++ layer's view of a C ABI view.
+attnrt::Tensor to_cpp(const attnrt_tensor& t);
+
 struct Call {
   explicit Call(const Inputs& in);
   Call(const Call&) = delete;  // params points into this object

@@ -219,6 +219,17 @@ void draw_mixed(Rng& r, Case& c) {
   if (c.breakage == Breakage::causal_not_bool && c.api == Api::cpp_default) c.api = Api::c_default;
 }
 
+// Generation 5: the modes the calling thread holds (half the cases the
+// default), and which writer fills a written case's cache.
+void draw_caller_env(Rng& r, Case& c) {
+  static constexpr int kModes[] = {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+  if (r.chance(50)) c.caller_fp.rounding = kModes[r.range(0, 2)];
+  c.caller_fp.flush = r.chance(30);
+  const bool cpp = c.api == Api::cpp || c.api == Api::cpp_default, runtime = c.api == Api::c || c.api == Api::cpp;
+  const bool on_runtime = runtime && r.chance(60);
+  c.writer = cpp ? (on_runtime ? Writer::cpp_runtime : Writer::cpp) : (on_runtime ? Writer::c_runtime : Writer::c);
+}
+
 }  // namespace
 
 std::int64_t Case::keys(std::int64_t b) const {
@@ -336,6 +347,7 @@ Case make_case(std::uint64_t seed, std::uint64_t index, int generation) {
   // broadcast by a zero stride is no cache: the writer refuses such output.)
   if (generation >= kWrittenGeneration && r.chance(50))
     c.written = c.quantized() && !c.inputs_broadcast && c.breakage == Breakage::none;
+  if (generation >= kCallerEnvGeneration) draw_caller_env(r, c);
   return c;
 }
 
@@ -345,6 +357,26 @@ const char* api_name(Api a) {
     case Api::cpp: return "cpp";
     case Api::c_default: return "c_default";
     case Api::cpp_default: return "cpp_default";
+  }
+  return "?";
+}
+
+const char* writer_name(Writer w) {
+  switch (w) {
+    case Writer::c: return "c";
+    case Writer::c_runtime: return "c_runtime";
+    case Writer::cpp: return "cpp";
+    case Writer::cpp_runtime: return "cpp_runtime";
+  }
+  return "?";
+}
+
+const char* rounding_name(int mode) {
+  switch (mode) {
+    case FE_TONEAREST: return "nearest";
+    case FE_UPWARD: return "upward";
+    case FE_DOWNWARD: return "downward";
+    case FE_TOWARDZERO: return "toward_zero";
   }
   return "?";
 }
@@ -430,6 +462,9 @@ std::string describe(const Case& c) {
   if (c.hidden_nonfinite) os << " hidden_nonfinite";
   if (c.visible_nonfinite) os << " visible_nonfinite";
   describe_serving(os, c);  // nothing for a case without serving inputs: older cases read as before
+  if (c.written && c.generation >= kCallerEnvGeneration) os << " writer=" << writer_name(c.writer);
+  if (c.caller_fp.rounding != FE_TONEAREST) os << " caller_rounding=" << rounding_name(c.caller_fp.rounding);
+  if (c.caller_fp.flush) os << " caller_flush";
   if (c.breakage != Breakage::none) os << " INVALID:" << breakage_name(c.breakage);
   return os.str();
 }

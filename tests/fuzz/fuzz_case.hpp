@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/caller_fp_env.hpp"
+
 namespace attnrt::fuzz {
 
 using Strides = std::array<std::int64_t, 3>;
@@ -26,7 +28,8 @@ enum Generation : int {
   kServingGeneration = 2,  // + paged, varlen and quantized K/V (issue 20)
   kMixedGeneration = 3,    // + the dense rules broken on serving calls, arrays inside o or lse
   kWrittenGeneration = 4,  // + quantized K/V stored by attnrt_cache_write
-  kLatestGeneration = kWrittenGeneration,
+  kCallerEnvGeneration = 5,  // + the caller's rounding and flush modes; writes on runtimes and in C++
+  kLatestGeneration = kCallerEnvGeneration,
 };
 
 // How the call is made.
@@ -36,6 +39,11 @@ enum class Api {
   c_default,    // attnrt_attention_forward (process-wide runtime)
   cpp_default,  // attnrt::attention_forward
 };
+
+// Which cache_write stores a written case's K/V: the C or C++ entry point,
+// on the calling thread or the case's runtime (not with a default-runtime
+// API). Generations before 5 write through attnrt_cache_write alone.
+enum class Writer { c, c_runtime, cpp, cpp_runtime };
 
 // The one rule an invalid case breaks (none: a valid case). Kinds after
 // null_runtime break the serving inputs' rules and are drawn last, among
@@ -133,6 +141,12 @@ struct Case {
   bool wide_codes = false;  // fp8 codes over every finite value, not just the top binades
   bool written = false;     // the codes (and per-token scales) stored by attnrt_cache_write from fp32 rows
 
+  // Generation 5: the floating-point modes the calling thread holds while
+  // the library runs (its writes and the call); a valid call must then give
+  // the bits the same call gives in the default environment.
+  test::CallerFpMode caller_fp;
+  Writer writer = Writer::c;
+
   bool quantized() const { return kv_dtype != dtype; }
   bool serving() const { return varlen || paged || quantized(); }
   std::int64_t seqs() const { return B; }
@@ -159,6 +173,8 @@ Case make_case(std::uint64_t seed, std::uint64_t index, int generation = kLatest
 std::string describe(const Case& c);
 
 const char* api_name(Api a);
+const char* writer_name(Writer w);
+const char* rounding_name(int mode);  // FE_TONEAREST ... as "nearest" ...
 const char* breakage_name(Breakage b);
 const char* strategy_name(attnrt_strategy s);
 

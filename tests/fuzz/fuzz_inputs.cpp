@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "tests/fuzz/fuzz_call.hpp"
 #include "tests/fuzz/rng.hpp"
 #include "tests/reference.hpp"
 
@@ -178,13 +180,33 @@ double draw_scale(const Case& c, Rng& r) {
   return r.real(0.5, 1) / unit;
 }
 
+// One cache_write through the case's writer, in the caller's modes it
+// names; "" or why it failed.
+std::string write(const Case& c, WriterRuntimes on, const attnrt_tensor& src, const attnrt_tensor& cache,
+                  const attnrt_tensor& scale, const std::int64_t* slots) {
+  const test::CallerFpEnv env(c.caller_fp);
+  if (c.writer == Writer::c || c.writer == Writer::c_runtime) {
+    const attnrt_status st = c.writer == Writer::c ? attnrt_cache_write(&src, &cache, &scale, slots)
+                                                   : attnrt_runtime_cache_write(on.c, &src, &cache, &scale, slots);
+    return st == ATTNRT_OK ? "" : attnrt_last_error();
+  }
+  const attnrt::Tensor cpp_scale = to_cpp(scale);
+  try {
+    if (c.writer == Writer::cpp) attnrt::cache_write(to_cpp(src), to_cpp(cache), &cpp_scale, slots);
+    else on.cpp->cache_write(to_cpp(src), to_cpp(cache), &cpp_scale, slots);
+  } catch (const attnrt::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // Quantized K/V of a written case: fp32 rows from U(-1, 1) stored by
 // attnrt_cache_write into every slot a sequence reads (a shared page once),
 // all KV heads of a slot per token; per-token scales written by it, per-head
 // ones (drawn before) read. A write past a view's span faults on its guard
 // page (the crash note names the case); into its padding, or a refusal,
 // aborts here with the reason.
-void write_serving_kv(Inputs& in, Rng& r) {
+void write_serving_kv(Inputs& in, WriterRuntimes on, Rng& r) {
   const Case& c = in.spec;
   const std::int64_t rows = c.kv_shape(1)[2];
   std::vector<char> filled(c.kv_shape(1)[0] * rows, 0);
@@ -201,8 +223,8 @@ void write_serving_kv(Inputs& in, Rng& r) {
     const attnrt_tensor src{rows_in.data(), ATTNRT_F32, {1, c.Hkv, tokens, dim}, {c.Hkv * tokens * dim, dim, c.Hkv * dim}};
     t->snapshot();
     (*scale)->snapshot();
-    const attnrt_status st = attnrt_cache_write(&src, &t->view(), &(*scale)->view(), slots.data());
-    const char* why = st != ATTNRT_OK                ? attnrt_last_error()
+    const std::string failed = write(c, on, src, t->view(), (*scale)->view(), slots.data());
+    const char* why = !failed.empty()                ? failed.c_str()
                       : !t->padding_intact()         ? "wrote into the view's padding"
                       : !(*scale)->padding_intact()  ? "wrote into the scale view's padding"
                                                      : nullptr;
@@ -234,7 +256,7 @@ void write_serving_kv(Inputs& in, Rng& r) {
 // K and V of a serving case: the rows of every key a sequence has (a
 // shared page once), values or codes with their scales; everything else
 // keeps the NaN fill (int8: code -1, scale NaN).
-void fill_serving_kv(Inputs& in, Rng& r) {
+void fill_serving_kv(Inputs& in, WriterRuntimes on, Rng& r) {
   const Case& c = in.spec;
   if (c.quantized()) {
     for (auto [scale, strides] : {std::pair{&in.k_scale, &c.k_scale_strides}, std::pair{&in.v_scale, &c.v_scale_strides}}) {
@@ -243,7 +265,7 @@ void fill_serving_kv(Inputs& in, Rng& r) {
         for (std::int64_t h = 0; h < c.scale_shape()[1]; ++h) (*scale)->set(0, h, 0, 0, draw_scale(c, r));
     }
   }
-  if (c.written) return write_serving_kv(in, r);
+  if (c.written) return write_serving_kv(in, on, r);
   const std::int64_t rows = c.kv_shape(1)[2];
   std::vector<char> filled(c.kv_shape(1)[0] * c.Hkv * rows, 0);
   for (std::int64_t b = 0; b < c.seqs(); ++b)
@@ -286,7 +308,7 @@ void gather(const Case& c, const GuardedView& t, const std::optional<GuardedView
 
 }  // namespace
 
-Inputs::Inputs(const Case& c)
+Inputs::Inputs(const Case& c, WriterRuntimes on)
     : q(c.dtype, c.q_shape(c.D), c.q_strides, kNanFill),
       k(c.kv_dtype, c.kv_shape(c.D), c.k_strides, kNanFill),
       v(c.kv_dtype, c.kv_shape(c.Dv), c.v_strides, kNanFill),
@@ -296,7 +318,7 @@ Inputs::Inputs(const Case& c)
   Rng r(c.data_seed);
   fill_uniform(q, r);
   if (c.serving()) {
-    fill_serving_kv(*this, r);
+    fill_serving_kv(*this, on, r);
   } else {
     fill_uniform(k, r);
     fill_uniform(v, r);

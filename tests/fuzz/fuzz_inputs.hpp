@@ -7,6 +7,7 @@
 #pragma once
 
 #include <attnrt/attnrt.h>
+#include <attnrt/attnrt.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -17,8 +18,14 @@
 
 namespace attnrt::fuzz {
 
+// The runtimes a written case's writer may run on (Case::writer).
+struct WriterRuntimes {
+  attnrt_runtime* c = nullptr;
+  attnrt::Runtime* cpp = nullptr;
+};
+
 struct Inputs {
-  explicit Inputs(const Case& c);
+  explicit Inputs(const Case& c, WriterRuntimes on = {});
 
   // The case's parameters over these buffers (valid while they live).
   attnrt_params params() const;

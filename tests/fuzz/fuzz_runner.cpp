@@ -133,7 +133,7 @@ Outcome Runner::run(const Case& c) {
     if (set != c.kernel_set || cpp_set != c.kernel_set)
       return fail("runtimes asked for " + c.kernel_set + " run " + set + " (C) and " + cpp_set + " (C++)");
   }
-  Inputs in(c);
+  Inputs in(c, {rt, cpp_rt});
   Call call(in);
   const std::string names = break_call(call, c, &rt);
   if (c.breakage == Breakage::array_inside_output) {  // the array's values are now part of o or lse
@@ -141,8 +141,23 @@ Outcome Runner::run(const Case& c) {
     if (in.lse) in.lse->snapshot();
   }
   const bool c_api = c.api == Api::c || c.api == Api::c_default;
-  const CallResult got = c_api ? call_c(call, rt, c.api == Api::c_default) : call_cpp(call, cpp_rt);
-  return c.breakage == Breakage::none ? judge_valid(got, in, c) : judge_invalid(got, in, names);
+  auto make_call = [&](test::CallerFpMode mode) {
+    const test::CallerFpEnv env(mode);
+    return c_api ? call_c(call, rt, c.api == Api::c_default) : call_cpp(call, cpp_rt);
+  };
+  const CallResult got = make_call(c.caller_fp);
+  if (c.breakage != Breakage::none) return judge_invalid(got, in, names);
+  if (Outcome judged = judge_valid(got, in, c); !judged.passed || c.caller_fp.is_default()) return judged;
+  // The caller's modes must not reach the result: the same call from the
+  // default environment rewrites the same bytes.
+  in.o.snapshot();
+  if (in.lse) in.lse->snapshot();
+  const CallResult again = make_call({});
+  if (again.status != ATTNRT_OK) return fail("from the default environment: status " + std::to_string(again.status));
+  if (!in.o.unchanged()) return fail("o differs from the same call's in the default floating-point environment");
+  if (in.lse && !in.lse->unchanged())
+    return fail("lse differs from the same call's in the default floating-point environment");
+  return {};
 }
 
 }  // namespace attnrt::fuzz
