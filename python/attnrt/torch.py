@@ -27,19 +27,25 @@ def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool =
                softcap: float = 0.0, kv_lens: Optional[torch.Tensor] = None,
                alibi_slopes: Optional[torch.Tensor] = None,
                sinks: Optional[torch.Tensor] = None, k_scale: Optional[torch.Tensor] = None,
-               v_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+               v_scale: Optional[torch.Tensor] = None, cu_seqlens_q: Optional[torch.Tensor] = None,
+               cu_seqlens_k: Optional[torch.Tensor] = None,
+               block_table: Optional[torch.Tensor] = None) -> torch.Tensor:
     return attnrt.attention(q, k, v, causal=causal, scale=scale, bias=bias,
                             causal_align="top_left" if top_left else "bottom_right",
                             window=(window_left, window_right), softcap=softcap, kv_lens=kv_lens,
                             alibi_slopes=alibi_slopes, sinks=sinks, k_scale=k_scale,
-                            v_scale=v_scale)
+                            v_scale=v_scale, cu_seqlens_q=cu_seqlens_q, cu_seqlens_k=cu_seqlens_k,
+                            block_table=block_table)
 
 
 if HAS_CUSTOM_OP:
     # [B, H, S, D] tensors; bias float32 [1|B, 1|H, M, N]; kv_lens int64 [B];
     # alibi_slopes and sinks float32 [H]; k_scale, v_scale float32 [1|B,
-    # 1|Hkv, 1|N, 1] for int8/fp8 k and v (attnrt.attention has the details).
-    # New arguments go last, with defaults: older callers keep working.
+    # 1|Hkv, 1|N, 1] for int8/fp8 k and v; cu_seqlens_q, cu_seqlens_k int32
+    # [num_seqs + 1] (a packed batch: q, k, v of batch 1); block_table int32
+    # [B, pages per sequence] over k, v pools [pages, Hkv, page_size, D], with
+    # kv_lens (attnrt.attention has the details). New arguments go last,
+    # with defaults: older callers keep working.
     _op = torch.library.custom_op("attnrt::attention", mutates_args=())(_attention)
 
     @_op.register_fake

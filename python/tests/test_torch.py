@@ -128,6 +128,30 @@ def test_custom_op_serving_arguments():
 
 
 @needs_op
+def test_custom_op_paged_and_packed():
+    # Chunked prefill as a server runs it: each sequence's new rows packed
+    # into one q (cu_seqlens_q), its keys read in place from shuffled pages.
+    import attnrt.torch  # noqa: F401
+    g = torch.Generator().manual_seed(11)
+    page, Hkv, D = 4, 2, 32
+    kv_lens, cu_q = torch.tensor([9, 3, 14]), torch.tensor([0, 2, 5, 6], dtype=torch.int32)
+    k_pool, v_pool = torch.randn(13, Hkv, page, D, generator=g), torch.randn(13, Hkv, page, D, generator=g)
+    table = torch.randperm(13, generator=g)[:12].reshape(3, 4).to(torch.int32)
+    q = torch.randn(1, 4, 6, D, generator=g)
+    kw = dict(causal=True, kv_lens=kv_lens, cu_seqlens_q=cu_q, block_table=table)
+    torch.library.opcheck(torch.ops.attnrt.attention.default, (q, k_pool, v_pool), kw)
+    got = torch.compile(lambda q: torch.ops.attnrt.attention(q, k_pool, v_pool, **kw), backend="aot_eager",
+                        fullgraph=True)(q)
+    assert got.shape == q.shape
+    for b in range(3):
+        j = torch.arange(int(kv_lens[b]))
+        dense = lambda pool: pool[table[b, j // page].long(), :, j % page].transpose(0, 1)[None]
+        rows = slice(int(cu_q[b]), int(cu_q[b + 1]))
+        want, _ = reference.attention(f64(q[:, :, rows]), f64(dense(k_pool)), f64(dense(v_pool)), causal=True)
+        np.testing.assert_allclose(f64(got[:, :, rows]), want, atol=2e-5, rtol=0)
+
+
+@needs_op
 def test_cache_write_op_mutates_cache_and_scale():
     import attnrt.torch  # noqa: F401  registers torch.ops.attnrt.cache_write
     src = randn(2, 2, 3, 16)
