@@ -188,6 +188,16 @@ TEST(FuzzRegressions, SinkJoinsSplitPiecesInTheMerge_20261201_76074) {
 // subnormals, dropped the key: O came out finite where the reference has
 // -inf. exact_rows.hpp (add_weighted_row) now keeps such a key's inf.
 TEST(FuzzRegressions, InfInVAtASubnormalWeightStaysInf_20261201_20357) { expect_passes(20261201, 20357); }
+// 20261208:281219 (caller-modes generation, four callers; it fails alone
+// too): bf16 M4 N1442, ALiBi slopes near 1, an inf in V 900-odd below its
+// row's max, so the reference drops it, but within 745 of the largest score
+// of its split-KV piece (the default runtime's two workers split the keys),
+// which kept it; the merge weighed the piece and O came out -inf. Rows with
+// NaN or inf in a piece are now computed again over all their keys
+// (split_kv.hpp, merge_partials). Needs two workers to split.
+TEST(FuzzRegressions, InfInVBelowTheRowNotThePiece_20261208_281219) {
+  expect_passes(20261208, 281219, kCallerEnvGeneration);
+}
 
 // Serving generation. 1:839: fp16 q, e4m3 K/V (scale per head), one key
 // per row under ALiBi, so LSE (~114.6) is that key's score: 3.1e-4 off the

@@ -237,33 +237,40 @@ TEST_P(Semantics, HugeScoresNeitherOverflowNorUnderflow) {
 // to zero (fp_env.hpp) would make 0 (0 · inf: NaN, or the key dropped);
 // below e^-745 the weight is 0 and the key adds nothing, as in the
 // reference. Both for a row's own keys and across split-KV pieces, one of
-// which holds the row's keys that far down.
+// which holds the row's keys that far down. And whatever the piece: an inf
+// 900 below its row's max but 400 below its piece's (attnrt-fuzz
+// 20261208:281219: ALiBi's far keys, two workers) adds nothing either; the
+// merge weighed the piece, not the key, and kept it.
 TEST_P(Semantics, InfInVSurvivesAWeightOnlyDoubleHolds) {
   struct Case {
     Spec spec;
     std::int64_t low_keys;  // keys 0..low_keys-1 sit `down` below the others
     double down;
+    double further = 0;  // and key 0, whose V holds the infs, this much further
   };
   const Case cases[] = {
       {{.dtype = dtype(), .Hq = 2, .Hkv = 1, .M = 5, .N = 64, .D = 32, .Dv = 32, .bias = BiasKind::full}, 1, 727},
       {{.dtype = dtype(), .Hq = 2, .Hkv = 1, .M = 5, .N = 64, .D = 32, .Dv = 32, .bias = BiasKind::full}, 1, 770},
       {{.dtype = dtype(), .Hq = 2, .Hkv = 1, .M = 1, .N = 2000, .D = 64, .Dv = 64, .bias = BiasKind::full}, 1000,
        727},
+      {{.dtype = dtype(), .Hq = 2, .Hkv = 1, .M = 1, .N = 2000, .D = 64, .Dv = 64, .bias = BiasKind::full}, 1000,
+       500, 400},
   };
   for (const Case& c : cases) {
-    SCOPED_TRACE(testing::Message() << c.spec.name() << " down " << c.down);
+    SCOPED_TRACE(testing::Message() << c.spec.name() << " down " << c.down << " further " << c.further);
     Problem p(c.spec);
     HostTensor& bias = *p.bias();
     const auto [bb, bh, bm, bn] = bias.shape();
     for (std::int64_t b = 0; b < bb; ++b)
       for (std::int64_t h = 0; h < bh; ++h)
         for (std::int64_t i = 0; i < bm; ++i)
-          for (std::int64_t j = 0; j < bn; ++j) bias.set(b, h, i, j, j < c.low_keys ? -c.down : 0.0);
+          for (std::int64_t j = 0; j < bn; ++j)
+            bias.set(b, h, i, j, j == 0 ? -c.down - c.further : j < c.low_keys ? -c.down : 0.0);
     p.v().set(0, 0, 0, 3, kInf);
     p.v().set(0, 0, 0, 5, -kInf);
     const RefResult ref = p.reference();
     // (|q·k·scale| <= 8 here: e^-727 +- 16 is subnormal, e^-770 +- 16 is 0)
-    const bool seen = c.down < 745;
+    const bool seen = c.down + c.further < 745;
     ASSERT_EQ(std::isinf(ref.o[3]), seen);
     ASSERT_EQ(std::isinf(ref.o[5]), seen);
     Outputs out = run_backend(backend(), p);

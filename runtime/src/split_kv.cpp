@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "kernels/convert.hpp"
+#include "kernels/pipelines/exact_rows.hpp"
 #include "kernels/weighted_row.hpp"
 #include "scheduler/partition.hpp"
 #include "scheduler/thread_scratch.hpp"
@@ -29,7 +30,7 @@ CallScratch::CallScratch(int workers, int parts_per_worker, int piece_rows, int 
 void merge_partials(int rows, int dv, kernels::DType dtype,
                     scheduler::FunctionRef<void(scheduler::FunctionRef<void(const PartialRows&)>)> pieces,
                     scheduler::FunctionRef<double(int)> lse_shift, float sink, void* out, std::int64_t ld_out,
-                    float* lse_out, std::int64_t ld_lse) {
+                    float* lse_out, std::int64_t ld_lse, scheduler::FunctionRef<void(int)> exact) {
   constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   const std::size_t esz = kernels::dtype_size(dtype);
   double acc[kernels::kMaxHeadDim];
@@ -38,14 +39,19 @@ void merge_partials(int rows, int dv, kernels::DType dtype,
     // In the pieces' frame (the ALiBi shift left out); the sink a logit with no value.
     const double shift = lse_shift(r), frame_sink = static_cast<double>(sink) - shift;
     double mx = frame_sink;
-    bool nan = false;
+    bool nonfinite = false;
     pieces([&](const PartialRows& p) {
       mx = p.lse[r] > mx ? p.lse[r] : mx;
-      nan |= std::isnan(p.lse[r]);
+      kernels::load_row(static_cast<const char*>(p.o) + r * p.ldo * esz, dv, row, dtype);
+      nonfinite |= std::isnan(p.lse[r]) || kernels::any_nonfinite(row, dv);
     });
+    if (nonfinite) {
+      exact(r);
+      continue;
+    }
     double sum = 0;
     for (int c = 0; c < dv; ++c) acc[c] = 0;
-    if (mx != kNegInf && !nan) {
+    if (mx != kNegInf) {
       if (frame_sink != kNegInf) sum = std::exp(frame_sink - mx);
       pieces([&](const PartialRows& p) {
         if (p.lse[r] == -std::numeric_limits<float>::infinity()) return;  // saw no key: holds zeros
@@ -57,10 +63,9 @@ void merge_partials(int rows, int dv, kernels::DType dtype,
         });
       });
     }
-    const float lse = nan ? std::numeric_limits<float>::quiet_NaN()
-                          : mx == kNegInf ? -std::numeric_limits<float>::infinity()
-                                          : static_cast<float>(mx + std::log(sum) + shift);
-    const double inv = nan ? std::numeric_limits<double>::quiet_NaN() : sum > 0 ? 1.0 / sum : 0.0;
+    const float lse = mx == kNegInf ? -std::numeric_limits<float>::infinity()
+                                    : static_cast<float>(mx + std::log(sum) + shift);
+    const double inv = sum > 0 ? 1.0 / sum : 0.0;
     for (int c = 0; c < dv; ++c) row[c] = static_cast<float>(acc[c] * inv);
     kernels::store_row(row, dv, static_cast<char*>(out) + r * ld_out * esz, dtype);
     if (lse_out) lse_out[r * ld_lse] = lse;

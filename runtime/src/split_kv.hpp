@@ -46,15 +46,19 @@ struct PartialRows {
 // Writes rows [0, rows) of the merged O (dtype, row stride ld_out) and, if
 // lse_out is not null, their LSE (stride ld_lse). `pieces` calls its argument
 // once per piece, in merge order. A row no piece saw a key for gets O = 0
-// and LSE = -inf (the sink, with one); NaN in a piece stays NaN. lse_shift(r):
+// and LSE = -inf (the sink, with one). lse_shift(r):
 // what the pieces' LSE of row r leave out (kernels::HeadProblem::lse_unshifted),
 // added to the merged LSE. sink: the rows' head's sink logit (natural units,
 // -inf for none), joined here in double rather than in a piece: in a piece's
 // unshifted frame it would sit a whole ALiBi shift away from the keys, where
-// fp32 loses its low bits.
+// fp32 loses its low bits. A row with NaN or inf in any piece is not merged
+// but left to exact(r), which computes it over all its keys: a piece weighs
+// its keys against its own largest score, so whether an inf in V at a key
+// of tiny weight counts (double's e^x underflowing, as the reference has
+// it) would depend on where the pieces split the keys.
 void merge_partials(int rows, int dv, kernels::DType dtype,
                     scheduler::FunctionRef<void(scheduler::FunctionRef<void(const PartialRows&)>)> pieces,
                     scheduler::FunctionRef<double(int)> lse_shift, float sink, void* out, std::int64_t ld_out,
-                    float* lse_out, std::int64_t ld_lse);
+                    float* lse_out, std::int64_t ld_lse, scheduler::FunctionRef<void(int)> exact);
 
 }  // namespace attnrt::rt
