@@ -4,7 +4,9 @@
 # Reuses a tree already configured with sanitizers (CI passes the ASan test
 # stage's), building only attnrt-fuzz there. The seed is today's date
 # (YYYYMMDD), or ATTNRT_FUZZ_SEED; it is printed first, and a failure prints
-# the case and the command that replays it.
+# the case and the command that replays it. Half the time the cases run one
+# at a time; the other half from two threads at once over shared runtimes
+# (--callers 2, seed SEED2), as a server calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:?usage: ci-fuzz.sh <build dir> [seconds]}
@@ -18,5 +20,6 @@ if [ ! -f "$dir/CMakeCache.txt" ]; then
 fi
 cmake --build "$dir" -j"$(nproc)" --target attnrt-fuzz
 
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
-  "$dir/tests/fuzz/attnrt-fuzz" --seed "$seed" --seconds "$seconds"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+"$dir/tests/fuzz/attnrt-fuzz" --seed "$seed" --seconds $((seconds / 2))
+"$dir/tests/fuzz/attnrt-fuzz" --seed "${seed}2" --seconds $((seconds - seconds / 2)) --callers 2

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "tests/fuzz/fuzz_case.hpp"
@@ -33,6 +34,16 @@ void expect_passes(std::uint64_t seed, std::uint64_t index, int generation = kDe
 
 TEST(FuzzRegressions, SmokeFirst200CasesOfSeed1) {
   for (std::uint64_t i = 0; i < 200; ++i) expect_passes(1, i, kLatestGeneration);
+}
+
+// Cases from two threads at once over the runner's shared runtimes, as a
+// server's threads call (attnrt-fuzz --callers): each still right.
+TEST(FuzzRegressions, TwoCallersShareRuntimes) {
+  std::thread other([] {
+    for (std::uint64_t i = 1; i < 120; i += 2) expect_passes(2, i, kLatestGeneration);
+  });
+  for (std::uint64_t i = 0; i < 120; i += 2) expect_passes(2, i, kLatestGeneration);
+  other.join();
 }
 
 // The first case of seed 5 of each serving breakage and of each kind of

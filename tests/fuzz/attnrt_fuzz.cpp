@@ -1,19 +1,27 @@
 // attnrt-fuzz: differential fuzzing of attention_forward against the double
 // reference (tests/fuzz/fuzz_case.hpp says what a case draws).
 //
-//   attnrt-fuzz [--seed S] [--count N] [--seconds T] [--replay S:I] [--generation G]
+//   attnrt-fuzz [--seed S] [--count N] [--seconds T] [--callers C] [--replay S:I] [--generation G]
 //
 // Runs cases 0, 1, ... of seed S until N cases or T seconds (default 1000
 // cases); the first failure prints its seed, index, case and a replay
-// command, and exits 1. --generation draws cases as an older generator did
-// (fuzz_case.hpp: 1 = dense calls only), to replay what it found.
+// command, and exits 1. --callers runs the cases from C threads at once
+// over shared runtimes, as a server's threads call (a failure that needs
+// the others' calls may not replay alone). --generation draws cases as an
+// older generator did (fuzz_case.hpp: 1 = dense calls only), to replay
+// what it found.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/fuzz/crash_note.hpp"
 #include "tests/fuzz/fuzz_case.hpp"
@@ -32,10 +40,11 @@ struct Options {
   bool replay = false;
   std::uint64_t replay_index = 0;
   int generation = attnrt::fuzz::kLatestGeneration;
+  int callers = 1;
 };
 
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr, "attnrt-fuzz: %s\nusage: attnrt-fuzz [--seed S] [--count N] [--seconds T] [--replay S:I] [--generation G]\n",
+  std::fprintf(stderr, "attnrt-fuzz: %s\nusage: attnrt-fuzz [--seed S] [--count N] [--seconds T] [--callers C] [--replay S:I] [--generation G]\n",
                why);
   std::exit(2);
 }
@@ -66,6 +75,9 @@ Options parse(int argc, char** argv) {
       o.seed = parse_u64(std::string(v, colon).c_str());
       o.replay_index = parse_u64(colon + 1);
       o.seeded = o.replay = true;
+    } else if (a == "--callers") {
+      o.callers = static_cast<int>(parse_u64(v));
+      if (o.callers < 1 || o.callers > 64) usage("--callers takes 1 to 64");
     } else if (a == "--generation") {
       o.generation = static_cast<int>(parse_u64(v));
       if (o.generation < 1 || o.generation > attnrt::fuzz::kLatestGeneration) usage("no such --generation");
@@ -142,26 +154,47 @@ int main(int argc, char** argv) {
     std::printf("%s%s\n", out.passed ? "passed" : "FAILED: ", out.message.c_str());
     return out.passed ? 0 : 1;
   }
-  std::printf("attnrt-fuzz: seed %llu\n", static_cast<unsigned long long>(opt.seed));
+  std::printf("attnrt-fuzz: seed %llu%s\n", static_cast<unsigned long long>(opt.seed),
+              opt.callers > 1 ? (", " + std::to_string(opt.callers) + " callers").c_str() : "");
   std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   Coverage coverage;
-  std::uint64_t index = 0;
-  for (; (!opt.count || index < opt.count) && (opt.seconds <= 0 || elapsed() < opt.seconds); ++index) {
-    const Case c = attnrt::fuzz::make_case(opt.seed, index, opt.generation);
-    const std::string where = "seed " + std::to_string(c.seed) + " case " + std::to_string(c.index);
-    attnrt::fuzz::set_crash_note("\nattnrt-fuzz: crashed on " + where + ": " + attnrt::fuzz::describe(c) +
-                                 "\nreplay: " + replay_command(argv[0], c) + "\n");
-    const attnrt::fuzz::Outcome out = runner.run(c);
-    coverage.add(c);
-    if (!out.passed) {
-      std::printf("attnrt-fuzz: FAILED on %s\n  case: %s\n  why: %s\n  replay: %s\n", where.c_str(),
-                  attnrt::fuzz::describe(c).c_str(), out.message.c_str(), replay_command(argv[0], c).c_str());
-      return 1;
+  std::atomic<std::uint64_t> next{0}, done{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;  // guards coverage and the first failure
+  std::optional<std::pair<Case, std::string>> failed;
+  auto caller = [&] {
+    while (!stop) {
+      const std::uint64_t index = next++;
+      if ((opt.count && index >= opt.count) || (opt.seconds > 0 && elapsed() >= opt.seconds)) break;
+      const Case c = attnrt::fuzz::make_case(opt.seed, index, opt.generation);
+      attnrt::fuzz::set_crash_note("\nattnrt-fuzz: crashed on seed " + std::to_string(c.seed) + " case " +
+                                   std::to_string(c.index) + ": " + attnrt::fuzz::describe(c) +
+                                   "\nreplay: " + replay_command(argv[0], c) + "\n");
+      const attnrt::fuzz::Outcome out = runner.run(c);
+      const std::lock_guard<std::mutex> lock(mutex);
+      coverage.add(c);
+      ++done;
+      if (!out.passed && !failed) {
+        failed.emplace(c, out.message);
+        stop = true;
+      }
     }
+  };
+  std::vector<std::thread> others;
+  for (int t = 1; t < opt.callers; ++t) others.emplace_back(caller);
+  caller();
+  for (std::thread& t : others) t.join();
+  if (failed) {
+    const Case& c = failed->first;
+    std::printf("attnrt-fuzz: FAILED on seed %llu case %llu\n  case: %s\n  why: %s\n  replay: %s%s\n",
+                static_cast<unsigned long long>(c.seed), static_cast<unsigned long long>(c.index),
+                attnrt::fuzz::describe(c).c_str(), failed->second.c_str(), replay_command(argv[0], c).c_str(),
+                opt.callers > 1 ? " (alone: the other callers' calls are not replayed)" : "");
+    return 1;
   }
-  std::printf("attnrt-fuzz: %llu cases passed in %.1f s (seed %llu)\n", static_cast<unsigned long long>(index),
+  std::printf("attnrt-fuzz: %llu cases passed in %.1f s (seed %llu)\n", static_cast<unsigned long long>(done.load()),
               elapsed(), static_cast<unsigned long long>(opt.seed));
   coverage.print();
   return 0;

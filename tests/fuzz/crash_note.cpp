@@ -20,8 +20,10 @@
 namespace attnrt::fuzz {
 namespace {
 
-char g_note[2048];  // written before each case; read only by the handlers
-std::size_t g_note_len = 0;
+// Per thread: the faulting thread runs the handlers (synchronous signals,
+// sanitizer reports), so each caller thread's note names its own case.
+thread_local char g_note[2048];  // written before each case; read only by the handlers
+thread_local std::size_t g_note_len = 0;
 
 void write_note() {
   ssize_t ignored = write(STDERR_FILENO, g_note, g_note_len);

@@ -107,6 +107,7 @@ Runner::~Runner() {
 }
 
 Runner::Runtimes& Runner::runtimes(const Case& c) {
+  const std::lock_guard<std::mutex> lock(mutex_);
   Runtimes& rts = runtimes_[{c.kernel_set, c.threads, c.executor}];
   if (rts.c) return rts;
   attnrt_config config;

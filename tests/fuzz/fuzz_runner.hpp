@@ -2,7 +2,8 @@
 // reference within the project's tolerances and leave the padding of its
 // outputs alone; an invalid one must fail with a message and leave its
 // outputs untouched. Runtimes are made once per (kernel set, threads,
-// executor) and kept.
+// executor) and kept; run() may be called from several threads at once,
+// which then share them as a server's threads do.
 #pragma once
 
 #include <attnrt/attnrt.h>
@@ -10,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 
@@ -39,6 +41,7 @@ class Runner {
   // The runtimes of a case's (set, threads, executor), made on first use.
   Runtimes& runtimes(const Case& c);
 
+  std::mutex mutex_;  // guards runtimes_ (its entries stay where they are)
   std::map<std::tuple<std::string, int, std::string>, Runtimes> runtimes_;
 };
 
