@@ -20,9 +20,12 @@
 #   ATTNRT_EMU_A64FX_FILTER, ATTNRT_EMU_VLA_FILTER
 #                           GTEST_FILTER of each ("" = every case)
 #   ATTNRT_EMU_TIMEOUT      seconds per test (default 600); qemu runs under it too
-#   ATTNRT_EMU_TARGETS      test executables to cross-build (default: the three
-#                           the selections above run; "" = all, as needed
-#                           when a selection is "")
+#   ATTNRT_EMU_TARGETS      test executables to cross-build (default: the ones
+#                           the selections above run and attnrt-fuzz; "" =
+#                           all, as needed when a selection is "")
+#   ATTNRT_EMU_FUZZ_SECONDS the differential fuzzer's time at 512 bits (default
+#                           60; half that at 128 and at 256; 0 = none), seeded
+#                           by ATTNRT_FUZZ_SEED or the date, as ci-fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +51,7 @@ nice -n 10 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DATTNRT_BUILD_BENCH=OFF -DATTNRT_BUILD_EXAMPLES=OFF >/dev/null
 # Only what the qemu runs below execute: the other test executables would be
 # compiled for nothing (ctest's -R never selects them; native runs cover them).
-targets=${ATTNRT_EMU_TARGETS-test_sve_kernels test_forward_sweep test_kernel_sets test_few_rows_sweep test_pipelines test_quant_kv test_paged_kv test_varlen test_cache_write}
+targets=${ATTNRT_EMU_TARGETS-test_sve_kernels test_forward_sweep test_kernel_sets test_few_rows_sweep test_pipelines test_quant_kv test_paged_kv test_varlen test_cache_write attnrt-fuzz}
 nice -n 10 cmake --build "$build" -j "$jobs" ${targets:+--target $targets}
 
 # On Intel hosts qemu's 256-bit host vectors slow its SSE helpers many
@@ -101,6 +104,22 @@ vla_filter="-*/sve512*:Default/*:Registry/*/generic_*:$native_only"
 run a64fx "${ATTNRT_EMU_A64FX_TESTS-$a64fx_tests}" "${ATTNRT_EMU_A64FX_FILTER-$a64fx_filter}"
 run max,sve128=on "${ATTNRT_EMU_VLA_TESTS-$vla_tests}" "${ATTNRT_EMU_VLA_FILTER-$vla_filter}"
 run max,sve256=on "${ATTNRT_EMU_VLA_TESTS-$vla_tests}" "${ATTNRT_EMU_VLA_FILTER-$vla_filter}"
+
+# The differential fuzzer (tests/fuzz/) at each vector length: random
+# shapes, strides, serving inputs and the caller's floating-point modes on
+# the SVE sets (and the portable ones) under the AArch64 FPCR.
+fuzz_seconds=${ATTNRT_EMU_FUZZ_SECONDS:-60}
+fuzz_seed=${ATTNRT_FUZZ_SEED:-$(date -u +%Y%m%d)}
+fuzz() {  # qemu cpu, seconds
+  echo "== ci-sve: attnrt-fuzz --seed $fuzz_seed --seconds $2 under qemu-aarch64 -cpu $1"
+  ATTNRT_QEMU_CPU=$1 ATTNRT_QEMU_TIMEOUT=$(($2 + per_test)) nice -n 10 cmake/toolchains/qemu-aarch64.sh \
+    "$build/tests/fuzz/attnrt-fuzz" --seed "$fuzz_seed" --seconds "$2" || status=1
+}
+if [ "$fuzz_seconds" -gt 0 ] && [ -x "$build/tests/fuzz/attnrt-fuzz" ]; then
+  fuzz a64fx "$fuzz_seconds"
+  fuzz max,sve128=on $((fuzz_seconds / 2))
+  fuzz max,sve256=on $((fuzz_seconds / 2))
+fi
 
 echo "== ci-sve: llvm-mca A64FX estimates against bench/mca/a64fx_estimates.txt"
 python3 bench/mca/estimate.py --check bench/mca/a64fx_estimates.txt \
