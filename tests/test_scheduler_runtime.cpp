@@ -20,6 +20,7 @@
 
 #include "kernels/convert.hpp"
 #include "runtime/internal/attnrt_internal.hpp"
+#include "tests/caller_fp_env.hpp"
 #include "tests/reference.hpp"
 #include "tests/tolerances.hpp"
 
@@ -221,6 +222,28 @@ TEST(SchedulerRuntime, SplitResultsDoNotDependOnTheExecutor) {
     EXPECT_EQ(pa.o32, pb.o32) << c.name;
     EXPECT_EQ(pa.o16, pb.o16) << c.name;
     EXPECT_EQ(0, std::memcmp(pa.lse.data(), pb.lse.data(), pa.lse.size() * sizeof(float))) << c.name;
+  }
+}
+
+// The plan and the partition (the cost model's cuts) are the calling
+// thread's arithmetic: made in its rounding mode they moved split-KV
+// boundaries on some shapes, and with them the result's bits (this one, on
+// one CMG of an A64FX, under FE_UPWARD).
+TEST(SchedulerRuntime, TheCallersRoundingModeDoesNotMoveTheSplits) {
+  if (!scheduler::Machine::can_load()) GTEST_SKIP() << "this build has no hwloc to read topology files";
+  rt::Runtime rt(config(executors().back(), kA64fx.c_str(), 12));
+  const Case c{.B = 2, .Hq = 16, .Hkv = 4, .M = 25, .N = 8726, .D = 32, .Dv = 32, .name = "B2 H16/4 M25 N8726"};
+  Problem nearest(c);
+  rt.forward(nearest.q, nearest.k, nearest.v, nearest.o, nearest.params);
+  for (int mode : {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO}) {
+    SCOPED_TRACE(mode);
+    Problem p(c);
+    {
+      const test::CallerFpEnv env({.rounding = mode});
+      rt.forward(p.q, p.k, p.v, p.o, p.params);
+    }
+    EXPECT_EQ(p.o32, nearest.o32);
+    EXPECT_EQ(0, std::memcmp(p.lse.data(), nearest.lse.data(), p.lse.size() * sizeof(float)));
   }
 }
 

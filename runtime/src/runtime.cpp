@@ -299,14 +299,20 @@ void Runtime::cache_write(const attnrt_tensor* src, const attnrt_tensor* cache, 
   rt::cache_write(src, cache, scale, slots, executor_.get());
 }
 
+// The plan and the partition are arithmetic too (the cost model's cuts):
+// made in the caller's rounding mode, they moved split-KV boundaries, and
+// so the result's bits, on some shapes. The calling thread holds the
+// kernels' mode for the whole call.
 void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                       const attnrt_tensor& o, const attnrt_params& params) {
+  const kernels::DefaultFpEnvScope fp_env;
   validate(&q, &k, &v, &o, params);
   run(q, k, v, o, params, choose(q, k, v, params), false);
 }
 
 void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                       const attnrt_tensor& o, const attnrt_params& params, const Plan& plan) {
+  const kernels::DefaultFpEnvScope fp_env;
   validate(&q, &k, &v, &o, params);
   check_plan(kernel_set(q.dtype, plan), plan);
   run(q, k, v, o, params, plan, true);
@@ -314,6 +320,7 @@ void Runtime::forward(const attnrt_tensor& q, const attnrt_tensor& k, const attn
 
 Plan Runtime::plan_for(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_tensor& v,
                        const attnrt_tensor& o, const attnrt_params& params) const {
+  const kernels::DefaultFpEnvScope fp_env;  // the plan forward() would make
   validate(&q, &k, &v, &o, params);
   return choose(q, k, v, params);
 }

@@ -200,9 +200,9 @@ std::string write(const Case& c, WriterRuntimes on, const attnrt_tensor& src, co
   return "";
 }
 
-// Quantized K/V of a written case: fp32 rows from U(-1, 1) stored by
-// attnrt_cache_write into every slot a sequence reads (a shared page once),
-// all KV heads of a slot per token; per-token scales written by it, per-head
+// Quantized K/V of a written case: fp32 rows from U(-1, 1) stored by the
+// case's writer into every slot a sequence reads (a shared page once), all
+// KV heads of a slot per token; per-token scales written by it, per-head
 // ones (drawn before) read. A write past a view's span faults on its guard
 // page (the crash note names the case); into its padding, or a refusal,
 // aborts here with the reason.
