@@ -348,6 +348,14 @@ Case make_case(std::uint64_t seed, std::uint64_t index, int generation) {
   if (generation >= kWrittenGeneration && r.chance(50))
     c.written = c.quantized() && !c.inputs_broadcast && c.breakage == Breakage::none;
   if (generation >= kCallerEnvGeneration) draw_caller_env(r, c);
+  // Generation 6: one case in twenty on a runtime of its own (not the
+  // default one) placed on an A64FX's four CMGs, where hwloc can describe
+  // them: 4 workers (one a CMG) or 8.
+  if (generation >= kPlacedGeneration && r.chance(5) && (c.api == Api::c || c.api == Api::cpp) &&
+      scheduler::Machine::can_load()) {
+    c.topology = kA64fxShape;
+    c.threads = r.chance(50) ? 4 : 8;
+  }
   return c;
 }
 
@@ -458,6 +466,7 @@ std::string describe(const Case& c) {
   os << (c.precision == ATTNRT_EXP2_FAST ? " fast" : " accurate") << " " << strategy_name(c.strategy);
   if (c.kernel_set.empty()) os << " set=default";  // the process-wide runtime: threads as the environment says
   else os << " set=" << c.kernel_set << " threads=" << c.threads << " " << c.executor;
+  if (!c.topology.empty()) os << " on=a64fx";
   os << " api=" << api_name(c.api);
   if (c.hidden_nonfinite) os << " hidden_nonfinite";
   if (c.visible_nonfinite) os << " visible_nonfinite";

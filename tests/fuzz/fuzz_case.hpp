@@ -29,8 +29,15 @@ enum Generation : int {
   kMixedGeneration = 3,    // + the dense rules broken on serving calls, arrays inside o or lse
   kWrittenGeneration = 4,  // + quantized K/V stored by attnrt_cache_write
   kCallerEnvGeneration = 5,  // + the caller's rounding and flush modes; writes on runtimes and in C++
-  kLatestGeneration = kCallerEnvGeneration,
+  kPlacedGeneration = 6,     // + runtimes on an A64FX-shaped machine (four NUMA domains)
+  kLatestGeneration = kPlacedGeneration,
 };
+
+// An A64FX as hwloc describes one synthetically: 4 CMGs (NUMA domains),
+// each 12 cores sharing an 8 MiB L2. Runtimes on it take 4 or 8 workers,
+// spread over the CMGs: 8 workers on this machine's few cores already
+// cost ~0.2 s a call.
+inline constexpr const char* kA64fxShape = "package:4 [numa] l2:1(size=8MiB) core:12 l1d:1(size=64KiB) pu:1";
 
 // How the call is made.
 enum class Api {
@@ -117,6 +124,11 @@ struct Case {
   std::string kernel_set;  // for Api::c / cpp; "" on the default runtime
   int threads = 1;
   std::string executor;  // "openmp" or "tbb"
+  // Generation 6: "" (this machine) or kA64fxShape, the machine the runtime
+  // places its `threads` workers on (4 or 8: one or two a CMG): the
+  // flagship's partition across domains, split-KV pieces and per-domain
+  // K/V sharing, with more workers than this machine has cores.
+  std::string topology;
   Api api = Api::c;
 
   bool hidden_nonfinite = false;   // NaN/inf in K, V, bias where no query looks

@@ -108,17 +108,18 @@ Runner::~Runner() {
 
 Runner::Runtimes& Runner::runtimes(const Case& c) {
   const std::lock_guard<std::mutex> lock(mutex_);
-  Runtimes& rts = runtimes_[{c.kernel_set, c.threads, c.executor}];
+  Runtimes& rts = runtimes_[{c.kernel_set, c.threads, c.executor, c.topology}];
   if (rts.c) return rts;
   attnrt_config config;
   if (attnrt_config_init(&config) != ATTNRT_OK) throw std::runtime_error(attnrt_last_error());
   config.isa = c.kernel_set.c_str();
   config.num_threads = c.threads;
   config.executor = c.executor == "tbb" ? ATTNRT_EXECUTOR_TBB : ATTNRT_EXECUTOR_OPENMP;
+  config.topology = c.topology.empty() ? nullptr : c.topology.c_str();
   if (attnrt_runtime_create(&config, &rts.c) != ATTNRT_OK)
     throw std::runtime_error("runtime for " + c.kernel_set + ": " + attnrt_last_error());
   rts.cpp = std::make_unique<attnrt::Runtime>(
-      attnrt::Config{.num_threads = c.threads, .executor = c.executor, .isa = c.kernel_set});
+      attnrt::Config{.num_threads = c.threads, .executor = c.executor, .isa = c.kernel_set, .topology = c.topology});
   return rts;
 }
 

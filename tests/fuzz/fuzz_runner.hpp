@@ -2,7 +2,7 @@
 // reference within the project's tolerances and leave the padding of its
 // outputs alone; an invalid one must fail with a message and leave its
 // outputs untouched. Runtimes are made once per (kernel set, threads,
-// executor) and kept; run() may be called from several threads at once,
+// executor, topology) and kept; run() may be called from several threads at once,
 // which then share them as a server's threads do.
 #pragma once
 
@@ -42,7 +42,7 @@ class Runner {
   Runtimes& runtimes(const Case& c);
 
   std::mutex mutex_;  // guards runtimes_ (its entries stay where they are)
-  std::map<std::tuple<std::string, int, std::string>, Runtimes> runtimes_;
+  std::map<std::tuple<std::string, int, std::string, std::string>, Runtimes> runtimes_;
 };
 
 }  // namespace attnrt::fuzz
