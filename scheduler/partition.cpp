@@ -291,8 +291,11 @@ double Partition::balance() const {
 bool Partition::splits_group(int first, int end) const {
   for (int i = first + 1; i < std::min(end, parts_); ++i) {
     const Cut& c = cuts_[i];
-    const bool lines = rows_of_unit(c.unit) > rows_per_line_;
-    if (c.unit % units_per_group_ != 0 || c.line > 0 || (c.key > 0 && lines)) return true;
+    if (c.unit % units_per_group_ != 0 || c.line > 0) return true;
+    // Only a cut inside a line names a unit that exists: trailing parts
+    // with no work end where the work does, one past the last unit (whose
+    // rows a varlen call's offsets do not hold).
+    if (c.key > 0 && rows_of_unit(c.unit) > rows_per_line_) return true;
   }
   return false;
 }

@@ -211,6 +211,16 @@ TEST(FuzzRegressions, InfInVAtASubnormalWeightStaysInf_20261201_20357) { expect_
 TEST(FuzzRegressions, InfInVBelowTheRowNotThePiece_20261208_281219) {
   expect_passes(20261208, 281219, kCallerEnvGeneration);
 }
+// 202612022:73 (placed generation, CI's ASan fuzz stage, its first run):
+// a varlen call of two sequences (259 rows with no keys, 276 with one) on
+// 8 workers of an A64FX placement, so most parts were empty and ended one
+// past the last unit; the K/V sharing's check of whether parts split a
+// group asked for that unit's rows and read cu_seqlens_q one past its end
+// (a heap overflow under ASan, garbage rows in release). Partition::
+// splits_group now reads rows only at cuts inside a line.
+TEST(FuzzRegressions, EmptyTrailingPartsReadNoRowsPastTheSequences_202612022_73) {
+  expect_passes(202612022, 73, kPlacedGeneration);
+}
 
 // Serving generation. 1:839: fp16 q, e4m3 K/V (scale per head), one key
 // per row under ALiBi, so LSE (~114.6) is that key's score: 3.1e-4 off the
