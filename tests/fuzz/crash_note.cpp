@@ -4,50 +4,49 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
-#define ATTNRT_FUZZ_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define ATTNRT_FUZZ_SANITIZED 1
-#endif
-#endif
-#ifdef ATTNRT_FUZZ_SANITIZED
-#include <sanitizer/common_interface_defs.h>
-#endif
+// Defined when a sanitizer's runtime is in the process, whether or not this
+// file was compiled with it (CI sanitizes the library, not the harness).
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 namespace attnrt::fuzz {
 namespace {
 
-// Per thread: the faulting thread runs the handlers (synchronous signals,
-// sanitizer reports), so each caller thread's note names its own case.
-thread_local char g_note[2048];  // written before each case; read only by the handlers
-thread_local std::size_t g_note_len = 0;
+// One note per calling thread (attnrt-fuzz --callers), all written by the
+// handlers: the fault may come from a runtime's worker, not the caller
+// whose case it runs, so every case in flight is named.
+constexpr int kSlots = 64;
+struct Note {
+  char text[2048];
+  std::atomic<std::size_t> len{0};
+};
+Note g_notes[kSlots];
+std::atomic<int> g_next_slot{0};
 
-void write_note() {
-  ssize_t ignored = write(STDERR_FILENO, g_note, g_note_len);
-  (void)ignored;
+void write_notes() {
+  for (Note& n : g_notes) {
+    const std::size_t len = n.len.load(std::memory_order_acquire);
+    ssize_t ignored = write(STDERR_FILENO, n.text, len);
+    (void)ignored;
+  }
 }
 
 void on_fatal_signal(int sig) {
-  write_note();
+  write_notes();
   signal(sig, SIG_DFL);
   raise(sig);
 }
 
 void install() {
-#ifdef ATTNRT_FUZZ_SANITIZED
-  // The sanitizers own SIGSEGV (their report names the access); they call
-  // this after printing it.
-  __sanitizer_set_death_callback(write_note);
-#endif
-  for (const int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
-#ifdef ATTNRT_FUZZ_SANITIZED
-    if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE) continue;
-#endif
-    signal(sig, on_fatal_signal);
-  }
+  // The sanitizers own SIGSEGV, SIGBUS and SIGFPE (their report names the
+  // access) and end the process with _exit, no signal: they call this
+  // after their report.
+  const bool sanitized = __sanitizer_set_death_callback != nullptr;
+  if (sanitized) __sanitizer_set_death_callback(write_notes);
+  for (const int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+    if (!sanitized || (sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE)) signal(sig, on_fatal_signal);
 }
 
 }  // namespace
@@ -55,8 +54,12 @@ void install() {
 void set_crash_note(const std::string& note) {
   static const bool installed = (install(), true);
   (void)installed;
-  g_note_len = std::min(note.size(), sizeof g_note);
-  std::memcpy(g_note, note.data(), g_note_len);
+  thread_local const int slot = g_next_slot.fetch_add(1) % kSlots;
+  Note& n = g_notes[slot];
+  n.len.store(0, std::memory_order_release);  // a handler meanwhile writes nothing of it
+  const std::size_t len = std::min(note.size(), sizeof n.text);
+  std::memcpy(n.text, note.data(), len);
+  n.len.store(len, std::memory_order_release);
 }
 
 }  // namespace attnrt::fuzz
