@@ -423,8 +423,6 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
   // after head).
   auto merge_line = [&](const scheduler::WorkItem& w) {
     const int rows = w.row_end - w.row_begin;
-    int key_end = 0;  // the line's keys: [0, the last piece's end)
-    part.for_each_piece(w.line, [&](int, int, int end) { key_end = std::max(key_end, end); });
     for (int g = 0; g < w.heads; ++g) {
       const kernels::HeadProblem p = head_problem(q, k, v, o, params, w.batch, w.head + g, 1);
       const float sink = p.sinks ? p.sinks[0] : -std::numeric_limits<float>::infinity();
@@ -439,7 +437,8 @@ void Runtime::run(const attnrt_tensor& q, const attnrt_tensor& k, const attnrt_t
           [&](int r) { return kernels::alibi_peak_shift(p, w.row_begin + r); },
           sink, static_cast<char*>(p.o) + w.row_begin * p.ldo * esz, p.ldo,
           p.lse ? p.lse + w.row_begin * p.ldlse : nullptr, p.ldlse,
-          [&](int r) { kernels::exact_row(p, {w.row_begin, w.row_end, 0, key_end}, w.row_begin + r); });
+          // Every key of the row (exact_row keeps to its band): the pieces' together.
+          [&](int r) { kernels::exact_row(p, {w.row_begin, w.row_end, 0, p.n}, w.row_begin + r); });
     }
   };
 
