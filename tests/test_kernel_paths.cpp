@@ -904,9 +904,11 @@ TEST_P(KernelSetTest, DirectKvTakesFewRowBlocksAtTheFastPrecision) {
   kernels::Carver count;
   kernels::RowBlock rb{};
   kernels::carve_row_block(count, k, d, d, b, &rb);
+  kernels::carve_banks(count, k, b, &rb);
   Buffer ws(count.used(), 0);
   kernels::Carver carver(ws.data());
   kernels::carve_row_block(carver, k, d, d, b, &rb);
+  kernels::carve_banks(carver, k, b, &rb);
   ASSERT_TRUE(kernels::direct_kv(k, p, b, 1));
   kernels::begin_row_block(k, p, kernels::direct_kernels(k, p, b, 1), 0, 1, &rb);
   EXPECT_TRUE(rb.direct());

@@ -379,6 +379,50 @@ TEST_P(Semantics, ZeroStrideInputsBroadcast) {
   EXPECT_TRUE(matches_reference(o, nullptr, reference_forward(q, k, v, params), tol()));
 }
 
+// One row over many keys of equal weight: every P·V term rounds against
+// the row's growing fp32 sum the same way, so a plain accumulator drifts
+// with the keys (decode rows read in place were off by 2.6e-4 to 5.4e-4
+// at 2^18 keys on the avx2 and avx512 sets, 13 to 27 times fp32's bound).
+// The pipelines bank their sums in double (strip.hpp). K and V broadcast
+// one key (seq stride 0): O is V's row and LSE the score plus ln N, on
+// decode rows (split over two workers) and on whole strips.
+TEST_P(Semantics, LongRowsOfEqualKeysKeepTheirAccuracy) {
+  constexpr std::int64_t kN = (std::int64_t{1} << 18) + 5, kD = 16;
+  for (const std::int64_t m : {1, 40}) {
+    SCOPED_TRACE(m);
+    Problem p({.dtype = dtype(), .B = 1, .Hq = 1, .Hkv = 1, .M = m, .N = 1, .D = kD, .Dv = kD});
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<double> u(0.05, 1.0);
+    for (std::int64_t d = 0; d < kD; ++d) {
+      p.k().set(0, 0, 0, d, u(rng));
+      p.v().set(0, 0, 0, d, u(rng));
+      for (std::int64_t i = 0; i < m; ++i) p.q().set(0, 0, i, d, u(rng));
+    }
+    attnrt_tensor k = p.k().c(), v = p.v().c();
+    k.shape[2] = v.shape[2] = kN;
+    k.stride[2] = v.stride[2] = 0;
+    HostTensor o(dtype(), {1, 1, m, kD}, Layout::bhsd, kCanaryFill), lse(ATTNRT_F32, {1, 1, m, 1}, Layout::bhsd, kCanaryFill);
+    attnrt_params params;
+    attnrt_params_init(&params);
+    params.strategy = static_cast<attnrt_strategy>(static_cast<int>(backend().strategy));
+    params.lse = &lse.c();
+    CRuntime rt(backend().isa, 2);
+    ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
+    ASSERT_EQ(attnrt_runtime_forward(rt.get(), &p.q().c(), &k, &v, &o.c(), &params), ATTNRT_OK) << attnrt_last_error();
+    double worst = 0, worst_lse = 0;
+    for (std::int64_t i = 0; i < m; ++i) {
+      double score = 0;
+      for (std::int64_t d = 0; d < kD; ++d) score += p.q().get(0, 0, i, d) * p.k().get(0, 0, 0, d);
+      score /= std::sqrt(static_cast<double>(kD));
+      worst_lse = std::max(worst_lse, std::abs(lse.get(0, 0, i, 0) - (score + std::log(static_cast<double>(kN)))));
+      for (std::int64_t d = 0; d < kD; ++d) worst = std::max(worst, std::abs(o.get(0, 0, i, d) - p.v().get(0, 0, 0, d)));
+    }
+    EXPECT_LE(worst, tol().o);
+    EXPECT_LE(worst_lse, tol().lse);
+    EXPECT_TRUE(o.outside_intact());
+  }
+}
+
 TEST_P(Semantics, ConcurrentCallsOnOneRuntime) {
   std::vector<Problem> problems;
   for (std::int64_t m : {33, 7, 100, 1})

@@ -37,6 +37,7 @@ OnlineBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void*
   o.s = c.take<float>(sizeof(float) * strips * ks.mr * o.lds);
   o.p_panel = a_panels_bytes(ks, ks.mr, b.nb);
   o.p = c.take(o.p_panel * strips);
+  carve_banks(c, ks, b, &o.rb);
   if (bytes) *bytes = c.used();
   return o;
 }
@@ -47,6 +48,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   const KeyRange block = visible_keys(p, t, r0, r1);
   const int strips = strip_count(ks, w.rb), step = strips_in_step(ks, w.rb);
   for (std::int64_t k0 = first_block(t, block, b.nb); k0 < block.hi; k0 += b.nb) {
+    if (bank_due(k0 - b.nb, k0, kBankKeys)) bank_sums(ks, w.rb);
     const int kb = static_cast<int>(std::min<std::int64_t>(b.nb, block.hi - k0));
     const KvSource kv = stage_kv(ks, p, w.rb, k0, kb, w.k_panels, w.v_panels, w.share);
     for (int st0 = 0; st0 < strips; st0 += step) {

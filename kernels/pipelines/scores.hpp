@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "kernels/pipelines/ramp.hpp"
+#include "kernels/pipelines/wide_loops.hpp"
 #include "kernels/problem.hpp"
 
 namespace attnrt::kernels {

@@ -9,6 +9,7 @@
 #include "kernels/pipelines/exact_rows.hpp"
 #include "kernels/pipelines/kv_runs.hpp"
 #include "kernels/pipelines/scores.hpp"
+#include "kernels/pipelines/wide_loops.hpp"
 #include "kernels/weighted_row.hpp"
 
 namespace attnrt::kernels {
@@ -98,6 +99,13 @@ void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocki
   rb->kv_stage = c.take(kv_stage_bytes(kv_quantum(ks), d, dv, ks.dtype));
 }
 
+void carve_banks(Carver& c, const KernelSet& ks, const Blocking& b, RowBlock* rb) {
+  const int mb = round_up(b.mb, ks.mr);
+  rb->o_bank = c.take<double>(sizeof(double) * mb * rb->ldo);
+  rb->l_bank = c.take<double>(sizeof(double) * mb);
+  rb->m_bank = c.take<float>(sizeof(float) * mb);
+}
+
 const FewRowKernels* direct_kernels(const KernelSet& ks, const HeadProblem& p, const Blocking& b, int rows) {
   if (!b.direct_kv || !has_direct_kv(ks)) return nullptr;
   // The entry the plan names if it is this set's (a plan made for another
@@ -169,7 +177,56 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, const FewRowKern
   const int padded = round_up(rows, ks.mr);
   std::fill(rb->m, rb->m + padded, kNegInf);
   std::fill(rb->l, rb->l + padded, 0.0f);
+  std::fill(rb->m_bank, rb->m_bank + padded, kNegInf);
   std::fill(rb->started, rb->started + padded / ks.mr, false);
+}
+
+namespace {
+// Row r's bank added into its o and l (to_bank false), or o and l into the
+// bank, the bank scaled from its max to the row's m.
+void merge_bank(const RowBlock& rb, int r, bool to_bank) {
+  const float m = rb.m[r], mb = rb.m_bank[r];
+  float* o = rb.o + static_cast<std::int64_t>(r) * rb.ldo;
+  double* bank = rb.o_bank + static_cast<std::int64_t>(r) * rb.ldo;
+  if (mb == kNegInf) {  // an empty bank: o and l are the row's sums
+    if (!to_bank) return;
+    std::copy(o, o + rb.dv, bank);
+    rb.l_bank[r] = rb.l[r];
+    rb.m_bank[r] = m;
+    return;
+  }
+  // o and l are relative to m (>= the bank's max: finite, or NaN).
+  const double w = std::exp2(static_cast<double>(mb) - m);
+  if (to_bank) {
+    add_to_bank(bank, w, o, rb.dv);
+    rb.l_bank[r] = rb.l_bank[r] * w + rb.l[r];
+    rb.m_bank[r] = m;
+  } else {
+    add_from_bank(bank, w, o, rb.dv);
+    rb.l[r] = static_cast<float>(rb.l_bank[r] * w + rb.l[r]);
+  }
+}
+}  // namespace
+
+void bank_strip(const RowBlock& rb, const Strip& s) {
+  if (!*s.started) return;
+  // Its real rows only (the kernels write no others, which stay 0). A row
+  // that has seen no key keeps its sums: 0, or the NaN of a hidden key's
+  // 0 x inf that sends it to exact_row at the end.
+  for (int r = s.r0 - rb.r0; r < s.r0 - rb.r0 + s.rows; ++r) {
+    if (rb.m[r] == kNegInf) continue;
+    merge_bank(rb, r, true);
+    std::fill_n(rb.o + static_cast<std::int64_t>(r) * rb.ldo, rb.dv, 0.0f);
+    rb.l[r] = 0.0f;
+  }
+}
+
+void bank_sums(const KernelSet& ks, const RowBlock& rb) {
+  for (int st = 0, r0 = rb.r0; r0 < rb.r1; ++st, r0 += ks.mr) {
+    Strip s{};
+    s.r0 = r0, s.rows = std::min(rb.r1 - r0, ks.mr), s.started = rb.started + st;
+    bank_strip(rb, s);
+  }
 }
 
 Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
@@ -283,21 +340,35 @@ bool group_scores(const KernelSet& ks, const HeadProblem& p, const Tile& t, cons
 
 void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
                const std::byte* p_panels, std::size_t p_stride, const KvSource& kv) {
-  if (n == 1) {
-    if (c[0].count() > 0)
-      strip_pv(ks, rb.strips[0], rb, round_up(c[0].count(), ks.k_pack), p_panels, kv, c[0].c0);
-    return;
-  }
   const Strip* s = rb.strips;
   int lo = std::numeric_limits<int>::max(), hi = 0;
   for (int st = 0; st < n; ++st)
     if (c[st].count() > 0) lo = std::min(lo, c[st].c0), hi = std::max(hi, c[st].c1);
-  for (int k = lo; k < hi; k += kDirectPvTurnKeys)
-    for (int st = 0; st < n; ++st) {
-      const int a = std::max(k, c[st].c0), b = std::min(k + kDirectPvTurnKeys, c[st].c1);
-      if (a < b)
-        strip_pv(ks, s[st], rb, b - a, p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0), kv, a);
-    }
+  // Columns [a0, a1) of every strip: one call each, or turns of strips in step.
+  const auto run = [&](int a0, int a1) {
+    const int turn = n == 1 ? a1 - a0 : kDirectPvTurnKeys;
+    for (int k = a0; k < a1; k += turn)
+      for (int st = 0; st < n; ++st) {
+        const int a = std::max(k, c[st].c0), b = std::min({k + turn, a1, c[st].c1});
+        if (a < b)
+          strip_pv(ks, s[st], rb, round_up(b - a, ks.k_pack), p_panels + st * p_stride + p_offset(ks, rb, a - c[st].c0),
+                   kv, a);
+      }
+  };
+  if (!kv.direct()) return run(lo, hi);
+  // Direct: cut and banked at the first column on the key grid (P's blocks
+  // start there) past each multiple of kDirectBankKeys: where a strip's
+  // keys start never moves a row's banks.
+  const int step = key_step(ks);
+  for (int a0 = lo; a0 < hi;) {
+    const std::int64_t past = (kv.key0 + a0) / kDirectBankKeys * kDirectBankKeys + kDirectBankKeys - kv.key0;
+    const std::int64_t cut = (past + step - 1) / step * step;
+    const int a1 = static_cast<int>(std::min<std::int64_t>(hi, cut));
+    run(a0, a1);
+    if (a1 == cut)
+      for (int st = 0; st < n; ++st) bank_strip(rb, s[st]);
+    a0 = a1;
+  }
 }
 
 const float* fold_max(const KernelSet& ks, const Strip& s, const RowBlock& rb,
@@ -454,6 +525,7 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, Row
     const float* m = rb->m + st * mr;
     const float* l = rb->l + st * mr;
     if (!rb->started[st]) std::fill(o, o + mr * rb->ldo, 0.0f);
+    for (int r = 0; r < rows; ++r) merge_bank(*rb, st * mr + r, false);
     for (int r = 0; r < rows; ++r) {
       const float sink = sinks ? sinks[(r0 + r) / p.m] : kNegInf;
       const float shift = alibi_peak_value(p, r0 + r);

@@ -64,6 +64,9 @@ struct RowBlock {
   bool* started;        // per strip: its accumulator holds a P·V result
   float* tmp;           // 4 x mr: inverse sums, -, rescale factors, new max
   float* m_safe;        // per row: the finite max exp2 subtracts (fold_max)
+  double* o_bank;       // mb x ldo: o's sums banked in double (bank_sums)
+  double* l_bank;       // per row: l banked
+  float* m_bank;        // per row: the max both are relative to (-inf: empty)
   Strip* strips;        // per strip: the strips of a group in step (group_scores)
   Cols* cols;           //   and their S columns
   std::byte* kv_stage;  // a paged quantum that straddles a page, or a dequantized chunk (kv_runs.hpp)
@@ -92,6 +95,9 @@ struct RowBlock {
 
 void carve_row_block(Carver& c, const KernelSet& ks, int d, int dv, const Blocking& b,
                      RowBlock* rb);
+// Its banks (below), carved last: they are touched once every many keys,
+// and the buffers a pipeline reads every block keep their places.
+void carve_banks(Carver& c, const KernelSet& ks, const Blocking& b, RowBlock* rb);
 
 // The few-row kernels a pipeline that supports them reads K and V rows
 // directly with for `p` in a row block of `rows` rows under blocking b, or
@@ -116,6 +122,26 @@ inline bool direct_kv(const KernelSet& ks, const HeadProblem& p, const Blocking&
 // accurate exp2 too (rb->exp2: exp2_rows writes P for that path).
 void begin_row_block(const KernelSet& ks, const HeadProblem& p, const FewRowKernels* few, int r0, int r1,
                      RowBlock* rb);
+
+// The fp32 accumulators take each key's P·V term against the row's sum so
+// far, so over a row of many keys they drift, up to n x 2^-24 relative
+// where every term rounds the same way (keys of equal weight: 5e-4 at 2^18
+// keys read in place). So the sums are banked in double and started again
+// from 0 as a row's keys pass multiples of a key count (key indices of the
+// head: where a row block or a strip starts never moves them). The direct
+// P·V is cut and banked past each multiple of kDirectBankKeys (strips_pv);
+// the packed pipelines, which drift less (2^18 such keys stayed within
+// fp32's test bound unbanked), at the first block start past a multiple
+// of kBankKeys (blocks sit on the tile's grid).
+inline constexpr std::int64_t kBankKeys = 8192, kDirectBankKeys = 1024;
+// Whether keys [a, b) pass a multiple of `every` (b itself counts, a not).
+inline bool bank_due(std::int64_t a, std::int64_t b, std::int64_t every) {
+  return a >= 0 && b / every > a / every;
+}
+// Adds a started strip's o and l into the bank (scaled to the row's max
+// now) and sets them to 0; bank_sums: every strip of the block.
+void bank_strip(const RowBlock& rb, const Strip& s);
+void bank_sums(const KernelSet& ks, const RowBlock& rb);
 
 // Normalizes the block's accumulators into the user's O and writes LSE
 // (natural log), with the head's sink in the denominator where the tile

@@ -46,6 +46,7 @@ ThreePassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, vo
   w.p_strip = a_panels_bytes(ks, ks.mr, w.chunk);
   w.p = c.take(w.p_strip * (mb / ks.mr));
   w.chunk_max = c.take<float>(sizeof(float) * mb);
+  carve_banks(c, ks, b, &w.rb);
   if (bytes) *bytes = c.used();
   return w;
 }
@@ -59,6 +60,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   auto p_of = [&](int st) { return w.p + st * w.p_strip; };
 
   for (std::int64_t k0 = first_block(t, block, w.chunk); k0 < block.hi; k0 += w.chunk) {
+    if (bank_due(k0 - w.chunk, k0, kBankKeys)) bank_sums(ks, w.rb);
     const int ck = static_cast<int>(std::min<std::int64_t>(w.chunk, block.hi - k0));
 
     // 1. S into the stage, K block by K block; row max tracked.

@@ -74,6 +74,7 @@ TwoPassBuffers carve(const KernelSet& ks, int d, int dv, const Blocking& b, void
   w.slot = slot_stride(w.p_panel * strips);
   w.ring = c.take(w.slot * b.pipe_ahead);
   w.tile = c.take<Cols>(sizeof(Cols) * strips);
+  carve_banks(c, ks, b, &w.rb);
   if (bytes) *bytes = c.used();
   return w;
 }
@@ -116,6 +117,7 @@ void row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, const B
   const int strips = strip_count(ks, w.rb), step = strips_in_step(ks, w.rb);
   const int chunk = w.rb.direct() ? w.direct_chunk : w.chunk;
   for (std::int64_t k0 = first_block(t, block, chunk); k0 < block.hi; k0 += chunk) {
+    if (bank_due(k0 - chunk, k0, kBankKeys)) bank_sums(ks, w.rb);
     const int ck = static_cast<int>(std::min<std::int64_t>(chunk, block.hi - k0));
     const KvSource kv = stage_kv(ks, p, w.rb, k0, ck, w.k_panels, w.v_panels, w.share);
     for (int st0 = 0; st0 < strips; st0 += step) {
