@@ -423,6 +423,20 @@ TEST_P(Semantics, LongRowsOfEqualKeysKeepTheirAccuracy) {
   }
 }
 
+// The banks (strip.hpp) under a moving max: ALiBi over causal rows makes
+// every later key score higher, so each bank is rescaled to a larger max
+// when it is merged. Decode rows read in place (banked every 1024 keys,
+// split over two workers) and whole strips (every 8192).
+TEST_P(Semantics, BankedSumsFollowARisingMax) {
+  for (const auto& [m, n] : {std::pair<std::int64_t, std::int64_t>{1, 3000}, {40, 17000}}) {
+    SCOPED_TRACE(m);
+    Problem p({.dtype = dtype(), .B = 1, .Hq = 2, .Hkv = 1, .M = m, .N = n, .D = 32, .Dv = 32, .causal = true,
+               .alibi = true});
+    Outputs out = run_backend(backend(), p);
+    EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), p.reference(), tol()));
+  }
+}
+
 TEST_P(Semantics, ConcurrentCallsOnOneRuntime) {
   std::vector<Problem> problems;
   for (std::int64_t m : {33, 7, 100, 1})
