@@ -1,5 +1,5 @@
-// The pipelines' own loops over a row, built for the widest x86 ISA the CPU
-// has (the pipelines themselves are built for the baseline ISA).
+// The pipelines' own loops over a row, built for the widest ISA the CPU has
+// (AVX-512, AVX2, SVE; the pipelines themselves are built for the baseline).
 #pragma once
 
 #include <cstdint>
