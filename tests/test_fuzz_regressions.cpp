@@ -114,7 +114,7 @@ TEST(FuzzRegressions, DenseGenerationPairsNameTheirOldCases) {
   for (std::uint64_t i = 0; i < 300; ++i) {
     const Case dense = make_case(3, i, kDenseGeneration), latest = make_case(3, i);
     if (!latest.serving() && latest.breakage == dense.breakage && latest.caller_fp.is_default() &&
-        latest.topology.empty()) {
+        latest.topology.empty() && !latest.long_keys) {
       EXPECT_EQ(describe(latest), describe(dense)) << i;
     }
   }
@@ -130,13 +130,38 @@ TEST(FuzzRegressions, DenseGenerationPairsNameTheirOldCases) {
       EXPECT_EQ(describe(written), describe(mixed)) << i;
       ++same;
     }
-    if (!latest.written && latest.caller_fp.is_default() && latest.topology.empty()) {
+    if (!latest.written && latest.caller_fp.is_default() && latest.topology.empty() && !latest.long_keys) {
       EXPECT_EQ(describe(latest), describe(written)) << i;
       ++same_latest;
     }
   }
   EXPECT_GT(same, 250);
   EXPECT_GT(same_latest, 60);
+  // The long generation draws its rows from a stream of its own: every
+  // other case is the placed generation's, bit for bit.
+  int long_cases = 0;
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    const Case placed = make_case(3, i, kPlacedGeneration), latest = make_case(3, i, kLongGeneration);
+    if (latest.long_keys) {
+      ++long_cases;
+      EXPECT_GT(latest.N, 1024) << i;  // (fit_budget cuts its keys last)
+    } else {
+      EXPECT_EQ(describe(latest), describe(placed)) << i;
+    }
+  }
+  EXPECT_GT(long_cases, 2);
+  EXPECT_LT(long_cases, 30);
+}
+
+// Rows of thousands of keys, through the banks of their sums: the first
+// long cases of a seed, whatever else they draw.
+TEST(FuzzRegressions, LongRowsPass) {
+  int run = 0;
+  for (std::uint64_t i = 0; run < 6; ++i)
+    if (make_case(4, i).long_keys) {
+      expect_passes(4, i, kLatestGeneration);
+      ++run;
+    }
 }
 
 // A paged call's kv_lens copied into o passed validation (the library then

@@ -121,6 +121,7 @@ class Coverage {
     with["visible_nonfinite"] += c.visible_nonfinite;
     with["broadcast"] += c.inputs_broadcast;
     with["varlen"] += c.varlen;
+    with["long_keys"] += c.long_keys;
     with["paged"] += c.paged;
     with["shared_pages"] += c.shared_pages;
     with["written"] += c.written;

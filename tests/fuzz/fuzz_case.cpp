@@ -76,6 +76,15 @@ std::int64_t draw_window(Rng& r, std::int64_t n) {
 void fit_budget(Case& c, double budget) {
   auto work = [&] { return double(c.B) * c.Hq * c.M * c.N * (c.D + c.Dv); };
   while (work() > budget) {
+    if (c.long_keys) {  // (its keys go last)
+      if (c.M > 1) c.M = (c.M + 1) / 2;
+      else if (c.B > 1) --c.B;
+      else if (c.Hq > c.Hkv) c.Hq -= c.Hkv;
+      else if (c.Hkv > 1) c.Hq = c.Hkv = c.Hkv - 1;
+      else if (c.N > 1) c.N = (c.N + 1) / 2;
+      else break;
+      continue;
+    }
     if (c.M >= c.N && c.M > 1) c.M = (c.M + 1) / 2;
     else if (c.N > 1) c.N = (c.N + 1) / 2;
     else if (c.B > 1) --c.B;
@@ -273,6 +282,17 @@ Case make_case(std::uint64_t seed, std::uint64_t index, int generation) {
   if (r.chance(15)) c.Hkv = 1;  // multi-query
   c.M = draw_seq(r);
   c.N = draw_seq(r);
+  // Generation 7: one case in thirty-odd has rows of thousands of keys.
+  // Drawn from a stream of its own, so that the main one draws what it
+  // drew before and every other case is the one older generations name.
+  if (generation >= kLongGeneration) {
+    Rng lr(case_seed(seed ^ 0x6c6f6e67ull, index));
+    if (lr.chance(3)) {
+      c.long_keys = true;
+      c.N = lr.range(1025, 40000);
+      c.M = std::min(c.M, lr.range(1, 64));
+    }
+  }
   c.D = draw_head_dim(r);
   c.Dv = r.chance(70) ? c.D : draw_head_dim(r);
   fit_budget(c, r.chance(5) ? kBigWorkBudget : kWorkBudget);

@@ -30,7 +30,8 @@ enum Generation : int {
   kWrittenGeneration = 4,  // + quantized K/V stored by attnrt_cache_write
   kCallerEnvGeneration = 5,  // + the caller's rounding and flush modes; writes on runtimes and in C++
   kPlacedGeneration = 6,     // + runtimes on an A64FX-shaped machine (four NUMA domains)
-  kLatestGeneration = kPlacedGeneration,
+  kLongGeneration = 7,       // + rows of thousands of keys, past the pipelines' banks
+  kLatestGeneration = kLongGeneration,
 };
 
 // An A64FX as hwloc describes one synthetically: 4 CMGs (NUMA domains),
@@ -104,6 +105,10 @@ struct Case {
 
   attnrt_dtype dtype = ATTNRT_F32;
   std::int64_t B = 1, Hq = 1, Hkv = 1, M = 1, N = 1, D = 1, Dv = 1;
+  // Generation 7: N drawn past the pipelines' banks of a row's sums (1024
+  // keys read in place, 8192 packed: kernels/pipelines/strip.hpp), M kept
+  // small so the reference stays cheap.
+  bool long_keys = false;
   Strides q_strides{}, k_strides{}, v_strides{}, o_strides{};
   bool inputs_broadcast = false;  // a stride of 0 in q, k or v
 
