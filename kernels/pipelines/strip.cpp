@@ -183,14 +183,16 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, const FewRowKern
 
 namespace {
 // Row r's bank added into its o and l (to_bank false), or o and l into the
-// bank, the bank scaled from its max to the row's m.
-void merge_bank(const RowBlock& rb, int r, bool to_bank) {
+// bank (o null: a row whose strip has no P·V yet, its o all 0), the bank
+// scaled from its max to the row's m.
+void merge_bank(const RowBlock& rb, int r, bool to_bank, bool with_o = true) {
   const float m = rb.m[r], mb = rb.m_bank[r];
   float* o = rb.o + static_cast<std::int64_t>(r) * rb.ldo;
   double* bank = rb.o_bank + static_cast<std::int64_t>(r) * rb.ldo;
   if (mb == kNegInf) {  // an empty bank: o and l are the row's sums
     if (!to_bank) return;
-    std::copy(o, o + rb.dv, bank);
+    if (with_o) std::copy(o, o + rb.dv, bank);
+    else std::fill_n(bank, rb.dv, 0.0);
     rb.l_bank[r] = rb.l[r];
     rb.m_bank[r] = m;
     return;
@@ -198,7 +200,8 @@ void merge_bank(const RowBlock& rb, int r, bool to_bank) {
   // o and l are relative to m (>= the bank's max: finite, or NaN).
   const double w = std::exp2(static_cast<double>(mb) - m);
   if (to_bank) {
-    add_to_bank(bank, w, o, rb.dv);
+    if (with_o) add_to_bank(bank, w, o, rb.dv);
+    else for (int c = 0; c < rb.dv; ++c) bank[c] *= w;
     rb.l_bank[r] = rb.l_bank[r] * w + rb.l[r];
     rb.m_bank[r] = m;
   } else {
@@ -209,14 +212,15 @@ void merge_bank(const RowBlock& rb, int r, bool to_bank) {
 }  // namespace
 
 void bank_strip(const RowBlock& rb, const Strip& s) {
-  if (!*s.started) return;
   // Its real rows only (the kernels write no others, which stay 0). A row
   // that has seen no key keeps its sums: 0, or the NaN of a hidden key's
-  // 0 x inf that sends it to exact_row at the end.
+  // 0 x inf that sends it to exact_row at the end. l is banked whether or
+  // not the strip's P·V has begun (two_pass writes P, and sums it, a ring
+  // slot ahead), so that a row's banks never depend on its strip's rows.
   for (int r = s.r0 - rb.r0; r < s.r0 - rb.r0 + s.rows; ++r) {
     if (rb.m[r] == kNegInf) continue;
-    merge_bank(rb, r, true);
-    std::fill_n(rb.o + static_cast<std::int64_t>(r) * rb.ldo, rb.dv, 0.0f);
+    merge_bank(rb, r, true, *s.started);
+    if (*s.started) std::fill_n(rb.o + static_cast<std::int64_t>(r) * rb.ldo, rb.dv, 0.0f);
     rb.l[r] = 0.0f;
   }
 }
