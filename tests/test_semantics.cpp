@@ -1,8 +1,8 @@
 // What the call promises beyond matching the reference on random data: how
 // NaN spreads, that -inf bias masks, that huge scores neither overflow nor
 // underflow, the default scale, that O is never written outside its view,
-// broadcast inputs, concurrent calls, and that the caller's thread state is
-// left alone. Every test runs on every backend (kernel set x strategy) and
+// broadcast inputs, accuracy over rows of many keys, concurrent calls, and
+// that the caller's thread state is left alone. Every test runs on every backend (kernel set x strategy) and
 // dtype; sets this CPU cannot run are skipped.
 #include <attnrt/attnrt.h>
 #include <attnrt/attnrt.hpp>
