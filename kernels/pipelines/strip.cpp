@@ -183,8 +183,8 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, const FewRowKern
 
 namespace {
 // Row r's bank added into its o and l (to_bank false), or o and l into the
-// bank (o null: a row whose strip has no P·V yet, its o all 0), the bank
-// scaled from its max to the row's m.
+// bank (without o where the row's strip has no P·V yet: its o counts as 0),
+// the bank scaled from its max to the row's m.
 void merge_bank(const RowBlock& rb, int r, bool to_bank, bool with_o = true) {
   const float m = rb.m[r], mb = rb.m_bank[r];
   float* o = rb.o + static_cast<std::int64_t>(r) * rb.ldo;
