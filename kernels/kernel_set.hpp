@@ -20,9 +20,11 @@
 #pragma once
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include "kernels/rows_ahead.hpp"
 
@@ -379,7 +381,8 @@ using SetsByDtype = std::array<const KernelSet*, 3>;
 inline const KernelSet* set_for(const SetsByDtype& sets, DType t) { return sets[static_cast<int>(t)]; }
 
 // Padded sizes shared by packers, pipelines and workspace planning.
-inline constexpr int round_up(int x, int m) { return (x + m - 1) / m * m; }
+template <std::integral T>
+constexpr T round_up(T x, std::type_identity_t<T> m) { return (x + m - 1) / m * m; }
 inline std::size_t a_panels_bytes(const KernelSet& ks, int rows, int k) {
   return static_cast<std::size_t>(round_up(rows, ks.mr)) * round_up(k, ks.k_pack) * ks.packed_elem;
 }

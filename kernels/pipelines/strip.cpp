@@ -182,55 +182,61 @@ void begin_row_block(const KernelSet& ks, const HeadProblem& p, const FewRowKern
 }
 
 namespace {
-// Row r's bank added into its o and l (to_bank false), or o and l into the
-// bank (without o where the row's strip has no P·V yet: its o counts as 0),
-// the bank scaled from its max to the row's m.
-void merge_bank(const RowBlock& rb, int r, bool to_bank, bool with_o = true) {
+// Row r's o and l added into its bank (o only where its strip has P·V: a
+// strip without counts its o as 0), the bank scaled from its max to the
+// row's m, which it takes.
+void bank_row(const RowBlock& rb, int r, bool with_o) {
   const float m = rb.m[r], mb = rb.m_bank[r];
-  float* o = rb.o + static_cast<std::int64_t>(r) * rb.ldo;
+  const float* o = rb.o + static_cast<std::int64_t>(r) * rb.ldo;
   double* bank = rb.o_bank + static_cast<std::int64_t>(r) * rb.ldo;
   if (mb == kNegInf) {  // an empty bank: o and l are the row's sums
-    if (!to_bank) return;
     if (with_o) std::copy(o, o + rb.dv, bank);
     else std::fill_n(bank, rb.dv, 0.0);
     rb.l_bank[r] = rb.l[r];
-    rb.m_bank[r] = m;
-    return;
-  }
-  // o and l are relative to m (>= the bank's max: finite, or NaN).
-  const double w = std::exp2(static_cast<double>(mb) - m);
-  if (to_bank) {
+  } else {  // o and l are relative to m (>= the bank's max: finite, or NaN)
+    const double w = std::exp2(static_cast<double>(mb) - m);
     if (with_o) add_to_bank(bank, w, o, rb.dv);
     else for (int c = 0; c < rb.dv; ++c) bank[c] *= w;
     rb.l_bank[r] = rb.l_bank[r] * w + rb.l[r];
-    rb.m_bank[r] = m;
-  } else {
-    add_from_bank(bank, w, o, rb.dv);
-    rb.l[r] = static_cast<float>(rb.l_bank[r] * w + rb.l[r]);
+  }
+  rb.m_bank[r] = m;
+}
+
+// Row r's bank added back into its o and l, scaled to the row's m.
+void unbank_row(const RowBlock& rb, int r) {
+  const float mb = rb.m_bank[r];
+  if (mb == kNegInf) return;
+  const double w = std::exp2(static_cast<double>(mb) - rb.m[r]);
+  add_from_bank(rb.o_bank + static_cast<std::int64_t>(r) * rb.ldo, w,
+                rb.o + static_cast<std::int64_t>(r) * rb.ldo, rb.dv);
+  rb.l[r] = static_cast<float>(rb.l_bank[r] * w + rb.l[r]);
+}
+
+// Rows [r0, r1) of the block (relative to rb.r0), of a strip whose P·V
+// has begun or not, banked and their sums set to 0.
+void bank_rows(const RowBlock& rb, int r0, int r1, bool started) {
+  // A row that has seen no key keeps its sums: 0, or the NaN of a hidden
+  // key's 0 x inf that sends it to exact_row at the end. l is banked
+  // whether or not the strip's P·V has begun (two_pass writes P, and sums
+  // it, a ring slot ahead), so that a row's banks never depend on its
+  // strip's rows.
+  for (int r = r0; r < r1; ++r) {
+    if (rb.m[r] == kNegInf) continue;
+    bank_row(rb, r, started);
+    if (started) std::fill_n(rb.o + static_cast<std::int64_t>(r) * rb.ldo, rb.dv, 0.0f);
+    rb.l[r] = 0.0f;
   }
 }
 }  // namespace
 
 void bank_strip(const RowBlock& rb, const Strip& s) {
-  // Its real rows only (the kernels write no others, which stay 0). A row
-  // that has seen no key keeps its sums: 0, or the NaN of a hidden key's
-  // 0 x inf that sends it to exact_row at the end. l is banked whether or
-  // not the strip's P·V has begun (two_pass writes P, and sums it, a ring
-  // slot ahead), so that a row's banks never depend on its strip's rows.
-  for (int r = s.r0 - rb.r0; r < s.r0 - rb.r0 + s.rows; ++r) {
-    if (rb.m[r] == kNegInf) continue;
-    merge_bank(rb, r, true, *s.started);
-    if (*s.started) std::fill_n(rb.o + static_cast<std::int64_t>(r) * rb.ldo, rb.dv, 0.0f);
-    rb.l[r] = 0.0f;
-  }
+  // Its real rows only: the kernels write no others, which stay 0.
+  bank_rows(rb, s.r0 - rb.r0, s.r0 - rb.r0 + s.rows, *s.started);
 }
 
 void bank_sums(const KernelSet& ks, const RowBlock& rb) {
-  for (int st = 0, r0 = rb.r0; r0 < rb.r1; ++st, r0 += ks.mr) {
-    Strip s{};
-    s.r0 = r0, s.rows = std::min(rb.r1 - r0, ks.mr), s.started = rb.started + st;
-    bank_strip(rb, s);
-  }
+  for (int st = 0, r = 0; r < rb.r1 - rb.r0; ++st, r += ks.mr)
+    bank_rows(rb, r, std::min(rb.r1 - rb.r0, r + ks.mr), rb.started[st]);
 }
 
 Strip strip_of(const KernelSet& ks, const HeadProblem& p, const Tile& t, const RowBlock& rb,
@@ -366,7 +372,7 @@ void strips_pv(const KernelSet& ks, const RowBlock& rb, const Cols* c, int n,
   const int step = key_step(ks);
   for (int a0 = lo; a0 < hi;) {
     const std::int64_t past = (kv.key0 + a0) / kDirectBankKeys * kDirectBankKeys + kDirectBankKeys - kv.key0;
-    const std::int64_t cut = (past + step - 1) / step * step;
+    const std::int64_t cut = round_up(past, step);
     const int a1 = static_cast<int>(std::min<std::int64_t>(hi, cut));
     run(a0, a1);
     if (a1 == cut)
@@ -529,7 +535,7 @@ void end_row_block(const KernelSet& ks, const HeadProblem& p, const Tile& t, Row
     const float* m = rb->m + st * mr;
     const float* l = rb->l + st * mr;
     if (!rb->started[st]) std::fill(o, o + mr * rb->ldo, 0.0f);
-    for (int r = 0; r < rows; ++r) merge_bank(*rb, st * mr + r, false);
+    for (int r = 0; r < rows; ++r) unbank_row(*rb, st * mr + r);
     for (int r = 0; r < rows; ++r) {
       const float sink = sinks ? sinks[(r0 + r) / p.m] : kNegInf;
       const float shift = alibi_peak_value(p, r0 + r);

@@ -138,8 +138,9 @@ inline constexpr std::int64_t kBankKeys = 8192, kDirectBankKeys = 1024;
 inline bool bank_due(std::int64_t a, std::int64_t b, std::int64_t every) {
   return a >= 0 && b / every > a / every;
 }
-// Adds a started strip's o and l into the bank (scaled to the row's max
-// now) and sets them to 0; bank_sums: every strip of the block.
+// Adds a strip's l, and its o once its P·V has begun, into the bank
+// (scaled to the row's max now) and sets them to 0; bank_sums: every
+// strip of the block.
 void bank_strip(const RowBlock& rb, const Strip& s);
 void bank_sums(const KernelSet& ks, const RowBlock& rb);
 
