@@ -1,6 +1,7 @@
 #include "kernels/tuning.hpp"
 
 #include <cstring>
+#include <string>
 
 namespace attnrt::kernels {
 
@@ -8,6 +9,18 @@ const UarchTuning& uarch_tuning(Uarch u) {
   for (const UarchTuning& t : kUarchTable)
     if (t.uarch == u) return t;
   return kUarchTable.front();
+}
+
+const UarchTuning* uarch_tuning_named(const char* name) {
+  for (const UarchTuning& t : kUarchTable)
+    if (!std::strcmp(t.name, name)) return &t;
+  return nullptr;
+}
+
+std::string uarch_tuning_names() {
+  std::string names;
+  for (const UarchTuning& t : kUarchTable) names += (names.empty() ? "" : ", ") + std::string(t.name);
+  return names;
 }
 
 Uarch x86_uarch(CpuVendor vendor, int family, int model, bool amx) {

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstddef>
+#include <string>
 
 #include "kernels/kernel_set.hpp"
 
@@ -127,6 +128,10 @@ inline constexpr std::array<UarchTuning, 7> kUarchTable{{
 
 // The row of `u` (the default row when the table has none).
 const UarchTuning& uarch_tuning(Uarch u);
+// The row named `name` ("zen4", ...), or null if the table has none.
+const UarchTuning* uarch_tuning_named(const char* name);
+// The rows' names, comma separated, for messages.
+std::string uarch_tuning_names();
 
 // An x86 CPU's microarchitecture from its cpuid vendor, (display) family
 // and model, and whether it has AMX tiles; Uarch::other for any it does not

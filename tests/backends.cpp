@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "kernels/registry.hpp"
+#include "kernels/tuning.hpp"
 #include "runtime/internal/attnrt_internal.hpp"
 
 namespace attnrt::test {
@@ -36,6 +37,12 @@ std::vector<BackendCase> backend_cases() {
   std::vector<BackendCase> out;
   for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16})
     for (const Backend& b : backends_for(t)) out.push_back({b, t});
+  return out;
+}
+
+std::vector<const char*> tuning_row_names() {
+  std::vector<const char*> out;
+  for (const kernels::UarchTuning& row : kernels::kUarchTable) out.push_back(row.name);
   return out;
 }
 

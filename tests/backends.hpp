@@ -39,6 +39,8 @@ std::vector<const kernels::KernelSet*> sets_for(attnrt_dtype t);
 std::vector<Backend> backends_for(attnrt_dtype t);
 // Every backend of every dtype.
 std::vector<BackendCase> backend_cases();
+// The names of the tuning table's rows (kernels/tuning.hpp), for config.uarch.
+std::vector<const char*> tuning_row_names();
 
 bool cpu_runs(const kernels::KernelSet& ks);
 // Whether this CPU runs a few-row entry's kernels (its own features too).

@@ -171,12 +171,13 @@ void BackendTest::SetUp() {
     GTEST_SKIP() << "under emulation only the SVE sets run (the others run natively)";
 }
 
-CRuntime::CRuntime(const std::string& isa, int num_threads) {
+CRuntime::CRuntime(const std::string& isa, int num_threads, const char* uarch) {
   attnrt_config c;
   status_ = attnrt_config_init(&c);
   if (status_ == ATTNRT_OK) {
     if (!isa.empty()) c.isa = isa.c_str();
     c.num_threads = num_threads;
+    if (uarch) c.uarch = uarch;
     status_ = attnrt_runtime_create(&c, &rt_);
   }
   if (status_ != ATTNRT_OK) error_ = attnrt_last_error();

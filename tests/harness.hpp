@@ -108,7 +108,8 @@ class BackendTest : public ::testing::TestWithParam<BackendCase> {
 // thread count (0 = all cores).
 class CRuntime {
  public:
-  CRuntime(const std::string& isa, int num_threads);
+  // uarch: a tuning row by name (config.uarch), or null for this CPU's.
+  CRuntime(const std::string& isa, int num_threads, const char* uarch = nullptr);
   ~CRuntime();
   CRuntime(const CRuntime&) = delete;
   CRuntime& operator=(const CRuntime&) = delete;
@@ -192,14 +193,17 @@ template <class In>
 // Runs In's call (q(), k(), v(), make_o(), make_lse(), params(lse, strategy))
 // through the C ABI on rt and checks every sequence, as above.
 template <class In>
-void expect_call_matches_per_sequence(attnrt_runtime* rt, In& in, const BackendCase& c) {
+void expect_call_matches_per_sequence(attnrt_runtime* rt, In& in, attnrt_dtype t, attnrt_strategy strategy) {
   HostTensor o = in.make_o();
   std::optional<HostTensor> lse = in.make_lse();
-  const attnrt_params p =
-      in.params(lse ? &lse->c() : nullptr, static_cast<attnrt_strategy>(static_cast<int>(c.backend.strategy)));
+  const attnrt_params p = in.params(lse ? &lse->c() : nullptr, strategy);
   ASSERT_EQ(attnrt_runtime_forward(rt, &in.q().c(), &in.k().c(), &in.v().c(), &o.c(), &p), ATTNRT_OK)
       << attnrt_last_error();
-  EXPECT_TRUE(matches_per_sequence(in, o, lse ? &*lse : nullptr, tolerance(c.dtype, ATTNRT_EXP2_ACCURATE)));
+  EXPECT_TRUE(matches_per_sequence(in, o, lse ? &*lse : nullptr, tolerance(t, ATTNRT_EXP2_ACCURATE)));
+}
+template <class In>
+void expect_call_matches_per_sequence(attnrt_runtime* rt, In& in, const BackendCase& c) {
+  expect_call_matches_per_sequence(rt, in, c.dtype, static_cast<attnrt_strategy>(static_cast<int>(c.backend.strategy)));
 }
 
 // Whether two outputs hold the same bits in every element of their views.

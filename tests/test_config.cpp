@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/tuning.hpp"
+#include "runtime/internal/attnrt_internal.hpp"
 #include "tests/backends.hpp"
 #include "tests/harness.hpp"
 
@@ -23,7 +25,7 @@ namespace {
 
 constexpr const char* kVariables[] = {"ATTNRT_NUM_THREADS", "ATTNRT_DOMAINS",  "ATTNRT_BIND",
                                       "ATTNRT_EXECUTOR",    "ATTNRT_ISA",      "ATTNRT_STRATEGY",
-                                      "ATTNRT_TOPOLOGY",    "ATTNRT_VERBOSE"};
+                                      "ATTNRT_TOPOLOGY",    "ATTNRT_VERBOSE",  "ATTNRT_UARCH"};
 
 // Sets (or, with nullptr, unsets) a variable; puts the old value back.
 class ScopedEnv {
@@ -101,7 +103,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"ATTNRT_DOMAINS", "64"}, BadValue{"ATTNRT_DOMAINS", "1,,2"},
                       BadValue{"ATTNRT_DOMAINS", "0-"}, BadValue{"ATTNRT_DOMAINS", "-1"},
                       BadValue{"ATTNRT_BIND", "socket"}, BadValue{"ATTNRT_BIND", "Core"},
-                      BadValue{"ATTNRT_VERBOSE", "2"}, BadValue{"ATTNRT_VERBOSE", "yes"}),
+                      BadValue{"ATTNRT_VERBOSE", "2"}, BadValue{"ATTNRT_VERBOSE", "yes"},
+                      BadValue{"ATTNRT_UARCH", "zen9"}, BadValue{"ATTNRT_UARCH", "Zen4"}),
     [](const ::testing::TestParamInfo<BadValue>& info) {
       std::string name = std::string(info.param.variable).substr(7) + "_" + std::to_string(info.index);
       return name;
@@ -239,6 +242,14 @@ TEST_F(Config, GoodValuesAreTaken) {
     attnrt::Runtime rt;
     EXPECT_EQ(rt.isa(), "generic");
   }
+  for (const kernels::UarchTuning& row : kernels::kUarchTable) {
+    ScopedEnv env("ATTNRT_UARCH", row.name);
+    attnrt_config c;
+    ASSERT_EQ(attnrt_config_init(&c), ATTNRT_OK) << attnrt_last_error();
+    EXPECT_STREQ(c.uarch, row.name);
+    attnrt::Runtime rt;
+    EXPECT_EQ(rt.uarch(), row.name);
+  }
 }
 
 TEST_F(Config, EmptyValuesMeanUnset) {
@@ -254,6 +265,7 @@ TEST_F(Config, EmptyValuesMeanUnset) {
   EXPECT_EQ(c.bind, nullptr);
   EXPECT_EQ(c.topology, nullptr);
   EXPECT_EQ(c.verbose, 0);
+  EXPECT_EQ(c.uarch, nullptr);
 }
 
 TEST_F(Config, NoEnvironmentMeansTheBestSetThisCpuRuns) {
@@ -264,6 +276,7 @@ TEST_F(Config, NoEnvironmentMeansTheBestSetThisCpuRuns) {
       break;
     }
   EXPECT_GE(rt.num_threads(), 1);
+  EXPECT_EQ(rt.uarch(), kernels::uarch_tuning(rt::cpu_features().uarch).name);
 }
 
 TEST_F(Config, VerbosePrintsOneLinePerCall) {
@@ -298,6 +311,7 @@ TEST_F(Config, BadValuesInCodeNameTheField) {
       {[](attnrt_config& c) { const int bad = 9; std::memcpy(&c.strategy, &bad, sizeof bad); }, "config.strategy (9)"},
       {[](attnrt_config& c) { c.domains = "x"; }, "config.domains (x)"},
       {[](attnrt_config& c) { c.bind = "socket"; }, "config.bind (socket)"},
+      {[](attnrt_config& c) { c.uarch = "zen9"; }, "config.uarch (zen9) must name a row of the tuning table: other, "},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(k.named);
@@ -348,9 +362,12 @@ TEST_F(Config, CodeOverridesEnvironment) {
   attnrt::Config cfg;
   cfg.num_threads = 1;
   cfg.isa = "generic";
+  ScopedEnv uarch("ATTNRT_UARCH", "zen3");
+  cfg.uarch = "zen4";
   attnrt::Runtime rt(cfg);
   EXPECT_EQ(rt.num_threads(), 1);
   EXPECT_EQ(rt.isa(), "generic");
+  EXPECT_EQ(rt.uarch(), "zen4");
 }
 
 }  // namespace

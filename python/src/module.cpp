@@ -173,7 +173,7 @@ class PyRuntime {
  public:
   PyRuntime(int threads, const std::string& executor, const std::string& isa,
             const std::string& domains, const std::string& bind, const std::string& topology,
-            const std::string& strategy, bool verbose) {
+            const std::string& strategy, bool verbose, const std::string& uarch) {
     attnrt_config c;
     if (const attnrt_status s = attnrt_config_init(&c); s != ATTNRT_OK) raise_status(s);
     if (threads < 0)
@@ -189,6 +189,7 @@ class PyRuntime {
     if (!topology.empty()) c.topology = topology.c_str();
     if (strategy != "auto") c.strategy = to_strategy(strategy);
     if (verbose) c.verbose = 1;
+    if (!uarch.empty()) c.uarch = uarch.c_str();
     attnrt_status s;
     {
       nb::gil_scoped_release release;  // creating a pool may take a while
@@ -392,18 +393,21 @@ NB_MODULE(_attnrt, m) {
                         "A runtime: its own thread pool, kernel set and placement "
                         "(attnrt::Config). Fields left empty/0 come from ATTNRT_* variables.")
       .def(nb::init<int, const std::string&, const std::string&, const std::string&,
-                    const std::string&, const std::string&, const std::string&, bool>(),
+                    const std::string&, const std::string&, const std::string&, bool, const std::string&>(),
            nb::kw_only(), nb::arg("threads") = 0, nb::arg("executor") = "", nb::arg("isa") = "",
            nb::arg("domains") = "", nb::arg("bind") = "", nb::arg("topology") = "",
-           nb::arg("strategy") = "auto", nb::arg("verbose") = false,
+           nb::arg("strategy") = "auto", nb::arg("verbose") = false, nb::arg("uarch") = "",
            "threads: worker count (0: all allowed cores); executor: 'openmp' or 'tbb'; "
            "isa: kernel set, e.g. 'generic', 'avx2', 'avx512'; domains: NUMA domains, e.g. "
            "'0-1'; bind: 'core', 'domain' or 'none'; topology: hwloc XML path or synthetic "
            "string; strategy: 'auto', 'online', 'two_pass' or 'three_pass' for calls that "
            "say 'auto'; verbose: one line "
-           "per call on stderr.")
+           "per call on stderr; uarch: the tuning row the kernels take their prefetch "
+           "settings from, e.g. 'zen4' (speed only, never results).")
       .def_prop_ro("isa", [](const PyRuntime& r) { return std::string(attnrt_runtime_isa(r.get())); },
                    "The kernel set chosen for float32 inputs.")
+      .def_prop_ro("uarch", [](const PyRuntime& r) { return std::string(attnrt_runtime_uarch(r.get())); },
+                   "The tuning row the kernels take their prefetch settings from.")
       .def_prop_ro("threads",
                    [](const PyRuntime& r) { return attnrt_runtime_num_threads(r.get()); },
                    "Worker threads of this runtime.")

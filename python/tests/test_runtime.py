@@ -1,8 +1,10 @@
 """attnrt.Runtime mirrors attnrt::Config; the docs reach help()."""
 
 import os
+import re
 
 import numpy as np
+import pytest
 
 import attnrt
 import reference
@@ -14,6 +16,17 @@ def test_runtime_settings(rng):
     assert rt.threads == 1 and rt.isa == "generic"
     assert rt.kernel_set("float32") == "generic"
     q, k, v = rand(rng, (1, 2, 9, 32)), rand(rng, (1, 2, 30, 32)), rand(rng, (1, 2, 30, 32))
+    want, _ = reference.attention(q, k, v)
+    np.testing.assert_allclose(attnrt.attention(q, k, v, runtime=rt), want, atol=2e-5, rtol=0)
+
+
+def test_runtime_tuning_row(rng):
+    rt = attnrt.Runtime(threads=1, uarch="zen4")
+    assert rt.uarch == "zen4"
+    assert attnrt.Runtime(threads=1).uarch  # this CPU's row, "other" if the table has none
+    with pytest.raises(ValueError, match=re.escape("config.uarch (zen9) must name a row of the tuning table")):
+        attnrt.Runtime(uarch="zen9")
+    q, k, v = rand(rng, (2, 4, 1, 64)), rand(rng, (2, 4, 300, 64)), rand(rng, (2, 4, 300, 64))
     want, _ = reference.attention(q, k, v)
     np.testing.assert_allclose(attnrt.attention(q, k, v, runtime=rt), want, atol=2e-5, rtol=0)
 

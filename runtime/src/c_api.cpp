@@ -147,6 +147,7 @@ attnrt_status attnrt_runtime_cache_write(attnrt_runtime* rt, const attnrt_tensor
 
 const char* attnrt_last_error(void) { return g_last_error.c_str(); }
 const char* attnrt_runtime_isa(const attnrt_runtime* r) { return r ? as_runtime(r)->isa() : ""; }
+const char* attnrt_runtime_uarch(const attnrt_runtime* r) { return r ? as_runtime(r)->uarch() : ""; }
 const char* attnrt_runtime_kernel_set(const attnrt_runtime* r, attnrt_dtype t) {
   const bool known = t == ATTNRT_F32 || t == ATTNRT_F16 || t == ATTNRT_BF16;
   return r && known ? as_runtime(r)->kernel_set(t).name : "";

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/pipelines/pipeline.hpp"
+#include "kernels/tuning.hpp"
 #include "runtime/src/error.hpp"
 #include "runtime/src/raw_enum.hpp"
 #include "scheduler/placement.hpp"
@@ -73,6 +74,9 @@ void check_config(const attnrt_config& c) {
   if (c.domains) parse_domains(setting_name(c.domains, "ATTNRT_DOMAINS", "config.domains"), c.domains);
   if (c.bind && std::strcmp(c.bind, "core") && std::strcmp(c.bind, "domain") && std::strcmp(c.bind, "none"))
     fail(kCfg, setting_name(c.bind, "ATTNRT_BIND", "config.bind"), " (", c.bind, ") must be core, domain or none");
+  if (c.uarch && !kernels::uarch_tuning_named(c.uarch))
+    fail(kCfg, setting_name(c.uarch, "ATTNRT_UARCH", "config.uarch"), " (", c.uarch, ") must name a row of the tuning table: ",
+         kernels::uarch_tuning_names());
 }
 
 void config_from_env(attnrt_config& c) {
@@ -104,6 +108,11 @@ void config_from_env(attnrt_config& c) {
     c.bind = v;
   }
   c.topology = env("ATTNRT_TOPOLOGY");
+  if (const char* v = env("ATTNRT_UARCH")) {
+    if (!kernels::uarch_tuning_named(v))
+      fail(kCfg, "ATTNRT_UARCH (", v, ") must name a row of the tuning table: ", kernels::uarch_tuning_names());
+    c.uarch = v;
+  }
   if (const char* v = env("ATTNRT_VERBOSE")) {
     if (!std::strcmp(v, "0")) c.verbose = 0;
     else if (!std::strcmp(v, "1")) c.verbose = 1;

@@ -163,7 +163,8 @@ scheduler::Bind bind_of(const char* bind) {
 
 Runtime::Runtime(const attnrt_config& config) {
   check_config(config);
-  tuning_row_ = &kernels::uarch_tuning(cpu_features().uarch);
+  tuning_row_ = config.uarch ? kernels::uarch_tuning_named(config.uarch)  // check_config: a row's name
+                             : &kernels::uarch_tuning(cpu_features().uarch);
   sets_ = select_sets(config.isa, &set_note_);
   direct_sets_ = select_direct_sets(sets_, config.isa);
   tile_sets_ = select_tile_sets(sets_, config.isa);
@@ -234,7 +235,8 @@ Runtime::Runtime(const attnrt_config& config) {
                (f->stream.across_pages ? ", across pages" : "") + (f->stream.into_l2 ? ", into L2" : "") +
                (f->stream.dense_by_hardware ? ", dense K/V by hardware)" : ")");
     }
-    std::fprintf(stderr, "attnrt: uarch %s (family %d model %d), few-row kernels: %s\n", tuning_row_->name,
+    std::fprintf(stderr, "attnrt: uarch %s (%s; family %d model %d), few-row kernels: %s\n", tuning_row_->name,
+                 config.uarch ? setting_name(config.uarch, "ATTNRT_UARCH", "config.uarch") : "this CPU's",
                  cpu_features().family, cpu_features().model, few.c_str());
   }
 }

@@ -48,6 +48,7 @@ class Runtime final : public attnrt_runtime {
     return plan.kernel_set ? *plan.kernel_set : *sets_[t];
   }
   const char* isa() const { return sets_[0]->name; }
+  const char* uarch() const { return tuning_row_->name; }
   int num_threads() const { return executor_->workers(); }
   const scheduler::Placement& placement() const { return *placement_; }
   const scheduler::Executor& executor() const { return *executor_; }

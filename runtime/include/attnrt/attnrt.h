@@ -128,6 +128,8 @@ typedef struct attnrt_config {
   const char* bind;         /* NULL = default; "core", "domain" or "none" */
   const char* topology;     /* NULL = this machine; hwloc XML path or synthetic string */
   int verbose;              /* 1 = a report when made, one line per call, on stderr */
+  const char* uarch;        /* NULL = this CPU's tuning row; else a row by name, e.g. "zen4"
+                               (prefetch distances and levels: speed only, never results) */
 } attnrt_config;
 
 /* Fills config from the environment. Returns ATTNRT_CONFIG_ERROR (message via
@@ -187,6 +189,10 @@ ATTNRT_API const char* attnrt_last_error(void);
  * "avx512", ...); the same as attnrt_runtime_kernel_set(runtime, ATTNRT_F32).
  * "" if runtime is NULL. */
 ATTNRT_API const char* attnrt_runtime_isa(const attnrt_runtime* runtime);
+/* Name of the tuning row the runtime's kernels take their prefetch settings
+ * from ("zen4", "sapphire_rapids", ...; "other" for a CPU the table does not
+ * name): config.uarch, else this CPU's. "" if runtime is NULL. */
+ATTNRT_API const char* attnrt_runtime_uarch(const attnrt_runtime* runtime);
 /* Name of the kernel set the runtime runs for inputs of `dtype` (the sets of
  * fp16 and bf16 may differ from fp32's, e.g. where only some have a native
  * dot product). "" if runtime is NULL or dtype is not one q may have (F32,

@@ -144,6 +144,7 @@ struct Config {
   Strategy strategy = Strategy::automatic;
   std::string domains, bind, topology;
   bool verbose = false;
+  std::string uarch;  // "": this CPU's tuning row; else a row by name, e.g. "zen4"
 };
 
 class Runtime {
@@ -162,6 +163,7 @@ class Runtime {
     if (!cfg.bind.empty()) c.bind = cfg.bind.c_str();
     if (!cfg.topology.empty()) c.topology = cfg.topology.c_str();
     if (cfg.verbose) c.verbose = 1;
+    if (!cfg.uarch.empty()) c.uarch = cfg.uarch.c_str();
     attnrt_runtime* rt = nullptr;
     check(attnrt_runtime_create(&c, &rt));
     rt_.reset(rt);
@@ -182,6 +184,8 @@ class Runtime {
 
   // The kernel set for fp32 inputs; kernel_set(t) names the one for dtype t.
   std::string isa() const { return attnrt_runtime_isa(rt_.get()); }
+  // The tuning row the kernels take their prefetch settings from.
+  std::string uarch() const { return attnrt_runtime_uarch(rt_.get()); }
   std::string kernel_set(DType t) const {
     return attnrt_runtime_kernel_set(rt_.get(), static_cast<attnrt_dtype>(t));
   }
