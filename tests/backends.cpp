@@ -46,6 +46,24 @@ std::vector<const char*> tuning_row_names() {
   return out;
 }
 
+std::vector<const char*> tuning_rows_changing(const std::string& isa, attnrt_dtype t) {
+  std::vector<const char*> out;
+  const auto sets = sets_for(t);
+  const auto it = std::find_if(sets.begin(), sets.end(), [&](const kernels::KernelSet* ks) { return isa == ks->name; });
+  if (it == sets.end()) return out;
+  const kernels::KernelSet& ks = (*it)->few_rows_from ? *(*it)->few_rows_from() : **it;  // as the runtime asks
+  const std::uint32_t cpu = rt::cpu_features().bits;
+  std::vector<const kernels::FewRowKernels*> seen{kernels::few_rows_for(kernels::uarch_tuning(rt::cpu_features().uarch), ks, cpu)};
+  for (const kernels::UarchTuning& row : kernels::kUarchTable) {
+    const kernels::FewRowKernels* f = kernels::few_rows_for(row, ks, cpu);
+    if (std::find(seen.begin(), seen.end(), f) == seen.end()) {
+      seen.push_back(f);
+      out.push_back(row.name);
+    }
+  }
+  return out;
+}
+
 bool cpu_runs(const kernels::KernelSet& ks) {
   return kernels::has_features(rt::cpu_features().bits, ks.requires_cpu);
 }

@@ -41,6 +41,10 @@ std::vector<Backend> backends_for(attnrt_dtype t);
 std::vector<BackendCase> backend_cases();
 // The names of the tuning table's rows (kernels/tuning.hpp), for config.uarch.
 std::vector<const char*> tuning_row_names();
+// The rows that give the set `isa` (for dtype t) other few-row kernels
+// than this CPU's row does, one row per other entry: where config.uarch
+// changes what that set runs here.
+std::vector<const char*> tuning_rows_changing(const std::string& isa, attnrt_dtype t);
 
 bool cpu_runs(const kernels::KernelSet& ks);
 // Whether this CPU runs a few-row entry's kernels (its own features too).

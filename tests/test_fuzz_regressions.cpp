@@ -110,17 +110,17 @@ TEST(FuzzRegressions, DenseGenerationPairsNameTheirOldCases) {
   }
   // The latest generation draws the same fields first: where its serving
   // inputs stay off, the caller's modes at their default and its runtime
-  // on this machine, it is the same case.
+  // on this machine and its own CPU's row, it is the same case.
   for (std::uint64_t i = 0; i < 300; ++i) {
     const Case dense = make_case(3, i, kDenseGeneration), latest = make_case(3, i);
     if (!latest.serving() && latest.breakage == dense.breakage && latest.caller_fp.is_default() &&
-        latest.topology.empty() && !latest.long_keys) {
+        latest.topology.empty() && !latest.long_keys && latest.uarch.empty()) {
       EXPECT_EQ(describe(latest), describe(dense)) << i;
     }
   }
   // So do the mixed generation's pairs where the written one writes no
   // cache, and the written generation's where the latest leaves the
-  // caller's modes at their default, its runtime on this machine (and
+  // caller's modes at their default, its runtime on this machine and row (and
   // writes no cache: it names its writer).
   int same = 0, same_latest = 0;
   for (std::uint64_t i = 0; i < 300; ++i) {
@@ -130,7 +130,8 @@ TEST(FuzzRegressions, DenseGenerationPairsNameTheirOldCases) {
       EXPECT_EQ(describe(written), describe(mixed)) << i;
       ++same;
     }
-    if (!latest.written && latest.caller_fp.is_default() && latest.topology.empty() && !latest.long_keys) {
+    if (!latest.written && latest.caller_fp.is_default() && latest.topology.empty() && !latest.long_keys &&
+        latest.uarch.empty()) {
       EXPECT_EQ(describe(latest), describe(written)) << i;
       ++same_latest;
     }
@@ -151,6 +152,32 @@ TEST(FuzzRegressions, DenseGenerationPairsNameTheirOldCases) {
   }
   EXPECT_GT(long_cases, 2);
   EXPECT_LT(long_cases, 30);
+  // The tuned generation draws its rows from a stream of its own too: a
+  // case differs from the long generation's by its row alone.
+  int tuned = 0;
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    Case latest = make_case(3, i, kTunedGeneration);
+    const Case long_rows = make_case(3, i, kLongGeneration);
+    if (!latest.uarch.empty()) {
+      ++tuned;
+      EXPECT_TRUE(latest.api == Api::c || latest.api == Api::cpp) << i;
+      latest.uarch.clear();
+    }
+    EXPECT_EQ(describe(latest), describe(long_rows)) << i;
+  }
+  EXPECT_LT(tuned, 150);  // (none where no set this CPU runs changes with the row)
+}
+
+// Runtimes on other CPUs' rows of the tuning table: the first such cases
+// of a seed, whatever else they draw.
+TEST(FuzzRegressions, OtherTuningRowsPass) {
+  int run = 0;
+  for (std::uint64_t i = 0; i < 2000 && run < 40; ++i)
+    if (!make_case(6, i).uarch.empty()) {
+      expect_passes(6, i, kLatestGeneration);
+      ++run;
+    }
+  if (run == 0) GTEST_SKIP() << "no kernel set this CPU runs takes other few-row kernels on another row";
 }
 
 // Rows of thousands of keys, through the banks of their sums: the first

@@ -106,6 +106,7 @@ class Coverage {
     ++counts_["strategy"][attnrt::fuzz::strategy_name(c.strategy)];
     ++counts_["api"][attnrt::fuzz::api_name(c.api)];
     if (!c.kernel_set.empty()) ++counts_["threads"][std::to_string(c.threads) + "/" + c.executor];
+    if (!c.uarch.empty()) ++counts_["uarch"][c.uarch];
     ++counts_["invalid"][attnrt::fuzz::breakage_name(c.breakage)];
     auto& with = counts_["with"];  // features a case may have at once
     with["causal"] += c.causal;

@@ -376,6 +376,17 @@ Case make_case(std::uint64_t seed, std::uint64_t index, int generation) {
     c.topology = kA64fxShape;
     c.threads = r.chance(50) ? 4 : 8;
   }
+  // Generation 8: half the cases on a runtime of their own (on this
+  // machine, one or two workers: each row is another runtime the fuzzer
+  // keeps) take a row of the tuning table that changes their set's
+  // few-row kernels here. From a stream of its own, as generation 7's.
+  if (generation >= kTunedGeneration && (c.api == Api::c || c.api == Api::cpp) && c.topology.empty() &&
+      c.threads <= 2) {
+    Rng ur(case_seed(seed ^ 0x7561726368ull, index));
+    const std::vector<const char*> rows = test::tuning_rows_changing(c.kernel_set, c.dtype);
+    if (!rows.empty() && ur.chance(50))
+      c.uarch = rows[static_cast<std::size_t>(ur.range(0, static_cast<std::int64_t>(rows.size()) - 1))];
+  }
   return c;
 }
 
@@ -487,6 +498,7 @@ std::string describe(const Case& c) {
   if (c.kernel_set.empty()) os << " set=default";  // the process-wide runtime: threads as the environment says
   else os << " set=" << c.kernel_set << " threads=" << c.threads << " " << c.executor;
   if (!c.topology.empty()) os << " on=a64fx";
+  if (!c.uarch.empty()) os << " uarch=" << c.uarch;
   os << " api=" << api_name(c.api);
   if (c.hidden_nonfinite) os << " hidden_nonfinite";
   if (c.visible_nonfinite) os << " visible_nonfinite";

@@ -31,7 +31,8 @@ enum Generation : int {
   kCallerEnvGeneration = 5,  // + the caller's rounding and flush modes; writes on runtimes and in C++
   kPlacedGeneration = 6,     // + runtimes on an A64FX-shaped machine (four NUMA domains)
   kLongGeneration = 7,       // + rows of thousands of keys, past the pipelines' banks
-  kLatestGeneration = kLongGeneration,
+  kTunedGeneration = 8,      // + runtimes on another CPU's row of the tuning table
+  kLatestGeneration = kTunedGeneration,
 };
 
 // An A64FX as hwloc describes one synthetically: 4 CMGs (NUMA domains),
@@ -134,6 +135,9 @@ struct Case {
   // flagship's partition across domains, split-KV pieces and per-domain
   // K/V sharing, with more workers than this machine has cores.
   std::string topology;
+  // Generation 8: "" (this CPU's) or the tuning row the runtime takes
+  // (config.uarch): another CPU's read orders and page walks, here.
+  std::string uarch;
   Api api = Api::c;
 
   bool hidden_nonfinite = false;   // NaN/inf in K, V, bias where no query looks

@@ -108,7 +108,7 @@ Runner::~Runner() {
 
 Runner::Runtimes& Runner::runtimes(const Case& c) {
   const std::lock_guard<std::mutex> lock(mutex_);
-  Runtimes& rts = runtimes_[{c.kernel_set, c.threads, c.executor, c.topology}];
+  Runtimes& rts = runtimes_[{c.kernel_set, c.threads, c.executor, c.topology, c.uarch}];
   if (rts.c) return rts;
   attnrt_config config;
   if (attnrt_config_init(&config) != ATTNRT_OK) throw std::runtime_error(attnrt_last_error());
@@ -116,10 +116,12 @@ Runner::Runtimes& Runner::runtimes(const Case& c) {
   config.num_threads = c.threads;
   config.executor = c.executor == "tbb" ? ATTNRT_EXECUTOR_TBB : ATTNRT_EXECUTOR_OPENMP;
   config.topology = c.topology.empty() ? nullptr : c.topology.c_str();
+  config.uarch = c.uarch.empty() ? nullptr : c.uarch.c_str();
   if (attnrt_runtime_create(&config, &rts.c) != ATTNRT_OK)
     throw std::runtime_error("runtime for " + c.kernel_set + ": " + attnrt_last_error());
   rts.cpp = std::make_unique<attnrt::Runtime>(
-      attnrt::Config{.num_threads = c.threads, .executor = c.executor, .isa = c.kernel_set, .topology = c.topology});
+      attnrt::Config{.num_threads = c.threads, .executor = c.executor, .isa = c.kernel_set, .topology = c.topology,
+                     .uarch = c.uarch});
   return rts;
 }
 

@@ -42,7 +42,7 @@ class Runner {
   Runtimes& runtimes(const Case& c);
 
   std::mutex mutex_;  // guards runtimes_ (its entries stay where they are)
-  std::map<std::tuple<std::string, int, std::string, std::string>, Runtimes> runtimes_;
+  std::map<std::tuple<std::string, int, std::string, std::string, std::string>, Runtimes> runtimes_;
 };
 
 }  // namespace attnrt::fuzz
