@@ -68,10 +68,9 @@ struct KvRunOptions {
   // CPUs that prefetch across page ends: StreamParams::across_pages); else
   // RowsAfter::none().
   bool pages_ahead = false;
-  // For CPUs whose prefetches fill L2 only (StreamParams::into_l2): small
-  // pages a few ahead fetched into L2, larger ones left to the hardware
-  // (prefetch_page_into_l2), not the next page's first lines prefetched
-  // into L1 (prefetch_next_page).
+  // For CPUs whose prefetches fill L2 only (StreamParams::into_l2): pages
+  // up to kHardwareOnlyBytes left to the hardware, not the next page's
+  // first lines prefetched into L1 (prefetch_next_page).
   bool pages_into_l2 = false;
   // Dense rows handed as RowsAfter::hardware(), for CPUs whose hardware
   // prefetchers stream them faster alone (StreamParams::dense_by_hardware),
@@ -150,31 +149,7 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   PagesAhead ahead(p, side);
   const std::int64_t piece_bytes = ps * row_bytes;
   const bool span = opt.span;
-  // (A spanning call's kernels prefetch through the listed pieces themselves; the
-  // window's bursts a call apart only got in their way: pages of 1 bf16 key,
-  // S5 on Zen 4, 48-62 ms with it, 26 without.)
-  const bool window = opt.pages_into_l2 && piece_bytes < kMemoryPageBytes && !span;
   const bool next_page = !opt.pages_into_l2 || piece_bytes > kHardwareOnlyBytes;
-  // The window (above): key j's page's a-th successor fetched into L2 or
-  // loaded from; its first pages as the range starts, then a page on as
-  // the runs enter each next page.
-  const auto window_page = [&](std::int64_t j, int a, bool load) {
-    const std::int64_t at = j - j % ps + a * static_cast<std::int64_t>(ps);
-    if (at >= p.n) return;
-    if (load) load_page_into_tlb(p, side, at, row(at), ld * esz);
-    else prefetch_page_into_l2(p, side, at, row(at), ld * esz, row_bytes);
-  };
-  std::int64_t entered = first - first % ps;  // the last page start the window slid to
-  const auto enter_pages_to = [&](std::int64_t key) {  // the pages starting up to key
-    for (; window && entered + ps <= key && entered + ps < p.n; entered += ps) {
-      window_page(entered + ps, kPagesPrefetched - 1, false);
-      window_page(entered + ps, kPagesLoaded - 1, true);
-    }
-  };
-  if (window) {
-    for (int a = 0; a < kPagesPrefetched; ++a) window_page(first, a, false);
-    for (int a = 1; a < kPagesLoaded; ++a) window_page(first, a, true);
-  }
   // Key first + c sits at row `off` of page slot `slot`, both carried along
   // as c advances: no division per run.
   const std::int64_t page_bytes = (k ? p.k_page_stride : p.v_page_stride) * esz;
@@ -192,8 +167,8 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
   if (span) {
     // Calls of up to kSpanKeys keys in kSpanPieces pieces, cut at the
     // quantum (at most 16 keys: every cut leaves 48 keys or more), across
-    // pieces: a table lookup per page as the window slides, and nothing
-    // per piece.
+    // pieces: a table lookup per page as PagesAhead's window slides, and
+    // nothing per piece.
     RowRun own[PagesAhead::kPiecesAhead];  // without pages_ahead: the list cut at the call's end
     for (int c = 0; c < count;) {
       const std::int64_t fit = std::min<std::int64_t>(PagesAhead::kSpanKeys, std::int64_t{PagesAhead::kSpanPieces} * ps - off);
@@ -230,12 +205,10 @@ void for_each_kv_run(const HeadProblem& p, KvSide side, std::int64_t first, int 
       // In place up to the last quantum boundary inside the page.
       end = std::min(count, c + in_page);
       if (end < count && quantum > 1) end = end / quantum * quantum;
-      enter_pages_to(first + end);
       if (next_page && end == c + in_page && first + end < p.n) prefetch_next_page(page_start(slot + 1), row_bytes);
       f(KvRun{c, end - c, page_start(slot) + off * ld * esz, ld, marked_apart(after(end - c))});
     } else {
       const int width = k ? p.d : p.dv;
-      enter_pages_to(first + q_end);
       for (int i = c; i < q_end; ++i) std::memcpy(stage + (i - c) * row_bytes, row(first + i), row_bytes);
       // (The stage's rows are `width` apart, the pages' ld: prefetches run
       // on in place only where the strides agree.)

@@ -1,7 +1,7 @@
 // What lies ahead of a walk over a paged K or V: the page prefetches the
-// runs issue themselves (the next page's first lines, or a window of whole
-// small pages fetched into L2 and touched for the TLB), and the list of
-// page pieces ahead that direct kernels prefetch through (PagesAhead).
+// runs issue themselves (the next page's first lines, and a spanning
+// call's scales), and the list of page pieces ahead that direct kernels
+// prefetch through (PagesAhead).
 // for_each_kv_run (kv_runs.hpp) uses both as it hands pages over.
 #pragma once
 
@@ -22,8 +22,7 @@ enum class KvSide { k, v };
 // from here took shuffled pages of 16 keys from 0.45 to 0.55 of contiguous
 // K/V (B128 H1 M1 N4096 D128 fp32, one thread, this 2-core VM); prefetching
 // the whole next page, or its first 2-4 rows, into L1 did worse (fill
-// buffers the current page's reads need). CPUs whose prefetches fill L2
-// only take the window below instead.
+// buffers the current page's reads need).
 //
 // (Functions of prefetches alone are always inlined: GCC finds such a
 // function free of side effects and drops the calls to it. Zen 4's whole
@@ -33,29 +32,16 @@ enum class KvSide { k, v };
 }
 
 // Where the CPU's prefetches fill L2 only (StreamParams::into_l2: Zen 4),
-// pieces smaller than a memory page (4 KiB) are fetched whole into L2 a
-// few pages ahead, with their scales when quantized (a page's scales sit
-// on a line of their own), and a line of each loaded for real a little
-// less far ahead. The load is for the TLB: each such piece sits on a
-// memory page the TLB has not seen, and there a software prefetch brings
-// nothing. A plain read of shuffled 2 KiB pieces (the bench's int8 pool
-// [pages, H, 16, 128], 64 MiB a side) streamed 7.6-9.9 GB/s with whole
-// pieces prefetched 1-8 ahead or none, 16-17.5 with the load 2 ahead and
-// the prefetch 6-8 ahead, against 19-23 contiguous (in huge pages the
-// prefetch alone gave 17-18.6). attnrt-bench S5 --kv-dtype int8, pages of
-// 16 keys, one thread, alternating builds: 21-26 -> 15-17 ms (7-9
-// contiguous in the same runs).
-//
-// Pieces of a memory page or more are left to the hardware prefetchers,
-// which follow a stream within a memory page: fp32 and bf16 pages of 16
-// (8 and 4 KiB) ran as fast without this window as with it or with
-// prefetch_next_page (paged/contiguous 0.72-0.97 either way, S5). Above
-// 8 KiB prefetch_next_page restarts them (int8 pages of 256 keys: 7.3-7.6
-// ms against 10.3 with no prefetch).
+// pieces up to 8 KiB are left to the hardware prefetchers, which follow a
+// stream within a memory page: fp32 and bf16 pages of 16 (8 and 4 KiB) ran
+// as fast without prefetch_next_page as with it (paged/contiguous
+// 0.72-0.97 either way, S5). Above 8 KiB it restarts them (int8 pages of
+// 256 keys: 7.3-7.6 ms against 10.3 with no prefetch). (Pieces under a
+// memory page were once also fetched whole into L2 a few pages ahead and
+// touched for the TLB; spanning calls, whose kernels prefetch through the
+// pieces listed, replaced that for every set whose row fills L2 only.)
 inline constexpr std::int64_t kMemoryPageBytes = 4096;
 inline constexpr std::int64_t kHardwareOnlyBytes = 8192;
-inline constexpr int kPagesPrefetched = 6;  // pages ahead fetched whole into L2
-inline constexpr int kPagesLoaded = 2;      // pages ahead whose memory pages get a real load each
 
 // Keys from j to the end of its page, or to the sequence's end (paged).
 inline int page_rows_from(const HeadProblem& p, std::int64_t j) {
@@ -76,32 +62,6 @@ template <int L>
   const int rows_a_line = ld == 0 ? rows : static_cast<int>(std::max<std::int64_t>(1, 16 / ld));
   for (int r = 0; r < rows; r += rows_a_line) __builtin_prefetch(scale + r * ld, 0, L);
   __builtin_prefetch(scale + (rows - 1) * ld, 0, L);  // the line the last row's scale is on
-}
-
-// The rest of key j's page, rows ld_bytes apart from `row` (key j's), into
-// L2 whole, with its scales.
-[[gnu::always_inline]] inline void prefetch_page_into_l2(const HeadProblem& p, KvSide side, std::int64_t j,
-                                                         const std::byte* row, std::int64_t ld_bytes,
-                                                         std::int64_t row_bytes) {
-  const int rows = page_rows_from(p, j);
-  for (int r = 0; r < rows; ++r, row += ld_bytes)
-    for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 1);
-  if (p.kv_format != KvFormat::plain) prefetch_page_scales<1>(p, side, j, rows);
-}
-
-// One load from each memory page the rest of key j's page spans, and from
-// its scales' (the values unused: the loads put the pages in the TLB).
-inline void load_page_into_tlb(const HeadProblem& p, KvSide side, std::int64_t j, const std::byte* row,
-                               std::int64_t ld_bytes) {
-  const int rows = page_rows_from(p, j);
-  std::uintptr_t last = 0;  // the memory page loaded from last
-  for (int r = 0; r < rows; ++r, row += ld_bytes) {
-    const std::uintptr_t page = reinterpret_cast<std::uintptr_t>(row) / kMemoryPageBytes;
-    if (page != last) static_cast<void>(*reinterpret_cast<const volatile unsigned char*>(row));
-    last = page;
-  }
-  if (p.kv_format != KvFormat::plain)
-    static_cast<void>(*reinterpret_cast<const volatile float*>(page_scales(p, side, j)));
 }
 
 // The page pieces after a key of a paged K or V, as the direct kernels'
