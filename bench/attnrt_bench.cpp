@@ -215,6 +215,7 @@ int run(const Options& opt, const std::vector<NamedShape>& named) {
   // Calibrated once; measures the run-level peaks and is sampled after every rep.
   PeakProbe probe(engine->threads(), bf16);
   RunInfo info{.kernel_sets = kernel_sets(*engine),
+               .uarch = engine->uarch(),
                .threads = engine->threads(),
                .strategy = strategy_name(opt.strategy),
                .precision = precision_name(opt.precision),

@@ -23,6 +23,8 @@ class Engine {
   int threads() const;
   // The kernel set for dtype t: its name as the public ABI reports it, and its tiles.
   std::string kernel_set_name(DType t) const;
+  // The tuning row the kernels take their prefetch settings from (ATTNRT_UARCH or the CPU's).
+  std::string uarch() const { return attnrt_runtime_uarch(rt_.get()); }
   const kernels::KernelSet& kernel_set(DType t) const;
 
   // The call as a user makes it: the plan table (and p.strategy) choose.

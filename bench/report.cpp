@@ -118,10 +118,10 @@ double roofline_pct_peak(const ShapeResult& r, const Sampled& at) {
 }  // namespace
 
 void print_header(const RunInfo& run) {
-  std::printf("attnrt %s: kernel sets %s; %d threads, strategy %s (requested), exp2 %s; "
+  std::printf("attnrt %s: kernel sets %s (tuning row %s); %d threads, strategy %s (requested), exp2 %s; "
               "median of %d reps, each right after an untimed call\n",
-              attnrt_version(), run.kernel_sets.c_str(), run.threads, run.strategy.c_str(), run.precision.c_str(),
-              run.reps);
+              attnrt_version(), run.kernel_sets.c_str(), run.uarch.c_str(), run.threads, run.strategy.c_str(),
+              run.precision.c_str(), run.reps);
   std::printf("%%peak, %%bw: peak sampled after every rep, median of per-rep ratios (peak: GFLOP/s of the "
               "dtype's arithmetic on %d threads, and read GB/s of as many cores reading at once, per thread CPU "
               "second; the shape's median sample); %%cyc: the same by user-mode cycles of the call and of the "
@@ -173,7 +173,8 @@ void print_json(const RunInfo& run, const ShapeResult& r) {
   j.integer("head_dim", s.head_dim).integer("head_dim_v", s.head_dim_v);
   j.str("dtype", dtype_name(s.dtype)).boolean("causal", s.causal);
   // isa and strategy: what ran (the dtype's kernel set, the resolved strategy).
-  j.str("isa", r.isa).integer("threads", run.threads).str("strategy", kernels::strategy_name(r.plan.strategy));
+  j.str("isa", r.isa).str("uarch", run.uarch).integer("threads", run.threads);
+  j.str("strategy", kernels::strategy_name(r.plan.strategy));
   j.str("requested_strategy", run.strategy).object("plan", plan_json(r.plan));
   j.str("precision", run.precision).integer("reps", run.reps);
   j.num("seconds", secs).num("seconds_min", r.attnrt.min).num("flops", f);

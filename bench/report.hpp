@@ -32,6 +32,7 @@ namespace attnrt::bench {
 // What holds for every shape of the run.
 struct RunInfo {
   std::string kernel_sets;  // per dtype, from the Runtime: "fp32 avx512, fp16 avx512, bf16 avx512_bf16"
+  std::string uarch;        // the Runtime's tuning row: "zen4", ...
   int threads;              // from the Runtime
   std::string strategy;     // as requested
   std::string precision;
