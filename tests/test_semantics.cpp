@@ -437,6 +437,22 @@ TEST_P(Semantics, BankedSumsFollowARisingMax) {
   }
 }
 
+// A direct P·V cut at a bank point where one strip of the block has begun
+// its keys and a later one has not (16 rows, the most a direct block
+// takes; a window of 5 puts the last rows' first key past 1024): that
+// strip's l is banked before any of its P·V (strip.cpp, bank_row without
+// o). With that bank taking a stale o instead, the backends that read K/V
+// in place fail here; no other test reaches that path (gcov).
+TEST_P(Semantics, BanksOfStripsWhosePvHasNotBegun) {
+  for (const auto& [g, n] : {std::pair<std::int64_t, std::int64_t>{1, 1040}, {2, 1040}, {1, 2064}}) {
+    SCOPED_TRACE(std::to_string(g) + " " + std::to_string(n));
+    Problem p({.dtype = dtype(), .B = 1, .Hq = g, .Hkv = 1, .M = 16 / g, .N = n, .D = 32, .Dv = 32,
+               .causal = true, .window_left = 5});
+    Outputs out = run_backend(backend(), p);
+    EXPECT_TRUE(matches_reference(out.o, out.lse_ptr(), p.reference(), tol()));
+  }
+}
+
 TEST_P(Semantics, ConcurrentCallsOnOneRuntime) {
   std::vector<Problem> problems;
   for (std::int64_t m : {33, 7, 100, 1})
