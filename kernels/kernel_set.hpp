@@ -121,7 +121,7 @@ struct StreamParams {
   int keys_per_pass = 0;  // P·V: keys per pass over O
   bool across_pages = false;  // the pipelines list a paged cache's next pages for the prefetches (rows_ahead.hpp)
   int bytes_ahead = 0;        // SVE: K/V bytes prefetched ahead of the row being read; 0 = none
-  bool into_l2 = false;       // x86: prefetches fill L2 only (prefetcht1), not L1 (prefetcht0); small pages ahead into L2 (pages_ahead.hpp)
+  bool into_l2 = false;       // x86: prefetches fill L2 only (prefetcht1), not L1 (prefetcht0); pages left to the hardware (pages_ahead.hpp)
   bool l2_far = false;        // x86: one-row loops prefetch rows_ahead on into L2 only, an eighth of that into L1 (x86/prefetch_to.hpp)
   bool dense_by_hardware = false;  // x86: one-row loops prefetch only paged rows; dense K/V left to the hardware (RowsAfter)
   bool apart_rows_down = false;    // x86: fp32 rows a memory page apart read from their last line down (RowsAfter::down)

@@ -228,10 +228,10 @@ INSTANTIATE_TEST_SUITE_P(Backends, PagedKv, ::testing::ValuesIn(backend_cases())
                          [](const ::testing::TestParamInfo<BackendCase>& info) { return info.param.name(); });
 
 // The pipelines' page walks follow the CPU's row of the tuning table
-// (kv_runs.hpp: pages fetched ahead into L2, spanning calls, rows read from
-// their end), so a CPU reaches only its own row's: each row is run here on
-// the sets this CPU picks, so that every row's walks are tested wherever
-// the suite runs.
+// (kv_runs.hpp: prefetches into L1 or L2, next pages listed or left to
+// the hardware, rows read from their end), so a CPU reaches only its own
+// row's: each row is run here on the sets this CPU picks, so that every
+// row's walks are tested wherever the suite runs.
 class PagedKvTuningRow : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(PagedKvTuningRow, EverySequenceMatchesItsDenseReference) {

@@ -38,8 +38,8 @@ void for_each_run(const HeadProblem& p, int r0, int rows, std::int64_t ld, std::
 
 // How the few-row kernels `f` take their K/V runs: codes in place or not,
 // spanning pieces or not, and where the CPU's row (f.stream) says, the
-// next pages listed, small pages fetched into L2, dense rows left to the
-// hardware, rows far apart read from their end.
+// next pages listed, pages left to the hardware where prefetches fill L2
+// only, dense rows left to it too, rows far apart read from their end.
 KvRunOptions few_row_runs(const FewRowKernels& f, bool codes, bool span) {
   return {.codes = codes, .pages_ahead = f.stream.across_pages, .pages_into_l2 = f.stream.into_l2,
           .dense_by_hardware = f.stream.dense_by_hardware, .apart_rows_down = f.stream.apart_rows_down,
