@@ -8,6 +8,7 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <string_view>
 
 namespace attnrt::test {
 namespace {
@@ -184,6 +185,16 @@ CRuntime::CRuntime(const std::string& isa, int num_threads, const char* uarch) {
 }
 
 CRuntime::~CRuntime() { attnrt_runtime_destroy(rt_); }
+
+void TuningRowTest::SetUp() {
+  if (emulated() && std::string_view(GetParam()) != "a64fx")
+    GTEST_SKIP() << "every row gives the SVE sets the same settings: under emulation the a64fx row runs them";
+  rt_ = std::make_unique<CRuntime>("", 2, GetParam());
+  ASSERT_EQ(rt_->status(), ATTNRT_OK) << rt_->error();
+  ASSERT_STREQ(attnrt_runtime_uarch(rt_->get()), GetParam());
+}
+
+std::string tuning_row_test_name(const ::testing::TestParamInfo<const char*>& info) { return info.param; }
 
 const CRuntime& shared_runtime(const std::string& isa, int num_threads) {
   static std::mutex guard;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -122,6 +123,21 @@ class CRuntime {
   attnrt_status status_;
   std::string error_;
 };
+
+// Tests parameterized over the tuning table's rows (tuning_row_names()):
+// rt() is a runtime of the sets this CPU picks on the row, two workers.
+// Under emulation only the a64fx row runs: every row gives the SVE sets
+// the same settings.
+class TuningRowTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override;
+  attnrt_runtime* rt() const { return rt_->get(); }
+
+ private:
+  std::unique_ptr<CRuntime> rt_;
+};
+// The test name suffix of a row: its name.
+std::string tuning_row_test_name(const ::testing::TestParamInfo<const char*>& info);
 
 // The runtime of one kernel set and thread count that the harness's calls
 // share, made at its first use and kept for the process: a server reuses

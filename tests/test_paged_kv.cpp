@@ -23,7 +23,6 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "tests/harness.hpp"
@@ -232,23 +231,17 @@ INSTANTIATE_TEST_SUITE_P(Backends, PagedKv, ::testing::ValuesIn(backend_cases())
 // the hardware, rows read from their end), so a CPU reaches only its own
 // row's: each row is run here on the sets this CPU picks, so that every
 // row's walks are tested wherever the suite runs.
-class PagedKvTuningRow : public ::testing::TestWithParam<const char*> {};
+class PagedKvTuningRow : public TuningRowTest {};
 
 TEST_P(PagedKvTuningRow, EverySequenceMatchesItsDenseReference) {
-  if (emulated() && std::string_view(GetParam()) != "a64fx")
-    GTEST_SKIP() << "every row gives the SVE sets the same settings: under emulation the a64fx row runs them";
-  CRuntime rt("", 2, GetParam());
-  ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
-  ASSERT_STREQ(attnrt_runtime_uarch(rt.get()), GetParam());
   for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_F16, ATTNRT_BF16})
     for (const PagedSpec& s : specs()) {
       SCOPED_TRACE(s.name + " " + dtype_name(t));
-      expect_call_matches_per_sequence(rt.get(), inputs(s, t), t, ATTNRT_STRATEGY_AUTO);
+      expect_call_matches_per_sequence(rt(), inputs(s, t), t, ATTNRT_STRATEGY_AUTO);
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Rows, PagedKvTuningRow, ::testing::ValuesIn(tuning_row_names()),
-                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Rows, PagedKvTuningRow, ::testing::ValuesIn(tuning_row_names()), tuning_row_test_name);
 
 // The C++ layer passes the table through: the same bits as the C ABI.
 TEST(PagedKvCpp, MatchesTheCAbiBitForBit) {

@@ -26,7 +26,6 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "kernels/convert.hpp"
@@ -283,23 +282,18 @@ INSTANTIATE_TEST_SUITE_P(Backends, QuantKv, ::testing::ValuesIn(backend_cases())
 
 // Each row of the tuning table on the sets this CPU picks (as PagedKvTuningRow):
 // the scales' prefetches follow the row's page walks.
-class QuantKvTuningRow : public ::testing::TestWithParam<const char*> {};
+class QuantKvTuningRow : public TuningRowTest {};
 
 TEST_P(QuantKvTuningRow, EverySequenceMatchesTheReferenceOnDequantizedKv) {
-  if (emulated() && std::string_view(GetParam()) != "a64fx")
-    GTEST_SKIP() << "every row gives the SVE sets the same settings: under emulation the a64fx row runs them";
-  CRuntime rt("", 2, GetParam());
-  ASSERT_EQ(rt.status(), ATTNRT_OK) << rt.error();
   for (attnrt_dtype t : {ATTNRT_F32, ATTNRT_BF16})
     for (const QuantSpec& s : specs())
       for (attnrt_dtype kvt : kKvTypes) {
         SCOPED_TRACE(s.name + " " + dtype_name(t) + " " + dtype_name(kvt));
-        expect_call_matches_per_sequence(rt.get(), inputs(s, t, kvt), t, ATTNRT_STRATEGY_AUTO);
+        expect_call_matches_per_sequence(rt(), inputs(s, t, kvt), t, ATTNRT_STRATEGY_AUTO);
       }
 }
 
-INSTANTIATE_TEST_SUITE_P(Rows, QuantKvTuningRow, ::testing::ValuesIn(tuning_row_names()),
-                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Rows, QuantKvTuningRow, ::testing::ValuesIn(tuning_row_names()), tuning_row_test_name);
 
 // Every code of each format against its definition (reference.cpp), NaN
 // where it is NaN; and a row's dequantization in every dtype.
