@@ -376,7 +376,10 @@ class FpModeScope {
 };
 
 // An ISA folder's sets for fp32, fp16 and bf16 inputs, in DType order (null
-// where it has none): its kernel_set(t) is `return set_for(sets, t);`.
+// where it has none). Folders export them as data (constinit), not as a
+// function: the registry lists every set on every CPU, and code compiled
+// with a folder's flags may use its instructions anywhere (SIGILL where the
+// CPU lacks them, before any set is chosen).
 using SetsByDtype = std::array<const KernelSet*, 3>;
 inline const KernelSet* set_for(const SetsByDtype& sets, DType t) { return sets[static_cast<int>(t)]; }
 

@@ -19,24 +19,24 @@ namespace {
 template <DType T>
 std::span<const KernelSet* const> list() {
   static const std::array sets = {
-      // <isa>::kernel_set(T),   one line per ISA, best first
+      // set_for(<isa>::kSets, T),   one line per ISA, best first
 #ifdef ATTNRT_HAVE_AVX512
 #ifdef ATTNRT_HAVE_AMX_BF16
-      avx512::amx_bf16_kernel_set(T),  // null unless T is bf16
+      set_for(avx512::kAmxBf16Sets, T),  // null unless T is bf16
 #endif
-      avx512::bf16_kernel_set(T),  // null unless T is bf16
-      avx512::kernel_set(T),
+      set_for(avx512::kBf16Sets, T),  // null unless T is bf16
+      set_for(avx512::kSets, T),
 #endif
 #ifdef ATTNRT_HAVE_AVX2
-      avx2::kernel_set(T),
+      set_for(avx2::kSets, T),
 #endif
 #if defined(ATTNRT_HAVE_SVE)
-      sve::a64fx_kernel_set(T), sve::a64fx_12x2_kernel_set(T), sve::vla_kernel_set(T),
+      set_for(sve::kA64fxSets, T), set_for(sve::kA64fx12x2Sets, T), sve::vla_kernel_set(T),
 #endif
 #if defined(ATTNRT_HAVE_GENERIC_X86_V3)
-      generic::x86_v3::kernel_set(T),
+      set_for(generic::x86_v3::kSets, T),
 #endif
-      generic::baseline::kernel_set(T),
+      set_for(generic::baseline::kSets, T),
   };
   return sets;
 }

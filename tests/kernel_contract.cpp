@@ -15,7 +15,7 @@ std::vector<const KernelSet*> contract_sets() {
   std::vector<const KernelSet*> out;
   for (const DType t : {DType::f32, DType::f16, DType::bf16}) {
 #ifdef ATTNRT_AVX512_SIMDE
-    for (const KernelSet* ks : {kernels::avx512::kernel_set(t), kernels::avx512::bf16_kernel_set(t)})
+    for (const KernelSet* ks : {set_for(kernels::avx512::kSets, t), set_for(kernels::avx512::kBf16Sets, t)})
       if (ks) out.push_back(ks);
 #else
     for (const KernelSet* ks : sets_for(static_cast<attnrt_dtype>(t))) out.push_back(ks);

@@ -137,7 +137,7 @@ std::vector<const kernels::KernelSet*> x86_sets() {
   std::vector<const kernels::KernelSet*> out;
   for (const kernels::DType t : {kernels::DType::f32, kernels::DType::f16, kernels::DType::bf16}) {
 #ifdef ATTNRT_AVX512_SIMDE
-    for (const kernels::KernelSet* ks : {kernels::avx512::kernel_set(t), kernels::avx512::bf16_kernel_set(t)})
+    for (const kernels::KernelSet* ks : {set_for(kernels::avx512::kSets, t), set_for(kernels::avx512::kBf16Sets, t)})
 #else
     for (const kernels::KernelSet* ks : kernels::kernel_sets(t))
 #endif

@@ -8,8 +8,8 @@
 
 namespace attnrt::kernels::avx2 {
 
-// The set for inputs of dtype t.
-const KernelSet* kernel_set(DType t);
+// The sets for fp32, fp16 and bf16 inputs.
+extern const SetsByDtype kSets;
 
 // y[i] = exp2(x[i]) with the sets' vector exp2, for tests and benchmarks.
 // Needs kFeatureX86V3.

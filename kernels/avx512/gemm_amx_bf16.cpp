@@ -16,7 +16,7 @@ namespace attnrt::kernels::avx512 {
 namespace {
 
 // Tiles 0-1: A, 2-3: B, 4-7: C (4 + 2 * row half + column half).
-TileConfig all_16_rows_of_64_bytes() {
+constexpr TileConfig all_16_rows_of_64_bytes() {
   TileConfig c;
   for (int t = 0; t < 8; ++t) {
     c.rows[t] = 16;
@@ -24,7 +24,9 @@ TileConfig all_16_rows_of_64_bytes() {
   }
   return c;
 }
-const TileConfig kConfig = all_16_rows_of_64_bytes();
+// constinit: set at compile time. A dynamic initializer here is compiled
+// with this file's AVX-512 flags and ran at load on every CPU (SIGILL on Zen 3).
+constinit const TileConfig kConfig = all_16_rows_of_64_bytes();
 
 // C (fp32, row stride ldc) = A·B, or += A·B when Accumulate.
 template <bool Accumulate>

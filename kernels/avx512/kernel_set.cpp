@@ -235,6 +235,6 @@ ATTNRT_ASSERT_FEW_ROWS_COMPLETE(few_rows_complete(kF32) && few_rows_complete(kF1
 
 }  // namespace
 
-const KernelSet* kernel_set(DType t) { return set_for({&kF32, &kF16, &kBf16}, t); }
+constinit const SetsByDtype kSets{&kF32, &kF16, &kBf16};
 
 }  // namespace attnrt::kernels::avx512

@@ -14,15 +14,15 @@
 
 namespace attnrt::kernels::avx512 {
 
-// The fp32-compute set for inputs of dtype t.
-const KernelSet* kernel_set(DType t);
+// The fp32-compute sets for fp32, fp16 and bf16 inputs.
+extern const SetsByDtype kSets;
 
-// The avx512_bf16 set for t == bf16, null for other dtypes.
-const KernelSet* bf16_kernel_set(DType t);
+// The avx512_bf16 set, for bf16 inputs only.
+extern const SetsByDtype kBf16Sets;
 
-// The amx_bf16 set for t == bf16, null for other dtypes (built where the
-// compiler has AMX-BF16: ATTNRT_HAVE_AMX_BF16).
-const KernelSet* amx_bf16_kernel_set(DType t);
+// The amx_bf16 set, for bf16 inputs only (built where the compiler has
+// AMX-BF16: ATTNRT_HAVE_AMX_BF16).
+extern const SetsByDtype kAmxBf16Sets;
 
 // y[i] = exp2(x[i]) with the sets' vector exp2, for tests and benchmarks.
 // Needs kFeatureAvx512.

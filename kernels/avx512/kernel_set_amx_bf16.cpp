@@ -41,7 +41,7 @@ constexpr KernelSet kAmxBf16{
     .normalize = normalize,
     .fp_mode_enter = amx_bf16_tiles_enter,
     .fp_mode_leave = amx_bf16_tiles_leave,
-    .few_rows_from = [] { return kernel_set(DType::bf16); },
+    .few_rows_from = [] { return set_for(kSets, DType::bf16); },
     // Past one avx512 strip (14 rows) the tiles, packing K and V, beat the
     // reads in place, which then take two strips (attnrt-ab, one thread:
     // 16 rows 1.15-1.45x, GQA groups of 16 in decode 1.35-1.57x; 10-12 rows
@@ -52,6 +52,6 @@ constexpr KernelSet kAmxBf16{
 
 }  // namespace
 
-const KernelSet* amx_bf16_kernel_set(DType t) { return t == DType::bf16 ? &kAmxBf16 : nullptr; }
+constinit const SetsByDtype kAmxBf16Sets{nullptr, nullptr, &kAmxBf16};
 
 }  // namespace attnrt::kernels::avx512

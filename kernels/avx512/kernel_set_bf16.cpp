@@ -45,13 +45,13 @@ constexpr KernelSet kBf16Pairs{
     .normalize = normalize,
     // No few-row path of its own (P is bf16 pairs): the fp32-compute set's
     // reads bf16 K and V rows in place.
-    .few_rows_from = [] { return kernel_set(DType::bf16); },
+    .few_rows_from = [] { return set_for(kSets, DType::bf16); },
     // Where vdpbf16ps issues slowly, the fp32 set (next in the registry) runs bf16 faster.
     .outpaced = bf16_dot_outpaced,
 };
 
 }  // namespace
 
-const KernelSet* bf16_kernel_set(DType t) { return t == DType::bf16 ? &kBf16Pairs : nullptr; }
+constinit const SetsByDtype kBf16Sets{nullptr, nullptr, &kBf16Pairs};
 
 }  // namespace attnrt::kernels::avx512

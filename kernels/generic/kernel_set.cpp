@@ -207,6 +207,6 @@ constexpr KernelSet kBf16 = make_set<Bf16>(DType::bf16);
 
 }  // namespace
 
-const KernelSet* kernel_set(DType t) { return set_for({&kF32, &kF16, &kBf16}, t); }
+constinit const SetsByDtype kSets{&kF32, &kF16, &kBf16};
 
 }  // namespace attnrt::kernels::generic::ATTNRT_GENERIC_VARIANT

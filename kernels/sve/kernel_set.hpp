@@ -9,8 +9,8 @@ namespace attnrt::kernels::sve {
 // the runtime never picks them at another vector length.
 //   "sve512":      fp32/bf16 8x3, fp16 12x2 (mixed; noepi with fast exp2)
 //   "sve512_12x2": fp32/bf16 12x2, fp16 as "sve512"
-const KernelSet* a64fx_kernel_set(DType t);
-const KernelSet* a64fx_12x2_kernel_set(DType t);
+extern const SetsByDtype kA64fxSets;
+extern const SetsByDtype kA64fx12x2Sets;
 
 // "sve": vector-length agnostic, tiles sized from the vector length read at
 // first use. Null on a CPU without SVE (checked through HWCAP before any SVE

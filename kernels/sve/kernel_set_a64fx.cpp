@@ -18,22 +18,7 @@ constexpr KernelSet kF16_12x2 = fp16_12x2_set("sve512_12x2", kA64fx, kLanes);
 
 }  // namespace
 
-const KernelSet* a64fx_kernel_set(DType t) {
-  switch (t) {
-    case DType::f32: return &kF32;
-    case DType::f16: return &kF16;
-    case DType::bf16: return &kBf16;
-  }
-  return nullptr;
-}
-
-const KernelSet* a64fx_12x2_kernel_set(DType t) {
-  switch (t) {
-    case DType::f32: return &kF32_12x2;
-    case DType::f16: return &kF16_12x2;
-    case DType::bf16: return &kBf16_12x2;
-  }
-  return nullptr;
-}
+constinit const SetsByDtype kA64fxSets{&kF32, &kF16, &kBf16};
+constinit const SetsByDtype kA64fx12x2Sets{&kF32_12x2, &kF16_12x2, &kBf16_12x2};
 
 }  // namespace attnrt::kernels::sve
