@@ -17,9 +17,11 @@
 
 #include "kernels/convert.hpp"
 
+#ifndef _IMMINTRIN_H_INCLUDED  // (built with AVX2, SIMDe includes the compiler's own, masks and all)
 typedef simde__mmask16 __mmask16;
 typedef simde__mmask32 __mmask32;
 typedef simde__mmask64 __mmask64;
+#endif
 #ifndef _MM_FROUND_NO_EXC
 #define _MM_FROUND_NO_EXC SIMDE_MM_FROUND_NO_EXC
 #endif
