@@ -63,6 +63,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model  # noqa: E402  (bench/mca/model.py)
@@ -172,18 +173,19 @@ def measurer(tmp):
 
 
 def estimates():
+    """{kernel: (cycles per iteration or element, % of FMA bound or None)},
+    a compile and an llvm-mca run per kernel, as many at once as there are cores."""
     cxx, mca_bin = tools()
-    rows = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, (call, kind, elems) in KERNELS.items():
-            lines = region(cxx, name, call, tmp)
-            per_iter = mca(mca_bin, lines, tmp, name)
-            if kind == "gemm":
-                fmas = sum(1 for l in lines if FMA.match(l))
-                rows[name] = (per_iter, 100.0 * (fmas / 2) / per_iter)
-            else:
-                rows[name] = (per_iter / elems, None)
-    return rows
+
+    def row(tmp, name, call, kind, elems):
+        lines = region(cxx, name, call, tmp)
+        per_iter = mca(mca_bin, lines, tmp, name)
+        if kind == "gemm":
+            fmas = sum(1 for l in lines if FMA.match(l))
+            return name, (per_iter, 100.0 * (fmas / 2) / per_iter)
+        return name, (per_iter / elems, None)
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return dict(pool.map(lambda k: row(tmp, k[0], *k[1]), KERNELS.items()))
 
 
 def fmt(name, value, pct):
@@ -209,13 +211,17 @@ def main():
     args = ap.parse_args()
     if (args.check_model or args.write_model) and not args.model:
         ap.error("--check-model and --write-model go with --model")
-    rows = estimates()
+    status = 0
+    # The kernels' estimates are compiled while the model is (its report prints first).
+    with ThreadPoolExecutor(max_workers=1) as side:
+        kernel_rows = side.submit(estimates)
+        if args.model:
+            with tempfile.TemporaryDirectory() as tmp:
+                results = model.report(measurer(tmp))
+        rows = kernel_rows.result()
     lines = [fmt(n, v, p) for n, (v, p) in rows.items()]
     print("\n".join(lines))
-    status = 0
     if args.model:
-        with tempfile.TemporaryDirectory() as tmp:
-            results = model.report(measurer(tmp))
         if args.write_model:
             with open(args.write_model, "w") as f:
                 f.write("# ESTIMATED A64FX forward passes (bench/mca/estimate.py --model): shape, dtype,\n"

@@ -56,9 +56,11 @@ import bisect
 import copy
 import datetime
 import math
+import os
 import re
 import subprocess
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 GHZ = 2.0
 VL = 16  # fp32 lanes
@@ -189,31 +191,40 @@ def measure_set(measure, name, ks):
     """Cycles of the set's loops (per iteration) and calls (fixed cost per
     call beyond its loop iterations), for readings A and B; its direct
     kernels are measured when first asked for (Direct)."""
-    it = {}
     loops = ["qk", "pv", "exp2", "row_max", "rescale", "pack_k", "pack_v"]
     ks = dict(ks, exp2_direct=ks.get("exp2_direct", ks["exp2"]))
     loops.append("exp2_direct")
-    for loop in loops:
-        it[loop], lines = measure(f"{tag_of(name)}_{loop}", ks[loop])
-        if loop == "pack_k":
-            gathers = sum(1 for l in lines if is_gather(l))
-    a, b = dict(it), dict(it)
-    b["pack_k"] = it["pack_k"] + 4 * gathers  # 8 cycles per 16-lane gather, not 4
-    if ks.get("qk_flush"):  # one flush: the store block of a whole call, less its loop copies
-        tag = f"{tag_of(name)}_qk_flush"
-        a["qk_flush"] = measure(tag, ks["qk_flush"], whole=True)[0] - 2 * it["qk"]
-        b["qk_flush"] = measure(tag, ks["qk_flush"], whole=True, iterations=1)[0] - 2 * it["qk"]
     # Fixed cost of a call: the whole call region less the loop copies it
     # holds (GEMMs: the loop body and the peeled last k step; exp2 and
-    # row_max: one iteration). A: steady state, B: one call alone.
+    # row_max: one iteration). A: steady state, B: one call alone. A flush:
+    # the store block of a whole call, less its loop copies.
     copies = {"qk": 2, "pv": 2, "exp2": 1, "row_max": 1, "exp2_direct": 1}
-    for loop, n in copies.items():
-        tag = f"{tag_of(name)}_{loop}"
-        a[loop + "_call"] = measure(tag, ks[loop], whole=True)[0] - n * it[loop]
-        b[loop + "_call"] = measure(tag, ks[loop], whole=True, iterations=1)[0] - n * it[loop]
+    wholes = {loop + "_call": (loop, n) for loop, n in copies.items()}
+    if ks.get("qk_flush"):
+        wholes["qk_flush"] = ("qk_flush", 2)
+    requests = [(f"{tag_of(name)}_{loop}", ks[loop], False, 1000) for loop in loops]
+    for loop, _ in wholes.values():
+        requests += [(f"{tag_of(name)}_{loop}", ks[loop], True, i) for i in (1000, 1)]
+    got = iter(measure_all(measure, requests))
+    it, lines = {}, {}
+    for loop in loops:
+        it[loop], lines[loop] = next(got)
+    gathers = sum(1 for l in lines["pack_k"] if is_gather(l))
+    a, b = dict(it), dict(it)
+    b["pack_k"] = it["pack_k"] + 4 * gathers  # 8 cycles per 16-lane gather, not 4
+    for key, (loop, n) in wholes.items():
+        body = it["qk" if loop == "qk_flush" else loop]
+        a[key], b[key] = (next(got)[0] - n * body for _ in range(2))
     for r, c in (("A", a), ("B", b)):
         c["glue"], c["exp2f"], c["direct"] = GLUE, EXP2F, Direct(measure, name, ks, r)
     return {"A": a, "B": b}
+
+
+def measure_all(measure, requests):
+    """measure(name, call, whole, iterations) of each request, a compile
+    and an llvm-mca run each, as many at once as there are cores."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(lambda r: measure(*r), requests))
 
 
 def fmas(lines):
@@ -234,8 +245,8 @@ class Direct:
 
     def _loop_fixed(self, key, call):
         if key not in self.memo:
-            loop, lines = self.measure(f"{self.tag}_{key}", call)
-            whole, wlines = self.measure(f"{self.tag}_{key}", call, whole=True, iterations=self.iters)
+            (loop, lines), (whole, wlines) = measure_all(self.measure, [
+                (f"{self.tag}_{key}", call, False, 1000), (f"{self.tag}_{key}", call, True, self.iters)])
             copies = max(1, round(fmas(wlines) / fmas(lines))) if fmas(lines) else 1
             self.memo[key] = (loop, max(whole - copies * loop, 0.0))
         loop, fixed = self.memo[key]
