@@ -24,7 +24,7 @@
 #                           the selections above run and attnrt-fuzz; "" =
 #                           all, as needed when a selection is "")
 #   ATTNRT_EMU_FUZZ_SECONDS the differential fuzzer's time at 512 bits (default
-#                           60; half that at 128 and at 256; 0 = none), seeded
+#                           40; half that at 128 and at 256; 0 = none), seeded
 #                           by ATTNRT_FUZZ_SEED or the date, as ci-fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,7 +108,7 @@ run max,sve256=on "${ATTNRT_EMU_VLA_TESTS-$vla_tests}" "${ATTNRT_EMU_VLA_FILTER-
 # The differential fuzzer (tests/fuzz/) at each vector length: random
 # shapes, strides, serving inputs and the caller's floating-point modes on
 # the SVE sets (and the portable ones) under the AArch64 FPCR.
-fuzz_seconds=${ATTNRT_EMU_FUZZ_SECONDS:-60}
+fuzz_seconds=${ATTNRT_EMU_FUZZ_SECONDS:-40}
 fuzz_seed=${ATTNRT_FUZZ_SEED:-$(date -u +%Y%m%d)}
 fuzz() {  # qemu cpu, seconds
   echo "== ci-sve: attnrt-fuzz --seed $fuzz_seed --seconds $2 under qemu-aarch64 -cpu $1"
